@@ -1,0 +1,12 @@
+//! Steward's core: storage, tenancy and the services behind the API, the CLI and the workers.
+//!
+//! Nothing here knows about HTTP. The server crate turns requests into calls on the types of this
+//! crate, and so do the command-line interface and the background workers.
+
+pub mod clock;
+pub mod demo;
+pub mod settings;
+pub mod storage;
+
+pub use clock::{Clock, MockClock, SystemClock};
+pub use storage::{Storage, StorageError};

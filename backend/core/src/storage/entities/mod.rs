@@ -1,0 +1,13 @@
+//! sea-orm entities: one module per table, mirroring the migrations.
+//!
+//! Entities are storage details. Repositories convert them into the domain types of
+//! `steward-domain`, which are what the rest of Steward sees.
+
+pub mod api_token;
+pub mod audit_checkpoint;
+pub mod audit_entry;
+pub mod membership;
+pub mod msp;
+pub mod session;
+pub mod tenant;
+pub mod user;

@@ -1,0 +1,286 @@
+//! Steward's storage: one code path over SQLite and PostgreSQL.
+//!
+//! [`Storage`] owns the connection pool. Data is reached through handles that carry their scope:
+//! a [`Deployment`] for deployment-wide operations (start-up, the CLI, authentication), an
+//! [`MspScope`] that can only see one MSP, and (for tenant data) a tenant scope that can only see
+//! one tenant. Every query a scoped handle runs carries its scope's filter, so a request handler
+//! cannot read another tenant's data by forgetting a check.
+//!
+//! Handles are generic over the connection: pass the [`Storage`]'s connection for single
+//! statements, or a transaction from [`Storage::begin`] to group writes that the caller commits.
+
+pub mod config;
+pub mod entities;
+mod error;
+mod ids;
+mod msps;
+mod pagination;
+mod scopes;
+mod tenants;
+
+use std::{path::Path, str::FromStr};
+
+use sea_orm::{
+    ConnectionTrait, DatabaseConnection, DatabaseTransaction, SqliteTransactionMode,
+    SqlxPostgresConnector, SqlxSqliteConnector, TransactionOptions, TransactionTrait,
+};
+use sqlx::{
+    ConnectOptions,
+    postgres::{PgConnectOptions, PgPoolOptions},
+    sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous},
+};
+use steward_migrations::{Migrator, MigratorTrait};
+
+pub use self::{
+    config::{DatabaseConfig, DatabaseTarget, DatabaseUrl},
+    error::StorageError,
+    ids::new_id,
+    msps::{MspRepository, NewMsp},
+    pagination::{Page, PageRequest},
+    scopes::{Deployment, MspScope},
+    tenants::{NewTenant, TenantRepository},
+};
+
+/// Which database engine Steward is running on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+impl Backend {
+    #[must_use]
+    pub const fn name(self) -> &'static str {
+        match self {
+            Backend::Sqlite => "SQLite",
+            Backend::Postgres => "PostgreSQL",
+        }
+    }
+}
+
+/// The database behind Steward: a connection pool and the knowledge of which engine it is.
+#[derive(Debug, Clone)]
+pub struct Storage {
+    conn: DatabaseConnection,
+    backend: Backend,
+    location: String,
+}
+
+/// How to open one connection, per backend.
+enum Options {
+    Sqlite(SqliteConnectOptions),
+    Postgres(PgConnectOptions),
+}
+
+/// Key of the PostgreSQL advisory lock that serializes migrations across processes.
+const MIGRATION_LOCK_KEY: i64 = 0x5354_4557_4152_4431; // "STEWARD1"
+
+impl Storage {
+    /// Opens the database the configuration selects and checks that it answers.
+    ///
+    /// For SQLite the file (and the data directory) are created when missing, and the connection
+    /// runs with write-ahead logging, foreign keys enforced and a busy timeout.
+    ///
+    /// # Errors
+    /// [`StorageError::DataDir`] when the data directory cannot be created,
+    /// [`StorageError::Connect`] when the database cannot be reached.
+    pub async fn connect(config: &DatabaseConfig, data_dir: &Path) -> Result<Self, StorageError> {
+        let (storage, options) = Self::open(config, data_dir, true)?;
+        // One direct connection first: a pool only reports "timed out", while the driver says
+        // why (connection refused, authentication failed, no such database).
+        let probe = async {
+            match options {
+                Options::Sqlite(options) => options.connect().await.map(drop),
+                Options::Postgres(options) => options.connect().await.map(drop),
+            }
+        };
+        let outcome = tokio::time::timeout(config.connect_timeout(), probe).await;
+        let error: Option<Box<dyn std::error::Error + Send + Sync>> = match outcome {
+            Ok(Ok(())) => None,
+            Ok(Err(err)) => Some(Box::new(err)),
+            Err(_) => Some(format!("no answer within {:?}", config.connect_timeout()).into()),
+        };
+        match error {
+            None => Ok(storage),
+            Some(source) => Err(StorageError::Connect {
+                location: storage.location,
+                source,
+            }),
+        }
+    }
+
+    /// Like [`Storage::connect`], but connects on first use instead of now.
+    ///
+    /// # Errors
+    /// [`StorageError::DataDir`] when the data directory cannot be created.
+    pub fn connect_lazy(config: &DatabaseConfig, data_dir: &Path) -> Result<Self, StorageError> {
+        Self::open(config, data_dir, false).map(|(storage, _)| storage)
+    }
+
+    fn open(
+        config: &DatabaseConfig,
+        data_dir: &Path,
+        create_data_dir: bool,
+    ) -> Result<(Self, Options), StorageError> {
+        match config.target(data_dir) {
+            DatabaseTarget::Sqlite { path } => {
+                if create_data_dir
+                    && let Some(dir) = path.parent().filter(|dir| !dir.as_os_str().is_empty())
+                {
+                    create_private_dir(dir)?;
+                }
+                let options = SqliteConnectOptions::new()
+                    .filename(&path)
+                    .create_if_missing(true)
+                    .journal_mode(SqliteJournalMode::Wal)
+                    .synchronous(SqliteSynchronous::Normal)
+                    .foreign_keys(true)
+                    .busy_timeout(config.busy_timeout());
+                let pool = SqlitePoolOptions::new()
+                    .max_connections(config.max_connections)
+                    .acquire_timeout(config.connect_timeout())
+                    .connect_lazy_with(options.clone());
+                let storage = Self {
+                    conn: SqlxSqliteConnector::from_sqlx_sqlite_pool(pool),
+                    backend: Backend::Sqlite,
+                    location: format!("SQLite database {}", path.display()),
+                };
+                Ok((storage, Options::Sqlite(options)))
+            }
+            DatabaseTarget::Postgres { url } => {
+                let location = format!("PostgreSQL database {}", url.redacted());
+                let options = PgConnectOptions::from_str(url.expose())
+                    .map_err(|source| StorageError::Connect {
+                        location: location.clone(),
+                        source: Box::new(source),
+                    })?
+                    .application_name("steward")
+                    .disable_statement_logging();
+                let pool = PgPoolOptions::new()
+                    .max_connections(config.max_connections)
+                    .acquire_timeout(config.connect_timeout())
+                    .connect_lazy_with(options.clone());
+                let storage = Self {
+                    conn: SqlxPostgresConnector::from_sqlx_postgres_pool(pool),
+                    backend: Backend::Postgres,
+                    location,
+                };
+                Ok((storage, Options::Postgres(options)))
+            }
+        }
+    }
+
+    /// The database engine in use.
+    #[must_use]
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// Where the data lives, for people to read (passwords redacted).
+    #[must_use]
+    pub fn location(&self) -> &str {
+        &self.location
+    }
+
+    /// The pooled connection, for handles that run single statements.
+    #[must_use]
+    pub fn conn(&self) -> &DatabaseConnection {
+        &self.conn
+    }
+
+    /// Deployment-wide operations. Request handlers use the scoped handles of the caller instead.
+    #[must_use]
+    pub fn deployment(&self) -> Deployment<'_, DatabaseConnection> {
+        Deployment::new(&self.conn)
+    }
+
+    /// Starts a transaction for writes; nothing is stored until the caller commits it.
+    ///
+    /// On SQLite the transaction takes the write lock at once (`BEGIN IMMEDIATE`), so two writers
+    /// queue behind the busy timeout instead of one failing when it upgrades a read lock.
+    ///
+    /// # Errors
+    /// When the database cannot be reached.
+    pub async fn begin(&self) -> Result<DatabaseTransaction, StorageError> {
+        let options = TransactionOptions {
+            sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
+            ..TransactionOptions::default()
+        };
+        Ok(self.conn.begin_with_options(options).await?)
+    }
+
+    /// Checks that the database answers a query.
+    ///
+    /// # Errors
+    /// When it does not, with the driver's reason.
+    pub async fn ping(&self) -> Result<(), StorageError> {
+        self.conn.execute_unprepared("SELECT 1").await?;
+        Ok(())
+    }
+
+    /// The names of migrations not yet applied, oldest first.
+    ///
+    /// # Errors
+    /// When the database cannot be read.
+    pub async fn pending_migrations(&self) -> Result<Vec<String>, StorageError> {
+        Migrator::install(&self.conn)
+            .await
+            .map_err(StorageError::Migrate)?;
+        let pending = Migrator::get_pending_migrations(&self.conn)
+            .await
+            .map_err(StorageError::Migrate)?;
+        Ok(pending.iter().map(|m| m.name().to_owned()).collect())
+    }
+
+    /// Applies every pending migration in one transaction and returns their names.
+    ///
+    /// Safe to run from several processes at once: on PostgreSQL an advisory lock lets one
+    /// process migrate while the others wait, then find nothing left to do; on SQLite the write
+    /// lock does the same.
+    ///
+    /// # Errors
+    /// [`StorageError::Migrate`] when a migration fails; nothing is applied then.
+    pub async fn migrate(&self) -> Result<Vec<String>, StorageError> {
+        let txn = self.begin().await?;
+        if self.backend == Backend::Postgres {
+            txn.execute_unprepared(&format!(
+                "SELECT pg_advisory_xact_lock({MIGRATION_LOCK_KEY})"
+            ))
+            .await?;
+        }
+        Migrator::install(&txn)
+            .await
+            .map_err(StorageError::Migrate)?;
+        let pending: Vec<String> = Migrator::get_pending_migrations(&txn)
+            .await
+            .map_err(StorageError::Migrate)?
+            .iter()
+            .map(|m| m.name().to_owned())
+            .collect();
+        Migrator::up(&txn, None)
+            .await
+            .map_err(StorageError::Migrate)?;
+        txn.commit().await?;
+        Ok(pending)
+    }
+
+    /// Closes every pooled connection.
+    ///
+    /// # Errors
+    /// When the driver fails to close a connection cleanly.
+    pub async fn close(self) -> Result<(), StorageError> {
+        Ok(self.conn.close().await?)
+    }
+}
+
+/// Creates the data directory readable by its owner only: it holds the database and keys.
+fn create_private_dir(dir: &Path) -> Result<(), StorageError> {
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    builder.create(dir).map_err(|source| StorageError::DataDir {
+        path: dir.to_owned(),
+        source,
+    })
+}

@@ -1,0 +1,12 @@
+//! Steward's shared vocabulary.
+//!
+//! Identifiers, roles and the shapes of resources, shared by the server, the workers and the
+//! browser build of the UI. This crate must stay free of anything that cannot compile to
+//! WebAssembly: no database, no async runtime, no file system.
+
+pub mod ids;
+pub mod slug;
+pub mod tenancy;
+
+pub use ids::{ApiTokenId, AuditEntryId, MembershipId, MspId, SessionId, TenantId, UserId};
+pub use slug::Slug;

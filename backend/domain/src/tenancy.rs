@@ -1,0 +1,181 @@
+//! MSPs, their tenants, users and roles.
+
+use std::{fmt, str::FromStr};
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::{
+    ids::{MembershipId, MspId, TenantId, UserId},
+    slug::Slug,
+};
+
+/// A managed service provider: owns tenants, staff users and policies.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Msp {
+    pub id: MspId,
+    pub name: String,
+    /// Short, unique, URL-safe name.
+    pub slug: Slug,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// One customer business of an MSP; the unit of isolation.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Tenant {
+    pub id: TenantId,
+    pub msp_id: MspId,
+    pub name: String,
+    /// Short URL-safe name, unique within the MSP.
+    pub slug: Slug,
+    pub status: TenantStatus,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    /// When the MSP stopped managing this tenant; its history stays readable.
+    pub offboarded_at: Option<DateTime<Utc>>,
+}
+
+/// Whether an MSP still manages a tenant.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TenantStatus {
+    Active,
+    Offboarded,
+}
+
+/// A person or service account that can sign in or hold API tokens.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct User {
+    pub id: UserId,
+    pub msp_id: MspId,
+    /// Unique across the deployment, stored lowercase.
+    pub email: String,
+    pub display_name: String,
+    pub status: UserStatus,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// A disabled user's sessions and tokens stop working at once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum UserStatus {
+    Active,
+    Disabled,
+}
+
+/// What a user may do.
+///
+/// MSP-side roles apply to every tenant of the user's MSP; customer-side roles apply to exactly one
+/// tenant.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    /// Manages users, tenants, integrations, policies and automation levels.
+    MspAdmin,
+    /// Works incidents and approves technician-level actions.
+    Technician,
+    /// Reads everything of the MSP and changes nothing.
+    Auditor,
+    /// The customer's owner: reads their tenant's reports, approves customer-level actions.
+    CustomerOwner,
+    /// Approves customer-level actions for their tenant.
+    CustomerApprover,
+}
+
+/// Which side of the MSP–customer relationship a role belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RoleSide {
+    Msp,
+    Customer,
+}
+
+impl Role {
+    /// Every role, MSP side first.
+    pub const ALL: [Role; 5] = [
+        Role::MspAdmin,
+        Role::Technician,
+        Role::Auditor,
+        Role::CustomerOwner,
+        Role::CustomerApprover,
+    ];
+
+    /// The stable name used in the API, the database and the CLI.
+    #[must_use]
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Role::MspAdmin => "msp_admin",
+            Role::Technician => "technician",
+            Role::Auditor => "auditor",
+            Role::CustomerOwner => "customer_owner",
+            Role::CustomerApprover => "customer_approver",
+        }
+    }
+
+    #[must_use]
+    pub const fn side(self) -> RoleSide {
+        match self {
+            Role::MspAdmin | Role::Technician | Role::Auditor => RoleSide::Msp,
+            Role::CustomerOwner | Role::CustomerApprover => RoleSide::Customer,
+        }
+    }
+}
+
+impl fmt::Display for Role {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A string that names no role.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "unknown role {0:?}: expected one of msp_admin, technician, auditor, customer_owner, customer_approver"
+)]
+pub struct UnknownRole(pub String);
+
+impl FromStr for Role {
+    type Err = UnknownRole;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Role::ALL
+            .into_iter()
+            .find(|role| role.as_str() == s)
+            .ok_or_else(|| UnknownRole(s.to_owned()))
+    }
+}
+
+/// A user's role grant: MSP-wide (`tenant_id` empty) or for one tenant.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Membership {
+    pub id: MembershipId,
+    pub msp_id: MspId,
+    pub user_id: UserId,
+    pub role: Role,
+    /// Set exactly when the role is a customer-side role.
+    pub tenant_id: Option<TenantId>,
+    pub created_at: DateTime<Utc>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn role_names_round_trip() {
+        for role in Role::ALL {
+            assert_eq!(role.as_str().parse::<Role>(), Ok(role));
+            let json = serde_json::to_string(&role).expect("serializable");
+            assert_eq!(json, format!("\"{}\"", role.as_str()));
+        }
+        assert!("admin".parse::<Role>().is_err());
+    }
+
+    #[test]
+    fn sides() {
+        assert_eq!(Role::Auditor.side(), RoleSide::Msp);
+        assert_eq!(Role::CustomerApprover.side(), RoleSide::Customer);
+    }
+}

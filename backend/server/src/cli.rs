@@ -1,0 +1,122 @@
+//! The command line: `steward <command> [--data-dir DIR] [--config FILE]`.
+
+use std::{net::SocketAddr, path::PathBuf, process::ExitCode};
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::{
+    commands,
+    config::{Config, Overrides},
+    telemetry,
+};
+
+/// Exit status for a configuration that cannot be used (as `sysexits.h` EX_CONFIG).
+const EXIT_CONFIG: u8 = 78;
+
+/// Steward: the operations control plane for managed service providers.
+#[derive(Debug, Parser)]
+#[command(name = "steward", version, propagate_version = true)]
+pub struct Cli {
+    #[command(flatten)]
+    global: GlobalArgs,
+    #[command(subcommand)]
+    command: Command,
+}
+
+/// Options every command accepts.
+#[derive(Debug, Args)]
+struct GlobalArgs {
+    /// Where Steward keeps its data [default: ./steward-data]
+    #[arg(long, global = true, value_name = "DIR")]
+    data_dir: Option<PathBuf>,
+
+    /// A TOML configuration file; environment variables (STEWARD_…) and flags override it
+    #[arg(long, global = true, value_name = "FILE", env = "STEWARD_CONFIG")]
+    config: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Serve the web UI and the API (applies pending database migrations first)
+    Serve(ServeArgs),
+    /// Apply pending database migrations, then exit
+    Migrate,
+    /// Print the effective configuration, with secrets redacted
+    Config,
+    /// Serve with a demo MSP and its customers; data persists in the data directory
+    Demo(ServeArgs),
+}
+
+#[derive(Debug, Args)]
+struct ServeArgs {
+    /// Address and port to listen on [default: 127.0.0.1:8080]
+    #[arg(long, value_name = "ADDR:PORT")]
+    listen: Option<SocketAddr>,
+}
+
+/// Parses the command line, runs the command and returns the process exit status.
+#[must_use]
+pub fn run() -> ExitCode {
+    let cli = Cli::parse();
+    let overrides = Overrides {
+        data_dir: cli.global.data_dir.clone(),
+        listen: match &cli.command {
+            Command::Serve(args) | Command::Demo(args) => args.listen,
+            Command::Migrate | Command::Config => None,
+        },
+    };
+    let config = match Config::load(cli.global.config.as_deref(), &overrides) {
+        Ok(config) => config,
+        Err(err) => {
+            eprintln!("steward: {err}");
+            return ExitCode::from(EXIT_CONFIG);
+        }
+    };
+    telemetry::init(&config.log);
+    for variable in Config::unknown_variables() {
+        tracing::warn!("ignoring {variable}: it names no configuration key");
+    }
+
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("steward")
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(err) => {
+            eprintln!("steward: cannot start the async runtime: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(async move {
+        match cli.command {
+            Command::Serve(_) => commands::serve::run(config).await,
+            Command::Migrate => commands::migrate::run(config).await,
+            Command::Config => commands::config::run(&config),
+            Command::Demo(_) => commands::demo::run(config).await,
+        }
+    });
+    match result {
+        Ok(code) => code,
+        Err(err) => {
+            eprintln!("steward: error: {}", describe(&err));
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// The error and its causes on one line, skipping a cause whose text its parent already
+/// includes (drivers often repeat their source in their own message).
+fn describe(err: &anyhow::Error) -> String {
+    let mut text = String::new();
+    for cause in err.chain() {
+        let message = cause.to_string();
+        if !text.contains(&message) {
+            if !text.is_empty() {
+                text.push_str(": ");
+            }
+            text.push_str(&message);
+        }
+    }
+    text
+}

@@ -1,0 +1,6 @@
+//! One module per subcommand, each with `run(..) -> anyhow::Result<ExitCode>`.
+
+pub mod config;
+pub mod demo;
+pub mod migrate;
+pub mod serve;

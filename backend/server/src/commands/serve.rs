@@ -1,0 +1,69 @@
+use std::{process::ExitCode, sync::Arc};
+
+use anyhow::Context;
+use steward_core::{Storage, SystemClock};
+use tokio::net::TcpListener;
+
+use crate::{config::Config, http, state::AppState};
+
+/// Serves until interrupted (Ctrl-C or SIGTERM), finishing requests in flight.
+pub async fn run(config: Config) -> anyhow::Result<ExitCode> {
+    let storage = open_storage(&config).await?;
+    serve(&config, storage).await?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Opens the configured database and brings its schema up to date.
+pub(crate) async fn open_storage(config: &Config) -> anyhow::Result<Storage> {
+    let storage = Storage::connect(&config.database, &config.data_dir).await?;
+    super::migrate::apply(&storage).await?;
+    Ok(storage)
+}
+
+/// Binds the listener and serves the router until a shutdown signal.
+pub(crate) async fn serve(config: &Config, storage: Storage) -> anyhow::Result<()> {
+    let listener = TcpListener::bind(config.http.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", config.http.listen))?;
+    let address = listener.local_addr().context("read the bound address")?;
+    let state = AppState {
+        storage,
+        clock: Arc::new(SystemClock),
+    };
+    let app = http::router(state, &config.http);
+    let shutdown = shutdown_signal()?;
+    // Tests and scripts wait for this line; keep its shape.
+    println!("Steward is serving on http://{address}");
+    tracing::info!(%address, "serving");
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown)
+        .await
+        .context("serve HTTP")?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// Resolves on Ctrl-C or SIGTERM. The handlers are installed when this is called, not when the
+/// future is first polled, so a signal that arrives right after start-up is not lost.
+fn shutdown_signal() -> anyhow::Result<impl Future<Output = ()>> {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut interrupt = signal(SignalKind::interrupt()).context("listen for SIGINT")?;
+        let mut terminate = signal(SignalKind::terminate()).context("listen for SIGTERM")?;
+        Ok(async move {
+            tokio::select! {
+                _ = interrupt.recv() => {},
+                _ = terminate.recv() => {},
+            }
+            tracing::info!("shutting down: finishing requests in flight");
+        })
+    }
+    #[cfg(not(unix))]
+    {
+        Ok(async {
+            let _ = tokio::signal::ctrl_c().await;
+            tracing::info!("shutting down: finishing requests in flight");
+        })
+    }
+}

@@ -1,0 +1,485 @@
+//! Steward's configuration: defaults, then a TOML file (`--config`), then environment variables
+//! (`STEWARD_…`), then command-line flags; each layer overrides the one before.
+//!
+//! Environment variables name keys with `__` between levels: `STEWARD_HTTP__LISTEN` sets
+//! `http.listen`. `STEWARD_DATABASE_URL` is accepted as a shorter name for
+//! `STEWARD_DATABASE__URL`.
+
+use std::{
+    fmt,
+    net::SocketAddr,
+    path::{Path, PathBuf},
+};
+
+use figment::{
+    Figment,
+    providers::{Env, Format, Serialized, Toml},
+    value::{Uncased, UncasedStr},
+};
+use serde::{Deserialize, Serialize};
+use steward_core::{settings::InvalidSetting, storage::DatabaseConfig};
+
+/// The prefix of every configuration environment variable.
+pub const ENV_PREFIX: &str = "STEWARD_";
+
+/// Environment variables with the prefix that are not configuration keys.
+const NON_CONFIG_VARIABLES: [&str; 3] = ["config", "test_database_url", "test_backend"];
+
+/// The effective configuration.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// Where Steward keeps local state: the SQLite database (unless `database.url` points
+    /// elsewhere) and, later, keys and generated files.
+    pub data_dir: PathBuf,
+    pub http: HttpConfig,
+    pub database: DatabaseConfig,
+    pub log: LogConfig,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            data_dir: PathBuf::from(DEFAULT_DATA_DIR),
+            http: HttpConfig::default(),
+            database: DatabaseConfig::default(),
+            log: LogConfig::default(),
+        }
+    }
+}
+
+/// The data directory when none is configured, relative to the working directory.
+pub const DEFAULT_DATA_DIR: &str = "./steward-data";
+
+/// The `[http]` section: the listener.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct HttpConfig {
+    /// Address and port to listen on.
+    pub listen: SocketAddr,
+    /// Requests taking longer are answered with 408 and their work is cancelled.
+    pub request_timeout_seconds: u64,
+    /// Larger request bodies are refused with 413 before they are read.
+    pub max_body_bytes: usize,
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            request_timeout_seconds: 30,
+            max_body_bytes: 1024 * 1024,
+        }
+    }
+}
+
+impl HttpConfig {
+    fn validate(&self) -> Vec<InvalidSetting> {
+        let mut problems = Vec::new();
+        if self.request_timeout_seconds == 0 {
+            problems.push(InvalidSetting::new(
+                "http.request_timeout_seconds",
+                "must be at least 1",
+            ));
+        }
+        if self.max_body_bytes < 1024 {
+            problems.push(InvalidSetting::new(
+                "http.max_body_bytes",
+                "must be at least 1024",
+            ));
+        }
+        problems
+    }
+}
+
+/// The `[log]` section.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LogConfig {
+    /// Which events to log, in `tracing` filter syntax (`info`, `steward=debug,info`).
+    /// `RUST_LOG`, when set, takes precedence.
+    pub filter: String,
+    pub format: LogFormat,
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        Self {
+            filter: "info,sea_orm_migration=warn".to_owned(),
+            format: LogFormat::Text,
+        }
+    }
+}
+
+/// How log lines look.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line, for log collectors.
+    Json,
+}
+
+impl LogConfig {
+    fn validate(&self) -> Vec<InvalidSetting> {
+        match tracing_subscriber::EnvFilter::builder().parse(&self.filter) {
+            Ok(_) => Vec::new(),
+            Err(err) => vec![InvalidSetting::new("log.filter", err.to_string())],
+        }
+    }
+}
+
+/// Values given on the command line, which override every other source.
+#[derive(Debug, Clone, Default)]
+pub struct Overrides {
+    pub data_dir: Option<PathBuf>,
+    pub listen: Option<SocketAddr>,
+}
+
+/// A configuration that cannot be used, with every problem found.
+#[derive(Debug)]
+pub struct ConfigError {
+    problems: Vec<String>,
+}
+
+impl ConfigError {
+    /// Each problem on its own, naming its key and where the value came from.
+    #[must_use]
+    pub fn problems(&self) -> &[String] {
+        &self.problems
+    }
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("invalid configuration")?;
+        for problem in &self.problems {
+            write!(f, "\n  - {problem}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+impl Config {
+    /// Loads the configuration from every source and validates it.
+    ///
+    /// # Errors
+    /// Every problem found: unreadable or malformed file, unknown keys, values of the wrong
+    /// type, values that make no sense. Each names its key.
+    pub fn load(file: Option<&Path>, overrides: &Overrides) -> Result<Self, ConfigError> {
+        Self::load_from(file, overrides, Env::prefixed(ENV_PREFIX))
+    }
+
+    fn load_from(
+        file: Option<&Path>,
+        overrides: &Overrides,
+        env: Env,
+    ) -> Result<Self, ConfigError> {
+        let mut figment = Figment::from(Serialized::defaults(Config::default()));
+        if let Some(file) = file {
+            if !file.is_file() {
+                return Err(ConfigError {
+                    problems: vec![format!(
+                        "the configuration file {} does not exist or is not a file",
+                        file.display()
+                    )],
+                });
+            }
+            figment = figment.merge(Toml::file_exact(file));
+        }
+        figment = figment.merge(env.filter_map(config_key_of_variable));
+        if let Some(data_dir) = &overrides.data_dir {
+            figment = figment.merge(Serialized::default("data_dir", data_dir));
+        }
+        if let Some(listen) = overrides.listen {
+            figment = figment.merge(Serialized::default("http.listen", listen));
+        }
+
+        let config: Config = figment.extract().map_err(|err| ConfigError {
+            problems: err
+                .into_iter()
+                .map(|err| describe_figment_error(&err))
+                .collect(),
+        })?;
+        let problems: Vec<String> = config
+            .http
+            .validate()
+            .into_iter()
+            .chain(config.database.validate())
+            .chain(config.log.validate())
+            .map(|problem| problem.to_string())
+            .collect();
+        if problems.is_empty() {
+            Ok(config)
+        } else {
+            Err(ConfigError { problems })
+        }
+    }
+
+    /// The configuration as TOML with secrets redacted, for `steward config`.
+    ///
+    /// # Panics
+    /// Never: every field has a TOML form.
+    #[must_use]
+    pub fn to_redacted_toml(&self) -> String {
+        toml::to_string_pretty(self).expect("the configuration serializes to TOML")
+    }
+
+    /// Environment variables with the `STEWARD_` prefix that match no configuration key; these
+    /// are ignored and worth a warning (a typo in a top-level name).
+    #[must_use]
+    pub fn unknown_variables() -> Vec<String> {
+        std::env::vars()
+            .filter_map(|(name, _)| {
+                let key = name.strip_prefix(ENV_PREFIX)?.to_ascii_lowercase();
+                let known = NON_CONFIG_VARIABLES.contains(&key.as_str())
+                    || config_key_of_variable(UncasedStr::new(&key)).is_some();
+                (!known).then_some(name)
+            })
+            .collect()
+    }
+}
+
+/// Maps the part of a variable's name after `STEWARD_` to a configuration key, or `None` when
+/// it names none.
+fn config_key_of_variable(name: &UncasedStr) -> Option<Uncased<'_>> {
+    const TOP_LEVEL: [&str; 4] = ["data_dir", "http", "database", "log"];
+    if name == "database_url" {
+        return Some("database.url".into());
+    }
+    let key = name.as_str().to_ascii_lowercase().replace("__", ".");
+    let top = key.split('.').next().unwrap_or_default();
+    TOP_LEVEL.contains(&top).then(|| key.into())
+}
+
+fn describe_figment_error(err: &figment::Error) -> String {
+    use figment::error::Kind;
+
+    let mut key = err.path.join(".");
+    let problem = match &err.kind {
+        Kind::UnknownField(field, expected) => {
+            // figment puts the unknown field at the end of the path already.
+            if key.is_empty() {
+                key.clone_from(field);
+            }
+            if expected.is_empty() {
+                "unknown key".to_owned()
+            } else {
+                format!("unknown key; expected one of: {}", expected.join(", "))
+            }
+        }
+        Kind::InvalidType(actual, expected) => format!("found {actual}, expected {expected}"),
+        Kind::InvalidValue(actual, expected) => {
+            format!("invalid value {actual}, expected {expected}")
+        }
+        Kind::UnknownVariant(actual, expected) => {
+            format!(
+                "unknown value {actual:?}; expected one of: {}",
+                expected.join(", ")
+            )
+        }
+        other => other.to_string(),
+    };
+    let origin = err.metadata.as_ref().map(|metadata| {
+        if metadata.name.contains("environment") {
+            format!(
+                "environment variable {ENV_PREFIX}{}",
+                key.replace('.', "__").to_ascii_uppercase()
+            )
+        } else {
+            match &metadata.source {
+                Some(source) => format!("{} {source}", metadata.name),
+                None => metadata.name.to_string(),
+            }
+        }
+    });
+    match (key.is_empty(), origin) {
+        (true, Some(origin)) => format!("{origin}: {problem}"),
+        (true, None) => problem,
+        (false, Some(origin)) => format!("{key}: {problem} (from {origin})"),
+        (false, None) => format!("{key}: {problem}"),
+    }
+}
+
+#[cfg(test)]
+#[expect(
+    clippy::result_large_err,
+    reason = "figment's Jail returns its own error type"
+)]
+mod tests {
+    use std::io::Write;
+
+    use figment::Jail;
+
+    use super::*;
+
+    fn load_in_jail(file: Option<&Path>) -> Result<Config, ConfigError> {
+        Config::load(file, &Overrides::default())
+    }
+
+    #[test]
+    fn defaults_need_no_configuration() {
+        Jail::expect_with(|_| {
+            let config = load_in_jail(None).expect("defaults are valid");
+            assert_eq!(config.http.listen, "127.0.0.1:8080".parse().unwrap());
+            assert_eq!(config.data_dir, PathBuf::from("./steward-data"));
+            assert!(config.database.url.is_none());
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn layers_override_in_order() {
+        Jail::expect_with(|jail| {
+            jail.create_file(
+                "steward.toml",
+                "data_dir = \"/srv/from-file\"\n[http]\nlisten = \"0.0.0.0:9000\"\nrequest_timeout_seconds = 5\n",
+            )?;
+            jail.set_env("STEWARD_HTTP__LISTEN", "127.0.0.1:9100");
+            jail.set_env(
+                "STEWARD_DATABASE_URL",
+                "postgres://steward:pw@db:5432/steward",
+            );
+            let overrides = Overrides {
+                data_dir: Some("/srv/from-flag".into()),
+                listen: None,
+            };
+            let config = Config::load(Some(Path::new("steward.toml")), &overrides).unwrap();
+            assert_eq!(config.data_dir, PathBuf::from("/srv/from-flag"));
+            assert_eq!(config.http.listen, "127.0.0.1:9100".parse().unwrap());
+            assert_eq!(config.http.request_timeout_seconds, 5);
+            assert_eq!(
+                config.database.url.as_ref().map(|url| url.expose()),
+                Some("postgres://steward:pw@db:5432/steward")
+            );
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn nested_database_variable_works_too() {
+        Jail::expect_with(|jail| {
+            jail.set_env("STEWARD_DATABASE__URL", "sqlite:///tmp/x.db");
+            jail.set_env("STEWARD_DATABASE__MAX_CONNECTIONS", "3");
+            let config = load_in_jail(None).unwrap();
+            assert_eq!(config.database.max_connections, 3);
+            assert!(config.database.url.is_some());
+            Ok(())
+        });
+    }
+
+    fn problems_of(result: Result<Config, ConfigError>) -> Vec<String> {
+        result
+            .expect_err("the configuration must be refused")
+            .problems
+    }
+
+    #[test]
+    fn wrong_types_name_the_key_and_the_source() {
+        Jail::expect_with(|jail| {
+            jail.set_env("STEWARD_HTTP__LISTEN", "not-an-address");
+            let problems = problems_of(load_in_jail(None));
+            assert_eq!(problems.len(), 1, "{problems:?}");
+            assert!(problems[0].starts_with("http.listen: "), "{problems:?}");
+            assert!(problems[0].contains("STEWARD_HTTP__LISTEN"), "{problems:?}");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn unknown_keys_in_the_file_are_refused_by_name() {
+        Jail::expect_with(|jail| {
+            jail.create_file("steward.toml", "[database]\nmax_conections = 4\n")?;
+            let problems = problems_of(load_in_jail(Some(Path::new("steward.toml"))));
+            assert_eq!(problems.len(), 1, "{problems:?}");
+            assert!(
+                problems[0].starts_with("database.max_conections: unknown key; expected one of:"),
+                "{problems:?}"
+            );
+            assert!(problems[0].contains("max_connections"), "{problems:?}");
+            assert!(problems[0].contains("steward.toml"), "{problems:?}");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn values_that_make_no_sense_are_refused_by_name() {
+        Jail::expect_with(|jail| {
+            jail.set_env("STEWARD_DATABASE__MAX_CONNECTIONS", "0");
+            jail.set_env("STEWARD_LOG__FILTER", "info,[");
+            let problems = problems_of(load_in_jail(None));
+            assert_eq!(problems.len(), 2, "{problems:?}");
+            assert!(problems[0].starts_with("database.max_connections: must be at least 1"));
+            assert!(problems[1].starts_with("log.filter: "), "{problems:?}");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn unsupported_database_urls_are_refused_by_name() {
+        Jail::expect_with(|jail| {
+            jail.set_env("STEWARD_DATABASE_URL", "mysql://root@localhost/steward");
+            let problems = problems_of(load_in_jail(None));
+            assert!(problems[0].starts_with("database.url: "), "{problems:?}");
+            assert!(problems[0].contains("mysql"), "{problems:?}");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn malformed_toml_is_refused_with_its_location() {
+        Jail::expect_with(|jail| {
+            let mut file = jail.create_file("steward.toml", "")?;
+            file.write_all(b"[http\nlisten = 1\n").unwrap();
+            let problems = problems_of(load_in_jail(Some(Path::new("steward.toml"))));
+            assert!(problems[0].contains("steward.toml"), "{problems:?}");
+            assert!(problems[0].contains("line 1"), "{problems:?}");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn a_missing_file_is_an_error() {
+        Jail::expect_with(|_| {
+            let problems = problems_of(load_in_jail(Some(Path::new("nope.toml"))));
+            assert!(problems[0].contains("nope.toml"), "{problems:?}");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn secrets_are_redacted_in_the_printed_configuration() {
+        Jail::expect_with(|jail| {
+            jail.set_env(
+                "STEWARD_DATABASE_URL",
+                "postgres://steward:hunter2@db/steward",
+            );
+            let printed = load_in_jail(None).unwrap().to_redacted_toml();
+            assert!(!printed.contains("hunter2"), "{printed}");
+            assert!(
+                printed.contains("postgres://steward:***@db/steward"),
+                "{printed}"
+            );
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn variables_outside_the_configuration_are_reported_not_applied() {
+        Jail::expect_with(|jail| {
+            jail.clear_env();
+            jail.set_env("STEWARD_DATABSE_URL", "postgres://typo@db/steward");
+            jail.set_env("STEWARD_TEST_BACKEND", "sqlite");
+            let config = load_in_jail(None).unwrap();
+            assert!(config.database.url.is_none());
+            assert_eq!(
+                Config::unknown_variables(),
+                vec!["STEWARD_DATABSE_URL".to_owned()]
+            );
+            Ok(())
+        });
+    }
+}

@@ -1,0 +1,26 @@
+//! What every request handler can reach.
+
+use std::sync::Arc;
+
+use axum::extract::FromRef;
+use steward_core::{Clock, Storage};
+
+/// The application state shared by all handlers; each component is also an extractor of its
+/// own through [`FromRef`].
+#[derive(Debug, Clone)]
+pub struct AppState {
+    pub storage: Storage,
+    pub clock: Arc<dyn Clock>,
+}
+
+impl FromRef<AppState> for Storage {
+    fn from_ref(state: &AppState) -> Self {
+        state.storage.clone()
+    }
+}
+
+impl FromRef<AppState> for Arc<dyn Clock> {
+    fn from_ref(state: &AppState) -> Self {
+        Arc::clone(&state.clock)
+    }
+}

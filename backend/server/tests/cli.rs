@@ -1,0 +1,197 @@
+//! The `steward` binary, run as a user would run it.
+
+mod support;
+
+use reqwest::StatusCode;
+use steward_testkit::TestDatabase;
+use support::{StewardProcess, client, run, steward, steward_on};
+
+#[tokio::test]
+async fn migrate_applies_every_migration_once() {
+    let db = TestDatabase::empty().await;
+
+    let mut first = steward_on(&db);
+    first.arg("migrate");
+    let (code, stdout, stderr) = run(first);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stdout.contains("Applied 2 migration(s)"), "{stdout}");
+    assert!(
+        stdout.contains("m20261123_000001_create_tenancy"),
+        "{stdout}"
+    );
+
+    let mut second = steward_on(&db);
+    second.arg("migrate");
+    let (code, stdout, stderr) = run(second);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stdout.contains("is up to date"), "{stdout}");
+}
+
+#[tokio::test]
+async fn serve_answers_health_checks_and_stops_cleanly_on_sigterm() {
+    let db = TestDatabase::empty().await;
+    let mut command = steward_on(&db);
+    command.args(["serve", "--listen", "127.0.0.1:0"]);
+    let server = StewardProcess::start(command);
+    assert!(
+        server
+            .banner
+            .iter()
+            .any(|line| line.starts_with("Applied 2 migration(s)")),
+        "serve migrates on start: {:?}",
+        server.banner
+    );
+
+    let client = client();
+    let health = client.get(server.url("/healthz")).send().await.unwrap();
+    assert_eq!(health.status(), StatusCode::OK);
+    let ready = client.get(server.url("/readyz")).send().await.unwrap();
+    assert_eq!(ready.status(), StatusCode::OK);
+
+    let status = server.stop();
+    assert!(status.success(), "graceful shutdown exits 0, got {status}");
+}
+
+#[tokio::test]
+async fn demo_seeds_once_and_keeps_its_data_across_runs() {
+    let db = TestDatabase::empty().await;
+    let start_demo = || {
+        let mut command = steward_on(&db);
+        command.args(["demo", "--listen", "127.0.0.1:0"]);
+        StewardProcess::start(command)
+    };
+    let tenant_lines = |banner: &[String]| -> Vec<String> {
+        banner
+            .iter()
+            .filter(|line| line.trim_start().starts_with("tenant "))
+            .cloned()
+            .collect()
+    };
+
+    let first = start_demo();
+    assert!(
+        first
+            .banner
+            .iter()
+            .any(|line| line.starts_with("Created the demo MSP")),
+        "{:?}",
+        first.banner
+    );
+    let tenants = tenant_lines(&first.banner);
+    assert_eq!(tenants.len(), 3, "{:?}", first.banner);
+    let ready = client().get(first.url("/readyz")).send().await.unwrap();
+    assert_eq!(ready.status(), StatusCode::OK);
+    assert!(first.stop().success());
+
+    let second = start_demo();
+    assert!(
+        second
+            .banner
+            .iter()
+            .any(|line| line.starts_with("Using the demo MSP")),
+        "{:?}",
+        second.banner
+    );
+    assert_eq!(tenant_lines(&second.banner), tenants);
+    assert!(second.stop().success());
+}
+
+#[test]
+fn config_prints_the_effective_configuration_with_secrets_redacted() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut command = steward();
+    command
+        .arg("--data-dir")
+        .arg(dir.path().join("data"))
+        .arg("config")
+        .env(
+            "STEWARD_DATABASE_URL",
+            "postgres://steward:hunter2@db.internal/steward",
+        )
+        .env("STEWARD_HTTP__REQUEST_TIMEOUT_SECONDS", "12");
+    let (code, stdout, stderr) = run(command);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(!stdout.contains("hunter2"), "{stdout}");
+    assert!(
+        stdout.contains("url = \"postgres://steward:***@db.internal/steward\""),
+        "{stdout}"
+    );
+    assert!(stdout.contains("request_timeout_seconds = 12"), "{stdout}");
+    assert!(stdout.contains(&format!(
+        "data_dir = \"{}\"",
+        dir.path().join("data").display()
+    )));
+    assert!(
+        !dir.path().join("data").exists(),
+        "printing the configuration creates nothing"
+    );
+}
+
+#[test]
+fn a_malformed_configuration_file_is_refused_naming_the_bad_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("steward.toml");
+    std::fs::write(&file, "[http]\nlisten = 8080\n").unwrap();
+    let data_dir = dir.path().join("data");
+    let mut command = steward();
+    command
+        .arg("--data-dir")
+        .arg(&data_dir)
+        .arg("--config")
+        .arg(&file)
+        .arg("serve");
+    let (code, stdout, stderr) = run(command);
+    assert_eq!(
+        code, 78,
+        "configuration errors exit with EX_CONFIG; stderr: {stderr}"
+    );
+    assert!(stdout.is_empty(), "{stdout}");
+    assert!(
+        stderr.contains("http.listen: found signed int `8080`, expected socket address"),
+        "{stderr}"
+    );
+    assert!(stderr.contains(&file.display().to_string()), "{stderr}");
+    assert!(
+        !data_dir.exists(),
+        "a refused configuration touches nothing"
+    );
+}
+
+#[test]
+fn a_malformed_environment_variable_is_refused_naming_it() {
+    let mut command = steward();
+    command
+        .arg("config")
+        .env("STEWARD_DATABASE__MAX_CONNECTIONS", "ten");
+    let (code, _, stderr) = run(command);
+    assert_eq!(code, 78, "{stderr}");
+    assert!(stderr.contains("database.max_connections"), "{stderr}");
+    assert!(
+        stderr.contains("STEWARD_DATABASE__MAX_CONNECTIONS"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn an_unreachable_database_is_a_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut command = steward();
+    command
+        .arg("--data-dir")
+        .arg(dir.path())
+        .arg("migrate")
+        .env(
+            "STEWARD_DATABASE_URL",
+            "postgres://steward:secret@127.0.0.1:1/steward",
+        );
+    let (code, _, stderr) = run(command);
+    assert_eq!(code, 1, "{stderr}");
+    assert!(
+        stderr.contains(
+            "cannot open the PostgreSQL database postgres://steward:***@127.0.0.1:1/steward"
+        ),
+        "{stderr}"
+    );
+    assert!(stderr.contains("refused"), "{stderr}");
+    assert!(!stderr.contains("secret"), "{stderr}");
+}

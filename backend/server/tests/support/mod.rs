@@ -1,0 +1,188 @@
+//! Shared harness for the server's integration tests: the real router on a real listener, or the
+//! real `steward` binary, each against a fresh database.
+
+#![allow(
+    dead_code,
+    reason = "each test binary uses a different part of the harness"
+)]
+
+use std::{
+    io::{BufRead, BufReader},
+    net::SocketAddr,
+    process::{Child, ChildStdout, Command, Stdio},
+    sync::Arc,
+    time::Duration,
+};
+
+use steward_core::{Storage, SystemClock};
+use steward_server::{config::HttpConfig, http, state::AppState};
+use steward_testkit::TestDatabase;
+
+/// The router served in-process on a loopback port.
+pub struct TestApp {
+    pub base: String,
+    pub client: reqwest::Client,
+    server: tokio::task::JoinHandle<()>,
+}
+
+impl TestApp {
+    /// Serves the router over `storage`.
+    pub async fn serve(storage: Storage) -> Self {
+        let state = AppState {
+            storage,
+            clock: Arc::new(SystemClock),
+        };
+        let router = http::router(state, &HttpConfig::default());
+        let listener = tokio::net::TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], 0)))
+            .await
+            .expect("bind a loopback port");
+        let address = listener.local_addr().unwrap();
+        let server = tokio::spawn(async move {
+            axum::serve(listener, router).await.expect("serve");
+        });
+        Self {
+            base: format!("http://{address}"),
+            client: client(),
+            server,
+        }
+    }
+
+    /// Serves the router over a migrated test database.
+    pub async fn with_database(db: &TestDatabase) -> Self {
+        Self::serve(db.connect().await).await
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.client
+            .get(self.url(path))
+            .send()
+            .await
+            .expect("request")
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        self.server.abort();
+    }
+}
+
+/// An HTTP client with a timeout, so a hung server fails the test instead of stalling it.
+pub fn client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .timeout(Duration::from_secs(30))
+        .build()
+        .expect("build an HTTP client")
+}
+
+/// The `steward` binary built for these tests.
+pub fn steward() -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_steward"));
+    // The tests choose the database; an outer environment must not.
+    for (name, _) in std::env::vars() {
+        if name.starts_with("STEWARD_") {
+            command.env_remove(name);
+        }
+    }
+    command.env("RUST_LOG", "warn");
+    command
+}
+
+/// `steward` configured to use the test database: `--data-dir` and, on PostgreSQL, its URL.
+pub fn steward_on(db: &TestDatabase) -> Command {
+    let mut command = steward();
+    command.arg("--data-dir").arg(db.data_dir());
+    if let Some(url) = db.url() {
+        command.env("STEWARD_DATABASE_URL", url.expose());
+    }
+    command
+}
+
+/// A running `steward serve` or `steward demo`, stopped with SIGTERM when dropped.
+pub struct StewardProcess {
+    child: Child,
+    pub base: String,
+    /// Everything the process printed on standard output before it started serving.
+    pub banner: Vec<String>,
+    stdout: Option<BufReader<ChildStdout>>,
+}
+
+impl StewardProcess {
+    /// Starts the command and waits until it says where it serves.
+    pub fn start(mut command: Command) -> Self {
+        let child = command
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("start steward");
+        // From here on, dropping `process` (on any panic) stops and reaps the child.
+        let mut process = Self {
+            child,
+            base: String::new(),
+            banner: Vec::new(),
+            stdout: None,
+        };
+        let mut stdout = BufReader::new(process.child.stdout.take().expect("piped stdout"));
+        loop {
+            let mut line = String::new();
+            let read = stdout.read_line(&mut line).expect("read steward's output");
+            if read == 0 {
+                let status = process.child.wait().expect("wait for steward");
+                panic!(
+                    "steward exited ({status}) before serving; it printed {:#?}",
+                    process.banner
+                );
+            }
+            let line = line.trim_end().to_owned();
+            if let Some(base) = line.strip_prefix("Steward is serving on ") {
+                process.base = base.to_owned();
+                // Kept open: steward must be able to print without hitting a closed pipe.
+                process.stdout = Some(stdout);
+                return process;
+            }
+            process.banner.push(line);
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    /// Sends SIGTERM and waits for the exit status.
+    pub fn stop(mut self) -> std::process::ExitStatus {
+        self.terminate()
+    }
+
+    fn terminate(&mut self) -> std::process::ExitStatus {
+        let status = Command::new("kill")
+            .arg("-TERM")
+            .arg(self.child.id().to_string())
+            .status()
+            .expect("run kill");
+        assert!(status.success(), "kill -TERM failed");
+        self.child.wait().expect("wait for steward")
+    }
+}
+
+impl Drop for StewardProcess {
+    fn drop(&mut self) {
+        if matches!(self.child.try_wait(), Ok(None)) {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+/// Runs a command to completion and returns (exit code, stdout, stderr).
+pub fn run(mut command: Command) -> (i32, String, String) {
+    let output = command.output().expect("run steward");
+    (
+        output.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}

@@ -1,0 +1,308 @@
+//! MSPs, tenants, users, role grants, API tokens and browser sessions.
+
+use sea_orm_migration::{prelude::*, schema::*};
+
+#[derive(DeriveMigrationName)]
+pub struct Migration;
+
+#[async_trait::async_trait]
+impl MigrationTrait for Migration {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .create_table(
+                Table::create()
+                    .table(Msps::Table)
+                    .col(pk_uuid(Msps::Id))
+                    .col(text(Msps::Name))
+                    .col(text_uniq(Msps::Slug))
+                    .col(timestamp_with_time_zone(Msps::CreatedAt))
+                    .col(timestamp_with_time_zone(Msps::UpdatedAt))
+                    .to_owned(),
+            )
+            .await?;
+
+        manager
+            .create_table(
+                Table::create()
+                    .table(Tenants::Table)
+                    .col(pk_uuid(Tenants::Id))
+                    .col(uuid(Tenants::MspId))
+                    .col(text(Tenants::Name))
+                    .col(text(Tenants::Slug))
+                    .col(text(Tenants::Status))
+                    .col(timestamp_with_time_zone(Tenants::CreatedAt))
+                    .col(timestamp_with_time_zone(Tenants::UpdatedAt))
+                    .col(timestamp_with_time_zone_null(Tenants::OffboardedAt))
+                    .check(Expr::cust("status IN ('active', 'offboarded')"))
+                    .foreign_key(
+                        ForeignKey::create()
+                            .from(Tenants::Table, Tenants::MspId)
+                            .to(Msps::Table, Msps::Id)
+                            .on_delete(ForeignKeyAction::Restrict),
+                    )
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_index(
+                Index::create()
+                    .name("tenants_msp_id_slug_key")
+                    .table(Tenants::Table)
+                    .col(Tenants::MspId)
+                    .col(Tenants::Slug)
+                    .unique()
+                    .to_owned(),
+            )
+            .await?;
+
+        manager
+            .create_table(
+                Table::create()
+                    .table(Users::Table)
+                    .col(pk_uuid(Users::Id))
+                    .col(uuid(Users::MspId))
+                    .col(text_uniq(Users::Email))
+                    .col(text(Users::DisplayName))
+                    .col(text_null(Users::PasswordHash))
+                    .col(text(Users::Status))
+                    .col(timestamp_with_time_zone(Users::CreatedAt))
+                    .col(timestamp_with_time_zone(Users::UpdatedAt))
+                    .check(Expr::cust("status IN ('active', 'disabled')"))
+                    .foreign_key(
+                        ForeignKey::create()
+                            .from(Users::Table, Users::MspId)
+                            .to(Msps::Table, Msps::Id)
+                            .on_delete(ForeignKeyAction::Restrict),
+                    )
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_index(
+                Index::create()
+                    .name("users_msp_id_idx")
+                    .table(Users::Table)
+                    .col(Users::MspId)
+                    .col(Users::Id)
+                    .to_owned(),
+            )
+            .await?;
+
+        // One role grant per user. Customer-side roles name their tenant; MSP-side roles cover all
+        // of the MSP's tenants and name none.
+        manager
+            .create_table(
+                Table::create()
+                    .table(Memberships::Table)
+                    .col(pk_uuid(Memberships::Id))
+                    .col(uuid(Memberships::MspId))
+                    .col(uuid_null(Memberships::TenantId))
+                    .col(uuid_uniq(Memberships::UserId))
+                    .col(text(Memberships::Role))
+                    .col(timestamp_with_time_zone(Memberships::CreatedAt))
+                    .check(Expr::cust(
+                        "(role IN ('msp_admin', 'technician', 'auditor') AND tenant_id IS NULL) \
+                         OR (role IN ('customer_owner', 'customer_approver') AND tenant_id IS NOT NULL)",
+                    ))
+                    .foreign_key(
+                        ForeignKey::create()
+                            .from(Memberships::Table, Memberships::MspId)
+                            .to(Msps::Table, Msps::Id)
+                            .on_delete(ForeignKeyAction::Restrict),
+                    )
+                    .foreign_key(
+                        ForeignKey::create()
+                            .from(Memberships::Table, Memberships::TenantId)
+                            .to(Tenants::Table, Tenants::Id)
+                            .on_delete(ForeignKeyAction::Restrict),
+                    )
+                    .foreign_key(
+                        ForeignKey::create()
+                            .from(Memberships::Table, Memberships::UserId)
+                            .to(Users::Table, Users::Id)
+                            .on_delete(ForeignKeyAction::Cascade),
+                    )
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_index(
+                Index::create()
+                    .name("memberships_tenant_id_user_id_idx")
+                    .table(Memberships::Table)
+                    .col(Memberships::TenantId)
+                    .col(Memberships::UserId)
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_index(
+                Index::create()
+                    .name("memberships_msp_id_role_idx")
+                    .table(Memberships::Table)
+                    .col(Memberships::MspId)
+                    .col(Memberships::Role)
+                    .to_owned(),
+            )
+            .await?;
+
+        // Only a hash of each token's secret is stored; the secret is shown once, at creation.
+        manager
+            .create_table(
+                Table::create()
+                    .table(ApiTokens::Table)
+                    .col(pk_uuid(ApiTokens::Id))
+                    .col(uuid(ApiTokens::MspId))
+                    .col(uuid(ApiTokens::UserId))
+                    .col(text(ApiTokens::Name))
+                    .col(text_uniq(ApiTokens::SecretHash))
+                    .col(timestamp_with_time_zone(ApiTokens::CreatedAt))
+                    .col(timestamp_with_time_zone_null(ApiTokens::ExpiresAt))
+                    .col(timestamp_with_time_zone_null(ApiTokens::LastUsedAt))
+                    .col(timestamp_with_time_zone_null(ApiTokens::RevokedAt))
+                    .foreign_key(
+                        ForeignKey::create()
+                            .from(ApiTokens::Table, ApiTokens::MspId)
+                            .to(Msps::Table, Msps::Id)
+                            .on_delete(ForeignKeyAction::Restrict),
+                    )
+                    .foreign_key(
+                        ForeignKey::create()
+                            .from(ApiTokens::Table, ApiTokens::UserId)
+                            .to(Users::Table, Users::Id)
+                            .on_delete(ForeignKeyAction::Cascade),
+                    )
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_index(
+                Index::create()
+                    .name("api_tokens_user_id_idx")
+                    .table(ApiTokens::Table)
+                    .col(ApiTokens::UserId)
+                    .col(ApiTokens::Id)
+                    .to_owned(),
+            )
+            .await?;
+
+        // Server-side browser sessions, so a sign-out or a disabled user ends them at once.
+        manager
+            .create_table(
+                Table::create()
+                    .table(Sessions::Table)
+                    .col(pk_uuid(Sessions::Id))
+                    .col(uuid(Sessions::MspId))
+                    .col(uuid(Sessions::UserId))
+                    .col(text_uniq(Sessions::SecretHash))
+                    .col(timestamp_with_time_zone(Sessions::CreatedAt))
+                    .col(timestamp_with_time_zone(Sessions::ExpiresAt))
+                    .col(timestamp_with_time_zone(Sessions::LastSeenAt))
+                    .col(timestamp_with_time_zone_null(Sessions::RevokedAt))
+                    .col(text_null(Sessions::UserAgent))
+                    .col(text_null(Sessions::IpAddress))
+                    .foreign_key(
+                        ForeignKey::create()
+                            .from(Sessions::Table, Sessions::MspId)
+                            .to(Msps::Table, Msps::Id)
+                            .on_delete(ForeignKeyAction::Restrict),
+                    )
+                    .foreign_key(
+                        ForeignKey::create()
+                            .from(Sessions::Table, Sessions::UserId)
+                            .to(Users::Table, Users::Id)
+                            .on_delete(ForeignKeyAction::Cascade),
+                    )
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_index(
+                Index::create()
+                    .name("sessions_user_id_idx")
+                    .table(Sessions::Table)
+                    .col(Sessions::UserId)
+                    .col(Sessions::Id)
+                    .to_owned(),
+            )
+            .await?;
+
+        Ok(())
+    }
+}
+
+#[derive(DeriveIden)]
+enum Msps {
+    Table,
+    Id,
+    Name,
+    Slug,
+    CreatedAt,
+    UpdatedAt,
+}
+
+#[derive(DeriveIden)]
+enum Tenants {
+    Table,
+    Id,
+    MspId,
+    Name,
+    Slug,
+    Status,
+    CreatedAt,
+    UpdatedAt,
+    OffboardedAt,
+}
+
+#[derive(DeriveIden)]
+enum Users {
+    Table,
+    Id,
+    MspId,
+    Email,
+    DisplayName,
+    PasswordHash,
+    Status,
+    CreatedAt,
+    UpdatedAt,
+}
+
+#[derive(DeriveIden)]
+enum Memberships {
+    Table,
+    Id,
+    MspId,
+    TenantId,
+    UserId,
+    Role,
+    CreatedAt,
+}
+
+#[derive(DeriveIden)]
+enum ApiTokens {
+    Table,
+    Id,
+    MspId,
+    UserId,
+    Name,
+    SecretHash,
+    CreatedAt,
+    ExpiresAt,
+    LastUsedAt,
+    RevokedAt,
+}
+
+#[derive(DeriveIden)]
+enum Sessions {
+    Table,
+    Id,
+    MspId,
+    UserId,
+    SecretHash,
+    CreatedAt,
+    ExpiresAt,
+    LastSeenAt,
+    RevokedAt,
+    UserAgent,
+    IpAddress,
+}
