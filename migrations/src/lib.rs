@@ -15,6 +15,7 @@ use sea_orm_migration::prelude::*;
 
 mod m20261123_000001_create_tenancy;
 mod m20261123_000002_create_audit_entries;
+mod m20261123_000003_protect_audit_chain;
 
 /// Applies Steward's migrations in order.
 #[derive(Debug)]
@@ -26,6 +27,7 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(m20261123_000001_create_tenancy::Migration),
             Box::new(m20261123_000002_create_audit_entries::Migration),
+            Box::new(m20261123_000003_protect_audit_chain::Migration),
         ]
     }
 

@@ -1,21 +1,33 @@
 //! The demo MSP that `steward demo` runs with.
 //!
 //! Seeding is idempotent: it creates what is missing and leaves everything else as it is, so
-//! running the demo again on the same data directory keeps its data.
+//! running the demo again on the same data directory keeps its data (and whatever was changed
+//! in it).
 
-use sea_orm::ConnectionTrait;
 use steward_domain::{
     Slug,
-    tenancy::{Msp, Tenant},
+    audit::{ActorKind, AuditActor},
+    tenancy::{Msp, Role, Tenant, User},
 };
 
 use crate::{
+    audit::AuditKeys,
     clock::Clock,
-    storage::{Deployment, NewMsp, NewTenant, Storage, StorageError},
+    passwords::{self, PasswordError},
+    storage::{
+        Deployment, NewMsp, NewTenant, NewUser, Storage, StorageError, TenantAdminError,
+        UserAdminError,
+    },
 };
 
 /// The demo MSP's slug.
 pub const DEMO_MSP_SLUG: &str = "harbor-it";
+
+/// Every demo user's password. The demo listens on loopback by default; do not expose it.
+pub const DEMO_PASSWORD: &str = "steward-demo";
+
+/// The demo MSP's admin, whose sign-in `steward demo` prints.
+pub const DEMO_ADMIN_EMAIL: &str = "admin@harbor-it.example";
 
 const DEMO_MSP_NAME: &str = "Harbor IT Services";
 
@@ -26,74 +38,131 @@ const DEMO_TENANTS: [(&str, &str); 3] = [
     ("cobalt-logistics", "Cobalt Logistics"),
 ];
 
+/// The demo users: one of every MSP role, and customer users of each tenant.
+const DEMO_USERS: [(&str, &str, Role, Option<&str>); 7] = [
+    (DEMO_ADMIN_EMAIL, "Morgan Reyes", Role::MspAdmin, None),
+    ("tech@harbor-it.example", "Sam Okafor", Role::Technician, None),
+    ("auditor@harbor-it.example", "Priya Natarajan", Role::Auditor, None),
+    ("owner@acme-dental.example", "Lena Ortiz", Role::CustomerOwner, Some("acme-dental")),
+    ("approver@acme-dental.example", "Tom Becker", Role::CustomerApprover, Some("acme-dental")),
+    ("owner@birch-accounting.example", "Ada Birch", Role::CustomerOwner, Some("birch-accounting")),
+    ("owner@cobalt-logistics.example", "Kofi Mensah", Role::CustomerOwner, Some("cobalt-logistics")),
+];
+
 /// What the demo holds after seeding.
 #[derive(Debug, Clone)]
 pub struct DemoSeed {
     pub msp: Msp,
     pub tenants: Vec<Tenant>,
+    pub users: Vec<User>,
     /// Whether this run created anything (false when the demo data was already there).
     pub created: bool,
 }
 
-/// Creates the demo MSP and its tenants where missing, in one transaction.
+/// Why the demo could not be seeded.
+#[derive(Debug, thiserror::Error)]
+pub enum DemoError {
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+    #[error(transparent)]
+    Tenant(#[from] TenantAdminError),
+    #[error(transparent)]
+    User(#[from] UserAdminError),
+    #[error(transparent)]
+    Password(#[from] PasswordError),
+}
+
+/// Creates the demo MSP, its tenants and users where missing, in one transaction; every
+/// creation is recorded in the audit chains as done by Steward itself.
 ///
 /// # Errors
 /// When the database cannot be written.
-pub async fn seed(storage: &Storage, clock: &dyn Clock) -> Result<DemoSeed, StorageError> {
-    let txn = storage.begin().await?;
-    let seed = seed_in(&Deployment::new(&txn), clock).await?;
-    txn.commit().await?;
-    Ok(seed)
-}
-
-async fn seed_in<C: ConnectionTrait>(
-    deployment: &Deployment<'_, C>,
+pub async fn seed(
+    storage: &Storage,
     clock: &dyn Clock,
-) -> Result<DemoSeed, StorageError> {
+    keys: &AuditKeys,
+) -> Result<DemoSeed, DemoError> {
+    let txn = storage.begin().await?;
+    let deployment = Deployment::new(&txn);
+    let ctx = deployment.write_context(
+        clock,
+        keys,
+        AuditActor {
+            kind: ActorKind::System,
+            user_id: None,
+            label: "steward demo".to_owned(),
+        },
+    );
     let mut created = false;
+
     let msp_slug = slug(DEMO_MSP_SLUG);
     let msp = match deployment.msps().find_by_slug(&msp_slug).await? {
         Some(msp) => msp,
         None => {
             created = true;
-            deployment
-                .msps()
-                .create(
-                    clock,
-                    NewMsp {
-                        name: DEMO_MSP_NAME.to_owned(),
-                        slug: msp_slug,
-                    },
-                )
-                .await?
+            ctx.create_msp(NewMsp {
+                name: DEMO_MSP_NAME.to_owned(),
+                slug: msp_slug,
+            })
+            .await?
         }
     };
+    let admin = ctx.operate_msp(msp.id);
+    let scope = deployment.msp(msp.id);
 
-    let tenants_repo = deployment.msp(msp.id).tenants();
     let mut tenants = Vec::with_capacity(DEMO_TENANTS.len());
     for (tenant_slug, name) in DEMO_TENANTS {
         let tenant_slug = slug(tenant_slug);
-        let tenant = match tenants_repo.find_by_slug(&tenant_slug).await? {
+        let tenant = match scope.tenants().find_by_slug(&tenant_slug).await? {
             Some(tenant) => tenant,
             None => {
                 created = true;
-                tenants_repo
-                    .create(
-                        clock,
-                        NewTenant {
-                            name: name.to_owned(),
-                            slug: tenant_slug,
-                        },
-                    )
+                admin
+                    .tenants()
+                    .create(NewTenant {
+                        name: name.to_owned(),
+                        slug: tenant_slug,
+                    })
                     .await?
             }
         };
         tenants.push(tenant);
     }
 
+    let mut users = Vec::with_capacity(DEMO_USERS.len());
+    for (email, display_name, role, tenant_slug) in DEMO_USERS {
+        let user = match deployment.find_user_by_email(email).await? {
+            Some(user) => user,
+            None => {
+                created = true;
+                let tenant_id = tenant_slug.and_then(|wanted| {
+                    tenants
+                        .iter()
+                        .find(|tenant| tenant.slug.as_str() == wanted)
+                        .map(|tenant| tenant.id)
+                });
+                admin
+                    .users()
+                    .create(NewUser {
+                        email: email.to_owned(),
+                        display_name: display_name.to_owned(),
+                        role,
+                        tenant_id,
+                        password_hash: Some(passwords::hash_password(DEMO_PASSWORD)?),
+                    })
+                    .await?
+            }
+        };
+        users.push(user);
+    }
+
+    drop(admin);
+    drop(ctx);
+    txn.commit().await.map_err(StorageError::from)?;
     Ok(DemoSeed {
         msp,
         tenants,
+        users,
         created,
     })
 }

@@ -3,8 +3,11 @@
 //! Nothing here knows about HTTP. The server crate turns requests into calls on the types of this
 //! crate, and so do the command-line interface and the background workers.
 
+pub mod access;
+pub mod audit;
 pub mod clock;
 pub mod demo;
+pub mod passwords;
 pub mod settings;
 pub mod storage;
 

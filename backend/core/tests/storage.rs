@@ -1,18 +1,25 @@
 //! Storage against a real database: a temporary SQLite file, or PostgreSQL when the environment
 //! selects it (see `steward-testkit`).
 
-use chrono::DateTime;
+use chrono::Duration;
 use sea_orm::{ConnectionTrait, Statement};
 use steward_core::{
-    Clock, MockClock, StorageError, demo,
-    storage::{Backend, NewMsp, NewTenant, PageRequest, Storage},
+    Clock, StorageError,
+    audit::{self, AuditKeys},
+    demo,
+    storage::{Backend, Deployment, NewMsp, NewTenant, PageRequest, Storage},
 };
-use steward_domain::{MspId, Slug, tenancy::Msp};
-use steward_testkit::TestDatabase;
+use steward_domain::{
+    MspId, Slug,
+    audit::{ActorKind, AuditActor},
+    tenancy::Role,
+};
+use steward_testkit::{TestDatabase, World};
 
-const EXPECTED_MIGRATIONS: [&str; 2] = [
+const EXPECTED_MIGRATIONS: [&str; 3] = [
     "m20261123_000001_create_tenancy",
     "m20261123_000002_create_audit_entries",
+    "m20261123_000003_protect_audit_chain",
 ];
 
 const TABLES: [&str; 8] = [
@@ -25,10 +32,6 @@ const TABLES: [&str; 8] = [
     "audit_entries",
     "audit_checkpoints",
 ];
-
-fn clock() -> MockClock {
-    MockClock::new(DateTime::from_timestamp(1_800_000_000, 123_456_000).unwrap())
-}
 
 fn slug(text: &str) -> Slug {
     text.parse().unwrap()
@@ -47,19 +50,12 @@ async fn count_rows(storage: &Storage, table: &str) -> Result<i64, sea_orm::DbEr
     row.try_get("", "n")
 }
 
-async fn create_msp(storage: &Storage, clock: &MockClock, slug_text: &str) -> Msp {
-    storage
-        .deployment()
-        .msps()
-        .create(
-            clock,
-            NewMsp {
-                name: format!("MSP {slug_text}"),
-                slug: slug(slug_text),
-            },
-        )
-        .await
-        .unwrap()
+fn operator() -> AuditActor {
+    AuditActor {
+        kind: ActorKind::Cli,
+        user_id: None,
+        label: "storage test".into(),
+    }
 }
 
 #[tokio::test]
@@ -73,17 +69,11 @@ async fn migrations_apply_from_empty() {
         );
     }
 
-    assert_eq!(
-        storage.pending_migrations().await.unwrap(),
-        EXPECTED_MIGRATIONS
-    );
+    assert_eq!(storage.pending_migrations().await.unwrap(), EXPECTED_MIGRATIONS);
     assert_eq!(storage.migrate().await.unwrap(), EXPECTED_MIGRATIONS);
 
     assert!(storage.pending_migrations().await.unwrap().is_empty());
-    assert!(
-        storage.migrate().await.unwrap().is_empty(),
-        "a second run applies nothing"
-    );
+    assert!(storage.migrate().await.unwrap().is_empty(), "a second run applies nothing");
     for table in TABLES {
         assert_eq!(count_rows(&storage, table).await.unwrap(), 0, "{table}");
     }
@@ -97,10 +87,7 @@ async fn concurrent_migrations_apply_each_migration_once() {
     let (mut a, b) = (a.unwrap(), b.unwrap());
     a.extend(b);
     a.sort();
-    assert_eq!(
-        a, EXPECTED_MIGRATIONS,
-        "each migration applied by exactly one process"
-    );
+    assert_eq!(a, EXPECTED_MIGRATIONS, "each migration applied by exactly one process");
 }
 
 #[tokio::test]
@@ -112,36 +99,19 @@ async fn connections_use_the_documented_settings() {
     let query = |sql: &str| conn.query_one_raw(Statement::from_string(backend, sql.to_owned()));
     match storage.backend() {
         Backend::Sqlite => {
-            let mode: String = query("PRAGMA journal_mode")
-                .await
-                .unwrap()
-                .unwrap()
-                .try_get_by_index(0)
-                .unwrap();
-            assert_eq!(mode, "wal");
-            let fk: i32 = query("PRAGMA foreign_keys")
-                .await
-                .unwrap()
-                .unwrap()
-                .try_get_by_index(0)
-                .unwrap();
-            assert_eq!(fk, 1);
-            let busy: i32 = query("PRAGMA busy_timeout")
-                .await
-                .unwrap()
-                .unwrap()
-                .try_get_by_index(0)
-                .unwrap();
-            assert_eq!(busy, 5000);
+            let row = query("PRAGMA journal_mode").await.unwrap().unwrap();
+            assert_eq!(row.try_get_by_index::<String>(0).unwrap(), "wal");
+            let row = query("PRAGMA foreign_keys").await.unwrap().unwrap();
+            assert_eq!(row.try_get_by_index::<i32>(0).unwrap(), 1);
+            let row = query("PRAGMA busy_timeout").await.unwrap().unwrap();
+            assert_eq!(row.try_get_by_index::<i32>(0).unwrap(), 5000);
         }
         Backend::Postgres => {
-            let name: String = query("SELECT current_setting('application_name')")
+            let row = query("SELECT current_setting('application_name')")
                 .await
                 .unwrap()
-                .unwrap()
-                .try_get_by_index(0)
                 .unwrap();
-            assert_eq!(name, "steward");
+            assert_eq!(row.try_get_by_index::<String>(0).unwrap(), "steward");
         }
     }
 }
@@ -149,61 +119,45 @@ async fn connections_use_the_documented_settings() {
 #[tokio::test]
 async fn foreign_keys_are_enforced() {
     let db = TestDatabase::migrated().await;
-    let storage = db.connect().await;
-    let clock = clock();
-    let unknown_msp = MspId::from_uuid(steward_core::storage::new_id(&clock));
-    let err = storage
-        .deployment()
-        .msp(unknown_msp)
+    let world = World::new(&db).await;
+    let unknown_msp = MspId::from_uuid(steward_core::storage::new_id(&world.clock));
+    let txn = world.storage.begin().await.unwrap();
+    let deployment = Deployment::new(&txn);
+    let ctx = deployment.write_context(&world.clock, &world.keys, operator());
+    let err = ctx
+        .operate_msp(unknown_msp)
         .tenants()
-        .create(
-            &clock,
-            NewTenant {
-                name: "Orphan".into(),
-                slug: slug("orphan"),
-            },
-        )
+        .create(NewTenant {
+            name: "Orphan".into(),
+            slug: slug("orphan"),
+        })
         .await
         .expect_err("a tenant of a missing MSP must be refused");
-    assert!(matches!(err, StorageError::Database(_)), "{err:?}");
-    assert_eq!(count_rows(&storage, "tenants").await.unwrap(), 0);
+    assert!(err.to_string().contains("database error"), "{err:?}");
+    drop(ctx);
+    drop(txn);
+    assert_eq!(count_rows(&world.storage, "tenants").await.unwrap(), 0);
 }
 
 #[tokio::test]
 async fn tenants_are_visible_only_within_their_msp() {
     let db = TestDatabase::migrated().await;
-    let storage = db.connect().await;
-    let clock = clock();
-    let harbor = create_msp(&storage, &clock, "harbor").await;
-    let lighthouse = create_msp(&storage, &clock, "lighthouse").await;
-    let new = |name: &str| NewTenant {
-        name: name.into(),
-        slug: slug("acme"),
-    };
-    let harbor_tenants = storage.deployment().msp(harbor.id).tenants();
-    let lighthouse_tenants = storage.deployment().msp(lighthouse.id).tenants();
+    let world = World::new(&db).await;
+    let harbor = world.msp("harbor").await;
+    let lighthouse = world.msp("lighthouse").await;
     // The same slug may exist once per MSP.
-    let harbor_acme = harbor_tenants
-        .create(&clock, new("Acme (Harbor)"))
-        .await
-        .unwrap();
-    let lighthouse_acme = lighthouse_tenants
-        .create(&clock, new("Acme (Lighthouse)"))
-        .await
-        .unwrap();
+    let harbor_acme = world.tenant(harbor.id, "acme").await;
+    let lighthouse_acme = world.tenant(lighthouse.id, "acme").await;
 
+    let deployment = world.storage.deployment();
+    let harbor_tenants = deployment.msp(harbor.id).tenants();
+    let lighthouse_tenants = deployment.msp(lighthouse.id).tenants();
     assert_eq!(
         harbor_tenants.lookup(harbor_acme.id).await.unwrap(),
         Some(harbor_acme.clone())
     );
-    assert_eq!(
-        harbor_tenants.lookup(lighthouse_acme.id).await.unwrap(),
-        None
-    );
-    assert_eq!(
-        lighthouse_tenants.lookup(harbor_acme.id).await.unwrap(),
-        None
-    );
+    assert_eq!(harbor_tenants.lookup(lighthouse_acme.id).await.unwrap(), None);
+    assert_eq!(lighthouse_tenants.lookup(harbor_acme.id).await.unwrap(), None);
     assert_eq!(
         harbor_tenants.find_by_slug(&slug("acme")).await.unwrap(),
         Some(harbor_acme.clone())
@@ -215,49 +169,43 @@ async fn tenants_are_visible_only_within_their_msp() {
 #[tokio::test]
 async fn duplicate_slugs_are_conflicts_and_write_nothing() {
     let db = TestDatabase::migrated().await;
-    let storage = db.connect().await;
-    let clock = clock();
-    create_msp(&storage, &clock, "harbor").await;
-    let err = storage
-        .deployment()
-        .msps()
-        .create(
-            &clock,
-            NewMsp {
-                name: "Another".into(),
-                slug: slug("harbor"),
-            },
-        )
+    let world = World::new(&db).await;
+    world.msp("harbor").await;
+    let audit_before = count_rows(&world.storage, "audit_entries").await.unwrap();
+
+    let txn = world.storage.begin().await.unwrap();
+    let deployment = Deployment::new(&txn);
+    let ctx = deployment.write_context(&world.clock, &world.keys, operator());
+    let err = ctx
+        .create_msp(NewMsp {
+            name: "Another".into(),
+            slug: slug("harbor"),
+        })
         .await
         .expect_err("the slug is taken");
     assert!(matches!(err, StorageError::Conflict { .. }), "{err:?}");
     assert_eq!(err.to_string(), "an MSP with this slug already exists");
-    assert_eq!(count_rows(&storage, "msps").await.unwrap(), 1);
+    drop(ctx);
+    drop(txn);
+    assert_eq!(count_rows(&world.storage, "msps").await.unwrap(), 1);
+    assert_eq!(
+        count_rows(&world.storage, "audit_entries").await.unwrap(),
+        audit_before
+    );
 }
 
 #[tokio::test]
 async fn tenant_lists_page_by_cursor_without_gaps_or_repeats() {
     let db = TestDatabase::migrated().await;
-    let storage = db.connect().await;
-    let clock = clock();
-    let msp = create_msp(&storage, &clock, "harbor").await;
-    let tenants = storage.deployment().msp(msp.id).tenants();
+    let world = World::new(&db).await;
+    let msp = world.msp("harbor").await;
     let mut created = Vec::new();
     for n in 0..5 {
-        clock.advance(chrono::Duration::milliseconds(1));
-        let tenant = tenants
-            .create(
-                &clock,
-                NewTenant {
-                    name: format!("Tenant {n}"),
-                    slug: slug(&format!("tenant-{n}")),
-                },
-            )
-            .await
-            .unwrap();
-        created.push(tenant.id);
+        world.clock.advance(Duration::milliseconds(1));
+        created.push(world.tenant(msp.id, &format!("tenant-{n}")).await.id);
     }
 
+    let tenants = world.storage.deployment().msp(msp.id).tenants();
     let mut seen = Vec::new();
     let mut page = PageRequest {
         limit: 2,
@@ -280,28 +228,75 @@ async fn tenant_lists_page_by_cursor_without_gaps_or_repeats() {
 #[tokio::test]
 async fn timestamps_read_back_exactly() {
     let db = TestDatabase::migrated().await;
-    let storage = db.connect().await;
-    let clock = clock();
-    let msp = create_msp(&storage, &clock, "harbor").await;
-    assert_eq!(msp.created_at, clock.now());
-    let read = storage.deployment().msps().lookup(msp.id).await.unwrap();
+    let world = World::new(&db).await;
+    let msp = world.msp("harbor").await;
+    assert_eq!(msp.created_at, world.clock.now());
+    let read = world.storage.deployment().msps().lookup(msp.id).await.unwrap();
     assert_eq!(read, Some(msp));
+}
+
+#[tokio::test]
+async fn every_change_is_in_an_audit_chain_that_verifies() {
+    let db = TestDatabase::migrated().await;
+    let world = World::new(&db).await;
+    let msp = world.msp("harbor").await;
+    let tenant = world.tenant(msp.id, "acme").await;
+    world
+        .user(msp.id, "owner@acme.example", Role::CustomerOwner, Some(tenant.id))
+        .await;
+
+    let scope = world.storage.deployment().msp(msp.id);
+    let msp_chain = scope.audit().list(PageRequest::first()).await.unwrap();
+    let actions: Vec<&str> = msp_chain.items.iter().map(|e| e.action.as_str()).collect();
+    assert_eq!(actions, ["msp.created", "user.created"]);
+    let created = &msp_chain.items[1];
+    assert_eq!(created.after.as_ref().unwrap()["email"], "owner@acme.example");
+    assert_eq!(created.actor.label, "test fixture");
+
+    let reports = audit::verify_all(world.storage.conn(), &world.keys).await.unwrap();
+    assert_eq!(reports.len(), 2, "the MSP's chain and the tenant's");
+    for report in reports {
+        assert!(report.is_intact(), "{report:?}");
+        assert_eq!(report.entries, report.checkpoints);
+    }
+}
+
+#[tokio::test]
+async fn the_database_refuses_to_change_audit_entries() {
+    let db = TestDatabase::migrated().await;
+    let world = World::new(&db).await;
+    world.msp("harbor").await;
+    let conn = world.storage.conn();
+    for sql in [
+        "UPDATE audit_entries SET actor_label = 'forged'",
+        "DELETE FROM audit_entries",
+        "UPDATE audit_checkpoints SET signature = 'forged'",
+        "DELETE FROM audit_checkpoints",
+    ] {
+        let err = conn.execute_unprepared(sql).await.expect_err(sql);
+        assert!(err.to_string().contains("append-only"), "{sql}: {err}");
+    }
+    assert_eq!(count_rows(&world.storage, "audit_entries").await.unwrap(), 1);
 }
 
 #[tokio::test]
 async fn demo_seeding_is_idempotent() {
     let db = TestDatabase::migrated().await;
-    let storage = db.connect().await;
-    let clock = clock();
-    let first = demo::seed(&storage, &clock).await.unwrap();
+    let world = World::new(&db).await;
+    let keys = AuditKeys::generate().unwrap();
+    let first = demo::seed(&world.storage, &world.clock, &keys).await.unwrap();
     assert!(first.created);
     assert_eq!(first.tenants.len(), 3);
+    let roles: std::collections::HashSet<Role> = first.users.iter().map(|u| u.role).collect();
+    assert_eq!(roles.len(), Role::ALL.len(), "a user of every role");
 
-    clock.advance(chrono::Duration::hours(1));
-    let second = demo::seed(&storage, &clock).await.unwrap();
+    world.clock.advance(Duration::hours(1));
+    let second = demo::seed(&world.storage, &world.clock, &keys).await.unwrap();
     assert!(!second.created);
     assert_eq!(second.msp, first.msp);
     assert_eq!(second.tenants, first.tenants);
-    assert_eq!(count_rows(&storage, "msps").await.unwrap(), 1);
-    assert_eq!(count_rows(&storage, "tenants").await.unwrap(), 3);
+    assert_eq!(second.users, first.users);
+    assert_eq!(count_rows(&world.storage, "msps").await.unwrap(), 1);
+    assert_eq!(count_rows(&world.storage, "tenants").await.unwrap(), 3);
+    assert_eq!(count_rows(&world.storage, "users").await.unwrap(), 7);
 }

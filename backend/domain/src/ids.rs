@@ -13,6 +13,8 @@ macro_rules! id_type {
     ($(#[$doc:meta])* $name:ident, $human:literal) => {
         $(#[$doc])*
         #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+        #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+        #[cfg_attr(feature = "openapi", schema(value_type = String, format = Uuid))]
         #[serde(transparent)]
         pub struct $name(Uuid);
 
@@ -25,7 +27,7 @@ macro_rules! id_type {
 
             /// The underlying UUID.
             #[must_use]
-            pub const fn as_uuid(&self) -> Uuid {
+            pub const fn as_uuid(self) -> Uuid {
                 self.0
             }
         }
@@ -87,11 +89,6 @@ id_type!(
     /// A user: MSP staff or a customer's user.
     UserId,
     "user id"
-);
-id_type!(
-    /// A user's role grant.
-    MembershipId,
-    "membership id"
 );
 id_type!(
     /// An API token.

@@ -4,9 +4,12 @@
 //! browser build of the UI. This crate must stay free of anything that cannot compile to
 //! WebAssembly: no database, no async runtime, no file system.
 
+pub mod access;
+pub mod audit;
+pub mod credentials;
 pub mod ids;
 pub mod slug;
 pub mod tenancy;
 
-pub use ids::{ApiTokenId, AuditEntryId, MembershipId, MspId, SessionId, TenantId, UserId};
+pub use ids::{ApiTokenId, AuditEntryId, MspId, SessionId, TenantId, UserId};
 pub use slug::Slug;

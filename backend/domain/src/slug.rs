@@ -7,6 +7,11 @@ use serde::{Deserialize, Serialize};
 /// Lowercase ASCII letters, digits and single dashes; 1 to 63 characters; starts and ends with a
 /// letter or digit (the shape of a DNS label, so a slug can later name a subdomain).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(
+    feature = "openapi",
+    schema(value_type = String, pattern = "^[a-z0-9]+(-[a-z0-9]+)*$", example = "acme-dental")
+)]
 #[serde(try_from = "String", into = "String")]
 pub struct Slug(String);
 

@@ -6,12 +6,13 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::{
-    ids::{MembershipId, MspId, TenantId, UserId},
+    ids::{MspId, TenantId, UserId},
     slug::Slug,
 };
 
 /// A managed service provider: owns tenants, staff users and policies.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Msp {
     pub id: MspId,
     pub name: String,
@@ -23,6 +24,7 @@ pub struct Msp {
 
 /// One customer business of an MSP; the unit of isolation.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Tenant {
     pub id: TenantId,
     pub msp_id: MspId,
@@ -38,14 +40,16 @@ pub struct Tenant {
 
 /// Whether an MSP still manages a tenant.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum TenantStatus {
     Active,
     Offboarded,
 }
 
-/// A person or service account that can sign in or hold API tokens.
+/// A person or service account that can sign in or hold API tokens, with their role.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct User {
     pub id: UserId,
     pub msp_id: MspId,
@@ -53,12 +57,24 @@ pub struct User {
     pub email: String,
     pub display_name: String,
     pub status: UserStatus,
+    pub role: Role,
+    /// The tenant of a customer-side role; empty for MSP staff, who see every tenant.
+    pub tenant_id: Option<TenantId>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
 
+impl User {
+    /// Whether the user may sign in and use tokens.
+    #[must_use]
+    pub fn is_active(&self) -> bool {
+        self.status == UserStatus::Active
+    }
+}
+
 /// A disabled user's sessions and tokens stop working at once.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum UserStatus {
     Active,
@@ -70,6 +86,7 @@ pub enum UserStatus {
 /// MSP-side roles apply to every tenant of the user's MSP; customer-side roles apply to exactly one
 /// tenant.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
     /// Manages users, tenants, integrations, policies and automation levels.
@@ -86,10 +103,31 @@ pub enum Role {
 
 /// Which side of the MSP–customer relationship a role belongs to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum RoleSide {
     Msp,
     Customer,
+}
+
+impl UserStatus {
+    #[must_use]
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            UserStatus::Active => "active",
+            UserStatus::Disabled => "disabled",
+        }
+    }
+}
+
+impl TenantStatus {
+    #[must_use]
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            TenantStatus::Active => "active",
+            TenantStatus::Offboarded => "offboarded",
+        }
+    }
 }
 
 impl Role {
@@ -145,18 +183,6 @@ impl FromStr for Role {
             .find(|role| role.as_str() == s)
             .ok_or_else(|| UnknownRole(s.to_owned()))
     }
-}
-
-/// A user's role grant: MSP-wide (`tenant_id` empty) or for one tenant.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Membership {
-    pub id: MembershipId,
-    pub msp_id: MspId,
-    pub user_id: UserId,
-    pub role: Role,
-    /// Set exactly when the role is a customer-side role.
-    pub tenant_id: Option<TenantId>,
-    pub created_at: DateTime<Utc>,
 }
 
 #[cfg(test)]

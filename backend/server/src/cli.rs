@@ -3,6 +3,7 @@
 use std::{net::SocketAddr, path::PathBuf, process::ExitCode};
 
 use clap::{Args, Parser, Subcommand};
+use steward_domain::{ApiTokenId, TenantId};
 
 use crate::{
     commands,
@@ -45,6 +46,50 @@ enum Command {
     Config,
     /// Serve with a demo MSP and its customers; data persists in the data directory
     Demo(ServeArgs),
+    /// Issue, list and revoke API tokens
+    #[command(subcommand)]
+    Token(TokenCommand),
+    /// Check the audit chains
+    #[command(subcommand)]
+    Audit(AuditCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum TokenCommand {
+    /// Issue an API token for a user and print its secret (shown once)
+    Create {
+        /// The user's email
+        #[arg(long)]
+        email: String,
+        /// What the token is for
+        #[arg(long, default_value = "CLI token")]
+        name: String,
+        /// Days until the token stops working [default: never]
+        #[arg(long, value_name = "DAYS", value_parser = clap::value_parser!(u32).range(1..=3650))]
+        expires_in: Option<u32>,
+    },
+    /// List a user's API tokens
+    List {
+        /// The user's email
+        #[arg(long)]
+        email: String,
+    },
+    /// Revoke an API token; it stops working at once
+    Revoke {
+        /// The token's id (from `steward token list`)
+        token_id: ApiTokenId,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum AuditCommand {
+    /// Verify hashes, links and signed checkpoints; exit 0 when intact, 3 naming the first
+    /// broken entry of each broken chain
+    Verify {
+        /// Only this tenant's chain [default: every chain]
+        #[arg(long, value_name = "TENANT_ID")]
+        tenant: Option<TenantId>,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -62,7 +107,7 @@ pub fn run() -> ExitCode {
         data_dir: cli.global.data_dir.clone(),
         listen: match &cli.command {
             Command::Serve(args) | Command::Demo(args) => args.listen,
-            Command::Migrate | Command::Config => None,
+            Command::Migrate | Command::Config | Command::Token(_) | Command::Audit(_) => None,
         },
     };
     let config = match Config::load(cli.global.config.as_deref(), &overrides) {
@@ -94,6 +139,20 @@ pub fn run() -> ExitCode {
             Command::Migrate => commands::migrate::run(config).await,
             Command::Config => commands::config::run(&config),
             Command::Demo(_) => commands::demo::run(config).await,
+            Command::Token(TokenCommand::Create {
+                email,
+                name,
+                expires_in,
+            }) => commands::token::create(config, &email, &name, expires_in).await,
+            Command::Token(TokenCommand::List { email }) => {
+                commands::token::list(config, &email).await
+            }
+            Command::Token(TokenCommand::Revoke { token_id }) => {
+                commands::token::revoke(config, token_id).await
+            }
+            Command::Audit(AuditCommand::Verify { tenant }) => {
+                commands::audit::verify(config, tenant).await
+            }
         }
     });
     match result {

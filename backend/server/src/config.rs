@@ -17,7 +17,7 @@ use figment::{
     value::{Uncased, UncasedStr},
 };
 use serde::{Deserialize, Serialize};
-use steward_core::{settings::InvalidSetting, storage::DatabaseConfig};
+use steward_core::{audit::AuditConfig, settings::InvalidSetting, storage::DatabaseConfig};
 
 /// The prefix of every configuration environment variable.
 pub const ENV_PREFIX: &str = "STEWARD_";
@@ -34,6 +34,7 @@ pub struct Config {
     pub data_dir: PathBuf,
     pub http: HttpConfig,
     pub database: DatabaseConfig,
+    pub audit: AuditConfig,
     pub log: LogConfig,
 }
 
@@ -43,6 +44,7 @@ impl Default for Config {
             data_dir: PathBuf::from(DEFAULT_DATA_DIR),
             http: HttpConfig::default(),
             database: DatabaseConfig::default(),
+            audit: AuditConfig::default(),
             log: LogConfig::default(),
         }
     }
@@ -209,6 +211,7 @@ impl Config {
             .validate()
             .into_iter()
             .chain(config.database.validate())
+            .chain(config.audit.validate())
             .chain(config.log.validate())
             .map(|problem| problem.to_string())
             .collect();
@@ -246,7 +249,7 @@ impl Config {
 /// Maps the part of a variable's name after `STEWARD_` to a configuration key, or `None` when
 /// it names none.
 fn config_key_of_variable(name: &UncasedStr) -> Option<Uncased<'_>> {
-    const TOP_LEVEL: [&str; 4] = ["data_dir", "http", "database", "log"];
+    const TOP_LEVEL: [&str; 5] = ["data_dir", "http", "database", "audit", "log"];
     if name == "database_url" {
         return Some("database.url".into());
     }
@@ -463,6 +466,22 @@ mod tests {
                 printed.contains("postgres://steward:***@db/steward"),
                 "{printed}"
             );
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn the_audit_signing_key_is_redacted_and_validated() {
+        Jail::expect_with(|jail| {
+            // 32 bytes of 0x07, base64.
+            jail.set_env("STEWARD_AUDIT__SIGNING_KEY", "BwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwc=");
+            let printed = load_in_jail(None).unwrap().to_redacted_toml();
+            assert!(printed.contains("signing_key = \"[redacted]\""), "{printed}");
+            assert!(!printed.contains("BwcHBw"), "{printed}");
+
+            jail.set_env("STEWARD_AUDIT__SIGNING_KEY", "dG9vIHNob3J0");
+            let problems = problems_of(load_in_jail(None));
+            assert!(problems[0].starts_with("audit.signing_key: expected 32 bytes"), "{problems:?}");
             Ok(())
         });
     }

@@ -3,7 +3,9 @@
 use std::sync::Arc;
 
 use axum::extract::FromRef;
-use steward_core::{Clock, Storage};
+use steward_core::{Clock, Storage, audit::AuditKeys};
+
+use crate::http::metrics::Metrics;
 
 /// The application state shared by all handlers; each component is also an extractor of its
 /// own through [`FromRef`].
@@ -11,6 +13,8 @@ use steward_core::{Clock, Storage};
 pub struct AppState {
     pub storage: Storage,
     pub clock: Arc<dyn Clock>,
+    pub keys: Arc<AuditKeys>,
+    pub metrics: Arc<Metrics>,
 }
 
 impl FromRef<AppState> for Storage {
@@ -19,8 +23,8 @@ impl FromRef<AppState> for Storage {
     }
 }
 
-impl FromRef<AppState> for Arc<dyn Clock> {
+impl FromRef<AppState> for Arc<Metrics> {
     fn from_ref(state: &AppState) -> Self {
-        Arc::clone(&state.clock)
+        Arc::clone(&state.metrics)
     }
 }

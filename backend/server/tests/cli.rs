@@ -9,6 +9,7 @@ use support::{StewardProcess, client, run, steward, steward_on};
 #[tokio::test]
 async fn migrate_applies_every_migration_once() {
     let db = TestDatabase::empty().await;
+    let pending = db.connect().await.pending_migrations().await.unwrap();
 
     let mut first = steward_on(&db);
     first.arg("migrate");

@@ -12,6 +12,8 @@
 //! When PostgreSQL is selected but unreachable the test fails: a suite that was asked to run on
 //! PostgreSQL never passes by quietly running on something else.
 
+mod world;
+
 use std::{path::Path, str::FromStr, time::Duration};
 
 use sqlx::{
@@ -23,6 +25,8 @@ use steward_core::{
     storage::{Backend, DatabaseConfig, DatabaseUrl, Storage, new_id},
 };
 use tempfile::TempDir;
+
+pub use self::world::World;
 
 /// The PostgreSQL server used when `STEWARD_TEST_BACKEND=postgres` names no URL.
 pub const LOCAL_POSTGRES_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";

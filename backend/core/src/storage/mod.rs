@@ -17,11 +17,13 @@ mod msps;
 mod pagination;
 mod scopes;
 mod tenants;
+mod tokens;
+mod users;
 
 use std::{path::Path, str::FromStr};
 
 use sea_orm::{
-    ConnectionTrait, DatabaseConnection, DatabaseTransaction, SqliteTransactionMode,
+    ConnectionTrait, SqliteTransactionMode,
     SqlxPostgresConnector, SqlxSqliteConnector, TransactionOptions, TransactionTrait,
 };
 use sqlx::{
@@ -31,14 +33,22 @@ use sqlx::{
 };
 use steward_migrations::{Migrator, MigratorTrait};
 
+/// The connection and transaction types the handles run on.
+pub use sea_orm::{DatabaseConnection, DatabaseTransaction, DbErr};
+
+pub(crate) use self::{tokens::find_by_secret as find_token_by_secret, users::find_user};
 pub use self::{
     config::{DatabaseConfig, DatabaseTarget, DatabaseUrl},
     error::StorageError,
     ids::new_id,
     msps::{MspRepository, NewMsp},
     pagination::{Page, PageRequest},
-    scopes::{Deployment, MspScope},
-    tenants::{NewTenant, TenantRepository},
+    scopes::{
+        Deployment, MspAdmin, MspScope, TenantScope, TenantScopeError, WriteContext,
+    },
+    tenants::{NewTenant, TenantAdmin, TenantAdminError, TenantChanges, TenantDirectory},
+    tokens::{IssuedToken, OwnTokens, TOKEN_PREFIX, TokenDirectory, TokenRevokeError},
+    users::{NewUser, UserAdmin, UserAdminError, UserChanges, UserDirectory, normalize_email},
 };
 
 /// Which database engine Steward is running on.

@@ -1,10 +1,13 @@
-use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Set,
+};
 use steward_domain::{MspId, Slug, tenancy::Msp};
 
-use super::{StorageError, entities::msp, new_id};
-use crate::clock::Clock;
+use super::{StorageError, WriteContext, entities::msp, new_id};
+use crate::audit::{self, ChainRef, Change};
 
-/// MSPs of the deployment.
+/// The MSPs of the deployment (read-only; MSPs are created by operators through
+/// [`super::Deployment::create_msp`]).
 #[derive(Debug, Clone, Copy)]
 pub struct MspRepository<'c, C> {
     conn: &'c C,
@@ -43,22 +46,42 @@ impl<'c, C: ConnectionTrait> MspRepository<'c, C> {
             .transpose()
     }
 
+    /// Every MSP, oldest first.
+    ///
     /// # Errors
-    /// [`StorageError::Conflict`] when the slug is taken.
-    pub async fn create(&self, clock: &dyn Clock, new: NewMsp) -> Result<Msp, StorageError> {
-        let now = clock.now();
-        let row = msp::ActiveModel {
-            id: Set(new_id(clock)),
-            name: Set(new.name),
-            slug: Set(new.slug.into()),
-            created_at: Set(now),
-            updated_at: Set(now),
-        }
-        .insert(self.conn)
-        .await
-        .map_err(|err| StorageError::from_write("an MSP with this slug", err))?;
-        Msp::try_from(row)
+    /// When the database cannot be read or holds an invalid row.
+    pub async fn all(&self) -> Result<Vec<Msp>, StorageError> {
+        msp::Entity::find()
+            .order_by_asc(msp::Column::Id)
+            .all(self.conn)
+            .await?
+            .into_iter()
+            .map(Msp::try_from)
+            .collect()
     }
+}
+
+/// Creates an MSP and opens its chain with the creation.
+pub(crate) async fn create(ctx: &WriteContext<'_>, new: NewMsp) -> Result<Msp, StorageError> {
+    let now = ctx.clock.now();
+    let row = msp::ActiveModel {
+        id: Set(new_id(ctx.clock)),
+        name: Set(new.name),
+        slug: Set(new.slug.into()),
+        created_at: Set(now),
+        updated_at: Set(now),
+    }
+    .insert(ctx.txn)
+    .await
+    .map_err(|err| StorageError::from_write("an MSP with this slug", err))?;
+    let msp = Msp::try_from(row)?;
+    audit::append(
+        ctx,
+        ChainRef::Msp(msp.id),
+        Change::new("msp.created", "msp", msp.id).after(&msp),
+    )
+    .await?;
+    Ok(msp)
 }
 
 impl TryFrom<msp::Model> for Msp {

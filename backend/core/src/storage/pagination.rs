@@ -1,17 +1,17 @@
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-/// Which slice of a list to return: up to `limit` items after the item `after`.
+/// Which slice of a list to return: up to `limit` items after the item whose key is `after`.
 ///
-/// Lists are ordered by id; ids are UUIDv7, so that is creation order, and a cursor stays valid
-/// while items are added.
+/// Lists are ordered by a key that only grows: an id (UUIDv7, so creation order) or a sequence
+/// number. A cursor therefore stays valid while items are added.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct PageRequest {
+pub struct PageRequest<K = Uuid> {
     pub limit: u64,
-    pub after: Option<Uuid>,
+    pub after: Option<K>,
 }
 
-impl PageRequest {
+impl<K> PageRequest<K> {
     pub const DEFAULT_LIMIT: u64 = 50;
     pub const MAX_LIMIT: u64 = 200;
 
@@ -27,28 +27,21 @@ impl PageRequest {
 
 /// One page of a list, with the cursor of the next page if there is one.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Page<T> {
+pub struct Page<T, K = Uuid> {
     pub items: Vec<T>,
-    pub next: Option<Uuid>,
+    pub next: Option<K>,
 }
 
-impl<T> Page<T> {
+impl<T, K> Page<T, K> {
     /// Builds a page from up to `limit + 1` rows: the extra row only signals that more exist.
-    pub(crate) fn from_overfetch(mut rows: Vec<T>, limit: u64, id_of: impl Fn(&T) -> Uuid) -> Self {
+    pub(crate) fn from_overfetch(mut rows: Vec<T>, limit: u64, key_of: impl Fn(&T) -> K) -> Self {
         let limit = usize::try_from(limit).unwrap_or(usize::MAX);
         let next = if rows.len() > limit {
             rows.truncate(limit);
-            rows.last().map(id_of)
+            rows.last().map(key_of)
         } else {
             None
         };
         Self { items: rows, next }
-    }
-
-    pub fn map<U>(self, f: impl FnMut(T) -> U) -> Page<U> {
-        Page {
-            items: self.items.into_iter().map(f).collect(),
-            next: self.next,
-        }
     }
 }

@@ -1,12 +1,71 @@
-use sea_orm::ConnectionTrait;
-use steward_domain::MspId;
+//! The handles through which data is reached, each carrying its scope.
 
-use super::{msps::MspRepository, tenants::TenantRepository};
+use sea_orm::{ColumnTrait, ConnectionTrait, DatabaseTransaction};
+use steward_domain::{
+    MspId,
+    access::Permission,
+    audit::AuditActor,
+    tenancy::{Msp, Role, Tenant, User},
+};
 
-/// Deployment-wide operations: creating and finding MSPs, and entering any MSP's scope.
+use super::{
+    MspRepository, NewMsp, StorageError, TenantAdmin, TenantDirectory, TokenDirectory,
+    UserAdmin, UserDirectory, entities::user, msps, users,
+};
+use crate::{
+    access::Forbidden,
+    audit::{AuditKeys, AuditLog, ChainRef},
+    clock::Clock,
+};
+
+/// Everything a write needs: the transaction it belongs to, the clock, the audit signing key,
+/// and who is acting. Every write method records its change in an audit chain through this, in
+/// the same transaction, so the change and its record commit together or not at all.
+pub struct WriteContext<'a> {
+    pub(crate) txn: &'a DatabaseTransaction,
+    pub(crate) clock: &'a dyn Clock,
+    pub(crate) keys: &'a AuditKeys,
+    pub(crate) actor: AuditActor,
+    pub(crate) request_id: Option<String>,
+}
+
+impl std::fmt::Debug for WriteContext<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WriteContext")
+            .field("actor", &self.actor)
+            .field("request_id", &self.request_id)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<'a> WriteContext<'a> {
+    pub(crate) fn new(
+        txn: &'a DatabaseTransaction,
+        clock: &'a dyn Clock,
+        keys: &'a AuditKeys,
+        actor: AuditActor,
+        request_id: Option<String>,
+    ) -> Self {
+        Self {
+            txn,
+            clock,
+            keys,
+            actor,
+            request_id,
+        }
+    }
+
+    #[must_use]
+    pub fn actor(&self) -> &AuditActor {
+        &self.actor
+    }
+}
+
+/// Deployment-wide operations: MSPs, any MSP's data, users found by email.
 ///
 /// This is the operator's handle, for start-up, the CLI and authentication. Request handlers
-/// never hold one: they get the scoped handles of the authenticated caller.
+/// never hold one: they get the scoped handles of the authenticated caller
+/// ([`crate::access::Caller`]).
 #[derive(Debug, Clone, Copy)]
 pub struct Deployment<'c, C> {
     conn: &'c C,
@@ -23,10 +82,56 @@ impl<'c, C: ConnectionTrait> Deployment<'c, C> {
         MspRepository::new(self.conn)
     }
 
-    /// Everything of one MSP, as the operator.
+    /// Everything of one MSP, read as the operator.
     #[must_use]
     pub fn msp(&self, msp_id: MspId) -> MspScope<'c, C> {
-        MspScope::new(self.conn, msp_id)
+        MspScope {
+            conn: self.conn,
+            msp_id,
+        }
+    }
+
+    /// The user with this email in any MSP.
+    ///
+    /// # Errors
+    /// When the database cannot be read or holds an invalid row.
+    pub async fn find_user_by_email(&self, email: &str) -> Result<Option<User>, StorageError> {
+        let found = users::find_user(
+            self.conn,
+            user::Column::Email.eq(users::normalize_email(email)),
+        )
+        .await?;
+        Ok(found.map(|(user, _)| user))
+    }
+}
+
+impl<'a> Deployment<'a, DatabaseTransaction> {
+    /// A write context acting as `actor` (an operator or Steward itself).
+    #[must_use]
+    pub fn write_context(
+        &self,
+        clock: &'a dyn Clock,
+        keys: &'a AuditKeys,
+        actor: AuditActor,
+    ) -> WriteContext<'a> {
+        WriteContext::new(self.conn, clock, keys, actor, None)
+    }
+}
+
+/// Operator writes: creating MSPs and administering any of them.
+impl<'a> WriteContext<'a> {
+    /// Creates an MSP.
+    ///
+    /// # Errors
+    /// [`StorageError::Conflict`] when the slug is taken.
+    pub async fn create_msp(&self, new: NewMsp) -> Result<Msp, StorageError> {
+        msps::create(self, new).await
+    }
+
+    /// Administers one MSP as the operator.
+    #[must_use]
+    pub fn operate_msp(&'a self, msp_id: MspId) -> MspAdmin<'a> {
+        MspAdmin::new(self, msp_id)
     }
 }
 
@@ -38,18 +143,113 @@ pub struct MspScope<'c, C> {
 }
 
 impl<'c, C: ConnectionTrait> MspScope<'c, C> {
-    pub(crate) fn new(conn: &'c C, msp_id: MspId) -> Self {
-        Self { conn, msp_id }
-    }
-
     #[must_use]
     pub fn msp_id(&self) -> MspId {
         self.msp_id
     }
 
-    /// The MSP's tenants.
     #[must_use]
-    pub fn tenants(&self) -> TenantRepository<'c, C> {
-        TenantRepository::new(self.conn, self.msp_id)
+    pub fn tenants(&self) -> TenantDirectory<'c, C> {
+        TenantDirectory::new(self.conn, self.msp_id, None)
+    }
+
+    #[must_use]
+    pub fn users(&self) -> UserDirectory<'c, C> {
+        UserDirectory::new(self.conn, self.msp_id)
+    }
+
+    #[must_use]
+    pub fn tokens(&self) -> TokenDirectory<'c, C> {
+        TokenDirectory::new(self.conn, self.msp_id)
+    }
+
+    #[must_use]
+    pub fn audit(&self) -> AuditLog<'c, C> {
+        AuditLog::new(self.conn, ChainRef::Msp(self.msp_id))
+    }
+}
+
+/// One tenant the holder may see, with what its role allows there.
+#[derive(Debug, Clone)]
+pub struct TenantScope<'c, C> {
+    conn: &'c C,
+    tenant: Tenant,
+    role: Role,
+}
+
+impl<'c, C: ConnectionTrait> TenantScope<'c, C> {
+    pub(crate) fn new(conn: &'c C, tenant: Tenant, role: Role) -> Self {
+        Self { conn, tenant, role }
+    }
+
+    #[must_use]
+    pub fn tenant(&self) -> &Tenant {
+        &self.tenant
+    }
+
+    fn require(&self, permission: Permission) -> Result<(), Forbidden> {
+        if self.role.allows(permission) {
+            Ok(())
+        } else {
+            Err(Forbidden(permission))
+        }
+    }
+
+    /// Everyone with access to the tenant.
+    ///
+    /// # Errors
+    /// [`TenantScopeError::Forbidden`] without the permission to list members.
+    pub async fn members(&self) -> Result<Vec<User>, TenantScopeError> {
+        self.require(Permission::ReadMembers)?;
+        Ok(UserDirectory::new(self.conn, self.tenant.msp_id)
+            .members_of(self.tenant.id)
+            .await?)
+    }
+
+    /// The tenant's audit chain.
+    ///
+    /// # Errors
+    /// [`Forbidden`] without the permission to read it.
+    pub fn audit(&self) -> Result<AuditLog<'c, C>, Forbidden> {
+        self.require(Permission::ReadTenantAudit)?;
+        Ok(AuditLog::new(
+            self.conn,
+            ChainRef::Tenant {
+                msp_id: self.tenant.msp_id,
+                tenant_id: self.tenant.id,
+            },
+        ))
+    }
+}
+
+/// Why a tenant-scoped read failed.
+#[derive(Debug, thiserror::Error)]
+pub enum TenantScopeError {
+    #[error(transparent)]
+    Forbidden(#[from] Forbidden),
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+}
+
+/// An MSP admin's writes: tenants and users of one MSP.
+#[derive(Debug)]
+pub struct MspAdmin<'a> {
+    ctx: &'a WriteContext<'a>,
+    msp_id: MspId,
+}
+
+impl<'a> MspAdmin<'a> {
+    pub(crate) fn new(ctx: &'a WriteContext<'a>, msp_id: MspId) -> Self {
+        Self { ctx, msp_id }
+    }
+
+    #[must_use]
+    pub fn tenants(&self) -> TenantAdmin<'a> {
+        TenantAdmin::new(self.ctx, self.msp_id)
+    }
+
+    #[must_use]
+    pub fn users(&self) -> UserAdmin<'a> {
+        UserAdmin::new(self.ctx, self.msp_id)
     }
 }

@@ -1,40 +1,46 @@
+//! Tenants: read through a [`TenantDirectory`] (what a caller can see), changed through a
+//! [`TenantAdmin`] (MSP admins and operators), every change recorded in the tenant's chain.
+
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
-    QuerySelect, Select, Set,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, QueryFilter,
+    QueryOrder, QuerySelect, Select, Set,
 };
 use steward_domain::{
     MspId, Slug, TenantId,
     tenancy::{Tenant, TenantStatus},
 };
 
-use super::{Page, PageRequest, StorageError, entities::tenant, new_id};
-use crate::clock::Clock;
+use super::{Page, PageRequest, StorageError, WriteContext, entities::tenant, new_id};
+use crate::audit::{self, Change, ChainRef};
 
-/// The tenants of one MSP. Every query is filtered on that MSP.
+/// The tenants a caller can see: every tenant of one MSP, or only one of them (a customer
+/// user's own). Every query carries that filter.
 #[derive(Debug, Clone, Copy)]
-pub struct TenantRepository<'c, C> {
+pub struct TenantDirectory<'c, C> {
     conn: &'c C,
     msp_id: MspId,
+    only: Option<TenantId>,
 }
 
-/// What it takes to create a tenant.
-#[derive(Debug, Clone)]
-pub struct NewTenant {
-    pub name: String,
-    pub slug: Slug,
-}
-
-impl<'c, C: ConnectionTrait> TenantRepository<'c, C> {
-    pub(crate) fn new(conn: &'c C, msp_id: MspId) -> Self {
-        Self { conn, msp_id }
+impl<'c, C: ConnectionTrait> TenantDirectory<'c, C> {
+    pub(crate) fn new(conn: &'c C, msp_id: MspId, only: Option<TenantId>) -> Self {
+        Self {
+            conn,
+            msp_id,
+            only,
+        }
     }
 
-    /// Every query starts here, so none can leave the MSP.
+    /// Every query starts here, so none can leave what the caller may see.
     fn select(&self) -> Select<tenant::Entity> {
-        tenant::Entity::find().filter(tenant::Column::MspId.eq(self.msp_id.as_uuid()))
+        let select = tenant::Entity::find().filter(tenant::Column::MspId.eq(self.msp_id.as_uuid()));
+        match self.only {
+            Some(tenant_id) => select.filter(tenant::Column::Id.eq(tenant_id.as_uuid())),
+            None => select,
+        }
     }
 
-    /// The tenant with this id, if it belongs to this MSP.
+    /// The tenant with this id, if the caller can see it.
     ///
     /// # Errors
     /// When the database cannot be read or holds an invalid row.
@@ -58,7 +64,7 @@ impl<'c, C: ConnectionTrait> TenantRepository<'c, C> {
             .transpose()
     }
 
-    /// One page of the MSP's tenants, oldest first.
+    /// One page of the visible tenants, oldest first.
     ///
     /// # Errors
     /// When the database cannot be read or holds an invalid row.
@@ -78,32 +84,182 @@ impl<'c, C: ConnectionTrait> TenantRepository<'c, C> {
             .collect::<Result<Vec<_>, _>>()?;
         Ok(Page::from_overfetch(rows, page.limit, |t| t.id.as_uuid()))
     }
+}
+
+/// What it takes to create a tenant.
+#[derive(Debug, Clone)]
+pub struct NewTenant {
+    pub name: String,
+    pub slug: Slug,
+}
+
+/// Changes to a tenant; empty fields stay as they are.
+#[derive(Debug, Clone, Default)]
+pub struct TenantChanges {
+    pub name: Option<String>,
+}
+
+/// Why a tenant change was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum TenantAdminError {
+    #[error("the MSP has no tenant {0}")]
+    NotFound(TenantId),
+    #[error("the MSP already has a tenant with slug {0}")]
+    SlugTaken(Slug),
+    #[error("tenant names must not be empty")]
+    EmptyName,
+    #[error("tenant {0} is offboarded; its history stays readable but it cannot change")]
+    Offboarded(TenantId),
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+}
+
+/// Creates and changes the tenants of one MSP, recording each change in the tenant's chain.
+#[derive(Debug)]
+pub struct TenantAdmin<'a> {
+    ctx: &'a WriteContext<'a>,
+    msp_id: MspId,
+}
+
+impl<'a> TenantAdmin<'a> {
+    pub(crate) fn new(ctx: &'a WriteContext<'a>, msp_id: MspId) -> Self {
+        Self { ctx, msp_id }
+    }
+
+    fn directory(&self) -> TenantDirectory<'a, sea_orm::DatabaseTransaction> {
+        TenantDirectory::new(self.ctx.txn, self.msp_id, None)
+    }
 
     /// # Errors
-    /// [`StorageError::Conflict`] when the MSP already has a tenant with this slug.
-    pub async fn create(&self, clock: &dyn Clock, new: NewTenant) -> Result<Tenant, StorageError> {
-        let now = clock.now();
+    /// [`TenantAdminError::SlugTaken`] when the MSP already has the slug.
+    pub async fn create(&self, new: NewTenant) -> Result<Tenant, TenantAdminError> {
+        let name = checked_name(&new.name)?;
+        if self.directory().find_by_slug(&new.slug).await?.is_some() {
+            return Err(TenantAdminError::SlugTaken(new.slug));
+        }
+        let now = self.ctx.clock.now();
         let row = tenant::ActiveModel {
-            id: Set(new_id(clock)),
+            id: Set(new_id(self.ctx.clock)),
             msp_id: Set(self.msp_id.as_uuid()),
-            name: Set(new.name),
-            slug: Set(new.slug.into()),
-            status: Set(status_name(TenantStatus::Active).to_owned()),
+            name: Set(name),
+            slug: Set(new.slug.clone().into()),
+            status: Set(TenantStatus::Active.as_str().to_owned()),
             created_at: Set(now),
             updated_at: Set(now),
             offboarded_at: Set(None),
         }
-        .insert(self.conn)
+        .insert(self.ctx.txn)
         .await
-        .map_err(|err| StorageError::from_write("a tenant with this slug", err))?;
-        Tenant::try_from(row)
+        .map_err(|err| match StorageError::from_write("a tenant with this slug", err) {
+            StorageError::Conflict { .. } => TenantAdminError::SlugTaken(new.slug.clone()),
+            other => other.into(),
+        })?;
+        let tenant = Tenant::try_from(row)?;
+        self.record(&tenant, Change::new("tenant.created", "tenant", tenant.id).after(&tenant))
+            .await?;
+        Ok(tenant)
+    }
+
+    /// # Errors
+    /// [`TenantAdminError::NotFound`] for a tenant of another MSP or none;
+    /// [`TenantAdminError::Offboarded`] for an offboarded tenant.
+    pub async fn update(
+        &self,
+        id: TenantId,
+        changes: TenantChanges,
+    ) -> Result<Tenant, TenantAdminError> {
+        let before = self.active_tenant(id).await?;
+        let mut after = before.clone();
+        if let Some(name) = &changes.name {
+            after.name = checked_name(name)?;
+        }
+        if after == before {
+            return Ok(before);
+        }
+        after.updated_at = self.ctx.clock.now();
+        self.save(&after).await?;
+        self.record(
+            &after,
+            Change::new("tenant.updated", "tenant", id).before(&before).after(&after),
+        )
+        .await?;
+        Ok(after)
+    }
+
+    /// Stops managing a tenant. Its data and history stay readable.
+    ///
+    /// # Errors
+    /// As [`TenantAdmin::update`].
+    pub async fn offboard(&self, id: TenantId) -> Result<Tenant, TenantAdminError> {
+        let before = self.active_tenant(id).await?;
+        let now = self.ctx.clock.now();
+        let after = Tenant {
+            status: TenantStatus::Offboarded,
+            offboarded_at: Some(now),
+            updated_at: now,
+            ..before.clone()
+        };
+        self.save(&after).await?;
+        self.record(
+            &after,
+            Change::new("tenant.offboarded", "tenant", id).before(&before).after(&after),
+        )
+        .await?;
+        Ok(after)
+    }
+
+    async fn active_tenant(&self, id: TenantId) -> Result<Tenant, TenantAdminError> {
+        let tenant = self
+            .directory()
+            .lookup(id)
+            .await?
+            .ok_or(TenantAdminError::NotFound(id))?;
+        if tenant.status == TenantStatus::Offboarded {
+            return Err(TenantAdminError::Offboarded(id));
+        }
+        Ok(tenant)
+    }
+
+    async fn save(&self, tenant: &Tenant) -> Result<(), StorageError> {
+        tenant::Model::from(tenant)
+            .into_active_model()
+            .reset_all()
+            .update(self.ctx.txn)
+            .await?;
+        Ok(())
+    }
+
+    async fn record(&self, tenant: &Tenant, change: Change) -> Result<(), StorageError> {
+        let chain = ChainRef::Tenant {
+            msp_id: tenant.msp_id,
+            tenant_id: tenant.id,
+        };
+        audit::append(self.ctx, chain, change).await?;
+        Ok(())
     }
 }
 
-fn status_name(status: TenantStatus) -> &'static str {
-    match status {
-        TenantStatus::Active => "active",
-        TenantStatus::Offboarded => "offboarded",
+fn checked_name(name: &str) -> Result<String, TenantAdminError> {
+    let name = name.trim();
+    if name.is_empty() {
+        Err(TenantAdminError::EmptyName)
+    } else {
+        Ok(name.to_owned())
+    }
+}
+
+impl From<&Tenant> for tenant::Model {
+    fn from(tenant: &Tenant) -> Self {
+        tenant::Model {
+            id: tenant.id.as_uuid(),
+            msp_id: tenant.msp_id.as_uuid(),
+            name: tenant.name.clone(),
+            slug: tenant.slug.to_string(),
+            status: tenant.status.as_str().to_owned(),
+            created_at: tenant.created_at,
+            updated_at: tenant.updated_at,
+            offboarded_at: tenant.offboarded_at,
+        }
     }
 }
 

@@ -1,6 +1,8 @@
 //! One module per subcommand, each with `run(..) -> anyhow::Result<ExitCode>`.
 
+pub mod audit;
 pub mod config;
 pub mod demo;
 pub mod migrate;
 pub mod serve;
+pub mod token;

@@ -1,7 +1,7 @@
 use std::{process::ExitCode, sync::Arc};
 
 use anyhow::Context;
-use steward_core::{Storage, SystemClock};
+use steward_core::{Storage, SystemClock, audit::AuditKeys};
 use tokio::net::TcpListener;
 
 use crate::{config::Config, http, state::AppState};
@@ -20,16 +20,23 @@ pub(crate) async fn open_storage(config: &Config) -> anyhow::Result<Storage> {
     Ok(storage)
 }
 
+/// Loads the key that signs audit checkpoints (generating it on first start).
+pub(crate) fn audit_keys(config: &Config) -> anyhow::Result<AuditKeys> {
+    Ok(AuditKeys::load(&config.audit, &config.data_dir)?)
+}
+
 /// Binds the listener and serves the router until a shutdown signal.
 pub(crate) async fn serve(config: &Config, storage: Storage) -> anyhow::Result<()> {
+    let state = AppState {
+        storage,
+        clock: Arc::new(SystemClock),
+        keys: Arc::new(audit_keys(config)?),
+        metrics: Arc::default(),
+    };
     let listener = TcpListener::bind(config.http.listen)
         .await
         .with_context(|| format!("cannot listen on {}", config.http.listen))?;
     let address = listener.local_addr().context("read the bound address")?;
-    let state = AppState {
-        storage,
-        clock: Arc::new(SystemClock),
-    };
     let app = http::router(state, &config.http);
     let shutdown = shutdown_signal()?;
     // Tests and scripts wait for this line; keep its shape.

@@ -5,34 +5,64 @@
 
 use std::time::Duration;
 
-use axum::{Json, Router, extract::State, routing::get};
-use serde_json::{Value, json};
+use axum::{Json, extract::State};
+use serde::Serialize;
 use steward_core::Storage;
+use utoipa::ToSchema;
+use utoipa_axum::{router::OpenApiRouter, routes};
 
-use super::ApiError;
+use super::{ApiError, ErrorBody};
 use crate::state::AppState;
 
 /// How long readiness waits for the database before calling it unreachable.
 const DATABASE_CHECK_TIMEOUT: Duration = Duration::from_secs(2);
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/healthz", get(healthz))
-        .route("/readyz", get(readyz))
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(healthz))
+        .routes(routes!(readyz))
 }
 
-async fn healthz() -> Json<Value> {
-    Json(json!({ "status": "ok" }))
+/// The process is up.
+#[derive(Serialize, ToSchema)]
+pub struct Health {
+    /// Always `ok`.
+    status: &'static str,
 }
 
-async fn readyz(State(storage): State<Storage>) -> Result<Json<Value>, ApiError> {
+/// The process and its database are up.
+#[derive(Serialize, ToSchema)]
+pub struct Readiness {
+    /// Always `ready`.
+    status: &'static str,
+    /// Always `ok`.
+    database: &'static str,
+}
+
+/// Liveness: answers while the process serves requests.
+#[utoipa::path(get, path = "/healthz", tag = "operations", responses((status = OK, body = Health)))]
+async fn healthz() -> Json<Health> {
+    Json(Health { status: "ok" })
+}
+
+/// Readiness: answers 200 only while the database answers too.
+#[utoipa::path(
+    get,
+    path = "/readyz",
+    tag = "operations",
+    responses(
+        (status = OK, body = Readiness),
+        (status = SERVICE_UNAVAILABLE, description = "The database is unreachable", body = ErrorBody),
+    )
+)]
+async fn readyz(State(storage): State<Storage>) -> Result<Json<Readiness>, ApiError> {
     match tokio::time::timeout(DATABASE_CHECK_TIMEOUT, storage.ping()).await {
-        Ok(Ok(())) => Ok(Json(json!({ "status": "ready", "database": "ok" }))),
+        Ok(Ok(())) => Ok(Json(Readiness {
+            status: "ready",
+            database: "ok",
+        })),
         Ok(Err(err)) => {
-            tracing::warn!(
-                error = &err as &dyn std::error::Error,
-                "readiness: database unreachable"
-            );
+            tracing::warn!(error = &err as &dyn std::error::Error, "readiness: database unreachable");
             Err(ApiError::unavailable("the database is unreachable"))
         }
         Err(_) => {

@@ -14,9 +14,9 @@ use std::{
     time::Duration,
 };
 
-use steward_core::{Storage, SystemClock};
+use steward_core::{Storage, SystemClock, audit::AuditKeys};
 use steward_server::{config::HttpConfig, http, state::AppState};
-use steward_testkit::TestDatabase;
+use steward_testkit::{TestDatabase, World};
 
 /// The router served in-process on a loopback port.
 pub struct TestApp {
@@ -26,12 +26,29 @@ pub struct TestApp {
 }
 
 impl TestApp {
-    /// Serves the router over `storage`.
+    /// Serves the router over `storage`, with the real clock and a fresh audit key.
     pub async fn serve(storage: Storage) -> Self {
-        let state = AppState {
+        Self::serve_state(AppState {
             storage,
             clock: Arc::new(SystemClock),
-        };
+            keys: Arc::new(AuditKeys::generate().unwrap()),
+            metrics: Arc::default(),
+        })
+        .await
+    }
+
+    /// Serves the router over the world's database, clock and audit key.
+    pub async fn for_world(world: &World) -> Self {
+        Self::serve_state(AppState {
+            storage: world.storage.clone(),
+            clock: world.shared_clock(),
+            keys: Arc::clone(&world.keys),
+            metrics: Arc::default(),
+        })
+        .await
+    }
+
+    async fn serve_state(state: AppState) -> Self {
         let router = http::router(state, &HttpConfig::default());
         let listener = tokio::net::TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], 0)))
             .await

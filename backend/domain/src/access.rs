@@ -1,0 +1,98 @@
+//! Who may do what: the default permissions of each role.
+//!
+//! The server enforces these through the handles a caller can obtain (see `steward-core`'s
+//! `access` module); the UI uses the same table to decide what to show.
+
+use serde::{Deserialize, Serialize};
+
+use crate::tenancy::Role;
+
+/// Something a caller may be allowed to do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum Permission {
+    /// Read the tenants the caller can see: all of the MSP's for MSP staff, their own for
+    /// customer users.
+    ReadTenants,
+    /// Create, rename and offboard tenants.
+    ManageTenants,
+    /// List who has access to a tenant.
+    ReadMembers,
+    /// Read a tenant's audit chain.
+    ReadTenantAudit,
+    /// Read the MSP's own audit chain (users, tokens, settings).
+    ReadMspAudit,
+    /// List the MSP's users and their API tokens (never token secrets).
+    ReadUsers,
+    /// Create, change and disable users; create and revoke anyone's API tokens.
+    ManageUsers,
+}
+
+impl Permission {
+    pub const ALL: [Permission; 7] = [
+        Permission::ReadTenants,
+        Permission::ManageTenants,
+        Permission::ReadMembers,
+        Permission::ReadTenantAudit,
+        Permission::ReadMspAudit,
+        Permission::ReadUsers,
+        Permission::ManageUsers,
+    ];
+}
+
+impl Role {
+    /// Whether this role holds the permission by default.
+    ///
+    /// MSP admins manage; technicians work every tenant but manage no users; auditors read
+    /// everything of their MSP and change nothing; customer users see their own tenant, and its
+    /// audit chain only as its owner.
+    #[must_use]
+    pub const fn allows(self, permission: Permission) -> bool {
+        use Permission as P;
+        match self {
+            Role::MspAdmin => true,
+            Role::Technician => matches!(
+                permission,
+                P::ReadTenants | P::ReadMembers | P::ReadTenantAudit
+            ),
+            Role::Auditor => matches!(
+                permission,
+                P::ReadTenants | P::ReadMembers | P::ReadTenantAudit | P::ReadMspAudit | P::ReadUsers
+            ),
+            Role::CustomerOwner => matches!(
+                permission,
+                P::ReadTenants | P::ReadMembers | P::ReadTenantAudit
+            ),
+            Role::CustomerApprover => matches!(permission, P::ReadTenants | P::ReadMembers),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_admins_change_anything() {
+        for role in Role::ALL {
+            let manages = role.allows(Permission::ManageTenants) || role.allows(Permission::ManageUsers);
+            assert_eq!(manages, role == Role::MspAdmin, "{role}");
+        }
+    }
+
+    #[test]
+    fn auditors_read_everything_of_their_msp() {
+        for permission in Permission::ALL {
+            let is_read = !matches!(permission, Permission::ManageTenants | Permission::ManageUsers);
+            assert_eq!(Role::Auditor.allows(permission), is_read, "{permission:?}");
+        }
+    }
+
+    #[test]
+    fn every_role_reads_its_tenants() {
+        for role in Role::ALL {
+            assert!(role.allows(Permission::ReadTenants), "{role}");
+        }
+    }
+}

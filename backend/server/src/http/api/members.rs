@@ -1,0 +1,51 @@
+//! Who has access to a tenant.
+
+use axum::Json;
+use steward_domain::{TenantId, tenancy::User};
+use utoipa_axum::{router::OpenApiRouter, routes};
+
+use super::pagination::{PageQuery, list_body, page_in_memory};
+use crate::{
+    http::{
+        ApiError, ErrorBody,
+        auth::CallerContext,
+        extract::{ApiPath, ApiQuery},
+    },
+    state::AppState,
+};
+
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(list_members))
+}
+
+list_body!(
+    /// A page of users with access to a tenant, with their roles.
+    MemberList,
+    User
+);
+
+/// Everyone with access to the tenant: the MSP's staff (who see every tenant) and the tenant's
+/// own customer users.
+#[utoipa::path(
+    get,
+    path = "/api/v1/tenants/{tenant_id}/members",
+    tag = "tenants",
+    params(("tenant_id" = TenantId, Path, description = "The tenant's id"), PageQuery),
+    responses(
+        (status = OK, body = MemberList),
+        (status = BAD_REQUEST, body = ErrorBody),
+        (status = UNAUTHORIZED, body = ErrorBody),
+        (status = FORBIDDEN, body = ErrorBody),
+        (status = NOT_FOUND, body = ErrorBody),
+    ),
+    security(("api_token" = []))
+)]
+async fn list_members(
+    ctx: CallerContext,
+    ApiPath(tenant_id): ApiPath<TenantId>,
+    ApiQuery(page): ApiQuery<PageQuery>,
+) -> Result<Json<MemberList>, ApiError> {
+    let request = page.request()?;
+    let members = ctx.tenant(tenant_id).await?.members().await?;
+    Ok(Json(page_in_memory(members, request, |user| user.id.as_uuid()).into()))
+}

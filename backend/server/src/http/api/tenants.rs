@@ -1,0 +1,210 @@
+//! Tenants: the MSP's customers.
+
+use axum::{Json, http::StatusCode};
+use serde::Deserialize;
+use steward_core::storage::{NewTenant, TenantChanges};
+use steward_domain::{Slug, TenantId, tenancy::Tenant};
+use utoipa::ToSchema;
+use utoipa_axum::{router::OpenApiRouter, routes};
+
+use super::pagination::{PageQuery, list_body};
+use crate::{
+    http::{
+        ApiError, ErrorBody,
+        auth::CallerContext,
+        extract::{ApiJson, ApiPath, ApiQuery},
+    },
+    state::AppState,
+};
+
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list_tenants, create_tenant))
+        .routes(routes!(get_tenant, update_tenant))
+        .routes(routes!(offboard_tenant))
+}
+
+list_body!(
+    /// A page of tenants.
+    TenantList,
+    Tenant
+);
+
+/// A new tenant.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateTenant {
+    /// The customer's name, as people know it.
+    pub name: String,
+    /// Short URL-safe name, unique within the MSP; derived from the name when absent.
+    #[schema(value_type = Option<String>, example = "acme-dental")]
+    pub slug: Option<Slug>,
+}
+
+/// Changes to a tenant; absent fields stay as they are.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateTenant {
+    pub name: Option<String>,
+}
+
+/// The tenants the caller can see: every tenant of the MSP for its staff, their own for
+/// customer users.
+#[utoipa::path(
+    get,
+    path = "/api/v1/tenants",
+    tag = "tenants",
+    params(PageQuery),
+    responses(
+        (status = OK, body = TenantList),
+        (status = BAD_REQUEST, body = ErrorBody),
+        (status = UNAUTHORIZED, body = ErrorBody),
+    ),
+    security(("api_token" = []))
+)]
+async fn list_tenants(
+    ctx: CallerContext,
+    ApiQuery(page): ApiQuery<PageQuery>,
+) -> Result<Json<TenantList>, ApiError> {
+    let page = ctx.caller.tenants(ctx.conn()).list(page.request()?).await?;
+    Ok(Json(page.into()))
+}
+
+/// Creates a tenant (MSP admins).
+#[utoipa::path(
+    post,
+    path = "/api/v1/tenants",
+    tag = "tenants",
+    request_body = CreateTenant,
+    responses(
+        (status = CREATED, body = Tenant),
+        (status = BAD_REQUEST, body = ErrorBody),
+        (status = UNAUTHORIZED, body = ErrorBody),
+        (status = FORBIDDEN, body = ErrorBody),
+        (status = CONFLICT, description = "The slug is taken", body = ErrorBody),
+        (status = PAYLOAD_TOO_LARGE, body = ErrorBody),
+        (status = UNSUPPORTED_MEDIA_TYPE, body = ErrorBody),
+        (status = UNPROCESSABLE_ENTITY, body = ErrorBody),
+    ),
+    security(("api_token" = []))
+)]
+async fn create_tenant(
+    ctx: CallerContext,
+    ApiJson(body): ApiJson<CreateTenant>,
+) -> Result<(StatusCode, Json<Tenant>), ApiError> {
+    let slug = match body.slug {
+        Some(slug) => slug,
+        None => Slug::from_name(&body.name).ok_or_else(|| {
+            ApiError::unprocessable(
+                "invalid-name",
+                "the name has no letters or digits to make a slug from; give a slug",
+            )
+        })?,
+    };
+    let txn = ctx.storage.begin().await?;
+    let write = ctx.write(&txn);
+    let tenant = ctx
+        .caller
+        .admin(&write)?
+        .tenants()
+        .create(NewTenant {
+            name: body.name,
+            slug,
+        })
+        .await?;
+    txn.commit().await?;
+    Ok((StatusCode::CREATED, Json(tenant)))
+}
+
+/// One tenant.
+#[utoipa::path(
+    get,
+    path = "/api/v1/tenants/{tenant_id}",
+    tag = "tenants",
+    params(("tenant_id" = TenantId, Path, description = "The tenant's id")),
+    responses(
+        (status = OK, body = Tenant),
+        (status = BAD_REQUEST, body = ErrorBody),
+        (status = UNAUTHORIZED, body = ErrorBody),
+        (status = NOT_FOUND, description = "No such tenant, or not one the caller can see", body = ErrorBody),
+    ),
+    security(("api_token" = []))
+)]
+async fn get_tenant(
+    ctx: CallerContext,
+    ApiPath(tenant_id): ApiPath<TenantId>,
+) -> Result<Json<Tenant>, ApiError> {
+    Ok(Json(ctx.tenant(tenant_id).await?.tenant().clone()))
+}
+
+/// Renames a tenant (MSP admins).
+#[utoipa::path(
+    patch,
+    path = "/api/v1/tenants/{tenant_id}",
+    tag = "tenants",
+    params(("tenant_id" = TenantId, Path, description = "The tenant's id")),
+    request_body = UpdateTenant,
+    responses(
+        (status = OK, body = Tenant),
+        (status = BAD_REQUEST, body = ErrorBody),
+        (status = UNAUTHORIZED, body = ErrorBody),
+        (status = FORBIDDEN, body = ErrorBody),
+        (status = NOT_FOUND, body = ErrorBody),
+        (status = CONFLICT, description = "The tenant is offboarded", body = ErrorBody),
+        (status = PAYLOAD_TOO_LARGE, body = ErrorBody),
+        (status = UNSUPPORTED_MEDIA_TYPE, body = ErrorBody),
+        (status = UNPROCESSABLE_ENTITY, body = ErrorBody),
+    ),
+    security(("api_token" = []))
+)]
+async fn update_tenant(
+    ctx: CallerContext,
+    ApiPath(tenant_id): ApiPath<TenantId>,
+    ApiJson(body): ApiJson<UpdateTenant>,
+) -> Result<Json<Tenant>, ApiError> {
+    ctx.tenant(tenant_id).await?;
+    let txn = ctx.storage.begin().await?;
+    let write = ctx.write(&txn);
+    let tenant = ctx
+        .caller
+        .admin(&write)?
+        .tenants()
+        .update(tenant_id, TenantChanges { name: body.name })
+        .await?;
+    txn.commit().await?;
+    Ok(Json(tenant))
+}
+
+/// Offboards a tenant (MSP admins): Steward stops managing it; its data and history stay
+/// readable.
+#[utoipa::path(
+    post,
+    path = "/api/v1/tenants/{tenant_id}/offboard",
+    tag = "tenants",
+    params(("tenant_id" = TenantId, Path, description = "The tenant's id")),
+    responses(
+        (status = OK, body = Tenant),
+        (status = BAD_REQUEST, body = ErrorBody),
+        (status = UNAUTHORIZED, body = ErrorBody),
+        (status = FORBIDDEN, body = ErrorBody),
+        (status = NOT_FOUND, body = ErrorBody),
+        (status = CONFLICT, description = "Already offboarded", body = ErrorBody),
+    ),
+    security(("api_token" = []))
+)]
+async fn offboard_tenant(
+    ctx: CallerContext,
+    ApiPath(tenant_id): ApiPath<TenantId>,
+) -> Result<Json<Tenant>, ApiError> {
+    ctx.tenant(tenant_id).await?;
+    let txn = ctx.storage.begin().await?;
+    let write = ctx.write(&txn);
+    let tenant = ctx
+        .caller
+        .admin(&write)?
+        .tenants()
+        .offboard(tenant_id)
+        .await?;
+    txn.commit().await?;
+    Ok(Json(tenant))
+}

@@ -1,0 +1,224 @@
+//! The MSP's users and their roles.
+
+use axum::{Json, http::StatusCode};
+use serde::Deserialize;
+use steward_core::{
+    passwords::{self, PasswordError},
+    storage::{NewUser, UserChanges},
+};
+use steward_domain::{
+    TenantId, UserId,
+    access::Permission,
+    tenancy::{Role, User, UserStatus},
+};
+use utoipa::ToSchema;
+use utoipa_axum::{router::OpenApiRouter, routes};
+
+use super::pagination::{PageQuery, list_body};
+use crate::{
+    http::{
+        ApiError, ErrorBody,
+        auth::CallerContext,
+        extract::{ApiJson, ApiPath, ApiQuery},
+    },
+    state::AppState,
+};
+
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list_users, create_user))
+        .routes(routes!(get_user, update_user))
+}
+
+list_body!(
+    /// A page of users.
+    UserList,
+    User
+);
+
+/// A new user.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateUser {
+    /// Unique across the deployment; compared without regard to case.
+    pub email: String,
+    pub display_name: String,
+    pub role: Role,
+    /// The tenant of a customer-side role (`customer_owner`, `customer_approver`); absent for
+    /// MSP staff, who see every tenant.
+    pub tenant_id: Option<TenantId>,
+    /// An initial password (at least 12 characters), if the user signs in with one.
+    pub password: Option<String>,
+}
+
+/// Changes to a user; absent fields stay as they are.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateUser {
+    pub display_name: Option<String>,
+    /// `disabled` ends the user's sessions and tokens at once; `active` restores them.
+    pub status: Option<UserStatus>,
+    /// A new role; give `tenant_id` with customer-side roles.
+    pub role: Option<Role>,
+    pub tenant_id: Option<TenantId>,
+}
+
+/// The MSP's users (MSP admins and auditors).
+#[utoipa::path(
+    get,
+    path = "/api/v1/users",
+    tag = "users",
+    params(PageQuery),
+    responses(
+        (status = OK, body = UserList),
+        (status = BAD_REQUEST, body = ErrorBody),
+        (status = UNAUTHORIZED, body = ErrorBody),
+        (status = FORBIDDEN, body = ErrorBody),
+    ),
+    security(("api_token" = []))
+)]
+async fn list_users(
+    ctx: CallerContext,
+    ApiQuery(page): ApiQuery<PageQuery>,
+) -> Result<Json<UserList>, ApiError> {
+    let request = page.request()?;
+    Ok(Json(ctx.caller.users(ctx.conn())?.list(request).await?.into()))
+}
+
+/// Creates a user with a role (MSP admins).
+#[utoipa::path(
+    post,
+    path = "/api/v1/users",
+    tag = "users",
+    request_body = CreateUser,
+    responses(
+        (status = CREATED, body = User),
+        (status = BAD_REQUEST, body = ErrorBody),
+        (status = UNAUTHORIZED, body = ErrorBody),
+        (status = FORBIDDEN, body = ErrorBody),
+        (status = CONFLICT, description = "The email is taken", body = ErrorBody),
+        (status = PAYLOAD_TOO_LARGE, body = ErrorBody),
+        (status = UNSUPPORTED_MEDIA_TYPE, body = ErrorBody),
+        (status = UNPROCESSABLE_ENTITY, body = ErrorBody),
+    ),
+    security(("api_token" = []))
+)]
+async fn create_user(
+    ctx: CallerContext,
+    ApiJson(body): ApiJson<CreateUser>,
+) -> Result<(StatusCode, Json<User>), ApiError> {
+    ctx.caller.require(Permission::ManageUsers)?;
+    let password_hash = body
+        .password
+        .as_deref()
+        .map(passwords::hash_password)
+        .transpose()
+        .map_err(password_error)?;
+    let txn = ctx.storage.begin().await?;
+    let write = ctx.write(&txn);
+    let user = ctx
+        .caller
+        .admin(&write)?
+        .users()
+        .create(NewUser {
+            email: body.email,
+            display_name: body.display_name,
+            role: body.role,
+            tenant_id: body.tenant_id,
+            password_hash,
+        })
+        .await?;
+    txn.commit().await?;
+    Ok((StatusCode::CREATED, Json(user)))
+}
+
+/// One user (MSP admins and auditors; anyone for themselves).
+#[utoipa::path(
+    get,
+    path = "/api/v1/users/{user_id}",
+    tag = "users",
+    params(("user_id" = UserId, Path, description = "The user's id")),
+    responses(
+        (status = OK, body = User),
+        (status = BAD_REQUEST, body = ErrorBody),
+        (status = UNAUTHORIZED, body = ErrorBody),
+        (status = FORBIDDEN, body = ErrorBody),
+        (status = NOT_FOUND, body = ErrorBody),
+    ),
+    security(("api_token" = []))
+)]
+async fn get_user(
+    ctx: CallerContext,
+    ApiPath(user_id): ApiPath<UserId>,
+) -> Result<Json<User>, ApiError> {
+    if user_id == ctx.caller.user().id {
+        return Ok(Json(ctx.caller.user().clone()));
+    }
+    ctx.caller
+        .users(ctx.conn())?
+        .lookup(user_id)
+        .await?
+        .map(Json)
+        .ok_or_else(|| ApiError::not_found(format!("no user {user_id}")))
+}
+
+/// Changes a user's name, status or role (MSP admins). Disabling a user stops their sessions
+/// and tokens at once.
+#[utoipa::path(
+    patch,
+    path = "/api/v1/users/{user_id}",
+    tag = "users",
+    params(("user_id" = UserId, Path, description = "The user's id")),
+    request_body = UpdateUser,
+    responses(
+        (status = OK, body = User),
+        (status = BAD_REQUEST, body = ErrorBody),
+        (status = UNAUTHORIZED, body = ErrorBody),
+        (status = FORBIDDEN, body = ErrorBody),
+        (status = NOT_FOUND, body = ErrorBody),
+        (status = CONFLICT, description = "Admins cannot disable or demote themselves", body = ErrorBody),
+        (status = PAYLOAD_TOO_LARGE, body = ErrorBody),
+        (status = UNSUPPORTED_MEDIA_TYPE, body = ErrorBody),
+        (status = UNPROCESSABLE_ENTITY, body = ErrorBody),
+    ),
+    security(("api_token" = []))
+)]
+async fn update_user(
+    ctx: CallerContext,
+    ApiPath(user_id): ApiPath<UserId>,
+    ApiJson(body): ApiJson<UpdateUser>,
+) -> Result<Json<User>, ApiError> {
+    ctx.caller.require(Permission::ManageUsers)?;
+    if body.tenant_id.is_some() && body.role.is_none() {
+        return Err(ApiError::unprocessable(
+            "invalid-role",
+            "tenant_id changes with a role: give role too",
+        ));
+    }
+    let txn = ctx.storage.begin().await?;
+    let write = ctx.write(&txn);
+    let user = ctx
+        .caller
+        .admin(&write)?
+        .users()
+        .update(
+            user_id,
+            UserChanges {
+                display_name: body.display_name,
+                status: body.status,
+                role: body.role.map(|role| (role, body.tenant_id)),
+            },
+        )
+        .await?;
+    txn.commit().await?;
+    Ok(Json(user))
+}
+
+pub(super) fn password_error(err: PasswordError) -> ApiError {
+    match err {
+        PasswordError::TooShort | PasswordError::TooLong => {
+            ApiError::unprocessable("weak-password", err.to_string())
+        }
+        PasswordError::Hashing(_) => ApiError::internal(&err),
+    }
+}
