@@ -24,14 +24,15 @@ use crate::{
     audit::{AuditKeys, AuditLog, ChainRef},
     clock::Clock,
     storage::{
-        MspAdmin, MspRepository, OwnTokens, Storage, StorageError, TenantDirectory, TenantScope, TokenDirectory,
-        UserDirectory, WriteContext, entities::api_token, find_token_by_secret, find_user,
+        MspAdmin, MspRepository, OwnTokens, Storage, StorageError, TenantDirectory, TenantScope,
+        TokenDirectory, UserDirectory, WriteContext, entities::api_token, find_token_by_secret,
+        find_user,
     },
 };
 
 /// The caller lacks a permission.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-#[error("your role does not allow this ({0:?})")]
+#[error("your role does not allow you to {}", .0.describe())]
 pub struct Forbidden(pub Permission);
 
 /// How the caller proved who they are.
@@ -154,7 +155,10 @@ impl Caller {
     ///
     /// # Errors
     /// [`Forbidden`] without [`Permission::ReadUsers`].
-    pub fn users<'c, C: ConnectionTrait>(&self, conn: &'c C) -> Result<UserDirectory<'c, C>, Forbidden> {
+    pub fn users<'c, C: ConnectionTrait>(
+        &self,
+        conn: &'c C,
+    ) -> Result<UserDirectory<'c, C>, Forbidden> {
         self.require(Permission::ReadUsers)?;
         Ok(UserDirectory::new(conn, self.msp_id()))
     }
@@ -163,14 +167,20 @@ impl Caller {
     ///
     /// # Errors
     /// [`Forbidden`] without [`Permission::ReadUsers`].
-    pub fn tokens<'c, C: ConnectionTrait>(&self, conn: &'c C) -> Result<TokenDirectory<'c, C>, Forbidden> {
+    pub fn tokens<'c, C: ConnectionTrait>(
+        &self,
+        conn: &'c C,
+    ) -> Result<TokenDirectory<'c, C>, Forbidden> {
         self.require(Permission::ReadUsers)?;
         Ok(TokenDirectory::new(conn, self.msp_id()))
     }
 
     /// The caller's own API tokens (any role may list and revoke its own).
     #[must_use]
-    pub fn own_token_directory<'c, C: ConnectionTrait>(&self, conn: &'c C) -> TokenDirectory<'c, C> {
+    pub fn own_token_directory<'c, C: ConnectionTrait>(
+        &self,
+        conn: &'c C,
+    ) -> TokenDirectory<'c, C> {
         TokenDirectory::new(conn, self.msp_id())
     }
 
@@ -184,7 +194,10 @@ impl Caller {
     ///
     /// # Errors
     /// [`Forbidden`] without [`Permission::ReadMspAudit`].
-    pub fn msp_audit<'c, C: ConnectionTrait>(&self, conn: &'c C) -> Result<AuditLog<'c, C>, Forbidden> {
+    pub fn msp_audit<'c, C: ConnectionTrait>(
+        &self,
+        conn: &'c C,
+    ) -> Result<AuditLog<'c, C>, Forbidden> {
         self.require(Permission::ReadMspAudit)?;
         Ok(AuditLog::new(conn, ChainRef::Msp(self.msp_id())))
     }
@@ -246,7 +259,11 @@ pub async fn authenticate_token(
         ApiTokenState::Expired => return Ok(Err(TokenRejection::Expired)),
         ApiTokenState::Revoked => return Ok(Err(TokenRejection::Revoked)),
     }
-    let Some((user, _)) = find_user(conn, crate::storage::entities::user::Column::Id.eq(row.user_id)).await?
+    let Some((user, _)) = find_user(
+        conn,
+        crate::storage::entities::user::Column::Id.eq(row.user_id),
+    )
+    .await?
     else {
         return Ok(Err(TokenRejection::Unknown));
     };

@@ -41,12 +41,42 @@ const DEMO_TENANTS: [(&str, &str); 3] = [
 /// The demo users: one of every MSP role, and customer users of each tenant.
 const DEMO_USERS: [(&str, &str, Role, Option<&str>); 7] = [
     (DEMO_ADMIN_EMAIL, "Morgan Reyes", Role::MspAdmin, None),
-    ("tech@harbor-it.example", "Sam Okafor", Role::Technician, None),
-    ("auditor@harbor-it.example", "Priya Natarajan", Role::Auditor, None),
-    ("owner@acme-dental.example", "Lena Ortiz", Role::CustomerOwner, Some("acme-dental")),
-    ("approver@acme-dental.example", "Tom Becker", Role::CustomerApprover, Some("acme-dental")),
-    ("owner@birch-accounting.example", "Ada Birch", Role::CustomerOwner, Some("birch-accounting")),
-    ("owner@cobalt-logistics.example", "Kofi Mensah", Role::CustomerOwner, Some("cobalt-logistics")),
+    (
+        "tech@harbor-it.example",
+        "Sam Okafor",
+        Role::Technician,
+        None,
+    ),
+    (
+        "auditor@harbor-it.example",
+        "Priya Natarajan",
+        Role::Auditor,
+        None,
+    ),
+    (
+        "owner@acme-dental.example",
+        "Lena Ortiz",
+        Role::CustomerOwner,
+        Some("acme-dental"),
+    ),
+    (
+        "approver@acme-dental.example",
+        "Tom Becker",
+        Role::CustomerApprover,
+        Some("acme-dental"),
+    ),
+    (
+        "owner@birch-accounting.example",
+        "Ada Birch",
+        Role::CustomerOwner,
+        Some("birch-accounting"),
+    ),
+    (
+        "owner@cobalt-logistics.example",
+        "Kofi Mensah",
+        Role::CustomerOwner,
+        Some("cobalt-logistics"),
+    ),
 ];
 
 /// What the demo holds after seeding.
@@ -156,8 +186,6 @@ pub async fn seed(
         users.push(user);
     }
 
-    drop(admin);
-    drop(ctx);
     txn.commit().await.map_err(StorageError::from)?;
     Ok(DemoSeed {
         msp,

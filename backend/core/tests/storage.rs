@@ -69,11 +69,17 @@ async fn migrations_apply_from_empty() {
         );
     }
 
-    assert_eq!(storage.pending_migrations().await.unwrap(), EXPECTED_MIGRATIONS);
+    assert_eq!(
+        storage.pending_migrations().await.unwrap(),
+        EXPECTED_MIGRATIONS
+    );
     assert_eq!(storage.migrate().await.unwrap(), EXPECTED_MIGRATIONS);
 
     assert!(storage.pending_migrations().await.unwrap().is_empty());
-    assert!(storage.migrate().await.unwrap().is_empty(), "a second run applies nothing");
+    assert!(
+        storage.migrate().await.unwrap().is_empty(),
+        "a second run applies nothing"
+    );
     for table in TABLES {
         assert_eq!(count_rows(&storage, table).await.unwrap(), 0, "{table}");
     }
@@ -87,7 +93,10 @@ async fn concurrent_migrations_apply_each_migration_once() {
     let (mut a, b) = (a.unwrap(), b.unwrap());
     a.extend(b);
     a.sort();
-    assert_eq!(a, EXPECTED_MIGRATIONS, "each migration applied by exactly one process");
+    assert_eq!(
+        a, EXPECTED_MIGRATIONS,
+        "each migration applied by exactly one process"
+    );
 }
 
 #[tokio::test]
@@ -156,8 +165,14 @@ async fn tenants_are_visible_only_within_their_msp() {
         harbor_tenants.lookup(harbor_acme.id).await.unwrap(),
         Some(harbor_acme.clone())
     );
-    assert_eq!(harbor_tenants.lookup(lighthouse_acme.id).await.unwrap(), None);
-    assert_eq!(lighthouse_tenants.lookup(harbor_acme.id).await.unwrap(), None);
+    assert_eq!(
+        harbor_tenants.lookup(lighthouse_acme.id).await.unwrap(),
+        None
+    );
+    assert_eq!(
+        lighthouse_tenants.lookup(harbor_acme.id).await.unwrap(),
+        None
+    );
     assert_eq!(
         harbor_tenants.find_by_slug(&slug("acme")).await.unwrap(),
         Some(harbor_acme.clone())
@@ -231,7 +246,13 @@ async fn timestamps_read_back_exactly() {
     let world = World::new(&db).await;
     let msp = world.msp("harbor").await;
     assert_eq!(msp.created_at, world.clock.now());
-    let read = world.storage.deployment().msps().lookup(msp.id).await.unwrap();
+    let read = world
+        .storage
+        .deployment()
+        .msps()
+        .lookup(msp.id)
+        .await
+        .unwrap();
     assert_eq!(read, Some(msp));
 }
 
@@ -242,7 +263,12 @@ async fn every_change_is_in_an_audit_chain_that_verifies() {
     let msp = world.msp("harbor").await;
     let tenant = world.tenant(msp.id, "acme").await;
     world
-        .user(msp.id, "owner@acme.example", Role::CustomerOwner, Some(tenant.id))
+        .user(
+            msp.id,
+            "owner@acme.example",
+            Role::CustomerOwner,
+            Some(tenant.id),
+        )
         .await;
 
     let scope = world.storage.deployment().msp(msp.id);
@@ -250,10 +276,15 @@ async fn every_change_is_in_an_audit_chain_that_verifies() {
     let actions: Vec<&str> = msp_chain.items.iter().map(|e| e.action.as_str()).collect();
     assert_eq!(actions, ["msp.created", "user.created"]);
     let created = &msp_chain.items[1];
-    assert_eq!(created.after.as_ref().unwrap()["email"], "owner@acme.example");
+    assert_eq!(
+        created.after.as_ref().unwrap()["email"],
+        "owner@acme.example"
+    );
     assert_eq!(created.actor.label, "test fixture");
 
-    let reports = audit::verify_all(world.storage.conn(), &world.keys).await.unwrap();
+    let reports = audit::verify_all(world.storage.conn(), &world.keys)
+        .await
+        .unwrap();
     assert_eq!(reports.len(), 2, "the MSP's chain and the tenant's");
     for report in reports {
         assert!(report.is_intact(), "{report:?}");
@@ -276,7 +307,10 @@ async fn the_database_refuses_to_change_audit_entries() {
         let err = conn.execute_unprepared(sql).await.expect_err(sql);
         assert!(err.to_string().contains("append-only"), "{sql}: {err}");
     }
-    assert_eq!(count_rows(&world.storage, "audit_entries").await.unwrap(), 1);
+    assert_eq!(
+        count_rows(&world.storage, "audit_entries").await.unwrap(),
+        1
+    );
 }
 
 #[tokio::test]
@@ -284,14 +318,18 @@ async fn demo_seeding_is_idempotent() {
     let db = TestDatabase::migrated().await;
     let world = World::new(&db).await;
     let keys = AuditKeys::generate().unwrap();
-    let first = demo::seed(&world.storage, &world.clock, &keys).await.unwrap();
+    let first = demo::seed(&world.storage, &world.clock, &keys)
+        .await
+        .unwrap();
     assert!(first.created);
     assert_eq!(first.tenants.len(), 3);
     let roles: std::collections::HashSet<Role> = first.users.iter().map(|u| u.role).collect();
     assert_eq!(roles.len(), Role::ALL.len(), "a user of every role");
 
     world.clock.advance(Duration::hours(1));
-    let second = demo::seed(&world.storage, &world.clock, &keys).await.unwrap();
+    let second = demo::seed(&world.storage, &world.clock, &keys)
+        .await
+        .unwrap();
     assert!(!second.created);
     assert_eq!(second.msp, first.msp);
     assert_eq!(second.tenants, first.tenants);

@@ -30,6 +30,20 @@ pub enum Permission {
 }
 
 impl Permission {
+    /// What the permission allows, completing "your role does not allow you to …".
+    #[must_use]
+    pub const fn describe(self) -> &'static str {
+        match self {
+            Permission::ReadTenants => "read tenants",
+            Permission::ManageTenants => "create, change or offboard tenants",
+            Permission::ReadMembers => "list a tenant's members",
+            Permission::ReadTenantAudit => "read a tenant's audit chain",
+            Permission::ReadMspAudit => "read the MSP's audit chain",
+            Permission::ReadUsers => "read the MSP's users and API tokens",
+            Permission::ManageUsers => "create or change users and their API tokens",
+        }
+    }
+
     pub const ALL: [Permission; 7] = [
         Permission::ReadTenants,
         Permission::ManageTenants,
@@ -58,7 +72,11 @@ impl Role {
             ),
             Role::Auditor => matches!(
                 permission,
-                P::ReadTenants | P::ReadMembers | P::ReadTenantAudit | P::ReadMspAudit | P::ReadUsers
+                P::ReadTenants
+                    | P::ReadMembers
+                    | P::ReadTenantAudit
+                    | P::ReadMspAudit
+                    | P::ReadUsers
             ),
             Role::CustomerOwner => matches!(
                 permission,
@@ -76,7 +94,8 @@ mod tests {
     #[test]
     fn only_admins_change_anything() {
         for role in Role::ALL {
-            let manages = role.allows(Permission::ManageTenants) || role.allows(Permission::ManageUsers);
+            let manages =
+                role.allows(Permission::ManageTenants) || role.allows(Permission::ManageUsers);
             assert_eq!(manages, role == Role::MspAdmin, "{role}");
         }
     }
@@ -84,7 +103,10 @@ mod tests {
     #[test]
     fn auditors_read_everything_of_their_msp() {
         for permission in Permission::ALL {
-            let is_read = !matches!(permission, Permission::ManageTenants | Permission::ManageUsers);
+            let is_read = !matches!(
+                permission,
+                Permission::ManageTenants | Permission::ManageUsers
+            );
             assert_eq!(Role::Auditor.allows(permission), is_read, "{permission:?}");
         }
     }

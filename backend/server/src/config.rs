@@ -474,14 +474,23 @@ mod tests {
     fn the_audit_signing_key_is_redacted_and_validated() {
         Jail::expect_with(|jail| {
             // 32 bytes of 0x07, base64.
-            jail.set_env("STEWARD_AUDIT__SIGNING_KEY", "BwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwc=");
+            jail.set_env(
+                "STEWARD_AUDIT__SIGNING_KEY",
+                "BwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwc=",
+            );
             let printed = load_in_jail(None).unwrap().to_redacted_toml();
-            assert!(printed.contains("signing_key = \"[redacted]\""), "{printed}");
+            assert!(
+                printed.contains("signing_key = \"[redacted]\""),
+                "{printed}"
+            );
             assert!(!printed.contains("BwcHBw"), "{printed}");
 
             jail.set_env("STEWARD_AUDIT__SIGNING_KEY", "dG9vIHNob3J0");
             let problems = problems_of(load_in_jail(None));
-            assert!(problems[0].starts_with("audit.signing_key: expected 32 bytes"), "{problems:?}");
+            assert!(
+                problems[0].starts_with("audit.signing_key: expected 32 bytes"),
+                "{problems:?}"
+            );
             Ok(())
         });
     }

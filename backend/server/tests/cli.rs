@@ -15,11 +15,13 @@ async fn migrate_applies_every_migration_once() {
     first.arg("migrate");
     let (code, stdout, stderr) = run(first);
     assert_eq!(code, 0, "{stderr}");
-    assert!(stdout.contains("Applied 2 migration(s)"), "{stdout}");
     assert!(
-        stdout.contains("m20261123_000001_create_tenancy"),
+        stdout.contains(&format!("Applied {} migration(s)", pending.len())),
         "{stdout}"
     );
+    for name in &pending {
+        assert!(stdout.contains(name.as_str()), "{name} in {stdout}");
+    }
 
     let mut second = steward_on(&db);
     second.arg("migrate");
@@ -38,7 +40,7 @@ async fn serve_answers_health_checks_and_stops_cleanly_on_sigterm() {
         server
             .banner
             .iter()
-            .any(|line| line.starts_with("Applied 2 migration(s)")),
+            .any(|line| line.starts_with("Applied ")),
         "serve migrates on start: {:?}",
         server.banner
     );

@@ -12,6 +12,7 @@
 //! When PostgreSQL is selected but unreachable the test fails: a suite that was asked to run on
 //! PostgreSQL never passes by quietly running on something else.
 
+pub mod tamper;
 mod world;
 
 use std::{path::Path, str::FromStr, time::Duration};

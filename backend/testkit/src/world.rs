@@ -6,7 +6,7 @@ use std::sync::Arc;
 use secrecy::ExposeSecret;
 use steward_core::{
     Clock, MockClock, Storage, SystemClock,
-    audit::AuditKeys,
+    audit::{AuditConfig, AuditKeys},
     storage::{Deployment, NewMsp, NewTenant, NewUser},
 };
 use steward_domain::{
@@ -24,16 +24,25 @@ pub struct World {
     /// Starts at the real current time and moves only when the test advances it.
     pub clock: MockClock,
     pub keys: Arc<AuditKeys>,
+    /// The audit signing key as `audit.signing_key` takes it, for `steward` processes that
+    /// must sign or verify with the same key (`STEWARD_AUDIT__SIGNING_KEY`).
+    pub signing_key: String,
 }
 
 impl World {
     /// # Panics
     /// When the database cannot be opened.
     pub async fn new(db: &TestDatabase) -> Self {
+        let secret = AuditKeys::generate_secret().expect("generate an audit key");
+        let config = AuditConfig {
+            signing_key: Some(secret.clone()),
+            trusted_public_keys: Vec::new(),
+        };
         Self {
             storage: db.connect().await,
             clock: MockClock::new(SystemClock.now()),
-            keys: Arc::new(AuditKeys::generate().expect("generate an audit key")),
+            keys: Arc::new(AuditKeys::load(&config, db.data_dir()).expect("load the audit key")),
+            signing_key: secret.expose_secret().to_owned(),
         }
     }
 
@@ -123,7 +132,11 @@ impl World {
         let issued = ctx
             .operate_msp(user.msp_id)
             .users()
-            .create_token(user.id, "test token", expires_in.map(|d| self.clock.now() + d))
+            .create_token(
+                user.id,
+                "test token",
+                expires_in.map(|d| self.clock.now() + d),
+            )
             .await
             .expect("issue the token");
         drop(ctx);

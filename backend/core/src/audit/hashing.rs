@@ -44,7 +44,12 @@ struct HashedEntry<'a> {
 }
 
 /// SHA-256 (hex) over the entry's canonical encoding, which includes the previous hash.
-pub(crate) fn entry_hash(entry: &audit_entry::Model) -> String {
+///
+/// This is the published format, so an auditor can recompute a chain from an export: the hash
+/// covers `steward-audit-entry-v1\n` followed by the RFC 8785 canonical JSON of every stored
+/// field except `hash`, with `occurred_at` in RFC 3339 with microseconds.
+#[must_use]
+pub fn entry_hash(entry: &audit_entry::Model) -> String {
     let hashed = HashedEntry {
         action: &entry.action,
         actor_id: entry.actor_id,
@@ -125,15 +130,15 @@ mod tests {
         let base = entry_hash(&entry());
         assert_eq!(base.len(), 64);
         assert_eq!(base, entry_hash(&entry()), "hashing is deterministic");
-        let variants: Vec<Box<dyn Fn(&mut audit_entry::Model)>> = vec![
-            Box::new(|e| e.seq = 2),
-            Box::new(|e| e.action = "tenant.updated".into()),
-            Box::new(|e| e.actor_label = "someone@else".into()),
-            Box::new(|e| e.after = Some("{}".into())),
-            Box::new(|e| e.prev_hash = "1".repeat(64)),
-            Box::new(|e| e.occurred_at += chrono::Duration::microseconds(1)),
-            Box::new(|e| e.tenant_id = None),
-            Box::new(|e| e.id = Uuid::from_u128(9)),
+        let variants: [fn(&mut audit_entry::Model); 8] = [
+            |e| e.seq = 2,
+            |e| e.action = "tenant.updated".into(),
+            |e| e.actor_label = "someone@else".into(),
+            |e| e.after = Some("{}".into()),
+            |e| e.prev_hash = "1".repeat(64),
+            |e| e.occurred_at += chrono::Duration::microseconds(1),
+            |e| e.tenant_id = None,
+            |e| e.id = Uuid::from_u128(9),
         ];
         for change in variants {
             let mut changed = entry();

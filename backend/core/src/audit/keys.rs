@@ -103,8 +103,9 @@ impl AuditKeys {
     /// When a key does not decode, or the key file cannot be read or written.
     pub fn load(config: &AuditConfig, data_dir: &Path) -> Result<Self, AuditKeyError> {
         let signing = match &config.signing_key {
-            Some(key) => decode_secret_key(key.expose_secret())
-                .map_err(AuditKeyError::InvalidConfigured)?,
+            Some(key) => {
+                decode_secret_key(key.expose_secret()).map_err(AuditKeyError::InvalidConfigured)?
+            }
             None => load_or_generate(&data_dir.join(GENERATED_KEY_FILE))?,
         };
         let mut keys = Self::from_signing_key(signing);
@@ -138,6 +139,16 @@ impl AuditKeys {
         Ok(Self::from_signing_key(generate_signing_key()?))
     }
 
+    /// A new random secret key in the form `audit.signing_key` takes (base64 of 32 bytes).
+    ///
+    /// # Errors
+    /// When the operating system provides no randomness.
+    pub fn generate_secret() -> Result<SecretString, AuditKeyError> {
+        Ok(SecretString::from(
+            BASE64.encode(generate_signing_key()?.to_bytes()),
+        ))
+    }
+
     /// Identifies the signing key: the first 16 hex digits of SHA-256 over its public key.
     #[must_use]
     pub fn key_id(&self) -> &str {
@@ -149,6 +160,14 @@ impl AuditKeys {
     #[must_use]
     pub fn public_key_base64(&self) -> String {
         BASE64.encode(self.signing.verifying_key().to_bytes())
+    }
+
+    /// The signature of a checkpoint "chain `chain_id` had length `seq` with head `head_hash`".
+    #[must_use]
+    pub fn sign_checkpoint(&self, chain_id: uuid::Uuid, seq: i64, head_hash: &str) -> String {
+        self.sign(&super::hashing::checkpoint_message(
+            chain_id, seq, head_hash,
+        ))
     }
 
     pub(crate) fn sign(&self, message: &[u8]) -> String {
@@ -273,9 +292,18 @@ mod tests {
     fn signatures_verify_only_with_the_right_key_and_message() {
         let keys = AuditKeys::generate().unwrap();
         let signature = keys.sign(b"chain head");
-        assert_eq!(keys.verify(keys.key_id(), b"chain head", &signature), Verification::Valid);
-        assert_eq!(keys.verify(keys.key_id(), b"chain hea", &signature), Verification::Invalid);
-        assert_eq!(keys.verify("0000000000000000", b"chain head", &signature), Verification::UnknownKey);
+        assert_eq!(
+            keys.verify(keys.key_id(), b"chain head", &signature),
+            Verification::Valid
+        );
+        assert_eq!(
+            keys.verify(keys.key_id(), b"chain hea", &signature),
+            Verification::Invalid
+        );
+        assert_eq!(
+            keys.verify("0000000000000000", b"chain head", &signature),
+            Verification::UnknownKey
+        );
         let other = AuditKeys::generate().unwrap();
         assert_eq!(
             keys.verify(keys.key_id(), b"chain head", &other.sign(b"chain head")),
@@ -294,7 +322,10 @@ mod tests {
         };
         let current = AuditKeys::load(&config, dir.path()).unwrap();
         assert_ne!(current.key_id(), old.key_id());
-        assert_eq!(current.verify(old.key_id(), b"old head", &signature), Verification::Valid);
+        assert_eq!(
+            current.verify(old.key_id(), b"old head", &signature),
+            Verification::Valid
+        );
     }
 
     #[test]

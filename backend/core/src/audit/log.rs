@@ -1,8 +1,6 @@
 //! Reading a chain.
 
-use sea_orm::{
-    ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
-};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 use steward_domain::audit::{ActorKind, AuditActor, AuditEntry, AuditSubject};
 
 use super::ChainRef;
@@ -29,7 +27,10 @@ impl<'c, C: ConnectionTrait> AuditLog<'c, C> {
     ///
     /// # Errors
     /// When the database cannot be read or holds an invalid row.
-    pub async fn list(&self, page: PageRequest<u64>) -> Result<Page<AuditEntry, u64>, StorageError> {
+    pub async fn list(
+        &self,
+        page: PageRequest<u64>,
+    ) -> Result<Page<AuditEntry, u64>, StorageError> {
         let after = i64::try_from(page.after.unwrap_or(0)).unwrap_or(i64::MAX);
         let rows = audit_entry::Entity::find()
             .filter(audit_entry::Column::ChainId.eq(self.chain.chain_id()))
@@ -42,18 +43,6 @@ impl<'c, C: ConnectionTrait> AuditLog<'c, C> {
             .map(entry_from_row)
             .collect::<Result<Vec<_>, _>>()?;
         Ok(Page::from_overfetch(rows, page.limit, |entry| entry.seq))
-    }
-
-    /// How many entries the chain holds.
-    ///
-    /// # Errors
-    /// When the database cannot be read.
-    pub async fn len(&self) -> Result<u64, StorageError> {
-        let count = audit_entry::Entity::find()
-            .filter(audit_entry::Column::ChainId.eq(self.chain.chain_id()))
-            .count(self.conn)
-            .await?;
-        Ok(count)
     }
 }
 

@@ -29,6 +29,7 @@ use steward_domain::{
 use uuid::Uuid;
 
 pub use self::{
+    hashing::entry_hash,
     keys::{AuditConfig, AuditKeyError, AuditKeys},
     log::AuditLog,
     verify::{BreakReason, ChainBreak, ChainVerification, verify_all, verify_chain},
@@ -97,7 +98,11 @@ pub struct Change {
 
 impl Change {
     /// A change to the subject with this id.
-    pub fn new(action: &'static str, subject_kind: &'static str, subject_id: impl ToString) -> Self {
+    pub fn new(
+        action: &'static str,
+        subject_kind: &'static str,
+        subject_id: &dyn std::fmt::Display,
+    ) -> Self {
         Self {
             action,
             subject_kind,
@@ -183,7 +188,7 @@ pub(crate) async fn append(
         prev_hash,
         hash: String::new(),
     };
-    entry.hash = hashing::entry_hash(&entry);
+    entry.hash = entry_hash(&entry);
 
     let checkpoint = audit_checkpoint::Model {
         id: new_id(ctx.clock),
@@ -191,9 +196,7 @@ pub(crate) async fn append(
         seq,
         head_hash: entry.hash.clone(),
         key_id: ctx.keys.key_id().to_owned(),
-        signature: ctx
-            .keys
-            .sign(&hashing::checkpoint_message(chain_id, seq, &entry.hash)),
+        signature: ctx.keys.sign_checkpoint(chain_id, seq, &entry.hash),
         created_at: entry.occurred_at,
     };
     entry.clone().into_active_model().insert(txn).await?;

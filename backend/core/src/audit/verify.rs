@@ -75,7 +75,9 @@ impl fmt::Display for ChainBreak {
             None => format!("entry #{}", self.seq),
         };
         match &self.reason {
-            BreakReason::HashMismatch => write!(f, "{entry} does not match its hash: it was altered"),
+            BreakReason::HashMismatch => {
+                write!(f, "{entry} does not match its hash: it was altered")
+            }
             BreakReason::BrokenLink => write!(
                 f,
                 "{entry} does not link to the entry before it: entries were removed or reordered"
@@ -169,10 +171,16 @@ pub async fn verify_chain<C: ConnectionTrait>(
             pending_checkpoint = checkpoints.next(|c| c.seq).await?;
         }
         match pending_checkpoint.take_if(|checkpoint| checkpoint.seq == entry.seq) {
-            None => found_break(&mut report, entry.seq, entry_id, BreakReason::CheckpointMissing),
+            None => found_break(
+                &mut report,
+                entry.seq,
+                entry_id,
+                BreakReason::CheckpointMissing,
+            ),
             Some(checkpoint) => {
                 report.checkpoints += 1;
-                let message = hashing::checkpoint_message(chain_id, checkpoint.seq, &checkpoint.head_hash);
+                let message =
+                    hashing::checkpoint_message(chain_id, checkpoint.seq, &checkpoint.head_hash);
                 match keys.verify(&checkpoint.key_id, &message, &checkpoint.signature) {
                     Verification::Valid if checkpoint.head_hash == entry.hash => {}
                     Verification::Valid => found_break(

@@ -23,8 +23,8 @@ mod users;
 use std::{path::Path, str::FromStr};
 
 use sea_orm::{
-    ConnectionTrait, SqliteTransactionMode,
-    SqlxPostgresConnector, SqlxSqliteConnector, TransactionOptions, TransactionTrait,
+    ConnectionTrait, SqliteTransactionMode, SqlxPostgresConnector, SqlxSqliteConnector,
+    TransactionOptions, TransactionTrait,
 };
 use sqlx::{
     ConnectOptions,
@@ -36,20 +36,18 @@ use steward_migrations::{Migrator, MigratorTrait};
 /// The connection and transaction types the handles run on.
 pub use sea_orm::{DatabaseConnection, DatabaseTransaction, DbErr};
 
-pub(crate) use self::{tokens::find_by_secret as find_token_by_secret, users::find_user};
 pub use self::{
     config::{DatabaseConfig, DatabaseTarget, DatabaseUrl},
     error::StorageError,
     ids::new_id,
     msps::{MspRepository, NewMsp},
     pagination::{Page, PageRequest},
-    scopes::{
-        Deployment, MspAdmin, MspScope, TenantScope, TenantScopeError, WriteContext,
-    },
+    scopes::{Deployment, MspAdmin, MspScope, TenantScope, TenantScopeError, WriteContext},
     tenants::{NewTenant, TenantAdmin, TenantAdminError, TenantChanges, TenantDirectory},
     tokens::{IssuedToken, OwnTokens, TOKEN_PREFIX, TokenDirectory, TokenRevokeError},
     users::{NewUser, UserAdmin, UserAdminError, UserChanges, UserDirectory, normalize_email},
 };
+pub(crate) use self::{tokens::find_by_secret as find_token_by_secret, users::find_user};
 
 /// Which database engine Steward is running on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -78,7 +78,7 @@ pub(crate) async fn create(ctx: &WriteContext<'_>, new: NewMsp) -> Result<Msp, S
     audit::append(
         ctx,
         ChainRef::Msp(msp.id),
-        Change::new("msp.created", "msp", msp.id).after(&msp),
+        Change::new("msp.created", "msp", &msp.id).after(&msp),
     )
     .await?;
     Ok(msp)

@@ -9,8 +9,8 @@ use steward_domain::{
 };
 
 use super::{
-    MspRepository, NewMsp, StorageError, TenantAdmin, TenantDirectory, TokenDirectory,
-    UserAdmin, UserDirectory, entities::user, msps, users,
+    MspRepository, NewMsp, StorageError, TenantAdmin, TenantDirectory, TokenDirectory, UserAdmin,
+    UserDirectory, entities::user, msps, users,
 };
 use crate::{
     access::Forbidden,

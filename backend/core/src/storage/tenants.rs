@@ -11,7 +11,7 @@ use steward_domain::{
 };
 
 use super::{Page, PageRequest, StorageError, WriteContext, entities::tenant, new_id};
-use crate::audit::{self, Change, ChainRef};
+use crate::audit::{self, ChainRef, Change};
 
 /// The tenants a caller can see: every tenant of one MSP, or only one of them (a customer
 /// user's own). Every query carries that filter.
@@ -24,11 +24,7 @@ pub struct TenantDirectory<'c, C> {
 
 impl<'c, C: ConnectionTrait> TenantDirectory<'c, C> {
     pub(crate) fn new(conn: &'c C, msp_id: MspId, only: Option<TenantId>) -> Self {
-        Self {
-            conn,
-            msp_id,
-            only,
-        }
+        Self { conn, msp_id, only }
     }
 
     /// Every query starts here, so none can leave what the caller may see.
@@ -150,13 +146,18 @@ impl<'a> TenantAdmin<'a> {
         }
         .insert(self.ctx.txn)
         .await
-        .map_err(|err| match StorageError::from_write("a tenant with this slug", err) {
-            StorageError::Conflict { .. } => TenantAdminError::SlugTaken(new.slug.clone()),
-            other => other.into(),
-        })?;
+        .map_err(
+            |err| match StorageError::from_write("a tenant with this slug", err) {
+                StorageError::Conflict { .. } => TenantAdminError::SlugTaken(new.slug.clone()),
+                other => other.into(),
+            },
+        )?;
         let tenant = Tenant::try_from(row)?;
-        self.record(&tenant, Change::new("tenant.created", "tenant", tenant.id).after(&tenant))
-            .await?;
+        self.record(
+            &tenant,
+            Change::new("tenant.created", "tenant", &tenant.id).after(&tenant),
+        )
+        .await?;
         Ok(tenant)
     }
 
@@ -180,7 +181,9 @@ impl<'a> TenantAdmin<'a> {
         self.save(&after).await?;
         self.record(
             &after,
-            Change::new("tenant.updated", "tenant", id).before(&before).after(&after),
+            Change::new("tenant.updated", "tenant", &id)
+                .before(&before)
+                .after(&after),
         )
         .await?;
         Ok(after)
@@ -202,7 +205,9 @@ impl<'a> TenantAdmin<'a> {
         self.save(&after).await?;
         self.record(
             &after,
-            Change::new("tenant.offboarded", "tenant", id).before(&before).after(&after),
+            Change::new("tenant.offboarded", "tenant", &id)
+                .before(&before)
+                .after(&after),
         )
         .await?;
         Ok(after)

@@ -10,9 +10,7 @@ use secrecy::SecretString;
 use sha2::{Digest, Sha256};
 use steward_domain::{ApiTokenId, MspId, UserId, credentials::ApiToken};
 
-use super::{
-    StorageError, UserAdmin, UserAdminError, WriteContext, entities::api_token, new_id,
-};
+use super::{StorageError, UserAdmin, UserAdminError, WriteContext, entities::api_token, new_id};
 use crate::audit::{self, ChainRef, Change};
 
 /// Every token starts with this, so a leaked one is easy to recognize (secret scanners).
@@ -96,7 +94,7 @@ impl UserAdmin<'_> {
             .await
             .map_err(StorageError::from)?;
         let token = ApiToken::from(row);
-        self.record(Change::new("api_token.created", "api_token", token.id).after(&token))
+        self.record(Change::new("api_token.created", "api_token", &token.id).after(&token))
             .await?;
         Ok(IssuedToken {
             token,
@@ -173,7 +171,7 @@ async fn revoke(
     audit::append(
         ctx,
         ChainRef::Msp(msp_id),
-        Change::new("api_token.revoked", "api_token", id)
+        Change::new("api_token.revoked", "api_token", &id)
             .before(&before)
             .after(&after),
     )

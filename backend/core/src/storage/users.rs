@@ -202,10 +202,12 @@ impl<'a> UserAdmin<'a> {
         }
         .insert(self.ctx.txn)
         .await
-        .map_err(|err| match StorageError::from_write("a user with this email", err) {
-            StorageError::Conflict { .. } => UserAdminError::EmailTaken(email.clone()),
-            other => other.into(),
-        })?;
+        .map_err(
+            |err| match StorageError::from_write("a user with this email", err) {
+                StorageError::Conflict { .. } => UserAdminError::EmailTaken(email.clone()),
+                other => other.into(),
+            },
+        )?;
         membership::ActiveModel {
             id: Set(new_id(self.ctx.clock)),
             msp_id: Set(self.msp_id.as_uuid()),
@@ -219,7 +221,7 @@ impl<'a> UserAdmin<'a> {
         .map_err(StorageError::from)?;
 
         let user = self.existing(user_id.into()).await?;
-        self.record(Change::new("user.created", "user", user.id).after(&user))
+        self.record(Change::new("user.created", "user", &user.id).after(&user))
             .await?;
         Ok(user)
     }
@@ -251,7 +253,10 @@ impl<'a> UserAdmin<'a> {
         after.updated_at = self.ctx.clock.now();
 
         user::Entity::update_many()
-            .col_expr(user::Column::DisplayName, Expr::value(after.display_name.clone()))
+            .col_expr(
+                user::Column::DisplayName,
+                Expr::value(after.display_name.clone()),
+            )
             .col_expr(user::Column::Status, Expr::value(after.status.as_str()))
             .col_expr(user::Column::UpdatedAt, Expr::value(after.updated_at))
             .filter(user::Column::Id.eq(id.as_uuid()))
@@ -276,8 +281,12 @@ impl<'a> UserAdmin<'a> {
             (UserStatus::Disabled, UserStatus::Active) => "user.enabled",
             _ => "user.updated",
         };
-        self.record(Change::new(action, "user", id).before(&before).after(&after))
-            .await?;
+        self.record(
+            Change::new(action, "user", &id)
+                .before(&before)
+                .after(&after),
+        )
+        .await?;
         Ok(after)
     }
 
@@ -307,7 +316,7 @@ impl<'a> UserAdmin<'a> {
         row.updated_at = Set(now);
         row.update(self.ctx.txn).await.map_err(StorageError::from)?;
         // The hash itself is a secret: the entry records that it changed, not its value.
-        self.record(Change::new(action, "user", id)).await?;
+        self.record(Change::new(action, "user", &id)).await?;
         Ok(())
     }
 
@@ -318,7 +327,11 @@ impl<'a> UserAdmin<'a> {
             .ok_or(UserAdminError::NotFound(id))
     }
 
-    async fn check_role(&self, role: Role, tenant_id: Option<TenantId>) -> Result<(), UserAdminError> {
+    async fn check_role(
+        &self,
+        role: Role,
+        tenant_id: Option<TenantId>,
+    ) -> Result<(), UserAdminError> {
         match (role.side(), tenant_id) {
             (RoleSide::Msp, None) => Ok(()),
             (RoleSide::Msp, Some(_)) => Err(UserAdminError::TenantNotAllowed(role)),
@@ -351,9 +364,13 @@ fn checked_email(email: &str) -> Result<String, UserAdminError> {
     let email = normalize_email(email);
     let plausible = email.len() <= 254
         && !email.chars().any(|c| c.is_whitespace() || c.is_control())
-        && email
-            .split_once('@')
-            .is_some_and(|(local, domain)| !local.is_empty() && domain.contains('.') && !domain.starts_with('.') && !domain.ends_with('.') && !domain.contains('@'));
+        && email.split_once('@').is_some_and(|(local, domain)| {
+            !local.is_empty()
+                && domain.contains('.')
+                && !domain.starts_with('.')
+                && !domain.ends_with('.')
+                && !domain.contains('@')
+        });
     if plausible {
         Ok(email)
     } else {

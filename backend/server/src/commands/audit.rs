@@ -12,7 +12,7 @@ pub const EXIT_BROKEN: u8 = 3;
 
 /// Verifies every chain, or one tenant's, and names the first broken entry of each broken one.
 pub async fn verify(config: Config, tenant: Option<TenantId>) -> anyhow::Result<ExitCode> {
-    let storage = super::serve::open_storage(&config).await?;
+    let storage = super::serve::open_storage(&config, super::migrate::Report::WhenApplied).await?;
     let keys = super::serve::audit_keys(&config)?;
     let reports = match tenant {
         None => audit::verify_all(storage.conn(), &keys).await?,
@@ -52,7 +52,13 @@ async fn tenant_chain(
 ) -> anyhow::Result<Option<ChainRef>> {
     let deployment = storage.deployment();
     for msp in deployment.msps().all().await? {
-        if deployment.msp(msp.id).tenants().lookup(tenant_id).await?.is_some() {
+        if deployment
+            .msp(msp.id)
+            .tenants()
+            .lookup(tenant_id)
+            .await?
+            .is_some()
+        {
             return Ok(Some(ChainRef::Tenant {
                 msp_id: msp.id,
                 tenant_id,

@@ -10,7 +10,7 @@ use crate::config::Config;
 
 /// Seeds the demo MSP where missing, then serves.
 pub async fn run(config: Config) -> anyhow::Result<ExitCode> {
-    let storage = super::serve::open_storage(&config).await?;
+    let storage = super::serve::open_storage(&config, super::migrate::Report::Always).await?;
     let keys = super::serve::audit_keys(&config)?;
     let seed = demo::seed(&storage, &SystemClock, &keys)
         .await
@@ -18,7 +18,10 @@ pub async fn run(config: Config) -> anyhow::Result<ExitCode> {
     if seed.created {
         println!("Created the demo MSP \"{}\".", seed.msp.name);
     } else {
-        println!("Using the demo MSP \"{}\" from earlier runs.", seed.msp.name);
+        println!(
+            "Using the demo MSP \"{}\" from earlier runs.",
+            seed.msp.name
+        );
     }
     for tenant in &seed.tenants {
         println!("  tenant {} ({})", tenant.name, tenant.slug);

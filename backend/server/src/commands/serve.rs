@@ -4,19 +4,20 @@ use anyhow::Context;
 use steward_core::{Storage, SystemClock, audit::AuditKeys};
 use tokio::net::TcpListener;
 
+use super::migrate::Report;
 use crate::{config::Config, http, state::AppState};
 
 /// Serves until interrupted (Ctrl-C or SIGTERM), finishing requests in flight.
 pub async fn run(config: Config) -> anyhow::Result<ExitCode> {
-    let storage = open_storage(&config).await?;
+    let storage = open_storage(&config, Report::Always).await?;
     serve(&config, storage).await?;
     Ok(ExitCode::SUCCESS)
 }
 
 /// Opens the configured database and brings its schema up to date.
-pub(crate) async fn open_storage(config: &Config) -> anyhow::Result<Storage> {
+pub(crate) async fn open_storage(config: &Config, report: Report) -> anyhow::Result<Storage> {
     let storage = Storage::connect(&config.database, &config.data_dir).await?;
-    super::migrate::apply(&storage).await?;
+    super::migrate::apply(&storage, report).await?;
     Ok(storage)
 }
 

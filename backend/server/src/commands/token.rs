@@ -30,7 +30,7 @@ pub async fn create(
     name: &str,
     expires_in_days: Option<u32>,
 ) -> anyhow::Result<ExitCode> {
-    let storage = super::serve::open_storage(&config).await?;
+    let storage = super::serve::open_storage(&config, super::migrate::Report::WhenApplied).await?;
     let keys = super::serve::audit_keys(&config)?;
     let clock = SystemClock;
     let expires_at = expires_in_days.map(|days| clock.now() + Duration::days(days.into()));
@@ -52,10 +52,10 @@ pub async fn create(
         .context("issue the token")?;
     txn.commit().await.context("save the token")?;
 
-    let expiry = issued
-        .token
-        .expires_at
-        .map_or_else(|| "never expires".to_owned(), |at| format!("expires {}", at.to_rfc3339()));
+    let expiry = issued.token.expires_at.map_or_else(
+        || "never expires".to_owned(),
+        |at| format!("expires {}", at.to_rfc3339()),
+    );
     eprintln!(
         "Issued API token \"{}\" ({}) for {} ({}); it {expiry}. The secret below is shown once:",
         issued.token.name, issued.token.id, user.email, user.role
@@ -66,12 +66,16 @@ pub async fn create(
 
 /// Lists a user's tokens.
 pub async fn list(config: Config, email: &str) -> anyhow::Result<ExitCode> {
-    let storage = super::serve::open_storage(&config).await?;
+    let storage = super::serve::open_storage(&config, super::migrate::Report::WhenApplied).await?;
     let deployment = storage.deployment();
     let Some(user) = deployment.find_user_by_email(email).await? else {
         bail!("no user has the email {email}");
     };
-    let tokens = deployment.msp(user.msp_id).tokens().of_user(user.id).await?;
+    let tokens = deployment
+        .msp(user.msp_id)
+        .tokens()
+        .of_user(user.id)
+        .await?;
     let now = SystemClock.now();
     if tokens.is_empty() {
         println!("{email} has no API tokens.");
@@ -82,9 +86,10 @@ pub async fn list(config: Config, email: &str) -> anyhow::Result<ExitCode> {
             ApiTokenState::Expired => "expired",
             ApiTokenState::Revoked => "revoked",
         };
-        let last_used = token
-            .last_used_at
-            .map_or_else(|| "never used".to_owned(), |at| format!("last used {}", at.to_rfc3339()));
+        let last_used = token.last_used_at.map_or_else(
+            || "never used".to_owned(),
+            |at| format!("last used {}", at.to_rfc3339()),
+        );
         println!("{}  {state:<8} {:<24} {last_used}", token.id, token.name);
     }
     Ok(ExitCode::SUCCESS)
@@ -92,14 +97,20 @@ pub async fn list(config: Config, email: &str) -> anyhow::Result<ExitCode> {
 
 /// Revokes a token by id.
 pub async fn revoke(config: Config, token_id: ApiTokenId) -> anyhow::Result<ExitCode> {
-    let storage = super::serve::open_storage(&config).await?;
+    let storage = super::serve::open_storage(&config, super::migrate::Report::WhenApplied).await?;
     let keys = super::serve::audit_keys(&config)?;
     let clock = SystemClock;
     let txn = storage.begin().await?;
     let deployment = Deployment::new(&txn);
     let mut found = None;
     for msp in deployment.msps().all().await? {
-        if deployment.msp(msp.id).tokens().lookup(token_id).await?.is_some() {
+        if deployment
+            .msp(msp.id)
+            .tokens()
+            .lookup(token_id)
+            .await?
+            .is_some()
+        {
             found = Some(msp.id);
             break;
         }

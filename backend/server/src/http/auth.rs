@@ -39,8 +39,12 @@ impl CallerContext {
 
     /// A write context acting as the caller inside `txn`.
     pub fn write<'a>(&'a self, txn: &'a DatabaseTransaction) -> WriteContext<'a> {
-        self.caller
-            .write_context(txn, self.clock.as_ref(), &self.keys, self.request_id.clone())
+        self.caller.write_context(
+            txn,
+            self.clock.as_ref(),
+            &self.keys,
+            self.request_id.clone(),
+        )
     }
 
     /// The tenant if the caller can see it, else 404: a tenant of another MSP, or another
@@ -76,7 +80,9 @@ where
             .ok()
             .and_then(|value| {
                 let (scheme, token) = value.split_once(' ')?;
-                scheme.eq_ignore_ascii_case("bearer").then_some(token.trim())
+                scheme
+                    .eq_ignore_ascii_case("bearer")
+                    .then_some(token.trim())
             })
             .filter(|token| !token.is_empty())
             .ok_or_else(|| {
@@ -85,8 +91,8 @@ where
                     "the Authorization header must be: Bearer <API token>",
                 )
             })?;
-        let caller = access::authenticate_token(&state.storage, state.clock.as_ref(), token)
-            .await??;
+        let caller =
+            access::authenticate_token(&state.storage, state.clock.as_ref(), token).await??;
         let RequestId(request_id) = RequestId::from_request_parts(parts, &state)
             .await
             .unwrap_or_default();

@@ -10,6 +10,7 @@ use serde::Serialize;
 use steward_core::{
     StorageError,
     access::{Forbidden, TokenRejection},
+    passwords::PasswordError,
     storage::{DbErr, TenantAdminError, TenantScopeError, TokenRevokeError, UserAdminError},
 };
 use utoipa::ToSchema;
@@ -187,12 +188,24 @@ impl From<TokenRevokeError> for ApiError {
     }
 }
 
+impl From<PasswordError> for ApiError {
+    fn from(err: PasswordError) -> Self {
+        match err {
+            PasswordError::TooShort | PasswordError::TooLong => {
+                ApiError::unprocessable("weak-password", err.to_string())
+            }
+            PasswordError::Hashing(_) => ApiError::internal(&err),
+        }
+    }
+}
+
 impl From<JsonRejection> for ApiError {
     fn from(rejection: JsonRejection) -> Self {
         match rejection {
-            JsonRejection::JsonSyntaxError(err) => {
-                ApiError::bad_request("malformed-json", format!("the body is not valid JSON: {}", err.body_text()))
-            }
+            JsonRejection::JsonSyntaxError(err) => ApiError::bad_request(
+                "malformed-json",
+                format!("the body is not valid JSON: {}", err.body_text()),
+            ),
             JsonRejection::JsonDataError(err) => ApiError::unprocessable(
                 "invalid-body",
                 format!("the body does not fit this endpoint: {}", err.body_text()),

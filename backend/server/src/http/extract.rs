@@ -1,10 +1,10 @@
 //! Extractors whose rejections answer in Steward's error format.
 
+use super::ApiError;
 use axum::{
     extract::{FromRequest, FromRequestParts},
     http::request::Parts,
 };
-use super::ApiError;
 
 /// A JSON body; malformed JSON, unknown fields, a wrong content type and an oversized body are
 /// each refused with their own code before the handler runs.

@@ -62,7 +62,10 @@ async fn readyz(State(storage): State<Storage>) -> Result<Json<Readiness>, ApiEr
             database: "ok",
         })),
         Ok(Err(err)) => {
-            tracing::warn!(error = &err as &dyn std::error::Error, "readiness: database unreachable");
+            tracing::warn!(
+                error = &err as &dyn std::error::Error,
+                "readiness: database unreachable"
+            );
             Err(ApiError::unavailable("the database is unreachable"))
         }
         Err(_) => {

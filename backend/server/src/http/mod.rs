@@ -49,7 +49,10 @@ pub fn router(state: AppState, config: &HttpConfig) -> Router {
             .tag("operations")
             .summary(Some("This OpenAPI 3 description"))
             .operation_id(Some("openapi"))
-            .response("200", utoipa::openapi::Response::new("The OpenAPI document"))
+            .response(
+                "200",
+                utoipa::openapi::Response::new("The OpenAPI document"),
+            )
             .build(),
     );
     let openapi = Arc::new(openapi);

@@ -203,3 +203,94 @@ pub fn run(mut command: Command) -> (i32, String, String) {
         String::from_utf8_lossy(&output.stderr).into_owned(),
     )
 }
+
+/// An answer's status and JSON body (`null` when the body is empty or not JSON).
+pub type Answer = (reqwest::StatusCode, serde_json::Value);
+
+impl TestApp {
+    /// Sends a request with an optional bearer token and JSON body.
+    pub async fn call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<&serde_json::Value>,
+    ) -> Answer {
+        let mut request = self.client.request(method, self.url(path));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        if let Some(body) = body {
+            request = request.json(body);
+        }
+        let response = request.send().await.expect("request");
+        let status = response.status();
+        let text = response.text().await.unwrap_or_default();
+        (
+            status,
+            serde_json::from_str(&text).unwrap_or(serde_json::Value::Null),
+        )
+    }
+
+    pub async fn get_as(&self, path: &str, token: &str) -> Answer {
+        self.call(reqwest::Method::GET, path, Some(token), None)
+            .await
+    }
+
+    pub async fn post_as(&self, path: &str, token: &str, body: &serde_json::Value) -> Answer {
+        self.call(reqwest::Method::POST, path, Some(token), Some(body))
+            .await
+    }
+
+    pub async fn patch_as(&self, path: &str, token: &str, body: &serde_json::Value) -> Answer {
+        self.call(reqwest::Method::PATCH, path, Some(token), Some(body))
+            .await
+    }
+
+    /// Every documented operation: (method, path template, operation id).
+    pub async fn operations(&self) -> Vec<Operation> {
+        let (status, doc) = self
+            .call(reqwest::Method::GET, "/api/v1/openapi.json", None, None)
+            .await;
+        assert_eq!(status, reqwest::StatusCode::OK);
+        let mut operations = Vec::new();
+        for (path, item) in doc["paths"].as_object().expect("paths") {
+            for (method, operation) in item.as_object().expect("path item") {
+                let id = operation["operationId"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_owned();
+                operations.push(Operation {
+                    method: method.to_uppercase().parse().expect("an HTTP method"),
+                    path: path.clone(),
+                    id,
+                    authenticated: operation.get("security").is_some(),
+                });
+            }
+        }
+        operations.sort_by(|a, b| a.id.cmp(&b.id));
+        operations
+    }
+}
+
+/// One operation of the OpenAPI document.
+#[derive(Debug, Clone)]
+pub struct Operation {
+    pub method: reqwest::Method,
+    pub path: String,
+    pub id: String,
+    /// Whether the operation declares a security requirement.
+    pub authenticated: bool,
+}
+
+impl Operation {
+    /// The path with its parameters filled in.
+    pub fn path_with(&self, params: &[(&str, String)]) -> String {
+        let mut path = self.path.clone();
+        for (name, value) in params {
+            path = path.replace(&format!("{{{name}}}"), value);
+        }
+        assert!(!path.contains('{'), "unfilled parameter in {path}");
+        path
+    }
+}

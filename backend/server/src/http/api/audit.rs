@@ -70,5 +70,11 @@ async fn list_msp_audit(
     ApiQuery(page): ApiQuery<PageQuery>,
 ) -> Result<Json<AuditEntryList>, ApiError> {
     let request = page.request()?;
-    Ok(Json(ctx.caller.msp_audit(ctx.conn())?.list(request).await?.into()))
+    Ok(Json(
+        ctx.caller
+            .msp_audit(ctx.conn())?
+            .list(request)
+            .await?
+            .into(),
+    ))
 }

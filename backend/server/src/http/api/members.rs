@@ -47,5 +47,7 @@ async fn list_members(
 ) -> Result<Json<MemberList>, ApiError> {
     let request = page.request()?;
     let members = ctx.tenant(tenant_id).await?.members().await?;
-    Ok(Json(page_in_memory(members, request, |user| user.id.as_uuid()).into()))
+    Ok(Json(
+        page_in_memory(members, request, |user| user.id.as_uuid()).into(),
+    ))
 }

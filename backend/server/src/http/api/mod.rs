@@ -50,7 +50,9 @@ impl Modify for BearerToken {
             SecurityScheme::Http(
                 HttpBuilder::new()
                     .scheme(HttpAuthScheme::Bearer)
-                    .description(Some("An API token issued by an MSP admin or `steward token create`"))
+                    .description(Some(
+                        "An API token issued by an MSP admin or `steward token create`",
+                    ))
                     .build(),
             ),
         );

@@ -26,7 +26,10 @@ impl PageQuery {
         if !(1..=PageRequest::<K>::MAX_LIMIT).contains(&limit) {
             return Err(ApiError::bad_request(
                 "invalid-limit",
-                format!("limit must be between 1 and {}", PageRequest::<K>::MAX_LIMIT),
+                format!(
+                    "limit must be between 1 and {}",
+                    PageRequest::<K>::MAX_LIMIT
+                ),
             ));
         }
         let after = self

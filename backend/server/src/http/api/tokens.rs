@@ -73,11 +73,19 @@ async fn list_user_tokens(
     ApiQuery(page): ApiQuery<PageQuery>,
 ) -> Result<Json<TokenList>, ApiError> {
     let request = page.request()?;
-    if ctx.caller.users(ctx.conn())?.lookup(user_id).await?.is_none() {
+    if ctx
+        .caller
+        .users(ctx.conn())?
+        .lookup(user_id)
+        .await?
+        .is_none()
+    {
         return Err(ApiError::not_found(format!("no user {user_id}")));
     }
     let tokens = ctx.caller.tokens(ctx.conn())?.of_user(user_id).await?;
-    Ok(Json(page_in_memory(tokens, request, |t| t.id.as_uuid()).into()))
+    Ok(Json(
+        page_in_memory(tokens, request, |t| t.id.as_uuid()).into(),
+    ))
 }
 
 /// Issues an API token for a user (MSP admins). The answer holds the secret, once.
@@ -156,7 +164,9 @@ async fn list_own_tokens(
         .own_token_directory(ctx.conn())
         .of_user(ctx.caller.user().id)
         .await?;
-    Ok(Json(page_in_memory(tokens, request, |t| t.id.as_uuid()).into()))
+    Ok(Json(
+        page_in_memory(tokens, request, |t| t.id.as_uuid()).into(),
+    ))
 }
 
 /// Revokes an API token: any of the MSP's for MSP admins, their own for everyone else. It stops

@@ -3,7 +3,7 @@
 use axum::{Json, http::StatusCode};
 use serde::Deserialize;
 use steward_core::{
-    passwords::{self, PasswordError},
+    passwords,
     storage::{NewUser, UserChanges},
 };
 use steward_domain::{
@@ -82,7 +82,9 @@ async fn list_users(
     ApiQuery(page): ApiQuery<PageQuery>,
 ) -> Result<Json<UserList>, ApiError> {
     let request = page.request()?;
-    Ok(Json(ctx.caller.users(ctx.conn())?.list(request).await?.into()))
+    Ok(Json(
+        ctx.caller.users(ctx.conn())?.list(request).await?.into(),
+    ))
 }
 
 /// Creates a user with a role (MSP admins).
@@ -112,8 +114,7 @@ async fn create_user(
         .password
         .as_deref()
         .map(passwords::hash_password)
-        .transpose()
-        .map_err(password_error)?;
+        .transpose()?;
     let txn = ctx.storage.begin().await?;
     let write = ctx.write(&txn);
     let user = ctx
@@ -212,13 +213,4 @@ async fn update_user(
         .await?;
     txn.commit().await?;
     Ok(Json(user))
-}
-
-pub(super) fn password_error(err: PasswordError) -> ApiError {
-    match err {
-        PasswordError::TooShort | PasswordError::TooLong => {
-            ApiError::unprocessable("weak-password", err.to_string())
-        }
-        PasswordError::Hashing(_) => ApiError::internal(&err),
-    }
 }

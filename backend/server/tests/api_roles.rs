@@ -1,0 +1,168 @@
+//! Each role sees and may do exactly what it should: every operation of the OpenAPI document,
+//! called by a user of every role, on SQLite and PostgreSQL.
+
+mod support;
+
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use steward_domain::tenancy::Role;
+use steward_testkit::{TestDatabase, World, tamper::audit_entry_count};
+use support::TestApp;
+
+/// Who may call each operation, and what everyone else gets.
+fn expectation(operation_id: &str) -> (&'static [Role], StatusCode) {
+    use Role::*;
+    const ALL: &[Role] = &Role::ALL;
+    const ADMIN: &[Role] = &[MspAdmin];
+    const READERS_OF_THE_MSP: &[Role] = &[MspAdmin, Auditor];
+    let forbidden = StatusCode::FORBIDDEN;
+    match operation_id {
+        "get_me" | "list_tenants" | "get_tenant" | "list_members" | "list_own_tokens" => {
+            (ALL, forbidden)
+        }
+        "create_tenant" | "update_tenant" | "offboard_tenant" | "create_user" | "update_user"
+        | "create_user_token" => (ADMIN, forbidden),
+        "list_users" | "get_user" | "list_user_tokens" | "list_msp_audit" => {
+            (READERS_OF_THE_MSP, forbidden)
+        }
+        "list_tenant_audit" => (&[MspAdmin, Technician, Auditor, CustomerOwner], forbidden),
+        // Anyone may revoke their own tokens; someone else's token is invisible to all but
+        // MSP admins.
+        "revoke_token" => (ADMIN, StatusCode::NOT_FOUND),
+        other => panic!(
+            "operation {other} is in the OpenAPI document but not in this matrix: \
+             decide who may call it and add it here"
+        ),
+    }
+}
+
+fn body_for(operation_id: &str, role: Role) -> Option<Value> {
+    let unique = role.as_str().replace('_', "-");
+    match operation_id {
+        "create_tenant" => Some(json!({ "name": format!("New customer {unique}") })),
+        "update_tenant" => Some(json!({ "name": "Acme Dental Group" })),
+        "create_user" => Some(json!({
+            "email": format!("new-{unique}@harbor.example"),
+            "display_name": "New Technician",
+            "role": "technician",
+        })),
+        "update_user" => Some(json!({ "display_name": "Renamed Target" })),
+        "create_user_token" => Some(json!({ "name": "matrix" })),
+        _ => None,
+    }
+}
+
+/// Operations that end something are called last, so the others still have their target.
+fn order(operation_id: &str) -> u8 {
+    match operation_id {
+        "offboard_tenant" => 2,
+        "revoke_token" => 1,
+        _ => 0,
+    }
+}
+
+#[tokio::test]
+async fn every_role_may_do_exactly_what_it_should() {
+    for role in Role::ALL {
+        check_role(role).await;
+    }
+}
+
+async fn check_role(role: Role) {
+    let db = TestDatabase::migrated().await;
+    let world = World::new(&db).await;
+    let msp = world.msp("harbor").await;
+    let acme = world.tenant(msp.id, "acme").await;
+    world.tenant(msp.id, "birch").await;
+    let tenant_id = (role.side() == steward_domain::tenancy::RoleSide::Customer).then_some(acme.id);
+    let caller = world
+        .user(msp.id, "caller@harbor.example", role, tenant_id)
+        .await;
+    let caller_token = world.token(&caller, None).await;
+    let target = world
+        .user(msp.id, "target@harbor.example", Role::Technician, None)
+        .await;
+    world.token(&target, None).await;
+    let target_token_id = world
+        .storage
+        .deployment()
+        .msp(msp.id)
+        .tokens()
+        .of_user(target.id)
+        .await
+        .unwrap()[0]
+        .id;
+    let app = TestApp::for_world(&world).await;
+
+    let mut operations: Vec<_> = app
+        .operations()
+        .await
+        .into_iter()
+        .filter(|operation| operation.authenticated)
+        .collect();
+    assert!(operations.len() >= 15, "{operations:?}");
+    operations.sort_by_key(|operation| order(&operation.id));
+
+    for operation in operations {
+        let (allowed, denied) = expectation(&operation.id);
+        let path = operation.path_with(&[
+            ("tenant_id", acme.id.to_string()),
+            ("user_id", target.id.to_string()),
+            ("token_id", target_token_id.to_string()),
+        ]);
+        let body = body_for(&operation.id, role);
+        let entries_before = audit_entry_count(&world.storage).await;
+        let (status, answer) = app
+            .call(
+                operation.method.clone(),
+                &path,
+                Some(&caller_token),
+                body.as_ref(),
+            )
+            .await;
+        let context = format!("{role} {} {path}: {status} {answer}", operation.method);
+        if allowed.contains(&role) {
+            assert!(status.is_success(), "allowed but refused: {context}");
+            if operation.method != reqwest::Method::GET {
+                assert!(
+                    audit_entry_count(&world.storage).await > entries_before,
+                    "a change without an audit entry: {context}"
+                );
+            }
+        } else {
+            assert_eq!(status, denied, "{context}");
+            assert!(answer["error"]["code"].is_string(), "{context}");
+            assert_eq!(
+                audit_entry_count(&world.storage).await,
+                entries_before,
+                "a refused request wrote something: {context}"
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn operational_routes_need_no_credential_and_api_routes_do() {
+    let db = TestDatabase::migrated().await;
+    let world = World::new(&db).await;
+    let app = TestApp::for_world(&world).await;
+    for operation in app.operations().await {
+        let path = operation.path_with(&[
+            ("tenant_id", "0194f3a2-7b1c-7d3e-9f00-1234567890ab".into()),
+            ("user_id", "0194f3a2-7b1c-7d3e-9f00-1234567890ab".into()),
+            ("token_id", "0194f3a2-7b1c-7d3e-9f00-1234567890ab".into()),
+        ]);
+        let (status, answer) = app.call(operation.method.clone(), &path, None, None).await;
+        if operation.authenticated {
+            assert_eq!(
+                status,
+                StatusCode::UNAUTHORIZED,
+                "{} {path}",
+                operation.method
+            );
+            assert_eq!(answer["error"]["code"], "unauthenticated");
+        } else {
+            assert_eq!(status, StatusCode::OK, "{} {path}", operation.method);
+        }
+    }
+}
