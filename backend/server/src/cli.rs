@@ -90,6 +90,8 @@ enum AuditCommand {
         #[arg(long, value_name = "TENANT_ID")]
         tenant: Option<TenantId>,
     },
+    /// Print a new signing key for audit.signing_key (and its public key on standard error)
+    Keygen,
 }
 
 #[derive(Debug, Args)]
@@ -153,6 +155,7 @@ pub fn run() -> ExitCode {
             Command::Audit(AuditCommand::Verify { tenant }) => {
                 commands::audit::verify(config, tenant).await
             }
+            Command::Audit(AuditCommand::Keygen) => commands::audit::keygen(),
         }
     });
     match result {

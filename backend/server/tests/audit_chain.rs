@@ -190,3 +190,23 @@ async fn a_recomputed_chain_with_forged_checkpoints_is_detected() {
     assert!(report.contains("entry #2 ("), "{report}");
     assert!(report.contains("signed by untrusted key"), "{report}");
 }
+
+#[test]
+fn keygen_prints_a_key_that_steward_accepts() {
+    let (code, stdout, stderr) = run({
+        let mut command = support::steward();
+        command.args(["audit", "keygen"]);
+        command
+    });
+    assert_eq!(code, 0, "{stderr}");
+    let key = stdout.trim();
+    assert_eq!(key.len(), 44, "base64 of 32 bytes: {key}");
+    assert!(stderr.contains("Public key"), "{stderr}");
+
+    let mut config = support::steward();
+    config.arg("config").env("STEWARD_AUDIT__SIGNING_KEY", key);
+    let (code, stdout, stderr) = run(config);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stdout.contains("signing_key = \"[redacted]\""), "{stdout}");
+    assert!(!stdout.contains(key));
+}

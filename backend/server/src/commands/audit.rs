@@ -2,7 +2,7 @@
 
 use std::process::ExitCode;
 
-use steward_core::audit::{self, ChainRef, ChainVerification};
+use steward_core::audit::{self, AuditKeys, ChainRef, ChainVerification};
 use steward_domain::TenantId;
 
 use crate::config::Config;
@@ -34,6 +34,29 @@ pub async fn verify(config: Config, tenant: Option<TenantId>) -> anyhow::Result<
         println!("{broken} of {} audit chain(s) are broken.", reports.len());
         Ok(ExitCode::from(EXIT_BROKEN))
     }
+}
+
+/// Prints a new signing key for `audit.signing_key`, and its public key for
+/// `audit.trusted_public_keys` after a later rotation.
+#[expect(clippy::unnecessary_wraps, reason = "every command returns the same result type")]
+pub fn keygen() -> anyhow::Result<ExitCode> {
+    let secret = AuditKeys::generate_secret()?;
+    let keys = AuditKeys::load(
+        &audit::AuditConfig {
+            signing_key: Some(secret.clone()),
+            trusted_public_keys: Vec::new(),
+        },
+        std::path::Path::new("."),
+    )?;
+    eprintln!(
+        "A new audit signing key (key id {}). Set it as audit.signing_key or \
+         STEWARD_AUDIT__SIGNING_KEY on every process of the deployment; keep it secret.\n\
+         Public key, for audit.trusted_public_keys once you rotate away from it: {}",
+        keys.key_id(),
+        keys.public_key_base64()
+    );
+    println!("{}", secrecy::ExposeSecret::expose_secret(&secret));
+    Ok(ExitCode::SUCCESS)
 }
 
 fn print_report(report: &ChainVerification) {
