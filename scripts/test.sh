@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs Steward's whole test suite on every supported database: first on SQLite (a temporary file
-# per test), then on PostgreSQL (a fresh database per test on the server below).
+# per test), then on PostgreSQL (a fresh database per test on the server below). Installs the
+# browser tests' Chromium and npm packages first if they are missing.
 #
 #   STEWARD_TEST_DATABASE_URL  PostgreSQL server to create test databases on
 #                              (default postgres://postgres@127.0.0.1:5432/postgres)
@@ -40,6 +41,8 @@ drop_leftover_test_databases() {
       psql "$pg_url" -qc "DROP DATABASE IF EXISTS \"$name\" WITH (FORCE)" >/dev/null
     done
 }
+
+bash scripts/setup-test-deps.sh
 
 for backend in $backends; do
   case "$backend" in

@@ -16,6 +16,7 @@ use sea_orm_migration::prelude::*;
 mod m20261123_000001_create_tenancy;
 mod m20261123_000002_create_audit_entries;
 mod m20261123_000003_protect_audit_chain;
+mod m20261124_000001_create_sign_in;
 
 /// Applies Steward's migrations in order.
 #[derive(Debug)]
@@ -28,6 +29,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000001_create_tenancy::Migration),
             Box::new(m20261123_000002_create_audit_entries::Migration),
             Box::new(m20261123_000003_protect_audit_chain::Migration),
+            Box::new(m20261124_000001_create_sign_in::Migration),
         ]
     }
 

@@ -15,8 +15,17 @@ impl MigrationTrait for Migration {
                     .col(pk_uuid(Msps::Id))
                     .col(text(Msps::Name))
                     .col(text_uniq(Msps::Slug))
+                    // Single sign-on may create users whose verified email is in this domain,
+                    // with this (MSP-side, never admin) role; both empty means never.
+                    .col(text_null(Msps::SsoAutoProvisionDomain))
+                    .col(text_null(Msps::SsoAutoProvisionRole))
                     .col(timestamp_with_time_zone(Msps::CreatedAt))
                     .col(timestamp_with_time_zone(Msps::UpdatedAt))
+                    .check(Expr::cust(
+                        "(sso_auto_provision_domain IS NULL AND sso_auto_provision_role IS NULL) \
+                         OR (sso_auto_provision_domain IS NOT NULL \
+                             AND sso_auto_provision_role IN ('technician', 'auditor'))",
+                    ))
                     .to_owned(),
             )
             .await?;
@@ -195,6 +204,8 @@ impl MigrationTrait for Migration {
                     .col(uuid(Sessions::MspId))
                     .col(uuid(Sessions::UserId))
                     .col(text_uniq(Sessions::SecretHash))
+                    // Every state-changing form of the session must carry this token.
+                    .col(text(Sessions::CsrfToken))
                     .col(timestamp_with_time_zone(Sessions::CreatedAt))
                     .col(timestamp_with_time_zone(Sessions::ExpiresAt))
                     .col(timestamp_with_time_zone(Sessions::LastSeenAt))
@@ -237,6 +248,8 @@ enum Msps {
     Id,
     Name,
     Slug,
+    SsoAutoProvisionDomain,
+    SsoAutoProvisionRole,
     CreatedAt,
     UpdatedAt,
 }
@@ -299,6 +312,7 @@ enum Sessions {
     MspId,
     UserId,
     SecretHash,
+    CsrfToken,
     CreatedAt,
     ExpiresAt,
     LastSeenAt,

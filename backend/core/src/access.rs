@@ -50,6 +50,10 @@ pub struct Caller {
 }
 
 impl Caller {
+    pub(crate) fn new(user: User, credential: Credential) -> Self {
+        Self { user, credential }
+    }
+
     #[must_use]
     pub fn user(&self) -> &User {
         &self.user

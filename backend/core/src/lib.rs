@@ -5,6 +5,7 @@
 
 pub mod access;
 pub mod audit;
+pub mod auth;
 pub mod clock;
 pub mod demo;
 pub mod passwords;

@@ -38,6 +38,21 @@ pub fn hash_password(password: &str) -> Result<String, PasswordError> {
         .map_err(|err| PasswordError::Hashing(err.to_string()))
 }
 
+/// A valid hash of a random password, checked against when an email has no user, so a
+/// failed sign-in takes as long whether or not the account exists.
+pub fn timing_equalizer() -> &'static str {
+    static HASH: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+        let mut random = [0u8; 24];
+        // Without randomness the fixed fallback still costs a full verification.
+        let _ = getrandom::fill(&mut random);
+        Argon2::default()
+            .hash_password(&random)
+            .map(|hash| hash.to_string())
+            .unwrap_or_default()
+    });
+    &HASH
+}
+
 /// Whether `password` matches the stored hash. A malformed hash matches nothing.
 #[must_use]
 pub fn verify_password(stored_hash: &str, password: &str) -> bool {

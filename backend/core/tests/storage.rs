@@ -16,13 +16,14 @@ use steward_domain::{
 };
 use steward_testkit::{TestDatabase, World};
 
-const EXPECTED_MIGRATIONS: [&str; 3] = [
+const EXPECTED_MIGRATIONS: [&str; 4] = [
     "m20261123_000001_create_tenancy",
     "m20261123_000002_create_audit_entries",
     "m20261123_000003_protect_audit_chain",
+    "m20261124_000001_create_sign_in",
 ];
 
-const TABLES: [&str; 8] = [
+const TABLES: [&str; 11] = [
     "msps",
     "tenants",
     "users",
@@ -31,6 +32,9 @@ const TABLES: [&str; 8] = [
     "sessions",
     "audit_entries",
     "audit_checkpoints",
+    "sign_in_attempts",
+    "user_identities",
+    "oidc_logins",
 ];
 
 fn slug(text: &str) -> Slug {

@@ -18,8 +18,20 @@ pub struct Msp {
     pub name: String,
     /// Short, unique, URL-safe name.
     pub slug: Slug,
+    /// Whether single sign-on may create users of this MSP; `None` (the default) means never.
+    pub sso_auto_provision: Option<SsoAutoProvision>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+}
+
+/// Users signing in through single sign-on for the first time, with a verified email in
+/// `domain`, are created with `role` (technician or auditor: never admin, never customer).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct SsoAutoProvision {
+    /// An email domain such as `harbor-it.example`, lowercase.
+    pub domain: String,
+    pub role: Role,
 }
 
 /// One customer business of an MSP; the unit of isolation.

@@ -16,8 +16,12 @@ use figment::{
     providers::{Env, Format, Serialized, Toml},
     value::{Uncased, UncasedStr},
 };
+use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
-use steward_core::{audit::AuditConfig, settings::InvalidSetting, storage::DatabaseConfig};
+use steward_core::{
+    audit::AuditConfig, auth::AuthConfig, settings::InvalidSetting, storage::DatabaseConfig,
+};
+use url::Url;
 
 /// The prefix of every configuration environment variable.
 pub const ENV_PREFIX: &str = "STEWARD_";
@@ -32,9 +36,15 @@ pub struct Config {
     /// Where Steward keeps local state: the SQLite database (unless `database.url` points
     /// elsewhere) and, later, keys and generated files.
     pub data_dir: PathBuf,
+    /// The externally visible base URL (`https://steward.example.com`): the OIDC redirect and
+    /// links in messages are built from it, and cookies are marked `Secure` when it is https.
+    /// Defaults to `http://` and the listen address.
+    pub public_url: Option<Url>,
     pub http: HttpConfig,
     pub database: DatabaseConfig,
     pub audit: AuditConfig,
+    pub auth: AuthConfig,
+    pub oidc: OidcConfig,
     pub log: LogConfig,
 }
 
@@ -42,11 +52,90 @@ impl Default for Config {
     fn default() -> Self {
         Self {
             data_dir: PathBuf::from(DEFAULT_DATA_DIR),
+            public_url: None,
             http: HttpConfig::default(),
             database: DatabaseConfig::default(),
             audit: AuditConfig::default(),
+            auth: AuthConfig::default(),
+            oidc: OidcConfig::default(),
             log: LogConfig::default(),
         }
+    }
+}
+
+impl Config {
+    /// The base URL people reach Steward at, without a trailing slash.
+    #[must_use]
+    pub fn public_base(&self) -> String {
+        match &self.public_url {
+            Some(url) => url.as_str().trim_end_matches('/').to_owned(),
+            None => format!("http://{}", self.http.listen),
+        }
+    }
+}
+
+/// The `[oidc]` section: single sign-on with an OpenID Connect provider. All of issuer,
+/// client id and client secret, or none.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct OidcConfig {
+    /// The provider's issuer URL; its discovery document is at
+    /// `<issuer>/.well-known/openid-configuration`.
+    pub issuer: Option<Url>,
+    pub client_id: Option<String>,
+    #[serde(serialize_with = "redact_secret")]
+    pub client_secret: Option<SecretString>,
+    /// The sign-in button's label.
+    pub button_label: String,
+}
+
+impl Default for OidcConfig {
+    fn default() -> Self {
+        Self {
+            issuer: None,
+            client_id: None,
+            client_secret: None,
+            button_label: "Sign in with SSO".to_owned(),
+        }
+    }
+}
+
+impl OidcConfig {
+    /// Whether single sign-on is configured.
+    #[must_use]
+    pub fn is_enabled(&self) -> bool {
+        self.issuer.is_some()
+    }
+
+    fn validate(&self) -> Vec<InvalidSetting> {
+        let set = [
+            self.issuer.is_some(),
+            self.client_id.is_some(),
+            self.client_secret.is_some(),
+        ];
+        if set.iter().any(|s| *s) && !set.iter().all(|s| *s) {
+            return vec![InvalidSetting::new(
+                "oidc",
+                "set all of oidc.issuer, oidc.client_id and oidc.client_secret, or none",
+            )];
+        }
+        match &self.issuer {
+            Some(url) if !matches!(url.scheme(), "https" | "http") => vec![InvalidSetting::new(
+                "oidc.issuer",
+                "must be an https (or, for testing, http) URL",
+            )],
+            _ => Vec::new(),
+        }
+    }
+}
+
+fn redact_secret<S: serde::Serializer>(
+    value: &Option<SecretString>,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    match value {
+        Some(_) => serializer.serialize_str("[redacted]"),
+        None => serializer.serialize_none(),
     }
 }
 
@@ -212,6 +301,8 @@ impl Config {
             .into_iter()
             .chain(config.database.validate())
             .chain(config.audit.validate())
+            .chain(config.auth.validate())
+            .chain(config.oidc.validate())
             .chain(config.log.validate())
             .map(|problem| problem.to_string())
             .collect();
@@ -249,7 +340,16 @@ impl Config {
 /// Maps the part of a variable's name after `STEWARD_` to a configuration key, or `None` when
 /// it names none.
 fn config_key_of_variable(name: &UncasedStr) -> Option<Uncased<'_>> {
-    const TOP_LEVEL: [&str; 5] = ["data_dir", "http", "database", "audit", "log"];
+    const TOP_LEVEL: [&str; 8] = [
+        "data_dir",
+        "public_url",
+        "http",
+        "database",
+        "audit",
+        "auth",
+        "oidc",
+        "log",
+    ];
     if name == "database_url" {
         return Some("database.url".into());
     }
@@ -491,6 +591,25 @@ mod tests {
                 problems[0].starts_with("audit.signing_key: expected 32 bytes"),
                 "{problems:?}"
             );
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn single_sign_on_needs_all_three_settings() {
+        Jail::expect_with(|jail| {
+            jail.set_env("STEWARD_OIDC__ISSUER", "https://id.example.com");
+            jail.set_env("STEWARD_OIDC__CLIENT_ID", "steward");
+            let problems = problems_of(load_in_jail(None));
+            assert!(problems[0].starts_with("oidc: set all of"), "{problems:?}");
+
+            jail.set_env("STEWARD_OIDC__CLIENT_SECRET", "s3cret-value");
+            jail.set_env("STEWARD_PUBLIC_URL", "https://steward.example.com/");
+            let config = load_in_jail(None).unwrap();
+            assert!(config.oidc.is_enabled());
+            assert_eq!(config.public_base(), "https://steward.example.com");
+            let printed = config.to_redacted_toml();
+            assert!(!printed.contains("s3cret-value"), "{printed}");
             Ok(())
         });
     }

@@ -9,3 +9,4 @@ pub mod config;
 pub mod http;
 pub mod state;
 mod telemetry;
+pub mod web;

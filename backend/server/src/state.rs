@@ -3,9 +3,9 @@
 use std::sync::Arc;
 
 use axum::extract::FromRef;
-use steward_core::{Clock, Storage, audit::AuditKeys};
+use steward_core::{Clock, Storage, audit::AuditKeys, auth::AuthConfig};
 
-use crate::http::metrics::Metrics;
+use crate::{http::metrics::Metrics, web::oidc::Oidc};
 
 /// The application state shared by all handlers; each component is also an extractor of its
 /// own through [`FromRef`].
@@ -15,6 +15,17 @@ pub struct AppState {
     pub clock: Arc<dyn Clock>,
     pub keys: Arc<AuditKeys>,
     pub metrics: Arc<Metrics>,
+    pub web: Arc<WebSettings>,
+}
+
+/// How the web UI signs people in.
+#[derive(Debug, Default)]
+pub struct WebSettings {
+    /// Mark cookies `Secure` (Steward is reached over https).
+    pub secure_cookies: bool,
+    pub auth: AuthConfig,
+    /// Single sign-on, when configured.
+    pub oidc: Option<Oidc>,
 }
 
 impl FromRef<AppState> for Storage {

@@ -353,6 +353,8 @@ async fn the_openapi_document_describes_every_route() {
         ("get", "/api/v1/openapi.json"),
         ("get", "/api/v1/me"),
         ("get", "/api/v1/me/tokens"),
+        ("get", "/api/v1/msp"),
+        ("patch", "/api/v1/msp"),
         ("get", "/api/v1/tenants"),
         ("post", "/api/v1/tenants"),
         ("get", "/api/v1/tenants/{tenant_id}"),

@@ -17,11 +17,10 @@ fn expectation(operation_id: &str) -> (&'static [Role], StatusCode) {
     const READERS_OF_THE_MSP: &[Role] = &[MspAdmin, Auditor];
     let forbidden = StatusCode::FORBIDDEN;
     match operation_id {
-        "get_me" | "list_tenants" | "get_tenant" | "list_members" | "list_own_tokens" => {
-            (ALL, forbidden)
-        }
+        "get_me" | "get_msp" | "list_tenants" | "get_tenant" | "list_members"
+        | "list_own_tokens" => (ALL, forbidden),
         "create_tenant" | "update_tenant" | "offboard_tenant" | "create_user" | "update_user"
-        | "create_user_token" => (ADMIN, forbidden),
+        | "create_user_token" | "update_msp" => (ADMIN, forbidden),
         "list_users" | "get_user" | "list_user_tokens" | "list_msp_audit" => {
             (READERS_OF_THE_MSP, forbidden)
         }
@@ -48,6 +47,9 @@ fn body_for(operation_id: &str, role: Role) -> Option<Value> {
         })),
         "update_user" => Some(json!({ "display_name": "Renamed Target" })),
         "create_user_token" => Some(json!({ "name": "matrix" })),
+        "update_msp" => Some(json!({
+            "sso_auto_provision": { "domain": "harbor.example", "role": "technician" }
+        })),
         _ => None,
     }
 }

@@ -82,15 +82,21 @@ async fn readyz_fails_while_the_database_is_unreachable() {
 }
 
 #[tokio::test]
-async fn unknown_routes_get_a_json_404_and_every_answer_a_request_id() {
+async fn unknown_routes_get_a_404_and_every_answer_a_request_id() {
     let db = TestDatabase::migrated().await;
     let app = TestApp::with_database(&db).await;
 
-    let response = app.get("/no/such/thing").await;
+    let response = app.get("/api/v1/no/such/thing").await;
     assert_eq!(response.status(), StatusCode::NOT_FOUND);
     assert!(response.headers().contains_key("x-request-id"));
     let body: Value = response.json().await.unwrap();
     assert_eq!(body["error"]["code"], "not-found");
+
+    // Outside the API, people get a page.
+    let response = app.get("/no/such/page").await;
+    assert_eq!(response.status(), StatusCode::NOT_FOUND);
+    assert!(response.headers()["content-type"].to_str().unwrap().starts_with("text/html"));
+    assert!(response.text().await.unwrap().contains("Not found"));
 
     let echoed = app
         .client

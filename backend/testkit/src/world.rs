@@ -121,6 +121,24 @@ impl World {
         user
     }
 
+    /// Gives the user a password to sign in with.
+    ///
+    /// # Panics
+    /// When the password is too short or cannot be stored.
+    pub async fn set_password(&self, user: &User, password: &str) {
+        let hash = steward_core::passwords::hash_password(password).expect("a valid password");
+        let txn = self.storage.begin().await.unwrap();
+        let deployment = Deployment::new(&txn);
+        let ctx = deployment.write_context(&self.clock, &self.keys, Self::actor());
+        ctx.operate_msp(user.msp_id)
+            .users()
+            .set_password_hash(user.id, Some(hash))
+            .await
+            .expect("set the password");
+        drop(ctx);
+        txn.commit().await.unwrap();
+    }
+
     /// Issues an API token for the user and returns its secret.
     ///
     /// # Panics

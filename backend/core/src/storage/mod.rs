@@ -36,11 +36,12 @@ use steward_migrations::{Migrator, MigratorTrait};
 /// The connection and transaction types the handles run on.
 pub use sea_orm::{DatabaseConnection, DatabaseTransaction, DbErr};
 
+pub(crate) use self::tokens::{generate_secret, hash_secret};
 pub use self::{
     config::{DatabaseConfig, DatabaseTarget, DatabaseUrl},
     error::StorageError,
     ids::new_id,
-    msps::{MspRepository, NewMsp},
+    msps::{MspRepository, MspSettingsError, NewMsp},
     pagination::{Page, PageRequest},
     scopes::{Deployment, MspAdmin, MspScope, TenantScope, TenantScopeError, WriteContext},
     tenants::{NewTenant, TenantAdmin, TenantAdminError, TenantChanges, TenantDirectory},

@@ -5,12 +5,12 @@ use steward_domain::{
     MspId,
     access::Permission,
     audit::AuditActor,
-    tenancy::{Msp, Role, Tenant, User},
+    tenancy::{Msp, Role, SsoAutoProvision, Tenant, User},
 };
 
 use super::{
-    MspRepository, NewMsp, StorageError, TenantAdmin, TenantDirectory, TokenDirectory, UserAdmin,
-    UserDirectory, entities::user, msps, users,
+    MspRepository, MspSettingsError, NewMsp, StorageError, TenantAdmin, TenantDirectory,
+    TokenDirectory, UserAdmin, UserDirectory, entities::user, msps, users,
 };
 use crate::{
     access::Forbidden,
@@ -251,5 +251,16 @@ impl<'a> MspAdmin<'a> {
     #[must_use]
     pub fn users(&self) -> UserAdmin<'a> {
         UserAdmin::new(self.ctx, self.msp_id)
+    }
+
+    /// Sets (or, with `None`, turns off) creating users on their first single sign-on.
+    ///
+    /// # Errors
+    /// [`MspSettingsError`] for a role other than technician or auditor, or a malformed domain.
+    pub async fn set_sso_auto_provision(
+        &self,
+        setting: Option<SsoAutoProvision>,
+    ) -> Result<Msp, MspSettingsError> {
+        msps::set_sso_auto_provision(self.ctx, self.msp_id, setting).await
     }
 }

@@ -76,7 +76,7 @@ impl UserAdmin<'_> {
         let user = self.existing(user_id).await?;
         let name = name.trim();
         let name = if name.is_empty() { "API token" } else { name };
-        let secret = generate_secret()?;
+        let secret = generate_secret(TOKEN_PREFIX)?;
         let row = api_token::Model {
             id: new_id(self.ctx().clock),
             msp_id: user.msp_id.as_uuid(),
@@ -184,11 +184,12 @@ pub(crate) fn hash_secret(secret: &str) -> String {
     hex::encode(Sha256::digest(secret.as_bytes()))
 }
 
-fn generate_secret() -> Result<String, StorageError> {
+/// A new random secret (32 bytes, base64url) after `prefix`.
+pub(crate) fn generate_secret(prefix: &str) -> Result<String, StorageError> {
     let mut bytes = [0u8; 32];
     getrandom::fill(&mut bytes)
         .map_err(|err| StorageError::corrupt("operating-system randomness", &err))?;
-    Ok(format!("{TOKEN_PREFIX}{}", URL_SAFE_NO_PAD.encode(bytes)))
+    Ok(format!("{prefix}{}", URL_SAFE_NO_PAD.encode(bytes)))
 }
 
 /// The token stored under this secret, if any, whatever its state.

@@ -38,7 +38,6 @@ pub async fn verify(config: Config, tenant: Option<TenantId>) -> anyhow::Result<
 
 /// Prints a new signing key for `audit.signing_key`, and its public key for
 /// `audit.trusted_public_keys` after a later rotation.
-#[expect(clippy::unnecessary_wraps, reason = "every command returns the same result type")]
 pub fn keygen() -> anyhow::Result<ExitCode> {
     let secret = AuditKeys::generate_secret()?;
     let keys = AuditKeys::load(

@@ -1,11 +1,16 @@
-use std::{process::ExitCode, sync::Arc};
+use std::{net::SocketAddr, process::ExitCode, sync::Arc};
 
 use anyhow::Context;
 use steward_core::{Storage, SystemClock, audit::AuditKeys};
 use tokio::net::TcpListener;
 
 use super::migrate::Report;
-use crate::{config::Config, http, state::AppState};
+use crate::{
+    config::Config,
+    http,
+    state::{AppState, WebSettings},
+    web::oidc::Oidc,
+};
 
 /// Serves until interrupted (Ctrl-C or SIGTERM), finishing requests in flight.
 pub async fn run(config: Config) -> anyhow::Result<ExitCode> {
@@ -28,11 +33,24 @@ pub(crate) fn audit_keys(config: &Config) -> anyhow::Result<AuditKeys> {
 
 /// Binds the listener and serves the router until a shutdown signal.
 pub(crate) async fn serve(config: &Config, storage: Storage) -> anyhow::Result<()> {
+    let public_base = config.public_base();
+    let oidc = Oidc::from_config(&config.oidc, &public_base).context("configure single sign-on")?;
+    if oidc.is_some() && config.public_url.is_none() {
+        tracing::warn!(
+            redirect = %format!("{public_base}/auth/oidc/callback"),
+            "single sign-on uses a redirect built from the listen address; set public_url if people reach Steward at another address"
+        );
+    }
     let state = AppState {
         storage,
         clock: Arc::new(SystemClock),
         keys: Arc::new(audit_keys(config)?),
         metrics: Arc::default(),
+        web: Arc::new(WebSettings {
+            secure_cookies: public_base.starts_with("https://"),
+            auth: config.auth.clone(),
+            oidc,
+        }),
     };
     let listener = TcpListener::bind(config.http.listen)
         .await
@@ -43,10 +61,13 @@ pub(crate) async fn serve(config: &Config, storage: Storage) -> anyhow::Result<(
     // Tests and scripts wait for this line; keep its shape.
     println!("Steward is serving on http://{address}");
     tracing::info!(%address, "serving");
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown)
-        .await
-        .context("serve HTTP")?;
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await
+    .context("serve HTTP")?;
     tracing::info!("stopped");
     Ok(())
 }

@@ -6,22 +6,26 @@ use axum::{
     extract::{FromRef, FromRequestParts},
     http::{header, request::Parts},
 };
+use axum_extra::extract::cookie::CookieJar;
 use steward_core::{
     Clock, Storage,
     access::{self, Caller},
     audit::AuditKeys,
+    auth,
     storage::{DatabaseConnection, DatabaseTransaction, TenantScope, WriteContext},
 };
 use steward_domain::TenantId;
 
 use super::{ApiError, extract::RequestId};
-use crate::state::AppState;
+use crate::{state::AppState, web::SESSION_COOKIE};
 
 /// The authenticated caller of a request, with what handlers need to act for them.
 ///
-/// Resolved once per request from `Authorization: Bearer <API token>`. A request without a
-/// credential and a request with a bad one get different answers (`unauthenticated` and
-/// `invalid-token`), both 401.
+/// Resolved once per request from `Authorization: Bearer <API token>` or, for the web UI's own
+/// scripts, the session cookie (then requests that change something must also send the
+/// session's CSRF token in `X-CSRF-Token`). A request without a credential and a request with a
+/// bad one get different answers (`unauthenticated` and `invalid-token` or `invalid-session`),
+/// all 401.
 #[derive(Debug, Clone)]
 pub struct CallerContext {
     pub caller: Caller,
@@ -60,6 +64,50 @@ impl CallerContext {
     }
 }
 
+/// The caller of a request that carries the session cookie instead of a token.
+async fn from_session(parts: &mut Parts, state: AppState) -> Result<CallerContext, ApiError> {
+    let jar = CookieJar::from_headers(&parts.headers);
+    let Some(secret) = jar.get(SESSION_COOKIE).map(|c| c.value().to_owned()) else {
+        return Err(ApiError::unauthorized(
+            "unauthenticated",
+            "send an API token: Authorization: Bearer stw_…",
+        ));
+    };
+    let (caller, session) =
+        auth::authenticate_session(&state.storage, state.clock.as_ref(), &secret)
+            .await?
+            .map_err(|_| {
+                ApiError::unauthorized("invalid-session", "the session has ended; sign in again")
+            })?;
+    if !parts.method.is_safe() {
+        let presented = parts
+            .headers
+            .get(CSRF_HEADER)
+            .and_then(|value| value.to_str().ok())
+            .unwrap_or_default();
+        if !auth::csrf_matches(&session.csrf_token, presented) {
+            return Err(ApiError::new(
+                axum::http::StatusCode::FORBIDDEN,
+                "csrf-token-required",
+                "requests that change something with a session cookie must send X-CSRF-Token",
+            ));
+        }
+    }
+    let RequestId(request_id) = RequestId::from_request_parts(parts, &state)
+        .await
+        .unwrap_or_default();
+    Ok(CallerContext {
+        caller,
+        storage: state.storage,
+        clock: state.clock,
+        keys: state.keys,
+        request_id,
+    })
+}
+
+/// The header carrying the session's CSRF token on cookie-authenticated API requests.
+pub const CSRF_HEADER: &str = "x-csrf-token";
+
 impl<S> FromRequestParts<S> for CallerContext
 where
     S: Send + Sync,
@@ -70,10 +118,7 @@ where
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         let state = AppState::from_ref(state);
         let Some(authorization) = parts.headers.get(header::AUTHORIZATION) else {
-            return Err(ApiError::unauthorized(
-                "unauthenticated",
-                "send an API token: Authorization: Bearer stw_…",
-            ));
+            return from_session(parts, state).await;
         };
         let token = authorization
             .to_str()

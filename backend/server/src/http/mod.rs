@@ -39,6 +39,16 @@ pub fn routes() -> (Router<AppState>, OpenApi) {
         .split_for_parts()
 }
 
+/// Unknown paths: JSON under the API, a page elsewhere.
+async fn not_found(uri: axum::http::Uri) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    if uri.path().starts_with("/api/") {
+        ApiError::not_found("no such route").into_response()
+    } else {
+        crate::web::UiError::NotFound.into_response()
+    }
+}
+
 /// Every route Steward serves, with its middleware.
 pub fn router(state: AppState, config: &HttpConfig) -> Router {
     let (routes, mut openapi) = routes();
@@ -66,8 +76,9 @@ pub fn router(state: AppState, config: &HttpConfig) -> Router {
                 async move { Json(openapi.as_ref().clone()) }
             }),
         )
+        .merge(crate::web::routes())
         .route_layer(middleware::from_fn_with_state(metrics, metrics::track))
-        .fallback(|| async { ApiError::not_found("no such route") })
+        .fallback(not_found)
         .with_state(state)
         .layer(DefaultBodyLimit::max(config.max_body_bytes))
         .layer(TimeoutLayer::with_status_code(

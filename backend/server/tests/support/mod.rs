@@ -14,8 +14,12 @@ use std::{
     time::Duration,
 };
 
-use steward_core::{Storage, SystemClock, audit::AuditKeys};
-use steward_server::{config::HttpConfig, http, state::AppState};
+use steward_core::{Storage, SystemClock, audit::AuditKeys, auth::AuthConfig};
+use steward_server::{
+    config::HttpConfig,
+    http,
+    state::{AppState, WebSettings},
+};
 use steward_testkit::{TestDatabase, World};
 
 /// The router served in-process on a loopback port.
@@ -33,17 +37,28 @@ impl TestApp {
             clock: Arc::new(SystemClock),
             keys: Arc::new(AuditKeys::generate().unwrap()),
             metrics: Arc::default(),
+            web: Arc::default(),
         })
         .await
     }
 
     /// Serves the router over the world's database, clock and audit key.
     pub async fn for_world(world: &World) -> Self {
+        Self::for_world_with(world, AuthConfig::default()).await
+    }
+
+    /// As [`TestApp::for_world`], with these sign-in settings.
+    pub async fn for_world_with(world: &World, auth: AuthConfig) -> Self {
         Self::serve_state(AppState {
             storage: world.storage.clone(),
             clock: world.shared_clock(),
             keys: Arc::clone(&world.keys),
             metrics: Arc::default(),
+            web: Arc::new(WebSettings {
+                secure_cookies: false,
+                auth,
+                oidc: None,
+            }),
         })
         .await
     }
@@ -55,7 +70,12 @@ impl TestApp {
             .expect("bind a loopback port");
         let address = listener.local_addr().unwrap();
         let server = tokio::spawn(async move {
-            axum::serve(listener, router).await.expect("serve");
+            axum::serve(
+                listener,
+                router.into_make_service_with_connect_info::<SocketAddr>(),
+            )
+            .await
+            .expect("serve");
         });
         Self {
             base: format!("http://{address}"),

@@ -8,6 +8,8 @@ pub struct Model {
     pub name: String,
     #[sea_orm(unique)]
     pub slug: String,
+    pub sso_auto_provision_domain: Option<String>,
+    pub sso_auto_provision_role: Option<String>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }

@@ -9,6 +9,7 @@ pub struct Model {
     pub user_id: Uuid,
     #[sea_orm(unique)]
     pub secret_hash: String,
+    pub csrf_token: String,
     pub created_at: DateTimeUtc,
     pub expires_at: DateTimeUtc,
     pub last_seen_at: DateTimeUtc,

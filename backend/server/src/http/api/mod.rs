@@ -6,6 +6,7 @@
 mod audit;
 mod me;
 mod members;
+mod msp;
 pub mod pagination;
 mod tenants;
 mod tokens;
@@ -65,6 +66,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
     doc.info.version = env!("CARGO_PKG_VERSION").to_owned();
     OpenApiRouter::with_openapi(doc)
         .merge(me::routes())
+        .merge(msp::routes())
         .merge(tenants::routes())
         .merge(members::routes())
         .merge(users::routes())

@@ -1,0 +1,58 @@
+//! The web UI: server-rendered pages (from `steward-frontend`) and plain HTML forms.
+//!
+//! Pages are reached with a session cookie. Every state-changing form carries the session's
+//! CSRF token and is checked before anything is read from it; a form without a valid token is
+//! refused with 403 and changes nothing.
+
+mod error;
+mod login;
+pub mod oidc;
+mod pages;
+mod session;
+
+use axum::{
+    Router,
+    http::header,
+    response::IntoResponse,
+    routing::{get, post},
+};
+
+pub use self::{error::UiError, session::SESSION_COOKIE};
+use crate::state::AppState;
+
+/// Every UI route.
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route(steward_frontend::STYLESHEET_PATH, get(stylesheet))
+        .route("/login", get(login::show).post(login::submit))
+        .route("/logout", post(login::logout))
+        .route("/auth/oidc/login", get(oidc::start))
+        .route("/auth/oidc/callback", get(oidc::callback))
+        .route("/", get(pages::dashboard))
+        .route("/tenants", post(pages::create_tenant))
+        .route("/tenants/{tenant_id}", get(pages::tenant))
+        .route("/tenants/{tenant_id}/rename", post(pages::rename_tenant))
+        .route(
+            "/tenants/{tenant_id}/offboard",
+            post(pages::offboard_tenant),
+        )
+        .route("/tenants/{tenant_id}/audit", get(pages::tenant_audit))
+        .route("/audit", get(pages::msp_audit))
+        .route("/users", get(pages::users).post(pages::create_user))
+        .route("/users/{user_id}", get(pages::user))
+        .route("/users/{user_id}/status", post(pages::set_user_status))
+        .route("/users/{user_id}/tokens", post(pages::issue_token))
+        .route("/tokens/{token_id}/revoke", post(pages::revoke_token))
+        .route("/account", get(pages::account))
+        .route("/account/password", post(pages::change_password))
+}
+
+async fn stylesheet() -> impl IntoResponse {
+    (
+        [
+            (header::CONTENT_TYPE, "text/css; charset=utf-8"),
+            (header::CACHE_CONTROL, "public, max-age=3600"),
+        ],
+        steward_frontend::STYLESHEET,
+    )
+}

@@ -1,0 +1,679 @@
+//! The pages and their forms. Every read and write goes through the signed-in caller's scoped
+//! handles, exactly as the API does.
+
+use axum::{
+    extract::{Path, Query},
+    response::{Html, IntoResponse, Redirect, Response},
+};
+use chrono::Duration;
+use secrecy::ExposeSecret;
+use serde::Deserialize;
+use steward_core::{
+    auth::{self, PasswordChangeError},
+    passwords,
+    storage::{
+        NewTenant, NewUser, PageRequest, TenantAdminError, TenantChanges, TokenRevokeError,
+        UserAdminError, UserChanges,
+    },
+};
+use steward_domain::{
+    ApiTokenId, Slug, TenantId, UserId,
+    access::Permission,
+    tenancy::{Role, RoleSide, TenantStatus, UserStatus},
+};
+use steward_frontend::{
+    Chrome, Flash, FlashKind, NavItem,
+    pages::{
+        account::{self, AccountPage},
+        audit::{self, AuditPage},
+        dashboard::{self, DashboardPage},
+        tenant::{self, TenantPage},
+        users::{self, UserPage, UsersPage},
+    },
+};
+
+use super::{
+    UiError,
+    session::{WebForm, WebSession},
+};
+
+/// Outcomes shown once at the top of the page a form leads to, by code, so no text from a URL
+/// ever reaches a page.
+#[derive(Debug, Default, Deserialize)]
+pub struct PageQuery {
+    cursor: Option<String>,
+    done: Option<String>,
+    error: Option<String>,
+}
+
+impl PageQuery {
+    fn flash(&self) -> Option<Flash> {
+        if let Some(code) = &self.error {
+            return Some(Flash {
+                kind: FlashKind::Error,
+                message: error_message(code).to_owned(),
+            });
+        }
+        let message = match self.done.as_deref()? {
+            "tenant-created" => "The tenant is added.",
+            "tenant-renamed" => "The tenant is renamed.",
+            "tenant-offboarded" => "The tenant is offboarded.",
+            "user-created" => "The user is added.",
+            "user-disabled" => "The user is disabled; their sessions and tokens stopped working.",
+            "user-enabled" => "The user is enabled again.",
+            "token-revoked" => "The API token is revoked.",
+            "password-changed" => "Your password is changed; your other sessions are signed out.",
+            _ => return None,
+        };
+        Some(Flash {
+            kind: FlashKind::Success,
+            message: message.to_owned(),
+        })
+    }
+}
+
+fn error_message(code: &str) -> &'static str {
+    match code {
+        "slug-taken" => "Another tenant already has that slug.",
+        "invalid-name" => "Give a name with at least one letter or digit.",
+        "invalid-slug" => "Slugs are lowercase letters, digits and single dashes.",
+        "tenant-offboarded" => "That tenant is offboarded and cannot change.",
+        "email-taken" => "A user with that email already exists.",
+        "invalid-email" => "That is not a valid email address.",
+        "invalid-role" => "Customer roles need a tenant; MSP roles must not have one.",
+        "unknown-tenant" => "That tenant does not exist or is offboarded.",
+        "weak-password" => "Passwords need at least 12 characters.",
+        "own-account" => "You cannot disable your own account or change your own role.",
+        "wrong-password" => "The current password is wrong.",
+        "password-mismatch" => "The new passwords do not match.",
+        "invalid-expiry" => "Expiry must be between 1 and 3650 days.",
+        _ => "That did not work.",
+    }
+}
+
+/// The frame around every page for the signed-in user.
+async fn chrome(s: &WebSession, current: &str, flash: Option<Flash>) -> Result<Chrome, UiError> {
+    let caller = &s.caller;
+    let conn = s.storage.conn();
+    let msp = caller.msp(conn).await?.ok_or(UiError::Internal)?;
+    let mut nav = Vec::new();
+    let organization = match (caller.role().side(), caller.user().tenant_id) {
+        (RoleSide::Customer, Some(tenant_id)) => {
+            nav.push(("Your business", format!("/tenants/{tenant_id}")));
+            caller
+                .tenants(conn)
+                .lookup(tenant_id)
+                .await?
+                .map_or_else(|| msp.name.clone(), |tenant| tenant.name)
+        }
+        _ => {
+            nav.push(("Tenants", "/".to_owned()));
+            msp.name.clone()
+        }
+    };
+    if caller.allows(Permission::ReadUsers) {
+        nav.push(("Users", "/users".to_owned()));
+    }
+    if caller.allows(Permission::ReadMspAudit) {
+        nav.push(("Audit", "/audit".to_owned()));
+    }
+    nav.push(("Account", "/account".to_owned()));
+    Ok(Chrome {
+        user_name: caller.user().display_name.clone(),
+        user_email: caller.user().email.clone(),
+        role_label: role_label(caller.role()).to_owned(),
+        organization,
+        nav: nav
+            .into_iter()
+            .map(|(label, href)| NavItem {
+                label,
+                current: href == current,
+                href,
+            })
+            .collect(),
+        csrf_token: s.session.csrf_token.clone(),
+        flash,
+    })
+}
+
+fn role_label(role: Role) -> &'static str {
+    match role {
+        Role::MspAdmin => "MSP admin",
+        Role::Technician => "Technician",
+        Role::Auditor => "Auditor",
+        Role::CustomerOwner => "Customer owner",
+        Role::CustomerApprover => "Customer approver",
+    }
+}
+
+fn page<K: std::str::FromStr>(cursor: Option<&str>) -> Result<PageRequest<K>, UiError> {
+    let after = cursor
+        .map(|cursor| {
+            cursor
+                .parse()
+                .map_err(|_| UiError::BadForm("the page cursor is not valid".to_owned()))
+        })
+        .transpose()?;
+    Ok(PageRequest {
+        limit: PageRequest::<K>::DEFAULT_LIMIT,
+        after,
+    })
+}
+
+fn back(path: &str, outcome: Result<&str, &str>) -> Response {
+    let target = match outcome {
+        Ok(done) => format!("{path}?done={done}"),
+        Err(error) => format!("{path}?error={error}"),
+    };
+    Redirect::to(&target).into_response()
+}
+
+// ---- Dashboard and tenants --------------------------------------------------------------
+
+/// MSP staff see every tenant; a customer user goes straight to their own.
+pub async fn dashboard(s: WebSession, Query(query): Query<PageQuery>) -> Result<Response, UiError> {
+    if let (RoleSide::Customer, Some(tenant_id)) =
+        (s.caller.role().side(), s.caller.user().tenant_id)
+    {
+        return Ok(Redirect::to(&format!("/tenants/{tenant_id}")).into_response());
+    }
+    let listed = s
+        .caller
+        .tenants(s.storage.conn())
+        .list(page(query.cursor.as_deref())?)
+        .await?;
+    let chrome = chrome(&s, "/", query.flash()).await?;
+    let msp_name = chrome.organization.clone();
+    Ok(Html(dashboard::render(
+        chrome,
+        DashboardPage {
+            msp_name,
+            tenants: listed.items,
+            next_cursor: listed.next.map(|id| id.to_string()),
+            can_create: s.caller.allows(Permission::ManageTenants),
+            csrf_token: s.session.csrf_token.clone(),
+        },
+    ))
+    .into_response())
+}
+
+#[derive(Debug, Deserialize)]
+pub struct TenantForm {
+    name: String,
+    #[serde(default)]
+    slug: String,
+}
+
+fn tenant_error_code(err: TenantAdminError) -> Result<&'static str, UiError> {
+    Ok(match err {
+        TenantAdminError::SlugTaken(_) => "slug-taken",
+        TenantAdminError::EmptyName => "invalid-name",
+        TenantAdminError::Offboarded(_) => "tenant-offboarded",
+        TenantAdminError::NotFound(_) => return Err(UiError::NotFound),
+        TenantAdminError::Storage(err) => return Err(err.into()),
+    })
+}
+
+pub async fn create_tenant(
+    WebForm { session: s, form }: WebForm<TenantForm>,
+) -> Result<Response, UiError> {
+    s.caller.require(Permission::ManageTenants)?;
+    let slug = if form.slug.trim().is_empty() {
+        Slug::from_name(&form.name)
+    } else {
+        form.slug.trim().parse().ok()
+    };
+    let Some(slug) = slug else {
+        return Ok(back("/", Err("invalid-slug")));
+    };
+    let txn = s.storage.begin().await?;
+    let write = s.write(&txn);
+    let created = s
+        .caller
+        .admin(&write)?
+        .tenants()
+        .create(NewTenant {
+            name: form.name,
+            slug,
+        })
+        .await;
+    match created {
+        Ok(tenant) => {
+            txn.commit().await?;
+            Ok(back(
+                &format!("/tenants/{}", tenant.id),
+                Ok("tenant-created"),
+            ))
+        }
+        Err(err) => Ok(back("/", Err(tenant_error_code(err)?))),
+    }
+}
+
+pub async fn tenant(
+    s: WebSession,
+    Path(tenant_id): Path<TenantId>,
+    Query(query): Query<PageQuery>,
+) -> Result<Response, UiError> {
+    let scope = s
+        .caller
+        .tenant(s.storage.conn(), tenant_id)
+        .await?
+        .ok_or(UiError::NotFound)?;
+    let members = scope.members().await.map_err(|err| match err {
+        steward_core::storage::TenantScopeError::Forbidden(forbidden) => {
+            UiError::Forbidden(forbidden)
+        }
+        steward_core::storage::TenantScopeError::Storage(storage) => storage.into(),
+    })?;
+    let current = format!("/tenants/{tenant_id}");
+    let chrome = chrome(&s, &current, query.flash()).await?;
+    Ok(Html(tenant::render(
+        chrome,
+        TenantPage {
+            tenant: scope.tenant().clone(),
+            members,
+            can_manage: s.caller.allows(Permission::ManageTenants),
+            can_read_audit: s.caller.allows(Permission::ReadTenantAudit),
+            csrf_token: s.session.csrf_token.clone(),
+        },
+    ))
+    .into_response())
+}
+
+pub async fn rename_tenant(
+    Path(tenant_id): Path<TenantId>,
+    WebForm { session: s, form }: WebForm<TenantForm>,
+) -> Result<Response, UiError> {
+    change_tenant(s, tenant_id, Some(form.name)).await
+}
+
+#[derive(Debug, Deserialize)]
+pub struct Empty {}
+
+pub async fn offboard_tenant(
+    Path(tenant_id): Path<TenantId>,
+    WebForm { session: s, .. }: WebForm<Empty>,
+) -> Result<Response, UiError> {
+    change_tenant(s, tenant_id, None).await
+}
+
+/// Renames (with a name) or offboards (without) a tenant the caller can see.
+async fn change_tenant(
+    s: WebSession,
+    tenant_id: TenantId,
+    name: Option<String>,
+) -> Result<Response, UiError> {
+    let path = format!("/tenants/{tenant_id}");
+    if s.caller
+        .tenant(s.storage.conn(), tenant_id)
+        .await?
+        .is_none()
+    {
+        return Err(UiError::NotFound);
+    }
+    let txn = s.storage.begin().await?;
+    let write = s.write(&txn);
+    let admin = s.caller.admin(&write)?;
+    let (outcome, done) = match name {
+        Some(name) => (
+            admin
+                .tenants()
+                .update(tenant_id, TenantChanges { name: Some(name) })
+                .await,
+            "tenant-renamed",
+        ),
+        None => (
+            admin.tenants().offboard(tenant_id).await,
+            "tenant-offboarded",
+        ),
+    };
+    match outcome {
+        Ok(_) => {
+            txn.commit().await?;
+            Ok(back(&path, Ok(done)))
+        }
+        Err(err) => Ok(back(&path, Err(tenant_error_code(err)?))),
+    }
+}
+
+// ---- Audit ------------------------------------------------------------------------------
+
+pub async fn tenant_audit(
+    s: WebSession,
+    Path(tenant_id): Path<TenantId>,
+    Query(query): Query<PageQuery>,
+) -> Result<Response, UiError> {
+    let scope = s
+        .caller
+        .tenant(s.storage.conn(), tenant_id)
+        .await?
+        .ok_or(UiError::NotFound)?;
+    let entries = scope.audit()?.list(page(query.cursor.as_deref())?).await?;
+    let path = format!("/tenants/{tenant_id}/audit");
+    let chrome = chrome(&s, &path, None).await?;
+    Ok(Html(audit::render(
+        chrome,
+        AuditPage {
+            chain_name: scope.tenant().name.clone(),
+            entries: entries.items,
+            next_cursor: entries.next.map(|seq| seq.to_string()),
+            path,
+        },
+    ))
+    .into_response())
+}
+
+pub async fn msp_audit(s: WebSession, Query(query): Query<PageQuery>) -> Result<Response, UiError> {
+    let entries = s
+        .caller
+        .msp_audit(s.storage.conn())?
+        .list(page(query.cursor.as_deref())?)
+        .await?;
+    let chrome = chrome(&s, "/audit", None).await?;
+    let chain_name = format!("{} (MSP)", chrome.organization);
+    Ok(Html(audit::render(
+        chrome,
+        AuditPage {
+            chain_name,
+            entries: entries.items,
+            next_cursor: entries.next.map(|seq| seq.to_string()),
+            path: "/audit".to_owned(),
+        },
+    ))
+    .into_response())
+}
+
+// ---- Users and tokens -------------------------------------------------------------------
+
+pub async fn users(s: WebSession, Query(query): Query<PageQuery>) -> Result<Response, UiError> {
+    let conn = s.storage.conn();
+    let listed = s
+        .caller
+        .users(conn)?
+        .list(page(query.cursor.as_deref())?)
+        .await?;
+    let mut tenants_page = PageRequest::first();
+    tenants_page.limit = PageRequest::<uuid::Uuid>::MAX_LIMIT;
+    let tenants = s
+        .caller
+        .tenants(conn)
+        .list(tenants_page)
+        .await?
+        .items
+        .into_iter()
+        .filter(|tenant| tenant.status == TenantStatus::Active)
+        .collect();
+    let chrome = chrome(&s, "/users", query.flash()).await?;
+    Ok(Html(users::render_list(
+        chrome,
+        UsersPage {
+            users: listed.items,
+            next_cursor: listed.next.map(|id| id.to_string()),
+            tenants,
+            can_manage: s.caller.allows(Permission::ManageUsers),
+            csrf_token: s.session.csrf_token.clone(),
+        },
+    ))
+    .into_response())
+}
+
+#[derive(Debug, Deserialize)]
+pub struct UserForm {
+    email: String,
+    display_name: String,
+    role: Role,
+    #[serde(default)]
+    tenant_id: String,
+    #[serde(default)]
+    password: String,
+}
+
+fn user_error_code(err: UserAdminError) -> Result<&'static str, UiError> {
+    Ok(match err {
+        UserAdminError::EmailTaken(_) => "email-taken",
+        UserAdminError::InvalidEmail(_) => "invalid-email",
+        UserAdminError::EmptyDisplayName => "invalid-name",
+        UserAdminError::TenantRequired(_) | UserAdminError::TenantNotAllowed(_) => "invalid-role",
+        UserAdminError::UnknownTenant(_) => "unknown-tenant",
+        UserAdminError::OwnAccount => "own-account",
+        UserAdminError::NotFound(_) => return Err(UiError::NotFound),
+        UserAdminError::Storage(err) => return Err(err.into()),
+    })
+}
+
+pub async fn create_user(
+    WebForm { session: s, form }: WebForm<UserForm>,
+) -> Result<Response, UiError> {
+    s.caller.require(Permission::ManageUsers)?;
+    let tenant_id = match form.tenant_id.trim() {
+        "" => None,
+        id => Some(
+            id.parse::<TenantId>()
+                .map_err(|err| UiError::BadForm(err.to_string()))?,
+        ),
+    };
+    let password_hash = match form.password.as_str() {
+        "" => None,
+        password => match passwords::hash_password(password) {
+            Ok(hash) => Some(hash),
+            Err(_) => return Ok(back("/users", Err("weak-password"))),
+        },
+    };
+    let txn = s.storage.begin().await?;
+    let write = s.write(&txn);
+    let created = s
+        .caller
+        .admin(&write)?
+        .users()
+        .create(NewUser {
+            email: form.email,
+            display_name: form.display_name,
+            role: form.role,
+            tenant_id,
+            password_hash,
+        })
+        .await;
+    match created {
+        Ok(user) => {
+            txn.commit().await?;
+            Ok(back(&format!("/users/{}", user.id), Ok("user-created")))
+        }
+        Err(err) => Ok(back("/users", Err(user_error_code(err)?))),
+    }
+}
+
+pub async fn user(
+    s: WebSession,
+    Path(user_id): Path<UserId>,
+    Query(query): Query<PageQuery>,
+) -> Result<Response, UiError> {
+    render_user(&s, user_id, query.flash(), None).await
+}
+
+async fn render_user(
+    s: &WebSession,
+    user_id: UserId,
+    flash: Option<Flash>,
+    issued_secret: Option<String>,
+) -> Result<Response, UiError> {
+    let conn = s.storage.conn();
+    let user = s
+        .caller
+        .users(conn)?
+        .lookup(user_id)
+        .await?
+        .ok_or(UiError::NotFound)?;
+    let tokens = s.caller.tokens(conn)?.of_user(user_id).await?;
+    let chrome = chrome(s, "/users", flash).await?;
+    Ok(Html(users::render_user(
+        chrome,
+        UserPage {
+            user,
+            tokens,
+            now: s.clock.now(),
+            can_manage: s.caller.allows(Permission::ManageUsers),
+            issued_secret,
+            csrf_token: s.session.csrf_token.clone(),
+        },
+    ))
+    .into_response())
+}
+
+#[derive(Debug, Deserialize)]
+pub struct StatusForm {
+    status: UserStatus,
+}
+
+pub async fn set_user_status(
+    Path(user_id): Path<UserId>,
+    WebForm { session: s, form }: WebForm<StatusForm>,
+) -> Result<Response, UiError> {
+    let path = format!("/users/{user_id}");
+    let txn = s.storage.begin().await?;
+    let write = s.write(&txn);
+    let updated = s
+        .caller
+        .admin(&write)?
+        .users()
+        .update(
+            user_id,
+            UserChanges {
+                status: Some(form.status),
+                ..UserChanges::default()
+            },
+        )
+        .await;
+    match updated {
+        Ok(user) => {
+            txn.commit().await?;
+            let done = match user.status {
+                UserStatus::Active => "user-enabled",
+                UserStatus::Disabled => "user-disabled",
+            };
+            Ok(back(&path, Ok(done)))
+        }
+        Err(err) => Ok(back(&path, Err(user_error_code(err)?))),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub struct TokenForm {
+    name: String,
+    #[serde(default)]
+    expires_in_days: String,
+}
+
+/// Issues a token and shows its secret once, on the page itself (never in a URL).
+pub async fn issue_token(
+    Path(user_id): Path<UserId>,
+    WebForm { session: s, form }: WebForm<TokenForm>,
+) -> Result<Response, UiError> {
+    s.caller.require(Permission::ManageUsers)?;
+    let expires_at = match form.expires_in_days.trim() {
+        "" => None,
+        days => match days.parse::<u32>() {
+            Ok(days @ 1..=3650) => Some(s.clock.now() + Duration::days(days.into())),
+            _ => return Ok(back(&format!("/users/{user_id}"), Err("invalid-expiry"))),
+        },
+    };
+    let txn = s.storage.begin().await?;
+    let write = s.write(&txn);
+    let issued = s
+        .caller
+        .admin(&write)?
+        .users()
+        .create_token(user_id, &form.name, expires_at)
+        .await
+        .map_err(|err| match err {
+            UserAdminError::NotFound(_) => UiError::NotFound,
+            other => UiError::internal(&other),
+        })?;
+    txn.commit().await?;
+    render_user(
+        &s,
+        user_id,
+        None,
+        Some(issued.secret.expose_secret().to_owned()),
+    )
+    .await
+}
+
+/// Revokes a token: admins any of the MSP's, everyone else their own.
+pub async fn revoke_token(
+    Path(token_id): Path<ApiTokenId>,
+    WebForm { session: s, .. }: WebForm<Empty>,
+) -> Result<Response, UiError> {
+    let txn = s.storage.begin().await?;
+    let write = s.write(&txn);
+    let revoked = if s.caller.allows(Permission::ManageUsers) {
+        s.caller.admin(&write)?.users().revoke_token(token_id).await
+    } else {
+        s.caller.own_tokens(&write).revoke(token_id).await
+    };
+    let token = match revoked {
+        Ok(token) => token,
+        Err(TokenRevokeError::NotFound(_)) => return Err(UiError::NotFound),
+        Err(TokenRevokeError::Storage(err)) => return Err(err.into()),
+    };
+    txn.commit().await?;
+    let path = if token.user_id == s.caller.user().id {
+        "/account".to_owned()
+    } else {
+        format!("/users/{}", token.user_id)
+    };
+    Ok(back(&path, Ok("token-revoked")))
+}
+
+// ---- Account ------------------------------------------------------------------------------
+
+pub async fn account(s: WebSession, Query(query): Query<PageQuery>) -> Result<Response, UiError> {
+    let conn = s.storage.conn();
+    let user_id = s.caller.user().id;
+    let tokens = s.caller.own_token_directory(conn).of_user(user_id).await?;
+    let has_password = auth::has_password(conn, user_id).await?;
+    let chrome = chrome(&s, "/account", query.flash()).await?;
+    Ok(Html(account::render(
+        chrome,
+        AccountPage {
+            user: s.caller.user().clone(),
+            tokens,
+            now: s.clock.now(),
+            has_password,
+            csrf_token: s.session.csrf_token.clone(),
+        },
+    ))
+    .into_response())
+}
+
+#[derive(Debug, Deserialize)]
+pub struct PasswordForm {
+    current_password: String,
+    new_password: String,
+    confirm_password: String,
+}
+
+pub async fn change_password(
+    WebForm { session: s, form }: WebForm<PasswordForm>,
+) -> Result<Response, UiError> {
+    let txn = s.storage.begin().await?;
+    let write = s.write(&txn);
+    let changed = auth::change_own_password(
+        &write,
+        &s.caller,
+        &form.current_password,
+        &form.new_password,
+        &form.confirm_password,
+    )
+    .await;
+    let code = match changed {
+        Ok(()) => {
+            txn.commit().await?;
+            return Ok(back("/account", Ok("password-changed")));
+        }
+        Err(PasswordChangeError::WrongCurrentPassword) => "wrong-password",
+        Err(PasswordChangeError::Mismatch) => "password-mismatch",
+        Err(PasswordChangeError::Weak(_)) => "weak-password",
+        Err(PasswordChangeError::Storage(err)) => return Err(err.into()),
+    };
+    Ok(back("/account", Err(code)))
+}

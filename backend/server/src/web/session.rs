@@ -1,0 +1,151 @@
+//! Session cookies, and the extractors that resolve them and check CSRF tokens.
+
+use std::{net::SocketAddr, sync::Arc};
+
+use axum::{
+    body::Bytes,
+    extract::{ConnectInfo, FromRef, FromRequest, FromRequestParts, Request},
+    http::{header, request::Parts},
+};
+use axum_extra::extract::cookie::{Cookie, CookieJar, SameSite};
+use serde::{Deserialize, de::DeserializeOwned};
+use steward_core::{
+    Clock, Storage,
+    access::Caller,
+    audit::AuditKeys,
+    auth::{self, ClientInfo, SessionInfo},
+    storage::{DatabaseTransaction, WriteContext},
+};
+
+use super::UiError;
+use crate::state::{AppState, WebSettings};
+
+/// The session cookie: a random secret, HttpOnly, SameSite=Lax, Secure over https.
+pub const SESSION_COOKIE: &str = "steward_session";
+/// The CSRF token of the sign-in form, which comes before any session exists.
+pub const LOGIN_CSRF_COOKIE: &str = "steward_login_csrf";
+
+/// Builds a cookie with Steward's attributes.
+pub fn cookie(web: &WebSettings, name: &'static str, value: String) -> Cookie<'static> {
+    Cookie::build((name, value))
+        .http_only(true)
+        .same_site(SameSite::Lax)
+        .secure(web.secure_cookies)
+        .path("/")
+        .build()
+}
+
+/// A cookie that replaces (and so deletes) one set earlier.
+pub fn removal(web: &WebSettings, name: &'static str) -> Cookie<'static> {
+    let mut cookie = cookie(web, name, String::new());
+    cookie.make_removal();
+    cookie
+}
+
+/// Where a request comes from, for throttling and the session record.
+pub fn client_info(parts: &Parts) -> ClientInfo {
+    ClientInfo {
+        ip_address: parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map_or_else(|| "unknown".to_owned(), |info| info.0.ip().to_string()),
+        user_agent: parts
+            .headers
+            .get(header::USER_AGENT)
+            .and_then(|value| value.to_str().ok())
+            .map(|agent| agent.chars().take(300).collect()),
+    }
+}
+
+/// A signed-in browser user, resolved from the session cookie once per request.
+#[derive(Debug, Clone)]
+pub struct WebSession {
+    pub caller: Caller,
+    pub session: SessionInfo,
+    pub storage: Storage,
+    pub clock: Arc<dyn Clock>,
+    pub keys: Arc<AuditKeys>,
+    pub web: Arc<WebSettings>,
+}
+
+impl WebSession {
+    /// A write context acting as the signed-in user.
+    pub fn write<'a>(&'a self, txn: &'a DatabaseTransaction) -> WriteContext<'a> {
+        self.caller
+            .write_context(txn, self.clock.as_ref(), &self.keys, None)
+    }
+}
+
+impl<S> FromRequestParts<S> for WebSession
+where
+    S: Send + Sync,
+    AppState: FromRef<S>,
+{
+    type Rejection = UiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let state = AppState::from_ref(state);
+        let next = parts
+            .uri
+            .path_and_query()
+            .map_or_else(|| "/".to_owned(), |pq| pq.as_str().to_owned());
+        let jar = CookieJar::from_headers(&parts.headers);
+        let Some(secret) = jar.get(SESSION_COOKIE).map(|c| c.value().to_owned()) else {
+            return Err(UiError::SignIn { next });
+        };
+        let Ok((caller, session)) =
+            auth::authenticate_session(&state.storage, state.clock.as_ref(), &secret).await?
+        else {
+            return Err(UiError::SignIn { next });
+        };
+        Ok(WebSession {
+            caller,
+            session,
+            storage: state.storage,
+            clock: state.clock,
+            keys: state.keys,
+            web: state.web,
+        })
+    }
+}
+
+/// The CSRF field every form carries.
+#[derive(Deserialize)]
+struct CsrfField {
+    #[serde(default)]
+    csrf_token: String,
+}
+
+/// A form posted by a signed-in user, whose CSRF token has been checked against the session
+/// before the form itself was read.
+#[derive(Debug)]
+pub struct WebForm<T> {
+    pub session: WebSession,
+    pub form: T,
+}
+
+impl<S, T> FromRequest<S> for WebForm<T>
+where
+    S: Send + Sync,
+    AppState: FromRef<S>,
+    T: DeserializeOwned,
+{
+    type Rejection = UiError;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let (mut parts, body) = request.into_parts();
+        let session = WebSession::from_request_parts(&mut parts, state).await?;
+        let bytes = Bytes::from_request(Request::from_parts(parts, body), state)
+            .await
+            .map_err(|rejection| UiError::BadForm(rejection.body_text()))?;
+        let presented: CsrfField =
+            serde_urlencoded::from_bytes(&bytes).map_err(|_| UiError::BadCsrf)?;
+        if !auth::csrf_matches(&session.session.csrf_token, &presented.csrf_token) {
+            tracing::warn!(user = %session.caller.user().email, "form refused: CSRF token missing or wrong");
+            return Err(UiError::BadCsrf);
+        }
+        let form = serde_urlencoded::from_bytes(&bytes)
+            .map_err(|err| UiError::BadForm(err.to_string()))?;
+        Ok(WebForm { session, form })
+    }
+}

@@ -1,0 +1,708 @@
+//! The web UI over HTTP, as a browser without JavaScript uses it: sign-in with a password,
+//! sessions, CSRF protection, throttling, and the pages each role sees. (Real Chromium runs the
+//! main flows in `browser.rs`.)
+
+mod support;
+
+use chrono::Duration;
+use reqwest::{StatusCode, header};
+use serde_json::json;
+use steward_core::auth::AuthConfig;
+use steward_domain::tenancy::{Role, Tenant, User};
+use steward_testkit::{TestDatabase, World, tamper::audit_entry_count};
+use support::TestApp;
+
+const PASSWORD: &str = "correct horse battery";
+
+/// A cookie-keeping client that does not follow redirects, so each answer can be checked.
+struct Browser {
+    client: reqwest::Client,
+    base: String,
+}
+
+struct Page {
+    status: StatusCode,
+    location: Option<String>,
+    set_cookie: Vec<String>,
+    body: String,
+}
+
+impl Browser {
+    fn new(app: &TestApp) -> Self {
+        Self {
+            client: reqwest::Client::builder()
+                .cookie_store(true)
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .unwrap(),
+            base: app.base.clone(),
+        }
+    }
+
+    async fn read(response: reqwest::Response) -> Page {
+        Page {
+            status: response.status(),
+            location: response
+                .headers()
+                .get(header::LOCATION)
+                .map(|value| value.to_str().unwrap().to_owned()),
+            set_cookie: response
+                .headers()
+                .get_all(header::SET_COOKIE)
+                .iter()
+                .map(|value| value.to_str().unwrap().to_owned())
+                .collect(),
+            body: response.text().await.unwrap(),
+        }
+    }
+
+    async fn get(&self, path: &str) -> Page {
+        Self::read(
+            self.client
+                .get(format!("{}{path}", self.base))
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await
+    }
+
+    async fn post(&self, path: &str, fields: &[(&str, &str)]) -> Page {
+        let response = self
+            .client
+            .post(format!("{}{path}", self.base))
+            .form(fields)
+            .send()
+            .await
+            .unwrap();
+        Self::read(response).await
+    }
+
+    /// Posts a form with the CSRF token of the page at `from`.
+    async fn submit(&self, from: &str, action: &str, fields: &[(&str, &str)]) -> Page {
+        let token = csrf(&self.get(from).await.body);
+        let mut all = vec![("csrf_token", token.as_str())];
+        all.extend_from_slice(fields);
+        self.post(action, &all).await
+    }
+
+    async fn sign_in(&self, email: &str, password: &str) -> Page {
+        self.submit(
+            "/login",
+            "/login",
+            &[("email", email), ("password", password)],
+        )
+        .await
+    }
+}
+
+/// The CSRF token in a page's forms.
+fn csrf(html: &str) -> String {
+    let marker = "name=\"csrf_token\" value=\"";
+    let start = html
+        .find(marker)
+        .expect("the page has a form with a CSRF token")
+        + marker.len();
+    html[start..].split('"').next().unwrap().to_owned()
+}
+
+struct Fixture {
+    world: World,
+    app: TestApp,
+    admin: User,
+    tech: User,
+    acme: Tenant,
+    birch: Tenant,
+    acme_owner: User,
+    _db: TestDatabase,
+}
+
+async fn fixture_with(auth: AuthConfig) -> Fixture {
+    let db = TestDatabase::migrated().await;
+    let world = World::new(&db).await;
+    let msp = world.msp("harbor").await;
+    let acme = world.tenant(msp.id, "acme").await;
+    let birch = world.tenant(msp.id, "birch").await;
+    let admin = world
+        .user(msp.id, "admin@harbor.example", Role::MspAdmin, None)
+        .await;
+    let tech = world
+        .user(msp.id, "tech@harbor.example", Role::Technician, None)
+        .await;
+    let acme_owner = world
+        .user(
+            msp.id,
+            "owner@acme.example",
+            Role::CustomerOwner,
+            Some(acme.id),
+        )
+        .await;
+    for user in [&admin, &tech, &acme_owner] {
+        world.set_password(user, PASSWORD).await;
+    }
+    let app = TestApp::for_world_with(&world, auth).await;
+    Fixture {
+        world,
+        app,
+        admin,
+        tech,
+        acme,
+        birch,
+        acme_owner,
+        _db: db,
+    }
+}
+
+async fn fixture() -> Fixture {
+    fixture_with(AuthConfig::default()).await
+}
+
+#[tokio::test]
+async fn signing_in_and_out_with_a_password() {
+    let f = fixture().await;
+    let browser = Browser::new(&f.app);
+
+    let unsigned = browser.get("/").await;
+    assert_eq!(unsigned.status, StatusCode::SEE_OTHER);
+    assert_eq!(unsigned.location.as_deref(), Some("/login"));
+
+    let signed_in = browser.sign_in("Admin@Harbor.example", PASSWORD).await;
+    assert_eq!(
+        signed_in.status,
+        StatusCode::SEE_OTHER,
+        "{}",
+        signed_in.body
+    );
+    assert_eq!(signed_in.location.as_deref(), Some("/"));
+    let session_cookie = signed_in
+        .set_cookie
+        .iter()
+        .find(|cookie| cookie.starts_with("steward_session="))
+        .expect("a session cookie");
+    for attribute in ["HttpOnly", "SameSite=Lax", "Path=/"] {
+        assert!(session_cookie.contains(attribute), "{session_cookie}");
+    }
+    assert!(
+        !session_cookie.contains("Secure"),
+        "plain http: {session_cookie}"
+    );
+
+    let dashboard = browser.get("/").await;
+    assert_eq!(dashboard.status, StatusCode::OK);
+    assert!(dashboard.body.contains("Tenant acme"), "{}", dashboard.body);
+    assert!(dashboard.body.contains("Tenant birch"));
+    assert!(
+        dashboard.body.contains("Add a customer"),
+        "admins may add tenants"
+    );
+
+    let signed_out = browser.submit("/", "/logout", &[]).await;
+    assert_eq!(signed_out.status, StatusCode::SEE_OTHER);
+    assert_eq!(
+        signed_out.location.as_deref(),
+        Some("/login?notice=signed-out")
+    );
+    assert_eq!(browser.get("/").await.location.as_deref(), Some("/login"));
+
+    // The audit chain records the session's start and end.
+    let (_, audit) = f
+        .app
+        .get_as("/api/v1/audit", &f.world.token(&f.admin, None).await)
+        .await;
+    let actions: Vec<&str> = audit["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["action"].as_str().unwrap())
+        .collect();
+    assert!(
+        actions.contains(&"session.started") && actions.contains(&"session.ended"),
+        "{actions:?}"
+    );
+}
+
+#[tokio::test]
+async fn wrong_passwords_are_refused_without_saying_which_part_was_wrong() {
+    let f = fixture().await;
+    let browser = Browser::new(&f.app);
+    for (email, password) in [
+        ("admin@harbor.example", "not the password"),
+        ("nobody@harbor.example", PASSWORD),
+    ] {
+        let page = browser.sign_in(email, password).await;
+        assert_eq!(page.status, StatusCode::UNAUTHORIZED);
+        assert!(
+            page.body.contains("The email or password is wrong."),
+            "{}",
+            page.body
+        );
+    }
+}
+
+#[tokio::test]
+async fn form_posts_without_the_csrf_token_are_refused_and_change_nothing() {
+    let f = fixture().await;
+    let browser = Browser::new(&f.app);
+    assert_eq!(
+        browser
+            .sign_in("admin@harbor.example", PASSWORD)
+            .await
+            .status,
+        StatusCode::SEE_OTHER
+    );
+    let entries_before = audit_entry_count(&f.world.storage).await;
+
+    let tenant_path = format!("/tenants/{}/offboard", f.acme.id);
+    for fields in [vec![], vec![("csrf_token", "forged")]] {
+        let mut create = fields.clone();
+        create.push(("name", "Injected Customer"));
+        let page = browser.post("/tenants", &create).await;
+        assert_eq!(page.status, StatusCode::FORBIDDEN, "{}", page.body);
+        assert!(page.body.contains("Form expired"), "{}", page.body);
+        assert_eq!(
+            browser.post(&tenant_path, &fields).await.status,
+            StatusCode::FORBIDDEN
+        );
+        assert_eq!(
+            browser.post("/logout", &fields).await.status,
+            StatusCode::FORBIDDEN
+        );
+    }
+    assert_eq!(audit_entry_count(&f.world.storage).await, entries_before);
+    assert!(!browser.get("/").await.body.contains("Injected Customer"));
+    assert!(
+        browser
+            .get(&format!("/tenants/{}", f.acme.id))
+            .await
+            .body
+            .contains("active")
+    );
+
+    // The sign-in form has its own token, bound to a cookie.
+    let anonymous = Browser::new(&f.app);
+    let page = anonymous
+        .post(
+            "/login",
+            &[("email", "admin@harbor.example"), ("password", PASSWORD)],
+        )
+        .await;
+    assert_eq!(page.status, StatusCode::FORBIDDEN);
+    assert!(
+        !page
+            .set_cookie
+            .iter()
+            .any(|c| c.starts_with("steward_session="))
+    );
+}
+
+#[tokio::test]
+async fn failures_beyond_the_throttle_refuse_even_the_right_password() {
+    let f = fixture().await;
+    let browser = Browser::new(&f.app);
+    for _ in 0..AuthConfig::default().max_failures_per_account {
+        let page = browser.sign_in("tech@harbor.example", "guess").await;
+        assert_eq!(page.status, StatusCode::UNAUTHORIZED);
+    }
+    let throttled = browser.sign_in("tech@harbor.example", PASSWORD).await;
+    assert_eq!(
+        throttled.status,
+        StatusCode::TOO_MANY_REQUESTS,
+        "{}",
+        throttled.body
+    );
+    assert!(
+        throttled.body.contains("Too many failed sign-ins"),
+        "{}",
+        throttled.body
+    );
+    assert!(
+        !throttled
+            .set_cookie
+            .iter()
+            .any(|c| c.starts_with("steward_session="))
+    );
+
+    // Another account is not affected, and the window passes.
+    assert_eq!(
+        browser
+            .sign_in("admin@harbor.example", PASSWORD)
+            .await
+            .status,
+        StatusCode::SEE_OTHER
+    );
+    f.world.clock.advance(Duration::minutes(16));
+    assert_eq!(
+        Browser::new(&f.app)
+            .sign_in("tech@harbor.example", PASSWORD)
+            .await
+            .status,
+        StatusCode::SEE_OTHER
+    );
+}
+
+#[tokio::test]
+async fn failures_from_one_address_throttle_every_account_it_tries() {
+    let f = fixture_with(AuthConfig {
+        max_failures_per_address: 3,
+        ..AuthConfig::default()
+    })
+    .await;
+    let browser = Browser::new(&f.app);
+    for email in ["a@harbor.example", "b@harbor.example", "c@harbor.example"] {
+        assert_eq!(
+            browser.sign_in(email, "guess").await.status,
+            StatusCode::UNAUTHORIZED
+        );
+    }
+    let page = browser.sign_in("admin@harbor.example", PASSWORD).await;
+    assert_eq!(page.status, StatusCode::TOO_MANY_REQUESTS, "{}", page.body);
+}
+
+#[tokio::test]
+async fn tampered_and_ended_session_cookies_are_refused() {
+    let f = fixture().await;
+    let browser = Browser::new(&f.app);
+    let signed_in = browser.sign_in("tech@harbor.example", PASSWORD).await;
+    let cookie = signed_in
+        .set_cookie
+        .iter()
+        .find_map(|c| c.strip_prefix("steward_session="))
+        .and_then(|c| c.split(';').next())
+        .unwrap()
+        .to_owned();
+
+    let plain = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let with_cookie = |value: String| {
+        plain
+            .get(format!("{}/", f.app.base))
+            .header(header::COOKIE, format!("steward_session={value}"))
+            .send()
+    };
+    assert_eq!(
+        with_cookie(cookie.clone()).await.unwrap().status(),
+        StatusCode::OK
+    );
+
+    let mut tampered = cookie.clone().into_bytes();
+    let last = tampered.len() - 1;
+    tampered[last] = if tampered[last] == b'A' { b'B' } else { b'A' };
+    for forged in [
+        String::from_utf8(tampered).unwrap(),
+        "sts_made-up".to_owned(),
+        String::new(),
+    ] {
+        let response = with_cookie(forged).await.unwrap();
+        assert_eq!(response.status(), StatusCode::SEE_OTHER);
+        assert_eq!(response.headers()[header::LOCATION], "/login");
+    }
+    let api = plain
+        .get(format!("{}/api/v1/me", f.app.base))
+        .header(header::COOKIE, "steward_session=sts_made-up")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(api.status(), StatusCode::UNAUTHORIZED);
+
+    // Disabling the user ends the session at once.
+    let admin_token = f.world.token(&f.admin, None).await;
+    let (status, _) = f
+        .app
+        .patch_as(
+            &format!("/api/v1/users/{}", f.tech.id),
+            &admin_token,
+            &json!({ "status": "disabled" }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        with_cookie(cookie.clone()).await.unwrap().status(),
+        StatusCode::SEE_OTHER
+    );
+
+    // Expiry ends sessions too.
+    let (status, _) = f
+        .app
+        .patch_as(
+            &format!("/api/v1/users/{}", f.tech.id),
+            &admin_token,
+            &json!({ "status": "active" }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        with_cookie(cookie.clone()).await.unwrap().status(),
+        StatusCode::OK
+    );
+    f.world.clock.advance(Duration::hours(13));
+    assert_eq!(
+        with_cookie(cookie).await.unwrap().status(),
+        StatusCode::SEE_OTHER
+    );
+}
+
+#[tokio::test]
+async fn changing_the_password_ends_the_other_sessions() {
+    let f = fixture().await;
+    let (here, elsewhere) = (Browser::new(&f.app), Browser::new(&f.app));
+    for browser in [&here, &elsewhere] {
+        assert_eq!(
+            browser
+                .sign_in("tech@harbor.example", PASSWORD)
+                .await
+                .status,
+            StatusCode::SEE_OTHER
+        );
+    }
+    let new_password = "a brand new passphrase";
+    let wrong = here
+        .submit(
+            "/account",
+            "/account/password",
+            &[
+                ("current_password", "nope"),
+                ("new_password", new_password),
+                ("confirm_password", new_password),
+            ],
+        )
+        .await;
+    assert_eq!(
+        wrong.location.as_deref(),
+        Some("/account?error=wrong-password")
+    );
+
+    let changed = here
+        .submit(
+            "/account",
+            "/account/password",
+            &[
+                ("current_password", PASSWORD),
+                ("new_password", new_password),
+                ("confirm_password", new_password),
+            ],
+        )
+        .await;
+    assert_eq!(
+        changed.location.as_deref(),
+        Some("/account?done=password-changed")
+    );
+    let account = here.get("/account?done=password-changed").await;
+    assert_eq!(account.status, StatusCode::OK, "this session stays");
+    assert!(account.body.contains("Your password is changed"));
+    assert_eq!(
+        elsewhere.get("/").await.location.as_deref(),
+        Some("/login"),
+        "others end"
+    );
+
+    let fresh = Browser::new(&f.app);
+    assert_eq!(
+        fresh.sign_in("tech@harbor.example", PASSWORD).await.status,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        fresh
+            .sign_in("tech@harbor.example", new_password)
+            .await
+            .status,
+        StatusCode::SEE_OTHER
+    );
+}
+
+#[tokio::test]
+async fn customers_see_only_their_own_tenant() {
+    let f = fixture().await;
+    let browser = Browser::new(&f.app);
+    assert_eq!(
+        browser.sign_in("owner@acme.example", PASSWORD).await.status,
+        StatusCode::SEE_OTHER
+    );
+
+    let home = browser.get("/").await;
+    let own = format!("/tenants/{}", f.acme.id);
+    assert_eq!(home.location.as_deref(), Some(own.as_str()));
+    let page = browser.get(&own).await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(page.body.contains("Tenant acme"));
+    assert!(page.body.contains(&f.acme_owner.email));
+    assert!(!page.body.contains("Offboard"), "customers manage nothing");
+
+    for path in [
+        format!("/tenants/{}", f.birch.id),
+        format!("/tenants/{}/audit", f.birch.id),
+        "/tenants/0194f3a2-7b1c-7d3e-9f00-1234567890ab".to_owned(),
+    ] {
+        let page = browser.get(&path).await;
+        assert_eq!(page.status, StatusCode::NOT_FOUND, "{path}");
+        assert!(!page.body.contains("Tenant birch"));
+    }
+    for path in ["/users", "/audit"] {
+        assert_eq!(
+            browser.get(path).await.status,
+            StatusCode::FORBIDDEN,
+            "{path}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn the_api_accepts_the_session_cookie_with_a_csrf_header_for_changes() {
+    let f = fixture().await;
+    let browser = Browser::new(&f.app);
+    browser.sign_in("admin@harbor.example", PASSWORD).await;
+    let token = csrf(&browser.get("/").await.body);
+
+    let me = browser
+        .client
+        .get(format!("{}/api/v1/me", f.app.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(me.status(), StatusCode::OK);
+    let url = format!("{}/api/v1/tenants", f.app.base);
+    let refused = browser
+        .client
+        .post(&url)
+        .json(&json!({ "name": "Via cookie" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), StatusCode::FORBIDDEN);
+    let body: serde_json::Value = refused.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "csrf-token-required");
+    let created = browser
+        .client
+        .post(&url)
+        .header("x-csrf-token", token)
+        .json(&json!({ "name": "Via cookie" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status(), StatusCode::CREATED);
+}
+
+#[tokio::test]
+async fn admins_manage_tenants_users_and_tokens_through_forms() {
+    let f = fixture().await;
+    let browser = Browser::new(&f.app);
+    browser.sign_in("admin@harbor.example", PASSWORD).await;
+
+    let created = browser
+        .submit(
+            "/",
+            "/tenants",
+            &[("name", "<script>alert(1)</script> Dental")],
+        )
+        .await;
+    let tenant_path = created.location.clone().unwrap();
+    assert!(
+        tenant_path.ends_with("?done=tenant-created"),
+        "{tenant_path}"
+    );
+    let page = browser.get(&tenant_path).await;
+    assert!(
+        page.body
+            .contains("&lt;script&gt;alert(1)&lt;/script&gt; Dental"),
+        "names are escaped"
+    );
+    assert!(!page.body.contains("<script>alert"), "{}", page.body);
+    assert!(page.body.contains("The tenant is added."));
+    let tenant_path = tenant_path.split('?').next().unwrap().to_owned();
+
+    let renamed = browser
+        .submit(
+            &tenant_path,
+            &format!("{tenant_path}/rename"),
+            &[("name", "Delta Dental")],
+        )
+        .await;
+    assert_eq!(
+        renamed.location,
+        Some(format!("{tenant_path}?done=tenant-renamed"))
+    );
+    let offboarded = browser
+        .submit(&tenant_path, &format!("{tenant_path}/offboard"), &[])
+        .await;
+    assert_eq!(
+        offboarded.location,
+        Some(format!("{tenant_path}?done=tenant-offboarded"))
+    );
+    assert!(browser.get(&tenant_path).await.body.contains("offboarded"));
+
+    let taken = browser
+        .submit(
+            "/users",
+            "/users",
+            &[
+                ("email", "tech@harbor.example"),
+                ("display_name", "Dup"),
+                ("role", "technician"),
+            ],
+        )
+        .await;
+    assert_eq!(taken.location.as_deref(), Some("/users?error=email-taken"));
+    let acme_id = f.acme.id.to_string();
+    let added = browser
+        .submit(
+            "/users",
+            "/users",
+            &[
+                ("email", "approver@acme.example"),
+                ("display_name", "Ann Approver"),
+                ("role", "customer_approver"),
+                ("tenant_id", acme_id.as_str()),
+            ],
+        )
+        .await;
+    let user_path = added.location.unwrap();
+    assert!(user_path.ends_with("?done=user-created"), "{user_path}");
+    let user_path = user_path.split('?').next().unwrap().to_owned();
+
+    let issued = browser
+        .submit(
+            &user_path,
+            &format!("{user_path}/tokens"),
+            &[("name", "reporting"), ("expires_in_days", "30")],
+        )
+        .await;
+    assert_eq!(issued.status, StatusCode::OK);
+    let marker = "class=\"secret-value\">";
+    let start = issued.body.find(marker).expect("the secret is shown") + marker.len();
+    let secret = issued.body[start..].split('<').next().unwrap().to_owned();
+    assert!(secret.starts_with("stw_"), "{secret}");
+    let (status, me) = f.app.get_as("/api/v1/me", &secret).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(me["user"]["email"], "approver@acme.example");
+    assert!(
+        !browser.get(&user_path).await.body.contains(&secret),
+        "shown once"
+    );
+
+    let page = browser.get(&user_path).await.body;
+    let revoke_marker = "action=\"/tokens/";
+    let start = page.find(revoke_marker).unwrap() + "action=\"".len();
+    let revoke_action = page[start..].split('"').next().unwrap().to_owned();
+    let revoked = browser.submit(&user_path, &revoke_action, &[]).await;
+    assert_eq!(
+        revoked.location,
+        Some(format!("{user_path}?done=token-revoked"))
+    );
+    assert_eq!(
+        f.app.get_as("/api/v1/me", &secret).await.0,
+        StatusCode::UNAUTHORIZED
+    );
+
+    let disabled = browser
+        .submit(
+            &user_path,
+            &format!("{user_path}/status"),
+            &[("status", "disabled")],
+        )
+        .await;
+    assert_eq!(
+        disabled.location,
+        Some(format!("{user_path}?done=user-disabled"))
+    );
+}

@@ -1,0 +1,169 @@
+// Steward's main flows in real headless Chromium (Debian's /usr/bin/chromium, driven by
+// playwright-core with a fresh profile per run; nothing is downloaded).
+//
+//   node browser.mjs <steward base URL> [screenshot directory]
+//
+// Expects `steward demo` data and single sign-on configured against oidc-provider.mjs.
+// Prints "ok <flow>" per flow; exits non-zero at the first failure.
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { chromium } from 'playwright-core';
+
+const [base, screenshots] = process.argv.slice(2);
+if (!base) {
+  console.error('usage: node browser.mjs <steward base URL> [screenshot directory]');
+  process.exit(2);
+}
+const PASSWORD = 'steward-demo';
+
+const browser = await chromium.launch({
+  executablePath: process.env.CHROMIUM_PATH || '/usr/bin/chromium',
+  args: [
+    '--headless',
+    '--no-sandbox',
+    '--disable-gpu',
+    '--disable-background-networking',
+    '--disable-component-update',
+    '--disable-sync',
+    '--no-first-run',
+  ],
+});
+
+async function fresh(viewport = { width: 1280, height: 900 }) {
+  const context = await browser.newContext({ viewport });
+  const page = await context.newPage();
+  return { context, page };
+}
+
+async function signIn(page, email, password = PASSWORD) {
+  await page.goto(`${base}/login`);
+  await page.getByLabel('Email').fill(email);
+  await page.getByLabel('Password').fill(password);
+  await page.getByRole('button', { name: 'Sign in', exact: true }).click();
+  await page.waitForLoadState('domcontentloaded');
+}
+
+/** Signs in at the identity provider's own pages as `login`, consenting if asked. */
+async function signInWithSso(page, login) {
+  await page.goto(`${base}/login`);
+  await page.getByRole('link', { name: 'Sign in with SSO' }).click();
+  await page.waitForSelector('input[name="login"]');
+  await page.fill('input[name="login"]', login);
+  await page.fill('input[name="password"]', 'anything');
+  const loginPage = page.url();
+  await page.getByRole('button', { name: 'Sign-in' }).click();
+  await page.waitForURL((url) => url.toString() !== loginPage, { waitUntil: 'domcontentloaded' });
+  if (!page.url().startsWith(base)) {
+    await page.getByRole('button', { name: 'Continue' }).click();
+  }
+  await page.waitForURL((url) => url.toString().startsWith(base), { waitUntil: 'domcontentloaded' });
+}
+
+const flows = [];
+function flow(name, run) {
+  flows.push({ name, run });
+}
+
+let tenantIds = {};
+
+flow('password sign-in shows the MSP dashboard', async () => {
+  const { context, page } = await fresh();
+  await signIn(page, 'admin@harbor-it.example');
+  assert.equal(new URL(page.url()).pathname, '/');
+  await page.getByRole('heading', { name: 'Harbor IT Services' }).waitFor();
+  const rows = page.locator('tbody tr');
+  const names = await rows.locator('td:first-child a').allTextContents();
+  for (const name of ['Acme Dental', 'Birch & Co Accounting', 'Cobalt Logistics']) {
+    assert.ok(names.includes(name), `${name} in ${names}`);
+  }
+  for (const link of await rows.locator('td:first-child a').all()) {
+    tenantIds[await link.textContent()] = (await link.getAttribute('href')).split('/').pop();
+  }
+  if (screenshots) {
+    await page.screenshot({ path: join(screenshots, 'dashboard.png'), fullPage: true });
+  }
+
+  // A plain HTML form adds a tenant.
+  await page.getByLabel('Name').fill('Delta Dental');
+  await page.getByRole('button', { name: 'Add tenant' }).click();
+  await page.waitForLoadState('domcontentloaded');
+  await page.getByRole('heading', { name: 'Delta Dental' }).waitFor();
+  assert.match(await page.locator('.flash-success').textContent(), /The tenant is added/);
+
+  await page.getByRole('button', { name: 'Sign out' }).click();
+  await page.waitForURL(`${base}/login?notice=signed-out`);
+  await context.close();
+});
+
+flow('a wrong password is refused', async () => {
+  const { context, page } = await fresh();
+  await signIn(page, 'admin@harbor-it.example', 'not-the-password');
+  assert.equal(new URL(page.url()).pathname, '/login');
+  assert.match(await page.locator('.flash-error').textContent(), /email or password is wrong/);
+  await context.close();
+});
+
+flow("a customer user sees their own tenant and cannot reach another's (404)", async () => {
+  const { context, page } = await fresh({ width: 390, height: 844 });
+  await signIn(page, 'owner@acme-dental.example');
+  assert.equal(new URL(page.url()).pathname, `/tenants/${tenantIds['Acme Dental']}`);
+  await page.getByRole('heading', { name: 'Acme Dental' }).waitFor();
+  if (screenshots) {
+    await page.screenshot({ path: join(screenshots, 'customer-phone.png'), fullPage: true });
+  }
+  const response = await page.goto(`${base}/tenants/${tenantIds['Birch & Co Accounting']}`);
+  assert.equal(response.status(), 404);
+  assert.equal(await page.getByText('Birch & Co Accounting').count(), 0);
+  await page.getByRole('heading', { name: 'Not found' }).waitFor();
+  await context.close();
+});
+
+flow('single sign-on links a verified identity to its user', async () => {
+  const { context, page } = await fresh();
+  await signInWithSso(page, 'tech@harbor-it.example');
+  assert.equal(new URL(page.url()).pathname, '/', await page.locator('body').innerText());
+  await page.getByRole('heading', { name: 'Harbor IT Services' }).waitFor();
+  assert.equal(await page.locator('.who-name').textContent(), 'Sam Okafor');
+  assert.equal(await page.getByRole('button', { name: 'Add tenant' }).count(), 0, 'technicians add no tenants');
+  await context.close();
+
+  // The next sign-in uses the link.
+  const again = await fresh();
+  await signInWithSso(again.page, 'tech@harbor-it.example');
+  assert.equal(await again.page.locator('.who-name').textContent(), 'Sam Okafor');
+  await again.context.close();
+});
+
+flow('single sign-on refuses unknown and unverified identities', async () => {
+  for (const login of ['stranger@elsewhere.example', 'unverified.auditor@harbor-it.example']) {
+    const { context, page } = await fresh();
+    await signInWithSso(page, login);
+    await page.getByRole('heading', { name: 'No Steward account for this sign-in' }).waitFor();
+    assert.equal(await page.locator('.topbar').count(), 0, `${login} is not signed in`);
+    const home = await page.goto(`${base}/`);
+    assert.equal(new URL(page.url()).pathname, '/login', `${login}: ${home.status()}`);
+    await context.close();
+  }
+});
+
+flow('single sign-on creates users where their MSP allows it', async () => {
+  const { context, page } = await fresh();
+  await signInWithSso(page, 'new.hire@harbor-it.example');
+  assert.equal(new URL(page.url()).pathname, '/', await page.locator('body').innerText());
+  assert.match(await page.locator('.who-meta').textContent(), /Auditor/);
+  await context.close();
+});
+
+let failed = false;
+try {
+  for (const { name, run } of flows) {
+    await run();
+    console.log(`ok ${name}`);
+  }
+} catch (error) {
+  failed = true;
+  console.error(error);
+} finally {
+  await browser.close();
+}
+process.exit(failed ? 1 : 0);

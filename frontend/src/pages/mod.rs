@@ -1,0 +1,9 @@
+//! One module per page.
+
+pub mod account;
+pub mod audit;
+pub mod dashboard;
+pub mod login;
+pub mod message;
+pub mod tenant;
+pub mod users;

@@ -1,0 +1,94 @@
+//! One tenant: its details and who has access.
+
+use leptos::prelude::*;
+use steward_domain::tenancy::{Tenant, TenantStatus, User};
+
+use crate::{
+    Chrome,
+    layout::render_document,
+    parts::{Csrf, TenantBadge, UserBadge, role_label, when},
+};
+
+/// What the tenant page shows.
+#[derive(Debug, Clone)]
+pub struct TenantPage {
+    pub tenant: Tenant,
+    pub members: Vec<User>,
+    /// Whether the caller may rename and offboard it.
+    pub can_manage: bool,
+    /// Whether the caller may read its audit chain (shows the link).
+    pub can_read_audit: bool,
+    pub csrf_token: String,
+}
+
+/// Renders the tenant page.
+pub fn render(chrome: Chrome, page: TenantPage) -> String {
+    let tenant = page.tenant;
+    let audit_link = page.can_read_audit.then(|| {
+        let href = format!("/tenants/{}/audit", tenant.id);
+        view! { <a class="button button-secondary" href=href>"Audit chain"</a> }
+    });
+    let members = page
+        .members
+        .into_iter()
+        .map(|user| {
+            view! {
+                <tr>
+                    <td>{user.display_name}</td>
+                    <td>{user.email}</td>
+                    <td>{role_label(user.role)}</td>
+                    <td><UserBadge status=user.status/></td>
+                </tr>
+            }
+        })
+        .collect_view();
+    let manage = (page.can_manage && tenant.status == TenantStatus::Active).then(|| {
+        let rename_action = format!("/tenants/{}/rename", tenant.id);
+        let offboard_action = format!("/tenants/{}/offboard", tenant.id);
+        view! {
+            <section class="card">
+                <h2>"Manage"</h2>
+                <form method="post" action=rename_action class="row-form">
+                    <Csrf token=page.csrf_token.clone()/>
+                    <label>"Name" <input type="text" name="name" required maxlength="200" value=tenant.name.clone()/></label>
+                    <button type="submit" class="button">"Rename"</button>
+                </form>
+                <form method="post" action=offboard_action class="row-form danger-zone">
+                    <Csrf token=page.csrf_token.clone()/>
+                    <p>"Offboarding stops managing this customer. Its history stays readable."</p>
+                    <button type="submit" class="button button-danger">"Offboard tenant"</button>
+                </form>
+            </section>
+        }
+    });
+    let offboarded = tenant.offboarded_at.map(|at| {
+        view! { <div><dt>"Offboarded"</dt><dd>{when(at)}</dd></div> }
+    });
+    let title = tenant.name.clone();
+    let body = view! {
+        <div class="title-row">
+            <h1>{tenant.name.clone()}</h1>
+            {audit_link}
+        </div>
+        <section class="card">
+            <dl class="facts">
+                <div><dt>"Slug"</dt><dd class="mono">{tenant.slug.to_string()}</dd></div>
+                <div><dt>"Status"</dt><dd><TenantBadge status=tenant.status/></dd></div>
+                <div><dt>"Added"</dt><dd>{when(tenant.created_at)}</dd></div>
+                {offboarded}
+                <div><dt>"Id"</dt><dd class="mono">{tenant.id.to_string()}</dd></div>
+            </dl>
+        </section>
+        <section class="card">
+            <h2>"Who has access"</h2>
+            <div class="table-wrap">
+                <table>
+                    <thead><tr><th>"Name"</th><th>"Email"</th><th>"Role"</th><th>"Status"</th></tr></thead>
+                    <tbody>{members}</tbody>
+                </table>
+            </div>
+        </section>
+        {manage}
+    };
+    render_document(&title, Some(chrome), body)
+}
