@@ -3,7 +3,7 @@
 use std::{net::SocketAddr, path::PathBuf, process::ExitCode};
 
 use clap::{Args, Parser, Subcommand};
-use steward_domain::{ApiTokenId, TenantId};
+use steward_domain::{ApiTokenId, Slug, TenantId};
 
 use crate::{
     commands,
@@ -46,12 +46,34 @@ enum Command {
     Config,
     /// Serve with a demo MSP and its customers; data persists in the data directory
     Demo(ServeArgs),
+    /// Create MSPs (the first one on a fresh deployment)
+    #[command(subcommand)]
+    Msp(MspCommand),
     /// Issue, list and revoke API tokens
     #[command(subcommand)]
     Token(TokenCommand),
     /// Check the audit chains
     #[command(subcommand)]
     Audit(AuditCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum MspCommand {
+    /// Create an MSP and its first admin, and print the admin's one-time password
+    Create {
+        /// The MSP's name
+        #[arg(long)]
+        name: String,
+        /// Short URL-safe name [default: derived from the name]
+        #[arg(long)]
+        slug: Option<Slug>,
+        /// The first admin's email
+        #[arg(long)]
+        admin_email: String,
+        /// The first admin's name
+        #[arg(long, default_value = "MSP admin")]
+        admin_name: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -109,7 +131,11 @@ pub fn run() -> ExitCode {
         data_dir: cli.global.data_dir.clone(),
         listen: match &cli.command {
             Command::Serve(args) | Command::Demo(args) => args.listen,
-            Command::Migrate | Command::Config | Command::Token(_) | Command::Audit(_) => None,
+            Command::Migrate
+            | Command::Config
+            | Command::Msp(_)
+            | Command::Token(_)
+            | Command::Audit(_) => None,
         },
     };
     let config = match Config::load(cli.global.config.as_deref(), &overrides) {
@@ -141,6 +167,12 @@ pub fn run() -> ExitCode {
             Command::Migrate => commands::migrate::run(config).await,
             Command::Config => commands::config::run(&config),
             Command::Demo(_) => commands::demo::run(config).await,
+            Command::Msp(MspCommand::Create {
+                name,
+                slug,
+                admin_email,
+                admin_name,
+            }) => commands::msp::create(config, &name, slug, &admin_email, &admin_name).await,
             Command::Token(TokenCommand::Create {
                 email,
                 name,

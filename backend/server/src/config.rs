@@ -196,7 +196,7 @@ pub struct LogConfig {
 impl Default for LogConfig {
     fn default() -> Self {
         Self {
-            filter: "info,sea_orm_migration=warn".to_owned(),
+            filter: "info,sea_orm_migration=warn,sqlx::postgres::notice=warn".to_owned(),
             format: LogFormat::Text,
         }
     }

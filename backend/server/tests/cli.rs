@@ -198,3 +198,80 @@ fn an_unreachable_database_is_a_clear_error() {
     assert!(stderr.contains("refused"), "{stderr}");
     assert!(!stderr.contains("secret"), "{stderr}");
 }
+
+#[tokio::test]
+async fn msp_create_bootstraps_an_msp_whose_admin_can_sign_in() {
+    let db = TestDatabase::empty().await;
+    let mut create = steward_on(&db);
+    create.args([
+        "msp",
+        "create",
+        "--name",
+        "Lighthouse Managed IT",
+        "--admin-email",
+        "root@lighthouse.example",
+    ]);
+    let (code, stdout, stderr) = run(create);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(
+        stdout.contains("Created the MSP \"Lighthouse Managed IT\" (lighthouse-managed-it)"),
+        "{stdout}"
+    );
+    let password = stdout.lines().last().unwrap().trim().to_owned();
+    assert!(password.len() >= 40, "{stdout}");
+
+    let mut again = steward_on(&db);
+    again.args([
+        "msp",
+        "create",
+        "--name",
+        "Lighthouse Managed IT",
+        "--admin-email",
+        "x@lighthouse.example",
+    ]);
+    let (code, _, stderr) = run(again);
+    assert_eq!(code, 1);
+    assert!(stderr.contains("already exists"), "{stderr}");
+
+    // The admin signs in with the printed password.
+    let mut serve = steward_on(&db);
+    serve.args(["serve", "--listen", "127.0.0.1:0"]);
+    let server = StewardProcess::start(serve);
+    let browser = reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let login = browser
+        .get(server.url("/login"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let marker = "name=\"csrf_token\" value=\"";
+    let start = login.find(marker).unwrap() + marker.len();
+    let csrf = login[start..].split('"').next().unwrap();
+    let signed_in = browser
+        .post(server.url("/login"))
+        .form(&[
+            ("csrf_token", csrf),
+            ("email", "root@lighthouse.example"),
+            ("password", &password),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(signed_in.status(), StatusCode::SEE_OTHER);
+    let dashboard = browser
+        .get(server.url("/"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(dashboard.contains("Lighthouse Managed IT"), "{dashboard}");
+    assert!(server.stop().success());
+}

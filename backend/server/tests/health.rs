@@ -95,7 +95,12 @@ async fn unknown_routes_get_a_404_and_every_answer_a_request_id() {
     // Outside the API, people get a page.
     let response = app.get("/no/such/page").await;
     assert_eq!(response.status(), StatusCode::NOT_FOUND);
-    assert!(response.headers()["content-type"].to_str().unwrap().starts_with("text/html"));
+    assert!(
+        response.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/html")
+    );
     assert!(response.text().await.unwrap().contains("Not found"));
 
     let echoed = app

@@ -4,5 +4,6 @@ pub mod audit;
 pub mod config;
 pub mod demo;
 pub mod migrate;
+pub mod msp;
 pub mod serve;
 pub mod token;

@@ -146,6 +146,10 @@ fn role_label(role: Role) -> &'static str {
     }
 }
 
+/// Rows per page of the dashboard's tenant list: an MSP with up to this many customers sees
+/// them all at once.
+const DASHBOARD_PAGE: u64 = 100;
+
 fn page<K: std::str::FromStr>(cursor: Option<&str>) -> Result<PageRequest<K>, UiError> {
     let after = cursor
         .map(|cursor| {
@@ -177,11 +181,9 @@ pub async fn dashboard(s: WebSession, Query(query): Query<PageQuery>) -> Result<
     {
         return Ok(Redirect::to(&format!("/tenants/{tenant_id}")).into_response());
     }
-    let listed = s
-        .caller
-        .tenants(s.storage.conn())
-        .list(page(query.cursor.as_deref())?)
-        .await?;
+    let mut request = page(query.cursor.as_deref())?;
+    request.limit = DASHBOARD_PAGE;
+    let listed = s.caller.tenants(s.storage.conn()).list(request).await?;
     let chrome = chrome(&s, "/", query.flash()).await?;
     let msp_name = chrome.organization.clone();
     Ok(Html(dashboard::render(

@@ -1,0 +1,79 @@
+//! `steward msp create`: the first MSP and its admin on a fresh deployment.
+
+use std::process::ExitCode;
+
+use anyhow::{Context, bail};
+use steward_core::{
+    SystemClock, auth, passwords,
+    storage::{Deployment, NewMsp, NewUser},
+};
+use steward_domain::{
+    Slug,
+    audit::{ActorKind, AuditActor},
+    tenancy::Role,
+};
+
+use crate::config::Config;
+
+/// Creates an MSP with its first admin and prints the admin's one-time password.
+pub async fn create(
+    config: Config,
+    name: &str,
+    slug: Option<Slug>,
+    admin_email: &str,
+    admin_name: &str,
+) -> anyhow::Result<ExitCode> {
+    let storage = super::serve::open_storage(&config, super::migrate::Report::WhenApplied).await?;
+    let keys = super::serve::audit_keys(&config)?;
+    let slug = match slug {
+        Some(slug) => slug,
+        None => Slug::from_name(name)
+            .context("the name has no letters or digits to make a slug from; pass --slug")?,
+    };
+    let password = secrecy::ExposeSecret::expose_secret(&auth::new_form_token()?).to_owned();
+    let hash = passwords::hash_password(&password)?;
+
+    let txn = storage.begin().await?;
+    let deployment = Deployment::new(&txn);
+    if deployment.msps().find_by_slug(&slug).await?.is_some() {
+        bail!("an MSP with slug {slug} already exists");
+    }
+    let who = std::env::var("USER").unwrap_or_else(|_| "unknown".to_owned());
+    let clock = SystemClock;
+    let ctx = deployment.write_context(
+        &clock,
+        &keys,
+        AuditActor {
+            kind: ActorKind::Cli,
+            user_id: None,
+            label: format!("steward msp create (operator {who})"),
+        },
+    );
+    let msp = ctx
+        .create_msp(NewMsp {
+            name: name.to_owned(),
+            slug,
+        })
+        .await?;
+    let admin = ctx
+        .operate_msp(msp.id)
+        .users()
+        .create(NewUser {
+            email: admin_email.to_owned(),
+            display_name: admin_name.to_owned(),
+            role: Role::MspAdmin,
+            tenant_id: None,
+            password_hash: Some(hash),
+        })
+        .await
+        .context("create the admin")?;
+    txn.commit().await.context("save the MSP")?;
+
+    println!("Created the MSP \"{}\" ({}).", msp.name, msp.slug);
+    println!(
+        "Its admin {} can sign in with this one-time password, then change it on the Account page:",
+        admin.email
+    );
+    println!("  {password}");
+    Ok(ExitCode::SUCCESS)
+}
