@@ -19,15 +19,22 @@ stop() { if [ -n "$server" ]; then kill "$server" 2>/dev/null; wait "$server" 2>
 trap 'stop; rm -rf "$work"' EXIT
 
 now_ms() { date +%s%3N; }
-# Starts the demo on $1 and prints the milliseconds until /readyz answers 200.
+# Starts the demo on $1 and sets $elapsed to the milliseconds until /readyz answers 200.
+# (Not run in a subshell: the server's pid must stay known to `stop`.)
 start_demo() {
-  local started ready
+  local started
+  if curl -sf "http://127.0.0.1:$port/readyz" >/dev/null 2>&1; then
+    echo "error: something already answers on port $port" >&2
+    exit 1
+  fi
   started=$(now_ms)
   "$steward" --data-dir "$1" demo --listen "127.0.0.1:$port" >/dev/null &
   server=$!
-  until curl -sf "http://127.0.0.1:$port/readyz" >/dev/null 2>&1; do sleep 0.005; done
-  ready=$(now_ms)
-  echo $((ready - started))
+  until curl -sf "http://127.0.0.1:$port/readyz" >/dev/null 2>&1; do
+    kill -0 "$server" 2>/dev/null || { echo "error: steward demo exited" >&2; exit 1; }
+    sleep 0.005
+  done
+  elapsed=$(($(now_ms) - started))
 }
 
 median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
@@ -36,18 +43,20 @@ echo "commit $(git rev-parse --short HEAD); $(nproc) cores; SQLite"
 first=""
 for i in $(seq 1 "$runs"); do
   rm -rf "$work/fresh"
-  first="$first $(start_demo "$work/fresh")"
+  start_demo "$work/fresh"
+  first="$first $elapsed"
   stop
 done
 echo "demo start-up on an empty data directory (migrate, seed, serve), median of $runs: $(echo $first | tr ' ' '\n' | median) ms (runs:$first)"
 again=""
 for i in $(seq 1 "$runs"); do
-  again="$again $(start_demo "$work/fresh")"
+  start_demo "$work/fresh"
+  again="$again $elapsed"
   stop
 done
 echo "demo start-up on an existing data directory, median of $runs: $(echo $again | tr ' ' '\n' | median) ms (runs:$again)"
 
-start_demo "$work/fresh" >/dev/null
+start_demo "$work/fresh"
 token="$("$steward" --data-dir "$work/fresh" token create --email admin@harbor-it.example 2>/dev/null)"
 for n in $(seq 4 100); do
   curl -sf -o /dev/null -H "Authorization: Bearer $token" -H 'content-type: application/json' \

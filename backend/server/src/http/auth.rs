@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use axum::{
     extract::{FromRef, FromRequestParts},
-    http::{header, request::Parts},
+    http::{HeaderValue, header, request::Parts},
 };
 use axum_extra::extract::cookie::CookieJar;
 use steward_core::{
@@ -65,7 +65,7 @@ impl CallerContext {
 }
 
 /// The caller of a request that carries the session cookie instead of a token.
-async fn from_session(parts: &mut Parts, state: AppState) -> Result<CallerContext, ApiError> {
+async fn caller_from_session(parts: &Parts, state: &AppState) -> Result<Caller, ApiError> {
     let jar = CookieJar::from_headers(&parts.headers);
     let Some(secret) = jar.get(SESSION_COOKIE).map(|c| c.value().to_owned()) else {
         return Err(ApiError::unauthorized(
@@ -93,16 +93,31 @@ async fn from_session(parts: &mut Parts, state: AppState) -> Result<CallerContex
             ));
         }
     }
-    let RequestId(request_id) = RequestId::from_request_parts(parts, &state)
-        .await
-        .unwrap_or_default();
-    Ok(CallerContext {
-        caller,
-        storage: state.storage,
-        clock: state.clock,
-        keys: state.keys,
-        request_id,
-    })
+    Ok(caller)
+}
+
+/// The caller of a request that carries `Authorization: Bearer <API token>`.
+async fn caller_from_token(
+    authorization: &HeaderValue,
+    state: &AppState,
+) -> Result<Caller, ApiError> {
+    let token = authorization
+        .to_str()
+        .ok()
+        .and_then(|value| {
+            let (scheme, token) = value.split_once(' ')?;
+            scheme
+                .eq_ignore_ascii_case("bearer")
+                .then_some(token.trim())
+        })
+        .filter(|token| !token.is_empty())
+        .ok_or_else(|| {
+            ApiError::unauthorized(
+                "invalid-credentials",
+                "the Authorization header must be: Bearer <API token>",
+            )
+        })?;
+    Ok(access::authenticate_token(&state.storage, state.clock.as_ref(), token).await??)
 }
 
 /// The header carrying the session's CSRF token on cookie-authenticated API requests.
@@ -117,27 +132,10 @@ where
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         let state = AppState::from_ref(state);
-        let Some(authorization) = parts.headers.get(header::AUTHORIZATION) else {
-            return from_session(parts, state).await;
+        let caller = match parts.headers.get(header::AUTHORIZATION) {
+            Some(authorization) => caller_from_token(authorization, &state).await?,
+            None => caller_from_session(parts, &state).await?,
         };
-        let token = authorization
-            .to_str()
-            .ok()
-            .and_then(|value| {
-                let (scheme, token) = value.split_once(' ')?;
-                scheme
-                    .eq_ignore_ascii_case("bearer")
-                    .then_some(token.trim())
-            })
-            .filter(|token| !token.is_empty())
-            .ok_or_else(|| {
-                ApiError::unauthorized(
-                    "invalid-credentials",
-                    "the Authorization header must be: Bearer <API token>",
-                )
-            })?;
-        let caller =
-            access::authenticate_token(&state.storage, state.clock.as_ref(), token).await??;
         let RequestId(request_id) = RequestId::from_request_parts(parts, &state)
             .await
             .unwrap_or_default();

@@ -5,9 +5,10 @@ use steward_domain::{TenantId, audit::AuditEntry};
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 use super::pagination::{PageQuery, list_body};
+use super::responses::ReadErrors;
 use crate::{
     http::{
-        ApiError, ErrorBody,
+        ApiError,
         auth::CallerContext,
         extract::{ApiPath, ApiQuery},
     },
@@ -34,10 +35,7 @@ list_body!(
     params(("tenant_id" = TenantId, Path, description = "The tenant's id"), PageQuery),
     responses(
         (status = OK, body = AuditEntryList),
-        (status = BAD_REQUEST, body = ErrorBody),
-        (status = UNAUTHORIZED, body = ErrorBody),
-        (status = FORBIDDEN, body = ErrorBody),
-        (status = NOT_FOUND, body = ErrorBody),
+        ReadErrors,
     ),
     security(("api_token" = []))
 )]
@@ -59,9 +57,7 @@ async fn list_tenant_audit(
     params(PageQuery),
     responses(
         (status = OK, body = AuditEntryList),
-        (status = BAD_REQUEST, body = ErrorBody),
-        (status = UNAUTHORIZED, body = ErrorBody),
-        (status = FORBIDDEN, body = ErrorBody),
+        ReadErrors,
     ),
     security(("api_token" = []))
 )]

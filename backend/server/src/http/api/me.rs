@@ -9,8 +9,9 @@ use steward_domain::{
 use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
+use super::responses::ListErrors;
 use crate::{
-    http::{ApiError, ErrorBody, auth::CallerContext},
+    http::{ApiError, auth::CallerContext},
     state::AppState,
 };
 
@@ -33,7 +34,7 @@ pub struct Me {
     tag = "me",
     responses(
         (status = OK, body = Me),
-        (status = UNAUTHORIZED, body = ErrorBody),
+        ListErrors,
     ),
     security(("api_token" = []))
 )]

@@ -5,9 +5,10 @@ use steward_domain::{TenantId, tenancy::User};
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 use super::pagination::{PageQuery, list_body, page_in_memory};
+use super::responses::ReadErrors;
 use crate::{
     http::{
-        ApiError, ErrorBody,
+        ApiError,
         auth::CallerContext,
         extract::{ApiPath, ApiQuery},
     },
@@ -33,10 +34,7 @@ list_body!(
     params(("tenant_id" = TenantId, Path, description = "The tenant's id"), PageQuery),
     responses(
         (status = OK, body = MemberList),
-        (status = BAD_REQUEST, body = ErrorBody),
-        (status = UNAUTHORIZED, body = ErrorBody),
-        (status = FORBIDDEN, body = ErrorBody),
-        (status = NOT_FOUND, body = ErrorBody),
+        ReadErrors,
     ),
     security(("api_token" = []))
 )]

@@ -8,6 +8,7 @@ mod me;
 mod members;
 mod msp;
 pub mod pagination;
+mod responses;
 mod tenants;
 mod tokens;
 mod users;

@@ -7,8 +7,9 @@ use steward_domain::tenancy::{Msp, SsoAutoProvision};
 use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
+use super::responses::{ListErrors, WriteErrors};
 use crate::{
-    http::{ApiError, ErrorBody, auth::CallerContext, extract::ApiJson},
+    http::{ApiError, auth::CallerContext, extract::ApiJson},
     state::AppState,
 };
 
@@ -44,7 +45,7 @@ where
     tag = "me",
     responses(
         (status = OK, body = Msp),
-        (status = UNAUTHORIZED, body = ErrorBody),
+        ListErrors,
     ),
     security(("api_token" = []))
 )]
@@ -64,12 +65,7 @@ async fn get_msp(ctx: CallerContext) -> Result<Json<Msp>, ApiError> {
     request_body = UpdateMsp,
     responses(
         (status = OK, body = Msp),
-        (status = BAD_REQUEST, body = ErrorBody),
-        (status = UNAUTHORIZED, body = ErrorBody),
-        (status = FORBIDDEN, body = ErrorBody),
-        (status = PAYLOAD_TOO_LARGE, body = ErrorBody),
-        (status = UNSUPPORTED_MEDIA_TYPE, body = ErrorBody),
-        (status = UNPROCESSABLE_ENTITY, body = ErrorBody),
+        WriteErrors,
     ),
     security(("api_token" = []))
 )]

@@ -8,9 +8,10 @@ use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 use super::pagination::{PageQuery, list_body};
+use super::responses::{ListErrors, ReadErrors, WriteErrors};
 use crate::{
     http::{
-        ApiError, ErrorBody,
+        ApiError,
         auth::CallerContext,
         extract::{ApiJson, ApiPath, ApiQuery},
     },
@@ -57,8 +58,7 @@ pub struct UpdateTenant {
     params(PageQuery),
     responses(
         (status = OK, body = TenantList),
-        (status = BAD_REQUEST, body = ErrorBody),
-        (status = UNAUTHORIZED, body = ErrorBody),
+        ListErrors,
     ),
     security(("api_token" = []))
 )]
@@ -78,13 +78,7 @@ async fn list_tenants(
     request_body = CreateTenant,
     responses(
         (status = CREATED, body = Tenant),
-        (status = BAD_REQUEST, body = ErrorBody),
-        (status = UNAUTHORIZED, body = ErrorBody),
-        (status = FORBIDDEN, body = ErrorBody),
-        (status = CONFLICT, description = "The slug is taken", body = ErrorBody),
-        (status = PAYLOAD_TOO_LARGE, body = ErrorBody),
-        (status = UNSUPPORTED_MEDIA_TYPE, body = ErrorBody),
-        (status = UNPROCESSABLE_ENTITY, body = ErrorBody),
+        WriteErrors,
     ),
     security(("api_token" = []))
 )]
@@ -124,9 +118,7 @@ async fn create_tenant(
     params(("tenant_id" = TenantId, Path, description = "The tenant's id")),
     responses(
         (status = OK, body = Tenant),
-        (status = BAD_REQUEST, body = ErrorBody),
-        (status = UNAUTHORIZED, body = ErrorBody),
-        (status = NOT_FOUND, description = "No such tenant, or not one the caller can see", body = ErrorBody),
+        ReadErrors,
     ),
     security(("api_token" = []))
 )]
@@ -146,14 +138,7 @@ async fn get_tenant(
     request_body = UpdateTenant,
     responses(
         (status = OK, body = Tenant),
-        (status = BAD_REQUEST, body = ErrorBody),
-        (status = UNAUTHORIZED, body = ErrorBody),
-        (status = FORBIDDEN, body = ErrorBody),
-        (status = NOT_FOUND, body = ErrorBody),
-        (status = CONFLICT, description = "The tenant is offboarded", body = ErrorBody),
-        (status = PAYLOAD_TOO_LARGE, body = ErrorBody),
-        (status = UNSUPPORTED_MEDIA_TYPE, body = ErrorBody),
-        (status = UNPROCESSABLE_ENTITY, body = ErrorBody),
+        WriteErrors,
     ),
     security(("api_token" = []))
 )]
@@ -184,11 +169,7 @@ async fn update_tenant(
     params(("tenant_id" = TenantId, Path, description = "The tenant's id")),
     responses(
         (status = OK, body = Tenant),
-        (status = BAD_REQUEST, body = ErrorBody),
-        (status = UNAUTHORIZED, body = ErrorBody),
-        (status = FORBIDDEN, body = ErrorBody),
-        (status = NOT_FOUND, body = ErrorBody),
-        (status = CONFLICT, description = "Already offboarded", body = ErrorBody),
+        WriteErrors,
     ),
     security(("api_token" = []))
 )]

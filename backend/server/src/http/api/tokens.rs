@@ -9,9 +9,10 @@ use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 use super::pagination::{PageQuery, list_body, page_in_memory};
+use super::responses::{ListErrors, ReadErrors, WriteErrors};
 use crate::{
     http::{
-        ApiError, ErrorBody,
+        ApiError,
         auth::CallerContext,
         extract::{ApiJson, ApiPath, ApiQuery},
     },
@@ -60,10 +61,7 @@ pub struct IssuedToken {
     params(("user_id" = UserId, Path, description = "The user's id"), PageQuery),
     responses(
         (status = OK, body = TokenList),
-        (status = BAD_REQUEST, body = ErrorBody),
-        (status = UNAUTHORIZED, body = ErrorBody),
-        (status = FORBIDDEN, body = ErrorBody),
-        (status = NOT_FOUND, body = ErrorBody),
+        ReadErrors,
     ),
     security(("api_token" = []))
 )]
@@ -97,13 +95,7 @@ async fn list_user_tokens(
     request_body = CreateToken,
     responses(
         (status = CREATED, body = IssuedToken),
-        (status = BAD_REQUEST, body = ErrorBody),
-        (status = UNAUTHORIZED, body = ErrorBody),
-        (status = FORBIDDEN, body = ErrorBody),
-        (status = NOT_FOUND, body = ErrorBody),
-        (status = PAYLOAD_TOO_LARGE, body = ErrorBody),
-        (status = UNSUPPORTED_MEDIA_TYPE, body = ErrorBody),
-        (status = UNPROCESSABLE_ENTITY, body = ErrorBody),
+        WriteErrors,
     ),
     security(("api_token" = []))
 )]
@@ -149,8 +141,7 @@ async fn create_user_token(
     params(PageQuery),
     responses(
         (status = OK, body = TokenList),
-        (status = BAD_REQUEST, body = ErrorBody),
-        (status = UNAUTHORIZED, body = ErrorBody),
+        ListErrors,
     ),
     security(("api_token" = []))
 )]
@@ -178,9 +169,7 @@ async fn list_own_tokens(
     params(("token_id" = ApiTokenId, Path, description = "The token's id")),
     responses(
         (status = OK, body = ApiToken),
-        (status = BAD_REQUEST, body = ErrorBody),
-        (status = UNAUTHORIZED, body = ErrorBody),
-        (status = NOT_FOUND, body = ErrorBody),
+        ReadErrors,
     ),
     security(("api_token" = []))
 )]

@@ -15,9 +15,10 @@ use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 use super::pagination::{PageQuery, list_body};
+use super::responses::{ReadErrors, WriteErrors};
 use crate::{
     http::{
-        ApiError, ErrorBody,
+        ApiError,
         auth::CallerContext,
         extract::{ApiJson, ApiPath, ApiQuery},
     },
@@ -71,9 +72,7 @@ pub struct UpdateUser {
     params(PageQuery),
     responses(
         (status = OK, body = UserList),
-        (status = BAD_REQUEST, body = ErrorBody),
-        (status = UNAUTHORIZED, body = ErrorBody),
-        (status = FORBIDDEN, body = ErrorBody),
+        ReadErrors,
     ),
     security(("api_token" = []))
 )]
@@ -95,13 +94,7 @@ async fn list_users(
     request_body = CreateUser,
     responses(
         (status = CREATED, body = User),
-        (status = BAD_REQUEST, body = ErrorBody),
-        (status = UNAUTHORIZED, body = ErrorBody),
-        (status = FORBIDDEN, body = ErrorBody),
-        (status = CONFLICT, description = "The email is taken", body = ErrorBody),
-        (status = PAYLOAD_TOO_LARGE, body = ErrorBody),
-        (status = UNSUPPORTED_MEDIA_TYPE, body = ErrorBody),
-        (status = UNPROCESSABLE_ENTITY, body = ErrorBody),
+        WriteErrors,
     ),
     security(("api_token" = []))
 )]
@@ -141,10 +134,7 @@ async fn create_user(
     params(("user_id" = UserId, Path, description = "The user's id")),
     responses(
         (status = OK, body = User),
-        (status = BAD_REQUEST, body = ErrorBody),
-        (status = UNAUTHORIZED, body = ErrorBody),
-        (status = FORBIDDEN, body = ErrorBody),
-        (status = NOT_FOUND, body = ErrorBody),
+        ReadErrors,
     ),
     security(("api_token" = []))
 )]
@@ -173,14 +163,7 @@ async fn get_user(
     request_body = UpdateUser,
     responses(
         (status = OK, body = User),
-        (status = BAD_REQUEST, body = ErrorBody),
-        (status = UNAUTHORIZED, body = ErrorBody),
-        (status = FORBIDDEN, body = ErrorBody),
-        (status = NOT_FOUND, body = ErrorBody),
-        (status = CONFLICT, description = "Admins cannot disable or demote themselves", body = ErrorBody),
-        (status = PAYLOAD_TOO_LARGE, body = ErrorBody),
-        (status = UNSUPPORTED_MEDIA_TYPE, body = ErrorBody),
-        (status = UNPROCESSABLE_ENTITY, body = ErrorBody),
+        WriteErrors,
     ),
     security(("api_token" = []))
 )]
