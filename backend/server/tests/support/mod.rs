@@ -49,16 +49,25 @@ impl TestApp {
 
     /// As [`TestApp::for_world`], with these sign-in settings.
     pub async fn for_world_with(world: &World, auth: AuthConfig) -> Self {
+        Self::for_world_with_web(
+            world,
+            WebSettings {
+                secure_cookies: false,
+                auth,
+                oidc: None,
+            },
+        )
+        .await
+    }
+
+    /// As [`TestApp::for_world`], with these web settings.
+    pub async fn for_world_with_web(world: &World, web: WebSettings) -> Self {
         Self::serve_state(AppState {
             storage: world.storage.clone(),
             clock: world.shared_clock(),
             keys: Arc::clone(&world.keys),
             metrics: Arc::default(),
-            web: Arc::new(WebSettings {
-                secure_cookies: false,
-                auth,
-                oidc: None,
-            }),
+            web: Arc::new(web),
         })
         .await
     }
