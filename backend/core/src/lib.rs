@@ -9,6 +9,7 @@ pub mod auth;
 pub mod clock;
 pub mod demo;
 pub mod passwords;
+pub mod policy;
 pub mod settings;
 pub mod storage;
 

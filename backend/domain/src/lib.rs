@@ -5,6 +5,7 @@
 //! WebAssembly: no database, no async runtime, no file system.
 
 pub mod access;
+pub mod actions;
 pub mod audit;
 pub mod credentials;
 pub mod ids;

@@ -55,6 +55,25 @@ enum Command {
     /// Check the audit chains
     #[command(subcommand)]
     Audit(AuditCommand),
+    /// Test the authority policies, or print their input's schema
+    #[command(subcommand)]
+    Policy(PolicyCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum PolicyCommand {
+    /// Run every test_* rule of the policies; exit 1 on any failure
+    Test {
+        /// A policy folder to test [default: policy.dir, else the built-in policies]
+        #[arg(long, value_name = "DIR")]
+        dir: Option<PathBuf>,
+    },
+    /// Print the JSON Schema of the authority policy's input
+    Schema {
+        /// Write it to this file instead
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -135,7 +154,8 @@ pub fn run() -> ExitCode {
             | Command::Config
             | Command::Msp(_)
             | Command::Token(_)
-            | Command::Audit(_) => None,
+            | Command::Audit(_)
+            | Command::Policy(_) => None,
         },
     };
     let config = match Config::load(cli.global.config.as_deref(), &overrides) {
@@ -188,6 +208,8 @@ pub fn run() -> ExitCode {
                 commands::audit::verify(config, tenant).await
             }
             Command::Audit(AuditCommand::Keygen) => commands::audit::keygen(),
+            Command::Policy(PolicyCommand::Test { dir }) => commands::policy::test(&config, dir),
+            Command::Policy(PolicyCommand::Schema { out }) => commands::policy::schema(out),
         }
     });
     match result {

@@ -19,7 +19,8 @@ use figment::{
 use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
 use steward_core::{
-    audit::AuditConfig, auth::AuthConfig, settings::InvalidSetting, storage::DatabaseConfig,
+    audit::AuditConfig, auth::AuthConfig, policy::PolicyConfig, settings::InvalidSetting,
+    storage::DatabaseConfig,
 };
 use url::Url;
 
@@ -45,6 +46,7 @@ pub struct Config {
     pub audit: AuditConfig,
     pub auth: AuthConfig,
     pub oidc: OidcConfig,
+    pub policy: PolicyConfig,
     pub log: LogConfig,
 }
 
@@ -58,6 +60,7 @@ impl Default for Config {
             audit: AuditConfig::default(),
             auth: AuthConfig::default(),
             oidc: OidcConfig::default(),
+            policy: PolicyConfig::default(),
             log: LogConfig::default(),
         }
     }
@@ -303,6 +306,7 @@ impl Config {
             .chain(config.audit.validate())
             .chain(config.auth.validate())
             .chain(config.oidc.validate())
+            .chain(config.policy.validate())
             .chain(config.log.validate())
             .map(|problem| problem.to_string())
             .collect();
@@ -340,7 +344,7 @@ impl Config {
 /// Maps the part of a variable's name after `STEWARD_` to a configuration key, or `None` when
 /// it names none.
 fn config_key_of_variable(name: &UncasedStr) -> Option<Uncased<'_>> {
-    const TOP_LEVEL: [&str; 8] = [
+    const TOP_LEVEL: [&str; 9] = [
         "data_dir",
         "public_url",
         "http",
@@ -348,6 +352,7 @@ fn config_key_of_variable(name: &UncasedStr) -> Option<Uncased<'_>> {
         "audit",
         "auth",
         "oidc",
+        "policy",
         "log",
     ];
     if name == "database_url" {

@@ -275,3 +275,47 @@ async fn msp_create_bootstraps_an_msp_whose_admin_can_sign_in() {
     assert!(dashboard.contains("Lighthouse Managed IT"), "{dashboard}");
     assert!(server.stop().success());
 }
+
+#[test]
+fn policy_test_runs_the_rego_tests_and_fails_on_a_failure() {
+    let (code, stdout, stderr) = run({
+        let mut command = steward();
+        command.args(["policy", "test"]);
+        command
+    });
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    assert!(
+        stdout.contains("PASS data.steward.authority_test."),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("policy test(s) passed (built-in policies)"),
+        "{stdout}"
+    );
+
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("authority")).unwrap();
+    std::fs::write(
+        dir.path().join("authority/authority.rego"),
+        "package steward.authority\n\nimport rego.v1\n\ndecision := {\"outcome\": \"auto\", \"reasons\": []}\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("authority/authority_test.rego"),
+        "package steward.authority_test\n\nimport rego.v1\n\nimport data.steward.authority\n\n\
+         test_irreversible_is_never_auto if {\n\
+         \tauthority.decision.outcome != \"auto\" with input as {\"action\": {\"reversible\": false}}\n}\n",
+    )
+    .unwrap();
+    let (code, stdout, _) = run({
+        let mut command = steward();
+        command.args(["policy", "test", "--dir"]).arg(dir.path());
+        command
+    });
+    assert_eq!(code, 1, "{stdout}");
+    assert!(
+        stdout.contains("FAIL data.steward.authority_test.test_irreversible_is_never_auto"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("0 of 1 policy test(s) passed"), "{stdout}");
+}

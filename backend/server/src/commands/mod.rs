@@ -5,5 +5,6 @@ pub mod config;
 pub mod demo;
 pub mod migrate;
 pub mod msp;
+pub mod policy;
 pub mod serve;
 pub mod token;

@@ -1,0 +1,93 @@
+//! What the authority policy sees: `input` of `data.steward.authority.decision`.
+//!
+//! `policies/schema/authority_input.json` is generated from these types (`steward policy
+//! schema`), so a policy author sees exactly what `input` holds.
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use steward_domain::actions::{ActionType, Criticality, ProposerKind, TargetKind};
+
+/// Everything the authority policy decides on.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AuthorityInput {
+    pub action: ActionInput,
+    pub target: TargetInput,
+    pub risk: RiskInput,
+    pub tenant: TenantInput,
+    pub proposer: ProposerInput,
+}
+
+/// The proposed action.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ActionInput {
+    #[serde(rename = "type")]
+    pub kind: ActionType,
+    /// Whether a rollback exists (revoking sessions, for one, cannot be undone).
+    pub reversible: bool,
+    /// How many entities the action touches (its blast radius).
+    pub target_count: u32,
+}
+
+/// The entity the action is done to.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TargetInput {
+    pub kind: TargetKind,
+    /// A device's host name or an identity's user principal name.
+    pub name: String,
+    pub criticality: Criticality,
+    /// An identity with administrative roles (always false for devices).
+    pub privileged: bool,
+    /// Business context set by the MSP (`finance`, `payroll`); `steward:protected` means never
+    /// act on it.
+    pub tags: Vec<String>,
+}
+
+/// The target's current risk.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RiskInput {
+    /// 0 to 100.
+    pub score: u8,
+    pub factors: Vec<RiskFactorInput>,
+}
+
+/// One reason the target's risk is what it is.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RiskFactorInput {
+    pub name: String,
+    /// Points this factor adds to the score.
+    pub contribution: u8,
+}
+
+/// The tenant's settings.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TenantInput {
+    /// 0 notify only · 1 one-click approval · 2 automatic for low-risk reversible actions ·
+    /// 3 automatic with guardrails.
+    pub automation_level: u8,
+}
+
+/// Who proposes the action.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ProposerInput {
+    pub kind: ProposerKind,
+}
+
+/// The JSON Schema of [`AuthorityInput`], pretty-printed with a trailing newline, as kept in
+/// `policies/schema/authority_input.json`.
+///
+/// # Panics
+/// Never: the schema is plain JSON.
+#[must_use]
+pub fn authority_input_schema() -> String {
+    let schema = schemars::schema_for!(AuthorityInput);
+    let mut text = serde_json::to_string_pretty(&schema).expect("a schema serializes");
+    text.push('\n');
+    text
+}

@@ -1,0 +1,130 @@
+//! Authority policies in Rego, evaluated in-process with regorus.
+//!
+//! The default policies (`policies/` in the repository) are built into the binary; a folder
+//! from configuration replaces them. Whatever goes wrong — a policy that does not load, an
+//! evaluation that errors or runs too long, an answer of the wrong shape — the decision is
+//! deny, with the reason `policy-error`, and the failure is reported so someone is told.
+
+pub mod input;
+mod set;
+mod tests;
+
+use std::{sync::Arc, time::Duration};
+
+use regorus::{Engine, utils::limits::ExecutionTimerConfig};
+use serde::{Deserialize, Serialize};
+use steward_domain::actions::PolicyDecision;
+
+pub use self::{
+    input::{AuthorityInput, authority_input_schema},
+    set::{PolicyError, PolicySet},
+    tests::{PolicyTestResult, run_tests},
+};
+use crate::settings::InvalidSetting;
+
+/// The rule holding the authority decision.
+pub const AUTHORITY_RULE: &str = "data.steward.authority.decision";
+
+/// The `[policy]` configuration section.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PolicyConfig {
+    /// A folder replacing the built-in policies (same layout: `authority/authority.rego`).
+    pub dir: Option<std::path::PathBuf>,
+    /// How long one evaluation may run before it counts as failed (and so denies).
+    pub timeout_ms: u64,
+}
+
+impl Default for PolicyConfig {
+    fn default() -> Self {
+        Self {
+            dir: None,
+            timeout_ms: 200,
+        }
+    }
+}
+
+impl PolicyConfig {
+    #[must_use]
+    pub fn validate(&self) -> Vec<InvalidSetting> {
+        if self.timeout_ms == 0 {
+            vec![InvalidSetting::new(
+                "policy.timeout_ms",
+                "must be at least 1",
+            )]
+        } else {
+            Vec::new()
+        }
+    }
+}
+
+/// A decision, and why the policy could not decide if it could not.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Decided {
+    pub decision: PolicyDecision,
+    /// Set when the decision is the fail-safe deny: what went wrong, for the notification.
+    pub failure: Option<String>,
+}
+
+/// The authority policy, loaded and ready to evaluate; cheap to clone and share.
+#[derive(Debug, Clone)]
+pub struct AuthorityPolicy {
+    prepared: Result<Arc<Engine>, String>,
+}
+
+impl AuthorityPolicy {
+    /// Loads the policies. A policy that does not load does not stop Steward: every decision
+    /// is then deny, with the load error as the failure.
+    #[must_use]
+    pub fn new(set: &PolicySet, timeout: Duration) -> Self {
+        let prepared = set
+            .engine()
+            .map(|mut engine| {
+                engine.set_execution_timer_config(ExecutionTimerConfig {
+                    limit: timeout,
+                    check_interval: std::num::NonZeroU32::MIN,
+                });
+                Arc::new(engine)
+            })
+            .map_err(|err| err.to_string());
+        if let Err(err) = &prepared {
+            tracing::error!(error = %err, "the authority policy did not load: every action will be denied");
+        }
+        Self { prepared }
+    }
+
+    /// Asks the policy about one action. Never fails: anything that goes wrong is a deny.
+    #[must_use]
+    pub fn decide(&self, input: &AuthorityInput) -> Decided {
+        match self.evaluate(input) {
+            Ok(decision) => Decided {
+                decision,
+                failure: None,
+            },
+            Err(failure) => {
+                tracing::error!(%failure, "the authority policy failed: denying");
+                Decided {
+                    decision: PolicyDecision::policy_error(),
+                    failure: Some(failure),
+                }
+            }
+        }
+    }
+
+    fn evaluate(&self, input: &AuthorityInput) -> Result<PolicyDecision, String> {
+        let template = self.prepared.as_ref().map_err(Clone::clone)?;
+        let mut engine = Engine::clone(template);
+        let input = serde_json::to_string(input).map_err(|err| err.to_string())?;
+        engine
+            .set_input_json(&input)
+            .map_err(|err| format!("the input was refused: {err}"))?;
+        let value = engine
+            .eval_rule(AUTHORITY_RULE.to_owned())
+            .map_err(|err| format!("evaluating {AUTHORITY_RULE} failed: {err}"))?;
+        let json = value
+            .to_json_str()
+            .map_err(|err| format!("the decision is not JSON: {err}"))?;
+        serde_json::from_str::<PolicyDecision>(&json)
+            .map_err(|err| format!("the decision {json} does not have the expected shape: {err}"))
+    }
+}

@@ -1,0 +1,70 @@
+# Authority boundaries: who must approve an action before Steward runs it.
+#
+# Input: see policies/schema/authority_input.json (generated from Steward's Rust types).
+# Output: data.steward.authority.decision = {"outcome": …, "reasons": [...]}, where outcome is
+# "auto", "technician_approval", "customer_approval" or "deny" and reasons are stable
+# kebab-case codes. The strictest outcome any rule asks for wins; anything this policy does not
+# decide is denied.
+package steward.authority
+
+import rego.v1
+
+default decision := {"outcome": "deny", "reasons": ["no-decision"]}
+
+known_actions := {"isolate_device", "release_device", "disable_user", "enable_user", "revoke_sessions"}
+
+# Actions that stop people working: the customer decides when their key people or critical
+# systems are hit.
+disruptive_actions := {"isolate_device", "disable_user"}
+
+# ---- deny -------------------------------------------------------------------------------------
+
+deny_reasons contains "unknown-action" if not input.action.type in known_actions
+
+deny_reasons contains "protected-target" if "steward:protected" in input.target.tags
+
+deny_reasons contains "invalid-automation-level" if not input.tenant.automation_level in {0, 1, 2, 3}
+
+# ---- the customer approves ----------------------------------------------------------------------
+
+customer_reasons contains "privileged-identity" if {
+	input.action.type in disruptive_actions
+	input.target.kind == "identity"
+	input.target.privileged
+}
+
+customer_reasons contains "critical-asset" if {
+	input.action.type in disruptive_actions
+	input.target.criticality == "critical"
+}
+
+# ---- a technician approves ----------------------------------------------------------------------
+
+technician_reasons contains "automation-level-0-notify-only" if input.tenant.automation_level == 0
+
+technician_reasons contains "automation-level-1-one-click-approval" if input.tenant.automation_level == 1
+
+technician_reasons contains "irreversible-action" if not input.action.reversible
+
+technician_reasons contains "ai-agent-proposal" if input.proposer.kind == "ai_agent"
+
+technician_reasons contains "bulk-action" if {
+	input.action.target_count > 1
+	input.tenant.automation_level < 3
+}
+
+technician_reasons contains "high-criticality-asset" if {
+	input.action.type in disruptive_actions
+	input.target.criticality == "high"
+	input.tenant.automation_level < 3
+}
+
+# ---- the decision -------------------------------------------------------------------------------
+
+decision := {"outcome": "deny", "reasons": sort(deny_reasons)} if {
+	count(deny_reasons) > 0
+} else := {"outcome": "customer_approval", "reasons": sort(customer_reasons | technician_reasons)} if {
+	count(customer_reasons) > 0
+} else := {"outcome": "technician_approval", "reasons": sort(technician_reasons)} if {
+	count(technician_reasons) > 0
+} else := {"outcome": "auto", "reasons": ["reversible-action-within-automation-level"]}
