@@ -8,8 +8,10 @@ pub mod audit;
 pub mod auth;
 pub mod clock;
 pub mod demo;
+pub mod keyfile;
 pub mod passwords;
 pub mod policy;
+pub mod secrets;
 pub mod settings;
 pub mod storage;
 

@@ -1,11 +1,6 @@
 //! The keys that sign audit checkpoints, and the `[audit]` configuration section.
 
-use std::{
-    collections::HashMap,
-    fmt,
-    io::Write,
-    path::{Path, PathBuf},
-};
+use std::{collections::HashMap, fmt, path::Path};
 
 use base64::{Engine, engine::general_purpose::STANDARD as BASE64};
 use ed25519_dalek::{Signature, Signer, SigningKey, VerifyingKey};
@@ -13,7 +8,10 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize, Serializer};
 use sha2::{Digest, Sha256};
 
-use crate::settings::InvalidSetting;
+use crate::{
+    keyfile::{self, KeyFileError},
+    settings::InvalidSetting,
+};
 
 /// The file in the data directory holding a generated signing key when none is configured.
 pub const GENERATED_KEY_FILE: &str = "audit-signing.key";
@@ -64,18 +62,10 @@ impl AuditConfig {
 /// Why the audit keys cannot be loaded.
 #[derive(Debug, thiserror::Error)]
 pub enum AuditKeyError {
-    #[error("cannot read or create the audit signing key file {}", path.display())]
-    Io {
-        path: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
-    #[error("the audit signing key file {} is not valid: {message}", path.display())]
-    InvalidFile { path: PathBuf, message: String },
+    #[error(transparent)]
+    KeyFile(#[from] KeyFileError),
     #[error("audit.signing_key is not valid: {0}")]
     InvalidConfigured(String),
-    #[error("cannot get randomness from the operating system: {0}")]
-    Randomness(getrandom::Error),
 }
 
 /// The key that signs new checkpoints and every key whose checkpoints are trusted.
@@ -106,7 +96,10 @@ impl AuditKeys {
             Some(key) => {
                 decode_secret_key(key.expose_secret()).map_err(AuditKeyError::InvalidConfigured)?
             }
-            None => load_or_generate(&data_dir.join(GENERATED_KEY_FILE))?,
+            None => SigningKey::from_bytes(&keyfile::load_or_generate(
+                &data_dir.join(GENERATED_KEY_FILE),
+                "audit signing key",
+            )?),
         };
         let mut keys = Self::from_signing_key(signing);
         for key in &config.trusted_public_keys {
@@ -204,67 +197,16 @@ fn key_id(key: &VerifyingKey) -> String {
 }
 
 fn decode_secret_key(text: &str) -> Result<SigningKey, String> {
-    let bytes = BASE64
-        .decode(text.trim())
-        .map_err(|err| format!("not base64: {err}"))?;
-    let bytes = <[u8; 32]>::try_from(bytes.as_slice())
-        .map_err(|_| format!("expected 32 bytes, found {}", bytes.len()))?;
-    Ok(SigningKey::from_bytes(&bytes))
+    keyfile::decode_key(text).map(|bytes| SigningKey::from_bytes(&bytes))
 }
 
 fn decode_public_key(text: &str) -> Result<VerifyingKey, String> {
-    let bytes = BASE64
-        .decode(text.trim())
-        .map_err(|err| format!("not base64: {err}"))?;
-    let bytes = <[u8; 32]>::try_from(bytes.as_slice())
-        .map_err(|_| format!("expected 32 bytes, found {}", bytes.len()))?;
+    let bytes = keyfile::decode_key(text)?;
     VerifyingKey::from_bytes(&bytes).map_err(|err| format!("not an Ed25519 public key: {err}"))
 }
 
 fn generate_signing_key() -> Result<SigningKey, AuditKeyError> {
-    let mut secret = [0u8; 32];
-    getrandom::fill(&mut secret).map_err(AuditKeyError::Randomness)?;
-    Ok(SigningKey::from_bytes(&secret))
-}
-
-fn load_or_generate(path: &Path) -> Result<SigningKey, AuditKeyError> {
-    match std::fs::read_to_string(path) {
-        Ok(text) => decode_secret_key(&text).map_err(|message| AuditKeyError::InvalidFile {
-            path: path.to_owned(),
-            message,
-        }),
-        Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
-            let key = generate_signing_key()?;
-            write_private_file(path, &BASE64.encode(key.to_bytes())).map_err(|source| {
-                AuditKeyError::Io {
-                    path: path.to_owned(),
-                    source,
-                }
-            })?;
-            tracing::info!(path = %path.display(), "generated a new audit signing key");
-            Ok(key)
-        }
-        Err(source) => Err(AuditKeyError::Io {
-            path: path.to_owned(),
-            source,
-        }),
-    }
-}
-
-/// Creates the file with owner-only permissions; fails if it already exists, so two processes
-/// starting at once cannot overwrite each other's key.
-fn write_private_file(path: &Path, contents: &str) -> std::io::Result<()> {
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir)?;
-    }
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    let mut file = options.open(path)?;
-    file.write_all(contents.as_bytes())?;
-    file.write_all(b"\n")?;
-    file.sync_all()
+    Ok(SigningKey::from_bytes(&keyfile::random_key()?))
 }
 
 #[cfg(test)]
