@@ -15,6 +15,7 @@ pub mod pages;
 mod parts;
 
 pub use layout::{Chrome, Flash, FlashKind, NavItem, render_document};
+pub use parts::role_label;
 
 /// The stylesheet every page links to, served by the server at [`STYLESHEET_PATH`].
 pub const STYLESHEET: &str = include_str!("../assets/steward.css");

@@ -30,6 +30,7 @@ use steward_frontend::{
         tenant::{self, TenantPage},
         users::{self, UserPage, UsersPage},
     },
+    role_label,
 };
 
 use super::{
@@ -134,16 +135,6 @@ async fn chrome(s: &WebSession, current: &str, flash: Option<Flash>) -> Result<C
         csrf_token: s.session.csrf_token.clone(),
         flash,
     })
-}
-
-fn role_label(role: Role) -> &'static str {
-    match role {
-        Role::MspAdmin => "MSP admin",
-        Role::Technician => "Technician",
-        Role::Auditor => "Auditor",
-        Role::CustomerOwner => "Customer owner",
-        Role::CustomerApprover => "Customer approver",
-    }
 }
 
 /// Rows per page of the dashboard's tenant list: an MSP with up to this many customers sees
