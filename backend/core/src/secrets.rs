@@ -7,7 +7,7 @@ use chacha20poly1305::{
     aead::{Aead, Generate, KeyInit, Payload},
 };
 use secrecy::{ExposeSecret, SecretString};
-use serde::{Deserialize, Serialize, Serializer};
+use serde::{Deserialize, Serialize};
 
 use crate::{
     keyfile::{self, KeyFileError},
@@ -27,15 +27,8 @@ pub struct SecretsConfig {
     /// Base64 of 32 bytes encrypting vendor credentials at rest. When empty, Steward generates
     /// one in the data directory on first start; every process sharing a database needs the
     /// same key.
-    #[serde(serialize_with = "redact")]
+    #[serde(serialize_with = "crate::settings::redact_secret")]
     pub key: Option<SecretString>,
-}
-
-fn redact<S: Serializer>(value: &Option<SecretString>, serializer: S) -> Result<S::Ok, S::Error> {
-    match value {
-        Some(_) => serializer.serialize_str("[redacted]"),
-        None => serializer.serialize_none(),
-    }
 }
 
 impl SecretsConfig {

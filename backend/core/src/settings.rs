@@ -5,6 +5,9 @@
 
 use std::fmt;
 
+use secrecy::SecretString;
+use serde::Serializer;
+
 /// A configuration value that parsed but makes no sense.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct InvalidSetting {
@@ -25,5 +28,20 @@ impl InvalidSetting {
 impl fmt::Display for InvalidSetting {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}: {}", self.key, self.message)
+    }
+}
+
+/// Serializes a configured secret as `[redacted]` (or nothing when unset): serialized
+/// configuration is for people to read (`steward config`), never for secrets.
+///
+/// # Errors
+/// Only the serializer's own.
+pub fn redact_secret<S: Serializer>(
+    value: &Option<SecretString>,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    match value {
+        Some(_) => serializer.serialize_str("[redacted]"),
+        None => serializer.serialize_none(),
     }
 }

@@ -215,24 +215,8 @@ pub fn run() -> ExitCode {
     match result {
         Ok(code) => code,
         Err(err) => {
-            eprintln!("steward: error: {}", describe(&err));
+            eprintln!("steward: error: {}", crate::error_chain(err.as_ref()));
             ExitCode::FAILURE
         }
     }
-}
-
-/// The error and its causes on one line, skipping a cause whose text its parent already
-/// includes (drivers often repeat their source in their own message).
-fn describe(err: &anyhow::Error) -> String {
-    let mut text = String::new();
-    for cause in err.chain() {
-        let message = cause.to_string();
-        if !text.contains(&message) {
-            if !text.is_empty() {
-                text.push_str(": ");
-            }
-            text.push_str(&message);
-        }
-    }
-    text
 }

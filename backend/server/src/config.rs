@@ -86,7 +86,7 @@ pub struct OidcConfig {
     /// `<issuer>/.well-known/openid-configuration`.
     pub issuer: Option<Url>,
     pub client_id: Option<String>,
-    #[serde(serialize_with = "redact_secret")]
+    #[serde(serialize_with = "steward_core::settings::redact_secret")]
     pub client_secret: Option<SecretString>,
     /// The sign-in button's label.
     pub button_label: String,
@@ -129,16 +129,6 @@ impl OidcConfig {
             )],
             _ => Vec::new(),
         }
-    }
-}
-
-fn redact_secret<S: serde::Serializer>(
-    value: &Option<SecretString>,
-    serializer: S,
-) -> Result<S::Ok, S::Error> {
-    match value {
-        Some(_) => serializer.serialize_str("[redacted]"),
-        None => serializer.serialize_none(),
     }
 }
 

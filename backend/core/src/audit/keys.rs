@@ -5,7 +5,7 @@ use std::{collections::HashMap, fmt, path::Path};
 use base64::{Engine, engine::general_purpose::STANDARD as BASE64};
 use ed25519_dalek::{Signature, Signer, SigningKey, VerifyingKey};
 use secrecy::{ExposeSecret, SecretString};
-use serde::{Deserialize, Serialize, Serializer};
+use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::{
@@ -23,18 +23,11 @@ pub struct AuditConfig {
     /// Base64 of a 32-byte Ed25519 secret key that signs checkpoints. When empty, Steward
     /// generates one in the data directory on first start; every process writing to one
     /// database must use the same key, so set it explicitly when several share PostgreSQL.
-    #[serde(serialize_with = "redact")]
+    #[serde(serialize_with = "crate::settings::redact_secret")]
     pub signing_key: Option<SecretString>,
     /// Base64 public keys of earlier signing keys, so checkpoints they signed still verify after
     /// a key rotation.
     pub trusted_public_keys: Vec<String>,
-}
-
-fn redact<S: Serializer>(value: &Option<SecretString>, serializer: S) -> Result<S::Ok, S::Error> {
-    match value {
-        Some(_) => serializer.serialize_str("[redacted]"),
-        None => serializer.serialize_none(),
-    }
 }
 
 impl AuditConfig {

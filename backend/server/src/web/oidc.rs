@@ -94,7 +94,7 @@ impl Oidc {
         }
         let metadata = CoreProviderMetadata::discover_async(self.issuer.clone(), &self.http)
             .await
-            .map_err(|err| OidcError::Discovery(error_chain(&err)))?;
+            .map_err(|err| OidcError::Discovery(crate::error_chain(&err)))?;
         *self.metadata.write().await = Some((metadata.clone(), Instant::now()));
         Ok(metadata)
     }
@@ -140,17 +140,17 @@ impl Oidc {
         .set_redirect_uri(self.redirect.clone());
         let response = client
             .exchange_code(AuthorizationCode::new(code))
-            .map_err(|err| OidcError::Exchange(error_chain(&err)))?
+            .map_err(|err| OidcError::Exchange(crate::error_chain(&err)))?
             .set_pkce_verifier(PkceCodeVerifier::new(pending.pkce_verifier))
             .request_async(&self.http)
             .await
-            .map_err(|err| OidcError::Exchange(error_chain(&err)))?;
+            .map_err(|err| OidcError::Exchange(crate::error_chain(&err)))?;
         let id_token = response
             .id_token()
             .ok_or_else(|| OidcError::Verification("no ID token in the answer".to_owned()))?;
         let claims = id_token
             .claims(&client.id_token_verifier(), &Nonce::new(pending.nonce))
-            .map_err(|err| OidcError::Verification(error_chain(&err)))?;
+            .map_err(|err| OidcError::Verification(crate::error_chain(&err)))?;
         let mut identity = ProviderIdentity {
             issuer: claims.issuer().as_str().to_owned(),
             subject: claims.subject().as_str().to_owned(),
@@ -169,10 +169,10 @@ impl Oidc {
                     response.access_token().to_owned(),
                     Some(claims.subject().clone()),
                 )
-                .map_err(|err| OidcError::Verification(error_chain(&err)))?
+                .map_err(|err| OidcError::Verification(crate::error_chain(&err)))?
                 .request_async(&self.http)
                 .await
-                .map_err(|err| OidcError::Verification(error_chain(&err)))?;
+                .map_err(|err| OidcError::Verification(crate::error_chain(&err)))?;
             identity.email = user_info.email().map(|email| email.as_str().to_owned());
             identity.email_verified = user_info.email_verified() == Some(true);
             if identity.name.is_none() {
@@ -184,21 +184,6 @@ impl Oidc {
         }
         Ok(identity)
     }
-}
-
-/// The error and its causes on one line, for the log and the refusal page.
-fn error_chain(err: &(dyn std::error::Error + 'static)) -> String {
-    let mut text = err.to_string();
-    let mut source = err.source();
-    while let Some(cause) = source {
-        let message = cause.to_string();
-        if !text.contains(&message) {
-            text.push_str(": ");
-            text.push_str(&message);
-        }
-        source = cause.source();
-    }
-    text
 }
 
 fn refusal_page(status: StatusCode, title: &str, text: &str) -> Response {
