@@ -7,8 +7,10 @@
 pub mod access;
 pub mod actions;
 pub mod audit;
+pub mod clock;
 pub mod credentials;
 pub mod ids;
+pub mod observations;
 pub mod slug;
 pub mod tenancy;
 

@@ -1,0 +1,157 @@
+//! What connectors report about a tenant's environment: devices, identities and events.
+//!
+//! Connectors translate each vendor's objects into these shapes, so the inventory, the detections
+//! and the risk engine never see a vendor's JSON. Events arrive already normalized to an OCSF 1.x
+//! class; the vendor's own record travels beside it for evidence.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+/// The kind of vendor a connector speaks to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum Vendor {
+    /// Microsoft Defender for Endpoint (EDR).
+    MicrosoftDefender,
+    /// Microsoft Graph for Microsoft Entra ID (identity provider).
+    MicrosoftGraph,
+}
+
+impl Vendor {
+    pub const ALL: [Vendor; 2] = [Vendor::MicrosoftDefender, Vendor::MicrosoftGraph];
+
+    #[must_use]
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Vendor::MicrosoftDefender => "microsoft_defender",
+            Vendor::MicrosoftGraph => "microsoft_graph",
+        }
+    }
+
+    /// The product name shown to users.
+    #[must_use]
+    pub const fn display_name(self) -> &'static str {
+        match self {
+            Vendor::MicrosoftDefender => "Microsoft Defender for Endpoint",
+            Vendor::MicrosoftGraph => "Microsoft Entra ID (Microsoft Graph)",
+        }
+    }
+
+    #[must_use]
+    pub fn parse(value: &str) -> Option<Vendor> {
+        Vendor::ALL.into_iter().find(|v| v.as_str() == value)
+    }
+}
+
+impl std::fmt::Display for Vendor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A device as one vendor sees it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ObservedDevice {
+    /// The vendor's identifier (the Defender machine id).
+    pub external_id: String,
+    pub hostname: String,
+    pub os_platform: Option<String>,
+    /// The vendor's sensor health, verbatim (`Active`, `Inactive`, …).
+    pub health: Option<String>,
+    pub last_seen: Option<DateTime<Utc>>,
+    pub last_ip: Option<String>,
+    /// The Microsoft Entra device id, the key that joins EDR and identity records.
+    pub entra_device_id: Option<String>,
+    /// Tags set at the vendor (Defender machine tags), e.g. `Finance`, `Server`.
+    pub tags: Vec<String>,
+    /// The vendor's own value rating (`Low`, `Normal`, `High`), if any.
+    pub vendor_value: Option<String>,
+}
+
+/// An identity as one vendor sees it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ObservedIdentity {
+    /// The vendor's identifier (the Entra object id).
+    pub external_id: String,
+    pub user_principal_name: String,
+    pub display_name: Option<String>,
+    pub department: Option<String>,
+    pub job_title: Option<String>,
+    /// `accountEnabled`; `None` when the vendor did not say.
+    pub enabled: Option<bool>,
+    /// Names of the administrative roles the identity holds.
+    pub admin_roles: Vec<String>,
+}
+
+/// Everything a connector's inventory pull found.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ObservedInventory {
+    pub devices: Vec<ObservedDevice>,
+    pub identities: Vec<ObservedIdentity>,
+}
+
+/// The OCSF 1.x event classes Steward stores.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum OcsfClass {
+    /// Detection Finding, class_uid 2004.
+    DetectionFinding,
+    /// Authentication, class_uid 3002.
+    Authentication,
+}
+
+impl OcsfClass {
+    #[must_use]
+    pub const fn class_uid(self) -> u32 {
+        match self {
+            OcsfClass::DetectionFinding => 2004,
+            OcsfClass::Authentication => 3002,
+        }
+    }
+
+    #[must_use]
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            OcsfClass::DetectionFinding => "detection_finding",
+            OcsfClass::Authentication => "authentication",
+        }
+    }
+
+    #[must_use]
+    pub fn from_class_uid(uid: u32) -> Option<OcsfClass> {
+        match uid {
+            2004 => Some(OcsfClass::DetectionFinding),
+            3002 => Some(OcsfClass::Authentication),
+            _ => None,
+        }
+    }
+}
+
+/// A reference from an event to an entity, by the vendor's identifier.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum EntityRef {
+    Device { external_id: String },
+    Identity { external_id: String },
+}
+
+/// One event, normalized.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ObservedEvent {
+    /// The vendor's identifier of the record; with the integration it makes the event unique, so
+    /// pulling the same page twice stores it once.
+    pub external_id: String,
+    pub class: OcsfClass,
+    /// When the event happened (OCSF `time`).
+    pub time: DateTime<Utc>,
+    /// OCSF severity_id: 0 unknown, 1 informational, 2 low, 3 medium, 4 high, 5 critical.
+    pub severity_id: u8,
+    /// The entities the event is about.
+    pub entities: Vec<EntityRef>,
+    /// The OCSF object for `class`.
+    pub ocsf: serde_json::Value,
+    /// The vendor's record, verbatim.
+    pub raw: serde_json::Value,
+}

@@ -1,0 +1,180 @@
+//! The connector contract: what every vendor connector can do.
+//!
+//! A connector pulls inventory and events, and carries out actions in four steps the action engine
+//! drives and records: **snapshot** the state the action will change, **execute**, **verify** at
+//! the vendor that it took effect (which may take several polls), and, if the action is
+//! reversible, **roll back** to the snapshot. Every step is safe to repeat: an execution carries
+//! an idempotency key the connector uses to find an earlier attempt at the vendor instead of
+//! acting twice.
+
+use std::{future::Future, time::Duration};
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use steward_domain::{
+    actions::ActionType,
+    observations::{ObservedEvent, ObservedInventory, Vendor},
+};
+
+/// A request to change something at the vendor.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ActionRequest {
+    pub action: ActionType,
+    /// The vendor's identifier of the target (Defender machine id, Entra object id).
+    pub target: String,
+    /// Unique per attempt of one Steward action; lets the connector recognise its own earlier
+    /// request at the vendor after a crash or a lost answer.
+    pub idempotency_key: String,
+    /// Why, recorded at the vendor where it keeps a comment.
+    pub comment: String,
+}
+
+/// The state an action changes, as it was before; opaque to everything but its connector.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Snapshot(pub serde_json::Value);
+
+/// What the vendor said when it accepted a request.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Execution {
+    /// The vendor's handle on the work, where it has one (a Defender machine action id).
+    pub vendor_reference: Option<String>,
+    /// When Steward asked, so verification can tell its own change from older state.
+    pub requested_at: DateTime<Utc>,
+    /// False when the target was already in the requested state and nothing was sent.
+    pub changed: bool,
+}
+
+/// Where an action stands at the vendor.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "state", content = "detail", rename_all = "snake_case")]
+pub enum Verification {
+    /// Still in progress; ask again later.
+    Pending(String),
+    /// The vendor shows the intended state.
+    Confirmed(String),
+    /// The vendor says it failed, or shows a different state.
+    Failed(String),
+}
+
+/// What a connection test found.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConnectionReport {
+    /// One line per capability checked, for the integration's page.
+    pub checks: Vec<String>,
+}
+
+/// Why a connector call failed.
+#[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
+pub enum ConnectorError {
+    /// The integration's settings are unusable (bad URL, missing value).
+    #[error("configuration: {0}")]
+    Configuration(String),
+    /// The vendor refused the credentials.
+    #[error("authentication failed: {0}")]
+    Authentication(String),
+    /// The credentials are valid but lack a permission.
+    #[error("permission denied by the vendor: {0}")]
+    Forbidden(String),
+    /// The target does not exist at the vendor.
+    #[error("not found at the vendor: {0}")]
+    NotFound(String),
+    /// The vendor rejected the request (4xx) with its own code.
+    #[error("the vendor rejected the request ({code}): {message}")]
+    Rejected { code: String, message: String },
+    /// The vendor kept throttling after every retry allowed.
+    #[error("the vendor is throttling requests")]
+    Throttled { retry_after: Option<Duration> },
+    /// The vendor could not be reached or kept failing.
+    #[error("the vendor is unavailable: {0}")]
+    Unavailable(String),
+    /// A non-idempotent request may have taken effect; verify before repeating.
+    #[error("outcome unknown: {0}")]
+    OutcomeUnknown(String),
+    /// The vendor answered something this connector cannot read.
+    #[error("unexpected answer from the vendor: {0}")]
+    Protocol(String),
+    /// The connector does not perform this action.
+    #[error("{0} is not an action this connector performs")]
+    Unsupported(ActionType),
+}
+
+impl ConnectorError {
+    /// Whether trying again later may succeed without anyone changing anything.
+    #[must_use]
+    pub fn is_transient(&self) -> bool {
+        matches!(
+            self,
+            ConnectorError::Throttled { .. }
+                | ConnectorError::Unavailable(_)
+                | ConnectorError::OutcomeUnknown(_)
+        )
+    }
+}
+
+/// A vendor connector.
+pub trait Connector: Send + Sync {
+    fn vendor(&self) -> Vendor;
+
+    /// Authenticates and reads one item of each kind the connector needs.
+    fn test_connection(
+        &self,
+    ) -> impl Future<Output = Result<ConnectionReport, ConnectorError>> + Send;
+
+    /// Every device and identity the vendor knows, all pages.
+    fn inventory(&self) -> impl Future<Output = Result<ObservedInventory, ConnectorError>> + Send;
+
+    /// Events changed since `since` (all retained events when `None`), normalized to OCSF.
+    fn events(
+        &self,
+        since: Option<DateTime<Utc>>,
+    ) -> impl Future<Output = Result<Vec<ObservedEvent>, ConnectorError>> + Send;
+
+    /// The actions this connector can carry out.
+    fn actions(&self) -> &'static [ActionType];
+
+    /// The state `request` would change, read before executing it.
+    fn snapshot(
+        &self,
+        request: &ActionRequest,
+    ) -> impl Future<Output = Result<Snapshot, ConnectorError>> + Send;
+
+    /// Asks the vendor to carry out `request`. Repeating it with the same idempotency key does
+    /// not act twice.
+    fn execute(
+        &self,
+        request: &ActionRequest,
+    ) -> impl Future<Output = Result<Execution, ConnectorError>> + Send;
+
+    /// Whether `execution` of `request` has taken effect at the vendor.
+    fn verify(
+        &self,
+        request: &ActionRequest,
+        execution: &Execution,
+    ) -> impl Future<Output = Result<Verification, ConnectorError>> + Send;
+
+    /// Restores the state in `snapshot` by executing the inverse of `request`; the returned
+    /// request and execution are verified like any other. `None` when the snapshot shows there
+    /// is nothing to undo (the target was already in the requested state).
+    fn rollback(
+        &self,
+        request: &ActionRequest,
+        snapshot: &Snapshot,
+    ) -> impl Future<Output = Result<Option<(ActionRequest, Execution)>, ConnectorError>> + Send;
+}
+
+/// The request that undoes `request`, if the action is reversible.
+///
+/// # Errors
+/// [`ConnectorError::Unsupported`] for irreversible actions.
+pub fn inverse_request(request: &ActionRequest) -> Result<ActionRequest, ConnectorError> {
+    let action = request
+        .action
+        .inverse()
+        .ok_or(ConnectorError::Unsupported(request.action))?;
+    Ok(ActionRequest {
+        action,
+        target: request.target.clone(),
+        idempotency_key: format!("{}-rollback", request.idempotency_key),
+        comment: format!("Rollback of {}: {}", request.action, request.comment),
+    })
+}

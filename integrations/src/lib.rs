@@ -1,0 +1,21 @@
+//! Steward's connectors to the tools MSPs run, and the sandbox that simulates those tools.
+//!
+//! - [`contract`]: what every connector does (inventory, events, snapshot/execute/verify/rollback).
+//! - [`http`]: the one HTTP layer with the vendors' throttling and retry rules.
+//! - [`microsoft`]: Microsoft Defender for Endpoint and Microsoft Graph, built to their published
+//!   APIs.
+//! - [`ocsf`]: the OCSF 1.x events connectors normalize vendor records into.
+//! - [`sandbox`]: the simulated vendor APIs and customer environments behind demos and tests.
+
+// The vendor records in the sandbox are large `json!` literals.
+#![recursion_limit = "256"]
+
+pub mod contract;
+pub mod http;
+pub mod microsoft;
+pub mod ocsf;
+pub mod sandbox;
+
+pub use contract::{
+    ActionRequest, ConnectionReport, Connector, ConnectorError, Execution, Snapshot, Verification,
+};

@@ -1,0 +1,624 @@
+//! Microsoft Graph v1.0 for Microsoft Entra ID: users, admin roles, sign-ins, security alerts,
+//! disabling accounts and revoking sessions.
+//!
+//! Built to the published reference (see `docs/vendors/microsoft-defender-and-graph.md`):
+//! collections page with `@odata.nextLink` only (`$skip` is not supported on users);
+//! `accountEnabled` is not a default property and must be `$select`ed; `PATCH /users/{id}`
+//! answers `204`; `revokeSignInSessions` answers `200 {"value": true}` although documented as
+//! `204`, so any 2xx is success. Every request sends `Prefer: include-unknown-enum-members` so
+//! evolvable enum members arrive as themselves.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Duration, Utc};
+use reqwest::{Method, StatusCode};
+use secrecy::SecretString;
+use serde::Deserialize;
+use serde_json::{Value, json};
+use steward_domain::{
+    actions::ActionType,
+    clock::Clock,
+    observations::{
+        EntityRef, ObservedEvent, ObservedIdentity, ObservedInventory, OcsfClass, Vendor,
+    },
+};
+
+use super::{MicrosoftApi, MicrosoftSettings};
+use crate::{
+    contract::{
+        ActionRequest, ConnectionReport, Connector, ConnectorError, Execution, Snapshot,
+        Verification, inverse_request,
+    },
+    http::{Idempotency, VendorHttp},
+    ocsf::{self, Detection, Product, SignIn},
+};
+
+/// Production API host (paths below include the `v1.0` version segment).
+pub const API_BASE: &str = "https://graph.microsoft.com";
+/// The resource's `.default` scope for client-credentials tokens.
+pub const SCOPE: &str = "https://graph.microsoft.com/.default";
+/// The documented maximum page size of `GET /users`.
+pub const MAX_USER_PAGE: usize = 999;
+
+/// How far Steward's clock and Microsoft's may disagree when checking a session revocation.
+const CLOCK_TOLERANCE: Duration = Duration::seconds(60);
+
+const ENTRA: Product = Product {
+    name: "Microsoft Entra ID",
+    vendor_name: "Microsoft",
+};
+
+const USER_FIELDS: &str =
+    "id,displayName,userPrincipalName,mail,jobTitle,department,accountEnabled";
+
+/// A Graph user with the properties Steward selects.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct User {
+    pub id: String,
+    #[serde(default)]
+    pub user_principal_name: Option<String>,
+    #[serde(default)]
+    pub display_name: Option<String>,
+    #[serde(default)]
+    pub department: Option<String>,
+    #[serde(default)]
+    pub job_title: Option<String>,
+    #[serde(default)]
+    pub account_enabled: Option<bool>,
+    #[serde(default)]
+    pub sign_in_sessions_valid_from_date_time: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct DirectoryRole {
+    id: String,
+    display_name: String,
+}
+
+#[derive(Debug, Deserialize)]
+struct DirectoryObject {
+    id: String,
+    #[serde(rename = "@odata.type", default)]
+    odata_type: Option<String>,
+}
+
+/// A sign-in record (`signIn` in the v1.0 metadata).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct SignInRecord {
+    id: String,
+    created_date_time: DateTime<Utc>,
+    #[serde(default)]
+    user_id: Option<String>,
+    #[serde(default)]
+    user_principal_name: Option<String>,
+    #[serde(default)]
+    app_display_name: Option<String>,
+    #[serde(default)]
+    ip_address: Option<String>,
+    #[serde(default)]
+    risk_level_during_sign_in: Option<String>,
+    #[serde(default)]
+    status: Option<SignInStatus>,
+    #[serde(default)]
+    location: Option<SignInLocation>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct SignInStatus {
+    error_code: i32,
+    #[serde(default)]
+    failure_reason: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct SignInLocation {
+    #[serde(default)]
+    city: Option<String>,
+    #[serde(default)]
+    country_or_region: Option<String>,
+    #[serde(default)]
+    geo_coordinates: Option<GeoCoordinates>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+struct GeoCoordinates {
+    #[serde(default)]
+    latitude: Option<f64>,
+    #[serde(default)]
+    longitude: Option<f64>,
+}
+
+/// A security alert (`microsoft.graph.security.alert`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct SecurityAlert {
+    id: String,
+    #[serde(default)]
+    title: Option<String>,
+    #[serde(default)]
+    description: Option<String>,
+    #[serde(default)]
+    category: Option<String>,
+    #[serde(default)]
+    severity: Option<String>,
+    #[serde(default)]
+    status: Option<String>,
+    #[serde(default)]
+    service_source: Option<String>,
+    created_date_time: DateTime<Utc>,
+    #[serde(default)]
+    last_update_date_time: Option<DateTime<Utc>>,
+    #[serde(default)]
+    mitre_techniques: Vec<String>,
+    #[serde(default)]
+    evidence: Vec<Value>,
+}
+
+/// The Microsoft Graph connector.
+#[derive(Debug)]
+pub struct GraphConnector {
+    api: MicrosoftApi,
+    user_page_size: usize,
+}
+
+impl GraphConnector {
+    /// A connector for one customer's Entra tenant.
+    ///
+    /// # Errors
+    /// [`ConnectorError::Configuration`] when the settings do not form URLs.
+    pub fn new(
+        http: VendorHttp,
+        settings: &MicrosoftSettings,
+        secret: SecretString,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Self, ConnectorError> {
+        Ok(Self {
+            api: MicrosoftApi::new(http, settings, secret, SCOPE, clock)?
+                .with_header("Prefer", "include-unknown-enum-members"),
+            user_page_size: MAX_USER_PAGE,
+        })
+    }
+
+    /// Reads users in pages of `page_size` (at most the documented 999).
+    #[must_use]
+    pub fn with_page_size(mut self, page_size: usize) -> Self {
+        self.user_page_size = page_size.clamp(1, MAX_USER_PAGE);
+        self
+    }
+
+    /// Every user, all pages.
+    ///
+    /// # Errors
+    /// Any [`ConnectorError`] from the API.
+    pub async fn users(&self) -> Result<Vec<User>, ConnectorError> {
+        let mut url = self.api.url("v1.0/users")?;
+        url.query_pairs_mut()
+            .append_pair("$select", USER_FIELDS)
+            .append_pair("$top", &self.user_page_size.to_string());
+        self.api.collect_linked(url).await
+    }
+
+    /// One user with the properties actions change.
+    async fn user(&self, id: &str) -> Result<User, ConnectorError> {
+        let mut url = self.api.url(&format!("v1.0/users/{}", path_segment(id)))?;
+        url.query_pairs_mut().append_pair(
+            "$select",
+            "id,userPrincipalName,accountEnabled,signInSessionsValidFromDateTime",
+        );
+        self.api
+            .get_json(url)
+            .await?
+            .ok_or_else(|| ConnectorError::NotFound(format!("user {id}")))
+    }
+
+    /// Object id → names of the activated directory roles the object holds.
+    async fn admin_roles(
+        &self,
+    ) -> Result<std::collections::HashMap<String, Vec<String>>, ConnectorError> {
+        let roles: Vec<DirectoryRole> = self
+            .api
+            .collect_linked(self.api.url("v1.0/directoryRoles")?)
+            .await?;
+        let mut holders: std::collections::HashMap<String, Vec<String>> =
+            std::collections::HashMap::new();
+        for role in roles {
+            // Role membership lists are not paged (Graph paging guide).
+            let url = self.api.url(&format!(
+                "v1.0/directoryRoles/{}/members",
+                path_segment(&role.id)
+            ))?;
+            let members: Vec<DirectoryObject> = self.api.collect_linked(url).await?;
+            for member in members {
+                if member
+                    .odata_type
+                    .as_deref()
+                    .is_none_or(|t| t == "#microsoft.graph.user")
+                {
+                    holders
+                        .entry(member.id)
+                        .or_default()
+                        .push(role.display_name.clone());
+                }
+            }
+        }
+        Ok(holders)
+    }
+
+    async fn sign_ins(&self, since: Option<DateTime<Utc>>) -> Result<Vec<Value>, ConnectorError> {
+        let mut url = self.api.url("v1.0/auditLogs/signIns")?;
+        if let Some(since) = since {
+            url.query_pairs_mut().append_pair(
+                "$filter",
+                &format!("createdDateTime ge {}", odata_time(since)),
+            );
+        }
+        self.api.collect_linked(url).await
+    }
+
+    async fn security_alerts(
+        &self,
+        since: Option<DateTime<Utc>>,
+    ) -> Result<Vec<Value>, ConnectorError> {
+        let mut url = self.api.url("v1.0/security/alerts_v2")?;
+        if let Some(since) = since {
+            url.query_pairs_mut().append_pair(
+                "$filter",
+                &format!("lastUpdateDateTime gt {}", odata_time(since)),
+            );
+        }
+        self.api.collect_linked(url).await
+    }
+
+    fn check(&self, request: &ActionRequest) -> Result<(), ConnectorError> {
+        if self.actions().contains(&request.action) {
+            Ok(())
+        } else {
+            Err(ConnectorError::Unsupported(request.action))
+        }
+    }
+
+    async fn set_account_enabled(&self, id: &str, enabled: bool) -> Result<(), ConnectorError> {
+        let url = self.api.url(&format!("v1.0/users/{}", path_segment(id)))?;
+        // Setting a property to a value is idempotent in effect, whatever the method.
+        let response = self
+            .api
+            .send(
+                Method::PATCH,
+                url,
+                Some(&json!({"accountEnabled": enabled})),
+                Idempotency::Idempotent,
+            )
+            .await?;
+        if response.status() == StatusCode::NOT_FOUND {
+            return Err(ConnectorError::NotFound(format!("user {id}")));
+        }
+        Ok(())
+    }
+
+    async fn revoke_sessions(
+        &self,
+        id: &str,
+        requested_at: DateTime<Utc>,
+    ) -> Result<(), ConnectorError> {
+        let url = self.api.url(&format!(
+            "v1.0/users/{}/revokeSignInSessions",
+            path_segment(id)
+        ))?;
+        match self
+            .api
+            .send(Method::POST, url, None, Idempotency::NonIdempotent)
+            .await
+        {
+            Ok(response) if response.status() == StatusCode::NOT_FOUND => {
+                Err(ConnectorError::NotFound(format!("user {id}")))
+            }
+            Ok(_) => Ok(()),
+            // The answer was lost: the user's sessions-valid-from time tells whether it landed.
+            Err(ConnectorError::OutcomeUnknown(detail)) => {
+                if self.sessions_revoked_since(id, requested_at).await? {
+                    Ok(())
+                } else {
+                    Err(ConnectorError::Unavailable(detail))
+                }
+            }
+            Err(other) => Err(other),
+        }
+    }
+
+    async fn sessions_revoked_since(
+        &self,
+        id: &str,
+        requested_at: DateTime<Utc>,
+    ) -> Result<bool, ConnectorError> {
+        let user = self.user(id).await?;
+        Ok(user
+            .sign_in_sessions_valid_from_date_time
+            .is_some_and(|from| from >= requested_at - CLOCK_TOLERANCE))
+    }
+}
+
+fn path_segment(value: &str) -> String {
+    url::form_urlencoded::byte_serialize(value.as_bytes()).collect()
+}
+
+fn odata_time(time: DateTime<Utc>) -> String {
+    time.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
+
+fn sign_in_event(raw: Value) -> Result<ObservedEvent, ConnectorError> {
+    let record: SignInRecord = serde_json::from_value(raw.clone())
+        .map_err(|e| ConnectorError::Protocol(format!("unreadable sign-in: {e}")))?;
+    let user_uid = record.user_id.clone().unwrap_or_default();
+    let location = record.location.as_ref();
+    let coordinates = location
+        .and_then(|l| l.geo_coordinates.as_ref())
+        .and_then(|g| Some((g.latitude?, g.longitude?)));
+    let status = record.status.as_ref();
+    let ocsf = ocsf::authentication(&SignIn {
+        product: ENTRA,
+        uid: &record.id,
+        time: record.created_date_time,
+        user_uid: &user_uid,
+        user_name: record.user_principal_name.as_deref().unwrap_or(&user_uid),
+        success: status.is_none_or(|s| s.error_code == 0),
+        failure_reason: status.and_then(|s| s.failure_reason.as_deref()),
+        ip: record.ip_address.as_deref(),
+        city: location.and_then(|l| l.city.as_deref()),
+        country: location.and_then(|l| l.country_or_region.as_deref()),
+        coordinates,
+        application: record.app_display_name.as_deref(),
+        risk_level: record
+            .risk_level_during_sign_in
+            .as_deref()
+            .filter(|level| !matches!(*level, "none" | "hidden")),
+    });
+    Ok(ObservedEvent {
+        external_id: record.id,
+        class: OcsfClass::Authentication,
+        time: record.created_date_time,
+        severity_id: ocsf["severity_id"]
+            .as_u64()
+            .and_then(|s| u8::try_from(s).ok())
+            .unwrap_or(1),
+        entities: record
+            .user_id
+            .into_iter()
+            .map(|id| EntityRef::Identity { external_id: id })
+            .collect(),
+        ocsf,
+        raw,
+    })
+}
+
+/// The user and device evidence of a Graph security alert.
+fn alert_entities(evidence: &[Value]) -> Vec<EntityRef> {
+    evidence
+        .iter()
+        .filter_map(|item| {
+            let kind = item
+                .get("@odata.type")
+                .or_else(|| item.get("at_sign_odata_type"))
+                .and_then(Value::as_str)?;
+            match kind {
+                "#microsoft.graph.security.userEvidence" => item
+                    .pointer("/userAccount/azureAdUserId")
+                    .and_then(Value::as_str)
+                    .map(|id| EntityRef::Identity {
+                        external_id: id.to_owned(),
+                    }),
+                "#microsoft.graph.security.deviceEvidence" => item
+                    .get("mdeDeviceId")
+                    .and_then(Value::as_str)
+                    .map(|id| EntityRef::Device {
+                        external_id: id.to_owned(),
+                    }),
+                _ => None,
+            }
+        })
+        .collect()
+}
+
+fn alert_event(raw: Value) -> Result<ObservedEvent, ConnectorError> {
+    let alert: SecurityAlert = serde_json::from_value(raw.clone())
+        .map_err(|e| ConnectorError::Protocol(format!("unreadable security alert: {e}")))?;
+    let entities = alert_entities(&alert.evidence);
+    let user = entities.iter().find_map(|e| match e {
+        EntityRef::Identity { external_id } => Some(external_id.as_str()),
+        EntityRef::Device { .. } => None,
+    });
+    let device = entities.iter().find_map(|e| match e {
+        EntityRef::Device { external_id } => Some(external_id.as_str()),
+        EntityRef::Identity { .. } => None,
+    });
+    let severity = alert.severity.as_deref().unwrap_or("unknown");
+    let product = Product {
+        name: match alert.service_source.as_deref() {
+            Some("microsoftDefenderForCloudApps") => "Microsoft Defender for Cloud Apps",
+            Some("microsoftDefenderForEndpoint") => "Microsoft Defender for Endpoint",
+            Some("microsoftDefenderForIdentity") => "Microsoft Defender for Identity",
+            Some("azureAdIdentityProtection") => "Microsoft Entra ID Protection",
+            _ => "Microsoft Defender XDR",
+        },
+        vendor_name: "Microsoft",
+    };
+    let ocsf = ocsf::detection_finding(&Detection {
+        product,
+        uid: &alert.id,
+        title: alert.title.as_deref().unwrap_or("Security alert"),
+        description: alert.description.as_deref(),
+        category: alert.category.as_deref(),
+        severity,
+        status: alert.status.as_deref().unwrap_or("unknown"),
+        created: alert.created_date_time,
+        updated: alert.last_update_date_time,
+        device: device.map(|id| (id, None)),
+        user: user.map(|id| (id, None)),
+        malware: None,
+        mitre_techniques: &alert.mitre_techniques,
+    });
+    Ok(ObservedEvent {
+        external_id: alert.id,
+        class: OcsfClass::DetectionFinding,
+        time: alert
+            .last_update_date_time
+            .unwrap_or(alert.created_date_time),
+        severity_id: ocsf::severity_id(severity),
+        entities,
+        ocsf,
+        raw,
+    })
+}
+
+impl Connector for GraphConnector {
+    fn vendor(&self) -> Vendor {
+        Vendor::MicrosoftGraph
+    }
+
+    async fn test_connection(&self) -> Result<ConnectionReport, ConnectorError> {
+        let mut checks = Vec::new();
+        let mut url = self.api.url("v1.0/users")?;
+        url.query_pairs_mut()
+            .append_pair("$select", USER_FIELDS)
+            .append_pair("$top", "1");
+        self.api.get_json::<super::Page<Value>>(url).await?;
+        checks.push("signed in and read users".to_owned());
+        let mut url = self.api.url("v1.0/auditLogs/signIns")?;
+        url.query_pairs_mut().append_pair("$top", "1");
+        self.api.get_json::<super::Page<Value>>(url).await?;
+        checks.push("read sign-in logs".to_owned());
+        let mut url = self.api.url("v1.0/security/alerts_v2")?;
+        url.query_pairs_mut().append_pair("$top", "1");
+        self.api.get_json::<super::Page<Value>>(url).await?;
+        checks.push("read security alerts".to_owned());
+        Ok(ConnectionReport { checks })
+    }
+
+    async fn inventory(&self) -> Result<ObservedInventory, ConnectorError> {
+        let users = self.users().await?;
+        let mut roles = self.admin_roles().await?;
+        let identities = users
+            .into_iter()
+            .map(|user| ObservedIdentity {
+                admin_roles: roles.remove(&user.id).unwrap_or_default(),
+                user_principal_name: user.user_principal_name.unwrap_or_else(|| user.id.clone()),
+                external_id: user.id,
+                display_name: user.display_name,
+                department: user.department,
+                job_title: user.job_title,
+                enabled: user.account_enabled,
+            })
+            .collect();
+        Ok(ObservedInventory {
+            devices: Vec::new(),
+            identities,
+        })
+    }
+
+    async fn events(
+        &self,
+        since: Option<DateTime<Utc>>,
+    ) -> Result<Vec<ObservedEvent>, ConnectorError> {
+        let mut events = Vec::new();
+        for raw in self.sign_ins(since).await? {
+            events.push(sign_in_event(raw)?);
+        }
+        for raw in self.security_alerts(since).await? {
+            events.push(alert_event(raw)?);
+        }
+        Ok(events)
+    }
+
+    fn actions(&self) -> &'static [ActionType] {
+        &[
+            ActionType::DisableUser,
+            ActionType::EnableUser,
+            ActionType::RevokeSessions,
+        ]
+    }
+
+    async fn snapshot(&self, request: &ActionRequest) -> Result<Snapshot, ConnectorError> {
+        self.check(request)?;
+        let user = self.user(&request.target).await?;
+        Ok(Snapshot(json!({
+            "user_id": user.id,
+            "user_principal_name": user.user_principal_name,
+            "account_enabled": user.account_enabled,
+            "sign_in_sessions_valid_from": user.sign_in_sessions_valid_from_date_time,
+        })))
+    }
+
+    async fn execute(&self, request: &ActionRequest) -> Result<Execution, ConnectorError> {
+        self.check(request)?;
+        let requested_at = self.api.now();
+        match request.action {
+            ActionType::DisableUser => self.set_account_enabled(&request.target, false).await?,
+            ActionType::EnableUser => self.set_account_enabled(&request.target, true).await?,
+            _ => self.revoke_sessions(&request.target, requested_at).await?,
+        }
+        Ok(Execution {
+            vendor_reference: None,
+            requested_at,
+            changed: true,
+        })
+    }
+
+    async fn verify(
+        &self,
+        request: &ActionRequest,
+        execution: &Execution,
+    ) -> Result<Verification, ConnectorError> {
+        self.check(request)?;
+        let user = self.user(&request.target).await?;
+        let name = user.user_principal_name.as_deref().unwrap_or(&user.id);
+        Ok(match request.action {
+            ActionType::DisableUser | ActionType::EnableUser => {
+                let wanted = request.action == ActionType::EnableUser;
+                match user.account_enabled {
+                    Some(enabled) if enabled == wanted => {
+                        Verification::Confirmed(format!("{name} has accountEnabled={enabled}"))
+                    }
+                    Some(enabled) => {
+                        Verification::Failed(format!("{name} still has accountEnabled={enabled}"))
+                    }
+                    None => Verification::Pending(format!("{name} did not report accountEnabled")),
+                }
+            }
+            _ => {
+                if self
+                    .sessions_revoked_since(&request.target, execution.requested_at)
+                    .await?
+                {
+                    Verification::Confirmed(format!(
+                        "sessions of {name} are valid only from now on"
+                    ))
+                } else {
+                    Verification::Pending(format!("sessions of {name} not yet revoked"))
+                }
+            }
+        })
+    }
+
+    async fn rollback(
+        &self,
+        request: &ActionRequest,
+        snapshot: &Snapshot,
+    ) -> Result<Option<(ActionRequest, Execution)>, ConnectorError> {
+        self.check(request)?;
+        let inverse = inverse_request(request)?;
+        let was_enabled = snapshot
+            .0
+            .get("account_enabled")
+            .and_then(Value::as_bool)
+            .ok_or_else(|| ConnectorError::Protocol("snapshot without accountEnabled".into()))?;
+        if was_enabled != (inverse.action == ActionType::EnableUser) {
+            return Ok(None);
+        }
+        let execution = self.execute(&inverse).await?;
+        Ok(Some((inverse, execution)))
+    }
+}

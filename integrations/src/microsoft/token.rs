@@ -1,0 +1,169 @@
+//! OAuth 2.0 client-credentials tokens from the Microsoft identity platform.
+//!
+//! `POST {login}/{tenant}/oauth2/v2.0/token` with `grant_type=client_credentials`, the app's id and
+//! secret and a `scope` of `{resource}/.default`. Tokens live an hour; one is reused until five
+//! minutes before it expires, and dropped early when the API answers 401.
+
+use std::time::Duration;
+
+use reqwest::{Method, StatusCode};
+use secrecy::{ExposeSecret, SecretString};
+use serde::Deserialize;
+use tokio::{sync::Mutex, time::Instant};
+use url::Url;
+
+use crate::{
+    contract::ConnectorError,
+    http::{HttpError, Idempotency, VendorHttp},
+};
+
+/// Renew this long before the token says it expires.
+const EARLY_RENEWAL: Duration = Duration::from_secs(300);
+
+/// An app registration's credentials for one resource.
+#[derive(Debug)]
+pub struct ClientCredentials {
+    token_url: Url,
+    client_id: String,
+    client_secret: SecretString,
+    scope: String,
+    cached: Mutex<Option<CachedToken>>,
+}
+
+#[derive(Debug, Clone)]
+struct CachedToken {
+    access_token: SecretString,
+    renew_at: Instant,
+}
+
+#[derive(Deserialize)]
+struct TokenResponse {
+    access_token: String,
+    expires_in: u64,
+}
+
+/// The error body of the token endpoint (RFC 6749 §5.2, with Microsoft's `AADSTS` codes).
+#[derive(Deserialize)]
+struct TokenError {
+    error: String,
+    #[serde(default)]
+    error_description: Option<String>,
+}
+
+impl ClientCredentials {
+    /// Credentials for `scope` in directory `tenant` at `login_base` (normally
+    /// `https://login.microsoftonline.com`).
+    ///
+    /// # Errors
+    /// [`ConnectorError::Configuration`] when the URL cannot be formed.
+    pub fn new(
+        login_base: &Url,
+        directory_id: &str,
+        client_id: &str,
+        client_secret: SecretString,
+        scope: &str,
+    ) -> Result<Self, ConnectorError> {
+        let token_url = join(login_base, &format!("{directory_id}/oauth2/v2.0/token"))?;
+        Ok(Self {
+            token_url,
+            client_id: client_id.to_owned(),
+            client_secret,
+            scope: scope.to_owned(),
+            cached: Mutex::new(None),
+        })
+    }
+
+    /// A valid access token, from cache or freshly issued.
+    ///
+    /// # Errors
+    /// [`ConnectorError::Authentication`] when the identity platform refuses the credentials.
+    pub async fn token(&self, http: &VendorHttp) -> Result<SecretString, ConnectorError> {
+        let mut cached = self.cached.lock().await;
+        if let Some(token) = cached.as_ref()
+            && Instant::now() < token.renew_at
+        {
+            return Ok(token.access_token.clone());
+        }
+        let fresh = self.request(http).await?;
+        let token = fresh.access_token.clone();
+        *cached = Some(fresh);
+        Ok(token)
+    }
+
+    /// Forgets the cached token, after the API rejected it.
+    pub async fn invalidate(&self) {
+        *self.cached.lock().await = None;
+    }
+
+    async fn request(&self, http: &VendorHttp) -> Result<CachedToken, ConnectorError> {
+        let form = [
+            ("grant_type", "client_credentials"),
+            ("client_id", self.client_id.as_str()),
+            ("client_secret", self.client_secret.expose_secret()),
+            ("scope", self.scope.as_str()),
+        ];
+        let request = http
+            .client()
+            .request(Method::POST, self.token_url.clone())
+            .form(&form)
+            .build()
+            .map_err(|e| ConnectorError::Configuration(e.to_string()))?;
+        // Issuing a token changes nothing at the vendor, so retrying it is safe.
+        let response = http
+            .send(request, Idempotency::Idempotent)
+            .await
+            .map_err(|e| from_http(&e))?;
+        let status = response.status();
+        if status.is_success() {
+            let body: TokenResponse = response
+                .json()
+                .await
+                .map_err(|e| ConnectorError::Protocol(format!("unreadable token response: {e}")))?;
+            let lifetime = Duration::from_secs(body.expires_in);
+            return Ok(CachedToken {
+                access_token: SecretString::from(body.access_token),
+                renew_at: Instant::now() + lifetime.saturating_sub(EARLY_RENEWAL),
+            });
+        }
+        let text = response.text().await.unwrap_or_default();
+        match serde_json::from_str::<TokenError>(&text) {
+            Ok(error) => Err(ConnectorError::Authentication(format!(
+                "the identity platform refused the credentials ({}): {}",
+                error.error,
+                error.error_description.unwrap_or_default()
+            ))),
+            Err(_) if status == StatusCode::NOT_FOUND => Err(ConnectorError::Configuration(
+                format!("no token endpoint at {}", self.token_url),
+            )),
+            Err(_) => Err(ConnectorError::Protocol(format!(
+                "token endpoint answered HTTP {status}"
+            ))),
+        }
+    }
+}
+
+/// Joins a relative path onto a base URL, keeping the base's path.
+///
+/// # Errors
+/// [`ConnectorError::Configuration`] when the result is not a URL.
+pub fn join(base: &Url, path: &str) -> Result<Url, ConnectorError> {
+    let mut base = base.clone();
+    if !base.path().ends_with('/') {
+        base.set_path(&format!("{}/", base.path()));
+    }
+    base.join(path.trim_start_matches('/'))
+        .map_err(|e| ConnectorError::Configuration(format!("bad URL {base}{path}: {e}")))
+}
+
+/// The connector error for a transport-level failure.
+#[must_use]
+pub fn from_http(error: &HttpError) -> ConnectorError {
+    match error {
+        HttpError::Throttled { retry_after } => ConnectorError::Throttled {
+            retry_after: *retry_after,
+        },
+        HttpError::Unavailable(detail) => ConnectorError::Unavailable(detail.clone()),
+        HttpError::OutcomeUnknown(detail) => ConnectorError::OutcomeUnknown(detail.clone()),
+        HttpError::Request(detail) => ConnectorError::Configuration(detail.clone()),
+    }
+}

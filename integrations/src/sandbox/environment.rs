@@ -1,0 +1,560 @@
+//! A simulated customer: its Microsoft Entra directory and Defender for Endpoint tenant.
+//!
+//! Generated once per Steward tenant from the tenant's name, deterministically (the same tenant
+//! gets the same people and devices), and persisted so actions taken against it survive
+//! restarts. Ids look like the vendor's: GUIDs for Entra objects, 40 hex digits for Defender
+//! machines.
+
+use chrono::{DateTime, Duration, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+use uuid::Uuid;
+
+/// A place people sign in from.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Place {
+    pub city: String,
+    pub state: String,
+    pub country: String,
+    pub latitude: f64,
+    pub longitude: f64,
+    /// First three octets of the addresses seen from there.
+    pub network: String,
+}
+
+impl Place {
+    fn new(
+        (city, state, country, latitude, longitude, network): (&str, &str, &str, f64, f64, &str),
+    ) -> Self {
+        Self {
+            city: city.to_owned(),
+            state: state.to_owned(),
+            country: country.to_owned(),
+            latitude,
+            longitude,
+            network: network.to_owned(),
+        }
+    }
+
+    /// Where a stolen session gets used from.
+    #[must_use]
+    pub fn far_away() -> Self {
+        Self::new(("Lagos", "Lagos", "NG", 6.5244, 3.3792, "105.112.33"))
+    }
+}
+
+/// Offices the generated customers are in.
+const HOMES: [(&str, &str, &str, f64, f64, &str); 5] = [
+    (
+        "Seattle",
+        "Washington",
+        "US",
+        47.6062,
+        -122.3321,
+        "73.118.40",
+    ),
+    ("Denver", "Colorado", "US", 39.7392, -104.9903, "67.176.12"),
+    ("Chicago", "Illinois", "US", 41.8781, -87.6298, "98.226.77"),
+    (
+        "Boston",
+        "Massachusetts",
+        "US",
+        42.3601,
+        -71.0589,
+        "24.61.9",
+    ),
+    ("Austin", "Texas", "US", 30.2672, -97.7431, "70.114.150"),
+];
+
+/// A Defender machine and whether it is isolated.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SimMachine {
+    pub id: String,
+    pub computer_dns_name: String,
+    pub os_platform: String,
+    pub version: String,
+    pub health_status: String,
+    pub first_seen: DateTime<Utc>,
+    pub last_seen: DateTime<Utc>,
+    pub last_ip_address: String,
+    pub aad_device_id: String,
+    pub machine_tags: Vec<String>,
+    pub device_value: String,
+    pub primary_user: Option<String>,
+    pub isolated: bool,
+}
+
+impl SimMachine {
+    /// The machine as `GET /api/machines` returns it.
+    #[must_use]
+    pub fn to_vendor(&self) -> Value {
+        json!({
+            "id": self.id,
+            "computerDnsName": self.computer_dns_name,
+            "firstSeen": self.first_seen,
+            "lastSeen": self.last_seen,
+            "osPlatform": self.os_platform,
+            "version": self.version,
+            "osArchitecture": "64-bit",
+            "lastIpAddress": self.last_ip_address,
+            "lastExternalIpAddress": self.last_ip_address,
+            "healthStatus": self.health_status,
+            "onboardingStatus": "Onboarded",
+            "rbacGroupId": 0,
+            "rbacGroupName": null,
+            "riskScore": "None",
+            "exposureLevel": "Low",
+            "deviceValue": self.device_value,
+            "isAadJoined": true,
+            "aadDeviceId": self.aad_device_id,
+            "machineTags": self.machine_tags,
+        })
+    }
+}
+
+/// An Entra user.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SimUser {
+    pub id: String,
+    pub user_principal_name: String,
+    pub display_name: String,
+    pub given_name: String,
+    pub surname: String,
+    pub job_title: String,
+    pub department: String,
+    pub account_enabled: bool,
+    pub created: DateTime<Utc>,
+    pub sign_in_sessions_valid_from: DateTime<Utc>,
+}
+
+impl SimUser {
+    /// Every property the sandbox knows, as Graph names them.
+    #[must_use]
+    pub fn to_vendor(&self) -> Value {
+        json!({
+            "id": self.id,
+            "businessPhones": [],
+            "displayName": self.display_name,
+            "givenName": self.given_name,
+            "surname": self.surname,
+            "jobTitle": self.job_title,
+            "mail": self.user_principal_name,
+            "mobilePhone": null,
+            "officeLocation": null,
+            "preferredLanguage": "en-US",
+            "userPrincipalName": self.user_principal_name,
+            "department": self.department,
+            "accountEnabled": self.account_enabled,
+            "userType": "Member",
+            "createdDateTime": self.created,
+            "signInSessionsValidFromDateTime": self.sign_in_sessions_valid_from,
+        })
+    }
+}
+
+/// The properties `GET /users` returns without `$select` (Graph's documented default set).
+pub const DEFAULT_USER_PROPERTIES: [&str; 11] = [
+    "businessPhones",
+    "displayName",
+    "givenName",
+    "id",
+    "jobTitle",
+    "mail",
+    "mobilePhone",
+    "officeLocation",
+    "preferredLanguage",
+    "surname",
+    "userPrincipalName",
+];
+
+/// An activated Entra directory role and its members.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SimRole {
+    pub id: String,
+    pub display_name: String,
+    pub role_template_id: String,
+    pub members: Vec<String>,
+}
+
+/// A Defender machine action.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SimMachineAction {
+    pub id: String,
+    /// `Isolate` or `Unisolate`.
+    pub kind: String,
+    pub scope: Option<String>,
+    pub status: String,
+    pub machine_id: String,
+    pub computer_dns_name: String,
+    pub requestor: String,
+    pub requestor_comment: String,
+    pub created: DateTime<Utc>,
+    pub last_update: DateTime<Utc>,
+    /// Status reads so far; the action advances one step per read.
+    pub polls: u32,
+    /// Ends `Failed` instead of `Succeeded` (an injected fault).
+    pub will_fail: bool,
+}
+
+impl SimMachineAction {
+    #[must_use]
+    pub fn to_vendor(&self) -> Value {
+        json!({
+            "id": self.id,
+            "type": self.kind,
+            "scope": self.scope,
+            "requestor": self.requestor,
+            "requestorComment": self.requestor_comment,
+            "requestSource": "PublicApi",
+            "status": self.status,
+            "machineId": self.machine_id,
+            "computerDnsName": self.computer_dns_name,
+            "creationDateTimeUtc": self.created,
+            "lastUpdateDateTimeUtc": self.last_update,
+            "cancellationRequestor": null,
+            "cancellationComment": null,
+            "cancellationDateTimeUtc": null,
+            "errorHResult": 0,
+            "title": null,
+            "relatedFileInfo": null,
+            "commands": [],
+        })
+    }
+}
+
+/// A misbehaviour the tests and demos can switch on.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Fault {
+    /// The next isolation action on this machine ends `Failed`.
+    FailNextMachineAction { machine_id: String },
+    /// `PATCH /users/{id}` answers 204 but an on-premises sync puts the old value back.
+    RevertAccountWrites { user_id: String },
+}
+
+/// One simulated customer.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Environment {
+    /// The Steward tenant this customer is.
+    pub tenant_id: Uuid,
+    pub tenant_name: String,
+    pub domain: String,
+    /// The Entra tenant (directory) id.
+    pub directory_id: String,
+    /// The app registration Steward signs in with.
+    pub client_id: String,
+    pub client_secret: String,
+    pub home: Place,
+    pub machines: Vec<SimMachine>,
+    pub users: Vec<SimUser>,
+    pub roles: Vec<SimRole>,
+    /// Defender alerts, as the vendor returns them.
+    pub defender_alerts: Vec<Value>,
+    /// Graph security alerts (alerts_v2), as the vendor returns them.
+    pub security_alerts: Vec<Value>,
+    /// Graph sign-in records, as the vendor returns them.
+    pub sign_ins: Vec<Value>,
+    pub machine_actions: Vec<SimMachineAction>,
+    pub faults: Vec<Fault>,
+    /// Counter for ids of records created after generation.
+    pub sequence: u64,
+}
+
+/// A deterministic id source: SHA-256 of the tenant and a label.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Ids {
+    seed: Uuid,
+}
+
+impl Ids {
+    pub(crate) fn new(seed: Uuid) -> Self {
+        Self { seed }
+    }
+
+    fn digest(self, label: &str) -> [u8; 32] {
+        let mut hasher = Sha256::new();
+        hasher.update(self.seed.as_bytes());
+        hasher.update(label.as_bytes());
+        hasher.finalize().into()
+    }
+
+    /// A GUID, as Entra ids are.
+    pub(crate) fn guid(self, label: &str) -> String {
+        let digest = self.digest(label);
+        let mut bytes = [0u8; 16];
+        bytes.copy_from_slice(&digest[..16]);
+        uuid::Builder::from_random_bytes(bytes)
+            .into_uuid()
+            .to_string()
+    }
+
+    /// 40 hex digits, as Defender machine ids are.
+    pub(crate) fn machine(self, label: &str) -> String {
+        hex::encode(&self.digest(label)[..20])
+    }
+
+    /// A number in `0..n`.
+    pub(crate) fn pick(self, label: &str, n: usize) -> usize {
+        let digest = self.digest(label);
+        (u64::from_le_bytes(digest[..8].try_into().expect("8 bytes")) % n as u64) as usize
+    }
+
+    /// A secret only this environment's tests and demo integrations know.
+    pub(crate) fn secret(self, label: &str) -> String {
+        use base64::Engine;
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(self.digest(label))
+    }
+}
+
+const GIVEN: [&str; 16] = [
+    "Avery", "Jordan", "Morgan", "Riley", "Casey", "Quinn", "Harper", "Rowan", "Elliot", "Sasha",
+    "Dana", "Parker", "Reese", "Skyler", "Emerson", "Logan",
+];
+const FAMILY: [&str; 16] = [
+    "Nguyen",
+    "Patel",
+    "Okafor",
+    "Garcia",
+    "Kowalski",
+    "Lindqvist",
+    "Haddad",
+    "Moreau",
+    "Tanaka",
+    "O'Brien",
+    "Schmidt",
+    "Alvarez",
+    "Kim",
+    "Rossi",
+    "Mensah",
+    "Novak",
+];
+
+/// (job title, department, admin role, has a laptop tagged Finance)
+const ROSTER: [(&str, &str, Option<&str>, bool); 8] = [
+    ("Owner", "Management", None, false),
+    (
+        "IT Administrator",
+        "IT",
+        Some("Global Administrator"),
+        false,
+    ),
+    (
+        "Office Manager",
+        "Operations",
+        Some("User Administrator"),
+        false,
+    ),
+    ("Finance Manager", "Finance", None, true),
+    ("Accountant", "Finance", None, true),
+    ("Payroll Specialist", "Finance", None, true),
+    ("Operations Coordinator", "Operations", None, false),
+    ("Customer Service Lead", "Operations", None, false),
+];
+
+/// Entra's built-in role template ids.
+fn role_template(name: &str) -> &'static str {
+    match name {
+        "Global Administrator" => "62e90394-69f5-4237-9190-012177145e10",
+        _ => "fe930be7-5e62-47db-91af-98c3a49a38b1", // User Administrator
+    }
+}
+
+impl Environment {
+    /// Generates the customer for Steward tenant `tenant_id` named `name` with slug `slug`.
+    #[must_use]
+    pub fn generate(tenant_id: Uuid, name: &str, slug: &str, now: DateTime<Utc>) -> Self {
+        let ids = Ids::new(tenant_id);
+        let domain = format!("{slug}.example");
+        let home = Place::new(HOMES[ids.pick("home", HOMES.len())]);
+        let prefix: String = slug
+            .split('-')
+            .next()
+            .unwrap_or(slug)
+            .chars()
+            .take(5)
+            .collect::<String>()
+            .to_uppercase();
+        let first = ids.pick("given", GIVEN.len());
+        let family = ids.pick("family", FAMILY.len());
+        let mut users = Vec::new();
+        let mut machines = Vec::new();
+        let mut roles: Vec<SimRole> = Vec::new();
+        for (n, (title, department, role, finance)) in ROSTER.iter().enumerate() {
+            let given = GIVEN[(first + n * 3) % GIVEN.len()];
+            let surname = FAMILY[(family + n * 5) % FAMILY.len()];
+            let upn = format!(
+                "{}.{}@{domain}",
+                given.to_lowercase(),
+                surname.to_lowercase().replace('\'', "")
+            );
+            let id = ids.guid(&format!("user-{n}"));
+            let created = now - Duration::days(400 - n as i64 * 20);
+            users.push(SimUser {
+                id: id.clone(),
+                user_principal_name: upn,
+                display_name: format!("{given} {surname}"),
+                given_name: given.to_owned(),
+                surname: surname.to_owned(),
+                job_title: (*title).to_owned(),
+                department: (*department).to_owned(),
+                account_enabled: true,
+                created,
+                sign_in_sessions_valid_from: created,
+            });
+            if let Some(role) = role {
+                match roles.iter_mut().find(|r| r.display_name == *role) {
+                    Some(existing) => existing.members.push(id.clone()),
+                    None => roles.push(SimRole {
+                        id: ids.guid(&format!("role-{role}")),
+                        display_name: (*role).to_owned(),
+                        role_template_id: role_template(role).to_owned(),
+                        members: vec![id.clone()],
+                    }),
+                }
+            }
+            let mut tags = vec![(*department).to_owned()];
+            if *finance {
+                tags = vec!["Finance".to_owned()];
+            }
+            machines.push(SimMachine {
+                id: ids.machine(&format!("laptop-{n}")),
+                computer_dns_name: format!("{prefix}-LT{:02}.{domain}", n + 1).to_lowercase(),
+                os_platform: "Windows11".to_owned(),
+                version: "24H2".to_owned(),
+                health_status: "Active".to_owned(),
+                first_seen: created,
+                last_seen: now - Duration::hours(1 + n as i64),
+                last_ip_address: format!("192.168.10.{}", 20 + n),
+                aad_device_id: ids.guid(&format!("entra-device-{n}")),
+                machine_tags: tags,
+                device_value: "Normal".to_owned(),
+                primary_user: Some(id),
+                isolated: false,
+            });
+        }
+        machines.push(SimMachine {
+            id: ids.machine("server-1"),
+            computer_dns_name: format!("{prefix}-SRV01.{domain}").to_lowercase(),
+            os_platform: "WindowsServer2022".to_owned(),
+            version: "21H2".to_owned(),
+            health_status: "Active".to_owned(),
+            first_seen: now - Duration::days(700),
+            last_seen: now - Duration::minutes(30),
+            last_ip_address: "192.168.10.5".to_owned(),
+            aad_device_id: ids.guid("entra-device-server"),
+            machine_tags: vec!["Server".to_owned(), "File shares".to_owned()],
+            device_value: "High".to_owned(),
+            primary_user: None,
+            isolated: false,
+        });
+        let mut environment = Self {
+            tenant_id,
+            tenant_name: name.to_owned(),
+            domain,
+            directory_id: ids.guid("directory"),
+            client_id: ids.guid("app-registration"),
+            client_secret: ids.secret("client-secret"),
+            home: home.clone(),
+            machines,
+            users,
+            roles,
+            defender_alerts: Vec::new(),
+            security_alerts: Vec::new(),
+            sign_ins: Vec::new(),
+            machine_actions: Vec::new(),
+            faults: Vec::new(),
+            sequence: 0,
+        };
+        // A working week of ordinary sign-ins from the office.
+        for day in (1..=3).rev() {
+            for n in 0..environment.users.len() {
+                let at = now - Duration::days(day) + Duration::minutes(n as i64 * 7);
+                let user = environment.users[n].id.clone();
+                environment.record_sign_in(&user, at, &home, "Office 365 Exchange Online");
+            }
+        }
+        environment
+    }
+
+    /// A fresh id for a record created at run time.
+    pub(crate) fn next_guid(&mut self, label: &str) -> String {
+        self.sequence += 1;
+        Ids::new(self.tenant_id).guid(&format!("{label}-{}", self.sequence))
+    }
+
+    #[must_use]
+    pub fn user(&self, id: &str) -> Option<&SimUser> {
+        self.users
+            .iter()
+            .find(|u| u.id == id || u.user_principal_name.eq_ignore_ascii_case(id))
+    }
+
+    pub(crate) fn user_mut(&mut self, id: &str) -> Option<&mut SimUser> {
+        self.users
+            .iter_mut()
+            .find(|u| u.id == id || u.user_principal_name.eq_ignore_ascii_case(id))
+    }
+
+    #[must_use]
+    pub fn machine(&self, id: &str) -> Option<&SimMachine> {
+        self.machines
+            .iter()
+            .find(|m| m.id == id || m.computer_dns_name.eq_ignore_ascii_case(id))
+    }
+
+    /// Whether a user holds any admin role.
+    #[must_use]
+    pub fn is_admin(&self, user_id: &str) -> bool {
+        self.roles
+            .iter()
+            .any(|r| r.members.iter().any(|m| m == user_id))
+    }
+
+    /// Appends a successful interactive sign-in record.
+    pub(crate) fn record_sign_in(
+        &mut self,
+        user_id: &str,
+        at: DateTime<Utc>,
+        place: &Place,
+        app: &str,
+    ) {
+        let id = self.next_guid("sign-in");
+        let correlation = self.next_guid("correlation");
+        let Some(user) = self.user(user_id) else {
+            return;
+        };
+        let octet = 10 + self.sequence % 200;
+        let record = json!({
+            "id": id,
+            "createdDateTime": at,
+            "userDisplayName": user.display_name,
+            "userPrincipalName": user.user_principal_name,
+            "userId": user.id,
+            "appId": "00000002-0000-0ff1-ce00-000000000000",
+            "appDisplayName": app,
+            "ipAddress": format!("{}.{octet}", place.network),
+            "clientAppUsed": "Browser",
+            "correlationId": correlation,
+            "conditionalAccessStatus": "notApplied",
+            "isInteractive": true,
+            "riskDetail": "none",
+            "riskLevelAggregated": "none",
+            "riskLevelDuringSignIn": "none",
+            "riskState": "none",
+            "riskEventTypes_v2": [],
+            "resourceDisplayName": app,
+            "resourceId": "00000002-0000-0ff1-ce00-000000000000",
+            "status": {"errorCode": 0, "failureReason": "Other.", "additionalDetails": null},
+            "deviceDetail": {"deviceId": "", "displayName": "", "operatingSystem": "Windows 10", "browser": "Edge 131.0.0", "isCompliant": false, "isManaged": false, "trustType": ""},
+            "location": {
+                "city": place.city,
+                "state": place.state,
+                "countryOrRegion": place.country,
+                "geoCoordinates": {"altitude": null, "latitude": place.latitude, "longitude": place.longitude}
+            },
+            "appliedConditionalAccessPolicies": []
+        });
+        self.sign_ins.push(record);
+    }
+}

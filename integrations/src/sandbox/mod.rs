@@ -1,0 +1,381 @@
+//! The sandbox: Steward's own simulation of the vendor APIs its connectors call.
+//!
+//! Vendor clouds are unreachable from demos and tests, so the sandbox serves the Microsoft
+//! identity platform's token endpoint, Defender for Endpoint and Microsoft Graph on Steward's own
+//! listener under `/sandbox`, over one generated customer environment per Steward tenant. It
+//! behaves like the vendors where connectors can go wrong: client-credentials tokens that expire
+//! and are checked per resource, OData paging (`$top`/`$skip` for Defender, `@odata.nextLink`
+//! for Graph), each vendor's throttling with `Retry-After`, each vendor's error bodies, machine
+//! actions that take several polls to finish. Scenarios add the vendor records of an incident;
+//! faults make actions fail or get reverted so failure paths can be shown.
+//!
+//! Environments are kept in memory and written through to a [`EnvironmentStore`] after every
+//! change, so they survive restarts. One process owns the sandbox (the one serving HTTP).
+
+mod api;
+pub mod environment;
+pub mod odata;
+pub mod scenarios;
+mod throttle;
+
+use std::{collections::HashMap, fmt, future::Future, pin::Pin, sync::Arc, time::Duration};
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use steward_domain::clock::Clock;
+use tokio::sync::Mutex;
+use uuid::Uuid;
+
+use self::throttle::Throttle;
+pub use self::{
+    environment::{Environment, Fault},
+    scenarios::{Scenario, ScenarioRun},
+    throttle::{Api, ThrottleLimits},
+};
+
+/// A boxed future, for the object-safe store trait.
+pub type StoreFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// Where environments are persisted.
+pub trait EnvironmentStore: Send + Sync + fmt::Debug {
+    /// Every stored environment document.
+    fn load_all(&self) -> StoreFuture<'_, Result<Vec<serde_json::Value>, String>>;
+    /// Replaces the document of `tenant_id`'s environment.
+    fn save(
+        &self,
+        tenant_id: Uuid,
+        document: serde_json::Value,
+    ) -> StoreFuture<'_, Result<(), String>>;
+}
+
+/// Why a sandbox operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum SandboxError {
+    #[error("no sandbox environment for tenant {0}")]
+    NoEnvironment(Uuid),
+    #[error("{0}")]
+    NotApplicable(String),
+    #[error("sandbox storage failed: {0}")]
+    Store(String),
+}
+
+/// How the sandbox behaves.
+#[derive(Debug, Clone)]
+pub struct SandboxSettings {
+    pub limits: ThrottleLimits,
+    /// Lifetime of issued access tokens (the identity platform issues one-hour tokens).
+    pub token_lifetime: Duration,
+}
+
+impl Default for SandboxSettings {
+    fn default() -> Self {
+        Self {
+            limits: ThrottleLimits::default(),
+            token_lifetime: Duration::from_secs(3599),
+        }
+    }
+}
+
+/// The app-registration credentials of a simulated customer, to configure integrations with.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SandboxCredentials {
+    pub directory_id: String,
+    pub client_id: String,
+    pub client_secret: String,
+}
+
+/// The vendor-side state of one simulated customer, for people and tests to check what
+/// actions really did.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SandboxState {
+    pub tenant_id: Uuid,
+    pub directory_id: String,
+    pub domain: String,
+    pub devices: Vec<DeviceState>,
+    pub users: Vec<UserState>,
+    pub machine_actions: Vec<MachineActionState>,
+    pub defender_alerts: usize,
+    pub security_alerts: usize,
+    pub sign_ins: usize,
+    pub faults: Vec<Fault>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct DeviceState {
+    pub id: String,
+    pub computer_dns_name: String,
+    pub tags: Vec<String>,
+    pub isolated: bool,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct UserState {
+    pub id: String,
+    pub user_principal_name: String,
+    pub department: String,
+    pub admin_roles: Vec<String>,
+    pub account_enabled: bool,
+    pub sign_in_sessions_valid_from: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct MachineActionState {
+    pub id: String,
+    pub kind: String,
+    pub machine_id: String,
+    pub status: String,
+    pub requestor_comment: String,
+}
+
+#[derive(Debug)]
+struct IssuedToken {
+    tenant_id: Uuid,
+    api: Api,
+    expires: tokio::time::Instant,
+}
+
+/// The simulated vendors. Cheap to clone.
+#[derive(Clone)]
+pub struct Sandbox {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    store: Arc<dyn EnvironmentStore>,
+    clock: Arc<dyn Clock>,
+    settings: SandboxSettings,
+    environments: Mutex<HashMap<Uuid, Environment>>,
+    tokens: std::sync::Mutex<HashMap<String, IssuedToken>>,
+    throttle: Throttle,
+}
+
+impl fmt::Debug for Sandbox {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Sandbox")
+            .field("settings", &self.inner.settings)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Sandbox {
+    /// Opens the sandbox with the environments `store` holds.
+    ///
+    /// # Errors
+    /// [`SandboxError::Store`] when the store cannot be read or holds an unreadable document.
+    pub async fn open(
+        store: Arc<dyn EnvironmentStore>,
+        clock: Arc<dyn Clock>,
+        settings: SandboxSettings,
+    ) -> Result<Self, SandboxError> {
+        let mut environments = HashMap::new();
+        for document in store.load_all().await.map_err(SandboxError::Store)? {
+            let environment: Environment = serde_json::from_value(document)
+                .map_err(|e| SandboxError::Store(format!("unreadable environment: {e}")))?;
+            environments.insert(environment.tenant_id, environment);
+        }
+        Ok(Self {
+            inner: Arc::new(Inner {
+                store,
+                clock,
+                throttle: Throttle::new(settings.limits.clone()),
+                settings,
+                environments: Mutex::new(environments),
+                tokens: std::sync::Mutex::default(),
+            }),
+        })
+    }
+
+    /// The vendor APIs, to be nested under `/sandbox`.
+    pub fn router(&self) -> axum::Router {
+        api::router(self.clone())
+    }
+
+    /// Makes sure Steward tenant `tenant_id` has a simulated customer, generating it on first
+    /// use, and returns the credentials of its app registration.
+    ///
+    /// # Errors
+    /// [`SandboxError::Store`] when a new environment cannot be saved.
+    pub async fn ensure(
+        &self,
+        tenant_id: Uuid,
+        name: &str,
+        slug: &str,
+    ) -> Result<SandboxCredentials, SandboxError> {
+        let mut environments = self.inner.environments.lock().await;
+        if let Some(existing) = environments.get(&tenant_id) {
+            return Ok(credentials(existing));
+        }
+        let environment = Environment::generate(tenant_id, name, slug, self.inner.clock.now());
+        self.persist(&environment).await?;
+        let credentials = credentials(&environment);
+        environments.insert(tenant_id, environment);
+        Ok(credentials)
+    }
+
+    /// Whether `tenant_id` has a simulated customer.
+    pub async fn has_environment(&self, tenant_id: Uuid) -> bool {
+        self.inner
+            .environments
+            .lock()
+            .await
+            .contains_key(&tenant_id)
+    }
+
+    /// The vendor-side state of `tenant_id`'s customer.
+    pub async fn state(&self, tenant_id: Uuid) -> Option<SandboxState> {
+        let environments = self.inner.environments.lock().await;
+        environments.get(&tenant_id).map(state_of)
+    }
+
+    /// Adds the vendor records of `scenario` to `tenant_id`'s customer.
+    ///
+    /// # Errors
+    /// [`SandboxError::NoEnvironment`] for a tenant without one.
+    pub async fn run_scenario(
+        &self,
+        tenant_id: Uuid,
+        scenario: Scenario,
+    ) -> Result<ScenarioRun, SandboxError> {
+        let now = self.inner.clock.now();
+        self.mutate(tenant_id, |environment| scenario.run(environment, now))
+            .await?
+    }
+
+    /// Makes the next `requests` calls of `tenant_id` to `api` answer 429.
+    pub fn throttle(&self, tenant_id: Uuid, api: Api, requests: u32) {
+        self.inner.throttle.storm(tenant_id, api, requests);
+    }
+
+    /// Switches a fault on.
+    ///
+    /// # Errors
+    /// [`SandboxError::NoEnvironment`] for a tenant without one.
+    pub async fn inject(&self, tenant_id: Uuid, fault: Fault) -> Result<(), SandboxError> {
+        self.mutate(tenant_id, |environment| environment.faults.push(fault))
+            .await
+    }
+
+    /// Ends every access token issued for `tenant_id`, as a revoked app secret would.
+    pub fn expire_tokens(&self, tenant_id: Uuid) {
+        let mut tokens = self.inner.tokens.lock().expect("token map poisoned");
+        tokens.retain(|_, token| token.tenant_id != tenant_id);
+    }
+
+    /// Runs `change` on an environment and writes the result through to the store.
+    async fn mutate<T>(
+        &self,
+        tenant_id: Uuid,
+        change: impl FnOnce(&mut Environment) -> T,
+    ) -> Result<T, SandboxError> {
+        let mut environments = self.inner.environments.lock().await;
+        let environment = environments
+            .get_mut(&tenant_id)
+            .ok_or(SandboxError::NoEnvironment(tenant_id))?;
+        let result = change(environment);
+        self.persist(environment).await?;
+        Ok(result)
+    }
+
+    async fn persist(&self, environment: &Environment) -> Result<(), SandboxError> {
+        let document =
+            serde_json::to_value(environment).map_err(|e| SandboxError::Store(e.to_string()))?;
+        self.inner
+            .store
+            .save(environment.tenant_id, document)
+            .await
+            .map_err(SandboxError::Store)
+    }
+
+    fn now(&self) -> DateTime<Utc> {
+        self.inner.clock.now()
+    }
+}
+
+fn credentials(environment: &Environment) -> SandboxCredentials {
+    SandboxCredentials {
+        directory_id: environment.directory_id.clone(),
+        client_id: environment.client_id.clone(),
+        client_secret: environment.client_secret.clone(),
+    }
+}
+
+fn state_of(environment: &Environment) -> SandboxState {
+    SandboxState {
+        tenant_id: environment.tenant_id,
+        directory_id: environment.directory_id.clone(),
+        domain: environment.domain.clone(),
+        devices: environment
+            .machines
+            .iter()
+            .map(|m| DeviceState {
+                id: m.id.clone(),
+                computer_dns_name: m.computer_dns_name.clone(),
+                tags: m.machine_tags.clone(),
+                isolated: m.isolated,
+            })
+            .collect(),
+        users: environment
+            .users
+            .iter()
+            .map(|u| UserState {
+                id: u.id.clone(),
+                user_principal_name: u.user_principal_name.clone(),
+                department: u.department.clone(),
+                admin_roles: environment
+                    .roles
+                    .iter()
+                    .filter(|r| r.members.contains(&u.id))
+                    .map(|r| r.display_name.clone())
+                    .collect(),
+                account_enabled: u.account_enabled,
+                sign_in_sessions_valid_from: u.sign_in_sessions_valid_from,
+            })
+            .collect(),
+        machine_actions: environment
+            .machine_actions
+            .iter()
+            .map(|a| MachineActionState {
+                id: a.id.clone(),
+                kind: a.kind.clone(),
+                machine_id: a.machine_id.clone(),
+                status: a.status.clone(),
+                requestor_comment: a.requestor_comment.clone(),
+            })
+            .collect(),
+        defender_alerts: environment.defender_alerts.len(),
+        security_alerts: environment.security_alerts.len(),
+        sign_ins: environment.sign_ins.len(),
+        faults: environment.faults.clone(),
+    }
+}
+
+/// An [`EnvironmentStore`] that keeps documents in memory; for tests and throwaway sandboxes.
+#[derive(Debug, Default)]
+pub struct MemoryStore {
+    documents: std::sync::Mutex<HashMap<Uuid, serde_json::Value>>,
+}
+
+impl EnvironmentStore for MemoryStore {
+    fn load_all(&self) -> StoreFuture<'_, Result<Vec<serde_json::Value>, String>> {
+        let documents = self
+            .documents
+            .lock()
+            .expect("document map poisoned")
+            .values()
+            .cloned()
+            .collect();
+        Box::pin(async move { Ok(documents) })
+    }
+
+    fn save(
+        &self,
+        tenant_id: Uuid,
+        document: serde_json::Value,
+    ) -> StoreFuture<'_, Result<(), String>> {
+        self.documents
+            .lock()
+            .expect("document map poisoned")
+            .insert(tenant_id, document);
+        Box::pin(async { Ok(()) })
+    }
+}

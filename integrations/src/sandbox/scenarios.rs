@@ -1,0 +1,278 @@
+//! Scripted incidents: the vendor records a real attack of each kind leaves behind.
+
+use chrono::{DateTime, Duration, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use super::{
+    SandboxError,
+    environment::{Environment, Place},
+};
+
+/// An incident the sandbox can stage.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Scenario {
+    /// Defender detects malware on a finance laptop.
+    MalwareLaptop,
+    /// A privileged user signs in from two continents half an hour apart, then the account
+    /// downloads files in bulk.
+    CompromisedAdmin,
+}
+
+impl Scenario {
+    pub const ALL: [Scenario; 2] = [Scenario::MalwareLaptop, Scenario::CompromisedAdmin];
+
+    #[must_use]
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Scenario::MalwareLaptop => "malware-laptop",
+            Scenario::CompromisedAdmin => "compromised-admin",
+        }
+    }
+
+    #[must_use]
+    pub fn parse(value: &str) -> Option<Scenario> {
+        Scenario::ALL.into_iter().find(|s| s.as_str() == value)
+    }
+
+    #[must_use]
+    pub const fn description(self) -> &'static str {
+        match self {
+            Scenario::MalwareLaptop => {
+                "Microsoft Defender for Endpoint raises a high-severity malware alert on a finance laptop."
+            }
+            Scenario::CompromisedAdmin => {
+                "A Global Administrator signs in from the office and, 32 minutes later, from Lagos; Microsoft Defender for Cloud Apps then reports a mass file download by the same account."
+            }
+        }
+    }
+
+    pub(crate) fn run(
+        self,
+        environment: &mut Environment,
+        now: DateTime<Utc>,
+    ) -> Result<ScenarioRun, SandboxError> {
+        match self {
+            Scenario::MalwareLaptop => malware_laptop(environment, now),
+            Scenario::CompromisedAdmin => compromised_admin(environment, now),
+        }
+    }
+}
+
+/// What a scenario run added.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ScenarioRun {
+    pub scenario: Scenario,
+    pub summary: String,
+    /// The vendor id of the device or user at the centre of it.
+    pub target: String,
+    /// Ids of the vendor records added (alerts, sign-ins).
+    pub records: Vec<String>,
+}
+
+/// A Defender-style alert id: `da` + 18 digits + `_` + 10 digits.
+fn defender_alert_id(environment: &mut Environment) -> String {
+    let seed = environment.next_guid("alert").replace('-', "");
+    let digits: String = seed.bytes().map(|b| char::from(b'0' + b % 10)).collect();
+    format!("da{}_{}", &digits[..18], &digits[18..28])
+}
+
+fn malware_laptop(
+    environment: &mut Environment,
+    now: DateTime<Utc>,
+) -> Result<ScenarioRun, SandboxError> {
+    let machine = environment
+        .machines
+        .iter()
+        .find(|m| m.machine_tags.iter().any(|t| t == "Finance") && !m.isolated)
+        .cloned()
+        .ok_or_else(|| {
+            SandboxError::NotApplicable("no finance laptop that is not already isolated".into())
+        })?;
+    let user = machine
+        .primary_user
+        .as_deref()
+        .and_then(|id| environment.user(id))
+        .cloned();
+    let id = defender_alert_id(environment);
+    let incident = 10_000 + environment.sequence;
+    let detector = environment.next_guid("detector");
+    let account = user
+        .as_ref()
+        .map_or_else(|| "unknown".to_owned(), |u| u.given_name.to_lowercase());
+    let domain = environment
+        .domain
+        .split('.')
+        .next()
+        .unwrap_or_default()
+        .to_uppercase();
+    let alert = json!({
+        "id": id,
+        "incidentId": incident,
+        "investigationId": null,
+        "assignedTo": null,
+        "severity": "High",
+        "status": "New",
+        "classification": null,
+        "determination": null,
+        "investigationState": "Queued",
+        "detectionSource": "WindowsDefenderAv",
+        "detectorId": detector,
+        "category": "Malware",
+        "threatFamilyName": "Emotet",
+        "title": "'Emotet' malware was detected",
+        "description": "Malware and unwanted software are undesirable applications that perform annoying, disruptive, or harmful actions on affected machines. An active 'Emotet' process was detected after a macro-enabled invoice was opened.",
+        "alertCreationTime": now,
+        "firstEventTime": now - Duration::minutes(4),
+        "lastEventTime": now - Duration::minutes(1),
+        "lastUpdateTime": now,
+        "resolvedTime": null,
+        "machineId": machine.id,
+        "computerDnsName": machine.computer_dns_name,
+        "rbacGroupName": null,
+        "aadTenantId": environment.directory_id,
+        "threatName": "Trojan:Win32/Emotet.PA!MTB",
+        "mitreTechniques": ["T1204.002", "T1059.001"],
+        "relatedUser": {"userName": account, "domainName": domain},
+        "comments": [],
+        "evidence": [{
+            "entityType": "File",
+            "evidenceCreationTime": now,
+            "sha1": "4d1f2b9e6c1a3f5e8b7a0c9d2e4f6a8b1c3d5e7f",
+            "sha256": "9f2c1e4b7a6d3c8e5f0a1b2c3d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f6a",
+            "fileName": "Invoice_0923.xlsm",
+            "filePath": format!("C:\\Users\\{account}\\Downloads"),
+            "processId": null,
+            "detectionStatus": "Detected"
+        }]
+    });
+    environment.defender_alerts.push(alert);
+    Ok(ScenarioRun {
+        scenario: Scenario::MalwareLaptop,
+        summary: format!(
+            "Defender alert {id}: 'Emotet' malware on {} ({})",
+            machine.computer_dns_name,
+            machine.machine_tags.join(", ")
+        ),
+        target: machine.id,
+        records: vec![id],
+    })
+}
+
+fn compromised_admin(
+    environment: &mut Environment,
+    now: DateTime<Utc>,
+) -> Result<ScenarioRun, SandboxError> {
+    let admin = environment
+        .roles
+        .iter()
+        .find(|r| r.display_name == "Global Administrator")
+        .and_then(|r| r.members.first())
+        .and_then(|id| environment.user(id))
+        .filter(|u| u.account_enabled)
+        .cloned()
+        .ok_or_else(|| {
+            SandboxError::NotApplicable("no enabled Global Administrator to compromise".into())
+        })?;
+    let home = environment.home.clone();
+    let far_away = Place::far_away();
+    let before = environment.sign_ins.len();
+    environment.record_sign_in(
+        &admin.id,
+        now - Duration::minutes(40),
+        &home,
+        "Office 365 SharePoint Online",
+    );
+    environment.record_sign_in(
+        &admin.id,
+        now - Duration::minutes(8),
+        &far_away,
+        "Office 365 SharePoint Online",
+    );
+    let mut records: Vec<String> = environment.sign_ins[before..]
+        .iter()
+        .filter_map(|s| s["id"].as_str().map(str::to_owned))
+        .collect();
+    let foreign_ip = environment.sign_ins[environment.sign_ins.len() - 1]["ipAddress"].clone();
+    let id = defender_alert_id(environment);
+    let incident = environment.next_guid("incident");
+    let account_name = admin
+        .user_principal_name
+        .split('@')
+        .next()
+        .unwrap_or_default()
+        .to_owned();
+    let alert = json!({
+        "@odata.type": "#microsoft.graph.security.alert",
+        "id": format!("ca{}", &id[2..]),
+        "providerAlertId": incident,
+        "incidentId": format!("{}", 20_000 + environment.sequence),
+        "status": "new",
+        "severity": "high",
+        "classification": "unknown",
+        "determination": "unknown",
+        "serviceSource": "microsoftDefenderForCloudApps",
+        "detectionSource": "cloudAppSecurity",
+        "productName": "Microsoft Defender for Cloud Apps",
+        "detectorId": "MassDownload",
+        "tenantId": environment.directory_id,
+        "title": "Mass download by a single user",
+        "description": "A user downloaded an unusually large number of files from SharePoint Online in a short time, compared to the baseline learned for the account.",
+        "category": "Exfiltration",
+        "assignedTo": null,
+        "alertWebUrl": null,
+        "incidentWebUrl": null,
+        "actorDisplayName": null,
+        "threatDisplayName": null,
+        "threatFamilyName": null,
+        "mitreTechniques": ["T1530"],
+        "createdDateTime": now - Duration::minutes(2),
+        "lastUpdateDateTime": now,
+        "resolvedDateTime": null,
+        "firstActivityDateTime": now - Duration::minutes(7),
+        "lastActivityDateTime": now - Duration::minutes(3),
+        "comments": [],
+        "evidence": [
+            {
+                "@odata.type": "#microsoft.graph.security.userEvidence",
+                "createdDateTime": now - Duration::minutes(2),
+                "verdict": "suspicious",
+                "remediationStatus": "none",
+                "remediationStatusDetails": null,
+                "roles": ["compromised"],
+                "tags": [],
+                "userAccount": {
+                    "accountName": account_name,
+                    "domainName": environment.domain,
+                    "userSid": null,
+                    "azureAdUserId": admin.id,
+                    "userPrincipalName": admin.user_principal_name,
+                    "displayName": admin.display_name
+                }
+            },
+            {
+                "@odata.type": "#microsoft.graph.security.ipEvidence",
+                "createdDateTime": now - Duration::minutes(2),
+                "verdict": "suspicious",
+                "remediationStatus": "none",
+                "roles": [],
+                "tags": [],
+                "ipAddress": foreign_ip,
+                "countryLetterCode": far_away.country
+            }
+        ]
+    });
+    let alert_id = alert["id"].as_str().unwrap_or_default().to_owned();
+    environment.security_alerts.push(alert);
+    records.push(alert_id.clone());
+    Ok(ScenarioRun {
+        scenario: Scenario::CompromisedAdmin,
+        summary: format!(
+            "{} (Global Administrator) signed in from {} and 32 minutes later from {}; alert {alert_id}: mass download",
+            admin.user_principal_name, home.city, far_away.city
+        ),
+        target: admin.id,
+        records,
+    })
+}

@@ -1,0 +1,146 @@
+//! Vendor throttling: a request budget per app and tenant in a fixed window, plus injected 429
+//! storms.
+
+use std::{collections::HashMap, sync::Mutex, time::Duration};
+
+use tokio::time::Instant;
+use uuid::Uuid;
+
+/// A simulated API, for budgets and token audiences.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Api {
+    Defender,
+    Graph,
+}
+
+impl Api {
+    #[must_use]
+    pub fn parse(value: &str) -> Option<Api> {
+        match value {
+            "defender" => Some(Api::Defender),
+            "graph" => Some(Api::Graph),
+            _ => None,
+        }
+    }
+}
+
+/// Request budgets.
+#[derive(Debug, Clone)]
+pub struct ThrottleLimits {
+    /// Defender for Endpoint: 100 calls per minute per API (its published limit).
+    pub defender: (u32, Duration),
+    /// Microsoft Graph: the identity and access reports limit, 1,000 requests per 20 seconds per
+    /// app and tenant.
+    pub graph: (u32, Duration),
+    /// `Retry-After` Defender sends, in whole seconds as it documents.
+    pub defender_retry_after: Duration,
+    /// `Retry-After` Graph sends; fractional seconds, as in its documentation's example.
+    pub graph_retry_after: Duration,
+}
+
+impl Default for ThrottleLimits {
+    fn default() -> Self {
+        Self {
+            defender: (100, Duration::from_secs(60)),
+            graph: (1000, Duration::from_secs(20)),
+            defender_retry_after: Duration::from_secs(1),
+            graph_retry_after: Duration::from_millis(500),
+        }
+    }
+}
+
+#[derive(Debug)]
+struct Window {
+    started: Instant,
+    used: u32,
+}
+
+#[derive(Debug)]
+pub(crate) struct Throttle {
+    limits: ThrottleLimits,
+    windows: Mutex<HashMap<(Uuid, Api), Window>>,
+    storms: Mutex<HashMap<(Uuid, Api), u32>>,
+}
+
+impl Throttle {
+    pub(crate) fn new(limits: ThrottleLimits) -> Self {
+        Self {
+            limits,
+            windows: Mutex::default(),
+            storms: Mutex::default(),
+        }
+    }
+
+    pub(crate) fn storm(&self, tenant: Uuid, api: Api, requests: u32) {
+        self.storms
+            .lock()
+            .expect("storm map poisoned")
+            .insert((tenant, api), requests);
+    }
+
+    /// `Some(retry_after)` when this request is throttled.
+    pub(crate) fn check(&self, tenant: Uuid, api: Api) -> Option<Duration> {
+        let retry_after = match api {
+            Api::Defender => self.limits.defender_retry_after,
+            Api::Graph => self.limits.graph_retry_after,
+        };
+        {
+            let mut storms = self.storms.lock().expect("storm map poisoned");
+            if let Some(left) = storms.get_mut(&(tenant, api))
+                && *left > 0
+            {
+                *left -= 1;
+                return Some(retry_after);
+            }
+        }
+        let (limit, period) = match api {
+            Api::Defender => self.limits.defender,
+            Api::Graph => self.limits.graph,
+        };
+        let now = Instant::now();
+        let mut windows = self.windows.lock().expect("window map poisoned");
+        let window = windows.entry((tenant, api)).or_insert(Window {
+            started: now,
+            used: 0,
+        });
+        if now.duration_since(window.started) >= period {
+            *window = Window {
+                started: now,
+                used: 0,
+            };
+        }
+        if window.used >= limit {
+            let left = period.saturating_sub(now.duration_since(window.started));
+            return Some(left.max(retry_after));
+        }
+        window.used += 1;
+        None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn budget_and_storm_throttle_only_their_tenant_and_api() {
+        let throttle = Throttle::new(ThrottleLimits {
+            defender: (2, Duration::from_secs(60)),
+            ..ThrottleLimits::default()
+        });
+        let (a, b) = (Uuid::from_u128(1), Uuid::from_u128(2));
+        assert!(throttle.check(a, Api::Defender).is_none());
+        assert!(throttle.check(a, Api::Defender).is_none());
+        assert!(throttle.check(a, Api::Defender).is_some());
+        assert!(throttle.check(b, Api::Defender).is_none());
+        throttle.storm(b, Api::Graph, 2);
+        assert_eq!(
+            throttle.check(b, Api::Graph),
+            Some(Duration::from_millis(500))
+        );
+        assert!(throttle.check(b, Api::Graph).is_some());
+        assert!(throttle.check(b, Api::Graph).is_none());
+        assert!(throttle.check(a, Api::Graph).is_none());
+    }
+}

@@ -1,0 +1,300 @@
+//! The events connectors build are valid OCSF: checked against the schema files (copied under
+//! `tests/data/ocsf-schema`) for class and category ids, required attributes at every level,
+//! `at_least_one` constraints, and no attribute the class does not define.
+
+use std::{collections::BTreeMap, path::PathBuf};
+
+use chrono::{TimeZone, Utc};
+use serde_json::{Map, Value};
+use steward_integrations::ocsf::{self, Detection, Product, SignIn};
+
+fn schema_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data/ocsf-schema")
+}
+
+fn load(relative: &str) -> Value {
+    let path = schema_dir().join(relative);
+    serde_json::from_str(
+        &std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path:?}: {e}")),
+    )
+    .unwrap()
+}
+
+/// An attribute's requirement and type.
+#[derive(Debug, Clone)]
+struct Attribute {
+    required: bool,
+    object_type: Option<String>,
+}
+
+struct Schema {
+    dictionary: Map<String, Value>,
+}
+
+impl Schema {
+    fn new() -> Self {
+        let dictionary = load("dictionary.json")["attributes"]
+            .as_object()
+            .unwrap()
+            .clone();
+        Self { dictionary }
+    }
+
+    /// The attributes a definition, its parents and its included profiles define.
+    fn attributes(
+        &self,
+        definition: &Value,
+        base_dir: &str,
+    ) -> (BTreeMap<String, Attribute>, Vec<Vec<String>>) {
+        let mut attributes = BTreeMap::new();
+        let mut constraints = Vec::new();
+        if let Some(parent) = definition["extends"].as_str() {
+            let parent_file = if base_dir == "objects" {
+                format!("objects/{parent}.json")
+            } else {
+                find_event(parent)
+            };
+            let parent_dir = if base_dir == "objects" {
+                "objects"
+            } else {
+                "events"
+            };
+            let (inherited, inherited_constraints) =
+                self.attributes(&load(&parent_file), parent_dir);
+            attributes.extend(inherited);
+            constraints.extend(inherited_constraints);
+        }
+        for (name, spec) in definition["attributes"].as_object().into_iter().flatten() {
+            if name == "$include" {
+                for include in spec.as_array().unwrap() {
+                    let included = load(include.as_str().unwrap());
+                    // Profile attributes bind only events that apply the profile; Steward's
+                    // events apply none, so they are allowed but never required.
+                    for (name, spec) in included["attributes"].as_object().unwrap() {
+                        let attribute = Attribute {
+                            required: false,
+                            ..self.attribute(name, spec)
+                        };
+                        attributes.entry(name.clone()).or_insert(attribute);
+                    }
+                }
+                continue;
+            }
+            let attribute = self.attribute(name, spec);
+            let inherited_required = attributes.get(name).is_some_and(|a| a.required);
+            attributes.insert(
+                name.clone(),
+                Attribute {
+                    required: attribute.required
+                        || (inherited_required && spec.get("requirement").is_none()),
+                    ..attribute
+                },
+            );
+        }
+        // A definition's own constraints replace those it inherits.
+        if let Some(at_least_one) = definition["constraints"]["at_least_one"].as_array() {
+            constraints.clear();
+            constraints.push(
+                at_least_one
+                    .iter()
+                    .map(|v| v.as_str().unwrap().to_owned())
+                    .collect(),
+            );
+        }
+        (attributes, constraints)
+    }
+
+    fn attribute(&self, name: &str, spec: &Value) -> Attribute {
+        let object_type = self.dictionary[name]["type"]
+            .as_str()
+            .filter(|t| !t.ends_with("_t"))
+            .map(str::to_owned);
+        Attribute {
+            required: spec["requirement"].as_str() == Some("required"),
+            object_type,
+        }
+    }
+
+    fn check(&self, value: &Map<String, Value>, definition: &Value, base_dir: &str, path: &str) {
+        let (attributes, constraints) = self.attributes(definition, base_dir);
+        for (name, attribute) in &attributes {
+            if attribute.required {
+                assert!(
+                    value.contains_key(name),
+                    "{path}: required attribute `{name}` missing"
+                );
+            }
+        }
+        for group in constraints {
+            assert!(
+                group.iter().any(|name| value.contains_key(name)),
+                "{path}: needs at least one of {group:?}"
+            );
+        }
+        for (name, item) in value {
+            let attribute = attributes.get(name).unwrap_or_else(|| {
+                panic!("{path}: `{name}` is not an attribute of this class or object")
+            });
+            if let Some(object_type) = &attribute.object_type {
+                let definition = load(&format!("objects/{object_type}.json"));
+                let items: Vec<&Value> = match item {
+                    Value::Array(items) => items.iter().collect(),
+                    other => vec![other],
+                };
+                for item in items {
+                    let object = item
+                        .as_object()
+                        .unwrap_or_else(|| panic!("{path}.{name}: expected an object"));
+                    self.check(object, &definition, "objects", &format!("{path}.{name}"));
+                }
+            }
+        }
+    }
+
+    fn check_event(&self, event: &Value, class_file: &str) {
+        let definition = load(class_file);
+        let category = load("categories.json");
+        let category_name = inherited(&definition, "category");
+        let category_name = category_name.as_str().unwrap();
+        let category_uid = category["attributes"][category_name]["uid"]
+            .as_u64()
+            .unwrap();
+        let class_uid = category_uid * 1000 + definition["uid"].as_u64().unwrap();
+        assert_eq!(event["class_uid"].as_u64(), Some(class_uid), "class_uid");
+        assert_eq!(
+            event["category_uid"].as_u64(),
+            Some(category_uid),
+            "category_uid"
+        );
+        assert_eq!(
+            event["type_uid"].as_u64(),
+            Some(class_uid * 100 + event["activity_id"].as_u64().unwrap()),
+            "type_uid"
+        );
+        assert_eq!(event["class_name"], definition["caption"]);
+        self.check(event.as_object().unwrap(), &definition, "events", "event");
+    }
+}
+
+/// `key` of a class definition or, when it has none, of its nearest parent.
+fn inherited(definition: &Value, key: &str) -> Value {
+    match (definition.get(key), definition["extends"].as_str()) {
+        (Some(value), _) => value.clone(),
+        (None, Some(parent)) => inherited(&load(&find_event(parent)), key),
+        (None, None) => Value::Null,
+    }
+}
+
+/// The file of an event class named `name` among the copied ones.
+fn find_event(name: &str) -> String {
+    for candidate in [
+        "events/base_event.json".to_owned(),
+        format!("events/findings/{name}.json"),
+        format!("events/iam/{name}.json"),
+    ] {
+        if schema_dir().join(&candidate).exists() && load(&candidate)["name"] == name {
+            return candidate;
+        }
+    }
+    panic!("event class {name} not among the copied schema files");
+}
+
+const PRODUCT: Product = Product {
+    name: "Microsoft Defender for Endpoint",
+    vendor_name: "Microsoft",
+};
+
+#[test]
+fn detection_findings_are_valid_ocsf() {
+    let schema = Schema::new();
+    let techniques = vec!["T1204.002".to_owned()];
+    let created = Utc.with_ymd_and_hms(2026, 11, 23, 9, 0, 0).unwrap();
+    let full = ocsf::detection_finding(&Detection {
+        product: PRODUCT,
+        uid: "da638000000000000000_1234567890",
+        title: "'Emotet' malware was detected",
+        description: Some("An active 'Emotet' process was detected."),
+        category: Some("Malware"),
+        severity: "High",
+        status: "InProgress",
+        created,
+        updated: Some(created + chrono::Duration::minutes(5)),
+        device: Some((
+            "1e5bc9d7e413ddd7902c2932e418702b84d0cc07",
+            Some("acme-lt04.acme-dental.example"),
+        )),
+        user: Some(("0b4f4892-e94e-4ac4-b067-5e3d2e4562ae", Some("morgan"))),
+        malware: Some("Emotet"),
+        mitre_techniques: &techniques,
+    });
+    schema.check_event(&full, "events/findings/detection_finding.json");
+    assert_eq!(
+        full["activity_id"], 2,
+        "an alert updated after creation is an Update"
+    );
+    assert_eq!(full["severity_id"], 4);
+
+    let minimal = ocsf::detection_finding(&Detection {
+        product: PRODUCT,
+        uid: "x",
+        title: "t",
+        description: None,
+        category: None,
+        severity: "unknown",
+        status: "resolved",
+        created,
+        updated: None,
+        device: None,
+        user: None,
+        malware: None,
+        mitre_techniques: &[],
+    });
+    schema.check_event(&minimal, "events/findings/detection_finding.json");
+    assert_eq!(minimal["activity_id"], 3, "a resolved alert is a Close");
+}
+
+#[test]
+fn sign_ins_are_valid_ocsf_authentication_events() {
+    let schema = Schema::new();
+    let time = Utc.with_ymd_and_hms(2026, 11, 23, 9, 0, 0).unwrap();
+    let product = Product {
+        name: "Microsoft Entra ID",
+        vendor_name: "Microsoft",
+    };
+    let success = ocsf::authentication(&SignIn {
+        product,
+        uid: "66ea54eb-6301-4ee5-be62-ff5a759b0100",
+        time,
+        user_uid: "26be570a-ae82-4189-b4e2-a37c6808512d",
+        user_name: "testaccount1@contoso.com",
+        success: true,
+        failure_reason: None,
+        ip: Some("131.107.159.37"),
+        city: Some("Redmond"),
+        country: Some("US"),
+        coordinates: Some((47.68, -122.12)),
+        application: Some("Graph explorer"),
+        risk_level: None,
+    });
+    schema.check_event(&success, "events/iam/authentication.json");
+    assert_eq!(ocsf::sign_in_coordinates(&success), Some((47.68, -122.12)));
+
+    let failure = ocsf::authentication(&SignIn {
+        product,
+        uid: "f",
+        time,
+        user_uid: "u",
+        user_name: "u@contoso.com",
+        success: false,
+        failure_reason: Some("Invalid username or password."),
+        ip: None,
+        city: None,
+        country: None,
+        coordinates: None,
+        application: None,
+        risk_level: Some("high"),
+    });
+    schema.check_event(&failure, "events/iam/authentication.json");
+    assert_eq!(failure["status_id"], 2);
+    assert_eq!(failure["severity_id"], 4);
+}
