@@ -162,6 +162,21 @@ pub trait Connector: Send + Sync {
     ) -> impl Future<Output = Result<Option<(ActionRequest, Execution)>, ConnectorError>> + Send;
 }
 
+/// Refuses actions `connector` does not carry out.
+///
+/// # Errors
+/// [`ConnectorError::Unsupported`].
+pub fn ensure_supported(
+    connector: &impl Connector,
+    action: ActionType,
+) -> Result<(), ConnectorError> {
+    if connector.actions().contains(&action) {
+        Ok(())
+    } else {
+        Err(ConnectorError::Unsupported(action))
+    }
+}
+
 /// The request that undoes `request`, if the action is reversible.
 ///
 /// # Errors

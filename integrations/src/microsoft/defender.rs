@@ -24,7 +24,7 @@ use super::{MicrosoftApi, MicrosoftSettings, read_json};
 use crate::{
     contract::{
         ActionRequest, ConnectionReport, Connector, ConnectorError, Execution, Snapshot,
-        Verification, inverse_request,
+        Verification, ensure_supported, inverse_request,
     },
     http::{Idempotency, VendorHttp},
     ocsf::{self, Detection, Product},
@@ -364,7 +364,7 @@ impl Connector for DefenderConnector {
     }
 
     async fn snapshot(&self, request: &ActionRequest) -> Result<Snapshot, ConnectorError> {
-        self.check(request)?;
+        ensure_supported(self, request.action)?;
         let machine = self.machine(&request.target).await?;
         let isolated = self.isolated(&machine.id).await?;
         Ok(Snapshot(json!({
@@ -375,7 +375,7 @@ impl Connector for DefenderConnector {
     }
 
     async fn execute(&self, request: &ActionRequest) -> Result<Execution, ConnectorError> {
-        self.check(request)?;
+        ensure_supported(self, request.action)?;
         let requested_at = self.api.now();
         if let Some(earlier) = self.earlier_attempt(request).await? {
             return Ok(Execution {
@@ -446,7 +446,7 @@ impl Connector for DefenderConnector {
         request: &ActionRequest,
         execution: &Execution,
     ) -> Result<Verification, ConnectorError> {
-        self.check(request)?;
+        ensure_supported(self, request.action)?;
         let Some(reference) = &execution.vendor_reference else {
             return Ok(Verification::Confirmed(
                 "the machine was already in the requested state".into(),
@@ -482,7 +482,7 @@ impl Connector for DefenderConnector {
         request: &ActionRequest,
         snapshot: &Snapshot,
     ) -> Result<Option<(ActionRequest, Execution)>, ConnectorError> {
-        self.check(request)?;
+        ensure_supported(self, request.action)?;
         let was_isolated = snapshot
             .0
             .get("isolated")
@@ -497,15 +497,5 @@ impl Connector for DefenderConnector {
         }
         let execution = self.execute(&inverse).await?;
         Ok(Some((inverse, execution)))
-    }
-}
-
-impl DefenderConnector {
-    fn check(&self, request: &ActionRequest) -> Result<(), ConnectorError> {
-        if self.actions().contains(&request.action) {
-            Ok(())
-        } else {
-            Err(ConnectorError::Unsupported(request.action))
-        }
     }
 }

@@ -27,7 +27,7 @@ use super::{MicrosoftApi, MicrosoftSettings};
 use crate::{
     contract::{
         ActionRequest, ConnectionReport, Connector, ConnectorError, Execution, Snapshot,
-        Verification, inverse_request,
+        Verification, ensure_supported, inverse_request,
     },
     http::{Idempotency, VendorHttp},
     ocsf::{self, Detection, Product, SignIn},
@@ -272,14 +272,6 @@ impl GraphConnector {
             );
         }
         self.api.collect_linked(url).await
-    }
-
-    fn check(&self, request: &ActionRequest) -> Result<(), ConnectorError> {
-        if self.actions().contains(&request.action) {
-            Ok(())
-        } else {
-            Err(ConnectorError::Unsupported(request.action))
-        }
     }
 
     async fn set_account_enabled(&self, id: &str, enabled: bool) -> Result<(), ConnectorError> {
@@ -542,7 +534,7 @@ impl Connector for GraphConnector {
     }
 
     async fn snapshot(&self, request: &ActionRequest) -> Result<Snapshot, ConnectorError> {
-        self.check(request)?;
+        ensure_supported(self, request.action)?;
         let user = self.user(&request.target).await?;
         Ok(Snapshot(json!({
             "user_id": user.id,
@@ -553,7 +545,7 @@ impl Connector for GraphConnector {
     }
 
     async fn execute(&self, request: &ActionRequest) -> Result<Execution, ConnectorError> {
-        self.check(request)?;
+        ensure_supported(self, request.action)?;
         let requested_at = self.api.now();
         match request.action {
             ActionType::DisableUser => self.set_account_enabled(&request.target, false).await?,
@@ -572,7 +564,7 @@ impl Connector for GraphConnector {
         request: &ActionRequest,
         execution: &Execution,
     ) -> Result<Verification, ConnectorError> {
-        self.check(request)?;
+        ensure_supported(self, request.action)?;
         let user = self.user(&request.target).await?;
         let name = user.user_principal_name.as_deref().unwrap_or(&user.id);
         Ok(match request.action {
@@ -608,7 +600,7 @@ impl Connector for GraphConnector {
         request: &ActionRequest,
         snapshot: &Snapshot,
     ) -> Result<Option<(ActionRequest, Execution)>, ConnectorError> {
-        self.check(request)?;
+        ensure_supported(self, request.action)?;
         let inverse = inverse_request(request)?;
         let was_enabled = snapshot
             .0

@@ -10,8 +10,8 @@ use std::time::Duration;
 use axum::{
     Form, Json, Router,
     body::Bytes,
-    extract::{Path, RawQuery, State},
-    http::{HeaderMap, HeaderValue, StatusCode, header},
+    extract::{FromRequestParts, Path, RawQuery, State},
+    http::{HeaderMap, HeaderValue, StatusCode, header, request::Parts},
     response::{IntoResponse, Response},
     routing::{get, post},
 };
@@ -256,6 +256,28 @@ async fn token(
 // ---------------------------------------------------------------------------------------------
 // Authentication and throttling of API calls
 
+/// A Defender for Endpoint call, admitted: its token's tenant.
+struct Defender(Uuid);
+
+/// A Microsoft Graph call, admitted: its token's tenant.
+struct Graph(Uuid);
+
+impl FromRequestParts<Sandbox> for Defender {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, sandbox: &Sandbox) -> Result<Self, Response> {
+        admit(sandbox, &parts.headers, Api::Defender).map(Defender)
+    }
+}
+
+impl FromRequestParts<Sandbox> for Graph {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, sandbox: &Sandbox) -> Result<Self, Response> {
+        admit(sandbox, &parts.headers, Api::Graph).map(Graph)
+    }
+}
+
 /// Resolves the bearer token to a tenant, then applies the tenant's budget.
 fn admit(sandbox: &Sandbox, headers: &HeaderMap, api: Api) -> Result<Uuid, Response> {
     let unauthorized = |message: &str| {
@@ -415,13 +437,9 @@ async fn with_environment<T>(
 
 async fn machines(
     State(sandbox): State<Sandbox>,
-    headers: HeaderMap,
+    Defender(tenant): Defender,
     RawQuery(query): RawQuery,
 ) -> Response {
-    let tenant = match admit(&sandbox, &headers, Api::Defender) {
-        Ok(tenant) => tenant,
-        Err(response) => return response,
-    };
     let items = with_environment(&sandbox, tenant, |e| {
         e.machines
             .iter()
@@ -435,13 +453,9 @@ async fn machines(
 
 async fn machine(
     State(sandbox): State<Sandbox>,
-    headers: HeaderMap,
+    Defender(tenant): Defender,
     Path(id): Path<String>,
 ) -> Response {
-    let tenant = match admit(&sandbox, &headers, Api::Defender) {
-        Ok(tenant) => tenant,
-        Err(response) => return response,
-    };
     match with_environment(&sandbox, tenant, |e| {
         e.machine(&id)
             .map(super::environment::SimMachine::to_vendor)
@@ -460,13 +474,9 @@ async fn machine(
 
 async fn defender_alerts(
     State(sandbox): State<Sandbox>,
-    headers: HeaderMap,
+    Defender(tenant): Defender,
     RawQuery(query): RawQuery,
 ) -> Response {
-    let tenant = match admit(&sandbox, &headers, Api::Defender) {
-        Ok(tenant) => tenant,
-        Err(response) => return response,
-    };
     let items = with_environment(&sandbox, tenant, |e| e.defender_alerts.clone())
         .await
         .unwrap_or_default();
@@ -487,13 +497,9 @@ async fn defender_alerts(
 
 async fn machine_actions(
     State(sandbox): State<Sandbox>,
-    headers: HeaderMap,
+    Defender(tenant): Defender,
     RawQuery(query): RawQuery,
 ) -> Response {
-    let tenant = match admit(&sandbox, &headers, Api::Defender) {
-        Ok(tenant) => tenant,
-        Err(response) => return response,
-    };
     let items = with_environment(&sandbox, tenant, |e| {
         e.machine_actions
             .iter()
@@ -514,13 +520,9 @@ async fn machine_actions(
 /// `Failed` when a fault says so); success applies the isolation to the machine.
 async fn machine_action(
     State(sandbox): State<Sandbox>,
-    headers: HeaderMap,
+    Defender(tenant): Defender,
     Path(id): Path<String>,
 ) -> Response {
-    let tenant = match admit(&sandbox, &headers, Api::Defender) {
-        Ok(tenant) => tenant,
-        Err(response) => return response,
-    };
     let now = sandbox.now();
     let result = sandbox
         .mutate(tenant, |e| {
@@ -562,35 +564,31 @@ async fn machine_action(
 
 async fn isolate(
     state: State<Sandbox>,
-    headers: HeaderMap,
+    caller: Defender,
     id: Path<String>,
     body: Bytes,
 ) -> Response {
-    machine_isolation(state, &headers, id, &body, true).await
+    machine_isolation(state, caller, id, &body, true).await
 }
 
 async fn unisolate(
     state: State<Sandbox>,
-    headers: HeaderMap,
+    caller: Defender,
     id: Path<String>,
     body: Bytes,
 ) -> Response {
-    machine_isolation(state, &headers, id, &body, false).await
+    machine_isolation(state, caller, id, &body, false).await
 }
 
 /// `POST /api/machines/{id}/isolate|unisolate`: body parameter names are case-sensitive;
 /// `Comment` is required; a second request while one is open answers 400.
 async fn machine_isolation(
     State(sandbox): State<Sandbox>,
-    headers: &HeaderMap,
+    Defender(tenant): Defender,
     Path(id): Path<String>,
     body: &[u8],
     isolate: bool,
 ) -> Response {
-    let tenant = match admit(&sandbox, headers, Api::Defender) {
-        Ok(tenant) => tenant,
-        Err(response) => return response,
-    };
     let Ok(Value::Object(body)) = serde_json::from_slice::<Value>(body) else {
         return defender_error(
             StatusCode::BAD_REQUEST,
@@ -694,10 +692,7 @@ async fn machine_isolation(
     }
 }
 
-async fn defender_unknown(State(sandbox): State<Sandbox>, headers: HeaderMap) -> Response {
-    if let Err(response) = admit(&sandbox, &headers, Api::Defender) {
-        return response;
-    }
+async fn defender_unknown(_: Defender) -> Response {
     defender_error(
         StatusCode::NOT_FOUND,
         "NotFound",
@@ -839,13 +834,10 @@ fn select_user(
 
 async fn users(
     State(sandbox): State<Sandbox>,
+    Graph(tenant): Graph,
     headers: HeaderMap,
     RawQuery(query): RawQuery,
 ) -> Response {
-    let tenant = match admit(&sandbox, &headers, Api::Graph) {
-        Ok(tenant) => tenant,
-        Err(response) => return response,
-    };
     let pairs = query_pairs(query.as_deref());
     let filter = match graph_filter(
         &sandbox,
@@ -901,14 +893,10 @@ fn user_not_found(sandbox: &Sandbox, id: &str) -> Response {
 
 async fn user(
     State(sandbox): State<Sandbox>,
-    headers: HeaderMap,
+    Graph(tenant): Graph,
     Path(id): Path<String>,
     RawQuery(query): RawQuery,
 ) -> Response {
-    let tenant = match admit(&sandbox, &headers, Api::Graph) {
-        Ok(tenant) => tenant,
-        Err(response) => return response,
-    };
     let pairs = query_pairs(query.as_deref());
     let Some(user) = with_environment(&sandbox, tenant, |e| {
         e.user(&id).map(super::environment::SimUser::to_vendor)
@@ -930,14 +918,10 @@ async fn user(
 /// `PATCH /users/{id}`: 204 with no body. Only the properties the sandbox models can change.
 async fn update_user(
     State(sandbox): State<Sandbox>,
-    headers: HeaderMap,
+    Graph(tenant): Graph,
     Path(id): Path<String>,
     body: Bytes,
 ) -> Response {
-    let tenant = match admit(&sandbox, &headers, Api::Graph) {
-        Ok(tenant) => tenant,
-        Err(response) => return response,
-    };
     let Ok(Value::Object(changes)) = serde_json::from_slice::<Value>(&body) else {
         return graph_error(
             &sandbox,
@@ -1005,13 +989,9 @@ async fn update_user(
 /// does (documented as 204, a known issue).
 async fn revoke_sessions(
     State(sandbox): State<Sandbox>,
-    headers: HeaderMap,
+    Graph(tenant): Graph,
     Path(id): Path<String>,
 ) -> Response {
-    let tenant = match admit(&sandbox, &headers, Api::Graph) {
-        Ok(tenant) => tenant,
-        Err(response) => return response,
-    };
     let now = sandbox.now();
     let revoked = sandbox
         .mutate(tenant, |e| {
@@ -1030,11 +1010,7 @@ async fn revoke_sessions(
     }
 }
 
-async fn directory_roles(State(sandbox): State<Sandbox>, headers: HeaderMap) -> Response {
-    let tenant = match admit(&sandbox, &headers, Api::Graph) {
-        Ok(tenant) => tenant,
-        Err(response) => return response,
-    };
+async fn directory_roles(State(sandbox): State<Sandbox>, Graph(tenant): Graph) -> Response {
     let roles: Vec<Value> = with_environment(&sandbox, tenant, |e| {
         e.roles
             .iter()
@@ -1049,13 +1025,9 @@ async fn directory_roles(State(sandbox): State<Sandbox>, headers: HeaderMap) -> 
 
 async fn role_members(
     State(sandbox): State<Sandbox>,
-    headers: HeaderMap,
+    Graph(tenant): Graph,
     Path(id): Path<String>,
 ) -> Response {
-    let tenant = match admit(&sandbox, &headers, Api::Graph) {
-        Ok(tenant) => tenant,
-        Err(response) => return response,
-    };
     let members = with_environment(&sandbox, tenant, |e| {
         let role = e
             .roles
@@ -1085,13 +1057,10 @@ async fn role_members(
 /// Sign-ins, newest first; default and maximum page size 1,000.
 async fn sign_ins(
     State(sandbox): State<Sandbox>,
+    Graph(tenant): Graph,
     headers: HeaderMap,
     RawQuery(query): RawQuery,
 ) -> Response {
-    let tenant = match admit(&sandbox, &headers, Api::Graph) {
-        Ok(tenant) => tenant,
-        Err(response) => return response,
-    };
     let pairs = query_pairs(query.as_deref());
     let filter = match graph_filter(
         &sandbox,
@@ -1132,13 +1101,10 @@ async fn sign_ins(
 
 async fn security_alerts(
     State(sandbox): State<Sandbox>,
+    Graph(tenant): Graph,
     headers: HeaderMap,
     RawQuery(query): RawQuery,
 ) -> Response {
-    let tenant = match admit(&sandbox, &headers, Api::Graph) {
-        Ok(tenant) => tenant,
-        Err(response) => return response,
-    };
     let pairs = query_pairs(query.as_deref());
     let filter = match graph_filter(
         &sandbox,
@@ -1176,12 +1142,9 @@ async fn security_alerts(
 
 async fn graph_unknown(
     State(sandbox): State<Sandbox>,
-    headers: HeaderMap,
+    _: Graph,
     Path(rest): Path<String>,
 ) -> Response {
-    if let Err(response) = admit(&sandbox, &headers, Api::Graph) {
-        return response;
-    }
     let segment = rest.split('/').next_back().unwrap_or_default();
     graph_error(
         &sandbox,
