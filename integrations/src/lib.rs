@@ -14,6 +14,7 @@ pub mod contract;
 pub mod http;
 pub mod microsoft;
 pub mod ocsf;
+pub mod registry;
 pub mod sandbox;
 
 pub use contract::{

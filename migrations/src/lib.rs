@@ -17,6 +17,7 @@ mod m20261123_000001_create_tenancy;
 mod m20261123_000002_create_audit_entries;
 mod m20261123_000003_protect_audit_chain;
 mod m20261124_000001_create_sign_in;
+mod m20261125_000001_create_integrations;
 
 /// Applies Steward's migrations in order.
 #[derive(Debug)]
@@ -30,6 +31,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000002_create_audit_entries::Migration),
             Box::new(m20261123_000003_protect_audit_chain::Migration),
             Box::new(m20261124_000001_create_sign_in::Migration),
+            Box::new(m20261125_000001_create_integrations::Migration),
         ]
     }
 

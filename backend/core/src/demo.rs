@@ -14,9 +14,10 @@ use crate::{
     audit::AuditKeys,
     clock::Clock,
     passwords::{self, PasswordError},
+    secrets::SecretBox,
     storage::{
-        Deployment, NewMsp, NewTenant, NewUser, Storage, StorageError, TenantAdminError,
-        UserAdminError,
+        Deployment, IntegrationAdminError, NewIntegration, NewMsp, NewTenant, NewUser, Storage,
+        StorageError, TenantAdminError, UserAdminError,
     },
 };
 
@@ -100,6 +101,46 @@ pub enum DemoError {
     User(#[from] UserAdminError),
     #[error(transparent)]
     Password(#[from] PasswordError),
+    #[error(transparent)]
+    Integration(#[from] IntegrationAdminError),
+}
+
+fn demo_actor() -> AuditActor {
+    AuditActor {
+        kind: ActorKind::System,
+        user_id: None,
+        label: "steward demo".to_owned(),
+    }
+}
+
+/// Connects a demo tenant to a vendor where it has no integration of that name yet; returns
+/// whether it created one.
+///
+/// # Errors
+/// When the database cannot be written.
+pub async fn connect_integration(
+    storage: &Storage,
+    clock: &dyn Clock,
+    keys: &AuditKeys,
+    secrets: &SecretBox,
+    tenant: &Tenant,
+    new: NewIntegration,
+) -> Result<bool, DemoError> {
+    let txn = storage.begin().await?;
+    let deployment = Deployment::new(&txn);
+    let ctx = deployment.write_context(clock, keys, demo_actor());
+    let existing = crate::storage::IntegrationDirectory::new(&txn, tenant.msp_id, tenant.id)
+        .list()
+        .await?;
+    if existing.iter().any(|i| i.name == new.name) {
+        return Ok(false);
+    }
+    ctx.operate_msp(tenant.msp_id)
+        .integrations(tenant.id, secrets)
+        .create(new)
+        .await?;
+    txn.commit().await.map_err(StorageError::from)?;
+    Ok(true)
 }
 
 /// Creates the demo MSP, its tenants and users where missing, in one transaction; every
@@ -114,15 +155,7 @@ pub async fn seed(
 ) -> Result<DemoSeed, DemoError> {
     let txn = storage.begin().await?;
     let deployment = Deployment::new(&txn);
-    let ctx = deployment.write_context(
-        clock,
-        keys,
-        AuditActor {
-            kind: ActorKind::System,
-            user_id: None,
-            label: "steward demo".to_owned(),
-        },
-    );
+    let ctx = deployment.write_context(clock, keys, demo_actor());
     let mut created = false;
 
     let msp_slug = slug(DEMO_MSP_SLUG);

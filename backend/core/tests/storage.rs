@@ -16,14 +16,15 @@ use steward_domain::{
 };
 use steward_testkit::{TestDatabase, World};
 
-const EXPECTED_MIGRATIONS: [&str; 4] = [
+const EXPECTED_MIGRATIONS: [&str; 5] = [
     "m20261123_000001_create_tenancy",
     "m20261123_000002_create_audit_entries",
     "m20261123_000003_protect_audit_chain",
     "m20261124_000001_create_sign_in",
+    "m20261125_000001_create_integrations",
 ];
 
-const TABLES: [&str; 11] = [
+const TABLES: [&str; 13] = [
     "msps",
     "tenants",
     "users",
@@ -35,6 +36,8 @@ const TABLES: [&str; 11] = [
     "sign_in_attempts",
     "user_identities",
     "oidc_logins",
+    "integrations",
+    "sandbox_environments",
 ];
 
 fn slug(text: &str) -> Slug {

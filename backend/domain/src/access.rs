@@ -27,6 +27,14 @@ pub enum Permission {
     ReadUsers,
     /// Create, change and disable users; create and revoke anyone's API tokens.
     ManageUsers,
+    /// See a tenant's integrations and their health (never their credentials).
+    ReadIntegrations,
+    /// Connect a tenant to vendors: create, change, test and remove integrations.
+    ManageIntegrations,
+    /// See the sandbox's simulated vendor-side state of a tenant.
+    ReadSandbox,
+    /// Stage a sandbox scenario for a tenant.
+    RunSandboxScenarios,
 }
 
 impl Permission {
@@ -41,10 +49,14 @@ impl Permission {
             Permission::ReadMspAudit => "read the MSP's audit chain",
             Permission::ReadUsers => "read the MSP's users and API tokens",
             Permission::ManageUsers => "create or change users and their API tokens",
+            Permission::ReadIntegrations => "see a tenant's integrations",
+            Permission::ManageIntegrations => "create, change, test or remove integrations",
+            Permission::ReadSandbox => "see the sandbox's vendor-side state",
+            Permission::RunSandboxScenarios => "run sandbox scenarios",
         }
     }
 
-    pub const ALL: [Permission; 7] = [
+    pub const ALL: [Permission; 11] = [
         Permission::ReadTenants,
         Permission::ManageTenants,
         Permission::ReadMembers,
@@ -52,6 +64,10 @@ impl Permission {
         Permission::ReadMspAudit,
         Permission::ReadUsers,
         Permission::ManageUsers,
+        Permission::ReadIntegrations,
+        Permission::ManageIntegrations,
+        Permission::ReadSandbox,
+        Permission::RunSandboxScenarios,
     ];
 }
 
@@ -68,7 +84,12 @@ impl Role {
             Role::MspAdmin => true,
             Role::Technician => matches!(
                 permission,
-                P::ReadTenants | P::ReadMembers | P::ReadTenantAudit
+                P::ReadTenants
+                    | P::ReadMembers
+                    | P::ReadTenantAudit
+                    | P::ReadIntegrations
+                    | P::ReadSandbox
+                    | P::RunSandboxScenarios
             ),
             Role::Auditor => matches!(
                 permission,
@@ -77,6 +98,8 @@ impl Role {
                     | P::ReadTenantAudit
                     | P::ReadMspAudit
                     | P::ReadUsers
+                    | P::ReadIntegrations
+                    | P::ReadSandbox
             ),
             Role::CustomerOwner => matches!(
                 permission,
@@ -94,8 +117,9 @@ mod tests {
     #[test]
     fn only_admins_change_anything() {
         for role in Role::ALL {
-            let manages =
-                role.allows(Permission::ManageTenants) || role.allows(Permission::ManageUsers);
+            let manages = role.allows(Permission::ManageTenants)
+                || role.allows(Permission::ManageUsers)
+                || role.allows(Permission::ManageIntegrations);
             assert_eq!(manages, role == Role::MspAdmin, "{role}");
         }
     }
@@ -105,7 +129,10 @@ mod tests {
         for permission in Permission::ALL {
             let is_read = !matches!(
                 permission,
-                Permission::ManageTenants | Permission::ManageUsers
+                Permission::ManageTenants
+                    | Permission::ManageUsers
+                    | Permission::ManageIntegrations
+                    | Permission::RunSandboxScenarios
             );
             assert_eq!(Role::Auditor.allows(permission), is_read, "{permission:?}");
         }

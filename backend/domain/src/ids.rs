@@ -105,6 +105,11 @@ id_type!(
     AuditEntryId,
     "audit entry id"
 );
+id_type!(
+    /// A tenant's connection to one vendor.
+    IntegrationId,
+    "integration id"
+);
 
 #[cfg(test)]
 mod tests {

@@ -10,9 +10,10 @@ pub mod audit;
 pub mod clock;
 pub mod credentials;
 pub mod ids;
+pub mod integrations;
 pub mod observations;
 pub mod slug;
 pub mod tenancy;
 
-pub use ids::{ApiTokenId, AuditEntryId, MspId, SessionId, TenantId, UserId};
+pub use ids::{ApiTokenId, AuditEntryId, IntegrationId, MspId, SessionId, TenantId, UserId};
 pub use slug::Slug;

@@ -19,8 +19,8 @@ use figment::{
 use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
 use steward_core::{
-    audit::AuditConfig, auth::AuthConfig, policy::PolicyConfig, settings::InvalidSetting,
-    storage::DatabaseConfig,
+    audit::AuditConfig, auth::AuthConfig, policy::PolicyConfig, secrets::SecretsConfig,
+    settings::InvalidSetting, storage::DatabaseConfig,
 };
 use url::Url;
 
@@ -47,7 +47,19 @@ pub struct Config {
     pub auth: AuthConfig,
     pub oidc: OidcConfig,
     pub policy: PolicyConfig,
+    pub secrets: SecretsConfig,
+    pub sandbox: SandboxConfig,
     pub log: LogConfig,
+}
+
+/// The `[sandbox]` section: Steward's simulation of vendor APIs, for demos and trials.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SandboxConfig {
+    /// Serve simulated Microsoft Defender for Endpoint and Microsoft Graph APIs under
+    /// `/sandbox`, with a generated customer per tenant, and allow running scenarios. Never
+    /// enable on a deployment that manages real customers. `steward demo` turns it on.
+    pub enabled: bool,
 }
 
 impl Default for Config {
@@ -61,6 +73,8 @@ impl Default for Config {
             auth: AuthConfig::default(),
             oidc: OidcConfig::default(),
             policy: PolicyConfig::default(),
+            secrets: SecretsConfig::default(),
+            sandbox: SandboxConfig::default(),
             log: LogConfig::default(),
         }
     }
@@ -297,6 +311,7 @@ impl Config {
             .chain(config.auth.validate())
             .chain(config.oidc.validate())
             .chain(config.policy.validate())
+            .chain(config.secrets.validate())
             .chain(config.log.validate())
             .map(|problem| problem.to_string())
             .collect();

@@ -7,6 +7,7 @@ pub mod cli;
 mod commands;
 pub mod config;
 pub mod http;
+pub mod sandbox;
 pub mod state;
 mod telemetry;
 pub mod web;

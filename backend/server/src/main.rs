@@ -1,5 +1,6 @@
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
+    steward_integrations::http::install_tls_provider();
     steward_server::cli::run()
 }

@@ -3,7 +3,8 @@
 use std::sync::Arc;
 
 use axum::extract::FromRef;
-use steward_core::{Clock, Storage, audit::AuditKeys, auth::AuthConfig};
+use steward_core::{Clock, Storage, audit::AuditKeys, auth::AuthConfig, secrets::SecretBox};
+use steward_integrations::sandbox::Sandbox;
 
 use crate::{http::metrics::Metrics, web::oidc::Oidc};
 
@@ -16,6 +17,10 @@ pub struct AppState {
     pub keys: Arc<AuditKeys>,
     pub metrics: Arc<Metrics>,
     pub web: Arc<WebSettings>,
+    /// Seals and opens vendor credentials.
+    pub secrets: Arc<SecretBox>,
+    /// The simulated vendors, when `[sandbox] enabled`.
+    pub sandbox: Option<Sandbox>,
 }
 
 /// How the web UI signs people in.

@@ -370,6 +370,28 @@ async fn the_openapi_document_describes_every_route() {
         ("get", "/api/v1/users/{user_id}/tokens"),
         ("post", "/api/v1/users/{user_id}/tokens"),
         ("delete", "/api/v1/tokens/{token_id}"),
+        ("get", "/api/v1/tenants/{tenant_id}/integrations"),
+        ("post", "/api/v1/tenants/{tenant_id}/integrations"),
+        (
+            "get",
+            "/api/v1/tenants/{tenant_id}/integrations/{integration_id}",
+        ),
+        (
+            "patch",
+            "/api/v1/tenants/{tenant_id}/integrations/{integration_id}",
+        ),
+        (
+            "delete",
+            "/api/v1/tenants/{tenant_id}/integrations/{integration_id}",
+        ),
+        (
+            "post",
+            "/api/v1/tenants/{tenant_id}/integrations/{integration_id}/test",
+        ),
+        (
+            "post",
+            "/api/v1/tenants/{tenant_id}/sandbox/scenarios/{scenario}/run",
+        ),
     ];
     let mut documented = Vec::new();
     for (path, item) in doc["paths"].as_object().unwrap() {

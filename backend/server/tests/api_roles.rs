@@ -4,10 +4,16 @@
 mod support;
 
 use reqwest::StatusCode;
+use secrecy::SecretString;
 use serde_json::{Value, json};
-use steward_domain::tenancy::Role;
+use steward_core::storage::NewIntegration;
+use steward_domain::{
+    IntegrationId,
+    observations::Vendor,
+    tenancy::{Role, Tenant},
+};
 use steward_testkit::{TestDatabase, World, tamper::audit_entry_count};
-use support::TestApp;
+use support::{TestApp, test_secrets};
 
 /// Who may call each operation, and what everyone else gets.
 fn expectation(operation_id: &str) -> (&'static [Role], StatusCode) {
@@ -25,6 +31,11 @@ fn expectation(operation_id: &str) -> (&'static [Role], StatusCode) {
             (READERS_OF_THE_MSP, forbidden)
         }
         "list_tenant_audit" => (&[MspAdmin, Technician, Auditor, CustomerOwner], forbidden),
+        "list_integrations" | "get_integration" => (&[MspAdmin, Technician, Auditor], forbidden),
+        "create_integration" | "update_integration" | "remove_integration" | "test_integration" => {
+            (ADMIN, forbidden)
+        }
+        "run_scenario" => (&[MspAdmin, Technician], forbidden),
         // Anyone may revoke their own tokens; someone else's token is invisible to all but
         // MSP admins.
         "revoke_token" => (ADMIN, StatusCode::NOT_FOUND),
@@ -50,17 +61,51 @@ fn body_for(operation_id: &str, role: Role) -> Option<Value> {
         "update_msp" => Some(json!({
             "sso_auto_provision": { "domain": "harbor.example", "role": "technician" }
         })),
+        "create_integration" => Some(json!({
+            "vendor": "microsoft_defender",
+            "name": format!("Defender {unique}"),
+            "settings": UNREACHABLE_SETTINGS.clone(),
+            "client_secret": "not-a-real-secret",
+        })),
+        "update_integration" => Some(json!({ "name": "Defender (renamed)" })),
         _ => None,
     }
 }
+
+/// Settings of an integration whose vendor cannot be reached (nothing listens on port 9).
+static UNREACHABLE_SETTINGS: std::sync::LazyLock<Value> = std::sync::LazyLock::new(|| {
+    json!({
+        "directory_id": "00000000-0000-0000-0000-000000000001",
+        "client_id": "00000000-0000-0000-0000-000000000002",
+        "api_base_url": "http://127.0.0.1:9/",
+        "login_base_url": "http://127.0.0.1:9/",
+    })
+});
 
 /// Operations that end something are called last, so the others still have their target.
 fn order(operation_id: &str) -> u8 {
     match operation_id {
         "offboard_tenant" => 2,
-        "revoke_token" => 1,
+        "revoke_token" | "remove_integration" => 1,
         _ => 0,
     }
+}
+
+/// An integration of `tenant` whose vendor cannot be reached.
+async fn create_integration(world: &World, tenant: &Tenant) -> IntegrationId {
+    world
+        .integration(
+            tenant,
+            &test_secrets(),
+            NewIntegration {
+                vendor: Vendor::MicrosoftDefender,
+                name: "Defender for Endpoint".to_owned(),
+                settings: UNREACHABLE_SETTINGS.clone(),
+                secret: SecretString::from("not-a-real-secret".to_owned()),
+            },
+        )
+        .await
+        .id
 }
 
 #[tokio::test]
@@ -94,7 +139,8 @@ async fn check_role(role: Role) {
         .await
         .unwrap()[0]
         .id;
-    let app = TestApp::for_world(&world).await;
+    let integration = create_integration(&world, &acme).await;
+    let app = TestApp::for_world_with_sandbox(&world, test_secrets()).await;
 
     let mut operations: Vec<_> = app
         .operations()
@@ -111,6 +157,8 @@ async fn check_role(role: Role) {
             ("tenant_id", acme.id.to_string()),
             ("user_id", target.id.to_string()),
             ("token_id", target_token_id.to_string()),
+            ("integration_id", integration.to_string()),
+            ("scenario", "malware-laptop".to_owned()),
         ]);
         let body = body_for(&operation.id, role);
         let entries_before = audit_entry_count(&world.storage).await;
@@ -153,6 +201,11 @@ async fn operational_routes_need_no_credential_and_api_routes_do() {
             ("tenant_id", "0194f3a2-7b1c-7d3e-9f00-1234567890ab".into()),
             ("user_id", "0194f3a2-7b1c-7d3e-9f00-1234567890ab".into()),
             ("token_id", "0194f3a2-7b1c-7d3e-9f00-1234567890ab".into()),
+            (
+                "integration_id",
+                "0194f3a2-7b1c-7d3e-9f00-1234567890ab".into(),
+            ),
+            ("scenario", "malware-laptop".into()),
         ]);
         let (status, answer) = app.call(operation.method.clone(), &path, None, None).await;
         if operation.authenticated {

@@ -237,7 +237,7 @@ async fn msp_create_bootstraps_an_msp_whose_admin_can_sign_in() {
     let mut serve = steward_on(&db);
     serve.args(["serve", "--listen", "127.0.0.1:0"]);
     let server = StewardProcess::start(serve);
-    let browser = reqwest::Client::builder()
+    let browser = support::client_builder()
         .cookie_store(true)
         .redirect(reqwest::redirect::Policy::none())
         .build()

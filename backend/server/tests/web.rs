@@ -30,7 +30,7 @@ struct Page {
 impl Browser {
     fn new(app: &TestApp) -> Self {
         Self {
-            client: reqwest::Client::builder()
+            client: support::client_builder()
                 .cookie_store(true)
                 .redirect(reqwest::redirect::Policy::none())
                 .build()
@@ -421,7 +421,7 @@ async fn tampered_and_ended_session_cookies_are_refused() {
         .unwrap()
         .to_owned();
 
-    let plain = reqwest::Client::builder()
+    let plain = support::client_builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .unwrap();

@@ -92,6 +92,30 @@ impl World {
         tenant
     }
 
+    /// An integration of `tenant`, its credential sealed with `secrets`.
+    ///
+    /// # Panics
+    /// When the integration cannot be created.
+    pub async fn integration(
+        &self,
+        tenant: &Tenant,
+        secrets: &steward_core::secrets::SecretBox,
+        new: steward_core::storage::NewIntegration,
+    ) -> steward_domain::integrations::Integration {
+        let txn = self.storage.begin().await.unwrap();
+        let deployment = Deployment::new(&txn);
+        let ctx = deployment.write_context(&self.clock, &self.keys, Self::actor());
+        let integration = ctx
+            .operate_msp(tenant.msp_id)
+            .integrations(tenant.id, secrets)
+            .create(new)
+            .await
+            .expect("create the integration");
+        drop(ctx);
+        txn.commit().await.unwrap();
+        integration
+    }
+
     /// # Panics
     /// When the user cannot be created.
     pub async fn user(

@@ -25,7 +25,7 @@ use super::{
     odata::{self, Filter},
 };
 
-pub(super) fn router(sandbox: Sandbox) -> Router {
+pub(super) fn router<S: Clone + Send + Sync + 'static>(sandbox: Sandbox) -> Router<S> {
     Router::new()
         .route("/login/{directory}/oauth2/v2.0/token", post(token))
         .route("/defender/api/machines", get(machines))

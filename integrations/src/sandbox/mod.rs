@@ -186,7 +186,7 @@ impl Sandbox {
     }
 
     /// The vendor APIs, to be nested under `/sandbox`.
-    pub fn router(&self) -> axum::Router {
+    pub fn router<S: Clone + Send + Sync + 'static>(&self) -> axum::Router<S> {
         api::router(self.clone())
     }
 

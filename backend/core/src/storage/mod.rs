@@ -13,8 +13,10 @@ pub mod config;
 pub mod entities;
 mod error;
 mod ids;
+mod integrations;
 mod msps;
 mod pagination;
+mod sandbox;
 mod scopes;
 mod tenants;
 mod tokens;
@@ -41,8 +43,13 @@ pub use self::{
     config::{DatabaseConfig, DatabaseTarget, DatabaseUrl},
     error::StorageError,
     ids::new_id,
+    integrations::{
+        CheckOutcome, IntegrationAdmin, IntegrationAdminError, IntegrationChanges,
+        IntegrationDirectory, NewIntegration,
+    },
     msps::{MspRepository, MspSettingsError, NewMsp},
     pagination::{Page, PageRequest},
+    sandbox::SandboxEnvironments,
     scopes::{Deployment, MspAdmin, MspScope, TenantScope, TenantScopeError, WriteContext},
     tenants::{NewTenant, TenantAdmin, TenantAdminError, TenantChanges, TenantDirectory},
     tokens::{IssuedToken, OwnTokens, TOKEN_PREFIX, TokenDirectory, TokenRevokeError},

@@ -2,20 +2,22 @@
 
 use sea_orm::{ColumnTrait, ConnectionTrait, DatabaseTransaction};
 use steward_domain::{
-    MspId,
+    MspId, TenantId,
     access::Permission,
     audit::AuditActor,
     tenancy::{Msp, Role, SsoAutoProvision, Tenant, User},
 };
 
 use super::{
-    MspRepository, MspSettingsError, NewMsp, StorageError, TenantAdmin, TenantDirectory,
-    TokenDirectory, UserAdmin, UserDirectory, entities::user, msps, users,
+    IntegrationAdmin, IntegrationDirectory, MspRepository, MspSettingsError, NewMsp,
+    SandboxEnvironments, StorageError, TenantAdmin, TenantDirectory, TokenDirectory, UserAdmin,
+    UserDirectory, entities::user, msps, users,
 };
 use crate::{
     access::Forbidden,
     audit::{AuditKeys, AuditLog, ChainRef},
     clock::Clock,
+    secrets::SecretBox,
 };
 
 /// Everything a write needs: the transaction it belongs to, the clock, the audit signing key,
@@ -75,6 +77,11 @@ impl<'c, C: ConnectionTrait> Deployment<'c, C> {
     /// Deployment-wide access over a connection or a transaction.
     pub fn new(conn: &'c C) -> Self {
         Self { conn }
+    }
+
+    #[must_use]
+    pub fn sandbox_environments(&self) -> SandboxEnvironments<'c, C> {
+        SandboxEnvironments::new(self.conn)
     }
 
     #[must_use]
@@ -206,6 +213,50 @@ impl<'c, C: ConnectionTrait> TenantScope<'c, C> {
             .await?)
     }
 
+    /// The tenant's integrations.
+    ///
+    /// # Errors
+    /// [`Forbidden`] without the permission to read them.
+    pub fn integrations(&self) -> Result<IntegrationDirectory<'c, C>, Forbidden> {
+        self.require(Permission::ReadIntegrations)?;
+        Ok(IntegrationDirectory::new(
+            self.conn,
+            self.tenant.msp_id,
+            self.tenant.id,
+        ))
+    }
+
+    /// Records that a sandbox scenario was staged for the tenant, in its chain.
+    ///
+    /// # Errors
+    /// [`TenantScopeError::Forbidden`] without the permission to run scenarios.
+    pub async fn record_sandbox_run(
+        &self,
+        ctx: &WriteContext<'_>,
+        scenario: &str,
+        run: &impl serde::Serialize,
+    ) -> Result<(), TenantScopeError> {
+        self.require(Permission::RunSandboxScenarios)?;
+        let chain = ChainRef::Tenant {
+            msp_id: self.tenant.msp_id,
+            tenant_id: self.tenant.id,
+        };
+        crate::audit::append(
+            ctx,
+            chain,
+            crate::audit::Change::new("sandbox.scenario_run", "sandbox_scenario", &scenario)
+                .after(run),
+        )
+        .await?;
+        Ok(())
+    }
+
+    /// Whether the holder's role allows `permission` in this tenant.
+    #[must_use]
+    pub fn allows(&self, permission: Permission) -> bool {
+        self.role.allows(permission)
+    }
+
     /// The tenant's audit chain.
     ///
     /// # Errors
@@ -251,6 +302,17 @@ impl<'a> MspAdmin<'a> {
     #[must_use]
     pub fn users(&self) -> UserAdmin<'a> {
         UserAdmin::new(self.ctx, self.msp_id)
+    }
+
+    /// The integrations of one of this MSP's tenants. Every query filters on the MSP and the
+    /// tenant, so another MSP's tenant id finds nothing and creating under it is refused.
+    #[must_use]
+    pub fn integrations(
+        &self,
+        tenant_id: TenantId,
+        secrets: &'a SecretBox,
+    ) -> IntegrationAdmin<'a> {
+        IntegrationAdmin::new(self.ctx, self.msp_id, tenant_id, secrets)
     }
 
     /// Sets (or, with `None`, turns off) creating users on their first single sign-on.

@@ -1,15 +1,23 @@
-use std::process::ExitCode;
+use std::{process::ExitCode, sync::Arc};
 
 use anyhow::Context;
+use secrecy::SecretString;
 use steward_core::{
-    SystemClock,
+    Clock, Storage, SystemClock,
+    audit::AuditKeys,
     demo::{self, DEMO_ADMIN_EMAIL, DEMO_PASSWORD},
+    secrets::SecretBox,
+    storage::NewIntegration,
 };
+use steward_domain::{observations::Vendor, tenancy::Tenant};
+use steward_integrations::registry;
 
 use crate::config::Config;
 
-/// Seeds the demo MSP where missing, then serves.
-pub async fn run(config: Config) -> anyhow::Result<ExitCode> {
+/// Seeds the demo MSP where missing, connects each tenant to the sandbox's simulated vendors,
+/// then serves with the sandbox enabled.
+pub async fn run(mut config: Config) -> anyhow::Result<ExitCode> {
+    config.sandbox.enabled = true;
     let storage = super::serve::open_storage(&config, super::migrate::Report::Always).await?;
     let keys = super::serve::audit_keys(&config)?;
     let seed = demo::seed(&storage, &SystemClock, &keys)
@@ -26,6 +34,9 @@ pub async fn run(config: Config) -> anyhow::Result<ExitCode> {
     for tenant in &seed.tenants {
         println!("  tenant {} ({})", tenant.name, tenant.slug);
     }
+    connect_sandbox(&config, &storage, &keys, &seed.tenants)
+        .await
+        .context("connect the demo tenants to the sandbox")?;
     println!("Demo users (password \"{DEMO_PASSWORD}\" unless changed since):");
     for user in &seed.users {
         println!("  {} ({})", user.email, user.role);
@@ -36,4 +47,60 @@ pub async fn run(config: Config) -> anyhow::Result<ExitCode> {
     );
     super::serve::serve(&config, storage).await?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// Gives every demo tenant a simulated customer and integrations with its Defender for
+/// Endpoint and Microsoft Graph, pointed at the sandbox on this listener.
+async fn connect_sandbox(
+    config: &Config,
+    storage: &Storage,
+    keys: &AuditKeys,
+    tenants: &[Tenant],
+) -> anyhow::Result<()> {
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let sandbox = crate::sandbox::open(storage.clone(), Arc::clone(&clock)).await?;
+    let secrets = SecretBox::load(&config.secrets, &config.data_dir)?;
+    let base = format!("{}/sandbox/", config.public_base());
+    for tenant in tenants {
+        let credentials = sandbox
+            .ensure(tenant.id.as_uuid(), &tenant.name, tenant.slug.as_str())
+            .await?;
+        for (vendor, api) in [
+            (Vendor::MicrosoftDefender, "defender/"),
+            (Vendor::MicrosoftGraph, "graph/"),
+        ] {
+            let settings = registry::normalize_settings(
+                vendor,
+                serde_json::json!({
+                    "directory_id": credentials.directory_id,
+                    "client_id": credentials.client_id,
+                    "api_base_url": format!("{base}{api}"),
+                    "login_base_url": format!("{base}login/"),
+                }),
+            )
+            .map_err(anyhow::Error::msg)?;
+            let created = demo::connect_integration(
+                storage,
+                clock.as_ref(),
+                keys,
+                &secrets,
+                tenant,
+                NewIntegration {
+                    vendor,
+                    name: vendor.display_name().to_owned(),
+                    settings,
+                    secret: SecretString::from(credentials.client_secret.clone()),
+                },
+            )
+            .await?;
+            if created {
+                println!(
+                    "  connected {} to the sandbox's {}",
+                    tenant.name,
+                    vendor.display_name()
+                );
+            }
+        }
+    }
+    Ok(())
 }

@@ -1,7 +1,7 @@
 use std::{net::SocketAddr, process::ExitCode, sync::Arc};
 
 use anyhow::Context;
-use steward_core::{Storage, SystemClock, audit::AuditKeys};
+use steward_core::{Storage, SystemClock, audit::AuditKeys, secrets::SecretBox};
 use tokio::net::TcpListener;
 
 use super::migrate::Report;
@@ -41,9 +41,24 @@ pub(crate) async fn serve(config: &Config, storage: Storage) -> anyhow::Result<(
             "single sign-on uses a redirect built from the listen address; set public_url if people reach Steward at another address"
         );
     }
+    let clock: Arc<dyn steward_core::Clock> = Arc::new(SystemClock);
+    let secrets = SecretBox::load(&config.secrets, &config.data_dir)
+        .context("load the key that encrypts vendor credentials")?;
+    let sandbox = if config.sandbox.enabled {
+        tracing::warn!("the sandbox is enabled: simulated vendor APIs are served under /sandbox");
+        Some(
+            crate::sandbox::open(storage.clone(), Arc::clone(&clock))
+                .await
+                .context("open the sandbox")?,
+        )
+    } else {
+        None
+    };
     let state = AppState {
         storage,
-        clock: Arc::new(SystemClock),
+        clock,
+        secrets: Arc::new(secrets),
+        sandbox,
         keys: Arc::new(audit_keys(config)?),
         metrics: Arc::default(),
         web: Arc::new(WebSettings {

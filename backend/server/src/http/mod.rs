@@ -6,6 +6,7 @@ mod error;
 mod extract;
 mod health;
 pub mod metrics;
+mod sandbox;
 
 use std::{sync::Arc, time::Duration};
 
@@ -77,6 +78,7 @@ pub fn router(state: AppState, config: &HttpConfig) -> Router {
             }),
         )
         .merge(crate::web::routes())
+        .merge(sandbox::routes(&state))
         .route_layer(middleware::from_fn_with_state(metrics, metrics::track))
         .fallback(not_found)
         .with_state(state)

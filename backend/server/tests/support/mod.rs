@@ -14,7 +14,8 @@ use std::{
     time::Duration,
 };
 
-use steward_core::{Storage, SystemClock, audit::AuditKeys, auth::AuthConfig};
+use steward_core::{Storage, SystemClock, audit::AuditKeys, auth::AuthConfig, secrets::SecretBox};
+use steward_integrations::sandbox::Sandbox;
 use steward_server::{
     config::HttpConfig,
     http,
@@ -22,10 +23,24 @@ use steward_server::{
 };
 use steward_testkit::{TestDatabase, World};
 
+/// A `reqwest` client builder with the process's TLS provider installed (reqwest is built
+/// without one of its own; Steward installs ring).
+pub fn client_builder() -> reqwest::ClientBuilder {
+    steward_integrations::http::install_tls_provider();
+    reqwest::Client::builder()
+}
+
+/// A secrets key for tests that do not care which.
+pub fn test_secrets() -> SecretBox {
+    SecretBox::from_key(&[42; 32])
+}
+
 /// The router served in-process on a loopback port.
 pub struct TestApp {
     pub base: String,
     pub client: reqwest::Client,
+    /// The simulated vendors, when the app serves them.
+    pub sandbox: Option<Sandbox>,
     server: tokio::task::JoinHandle<()>,
 }
 
@@ -38,6 +53,8 @@ impl TestApp {
             keys: Arc::new(AuditKeys::generate().unwrap()),
             metrics: Arc::default(),
             web: Arc::default(),
+            secrets: Arc::new(test_secrets()),
+            sandbox: None,
         })
         .await
     }
@@ -68,11 +85,32 @@ impl TestApp {
             keys: Arc::clone(&world.keys),
             metrics: Arc::default(),
             web: Arc::new(web),
+            secrets: Arc::new(test_secrets()),
+            sandbox: None,
+        })
+        .await
+    }
+
+    /// As [`TestApp::for_world`], with the sandbox enabled (over the world's database and
+    /// clock) and a known secrets key.
+    pub async fn for_world_with_sandbox(world: &World, secrets: SecretBox) -> Self {
+        let sandbox = steward_server::sandbox::open(world.storage.clone(), world.shared_clock())
+            .await
+            .unwrap();
+        Self::serve_state(AppState {
+            storage: world.storage.clone(),
+            clock: world.shared_clock(),
+            keys: Arc::clone(&world.keys),
+            metrics: Arc::default(),
+            web: Arc::default(),
+            secrets: Arc::new(secrets),
+            sandbox: Some(sandbox),
         })
         .await
     }
 
     async fn serve_state(state: AppState) -> Self {
+        let sandbox = state.sandbox.clone();
         let router = http::router(state, &HttpConfig::default());
         let listener = tokio::net::TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], 0)))
             .await
@@ -89,6 +127,7 @@ impl TestApp {
         Self {
             base: format!("http://{address}"),
             client: client(),
+            sandbox,
             server,
         }
     }
@@ -119,7 +158,7 @@ impl Drop for TestApp {
 
 /// An HTTP client with a timeout, so a hung server fails the test instead of stalling it.
 pub fn client() -> reqwest::Client {
-    reqwest::Client::builder()
+    client_builder()
         .timeout(Duration::from_secs(30))
         .build()
         .expect("build an HTTP client")

@@ -6,9 +6,11 @@
 pub mod api_token;
 pub mod audit_checkpoint;
 pub mod audit_entry;
+pub mod integration;
 pub mod membership;
 pub mod msp;
 pub mod oidc_login;
+pub mod sandbox_environment;
 pub mod session;
 pub mod sign_in_attempt;
 pub mod tenant;

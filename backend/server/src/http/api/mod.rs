@@ -4,11 +4,13 @@
 //! cannot see answers 404 on every one of them.
 
 mod audit;
+mod integrations;
 mod me;
 mod members;
 mod msp;
 pub mod pagination;
 mod responses;
+pub(crate) mod sandbox;
 mod tenants;
 mod tokens;
 mod users;
@@ -37,6 +39,8 @@ use crate::state::AppState;
         (name = "users", description = "The MSP's users and roles"),
         (name = "tokens", description = "API tokens"),
         (name = "audit", description = "Hash-chained, signed audit chains"),
+        (name = "integrations", description = "A tenant's connections to its vendors"),
+        (name = "sandbox", description = "Simulated vendors for demos and trials"),
         (name = "operations", description = "Health, readiness and metrics"),
     )
 )]
@@ -73,4 +77,6 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .merge(users::routes())
         .merge(tokens::routes())
         .merge(audit::routes())
+        .merge(integrations::routes())
+        .merge(sandbox::routes())
 }

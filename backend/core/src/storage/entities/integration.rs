@@ -1,0 +1,25 @@
+use sea_orm::entity::prelude::*;
+
+#[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+#[sea_orm(table_name = "integrations")]
+pub struct Model {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub id: Uuid,
+    pub msp_id: Uuid,
+    pub tenant_id: Uuid,
+    pub vendor: String,
+    pub name: String,
+    pub settings: Json,
+    pub sealed_secret: String,
+    pub health: String,
+    pub last_error: Option<String>,
+    pub last_checked_at: Option<DateTimeUtc>,
+    pub last_success_at: Option<DateTimeUtc>,
+    pub created_at: DateTimeUtc,
+    pub updated_at: DateTimeUtc,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}

@@ -1,0 +1,430 @@
+//! Integrations: read through an [`IntegrationDirectory`] (confined to one tenant of one MSP),
+//! changed through an [`IntegrationAdmin`], every change recorded in the tenant's chain. The
+//! credential is sealed with the deployment's [`SecretBox`], bound to the integration's id, and
+//! never appears in an audit entry or an answer.
+
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, QueryFilter,
+    QueryOrder, Select, Set,
+};
+use secrecy::{ExposeSecret, SecretString};
+use steward_domain::{
+    IntegrationId, MspId, TenantId,
+    integrations::{Integration, IntegrationHealth},
+    observations::Vendor,
+    tenancy::TenantStatus,
+};
+
+use super::{StorageError, TenantDirectory, WriteContext, entities::integration, new_id};
+use crate::{
+    audit::{self, ChainRef, Change},
+    secrets::{OpenError, SecretBox},
+};
+
+/// The integrations of one tenant. Every query carries the MSP and the tenant.
+#[derive(Debug, Clone, Copy)]
+pub struct IntegrationDirectory<'c, C> {
+    conn: &'c C,
+    msp_id: MspId,
+    tenant_id: TenantId,
+}
+
+impl<'c, C: ConnectionTrait> IntegrationDirectory<'c, C> {
+    pub(crate) fn new(conn: &'c C, msp_id: MspId, tenant_id: TenantId) -> Self {
+        Self {
+            conn,
+            msp_id,
+            tenant_id,
+        }
+    }
+
+    fn select(&self) -> Select<integration::Entity> {
+        integration::Entity::find()
+            .filter(integration::Column::MspId.eq(self.msp_id.as_uuid()))
+            .filter(integration::Column::TenantId.eq(self.tenant_id.as_uuid()))
+    }
+
+    /// Every integration of the tenant, oldest first.
+    ///
+    /// # Errors
+    /// When the database cannot be read or holds an invalid row.
+    pub async fn list(&self) -> Result<Vec<Integration>, StorageError> {
+        self.select()
+            .order_by_asc(integration::Column::Id)
+            .all(self.conn)
+            .await?
+            .into_iter()
+            .map(Integration::try_from)
+            .collect()
+    }
+
+    /// # Errors
+    /// When the database cannot be read or holds an invalid row.
+    pub async fn lookup(&self, id: IntegrationId) -> Result<Option<Integration>, StorageError> {
+        self.row(id).await?.map(Integration::try_from).transpose()
+    }
+
+    async fn row(&self, id: IntegrationId) -> Result<Option<integration::Model>, StorageError> {
+        Ok(self
+            .select()
+            .filter(integration::Column::Id.eq(id.as_uuid()))
+            .one(self.conn)
+            .await?)
+    }
+}
+
+/// A new integration.
+#[derive(Debug)]
+pub struct NewIntegration {
+    pub vendor: Vendor,
+    pub name: String,
+    pub settings: serde_json::Value,
+    pub secret: SecretString,
+}
+
+/// Changes to an integration; absent fields stay as they are.
+#[derive(Debug, Default)]
+pub struct IntegrationChanges {
+    pub name: Option<String>,
+    pub settings: Option<serde_json::Value>,
+    pub secret: Option<SecretString>,
+}
+
+/// Why an integration change was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum IntegrationAdminError {
+    #[error("no integration {0}")]
+    NotFound(IntegrationId),
+    #[error("the MSP has no tenant {0}")]
+    UnknownTenant(TenantId),
+    #[error("the tenant is offboarded; it cannot be connected to vendors")]
+    TenantOffboarded,
+    #[error("the tenant already has an integration named {0:?}")]
+    NameTaken(String),
+    #[error("integration names must not be empty")]
+    EmptyName,
+    #[error(transparent)]
+    Secret(#[from] OpenError),
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+}
+
+/// The outcome of talking to the vendor, for an integration's health.
+#[derive(Debug, Clone)]
+pub enum CheckOutcome {
+    Succeeded,
+    Failed(String),
+}
+
+/// Creates, changes and removes one tenant's integrations, and opens their credentials.
+#[derive(Debug)]
+pub struct IntegrationAdmin<'a> {
+    ctx: &'a WriteContext<'a>,
+    msp_id: MspId,
+    tenant_id: TenantId,
+    secrets: &'a SecretBox,
+}
+
+impl<'a> IntegrationAdmin<'a> {
+    pub(crate) fn new(
+        ctx: &'a WriteContext<'a>,
+        msp_id: MspId,
+        tenant_id: TenantId,
+        secrets: &'a SecretBox,
+    ) -> Self {
+        Self {
+            ctx,
+            msp_id,
+            tenant_id,
+            secrets,
+        }
+    }
+
+    fn directory(&self) -> IntegrationDirectory<'a, sea_orm::DatabaseTransaction> {
+        IntegrationDirectory::new(self.ctx.txn, self.msp_id, self.tenant_id)
+    }
+
+    /// # Errors
+    /// [`IntegrationAdminError::NameTaken`] for a name the tenant already uses;
+    /// [`IntegrationAdminError::TenantOffboarded`].
+    pub async fn create(&self, new: NewIntegration) -> Result<Integration, IntegrationAdminError> {
+        let tenant = TenantDirectory::new(self.ctx.txn, self.msp_id, None)
+            .lookup(self.tenant_id)
+            .await?
+            .ok_or(StorageError::corrupt(
+                "tenant of a tenant scope",
+                &self.tenant_id,
+            ))?;
+        if tenant.status == TenantStatus::Offboarded {
+            return Err(IntegrationAdminError::TenantOffboarded);
+        }
+        let name = checked_name(&new.name)?;
+        let now = self.ctx.clock.now();
+        let id = new_id(self.ctx.clock);
+        let row = integration::ActiveModel {
+            id: Set(id),
+            msp_id: Set(self.msp_id.as_uuid()),
+            tenant_id: Set(self.tenant_id.as_uuid()),
+            vendor: Set(new.vendor.as_str().to_owned()),
+            name: Set(name.clone()),
+            settings: Set(new.settings),
+            sealed_secret: Set(self.seal(IntegrationId::from_uuid(id), &new.secret)),
+            health: Set(IntegrationHealth::Unknown.as_str().to_owned()),
+            last_error: Set(None),
+            last_checked_at: Set(None),
+            last_success_at: Set(None),
+            created_at: Set(now),
+            updated_at: Set(now),
+        }
+        .insert(self.ctx.txn)
+        .await
+        .map_err(|err| {
+            match StorageError::from_write("an integration with this name", err) {
+                StorageError::Conflict { .. } => IntegrationAdminError::NameTaken(name.clone()),
+                other => other.into(),
+            }
+        })?;
+        let integration = Integration::try_from(row)?;
+        self.record(
+            Change::new("integration.created", "integration", &integration.id).after(&integration),
+        )
+        .await?;
+        Ok(integration)
+    }
+
+    /// # Errors
+    /// [`IntegrationAdminError::NotFound`]; [`IntegrationAdminError::NameTaken`].
+    pub async fn update(
+        &self,
+        id: IntegrationId,
+        changes: IntegrationChanges,
+    ) -> Result<Integration, IntegrationAdminError> {
+        let row = self.existing(id).await?;
+        let before = Integration::try_from(row.clone())?;
+        let mut active = row.into_active_model();
+        if let Some(name) = &changes.name {
+            active.name = Set(checked_name(name)?);
+        }
+        if let Some(settings) = changes.settings {
+            active.settings = Set(settings);
+        }
+        let secret_changed = changes.secret.is_some();
+        if let Some(secret) = &changes.secret {
+            active.sealed_secret = Set(self.seal(id, secret));
+        }
+        // New settings or credentials have not been tried yet.
+        active.health = Set(IntegrationHealth::Unknown.as_str().to_owned());
+        active.last_error = Set(None);
+        active.updated_at = Set(self.ctx.clock.now());
+        let name = changes.name.clone().unwrap_or_default();
+        let row =
+            active.update(self.ctx.txn).await.map_err(|err| {
+                match StorageError::from_write("an integration with this name", err) {
+                    StorageError::Conflict { .. } => IntegrationAdminError::NameTaken(name.clone()),
+                    other => other.into(),
+                }
+            })?;
+        let after = Integration::try_from(row)?;
+        self.record(
+            Change::new("integration.updated", "integration", &id)
+                .before(&before)
+                .after(&serde_json::json!({"integration": &after, "credential_replaced": secret_changed})),
+        )
+        .await?;
+        Ok(after)
+    }
+
+    /// Removes the integration; Steward stops talking to the vendor for this tenant.
+    ///
+    /// # Errors
+    /// [`IntegrationAdminError::NotFound`].
+    pub async fn remove(&self, id: IntegrationId) -> Result<Integration, IntegrationAdminError> {
+        let integration = self
+            .directory()
+            .lookup(id)
+            .await?
+            .ok_or(IntegrationAdminError::NotFound(id))?;
+        integration::Entity::delete_by_id(id.as_uuid())
+            .exec(self.ctx.txn)
+            .await
+            .map_err(StorageError::from)?;
+        self.record(Change::new("integration.removed", "integration", &id).before(&integration))
+            .await?;
+        Ok(integration)
+    }
+
+    /// The integration with its opened credential, for a connector.
+    ///
+    /// # Errors
+    /// [`IntegrationAdminError::NotFound`]; [`IntegrationAdminError::Secret`] when the credential
+    /// does not open (another secrets key, or a tampered row).
+    pub async fn open(
+        &self,
+        id: IntegrationId,
+    ) -> Result<(Integration, SecretString), IntegrationAdminError> {
+        let row = self.existing(id).await?;
+        let secret = self.secrets.open(&row.sealed_secret, &context(id))?;
+        let secret = String::from_utf8(secret).map_err(|_| OpenError)?;
+        Ok((Integration::try_from(row)?, SecretString::from(secret)))
+    }
+
+    /// Records the outcome of talking to the vendor. A change of health is audited; a repeat
+    /// of the same health only moves the timestamps.
+    ///
+    /// # Errors
+    /// [`IntegrationAdminError::NotFound`].
+    pub async fn record_check(
+        &self,
+        id: IntegrationId,
+        outcome: CheckOutcome,
+    ) -> Result<Integration, IntegrationAdminError> {
+        let row = self.existing(id).await?;
+        let before = Integration::try_from(row.clone())?;
+        let now = self.ctx.clock.now();
+        let mut active = row.into_active_model();
+        active.last_checked_at = Set(Some(now));
+        match &outcome {
+            CheckOutcome::Succeeded => {
+                active.health = Set(IntegrationHealth::Healthy.as_str().to_owned());
+                active.last_error = Set(None);
+                active.last_success_at = Set(Some(now));
+            }
+            CheckOutcome::Failed(error) => {
+                active.health = Set(IntegrationHealth::Failing.as_str().to_owned());
+                active.last_error = Set(Some(error.clone()));
+            }
+        }
+        let after = Integration::try_from(
+            active
+                .update(self.ctx.txn)
+                .await
+                .map_err(StorageError::from)?,
+        )?;
+        if after.health != before.health || after.last_error != before.last_error {
+            self.record(
+                Change::new("integration.health_changed", "integration", &id)
+                    .before(&health_of(&before))
+                    .after(&health_of(&after)),
+            )
+            .await?;
+        }
+        Ok(after)
+    }
+
+    async fn existing(
+        &self,
+        id: IntegrationId,
+    ) -> Result<integration::Model, IntegrationAdminError> {
+        self.directory()
+            .row(id)
+            .await?
+            .ok_or(IntegrationAdminError::NotFound(id))
+    }
+
+    fn seal(&self, id: IntegrationId, secret: &SecretString) -> String {
+        self.secrets
+            .seal(secret.expose_secret().as_bytes(), &context(id))
+    }
+
+    async fn record(&self, change: Change) -> Result<(), StorageError> {
+        let chain = ChainRef::Tenant {
+            msp_id: self.msp_id,
+            tenant_id: self.tenant_id,
+        };
+        audit::append(self.ctx, chain, change).await?;
+        Ok(())
+    }
+}
+
+fn health_of(integration: &Integration) -> serde_json::Value {
+    serde_json::json!({
+        "health": integration.health,
+        "last_error": integration.last_error,
+    })
+}
+
+/// What a sealed credential is bound to.
+fn context(id: IntegrationId) -> Vec<u8> {
+    format!("integration:{id}").into_bytes()
+}
+
+fn checked_name(name: &str) -> Result<String, IntegrationAdminError> {
+    let name = name.trim();
+    if name.is_empty() {
+        Err(IntegrationAdminError::EmptyName)
+    } else {
+        Ok(name.to_owned())
+    }
+}
+
+impl TryFrom<integration::Model> for Integration {
+    type Error = StorageError;
+
+    fn try_from(row: integration::Model) -> Result<Self, Self::Error> {
+        let vendor = Vendor::parse(&row.vendor)
+            .ok_or_else(|| StorageError::corrupt("integration vendor", &row.vendor))?;
+        let health = IntegrationHealth::parse(&row.health)
+            .ok_or_else(|| StorageError::corrupt("integration health", &row.health))?;
+        Ok(Integration {
+            id: row.id.into(),
+            msp_id: row.msp_id.into(),
+            tenant_id: row.tenant_id.into(),
+            vendor,
+            name: row.name,
+            settings: row.settings,
+            health,
+            last_error: row.last_error,
+            last_checked_at: row.last_checked_at,
+            last_success_at: row.last_success_at,
+            created_at: row.created_at,
+            updated_at: row.updated_at,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sealed_credentials_are_bound_to_their_integration() {
+        let secrets = SecretBox::from_key(&[7; 32]);
+        let a = IntegrationId::from_uuid(uuid::Uuid::from_u128(1));
+        let b = IntegrationId::from_uuid(uuid::Uuid::from_u128(2));
+        let sealed = secrets.seal(b"client-secret", &context(a));
+        assert_eq!(
+            secrets.open(&sealed, &context(a)).unwrap(),
+            b"client-secret"
+        );
+        assert!(secrets.open(&sealed, &context(b)).is_err());
+    }
+
+    #[test]
+    fn timestamps_are_optional_until_checked() {
+        let now = chrono::DateTime::from_timestamp(1_800_000_000, 0).unwrap();
+        let row = integration::Model {
+            id: uuid::Uuid::from_u128(1),
+            msp_id: uuid::Uuid::from_u128(2),
+            tenant_id: uuid::Uuid::from_u128(3),
+            vendor: "microsoft_graph".into(),
+            name: "Entra ID".into(),
+            settings: serde_json::json!({}),
+            sealed_secret: String::new(),
+            health: "unknown".into(),
+            last_error: None,
+            last_checked_at: None,
+            last_success_at: None,
+            created_at: now,
+            updated_at: now,
+        };
+        let integration = Integration::try_from(row.clone()).unwrap();
+        assert_eq!(integration.health, IntegrationHealth::Unknown);
+        assert!(
+            Integration::try_from(integration::Model {
+                vendor: "nope".into(),
+                ..row
+            })
+            .is_err()
+        );
+    }
+}

@@ -1,0 +1,64 @@
+//! Integrations: a tenant's connection to one vendor.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::{IntegrationId, MspId, TenantId, observations::Vendor};
+
+/// Whether Steward can currently work with the vendor.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum IntegrationHealth {
+    /// Never tested or synchronized.
+    Unknown,
+    /// The last test or synchronization succeeded.
+    Healthy,
+    /// The last test or synchronization failed; `last_error` says why.
+    Failing,
+}
+
+impl IntegrationHealth {
+    #[must_use]
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            IntegrationHealth::Unknown => "unknown",
+            IntegrationHealth::Healthy => "healthy",
+            IntegrationHealth::Failing => "failing",
+        }
+    }
+
+    #[must_use]
+    pub fn parse(value: &str) -> Option<Self> {
+        match value {
+            "unknown" => Some(IntegrationHealth::Unknown),
+            "healthy" => Some(IntegrationHealth::Healthy),
+            "failing" => Some(IntegrationHealth::Failing),
+            _ => None,
+        }
+    }
+}
+
+/// A tenant's connection to one vendor. The credential is never part of it: it is stored
+/// sealed and only connectors open it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Integration {
+    pub id: IntegrationId,
+    pub msp_id: MspId,
+    pub tenant_id: TenantId,
+    pub vendor: Vendor,
+    /// A name unique within the tenant, e.g. "Defender for Endpoint".
+    pub name: String,
+    /// The vendor's non-secret settings (directory id, client id, base URLs).
+    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
+    pub settings: serde_json::Value,
+    pub health: IntegrationHealth,
+    /// Why the last test or synchronization failed.
+    pub last_error: Option<String>,
+    pub last_checked_at: Option<DateTime<Utc>>,
+    /// The last successful test or synchronization.
+    pub last_success_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}

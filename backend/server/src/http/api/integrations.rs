@@ -1,0 +1,354 @@
+//! Integrations: a tenant's connections to its vendors. MSP staff see them and their health;
+//! MSP admins create, change, test and remove them. Credentials go in and never come out.
+
+use axum::{Json, extract::State, http::StatusCode};
+use secrecy::SecretString;
+use serde::{Deserialize, Serialize};
+use steward_core::storage::{
+    CheckOutcome, IntegrationAdminError, IntegrationChanges, NewIntegration,
+};
+use steward_domain::{
+    IntegrationId, TenantId, access::Permission, integrations::Integration, observations::Vendor,
+};
+use steward_integrations::{
+    Connector,
+    http::{RetryPolicy, VendorHttp},
+    registry,
+};
+use utoipa::ToSchema;
+use utoipa_axum::{router::OpenApiRouter, routes};
+
+use super::responses::{ListErrors, ReadErrors, WriteErrors};
+use crate::{
+    http::{
+        ApiError,
+        auth::CallerContext,
+        extract::{ApiJson, ApiPath},
+    },
+    state::AppState,
+};
+
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list_integrations, create_integration))
+        .routes(routes!(
+            get_integration,
+            update_integration,
+            remove_integration
+        ))
+        .routes(routes!(test_integration))
+}
+
+/// The integrations of a tenant.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct IntegrationList {
+    pub items: Vec<Integration>,
+}
+
+/// A new integration.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateIntegration {
+    pub vendor: Vendor,
+    /// Unique within the tenant.
+    pub name: String,
+    /// For Microsoft vendors: `directory_id`, `client_id`, and optionally `api_base_url` and
+    /// `login_base_url` (default: the vendor's production endpoints).
+    #[schema(value_type = Object)]
+    pub settings: serde_json::Value,
+    /// The app registration's client secret; stored encrypted, never returned.
+    #[schema(value_type = String, format = Password)]
+    pub client_secret: String,
+}
+
+/// Changes to an integration; absent fields stay as they are. Any change sets its health back
+/// to `unknown` until the next test or synchronization.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateIntegration {
+    pub name: Option<String>,
+    #[schema(value_type = Option<Object>)]
+    pub settings: Option<serde_json::Value>,
+    #[schema(value_type = Option<String>, format = Password)]
+    pub client_secret: Option<String>,
+}
+
+/// What a connection test found.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ConnectionTest {
+    /// Whether Steward could sign in and read what it needs.
+    pub ok: bool,
+    /// What was checked, in order, when it worked.
+    pub checks: Vec<String>,
+    /// Why it failed.
+    pub error: Option<String>,
+    /// The integration with its updated health.
+    pub integration: Integration,
+}
+
+impl From<IntegrationAdminError> for ApiError {
+    fn from(err: IntegrationAdminError) -> Self {
+        let message = err.to_string();
+        match err {
+            IntegrationAdminError::NotFound(_) | IntegrationAdminError::UnknownTenant(_) => {
+                ApiError::not_found(message)
+            }
+            IntegrationAdminError::NameTaken(_) => ApiError::conflict("name-taken", message),
+            IntegrationAdminError::EmptyName => ApiError::unprocessable("invalid-name", message),
+            IntegrationAdminError::TenantOffboarded => {
+                ApiError::conflict("tenant-offboarded", message)
+            }
+            IntegrationAdminError::Secret(_) => ApiError::new(
+                StatusCode::CONFLICT,
+                "credential-unreadable",
+                format!("{message}; enter the client secret again"),
+            ),
+            IntegrationAdminError::Storage(storage) => storage.into(),
+        }
+    }
+}
+
+fn secret(value: String) -> Result<SecretString, ApiError> {
+    if value.trim().is_empty() {
+        return Err(ApiError::unprocessable(
+            "invalid-secret",
+            "client_secret must not be empty",
+        ));
+    }
+    Ok(SecretString::from(value))
+}
+
+fn settings(vendor: Vendor, value: serde_json::Value) -> Result<serde_json::Value, ApiError> {
+    registry::normalize_settings(vendor, value)
+        .map_err(|message| ApiError::unprocessable("invalid-settings", message))
+}
+
+/// The tenant's integrations (MSP staff).
+#[utoipa::path(
+    get,
+    path = "/api/v1/tenants/{tenant_id}/integrations",
+    tag = "integrations",
+    params(("tenant_id" = TenantId, Path, description = "The tenant's id")),
+    responses((status = OK, body = IntegrationList), ListErrors, ReadErrors),
+    security(("api_token" = []))
+)]
+async fn list_integrations(
+    ctx: CallerContext,
+    ApiPath(tenant_id): ApiPath<TenantId>,
+) -> Result<Json<IntegrationList>, ApiError> {
+    let scope = ctx.tenant(tenant_id).await?;
+    let items = scope.integrations()?.list().await?;
+    Ok(Json(IntegrationList { items }))
+}
+
+/// Connects the tenant to a vendor (MSP admins).
+#[utoipa::path(
+    post,
+    path = "/api/v1/tenants/{tenant_id}/integrations",
+    tag = "integrations",
+    params(("tenant_id" = TenantId, Path, description = "The tenant's id")),
+    request_body = CreateIntegration,
+    responses((status = CREATED, body = Integration), WriteErrors),
+    security(("api_token" = []))
+)]
+async fn create_integration(
+    State(state): State<AppState>,
+    ctx: CallerContext,
+    ApiPath(tenant_id): ApiPath<TenantId>,
+    ApiJson(body): ApiJson<CreateIntegration>,
+) -> Result<(StatusCode, Json<Integration>), ApiError> {
+    let scope = ctx.tenant(tenant_id).await?;
+    ctx.caller.require(Permission::ManageIntegrations)?;
+    let new = NewIntegration {
+        settings: settings(body.vendor, body.settings)?,
+        secret: secret(body.client_secret)?,
+        vendor: body.vendor,
+        name: body.name,
+    };
+    let txn = ctx.storage.begin().await?;
+    let write = ctx.write(&txn);
+    let integration = ctx
+        .caller
+        .admin(&write)?
+        .integrations(scope.tenant().id, &state.secrets)
+        .create(new)
+        .await?;
+    txn.commit().await?;
+    Ok((StatusCode::CREATED, Json(integration)))
+}
+
+/// One integration (MSP staff).
+#[utoipa::path(
+    get,
+    path = "/api/v1/tenants/{tenant_id}/integrations/{integration_id}",
+    tag = "integrations",
+    params(
+        ("tenant_id" = TenantId, Path, description = "The tenant's id"),
+        ("integration_id" = IntegrationId, Path, description = "The integration's id"),
+    ),
+    responses((status = OK, body = Integration), ReadErrors),
+    security(("api_token" = []))
+)]
+async fn get_integration(
+    ctx: CallerContext,
+    ApiPath((tenant_id, integration_id)): ApiPath<(TenantId, IntegrationId)>,
+) -> Result<Json<Integration>, ApiError> {
+    let scope = ctx.tenant(tenant_id).await?;
+    scope
+        .integrations()?
+        .lookup(integration_id)
+        .await?
+        .map(Json)
+        .ok_or_else(|| ApiError::not_found(format!("no integration {integration_id}")))
+}
+
+/// Changes an integration's name, settings or credential (MSP admins).
+#[utoipa::path(
+    patch,
+    path = "/api/v1/tenants/{tenant_id}/integrations/{integration_id}",
+    tag = "integrations",
+    params(
+        ("tenant_id" = TenantId, Path, description = "The tenant's id"),
+        ("integration_id" = IntegrationId, Path, description = "The integration's id"),
+    ),
+    request_body = UpdateIntegration,
+    responses((status = OK, body = Integration), WriteErrors),
+    security(("api_token" = []))
+)]
+async fn update_integration(
+    State(state): State<AppState>,
+    ctx: CallerContext,
+    ApiPath((tenant_id, integration_id)): ApiPath<(TenantId, IntegrationId)>,
+    ApiJson(body): ApiJson<UpdateIntegration>,
+) -> Result<Json<Integration>, ApiError> {
+    let scope = ctx.tenant(tenant_id).await?;
+    ctx.caller.require(Permission::ManageIntegrations)?;
+    let current = scope
+        .integrations()?
+        .lookup(integration_id)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("no integration {integration_id}")))?;
+    let changes = IntegrationChanges {
+        name: body.name,
+        settings: body
+            .settings
+            .map(|value| settings(current.vendor, value))
+            .transpose()?,
+        secret: body.client_secret.map(secret).transpose()?,
+    };
+    let txn = ctx.storage.begin().await?;
+    let write = ctx.write(&txn);
+    let integration = ctx
+        .caller
+        .admin(&write)?
+        .integrations(scope.tenant().id, &state.secrets)
+        .update(integration_id, changes)
+        .await?;
+    txn.commit().await?;
+    Ok(Json(integration))
+}
+
+/// Removes an integration (MSP admins): Steward stops talking to that vendor for the tenant.
+#[utoipa::path(
+    delete,
+    path = "/api/v1/tenants/{tenant_id}/integrations/{integration_id}",
+    tag = "integrations",
+    params(
+        ("tenant_id" = TenantId, Path, description = "The tenant's id"),
+        ("integration_id" = IntegrationId, Path, description = "The integration's id"),
+    ),
+    responses((status = NO_CONTENT, description = "Removed"), WriteErrors),
+    security(("api_token" = []))
+)]
+async fn remove_integration(
+    State(state): State<AppState>,
+    ctx: CallerContext,
+    ApiPath((tenant_id, integration_id)): ApiPath<(TenantId, IntegrationId)>,
+) -> Result<StatusCode, ApiError> {
+    let scope = ctx.tenant(tenant_id).await?;
+    ctx.caller.require(Permission::ManageIntegrations)?;
+    let txn = ctx.storage.begin().await?;
+    let write = ctx.write(&txn);
+    ctx.caller
+        .admin(&write)?
+        .integrations(scope.tenant().id, &state.secrets)
+        .remove(integration_id)
+        .await?;
+    txn.commit().await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Signs in at the vendor with the stored credential and reads one item of each kind Steward
+/// needs; records the outcome as the integration's health (MSP admins).
+#[utoipa::path(
+    post,
+    path = "/api/v1/tenants/{tenant_id}/integrations/{integration_id}/test",
+    tag = "integrations",
+    params(
+        ("tenant_id" = TenantId, Path, description = "The tenant's id"),
+        ("integration_id" = IntegrationId, Path, description = "The integration's id"),
+    ),
+    responses((status = OK, body = ConnectionTest), WriteErrors),
+    security(("api_token" = []))
+)]
+async fn test_integration(
+    State(state): State<AppState>,
+    ctx: CallerContext,
+    ApiPath((tenant_id, integration_id)): ApiPath<(TenantId, IntegrationId)>,
+) -> Result<Json<ConnectionTest>, ApiError> {
+    let scope = ctx.tenant(tenant_id).await?;
+    ctx.caller.require(Permission::ManageIntegrations)?;
+    // Open the credential in a short read transaction; the vendor call happens outside any.
+    let (integration, credential) = {
+        let txn = ctx.storage.begin().await?;
+        let write = ctx.write(&txn);
+        let opened = ctx
+            .caller
+            .admin(&write)?
+            .integrations(scope.tenant().id, &state.secrets)
+            .open(integration_id)
+            .await?;
+        txn.rollback().await?;
+        opened
+    };
+    let http = VendorHttp::new(RetryPolicy {
+        max_retries: 2,
+        ..RetryPolicy::default()
+    })
+    .map_err(|e| ApiError::internal(&e))?;
+    let outcome = match registry::connect(
+        integration.vendor,
+        &integration.settings,
+        credential,
+        http,
+        std::sync::Arc::clone(&state.clock),
+    ) {
+        Ok(connector) => connector.test_connection().await,
+        Err(error) => Err(error),
+    };
+    let (checks, error) = match outcome {
+        Ok(report) => (report.checks, None),
+        Err(error) => (Vec::new(), Some(error.to_string())),
+    };
+    let txn = ctx.storage.begin().await?;
+    let write = ctx.write(&txn);
+    let integration = ctx
+        .caller
+        .admin(&write)?
+        .integrations(scope.tenant().id, &state.secrets)
+        .record_check(
+            integration_id,
+            match &error {
+                None => CheckOutcome::Succeeded,
+                Some(error) => CheckOutcome::Failed(error.clone()),
+            },
+        )
+        .await?;
+    txn.commit().await?;
+    Ok(Json(ConnectionTest {
+        ok: error.is_none(),
+        checks,
+        error,
+        integration,
+    }))
+}

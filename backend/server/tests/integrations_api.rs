@@ -1,0 +1,505 @@
+//! Integrations and the sandbox through the HTTP API: connecting a tenant to the sandbox's
+//! simulated Defender for Endpoint and Microsoft Graph, testing the connection, credentials that
+//! never come back out, health recorded and audited, bad input refused without changes,
+//! scenarios staged and the vendor-side state read back.
+
+mod support;
+
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+use steward_core::{secrets::SecretBox, storage::entities::integration};
+use steward_domain::tenancy::{Role, Tenant};
+use steward_integrations::sandbox::SandboxCredentials;
+use steward_testkit::{TestDatabase, World, tamper::audit_entry_count};
+use support::{TestApp, test_secrets};
+
+struct Setup {
+    world: World,
+    app: TestApp,
+    tenant: Tenant,
+    admin: String,
+    technician: String,
+    owner: String,
+    credentials: SandboxCredentials,
+}
+
+async fn setup(db: &TestDatabase) -> Setup {
+    let world = World::new(db).await;
+    let msp = world.msp("harbor").await;
+    let tenant = world.tenant(msp.id, "acme-dental").await;
+    let admin = world
+        .user(msp.id, "admin@harbor.example", Role::MspAdmin, None)
+        .await;
+    let technician = world
+        .user(msp.id, "tech@harbor.example", Role::Technician, None)
+        .await;
+    let owner = world
+        .user(
+            msp.id,
+            "owner@acme.example",
+            Role::CustomerOwner,
+            Some(tenant.id),
+        )
+        .await;
+    let app = TestApp::for_world_with_sandbox(&world, test_secrets()).await;
+    let credentials = app
+        .sandbox
+        .as_ref()
+        .unwrap()
+        .ensure(tenant.id.as_uuid(), &tenant.name, tenant.slug.as_str())
+        .await
+        .unwrap();
+    Setup {
+        admin: world.token(&admin, None).await,
+        technician: world.token(&technician, None).await,
+        owner: world.token(&owner, None).await,
+        world,
+        app,
+        tenant,
+        credentials,
+    }
+}
+
+impl Setup {
+    fn integrations(&self) -> String {
+        format!("/api/v1/tenants/{}/integrations", self.tenant.id)
+    }
+
+    fn body(&self, vendor: &str, api: &str, name: &str) -> Value {
+        json!({
+            "vendor": vendor,
+            "name": name,
+            "settings": {
+                "directory_id": self.credentials.directory_id,
+                "client_id": self.credentials.client_id,
+                "api_base_url": self.app.url(&format!("/sandbox/{api}/")),
+                "login_base_url": self.app.url("/sandbox/login/"),
+            },
+            "client_secret": self.credentials.client_secret,
+        })
+    }
+
+    async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        token: &str,
+        body: Option<&Value>,
+    ) -> (StatusCode, Value) {
+        self.app.call(method, path, Some(token), body).await
+    }
+}
+
+#[tokio::test]
+async fn an_admin_connects_tests_and_removes_integrations() {
+    let db = TestDatabase::migrated().await;
+    let s = setup(&db).await;
+
+    let (status, defender) = s
+        .call(
+            Method::POST,
+            &s.integrations(),
+            &s.admin,
+            Some(&s.body("microsoft_defender", "defender", "Defender")),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{defender}");
+    assert_eq!(defender["health"], "unknown");
+    assert!(
+        !defender.to_string().contains(&s.credentials.client_secret),
+        "the credential never comes back out"
+    );
+    let (status, graph) = s
+        .call(
+            Method::POST,
+            &s.integrations(),
+            &s.admin,
+            Some(&s.body("microsoft_graph", "graph", "Entra ID")),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{graph}");
+
+    // The credential is stored sealed, not as entered.
+    let rows = <integration::Entity as sea_orm::EntityTrait>::find()
+        .all(s.world.storage.conn())
+        .await
+        .unwrap();
+    assert_eq!(rows.len(), 2);
+    assert!(
+        rows.iter()
+            .all(|row| !row.sealed_secret.contains(&s.credentials.client_secret))
+    );
+
+    for (integration, checks) in [(&defender, 2), (&graph, 3)] {
+        let path = format!(
+            "{}/{}/test",
+            s.integrations(),
+            integration["id"].as_str().unwrap()
+        );
+        let (status, test) = s.call(Method::POST, &path, &s.admin, None).await;
+        assert_eq!(status, StatusCode::OK, "{test}");
+        assert_eq!(test["ok"], true, "{test}");
+        assert_eq!(test["checks"].as_array().unwrap().len(), checks, "{test}");
+        assert_eq!(test["integration"]["health"], "healthy");
+        assert!(test["integration"]["last_success_at"].is_string());
+    }
+
+    let (status, list) = s
+        .call(Method::GET, &s.integrations(), &s.technician, None)
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(list["items"].as_array().unwrap().len(), 2);
+
+    let path = format!("{}/{}", s.integrations(), graph["id"].as_str().unwrap());
+    let (status, _) = s.call(Method::DELETE, &path, &s.admin, None).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (status, _) = s.call(Method::GET, &path, &s.admin, None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+
+    let (_, audit) = s
+        .call(
+            Method::GET,
+            &format!("/api/v1/tenants/{}/audit", s.tenant.id),
+            &s.admin,
+            None,
+        )
+        .await;
+    let actions: Vec<_> = audit["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["action"].as_str().unwrap().to_owned())
+        .collect();
+    for expected in [
+        "integration.created",
+        "integration.health_changed",
+        "integration.removed",
+    ] {
+        assert!(
+            actions.iter().any(|a| a == expected),
+            "{expected} missing from {actions:?}"
+        );
+    }
+    assert!(!audit.to_string().contains(&s.credentials.client_secret));
+}
+
+#[tokio::test]
+async fn a_wrong_credential_makes_the_integration_failing_with_the_vendors_reason() {
+    let db = TestDatabase::migrated().await;
+    let s = setup(&db).await;
+    let (_, created) = s
+        .call(
+            Method::POST,
+            &s.integrations(),
+            &s.admin,
+            Some(&s.body("microsoft_graph", "graph", "Entra ID")),
+        )
+        .await;
+    let path = format!("{}/{}", s.integrations(), created["id"].as_str().unwrap());
+    let (status, updated) = s
+        .call(
+            Method::PATCH,
+            &path,
+            &s.admin,
+            Some(&json!({"client_secret": "wrong"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{updated}");
+
+    let (status, test) = s
+        .call(Method::POST, &format!("{path}/test"), &s.admin, None)
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(test["ok"], false);
+    let error = test["error"].as_str().unwrap();
+    assert!(
+        error.contains("invalid_client") && error.contains("AADSTS7000215"),
+        "{error}"
+    );
+    assert_eq!(test["integration"]["health"], "failing");
+    assert_eq!(test["integration"]["last_error"], error);
+}
+
+#[tokio::test]
+async fn bad_input_is_refused_and_changes_nothing() {
+    let db = TestDatabase::migrated().await;
+    let s = setup(&db).await;
+    let (status, _) = s
+        .call(
+            Method::POST,
+            &s.integrations(),
+            &s.admin,
+            Some(&s.body("microsoft_graph", "graph", "Entra ID")),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
+    let before = audit_entry_count(&s.world.storage).await;
+
+    let mut unknown_vendor = s.body("microsoft_graph", "graph", "Other");
+    unknown_vendor["vendor"] = json!("acme_edr");
+    let mut missing_client = s.body("microsoft_graph", "graph", "Other");
+    missing_client["settings"]
+        .as_object_mut()
+        .unwrap()
+        .remove("client_id");
+    let mut secret_in_settings = s.body("microsoft_graph", "graph", "Other");
+    secret_in_settings["settings"]["client_secret"] = json!("x");
+    let mut empty_secret = s.body("microsoft_graph", "graph", "Other");
+    empty_secret["client_secret"] = json!(" ");
+    let mut ftp = s.body("microsoft_graph", "graph", "Other");
+    ftp["settings"]["api_base_url"] = json!("ftp://example.com/");
+    let duplicate = s.body("microsoft_graph", "graph", "Entra ID");
+    for (body, status, code) in [
+        (
+            unknown_vendor,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid-body",
+        ),
+        (
+            missing_client,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid-settings",
+        ),
+        (
+            secret_in_settings,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid-settings",
+        ),
+        (
+            empty_secret,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid-secret",
+        ),
+        (ftp, StatusCode::UNPROCESSABLE_ENTITY, "invalid-settings"),
+        (duplicate, StatusCode::CONFLICT, "name-taken"),
+    ] {
+        let (got, answer) = s
+            .call(Method::POST, &s.integrations(), &s.admin, Some(&body))
+            .await;
+        assert_eq!(got, status, "{body}: {answer}");
+        assert_eq!(answer["error"]["code"], code, "{body}: {answer}");
+    }
+    assert_eq!(audit_entry_count(&s.world.storage).await, before);
+    let (_, list) = s.call(Method::GET, &s.integrations(), &s.admin, None).await;
+    assert_eq!(list["items"].as_array().unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn other_msps_cannot_reach_a_tenants_integrations_or_sandbox() {
+    let db = TestDatabase::migrated().await;
+    let s = setup(&db).await;
+    let (_, created) = s
+        .call(
+            Method::POST,
+            &s.integrations(),
+            &s.admin,
+            Some(&s.body("microsoft_graph", "graph", "Entra ID")),
+        )
+        .await;
+    let other = s.world.msp("elsewhere").await;
+    let stranger = s
+        .world
+        .user(other.id, "admin@elsewhere.example", Role::MspAdmin, None)
+        .await;
+    let stranger = s.world.token(&stranger, None).await;
+    let integration = format!("{}/{}", s.integrations(), created["id"].as_str().unwrap());
+    for (method, path) in [
+        (Method::GET, s.integrations()),
+        (Method::GET, integration.clone()),
+        (Method::POST, format!("{integration}/test")),
+        (Method::DELETE, integration.clone()),
+        (Method::GET, format!("/sandbox/state/{}", s.tenant.id)),
+        (
+            Method::POST,
+            format!(
+                "/api/v1/tenants/{}/sandbox/scenarios/malware-laptop/run",
+                s.tenant.id
+            ),
+        ),
+    ] {
+        let (status, answer) = s.call(method.clone(), &path, &stranger, None).await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{method} {path}: {answer}");
+    }
+}
+
+#[tokio::test]
+async fn scenarios_change_the_vendor_side_state_staff_can_read() {
+    let db = TestDatabase::migrated().await;
+    let s = setup(&db).await;
+    let state_path = format!("/sandbox/state/{}", s.tenant.id);
+    let (status, state) = s.call(Method::GET, &state_path, &s.technician, None).await;
+    assert_eq!(status, StatusCode::OK, "{state}");
+    assert_eq!(state["defender_alerts"], 0);
+    assert_eq!(state["devices"].as_array().unwrap().len(), 9);
+    assert!(
+        state["users"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|u| u["account_enabled"] == true)
+    );
+
+    let run = format!(
+        "/api/v1/tenants/{}/sandbox/scenarios/malware-laptop/run",
+        s.tenant.id
+    );
+    let (status, answer) = s.call(Method::POST, &run, &s.technician, None).await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    assert_eq!(answer["scenario"], "malware-laptop");
+    let target = answer["target"].as_str().unwrap();
+    let (_, state) = s.call(Method::GET, &state_path, &s.technician, None).await;
+    assert_eq!(state["defender_alerts"], 1);
+    let device = state["devices"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["id"] == target)
+        .unwrap();
+    assert!(
+        device["tags"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("Finance"))
+    );
+
+    let (status, answer) = s
+        .call(
+            Method::POST,
+            &format!(
+                "/api/v1/tenants/{}/sandbox/scenarios/compromised-admin/run",
+                s.tenant.id
+            ),
+            &s.admin,
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    let (_, state) = s.call(Method::GET, &state_path, &s.admin, None).await;
+    assert_eq!(state["security_alerts"], 1);
+    let admin = state["users"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|u| u["id"] == answer["target"])
+        .unwrap();
+    assert_eq!(admin["admin_roles"], json!(["Global Administrator"]));
+
+    let (_, audit) = s
+        .call(
+            Method::GET,
+            &format!("/api/v1/tenants/{}/audit", s.tenant.id),
+            &s.admin,
+            None,
+        )
+        .await;
+    let runs = audit["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["action"] == "sandbox.scenario_run")
+        .count();
+    assert_eq!(runs, 2);
+
+    // The state survives a restart: a fresh sandbox over the same database sees it.
+    let reopened = steward_server::sandbox::open(s.world.storage.clone(), s.world.shared_clock())
+        .await
+        .unwrap();
+    let again = reopened.state(s.tenant.id.as_uuid()).await.unwrap();
+    assert_eq!(again.defender_alerts, 1);
+    assert_eq!(again.security_alerts, 1);
+}
+
+#[tokio::test]
+async fn scenario_and_state_refusals_are_clear() {
+    let db = TestDatabase::migrated().await;
+    let s = setup(&db).await;
+    let before = audit_entry_count(&s.world.storage).await;
+    let run = |scenario: &str| {
+        format!(
+            "/api/v1/tenants/{}/sandbox/scenarios/{scenario}/run",
+            s.tenant.id
+        )
+    };
+
+    let (status, answer) = s
+        .call(Method::POST, &run("ransomware"), &s.admin, None)
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert!(
+        answer["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("malware-laptop")
+    );
+    let (status, _) = s
+        .call(Method::POST, &run("malware-laptop"), &s.owner, None)
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, _) = s
+        .call(
+            Method::GET,
+            &format!("/sandbox/state/{}", s.tenant.id),
+            &s.owner,
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, _) = s
+        .app
+        .call(
+            Method::GET,
+            &format!("/sandbox/state/{}", s.tenant.id),
+            None,
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert_eq!(audit_entry_count(&s.world.storage).await, before);
+
+    // Without the sandbox, scenarios are refused and the vendor routes do not exist.
+    let plain = TestApp::for_world(&s.world).await;
+    let (status, answer) = plain
+        .call(Method::POST, &run("malware-laptop"), Some(&s.admin), None)
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    assert_eq!(answer["error"]["code"], "sandbox-disabled");
+    let response = plain
+        .client
+        .post(plain.url(&format!(
+            "/sandbox/login/{}/oauth2/v2.0/token",
+            s.credentials.directory_id
+        )))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn a_credential_sealed_under_another_key_is_reported_not_used() {
+    let db = TestDatabase::migrated().await;
+    let s = setup(&db).await;
+    let integration = s
+        .world
+        .integration(
+            &s.tenant,
+            &SecretBox::from_key(&[1; 32]),
+            steward_core::storage::NewIntegration {
+                vendor: steward_domain::observations::Vendor::MicrosoftGraph,
+                name: "Sealed elsewhere".to_owned(),
+                settings: s.body("microsoft_graph", "graph", "x")["settings"].clone(),
+                secret: s.credentials.client_secret.clone().into(),
+            },
+        )
+        .await;
+    let (status, answer) = s
+        .call(
+            Method::POST,
+            &format!("{}/{}/test", s.integrations(), integration.id),
+            &s.admin,
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT, "{answer}");
+    assert_eq!(answer["error"]["code"], "credential-unreadable");
+}
