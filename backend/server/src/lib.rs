@@ -6,6 +6,7 @@
 pub mod cli;
 mod commands;
 pub mod config;
+pub mod connections;
 pub mod http;
 pub mod sandbox;
 pub mod state;

@@ -756,3 +756,143 @@ async fn admins_manage_tenants_users_and_tokens_through_forms() {
         Some(format!("{user_path}?done=user-disabled"))
     );
 }
+
+#[tokio::test]
+async fn admins_connect_test_and_remove_integrations_and_stage_scenarios_through_forms() {
+    let f = fixture().await;
+    let app = TestApp::for_world_with_sandbox(&f.world, support::test_secrets()).await;
+    let credentials = app
+        .sandbox
+        .as_ref()
+        .unwrap()
+        .ensure(f.acme.id.as_uuid(), &f.acme.name, f.acme.slug.as_str())
+        .await
+        .unwrap();
+    let browser = Browser::new(&app);
+    browser.sign_in("admin@harbor.example", PASSWORD).await;
+    let page_path = format!("/tenants/{}/integrations", f.acme.id);
+    assert!(
+        browser
+            .get(&format!("/tenants/{}", f.acme.id))
+            .await
+            .body
+            .contains(&page_path),
+        "the tenant page links to its integrations"
+    );
+    let empty = browser.get(&page_path).await;
+    assert!(
+        empty.body.contains("not connected to any vendor"),
+        "{}",
+        empty.body
+    );
+
+    let api = app.url("/sandbox/defender/");
+    let login = app.url("/sandbox/login/");
+    let fields = [
+        ("vendor", "microsoft_defender"),
+        ("name", "Defender"),
+        ("directory_id", credentials.directory_id.as_str()),
+        ("client_id", credentials.client_id.as_str()),
+        ("client_secret", credentials.client_secret.as_str()),
+        ("api_base_url", api.as_str()),
+        ("login_base_url", login.as_str()),
+    ];
+    let created = browser.submit(&page_path, &page_path, &fields).await;
+    assert_eq!(
+        created.location,
+        Some(format!("{page_path}?done=integration-created"))
+    );
+    let duplicate = browser.submit(&page_path, &page_path, &fields).await;
+    assert_eq!(
+        duplicate.location,
+        Some(format!("{page_path}?error=name-taken"))
+    );
+    let listed = browser.get(&page_path).await.body;
+    assert!(listed.contains("not tested"), "{listed}");
+    assert!(
+        !listed.contains(&credentials.client_secret),
+        "the secret is never shown"
+    );
+
+    let marker = format!("/tenants/{}/integrations/", f.acme.id);
+    let start = listed.find(&marker).unwrap() + marker.len();
+    let integration_id = &listed[start..start + 36];
+    let base = format!("{page_path}/{integration_id}");
+
+    let tested = browser
+        .submit(&page_path, &format!("{base}/test"), &[])
+        .await;
+    assert_eq!(
+        tested.location,
+        Some(format!("{page_path}?done=integration-tested"))
+    );
+    assert!(browser.get(&page_path).await.body.contains("healthy"));
+
+    let replaced = browser
+        .submit(
+            &page_path,
+            &format!("{base}/credential"),
+            &[("client_secret", "wrong")],
+        )
+        .await;
+    assert_eq!(
+        replaced.location,
+        Some(format!("{page_path}?done=integration-credential"))
+    );
+    let failed = browser
+        .submit(&page_path, &format!("{base}/test"), &[])
+        .await;
+    assert_eq!(
+        failed.location,
+        Some(format!("{page_path}?error=connection-failed"))
+    );
+    let page = browser.get(&page_path).await.body;
+    assert!(
+        page.contains("failing") && page.contains("AADSTS7000215"),
+        "{page}"
+    );
+
+    let run = browser
+        .submit(
+            &page_path,
+            &format!("/tenants/{}/sandbox/run", f.acme.id),
+            &[("scenario", "malware-laptop")],
+        )
+        .await;
+    assert_eq!(run.location, Some(format!("{page_path}?done=scenario-run")));
+    assert!(
+        browser
+            .get(&page_path)
+            .await
+            .body
+            .contains("(1 alerts raised so far)")
+    );
+
+    let removed = browser
+        .submit(&page_path, &format!("{base}/remove"), &[])
+        .await;
+    assert_eq!(
+        removed.location,
+        Some(format!("{page_path}?done=integration-removed"))
+    );
+    assert!(
+        browser
+            .get(&page_path)
+            .await
+            .body
+            .contains("not connected to any vendor")
+    );
+
+    // A technician sees the page and may stage scenarios, but gets no management forms.
+    let tech = Browser::new(&app);
+    tech.sign_in("tech@harbor.example", PASSWORD).await;
+    let page = tech.get(&page_path).await.body;
+    assert!(!page.contains("Connect a vendor"));
+    assert!(page.contains("Run compromised-admin"));
+    let refused = tech.submit(&page_path, &page_path, &fields).await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN);
+    // Customers do not see integrations at all.
+    let owner = Browser::new(&app);
+    owner.sign_in("owner@acme.example", PASSWORD).await;
+    assert_eq!(owner.get(&page_path).await.status, StatusCode::FORBIDDEN);
+}

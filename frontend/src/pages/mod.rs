@@ -3,6 +3,7 @@
 pub mod account;
 pub mod audit;
 pub mod dashboard;
+pub mod integrations;
 pub mod login;
 pub mod message;
 pub mod tenant;

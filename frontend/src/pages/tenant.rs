@@ -18,6 +18,8 @@ pub struct TenantPage {
     pub can_manage: bool,
     /// Whether the caller may read its audit chain (shows the link).
     pub can_read_audit: bool,
+    /// Whether the caller may see its integrations (shows the link).
+    pub can_read_integrations: bool,
     pub csrf_token: String,
 }
 
@@ -27,6 +29,10 @@ pub fn render(chrome: Chrome, page: TenantPage) -> String {
     let audit_link = page.can_read_audit.then(|| {
         let href = format!("/tenants/{}/audit", tenant.id);
         view! { <a class="button button-secondary" href=href>"Audit chain"</a> }
+    });
+    let integrations_link = page.can_read_integrations.then(|| {
+        let href = format!("/tenants/{}/integrations", tenant.id);
+        view! { <a class="button button-secondary" href=href>"Integrations"</a> }
     });
     let members = page
         .members
@@ -68,6 +74,7 @@ pub fn render(chrome: Chrome, page: TenantPage) -> String {
     let body = view! {
         <div class="title-row">
             <h1>{tenant.name.clone()}</h1>
+            {integrations_link}
             {audit_link}
         </div>
         <section class="card">

@@ -5,6 +5,7 @@
 //! refused with 403 and changes nothing.
 
 mod error;
+mod integrations;
 mod login;
 pub mod oidc;
 mod pages;
@@ -37,6 +38,26 @@ pub fn routes() -> Router<AppState> {
             post(pages::offboard_tenant),
         )
         .route("/tenants/{tenant_id}/audit", get(pages::tenant_audit))
+        .route(
+            "/tenants/{tenant_id}/integrations",
+            get(integrations::page).post(integrations::create),
+        )
+        .route(
+            "/tenants/{tenant_id}/integrations/{integration_id}/test",
+            post(integrations::test),
+        )
+        .route(
+            "/tenants/{tenant_id}/integrations/{integration_id}/credential",
+            post(integrations::replace_credential),
+        )
+        .route(
+            "/tenants/{tenant_id}/integrations/{integration_id}/remove",
+            post(integrations::remove),
+        )
+        .route(
+            "/tenants/{tenant_id}/sandbox/run",
+            post(integrations::run_scenario),
+        )
         .route("/audit", get(pages::msp_audit))
         .route("/users", get(pages::users).post(pages::create_user))
         .route("/users/{user_id}", get(pages::user))

@@ -41,14 +41,14 @@ use super::{
 /// Outcomes shown once at the top of the page a form leads to, by code, so no text from a URL
 /// ever reaches a page.
 #[derive(Debug, Default, Deserialize)]
-pub struct PageQuery {
+pub(super) struct PageQuery {
     cursor: Option<String>,
     done: Option<String>,
     error: Option<String>,
 }
 
 impl PageQuery {
-    fn flash(&self) -> Option<Flash> {
+    pub(super) fn flash(&self) -> Option<Flash> {
         if let Some(code) = &self.error {
             return Some(Flash {
                 kind: FlashKind::Error,
@@ -64,6 +64,13 @@ impl PageQuery {
             "user-enabled" => "The user is enabled again.",
             "token-revoked" => "The API token is revoked.",
             "password-changed" => "Your password is changed; your other sessions are signed out.",
+            "integration-created" => "The vendor is connected. Test the connection to check it.",
+            "integration-tested" => "The connection works.",
+            "integration-credential" => {
+                "The credential is replaced. Test the connection to check it."
+            }
+            "integration-removed" => "The integration is removed.",
+            "scenario-run" => "The scenario's vendor records are in the sandbox.",
             _ => return None,
         };
         Some(Flash {
@@ -88,12 +95,24 @@ fn error_message(code: &str) -> &'static str {
         "wrong-password" => "The current password is wrong.",
         "password-mismatch" => "The new passwords do not match.",
         "invalid-expiry" => "Expiry must be between 1 and 3650 days.",
+        "invalid-settings" => "Those settings are not usable: check the ids and URLs.",
+        "invalid-secret" => "Enter the client secret.",
+        "name-taken" => "This tenant already has an integration with that name.",
+        "connection-failed" => "The connection test failed; the integration shows why.",
+        "credential-unreadable" => "The stored credential cannot be decrypted; enter it again.",
+        "scenario-not-applicable" => {
+            "That scenario cannot run here now (its target is gone or already contained)."
+        }
         _ => "That did not work.",
     }
 }
 
 /// The frame around every page for the signed-in user.
-async fn chrome(s: &WebSession, current: &str, flash: Option<Flash>) -> Result<Chrome, UiError> {
+pub(super) async fn chrome(
+    s: &WebSession,
+    current: &str,
+    flash: Option<Flash>,
+) -> Result<Chrome, UiError> {
     let caller = &s.caller;
     let conn = s.storage.conn();
     let msp = caller.msp(conn).await?.ok_or(UiError::Internal)?;
@@ -155,7 +174,7 @@ fn page<K: std::str::FromStr>(cursor: Option<&str>) -> Result<PageRequest<K>, Ui
     })
 }
 
-fn back(path: &str, outcome: Result<&str, &str>) -> Response {
+pub(super) fn back(path: &str, outcome: Result<&str, &str>) -> Response {
     let target = match outcome {
         Ok(done) => format!("{path}?done={done}"),
         Err(error) => format!("{path}?error={error}"),
@@ -267,6 +286,7 @@ pub async fn tenant(
             members,
             can_manage: s.caller.allows(Permission::ManageTenants),
             can_read_audit: s.caller.allows(Permission::ReadTenantAudit),
+            can_read_integrations: s.caller.allows(Permission::ReadIntegrations),
             csrf_token: s.session.csrf_token.clone(),
         },
     ))

@@ -4,22 +4,17 @@
 use axum::{Json, extract::State, http::StatusCode};
 use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
-use steward_core::storage::{
-    CheckOutcome, IntegrationAdminError, IntegrationChanges, NewIntegration,
-};
+use steward_core::storage::{IntegrationAdminError, IntegrationChanges, NewIntegration};
 use steward_domain::{
     IntegrationId, TenantId, access::Permission, integrations::Integration, observations::Vendor,
 };
-use steward_integrations::{
-    Connector,
-    http::{RetryPolicy, VendorHttp},
-    registry,
-};
+use steward_integrations::registry;
 use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 use super::responses::{ListErrors, ReadErrors, WriteErrors};
 use crate::{
+    connections::{self, TestError},
     http::{
         ApiError,
         auth::CallerContext,
@@ -104,6 +99,18 @@ impl From<IntegrationAdminError> for ApiError {
                 format!("{message}; enter the client secret again"),
             ),
             IntegrationAdminError::Storage(storage) => storage.into(),
+        }
+    }
+}
+
+impl From<TestError> for ApiError {
+    fn from(err: TestError) -> Self {
+        match err {
+            TestError::Forbidden(forbidden) => forbidden.into(),
+            TestError::Integration(integration) => integration.into(),
+            TestError::Database(db) => db.into(),
+            TestError::Storage(storage) => storage.into(),
+            TestError::Client(client) => ApiError::internal(&client),
         }
     }
 }
@@ -296,59 +303,20 @@ async fn test_integration(
     ctx: CallerContext,
     ApiPath((tenant_id, integration_id)): ApiPath<(TenantId, IntegrationId)>,
 ) -> Result<Json<ConnectionTest>, ApiError> {
-    let scope = ctx.tenant(tenant_id).await?;
+    ctx.tenant(tenant_id).await?;
     ctx.caller.require(Permission::ManageIntegrations)?;
-    // Open the credential in a short read transaction; the vendor call happens outside any.
-    let (integration, credential) = {
-        let txn = ctx.storage.begin().await?;
-        let write = ctx.write(&txn);
-        let opened = ctx
-            .caller
-            .admin(&write)?
-            .integrations(scope.tenant().id, &state.secrets)
-            .open(integration_id)
-            .await?;
-        txn.rollback().await?;
-        opened
-    };
-    let http = VendorHttp::new(RetryPolicy {
-        max_retries: 2,
-        ..RetryPolicy::default()
-    })
-    .map_err(|e| ApiError::internal(&e))?;
-    let outcome = match registry::connect(
-        integration.vendor,
-        &integration.settings,
-        credential,
-        http,
-        std::sync::Arc::clone(&state.clock),
-    ) {
-        Ok(connector) => connector.test_connection().await,
-        Err(error) => Err(error),
-    };
-    let (checks, error) = match outcome {
-        Ok(report) => (report.checks, None),
-        Err(error) => (Vec::new(), Some(error.to_string())),
-    };
-    let txn = ctx.storage.begin().await?;
-    let write = ctx.write(&txn);
-    let integration = ctx
-        .caller
-        .admin(&write)?
-        .integrations(scope.tenant().id, &state.secrets)
-        .record_check(
-            integration_id,
-            match &error {
-                None => CheckOutcome::Succeeded,
-                Some(error) => CheckOutcome::Failed(error.clone()),
-            },
-        )
-        .await?;
-    txn.commit().await?;
+    let outcome = connections::test(
+        &state,
+        &ctx.caller,
+        ctx.request_id.clone(),
+        tenant_id,
+        integration_id,
+    )
+    .await?;
     Ok(Json(ConnectionTest {
-        ok: error.is_none(),
-        checks,
-        error,
-        integration,
+        ok: outcome.error.is_none(),
+        checks: outcome.checks,
+        error: outcome.error,
+        integration: outcome.integration,
     }))
 }

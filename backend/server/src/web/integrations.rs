@@ -1,0 +1,325 @@
+//! The integrations page and its forms, and the sandbox's scenarios in the UI.
+
+use axum::{
+    extract::{Path, Query, State},
+    response::{Html, IntoResponse, Response},
+};
+use secrecy::SecretString;
+use serde::Deserialize;
+use steward_core::storage::{IntegrationAdminError, IntegrationChanges, NewIntegration};
+use steward_domain::{IntegrationId, TenantId, access::Permission, observations::Vendor};
+use steward_frontend::pages::integrations::{
+    self, IntegrationsPage, SandboxDevice, SandboxUser, SandboxView,
+};
+use steward_integrations::{registry, sandbox::Scenario};
+
+use super::{
+    UiError,
+    pages::{PageQuery, back, chrome},
+    session::{WebForm, WebSession},
+};
+use crate::{
+    connections::{self, TestError},
+    state::AppState,
+};
+
+fn page_path(tenant_id: TenantId) -> String {
+    format!("/tenants/{tenant_id}/integrations")
+}
+
+fn error_code(err: IntegrationAdminError) -> Result<&'static str, UiError> {
+    Ok(match err {
+        IntegrationAdminError::NotFound(_) | IntegrationAdminError::UnknownTenant(_) => {
+            return Err(UiError::NotFound);
+        }
+        IntegrationAdminError::NameTaken(_) => "name-taken",
+        IntegrationAdminError::EmptyName => "invalid-name",
+        IntegrationAdminError::TenantOffboarded => "tenant-offboarded",
+        IntegrationAdminError::Secret(_) => "credential-unreadable",
+        IntegrationAdminError::Storage(storage) => return Err(storage.into()),
+    })
+}
+
+pub async fn page(
+    State(state): State<AppState>,
+    s: WebSession,
+    Path(tenant_id): Path<TenantId>,
+    Query(query): Query<PageQuery>,
+) -> Result<Response, UiError> {
+    let scope = s
+        .caller
+        .tenant(s.storage.conn(), tenant_id)
+        .await?
+        .ok_or(UiError::NotFound)?;
+    let list = scope.integrations()?.list().await?;
+    let tenant = scope.tenant().clone();
+    let sandbox = match (&state.sandbox, scope.allows(Permission::ReadSandbox)) {
+        (Some(sandbox), true) => {
+            sandbox
+                .ensure(tenant.id.as_uuid(), &tenant.name, tenant.slug.as_str())
+                .await
+                .map_err(|_| UiError::Internal)?;
+            sandbox
+                .state(tenant.id.as_uuid())
+                .await
+                .map(|state| SandboxView {
+                    alerts: state.defender_alerts + state.security_alerts,
+                    devices: state
+                        .devices
+                        .into_iter()
+                        .map(|d| SandboxDevice {
+                            name: d.computer_dns_name,
+                            tags: d.tags,
+                            isolated: d.isolated,
+                        })
+                        .collect(),
+                    users: state
+                        .users
+                        .into_iter()
+                        .map(|u| SandboxUser {
+                            user_principal_name: u.user_principal_name,
+                            department: u.department,
+                            admin_roles: u.admin_roles,
+                            account_enabled: u.account_enabled,
+                        })
+                        .collect(),
+                    scenarios: if scope.allows(Permission::RunSandboxScenarios) {
+                        Scenario::ALL
+                            .iter()
+                            .map(|s| (s.as_str(), s.description()))
+                            .collect()
+                    } else {
+                        Vec::new()
+                    },
+                })
+        }
+        _ => None,
+    };
+    let chrome = chrome(&s, &format!("/tenants/{tenant_id}"), query.flash()).await?;
+    Ok(Html(integrations::render(
+        chrome,
+        IntegrationsPage {
+            tenant,
+            integrations: list,
+            can_manage: s.caller.allows(Permission::ManageIntegrations),
+            sandbox,
+            csrf_token: s.session.csrf_token.clone(),
+        },
+    ))
+    .into_response())
+}
+
+#[derive(Debug, Deserialize)]
+pub struct ConnectForm {
+    vendor: String,
+    name: String,
+    directory_id: String,
+    client_id: String,
+    client_secret: String,
+    #[serde(default)]
+    api_base_url: String,
+    #[serde(default)]
+    login_base_url: String,
+}
+
+pub async fn create(
+    State(state): State<AppState>,
+    Path(tenant_id): Path<TenantId>,
+    WebForm { session: s, form }: WebForm<ConnectForm>,
+) -> Result<Response, UiError> {
+    let path = page_path(tenant_id);
+    s.caller
+        .tenant(s.storage.conn(), tenant_id)
+        .await?
+        .ok_or(UiError::NotFound)?;
+    let Some(vendor) = Vendor::parse(&form.vendor) else {
+        return Ok(back(&path, Err("invalid-settings")));
+    };
+    if form.client_secret.trim().is_empty() {
+        return Ok(back(&path, Err("invalid-secret")));
+    }
+    let mut settings = serde_json::json!({
+        "directory_id": form.directory_id,
+        "client_id": form.client_id,
+    });
+    for (key, value) in [
+        ("api_base_url", &form.api_base_url),
+        ("login_base_url", &form.login_base_url),
+    ] {
+        if !value.trim().is_empty() {
+            settings[key] = serde_json::json!(value.trim());
+        }
+    }
+    let Ok(settings) = registry::normalize_settings(vendor, settings) else {
+        return Ok(back(&path, Err("invalid-settings")));
+    };
+    let txn = s.storage.begin().await?;
+    let write = s.write(&txn);
+    let outcome = s
+        .caller
+        .admin(&write)?
+        .integrations(tenant_id, &state.secrets)
+        .create(NewIntegration {
+            vendor,
+            name: form.name,
+            settings,
+            secret: SecretString::from(form.client_secret),
+        })
+        .await;
+    match outcome {
+        Ok(_) => {
+            txn.commit().await?;
+            Ok(back(&path, Ok("integration-created")))
+        }
+        Err(err) => Ok(back(&path, Err(error_code(err)?))),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub struct Empty {}
+
+pub async fn test(
+    State(state): State<AppState>,
+    Path((tenant_id, integration_id)): Path<(TenantId, IntegrationId)>,
+    WebForm { session: s, .. }: WebForm<Empty>,
+) -> Result<Response, UiError> {
+    s.caller
+        .tenant(s.storage.conn(), tenant_id)
+        .await?
+        .ok_or(UiError::NotFound)?;
+    let path = page_path(tenant_id);
+    match connections::test(&state, &s.caller, None, tenant_id, integration_id).await {
+        Ok(outcome) if outcome.error.is_none() => Ok(back(&path, Ok("integration-tested"))),
+        Ok(_) => Ok(back(&path, Err("connection-failed"))),
+        Err(TestError::Forbidden(forbidden)) => Err(UiError::Forbidden(forbidden)),
+        Err(TestError::Integration(err)) => Ok(back(&path, Err(error_code(err)?))),
+        Err(other) => {
+            tracing::error!(error = %other, "connection test could not run");
+            Err(UiError::Internal)
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub struct CredentialForm {
+    client_secret: String,
+}
+
+pub async fn replace_credential(
+    State(state): State<AppState>,
+    Path((tenant_id, integration_id)): Path<(TenantId, IntegrationId)>,
+    WebForm { session: s, form }: WebForm<CredentialForm>,
+) -> Result<Response, UiError> {
+    change(
+        &state,
+        &s,
+        tenant_id,
+        integration_id,
+        Some(form.client_secret),
+    )
+    .await
+}
+
+pub async fn remove(
+    State(state): State<AppState>,
+    Path((tenant_id, integration_id)): Path<(TenantId, IntegrationId)>,
+    WebForm { session: s, .. }: WebForm<Empty>,
+) -> Result<Response, UiError> {
+    change(&state, &s, tenant_id, integration_id, None).await
+}
+
+/// Replaces the credential (with a secret) or removes the integration (without).
+async fn change(
+    state: &AppState,
+    s: &WebSession,
+    tenant_id: TenantId,
+    integration_id: IntegrationId,
+    secret: Option<String>,
+) -> Result<Response, UiError> {
+    let path = page_path(tenant_id);
+    s.caller
+        .tenant(s.storage.conn(), tenant_id)
+        .await?
+        .ok_or(UiError::NotFound)?;
+    if secret
+        .as_ref()
+        .is_some_and(|secret| secret.trim().is_empty())
+    {
+        return Ok(back(&path, Err("invalid-secret")));
+    }
+    let txn = s.storage.begin().await?;
+    let write = s.write(&txn);
+    let admin = s.caller.admin(&write)?;
+    let integrations = admin.integrations(tenant_id, &state.secrets);
+    let (outcome, done) = match secret {
+        Some(secret) => (
+            integrations
+                .update(
+                    integration_id,
+                    IntegrationChanges {
+                        secret: Some(SecretString::from(secret)),
+                        ..IntegrationChanges::default()
+                    },
+                )
+                .await,
+            "integration-credential",
+        ),
+        None => (
+            integrations.remove(integration_id).await,
+            "integration-removed",
+        ),
+    };
+    match outcome {
+        Ok(_) => {
+            txn.commit().await?;
+            Ok(back(&path, Ok(done)))
+        }
+        Err(err) => Ok(back(&path, Err(error_code(err)?))),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub struct ScenarioForm {
+    scenario: String,
+}
+
+pub async fn run_scenario(
+    State(state): State<AppState>,
+    Path(tenant_id): Path<TenantId>,
+    WebForm { session: s, form }: WebForm<ScenarioForm>,
+) -> Result<Response, UiError> {
+    let path = page_path(tenant_id);
+    let scope = s
+        .caller
+        .tenant(s.storage.conn(), tenant_id)
+        .await?
+        .ok_or(UiError::NotFound)?;
+    s.caller.require(Permission::RunSandboxScenarios)?;
+    let (Some(sandbox), Some(scenario)) = (&state.sandbox, Scenario::parse(&form.scenario)) else {
+        return Err(UiError::NotFound);
+    };
+    let tenant = scope.tenant();
+    sandbox
+        .ensure(tenant.id.as_uuid(), &tenant.name, tenant.slug.as_str())
+        .await
+        .map_err(|_| UiError::Internal)?;
+    let run = match sandbox.run_scenario(tenant.id.as_uuid(), scenario).await {
+        Ok(run) => run,
+        Err(steward_integrations::sandbox::SandboxError::NotApplicable(_)) => {
+            return Ok(back(&path, Err("scenario-not-applicable")));
+        }
+        Err(_) => return Err(UiError::Internal),
+    };
+    let txn = s.storage.begin().await?;
+    scope
+        .record_sandbox_run(&s.write(&txn), scenario.as_str(), &run)
+        .await
+        .map_err(|err| match err {
+            steward_core::storage::TenantScopeError::Forbidden(forbidden) => {
+                UiError::Forbidden(forbidden)
+            }
+            steward_core::storage::TenantScopeError::Storage(storage) => storage.into(),
+        })?;
+    txn.commit().await?;
+    Ok(back(&path, Ok("scenario-run")))
+}

@@ -1,0 +1,243 @@
+//! A tenant's integrations: which vendors Steward talks to for it, and whether that works. With
+//! the sandbox enabled, also the simulated vendor-side state and the scenarios to stage.
+
+use leptos::prelude::*;
+use steward_domain::{
+    integrations::{Integration, IntegrationHealth},
+    observations::Vendor,
+    tenancy::Tenant,
+};
+
+use crate::{
+    Chrome,
+    layout::render_document,
+    parts::{Csrf, when},
+};
+
+/// A simulated device, as the sandbox's vendor sees it.
+#[derive(Debug, Clone)]
+pub struct SandboxDevice {
+    pub name: String,
+    pub tags: Vec<String>,
+    pub isolated: bool,
+}
+
+/// A simulated user, as the sandbox's vendor sees it.
+#[derive(Debug, Clone)]
+pub struct SandboxUser {
+    pub user_principal_name: String,
+    pub department: String,
+    pub admin_roles: Vec<String>,
+    pub account_enabled: bool,
+}
+
+/// The sandbox's vendor-side state of the tenant.
+#[derive(Debug, Clone)]
+pub struct SandboxView {
+    pub devices: Vec<SandboxDevice>,
+    pub users: Vec<SandboxUser>,
+    pub alerts: usize,
+    /// `(slug, description)` of each scenario, when the caller may run them.
+    pub scenarios: Vec<(&'static str, &'static str)>,
+}
+
+/// What the integrations page shows.
+#[derive(Debug, Clone)]
+pub struct IntegrationsPage {
+    pub tenant: Tenant,
+    pub integrations: Vec<Integration>,
+    /// Whether the caller may connect, test, change and remove integrations.
+    pub can_manage: bool,
+    pub sandbox: Option<SandboxView>,
+    pub csrf_token: String,
+}
+
+#[component]
+fn HealthBadge(health: IntegrationHealth) -> impl IntoView {
+    match health {
+        IntegrationHealth::Healthy => view! { <span class="badge badge-ok">"healthy"</span> },
+        IntegrationHealth::Failing => view! { <span class="badge badge-warn">"failing"</span> },
+        IntegrationHealth::Unknown => view! { <span class="badge badge-muted">"not tested"</span> },
+    }
+}
+
+fn integration_card(
+    tenant: &Tenant,
+    integration: Integration,
+    can_manage: bool,
+    csrf: &str,
+) -> impl IntoView + use<> {
+    let base = format!("/tenants/{}/integrations/{}", tenant.id, integration.id);
+    let api = integration.settings["api_base_url"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    let error = integration
+        .last_error
+        .clone()
+        .map(|error| view! { <p class="error-text">{error}</p> });
+    let success = integration
+        .last_success_at
+        .map_or_else(|| "never".to_owned(), when);
+    let actions = can_manage.then(|| {
+        let test = format!("{base}/test");
+        let credential = format!("{base}/credential");
+        let remove = format!("{base}/remove");
+        view! {
+            <div class="row-form">
+                <form method="post" action=test>
+                    <Csrf token=csrf.to_owned()/>
+                    <button type="submit" class="button">"Test connection"</button>
+                </form>
+                <form method="post" action=remove>
+                    <Csrf token=csrf.to_owned()/>
+                    <button type="submit" class="button button-danger">"Remove"</button>
+                </form>
+            </div>
+            <form method="post" action=credential class="row-form">
+                <Csrf token=csrf.to_owned()/>
+                <label>"New client secret" <input type="password" name="client_secret" required autocomplete="off"/></label>
+                <button type="submit" class="button button-secondary">"Replace credential"</button>
+            </form>
+        }
+    });
+    view! {
+        <section class="card">
+            <div class="title-row">
+                <h2>{integration.name.clone()}</h2>
+                <HealthBadge health=integration.health/>
+            </div>
+            <dl class="facts">
+                <div><dt>"Vendor"</dt><dd>{integration.vendor.display_name()}</dd></div>
+                <div><dt>"API"</dt><dd class="mono">{api}</dd></div>
+                <div><dt>"Last success"</dt><dd>{success}</dd></div>
+            </dl>
+            {error}
+            {actions}
+        </section>
+    }
+}
+
+fn connect_form(tenant: &Tenant, csrf: &str) -> impl IntoView + use<> {
+    let action = format!("/tenants/{}/integrations", tenant.id);
+    let vendors = Vendor::ALL
+        .into_iter()
+        .map(|vendor| view! { <option value=vendor.as_str()>{vendor.display_name()}</option> })
+        .collect_view();
+    view! {
+        <section class="card">
+            <h2>"Connect a vendor"</h2>
+            <p>"Register an app in the customer's Microsoft Entra ID with the API permissions Steward needs, grant admin consent, and enter its ids and client secret. The secret is stored encrypted and never shown again."</p>
+            <form method="post" action=action class="grid-form">
+                <Csrf token=csrf.to_owned()/>
+                <label>"Vendor" <select name="vendor">{vendors}</select></label>
+                <label>"Name" <input type="text" name="name" required maxlength="200"/></label>
+                <label>"Directory (tenant) id" <input type="text" name="directory_id" required/></label>
+                <label>"Application (client) id" <input type="text" name="client_id" required/></label>
+                <label>"Client secret" <input type="password" name="client_secret" required autocomplete="off"/></label>
+                <label>"API base URL (leave empty for the vendor's)" <input type="url" name="api_base_url"/></label>
+                <label>"Sign-in base URL (leave empty for Microsoft's)" <input type="url" name="login_base_url"/></label>
+                <button type="submit" class="button">"Connect"</button>
+            </form>
+        </section>
+    }
+}
+
+fn sandbox_section(tenant: &Tenant, sandbox: SandboxView, csrf: &str) -> impl IntoView + use<> {
+    let run = format!("/tenants/{}/sandbox/run", tenant.id);
+    let scenarios = sandbox
+        .scenarios
+        .iter()
+        .map(|(slug, description)| {
+            view! {
+                <form method="post" action=run.clone() class="row-form">
+                    <Csrf token=csrf.to_owned()/>
+                    <input type="hidden" name="scenario" value=*slug/>
+                    <button type="submit" class="button button-secondary">{format!("Run {slug}")}</button>
+                    <span>{*description}</span>
+                </form>
+            }
+        })
+        .collect_view();
+    let devices = sandbox
+        .devices
+        .into_iter()
+        .map(|device| {
+            let state = if device.isolated {
+                view! { <span class="badge badge-warn">"isolated"</span> }
+            } else {
+                view! { <span class="badge badge-ok">"connected"</span> }
+            };
+            view! { <tr><td class="mono">{device.name}</td><td>{device.tags.join(", ")}</td><td>{state}</td></tr> }
+        })
+        .collect_view();
+    let users = sandbox
+        .users
+        .into_iter()
+        .map(|user| {
+            let state = if user.account_enabled {
+                view! { <span class="badge badge-ok">"enabled"</span> }
+            } else {
+                view! { <span class="badge badge-warn">"disabled"</span> }
+            };
+            view! {
+                <tr>
+                    <td>{user.user_principal_name}</td>
+                    <td>{user.department}</td>
+                    <td>{user.admin_roles.join(", ")}</td>
+                    <td>{state}</td>
+                </tr>
+            }
+        })
+        .collect_view();
+    view! {
+        <section class="card sandbox">
+            <h2>"Sandbox: the vendors' side"</h2>
+            <p>{format!("Simulated vendor state of this customer ({} alerts raised so far).", sandbox.alerts)}</p>
+            {scenarios}
+            <div class="table-wrap">
+                <table>
+                    <thead><tr><th>"Device"</th><th>"Tags"</th><th>"Network"</th></tr></thead>
+                    <tbody>{devices}</tbody>
+                </table>
+            </div>
+            <div class="table-wrap">
+                <table>
+                    <thead><tr><th>"User"</th><th>"Department"</th><th>"Admin roles"</th><th>"Account"</th></tr></thead>
+                    <tbody>{users}</tbody>
+                </table>
+            </div>
+        </section>
+    }
+}
+
+/// Renders the integrations page.
+pub fn render(chrome: Chrome, page: IntegrationsPage) -> String {
+    let tenant = page.tenant;
+    let csrf = page.csrf_token;
+    let empty = page.integrations.is_empty().then(|| {
+        view! { <section class="card"><p>"This customer is not connected to any vendor yet."</p></section> }
+    });
+    let cards = page
+        .integrations
+        .into_iter()
+        .map(|integration| integration_card(&tenant, integration, page.can_manage, &csrf))
+        .collect_view();
+    let connect = page.can_manage.then(|| connect_form(&tenant, &csrf));
+    let sandbox = page
+        .sandbox
+        .map(|sandbox| sandbox_section(&tenant, sandbox, &csrf));
+    let back = format!("/tenants/{}", tenant.id);
+    let title = format!("{}: integrations", tenant.name);
+    let body = view! {
+        <div class="title-row">
+            <h1>{title.clone()}</h1>
+            <a class="button button-secondary" href=back>"Back to the tenant"</a>
+        </div>
+        {empty}
+        {cards}
+        {connect}
+        {sandbox}
+    };
+    render_document(&title, Some(chrome), body)
+}
