@@ -15,6 +15,13 @@ fn body_for(operation_id: &str) -> Option<serde_json::Value> {
         "update_tenant" => Some(json!({ "name": "Taken over" })),
         "update_user" => Some(json!({ "display_name": "Taken over" })),
         "create_user_token" => Some(json!({ "name": "intruder" })),
+        "create_integration" => Some(json!({
+            "vendor": "microsoft_graph",
+            "name": "intruder",
+            "settings": { "directory_id": "d", "client_id": "c" },
+            "client_secret": "s",
+        })),
+        "update_integration" => Some(json!({ "name": "Taken over" })),
         _ => None,
     }
 }
@@ -84,7 +91,14 @@ async fn tenant_scoped_routes_of_other_tenants_answer_404() {
     let entries_before = audit_entry_count(&world.storage).await;
     for (token, tenant_id, who) in &cases {
         for operation in &tenant_scoped {
-            let path = operation.path_with(&[("tenant_id", tenant_id.to_string())]);
+            let path = operation.path_with(&[
+                ("tenant_id", tenant_id.to_string()),
+                (
+                    "integration_id",
+                    "0194f3a2-7b1c-7d3e-9f00-1234567890ab".to_owned(),
+                ),
+                ("scenario", "malware-laptop".to_owned()),
+            ]);
             let (status, answer) = app
                 .call(
                     operation.method.clone(),

@@ -65,7 +65,14 @@ async fn an_issued_token_works_and_its_secret_is_shown_once() {
     assert_eq!(me["msp"]["slug"], "harbor");
     assert_eq!(
         me["permissions"],
-        json!(["read_tenants", "read_members", "read_tenant_audit"])
+        json!([
+            "read_tenants",
+            "read_members",
+            "read_tenant_audit",
+            "read_integrations",
+            "read_sandbox",
+            "run_sandbox_scenarios"
+        ])
     );
 
     let (_, listed) = f
