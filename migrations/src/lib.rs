@@ -18,6 +18,7 @@ mod m20261123_000002_create_audit_entries;
 mod m20261123_000003_protect_audit_chain;
 mod m20261124_000001_create_sign_in;
 mod m20261125_000001_create_integrations;
+mod m20261126_000001_create_inventory;
 
 /// Applies Steward's migrations in order.
 #[derive(Debug)]
@@ -32,6 +33,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000003_protect_audit_chain::Migration),
             Box::new(m20261124_000001_create_sign_in::Migration),
             Box::new(m20261125_000001_create_integrations::Migration),
+            Box::new(m20261126_000001_create_inventory::Migration),
         ]
     }
 

@@ -16,15 +16,16 @@ use steward_domain::{
 };
 use steward_testkit::{TestDatabase, World};
 
-const EXPECTED_MIGRATIONS: [&str; 5] = [
+const EXPECTED_MIGRATIONS: [&str; 6] = [
     "m20261123_000001_create_tenancy",
     "m20261123_000002_create_audit_entries",
     "m20261123_000003_protect_audit_chain",
     "m20261124_000001_create_sign_in",
     "m20261125_000001_create_integrations",
+    "m20261126_000001_create_inventory",
 ];
 
-const TABLES: [&str; 13] = [
+const TABLES: [&str; 17] = [
     "msps",
     "tenants",
     "users",
@@ -38,6 +39,10 @@ const TABLES: [&str; 13] = [
     "oidc_logins",
     "integrations",
     "sandbox_environments",
+    "devices",
+    "identities",
+    "entity_sources",
+    "events",
 ];
 
 fn slug(text: &str) -> Slug {

@@ -11,6 +11,7 @@ pub mod clock;
 pub mod credentials;
 pub mod ids;
 pub mod integrations;
+pub mod inventory;
 pub mod observations;
 pub mod slug;
 pub mod tenancy;

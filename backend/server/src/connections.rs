@@ -1,12 +1,12 @@
-//! Testing an integration's connection: shared by the API and the web UI.
+//! Testing an integration's connection and synchronizing it: shared by the API and the web UI.
 
 use std::sync::Arc;
 
 use steward_core::{
     access::Caller,
-    storage::{CheckOutcome, IntegrationAdminError},
+    storage::{CheckOutcome, IntegrationAdminError, SyncError},
 };
-use steward_domain::{IntegrationId, TenantId, integrations::Integration};
+use steward_domain::{IntegrationId, TenantId, integrations::Integration, inventory::SyncCounts};
 use steward_integrations::{
     Connector,
     http::{RetryPolicy, VendorHttp},
@@ -14,6 +14,18 @@ use steward_integrations::{
 };
 
 use crate::state::AppState;
+
+/// Retries for work someone is waiting on: a few seconds at most, then the vendor's state is
+/// reported instead of waited out.
+fn interactive_retries() -> RetryPolicy {
+    RetryPolicy {
+        max_retries: 3,
+        max_delay: std::time::Duration::from_secs(2),
+        max_retry_after: std::time::Duration::from_secs(5),
+        request_timeout: std::time::Duration::from_secs(15),
+        ..RetryPolicy::default()
+    }
+}
 
 /// What a connection test found, with the integration's recorded health.
 #[derive(Debug)]
@@ -38,6 +50,104 @@ pub enum TestError {
     Storage(#[from] steward_core::StorageError),
     #[error("the HTTP client cannot start: {0}")]
     Client(#[from] steward_integrations::http::HttpError),
+    #[error(transparent)]
+    Sync(#[from] SyncError),
+    #[error("no tenant {0}")]
+    UnknownTenant(TenantId),
+}
+
+/// What a synchronization did.
+#[derive(Debug)]
+pub struct SyncOutcome {
+    /// What changed in the inventory and events; zero when the vendor failed.
+    pub counts: SyncCounts,
+    /// Why the vendor could not be read.
+    pub error: Option<String>,
+    pub integration: Integration,
+}
+
+/// Events are asked for from this long before the newest one stored: vendors index late, and
+/// the overlap is stored once.
+const EVENT_OVERLAP: chrono::Duration = chrono::Duration::minutes(10);
+
+/// Reads the vendor's inventory and new events through the integration, merges them into the
+/// tenant's, and records the outcome as the integration's health. A failing vendor is an
+/// outcome (the integration turns `failing`), not an error.
+///
+/// # Errors
+/// [`TestError`] when the synchronization cannot run.
+pub async fn sync(
+    state: &AppState,
+    caller: &Caller,
+    request_id: Option<String>,
+    tenant_id: TenantId,
+    integration_id: IntegrationId,
+) -> Result<SyncOutcome, TestError> {
+    let (connector, since) = {
+        let txn = state.storage.begin().await?;
+        let write =
+            caller.write_context(&txn, state.clock.as_ref(), &state.keys, request_id.clone());
+        let (integration, credential) = caller
+            .admin(&write)?
+            .integrations(tenant_id, &state.secrets)
+            .open(integration_id)
+            .await?;
+        let since = caller
+            .tenant(&txn, tenant_id)
+            .await?
+            .ok_or(TestError::UnknownTenant(tenant_id))?
+            .inventory()
+            .latest_event_time(integration_id)
+            .await?;
+        txn.rollback().await?;
+        let connector = registry::connect(
+            integration.vendor,
+            &integration.settings,
+            credential,
+            VendorHttp::new(interactive_retries())?,
+            Arc::clone(&state.clock),
+        );
+        (connector, since.map(|since| since - EVENT_OVERLAP))
+    };
+    let pulled = match connector {
+        Ok(connector) => match connector.inventory().await {
+            Ok(inventory) => connector
+                .events(since)
+                .await
+                .map(|events| (inventory, events)),
+            Err(error) => Err(error),
+        },
+        Err(error) => Err(error),
+    };
+    let txn = state.storage.begin().await?;
+    let write = caller.write_context(&txn, state.clock.as_ref(), &state.keys, request_id);
+    let admin = caller.admin(&write)?;
+    let (counts, error) = match &pulled {
+        Ok((inventory, events)) => (
+            admin
+                .inventory(tenant_id)
+                .record_sync(integration_id, inventory, events)
+                .await?,
+            None,
+        ),
+        Err(error) => (SyncCounts::default(), Some(error.to_string())),
+    };
+    let integration = admin
+        .integrations(tenant_id, &state.secrets)
+        .record_check(
+            integration_id,
+            match &error {
+                None => CheckOutcome::Succeeded,
+                Some(error) => CheckOutcome::Failed(error.clone()),
+            },
+        )
+        .await?;
+    txn.commit().await?;
+    Ok(SyncOutcome {
+        counts,
+        error,
+        integration,
+    })
 }
 
 /// Signs in at the vendor with the stored credential, reads what Steward needs, and records
@@ -66,10 +176,7 @@ pub async fn test(
         txn.rollback().await?;
         opened
     };
-    let http = VendorHttp::new(RetryPolicy {
-        max_retries: 2,
-        ..RetryPolicy::default()
-    })?;
+    let http = VendorHttp::new(interactive_retries())?;
     let outcome = match registry::connect(
         integration.vendor,
         &integration.settings,

@@ -392,6 +392,13 @@ async fn the_openapi_document_describes_every_route() {
             "post",
             "/api/v1/tenants/{tenant_id}/sandbox/scenarios/{scenario}/run",
         ),
+        (
+            "post",
+            "/api/v1/tenants/{tenant_id}/integrations/{integration_id}/sync",
+        ),
+        ("get", "/api/v1/tenants/{tenant_id}/devices"),
+        ("get", "/api/v1/tenants/{tenant_id}/identities"),
+        ("get", "/api/v1/tenants/{tenant_id}/events"),
     ];
     let mut documented = Vec::new();
     for (path, item) in doc["paths"].as_object().unwrap() {

@@ -24,7 +24,9 @@ fn expectation(operation_id: &str) -> (&'static [Role], StatusCode) {
     let forbidden = StatusCode::FORBIDDEN;
     match operation_id {
         "get_me" | "get_msp" | "list_tenants" | "get_tenant" | "list_members"
-        | "list_own_tokens" => (ALL, forbidden),
+        | "list_own_tokens" | "list_devices" | "list_identities" | "list_events" => {
+            (ALL, forbidden)
+        }
         "create_tenant" | "update_tenant" | "offboard_tenant" | "create_user" | "update_user"
         | "create_user_token" | "update_msp" => (ADMIN, forbidden),
         "list_users" | "get_user" | "list_user_tokens" | "list_msp_audit" => {
@@ -32,9 +34,8 @@ fn expectation(operation_id: &str) -> (&'static [Role], StatusCode) {
         }
         "list_tenant_audit" => (&[MspAdmin, Technician, Auditor, CustomerOwner], forbidden),
         "list_integrations" | "get_integration" => (&[MspAdmin, Technician, Auditor], forbidden),
-        "create_integration" | "update_integration" | "remove_integration" | "test_integration" => {
-            (ADMIN, forbidden)
-        }
+        "create_integration" | "update_integration" | "remove_integration" | "test_integration"
+        | "sync_integration" => (ADMIN, forbidden),
         "run_scenario" => (&[MspAdmin, Technician], forbidden),
         // Anyone may revoke their own tokens; someone else's token is invisible to all but
         // MSP admins.

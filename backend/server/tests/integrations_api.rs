@@ -172,7 +172,7 @@ async fn an_admin_connects_tests_and_removes_integrations() {
         .collect();
     for expected in [
         "integration.created",
-        "integration.health_changed",
+        "integration.checked",
         "integration.removed",
     ] {
         assert!(
@@ -502,4 +502,174 @@ async fn a_credential_sealed_under_another_key_is_reported_not_used() {
         .await;
     assert_eq!(status, StatusCode::CONFLICT, "{answer}");
     assert_eq!(answer["error"]["code"], "credential-unreadable");
+}
+
+#[tokio::test]
+async fn synchronizing_fills_the_inventory_and_events_once_with_provenance() {
+    let db = TestDatabase::migrated().await;
+    let s = setup(&db).await;
+    let mut ids = Vec::new();
+    for (vendor, api, name) in [
+        ("microsoft_defender", "defender", "Defender"),
+        ("microsoft_graph", "graph", "Entra ID"),
+    ] {
+        let (status, created) = s
+            .call(
+                Method::POST,
+                &s.integrations(),
+                &s.admin,
+                Some(&s.body(vendor, api, name)),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{created}");
+        ids.push(created["id"].as_str().unwrap().to_owned());
+    }
+    let sync = |id: &str| format!("{}/{id}/sync", s.integrations());
+
+    let (status, report) = s.call(Method::POST, &sync(&ids[0]), &s.admin, None).await;
+    assert_eq!(status, StatusCode::OK, "{report}");
+    assert_eq!(report["ok"], true);
+    assert_eq!(report["counts"]["devices_created"], 9, "{report}");
+    assert_eq!(report["integration"]["health"], "healthy");
+    let (_, report) = s.call(Method::POST, &sync(&ids[1]), &s.admin, None).await;
+    assert_eq!(report["counts"]["identities_created"], 8, "{report}");
+    assert_eq!(
+        report["counts"]["events_new"], 24,
+        "three days of sign-ins: {report}"
+    );
+
+    // Again: nothing new, nothing stored twice.
+    let (_, again) = s.call(Method::POST, &sync(&ids[1]), &s.admin, None).await;
+    assert_eq!(again["counts"]["events_new"], 0, "{again}");
+    assert_eq!(again["counts"]["identities_created"], 0, "{again}");
+
+    // A scenario's alert arrives with the next synchronization, as a Detection Finding.
+    let (_, run) = s
+        .call(
+            Method::POST,
+            &format!(
+                "/api/v1/tenants/{}/sandbox/scenarios/malware-laptop/run",
+                s.tenant.id
+            ),
+            &s.technician,
+            None,
+        )
+        .await;
+    let (_, report) = s.call(Method::POST, &sync(&ids[0]), &s.admin, None).await;
+    assert_eq!(report["counts"]["events_new"], 1, "{report}");
+    let events = format!(
+        "/api/v1/tenants/{}/events?class=detection_finding",
+        s.tenant.id
+    );
+    let (status, findings) = s.call(Method::GET, &events, &s.owner, None).await;
+    assert_eq!(status, StatusCode::OK, "{findings}");
+    let finding = &findings["items"][0];
+    assert_eq!(finding["class"], "detection_finding");
+    assert_eq!(finding["ocsf"]["class_uid"], 2004);
+    assert_eq!(finding["entities"][0]["external_id"], run["target"]);
+    let (status, _) = s
+        .call(
+            Method::GET,
+            &format!("/api/v1/tenants/{}/events?class=firewall", s.tenant.id),
+            &s.admin,
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+
+    // Provenance: which integration said what about each device and identity.
+    let (_, devices) = s
+        .call(
+            Method::GET,
+            &format!("/api/v1/tenants/{}/devices?limit=200", s.tenant.id),
+            &s.owner,
+            None,
+        )
+        .await;
+    let devices = devices["items"].as_array().unwrap();
+    assert_eq!(devices.len(), 9);
+    let laptop = devices
+        .iter()
+        .find(|d| d["sources"][0]["external_id"] == run["target"])
+        .unwrap();
+    assert_eq!(
+        laptop["sources"][0]["integration_id"].as_str(),
+        Some(ids[0].as_str())
+    );
+    assert_eq!(laptop["tags"], json!(["Finance"]));
+    let (_, identities) = s
+        .call(
+            Method::GET,
+            &format!("/api/v1/tenants/{}/identities", s.tenant.id),
+            &s.technician,
+            None,
+        )
+        .await;
+    let privileged = identities["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|i| !i["admin_roles"].as_array().unwrap().is_empty())
+        .count();
+    assert_eq!(privileged, 2);
+
+    let (_, audit) = s
+        .call(
+            Method::GET,
+            &format!("/api/v1/tenants/{}/audit?limit=200", s.tenant.id),
+            &s.admin,
+            None,
+        )
+        .await;
+    let synced = audit["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["action"] == "inventory.synced")
+        .count();
+    assert_eq!(
+        synced, 3,
+        "one entry per synchronization that changed something"
+    );
+}
+
+#[tokio::test]
+async fn a_vendor_that_fails_during_sync_leaves_the_inventory_alone_and_says_why() {
+    let db = TestDatabase::migrated().await;
+    let s = setup(&db).await;
+    let (_, created) = s
+        .call(
+            Method::POST,
+            &s.integrations(),
+            &s.admin,
+            Some(&s.body("microsoft_graph", "graph", "Entra ID")),
+        )
+        .await;
+    s.app.sandbox.as_ref().unwrap().throttle(
+        s.tenant.id.as_uuid(),
+        steward_integrations::sandbox::Api::Graph,
+        1000,
+    );
+    let path = format!(
+        "{}/{}/sync",
+        s.integrations(),
+        created["id"].as_str().unwrap()
+    );
+    let (status, report) = s.call(Method::POST, &path, &s.admin, None).await;
+    assert_eq!(status, StatusCode::OK, "{report}");
+    assert_eq!(report["ok"], false);
+    assert!(
+        report["error"].as_str().unwrap().contains("throttling"),
+        "{report}"
+    );
+    assert_eq!(report["integration"]["health"], "failing");
+    let (_, identities) = s
+        .call(
+            Method::GET,
+            &format!("/api/v1/tenants/{}/identities", s.tenant.id),
+            &s.admin,
+            None,
+        )
+        .await;
+    assert_eq!(identities["items"].as_array().unwrap().len(), 0);
 }

@@ -828,6 +828,27 @@ async fn admins_connect_test_and_remove_integrations_and_stage_scenarios_through
     );
     assert!(browser.get(&page_path).await.body.contains("healthy"));
 
+    let synced = browser
+        .submit(&page_path, &format!("{base}/sync"), &[])
+        .await;
+    assert_eq!(
+        synced.location,
+        Some(format!("{page_path}?done=integration-synced"))
+    );
+    let tenant_page = browser.get(&format!("/tenants/{}", f.acme.id)).await.body;
+    let server = app
+        .sandbox
+        .as_ref()
+        .unwrap()
+        .state(f.acme.id.as_uuid())
+        .await
+        .unwrap();
+    let server = &server.devices.last().unwrap().computer_dns_name;
+    assert!(
+        tenant_page.contains(server.as_str()),
+        "the synchronized devices are listed"
+    );
+
     let replaced = browser
         .submit(
             &page_path,

@@ -81,6 +81,7 @@ fn integration_card(
         .map_or_else(|| "never".to_owned(), when);
     let actions = can_manage.then(|| {
         let test = format!("{base}/test");
+        let sync = format!("{base}/sync");
         let credential = format!("{base}/credential");
         let remove = format!("{base}/remove");
         view! {
@@ -88,6 +89,10 @@ fn integration_card(
                 <form method="post" action=test>
                     <Csrf token=csrf.to_owned()/>
                     <button type="submit" class="button">"Test connection"</button>
+                </form>
+                <form method="post" action=sync>
+                    <Csrf token=csrf.to_owned()/>
+                    <button type="submit" class="button button-secondary">"Sync now"</button>
                 </form>
                 <form method="post" action=remove>
                     <Csrf token=csrf.to_owned()/>

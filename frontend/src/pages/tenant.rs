@@ -1,7 +1,10 @@
 //! One tenant: its details and who has access.
 
 use leptos::prelude::*;
-use steward_domain::tenancy::{Tenant, TenantStatus, User};
+use steward_domain::{
+    inventory::{Device, Identity},
+    tenancy::{Tenant, TenantStatus, User},
+};
 
 use crate::{
     Chrome,
@@ -20,6 +23,8 @@ pub struct TenantPage {
     pub can_read_audit: bool,
     /// Whether the caller may see its integrations (shows the link).
     pub can_read_integrations: bool,
+    pub devices: Vec<Device>,
+    pub identities: Vec<Identity>,
     pub csrf_token: String,
 }
 
@@ -67,6 +72,42 @@ pub fn render(chrome: Chrome, page: TenantPage) -> String {
             </section>
         }
     });
+    let devices = page
+        .devices
+        .into_iter()
+        .map(|device| {
+            view! {
+                <tr>
+                    <td class="mono">{device.hostname}</td>
+                    <td>{device.os_platform.unwrap_or_default()}</td>
+                    <td>{device.health.unwrap_or_default()}</td>
+                    <td>{device.tags.join(", ")}</td>
+                    <td>{device.last_seen.map(when).unwrap_or_default()}</td>
+                    <td>{device.sources.len()}</td>
+                </tr>
+            }
+        })
+        .collect_view();
+    let identities = page
+        .identities
+        .into_iter()
+        .map(|identity| {
+            let enabled = match identity.enabled {
+                Some(true) => "enabled",
+                Some(false) => "disabled",
+                None => "unknown",
+            };
+            view! {
+                <tr>
+                    <td>{identity.user_principal_name.clone()}</td>
+                    <td>{identity.display_name.clone().unwrap_or_default()}</td>
+                    <td>{identity.department.clone().unwrap_or_default()}</td>
+                    <td>{identity.admin_roles.join(", ")}</td>
+                    <td>{enabled}</td>
+                </tr>
+            }
+        })
+        .collect_view();
     let offboarded = tenant.offboarded_at.map(|at| {
         view! { <div><dt>"Offboarded"</dt><dd>{when(at)}</dd></div> }
     });
@@ -92,6 +133,24 @@ pub fn render(chrome: Chrome, page: TenantPage) -> String {
                 <table>
                     <thead><tr><th>"Name"</th><th>"Email"</th><th>"Role"</th><th>"Status"</th></tr></thead>
                     <tbody>{members}</tbody>
+                </table>
+            </div>
+        </section>
+        <section class="card">
+            <h2>"Devices"</h2>
+            <div class="table-wrap">
+                <table>
+                    <thead><tr><th>"Hostname"</th><th>"OS"</th><th>"Sensor"</th><th>"Tags"</th><th>"Last seen"</th><th>"Sources"</th></tr></thead>
+                    <tbody>{devices}</tbody>
+                </table>
+            </div>
+        </section>
+        <section class="card">
+            <h2>"Identities"</h2>
+            <div class="table-wrap">
+                <table>
+                    <thead><tr><th>"User"</th><th>"Name"</th><th>"Department"</th><th>"Admin roles"</th><th>"Account"</th></tr></thead>
+                    <tbody>{identities}</tbody>
                 </table>
             </div>
         </section>

@@ -268,8 +268,8 @@ impl<'a> IntegrationAdmin<'a> {
         Ok((Integration::try_from(row)?, SecretString::from(secret)))
     }
 
-    /// Records the outcome of talking to the vendor. A change of health is audited; a repeat
-    /// of the same health only moves the timestamps.
+    /// Records the outcome of talking to the vendor (a connection test or a synchronization),
+    /// with the health before and after, in the audit chain.
     ///
     /// # Errors
     /// [`IntegrationAdminError::NotFound`].
@@ -300,14 +300,12 @@ impl<'a> IntegrationAdmin<'a> {
                 .await
                 .map_err(StorageError::from)?,
         )?;
-        if after.health != before.health || after.last_error != before.last_error {
-            self.record(
-                Change::new("integration.health_changed", "integration", &id)
-                    .before(&health_of(&before))
-                    .after(&health_of(&after)),
-            )
-            .await?;
-        }
+        self.record(
+            Change::new("integration.checked", "integration", &id)
+                .before(&health_of(&before))
+                .after(&health_of(&after)),
+        )
+        .await?;
         Ok(after)
     }
 

@@ -14,6 +14,7 @@ pub mod entities;
 mod error;
 mod ids;
 mod integrations;
+mod inventory;
 mod msps;
 mod pagination;
 mod sandbox;
@@ -47,6 +48,7 @@ pub use self::{
         CheckOutcome, IntegrationAdmin, IntegrationAdminError, IntegrationChanges,
         IntegrationDirectory, NewIntegration,
     },
+    inventory::{InventoryReader, InventoryWriter, SyncError},
     msps::{MspRepository, MspSettingsError, NewMsp},
     pagination::{Page, PageRequest},
     sandbox::SandboxEnvironments,

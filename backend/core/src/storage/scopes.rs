@@ -9,9 +9,9 @@ use steward_domain::{
 };
 
 use super::{
-    IntegrationAdmin, IntegrationDirectory, MspRepository, MspSettingsError, NewMsp,
-    SandboxEnvironments, StorageError, TenantAdmin, TenantDirectory, TokenDirectory, UserAdmin,
-    UserDirectory, entities::user, msps, users,
+    IntegrationAdmin, IntegrationDirectory, InventoryReader, InventoryWriter, MspRepository,
+    MspSettingsError, NewMsp, SandboxEnvironments, StorageError, TenantAdmin, TenantDirectory,
+    TokenDirectory, UserAdmin, UserDirectory, entities::user, msps, users,
 };
 use crate::{
     access::Forbidden,
@@ -251,6 +251,12 @@ impl<'c, C: ConnectionTrait> TenantScope<'c, C> {
         Ok(())
     }
 
+    /// The tenant's devices, identities and events; anyone who sees the tenant may read them.
+    #[must_use]
+    pub fn inventory(&self) -> InventoryReader<'c, C> {
+        InventoryReader::new(self.conn, self.tenant.msp_id, self.tenant.id)
+    }
+
     /// Whether the holder's role allows `permission` in this tenant.
     #[must_use]
     pub fn allows(&self, permission: Permission) -> bool {
@@ -302,6 +308,12 @@ impl<'a> MspAdmin<'a> {
     #[must_use]
     pub fn users(&self) -> UserAdmin<'a> {
         UserAdmin::new(self.ctx, self.msp_id)
+    }
+
+    /// Records synchronizations into one of this MSP's tenants.
+    #[must_use]
+    pub fn inventory(&self, tenant_id: TenantId) -> InventoryWriter<'a> {
+        InventoryWriter::new(self.ctx, self.msp_id, tenant_id)
     }
 
     /// The integrations of one of this MSP's tenants. Every query filters on the MSP and the

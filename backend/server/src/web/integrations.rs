@@ -200,6 +200,28 @@ pub async fn test(
     }
 }
 
+pub async fn sync(
+    State(state): State<AppState>,
+    Path((tenant_id, integration_id)): Path<(TenantId, IntegrationId)>,
+    WebForm { session: s, .. }: WebForm<Empty>,
+) -> Result<Response, UiError> {
+    s.caller
+        .tenant(s.storage.conn(), tenant_id)
+        .await?
+        .ok_or(UiError::NotFound)?;
+    let path = page_path(tenant_id);
+    match connections::sync(&state, &s.caller, None, tenant_id, integration_id).await {
+        Ok(outcome) if outcome.error.is_none() => Ok(back(&path, Ok("integration-synced"))),
+        Ok(_) => Ok(back(&path, Err("connection-failed"))),
+        Err(TestError::Forbidden(forbidden)) => Err(UiError::Forbidden(forbidden)),
+        Err(TestError::Integration(err)) => Ok(back(&path, Err(error_code(err)?))),
+        Err(other) => {
+            tracing::error!(error = %other, "synchronization could not run");
+            Err(UiError::Internal)
+        }
+    }
+}
+
 #[derive(Debug, Deserialize)]
 pub struct CredentialForm {
     client_secret: String,

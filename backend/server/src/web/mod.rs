@@ -47,6 +47,10 @@ pub fn routes() -> Router<AppState> {
             post(integrations::test),
         )
         .route(
+            "/tenants/{tenant_id}/integrations/{integration_id}/sync",
+            post(integrations::sync),
+        )
+        .route(
             "/tenants/{tenant_id}/integrations/{integration_id}/credential",
             post(integrations::replace_credential),
         )

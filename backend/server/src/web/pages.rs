@@ -66,6 +66,7 @@ impl PageQuery {
             "password-changed" => "Your password is changed; your other sessions are signed out.",
             "integration-created" => "The vendor is connected. Test the connection to check it.",
             "integration-tested" => "The connection works.",
+            "integration-synced" => "Synchronized: the inventory and events are up to date.",
             "integration-credential" => {
                 "The credential is replaced. Test the connection to check it."
             }
@@ -98,7 +99,7 @@ fn error_message(code: &str) -> &'static str {
         "invalid-settings" => "Those settings are not usable: check the ids and URLs.",
         "invalid-secret" => "Enter the client secret.",
         "name-taken" => "This tenant already has an integration with that name.",
-        "connection-failed" => "The connection test failed; the integration shows why.",
+        "connection-failed" => "Steward could not work with the vendor; the integration shows why.",
         "credential-unreadable" => "The stored credential cannot be decrypted; enter it again.",
         "scenario-not-applicable" => {
             "That scenario cannot run here now (its target is gone or already contained)."
@@ -277,6 +278,8 @@ pub async fn tenant(
         }
         steward_core::storage::TenantScopeError::Storage(storage) => storage.into(),
     })?;
+    let devices = scope.inventory().devices().await?;
+    let identities = scope.inventory().identities().await?;
     let current = format!("/tenants/{tenant_id}");
     let chrome = chrome(&s, &current, query.flash()).await?;
     Ok(Html(tenant::render(
@@ -287,6 +290,8 @@ pub async fn tenant(
             can_manage: s.caller.allows(Permission::ManageTenants),
             can_read_audit: s.caller.allows(Permission::ReadTenantAudit),
             can_read_integrations: s.caller.allows(Permission::ReadIntegrations),
+            devices,
+            identities,
             csrf_token: s.session.csrf_token.clone(),
         },
     ))

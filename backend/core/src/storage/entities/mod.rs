@@ -6,6 +6,10 @@
 pub mod api_token;
 pub mod audit_checkpoint;
 pub mod audit_entry;
+pub mod device;
+pub mod entity_source;
+pub mod event;
+pub mod identity;
 pub mod integration;
 pub mod membership;
 pub mod msp;

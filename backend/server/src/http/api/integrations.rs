@@ -6,7 +6,8 @@ use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
 use steward_core::storage::{IntegrationAdminError, IntegrationChanges, NewIntegration};
 use steward_domain::{
-    IntegrationId, TenantId, access::Permission, integrations::Integration, observations::Vendor,
+    IntegrationId, TenantId, access::Permission, integrations::Integration, inventory::SyncCounts,
+    observations::Vendor,
 };
 use steward_integrations::registry;
 use utoipa::ToSchema;
@@ -32,6 +33,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
             remove_integration
         ))
         .routes(routes!(test_integration))
+        .routes(routes!(sync_integration))
 }
 
 /// The integrations of a tenant.
@@ -81,6 +83,17 @@ pub struct ConnectionTest {
     pub integration: Integration,
 }
 
+/// What a synchronization did.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SyncReport {
+    /// Whether the vendor could be read.
+    pub ok: bool,
+    pub counts: SyncCounts,
+    pub error: Option<String>,
+    /// The integration with its updated health.
+    pub integration: Integration,
+}
+
 impl From<IntegrationAdminError> for ApiError {
     fn from(err: IntegrationAdminError) -> Self {
         let message = err.to_string();
@@ -111,6 +124,11 @@ impl From<TestError> for ApiError {
             TestError::Database(db) => db.into(),
             TestError::Storage(storage) => storage.into(),
             TestError::Client(client) => ApiError::internal(&client),
+            TestError::Sync(steward_core::storage::SyncError::UnknownIntegration(id)) => {
+                ApiError::not_found(format!("no integration {id}"))
+            }
+            TestError::Sync(steward_core::storage::SyncError::Storage(storage)) => storage.into(),
+            TestError::UnknownTenant(id) => ApiError::not_found(format!("no tenant {id}")),
         }
     }
 }
@@ -316,6 +334,42 @@ async fn test_integration(
     Ok(Json(ConnectionTest {
         ok: outcome.error.is_none(),
         checks: outcome.checks,
+        error: outcome.error,
+        integration: outcome.integration,
+    }))
+}
+
+/// Reads the vendor's devices, identities and new events now, merges them into the tenant's
+/// inventory, and records the outcome as the integration's health (MSP admins).
+#[utoipa::path(
+    post,
+    path = "/api/v1/tenants/{tenant_id}/integrations/{integration_id}/sync",
+    tag = "integrations",
+    params(
+        ("tenant_id" = TenantId, Path, description = "The tenant's id"),
+        ("integration_id" = IntegrationId, Path, description = "The integration's id"),
+    ),
+    responses((status = OK, body = SyncReport), WriteErrors),
+    security(("api_token" = []))
+)]
+async fn sync_integration(
+    State(state): State<AppState>,
+    ctx: CallerContext,
+    ApiPath((tenant_id, integration_id)): ApiPath<(TenantId, IntegrationId)>,
+) -> Result<Json<SyncReport>, ApiError> {
+    ctx.tenant(tenant_id).await?;
+    ctx.caller.require(Permission::ManageIntegrations)?;
+    let outcome = connections::sync(
+        &state,
+        &ctx.caller,
+        ctx.request_id.clone(),
+        tenant_id,
+        integration_id,
+    )
+    .await?;
+    Ok(Json(SyncReport {
+        ok: outcome.error.is_none(),
+        counts: outcome.counts,
         error: outcome.error,
         integration: outcome.integration,
     }))

@@ -5,6 +5,7 @@
 
 mod audit;
 mod integrations;
+mod inventory;
 mod me;
 mod members;
 mod msp;
@@ -40,6 +41,7 @@ use crate::state::AppState;
         (name = "tokens", description = "API tokens"),
         (name = "audit", description = "Hash-chained, signed audit chains"),
         (name = "integrations", description = "A tenant's connections to its vendors"),
+        (name = "inventory", description = "A tenant's devices, identities and events"),
         (name = "sandbox", description = "Simulated vendors for demos and trials"),
         (name = "operations", description = "Health, readiness and metrics"),
     )
@@ -78,5 +80,6 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .merge(tokens::routes())
         .merge(audit::routes())
         .merge(integrations::routes())
+        .merge(inventory::routes())
         .merge(sandbox::routes())
 }

@@ -1,0 +1,591 @@
+//! A tenant's inventory and events: read through an [`InventoryReader`], written by
+//! synchronizations through an [`InventoryWriter`]. Both are confined to one tenant of one MSP.
+//!
+//! Each vendor record is kept as a *source* (integration, vendor id, what it said, when) and
+//! merged into one device or identity per real thing: a device by its Microsoft Entra device id,
+//! else its hostname; an identity by its user principal name. Wider reconciliation across more
+//! vendors builds on the same sources.
+
+use std::collections::HashMap;
+
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, QueryFilter,
+    QueryOrder, QuerySelect, Set,
+};
+use serde_json::json;
+use steward_domain::{
+    IntegrationId, MspId, TenantId,
+    inventory::{Device, Identity, Source, StoredEvent, SyncCounts},
+    observations::{ObservedDevice, ObservedEvent, ObservedIdentity, ObservedInventory, OcsfClass},
+};
+
+use super::{
+    IntegrationDirectory, Page, PageRequest, StorageError, WriteContext,
+    entities::{device, entity_source, event, identity},
+    new_id,
+};
+use crate::audit::{self, ChainRef, Change};
+
+const DEVICE: &str = "device";
+const IDENTITY: &str = "identity";
+
+/// Reads one tenant's inventory and events.
+#[derive(Debug, Clone, Copy)]
+pub struct InventoryReader<'c, C> {
+    conn: &'c C,
+    msp_id: MspId,
+    tenant_id: TenantId,
+}
+
+impl<'c, C: ConnectionTrait> InventoryReader<'c, C> {
+    pub(crate) fn new(conn: &'c C, msp_id: MspId, tenant_id: TenantId) -> Self {
+        Self {
+            conn,
+            msp_id,
+            tenant_id,
+        }
+    }
+
+    async fn sources(&self, kind: &str) -> Result<HashMap<uuid::Uuid, Vec<Source>>, StorageError> {
+        let rows = entity_source::Entity::find()
+            .filter(entity_source::Column::MspId.eq(self.msp_id.as_uuid()))
+            .filter(entity_source::Column::TenantId.eq(self.tenant_id.as_uuid()))
+            .filter(entity_source::Column::EntityKind.eq(kind))
+            .order_by_asc(entity_source::Column::Id)
+            .all(self.conn)
+            .await?;
+        let mut sources: HashMap<uuid::Uuid, Vec<Source>> = HashMap::new();
+        for row in rows {
+            sources.entry(row.entity_id).or_default().push(Source {
+                integration_id: row.integration_id.into(),
+                external_id: row.external_id,
+                attributes: row.attributes,
+                first_seen_at: row.first_seen_at,
+                last_seen_at: row.last_seen_at,
+            });
+        }
+        Ok(sources)
+    }
+
+    /// Every device of the tenant with its sources, by hostname.
+    ///
+    /// # Errors
+    /// When the database cannot be read or holds an invalid row.
+    pub async fn devices(&self) -> Result<Vec<Device>, StorageError> {
+        let mut sources = self.sources(DEVICE).await?;
+        device::Entity::find()
+            .filter(device::Column::MspId.eq(self.msp_id.as_uuid()))
+            .filter(device::Column::TenantId.eq(self.tenant_id.as_uuid()))
+            .order_by_asc(device::Column::Hostname)
+            .all(self.conn)
+            .await?
+            .into_iter()
+            .map(|row| {
+                let sources = sources.remove(&row.id).unwrap_or_default();
+                to_device(row, sources)
+            })
+            .collect()
+    }
+
+    /// Every identity of the tenant with its sources, by user principal name.
+    ///
+    /// # Errors
+    /// When the database cannot be read or holds an invalid row.
+    pub async fn identities(&self) -> Result<Vec<Identity>, StorageError> {
+        let mut sources = self.sources(IDENTITY).await?;
+        identity::Entity::find()
+            .filter(identity::Column::MspId.eq(self.msp_id.as_uuid()))
+            .filter(identity::Column::TenantId.eq(self.tenant_id.as_uuid()))
+            .order_by_asc(identity::Column::UserPrincipalName)
+            .all(self.conn)
+            .await?
+            .into_iter()
+            .map(|row| {
+                let sources = sources.remove(&row.id).unwrap_or_default();
+                to_identity(row, sources)
+            })
+            .collect()
+    }
+
+    /// One page of the tenant's events in the order they were received, optionally of one
+    /// class.
+    ///
+    /// # Errors
+    /// When the database cannot be read or holds an invalid row.
+    pub async fn events(
+        &self,
+        class: Option<OcsfClass>,
+        page: PageRequest,
+    ) -> Result<Page<StoredEvent>, StorageError> {
+        let mut select = event::Entity::find()
+            .filter(event::Column::MspId.eq(self.msp_id.as_uuid()))
+            .filter(event::Column::TenantId.eq(self.tenant_id.as_uuid()))
+            .order_by_asc(event::Column::Id)
+            .limit(page.limit.saturating_add(1));
+        if let Some(class) = class {
+            select = select.filter(event::Column::ClassUid.eq(class_uid(class)));
+        }
+        if let Some(after) = page.after {
+            select = select.filter(event::Column::Id.gt(after));
+        }
+        let rows = select
+            .all(self.conn)
+            .await?
+            .into_iter()
+            .map(to_event)
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Page::from_overfetch(rows, page.limit, |e| e.id))
+    }
+
+    /// When the integration's newest stored event happened, to ask the vendor only for newer.
+    ///
+    /// # Errors
+    /// When the database cannot be read.
+    pub async fn latest_event_time(
+        &self,
+        integration_id: IntegrationId,
+    ) -> Result<Option<chrono::DateTime<chrono::Utc>>, StorageError> {
+        Ok(event::Entity::find()
+            .filter(event::Column::MspId.eq(self.msp_id.as_uuid()))
+            .filter(event::Column::TenantId.eq(self.tenant_id.as_uuid()))
+            .filter(event::Column::IntegrationId.eq(integration_id.as_uuid()))
+            .order_by_desc(event::Column::Time)
+            .one(self.conn)
+            .await?
+            .map(|row| row.time))
+    }
+}
+
+/// Records what a synchronization found, for one tenant.
+#[derive(Debug)]
+pub struct InventoryWriter<'a> {
+    ctx: &'a WriteContext<'a>,
+    msp_id: MspId,
+    tenant_id: TenantId,
+}
+
+impl<'a> InventoryWriter<'a> {
+    pub(crate) fn new(ctx: &'a WriteContext<'a>, msp_id: MspId, tenant_id: TenantId) -> Self {
+        Self {
+            ctx,
+            msp_id,
+            tenant_id,
+        }
+    }
+
+    /// Merges an integration's inventory and events into the tenant's, and records one audit
+    /// entry for the synchronization with what it changed.
+    ///
+    /// # Errors
+    /// [`SyncError::UnknownIntegration`] unless the integration is one of this tenant's (of this
+    /// MSP); [`SyncError::Storage`] when the database cannot be written.
+    pub async fn record_sync(
+        &self,
+        integration_id: IntegrationId,
+        inventory: &ObservedInventory,
+        events: &[ObservedEvent],
+    ) -> Result<SyncCounts, SyncError> {
+        IntegrationDirectory::new(self.ctx.txn, self.msp_id, self.tenant_id)
+            .lookup(integration_id)
+            .await?
+            .ok_or(SyncError::UnknownIntegration(integration_id))?;
+        let mut counts = SyncCounts::default();
+        let mut created = Vec::new();
+        for observed in &inventory.devices {
+            let (id, was_created, changed) = self.merge_device(integration_id, observed).await?;
+            if was_created {
+                counts.devices_created += 1;
+                created.push(json!({"kind": DEVICE, "id": id, "hostname": observed.hostname}));
+            } else if changed {
+                counts.devices_updated += 1;
+            }
+        }
+        for observed in &inventory.identities {
+            let (id, was_created, changed) = self.merge_identity(integration_id, observed).await?;
+            if was_created {
+                counts.identities_created += 1;
+                created.push(json!({"kind": IDENTITY, "id": id, "user_principal_name": observed.user_principal_name}));
+            } else if changed {
+                counts.identities_updated += 1;
+            }
+        }
+        for observed in events {
+            match self.store_event(integration_id, observed).await? {
+                Stored::New => counts.events_new += 1,
+                Stored::Updated => counts.events_updated += 1,
+                Stored::Unchanged => {}
+            }
+        }
+        if counts != SyncCounts::default() {
+            audit::append(
+                self.ctx,
+                ChainRef::Tenant {
+                    msp_id: self.msp_id,
+                    tenant_id: self.tenant_id,
+                },
+                Change::new("inventory.synced", "integration", &integration_id)
+                    .after(&json!({"counts": counts, "created": created})),
+            )
+            .await?;
+        }
+        Ok(counts)
+    }
+
+    async fn source(
+        &self,
+        integration_id: IntegrationId,
+        kind: &str,
+        external_id: &str,
+    ) -> Result<Option<entity_source::Model>, StorageError> {
+        Ok(entity_source::Entity::find()
+            .filter(entity_source::Column::TenantId.eq(self.tenant_id.as_uuid()))
+            .filter(entity_source::Column::IntegrationId.eq(integration_id.as_uuid()))
+            .filter(entity_source::Column::EntityKind.eq(kind))
+            .filter(entity_source::Column::ExternalId.eq(external_id))
+            .one(self.ctx.txn)
+            .await?)
+    }
+
+    /// Creates or refreshes the source row; links it to `entity_id`.
+    async fn save_source(
+        &self,
+        existing: Option<entity_source::Model>,
+        integration_id: IntegrationId,
+        kind: &str,
+        entity_id: uuid::Uuid,
+        external_id: &str,
+        attributes: serde_json::Value,
+    ) -> Result<(), StorageError> {
+        let now = self.ctx.clock.now();
+        match existing {
+            Some(row) => {
+                let mut active = row.into_active_model();
+                active.attributes = Set(attributes);
+                active.last_seen_at = Set(now);
+                active.entity_id = Set(entity_id);
+                active.update(self.ctx.txn).await?;
+            }
+            None => {
+                entity_source::ActiveModel {
+                    id: Set(new_id(self.ctx.clock)),
+                    msp_id: Set(self.msp_id.as_uuid()),
+                    tenant_id: Set(self.tenant_id.as_uuid()),
+                    entity_kind: Set(kind.to_owned()),
+                    entity_id: Set(entity_id),
+                    integration_id: Set(integration_id.as_uuid()),
+                    external_id: Set(external_id.to_owned()),
+                    attributes: Set(attributes),
+                    first_seen_at: Set(now),
+                    last_seen_at: Set(now),
+                }
+                .insert(self.ctx.txn)
+                .await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Returns (device id, created, changed).
+    async fn merge_device(
+        &self,
+        integration_id: IntegrationId,
+        observed: &ObservedDevice,
+    ) -> Result<(uuid::Uuid, bool, bool), StorageError> {
+        let source = self
+            .source(integration_id, DEVICE, &observed.external_id)
+            .await?;
+        let existing = match &source {
+            Some(source) => {
+                device::Entity::find_by_id(source.entity_id)
+                    .one(self.ctx.txn)
+                    .await?
+            }
+            None => self.matching_device(observed).await?,
+        };
+        let now = self.ctx.clock.now();
+        let tags = json!(observed.tags);
+        let (id, created, changed) = match existing {
+            Some(row) => {
+                let changed = row.hostname != observed.hostname
+                    || row.os_platform != observed.os_platform
+                    || row.health != observed.health
+                    || row.last_seen != observed.last_seen
+                    || row.entra_device_id != observed.entra_device_id
+                    || row.tags != tags;
+                let id = row.id;
+                if changed {
+                    let mut active = row.into_active_model();
+                    active.hostname = Set(observed.hostname.clone());
+                    active.os_platform = Set(observed.os_platform.clone());
+                    active.health = Set(observed.health.clone());
+                    active.last_seen = Set(observed.last_seen);
+                    active.entra_device_id = Set(observed.entra_device_id.clone());
+                    active.tags = Set(tags);
+                    active.updated_at = Set(now);
+                    active.update(self.ctx.txn).await?;
+                }
+                (id, false, changed)
+            }
+            None => {
+                let id = new_id(self.ctx.clock);
+                device::ActiveModel {
+                    id: Set(id),
+                    msp_id: Set(self.msp_id.as_uuid()),
+                    tenant_id: Set(self.tenant_id.as_uuid()),
+                    hostname: Set(observed.hostname.clone()),
+                    os_platform: Set(observed.os_platform.clone()),
+                    health: Set(observed.health.clone()),
+                    last_seen: Set(observed.last_seen),
+                    entra_device_id: Set(observed.entra_device_id.clone()),
+                    tags: Set(tags),
+                    first_seen_at: Set(now),
+                    updated_at: Set(now),
+                }
+                .insert(self.ctx.txn)
+                .await?;
+                (id, true, true)
+            }
+        };
+        let attributes = serde_json::to_value(observed).unwrap_or_default();
+        self.save_source(
+            source,
+            integration_id,
+            DEVICE,
+            id,
+            &observed.external_id,
+            attributes,
+        )
+        .await?;
+        Ok((id, created, changed))
+    }
+
+    /// A device another integration reported: same Entra device id, else same hostname.
+    async fn matching_device(
+        &self,
+        observed: &ObservedDevice,
+    ) -> Result<Option<device::Model>, StorageError> {
+        let devices = device::Entity::find()
+            .filter(device::Column::MspId.eq(self.msp_id.as_uuid()))
+            .filter(device::Column::TenantId.eq(self.tenant_id.as_uuid()))
+            .all(self.ctx.txn)
+            .await?;
+        if let Some(entra) = &observed.entra_device_id
+            && let Some(found) = devices.iter().find(|d| {
+                d.entra_device_id
+                    .as_deref()
+                    .is_some_and(|id| id.eq_ignore_ascii_case(entra))
+            })
+        {
+            return Ok(Some(found.clone()));
+        }
+        Ok(devices
+            .into_iter()
+            .find(|d| d.hostname.eq_ignore_ascii_case(&observed.hostname)))
+    }
+
+    /// Returns (identity id, created, changed).
+    async fn merge_identity(
+        &self,
+        integration_id: IntegrationId,
+        observed: &ObservedIdentity,
+    ) -> Result<(uuid::Uuid, bool, bool), StorageError> {
+        let upn = observed.user_principal_name.to_lowercase();
+        let source = self
+            .source(integration_id, IDENTITY, &observed.external_id)
+            .await?;
+        let existing = match &source {
+            Some(source) => {
+                identity::Entity::find_by_id(source.entity_id)
+                    .one(self.ctx.txn)
+                    .await?
+            }
+            None => {
+                identity::Entity::find()
+                    .filter(identity::Column::MspId.eq(self.msp_id.as_uuid()))
+                    .filter(identity::Column::TenantId.eq(self.tenant_id.as_uuid()))
+                    .filter(identity::Column::UserPrincipalName.eq(upn.as_str()))
+                    .one(self.ctx.txn)
+                    .await?
+            }
+        };
+        let now = self.ctx.clock.now();
+        let roles = json!(observed.admin_roles);
+        let (id, created, changed) = match existing {
+            Some(row) => {
+                let changed = row.user_principal_name != upn
+                    || row.display_name != observed.display_name
+                    || row.department != observed.department
+                    || row.job_title != observed.job_title
+                    || row.enabled != observed.enabled
+                    || row.admin_roles != roles;
+                let id = row.id;
+                if changed {
+                    let mut active = row.into_active_model();
+                    active.user_principal_name = Set(upn.clone());
+                    active.display_name = Set(observed.display_name.clone());
+                    active.department = Set(observed.department.clone());
+                    active.job_title = Set(observed.job_title.clone());
+                    active.enabled = Set(observed.enabled);
+                    active.admin_roles = Set(roles);
+                    active.updated_at = Set(now);
+                    active.update(self.ctx.txn).await?;
+                }
+                (id, false, changed)
+            }
+            None => {
+                let id = new_id(self.ctx.clock);
+                identity::ActiveModel {
+                    id: Set(id),
+                    msp_id: Set(self.msp_id.as_uuid()),
+                    tenant_id: Set(self.tenant_id.as_uuid()),
+                    user_principal_name: Set(upn.clone()),
+                    display_name: Set(observed.display_name.clone()),
+                    department: Set(observed.department.clone()),
+                    job_title: Set(observed.job_title.clone()),
+                    enabled: Set(observed.enabled),
+                    admin_roles: Set(roles),
+                    first_seen_at: Set(now),
+                    updated_at: Set(now),
+                }
+                .insert(self.ctx.txn)
+                .await?;
+                (id, true, true)
+            }
+        };
+        let attributes = serde_json::to_value(observed).unwrap_or_default();
+        self.save_source(
+            source,
+            integration_id,
+            IDENTITY,
+            id,
+            &observed.external_id,
+            attributes,
+        )
+        .await?;
+        Ok((id, created, changed))
+    }
+
+    async fn store_event(
+        &self,
+        integration_id: IntegrationId,
+        observed: &ObservedEvent,
+    ) -> Result<Stored, StorageError> {
+        let uid = class_uid(observed.class);
+        let existing = event::Entity::find()
+            .filter(event::Column::TenantId.eq(self.tenant_id.as_uuid()))
+            .filter(event::Column::IntegrationId.eq(integration_id.as_uuid()))
+            .filter(event::Column::ClassUid.eq(uid))
+            .filter(event::Column::ExternalId.eq(observed.external_id.as_str()))
+            .one(self.ctx.txn)
+            .await?;
+        let entities = serde_json::to_value(&observed.entities).unwrap_or_default();
+        match existing {
+            Some(row) if row.raw == observed.raw => Ok(Stored::Unchanged),
+            Some(row) => {
+                let mut active = row.into_active_model();
+                active.time = Set(observed.time);
+                active.severity_id = Set(i16::from(observed.severity_id));
+                active.entities = Set(entities);
+                active.ocsf = Set(observed.ocsf.clone());
+                active.raw = Set(observed.raw.clone());
+                active.update(self.ctx.txn).await?;
+                Ok(Stored::Updated)
+            }
+            None => {
+                event::ActiveModel {
+                    id: Set(new_id(self.ctx.clock)),
+                    msp_id: Set(self.msp_id.as_uuid()),
+                    tenant_id: Set(self.tenant_id.as_uuid()),
+                    integration_id: Set(integration_id.as_uuid()),
+                    external_id: Set(observed.external_id.clone()),
+                    class_uid: Set(uid),
+                    time: Set(observed.time),
+                    severity_id: Set(i16::from(observed.severity_id)),
+                    entities: Set(entities),
+                    ocsf: Set(observed.ocsf.clone()),
+                    raw: Set(observed.raw.clone()),
+                    received_at: Set(self.ctx.clock.now()),
+                }
+                .insert(self.ctx.txn)
+                .await?;
+                Ok(Stored::New)
+            }
+        }
+    }
+}
+
+/// Why a synchronization could not be recorded.
+#[derive(Debug, thiserror::Error)]
+pub enum SyncError {
+    #[error("no integration {0} in this tenant")]
+    UnknownIntegration(IntegrationId),
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+}
+
+enum Stored {
+    New,
+    Updated,
+    Unchanged,
+}
+
+fn class_uid(class: OcsfClass) -> i32 {
+    i32::try_from(class.class_uid()).expect("OCSF class ids fit in i32")
+}
+
+fn json_strings(value: serde_json::Value, what: &'static str) -> Result<Vec<String>, StorageError> {
+    serde_json::from_value(value).map_err(|e| StorageError::corrupt(what, &e))
+}
+
+fn to_device(row: device::Model, sources: Vec<Source>) -> Result<Device, StorageError> {
+    Ok(Device {
+        id: row.id,
+        tenant_id: row.tenant_id.into(),
+        hostname: row.hostname,
+        os_platform: row.os_platform,
+        health: row.health,
+        last_seen: row.last_seen,
+        entra_device_id: row.entra_device_id,
+        tags: json_strings(row.tags, "device tags")?,
+        first_seen_at: row.first_seen_at,
+        updated_at: row.updated_at,
+        sources,
+    })
+}
+
+fn to_identity(row: identity::Model, sources: Vec<Source>) -> Result<Identity, StorageError> {
+    Ok(Identity {
+        id: row.id,
+        tenant_id: row.tenant_id.into(),
+        user_principal_name: row.user_principal_name,
+        display_name: row.display_name,
+        department: row.department,
+        job_title: row.job_title,
+        enabled: row.enabled,
+        admin_roles: json_strings(row.admin_roles, "identity admin roles")?,
+        first_seen_at: row.first_seen_at,
+        updated_at: row.updated_at,
+        sources,
+    })
+}
+
+fn to_event(row: event::Model) -> Result<StoredEvent, StorageError> {
+    let class = u32::try_from(row.class_uid)
+        .ok()
+        .and_then(OcsfClass::from_class_uid)
+        .ok_or_else(|| StorageError::corrupt("event class", &row.class_uid))?;
+    Ok(StoredEvent {
+        id: row.id,
+        tenant_id: row.tenant_id.into(),
+        integration_id: row.integration_id.into(),
+        external_id: row.external_id,
+        class,
+        time: row.time,
+        severity_id: u8::try_from(row.severity_id)
+            .map_err(|_| StorageError::corrupt("event severity", &row.severity_id))?,
+        entities: serde_json::from_value(row.entities)
+            .map_err(|e| StorageError::corrupt("event entities", &e))?,
+        ocsf: row.ocsf,
+        received_at: row.received_at,
+    })
+}

@@ -1,0 +1,104 @@
+//! A tenant's inventory: the devices and identities its tools report, merged into one record
+//! per real thing, with where each record came from; and the events those tools reported.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::{
+    IntegrationId, TenantId,
+    observations::{EntityRef, OcsfClass},
+};
+
+/// A device of a tenant.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Device {
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = Uuid))]
+    pub id: uuid::Uuid,
+    pub tenant_id: TenantId,
+    pub hostname: String,
+    pub os_platform: Option<String>,
+    /// The EDR sensor's health, as the vendor words it.
+    pub health: Option<String>,
+    pub last_seen: Option<DateTime<Utc>>,
+    pub entra_device_id: Option<String>,
+    pub tags: Vec<String>,
+    pub first_seen_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    /// Which integrations report it, under which id, and when they last did.
+    pub sources: Vec<Source>,
+}
+
+/// An identity (user account) of a tenant.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Identity {
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = Uuid))]
+    pub id: uuid::Uuid,
+    pub tenant_id: TenantId,
+    pub user_principal_name: String,
+    pub display_name: Option<String>,
+    pub department: Option<String>,
+    pub job_title: Option<String>,
+    pub enabled: Option<bool>,
+    /// Administrative roles held at the identity provider; any makes the identity privileged.
+    pub admin_roles: Vec<String>,
+    pub first_seen_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub sources: Vec<Source>,
+}
+
+impl Identity {
+    #[must_use]
+    pub fn is_privileged(&self) -> bool {
+        !self.admin_roles.is_empty()
+    }
+}
+
+/// One integration's report of an entity: provenance.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Source {
+    pub integration_id: IntegrationId,
+    /// The vendor's id of the entity.
+    pub external_id: String,
+    /// What the integration last said, verbatim from its connector.
+    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
+    pub attributes: serde_json::Value,
+    pub first_seen_at: DateTime<Utc>,
+    pub last_seen_at: DateTime<Utc>,
+}
+
+/// An event stored as its OCSF class.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct StoredEvent {
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = Uuid))]
+    pub id: uuid::Uuid,
+    pub tenant_id: TenantId,
+    pub integration_id: IntegrationId,
+    pub external_id: String,
+    pub class: OcsfClass,
+    pub time: DateTime<Utc>,
+    pub severity_id: u8,
+    #[cfg_attr(feature = "openapi", schema(value_type = Vec<Object>))]
+    pub entities: Vec<EntityRef>,
+    /// The OCSF object.
+    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
+    pub ocsf: serde_json::Value,
+    pub received_at: DateTime<Utc>,
+}
+
+/// What one synchronization changed.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct SyncCounts {
+    pub devices_created: usize,
+    pub devices_updated: usize,
+    pub identities_created: usize,
+    pub identities_updated: usize,
+    /// Events not stored before.
+    pub events_new: usize,
+    /// Events stored before whose vendor record changed (an alert's status, say).
+    pub events_updated: usize,
+}

@@ -1,0 +1,126 @@
+//! A tenant's inventory and events, for anyone who can see the tenant.
+
+use axum::Json;
+use serde::Deserialize;
+use steward_domain::{
+    TenantId,
+    inventory::{Device, Identity, StoredEvent},
+    observations::OcsfClass,
+};
+use utoipa_axum::{router::OpenApiRouter, routes};
+
+use super::pagination::{PageQuery, list_body, page_in_memory};
+use super::responses::ReadErrors;
+use crate::{
+    http::{
+        ApiError,
+        auth::CallerContext,
+        extract::{ApiPath, ApiQuery},
+    },
+    state::AppState,
+};
+
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list_devices))
+        .routes(routes!(list_identities))
+        .routes(routes!(list_events))
+}
+
+list_body!(
+    /// A page of devices, each with the integrations that report it.
+    DeviceList,
+    Device
+);
+list_body!(
+    /// A page of identities, each with the integrations that report it.
+    IdentityList,
+    Identity
+);
+list_body!(
+    /// A page of events in the order Steward received them.
+    EventList,
+    StoredEvent
+);
+
+/// Which events to list.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct EventQuery {
+    /// Only events of this OCSF class: `detection_finding` (2004) or `authentication` (3002).
+    pub class: Option<OcsfClass>,
+    pub limit: Option<u64>,
+    pub cursor: Option<String>,
+}
+
+/// The tenant's devices, merged across integrations.
+#[utoipa::path(
+    get,
+    path = "/api/v1/tenants/{tenant_id}/devices",
+    tag = "inventory",
+    params(("tenant_id" = TenantId, Path, description = "The tenant's id"), PageQuery),
+    responses((status = OK, body = DeviceList), ReadErrors),
+    security(("api_token" = []))
+)]
+async fn list_devices(
+    ctx: CallerContext,
+    ApiPath(tenant_id): ApiPath<TenantId>,
+    ApiQuery(page): ApiQuery<PageQuery>,
+) -> Result<Json<DeviceList>, ApiError> {
+    let request = page.request()?;
+    let scope = ctx.tenant(tenant_id).await?;
+    let mut devices = scope.inventory().devices().await?;
+    devices.sort_by_key(|device| device.id);
+    Ok(Json(
+        page_in_memory(devices, request, |device| device.id).into(),
+    ))
+}
+
+/// The tenant's identities, merged across integrations.
+#[utoipa::path(
+    get,
+    path = "/api/v1/tenants/{tenant_id}/identities",
+    tag = "inventory",
+    params(("tenant_id" = TenantId, Path, description = "The tenant's id"), PageQuery),
+    responses((status = OK, body = IdentityList), ReadErrors),
+    security(("api_token" = []))
+)]
+async fn list_identities(
+    ctx: CallerContext,
+    ApiPath(tenant_id): ApiPath<TenantId>,
+    ApiQuery(page): ApiQuery<PageQuery>,
+) -> Result<Json<IdentityList>, ApiError> {
+    let request = page.request()?;
+    let scope = ctx.tenant(tenant_id).await?;
+    let mut identities = scope.inventory().identities().await?;
+    identities.sort_by_key(|identity| identity.id);
+    Ok(Json(
+        page_in_memory(identities, request, |identity| identity.id).into(),
+    ))
+}
+
+/// The tenant's events, normalized to OCSF, in the order Steward received them.
+#[utoipa::path(
+    get,
+    path = "/api/v1/tenants/{tenant_id}/events",
+    tag = "inventory",
+    params(("tenant_id" = TenantId, Path, description = "The tenant's id"), EventQuery),
+    responses((status = OK, body = EventList), ReadErrors),
+    security(("api_token" = []))
+)]
+async fn list_events(
+    ctx: CallerContext,
+    ApiPath(tenant_id): ApiPath<TenantId>,
+    ApiQuery(query): ApiQuery<EventQuery>,
+) -> Result<Json<EventList>, ApiError> {
+    let request = PageQuery {
+        limit: query.limit,
+        cursor: query.cursor,
+    }
+    .request()?;
+    let scope = ctx.tenant(tenant_id).await?;
+    Ok(Json(
+        scope.inventory().events(query.class, request).await?.into(),
+    ))
+}
