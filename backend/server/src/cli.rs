@@ -55,7 +55,7 @@ enum Command {
     /// Check the audit chains
     #[command(subcommand)]
     Audit(AuditCommand),
-    /// Test the authority policies, or print their input's schema
+    /// Test, describe or benchmark the authority policies
     #[command(subcommand)]
     Policy(PolicyCommand),
 }
@@ -73,6 +73,15 @@ enum PolicyCommand {
         /// Write it to this file instead
         #[arg(long, value_name = "FILE")]
         out: Option<PathBuf>,
+    },
+    /// Measure decisions per second and the latency of one decision
+    Bench {
+        /// How many decisions to make in all
+        #[arg(long, default_value_t = 20_000)]
+        decisions: usize,
+        /// Threads deciding in parallel [default: one per core]
+        #[arg(long)]
+        threads: Option<usize>,
     },
 }
 
@@ -210,6 +219,9 @@ pub fn run() -> ExitCode {
             Command::Audit(AuditCommand::Keygen) => commands::audit::keygen(),
             Command::Policy(PolicyCommand::Test { dir }) => commands::policy::test(&config, dir),
             Command::Policy(PolicyCommand::Schema { out }) => commands::policy::schema(out),
+            Command::Policy(PolicyCommand::Bench { decisions, threads }) => {
+                commands::policy::bench(&config, decisions, threads)
+            }
         }
     });
     match result {

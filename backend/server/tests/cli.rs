@@ -319,3 +319,37 @@ fn policy_test_runs_the_rego_tests_and_fails_on_a_failure() {
     );
     assert!(stdout.contains("0 of 1 policy test(s) passed"), "{stdout}");
 }
+
+#[test]
+fn policy_bench_measures_real_decisions_and_refuses_to_measure_failures() {
+    let (code, stdout, stderr) = run({
+        let mut command = steward();
+        command.args(["policy", "bench", "--decisions", "120", "--threads", "2"]);
+        command
+    });
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    assert!(
+        stdout.contains("120 decisions on 2 thread(s), 60 distinct inputs"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("decisions/s: "), "{stdout}");
+    assert!(stdout.contains("latency per decision: p50 "), "{stdout}");
+
+    // A policy that cannot decide makes every decision the fail-safe deny: nothing to measure.
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("authority")).unwrap();
+    std::fs::write(
+        dir.path().join("authority/authority.rego"),
+        "package steward.authority\n\nimport rego.v1\n\ndecision := 42\n",
+    )
+    .unwrap();
+    let (code, stdout, _) = run({
+        let mut command = steward();
+        command
+            .args(["policy", "bench", "--decisions", "10"])
+            .env("STEWARD_POLICY__DIR", dir.path());
+        command
+    });
+    assert_eq!(code, 1, "{stdout}");
+    assert!(stdout.contains("10 decision(s) failed"), "{stdout}");
+}

@@ -1,9 +1,18 @@
-//! `steward policy …`: the authority policies' tests and input schema.
+//! `steward policy …`: the authority policies' tests, input schema and benchmark.
 
-use std::{path::PathBuf, process::ExitCode};
+use std::{
+    path::PathBuf,
+    process::ExitCode,
+    time::{Duration, Instant},
+};
 
 use anyhow::Context;
-use steward_core::policy::{PolicySet, authority_input_schema, run_tests};
+use steward_core::policy::{
+    AuthorityInput, AuthorityPolicy, PolicySet, authority_input_schema,
+    input::{ActionInput, ProposerInput, RiskFactorInput, RiskInput, TargetInput, TenantInput},
+    run_tests,
+};
+use steward_domain::actions::{ActionType, Criticality, ProposerKind, TargetKind};
 
 use crate::config::Config;
 
@@ -49,6 +58,134 @@ pub fn schema(out: Option<PathBuf>) -> anyhow::Result<ExitCode> {
             eprintln!("Wrote {}.", path.display());
         }
         None => print!("{schema}"),
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The inputs the benchmark cycles through: every action type on the demo's kinds of targets,
+/// at every automation level, from every kind of proposer.
+fn bench_inputs() -> Vec<AuthorityInput> {
+    let mut inputs = Vec::new();
+    for action in ActionType::ALL {
+        for level in 0..=3 {
+            for proposer in [
+                ProposerKind::Worker,
+                ProposerKind::Technician,
+                ProposerKind::AiAgent,
+            ] {
+                let (target, privileged, criticality) = match action.target_kind() {
+                    TargetKind::Device => {
+                        ("acme-lt04.acme-dental.example", false, Criticality::Medium)
+                    }
+                    TargetKind::Identity => {
+                        ("it.admin@acme-dental.example", true, Criticality::High)
+                    }
+                };
+                inputs.push(AuthorityInput {
+                    action: ActionInput {
+                        kind: action,
+                        reversible: action.is_reversible(),
+                        target_count: 1,
+                    },
+                    target: TargetInput {
+                        kind: action.target_kind(),
+                        name: target.to_owned(),
+                        criticality,
+                        privileged,
+                        tags: vec!["finance".to_owned()],
+                    },
+                    risk: RiskInput {
+                        score: 85,
+                        factors: vec![
+                            RiskFactorInput {
+                                name: "active_high_severity_alert".to_owned(),
+                                contribution: 45,
+                            },
+                            RiskFactorInput {
+                                name: "privileged_identity".to_owned(),
+                                contribution: 20,
+                            },
+                        ],
+                    },
+                    tenant: TenantInput {
+                        automation_level: level,
+                    },
+                    proposer: ProposerInput { kind: proposer },
+                });
+            }
+        }
+    }
+    inputs
+}
+
+/// Measures how many decisions per second the authority policy makes, on `threads` threads,
+/// and the latency of one decision. Exits 1 if any decision was the fail-safe deny (the
+/// numbers would then measure failures, not decisions).
+pub fn bench(
+    config: &Config,
+    decisions: usize,
+    threads: Option<usize>,
+) -> anyhow::Result<ExitCode> {
+    let set = PolicySet::load(config.policy.dir.as_deref())?;
+    let policy = AuthorityPolicy::new(&set, Duration::from_millis(config.policy.timeout_ms));
+    let inputs = bench_inputs();
+    let threads = threads
+        .or_else(|| std::thread::available_parallelism().ok().map(usize::from))
+        .unwrap_or(1)
+        .max(1);
+    let per_thread = decisions.div_ceil(threads).max(1);
+    println!(
+        "Authority policy benchmark: {} decisions on {threads} thread(s), {} distinct inputs ({}).",
+        per_thread * threads,
+        inputs.len(),
+        set.origin()
+    );
+    let started = Instant::now();
+    let results: Vec<(Vec<Duration>, usize)> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..threads)
+            .map(|thread| {
+                let policy = policy.clone();
+                let inputs = &inputs;
+                scope.spawn(move || {
+                    let mut latencies = Vec::with_capacity(per_thread);
+                    let mut failures = 0;
+                    for n in 0..per_thread {
+                        let input = &inputs[(thread + n) % inputs.len()];
+                        let one = Instant::now();
+                        let decided = policy.decide(input);
+                        latencies.push(one.elapsed());
+                        if decided.failure.is_some() {
+                            failures += 1;
+                        }
+                    }
+                    (latencies, failures)
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|handle| handle.join().expect("a benchmark thread panicked"))
+            .collect()
+    });
+    let elapsed = started.elapsed();
+    let failures: usize = results.iter().map(|(_, failures)| failures).sum();
+    let mut latencies: Vec<Duration> = results.into_iter().flat_map(|(l, _)| l).collect();
+    latencies.sort();
+    let percentile = |p: f64| {
+        let index = ((latencies.len() as f64 - 1.0) * p).round() as usize;
+        latencies[index]
+    };
+    let total = latencies.len();
+    println!("decisions/s: {:.0}", total as f64 / elapsed.as_secs_f64());
+    println!(
+        "latency per decision: p50 {:.3} ms, p99 {:.3} ms, max {:.3} ms",
+        percentile(0.50).as_secs_f64() * 1e3,
+        percentile(0.99).as_secs_f64() * 1e3,
+        latencies[total - 1].as_secs_f64() * 1e3
+    );
+    if failures > 0 {
+        println!("{failures} decision(s) failed and were denied by the fail-safe.");
+        return Ok(ExitCode::FAILURE);
     }
     Ok(ExitCode::SUCCESS)
 }
