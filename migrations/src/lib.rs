@@ -19,6 +19,7 @@ mod m20261123_000003_protect_audit_chain;
 mod m20261124_000001_create_sign_in;
 mod m20261125_000001_create_integrations;
 mod m20261126_000001_create_inventory;
+mod m20261127_000001_create_response;
 
 /// Applies Steward's migrations in order.
 #[derive(Debug)]
@@ -34,6 +35,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261124_000001_create_sign_in::Migration),
             Box::new(m20261125_000001_create_integrations::Migration),
             Box::new(m20261126_000001_create_inventory::Migration),
+            Box::new(m20261127_000001_create_response::Migration),
         ]
     }
 

@@ -25,8 +25,8 @@ use crate::{
     clock::Clock,
     storage::{
         MspAdmin, MspRepository, OwnTokens, Storage, StorageError, TenantDirectory, TenantScope,
-        TokenDirectory, UserDirectory, WriteContext, entities::api_token, find_token_by_secret,
-        find_user,
+        TenantWork, TokenDirectory, UserDirectory, WriteContext, entities::api_token,
+        find_token_by_secret, find_user,
     },
 };
 
@@ -204,6 +204,23 @@ impl Caller {
     ) -> Result<AuditLog<'c, C>, Forbidden> {
         self.require(Permission::ReadMspAudit)?;
         Ok(AuditLog::new(conn, ChainRef::Msp(self.msp_id())))
+    }
+
+    /// The caller's writes in a tenant's response work (incidents, actions, approvals), if the
+    /// caller can see the tenant. What each write needs is checked against the caller's role.
+    ///
+    /// # Errors
+    /// When the database cannot be read.
+    pub async fn work<'a>(
+        &self,
+        ctx: &'a WriteContext<'a>,
+        tenant_id: TenantId,
+    ) -> Result<Option<TenantWork<'a>>, StorageError> {
+        Ok(self
+            .tenants(ctx.txn)
+            .lookup(tenant_id)
+            .await?
+            .map(|tenant| TenantWork::for_user(ctx, tenant, self.user.id, self.role())))
     }
 
     /// The MSP admin's writes.

@@ -8,12 +8,16 @@ pub mod audit;
 pub mod auth;
 pub mod clock;
 pub mod demo;
+pub mod detection;
+pub mod jobs;
 pub mod keyfile;
 pub mod passwords;
 pub mod policy;
+pub mod risk;
 pub mod secrets;
 pub mod settings;
 pub mod storage;
+pub mod triage;
 
 pub use clock::{Clock, MockClock, SystemClock};
 pub use storage::{Storage, StorageError};

@@ -16,16 +16,17 @@ use steward_domain::{
 };
 use steward_testkit::{TestDatabase, World};
 
-const EXPECTED_MIGRATIONS: [&str; 6] = [
+const EXPECTED_MIGRATIONS: [&str; 7] = [
     "m20261123_000001_create_tenancy",
     "m20261123_000002_create_audit_entries",
     "m20261123_000003_protect_audit_chain",
     "m20261124_000001_create_sign_in",
     "m20261125_000001_create_integrations",
     "m20261126_000001_create_inventory",
+    "m20261127_000001_create_response",
 ];
 
-const TABLES: [&str; 17] = [
+const TABLES: [&str; 22] = [
     "msps",
     "tenants",
     "users",
@@ -43,6 +44,11 @@ const TABLES: [&str; 17] = [
     "identities",
     "entity_sources",
     "events",
+    "incidents",
+    "findings",
+    "risk_scores",
+    "actions",
+    "outbox",
 ];
 
 fn slug(text: &str) -> Slug {

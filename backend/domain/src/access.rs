@@ -35,6 +35,22 @@ pub enum Permission {
     ReadSandbox,
     /// Stage a sandbox scenario for a tenant.
     RunSandboxScenarios,
+    /// See a tenant's incidents, findings and risk scores.
+    ReadIncidents,
+    /// Work incidents: assign, change status, record the verdict.
+    WorkIncidents,
+    /// See a tenant's actions, their policy decisions and approvals.
+    ReadActions,
+    /// Propose an action, and ask for a rollback of one that ran.
+    ProposeActions,
+    /// Approve or reject an action that needs an MSP technician.
+    ApproveAsTechnician,
+    /// Approve or reject an action that needs the customer: only the customer's own people.
+    ApproveAsCustomer,
+    /// Change a tenant's automation level.
+    ManageAutomation,
+    /// Read a tenant's outcome reports.
+    ReadReports,
 }
 
 impl Permission {
@@ -53,10 +69,18 @@ impl Permission {
             Permission::ManageIntegrations => "create, change, test or remove integrations",
             Permission::ReadSandbox => "see the sandbox's vendor-side state",
             Permission::RunSandboxScenarios => "run sandbox scenarios",
+            Permission::ReadIncidents => "see a tenant's incidents and risk",
+            Permission::WorkIncidents => "assign incidents or change their status",
+            Permission::ReadActions => "see a tenant's actions and approvals",
+            Permission::ProposeActions => "propose actions or roll them back",
+            Permission::ApproveAsTechnician => "approve actions as the MSP's technician",
+            Permission::ApproveAsCustomer => "approve actions on behalf of the customer",
+            Permission::ManageAutomation => "change a tenant's automation level",
+            Permission::ReadReports => "read a tenant's outcome reports",
         }
     }
 
-    pub const ALL: [Permission; 11] = [
+    pub const ALL: [Permission; 19] = [
         Permission::ReadTenants,
         Permission::ManageTenants,
         Permission::ReadMembers,
@@ -68,6 +92,14 @@ impl Permission {
         Permission::ManageIntegrations,
         Permission::ReadSandbox,
         Permission::RunSandboxScenarios,
+        Permission::ReadIncidents,
+        Permission::WorkIncidents,
+        Permission::ReadActions,
+        Permission::ProposeActions,
+        Permission::ApproveAsTechnician,
+        Permission::ApproveAsCustomer,
+        Permission::ManageAutomation,
+        Permission::ReadReports,
     ];
 }
 
@@ -76,12 +108,13 @@ impl Role {
     ///
     /// MSP admins manage; technicians work every tenant but manage no users; auditors read
     /// everything of their MSP and change nothing; customer users see their own tenant, and its
-    /// audit chain only as its owner.
+    /// audit chain only as its owner. Only the customer's own people approve on the customer's
+    /// behalf: not even an MSP admin can.
     #[must_use]
     pub const fn allows(self, permission: Permission) -> bool {
         use Permission as P;
         match self {
-            Role::MspAdmin => true,
+            Role::MspAdmin => !matches!(permission, P::ApproveAsCustomer),
             Role::Technician => matches!(
                 permission,
                 P::ReadTenants
@@ -90,6 +123,12 @@ impl Role {
                     | P::ReadIntegrations
                     | P::ReadSandbox
                     | P::RunSandboxScenarios
+                    | P::ReadIncidents
+                    | P::WorkIncidents
+                    | P::ReadActions
+                    | P::ProposeActions
+                    | P::ApproveAsTechnician
+                    | P::ReadReports
             ),
             Role::Auditor => matches!(
                 permission,
@@ -100,12 +139,24 @@ impl Role {
                     | P::ReadUsers
                     | P::ReadIntegrations
                     | P::ReadSandbox
+                    | P::ReadIncidents
+                    | P::ReadActions
+                    | P::ReadReports
             ),
             Role::CustomerOwner => matches!(
                 permission,
-                P::ReadTenants | P::ReadMembers | P::ReadTenantAudit
+                P::ReadTenants
+                    | P::ReadMembers
+                    | P::ReadTenantAudit
+                    | P::ReadIncidents
+                    | P::ReadActions
+                    | P::ApproveAsCustomer
+                    | P::ReadReports
             ),
-            Role::CustomerApprover => matches!(permission, P::ReadTenants | P::ReadMembers),
+            Role::CustomerApprover => matches!(
+                permission,
+                P::ReadTenants | P::ReadMembers | P::ReadActions | P::ApproveAsCustomer
+            ),
         }
     }
 }
@@ -119,7 +170,8 @@ mod tests {
         for role in Role::ALL {
             let manages = role.allows(Permission::ManageTenants)
                 || role.allows(Permission::ManageUsers)
-                || role.allows(Permission::ManageIntegrations);
+                || role.allows(Permission::ManageIntegrations)
+                || role.allows(Permission::ManageAutomation);
             assert_eq!(manages, role == Role::MspAdmin, "{role}");
         }
     }
@@ -133,8 +185,24 @@ mod tests {
                     | Permission::ManageUsers
                     | Permission::ManageIntegrations
                     | Permission::RunSandboxScenarios
+                    | Permission::WorkIncidents
+                    | Permission::ProposeActions
+                    | Permission::ApproveAsTechnician
+                    | Permission::ApproveAsCustomer
+                    | Permission::ManageAutomation
             );
             assert_eq!(Role::Auditor.allows(permission), is_read, "{permission:?}");
+        }
+    }
+
+    #[test]
+    fn only_the_customer_approves_for_the_customer() {
+        for role in Role::ALL {
+            assert_eq!(
+                role.allows(Permission::ApproveAsCustomer),
+                matches!(role, Role::CustomerOwner | Role::CustomerApprover),
+                "{role}"
+            );
         }
     }
 

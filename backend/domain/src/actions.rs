@@ -2,7 +2,10 @@
 
 use std::fmt;
 
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+
+use crate::{ActionId, IncidentId, IntegrationId, TenantId, UserId};
 
 /// A change Steward can make at a vendor.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -60,6 +63,42 @@ impl ActionType {
         self.inverse().is_some()
     }
 
+    /// What the action does, for the people approving it.
+    #[must_use]
+    pub const fn describe(self) -> &'static str {
+        match self {
+            ActionType::IsolateDevice => {
+                "Isolate the device from the network (Microsoft Defender for Endpoint keeps its connection)"
+            }
+            ActionType::ReleaseDevice => "Release the device from isolation",
+            ActionType::DisableUser => {
+                "Disable the account so it cannot sign in (Microsoft Entra ID accountEnabled: false)"
+            }
+            ActionType::EnableUser => "Enable the account again",
+            ActionType::RevokeSessions => {
+                "Revoke every session and refresh token of the account, forcing a new sign-in everywhere"
+            }
+        }
+    }
+
+    /// What a rollback would do, or why there is none.
+    #[must_use]
+    pub const fn rollback_plan(self) -> &'static str {
+        match self {
+            ActionType::IsolateDevice => {
+                "Release the device from isolation, then confirm at Microsoft Defender for Endpoint that it is released"
+            }
+            ActionType::ReleaseDevice => "Isolate the device again and confirm it",
+            ActionType::DisableUser => {
+                "Enable the account again (accountEnabled: true), then confirm at Microsoft Entra ID"
+            }
+            ActionType::EnableUser => "Disable the account again and confirm it",
+            ActionType::RevokeSessions => {
+                "None: revoked sessions cannot be restored; users sign in again"
+            }
+        }
+    }
+
     /// What the action is done to.
     #[must_use]
     pub const fn target_kind(self) -> TargetKind {
@@ -72,6 +111,17 @@ impl ActionType {
     }
 }
 
+impl std::str::FromStr for ActionType {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::ALL
+            .into_iter()
+            .find(|a| a.as_str() == s)
+            .ok_or_else(|| format!("unknown action type {s:?}"))
+    }
+}
+
 impl fmt::Display for ActionType {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
@@ -79,7 +129,7 @@ impl fmt::Display for ActionType {
 }
 
 /// The two kinds of entity actions are done to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
@@ -139,6 +189,171 @@ pub struct PolicyDecision {
     pub outcome: PolicyOutcome,
     /// Stable kebab-case codes; the built-in policy's are listed in [`ReasonCode`].
     pub reasons: Vec<String>,
+}
+
+/// Where an action is. Proposing records the policy decision at once, so an action starts
+/// `denied`, `awaiting_approval` or `queued`.
+///
+/// ```text
+/// awaiting_approval ─approve─▶ queued ─▶ executing ─▶ verifying ─▶ verified ─rollback─▶ rolling_back ─▶ rolled_back
+///        └─reject─▶ rejected            └──────────┴─▶ failed ─(reversible)─▶ rolling_back     └─▶ rollback_failed
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum ActionStatus {
+    /// The policy asks for a person's approval first.
+    AwaitingApproval,
+    /// The policy refused it.
+    Denied,
+    /// An approver refused it.
+    Rejected,
+    /// Approved (or automatic), waiting for a worker.
+    Queued,
+    /// Its snapshot is taken and the vendor was asked to act.
+    Executing,
+    /// The vendor accepted; Steward is confirming it took effect.
+    Verifying,
+    /// Confirmed at the vendor.
+    Verified,
+    /// The vendor refused it or verification failed; nothing more to do (irreversible) or a
+    /// rollback follows.
+    Failed,
+    /// The inverse action is running.
+    RollingBack,
+    /// The inverse ran and was confirmed: the prior state is back.
+    RolledBack,
+    /// The inverse did not take effect: a person must look.
+    RollbackFailed,
+}
+
+impl ActionStatus {
+    pub const ALL: [ActionStatus; 11] = [
+        ActionStatus::AwaitingApproval,
+        ActionStatus::Denied,
+        ActionStatus::Rejected,
+        ActionStatus::Queued,
+        ActionStatus::Executing,
+        ActionStatus::Verifying,
+        ActionStatus::Verified,
+        ActionStatus::Failed,
+        ActionStatus::RollingBack,
+        ActionStatus::RolledBack,
+        ActionStatus::RollbackFailed,
+    ];
+
+    #[must_use]
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            ActionStatus::AwaitingApproval => "awaiting_approval",
+            ActionStatus::Denied => "denied",
+            ActionStatus::Rejected => "rejected",
+            ActionStatus::Queued => "queued",
+            ActionStatus::Executing => "executing",
+            ActionStatus::Verifying => "verifying",
+            ActionStatus::Verified => "verified",
+            ActionStatus::Failed => "failed",
+            ActionStatus::RollingBack => "rolling_back",
+            ActionStatus::RolledBack => "rolled_back",
+            ActionStatus::RollbackFailed => "rollback_failed",
+        }
+    }
+
+    #[must_use]
+    pub fn parse(value: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|s| s.as_str() == value)
+    }
+}
+
+impl fmt::Display for ActionStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The entity an action is done to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ActionTarget {
+    pub kind: TargetKind,
+    /// The device's or identity's id in the inventory.
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = Uuid))]
+    pub id: uuid::Uuid,
+    /// Host name or user principal name.
+    pub name: String,
+}
+
+/// Who proposed an action.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Proposer {
+    pub kind: ProposerKind,
+    /// The person or token's user, unless Steward's worker proposed it.
+    pub user_id: Option<UserId>,
+}
+
+/// On whose behalf an approver decides.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum ApproverSide {
+    Technician,
+    Customer,
+}
+
+/// One approver's answer, bound to the version of the action they saw.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Approval {
+    pub user_id: UserId,
+    pub side: ApproverSide,
+    pub approved: bool,
+    /// The action version ([`Action::version`]) the approver was shown.
+    pub version: String,
+    pub comment: Option<String>,
+    pub decided_at: DateTime<Utc>,
+}
+
+/// One change Steward proposed or made at a vendor, with its decision, approvals and outcome.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Action {
+    pub id: ActionId,
+    pub tenant_id: TenantId,
+    pub incident_id: Option<IncidentId>,
+    #[serde(rename = "type")]
+    pub kind: ActionType,
+    pub target: ActionTarget,
+    /// Whether a rollback exists.
+    pub reversible: bool,
+    pub status: ActionStatus,
+    pub proposed_by: Proposer,
+    /// Why it was proposed, for the approver.
+    pub reasons: Vec<String>,
+    /// The authority policy's answer, as recorded when it was proposed.
+    pub decision: PolicyDecision,
+    /// The input the policy decided on (the target, its risk, the automation level).
+    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
+    pub decision_input: serde_json::Value,
+    /// Hash of type, target, parameters and decision input: an approval binds to this.
+    pub version: String,
+    pub approvals: Vec<Approval>,
+    /// The integration that runs it.
+    pub integration_id: Option<IntegrationId>,
+    /// The vendor-side state before it ran.
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<Object>))]
+    pub snapshot: Option<serde_json::Value>,
+    /// The vendor's reference for the request (Defender's machine action id), once it ran.
+    pub vendor_reference: Option<String>,
+    /// The last verification's detail, or why it failed.
+    pub detail: Option<String>,
+    /// What a rollback would do.
+    pub rollback_plan: String,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub executed_at: Option<DateTime<Utc>>,
+    pub verified_at: Option<DateTime<Utc>>,
+    pub rolled_back_at: Option<DateTime<Utc>>,
 }
 
 /// The reason codes of the built-in authority policy.

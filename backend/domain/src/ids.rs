@@ -129,3 +129,15 @@ mod tests {
         assert!(err.to_string().contains("MSP id"), "{err}");
     }
 }
+
+id_type!(
+    /// A group of findings worked as one.
+    IncidentId,
+    "incident id"
+);
+
+id_type!(
+    /// A proposed or executed change at a vendor.
+    ActionId,
+    "action id"
+);

@@ -10,11 +10,16 @@ pub mod audit;
 pub mod clock;
 pub mod credentials;
 pub mod ids;
+pub mod incidents;
 pub mod integrations;
 pub mod inventory;
 pub mod observations;
+pub mod risk;
 pub mod slug;
 pub mod tenancy;
 
-pub use ids::{ApiTokenId, AuditEntryId, IntegrationId, MspId, SessionId, TenantId, UserId};
+pub use ids::{
+    ActionId, ApiTokenId, AuditEntryId, IncidentId, IntegrationId, MspId, SessionId, TenantId,
+    UserId,
+};
 pub use slug::Slug;

@@ -7,6 +7,8 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use crate::actions::ActionType;
+
 /// The kind of vendor a connector speaks to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -41,6 +43,25 @@ impl Vendor {
     #[must_use]
     pub fn parse(value: &str) -> Option<Vendor> {
         Vendor::ALL.into_iter().find(|v| v.as_str() == value)
+    }
+
+    /// The actions Steward performs through this vendor.
+    #[must_use]
+    pub const fn actions(self) -> &'static [ActionType] {
+        match self {
+            Vendor::MicrosoftDefender => &[ActionType::IsolateDevice, ActionType::ReleaseDevice],
+            Vendor::MicrosoftGraph => &[
+                ActionType::DisableUser,
+                ActionType::EnableUser,
+                ActionType::RevokeSessions,
+            ],
+        }
+    }
+
+    /// Whether Steward performs this action through this vendor.
+    #[must_use]
+    pub fn performs(self, action: ActionType) -> bool {
+        self.actions().contains(&action)
     }
 }
 

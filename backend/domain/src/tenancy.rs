@@ -44,6 +44,10 @@ pub struct Tenant {
     /// Short URL-safe name, unique within the MSP.
     pub slug: Slug,
     pub status: TenantStatus,
+    /// How much Steward may do without asking, read by the authority policy: 0 notify only ·
+    /// 1 one-click approval · 2 automatic for low-risk reversible actions (the default) ·
+    /// 3 automatic with guardrails.
+    pub automation_level: u8,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     /// When the MSP stopped managing this tenant; its history stays readable.

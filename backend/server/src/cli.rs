@@ -40,6 +40,8 @@ struct GlobalArgs {
 enum Command {
     /// Serve the web UI and the API (applies pending database migrations first)
     Serve(ServeArgs),
+    /// Run the background jobs (vendor sync, triage, actions) without serving HTTP
+    Worker,
     /// Apply pending database migrations, then exit
     Migrate,
     /// Print the effective configuration, with secrets redacted
@@ -160,6 +162,7 @@ pub fn run() -> ExitCode {
         listen: match &cli.command {
             Command::Serve(args) | Command::Demo(args) => args.listen,
             Command::Migrate
+            | Command::Worker
             | Command::Config
             | Command::Msp(_)
             | Command::Token(_)
@@ -194,6 +197,7 @@ pub fn run() -> ExitCode {
         match cli.command {
             Command::Serve(_) => commands::serve::run(config).await,
             Command::Migrate => commands::migrate::run(config).await,
+            Command::Worker => commands::worker::run(config).await,
             Command::Config => commands::config::run(&config),
             Command::Demo(_) => commands::demo::run(config).await,
             Command::Msp(MspCommand::Create {

@@ -49,7 +49,82 @@ pub struct Config {
     pub policy: PolicyConfig,
     pub secrets: SecretsConfig,
     pub sandbox: SandboxConfig,
+    pub worker: WorkerConfig,
     pub log: LogConfig,
+}
+
+/// The `[worker]` section: background jobs (vendor sync, triage, executing actions).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct WorkerConfig {
+    /// Run the workers inside `steward serve` (and `steward demo`), so one process does
+    /// everything. Turn off when running `steward worker` processes of their own.
+    pub embedded: bool,
+    /// Jobs one worker runs at once.
+    pub concurrency: usize,
+    /// How often every integration is synchronized, in seconds.
+    pub sync_interval_secs: u64,
+    /// How often an idle worker looks for jobs, in milliseconds.
+    pub poll_interval_ms: u64,
+    /// How often a worker reports it is alive, in seconds.
+    pub heartbeat_secs: u64,
+    /// Reports a worker may miss before its running jobs go to another worker.
+    pub missed_heartbeats: usize,
+    /// How long an action's verification may take before it counts as failed (and a
+    /// reversible action is rolled back), in seconds.
+    pub verify_timeout_secs: u64,
+    /// Pause between two verification polls, in milliseconds.
+    pub verify_interval_ms: u64,
+}
+
+impl Default for WorkerConfig {
+    fn default() -> Self {
+        Self {
+            embedded: true,
+            concurrency: 4,
+            sync_interval_secs: 300,
+            poll_interval_ms: 500,
+            heartbeat_secs: 10,
+            missed_heartbeats: 3,
+            verify_timeout_secs: 120,
+            verify_interval_ms: 2000,
+        }
+    }
+}
+
+impl WorkerConfig {
+    fn validate(&self) -> Vec<InvalidSetting> {
+        [
+            ("worker.concurrency", self.concurrency as u64),
+            ("worker.sync_interval_secs", self.sync_interval_secs),
+            ("worker.poll_interval_ms", self.poll_interval_ms),
+            ("worker.heartbeat_secs", self.heartbeat_secs),
+            ("worker.missed_heartbeats", self.missed_heartbeats as u64),
+            ("worker.verify_timeout_secs", self.verify_timeout_secs),
+            ("worker.verify_interval_ms", self.verify_interval_ms),
+        ]
+        .into_iter()
+        .filter(|(_, value)| *value == 0)
+        .map(|(key, _)| InvalidSetting::new(key, "must be at least 1"))
+        .collect()
+    }
+
+    /// The workers' settings.
+    #[must_use]
+    pub fn settings(&self) -> steward_workers::WorkerSettings {
+        use std::time::Duration;
+        steward_workers::WorkerSettings {
+            concurrency: self.concurrency,
+            poll_interval: Duration::from_millis(self.poll_interval_ms),
+            sync_interval: Duration::from_secs(self.sync_interval_secs),
+            liveness: steward_workers::Liveness {
+                heartbeat: Duration::from_secs(self.heartbeat_secs),
+                missed_heartbeats: self.missed_heartbeats,
+            },
+            verify_timeout: Duration::from_secs(self.verify_timeout_secs),
+            verify_interval: Duration::from_millis(self.verify_interval_ms),
+        }
+    }
 }
 
 /// The `[sandbox]` section: Steward's simulation of vendor APIs, for demos and trials.
@@ -75,6 +150,7 @@ impl Default for Config {
             policy: PolicyConfig::default(),
             secrets: SecretsConfig::default(),
             sandbox: SandboxConfig::default(),
+            worker: WorkerConfig::default(),
             log: LogConfig::default(),
         }
     }
@@ -312,6 +388,7 @@ impl Config {
             .chain(config.oidc.validate())
             .chain(config.policy.validate())
             .chain(config.secrets.validate())
+            .chain(config.worker.validate())
             .chain(config.log.validate())
             .map(|problem| problem.to_string())
             .collect();

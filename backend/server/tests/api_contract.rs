@@ -399,6 +399,27 @@ async fn the_openapi_document_describes_every_route() {
         ("get", "/api/v1/tenants/{tenant_id}/devices"),
         ("get", "/api/v1/tenants/{tenant_id}/identities"),
         ("get", "/api/v1/tenants/{tenant_id}/events"),
+        ("get", "/api/v1/tenants/{tenant_id}/incidents"),
+        ("get", "/api/v1/tenants/{tenant_id}/incidents/{incident_id}"),
+        (
+            "patch",
+            "/api/v1/tenants/{tenant_id}/incidents/{incident_id}",
+        ),
+        ("get", "/api/v1/tenants/{tenant_id}/risk"),
+        ("get", "/api/v1/tenants/{tenant_id}/actions"),
+        ("get", "/api/v1/tenants/{tenant_id}/actions/{action_id}"),
+        (
+            "post",
+            "/api/v1/tenants/{tenant_id}/actions/{action_id}/approve",
+        ),
+        (
+            "post",
+            "/api/v1/tenants/{tenant_id}/actions/{action_id}/reject",
+        ),
+        (
+            "post",
+            "/api/v1/tenants/{tenant_id}/actions/{action_id}/rollback",
+        ),
     ];
     let mut documented = Vec::new();
     for (path, item) in doc["paths"].as_object().unwrap() {

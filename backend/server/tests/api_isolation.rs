@@ -22,6 +22,8 @@ fn body_for(operation_id: &str) -> Option<serde_json::Value> {
             "client_secret": "s",
         })),
         "update_integration" => Some(json!({ "name": "Taken over" })),
+        "update_incident" => Some(json!({ "status": "resolved", "verdict": "false_positive" })),
+        "approve_action" | "reject_action" => Some(json!({ "version": "0" })),
         _ => None,
     }
 }
@@ -98,6 +100,14 @@ async fn tenant_scoped_routes_of_other_tenants_answer_404() {
                     "0194f3a2-7b1c-7d3e-9f00-1234567890ab".to_owned(),
                 ),
                 ("scenario", "malware-laptop".to_owned()),
+                (
+                    "incident_id",
+                    "0194f3a2-7b1c-7d3e-9f00-1234567890ac".to_owned(),
+                ),
+                (
+                    "action_id",
+                    "0194f3a2-7b1c-7d3e-9f00-1234567890ad".to_owned(),
+                ),
             ]);
             let (status, answer) = app
                 .call(

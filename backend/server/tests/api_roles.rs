@@ -6,11 +6,24 @@ mod support;
 use reqwest::StatusCode;
 use secrecy::SecretString;
 use serde_json::{Value, json};
-use steward_core::storage::NewIntegration;
+use steward_core::{
+    Clock,
+    detection::Detected,
+    policy::{
+        Decided,
+        input::{ActionInput, AuthorityInput, ProposerInput, RiskInput, TargetInput, TenantInput},
+    },
+    storage::{ActionUpdate, Deployment, NewIntegration, Proposal, TenantWork},
+};
 use steward_domain::{
-    IntegrationId,
+    ActionId, IncidentId, IntegrationId,
+    actions::{
+        ActionStatus, ActionTarget, ActionType, Criticality, PolicyDecision, PolicyOutcome,
+        Proposer, ProposerKind, TargetKind,
+    },
+    incidents::FindingSource,
     observations::Vendor,
-    tenancy::{Role, Tenant},
+    tenancy::{Role, RoleSide, Tenant},
 };
 use steward_testkit::{TestDatabase, World, tamper::audit_entry_count};
 use support::{TestApp, test_secrets};
@@ -37,6 +50,16 @@ fn expectation(operation_id: &str) -> (&'static [Role], StatusCode) {
         "create_integration" | "update_integration" | "remove_integration" | "test_integration"
         | "sync_integration" => (ADMIN, forbidden),
         "run_scenario" => (&[MspAdmin, Technician], forbidden),
+        "list_incidents" | "get_incident" | "list_risk" => {
+            (&[MspAdmin, Technician, Auditor, CustomerOwner], forbidden)
+        }
+        "update_incident" | "roll_back_action" => (&[MspAdmin, Technician], forbidden),
+        "list_actions" | "get_action" => (ALL, forbidden),
+        // Each side answers its own approvals (see `seed_response`).
+        "approve_action" | "reject_action" => (
+            &[MspAdmin, Technician, CustomerOwner, CustomerApprover],
+            forbidden,
+        ),
         // Anyone may revoke their own tokens; someone else's token is invisible to all but
         // MSP admins.
         "revoke_token" => (ADMIN, StatusCode::NOT_FOUND),
@@ -69,7 +92,135 @@ fn body_for(operation_id: &str, role: Role) -> Option<Value> {
             "client_secret": "not-a-real-secret",
         })),
         "update_integration" => Some(json!({ "name": "Defender (renamed)" })),
+        "update_incident" => Some(json!({ "status": "investigating" })),
+        "approve_action" | "reject_action" => Some(json!({ "version": version_placeholder() })),
         _ => None,
+    }
+}
+
+/// Replaced by the real version of the action each call is about.
+fn version_placeholder() -> &'static str {
+    "{version}"
+}
+
+/// What the response routes act on: an incident, two actions awaiting the caller's side's
+/// approval (one to approve, one to reject) and a verified one to roll back.
+struct Seeded {
+    incident: IncidentId,
+    approve: (ActionId, String),
+    reject: (ActionId, String),
+    roll_back: ActionId,
+}
+
+async fn seed_response(world: &World, tenant: &Tenant, role: Role) -> Seeded {
+    let txn = world.storage.begin().await.unwrap();
+    let deployment = Deployment::new(&txn);
+    let ctx = deployment.write_context(&world.clock, &world.keys, World::actor());
+    let work = TenantWork::as_steward(&ctx, tenant.id)
+        .await
+        .unwrap()
+        .unwrap();
+    let incident = work
+        .record_finding(
+            &Detected {
+                source: FindingSource::VendorAlert,
+                rule: "vendor-alert:test".into(),
+                dedup_key: "alert:test".into(),
+                title: "A test alert".into(),
+                severity_id: 4,
+                time: world.clock.now(),
+                events: Vec::new(),
+                details: json!({}),
+            },
+            &[],
+        )
+        .await
+        .unwrap()
+        .unwrap()
+        .incident_id;
+    let outcome = if role.side() == RoleSide::Customer {
+        PolicyOutcome::CustomerApproval
+    } else {
+        PolicyOutcome::TechnicianApproval
+    };
+    let propose = async |kind: ActionType, key: &str, outcome: PolicyOutcome| {
+        let input = AuthorityInput {
+            action: ActionInput {
+                kind,
+                reversible: kind.is_reversible(),
+                target_count: 1,
+            },
+            target: TargetInput {
+                kind: TargetKind::Identity,
+                name: "someone@acme.example".into(),
+                criticality: Criticality::Medium,
+                privileged: false,
+                tags: vec![],
+            },
+            risk: RiskInput {
+                score: 0,
+                factors: vec![],
+            },
+            tenant: TenantInput {
+                automation_level: 2,
+            },
+            proposer: ProposerInput {
+                kind: ProposerKind::Worker,
+            },
+        };
+        let (action, _) = work
+            .propose(
+                &Proposal {
+                    incident_id: Some(incident),
+                    kind,
+                    target: ActionTarget {
+                        kind: TargetKind::Identity,
+                        id: uuid::Uuid::from_u128(u128::from(key.len() as u64)),
+                        name: "someone@acme.example".into(),
+                    },
+                    integration_id: None,
+                    reasons: vec!["test".into()],
+                    proposer: Proposer {
+                        kind: ProposerKind::Worker,
+                        user_id: None,
+                    },
+                    dedup_key: key.into(),
+                },
+                &input,
+                &Decided {
+                    decision: PolicyDecision {
+                        outcome,
+                        reasons: vec!["test".into()],
+                    },
+                    failure: None,
+                },
+            )
+            .await
+            .unwrap();
+        action
+    };
+    let approve = propose(ActionType::DisableUser, "approve", outcome).await;
+    let reject = propose(ActionType::DisableUser, "reject", outcome).await;
+    let verified = propose(ActionType::DisableUser, "roll-back", PolicyOutcome::Auto).await;
+    for (from, to) in [
+        (ActionStatus::Queued, ActionStatus::Executing),
+        (ActionStatus::Executing, ActionStatus::Verifying),
+        (ActionStatus::Verifying, ActionStatus::Verified),
+    ] {
+        assert!(
+            work.transition(verified.id, from, ActionUpdate::to(to))
+                .await
+                .unwrap()
+        );
+    }
+    drop(work);
+    drop(ctx);
+    txn.commit().await.unwrap();
+    Seeded {
+        incident,
+        approve: (approve.id, approve.version),
+        reject: (reject.id, reject.version),
+        roll_back: verified.id,
     }
 }
 
@@ -122,7 +273,7 @@ async fn check_role(role: Role) {
     let msp = world.msp("harbor").await;
     let acme = world.tenant(msp.id, "acme").await;
     world.tenant(msp.id, "birch").await;
-    let tenant_id = (role.side() == steward_domain::tenancy::RoleSide::Customer).then_some(acme.id);
+    let tenant_id = (role.side() == RoleSide::Customer).then_some(acme.id);
     let caller = world
         .user(msp.id, "caller@harbor.example", role, tenant_id)
         .await;
@@ -141,6 +292,7 @@ async fn check_role(role: Role) {
         .unwrap()[0]
         .id;
     let integration = create_integration(&world, &acme).await;
+    let seeded = seed_response(&world, &acme, role).await;
     let app = TestApp::for_world_with_sandbox(&world, test_secrets()).await;
 
     let mut operations: Vec<_> = app
@@ -160,8 +312,24 @@ async fn check_role(role: Role) {
             ("token_id", target_token_id.to_string()),
             ("integration_id", integration.to_string()),
             ("scenario", "malware-laptop".to_owned()),
+            ("incident_id", seeded.incident.to_string()),
+            (
+                "action_id",
+                match operation.id.as_str() {
+                    "reject_action" => seeded.reject.0,
+                    "roll_back_action" => seeded.roll_back,
+                    _ => seeded.approve.0,
+                }
+                .to_string(),
+            ),
         ]);
-        let body = body_for(&operation.id, role);
+        let version = match operation.id.as_str() {
+            "reject_action" => &seeded.reject.1,
+            _ => &seeded.approve.1,
+        };
+        let body = body_for(&operation.id, role).map(|body| {
+            serde_json::from_str(&body.to_string().replace(version_placeholder(), version)).unwrap()
+        });
         let entries_before = audit_entry_count(&world.storage).await;
         let (status, answer) = app
             .call(
@@ -207,6 +375,8 @@ async fn operational_routes_need_no_credential_and_api_routes_do() {
                 "0194f3a2-7b1c-7d3e-9f00-1234567890ab".into(),
             ),
             ("scenario", "malware-laptop".into()),
+            ("incident_id", "0194f3a2-7b1c-7d3e-9f00-1234567890ac".into()),
+            ("action_id", "0194f3a2-7b1c-7d3e-9f00-1234567890ad".into()),
         ]);
         let (status, answer) = app.call(operation.method.clone(), &path, None, None).await;
         if operation.authenticated {

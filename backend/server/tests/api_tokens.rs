@@ -71,7 +71,13 @@ async fn an_issued_token_works_and_its_secret_is_shown_once() {
             "read_tenant_audit",
             "read_integrations",
             "read_sandbox",
-            "run_sandbox_scenarios"
+            "run_sandbox_scenarios",
+            "read_incidents",
+            "work_incidents",
+            "read_actions",
+            "propose_actions",
+            "approve_as_technician",
+            "read_reports"
         ])
     );
 

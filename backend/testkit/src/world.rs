@@ -46,7 +46,7 @@ impl World {
         }
     }
 
-    fn actor() -> AuditActor {
+    pub fn actor() -> AuditActor {
         AuditActor {
             kind: ActorKind::System,
             user_id: None,

@@ -172,6 +172,9 @@ impl DefenderConnector {
             .api
             .collect_skipping("api/machineactions", Some(&filter), self.page_size)
             .await?;
+        // Newest first. The API lists in the order requested, so among actions created in the
+        // same instant the one listed last is the newer.
+        actions.reverse();
         actions.sort_by_key(|a| std::cmp::Reverse(a.creation_date_time_utc));
         Ok(actions)
     }
@@ -360,7 +363,7 @@ impl Connector for DefenderConnector {
     }
 
     fn actions(&self) -> &'static [ActionType] {
-        &[ActionType::IsolateDevice, ActionType::ReleaseDevice]
+        Vendor::MicrosoftDefender.actions()
     }
 
     async fn snapshot(&self, request: &ActionRequest) -> Result<Snapshot, ConnectorError> {

@@ -526,11 +526,7 @@ impl Connector for GraphConnector {
     }
 
     fn actions(&self) -> &'static [ActionType] {
-        &[
-            ActionType::DisableUser,
-            ActionType::EnableUser,
-            ActionType::RevokeSessions,
-        ]
+        Vendor::MicrosoftGraph.actions()
     }
 
     async fn snapshot(&self, request: &ActionRequest) -> Result<Snapshot, ConnectorError> {

@@ -21,6 +21,31 @@ use crate::{
     secrets::{OpenError, SecretBox},
 };
 
+/// Every integration of every MSP's active tenants, for the sync scheduler.
+///
+/// # Errors
+/// When the database cannot be read or holds an invalid row.
+pub(crate) async fn all_active<C: ConnectionTrait>(
+    conn: &C,
+) -> Result<Vec<Integration>, StorageError> {
+    use super::entities::tenant;
+    let active: Vec<uuid::Uuid> = tenant::Entity::find()
+        .filter(tenant::Column::Status.eq("active"))
+        .all(conn)
+        .await?
+        .into_iter()
+        .map(|t| t.id)
+        .collect();
+    integration::Entity::find()
+        .filter(integration::Column::TenantId.is_in(active))
+        .order_by_asc(integration::Column::Id)
+        .all(conn)
+        .await?
+        .into_iter()
+        .map(Integration::try_from)
+        .collect()
+}
+
 /// The integrations of one tenant. Every query carries the MSP and the tenant.
 #[derive(Debug, Clone, Copy)]
 pub struct IntegrationDirectory<'c, C> {
@@ -278,6 +303,28 @@ impl<'a> IntegrationAdmin<'a> {
         id: IntegrationId,
         outcome: CheckOutcome,
     ) -> Result<Integration, IntegrationAdminError> {
+        self.record_outcome(id, outcome, true).await
+    }
+
+    /// Like [`IntegrationAdmin::record_check`] for scheduled synchronizations: the audit chain
+    /// records only changes of health (a failing integration, a recovery), not every run.
+    ///
+    /// # Errors
+    /// [`IntegrationAdminError::NotFound`].
+    pub async fn record_scheduled_check(
+        &self,
+        id: IntegrationId,
+        outcome: CheckOutcome,
+    ) -> Result<Integration, IntegrationAdminError> {
+        self.record_outcome(id, outcome, false).await
+    }
+
+    async fn record_outcome(
+        &self,
+        id: IntegrationId,
+        outcome: CheckOutcome,
+        always_audit: bool,
+    ) -> Result<Integration, IntegrationAdminError> {
         let row = self.existing(id).await?;
         let before = Integration::try_from(row.clone())?;
         let now = self.ctx.clock.now();
@@ -300,12 +347,14 @@ impl<'a> IntegrationAdmin<'a> {
                 .await
                 .map_err(StorageError::from)?,
         )?;
-        self.record(
-            Change::new("integration.checked", "integration", &id)
-                .before(&health_of(&before))
-                .after(&health_of(&after)),
-        )
-        .await?;
+        if always_audit || before.health != after.health || before.last_error != after.last_error {
+            self.record(
+                Change::new("integration.checked", "integration", &id)
+                    .before(&health_of(&before))
+                    .after(&health_of(&after)),
+            )
+            .await?;
+        }
         Ok(after)
     }
 

@@ -15,8 +15,12 @@ use sea_orm::{
 use serde_json::json;
 use steward_domain::{
     IntegrationId, MspId, TenantId,
+    actions::TargetKind,
+    incidents::EntityKey,
     inventory::{Device, Identity, Source, StoredEvent, SyncCounts},
-    observations::{ObservedDevice, ObservedEvent, ObservedIdentity, ObservedInventory, OcsfClass},
+    observations::{
+        EntityRef, ObservedDevice, ObservedEvent, ObservedIdentity, ObservedInventory, OcsfClass,
+    },
 };
 
 use super::{
@@ -24,7 +28,10 @@ use super::{
     entities::{device, entity_source, event, identity},
     new_id,
 };
-use crate::audit::{self, ChainRef, Change};
+use crate::{
+    audit::{self, ChainRef, Change},
+    jobs::{self, Job},
+};
 
 const DEVICE: &str = "device";
 const IDENTITY: &str = "identity";
@@ -137,6 +144,128 @@ impl<'c, C: ConnectionTrait> InventoryReader<'c, C> {
         Ok(Page::from_overfetch(rows, page.limit, |e| e.id))
     }
 
+    /// One device with its sources.
+    ///
+    /// # Errors
+    /// When the database cannot be read or holds an invalid row.
+    pub async fn device(&self, id: uuid::Uuid) -> Result<Option<Device>, StorageError> {
+        let Some(row) = device::Entity::find_by_id(id)
+            .filter(device::Column::MspId.eq(self.msp_id.as_uuid()))
+            .filter(device::Column::TenantId.eq(self.tenant_id.as_uuid()))
+            .one(self.conn)
+            .await?
+        else {
+            return Ok(None);
+        };
+        let sources = self.sources_of(DEVICE, id).await?;
+        to_device(row, sources).map(Some)
+    }
+
+    /// One identity with its sources.
+    ///
+    /// # Errors
+    /// When the database cannot be read or holds an invalid row.
+    pub async fn identity(&self, id: uuid::Uuid) -> Result<Option<Identity>, StorageError> {
+        let Some(row) = identity::Entity::find_by_id(id)
+            .filter(identity::Column::MspId.eq(self.msp_id.as_uuid()))
+            .filter(identity::Column::TenantId.eq(self.tenant_id.as_uuid()))
+            .one(self.conn)
+            .await?
+        else {
+            return Ok(None);
+        };
+        let sources = self.sources_of(IDENTITY, id).await?;
+        to_identity(row, sources).map(Some)
+    }
+
+    async fn sources_of(&self, kind: &str, id: uuid::Uuid) -> Result<Vec<Source>, StorageError> {
+        Ok(entity_source::Entity::find()
+            .filter(entity_source::Column::MspId.eq(self.msp_id.as_uuid()))
+            .filter(entity_source::Column::TenantId.eq(self.tenant_id.as_uuid()))
+            .filter(entity_source::Column::EntityKind.eq(kind))
+            .filter(entity_source::Column::EntityId.eq(id))
+            .order_by_asc(entity_source::Column::Id)
+            .all(self.conn)
+            .await?
+            .into_iter()
+            .map(|row| Source {
+                integration_id: row.integration_id.into(),
+                external_id: row.external_id,
+                attributes: row.attributes,
+                first_seen_at: row.first_seen_at,
+                last_seen_at: row.last_seen_at,
+            })
+            .collect())
+    }
+
+    /// The inventory entity an integration's vendor id stands for.
+    ///
+    /// # Errors
+    /// When the database cannot be read.
+    pub async fn resolve(
+        &self,
+        integration_id: IntegrationId,
+        entity: &EntityRef,
+    ) -> Result<Option<EntityKey>, StorageError> {
+        let (kind, target, external_id) = match entity {
+            EntityRef::Device { external_id } => (DEVICE, TargetKind::Device, external_id),
+            EntityRef::Identity { external_id } => (IDENTITY, TargetKind::Identity, external_id),
+        };
+        Ok(entity_source::Entity::find()
+            .filter(entity_source::Column::MspId.eq(self.msp_id.as_uuid()))
+            .filter(entity_source::Column::TenantId.eq(self.tenant_id.as_uuid()))
+            .filter(entity_source::Column::IntegrationId.eq(integration_id.as_uuid()))
+            .filter(entity_source::Column::EntityKind.eq(kind))
+            .filter(entity_source::Column::ExternalId.eq(external_id.as_str()))
+            .one(self.conn)
+            .await?
+            .map(|row| EntityKey {
+                kind: target,
+                id: row.entity_id,
+            }))
+    }
+
+    /// The events with these ids (ids of other tenants find nothing).
+    ///
+    /// # Errors
+    /// When the database cannot be read or holds an invalid row.
+    pub async fn events_by_id(&self, ids: &[uuid::Uuid]) -> Result<Vec<StoredEvent>, StorageError> {
+        event::Entity::find()
+            .filter(event::Column::MspId.eq(self.msp_id.as_uuid()))
+            .filter(event::Column::TenantId.eq(self.tenant_id.as_uuid()))
+            .filter(event::Column::Id.is_in(ids.iter().copied()))
+            .order_by_asc(event::Column::Id)
+            .all(self.conn)
+            .await?
+            .into_iter()
+            .map(to_event)
+            .collect()
+    }
+
+    /// Events of one class that happened in `[from, to]`.
+    ///
+    /// # Errors
+    /// When the database cannot be read or holds an invalid row.
+    pub async fn events_between(
+        &self,
+        class: OcsfClass,
+        from: chrono::DateTime<chrono::Utc>,
+        to: chrono::DateTime<chrono::Utc>,
+    ) -> Result<Vec<StoredEvent>, StorageError> {
+        event::Entity::find()
+            .filter(event::Column::MspId.eq(self.msp_id.as_uuid()))
+            .filter(event::Column::TenantId.eq(self.tenant_id.as_uuid()))
+            .filter(event::Column::ClassUid.eq(class_uid(class)))
+            .filter(event::Column::Time.gte(from))
+            .filter(event::Column::Time.lte(to))
+            .order_by_asc(event::Column::Time)
+            .all(self.conn)
+            .await?
+            .into_iter()
+            .map(to_event)
+            .collect()
+    }
+
     /// When the integration's newest stored event happened, to ask the vendor only for newer.
     ///
     /// # Errors
@@ -209,12 +338,30 @@ impl<'a> InventoryWriter<'a> {
                 counts.identities_updated += 1;
             }
         }
+        let mut to_triage = Vec::new();
         for observed in events {
             match self.store_event(integration_id, observed).await? {
-                Stored::New => counts.events_new += 1,
-                Stored::Updated => counts.events_updated += 1,
+                Stored::New(id) => {
+                    counts.events_new += 1;
+                    to_triage.push(id);
+                }
+                Stored::Updated(id) => {
+                    counts.events_updated += 1;
+                    to_triage.push(id);
+                }
                 Stored::Unchanged => {}
             }
+        }
+        if !to_triage.is_empty() {
+            jobs::enqueue(
+                self.ctx,
+                self.msp_id,
+                &Job::Triage {
+                    tenant_id: self.tenant_id,
+                    event_ids: to_triage,
+                },
+            )
+            .await?;
         }
         if counts != SyncCounts::default() {
             audit::append(
@@ -482,6 +629,7 @@ impl<'a> InventoryWriter<'a> {
         match existing {
             Some(row) if row.raw == observed.raw => Ok(Stored::Unchanged),
             Some(row) => {
+                let id = row.id;
                 let mut active = row.into_active_model();
                 active.time = Set(observed.time);
                 active.severity_id = Set(i16::from(observed.severity_id));
@@ -489,11 +637,12 @@ impl<'a> InventoryWriter<'a> {
                 active.ocsf = Set(observed.ocsf.clone());
                 active.raw = Set(observed.raw.clone());
                 active.update(self.ctx.txn).await?;
-                Ok(Stored::Updated)
+                Ok(Stored::Updated(id))
             }
             None => {
+                let id = new_id(self.ctx.clock);
                 event::ActiveModel {
-                    id: Set(new_id(self.ctx.clock)),
+                    id: Set(id),
                     msp_id: Set(self.msp_id.as_uuid()),
                     tenant_id: Set(self.tenant_id.as_uuid()),
                     integration_id: Set(integration_id.as_uuid()),
@@ -508,7 +657,7 @@ impl<'a> InventoryWriter<'a> {
                 }
                 .insert(self.ctx.txn)
                 .await?;
-                Ok(Stored::New)
+                Ok(Stored::New(id))
             }
         }
     }
@@ -524,8 +673,8 @@ pub enum SyncError {
 }
 
 enum Stored {
-    New,
-    Updated,
+    New(uuid::Uuid),
+    Updated(uuid::Uuid),
     Unchanged,
 }
 

@@ -9,19 +9,23 @@
 //! Handles are generic over the connection: pass the [`Storage`]'s connection for single
 //! statements, or a transaction from [`Storage::begin`] to group writes that the caller commits.
 
+mod actions;
 pub mod config;
 pub mod entities;
 mod error;
 mod ids;
+mod incidents;
 mod integrations;
 mod inventory;
 mod msps;
 mod pagination;
+mod risk_scores;
 mod sandbox;
 mod scopes;
 mod tenants;
 mod tokens;
 mod users;
+mod work;
 
 use std::{path::Path, str::FromStr};
 
@@ -41,9 +45,11 @@ pub use sea_orm::{DatabaseConnection, DatabaseTransaction, DbErr};
 
 pub(crate) use self::tokens::{generate_secret, hash_secret};
 pub use self::{
+    actions::{ActionReader, ActionRequestError, Proposal, Update as ActionUpdate, action_version},
     config::{DatabaseConfig, DatabaseTarget, DatabaseUrl},
     error::StorageError,
     ids::new_id,
+    incidents::{GROUPING_WINDOW, IncidentReader, IncidentUpdateError, Recorded},
     integrations::{
         CheckOutcome, IntegrationAdmin, IntegrationAdminError, IntegrationChanges,
         IntegrationDirectory, NewIntegration,
@@ -51,11 +57,16 @@ pub use self::{
     inventory::{InventoryReader, InventoryWriter, SyncError},
     msps::{MspRepository, MspSettingsError, NewMsp},
     pagination::{Page, PageRequest},
+    risk_scores::RiskReader,
     sandbox::SandboxEnvironments,
     scopes::{Deployment, MspAdmin, MspScope, TenantScope, TenantScopeError, WriteContext},
-    tenants::{NewTenant, TenantAdmin, TenantAdminError, TenantChanges, TenantDirectory},
+    tenants::{
+        DEFAULT_AUTOMATION_LEVEL, NewTenant, TenantAdmin, TenantAdminError, TenantChanges,
+        TenantDirectory,
+    },
     tokens::{IssuedToken, OwnTokens, TOKEN_PREFIX, TokenDirectory, TokenRevokeError},
     users::{NewUser, UserAdmin, UserAdminError, UserChanges, UserDirectory, normalize_email},
+    work::{TenantWork, WorkError},
 };
 pub(crate) use self::{tokens::find_by_secret as find_token_by_secret, users::find_user};
 
@@ -74,6 +85,13 @@ impl Backend {
             Backend::Postgres => "PostgreSQL",
         }
     }
+}
+
+/// A sqlx pool of either engine.
+#[derive(Debug, Clone)]
+pub enum Pool {
+    Sqlite(sqlx::SqlitePool),
+    Postgres(sqlx::PgPool),
 }
 
 /// The database behind Steward: a connection pool and the knowledge of which engine it is.
@@ -185,6 +203,32 @@ impl Storage {
                 };
                 Ok((storage, Options::Postgres(options)))
             }
+        }
+    }
+
+    /// A connection pool on the same database for components that speak sqlx themselves (the
+    /// job queue, so jobs live in the same database as the changes that cause them). On
+    /// PostgreSQL it is Steward's own pool; on SQLite a small second pool on the same file.
+    #[must_use]
+    pub fn pool(&self) -> Pool {
+        match self.backend {
+            Backend::Sqlite => {
+                // The job queue's SQLite statements are not kept prepared: sqlx caches a
+                // statement's columns when it first prepares it, and a statement prepared
+                // while the queue's own migrations were still adding columns would read rows
+                // against the old column list.
+                let pool = self.conn.get_sqlite_connection_pool();
+                let options = (*pool.connect_options())
+                    .clone()
+                    .statement_cache_capacity(0);
+                Pool::Sqlite(
+                    SqlitePoolOptions::new()
+                        .max_connections(pool.options().get_max_connections().clamp(1, 4))
+                        .acquire_timeout(pool.options().get_acquire_timeout())
+                        .connect_lazy_with(options),
+                )
+            }
+            Backend::Postgres => Pool::Postgres(self.conn.get_postgres_connection_pool().clone()),
         }
     }
 

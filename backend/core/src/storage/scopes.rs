@@ -9,9 +9,10 @@ use steward_domain::{
 };
 
 use super::{
-    IntegrationAdmin, IntegrationDirectory, InventoryReader, InventoryWriter, MspRepository,
-    MspSettingsError, NewMsp, SandboxEnvironments, StorageError, TenantAdmin, TenantDirectory,
-    TokenDirectory, UserAdmin, UserDirectory, entities::user, msps, users,
+    ActionReader, IncidentReader, IntegrationAdmin, IntegrationDirectory, InventoryReader,
+    InventoryWriter, MspRepository, MspSettingsError, NewMsp, RiskReader, SandboxEnvironments,
+    StorageError, TenantAdmin, TenantDirectory, TokenDirectory, UserAdmin, UserDirectory,
+    entities::user, msps, users,
 };
 use crate::{
     access::Forbidden,
@@ -61,6 +62,16 @@ impl<'a> WriteContext<'a> {
     pub fn actor(&self) -> &AuditActor {
         &self.actor
     }
+
+    /// The current time by the context's clock.
+    #[must_use]
+    pub fn now(&self) -> chrono::DateTime<chrono::Utc> {
+        self.clock.now()
+    }
+
+    pub(crate) fn connection(&self) -> &'a DatabaseTransaction {
+        self.txn
+    }
 }
 
 /// Deployment-wide operations: MSPs, any MSP's data, users found by email.
@@ -82,6 +93,16 @@ impl<'c, C: ConnectionTrait> Deployment<'c, C> {
     #[must_use]
     pub fn sandbox_environments(&self) -> SandboxEnvironments<'c, C> {
         SandboxEnvironments::new(self.conn)
+    }
+
+    /// Every integration of every active tenant (the sync scheduler's list).
+    ///
+    /// # Errors
+    /// When the database cannot be read or holds an invalid row.
+    pub async fn integrations(
+        &self,
+    ) -> Result<Vec<steward_domain::integrations::Integration>, StorageError> {
+        super::integrations::all_active(self.conn).await
     }
 
     #[must_use]
@@ -226,7 +247,8 @@ impl<'c, C: ConnectionTrait> TenantScope<'c, C> {
         ))
     }
 
-    /// Records that a sandbox scenario was staged for the tenant, in its chain.
+    /// Records that a sandbox scenario was staged for the tenant, in its chain, and queues a
+    /// synchronization of each of its integrations.
     ///
     /// # Errors
     /// [`TenantScopeError::Forbidden`] without the permission to run scenarios.
@@ -248,7 +270,62 @@ impl<'c, C: ConnectionTrait> TenantScope<'c, C> {
                 .after(run),
         )
         .await?;
+        // Synchronize at once rather than at the next scheduled run, so the loop picks the
+        // scenario up while someone watches.
+        let integrations = IntegrationDirectory::new(ctx.txn, self.tenant.msp_id, self.tenant.id)
+            .list()
+            .await?;
+        for integration in integrations {
+            crate::jobs::enqueue(
+                ctx,
+                self.tenant.msp_id,
+                &crate::jobs::Job::Sync {
+                    tenant_id: self.tenant.id,
+                    integration_id: integration.id,
+                },
+            )
+            .await?;
+        }
         Ok(())
+    }
+
+    /// The tenant's incidents and findings.
+    ///
+    /// # Errors
+    /// [`Forbidden`] without the permission to read them.
+    pub fn incidents(&self) -> Result<IncidentReader<'c, C>, Forbidden> {
+        self.require(Permission::ReadIncidents)?;
+        Ok(IncidentReader::new(
+            self.conn,
+            self.tenant.msp_id,
+            self.tenant.id,
+        ))
+    }
+
+    /// The tenant's entity risk scores.
+    ///
+    /// # Errors
+    /// [`Forbidden`] without the permission to read incidents and risk.
+    pub fn risk(&self) -> Result<RiskReader<'c, C>, Forbidden> {
+        self.require(Permission::ReadIncidents)?;
+        Ok(RiskReader::new(
+            self.conn,
+            self.tenant.msp_id,
+            self.tenant.id,
+        ))
+    }
+
+    /// The tenant's actions with their decisions and approvals.
+    ///
+    /// # Errors
+    /// [`Forbidden`] without the permission to read them.
+    pub fn actions(&self) -> Result<ActionReader<'c, C>, Forbidden> {
+        self.require(Permission::ReadActions)?;
+        Ok(ActionReader::new(
+            self.conn,
+            self.tenant.msp_id,
+            self.tenant.id,
+        ))
     }
 
     /// The tenant's devices, identities and events; anyone who sees the tenant may read them.

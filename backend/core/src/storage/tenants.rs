@@ -93,7 +93,11 @@ pub struct NewTenant {
 #[derive(Debug, Clone, Default)]
 pub struct TenantChanges {
     pub name: Option<String>,
+    pub automation_level: Option<u8>,
 }
+
+/// The automation level of a new tenant: automatic for low-risk reversible actions.
+pub const DEFAULT_AUTOMATION_LEVEL: u8 = 2;
 
 /// Why a tenant change was refused.
 #[derive(Debug, thiserror::Error)]
@@ -104,6 +108,8 @@ pub enum TenantAdminError {
     SlugTaken(Slug),
     #[error("tenant names must not be empty")]
     EmptyName,
+    #[error("the automation level must be 0, 1, 2 or 3, not {0}")]
+    InvalidAutomationLevel(u8),
     #[error("tenant {0} is offboarded; its history stays readable but it cannot change")]
     Offboarded(TenantId),
     #[error(transparent)]
@@ -140,6 +146,7 @@ impl<'a> TenantAdmin<'a> {
             name: Set(name),
             slug: Set(new.slug.clone().into()),
             status: Set(TenantStatus::Active.as_str().to_owned()),
+            automation_level: Set(i16::from(DEFAULT_AUTOMATION_LEVEL)),
             created_at: Set(now),
             updated_at: Set(now),
             offboarded_at: Set(None),
@@ -173,6 +180,12 @@ impl<'a> TenantAdmin<'a> {
         let mut after = before.clone();
         if let Some(name) = &changes.name {
             after.name = checked_name(name)?;
+        }
+        if let Some(level) = changes.automation_level {
+            if level > 3 {
+                return Err(TenantAdminError::InvalidAutomationLevel(level));
+            }
+            after.automation_level = level;
         }
         if after == before {
             return Ok(before);
@@ -261,6 +274,7 @@ impl From<&Tenant> for tenant::Model {
             name: tenant.name.clone(),
             slug: tenant.slug.to_string(),
             status: tenant.status.as_str().to_owned(),
+            automation_level: i16::from(tenant.automation_level),
             created_at: tenant.created_at,
             updated_at: tenant.updated_at,
             offboarded_at: tenant.offboarded_at,
@@ -286,6 +300,12 @@ impl TryFrom<tenant::Model> for Tenant {
                 .parse()
                 .map_err(|err| StorageError::corrupt("tenant slug", &err))?,
             status,
+            automation_level: u8::try_from(row.automation_level)
+                .ok()
+                .filter(|level| *level <= 3)
+                .ok_or_else(|| {
+                    StorageError::corrupt("tenant automation level", &row.automation_level)
+                })?,
             created_at: row.created_at,
             updated_at: row.updated_at,
             offboarded_at: row.offboarded_at,

@@ -8,3 +8,4 @@ pub mod msp;
 pub mod policy;
 pub mod serve;
 pub mod token;
+pub mod worker;

@@ -1,8 +1,14 @@
-use std::{net::SocketAddr, process::ExitCode, sync::Arc};
+use std::{net::SocketAddr, process::ExitCode, sync::Arc, time::Duration};
 
 use anyhow::Context;
-use steward_core::{Storage, SystemClock, audit::AuditKeys, secrets::SecretBox};
-use tokio::net::TcpListener;
+use steward_core::{
+    Storage, SystemClock,
+    audit::AuditKeys,
+    policy::{AuthorityPolicy, PolicySet},
+    secrets::SecretBox,
+};
+use steward_integrations::http::RetryPolicy;
+use tokio::{net::TcpListener, sync::watch};
 
 use super::migrate::Report;
 use crate::{
@@ -31,6 +37,34 @@ pub(crate) fn audit_keys(config: &Config) -> anyhow::Result<AuditKeys> {
     Ok(AuditKeys::load(&config.audit, &config.data_dir)?)
 }
 
+/// What the background workers need, from the configuration.
+pub(crate) fn worker_shared(
+    config: &Config,
+    storage: Storage,
+    clock: Arc<dyn steward_core::Clock>,
+    keys: Arc<AuditKeys>,
+    secrets: Arc<SecretBox>,
+) -> anyhow::Result<steward_workers::Shared> {
+    let set =
+        PolicySet::load(config.policy.dir.as_deref()).context("load the authority policies")?;
+    Ok(steward_workers::Shared {
+        storage,
+        clock,
+        keys,
+        secrets,
+        policy: AuthorityPolicy::new(&set, Duration::from_millis(config.policy.timeout_ms)),
+        vendor_retries: RetryPolicy::default(),
+        settings: Arc::new(config.worker.settings()),
+    })
+}
+
+/// Runs the workers until `stop` turns true, logging why they stopped if they fail.
+pub(crate) async fn run_workers(shared: steward_workers::Shared, stop: watch::Receiver<bool>) {
+    if let Err(error) = steward_workers::run(shared, stop).await {
+        tracing::error!(%error, "the background workers stopped");
+    }
+}
+
 /// Binds the listener and serves the router until a shutdown signal.
 pub(crate) async fn serve(config: &Config, storage: Storage) -> anyhow::Result<()> {
     let public_base = config.public_base();
@@ -54,12 +88,27 @@ pub(crate) async fn serve(config: &Config, storage: Storage) -> anyhow::Result<(
     } else {
         None
     };
+    let secrets = Arc::new(secrets);
+    let keys = Arc::new(audit_keys(config)?);
+    let (stop_workers, stop) = watch::channel(false);
+    let workers = if config.worker.embedded {
+        let shared = worker_shared(
+            config,
+            storage.clone(),
+            Arc::clone(&clock),
+            Arc::clone(&keys),
+            Arc::clone(&secrets),
+        )?;
+        Some(tokio::spawn(run_workers(shared, stop)))
+    } else {
+        None
+    };
     let state = AppState {
         storage,
         clock,
-        secrets: Arc::new(secrets),
+        secrets,
         sandbox,
-        keys: Arc::new(audit_keys(config)?),
+        keys,
         metrics: Arc::default(),
         web: Arc::new(WebSettings {
             secure_cookies: public_base.starts_with("https://"),
@@ -72,7 +121,11 @@ pub(crate) async fn serve(config: &Config, storage: Storage) -> anyhow::Result<(
         .with_context(|| format!("cannot listen on {}", config.http.listen))?;
     let address = listener.local_addr().context("read the bound address")?;
     let app = http::router(state, &config.http);
-    let shutdown = shutdown_signal()?;
+    let signal = shutdown_signal()?;
+    let shutdown = async move {
+        signal.await;
+        let _ = stop_workers.send(true);
+    };
     // Tests and scripts wait for this line; keep its shape.
     println!("Steward is serving on http://{address}");
     tracing::info!(%address, "serving");
@@ -83,13 +136,16 @@ pub(crate) async fn serve(config: &Config, storage: Storage) -> anyhow::Result<(
     .with_graceful_shutdown(shutdown)
     .await
     .context("serve HTTP")?;
+    if let Some(workers) = workers {
+        let _ = workers.await;
+    }
     tracing::info!("stopped");
     Ok(())
 }
 
 /// Resolves on Ctrl-C or SIGTERM. The handlers are installed when this is called, not when the
 /// future is first polled, so a signal that arrives right after start-up is not lost.
-fn shutdown_signal() -> anyhow::Result<impl Future<Output = ()>> {
+pub(crate) fn shutdown_signal() -> anyhow::Result<impl Future<Output = ()>> {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{SignalKind, signal};

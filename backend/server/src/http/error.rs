@@ -153,6 +153,9 @@ impl From<TenantAdminError> for ApiError {
             TenantAdminError::NotFound(_) => ApiError::not_found(message),
             TenantAdminError::SlugTaken(_) => ApiError::conflict("slug-taken", message),
             TenantAdminError::EmptyName => ApiError::unprocessable("invalid-name", message),
+            TenantAdminError::InvalidAutomationLevel(_) => {
+                ApiError::unprocessable("invalid-automation-level", message)
+            }
             TenantAdminError::Offboarded(_) => ApiError::conflict("tenant-offboarded", message),
             TenantAdminError::Storage(storage) => storage.into(),
         }

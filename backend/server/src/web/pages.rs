@@ -87,6 +87,7 @@ fn error_message(code: &str) -> &'static str {
         "invalid-name" => "Give a name with at least one letter or digit.",
         "invalid-slug" => "Slugs are lowercase letters, digits and single dashes.",
         "tenant-offboarded" => "That tenant is offboarded and cannot change.",
+        "invalid-automation-level" => "The automation level is 0, 1, 2 or 3.",
         "email-taken" => "A user with that email already exists.",
         "invalid-email" => "That is not a valid email address.",
         "invalid-role" => "Customer roles need a tenant; MSP roles must not have one.",
@@ -221,6 +222,7 @@ fn tenant_error_code(err: TenantAdminError) -> Result<&'static str, UiError> {
     Ok(match err {
         TenantAdminError::SlugTaken(_) => "slug-taken",
         TenantAdminError::EmptyName => "invalid-name",
+        TenantAdminError::InvalidAutomationLevel(_) => "invalid-automation-level",
         TenantAdminError::Offboarded(_) => "tenant-offboarded",
         TenantAdminError::NotFound(_) => return Err(UiError::NotFound),
         TenantAdminError::Storage(err) => return Err(err.into()),
@@ -336,7 +338,13 @@ async fn change_tenant(
         Some(name) => (
             admin
                 .tenants()
-                .update(tenant_id, TenantChanges { name: Some(name) })
+                .update(
+                    tenant_id,
+                    TenantChanges {
+                        name: Some(name),
+                        automation_level: None,
+                    },
+                )
                 .await,
             "tenant-renamed",
         ),

@@ -3,17 +3,22 @@
 //! Entities are storage details. Repositories convert them into the domain types of
 //! `steward-domain`, which are what the rest of Steward sees.
 
+pub mod action;
 pub mod api_token;
 pub mod audit_checkpoint;
 pub mod audit_entry;
 pub mod device;
 pub mod entity_source;
 pub mod event;
+pub mod finding;
 pub mod identity;
+pub mod incident;
 pub mod integration;
 pub mod membership;
 pub mod msp;
 pub mod oidc_login;
+pub mod outbox;
+pub mod risk_score;
 pub mod sandbox_environment;
 pub mod session;
 pub mod sign_in_attempt;

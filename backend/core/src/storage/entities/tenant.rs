@@ -9,6 +9,7 @@ pub struct Model {
     pub name: String,
     pub slug: String,
     pub status: String,
+    pub automation_level: i16,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
     pub offboarded_at: Option<DateTimeUtc>,

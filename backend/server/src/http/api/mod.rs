@@ -3,7 +3,9 @@
 //! Tenant-scoped resources live under `/api/v1/tenants/{tenant_id}/…`; a tenant the caller
 //! cannot see answers 404 on every one of them.
 
+mod actions;
 mod audit;
+mod incidents;
 mod integrations;
 mod inventory;
 mod me;
@@ -42,6 +44,8 @@ use crate::state::AppState;
         (name = "audit", description = "Hash-chained, signed audit chains"),
         (name = "integrations", description = "A tenant's connections to its vendors"),
         (name = "inventory", description = "A tenant's devices, identities and events"),
+        (name = "incidents", description = "Findings grouped into incidents, and entity risk"),
+        (name = "actions", description = "Actions at vendors: policy decisions, approvals, verification and rollback"),
         (name = "sandbox", description = "Simulated vendors for demos and trials"),
         (name = "operations", description = "Health, readiness and metrics"),
     )
@@ -81,5 +85,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .merge(audit::routes())
         .merge(integrations::routes())
         .merge(inventory::routes())
+        .merge(incidents::routes())
+        .merge(actions::routes())
         .merge(sandbox::routes())
 }

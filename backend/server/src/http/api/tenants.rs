@@ -47,6 +47,10 @@ pub struct CreateTenant {
 #[serde(deny_unknown_fields)]
 pub struct UpdateTenant {
     pub name: Option<String>,
+    /// 0 notify only · 1 one-click approval · 2 automatic for low-risk reversible actions ·
+    /// 3 automatic with guardrails.
+    #[schema(minimum = 0, maximum = 3)]
+    pub automation_level: Option<u8>,
 }
 
 /// The tenants the caller can see: every tenant of the MSP for its staff, their own for
@@ -129,7 +133,7 @@ async fn get_tenant(
     Ok(Json(ctx.tenant(tenant_id).await?.tenant().clone()))
 }
 
-/// Renames a tenant (MSP admins).
+/// Renames a tenant or changes its automation level (MSP admins).
 #[utoipa::path(
     patch,
     path = "/api/v1/tenants/{tenant_id}",
@@ -154,7 +158,13 @@ async fn update_tenant(
         .caller
         .admin(&write)?
         .tenants()
-        .update(tenant_id, TenantChanges { name: body.name })
+        .update(
+            tenant_id,
+            TenantChanges {
+                name: body.name,
+                automation_level: body.automation_level,
+            },
+        )
         .await?;
     txn.commit().await?;
     Ok(Json(tenant))

@@ -1,0 +1,699 @@
+//! A tenant's actions: proposed with the authority policy's decision, approved or rejected,
+//! then moved through execution, verification and rollback by the workers.
+//!
+//! Every transition is a compare-and-set on the action's status, so two workers running the
+//! same job (delivery is at least once) cannot both move it, and every transition is in the
+//! tenant's audit chain.
+
+use chrono::{DateTime, Utc};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, QueryFilter,
+    QueryOrder, QuerySelect, Set, sea_query::ExprTrait,
+};
+use serde_json::json;
+use sha2::{Digest, Sha256};
+use steward_domain::{
+    ActionId, IncidentId, IntegrationId, MspId, TenantId, UserId,
+    actions::{
+        Action, ActionStatus, ActionTarget, ActionType, Approval, ApproverSide, PolicyDecision,
+        PolicyOutcome, Proposer, ProposerKind,
+    },
+};
+
+use super::{
+    Page, PageRequest, StorageError, WriteContext,
+    entities::action,
+    new_id,
+    risk_scores::{kind_str, parse_kind},
+};
+use crate::{
+    audit::{self, ChainRef, Change},
+    jobs::{self, Job},
+    policy::{AuthorityInput, Decided},
+};
+
+/// Reads one tenant's actions.
+#[derive(Debug, Clone, Copy)]
+pub struct ActionReader<'c, C> {
+    conn: &'c C,
+    msp_id: MspId,
+    tenant_id: TenantId,
+}
+
+impl<'c, C: ConnectionTrait> ActionReader<'c, C> {
+    pub(crate) fn new(conn: &'c C, msp_id: MspId, tenant_id: TenantId) -> Self {
+        Self {
+            conn,
+            msp_id,
+            tenant_id,
+        }
+    }
+
+    fn scoped(&self) -> sea_orm::Select<action::Entity> {
+        action::Entity::find()
+            .filter(action::Column::MspId.eq(self.msp_id.as_uuid()))
+            .filter(action::Column::TenantId.eq(self.tenant_id.as_uuid()))
+    }
+
+    /// One page of actions, newest first, optionally of one status.
+    ///
+    /// # Errors
+    /// When the database cannot be read or holds an invalid row.
+    pub async fn list(
+        &self,
+        status: Option<ActionStatus>,
+        page: PageRequest,
+    ) -> Result<Page<Action>, StorageError> {
+        let mut select = self
+            .scoped()
+            .order_by_desc(action::Column::Id)
+            .limit(page.limit.saturating_add(1));
+        if let Some(status) = status {
+            select = select.filter(action::Column::Status.eq(status.as_str()));
+        }
+        if let Some(after) = page.after {
+            select = select.filter(action::Column::Id.lt(after));
+        }
+        let actions = select
+            .all(self.conn)
+            .await?
+            .into_iter()
+            .map(to_action)
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Page::from_overfetch(actions, page.limit, |a| {
+            a.id.as_uuid()
+        }))
+    }
+
+    /// Every action created in `[from, to)`, oldest first.
+    ///
+    /// # Errors
+    /// When the database cannot be read or holds an invalid row.
+    pub async fn created_between(
+        &self,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Vec<Action>, StorageError> {
+        self.scoped()
+            .filter(action::Column::CreatedAt.gte(from))
+            .filter(action::Column::CreatedAt.lt(to))
+            .order_by_asc(action::Column::Id)
+            .all(self.conn)
+            .await?
+            .into_iter()
+            .map(to_action)
+            .collect()
+    }
+
+    /// The actions taken in an incident, oldest first.
+    ///
+    /// # Errors
+    /// When the database cannot be read or holds an invalid row.
+    pub async fn of_incident(&self, incident_id: IncidentId) -> Result<Vec<Action>, StorageError> {
+        self.scoped()
+            .filter(action::Column::IncidentId.eq(incident_id.as_uuid()))
+            .order_by_asc(action::Column::Id)
+            .all(self.conn)
+            .await?
+            .into_iter()
+            .map(to_action)
+            .collect()
+    }
+
+    /// One action.
+    ///
+    /// # Errors
+    /// When the database cannot be read or holds an invalid row.
+    pub async fn get(&self, id: ActionId) -> Result<Option<Action>, StorageError> {
+        self.scoped()
+            .filter(action::Column::Id.eq(id.as_uuid()))
+            .one(self.conn)
+            .await?
+            .map(to_action)
+            .transpose()
+    }
+
+    /// The idempotency attempt counter of an action: each execution attempt at the vendor has
+    /// its own key, and a retried job reuses the key of the attempt it retries.
+    ///
+    /// # Errors
+    /// When the database cannot be read.
+    pub async fn attempt(&self, id: ActionId) -> Result<Option<i32>, StorageError> {
+        Ok(self
+            .scoped()
+            .filter(action::Column::Id.eq(id.as_uuid()))
+            .one(self.conn)
+            .await?
+            .map(|row| row.attempt))
+    }
+}
+
+/// An action someone (or triage) wants taken.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Proposal {
+    pub incident_id: Option<IncidentId>,
+    pub kind: ActionType,
+    pub target: ActionTarget,
+    /// The integration that will run it.
+    pub integration_id: Option<IntegrationId>,
+    pub reasons: Vec<String>,
+    pub proposer: Proposer,
+    /// Same key, same action: proposing twice (a retried job) records one.
+    pub dedup_key: String,
+}
+
+/// The hash an approval is bound to: type, target, parameters and the policy's input.
+#[must_use]
+pub fn action_version(
+    kind: ActionType,
+    target: &ActionTarget,
+    input: &serde_json::Value,
+) -> String {
+    let versioned = json!({
+        "type": kind,
+        "target": target,
+        "parameters": {},
+        "decision_input": input,
+    });
+    let canonical = serde_json_canonicalizer::to_vec(&versioned).unwrap_or_default();
+    hex::encode(Sha256::digest(canonical))
+}
+
+/// Records a proposal with the policy's decision, or, for a proposal made before that still
+/// awaits approval, records the new decision if its input changed (which voids earlier
+/// approvals: they were for another version). Returns the action and whether it is new.
+pub(crate) async fn propose(
+    ctx: &WriteContext<'_>,
+    msp_id: MspId,
+    tenant_id: TenantId,
+    proposal: &Proposal,
+    input: &AuthorityInput,
+    decided: &Decided,
+) -> Result<(Action, bool), StorageError> {
+    let chain = ChainRef::Tenant { msp_id, tenant_id };
+    let input_json =
+        serde_json::to_value(input).map_err(|e| StorageError::corrupt("policy input", &e))?;
+    let version = action_version(proposal.kind, &proposal.target, &input_json);
+    let status = match decided.decision.outcome {
+        PolicyOutcome::Auto => ActionStatus::Queued,
+        PolicyOutcome::TechnicianApproval | PolicyOutcome::CustomerApproval => {
+            ActionStatus::AwaitingApproval
+        }
+        PolicyOutcome::Deny => ActionStatus::Denied,
+    };
+    let decision_record = json!({
+        "input": input_json,
+        "decision": decided.decision,
+        "policy_failure": decided.failure,
+    });
+    let existing = action::Entity::find()
+        .filter(action::Column::TenantId.eq(tenant_id.as_uuid()))
+        .filter(action::Column::DedupKey.eq(proposal.dedup_key.as_str()))
+        .one(ctx.txn)
+        .await?;
+    if let Some(row) = existing {
+        let action = to_action(row.clone())?;
+        if action.status != ActionStatus::AwaitingApproval || action.version == version {
+            return Ok((action, false));
+        }
+        let mut active = row.into_active_model();
+        active.decision = Set(serde_json::to_value(&decided.decision).unwrap_or_default());
+        active.decision_input = Set(input_json);
+        active.version = Set(version);
+        active.status = Set(status.as_str().to_owned());
+        active.updated_at = Set(ctx.clock.now());
+        let after = to_action(active.update(ctx.txn).await?)?;
+        audit::append(
+            ctx,
+            chain,
+            Change::new("action.redecided", "action", &after.id)
+                .before(&json!({"version": action.version, "decision": action.decision}))
+                .after(&decision_record),
+        )
+        .await?;
+        if after.status == ActionStatus::Queued {
+            enqueue_advance(ctx, msp_id, &after).await?;
+        }
+        return Ok((after, false));
+    }
+    let now = ctx.clock.now();
+    let row = action::ActiveModel {
+        id: Set(new_id(ctx.clock)),
+        msp_id: Set(msp_id.as_uuid()),
+        tenant_id: Set(tenant_id.as_uuid()),
+        incident_id: Set(proposal.incident_id.map(IncidentId::as_uuid)),
+        action_type: Set(proposal.kind.as_str().to_owned()),
+        target_kind: Set(kind_str(proposal.target.kind).to_owned()),
+        target_id: Set(proposal.target.id),
+        target_name: Set(proposal.target.name.clone()),
+        reversible: Set(proposal.kind.is_reversible()),
+        status: Set(status.as_str().to_owned()),
+        proposer_kind: Set(proposer_str(proposal.proposer.kind).to_owned()),
+        proposer_user_id: Set(proposal.proposer.user_id.map(UserId::as_uuid)),
+        dedup_key: Set(proposal.dedup_key.clone()),
+        reasons: Set(json!(proposal.reasons)),
+        decision: Set(serde_json::to_value(&decided.decision).unwrap_or_default()),
+        decision_input: Set(input_json),
+        version: Set(version),
+        approvals: Set(json!([])),
+        integration_id: Set(proposal.integration_id.map(IntegrationId::as_uuid)),
+        snapshot: Set(None),
+        vendor_reference: Set(None),
+        detail: Set(decided.failure.clone()),
+        attempt: Set(0),
+        created_at: Set(now),
+        updated_at: Set(now),
+        executed_at: Set(None),
+        verified_at: Set(None),
+        rolled_back_at: Set(None),
+    }
+    .insert(ctx.txn)
+    .await?;
+    let action = to_action(row)?;
+    audit::append(
+        ctx,
+        chain,
+        Change::new("action.proposed", "action", &action.id).after(&json!({
+            "type": action.kind,
+            "target": action.target,
+            "incident_id": action.incident_id,
+            "reasons": action.reasons,
+            "proposed_by": action.proposed_by,
+        })),
+    )
+    .await?;
+    audit::append(
+        ctx,
+        chain,
+        Change::new("action.decided", "action", &action.id).after(&decision_record),
+    )
+    .await?;
+    if action.status == ActionStatus::Queued {
+        enqueue_advance(ctx, msp_id, &action).await?;
+    }
+    Ok((action, true))
+}
+
+async fn enqueue_advance(
+    ctx: &WriteContext<'_>,
+    msp_id: MspId,
+    action: &Action,
+) -> Result<(), StorageError> {
+    jobs::enqueue(
+        ctx,
+        msp_id,
+        &Job::Advance {
+            tenant_id: action.tenant_id,
+            action_id: action.id,
+        },
+    )
+    .await
+}
+
+/// Why an approval, rejection or rollback request was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum ActionRequestError {
+    #[error("no action {0} in this tenant")]
+    NotFound(ActionId),
+    #[error("the action is {0}, not awaiting approval")]
+    NotAwaitingApproval(ActionStatus),
+    #[error(
+        "the action changed since it was shown (version {current}); review it again and approve the current version"
+    )]
+    StaleVersion { current: String },
+    #[error("this action needs the customer's approval; the MSP can only reject it")]
+    NeedsCustomer,
+    #[error("this action needs an MSP technician's approval, not the customer's")]
+    NeedsTechnician,
+    #[error("the person who proposed an action cannot approve it")]
+    OwnProposal,
+    #[error("{0} cannot be rolled back: {1}")]
+    Irreversible(ActionType, &'static str),
+    #[error("only a verified action can be rolled back; this one is {0}")]
+    NotRollbackable(ActionStatus),
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+}
+
+/// An approver's answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApprovalAnswer {
+    pub user_id: UserId,
+    pub side: ApproverSide,
+    pub approve: bool,
+    /// The version the approver was shown.
+    pub version: String,
+    pub comment: Option<String>,
+}
+
+/// Records an approval or rejection; an approval that completes what the decision requires
+/// queues the action for execution.
+pub(crate) async fn answer(
+    ctx: &WriteContext<'_>,
+    msp_id: MspId,
+    tenant_id: TenantId,
+    id: ActionId,
+    answer: ApprovalAnswer,
+) -> Result<Action, ActionRequestError> {
+    let before = ActionReader::new(ctx.txn, msp_id, tenant_id)
+        .get(id)
+        .await?
+        .ok_or(ActionRequestError::NotFound(id))?;
+    if before.status != ActionStatus::AwaitingApproval {
+        return Err(ActionRequestError::NotAwaitingApproval(before.status));
+    }
+    if answer.version != before.version {
+        return Err(ActionRequestError::StaleVersion {
+            current: before.version,
+        });
+    }
+    let needed = match before.decision.outcome {
+        PolicyOutcome::CustomerApproval => ApproverSide::Customer,
+        _ => ApproverSide::Technician,
+    };
+    if answer.approve && answer.side != needed {
+        return Err(match needed {
+            ApproverSide::Customer => ActionRequestError::NeedsCustomer,
+            ApproverSide::Technician => ActionRequestError::NeedsTechnician,
+        });
+    }
+    // The MSP may always decline to act; the customer only answers what is theirs.
+    if !answer.approve && answer.side == ApproverSide::Customer && needed != ApproverSide::Customer
+    {
+        return Err(ActionRequestError::NeedsTechnician);
+    }
+    if answer.approve && before.proposed_by.user_id == Some(answer.user_id) {
+        return Err(ActionRequestError::OwnProposal);
+    }
+    let mut after = before.clone();
+    after.approvals.push(Approval {
+        user_id: answer.user_id,
+        side: answer.side,
+        approved: answer.approve,
+        version: answer.version.clone(),
+        comment: answer.comment.clone(),
+        decided_at: ctx.clock.now(),
+    });
+    // One approval of the current version from the needed side is enough (quorum 1).
+    after.status = if answer.approve {
+        ActionStatus::Queued
+    } else {
+        ActionStatus::Rejected
+    };
+    let moved = set_status(
+        ctx,
+        msp_id,
+        tenant_id,
+        id,
+        before.status,
+        Update {
+            approvals: Some(&after.approvals),
+            ..Update::to(after.status)
+        },
+    )
+    .await?;
+    if !moved {
+        // Someone else answered between our read and our write.
+        let now = ActionReader::new(ctx.txn, msp_id, tenant_id)
+            .get(id)
+            .await?
+            .ok_or(ActionRequestError::NotFound(id))?;
+        return Err(ActionRequestError::NotAwaitingApproval(now.status));
+    }
+    audit::append(
+        ctx,
+        ChainRef::Tenant { msp_id, tenant_id },
+        Change::new(
+            if answer.approve {
+                "action.approved"
+            } else {
+                "action.rejected"
+            },
+            "action",
+            &id,
+        )
+        .after(&json!({
+            "side": answer.side,
+            "version": answer.version,
+            "comment": answer.comment,
+            "status": after.status,
+        })),
+    )
+    .await?;
+    if after.status == ActionStatus::Queued {
+        enqueue_advance(ctx, msp_id, &after).await?;
+    }
+    ActionReader::new(ctx.txn, msp_id, tenant_id)
+        .get(id)
+        .await?
+        .ok_or(ActionRequestError::NotFound(id))
+}
+
+/// Asks for a verified action to be undone.
+pub(crate) async fn request_rollback(
+    ctx: &WriteContext<'_>,
+    msp_id: MspId,
+    tenant_id: TenantId,
+    id: ActionId,
+) -> Result<Action, ActionRequestError> {
+    let before = ActionReader::new(ctx.txn, msp_id, tenant_id)
+        .get(id)
+        .await?
+        .ok_or(ActionRequestError::NotFound(id))?;
+    if !before.reversible {
+        return Err(ActionRequestError::Irreversible(
+            before.kind,
+            before.kind.rollback_plan(),
+        ));
+    }
+    if before.status != ActionStatus::Verified
+        || !transition(
+            ctx,
+            msp_id,
+            tenant_id,
+            id,
+            ActionStatus::Verified,
+            Update {
+                detail: Some("rollback requested"),
+                ..Update::to(ActionStatus::RollingBack)
+            },
+        )
+        .await?
+    {
+        return Err(ActionRequestError::NotRollbackable(before.status));
+    }
+    let after = ActionReader::new(ctx.txn, msp_id, tenant_id)
+        .get(id)
+        .await?
+        .ok_or(ActionRequestError::NotFound(id))?;
+    enqueue_advance(ctx, msp_id, &after).await?;
+    Ok(after)
+}
+
+/// What a transition changes besides the status; `None` leaves a field as it is.
+#[derive(Debug)]
+pub struct Update<'u> {
+    pub status: ActionStatus,
+    pub approvals: Option<&'u [Approval]>,
+    pub snapshot: Option<&'u serde_json::Value>,
+    pub vendor_reference: Option<&'u str>,
+    pub detail: Option<&'u str>,
+    pub executed: bool,
+    pub verified: bool,
+    pub rolled_back: bool,
+    /// Start a new attempt at the vendor (a new idempotency key).
+    pub next_attempt: bool,
+}
+
+impl Update<'_> {
+    /// A transition to `status` changing nothing else.
+    #[must_use]
+    pub fn to(status: ActionStatus) -> Self {
+        Self {
+            status,
+            approvals: None,
+            snapshot: None,
+            vendor_reference: None,
+            detail: None,
+            executed: false,
+            verified: false,
+            rolled_back: false,
+            next_attempt: false,
+        }
+    }
+}
+
+/// The audit event of entering a status.
+const fn transition_event(to: ActionStatus) -> &'static str {
+    match to {
+        ActionStatus::AwaitingApproval => "action.awaiting_approval",
+        ActionStatus::Denied => "action.denied",
+        ActionStatus::Rejected => "action.rejected",
+        ActionStatus::Queued => "action.queued",
+        ActionStatus::Executing => "action.executing",
+        ActionStatus::Verifying => "action.verifying",
+        ActionStatus::Verified => "action.verified",
+        ActionStatus::Failed => "action.failed",
+        ActionStatus::RollingBack => "action.rolling_back",
+        ActionStatus::RolledBack => "action.rolled_back",
+        ActionStatus::RollbackFailed => "action.rollback_failed",
+    }
+}
+
+async fn set_status(
+    ctx: &WriteContext<'_>,
+    msp_id: MspId,
+    tenant_id: TenantId,
+    id: ActionId,
+    from: ActionStatus,
+    update: Update<'_>,
+) -> Result<bool, StorageError> {
+    let now = ctx.clock.now();
+    let mut changes = action::ActiveModel {
+        status: Set(update.status.as_str().to_owned()),
+        updated_at: Set(now),
+        ..Default::default()
+    };
+    if let Some(approvals) = update.approvals {
+        changes.approvals = Set(serde_json::to_value(approvals).unwrap_or_default());
+    }
+    if let Some(snapshot) = update.snapshot {
+        changes.snapshot = Set(Some(snapshot.clone()));
+    }
+    if let Some(reference) = update.vendor_reference {
+        changes.vendor_reference = Set(Some(reference.to_owned()));
+    }
+    if let Some(detail) = update.detail {
+        changes.detail = Set(Some(detail.to_owned()));
+    }
+    if update.executed {
+        changes.executed_at = Set(Some(now));
+    }
+    if update.verified {
+        changes.verified_at = Set(Some(now));
+    }
+    if update.rolled_back {
+        changes.rolled_back_at = Set(Some(now));
+    }
+    let mut statement = action::Entity::update_many().set(changes);
+    if update.next_attempt {
+        statement = statement.col_expr(
+            action::Column::Attempt,
+            sea_orm::sea_query::Expr::col(action::Column::Attempt)
+                .add(sea_orm::sea_query::Expr::val(1)),
+        );
+    }
+    let result = statement
+        .filter(action::Column::Id.eq(id.as_uuid()))
+        .filter(action::Column::MspId.eq(msp_id.as_uuid()))
+        .filter(action::Column::TenantId.eq(tenant_id.as_uuid()))
+        .filter(action::Column::Status.eq(from.as_str()))
+        .exec(ctx.txn)
+        .await?;
+    Ok(result.rows_affected == 1)
+}
+
+/// Moves an action from `from` to `update.status` if it is still in `from`, and records the
+/// transition; returns whether it moved. A verified action contains its incident.
+pub(crate) async fn transition(
+    ctx: &WriteContext<'_>,
+    msp_id: MspId,
+    tenant_id: TenantId,
+    id: ActionId,
+    from: ActionStatus,
+    update: Update<'_>,
+) -> Result<bool, StorageError> {
+    let to = update.status;
+    let detail = update.detail.map(str::to_owned);
+    let reference = update.vendor_reference.map(str::to_owned);
+    let snapshot = update.snapshot.cloned();
+    if !set_status(ctx, msp_id, tenant_id, id, from, update).await? {
+        return Ok(false);
+    }
+    audit::append(
+        ctx,
+        ChainRef::Tenant { msp_id, tenant_id },
+        Change::new(transition_event(to), "action", &id)
+            .before(&json!({"status": from}))
+            .after(&json!({
+                "status": to,
+                "detail": detail,
+                "vendor_reference": reference,
+                "snapshot": snapshot,
+            })),
+    )
+    .await?;
+    if to == ActionStatus::Verified
+        && let Some(action) = ActionReader::new(ctx.txn, msp_id, tenant_id)
+            .get(id)
+            .await?
+        && let Some(incident_id) = action.incident_id
+        && matches!(
+            action.kind,
+            ActionType::IsolateDevice | ActionType::DisableUser
+        )
+    {
+        super::incidents::mark_contained(ctx, msp_id, tenant_id, incident_id).await?;
+    }
+    Ok(true)
+}
+
+const fn proposer_str(kind: ProposerKind) -> &'static str {
+    match kind {
+        ProposerKind::Worker => "worker",
+        ProposerKind::Technician => "technician",
+        ProposerKind::AiAgent => "ai_agent",
+    }
+}
+
+fn parse_proposer(value: &str) -> Result<ProposerKind, StorageError> {
+    match value {
+        "worker" => Ok(ProposerKind::Worker),
+        "technician" => Ok(ProposerKind::Technician),
+        "ai_agent" => Ok(ProposerKind::AiAgent),
+        other => Err(StorageError::corrupt("action proposer", &other)),
+    }
+}
+
+fn to_action(row: action::Model) -> Result<Action, StorageError> {
+    let kind: ActionType = row
+        .action_type
+        .parse()
+        .map_err(|e: String| StorageError::corrupt("action type", &e))?;
+    Ok(Action {
+        id: row.id.into(),
+        tenant_id: row.tenant_id.into(),
+        incident_id: row.incident_id.map(Into::into),
+        kind,
+        target: ActionTarget {
+            kind: parse_kind(&row.target_kind)?,
+            id: row.target_id,
+            name: row.target_name,
+        },
+        reversible: row.reversible,
+        status: ActionStatus::parse(&row.status)
+            .ok_or_else(|| StorageError::corrupt("action status", &row.status))?,
+        proposed_by: Proposer {
+            kind: parse_proposer(&row.proposer_kind)?,
+            user_id: row.proposer_user_id.map(Into::into),
+        },
+        reasons: serde_json::from_value(row.reasons)
+            .map_err(|e| StorageError::corrupt("action reasons", &e))?,
+        decision: serde_json::from_value::<PolicyDecision>(row.decision)
+            .map_err(|e| StorageError::corrupt("action decision", &e))?,
+        decision_input: row.decision_input,
+        version: row.version,
+        approvals: serde_json::from_value(row.approvals)
+            .map_err(|e| StorageError::corrupt("action approvals", &e))?,
+        integration_id: row.integration_id.map(Into::into),
+        snapshot: row.snapshot,
+        vendor_reference: row.vendor_reference,
+        detail: row.detail,
+        rollback_plan: kind.rollback_plan().to_owned(),
+        created_at: row.created_at,
+        updated_at: row.updated_at,
+        executed_at: row.executed_at,
+        verified_at: row.verified_at,
+        rolled_back_at: row.rolled_back_at,
+    })
+}

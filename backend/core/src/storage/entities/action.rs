@@ -1,0 +1,40 @@
+use sea_orm::entity::prelude::*;
+
+#[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+#[sea_orm(table_name = "actions")]
+pub struct Model {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub id: Uuid,
+    pub msp_id: Uuid,
+    pub tenant_id: Uuid,
+    pub incident_id: Option<Uuid>,
+    pub action_type: String,
+    pub target_kind: String,
+    pub target_id: Uuid,
+    pub target_name: String,
+    pub reversible: bool,
+    pub status: String,
+    pub proposer_kind: String,
+    pub proposer_user_id: Option<Uuid>,
+    pub dedup_key: String,
+    pub reasons: Json,
+    pub decision: Json,
+    pub decision_input: Json,
+    pub version: String,
+    pub approvals: Json,
+    pub integration_id: Option<Uuid>,
+    pub snapshot: Option<Json>,
+    pub vendor_reference: Option<String>,
+    pub detail: Option<String>,
+    pub attempt: i32,
+    pub created_at: DateTimeUtc,
+    pub updated_at: DateTimeUtc,
+    pub executed_at: Option<DateTimeUtc>,
+    pub verified_at: Option<DateTimeUtc>,
+    pub rolled_back_at: Option<DateTimeUtc>,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}

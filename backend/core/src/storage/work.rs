@@ -1,0 +1,292 @@
+//! Writes inside one tenant's response work: incidents, actions, approvals; and, for Steward's
+//! own workers, findings, risk and action transitions.
+//!
+//! A [`TenantWork`] is bound to one tenant of one MSP and to who is acting: a user (whose role
+//! is checked for each write) or Steward itself. Every write filters on that tenant, so an id
+//! from another tenant finds nothing.
+
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+use steward_domain::{
+    ActionId, IncidentId, TenantId, UserId,
+    access::Permission,
+    actions::{Action, ApproverSide},
+    incidents::{EntityKey, Incident, IncidentUpdate},
+    risk::RiskScore,
+    tenancy::{Role, Tenant},
+};
+
+use super::{
+    ActionReader, IncidentReader, InventoryReader, RiskReader, StorageError, WriteContext,
+    actions::{self, ActionRequestError, ApprovalAnswer, Proposal, Update},
+    entities::tenant,
+    incidents::{self, IncidentUpdateError, Recorded},
+};
+use crate::{
+    access::Forbidden,
+    detection::Detected,
+    policy::{AuthorityInput, Decided},
+};
+
+/// Who writes.
+#[derive(Debug, Clone, Copy)]
+enum Writer {
+    User {
+        user_id: UserId,
+        role: Role,
+    },
+    /// Steward's own workers.
+    Steward,
+}
+
+/// Writes in one tenant, as a user or as Steward.
+#[derive(Debug)]
+pub struct TenantWork<'a> {
+    ctx: &'a WriteContext<'a>,
+    tenant: Tenant,
+    writer: Writer,
+}
+
+/// Why a write in a tenant's response work was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum WorkError {
+    #[error(transparent)]
+    Forbidden(#[from] Forbidden),
+    #[error(transparent)]
+    Incident(#[from] IncidentUpdateError),
+    #[error(transparent)]
+    Action(#[from] ActionRequestError),
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+}
+
+impl<'a> TenantWork<'a> {
+    pub(crate) fn for_user(
+        ctx: &'a WriteContext<'a>,
+        tenant: Tenant,
+        user_id: UserId,
+        role: Role,
+    ) -> Self {
+        Self {
+            ctx,
+            tenant,
+            writer: Writer::User { user_id, role },
+        }
+    }
+
+    /// Steward's own writes in a tenant (the workers), found by id alone: a job names its tenant.
+    ///
+    /// # Errors
+    /// When the database cannot be read or holds an invalid row.
+    pub async fn as_steward(
+        ctx: &'a WriteContext<'a>,
+        tenant_id: TenantId,
+    ) -> Result<Option<Self>, StorageError> {
+        let Some(row) = tenant::Entity::find()
+            .filter(tenant::Column::Id.eq(tenant_id.as_uuid()))
+            .one(ctx.txn)
+            .await?
+        else {
+            return Ok(None);
+        };
+        Ok(Some(Self {
+            ctx,
+            tenant: Tenant::try_from(row)?,
+            writer: Writer::Steward,
+        }))
+    }
+
+    #[must_use]
+    pub fn tenant(&self) -> &Tenant {
+        &self.tenant
+    }
+
+    #[must_use]
+    pub fn context(&self) -> &WriteContext<'a> {
+        self.ctx
+    }
+
+    /// The acting user, unless Steward itself acts.
+    #[must_use]
+    pub fn user_id(&self) -> Option<UserId> {
+        match self.writer {
+            Writer::User { user_id, .. } => Some(user_id),
+            Writer::Steward => None,
+        }
+    }
+
+    fn require(&self, permission: Permission) -> Result<(), Forbidden> {
+        match self.writer {
+            Writer::User { role, .. } if !role.allows(permission) => Err(Forbidden(permission)),
+            _ => Ok(()),
+        }
+    }
+
+    fn require_steward(&self) -> Result<(), Forbidden> {
+        match self.writer {
+            Writer::Steward => Ok(()),
+            // Users never write findings, risk or execution states; the closest permission
+            // names what they lack.
+            Writer::User { .. } => Err(Forbidden(Permission::ManageAutomation)),
+        }
+    }
+
+    /// Reads within the same transaction.
+    #[must_use]
+    pub fn inventory(&self) -> InventoryReader<'a, sea_orm::DatabaseTransaction> {
+        InventoryReader::new(self.ctx.txn, self.tenant.msp_id, self.tenant.id)
+    }
+
+    #[must_use]
+    pub fn incidents(&self) -> IncidentReader<'a, sea_orm::DatabaseTransaction> {
+        IncidentReader::new(self.ctx.txn, self.tenant.msp_id, self.tenant.id)
+    }
+
+    #[must_use]
+    pub fn actions(&self) -> ActionReader<'a, sea_orm::DatabaseTransaction> {
+        ActionReader::new(self.ctx.txn, self.tenant.msp_id, self.tenant.id)
+    }
+
+    #[must_use]
+    pub fn risk(&self) -> RiskReader<'a, sea_orm::DatabaseTransaction> {
+        RiskReader::new(self.ctx.txn, self.tenant.msp_id, self.tenant.id)
+    }
+
+    /// Changes an incident's status, assignee or verdict.
+    ///
+    /// # Errors
+    /// [`WorkError::Forbidden`] without [`Permission::WorkIncidents`]; [`WorkError::Incident`]
+    /// for an unknown incident or an invalid change.
+    pub async fn update_incident(
+        &self,
+        id: IncidentId,
+        update: &IncidentUpdate,
+    ) -> Result<Incident, WorkError> {
+        self.require(Permission::WorkIncidents)?;
+        Ok(
+            incidents::update_incident(self.ctx, self.tenant.msp_id, self.tenant.id, id, update)
+                .await?,
+        )
+    }
+
+    /// Records a proposed action with the authority policy's decision.
+    ///
+    /// # Errors
+    /// [`WorkError::Forbidden`] without [`Permission::ProposeActions`].
+    pub async fn propose(
+        &self,
+        proposal: &Proposal,
+        input: &AuthorityInput,
+        decided: &Decided,
+    ) -> Result<(Action, bool), WorkError> {
+        self.require(Permission::ProposeActions)?;
+        Ok(actions::propose(
+            self.ctx,
+            self.tenant.msp_id,
+            self.tenant.id,
+            proposal,
+            input,
+            decided,
+        )
+        .await?)
+    }
+
+    /// Approves or rejects an action on the side the user's role stands for.
+    ///
+    /// # Errors
+    /// [`WorkError::Forbidden`] for a role that approves on neither side (or for Steward);
+    /// [`WorkError::Action`] when the action is not awaiting this answer.
+    pub async fn answer(
+        &self,
+        id: ActionId,
+        approve: bool,
+        version: String,
+        comment: Option<String>,
+    ) -> Result<Action, WorkError> {
+        let Writer::User { user_id, role } = self.writer else {
+            return Err(Forbidden(Permission::ApproveAsTechnician).into());
+        };
+        let side = if role.allows(Permission::ApproveAsCustomer) {
+            ApproverSide::Customer
+        } else if role.allows(Permission::ApproveAsTechnician) {
+            ApproverSide::Technician
+        } else {
+            return Err(Forbidden(Permission::ApproveAsTechnician).into());
+        };
+        Ok(actions::answer(
+            self.ctx,
+            self.tenant.msp_id,
+            self.tenant.id,
+            id,
+            ApprovalAnswer {
+                user_id,
+                side,
+                approve,
+                version,
+                comment,
+            },
+        )
+        .await?)
+    }
+
+    /// Asks for a verified action to be rolled back.
+    ///
+    /// # Errors
+    /// [`WorkError::Forbidden`] without [`Permission::ProposeActions`]; [`WorkError::Action`]
+    /// for an irreversible action or one that is not verified.
+    pub async fn request_rollback(&self, id: ActionId) -> Result<Action, WorkError> {
+        self.require(Permission::ProposeActions)?;
+        Ok(actions::request_rollback(self.ctx, self.tenant.msp_id, self.tenant.id, id).await?)
+    }
+
+    /// Stores a detection as a finding in its incident (Steward only).
+    ///
+    /// # Errors
+    /// [`WorkError::Forbidden`] for a user; [`WorkError::Storage`] when the database fails.
+    pub async fn record_finding(
+        &self,
+        detected: &Detected,
+        entities: &[EntityKey],
+    ) -> Result<Option<Recorded>, WorkError> {
+        self.require_steward()?;
+        Ok(incidents::record_finding(
+            self.ctx,
+            self.tenant.msp_id,
+            self.tenant.id,
+            detected,
+            entities,
+        )
+        .await?)
+    }
+
+    /// Stores an entity's new risk score if it changed (Steward only).
+    ///
+    /// # Errors
+    /// As [`TenantWork::record_finding`].
+    pub async fn record_risk(&self, score: &RiskScore) -> Result<bool, WorkError> {
+        self.require_steward()?;
+        Ok(super::risk_scores::record(self.ctx, self.tenant.msp_id, score).await?)
+    }
+
+    /// Moves an action from `from` to the update's status if it is still in `from` (Steward
+    /// only); returns whether it moved.
+    ///
+    /// # Errors
+    /// As [`TenantWork::record_finding`].
+    pub async fn transition(
+        &self,
+        id: ActionId,
+        from: steward_domain::actions::ActionStatus,
+        update: Update<'_>,
+    ) -> Result<bool, WorkError> {
+        self.require_steward()?;
+        Ok(actions::transition(
+            self.ctx,
+            self.tenant.msp_id,
+            self.tenant.id,
+            id,
+            from,
+            update,
+        )
+        .await?)
+    }
+}

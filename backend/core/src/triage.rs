@@ -1,0 +1,323 @@
+//! Triage: newly stored events become findings and incidents, entity risk is recomputed, and
+//! the response playbook proposes actions, each decided by the authority policy.
+//!
+//! Runs as Steward (a worker job) in one transaction per batch of events, so a batch is either
+//! fully triaged or not at all; running it again finds what it stored and adds nothing.
+
+use std::collections::{BTreeSet, HashMap};
+
+use steward_domain::{
+    ActionId,
+    actions::{ActionTarget, ActionType, Proposer, ProposerKind, TargetKind},
+    incidents::{EntityKey, FindingSource},
+    inventory::StoredEvent,
+    observations::OcsfClass,
+    risk::RiskScore,
+};
+
+use crate::{
+    detection::{self, Detected, IMPOSSIBLE_TRAVEL, IMPOSSIBLE_TRAVEL_WINDOW},
+    policy::{
+        AuthorityPolicy,
+        input::{
+            ActionInput, AuthorityInput, ProposerInput, RiskFactorInput, RiskInput, TargetInput,
+            TenantInput,
+        },
+    },
+    risk::{self, FindingInput},
+    storage::{IntegrationDirectory, Proposal, Recorded, StorageError, TenantWork, WorkError},
+};
+
+/// What one triage run did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TriageOutcome {
+    pub findings: usize,
+    pub incidents_opened: usize,
+    pub risk_changed: usize,
+    /// Actions proposed for the first time.
+    pub actions: Vec<ActionId>,
+}
+
+/// Triages stored events of the work's tenant.
+///
+/// # Errors
+/// When the database cannot be read or written.
+pub async fn triage(
+    work: &TenantWork<'_>,
+    policy: &AuthorityPolicy,
+    event_ids: &[uuid::Uuid],
+) -> Result<TriageOutcome, WorkError> {
+    let inventory = work.inventory();
+    let events = inventory.events_by_id(event_ids).await?;
+    let mut detections: Vec<Detected> = events.iter().filter_map(detection::vendor_alert).collect();
+    let mut known: HashMap<uuid::Uuid, StoredEvent> =
+        events.iter().map(|e| (e.id, e.clone())).collect();
+    let sign_ins: Vec<StoredEvent> = events
+        .iter()
+        .filter(|e| e.class == OcsfClass::Authentication)
+        .cloned()
+        .collect();
+    if let (Some(first), Some(last)) = (
+        sign_ins.iter().map(|e| e.time).min(),
+        sign_ins.iter().map(|e| e.time).max(),
+    ) {
+        let history = inventory
+            .events_between(
+                OcsfClass::Authentication,
+                first - IMPOSSIBLE_TRAVEL_WINDOW,
+                last + IMPOSSIBLE_TRAVEL_WINDOW,
+            )
+            .await?;
+        detections.extend(detection::impossible_travel(&sign_ins, &history));
+        known.extend(history.into_iter().map(|e| (e.id, e)));
+    }
+
+    let mut outcome = TriageOutcome::default();
+    let mut recorded: Vec<(Detected, Vec<EntityKey>, Recorded)> = Vec::new();
+    for detected in detections {
+        let entities = entities_of(work, &detected, &known).await?;
+        if let Some(stored) = work.record_finding(&detected, &entities).await? {
+            outcome.findings += 1;
+            outcome.incidents_opened += usize::from(stored.new_incident);
+            recorded.push((detected, entities, stored));
+        }
+    }
+    let touched: BTreeSet<EntityKey> = recorded
+        .iter()
+        .flat_map(|(_, entities, _)| entities.iter().copied())
+        .collect();
+    for entity in touched {
+        if refresh_risk(work, entity).await?.is_some() {
+            outcome.risk_changed += 1;
+        }
+    }
+    for (detected, entities, stored) in &recorded {
+        for (kind, entity, reason) in playbook(detected, entities) {
+            if let Some(id) = propose(work, policy, stored, kind, entity, reason).await? {
+                outcome.actions.push(id);
+            }
+        }
+    }
+    Ok(outcome)
+}
+
+/// The inventory entities the detection's events name.
+async fn entities_of(
+    work: &TenantWork<'_>,
+    detected: &Detected,
+    known: &HashMap<uuid::Uuid, StoredEvent>,
+) -> Result<Vec<EntityKey>, StorageError> {
+    let mut entities = Vec::new();
+    for event in detected.events.iter().filter_map(|id| known.get(id)) {
+        for reference in &event.entities {
+            if let Some(key) = work
+                .inventory()
+                .resolve(event.integration_id, reference)
+                .await?
+                && !entities.contains(&key)
+            {
+                entities.push(key);
+            }
+        }
+    }
+    Ok(entities)
+}
+
+/// What to do about a finding: contain the device of a serious alert; lock out the identity
+/// of a serious alert or an impossible-travel sign-in.
+fn playbook(detected: &Detected, entities: &[EntityKey]) -> Vec<(ActionType, EntityKey, String)> {
+    let serious = detected.severity_id >= 4;
+    let travel = detected.source == FindingSource::Detection && detected.rule == IMPOSSIBLE_TRAVEL;
+    let mut plan = Vec::new();
+    for entity in entities {
+        match entity.kind {
+            TargetKind::Device if serious => plan.push((
+                ActionType::IsolateDevice,
+                *entity,
+                format!("Contain the device: {}", detected.title),
+            )),
+            TargetKind::Identity if serious || travel => {
+                let why = format!("Lock out the account: {}", detected.title);
+                plan.push((ActionType::DisableUser, *entity, why.clone()));
+                plan.push((
+                    ActionType::RevokeSessions,
+                    *entity,
+                    format!("End the attacker's existing sessions: {}", detected.title),
+                ));
+            }
+            TargetKind::Device | TargetKind::Identity => {}
+        }
+    }
+    plan
+}
+
+/// Recomputes an entity's risk and stores it if it changed; returns the new score then.
+///
+/// # Errors
+/// When the database cannot be read or written.
+pub async fn refresh_risk(
+    work: &TenantWork<'_>,
+    entity: EntityKey,
+) -> Result<Option<RiskScore>, WorkError> {
+    let tenant = work.tenant();
+    let findings = work.incidents().findings_about(entity).await?;
+    let inputs: Vec<FindingInput<'_>> = findings
+        .iter()
+        .map(|(finding, status)| FindingInput {
+            source: finding.source,
+            rule: &finding.rule,
+            title: &finding.title,
+            severity_id: finding.severity_id,
+            incident_id: finding.incident_id.as_uuid(),
+            incident_status: *status,
+        })
+        .collect();
+    let Some(profile) = profile(work, entity).await? else {
+        return Ok(None);
+    };
+    let link = match entity.kind {
+        TargetKind::Device => format!("/api/v1/tenants/{}/devices", tenant.id),
+        TargetKind::Identity => format!("/api/v1/tenants/{}/identities", tenant.id),
+    };
+    let factors = risk::factors(
+        tenant.id,
+        &inputs,
+        profile.criticality,
+        &profile.admin_roles,
+        &link,
+    );
+    let score = RiskScore {
+        tenant_id: tenant.id,
+        entity,
+        entity_name: profile.name,
+        score: RiskScore::total(&factors),
+        factors,
+        computed_at: work.context().now(),
+    };
+    Ok(work.record_risk(&score).await?.then_some(score))
+}
+
+/// What the policy and the risk engine need to know about an entity.
+struct Profile {
+    name: String,
+    criticality: steward_domain::actions::Criticality,
+    admin_roles: Vec<String>,
+    tags: Vec<String>,
+    sources: Vec<steward_domain::IntegrationId>,
+}
+
+async fn profile(
+    work: &TenantWork<'_>,
+    entity: EntityKey,
+) -> Result<Option<Profile>, StorageError> {
+    Ok(match entity.kind {
+        TargetKind::Device => work
+            .inventory()
+            .device(entity.id)
+            .await?
+            .map(|device| Profile {
+                criticality: risk::device_criticality(&device),
+                name: device.hostname,
+                admin_roles: Vec::new(),
+                tags: device.tags,
+                sources: device.sources.iter().map(|s| s.integration_id).collect(),
+            }),
+        TargetKind::Identity => {
+            work.inventory()
+                .identity(entity.id)
+                .await?
+                .map(|identity| Profile {
+                    criticality: risk::identity_criticality(&identity),
+                    name: identity.user_principal_name,
+                    tags: identity.department.into_iter().collect(),
+                    sources: identity.sources.iter().map(|s| s.integration_id).collect(),
+                    admin_roles: identity.admin_roles,
+                })
+        }
+    })
+}
+
+/// Builds the policy input for an action on an entity, asks the policy, records the action.
+async fn propose(
+    work: &TenantWork<'_>,
+    policy: &AuthorityPolicy,
+    recorded: &Recorded,
+    kind: ActionType,
+    entity: EntityKey,
+    reason: String,
+) -> Result<Option<ActionId>, WorkError> {
+    let Some(profile) = profile(work, entity).await? else {
+        return Ok(None);
+    };
+    let tenant = work.tenant();
+    let risk = work.risk().of(entity).await?;
+    let integrations =
+        IntegrationDirectory::new(work.context().connection(), tenant.msp_id, tenant.id)
+            .list()
+            .await?;
+    let integration_id = integrations
+        .iter()
+        .find(|i| i.vendor.performs(kind) && profile.sources.contains(&i.id))
+        .map(|i| i.id);
+    let input = AuthorityInput {
+        action: ActionInput {
+            kind,
+            reversible: kind.is_reversible(),
+            target_count: 1,
+        },
+        target: TargetInput {
+            kind: entity.kind,
+            name: profile.name.clone(),
+            criticality: profile.criticality,
+            privileged: !profile.admin_roles.is_empty(),
+            tags: profile.tags.clone(),
+        },
+        risk: RiskInput {
+            score: risk.as_ref().map_or(0, |r| r.score),
+            factors: risk
+                .as_ref()
+                .map(|r| {
+                    r.factors
+                        .iter()
+                        .map(|f| RiskFactorInput {
+                            name: f.name.clone(),
+                            contribution: f.contribution,
+                        })
+                        .collect()
+                })
+                .unwrap_or_default(),
+        },
+        tenant: TenantInput {
+            automation_level: tenant.automation_level,
+        },
+        proposer: ProposerInput {
+            kind: ProposerKind::Worker,
+        },
+    };
+    let decided = policy.decide(&input);
+    let mut reasons = vec![reason];
+    if integration_id.is_none() {
+        reasons.push(format!(
+            "No connected integration of this tenant can {kind} for {}",
+            profile.name
+        ));
+    }
+    let proposal = Proposal {
+        incident_id: Some(recorded.incident_id),
+        kind,
+        target: ActionTarget {
+            kind: entity.kind,
+            id: entity.id,
+            name: profile.name,
+        },
+        integration_id,
+        reasons,
+        proposer: Proposer {
+            kind: ProposerKind::Worker,
+            user_id: None,
+        },
+        dedup_key: format!("incident:{}:{kind}:{}", recorded.incident_id, entity.id),
+    };
+    let (action, created) = work.propose(&proposal, &input, &decided).await?;
+    Ok(created.then_some(action.id))
+}

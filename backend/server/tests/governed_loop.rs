@@ -1,0 +1,943 @@
+//! The governed loop through the HTTP API with a real worker: sandbox scenario → sync →
+//! triage (findings, incidents, risk) → authority policy → approval → execution at the
+//! simulated vendor → verification → rollback, each step in the audit chain.
+
+mod support;
+
+use std::{path::Path, sync::Arc, time::Duration};
+
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+use steward_core::policy::{AuthorityPolicy, PolicySet};
+use steward_domain::tenancy::{Role, Tenant};
+use steward_integrations::{
+    http::RetryPolicy,
+    sandbox::{Api, Fault, SandboxCredentials},
+};
+use steward_testkit::{TestDatabase, World};
+use steward_workers::{Liveness, Shared, WorkerSettings};
+use support::{TestApp, test_secrets};
+use tokio::sync::watch;
+
+struct Loop {
+    world: World,
+    app: TestApp,
+    tenant: Tenant,
+    admin: String,
+    technician: String,
+    owner: String,
+    approver: String,
+    stranger: String,
+    stop: watch::Sender<bool>,
+    worker: tokio::task::JoinHandle<()>,
+}
+
+fn fast_settings() -> WorkerSettings {
+    WorkerSettings {
+        concurrency: 2,
+        poll_interval: Duration::from_millis(50),
+        sync_interval: Duration::from_secs(3600),
+        liveness: Liveness {
+            heartbeat: Duration::from_secs(2),
+            missed_heartbeats: 2,
+        },
+        verify_timeout: Duration::from_secs(5),
+        verify_interval: Duration::from_millis(100),
+    }
+}
+
+fn quick_retries() -> RetryPolicy {
+    RetryPolicy {
+        max_retries: 6,
+        max_delay: Duration::from_millis(200),
+        max_retry_after: Duration::from_secs(2),
+        request_timeout: Duration::from_secs(10),
+        ..RetryPolicy::default()
+    }
+}
+
+async fn start(db: &TestDatabase, policy_dir: Option<&Path>) -> Loop {
+    let world = World::new(db).await;
+    let msp = world.msp("harbor").await;
+    let other_msp = world.msp("elsewhere").await;
+    let tenant = world.tenant(msp.id, "acme-dental").await;
+    let admin = world
+        .user(msp.id, "admin@harbor.example", Role::MspAdmin, None)
+        .await;
+    let technician = world
+        .user(msp.id, "tech@harbor.example", Role::Technician, None)
+        .await;
+    let owner = world
+        .user(
+            msp.id,
+            "owner@acme.example",
+            Role::CustomerOwner,
+            Some(tenant.id),
+        )
+        .await;
+    let approver = world
+        .user(
+            msp.id,
+            "approver@acme.example",
+            Role::CustomerApprover,
+            Some(tenant.id),
+        )
+        .await;
+    let stranger = world
+        .user(
+            other_msp.id,
+            "admin@elsewhere.example",
+            Role::MspAdmin,
+            None,
+        )
+        .await;
+    let app = TestApp::for_world_with_sandbox(&world, test_secrets()).await;
+    let credentials = app
+        .sandbox
+        .as_ref()
+        .unwrap()
+        .ensure(tenant.id.as_uuid(), &tenant.name, tenant.slug.as_str())
+        .await
+        .unwrap();
+    let admin = world.token(&admin, None).await;
+    for (vendor, api) in [
+        ("microsoft_defender", "defender"),
+        ("microsoft_graph", "graph"),
+    ] {
+        let (status, body) = app
+            .call(
+                Method::POST,
+                &format!("/api/v1/tenants/{}/integrations", tenant.id),
+                Some(&admin),
+                Some(&connect_body(&app, &credentials, vendor, api)),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+    }
+    let set = PolicySet::load(policy_dir).unwrap();
+    let shared = Shared {
+        storage: world.storage.clone(),
+        clock: world.shared_clock(),
+        keys: Arc::clone(&world.keys),
+        secrets: Arc::new(test_secrets()),
+        policy: AuthorityPolicy::new(&set, Duration::from_secs(1)),
+        vendor_retries: quick_retries(),
+        settings: Arc::new(fast_settings()),
+    };
+    let (stop, stopped) = watch::channel(false);
+    let worker = tokio::spawn(async move {
+        steward_workers::run(shared, stopped).await.unwrap();
+    });
+    Loop {
+        technician: world.token(&technician, None).await,
+        owner: world.token(&owner, None).await,
+        approver: world.token(&approver, None).await,
+        stranger: world.token(&stranger, None).await,
+        admin,
+        world,
+        app,
+        tenant,
+        stop,
+        worker,
+    }
+}
+
+fn connect_body(app: &TestApp, credentials: &SandboxCredentials, vendor: &str, api: &str) -> Value {
+    json!({
+        "vendor": vendor,
+        "name": vendor,
+        "settings": {
+            "directory_id": credentials.directory_id,
+            "client_id": credentials.client_id,
+            "api_base_url": app.url(&format!("/sandbox/{api}/")),
+            "login_base_url": app.url("/sandbox/login/"),
+        },
+        "client_secret": credentials.client_secret,
+    })
+}
+
+impl Loop {
+    async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        token: &str,
+        body: Option<&Value>,
+    ) -> (StatusCode, Value) {
+        self.app.call(method, path, Some(token), body).await
+    }
+
+    fn path(&self, rest: &str) -> String {
+        format!("/api/v1/tenants/{}/{rest}", self.tenant.id)
+    }
+
+    async fn run_scenario(&self, scenario: &str) -> Value {
+        let (status, run) = self
+            .call(
+                Method::POST,
+                &self.path(&format!("sandbox/scenarios/{scenario}/run")),
+                &self.technician,
+                None,
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{run}");
+        run
+    }
+
+    async fn actions(&self) -> Vec<Value> {
+        let (status, list) = self
+            .call(Method::GET, &self.path("actions"), &self.technician, None)
+            .await;
+        assert_eq!(status, StatusCode::OK, "{list}");
+        list["items"].as_array().unwrap().clone()
+    }
+
+    /// Waits until the action of this type is in one of `statuses`, and returns it.
+    async fn wait_for_action(&self, kind: &str, statuses: &[&str]) -> Value {
+        let mut last = Vec::new();
+        for _ in 0..300 {
+            last = self.actions().await;
+            if let Some(action) = last
+                .iter()
+                .find(|a| a["type"] == kind && statuses.iter().any(|s| a["status"] == *s))
+            {
+                return action.clone();
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("no {kind} action became {statuses:?}; actions: {last:#?}");
+    }
+
+    async fn sandbox_state(&self) -> Value {
+        let (status, state) = self
+            .call(
+                Method::GET,
+                &format!("/sandbox/state/{}", self.tenant.id),
+                &self.technician,
+                None,
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{state}");
+        state
+    }
+
+    async fn audit_actions(&self) -> Vec<String> {
+        let mut actions = Vec::new();
+        let mut cursor: Option<String> = None;
+        loop {
+            let path = match &cursor {
+                Some(c) => self.path(&format!("audit?limit=200&cursor={c}")),
+                None => self.path("audit?limit=200"),
+            };
+            let (status, page) = self.call(Method::GET, &path, &self.admin, None).await;
+            assert_eq!(status, StatusCode::OK, "{page}");
+            actions.extend(
+                page["items"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|e| e["action"].as_str().unwrap().to_owned()),
+            );
+            match page["next_cursor"].as_str() {
+                Some(next) => cursor = Some(next.to_owned()),
+                None => return actions,
+            }
+        }
+    }
+
+    async fn stop(self) {
+        self.stop.send(true).unwrap();
+        tokio::time::timeout(Duration::from_secs(30), self.worker)
+            .await
+            .expect("the worker stops")
+            .unwrap();
+    }
+}
+
+#[tokio::test]
+async fn malware_on_a_laptop_is_isolated_without_a_human_and_can_be_rolled_back() {
+    let db = TestDatabase::migrated().await;
+    let l = start(&db, None).await;
+    let run = l.run_scenario("malware-laptop").await;
+    let machine_id = run["target"].as_str().unwrap().to_owned();
+
+    let action = l.wait_for_action("isolate_device", &["verified"]).await;
+    assert_eq!(action["decision"]["outcome"], "auto");
+    assert_eq!(
+        action["decision"]["reasons"],
+        json!(["reversible-action-within-automation-level"])
+    );
+    assert_eq!(action["decision_input"]["tenant"]["automation_level"], 2);
+    assert_eq!(action["decision_input"]["proposer"]["kind"], "worker");
+    assert_eq!(action["reversible"], true);
+    assert_eq!(action["snapshot"]["isolated"], false);
+    assert!(action["vendor_reference"].is_string(), "{action}");
+    assert!(action["approvals"].as_array().unwrap().is_empty());
+
+    // The vendor side really changed, once.
+    let state = l.sandbox_state().await;
+    let device = item(&state, "devices", &machine_id);
+    assert_eq!(device["isolated"], true);
+    let isolations: Vec<_> = state["machine_actions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|a| a["machine_id"] == machine_id.as_str() && a["kind"] == "Isolate")
+        .collect();
+    assert_eq!(isolations.len(), 1, "{state:#}");
+
+    // One incident, contained, with the vendor's alert as its finding.
+    let (_, incidents) = l
+        .call(Method::GET, &l.path("incidents"), &l.technician, None)
+        .await;
+    let incidents = incidents["items"].as_array().unwrap();
+    assert_eq!(incidents.len(), 1, "{incidents:#?}");
+    let incident = &incidents[0];
+    assert_eq!(incident["status"], "contained");
+    assert!(incident["contained_at"].is_string());
+    assert_eq!(incident["severity_id"], 4);
+    assert_eq!(incident["findings"][0]["source"], "vendor_alert");
+    assert_eq!(action["incident_id"], incident["id"]);
+    let (status, detail) = l
+        .call(
+            Method::GET,
+            &l.path(&format!("incidents/{}", incident["id"].as_str().unwrap())),
+            &l.owner,
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{detail}");
+    assert_eq!(detail["actions"][0]["id"], action["id"]);
+
+    // The laptop's risk was explained while the alert was open, and fell once contained.
+    let (_, risk) = l
+        .call(Method::GET, &l.path("risk"), &l.technician, None)
+        .await;
+    let laptop = risk["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["entity"]["id"] == action["target"]["id"])
+        .unwrap()
+        .clone();
+    let factors: Vec<_> = laptop["factors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(factors, ["contained-threat"], "{laptop:#}");
+    assert_eq!(laptop["score"], 5);
+    let policy_risk = &action["decision_input"]["risk"];
+    assert_eq!(policy_risk["score"], 35, "{policy_risk}");
+    assert_eq!(policy_risk["factors"][0]["name"], "active-alert");
+
+    let audit = l.audit_actions().await;
+    for expected in [
+        "inventory.synced",
+        "incident.created",
+        "finding.recorded",
+        "risk.changed",
+        "action.proposed",
+        "action.decided",
+        "action.executing",
+        "action.verifying",
+        "action.verified",
+        "incident.contained",
+    ] {
+        assert!(
+            audit.iter().any(|a| a == expected),
+            "{expected} missing from {audit:?}"
+        );
+    }
+
+    // Rolling back releases the device at the vendor and is verified too.
+    let (status, rolling) = l
+        .call(
+            Method::POST,
+            &l.path(&format!(
+                "actions/{}/rollback",
+                action["id"].as_str().unwrap()
+            )),
+            &l.technician,
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{rolling}");
+    assert_eq!(rolling["status"], "rolling_back");
+    let rolled = l.wait_for_action("isolate_device", &["rolled_back"]).await;
+    assert!(rolled["rolled_back_at"].is_string());
+    let state = l.sandbox_state().await;
+    let device = item(&state, "devices", &machine_id);
+    assert_eq!(device["isolated"], false);
+    // A second rollback is refused and changes nothing.
+    let (status, refused) = l
+        .call(
+            Method::POST,
+            &l.path(&format!(
+                "actions/{}/rollback",
+                action["id"].as_str().unwrap()
+            )),
+            &l.technician,
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT, "{refused}");
+    assert_eq!(refused["error"]["code"], "not-rollbackable");
+    l.stop().await;
+}
+
+#[tokio::test]
+async fn a_compromised_admin_waits_for_the_customer_and_a_technician() {
+    let db = TestDatabase::migrated().await;
+    let l = start(&db, None).await;
+    let run = l.run_scenario("compromised-admin").await;
+    let user_id = run["target"].as_str().unwrap().to_owned();
+
+    let disable = l
+        .wait_for_action("disable_user", &["awaiting_approval"])
+        .await;
+    let revoke = l
+        .wait_for_action("revoke_sessions", &["awaiting_approval"])
+        .await;
+    assert_eq!(disable["decision"]["outcome"], "customer_approval");
+    assert!(
+        disable["decision"]["reasons"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("privileged-identity")),
+        "{disable}"
+    );
+    assert_eq!(revoke["decision"]["outcome"], "technician_approval");
+    assert_eq!(
+        revoke["decision"]["reasons"],
+        json!(["irreversible-action"])
+    );
+    assert_eq!(revoke["reversible"], false);
+    assert!(
+        revoke["rollback_plan"]
+            .as_str()
+            .unwrap()
+            .starts_with("None")
+    );
+
+    // Impossible travel and the mass download are one incident about the admin.
+    let (_, incidents) = l
+        .call(Method::GET, &l.path("incidents"), &l.technician, None)
+        .await;
+    let incidents = incidents["items"].as_array().unwrap();
+    assert_eq!(incidents.len(), 1, "{incidents:#?}");
+    let rules: Vec<_> = incidents[0]["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["rule"].as_str().unwrap().to_owned())
+        .collect();
+    assert!(rules.contains(&"impossible-travel".to_owned()), "{rules:?}");
+    assert_eq!(rules.len(), 2, "{rules:?}");
+    let travel = incidents[0]["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["rule"] == "impossible-travel")
+        .unwrap();
+    assert!(
+        travel["details"]["speed_kmh"].as_f64().unwrap() > 1000.0,
+        "{travel}"
+    );
+
+    let approve = |action: &Value| {
+        l.path(&format!(
+            "actions/{}/approve",
+            action["id"].as_str().unwrap()
+        ))
+    };
+    let version = |action: &Value| json!({"version": action["version"]});
+
+    // The MSP cannot approve for the customer; the customer cannot approve for the MSP.
+    let (status, refused) = l
+        .call(
+            Method::POST,
+            &approve(&disable),
+            &l.technician,
+            Some(&version(&disable)),
+        )
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{refused}");
+    assert_eq!(refused["error"]["code"], "customer-approval-required");
+    let (status, refused) = l
+        .call(
+            Method::POST,
+            &approve(&revoke),
+            &l.owner,
+            Some(&version(&revoke)),
+        )
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{refused}");
+    assert_eq!(refused["error"]["code"], "technician-approval-required");
+    // An approval of another version is refused and changes nothing.
+    let (status, refused) = l
+        .call(
+            Method::POST,
+            &approve(&disable),
+            &l.approver,
+            Some(&json!({"version": "0".repeat(64)})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT, "{refused}");
+    assert_eq!(refused["error"]["code"], "stale-version");
+    let state = l.sandbox_state().await;
+    let user = |state: &Value| item(state, "users", &user_id);
+    assert_eq!(user(&state)["account_enabled"], true);
+    // Bad bodies are refused.
+    let (status, _) = l
+        .call(
+            Method::POST,
+            &approve(&disable),
+            &l.approver,
+            Some(&json!({})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+
+    // The customer's approver approves the version shown: the account is disabled.
+    let (status, approved) = l
+        .call(
+            Method::POST,
+            &approve(&disable),
+            &l.approver,
+            Some(&json!({"version": disable["version"], "comment": "yes, lock it"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{approved}");
+    assert_eq!(approved["approvals"][0]["side"], "customer");
+    let disabled = l.wait_for_action("disable_user", &["verified"]).await;
+    assert_eq!(disabled["snapshot"]["account_enabled"], true, "{disabled}");
+    assert_eq!(user(&l.sandbox_state().await)["account_enabled"], false);
+    // Answering again is refused.
+    let (status, refused) = l
+        .call(
+            Method::POST,
+            &approve(&disable),
+            &l.owner,
+            Some(&version(&disable)),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT, "{refused}");
+    assert_eq!(refused["error"]["code"], "not-awaiting-approval");
+
+    // A technician approves revoking the sessions; it cannot be rolled back.
+    let before = user(&l.sandbox_state().await)["sign_in_sessions_valid_from"].clone();
+    let (status, approved) = l
+        .call(
+            Method::POST,
+            &approve(&revoke),
+            &l.technician,
+            Some(&version(&revoke)),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{approved}");
+    l.wait_for_action("revoke_sessions", &["verified"]).await;
+    assert_ne!(
+        user(&l.sandbox_state().await)["sign_in_sessions_valid_from"],
+        before
+    );
+    let (status, refused) = l
+        .call(
+            Method::POST,
+            &l.path(&format!(
+                "actions/{}/rollback",
+                revoke["id"].as_str().unwrap()
+            )),
+            &l.technician,
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT, "{refused}");
+    assert_eq!(refused["error"]["code"], "irreversible");
+
+    // Rolling back the disable enables the account again.
+    let (status, _) = l
+        .call(
+            Method::POST,
+            &l.path(&format!(
+                "actions/{}/rollback",
+                disable["id"].as_str().unwrap()
+            )),
+            &l.admin,
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    l.wait_for_action("disable_user", &["rolled_back"]).await;
+    assert_eq!(user(&l.sandbox_state().await)["account_enabled"], true);
+
+    let audit = l.audit_actions().await;
+    for expected in [
+        "action.approved",
+        "action.verified",
+        "action.rolling_back",
+        "action.rolled_back",
+    ] {
+        assert!(
+            audit.iter().any(|a| a == expected),
+            "{expected} missing from {audit:?}"
+        );
+    }
+    l.stop().await;
+}
+
+#[tokio::test]
+async fn a_rejected_action_never_runs() {
+    let db = TestDatabase::migrated().await;
+    let l = start(&db, None).await;
+    let run = l.run_scenario("compromised-admin").await;
+    let revoke = l
+        .wait_for_action("revoke_sessions", &["awaiting_approval"])
+        .await;
+    let (status, rejected) = l
+        .call(
+            Method::POST,
+            &l.path(&format!(
+                "actions/{}/reject",
+                revoke["id"].as_str().unwrap()
+            )),
+            &l.technician,
+            Some(
+                &json!({"version": revoke["version"], "comment": "travelling, confirmed by phone"}),
+            ),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{rejected}");
+    assert_eq!(rejected["status"], "rejected");
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let state = l.sandbox_state().await;
+    let user = item(&state, "users", run["target"].as_str().unwrap());
+    assert_eq!(user["account_enabled"], true);
+    assert_eq!(
+        l.actions()
+            .await
+            .iter()
+            .find(|a| a["type"] == "revoke_sessions")
+            .unwrap()["status"],
+        "rejected"
+    );
+    l.stop().await;
+}
+
+#[tokio::test]
+async fn a_failed_verification_rolls_the_action_back_automatically() {
+    let db = TestDatabase::migrated().await;
+    let l = start(&db, None).await;
+    // Find the laptop the scenario will hit, and make its next machine action fail.
+    let state = l.sandbox_state().await;
+    let laptop = state["devices"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["tags"].as_array().unwrap().contains(&json!("Finance")))
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    l.app
+        .sandbox
+        .as_ref()
+        .unwrap()
+        .inject(
+            l.tenant.id.as_uuid(),
+            Fault::FailNextMachineAction {
+                machine_id: laptop.clone(),
+            },
+        )
+        .await
+        .unwrap();
+    l.run_scenario("malware-laptop").await;
+    let action = l
+        .wait_for_action("isolate_device", &["rolled_back", "rollback_failed"])
+        .await;
+    assert_eq!(action["status"], "rolled_back", "{action}");
+    let audit = l.audit_actions().await;
+    let failed = audit
+        .iter()
+        .position(|a| a == "action.failed")
+        .expect("failed recorded");
+    let rolling = audit
+        .iter()
+        .position(|a| a == "action.rolling_back")
+        .expect("rollback recorded");
+    assert!(failed < rolling, "{audit:?}");
+    let state = l.sandbox_state().await;
+    let device = item(&state, "devices", &laptop);
+    assert_eq!(device["isolated"], false);
+    l.stop().await;
+}
+
+#[tokio::test]
+async fn a_throttling_storm_neither_loses_nor_duplicates_work() {
+    let db = TestDatabase::migrated().await;
+    let l = start(&db, None).await;
+    let sandbox = l.app.sandbox.as_ref().unwrap();
+    let run = l.run_scenario("malware-laptop").await;
+    // Every Defender call for a while answers 429 with Retry-After.
+    sandbox.throttle(l.tenant.id.as_uuid(), Api::Defender, 8);
+    let action = l.wait_for_action("isolate_device", &["verified"]).await;
+    assert_eq!(l.actions().await.len(), 1);
+    let state = l.sandbox_state().await;
+    let isolations = state["machine_actions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|a| a["machine_id"] == run["target"] && a["kind"] == "Isolate")
+        .count();
+    assert_eq!(isolations, 1, "{state:#}");
+    let (_, incidents) = l
+        .call(Method::GET, &l.path("incidents"), &l.technician, None)
+        .await;
+    assert_eq!(incidents["items"].as_array().unwrap().len(), 1);
+    assert_eq!(action["status"], "verified");
+    l.stop().await;
+}
+
+#[tokio::test]
+async fn a_policy_that_fails_denies_and_nothing_runs() {
+    let db = TestDatabase::migrated().await;
+    let broken = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(broken.path().join("authority")).unwrap();
+    std::fs::write(
+        broken.path().join("authority/authority.rego"),
+        "package steward.authority\n\ndecision := {\"outcome\": \n",
+    )
+    .unwrap();
+    let l = start(&db, Some(broken.path())).await;
+    let run = l.run_scenario("malware-laptop").await;
+    let action = l.wait_for_action("isolate_device", &["denied"]).await;
+    assert_eq!(action["decision"]["outcome"], "deny");
+    assert_eq!(action["decision"]["reasons"], json!(["policy-error"]));
+    assert!(action["decision_input"]["action"]["type"] == "isolate_device");
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let state = l.sandbox_state().await;
+    assert!(
+        state["machine_actions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|a| a["machine_id"] != run["target"]),
+        "{state:#}"
+    );
+    l.stop().await;
+}
+
+#[tokio::test]
+async fn automation_level_zero_asks_a_technician_first() {
+    let db = TestDatabase::migrated().await;
+    let l = start(&db, None).await;
+    let (status, tenant) = l
+        .call(
+            Method::PATCH,
+            &format!("/api/v1/tenants/{}", l.tenant.id),
+            &l.admin,
+            Some(&json!({"automation_level": 0})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{tenant}");
+    assert_eq!(tenant["automation_level"], 0);
+    let (status, refused) = l
+        .call(
+            Method::PATCH,
+            &format!("/api/v1/tenants/{}", l.tenant.id),
+            &l.admin,
+            Some(&json!({"automation_level": 4})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{refused}");
+    assert_eq!(refused["error"]["code"], "invalid-automation-level");
+
+    l.run_scenario("malware-laptop").await;
+    let action = l
+        .wait_for_action("isolate_device", &["awaiting_approval"])
+        .await;
+    assert_eq!(action["decision"]["outcome"], "technician_approval");
+    assert_eq!(
+        action["decision"]["reasons"],
+        json!(["automation-level-0-notify-only"])
+    );
+    let (status, _) = l
+        .call(
+            Method::POST,
+            &l.path(&format!(
+                "actions/{}/approve",
+                action["id"].as_str().unwrap()
+            )),
+            &l.technician,
+            Some(&json!({"version": action["version"]})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    l.wait_for_action("isolate_device", &["verified"]).await;
+    l.stop().await;
+}
+
+#[tokio::test]
+async fn incidents_are_worked_through_their_lifecycle() {
+    let db = TestDatabase::migrated().await;
+    let l = start(&db, None).await;
+    l.run_scenario("malware-laptop").await;
+    l.wait_for_action("isolate_device", &["verified"]).await;
+    let (_, incidents) = l
+        .call(Method::GET, &l.path("incidents"), &l.technician, None)
+        .await;
+    let id = incidents["items"][0]["id"].as_str().unwrap().to_owned();
+    let incident = l.path(&format!("incidents/{id}"));
+    let (_, me) = l.call(Method::GET, "/api/v1/me", &l.technician, None).await;
+
+    let (status, worked) = l
+        .call(
+            Method::PATCH,
+            &incident,
+            &l.technician,
+            Some(&json!({"status": "investigating", "assignee": me["user"]["id"]})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{worked}");
+    assert_eq!(worked["status"], "investigating");
+    assert!(me["user"]["id"].is_string(), "{me}");
+    assert_eq!(worked["assignee"], me["user"]["id"]);
+    // Resolving needs a verdict; a verdict needs resolving; customers cannot work incidents.
+    let (status, refused) = l
+        .call(
+            Method::PATCH,
+            &incident,
+            &l.technician,
+            Some(&json!({"status": "resolved"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(refused["error"]["code"], "verdict-required");
+    let (status, refused) = l
+        .call(
+            Method::PATCH,
+            &incident,
+            &l.technician,
+            Some(&json!({"verdict": "false_positive"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(refused["error"]["code"], "verdict-without-resolution");
+    let (status, _) = l
+        .call(
+            Method::PATCH,
+            &incident,
+            &l.owner,
+            Some(&json!({"status": "resolved", "verdict": "true_positive"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, refused) = l
+        .call(
+            Method::PATCH,
+            &incident,
+            &l.technician,
+            Some(&json!({"assignee": uuid_string()})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{refused}");
+    let (status, resolved) = l
+        .call(
+            Method::PATCH,
+            &incident,
+            &l.technician,
+            Some(&json!({"status": "resolved", "verdict": "true_positive"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{resolved}");
+    assert_eq!(resolved["verdict"], "true_positive");
+    assert!(resolved["resolved_at"].is_string());
+    // Resolving the incident clears the laptop's risk.
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let audit = l.audit_actions().await;
+    assert!(audit.iter().filter(|a| *a == "incident.updated").count() >= 2);
+    l.stop().await;
+}
+
+/// The item of `state[list]` (the sandbox's `devices` or `users`) with this vendor id.
+fn item(state: &Value, list: &str, id: &str) -> Value {
+    state[list]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["id"] == id)
+        .unwrap_or_else(|| panic!("no {list} {id} in {state:#}"))
+        .clone()
+}
+
+/// A user id no one has.
+fn uuid_string() -> String {
+    "0194f3a2-7b1c-7d3e-9f00-1234567890ae".to_owned()
+}
+
+#[tokio::test]
+async fn other_msps_and_other_customers_see_and_change_nothing() {
+    let db = TestDatabase::migrated().await;
+    let l = start(&db, None).await;
+    l.run_scenario("compromised-admin").await;
+    let disable = l
+        .wait_for_action("disable_user", &["awaiting_approval"])
+        .await;
+    let id = disable["id"].as_str().unwrap();
+    for (method, path, body) in [
+        (Method::GET, l.path("actions"), None),
+        (Method::GET, l.path(&format!("actions/{id}")), None),
+        (Method::GET, l.path("incidents"), None),
+        (Method::GET, l.path("risk"), None),
+        (
+            Method::POST,
+            l.path(&format!("actions/{id}/approve")),
+            Some(json!({"version": disable["version"]})),
+        ),
+        (
+            Method::POST,
+            l.path(&format!("actions/{id}/reject")),
+            Some(json!({"version": disable["version"]})),
+        ),
+        (
+            Method::POST,
+            l.path(&format!("actions/{id}/rollback")),
+            None,
+        ),
+    ] {
+        let (status, answer) = l
+            .call(method.clone(), &path, &l.stranger, body.as_ref())
+            .await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{method} {path}: {answer}");
+    }
+    // Another tenant of the same MSP has no such action.
+    let other = l.world.tenant(l.tenant.msp_id, "other-co").await;
+    let (status, _) = l
+        .call(
+            Method::GET,
+            &format!("/api/v1/tenants/{}/actions/{id}", other.id),
+            &l.technician,
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, _) = l
+        .call(
+            Method::POST,
+            &format!("/api/v1/tenants/{}/actions/{id}/approve", other.id),
+            &l.technician,
+            Some(&json!({"version": disable["version"]})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert_eq!(
+        l.actions()
+            .await
+            .iter()
+            .find(|a| a["id"] == disable["id"])
+            .unwrap()["status"],
+        "awaiting_approval"
+    );
+    l.stop().await;
+}

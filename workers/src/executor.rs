@@ -1,0 +1,468 @@
+//! Moves an action through execution, verification and rollback at its vendor.
+//!
+//! Each step reads the action, talks to the vendor outside any transaction, then records the
+//! outcome with a compare-and-set on the status. A job that dies between the vendor call and
+//! the record runs the step again with the same idempotency key, and the connector finds its
+//! earlier request instead of making a second one.
+
+use std::{sync::Arc, time::Instant};
+
+use steward_core::{
+    storage::{ActionUpdate, Deployment, TenantWork},
+    triage,
+};
+use steward_domain::{
+    ActionId, TenantId,
+    actions::{Action, ActionStatus},
+    incidents::EntityKey,
+};
+use steward_integrations::{
+    ActionRequest, Connector, ConnectorError, Execution, Snapshot, Verification,
+    http::VendorHttp,
+    registry::{self, AnyConnector},
+};
+
+use crate::{Shared, handlers::JobError, handlers::steward_actor};
+
+/// What a step decided, to record.
+enum Step {
+    /// Record this transition and continue with the next step.
+    Move(ActionStatus, Record),
+    /// Record a failed verification and start the automatic rollback, in one transaction.
+    FailAndRollBack(String),
+    /// Nothing more to do.
+    Done,
+}
+
+#[derive(Default)]
+struct Record {
+    snapshot: Option<serde_json::Value>,
+    vendor_reference: Option<String>,
+    detail: Option<String>,
+    next_attempt: bool,
+}
+
+/// Moves the action forward until it rests: verified, failed, rolled back, or waiting for a
+/// person.
+///
+/// # Errors
+/// When the database fails, or the vendor stays unreachable: the job then runs again.
+pub async fn advance(
+    shared: &Shared,
+    tenant_id: TenantId,
+    action_id: ActionId,
+) -> Result<(), JobError> {
+    // Each pass makes one transition; a few passes take a queued action to verified.
+    for _ in 0..8 {
+        let Some((action, attempt)) = load(shared, tenant_id, action_id).await? else {
+            return Ok(());
+        };
+        let step = step(shared, &action, attempt).await?;
+        let from = action.status;
+        match step {
+            Step::Done => return Ok(()),
+            Step::Move(to, record) => {
+                record_step(shared, &action, from, to, record, false).await?;
+            }
+            Step::FailAndRollBack(detail) => {
+                record_step(
+                    shared,
+                    &action,
+                    from,
+                    ActionStatus::Failed,
+                    Record {
+                        detail: Some(detail),
+                        ..Record::default()
+                    },
+                    true,
+                )
+                .await?;
+            }
+        }
+    }
+    Ok(())
+}
+
+async fn load(
+    shared: &Shared,
+    tenant_id: TenantId,
+    action_id: ActionId,
+) -> Result<Option<(Action, i32)>, JobError> {
+    let txn = shared.storage.begin().await.map_err(JobError::from)?;
+    let deployment = Deployment::new(&txn);
+    let ctx = deployment.write_context(
+        shared.clock.as_ref(),
+        &shared.keys,
+        steward_actor("advance"),
+    );
+    let Some(work) = TenantWork::as_steward(&ctx, tenant_id)
+        .await
+        .map_err(JobError::from)?
+    else {
+        return Ok(None);
+    };
+    let action = work
+        .actions()
+        .get(action_id)
+        .await
+        .map_err(JobError::from)?;
+    let attempt = work
+        .actions()
+        .attempt(action_id)
+        .await
+        .map_err(JobError::from)?
+        .unwrap_or(0);
+    txn.rollback().await.map_err(JobError::from)?;
+    Ok(action.map(|a| (a, attempt)))
+}
+
+/// Records one step in one transaction; with `then_roll_back`, the failed action also starts
+/// its rollback (when it has one).
+async fn record_step(
+    shared: &Shared,
+    action: &Action,
+    from: ActionStatus,
+    to: ActionStatus,
+    record: Record,
+    then_roll_back: bool,
+) -> Result<(), JobError> {
+    let txn = shared.storage.begin().await.map_err(JobError::from)?;
+    let deployment = Deployment::new(&txn);
+    let ctx = deployment.write_context(
+        shared.clock.as_ref(),
+        &shared.keys,
+        steward_actor("advance"),
+    );
+    let Some(work) = TenantWork::as_steward(&ctx, action.tenant_id)
+        .await
+        .map_err(JobError::from)?
+    else {
+        return Ok(());
+    };
+    let moved = work
+        .transition(
+            action.id,
+            from,
+            ActionUpdate {
+                snapshot: record.snapshot.as_ref(),
+                vendor_reference: record.vendor_reference.as_deref(),
+                detail: record.detail.as_deref(),
+                executed: to == ActionStatus::Verifying,
+                verified: to == ActionStatus::Verified,
+                rolled_back: to == ActionStatus::RolledBack,
+                next_attempt: record.next_attempt,
+                ..ActionUpdate::to(to)
+            },
+        )
+        .await
+        .map_err(JobError::from)?;
+    if !moved {
+        // Another run of this job got there first; it records the rest.
+        txn.rollback().await.map_err(JobError::from)?;
+        return Ok(());
+    }
+    if then_roll_back && action.reversible {
+        work.transition(
+            action.id,
+            ActionStatus::Failed,
+            ActionUpdate {
+                detail: Some("automatic rollback: the action did not take effect as intended"),
+                ..ActionUpdate::to(ActionStatus::RollingBack)
+            },
+        )
+        .await
+        .map_err(JobError::from)?;
+    }
+    if matches!(to, ActionStatus::Verified | ActionStatus::RolledBack) {
+        let target = EntityKey {
+            kind: action.target.kind,
+            id: action.target.id,
+        };
+        triage::refresh_risk(&work, target)
+            .await
+            .map_err(JobError::from)?;
+    }
+    txn.commit().await.map_err(JobError::from)
+}
+
+/// The vendor request for this attempt: its idempotency key names the action and attempt.
+fn request(action: &Action, attempt: i32) -> Result<ActionRequest, String> {
+    let target = action
+        .snapshot
+        .as_ref()
+        .and_then(|s| s.get("vendor_id"))
+        .and_then(|v| v.as_str())
+        .ok_or("the action has no snapshot naming its vendor target")?;
+    Ok(ActionRequest {
+        action: action.kind,
+        target: target.to_owned(),
+        idempotency_key: format!("steward-{}-{attempt}", action.id),
+        comment: format!("Steward action {}: {}", action.id, action.kind.describe()),
+    })
+}
+
+/// Decides the next step for the action's status, talking to the vendor as needed.
+async fn step(shared: &Shared, action: &Action, attempt: i32) -> Result<Step, JobError> {
+    match action.status {
+        ActionStatus::Queued => {
+            let (connector, vendor_id) = match connect(shared, action).await? {
+                Ok(found) => found,
+                Err(why) => return Ok(fail(why)),
+            };
+            let probe = ActionRequest {
+                action: action.kind,
+                target: vendor_id.clone(),
+                idempotency_key: format!("steward-{}-{}", action.id, attempt + 1),
+                comment: String::new(),
+            };
+            match with_retries(shared, || connector.snapshot(&probe)).await {
+                Ok(Snapshot(mut state)) => {
+                    state["vendor_id"] = serde_json::json!(vendor_id);
+                    Ok(Step::Move(
+                        ActionStatus::Executing,
+                        Record {
+                            snapshot: Some(state),
+                            next_attempt: true,
+                            ..Record::default()
+                        },
+                    ))
+                }
+                Err(error) if error.is_transient() => Err(JobError::from(error)),
+                Err(error) => Ok(fail(format!("taking the snapshot failed: {error}"))),
+            }
+        }
+        ActionStatus::Executing => {
+            let (connector, _) = match connect(shared, action).await? {
+                Ok(found) => found,
+                Err(why) => return Ok(fail(why)),
+            };
+            let request = match request(action, attempt) {
+                Ok(request) => request,
+                Err(why) => return Ok(fail(why)),
+            };
+            match with_retries(shared, || connector.execute(&request)).await {
+                Ok(execution) => Ok(Step::Move(
+                    ActionStatus::Verifying,
+                    Record {
+                        vendor_reference: execution.vendor_reference,
+                        detail: Some("the vendor accepted the request".into()),
+                        ..Record::default()
+                    },
+                )),
+                Err(error) if error.is_transient() => Err(JobError::from(error)),
+                Err(error) => Ok(fail(format!("the vendor refused the action: {error}"))),
+            }
+        }
+        ActionStatus::Verifying => {
+            let (connector, _) = match connect(shared, action).await? {
+                Ok(found) => found,
+                Err(why) => return Ok(Step::FailAndRollBack(why)),
+            };
+            let request = match request(action, attempt) {
+                Ok(request) => request,
+                Err(why) => return Ok(Step::FailAndRollBack(why)),
+            };
+            let execution = Execution {
+                vendor_reference: action.vendor_reference.clone(),
+                requested_at: action.executed_at.unwrap_or(action.updated_at),
+                changed: true,
+            };
+            match poll(shared, &connector, &request, &execution).await? {
+                Ok(detail) => Ok(Step::Move(
+                    ActionStatus::Verified,
+                    Record {
+                        detail: Some(detail),
+                        ..Record::default()
+                    },
+                )),
+                Err(detail) => Ok(Step::FailAndRollBack(detail)),
+            }
+        }
+        ActionStatus::RollingBack => {
+            let (connector, _) = match connect(shared, action).await? {
+                Ok(found) => found,
+                Err(why) => return Ok(Step::Move(ActionStatus::RollbackFailed, detail(why))),
+            };
+            let (request, snapshot) = match (request(action, attempt), &action.snapshot) {
+                (Ok(request), Some(snapshot)) => (request, Snapshot(snapshot.clone())),
+                _ => {
+                    return Ok(Step::Move(
+                        ActionStatus::RollbackFailed,
+                        detail("no snapshot of the prior state to roll back to".into()),
+                    ));
+                }
+            };
+            match with_retries(shared, || connector.rollback(&request, &snapshot)).await {
+                Ok(None) => Ok(Step::Move(
+                    ActionStatus::RolledBack,
+                    detail("the prior state was already in place; nothing to undo".into()),
+                )),
+                Ok(Some((inverse, execution))) => {
+                    match poll(shared, &connector, &inverse, &execution).await? {
+                        Ok(confirmed) => Ok(Step::Move(
+                            ActionStatus::RolledBack,
+                            detail(format!("rolled back: {confirmed}")),
+                        )),
+                        Err(why) => Ok(Step::Move(
+                            ActionStatus::RollbackFailed,
+                            detail(format!("the rollback did not take effect: {why}")),
+                        )),
+                    }
+                }
+                Err(error) if error.is_transient() => Err(JobError::from(error)),
+                Err(error) => Ok(Step::Move(
+                    ActionStatus::RollbackFailed,
+                    detail(format!("the vendor refused the rollback: {error}")),
+                )),
+            }
+        }
+        ActionStatus::AwaitingApproval
+        | ActionStatus::Denied
+        | ActionStatus::Rejected
+        | ActionStatus::Verified
+        | ActionStatus::Failed
+        | ActionStatus::RolledBack
+        | ActionStatus::RollbackFailed => Ok(Step::Done),
+    }
+}
+
+fn detail(text: String) -> Record {
+    Record {
+        detail: Some(text),
+        ..Record::default()
+    }
+}
+
+fn fail(why: String) -> Step {
+    Step::Move(ActionStatus::Failed, detail(why))
+}
+
+/// Polls verification until confirmed, failed, or the verification timeout passes.
+/// `Ok(Err(detail))` is a verification that failed.
+async fn poll(
+    shared: &Shared,
+    connector: &AnyConnector,
+    request: &ActionRequest,
+    execution: &Execution,
+) -> Result<Result<String, String>, JobError> {
+    let started = Instant::now();
+    let settings = &shared.settings;
+    loop {
+        match connector.verify(request, execution).await {
+            Ok(Verification::Confirmed(detail)) => return Ok(Ok(detail)),
+            Ok(Verification::Failed(detail)) => return Ok(Err(detail)),
+            Ok(Verification::Pending(detail)) => {
+                if started.elapsed() >= settings.verify_timeout {
+                    return Ok(Err(format!(
+                        "not confirmed within {:?}: {detail}",
+                        settings.verify_timeout
+                    )));
+                }
+            }
+            Err(error) if error.is_transient() => {
+                if started.elapsed() >= settings.verify_timeout {
+                    return Err(JobError::from(error));
+                }
+            }
+            Err(error) => return Ok(Err(format!("verification failed: {error}"))),
+        }
+        tokio::time::sleep(settings.verify_interval).await;
+    }
+}
+
+/// Calls the vendor, retrying transient failures a few times with a pause; the connector's
+/// HTTP layer already honours `Retry-After` within one call.
+async fn with_retries<T, F, Fut>(shared: &Shared, mut call: F) -> Result<T, ConnectorError>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, ConnectorError>>,
+{
+    let mut tries = 0;
+    loop {
+        match call().await {
+            Err(error) if error.is_transient() && tries < 3 => {
+                tries += 1;
+                let pause = match &error {
+                    ConnectorError::Throttled {
+                        retry_after: Some(after),
+                    } => *after,
+                    _ => shared.settings.verify_interval,
+                };
+                tracing::info!(%error, tries, "vendor call failed; retrying");
+                tokio::time::sleep(pause).await;
+            }
+            other => return other,
+        }
+    }
+}
+
+/// The connector of the action's integration and the target's id at that vendor.
+async fn connect(
+    shared: &Shared,
+    action: &Action,
+) -> Result<Result<(AnyConnector, String), String>, JobError> {
+    let Some(integration_id) = action.integration_id else {
+        return Ok(Err(format!(
+            "no integration of this tenant can {} for {}",
+            action.kind, action.target.name
+        )));
+    };
+    let txn = shared.storage.begin().await.map_err(JobError::from)?;
+    let deployment = Deployment::new(&txn);
+    let ctx = deployment.write_context(
+        shared.clock.as_ref(),
+        &shared.keys,
+        steward_actor("advance"),
+    );
+    let Some(work) = TenantWork::as_steward(&ctx, action.tenant_id)
+        .await
+        .map_err(JobError::from)?
+    else {
+        return Ok(Err("the tenant no longer exists".into()));
+    };
+    let admin = ctx.operate_msp(work.tenant().msp_id);
+    let Ok((integration, credential)) = admin
+        .integrations(action.tenant_id, &shared.secrets)
+        .open(integration_id)
+        .await
+    else {
+        return Ok(Err(format!("integration {integration_id} was removed")));
+    };
+    let entity = match action.target.kind {
+        steward_domain::actions::TargetKind::Device => work
+            .inventory()
+            .device(action.target.id)
+            .await
+            .map_err(JobError::from)?
+            .map(|d| d.sources),
+        steward_domain::actions::TargetKind::Identity => work
+            .inventory()
+            .identity(action.target.id)
+            .await
+            .map_err(JobError::from)?
+            .map(|i| i.sources),
+    };
+    txn.rollback().await.map_err(JobError::from)?;
+    let Some(vendor_id) = entity
+        .unwrap_or_default()
+        .into_iter()
+        .find(|s| s.integration_id == integration_id)
+        .map(|s| s.external_id)
+    else {
+        return Ok(Err(format!(
+            "{} is not known to integration {}",
+            action.target.name, integration.name
+        )));
+    };
+    let http = VendorHttp::new(shared.vendor_retries.clone()).map_err(JobError::from)?;
+    match registry::connect(
+        integration.vendor,
+        &integration.settings,
+        credential,
+        http,
+        Arc::clone(&shared.clock),
+    ) {
+        Ok(connector) => Ok(Ok((connector, vendor_id))),
+        Err(error) => Ok(Err(format!("cannot reach {}: {error}", integration.name))),
+    }
+}

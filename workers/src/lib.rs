@@ -1,0 +1,134 @@
+//! Steward's background work: synchronizing vendors, triage, and executing, verifying and
+//! rolling back actions.
+//!
+//! Jobs are enqueued through the outbox (`steward_core::jobs`) in the transaction of the change
+//! that causes them; the relay here hands them to an apalis queue on the same database, and
+//! workers run them. Delivery is at least once, so every job is safe to run again: it re-reads
+//! the state it acts on, transitions are compare-and-set, and vendor calls carry idempotency
+//! keys. A worker that dies mid-job stops sending heartbeats, and the queue hands its job to
+//! another worker.
+
+mod executor;
+mod handlers;
+mod queue;
+mod relay;
+mod schedule;
+
+use std::{sync::Arc, time::Duration};
+
+use apalis::prelude::{BackendExt, WorkerBuilder, WorkerBuilderExt};
+use steward_core::{Clock, Storage, audit::AuditKeys, policy::AuthorityPolicy, secrets::SecretBox};
+use steward_integrations::http::RetryPolicy;
+use tokio::sync::watch;
+
+pub use self::{
+    executor::advance,
+    handlers::{sync_integration, triage_events},
+    queue::{JobQueue, Liveness, QUEUE, QueueError},
+};
+
+/// What every job can reach.
+#[derive(Debug, Clone)]
+pub struct Shared {
+    pub storage: Storage,
+    pub clock: Arc<dyn Clock>,
+    pub keys: Arc<AuditKeys>,
+    pub secrets: Arc<SecretBox>,
+    pub policy: AuthorityPolicy,
+    /// Retries of vendor calls (429 with Retry-After, transient 5xx on idempotent calls).
+    pub vendor_retries: RetryPolicy,
+    pub settings: Arc<WorkerSettings>,
+}
+
+/// How the workers run.
+#[derive(Debug, Clone)]
+pub struct WorkerSettings {
+    /// Jobs one worker runs at once.
+    pub concurrency: usize,
+    /// How often an idle worker and the outbox relay look for work.
+    pub poll_interval: Duration,
+    /// How often every integration is synchronized.
+    pub sync_interval: Duration,
+    /// How often a worker reports it is alive, and how many reports it may miss before its
+    /// running jobs go to another worker.
+    pub liveness: Liveness,
+    /// How long an action's verification polls the vendor before it counts as failed.
+    pub verify_timeout: Duration,
+    /// Pause between two verification polls.
+    pub verify_interval: Duration,
+}
+
+impl Default for WorkerSettings {
+    fn default() -> Self {
+        Self {
+            concurrency: 4,
+            poll_interval: Duration::from_millis(500),
+            sync_interval: Duration::from_secs(300),
+            liveness: Liveness {
+                heartbeat: Duration::from_secs(10),
+                missed_heartbeats: 3,
+            },
+            verify_timeout: Duration::from_secs(120),
+            verify_interval: Duration::from_secs(2),
+        }
+    }
+}
+
+/// Why the workers stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error(transparent)]
+    Queue(#[from] QueueError),
+    #[error("the job worker stopped: {0}")]
+    Worker(String),
+}
+
+/// Runs the outbox relay, the sync schedule and one worker until `stop` turns true.
+///
+/// # Errors
+/// When the queue cannot be set up, or the worker fails.
+pub async fn run(shared: Shared, mut stop: watch::Receiver<bool>) -> Result<(), RunError> {
+    let settings = Arc::clone(&shared.settings);
+    let queue = JobQueue::open(&shared.storage.pool(), settings.liveness).await?;
+    let relay = tokio::spawn(relay::run(shared.clone(), queue.clone(), stop.clone()));
+    let schedule = tokio::spawn(schedule::run(shared.clone(), queue.clone(), stop.clone()));
+    // Unique per process: a restarted worker must not collide with its dead predecessor's
+    // registration, whose jobs the queue hands over once its heartbeats stop.
+    let name = format!(
+        "steward-{}-{}",
+        std::process::id(),
+        steward_core::storage::new_id(shared.clock.as_ref())
+    );
+    tracing::info!(worker = %name, "worker started");
+    let until = async move {
+        while !*stop.borrow_and_update() {
+            if stop.changed().await.is_err() {
+                break;
+            }
+        }
+        Ok::<(), std::io::Error>(())
+    };
+    let outcome = match queue {
+        JobQueue::Sqlite(storage) => {
+            WorkerBuilder::new(name)
+                .backend(storage.poll_with_interval(settings.poll_interval))
+                .concurrency(settings.concurrency)
+                .data(shared)
+                .build(handlers::handle)
+                .run_until(until)
+                .await
+        }
+        JobQueue::Postgres(storage) => {
+            WorkerBuilder::new(name)
+                .backend(storage.poll_with_interval(settings.poll_interval))
+                .concurrency(settings.concurrency)
+                .data(shared)
+                .build(handlers::handle)
+                .run_until(until)
+                .await
+        }
+    };
+    relay.abort();
+    schedule.abort();
+    outcome.map_err(|e| RunError::Worker(e.to_string()))
+}
