@@ -25,6 +25,10 @@ pub(crate) fn steward_actor(job: &str) -> AuditActor {
     }
 }
 
+/// How long a synchronization that met a throttled or unavailable vendor waits before it
+/// fails (and is run again).
+const TRANSIENT_PAUSE: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// Events overlap between two synchronizations: a vendor may record an event late.
 const EVENT_OVERLAP: chrono::Duration = chrono::Duration::minutes(10);
 
@@ -157,9 +161,11 @@ pub async fn sync_integration(
     match pulled {
         // Throttled or unavailable: the queue runs the job again, so nothing the vendor
         // reported is skipped until the next scheduled run.
-        Err(error) if error.is_transient() => Err(JobError(format!(
-            "the vendor is not answering yet: {error}"
-        ))),
+        Err(error) if error.is_transient() => {
+            // The queue re-runs a failed job at once; the pause spaces the attempts.
+            tokio::time::sleep(TRANSIENT_PAUSE).await;
+            Err(JobError(format!("the vendor is not answering yet: {error}")))
+        }
         _ => Ok(()),
     }
 }
