@@ -164,7 +164,9 @@ pub async fn sync_integration(
         Err(error) if error.is_transient() => {
             // The queue re-runs a failed job at once; the pause spaces the attempts.
             tokio::time::sleep(TRANSIENT_PAUSE).await;
-            Err(JobError(format!("the vendor is not answering yet: {error}")))
+            Err(JobError(format!(
+                "the vendor is not answering yet: {error}"
+            )))
         }
         _ => Ok(()),
     }

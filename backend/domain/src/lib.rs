@@ -14,6 +14,7 @@ pub mod incidents;
 pub mod integrations;
 pub mod inventory;
 pub mod observations;
+pub mod reports;
 pub mod risk;
 pub mod slug;
 pub mod tenancy;

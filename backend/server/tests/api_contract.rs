@@ -406,6 +406,7 @@ async fn the_openapi_document_describes_every_route() {
             "/api/v1/tenants/{tenant_id}/incidents/{incident_id}",
         ),
         ("get", "/api/v1/tenants/{tenant_id}/risk"),
+        ("get", "/api/v1/tenants/{tenant_id}/reports/outcome"),
         ("get", "/api/v1/tenants/{tenant_id}/actions"),
         ("get", "/api/v1/tenants/{tenant_id}/actions/{action_id}"),
         (

@@ -50,7 +50,7 @@ fn expectation(operation_id: &str) -> (&'static [Role], StatusCode) {
         "create_integration" | "update_integration" | "remove_integration" | "test_integration"
         | "sync_integration" => (ADMIN, forbidden),
         "run_scenario" => (&[MspAdmin, Technician], forbidden),
-        "list_incidents" | "get_incident" | "list_risk" => {
+        "list_incidents" | "get_incident" | "list_risk" | "outcome_report" => {
             (&[MspAdmin, Technician, Auditor, CustomerOwner], forbidden)
         }
         "update_incident" | "roll_back_action" => (&[MspAdmin, Technician], forbidden),

@@ -8,7 +8,10 @@ use std::{path::Path, sync::Arc, time::Duration};
 
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
-use steward_core::policy::{AuthorityPolicy, PolicySet};
+use steward_core::{
+    Clock,
+    policy::{AuthorityPolicy, PolicySet},
+};
 use steward_domain::tenancy::{Role, Tenant};
 use steward_integrations::{
     http::RetryPolicy,
@@ -16,8 +19,10 @@ use steward_integrations::{
 };
 use steward_testkit::{TestDatabase, World};
 use steward_workers::{Liveness, Shared, WorkerSettings};
-use support::{TestApp, test_secrets};
+use support::{Browser, TestApp, test_secrets};
 use tokio::sync::watch;
+
+const PASSWORD: &str = "correct horse battery staple";
 
 struct Loop {
     world: World,
@@ -91,6 +96,9 @@ async fn start(db: &TestDatabase, policy_dir: Option<&Path>) -> Loop {
             None,
         )
         .await;
+    for user in [&technician, &owner, &approver] {
+        world.set_password(user, PASSWORD).await;
+    }
     let app = TestApp::for_world_with_sandbox(&world, test_secrets()).await;
     let credentials = app
         .sandbox
@@ -939,5 +947,238 @@ async fn other_msps_and_other_customers_see_and_change_nothing() {
             .unwrap()["status"],
         "awaiting_approval"
     );
+    l.stop().await;
+}
+
+/// The value of the hidden `version` field of the approval form of this action.
+fn shown_version(html: &str, action_id: &str) -> String {
+    let card = &html[html
+        .find(&format!("data-action-id=\"{action_id}\""))
+        .expect("the action is on the page")..];
+    let marker = "name=\"version\" value=\"";
+    let start = card.find(marker).expect("an approval form") + marker.len();
+    card[start..].split('"').next().unwrap().to_owned()
+}
+
+#[tokio::test]
+async fn approvals_rollback_and_the_report_work_in_the_web_ui() {
+    let db = TestDatabase::migrated().await;
+    let l = start(&db, None).await;
+    l.run_scenario("compromised-admin").await;
+    let disable = l
+        .wait_for_action("disable_user", &["awaiting_approval"])
+        .await;
+    let id = disable["id"].as_str().unwrap();
+    let page = format!("/tenants/{}/response", l.tenant.id);
+
+    // The customer's approver sees why, the risk, and what rollback would do.
+    let approver = Browser::new(&l.app);
+    let signed_in = approver.sign_in("approver@acme.example", PASSWORD).await;
+    assert_eq!(
+        signed_in.status,
+        StatusCode::SEE_OTHER,
+        "{}",
+        signed_in.body
+    );
+    let shown = approver.get(&page).await;
+    assert_eq!(shown.status, StatusCode::OK);
+    for expected in [
+        "privileged-identity",
+        "Enable the account again",
+        "anomalous-sign-in",
+        "Approve",
+    ] {
+        assert!(
+            shown.body.contains(expected),
+            "{expected} missing from the page"
+        );
+    }
+    let version = shown_version(&shown.body, id);
+    assert_eq!(version, disable["version"]);
+    // A version the page never showed is refused and changes nothing.
+    let stale = approver
+        .submit(
+            &page,
+            &format!("/tenants/{}/actions/{id}/approve", l.tenant.id),
+            &[("version", "stale"), ("comment", "")],
+        )
+        .await;
+    assert_eq!(stale.status, StatusCode::SEE_OTHER);
+    assert!(
+        stale
+            .location
+            .as_deref()
+            .unwrap()
+            .ends_with("error=stale-version"),
+        "{:?}",
+        stale.location
+    );
+    let approved = approver
+        .submit(
+            &page,
+            &format!("/tenants/{}/actions/{id}/approve", l.tenant.id),
+            &[("version", &version), ("comment", "do it")],
+        )
+        .await;
+    assert!(
+        approved
+            .location
+            .as_deref()
+            .unwrap()
+            .ends_with("done=action-approved"),
+        "{:?}",
+        approved.location
+    );
+    l.wait_for_action("disable_user", &["verified"]).await;
+
+    // A technician rolls it back from the page.
+    let technician = Browser::new(&l.app);
+    technician.sign_in("tech@harbor.example", PASSWORD).await;
+    let shown = technician.get(&page).await;
+    assert!(
+        shown
+            .body
+            .contains(&format!("/tenants/{}/actions/{id}/rollback", l.tenant.id))
+    );
+    let rolled = technician
+        .submit(
+            &page,
+            &format!("/tenants/{}/actions/{id}/rollback", l.tenant.id),
+            &[],
+        )
+        .await;
+    assert!(
+        rolled
+            .location
+            .as_deref()
+            .unwrap()
+            .ends_with("done=rollback-requested"),
+        "{:?}",
+        rolled.location
+    );
+    l.wait_for_action("disable_user", &["rolled_back"]).await;
+
+    // The customer's owner reads the outcome report, with its chart, and downloads the PDF.
+    let owner = Browser::new(&l.app);
+    owner.sign_in("owner@acme.example", PASSWORD).await;
+    let report = owner.get(&format!("/tenants/{}/report", l.tenant.id)).await;
+    assert_eq!(report.status, StatusCode::OK);
+    assert!(report.body.contains("<svg"), "no chart");
+    assert!(report.body.contains("class=\"risk-row\""));
+    let pdf_link = report
+        .body
+        .split("href=\"")
+        .find(|part| part.starts_with(&format!("/tenants/{}/report.pdf", l.tenant.id)))
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap()
+        .replace("&amp;", "&");
+    let pdf = owner
+        .client
+        .get(format!("{}{pdf_link}", owner.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(pdf.status(), StatusCode::OK);
+    assert_eq!(pdf.headers()["content-type"], "application/pdf");
+    assert!(pdf.bytes().await.unwrap().starts_with(b"%PDF-"));
+    // The approver approves but reads no reports; the page is refused.
+    assert_eq!(
+        approver
+            .get(&format!("/tenants/{}/report", l.tenant.id))
+            .await
+            .status,
+        StatusCode::FORBIDDEN
+    );
+    l.stop().await;
+}
+
+#[tokio::test]
+async fn the_outcome_report_shows_what_happened_as_json_and_pdf() {
+    let db = TestDatabase::migrated().await;
+    let l = start(&db, None).await;
+    l.run_scenario("malware-laptop").await;
+    let action = l.wait_for_action("isolate_device", &["verified"]).await;
+    let report_path = l.path("reports/outcome");
+    // The tests' clock stands still; the period ends just after it.
+    let to = (l.world.clock.now() + chrono::Duration::minutes(1))
+        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let (status, report) = l
+        .call(
+            Method::GET,
+            &format!("{report_path}?to={to}"),
+            &l.owner,
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{report}");
+    assert_eq!(report["tenant_id"], json!(l.tenant.id));
+    assert_eq!(report["summary"]["incidents"], 1);
+    assert_eq!(report["summary"]["incidents_contained"], 1);
+    assert_eq!(report["summary"]["actions"], 1);
+    assert_eq!(report["summary"]["actions_verified"], 1);
+    assert!(
+        report["summary"]["mean_time_to_respond_seconds"].is_number(),
+        "{report:#}"
+    );
+    assert_eq!(report["actions"][0]["id"], action["id"]);
+    assert_eq!(report["actions"][0]["decision"]["outcome"], "auto");
+    let laptop = report["risk"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["entity"]["id"] == action["target"]["id"])
+        .unwrap();
+    // Nothing was at risk when the period began; the contained laptop keeps a little.
+    assert_eq!(laptop["before"], 0);
+    assert_eq!(laptop["after"], 5);
+
+    let response = support::client()
+        .get(l.app.url(&format!("{report_path}?to={to}")))
+        .bearer_auth(&l.owner)
+        .header("accept", "application/pdf")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(response.headers()["content-type"], "application/pdf");
+    let pdf = response.bytes().await.unwrap();
+    assert!(pdf.starts_with(b"%PDF-"));
+    let text = String::from_utf8_lossy(&pdf);
+    assert!(
+        text.contains("Outcome report: Tenant acme-dental"),
+        "the title is in the PDF"
+    );
+    assert!(text.contains("Helvetica"));
+    assert!(
+        text.contains(" re\n") || text.contains(" re "),
+        "the chart's bars are drawn"
+    );
+
+    // A bad period is refused; the approver reads no reports; other MSPs see nothing.
+    let (status, refused) = l
+        .call(
+            Method::GET,
+            &format!("{report_path}?from=2026-11-02T00:00:00Z&to=2026-11-01T00:00:00Z"),
+            &l.owner,
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{refused}");
+    assert_eq!(refused["error"]["code"], "invalid-period");
+    let (status, _) = l
+        .call(
+            Method::GET,
+            &format!("{report_path}?from=yesterday"),
+            &l.owner,
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    let (status, _) = l.call(Method::GET, &report_path, &l.approver, None).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, _) = l.call(Method::GET, &report_path, &l.stranger, None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
     l.stop().await;
 }

@@ -10,102 +10,11 @@ use serde_json::json;
 use steward_core::auth::AuthConfig;
 use steward_domain::tenancy::{Role, Tenant, User};
 use steward_testkit::{TestDatabase, World, tamper::audit_entry_count};
-use support::TestApp;
+use support::{Browser, TestApp, csrf};
 
 const PASSWORD: &str = "correct horse battery";
 
 /// A cookie-keeping client that does not follow redirects, so each answer can be checked.
-struct Browser {
-    client: reqwest::Client,
-    base: String,
-}
-
-struct Page {
-    status: StatusCode,
-    location: Option<String>,
-    set_cookie: Vec<String>,
-    body: String,
-}
-
-impl Browser {
-    fn new(app: &TestApp) -> Self {
-        Self {
-            client: support::client_builder()
-                .cookie_store(true)
-                .redirect(reqwest::redirect::Policy::none())
-                .build()
-                .unwrap(),
-            base: app.base.clone(),
-        }
-    }
-
-    async fn read(response: reqwest::Response) -> Page {
-        Page {
-            status: response.status(),
-            location: response
-                .headers()
-                .get(header::LOCATION)
-                .map(|value| value.to_str().unwrap().to_owned()),
-            set_cookie: response
-                .headers()
-                .get_all(header::SET_COOKIE)
-                .iter()
-                .map(|value| value.to_str().unwrap().to_owned())
-                .collect(),
-            body: response.text().await.unwrap(),
-        }
-    }
-
-    async fn get(&self, path: &str) -> Page {
-        Self::read(
-            self.client
-                .get(format!("{}{path}", self.base))
-                .send()
-                .await
-                .unwrap(),
-        )
-        .await
-    }
-
-    async fn post(&self, path: &str, fields: &[(&str, &str)]) -> Page {
-        let response = self
-            .client
-            .post(format!("{}{path}", self.base))
-            .form(fields)
-            .send()
-            .await
-            .unwrap();
-        Self::read(response).await
-    }
-
-    /// Posts a form with the CSRF token of the page at `from`.
-    async fn submit(&self, from: &str, action: &str, fields: &[(&str, &str)]) -> Page {
-        let token = csrf(&self.get(from).await.body);
-        let mut all = vec![("csrf_token", token.as_str())];
-        all.extend_from_slice(fields);
-        self.post(action, &all).await
-    }
-
-    async fn sign_in(&self, email: &str, password: &str) -> Page {
-        self.submit(
-            "/login",
-            "/login",
-            &[("email", email), ("password", password)],
-        )
-        .await
-    }
-}
-
-/// The CSRF token in a page's forms.
-fn csrf(html: &str) -> String {
-    let marker = "name=\"csrf_token\" value=\"";
-    let start = html
-        .find(marker)
-        .expect("the page has a form with a CSRF token")
-        + marker.len();
-    html[start..].split('"').next().unwrap().to_owned()
-}
-
 struct Fixture {
     world: World,
     app: TestApp,

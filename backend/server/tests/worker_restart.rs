@@ -72,8 +72,7 @@ impl Api {
     }
 
     async fn isolation(&self, tenant: &str) -> Option<Value> {
-        self.get(&format!("/api/v1/tenants/{tenant}/actions"))
-            .await["items"]
+        self.get(&format!("/api/v1/tenants/{tenant}/actions")).await["items"]
             .as_array()
             .unwrap()
             .iter()

@@ -6,5 +6,7 @@ pub mod dashboard;
 pub mod integrations;
 pub mod login;
 pub mod message;
+pub mod report;
+pub mod response;
 pub mod tenant;
 pub mod users;

@@ -23,6 +23,10 @@ pub struct TenantPage {
     pub can_read_audit: bool,
     /// Whether the caller may see its integrations (shows the link).
     pub can_read_integrations: bool,
+    /// Whether the caller may see its actions and approvals (shows the link).
+    pub can_read_actions: bool,
+    /// Whether the caller may read its outcome reports (shows the link).
+    pub can_read_reports: bool,
     pub devices: Vec<Device>,
     pub identities: Vec<Identity>,
     pub csrf_token: String,
@@ -34,6 +38,14 @@ pub fn render(chrome: Chrome, page: TenantPage) -> String {
     let audit_link = page.can_read_audit.then(|| {
         let href = format!("/tenants/{}/audit", tenant.id);
         view! { <a class="button button-secondary" href=href>"Audit chain"</a> }
+    });
+    let report_link = page.can_read_reports.then(|| {
+        let href = format!("/tenants/{}/report", tenant.id);
+        view! { <a class="button button-secondary" href=href>"Outcome report"</a> }
+    });
+    let response_link = page.can_read_actions.then(|| {
+        let href = format!("/tenants/{}/response", tenant.id);
+        view! { <a class="button" href=href>"Incidents and actions"</a> }
     });
     let integrations_link = page.can_read_integrations.then(|| {
         let href = format!("/tenants/{}/integrations", tenant.id);
@@ -115,6 +127,8 @@ pub fn render(chrome: Chrome, page: TenantPage) -> String {
     let body = view! {
         <div class="title-row">
             <h1>{tenant.name.clone()}</h1>
+            {response_link}
+            {report_link}
             {integrations_link}
             {audit_link}
         </div>

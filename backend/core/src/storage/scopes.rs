@@ -328,6 +328,20 @@ impl<'c, C: ConnectionTrait> TenantScope<'c, C> {
         ))
     }
 
+    /// The tenant's outcome report for `[from, to)`.
+    ///
+    /// # Errors
+    /// [`TenantScopeError::Forbidden`] without the permission to read reports.
+    pub async fn outcome_report(
+        &self,
+        from: chrono::DateTime<chrono::Utc>,
+        to: chrono::DateTime<chrono::Utc>,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<steward_domain::reports::OutcomeReport, TenantScopeError> {
+        self.require(Permission::ReadReports)?;
+        Ok(crate::reports::outcome_report(self.conn, &self.tenant, from, to, now).await?)
+    }
+
     /// The tenant's devices, identities and events; anyone who sees the tenant may read them.
     #[must_use]
     pub fn inventory(&self) -> InventoryReader<'c, C> {

@@ -9,6 +9,7 @@ mod integrations;
 mod login;
 pub mod oidc;
 mod pages;
+mod response;
 mod session;
 
 use axum::{
@@ -61,6 +62,25 @@ pub fn routes() -> Router<AppState> {
         .route(
             "/tenants/{tenant_id}/sandbox/run",
             post(integrations::run_scenario),
+        )
+        .route("/tenants/{tenant_id}/response", get(response::page))
+        .route("/tenants/{tenant_id}/report", get(response::report))
+        .route("/tenants/{tenant_id}/report.pdf", get(response::report_pdf))
+        .route(
+            "/tenants/{tenant_id}/actions/{action_id}/approve",
+            post(response::approve),
+        )
+        .route(
+            "/tenants/{tenant_id}/actions/{action_id}/reject",
+            post(response::reject),
+        )
+        .route(
+            "/tenants/{tenant_id}/actions/{action_id}/rollback",
+            post(response::roll_back),
+        )
+        .route(
+            "/tenants/{tenant_id}/incidents/{incident_id}",
+            post(response::update_incident),
         )
         .route("/audit", get(pages::msp_audit))
         .route("/users", get(pages::users).post(pages::create_user))

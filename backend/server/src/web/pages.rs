@@ -71,7 +71,13 @@ impl PageQuery {
                 "The credential is replaced. Test the connection to check it."
             }
             "integration-removed" => "The integration is removed.",
-            "scenario-run" => "The scenario's vendor records are in the sandbox.",
+            "scenario-run" => {
+                "The scenario's vendor records are in the sandbox; Steward synchronizes and triages them now."
+            }
+            "action-approved" => "Approved: the action runs now and is verified at the vendor.",
+            "action-rejected" => "Rejected: the action will not run.",
+            "rollback-requested" => "The rollback runs now and is verified at the vendor.",
+            "incident-updated" => "The incident is updated.",
             _ => return None,
         };
         Some(Flash {
@@ -88,6 +94,20 @@ fn error_message(code: &str) -> &'static str {
         "invalid-slug" => "Slugs are lowercase letters, digits and single dashes.",
         "tenant-offboarded" => "That tenant is offboarded and cannot change.",
         "invalid-automation-level" => "The automation level is 0, 1, 2 or 3.",
+        "not-awaiting-approval" => "That action is no longer waiting for approval.",
+        "stale-version" => {
+            "The action changed since this page was shown. Review it again before answering."
+        }
+        "customer-approval-required" => {
+            "This action needs the customer's approval; the MSP can only reject it."
+        }
+        "technician-approval-required" => "This action needs an MSP technician's approval.",
+        "own-proposal" => "You proposed this action; someone else must approve it.",
+        "irreversible" => "This action cannot be rolled back.",
+        "not-rollbackable" => "Only a verified action can be rolled back.",
+        "verdict-required" => "Choose a verdict to resolve the incident.",
+        "verdict-without-resolution" => "A verdict is only recorded when resolving.",
+        "invalid-assignee" => "That person cannot work incidents.",
         "email-taken" => "A user with that email already exists.",
         "invalid-email" => "That is not a valid email address.",
         "invalid-role" => "Customer roles need a tenant; MSP roles must not have one.",
@@ -292,6 +312,8 @@ pub async fn tenant(
             can_manage: s.caller.allows(Permission::ManageTenants),
             can_read_audit: s.caller.allows(Permission::ReadTenantAudit),
             can_read_integrations: s.caller.allows(Permission::ReadIntegrations),
+            can_read_actions: s.caller.allows(Permission::ReadActions),
+            can_read_reports: s.caller.allows(Permission::ReadReports),
             devices,
             identities,
             csrf_token: s.session.csrf_token.clone(),

@@ -362,3 +362,96 @@ impl Operation {
         path
     }
 }
+
+/// A browser without JavaScript: a cookie store, no redirects followed.
+pub struct Browser {
+    pub client: reqwest::Client,
+    pub base: String,
+}
+
+/// One answer, as a browser sees it.
+pub struct Page {
+    pub status: reqwest::StatusCode,
+    pub location: Option<String>,
+    pub set_cookie: Vec<String>,
+    pub body: String,
+}
+
+impl Browser {
+    pub fn new(app: &TestApp) -> Self {
+        Self {
+            client: client_builder()
+                .cookie_store(true)
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .unwrap(),
+            base: app.base.clone(),
+        }
+    }
+
+    pub async fn read(response: reqwest::Response) -> Page {
+        Page {
+            status: response.status(),
+            location: response
+                .headers()
+                .get(reqwest::header::LOCATION)
+                .map(|value| value.to_str().unwrap().to_owned()),
+            set_cookie: response
+                .headers()
+                .get_all(reqwest::header::SET_COOKIE)
+                .iter()
+                .map(|value| value.to_str().unwrap().to_owned())
+                .collect(),
+            body: response.text().await.unwrap(),
+        }
+    }
+
+    pub async fn get(&self, path: &str) -> Page {
+        Self::read(
+            self.client
+                .get(format!("{}{path}", self.base))
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await
+    }
+
+    pub async fn post(&self, path: &str, fields: &[(&str, &str)]) -> Page {
+        let response = self
+            .client
+            .post(format!("{}{path}", self.base))
+            .form(fields)
+            .send()
+            .await
+            .unwrap();
+        Self::read(response).await
+    }
+
+    /// Posts a form with the CSRF token of the page at `from`.
+    pub async fn submit(&self, from: &str, action: &str, fields: &[(&str, &str)]) -> Page {
+        let token = csrf(&self.get(from).await.body);
+        let mut all = vec![("csrf_token", token.as_str())];
+        all.extend_from_slice(fields);
+        self.post(action, &all).await
+    }
+
+    pub async fn sign_in(&self, email: &str, password: &str) -> Page {
+        self.submit(
+            "/login",
+            "/login",
+            &[("email", email), ("password", password)],
+        )
+        .await
+    }
+}
+
+/// The CSRF token in a page's forms.
+pub fn csrf(html: &str) -> String {
+    let marker = "name=\"csrf_token\" value=\"";
+    let start = html
+        .find(marker)
+        .expect("the page has a form with a CSRF token")
+        + marker.len();
+    html[start..].split('"').next().unwrap().to_owned()
+}

@@ -12,6 +12,7 @@ mod me;
 mod members;
 mod msp;
 pub mod pagination;
+mod reports;
 mod responses;
 pub(crate) mod sandbox;
 mod tenants;
@@ -46,6 +47,7 @@ use crate::state::AppState;
         (name = "inventory", description = "A tenant's devices, identities and events"),
         (name = "incidents", description = "Findings grouped into incidents, and entity risk"),
         (name = "actions", description = "Actions at vendors: policy decisions, approvals, verification and rollback"),
+        (name = "reports", description = "Outcome reports as JSON or PDF"),
         (name = "sandbox", description = "Simulated vendors for demos and trials"),
         (name = "operations", description = "Health, readiness and metrics"),
     )
@@ -87,5 +89,6 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .merge(inventory::routes())
         .merge(incidents::routes())
         .merge(actions::routes())
+        .merge(reports::routes())
         .merge(sandbox::routes())
 }

@@ -1,0 +1,313 @@
+//! The response page (approvals, actions, incidents, risk) and its forms.
+
+use axum::{
+    extract::{Path, Query},
+    response::{Html, IntoResponse, Response},
+};
+use serde::Deserialize;
+use steward_core::storage::{ActionRequestError, IncidentUpdateError, PageRequest, WorkError};
+use steward_domain::{
+    ActionId, IncidentId, TenantId,
+    access::Permission,
+    actions::ApproverSide,
+    incidents::{IncidentStatus, IncidentUpdate, Verdict},
+};
+use steward_frontend::pages::response::{self, ResponsePage};
+
+use super::{
+    UiError,
+    pages::{PageQuery, back, chrome},
+    session::{WebForm, WebSession},
+};
+
+fn page_path(tenant_id: TenantId) -> String {
+    format!("/tenants/{tenant_id}/response")
+}
+
+/// How many incidents and actions the page lists (the newest).
+const SHOWN: u64 = 100;
+
+pub async fn page(
+    s: WebSession,
+    Path(tenant_id): Path<TenantId>,
+    Query(query): Query<PageQuery>,
+) -> Result<Response, UiError> {
+    let scope = s
+        .caller
+        .tenant(s.storage.conn(), tenant_id)
+        .await?
+        .ok_or(UiError::NotFound)?;
+    let first = || PageRequest {
+        limit: SHOWN,
+        after: None,
+    };
+    let actions = scope.actions()?.list(None, first()).await?.items;
+    let (incidents, risk) = if scope.allows(Permission::ReadIncidents) {
+        (
+            scope.incidents()?.list(None, first()).await?.items,
+            scope.risk()?.current().await?,
+        )
+    } else {
+        (Vec::new(), Vec::new())
+    };
+    let approver_side = if s.caller.allows(Permission::ApproveAsCustomer) {
+        Some(ApproverSide::Customer)
+    } else if s.caller.allows(Permission::ApproveAsTechnician) {
+        Some(ApproverSide::Technician)
+    } else {
+        None
+    };
+    let chrome = chrome(&s, &format!("/tenants/{tenant_id}"), query.flash()).await?;
+    Ok(Html(response::render(
+        chrome,
+        ResponsePage {
+            tenant: scope.tenant().clone(),
+            incidents,
+            actions,
+            risk,
+            approver_side,
+            can_work_incidents: s.caller.allows(Permission::WorkIncidents),
+            can_roll_back: s.caller.allows(Permission::ProposeActions),
+            csrf_token: s.session.csrf_token.clone(),
+        },
+    ))
+    .into_response())
+}
+
+/// The flash code for a refused request, or the error page for what is not the user's doing.
+fn refusal(err: WorkError) -> Result<&'static str, UiError> {
+    Ok(match err {
+        WorkError::Forbidden(forbidden) => return Err(UiError::Forbidden(forbidden)),
+        WorkError::Storage(storage) => return Err(storage.into()),
+        WorkError::Action(action) => match action {
+            ActionRequestError::NotFound(_) => return Err(UiError::NotFound),
+            ActionRequestError::NotAwaitingApproval(_) => "not-awaiting-approval",
+            ActionRequestError::StaleVersion { .. } => "stale-version",
+            ActionRequestError::NeedsCustomer => "customer-approval-required",
+            ActionRequestError::NeedsTechnician => "technician-approval-required",
+            ActionRequestError::OwnProposal => "own-proposal",
+            ActionRequestError::Irreversible(..) => "irreversible",
+            ActionRequestError::NotRollbackable(_) => "not-rollbackable",
+            ActionRequestError::Storage(storage) => return Err(storage.into()),
+        },
+        WorkError::Incident(incident) => match incident {
+            IncidentUpdateError::NotFound(_) => return Err(UiError::NotFound),
+            IncidentUpdateError::VerdictRequired => "verdict-required",
+            IncidentUpdateError::VerdictWithoutResolution => "verdict-without-resolution",
+            IncidentUpdateError::InvalidAssignee(_) => "invalid-assignee",
+            IncidentUpdateError::Storage(storage) => return Err(storage.into()),
+        },
+    })
+}
+
+#[derive(Debug, Deserialize)]
+pub struct AnswerForm {
+    version: String,
+    #[serde(default)]
+    comment: String,
+}
+
+async fn answer(
+    s: WebSession,
+    tenant_id: TenantId,
+    action_id: ActionId,
+    approve: bool,
+    form: AnswerForm,
+) -> Result<Response, UiError> {
+    let txn = s.storage.begin().await?;
+    let write = s.write(&txn);
+    let work = s
+        .caller
+        .work(&write, tenant_id)
+        .await?
+        .ok_or(UiError::NotFound)?;
+    let comment = Some(form.comment.trim().to_owned()).filter(|c| !c.is_empty());
+    let outcome = work.answer(action_id, approve, form.version, comment).await;
+    drop(work);
+    drop(write);
+    match outcome {
+        Ok(_) => {
+            txn.commit().await?;
+            let done = if approve {
+                "action-approved"
+            } else {
+                "action-rejected"
+            };
+            Ok(back(&page_path(tenant_id), Ok(done)))
+        }
+        Err(err) => Ok(back(&page_path(tenant_id), Err(refusal(err)?))),
+    }
+}
+
+pub async fn approve(
+    Path((tenant_id, action_id)): Path<(TenantId, ActionId)>,
+    WebForm { session, form }: WebForm<AnswerForm>,
+) -> Result<Response, UiError> {
+    answer(session, tenant_id, action_id, true, form).await
+}
+
+pub async fn reject(
+    Path((tenant_id, action_id)): Path<(TenantId, ActionId)>,
+    WebForm { session, form }: WebForm<AnswerForm>,
+) -> Result<Response, UiError> {
+    answer(session, tenant_id, action_id, false, form).await
+}
+
+#[derive(Debug, Deserialize)]
+pub struct EmptyForm {}
+
+pub async fn roll_back(
+    Path((tenant_id, action_id)): Path<(TenantId, ActionId)>,
+    WebForm { session: s, .. }: WebForm<EmptyForm>,
+) -> Result<Response, UiError> {
+    let txn = s.storage.begin().await?;
+    let write = s.write(&txn);
+    let work = s
+        .caller
+        .work(&write, tenant_id)
+        .await?
+        .ok_or(UiError::NotFound)?;
+    let outcome = work.request_rollback(action_id).await;
+    drop(work);
+    drop(write);
+    match outcome {
+        Ok(_) => {
+            txn.commit().await?;
+            Ok(back(&page_path(tenant_id), Ok("rollback-requested")))
+        }
+        Err(err) => Ok(back(&page_path(tenant_id), Err(refusal(err)?))),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub struct IncidentForm {
+    status: String,
+    #[serde(default)]
+    verdict: String,
+}
+
+pub async fn update_incident(
+    Path((tenant_id, incident_id)): Path<(TenantId, IncidentId)>,
+    WebForm { session: s, form }: WebForm<IncidentForm>,
+) -> Result<Response, UiError> {
+    let status = IncidentStatus::parse(&form.status)
+        .ok_or_else(|| UiError::BadForm(format!("unknown status {:?}", form.status)))?;
+    let verdict = match form.verdict.as_str() {
+        "" => None,
+        other => Some(
+            Verdict::parse(other)
+                .ok_or_else(|| UiError::BadForm(format!("unknown verdict {other:?}")))?,
+        ),
+    };
+    let txn = s.storage.begin().await?;
+    let write = s.write(&txn);
+    let work = s
+        .caller
+        .work(&write, tenant_id)
+        .await?
+        .ok_or(UiError::NotFound)?;
+    let outcome = work
+        .update_incident(
+            incident_id,
+            &IncidentUpdate {
+                status: Some(status),
+                verdict,
+                ..IncidentUpdate::default()
+            },
+        )
+        .await;
+    drop(work);
+    drop(write);
+    match outcome {
+        Ok(_) => {
+            txn.commit().await?;
+            Ok(back(&page_path(tenant_id), Ok("incident-updated")))
+        }
+        Err(err) => Ok(back(&page_path(tenant_id), Err(refusal(err)?))),
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct ReportQuery {
+    from: Option<chrono::DateTime<chrono::Utc>>,
+    to: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+async fn build_report(
+    s: &WebSession,
+    tenant_id: TenantId,
+    query: &ReportQuery,
+) -> Result<steward_domain::reports::OutcomeReport, UiError> {
+    let now = s.clock.now();
+    let to = query.to.unwrap_or(now);
+    let from = query.from.unwrap_or(to - chrono::Duration::days(30));
+    if from >= to || to - from > steward_core::reports::MAX_PERIOD {
+        return Err(UiError::BadForm(
+            "the report's period must start before it ends and span at most 366 days".into(),
+        ));
+    }
+    let scope = s
+        .caller
+        .tenant(s.storage.conn(), tenant_id)
+        .await?
+        .ok_or(UiError::NotFound)?;
+    scope
+        .outcome_report(from, to, now)
+        .await
+        .map_err(|err| match err {
+            steward_core::storage::TenantScopeError::Forbidden(forbidden) => {
+                UiError::Forbidden(forbidden)
+            }
+            steward_core::storage::TenantScopeError::Storage(storage) => storage.into(),
+        })
+}
+
+/// The outcome report as a page.
+pub async fn report(
+    s: WebSession,
+    Path(tenant_id): Path<TenantId>,
+    Query(query): Query<ReportQuery>,
+) -> Result<Response, UiError> {
+    let report = build_report(&s, tenant_id, &query).await?;
+    let pdf = format!(
+        "/tenants/{tenant_id}/report.pdf?from={}&to={}",
+        report
+            .from
+            .to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        report.to.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+    );
+    let chrome = chrome(&s, &format!("/tenants/{tenant_id}"), None).await?;
+    Ok(Html(steward_frontend::pages::report::render(
+        chrome,
+        report,
+        pdf,
+        format!("/tenants/{tenant_id}"),
+    ))
+    .into_response())
+}
+
+/// The outcome report as a PDF download.
+pub async fn report_pdf(
+    s: WebSession,
+    Path(tenant_id): Path<TenantId>,
+    Query(query): Query<ReportQuery>,
+) -> Result<Response, UiError> {
+    let report = build_report(&s, tenant_id, &query).await?;
+    Ok((
+        [
+            (
+                axum::http::header::CONTENT_TYPE,
+                "application/pdf".to_owned(),
+            ),
+            (
+                axum::http::header::CONTENT_DISPOSITION,
+                format!(
+                    "attachment; filename=\"outcome-{}.pdf\"",
+                    report.to.format("%Y-%m-%d")
+                ),
+            ),
+        ],
+        crate::reports_pdf::render(&report),
+    )
+        .into_response())
+}

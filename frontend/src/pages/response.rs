@@ -1,0 +1,334 @@
+//! A tenant's response work: actions awaiting approval (with the policy's reasons, the
+//! target's risk and what rollback would do), every action and its outcome, the incidents,
+//! and each entity's risk with its factors.
+
+use leptos::prelude::*;
+use steward_domain::{
+    actions::{Action, ActionStatus, ApproverSide, PolicyOutcome},
+    incidents::{Incident, IncidentStatus, Verdict},
+    risk::RiskScore,
+    tenancy::Tenant,
+};
+
+use crate::{
+    Chrome,
+    layout::render_document,
+    parts::{Csrf, when},
+};
+
+/// What the response page shows.
+#[derive(Debug, Clone)]
+pub struct ResponsePage {
+    pub tenant: Tenant,
+    pub incidents: Vec<Incident>,
+    pub actions: Vec<Action>,
+    pub risk: Vec<RiskScore>,
+    /// The side the viewer approves on, if any.
+    pub approver_side: Option<ApproverSide>,
+    /// Whether the viewer may work incidents.
+    pub can_work_incidents: bool,
+    /// Whether the viewer may ask for rollbacks.
+    pub can_roll_back: bool,
+    pub csrf_token: String,
+}
+
+fn outcome_label(outcome: PolicyOutcome) -> &'static str {
+    match outcome {
+        PolicyOutcome::Auto => "automatic",
+        PolicyOutcome::TechnicianApproval => "needs a technician's approval",
+        PolicyOutcome::CustomerApproval => "needs the customer's approval",
+        PolicyOutcome::Deny => "denied by policy",
+    }
+}
+
+fn status_badge(status: ActionStatus) -> impl IntoView {
+    let class = match status {
+        ActionStatus::Verified | ActionStatus::RolledBack => "badge badge-ok",
+        ActionStatus::Failed
+        | ActionStatus::RollbackFailed
+        | ActionStatus::Denied
+        | ActionStatus::Rejected => "badge badge-warn",
+        _ => "badge badge-muted",
+    };
+    view! { <span class=class data-status=status.as_str()>{status.as_str().replace('_', " ")}</span> }
+}
+
+fn severity_label(severity: u8) -> &'static str {
+    match severity {
+        5 | 6 => "critical",
+        4 => "high",
+        3 => "medium",
+        2 => "low",
+        _ => "informational",
+    }
+}
+
+/// Whether the viewer may approve, and may reject, this action.
+fn answers(side: Option<ApproverSide>, action: &Action) -> (bool, bool) {
+    let needed = match action.decision.outcome {
+        PolicyOutcome::CustomerApproval => ApproverSide::Customer,
+        _ => ApproverSide::Technician,
+    };
+    match side {
+        None => (false, false),
+        Some(side) => (
+            side == needed,
+            side == ApproverSide::Technician || needed == ApproverSide::Customer,
+        ),
+    }
+}
+
+fn approval_card(page: &ResponsePage, action: &Action) -> impl IntoView + use<> {
+    let base = format!("/tenants/{}/actions/{}", page.tenant.id, action.id);
+    let (can_approve, can_reject) = answers(page.approver_side, action);
+    let factors = action.decision_input["risk"]["factors"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+        .into_iter()
+        .map(|factor| {
+            view! {
+                <li>{format!(
+                    "{} (+{})",
+                    factor["name"].as_str().unwrap_or_default(),
+                    factor["contribution"].as_u64().unwrap_or_default()
+                )}</li>
+            }
+        })
+        .collect_view();
+    let score = action.decision_input["risk"]["score"].as_u64().unwrap_or(0);
+    let reasons = action.reasons.join(" · ");
+    let codes = action.decision.reasons.join(", ");
+    let csrf = page.csrf_token.clone();
+    let version = action.version.clone();
+    let approve = can_approve.then(|| {
+        view! {
+            <form method="post" action=format!("{base}/approve") class="row-form">
+                <Csrf token=csrf.clone()/>
+                <input type="hidden" name="version" value=version.clone()/>
+                <label>"Comment" <input type="text" name="comment" maxlength="500"/></label>
+                <button type="submit" class="button">"Approve"</button>
+            </form>
+        }
+    });
+    let reject = can_reject.then(|| {
+        view! {
+            <form method="post" action=format!("{base}/reject") class="row-form">
+                <Csrf token=csrf.clone()/>
+                <input type="hidden" name="version" value=version.clone()/>
+                <button type="submit" class="button button-danger">"Reject"</button>
+            </form>
+        }
+    });
+    let waiting = (!can_approve).then(|| {
+        view! { <p>{format!("Waiting for approval: this action {}.", outcome_label(action.decision.outcome))}</p> }
+    });
+    view! {
+        <section class="card approval" data-action-id=action.id.to_string()>
+            <div class="title-row">
+                <h3>{format!("{} — {}", action.kind.as_str().replace('_', " "), action.target.name)}</h3>
+                <span class="badge badge-warn">{outcome_label(action.decision.outcome)}</span>
+            </div>
+            <p>{action.kind.describe()}</p>
+            <dl class="facts">
+                <div><dt>"Why"</dt><dd>{reasons}</dd></div>
+                <div><dt>"Policy reasons"</dt><dd class="mono">{codes}</dd></div>
+                <div><dt>"Target risk"</dt><dd>{format!("{score} / 100")}<ul class="factors">{factors}</ul></dd></div>
+                <div><dt>"Rollback"</dt><dd>{action.rollback_plan.clone()}</dd></div>
+                <div><dt>"Version"</dt><dd class="mono">{action.version[..12].to_owned()}</dd></div>
+            </dl>
+            {waiting}
+            {approve}
+            {reject}
+        </section>
+    }
+}
+
+fn action_row(page: &ResponsePage, action: &Action) -> impl IntoView + use<> {
+    let roll_back = (page.can_roll_back
+        && action.reversible
+        && action.status == ActionStatus::Verified)
+        .then(|| {
+            let href = format!("/tenants/{}/actions/{}/rollback", page.tenant.id, action.id);
+            view! {
+                <form method="post" action=href>
+                    <Csrf token=page.csrf_token.clone()/>
+                    <button type="submit" class="button button-secondary">"Roll back"</button>
+                </form>
+            }
+        });
+    let approvals = action
+        .approvals
+        .iter()
+        .map(|a| {
+            format!(
+                "{} by the {} side",
+                if a.approved { "approved" } else { "rejected" },
+                match a.side {
+                    ApproverSide::Technician => "MSP",
+                    ApproverSide::Customer => "customer",
+                }
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("; ");
+    view! {
+        <tr data-action-id=action.id.to_string()>
+            <td>{action.kind.as_str().replace('_', " ")}</td>
+            <td>{action.target.name.clone()}</td>
+            <td>{status_badge(action.status)}</td>
+            <td>{outcome_label(action.decision.outcome)}</td>
+            <td>{approvals}</td>
+            <td>{action.detail.clone().unwrap_or_default()}</td>
+            <td>{when(action.updated_at)}</td>
+            <td>{roll_back}</td>
+        </tr>
+    }
+}
+
+fn incident_card(page: &ResponsePage, incident: &Incident) -> impl IntoView + use<> {
+    let findings = incident
+        .findings
+        .iter()
+        .map(|finding| {
+            view! { <li>{format!("{} ({}, {})", finding.title, severity_label(finding.severity_id), when(finding.time))}</li> }
+        })
+        .collect_view();
+    let work = page.can_work_incidents.then(|| {
+        let href = format!("/tenants/{}/incidents/{}", page.tenant.id, incident.id);
+        let statuses = IncidentStatus::ALL
+            .iter()
+            .map(|status| {
+                view! { <option value=status.as_str() selected=*status == incident.status>{status.as_str()}</option> }
+            })
+            .collect_view();
+        let verdicts = Verdict::ALL
+            .iter()
+            .map(|verdict| view! { <option value=verdict.as_str()>{verdict.as_str().replace('_', " ")}</option> })
+            .collect_view();
+        view! {
+            <form method="post" action=href class="row-form">
+                <Csrf token=page.csrf_token.clone()/>
+                <label>"Status" <select name="status">{statuses}</select></label>
+                <label>"Verdict (when resolving)" <select name="verdict"><option value="">"—"</option>{verdicts}</select></label>
+                <button type="submit" class="button button-secondary">"Update"</button>
+            </form>
+        }
+    });
+    let contained = incident
+        .contained_at
+        .map(|at| view! { <div><dt>"Contained"</dt><dd>{when(at)}</dd></div> });
+    let verdict = incident
+        .verdict
+        .map(|v| view! { <div><dt>"Verdict"</dt><dd>{v.as_str().replace('_', " ")}</dd></div> });
+    view! {
+        <section class="card incident" data-incident-id=incident.id.to_string()>
+            <div class="title-row">
+                <h3>{incident.title.clone()}</h3>
+                <span class="badge badge-muted" data-status=incident.status.as_str()>{incident.status.as_str()}</span>
+            </div>
+            <dl class="facts">
+                <div><dt>"Severity"</dt><dd>{severity_label(incident.severity_id)}</dd></div>
+                <div><dt>"First activity"</dt><dd>{when(incident.first_activity_at)}</dd></div>
+                <div><dt>"Detected"</dt><dd>{when(incident.created_at)}</dd></div>
+                {contained}
+                {verdict}
+            </dl>
+            <ul>{findings}</ul>
+            {work}
+        </section>
+    }
+}
+
+fn risk_table(risk: &[RiskScore]) -> impl IntoView + use<> {
+    let rows = risk
+        .iter()
+        .map(|score| {
+            let factors = score
+                .factors
+                .iter()
+                .map(|f| view! { <li>{format!("{} +{}: {}", f.name, f.contribution, f.detail)}</li> })
+                .collect_view();
+            view! {
+                <tr>
+                    <td>{score.entity_name.clone()}</td>
+                    <td class="score">{score.score}</td>
+                    <td><ul class="factors">{factors}</ul></td>
+                </tr>
+            }
+        })
+        .collect_view();
+    view! {
+        <div class="table-wrap">
+            <table>
+                <thead><tr><th>"Entity"</th><th>"Risk"</th><th>"Factors"</th></tr></thead>
+                <tbody>{rows}</tbody>
+            </table>
+        </div>
+    }
+}
+
+/// Renders the response page.
+pub fn render(chrome: Chrome, page: ResponsePage) -> String {
+    let pending: Vec<_> = page
+        .actions
+        .iter()
+        .filter(|a| a.status == ActionStatus::AwaitingApproval)
+        .collect();
+    let approvals = if pending.is_empty() {
+        view! { <p>"Nothing is waiting for approval."</p> }.into_any()
+    } else {
+        pending
+            .iter()
+            .map(|action| approval_card(&page, action))
+            .collect_view()
+            .into_any()
+    };
+    let actions = page
+        .actions
+        .iter()
+        .map(|action| action_row(&page, action))
+        .collect_view();
+    let incidents = if page.incidents.is_empty() {
+        view! { <p>"No incidents."</p> }.into_any()
+    } else {
+        page.incidents
+            .iter()
+            .map(|incident| incident_card(&page, incident))
+            .collect_view()
+            .into_any()
+    };
+    let risk = risk_table(&page.risk);
+    let back = format!("/tenants/{}", page.tenant.id);
+    let report = format!("/tenants/{}/report", page.tenant.id);
+    let title = format!("{}: incidents and actions", page.tenant.name);
+    let body = view! {
+        <div class="title-row">
+            <h1>{title.clone()}</h1>
+            <a class="button button-secondary" href=report>"Outcome report"</a>
+            <a class="button button-secondary" href=back>"Back to the tenant"</a>
+        </div>
+        <section class="card" id="approvals">
+            <h2>"Waiting for approval"</h2>
+            {approvals}
+        </section>
+        <section class="card" id="actions">
+            <h2>"Actions"</h2>
+            <div class="table-wrap">
+                <table>
+                    <thead><tr><th>"Action"</th><th>"Target"</th><th>"Status"</th><th>"Policy"</th><th>"Approvals"</th><th>"Detail"</th><th>"Updated"</th><th></th></tr></thead>
+                    <tbody>{actions}</tbody>
+                </table>
+            </div>
+        </section>
+        <section class="card" id="incidents">
+            <h2>"Incidents"</h2>
+            {incidents}
+        </section>
+        <section class="card" id="risk">
+            <h2>"Risk"</h2>
+            {risk}
+        </section>
+    };
+    render_document(&title, Some(chrome), body)
+}
