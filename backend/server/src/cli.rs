@@ -60,6 +60,24 @@ enum Command {
     /// Test, describe or benchmark the authority policies
     #[command(subcommand)]
     Policy(PolicyCommand),
+    /// Measure Steward end to end
+    #[command(subcommand)]
+    Bench(BenchCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum BenchCommand {
+    /// Latency from a vendor alert to the recorded policy decision, through the sandbox, the
+    /// job queue, sync, triage and the policy (a scratch SQLite database unless
+    /// database.url names one)
+    Loop {
+        /// How many alerts to measure
+        #[arg(long, default_value_t = 50)]
+        runs: usize,
+        /// The workers' poll interval in milliseconds (worker.poll_interval_ms)
+        #[arg(long, default_value_t = 500)]
+        poll_ms: u64,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -167,7 +185,8 @@ pub fn run() -> ExitCode {
             | Command::Msp(_)
             | Command::Token(_)
             | Command::Audit(_)
-            | Command::Policy(_) => None,
+            | Command::Policy(_)
+            | Command::Bench(_) => None,
         },
     };
     let config = match Config::load(cli.global.config.as_deref(), &overrides) {
@@ -225,6 +244,9 @@ pub fn run() -> ExitCode {
             Command::Policy(PolicyCommand::Schema { out }) => commands::policy::schema(out),
             Command::Policy(PolicyCommand::Bench { decisions, threads }) => {
                 commands::policy::bench(&config, decisions, threads)
+            }
+            Command::Bench(BenchCommand::Loop { runs, poll_ms }) => {
+                commands::bench::alert_to_decision(config, runs, poll_ms).await
             }
         }
     });

@@ -353,3 +353,25 @@ fn policy_bench_measures_real_decisions_and_refuses_to_measure_failures() {
     assert_eq!(code, 1, "{stdout}");
     assert!(stdout.contains("10 decision(s) failed"), "{stdout}");
 }
+
+#[test]
+fn bench_loop_measures_alerts_through_the_whole_pipeline() {
+    let (code, stdout, stderr) = run({
+        let mut command = steward();
+        command.args(["bench", "loop", "--runs", "2", "--poll-ms", "50"]);
+        command
+    });
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    assert!(
+        stdout.contains("2 malware alerts, SQLite database, worker poll interval 50 ms"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("alert to decision: p50 "), "{stdout}");
+    let (code, _, stderr) = run({
+        let mut command = steward();
+        command.args(["bench", "loop", "--runs", "0"]);
+        command
+    });
+    assert_eq!(code, 1);
+    assert!(stderr.contains("--runs must be at least 1"), "{stderr}");
+}

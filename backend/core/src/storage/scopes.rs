@@ -195,6 +195,12 @@ impl<'c, C: ConnectionTrait> MspScope<'c, C> {
     pub fn audit(&self) -> AuditLog<'c, C> {
         AuditLog::new(self.conn, ChainRef::Msp(self.msp_id))
     }
+
+    /// One of the MSP's tenants' actions, read as the operator.
+    #[must_use]
+    pub fn tenant_actions(&self, tenant_id: TenantId) -> ActionReader<'c, C> {
+        ActionReader::new(self.conn, self.msp_id, tenant_id)
+    }
 }
 
 /// One tenant the holder may see, with what its role allows there.

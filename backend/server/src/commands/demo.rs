@@ -51,7 +51,7 @@ pub async fn run(mut config: Config) -> anyhow::Result<ExitCode> {
 
 /// Gives every demo tenant a simulated customer and integrations with its Defender for
 /// Endpoint and Microsoft Graph, pointed at the sandbox on this listener.
-async fn connect_sandbox(
+pub(crate) async fn connect_sandbox(
     config: &Config,
     storage: &Storage,
     keys: &AuditKeys,

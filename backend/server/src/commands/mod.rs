@@ -1,6 +1,7 @@
 //! One module per subcommand, each with `run(..) -> anyhow::Result<ExitCode>`.
 
 pub mod audit;
+pub mod bench;
 pub mod config;
 pub mod demo;
 pub mod migrate;
