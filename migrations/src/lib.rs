@@ -20,6 +20,7 @@ mod m20261124_000001_create_sign_in;
 mod m20261125_000001_create_integrations;
 mod m20261126_000001_create_inventory;
 mod m20261127_000001_create_response;
+mod m20261128_000001_create_tenant_policies;
 
 /// Applies Steward's migrations in order.
 #[derive(Debug)]
@@ -36,6 +37,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261125_000001_create_integrations::Migration),
             Box::new(m20261126_000001_create_inventory::Migration),
             Box::new(m20261127_000001_create_response::Migration),
+            Box::new(m20261128_000001_create_tenant_policies::Migration),
         ]
     }
 

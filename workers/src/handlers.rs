@@ -191,7 +191,7 @@ pub async fn triage_events(
     else {
         return Ok(());
     };
-    let outcome = triage::triage(&work, &shared.policy, event_ids)
+    let outcome = triage::triage(&work, &shared.policies, event_ids)
         .await
         .map_err(JobError::from)?;
     txn.commit().await.map_err(JobError::from)?;

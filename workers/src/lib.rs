@@ -17,7 +17,7 @@ mod schedule;
 use std::{sync::Arc, time::Duration};
 
 use apalis::prelude::{BackendExt, WorkerBuilder, WorkerBuilderExt};
-use steward_core::{Clock, Storage, audit::AuditKeys, policy::AuthorityPolicy, secrets::SecretBox};
+use steward_core::{Clock, Storage, audit::AuditKeys, policy::Policies, secrets::SecretBox};
 use steward_integrations::http::RetryPolicy;
 use tokio::sync::watch;
 
@@ -34,7 +34,8 @@ pub struct Shared {
     pub clock: Arc<dyn Clock>,
     pub keys: Arc<AuditKeys>,
     pub secrets: Arc<SecretBox>,
-    pub policy: AuthorityPolicy,
+    /// The deployment's authority policy and the tenants' own.
+    pub policies: Policies,
     /// Retries of vendor calls (429 with Retry-After, transient 5xx on idempotent calls).
     pub vendor_retries: RetryPolicy,
     pub settings: Arc<WorkerSettings>,

@@ -18,7 +18,7 @@ use steward_domain::{
 use crate::{
     detection::{self, Detected, IMPOSSIBLE_TRAVEL, IMPOSSIBLE_TRAVEL_WINDOW},
     policy::{
-        AuthorityPolicy,
+        AuthorityPolicy, Policies,
         input::{
             ActionInput, AuthorityInput, ProposerInput, RiskFactorInput, RiskInput, TargetInput,
             TenantInput,
@@ -44,9 +44,10 @@ pub struct TriageOutcome {
 /// When the database cannot be read or written.
 pub async fn triage(
     work: &TenantWork<'_>,
-    policy: &AuthorityPolicy,
+    policies: &Policies,
     event_ids: &[uuid::Uuid],
 ) -> Result<TriageOutcome, WorkError> {
+    let policy = &policies.for_tenant(work.policy_override().await?.as_ref());
     let inventory = work.inventory();
     let events = inventory.events_by_id(event_ids).await?;
     let mut detections: Vec<Detected> = events.iter().filter_map(detection::vendor_alert).collect();

@@ -16,7 +16,7 @@ use steward_domain::{
 };
 use steward_testkit::{TestDatabase, World};
 
-const EXPECTED_MIGRATIONS: [&str; 7] = [
+const EXPECTED_MIGRATIONS: [&str; 8] = [
     "m20261123_000001_create_tenancy",
     "m20261123_000002_create_audit_entries",
     "m20261123_000003_protect_audit_chain",
@@ -24,9 +24,10 @@ const EXPECTED_MIGRATIONS: [&str; 7] = [
     "m20261125_000001_create_integrations",
     "m20261126_000001_create_inventory",
     "m20261127_000001_create_response",
+    "m20261128_000001_create_tenant_policies",
 ];
 
-const TABLES: [&str; 22] = [
+const TABLES: [&str; 23] = [
     "msps",
     "tenants",
     "users",
@@ -49,6 +50,7 @@ const TABLES: [&str; 22] = [
     "risk_scores",
     "actions",
     "outbox",
+    "tenant_policies",
 ];
 
 fn slug(text: &str) -> Slug {

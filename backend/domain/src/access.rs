@@ -51,6 +51,8 @@ pub enum Permission {
     ManageAutomation,
     /// Read a tenant's outcome reports.
     ReadReports,
+    /// See the authority policy that governs a tenant.
+    ReadPolicies,
 }
 
 impl Permission {
@@ -77,10 +79,11 @@ impl Permission {
             Permission::ApproveAsCustomer => "approve actions on behalf of the customer",
             Permission::ManageAutomation => "change a tenant's automation level",
             Permission::ReadReports => "read a tenant's outcome reports",
+            Permission::ReadPolicies => "see a tenant's authority policy",
         }
     }
 
-    pub const ALL: [Permission; 19] = [
+    pub const ALL: [Permission; 20] = [
         Permission::ReadTenants,
         Permission::ManageTenants,
         Permission::ReadMembers,
@@ -100,6 +103,7 @@ impl Permission {
         Permission::ApproveAsCustomer,
         Permission::ManageAutomation,
         Permission::ReadReports,
+        Permission::ReadPolicies,
     ];
 }
 
@@ -129,6 +133,7 @@ impl Role {
                     | P::ProposeActions
                     | P::ApproveAsTechnician
                     | P::ReadReports
+                    | P::ReadPolicies
             ),
             Role::Auditor => matches!(
                 permission,
@@ -142,6 +147,7 @@ impl Role {
                     | P::ReadIncidents
                     | P::ReadActions
                     | P::ReadReports
+                    | P::ReadPolicies
             ),
             Role::CustomerOwner => matches!(
                 permission,

@@ -356,6 +356,18 @@ pub struct Action {
     pub rolled_back_at: Option<DateTime<Utc>>,
 }
 
+/// A tenant's own authority policy, replacing the deployment's for that tenant.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct TenantPolicy {
+    pub tenant_id: TenantId,
+    /// One Rego module in package `steward.authority` defining `decision`.
+    pub source: String,
+    /// SHA-256 of the source, hex.
+    pub sha256: String,
+    pub updated_at: DateTime<Utc>,
+}
+
 /// The reason codes of the built-in authority policy.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ReasonCode {

@@ -407,6 +407,9 @@ async fn the_openapi_document_describes_every_route() {
         ),
         ("get", "/api/v1/tenants/{tenant_id}/risk"),
         ("get", "/api/v1/tenants/{tenant_id}/reports/outcome"),
+        ("get", "/api/v1/tenants/{tenant_id}/policy"),
+        ("put", "/api/v1/tenants/{tenant_id}/policy"),
+        ("delete", "/api/v1/tenants/{tenant_id}/policy"),
         ("get", "/api/v1/tenants/{tenant_id}/actions"),
         ("get", "/api/v1/tenants/{tenant_id}/actions/{action_id}"),
         (

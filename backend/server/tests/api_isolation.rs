@@ -24,6 +24,9 @@ fn body_for(operation_id: &str) -> Option<serde_json::Value> {
         "update_integration" => Some(json!({ "name": "Taken over" })),
         "update_incident" => Some(json!({ "status": "resolved", "verdict": "false_positive" })),
         "approve_action" | "reject_action" => Some(json!({ "version": "0" })),
+        "set_tenant_policy" => Some(json!({
+            "source": "package steward.authority\n\ndecision := {\"outcome\": \"auto\", \"reasons\": []}\n"
+        })),
         _ => None,
     }
 }

@@ -54,6 +54,8 @@ fn expectation(operation_id: &str) -> (&'static [Role], StatusCode) {
             (&[MspAdmin, Technician, Auditor, CustomerOwner], forbidden)
         }
         "update_incident" | "roll_back_action" => (&[MspAdmin, Technician], forbidden),
+        "get_tenant_policy" => (&[MspAdmin, Technician, Auditor], forbidden),
+        "set_tenant_policy" | "remove_tenant_policy" => (ADMIN, forbidden),
         "list_actions" | "get_action" => (ALL, forbidden),
         // Each side answers its own approvals (see `seed_response`).
         "approve_action" | "reject_action" => (
@@ -93,6 +95,7 @@ fn body_for(operation_id: &str, role: Role) -> Option<Value> {
         })),
         "update_integration" => Some(json!({ "name": "Defender (renamed)" })),
         "update_incident" => Some(json!({ "status": "investigating" })),
+        "set_tenant_policy" => Some(json!({ "source": OWN_POLICY })),
         "approve_action" | "reject_action" => Some(json!({ "version": version_placeholder() })),
         _ => None,
     }
@@ -234,9 +237,14 @@ static UNREACHABLE_SETTINGS: std::sync::LazyLock<Value> = std::sync::LazyLock::n
     })
 });
 
+/// A tenant policy that asks a technician for everything.
+const OWN_POLICY: &str = "package steward.authority\n\ndecision := {\"outcome\": \"technician_approval\", \"reasons\": [\"tenant-policy\"]}\n";
+
 /// Operations that end something are called last, so the others still have their target.
 fn order(operation_id: &str) -> u8 {
     match operation_id {
+        "set_tenant_policy" => 0,
+        "remove_tenant_policy" => 1,
         "offboard_tenant" => 2,
         "revoke_token" | "remove_integration" => 1,
         _ => 0,

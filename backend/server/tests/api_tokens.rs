@@ -77,7 +77,8 @@ async fn an_issued_token_works_and_its_secret_is_shown_once() {
             "read_actions",
             "propose_actions",
             "approve_as_technician",
-            "read_reports"
+            "read_reports",
+            "read_policies"
         ])
     );
 

@@ -10,7 +10,7 @@ use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use steward_core::{
     Clock,
-    policy::{AuthorityPolicy, PolicySet},
+    policy::{AuthorityPolicy, Policies, PolicySet},
 };
 use steward_domain::tenancy::{Role, Tenant};
 use steward_integrations::{
@@ -128,7 +128,10 @@ async fn start(db: &TestDatabase, policy_dir: Option<&Path>) -> Loop {
         clock: world.shared_clock(),
         keys: Arc::clone(&world.keys),
         secrets: Arc::new(test_secrets()),
-        policy: AuthorityPolicy::new(&set, Duration::from_secs(1)),
+        policies: Policies::new(
+            AuthorityPolicy::new(&set, Duration::from_secs(1)),
+            Duration::from_secs(1),
+        ),
         vendor_retries: quick_retries(),
         settings: Arc::new(fast_settings()),
     };
@@ -1180,5 +1183,74 @@ async fn the_outcome_report_shows_what_happened_as_json_and_pdf() {
     assert_eq!(status, StatusCode::FORBIDDEN);
     let (status, _) = l.call(Method::GET, &report_path, &l.stranger, None).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
+    l.stop().await;
+}
+
+#[tokio::test]
+async fn a_tenants_own_policy_governs_its_decisions() {
+    let db = TestDatabase::migrated().await;
+    let l = start(&db, None).await;
+    let policy_path = l.path("policy");
+    let (status, governed) = l.call(Method::GET, &policy_path, &l.technician, None).await;
+    assert_eq!(status, StatusCode::OK, "{governed}");
+    assert_eq!(governed["governed_by"], "deployment");
+
+    // A policy that does not compile, or does not decide, is refused and changes nothing.
+    for broken in [
+        "package steward.authority\n\ndecision := {",
+        "package steward.authority\n\ndecision := 42\n",
+        "",
+    ] {
+        let (status, refused) = l
+            .call(
+                Method::PUT,
+                &policy_path,
+                &l.admin,
+                Some(&json!({ "source": broken })),
+            )
+            .await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{refused}");
+        assert_eq!(refused["error"]["code"], "invalid-policy");
+    }
+    let (_, governed) = l.call(Method::GET, &policy_path, &l.technician, None).await;
+    assert_eq!(governed["governed_by"], "deployment");
+    // Only MSP admins set it.
+    let own = "package steward.authority\n\nimport rego.v1\n\ndecision := {\"outcome\": \"technician_approval\", \"reasons\": [\"acme-asks-first\"]}\n";
+    let (status, _) = l
+        .call(
+            Method::PUT,
+            &policy_path,
+            &l.technician,
+            Some(&json!({ "source": own })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, set) = l
+        .call(
+            Method::PUT,
+            &policy_path,
+            &l.admin,
+            Some(&json!({ "source": own })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{set}");
+    assert_eq!(set["sha256"].as_str().unwrap().len(), 64);
+
+    l.run_scenario("malware-laptop").await;
+    let action = l
+        .wait_for_action("isolate_device", &["awaiting_approval"])
+        .await;
+    assert_eq!(action["decision"]["outcome"], "technician_approval");
+    assert_eq!(action["decision"]["reasons"], json!(["acme-asks-first"]));
+
+    let (status, _) = l.call(Method::DELETE, &policy_path, &l.admin, None).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (_, governed) = l.call(Method::GET, &policy_path, &l.technician, None).await;
+    assert_eq!(governed["governed_by"], "deployment");
+    let (status, _) = l.call(Method::DELETE, &policy_path, &l.admin, None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let audit = l.audit_actions().await;
+    assert!(audit.iter().any(|a| a == "policy.updated"));
+    assert!(audit.iter().any(|a| a == "policy.removed"));
     l.stop().await;
 }

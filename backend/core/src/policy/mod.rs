@@ -66,6 +66,46 @@ pub struct Decided {
     pub failure: Option<String>,
 }
 
+/// The deployment's authority policy and the tenants' own, each compiled once per source.
+#[derive(Debug, Clone)]
+pub struct Policies {
+    deployment: AuthorityPolicy,
+    timeout: Duration,
+    tenants: Arc<std::sync::Mutex<std::collections::HashMap<String, AuthorityPolicy>>>,
+}
+
+impl Policies {
+    #[must_use]
+    pub fn new(deployment: AuthorityPolicy, timeout: Duration) -> Self {
+        Self {
+            deployment,
+            timeout,
+            tenants: Arc::default(),
+        }
+    }
+
+    /// The policy that governs a tenant: its own if it has one, else the deployment's.
+    #[must_use]
+    pub fn for_tenant(
+        &self,
+        own: Option<&steward_domain::actions::TenantPolicy>,
+    ) -> AuthorityPolicy {
+        let Some(own) = own else {
+            return self.deployment.clone();
+        };
+        let mut tenants = self
+            .tenants
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        tenants
+            .entry(own.sha256.clone())
+            .or_insert_with(|| {
+                AuthorityPolicy::new(&PolicySet::tenant_override(&own.source), self.timeout)
+            })
+            .clone()
+    }
+}
+
 /// The authority policy, loaded and ready to evaluate; cheap to clone and share.
 #[derive(Debug, Clone)]
 pub struct AuthorityPolicy {

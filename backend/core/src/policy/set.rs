@@ -68,6 +68,16 @@ impl PolicySet {
         })
     }
 
+    /// One tenant's authority policy, set by an MSP admin: a single Rego module replacing the
+    /// deployment's for that tenant.
+    #[must_use]
+    pub fn tenant_override(source: &str) -> Self {
+        Self {
+            sources: vec![("tenant/authority.rego".to_owned(), source.to_owned())],
+            origin: "the tenant's own authority policy".to_owned(),
+        }
+    }
+
     /// The configured policies: the folder if one is set, else the built-in ones.
     ///
     /// # Errors

@@ -19,6 +19,7 @@ mod integrations;
 mod inventory;
 mod msps;
 mod pagination;
+mod policies;
 mod risk_scores;
 mod sandbox;
 mod scopes;
@@ -57,6 +58,7 @@ pub use self::{
     inventory::{InventoryReader, InventoryWriter, SyncError},
     msps::{MspRepository, MspSettingsError, NewMsp},
     pagination::{Page, PageRequest},
+    policies::{MAX_POLICY_BYTES, PolicyUpdateError, check_policy},
     risk_scores::RiskReader,
     sandbox::SandboxEnvironments,
     scopes::{Deployment, MspAdmin, MspScope, TenantScope, TenantScopeError, WriteContext},

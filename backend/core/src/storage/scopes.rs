@@ -334,6 +334,17 @@ impl<'c, C: ConnectionTrait> TenantScope<'c, C> {
         ))
     }
 
+    /// The tenant's own authority policy, if an MSP admin set one.
+    ///
+    /// # Errors
+    /// [`TenantScopeError::Forbidden`] without the permission to read policies.
+    pub async fn policy(
+        &self,
+    ) -> Result<Option<steward_domain::actions::TenantPolicy>, TenantScopeError> {
+        self.require(Permission::ReadPolicies)?;
+        Ok(super::policies::find(self.conn, self.tenant.msp_id, self.tenant.id).await?)
+    }
+
     /// The tenant's outcome report for `[from, to)`.
     ///
     /// # Errors
@@ -422,6 +433,27 @@ impl<'a> MspAdmin<'a> {
         secrets: &'a SecretBox,
     ) -> IntegrationAdmin<'a> {
         IntegrationAdmin::new(self.ctx, self.msp_id, tenant_id, secrets)
+    }
+
+    /// Sets one of this MSP's tenants' own authority policy, after checking it compiles and
+    /// decides.
+    ///
+    /// # Errors
+    /// [`super::PolicyUpdateError`] for a policy that cannot be used.
+    pub async fn set_tenant_policy(
+        &self,
+        tenant_id: TenantId,
+        source: &str,
+    ) -> Result<steward_domain::actions::TenantPolicy, super::PolicyUpdateError> {
+        super::policies::set(self.ctx, self.msp_id, tenant_id, source).await
+    }
+
+    /// Removes a tenant's own policy; returns whether it had one.
+    ///
+    /// # Errors
+    /// When the database cannot be written.
+    pub async fn remove_tenant_policy(&self, tenant_id: TenantId) -> Result<bool, StorageError> {
+        super::policies::remove(self.ctx, self.msp_id, tenant_id).await
     }
 
     /// Sets (or, with `None`, turns off) creating users on their first single sign-on.

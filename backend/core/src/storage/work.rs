@@ -151,6 +151,16 @@ impl<'a> TenantWork<'a> {
         RiskReader::new(self.ctx.txn, self.tenant.msp_id, self.tenant.id)
     }
 
+    /// The tenant's own authority policy, if it has one.
+    ///
+    /// # Errors
+    /// When the database cannot be read.
+    pub async fn policy_override(
+        &self,
+    ) -> Result<Option<steward_domain::actions::TenantPolicy>, StorageError> {
+        super::policies::find(self.ctx.txn, self.tenant.msp_id, self.tenant.id).await
+    }
+
     /// Changes an incident's status, assignee or verdict.
     ///
     /// # Errors

@@ -58,7 +58,9 @@ async fn measure(mut config: Config, runs: usize, poll_ms: u64) -> anyhow::Resul
     config.http.listen = listener.local_addr()?;
     config.public_url = None;
     config.worker.poll_interval_ms = poll_ms;
-    config.worker.verify_interval_ms = poll_ms.max(50);
+    // Verification is not part of what is measured; polling it once a second keeps the runs
+    // within Defender for Endpoint's 100 calls a minute, which the sandbox enforces.
+    config.worker.verify_interval_ms = 1000;
     let storage = super::serve::open_storage(&config, Report::WhenApplied).await?;
     let keys = Arc::new(super::serve::audit_keys(&config)?);
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);

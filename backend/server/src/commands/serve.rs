@@ -4,7 +4,7 @@ use anyhow::Context;
 use steward_core::{
     Storage, SystemClock,
     audit::AuditKeys,
-    policy::{AuthorityPolicy, PolicySet},
+    policy::{AuthorityPolicy, Policies, PolicySet},
     secrets::SecretBox,
 };
 use steward_integrations::http::RetryPolicy;
@@ -52,7 +52,10 @@ pub(crate) fn worker_shared(
         clock,
         keys,
         secrets,
-        policy: AuthorityPolicy::new(&set, Duration::from_millis(config.policy.timeout_ms)),
+        policies: Policies::new(
+            AuthorityPolicy::new(&set, Duration::from_millis(config.policy.timeout_ms)),
+            Duration::from_millis(config.policy.timeout_ms),
+        ),
         vendor_retries: RetryPolicy::default(),
         settings: Arc::new(config.worker.settings()),
     })

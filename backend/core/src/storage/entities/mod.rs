@@ -23,5 +23,6 @@ pub mod sandbox_environment;
 pub mod session;
 pub mod sign_in_attempt;
 pub mod tenant;
+pub mod tenant_policy;
 pub mod user;
 pub mod user_identity;

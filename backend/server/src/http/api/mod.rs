@@ -12,6 +12,7 @@ mod me;
 mod members;
 mod msp;
 pub mod pagination;
+mod policies;
 mod reports;
 mod responses;
 pub(crate) mod sandbox;
@@ -48,6 +49,7 @@ use crate::state::AppState;
         (name = "incidents", description = "Findings grouped into incidents, and entity risk"),
         (name = "actions", description = "Actions at vendors: policy decisions, approvals, verification and rollback"),
         (name = "reports", description = "Outcome reports as JSON or PDF"),
+        (name = "policies", description = "A tenant's own authority policy"),
         (name = "sandbox", description = "Simulated vendors for demos and trials"),
         (name = "operations", description = "Health, readiness and metrics"),
     )
@@ -90,5 +92,6 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .merge(incidents::routes())
         .merge(actions::routes())
         .merge(reports::routes())
+        .merge(policies::routes())
         .merge(sandbox::routes())
 }

@@ -1,0 +1,175 @@
+//! Per-tenant authority policies: an MSP admin's Rego replacing the deployment's policy for
+//! one tenant. A policy is checked before it is stored: it must compile and decide a sample
+//! action without failing, so a typo never turns every action of a tenant into a deny.
+
+use std::time::Duration;
+
+use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set};
+use serde_json::json;
+use sha2::{Digest, Sha256};
+use steward_domain::{
+    MspId, TenantId,
+    actions::{ActionType, Criticality, ProposerKind, TargetKind, TenantPolicy},
+};
+
+use super::{StorageError, WriteContext, entities::tenant_policy};
+use crate::{
+    audit::{self, ChainRef, Change},
+    policy::{
+        AuthorityInput, AuthorityPolicy, PolicySet,
+        input::{ActionInput, ProposerInput, RiskInput, TargetInput, TenantInput},
+    },
+};
+
+/// The longest policy source accepted.
+pub const MAX_POLICY_BYTES: usize = 64 * 1024;
+
+/// The tenant's own policy, if it has one.
+pub(crate) async fn find<C: ConnectionTrait>(
+    conn: &C,
+    msp_id: MspId,
+    tenant_id: TenantId,
+) -> Result<Option<TenantPolicy>, StorageError> {
+    Ok(tenant_policy::Entity::find()
+        .filter(tenant_policy::Column::MspId.eq(msp_id.as_uuid()))
+        .filter(tenant_policy::Column::TenantId.eq(tenant_id.as_uuid()))
+        .one(conn)
+        .await?
+        .map(|row| TenantPolicy {
+            tenant_id: row.tenant_id.into(),
+            source: row.source,
+            sha256: row.sha256,
+            updated_at: row.updated_at,
+        }))
+}
+
+/// Why a tenant policy was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum PolicyUpdateError {
+    #[error("the policy is empty")]
+    Empty,
+    #[error("the policy is larger than {MAX_POLICY_BYTES} bytes")]
+    TooLarge,
+    #[error("the policy cannot be used: {0}")]
+    Invalid(String),
+    #[error("the MSP has no active tenant {0}")]
+    UnknownTenant(TenantId),
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+}
+
+/// Checks that a policy compiles and decides a sample action without failing.
+///
+/// # Errors
+/// [`PolicyUpdateError`] saying what is wrong.
+pub fn check_policy(source: &str) -> Result<(), PolicyUpdateError> {
+    if source.trim().is_empty() {
+        return Err(PolicyUpdateError::Empty);
+    }
+    if source.len() > MAX_POLICY_BYTES {
+        return Err(PolicyUpdateError::TooLarge);
+    }
+    let policy = AuthorityPolicy::new(
+        &PolicySet::tenant_override(source),
+        Duration::from_millis(500),
+    );
+    let sample = AuthorityInput {
+        action: ActionInput {
+            kind: ActionType::IsolateDevice,
+            reversible: true,
+            target_count: 1,
+        },
+        target: TargetInput {
+            kind: TargetKind::Device,
+            name: "sample-laptop".into(),
+            criticality: Criticality::Medium,
+            privileged: false,
+            tags: vec![],
+        },
+        risk: RiskInput {
+            score: 50,
+            factors: vec![],
+        },
+        tenant: TenantInput {
+            automation_level: 2,
+        },
+        proposer: ProposerInput {
+            kind: ProposerKind::Worker,
+        },
+    };
+    match policy.decide(&sample).failure {
+        None => Ok(()),
+        Some(failure) => Err(PolicyUpdateError::Invalid(failure)),
+    }
+}
+
+/// Stores (or replaces) the tenant's policy after checking it.
+pub(crate) async fn set(
+    ctx: &WriteContext<'_>,
+    msp_id: MspId,
+    tenant_id: TenantId,
+    source: &str,
+) -> Result<TenantPolicy, PolicyUpdateError> {
+    check_policy(source)?;
+    let tenant = super::TenantDirectory::new(ctx.txn, msp_id, None)
+        .lookup(tenant_id)
+        .await?
+        .filter(|t| t.status == steward_domain::tenancy::TenantStatus::Active);
+    if tenant.is_none() {
+        return Err(PolicyUpdateError::UnknownTenant(tenant_id));
+    }
+    let before = find(ctx.txn, msp_id, tenant_id).await?;
+    let sha256 = hex::encode(Sha256::digest(source.as_bytes()));
+    let now = ctx.clock.now();
+    let row = tenant_policy::ActiveModel {
+        tenant_id: Set(tenant_id.as_uuid()),
+        msp_id: Set(msp_id.as_uuid()),
+        source: Set(source.to_owned()),
+        sha256: Set(sha256.clone()),
+        updated_at: Set(now),
+    };
+    if before.is_some() {
+        row.update(ctx.txn).await.map_err(StorageError::from)?;
+    } else {
+        row.insert(ctx.txn).await.map_err(StorageError::from)?;
+    }
+    let after = TenantPolicy {
+        tenant_id,
+        source: source.to_owned(),
+        sha256,
+        updated_at: now,
+    };
+    audit::append(
+        ctx,
+        ChainRef::Tenant { msp_id, tenant_id },
+        Change::new("policy.updated", "tenant", &tenant_id)
+            .before(&before.as_ref().map(|p| json!({"sha256": p.sha256})))
+            .after(&after),
+    )
+    .await?;
+    Ok(after)
+}
+
+/// Removes the tenant's policy: the deployment's applies again. Returns whether there was one.
+pub(crate) async fn remove(
+    ctx: &WriteContext<'_>,
+    msp_id: MspId,
+    tenant_id: TenantId,
+) -> Result<bool, StorageError> {
+    let Some(before) = find(ctx.txn, msp_id, tenant_id).await? else {
+        return Ok(false);
+    };
+    tenant_policy::Entity::delete_many()
+        .filter(tenant_policy::Column::MspId.eq(msp_id.as_uuid()))
+        .filter(tenant_policy::Column::TenantId.eq(tenant_id.as_uuid()))
+        .exec(ctx.txn)
+        .await?;
+    audit::append(
+        ctx,
+        ChainRef::Tenant { msp_id, tenant_id },
+        Change::new("policy.removed", "tenant", &tenant_id)
+            .before(&json!({"sha256": before.sha256})),
+    )
+    .await?;
+    Ok(true)
+}

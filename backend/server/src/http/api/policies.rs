@@ -1,0 +1,142 @@
+//! A tenant's own authority policy: MSP admins replace the deployment's policy for one tenant
+//! with their Rego; MSP staff read which policy governs it.
+
+use axum::{Json, http::StatusCode};
+use serde::{Deserialize, Serialize};
+use steward_core::storage::PolicyUpdateError;
+use steward_domain::{TenantId, actions::TenantPolicy};
+use utoipa::ToSchema;
+use utoipa_axum::{router::OpenApiRouter, routes};
+
+use super::responses::{ReadErrors, WriteErrors};
+use crate::{
+    http::{
+        ApiError,
+        auth::CallerContext,
+        extract::{ApiJson, ApiPath},
+    },
+    state::AppState,
+};
+
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(
+        get_tenant_policy,
+        set_tenant_policy,
+        remove_tenant_policy
+    ))
+}
+
+/// Which authority policy governs a tenant.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PolicyStatus {
+    /// `tenant` when the tenant has its own policy, `deployment` otherwise.
+    pub governed_by: String,
+    /// The tenant's own policy.
+    pub policy: Option<TenantPolicy>,
+}
+
+/// A tenant's own policy: one Rego module in package `steward.authority` defining `decision`
+/// (see `policies/authority/authority.rego` and the input schema in `policies/schema/`).
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PolicyBody {
+    pub source: String,
+}
+
+impl From<PolicyUpdateError> for ApiError {
+    fn from(err: PolicyUpdateError) -> Self {
+        let message = err.to_string();
+        match err {
+            PolicyUpdateError::Empty
+            | PolicyUpdateError::TooLarge
+            | PolicyUpdateError::Invalid(_) => ApiError::unprocessable("invalid-policy", message),
+            PolicyUpdateError::UnknownTenant(_) => ApiError::not_found(message),
+            PolicyUpdateError::Storage(storage) => storage.into(),
+        }
+    }
+}
+
+/// Which authority policy governs the tenant (MSP staff).
+#[utoipa::path(
+    get,
+    path = "/api/v1/tenants/{tenant_id}/policy",
+    tag = "policies",
+    params(("tenant_id" = TenantId, Path, description = "The tenant's id")),
+    responses((status = OK, body = PolicyStatus), ReadErrors),
+    security(("api_token" = []))
+)]
+async fn get_tenant_policy(
+    ctx: CallerContext,
+    ApiPath(tenant_id): ApiPath<TenantId>,
+) -> Result<Json<PolicyStatus>, ApiError> {
+    let scope = ctx.tenant(tenant_id).await?;
+    let policy = scope.policy().await?;
+    Ok(Json(PolicyStatus {
+        governed_by: if policy.is_some() {
+            "tenant"
+        } else {
+            "deployment"
+        }
+        .to_owned(),
+        policy,
+    }))
+}
+
+/// Replaces the deployment's authority policy for this tenant (MSP admins). The policy must
+/// compile and decide a sample action; one that does not is refused (422 `invalid-policy`) and
+/// changes nothing. Every later decision for the tenant uses it.
+#[utoipa::path(
+    put,
+    path = "/api/v1/tenants/{tenant_id}/policy",
+    tag = "policies",
+    params(("tenant_id" = TenantId, Path, description = "The tenant's id")),
+    request_body = PolicyBody,
+    responses((status = OK, body = TenantPolicy), WriteErrors),
+    security(("api_token" = []))
+)]
+async fn set_tenant_policy(
+    ctx: CallerContext,
+    ApiPath(tenant_id): ApiPath<TenantId>,
+    ApiJson(body): ApiJson<PolicyBody>,
+) -> Result<Json<TenantPolicy>, ApiError> {
+    ctx.tenant(tenant_id).await?;
+    let txn = ctx.storage.begin().await?;
+    let write = ctx.write(&txn);
+    let policy = ctx
+        .caller
+        .admin(&write)?
+        .set_tenant_policy(tenant_id, &body.source)
+        .await?;
+    txn.commit().await?;
+    Ok(Json(policy))
+}
+
+/// Removes the tenant's own policy: the deployment's governs it again (MSP admins).
+#[utoipa::path(
+    delete,
+    path = "/api/v1/tenants/{tenant_id}/policy",
+    tag = "policies",
+    params(("tenant_id" = TenantId, Path, description = "The tenant's id")),
+    responses((status = NO_CONTENT, description = "Removed"), WriteErrors),
+    security(("api_token" = []))
+)]
+async fn remove_tenant_policy(
+    ctx: CallerContext,
+    ApiPath(tenant_id): ApiPath<TenantId>,
+) -> Result<StatusCode, ApiError> {
+    ctx.tenant(tenant_id).await?;
+    let txn = ctx.storage.begin().await?;
+    let write = ctx.write(&txn);
+    let removed = ctx
+        .caller
+        .admin(&write)?
+        .remove_tenant_policy(tenant_id)
+        .await?;
+    if !removed {
+        return Err(ApiError::not_found(
+            "the tenant has no policy of its own; the deployment's governs it",
+        ));
+    }
+    txn.commit().await?;
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -1,0 +1,53 @@
+//! Per-tenant authority policies: an MSP admin's Rego replacing the deployment's policy for one
+//! tenant.
+
+use sea_orm_migration::{prelude::*, schema::*};
+
+#[derive(DeriveMigrationName)]
+pub struct Migration;
+
+#[async_trait::async_trait]
+impl MigrationTrait for Migration {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .create_table(
+                Table::create()
+                    .table(TenantPolicies::Table)
+                    .col(pk_uuid(TenantPolicies::TenantId))
+                    .col(uuid(TenantPolicies::MspId))
+                    .col(text(TenantPolicies::Source))
+                    .col(text(TenantPolicies::Sha256))
+                    .col(timestamp_with_time_zone(TenantPolicies::UpdatedAt))
+                    .foreign_key(
+                        ForeignKey::create()
+                            .from(TenantPolicies::Table, TenantPolicies::TenantId)
+                            .to(Tenants::Table, Tenants::Id)
+                            .on_delete(ForeignKeyAction::Restrict),
+                    )
+                    .to_owned(),
+            )
+            .await
+    }
+
+    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .drop_table(Table::drop().table(TenantPolicies::Table).to_owned())
+            .await
+    }
+}
+
+#[derive(DeriveIden)]
+enum TenantPolicies {
+    Table,
+    TenantId,
+    MspId,
+    Source,
+    Sha256,
+    UpdatedAt,
+}
+
+#[derive(DeriveIden)]
+enum Tenants {
+    Table,
+    Id,
+}
