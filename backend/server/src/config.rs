@@ -426,7 +426,7 @@ impl Config {
 /// Maps the part of a variable's name after `STEWARD_` to a configuration key, or `None` when
 /// it names none.
 fn config_key_of_variable(name: &UncasedStr) -> Option<Uncased<'_>> {
-    const TOP_LEVEL: [&str; 9] = [
+    const TOP_LEVEL: [&str; 12] = [
         "data_dir",
         "public_url",
         "http",
@@ -435,6 +435,9 @@ fn config_key_of_variable(name: &UncasedStr) -> Option<Uncased<'_>> {
         "auth",
         "oidc",
         "policy",
+        "secrets",
+        "sandbox",
+        "worker",
         "log",
     ];
     if name == "database_url" {
@@ -697,6 +700,30 @@ mod tests {
             assert_eq!(config.public_base(), "https://steward.example.com");
             let printed = config.to_redacted_toml();
             assert!(!printed.contains("s3cret-value"), "{printed}");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn every_section_can_be_set_from_the_environment() {
+        let printed: toml::Table = toml::from_str(&Config::default().to_redacted_toml()).unwrap();
+        for key in printed.keys() {
+            assert!(
+                config_key_of_variable(UncasedStr::new(key)).is_some(),
+                "STEWARD_{} would be ignored",
+                key.to_ascii_uppercase()
+            );
+        }
+        Jail::expect_with(|jail| {
+            jail.clear_env();
+            jail.set_env("STEWARD_WORKER__EMBEDDED", "false");
+            jail.set_env("STEWARD_WORKER__HEARTBEAT_SECS", "1");
+            jail.set_env("STEWARD_SANDBOX__ENABLED", "true");
+            let config = load_in_jail(None).unwrap();
+            assert!(!config.worker.embedded);
+            assert_eq!(config.worker.heartbeat_secs, 1);
+            assert!(config.sandbox.enabled);
+            assert!(Config::unknown_variables().is_empty());
             Ok(())
         });
     }

@@ -1254,3 +1254,56 @@ async fn a_tenants_own_policy_governs_its_decisions() {
     assert!(audit.iter().any(|a| a == "policy.removed"));
     l.stop().await;
 }
+
+#[tokio::test]
+async fn a_rollback_that_does_not_take_effect_is_reported_for_a_person() {
+    let db = TestDatabase::migrated().await;
+    let l = start(&db, None).await;
+    let run = l.run_scenario("malware-laptop").await;
+    let machine = run["target"].as_str().unwrap().to_owned();
+    let action = l.wait_for_action("isolate_device", &["verified"]).await;
+    // The release Steward sends to undo the isolation fails at the vendor.
+    l.app
+        .sandbox
+        .as_ref()
+        .unwrap()
+        .inject(
+            l.tenant.id.as_uuid(),
+            Fault::FailNextMachineAction {
+                machine_id: machine.clone(),
+            },
+        )
+        .await
+        .unwrap();
+    let (status, _) = l
+        .call(
+            Method::POST,
+            &l.path(&format!(
+                "actions/{}/rollback",
+                action["id"].as_str().unwrap()
+            )),
+            &l.technician,
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let failed = l
+        .wait_for_action("isolate_device", &["rollback_failed"])
+        .await;
+    assert!(
+        failed["detail"]
+            .as_str()
+            .unwrap()
+            .contains("the rollback did not take effect"),
+        "{failed}"
+    );
+    // The device is still isolated at the vendor, and the chain says the rollback failed.
+    let state = l.sandbox_state().await;
+    assert_eq!(item(&state, "devices", &machine)["isolated"], true);
+    let audit = l.audit_actions().await;
+    assert!(
+        audit.iter().any(|a| a == "action.rollback_failed"),
+        "{audit:?}"
+    );
+    l.stop().await;
+}
