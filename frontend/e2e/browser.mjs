@@ -154,6 +154,77 @@ flow('single sign-on creates users where their MSP allows it', async () => {
   await context.close();
 });
 
+/** Reloads `path` until `selector` is on the page (the background workers need a moment). */
+async function waitOnReload(page, path, selector, seconds = 45) {
+  const deadline = Date.now() + seconds * 1000;
+  for (;;) {
+    await page.goto(`${base}${path}`);
+    if ((await page.locator(selector).count()) > 0) return;
+    if (Date.now() > deadline) {
+      throw new Error(`${selector} never appeared on ${path}: ${await page.locator('main').innerText()}`);
+    }
+    await page.waitForTimeout(500);
+  }
+}
+
+flow('the governed loop: automatic containment, customer approval, rollback and the report', async () => {
+  const acme = tenantIds['Acme Dental'];
+  const response = `/tenants/${acme}/response`;
+
+  // A technician stages both scenarios from the Integrations page.
+  const tech = await fresh();
+  await signIn(tech.page, 'tech@harbor-it.example');
+  await tech.page.goto(`${base}/tenants/${acme}/integrations`);
+  for (const scenario of ['malware-laptop', 'compromised-admin']) {
+    await tech.page.getByRole('button', { name: `Run ${scenario}` }).click();
+    await tech.page.waitForLoadState('domcontentloaded');
+    assert.match(await tech.page.locator('.flash-success').textContent(), /vendor records are in the sandbox/);
+  }
+  // The laptop is isolated and verified without anyone approving.
+  await waitOnReload(tech.page, response, '#actions tr:has-text("isolate device") [data-status="verified"]');
+  await waitOnReload(tech.page, response, '.approval >> nth=1');
+  assert.equal(await tech.page.locator('.approval').count(), 2, 'disable user and revoke sessions wait');
+  await tech.context.close();
+
+  // The customer's approver sees the reasons and approves disabling the admin.
+  const approver = await fresh();
+  await signIn(approver.page, 'approver@acme-dental.example');
+  await approver.page.getByRole('link', { name: 'Incidents and actions' }).click();
+  await approver.page.waitForLoadState('domcontentloaded');
+  const card = approver.page.locator('.approval', { hasText: 'disable user' });
+  assert.match(await card.innerText(), /privileged-identity/);
+  assert.match(await card.innerText(), /Enable the account again/);
+  if (screenshots) {
+    await approver.page.screenshot({ path: join(screenshots, 'approval.png'), fullPage: true });
+  }
+  await card.getByRole('button', { name: 'Approve' }).click();
+  await approver.page.waitForLoadState('domcontentloaded');
+  assert.match(await approver.page.locator('.flash-success').textContent(), /Approved/);
+  await waitOnReload(approver.page, response, '#actions tr:has-text("disable user") [data-status="verified"]');
+  await approver.context.close();
+
+  // A technician rolls the disable back.
+  const again = await fresh();
+  await signIn(again.page, 'tech@harbor-it.example');
+  await again.page.goto(`${base}${response}`);
+  await again.page.locator('#actions tr', { hasText: 'disable user' }).getByRole('button', { name: 'Roll back' }).click();
+  await again.page.waitForLoadState('domcontentloaded');
+  await waitOnReload(again.page, response, '#actions tr:has-text("disable user") [data-status="rolled_back"]');
+  await again.context.close();
+
+  // The owner reads the outcome report with its chart.
+  const owner = await fresh();
+  await signIn(owner.page, 'owner@acme-dental.example');
+  await owner.page.getByRole('link', { name: 'Outcome report' }).click();
+  await owner.page.waitForLoadState('domcontentloaded');
+  await owner.page.locator('svg.chart').waitFor();
+  assert.ok((await owner.page.locator('svg.chart .risk-row').count()) > 0, 'risk rows in the chart');
+  if (screenshots) {
+    await owner.page.screenshot({ path: join(screenshots, 'report.png'), fullPage: true });
+  }
+  await owner.context.close();
+});
+
 let failed = false;
 try {
   for (const { name, run } of flows) {

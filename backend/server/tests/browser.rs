@@ -129,6 +129,7 @@ async fn main_flows_work_in_chromium_with_password_and_single_sign_on() {
         "ok single sign-on links a verified identity to its user",
         "ok single sign-on refuses unknown and unverified identities",
         "ok single sign-on creates users where their MSP allows it",
+        "ok the governed loop: automatic containment, customer approval, rollback and the report",
     ] {
         assert!(stdout.contains(flow), "missing `{flow}` in:\n{stdout}");
     }

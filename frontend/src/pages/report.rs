@@ -14,6 +14,18 @@ fn escape(text: &str) -> String {
         .replace('"', "&quot;")
 }
 
+/// The entity's name cut to fit beside the bars; the full name is in the tables.
+fn short_label(name: &str) -> String {
+    const MAX: usize = 30;
+    if name.chars().count() <= MAX {
+        name.to_owned()
+    } else {
+        let mut short: String = name.chars().take(MAX - 1).collect();
+        short.push('…');
+        short
+    }
+}
+
 /// A horizontal bar chart of each entity's risk at the start (grey) and end (blue) of the
 /// period, on a 0-100 axis.
 #[must_use]
@@ -34,7 +46,7 @@ pub fn risk_chart_svg(risk: &[RiskChange]) -> String {
         svg.push_str(&format!(
             r##"<g class="risk-row"><text x="0" y="{}" font-size="12">{}</text><rect class="before" x="{label}" y="{}" width="{before}" height="10" fill="#a7adb8"><title>before: {}</title></rect><rect class="after" x="{label}" y="{}" width="{after}" height="10" fill="#2961b8"><title>after: {}</title></rect><text x="{}" y="{}" font-size="11">{} → {}</text></g>"##,
             y + 16.0,
-            escape(&change.entity_name),
+            escape(&short_label(&change.entity_name)),
             y + 3.0,
             change.before,
             y + 14.0,

@@ -29,6 +29,10 @@ pub struct ResponsePage {
     pub can_work_incidents: bool,
     /// Whether the viewer may ask for rollbacks.
     pub can_roll_back: bool,
+    /// Whether the viewer may see incidents and risk (else those sections are left out).
+    pub can_read_incidents: bool,
+    /// Whether the viewer may read outcome reports (shows the link).
+    pub can_read_reports: bool,
     pub csrf_token: String,
 }
 
@@ -300,12 +304,27 @@ pub fn render(chrome: Chrome, page: ResponsePage) -> String {
     };
     let risk = risk_table(&page.risk);
     let back = format!("/tenants/{}", page.tenant.id);
-    let report = format!("/tenants/{}/report", page.tenant.id);
+    let report = page.can_read_reports.then(|| {
+        let href = format!("/tenants/{}/report", page.tenant.id);
+        view! { <a class="button button-secondary" href=href>"Outcome report"</a> }
+    });
+    let incidents_and_risk = page.can_read_incidents.then(|| {
+        view! {
+            <section class="card" id="incidents">
+                <h2>"Incidents"</h2>
+                {incidents}
+            </section>
+            <section class="card" id="risk">
+                <h2>"Risk"</h2>
+                {risk}
+            </section>
+        }
+    });
     let title = format!("{}: incidents and actions", page.tenant.name);
     let body = view! {
         <div class="title-row">
             <h1>{title.clone()}</h1>
-            <a class="button button-secondary" href=report>"Outcome report"</a>
+            {report}
             <a class="button button-secondary" href=back>"Back to the tenant"</a>
         </div>
         <section class="card" id="approvals">
@@ -321,14 +340,7 @@ pub fn render(chrome: Chrome, page: ResponsePage) -> String {
                 </table>
             </div>
         </section>
-        <section class="card" id="incidents">
-            <h2>"Incidents"</h2>
-            {incidents}
-        </section>
-        <section class="card" id="risk">
-            <h2>"Risk"</h2>
-            {risk}
-        </section>
+        {incidents_and_risk}
     };
     render_document(&title, Some(chrome), body)
 }

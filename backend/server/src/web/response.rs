@@ -68,6 +68,8 @@ pub async fn page(
             approver_side,
             can_work_incidents: s.caller.allows(Permission::WorkIncidents),
             can_roll_back: s.caller.allows(Permission::ProposeActions),
+            can_read_incidents: s.caller.allows(Permission::ReadIncidents),
+            can_read_reports: s.caller.allows(Permission::ReadReports),
             csrf_token: s.session.csrf_token.clone(),
         },
     ))
