@@ -238,28 +238,18 @@ async fn profile(
     })
 }
 
-/// Builds the policy input for an action on an entity, asks the policy, records the action.
-async fn propose(
+/// What the policy sees for an action on an entity, and the entity's profile; `None` when the
+/// entity is not in the tenant's inventory.
+async fn authority_input(
     work: &TenantWork<'_>,
-    policy: &AuthorityPolicy,
-    recorded: &Recorded,
     kind: ActionType,
     entity: EntityKey,
-    reason: String,
-) -> Result<Option<ActionId>, WorkError> {
+    proposer: ProposerKind,
+) -> Result<Option<(AuthorityInput, Profile)>, StorageError> {
     let Some(profile) = profile(work, entity).await? else {
         return Ok(None);
     };
-    let tenant = work.tenant();
     let risk = work.risk().of(entity).await?;
-    let integrations =
-        IntegrationDirectory::new(work.context().connection(), tenant.msp_id, tenant.id)
-            .list()
-            .await?;
-    let integration_id = integrations
-        .iter()
-        .find(|i| i.vendor.performs(kind) && profile.sources.contains(&i.id))
-        .map(|i| i.id);
     let input = AuthorityInput {
         action: ActionInput {
             kind,
@@ -289,12 +279,69 @@ async fn propose(
                 .unwrap_or_default(),
         },
         tenant: TenantInput {
-            automation_level: tenant.automation_level,
+            automation_level: work.tenant().automation_level,
         },
-        proposer: ProposerInput {
-            kind: ProposerKind::Worker,
-        },
+        proposer: ProposerInput { kind: proposer },
     };
+    Ok(Some((input, profile)))
+}
+
+/// What the authority policy would decide for a hypothetical action.
+#[derive(Debug, Clone)]
+pub struct Simulation {
+    pub input: AuthorityInput,
+    pub decided: crate::policy::Decided,
+    /// Whether the tenant's own policy decided (else the deployment's).
+    pub tenant_policy: bool,
+}
+
+/// Asks the policy that governs the tenant about an action on an entity, as `proposer` would
+/// propose it, without recording or executing anything. `None` for an entity not in the
+/// tenant's inventory.
+///
+/// # Errors
+/// When the database cannot be read.
+pub async fn simulate(
+    work: &TenantWork<'_>,
+    policies: &Policies,
+    kind: ActionType,
+    entity: EntityKey,
+    proposer: ProposerKind,
+) -> Result<Option<Simulation>, WorkError> {
+    let own = work.policy_override().await?;
+    let Some((input, _)) = authority_input(work, kind, entity, proposer).await? else {
+        return Ok(None);
+    };
+    let decided = policies.for_tenant(own.as_ref()).decide(&input);
+    Ok(Some(Simulation {
+        input,
+        decided,
+        tenant_policy: own.is_some(),
+    }))
+}
+
+/// Builds the policy input for an action on an entity, asks the policy, records the action.
+async fn propose(
+    work: &TenantWork<'_>,
+    policy: &AuthorityPolicy,
+    recorded: &Recorded,
+    kind: ActionType,
+    entity: EntityKey,
+    reason: String,
+) -> Result<Option<ActionId>, WorkError> {
+    let Some((input, profile)) = authority_input(work, kind, entity, ProposerKind::Worker).await?
+    else {
+        return Ok(None);
+    };
+    let tenant = work.tenant();
+    let integrations =
+        IntegrationDirectory::new(work.context().connection(), tenant.msp_id, tenant.id)
+            .list()
+            .await?;
+    let integration_id = integrations
+        .iter()
+        .find(|i| i.vendor.performs(kind) && profile.sources.contains(&i.id))
+        .map(|i| i.id);
     let decided = policy.decide(&input);
     let mut reasons = vec![reason];
     if integration_id.is_none() {

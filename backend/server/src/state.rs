@@ -3,7 +3,9 @@
 use std::sync::Arc;
 
 use axum::extract::FromRef;
-use steward_core::{Clock, Storage, audit::AuditKeys, auth::AuthConfig, secrets::SecretBox};
+use steward_core::{
+    Clock, Storage, audit::AuditKeys, auth::AuthConfig, policy::Policies, secrets::SecretBox,
+};
 use steward_integrations::sandbox::Sandbox;
 
 use crate::{http::metrics::Metrics, web::oidc::Oidc};
@@ -21,6 +23,8 @@ pub struct AppState {
     pub secrets: Arc<SecretBox>,
     /// The simulated vendors, when `[sandbox] enabled`.
     pub sandbox: Option<Sandbox>,
+    /// The authority policies, for what-if questions (the workers hold their own).
+    pub policies: Policies,
 }
 
 /// How the web UI signs people in.

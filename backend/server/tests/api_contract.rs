@@ -410,6 +410,7 @@ async fn the_openapi_document_describes_every_route() {
         ("get", "/api/v1/tenants/{tenant_id}/policy"),
         ("put", "/api/v1/tenants/{tenant_id}/policy"),
         ("delete", "/api/v1/tenants/{tenant_id}/policy"),
+        ("post", "/api/v1/tenants/{tenant_id}/policy/simulate"),
         ("get", "/api/v1/tenants/{tenant_id}/actions"),
         ("get", "/api/v1/tenants/{tenant_id}/actions/{action_id}"),
         (

@@ -24,6 +24,10 @@ fn body_for(operation_id: &str) -> Option<serde_json::Value> {
         "update_integration" => Some(json!({ "name": "Taken over" })),
         "update_incident" => Some(json!({ "status": "resolved", "verdict": "false_positive" })),
         "approve_action" | "reject_action" => Some(json!({ "version": "0" })),
+        "simulate_policy" => Some(json!({
+            "type": "isolate_device",
+            "target": { "kind": "device", "id": "0194f3a2-7b1c-7d3e-9f00-1234567890ae" },
+        })),
         "set_tenant_policy" => Some(json!({
             "source": "package steward.authority\n\ndecision := {\"outcome\": \"auto\", \"reasons\": []}\n"
         })),

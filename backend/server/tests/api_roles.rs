@@ -22,7 +22,7 @@ use steward_domain::{
         Proposer, ProposerKind, TargetKind,
     },
     incidents::FindingSource,
-    observations::Vendor,
+    observations::{ObservedDevice, ObservedInventory, Vendor},
     tenancy::{Role, RoleSide, Tenant},
 };
 use steward_testkit::{TestDatabase, World, tamper::audit_entry_count};
@@ -55,6 +55,7 @@ fn expectation(operation_id: &str) -> (&'static [Role], StatusCode) {
         }
         "update_incident" | "roll_back_action" => (&[MspAdmin, Technician], forbidden),
         "get_tenant_policy" => (&[MspAdmin, Technician, Auditor], forbidden),
+        "simulate_policy" => (&[MspAdmin, Technician], forbidden),
         "set_tenant_policy" | "remove_tenant_policy" => (ADMIN, forbidden),
         "list_actions" | "get_action" => (ALL, forbidden),
         // Each side answers its own approvals (see `seed_response`).
@@ -97,6 +98,10 @@ fn body_for(operation_id: &str, role: Role) -> Option<Value> {
         "update_incident" => Some(json!({ "status": "investigating" })),
         "set_tenant_policy" => Some(json!({ "source": OWN_POLICY })),
         "approve_action" | "reject_action" => Some(json!({ "version": version_placeholder() })),
+        "simulate_policy" => Some(json!({
+            "type": "isolate_device",
+            "target": { "kind": "device", "id": version_placeholder() },
+        })),
         _ => None,
     }
 }
@@ -113,16 +118,46 @@ struct Seeded {
     approve: (ActionId, String),
     reject: (ActionId, String),
     roll_back: ActionId,
+    /// A device of the tenant's inventory.
+    device: uuid::Uuid,
 }
 
-async fn seed_response(world: &World, tenant: &Tenant, role: Role) -> Seeded {
+async fn seed_response(
+    world: &World,
+    tenant: &Tenant,
+    integration: IntegrationId,
+    role: Role,
+) -> Seeded {
     let txn = world.storage.begin().await.unwrap();
     let deployment = Deployment::new(&txn);
     let ctx = deployment.write_context(&world.clock, &world.keys, World::actor());
+    ctx.operate_msp(tenant.msp_id)
+        .inventory(tenant.id)
+        .record_sync(
+            integration,
+            &ObservedInventory {
+                devices: vec![ObservedDevice {
+                    external_id: "machine-1".into(),
+                    hostname: "acme-lt01".into(),
+                    os_platform: None,
+                    health: None,
+                    last_seen: None,
+                    last_ip: None,
+                    entra_device_id: None,
+                    tags: vec![],
+                    vendor_value: None,
+                }],
+                identities: vec![],
+            },
+            &[],
+        )
+        .await
+        .unwrap();
     let work = TenantWork::as_steward(&ctx, tenant.id)
         .await
         .unwrap()
         .unwrap();
+    let device = work.inventory().devices().await.unwrap()[0].id;
     let incident = work
         .record_finding(
             &Detected {
@@ -224,6 +259,7 @@ async fn seed_response(world: &World, tenant: &Tenant, role: Role) -> Seeded {
         approve: (approve.id, approve.version),
         reject: (reject.id, reject.version),
         roll_back: verified.id,
+        device,
     }
 }
 
@@ -236,6 +272,9 @@ static UNREACHABLE_SETTINGS: std::sync::LazyLock<Value> = std::sync::LazyLock::n
         "login_base_url": "http://127.0.0.1:9/",
     })
 });
+
+/// Operations that are not GETs but change nothing (so write no audit entry).
+const READ_ONLY: [&str; 1] = ["simulate_policy"];
 
 /// A tenant policy that asks a technician for everything.
 const OWN_POLICY: &str = "package steward.authority\n\ndecision := {\"outcome\": \"technician_approval\", \"reasons\": [\"tenant-policy\"]}\n";
@@ -300,7 +339,7 @@ async fn check_role(role: Role) {
         .unwrap()[0]
         .id;
     let integration = create_integration(&world, &acme).await;
-    let seeded = seed_response(&world, &acme, role).await;
+    let seeded = seed_response(&world, &acme, integration, role).await;
     let app = TestApp::for_world_with_sandbox(&world, test_secrets()).await;
 
     let mut operations: Vec<_> = app
@@ -331,8 +370,10 @@ async fn check_role(role: Role) {
                 .to_string(),
             ),
         ]);
+        let device = seeded.device.to_string();
         let version = match operation.id.as_str() {
             "reject_action" => &seeded.reject.1,
+            "simulate_policy" => &device,
             _ => &seeded.approve.1,
         };
         let body = body_for(&operation.id, role).map(|body| {
@@ -350,7 +391,9 @@ async fn check_role(role: Role) {
         let context = format!("{role} {} {path}: {status} {answer}", operation.method);
         if allowed.contains(&role) {
             assert!(status.is_success(), "allowed but refused: {context}");
-            if operation.method != reqwest::Method::GET {
+            if operation.method != reqwest::Method::GET
+                && !READ_ONLY.contains(&operation.id.as_str())
+            {
                 assert!(
                     audit_entry_count(&world.storage).await > entries_before,
                     "a change without an audit entry: {context}"

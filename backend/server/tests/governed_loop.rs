@@ -1307,3 +1307,98 @@ async fn a_rollback_that_does_not_take_effect_is_reported_for_a_person() {
     );
     l.stop().await;
 }
+
+#[tokio::test]
+async fn what_if_asks_the_policy_without_recording_or_executing_anything() {
+    let db = TestDatabase::migrated().await;
+    let l = start(&db, None).await;
+    let run = l.run_scenario("compromised-admin").await;
+    let disable = l
+        .wait_for_action("disable_user", &["awaiting_approval"])
+        .await;
+    let identity = disable["target"]["id"].clone();
+    let simulate = l.path("policy/simulate");
+    let audit_before = l.audit_actions().await.len();
+    let actions_before = l.actions().await.len();
+
+    let (status, answer) = l
+        .call(
+            Method::POST,
+            &simulate,
+            &l.technician,
+            Some(
+                &json!({"type": "revoke_sessions", "target": {"kind": "identity", "id": identity}}),
+            ),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    assert_eq!(answer["decision"]["outcome"], "technician_approval");
+    assert_eq!(answer["governed_by"], "deployment");
+    assert_eq!(answer["input"]["proposer"]["kind"], "technician");
+    assert_eq!(answer["input"]["target"]["privileged"], true);
+    // An AI agent proposing the same: still a technician, with the agent as a reason.
+    let (_, answer) = l
+        .call(
+            Method::POST,
+            &simulate,
+            &l.admin,
+            Some(&json!({
+                "type": "disable_user",
+                "target": {"kind": "identity", "id": identity},
+                "proposer": "ai_agent",
+            })),
+        )
+        .await;
+    assert_eq!(answer["decision"]["outcome"], "customer_approval");
+    assert!(
+        answer["decision"]["reasons"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("ai-agent-proposal")),
+        "{answer}"
+    );
+
+    // Mismatched, unknown and forbidden questions are refused.
+    let (status, refused) = l
+        .call(
+            Method::POST,
+            &simulate,
+            &l.technician,
+            Some(
+                &json!({"type": "isolate_device", "target": {"kind": "identity", "id": identity}}),
+            ),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{refused}");
+    assert_eq!(refused["error"]["code"], "invalid-target");
+    let (status, _) = l
+        .call(
+            Method::POST,
+            &simulate,
+            &l.technician,
+            Some(&json!({"type": "isolate_device", "target": {"kind": "device", "id": uuid_string()}})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, _) = l
+        .call(
+            Method::POST,
+            &simulate,
+            &l.owner,
+            Some(
+                &json!({"type": "revoke_sessions", "target": {"kind": "identity", "id": identity}}),
+            ),
+        )
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+
+    // Nothing was recorded, nothing ran.
+    assert_eq!(l.audit_actions().await.len(), audit_before);
+    assert_eq!(l.actions().await.len(), actions_before);
+    let state = l.sandbox_state().await;
+    assert_eq!(
+        item(&state, "users", run["target"].as_str().unwrap())["account_enabled"],
+        true
+    );
+    l.stop().await;
+}

@@ -84,6 +84,7 @@ async fn measure(mut config: Config, runs: usize, poll_ms: u64) -> anyhow::Resul
         web: Arc::default(),
         secrets: Arc::clone(&secrets),
         sandbox: Some(sandbox.clone()),
+        policies: super::serve::policies(&config)?,
     };
     let app = http::router(state, &config.http);
     tokio::spawn(async move {

@@ -37,6 +37,14 @@ pub(crate) fn audit_keys(config: &Config) -> anyhow::Result<AuditKeys> {
     Ok(AuditKeys::load(&config.audit, &config.data_dir)?)
 }
 
+/// The deployment's authority policy (configured folder or built in) and the tenants' own.
+pub(crate) fn policies(config: &Config) -> anyhow::Result<Policies> {
+    let set =
+        PolicySet::load(config.policy.dir.as_deref()).context("load the authority policies")?;
+    let timeout = Duration::from_millis(config.policy.timeout_ms);
+    Ok(Policies::new(AuthorityPolicy::new(&set, timeout), timeout))
+}
+
 /// What the background workers need, from the configuration.
 pub(crate) fn worker_shared(
     config: &Config,
@@ -45,17 +53,12 @@ pub(crate) fn worker_shared(
     keys: Arc<AuditKeys>,
     secrets: Arc<SecretBox>,
 ) -> anyhow::Result<steward_workers::Shared> {
-    let set =
-        PolicySet::load(config.policy.dir.as_deref()).context("load the authority policies")?;
     Ok(steward_workers::Shared {
         storage,
         clock,
         keys,
         secrets,
-        policies: Policies::new(
-            AuthorityPolicy::new(&set, Duration::from_millis(config.policy.timeout_ms)),
-            Duration::from_millis(config.policy.timeout_ms),
-        ),
+        policies: policies(config)?,
         vendor_retries: RetryPolicy::default(),
         settings: Arc::new(config.worker.settings()),
     })
@@ -111,6 +114,7 @@ pub(crate) async fn serve(config: &Config, storage: Storage) -> anyhow::Result<(
         clock,
         secrets,
         sandbox,
+        policies: policies(config)?,
         keys,
         metrics: Arc::default(),
         web: Arc::new(WebSettings {

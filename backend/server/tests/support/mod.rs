@@ -30,6 +30,18 @@ pub fn client_builder() -> reqwest::ClientBuilder {
     reqwest::Client::builder()
 }
 
+/// The built-in authority policies.
+pub fn builtin_policies() -> steward_core::policy::Policies {
+    let timeout = Duration::from_secs(1);
+    steward_core::policy::Policies::new(
+        steward_core::policy::AuthorityPolicy::new(
+            &steward_core::policy::PolicySet::builtin(),
+            timeout,
+        ),
+        timeout,
+    )
+}
+
 /// A secrets key for tests that do not care which.
 pub fn test_secrets() -> SecretBox {
     SecretBox::from_key(&[42; 32])
@@ -55,6 +67,7 @@ impl TestApp {
             web: Arc::default(),
             secrets: Arc::new(test_secrets()),
             sandbox: None,
+            policies: builtin_policies(),
         })
         .await
     }
@@ -87,6 +100,7 @@ impl TestApp {
             web: Arc::new(web),
             secrets: Arc::new(test_secrets()),
             sandbox: None,
+            policies: builtin_policies(),
         })
         .await
     }
@@ -105,6 +119,7 @@ impl TestApp {
             web: Arc::default(),
             secrets: Arc::new(secrets),
             sandbox: Some(sandbox),
+            policies: builtin_policies(),
         })
         .await
     }

@@ -1,10 +1,15 @@
 //! A tenant's own authority policy: MSP admins replace the deployment's policy for one tenant
 //! with their Rego; MSP staff read which policy governs it.
 
-use axum::{Json, http::StatusCode};
+use axum::{Json, extract::State, http::StatusCode};
 use serde::{Deserialize, Serialize};
 use steward_core::storage::PolicyUpdateError;
-use steward_domain::{TenantId, actions::TenantPolicy};
+use steward_domain::{
+    TenantId,
+    access::Permission,
+    actions::{ActionType, PolicyDecision, ProposerKind, TenantPolicy},
+    incidents::EntityKey,
+};
 use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
@@ -19,11 +24,43 @@ use crate::{
 };
 
 pub fn routes() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(
-        get_tenant_policy,
-        set_tenant_policy,
-        remove_tenant_policy
-    ))
+    OpenApiRouter::new()
+        .routes(routes!(
+            get_tenant_policy,
+            set_tenant_policy,
+            remove_tenant_policy
+        ))
+        .routes(routes!(simulate_policy))
+}
+
+/// A hypothetical action to ask the policy about.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SimulationRequest {
+    #[serde(rename = "type")]
+    pub kind: ActionType,
+    /// A device or identity of the tenant's inventory.
+    pub target: EntityKey,
+    /// Who would propose it; a technician unless said.
+    #[serde(default = "technician")]
+    pub proposer: ProposerKind,
+}
+
+fn technician() -> ProposerKind {
+    ProposerKind::Technician
+}
+
+/// What the policy would decide, and on what.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SimulationResult {
+    pub decision: PolicyDecision,
+    /// The input the policy decided on, as it would be recorded with the action.
+    #[schema(value_type = Object)]
+    pub input: serde_json::Value,
+    /// `tenant` when the tenant's own policy decided, `deployment` otherwise.
+    pub governed_by: String,
+    /// Why the policy could not decide, when the decision is the fail-safe deny.
+    pub policy_failure: Option<String>,
 }
 
 /// Which authority policy governs a tenant.
@@ -139,4 +176,73 @@ async fn remove_tenant_policy(
     }
     txn.commit().await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// What-if: the decision and reasons the tenant's authority policy would give an action on a
+/// device or identity, with the input it would see — nothing is recorded or executed (MSP
+/// admins and technicians).
+#[utoipa::path(
+    post,
+    path = "/api/v1/tenants/{tenant_id}/policy/simulate",
+    tag = "policies",
+    params(("tenant_id" = TenantId, Path, description = "The tenant's id")),
+    request_body = SimulationRequest,
+    responses((status = OK, body = SimulationResult), WriteErrors),
+    security(("api_token" = []))
+)]
+async fn simulate_policy(
+    State(state): State<AppState>,
+    ctx: CallerContext,
+    ApiPath(tenant_id): ApiPath<TenantId>,
+    ApiJson(body): ApiJson<SimulationRequest>,
+) -> Result<Json<SimulationResult>, ApiError> {
+    ctx.tenant(tenant_id).await?;
+    ctx.caller.require(Permission::ProposeActions)?;
+    if body.kind.target_kind() != body.target.kind {
+        return Err(ApiError::unprocessable(
+            "invalid-target",
+            format!(
+                "{} acts on a {:?}, not a {:?}",
+                body.kind,
+                body.kind.target_kind(),
+                body.target.kind
+            ),
+        ));
+    }
+    let txn = ctx.storage.begin().await?;
+    let write = ctx.write(&txn);
+    let work = ctx
+        .caller
+        .work(&write, tenant_id)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("no tenant {tenant_id}")))?;
+    let simulation = steward_core::triage::simulate(
+        &work,
+        &state.policies,
+        body.kind,
+        body.target,
+        body.proposer,
+    )
+    .await?
+    .ok_or_else(|| {
+        ApiError::not_found(format!(
+            "no {:?} {} in this tenant",
+            body.target.kind, body.target.id
+        ))
+    })?;
+    drop(work);
+    drop(write);
+    // Nothing to keep: a simulation writes nothing.
+    txn.rollback().await?;
+    Ok(Json(SimulationResult {
+        decision: simulation.decided.decision,
+        input: serde_json::to_value(&simulation.input).unwrap_or_default(),
+        governed_by: if simulation.tenant_policy {
+            "tenant"
+        } else {
+            "deployment"
+        }
+        .to_owned(),
+        policy_failure: simulation.decided.failure,
+    }))
 }
