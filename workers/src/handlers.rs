@@ -25,8 +25,7 @@ pub(crate) fn steward_actor(job: &str) -> AuditActor {
     }
 }
 
-/// How long a synchronization that met a throttled or unavailable vendor waits before it
-/// fails (and is run again).
+/// How long a failed job waits before it fails (and is run again by the queue).
 const TRANSIENT_PAUSE: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// Events overlap between two synchronizations: a vendor may record an event late.
@@ -52,6 +51,8 @@ pub(crate) async fn handle(job: Job, shared: Data<Shared>) -> Result<(), BoxDynE
     };
     if let Err(error) = &outcome {
         tracing::warn!(job = name, %tenant, %error, "job failed; it will run again");
+        // The queue re-runs a failed job at once; the pause spaces the attempts.
+        tokio::time::sleep(TRANSIENT_PAUSE).await;
     }
     outcome.map_err(Into::into)
 }
@@ -161,13 +162,9 @@ pub async fn sync_integration(
     match pulled {
         // Throttled or unavailable: the queue runs the job again, so nothing the vendor
         // reported is skipped until the next scheduled run.
-        Err(error) if error.is_transient() => {
-            // The queue re-runs a failed job at once; the pause spaces the attempts.
-            tokio::time::sleep(TRANSIENT_PAUSE).await;
-            Err(JobError(format!(
-                "the vendor is not answering yet: {error}"
-            )))
-        }
+        Err(error) if error.is_transient() => Err(JobError(format!(
+            "the vendor is not answering yet: {error}"
+        ))),
         _ => Ok(()),
     }
 }

@@ -57,6 +57,9 @@ pub struct WorkerSettings {
     pub verify_timeout: Duration,
     /// Pause between two verification polls.
     pub verify_interval: Duration,
+    /// An action in flight that has not moved for this long is handed to a worker again (its
+    /// job was lost or gave up); checked at every sync interval.
+    pub stall_after: Duration,
 }
 
 impl Default for WorkerSettings {
@@ -71,6 +74,7 @@ impl Default for WorkerSettings {
             },
             verify_timeout: Duration::from_secs(120),
             verify_interval: Duration::from_secs(2),
+            stall_after: Duration::from_secs(600),
         }
     }
 }

@@ -1,4 +1,5 @@
-//! Synchronizes every integration of every active tenant at the configured interval.
+//! At every sync interval: synchronizes every integration of every active tenant, and hands
+//! stalled actions to a worker again.
 
 use steward_core::{jobs::Job, storage::Deployment};
 use tokio::sync::watch;
@@ -6,27 +7,68 @@ use tokio::sync::watch;
 use crate::{JobQueue, Shared};
 
 pub(crate) async fn run(shared: Shared, mut queue: JobQueue, mut stop: watch::Receiver<bool>) {
-    let interval = shared.settings.sync_interval;
+    let sync_interval = shared.settings.sync_interval;
+    // Stalled actions are looked for at least as often as they can stall.
+    let tick = sync_interval.min(shared.settings.stall_after);
+    let mut last_sync = std::time::Instant::now();
     loop {
         tokio::select! {
-            () = tokio::time::sleep(interval) => {}
+            () = tokio::time::sleep(tick) => {}
             _ = stop.changed() => return,
         }
-        let integrations = match Deployment::new(shared.storage.conn()).integrations().await {
-            Ok(integrations) => integrations,
-            Err(error) => {
-                tracing::warn!(%error, "cannot list integrations to synchronize");
-                continue;
-            }
+        if last_sync.elapsed() >= sync_interval {
+            last_sync = std::time::Instant::now();
+            schedule_syncs(&shared, &mut queue).await;
+        }
+        sweep(&shared, &mut queue).await;
+    }
+}
+
+async fn schedule_syncs(shared: &Shared, queue: &mut JobQueue) {
+    let integrations = match Deployment::new(shared.storage.conn()).integrations().await {
+        Ok(integrations) => integrations,
+        Err(error) => {
+            tracing::warn!(%error, "cannot list integrations to synchronize");
+            return;
+        }
+    };
+    for integration in integrations {
+        let job = Job::Sync {
+            tenant_id: integration.tenant_id,
+            integration_id: integration.id,
         };
-        for integration in integrations {
-            let job = Job::Sync {
-                tenant_id: integration.tenant_id,
-                integration_id: integration.id,
-            };
-            if let Err(error) = queue.push(job).await {
-                tracing::warn!(%error, "cannot schedule a synchronization");
-            }
+        if let Err(error) = queue.push(job).await {
+            tracing::warn!(%error, "cannot schedule a synchronization");
+        }
+    }
+}
+
+/// Hands actions that stopped moving to a worker again. Advancing is safe to repeat, so an
+/// action whose job is merely slow is not harmed.
+async fn sweep(shared: &Shared, queue: &mut JobQueue) {
+    let stall =
+        chrono::Duration::from_std(shared.settings.stall_after).unwrap_or(chrono::Duration::MAX);
+    let before = shared.clock.now() - stall;
+    let stalled = match Deployment::new(shared.storage.conn())
+        .stalled_actions(before)
+        .await
+    {
+        Ok(stalled) => stalled,
+        Err(error) => {
+            tracing::warn!(%error, "cannot look for stalled actions");
+            return;
+        }
+    };
+    for (tenant_id, action_id) in stalled {
+        tracing::warn!(%tenant_id, %action_id, "an action stopped moving; advancing it again");
+        if let Err(error) = queue
+            .push(Job::Advance {
+                tenant_id,
+                action_id,
+            })
+            .await
+        {
+            tracing::warn!(%error, "cannot hand a stalled action to a worker");
         }
     }
 }

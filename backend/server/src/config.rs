@@ -75,6 +75,9 @@ pub struct WorkerConfig {
     pub verify_timeout_secs: u64,
     /// Pause between two verification polls, in milliseconds.
     pub verify_interval_ms: u64,
+    /// An action in flight that has not moved for this long (seconds) is handed to a worker
+    /// again.
+    pub stall_after_secs: u64,
 }
 
 impl Default for WorkerConfig {
@@ -88,6 +91,7 @@ impl Default for WorkerConfig {
             missed_heartbeats: 3,
             verify_timeout_secs: 120,
             verify_interval_ms: 2000,
+            stall_after_secs: 600,
         }
     }
 }
@@ -102,6 +106,7 @@ impl WorkerConfig {
             ("worker.missed_heartbeats", self.missed_heartbeats as u64),
             ("worker.verify_timeout_secs", self.verify_timeout_secs),
             ("worker.verify_interval_ms", self.verify_interval_ms),
+            ("worker.stall_after_secs", self.stall_after_secs),
         ]
         .into_iter()
         .filter(|(_, value)| *value == 0)
@@ -123,6 +128,7 @@ impl WorkerConfig {
             },
             verify_timeout: Duration::from_secs(self.verify_timeout_secs),
             verify_interval: Duration::from_millis(self.verify_interval_ms),
+            stall_after: Duration::from_secs(self.stall_after_secs),
         }
     }
 }

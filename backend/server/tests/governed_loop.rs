@@ -48,6 +48,7 @@ fn fast_settings() -> WorkerSettings {
         },
         verify_timeout: Duration::from_secs(5),
         verify_interval: Duration::from_millis(100),
+        stall_after: Duration::from_secs(600),
     }
 }
 
@@ -62,6 +63,16 @@ fn quick_retries() -> RetryPolicy {
 }
 
 async fn start(db: &TestDatabase, policy_dir: Option<&Path>) -> Loop {
+    start_with(db, policy_dir, fast_settings(), None).await
+}
+
+/// As [`start`], with these worker settings and, when given, another clock for the worker.
+async fn start_with(
+    db: &TestDatabase,
+    policy_dir: Option<&Path>,
+    settings: WorkerSettings,
+    worker_clock: Option<Arc<dyn Clock>>,
+) -> Loop {
     let world = World::new(db).await;
     let msp = world.msp("harbor").await;
     let other_msp = world.msp("elsewhere").await;
@@ -125,7 +136,7 @@ async fn start(db: &TestDatabase, policy_dir: Option<&Path>) -> Loop {
     let set = PolicySet::load(policy_dir).unwrap();
     let shared = Shared {
         storage: world.storage.clone(),
-        clock: world.shared_clock(),
+        clock: worker_clock.unwrap_or_else(|| world.shared_clock()),
         keys: Arc::clone(&world.keys),
         secrets: Arc::new(test_secrets()),
         policies: Policies::new(
@@ -133,7 +144,7 @@ async fn start(db: &TestDatabase, policy_dir: Option<&Path>) -> Loop {
             Duration::from_secs(1),
         ),
         vendor_retries: quick_retries(),
-        settings: Arc::new(fast_settings()),
+        settings: Arc::new(settings),
     };
     let (stop, stopped) = watch::channel(false);
     let worker = tokio::spawn(async move {
@@ -1400,5 +1411,50 @@ async fn what_if_asks_the_policy_without_recording_or_executing_anything() {
         item(&state, "users", run["target"].as_str().unwrap())["account_enabled"],
         true
     );
+    l.stop().await;
+}
+
+#[tokio::test]
+async fn an_action_whose_job_was_lost_is_picked_up_again() {
+    let db = TestDatabase::migrated().await;
+    let l = start_with(
+        &db,
+        None,
+        WorkerSettings {
+            stall_after: Duration::from_secs(1),
+            ..fast_settings()
+        },
+        // The tests' clock stands still, so nothing would ever look stalled by it.
+        Some(Arc::new(steward_core::SystemClock)),
+    )
+    .await;
+    let run = l.run_scenario("malware-laptop").await;
+    let machine = run["target"].as_str().unwrap().to_owned();
+    let action = l.wait_for_action("isolate_device", &["verified"]).await;
+
+    // A rollback is requested, but its job never reaches the queue.
+    {
+        use sea_orm::ConnectionTrait;
+        let txn = l.world.storage.begin().await.unwrap();
+        let deployment = steward_core::storage::Deployment::new(&txn);
+        let ctx = deployment.write_context(&l.world.clock, &l.world.keys, World::actor());
+        let work = steward_core::storage::TenantWork::as_steward(&ctx, l.tenant.id)
+            .await
+            .unwrap()
+            .unwrap();
+        work.request_rollback(action["id"].as_str().unwrap().parse().unwrap())
+            .await
+            .unwrap();
+        drop(work);
+        drop(ctx);
+        txn.execute_unprepared("DELETE FROM outbox WHERE dispatched_at IS NULL")
+            .await
+            .unwrap();
+        txn.commit().await.unwrap();
+    }
+    // The sweeper notices the action stopped moving and hands it to a worker.
+    l.wait_for_action("isolate_device", &["rolled_back"]).await;
+    let state = l.sandbox_state().await;
+    assert_eq!(item(&state, "devices", &machine)["isolated"], false);
     l.stop().await;
 }

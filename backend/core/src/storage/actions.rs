@@ -148,6 +148,30 @@ impl<'c, C: ConnectionTrait> ActionReader<'c, C> {
     }
 }
 
+/// Actions in flight not updated since `before`, across every tenant.
+pub(crate) async fn stalled<C: ConnectionTrait>(
+    conn: &C,
+    before: DateTime<Utc>,
+) -> Result<Vec<(TenantId, ActionId)>, StorageError> {
+    let in_flight = [
+        ActionStatus::Queued,
+        ActionStatus::Executing,
+        ActionStatus::Verifying,
+        ActionStatus::RollingBack,
+    ]
+    .map(ActionStatus::as_str);
+    Ok(action::Entity::find()
+        .filter(action::Column::Status.is_in(in_flight))
+        .filter(action::Column::UpdatedAt.lt(before))
+        .order_by_asc(action::Column::UpdatedAt)
+        .limit(500)
+        .all(conn)
+        .await?
+        .into_iter()
+        .map(|row| (row.tenant_id.into(), row.id.into()))
+        .collect())
+}
+
 /// An action someone (or triage) wants taken.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Proposal {

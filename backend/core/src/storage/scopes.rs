@@ -95,6 +95,18 @@ impl<'c, C: ConnectionTrait> Deployment<'c, C> {
         SandboxEnvironments::new(self.conn)
     }
 
+    /// Actions in flight (queued, executing, verifying, rolling back) not moved since `before`:
+    /// their job was lost or gave up, and the sweeper hands them to a worker again.
+    ///
+    /// # Errors
+    /// When the database cannot be read.
+    pub async fn stalled_actions(
+        &self,
+        before: chrono::DateTime<chrono::Utc>,
+    ) -> Result<Vec<(TenantId, steward_domain::ActionId)>, StorageError> {
+        super::actions::stalled(self.conn, before).await
+    }
+
     /// Every integration of every active tenant (the sync scheduler's list).
     ///
     /// # Errors
