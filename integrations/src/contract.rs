@@ -193,3 +193,23 @@ pub fn inverse_request(request: &ActionRequest) -> Result<ActionRequest, Connect
         comment: format!("Rollback of {}: {}", request.action, request.comment),
     })
 }
+
+/// How far before the newest stored event a synchronization asks again: a vendor may record an
+/// event late, and storing is idempotent.
+pub const EVENT_OVERLAP: chrono::Duration = chrono::Duration::minutes(10);
+
+/// One synchronization's reads: the inventory, then the events since shortly before
+/// `newest_stored` (all of them when nothing is stored yet).
+///
+/// # Errors
+/// The first [`ConnectorError`] the vendor answers.
+pub async fn pull(
+    connector: &impl Connector,
+    newest_stored: Option<DateTime<Utc>>,
+) -> Result<(ObservedInventory, Vec<ObservedEvent>), ConnectorError> {
+    let inventory = connector.inventory().await?;
+    let events = connector
+        .events(newest_stored.map(|at| at - EVENT_OVERLAP))
+        .await?;
+    Ok((inventory, events))
+}

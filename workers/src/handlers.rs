@@ -12,7 +12,7 @@ use steward_domain::{
     IntegrationId, TenantId,
     audit::{ActorKind, AuditActor},
 };
-use steward_integrations::{Connector, http::VendorHttp, registry};
+use steward_integrations::{contract, http::VendorHttp, registry};
 
 use crate::{Shared, executor};
 
@@ -27,9 +27,6 @@ pub(crate) fn steward_actor(job: &str) -> AuditActor {
 
 /// How long a failed job waits before it fails (and is run again by the queue).
 const TRANSIENT_PAUSE: std::time::Duration = std::time::Duration::from_secs(5);
-
-/// Events overlap between two synchronizations: a vendor may record an event late.
-const EVENT_OVERLAP: chrono::Duration = chrono::Duration::minutes(10);
 
 /// Runs one job. An error leaves the job for the queue to run again.
 pub(crate) async fn handle(job: Job, shared: Data<Shared>) -> Result<(), BoxDynError> {
@@ -115,17 +112,11 @@ pub async fn sync_integration(
                 http,
                 Arc::clone(&shared.clock),
             ),
-            since.map(|since| since - EVENT_OVERLAP),
+            since,
         )
     };
     let pulled = match connector {
-        Ok(connector) => match connector.inventory().await {
-            Ok(inventory) => connector
-                .events(since)
-                .await
-                .map(|events| (inventory, events)),
-            Err(error) => Err(error),
-        },
+        Ok(connector) => contract::pull(&connector, since).await,
         Err(error) => Err(error),
     };
     let txn = shared.storage.begin().await.map_err(JobError::from)?;

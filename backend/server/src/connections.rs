@@ -8,7 +8,7 @@ use steward_core::{
 };
 use steward_domain::{IntegrationId, TenantId, integrations::Integration, inventory::SyncCounts};
 use steward_integrations::{
-    Connector,
+    Connector, contract,
     http::{RetryPolicy, VendorHttp},
     registry,
 };
@@ -66,10 +66,6 @@ pub struct SyncOutcome {
     pub integration: Integration,
 }
 
-/// Events are asked for from this long before the newest one stored: vendors index late, and
-/// the overlap is stored once.
-const EVENT_OVERLAP: chrono::Duration = chrono::Duration::minutes(10);
-
 /// Reads the vendor's inventory and new events through the integration, merges them into the
 /// tenant's, and records the outcome as the integration's health. A failing vendor is an
 /// outcome (the integration turns `failing`), not an error.
@@ -107,16 +103,10 @@ pub async fn sync(
             VendorHttp::new(interactive_retries())?,
             Arc::clone(&state.clock),
         );
-        (connector, since.map(|since| since - EVENT_OVERLAP))
+        (connector, since)
     };
     let pulled = match connector {
-        Ok(connector) => match connector.inventory().await {
-            Ok(inventory) => connector
-                .events(since)
-                .await
-                .map(|events| (inventory, events)),
-            Err(error) => Err(error),
-        },
+        Ok(connector) => contract::pull(&connector, since).await,
         Err(error) => Err(error),
     };
     let txn = state.storage.begin().await?;

@@ -156,12 +156,10 @@ fn wrap(text: &str, width: usize) -> Vec<String> {
 }
 
 fn duration(seconds: Option<i64>) -> String {
-    match seconds {
-        None => "n/a".to_owned(),
-        Some(s) if s < 120 => format!("{s} s"),
-        Some(s) if s < 7200 => format!("{} min", s / 60),
-        Some(s) => format!("{:.1} h", s as f64 / 3600.0),
-    }
+    seconds.map_or_else(
+        || "n/a".to_owned(),
+        steward_frontend::pages::report::human_duration,
+    )
 }
 
 /// Renders the report as a PDF document.

@@ -64,13 +64,18 @@ pub fn risk_chart_svg(risk: &[RiskChange]) -> String {
     svg
 }
 
-fn duration(seconds: Option<i64>) -> String {
+/// A span of seconds for people: `45 s`, `12 min`, `3.5 h`.
+#[must_use]
+pub fn human_duration(seconds: i64) -> String {
     match seconds {
-        None => "—".to_owned(),
-        Some(s) if s < 120 => format!("{s} s"),
-        Some(s) if s < 7200 => format!("{} min", s / 60),
-        Some(s) => format!("{:.1} h", s as f64 / 3600.0),
+        s if s < 120 => format!("{s} s"),
+        s if s < 7200 => format!("{} min", s / 60),
+        s => format!("{:.1} h", s as f64 / 3600.0),
     }
+}
+
+fn duration(seconds: Option<i64>) -> String {
+    seconds.map_or_else(|| "—".to_owned(), human_duration)
 }
 
 /// Renders the report page; `pdf_href` downloads the same report as a PDF.

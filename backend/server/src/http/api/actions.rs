@@ -146,7 +146,6 @@ async fn answer(
     approve: bool,
     body: ApprovalBody,
 ) -> Result<Action, ApiError> {
-    ctx.tenant(tenant_id).await?;
     let txn = ctx.storage.begin().await?;
     let write = ctx.write(&txn);
     let work = ctx
@@ -227,7 +226,6 @@ async fn roll_back_action(
     ctx: CallerContext,
     ApiPath((tenant_id, action_id)): ApiPath<(TenantId, ActionId)>,
 ) -> Result<Json<Action>, ApiError> {
-    ctx.tenant(tenant_id).await?;
     let txn = ctx.storage.begin().await?;
     let write = ctx.write(&txn);
     let work = ctx

@@ -166,7 +166,6 @@ async fn update_incident(
     ApiPath((tenant_id, incident_id)): ApiPath<(TenantId, IncidentId)>,
     ApiJson(body): ApiJson<IncidentUpdate>,
 ) -> Result<Json<Incident>, ApiError> {
-    ctx.tenant(tenant_id).await?;
     let txn = ctx.storage.begin().await?;
     let write = ctx.write(&txn);
     let work = ctx

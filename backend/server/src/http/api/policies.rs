@@ -196,7 +196,13 @@ async fn simulate_policy(
     ApiPath(tenant_id): ApiPath<TenantId>,
     ApiJson(body): ApiJson<SimulationRequest>,
 ) -> Result<Json<SimulationResult>, ApiError> {
-    ctx.tenant(tenant_id).await?;
+    let txn = ctx.storage.begin().await?;
+    let write = ctx.write(&txn);
+    let work = ctx
+        .caller
+        .work(&write, tenant_id)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("no tenant {tenant_id}")))?;
     ctx.caller.require(Permission::ProposeActions)?;
     if body.kind.target_kind() != body.target.kind {
         return Err(ApiError::unprocessable(
@@ -209,13 +215,6 @@ async fn simulate_policy(
             ),
         ));
     }
-    let txn = ctx.storage.begin().await?;
-    let write = ctx.write(&txn);
-    let work = ctx
-        .caller
-        .work(&write, tenant_id)
-        .await?
-        .ok_or_else(|| ApiError::not_found(format!("no tenant {tenant_id}")))?;
     let simulation = steward_core::triage::simulate(
         &work,
         &state.policies,
