@@ -387,6 +387,28 @@ async fn an_overlapping_isolation_request_is_refused_by_the_vendor() {
 }
 
 #[tokio::test]
+async fn concurrent_runs_of_one_request_share_one_machine_action() {
+    let fixture = Fixture::start().await;
+    let defender = Arc::new(fixture.defender());
+    let laptop = fixture.state().await.devices[2].id.clone();
+    let isolate = request(ActionType::IsolateDevice, &laptop, "raced");
+    let runs: Vec<_> = (0..4)
+        .map(|_| {
+            let defender = Arc::clone(&defender);
+            let isolate = isolate.clone();
+            tokio::spawn(async move { defender.execute(&isolate).await })
+        })
+        .collect();
+    let mut references = Vec::new();
+    for run in runs {
+        references.push(run.await.unwrap().unwrap().vendor_reference.unwrap());
+    }
+    references.dedup();
+    assert_eq!(references.len(), 1, "{references:?}");
+    assert_eq!(fixture.state().await.machine_actions.len(), 1);
+}
+
+#[tokio::test]
 async fn disabling_a_user_is_verified_and_rolled_back() {
     let fixture = Fixture::start().await;
     let graph = fixture.graph();

@@ -111,6 +111,15 @@ impl WorkerConfig {
         .into_iter()
         .filter(|(_, value)| *value == 0)
         .map(|(key, _)| InvalidSetting::new(key, "must be at least 1"))
+        .chain(
+            // An action still being verified would look stalled and go to a second worker.
+            (self.stall_after_secs <= self.verify_timeout_secs).then(|| {
+                InvalidSetting::new(
+                    "worker.stall_after_secs",
+                    "must be longer than worker.verify_timeout_secs",
+                )
+            }),
+        )
         .collect()
     }
 
@@ -613,6 +622,23 @@ mod tests {
             assert_eq!(problems.len(), 2, "{problems:?}");
             assert!(problems[0].starts_with("database.max_connections: must be at least 1"));
             assert!(problems[1].starts_with("log.filter: "), "{problems:?}");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn an_action_cannot_look_stalled_while_it_may_still_be_verifying() {
+        Jail::expect_with(|jail| {
+            jail.set_env("STEWARD_WORKER__VERIFY_TIMEOUT_SECS", "300");
+            jail.set_env("STEWARD_WORKER__STALL_AFTER_SECS", "300");
+            let problems = problems_of(load_in_jail(None));
+            assert_eq!(problems.len(), 1, "{problems:?}");
+            assert!(
+                problems[0].starts_with(
+                    "worker.stall_after_secs: must be longer than worker.verify_timeout_secs"
+                ),
+                "{problems:?}"
+            );
             Ok(())
         });
     }

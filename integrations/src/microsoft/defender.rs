@@ -418,9 +418,18 @@ impl Connector for DefenderConnector {
                     None => Err(ConnectorError::Unavailable(detail)),
                 };
             }
+            // Two runs of the same step can race past the check above; the pending request
+            // may be the other run's, under the same idempotency key.
             Err(ConnectorError::Rejected { code, message })
                 if code == "ActiveRequestAlreadyExists" =>
             {
+                if let Some(earlier) = self.earlier_attempt(request).await? {
+                    return Ok(Execution {
+                        vendor_reference: Some(earlier.id),
+                        requested_at: earlier.creation_date_time_utc.unwrap_or(requested_at),
+                        changed: true,
+                    });
+                }
                 return Err(ConnectorError::Rejected {
                     code,
                     message: format!(
