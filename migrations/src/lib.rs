@@ -21,6 +21,7 @@ mod m20261125_000001_create_integrations;
 mod m20261126_000001_create_inventory;
 mod m20261127_000001_create_response;
 mod m20261128_000001_create_tenant_policies;
+mod m20261130_000001_create_guardrails;
 
 /// Applies Steward's migrations in order.
 #[derive(Debug)]
@@ -38,6 +39,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261126_000001_create_inventory::Migration),
             Box::new(m20261127_000001_create_response::Migration),
             Box::new(m20261128_000001_create_tenant_policies::Migration),
+            Box::new(m20261130_000001_create_guardrails::Migration),
         ]
     }
 

@@ -59,6 +59,36 @@ technician_reasons contains "high-criticality-asset" if {
 	input.tenant.automation_level < 3
 }
 
+# At level 3, disruptive actions on high-criticality assets run on their own only inside the
+# tenant's maintenance windows, when it has any.
+technician_reasons contains "outside-maintenance-window" if {
+	input.action.type in disruptive_actions
+	input.target.criticality == "high"
+	input.tenant.automation_level == 3
+	input.tenant.maintenance.configured
+	not input.tenant.maintenance.open
+}
+
+# Automatic actions of one type per tenant per hour; beyond that a technician looks first.
+hourly_limits := {
+	"isolate_device": 10,
+	"release_device": 10,
+	"disable_user": 5,
+	"enable_user": 5,
+	"revoke_sessions": 5,
+}
+
+technician_reasons contains "action-type-hourly-limit" if {
+	input.guardrails.automatic_of_type_last_hour >= hourly_limits[input.action.type]
+}
+
+# Steward enforces these three whatever a policy says; naming them here explains the decision.
+technician_reasons contains "kill-switch-engaged" if input.guardrails.kill_switch
+
+technician_reasons contains "circuit-breaker-open" if input.guardrails.circuit_open
+
+technician_reasons contains "automation-rate-limit" if input.guardrails.rate_limited
+
 # ---- the decision -------------------------------------------------------------------------------
 
 decision := {"outcome": "deny", "reasons": sort(deny_reasons)} if {

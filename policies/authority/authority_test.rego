@@ -10,9 +10,21 @@ base := {
 	"action": {"type": "isolate_device", "reversible": true, "target_count": 1},
 	"target": {"kind": "device", "name": "FIN-LT-07", "criticality": "medium", "privileged": false, "tags": ["finance"]},
 	"risk": {"score": 85, "factors": [{"name": "active_high_severity_alert", "contribution": 45}]},
-	"tenant": {"automation_level": 2},
+	"tenant": {"automation_level": 2, "maintenance": {"configured": false, "open": false}},
 	"proposer": {"kind": "worker"},
+	"guardrails": {
+		"kill_switch": false,
+		"circuit_open": false,
+		"rate_limited": false,
+		"automatic_last_hour": 0,
+		"automatic_of_type_last_hour": 0,
+		"failures_last_hour": 0,
+	},
 }
+
+level(n) := {"automation_level": n, "maintenance": {"configured": false, "open": false}}
+
+guardrails(patch) := object.union(base.guardrails, patch)
 
 with_patch(patch) := object.union(base, patch)
 
@@ -25,13 +37,13 @@ cases := [
 	},
 	{
 		"name": "level 0 only notifies",
-		"input": with_patch({"tenant": {"automation_level": 0}}),
+		"input": with_patch({"tenant": level(0)}),
 		"outcome": "technician_approval",
 		"reasons": ["automation-level-0-notify-only"],
 	},
 	{
 		"name": "level 1 asks for one click",
-		"input": with_patch({"tenant": {"automation_level": 1}}),
+		"input": with_patch({"tenant": level(1)}),
 		"outcome": "technician_approval",
 		"reasons": ["automation-level-1-one-click-approval"],
 	},
@@ -87,16 +99,76 @@ cases := [
 		"name": "level 3 runs bulk reversible actions",
 		"input": with_patch({
 			"action": {"type": "isolate_device", "reversible": true, "target_count": 12},
-			"tenant": {"automation_level": 3},
+			"tenant": level(3),
 		}),
 		"outcome": "auto",
 		"reasons": ["reversible-action-within-automation-level"],
 	},
 	{
 		"name": "a nonsense automation level is denied",
-		"input": with_patch({"tenant": {"automation_level": 7}}),
+		"input": with_patch({"tenant": level(7)}),
 		"outcome": "deny",
 		"reasons": ["invalid-automation-level"],
+	},
+	{
+		"name": "level 3 isolates a high-criticality asset inside a maintenance window",
+		"input": with_patch({
+			"target": {"kind": "device", "name": "SRV-02", "criticality": "high", "privileged": false, "tags": []},
+			"tenant": {"automation_level": 3, "maintenance": {"configured": true, "open": true}},
+		}),
+		"outcome": "auto",
+		"reasons": ["reversible-action-within-automation-level"],
+	},
+	{
+		"name": "level 3 asks first outside the maintenance windows",
+		"input": with_patch({
+			"target": {"kind": "device", "name": "SRV-02", "criticality": "high", "privileged": false, "tags": []},
+			"tenant": {"automation_level": 3, "maintenance": {"configured": true, "open": false}},
+		}),
+		"outcome": "technician_approval",
+		"reasons": ["outside-maintenance-window"],
+	},
+	{
+		"name": "without maintenance windows level 3 does not wait for one",
+		"input": with_patch({
+			"target": {"kind": "device", "name": "SRV-02", "criticality": "high", "privileged": false, "tags": []},
+			"tenant": level(3),
+		}),
+		"outcome": "auto",
+		"reasons": ["reversible-action-within-automation-level"],
+	},
+	{
+		"name": "the tenth automatic isolation in an hour waits for a technician",
+		"input": with_patch({"guardrails": guardrails({"automatic_of_type_last_hour": 10})}),
+		"outcome": "technician_approval",
+		"reasons": ["action-type-hourly-limit"],
+	},
+	{
+		"name": "the ninth does not",
+		"input": with_patch({"guardrails": guardrails({"automatic_of_type_last_hour": 9})}),
+		"outcome": "auto",
+		"reasons": ["reversible-action-within-automation-level"],
+	},
+	{
+		"name": "a pulled kill switch stops automatic execution",
+		"input": with_patch({"guardrails": guardrails({"kill_switch": true})}),
+		"outcome": "technician_approval",
+		"reasons": ["kill-switch-engaged"],
+	},
+	{
+		"name": "an open circuit breaker and a reached rate limit ask a person",
+		"input": with_patch({"guardrails": guardrails({"circuit_open": true, "rate_limited": true})}),
+		"outcome": "technician_approval",
+		"reasons": ["automation-rate-limit", "circuit-breaker-open"],
+	},
+	{
+		"name": "the kill switch does not lower what the customer must approve",
+		"input": with_patch({
+			"target": {"kind": "device", "name": "SRV-01", "criticality": "critical", "privileged": false, "tags": []},
+			"guardrails": guardrails({"kill_switch": true}),
+		}),
+		"outcome": "customer_approval",
+		"reasons": ["critical-asset", "kill-switch-engaged"],
 	},
 ]
 

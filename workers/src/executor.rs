@@ -8,12 +8,14 @@
 use std::{sync::Arc, time::Instant};
 
 use steward_core::{
-    storage::{ActionUpdate, Deployment, TenantWork},
+    policy::{self, Decided, input::GuardrailsInput},
+    storage::ActionUpdate,
     triage,
 };
 use steward_domain::{
     ActionId, TenantId,
-    actions::{Action, ActionStatus},
+    actions::{Action, ActionStatus, PolicyDecision, PolicyOutcome},
+    guardrails::Pause,
     incidents::EntityKey,
 };
 use steward_integrations::{
@@ -22,7 +24,10 @@ use steward_integrations::{
     registry::{self, AnyConnector},
 };
 
-use crate::{Shared, handlers::JobError, handlers::steward_actor};
+use crate::{
+    Shared,
+    handlers::{Finish, JobError, as_steward},
+};
 
 /// What a step decided, to record.
 enum Step {
@@ -30,6 +35,9 @@ enum Step {
     Move(ActionStatus, Record),
     /// Record a failed verification and start the automatic rollback, in one transaction.
     FailAndRollBack(String),
+    /// A guardrail tripped after the action was queued automatically: it now waits for a
+    /// technician under this decision.
+    Hold(PolicyDecision, String),
     /// Nothing more to do.
     Done,
 }
@@ -64,6 +72,10 @@ pub async fn advance(
             Step::Move(to, record) => {
                 record_step(shared, &action, from, to, record, false).await?;
             }
+            Step::Hold(decision, detail) => {
+                hold(shared, &action, &decision, &detail).await?;
+                return Ok(());
+            }
             Step::FailAndRollBack(detail) => {
                 record_step(
                     shared,
@@ -88,32 +100,28 @@ async fn load(
     tenant_id: TenantId,
     action_id: ActionId,
 ) -> Result<Option<(Action, i32)>, JobError> {
-    let txn = shared.storage.begin().await.map_err(JobError::from)?;
-    let deployment = Deployment::new(&txn);
-    let ctx = deployment.write_context(
-        shared.clock.as_ref(),
-        &shared.keys,
-        steward_actor("advance"),
-    );
-    let Some(work) = TenantWork::as_steward(&ctx, tenant_id)
-        .await
-        .map_err(JobError::from)?
-    else {
-        return Ok(None);
-    };
-    let action = work
-        .actions()
-        .get(action_id)
-        .await
-        .map_err(JobError::from)?;
-    let attempt = work
-        .actions()
-        .attempt(action_id)
-        .await
-        .map_err(JobError::from)?
-        .unwrap_or(0);
-    txn.rollback().await.map_err(JobError::from)?;
-    Ok(action.map(|a| (a, attempt)))
+    let found = as_steward(
+        shared,
+        "advance",
+        tenant_id,
+        Finish::Discard,
+        async |work| {
+            let action = work
+                .actions()
+                .get(action_id)
+                .await
+                .map_err(JobError::from)?;
+            let attempt = work
+                .actions()
+                .attempt(action_id)
+                .await
+                .map_err(JobError::from)?
+                .unwrap_or(0);
+            Ok(action.map(|a| (a, attempt)))
+        },
+    )
+    .await?;
+    Ok(found.flatten())
 }
 
 /// Records one step in one transaction; with `then_roll_back`, the failed action also starts
@@ -126,63 +134,142 @@ async fn record_step(
     record: Record,
     then_roll_back: bool,
 ) -> Result<(), JobError> {
-    let txn = shared.storage.begin().await.map_err(JobError::from)?;
-    let deployment = Deployment::new(&txn);
-    let ctx = deployment.write_context(
-        shared.clock.as_ref(),
-        &shared.keys,
-        steward_actor("advance"),
-    );
-    let Some(work) = TenantWork::as_steward(&ctx, action.tenant_id)
-        .await
-        .map_err(JobError::from)?
-    else {
-        return Ok(());
+    as_steward(
+        shared,
+        "advance",
+        action.tenant_id,
+        Finish::Commit,
+        async |work| {
+            let moved = work
+                .transition(
+                    action.id,
+                    from,
+                    ActionUpdate {
+                        snapshot: record.snapshot.as_ref(),
+                        vendor_reference: record.vendor_reference.as_deref(),
+                        detail: record.detail.as_deref(),
+                        executed: to == ActionStatus::Verifying,
+                        verified: to == ActionStatus::Verified,
+                        rolled_back: to == ActionStatus::RolledBack,
+                        next_attempt: record.next_attempt,
+                        ..ActionUpdate::to(to)
+                    },
+                )
+                .await
+                .map_err(JobError::from)?;
+            if !moved {
+                // Another run of this job got there first (nothing was written); it records the
+                // rest.
+                return Ok(());
+            }
+            if then_roll_back && action.reversible {
+                work.transition(
+                    action.id,
+                    ActionStatus::Failed,
+                    ActionUpdate {
+                        detail: Some(
+                            "automatic rollback: the action did not take effect as intended",
+                        ),
+                        ..ActionUpdate::to(ActionStatus::RollingBack)
+                    },
+                )
+                .await
+                .map_err(JobError::from)?;
+            }
+            if matches!(to, ActionStatus::Verified | ActionStatus::RolledBack) {
+                let target = EntityKey {
+                    kind: action.target.kind,
+                    id: action.target.id,
+                };
+                triage::refresh_risk(work, target)
+                    .await
+                    .map_err(JobError::from)?;
+            }
+            Ok(())
+        },
+    )
+    .await
+    .map(|_| ())
+}
+
+/// For an action queued without a person's approval: whether the kill switch or the circuit
+/// breaker now holds it back (both can trip between the decision and the execution). The rate
+/// limits were applied when it was decided, and it counts towards them itself.
+async fn held_back(shared: &Shared, action: &Action) -> Result<Option<Step>, JobError> {
+    if action.decision.outcome != PolicyOutcome::Auto || !action.approvals.is_empty() {
+        return Ok(None);
+    }
+    let read = as_steward(
+        shared,
+        "advance",
+        action.tenant_id,
+        Finish::Discard,
+        async |work| {
+            let guardrails = work.guardrails();
+            let (tenant_halt, msp_halt) = guardrails.halts().await.map_err(JobError::from)?;
+            let activity = guardrails
+                .activity(shared.clock.now())
+                .await
+                .map_err(JobError::from)?;
+            Ok((tenant_halt.is_some() || msp_halt.is_some(), activity))
+        },
+    )
+    .await?;
+    let Some((halted, activity)) = read else {
+        return Ok(None);
     };
-    let moved = work
-        .transition(
-            action.id,
-            from,
-            ActionUpdate {
-                snapshot: record.snapshot.as_ref(),
-                vendor_reference: record.vendor_reference.as_deref(),
-                detail: record.detail.as_deref(),
-                executed: to == ActionStatus::Verifying,
-                verified: to == ActionStatus::Verified,
-                rolled_back: to == ActionStatus::RolledBack,
-                next_attempt: record.next_attempt,
-                ..ActionUpdate::to(to)
-            },
-        )
-        .await
-        .map_err(JobError::from)?;
-    if !moved {
-        // Another run of this job got there first; it records the rest.
-        txn.rollback().await.map_err(JobError::from)?;
-        return Ok(());
+    let pauses = shared.policies.limits().pauses(halted, &activity);
+    let tripped = GuardrailsInput {
+        kill_switch: pauses.contains(&Pause::KillSwitch),
+        circuit_open: pauses.contains(&Pause::CircuitOpen),
+        ..GuardrailsInput::default()
+    };
+    let held = policy::constrain(
+        Decided {
+            decision: action.decision.clone(),
+            failure: None,
+        },
+        &tripped,
+    );
+    if held.decision.outcome == PolicyOutcome::Auto {
+        return Ok(None);
     }
-    if then_roll_back && action.reversible {
-        work.transition(
-            action.id,
-            ActionStatus::Failed,
-            ActionUpdate {
-                detail: Some("automatic rollback: the action did not take effect as intended"),
-                ..ActionUpdate::to(ActionStatus::RollingBack)
-            },
-        )
-        .await
-        .map_err(JobError::from)?;
-    }
-    if matches!(to, ActionStatus::Verified | ActionStatus::RolledBack) {
-        let target = EntityKey {
-            kind: action.target.kind,
-            id: action.target.id,
-        };
-        triage::refresh_risk(&work, target)
+    let why = if tripped.kill_switch {
+        "the kill switch was pulled before it ran; a technician must approve it"
+    } else {
+        "the circuit breaker opened before it ran; a technician must approve it"
+    };
+    Ok(Some(Step::Hold(held.decision, why.to_owned())))
+}
+
+/// Records a held-back action as awaiting a technician's approval.
+async fn hold(
+    shared: &Shared,
+    action: &Action,
+    decision: &PolicyDecision,
+    detail: &str,
+) -> Result<(), JobError> {
+    as_steward(
+        shared,
+        "advance",
+        action.tenant_id,
+        Finish::Commit,
+        async |work| {
+            work.transition(
+                action.id,
+                ActionStatus::Queued,
+                ActionUpdate {
+                    decision: Some(decision),
+                    detail: Some(detail),
+                    ..ActionUpdate::to(ActionStatus::AwaitingApproval)
+                },
+            )
             .await
-            .map_err(JobError::from)?;
-    }
-    txn.commit().await.map_err(JobError::from)
+            .map_err(JobError::from)
+        },
+    )
+    .await
+    .map(|_| ())
 }
 
 /// The vendor request for this attempt: its idempotency key names the action and attempt.
@@ -205,6 +292,9 @@ fn request(action: &Action, attempt: i32) -> Result<ActionRequest, String> {
 async fn step(shared: &Shared, action: &Action, attempt: i32) -> Result<Step, JobError> {
     match action.status {
         ActionStatus::Queued => {
+            if let Some(held) = held_back(shared, action).await? {
+                return Ok(held);
+            }
             let (connector, vendor_id) = match connect(shared, action).await? {
                 Ok(found) => found,
                 Err(why) => return Ok(fail(why)),
@@ -407,42 +497,44 @@ async fn connect(
             action.kind, action.target.name
         )));
     };
-    let txn = shared.storage.begin().await.map_err(JobError::from)?;
-    let deployment = Deployment::new(&txn);
-    let ctx = deployment.write_context(
-        shared.clock.as_ref(),
-        &shared.keys,
-        steward_actor("advance"),
-    );
-    let Some(work) = TenantWork::as_steward(&ctx, action.tenant_id)
-        .await
-        .map_err(JobError::from)?
-    else {
+    let opened = as_steward(
+        shared,
+        "advance",
+        action.tenant_id,
+        Finish::Discard,
+        async |work| {
+            let admin = work.context().operate_msp(work.tenant().msp_id);
+            let Ok(opened) = admin
+                .integrations(action.tenant_id, &shared.secrets)
+                .open(integration_id)
+                .await
+            else {
+                return Ok(None);
+            };
+            let sources = match action.target.kind {
+                steward_domain::actions::TargetKind::Device => work
+                    .inventory()
+                    .device(action.target.id)
+                    .await
+                    .map_err(JobError::from)?
+                    .map(|d| d.sources),
+                steward_domain::actions::TargetKind::Identity => work
+                    .inventory()
+                    .identity(action.target.id)
+                    .await
+                    .map_err(JobError::from)?
+                    .map(|i| i.sources),
+            };
+            Ok(Some((opened, sources)))
+        },
+    )
+    .await?;
+    let Some(opened) = opened else {
         return Ok(Err("the tenant no longer exists".into()));
     };
-    let admin = ctx.operate_msp(work.tenant().msp_id);
-    let Ok((integration, credential)) = admin
-        .integrations(action.tenant_id, &shared.secrets)
-        .open(integration_id)
-        .await
-    else {
+    let Some(((integration, credential), entity)) = opened else {
         return Ok(Err(format!("integration {integration_id} was removed")));
     };
-    let entity = match action.target.kind {
-        steward_domain::actions::TargetKind::Device => work
-            .inventory()
-            .device(action.target.id)
-            .await
-            .map_err(JobError::from)?
-            .map(|d| d.sources),
-        steward_domain::actions::TargetKind::Identity => work
-            .inventory()
-            .identity(action.target.id)
-            .await
-            .map_err(JobError::from)?
-            .map(|i| i.sources),
-    };
-    txn.rollback().await.map_err(JobError::from)?;
     let Some(vendor_id) = entity
         .unwrap_or_default()
         .into_iter()

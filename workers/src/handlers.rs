@@ -76,80 +76,62 @@ pub async fn sync_integration(
     tenant_id: TenantId,
     integration_id: IntegrationId,
 ) -> Result<(), JobError> {
-    let actor = steward_actor("sync");
-    let (connector, since) = {
-        let txn = shared.storage.begin().await.map_err(JobError::from)?;
-        let deployment = Deployment::new(&txn);
-        let ctx = deployment.write_context(shared.clock.as_ref(), &shared.keys, actor.clone());
-        let Some(work) = TenantWork::as_steward(&ctx, tenant_id)
-            .await
-            .map_err(JobError::from)?
-        else {
-            return Ok(());
-        };
-        let msp_id = work.tenant().msp_id;
-        let admin = ctx.operate_msp(msp_id);
-        let opened = admin
+    let opened = as_steward(shared, "sync", tenant_id, Finish::Discard, async |work| {
+        let admin = work.context().operate_msp(work.tenant().msp_id);
+        let Ok(opened) = admin
             .integrations(tenant_id, &shared.secrets)
             .open(integration_id)
-            .await;
-        let Ok((integration, credential)) = opened else {
+            .await
+        else {
             // Removed since the job was enqueued: nothing to do.
-            return Ok(());
+            return Ok(None);
         };
         let since = work
             .inventory()
             .latest_event_time(integration_id)
             .await
             .map_err(JobError::from)?;
-        txn.rollback().await.map_err(JobError::from)?;
-        let http = VendorHttp::new(shared.vendor_retries.clone()).map_err(JobError::from)?;
-        (
-            registry::connect(
-                integration.vendor,
-                &integration.settings,
-                credential,
-                http,
-                Arc::clone(&shared.clock),
-            ),
-            since,
-        )
+        Ok(Some((opened, since)))
+    })
+    .await?;
+    let Some(Some(((integration, credential), since))) = opened else {
+        return Ok(());
     };
-    let pulled = match connector {
+    let http = VendorHttp::new(shared.vendor_retries.clone()).map_err(JobError::from)?;
+    let pulled = match registry::connect(
+        integration.vendor,
+        &integration.settings,
+        credential,
+        http,
+        Arc::clone(&shared.clock),
+    ) {
         Ok(connector) => contract::pull(&connector, since).await,
         Err(error) => Err(error),
     };
-    let txn = shared.storage.begin().await.map_err(JobError::from)?;
-    let deployment = Deployment::new(&txn);
-    let ctx = deployment.write_context(shared.clock.as_ref(), &shared.keys, actor);
-    let Some(work) = TenantWork::as_steward(&ctx, tenant_id)
-        .await
-        .map_err(JobError::from)?
-    else {
-        return Ok(());
-    };
-    let admin = ctx.operate_msp(work.tenant().msp_id);
-    let outcome = match &pulled {
-        Ok((inventory, events)) => {
-            let counts = admin
-                .inventory(tenant_id)
-                .record_sync(integration_id, inventory, events)
-                .await
-                .map_err(JobError::from)?;
-            tracing::info!(%tenant_id, %integration_id, ?counts, "synchronized");
-            CheckOutcome::Succeeded
-        }
-        Err(error) => {
-            tracing::warn!(%tenant_id, %integration_id, %error, "synchronization failed");
-            CheckOutcome::Failed(error.to_string())
-        }
-    };
-    admin
-        .integrations(tenant_id, &shared.secrets)
-        .record_scheduled_check(integration_id, outcome)
-        .await
-        .map_err(JobError::from)?;
-    txn.commit().await.map_err(JobError::from)?;
+    as_steward(shared, "sync", tenant_id, Finish::Commit, async |work| {
+        let admin = work.context().operate_msp(work.tenant().msp_id);
+        let outcome = match &pulled {
+            Ok((inventory, events)) => {
+                let counts = admin
+                    .inventory(tenant_id)
+                    .record_sync(integration_id, inventory, events)
+                    .await
+                    .map_err(JobError::from)?;
+                tracing::info!(%tenant_id, %integration_id, ?counts, "synchronized");
+                CheckOutcome::Succeeded
+            }
+            Err(error) => {
+                tracing::warn!(%tenant_id, %integration_id, %error, "synchronization failed");
+                CheckOutcome::Failed(error.to_string())
+            }
+        };
+        admin
+            .integrations(tenant_id, &shared.secrets)
+            .record_scheduled_check(integration_id, outcome)
+            .await
+            .map_err(JobError::from)
+    })
+    .await?;
     match pulled {
         // Throttled or unavailable: the queue runs the job again, so nothing the vendor
         // reported is skipped until the next scheduled run.
@@ -158,6 +140,43 @@ pub async fn sync_integration(
         ))),
         _ => Ok(()),
     }
+}
+
+/// Whether [`as_steward`] keeps what its work wrote.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Finish {
+    Commit,
+    /// A read: nothing to keep.
+    Discard,
+}
+
+/// Runs `work` as Steward in the tenant, in one transaction committed or discarded as `finish`
+/// says; `None` when the tenant no longer exists.
+pub(crate) async fn as_steward<T>(
+    shared: &Shared,
+    job: &str,
+    tenant_id: TenantId,
+    finish: Finish,
+    work: impl AsyncFnOnce(&TenantWork<'_>) -> Result<T, JobError>,
+) -> Result<Option<T>, JobError> {
+    let txn = shared.storage.begin().await.map_err(JobError::from)?;
+    let deployment = Deployment::new(&txn);
+    let ctx = deployment.write_context(shared.clock.as_ref(), &shared.keys, steward_actor(job));
+    let Some(tenant) = TenantWork::as_steward(&ctx, tenant_id)
+        .await
+        .map_err(JobError::from)?
+    else {
+        return Ok(None);
+    };
+    let value = work(&tenant).await?;
+    drop(tenant);
+    drop(ctx);
+    match finish {
+        Finish::Commit => txn.commit().await,
+        Finish::Discard => txn.rollback().await,
+    }
+    .map_err(JobError::from)?;
+    Ok(Some(value))
 }
 
 /// Triages stored events as Steward, in one transaction.
@@ -169,20 +188,15 @@ pub async fn triage_events(
     tenant_id: TenantId,
     event_ids: &[uuid::Uuid],
 ) -> Result<(), JobError> {
-    let txn = shared.storage.begin().await.map_err(JobError::from)?;
-    let deployment = Deployment::new(&txn);
-    let ctx =
-        deployment.write_context(shared.clock.as_ref(), &shared.keys, steward_actor("triage"));
-    let Some(work) = TenantWork::as_steward(&ctx, tenant_id)
-        .await
-        .map_err(JobError::from)?
+    let Some(outcome) = as_steward(shared, "triage", tenant_id, Finish::Commit, async |work| {
+        triage::triage(work, &shared.policies, event_ids)
+            .await
+            .map_err(JobError::from)
+    })
+    .await?
     else {
         return Ok(());
     };
-    let outcome = triage::triage(&work, &shared.policies, event_ids)
-        .await
-        .map_err(JobError::from)?;
-    txn.commit().await.map_err(JobError::from)?;
     if outcome != triage::TriageOutcome::default() {
         tracing::info!(%tenant_id, ?outcome, "triaged");
     }

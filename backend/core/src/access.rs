@@ -17,6 +17,7 @@ use steward_domain::{
     access::Permission,
     audit::{ActorKind, AuditActor},
     credentials::ApiTokenState,
+    guardrails::AutomationHalt,
     tenancy::{Msp, Role, RoleSide, User},
 };
 
@@ -25,8 +26,8 @@ use crate::{
     clock::Clock,
     storage::{
         MspAdmin, MspRepository, OwnTokens, Storage, StorageError, TenantDirectory, TenantScope,
-        TenantWork, TokenDirectory, UserDirectory, WriteContext, entities::api_token,
-        find_token_by_secret, find_user,
+        TenantWork, TokenDirectory, UserDirectory, WorkError, WriteContext, active_halt,
+        engage_halt, entities::api_token, find_token_by_secret, find_user, release_halt,
     },
 };
 
@@ -221,6 +222,45 @@ impl Caller {
             .lookup(tenant_id)
             .await?
             .map(|tenant| TenantWork::for_user(ctx, tenant, self.user.id, self.role())))
+    }
+
+    /// The MSP-wide kill switch, if pulled.
+    ///
+    /// # Errors
+    /// When the database cannot be read.
+    pub async fn msp_halt<C: ConnectionTrait>(
+        &self,
+        conn: &C,
+    ) -> Result<Option<AutomationHalt>, StorageError> {
+        active_halt(conn, self.msp_id(), None).await
+    }
+
+    /// Pulls the MSP-wide kill switch: nothing runs automatically in any of the MSP's tenants
+    /// until an MSP admin releases it. Pulling it again changes nothing.
+    ///
+    /// # Errors
+    /// [`WorkError::Forbidden`] without [`Permission::HaltAllAutomation`];
+    /// [`WorkError::Guardrail`] for a reason that is too long.
+    pub async fn halt_all_automation(
+        &self,
+        ctx: &WriteContext<'_>,
+        reason: &str,
+    ) -> Result<AutomationHalt, WorkError> {
+        self.require(Permission::HaltAllAutomation)?;
+        Ok(engage_halt(ctx, self.msp_id(), None, self.user.id, reason).await?)
+    }
+
+    /// Releases the MSP-wide kill switch.
+    ///
+    /// # Errors
+    /// [`WorkError::Forbidden`] without [`Permission::ManageAutomation`];
+    /// [`WorkError::Guardrail`] when it is not pulled.
+    pub async fn release_all_automation(
+        &self,
+        ctx: &WriteContext<'_>,
+    ) -> Result<AutomationHalt, WorkError> {
+        self.require(Permission::ManageAutomation)?;
+        Ok(release_halt(ctx, self.msp_id(), None, self.user.id).await?)
     }
 
     /// The MSP admin's writes.

@@ -9,6 +9,7 @@ use std::collections::{BTreeSet, HashMap};
 use steward_domain::{
     ActionId,
     actions::{ActionTarget, ActionType, Proposer, ProposerKind, TargetKind},
+    guardrails::AutomationLimits,
     incidents::{EntityKey, FindingSource},
     inventory::StoredEvent,
     observations::OcsfClass,
@@ -18,7 +19,7 @@ use steward_domain::{
 use crate::{
     detection::{self, Detected, IMPOSSIBLE_TRAVEL, IMPOSSIBLE_TRAVEL_WINDOW},
     policy::{
-        AuthorityPolicy, Policies,
+        AuthorityPolicy, Policies, constrain,
         input::{
             ActionInput, AuthorityInput, ProposerInput, RiskFactorInput, RiskInput, TargetInput,
             TenantInput,
@@ -94,7 +95,16 @@ pub async fn triage(
     }
     for (detected, entities, stored) in &recorded {
         for (kind, entity, reason) in playbook(detected, entities) {
-            if let Some(id) = propose(work, policy, stored, kind, entity, reason).await? {
+            if let Some(id) = propose(
+                work,
+                (policy, policies.limits()),
+                stored,
+                kind,
+                entity,
+                reason,
+            )
+            .await?
+            {
                 outcome.actions.push(id);
             }
         }
@@ -242,6 +252,7 @@ async fn profile(
 /// entity is not in the tenant's inventory.
 async fn authority_input(
     work: &TenantWork<'_>,
+    limits: AutomationLimits,
     kind: ActionType,
     entity: EntityKey,
     proposer: ProposerKind,
@@ -250,6 +261,10 @@ async fn authority_input(
         return Ok(None);
     };
     let risk = work.risk().of(entity).await?;
+    let (maintenance, guardrails) = work
+        .guardrails()
+        .policy_input(work.context().now(), limits, kind)
+        .await?;
     let input = AuthorityInput {
         action: ActionInput {
             kind,
@@ -280,8 +295,10 @@ async fn authority_input(
         },
         tenant: TenantInput {
             automation_level: work.tenant().automation_level,
+            maintenance,
         },
         proposer: ProposerInput { kind: proposer },
+        guardrails,
     };
     Ok(Some((input, profile)))
 }
@@ -309,10 +326,14 @@ pub async fn simulate(
     proposer: ProposerKind,
 ) -> Result<Option<Simulation>, WorkError> {
     let own = work.policy_override().await?;
-    let Some((input, _)) = authority_input(work, kind, entity, proposer).await? else {
+    let Some((input, _)) = authority_input(work, policies.limits(), kind, entity, proposer).await?
+    else {
         return Ok(None);
     };
-    let decided = policies.for_tenant(own.as_ref()).decide(&input);
+    let decided = constrain(
+        policies.for_tenant(own.as_ref()).decide(&input),
+        &input.guardrails,
+    );
     Ok(Some(Simulation {
         input,
         decided,
@@ -323,13 +344,14 @@ pub async fn simulate(
 /// Builds the policy input for an action on an entity, asks the policy, records the action.
 async fn propose(
     work: &TenantWork<'_>,
-    policy: &AuthorityPolicy,
+    (policy, limits): (&AuthorityPolicy, AutomationLimits),
     recorded: &Recorded,
     kind: ActionType,
     entity: EntityKey,
     reason: String,
 ) -> Result<Option<ActionId>, WorkError> {
-    let Some((input, profile)) = authority_input(work, kind, entity, ProposerKind::Worker).await?
+    let Some((input, profile)) =
+        authority_input(work, limits, kind, entity, ProposerKind::Worker).await?
     else {
         return Ok(None);
     };
@@ -342,7 +364,7 @@ async fn propose(
         .iter()
         .find(|i| i.vendor.performs(kind) && profile.sources.contains(&i.id))
         .map(|i| i.id);
-    let decided = policy.decide(&input);
+    let decided = constrain(policy.decide(&input), &input.guardrails);
     let mut reasons = vec![reason];
     if integration_id.is_none() {
         reasons.push(format!(

@@ -3,7 +3,8 @@
 use std::time::Duration;
 
 use steward_core::policy::{
-    AuthorityInput, AuthorityPolicy, PolicySet, authority_input_schema, input::*, run_tests,
+    AuthorityInput, AuthorityPolicy, PolicySet, authority_input_schema, constrain, input::*,
+    run_tests,
 };
 use steward_domain::actions::{
     ActionType, Criticality, PolicyOutcome, ProposerKind, ReasonCode, TargetKind,
@@ -32,10 +33,12 @@ fn laptop_isolation(level: u8) -> AuthorityInput {
         },
         tenant: TenantInput {
             automation_level: level,
+            maintenance: MaintenanceInput::default(),
         },
         proposer: ProposerInput {
             kind: ProposerKind::Worker,
         },
+        guardrails: GuardrailsInput::default(),
     }
 }
 
@@ -139,6 +142,70 @@ fn assert_fails_safe(source: &str, expected: &str) {
     assert_eq!(decided.decision.reasons, ["policy-error"]);
     let failure = decided.failure.expect("the failure is reported");
     assert!(failure.contains(expected), "{failure}");
+}
+
+/// A tenant policy that lets everything run on its own.
+const PERMISSIVE: &str = "package steward.authority\n\nimport rego.v1\n\n\
+    decision := {\"outcome\": \"auto\", \"reasons\": [\"reversible-action-within-automation-level\"]}\n";
+
+#[test]
+fn guardrails_hold_back_automation_whatever_the_policy_says() {
+    let permissive = AuthorityPolicy::new(
+        &PolicySet::tenant_override(PERMISSIVE),
+        Duration::from_millis(500),
+    );
+    let mut input = laptop_isolation(2);
+    let free = constrain(permissive.decide(&input), &input.guardrails);
+    assert_eq!(free.decision.outcome, PolicyOutcome::Auto);
+
+    for (tripped, reason) in [
+        (
+            GuardrailsInput {
+                kill_switch: true,
+                ..GuardrailsInput::default()
+            },
+            "kill-switch-engaged",
+        ),
+        (
+            GuardrailsInput {
+                circuit_open: true,
+                ..GuardrailsInput::default()
+            },
+            "circuit-breaker-open",
+        ),
+        (
+            GuardrailsInput {
+                rate_limited: true,
+                ..GuardrailsInput::default()
+            },
+            "automation-rate-limit",
+        ),
+    ] {
+        input.guardrails = tripped;
+        let held = constrain(permissive.decide(&input), &input.guardrails);
+        assert_eq!(
+            held.decision.outcome,
+            PolicyOutcome::TechnicianApproval,
+            "{reason}"
+        );
+        assert_eq!(held.decision.reasons, [reason]);
+    }
+}
+
+#[test]
+fn guardrails_never_loosen_a_decision() {
+    let policy = builtin();
+    let mut input = on_admin(ActionType::DisableUser);
+    input.guardrails.kill_switch = true;
+    let decided = constrain(policy.decide(&input), &input.guardrails);
+    assert_eq!(decided.decision.outcome, PolicyOutcome::CustomerApproval);
+
+    let broken = AuthorityPolicy::new(
+        &PolicySet::tenant_override("package steward.authority\n\ndecision := "),
+        Duration::from_millis(100),
+    );
+    let decided = constrain(broken.decide(&input), &input.guardrails);
+    assert_eq!(decided.decision.outcome, PolicyOutcome::Deny);
 }
 
 #[test]

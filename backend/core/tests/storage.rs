@@ -16,7 +16,7 @@ use steward_domain::{
 };
 use steward_testkit::{TestDatabase, World};
 
-const EXPECTED_MIGRATIONS: [&str; 8] = [
+const EXPECTED_MIGRATIONS: [&str; 9] = [
     "m20261123_000001_create_tenancy",
     "m20261123_000002_create_audit_entries",
     "m20261123_000003_protect_audit_chain",
@@ -25,11 +25,14 @@ const EXPECTED_MIGRATIONS: [&str; 8] = [
     "m20261126_000001_create_inventory",
     "m20261127_000001_create_response",
     "m20261128_000001_create_tenant_policies",
+    "m20261130_000001_create_guardrails",
 ];
 
-const TABLES: [&str; 23] = [
+const TABLES: [&str; 25] = [
     "msps",
     "tenants",
+    "automation_halts",
+    "maintenance_schedules",
     "users",
     "memberships",
     "api_tokens",

@@ -47,8 +47,13 @@ pub enum Permission {
     ApproveAsTechnician,
     /// Approve or reject an action that needs the customer: only the customer's own people.
     ApproveAsCustomer,
-    /// Change a tenant's automation level.
+    /// Change a tenant's automation level and maintenance windows, and release kill switches.
     ManageAutomation,
+    /// Pull a tenant's kill switch: nothing runs automatically there until an MSP admin
+    /// releases it.
+    HaltAutomation,
+    /// Pull the MSP-wide kill switch, stopping automatic execution in every tenant.
+    HaltAllAutomation,
     /// Read a tenant's outcome reports.
     ReadReports,
     /// See the authority policy that governs a tenant.
@@ -77,13 +82,17 @@ impl Permission {
             Permission::ProposeActions => "propose actions or roll them back",
             Permission::ApproveAsTechnician => "approve actions as the MSP's technician",
             Permission::ApproveAsCustomer => "approve actions on behalf of the customer",
-            Permission::ManageAutomation => "change a tenant's automation level",
+            Permission::ManageAutomation => {
+                "change a tenant's automation level or maintenance windows, or release a kill switch"
+            }
+            Permission::HaltAutomation => "pull a tenant's kill switch",
+            Permission::HaltAllAutomation => "pull the MSP-wide kill switch",
             Permission::ReadReports => "read a tenant's outcome reports",
             Permission::ReadPolicies => "see a tenant's authority policy",
         }
     }
 
-    pub const ALL: [Permission; 20] = [
+    pub const ALL: [Permission; 22] = [
         Permission::ReadTenants,
         Permission::ManageTenants,
         Permission::ReadMembers,
@@ -102,6 +111,8 @@ impl Permission {
         Permission::ApproveAsTechnician,
         Permission::ApproveAsCustomer,
         Permission::ManageAutomation,
+        Permission::HaltAutomation,
+        Permission::HaltAllAutomation,
         Permission::ReadReports,
         Permission::ReadPolicies,
     ];
@@ -132,6 +143,8 @@ impl Role {
                     | P::ReadActions
                     | P::ProposeActions
                     | P::ApproveAsTechnician
+                    | P::HaltAutomation
+                    | P::HaltAllAutomation
                     | P::ReadReports
                     | P::ReadPolicies
             ),
@@ -157,6 +170,7 @@ impl Role {
                     | P::ReadIncidents
                     | P::ReadActions
                     | P::ApproveAsCustomer
+                    | P::HaltAutomation
                     | P::ReadReports
             ),
             Role::CustomerApprover => matches!(
@@ -196,6 +210,8 @@ mod tests {
                     | Permission::ApproveAsTechnician
                     | Permission::ApproveAsCustomer
                     | Permission::ManageAutomation
+                    | Permission::HaltAutomation
+                    | Permission::HaltAllAutomation
             );
             assert_eq!(Role::Auditor.allows(permission), is_read, "{permission:?}");
         }
@@ -207,6 +223,25 @@ mod tests {
             assert_eq!(
                 role.allows(Permission::ApproveAsCustomer),
                 matches!(role, Role::CustomerOwner | Role::CustomerApprover),
+                "{role}"
+            );
+        }
+    }
+
+    #[test]
+    fn staff_and_owners_stop_automation_but_only_admins_restart_it() {
+        for role in Role::ALL {
+            assert_eq!(
+                role.allows(Permission::HaltAutomation),
+                matches!(
+                    role,
+                    Role::MspAdmin | Role::Technician | Role::CustomerOwner
+                ),
+                "{role}"
+            );
+            assert_eq!(
+                role.allows(Permission::HaltAllAutomation),
+                matches!(role, Role::MspAdmin | Role::Technician),
                 "{role}"
             );
         }

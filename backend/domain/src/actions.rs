@@ -384,12 +384,20 @@ pub enum ReasonCode {
     BulkAction,
     HighCriticalityAsset,
     ReversibleActionWithinAutomationLevel,
+    OutsideMaintenanceWindow,
+    ActionTypeHourlyLimit,
+    /// Also enforced by Steward whatever the policy says: the kill switch is pulled.
+    KillSwitchEngaged,
+    /// Also enforced by Steward: too many recent failures.
+    CircuitBreakerOpen,
+    /// Also enforced by Steward: the hourly number of automatic actions is reached.
+    AutomationRateLimit,
     /// Added by Steward itself: the policy could not be loaded or evaluated.
     PolicyError,
 }
 
 impl ReasonCode {
-    pub const ALL: [ReasonCode; 14] = [
+    pub const ALL: [ReasonCode; 19] = [
         ReasonCode::NoDecision,
         ReasonCode::UnknownAction,
         ReasonCode::ProtectedTarget,
@@ -403,6 +411,11 @@ impl ReasonCode {
         ReasonCode::BulkAction,
         ReasonCode::HighCriticalityAsset,
         ReasonCode::ReversibleActionWithinAutomationLevel,
+        ReasonCode::OutsideMaintenanceWindow,
+        ReasonCode::ActionTypeHourlyLimit,
+        ReasonCode::KillSwitchEngaged,
+        ReasonCode::CircuitBreakerOpen,
+        ReasonCode::AutomationRateLimit,
         ReasonCode::PolicyError,
     ];
 
@@ -424,6 +437,11 @@ impl ReasonCode {
             ReasonCode::ReversibleActionWithinAutomationLevel => {
                 "reversible-action-within-automation-level"
             }
+            ReasonCode::OutsideMaintenanceWindow => "outside-maintenance-window",
+            ReasonCode::ActionTypeHourlyLimit => "action-type-hourly-limit",
+            ReasonCode::KillSwitchEngaged => "kill-switch-engaged",
+            ReasonCode::CircuitBreakerOpen => "circuit-breaker-open",
+            ReasonCode::AutomationRateLimit => "automation-rate-limit",
             ReasonCode::PolicyError => "policy-error",
         }
     }

@@ -9,6 +9,7 @@ pub mod actions;
 pub mod audit;
 pub mod clock;
 pub mod credentials;
+pub mod guardrails;
 pub mod ids;
 pub mod incidents;
 pub mod integrations;

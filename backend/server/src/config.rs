@@ -50,7 +50,70 @@ pub struct Config {
     pub secrets: SecretsConfig,
     pub sandbox: SandboxConfig,
     pub worker: WorkerConfig,
+    pub guardrails: GuardrailsConfig,
     pub log: LogConfig,
+}
+
+/// The `[guardrails]` section: when automatic execution falls back to asking a person,
+/// whatever the authority policy says. Counted over the last hour.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct GuardrailsConfig {
+    /// Automatic actions per tenant per hour.
+    pub tenant_automatic_per_hour: u32,
+    /// Automatic actions per MSP (all its tenants) per hour.
+    pub msp_automatic_per_hour: u32,
+    /// Failed actions in a tenant within an hour that open its circuit breaker.
+    pub tenant_failures_to_open: u32,
+    /// Failed actions across an MSP within an hour that open every tenant's breaker.
+    pub msp_failures_to_open: u32,
+}
+
+impl Default for GuardrailsConfig {
+    fn default() -> Self {
+        let limits = steward_domain::guardrails::AutomationLimits::default();
+        Self {
+            tenant_automatic_per_hour: limits.tenant_automatic_per_hour,
+            msp_automatic_per_hour: limits.msp_automatic_per_hour,
+            tenant_failures_to_open: limits.tenant_failures_to_open,
+            msp_failures_to_open: limits.msp_failures_to_open,
+        }
+    }
+}
+
+impl GuardrailsConfig {
+    fn validate(&self) -> Vec<InvalidSetting> {
+        [
+            (
+                "guardrails.tenant_automatic_per_hour",
+                self.tenant_automatic_per_hour,
+            ),
+            (
+                "guardrails.msp_automatic_per_hour",
+                self.msp_automatic_per_hour,
+            ),
+            (
+                "guardrails.tenant_failures_to_open",
+                self.tenant_failures_to_open,
+            ),
+            ("guardrails.msp_failures_to_open", self.msp_failures_to_open),
+        ]
+        .into_iter()
+        .filter(|(_, value)| *value == 0)
+        .map(|(key, _)| InvalidSetting::new(key, "must be at least 1"))
+        .collect()
+    }
+
+    /// The limits the policies hold automation to.
+    #[must_use]
+    pub fn limits(&self) -> steward_domain::guardrails::AutomationLimits {
+        steward_domain::guardrails::AutomationLimits {
+            tenant_automatic_per_hour: self.tenant_automatic_per_hour,
+            msp_automatic_per_hour: self.msp_automatic_per_hour,
+            tenant_failures_to_open: self.tenant_failures_to_open,
+            msp_failures_to_open: self.msp_failures_to_open,
+        }
+    }
 }
 
 /// The `[worker]` section: background jobs (vendor sync, triage, executing actions).
@@ -166,6 +229,7 @@ impl Default for Config {
             secrets: SecretsConfig::default(),
             sandbox: SandboxConfig::default(),
             worker: WorkerConfig::default(),
+            guardrails: GuardrailsConfig::default(),
             log: LogConfig::default(),
         }
     }
@@ -404,6 +468,7 @@ impl Config {
             .chain(config.policy.validate())
             .chain(config.secrets.validate())
             .chain(config.worker.validate())
+            .chain(config.guardrails.validate())
             .chain(config.log.validate())
             .map(|problem| problem.to_string())
             .collect();
@@ -441,7 +506,7 @@ impl Config {
 /// Maps the part of a variable's name after `STEWARD_` to a configuration key, or `None` when
 /// it names none.
 fn config_key_of_variable(name: &UncasedStr) -> Option<Uncased<'_>> {
-    const TOP_LEVEL: [&str; 12] = [
+    const TOP_LEVEL: [&str; 13] = [
         "data_dir",
         "public_url",
         "http",
@@ -453,6 +518,7 @@ fn config_key_of_variable(name: &UncasedStr) -> Option<Uncased<'_>> {
         "secrets",
         "sandbox",
         "worker",
+        "guardrails",
         "log",
     ];
     if name == "database_url" {

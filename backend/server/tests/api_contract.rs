@@ -425,6 +425,14 @@ async fn the_openapi_document_describes_every_route() {
             "post",
             "/api/v1/tenants/{tenant_id}/actions/{action_id}/rollback",
         ),
+        ("get", "/api/v1/tenants/{tenant_id}/guardrails"),
+        ("put", "/api/v1/tenants/{tenant_id}/maintenance"),
+        ("delete", "/api/v1/tenants/{tenant_id}/maintenance"),
+        ("post", "/api/v1/tenants/{tenant_id}/kill-switch"),
+        ("delete", "/api/v1/tenants/{tenant_id}/kill-switch"),
+        ("get", "/api/v1/kill-switch"),
+        ("post", "/api/v1/kill-switch"),
+        ("delete", "/api/v1/kill-switch"),
     ];
     let mut documented = Vec::new();
     for (path, item) in doc["paths"].as_object().unwrap() {

@@ -28,11 +28,20 @@ fn body_for(operation_id: &str) -> Option<serde_json::Value> {
             "type": "isolate_device",
             "target": { "kind": "device", "id": "0194f3a2-7b1c-7d3e-9f00-1234567890ae" },
         })),
+        "set_maintenance" => Some(maintenance()),
+        "pull_tenant_kill_switch" => Some(json!({ "reason": "intruder" })),
         "set_tenant_policy" => Some(json!({
             "source": "package steward.authority\n\ndecision := {\"outcome\": \"auto\", \"reasons\": []}\n"
         })),
         _ => None,
     }
+}
+
+fn maintenance() -> serde_json::Value {
+    json!({
+        "timezone": "Europe/Berlin",
+        "windows": [{ "days": ["sat"], "start": "02:00", "end": "05:00" }],
+    })
 }
 
 #[tokio::test]

@@ -57,7 +57,15 @@ fn expectation(operation_id: &str) -> (&'static [Role], StatusCode) {
         "get_tenant_policy" => (&[MspAdmin, Technician, Auditor], forbidden),
         "simulate_policy" => (&[MspAdmin, Technician], forbidden),
         "set_tenant_policy" | "remove_tenant_policy" => (ADMIN, forbidden),
-        "list_actions" | "get_action" => (ALL, forbidden),
+        "list_actions" | "get_action" | "get_guardrails" | "get_msp_kill_switch" => {
+            (ALL, forbidden)
+        }
+        "set_maintenance"
+        | "remove_maintenance"
+        | "release_tenant_kill_switch"
+        | "release_msp_kill_switch" => (ADMIN, forbidden),
+        "pull_tenant_kill_switch" => (&[MspAdmin, Technician, CustomerOwner], forbidden),
+        "pull_msp_kill_switch" => (&[MspAdmin, Technician], forbidden),
         // Each side answers its own approvals (see `seed_response`).
         "approve_action" | "reject_action" => (
             &[MspAdmin, Technician, CustomerOwner, CustomerApprover],
@@ -97,6 +105,13 @@ fn body_for(operation_id: &str, role: Role) -> Option<Value> {
         "update_integration" => Some(json!({ "name": "Defender (renamed)" })),
         "update_incident" => Some(json!({ "status": "investigating" })),
         "set_tenant_policy" => Some(json!({ "source": OWN_POLICY })),
+        "set_maintenance" => Some(json!({
+            "timezone": "America/Chicago",
+            "windows": [{ "days": ["sun"], "start": "01:00", "end": "04:00" }],
+        })),
+        "pull_tenant_kill_switch" | "pull_msp_kill_switch" => {
+            Some(json!({ "reason": format!("pulled by {unique}") }))
+        }
         "approve_action" | "reject_action" => Some(json!({ "version": version_placeholder() })),
         "simulate_policy" => Some(json!({
             "type": "isolate_device",
@@ -201,10 +216,12 @@ async fn seed_response(
             },
             tenant: TenantInput {
                 automation_level: 2,
+                maintenance: steward_core::policy::input::MaintenanceInput::default(),
             },
             proposer: ProposerInput {
                 kind: ProposerKind::Worker,
             },
+            guardrails: steward_core::policy::input::GuardrailsInput::default(),
         };
         let (action, _) = work
             .propose(
@@ -285,7 +302,11 @@ fn order(operation_id: &str) -> u8 {
         "set_tenant_policy" => 0,
         "remove_tenant_policy" => 1,
         "offboard_tenant" => 2,
-        "revoke_token" | "remove_integration" => 1,
+        "revoke_token"
+        | "remove_integration"
+        | "remove_maintenance"
+        | "release_tenant_kill_switch"
+        | "release_msp_kill_switch" => 1,
         _ => 0,
     }
 }

@@ -77,6 +77,8 @@ async fn an_issued_token_works_and_its_secret_is_shown_once() {
             "read_actions",
             "propose_actions",
             "approve_as_technician",
+            "halt_automation",
+            "halt_all_automation",
             "read_reports",
             "read_policies"
         ])

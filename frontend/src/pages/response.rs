@@ -5,6 +5,7 @@
 use leptos::prelude::*;
 use steward_domain::{
     actions::{Action, ActionStatus, ApproverSide, PolicyOutcome},
+    guardrails::{AutomationHalt, HaltScope, Pause, TenantGuardrails},
     incidents::{Incident, IncidentStatus, Verdict},
     risk::RiskScore,
     tenancy::Tenant,
@@ -33,7 +34,124 @@ pub struct ResponsePage {
     pub can_read_incidents: bool,
     /// Whether the viewer may read outcome reports (shows the link).
     pub can_read_reports: bool,
+    /// Kill switches, maintenance windows and what pauses automation now.
+    pub guardrails: TenantGuardrails,
+    /// Whether the viewer may pull the tenant's kill switch.
+    pub can_halt: bool,
+    /// Whether the viewer may release it (MSP admins).
+    pub can_release: bool,
     pub csrf_token: String,
+}
+
+fn pause_label(pause: Pause) -> &'static str {
+    match pause {
+        Pause::KillSwitch => "the kill switch is pulled",
+        Pause::CircuitOpen => "too many actions failed in the last hour (circuit breaker open)",
+        Pause::RateLimited => "the hourly number of automatic actions is reached",
+    }
+}
+
+fn halt_line(halt: &AutomationHalt) -> String {
+    let whose = match halt.scope {
+        HaltScope::Tenant => "This tenant's kill switch",
+        HaltScope::Msp => "The MSP-wide kill switch",
+    };
+    let reason = if halt.reason.is_empty() {
+        String::new()
+    } else {
+        format!(": “{}”", halt.reason)
+    };
+    format!(
+        "{whose} was pulled by {} on {}{reason}",
+        halt.engaged_by_label,
+        when(halt.engaged_at)
+    )
+}
+
+/// Automatic execution: whether it runs, why not, the switches and the windows.
+fn guardrails_card(page: &ResponsePage) -> impl IntoView + use<> {
+    let g = &page.guardrails;
+    let state = if g.paused.is_empty() {
+        view! { <p class="automation-state" data-paused="false">"Automatic execution is on: actions the policy allows run without waiting."</p> }
+            .into_any()
+    } else {
+        let why = g
+            .paused
+            .iter()
+            .map(|p| pause_label(*p))
+            .collect::<Vec<_>>()
+            .join("; ");
+        view! { <p class="automation-state flash flash-error" data-paused="true">{format!("Automatic execution is paused: {why}. Actions wait for a technician.")}</p> }
+            .into_any()
+    };
+    let halts = [&g.tenant_halt, &g.msp_halt]
+        .into_iter()
+        .flatten()
+        .map(|halt| view! { <li>{halt_line(halt)}</li> })
+        .collect_view();
+    let base = format!("/tenants/{}/kill-switch", page.tenant.id);
+    let pull = (page.can_halt && g.tenant_halt.is_none()).then(|| {
+        view! {
+            <form method="post" action=base.clone() class="row-form" id="pull-kill-switch">
+                <Csrf token=page.csrf_token.clone()/>
+                <label>"Reason" <input type="text" name="reason" maxlength="500"/></label>
+                <button type="submit" class="button button-danger">"Pull the kill switch"</button>
+            </form>
+        }
+    });
+    let release = (page.can_release && g.tenant_halt.is_some()).then(|| {
+        view! {
+            <form method="post" action=format!("{base}/release") class="row-form" id="release-kill-switch">
+                <Csrf token=page.csrf_token.clone()/>
+                <button type="submit" class="button button-secondary">"Release the kill switch"</button>
+            </form>
+        }
+    });
+    let maintenance = match &g.maintenance {
+        None => "none: disruptive actions are not tied to a window".to_owned(),
+        Some(schedule) => {
+            let windows = schedule
+                .windows
+                .iter()
+                .map(|w| format!("{} {}–{}", w.days.join(", "), w.start, w.end))
+                .collect::<Vec<_>>()
+                .join("; ");
+            format!(
+                "{windows} ({}); {}",
+                schedule.timezone,
+                if g.maintenance_open {
+                    "open now"
+                } else {
+                    "closed now"
+                }
+            )
+        }
+    };
+    view! {
+        <section class="card" id="guardrails">
+            <h2>"Automation"</h2>
+            {state}
+            <ul class="halts">{halts}</ul>
+            <dl class="facts">
+                <div><dt>"Automation level"</dt><dd>{g.automation_level}</dd></div>
+                <div><dt>"Maintenance windows"</dt><dd>{maintenance}</dd></div>
+                <div><dt>"Automatic actions, last hour"</dt><dd>{format!(
+                    "{} of {} (MSP: {} of {})",
+                    g.activity.tenant_automatic,
+                    g.limits.tenant_automatic_per_hour,
+                    g.activity.msp_automatic,
+                    g.limits.msp_automatic_per_hour
+                )}</dd></div>
+                <div><dt>"Failures, last hour"</dt><dd>{format!(
+                    "{} (breaker opens at {})",
+                    g.activity.tenant_failures,
+                    g.limits.tenant_failures_to_open
+                )}</dd></div>
+            </dl>
+            {pull}
+            {release}
+        </section>
+    }
 }
 
 fn outcome_label(outcome: PolicyOutcome) -> &'static str {
@@ -327,6 +445,7 @@ pub fn render(chrome: Chrome, page: ResponsePage) -> String {
             {report}
             <a class="button button-secondary" href=back>"Back to the tenant"</a>
         </div>
+        {guardrails_card(&page)}
         <section class="card" id="approvals">
             <h2>"Waiting for approval"</h2>
             {approvals}

@@ -16,6 +16,7 @@ pub struct AuthorityInput {
     pub risk: RiskInput,
     pub tenant: TenantInput,
     pub proposer: ProposerInput,
+    pub guardrails: GuardrailsInput,
 }
 
 /// The proposed action.
@@ -70,6 +71,37 @@ pub struct TenantInput {
     /// 0 notify only · 1 one-click approval · 2 automatic for low-risk reversible actions ·
     /// 3 automatic with guardrails.
     pub automation_level: u8,
+    pub maintenance: MaintenanceInput,
+}
+
+/// The tenant's maintenance windows, as they stand when the action is decided.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MaintenanceInput {
+    /// Whether the tenant has maintenance windows at all.
+    pub configured: bool,
+    /// Whether one is open now.
+    pub open: bool,
+}
+
+/// The state of the guardrails on automatic execution. Steward itself turns an `auto`
+/// decision into `technician_approval` when `kill_switch`, `circuit_open` or `rate_limited`
+/// is set, whatever the policy answers; the policy sees them to explain or go further.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct GuardrailsInput {
+    /// The tenant's or the MSP's kill switch is pulled.
+    pub kill_switch: bool,
+    /// Too many actions failed in the last hour.
+    pub circuit_open: bool,
+    /// The hourly number of automatic actions of the tenant or the MSP is reached.
+    pub rate_limited: bool,
+    /// Automatic actions in this tenant in the last hour.
+    pub automatic_last_hour: u32,
+    /// Automatic actions of this action's type in this tenant in the last hour.
+    pub automatic_of_type_last_hour: u32,
+    /// Failed actions in this tenant in the last hour.
+    pub failures_last_hour: u32,
 }
 
 /// Who proposes the action.

@@ -13,7 +13,10 @@ use std::{sync::Arc, time::Duration};
 
 use regorus::{Engine, utils::limits::ExecutionTimerConfig};
 use serde::{Deserialize, Serialize};
-use steward_domain::actions::PolicyDecision;
+use steward_domain::{
+    actions::{PolicyDecision, PolicyOutcome, ReasonCode},
+    guardrails::AutomationLimits,
+};
 
 pub use self::{
     input::{AuthorityInput, authority_input_schema},
@@ -21,6 +24,45 @@ pub use self::{
     tests::{PolicyTestResult, run_tests},
 };
 use crate::settings::InvalidSetting;
+
+/// Holds an automatic decision back for a technician when a guardrail is tripped (the kill
+/// switch, the circuit breaker, the rate limits), whatever the policy answered: a tenant's own
+/// policy cannot opt out of them. Decisions that already ask a person, or deny, stand.
+#[must_use]
+pub fn constrain(decided: Decided, guardrails: &input::GuardrailsInput) -> Decided {
+    if decided.decision.outcome != PolicyOutcome::Auto {
+        return decided;
+    }
+    let tripped: Vec<String> = [
+        (guardrails.kill_switch, ReasonCode::KillSwitchEngaged),
+        (guardrails.circuit_open, ReasonCode::CircuitBreakerOpen),
+        (guardrails.rate_limited, ReasonCode::AutomationRateLimit),
+    ]
+    .into_iter()
+    .filter(|(set, _)| *set)
+    .map(|(_, code)| code.as_str().to_owned())
+    .collect();
+    if tripped.is_empty() {
+        return decided;
+    }
+    let automatic = ReasonCode::ReversibleActionWithinAutomationLevel.as_str();
+    let mut reasons: Vec<String> = decided
+        .decision
+        .reasons
+        .into_iter()
+        .filter(|r| r != automatic)
+        .chain(tripped)
+        .collect();
+    reasons.sort();
+    reasons.dedup();
+    Decided {
+        decision: PolicyDecision {
+            outcome: PolicyOutcome::TechnicianApproval,
+            reasons,
+        },
+        failure: decided.failure,
+    }
+}
 
 /// The rule holding the authority decision.
 pub const AUTHORITY_RULE: &str = "data.steward.authority.decision";
@@ -66,22 +108,39 @@ pub struct Decided {
     pub failure: Option<String>,
 }
 
-/// The deployment's authority policy and the tenants' own, each compiled once per source.
+/// The deployment's authority policy and the tenants' own, each compiled once per source,
+/// with the limits on automatic execution that hold whatever a policy says.
 #[derive(Debug, Clone)]
 pub struct Policies {
     deployment: AuthorityPolicy,
     timeout: Duration,
+    limits: AutomationLimits,
     tenants: Arc<std::sync::Mutex<std::collections::HashMap<String, AuthorityPolicy>>>,
 }
 
 impl Policies {
+    /// The policies, with the default [`AutomationLimits`].
     #[must_use]
     pub fn new(deployment: AuthorityPolicy, timeout: Duration) -> Self {
         Self {
             deployment,
             timeout,
+            limits: AutomationLimits::default(),
             tenants: Arc::default(),
         }
+    }
+
+    /// The same policies under other limits.
+    #[must_use]
+    pub fn with_limits(mut self, limits: AutomationLimits) -> Self {
+        self.limits = limits;
+        self
+    }
+
+    /// When automation falls back to asking a person.
+    #[must_use]
+    pub fn limits(&self) -> AutomationLimits {
+        self.limits
     }
 
     /// The policy that governs a tenant: its own if it has one, else the deployment's.

@@ -245,6 +245,7 @@ pub(crate) async fn propose(
         active.decision_input = Set(input_json);
         active.version = Set(version);
         active.status = Set(status.as_str().to_owned());
+        active.automatic = Set(status == ActionStatus::Queued);
         active.updated_at = Set(ctx.clock.now());
         let after = to_action(active.update(ctx.txn).await?)?;
         audit::append(
@@ -290,6 +291,8 @@ pub(crate) async fn propose(
         executed_at: Set(None),
         verified_at: Set(None),
         rolled_back_at: Set(None),
+        automatic: Set(status == ActionStatus::Queued),
+        failed_at: Set(None),
     }
     .insert(ctx.txn)
     .await?;
@@ -518,6 +521,8 @@ pub(crate) async fn request_rollback(
 #[derive(Debug)]
 pub struct Update<'u> {
     pub status: ActionStatus,
+    /// A new decision: a guardrail stopped an automatic action, which now needs a person.
+    pub decision: Option<&'u PolicyDecision>,
     pub approvals: Option<&'u [Approval]>,
     pub snapshot: Option<&'u serde_json::Value>,
     pub vendor_reference: Option<&'u str>,
@@ -535,6 +540,7 @@ impl Update<'_> {
     pub fn to(status: ActionStatus) -> Self {
         Self {
             status,
+            decision: None,
             approvals: None,
             snapshot: None,
             vendor_reference: None,
@@ -580,6 +586,16 @@ async fn set_status(
     };
     if let Some(approvals) = update.approvals {
         changes.approvals = Set(serde_json::to_value(approvals).unwrap_or_default());
+    }
+    if let Some(decision) = update.decision {
+        changes.decision = Set(serde_json::to_value(decision).unwrap_or_default());
+        changes.automatic = Set(decision.outcome == PolicyOutcome::Auto);
+    }
+    if matches!(
+        update.status,
+        ActionStatus::Failed | ActionStatus::RollbackFailed
+    ) {
+        changes.failed_at = Set(Some(now));
     }
     if let Some(snapshot) = update.snapshot {
         changes.snapshot = Set(Some(snapshot.clone()));
@@ -631,6 +647,7 @@ pub(crate) async fn transition(
     let detail = update.detail.map(str::to_owned);
     let reference = update.vendor_reference.map(str::to_owned);
     let snapshot = update.snapshot.cloned();
+    let decision = update.decision.cloned();
     if !set_status(ctx, msp_id, tenant_id, id, from, update).await? {
         return Ok(false);
     }
@@ -644,6 +661,7 @@ pub(crate) async fn transition(
                 "detail": detail,
                 "vendor_reference": reference,
                 "snapshot": snapshot,
+                "decision": decision,
             })),
     )
     .await?;

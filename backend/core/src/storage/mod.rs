@@ -13,6 +13,7 @@ mod actions;
 pub mod config;
 pub mod entities;
 mod error;
+mod guardrails;
 mod ids;
 mod incidents;
 mod integrations;
@@ -49,6 +50,7 @@ pub use self::{
     actions::{ActionReader, ActionRequestError, Proposal, Update as ActionUpdate, action_version},
     config::{DatabaseConfig, DatabaseTarget, DatabaseUrl},
     error::StorageError,
+    guardrails::{ACTIVITY_WINDOW, GuardrailError, GuardrailReader, MAX_HALT_REASON},
     ids::new_id,
     incidents::{GROUPING_WINDOW, IncidentReader, IncidentUpdateError, Recorded},
     integrations::{
@@ -70,7 +72,11 @@ pub use self::{
     users::{NewUser, UserAdmin, UserAdminError, UserChanges, UserDirectory, normalize_email},
     work::{TenantWork, WorkError},
 };
-pub(crate) use self::{tokens::find_by_secret as find_token_by_secret, users::find_user};
+pub(crate) use self::{
+    guardrails::{active_halt, engage as engage_halt, release as release_halt},
+    tokens::find_by_secret as find_token_by_secret,
+    users::find_user,
+};
 
 /// Which database engine Steward is running on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

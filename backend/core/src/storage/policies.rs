@@ -17,7 +17,10 @@ use crate::{
     audit::{self, ChainRef, Change},
     policy::{
         AuthorityInput, AuthorityPolicy, PolicySet,
-        input::{ActionInput, ProposerInput, RiskInput, TargetInput, TenantInput},
+        input::{
+            ActionInput, GuardrailsInput, MaintenanceInput, ProposerInput, RiskInput, TargetInput,
+            TenantInput,
+        },
     },
 };
 
@@ -92,10 +95,12 @@ pub fn check_policy(source: &str) -> Result<(), PolicyUpdateError> {
         },
         tenant: TenantInput {
             automation_level: 2,
+            maintenance: MaintenanceInput::default(),
         },
         proposer: ProposerInput {
             kind: ProposerKind::Worker,
         },
+        guardrails: GuardrailsInput::default(),
     };
     match policy.decide(&sample).failure {
         None => Ok(()),

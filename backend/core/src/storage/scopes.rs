@@ -346,6 +346,19 @@ impl<'c, C: ConnectionTrait> TenantScope<'c, C> {
         ))
     }
 
+    /// The tenant's guardrails: kill switches, maintenance windows, recent automation.
+    ///
+    /// # Errors
+    /// [`Forbidden`] without [`Permission::ReadActions`].
+    pub fn guardrails(&self) -> Result<super::GuardrailReader<'c, C>, Forbidden> {
+        self.require(Permission::ReadActions)?;
+        Ok(super::GuardrailReader::new(
+            self.conn,
+            self.tenant.msp_id,
+            self.tenant.id,
+        ))
+    }
+
     /// The tenant's own authority policy, if an MSP admin set one.
     ///
     /// # Errors

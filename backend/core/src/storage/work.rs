@@ -10,6 +10,7 @@ use steward_domain::{
     ActionId, IncidentId, TenantId, UserId,
     access::Permission,
     actions::{Action, ApproverSide},
+    guardrails::{AutomationHalt, MaintenanceSchedule},
     incidents::{EntityKey, Incident, IncidentUpdate},
     risk::RiskScore,
     tenancy::{Role, Tenant},
@@ -19,6 +20,7 @@ use super::{
     ActionReader, IncidentReader, InventoryReader, RiskReader, StorageError, WriteContext,
     actions::{self, ActionRequestError, ApprovalAnswer, Proposal, Update},
     entities::tenant,
+    guardrails::{self, GuardrailError, GuardrailReader},
     incidents::{self, IncidentUpdateError, Recorded},
 };
 use crate::{
@@ -55,6 +57,8 @@ pub enum WorkError {
     Incident(#[from] IncidentUpdateError),
     #[error(transparent)]
     Action(#[from] ActionRequestError),
+    #[error(transparent)]
+    Guardrail(#[from] GuardrailError),
     #[error(transparent)]
     Storage(#[from] StorageError),
 }
@@ -149,6 +153,65 @@ impl<'a> TenantWork<'a> {
     #[must_use]
     pub fn risk(&self) -> RiskReader<'a, sea_orm::DatabaseTransaction> {
         RiskReader::new(self.ctx.txn, self.tenant.msp_id, self.tenant.id)
+    }
+
+    #[must_use]
+    pub fn guardrails(&self) -> GuardrailReader<'a, sea_orm::DatabaseTransaction> {
+        GuardrailReader::new(self.ctx.txn, self.tenant.msp_id, self.tenant.id)
+    }
+
+    fn acting_user(&self, permission: Permission) -> Result<UserId, Forbidden> {
+        match self.writer {
+            Writer::User { user_id, role } if role.allows(permission) => Ok(user_id),
+            _ => Err(Forbidden(permission)),
+        }
+    }
+
+    /// Pulls the tenant's kill switch: nothing runs automatically in the tenant until an MSP
+    /// admin releases it. Pulling it again changes nothing.
+    ///
+    /// # Errors
+    /// [`WorkError::Forbidden`] without [`Permission::HaltAutomation`];
+    /// [`WorkError::Guardrail`] for a reason that is too long.
+    pub async fn halt_automation(&self, reason: &str) -> Result<AutomationHalt, WorkError> {
+        let user_id = self.acting_user(Permission::HaltAutomation)?;
+        Ok(guardrails::engage(
+            self.ctx,
+            self.tenant.msp_id,
+            Some(self.tenant.id),
+            user_id,
+            reason,
+        )
+        .await?)
+    }
+
+    /// Releases the tenant's kill switch.
+    ///
+    /// # Errors
+    /// [`WorkError::Forbidden`] without [`Permission::ManageAutomation`];
+    /// [`WorkError::Guardrail`] when it is not pulled.
+    pub async fn release_automation(&self) -> Result<AutomationHalt, WorkError> {
+        let user_id = self.acting_user(Permission::ManageAutomation)?;
+        Ok(
+            guardrails::release(self.ctx, self.tenant.msp_id, Some(self.tenant.id), user_id)
+                .await?,
+        )
+    }
+
+    /// Replaces the tenant's maintenance windows, or removes them with `None`.
+    ///
+    /// # Errors
+    /// [`WorkError::Forbidden`] without [`Permission::ManageAutomation`];
+    /// [`WorkError::Guardrail`] for an invalid schedule.
+    pub async fn set_maintenance(
+        &self,
+        schedule: Option<&MaintenanceSchedule>,
+    ) -> Result<bool, WorkError> {
+        self.acting_user(Permission::ManageAutomation)?;
+        Ok(
+            guardrails::set_maintenance(self.ctx, self.tenant.msp_id, self.tenant.id, schedule)
+                .await?,
+        )
     }
 
     /// The tenant's own authority policy, if it has one.

@@ -109,8 +109,10 @@ fn bench_inputs() -> Vec<AuthorityInput> {
                     },
                     tenant: TenantInput {
                         automation_level: level,
+                        maintenance: steward_core::policy::input::MaintenanceInput::default(),
                     },
                     proposer: ProposerInput { kind: proposer },
+                    guardrails: steward_core::policy::input::GuardrailsInput::default(),
                 });
             }
         }

@@ -42,7 +42,8 @@ pub(crate) fn policies(config: &Config) -> anyhow::Result<Policies> {
     let set =
         PolicySet::load(config.policy.dir.as_deref()).context("load the authority policies")?;
     let timeout = Duration::from_millis(config.policy.timeout_ms);
-    Ok(Policies::new(AuthorityPolicy::new(&set, timeout), timeout))
+    Ok(Policies::new(AuthorityPolicy::new(&set, timeout), timeout)
+        .with_limits(config.guardrails.limits()))
 }
 
 /// What the background workers need, from the configuration.

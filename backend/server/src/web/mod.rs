@@ -64,6 +64,14 @@ pub fn routes() -> Router<AppState> {
             post(integrations::run_scenario),
         )
         .route("/tenants/{tenant_id}/response", get(response::page))
+        .route(
+            "/tenants/{tenant_id}/kill-switch",
+            post(response::pull_kill_switch),
+        )
+        .route(
+            "/tenants/{tenant_id}/kill-switch/release",
+            post(response::release_kill_switch),
+        )
         .route("/tenants/{tenant_id}/report", get(response::report))
         .route("/tenants/{tenant_id}/report.pdf", get(response::report_pdf))
         .route(

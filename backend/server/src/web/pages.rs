@@ -78,6 +78,10 @@ impl PageQuery {
             "action-rejected" => "Rejected: the action will not run.",
             "rollback-requested" => "The rollback runs now and is verified at the vendor.",
             "incident-updated" => "The incident is updated.",
+            "kill-switch-pulled" => {
+                "The kill switch is pulled: nothing runs automatically until an MSP admin releases it."
+            }
+            "kill-switch-released" => "The kill switch is released: automation resumes.",
             _ => return None,
         };
         Some(Flash {
@@ -105,6 +109,11 @@ fn error_message(code: &str) -> &'static str {
         "own-proposal" => "You proposed this action; someone else must approve it.",
         "irreversible" => "This action cannot be rolled back.",
         "not-rollbackable" => "Only a verified action can be rolled back.",
+        "kill-switch-not-pulled" => "The kill switch is not pulled.",
+        "reason-too-long" => "Keep the reason under 500 characters.",
+        "invalid-maintenance-schedule" => {
+            "That maintenance schedule is not valid: check the time zone, days and times."
+        }
         "verdict-required" => "Choose a verdict to resolve the incident.",
         "verdict-without-resolution" => "A verdict is only recorded when resolving.",
         "invalid-assignee" => "That person cannot work incidents.",

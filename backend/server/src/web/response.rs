@@ -1,11 +1,13 @@
 //! The response page (approvals, actions, incidents, risk) and its forms.
 
 use axum::{
-    extract::{Path, Query},
+    extract::{Path, Query, State},
     response::{Html, IntoResponse, Response},
 };
 use serde::Deserialize;
-use steward_core::storage::{ActionRequestError, IncidentUpdateError, PageRequest, WorkError};
+use steward_core::storage::{
+    ActionRequestError, GuardrailError, IncidentUpdateError, PageRequest, TenantWork, WorkError,
+};
 use steward_domain::{
     ActionId, IncidentId, TenantId,
     access::Permission,
@@ -13,6 +15,8 @@ use steward_domain::{
     incidents::{IncidentStatus, IncidentUpdate, Verdict},
 };
 use steward_frontend::pages::response::{self, ResponsePage};
+
+use crate::state::AppState;
 
 use super::{
     UiError,
@@ -28,6 +32,7 @@ fn page_path(tenant_id: TenantId) -> String {
 const SHOWN: u64 = 100;
 
 pub async fn page(
+    State(state): State<AppState>,
     s: WebSession,
     Path(tenant_id): Path<TenantId>,
     Query(query): Query<PageQuery>,
@@ -57,6 +62,14 @@ pub async fn page(
     } else {
         None
     };
+    let guardrails = scope
+        .guardrails()?
+        .status(
+            s.clock.now(),
+            scope.tenant().automation_level,
+            state.policies.limits(),
+        )
+        .await?;
     let chrome = chrome(&s, &format!("/tenants/{tenant_id}"), query.flash()).await?;
     Ok(Html(response::render(
         chrome,
@@ -70,6 +83,9 @@ pub async fn page(
             can_roll_back: s.caller.allows(Permission::ProposeActions),
             can_read_incidents: s.caller.allows(Permission::ReadIncidents),
             can_read_reports: s.caller.allows(Permission::ReadReports),
+            guardrails,
+            can_halt: s.caller.allows(Permission::HaltAutomation),
+            can_release: s.caller.allows(Permission::ManageAutomation),
             csrf_token: s.session.csrf_token.clone(),
         },
     ))
@@ -92,6 +108,12 @@ fn refusal(err: WorkError) -> Result<&'static str, UiError> {
             ActionRequestError::NotRollbackable(_) => "not-rollbackable",
             ActionRequestError::Storage(storage) => return Err(storage.into()),
         },
+        WorkError::Guardrail(guardrail) => match guardrail {
+            GuardrailError::NotEngaged => "kill-switch-not-pulled",
+            GuardrailError::ReasonTooLong => "reason-too-long",
+            GuardrailError::Schedule(_) => "invalid-maintenance-schedule",
+            GuardrailError::Storage(storage) => return Err(storage.into()),
+        },
         WorkError::Incident(incident) => match incident {
             IncidentUpdateError::NotFound(_) => return Err(UiError::NotFound),
             IncidentUpdateError::VerdictRequired => "verdict-required",
@@ -100,6 +122,33 @@ fn refusal(err: WorkError) -> Result<&'static str, UiError> {
             IncidentUpdateError::Storage(storage) => return Err(storage.into()),
         },
     })
+}
+
+/// Runs a form's write on the signed-in user's work in the tenant and goes back to the page,
+/// saying `done` or why the write was refused (then nothing is kept).
+async fn in_work(
+    s: &WebSession,
+    tenant_id: TenantId,
+    done: &'static str,
+    write: impl AsyncFnOnce(&TenantWork<'_>) -> Result<(), WorkError>,
+) -> Result<Response, UiError> {
+    let txn = s.storage.begin().await?;
+    let context = s.write(&txn);
+    let work = s
+        .caller
+        .work(&context, tenant_id)
+        .await?
+        .ok_or(UiError::NotFound)?;
+    let outcome = write(&work).await;
+    drop(work);
+    drop(context);
+    match outcome {
+        Ok(()) => {
+            txn.commit().await?;
+            Ok(back(&page_path(tenant_id), Ok(done)))
+        }
+        Err(err) => Ok(back(&page_path(tenant_id), Err(refusal(err)?))),
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -116,29 +165,18 @@ async fn answer(
     approve: bool,
     form: AnswerForm,
 ) -> Result<Response, UiError> {
-    let txn = s.storage.begin().await?;
-    let write = s.write(&txn);
-    let work = s
-        .caller
-        .work(&write, tenant_id)
-        .await?
-        .ok_or(UiError::NotFound)?;
     let comment = Some(form.comment.trim().to_owned()).filter(|c| !c.is_empty());
-    let outcome = work.answer(action_id, approve, form.version, comment).await;
-    drop(work);
-    drop(write);
-    match outcome {
-        Ok(_) => {
-            txn.commit().await?;
-            let done = if approve {
-                "action-approved"
-            } else {
-                "action-rejected"
-            };
-            Ok(back(&page_path(tenant_id), Ok(done)))
-        }
-        Err(err) => Ok(back(&page_path(tenant_id), Err(refusal(err)?))),
-    }
+    let done = if approve {
+        "action-approved"
+    } else {
+        "action-rejected"
+    };
+    in_work(&s, tenant_id, done, async |work| {
+        work.answer(action_id, approve, form.version, comment)
+            .await
+            .map(|_| ())
+    })
+    .await
 }
 
 pub async fn approve(
@@ -162,23 +200,38 @@ pub async fn roll_back(
     Path((tenant_id, action_id)): Path<(TenantId, ActionId)>,
     WebForm { session: s, .. }: WebForm<EmptyForm>,
 ) -> Result<Response, UiError> {
-    let txn = s.storage.begin().await?;
-    let write = s.write(&txn);
-    let work = s
-        .caller
-        .work(&write, tenant_id)
-        .await?
-        .ok_or(UiError::NotFound)?;
-    let outcome = work.request_rollback(action_id).await;
-    drop(work);
-    drop(write);
-    match outcome {
-        Ok(_) => {
-            txn.commit().await?;
-            Ok(back(&page_path(tenant_id), Ok("rollback-requested")))
-        }
-        Err(err) => Ok(back(&page_path(tenant_id), Err(refusal(err)?))),
-    }
+    in_work(&s, tenant_id, "rollback-requested", async |work| {
+        work.request_rollback(action_id).await.map(|_| ())
+    })
+    .await
+}
+
+#[derive(Debug, Deserialize)]
+pub struct HaltForm {
+    #[serde(default)]
+    reason: String,
+}
+
+/// Pulls the tenant's kill switch.
+pub async fn pull_kill_switch(
+    Path(tenant_id): Path<TenantId>,
+    WebForm { session: s, form }: WebForm<HaltForm>,
+) -> Result<Response, UiError> {
+    in_work(&s, tenant_id, "kill-switch-pulled", async |work| {
+        work.halt_automation(&form.reason).await.map(|_| ())
+    })
+    .await
+}
+
+/// Releases the tenant's kill switch (MSP admins).
+pub async fn release_kill_switch(
+    Path(tenant_id): Path<TenantId>,
+    WebForm { session: s, .. }: WebForm<EmptyForm>,
+) -> Result<Response, UiError> {
+    in_work(&s, tenant_id, "kill-switch-released", async |work| {
+        work.release_automation().await.map(|_| ())
+    })
+    .await
 }
 
 #[derive(Debug, Deserialize)]
@@ -201,15 +254,8 @@ pub async fn update_incident(
                 .ok_or_else(|| UiError::BadForm(format!("unknown verdict {other:?}")))?,
         ),
     };
-    let txn = s.storage.begin().await?;
-    let write = s.write(&txn);
-    let work = s
-        .caller
-        .work(&write, tenant_id)
-        .await?
-        .ok_or(UiError::NotFound)?;
-    let outcome = work
-        .update_incident(
+    in_work(&s, tenant_id, "incident-updated", async |work| {
+        work.update_incident(
             incident_id,
             &IncidentUpdate {
                 status: Some(status),
@@ -217,16 +263,10 @@ pub async fn update_incident(
                 ..IncidentUpdate::default()
             },
         )
-        .await;
-    drop(work);
-    drop(write);
-    match outcome {
-        Ok(_) => {
-            txn.commit().await?;
-            Ok(back(&page_path(tenant_id), Ok("incident-updated")))
-        }
-        Err(err) => Ok(back(&page_path(tenant_id), Err(refusal(err)?))),
-    }
+        .await
+        .map(|_| ())
+    })
+    .await
 }
 
 #[derive(Debug, Default, Deserialize)]

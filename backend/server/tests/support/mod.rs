@@ -14,6 +14,8 @@ use std::{
     time::Duration,
 };
 
+pub mod governed;
+
 use steward_core::{Storage, SystemClock, audit::AuditKeys, auth::AuthConfig, secrets::SecretBox};
 use steward_integrations::sandbox::Sandbox;
 use steward_server::{
@@ -108,6 +110,15 @@ impl TestApp {
     /// As [`TestApp::for_world`], with the sandbox enabled (over the world's database and
     /// clock) and a known secrets key.
     pub async fn for_world_with_sandbox(world: &World, secrets: SecretBox) -> Self {
+        Self::for_world_with_sandbox_and(world, secrets, builtin_policies()).await
+    }
+
+    /// As [`TestApp::for_world_with_sandbox`], deciding with these policies.
+    pub async fn for_world_with_sandbox_and(
+        world: &World,
+        secrets: SecretBox,
+        policies: steward_core::policy::Policies,
+    ) -> Self {
         let sandbox = steward_server::sandbox::open(world.storage.clone(), world.shared_clock())
             .await
             .unwrap();
@@ -119,7 +130,7 @@ impl TestApp {
             web: Arc::default(),
             secrets: Arc::new(secrets),
             sandbox: Some(sandbox),
-            policies: builtin_policies(),
+            policies,
         })
         .await
     }

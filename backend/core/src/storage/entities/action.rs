@@ -32,6 +32,10 @@ pub struct Model {
     pub executed_at: Option<DateTimeUtc>,
     pub verified_at: Option<DateTimeUtc>,
     pub rolled_back_at: Option<DateTimeUtc>,
+    /// The policy let it run without a person (counted by the hourly rate limits).
+    pub automatic: bool,
+    /// When it failed or its rollback failed (counted by the circuit breaker).
+    pub failed_at: Option<DateTimeUtc>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -146,18 +146,12 @@ async fn answer(
     approve: bool,
     body: ApprovalBody,
 ) -> Result<Action, ApiError> {
-    let txn = ctx.storage.begin().await?;
-    let write = ctx.write(&txn);
-    let work = ctx
-        .caller
-        .work(&write, tenant_id)
-        .await?
-        .ok_or_else(|| ApiError::not_found(format!("no tenant {tenant_id}")))?;
-    let action = work
-        .answer(action_id, approve, body.version, body.comment)
-        .await?;
-    txn.commit().await?;
-    Ok(action)
+    ctx.in_tenant(tenant_id, async |work| {
+        Ok(work
+            .answer(action_id, approve, body.version, body.comment)
+            .await?)
+    })
+    .await
 }
 
 /// Approves an action awaiting approval: an MSP technician or admin for
@@ -226,14 +220,9 @@ async fn roll_back_action(
     ctx: CallerContext,
     ApiPath((tenant_id, action_id)): ApiPath<(TenantId, ActionId)>,
 ) -> Result<Json<Action>, ApiError> {
-    let txn = ctx.storage.begin().await?;
-    let write = ctx.write(&txn);
-    let work = ctx
-        .caller
-        .work(&write, tenant_id)
-        .await?
-        .ok_or_else(|| ApiError::not_found(format!("no tenant {tenant_id}")))?;
-    let action = work.request_rollback(action_id).await?;
-    txn.commit().await?;
-    Ok(Json(action))
+    ctx.in_tenant(tenant_id, async |work| {
+        Ok(work.request_rollback(action_id).await?)
+    })
+    .await
+    .map(Json)
 }

@@ -67,6 +67,7 @@ impl From<WorkError> for ApiError {
             WorkError::Forbidden(forbidden) => forbidden.into(),
             WorkError::Incident(incident) => incident.into(),
             WorkError::Action(action) => action.into(),
+            WorkError::Guardrail(guardrail) => guardrail.into(),
             WorkError::Storage(storage) => storage.into(),
         }
     }
@@ -166,16 +167,11 @@ async fn update_incident(
     ApiPath((tenant_id, incident_id)): ApiPath<(TenantId, IncidentId)>,
     ApiJson(body): ApiJson<IncidentUpdate>,
 ) -> Result<Json<Incident>, ApiError> {
-    let txn = ctx.storage.begin().await?;
-    let write = ctx.write(&txn);
-    let work = ctx
-        .caller
-        .work(&write, tenant_id)
-        .await?
-        .ok_or_else(|| ApiError::not_found(format!("no tenant {tenant_id}")))?;
-    let incident = work.update_incident(incident_id, &body).await?;
-    txn.commit().await?;
-    Ok(Json(incident))
+    ctx.in_tenant(tenant_id, async |work| {
+        Ok(work.update_incident(incident_id, &body).await?)
+    })
+    .await
+    .map(Json)
 }
 
 /// Every scored device and identity of the tenant, highest risk first, with the factors that

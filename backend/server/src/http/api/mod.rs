@@ -5,6 +5,7 @@
 
 mod actions;
 mod audit;
+mod guardrails;
 mod incidents;
 mod integrations;
 mod inventory;
@@ -48,6 +49,7 @@ use crate::state::AppState;
         (name = "inventory", description = "A tenant's devices, identities and events"),
         (name = "incidents", description = "Findings grouped into incidents, and entity risk"),
         (name = "actions", description = "Actions at vendors: policy decisions, approvals, verification and rollback"),
+        (name = "guardrails", description = "Kill switches, maintenance windows and limits on automatic execution"),
         (name = "reports", description = "Outcome reports as JSON or PDF"),
         (name = "policies", description = "A tenant's own authority policy"),
         (name = "sandbox", description = "Simulated vendors for demos and trials"),
@@ -91,6 +93,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .merge(inventory::routes())
         .merge(incidents::routes())
         .merge(actions::routes())
+        .merge(guardrails::routes())
         .merge(reports::routes())
         .merge(policies::routes())
         .merge(sandbox::routes())

@@ -1,0 +1,328 @@
+//! The governed loop's harness: the API with the sandbox, a tenant connected to the simulated
+//! Microsoft Defender for Endpoint and Microsoft Graph, its people with tokens, and a real
+//! worker running the jobs.
+
+use std::{path::Path, sync::Arc, time::Duration};
+
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+use steward_core::{
+    Clock,
+    policy::{AuthorityPolicy, Policies, PolicySet},
+};
+use steward_domain::{
+    guardrails::AutomationLimits,
+    tenancy::{Role, Tenant},
+};
+use steward_integrations::{http::RetryPolicy, sandbox::SandboxCredentials};
+use steward_testkit::{TestDatabase, World};
+use steward_workers::{Liveness, Shared, WorkerSettings};
+use tokio::sync::watch;
+
+use super::{TestApp, test_secrets};
+
+pub const PASSWORD: &str = "correct horse battery staple";
+
+pub struct Loop {
+    pub world: World,
+    pub app: TestApp,
+    pub tenant: Tenant,
+    pub admin: String,
+    pub technician: String,
+    pub owner: String,
+    pub approver: String,
+    pub stranger: String,
+    /// What the worker's jobs reach, to run a job's code directly once the worker is stopped.
+    pub shared: Shared,
+    stop: watch::Sender<bool>,
+    worker: Option<tokio::task::JoinHandle<()>>,
+}
+
+pub fn fast_settings() -> WorkerSettings {
+    WorkerSettings {
+        concurrency: 2,
+        poll_interval: Duration::from_millis(50),
+        sync_interval: Duration::from_secs(3600),
+        liveness: Liveness {
+            heartbeat: Duration::from_secs(2),
+            missed_heartbeats: 2,
+        },
+        verify_timeout: Duration::from_secs(5),
+        verify_interval: Duration::from_millis(100),
+        stall_after: Duration::from_secs(600),
+    }
+}
+
+pub fn quick_retries() -> RetryPolicy {
+    RetryPolicy {
+        max_retries: 6,
+        max_delay: Duration::from_millis(200),
+        max_retry_after: Duration::from_secs(2),
+        request_timeout: Duration::from_secs(10),
+        ..RetryPolicy::default()
+    }
+}
+
+pub async fn start(db: &TestDatabase, policy_dir: Option<&Path>) -> Loop {
+    start_with(db, policy_dir, fast_settings(), None).await
+}
+
+/// As [`start`], with these worker settings and, when given, another clock for the worker.
+pub async fn start_with(
+    db: &TestDatabase,
+    policy_dir: Option<&Path>,
+    settings: WorkerSettings,
+    worker_clock: Option<Arc<dyn Clock>>,
+) -> Loop {
+    start_full(
+        db,
+        policy_dir,
+        settings,
+        worker_clock,
+        AutomationLimits::default(),
+    )
+    .await
+}
+
+/// As [`start`], with these limits on automatic execution (for the API and the worker).
+pub async fn start_limited(db: &TestDatabase, limits: AutomationLimits) -> Loop {
+    start_full(db, None, fast_settings(), None, limits).await
+}
+
+async fn start_full(
+    db: &TestDatabase,
+    policy_dir: Option<&Path>,
+    settings: WorkerSettings,
+    worker_clock: Option<Arc<dyn Clock>>,
+    limits: AutomationLimits,
+) -> Loop {
+    let world = World::new(db).await;
+    let msp = world.msp("harbor").await;
+    let other_msp = world.msp("elsewhere").await;
+    let tenant = world.tenant(msp.id, "acme-dental").await;
+    let admin = world
+        .user(msp.id, "admin@harbor.example", Role::MspAdmin, None)
+        .await;
+    let technician = world
+        .user(msp.id, "tech@harbor.example", Role::Technician, None)
+        .await;
+    let owner = world
+        .user(
+            msp.id,
+            "owner@acme.example",
+            Role::CustomerOwner,
+            Some(tenant.id),
+        )
+        .await;
+    let approver = world
+        .user(
+            msp.id,
+            "approver@acme.example",
+            Role::CustomerApprover,
+            Some(tenant.id),
+        )
+        .await;
+    let stranger = world
+        .user(
+            other_msp.id,
+            "admin@elsewhere.example",
+            Role::MspAdmin,
+            None,
+        )
+        .await;
+    for user in [&admin, &technician, &owner, &approver] {
+        world.set_password(user, PASSWORD).await;
+    }
+    let set = PolicySet::load(policy_dir).unwrap();
+    let policies = Policies::new(
+        AuthorityPolicy::new(&set, Duration::from_secs(1)),
+        Duration::from_secs(1),
+    )
+    .with_limits(limits);
+    let app = TestApp::for_world_with_sandbox_and(&world, test_secrets(), policies.clone()).await;
+    let credentials = app
+        .sandbox
+        .as_ref()
+        .unwrap()
+        .ensure(tenant.id.as_uuid(), &tenant.name, tenant.slug.as_str())
+        .await
+        .unwrap();
+    let admin = world.token(&admin, None).await;
+    for (vendor, api) in [
+        ("microsoft_defender", "defender"),
+        ("microsoft_graph", "graph"),
+    ] {
+        let (status, body) = app
+            .call(
+                Method::POST,
+                &format!("/api/v1/tenants/{}/integrations", tenant.id),
+                Some(&admin),
+                Some(&connect_body(&app, &credentials, vendor, api)),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+    }
+    let shared = Shared {
+        storage: world.storage.clone(),
+        clock: worker_clock.unwrap_or_else(|| world.shared_clock()),
+        keys: Arc::clone(&world.keys),
+        secrets: Arc::new(test_secrets()),
+        policies,
+        vendor_retries: quick_retries(),
+        settings: Arc::new(settings),
+    };
+    let (stop, stopped) = watch::channel(false);
+    let running = shared.clone();
+    let worker = tokio::spawn(async move {
+        steward_workers::run(running, stopped).await.unwrap();
+    });
+    Loop {
+        technician: world.token(&technician, None).await,
+        owner: world.token(&owner, None).await,
+        approver: world.token(&approver, None).await,
+        stranger: world.token(&stranger, None).await,
+        admin,
+        world,
+        app,
+        tenant,
+        shared,
+        stop,
+        worker: Some(worker),
+    }
+}
+
+pub fn connect_body(
+    app: &TestApp,
+    credentials: &SandboxCredentials,
+    vendor: &str,
+    api: &str,
+) -> Value {
+    json!({
+        "vendor": vendor,
+        "name": vendor,
+        "settings": {
+            "directory_id": credentials.directory_id,
+            "client_id": credentials.client_id,
+            "api_base_url": app.url(&format!("/sandbox/{api}/")),
+            "login_base_url": app.url("/sandbox/login/"),
+        },
+        "client_secret": credentials.client_secret,
+    })
+}
+
+impl Loop {
+    pub async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        token: &str,
+        body: Option<&Value>,
+    ) -> (StatusCode, Value) {
+        self.app.call(method, path, Some(token), body).await
+    }
+
+    pub fn path(&self, rest: &str) -> String {
+        format!("/api/v1/tenants/{}/{rest}", self.tenant.id)
+    }
+
+    pub async fn run_scenario(&self, scenario: &str) -> Value {
+        let (status, run) = self
+            .call(
+                Method::POST,
+                &self.path(&format!("sandbox/scenarios/{scenario}/run")),
+                &self.technician,
+                None,
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{run}");
+        run
+    }
+
+    pub async fn actions(&self) -> Vec<Value> {
+        let (status, list) = self
+            .call(Method::GET, &self.path("actions"), &self.technician, None)
+            .await;
+        assert_eq!(status, StatusCode::OK, "{list}");
+        list["items"].as_array().unwrap().clone()
+    }
+
+    /// Waits until the action of this type is in one of `statuses`, and returns it.
+    pub async fn wait_for_action(&self, kind: &str, statuses: &[&str]) -> Value {
+        let mut last = Vec::new();
+        for _ in 0..300 {
+            last = self.actions().await;
+            if let Some(action) = last
+                .iter()
+                .find(|a| a["type"] == kind && statuses.iter().any(|s| a["status"] == *s))
+            {
+                return action.clone();
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("no {kind} action became {statuses:?}; actions: {last:#?}");
+    }
+
+    pub async fn sandbox_state(&self) -> Value {
+        let (status, state) = self
+            .call(
+                Method::GET,
+                &format!("/sandbox/state/{}", self.tenant.id),
+                &self.technician,
+                None,
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{state}");
+        state
+    }
+
+    pub async fn audit_actions(&self) -> Vec<String> {
+        let mut actions = Vec::new();
+        let mut cursor: Option<String> = None;
+        loop {
+            let path = match &cursor {
+                Some(c) => self.path(&format!("audit?limit=200&cursor={c}")),
+                None => self.path("audit?limit=200"),
+            };
+            let (status, page) = self.call(Method::GET, &path, &self.admin, None).await;
+            assert_eq!(status, StatusCode::OK, "{page}");
+            actions.extend(
+                page["items"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|e| e["action"].as_str().unwrap().to_owned()),
+            );
+            match page["next_cursor"].as_str() {
+                Some(next) => cursor = Some(next.to_owned()),
+                None => return actions,
+            }
+        }
+    }
+
+    /// Stops the worker and waits for it; the API keeps serving.
+    pub async fn stop_worker(&mut self) {
+        let Some(worker) = self.worker.take() else {
+            return;
+        };
+        self.stop.send(true).unwrap();
+        tokio::time::timeout(Duration::from_secs(30), worker)
+            .await
+            .expect("the worker stops")
+            .unwrap();
+    }
+
+    pub async fn stop(mut self) {
+        self.stop_worker().await;
+    }
+}
+
+/// The item of `state[list]` (the sandbox's `devices` or `users`) with this vendor id.
+pub fn item(state: &Value, list: &str, id: &str) -> Value {
+    state[list]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["id"] == id)
+        .unwrap_or_else(|| panic!("no {list} {id} in {state:#}"))
+        .clone()
+}
