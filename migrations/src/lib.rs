@@ -22,6 +22,7 @@ mod m20261126_000001_create_inventory;
 mod m20261127_000001_create_response;
 mod m20261128_000001_create_tenant_policies;
 mod m20261130_000001_create_guardrails;
+mod m20261130_000002_add_approval_rules;
 
 /// Applies Steward's migrations in order.
 #[derive(Debug)]
@@ -40,6 +41,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261127_000001_create_response::Migration),
             Box::new(m20261128_000001_create_tenant_policies::Migration),
             Box::new(m20261130_000001_create_guardrails::Migration),
+            Box::new(m20261130_000002_add_approval_rules::Migration),
         ]
     }
 

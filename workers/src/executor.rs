@@ -9,7 +9,7 @@ use std::{sync::Arc, time::Instant};
 
 use steward_core::{
     policy::{self, Decided, input::GuardrailsInput},
-    storage::ActionUpdate,
+    storage::{ActionUpdate, Deadlines},
     triage,
 };
 use steward_domain::{
@@ -261,6 +261,10 @@ async fn hold(
                 ActionUpdate {
                     decision: Some(decision),
                     detail: Some(detail),
+                    deadlines: Some(Deadlines::from(
+                        shared.policies.approval_timing(),
+                        shared.clock.now(),
+                    )),
                     ..ActionUpdate::to(ActionStatus::AwaitingApproval)
                 },
             )

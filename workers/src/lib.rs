@@ -60,6 +60,8 @@ pub struct WorkerSettings {
     /// An action in flight that has not moved for this long is handed to a worker again (its
     /// job was lost or gave up); checked at every sync interval.
     pub stall_after: Duration,
+    /// How often approval requests are checked for escalation and expiry.
+    pub approval_check: Duration,
 }
 
 impl Default for WorkerSettings {
@@ -75,6 +77,7 @@ impl Default for WorkerSettings {
             verify_timeout: Duration::from_secs(120),
             verify_interval: Duration::from_secs(2),
             stall_after: Duration::from_secs(600),
+            approval_check: Duration::from_secs(30),
         }
     }
 }

@@ -1,16 +1,24 @@
 //! At every sync interval: synchronizes every integration of every active tenant, and hands
-//! stalled actions to a worker again.
+//! stalled actions to a worker again. More often: escalates and expires approval requests.
 
-use steward_core::{jobs::Job, storage::Deployment};
+use steward_core::{
+    jobs::Job,
+    storage::{Deployment, Settled},
+};
 use tokio::sync::watch;
 
-use crate::{JobQueue, Shared};
+use crate::{
+    JobQueue, Shared,
+    handlers::{Finish, JobError, as_steward},
+};
 
 pub(crate) async fn run(shared: Shared, mut queue: JobQueue, mut stop: watch::Receiver<bool>) {
     let sync_interval = shared.settings.sync_interval;
     // Stalled actions are looked for at least as often as they can stall.
-    let tick = sync_interval.min(shared.settings.stall_after);
+    let sweep_interval = sync_interval.min(shared.settings.stall_after);
+    let tick = sweep_interval.min(shared.settings.approval_check);
     let mut last_sync = std::time::Instant::now();
+    let mut last_sweep = std::time::Instant::now();
     loop {
         tokio::select! {
             () = tokio::time::sleep(tick) => {}
@@ -20,7 +28,51 @@ pub(crate) async fn run(shared: Shared, mut queue: JobQueue, mut stop: watch::Re
             last_sync = std::time::Instant::now();
             schedule_syncs(&shared, &mut queue).await;
         }
-        sweep(&shared, &mut queue).await;
+        if last_sweep.elapsed() >= sweep_interval {
+            last_sweep = std::time::Instant::now();
+            sweep(&shared, &mut queue).await;
+        }
+        settle_approvals(&shared).await;
+    }
+}
+
+/// Escalates approval requests unanswered past their escalation time and expires those past
+/// their expiry (rejecting the action). Each is a compare-and-set, so several workers doing
+/// this at once settle each request once.
+async fn settle_approvals(shared: &Shared) {
+    let due = match Deployment::new(shared.storage.conn())
+        .due_approvals(shared.clock.now())
+        .await
+    {
+        Ok(due) => due,
+        Err(error) => {
+            tracing::warn!(%error, "cannot look for approval requests to settle");
+            return;
+        }
+    };
+    for (tenant_id, action_id) in due {
+        let settled = as_steward(
+            shared,
+            "approvals",
+            tenant_id,
+            Finish::Commit,
+            async |work| {
+                work.settle_approval(action_id)
+                    .await
+                    .map_err(JobError::from)
+            },
+        )
+        .await;
+        match settled {
+            Ok(Some(Some(Settled::Expired))) => {
+                tracing::info!(%tenant_id, %action_id, "an approval request expired; the action is rejected");
+            }
+            Ok(Some(Some(Settled::Escalated))) => {
+                tracing::info!(%tenant_id, %action_id, "an approval request went to the next approvers");
+            }
+            Ok(_) => {}
+            Err(error) => tracing::warn!(%error, %action_id, "cannot settle an approval request"),
+        }
     }
 }
 

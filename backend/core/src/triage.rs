@@ -95,16 +95,7 @@ pub async fn triage(
     }
     for (detected, entities, stored) in &recorded {
         for (kind, entity, reason) in playbook(detected, entities) {
-            if let Some(id) = propose(
-                work,
-                (policy, policies.limits()),
-                stored,
-                kind,
-                entity,
-                reason,
-            )
-            .await?
-            {
+            if let Some(id) = propose(work, policies, policy, stored, kind, entity, reason).await? {
                 outcome.actions.push(id);
             }
         }
@@ -344,14 +335,15 @@ pub async fn simulate(
 /// Builds the policy input for an action on an entity, asks the policy, records the action.
 async fn propose(
     work: &TenantWork<'_>,
-    (policy, limits): (&AuthorityPolicy, AutomationLimits),
+    policies: &Policies,
+    policy: &AuthorityPolicy,
     recorded: &Recorded,
     kind: ActionType,
     entity: EntityKey,
     reason: String,
 ) -> Result<Option<ActionId>, WorkError> {
     let Some((input, profile)) =
-        authority_input(work, limits, kind, entity, ProposerKind::Worker).await?
+        authority_input(work, policies.limits(), kind, entity, ProposerKind::Worker).await?
     else {
         return Ok(None);
     };
@@ -388,6 +380,8 @@ async fn propose(
         },
         dedup_key: format!("incident:{}:{kind}:{}", recorded.incident_id, entity.id),
     };
-    let (action, created) = work.propose(&proposal, &input, &decided).await?;
+    let (action, created) = work
+        .propose(&proposal, &input, &decided, policies.approval_timing())
+        .await?;
     Ok(created.then_some(action.id))
 }

@@ -16,7 +16,7 @@ use steward_domain::{
 };
 use steward_testkit::{TestDatabase, World};
 
-const EXPECTED_MIGRATIONS: [&str; 9] = [
+const EXPECTED_MIGRATIONS: [&str; 10] = [
     "m20261123_000001_create_tenancy",
     "m20261123_000002_create_audit_entries",
     "m20261123_000003_protect_audit_chain",
@@ -26,6 +26,7 @@ const EXPECTED_MIGRATIONS: [&str; 9] = [
     "m20261127_000001_create_response",
     "m20261128_000001_create_tenant_policies",
     "m20261130_000001_create_guardrails",
+    "m20261130_000002_add_approval_rules",
 ];
 
 const TABLES: [&str; 25] = [

@@ -189,6 +189,97 @@ pub struct PolicyDecision {
     pub outcome: PolicyOutcome,
     /// Stable kebab-case codes; the built-in policy's are listed in [`ReasonCode`].
     pub reasons: Vec<String>,
+    /// How many different people of the approving side must approve (1 to
+    /// [`MAX_QUORUM`]); 1 when the policy does not say.
+    #[serde(default = "one")]
+    pub quorum: u8,
+    /// Only people with this role approve (a role of the approving side); anyone of that side
+    /// when the policy does not say.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub approver_role: Option<crate::tenancy::Role>,
+}
+
+/// The most approvers a policy may require.
+pub const MAX_QUORUM: u8 = 5;
+
+const fn one() -> u8 {
+    1
+}
+
+impl PolicyDecision {
+    /// A decision with these reasons, one approver, any role of the side.
+    #[must_use]
+    pub fn new(outcome: PolicyOutcome, reasons: Vec<String>) -> Self {
+        Self {
+            outcome,
+            reasons,
+            quorum: 1,
+            approver_role: None,
+        }
+    }
+
+    /// The side whose people approve, for an outcome that needs a person.
+    #[must_use]
+    pub const fn approving_side(&self) -> Option<ApproverSide> {
+        match self.outcome {
+            PolicyOutcome::TechnicianApproval => Some(ApproverSide::Technician),
+            PolicyOutcome::CustomerApproval => Some(ApproverSide::Customer),
+            PolicyOutcome::Auto | PolicyOutcome::Deny => None,
+        }
+    }
+
+    /// Why the decision cannot be followed as it stands (a quorum out of range, an approver
+    /// role of the wrong side), if it cannot.
+    #[must_use]
+    pub fn problem(&self) -> Option<String> {
+        if !(1..=MAX_QUORUM).contains(&self.quorum) {
+            return Some(format!(
+                "quorum {} is not between 1 and {MAX_QUORUM}",
+                self.quorum
+            ));
+        }
+        let role = self.approver_role?;
+        let fits = match self.approving_side() {
+            Some(ApproverSide::Technician) => {
+                matches!(
+                    role,
+                    crate::tenancy::Role::MspAdmin | crate::tenancy::Role::Technician
+                )
+            }
+            Some(ApproverSide::Customer) => matches!(
+                role,
+                crate::tenancy::Role::CustomerOwner | crate::tenancy::Role::CustomerApprover
+            ),
+            None => false,
+        };
+        (!fits).then(|| {
+            format!(
+                "approver role {} cannot give a {:?}",
+                role.as_str(),
+                self.outcome
+            )
+        })
+    }
+}
+
+/// How long an approval request stays open, and when it goes to the next approver.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ApprovalTiming {
+    /// Minutes until an unanswered request expires, which rejects the action.
+    pub expire_after_minutes: u32,
+    /// Minutes until an unanswered request also goes to the next approvers (MSP admins after
+    /// technicians, the customer's owner after its approvers).
+    pub escalate_after_minutes: u32,
+}
+
+impl Default for ApprovalTiming {
+    fn default() -> Self {
+        Self {
+            expire_after_minutes: 24 * 60,
+            escalate_after_minutes: 60,
+        }
+    }
 }
 
 /// Where an action is. Proposing records the policy decision at once, so an action starts
@@ -307,6 +398,9 @@ pub enum ApproverSide {
 pub struct Approval {
     pub user_id: UserId,
     pub side: ApproverSide,
+    /// The approver's role when they answered.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub role: Option<crate::tenancy::Role>,
     pub approved: bool,
     /// The action version ([`Action::version`]) the approver was shown.
     pub version: String,
@@ -354,6 +448,12 @@ pub struct Action {
     pub executed_at: Option<DateTime<Utc>>,
     pub verified_at: Option<DateTime<Utc>>,
     pub rolled_back_at: Option<DateTime<Utc>>,
+    /// While it awaits approval: when the request expires, rejecting the action.
+    pub expires_at: Option<DateTime<Utc>>,
+    /// While it awaits approval: when the request also goes to the next approvers.
+    pub escalate_at: Option<DateTime<Utc>>,
+    /// 0 while with the first approvers; 1 once escalated.
+    pub escalation_level: u8,
 }
 
 /// A tenant's own authority policy, replacing the deployment's for that tenant.
@@ -457,10 +557,10 @@ impl PolicyDecision {
     /// The answer when no policy could decide: deny, and say why.
     #[must_use]
     pub fn policy_error() -> Self {
-        Self {
-            outcome: PolicyOutcome::Deny,
-            reasons: vec![ReasonCode::PolicyError.as_str().to_owned()],
-        }
+        Self::new(
+            PolicyOutcome::Deny,
+            vec![ReasonCode::PolicyError.as_str().to_owned()],
+        )
     }
 }
 

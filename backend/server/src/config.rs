@@ -51,7 +51,55 @@ pub struct Config {
     pub sandbox: SandboxConfig,
     pub worker: WorkerConfig,
     pub guardrails: GuardrailsConfig,
+    pub approvals: ApprovalsConfig,
     pub log: LogConfig,
+}
+
+/// The `[approvals]` section: how long approval requests stay open.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ApprovalsConfig {
+    /// Minutes until an unanswered request expires, which rejects the action (never approves
+    /// it).
+    pub expire_after_minutes: u32,
+    /// Minutes until an unanswered request also goes to the next approvers (MSP admins after
+    /// technicians, the customer's owner after its approvers).
+    pub escalate_after_minutes: u32,
+}
+
+impl Default for ApprovalsConfig {
+    fn default() -> Self {
+        let timing = steward_domain::actions::ApprovalTiming::default();
+        Self {
+            expire_after_minutes: timing.expire_after_minutes,
+            escalate_after_minutes: timing.escalate_after_minutes,
+        }
+    }
+}
+
+impl ApprovalsConfig {
+    fn validate(&self) -> Vec<InvalidSetting> {
+        [
+            ("approvals.expire_after_minutes", self.expire_after_minutes),
+            (
+                "approvals.escalate_after_minutes",
+                self.escalate_after_minutes,
+            ),
+        ]
+        .into_iter()
+        .filter(|(_, value)| *value == 0)
+        .map(|(key, _)| InvalidSetting::new(key, "must be at least 1"))
+        .collect()
+    }
+
+    /// The deadlines of approval requests.
+    #[must_use]
+    pub fn timing(&self) -> steward_domain::actions::ApprovalTiming {
+        steward_domain::actions::ApprovalTiming {
+            expire_after_minutes: self.expire_after_minutes,
+            escalate_after_minutes: self.escalate_after_minutes,
+        }
+    }
 }
 
 /// The `[guardrails]` section: when automatic execution falls back to asking a person,
@@ -141,6 +189,8 @@ pub struct WorkerConfig {
     /// An action in flight that has not moved for this long (seconds) is handed to a worker
     /// again.
     pub stall_after_secs: u64,
+    /// How often approval requests are checked for escalation and expiry, in seconds.
+    pub approval_check_secs: u64,
 }
 
 impl Default for WorkerConfig {
@@ -155,6 +205,7 @@ impl Default for WorkerConfig {
             verify_timeout_secs: 120,
             verify_interval_ms: 2000,
             stall_after_secs: 600,
+            approval_check_secs: 30,
         }
     }
 }
@@ -170,6 +221,7 @@ impl WorkerConfig {
             ("worker.verify_timeout_secs", self.verify_timeout_secs),
             ("worker.verify_interval_ms", self.verify_interval_ms),
             ("worker.stall_after_secs", self.stall_after_secs),
+            ("worker.approval_check_secs", self.approval_check_secs),
         ]
         .into_iter()
         .filter(|(_, value)| *value == 0)
@@ -201,6 +253,7 @@ impl WorkerConfig {
             verify_timeout: Duration::from_secs(self.verify_timeout_secs),
             verify_interval: Duration::from_millis(self.verify_interval_ms),
             stall_after: Duration::from_secs(self.stall_after_secs),
+            approval_check: Duration::from_secs(self.approval_check_secs),
         }
     }
 }
@@ -230,6 +283,7 @@ impl Default for Config {
             sandbox: SandboxConfig::default(),
             worker: WorkerConfig::default(),
             guardrails: GuardrailsConfig::default(),
+            approvals: ApprovalsConfig::default(),
             log: LogConfig::default(),
         }
     }
@@ -469,6 +523,7 @@ impl Config {
             .chain(config.secrets.validate())
             .chain(config.worker.validate())
             .chain(config.guardrails.validate())
+            .chain(config.approvals.validate())
             .chain(config.log.validate())
             .map(|problem| problem.to_string())
             .collect();
@@ -506,7 +561,7 @@ impl Config {
 /// Maps the part of a variable's name after `STEWARD_` to a configuration key, or `None` when
 /// it names none.
 fn config_key_of_variable(name: &UncasedStr) -> Option<Uncased<'_>> {
-    const TOP_LEVEL: [&str; 13] = [
+    const TOP_LEVEL: [&str; 14] = [
         "data_dir",
         "public_url",
         "http",
@@ -519,6 +574,7 @@ fn config_key_of_variable(name: &UncasedStr) -> Option<Uncased<'_>> {
         "sandbox",
         "worker",
         "guardrails",
+        "approvals",
         "log",
     ];
     if name == "database_url" {

@@ -243,12 +243,10 @@ async fn seed_response(
                 },
                 &input,
                 &Decided {
-                    decision: PolicyDecision {
-                        outcome,
-                        reasons: vec!["test".into()],
-                    },
+                    decision: PolicyDecision::new(outcome, vec!["test".into()]),
                     failure: None,
                 },
+                steward_domain::actions::ApprovalTiming::default(),
             )
             .await
             .unwrap();

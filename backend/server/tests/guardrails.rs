@@ -345,6 +345,7 @@ async fn an_automatic_action_queued_before_the_switch_is_pulled_does_not_run() {
                 },
                 &simulation.input,
                 &simulation.decided,
+                l.shared.policies.approval_timing(),
             )
             .await
             .unwrap();

@@ -4,11 +4,12 @@
 
 use leptos::prelude::*;
 use steward_domain::{
+    UserId,
     actions::{Action, ActionStatus, ApproverSide, PolicyOutcome},
     guardrails::{AutomationHalt, HaltScope, Pause, TenantGuardrails},
     incidents::{Incident, IncidentStatus, Verdict},
     risk::RiskScore,
-    tenancy::Tenant,
+    tenancy::{Role, Tenant},
 };
 
 use crate::{
@@ -26,6 +27,9 @@ pub struct ResponsePage {
     pub risk: Vec<RiskScore>,
     /// The side the viewer approves on, if any.
     pub approver_side: Option<ApproverSide>,
+    /// Who is looking, to tell whether they already approved and have the role asked for.
+    pub viewer_id: UserId,
+    pub viewer_role: Role,
     /// Whether the viewer may work incidents.
     pub can_work_incidents: bool,
     /// Whether the viewer may ask for rollbacks.
@@ -186,23 +190,65 @@ fn severity_label(severity: u8) -> &'static str {
 }
 
 /// Whether the viewer may approve, and may reject, this action.
-fn answers(side: Option<ApproverSide>, action: &Action) -> (bool, bool) {
-    let needed = match action.decision.outcome {
-        PolicyOutcome::CustomerApproval => ApproverSide::Customer,
-        _ => ApproverSide::Technician,
-    };
-    match side {
+fn answers(page: &ResponsePage, action: &Action) -> (bool, bool) {
+    let needed = action
+        .decision
+        .approving_side()
+        .unwrap_or(ApproverSide::Technician);
+    let already = action
+        .approvals
+        .iter()
+        .any(|a| a.user_id == page.viewer_id && a.version == action.version);
+    let role_fits = action
+        .decision
+        .approver_role
+        .is_none_or(|role| role == page.viewer_role);
+    match page.approver_side {
         None => (false, false),
         Some(side) => (
-            side == needed,
+            side == needed && role_fits && !already,
             side == ApproverSide::Technician || needed == ApproverSide::Customer,
         ),
     }
 }
 
+/// "1 of 2 approvals (MSP admins)", what the request still needs.
+fn quorum_line(action: &Action) -> String {
+    let side = action.decision.approving_side();
+    let given = action
+        .approvals
+        .iter()
+        .filter(|a| a.approved && a.version == action.version && Some(a.side) == side)
+        .filter(|a| {
+            action
+                .decision
+                .approver_role
+                .is_none_or(|role| a.role == Some(role))
+        })
+        .count();
+    let who = action
+        .decision
+        .approver_role
+        .map(|role| format!(" ({})", role.as_str().replace('_', " ")))
+        .unwrap_or_default();
+    format!(
+        "{given} of {} approval{}{who}",
+        action.decision.quorum,
+        if action.decision.quorum == 1 { "" } else { "s" }
+    )
+}
+
 fn approval_card(page: &ResponsePage, action: &Action) -> impl IntoView + use<> {
     let base = format!("/tenants/{}/actions/{}", page.tenant.id, action.id);
-    let (can_approve, can_reject) = answers(page.approver_side, action);
+    let (can_approve, can_reject) = answers(page, action);
+    let deadline = action.expires_at.map(|at| {
+        let escalated = if action.escalation_level > 0 {
+            " — escalated to the next approvers"
+        } else {
+            ""
+        };
+        view! { <div><dt>"Expires"</dt><dd>{format!("{}{escalated}; unanswered, it is rejected", when(at))}</dd></div> }
+    });
     let factors = action.decision_input["risk"]["factors"]
         .as_array()
         .cloned()
@@ -257,6 +303,8 @@ fn approval_card(page: &ResponsePage, action: &Action) -> impl IntoView + use<> 
                 <div><dt>"Policy reasons"</dt><dd class="mono">{codes}</dd></div>
                 <div><dt>"Target risk"</dt><dd>{format!("{score} / 100")}<ul class="factors">{factors}</ul></dd></div>
                 <div><dt>"Rollback"</dt><dd>{action.rollback_plan.clone()}</dd></div>
+                <div><dt>"Approvals"</dt><dd class="quorum">{quorum_line(action)}</dd></div>
+                {deadline}
                 <div><dt>"Version"</dt><dd class="mono">{action.version[..12].to_owned()}</dd></div>
             </dl>
             {waiting}

@@ -14,7 +14,7 @@ use std::{sync::Arc, time::Duration};
 use regorus::{Engine, utils::limits::ExecutionTimerConfig};
 use serde::{Deserialize, Serialize};
 use steward_domain::{
-    actions::{PolicyDecision, PolicyOutcome, ReasonCode},
+    actions::{ApprovalTiming, PolicyDecision, PolicyOutcome, ReasonCode},
     guardrails::AutomationLimits,
 };
 
@@ -56,10 +56,7 @@ pub fn constrain(decided: Decided, guardrails: &input::GuardrailsInput) -> Decid
     reasons.sort();
     reasons.dedup();
     Decided {
-        decision: PolicyDecision {
-            outcome: PolicyOutcome::TechnicianApproval,
-            reasons,
-        },
+        decision: PolicyDecision::new(PolicyOutcome::TechnicianApproval, reasons),
         failure: decided.failure,
     }
 }
@@ -115,6 +112,7 @@ pub struct Policies {
     deployment: AuthorityPolicy,
     timeout: Duration,
     limits: AutomationLimits,
+    timing: ApprovalTiming,
     tenants: Arc<std::sync::Mutex<std::collections::HashMap<String, AuthorityPolicy>>>,
 }
 
@@ -126,6 +124,7 @@ impl Policies {
             deployment,
             timeout,
             limits: AutomationLimits::default(),
+            timing: ApprovalTiming::default(),
             tenants: Arc::default(),
         }
     }
@@ -135,6 +134,19 @@ impl Policies {
     pub fn with_limits(mut self, limits: AutomationLimits) -> Self {
         self.limits = limits;
         self
+    }
+
+    /// The same policies with other approval deadlines.
+    #[must_use]
+    pub fn with_approval_timing(mut self, timing: ApprovalTiming) -> Self {
+        self.timing = timing;
+        self
+    }
+
+    /// How long approval requests stay open and when they escalate.
+    #[must_use]
+    pub fn approval_timing(&self) -> ApprovalTiming {
+        self.timing
     }
 
     /// When automation falls back to asking a person.
@@ -223,7 +235,12 @@ impl AuthorityPolicy {
         let json = value
             .to_json_str()
             .map_err(|err| format!("the decision is not JSON: {err}"))?;
-        serde_json::from_str::<PolicyDecision>(&json)
-            .map_err(|err| format!("the decision {json} does not have the expected shape: {err}"))
+        let decision = serde_json::from_str::<PolicyDecision>(&json).map_err(|err| {
+            format!("the decision {json} does not have the expected shape: {err}")
+        })?;
+        match decision.problem() {
+            Some(problem) => Err(format!("the decision {json} cannot be followed: {problem}")),
+            None => Ok(decision),
+        }
     }
 }

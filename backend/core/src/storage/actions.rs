@@ -15,9 +15,10 @@ use sha2::{Digest, Sha256};
 use steward_domain::{
     ActionId, IncidentId, IntegrationId, MspId, TenantId, UserId,
     actions::{
-        Action, ActionStatus, ActionTarget, ActionType, Approval, ApproverSide, PolicyDecision,
-        PolicyOutcome, Proposer, ProposerKind,
+        Action, ActionStatus, ActionTarget, ActionType, Approval, ApprovalTiming, ApproverSide,
+        PolicyDecision, PolicyOutcome, Proposer, ProposerKind,
     },
+    tenancy::Role,
 };
 
 use super::{
@@ -203,6 +204,38 @@ pub fn action_version(
     hex::encode(Sha256::digest(canonical))
 }
 
+/// Where a decision puts a new action.
+fn status_of(decision: &PolicyDecision) -> ActionStatus {
+    match decision.outcome {
+        PolicyOutcome::Auto => ActionStatus::Queued,
+        PolicyOutcome::TechnicianApproval | PolicyOutcome::CustomerApproval => {
+            ActionStatus::AwaitingApproval
+        }
+        PolicyOutcome::Deny => ActionStatus::Denied,
+    }
+}
+
+/// When an approval request opened now escalates and expires.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Deadlines {
+    pub expires_at: DateTime<Utc>,
+    /// `None` when the request expires before it would escalate.
+    pub escalate_at: Option<DateTime<Utc>>,
+}
+
+impl Deadlines {
+    /// The deadlines of a request opened at `now`.
+    #[must_use]
+    pub fn from(timing: ApprovalTiming, now: DateTime<Utc>) -> Self {
+        let expire = chrono::Duration::minutes(i64::from(timing.expire_after_minutes));
+        let escalate = chrono::Duration::minutes(i64::from(timing.escalate_after_minutes));
+        Self {
+            expires_at: now + expire,
+            escalate_at: (escalate < expire).then(|| now + escalate),
+        }
+    }
+}
+
 /// Records a proposal with the policy's decision, or, for a proposal made before that still
 /// awaits approval, records the new decision if its input changed (which voids earlier
 /// approvals: they were for another version). Returns the action and whether it is new.
@@ -213,18 +246,16 @@ pub(crate) async fn propose(
     proposal: &Proposal,
     input: &AuthorityInput,
     decided: &Decided,
+    timing: ApprovalTiming,
 ) -> Result<(Action, bool), StorageError> {
     let chain = ChainRef::Tenant { msp_id, tenant_id };
+    let now = ctx.clock.now();
+    let deadlines = (status_of(&decided.decision) == ActionStatus::AwaitingApproval)
+        .then(|| Deadlines::from(timing, now));
     let input_json =
         serde_json::to_value(input).map_err(|e| StorageError::corrupt("policy input", &e))?;
     let version = action_version(proposal.kind, &proposal.target, &input_json);
-    let status = match decided.decision.outcome {
-        PolicyOutcome::Auto => ActionStatus::Queued,
-        PolicyOutcome::TechnicianApproval | PolicyOutcome::CustomerApproval => {
-            ActionStatus::AwaitingApproval
-        }
-        PolicyOutcome::Deny => ActionStatus::Denied,
-    };
+    let status = status_of(&decided.decision);
     let decision_record = json!({
         "input": input_json,
         "decision": decided.decision,
@@ -240,13 +271,18 @@ pub(crate) async fn propose(
         if action.status != ActionStatus::AwaitingApproval || action.version == version {
             return Ok((action, false));
         }
+        let revision = row.revision;
         let mut active = row.into_active_model();
         active.decision = Set(serde_json::to_value(&decided.decision).unwrap_or_default());
         active.decision_input = Set(input_json);
         active.version = Set(version);
         active.status = Set(status.as_str().to_owned());
         active.automatic = Set(status == ActionStatus::Queued);
-        active.updated_at = Set(ctx.clock.now());
+        active.updated_at = Set(now);
+        active.revision = Set(revision + 1);
+        active.expires_at = Set(deadlines.map(|d| d.expires_at));
+        active.escalate_at = Set(deadlines.and_then(|d| d.escalate_at));
+        active.escalation_level = Set(0);
         let after = to_action(active.update(ctx.txn).await?)?;
         audit::append(
             ctx,
@@ -261,7 +297,6 @@ pub(crate) async fn propose(
         }
         return Ok((after, false));
     }
-    let now = ctx.clock.now();
     let row = action::ActiveModel {
         id: Set(new_id(ctx.clock)),
         msp_id: Set(msp_id.as_uuid()),
@@ -293,6 +328,10 @@ pub(crate) async fn propose(
         rolled_back_at: Set(None),
         automatic: Set(status == ActionStatus::Queued),
         failed_at: Set(None),
+        revision: Set(0),
+        expires_at: Set(deadlines.map(|d| d.expires_at)),
+        escalate_at: Set(deadlines.and_then(|d| d.escalate_at)),
+        escalation_level: Set(0),
     }
     .insert(ctx.txn)
     .await?;
@@ -354,6 +393,12 @@ pub enum ActionRequestError {
     NeedsTechnician,
     #[error("the person who proposed an action cannot approve it")]
     OwnProposal,
+    #[error("the policy asks for approval by a {} for this action", .0.as_str().replace('_', " "))]
+    NeedsRole(Role),
+    #[error("you already answered this version of the action; another approver must add theirs")]
+    AlreadyAnswered,
+    #[error("others answered this action at the same moment; look at it again")]
+    Contended,
     #[error("{0} cannot be rolled back: {1}")]
     Irreversible(ActionType, &'static str),
     #[error("only a verified action can be rolled back; this one is {0}")]
@@ -367,14 +412,17 @@ pub enum ActionRequestError {
 pub struct ApprovalAnswer {
     pub user_id: UserId,
     pub side: ApproverSide,
+    pub role: Role,
     pub approve: bool,
     /// The version the approver was shown.
     pub version: String,
     pub comment: Option<String>,
 }
 
-/// Records an approval or rejection; an approval that completes what the decision requires
-/// queues the action for execution.
+/// Records an approval or rejection. A rejection ends the request; an approval counts towards
+/// the decision's quorum (different people of the approving side, of its role if the decision
+/// names one, for the current version), and the one completing it queues the action.
+/// Concurrent answers compare-and-set on the action's revision, so exactly one outcome wins.
 pub(crate) async fn answer(
     ctx: &WriteContext<'_>,
     msp_id: MspId,
@@ -382,22 +430,115 @@ pub(crate) async fn answer(
     id: ActionId,
     answer: ApprovalAnswer,
 ) -> Result<Action, ActionRequestError> {
-    let before = ActionReader::new(ctx.txn, msp_id, tenant_id)
-        .get(id)
-        .await?
+    // A lost compare-and-set means someone answered at the same moment: read again, so a
+    // second approval still counts and a late answer to a closed request is refused.
+    for _ in 0..5 {
+        let (before, revision) = read_for_answer(ctx, msp_id, tenant_id, id).await?;
+        let after_status = check_answer(&before, &answer)?;
+        let mut approvals = before.approvals.clone();
+        approvals.push(Approval {
+            user_id: answer.user_id,
+            side: answer.side,
+            role: Some(answer.role),
+            approved: answer.approve,
+            version: answer.version.clone(),
+            comment: answer.comment.clone(),
+            decided_at: ctx.clock.now(),
+        });
+        let status = match after_status {
+            Some(status) => status,
+            None if quorum_reached(&before.decision, &before.version, &approvals) => {
+                ActionStatus::Queued
+            }
+            None => ActionStatus::AwaitingApproval,
+        };
+        let moved = set_status(
+            ctx,
+            msp_id,
+            tenant_id,
+            id,
+            before.status,
+            Update {
+                approvals: Some(&approvals),
+                expected_revision: Some(revision),
+                ..Update::to(status)
+            },
+        )
+        .await?;
+        if !moved {
+            continue;
+        }
+        let counted = counted_approvals(&before.decision, &before.version, &approvals);
+        audit::append(
+            ctx,
+            ChainRef::Tenant { msp_id, tenant_id },
+            Change::new(
+                if answer.approve {
+                    "action.approved"
+                } else {
+                    "action.rejected"
+                },
+                "action",
+                &id,
+            )
+            .after(&json!({
+                "side": answer.side,
+                "role": answer.role,
+                "version": answer.version,
+                "comment": answer.comment,
+                "approvals": counted,
+                "quorum": before.decision.quorum,
+                "status": status,
+            })),
+        )
+        .await?;
+        if status == ActionStatus::Queued {
+            enqueue_advance(ctx, msp_id, &before).await?;
+        }
+        return ActionReader::new(ctx.txn, msp_id, tenant_id)
+            .get(id)
+            .await?
+            .ok_or(ActionRequestError::NotFound(id));
+    }
+    Err(ActionRequestError::Contended)
+}
+
+async fn read_for_answer(
+    ctx: &WriteContext<'_>,
+    msp_id: MspId,
+    tenant_id: TenantId,
+    id: ActionId,
+) -> Result<(Action, i32), ActionRequestError> {
+    let row = action::Entity::find()
+        .filter(action::Column::MspId.eq(msp_id.as_uuid()))
+        .filter(action::Column::TenantId.eq(tenant_id.as_uuid()))
+        .filter(action::Column::Id.eq(id.as_uuid()))
+        .one(ctx.txn)
+        .await
+        .map_err(StorageError::from)?
         .ok_or(ActionRequestError::NotFound(id))?;
+    let revision = row.revision;
+    Ok((to_action(row)?, revision))
+}
+
+/// Whether the answer may be given; `Some(status)` when it settles the request by itself (a
+/// rejection), `None` when it is an approval counting towards the quorum.
+fn check_answer(
+    before: &Action,
+    answer: &ApprovalAnswer,
+) -> Result<Option<ActionStatus>, ActionRequestError> {
     if before.status != ActionStatus::AwaitingApproval {
         return Err(ActionRequestError::NotAwaitingApproval(before.status));
     }
     if answer.version != before.version {
         return Err(ActionRequestError::StaleVersion {
-            current: before.version,
+            current: before.version.clone(),
         });
     }
-    let needed = match before.decision.outcome {
-        PolicyOutcome::CustomerApproval => ApproverSide::Customer,
-        _ => ApproverSide::Technician,
-    };
+    let needed = before
+        .decision
+        .approving_side()
+        .unwrap_or(ApproverSide::Technician);
     if answer.approve && answer.side != needed {
         return Err(match needed {
             ApproverSide::Customer => ActionRequestError::NeedsCustomer,
@@ -409,71 +550,171 @@ pub(crate) async fn answer(
     {
         return Err(ActionRequestError::NeedsTechnician);
     }
-    if answer.approve && before.proposed_by.user_id == Some(answer.user_id) {
+    if !answer.approve {
+        return Ok(Some(ActionStatus::Rejected));
+    }
+    if before.proposed_by.user_id == Some(answer.user_id) {
         return Err(ActionRequestError::OwnProposal);
     }
-    let mut after = before.clone();
-    after.approvals.push(Approval {
-        user_id: answer.user_id,
-        side: answer.side,
-        approved: answer.approve,
-        version: answer.version.clone(),
-        comment: answer.comment.clone(),
-        decided_at: ctx.clock.now(),
-    });
-    // One approval of the current version from the needed side is enough (quorum 1).
-    after.status = if answer.approve {
-        ActionStatus::Queued
-    } else {
-        ActionStatus::Rejected
-    };
-    let moved = set_status(
-        ctx,
-        msp_id,
-        tenant_id,
-        id,
-        before.status,
-        Update {
-            approvals: Some(&after.approvals),
-            ..Update::to(after.status)
-        },
-    )
-    .await?;
-    if !moved {
-        // Someone else answered between our read and our write.
-        let now = ActionReader::new(ctx.txn, msp_id, tenant_id)
-            .get(id)
-            .await?
-            .ok_or(ActionRequestError::NotFound(id))?;
-        return Err(ActionRequestError::NotAwaitingApproval(now.status));
+    if let Some(role) = before.decision.approver_role
+        && role != answer.role
+    {
+        return Err(ActionRequestError::NeedsRole(role));
     }
-    audit::append(
-        ctx,
-        ChainRef::Tenant { msp_id, tenant_id },
-        Change::new(
-            if answer.approve {
-                "action.approved"
-            } else {
-                "action.rejected"
-            },
-            "action",
-            &id,
+    if before
+        .approvals
+        .iter()
+        .any(|a| a.user_id == answer.user_id && a.version == before.version)
+    {
+        return Err(ActionRequestError::AlreadyAnswered);
+    }
+    Ok(None)
+}
+
+/// The approvals that count towards the decision's quorum: of the current version, from the
+/// approving side (and role), each person once.
+fn counted_approvals(decision: &PolicyDecision, version: &str, approvals: &[Approval]) -> usize {
+    let side = decision
+        .approving_side()
+        .unwrap_or(ApproverSide::Technician);
+    let mut people: Vec<UserId> = approvals
+        .iter()
+        .filter(|a| a.approved && a.version == version && a.side == side)
+        .filter(|a| {
+            decision
+                .approver_role
+                .is_none_or(|role| a.role == Some(role))
+        })
+        .map(|a| a.user_id)
+        .collect();
+    people.sort_by_key(|u| u.as_uuid());
+    people.dedup();
+    people.len()
+}
+
+fn quorum_reached(decision: &PolicyDecision, version: &str, approvals: &[Approval]) -> bool {
+    counted_approvals(decision, version, approvals)
+        >= usize::from(std::cmp::max(decision.quorum, 1))
+}
+
+/// Approval requests due to escalate or expire at `now`, across every tenant.
+pub(crate) async fn due_approvals<C: ConnectionTrait>(
+    conn: &C,
+    now: DateTime<Utc>,
+) -> Result<Vec<(TenantId, ActionId)>, StorageError> {
+    Ok(action::Entity::find()
+        .filter(action::Column::Status.eq(ActionStatus::AwaitingApproval.as_str()))
+        .filter(
+            sea_orm::Condition::any()
+                .add(action::Column::ExpiresAt.lte(now))
+                .add(action::Column::EscalateAt.lte(now)),
         )
-        .after(&json!({
-            "side": answer.side,
-            "version": answer.version,
-            "comment": answer.comment,
-            "status": after.status,
-        })),
-    )
-    .await?;
-    if after.status == ActionStatus::Queued {
-        enqueue_advance(ctx, msp_id, &after).await?;
-    }
-    ActionReader::new(ctx.txn, msp_id, tenant_id)
-        .get(id)
+        .order_by_asc(action::Column::ExpiresAt)
+        .limit(500)
+        .all(conn)
         .await?
-        .ok_or(ActionRequestError::NotFound(id))
+        .into_iter()
+        .map(|row| (row.tenant_id.into(), row.id.into()))
+        .collect())
+}
+
+/// What happened to an approval request that was due.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Settled {
+    /// It expired: the action is rejected.
+    Expired,
+    /// It went to the next approvers.
+    Escalated,
+}
+
+/// Expires an unanswered approval request whose time is up (rejecting the action, never
+/// approving it), or escalates one due to go to the next approvers.
+pub(crate) async fn settle_approval(
+    ctx: &WriteContext<'_>,
+    msp_id: MspId,
+    tenant_id: TenantId,
+    id: ActionId,
+) -> Result<Option<Settled>, StorageError> {
+    let Some(row) = action::Entity::find()
+        .filter(action::Column::MspId.eq(msp_id.as_uuid()))
+        .filter(action::Column::TenantId.eq(tenant_id.as_uuid()))
+        .filter(action::Column::Id.eq(id.as_uuid()))
+        .one(ctx.txn)
+        .await?
+    else {
+        return Ok(None);
+    };
+    let now = ctx.clock.now();
+    if row.status != ActionStatus::AwaitingApproval.as_str() {
+        return Ok(None);
+    }
+    let chain = ChainRef::Tenant { msp_id, tenant_id };
+    if row.expires_at.is_some_and(|at| at <= now) {
+        let detail = "the approval request expired unanswered; the action did not run";
+        let moved = set_status(
+            ctx,
+            msp_id,
+            tenant_id,
+            id,
+            ActionStatus::AwaitingApproval,
+            Update {
+                expected_revision: Some(row.revision),
+                detail: Some(detail),
+                ..Update::to(ActionStatus::Rejected)
+            },
+        )
+        .await?;
+        if !moved {
+            return Ok(None);
+        }
+        audit::append(
+            ctx,
+            chain,
+            Change::new("action.expired", "action", &id).after(&json!({
+                "status": ActionStatus::Rejected,
+                "expires_at": row.expires_at,
+                "detail": detail,
+            })),
+        )
+        .await?;
+        return Ok(Some(Settled::Expired));
+    }
+    if row.escalate_at.is_some_and(|at| at <= now) {
+        let level = row.escalation_level + 1;
+        let moved = set_status(
+            ctx,
+            msp_id,
+            tenant_id,
+            id,
+            ActionStatus::AwaitingApproval,
+            Update {
+                expected_revision: Some(row.revision),
+                escalation: Some(level),
+                ..Update::to(ActionStatus::AwaitingApproval)
+            },
+        )
+        .await?;
+        if !moved {
+            return Ok(None);
+        }
+        let action = to_action(row)?;
+        let to = match action.decision.approving_side() {
+            Some(ApproverSide::Customer) => Role::CustomerOwner,
+            _ => Role::MspAdmin,
+        };
+        audit::append(
+            ctx,
+            chain,
+            Change::new("action.escalated", "action", &id).after(&json!({
+                "escalation_level": level,
+                "to": to,
+                "expires_at": action.expires_at,
+            })),
+        )
+        .await?;
+        return Ok(Some(Settled::Escalated));
+    }
+    Ok(None)
 }
 
 /// Asks for a verified action to be undone.
@@ -532,6 +773,12 @@ pub struct Update<'u> {
     pub rolled_back: bool,
     /// Start a new attempt at the vendor (a new idempotency key).
     pub next_attempt: bool,
+    /// Only if the action is still at this revision (no one changed it since it was read).
+    pub expected_revision: Option<i32>,
+    /// Opens an approval request with these deadlines.
+    pub deadlines: Option<Deadlines>,
+    /// Records an escalation to this level (and that none is due any more).
+    pub escalation: Option<i32>,
 }
 
 impl Update<'_> {
@@ -549,6 +796,9 @@ impl Update<'_> {
             verified: false,
             rolled_back: false,
             next_attempt: false,
+            expected_revision: None,
+            deadlines: None,
+            escalation: None,
         }
     }
 }
@@ -597,6 +847,15 @@ async fn set_status(
     ) {
         changes.failed_at = Set(Some(now));
     }
+    if let Some(deadlines) = update.deadlines {
+        changes.expires_at = Set(Some(deadlines.expires_at));
+        changes.escalate_at = Set(deadlines.escalate_at);
+        changes.escalation_level = Set(0);
+    }
+    if let Some(level) = update.escalation {
+        changes.escalation_level = Set(level);
+        changes.escalate_at = Set(None);
+    }
     if let Some(snapshot) = update.snapshot {
         changes.snapshot = Set(Some(snapshot.clone()));
     }
@@ -615,7 +874,14 @@ async fn set_status(
     if update.rolled_back {
         changes.rolled_back_at = Set(Some(now));
     }
-    let mut statement = action::Entity::update_many().set(changes);
+    let mut statement = action::Entity::update_many().set(changes).col_expr(
+        action::Column::Revision,
+        sea_orm::sea_query::Expr::col(action::Column::Revision)
+            .add(sea_orm::sea_query::Expr::val(1)),
+    );
+    if let Some(revision) = update.expected_revision {
+        statement = statement.filter(action::Column::Revision.eq(revision));
+    }
     if update.next_attempt {
         statement = statement.col_expr(
             action::Column::Attempt,
@@ -737,5 +1003,8 @@ fn to_action(row: action::Model) -> Result<Action, StorageError> {
         executed_at: row.executed_at,
         verified_at: row.verified_at,
         rolled_back_at: row.rolled_back_at,
+        expires_at: row.expires_at,
+        escalate_at: row.escalate_at,
+        escalation_level: u8::try_from(row.escalation_level).unwrap_or(u8::MAX),
     })
 }

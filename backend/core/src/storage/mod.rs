@@ -47,7 +47,10 @@ pub use sea_orm::{DatabaseConnection, DatabaseTransaction, DbErr};
 
 pub(crate) use self::tokens::{generate_secret, hash_secret};
 pub use self::{
-    actions::{ActionReader, ActionRequestError, Proposal, Update as ActionUpdate, action_version},
+    actions::{
+        ActionReader, ActionRequestError, Deadlines, Proposal, Settled, Update as ActionUpdate,
+        action_version,
+    },
     config::{DatabaseConfig, DatabaseTarget, DatabaseUrl},
     error::StorageError,
     guardrails::{ACTIVITY_WINDOW, GuardrailError, GuardrailReader, MAX_HALT_REASON},

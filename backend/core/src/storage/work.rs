@@ -9,7 +9,7 @@ use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use steward_domain::{
     ActionId, IncidentId, TenantId, UserId,
     access::Permission,
-    actions::{Action, ApproverSide},
+    actions::{Action, ApprovalTiming, ApproverSide},
     guardrails::{AutomationHalt, MaintenanceSchedule},
     incidents::{EntityKey, Incident, IncidentUpdate},
     risk::RiskScore,
@@ -18,7 +18,7 @@ use steward_domain::{
 
 use super::{
     ActionReader, IncidentReader, InventoryReader, RiskReader, StorageError, WriteContext,
-    actions::{self, ActionRequestError, ApprovalAnswer, Proposal, Update},
+    actions::{self, ActionRequestError, ApprovalAnswer, Proposal, Settled, Update},
     entities::tenant,
     guardrails::{self, GuardrailError, GuardrailReader},
     incidents::{self, IncidentUpdateError, Recorded},
@@ -250,6 +250,7 @@ impl<'a> TenantWork<'a> {
         proposal: &Proposal,
         input: &AuthorityInput,
         decided: &Decided,
+        timing: ApprovalTiming,
     ) -> Result<(Action, bool), WorkError> {
         self.require(Permission::ProposeActions)?;
         Ok(actions::propose(
@@ -259,8 +260,18 @@ impl<'a> TenantWork<'a> {
             proposal,
             input,
             decided,
+            timing,
         )
         .await?)
+    }
+
+    /// Expires or escalates an approval request that is due (Steward only).
+    ///
+    /// # Errors
+    /// As [`TenantWork::record_finding`].
+    pub async fn settle_approval(&self, id: ActionId) -> Result<Option<Settled>, WorkError> {
+        self.require_steward()?;
+        Ok(actions::settle_approval(self.ctx, self.tenant.msp_id, self.tenant.id, id).await?)
     }
 
     /// Approves or rejects an action on the side the user's role stands for.
@@ -293,6 +304,7 @@ impl<'a> TenantWork<'a> {
             ApprovalAnswer {
                 user_id,
                 side,
+                role,
                 approve,
                 version,
                 comment,

@@ -43,7 +43,8 @@ pub(crate) fn policies(config: &Config) -> anyhow::Result<Policies> {
         PolicySet::load(config.policy.dir.as_deref()).context("load the authority policies")?;
     let timeout = Duration::from_millis(config.policy.timeout_ms);
     Ok(Policies::new(AuthorityPolicy::new(&set, timeout), timeout)
-        .with_limits(config.guardrails.limits()))
+        .with_limits(config.guardrails.limits())
+        .with_approval_timing(config.approvals.timing()))
 }
 
 /// What the background workers need, from the configuration.

@@ -78,6 +78,9 @@ impl PageQuery {
             "action-rejected" => "Rejected: the action will not run.",
             "rollback-requested" => "The rollback runs now and is verified at the vendor.",
             "incident-updated" => "The incident is updated.",
+            "approval-recorded" => {
+                "Your approval is recorded; the action waits for the other approvers."
+            }
             "kill-switch-pulled" => {
                 "The kill switch is pulled: nothing runs automatically until an MSP admin releases it."
             }
@@ -107,6 +110,9 @@ fn error_message(code: &str) -> &'static str {
         }
         "technician-approval-required" => "This action needs an MSP technician's approval.",
         "own-proposal" => "You proposed this action; someone else must approve it.",
+        "approver-role-required" => "The policy asks for an approver with another role.",
+        "already-answered" => "You already approved this action; it waits for another approver.",
+        "answer-conflict" => "Someone answered at the same moment. Look at the action again.",
         "irreversible" => "This action cannot be rolled back.",
         "not-rollbackable" => "Only a verified action can be rolled back.",
         "kill-switch-not-pulled" => "The kill switch is not pulled.",

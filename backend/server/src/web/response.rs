@@ -11,7 +11,7 @@ use steward_core::storage::{
 use steward_domain::{
     ActionId, IncidentId, TenantId,
     access::Permission,
-    actions::ApproverSide,
+    actions::{ActionStatus, ApproverSide},
     incidents::{IncidentStatus, IncidentUpdate, Verdict},
 };
 use steward_frontend::pages::response::{self, ResponsePage};
@@ -79,6 +79,8 @@ pub async fn page(
             actions,
             risk,
             approver_side,
+            viewer_id: s.caller.user().id,
+            viewer_role: s.caller.role(),
             can_work_incidents: s.caller.allows(Permission::WorkIncidents),
             can_roll_back: s.caller.allows(Permission::ProposeActions),
             can_read_incidents: s.caller.allows(Permission::ReadIncidents),
@@ -104,6 +106,9 @@ fn refusal(err: WorkError) -> Result<&'static str, UiError> {
             ActionRequestError::NeedsCustomer => "customer-approval-required",
             ActionRequestError::NeedsTechnician => "technician-approval-required",
             ActionRequestError::OwnProposal => "own-proposal",
+            ActionRequestError::NeedsRole(_) => "approver-role-required",
+            ActionRequestError::AlreadyAnswered => "already-answered",
+            ActionRequestError::Contended => "answer-conflict",
             ActionRequestError::Irreversible(..) => "irreversible",
             ActionRequestError::NotRollbackable(_) => "not-rollbackable",
             ActionRequestError::Storage(storage) => return Err(storage.into()),
@@ -125,12 +130,11 @@ fn refusal(err: WorkError) -> Result<&'static str, UiError> {
 }
 
 /// Runs a form's write on the signed-in user's work in the tenant and goes back to the page,
-/// saying `done` or why the write was refused (then nothing is kept).
+/// saying what was done (the write's answer) or why it was refused (then nothing is kept).
 async fn in_work(
     s: &WebSession,
     tenant_id: TenantId,
-    done: &'static str,
-    write: impl AsyncFnOnce(&TenantWork<'_>) -> Result<(), WorkError>,
+    write: impl AsyncFnOnce(&TenantWork<'_>) -> Result<&'static str, WorkError>,
 ) -> Result<Response, UiError> {
     let txn = s.storage.begin().await?;
     let context = s.write(&txn);
@@ -143,7 +147,7 @@ async fn in_work(
     drop(work);
     drop(context);
     match outcome {
-        Ok(()) => {
+        Ok(done) => {
             txn.commit().await?;
             Ok(back(&page_path(tenant_id), Ok(done)))
         }
@@ -166,15 +170,15 @@ async fn answer(
     form: AnswerForm,
 ) -> Result<Response, UiError> {
     let comment = Some(form.comment.trim().to_owned()).filter(|c| !c.is_empty());
-    let done = if approve {
-        "action-approved"
-    } else {
-        "action-rejected"
-    };
-    in_work(&s, tenant_id, done, async |work| {
-        work.answer(action_id, approve, form.version, comment)
-            .await
-            .map(|_| ())
+    in_work(&s, tenant_id, async |work| {
+        let action = work
+            .answer(action_id, approve, form.version, comment)
+            .await?;
+        Ok(match action.status {
+            ActionStatus::Rejected => "action-rejected",
+            ActionStatus::AwaitingApproval => "approval-recorded",
+            _ => "action-approved",
+        })
     })
     .await
 }
@@ -200,8 +204,9 @@ pub async fn roll_back(
     Path((tenant_id, action_id)): Path<(TenantId, ActionId)>,
     WebForm { session: s, .. }: WebForm<EmptyForm>,
 ) -> Result<Response, UiError> {
-    in_work(&s, tenant_id, "rollback-requested", async |work| {
-        work.request_rollback(action_id).await.map(|_| ())
+    in_work(&s, tenant_id, async |work| {
+        work.request_rollback(action_id).await?;
+        Ok("rollback-requested")
     })
     .await
 }
@@ -217,8 +222,9 @@ pub async fn pull_kill_switch(
     Path(tenant_id): Path<TenantId>,
     WebForm { session: s, form }: WebForm<HaltForm>,
 ) -> Result<Response, UiError> {
-    in_work(&s, tenant_id, "kill-switch-pulled", async |work| {
-        work.halt_automation(&form.reason).await.map(|_| ())
+    in_work(&s, tenant_id, async |work| {
+        work.halt_automation(&form.reason).await?;
+        Ok("kill-switch-pulled")
     })
     .await
 }
@@ -228,8 +234,9 @@ pub async fn release_kill_switch(
     Path(tenant_id): Path<TenantId>,
     WebForm { session: s, .. }: WebForm<EmptyForm>,
 ) -> Result<Response, UiError> {
-    in_work(&s, tenant_id, "kill-switch-released", async |work| {
-        work.release_automation().await.map(|_| ())
+    in_work(&s, tenant_id, async |work| {
+        work.release_automation().await?;
+        Ok("kill-switch-released")
     })
     .await
 }
@@ -254,7 +261,7 @@ pub async fn update_incident(
                 .ok_or_else(|| UiError::BadForm(format!("unknown verdict {other:?}")))?,
         ),
     };
-    in_work(&s, tenant_id, "incident-updated", async |work| {
+    in_work(&s, tenant_id, async |work| {
         work.update_incident(
             incident_id,
             &IncidentUpdate {
@@ -263,8 +270,8 @@ pub async fn update_incident(
                 ..IncidentUpdate::default()
             },
         )
-        .await
-        .map(|_| ())
+        .await?;
+        Ok("incident-updated")
     })
     .await
 }

@@ -11,6 +11,7 @@ use steward_core::{
     policy::{AuthorityPolicy, Policies, PolicySet},
 };
 use steward_domain::{
+    actions::ApprovalTiming,
     guardrails::AutomationLimits,
     tenancy::{Role, Tenant},
 };
@@ -50,6 +51,7 @@ pub fn fast_settings() -> WorkerSettings {
         verify_timeout: Duration::from_secs(5),
         verify_interval: Duration::from_millis(100),
         stall_after: Duration::from_secs(600),
+        approval_check: Duration::from_millis(100),
     }
 }
 
@@ -74,19 +76,20 @@ pub async fn start_with(
     settings: WorkerSettings,
     worker_clock: Option<Arc<dyn Clock>>,
 ) -> Loop {
-    start_full(
-        db,
-        policy_dir,
-        settings,
-        worker_clock,
-        AutomationLimits::default(),
-    )
-    .await
+    start_full(db, policy_dir, settings, worker_clock, |p| p).await
 }
 
 /// As [`start`], with these limits on automatic execution (for the API and the worker).
 pub async fn start_limited(db: &TestDatabase, limits: AutomationLimits) -> Loop {
-    start_full(db, None, fast_settings(), None, limits).await
+    start_full(db, None, fast_settings(), None, |p| p.with_limits(limits)).await
+}
+
+/// As [`start`], with these approval deadlines.
+pub async fn start_timed(db: &TestDatabase, timing: ApprovalTiming) -> Loop {
+    start_full(db, None, fast_settings(), None, |p| {
+        p.with_approval_timing(timing)
+    })
+    .await
 }
 
 async fn start_full(
@@ -94,7 +97,7 @@ async fn start_full(
     policy_dir: Option<&Path>,
     settings: WorkerSettings,
     worker_clock: Option<Arc<dyn Clock>>,
-    limits: AutomationLimits,
+    configure: impl FnOnce(Policies) -> Policies,
 ) -> Loop {
     let world = World::new(db).await;
     let msp = world.msp("harbor").await;
@@ -134,11 +137,10 @@ async fn start_full(
         world.set_password(user, PASSWORD).await;
     }
     let set = PolicySet::load(policy_dir).unwrap();
-    let policies = Policies::new(
+    let policies = configure(Policies::new(
         AuthorityPolicy::new(&set, Duration::from_secs(1)),
         Duration::from_secs(1),
-    )
-    .with_limits(limits);
+    ));
     let app = TestApp::for_world_with_sandbox_and(&world, test_secrets(), policies.clone()).await;
     let credentials = app
         .sandbox

@@ -36,6 +36,13 @@ pub struct Model {
     pub automatic: bool,
     /// When it failed or its rollback failed (counted by the circuit breaker).
     pub failed_at: Option<DateTimeUtc>,
+    /// Bumped by every change: answers compare-and-set on it.
+    pub revision: i32,
+    /// When an unanswered approval request expires (rejecting the action).
+    pub expires_at: Option<DateTimeUtc>,
+    /// When an unanswered approval request also goes to the next approvers.
+    pub escalate_at: Option<DateTimeUtc>,
+    pub escalation_level: i32,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

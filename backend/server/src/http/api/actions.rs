@@ -80,6 +80,13 @@ impl From<ActionRequestError> for ApiError {
             ActionRequestError::OwnProposal => {
                 ApiError::new(axum::http::StatusCode::FORBIDDEN, "own-proposal", message)
             }
+            ActionRequestError::NeedsRole(_) => ApiError::new(
+                axum::http::StatusCode::FORBIDDEN,
+                "approver-role-required",
+                message,
+            ),
+            ActionRequestError::AlreadyAnswered => ApiError::conflict("already-answered", message),
+            ActionRequestError::Contended => ApiError::conflict("answer-conflict", message),
             ActionRequestError::Irreversible(..) => ApiError::conflict("irreversible", message),
             ActionRequestError::NotRollbackable(_) => {
                 ApiError::conflict("not-rollbackable", message)
