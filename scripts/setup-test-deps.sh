@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the test suite needs beyond Rust and the databases, once: Debian's chromium for
-# the browser tests, and the npm packages of frontend/e2e (playwright-core, oidc-provider).
+# the browser tests, the npm packages of frontend/e2e (playwright-core, oidc-provider), and
+# PyPI's aiosmtpd, the SMTP server the email tests send to.
 # Safe to run again: it only installs what is missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -25,4 +26,9 @@ stamp=frontend/e2e/node_modules/.package-lock.json
 if [ ! -f "$stamp" ] || [ "$lock" -nt "$stamp" ]; then
   echo "==> Installing the browser tests' npm packages"
   npm ci --prefix frontend/e2e --no-audit --no-fund --loglevel=error >/dev/null
+fi
+
+if ! python3 -c "import aiosmtpd" >/dev/null 2>&1; then
+  echo "==> Installing aiosmtpd (PyPI) for the email tests"
+  python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore aiosmtpd
 fi

@@ -23,6 +23,7 @@ mod m20261127_000001_create_response;
 mod m20261128_000001_create_tenant_policies;
 mod m20261130_000001_create_guardrails;
 mod m20261130_000002_add_approval_rules;
+mod m20261130_000003_create_approval_links;
 
 /// Applies Steward's migrations in order.
 #[derive(Debug)]
@@ -42,6 +43,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261128_000001_create_tenant_policies::Migration),
             Box::new(m20261130_000001_create_guardrails::Migration),
             Box::new(m20261130_000002_add_approval_rules::Migration),
+            Box::new(m20261130_000003_create_approval_links::Migration),
         ]
     }
 

@@ -45,6 +45,10 @@ pub(crate) async fn handle(job: Job, shared: Data<Shared>) -> Result<(), BoxDynE
             tenant_id,
             action_id,
         } => executor::advance(&shared, tenant_id, action_id).await,
+        Job::RequestApproval {
+            tenant_id,
+            action_id,
+        } => crate::notify::request_approval(&shared, tenant_id, action_id).await,
     };
     if let Err(error) = &outcome {
         tracing::warn!(job = name, %tenant, %error, "job failed; it will run again");

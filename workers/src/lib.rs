@@ -10,6 +10,7 @@
 
 mod executor;
 mod handlers;
+mod notify;
 mod queue;
 mod relay;
 mod schedule;
@@ -24,6 +25,7 @@ use tokio::sync::watch;
 pub use self::{
     executor::advance,
     handlers::{sync_integration, triage_events},
+    notify::{MailError, MailSettings, Mailer, SmtpSecurity, request_approval},
     queue::{JobQueue, Liveness, QUEUE, QueueError},
 };
 
@@ -39,6 +41,8 @@ pub struct Shared {
     /// Retries of vendor calls (429 with Retry-After, transient 5xx on idempotent calls).
     pub vendor_retries: RetryPolicy,
     pub settings: Arc<WorkerSettings>,
+    /// Sends approval requests by email, when configured.
+    pub mailer: Option<Arc<Mailer>>,
 }
 
 /// How the workers run.

@@ -35,6 +35,12 @@ pub enum Job {
         tenant_id: TenantId,
         action_id: ActionId,
     },
+    /// Send the approval requests an action waiting for approval calls for (at its current
+    /// escalation level), to those not yet sent one.
+    RequestApproval {
+        tenant_id: TenantId,
+        action_id: ActionId,
+    },
 }
 
 impl Job {
@@ -43,7 +49,8 @@ impl Job {
         match self {
             Job::Sync { tenant_id, .. }
             | Job::Triage { tenant_id, .. }
-            | Job::Advance { tenant_id, .. } => *tenant_id,
+            | Job::Advance { tenant_id, .. }
+            | Job::RequestApproval { tenant_id, .. } => *tenant_id,
         }
     }
 
@@ -54,6 +61,7 @@ impl Job {
             Job::Sync { .. } => "sync",
             Job::Triage { .. } => "triage",
             Job::Advance { .. } => "advance",
+            Job::RequestApproval { .. } => "request_approval",
         }
     }
 }

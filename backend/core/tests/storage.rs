@@ -16,7 +16,7 @@ use steward_domain::{
 };
 use steward_testkit::{TestDatabase, World};
 
-const EXPECTED_MIGRATIONS: [&str; 10] = [
+const EXPECTED_MIGRATIONS: [&str; 11] = [
     "m20261123_000001_create_tenancy",
     "m20261123_000002_create_audit_entries",
     "m20261123_000003_protect_audit_chain",
@@ -27,12 +27,15 @@ const EXPECTED_MIGRATIONS: [&str; 10] = [
     "m20261128_000001_create_tenant_policies",
     "m20261130_000001_create_guardrails",
     "m20261130_000002_add_approval_rules",
+    "m20261130_000003_create_approval_links",
 ];
 
-const TABLES: [&str; 25] = [
+const TABLES: [&str; 27] = [
     "msps",
     "tenants",
     "automation_halts",
+    "approval_links",
+    "notifications",
     "maintenance_schedules",
     "users",
     "memberships",

@@ -52,7 +52,89 @@ pub struct Config {
     pub worker: WorkerConfig,
     pub guardrails: GuardrailsConfig,
     pub approvals: ApprovalsConfig,
+    pub email: EmailConfig,
     pub log: LogConfig,
+}
+
+/// The `[email]` section: approval requests by email over SMTP. Off until `smtp_host` is set.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct EmailConfig {
+    pub smtp_host: Option<String>,
+    pub smtp_port: u16,
+    /// `starttls` (the submission port, 587), `tls` (465) or `none` (a local relay).
+    pub security: String,
+    pub username: Option<String>,
+    #[serde(serialize_with = "steward_core::settings::redact_secret")]
+    pub password: Option<SecretString>,
+    /// The sender: `Steward <steward@msp.example>`.
+    pub from: String,
+    /// How long an approval link works at most, in hours (never past the request's expiry).
+    pub link_ttl_hours: u32,
+}
+
+impl Default for EmailConfig {
+    fn default() -> Self {
+        Self {
+            smtp_host: None,
+            smtp_port: 587,
+            security: "starttls".to_owned(),
+            username: None,
+            password: None,
+            from: "Steward <steward@localhost>".to_owned(),
+            link_ttl_hours: 24,
+        }
+    }
+}
+
+impl EmailConfig {
+    fn security(&self) -> Option<steward_workers::SmtpSecurity> {
+        match self.security.as_str() {
+            "starttls" => Some(steward_workers::SmtpSecurity::StartTls),
+            "tls" => Some(steward_workers::SmtpSecurity::Tls),
+            "none" => Some(steward_workers::SmtpSecurity::None),
+            _ => None,
+        }
+    }
+
+    fn validate(&self) -> Vec<InvalidSetting> {
+        let mut problems = Vec::new();
+        if self.security().is_none() {
+            problems.push(InvalidSetting::new(
+                "email.security",
+                "must be starttls, tls or none",
+            ));
+        }
+        if self.link_ttl_hours == 0 {
+            problems.push(InvalidSetting::new(
+                "email.link_ttl_hours",
+                "must be at least 1",
+            ));
+        }
+        if self.username.is_some() != self.password.is_some() {
+            problems.push(InvalidSetting::new(
+                "email",
+                "set both email.username and email.password, or neither",
+            ));
+        }
+        problems
+    }
+
+    /// The mail settings, when email is configured.
+    #[must_use]
+    pub fn settings(&self, public_base: &str) -> Option<steward_workers::MailSettings> {
+        let host = self.smtp_host.clone()?;
+        Some(steward_workers::MailSettings {
+            host,
+            port: self.smtp_port,
+            security: self.security()?,
+            username: self.username.clone(),
+            password: self.password.clone(),
+            from: self.from.clone(),
+            public_base: public_base.to_owned(),
+            link_ttl: std::time::Duration::from_secs(u64::from(self.link_ttl_hours) * 3600),
+        })
+    }
 }
 
 /// The `[approvals]` section: how long approval requests stay open.
@@ -284,6 +366,7 @@ impl Default for Config {
             worker: WorkerConfig::default(),
             guardrails: GuardrailsConfig::default(),
             approvals: ApprovalsConfig::default(),
+            email: EmailConfig::default(),
             log: LogConfig::default(),
         }
     }
@@ -524,6 +607,7 @@ impl Config {
             .chain(config.worker.validate())
             .chain(config.guardrails.validate())
             .chain(config.approvals.validate())
+            .chain(config.email.validate())
             .chain(config.log.validate())
             .map(|problem| problem.to_string())
             .collect();
@@ -561,7 +645,7 @@ impl Config {
 /// Maps the part of a variable's name after `STEWARD_` to a configuration key, or `None` when
 /// it names none.
 fn config_key_of_variable(name: &UncasedStr) -> Option<Uncased<'_>> {
-    const TOP_LEVEL: [&str; 14] = [
+    const TOP_LEVEL: [&str; 15] = [
         "data_dir",
         "public_url",
         "http",
@@ -575,6 +659,7 @@ fn config_key_of_variable(name: &UncasedStr) -> Option<Uncased<'_>> {
         "worker",
         "guardrails",
         "approvals",
+        "email",
         "log",
     ];
     if name == "database_url" {

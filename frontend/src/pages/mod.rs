@@ -1,6 +1,7 @@
 //! One module per page.
 
 pub mod account;
+pub mod approval_link;
 pub mod audit;
 pub mod dashboard;
 pub mod integrations;

@@ -292,9 +292,7 @@ pub(crate) async fn propose(
                 .after(&decision_record),
         )
         .await?;
-        if after.status == ActionStatus::Queued {
-            enqueue_advance(ctx, msp_id, &after).await?;
-        }
+        enqueue_follow_up(ctx, msp_id, &after).await?;
         return Ok((after, false));
     }
     let row = action::ActiveModel {
@@ -354,10 +352,37 @@ pub(crate) async fn propose(
         Change::new("action.decided", "action", &action.id).after(&decision_record),
     )
     .await?;
-    if action.status == ActionStatus::Queued {
-        enqueue_advance(ctx, msp_id, &action).await?;
-    }
+    enqueue_follow_up(ctx, msp_id, &action).await?;
     Ok((action, true))
+}
+
+/// What a newly decided action needs next: a worker to run it, or its approvers asked.
+async fn enqueue_follow_up(
+    ctx: &WriteContext<'_>,
+    msp_id: MspId,
+    action: &Action,
+) -> Result<(), StorageError> {
+    match action.status {
+        ActionStatus::Queued => enqueue_advance(ctx, msp_id, action).await,
+        ActionStatus::AwaitingApproval => enqueue_request(ctx, msp_id, action).await,
+        _ => Ok(()),
+    }
+}
+
+async fn enqueue_request(
+    ctx: &WriteContext<'_>,
+    msp_id: MspId,
+    action: &Action,
+) -> Result<(), StorageError> {
+    jobs::enqueue(
+        ctx,
+        msp_id,
+        &Job::RequestApproval {
+            tenant_id: action.tenant_id,
+            action_id: action.id,
+        },
+    )
+    .await
 }
 
 async fn enqueue_advance(
@@ -698,6 +723,7 @@ pub(crate) async fn settle_approval(
             return Ok(None);
         }
         let action = to_action(row)?;
+        enqueue_request(ctx, msp_id, &action).await?;
         let to = match action.decision.approving_side() {
             Some(ApproverSide::Customer) => Role::CustomerOwner,
             _ => Role::MspAdmin,
@@ -914,8 +940,16 @@ pub(crate) async fn transition(
     let reference = update.vendor_reference.map(str::to_owned);
     let snapshot = update.snapshot.cloned();
     let decision = update.decision.cloned();
+    let opens_request = update.deadlines.is_some();
     if !set_status(ctx, msp_id, tenant_id, id, from, update).await? {
         return Ok(false);
+    }
+    if opens_request
+        && let Some(action) = ActionReader::new(ctx.txn, msp_id, tenant_id)
+            .get(id)
+            .await?
+    {
+        enqueue_request(ctx, msp_id, &action).await?;
     }
     audit::append(
         ctx,

@@ -10,6 +10,7 @@
 //! statements, or a transaction from [`Storage::begin`] to group writes that the caller commits.
 
 mod actions;
+pub mod approval_links;
 pub mod config;
 pub mod entities;
 mod error;

@@ -19,6 +19,7 @@ use steward_domain::{
 use super::{
     ActionReader, IncidentReader, InventoryReader, RiskReader, StorageError, WriteContext,
     actions::{self, ActionRequestError, ApprovalAnswer, Proposal, Settled, Update},
+    approval_links::{self, ApprovalRequest},
     entities::tenant,
     guardrails::{self, GuardrailError, GuardrailReader},
     incidents::{self, IncidentUpdateError, Recorded},
@@ -261,6 +262,42 @@ impl<'a> TenantWork<'a> {
             input,
             decided,
             timing,
+        )
+        .await?)
+    }
+
+    /// Creates the approval links to send for an action awaiting approval — one per approver
+    /// of its escalation level not yet sent one — and returns the messages to send (Steward
+    /// only).
+    ///
+    /// # Errors
+    /// As [`TenantWork::record_finding`].
+    pub async fn prepare_approval_requests(
+        &self,
+        action: &Action,
+        channel: &str,
+        link_ttl: chrono::Duration,
+    ) -> Result<Vec<ApprovalRequest>, WorkError> {
+        self.require_steward()?;
+        Ok(approval_links::prepare(self.ctx, &self.tenant, action, channel, link_ttl).await?)
+    }
+
+    /// Records that an approval request went out, or why it did not (Steward only).
+    ///
+    /// # Errors
+    /// As [`TenantWork::record_finding`].
+    pub async fn record_delivery(
+        &self,
+        dedup_key: &str,
+        error: Option<&str>,
+    ) -> Result<(), WorkError> {
+        self.require_steward()?;
+        Ok(approval_links::record_delivery(
+            self.ctx.txn,
+            self.tenant.id,
+            dedup_key,
+            self.ctx.clock.now(),
+            error,
         )
         .await?)
     }

@@ -63,6 +63,12 @@ pub(crate) fn worker_shared(
         policies: policies(config)?,
         vendor_retries: RetryPolicy::default(),
         settings: Arc::new(config.worker.settings()),
+        mailer: config
+            .email
+            .settings(&config.public_base())
+            .map(|settings| steward_workers::Mailer::new(&settings).map(Arc::new))
+            .transpose()
+            .context("set up email")?,
     })
 }
 

@@ -4,6 +4,7 @@
 //! CSRF token and is checked before anything is read from it; a form without a valid token is
 //! refused with 403 and changes nothing.
 
+mod approval_links;
 mod error;
 mod integrations;
 mod login;
@@ -89,6 +90,10 @@ pub fn routes() -> Router<AppState> {
         .route(
             "/tenants/{tenant_id}/incidents/{incident_id}",
             post(response::update_incident),
+        )
+        .route(
+            "/approvals/{secret}",
+            get(approval_links::show).post(approval_links::decide),
         )
         .route("/audit", get(pages::msp_audit))
         .route("/users", get(pages::users).post(pages::create_user))

@@ -17,7 +17,7 @@ use steward_domain::{
 };
 use steward_integrations::{http::RetryPolicy, sandbox::SandboxCredentials};
 use steward_testkit::{TestDatabase, World};
-use steward_workers::{Liveness, Shared, WorkerSettings};
+use steward_workers::{Liveness, MailSettings, Mailer, Shared, SmtpSecurity, WorkerSettings};
 use tokio::sync::watch;
 
 use super::{TestApp, test_secrets};
@@ -76,19 +76,37 @@ pub async fn start_with(
     settings: WorkerSettings,
     worker_clock: Option<Arc<dyn Clock>>,
 ) -> Loop {
-    start_full(db, policy_dir, settings, worker_clock, |p| p).await
+    start_full(db, policy_dir, settings, worker_clock, |p| p, None).await
+}
+
+/// As [`start`], sending approval requests by email to this SMTP port.
+pub async fn start_mailing(db: &TestDatabase, smtp_port: u16) -> Loop {
+    start_full(db, None, fast_settings(), None, |p| p, Some(smtp_port)).await
 }
 
 /// As [`start`], with these limits on automatic execution (for the API and the worker).
 pub async fn start_limited(db: &TestDatabase, limits: AutomationLimits) -> Loop {
-    start_full(db, None, fast_settings(), None, |p| p.with_limits(limits)).await
+    start_full(
+        db,
+        None,
+        fast_settings(),
+        None,
+        |p| p.with_limits(limits),
+        None,
+    )
+    .await
 }
 
 /// As [`start`], with these approval deadlines.
 pub async fn start_timed(db: &TestDatabase, timing: ApprovalTiming) -> Loop {
-    start_full(db, None, fast_settings(), None, |p| {
-        p.with_approval_timing(timing)
-    })
+    start_full(
+        db,
+        None,
+        fast_settings(),
+        None,
+        |p| p.with_approval_timing(timing),
+        None,
+    )
     .await
 }
 
@@ -98,6 +116,7 @@ async fn start_full(
     settings: WorkerSettings,
     worker_clock: Option<Arc<dyn Clock>>,
     configure: impl FnOnce(Policies) -> Policies,
+    smtp_port: Option<u16>,
 ) -> Loop {
     let world = World::new(db).await;
     let msp = world.msp("harbor").await;
@@ -172,6 +191,21 @@ async fn start_full(
         policies,
         vendor_retries: quick_retries(),
         settings: Arc::new(settings),
+        mailer: smtp_port.map(|port| {
+            Arc::new(
+                Mailer::new(&MailSettings {
+                    host: "127.0.0.1".to_owned(),
+                    port,
+                    security: SmtpSecurity::None,
+                    username: None,
+                    password: None,
+                    from: "Steward <steward@harbor.example>".to_owned(),
+                    public_base: app.base.clone(),
+                    link_ttl: Duration::from_secs(24 * 3600),
+                })
+                .unwrap(),
+            )
+        }),
     };
     let (stop, stopped) = watch::channel(false);
     let running = shared.clone();

@@ -15,6 +15,7 @@ use std::{
 };
 
 pub mod governed;
+pub mod smtp;
 
 use steward_core::{Storage, SystemClock, audit::AuditKeys, auth::AuthConfig, secrets::SecretBox};
 use steward_integrations::sandbox::Sandbox;

@@ -5,6 +5,7 @@
 
 pub mod action;
 pub mod api_token;
+pub mod approval_link;
 pub mod audit_checkpoint;
 pub mod audit_entry;
 pub mod automation_halt;
@@ -18,6 +19,7 @@ pub mod integration;
 pub mod maintenance_schedule;
 pub mod membership;
 pub mod msp;
+pub mod notification;
 pub mod oidc_login;
 pub mod outbox;
 pub mod risk_score;

@@ -1,0 +1,131 @@
+//! Approval requests sent outside the web UI: single-use links (stored only as hashes) bound to
+//! one approver and one version of an action, and the record of each message sent.
+
+use sea_orm_migration::{prelude::*, schema::*};
+
+#[derive(DeriveMigrationName)]
+pub struct Migration;
+
+#[async_trait::async_trait]
+impl MigrationTrait for Migration {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .create_table(
+                Table::create()
+                    .table(ApprovalLinks::Table)
+                    .col(pk_uuid(ApprovalLinks::Id))
+                    .col(uuid(ApprovalLinks::MspId))
+                    .col(uuid(ApprovalLinks::TenantId))
+                    .col(uuid(ApprovalLinks::ActionId))
+                    .col(uuid(ApprovalLinks::UserId))
+                    .col(text(ApprovalLinks::Channel))
+                    .col(text(ApprovalLinks::Version))
+                    .col(text(ApprovalLinks::TokenHash))
+                    .col(integer(ApprovalLinks::EscalationLevel))
+                    .col(timestamp_with_time_zone(ApprovalLinks::CreatedAt))
+                    .col(timestamp_with_time_zone(ApprovalLinks::ExpiresAt))
+                    .col(timestamp_with_time_zone_null(ApprovalLinks::ViewedAt))
+                    .col(timestamp_with_time_zone_null(ApprovalLinks::UsedAt))
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_index(
+                Index::create()
+                    .name("approval_links_token_hash_key")
+                    .table(ApprovalLinks::Table)
+                    .col(ApprovalLinks::TokenHash)
+                    .unique()
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_index(
+                Index::create()
+                    .name("approval_links_tenant_id_action_id_idx")
+                    .table(ApprovalLinks::Table)
+                    .col(ApprovalLinks::TenantId)
+                    .col(ApprovalLinks::ActionId)
+                    .to_owned(),
+            )
+            .await?;
+
+        // One row per approver, channel, escalation level and version of an action: a retried
+        // job sends what is not yet sent, once.
+        manager
+            .create_table(
+                Table::create()
+                    .table(Notifications::Table)
+                    .col(pk_uuid(Notifications::Id))
+                    .col(uuid(Notifications::MspId))
+                    .col(uuid(Notifications::TenantId))
+                    .col(uuid(Notifications::ActionId))
+                    .col(uuid(Notifications::UserId))
+                    .col(text(Notifications::Channel))
+                    .col(text(Notifications::DedupKey))
+                    .col(text(Notifications::Recipient))
+                    .col(timestamp_with_time_zone(Notifications::CreatedAt))
+                    .col(timestamp_with_time_zone_null(Notifications::SentAt))
+                    .col(text_null(Notifications::LastError))
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_index(
+                Index::create()
+                    .name("notifications_tenant_id_dedup_key_key")
+                    .table(Notifications::Table)
+                    .col(Notifications::TenantId)
+                    .col(Notifications::DedupKey)
+                    .unique()
+                    .to_owned(),
+            )
+            .await
+    }
+
+    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        for table in [
+            Notifications::Table.into_iden(),
+            ApprovalLinks::Table.into_iden(),
+        ] {
+            manager
+                .drop_table(Table::drop().table(table).to_owned())
+                .await?;
+        }
+        Ok(())
+    }
+}
+
+#[derive(DeriveIden)]
+enum ApprovalLinks {
+    Table,
+    Id,
+    MspId,
+    TenantId,
+    ActionId,
+    UserId,
+    Channel,
+    Version,
+    TokenHash,
+    EscalationLevel,
+    CreatedAt,
+    ExpiresAt,
+    ViewedAt,
+    UsedAt,
+}
+
+#[derive(DeriveIden)]
+enum Notifications {
+    Table,
+    Id,
+    MspId,
+    TenantId,
+    ActionId,
+    UserId,
+    Channel,
+    DedupKey,
+    Recipient,
+    CreatedAt,
+    SentAt,
+    LastError,
+}

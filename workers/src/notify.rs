@@ -1,0 +1,262 @@
+//! Approval requests by email: each approver of an action waiting for them gets a message
+//! stating the action, its target, the reasons, the risk, the blast radius and what rollback
+//! would do, with a single-use link to a page that works without JavaScript.
+
+use std::time::Duration;
+
+use lettre::{
+    AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor,
+    message::{Mailbox, header::ContentType},
+    transport::smtp::authentication::Credentials,
+};
+use secrecy::{ExposeSecret, SecretString};
+use steward_core::storage::approval_links::ApprovalRequest;
+use steward_domain::{
+    TenantId,
+    actions::{Action, PolicyOutcome},
+    tenancy::Tenant,
+};
+
+use crate::{
+    Shared,
+    handlers::{Finish, JobError, as_steward},
+};
+
+/// How the SMTP connection is secured.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SmtpSecurity {
+    /// Plain SMTP (a relay on the same host or network, or tests).
+    None,
+    /// STARTTLS on the submission port (587).
+    StartTls,
+    /// TLS from the first byte (465).
+    Tls,
+}
+
+/// Where and how approval emails are sent.
+#[derive(Debug, Clone)]
+pub struct MailSettings {
+    pub host: String,
+    pub port: u16,
+    pub security: SmtpSecurity,
+    pub username: Option<String>,
+    pub password: Option<SecretString>,
+    /// The sender, as `Steward <steward@msp.example>`.
+    pub from: String,
+    /// Links in messages start with this (Steward's public base URL).
+    pub public_base: String,
+    /// How long a link works at most (never past the request's own expiry).
+    pub link_ttl: Duration,
+}
+
+/// Why mail could not be set up or sent.
+#[derive(Debug, thiserror::Error)]
+pub enum MailError {
+    #[error("the sender address {0:?} is not valid: {1}")]
+    From(String, String),
+    #[error("cannot reach the SMTP server: {0}")]
+    Transport(String),
+    #[error("the message could not be built: {0}")]
+    Message(String),
+}
+
+/// Sends approval emails over SMTP.
+#[derive(Debug, Clone)]
+pub struct Mailer {
+    transport: AsyncSmtpTransport<Tokio1Executor>,
+    from: Mailbox,
+    public_base: String,
+    link_ttl: Duration,
+}
+
+impl Mailer {
+    /// A mailer for these settings; nothing is sent until a message is.
+    ///
+    /// # Errors
+    /// [`MailError`] for an invalid sender or host.
+    pub fn new(settings: &MailSettings) -> Result<Self, MailError> {
+        let from: Mailbox = settings
+            .from
+            .parse()
+            .map_err(|e: lettre::address::AddressError| {
+                MailError::From(settings.from.clone(), e.to_string())
+            })?;
+        let host = settings.host.as_str();
+        let builder = match settings.security {
+            SmtpSecurity::None => AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(host),
+            SmtpSecurity::StartTls => AsyncSmtpTransport::<Tokio1Executor>::starttls_relay(host)
+                .map_err(|e| MailError::Transport(e.to_string()))?,
+            SmtpSecurity::Tls => AsyncSmtpTransport::<Tokio1Executor>::relay(host)
+                .map_err(|e| MailError::Transport(e.to_string()))?,
+        };
+        let mut builder = builder
+            .port(settings.port)
+            .timeout(Some(Duration::from_secs(20)));
+        if let (Some(user), Some(password)) = (&settings.username, &settings.password) {
+            builder = builder.credentials(Credentials::new(
+                user.clone(),
+                password.expose_secret().to_owned(),
+            ));
+        }
+        Ok(Self {
+            transport: builder.build(),
+            from,
+            public_base: settings.public_base.trim_end_matches('/').to_owned(),
+            link_ttl: settings.link_ttl,
+        })
+    }
+
+    async fn send(&self, to: &str, subject: &str, body: String) -> Result<(), MailError> {
+        let to: Mailbox = to
+            .parse()
+            .map_err(|e: lettre::address::AddressError| MailError::Message(e.to_string()))?;
+        let message = Message::builder()
+            .from(self.from.clone())
+            .to(to)
+            .subject(subject)
+            .header(ContentType::TEXT_PLAIN)
+            .body(body)
+            .map_err(|e| MailError::Message(e.to_string()))?;
+        self.transport
+            .send(message)
+            .await
+            .map(|_| ())
+            .map_err(|e| MailError::Transport(e.to_string()))
+    }
+}
+
+/// The subject of an approval email.
+fn subject(tenant: &Tenant, action: &Action) -> String {
+    format!(
+        "Approval needed: {} {} ({})",
+        action.kind.as_str().replace('_', " "),
+        action.target.name,
+        tenant.name
+    )
+}
+
+/// The text of an approval email: everything an approver needs to decide, and the link.
+fn body(tenant: &Tenant, action: &Action, link: &str) -> String {
+    let who = match action.decision.outcome {
+        PolicyOutcome::CustomerApproval => "your approval as the customer",
+        _ => "an MSP technician's approval",
+    };
+    let factors: Vec<String> = action.decision_input["risk"]["factors"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+        .iter()
+        .map(|f| {
+            format!(
+                "  - {} (+{})",
+                f["name"].as_str().unwrap_or_default(),
+                f["contribution"].as_u64().unwrap_or_default()
+            )
+        })
+        .collect();
+    let targets = action.decision_input["action"]["target_count"]
+        .as_u64()
+        .unwrap_or(1);
+    let expires = action
+        .expires_at
+        .map(|at| {
+            format!(
+                "Unanswered, the request expires at {} (UTC) and the action does not run.\n",
+                at.format("%Y-%m-%d %H:%M")
+            )
+        })
+        .unwrap_or_default();
+    format!(
+        "Steward asks for {who} before it acts for {tenant}.\n\n\
+         Action: {kind} - {describe}\n\
+         Target: {target} ({targets} {entities} affected)\n\
+         Why: {reasons}\n\
+         Policy reasons: {codes}\n\
+         Risk of the target: {score} / 100\n{factors}\n\
+         If it is rolled back: {rollback}\n\n\
+         Review and decide (the page itself changes nothing; you decide with its buttons):\n{link}\n\n\
+         {expires}The link works once, only for you, and only for this version of the action.\n",
+        tenant = tenant.name,
+        kind = action.kind.as_str().replace('_', " "),
+        describe = action.kind.describe(),
+        target = action.target.name,
+        entities = if targets == 1 { "entity" } else { "entities" },
+        reasons = action.reasons.join("; "),
+        codes = action.decision.reasons.join(", "),
+        score = action.decision_input["risk"]["score"].as_u64().unwrap_or(0),
+        factors = factors.join("\n"),
+        rollback = action.rollback_plan,
+    )
+}
+
+/// Sends the approval emails an action waiting for approval calls for. Without a mailer
+/// configured there is nothing to send: approvers use the web queue.
+///
+/// # Errors
+/// When the database fails or a message cannot be sent (the job then runs again and sends
+/// what is still unsent).
+pub async fn request_approval(
+    shared: &Shared,
+    tenant_id: TenantId,
+    action_id: steward_domain::ActionId,
+) -> Result<(), JobError> {
+    let Some(mailer) = &shared.mailer else {
+        return Ok(());
+    };
+    let ttl = chrono::Duration::from_std(mailer.link_ttl).unwrap_or(chrono::Duration::days(1));
+    let prepared = as_steward(shared, "notify", tenant_id, Finish::Commit, async |work| {
+        let Some(action) = work
+            .actions()
+            .get(action_id)
+            .await
+            .map_err(JobError::from)?
+        else {
+            return Ok(None);
+        };
+        let requests = work
+            .prepare_approval_requests(&action, "email", ttl)
+            .await
+            .map_err(JobError::from)?;
+        Ok(Some((work.tenant().clone(), action, requests)))
+    })
+    .await?;
+    let Some(Some((tenant, action, requests))) = prepared else {
+        return Ok(());
+    };
+    let mut failed = None;
+    for request in requests {
+        let link = format!("{}/approvals/{}", mailer.public_base, request.token);
+        let sent = mailer
+            .send(
+                &request.user.email,
+                &subject(&tenant, &action),
+                body(&tenant, &action, &link),
+            )
+            .await;
+        let error = sent.as_ref().err().map(ToString::to_string);
+        record(shared, tenant_id, &request, error.as_deref()).await?;
+        if let Some(error) = error {
+            tracing::warn!(%tenant_id, %action_id, %error, "an approval email was not sent");
+            failed = Some(error);
+        }
+    }
+    match failed {
+        Some(error) => Err(JobError(format!("approval emails not sent: {error}"))),
+        None => Ok(()),
+    }
+}
+
+async fn record(
+    shared: &Shared,
+    tenant_id: TenantId,
+    request: &ApprovalRequest,
+    error: Option<&str>,
+) -> Result<(), JobError> {
+    as_steward(shared, "notify", tenant_id, Finish::Commit, async |work| {
+        work.record_delivery(&request.dedup_key, error)
+            .await
+            .map_err(JobError::from)
+    })
+    .await
+    .map(|_| ())
+}
