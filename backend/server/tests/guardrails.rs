@@ -695,3 +695,52 @@ async fn the_kill_switch_is_pulled_and_released_in_the_web_ui() {
     assert_eq!(l.guardrails().await["paused"], json!([]));
     l.stop().await;
 }
+
+#[tokio::test]
+async fn the_approval_card_shows_what_the_policy_would_decide_now() {
+    let db = TestDatabase::migrated().await;
+    let l = start(&db, None).await;
+    let (status, _) = l
+        .call(
+            Method::POST,
+            &l.path("kill-switch"),
+            &l.technician,
+            Some(&json!({"reason": "investigating"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    l.run_scenario("malware-laptop").await;
+    l.wait_for_action("isolate_device", &["awaiting_approval"])
+        .await;
+    let page = format!("/tenants/{}/response", l.tenant.id);
+    let technician = Browser::new(&l.app);
+    technician.sign_in("tech@harbor.example", PASSWORD).await;
+    let shown = technician.get(&page).await.body;
+    assert!(shown.contains("Policy if proposed now"), "{shown}");
+    assert!(
+        shown.contains("approval, as recorded (kill-switch-engaged)"),
+        "{shown}"
+    );
+
+    // Released, the same action would now run on its own: the card says so.
+    let (status, _) = l
+        .call(Method::DELETE, &l.path("kill-switch"), &l.admin, None)
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let shown = technician.get(&page).await.body;
+    assert!(
+        shown.contains("automatic (reversible-action-within-automation-level)"),
+        "{shown}"
+    );
+    // The customer's approver cannot ask the policy, and sees no what-if.
+    let approver = Browser::new(&l.app);
+    approver.sign_in("approver@acme.example", PASSWORD).await;
+    assert!(
+        !approver
+            .get(&page)
+            .await
+            .body
+            .contains("Policy if proposed now")
+    );
+    l.stop().await;
+}

@@ -2,10 +2,12 @@
 //! target's risk and what rollback would do), every action and its outcome, the incidents,
 //! and each entity's risk with its factors.
 
+use std::collections::HashMap;
+
 use leptos::prelude::*;
 use steward_domain::{
-    UserId,
-    actions::{Action, ActionStatus, ApproverSide, PolicyOutcome},
+    ActionId, UserId,
+    actions::{Action, ActionStatus, ApproverSide, PolicyDecision, PolicyOutcome},
     guardrails::{AutomationHalt, HaltScope, Pause, TenantGuardrails},
     incidents::{Incident, IncidentStatus, Verdict},
     risk::RiskScore,
@@ -40,6 +42,8 @@ pub struct ResponsePage {
     pub can_read_reports: bool,
     /// Kill switches, maintenance windows and what pauses automation now.
     pub guardrails: TenantGuardrails,
+    /// What the governing policy would decide now for each action waiting for approval.
+    pub what_if: HashMap<ActionId, PolicyDecision>,
     /// Whether the viewer may pull the tenant's kill switch.
     pub can_halt: bool,
     /// Whether the viewer may release it (MSP admins).
@@ -241,6 +245,16 @@ fn quorum_line(action: &Action) -> String {
 fn approval_card(page: &ResponsePage, action: &Action) -> impl IntoView + use<> {
     let base = format!("/tenants/{}/actions/{}", page.tenant.id, action.id);
     let (can_approve, can_reject) = answers(page, action);
+    let what_if = page.what_if.get(&action.id).map(|now| {
+        let same = now.outcome == action.decision.outcome && now.reasons == action.decision.reasons;
+        let text = format!(
+            "{}{} ({})",
+            outcome_label(now.outcome),
+            if same { ", as recorded" } else { "" },
+            now.reasons.join(", ")
+        );
+        view! { <div class="what-if"><dt>"Policy if proposed now"</dt><dd>{text}</dd></div> }
+    });
     let deadline = action.expires_at.map(|at| {
         let escalated = if action.escalation_level > 0 {
             " — escalated to the next approvers"
@@ -304,6 +318,7 @@ fn approval_card(page: &ResponsePage, action: &Action) -> impl IntoView + use<> 
                 <div><dt>"Target risk"</dt><dd>{format!("{score} / 100")}<ul class="factors">{factors}</ul></dd></div>
                 <div><dt>"Rollback"</dt><dd>{action.rollback_plan.clone()}</dd></div>
                 <div><dt>"Approvals"</dt><dd class="quorum">{quorum_line(action)}</dd></div>
+                {what_if}
                 {deadline}
                 <div><dt>"Version"</dt><dd class="mono">{action.version[..12].to_owned()}</dd></div>
             </dl>

@@ -5,14 +5,16 @@ use axum::{
     response::{Html, IntoResponse, Response},
 };
 use serde::Deserialize;
+use std::collections::HashMap;
 use steward_core::storage::{
     ActionRequestError, GuardrailError, IncidentUpdateError, PageRequest, TenantWork, WorkError,
 };
+
 use steward_domain::{
     ActionId, IncidentId, TenantId,
     access::Permission,
-    actions::{ActionStatus, ApproverSide},
-    incidents::{IncidentStatus, IncidentUpdate, Verdict},
+    actions::{ActionStatus, ApproverSide, PolicyDecision},
+    incidents::{EntityKey, IncidentStatus, IncidentUpdate, Verdict},
 };
 use steward_frontend::pages::response::{self, ResponsePage};
 
@@ -70,6 +72,7 @@ pub async fn page(
             state.policies.limits(),
         )
         .await?;
+    let what_if = what_if(&state, &s, tenant_id, &actions).await?;
     let chrome = chrome(&s, &format!("/tenants/{tenant_id}"), query.flash()).await?;
     Ok(Html(response::render(
         chrome,
@@ -86,6 +89,7 @@ pub async fn page(
             can_read_incidents: s.caller.allows(Permission::ReadIncidents),
             can_read_reports: s.caller.allows(Permission::ReadReports),
             guardrails,
+            what_if,
             can_halt: s.caller.allows(Permission::HaltAutomation),
             can_release: s.caller.allows(Permission::ManageAutomation),
             csrf_token: s.session.csrf_token.clone(),
@@ -127,6 +131,51 @@ fn refusal(err: WorkError) -> Result<&'static str, UiError> {
             IncidentUpdateError::Storage(storage) => return Err(storage.into()),
         },
     })
+}
+
+/// What the governing policy would decide now for each action waiting for approval, as its
+/// proposer would propose it (for those who may ask the policy), recording nothing.
+async fn what_if(
+    state: &AppState,
+    s: &WebSession,
+    tenant_id: TenantId,
+    actions: &[steward_domain::actions::Action],
+) -> Result<HashMap<ActionId, PolicyDecision>, UiError> {
+    let mut decisions = HashMap::new();
+    if !s.caller.allows(Permission::ProposeActions) {
+        return Ok(decisions);
+    }
+    let txn = s.storage.begin().await?;
+    let context = s.write(&txn);
+    let Some(work) = s.caller.work(&context, tenant_id).await? else {
+        return Ok(decisions);
+    };
+    for action in actions
+        .iter()
+        .filter(|a| a.status == ActionStatus::AwaitingApproval)
+    {
+        let target = EntityKey {
+            kind: action.target.kind,
+            id: action.target.id,
+        };
+        let simulated = steward_core::triage::simulate(
+            &work,
+            &state.policies,
+            action.kind,
+            target,
+            action.proposed_by.kind,
+        )
+        .await
+        .map_err(|err| UiError::internal(&err))?;
+        if let Some(simulation) = simulated {
+            decisions.insert(action.id, simulation.decided.decision);
+        }
+    }
+    drop(work);
+    drop(context);
+    // Nothing to keep: a simulation writes nothing.
+    txn.rollback().await?;
+    Ok(decisions)
 }
 
 /// Runs a form's write on the signed-in user's work in the tenant and goes back to the page,
