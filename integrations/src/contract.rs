@@ -98,6 +98,19 @@ pub enum ConnectorError {
     Unsupported(ActionType),
 }
 
+impl From<crate::http::HttpError> for ConnectorError {
+    /// The connector error for a transport-level failure.
+    fn from(error: crate::http::HttpError) -> Self {
+        use crate::http::HttpError;
+        match error {
+            HttpError::Throttled { retry_after } => ConnectorError::Throttled { retry_after },
+            HttpError::Unavailable(detail) => ConnectorError::Unavailable(detail),
+            HttpError::OutcomeUnknown(detail) => ConnectorError::OutcomeUnknown(detail),
+            HttpError::Request(detail) => ConnectorError::Configuration(detail),
+        }
+    }
+}
+
 impl ConnectorError {
     /// Whether trying again later may succeed without anyone changing anything.
     #[must_use]

@@ -6,6 +6,7 @@
 //!   APIs.
 //! - [`ocsf`]: the OCSF 1.x events connectors normalize vendor records into.
 //! - [`sandbox`]: the simulated vendor APIs and customer environments behind demos and tests.
+//! - [`slack`]: approval messages in Slack and the verification of Slack's signed requests.
 
 // The vendor records in the sandbox are large `json!` literals.
 #![recursion_limit = "256"]
@@ -16,6 +17,7 @@ pub mod microsoft;
 pub mod ocsf;
 pub mod registry;
 pub mod sandbox;
+pub mod slack;
 
 pub use contract::{
     ActionRequest, ConnectionReport, Connector, ConnectorError, Execution, Snapshot, Verification,

@@ -1,5 +1,6 @@
 //! Approval requests sent outside the web UI: single-use links (stored only as hashes) bound to
-//! one approver and one version of an action, and the record of each message sent.
+//! one approver and one version of an action, the record of each message sent (to a person by
+//! email, or to a Slack channel), and each MSP's Slack connection.
 
 use sea_orm_migration::{prelude::*, schema::*};
 
@@ -60,13 +61,14 @@ impl MigrationTrait for Migration {
                     .col(uuid(Notifications::MspId))
                     .col(uuid(Notifications::TenantId))
                     .col(uuid(Notifications::ActionId))
-                    .col(uuid(Notifications::UserId))
+                    .col(uuid_null(Notifications::UserId))
                     .col(text(Notifications::Channel))
                     .col(text(Notifications::DedupKey))
                     .col(text(Notifications::Recipient))
                     .col(timestamp_with_time_zone(Notifications::CreatedAt))
                     .col(timestamp_with_time_zone_null(Notifications::SentAt))
                     .col(text_null(Notifications::LastError))
+                    .col(text_null(Notifications::ExternalRef))
                     .to_owned(),
             )
             .await?;
@@ -80,11 +82,29 @@ impl MigrationTrait for Migration {
                     .unique()
                     .to_owned(),
             )
+            .await?;
+
+        // Bot token and signing secret sealed with the deployment's secrets key; `users` maps
+        // Slack user ids to Steward users.
+        manager
+            .create_table(
+                Table::create()
+                    .table(SlackConnections::Table)
+                    .col(pk_uuid(SlackConnections::MspId))
+                    .col(text(SlackConnections::ApiBaseUrl))
+                    .col(text(SlackConnections::Channel))
+                    .col(text(SlackConnections::BotTokenSealed))
+                    .col(text(SlackConnections::SigningSecretSealed))
+                    .col(json_binary(SlackConnections::Users))
+                    .col(timestamp_with_time_zone(SlackConnections::UpdatedAt))
+                    .to_owned(),
+            )
             .await
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         for table in [
+            SlackConnections::Table.into_iden(),
             Notifications::Table.into_iden(),
             ApprovalLinks::Table.into_iden(),
         ] {
@@ -128,4 +148,17 @@ enum Notifications {
     CreatedAt,
     SentAt,
     LastError,
+    ExternalRef,
+}
+
+#[derive(DeriveIden)]
+enum SlackConnections {
+    Table,
+    MspId,
+    ApiBaseUrl,
+    Channel,
+    BotTokenSealed,
+    SigningSecretSealed,
+    Users,
+    UpdatedAt,
 }

@@ -49,6 +49,10 @@ pub(crate) async fn handle(job: Job, shared: Data<Shared>) -> Result<(), BoxDynE
             tenant_id,
             action_id,
         } => crate::notify::request_approval(&shared, tenant_id, action_id).await,
+        Job::UpdateSlack {
+            tenant_id,
+            action_id,
+        } => crate::notify::update_slack(&shared, tenant_id, action_id).await,
     };
     if let Err(error) = &outcome {
         tracing::warn!(job = name, %tenant, %error, "job failed; it will run again");

@@ -12,10 +12,11 @@ use lettre::{
 use secrecy::{ExposeSecret, SecretString};
 use steward_core::storage::approval_links::ApprovalRequest;
 use steward_domain::{
-    TenantId,
-    actions::{Action, PolicyOutcome},
+    ActionId, TenantId,
+    actions::{Action, ActionStatus, ApproverSide, PolicyOutcome},
     tenancy::Tenant,
 };
+use steward_integrations::{http::VendorHttp, slack::SlackClient};
 
 use crate::{
     Shared,
@@ -189,8 +190,10 @@ fn body(tenant: &Tenant, action: &Action, link: &str) -> String {
     )
 }
 
-/// Sends the approval emails an action waiting for approval calls for. Without a mailer
-/// configured there is nothing to send: approvers use the web queue.
+/// Sends the approval requests an action waiting for approval calls for: an email to each
+/// approver of its tier (when a mailer is configured) and, for an MSP-side approval, a message
+/// with buttons in the MSP's Slack channel (when it connected Slack). Approvers can always use
+/// the web queue.
 ///
 /// # Errors
 /// When the database fails or a message cannot be sent (the job then runs again and sends
@@ -198,7 +201,17 @@ fn body(tenant: &Tenant, action: &Action, link: &str) -> String {
 pub async fn request_approval(
     shared: &Shared,
     tenant_id: TenantId,
-    action_id: steward_domain::ActionId,
+    action_id: ActionId,
+) -> Result<(), JobError> {
+    let emailed = email_approvers(shared, tenant_id, action_id).await;
+    let posted = post_to_slack(shared, tenant_id, action_id).await;
+    emailed.and(posted)
+}
+
+async fn email_approvers(
+    shared: &Shared,
+    tenant_id: TenantId,
+    action_id: ActionId,
 ) -> Result<(), JobError> {
     let Some(mailer) = &shared.mailer else {
         return Ok(());
@@ -259,4 +272,184 @@ async fn record(
     })
     .await
     .map(|_| ())
+}
+
+/// The Slack client of the tenant's MSP and the channel to post in, if it connected Slack.
+async fn slack_of(
+    shared: &Shared,
+    tenant: &Tenant,
+) -> Result<Option<(SlackClient, String)>, JobError> {
+    let Some((connection, token, _)) = steward_core::storage::slack::credentials(
+        shared.storage.conn(),
+        &shared.secrets,
+        tenant.msp_id,
+    )
+    .await
+    .map_err(JobError::from)?
+    else {
+        return Ok(None);
+    };
+    let base = url::Url::parse(&connection.api_base_url).map_err(JobError::from)?;
+    let http = VendorHttp::new(shared.vendor_retries.clone()).map_err(JobError::from)?;
+    Ok(Some((
+        SlackClient::new(http, &base, token),
+        connection.channel,
+    )))
+}
+
+/// The message asking for approval: what, why, the risk and the rollback, with the buttons.
+fn approval_blocks(tenant: &Tenant, action: &Action) -> (String, serde_json::Value) {
+    let text = format!(
+        "Approval needed for {}: {} {}",
+        tenant.name,
+        action.kind.as_str().replace('_', " "),
+        action.target.name
+    );
+    let factors: Vec<String> = action.decision_input["risk"]["factors"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+        .iter()
+        .map(|f| {
+            format!(
+                "{} +{}",
+                f["name"].as_str().unwrap_or_default(),
+                f["contribution"]
+            )
+        })
+        .collect();
+    let value = format!("{}:{}:{}", action.tenant_id, action.id, action.version);
+    let approvals = action
+        .approvals
+        .iter()
+        .filter(|a| a.approved && a.version == action.version)
+        .count();
+    let details = format!(
+        "*{text}*\n{}\n*Why:* {}\n*Policy:* {}\n*Risk:* {} / 100 ({})\n*Rollback:* {}\n*Approvals:* {approvals} of {}",
+        action.kind.describe(),
+        action.reasons.join("; "),
+        action.decision.reasons.join(", "),
+        action.decision_input["risk"]["score"],
+        factors.join(", "),
+        action.rollback_plan,
+        action.decision.quorum,
+    );
+    let blocks = serde_json::json!([
+        {"type": "section", "block_id": "steward-request", "text": {"type": "mrkdwn", "text": details}},
+        {"type": "actions", "block_id": "steward-answer", "elements": [
+            {"type": "button", "action_id": "approve", "style": "primary", "value": value,
+             "text": {"type": "plain_text", "text": "Approve"}},
+            {"type": "button", "action_id": "reject", "style": "danger", "value": value,
+             "text": {"type": "plain_text", "text": "Reject"}},
+        ]},
+    ]);
+    (text, blocks)
+}
+
+/// The message once answered: the outcome, without buttons.
+fn outcome_blocks(tenant: &Tenant, action: &Action) -> (String, serde_json::Value) {
+    let outcome = match action.status {
+        ActionStatus::AwaitingApproval => return approval_blocks(tenant, action),
+        ActionStatus::Rejected => "Rejected: it will not run.",
+        ActionStatus::Denied => "Denied by the policy.",
+        _ => "Approved: Steward runs it and verifies it took effect.",
+    };
+    let text = format!(
+        "{} {} for {}: {outcome}",
+        action.kind.as_str().replace('_', " "),
+        action.target.name,
+        tenant.name
+    );
+    let blocks = serde_json::json!([
+        {"type": "section", "block_id": "steward-outcome", "text": {"type": "mrkdwn", "text": text}},
+    ]);
+    (text, blocks)
+}
+
+/// Posts the approval request of an action needing an MSP technician to the MSP's Slack
+/// channel, once per version of the action.
+async fn post_to_slack(
+    shared: &Shared,
+    tenant_id: TenantId,
+    action_id: ActionId,
+) -> Result<(), JobError> {
+    let found = as_steward(shared, "notify", tenant_id, Finish::Discard, async |work| {
+        let action = work
+            .actions()
+            .get(action_id)
+            .await
+            .map_err(JobError::from)?;
+        Ok(action.map(|a| (work.tenant().clone(), a)))
+    })
+    .await?;
+    let Some(Some((tenant, action))) = found else {
+        return Ok(());
+    };
+    if action.status != ActionStatus::AwaitingApproval
+        || action.decision.approving_side() != Some(ApproverSide::Technician)
+    {
+        return Ok(());
+    }
+    let Some((client, channel)) = slack_of(shared, &tenant).await? else {
+        return Ok(());
+    };
+    let claimed = as_steward(shared, "notify", tenant_id, Finish::Commit, async |work| {
+        work.claim_slack_post(&action, &channel)
+            .await
+            .map_err(JobError::from)
+    })
+    .await?;
+    if claimed != Some(true) {
+        return Ok(());
+    }
+    let (text, blocks) = approval_blocks(&tenant, &action);
+    let posted = client
+        .post_message(&channel, &text, &blocks)
+        .await
+        .map_err(JobError::from)?;
+    as_steward(shared, "notify", tenant_id, Finish::Commit, async |work| {
+        work.record_slack_post(&action, &posted.channel, &posted.ts)
+            .await
+            .map_err(JobError::from)
+    })
+    .await
+    .map(|_| ())
+}
+
+/// Shows an answered action's outcome in the Slack messages that asked for it.
+///
+/// # Errors
+/// When the database fails or Slack cannot be reached (the job then runs again).
+pub async fn update_slack(
+    shared: &Shared,
+    tenant_id: TenantId,
+    action_id: ActionId,
+) -> Result<(), JobError> {
+    let found = as_steward(shared, "notify", tenant_id, Finish::Discard, async |work| {
+        let Some(action) = work
+            .actions()
+            .get(action_id)
+            .await
+            .map_err(JobError::from)?
+        else {
+            return Ok(None);
+        };
+        let posts = work.slack_posts(action_id).await.map_err(JobError::from)?;
+        Ok(Some((work.tenant().clone(), action, posts)))
+    })
+    .await?;
+    let Some(Some((tenant, action, posts))) = found else {
+        return Ok(());
+    };
+    let Some((client, _)) = slack_of(shared, &tenant).await? else {
+        return Ok(());
+    };
+    let (text, blocks) = outcome_blocks(&tenant, &action);
+    for (channel, ts) in posts {
+        client
+            .update_message(&channel, &ts, &text, &blocks)
+            .await
+            .map_err(JobError::from)?;
+    }
+    Ok(())
 }

@@ -41,6 +41,11 @@ pub enum Job {
         tenant_id: TenantId,
         action_id: ActionId,
     },
+    /// Show an answered action's outcome in the Slack messages that asked for it.
+    UpdateSlack {
+        tenant_id: TenantId,
+        action_id: ActionId,
+    },
 }
 
 impl Job {
@@ -50,7 +55,8 @@ impl Job {
             Job::Sync { tenant_id, .. }
             | Job::Triage { tenant_id, .. }
             | Job::Advance { tenant_id, .. }
-            | Job::RequestApproval { tenant_id, .. } => *tenant_id,
+            | Job::RequestApproval { tenant_id, .. }
+            | Job::UpdateSlack { tenant_id, .. } => *tenant_id,
         }
     }
 
@@ -62,6 +68,7 @@ impl Job {
             Job::Triage { .. } => "triage",
             Job::Advance { .. } => "advance",
             Job::RequestApproval { .. } => "request_approval",
+            Job::UpdateSlack { .. } => "update_slack",
         }
     }
 }

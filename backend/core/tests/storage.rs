@@ -30,12 +30,13 @@ const EXPECTED_MIGRATIONS: [&str; 11] = [
     "m20261130_000003_create_approval_links",
 ];
 
-const TABLES: [&str; 27] = [
+const TABLES: [&str; 28] = [
     "msps",
     "tenants",
     "automation_halts",
     "approval_links",
     "notifications",
+    "slack_connections",
     "maintenance_schedules",
     "users",
     "memberships",

@@ -62,3 +62,17 @@ pub struct Integration {
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
+
+/// An MSP's Slack connection for approvals, as MSP staff see it (never its secrets).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct SlackConnection {
+    /// The Slack Web API's base URL (`https://slack.com/api/`).
+    pub api_base_url: String,
+    /// The channel approval requests go to.
+    pub channel: String,
+    /// Slack user id → the Steward user whose answers they are.
+    #[cfg_attr(feature = "openapi", schema(value_type = std::collections::BTreeMap<String, String>))]
+    pub users: std::collections::BTreeMap<String, crate::UserId>,
+    pub updated_at: DateTime<Utc>,
+}

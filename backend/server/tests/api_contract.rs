@@ -431,6 +431,9 @@ async fn the_openapi_document_describes_every_route() {
         ("post", "/api/v1/tenants/{tenant_id}/kill-switch"),
         ("delete", "/api/v1/tenants/{tenant_id}/kill-switch"),
         ("get", "/api/v1/kill-switch"),
+        ("get", "/api/v1/msp/slack"),
+        ("put", "/api/v1/msp/slack"),
+        ("delete", "/api/v1/msp/slack"),
         ("post", "/api/v1/kill-switch"),
         ("delete", "/api/v1/kill-switch"),
     ];

@@ -65,6 +65,8 @@ fn expectation(operation_id: &str) -> (&'static [Role], StatusCode) {
         | "release_tenant_kill_switch"
         | "release_msp_kill_switch" => (ADMIN, forbidden),
         "pull_tenant_kill_switch" => (&[MspAdmin, Technician, CustomerOwner], forbidden),
+        "get_slack" => (&[MspAdmin, Technician, Auditor], forbidden),
+        "connect_slack" | "disconnect_slack" => (ADMIN, forbidden),
         "pull_msp_kill_switch" => (&[MspAdmin, Technician], forbidden),
         // Each side answers its own approvals (see `seed_response`).
         "approve_action" | "reject_action" => (
@@ -108,6 +110,11 @@ fn body_for(operation_id: &str, role: Role) -> Option<Value> {
         "set_maintenance" => Some(json!({
             "timezone": "America/Chicago",
             "windows": [{ "days": ["sun"], "start": "01:00", "end": "04:00" }],
+        })),
+        "connect_slack" => Some(json!({
+            "channel": "C0STEWARD01",
+            "bot_token": "xoxb-matrix",
+            "signing_secret": "matrix-secret",
         })),
         "pull_tenant_kill_switch" | "pull_msp_kill_switch" => {
             Some(json!({ "reason": format!("pulled by {unique}") }))
@@ -304,7 +311,8 @@ fn order(operation_id: &str) -> u8 {
         | "remove_integration"
         | "remove_maintenance"
         | "release_tenant_kill_switch"
-        | "release_msp_kill_switch" => 1,
+        | "release_msp_kill_switch"
+        | "disconnect_slack" => 1,
         _ => 0,
     }
 }

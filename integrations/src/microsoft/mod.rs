@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize, de::DeserializeOwned};
 use steward_domain::clock::Clock;
 use url::Url;
 
-use self::token::{ClientCredentials, from_http};
+use self::token::ClientCredentials;
 use crate::{
     contract::ConnectorError,
     http::{Idempotency, VendorHttp},
@@ -138,7 +138,7 @@ impl MicrosoftApi {
                 .http
                 .send(request, idempotency)
                 .await
-                .map_err(|e| from_http(&e))?;
+                .map_err(ConnectorError::from)?;
             let status = response.status();
             if status == StatusCode::UNAUTHORIZED && !renewed {
                 // Tokens can be revoked or expire early; one fresh token settles which it is.

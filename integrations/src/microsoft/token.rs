@@ -14,7 +14,7 @@ use url::Url;
 
 use crate::{
     contract::ConnectorError,
-    http::{HttpError, Idempotency, VendorHttp},
+    http::{Idempotency, VendorHttp},
 };
 
 /// Renew this long before the token says it expires.
@@ -112,7 +112,7 @@ impl ClientCredentials {
         let response = http
             .send(request, Idempotency::Idempotent)
             .await
-            .map_err(|e| from_http(&e))?;
+            .map_err(ConnectorError::from)?;
         let status = response.status();
         if status.is_success() {
             let body: TokenResponse = response
@@ -153,17 +153,4 @@ pub fn join(base: &Url, path: &str) -> Result<Url, ConnectorError> {
     }
     base.join(path.trim_start_matches('/'))
         .map_err(|e| ConnectorError::Configuration(format!("bad URL {base}{path}: {e}")))
-}
-
-/// The connector error for a transport-level failure.
-#[must_use]
-pub fn from_http(error: &HttpError) -> ConnectorError {
-    match error {
-        HttpError::Throttled { retry_after } => ConnectorError::Throttled {
-            retry_after: *retry_after,
-        },
-        HttpError::Unavailable(detail) => ConnectorError::Unavailable(detail.clone()),
-        HttpError::OutcomeUnknown(detail) => ConnectorError::OutcomeUnknown(detail.clone()),
-        HttpError::Request(detail) => ConnectorError::Configuration(detail.clone()),
-    }
 }

@@ -16,6 +16,7 @@ mod api;
 pub mod environment;
 pub mod odata;
 pub mod scenarios;
+pub mod slack;
 mod throttle;
 
 use std::{collections::HashMap, fmt, future::Future, pin::Pin, sync::Arc, time::Duration};
@@ -147,6 +148,7 @@ struct Inner {
     environments: Mutex<HashMap<Uuid, Environment>>,
     tokens: std::sync::Mutex<HashMap<String, IssuedToken>>,
     throttle: Throttle,
+    slack: Mutex<slack::Workspace>,
 }
 
 impl fmt::Debug for Sandbox {
@@ -181,13 +183,14 @@ impl Sandbox {
                 settings,
                 environments: Mutex::new(environments),
                 tokens: std::sync::Mutex::default(),
+                slack: Mutex::default(),
             }),
         })
     }
 
     /// The vendor APIs, to be nested under `/sandbox`.
     pub fn router<S: Clone + Send + Sync + 'static>(&self) -> axum::Router<S> {
-        api::router(self.clone())
+        api::router(self.clone()).merge(slack::router(self.clone()))
     }
 
     /// Makes sure Steward tenant `tenant_id` has a simulated customer, generating it on first

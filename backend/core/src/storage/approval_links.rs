@@ -117,13 +117,14 @@ pub(crate) async fn prepare(
                     msp_id: Set(tenant.msp_id.as_uuid()),
                     tenant_id: Set(tenant.id.as_uuid()),
                     action_id: Set(action.id.as_uuid()),
-                    user_id: Set(user.id.as_uuid()),
+                    user_id: Set(Some(user.id.as_uuid())),
                     channel: Set(channel.to_owned()),
                     dedup_key: Set(dedup_key.clone()),
                     recipient: Set(user.email.clone()),
                     created_at: Set(now),
                     sent_at: Set(None),
                     last_error: Set(None),
+                    external_ref: Set(None),
                 }
                 .insert(ctx.txn)
                 .await?;

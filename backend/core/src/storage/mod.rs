@@ -25,6 +25,7 @@ mod policies;
 mod risk_scores;
 mod sandbox;
 mod scopes;
+pub mod slack;
 mod tenants;
 mod tokens;
 mod users;

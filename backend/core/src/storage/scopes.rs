@@ -492,6 +492,28 @@ impl<'a> MspAdmin<'a> {
         super::policies::remove(self.ctx, self.msp_id, tenant_id).await
     }
 
+    /// Connects the MSP to Slack for approvals (or replaces the connection).
+    ///
+    /// # Errors
+    /// [`super::slack::SlackSettingsError`] for an invalid channel, empty secrets, or a Slack
+    /// user linked to no active user of the MSP.
+    pub async fn connect_slack(
+        &self,
+        secrets: &SecretBox,
+        new: super::slack::NewSlackConnection,
+    ) -> Result<steward_domain::integrations::SlackConnection, super::slack::SlackSettingsError>
+    {
+        super::slack::set(self.ctx, secrets, self.msp_id, new).await
+    }
+
+    /// Disconnects the MSP from Slack; returns whether it was connected.
+    ///
+    /// # Errors
+    /// When the database cannot be written.
+    pub async fn disconnect_slack(&self) -> Result<bool, StorageError> {
+        super::slack::remove(self.ctx, self.msp_id).await
+    }
+
     /// Sets (or, with `None`, turns off) creating users on their first single sign-on.
     ///
     /// # Errors

@@ -23,6 +23,7 @@ use super::{
     entities::tenant,
     guardrails::{self, GuardrailError, GuardrailReader},
     incidents::{self, IncidentUpdateError, Recorded},
+    slack,
 };
 use crate::{
     access::Forbidden,
@@ -300,6 +301,46 @@ impl<'a> TenantWork<'a> {
             error,
         )
         .await?)
+    }
+
+    /// Claims the posting of an action's approval request to a Slack channel: `false` when it
+    /// was already posted for this version (Steward only).
+    ///
+    /// # Errors
+    /// As [`TenantWork::record_finding`].
+    pub async fn claim_slack_post(
+        &self,
+        action: &Action,
+        channel: &str,
+    ) -> Result<bool, WorkError> {
+        self.require_steward()?;
+        Ok(slack::claim_post(self.ctx, self.tenant.msp_id, action, channel).await?)
+    }
+
+    /// Records where a posted Slack message is (Steward only).
+    ///
+    /// # Errors
+    /// As [`TenantWork::record_finding`].
+    pub async fn record_slack_post(
+        &self,
+        action: &Action,
+        channel: &str,
+        ts: &str,
+    ) -> Result<(), WorkError> {
+        self.require_steward()?;
+        Ok(slack::record_post(self.ctx.txn, action, channel, ts, self.ctx.clock.now()).await?)
+    }
+
+    /// The Slack messages (`(channel, ts)`) posted for an action (Steward only).
+    ///
+    /// # Errors
+    /// As [`TenantWork::record_finding`].
+    pub async fn slack_posts(
+        &self,
+        action_id: ActionId,
+    ) -> Result<Vec<(String, String)>, WorkError> {
+        self.require_steward()?;
+        Ok(slack::posts(self.ctx.txn, self.tenant.id, action_id).await?)
     }
 
     /// Expires or escalates an approval request that is due (Steward only).

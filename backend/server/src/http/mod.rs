@@ -7,6 +7,7 @@ mod extract;
 mod health;
 pub mod metrics;
 mod sandbox;
+mod slack;
 
 use std::{sync::Arc, time::Duration};
 
@@ -79,6 +80,7 @@ pub fn router(state: AppState, config: &HttpConfig) -> Router {
         )
         .merge(crate::web::routes())
         .merge(sandbox::routes(&state))
+        .merge(slack::routes())
         .route_layer(middleware::from_fn_with_state(metrics, metrics::track))
         .fallback(not_found)
         .with_state(state)

@@ -26,6 +26,7 @@ pub mod risk_score;
 pub mod sandbox_environment;
 pub mod session;
 pub mod sign_in_attempt;
+pub mod slack_connection;
 pub mod tenant;
 pub mod tenant_policy;
 pub mod user;

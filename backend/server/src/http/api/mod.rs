@@ -17,6 +17,7 @@ mod policies;
 mod reports;
 mod responses;
 pub(crate) mod sandbox;
+mod slack;
 mod tenants;
 mod tokens;
 mod users;
@@ -84,6 +85,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::with_openapi(doc)
         .merge(me::routes())
         .merge(msp::routes())
+        .merge(slack::routes())
         .merge(tenants::routes())
         .merge(members::routes())
         .merge(users::routes())

@@ -1,0 +1,137 @@
+//! The MSP's Slack connection for approvals (MSP admins connect it; MSP staff see it).
+
+use std::collections::BTreeMap;
+
+use axum::{Json, extract::State, http::StatusCode};
+use secrecy::SecretString;
+use serde::{Deserialize, Serialize};
+use steward_core::storage::slack::{self, NewSlackConnection, SlackSettingsError};
+use steward_domain::{access::Permission, integrations::SlackConnection};
+use utoipa::ToSchema;
+use utoipa_axum::{router::OpenApiRouter, routes};
+
+use super::responses::{ReadErrors, WriteErrors};
+use crate::{
+    http::{ApiError, auth::CallerContext, extract::ApiJson},
+    state::AppState,
+};
+
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(get_slack, connect_slack, disconnect_slack))
+}
+
+impl From<SlackSettingsError> for ApiError {
+    fn from(err: SlackSettingsError) -> Self {
+        let message = err.to_string();
+        match err {
+            SlackSettingsError::Storage(storage) => storage.into(),
+            _ => ApiError::unprocessable("invalid-slack-settings", message),
+        }
+    }
+}
+
+/// What connects an MSP to Slack.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ConnectSlack {
+    /// The Slack Web API (default `https://slack.com/api/`).
+    #[schema(value_type = Option<String>)]
+    pub api_base_url: Option<url::Url>,
+    /// The channel id approval requests go to (`C0123456789`).
+    pub channel: String,
+    /// The app's bot token (`xoxb-…`), stored encrypted.
+    #[schema(value_type = String)]
+    pub bot_token: SecretString,
+    /// The app's signing secret, stored encrypted: Steward accepts only requests signed with it.
+    #[schema(value_type = String)]
+    pub signing_secret: SecretString,
+    /// Slack user id → the email of the Steward user who answers as them.
+    #[serde(default)]
+    pub users: BTreeMap<String, String>,
+}
+
+/// Whether the MSP connected Slack, and how.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct MspSlack {
+    pub connected: bool,
+    /// Never with its secrets.
+    pub connection: Option<SlackConnection>,
+}
+
+/// The MSP's Slack connection, without its secrets.
+#[utoipa::path(
+    get,
+    path = "/api/v1/msp/slack",
+    tag = "me",
+    responses((status = OK, body = MspSlack), ReadErrors),
+    security(("api_token" = []))
+)]
+async fn get_slack(ctx: CallerContext) -> Result<Json<MspSlack>, ApiError> {
+    ctx.caller.require(Permission::ReadIntegrations)?;
+    let connection = slack::connection(ctx.conn(), ctx.caller.msp_id()).await?;
+    Ok(Json(MspSlack {
+        connected: connection.is_some(),
+        connection,
+    }))
+}
+
+/// Connects the MSP to Slack (MSP admins): approval requests for MSP technicians go to the
+/// channel with Approve and Reject buttons, and Slack's button clicks, sent to
+/// `/slack/interactions/{msp_id}` and signed with the signing secret, answer as the linked
+/// Steward user.
+#[utoipa::path(
+    put,
+    path = "/api/v1/msp/slack",
+    tag = "me",
+    request_body = ConnectSlack,
+    responses((status = OK, body = SlackConnection), WriteErrors),
+    security(("api_token" = []))
+)]
+async fn connect_slack(
+    State(state): State<AppState>,
+    ctx: CallerContext,
+    ApiJson(body): ApiJson<ConnectSlack>,
+) -> Result<Json<SlackConnection>, ApiError> {
+    let txn = ctx.storage.begin().await?;
+    let write = ctx.write(&txn);
+    let admin = ctx.caller.admin(&write)?;
+    let api_base_url = match body.api_base_url {
+        Some(url) => url,
+        None => url::Url::parse("https://slack.com/api/").expect("a valid URL"),
+    };
+    let connection = admin
+        .connect_slack(
+            &state.secrets,
+            NewSlackConnection {
+                api_base_url,
+                channel: body.channel,
+                bot_token: body.bot_token,
+                signing_secret: body.signing_secret,
+                users: body.users,
+            },
+        )
+        .await?;
+    drop(write);
+    txn.commit().await?;
+    Ok(Json(connection))
+}
+
+/// Disconnects the MSP from Slack (MSP admins).
+#[utoipa::path(
+    delete,
+    path = "/api/v1/msp/slack",
+    tag = "me",
+    responses((status = NO_CONTENT, description = "Disconnected"), WriteErrors),
+    security(("api_token" = []))
+)]
+async fn disconnect_slack(ctx: CallerContext) -> Result<StatusCode, ApiError> {
+    let txn = ctx.storage.begin().await?;
+    let write = ctx.write(&txn);
+    let removed = ctx.caller.admin(&write)?.disconnect_slack().await?;
+    drop(write);
+    if !removed {
+        return Err(ApiError::not_found("the MSP has not connected Slack"));
+    }
+    txn.commit().await?;
+    Ok(StatusCode::NO_CONTENT)
+}

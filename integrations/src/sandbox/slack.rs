@@ -1,0 +1,212 @@
+//! A simulated Slack workspace for approvals: `chat.postMessage` and `chat.update` with the Web
+//! API's bot-token auth and `{"ok": false, "error": …}` refusals, the messages it received, and
+//! the signed interactivity request Slack sends when someone clicks a button.
+//!
+//! Its credentials are fixed (this is a simulation for demos and tests, never a real
+//! workspace), so an MSP's Slack settings pointing at it survive restarts.
+
+use axum::{
+    Json, Router,
+    extract::State,
+    http::HeaderMap,
+    response::{IntoResponse, Response},
+    routing::post,
+};
+use serde::Serialize;
+use serde_json::{Value, json};
+
+use super::Sandbox;
+use crate::slack::signature;
+
+/// The bot token the simulated workspace accepts.
+pub const BOT_TOKEN: &str = "xoxb-sandbox-steward-approvals";
+/// The secret the simulated workspace signs interactivity requests with.
+pub const SIGNING_SECRET: &str = "sandbox-slack-signing-secret";
+/// The channel approval requests go to.
+pub const CHANNEL: &str = "C0STEWARD01";
+
+/// The workspace's people: technicians of the demo MSP, by Slack user id.
+pub const USERS: [(&str, &str); 3] = [
+    ("U0TECH0001", "tech"),
+    ("U0ADMIN001", "admin"),
+    ("U0STRANGER", "someone not linked to Steward"),
+];
+
+/// A message in the simulated workspace.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SlackMessage {
+    pub channel: String,
+    pub ts: String,
+    pub text: String,
+    pub blocks: Value,
+    /// How many times `chat.update` changed it.
+    pub updates: u32,
+}
+
+#[derive(Debug, Default)]
+pub(super) struct Workspace {
+    messages: Vec<SlackMessage>,
+    next: u64,
+}
+
+pub(super) fn router<S: Clone + Send + Sync + 'static>(sandbox: Sandbox) -> Router<S> {
+    Router::new()
+        .route("/slack/api/chat.postMessage", post(post_message))
+        .route("/slack/api/chat.update", post(update_message))
+        .with_state(sandbox)
+}
+
+/// Slack answers refusals with HTTP 200 and `ok: false`.
+fn refuse(error: &str) -> Response {
+    Json(json!({"ok": false, "error": error})).into_response()
+}
+
+fn authorized(headers: &HeaderMap) -> bool {
+    headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        == Some(BOT_TOKEN)
+}
+
+async fn post_message(
+    State(sandbox): State<Sandbox>,
+    headers: HeaderMap,
+    body: Option<Json<Value>>,
+) -> Response {
+    if !authorized(&headers) {
+        return refuse("invalid_auth");
+    }
+    let Some(Json(body)) = body else {
+        return refuse("invalid_json");
+    };
+    let Some(channel) = body["channel"].as_str() else {
+        return refuse("channel_not_found");
+    };
+    if channel != CHANNEL {
+        return refuse("channel_not_found");
+    }
+    if body["text"].as_str().is_none() && body["blocks"].is_null() {
+        return refuse("no_text");
+    }
+    let mut workspace = sandbox.inner.slack.lock().await;
+    workspace.next += 1;
+    let ts = format!(
+        "{}.{:06}",
+        sandbox.inner.clock.now().timestamp(),
+        workspace.next
+    );
+    let message = SlackMessage {
+        channel: channel.to_owned(),
+        ts: ts.clone(),
+        text: body["text"].as_str().unwrap_or_default().to_owned(),
+        blocks: body["blocks"].clone(),
+        updates: 0,
+    };
+    workspace.messages.push(message.clone());
+    Json(json!({
+        "ok": true,
+        "channel": channel,
+        "ts": ts,
+        "message": {"type": "message", "subtype": "bot_message", "text": message.text, "ts": ts, "blocks": message.blocks},
+    }))
+    .into_response()
+}
+
+async fn update_message(
+    State(sandbox): State<Sandbox>,
+    headers: HeaderMap,
+    body: Option<Json<Value>>,
+) -> Response {
+    if !authorized(&headers) {
+        return refuse("invalid_auth");
+    }
+    let Some(Json(body)) = body else {
+        return refuse("invalid_json");
+    };
+    let (Some(channel), Some(ts)) = (body["channel"].as_str(), body["ts"].as_str()) else {
+        return refuse("message_not_found");
+    };
+    let mut workspace = sandbox.inner.slack.lock().await;
+    let Some(message) = workspace
+        .messages
+        .iter_mut()
+        .find(|m| m.channel == channel && m.ts == ts)
+    else {
+        return refuse("message_not_found");
+    };
+    message.text = body["text"].as_str().unwrap_or_default().to_owned();
+    message.blocks = body["blocks"].clone();
+    message.updates += 1;
+    Json(json!({"ok": true, "channel": channel, "ts": ts, "text": message.text})).into_response()
+}
+
+impl Sandbox {
+    /// The messages the simulated Slack workspace received, oldest first.
+    pub async fn slack_messages(&self) -> Vec<SlackMessage> {
+        self.inner.slack.lock().await.messages.clone()
+    }
+
+    /// What Slack sends Steward when `slack_user` clicks the button `action_id` of the message
+    /// `ts`: the form body (`payload=…`) and its `X-Slack-Request-Timestamp` and
+    /// `X-Slack-Signature` headers, signed with the workspace's signing secret.
+    ///
+    /// # Errors
+    /// When there is no such message or button.
+    pub async fn slack_click(
+        &self,
+        ts: &str,
+        action_id: &str,
+        slack_user: &str,
+    ) -> Result<SignedInteraction, String> {
+        let message = self
+            .slack_messages()
+            .await
+            .into_iter()
+            .find(|m| m.ts == ts)
+            .ok_or_else(|| format!("no message {ts}"))?;
+        let button = message
+            .blocks
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|block| block["elements"].as_array())
+            .flatten()
+            .find(|element| element["action_id"] == action_id)
+            .ok_or_else(|| format!("message {ts} has no button {action_id}"))?
+            .clone();
+        let payload = json!({
+            "type": "block_actions",
+            "user": {"id": slack_user, "team_id": "T0SANDBOX"},
+            "team": {"id": "T0SANDBOX"},
+            "channel": {"id": message.channel},
+            "container": {"type": "message", "message_ts": message.ts, "channel_id": message.channel},
+            "message": {"ts": message.ts, "text": message.text},
+            "actions": [{
+                "type": "button",
+                "action_id": action_id,
+                "block_id": button["block_id"],
+                "value": button["value"],
+                "action_ts": format!("{}.000100", self.inner.clock.now().timestamp()),
+            }],
+        });
+        let body = serde_urlencoded::to_string([("payload", payload.to_string())])
+            .map_err(|e| e.to_string())?;
+        let timestamp = self.inner.clock.now().timestamp().to_string();
+        let signature = signature::sign(SIGNING_SECRET, &timestamp, body.as_bytes());
+        Ok(SignedInteraction {
+            body,
+            timestamp,
+            signature,
+        })
+    }
+}
+
+/// An interactivity request as Slack would send it.
+#[derive(Debug, Clone)]
+pub struct SignedInteraction {
+    /// `application/x-www-form-urlencoded`: `payload=<JSON>`.
+    pub body: String,
+    pub timestamp: String,
+    pub signature: String,
+}
