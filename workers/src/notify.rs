@@ -16,7 +16,7 @@ use steward_domain::{
     actions::{Action, ActionStatus, ApproverSide, PolicyOutcome},
     tenancy::Tenant,
 };
-use steward_integrations::{http::VendorHttp, slack::SlackClient};
+use steward_integrations::{http::VendorHttp, sandbox::Sandbox, slack::SlackClient};
 
 use crate::{
     Shared,
@@ -61,11 +61,21 @@ pub enum MailError {
     Message(String),
 }
 
-/// Sends approval emails over SMTP.
+/// Where messages go.
+#[derive(Debug, Clone)]
+enum Transport {
+    Smtp {
+        transport: AsyncSmtpTransport<Tokio1Executor>,
+        from: Mailbox,
+    },
+    /// The sandbox's mailbox, for demos without an SMTP server.
+    Sandbox(Sandbox),
+}
+
+/// Sends approval emails over SMTP (or, in a demo, to the sandbox's mailbox).
 #[derive(Debug, Clone)]
 pub struct Mailer {
-    transport: AsyncSmtpTransport<Tokio1Executor>,
-    from: Mailbox,
+    transport: Transport,
     public_base: String,
     link_ttl: Duration,
 }
@@ -100,25 +110,44 @@ impl Mailer {
             ));
         }
         Ok(Self {
-            transport: builder.build(),
-            from,
+            transport: Transport::Smtp {
+                transport: builder.build(),
+                from,
+            },
             public_base: settings.public_base.trim_end_matches('/').to_owned(),
             link_ttl: settings.link_ttl,
         })
     }
 
+    /// A mailer delivering to the sandbox's mailbox, for `steward demo` without SMTP.
+    #[must_use]
+    pub fn sandbox(sandbox: Sandbox, public_base: &str, link_ttl: Duration) -> Self {
+        Self {
+            transport: Transport::Sandbox(sandbox),
+            public_base: public_base.trim_end_matches('/').to_owned(),
+            link_ttl,
+        }
+    }
+
     async fn send(&self, to: &str, subject: &str, body: String) -> Result<(), MailError> {
+        let (transport, from) = match &self.transport {
+            Transport::Smtp { transport, from } => (transport, from),
+            Transport::Sandbox(sandbox) => {
+                sandbox.deliver_mail(to, subject, &body).await;
+                return Ok(());
+            }
+        };
         let to: Mailbox = to
             .parse()
             .map_err(|e: lettre::address::AddressError| MailError::Message(e.to_string()))?;
         let message = Message::builder()
-            .from(self.from.clone())
+            .from(from.clone())
             .to(to)
             .subject(subject)
             .header(ContentType::TEXT_PLAIN)
             .body(body)
             .map_err(|e| MailError::Message(e.to_string()))?;
-        self.transport
+        transport
             .send(message)
             .await
             .map(|_| ())

@@ -42,12 +42,7 @@ const DEMO_TENANTS: [(&str, &str); 3] = [
 /// The demo users: one of every MSP role, and customer users of each tenant.
 const DEMO_USERS: [(&str, &str, Role, Option<&str>); 7] = [
     (DEMO_ADMIN_EMAIL, "Morgan Reyes", Role::MspAdmin, None),
-    (
-        "tech@harbor-it.example",
-        "Sam Okafor",
-        Role::Technician,
-        None,
-    ),
+    (DEMO_TECHNICIAN_EMAIL, "Sam Okafor", Role::Technician, None),
     (
         "auditor@harbor-it.example",
         "Priya Natarajan",
@@ -103,6 +98,8 @@ pub enum DemoError {
     Password(#[from] PasswordError),
     #[error(transparent)]
     Integration(#[from] IntegrationAdminError),
+    #[error(transparent)]
+    Slack(#[from] crate::storage::slack::SlackSettingsError),
 }
 
 fn demo_actor() -> AuditActor {
@@ -139,6 +136,35 @@ pub async fn connect_integration(
         .integrations(tenant.id, secrets)
         .create(new)
         .await?;
+    txn.commit().await.map_err(StorageError::from)?;
+    Ok(true)
+}
+
+/// The demo technician, linked to a Slack user of the sandbox's workspace.
+pub const DEMO_TECHNICIAN_EMAIL: &str = "tech@harbor-it.example";
+
+/// Connects the demo MSP to Slack where it is not connected yet; returns whether it connected.
+///
+/// # Errors
+/// When the database cannot be written or the connection is refused.
+pub async fn connect_slack(
+    storage: &Storage,
+    clock: &dyn Clock,
+    keys: &AuditKeys,
+    secrets: &SecretBox,
+    msp_id: steward_domain::MspId,
+    new: crate::storage::slack::NewSlackConnection,
+) -> Result<bool, DemoError> {
+    if crate::storage::slack::connection(storage.conn(), msp_id)
+        .await?
+        .is_some()
+    {
+        return Ok(false);
+    }
+    let txn = storage.begin().await?;
+    let deployment = Deployment::new(&txn);
+    let ctx = deployment.write_context(clock, keys, demo_actor());
+    ctx.operate_msp(msp_id).connect_slack(secrets, new).await?;
     txn.commit().await.map_err(StorageError::from)?;
     Ok(true)
 }

@@ -199,6 +199,7 @@ fn sandbox_section(tenant: &Tenant, sandbox: SandboxView, csrf: &str) -> impl In
         <section class="card sandbox">
             <h2>"Sandbox: the vendors' side"</h2>
             <p>{format!("Simulated vendor state of this customer ({} alerts raised so far).", sandbox.alerts)}</p>
+            <p><a href="/sandbox/inbox">"Sandbox inbox"</a>" — the approval emails and Slack messages Steward sent in this demo."</p>
             {scenarios}
             <div class="table-wrap">
                 <table>

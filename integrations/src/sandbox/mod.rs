@@ -14,6 +14,7 @@
 
 mod api;
 pub mod environment;
+pub mod mailbox;
 pub mod odata;
 pub mod scenarios;
 pub mod slack;
@@ -149,6 +150,7 @@ struct Inner {
     tokens: std::sync::Mutex<HashMap<String, IssuedToken>>,
     throttle: Throttle,
     slack: Mutex<slack::Workspace>,
+    mailbox: Mutex<Vec<mailbox::SandboxMail>>,
 }
 
 impl fmt::Debug for Sandbox {
@@ -184,6 +186,7 @@ impl Sandbox {
                 environments: Mutex::new(environments),
                 tokens: std::sync::Mutex::default(),
                 slack: Mutex::default(),
+                mailbox: Mutex::default(),
             }),
         })
     }

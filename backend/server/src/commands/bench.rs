@@ -100,6 +100,7 @@ async fn measure(mut config: Config, runs: usize, poll_ms: u64) -> anyhow::Resul
         Arc::clone(&clock),
         Arc::clone(&keys),
         secrets,
+        None,
     )?;
     let (stop, stopped) = watch::channel(false);
     let workers = tokio::spawn(super::serve::run_workers(shared, stopped));

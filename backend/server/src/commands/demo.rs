@@ -37,6 +37,13 @@ pub async fn run(mut config: Config) -> anyhow::Result<ExitCode> {
     connect_sandbox(&config, &storage, &keys, &seed.tenants)
         .await
         .context("connect the demo tenants to the sandbox")?;
+    connect_slack(&config, &storage, &keys, seed.msp.id)
+        .await
+        .context("connect the demo MSP to the sandbox's Slack")?;
+    println!(
+        "Approval emails and Slack messages go to the sandbox: read and answer them at {}/sandbox/inbox",
+        config.public_base()
+    );
     println!("Demo users (password \"{DEMO_PASSWORD}\" unless changed since):");
     for user in &seed.users {
         println!("  {} ({})", user.email, user.role);
@@ -47,6 +54,44 @@ pub async fn run(mut config: Config) -> anyhow::Result<ExitCode> {
     );
     super::serve::serve(&config, storage).await?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// Connects the demo MSP to the sandbox's Slack workspace, its technician and admin linked to
+/// the workspace's users.
+async fn connect_slack(
+    config: &Config,
+    storage: &Storage,
+    keys: &AuditKeys,
+    msp_id: steward_domain::MspId,
+) -> anyhow::Result<()> {
+    use steward_integrations::sandbox::slack::{BOT_TOKEN, CHANNEL, SIGNING_SECRET, USERS};
+    let secrets = SecretBox::load(&config.secrets, &config.data_dir)?;
+    let users = [
+        (USERS[0].0, demo::DEMO_TECHNICIAN_EMAIL),
+        (USERS[1].0, DEMO_ADMIN_EMAIL),
+    ]
+    .into_iter()
+    .map(|(slack, email)| (slack.to_owned(), email.to_owned()))
+    .collect();
+    let connected = demo::connect_slack(
+        storage,
+        &SystemClock,
+        keys,
+        &secrets,
+        msp_id,
+        steward_core::storage::slack::NewSlackConnection {
+            api_base_url: url::Url::parse(&format!("{}/sandbox/slack/api/", config.public_base()))?,
+            channel: CHANNEL.to_owned(),
+            bot_token: SecretString::from(BOT_TOKEN),
+            signing_secret: SecretString::from(SIGNING_SECRET),
+            users,
+        },
+    )
+    .await?;
+    if connected {
+        println!("  connected the MSP to the sandbox's Slack channel {CHANNEL}");
+    }
+    Ok(())
 }
 
 /// Gives every demo tenant a simulated customer and integrations with its Defender for

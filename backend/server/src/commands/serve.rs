@@ -54,7 +54,23 @@ pub(crate) fn worker_shared(
     clock: Arc<dyn steward_core::Clock>,
     keys: Arc<AuditKeys>,
     secrets: Arc<SecretBox>,
+    sandbox: Option<&steward_integrations::sandbox::Sandbox>,
 ) -> anyhow::Result<steward_workers::Shared> {
+    let public_base = config.public_base();
+    let mailer = match (config.email.settings(&public_base), sandbox) {
+        (Some(settings), _) => Some(
+            steward_workers::Mailer::new(&settings)
+                .map(Arc::new)
+                .context("set up email")?,
+        ),
+        // A demo without SMTP: approval emails go to the sandbox's mailbox.
+        (None, Some(sandbox)) => Some(Arc::new(steward_workers::Mailer::sandbox(
+            sandbox.clone(),
+            &public_base,
+            Duration::from_secs(u64::from(config.email.link_ttl_hours) * 3600),
+        ))),
+        (None, None) => None,
+    };
     Ok(steward_workers::Shared {
         storage,
         clock,
@@ -63,12 +79,7 @@ pub(crate) fn worker_shared(
         policies: policies(config)?,
         vendor_retries: RetryPolicy::default(),
         settings: Arc::new(config.worker.settings()),
-        mailer: config
-            .email
-            .settings(&config.public_base())
-            .map(|settings| steward_workers::Mailer::new(&settings).map(Arc::new))
-            .transpose()
-            .context("set up email")?,
+        mailer,
     })
 }
 
@@ -112,6 +123,7 @@ pub(crate) async fn serve(config: &Config, storage: Storage) -> anyhow::Result<(
             Arc::clone(&clock),
             Arc::clone(&keys),
             Arc::clone(&secrets),
+            sandbox.as_ref(),
         )?;
         Some(tokio::spawn(run_workers(shared, stop)))
     } else {

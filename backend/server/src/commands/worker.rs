@@ -20,6 +20,7 @@ pub async fn run(config: Config) -> anyhow::Result<ExitCode> {
         Arc::new(SystemClock),
         Arc::new(super::serve::audit_keys(&config)?),
         Arc::new(secrets),
+        None,
     )?;
     let (stop_tx, stop) = watch::channel(false);
     let signal = super::serve::shutdown_signal()?;

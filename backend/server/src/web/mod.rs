@@ -6,6 +6,7 @@
 
 mod approval_links;
 mod error;
+mod inbox;
 mod integrations;
 mod login;
 pub mod oidc;
@@ -95,6 +96,8 @@ pub fn routes() -> Router<AppState> {
             "/approvals/{secret}",
             get(approval_links::show).post(approval_links::decide),
         )
+        .route("/sandbox/inbox", get(inbox::page))
+        .route("/sandbox/inbox/slack", post(inbox::click))
         .route("/audit", get(pages::msp_audit))
         .route("/users", get(pages::users).post(pages::create_user))
         .route("/users/{user_id}", get(pages::user))

@@ -85,6 +85,7 @@ impl PageQuery {
                 "The kill switch is pulled: nothing runs automatically until an MSP admin releases it."
             }
             "kill-switch-released" => "The kill switch is released: automation resumes.",
+            "slack-answered" => "Slack delivered the click to Steward, which recorded the answer.",
             _ => return None,
         };
         Some(Flash {
@@ -116,6 +117,9 @@ fn error_message(code: &str) -> &'static str {
         "irreversible" => "This action cannot be rolled back.",
         "not-rollbackable" => "Only a verified action can be rolled back.",
         "kill-switch-not-pulled" => "The kill switch is not pulled.",
+        "slack-refused" => {
+            "Steward did not take that click (an unlinked Slack user, or the action is no longer waiting)."
+        }
         "reason-too-long" => "Keep the reason under 500 characters.",
         "invalid-maintenance-schedule" => {
             "That maintenance schedule is not valid: check the time zone, days and times."

@@ -76,12 +76,35 @@ pub async fn start_with(
     settings: WorkerSettings,
     worker_clock: Option<Arc<dyn Clock>>,
 ) -> Loop {
-    start_full(db, policy_dir, settings, worker_clock, |p| p, None).await
+    start_full(db, policy_dir, settings, worker_clock, |p| p, Mail::Nowhere).await
+}
+
+/// Where the worker sends approval emails.
+#[derive(Debug, Clone, Copy)]
+pub enum Mail {
+    Nowhere,
+    /// An SMTP server on this loopback port.
+    Smtp(u16),
+    /// The sandbox's mailbox, as `steward demo` does.
+    Sandbox,
 }
 
 /// As [`start`], sending approval requests by email to this SMTP port.
 pub async fn start_mailing(db: &TestDatabase, smtp_port: u16) -> Loop {
-    start_full(db, None, fast_settings(), None, |p| p, Some(smtp_port)).await
+    start_full(
+        db,
+        None,
+        fast_settings(),
+        None,
+        |p| p,
+        Mail::Smtp(smtp_port),
+    )
+    .await
+}
+
+/// As [`start`], sending approval emails to the sandbox's mailbox.
+pub async fn start_with_sandbox_mail(db: &TestDatabase) -> Loop {
+    start_full(db, None, fast_settings(), None, |p| p, Mail::Sandbox).await
 }
 
 /// As [`start`], with these limits on automatic execution (for the API and the worker).
@@ -92,7 +115,7 @@ pub async fn start_limited(db: &TestDatabase, limits: AutomationLimits) -> Loop 
         fast_settings(),
         None,
         |p| p.with_limits(limits),
-        None,
+        Mail::Nowhere,
     )
     .await
 }
@@ -105,7 +128,7 @@ pub async fn start_timed(db: &TestDatabase, timing: ApprovalTiming) -> Loop {
         fast_settings(),
         None,
         |p| p.with_approval_timing(timing),
-        None,
+        Mail::Nowhere,
     )
     .await
 }
@@ -116,7 +139,7 @@ async fn start_full(
     settings: WorkerSettings,
     worker_clock: Option<Arc<dyn Clock>>,
     configure: impl FnOnce(Policies) -> Policies,
-    smtp_port: Option<u16>,
+    mail: Mail,
 ) -> Loop {
     let world = World::new(db).await;
     let msp = world.msp("harbor").await;
@@ -191,8 +214,9 @@ async fn start_full(
         policies,
         vendor_retries: quick_retries(),
         settings: Arc::new(settings),
-        mailer: smtp_port.map(|port| {
-            Arc::new(
+        mailer: match mail {
+            Mail::Nowhere => None,
+            Mail::Smtp(port) => Some(Arc::new(
                 Mailer::new(&MailSettings {
                     host: "127.0.0.1".to_owned(),
                     port,
@@ -204,8 +228,13 @@ async fn start_full(
                     link_ttl: Duration::from_secs(24 * 3600),
                 })
                 .unwrap(),
-            )
-        }),
+            )),
+            Mail::Sandbox => Some(Arc::new(Mailer::sandbox(
+                app.sandbox.clone().unwrap(),
+                &app.base,
+                Duration::from_secs(24 * 3600),
+            ))),
+        },
     };
     let (stop, stopped) = watch::channel(false);
     let running = shared.clone();
