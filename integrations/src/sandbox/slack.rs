@@ -43,6 +43,18 @@ pub struct SlackMessage {
     pub updates: u32,
 }
 
+impl SlackMessage {
+    /// The interactive elements (buttons) of its blocks.
+    pub fn buttons(&self) -> impl Iterator<Item = &Value> {
+        self.blocks
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|block| block["elements"].as_array())
+            .flatten()
+    }
+}
+
 #[derive(Debug, Default)]
 pub(super) struct Workspace {
     messages: Vec<SlackMessage>,
@@ -166,12 +178,7 @@ impl Sandbox {
             .find(|m| m.ts == ts)
             .ok_or_else(|| format!("no message {ts}"))?;
         let button = message
-            .blocks
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter_map(|block| block["elements"].as_array())
-            .flatten()
+            .buttons()
             .find(|element| element["action_id"] == action_id)
             .ok_or_else(|| format!("message {ts} has no button {action_id}"))?
             .clone();

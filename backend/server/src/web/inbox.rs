@@ -44,12 +44,7 @@ pub async fn page(
         .into_iter()
         .map(|message| InboxSlackMessage {
             buttons: message
-                .blocks
-                .as_array()
-                .into_iter()
-                .flatten()
-                .filter_map(|block| block["elements"].as_array())
-                .flatten()
+                .buttons()
                 .filter_map(|element| element["action_id"].as_str().map(str::to_owned))
                 .collect(),
             ts: message.ts,
