@@ -192,11 +192,16 @@ async fn record_step(
     .map(|_| ())
 }
 
-/// For an action queued without a person's approval: whether the kill switch or the circuit
-/// breaker now holds it back (both can trip between the decision and the execution). The rate
-/// limits were applied when it was decided, and it counts towards them itself.
+/// For an automatic action not yet sent to the vendor (queued, or with its snapshot taken):
+/// whether the kill switch or the circuit breaker now holds it back (both can trip between the
+/// decision and the execution). The rate limits were applied when it was decided, and it counts
+/// towards them itself.
 async fn held_back(shared: &Shared, action: &Action) -> Result<Option<Step>, JobError> {
-    if action.decision.outcome != PolicyOutcome::Auto || !action.approvals.is_empty() {
+    let approved_by_a_person = action
+        .approvals
+        .iter()
+        .any(|a| a.approved && a.version == action.version);
+    if action.decision.outcome != PolicyOutcome::Auto || approved_by_a_person {
         return Ok(None);
     }
     let read = as_steward(
@@ -257,7 +262,7 @@ async fn hold(
         async |work| {
             work.transition(
                 action.id,
-                ActionStatus::Queued,
+                action.status,
                 ActionUpdate {
                     decision: Some(decision),
                     detail: Some(detail),
@@ -326,6 +331,11 @@ async fn step(shared: &Shared, action: &Action, attempt: i32) -> Result<Step, Jo
             }
         }
         ActionStatus::Executing => {
+            // Checked again right before the vendor is asked: the switch may have been pulled
+            // while the snapshot was taken.
+            if let Some(held) = held_back(shared, action).await? {
+                return Ok(held);
+            }
             let (connector, _) = match connect(shared, action).await? {
                 Ok(found) => found,
                 Err(why) => return Ok(fail(why)),

@@ -12,7 +12,7 @@ use lettre::{
 use secrecy::{ExposeSecret, SecretString};
 use steward_core::storage::approval_links::ApprovalRequest;
 use steward_domain::{
-    ActionId, TenantId,
+    ActionId, MspId, TenantId,
     actions::{Action, ActionStatus, ApproverSide, PolicyOutcome},
     tenancy::Tenant,
 };
@@ -129,11 +129,20 @@ impl Mailer {
         }
     }
 
-    async fn send(&self, to: &str, subject: &str, body: String) -> Result<(), MailError> {
+    /// Sends a message on behalf of an MSP (which the sandbox's mailbox files it under).
+    async fn send(
+        &self,
+        msp_id: MspId,
+        to: &str,
+        subject: &str,
+        body: String,
+    ) -> Result<(), MailError> {
         let (transport, from) = match &self.transport {
             Transport::Smtp { transport, from } => (transport, from),
             Transport::Sandbox(sandbox) => {
-                sandbox.deliver_mail(to, subject, &body).await;
+                sandbox
+                    .deliver_mail(msp_id.as_uuid(), to, subject, &body)
+                    .await;
                 return Ok(());
             }
         };
@@ -270,6 +279,7 @@ async fn email_approvers(
         let link = format!("{}/approvals/{}", mailer.public_base, request.token);
         let sent = mailer
             .send(
+                tenant.msp_id,
                 &request.user.email,
                 &subject(&tenant, &action),
                 body(&tenant, &action, &link),
@@ -326,14 +336,22 @@ async fn slack_of(
     )))
 }
 
+/// Text for Slack's mrkdwn: `&`, `<` and `>` escaped as Slack asks, so a device name cannot
+/// become a link or an `@channel` mention.
+fn mrkdwn(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+}
+
 /// The message asking for approval: what, why, the risk and the rollback, with the buttons.
 fn approval_blocks(tenant: &Tenant, action: &Action) -> (String, serde_json::Value) {
-    let text = format!(
+    let text = mrkdwn(&format!(
         "Approval needed for {}: {} {}",
         tenant.name,
         action.kind.as_str().replace('_', " "),
         action.target.name
-    );
+    ));
     let factors: Vec<String> = action.decision_input["risk"]["factors"]
         .as_array()
         .cloned()
@@ -355,12 +373,12 @@ fn approval_blocks(tenant: &Tenant, action: &Action) -> (String, serde_json::Val
         .count();
     let details = format!(
         "*{text}*\n{}\n*Why:* {}\n*Policy:* {}\n*Risk:* {} / 100 ({})\n*Rollback:* {}\n*Approvals:* {approvals} of {}",
-        action.kind.describe(),
-        action.reasons.join("; "),
-        action.decision.reasons.join(", "),
+        mrkdwn(action.kind.describe()),
+        mrkdwn(&action.reasons.join("; ")),
+        mrkdwn(&action.decision.reasons.join(", ")),
         action.decision_input["risk"]["score"],
-        factors.join(", "),
-        action.rollback_plan,
+        mrkdwn(&factors.join(", ")),
+        mrkdwn(&action.rollback_plan),
         action.decision.quorum,
     );
     let blocks = serde_json::json!([
@@ -383,12 +401,12 @@ fn outcome_blocks(tenant: &Tenant, action: &Action) -> (String, serde_json::Valu
         ActionStatus::Denied => "Denied by the policy.",
         _ => "Approved: Steward runs it and verifies it took effect.",
     };
-    let text = format!(
+    let text = mrkdwn(&format!(
         "{} {} for {}: {outcome}",
         action.kind.as_str().replace('_', " "),
         action.target.name,
         tenant.name
-    );
+    ));
     let blocks = serde_json::json!([
         {"type": "section", "block_id": "steward-outcome", "text": {"type": "mrkdwn", "text": text}},
     ]);
@@ -432,8 +450,12 @@ async fn post_to_slack(
         return Ok(());
     }
     let (text, blocks) = approval_blocks(&tenant, &action);
+    let metadata = serde_json::json!({
+        "event_type": "steward_approval_request",
+        "event_payload": {"tenant_id": action.tenant_id, "action_id": action.id},
+    });
     let posted = client
-        .post_message(&channel, &text, &blocks)
+        .post_message(&channel, &text, &blocks, &metadata)
         .await
         .map_err(JobError::from)?;
     as_steward(shared, "notify", tenant_id, Finish::Commit, async |work| {

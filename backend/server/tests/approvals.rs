@@ -281,3 +281,30 @@ async fn wait_until(l: &Loop, action: &Value, done: impl Fn(&Value) -> bool) -> 
     }
     panic!("the action did not get there: {last:#}");
 }
+
+#[tokio::test]
+async fn a_request_past_its_expiry_takes_no_approval_even_before_the_sweep() {
+    let db = TestDatabase::migrated().await;
+    let mut l = start_timed(
+        &db,
+        ApprovalTiming {
+            expire_after_minutes: 60,
+            escalate_after_minutes: 30,
+        },
+    )
+    .await;
+    let (status, body) = l.set_policy(&policy_with("")).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (action, _) = l.awaiting_isolation().await;
+    // Nothing sweeps: the request is past its expiry but still waiting.
+    l.stop_worker().await;
+    l.world.clock.advance(chrono::Duration::minutes(61));
+    let (status, body) = l.answer(&action, &l.technician, "approve").await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    assert_eq!(body["error"]["code"], "request-expired");
+    assert_eq!(l.action(&action).await["status"], "awaiting_approval");
+    // Declining still works: it only stops what would not run anyway.
+    let (status, body) = l.answer(&action, &l.technician, "reject").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    l.stop().await;
+}

@@ -420,6 +420,121 @@ async fn an_automatic_action_queued_before_the_switch_is_pulled_does_not_run() {
 }
 
 #[tokio::test]
+async fn a_switch_pulled_after_the_snapshot_still_stops_the_vendor_call() {
+    let db = TestDatabase::migrated().await;
+    let mut l = start(&db, None).await;
+    let (laptop, defender) = l.synced_device(false).await;
+    l.stop_worker().await;
+    let vendor_id = laptop["sources"][0]["external_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    // An automatic isolation whose snapshot is taken: the next step asks the vendor.
+    let action_id = {
+        let txn = l.world.storage.begin().await.unwrap();
+        let deployment = Deployment::new(&txn);
+        let ctx = deployment.write_context(&l.world.clock, &l.world.keys, World::actor());
+        let work = TenantWork::as_steward(&ctx, l.tenant.id)
+            .await
+            .unwrap()
+            .unwrap();
+        let entity = EntityKey {
+            kind: TargetKind::Device,
+            id: laptop["id"].as_str().unwrap().parse().unwrap(),
+        };
+        let simulation = steward_core::triage::simulate(
+            &work,
+            &l.shared.policies,
+            ActionType::IsolateDevice,
+            entity,
+            ProposerKind::Worker,
+        )
+        .await
+        .unwrap()
+        .unwrap();
+        let (action, _) = work
+            .propose(
+                &Proposal {
+                    incident_id: None,
+                    kind: ActionType::IsolateDevice,
+                    target: ActionTarget {
+                        kind: TargetKind::Device,
+                        id: entity.id,
+                        name: laptop["hostname"].as_str().unwrap().to_owned(),
+                    },
+                    integration_id: Some(defender.parse().unwrap()),
+                    reasons: vec!["test".into()],
+                    proposer: Proposer {
+                        kind: ProposerKind::Worker,
+                        user_id: None,
+                    },
+                    dedup_key: "snapshot-taken".into(),
+                },
+                &simulation.input,
+                &simulation.decided,
+                l.shared.policies.approval_timing(),
+            )
+            .await
+            .unwrap();
+        let snapshot = json!({"vendor_id": vendor_id, "isolated": false});
+        assert!(
+            work.transition(
+                action.id,
+                steward_domain::actions::ActionStatus::Queued,
+                steward_core::storage::ActionUpdate {
+                    snapshot: Some(&snapshot),
+                    next_attempt: true,
+                    ..steward_core::storage::ActionUpdate::to(
+                        steward_domain::actions::ActionStatus::Executing
+                    )
+                },
+            )
+            .await
+            .unwrap()
+        );
+        drop(work);
+        drop(ctx);
+        txn.commit().await.unwrap();
+        action.id
+    };
+    let (status, _) = l
+        .call(
+            Method::POST,
+            &l.path("kill-switch"),
+            &l.technician,
+            Some(&json!({"reason": "stop"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    steward_workers::advance(&l.shared, l.tenant.id, action_id)
+        .await
+        .unwrap();
+    let (_, action) = l
+        .call(
+            Method::GET,
+            &l.path(&format!("actions/{action_id}")),
+            &l.technician,
+            None,
+        )
+        .await;
+    assert_eq!(action["status"], "awaiting_approval", "{action}");
+    assert_eq!(
+        reasons(&action["decision"]),
+        ["kill-switch-engaged".to_owned()]
+    );
+    let state = l.sandbox_state().await;
+    assert!(
+        state["machine_actions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|a| a["machine_id"] != vendor_id.as_str()),
+        "the vendor was never asked"
+    );
+    l.stop().await;
+}
+
+#[tokio::test]
 async fn the_hourly_rate_limit_makes_automation_ask_first() {
     let db = TestDatabase::migrated().await;
     let l = start_limited(

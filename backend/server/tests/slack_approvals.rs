@@ -228,3 +228,32 @@ async fn a_technician_approves_in_slack_and_the_message_shows_the_outcome() {
     );
     l.stop().await;
 }
+
+#[tokio::test]
+async fn an_answer_given_outside_slack_also_updates_the_slack_message() {
+    let db = TestDatabase::migrated().await;
+    let l = start(&db, None).await;
+    let (status, body) = l.connect_slack(&l.admin, &l.slack_settings()).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    l.run_scenario("compromised-admin").await;
+    let revoke = l
+        .wait_for_action("revoke_sessions", &["awaiting_approval"])
+        .await;
+    l.wait_for_slack(|m| !m.is_empty()).await;
+    let (status, body) = l
+        .call(
+            Method::POST,
+            &l.path(&format!(
+                "actions/{}/reject",
+                revoke["id"].as_str().unwrap()
+            )),
+            &l.admin,
+            Some(&json!({"version": revoke["version"]})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let updated = l.wait_for_slack(|m| m[0].updates > 0).await;
+    assert!(updated[0].text.contains("Rejected"), "{:?}", updated[0]);
+    assert!(!updated[0].blocks.to_string().contains("\"action_id\""));
+    l.stop().await;
+}

@@ -1,6 +1,7 @@
-//! The sandbox's inbox, for demos: the approval emails Steward sent (their links work) and the
-//! simulated Slack channel's messages, whose buttons can be clicked as one of the workspace's
-//! users — Slack's signed request then reaches Steward as it would from Slack.
+//! The sandbox's inbox, for demos: the approval emails Steward sent for the viewer's MSP (their
+//! links work) and its messages in the simulated Slack channel, whose buttons the viewer clicks
+//! as the Slack user linked to them — Slack's signed request then reaches Steward as it would
+//! from Slack.
 
 use chrono::{DateTime, Utc};
 use leptos::prelude::*;
@@ -35,10 +36,8 @@ pub struct InboxSlackMessage {
 pub struct InboxPage {
     pub mails: Vec<InboxMail>,
     pub slack: Vec<InboxSlackMessage>,
-    /// The workspace's users to click as: `(Slack user id, who)`.
-    pub slack_users: Vec<(String, String)>,
-    /// Whether the viewer may click buttons.
-    pub can_click: bool,
+    /// The Slack user linked to the viewer, whom their clicks are from (none: no clicking).
+    pub linked_as: Option<String>,
     pub csrf_token: String,
 }
 
@@ -83,12 +82,7 @@ pub fn render(chrome: Chrome, page: InboxPage) -> String {
             .iter()
             .rev()
             .map(|message| {
-                let forms = (page.can_click && !message.buttons.is_empty()).then(|| {
-                    let users = page
-                        .slack_users
-                        .iter()
-                        .map(|(id, who)| view! { <option value=id.clone()>{format!("{who} ({id})")}</option> })
-                        .collect_view();
+                let forms = page.linked_as.clone().filter(|_| !message.buttons.is_empty()).map(|me| {
                     let buttons = message
                         .buttons
                         .iter()
@@ -102,7 +96,7 @@ pub fn render(chrome: Chrome, page: InboxPage) -> String {
                         <form method="post" action="/sandbox/inbox/slack" class="row-form">
                             <Csrf token=page.csrf_token.clone()/>
                             <input type="hidden" name="ts" value=message.ts.clone()/>
-                            <label>"Click as" <select name="user">{users}</select></label>
+                            <span class="muted">{format!("Click as Slack user {me}:")}</span>
                             {buttons}
                         </form>
                     }

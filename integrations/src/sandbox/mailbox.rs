@@ -9,6 +9,8 @@ use super::Sandbox;
 /// One email delivered to the sandbox.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct SandboxMail {
+    /// The MSP whose Steward sent it: the inbox shows each MSP its own.
+    pub msp_id: uuid::Uuid,
     pub to: String,
     pub subject: String,
     pub body: String,
@@ -20,12 +22,13 @@ const KEPT: usize = 500;
 
 impl Sandbox {
     /// Delivers an email to the sandbox's mailbox.
-    pub async fn deliver_mail(&self, to: &str, subject: &str, body: &str) {
+    pub async fn deliver_mail(&self, msp_id: uuid::Uuid, to: &str, subject: &str, body: &str) {
         let mut mailbox = self.inner.mailbox.lock().await;
         if mailbox.len() >= KEPT {
             mailbox.remove(0);
         }
         mailbox.push(SandboxMail {
+            msp_id,
             to: to.to_owned(),
             subject: subject.to_owned(),
             body: body.to_owned(),

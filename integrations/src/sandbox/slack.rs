@@ -39,6 +39,9 @@ pub struct SlackMessage {
     pub ts: String,
     pub text: String,
     pub blocks: Value,
+    /// What the poster attached (`event_type`, `event_payload`); Steward names the tenant and
+    /// action there.
+    pub metadata: Value,
     /// How many times `chat.update` changed it.
     pub updates: u32,
 }
@@ -113,6 +116,7 @@ async fn post_message(
         ts: ts.clone(),
         text: body["text"].as_str().unwrap_or_default().to_owned(),
         blocks: body["blocks"].clone(),
+        metadata: body["metadata"].clone(),
         updates: 0,
     };
     workspace.messages.push(message.clone());

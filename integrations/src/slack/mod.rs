@@ -102,8 +102,9 @@ impl SlackClient {
         })
     }
 
-    /// Posts a message (`chat.postMessage`). Not retried when its answer is lost: a second
-    /// message would ask twice.
+    /// Posts a message (`chat.postMessage`) with its `metadata` (`event_type` and
+    /// `event_payload`, which Slack keeps with the message). Not retried when its answer is
+    /// lost: a second message would ask twice.
     ///
     /// # Errors
     /// [`ConnectorError`] for Slack's refusal (`invalid_auth`, `channel_not_found`, …) or an
@@ -113,11 +114,12 @@ impl SlackClient {
         channel: &str,
         text: &str,
         blocks: &Value,
+        metadata: &Value,
     ) -> Result<PostedMessage, ConnectorError> {
         let answer = self
             .call(
                 "chat.postMessage",
-                &json!({"channel": channel, "text": text, "blocks": blocks}),
+                &json!({"channel": channel, "text": text, "blocks": blocks, "metadata": metadata}),
                 Idempotency::NonIdempotent,
             )
             .await?;

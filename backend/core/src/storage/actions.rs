@@ -7,8 +7,8 @@
 
 use chrono::{DateTime, Utc};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, QueryFilter,
-    QueryOrder, QuerySelect, Set, sea_query::ExprTrait,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect, Set, sea_query::ExprTrait,
 };
 use serde_json::json;
 use sha2::{Digest, Sha256};
@@ -271,19 +271,41 @@ pub(crate) async fn propose(
         if action.status != ActionStatus::AwaitingApproval || action.version == version {
             return Ok((action, false));
         }
-        let revision = row.revision;
-        let mut active = row.into_active_model();
-        active.decision = Set(serde_json::to_value(&decided.decision).unwrap_or_default());
-        active.decision_input = Set(input_json);
-        active.version = Set(version);
-        active.status = Set(status.as_str().to_owned());
-        active.automatic = Set(status == ActionStatus::Queued);
-        active.updated_at = Set(now);
-        active.revision = Set(revision + 1);
-        active.expires_at = Set(deadlines.map(|d| d.expires_at));
-        active.escalate_at = Set(deadlines.and_then(|d| d.escalate_at));
-        active.escalation_level = Set(0);
-        let after = to_action(active.update(ctx.txn).await?)?;
+        // Compare-and-set on the revision read: an answer committed meanwhile wins, and this
+        // proposal then changes nothing.
+        let changes = action::ActiveModel {
+            decision: Set(serde_json::to_value(&decided.decision).unwrap_or_default()),
+            decision_input: Set(input_json),
+            version: Set(version),
+            status: Set(status.as_str().to_owned()),
+            automatic: Set(status == ActionStatus::Queued),
+            updated_at: Set(now),
+            expires_at: Set(deadlines.map(|d| d.expires_at)),
+            escalate_at: Set(deadlines.and_then(|d| d.escalate_at)),
+            escalation_level: Set(0),
+            ..Default::default()
+        };
+        let moved = action::Entity::update_many()
+            .set(changes)
+            .col_expr(
+                action::Column::Revision,
+                sea_orm::sea_query::Expr::col(action::Column::Revision)
+                    .add(sea_orm::sea_query::Expr::val(1)),
+            )
+            .filter(action::Column::Id.eq(row.id))
+            .filter(action::Column::Status.eq(ActionStatus::AwaitingApproval.as_str()))
+            .filter(action::Column::Revision.eq(row.revision))
+            .exec(ctx.txn)
+            .await?
+            .rows_affected
+            == 1;
+        let after = ActionReader::new(ctx.txn, msp_id, tenant_id)
+            .get(action.id)
+            .await?
+            .ok_or_else(|| StorageError::corrupt("action", &"vanished while re-decided"))?;
+        if !moved {
+            return Ok((after, false));
+        }
         audit::append(
             ctx,
             chain,
@@ -369,6 +391,22 @@ async fn enqueue_follow_up(
     }
 }
 
+async fn enqueue_message_update(
+    ctx: &WriteContext<'_>,
+    msp_id: MspId,
+    action: &Action,
+) -> Result<(), StorageError> {
+    jobs::enqueue(
+        ctx,
+        msp_id,
+        &Job::UpdateSlack {
+            tenant_id: action.tenant_id,
+            action_id: action.id,
+        },
+    )
+    .await
+}
+
 async fn enqueue_request(
     ctx: &WriteContext<'_>,
     msp_id: MspId,
@@ -424,6 +462,8 @@ pub enum ActionRequestError {
     AlreadyAnswered,
     #[error("others answered this action at the same moment; look at it again")]
     Contended,
+    #[error("the approval request has expired; the action will not run")]
+    Expired,
     #[error("{0} cannot be rolled back: {1}")]
     Irreversible(ActionType, &'static str),
     #[error("only a verified action can be rolled back; this one is {0}")]
@@ -459,7 +499,7 @@ pub(crate) async fn answer(
     // second approval still counts and a late answer to a closed request is refused.
     for _ in 0..5 {
         let (before, revision) = read_for_answer(ctx, msp_id, tenant_id, id).await?;
-        let after_status = check_answer(&before, &answer)?;
+        let after_status = check_answer(&before, &answer, ctx.clock.now())?;
         let mut approvals = before.approvals.clone();
         approvals.push(Approval {
             user_id: answer.user_id,
@@ -520,6 +560,8 @@ pub(crate) async fn answer(
         if status == ActionStatus::Queued {
             enqueue_advance(ctx, msp_id, &before).await?;
         }
+        // Whatever channel the answer came through, the Slack messages asking for it show it.
+        enqueue_message_update(ctx, msp_id, &before).await?;
         return ActionReader::new(ctx.txn, msp_id, tenant_id)
             .get(id)
             .await?
@@ -551,9 +593,14 @@ async fn read_for_answer(
 fn check_answer(
     before: &Action,
     answer: &ApprovalAnswer,
+    now: DateTime<Utc>,
 ) -> Result<Option<ActionStatus>, ActionRequestError> {
     if before.status != ActionStatus::AwaitingApproval {
         return Err(ActionRequestError::NotAwaitingApproval(before.status));
+    }
+    // Past its deadline a request only waits for the sweep to reject it.
+    if answer.approve && before.expires_at.is_some_and(|at| at <= now) {
+        return Err(ActionRequestError::Expired);
     }
     if answer.version != before.version {
         return Err(ActionRequestError::StaleVersion {
@@ -692,6 +739,7 @@ pub(crate) async fn settle_approval(
         if !moved {
             return Ok(None);
         }
+        enqueue_message_update(ctx, msp_id, &to_action(row.clone())?).await?;
         audit::append(
             ctx,
             chain,

@@ -20,7 +20,6 @@ use super::{
 };
 use crate::{
     audit::{self, ChainRef, Change},
-    jobs::{self, Job},
     secrets::SecretBox,
 };
 
@@ -215,7 +214,7 @@ pub enum SlackAnswerError {
 }
 
 /// Answers an action as the Steward user linked to `slack_user`, with that user's role checked
-/// as for any answer, and queues the update of the Slack message.
+/// as for any answer (which also queues the update of the Slack messages).
 ///
 /// # Errors
 /// [`SlackAnswerError`] saying why the answer was not taken.
@@ -251,24 +250,14 @@ pub async fn answer_as(
         .await?
         .ok_or(SlackAnswerError::NotAllowed)?;
     let work = TenantWork::for_user(ctx, tenant, user.id, user.role);
-    let action = work
+    Ok(work
         .answer(
             action_id,
             approve,
             version,
             Some("answered in Slack".to_owned()),
         )
-        .await?;
-    jobs::enqueue(
-        ctx,
-        msp_id,
-        &Job::UpdateSlack {
-            tenant_id,
-            action_id,
-        },
-    )
-    .await?;
-    Ok(action)
+        .await?)
 }
 
 /// Records a message posted to a Slack channel for an action, once per action version:

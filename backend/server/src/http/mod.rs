@@ -7,7 +7,7 @@ mod extract;
 mod health;
 pub mod metrics;
 mod sandbox;
-mod slack;
+pub(crate) mod slack;
 
 use std::{sync::Arc, time::Duration};
 

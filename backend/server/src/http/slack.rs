@@ -13,7 +13,7 @@ use axum::{
     routing::post,
 };
 use serde::Deserialize;
-use serde_json::json;
+use serde_json::{Value, json};
 use steward_core::storage::{
     Deployment,
     slack::{self, SlackAnswerError},
@@ -48,13 +48,15 @@ struct ButtonAction {
 }
 
 /// A reply shown only to the person who clicked.
-fn ephemeral(text: &str) -> Response {
-    Json(json!({"response_type": "ephemeral", "replace_original": false, "text": text}))
-        .into_response()
+fn ephemeral(text: &str) -> (StatusCode, Value) {
+    (
+        StatusCode::OK,
+        json!({"response_type": "ephemeral", "replace_original": false, "text": text}),
+    )
 }
 
-fn refused(status: StatusCode, text: &str) -> Response {
-    (status, Json(json!({"error": text}))).into_response()
+fn refused(status: StatusCode, text: &str) -> (StatusCode, Value) {
+    (status, json!({"error": text}))
 }
 
 fn header<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
@@ -75,9 +77,31 @@ async fn interaction(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let Ok(msp_id) = msp_id.parse::<MspId>() else {
-        return refused(StatusCode::NOT_FOUND, "no such Slack connection");
+    let (status, answer) = match msp_id.parse::<MspId>() {
+        Ok(msp_id) => {
+            deliver(
+                &state,
+                msp_id,
+                header(&headers, "x-slack-request-timestamp"),
+                header(&headers, "x-slack-signature"),
+                &body,
+            )
+            .await
+        }
+        Err(_) => refused(StatusCode::NOT_FOUND, "no such Slack connection"),
     };
+    (status, Json(answer)).into_response()
+}
+
+/// Takes one interactivity request as Slack sent it (its signature headers and raw body) and
+/// returns what Slack gets back. The sandbox's inbox hands its signed clicks to this too.
+pub(crate) async fn deliver(
+    state: &AppState,
+    msp_id: MspId,
+    timestamp: Option<&str>,
+    signed: Option<&str>,
+    body: &[u8],
+) -> (StatusCode, Value) {
     let credentials = match slack::credentials(state.storage.conn(), &state.secrets, msp_id).await {
         Ok(Some(credentials)) => credentials,
         Ok(None) => return refused(StatusCode::NOT_FOUND, "no such Slack connection"),
@@ -89,15 +113,15 @@ async fn interaction(
     let (connection, _, signing_secret) = credentials;
     if let Err(error) = signature::verify(
         secrecy::ExposeSecret::expose_secret(&signing_secret),
-        header(&headers, "x-slack-request-timestamp"),
-        header(&headers, "x-slack-signature"),
-        &body,
+        timestamp,
+        signed,
+        body,
         state.clock.now(),
     ) {
         tracing::warn!(%msp_id, %error, "refused a Slack request");
         return refused(StatusCode::UNAUTHORIZED, &error.to_string());
     }
-    let payload = serde_urlencoded::from_bytes::<Vec<(String, String)>>(&body)
+    let payload = serde_urlencoded::from_bytes::<Vec<(String, String)>>(body)
         .ok()
         .and_then(|fields| fields.into_iter().find(|(k, _)| k == "payload"))
         .and_then(|(_, json)| serde_json::from_str::<Payload>(&json).ok());
@@ -119,7 +143,7 @@ async fn interaction(
         );
     };
     match answer(
-        &state,
+        state,
         msp_id,
         &connection,
         &payload.user.id,

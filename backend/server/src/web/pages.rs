@@ -114,9 +114,13 @@ fn error_message(code: &str) -> &'static str {
         "approver-role-required" => "The policy asks for an approver with another role.",
         "already-answered" => "You already approved this action; it waits for another approver.",
         "answer-conflict" => "Someone answered at the same moment. Look at the action again.",
+        "request-expired" => "The approval request has expired; the action will not run.",
         "irreversible" => "This action cannot be rolled back.",
         "not-rollbackable" => "Only a verified action can be rolled back.",
         "kill-switch-not-pulled" => "The kill switch is not pulled.",
+        "slack-not-linked" => {
+            "You are not linked to a Slack user of this workspace; an MSP admin links Slack users in the MSP's Slack settings."
+        }
         "slack-refused" => {
             "Steward did not take that click (an unlinked Slack user, or the action is no longer waiting)."
         }

@@ -113,6 +113,7 @@ fn refusal(err: WorkError) -> Result<&'static str, UiError> {
             ActionRequestError::NeedsRole(_) => "approver-role-required",
             ActionRequestError::AlreadyAnswered => "already-answered",
             ActionRequestError::Contended => "answer-conflict",
+            ActionRequestError::Expired => "request-expired",
             ActionRequestError::Irreversible(..) => "irreversible",
             ActionRequestError::NotRollbackable(_) => "not-rollbackable",
             ActionRequestError::Storage(storage) => return Err(storage.into()),

@@ -87,6 +87,7 @@ impl From<ActionRequestError> for ApiError {
             ),
             ActionRequestError::AlreadyAnswered => ApiError::conflict("already-answered", message),
             ActionRequestError::Contended => ApiError::conflict("answer-conflict", message),
+            ActionRequestError::Expired => ApiError::conflict("request-expired", message),
             ActionRequestError::Irreversible(..) => ApiError::conflict("irreversible", message),
             ActionRequestError::NotRollbackable(_) => {
                 ApiError::conflict("not-rollbackable", message)
