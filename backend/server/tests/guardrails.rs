@@ -108,6 +108,91 @@ impl Loop {
         assert_eq!(status, StatusCode::OK, "{body}");
         body
     }
+
+    /// Records what triage would: an automatic isolation of `laptop` by the `defender`
+    /// integration, its job waiting; with `snapshot_taken`, already past its snapshot (the next
+    /// step asks the vendor).
+    async fn propose_automatic_isolation(
+        &self,
+        laptop: &Value,
+        defender: &str,
+        snapshot_taken: bool,
+    ) -> steward_domain::ActionId {
+        let txn = self.world.storage.begin().await.unwrap();
+        let deployment = Deployment::new(&txn);
+        let ctx = deployment.write_context(&self.world.clock, &self.world.keys, World::actor());
+        let work = TenantWork::as_steward(&ctx, self.tenant.id)
+            .await
+            .unwrap()
+            .unwrap();
+        let entity = EntityKey {
+            kind: TargetKind::Device,
+            id: laptop["id"].as_str().unwrap().parse().unwrap(),
+        };
+        let simulation = steward_core::triage::simulate(
+            &work,
+            &self.shared.policies,
+            ActionType::IsolateDevice,
+            entity,
+            ProposerKind::Worker,
+        )
+        .await
+        .unwrap()
+        .unwrap();
+        assert_eq!(
+            simulation.decided.decision.outcome,
+            steward_domain::actions::PolicyOutcome::Auto
+        );
+        let (action, _) = work
+            .propose(
+                &Proposal {
+                    incident_id: None,
+                    kind: ActionType::IsolateDevice,
+                    target: ActionTarget {
+                        kind: TargetKind::Device,
+                        id: entity.id,
+                        name: laptop["hostname"].as_str().unwrap().to_owned(),
+                    },
+                    integration_id: Some(defender.parse().unwrap()),
+                    reasons: vec!["test".into()],
+                    proposer: Proposer {
+                        kind: ProposerKind::Worker,
+                        user_id: None,
+                    },
+                    dedup_key: format!("guardrail-test-{snapshot_taken}"),
+                },
+                &simulation.input,
+                &simulation.decided,
+                self.shared.policies.approval_timing(),
+            )
+            .await
+            .unwrap();
+        if snapshot_taken {
+            let snapshot = json!({
+                "vendor_id": laptop["sources"][0]["external_id"],
+                "isolated": false,
+            });
+            assert!(
+                work.transition(
+                    action.id,
+                    steward_domain::actions::ActionStatus::Queued,
+                    steward_core::storage::ActionUpdate {
+                        snapshot: Some(&snapshot),
+                        next_attempt: true,
+                        ..steward_core::storage::ActionUpdate::to(
+                            steward_domain::actions::ActionStatus::Executing
+                        )
+                    },
+                )
+                .await
+                .unwrap()
+            );
+        }
+        drop(work);
+        drop(ctx);
+        txn.commit().await.unwrap();
+        action.id
+    }
 }
 
 fn reasons(decision: &Value) -> Vec<String> {
@@ -299,61 +384,9 @@ async fn an_automatic_action_queued_before_the_switch_is_pulled_does_not_run() {
     l.stop_worker().await;
 
     // Steward decides to isolate the laptop on its own; the job is waiting.
-    let action_id = {
-        let txn = l.world.storage.begin().await.unwrap();
-        let deployment = Deployment::new(&txn);
-        let ctx = deployment.write_context(&l.world.clock, &l.world.keys, World::actor());
-        let work = TenantWork::as_steward(&ctx, l.tenant.id)
-            .await
-            .unwrap()
-            .unwrap();
-        let entity = EntityKey {
-            kind: TargetKind::Device,
-            id: laptop["id"].as_str().unwrap().parse().unwrap(),
-        };
-        let simulation = steward_core::triage::simulate(
-            &work,
-            &l.shared.policies,
-            ActionType::IsolateDevice,
-            entity,
-            ProposerKind::Worker,
-        )
-        .await
-        .unwrap()
-        .unwrap();
-        assert_eq!(
-            simulation.decided.decision.outcome,
-            steward_domain::actions::PolicyOutcome::Auto
-        );
-        let (action, _) = work
-            .propose(
-                &Proposal {
-                    incident_id: None,
-                    kind: ActionType::IsolateDevice,
-                    target: ActionTarget {
-                        kind: TargetKind::Device,
-                        id: entity.id,
-                        name: laptop["hostname"].as_str().unwrap().to_owned(),
-                    },
-                    integration_id: Some(defender.parse().unwrap()),
-                    reasons: vec!["test".into()],
-                    proposer: Proposer {
-                        kind: ProposerKind::Worker,
-                        user_id: None,
-                    },
-                    dedup_key: "guardrail-test".into(),
-                },
-                &simulation.input,
-                &simulation.decided,
-                l.shared.policies.approval_timing(),
-            )
-            .await
-            .unwrap();
-        drop(work);
-        drop(ctx);
-        txn.commit().await.unwrap();
-        action.id
-    };
+    let action_id = l
+        .propose_automatic_isolation(&laptop, &defender, false)
+        .await;
     let (status, _) = l
         .call(
             Method::POST,
@@ -430,73 +463,9 @@ async fn a_switch_pulled_after_the_snapshot_still_stops_the_vendor_call() {
         .unwrap()
         .to_owned();
     // An automatic isolation whose snapshot is taken: the next step asks the vendor.
-    let action_id = {
-        let txn = l.world.storage.begin().await.unwrap();
-        let deployment = Deployment::new(&txn);
-        let ctx = deployment.write_context(&l.world.clock, &l.world.keys, World::actor());
-        let work = TenantWork::as_steward(&ctx, l.tenant.id)
-            .await
-            .unwrap()
-            .unwrap();
-        let entity = EntityKey {
-            kind: TargetKind::Device,
-            id: laptop["id"].as_str().unwrap().parse().unwrap(),
-        };
-        let simulation = steward_core::triage::simulate(
-            &work,
-            &l.shared.policies,
-            ActionType::IsolateDevice,
-            entity,
-            ProposerKind::Worker,
-        )
-        .await
-        .unwrap()
-        .unwrap();
-        let (action, _) = work
-            .propose(
-                &Proposal {
-                    incident_id: None,
-                    kind: ActionType::IsolateDevice,
-                    target: ActionTarget {
-                        kind: TargetKind::Device,
-                        id: entity.id,
-                        name: laptop["hostname"].as_str().unwrap().to_owned(),
-                    },
-                    integration_id: Some(defender.parse().unwrap()),
-                    reasons: vec!["test".into()],
-                    proposer: Proposer {
-                        kind: ProposerKind::Worker,
-                        user_id: None,
-                    },
-                    dedup_key: "snapshot-taken".into(),
-                },
-                &simulation.input,
-                &simulation.decided,
-                l.shared.policies.approval_timing(),
-            )
-            .await
-            .unwrap();
-        let snapshot = json!({"vendor_id": vendor_id, "isolated": false});
-        assert!(
-            work.transition(
-                action.id,
-                steward_domain::actions::ActionStatus::Queued,
-                steward_core::storage::ActionUpdate {
-                    snapshot: Some(&snapshot),
-                    next_attempt: true,
-                    ..steward_core::storage::ActionUpdate::to(
-                        steward_domain::actions::ActionStatus::Executing
-                    )
-                },
-            )
-            .await
-            .unwrap()
-        );
-        drop(work);
-        drop(ctx);
-        txn.commit().await.unwrap();
-        action.id
-    };
+    let action_id = l
+        .propose_automatic_isolation(&laptop, &defender, true)
+        .await;
     let (status, _) = l
         .call(
             Method::POST,
