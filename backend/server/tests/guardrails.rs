@@ -109,6 +109,32 @@ impl Loop {
         body
     }
 
+    /// Pulls the tenant's kill switch (as a technician), runs the action's job, and returns
+    /// the action.
+    async fn pull_switch_then_run(&self, action_id: steward_domain::ActionId) -> Value {
+        let (status, _) = self
+            .call(
+                Method::POST,
+                &self.path("kill-switch"),
+                &self.technician,
+                Some(&json!({"reason": "stop"})),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK);
+        steward_workers::advance(&self.shared, self.tenant.id, action_id)
+            .await
+            .unwrap();
+        let (_, action) = self
+            .call(
+                Method::GET,
+                &self.path(&format!("actions/{action_id}")),
+                &self.technician,
+                None,
+            )
+            .await;
+        action
+    }
+
     /// Records what triage would: an automatic isolation of `laptop` by the `defender`
     /// integration, its job waiting; with `snapshot_taken`, already past its snapshot (the next
     /// step asks the vendor).
@@ -387,28 +413,8 @@ async fn an_automatic_action_queued_before_the_switch_is_pulled_does_not_run() {
     let action_id = l
         .propose_automatic_isolation(&laptop, &defender, false)
         .await;
-    let (status, _) = l
-        .call(
-            Method::POST,
-            &l.path("kill-switch"),
-            &l.technician,
-            Some(&json!({"reason": "stop"})),
-        )
-        .await;
-    assert_eq!(status, StatusCode::OK);
-
     // The job runs now: the switch holds it back for a technician.
-    steward_workers::advance(&l.shared, l.tenant.id, action_id)
-        .await
-        .unwrap();
-    let (_, action) = l
-        .call(
-            Method::GET,
-            &l.path(&format!("actions/{action_id}")),
-            &l.technician,
-            None,
-        )
-        .await;
+    let action = l.pull_switch_then_run(action_id).await;
     assert_eq!(action["status"], "awaiting_approval", "{action}");
     assert_eq!(action["decision"]["outcome"], "technician_approval");
     assert_eq!(
@@ -466,26 +472,7 @@ async fn a_switch_pulled_after_the_snapshot_still_stops_the_vendor_call() {
     let action_id = l
         .propose_automatic_isolation(&laptop, &defender, true)
         .await;
-    let (status, _) = l
-        .call(
-            Method::POST,
-            &l.path("kill-switch"),
-            &l.technician,
-            Some(&json!({"reason": "stop"})),
-        )
-        .await;
-    assert_eq!(status, StatusCode::OK);
-    steward_workers::advance(&l.shared, l.tenant.id, action_id)
-        .await
-        .unwrap();
-    let (_, action) = l
-        .call(
-            Method::GET,
-            &l.path(&format!("actions/{action_id}")),
-            &l.technician,
-            None,
-        )
-        .await;
+    let action = l.pull_switch_then_run(action_id).await;
     assert_eq!(action["status"], "awaiting_approval", "{action}");
     assert_eq!(
         reasons(&action["decision"]),

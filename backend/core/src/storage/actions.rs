@@ -385,58 +385,47 @@ async fn enqueue_follow_up(
     action: &Action,
 ) -> Result<(), StorageError> {
     match action.status {
-        ActionStatus::Queued => enqueue_advance(ctx, msp_id, action).await,
-        ActionStatus::AwaitingApproval => enqueue_request(ctx, msp_id, action).await,
+        ActionStatus::Queued => enqueue(ctx, msp_id, action, FollowUp::Advance).await,
+        ActionStatus::AwaitingApproval => {
+            enqueue(ctx, msp_id, action, FollowUp::RequestApproval).await
+        }
         _ => Ok(()),
     }
 }
 
-async fn enqueue_message_update(
-    ctx: &WriteContext<'_>,
-    msp_id: MspId,
-    action: &Action,
-) -> Result<(), StorageError> {
-    jobs::enqueue(
-        ctx,
-        msp_id,
-        &Job::UpdateSlack {
-            tenant_id: action.tenant_id,
-            action_id: action.id,
-        },
-    )
-    .await
+/// The background work an action change can call for.
+#[derive(Debug, Clone, Copy)]
+enum FollowUp {
+    /// Execute, verify or roll it back.
+    Advance,
+    /// Ask its approvers.
+    RequestApproval,
+    /// Show its outcome in the Slack messages that asked for it.
+    UpdateMessages,
 }
 
-async fn enqueue_request(
+async fn enqueue(
     ctx: &WriteContext<'_>,
     msp_id: MspId,
     action: &Action,
+    follow_up: FollowUp,
 ) -> Result<(), StorageError> {
-    jobs::enqueue(
-        ctx,
-        msp_id,
-        &Job::RequestApproval {
-            tenant_id: action.tenant_id,
-            action_id: action.id,
+    let (tenant_id, action_id) = (action.tenant_id, action.id);
+    let job = match follow_up {
+        FollowUp::Advance => Job::Advance {
+            tenant_id,
+            action_id,
         },
-    )
-    .await
-}
-
-async fn enqueue_advance(
-    ctx: &WriteContext<'_>,
-    msp_id: MspId,
-    action: &Action,
-) -> Result<(), StorageError> {
-    jobs::enqueue(
-        ctx,
-        msp_id,
-        &Job::Advance {
-            tenant_id: action.tenant_id,
-            action_id: action.id,
+        FollowUp::RequestApproval => Job::RequestApproval {
+            tenant_id,
+            action_id,
         },
-    )
-    .await
+        FollowUp::UpdateMessages => Job::UpdateSlack {
+            tenant_id,
+            action_id,
+        },
+    };
+    jobs::enqueue(ctx, msp_id, &job).await
 }
 
 /// Why an approval, rejection or rollback request was refused.
@@ -558,10 +547,10 @@ pub(crate) async fn answer(
         )
         .await?;
         if status == ActionStatus::Queued {
-            enqueue_advance(ctx, msp_id, &before).await?;
+            enqueue(ctx, msp_id, &before, FollowUp::Advance).await?;
         }
         // Whatever channel the answer came through, the Slack messages asking for it show it.
-        enqueue_message_update(ctx, msp_id, &before).await?;
+        enqueue(ctx, msp_id, &before, FollowUp::UpdateMessages).await?;
         return ActionReader::new(ctx.txn, msp_id, tenant_id)
             .get(id)
             .await?
@@ -739,7 +728,13 @@ pub(crate) async fn settle_approval(
         if !moved {
             return Ok(None);
         }
-        enqueue_message_update(ctx, msp_id, &to_action(row.clone())?).await?;
+        enqueue(
+            ctx,
+            msp_id,
+            &to_action(row.clone())?,
+            FollowUp::UpdateMessages,
+        )
+        .await?;
         audit::append(
             ctx,
             chain,
@@ -771,7 +766,7 @@ pub(crate) async fn settle_approval(
             return Ok(None);
         }
         let action = to_action(row)?;
-        enqueue_request(ctx, msp_id, &action).await?;
+        enqueue(ctx, msp_id, &action, FollowUp::RequestApproval).await?;
         let to = match action.decision.approving_side() {
             Some(ApproverSide::Customer) => Role::CustomerOwner,
             _ => Role::MspAdmin,
@@ -828,7 +823,7 @@ pub(crate) async fn request_rollback(
         .get(id)
         .await?
         .ok_or(ActionRequestError::NotFound(id))?;
-    enqueue_advance(ctx, msp_id, &after).await?;
+    enqueue(ctx, msp_id, &after, FollowUp::Advance).await?;
     Ok(after)
 }
 
@@ -997,7 +992,7 @@ pub(crate) async fn transition(
             .get(id)
             .await?
     {
-        enqueue_request(ctx, msp_id, &action).await?;
+        enqueue(ctx, msp_id, &action, FollowUp::RequestApproval).await?;
     }
     audit::append(
         ctx,
