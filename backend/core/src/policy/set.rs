@@ -95,7 +95,9 @@ impl PolicySet {
         &self.origin
     }
 
-    pub(crate) fn sources(&self) -> &[(String, String)] {
+    /// Each policy file: its path within the set and its Rego source.
+    #[must_use]
+    pub fn sources(&self) -> &[(String, String)] {
         &self.sources
     }
 
