@@ -24,6 +24,7 @@ mod m20261128_000001_create_tenant_policies;
 mod m20261130_000001_create_guardrails;
 mod m20261130_000002_add_approval_rules;
 mod m20261130_000003_create_approval_links;
+mod m20261130_000004_add_action_batches;
 
 /// Applies Steward's migrations in order.
 #[derive(Debug)]
@@ -44,6 +45,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261130_000001_create_guardrails::Migration),
             Box::new(m20261130_000002_add_approval_rules::Migration),
             Box::new(m20261130_000003_create_approval_links::Migration),
+            Box::new(m20261130_000004_add_action_batches::Migration),
         ]
     }
 

@@ -25,6 +25,18 @@ deny_reasons contains "protected-target" if "steward:protected" in input.target.
 
 deny_reasons contains "invalid-automation-level" if not input.tenant.automation_level in {0, 1, 2, 3}
 
+# The most targets one request may touch, per action type: beyond that the request is refused
+# and a person splits it (a bulk action also runs a canary first and stops if it fails).
+bulk_limits := {
+	"isolate_device": 10,
+	"release_device": 25,
+	"disable_user": 5,
+	"enable_user": 25,
+	"revoke_sessions": 10,
+}
+
+deny_reasons contains "bulk-limit-exceeded" if input.action.target_count > bulk_limits[input.action.type]
+
 # ---- the customer approves ----------------------------------------------------------------------
 
 customer_reasons contains "privileged-identity" if {

@@ -91,18 +91,42 @@ cases := [
 	},
 	{
 		"name": "bulk actions wait below level 3",
-		"input": with_patch({"action": {"type": "isolate_device", "reversible": true, "target_count": 12}}),
+		"input": with_patch({"action": {"type": "isolate_device", "reversible": true, "target_count": 8}}),
 		"outcome": "technician_approval",
 		"reasons": ["bulk-action"],
 	},
 	{
 		"name": "level 3 runs bulk reversible actions",
 		"input": with_patch({
-			"action": {"type": "isolate_device", "reversible": true, "target_count": 12},
+			"action": {"type": "isolate_device", "reversible": true, "target_count": 10},
 			"tenant": level(3),
 		}),
 		"outcome": "auto",
 		"reasons": ["reversible-action-within-automation-level"],
+	},
+	{
+		"name": "isolating more than ten devices at once is refused",
+		"input": with_patch({
+			"action": {"type": "isolate_device", "reversible": true, "target_count": 11},
+			"tenant": level(3),
+		}),
+		"outcome": "deny",
+		"reasons": ["bulk-limit-exceeded"],
+	},
+	{
+		"name": "disabling six accounts at once is refused",
+		"input": with_patch({
+			"action": {"type": "disable_user", "reversible": true, "target_count": 6},
+			"target": {"kind": "identity", "name": "jo@acme.example", "criticality": "medium", "privileged": false, "tags": []},
+		}),
+		"outcome": "deny",
+		"reasons": ["bulk-limit-exceeded"],
+	},
+	{
+		"name": "releasing many devices at once is allowed, with a technician",
+		"input": with_patch({"action": {"type": "release_device", "reversible": true, "target_count": 25}}),
+		"outcome": "technician_approval",
+		"reasons": ["bulk-action"],
 	},
 	{
 		"name": "a nonsense automation level is denied",

@@ -14,7 +14,7 @@ use steward_core::{
 };
 use steward_domain::{
     ActionId, TenantId,
-    actions::{Action, ActionStatus, PolicyDecision, PolicyOutcome},
+    actions::{Action, ActionStatus, PolicyDecision, PolicyOutcome, canary, canary_stopped},
     guardrails::Pause,
     incidents::EntityKey,
 };
@@ -247,6 +247,43 @@ async fn held_back(shared: &Shared, action: &Action) -> Result<Option<Step>, Job
     Ok(Some(Step::Hold(held.decision, why.to_owned())))
 }
 
+/// For a batch member other than its canary: wait (the canary's verification queues it again)
+/// until the canary is verified, and cancel it if the canary did not succeed. The canary's own
+/// transitions cancel waiting members too; this covers a member approved after that.
+async fn batch_gate(shared: &Shared, action: &Action) -> Result<Option<Step>, JobError> {
+    let Some(batch) = action.batch else {
+        return Ok(None);
+    };
+    let members = as_steward(
+        shared,
+        "advance",
+        action.tenant_id,
+        Finish::Discard,
+        async |work| {
+            work.actions()
+                .members(batch.id)
+                .await
+                .map_err(JobError::from)
+        },
+    )
+    .await?
+    .unwrap_or_default();
+    let Some(canary) = canary(&members).filter(|c| c.id != action.id) else {
+        return Ok(None);
+    };
+    Ok(match canary.status {
+        ActionStatus::Verified => None,
+        status if canary_stopped(status) => Some(Step::Move(
+            ActionStatus::Cancelled,
+            detail(format!(
+                "not run: the batch's canary ({}) ended {status}",
+                canary.target.name
+            )),
+        )),
+        _ => Some(Step::Done),
+    })
+}
+
 /// Records a held-back action as awaiting a technician's approval.
 async fn hold(
     shared: &Shared,
@@ -301,6 +338,9 @@ fn request(action: &Action, attempt: i32) -> Result<ActionRequest, String> {
 async fn step(shared: &Shared, action: &Action, attempt: i32) -> Result<Step, JobError> {
     match action.status {
         ActionStatus::Queued => {
+            if let Some(gated) = batch_gate(shared, action).await? {
+                return Ok(gated);
+            }
             if let Some(held) = held_back(shared, action).await? {
                 return Ok(held);
             }
@@ -426,7 +466,8 @@ async fn step(shared: &Shared, action: &Action, attempt: i32) -> Result<Step, Jo
         | ActionStatus::Verified
         | ActionStatus::Failed
         | ActionStatus::RolledBack
-        | ActionStatus::RollbackFailed => Ok(Step::Done),
+        | ActionStatus::RollbackFailed
+        | ActionStatus::Cancelled => Ok(Step::Done),
     }
 }
 

@@ -399,6 +399,9 @@ fn outcome_blocks(tenant: &Tenant, action: &Action) -> (String, serde_json::Valu
         ActionStatus::AwaitingApproval => return approval_blocks(tenant, action),
         ActionStatus::Rejected => "Rejected: it will not run.",
         ActionStatus::Denied => "Denied by the policy.",
+        ActionStatus::Cancelled => {
+            "Cancelled: the first target of its batch did not succeed, so it will not run."
+        }
         _ => "Approved: Steward runs it and verifies it took effect.",
     };
     let text = mrkdwn(&format!(

@@ -13,6 +13,7 @@ pub mod jobs;
 pub mod keyfile;
 pub mod passwords;
 pub mod policy;
+pub mod proposals;
 pub mod reports;
 pub mod risk;
 pub mod secrets;

@@ -200,8 +200,8 @@ pub async fn refresh_risk(
 }
 
 /// What the policy and the risk engine need to know about an entity.
-struct Profile {
-    name: String,
+pub(crate) struct Profile {
+    pub(crate) name: String,
     criticality: steward_domain::actions::Criticality,
     admin_roles: Vec<String>,
     tags: Vec<String>,
@@ -239,14 +239,15 @@ async fn profile(
     })
 }
 
-/// What the policy sees for an action on an entity, and the entity's profile; `None` when the
-/// entity is not in the tenant's inventory.
-async fn authority_input(
+/// What the policy sees for an action on an entity proposed for `target_count` targets at
+/// once, and the entity's profile; `None` when the entity is not in the tenant's inventory.
+pub(crate) async fn authority_input(
     work: &TenantWork<'_>,
     limits: AutomationLimits,
     kind: ActionType,
     entity: EntityKey,
     proposer: ProposerKind,
+    target_count: u32,
 ) -> Result<Option<(AuthorityInput, Profile)>, StorageError> {
     let Some(profile) = profile(work, entity).await? else {
         return Ok(None);
@@ -260,7 +261,7 @@ async fn authority_input(
         action: ActionInput {
             kind,
             reversible: kind.is_reversible(),
-            target_count: 1,
+            target_count,
         },
         target: TargetInput {
             kind: entity.kind,
@@ -317,7 +318,8 @@ pub async fn simulate(
     proposer: ProposerKind,
 ) -> Result<Option<Simulation>, WorkError> {
     let own = work.policy_override().await?;
-    let Some((input, _)) = authority_input(work, policies.limits(), kind, entity, proposer).await?
+    let Some((input, _)) =
+        authority_input(work, policies.limits(), kind, entity, proposer, 1).await?
     else {
         return Ok(None);
     };
@@ -332,6 +334,38 @@ pub async fn simulate(
     }))
 }
 
+/// The tenant's integration that runs `kind` on the entity: one that reported it and whose
+/// vendor performs the action.
+pub(crate) async fn performer(
+    work: &TenantWork<'_>,
+    kind: ActionType,
+    profile: &Profile,
+) -> Result<Option<steward_domain::IntegrationId>, StorageError> {
+    let tenant = work.tenant();
+    let integrations =
+        IntegrationDirectory::new(work.context().connection(), tenant.msp_id, tenant.id)
+            .list()
+            .await?;
+    Ok(integrations
+        .iter()
+        .find(|i| i.vendor.performs(kind) && profile.sources.contains(&i.id))
+        .map(|i| i.id))
+}
+
+/// The reason to record when no integration can run the action (it will fail, saying so).
+pub(crate) fn unperformed(
+    kind: ActionType,
+    profile: &Profile,
+    integration_id: Option<steward_domain::IntegrationId>,
+) -> Option<String> {
+    integration_id.is_none().then(|| {
+        format!(
+            "No connected integration of this tenant can {kind} for {}",
+            profile.name
+        )
+    })
+}
+
 /// Builds the policy input for an action on an entity, asks the policy, records the action.
 async fn propose(
     work: &TenantWork<'_>,
@@ -342,28 +376,22 @@ async fn propose(
     entity: EntityKey,
     reason: String,
 ) -> Result<Option<ActionId>, WorkError> {
-    let Some((input, profile)) =
-        authority_input(work, policies.limits(), kind, entity, ProposerKind::Worker).await?
+    let Some((input, profile)) = authority_input(
+        work,
+        policies.limits(),
+        kind,
+        entity,
+        ProposerKind::Worker,
+        1,
+    )
+    .await?
     else {
         return Ok(None);
     };
-    let tenant = work.tenant();
-    let integrations =
-        IntegrationDirectory::new(work.context().connection(), tenant.msp_id, tenant.id)
-            .list()
-            .await?;
-    let integration_id = integrations
-        .iter()
-        .find(|i| i.vendor.performs(kind) && profile.sources.contains(&i.id))
-        .map(|i| i.id);
+    let integration_id = performer(work, kind, &profile).await?;
     let decided = constrain(policy.decide(&input), &input.guardrails);
     let mut reasons = vec![reason];
-    if integration_id.is_none() {
-        reasons.push(format!(
-            "No connected integration of this tenant can {kind} for {}",
-            profile.name
-        ));
-    }
+    reasons.extend(unperformed(kind, &profile, integration_id));
     let proposal = Proposal {
         incident_id: Some(recorded.incident_id),
         kind,
@@ -379,6 +407,7 @@ async fn propose(
             user_id: None,
         },
         dedup_key: format!("incident:{}:{kind}:{}", recorded.incident_id, entity.id),
+        batch: None,
     };
     let (action, created) = work
         .propose(&proposal, &input, &decided, policies.approval_timing())

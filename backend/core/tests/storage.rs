@@ -16,7 +16,7 @@ use steward_domain::{
 };
 use steward_testkit::{TestDatabase, World};
 
-const EXPECTED_MIGRATIONS: [&str; 11] = [
+const EXPECTED_MIGRATIONS: [&str; 12] = [
     "m20261123_000001_create_tenancy",
     "m20261123_000002_create_audit_entries",
     "m20261123_000003_protect_audit_chain",
@@ -28,6 +28,7 @@ const EXPECTED_MIGRATIONS: [&str; 11] = [
     "m20261130_000001_create_guardrails",
     "m20261130_000002_add_approval_rules",
     "m20261130_000003_create_approval_links",
+    "m20261130_000004_add_action_batches",
 ];
 
 const TABLES: [&str; 28] = [

@@ -289,6 +289,9 @@ impl Default for ApprovalTiming {
 /// awaiting_approval ─approve─▶ queued ─▶ executing ─▶ verifying ─▶ verified ─rollback─▶ rolling_back ─▶ rolled_back
 ///        └─reject─▶ rejected            └──────────┴─▶ failed ─(reversible)─▶ rolling_back     └─▶ rollback_failed
 /// ```
+///
+/// A member of a batch other than its canary waits, queued, until the canary is verified, and
+/// is `cancelled` if the canary fails, is rejected or is stopped.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
@@ -316,10 +319,12 @@ pub enum ActionStatus {
     RolledBack,
     /// The inverse did not take effect: a person must look.
     RollbackFailed,
+    /// Stopped before it ran: the canary of its batch did not succeed.
+    Cancelled,
 }
 
 impl ActionStatus {
-    pub const ALL: [ActionStatus; 11] = [
+    pub const ALL: [ActionStatus; 12] = [
         ActionStatus::AwaitingApproval,
         ActionStatus::Denied,
         ActionStatus::Rejected,
@@ -331,6 +336,7 @@ impl ActionStatus {
         ActionStatus::RollingBack,
         ActionStatus::RolledBack,
         ActionStatus::RollbackFailed,
+        ActionStatus::Cancelled,
     ];
 
     #[must_use]
@@ -347,12 +353,29 @@ impl ActionStatus {
             ActionStatus::RollingBack => "rolling_back",
             ActionStatus::RolledBack => "rolled_back",
             ActionStatus::RollbackFailed => "rollback_failed",
+            ActionStatus::Cancelled => "cancelled",
         }
     }
 
     #[must_use]
     pub fn parse(value: &str) -> Option<Self> {
         Self::ALL.into_iter().find(|s| s.as_str() == value)
+    }
+
+    /// Whether nothing more happens to the action by itself (a person may still roll back a
+    /// verified one).
+    #[must_use]
+    pub const fn at_rest(self) -> bool {
+        matches!(
+            self,
+            ActionStatus::Denied
+                | ActionStatus::Rejected
+                | ActionStatus::Verified
+                | ActionStatus::Failed
+                | ActionStatus::RolledBack
+                | ActionStatus::RollbackFailed
+                | ActionStatus::Cancelled
+        )
     }
 }
 
@@ -454,6 +477,104 @@ pub struct Action {
     pub escalate_at: Option<DateTime<Utc>>,
     /// 0 while with the first approvers; 1 once escalated.
     pub escalation_level: u8,
+    /// The batch this action belongs to, when it was proposed for several targets at once.
+    pub batch: Option<BatchMembership>,
+}
+
+/// An action's place in a batch: the same action proposed for several targets at once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct BatchMembership {
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = Uuid))]
+    pub id: uuid::Uuid,
+    /// The target's place in the request, from 0.
+    pub position: u32,
+    /// How many targets the batch has.
+    pub size: u32,
+}
+
+/// The most targets one batch may name; the authority policy may allow fewer per action type.
+pub const MAX_BATCH_TARGETS: usize = 100;
+
+/// Where a batch is, read from its members.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum BatchStatus {
+    /// The policy denied every target.
+    Denied,
+    /// The canary has not run yet, or is running; the others wait.
+    Canary,
+    /// The canary was verified; the others run (or wait for their approvals).
+    Running,
+    /// The canary did not succeed: the members that had not run are cancelled.
+    Stopped,
+    /// Every member is at rest and the canary succeeded.
+    Completed,
+}
+
+/// The same action proposed for several targets: the policy decides each with the batch's
+/// size as its blast radius; the first target the policy does not deny is the canary, and the
+/// others run only after it is verified.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ActionBatch {
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = Uuid))]
+    pub id: uuid::Uuid,
+    pub tenant_id: TenantId,
+    #[serde(rename = "type")]
+    pub kind: ActionType,
+    pub status: BatchStatus,
+    /// The member that runs first; `None` when the policy denied every target.
+    pub canary_action_id: Option<ActionId>,
+    /// The members in the order the targets were given.
+    pub actions: Vec<Action>,
+}
+
+impl ActionBatch {
+    /// The batch of these members (one batch's, in position order).
+    #[must_use]
+    pub fn of(id: uuid::Uuid, tenant_id: TenantId, kind: ActionType, actions: Vec<Action>) -> Self {
+        let canary = canary(&actions);
+        let status = match canary.map(|c| c.status) {
+            None => BatchStatus::Denied,
+            Some(ActionStatus::Verified) if actions.iter().all(|a| a.status.at_rest()) => {
+                BatchStatus::Completed
+            }
+            Some(ActionStatus::Verified) => BatchStatus::Running,
+            Some(status) if canary_stopped(status) => BatchStatus::Stopped,
+            Some(_) => BatchStatus::Canary,
+        };
+        Self {
+            id,
+            tenant_id,
+            kind,
+            status,
+            canary_action_id: canary.map(|c| c.id),
+            actions,
+        }
+    }
+}
+
+/// The canary among a batch's members (in position order): the first the policy did not deny.
+#[must_use]
+pub fn canary(members: &[Action]) -> Option<&Action> {
+    members.iter().find(|a| a.status != ActionStatus::Denied)
+}
+
+/// Whether a canary in this status stops its batch: it failed, was rejected, was stopped, or
+/// was undone.
+#[must_use]
+pub const fn canary_stopped(status: ActionStatus) -> bool {
+    matches!(
+        status,
+        ActionStatus::Rejected
+            | ActionStatus::Failed
+            | ActionStatus::RollingBack
+            | ActionStatus::RolledBack
+            | ActionStatus::RollbackFailed
+            | ActionStatus::Cancelled
+    )
 }
 
 /// A tenant's own authority policy, replacing the deployment's for that tenant.
@@ -486,6 +607,7 @@ pub enum ReasonCode {
     ReversibleActionWithinAutomationLevel,
     OutsideMaintenanceWindow,
     ActionTypeHourlyLimit,
+    BulkLimitExceeded,
     /// Also enforced by Steward whatever the policy says: the kill switch is pulled.
     KillSwitchEngaged,
     /// Also enforced by Steward: too many recent failures.
@@ -497,7 +619,7 @@ pub enum ReasonCode {
 }
 
 impl ReasonCode {
-    pub const ALL: [ReasonCode; 19] = [
+    pub const ALL: [ReasonCode; 20] = [
         ReasonCode::NoDecision,
         ReasonCode::UnknownAction,
         ReasonCode::ProtectedTarget,
@@ -513,6 +635,7 @@ impl ReasonCode {
         ReasonCode::ReversibleActionWithinAutomationLevel,
         ReasonCode::OutsideMaintenanceWindow,
         ReasonCode::ActionTypeHourlyLimit,
+        ReasonCode::BulkLimitExceeded,
         ReasonCode::KillSwitchEngaged,
         ReasonCode::CircuitBreakerOpen,
         ReasonCode::AutomationRateLimit,
@@ -539,6 +662,7 @@ impl ReasonCode {
             }
             ReasonCode::OutsideMaintenanceWindow => "outside-maintenance-window",
             ReasonCode::ActionTypeHourlyLimit => "action-type-hourly-limit",
+            ReasonCode::BulkLimitExceeded => "bulk-limit-exceeded",
             ReasonCode::KillSwitchEngaged => "kill-switch-engaged",
             ReasonCode::CircuitBreakerOpen => "circuit-breaker-open",
             ReasonCode::AutomationRateLimit => "automation-rate-limit",

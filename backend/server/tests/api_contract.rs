@@ -413,6 +413,11 @@ async fn the_openapi_document_describes_every_route() {
         ("post", "/api/v1/tenants/{tenant_id}/policy/simulate"),
         ("get", "/api/v1/tenants/{tenant_id}/actions"),
         ("get", "/api/v1/tenants/{tenant_id}/actions/{action_id}"),
+        ("post", "/api/v1/tenants/{tenant_id}/actions"),
+        (
+            "get",
+            "/api/v1/tenants/{tenant_id}/action-batches/{batch_id}",
+        ),
         (
             "post",
             "/api/v1/tenants/{tenant_id}/actions/{action_id}/approve",

@@ -28,6 +28,11 @@ fn body_for(operation_id: &str) -> Option<serde_json::Value> {
             "type": "isolate_device",
             "target": { "kind": "device", "id": "0194f3a2-7b1c-7d3e-9f00-1234567890ae" },
         })),
+        "propose_action" => Some(json!({
+            "type": "isolate_device",
+            "targets": ["0194f3a2-7b1c-7d3e-9f00-1234567890ae"],
+            "reason": "intruder",
+        })),
         "set_maintenance" => Some(maintenance()),
         "pull_tenant_kill_switch" => Some(json!({ "reason": "intruder" })),
         "set_tenant_policy" => Some(json!({
@@ -123,6 +128,10 @@ async fn tenant_scoped_routes_of_other_tenants_answer_404() {
                 (
                     "action_id",
                     "0194f3a2-7b1c-7d3e-9f00-1234567890ad".to_owned(),
+                ),
+                (
+                    "batch_id",
+                    "0194f3a2-7b1c-7d3e-9f00-1234567890af".to_owned(),
                 ),
             ]);
             let (status, answer) = app

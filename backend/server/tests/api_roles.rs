@@ -18,8 +18,8 @@ use steward_core::{
 use steward_domain::{
     ActionId, IncidentId, IntegrationId,
     actions::{
-        ActionStatus, ActionTarget, ActionType, Criticality, PolicyDecision, PolicyOutcome,
-        Proposer, ProposerKind, TargetKind,
+        ActionStatus, ActionTarget, ActionType, BatchMembership, Criticality, PolicyDecision,
+        PolicyOutcome, Proposer, ProposerKind, TargetKind,
     },
     incidents::FindingSource,
     observations::{ObservedDevice, ObservedInventory, Vendor},
@@ -53,13 +53,17 @@ fn expectation(operation_id: &str) -> (&'static [Role], StatusCode) {
         "list_incidents" | "get_incident" | "list_risk" | "outcome_report" => {
             (&[MspAdmin, Technician, Auditor, CustomerOwner], forbidden)
         }
-        "update_incident" | "roll_back_action" => (&[MspAdmin, Technician], forbidden),
+        "update_incident" | "roll_back_action" | "propose_action" => {
+            (&[MspAdmin, Technician], forbidden)
+        }
         "get_tenant_policy" => (&[MspAdmin, Technician, Auditor], forbidden),
         "simulate_policy" => (&[MspAdmin, Technician], forbidden),
         "set_tenant_policy" | "remove_tenant_policy" => (ADMIN, forbidden),
-        "list_actions" | "get_action" | "get_guardrails" | "get_msp_kill_switch" => {
-            (ALL, forbidden)
-        }
+        "list_actions"
+        | "get_action"
+        | "get_action_batch"
+        | "get_guardrails"
+        | "get_msp_kill_switch" => (ALL, forbidden),
         "set_maintenance"
         | "remove_maintenance"
         | "release_tenant_kill_switch"
@@ -124,6 +128,11 @@ fn body_for(operation_id: &str, role: Role) -> Option<Value> {
             "type": "isolate_device",
             "target": { "kind": "device", "id": version_placeholder() },
         })),
+        "propose_action" => Some(json!({
+            "type": "isolate_device",
+            "targets": [version_placeholder()],
+            "reason": format!("proposed by {unique}"),
+        })),
         _ => None,
     }
 }
@@ -142,7 +151,12 @@ struct Seeded {
     roll_back: ActionId,
     /// A device of the tenant's inventory.
     device: uuid::Uuid,
+    /// The batch the verified action belongs to.
+    batch: uuid::Uuid,
 }
+
+/// The id of the seeded batch.
+const SEEDED_BATCH: uuid::Uuid = uuid::Uuid::from_u128(0x0194_f3a2_7b1c_7d3e_9f00_1234_5678_90ae);
 
 async fn seed_response(
     world: &World,
@@ -247,6 +261,11 @@ async fn seed_response(
                         user_id: None,
                     },
                     dedup_key: key.into(),
+                    batch: (key == "roll-back").then_some(BatchMembership {
+                        id: SEEDED_BATCH,
+                        position: 0,
+                        size: 1,
+                    }),
                 },
                 &input,
                 &Decided {
@@ -282,6 +301,7 @@ async fn seed_response(
         reject: (reject.id, reject.version),
         roll_back: verified.id,
         device,
+        batch: SEEDED_BATCH,
     }
 }
 
@@ -387,6 +407,7 @@ async fn check_role(role: Role) {
             ("integration_id", integration.to_string()),
             ("scenario", "malware-laptop".to_owned()),
             ("incident_id", seeded.incident.to_string()),
+            ("batch_id", seeded.batch.to_string()),
             (
                 "action_id",
                 match operation.id.as_str() {
@@ -400,7 +421,7 @@ async fn check_role(role: Role) {
         let device = seeded.device.to_string();
         let version = match operation.id.as_str() {
             "reject_action" => &seeded.reject.1,
-            "simulate_policy" => &device,
+            "simulate_policy" | "propose_action" => &device,
             _ => &seeded.approve.1,
         };
         let body = body_for(&operation.id, role).map(|body| {
@@ -455,6 +476,7 @@ async fn operational_routes_need_no_credential_and_api_routes_do() {
             ("scenario", "malware-laptop".into()),
             ("incident_id", "0194f3a2-7b1c-7d3e-9f00-1234567890ac".into()),
             ("action_id", "0194f3a2-7b1c-7d3e-9f00-1234567890ad".into()),
+            ("batch_id", "0194f3a2-7b1c-7d3e-9f00-1234567890ae".into()),
         ]);
         let (status, answer) = app.call(operation.method.clone(), &path, None, None).await;
         if operation.authenticated {

@@ -56,25 +56,19 @@ impl Loop {
 
     /// A device of the tenant's inventory, synchronized from the vendors now.
     async fn synced_device(&self, server: bool) -> (Value, String) {
+        self.sync_all().await;
         let (_, integrations) = self
             .call(Method::GET, &self.path("integrations"), &self.admin, None)
             .await;
-        let mut defender = String::new();
-        for integration in integrations["items"].as_array().unwrap() {
-            let id = integration["id"].as_str().unwrap();
-            if integration["vendor"] == "microsoft_defender" {
-                defender = id.to_owned();
-            }
-            let (status, body) = self
-                .call(
-                    Method::POST,
-                    &self.path(&format!("integrations/{id}/sync")),
-                    &self.admin,
-                    None,
-                )
-                .await;
-            assert_eq!(status, StatusCode::OK, "{body}");
-        }
+        let defender = integrations["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|i| i["vendor"] == "microsoft_defender")
+            .unwrap()["id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
         let (_, devices) = self
             .call(Method::GET, &self.path("devices"), &self.technician, None)
             .await;
@@ -186,6 +180,7 @@ impl Loop {
                         user_id: None,
                     },
                     dedup_key: format!("guardrail-test-{snapshot_taken}"),
+                    batch: None,
                 },
                 &simulation.input,
                 &simulation.decided,

@@ -177,10 +177,23 @@ fn status_badge(status: ActionStatus) -> impl IntoView {
         ActionStatus::Failed
         | ActionStatus::RollbackFailed
         | ActionStatus::Denied
-        | ActionStatus::Rejected => "badge badge-warn",
+        | ActionStatus::Rejected
+        | ActionStatus::Cancelled => "badge badge-warn",
         _ => "badge badge-muted",
     };
     view! { <span class=class data-status=status.as_str()>{status.as_str().replace('_', " ")}</span> }
+}
+
+/// How many targets the action's request touched, for approvers weighing its blast radius.
+fn blast_radius(action: &Action) -> String {
+    match action.batch {
+        Some(batch) if batch.size > 1 => format!(
+            "Target {} of {} in one request; the first target the policy allows runs first as a canary, and the rest stop if it fails",
+            batch.position + 1,
+            batch.size
+        ),
+        _ => "This target only".to_owned(),
+    }
 }
 
 fn severity_label(severity: u8) -> &'static str {
@@ -316,6 +329,7 @@ fn approval_card(page: &ResponsePage, action: &Action) -> impl IntoView + use<> 
                 <div><dt>"Why"</dt><dd>{reasons}</dd></div>
                 <div><dt>"Policy reasons"</dt><dd class="mono">{codes}</dd></div>
                 <div><dt>"Target risk"</dt><dd>{format!("{score} / 100")}<ul class="factors">{factors}</ul></dd></div>
+                <div><dt>"Blast radius"</dt><dd class="blast-radius">{blast_radius(action)}</dd></div>
                 <div><dt>"Rollback"</dt><dd>{action.rollback_plan.clone()}</dd></div>
                 <div><dt>"Approvals"</dt><dd class="quorum">{quorum_line(action)}</dd></div>
                 {what_if}
@@ -360,7 +374,12 @@ fn action_row(page: &ResponsePage, action: &Action) -> impl IntoView + use<> {
     view! {
         <tr data-action-id=action.id.to_string()>
             <td>{action.kind.as_str().replace('_', " ")}</td>
-            <td>{action.target.name.clone()}</td>
+            <td>
+                {action.target.name.clone()}
+                {action.batch.filter(|b| b.size > 1).map(|b| view! {
+                    <span class="muted">{format!(" ({} of {})", b.position + 1, b.size)}</span>
+                })}
+            </td>
             <td>{status_badge(action.status)}</td>
             <td>{outcome_label(action.decision.outcome)}</td>
             <td>{approvals}</td>

@@ -15,8 +15,9 @@ use sha2::{Digest, Sha256};
 use steward_domain::{
     ActionId, IncidentId, IntegrationId, MspId, TenantId, UserId,
     actions::{
-        Action, ActionStatus, ActionTarget, ActionType, Approval, ApprovalTiming, ApproverSide,
-        PolicyDecision, PolicyOutcome, Proposer, ProposerKind,
+        Action, ActionBatch, ActionStatus, ActionTarget, ActionType, Approval, ApprovalTiming,
+        ApproverSide, BatchMembership, PolicyDecision, PolicyOutcome, Proposer, ProposerKind,
+        canary, canary_stopped,
     },
     tenancy::Role,
 };
@@ -134,6 +135,46 @@ impl<'c, C: ConnectionTrait> ActionReader<'c, C> {
             .transpose()
     }
 
+    /// The members of a batch, in the order its targets were given.
+    ///
+    /// # Errors
+    /// When the database cannot be read or holds an invalid row.
+    pub async fn members(&self, batch_id: uuid::Uuid) -> Result<Vec<Action>, StorageError> {
+        self.scoped()
+            .filter(action::Column::BatchId.eq(batch_id))
+            .order_by_asc(action::Column::BatchPosition)
+            .all(self.conn)
+            .await?
+            .into_iter()
+            .map(to_action)
+            .collect()
+    }
+
+    /// A batch with its members; `None` when the tenant has no such batch.
+    ///
+    /// # Errors
+    /// When the database cannot be read or holds an invalid row.
+    pub async fn batch(&self, batch_id: uuid::Uuid) -> Result<Option<ActionBatch>, StorageError> {
+        let members = self.members(batch_id).await?;
+        Ok(members
+            .first()
+            .map(|first| (first.tenant_id, first.kind))
+            .map(|(tenant_id, kind)| ActionBatch::of(batch_id, tenant_id, kind, members)))
+    }
+
+    /// The action recorded under this deduplication key, if any.
+    ///
+    /// # Errors
+    /// When the database cannot be read or holds an invalid row.
+    pub async fn by_dedup_key(&self, key: &str) -> Result<Option<Action>, StorageError> {
+        self.scoped()
+            .filter(action::Column::DedupKey.eq(key))
+            .one(self.conn)
+            .await?
+            .map(to_action)
+            .transpose()
+    }
+
     /// The idempotency attempt counter of an action: each execution attempt at the vendor has
     /// its own key, and a retried job reuses the key of the attempt it retries.
     ///
@@ -185,6 +226,8 @@ pub struct Proposal {
     pub proposer: Proposer,
     /// Same key, same action: proposing twice (a retried job) records one.
     pub dedup_key: String,
+    /// Its place in a batch, when proposed for several targets at once.
+    pub batch: Option<BatchMembership>,
 }
 
 /// The hash an approval is bound to: type, target, parameters and the policy's input.
@@ -352,6 +395,13 @@ pub(crate) async fn propose(
         expires_at: Set(deadlines.map(|d| d.expires_at)),
         escalate_at: Set(deadlines.and_then(|d| d.escalate_at)),
         escalation_level: Set(0),
+        batch_id: Set(proposal.batch.map(|b| b.id)),
+        batch_position: Set(proposal
+            .batch
+            .map(|b| i32::try_from(b.position).unwrap_or(i32::MAX))),
+        batch_size: Set(proposal
+            .batch
+            .map(|b| i32::try_from(b.size).unwrap_or(i32::MAX))),
     }
     .insert(ctx.txn)
     .await?;
@@ -365,6 +415,7 @@ pub(crate) async fn propose(
             "incident_id": action.incident_id,
             "reasons": action.reasons,
             "proposed_by": action.proposed_by,
+            "batch": action.batch,
         })),
     )
     .await?;
@@ -549,6 +600,7 @@ pub(crate) async fn answer(
         if status == ActionStatus::Queued {
             enqueue(ctx, msp_id, &before, FollowUp::Advance).await?;
         }
+        settle_batch(ctx, msp_id, tenant_id, id, status).await?;
         // Whatever channel the answer came through, the Slack messages asking for it show it.
         enqueue(ctx, msp_id, &before, FollowUp::UpdateMessages).await?;
         return ActionReader::new(ctx.txn, msp_id, tenant_id)
@@ -745,6 +797,7 @@ pub(crate) async fn settle_approval(
             })),
         )
         .await?;
+        settle_batch(ctx, msp_id, tenant_id, id, ActionStatus::Rejected).await?;
         return Ok(Some(Settled::Expired));
     }
     if row.escalate_at.is_some_and(|at| at <= now) {
@@ -886,6 +939,7 @@ const fn transition_event(to: ActionStatus) -> &'static str {
         ActionStatus::RollingBack => "action.rolling_back",
         ActionStatus::RolledBack => "action.rolled_back",
         ActionStatus::RollbackFailed => "action.rollback_failed",
+        ActionStatus::Cancelled => "action.cancelled",
     }
 }
 
@@ -1020,7 +1074,76 @@ pub(crate) async fn transition(
     {
         super::incidents::mark_contained(ctx, msp_id, tenant_id, incident_id).await?;
     }
+    settle_batch(ctx, msp_id, tenant_id, id, to).await?;
     Ok(true)
+}
+
+/// What a batch member's new status means for the rest of its batch, when it is the canary: a
+/// verified canary lets the queued members run; a canary that did not succeed (or was undone)
+/// cancels the members that have not run, approved or not.
+async fn settle_batch(
+    ctx: &WriteContext<'_>,
+    msp_id: MspId,
+    tenant_id: TenantId,
+    id: ActionId,
+    to: ActionStatus,
+) -> Result<(), StorageError> {
+    if to != ActionStatus::Verified && !canary_stopped(to) {
+        return Ok(());
+    }
+    let reader = ActionReader::new(ctx.txn, msp_id, tenant_id);
+    let Some(batch) = reader.get(id).await?.and_then(|a| a.batch) else {
+        return Ok(());
+    };
+    let members = reader.members(batch.id).await?;
+    let Some(canary) = canary(&members).filter(|c| c.id == id) else {
+        return Ok(());
+    };
+    let detail = format!(
+        "not run: the batch's canary ({}) ended {}",
+        canary.target.name, to
+    );
+    for member in members.iter().filter(|m| m.id != id) {
+        match member.status {
+            ActionStatus::Queued if to == ActionStatus::Verified => {
+                enqueue(ctx, msp_id, member, FollowUp::Advance).await?;
+            }
+            ActionStatus::Queued | ActionStatus::AwaitingApproval if canary_stopped(to) => {
+                let moved = set_status(
+                    ctx,
+                    msp_id,
+                    tenant_id,
+                    member.id,
+                    member.status,
+                    Update {
+                        detail: Some(&detail),
+                        ..Update::to(ActionStatus::Cancelled)
+                    },
+                )
+                .await?;
+                if !moved {
+                    continue;
+                }
+                audit::append(
+                    ctx,
+                    ChainRef::Tenant { msp_id, tenant_id },
+                    Change::new("action.cancelled", "action", &member.id)
+                        .before(&json!({"status": member.status}))
+                        .after(&json!({
+                            "status": ActionStatus::Cancelled,
+                            "detail": detail,
+                            "canary_action_id": canary.id,
+                        })),
+                )
+                .await?;
+                if member.status == ActionStatus::AwaitingApproval {
+                    enqueue(ctx, msp_id, member, FollowUp::UpdateMessages).await?;
+                }
+            }
+            _ => {}
+        }
+    }
+    Ok(())
 }
 
 const fn proposer_str(kind: ProposerKind) -> &'static str {
@@ -1083,5 +1206,14 @@ fn to_action(row: action::Model) -> Result<Action, StorageError> {
         expires_at: row.expires_at,
         escalate_at: row.escalate_at,
         escalation_level: u8::try_from(row.escalation_level).unwrap_or(u8::MAX),
+        batch: match (row.batch_id, row.batch_position, row.batch_size) {
+            (Some(id), Some(position), Some(size)) => Some(BatchMembership {
+                id,
+                position: u32::try_from(position)
+                    .map_err(|e| StorageError::corrupt("batch position", &e))?,
+                size: u32::try_from(size).map_err(|e| StorageError::corrupt("batch size", &e))?,
+            }),
+            _ => None,
+        },
     })
 }

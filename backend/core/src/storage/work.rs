@@ -120,7 +120,11 @@ impl<'a> TenantWork<'a> {
         }
     }
 
-    fn require(&self, permission: Permission) -> Result<(), Forbidden> {
+    /// Whether the writer may do this (Steward may do anything).
+    ///
+    /// # Errors
+    /// [`Forbidden`] when the acting user's role does not allow it.
+    pub fn require(&self, permission: Permission) -> Result<(), Forbidden> {
         match self.writer {
             Writer::User { role, .. } if !role.allows(permission) => Err(Forbidden(permission)),
             _ => Ok(()),

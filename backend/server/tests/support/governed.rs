@@ -327,6 +327,26 @@ impl Loop {
         panic!("no {kind} action became {statuses:?}; actions: {last:#?}");
     }
 
+    /// Synchronizes every integration now, so the inventory holds the sandbox's devices and
+    /// identities.
+    pub async fn sync_all(&self) {
+        let (_, integrations) = self
+            .call(Method::GET, &self.path("integrations"), &self.admin, None)
+            .await;
+        for integration in integrations["items"].as_array().unwrap() {
+            let id = integration["id"].as_str().unwrap();
+            let (status, body) = self
+                .call(
+                    Method::POST,
+                    &self.path(&format!("integrations/{id}/sync")),
+                    &self.admin,
+                    None,
+                )
+                .await;
+            assert_eq!(status, StatusCode::OK, "{body}");
+        }
+    }
+
     pub async fn sandbox_state(&self) -> Value {
         let (status, state) = self
             .call(

@@ -43,6 +43,12 @@ pub struct Model {
     /// When an unanswered approval request also goes to the next approvers.
     pub escalate_at: Option<DateTimeUtc>,
     pub escalation_level: i32,
+    /// The batch it was proposed in, with several targets at once.
+    pub batch_id: Option<Uuid>,
+    /// Its target's place in the batch's request.
+    pub batch_position: Option<i32>,
+    /// How many targets the batch has.
+    pub batch_size: Option<i32>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

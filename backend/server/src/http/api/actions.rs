@@ -1,12 +1,19 @@
 //! Actions: what Steward proposed or did at a vendor, with the authority policy's decision,
 //! approvals, verification and rollback.
 
-use axum::Json;
+use axum::{
+    Json,
+    extract::State,
+    http::{HeaderMap, StatusCode},
+};
 use serde::Deserialize;
-use steward_core::storage::ActionRequestError;
+use steward_core::{
+    proposals::{self, ActionRequest, RequestError},
+    storage::ActionRequestError,
+};
 use steward_domain::{
-    ActionId, TenantId,
-    actions::{Action, ActionStatus},
+    ActionId, IncidentId, TenantId,
+    actions::{Action, ActionBatch, ActionStatus, ActionType, ProposerKind},
 };
 use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
@@ -24,8 +31,9 @@ use crate::{
 
 pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
-        .routes(routes!(list_actions))
+        .routes(routes!(list_actions, propose_action))
         .routes(routes!(get_action))
+        .routes(routes!(get_action_batch))
         .routes(routes!(approve_action))
         .routes(routes!(reject_action))
         .routes(routes!(roll_back_action))
@@ -58,6 +66,51 @@ pub struct ApprovalBody {
     pub comment: Option<String>,
 }
 
+/// An action to take on one or more targets.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ProposalBody {
+    #[serde(rename = "type")]
+    pub kind: ActionType,
+    /// Ids of devices or identities (as the type acts on) of the tenant's inventory, 1 to 100,
+    /// in the order to run them: the first the policy does not deny runs first as the canary,
+    /// and the others only once it is verified.
+    #[schema(value_type = Vec<String>)]
+    pub targets: Vec<uuid::Uuid>,
+    /// Why, for the approvers and the audit chain.
+    pub reason: String,
+    /// The incident this responds to.
+    pub incident_id: Option<IncidentId>,
+}
+
+impl From<RequestError> for ApiError {
+    fn from(err: RequestError) -> Self {
+        let message = err.to_string();
+        match err {
+            RequestError::TargetCount(_) => ApiError::unprocessable("invalid-targets", message),
+            RequestError::DuplicateTarget(_) => {
+                ApiError::unprocessable("duplicate-target", message)
+            }
+            RequestError::UnknownTarget { .. } => {
+                ApiError::unprocessable("unknown-target", message)
+            }
+            RequestError::UnknownIncident(_) => {
+                ApiError::unprocessable("unknown-incident", message)
+            }
+            RequestError::Reason => ApiError::unprocessable("invalid-reason", message),
+            RequestError::InvalidKey => {
+                ApiError::new(StatusCode::BAD_REQUEST, "invalid-idempotency-key", message)
+            }
+            RequestError::KeyReused(_) => ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "idempotency-key-reused",
+                message,
+            ),
+            RequestError::Work(work) => work.into(),
+        }
+    }
+}
+
 impl From<ActionRequestError> for ApiError {
     fn from(err: ActionRequestError) -> Self {
         let message = err.to_string();
@@ -67,24 +120,20 @@ impl From<ActionRequestError> for ApiError {
                 ApiError::conflict("not-awaiting-approval", message)
             }
             ActionRequestError::StaleVersion { .. } => ApiError::conflict("stale-version", message),
-            ActionRequestError::NeedsCustomer => ApiError::new(
-                axum::http::StatusCode::FORBIDDEN,
-                "customer-approval-required",
-                message,
-            ),
+            ActionRequestError::NeedsCustomer => {
+                ApiError::new(StatusCode::FORBIDDEN, "customer-approval-required", message)
+            }
             ActionRequestError::NeedsTechnician => ApiError::new(
-                axum::http::StatusCode::FORBIDDEN,
+                StatusCode::FORBIDDEN,
                 "technician-approval-required",
                 message,
             ),
             ActionRequestError::OwnProposal => {
-                ApiError::new(axum::http::StatusCode::FORBIDDEN, "own-proposal", message)
+                ApiError::new(StatusCode::FORBIDDEN, "own-proposal", message)
             }
-            ActionRequestError::NeedsRole(_) => ApiError::new(
-                axum::http::StatusCode::FORBIDDEN,
-                "approver-role-required",
-                message,
-            ),
+            ActionRequestError::NeedsRole(_) => {
+                ApiError::new(StatusCode::FORBIDDEN, "approver-role-required", message)
+            }
             ActionRequestError::AlreadyAnswered => ApiError::conflict("already-answered", message),
             ActionRequestError::Contended => ApiError::conflict("answer-conflict", message),
             ActionRequestError::Expired => ApiError::conflict("request-expired", message),
@@ -120,6 +169,92 @@ async fn list_actions(
     Ok(Json(
         scope.actions()?.list(query.status, request).await?.into(),
     ))
+}
+
+/// Proposes an action on one or more targets (MSP admins and technicians). Each target becomes
+/// an action decided by the tenant's authority policy, which sees the number of targets as the
+/// blast radius (and may refuse above a limit per action type); together they form a batch
+/// whose first allowed target runs as a canary before the others, which are cancelled if it
+/// fails. With an `Idempotency-Key` header, repeating the request returns the batch recorded
+/// the first time (200) instead of proposing again.
+#[utoipa::path(
+    post,
+    path = "/api/v1/tenants/{tenant_id}/actions",
+    tag = "actions",
+    params(
+        ("tenant_id" = TenantId, Path, description = "The tenant's id"),
+        ("Idempotency-Key" = Option<String>, Header, description = "Repeat-safe request key (1 to 200 visible ASCII characters)"),
+    ),
+    request_body = ProposalBody,
+    responses(
+        (status = CREATED, body = ActionBatch, description = "Recorded, with each target's decision"),
+        (status = OK, body = ActionBatch, description = "The batch an earlier request with this key recorded"),
+        WriteErrors
+    ),
+    security(("api_token" = []))
+)]
+async fn propose_action(
+    State(state): State<AppState>,
+    ctx: CallerContext,
+    headers: HeaderMap,
+    ApiPath(tenant_id): ApiPath<TenantId>,
+    ApiJson(body): ApiJson<ProposalBody>,
+) -> Result<(StatusCode, Json<ActionBatch>), ApiError> {
+    let idempotency_key = match headers.get("idempotency-key") {
+        None => None,
+        Some(value) => Some(
+            value
+                .to_str()
+                .map_err(|_| RequestError::InvalidKey)?
+                .to_owned(),
+        ),
+    };
+    let request = ActionRequest {
+        kind: body.kind,
+        targets: body.targets,
+        reason: body.reason,
+        incident_id: body.incident_id,
+        idempotency_key,
+        proposer: ProposerKind::Technician,
+    };
+    let (batch, created) = ctx
+        .in_tenant(tenant_id, async |work| {
+            Ok(proposals::request(work, &state.policies, &request).await?)
+        })
+        .await?;
+    let status = if created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    Ok((status, Json(batch)))
+}
+
+/// One batch: the actions one request proposed for several targets, with its canary and where
+/// it is (`canary`, `running`, `stopped`, `completed`, or `denied` when the policy refused every
+/// target).
+#[utoipa::path(
+    get,
+    path = "/api/v1/tenants/{tenant_id}/action-batches/{batch_id}",
+    tag = "actions",
+    params(
+        ("tenant_id" = TenantId, Path, description = "The tenant's id"),
+        ("batch_id" = String, Path, description = "The batch's id"),
+    ),
+    responses((status = OK, body = ActionBatch), ReadErrors),
+    security(("api_token" = []))
+)]
+async fn get_action_batch(
+    ctx: CallerContext,
+    ApiPath((tenant_id, batch_id)): ApiPath<(TenantId, uuid::Uuid)>,
+) -> Result<Json<ActionBatch>, ApiError> {
+    let scope = ctx.tenant(tenant_id).await?;
+    scope
+        .actions()?
+        .batch(batch_id)
+        .await?
+        .map(Json)
+        .ok_or_else(|| ApiError::not_found(format!("no action batch {batch_id}")))
 }
 
 /// One action.

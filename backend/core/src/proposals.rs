@@ -1,0 +1,228 @@
+//! Actions people ask for: one action type for one or more targets of a tenant's inventory.
+//!
+//! Each target becomes an action decided by the authority policy on its own, with the number of
+//! targets as the blast radius the policy sees (`input.action.target_count`), so the policy can
+//! ask for approval or refuse above a size. Several targets form a batch: the first target the
+//! policy does not deny is the canary, and the others run only once the canary is verified (see
+//! [`crate::storage`]'s batch settlement and the executor's gate).
+
+use steward_domain::{
+    IncidentId,
+    access::Permission,
+    actions::{
+        ActionBatch, ActionTarget, ActionType, BatchMembership, MAX_BATCH_TARGETS, Proposer,
+        ProposerKind,
+    },
+    incidents::EntityKey,
+};
+
+use crate::{
+    policy::{Policies, constrain},
+    storage::{Proposal, StorageError, TenantWork, WorkError, new_id},
+    triage::{authority_input, performer, unperformed},
+};
+
+/// The longest reason a proposer may give.
+pub const MAX_REASON_CHARS: usize = 2_000;
+
+/// The longest idempotency key accepted.
+pub const MAX_IDEMPOTENCY_KEY_CHARS: usize = 200;
+
+/// What someone asks Steward to do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ActionRequest {
+    pub kind: ActionType,
+    /// Devices or identities (as the action type needs) of the tenant's inventory, in the order
+    /// to run them: the first the policy does not deny is the canary.
+    pub targets: Vec<uuid::Uuid>,
+    /// Why, for the approvers and the audit chain.
+    pub reason: String,
+    /// The incident the action responds to.
+    pub incident_id: Option<IncidentId>,
+    /// The same key from the same person returns the batch recorded the first time instead of
+    /// proposing again.
+    pub idempotency_key: Option<String>,
+    pub proposer: ProposerKind,
+}
+
+/// Why a request was refused; nothing was recorded.
+#[derive(Debug, thiserror::Error)]
+pub enum RequestError {
+    #[error("name between 1 and {MAX_BATCH_TARGETS} targets; {0} were given")]
+    TargetCount(usize),
+    #[error("target {0} is named more than once")]
+    DuplicateTarget(uuid::Uuid),
+    #[error("no {kind:?} {id} in this tenant's inventory ({action} acts on a {kind:?})")]
+    UnknownTarget {
+        action: ActionType,
+        kind: steward_domain::actions::TargetKind,
+        id: uuid::Uuid,
+    },
+    #[error("no incident {0} in this tenant")]
+    UnknownIncident(IncidentId),
+    #[error("give a reason of 1 to {MAX_REASON_CHARS} characters")]
+    Reason,
+    #[error("an idempotency key has 1 to {MAX_IDEMPOTENCY_KEY_CHARS} visible ASCII characters")]
+    InvalidKey,
+    #[error(
+        "idempotency key {0:?} was already used for a different request (another action type or other targets)"
+    )]
+    KeyReused(String),
+    #[error(transparent)]
+    Work(#[from] WorkError),
+}
+
+impl From<StorageError> for RequestError {
+    fn from(err: StorageError) -> Self {
+        Self::Work(WorkError::Storage(err))
+    }
+}
+
+/// Records the requested action for every target, each with the policy's decision, as one
+/// batch; returns the batch and whether it is new (`false` when the idempotency key replays an
+/// earlier request).
+///
+/// # Errors
+/// [`RequestError`] for a request that cannot be recorded as given, or when the caller may not
+/// propose actions.
+pub async fn request(
+    work: &TenantWork<'_>,
+    policies: &Policies,
+    request: &ActionRequest,
+) -> Result<(ActionBatch, bool), RequestError> {
+    work.require(Permission::ProposeActions)
+        .map_err(WorkError::from)?;
+    validate(request)?;
+    let proposer = work
+        .user_id()
+        .map_or_else(|| "steward".to_owned(), |u| u.to_string());
+    let batch_id = new_id(work.context().clock);
+    // Members are keyed by the request and their place in it, so a replay with other targets
+    // finds the first request's canary position and is refused.
+    let request_key = match &request.idempotency_key {
+        Some(key) => format!("request:{proposer}:{key}"),
+        None => format!("batch:{batch_id}"),
+    };
+    if let Some(key) = &request.idempotency_key
+        && let Some(earlier) = replay(work, request, key, &request_key).await?
+    {
+        return Ok((earlier, false));
+    }
+    if let Some(incident_id) = request.incident_id
+        && work.incidents().get(incident_id).await?.is_none()
+    {
+        return Err(RequestError::UnknownIncident(incident_id));
+    }
+    let policy = policies.for_tenant(work.policy_override().await?.as_ref());
+    let size = u32::try_from(request.targets.len()).unwrap_or(u32::MAX);
+    let kind = request.kind;
+    for (position, target) in request.targets.iter().enumerate() {
+        let entity = EntityKey {
+            kind: kind.target_kind(),
+            id: *target,
+        };
+        let Some((input, profile)) = authority_input(
+            work,
+            policies.limits(),
+            kind,
+            entity,
+            request.proposer,
+            size,
+        )
+        .await?
+        else {
+            return Err(RequestError::UnknownTarget {
+                action: kind,
+                kind: entity.kind,
+                id: entity.id,
+            });
+        };
+        let integration_id = performer(work, kind, &profile).await?;
+        let decided = constrain(policy.decide(&input), &input.guardrails);
+        let mut reasons = vec![request.reason.trim().to_owned()];
+        reasons.extend(unperformed(kind, &profile, integration_id));
+        let proposal = Proposal {
+            incident_id: request.incident_id,
+            kind,
+            target: ActionTarget {
+                kind: entity.kind,
+                id: entity.id,
+                name: profile.name,
+            },
+            integration_id,
+            reasons,
+            proposer: Proposer {
+                kind: request.proposer,
+                user_id: work.user_id(),
+            },
+            dedup_key: if position == 0 {
+                request_key.clone()
+            } else {
+                format!("{request_key}:{position}")
+            },
+            batch: Some(BatchMembership {
+                id: batch_id,
+                position: u32::try_from(position).unwrap_or(u32::MAX),
+                size,
+            }),
+        };
+        work.propose(&proposal, &input, &decided, policies.approval_timing())
+            .await?;
+    }
+    let batch = work
+        .actions()
+        .batch(batch_id)
+        .await?
+        .ok_or_else(|| StorageError::corrupt("action batch", &"vanished once recorded"))?;
+    Ok((batch, true))
+}
+
+fn validate(request: &ActionRequest) -> Result<(), RequestError> {
+    if request.targets.is_empty() || request.targets.len() > MAX_BATCH_TARGETS {
+        return Err(RequestError::TargetCount(request.targets.len()));
+    }
+    let mut seen = std::collections::HashSet::new();
+    if let Some(twice) = request.targets.iter().find(|t| !seen.insert(**t)) {
+        return Err(RequestError::DuplicateTarget(*twice));
+    }
+    let reason = request.reason.trim();
+    if reason.is_empty() || reason.chars().count() > MAX_REASON_CHARS {
+        return Err(RequestError::Reason);
+    }
+    if let Some(key) = &request.idempotency_key
+        && (key.is_empty()
+            || key.len() > MAX_IDEMPOTENCY_KEY_CHARS
+            || !key.bytes().all(|b| b.is_ascii_graphic()))
+    {
+        return Err(RequestError::InvalidKey);
+    }
+    Ok(())
+}
+
+/// The batch an earlier request with the same key recorded, if there was one; an error when
+/// that request asked for something else.
+async fn replay(
+    work: &TenantWork<'_>,
+    request: &ActionRequest,
+    key: &str,
+    request_key: &str,
+) -> Result<Option<ActionBatch>, RequestError> {
+    let Some(batch_id) = work
+        .actions()
+        .by_dedup_key(request_key)
+        .await?
+        .and_then(|a| a.batch.map(|b| b.id))
+    else {
+        return Ok(None);
+    };
+    let earlier = work
+        .actions()
+        .batch(batch_id)
+        .await?
+        .ok_or_else(|| StorageError::corrupt("action batch", &"no members"))?;
+    let targets: Vec<uuid::Uuid> = earlier.actions.iter().map(|a| a.target.id).collect();
+    if earlier.kind != request.kind || targets != request.targets {
+        return Err(RequestError::KeyReused(key.to_owned()));
+    }
+    Ok(Some(earlier))
+}

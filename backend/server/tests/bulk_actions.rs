@@ -1,0 +1,487 @@
+//! Bulk actions through the API, with a real worker and the sandbox: the policy sees the blast
+//! radius and refuses above a limit per action type; the first target runs as a canary, the
+//! others only once it is verified, and they are cancelled if it fails or is rejected.
+
+mod support;
+
+use std::time::Duration;
+
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+use steward_integrations::sandbox::Fault;
+use steward_testkit::{TestDatabase, tamper::audit_entry_count};
+use support::governed::{Loop, item, start};
+
+impl Loop {
+    /// The inventory's laptops (not the server), each with its Defender machine id.
+    async fn laptops(&self) -> Vec<(String, String)> {
+        let (_, devices) = self
+            .call(
+                Method::GET,
+                &self.path("devices?limit=100"),
+                &self.technician,
+                None,
+            )
+            .await;
+        devices["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|d| !d["tags"].as_array().unwrap().contains(&json!("Server")))
+            .map(|d| {
+                (
+                    d["id"].as_str().unwrap().to_owned(),
+                    d["sources"][0]["external_id"].as_str().unwrap().to_owned(),
+                )
+            })
+            .collect()
+    }
+
+    async fn identities(&self) -> Vec<String> {
+        let (_, identities) = self
+            .call(
+                Method::GET,
+                &self.path("identities?limit=100"),
+                &self.technician,
+                None,
+            )
+            .await;
+        identities["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|i| i["id"].as_str().unwrap().to_owned())
+            .collect()
+    }
+
+    async fn set_level(&self, level: u8) {
+        let (status, body) = self
+            .call(
+                Method::PATCH,
+                &format!("/api/v1/tenants/{}", self.tenant.id),
+                &self.admin,
+                Some(&json!({"automation_level": level})),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+    }
+
+    /// Proposes `kind` for `targets` as the MSP admin; returns the status and the answer.
+    async fn request(
+        &self,
+        kind: &str,
+        targets: &[&str],
+        key: Option<&str>,
+    ) -> (StatusCode, Value) {
+        let mut request = self
+            .app
+            .client
+            .post(self.app.url(&self.path("actions")))
+            .bearer_auth(&self.admin)
+            .json(&json!({
+                "type": kind,
+                "targets": targets,
+                "reason": "Contain the outbreak on the finance floor",
+            }));
+        if let Some(key) = key {
+            request = request.header("Idempotency-Key", key);
+        }
+        let response = request.send().await.unwrap();
+        let status = response.status();
+        (status, response.json().await.unwrap())
+    }
+
+    async fn batch(&self, id: &str) -> Value {
+        let (status, batch) = self
+            .call(
+                Method::GET,
+                &self.path(&format!("action-batches/{id}")),
+                &self.technician,
+                None,
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{batch}");
+        batch
+    }
+
+    /// Waits until the batch is in `status`, and returns it.
+    async fn wait_for_batch(&self, id: &str, status: &str) -> Value {
+        let mut last = Value::Null;
+        for _ in 0..300 {
+            last = self.batch(id).await;
+            if last["status"] == status {
+                return last;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("batch {id} did not become {status}: {last:#}");
+    }
+
+    async fn answer(&self, action: &Value, verb: &str) {
+        let (status, body) = self
+            .call(
+                Method::POST,
+                &self.path(&format!(
+                    "actions/{}/{verb}",
+                    action["id"].as_str().unwrap()
+                )),
+                &self.technician,
+                Some(&json!({"version": action["version"]})),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+    }
+
+    /// The tenant's audit entries about `action_id`, oldest first, as `(seq, action)`.
+    async fn audit_of(&self, action_id: &str) -> Vec<(u64, String)> {
+        let (status, page) = self
+            .call(
+                Method::GET,
+                &self.path("audit?limit=200"),
+                &self.admin,
+                None,
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{page}");
+        let mut entries: Vec<(u64, String)> = page["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|e| e["subject"]["id"] == action_id)
+            .map(|e| {
+                (
+                    e["seq"].as_u64().unwrap(),
+                    e["action"].as_str().unwrap().to_owned(),
+                )
+            })
+            .collect();
+        entries.sort();
+        entries
+    }
+}
+
+fn seq_of(entries: &[(u64, String)], event: &str) -> u64 {
+    entries
+        .iter()
+        .find(|(_, action)| action == event)
+        .unwrap_or_else(|| panic!("no {event} in {entries:?}"))
+        .0
+}
+
+fn ids(batch: &Value) -> Vec<String> {
+    batch["actions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["id"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[tokio::test]
+async fn a_bulk_isolation_runs_its_canary_first_then_the_rest() {
+    let db = TestDatabase::migrated().await;
+    let l = start(&db, None).await;
+    l.sync_all().await;
+    l.set_level(3).await;
+    let laptops = l.laptops().await;
+    let targets: Vec<&str> = laptops[..3].iter().map(|(id, _)| id.as_str()).collect();
+
+    let (status, batch) = l.request("isolate_device", &targets, None).await;
+    assert_eq!(status, StatusCode::CREATED, "{batch}");
+    let members = batch["actions"].as_array().unwrap();
+    assert_eq!(members.len(), 3);
+    assert_eq!(batch["canary_action_id"], members[0]["id"]);
+    for (position, member) in members.iter().enumerate() {
+        assert_eq!(member["target"]["id"], targets[position]);
+        assert_eq!(member["batch"]["position"], position);
+        assert_eq!(member["batch"]["size"], 3);
+        assert_eq!(member["decision_input"]["action"]["target_count"], 3);
+        assert_eq!(member["decision"]["outcome"], "auto", "{member}");
+        assert_eq!(member["proposed_by"]["kind"], "technician");
+    }
+
+    let done = l
+        .wait_for_batch(batch["id"].as_str().unwrap(), "completed")
+        .await;
+    let state = l.sandbox_state().await;
+    for (member, (_, machine)) in done["actions"].as_array().unwrap().iter().zip(&laptops) {
+        assert_eq!(member["status"], "verified", "{member}");
+        assert_eq!(item(&state, "devices", machine)["isolated"], true);
+    }
+    // Nothing of the others reached the vendor before the canary was confirmed.
+    let ids = ids(&done);
+    let canary_verified = seq_of(&l.audit_of(&ids[0]).await, "action.verified");
+    for follower in &ids[1..] {
+        let executing = seq_of(&l.audit_of(follower).await, "action.executing");
+        assert!(
+            executing > canary_verified,
+            "a follower ran (audit #{executing}) before the canary was verified (#{canary_verified})"
+        );
+    }
+    l.stop().await;
+}
+
+#[tokio::test]
+async fn a_failed_canary_cancels_the_rest_of_its_batch() {
+    let db = TestDatabase::migrated().await;
+    let l = start(&db, None).await;
+    l.sync_all().await;
+    l.set_level(3).await;
+    let laptops = l.laptops().await;
+    l.app
+        .sandbox
+        .as_ref()
+        .unwrap()
+        .inject(
+            l.tenant.id.as_uuid(),
+            Fault::FailNextMachineAction {
+                machine_id: laptops[0].1.clone(),
+            },
+        )
+        .await
+        .unwrap();
+    let targets: Vec<&str> = laptops[..3].iter().map(|(id, _)| id.as_str()).collect();
+    let (status, batch) = l.request("isolate_device", &targets, None).await;
+    assert_eq!(status, StatusCode::CREATED, "{batch}");
+
+    let stopped = l
+        .wait_for_batch(batch["id"].as_str().unwrap(), "stopped")
+        .await;
+    let members = stopped["actions"].as_array().unwrap();
+    assert!(
+        ["failed", "rolling_back", "rolled_back"].contains(&members[0]["status"].as_str().unwrap()),
+        "{stopped:#}"
+    );
+    for follower in &members[1..] {
+        assert_eq!(follower["status"], "cancelled", "{follower}");
+        let detail = follower["detail"].as_str().unwrap();
+        assert!(detail.contains("canary"), "{detail}");
+        assert!(follower["executed_at"].is_null());
+        assert!(follower["snapshot"].is_null(), "never asked the vendor");
+    }
+    let state = l.sandbox_state().await;
+    for (_, machine) in &laptops[..3] {
+        assert_eq!(item(&state, "devices", machine)["isolated"], false);
+    }
+    for follower in &ids(&stopped)[1..] {
+        let audit = l.audit_of(follower).await;
+        seq_of(&audit, "action.cancelled");
+        assert!(
+            !audit.iter().any(|(_, a)| a == "action.executing"),
+            "{audit:?}"
+        );
+    }
+    l.stop().await;
+}
+
+#[tokio::test]
+async fn approved_members_wait_for_their_canary_and_a_rejected_canary_stops_the_batch() {
+    let db = TestDatabase::migrated().await;
+    let l = start(&db, None).await;
+    l.sync_all().await;
+    let laptops = l.laptops().await;
+
+    // Below level 3 a bulk action waits for a technician, every target of it.
+    let (status, batch) = l
+        .request("isolate_device", &[&laptops[0].0, &laptops[1].0], None)
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{batch}");
+    let members = batch["actions"].as_array().unwrap().clone();
+    for member in &members {
+        assert_eq!(member["status"], "awaiting_approval");
+        assert!(
+            member["decision"]["reasons"]
+                .as_array()
+                .unwrap()
+                .contains(&json!("bulk-action")),
+            "{member}"
+        );
+    }
+    // The follower, approved first, stays queued while its canary waits.
+    l.answer(&members[1], "approve").await;
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    let waiting = l.batch(batch["id"].as_str().unwrap()).await;
+    assert_eq!(waiting["status"], "canary");
+    assert_eq!(waiting["actions"][1]["status"], "queued", "{waiting:#}");
+    let state = l.sandbox_state().await;
+    assert_eq!(item(&state, "devices", &laptops[1].1)["isolated"], false);
+    // Approving the canary runs it, then the follower.
+    l.answer(&members[0], "approve").await;
+    let done = l
+        .wait_for_batch(batch["id"].as_str().unwrap(), "completed")
+        .await;
+    assert_eq!(done["actions"][1]["status"], "verified", "{done:#}");
+
+    // A rejected canary cancels the rest, approved or still waiting.
+    let (_, batch) = l
+        .request(
+            "isolate_device",
+            &[&laptops[2].0, &laptops[3].0, &laptops[4].0],
+            None,
+        )
+        .await;
+    let members = batch["actions"].as_array().unwrap().clone();
+    l.answer(&members[1], "approve").await;
+    l.answer(&members[0], "reject").await;
+    let stopped = l.batch(batch["id"].as_str().unwrap()).await;
+    assert_eq!(stopped["status"], "stopped", "{stopped:#}");
+    assert_eq!(stopped["actions"][0]["status"], "rejected");
+    assert_eq!(stopped["actions"][1]["status"], "cancelled");
+    assert_eq!(stopped["actions"][2]["status"], "cancelled");
+    // A cancelled member can no longer be approved.
+    let (status, body) = l
+        .call(
+            Method::POST,
+            &l.path(&format!(
+                "actions/{}/approve",
+                members[2]["id"].as_str().unwrap()
+            )),
+            &l.technician,
+            Some(&json!({"version": members[2]["version"]})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    assert_eq!(body["error"]["code"], "not-awaiting-approval");
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let state = l.sandbox_state().await;
+    for (_, machine) in &laptops[2..5] {
+        assert_eq!(item(&state, "devices", machine)["isolated"], false);
+    }
+    l.stop().await;
+}
+
+#[tokio::test]
+async fn the_policy_refuses_a_bulk_action_above_its_limit() {
+    let db = TestDatabase::migrated().await;
+    let l = start(&db, None).await;
+    l.sync_all().await;
+    let identities = l.identities().await;
+    assert!(identities.len() >= 6, "{identities:?}");
+
+    // The built-in policy disables at most five accounts in one request.
+    let six: Vec<&str> = identities[..6].iter().map(String::as_str).collect();
+    let (status, batch) = l.request("disable_user", &six, None).await;
+    assert_eq!(status, StatusCode::CREATED, "{batch}");
+    assert_eq!(batch["status"], "denied");
+    assert_eq!(batch["canary_action_id"], Value::Null);
+    for member in batch["actions"].as_array().unwrap() {
+        assert_eq!(member["status"], "denied");
+        assert_eq!(
+            member["decision"]["reasons"],
+            json!(["bulk-limit-exceeded"])
+        );
+        assert_eq!(member["decision_input"]["action"]["target_count"], 6);
+    }
+    // Five is within it (and waits for a technician as a bulk action).
+    let (status, batch) = l.request("disable_user", &six[..5], None).await;
+    assert_eq!(status, StatusCode::CREATED, "{batch}");
+    assert_ne!(batch["status"], "denied", "{batch:#}");
+    assert!(
+        batch["actions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|m| m["status"] != "denied"),
+        "{batch:#}"
+    );
+    let state = l.sandbox_state().await;
+    assert!(
+        state["users"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|u| u["account_enabled"] == true),
+        "nothing ran: {state:#}"
+    );
+    l.stop().await;
+}
+
+#[tokio::test]
+async fn bad_requests_are_refused_and_change_nothing() {
+    let db = TestDatabase::migrated().await;
+    let l = start(&db, None).await;
+    l.sync_all().await;
+    let laptops = l.laptops().await;
+    let identities = l.identities().await;
+    let laptop = laptops[0].0.as_str();
+    let entries = audit_entry_count(&l.world.storage).await;
+    let hundred_one: Vec<String> = (0..101)
+        .map(|n| uuid::Uuid::from_u128(n + 1).to_string())
+        .collect();
+    let hundred_one: Vec<&str> = hundred_one.iter().map(String::as_str).collect();
+    let unknown = uuid::Uuid::from_u128(42).to_string();
+    for (targets, code) in [
+        (vec![], "invalid-targets"),
+        (hundred_one, "invalid-targets"),
+        (vec![laptop, laptop], "duplicate-target"),
+        (vec![laptop, unknown.as_str()], "unknown-target"),
+        // An identity is not a device.
+        (vec![identities[0].as_str()], "unknown-target"),
+    ] {
+        let (status, body) = l.request("isolate_device", &targets, None).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+        assert_eq!(body["error"]["code"], code, "{body}");
+    }
+    for body in [
+        json!({"type": "isolate_device", "targets": [laptop], "reason": "  "}),
+        json!({"type": "wipe_device", "targets": [laptop], "reason": "x"}),
+        json!({"type": "isolate_device", "targets": [laptop], "reason": "x", "extra": 1}),
+        json!({"type": "isolate_device", "targets": [laptop], "reason": "x",
+               "incident_id": uuid::Uuid::from_u128(7)}),
+    ] {
+        let (status, answer) = l
+            .call(Method::POST, &l.path("actions"), &l.admin, Some(&body))
+            .await;
+        assert!(status.is_client_error(), "{body} -> {status} {answer}");
+        assert!(answer["error"]["code"].is_string(), "{answer}");
+    }
+    let (status, body) = l
+        .request("isolate_device", &[laptop], Some("has spaces"))
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert_eq!(body["error"]["code"], "invalid-idempotency-key");
+    assert_eq!(audit_entry_count(&l.world.storage).await, entries);
+    assert!(l.actions().await.is_empty());
+    l.stop().await;
+}
+
+#[tokio::test]
+async fn a_repeated_request_with_its_idempotency_key_returns_the_first_batch() {
+    let db = TestDatabase::migrated().await;
+    let l = start(&db, None).await;
+    l.sync_all().await;
+    let laptops = l.laptops().await;
+    let targets = [laptops[0].0.as_str(), laptops[1].0.as_str()];
+
+    let (status, first) = l
+        .request("isolate_device", &targets, Some("ticket-4711"))
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{first}");
+    let entries = audit_entry_count(&l.world.storage).await;
+    let (status, again) = l
+        .request("isolate_device", &targets, Some("ticket-4711"))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{again}");
+    assert_eq!(again["id"], first["id"]);
+    assert_eq!(ids(&again), ids(&first));
+    assert_eq!(l.actions().await.len(), 2);
+    assert_eq!(audit_entry_count(&l.world.storage).await, entries);
+
+    // The same key for something else is refused.
+    let (status, body) = l
+        .request(
+            "isolate_device",
+            &[laptops[2].0.as_str()],
+            Some("ticket-4711"),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_eq!(body["error"]["code"], "idempotency-key-reused");
+    // Another key is another request.
+    let (status, other) = l
+        .request("isolate_device", &targets, Some("ticket-4712"))
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{other}");
+    assert_ne!(other["id"], first["id"]);
+    l.stop().await;
+}
