@@ -10,7 +10,10 @@ use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use steward_integrations::sandbox::Fault;
 use steward_testkit::{TestDatabase, tamper::audit_entry_count};
-use support::governed::{Loop, item, start};
+use support::{
+    Browser,
+    governed::{Loop, PASSWORD, item, start},
+};
 
 impl Loop {
     /// The inventory's laptops (not the server), each with its Defender machine id.
@@ -483,5 +486,98 @@ async fn a_repeated_request_with_its_idempotency_key_returns_the_first_batch() {
         .await;
     assert_eq!(status, StatusCode::CREATED, "{other}");
     assert_ne!(other["id"], first["id"]);
+    l.stop().await;
+}
+
+#[tokio::test]
+async fn technicians_propose_bulk_actions_in_the_web_ui() {
+    let db = TestDatabase::migrated().await;
+    let l = start(&db, None).await;
+    l.sync_all().await;
+    let laptops = l.laptops().await;
+    let identities = l.identities().await;
+    let page = format!("/tenants/{}/response", l.tenant.id);
+    let post = format!("/tenants/{}/actions", l.tenant.id);
+
+    let technician = Browser::new(&l.app);
+    technician.sign_in("tech@harbor.example", PASSWORD).await;
+    let shown = technician.get(&page).await.body;
+    assert!(shown.contains("Propose an action"), "{shown}");
+    assert!(shown.contains(&laptops[0].0), "every device is offered");
+
+    // A wrong kind of target is refused and records nothing.
+    let refused = technician
+        .submit(
+            &page,
+            &post,
+            &[
+                ("type", "isolate_device"),
+                ("target", &identities[0]),
+                ("reason", "wrong kind"),
+            ],
+        )
+        .await;
+    assert!(
+        refused
+            .location
+            .as_deref()
+            .unwrap()
+            .ends_with("error=unknown-target"),
+        "{:?}",
+        refused.location
+    );
+    assert!(l.actions().await.is_empty());
+
+    let proposed = technician
+        .submit(
+            &page,
+            &post,
+            &[
+                ("type", "isolate_device"),
+                ("target", &laptops[0].0),
+                ("target", &laptops[1].0),
+                ("reason", "Ransomware note on both screens"),
+            ],
+        )
+        .await;
+    assert!(
+        proposed
+            .location
+            .as_deref()
+            .unwrap()
+            .ends_with("done=actions-proposed"),
+        "{:?}",
+        proposed.location
+    );
+    let actions = l.actions().await;
+    assert_eq!(actions.len(), 2, "{actions:#?}");
+    let batch = l.batch(actions[0]["batch"]["id"].as_str().unwrap()).await;
+    assert_eq!(batch["actions"][0]["target"]["id"], laptops[0].0.as_str());
+    assert_eq!(batch["actions"][1]["target"]["id"], laptops[1].0.as_str());
+    assert_eq!(
+        batch["actions"][0]["reasons"][0],
+        "Ransomware note on both screens"
+    );
+    let shown = technician.get(&page).await.body;
+    assert!(shown.contains("(1 of 2)"), "{shown}");
+    assert!(shown.contains("Target 2 of 2 in one request"), "{shown}");
+
+    // The customer's owner neither sees the form nor may post it.
+    let owner = Browser::new(&l.app);
+    owner.sign_in("owner@acme.example", PASSWORD).await;
+    assert!(!owner.get(&page).await.body.contains("Propose an action"));
+    let refused = owner
+        .submit(
+            &page,
+            &post,
+            &[
+                ("type", "release_device"),
+                ("target", &laptops[0].0),
+                ("reason", "mine"),
+            ],
+        )
+        .await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN);
+    assert_eq!(l.actions().await.len(), 2);
     l.stop().await;
 }

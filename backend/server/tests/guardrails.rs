@@ -763,6 +763,100 @@ async fn the_kill_switch_is_pulled_and_released_in_the_web_ui() {
 }
 
 #[tokio::test]
+async fn the_msp_wide_kill_switch_is_pulled_and_released_on_the_dashboard() {
+    let db = TestDatabase::migrated().await;
+    let l = start(&db, None).await;
+    let msp_switch = async || {
+        let (status, body) = l
+            .call(Method::GET, "/api/v1/kill-switch", &l.technician, None)
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        body
+    };
+
+    // A technician sees automation on everywhere and stops it in every customer.
+    let technician = Browser::new(&l.app);
+    technician.sign_in("tech@harbor.example", PASSWORD).await;
+    let shown = technician.get("/").await.body;
+    assert!(
+        shown.contains("Automatic execution is on in every customer"),
+        "{shown}"
+    );
+    assert!(shown.contains("Stop automation in every customer"));
+    assert!(!shown.contains("Release the MSP-wide kill switch"));
+    let pulled = technician
+        .submit("/", "/kill-switch", &[("reason", "Vendor outage")])
+        .await;
+    assert!(
+        pulled
+            .location
+            .as_deref()
+            .unwrap()
+            .ends_with("done=msp-kill-switch-pulled"),
+        "{:?}",
+        pulled.location
+    );
+    assert_eq!(msp_switch().await["engaged"], true);
+    assert_eq!(msp_switch().await["halt"]["reason"], "Vendor outage");
+    assert_eq!(l.guardrails().await["paused"], json!(["kill_switch"]));
+    let shown = technician.get("/").await.body;
+    assert!(shown.contains("Automatic execution is stopped in every customer"));
+    assert!(shown.contains("Vendor outage"));
+    assert!(!shown.contains("Release the MSP-wide kill switch"));
+
+    // Only an MSP admin releases it; the customer cannot touch it.
+    // (Posted from the response page, whose forms carry the session's CSRF token.)
+    let response = format!("/tenants/{}/response", l.tenant.id);
+    let owner = Browser::new(&l.app);
+    owner.sign_in("owner@acme.example", PASSWORD).await;
+    let entries = audit_entry_count(&l.world.storage).await;
+    let refused = technician
+        .submit(&response, "/kill-switch/release", &[])
+        .await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN);
+    for action in ["/kill-switch", "/kill-switch/release"] {
+        let refused = owner.submit(&response, action, &[("reason", "mine")]).await;
+        assert_eq!(refused.status, StatusCode::FORBIDDEN, "{action}");
+    }
+    assert_eq!(audit_entry_count(&l.world.storage).await, entries);
+    assert_eq!(msp_switch().await["engaged"], true);
+
+    let admin = Browser::new(&l.app);
+    admin.sign_in("admin@harbor.example", PASSWORD).await;
+    assert!(
+        admin
+            .get("/")
+            .await
+            .body
+            .contains("Release the MSP-wide kill switch")
+    );
+    let released = admin.submit("/", "/kill-switch/release", &[]).await;
+    assert!(
+        released
+            .location
+            .as_deref()
+            .unwrap()
+            .ends_with("done=msp-kill-switch-released"),
+        "{:?}",
+        released.location
+    );
+    assert_eq!(msp_switch().await["engaged"], false);
+    assert_eq!(l.guardrails().await["paused"], json!([]));
+    // Releasing again says it is not pulled.
+    let again = admin.submit("/", "/kill-switch/release", &[]).await;
+    assert!(
+        again
+            .location
+            .as_deref()
+            .unwrap()
+            .ends_with("error=kill-switch-not-pulled"),
+        "{:?}",
+        again.location
+    );
+    l.stop().await;
+}
+
+#[tokio::test]
 async fn the_approval_card_shows_what_the_policy_would_decide_now() {
     let db = TestDatabase::migrated().await;
     let l = start(&db, None).await;

@@ -1,7 +1,7 @@
 //! The MSP dashboard: every tenant the caller can see.
 
 use leptos::prelude::*;
-use steward_domain::tenancy::Tenant;
+use steward_domain::{guardrails::AutomationHalt, tenancy::Tenant};
 
 use crate::{
     Chrome,
@@ -17,12 +17,62 @@ pub struct DashboardPage {
     pub next_cursor: Option<String>,
     /// Whether the caller may create tenants (shows the form).
     pub can_create: bool,
+    /// The MSP-wide kill switch, when pulled.
+    pub msp_halt: Option<AutomationHalt>,
+    /// Whether the caller may pull the MSP-wide kill switch.
+    pub can_halt_all: bool,
+    /// Whether the caller may release it.
+    pub can_release: bool,
     pub csrf_token: String,
+}
+
+/// The MSP-wide kill switch: whether automation runs in the customers' tenants, and the form
+/// to stop it in all of them at once (or to release it).
+fn kill_switch_card(page: &DashboardPage) -> impl IntoView + use<> {
+    let state = match &page.msp_halt {
+        None => view! {
+            <p class="automation-state" data-paused="false">"Automatic execution is on in every customer where its policy and guardrails allow it."</p>
+        }
+        .into_any(),
+        Some(halt) => view! {
+            <p class="automation-state flash flash-error" data-paused="true">{format!(
+                "Automatic execution is stopped in every customer. {}. Actions wait for a technician.",
+                super::response::halt_line(halt)
+            )}</p>
+        }
+        .into_any(),
+    };
+    let pull = (page.can_halt_all && page.msp_halt.is_none()).then(|| {
+        view! {
+            <form method="post" action="/kill-switch" class="row-form" id="pull-msp-kill-switch">
+                <Csrf token=page.csrf_token.clone()/>
+                <label>"Reason" <input type="text" name="reason" maxlength="500"/></label>
+                <button type="submit" class="button button-danger">"Stop automation in every customer"</button>
+            </form>
+        }
+    });
+    let release = (page.can_release && page.msp_halt.is_some()).then(|| {
+        view! {
+            <form method="post" action="/kill-switch/release" class="row-form" id="release-msp-kill-switch">
+                <Csrf token=page.csrf_token.clone()/>
+                <button type="submit" class="button button-secondary">"Release the MSP-wide kill switch"</button>
+            </form>
+        }
+    });
+    view! {
+        <section class="card" id="msp-kill-switch">
+            <h2>"Automation"</h2>
+            {state}
+            {pull}
+            {release}
+        </section>
+    }
 }
 
 /// Renders the dashboard.
 pub fn render(chrome: Chrome, page: DashboardPage) -> String {
     let count = page.tenants.len();
+    let kill_switch = kill_switch_card(&page);
     let rows = page
         .tenants
         .into_iter()
@@ -53,6 +103,7 @@ pub fn render(chrome: Chrome, page: DashboardPage) -> String {
     });
     let body = view! {
         <h1>{page.msp_name}</h1>
+        {kill_switch}
         <section class="card">
             <h2>"Customers " <span class="count">{count}</span></h2>
             <div class="table-wrap">

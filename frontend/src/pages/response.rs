@@ -7,9 +7,11 @@ use std::collections::HashMap;
 use leptos::prelude::*;
 use steward_domain::{
     ActionId, UserId,
-    actions::{Action, ActionStatus, ApproverSide, PolicyDecision, PolicyOutcome},
+    actions::{
+        Action, ActionStatus, ActionType, ApproverSide, PolicyDecision, PolicyOutcome, TargetKind,
+    },
     guardrails::{AutomationHalt, HaltScope, Pause, TenantGuardrails},
-    incidents::{Incident, IncidentStatus, Verdict},
+    incidents::{EntityKey, Incident, IncidentStatus, Verdict},
     risk::RiskScore,
     tenancy::{Role, Tenant},
 };
@@ -48,6 +50,9 @@ pub struct ResponsePage {
     pub can_halt: bool,
     /// Whether the viewer may release it (MSP admins).
     pub can_release: bool,
+    /// What the viewer may propose actions on (empty unless they may propose): the tenant's
+    /// devices and identities, by id and name.
+    pub proposable: Vec<(EntityKey, String)>,
     pub csrf_token: String,
 }
 
@@ -59,7 +64,8 @@ fn pause_label(pause: Pause) -> &'static str {
     }
 }
 
-fn halt_line(halt: &AutomationHalt) -> String {
+/// Who pulled a kill switch, when and why.
+pub(crate) fn halt_line(halt: &AutomationHalt) -> String {
     let whose = match halt.scope {
         HaltScope::Tenant => "This tenant's kill switch",
         HaltScope::Msp => "The MSP-wide kill switch",
@@ -472,6 +478,45 @@ fn risk_table(risk: &[RiskScore]) -> impl IntoView + use<> {
     }
 }
 
+/// The form to propose one action type for one or more of the tenant's devices or identities.
+fn propose_card(page: &ResponsePage) -> Option<impl IntoView + use<>> {
+    if page.proposable.is_empty() {
+        return None;
+    }
+    let types = ActionType::ALL
+        .iter()
+        .map(|kind| {
+            view! { <option value=kind.as_str()>{format!("{} — {}", kind.as_str().replace('_', " "), kind.describe())}</option> }
+        })
+        .collect_view();
+    let targets = |wanted: TargetKind| {
+        page.proposable
+            .iter()
+            .filter(|(entity, _)| entity.kind == wanted)
+            .map(|(entity, name)| {
+                view! {
+                    <label class="check"><input type="checkbox" name="target" value=entity.id.to_string()/>" "{name.clone()}</label>
+                }
+            })
+            .collect_view()
+    };
+    let action = format!("/tenants/{}/actions", page.tenant.id);
+    Some(view! {
+        <section class="card" id="propose">
+            <h2>"Propose an action"</h2>
+            <p>"Each target is decided by the tenant's authority policy, which sees how many targets the request has. With several, the first allowed target runs first as a canary; the rest stop if it fails."</p>
+            <form method="post" action=action>
+                <Csrf token=page.csrf_token.clone()/>
+                <label>"Action " <select name="type">{types}</select></label>
+                <fieldset><legend>"Devices"</legend>{targets(TargetKind::Device)}</fieldset>
+                <fieldset><legend>"Identities"</legend>{targets(TargetKind::Identity)}</fieldset>
+                <label>"Reason " <input type="text" name="reason" required maxlength="2000"/></label>
+                <button type="submit" class="button">"Propose"</button>
+            </form>
+        </section>
+    })
+}
+
 /// Renders the response page.
 pub fn render(chrome: Chrome, page: ResponsePage) -> String {
     let pending: Vec<_> = page
@@ -541,6 +586,7 @@ pub fn render(chrome: Chrome, page: ResponsePage) -> String {
                 </table>
             </div>
         </section>
+        {propose_card(&page)}
         {incidents_and_risk}
     };
     render_document(&title, Some(chrome), body)

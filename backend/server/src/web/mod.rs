@@ -34,6 +34,8 @@ pub fn routes() -> Router<AppState> {
         .route("/auth/oidc/callback", get(oidc::callback))
         .route("/", get(pages::dashboard))
         .route("/tenants", post(pages::create_tenant))
+        .route("/kill-switch", post(pages::pull_msp_kill_switch))
+        .route("/kill-switch/release", post(pages::release_msp_kill_switch))
         .route("/tenants/{tenant_id}", get(pages::tenant))
         .route("/tenants/{tenant_id}/rename", post(pages::rename_tenant))
         .route(
@@ -66,6 +68,7 @@ pub fn routes() -> Router<AppState> {
             post(integrations::run_scenario),
         )
         .route("/tenants/{tenant_id}/response", get(response::page))
+        .route("/tenants/{tenant_id}/actions", post(response::propose))
         .route(
             "/tenants/{tenant_id}/kill-switch",
             post(response::pull_kill_switch),

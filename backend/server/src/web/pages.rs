@@ -12,8 +12,8 @@ use steward_core::{
     auth::{self, PasswordChangeError},
     passwords,
     storage::{
-        NewTenant, NewUser, PageRequest, TenantAdminError, TenantChanges, TokenRevokeError,
-        UserAdminError, UserChanges,
+        GuardrailError, NewTenant, NewUser, PageRequest, TenantAdminError, TenantChanges,
+        TokenRevokeError, UserAdminError, UserChanges, WorkError,
     },
 };
 use steward_domain::{
@@ -75,6 +75,9 @@ impl PageQuery {
                 "The scenario's vendor records are in the sandbox; Steward synchronizes and triages them now."
             }
             "action-approved" => "Approved: the action runs now and is verified at the vendor.",
+            "actions-proposed" => {
+                "Proposed: each target's decision is below; what the policy allows runs, the rest waits for approval."
+            }
             "action-rejected" => "Rejected: the action will not run.",
             "rollback-requested" => "The rollback runs now and is verified at the vendor.",
             "incident-updated" => "The incident is updated.",
@@ -85,6 +88,12 @@ impl PageQuery {
                 "The kill switch is pulled: nothing runs automatically until an MSP admin releases it."
             }
             "kill-switch-released" => "The kill switch is released: automation resumes.",
+            "msp-kill-switch-pulled" => {
+                "The MSP-wide kill switch is pulled: nothing runs automatically in any customer until an MSP admin releases it."
+            }
+            "msp-kill-switch-released" => {
+                "The MSP-wide kill switch is released: automation resumes where each customer's policy allows it."
+            }
             "slack-answered" => "Slack delivered the click to Steward, which recorded the answer.",
             _ => return None,
         };
@@ -118,6 +127,12 @@ fn error_message(code: &str) -> &'static str {
         "irreversible" => "This action cannot be rolled back.",
         "not-rollbackable" => "Only a verified action can be rolled back.",
         "kill-switch-not-pulled" => "The kill switch is not pulled.",
+        "invalid-targets" => "Choose between 1 and 100 targets.",
+        "duplicate-target" => "A target was chosen twice.",
+        "unknown-target" => {
+            "A chosen target is not in this tenant's inventory or is the wrong kind for that action (devices for isolate and release, identities for the others)."
+        }
+        "invalid-reason" => "Give a reason of up to 2,000 characters.",
         "slack-not-linked" => {
             "You are not linked to a Slack user of this workspace; an MSP admin links Slack users in the MSP's Slack settings."
         }
@@ -248,10 +263,62 @@ pub async fn dashboard(s: WebSession, Query(query): Query<PageQuery>) -> Result<
             tenants: listed.items,
             next_cursor: listed.next.map(|id| id.to_string()),
             can_create: s.caller.allows(Permission::ManageTenants),
+            msp_halt: s.caller.msp_halt(s.storage.conn()).await?,
+            can_halt_all: s.caller.allows(Permission::HaltAllAutomation),
+            can_release: s.caller.allows(Permission::ManageAutomation),
             csrf_token: s.session.csrf_token.clone(),
         },
     ))
     .into_response())
+}
+
+#[derive(Debug, Deserialize)]
+pub struct HaltAllForm {
+    #[serde(default)]
+    reason: String,
+}
+
+/// Pulls the MSP-wide kill switch (MSP admins and technicians).
+pub async fn pull_msp_kill_switch(
+    WebForm { session: s, form }: WebForm<HaltAllForm>,
+) -> Result<Response, UiError> {
+    let txn = s.storage.begin().await?;
+    let pulled = s
+        .caller
+        .halt_all_automation(&s.write(&txn), &form.reason)
+        .await;
+    halt_outcome(txn, pulled, "msp-kill-switch-pulled").await
+}
+
+/// Releases the MSP-wide kill switch (MSP admins).
+pub async fn release_msp_kill_switch(
+    WebForm { session: s, .. }: WebForm<HaltAllForm>,
+) -> Result<Response, UiError> {
+    let txn = s.storage.begin().await?;
+    let released = s.caller.release_all_automation(&s.write(&txn)).await;
+    halt_outcome(txn, released, "msp-kill-switch-released").await
+}
+
+/// Back to the dashboard: committed and saying `done`, or refused and saying why.
+async fn halt_outcome(
+    txn: steward_core::storage::DatabaseTransaction,
+    outcome: Result<steward_domain::guardrails::AutomationHalt, WorkError>,
+    done: &'static str,
+) -> Result<Response, UiError> {
+    match outcome {
+        Ok(_) => {
+            txn.commit().await?;
+            Ok(back("/", Ok(done)))
+        }
+        Err(WorkError::Forbidden(forbidden)) => Err(UiError::Forbidden(forbidden)),
+        Err(WorkError::Guardrail(GuardrailError::NotEngaged)) => {
+            Ok(back("/", Err("kill-switch-not-pulled")))
+        }
+        Err(WorkError::Guardrail(GuardrailError::ReasonTooLong)) => {
+            Ok(back("/", Err("reason-too-long")))
+        }
+        Err(err) => Err(UiError::internal(&err)),
+    }
 }
 
 #[derive(Debug, Deserialize)]

@@ -6,14 +6,17 @@ use axum::{
 };
 use serde::Deserialize;
 use std::collections::HashMap;
-use steward_core::storage::{
-    ActionRequestError, GuardrailError, IncidentUpdateError, PageRequest, TenantWork, WorkError,
+use steward_core::{
+    proposals::{self, ActionRequest, RequestError},
+    storage::{
+        ActionRequestError, GuardrailError, IncidentUpdateError, PageRequest, TenantWork, WorkError,
+    },
 };
 
 use steward_domain::{
     ActionId, IncidentId, TenantId,
     access::Permission,
-    actions::{ActionStatus, ApproverSide, PolicyDecision},
+    actions::{ActionStatus, ActionType, ApproverSide, PolicyDecision, ProposerKind, TargetKind},
     incidents::{EntityKey, IncidentStatus, IncidentUpdate, Verdict},
 };
 use steward_frontend::pages::response::{self, ResponsePage};
@@ -73,6 +76,28 @@ pub async fn page(
         )
         .await?;
     let what_if = what_if(&state, &s, tenant_id, &actions).await?;
+    let mut proposable = Vec::new();
+    if s.caller.allows(Permission::ProposeActions) {
+        let inventory = scope.inventory();
+        proposable.extend(inventory.devices().await?.into_iter().map(|d| {
+            (
+                EntityKey {
+                    kind: TargetKind::Device,
+                    id: d.id,
+                },
+                d.hostname,
+            )
+        }));
+        proposable.extend(inventory.identities().await?.into_iter().map(|i| {
+            (
+                EntityKey {
+                    kind: TargetKind::Identity,
+                    id: i.id,
+                },
+                i.user_principal_name,
+            )
+        }));
+    }
     let chrome = chrome(&s, &format!("/tenants/{tenant_id}"), query.flash()).await?;
     Ok(Html(response::render(
         chrome,
@@ -92,6 +117,7 @@ pub async fn page(
             what_if,
             can_halt: s.caller.allows(Permission::HaltAutomation),
             can_release: s.caller.allows(Permission::ManageAutomation),
+            proposable,
             csrf_token: s.session.csrf_token.clone(),
         },
     ))
@@ -186,6 +212,17 @@ async fn in_work(
     tenant_id: TenantId,
     write: impl AsyncFnOnce(&TenantWork<'_>) -> Result<&'static str, WorkError>,
 ) -> Result<Response, UiError> {
+    in_work_refusing(s, tenant_id, write, refusal).await
+}
+
+/// As [`in_work`], for a write with its own errors, each turned into a flash code (or an error
+/// page) by `refused`.
+async fn in_work_refusing<E>(
+    s: &WebSession,
+    tenant_id: TenantId,
+    write: impl AsyncFnOnce(&TenantWork<'_>) -> Result<&'static str, E>,
+    refused: impl FnOnce(E) -> Result<&'static str, UiError>,
+) -> Result<Response, UiError> {
     let txn = s.storage.begin().await?;
     let context = s.write(&txn);
     let work = s
@@ -201,7 +238,7 @@ async fn in_work(
             txn.commit().await?;
             Ok(back(&page_path(tenant_id), Ok(done)))
         }
-        Err(err) => Ok(back(&page_path(tenant_id), Err(refusal(err)?))),
+        Err(err) => Ok(back(&page_path(tenant_id), Err(refused(err)?))),
     }
 }
 
@@ -245,6 +282,62 @@ pub async fn reject(
     WebForm { session, form }: WebForm<AnswerForm>,
 ) -> Result<Response, UiError> {
     answer(session, tenant_id, action_id, false, form).await
+}
+
+/// Proposes one action type for the checked targets (a form with repeated `target` fields).
+pub async fn propose(
+    State(state): State<AppState>,
+    Path(tenant_id): Path<TenantId>,
+    WebForm { session: s, form }: WebForm<Vec<(String, String)>>,
+) -> Result<Response, UiError> {
+    let field = |name: &str| {
+        form.iter()
+            .find(|(key, _)| key == name)
+            .map(|(_, value)| value.clone())
+            .unwrap_or_default()
+    };
+    let kind: ActionType = field("type")
+        .parse()
+        .map_err(|err: String| UiError::BadForm(err))?;
+    let mut targets = Vec::new();
+    for (_, value) in form.iter().filter(|(key, _)| key == "target") {
+        targets.push(
+            value
+                .parse::<uuid::Uuid>()
+                .map_err(|_| UiError::BadForm(format!("{value:?} is not a target id")))?,
+        );
+    }
+    let request = ActionRequest {
+        kind,
+        targets,
+        reason: field("reason"),
+        incident_id: None,
+        idempotency_key: None,
+        proposer: ProposerKind::Technician,
+    };
+    in_work_refusing(
+        &s,
+        tenant_id,
+        async |work| {
+            proposals::request(work, &state.policies, &request).await?;
+            Ok("actions-proposed")
+        },
+        |err| {
+            Ok(match err {
+                RequestError::Work(err) => refusal(err)?,
+                RequestError::TargetCount(_) => "invalid-targets",
+                RequestError::DuplicateTarget(_) => "duplicate-target",
+                RequestError::UnknownTarget { .. } => "unknown-target",
+                RequestError::Reason => "invalid-reason",
+                RequestError::UnknownIncident(_)
+                | RequestError::InvalidKey
+                | RequestError::KeyReused(_) => {
+                    return Err(UiError::BadForm(err.to_string()));
+                }
+            })
+        },
+    )
+    .await
 }
 
 #[derive(Debug, Deserialize)]
