@@ -14,7 +14,10 @@ use steward_integrations::{
     ActionRequest, Connector, ConnectorError, Verification,
     http::{RetryPolicy, VendorHttp},
     microsoft::{MicrosoftSettings, defender::DefenderConnector, graph::GraphConnector},
-    sandbox::{Api, Fault, MemoryStore, Sandbox, SandboxCredentials, SandboxSettings, Scenario},
+    sandbox::{
+        Api, AuthMethodKind, Fault, MemoryStore, Sandbox, SandboxCredentials, SandboxSettings,
+        Scenario,
+    },
 };
 use url::Url;
 use uuid::Uuid;
@@ -88,6 +91,37 @@ impl Fixture {
             Arc::new(SystemClock),
         )
         .unwrap()
+    }
+
+    /// A Microsoft Graph access token from the sandbox's token endpoint.
+    async fn graph_token(&self) -> String {
+        let answer: serde_json::Value = Self::http()
+            .client()
+            .post(
+                self.base
+                    .join(&format!(
+                        "login/{}/oauth2/v2.0/token",
+                        self.credentials.directory_id
+                    ))
+                    .unwrap(),
+            )
+            .form(&[
+                ("grant_type", "client_credentials"),
+                ("client_id", self.credentials.client_id.as_str()),
+                ("client_secret", self.credentials.client_secret.as_str()),
+                ("scope", "https://graph.microsoft.com/.default"),
+            ])
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        answer["access_token"].as_str().unwrap().to_owned()
+    }
+
+    fn graph_url(&self, path: &str) -> Url {
+        self.base.join(&format!("graph/v1.0/{path}")).unwrap()
     }
 
     async fn state(&self) -> steward_integrations::sandbox::SandboxState {
@@ -482,6 +516,96 @@ async fn revoking_sessions_is_verified_and_cannot_be_rolled_back() {
         graph.rollback(&revoke, &snapshot).await,
         Err(ConnectorError::Unsupported(ActionType::RevokeSessions))
     );
+}
+
+#[tokio::test]
+async fn resetting_mfa_deletes_every_second_factor_default_last() {
+    let fixture = Fixture::start().await;
+    let graph = fixture.graph();
+    let users = fixture.state().await.users;
+    // The owner has Microsoft Authenticator (the default) and a phone.
+    let user = users[0].clone();
+    assert_eq!(
+        user.mfa_methods,
+        [
+            AuthMethodKind::MicrosoftAuthenticator,
+            AuthMethodKind::Phone
+        ]
+    );
+
+    // Graph refuses to delete the default method while another second factor remains.
+    let token = fixture.graph_token().await;
+    let http = Fixture::http();
+    let client = http.client();
+    let methods: serde_json::Value = client
+        .get(fixture.graph_url(&format!("users/{}/authentication/methods", user.id)))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let listed = methods["value"].as_array().unwrap();
+    assert_eq!(listed.len(), 3, "{methods:#}");
+    assert_eq!(
+        listed[0]["@odata.type"],
+        "#microsoft.graph.passwordAuthenticationMethod"
+    );
+    let authenticator = listed[1]["id"].as_str().unwrap();
+    let refused = client
+        .delete(fixture.graph_url(&format!(
+            "users/{}/authentication/microsoftAuthenticatorMethods/{authenticator}",
+            user.id
+        )))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), reqwest::StatusCode::BAD_REQUEST);
+    let body: serde_json::Value = refused.json().await.unwrap();
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("Cannot delete default method"),
+        "{body}"
+    );
+
+    let reset = request(ActionType::ResetMfa, &user.id, "reset-1");
+    let snapshot = graph.snapshot(&reset).await.unwrap();
+    assert_eq!(
+        snapshot.0["authentication_methods"]
+            .as_array()
+            .unwrap()
+            .len(),
+        3,
+        "{snapshot:?}"
+    );
+    let execution = graph.execute(&reset).await.unwrap();
+    let (verdict, _) = settle(&graph, &reset, &execution).await;
+    assert!(matches!(verdict, Verification::Confirmed(_)), "{verdict:?}");
+    let after = fixture.state().await;
+    let user_after = after.users.iter().find(|u| u.id == user.id).unwrap();
+    assert!(user_after.mfa_methods.is_empty(), "{user_after:?}");
+    // Running it again (a retried job) changes nothing and still succeeds.
+    graph.execute(&reset).await.unwrap();
+    assert_eq!(
+        graph.rollback(&reset, &snapshot).await,
+        Err(ConnectorError::Unsupported(ActionType::ResetMfa))
+    );
+    // Nobody else lost a method.
+    for (before, after) in users.iter().zip(&after.users).skip(1) {
+        assert_eq!(before.mfa_methods, after.mfa_methods, "{}", before.id);
+    }
+    // The office manager never registered one: resetting is confirmed at once.
+    assert!(users[2].mfa_methods.is_empty());
+    let none = request(ActionType::ResetMfa, &users[2].id, "reset-2");
+    let execution = graph.execute(&none).await.unwrap();
+    assert!(matches!(
+        graph.verify(&none, &execution).await.unwrap(),
+        Verification::Confirmed(_)
+    ));
 }
 
 #[tokio::test]

@@ -11,7 +11,7 @@ import rego.v1
 
 default decision := {"outcome": "deny", "reasons": ["no-decision"]}
 
-known_actions := {"isolate_device", "release_device", "disable_user", "enable_user", "revoke_sessions"}
+known_actions := {"isolate_device", "release_device", "disable_user", "enable_user", "revoke_sessions", "reset_mfa"}
 
 # Actions that stop people working: the customer decides when their key people or critical
 # systems are hit.
@@ -33,6 +33,7 @@ bulk_limits := {
 	"disable_user": 5,
 	"enable_user": 25,
 	"revoke_sessions": 10,
+	"reset_mfa": 5,
 }
 
 deny_reasons contains "bulk-limit-exceeded" if input.action.target_count > bulk_limits[input.action.type]
@@ -88,6 +89,7 @@ hourly_limits := {
 	"disable_user": 5,
 	"enable_user": 5,
 	"revoke_sessions": 5,
+	"reset_mfa": 5,
 }
 
 technician_reasons contains "action-type-hourly-limit" if {

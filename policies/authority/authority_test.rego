@@ -66,6 +66,15 @@ cases := [
 		"reasons": ["irreversible-action"],
 	},
 	{
+		"name": "resetting MFA is irreversible: a technician decides",
+		"input": with_patch({
+			"action": {"type": "reset_mfa", "reversible": false, "target_count": 1},
+			"target": {"kind": "identity", "name": "jo@acme.example", "criticality": "medium", "privileged": false, "tags": []},
+		}),
+		"outcome": "technician_approval",
+		"reasons": ["irreversible-action"],
+	},
+	{
 		"name": "isolating a critical server needs the customer",
 		"input": with_patch({"target": {"kind": "device", "name": "SRV-01", "criticality": "critical", "privileged": false, "tags": []}}),
 		"outcome": "customer_approval",

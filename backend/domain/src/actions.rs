@@ -23,15 +23,20 @@ pub enum ActionType {
     EnableUser,
     /// End every session and refresh token of a user. Cannot be undone.
     RevokeSessions,
+    /// Delete every second factor a user registered (Microsoft Entra ID authentication
+    /// methods), so whoever holds them cannot pass MFA; the user registers again at the next
+    /// sign-in. Cannot be undone.
+    ResetMfa,
 }
 
 impl ActionType {
-    pub const ALL: [ActionType; 5] = [
+    pub const ALL: [ActionType; 6] = [
         ActionType::IsolateDevice,
         ActionType::ReleaseDevice,
         ActionType::DisableUser,
         ActionType::EnableUser,
         ActionType::RevokeSessions,
+        ActionType::ResetMfa,
     ];
 
     #[must_use]
@@ -42,6 +47,7 @@ impl ActionType {
             ActionType::DisableUser => "disable_user",
             ActionType::EnableUser => "enable_user",
             ActionType::RevokeSessions => "revoke_sessions",
+            ActionType::ResetMfa => "reset_mfa",
         }
     }
 
@@ -53,7 +59,7 @@ impl ActionType {
             ActionType::ReleaseDevice => Some(ActionType::IsolateDevice),
             ActionType::DisableUser => Some(ActionType::EnableUser),
             ActionType::EnableUser => Some(ActionType::DisableUser),
-            ActionType::RevokeSessions => None,
+            ActionType::RevokeSessions | ActionType::ResetMfa => None,
         }
     }
 
@@ -78,6 +84,9 @@ impl ActionType {
             ActionType::RevokeSessions => {
                 "Revoke every session and refresh token of the account, forcing a new sign-in everywhere"
             }
+            ActionType::ResetMfa => {
+                "Delete every MFA method the account registered (Microsoft Entra ID authentication methods); the user registers again at the next sign-in"
+            }
         }
     }
 
@@ -96,6 +105,9 @@ impl ActionType {
             ActionType::RevokeSessions => {
                 "None: revoked sessions cannot be restored; users sign in again"
             }
+            ActionType::ResetMfa => {
+                "None: deleted MFA methods cannot be restored; the user registers them again"
+            }
         }
     }
 
@@ -104,9 +116,10 @@ impl ActionType {
     pub const fn target_kind(self) -> TargetKind {
         match self {
             ActionType::IsolateDevice | ActionType::ReleaseDevice => TargetKind::Device,
-            ActionType::DisableUser | ActionType::EnableUser | ActionType::RevokeSessions => {
-                TargetKind::Identity
-            }
+            ActionType::DisableUser
+            | ActionType::EnableUser
+            | ActionType::RevokeSessions
+            | ActionType::ResetMfa => TargetKind::Identity,
         }
     }
 }
@@ -701,6 +714,7 @@ mod tests {
             }
         }
         assert!(!ActionType::RevokeSessions.is_reversible());
+        assert!(!ActionType::ResetMfa.is_reversible());
     }
 
     #[test]

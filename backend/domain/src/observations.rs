@@ -54,6 +54,7 @@ impl Vendor {
                 ActionType::DisableUser,
                 ActionType::EnableUser,
                 ActionType::RevokeSessions,
+                ActionType::ResetMfa,
             ],
         }
     }

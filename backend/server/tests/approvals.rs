@@ -28,19 +28,6 @@ impl Loop {
         .await
     }
 
-    async fn answer(&self, action: &Value, token: &str, verb: &str) -> (StatusCode, Value) {
-        self.call(
-            Method::POST,
-            &self.path(&format!(
-                "actions/{}/{verb}",
-                action["id"].as_str().unwrap()
-            )),
-            token,
-            Some(&json!({ "version": action["version"] })),
-        )
-        .await
-    }
-
     async fn action(&self, action: &Value) -> Value {
         let (status, body) = self
             .call(
@@ -74,24 +61,24 @@ async fn a_policy_requiring_two_approvers_waits_for_two_different_people() {
     let (action, laptop) = l.awaiting_isolation().await;
     assert_eq!(action["decision"]["quorum"], 2);
 
-    let (status, first) = l.answer(&action, &l.technician, "approve").await;
+    let (status, first) = l.answer_as(&action, &l.technician, "approve").await;
     assert_eq!(status, StatusCode::OK, "{first}");
     assert_eq!(first["status"], "awaiting_approval");
     assert_eq!(first["approvals"].as_array().unwrap().len(), 1);
 
     // The same person twice is still one approval.
-    let (status, again) = l.answer(&action, &l.technician, "approve").await;
+    let (status, again) = l.answer_as(&action, &l.technician, "approve").await;
     assert_eq!(status, StatusCode::CONFLICT, "{again}");
     assert_eq!(again["error"]["code"], "already-answered");
     // The customer is not the side this policy asks.
-    let (status, body) = l.answer(&action, &l.owner, "approve").await;
+    let (status, body) = l.answer_as(&action, &l.owner, "approve").await;
     assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
 
     // Nothing ran on one approval.
     let state = l.sandbox_state().await;
     assert_eq!(item(&state, "devices", &laptop)["isolated"], false);
 
-    let (status, second) = l.answer(&action, &l.admin, "approve").await;
+    let (status, second) = l.answer_as(&action, &l.admin, "approve").await;
     assert_eq!(status, StatusCode::OK, "{second}");
     assert_ne!(second["status"], "awaiting_approval");
     l.wait_for_action("isolate_device", &["verified"]).await;
@@ -115,7 +102,7 @@ async fn a_policy_can_name_the_role_that_approves() {
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     let (action, _) = l.awaiting_isolation().await;
-    let (status, body) = l.answer(&action, &l.technician, "approve").await;
+    let (status, body) = l.answer_as(&action, &l.technician, "approve").await;
     assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
     assert_eq!(body["error"]["code"], "approver-role-required");
     assert!(
@@ -125,7 +112,7 @@ async fn a_policy_can_name_the_role_that_approves() {
             .contains("msp admin"),
         "{body}"
     );
-    let (status, body) = l.answer(&action, &l.admin, "approve").await;
+    let (status, body) = l.answer_as(&action, &l.admin, "approve").await;
     assert_eq!(status, StatusCode::OK, "{body}");
     l.wait_for_action("isolate_device", &["verified"]).await;
     l.stop().await;
@@ -163,8 +150,8 @@ async fn concurrent_approval_and_rejection_resolve_to_exactly_one_outcome() {
     let (action, laptop) = l.awaiting_isolation().await;
 
     let ((approve_status, approved), (reject_status, rejected)) = tokio::join!(
-        l.answer(&action, &l.technician, "approve"),
-        l.answer(&action, &l.admin, "reject"),
+        l.answer_as(&action, &l.technician, "approve"),
+        l.answer_as(&action, &l.admin, "reject"),
     );
     let winners = [approve_status, reject_status]
         .iter()
@@ -200,8 +187,8 @@ async fn concurrent_approvals_both_count_and_the_action_runs_once() {
     assert_eq!(status, StatusCode::OK, "{body}");
     let (action, laptop) = l.awaiting_isolation().await;
     let ((first, a), (second, b)) = tokio::join!(
-        l.answer(&action, &l.technician, "approve"),
-        l.answer(&action, &l.admin, "approve"),
+        l.answer_as(&action, &l.technician, "approve"),
+        l.answer_as(&action, &l.admin, "approve"),
     );
     assert_eq!(first, StatusCode::OK, "{a}");
     assert_eq!(second, StatusCode::OK, "{b}");
@@ -254,7 +241,7 @@ async fn unanswered_requests_escalate_then_expire_to_rejected() {
         expired["detail"].as_str().unwrap().contains("expired"),
         "{expired}"
     );
-    let (status, body) = l.answer(&action, &l.technician, "approve").await;
+    let (status, body) = l.answer_as(&action, &l.technician, "approve").await;
     assert_eq!(status, StatusCode::CONFLICT, "{body}");
     assert_eq!(body["error"]["code"], "not-awaiting-approval");
     let state = l.sandbox_state().await;
@@ -299,12 +286,12 @@ async fn a_request_past_its_expiry_takes_no_approval_even_before_the_sweep() {
     // Nothing sweeps: the request is past its expiry but still waiting.
     l.stop_worker().await;
     l.world.clock.advance(chrono::Duration::minutes(61));
-    let (status, body) = l.answer(&action, &l.technician, "approve").await;
+    let (status, body) = l.answer_as(&action, &l.technician, "approve").await;
     assert_eq!(status, StatusCode::CONFLICT, "{body}");
     assert_eq!(body["error"]["code"], "request-expired");
     assert_eq!(l.action(&action).await["status"], "awaiting_approval");
     // Declining still works: it only stops what would not run anyway.
-    let (status, body) = l.answer(&action, &l.technician, "reject").await;
+    let (status, body) = l.answer_as(&action, &l.technician, "reject").await;
     assert_eq!(status, StatusCode::OK, "{body}");
     l.stop().await;
 }

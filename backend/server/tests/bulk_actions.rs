@@ -120,21 +120,6 @@ impl Loop {
         panic!("batch {id} did not become {status}: {last:#}");
     }
 
-    async fn answer(&self, action: &Value, verb: &str) {
-        let (status, body) = self
-            .call(
-                Method::POST,
-                &self.path(&format!(
-                    "actions/{}/{verb}",
-                    action["id"].as_str().unwrap()
-                )),
-                &self.technician,
-                Some(&json!({"version": action["version"]})),
-            )
-            .await;
-        assert_eq!(status, StatusCode::OK, "{body}");
-    }
-
     /// The tenant's audit entries about `action_id`, oldest first, as `(seq, action)`.
     async fn audit_of(&self, action_id: &str) -> Vec<(u64, String)> {
         let (status, page) = self

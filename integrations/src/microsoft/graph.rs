@@ -1,12 +1,15 @@
 //! Microsoft Graph v1.0 for Microsoft Entra ID: users, admin roles, sign-ins, security alerts,
-//! disabling accounts and revoking sessions.
+//! disabling accounts, revoking sessions and resetting MFA.
 //!
 //! Built to the published reference (see `docs/vendors/microsoft-defender-and-graph.md`):
 //! collections page with `@odata.nextLink` only (`$skip` is not supported on users);
 //! `accountEnabled` is not a default property and must be `$select`ed; `PATCH /users/{id}`
 //! answers `204`; `revokeSignInSessions` answers `200 {"value": true}` although documented as
 //! `204`, so any 2xx is success. Every request sends `Prefer: include-unknown-enum-members` so
-//! evolvable enum members arrive as themselves.
+//! evolvable enum members arrive as themselves. Resetting MFA deletes each second factor from
+//! its collection under `/users/{id}/authentication/`; Graph refuses to delete the default
+//! method while others remain and v1.0 does not say which one is the default, so what it
+//! refuses is deleted again once the others are gone.
 
 use std::sync::Arc;
 
@@ -40,6 +43,9 @@ pub const SCOPE: &str = "https://graph.microsoft.com/.default";
 /// The documented maximum page size of `GET /users`.
 pub const MAX_USER_PAGE: usize = 999;
 
+/// How many rounds an MFA reset deletes in: the default method goes last, on the second.
+const MFA_RESET_ROUNDS: usize = 3;
+
 /// How far Steward's clock and Microsoft's may disagree when checking a session revocation.
 const CLOCK_TOLERANCE: Duration = Duration::seconds(60);
 
@@ -50,6 +56,43 @@ const ENTRA: Product = Product {
 
 const USER_FIELDS: &str =
     "id,displayName,userPrincipalName,mail,jobTitle,department,accountEnabled";
+
+/// One of a user's authentication methods (`GET /users/{id}/authentication/methods`).
+#[derive(Debug, Clone, Deserialize)]
+struct AuthenticationMethod {
+    #[serde(rename = "@odata.type")]
+    odata_type: String,
+    id: String,
+}
+
+impl AuthenticationMethod {
+    /// Whether it is a second factor (anything but the password).
+    fn is_second_factor(&self) -> bool {
+        self.odata_type != "#microsoft.graph.passwordAuthenticationMethod"
+    }
+
+    /// The collection under `/users/{id}/authentication/` that deletes it; `None` for the
+    /// password and for types this connector does not know (left in place, so verification
+    /// reports them).
+    fn collection(&self) -> Option<&'static str> {
+        let kind = self
+            .odata_type
+            .strip_prefix("#microsoft.graph.")?
+            .strip_suffix("AuthenticationMethod")?;
+        Some(match kind {
+            "email" => "emailMethods",
+            "fido2" => "fido2Methods",
+            "microsoftAuthenticator" => "microsoftAuthenticatorMethods",
+            "phone" => "phoneMethods",
+            "softwareOath" => "softwareOathMethods",
+            "temporaryAccessPass" => "temporaryAccessPassMethods",
+            "windowsHelloForBusiness" => "windowsHelloForBusinessMethods",
+            "platformCredential" => "platformCredentialMethods",
+            "external" => "externalAuthenticationMethods",
+            _ => return None,
+        })
+    }
+}
 
 /// A Graph user with the properties Steward selects.
 #[derive(Debug, Clone, Deserialize)]
@@ -334,6 +377,64 @@ impl GraphConnector {
     }
 }
 
+impl GraphConnector {
+    async fn authentication_methods(
+        &self,
+        id: &str,
+    ) -> Result<Vec<AuthenticationMethod>, ConnectorError> {
+        // A user's methods are not paged.
+        let url = self.api.url(&format!(
+            "v1.0/users/{}/authentication/methods",
+            path_segment(id)
+        ))?;
+        self.api
+            .get_json::<super::Page<AuthenticationMethod>>(url)
+            .await?
+            .map(|page| page.value)
+            .ok_or_else(|| ConnectorError::NotFound(format!("user {id}")))
+    }
+
+    /// Deletes every second factor of the user it can; what Graph refused (the default
+    /// method, while others remained) is tried again once the others are gone.
+    async fn reset_mfa(&self, id: &str) -> Result<(), ConnectorError> {
+        for _ in 0..MFA_RESET_ROUNDS {
+            let methods = self.authentication_methods(id).await?;
+            let deletable: Vec<_> = methods
+                .iter()
+                .filter_map(|m| m.collection().map(|c| (c, m.id.as_str())))
+                .collect();
+            if deletable.is_empty() {
+                return Ok(());
+            }
+            let mut deleted = 0;
+            let mut refused = None;
+            for (collection, method_id) in deletable {
+                let url = self.api.url(&format!(
+                    "v1.0/users/{}/authentication/{collection}/{}",
+                    path_segment(id),
+                    path_segment(method_id)
+                ))?;
+                // Deleting is idempotent: a method already gone answers 404, the same effect.
+                match self
+                    .api
+                    .send(Method::DELETE, url, None, Idempotency::Idempotent)
+                    .await
+                {
+                    Ok(_) => deleted += 1,
+                    Err(rejected @ ConnectorError::Rejected { .. }) => refused = Some(rejected),
+                    Err(other) => return Err(other),
+                }
+            }
+            if deleted == 0 {
+                return Err(refused.unwrap_or_else(|| {
+                    ConnectorError::Protocol("no MFA method could be deleted".into())
+                }));
+            }
+        }
+        Ok(())
+    }
+}
+
 fn path_segment(value: &str) -> String {
     url::form_urlencoded::byte_serialize(value.as_bytes()).collect()
 }
@@ -532,12 +633,22 @@ impl Connector for GraphConnector {
     async fn snapshot(&self, request: &ActionRequest) -> Result<Snapshot, ConnectorError> {
         ensure_supported(self, request.action)?;
         let user = self.user(&request.target).await?;
-        Ok(Snapshot(json!({
+        let mut state = json!({
             "user_id": user.id,
             "user_principal_name": user.user_principal_name,
             "account_enabled": user.account_enabled,
             "sign_in_sessions_valid_from": user.sign_in_sessions_valid_from_date_time,
-        })))
+        });
+        if request.action == ActionType::ResetMfa {
+            // What is deleted, for the record: it cannot be put back.
+            state["authentication_methods"] = self
+                .authentication_methods(&request.target)
+                .await?
+                .iter()
+                .map(|m| json!({"type": m.odata_type, "id": m.id}))
+                .collect();
+        }
+        Ok(Snapshot(state))
     }
 
     async fn execute(&self, request: &ActionRequest) -> Result<Execution, ConnectorError> {
@@ -546,6 +657,7 @@ impl Connector for GraphConnector {
         match request.action {
             ActionType::DisableUser => self.set_account_enabled(&request.target, false).await?,
             ActionType::EnableUser => self.set_account_enabled(&request.target, true).await?,
+            ActionType::ResetMfa => self.reset_mfa(&request.target).await?,
             _ => self.revoke_sessions(&request.target, requested_at).await?,
         }
         Ok(Execution {
@@ -574,6 +686,26 @@ impl Connector for GraphConnector {
                         Verification::Failed(format!("{name} still has accountEnabled={enabled}"))
                     }
                     None => Verification::Pending(format!("{name} did not report accountEnabled")),
+                }
+            }
+            ActionType::ResetMfa => {
+                let left: Vec<String> = self
+                    .authentication_methods(&request.target)
+                    .await?
+                    .into_iter()
+                    .filter(AuthenticationMethod::is_second_factor)
+                    .map(|m| m.odata_type)
+                    .collect();
+                if left.is_empty() {
+                    Verification::Confirmed(format!(
+                        "{name} has no MFA method left and registers again at the next sign-in"
+                    ))
+                } else {
+                    Verification::Pending(format!(
+                        "{name} still has {} MFA method(s): {}",
+                        left.len(),
+                        left.join(", ")
+                    ))
                 }
             }
             _ => {

@@ -21,7 +21,7 @@ use uuid::Uuid;
 
 use super::{
     Api, IssuedToken, Sandbox,
-    environment::{DEFAULT_USER_PROPERTIES, Environment, Fault, SimMachineAction},
+    environment::{AuthMethodKind, DEFAULT_USER_PROPERTIES, Environment, Fault, SimMachineAction},
     odata::{self, Filter},
 };
 
@@ -45,13 +45,24 @@ pub(super) fn router<S: Clone + Send + Sync + 'static>(sandbox: Sandbox) -> Rout
             "/graph/v1.0/users/{id}/revokeSignInSessions",
             post(revoke_sessions),
         )
+        .route(
+            "/graph/v1.0/users/{id}/authentication/methods",
+            get(authentication_methods),
+        )
+        .route(
+            "/graph/v1.0/users/{id}/authentication/{collection}/{method}",
+            axum::routing::delete(delete_authentication_method),
+        )
         .route("/graph/v1.0/directoryRoles", get(directory_roles))
         .route("/graph/v1.0/directoryRoles/{id}/members", get(role_members))
         .route("/graph/v1.0/auditLogs/signIns", get(sign_ins))
         .route("/graph/v1.0/security/alerts_v2", get(security_alerts))
         .route(
             "/graph/{*rest}",
-            get(graph_unknown).post(graph_unknown).patch(graph_unknown),
+            get(graph_unknown)
+                .post(graph_unknown)
+                .patch(graph_unknown)
+                .delete(graph_unknown),
         )
         .with_state(sandbox)
 }
@@ -1007,6 +1018,101 @@ async fn revoke_sessions(
         }))
         .into_response(),
         Ok(None) | Err(_) => user_not_found(&sandbox, &id),
+    }
+}
+
+/// `GET /users/{id}/authentication/methods`: every method of the user, password included (not
+/// paged).
+async fn authentication_methods(
+    State(sandbox): State<Sandbox>,
+    Graph(tenant): Graph,
+    Path(id): Path<String>,
+) -> Response {
+    let methods = with_environment(&sandbox, tenant, |e| {
+        let user = e.user(&id)?;
+        Some(
+            user.authentication_methods
+                .iter()
+                .map(|m| m.to_vendor(user))
+                .collect::<Vec<_>>(),
+        )
+    })
+    .await
+    .flatten();
+    match methods {
+        Some(methods) => Json(json!({
+            "@odata.context": format!("https://graph.microsoft.com/v1.0/$metadata#users('{id}')/authentication/methods"),
+            "value": methods,
+        }))
+        .into_response(),
+        None => user_not_found(&sandbox, &id),
+    }
+}
+
+/// `DELETE /users/{id}/authentication/{collection}/{method}`: 204. As the service does, it
+/// refuses (400) to delete the default method while other second factors remain, and the
+/// password cannot be deleted at all.
+async fn delete_authentication_method(
+    State(sandbox): State<Sandbox>,
+    Graph(tenant): Graph,
+    Path((id, collection, method_id)): Path<(String, String, String)>,
+) -> Response {
+    enum Outcome {
+        Deleted,
+        NoUser,
+        NoMethod,
+        Password,
+        Default,
+    }
+    let outcome = sandbox
+        .mutate(tenant, |e| {
+            let Some(user) = e.user_mut(&id) else {
+                return Outcome::NoUser;
+            };
+            let Some(index) = user
+                .authentication_methods
+                .iter()
+                .position(|m| m.id == method_id && m.kind.collection() == collection)
+            else {
+                return Outcome::NoMethod;
+            };
+            let method = &user.authentication_methods[index];
+            if method.kind == AuthMethodKind::Password {
+                return Outcome::Password;
+            }
+            let others = user
+                .authentication_methods
+                .iter()
+                .filter(|m| m.kind != AuthMethodKind::Password && m.id != method_id)
+                .count();
+            if method.default && others > 0 {
+                return Outcome::Default;
+            }
+            user.authentication_methods.remove(index);
+            Outcome::Deleted
+        })
+        .await;
+    match outcome {
+        Ok(Outcome::Deleted) => StatusCode::NO_CONTENT.into_response(),
+        Ok(Outcome::NoUser) | Err(_) => user_not_found(&sandbox, &id),
+        Ok(Outcome::NoMethod) => graph_error(
+            &sandbox,
+            StatusCode::NOT_FOUND,
+            "itemNotFound",
+            &format!("The authentication method '{method_id}' was not found in '{collection}'."),
+        ),
+        Ok(Outcome::Password) => graph_error(
+            &sandbox,
+            StatusCode::BAD_REQUEST,
+            "badRequest",
+            "The password authentication method cannot be deleted.",
+        ),
+        Ok(Outcome::Default) => graph_error(
+            &sandbox,
+            StatusCode::BAD_REQUEST,
+            "badRequest",
+            "Cannot delete default method with other methods configured. Please change default method before deletion.",
+        ),
     }
 }
 

@@ -126,6 +126,83 @@ pub struct SimUser {
     pub account_enabled: bool,
     pub created: DateTime<Utc>,
     pub sign_in_sessions_valid_from: DateTime<Utc>,
+    /// What the user signs in with: a password, and the second factors they registered.
+    #[serde(default)]
+    pub authentication_methods: Vec<SimAuthMethod>,
+}
+
+/// A kind of Microsoft Entra ID authentication method, as Graph names its type and the
+/// collection under `/users/{id}/authentication/` that holds it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AuthMethodKind {
+    Password,
+    MicrosoftAuthenticator,
+    Phone,
+    SoftwareOath,
+}
+
+impl AuthMethodKind {
+    #[must_use]
+    pub const fn odata_type(self) -> &'static str {
+        match self {
+            AuthMethodKind::Password => "#microsoft.graph.passwordAuthenticationMethod",
+            AuthMethodKind::MicrosoftAuthenticator => {
+                "#microsoft.graph.microsoftAuthenticatorAuthenticationMethod"
+            }
+            AuthMethodKind::Phone => "#microsoft.graph.phoneAuthenticationMethod",
+            AuthMethodKind::SoftwareOath => "#microsoft.graph.softwareOathAuthenticationMethod",
+        }
+    }
+
+    /// The collection that holds methods of this kind.
+    #[must_use]
+    pub const fn collection(self) -> &'static str {
+        match self {
+            AuthMethodKind::Password => "passwordMethods",
+            AuthMethodKind::MicrosoftAuthenticator => "microsoftAuthenticatorMethods",
+            AuthMethodKind::Phone => "phoneMethods",
+            AuthMethodKind::SoftwareOath => "softwareOathMethods",
+        }
+    }
+}
+
+/// One authentication method of a user.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SimAuthMethod {
+    pub id: String,
+    pub kind: AuthMethodKind,
+    /// The method Entra ID asks for first; Graph refuses to delete it while other second
+    /// factors remain.
+    pub default: bool,
+    pub created: DateTime<Utc>,
+}
+
+impl SimAuthMethod {
+    /// The method as Graph returns it.
+    #[must_use]
+    pub fn to_vendor(&self, user: &SimUser) -> Value {
+        let mut method = json!({
+            "@odata.type": self.kind.odata_type(),
+            "id": self.id,
+            "createdDateTime": self.created,
+        });
+        match self.kind {
+            AuthMethodKind::Password => method["password"] = Value::Null,
+            AuthMethodKind::MicrosoftAuthenticator => {
+                method["displayName"] = json!(format!("{}'s phone", user.given_name));
+                method["deviceTag"] = json!("SoftwareTokenActivated");
+                method["phoneAppVersion"] = json!("6.2407.4567");
+            }
+            AuthMethodKind::Phone => {
+                method["phoneNumber"] = json!("+1 5555550123");
+                method["phoneType"] = json!("mobile");
+                method["smsSignInState"] = json!("notAllowedByPolicy");
+            }
+            AuthMethodKind::SoftwareOath => method["secretKey"] = Value::Null,
+        }
+        method
+    }
 }
 
 impl SimUser {
@@ -390,6 +467,31 @@ impl Environment {
             );
             let id = ids.guid(&format!("user-{n}"));
             let created = now - Duration::days(400 - n as i64 * 20);
+            // The office manager, a user administrator, never registered a second factor.
+            let mut methods = vec![(AuthMethodKind::Password, false)];
+            if n != 2 {
+                methods.push((AuthMethodKind::MicrosoftAuthenticator, true));
+                if n % 2 == 0 {
+                    methods.push((AuthMethodKind::Phone, false));
+                } else if n == 1 {
+                    methods.push((AuthMethodKind::SoftwareOath, false));
+                }
+            }
+            let authentication_methods = methods
+                .into_iter()
+                .enumerate()
+                .map(|(m, (kind, default))| SimAuthMethod {
+                    id: if kind == AuthMethodKind::Password {
+                        // Graph gives every password method this well-known id.
+                        "28c10230-6103-485e-b985-444c60001490".to_owned()
+                    } else {
+                        ids.guid(&format!("auth-method-{n}-{m}"))
+                    },
+                    kind,
+                    default,
+                    created: created + Duration::days(1),
+                })
+                .collect();
             users.push(SimUser {
                 id: id.clone(),
                 user_principal_name: upn,
@@ -401,6 +503,7 @@ impl Environment {
                 account_enabled: true,
                 created,
                 sign_in_sessions_valid_from: created,
+                authentication_methods,
             });
             if let Some(role) = role {
                 match roles.iter_mut().find(|r| r.display_name == *role) {

@@ -30,7 +30,7 @@ use uuid::Uuid;
 
 use self::throttle::Throttle;
 pub use self::{
-    environment::{Environment, Fault},
+    environment::{AuthMethodKind, Environment, Fault},
     scenarios::{Scenario, ScenarioRun},
     throttle::{Api, ThrottleLimits},
 };
@@ -118,6 +118,8 @@ pub struct UserState {
     pub admin_roles: Vec<String>,
     pub account_enabled: bool,
     pub sign_in_sessions_valid_from: DateTime<Utc>,
+    /// The second factors the user has registered (kinds), without the password.
+    pub mfa_methods: Vec<AuthMethodKind>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -335,6 +337,12 @@ fn state_of(environment: &Environment) -> SandboxState {
                     .collect(),
                 account_enabled: u.account_enabled,
                 sign_in_sessions_valid_from: u.sign_in_sessions_valid_from,
+                mfa_methods: u
+                    .authentication_methods
+                    .iter()
+                    .map(|m| m.kind)
+                    .filter(|k| *k != AuthMethodKind::Password)
+                    .collect(),
             })
             .collect(),
         machine_actions: environment

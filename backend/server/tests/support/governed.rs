@@ -347,6 +347,26 @@ impl Loop {
         }
     }
 
+    /// Approves or rejects (`verb`) the action as whoever holds `token`.
+    pub async fn answer_as(&self, action: &Value, token: &str, verb: &str) -> (StatusCode, Value) {
+        self.call(
+            Method::POST,
+            &self.path(&format!(
+                "actions/{}/{verb}",
+                action["id"].as_str().unwrap()
+            )),
+            token,
+            Some(&json!({ "version": action["version"] })),
+        )
+        .await
+    }
+
+    /// Approves or rejects (`verb`) the action as the technician, who must succeed.
+    pub async fn answer(&self, action: &Value, verb: &str) {
+        let (status, body) = self.answer_as(action, &self.technician, verb).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+    }
+
     pub async fn sandbox_state(&self) -> Value {
         let (status, state) = self
             .call(
