@@ -12,7 +12,7 @@ use std::{future::Future, time::Duration};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use steward_domain::{
-    actions::ActionType,
+    actions::{ActionParameters, ActionType},
     observations::{ObservedEvent, ObservedInventory, Vendor},
 };
 
@@ -22,6 +22,8 @@ pub struct ActionRequest {
     pub action: ActionType,
     /// The vendor's identifier of the target (Defender machine id, Entra object id).
     pub target: String,
+    /// What the action needs besides its target (the group of a group action).
+    pub parameters: ActionParameters,
     /// Unique per attempt of one Steward action; lets the connector recognise its own earlier
     /// request at the vendor after a crash or a lost answer.
     pub idempotency_key: String,
@@ -202,6 +204,7 @@ pub fn inverse_request(request: &ActionRequest) -> Result<ActionRequest, Connect
     Ok(ActionRequest {
         action,
         target: request.target.clone(),
+        parameters: request.parameters.clone(),
         idempotency_key: format!("{}-rollback", request.idempotency_key),
         comment: format!("Rollback of {}: {}", request.action, request.comment),
     })

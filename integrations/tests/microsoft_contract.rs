@@ -120,6 +120,17 @@ impl Fixture {
         answer["access_token"].as_str().unwrap().to_owned()
     }
 
+    /// The member user ids of a sandbox group now.
+    async fn members(&self, group: &str) -> Vec<String> {
+        self.state()
+            .await
+            .groups
+            .into_iter()
+            .find(|g| g.id == group)
+            .unwrap()
+            .members
+    }
+
     fn graph_url(&self, path: &str) -> Url {
         self.base.join(&format!("graph/v1.0/{path}")).unwrap()
     }
@@ -133,6 +144,7 @@ fn request(action: ActionType, target: &str, key: &str) -> ActionRequest {
     ActionRequest {
         action,
         target: target.to_owned(),
+        parameters: steward_domain::actions::ActionParameters::default(),
         idempotency_key: key.to_owned(),
         comment: "Steward contract test".to_owned(),
     }
@@ -605,6 +617,82 @@ async fn resetting_mfa_deletes_every_second_factor_default_last() {
     assert!(matches!(
         graph.verify(&none, &execution).await.unwrap(),
         Verification::Confirmed(_)
+    ));
+}
+
+#[tokio::test]
+async fn group_removal_is_verified_and_rolled_back_only_when_it_changed_something() {
+    let fixture = Fixture::start().await;
+    let graph = fixture.graph();
+    let state = fixture.state().await;
+    let finance = state
+        .groups
+        .iter()
+        .find(|g| g.display_name == "Finance Team")
+        .unwrap()
+        .clone();
+    let member = finance.members[0].clone();
+    let in_group = |key: &str| {
+        let mut removal = request(ActionType::RemoveFromGroup, &member, key);
+        removal.parameters.group_id = Some(finance.id.clone());
+        removal
+    };
+
+    let remove = in_group("group-1");
+    let snapshot = graph.snapshot(&remove).await.unwrap();
+    assert_eq!(snapshot.0["member"], true);
+    assert_eq!(snapshot.0["group_name"], "Finance Team");
+    let execution = graph.execute(&remove).await.unwrap();
+    let (verdict, _) = settle(&graph, &remove, &execution).await;
+    assert!(matches!(verdict, Verification::Confirmed(_)), "{verdict:?}");
+    assert!(!fixture.members(&finance.id).await.contains(&member));
+    // A retried removal is the same effect.
+    graph.execute(&remove).await.unwrap();
+
+    let (inverse, execution) = graph.rollback(&remove, &snapshot).await.unwrap().unwrap();
+    assert_eq!(inverse.action, ActionType::AddToGroup);
+    let (verdict, _) = settle(&graph, &inverse, &execution).await;
+    assert!(matches!(verdict, Verification::Confirmed(_)), "{verdict:?}");
+    assert!(fixture.members(&finance.id).await.contains(&member));
+    // Adding again (a retried rollback) is refused by Graph as a duplicate: the same effect.
+    graph.execute(&inverse).await.unwrap();
+    assert_eq!(
+        fixture
+            .members(&finance.id)
+            .await
+            .iter()
+            .filter(|m| **m == member)
+            .count(),
+        1
+    );
+
+    // Removing someone who was not a member changes nothing, so nothing is re-added.
+    let outsider = state
+        .users
+        .iter()
+        .find(|u| !finance.members.contains(&u.id))
+        .unwrap()
+        .id
+        .clone();
+    let mut stray = request(ActionType::RemoveFromGroup, &outsider, "group-2");
+    stray.parameters.group_id = Some(finance.id.clone());
+    let snapshot = graph.snapshot(&stray).await.unwrap();
+    assert_eq!(snapshot.0["member"], false);
+    graph.execute(&stray).await.unwrap();
+    assert_eq!(graph.rollback(&stray, &snapshot).await.unwrap(), None);
+    assert!(!fixture.members(&finance.id).await.contains(&outsider));
+
+    // An unknown group is not found; a group action without a group is refused.
+    let mut unknown = request(ActionType::RemoveFromGroup, &member, "group-3");
+    unknown.parameters.group_id = Some("00000000-0000-0000-0000-000000000000".into());
+    assert!(matches!(
+        graph.snapshot(&unknown).await,
+        Err(ConnectorError::NotFound(_))
+    ));
+    let missing = request(ActionType::RemoveFromGroup, &member, "group-4");
+    assert!(matches!(
+        graph.execute(&missing).await,
+        Err(ConnectorError::Configuration(_))
     ));
 }
 

@@ -25,6 +25,7 @@ mod m20261130_000001_create_guardrails;
 mod m20261130_000002_add_approval_rules;
 mod m20261130_000003_create_approval_links;
 mod m20261130_000004_add_action_batches;
+mod m20261130_000005_add_action_parameters;
 
 /// Applies Steward's migrations in order.
 #[derive(Debug)]
@@ -46,6 +47,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261130_000002_add_approval_rules::Migration),
             Box::new(m20261130_000003_create_approval_links::Migration),
             Box::new(m20261130_000004_add_action_batches::Migration),
+            Box::new(m20261130_000005_add_action_parameters::Migration),
         ]
     }
 

@@ -11,7 +11,10 @@ import rego.v1
 
 default decision := {"outcome": "deny", "reasons": ["no-decision"]}
 
-known_actions := {"isolate_device", "release_device", "disable_user", "enable_user", "revoke_sessions", "reset_mfa"}
+known_actions := {
+	"isolate_device", "release_device", "disable_user", "enable_user", "revoke_sessions", "reset_mfa",
+	"remove_from_group", "add_to_group",
+}
 
 # Actions that stop people working: the customer decides when their key people or critical
 # systems are hit.
@@ -34,6 +37,8 @@ bulk_limits := {
 	"enable_user": 25,
 	"revoke_sessions": 10,
 	"reset_mfa": 5,
+	"remove_from_group": 10,
+	"add_to_group": 25,
 }
 
 deny_reasons contains "bulk-limit-exceeded" if input.action.target_count > bulk_limits[input.action.type]
@@ -90,6 +95,8 @@ hourly_limits := {
 	"enable_user": 5,
 	"revoke_sessions": 5,
 	"reset_mfa": 5,
+	"remove_from_group": 10,
+	"add_to_group": 10,
 }
 
 technician_reasons contains "action-type-hourly-limit" if {

@@ -75,6 +75,15 @@ cases := [
 		"reasons": ["irreversible-action"],
 	},
 	{
+		"name": "taking an ordinary account out of a group runs on its own at level 2",
+		"input": with_patch({
+			"action": {"type": "remove_from_group", "reversible": true, "target_count": 1, "parameters": {"group_id": "9f1c0d2e"}},
+			"target": {"kind": "identity", "name": "jo@acme.example", "criticality": "medium", "privileged": false, "tags": []},
+		}),
+		"outcome": "auto",
+		"reasons": ["reversible-action-within-automation-level"],
+	},
+	{
 		"name": "isolating a critical server needs the customer",
 		"input": with_patch({"target": {"kind": "device", "name": "SRV-01", "criticality": "critical", "privileged": false, "tags": []}}),
 		"outcome": "customer_approval",

@@ -329,6 +329,7 @@ fn request(action: &Action, attempt: i32) -> Result<ActionRequest, String> {
     Ok(ActionRequest {
         action: action.kind,
         target: target.to_owned(),
+        parameters: action.parameters.clone(),
         idempotency_key: format!("steward-{}-{attempt}", action.id),
         comment: format!("Steward action {}: {}", action.id, action.kind.describe()),
     })
@@ -351,6 +352,7 @@ async fn step(shared: &Shared, action: &Action, attempt: i32) -> Result<Step, Jo
             let probe = ActionRequest {
                 action: action.kind,
                 target: vendor_id.clone(),
+                parameters: action.parameters.clone(),
                 idempotency_key: format!("steward-{}-{}", action.id, attempt + 1),
                 comment: String::new(),
             };

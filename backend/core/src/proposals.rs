@@ -10,8 +10,8 @@ use steward_domain::{
     IncidentId,
     access::Permission,
     actions::{
-        ActionBatch, ActionTarget, ActionType, BatchMembership, MAX_BATCH_TARGETS, Proposer,
-        ProposerKind,
+        ActionBatch, ActionParameters, ActionTarget, ActionType, BatchMembership,
+        MAX_BATCH_TARGETS, Proposer, ProposerKind,
     },
     incidents::EntityKey,
 };
@@ -32,6 +32,8 @@ pub const MAX_IDEMPOTENCY_KEY_CHARS: usize = 200;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ActionRequest {
     pub kind: ActionType,
+    /// What the type needs besides its targets (the group of a group action).
+    pub parameters: ActionParameters,
     /// Devices or identities (as the action type needs) of the tenant's inventory, in the order
     /// to run them: the first the policy does not deny is the canary.
     pub targets: Vec<uuid::Uuid>,
@@ -62,6 +64,8 @@ pub enum RequestError {
     UnknownIncident(IncidentId),
     #[error("give a reason of 1 to {MAX_REASON_CHARS} characters")]
     Reason,
+    #[error("invalid parameters: {0}")]
+    Parameters(String),
     #[error("an idempotency key has 1 to {MAX_IDEMPOTENCY_KEY_CHARS} visible ASCII characters")]
     InvalidKey,
     #[error(
@@ -128,6 +132,7 @@ pub async fn request(
             entity,
             request.proposer,
             size,
+            &request.parameters,
         )
         .await?
         else {
@@ -149,6 +154,7 @@ pub async fn request(
                 id: entity.id,
                 name: profile.name,
             },
+            parameters: request.parameters.clone(),
             integration_id,
             reasons,
             proposer: Proposer {
@@ -185,6 +191,10 @@ fn validate(request: &ActionRequest) -> Result<(), RequestError> {
     if let Some(twice) = request.targets.iter().find(|t| !seen.insert(**t)) {
         return Err(RequestError::DuplicateTarget(*twice));
     }
+    request
+        .kind
+        .check_parameters(&request.parameters)
+        .map_err(RequestError::Parameters)?;
     let reason = request.reason.trim();
     if reason.is_empty() || reason.chars().count() > MAX_REASON_CHARS {
         return Err(RequestError::Reason);
@@ -221,7 +231,11 @@ async fn replay(
         .await?
         .ok_or_else(|| StorageError::corrupt("action batch", &"no members"))?;
     let targets: Vec<uuid::Uuid> = earlier.actions.iter().map(|a| a.target.id).collect();
-    if earlier.kind != request.kind || targets != request.targets {
+    let parameters = earlier.actions.first().map(|a| &a.parameters);
+    if earlier.kind != request.kind
+        || targets != request.targets
+        || parameters != Some(&request.parameters)
+    {
         return Err(RequestError::KeyReused(key.to_owned()));
     }
     Ok(Some(earlier))

@@ -8,7 +8,7 @@ use std::collections::{BTreeSet, HashMap};
 
 use steward_domain::{
     ActionId,
-    actions::{ActionTarget, ActionType, Proposer, ProposerKind, TargetKind},
+    actions::{ActionParameters, ActionTarget, ActionType, Proposer, ProposerKind, TargetKind},
     guardrails::AutomationLimits,
     incidents::{EntityKey, FindingSource},
     inventory::StoredEvent,
@@ -248,6 +248,7 @@ pub(crate) async fn authority_input(
     entity: EntityKey,
     proposer: ProposerKind,
     target_count: u32,
+    parameters: &ActionParameters,
 ) -> Result<Option<(AuthorityInput, Profile)>, StorageError> {
     let Some(profile) = profile(work, entity).await? else {
         return Ok(None);
@@ -262,6 +263,7 @@ pub(crate) async fn authority_input(
             kind,
             reversible: kind.is_reversible(),
             target_count,
+            parameters: parameters.clone(),
         },
         target: TargetInput {
             kind: entity.kind,
@@ -316,10 +318,19 @@ pub async fn simulate(
     kind: ActionType,
     entity: EntityKey,
     proposer: ProposerKind,
+    parameters: &ActionParameters,
 ) -> Result<Option<Simulation>, WorkError> {
     let own = work.policy_override().await?;
-    let Some((input, _)) =
-        authority_input(work, policies.limits(), kind, entity, proposer, 1).await?
+    let Some((input, _)) = authority_input(
+        work,
+        policies.limits(),
+        kind,
+        entity,
+        proposer,
+        1,
+        parameters,
+    )
+    .await?
     else {
         return Ok(None);
     };
@@ -376,6 +387,7 @@ async fn propose(
     entity: EntityKey,
     reason: String,
 ) -> Result<Option<ActionId>, WorkError> {
+    let parameters = ActionParameters::default();
     let Some((input, profile)) = authority_input(
         work,
         policies.limits(),
@@ -383,6 +395,7 @@ async fn propose(
         entity,
         ProposerKind::Worker,
         1,
+        &parameters,
     )
     .await?
     else {
@@ -400,6 +413,7 @@ async fn propose(
             id: entity.id,
             name: profile.name,
         },
+        parameters,
         integration_id,
         reasons,
         proposer: Proposer {

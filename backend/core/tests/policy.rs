@@ -16,6 +16,7 @@ fn laptop_isolation(level: u8) -> AuthorityInput {
             kind: ActionType::IsolateDevice,
             reversible: true,
             target_count: 1,
+            parameters: steward_domain::actions::ActionParameters::default(),
         },
         target: TargetInput {
             kind: TargetKind::Device,
@@ -48,6 +49,7 @@ fn on_admin(action: ActionType) -> AuthorityInput {
         kind: action,
         reversible: action.is_reversible(),
         target_count: 1,
+        parameters: steward_domain::actions::ActionParameters::default(),
     };
     input.target = TargetInput {
         kind: TargetKind::Identity,

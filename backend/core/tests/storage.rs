@@ -16,7 +16,7 @@ use steward_domain::{
 };
 use steward_testkit::{TestDatabase, World};
 
-const EXPECTED_MIGRATIONS: [&str; 12] = [
+const EXPECTED_MIGRATIONS: [&str; 13] = [
     "m20261123_000001_create_tenancy",
     "m20261123_000002_create_audit_entries",
     "m20261123_000003_protect_audit_chain",
@@ -29,6 +29,7 @@ const EXPECTED_MIGRATIONS: [&str; 12] = [
     "m20261130_000002_add_approval_rules",
     "m20261130_000003_create_approval_links",
     "m20261130_000004_add_action_batches",
+    "m20261130_000005_add_action_parameters",
 ];
 
 const TABLES: [&str; 28] = [

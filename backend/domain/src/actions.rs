@@ -27,16 +27,22 @@ pub enum ActionType {
     /// methods), so whoever holds them cannot pass MFA; the user registers again at the next
     /// sign-in. Cannot be undone.
     ResetMfa,
+    /// Take a user out of a group (Microsoft Entra ID), ending what the group grants.
+    RemoveFromGroup,
+    /// Put a user (back) into a group.
+    AddToGroup,
 }
 
 impl ActionType {
-    pub const ALL: [ActionType; 6] = [
+    pub const ALL: [ActionType; 8] = [
         ActionType::IsolateDevice,
         ActionType::ReleaseDevice,
         ActionType::DisableUser,
         ActionType::EnableUser,
         ActionType::RevokeSessions,
         ActionType::ResetMfa,
+        ActionType::RemoveFromGroup,
+        ActionType::AddToGroup,
     ];
 
     #[must_use]
@@ -48,6 +54,8 @@ impl ActionType {
             ActionType::EnableUser => "enable_user",
             ActionType::RevokeSessions => "revoke_sessions",
             ActionType::ResetMfa => "reset_mfa",
+            ActionType::RemoveFromGroup => "remove_from_group",
+            ActionType::AddToGroup => "add_to_group",
         }
     }
 
@@ -59,6 +67,8 @@ impl ActionType {
             ActionType::ReleaseDevice => Some(ActionType::IsolateDevice),
             ActionType::DisableUser => Some(ActionType::EnableUser),
             ActionType::EnableUser => Some(ActionType::DisableUser),
+            ActionType::RemoveFromGroup => Some(ActionType::AddToGroup),
+            ActionType::AddToGroup => Some(ActionType::RemoveFromGroup),
             ActionType::RevokeSessions | ActionType::ResetMfa => None,
         }
     }
@@ -87,6 +97,10 @@ impl ActionType {
             ActionType::ResetMfa => {
                 "Delete every MFA method the account registered (Microsoft Entra ID authentication methods); the user registers again at the next sign-in"
             }
+            ActionType::RemoveFromGroup => {
+                "Remove the account from the group (Microsoft Entra ID), ending the access the group grants"
+            }
+            ActionType::AddToGroup => "Add the account to the group (Microsoft Entra ID)",
         }
     }
 
@@ -108,6 +122,12 @@ impl ActionType {
             ActionType::ResetMfa => {
                 "None: deleted MFA methods cannot be restored; the user registers them again"
             }
+            ActionType::RemoveFromGroup => {
+                "Add the account to the group again (if it was a member), then confirm the membership at Microsoft Entra ID"
+            }
+            ActionType::AddToGroup => {
+                "Remove the account from the group again (if it was not a member before) and confirm it"
+            }
         }
     }
 
@@ -119,9 +139,46 @@ impl ActionType {
             ActionType::DisableUser
             | ActionType::EnableUser
             | ActionType::RevokeSessions
-            | ActionType::ResetMfa => TargetKind::Identity,
+            | ActionType::ResetMfa
+            | ActionType::RemoveFromGroup
+            | ActionType::AddToGroup => TargetKind::Identity,
         }
     }
+}
+
+impl ActionType {
+    /// Whether `parameters` are what this action needs: a group for the group actions, nothing
+    /// for the others.
+    ///
+    /// # Errors
+    /// What is missing or not expected, for the proposer.
+    pub fn check_parameters(self, parameters: &ActionParameters) -> Result<(), String> {
+        let needs_group = matches!(self, ActionType::RemoveFromGroup | ActionType::AddToGroup);
+        match (&parameters.group_id, needs_group) {
+            (None, true) => Err(format!("{self} needs parameters.group_id")),
+            (Some(_), false) => Err(format!("{self} takes no group_id")),
+            (Some(group), true)
+                if group.is_empty()
+                    || group.len() > 200
+                    || !group.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') =>
+            {
+                Err("group_id is a Microsoft Entra ID object id".to_owned())
+            }
+            _ => Ok(()),
+        }
+    }
+}
+
+/// What an action needs besides its type and target; [`ActionType::check_parameters`] says
+/// which fields each type takes.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(deny_unknown_fields)]
+pub struct ActionParameters {
+    /// The group of `remove_from_group` and `add_to_group` (its Microsoft Entra ID object id).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub group_id: Option<String>,
 }
 
 impl std::str::FromStr for ActionType {
@@ -454,6 +511,9 @@ pub struct Action {
     #[serde(rename = "type")]
     pub kind: ActionType,
     pub target: ActionTarget,
+    /// What the action needs besides its target (the group of a group action).
+    #[serde(default)]
+    pub parameters: ActionParameters,
     /// Whether a rollback exists.
     pub reversible: bool,
     pub status: ActionStatus,

@@ -55,6 +55,8 @@ impl Vendor {
                 ActionType::EnableUser,
                 ActionType::RevokeSessions,
                 ActionType::ResetMfa,
+                ActionType::RemoveFromGroup,
+                ActionType::AddToGroup,
             ],
         }
     }

@@ -121,3 +121,104 @@ async fn resetting_mfa_is_approved_deletes_every_second_factor_and_cannot_be_und
     assert!(audit.contains(&"action.verified".to_owned()), "{audit:?}");
     l.stop().await;
 }
+
+#[tokio::test]
+async fn a_group_removal_runs_is_verified_and_rolls_back_to_the_membership() {
+    let db = TestDatabase::migrated().await;
+    let l = start(&db, None).await;
+    l.sync_all().await;
+    let state = l.sandbox_state().await;
+    let finance = state["groups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|g| g["display_name"] == "Finance Team")
+        .unwrap()
+        .clone();
+    let group_id = finance["id"].as_str().unwrap();
+    let member = finance["members"][0].as_str().unwrap();
+    let upn = item(&state, "users", member)["user_principal_name"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let (identity, _) = l.identity(&upn).await;
+
+    // Group actions need the group; other actions take none. Nothing is recorded.
+    for (kind, parameters) in [
+        ("remove_from_group", json!({})),
+        ("remove_from_group", json!({"group_id": "not a guid!"})),
+        ("disable_user", json!({"group_id": group_id})),
+    ] {
+        let (status, body) = l
+            .call(
+                Method::POST,
+                &l.path("actions"),
+                &l.admin,
+                Some(&json!({
+                    "type": kind,
+                    "targets": [identity],
+                    "reason": "x",
+                    "parameters": parameters,
+                })),
+            )
+            .await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+        assert_eq!(body["error"]["code"], "invalid-parameters");
+    }
+    assert!(l.actions().await.is_empty());
+
+    let (status, batch) = l
+        .call(
+            Method::POST,
+            &l.path("actions"),
+            &l.admin,
+            Some(&json!({
+                "type": "remove_from_group",
+                "targets": [identity],
+                "reason": "Leaving the finance team today",
+                "parameters": {"group_id": group_id},
+            })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{batch}");
+    let action = &batch["actions"][0];
+    assert_eq!(action["parameters"]["group_id"], group_id);
+    assert_eq!(
+        action["decision_input"]["action"]["parameters"]["group_id"], group_id,
+        "the policy sees the group"
+    );
+    let done = l
+        .wait_for_action("remove_from_group", &["verified", "failed"])
+        .await;
+    assert_eq!(done["status"], "verified", "{done:#}");
+    assert_eq!(done["snapshot"]["group_name"], "Finance Team");
+    let groups = |state: &Value| item(state, "users", member)["groups"].clone();
+    assert!(
+        !groups(&l.sandbox_state().await)
+            .as_array()
+            .unwrap()
+            .contains(&json!("Finance Team"))
+    );
+
+    let (status, body) = l
+        .call(
+            Method::POST,
+            &l.path(&format!(
+                "actions/{}/rollback",
+                done["id"].as_str().unwrap()
+            )),
+            &l.technician,
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    l.wait_for_action("remove_from_group", &["rolled_back"])
+        .await;
+    assert!(
+        groups(&l.sandbox_state().await)
+            .as_array()
+            .unwrap()
+            .contains(&json!("Finance Team"))
+    );
+    l.stop().await;
+}

@@ -18,8 +18,8 @@ use steward_core::{
 use steward_domain::{
     ActionId, IncidentId, IntegrationId,
     actions::{
-        ActionStatus, ActionTarget, ActionType, BatchMembership, Criticality, PolicyDecision,
-        PolicyOutcome, Proposer, ProposerKind, TargetKind,
+        ActionParameters, ActionStatus, ActionTarget, ActionType, BatchMembership, Criticality,
+        PolicyDecision, PolicyOutcome, Proposer, ProposerKind, TargetKind,
     },
     incidents::FindingSource,
     observations::{ObservedDevice, ObservedInventory, Vendor},
@@ -223,6 +223,7 @@ async fn seed_response(
                 kind,
                 reversible: kind.is_reversible(),
                 target_count: 1,
+                parameters: ActionParameters::default(),
             },
             target: TargetInput {
                 kind: TargetKind::Identity,
@@ -254,6 +255,7 @@ async fn seed_response(
                         id: uuid::Uuid::from_u128(u128::from(key.len() as u64)),
                         name: "someone@acme.example".into(),
                     },
+                    parameters: ActionParameters::default(),
                     integration_id: None,
                     reasons: vec!["test".into()],
                     proposer: Proposer {

@@ -12,7 +12,7 @@ use steward_core::{
     storage::{Deployment, Proposal, TenantWork},
 };
 use steward_domain::{
-    actions::{ActionTarget, ActionType, Proposer, ProposerKind, TargetKind},
+    actions::{ActionParameters, ActionTarget, ActionType, Proposer, ProposerKind, TargetKind},
     guardrails::AutomationLimits,
     incidents::EntityKey,
 };
@@ -155,6 +155,7 @@ impl Loop {
             ActionType::IsolateDevice,
             entity,
             ProposerKind::Worker,
+            &ActionParameters::default(),
         )
         .await
         .unwrap()
@@ -173,6 +174,7 @@ impl Loop {
                         id: entity.id,
                         name: laptop["hostname"].as_str().unwrap().to_owned(),
                     },
+                    parameters: ActionParameters::default(),
                     integration_id: Some(defender.parse().unwrap()),
                     reasons: vec!["test".into()],
                     proposer: Proposer {

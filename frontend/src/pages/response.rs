@@ -510,6 +510,7 @@ fn propose_card(page: &ResponsePage) -> Option<impl IntoView + use<>> {
                 <label>"Action " <select name="type">{types}</select></label>
                 <fieldset><legend>"Devices"</legend>{targets(TargetKind::Device)}</fieldset>
                 <fieldset><legend>"Identities"</legend>{targets(TargetKind::Identity)}</fieldset>
+                <label>"Group id (for the group actions) " <input type="text" name="group_id" maxlength="200"/></label>
                 <label>"Reason " <input type="text" name="reason" required maxlength="2000"/></label>
                 <button type="submit" class="button">"Propose"</button>
             </form>

@@ -1,5 +1,5 @@
 //! Microsoft Graph v1.0 for Microsoft Entra ID: users, admin roles, sign-ins, security alerts,
-//! disabling accounts, revoking sessions and resetting MFA.
+//! disabling accounts, revoking sessions, resetting MFA and group membership.
 //!
 //! Built to the published reference (see `docs/vendors/microsoft-defender-and-graph.md`):
 //! collections page with `@odata.nextLink` only (`$skip` is not supported on users);
@@ -125,6 +125,15 @@ struct DirectoryObject {
     id: String,
     #[serde(rename = "@odata.type", default)]
     odata_type: Option<String>,
+}
+
+/// A group, as much as an action names it.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Group {
+    id: String,
+    #[serde(default)]
+    display_name: Option<String>,
 }
 
 /// A sign-in record (`signIn` in the v1.0 metadata).
@@ -378,6 +387,65 @@ impl GraphConnector {
 }
 
 impl GraphConnector {
+    async fn group(&self, id: &str) -> Result<Group, ConnectorError> {
+        let mut url = self.api.url(&format!("v1.0/groups/{}", path_segment(id)))?;
+        url.query_pairs_mut()
+            .append_pair("$select", "id,displayName");
+        self.api
+            .get_json(url)
+            .await?
+            .ok_or_else(|| ConnectorError::NotFound(format!("group {id}")))
+    }
+
+    /// Whether the user is a direct member of the group.
+    async fn is_member(&self, user: &str, group: &str) -> Result<bool, ConnectorError> {
+        let mut url = self
+            .api
+            .url(&format!("v1.0/users/{}/memberOf", path_segment(user)))?;
+        url.query_pairs_mut().append_pair("$select", "id");
+        let groups: Vec<DirectoryObject> = self.api.collect_linked(url).await?;
+        Ok(groups.iter().any(|g| g.id == group))
+    }
+
+    /// `POST /groups/{id}/members/$ref`; a user already a member is the wanted effect.
+    async fn add_member(&self, user: &str, group: &str) -> Result<(), ConnectorError> {
+        let url = self
+            .api
+            .url(&format!("v1.0/groups/{}/members/$ref", path_segment(group)))?;
+        let reference = json!({
+            "@odata.id": format!("https://graph.microsoft.com/v1.0/directoryObjects/{user}")
+        });
+        // Repeating it changes nothing (Graph refuses a second add), so it may be retried.
+        match self
+            .api
+            .send(Method::POST, url, Some(&reference), Idempotency::Idempotent)
+            .await
+        {
+            Ok(response) if response.status() == StatusCode::NOT_FOUND => Err(
+                ConnectorError::NotFound(format!("group {group} or user {user}")),
+            ),
+            Ok(_) => Ok(()),
+            Err(ConnectorError::Rejected { message, .. }) if message.contains("already exist") => {
+                Ok(())
+            }
+            Err(other) => Err(other),
+        }
+    }
+
+    /// `DELETE /groups/{id}/members/{user}/$ref`; a user no longer a member (404) is the wanted
+    /// effect.
+    async fn remove_member(&self, user: &str, group: &str) -> Result<(), ConnectorError> {
+        let url = self.api.url(&format!(
+            "v1.0/groups/{}/members/{}/$ref",
+            path_segment(group),
+            path_segment(user)
+        ))?;
+        self.api
+            .send(Method::DELETE, url, None, Idempotency::Idempotent)
+            .await
+            .map(|_| ())
+    }
+
     async fn authentication_methods(
         &self,
         id: &str,
@@ -433,6 +501,15 @@ impl GraphConnector {
         }
         Ok(())
     }
+}
+
+/// The group a group action names.
+fn group_of(request: &ActionRequest) -> Result<&str, ConnectorError> {
+    request
+        .parameters
+        .group_id
+        .as_deref()
+        .ok_or_else(|| ConnectorError::Configuration(format!("{} needs a group", request.action)))
 }
 
 fn path_segment(value: &str) -> String {
@@ -639,6 +716,15 @@ impl Connector for GraphConnector {
             "account_enabled": user.account_enabled,
             "sign_in_sessions_valid_from": user.sign_in_sessions_valid_from_date_time,
         });
+        if matches!(
+            request.action,
+            ActionType::RemoveFromGroup | ActionType::AddToGroup
+        ) {
+            let group = self.group(group_of(request)?).await?;
+            state["group_id"] = json!(group.id);
+            state["group_name"] = json!(group.display_name);
+            state["member"] = json!(self.is_member(&request.target, &group.id).await?);
+        }
         if request.action == ActionType::ResetMfa {
             // What is deleted, for the record: it cannot be put back.
             state["authentication_methods"] = self
@@ -658,6 +744,11 @@ impl Connector for GraphConnector {
             ActionType::DisableUser => self.set_account_enabled(&request.target, false).await?,
             ActionType::EnableUser => self.set_account_enabled(&request.target, true).await?,
             ActionType::ResetMfa => self.reset_mfa(&request.target).await?,
+            ActionType::RemoveFromGroup => {
+                self.remove_member(&request.target, group_of(request)?)
+                    .await?;
+            }
+            ActionType::AddToGroup => self.add_member(&request.target, group_of(request)?).await?,
             _ => self.revoke_sessions(&request.target, requested_at).await?,
         }
         Ok(Execution {
@@ -686,6 +777,17 @@ impl Connector for GraphConnector {
                         Verification::Failed(format!("{name} still has accountEnabled={enabled}"))
                     }
                     None => Verification::Pending(format!("{name} did not report accountEnabled")),
+                }
+            }
+            ActionType::RemoveFromGroup | ActionType::AddToGroup => {
+                let group = group_of(request)?;
+                let wanted = request.action == ActionType::AddToGroup;
+                let member = self.is_member(&request.target, group).await?;
+                let state = if member { "a member" } else { "not a member" };
+                if member == wanted {
+                    Verification::Confirmed(format!("{name} is {state} of group {group}"))
+                } else {
+                    Verification::Pending(format!("{name} is still {state} of group {group}"))
                 }
             }
             ActionType::ResetMfa => {
@@ -730,12 +832,19 @@ impl Connector for GraphConnector {
     ) -> Result<Option<(ActionRequest, Execution)>, ConnectorError> {
         ensure_supported(self, request.action)?;
         let inverse = inverse_request(request)?;
-        let was_enabled = snapshot
+        // Undo only what the action changed: the inverse must bring back the prior state.
+        let (field, restores) = match inverse.action {
+            ActionType::EnableUser | ActionType::DisableUser => {
+                ("account_enabled", inverse.action == ActionType::EnableUser)
+            }
+            _ => ("member", inverse.action == ActionType::AddToGroup),
+        };
+        let before = snapshot
             .0
-            .get("account_enabled")
+            .get(field)
             .and_then(Value::as_bool)
-            .ok_or_else(|| ConnectorError::Protocol("snapshot without accountEnabled".into()))?;
-        if was_enabled != (inverse.action == ActionType::EnableUser) {
+            .ok_or_else(|| ConnectorError::Protocol(format!("snapshot without {field}")))?;
+        if before != restores {
             return Ok(None);
         }
         let execution = self.execute(&inverse).await?;

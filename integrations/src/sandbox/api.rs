@@ -53,6 +53,13 @@ pub(super) fn router<S: Clone + Send + Sync + 'static>(sandbox: Sandbox) -> Rout
             "/graph/v1.0/users/{id}/authentication/{collection}/{method}",
             axum::routing::delete(delete_authentication_method),
         )
+        .route("/graph/v1.0/users/{id}/memberOf", get(member_of))
+        .route("/graph/v1.0/groups/{id}", get(group))
+        .route("/graph/v1.0/groups/{id}/members/$ref", post(add_member))
+        .route(
+            "/graph/v1.0/groups/{id}/members/{member}/$ref",
+            axum::routing::delete(remove_member),
+        )
         .route("/graph/v1.0/directoryRoles", get(directory_roles))
         .route("/graph/v1.0/directoryRoles/{id}/members", get(role_members))
         .route("/graph/v1.0/auditLogs/signIns", get(sign_ins))
@@ -891,7 +898,7 @@ async fn users(
     )
 }
 
-fn user_not_found(sandbox: &Sandbox, id: &str) -> Response {
+fn resource_not_found(sandbox: &Sandbox, id: &str) -> Response {
     graph_error(
         sandbox,
         StatusCode::NOT_FOUND,
@@ -914,7 +921,7 @@ async fn user(
     })
     .await
     .flatten() else {
-        return user_not_found(&sandbox, &id);
+        return resource_not_found(&sandbox, &id);
     };
     match select_user(&sandbox, &user, &pairs) {
         Ok(mut user) => {
@@ -992,7 +999,7 @@ async fn update_user(
         .await;
     match updated {
         Ok(Some(())) => StatusCode::NO_CONTENT.into_response(),
-        Ok(None) | Err(_) => user_not_found(&sandbox, &id),
+        Ok(None) | Err(_) => resource_not_found(&sandbox, &id),
     }
 }
 
@@ -1017,7 +1024,7 @@ async fn revoke_sessions(
             "value": true
         }))
         .into_response(),
-        Ok(None) | Err(_) => user_not_found(&sandbox, &id),
+        Ok(None) | Err(_) => resource_not_found(&sandbox, &id),
     }
 }
 
@@ -1045,7 +1052,7 @@ async fn authentication_methods(
             "value": methods,
         }))
         .into_response(),
-        None => user_not_found(&sandbox, &id),
+        None => resource_not_found(&sandbox, &id),
     }
 }
 
@@ -1094,7 +1101,7 @@ async fn delete_authentication_method(
         .await;
     match outcome {
         Ok(Outcome::Deleted) => StatusCode::NO_CONTENT.into_response(),
-        Ok(Outcome::NoUser) | Err(_) => user_not_found(&sandbox, &id),
+        Ok(Outcome::NoUser) | Err(_) => resource_not_found(&sandbox, &id),
         Ok(Outcome::NoMethod) => graph_error(
             &sandbox,
             StatusCode::NOT_FOUND,
@@ -1113,6 +1120,145 @@ async fn delete_authentication_method(
             "badRequest",
             "Cannot delete default method with other methods configured. Please change default method before deletion.",
         ),
+    }
+}
+
+/// `GET /users/{id}/memberOf`: the groups and directory roles the user is a direct member of,
+/// paged like every Graph collection.
+async fn member_of(
+    State(sandbox): State<Sandbox>,
+    Graph(tenant): Graph,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    RawQuery(query): RawQuery,
+) -> Response {
+    let pairs = query_pairs(query.as_deref());
+    let found = with_environment(&sandbox, tenant, |e| {
+        let user = e.user(&id)?;
+        let groups = e
+            .groups
+            .iter()
+            .filter(|g| g.members.contains(&user.id))
+            .map(super::environment::SimGroup::to_vendor);
+        let roles = e
+            .roles
+            .iter()
+            .filter(|r| r.members.contains(&user.id))
+            .map(|r| json!({"@odata.type": "#microsoft.graph.directoryRole", "id": r.id, "displayName": r.display_name, "roleTemplateId": r.role_template_id}));
+        Some((user.id.clone(), groups.chain(roles).collect::<Vec<_>>()))
+    })
+    .await
+    .flatten();
+    let Some((user_id, items)) = found else {
+        return resource_not_found(&sandbox, &id);
+    };
+    graph_collection(
+        &sandbox,
+        &headers,
+        &format!("users/{user_id}/memberOf"),
+        "directoryObjects",
+        items,
+        &pairs,
+        (100, 999),
+    )
+}
+
+/// `GET /groups/{id}`.
+async fn group(
+    State(sandbox): State<Sandbox>,
+    Graph(tenant): Graph,
+    Path(id): Path<String>,
+) -> Response {
+    match with_environment(&sandbox, tenant, |e| {
+        e.group(&id).map(super::environment::SimGroup::to_vendor)
+    })
+    .await
+    .flatten()
+    {
+        Some(mut group) => {
+            group["@odata.context"] =
+                json!("https://graph.microsoft.com/v1.0/$metadata#groups/$entity");
+            Json(group).into_response()
+        }
+        None => resource_not_found(&sandbox, &id),
+    }
+}
+
+/// `POST /groups/{id}/members/$ref` with `{"@odata.id": "https://graph.microsoft.com/v1.0/directoryObjects/{user}"}`:
+/// 204; 400 when the user is already a member, as the service answers.
+async fn add_member(
+    State(sandbox): State<Sandbox>,
+    Graph(tenant): Graph,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Response {
+    let reference = serde_json::from_slice::<Value>(&body)
+        .ok()
+        .and_then(|v| v.get("@odata.id")?.as_str().map(str::to_owned));
+    let Some(member) = reference
+        .as_deref()
+        .and_then(|r| r.rsplit_once("/directoryObjects/"))
+        .map(|(_, member)| member.to_owned())
+    else {
+        return graph_error(
+            &sandbox,
+            StatusCode::BAD_REQUEST,
+            "Request_BadRequest",
+            "Invalid object identifier in '@odata.id'.",
+        );
+    };
+    enum Outcome {
+        Added,
+        NoGroup,
+        NoUser,
+        AlreadyMember,
+    }
+    let outcome = sandbox
+        .mutate(tenant, |e| {
+            let Some(user_id) = e.user(&member).map(|u| u.id.clone()) else {
+                return Outcome::NoUser;
+            };
+            let Some(group) = e.groups.iter_mut().find(|g| g.id == id) else {
+                return Outcome::NoGroup;
+            };
+            if group.members.contains(&user_id) {
+                return Outcome::AlreadyMember;
+            }
+            group.members.push(user_id);
+            Outcome::Added
+        })
+        .await;
+    match outcome {
+        Ok(Outcome::Added) => StatusCode::NO_CONTENT.into_response(),
+        Ok(Outcome::NoGroup) | Err(_) => resource_not_found(&sandbox, &id),
+        Ok(Outcome::NoUser) => resource_not_found(&sandbox, &member),
+        Ok(Outcome::AlreadyMember) => graph_error(
+            &sandbox,
+            StatusCode::BAD_REQUEST,
+            "Request_BadRequest",
+            "One or more added object references already exist for the following modified properties: 'members'.",
+        ),
+    }
+}
+
+/// `DELETE /groups/{id}/members/{member}/$ref`: 204; 404 when the user is not a member.
+async fn remove_member(
+    State(sandbox): State<Sandbox>,
+    Graph(tenant): Graph,
+    Path((id, member)): Path<(String, String)>,
+) -> Response {
+    let removed = sandbox
+        .mutate(tenant, |e| {
+            let user_id = e.user(&member).map(|u| u.id.clone())?;
+            let group = e.groups.iter_mut().find(|g| g.id == id)?;
+            let index = group.members.iter().position(|m| *m == user_id)?;
+            group.members.remove(index);
+            Some(())
+        })
+        .await;
+    match removed {
+        Ok(Some(())) => StatusCode::NO_CONTENT.into_response(),
+        Ok(None) | Err(_) => resource_not_found(&sandbox, &member),
     }
 }
 

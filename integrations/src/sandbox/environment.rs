@@ -254,6 +254,31 @@ pub struct SimRole {
     pub members: Vec<String>,
 }
 
+/// A Microsoft Entra ID security group and its members (user ids).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SimGroup {
+    pub id: String,
+    pub display_name: String,
+    pub description: String,
+    pub members: Vec<String>,
+}
+
+impl SimGroup {
+    /// The group as Graph returns it.
+    #[must_use]
+    pub fn to_vendor(&self) -> Value {
+        json!({
+            "@odata.type": "#microsoft.graph.group",
+            "id": self.id,
+            "displayName": self.display_name,
+            "description": self.description,
+            "mailEnabled": false,
+            "securityEnabled": true,
+            "groupTypes": [],
+        })
+    }
+}
+
 /// A Defender machine action.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SimMachineAction {
@@ -326,6 +351,9 @@ pub struct Environment {
     pub machines: Vec<SimMachine>,
     pub users: Vec<SimUser>,
     pub roles: Vec<SimRole>,
+    /// Security groups (a customer created before groups were simulated has none).
+    #[serde(default)]
+    pub groups: Vec<SimGroup>,
     /// Defender alerts, as the vendor returns them.
     pub defender_alerts: Vec<Value>,
     /// Graph security alerts (alerts_v2), as the vendor returns them.
@@ -560,6 +588,30 @@ impl Environment {
             client_secret: ids.secret("client-secret"),
             home: home.clone(),
             machines,
+            groups: vec![
+                SimGroup {
+                    id: ids.guid("group-all-staff"),
+                    display_name: "All Staff".to_owned(),
+                    description: "Everyone at the company".to_owned(),
+                    members: users.iter().map(|u| u.id.clone()).collect(),
+                },
+                SimGroup {
+                    id: ids.guid("group-finance"),
+                    display_name: "Finance Team".to_owned(),
+                    description: "Access to the accounting system and the finance share".to_owned(),
+                    members: users
+                        .iter()
+                        .filter(|u| u.department == "Finance")
+                        .map(|u| u.id.clone())
+                        .collect(),
+                },
+                SimGroup {
+                    id: ids.guid("group-vpn"),
+                    display_name: "VPN Users".to_owned(),
+                    description: "Remote access to the office network".to_owned(),
+                    members: users.iter().take(4).map(|u| u.id.clone()).collect(),
+                },
+            ],
             users,
             roles,
             defender_alerts: Vec::new(),
@@ -591,6 +643,11 @@ impl Environment {
         self.users
             .iter()
             .find(|u| u.id == id || u.user_principal_name.eq_ignore_ascii_case(id))
+    }
+
+    #[must_use]
+    pub fn group(&self, id: &str) -> Option<&SimGroup> {
+        self.groups.iter().find(|g| g.id == id)
     }
 
     pub(crate) fn user_mut(&mut self, id: &str) -> Option<&mut SimUser> {

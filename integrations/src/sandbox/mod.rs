@@ -95,6 +95,7 @@ pub struct SandboxState {
     pub domain: String,
     pub devices: Vec<DeviceState>,
     pub users: Vec<UserState>,
+    pub groups: Vec<GroupState>,
     pub machine_actions: Vec<MachineActionState>,
     pub defender_alerts: usize,
     pub security_alerts: usize,
@@ -120,6 +121,16 @@ pub struct UserState {
     pub sign_in_sessions_valid_from: DateTime<Utc>,
     /// The second factors the user has registered (kinds), without the password.
     pub mfa_methods: Vec<AuthMethodKind>,
+    /// The names of the security groups the user is a member of.
+    pub groups: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct GroupState {
+    pub id: String,
+    pub display_name: String,
+    /// Member user ids.
+    pub members: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -343,6 +354,21 @@ fn state_of(environment: &Environment) -> SandboxState {
                     .map(|m| m.kind)
                     .filter(|k| *k != AuthMethodKind::Password)
                     .collect(),
+                groups: environment
+                    .groups
+                    .iter()
+                    .filter(|g| g.members.contains(&u.id))
+                    .map(|g| g.display_name.clone())
+                    .collect(),
+            })
+            .collect(),
+        groups: environment
+            .groups
+            .iter()
+            .map(|g| GroupState {
+                id: g.id.clone(),
+                display_name: g.display_name.clone(),
+                members: g.members.clone(),
             })
             .collect(),
         machine_actions: environment

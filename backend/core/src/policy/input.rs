@@ -5,7 +5,9 @@
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
-use steward_domain::actions::{ActionType, Criticality, ProposerKind, TargetKind};
+use steward_domain::actions::{
+    ActionParameters, ActionType, Criticality, ProposerKind, TargetKind,
+};
 
 /// Everything the authority policy decides on.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -29,6 +31,9 @@ pub struct ActionInput {
     pub reversible: bool,
     /// How many entities the action touches (its blast radius).
     pub target_count: u32,
+    /// What the action needs besides its target (the group of a group action).
+    #[serde(default)]
+    pub parameters: ActionParameters,
 }
 
 /// The entity the action is done to.

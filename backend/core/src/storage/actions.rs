@@ -15,9 +15,9 @@ use sha2::{Digest, Sha256};
 use steward_domain::{
     ActionId, IncidentId, IntegrationId, MspId, TenantId, UserId,
     actions::{
-        Action, ActionBatch, ActionStatus, ActionTarget, ActionType, Approval, ApprovalTiming,
-        ApproverSide, BatchMembership, PolicyDecision, PolicyOutcome, Proposer, ProposerKind,
-        canary, canary_stopped,
+        Action, ActionBatch, ActionParameters, ActionStatus, ActionTarget, ActionType, Approval,
+        ApprovalTiming, ApproverSide, BatchMembership, PolicyDecision, PolicyOutcome, Proposer,
+        ProposerKind, canary, canary_stopped,
     },
     tenancy::Role,
 };
@@ -220,6 +220,8 @@ pub struct Proposal {
     pub incident_id: Option<IncidentId>,
     pub kind: ActionType,
     pub target: ActionTarget,
+    /// What it needs besides the target, checked against the type.
+    pub parameters: ActionParameters,
     /// The integration that will run it.
     pub integration_id: Option<IntegrationId>,
     pub reasons: Vec<String>,
@@ -235,12 +237,13 @@ pub struct Proposal {
 pub fn action_version(
     kind: ActionType,
     target: &ActionTarget,
+    parameters: &ActionParameters,
     input: &serde_json::Value,
 ) -> String {
     let versioned = json!({
         "type": kind,
         "target": target,
-        "parameters": {},
+        "parameters": parameters,
         "decision_input": input,
     });
     let canonical = serde_json_canonicalizer::to_vec(&versioned).unwrap_or_default();
@@ -297,7 +300,12 @@ pub(crate) async fn propose(
         .then(|| Deadlines::from(timing, now));
     let input_json =
         serde_json::to_value(input).map_err(|e| StorageError::corrupt("policy input", &e))?;
-    let version = action_version(proposal.kind, &proposal.target, &input_json);
+    let version = action_version(
+        proposal.kind,
+        &proposal.target,
+        &proposal.parameters,
+        &input_json,
+    );
     let status = status_of(&decided.decision);
     let decision_record = json!({
         "input": input_json,
@@ -402,6 +410,8 @@ pub(crate) async fn propose(
         batch_size: Set(proposal
             .batch
             .map(|b| i32::try_from(b.size).unwrap_or(i32::MAX))),
+        parameters: Set((proposal.parameters != ActionParameters::default())
+            .then(|| serde_json::to_value(&proposal.parameters).unwrap_or_default())),
     }
     .insert(ctx.txn)
     .await?;
@@ -412,6 +422,7 @@ pub(crate) async fn propose(
         Change::new("action.proposed", "action", &action.id).after(&json!({
             "type": action.kind,
             "target": action.target,
+            "parameters": action.parameters,
             "incident_id": action.incident_id,
             "reasons": action.reasons,
             "proposed_by": action.proposed_by,
@@ -1178,6 +1189,12 @@ fn to_action(row: action::Model) -> Result<Action, StorageError> {
             id: row.target_id,
             name: row.target_name,
         },
+        parameters: row
+            .parameters
+            .map(serde_json::from_value)
+            .transpose()
+            .map_err(|e| StorageError::corrupt("action parameters", &e))?
+            .unwrap_or_default(),
         reversible: row.reversible,
         status: ActionStatus::parse(&row.status)
             .ok_or_else(|| StorageError::corrupt("action status", &row.status))?,

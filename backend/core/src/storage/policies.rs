@@ -81,6 +81,7 @@ pub fn check_policy(source: &str) -> Result<(), PolicyUpdateError> {
             kind: ActionType::IsolateDevice,
             reversible: true,
             target_count: 1,
+            parameters: steward_domain::actions::ActionParameters::default(),
         },
         target: TargetInput {
             kind: TargetKind::Device,

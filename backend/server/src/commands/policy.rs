@@ -86,6 +86,7 @@ fn bench_inputs() -> Vec<AuthorityInput> {
                         kind: action,
                         reversible: action.is_reversible(),
                         target_count: 1,
+                        parameters: steward_domain::actions::ActionParameters::default(),
                     },
                     target: TargetInput {
                         kind: action.target_kind(),

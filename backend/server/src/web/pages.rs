@@ -133,6 +133,9 @@ fn error_message(code: &str) -> &'static str {
             "A chosen target is not in this tenant's inventory or is the wrong kind for that action (devices for isolate and release, identities for the others)."
         }
         "invalid-reason" => "Give a reason of up to 2,000 characters.",
+        "invalid-parameters" => {
+            "The group actions need a group id (a Microsoft Entra ID object id); the other actions take none."
+        }
         "slack-not-linked" => {
             "You are not linked to a Slack user of this workspace; an MSP admin links Slack users in the MSP's Slack settings."
         }

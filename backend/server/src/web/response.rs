@@ -16,7 +16,10 @@ use steward_core::{
 use steward_domain::{
     ActionId, IncidentId, TenantId,
     access::Permission,
-    actions::{ActionStatus, ActionType, ApproverSide, PolicyDecision, ProposerKind, TargetKind},
+    actions::{
+        ActionParameters, ActionStatus, ActionType, ApproverSide, PolicyDecision, ProposerKind,
+        TargetKind,
+    },
     incidents::{EntityKey, IncidentStatus, IncidentUpdate, Verdict},
 };
 use steward_frontend::pages::response::{self, ResponsePage};
@@ -191,6 +194,7 @@ async fn what_if(
             action.kind,
             target,
             action.proposed_by.kind,
+            &action.parameters,
         )
         .await
         .map_err(|err| UiError::internal(&err))?;
@@ -307,8 +311,12 @@ pub async fn propose(
                 .map_err(|_| UiError::BadForm(format!("{value:?} is not a target id")))?,
         );
     }
+    let group = field("group_id");
     let request = ActionRequest {
         kind,
+        parameters: ActionParameters {
+            group_id: Some(group.trim().to_owned()).filter(|g| !g.is_empty()),
+        },
         targets,
         reason: field("reason"),
         incident_id: None,
@@ -329,6 +337,7 @@ pub async fn propose(
                 RequestError::DuplicateTarget(_) => "duplicate-target",
                 RequestError::UnknownTarget { .. } => "unknown-target",
                 RequestError::Reason => "invalid-reason",
+                RequestError::Parameters(_) => "invalid-parameters",
                 RequestError::UnknownIncident(_)
                 | RequestError::InvalidKey
                 | RequestError::KeyReused(_) => {

@@ -49,6 +49,8 @@ pub struct Model {
     pub batch_position: Option<i32>,
     /// How many targets the batch has.
     pub batch_size: Option<i32>,
+    /// What the action needs besides its target; `None` for none.
+    pub parameters: Option<Json>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

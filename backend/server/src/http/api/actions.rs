@@ -13,7 +13,7 @@ use steward_core::{
 };
 use steward_domain::{
     ActionId, IncidentId, TenantId,
-    actions::{Action, ActionBatch, ActionStatus, ActionType, ProposerKind},
+    actions::{Action, ActionBatch, ActionParameters, ActionStatus, ActionType, ProposerKind},
 };
 use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
@@ -81,6 +81,10 @@ pub struct ProposalBody {
     pub reason: String,
     /// The incident this responds to.
     pub incident_id: Option<IncidentId>,
+    /// What the type needs besides its targets: `{"group_id": "…"}` (a Microsoft Entra ID
+    /// group object id) for `remove_from_group` and `add_to_group`, nothing for the others.
+    #[serde(default)]
+    pub parameters: ActionParameters,
 }
 
 impl From<RequestError> for ApiError {
@@ -98,6 +102,7 @@ impl From<RequestError> for ApiError {
                 ApiError::unprocessable("unknown-incident", message)
             }
             RequestError::Reason => ApiError::unprocessable("invalid-reason", message),
+            RequestError::Parameters(_) => ApiError::unprocessable("invalid-parameters", message),
             RequestError::InvalidKey => {
                 ApiError::new(StatusCode::BAD_REQUEST, "invalid-idempotency-key", message)
             }
@@ -211,6 +216,7 @@ async fn propose_action(
     };
     let request = ActionRequest {
         kind: body.kind,
+        parameters: body.parameters,
         targets: body.targets,
         reason: body.reason,
         incident_id: body.incident_id,

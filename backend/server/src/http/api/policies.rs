@@ -7,7 +7,7 @@ use steward_core::storage::PolicyUpdateError;
 use steward_domain::{
     TenantId,
     access::Permission,
-    actions::{ActionType, PolicyDecision, ProposerKind, TenantPolicy},
+    actions::{ActionParameters, ActionType, PolicyDecision, ProposerKind, TenantPolicy},
     incidents::EntityKey,
 };
 use utoipa::ToSchema;
@@ -44,6 +44,9 @@ pub struct SimulationRequest {
     /// Who would propose it; a technician unless said.
     #[serde(default = "technician")]
     pub proposer: ProposerKind,
+    /// What the type needs besides its target (`group_id` for the group actions).
+    #[serde(default)]
+    pub parameters: ActionParameters,
 }
 
 fn technician() -> ProposerKind {
@@ -204,6 +207,9 @@ async fn simulate_policy(
         .await?
         .ok_or_else(|| ApiError::not_found(format!("no tenant {tenant_id}")))?;
     ctx.caller.require(Permission::ProposeActions)?;
+    if let Err(problem) = body.kind.check_parameters(&body.parameters) {
+        return Err(ApiError::unprocessable("invalid-parameters", problem));
+    }
     if body.kind.target_kind() != body.target.kind {
         return Err(ApiError::unprocessable(
             "invalid-target",
@@ -221,6 +227,7 @@ async fn simulate_policy(
         body.kind,
         body.target,
         body.proposer,
+        &body.parameters,
     )
     .await?
     .ok_or_else(|| {
