@@ -41,6 +41,20 @@ impl Loop {
         )
     }
 
+    /// Asks for the action's rollback as the technician.
+    async fn roll_back(&self, action: &Value) -> (StatusCode, Value) {
+        self.call(
+            Method::POST,
+            &self.path(&format!(
+                "actions/{}/rollback",
+                action["id"].as_str().unwrap()
+            )),
+            &self.technician,
+            None,
+        )
+        .await
+    }
+
     /// Proposes `kind` for one target as the MSP admin and returns the recorded action.
     async fn propose_one(&self, kind: &str, target: &str) -> Value {
         let (status, batch) = self
@@ -104,17 +118,7 @@ async fn resetting_mfa_is_approved_deletes_every_second_factor_and_cannot_be_und
     let state = l.sandbox_state().await;
     assert_eq!(item(&state, "users", &graph_id)["mfa_methods"], json!([]));
 
-    let (status, body) = l
-        .call(
-            Method::POST,
-            &l.path(&format!(
-                "actions/{}/rollback",
-                done["id"].as_str().unwrap()
-            )),
-            &l.technician,
-            None,
-        )
-        .await;
+    let (status, body) = l.roll_back(&done).await;
     assert_eq!(status, StatusCode::CONFLICT, "{body}");
     assert_eq!(body["error"]["code"], "irreversible");
     let audit = l.audit_actions().await;
@@ -200,17 +204,7 @@ async fn a_group_removal_runs_is_verified_and_rolls_back_to_the_membership() {
             .contains(&json!("Finance Team"))
     );
 
-    let (status, body) = l
-        .call(
-            Method::POST,
-            &l.path(&format!(
-                "actions/{}/rollback",
-                done["id"].as_str().unwrap()
-            )),
-            &l.technician,
-            None,
-        )
-        .await;
+    let (status, body) = l.roll_back(&done).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     l.wait_for_action("remove_from_group", &["rolled_back"])
         .await;
