@@ -328,8 +328,12 @@ fn policy_bench_measures_real_decisions_and_refuses_to_measure_failures() {
         command
     });
     assert_eq!(code, 0, "{stdout}{stderr}");
+    // Every action type at every automation level from every kind of proposer.
+    let inputs = steward_domain::actions::ActionType::ALL.len() * 4 * 3;
     assert!(
-        stdout.contains("120 decisions on 2 thread(s), 60 distinct inputs"),
+        stdout.contains(&format!(
+            "120 decisions on 2 thread(s), {inputs} distinct inputs"
+        )),
         "{stdout}"
     );
     assert!(stdout.contains("decisions/s: "), "{stdout}");

@@ -86,7 +86,13 @@ fn bench_inputs() -> Vec<AuthorityInput> {
                         kind: action,
                         reversible: action.is_reversible(),
                         target_count: 1,
-                        parameters: steward_domain::actions::ActionParameters::default(),
+                        parameters: steward_domain::actions::ActionParameters {
+                            group_id: matches!(
+                                action,
+                                ActionType::RemoveFromGroup | ActionType::AddToGroup
+                            )
+                            .then(|| "5f1e2c3a-7d4b-4e6f-9a8b-0c1d2e3f4a5b".to_owned()),
+                        },
                     },
                     target: TargetInput {
                         kind: action.target_kind(),
