@@ -216,3 +216,148 @@ async fn a_group_removal_runs_is_verified_and_rolls_back_to_the_membership() {
     );
     l.stop().await;
 }
+
+/// Proposes `kind` for one target (with `parameters`) and waits until it is verified.
+async fn run_to_verified(l: &Loop, kind: &str, target: &str, parameters: Value) -> Value {
+    let (status, batch) = l
+        .call(
+            Method::POST,
+            &l.path("actions"),
+            &l.admin,
+            Some(&json!({
+                "type": kind,
+                "targets": [target],
+                "reason": "Exercising the catalog",
+                "parameters": parameters,
+            })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{batch}");
+    assert_eq!(
+        batch["actions"][0]["decision"]["outcome"], "auto",
+        "{batch:#}"
+    );
+    let done = l.wait_for_action(kind, &["verified", "failed"]).await;
+    assert_eq!(done["status"], "verified", "{done:#}");
+    done
+}
+
+/// Rolls the action back and waits until the rollback is confirmed.
+async fn roll_back_to_rolled_back(l: &Loop, action: &Value) {
+    let (status, body) = l.roll_back(action).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let kind = action["type"].as_str().unwrap();
+    let done = l
+        .wait_for_action(kind, &["rolled_back", "rollback_failed"])
+        .await;
+    assert_eq!(done["status"], "rolled_back", "{done:#}");
+}
+
+#[tokio::test]
+async fn every_reversible_action_rolls_back_to_the_prior_state_at_the_vendor() {
+    let db = TestDatabase::migrated().await;
+    let l = start(&db, None).await;
+    l.sync_all().await;
+    let state = l.sandbox_state().await;
+    let (_, devices) = l
+        .call(Method::GET, &l.path("devices"), &l.technician, None)
+        .await;
+    let laptop = devices["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| !d["tags"].as_array().unwrap().contains(&json!("Server")))
+        .unwrap()
+        .clone();
+    let device = laptop["id"].as_str().unwrap();
+    let machine = laptop["sources"][0]["external_id"].as_str().unwrap();
+    // An ordinary account (no admin role) outside the VPN group.
+    let vpn = state["groups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|g| g["display_name"] == "VPN Users")
+        .unwrap()
+        .clone();
+    let user = state["users"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|u| {
+            u["admin_roles"].as_array().unwrap().is_empty()
+                && !vpn["members"].as_array().unwrap().contains(&u["id"])
+        })
+        .unwrap()
+        .clone();
+    let graph_id = user["id"].as_str().unwrap();
+    let (identity, _) = l
+        .identity(user["user_principal_name"].as_str().unwrap())
+        .await;
+    let group = json!({"group_id": vpn["id"]});
+    let isolated = async || item(&l.sandbox_state().await, "devices", machine)["isolated"].clone();
+    let enabled =
+        async || item(&l.sandbox_state().await, "users", graph_id)["account_enabled"].clone();
+    let in_vpn = async || {
+        item(&l.sandbox_state().await, "users", graph_id)["groups"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("VPN Users"))
+    };
+    let mut covered = Vec::new();
+
+    // Each pair: the action, then its inverse; rolling back the inverse, then the action,
+    // walks the vendor back through both prior states.
+    let isolate = run_to_verified(&l, "isolate_device", device, json!({})).await;
+    assert_eq!(isolated().await, true);
+    let release = run_to_verified(&l, "release_device", device, json!({})).await;
+    assert_eq!(isolated().await, false);
+    roll_back_to_rolled_back(&l, &release).await;
+    assert_eq!(
+        isolated().await,
+        true,
+        "rolling back the release isolates again"
+    );
+    roll_back_to_rolled_back(&l, &isolate).await;
+    assert_eq!(
+        isolated().await,
+        false,
+        "rolling back the isolation releases"
+    );
+    covered.extend(["isolate_device", "release_device"]);
+
+    let disable = run_to_verified(&l, "disable_user", &identity, json!({})).await;
+    assert_eq!(enabled().await, false);
+    let enable = run_to_verified(&l, "enable_user", &identity, json!({})).await;
+    assert_eq!(enabled().await, true);
+    roll_back_to_rolled_back(&l, &enable).await;
+    assert_eq!(
+        enabled().await,
+        false,
+        "rolling back the enable disables again"
+    );
+    roll_back_to_rolled_back(&l, &disable).await;
+    assert_eq!(enabled().await, true, "rolling back the disable enables");
+    covered.extend(["disable_user", "enable_user"]);
+
+    let add = run_to_verified(&l, "add_to_group", &identity, group.clone()).await;
+    assert!(in_vpn().await);
+    let remove = run_to_verified(&l, "remove_from_group", &identity, group).await;
+    assert!(!in_vpn().await);
+    roll_back_to_rolled_back(&l, &remove).await;
+    assert!(in_vpn().await, "rolling back the removal re-adds");
+    roll_back_to_rolled_back(&l, &add).await;
+    assert!(!in_vpn().await, "rolling back the addition removes");
+    covered.extend(["add_to_group", "remove_from_group"]);
+
+    // Every reversible action of the catalog is exercised here.
+    let reversible: Vec<&str> = steward_domain::actions::ActionType::ALL
+        .into_iter()
+        .filter(|a| a.is_reversible())
+        .map(|a| a.as_str())
+        .collect();
+    covered.sort_unstable();
+    let mut expected = reversible;
+    expected.sort_unstable();
+    assert_eq!(covered, expected);
+    l.stop().await;
+}
