@@ -14,6 +14,7 @@ use steward_core::storage::approval_links::ApprovalRequest;
 use steward_domain::{
     ActionId, MspId, TenantId,
     actions::{Action, ActionStatus, ApproverSide, PolicyOutcome},
+    integrations::SlackConnection,
     tenancy::Tenant,
 };
 use steward_integrations::{http::VendorHttp, sandbox::Sandbox, slack::SlackClient};
@@ -317,7 +318,7 @@ async fn record(
 async fn slack_of(
     shared: &Shared,
     tenant: &Tenant,
-) -> Result<Option<(SlackClient, String)>, JobError> {
+) -> Result<Option<(SlackClient, SlackConnection)>, JobError> {
     let Some((connection, token, _)) = steward_core::storage::slack::credentials(
         shared.storage.conn(),
         &shared.secrets,
@@ -330,10 +331,7 @@ async fn slack_of(
     };
     let base = url::Url::parse(&connection.api_base_url).map_err(JobError::from)?;
     let http = VendorHttp::new(shared.vendor_retries.clone()).map_err(JobError::from)?;
-    Ok(Some((
-        SlackClient::new(http, &base, token),
-        connection.channel,
-    )))
+    Ok(Some((SlackClient::new(http, &base, token), connection)))
 }
 
 /// Text for Slack's mrkdwn: `&`, `<` and `>` escaped as Slack asks, so a device name cannot
@@ -435,13 +433,21 @@ async fn post_to_slack(
     let Some(Some((tenant, action))) = found else {
         return Ok(());
     };
-    if action.status != ActionStatus::AwaitingApproval
-        || action.decision.approving_side() != Some(ApproverSide::Technician)
-    {
+    if action.status != ActionStatus::AwaitingApproval {
         return Ok(());
     }
-    let Some((client, channel)) = slack_of(shared, &tenant).await? else {
+    let Some((client, connection)) = slack_of(shared, &tenant).await? else {
         return Ok(());
+    };
+    // MSP-side requests go to the MSP's channel; the customer's to the channel shared with
+    // that customer, when the MSP set one.
+    let channel = match action.decision.approving_side() {
+        Some(ApproverSide::Technician) => connection.channel,
+        Some(ApproverSide::Customer) => match connection.tenant_channels.get(&tenant.id) {
+            Some(channel) => channel.clone(),
+            None => return Ok(()),
+        },
+        None => return Ok(()),
     };
     let claimed = as_steward(shared, "notify", tenant_id, Finish::Commit, async |work| {
         work.claim_slack_post(&action, &channel)

@@ -56,7 +56,7 @@ const DEMO_USERS: [(&str, &str, Role, Option<&str>); 7] = [
         Some("acme-dental"),
     ),
     (
-        "approver@acme-dental.example",
+        DEMO_CUSTOMER_APPROVER_EMAIL,
         "Tom Becker",
         Role::CustomerApprover,
         Some("acme-dental"),
@@ -142,6 +142,9 @@ pub async fn connect_integration(
 
 /// The demo technician, linked to a Slack user of the sandbox's workspace.
 pub const DEMO_TECHNICIAN_EMAIL: &str = "tech@harbor-it.example";
+
+/// The demo's first customer's approver.
+pub const DEMO_CUSTOMER_APPROVER_EMAIL: &str = "approver@acme-dental.example";
 
 /// Connects the demo MSP to Slack where it is not connected yet; returns whether it connected.
 ///

@@ -69,8 +69,13 @@ pub struct Integration {
 pub struct SlackConnection {
     /// The Slack Web API's base URL (`https://slack.com/api/`).
     pub api_base_url: String,
-    /// The channel approval requests go to.
+    /// The channel the requests for MSP technicians go to.
     pub channel: String,
+    /// Tenant → a channel shared with that customer (Slack Connect), where the requests that
+    /// need the customer's approval go; a tenant without one gets those by email only.
+    #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(value_type = std::collections::BTreeMap<String, String>))]
+    pub tenant_channels: std::collections::BTreeMap<TenantId, String>,
     /// Slack user id → the Steward user whose answers they are.
     #[cfg_attr(feature = "openapi", schema(value_type = std::collections::BTreeMap<String, String>))]
     pub users: std::collections::BTreeMap<String, crate::UserId>,

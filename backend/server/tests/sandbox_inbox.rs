@@ -7,7 +7,7 @@ mod support;
 
 use reqwest::{Method, StatusCode};
 use serde_json::json;
-use steward_integrations::sandbox::slack::{BOT_TOKEN, CHANNEL, SIGNING_SECRET};
+use steward_integrations::sandbox::slack::{BOT_TOKEN, CHANNEL, CUSTOMER_CHANNEL, SIGNING_SECRET};
 use steward_testkit::TestDatabase;
 use support::{
     Browser,
@@ -112,12 +112,90 @@ async fn approvals_complete_from_the_sandbox_inbox_by_slack_and_by_email() {
     assert_eq!(answer.status(), StatusCode::OK);
     l.wait_for_action("disable_user", &["verified"]).await;
 
-    // The customer sees no inbox.
+    // The customer's owner sees only their own mail (none) and no MSP channel.
     let owner = Browser::new(&l.app);
     owner.sign_in("owner@acme.example", PASSWORD).await;
-    assert_eq!(
-        owner.get("/sandbox/inbox").await.status,
-        StatusCode::FORBIDDEN
+    let inbox = owner.get("/sandbox/inbox").await;
+    assert_eq!(inbox.status, StatusCode::OK);
+    for hidden in ["/approvals/stwa_", "revoke sessions", "disable user"] {
+        assert!(!inbox.body.contains(hidden), "{hidden}: {}", inbox.body);
+    }
+    l.stop().await;
+}
+
+#[tokio::test]
+async fn the_customer_approves_in_the_shared_channel_from_the_sandbox_inbox() {
+    let db = TestDatabase::migrated().await;
+    let l = start_with_sandbox_mail(&db).await;
+    let (status, body) = l
+        .call(
+            Method::PUT,
+            "/api/v1/msp/slack",
+            &l.admin,
+            Some(&json!({
+                "api_base_url": l.app.url("/sandbox/slack/api/"),
+                "channel": CHANNEL,
+                "bot_token": BOT_TOKEN,
+                "signing_secret": SIGNING_SECRET,
+                "users": {
+                    "U0TECH0001": "tech@harbor.example",
+                    "U0CUSTAPPR": "approver@acme.example",
+                },
+                "tenant_channels": {l.tenant.id.to_string(): CUSTOMER_CHANNEL},
+            })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    l.run_scenario("compromised-admin").await;
+    let sandbox = l.app.sandbox.as_ref().unwrap();
+    for _ in 0..100 {
+        if sandbox.slack_messages().await.len() == 2 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let messages = sandbox.slack_messages().await;
+    let shared = messages
+        .iter()
+        .find(|m| m.channel == CUSTOMER_CHANNEL)
+        .expect("the customer's request in the shared channel");
+    let msp_side = messages.iter().find(|m| m.channel == CHANNEL).unwrap();
+
+    let approver = Browser::new(&l.app);
+    approver.sign_in("approver@acme.example", PASSWORD).await;
+    let inbox = approver.get("/sandbox/inbox").await;
+    assert_eq!(inbox.status, StatusCode::OK);
+    assert!(inbox.body.contains("disable user"), "{}", inbox.body);
+    assert!(!inbox.body.contains("revoke sessions"), "{}", inbox.body);
+    assert!(inbox.body.contains("U0CUSTAPPR"), "{}", inbox.body);
+
+    // The MSP channel's message is not theirs to click.
+    let refused = approver
+        .submit(
+            "/sandbox/inbox",
+            "/sandbox/inbox/slack",
+            &[("ts", &msp_side.ts), ("action_id", "approve")],
+        )
+        .await;
+    assert_eq!(refused.status, StatusCode::NOT_FOUND);
+    let clicked = approver
+        .submit(
+            "/sandbox/inbox",
+            "/sandbox/inbox/slack",
+            &[("ts", &shared.ts), ("action_id", "approve")],
+        )
+        .await;
+    assert!(
+        clicked
+            .location
+            .as_deref()
+            .unwrap()
+            .ends_with("done=slack-answered"),
+        "{:?}",
+        clicked.location
     );
+    let done = l.wait_for_action("disable_user", &["verified"]).await;
+    assert_eq!(done["approvals"][0]["side"], "customer");
+    assert_eq!(l.status_of("revoke_sessions").await, "awaiting_approval");
     l.stop().await;
 }

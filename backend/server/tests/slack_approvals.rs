@@ -8,7 +8,9 @@ mod support;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use steward_integrations::{
-    sandbox::slack::{BOT_TOKEN, CHANNEL, SIGNING_SECRET, SignedInteraction, SlackMessage},
+    sandbox::slack::{
+        BOT_TOKEN, CHANNEL, CUSTOMER_CHANNEL, SIGNING_SECRET, SignedInteraction, SlackMessage,
+    },
     slack::signature,
 };
 use steward_testkit::TestDatabase;
@@ -71,15 +73,6 @@ impl Loop {
             .call(Method::GET, "/api/v1/msp", &self.admin, None)
             .await;
         msp["id"].as_str().unwrap().to_owned()
-    }
-
-    async fn revoke_status(&self) -> Value {
-        self.actions()
-            .await
-            .into_iter()
-            .find(|a| a["type"] == "revoke_sessions")
-            .unwrap()["status"]
-            .clone()
     }
 }
 
@@ -194,7 +187,7 @@ async fn a_technician_approves_in_slack_and_the_message_shows_the_outcome() {
         answer["text"].as_str().unwrap().contains("not linked"),
         "{answer}"
     );
-    assert_eq!(l.revoke_status().await, "awaiting_approval");
+    assert_eq!(l.status_of("revoke_sessions").await, "awaiting_approval");
 
     // The linked technician's click approves; the message then shows the outcome.
     let click = sandbox
@@ -255,5 +248,94 @@ async fn an_answer_given_outside_slack_also_updates_the_slack_message() {
     let updated = l.wait_for_slack(|m| m[0].updates > 0).await;
     assert!(updated[0].text.contains("Rejected"), "{:?}", updated[0]);
     assert!(!updated[0].blocks.to_string().contains("\"action_id\""));
+    l.stop().await;
+}
+
+#[tokio::test]
+async fn the_customer_approves_in_the_channel_shared_with_them() {
+    let db = TestDatabase::migrated().await;
+    let l = start(&db, None).await;
+    let mut settings = l.slack_settings();
+    settings["users"]["U0CUSTAPPR"] = json!("approver@acme.example");
+
+    // A tenant channel must name a tenant of this MSP and a channel id.
+    for (channels, why) in [
+        (
+            json!({"0194f3a2-7b1c-7d3e-9f00-1234567890ab": CUSTOMER_CHANNEL}),
+            "no active tenant",
+        ),
+        (json!({l.tenant.id.to_string(): "#acme"}), "channel id"),
+    ] {
+        let mut body = settings.clone();
+        body["tenant_channels"] = channels;
+        let (status, answer) = l.connect_slack(&l.admin, &body).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{answer}");
+        assert!(
+            answer["error"]["message"].as_str().unwrap().contains(why),
+            "{answer}"
+        );
+    }
+    settings["tenant_channels"] = json!({l.tenant.id.to_string(): CUSTOMER_CHANNEL});
+    let (status, body) = l.connect_slack(&l.admin, &settings).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(
+        body["tenant_channels"][l.tenant.id.to_string()],
+        CUSTOMER_CHANNEL
+    );
+
+    // compromised-admin asks the customer to disable their admin and a technician to revoke
+    // the sessions: each request goes to its side's channel.
+    l.run_scenario("compromised-admin").await;
+    let messages = l.wait_for_slack(|m| m.len() == 2).await;
+    let shared = messages
+        .iter()
+        .find(|m| m.channel == CUSTOMER_CHANNEL)
+        .expect("a message in the shared channel");
+    assert!(shared.text.contains("disable user"), "{shared:?}");
+    let msp_side = messages.iter().find(|m| m.channel == CHANNEL).unwrap();
+    assert!(msp_side.text.contains("revoke sessions"), "{msp_side:?}");
+    let sandbox = l.app.sandbox.as_ref().unwrap();
+
+    // A technician cannot give the customer's approval, even from the shared channel.
+    let technician = sandbox
+        .slack_click(&shared.ts, "approve", "U0TECH0001")
+        .await
+        .unwrap();
+    let (status, answer) = l.deliver(&technician).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        answer["text"]
+            .as_str()
+            .unwrap()
+            .contains("customer's approval"),
+        "{answer}"
+    );
+    let disable = l
+        .wait_for_action("disable_user", &["awaiting_approval"])
+        .await;
+    assert!(disable["approvals"].as_array().unwrap().is_empty());
+
+    // The customer's approver approves there; the account is disabled at the vendor.
+    let click = sandbox
+        .slack_click(&shared.ts, "approve", "U0CUSTAPPR")
+        .await
+        .unwrap();
+    let (status, answer) = l.deliver(&click).await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    assert_eq!(answer["text"], "Approved in Steward.");
+    let done = l.wait_for_action("disable_user", &["verified"]).await;
+    assert_eq!(done["approvals"][0]["side"], "customer");
+    assert_eq!(done["approvals"][0]["role"], "customer_approver");
+    let updated = l
+        .wait_for_slack(|m| {
+            m.iter()
+                .any(|m| m.channel == CUSTOMER_CHANNEL && m.updates > 0)
+        })
+        .await;
+    let shared = updated
+        .iter()
+        .find(|m| m.channel == CUSTOMER_CHANNEL)
+        .unwrap();
+    assert!(shared.text.contains("Approved"), "{shared:?}");
     l.stop().await;
 }

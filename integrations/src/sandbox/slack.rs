@@ -22,13 +22,17 @@ use crate::slack::signature;
 pub const BOT_TOKEN: &str = "xoxb-sandbox-steward-approvals";
 /// The secret the simulated workspace signs interactivity requests with.
 pub const SIGNING_SECRET: &str = "sandbox-slack-signing-secret";
-/// The channel approval requests go to.
+/// The channel approval requests for the MSP's technicians go to.
 pub const CHANNEL: &str = "C0STEWARD01";
+/// A channel shared with a customer (Slack Connect), for the requests the customer approves.
+pub const CUSTOMER_CHANNEL: &str = "C0CUSTOMER1";
 
-/// The workspace's people: technicians of the demo MSP, by Slack user id.
-pub const USERS: [(&str, &str); 3] = [
+/// The workspace's people by Slack user id: technicians of the demo MSP, and a customer's
+/// approver reached through the shared channel.
+pub const USERS: [(&str, &str); 4] = [
     ("U0TECH0001", "tech"),
     ("U0ADMIN001", "admin"),
+    ("U0CUSTAPPR", "the customer's approver"),
     ("U0STRANGER", "someone not linked to Steward"),
 ];
 
@@ -98,7 +102,7 @@ async fn post_message(
     let Some(channel) = body["channel"].as_str() else {
         return refuse("channel_not_found");
     };
-    if channel != CHANNEL {
+    if channel != CHANNEL && channel != CUSTOMER_CHANNEL {
         return refuse("channel_not_found");
     }
     if body["text"].as_str().is_none() && body["blocks"].is_null() {

@@ -31,8 +31,11 @@ pub struct NewSlackConnection {
     pub channel: String,
     pub bot_token: SecretString,
     pub signing_secret: SecretString,
-    /// Slack user id → the email of the Steward user they are.
+    /// Slack user id → the email of the Steward user they are (MSP staff, or a customer's
+    /// people for the tenant channels).
     pub users: BTreeMap<String, String>,
+    /// Tenant → the channel shared with that customer, for the requests it approves.
+    pub tenant_channels: BTreeMap<TenantId, String>,
 }
 
 /// Why a Slack connection was refused.
@@ -46,6 +49,8 @@ pub enum SlackSettingsError {
     SlackUser(String),
     #[error("no active user of this MSP has the email {0}")]
     UnknownUser(String),
+    #[error("the MSP has no active tenant {0}")]
+    UnknownTenant(TenantId),
     #[error(transparent)]
     Storage(#[from] StorageError),
 }
@@ -60,6 +65,13 @@ fn to_connection(row: &slack_connection::Model) -> Result<SlackConnection, Stora
         channel: row.channel.clone(),
         users: serde_json::from_value(row.users.clone())
             .map_err(|e| StorageError::corrupt("slack users", &e))?,
+        tenant_channels: row
+            .tenant_channels
+            .clone()
+            .map(serde_json::from_value)
+            .transpose()
+            .map_err(|e| StorageError::corrupt("slack tenant channels", &e))?
+            .unwrap_or_default(),
         updated_at: row.updated_at,
     })
 }
@@ -135,6 +147,19 @@ pub(crate) async fn set(
     {
         return Err(SlackSettingsError::EmptySecret);
     }
+    let tenants = TenantDirectory::new(ctx.txn, msp_id, None);
+    for (tenant_id, channel) in &new.tenant_channels {
+        if !looks_like(channel, &['C', 'G']) {
+            return Err(SlackSettingsError::Channel);
+        }
+        let active = tenants
+            .lookup(*tenant_id)
+            .await?
+            .is_some_and(|t| t.status == steward_domain::tenancy::TenantStatus::Active);
+        if !active {
+            return Err(SlackSettingsError::UnknownTenant(*tenant_id));
+        }
+    }
     let directory = UserDirectory::new(ctx.txn, msp_id);
     let mut users = BTreeMap::new();
     for (slack_user, email) in &new.users {
@@ -167,6 +192,7 @@ pub(crate) async fn set(
         )),
         users: Set(json!(users)),
         updated_at: Set(ctx.clock.now()),
+        tenant_channels: Set((!new.tenant_channels.is_empty()).then(|| json!(new.tenant_channels))),
     }
     .insert(ctx.txn)
     .await

@@ -37,7 +37,8 @@ pub async fn run(mut config: Config) -> anyhow::Result<ExitCode> {
     connect_sandbox(&config, &storage, &keys, &seed.tenants)
         .await
         .context("connect the demo tenants to the sandbox")?;
-    connect_slack(&config, &storage, &keys, seed.msp.id)
+    let customer = seed.tenants.first().context("the demo has tenants")?;
+    connect_slack(&config, &storage, &keys, seed.msp.id, customer)
         .await
         .context("connect the demo MSP to the sandbox's Slack")?;
     println!(
@@ -57,18 +58,23 @@ pub async fn run(mut config: Config) -> anyhow::Result<ExitCode> {
 }
 
 /// Connects the demo MSP to the sandbox's Slack workspace, its technician and admin linked to
-/// the workspace's users.
+/// the workspace's users, and the first demo customer's approver to the channel shared with
+/// that customer.
 async fn connect_slack(
     config: &Config,
     storage: &Storage,
     keys: &AuditKeys,
     msp_id: steward_domain::MspId,
+    customer: &Tenant,
 ) -> anyhow::Result<()> {
-    use steward_integrations::sandbox::slack::{BOT_TOKEN, CHANNEL, SIGNING_SECRET, USERS};
+    use steward_integrations::sandbox::slack::{
+        BOT_TOKEN, CHANNEL, CUSTOMER_CHANNEL, SIGNING_SECRET, USERS,
+    };
     let secrets = SecretBox::load(&config.secrets, &config.data_dir)?;
     let users = [
         (USERS[0].0, demo::DEMO_TECHNICIAN_EMAIL),
         (USERS[1].0, DEMO_ADMIN_EMAIL),
+        (USERS[2].0, demo::DEMO_CUSTOMER_APPROVER_EMAIL),
     ]
     .into_iter()
     .map(|(slack, email)| (slack.to_owned(), email.to_owned()))
@@ -85,11 +91,15 @@ async fn connect_slack(
             bot_token: SecretString::from(BOT_TOKEN),
             signing_secret: SecretString::from(SIGNING_SECRET),
             users,
+            tenant_channels: [(customer.id, CUSTOMER_CHANNEL.to_owned())].into(),
         },
     )
     .await?;
     if connected {
-        println!("  connected the MSP to the sandbox's Slack channel {CHANNEL}");
+        println!(
+            "  connected the MSP to the sandbox's Slack channel {CHANNEL}, and {} to {CUSTOMER_CHANNEL}",
+            customer.name
+        );
     }
     Ok(())
 }

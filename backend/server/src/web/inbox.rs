@@ -1,13 +1,17 @@
 //! The sandbox's inbox in the UI (demos): the approval emails and Slack messages Steward sent
-//! for the viewer's MSP. A Slack button is clicked as the Slack user linked to the viewer, and
-//! the request, signed as Slack signs it, goes through the same verification as Slack's.
+//! for the viewer's MSP — to MSP admins and technicians all of them, to a customer's people
+//! their own mail and the channel shared with their organisation. A Slack button is clicked as
+//! the Slack user linked to the viewer, and the request, signed as Slack signs it, goes through
+//! the same verification as Slack's.
 
 use axum::{
     extract::{Query, State},
     response::{Html, IntoResponse, Response},
 };
 use serde::Deserialize;
-use steward_domain::access::Permission;
+use steward_domain::{
+    TenantId, access::Permission, integrations::SlackConnection, tenancy::RoleSide,
+};
 use steward_frontend::pages::inbox::{self, InboxMail, InboxPage, InboxSlackMessage};
 
 use super::{
@@ -19,19 +23,43 @@ use crate::state::AppState;
 
 const PAGE: &str = "/sandbox/inbox";
 
+/// Whose inbox the viewer may see: the MSP's (its admins and technicians), or one customer's
+/// (that tenant's people).
+fn audience(s: &WebSession) -> Result<Option<TenantId>, UiError> {
+    match (s.caller.role().side(), s.caller.user().tenant_id) {
+        (RoleSide::Customer, Some(tenant)) => Ok(Some(tenant)),
+        _ => {
+            s.caller.require(Permission::RunSandboxScenarios)?;
+            Ok(None)
+        }
+    }
+}
+
+/// Whether a customer's person may see a Slack message: only in the channel shared with their
+/// organisation.
+fn shared_with(connection: Option<&SlackConnection>, tenant: TenantId, channel: &str) -> bool {
+    connection
+        .and_then(|c| c.tenant_channels.get(&tenant))
+        .is_some_and(|shared| shared == channel)
+}
+
 pub async fn page(
     State(state): State<AppState>,
     s: WebSession,
     Query(query): Query<PageQuery>,
 ) -> Result<Response, UiError> {
-    s.caller.require(Permission::RunSandboxScenarios)?;
+    let customer = audience(&s)?;
     let sandbox = state.sandbox.as_ref().ok_or(UiError::NotFound)?;
     let msp = s.caller.msp_id().as_uuid();
+    let connection =
+        steward_core::storage::slack::connection(state.storage.conn(), s.caller.msp_id()).await?;
+    let email = s.caller.user().email.clone();
     let mails = sandbox
         .mailbox()
         .await
         .into_iter()
         .filter(|mail| mail.msp_id == msp)
+        .filter(|mail| customer.is_none() || mail.to.eq_ignore_ascii_case(email.as_str()))
         .map(|mail| InboxMail {
             to: mail.to,
             subject: mail.subject,
@@ -49,6 +77,9 @@ pub async fn page(
         if s.caller.tenant(s.storage.conn(), tenant).await?.is_none() {
             continue;
         }
+        if customer.is_some() && !shared_with(connection.as_ref(), tenant, &message.channel) {
+            continue;
+        }
         slack.push(InboxSlackMessage {
             buttons: message
                 .buttons()
@@ -59,7 +90,7 @@ pub async fn page(
             updates: message.updates,
         });
     }
-    let linked_as = linked_slack_user(&state, &s).await?;
+    let linked_as = linked_slack_user(connection.as_ref(), &s);
     let chrome = chrome(&s, PAGE, query.flash()).await?;
     Ok(Html(inbox::render(
         chrome,
@@ -74,15 +105,13 @@ pub async fn page(
 }
 
 /// The Slack user of the MSP's connection linked to the signed-in user, if any.
-async fn linked_slack_user(state: &AppState, s: &WebSession) -> Result<Option<String>, UiError> {
-    let connection =
-        steward_core::storage::slack::connection(state.storage.conn(), s.caller.msp_id()).await?;
-    Ok(connection.and_then(|c| {
+fn linked_slack_user(connection: Option<&SlackConnection>, s: &WebSession) -> Option<String> {
+    connection.and_then(|c| {
         c.users
-            .into_iter()
-            .find(|(_, user)| *user == s.caller.user().id)
-            .map(|(slack_user, _)| slack_user)
-    }))
+            .iter()
+            .find(|(_, user)| **user == s.caller.user().id)
+            .map(|(slack_user, _)| slack_user.clone())
+    })
 }
 
 #[derive(Debug, Deserialize)]
@@ -98,11 +127,24 @@ pub async fn click(
     State(state): State<AppState>,
     WebForm { session: s, form }: WebForm<ClickForm>,
 ) -> Result<Response, UiError> {
-    s.caller.require(Permission::RunSandboxScenarios)?;
+    let customer = audience(&s)?;
     let sandbox = state.sandbox.as_ref().ok_or(UiError::NotFound)?;
-    let Some(slack_user) = linked_slack_user(&state, &s).await? else {
+    let connection =
+        steward_core::storage::slack::connection(state.storage.conn(), s.caller.msp_id()).await?;
+    let Some(slack_user) = linked_slack_user(connection.as_ref(), &s) else {
         return Ok(back(PAGE, Err("slack-not-linked")));
     };
+    // A customer's person clicks only what they see: a message in their shared channel.
+    if let Some(tenant) = customer {
+        let visible = sandbox
+            .slack_messages()
+            .await
+            .iter()
+            .any(|m| m.ts == form.ts && shared_with(connection.as_ref(), tenant, &m.channel));
+        if !visible {
+            return Err(UiError::NotFound);
+        }
+    }
     let signed = sandbox
         .slack_click(&form.ts, &form.action_id, &slack_user)
         .await

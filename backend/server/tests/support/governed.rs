@@ -311,6 +311,16 @@ impl Loop {
         list["items"].as_array().unwrap().clone()
     }
 
+    /// The status of the (one) action of this type.
+    pub async fn status_of(&self, kind: &str) -> Value {
+        self.actions()
+            .await
+            .into_iter()
+            .find(|a| a["type"] == kind)
+            .unwrap_or_else(|| panic!("no {kind} action"))["status"]
+            .clone()
+    }
+
     /// Waits until the action of this type is in one of `statuses`, and returns it.
     pub async fn wait_for_action(&self, kind: &str, statuses: &[&str]) -> Value {
         let mut last = Vec::new();

@@ -11,6 +11,8 @@ pub struct Model {
     pub signing_secret_sealed: String,
     pub users: Json,
     pub updated_at: DateTimeUtc,
+    /// Tenant id → the channel shared with that customer; `None` for none.
+    pub tenant_channels: Option<Json>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -6,7 +6,7 @@ use axum::{Json, extract::State, http::StatusCode};
 use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
 use steward_core::storage::slack::{self, NewSlackConnection, SlackSettingsError};
-use steward_domain::{access::Permission, integrations::SlackConnection};
+use steward_domain::{TenantId, access::Permission, integrations::SlackConnection};
 use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
@@ -45,9 +45,15 @@ pub struct ConnectSlack {
     /// The app's signing secret, stored encrypted: Steward accepts only requests signed with it.
     #[schema(value_type = String)]
     pub signing_secret: SecretString,
-    /// Slack user id → the email of the Steward user who answers as them.
+    /// Slack user id → the email of the Steward user who answers as them (MSP staff, and the
+    /// customers' approvers for the tenant channels).
     #[serde(default)]
     pub users: BTreeMap<String, String>,
+    /// Tenant id → a channel shared with that customer (Slack Connect) where the requests that
+    /// need the customer's approval go, for their linked people to answer.
+    #[serde(default)]
+    #[schema(value_type = BTreeMap<String, String>)]
+    pub tenant_channels: BTreeMap<TenantId, String>,
 }
 
 /// Whether the MSP connected Slack, and how.
@@ -76,7 +82,8 @@ async fn get_slack(ctx: CallerContext) -> Result<Json<MspSlack>, ApiError> {
 }
 
 /// Connects the MSP to Slack (MSP admins): approval requests for MSP technicians go to the
-/// channel with Approve and Reject buttons, and Slack's button clicks, sent to
+/// channel with Approve and Reject buttons (those for a customer to the channel shared with
+/// that customer, when set), and Slack's button clicks, sent to
 /// `/slack/interactions/{msp_id}` and signed with the signing secret, answer as the linked
 /// Steward user.
 #[utoipa::path(
@@ -108,6 +115,7 @@ async fn connect_slack(
                 bot_token: body.bot_token,
                 signing_secret: body.signing_secret,
                 users: body.users,
+                tenant_channels: body.tenant_channels,
             },
         )
         .await?;
