@@ -225,6 +225,34 @@ flow('the governed loop: automatic containment, customer approval, rollback and 
   await owner.context.close();
 });
 
+flow('approvals from the sandbox inbox: a Slack click, and the channel shared with the customer', async () => {
+  const acme = tenantIds['Acme Dental'];
+  const response = `/tenants/${acme}/response`;
+
+  // The technician approves revoking the sessions by clicking the button of its Slack message.
+  const tech = await fresh();
+  await signIn(tech.page, 'tech@harbor-it.example');
+  const revoke = '.slack-message:has-text("revoke sessions") button[value="approve"]';
+  await waitOnReload(tech.page, '/sandbox/inbox', revoke);
+  await tech.page.locator(revoke).click();
+  await tech.page.waitForLoadState('domcontentloaded');
+  assert.match(await tech.page.locator('.flash-success').textContent(), /Slack delivered the click/);
+  await waitOnReload(tech.page, response, '#actions tr:has-text("revoke sessions") [data-status="verified"]');
+  await waitOnReload(tech.page, '/sandbox/inbox', '.slack-message:has-text("revoke sessions"):has-text("Approved")');
+  if (screenshots) {
+    await tech.page.screenshot({ path: join(screenshots, 'inbox.png'), fullPage: true });
+  }
+  await tech.context.close();
+
+  // The customer's approver sees their shared channel (the request they approved on the web,
+  // now updated with the outcome) and not the MSP's.
+  const approver = await fresh();
+  await signIn(approver.page, 'approver@acme-dental.example');
+  await waitOnReload(approver.page, '/sandbox/inbox', '.slack-message:has-text("disable user"):has-text("Approved")');
+  assert.doesNotMatch(await approver.page.locator('#slack').innerText(), /revoke sessions/);
+  await approver.context.close();
+});
+
 let failed = false;
 try {
   for (const { name, run } of flows) {

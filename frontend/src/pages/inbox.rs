@@ -24,6 +24,8 @@ pub struct InboxMail {
 /// A message in the simulated Slack channel.
 #[derive(Debug, Clone)]
 pub struct InboxSlackMessage {
+    /// The channel it was posted in.
+    pub channel: String,
     pub ts: String,
     pub text: String,
     /// The `action_id`s of its buttons (none once answered).
@@ -102,7 +104,8 @@ pub fn render(chrome: Chrome, page: InboxPage) -> String {
                     }
                 });
                 view! {
-                    <article class="card slack-message" data-ts=message.ts.clone()>
+                    <article class="card slack-message" data-ts=message.ts.clone() data-channel=message.channel.clone()>
+                        <p class="muted mono">{format!("#{}", message.channel)}</p>
                         <p>{message.text.clone()}</p>
                         <p class="muted">{if message.updates > 0 { "updated by Steward" } else { "" }}</p>
                         {forms}
@@ -114,7 +117,7 @@ pub fn render(chrome: Chrome, page: InboxPage) -> String {
     };
     let body = view! {
         <h1>"Sandbox inbox"</h1>
-        <p>"What Steward sent to approvers in this demo: the emails (follow their links) and the messages in the simulated Slack channel."</p>
+        <p>"What Steward sent to approvers in this demo: the emails (follow their links) and the messages in the simulated Slack workspace's channels."</p>
         <section class="card" id="slack"><h2>"Slack"</h2>{slack}</section>
         <section class="card" id="mail"><h2>"Email"</h2>{mails}</section>
     };

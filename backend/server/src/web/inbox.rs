@@ -85,6 +85,7 @@ pub async fn page(
                 .buttons()
                 .filter_map(|element| element["action_id"].as_str().map(str::to_owned))
                 .collect(),
+            channel: message.channel,
             ts: message.ts,
             text: message.text,
             updates: message.updates,
