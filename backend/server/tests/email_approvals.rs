@@ -130,6 +130,52 @@ async fn an_approver_approves_from_the_email_and_the_link_works_once() {
 }
 
 #[tokio::test]
+async fn a_request_sent_again_after_a_lost_delivery_record_leaves_both_links_working_once() {
+    let smtp = Smtp::start();
+    let db = TestDatabase::migrated().await;
+    let mut l = start_mailing(&db, smtp.port).await;
+    l.run_scenario("compromised-admin").await;
+    let revoke = l
+        .wait_for_action("revoke_sessions", &["awaiting_approval"])
+        .await;
+    let first = link_in(&smtp.wait_for("tech@harbor.example", 1).await);
+    l.stop_worker().await;
+
+    // The job died after the mail went out and before its delivery was recorded: it runs again.
+    use sea_orm::ConnectionTrait;
+    l.world
+        .storage
+        .conn()
+        .execute_unprepared("UPDATE notifications SET sent_at = NULL")
+        .await
+        .unwrap();
+    let action_id = revoke["id"].as_str().unwrap().parse().unwrap();
+    steward_workers::request_approval(&l.shared, l.tenant.id, action_id)
+        .await
+        .unwrap();
+    smtp.wait_for("tech@harbor.example", 2).await;
+    let links: Vec<String> = smtp
+        .messages()
+        .iter()
+        .filter(|m| m.contains("To: tech@harbor.example"))
+        .map(|m| link_in(m))
+        .collect();
+    assert_eq!(links.len(), 2, "{links:?}");
+    let second = links.into_iter().find(|l| *l != first).expect("a new link");
+
+    // The first mail's link still works; once the request is answered, neither does.
+    let (status, page) = open(&first).await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    let (status, page) = decide(&first, "approve").await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    assert_eq!(l.action_of("revoke_sessions").await["status"], "queued");
+    let (status, page) = decide(&second, "reject").await;
+    assert!(status.is_client_error(), "{status}: {page}");
+    assert_eq!(l.action_of("revoke_sessions").await["status"], "queued");
+    l.stop().await;
+}
+
+#[tokio::test]
 async fn expired_and_outdated_links_are_refused_and_change_nothing() {
     let smtp = Smtp::start();
     let db = TestDatabase::migrated().await;

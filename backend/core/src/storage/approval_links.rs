@@ -130,16 +130,10 @@ pub(crate) async fn prepare(
                 .await?;
             }
         }
-        // An unsent earlier link of this request was never delivered: it goes.
-        approval_link::Entity::delete_many()
-            .filter(approval_link::Column::TenantId.eq(tenant.id.as_uuid()))
-            .filter(approval_link::Column::ActionId.eq(action.id.as_uuid()))
-            .filter(approval_link::Column::UserId.eq(user.id.as_uuid()))
-            .filter(approval_link::Column::Version.eq(action.version.as_str()))
-            .filter(approval_link::Column::EscalationLevel.eq(i32::from(level)))
-            .filter(approval_link::Column::UsedAt.is_null())
-            .exec(ctx.txn)
-            .await?;
+        // A message whose delivery was not recorded goes again with a new link (only hashes
+        // are stored, so the earlier one cannot be resent). The earlier link stays valid: its
+        // message may well have gone out before the job died, and every link is single-use,
+        // bound to this approver and version, and expires.
         let token = generate_secret(LINK_PREFIX)?;
         approval_link::ActiveModel {
             id: Set(new_id(ctx.clock)),
