@@ -117,6 +117,7 @@ pub async fn request(
     {
         return Err(RequestError::UnknownIncident(incident_id));
     }
+    work.serialize_decisions().await?;
     let policy = policies.for_tenant(work.policy_override().await?.as_ref());
     let size = u32::try_from(request.targets.len()).unwrap_or(u32::MAX);
     let kind = request.kind;

@@ -387,6 +387,7 @@ async fn propose(
     entity: EntityKey,
     reason: String,
 ) -> Result<Option<ActionId>, WorkError> {
+    work.serialize_decisions().await?;
     let parameters = ActionParameters::default();
     let Some((input, profile)) = authority_input(
         work,

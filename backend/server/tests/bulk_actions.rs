@@ -566,3 +566,45 @@ async fn technicians_propose_bulk_actions_in_the_web_ui() {
     assert_eq!(l.actions().await.len(), 2);
     l.stop().await;
 }
+
+#[tokio::test]
+async fn concurrent_proposals_never_exceed_the_hourly_limit_of_automatic_actions() {
+    let db = TestDatabase::migrated().await;
+    let l = support::governed::start_limited(
+        &db,
+        steward_domain::guardrails::AutomationLimits {
+            tenant_automatic_per_hour: 1,
+            ..steward_domain::guardrails::AutomationLimits::default()
+        },
+    )
+    .await;
+    l.sync_all().await;
+    let laptops = l.laptops().await;
+    // Four requests at once, one laptop each: the limit allows one automatic action.
+    let targets: Vec<[&str; 1]> = laptops.iter().map(|(id, _)| [id.as_str()]).collect();
+    let isolate = |n: usize| l.request("isolate_device", &targets[n], None);
+    let answers = tokio::join!(isolate(0), isolate(1), isolate(2), isolate(3));
+    for (status, body) in [answers.0, answers.1, answers.2, answers.3] {
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+    }
+    let actions = l.actions().await;
+    assert_eq!(actions.len(), 4);
+    let automatic: Vec<&Value> = actions
+        .iter()
+        .filter(|a| a["decision"]["outcome"] == "auto")
+        .collect();
+    assert_eq!(automatic.len(), 1, "{actions:#?}");
+    for held in actions
+        .iter()
+        .filter(|a| a["decision"]["outcome"] != "auto")
+    {
+        assert!(
+            held["decision"]["reasons"]
+                .as_array()
+                .unwrap()
+                .contains(&json!("automation-rate-limit")),
+            "{held:#}"
+        );
+    }
+    l.stop().await;
+}

@@ -247,6 +247,18 @@ impl<'a> TenantWork<'a> {
         )
     }
 
+    /// Makes this transaction the only one deciding actions for the tenant's MSP until it ends:
+    /// the guardrails count the last hour's automatic actions before a new one is recorded, and
+    /// two transactions counting at once would both stay under the limit. Call it before
+    /// reading the guardrails for a decision that will be recorded. (On SQLite every write
+    /// transaction is already exclusive.)
+    ///
+    /// # Errors
+    /// When the database cannot be read.
+    pub async fn serialize_decisions(&self) -> Result<(), StorageError> {
+        guardrails::lock_for_decisions(self.ctx.txn, self.tenant.msp_id).await
+    }
+
     /// Records a proposed action with the authority policy's decision.
     ///
     /// # Errors
