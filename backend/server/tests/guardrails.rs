@@ -906,3 +906,43 @@ async fn the_approval_card_shows_what_the_policy_would_decide_now() {
     );
     l.stop().await;
 }
+
+#[tokio::test]
+async fn what_if_answers_while_another_transaction_is_writing() {
+    let db = TestDatabase::migrated().await;
+    let l = start(&db, None).await;
+    let (device, _) = l.synced_device(false).await;
+    let (status, _) = l
+        .call(
+            Method::POST,
+            &l.path("kill-switch"),
+            &l.technician,
+            Some(&json!({"reason": "hold everything"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    l.run_scenario("malware-laptop").await;
+    l.wait_for_action("isolate_device", &["awaiting_approval"])
+        .await;
+    let page = format!("/tenants/{}/response", l.tenant.id);
+    let technician = Browser::new(&l.app);
+    technician.sign_in("tech@harbor.example", PASSWORD).await;
+
+    // A long write holds the database's write lock (SQLite) and row locks (PostgreSQL); asking
+    // the policy what it would decide only reads, so it does not wait for it.
+    let writer = l.world.storage.begin().await.unwrap();
+    sea_orm::ConnectionTrait::execute_unprepared(&writer, "UPDATE msps SET name = name")
+        .await
+        .unwrap();
+    let simulated = l.simulate(&device).await;
+    assert_eq!(simulated["decision"]["outcome"], "technician_approval");
+    let shown = technician.get(&page).await;
+    assert_eq!(shown.status, StatusCode::OK);
+    assert!(
+        shown.body.contains("Policy if proposed now"),
+        "{}",
+        shown.body
+    );
+    writer.rollback().await.unwrap();
+    l.stop().await;
+}

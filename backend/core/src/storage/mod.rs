@@ -284,6 +284,27 @@ impl Storage {
         Ok(self.conn.begin_with_options(options).await?)
     }
 
+    /// Begins a transaction that only reads (asking the policy what it would decide, for one),
+    /// and is rolled back: on SQLite it takes no write lock (`BEGIN DEFERRED`), so such a page
+    /// does not queue behind the writers; on PostgreSQL it is `READ ONLY`, so a write by
+    /// mistake fails instead of being kept.
+    ///
+    /// # Errors
+    /// When the database cannot be reached.
+    pub async fn begin_read(&self) -> Result<DatabaseTransaction, StorageError> {
+        let options = match self.backend {
+            Backend::Sqlite => TransactionOptions {
+                sqlite_transaction_mode: Some(SqliteTransactionMode::Deferred),
+                ..TransactionOptions::default()
+            },
+            Backend::Postgres => TransactionOptions {
+                access_mode: Some(sea_orm::AccessMode::ReadOnly),
+                ..TransactionOptions::default()
+            },
+        };
+        Ok(self.conn.begin_with_options(options).await?)
+    }
+
     /// Checks that the database answers a query.
     ///
     /// # Errors

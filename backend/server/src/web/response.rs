@@ -175,7 +175,7 @@ async fn what_if(
     if !s.caller.allows(Permission::ProposeActions) {
         return Ok(decisions);
     }
-    let txn = s.storage.begin().await?;
+    let txn = s.storage.begin_read().await?;
     let context = s.write(&txn);
     let Some(work) = s.caller.work(&context, tenant_id).await? else {
         return Ok(decisions);

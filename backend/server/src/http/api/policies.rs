@@ -199,7 +199,7 @@ async fn simulate_policy(
     ApiPath(tenant_id): ApiPath<TenantId>,
     ApiJson(body): ApiJson<SimulationRequest>,
 ) -> Result<Json<SimulationResult>, ApiError> {
-    let txn = ctx.storage.begin().await?;
+    let txn = ctx.storage.begin_read().await?;
     let write = ctx.write(&txn);
     let work = ctx
         .caller
