@@ -66,6 +66,10 @@ technician_reasons contains "irreversible-action" if not input.action.reversible
 
 technician_reasons contains "ai-agent-proposal" if input.proposer.kind == "ai_agent"
 
+# Adding someone to a group grants what the group grants (an admin group, for one): a second
+# person looks first, whoever proposes it and at every level.
+technician_reasons contains "access-grant" if input.action.type == "add_to_group"
+
 technician_reasons contains "bulk-action" if {
 	input.action.target_count > 1
 	input.tenant.automation_level < 3

@@ -84,6 +84,16 @@ cases := [
 		"reasons": ["reversible-action-within-automation-level"],
 	},
 	{
+		"name": "adding an account to a group always waits for a technician",
+		"input": with_patch({
+			"action": {"type": "add_to_group", "reversible": true, "target_count": 1, "parameters": {"group_id": "9f1c0d2e"}},
+			"target": {"kind": "identity", "name": "jo@acme.example", "criticality": "medium", "privileged": false, "tags": []},
+			"tenant": level(3),
+		}),
+		"outcome": "technician_approval",
+		"reasons": ["access-grant"],
+	},
+	{
 		"name": "isolating a critical server needs the customer",
 		"input": with_patch({"target": {"kind": "device", "name": "SRV-01", "criticality": "critical", "privileged": false, "tags": []}}),
 		"outcome": "customer_approval",

@@ -247,9 +247,10 @@ async fn held_back(shared: &Shared, action: &Action) -> Result<Option<Step>, Job
     Ok(Some(Step::Hold(held.decision, why.to_owned())))
 }
 
-/// For a batch member other than its canary: wait (the canary's verification queues it again)
-/// until the canary is verified, and cancel it if the canary did not succeed. The canary's own
-/// transitions cancel waiting members too; this covers a member approved after that.
+/// For a batch member other than its canary, before the vendor is asked: wait (the canary's
+/// verification queues it again) until the canary is verified, and cancel it if the canary did
+/// not succeed. The canary's own transitions cancel waiting members too; this covers a member
+/// approved after that, and one whose snapshot was being taken meanwhile.
 async fn batch_gate(shared: &Shared, action: &Action) -> Result<Option<Step>, JobError> {
     let Some(batch) = action.batch else {
         return Ok(None);
@@ -373,8 +374,11 @@ async fn step(shared: &Shared, action: &Action, attempt: i32) -> Result<Step, Jo
             }
         }
         ActionStatus::Executing => {
-            // Checked again right before the vendor is asked: the switch may have been pulled
-            // while the snapshot was taken.
+            // Checked again right before the vendor is asked: the canary may have failed, or the
+            // switch been pulled, while the snapshot was taken.
+            if let Some(gated) = batch_gate(shared, action).await? {
+                return Ok(gated);
+            }
             if let Some(held) = held_back(shared, action).await? {
                 return Ok(held);
             }

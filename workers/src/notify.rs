@@ -398,7 +398,7 @@ fn outcome_blocks(tenant: &Tenant, action: &Action) -> (String, serde_json::Valu
         ActionStatus::Rejected => "Rejected: it will not run.",
         ActionStatus::Denied => "Denied by the policy.",
         ActionStatus::Cancelled => {
-            "Cancelled: the first target of its batch did not succeed, so it will not run."
+            "Cancelled: its batch's canary (the first target the policy allowed) did not succeed, so it will not run."
         }
         _ => "Approved: Steward runs it and verifies it took effect.",
     };

@@ -97,18 +97,21 @@ pub async fn request(
     work.require(Permission::ProposeActions)
         .map_err(WorkError::from)?;
     validate(request)?;
+    // Before the replay lookup, so a concurrent repeat of this request waits and then finds it.
+    work.serialize_decisions().await?;
     let proposer = work
         .user_id()
         .map_or_else(|| "steward".to_owned(), |u| u.to_string());
     let batch_id = new_id(work.context().clock);
-    // Members are keyed by the request and their place in it, so a replay with other targets
-    // finds the first request's canary position and is refused.
-    let request_key = match &request.idempotency_key {
-        Some(key) => format!("request:{proposer}:{key}"),
-        None => format!("batch:{batch_id}"),
+    // Members are keyed by the request and their place in it (the place before the key, so no
+    // key can spell another's), and a replay with other targets finds the first request's
+    // canary position and is refused.
+    let member_key = |position: usize| match &request.idempotency_key {
+        Some(key) => format!("request:{proposer}:{position}:{key}"),
+        None => format!("batch:{batch_id}:{position}"),
     };
     if let Some(key) = &request.idempotency_key
-        && let Some(earlier) = replay(work, request, key, &request_key).await?
+        && let Some(earlier) = replay(work, request, key, &member_key(0)).await?
     {
         return Ok((earlier, false));
     }
@@ -117,7 +120,6 @@ pub async fn request(
     {
         return Err(RequestError::UnknownIncident(incident_id));
     }
-    work.serialize_decisions().await?;
     let policy = policies.for_tenant(work.policy_override().await?.as_ref());
     let size = u32::try_from(request.targets.len()).unwrap_or(u32::MAX);
     let kind = request.kind;
@@ -162,19 +164,21 @@ pub async fn request(
                 kind: request.proposer,
                 user_id: work.user_id(),
             },
-            dedup_key: if position == 0 {
-                request_key.clone()
-            } else {
-                format!("{request_key}:{position}")
-            },
+            dedup_key: member_key(position),
             batch: Some(BatchMembership {
                 id: batch_id,
                 position: u32::try_from(position).unwrap_or(u32::MAX),
                 size,
             }),
         };
-        work.propose(&proposal, &input, &decided, policies.approval_timing())
+        let (_, created) = work
+            .propose(&proposal, &input, &decided, policies.approval_timing())
             .await?;
+        if !created {
+            // The keys are unique per request and place, and the replay was looked up under
+            // the lock: a clash means the stored actions are not what this code wrote.
+            return Err(StorageError::corrupt("action batch", &"a member's key is taken").into());
+        }
     }
     let batch = work
         .actions()
@@ -216,11 +220,11 @@ async fn replay(
     work: &TenantWork<'_>,
     request: &ActionRequest,
     key: &str,
-    request_key: &str,
+    first_member_key: &str,
 ) -> Result<Option<ActionBatch>, RequestError> {
     let Some(batch_id) = work
         .actions()
-        .by_dedup_key(request_key)
+        .by_dedup_key(first_member_key)
         .await?
         .and_then(|a| a.batch.map(|b| b.id))
     else {

@@ -48,6 +48,8 @@ pub async fn triage(
     policies: &Policies,
     event_ids: &[uuid::Uuid],
 ) -> Result<TriageOutcome, WorkError> {
+    // First, before any audit entry: this run may decide actions (see `serialize_decisions`).
+    work.serialize_decisions().await?;
     let policy = &policies.for_tenant(work.policy_override().await?.as_ref());
     let inventory = work.inventory();
     let events = inventory.events_by_id(event_ids).await?;
@@ -307,8 +309,8 @@ pub struct Simulation {
 }
 
 /// Asks the policy that governs the tenant about an action on an entity, as `proposer` would
-/// propose it, without recording or executing anything. `None` for an entity not in the
-/// tenant's inventory.
+/// propose it in a request of `target_count` targets, without recording or executing anything.
+/// `None` for an entity not in the tenant's inventory.
 ///
 /// # Errors
 /// When the database cannot be read.
@@ -318,6 +320,7 @@ pub async fn simulate(
     kind: ActionType,
     entity: EntityKey,
     proposer: ProposerKind,
+    target_count: u32,
     parameters: &ActionParameters,
 ) -> Result<Option<Simulation>, WorkError> {
     let own = work.policy_override().await?;
@@ -327,7 +330,7 @@ pub async fn simulate(
         kind,
         entity,
         proposer,
-        1,
+        target_count,
         parameters,
     )
     .await?
@@ -387,7 +390,6 @@ async fn propose(
     entity: EntityKey,
     reason: String,
 ) -> Result<Option<ActionId>, WorkError> {
-    work.serialize_decisions().await?;
     let parameters = ActionParameters::default();
     let Some((input, profile)) = authority_input(
         work,

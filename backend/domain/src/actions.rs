@@ -675,6 +675,7 @@ pub enum ReasonCode {
     AutomationLevel1OneClickApproval,
     IrreversibleAction,
     AiAgentProposal,
+    AccessGrant,
     BulkAction,
     HighCriticalityAsset,
     ReversibleActionWithinAutomationLevel,
@@ -692,7 +693,7 @@ pub enum ReasonCode {
 }
 
 impl ReasonCode {
-    pub const ALL: [ReasonCode; 20] = [
+    pub const ALL: [ReasonCode; 21] = [
         ReasonCode::NoDecision,
         ReasonCode::UnknownAction,
         ReasonCode::ProtectedTarget,
@@ -703,6 +704,7 @@ impl ReasonCode {
         ReasonCode::AutomationLevel1OneClickApproval,
         ReasonCode::IrreversibleAction,
         ReasonCode::AiAgentProposal,
+        ReasonCode::AccessGrant,
         ReasonCode::BulkAction,
         ReasonCode::HighCriticalityAsset,
         ReasonCode::ReversibleActionWithinAutomationLevel,
@@ -728,6 +730,7 @@ impl ReasonCode {
             ReasonCode::AutomationLevel1OneClickApproval => "automation-level-1-one-click-approval",
             ReasonCode::IrreversibleAction => "irreversible-action",
             ReasonCode::AiAgentProposal => "ai-agent-proposal",
+            ReasonCode::AccessGrant => "access-grant",
             ReasonCode::BulkAction => "bulk-action",
             ReasonCode::HighCriticalityAsset => "high-criticality-asset",
             ReasonCode::ReversibleActionWithinAutomationLevel => {

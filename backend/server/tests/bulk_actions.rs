@@ -471,6 +471,33 @@ async fn a_repeated_request_with_its_idempotency_key_returns_the_first_batch() {
         .await;
     assert_eq!(status, StatusCode::CREATED, "{other}");
     assert_ne!(other["id"], first["id"]);
+
+    // A client retrying before the first answer came: the two requests arrive together, one
+    // records the batch and the other returns it.
+    let before = l.actions().await.len();
+    let (one, two) = tokio::join!(
+        l.request("isolate_device", &targets, Some("ticket-9000")),
+        l.request("isolate_device", &targets, Some("ticket-9000")),
+    );
+    let mut statuses = [one.0, two.0];
+    statuses.sort();
+    assert_eq!(
+        statuses,
+        [StatusCode::OK, StatusCode::CREATED],
+        "{one:?} {two:?}"
+    );
+    assert_eq!(one.1["id"], two.1["id"]);
+    assert_eq!(l.actions().await.len(), before + 2);
+    // A key that spells another key and a position is still its own request.
+    let (status, spelled) = l
+        .request(
+            "isolate_device",
+            &[laptops[3].0.as_str()],
+            Some("1:ticket-9000"),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{spelled}");
+    assert_ne!(spelled["id"], one.1["id"]);
     l.stop().await;
 }
 

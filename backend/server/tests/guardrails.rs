@@ -155,6 +155,7 @@ impl Loop {
             ActionType::IsolateDevice,
             entity,
             ProposerKind::Worker,
+            1,
             &ActionParameters::default(),
         )
         .await

@@ -265,6 +265,10 @@ async fn the_customer_approves_in_the_channel_shared_with_them() {
             "no active tenant",
         ),
         (json!({l.tenant.id.to_string(): "#acme"}), "channel id"),
+        (
+            json!({l.tenant.id.to_string(): CHANNEL}),
+            "shared with a customer",
+        ),
     ] {
         let mut body = settings.clone();
         body["tenant_channels"] = channels;

@@ -546,6 +546,9 @@ pub(crate) async fn answer(
     id: ActionId,
     answer: ApprovalAnswer,
 ) -> Result<Action, ActionRequestError> {
+    // A batch member queued by this answer must not miss its canary settling concurrently, and
+    // a rejected canary settles its batch (see `settle_batch`).
+    lock_batch_of(ctx, msp_id, tenant_id, id).await?;
     // A lost compare-and-set means someone answered at the same moment: read again, so a
     // second approval still counts and a late answer to a closed request is refused.
     for _ in 0..5 {
@@ -771,6 +774,10 @@ pub(crate) async fn settle_approval(
     let now = ctx.clock.now();
     if row.status != ActionStatus::AwaitingApproval.as_str() {
         return Ok(None);
+    }
+    if row.batch_id.is_some() {
+        // An expired canary settles its batch (see `settle_batch`).
+        lock_batch_of(ctx, msp_id, tenant_id, id).await?;
     }
     let chain = ChainRef::Tenant { msp_id, tenant_id };
     if row.expires_at.is_some_and(|at| at <= now) {
@@ -1044,6 +1051,10 @@ pub(crate) async fn transition(
     update: Update<'_>,
 ) -> Result<bool, StorageError> {
     let to = update.status;
+    if to == ActionStatus::Verified || canary_stopped(to) {
+        // Before the audit entry: the batch lock is always taken before the chain's lock.
+        lock_batch_of(ctx, msp_id, tenant_id, id).await?;
+    }
     let detail = update.detail.map(str::to_owned);
     let reference = update.vendor_reference.map(str::to_owned);
     let snapshot = update.snapshot.cloned();
@@ -1089,6 +1100,25 @@ pub(crate) async fn transition(
     Ok(true)
 }
 
+/// Takes the lock of the action's batch, if it is in one, until the transaction ends. Taken
+/// before anything is appended to the tenant's audit chain, so the two locks are always taken in
+/// the same order.
+async fn lock_batch_of(
+    ctx: &WriteContext<'_>,
+    msp_id: MspId,
+    tenant_id: TenantId,
+    id: ActionId,
+) -> Result<(), StorageError> {
+    if let Some(batch) = ActionReader::new(ctx.txn, msp_id, tenant_id)
+        .get(id)
+        .await?
+        .and_then(|a| a.batch)
+    {
+        super::locks::take(ctx.txn, super::locks::Lock::Batch(batch.id)).await?;
+    }
+    Ok(())
+}
+
 /// What a batch member's new status means for the rest of its batch, when it is the canary: a
 /// verified canary lets the queued members run; a canary that did not succeed (or was undone)
 /// cancels the members that have not run, approved or not.
@@ -1106,6 +1136,9 @@ async fn settle_batch(
     let Some(batch) = reader.get(id).await?.and_then(|a| a.batch) else {
         return Ok(());
     };
+    // The caller holds the batch lock (`lock_batch_of`), which a member being queued at the same
+    // moment (an approval) takes too: it is either read here as queued, or queued after this
+    // commits and then finds the canary settled.
     let members = reader.members(batch.id).await?;
     let Some(canary) = canary(&members).filter(|c| c.id == id) else {
         return Ok(());

@@ -7,7 +7,7 @@
 use chrono::{DateTime, Duration, Utc};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter,
-    QueryOrder, QuerySelect, Set, sea_query::Expr,
+    QueryOrder, Set, sea_query::Expr,
 };
 use serde_json::json;
 use steward_domain::{
@@ -252,20 +252,6 @@ fn chain(msp_id: MspId, tenant_id: Option<TenantId>) -> ChainRef {
 }
 
 /// Pulls a kill switch; pulling one already pulled changes nothing and returns it.
-/// Takes the MSP's row lock (`SELECT … FOR UPDATE` on PostgreSQL), which every decision of the
-/// MSP's tenants takes first; the tenant and MSP-wide counts behind the rate limits then cannot
-/// be read by two deciding transactions at once.
-pub(crate) async fn lock_for_decisions<C: ConnectionTrait>(
-    conn: &C,
-    msp_id: MspId,
-) -> Result<(), StorageError> {
-    super::entities::msp::Entity::find_by_id(msp_id.as_uuid())
-        .lock_exclusive()
-        .one(conn)
-        .await?;
-    Ok(())
-}
-
 pub(crate) async fn engage(
     ctx: &WriteContext<'_>,
     msp_id: MspId,

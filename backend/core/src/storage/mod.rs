@@ -19,6 +19,7 @@ mod ids;
 mod incidents;
 mod integrations;
 mod inventory;
+mod locks;
 mod msps;
 mod pagination;
 mod policies;

@@ -51,6 +51,10 @@ pub enum SlackSettingsError {
     UnknownUser(String),
     #[error("the MSP has no active tenant {0}")]
     UnknownTenant(TenantId),
+    #[error(
+        "channel {0} is shared with a customer, so it can be neither the MSP's channel nor another customer's"
+    )]
+    SharedChannel(String),
     #[error(transparent)]
     Storage(#[from] StorageError),
 }
@@ -148,9 +152,15 @@ pub(crate) async fn set(
         return Err(SlackSettingsError::EmptySecret);
     }
     let tenants = TenantDirectory::new(ctx.txn, msp_id, None);
+    // A shared channel's members are the customer's people: another tenant's requests (or the
+    // MSP's) posted there would reach them.
+    let mut seen = std::collections::HashSet::from([new.channel.as_str()]);
     for (tenant_id, channel) in &new.tenant_channels {
         if !looks_like(channel, &['C', 'G']) {
             return Err(SlackSettingsError::Channel);
+        }
+        if !seen.insert(channel.as_str()) {
+            return Err(SlackSettingsError::SharedChannel(channel.clone()));
         }
         let active = tenants
             .lookup(*tenant_id)

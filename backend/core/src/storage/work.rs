@@ -23,6 +23,7 @@ use super::{
     entities::tenant,
     guardrails::{self, GuardrailError, GuardrailReader},
     incidents::{self, IncidentUpdateError, Recorded},
+    locks::{self, Lock},
     slack,
 };
 use crate::{
@@ -249,14 +250,14 @@ impl<'a> TenantWork<'a> {
 
     /// Makes this transaction the only one deciding actions for the tenant's MSP until it ends:
     /// the guardrails count the last hour's automatic actions before a new one is recorded, and
-    /// two transactions counting at once would both stay under the limit. Call it before
-    /// reading the guardrails for a decision that will be recorded. (On SQLite every write
-    /// transaction is already exclusive.)
+    /// two transactions counting at once would both stay under the limit. Call it first in the
+    /// transaction, before anything is appended to an audit chain (whose lock a concurrent
+    /// decision may hold). (On SQLite every write transaction is already exclusive.)
     ///
     /// # Errors
-    /// When the database cannot be read.
+    /// When the database cannot be reached.
     pub async fn serialize_decisions(&self) -> Result<(), StorageError> {
-        guardrails::lock_for_decisions(self.ctx.txn, self.tenant.msp_id).await
+        locks::take(self.ctx.txn, Lock::Decisions(self.tenant.msp_id)).await
     }
 
     /// Records a proposed action with the authority policy's decision.

@@ -194,6 +194,7 @@ async fn what_if(
             action.kind,
             target,
             action.proposed_by.kind,
+            action.batch.map_or(1, |b| b.size),
             &action.parameters,
         )
         .await

@@ -47,6 +47,13 @@ pub struct SimulationRequest {
     /// What the type needs besides its target (`group_id` for the group actions).
     #[serde(default)]
     pub parameters: ActionParameters,
+    /// How many targets the request would have (its blast radius), 1 to 100; 1 when not said.
+    #[serde(default = "one")]
+    pub target_count: u32,
+}
+
+fn one() -> u32 {
+    1
 }
 
 fn technician() -> ProposerKind {
@@ -207,6 +214,13 @@ async fn simulate_policy(
         .await?
         .ok_or_else(|| ApiError::not_found(format!("no tenant {tenant_id}")))?;
     ctx.caller.require(Permission::ProposeActions)?;
+    let most = u32::try_from(steward_domain::actions::MAX_BATCH_TARGETS).unwrap_or(u32::MAX);
+    if !(1..=most).contains(&body.target_count) {
+        return Err(ApiError::unprocessable(
+            "invalid-target-count",
+            format!("target_count is between 1 and {most}"),
+        ));
+    }
     if let Err(problem) = body.kind.check_parameters(&body.parameters) {
         return Err(ApiError::unprocessable("invalid-parameters", problem));
     }
@@ -227,6 +241,7 @@ async fn simulate_policy(
         body.kind,
         body.target,
         body.proposer,
+        body.target_count,
         &body.parameters,
     )
     .await?
