@@ -241,15 +241,16 @@ fn error_text(error: &reqwest::Error) -> String {
     text
 }
 
-/// Reads `Retry-After` as seconds (integer or fractional, as Microsoft Graph sends) or as an HTTP
-/// date (RFC 9110 §10.2.3).
+/// How long a vendor asks to wait: `Retry-After` as seconds (integer or fractional, as
+/// Microsoft Graph sends) or as an HTTP date (RFC 9110 §10.2.3); without it, the end of the
+/// rate-limit window that `X-Rate-Limit-Reset` gives in UTC epoch seconds (Okta sends no
+/// `Retry-After`).
 #[must_use]
 pub fn retry_after(headers: &HeaderMap) -> Option<Duration> {
-    let value = headers
-        .get(reqwest::header::RETRY_AFTER)?
-        .to_str()
-        .ok()?
-        .trim();
+    let Some(value) = headers.get(reqwest::header::RETRY_AFTER) else {
+        return rate_limit_reset(headers);
+    };
+    let value = value.to_str().ok()?.trim();
     if let Ok(seconds) = value.parse::<f64>() {
         return (seconds.is_finite() && seconds >= 0.0).then(|| Duration::from_secs_f64(seconds));
     }
@@ -264,6 +265,24 @@ pub fn retry_after(headers: &HeaderMap) -> Option<Duration> {
             .to_std()
             .unwrap_or(Duration::ZERO),
     )
+}
+
+/// The wait until `X-Rate-Limit-Reset` (UTC epoch seconds), zero once it has passed.
+fn rate_limit_reset(headers: &HeaderMap) -> Option<Duration> {
+    let reset: i64 = headers
+        .get("x-rate-limit-reset")?
+        .to_str()
+        .ok()?
+        .trim()
+        .parse()
+        .ok()?;
+    let reset = chrono::DateTime::from_timestamp(reset, 0)?;
+    #[expect(
+        clippy::disallowed_methods,
+        reason = "an epoch from the vendor is relative to the real clock, not the injected one"
+    )]
+    let now = chrono::Utc::now();
+    Some((reset - now).to_std().unwrap_or(Duration::ZERO))
 }
 
 #[cfg(test)]
@@ -288,6 +307,33 @@ mod tests {
         assert_eq!(retry_after(&headers("-1")), None);
         assert_eq!(retry_after(&headers("soon")), None);
         assert_eq!(retry_after(&HeaderMap::new()), None);
+    }
+
+    #[test]
+    fn without_retry_after_the_rate_limit_reset_epoch_is_the_wait() {
+        let mut okta = HeaderMap::new();
+        #[expect(clippy::disallowed_methods, reason = "the header is a real epoch")]
+        let in_a_minute = chrono::Utc::now().timestamp() + 60;
+        okta.insert(
+            "x-rate-limit-reset",
+            HeaderValue::from_str(&in_a_minute.to_string()).unwrap(),
+        );
+        let wait = retry_after(&okta).unwrap();
+        assert!(
+            wait > Duration::from_secs(55) && wait <= Duration::from_secs(60),
+            "{wait:?}"
+        );
+        okta.insert("x-rate-limit-reset", HeaderValue::from_static("1609459200"));
+        assert_eq!(retry_after(&okta), Some(Duration::ZERO), "a past reset");
+        okta.insert(RETRY_AFTER, HeaderValue::from_static("3"));
+        assert_eq!(
+            retry_after(&okta),
+            Some(Duration::from_secs(3)),
+            "Retry-After wins"
+        );
+        okta.remove(RETRY_AFTER);
+        okta.insert("x-rate-limit-reset", HeaderValue::from_static("soon"));
+        assert_eq!(retry_after(&okta), None);
     }
 
     #[test]
