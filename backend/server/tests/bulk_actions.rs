@@ -635,3 +635,49 @@ async fn concurrent_proposals_never_exceed_the_hourly_limit_of_automatic_actions
     }
     l.stop().await;
 }
+
+#[tokio::test]
+async fn members_waiting_for_their_canary_are_not_swept_as_stalled() {
+    let db = TestDatabase::migrated().await;
+    let mut l = start(&db, None).await;
+    l.sync_all().await;
+    let laptops = l.laptops().await;
+    l.stop_worker().await;
+    // A lone automatic isolation whose job is lost (no worker runs it).
+    let (_, lone) = l.request("isolate_device", &[&laptops[0].0], None).await;
+    let lone = lone["actions"][0]["id"].as_str().unwrap().to_owned();
+    // A batch whose follower is approved and waits for its canary's approval.
+    let (_, batch) = l
+        .request("isolate_device", &[&laptops[1].0, &laptops[2].0], None)
+        .await;
+    let follower = batch["actions"][1].clone();
+    l.answer(&follower, "approve").await;
+    assert_eq!(
+        l.batch(batch["id"].as_str().unwrap()).await["actions"][1]["status"],
+        "queued"
+    );
+
+    l.world.clock.advance(chrono::Duration::hours(2));
+    let storage = l.world.storage.clone();
+    let stalled = async |at| {
+        steward_core::storage::Deployment::new(storage.conn())
+            .stalled_actions(at)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|(_, id)| id.to_string())
+            .collect::<Vec<_>>()
+    };
+    let now = steward_core::Clock::now(&l.world.clock);
+    let swept = stalled(now).await;
+    assert!(swept.contains(&lone), "{swept:?}");
+    assert!(
+        !swept.contains(&follower["id"].as_str().unwrap().to_owned()),
+        "a member waiting for its canary is not stalled: {swept:?}"
+    );
+    // Once the canary is rejected the member is cancelled, and nothing of the batch is swept.
+    l.answer(&batch["actions"][0], "reject").await;
+    let swept = stalled(now).await;
+    assert_eq!(swept, [lone], "{swept:?}");
+    l.stop().await;
+}

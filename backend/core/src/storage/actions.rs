@@ -190,28 +190,67 @@ impl<'c, C: ConnectionTrait> ActionReader<'c, C> {
     }
 }
 
-/// Actions in flight not updated since `before`, across every tenant.
+/// Actions in flight not updated since `before`, across every tenant, oldest first — except
+/// batch members that are only waiting for their canary (not verified yet, nor stopped): they
+/// rest by design, and the canary's settlement wakes them.
 pub(crate) async fn stalled<C: ConnectionTrait>(
     conn: &C,
     before: DateTime<Utc>,
 ) -> Result<Vec<(TenantId, ActionId)>, StorageError> {
-    let in_flight = [
+    let backend = conn.get_database_backend();
+    let placeholder = if backend == sea_orm::DbBackend::Postgres {
+        "$1"
+    } else {
+        "?"
+    };
+    let status_list = |statuses: &[ActionStatus]| {
+        statuses
+            .iter()
+            .map(|s| format!("'{}'", s.as_str()))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let in_flight = status_list(&[
         ActionStatus::Queued,
         ActionStatus::Executing,
         ActionStatus::Verifying,
         ActionStatus::RollingBack,
-    ]
-    .map(ActionStatus::as_str);
-    Ok(action::Entity::find()
-        .filter(action::Column::Status.is_in(in_flight))
-        .filter(action::Column::UpdatedAt.lt(before))
-        .order_by_asc(action::Column::UpdatedAt)
-        .limit(500)
-        .all(conn)
-        .await?
-        .into_iter()
-        .map(|row| (row.tenant_id.into(), row.id.into()))
-        .collect())
+    ]);
+    let canary_running = status_list(&[
+        ActionStatus::AwaitingApproval,
+        ActionStatus::Queued,
+        ActionStatus::Executing,
+        ActionStatus::Verifying,
+    ]);
+    let (queued, denied) = (ActionStatus::Queued.as_str(), ActionStatus::Denied.as_str());
+    // The canary `c` of `a`'s batch is the earliest member the policy did not deny.
+    let sql = format!(
+        "SELECT a.tenant_id, a.id FROM actions a \
+         WHERE a.status IN ({in_flight}) AND a.updated_at < {placeholder} \
+         AND NOT (a.status = '{queued}' AND a.batch_id IS NOT NULL AND EXISTS ( \
+             SELECT 1 FROM actions c \
+             WHERE c.tenant_id = a.tenant_id AND c.batch_id = a.batch_id \
+             AND c.batch_position < a.batch_position AND c.status IN ({canary_running}) \
+             AND NOT EXISTS ( \
+                 SELECT 1 FROM actions d \
+                 WHERE d.tenant_id = c.tenant_id AND d.batch_id = c.batch_id \
+                 AND d.batch_position < c.batch_position AND d.status <> '{denied}'))) \
+         ORDER BY a.updated_at LIMIT 500"
+    );
+    let rows = conn
+        .query_all_raw(sea_orm::Statement::from_sql_and_values(
+            backend,
+            sql,
+            [before.into()],
+        ))
+        .await?;
+    rows.iter()
+        .map(|row| {
+            let tenant_id: uuid::Uuid = row.try_get("", "tenant_id")?;
+            let id: uuid::Uuid = row.try_get("", "id")?;
+            Ok((tenant_id.into(), id.into()))
+        })
+        .collect()
 }
 
 /// An action someone (or triage) wants taken.
