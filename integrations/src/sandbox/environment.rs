@@ -129,6 +129,9 @@ pub struct SimUser {
     /// What the user signs in with: a password, and the second factors they registered.
     #[serde(default)]
     pub authentication_methods: Vec<SimAuthMethod>,
+    /// Suspended in Okta (the org's other identity provider): cannot sign in there.
+    #[serde(default)]
+    pub okta_suspended: bool,
 }
 
 /// A kind of Microsoft Entra ID authentication method, as Graph names its type and the
@@ -532,6 +535,7 @@ impl Environment {
                 created,
                 sign_in_sessions_valid_from: created,
                 authentication_methods,
+                okta_suspended: false,
             });
             if let Some(role) = role {
                 match roles.iter_mut().find(|r| r.display_name == *role) {
@@ -643,6 +647,34 @@ impl Environment {
         self.users
             .iter()
             .find(|u| u.id == id || u.user_principal_name.eq_ignore_ascii_case(id))
+    }
+
+    /// The Okta org of this customer: `https://{org}.okta.com`, served under
+    /// `/sandbox/okta/{org}/`.
+    #[must_use]
+    pub fn okta_org(&self) -> &str {
+        self.domain.strip_suffix(".example").unwrap_or(&self.domain)
+    }
+
+    /// The SSWS API token the org accepts.
+    #[must_use]
+    pub fn okta_api_token(&self) -> String {
+        format!("00{}", Ids::new(self.tenant_id).secret("okta-api-token"))
+    }
+
+    /// A user's Okta id (`00u` and 17 characters, as Okta's are).
+    #[must_use]
+    pub fn okta_user_id(&self, user: &SimUser) -> String {
+        let digest = Ids::new(self.tenant_id).machine(&format!("okta-{}", user.id));
+        format!("00u{}", &digest[..17])
+    }
+
+    /// The user with this Okta id or login.
+    #[must_use]
+    pub fn okta_user(&self, id: &str) -> Option<&SimUser> {
+        self.users
+            .iter()
+            .find(|u| self.okta_user_id(u) == id || u.user_principal_name.eq_ignore_ascii_case(id))
     }
 
     #[must_use]

@@ -16,6 +16,7 @@ mod api;
 pub mod environment;
 pub mod mailbox;
 pub mod odata;
+pub mod okta;
 pub mod scenarios;
 pub mod slack;
 mod throttle;
@@ -84,6 +85,10 @@ pub struct SandboxCredentials {
     pub directory_id: String,
     pub client_id: String,
     pub client_secret: String,
+    /// The Okta org, served under `/sandbox/okta/{okta_org}/`.
+    pub okta_org: String,
+    /// Its SSWS API token.
+    pub okta_api_token: String,
 }
 
 /// The vendor-side state of one simulated customer, for people and tests to check what
@@ -121,6 +126,9 @@ pub struct UserState {
     pub sign_in_sessions_valid_from: DateTime<Utc>,
     /// The second factors the user has registered (kinds), without the password.
     pub mfa_methods: Vec<AuthMethodKind>,
+    /// The user's Okta id and status (`ACTIVE` or `SUSPENDED`).
+    pub okta_id: String,
+    pub okta_status: String,
     /// The names of the security groups the user is a member of.
     pub groups: Vec<String>,
 }
@@ -164,6 +172,7 @@ struct Inner {
     throttle: Throttle,
     slack: Mutex<slack::Workspace>,
     mailbox: Mutex<Vec<mailbox::SandboxMail>>,
+    okta_limits: okta::RateLimits,
 }
 
 impl fmt::Debug for Sandbox {
@@ -200,13 +209,16 @@ impl Sandbox {
                 tokens: std::sync::Mutex::default(),
                 slack: Mutex::default(),
                 mailbox: Mutex::default(),
+                okta_limits: okta::RateLimits::default(),
             }),
         })
     }
 
     /// The vendor APIs, to be nested under `/sandbox`.
     pub fn router<S: Clone + Send + Sync + 'static>(&self) -> axum::Router<S> {
-        api::router(self.clone()).merge(slack::router(self.clone()))
+        api::router(self.clone())
+            .merge(okta::router(self.clone()))
+            .merge(slack::router(self.clone()))
     }
 
     /// Makes sure Steward tenant `tenant_id` has a simulated customer, generating it on first
@@ -315,6 +327,8 @@ fn credentials(environment: &Environment) -> SandboxCredentials {
         directory_id: environment.directory_id.clone(),
         client_id: environment.client_id.clone(),
         client_secret: environment.client_secret.clone(),
+        okta_org: environment.okta_org().to_owned(),
+        okta_api_token: environment.okta_api_token(),
     }
 }
 
@@ -354,6 +368,8 @@ fn state_of(environment: &Environment) -> SandboxState {
                     .map(|m| m.kind)
                     .filter(|k| *k != AuthMethodKind::Password)
                     .collect(),
+                okta_id: environment.okta_user_id(u),
+                okta_status: okta::status(u).to_owned(),
                 groups: environment
                     .groups
                     .iter()

@@ -1,0 +1,625 @@
+//! Okta's management API for each simulated customer's org, as Okta serves it at
+//! `https://{org}.okta.com/api/v1/…`: here `/sandbox/okta/{org}/api/v1/…` (see
+//! `docs/vendors/okta.md`).
+//!
+//! - Authentication: `Authorization: SSWS {api token}`; anything else is 401 `E0000011`.
+//! - Paging: `limit` (users: default and maximum 200; System Log: default 100, maximum 1,000) and
+//!   an opaque `after` cursor, both only ever followed through the `Link: <…>; rel="next"`
+//!   header. A System Log request without `until` is a polling request, whose `next` link is
+//!   always present.
+//! - Rate limits: every answer carries `X-Rate-Limit-Limit`, `X-Rate-Limit-Remaining` and
+//!   `X-Rate-Limit-Reset` (UTC epoch seconds) for its endpoint's per-minute budget; past it, 429
+//!   with `E0000047` and no `Retry-After`.
+//! - Errors: `{"errorCode", "errorSummary", "errorLink", "errorId", "errorCauses"}`.
+
+#![expect(
+    clippy::result_large_err,
+    reason = "helpers short-circuit with the vendor's error response, which lives for one request"
+)]
+
+use std::{
+    collections::HashMap,
+    sync::{
+        Mutex,
+        atomic::{AtomicU64, Ordering},
+    },
+    time::Duration,
+};
+
+use axum::{
+    Json, Router,
+    extract::{Path, RawQuery, State},
+    http::{HeaderMap, HeaderValue, StatusCode, header},
+    response::{IntoResponse, Response},
+    routing::{delete, get, post},
+};
+use chrono::{DateTime, Utc};
+use serde_json::{Value, json};
+use tokio::time::Instant;
+use uuid::Uuid;
+
+use super::{
+    Sandbox,
+    environment::{Environment, SimUser},
+};
+
+/// Requests per minute per org and endpoint, Okta's defaults for a small org.
+const USERS_PER_MINUTE: u32 = 600;
+const LOGS_PER_MINUTE: u32 = 120;
+const LIFECYCLE_PER_MINUTE: u32 = 600;
+const WINDOW: Duration = Duration::from_secs(60);
+
+/// The operations served, as Okta's OpenAPI description names them (method, path under the org).
+pub const OPERATIONS: [(&str, &str); 6] = [
+    ("GET", "/api/v1/users"),
+    ("GET", "/api/v1/users/{id}"),
+    ("POST", "/api/v1/users/{id}/lifecycle/suspend"),
+    ("POST", "/api/v1/users/{id}/lifecycle/unsuspend"),
+    ("DELETE", "/api/v1/users/{userId}/sessions"),
+    ("GET", "/api/v1/logs"),
+];
+
+pub(super) fn router<S: Clone + Send + Sync + 'static>(sandbox: Sandbox) -> Router<S> {
+    Router::new()
+        .route("/okta/{org}/api/v1/users", get(users))
+        .route("/okta/{org}/api/v1/users/{id}", get(user))
+        .route(
+            "/okta/{org}/api/v1/users/{id}/lifecycle/suspend",
+            post(suspend),
+        )
+        .route(
+            "/okta/{org}/api/v1/users/{id}/lifecycle/unsuspend",
+            post(unsuspend),
+        )
+        .route(
+            "/okta/{org}/api/v1/users/{id}/sessions",
+            delete(clear_sessions),
+        )
+        .route("/okta/{org}/api/v1/logs", get(logs))
+        .with_state(sandbox)
+}
+
+/// A user's Okta status.
+pub(super) fn status(user: &SimUser) -> &'static str {
+    if user.okta_suspended {
+        "SUSPENDED"
+    } else {
+        "ACTIVE"
+    }
+}
+
+/// The per-minute budgets of each org and endpoint.
+#[derive(Debug, Default)]
+pub(super) struct RateLimits {
+    windows: Mutex<HashMap<(Uuid, Endpoint), (Instant, u32)>>,
+    /// Requests still to answer 429 whatever the budget, per org (a test's throttling storm).
+    storms: Mutex<HashMap<Uuid, u32>>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum Endpoint {
+    Users,
+    Logs,
+    Lifecycle,
+}
+
+impl Endpoint {
+    const fn limit(self) -> u32 {
+        match self {
+            Endpoint::Users => USERS_PER_MINUTE,
+            Endpoint::Logs => LOGS_PER_MINUTE,
+            Endpoint::Lifecycle => LIFECYCLE_PER_MINUTE,
+        }
+    }
+}
+
+/// Where a request stands against its budget: the three headers, and whether it is refused.
+struct Budget {
+    limit: u32,
+    remaining: u32,
+    reset: i64,
+    refused: bool,
+}
+
+impl RateLimits {
+    fn take(&self, org: Uuid, endpoint: Endpoint) -> Budget {
+        let now = Instant::now();
+        let mut windows = self.windows.lock().expect("rate-limit map poisoned");
+        let (started, used) = windows.entry((org, endpoint)).or_insert((now, 0));
+        if now.duration_since(*started) >= WINDOW {
+            *started = now;
+            *used = 0;
+        }
+        let limit = endpoint.limit();
+        let stormy = {
+            let mut storms = self.storms.lock().expect("storm map poisoned");
+            match storms.get_mut(&org) {
+                Some(left) if *left > 0 => {
+                    *left -= 1;
+                    true
+                }
+                _ => false,
+            }
+        };
+        let refused = stormy || *used >= limit;
+        if !refused {
+            *used += 1;
+        }
+        let left_in_window = WINDOW.saturating_sub(now.duration_since(*started));
+        Budget {
+            limit,
+            remaining: if stormy { 0 } else { limit - *used },
+            reset: epoch_now() + i64::try_from(left_in_window.as_secs() + 1).unwrap_or(60),
+            refused,
+        }
+    }
+}
+
+/// Now, in UTC epoch seconds: `X-Rate-Limit-Reset` is compared with the client's real clock.
+fn epoch_now() -> i64 {
+    #[expect(
+        clippy::disallowed_methods,
+        reason = "the reset header is a real epoch, whatever clock the sandbox runs on"
+    )]
+    let now = Utc::now();
+    now.timestamp()
+}
+
+impl Sandbox {
+    /// Makes the next `requests` calls to `tenant_id`'s Okta org answer 429.
+    pub fn throttle_okta(&self, tenant_id: Uuid, requests: u32) {
+        self.inner
+            .okta_limits
+            .storms
+            .lock()
+            .expect("storm map poisoned")
+            .insert(tenant_id, requests);
+    }
+}
+
+fn error(status: StatusCode, code: &str, summary: &str) -> Response {
+    error_with_causes(status, code, summary, &[])
+}
+
+/// Okta's error body; `errorId` is unique per answer, as Okta's request ids are.
+fn error_with_causes(status: StatusCode, code: &str, summary: &str, causes: &[&str]) -> Response {
+    static ERRORS: AtomicU64 = AtomicU64::new(1);
+    let id = format!("oae{:019}", ERRORS.fetch_add(1, Ordering::Relaxed));
+    let causes: Vec<Value> = causes
+        .iter()
+        .map(|cause| json!({"errorSummary": cause}))
+        .collect();
+    (
+        status,
+        Json(json!({
+            "errorCode": code,
+            "errorSummary": summary,
+            "errorLink": code,
+            "errorId": id,
+            "errorCauses": causes,
+        })),
+    )
+        .into_response()
+}
+
+fn with_budget(mut response: Response, budget: &Budget) -> Response {
+    let headers = response.headers_mut();
+    for (name, value) in [
+        ("x-rate-limit-limit", budget.limit.to_string()),
+        ("x-rate-limit-remaining", budget.remaining.to_string()),
+        ("x-rate-limit-reset", budget.reset.to_string()),
+    ] {
+        if let Ok(value) = HeaderValue::from_str(&value) {
+            headers.insert(name, value);
+        }
+    }
+    response
+}
+
+/// The org's tenant if the request carries its API token; the refusal otherwise.
+async fn authorize(sandbox: &Sandbox, org: &str, headers: &HeaderMap) -> Result<Uuid, Response> {
+    let environments = sandbox.inner.environments.lock().await;
+    let Some(environment) = environments.values().find(|e| e.okta_org() == org) else {
+        return Err(error(
+            StatusCode::NOT_FOUND,
+            "E0000007",
+            &format!("Not found: Resource not found: {org} (Org)"),
+        ));
+    };
+    let expected = format!("SSWS {}", environment.okta_api_token());
+    let given = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok());
+    if given != Some(expected.as_str()) {
+        return Err(error(
+            StatusCode::UNAUTHORIZED,
+            "E0000011",
+            "Invalid token provided",
+        ));
+    }
+    Ok(environment.tenant_id)
+}
+
+/// Authorizes the request, counts it against its endpoint's budget, and runs `answer` unless it
+/// is refused; the rate-limit headers go on every answer.
+async fn handle(
+    sandbox: &Sandbox,
+    org: &str,
+    headers: &HeaderMap,
+    endpoint: Endpoint,
+    answer: impl AsyncFnOnce(Uuid) -> Response,
+) -> Response {
+    let tenant = match authorize(sandbox, org, headers).await {
+        Ok(tenant) => tenant,
+        Err(refused) => return refused,
+    };
+    let budget = sandbox.inner.okta_limits.take(tenant, endpoint);
+    let response = if budget.refused {
+        error(
+            StatusCode::TOO_MANY_REQUESTS,
+            "E0000047",
+            "API call exceeded rate limit due to too many requests.",
+        )
+    } else {
+        answer(tenant).await
+    };
+    with_budget(response, &budget)
+}
+
+fn base_url(headers: &HeaderMap, org: &str) -> String {
+    let host = headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or("127.0.0.1");
+    format!("http://{host}/sandbox/okta/{org}")
+}
+
+fn query(raw: Option<&str>) -> Vec<(String, String)> {
+    raw.map(|q| serde_urlencoded::from_str(q).unwrap_or_default())
+        .unwrap_or_default()
+}
+
+fn param<'q>(pairs: &'q [(String, String)], name: &str) -> Option<&'q str> {
+    pairs
+        .iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.as_str())
+}
+
+/// `limit` within `1..=max` (a larger one is capped, as Okta does), `default` when absent.
+fn limit(pairs: &[(String, String)], default: usize, max: usize) -> Result<usize, Response> {
+    match param(pairs, "limit").map(str::parse::<usize>) {
+        None => Ok(default),
+        Some(Ok(n)) if n >= 1 => Ok(n.min(max)),
+        Some(_) => Err(error(
+            StatusCode::BAD_REQUEST,
+            "E0000001",
+            "Api validation failed: limit",
+        )),
+    }
+}
+
+fn user_json(environment: &Environment, user: &SimUser, base: &str) -> Value {
+    let id = environment.okta_user_id(user);
+    json!({
+        "id": id,
+        "status": status(user),
+        "created": user.created,
+        "activated": user.created,
+        "statusChanged": user.created,
+        "lastLogin": null,
+        "lastUpdated": user.created,
+        "passwordChanged": user.created,
+        "type": {"id": "oty1a2b3c4d5e6f7g8h9"},
+        "profile": {
+            "firstName": user.given_name,
+            "lastName": user.surname,
+            "mobilePhone": null,
+            "secondEmail": null,
+            "login": user.user_principal_name,
+            "email": user.user_principal_name,
+            "department": user.department,
+            "title": user.job_title,
+        },
+        "credentials": {"provider": {"type": "OKTA", "name": "OKTA"}},
+        "_links": {"self": {"href": format!("{base}/api/v1/users/{id}")}},
+    })
+}
+
+/// `GET /api/v1/users`: ordered by id, paged by `after` (the last id of the previous page).
+async fn users(
+    State(sandbox): State<Sandbox>,
+    Path(org): Path<String>,
+    headers: HeaderMap,
+    RawQuery(raw): RawQuery,
+) -> Response {
+    handle(&sandbox, &org, &headers, Endpoint::Users, async |tenant| {
+        let pairs = query(raw.as_deref());
+        let limit = match limit(&pairs, 200, 200) {
+            Ok(limit) => limit,
+            Err(refused) => return refused,
+        };
+        let base = base_url(&headers, &org);
+        let environments = sandbox.inner.environments.lock().await;
+        let Some(environment) = environments.get(&tenant) else {
+            return error(StatusCode::NOT_FOUND, "E0000007", "Not found");
+        };
+        let mut all: Vec<Value> = environment
+            .users
+            .iter()
+            .map(|u| user_json(environment, u, &base))
+            .collect();
+        all.sort_by(|a, b| a["id"].as_str().cmp(&b["id"].as_str()));
+        let after = param(&pairs, "after").unwrap_or_default();
+        let rest: Vec<Value> = all
+            .into_iter()
+            .filter(|u| u["id"].as_str().unwrap_or_default() > after)
+            .collect();
+        let more = rest.len() > limit;
+        let page: Vec<Value> = rest.into_iter().take(limit).collect();
+        let mut links = vec![format!("<{base}/api/v1/users?limit={limit}>; rel=\"self\"")];
+        if more && let Some(last) = page.last().and_then(|u| u["id"].as_str()) {
+            links.push(format!(
+                "<{base}/api/v1/users?after={last}&limit={limit}>; rel=\"next\""
+            ));
+        }
+        let mut response = Json(page).into_response();
+        for link in links {
+            if let Ok(value) = HeaderValue::from_str(&link) {
+                response.headers_mut().append(header::LINK, value);
+            }
+        }
+        response
+    })
+    .await
+}
+
+fn user_not_found(id: &str) -> Response {
+    error(
+        StatusCode::NOT_FOUND,
+        "E0000007",
+        &format!("Not found: Resource not found: {id} (User)"),
+    )
+}
+
+async fn user(
+    State(sandbox): State<Sandbox>,
+    Path((org, id)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Response {
+    handle(&sandbox, &org, &headers, Endpoint::Users, async |tenant| {
+        let base = base_url(&headers, &org);
+        let environments = sandbox.inner.environments.lock().await;
+        match environments
+            .get(&tenant)
+            .and_then(|e| e.okta_user(&id).map(|u| user_json(e, u, &base)))
+        {
+            Some(user) => Json(user).into_response(),
+            None => user_not_found(&id),
+        }
+    })
+    .await
+}
+
+/// Moves a user between `ACTIVE` and `SUSPENDED`; Okta refuses (400) to suspend a user who is
+/// not active, or to unsuspend one who is not suspended.
+async fn lifecycle(sandbox: &Sandbox, tenant: Uuid, id: &str, suspend: bool) -> Response {
+    enum Outcome {
+        Done,
+        NoUser,
+        WrongStatus,
+    }
+    let outcome = sandbox
+        .mutate(tenant, |e| {
+            let Some(user_id) = e.okta_user(id).map(|u| u.id.clone()) else {
+                return Outcome::NoUser;
+            };
+            let Some(user) = e.user_mut(&user_id) else {
+                return Outcome::NoUser;
+            };
+            if user.okta_suspended == suspend {
+                return Outcome::WrongStatus;
+            }
+            user.okta_suspended = suspend;
+            Outcome::Done
+        })
+        .await;
+    match outcome {
+        Ok(Outcome::Done) => Json(json!({})).into_response(),
+        Ok(Outcome::NoUser) | Err(_) => user_not_found(id),
+        Ok(Outcome::WrongStatus) => {
+            let (operation, cause) = if suspend {
+                ("suspendUser", "Cannot suspend a user that is not active")
+            } else {
+                (
+                    "unsuspendUser",
+                    "Cannot unsuspend a user that is not suspended",
+                )
+            };
+            error_with_causes(
+                StatusCode::BAD_REQUEST,
+                "E0000001",
+                &format!("Api validation failed: {operation}"),
+                &[cause],
+            )
+        }
+    }
+}
+
+async fn suspend(
+    State(sandbox): State<Sandbox>,
+    Path((org, id)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Response {
+    handle(
+        &sandbox,
+        &org,
+        &headers,
+        Endpoint::Lifecycle,
+        async |tenant| lifecycle(&sandbox, tenant, &id, true).await,
+    )
+    .await
+}
+
+async fn unsuspend(
+    State(sandbox): State<Sandbox>,
+    Path((org, id)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Response {
+    handle(
+        &sandbox,
+        &org,
+        &headers,
+        Endpoint::Lifecycle,
+        async |tenant| lifecycle(&sandbox, tenant, &id, false).await,
+    )
+    .await
+}
+
+/// `DELETE /api/v1/users/{userId}/sessions`: 204; every session of the user ends.
+async fn clear_sessions(
+    State(sandbox): State<Sandbox>,
+    Path((org, id)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Response {
+    handle(
+        &sandbox,
+        &org,
+        &headers,
+        Endpoint::Lifecycle,
+        async |tenant| {
+            let now = sandbox.now();
+            let cleared = sandbox
+                .mutate(tenant, |e| {
+                    let user_id = e.okta_user(&id).map(|u| u.id.clone())?;
+                    e.user_mut(&user_id)?.sign_in_sessions_valid_from = now;
+                    Some(())
+                })
+                .await;
+            match cleared {
+                Ok(Some(())) => StatusCode::NO_CONTENT.into_response(),
+                Ok(None) | Err(_) => user_not_found(&id),
+            }
+        },
+    )
+    .await
+}
+
+/// The customer's sign-ins as Okta System Log `user.session.start` events, oldest first.
+fn log_events(environment: &Environment) -> Vec<(DateTime<Utc>, Value)> {
+    let mut events: Vec<(DateTime<Utc>, Value)> = environment
+        .sign_ins
+        .iter()
+        .filter_map(|record| {
+            let at: DateTime<Utc> = record["createdDateTime"].as_str()?.parse().ok()?;
+            let user = environment.user(record["userId"].as_str()?)?;
+            let failed = record["status"]["errorCode"].as_i64().unwrap_or(0) != 0;
+            let location = &record["location"];
+            Some((
+                at,
+                json!({
+                    "uuid": record["id"],
+                    "published": at,
+                    "eventType": "user.session.start",
+                    "version": "0",
+                    "displayMessage": "User login to Okta",
+                    "severity": if failed { "WARN" } else { "INFO" },
+                    "legacyEventType": if failed { "core.user_auth.login_failed" } else { "core.user_auth.login_success" },
+                    "actor": {
+                        "id": environment.okta_user_id(user),
+                        "type": "User",
+                        "alternateId": user.user_principal_name,
+                        "displayName": user.display_name,
+                    },
+                    "client": {
+                        "ipAddress": record["ipAddress"],
+                        "userAgent": {"browser": "EDGE", "os": "Windows 10"},
+                        "geographicalContext": {
+                            "city": location["city"],
+                            "state": location["state"],
+                            "country": location["countryOrRegion"],
+                            "geolocation": {
+                                "lat": location["geoCoordinates"]["latitude"],
+                                "lon": location["geoCoordinates"]["longitude"],
+                            },
+                        },
+                    },
+                    "outcome": {
+                        "result": if failed { "FAILURE" } else { "SUCCESS" },
+                        "reason": if failed { record["status"]["failureReason"].clone() } else { Value::Null },
+                    },
+                    "target": [],
+                }),
+            ))
+        })
+        .collect();
+    events.sort_by_key(|(at, _)| *at);
+    events
+}
+
+/// `GET /api/v1/logs`: events from `since` (default: seven days ago) to `until`, oldest first,
+/// paged by an opaque `after` cursor. Without `until` the request polls, so its `next` link is
+/// always present (it finds nothing new until there is).
+async fn logs(
+    State(sandbox): State<Sandbox>,
+    Path(org): Path<String>,
+    headers: HeaderMap,
+    RawQuery(raw): RawQuery,
+) -> Response {
+    handle(&sandbox, &org, &headers, Endpoint::Logs, async |tenant| {
+        let pairs = query(raw.as_deref());
+        let limit = match limit(&pairs, 100, 1000) {
+            Ok(limit) => limit,
+            Err(refused) => return refused,
+        };
+        let time = |name: &str| -> Result<Option<DateTime<Utc>>, Response> {
+            param(&pairs, name)
+                .map(|v| {
+                    v.parse::<DateTime<Utc>>().map_err(|_| {
+                        error(
+                            StatusCode::BAD_REQUEST,
+                            "E0000030",
+                            &format!("Bad request. Invalid {name} value: {v}"),
+                        )
+                    })
+                })
+                .transpose()
+        };
+        let (since, until) = match (time("since"), time("until")) {
+            (Ok(since), Ok(until)) => (since, until),
+            (Err(refused), _) | (_, Err(refused)) => return refused,
+        };
+        let since = since.unwrap_or_else(|| sandbox.now() - chrono::Duration::days(7));
+        let after: usize = param(&pairs, "after")
+            .and_then(|a| a.parse().ok())
+            .unwrap_or(0);
+        let environments = sandbox.inner.environments.lock().await;
+        let Some(environment) = environments.get(&tenant) else {
+            return error(StatusCode::NOT_FOUND, "E0000007", "Not found");
+        };
+        let matching: Vec<Value> = log_events(environment)
+            .into_iter()
+            .filter(|(at, _)| *at >= since && until.is_none_or(|until| *at < until))
+            .map(|(_, event)| event)
+            .collect();
+        let page: Vec<Value> = matching.iter().skip(after).take(limit).cloned().collect();
+        let next = after + page.len();
+        let base = base_url(&headers, &org);
+        let mut kept: Vec<(String, String)> = pairs
+            .iter()
+            .filter(|(k, _)| k != "after")
+            .cloned()
+            .collect();
+        kept.push(("after".to_owned(), next.to_string()));
+        let next_query = serde_urlencoded::to_string(&kept).unwrap_or_default();
+        let mut response = Json(page).into_response();
+        if (until.is_none() || next < matching.len())
+            && let Ok(value) =
+                HeaderValue::from_str(&format!("<{base}/api/v1/logs?{next_query}>; rel=\"next\""))
+        {
+            response.headers_mut().append(header::LINK, value);
+        }
+        response
+    })
+    .await
+}
