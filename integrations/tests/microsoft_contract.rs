@@ -2,6 +2,8 @@
 //! simulation of those APIs, over real HTTP on loopback: authentication, paging, throttling,
 //! token expiry, and every step of each action (snapshot, execute, verify, roll back).
 
+mod support;
+
 use std::{sync::Arc, time::Duration};
 
 use secrecy::SecretString;
@@ -14,10 +16,7 @@ use steward_integrations::{
     ActionRequest, Connector, ConnectorError, Verification,
     http::{RetryPolicy, VendorHttp},
     microsoft::{MicrosoftSettings, defender::DefenderConnector, graph::GraphConnector},
-    sandbox::{
-        Api, AuthMethodKind, Fault, MemoryStore, Sandbox, SandboxCredentials, SandboxSettings,
-        Scenario,
-    },
+    sandbox::{Api, AuthMethodKind, Fault, Sandbox, SandboxCredentials, Scenario},
 };
 use url::Url;
 use uuid::Uuid;
@@ -31,22 +30,12 @@ struct Fixture {
 
 impl Fixture {
     async fn start() -> Self {
-        let sandbox = Sandbox::open(
-            Arc::new(MemoryStore::default()),
-            Arc::new(SystemClock),
-            SandboxSettings::default(),
-        )
-        .await
-        .unwrap();
-        let tenant = Uuid::from_u128(0x0190_0000_0000_7000_8000_0000_0000_0001);
-        let credentials = sandbox
-            .ensure(tenant, "Acme Dental", "acme-dental")
-            .await
-            .unwrap();
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let address = listener.local_addr().unwrap();
-        let app = axum::Router::new().nest("/sandbox", sandbox.router());
-        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        let support::Served {
+            sandbox,
+            tenant,
+            credentials,
+            address,
+        } = support::serve(Uuid::from_u128(0x0190_0000_0000_7000_8000_0000_0000_0001)).await;
         Self {
             sandbox,
             tenant,

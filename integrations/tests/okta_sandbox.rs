@@ -2,14 +2,13 @@
 //! `Link`-header paging, the `X-Rate-Limit-*` headers and 429 `E0000047`, lifecycle
 //! suspend/unsuspend with Okta's refusals, clearing sessions, and the System Log.
 
-use std::sync::Arc;
+mod support;
 
 use reqwest::{Method, StatusCode, header};
 use serde_json::Value;
-use steward_domain::clock::SystemClock;
 use steward_integrations::{
     http::{RetryPolicy, VendorHttp},
-    sandbox::{MemoryStore, Sandbox, SandboxCredentials, SandboxSettings, Scenario},
+    sandbox::{Sandbox, SandboxCredentials, Scenario},
 };
 use uuid::Uuid;
 
@@ -23,22 +22,12 @@ struct Org {
 
 impl Org {
     async fn start() -> Self {
-        let sandbox = Sandbox::open(
-            Arc::new(MemoryStore::default()),
-            Arc::new(SystemClock),
-            SandboxSettings::default(),
-        )
-        .await
-        .unwrap();
-        let tenant = Uuid::from_u128(0x0190_0000_0000_7000_8000_0000_0000_0002);
-        let credentials = sandbox
-            .ensure(tenant, "Acme Dental", "acme-dental")
-            .await
-            .unwrap();
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let address = listener.local_addr().unwrap();
-        let app = axum::Router::new().nest("/sandbox", sandbox.router());
-        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        let support::Served {
+            sandbox,
+            tenant,
+            credentials,
+            address,
+        } = support::serve(Uuid::from_u128(0x0190_0000_0000_7000_8000_0000_0000_0002)).await;
         let client = VendorHttp::new(RetryPolicy::default())
             .unwrap()
             .client()
@@ -218,6 +207,11 @@ async fn suspending_and_clearing_sessions_change_the_user_and_okta_refuses_the_w
         .call(Method::POST, &lifecycle("unsuspend"), Some(&token))
         .await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    // The sandbox models no other lifecycle operation.
+    let (status, _, body) = org
+        .call(Method::POST, &lifecycle("deactivate"), Some(&token))
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
     // Users are found by login too.
     let (status, _, shown) = org
         .get(&format!(

@@ -64,12 +64,8 @@ pub(super) fn router<S: Clone + Send + Sync + 'static>(sandbox: Sandbox) -> Rout
         .route("/okta/{org}/api/v1/users", get(users))
         .route("/okta/{org}/api/v1/users/{id}", get(user))
         .route(
-            "/okta/{org}/api/v1/users/{id}/lifecycle/suspend",
-            post(suspend),
-        )
-        .route(
-            "/okta/{org}/api/v1/users/{id}/lifecycle/unsuspend",
-            post(unsuspend),
+            "/okta/{org}/api/v1/users/{id}/lifecycle/{operation}",
+            post(lifecycle_operation),
         )
         .route(
             "/okta/{org}/api/v1/users/{id}/sessions",
@@ -446,32 +442,32 @@ async fn lifecycle(sandbox: &Sandbox, tenant: Uuid, id: &str, suspend: bool) -> 
     }
 }
 
-async fn suspend(
+/// `POST /api/v1/users/{id}/lifecycle/suspend` and `…/unsuspend` (the sandbox models no other
+/// lifecycle operation).
+async fn lifecycle_operation(
     State(sandbox): State<Sandbox>,
-    Path((org, id)): Path<(String, String)>,
+    Path((org, id, operation)): Path<(String, String, String)>,
     headers: HeaderMap,
 ) -> Response {
+    let suspend = match operation.as_str() {
+        "suspend" => true,
+        "unsuspend" => false,
+        other => {
+            return error(
+                StatusCode::NOT_FOUND,
+                "E0000022",
+                &format!(
+                    "The endpoint does not support the provided HTTP method: lifecycle/{other}"
+                ),
+            );
+        }
+    };
     handle(
         &sandbox,
         &org,
         &headers,
         Endpoint::Lifecycle,
-        async |tenant| lifecycle(&sandbox, tenant, &id, true).await,
-    )
-    .await
-}
-
-async fn unsuspend(
-    State(sandbox): State<Sandbox>,
-    Path((org, id)): Path<(String, String)>,
-    headers: HeaderMap,
-) -> Response {
-    handle(
-        &sandbox,
-        &org,
-        &headers,
-        Endpoint::Lifecycle,
-        async |tenant| lifecycle(&sandbox, tenant, &id, false).await,
+        async |tenant| lifecycle(&sandbox, tenant, &id, suspend).await,
     )
     .await
 }
