@@ -41,7 +41,7 @@ pub(crate) async fn run(shared: Shared, mut queue: JobQueue, mut stop: watch::Re
 /// this at once settle each request once.
 async fn settle_approvals(shared: &Shared) {
     let due = match Deployment::new(shared.storage.conn())
-        .due_approvals(shared.clock.now())
+        .due_approvals(shared.clock.now(), shared.policies.approval_timing())
         .await
     {
         Ok(due) => due,
@@ -57,7 +57,7 @@ async fn settle_approvals(shared: &Shared) {
             tenant_id,
             Finish::Commit,
             async |work| {
-                work.settle_approval(action_id)
+                work.settle_approval(action_id, shared.policies.approval_timing())
                     .await
                     .map_err(JobError::from)
             },

@@ -257,6 +257,49 @@ async fn unanswered_requests_escalate_then_expire_to_rejected() {
     l.stop().await;
 }
 
+#[tokio::test]
+async fn a_request_opened_before_requests_had_deadlines_expires_after_the_configured_time() {
+    let db = TestDatabase::migrated().await;
+    let l = start_timed(
+        &db,
+        ApprovalTiming {
+            expire_after_minutes: 60,
+            escalate_after_minutes: 30,
+        },
+    )
+    .await;
+    let (status, body) = l.set_policy(&policy_with("")).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (action, _) = l.awaiting_isolation().await;
+    // As the request was stored before deadlines were recorded.
+    sea_orm::ConnectionTrait::execute_unprepared(
+        l.world.storage.conn(),
+        "UPDATE actions SET expires_at = NULL, escalate_at = NULL",
+    )
+    .await
+    .unwrap();
+    l.world.clock.advance(chrono::Duration::minutes(59));
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    let (_, still) = l
+        .call(
+            reqwest::Method::GET,
+            &l.path(&format!("actions/{}", action["id"].as_str().unwrap())),
+            &l.technician,
+            None,
+        )
+        .await;
+    assert_eq!(still["status"], "awaiting_approval", "{still}");
+    l.world.clock.advance(chrono::Duration::minutes(2));
+    let expired = wait_until(&l, &action, |a| a["status"] != "awaiting_approval").await;
+    assert_eq!(expired["status"], "rejected", "{expired}");
+    assert!(
+        l.audit_actions()
+            .await
+            .contains(&"action.expired".to_owned())
+    );
+    l.stop().await;
+}
+
 async fn wait_until(l: &Loop, action: &Value, done: impl Fn(&Value) -> bool) -> Value {
     let mut last = Value::Null;
     for _ in 0..100 {

@@ -763,17 +763,25 @@ fn quorum_reached(decision: &PolicyDecision, version: &str, approvals: &[Approva
         >= usize::from(std::cmp::max(decision.quorum, 1))
 }
 
-/// Approval requests due to escalate or expire at `now`, across every tenant.
+/// Approval requests due to escalate or expire at `now`, across every tenant. A request opened
+/// before requests had deadlines expires `timing` after it was opened.
 pub(crate) async fn due_approvals<C: ConnectionTrait>(
     conn: &C,
     now: DateTime<Utc>,
+    timing: ApprovalTiming,
 ) -> Result<Vec<(TenantId, ActionId)>, StorageError> {
+    let opened_before = now - chrono::Duration::minutes(i64::from(timing.expire_after_minutes));
     Ok(action::Entity::find()
         .filter(action::Column::Status.eq(ActionStatus::AwaitingApproval.as_str()))
         .filter(
             sea_orm::Condition::any()
                 .add(action::Column::ExpiresAt.lte(now))
-                .add(action::Column::EscalateAt.lte(now)),
+                .add(action::Column::EscalateAt.lte(now))
+                .add(
+                    sea_orm::Condition::all()
+                        .add(action::Column::ExpiresAt.is_null())
+                        .add(action::Column::CreatedAt.lte(opened_before)),
+                ),
         )
         .order_by_asc(action::Column::ExpiresAt)
         .limit(500)
@@ -794,12 +802,14 @@ pub enum Settled {
 }
 
 /// Expires an unanswered approval request whose time is up (rejecting the action, never
-/// approving it), or escalates one due to go to the next approvers.
+/// approving it), or escalates one due to go to the next approvers. A request opened before
+/// requests had deadlines expires `timing` after it was opened.
 pub(crate) async fn settle_approval(
     ctx: &WriteContext<'_>,
     msp_id: MspId,
     tenant_id: TenantId,
     id: ActionId,
+    timing: ApprovalTiming,
 ) -> Result<Option<Settled>, StorageError> {
     let Some(row) = action::Entity::find()
         .filter(action::Column::MspId.eq(msp_id.as_uuid()))
@@ -819,7 +829,10 @@ pub(crate) async fn settle_approval(
         lock_batch_of(ctx, msp_id, tenant_id, id).await?;
     }
     let chain = ChainRef::Tenant { msp_id, tenant_id };
-    if row.expires_at.is_some_and(|at| at <= now) {
+    let expires_at = row
+        .expires_at
+        .unwrap_or_else(|| Deadlines::from(timing, row.created_at).expires_at);
+    if expires_at <= now {
         let detail = "the approval request expired unanswered; the action did not run";
         let moved = set_status(
             ctx,
@@ -849,7 +862,7 @@ pub(crate) async fn settle_approval(
             chain,
             Change::new("action.expired", "action", &id).after(&json!({
                 "status": ActionStatus::Rejected,
-                "expires_at": row.expires_at,
+                "expires_at": expires_at,
                 "detail": detail,
             })),
         )

@@ -107,15 +107,17 @@ impl<'c, C: ConnectionTrait> Deployment<'c, C> {
         super::actions::stalled(self.conn, before).await
     }
 
-    /// Approval requests due to escalate or expire at `now`.
+    /// Approval requests due to escalate or expire at `now` (under `timing` for requests opened
+    /// before requests had deadlines).
     ///
     /// # Errors
     /// When the database cannot be read.
     pub async fn due_approvals(
         &self,
         now: chrono::DateTime<chrono::Utc>,
+        timing: steward_domain::actions::ApprovalTiming,
     ) -> Result<Vec<(TenantId, steward_domain::ActionId)>, StorageError> {
-        super::actions::due_approvals(self.conn, now).await
+        super::actions::due_approvals(self.conn, now, timing).await
     }
 
     /// Every integration of every active tenant (the sync scheduler's list).

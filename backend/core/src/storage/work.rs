@@ -364,9 +364,16 @@ impl<'a> TenantWork<'a> {
     ///
     /// # Errors
     /// As [`TenantWork::record_finding`].
-    pub async fn settle_approval(&self, id: ActionId) -> Result<Option<Settled>, WorkError> {
+    pub async fn settle_approval(
+        &self,
+        id: ActionId,
+        timing: ApprovalTiming,
+    ) -> Result<Option<Settled>, WorkError> {
         self.require_steward()?;
-        Ok(actions::settle_approval(self.ctx, self.tenant.msp_id, self.tenant.id, id).await?)
+        Ok(
+            actions::settle_approval(self.ctx, self.tenant.msp_id, self.tenant.id, id, timing)
+                .await?,
+        )
     }
 
     /// Approves or rejects an action on the side the user's role stands for.
