@@ -209,17 +209,7 @@ async fn concurrent_approvals_both_count_and_the_action_runs_once() {
 #[tokio::test]
 async fn unanswered_requests_escalate_then_expire_to_rejected() {
     let db = TestDatabase::migrated().await;
-    let l = start_timed(
-        &db,
-        ApprovalTiming {
-            expire_after_minutes: 120,
-            escalate_after_minutes: 30,
-        },
-    )
-    .await;
-    let (status, body) = l.set_policy(&policy_with("")).await;
-    assert_eq!(status, StatusCode::OK, "{body}");
-    let (action, laptop) = l.awaiting_isolation().await;
+    let (l, action, laptop) = timed_isolation(&db, 120, 30).await;
     assert_eq!(action["escalation_level"], 0);
     let opened = chrono::DateTime::parse_from_rfc3339(action["created_at"].as_str().unwrap())
         .unwrap()
@@ -260,17 +250,7 @@ async fn unanswered_requests_escalate_then_expire_to_rejected() {
 #[tokio::test]
 async fn a_request_opened_before_requests_had_deadlines_expires_after_the_configured_time() {
     let db = TestDatabase::migrated().await;
-    let l = start_timed(
-        &db,
-        ApprovalTiming {
-            expire_after_minutes: 60,
-            escalate_after_minutes: 30,
-        },
-    )
-    .await;
-    let (status, body) = l.set_policy(&policy_with("")).await;
-    assert_eq!(status, StatusCode::OK, "{body}");
-    let (action, _) = l.awaiting_isolation().await;
+    let (l, action, _) = timed_isolation(&db, 60, 30).await;
     // As the request was stored before deadlines were recorded.
     sea_orm::ConnectionTrait::execute_unprepared(
         l.world.storage.conn(),
@@ -280,14 +260,7 @@ async fn a_request_opened_before_requests_had_deadlines_expires_after_the_config
     .unwrap();
     l.world.clock.advance(chrono::Duration::minutes(59));
     tokio::time::sleep(std::time::Duration::from_millis(500)).await;
-    let (_, still) = l
-        .call(
-            reqwest::Method::GET,
-            &l.path(&format!("actions/{}", action["id"].as_str().unwrap())),
-            &l.technician,
-            None,
-        )
-        .await;
+    let still = l.action(&action).await;
     assert_eq!(still["status"], "awaiting_approval", "{still}");
     l.world.clock.advance(chrono::Duration::minutes(2));
     let expired = wait_until(&l, &action, |a| a["status"] != "awaiting_approval").await;
@@ -298,6 +271,27 @@ async fn a_request_opened_before_requests_had_deadlines_expires_after_the_config
             .contains(&"action.expired".to_owned())
     );
     l.stop().await;
+}
+
+/// A loop with these approval deadlines (minutes) under a policy that asks a technician, and
+/// the isolation it waits to approve, with the laptop's vendor id.
+async fn timed_isolation(
+    db: &TestDatabase,
+    expire_after_minutes: u32,
+    escalate_after_minutes: u32,
+) -> (Loop, Value, String) {
+    let l = start_timed(
+        db,
+        ApprovalTiming {
+            expire_after_minutes,
+            escalate_after_minutes,
+        },
+    )
+    .await;
+    let (status, body) = l.set_policy(&policy_with("")).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (action, laptop) = l.awaiting_isolation().await;
+    (l, action, laptop)
 }
 
 async fn wait_until(l: &Loop, action: &Value, done: impl Fn(&Value) -> bool) -> Value {
