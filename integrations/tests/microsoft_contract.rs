@@ -686,6 +686,35 @@ async fn group_removal_is_verified_and_rolled_back_only_when_it_changed_somethin
 }
 
 #[tokio::test]
+async fn inventory_reports_who_registered_mfa() {
+    let fixture = Fixture::start().await;
+    let inventory = fixture.graph().inventory().await.unwrap();
+    let state = fixture.state().await;
+    assert_eq!(inventory.identities.len(), state.users.len());
+    for identity in &inventory.identities {
+        let user = state
+            .users
+            .iter()
+            .find(|u| u.id == identity.external_id)
+            .unwrap();
+        assert_eq!(
+            identity.mfa_registered,
+            Some(!user.mfa_methods.is_empty()),
+            "{}",
+            identity.user_principal_name
+        );
+    }
+    // The office manager, a user administrator, never registered a second factor.
+    let manager = inventory
+        .identities
+        .iter()
+        .find(|i| i.external_id == state.users[2].id)
+        .unwrap();
+    assert_eq!(manager.mfa_registered, Some(false));
+    assert_eq!(manager.admin_roles, ["User Administrator"]);
+}
+
+#[tokio::test]
 async fn connectors_refuse_actions_of_other_vendors() {
     let fixture = Fixture::start().await;
     let disable = request(ActionType::DisableUser, "someone", "x");

@@ -27,6 +27,7 @@ mod m20261130_000003_create_approval_links;
 mod m20261130_000004_add_action_batches;
 mod m20261130_000005_add_action_parameters;
 mod m20261130_000006_add_slack_tenant_channels;
+mod m20261130_000007_add_identity_mfa;
 
 /// Applies Steward's migrations in order.
 #[derive(Debug)]
@@ -50,6 +51,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261130_000004_add_action_batches::Migration),
             Box::new(m20261130_000005_add_action_parameters::Migration),
             Box::new(m20261130_000006_add_slack_tenant_channels::Migration),
+            Box::new(m20261130_000007_add_identity_mfa::Migration),
         ]
     }
 

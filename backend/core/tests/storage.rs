@@ -16,7 +16,7 @@ use steward_domain::{
 };
 use steward_testkit::{TestDatabase, World};
 
-const EXPECTED_MIGRATIONS: [&str; 14] = [
+const EXPECTED_MIGRATIONS: [&str; 15] = [
     "m20261123_000001_create_tenancy",
     "m20261123_000002_create_audit_entries",
     "m20261123_000003_protect_audit_chain",
@@ -31,6 +31,7 @@ const EXPECTED_MIGRATIONS: [&str; 14] = [
     "m20261130_000004_add_action_batches",
     "m20261130_000005_add_action_parameters",
     "m20261130_000006_add_slack_tenant_channels",
+    "m20261130_000007_add_identity_mfa",
 ];
 
 const TABLES: [&str; 28] = [

@@ -45,6 +45,8 @@ pub struct Identity {
     pub admin_roles: Vec<String>,
     pub first_seen_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// Whether a second factor (MFA) is registered, as the identity provider reports it.
+    pub mfa_registered: Option<bool>,
     pub sources: Vec<Source>,
 }
 

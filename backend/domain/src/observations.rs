@@ -106,6 +106,9 @@ pub struct ObservedIdentity {
     pub enabled: Option<bool>,
     /// Names of the administrative roles the identity holds.
     pub admin_roles: Vec<String>,
+    /// Whether a second factor (MFA) is registered; `None` when the vendor did not say.
+    #[serde(default)]
+    pub mfa_registered: Option<bool>,
 }
 
 /// Everything a connector's inventory pull found.

@@ -87,6 +87,28 @@ async fn resetting_mfa_is_approved_deletes_every_second_factor_and_cannot_be_und
     );
     let upn = owner["user_principal_name"].as_str().unwrap();
     let (identity, graph_id) = l.identity(upn).await;
+    let mfa_of = async || {
+        let (_, identities) = l
+            .call(
+                Method::GET,
+                &l.path("identities?limit=100"),
+                &l.technician,
+                None,
+            )
+            .await;
+        identities["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|i| i["id"] == identity.as_str())
+            .unwrap()["mfa_registered"]
+            .clone()
+    };
+    assert_eq!(
+        mfa_of().await,
+        true,
+        "the inventory knows the owner has MFA"
+    );
 
     let action = l.propose_one("reset_mfa", &identity).await;
     assert_eq!(action["status"], "awaiting_approval", "{action:#}");
@@ -117,6 +139,12 @@ async fn resetting_mfa_is_approved_deletes_every_second_factor_and_cannot_be_und
     );
     let state = l.sandbox_state().await;
     assert_eq!(item(&state, "users", &graph_id)["mfa_methods"], json!([]));
+    l.sync_all().await;
+    assert_eq!(
+        mfa_of().await,
+        false,
+        "and, synchronized again, that it has none now"
+    );
 
     let (status, body) = l.roll_back(&done).await;
     assert_eq!(status, StatusCode::CONFLICT, "{body}");

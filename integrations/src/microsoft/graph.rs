@@ -127,6 +127,15 @@ struct DirectoryObject {
     odata_type: Option<String>,
 }
 
+/// A user's MFA registration (`GET /reports/authenticationMethods/userRegistrationDetails`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RegistrationDetails {
+    id: String,
+    #[serde(default)]
+    is_mfa_registered: Option<bool>,
+}
+
 /// A group, as much as an action names it.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -387,6 +396,20 @@ impl GraphConnector {
 }
 
 impl GraphConnector {
+    /// User id → whether a second factor is registered.
+    async fn mfa_registration(
+        &self,
+    ) -> Result<std::collections::HashMap<String, bool>, ConnectorError> {
+        let url = self
+            .api
+            .url("v1.0/reports/authenticationMethods/userRegistrationDetails")?;
+        let details: Vec<RegistrationDetails> = self.api.collect_linked(url).await?;
+        Ok(details
+            .into_iter()
+            .filter_map(|d| Some((d.id, d.is_mfa_registered?)))
+            .collect())
+    }
+
     async fn group(&self, id: &str) -> Result<Group, ConnectorError> {
         let mut url = self.api.url(&format!("v1.0/groups/{}", path_segment(id)))?;
         url.query_pairs_mut()
@@ -671,9 +694,11 @@ impl Connector for GraphConnector {
     async fn inventory(&self) -> Result<ObservedInventory, ConnectorError> {
         let users = self.users().await?;
         let mut roles = self.admin_roles().await?;
+        let mfa = self.mfa_registration().await?;
         let identities = users
             .into_iter()
             .map(|user| ObservedIdentity {
+                mfa_registered: mfa.get(&user.id).copied(),
                 admin_roles: roles.remove(&user.id).unwrap_or_default(),
                 user_principal_name: user.user_principal_name.unwrap_or_else(|| user.id.clone()),
                 external_id: user.id,

@@ -54,6 +54,10 @@ pub(super) fn router<S: Clone + Send + Sync + 'static>(sandbox: Sandbox) -> Rout
             axum::routing::delete(delete_authentication_method),
         )
         .route("/graph/v1.0/users/{id}/memberOf", get(member_of))
+        .route(
+            "/graph/v1.0/reports/authenticationMethods/userRegistrationDetails",
+            get(registration_details),
+        )
         .route("/graph/v1.0/groups/{id}", get(group))
         .route("/graph/v1.0/groups/{id}/members/$ref", post(add_member))
         .route(
@@ -1121,6 +1125,64 @@ async fn delete_authentication_method(
             "Cannot delete default method with other methods configured. Please change default method before deletion.",
         ),
     }
+}
+
+/// `GET /reports/authenticationMethods/userRegistrationDetails`: each user's MFA registration,
+/// paged like every Graph collection.
+async fn registration_details(
+    State(sandbox): State<Sandbox>,
+    Graph(tenant): Graph,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+) -> Response {
+    let pairs = query_pairs(query.as_deref());
+    let items = with_environment(&sandbox, tenant, |e| {
+        e.users
+            .iter()
+            .map(|u| {
+                let methods: Vec<&str> = u
+                    .authentication_methods
+                    .iter()
+                    .filter_map(|m| match m.kind {
+                        AuthMethodKind::Password => None,
+                        AuthMethodKind::MicrosoftAuthenticator => {
+                            Some("microsoftAuthenticatorPush")
+                        }
+                        AuthMethodKind::Phone => Some("mobilePhone"),
+                        AuthMethodKind::SoftwareOath => Some("softwareOneTimePasscode"),
+                    })
+                    .collect();
+                let admin = e.roles.iter().any(|r| r.members.contains(&u.id));
+                json!({
+                    "id": u.id,
+                    "userPrincipalName": u.user_principal_name,
+                    "userDisplayName": u.display_name,
+                    "userType": "member",
+                    "isAdmin": admin,
+                    "isMfaRegistered": !methods.is_empty(),
+                    "isMfaCapable": !methods.is_empty(),
+                    "isPasswordlessCapable": false,
+                    "isSsprCapable": !methods.is_empty(),
+                    "isSsprEnabled": true,
+                    "isSsprRegistered": !methods.is_empty(),
+                    "isSystemPreferredAuthenticationMethodEnabled": true,
+                    "methodsRegistered": methods,
+                    "lastUpdatedDateTime": u.created,
+                })
+            })
+            .collect::<Vec<_>>()
+    })
+    .await
+    .unwrap_or_default();
+    graph_collection(
+        &sandbox,
+        &headers,
+        "reports/authenticationMethods/userRegistrationDetails",
+        "reports/authenticationMethods/userRegistrationDetails",
+        items,
+        &pairs,
+        (100, 999),
+    )
 }
 
 /// `GET /users/{id}/memberOf`: the groups and directory roles the user is a direct member of,

@@ -564,6 +564,8 @@ impl<'a> InventoryWriter<'a> {
                     || row.department != observed.department
                     || row.job_title != observed.job_title
                     || row.enabled != observed.enabled
+                    || (observed.mfa_registered.is_some()
+                        && row.mfa_registered != observed.mfa_registered)
                     || row.admin_roles != roles;
                 let id = row.id;
                 if changed {
@@ -573,6 +575,10 @@ impl<'a> InventoryWriter<'a> {
                     active.department = Set(observed.department.clone());
                     active.job_title = Set(observed.job_title.clone());
                     active.enabled = Set(observed.enabled);
+                    // A provider that does not report MFA keeps what another one said.
+                    if observed.mfa_registered.is_some() {
+                        active.mfa_registered = Set(observed.mfa_registered);
+                    }
                     active.admin_roles = Set(roles);
                     active.updated_at = Set(now);
                     active.update(self.ctx.txn).await?;
@@ -593,6 +599,7 @@ impl<'a> InventoryWriter<'a> {
                     admin_roles: Set(roles),
                     first_seen_at: Set(now),
                     updated_at: Set(now),
+                    mfa_registered: Set(observed.mfa_registered),
                 }
                 .insert(self.ctx.txn)
                 .await?;
@@ -711,6 +718,7 @@ fn to_identity(row: identity::Model, sources: Vec<Source>) -> Result<Identity, S
         department: row.department,
         job_title: row.job_title,
         enabled: row.enabled,
+        mfa_registered: row.mfa_registered,
         admin_roles: json_strings(row.admin_roles, "identity admin roles")?,
         first_seen_at: row.first_seen_at,
         updated_at: row.updated_at,

@@ -15,6 +15,8 @@ pub struct Model {
     pub admin_roles: Json,
     pub first_seen_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
+    /// Whether a second factor is registered; `None` when no provider said.
+    pub mfa_registered: Option<bool>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
