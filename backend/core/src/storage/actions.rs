@@ -587,7 +587,7 @@ pub(crate) async fn answer(
 ) -> Result<Action, ActionRequestError> {
     // A batch member queued by this answer must not miss its canary settling concurrently, and
     // a rejected canary settles its batch (see `settle_batch`).
-    lock_batch_of(ctx, msp_id, tenant_id, id).await?;
+    let batch = lock_batch_of(ctx, msp_id, tenant_id, id).await?;
     // A lost compare-and-set means someone answered at the same moment: read again, so a
     // second approval still counts and a late answer to a closed request is refused.
     for _ in 0..5 {
@@ -653,7 +653,7 @@ pub(crate) async fn answer(
         if status == ActionStatus::Queued {
             enqueue(ctx, msp_id, &before, FollowUp::Advance).await?;
         }
-        settle_batch(ctx, msp_id, tenant_id, id, status).await?;
+        settle_batch(ctx, msp_id, tenant_id, id, status, batch).await?;
         // Whatever channel the answer came through, the Slack messages asking for it show it.
         enqueue(ctx, msp_id, &before, FollowUp::UpdateMessages).await?;
         return ActionReader::new(ctx.txn, msp_id, tenant_id)
@@ -824,10 +824,11 @@ pub(crate) async fn settle_approval(
     if row.status != ActionStatus::AwaitingApproval.as_str() {
         return Ok(None);
     }
-    if row.batch_id.is_some() {
-        // An expired canary settles its batch (see `settle_batch`).
-        lock_batch_of(ctx, msp_id, tenant_id, id).await?;
-    }
+    // An expired canary settles its batch (see `settle_batch`).
+    let batch = match row.batch_id {
+        Some(_) => lock_batch_of(ctx, msp_id, tenant_id, id).await?,
+        None => None,
+    };
     let chain = ChainRef::Tenant { msp_id, tenant_id };
     let expires_at = row
         .expires_at
@@ -867,7 +868,7 @@ pub(crate) async fn settle_approval(
             })),
         )
         .await?;
-        settle_batch(ctx, msp_id, tenant_id, id, ActionStatus::Rejected).await?;
+        settle_batch(ctx, msp_id, tenant_id, id, ActionStatus::Rejected, batch).await?;
         return Ok(Some(Settled::Expired));
     }
     if row.escalate_at.is_some_and(|at| at <= now) {
@@ -1103,10 +1104,12 @@ pub(crate) async fn transition(
     update: Update<'_>,
 ) -> Result<bool, StorageError> {
     let to = update.status;
-    if to == ActionStatus::Verified || canary_stopped(to) {
-        // Before the audit entry: the batch lock is always taken before the chain's lock.
-        lock_batch_of(ctx, msp_id, tenant_id, id).await?;
-    }
+    // Before the audit entry: the batch lock is always taken before the chain's lock.
+    let batch = if to == ActionStatus::Verified || canary_stopped(to) {
+        lock_batch_of(ctx, msp_id, tenant_id, id).await?
+    } else {
+        None
+    };
     let detail = update.detail.map(str::to_owned);
     let reference = update.vendor_reference.map(str::to_owned);
     let snapshot = update.snapshot.cloned();
@@ -1148,50 +1151,51 @@ pub(crate) async fn transition(
     {
         super::incidents::mark_contained(ctx, msp_id, tenant_id, incident_id).await?;
     }
-    settle_batch(ctx, msp_id, tenant_id, id, to).await?;
+    settle_batch(ctx, msp_id, tenant_id, id, to, batch).await?;
     Ok(true)
 }
 
-/// Takes the lock of the action's batch, if it is in one, until the transaction ends. Taken
-/// before anything is appended to the tenant's audit chain, so the two locks are always taken in
-/// the same order.
+/// Takes the lock of the action's batch, if it is in one, until the transaction ends, and
+/// returns the batch's id. Taken before anything is appended to the tenant's audit chain, so the
+/// two locks are always taken in the same order.
 async fn lock_batch_of(
     ctx: &WriteContext<'_>,
     msp_id: MspId,
     tenant_id: TenantId,
     id: ActionId,
-) -> Result<(), StorageError> {
-    if let Some(batch) = ActionReader::new(ctx.txn, msp_id, tenant_id)
+) -> Result<Option<uuid::Uuid>, StorageError> {
+    let batch = ActionReader::new(ctx.txn, msp_id, tenant_id)
         .get(id)
         .await?
         .and_then(|a| a.batch)
-    {
-        super::locks::take(ctx.txn, super::locks::Lock::Batch(batch.id)).await?;
+        .map(|b| b.id);
+    if let Some(batch_id) = batch {
+        super::locks::take(ctx.txn, super::locks::Lock::Batch(batch_id)).await?;
     }
-    Ok(())
+    Ok(batch)
 }
 
-/// What a batch member's new status means for the rest of its batch, when it is the canary: a
-/// verified canary lets the queued members run; a canary that did not succeed (or was undone)
-/// cancels the members that have not run, approved or not.
+/// What a batch member's new status means for the rest of its batch (`batch_id`, from
+/// `lock_batch_of`), when it is the canary: a verified canary lets the queued members run; a
+/// canary that did not succeed (or was undone) cancels the members that have not run, approved
+/// or not.
 async fn settle_batch(
     ctx: &WriteContext<'_>,
     msp_id: MspId,
     tenant_id: TenantId,
     id: ActionId,
     to: ActionStatus,
+    batch_id: Option<uuid::Uuid>,
 ) -> Result<(), StorageError> {
-    if to != ActionStatus::Verified && !canary_stopped(to) {
-        return Ok(());
-    }
-    let reader = ActionReader::new(ctx.txn, msp_id, tenant_id);
-    let Some(batch) = reader.get(id).await?.and_then(|a| a.batch) else {
+    let Some(batch_id) = batch_id.filter(|_| to == ActionStatus::Verified || canary_stopped(to))
+    else {
         return Ok(());
     };
+    let reader = ActionReader::new(ctx.txn, msp_id, tenant_id);
     // The caller holds the batch lock (`lock_batch_of`), which a member being queued at the same
     // moment (an approval) takes too: it is either read here as queued, or queued after this
     // commits and then finds the canary settled.
-    let members = reader.members(batch.id).await?;
+    let members = reader.members(batch_id).await?;
     let Some(canary) = canary(&members).filter(|c| c.id == id) else {
         return Ok(());
     };
