@@ -12,17 +12,8 @@ use support::governed::{Loop, item, start};
 impl Loop {
     /// The inventory identity with this user principal name prefix, and its Graph id.
     async fn identity(&self, upn_prefix: &str) -> (String, String) {
-        let (_, identities) = self
-            .call(
-                Method::GET,
-                &self.path("identities?limit=100"),
-                &self.technician,
-                None,
-            )
-            .await;
-        let identity = identities["items"]
-            .as_array()
-            .unwrap()
+        let identities = self.inventory("identities").await;
+        let identity = identities
             .iter()
             .find(|i| {
                 i["user_principal_name"]
@@ -30,7 +21,7 @@ impl Loop {
                     .unwrap()
                     .starts_with(upn_prefix)
             })
-            .unwrap_or_else(|| panic!("no identity {upn_prefix}…: {identities:#}"))
+            .unwrap_or_else(|| panic!("no identity {upn_prefix}…: {identities:#?}"))
             .clone();
         (
             identity["id"].as_str().unwrap().to_owned(),
@@ -57,18 +48,12 @@ impl Loop {
 
     /// Proposes `kind` for one target as the MSP admin and returns the recorded action.
     async fn propose_one(&self, kind: &str, target: &str) -> Value {
-        let (status, batch) = self
-            .call(
-                Method::POST,
-                &self.path("actions"),
-                &self.admin,
-                Some(&json!({
-                    "type": kind,
-                    "targets": [target],
-                    "reason": "The account's second factors may be in an attacker's hands",
-                })),
-            )
-            .await;
+        let body = json!({
+            "type": kind,
+            "targets": [target],
+            "reason": "The account's second factors may be in an attacker's hands",
+        });
+        let (status, batch) = self.propose(&body, None).await;
         assert_eq!(status, StatusCode::CREATED, "{batch}");
         batch["actions"][0].clone()
     }
@@ -88,17 +73,8 @@ async fn resetting_mfa_is_approved_deletes_every_second_factor_and_cannot_be_und
     let upn = owner["user_principal_name"].as_str().unwrap();
     let (identity, graph_id) = l.identity(upn).await;
     let mfa_of = async || {
-        let (_, identities) = l
-            .call(
-                Method::GET,
-                &l.path("identities?limit=100"),
-                &l.technician,
-                None,
-            )
-            .await;
-        identities["items"]
-            .as_array()
-            .unwrap()
+        l.inventory("identities")
+            .await
             .iter()
             .find(|i| i["id"] == identity.as_str())
             .unwrap()["mfa_registered"]
@@ -181,37 +157,25 @@ async fn a_group_removal_runs_is_verified_and_rolls_back_to_the_membership() {
         ("remove_from_group", json!({"group_id": "not a guid!"})),
         ("disable_user", json!({"group_id": group_id})),
     ] {
-        let (status, body) = l
-            .call(
-                Method::POST,
-                &l.path("actions"),
-                &l.admin,
-                Some(&json!({
-                    "type": kind,
-                    "targets": [identity],
-                    "reason": "x",
-                    "parameters": parameters,
-                })),
-            )
-            .await;
+        let body = json!({
+            "type": kind,
+            "targets": [identity],
+            "reason": "x",
+            "parameters": parameters,
+        });
+        let (status, body) = l.propose(&body, None).await;
         assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
         assert_eq!(body["error"]["code"], "invalid-parameters");
     }
     assert!(l.actions().await.is_empty());
 
-    let (status, batch) = l
-        .call(
-            Method::POST,
-            &l.path("actions"),
-            &l.admin,
-            Some(&json!({
-                "type": "remove_from_group",
-                "targets": [identity],
-                "reason": "Leaving the finance team today",
-                "parameters": {"group_id": group_id},
-            })),
-        )
-        .await;
+    let body = json!({
+        "type": "remove_from_group",
+        "targets": [identity],
+        "reason": "Leaving the finance team today",
+        "parameters": {"group_id": group_id},
+    });
+    let (status, batch) = l.propose(&body, None).await;
     assert_eq!(status, StatusCode::CREATED, "{batch}");
     let action = &batch["actions"][0];
     assert_eq!(action["parameters"]["group_id"], group_id);
@@ -248,19 +212,13 @@ async fn a_group_removal_runs_is_verified_and_rolls_back_to_the_membership() {
 /// Proposes `kind` for one target (with `parameters`), has a technician approve it when the
 /// policy asks, and waits until it is verified.
 async fn run_to_verified(l: &Loop, kind: &str, target: &str, parameters: Value) -> Value {
-    let (status, batch) = l
-        .call(
-            Method::POST,
-            &l.path("actions"),
-            &l.admin,
-            Some(&json!({
-                "type": kind,
-                "targets": [target],
-                "reason": "Exercising the catalog",
-                "parameters": parameters,
-            })),
-        )
-        .await;
+    let body = json!({
+        "type": kind,
+        "targets": [target],
+        "reason": "Exercising the catalog",
+        "parameters": parameters,
+    });
+    let (status, batch) = l.propose(&body, None).await;
     assert_eq!(status, StatusCode::CREATED, "{batch}");
     let action = &batch["actions"][0];
     match action["decision"]["outcome"].as_str().unwrap() {
@@ -290,12 +248,9 @@ async fn every_reversible_action_rolls_back_to_the_prior_state_at_the_vendor() {
     let l = start(&db, None).await;
     l.sync_all().await;
     let state = l.sandbox_state().await;
-    let (_, devices) = l
-        .call(Method::GET, &l.path("devices"), &l.technician, None)
-        .await;
-    let laptop = devices["items"]
-        .as_array()
-        .unwrap()
+    let laptop = l
+        .inventory("devices")
+        .await
         .iter()
         .find(|d| !d["tags"].as_array().unwrap().contains(&json!("Server")))
         .unwrap()

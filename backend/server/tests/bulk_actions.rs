@@ -18,17 +18,8 @@ use support::{
 impl Loop {
     /// The inventory's laptops (not the server), each with its Defender machine id.
     async fn laptops(&self) -> Vec<(String, String)> {
-        let (_, devices) = self
-            .call(
-                Method::GET,
-                &self.path("devices?limit=100"),
-                &self.technician,
-                None,
-            )
-            .await;
-        devices["items"]
-            .as_array()
-            .unwrap()
+        self.inventory("devices")
+            .await
             .iter()
             .filter(|d| !d["tags"].as_array().unwrap().contains(&json!("Server")))
             .map(|d| {
@@ -41,17 +32,8 @@ impl Loop {
     }
 
     async fn identities(&self) -> Vec<String> {
-        let (_, identities) = self
-            .call(
-                Method::GET,
-                &self.path("identities?limit=100"),
-                &self.technician,
-                None,
-            )
-            .await;
-        identities["items"]
-            .as_array()
-            .unwrap()
+        self.inventory("identities")
+            .await
             .iter()
             .map(|i| i["id"].as_str().unwrap().to_owned())
             .collect()
@@ -76,22 +58,12 @@ impl Loop {
         targets: &[&str],
         key: Option<&str>,
     ) -> (StatusCode, Value) {
-        let mut request = self
-            .app
-            .client
-            .post(self.app.url(&self.path("actions")))
-            .bearer_auth(&self.admin)
-            .json(&json!({
-                "type": kind,
-                "targets": targets,
-                "reason": "Contain the outbreak on the finance floor",
-            }));
-        if let Some(key) = key {
-            request = request.header("Idempotency-Key", key);
-        }
-        let response = request.send().await.unwrap();
-        let status = response.status();
-        (status, response.json().await.unwrap())
+        let body = json!({
+            "type": kind,
+            "targets": targets,
+            "reason": "Contain the outbreak on the finance floor",
+        });
+        self.propose(&body, key).await
     }
 
     async fn batch(&self, id: &str) -> Value {

@@ -87,6 +87,23 @@ impl Loop {
         (device, defender)
     }
 
+    /// Pulls the tenant's kill switch (as a technician) and stages `malware-laptop`: its
+    /// isolation then waits for a technician's approval.
+    async fn isolation_held_by_the_kill_switch(&self, reason: &str) {
+        let (status, _) = self
+            .call(
+                Method::POST,
+                &self.path("kill-switch"),
+                &self.technician,
+                Some(&json!({ "reason": reason })),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK);
+        self.run_scenario("malware-laptop").await;
+        self.wait_for_action("isolate_device", &["awaiting_approval"])
+            .await;
+    }
+
     async fn simulate(&self, device: &Value) -> Value {
         let (status, body) = self
             .call(
@@ -863,18 +880,7 @@ async fn the_msp_wide_kill_switch_is_pulled_and_released_on_the_dashboard() {
 async fn the_approval_card_shows_what_the_policy_would_decide_now() {
     let db = TestDatabase::migrated().await;
     let l = start(&db, None).await;
-    let (status, _) = l
-        .call(
-            Method::POST,
-            &l.path("kill-switch"),
-            &l.technician,
-            Some(&json!({"reason": "investigating"})),
-        )
-        .await;
-    assert_eq!(status, StatusCode::OK);
-    l.run_scenario("malware-laptop").await;
-    l.wait_for_action("isolate_device", &["awaiting_approval"])
-        .await;
+    l.isolation_held_by_the_kill_switch("investigating").await;
     let page = format!("/tenants/{}/response", l.tenant.id);
     let technician = Browser::new(&l.app);
     technician.sign_in("tech@harbor.example", PASSWORD).await;
@@ -913,18 +919,7 @@ async fn what_if_answers_while_another_transaction_is_writing() {
     let db = TestDatabase::migrated().await;
     let l = start(&db, None).await;
     let (device, _) = l.synced_device(false).await;
-    let (status, _) = l
-        .call(
-            Method::POST,
-            &l.path("kill-switch"),
-            &l.technician,
-            Some(&json!({"reason": "hold everything"})),
-        )
-        .await;
-    assert_eq!(status, StatusCode::OK);
-    l.run_scenario("malware-laptop").await;
-    l.wait_for_action("isolate_device", &["awaiting_approval"])
-        .await;
+    l.isolation_held_by_the_kill_switch("hold everything").await;
     let page = format!("/tenants/{}/response", l.tenant.id);
     let technician = Browser::new(&l.app);
     technician.sign_in("tech@harbor.example", PASSWORD).await;

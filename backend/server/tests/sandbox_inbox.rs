@@ -5,9 +5,9 @@
 
 mod support;
 
-use reqwest::{Method, StatusCode};
+use reqwest::StatusCode;
 use serde_json::json;
-use steward_integrations::sandbox::slack::{BOT_TOKEN, CHANNEL, CUSTOMER_CHANNEL, SIGNING_SECRET};
+use steward_integrations::sandbox::slack::{CHANNEL, CUSTOMER_CHANNEL};
 use steward_testkit::TestDatabase;
 use support::{
     Browser,
@@ -19,20 +19,7 @@ use support::{
 async fn approvals_complete_from_the_sandbox_inbox_by_slack_and_by_email() {
     let db = TestDatabase::migrated().await;
     let l = start_with_sandbox_mail(&db).await;
-    let (status, body) = l
-        .call(
-            Method::PUT,
-            "/api/v1/msp/slack",
-            &l.admin,
-            Some(&json!({
-                "api_base_url": l.app.url("/sandbox/slack/api/"),
-                "channel": CHANNEL,
-                "bot_token": BOT_TOKEN,
-                "signing_secret": SIGNING_SECRET,
-                "users": {"U0TECH0001": "tech@harbor.example"},
-            })),
-        )
-        .await;
+    let (status, body) = l.connect_slack(&l.admin, &l.slack_settings()).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     l.run_scenario("compromised-admin").await;
     l.wait_for_action("disable_user", &["awaiting_approval"])
@@ -127,24 +114,10 @@ async fn approvals_complete_from_the_sandbox_inbox_by_slack_and_by_email() {
 async fn the_customer_approves_in_the_shared_channel_from_the_sandbox_inbox() {
     let db = TestDatabase::migrated().await;
     let l = start_with_sandbox_mail(&db).await;
-    let (status, body) = l
-        .call(
-            Method::PUT,
-            "/api/v1/msp/slack",
-            &l.admin,
-            Some(&json!({
-                "api_base_url": l.app.url("/sandbox/slack/api/"),
-                "channel": CHANNEL,
-                "bot_token": BOT_TOKEN,
-                "signing_secret": SIGNING_SECRET,
-                "users": {
-                    "U0TECH0001": "tech@harbor.example",
-                    "U0CUSTAPPR": "approver@acme.example",
-                },
-                "tenant_channels": {l.tenant.id.to_string(): CUSTOMER_CHANNEL},
-            })),
-        )
-        .await;
+    let mut settings = l.slack_settings();
+    settings["users"]["U0CUSTAPPR"] = json!("approver@acme.example");
+    settings["tenant_channels"] = json!({l.tenant.id.to_string(): CUSTOMER_CHANNEL});
+    let (status, body) = l.connect_slack(&l.admin, &settings).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     l.run_scenario("compromised-admin").await;
     let sandbox = l.app.sandbox.as_ref().unwrap();

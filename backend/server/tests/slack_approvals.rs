@@ -17,21 +17,6 @@ use steward_testkit::TestDatabase;
 use support::governed::{Loop, start};
 
 impl Loop {
-    async fn connect_slack(&self, token: &str, body: &Value) -> (StatusCode, Value) {
-        self.call(Method::PUT, "/api/v1/msp/slack", token, Some(body))
-            .await
-    }
-
-    fn slack_settings(&self) -> Value {
-        json!({
-            "api_base_url": self.app.url("/sandbox/slack/api/"),
-            "channel": CHANNEL,
-            "bot_token": BOT_TOKEN,
-            "signing_secret": SIGNING_SECRET,
-            "users": {"U0TECH0001": "tech@harbor.example", "U0ADMIN001": "admin@harbor.example"},
-        })
-    }
-
     async fn slack_messages(&self) -> Vec<SlackMessage> {
         self.app.sandbox.as_ref().unwrap().slack_messages().await
     }

@@ -377,6 +377,56 @@ impl Loop {
         assert_eq!(status, StatusCode::OK, "{body}");
     }
 
+    /// The tenant's `devices` or `identities`, as the API lists them.
+    pub async fn inventory(&self, kind: &str) -> Vec<Value> {
+        let (status, list) = self
+            .call(
+                Method::GET,
+                &self.path(&format!("{kind}?limit=100")),
+                &self.technician,
+                None,
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{list}");
+        list["items"].as_array().unwrap().clone()
+    }
+
+    /// Proposes an action (`body` of `POST …/actions`) as the MSP admin, with an
+    /// `Idempotency-Key` when given; returns the status and the answer.
+    pub async fn propose(&self, body: &Value, key: Option<&str>) -> (StatusCode, Value) {
+        let mut request = self
+            .app
+            .client
+            .post(self.app.url(&self.path("actions")))
+            .bearer_auth(&self.admin)
+            .json(body);
+        if let Some(key) = key {
+            request = request.header("Idempotency-Key", key);
+        }
+        let response = request.send().await.unwrap();
+        let status = response.status();
+        (status, response.json().await.unwrap())
+    }
+
+    /// Connects the MSP to Slack (`PUT /api/v1/msp/slack`) as whoever holds `token`.
+    pub async fn connect_slack(&self, token: &str, body: &Value) -> (StatusCode, Value) {
+        self.call(Method::PUT, "/api/v1/msp/slack", token, Some(body))
+            .await
+    }
+
+    /// Settings connecting the MSP to the sandbox's Slack workspace, its technician and admin
+    /// linked.
+    pub fn slack_settings(&self) -> Value {
+        use steward_integrations::sandbox::slack::{BOT_TOKEN, CHANNEL, SIGNING_SECRET};
+        json!({
+            "api_base_url": self.app.url("/sandbox/slack/api/"),
+            "channel": CHANNEL,
+            "bot_token": BOT_TOKEN,
+            "signing_secret": SIGNING_SECRET,
+            "users": {"U0TECH0001": "tech@harbor.example", "U0ADMIN001": "admin@harbor.example"},
+        })
+    }
+
     pub async fn sandbox_state(&self) -> Value {
         let (status, state) = self
             .call(
