@@ -210,6 +210,23 @@ pub fn inverse_request(request: &ActionRequest) -> Result<ActionRequest, Connect
     })
 }
 
+/// Reads a vendor's JSON answer; one that does not parse is a [`ConnectorError::Protocol`]
+/// naming the URL.
+///
+/// # Errors
+/// [`ConnectorError::Unavailable`] when the body cannot be read, else `Protocol`.
+pub(crate) async fn read_json<T: serde::de::DeserializeOwned>(
+    response: reqwest::Response,
+) -> Result<T, ConnectorError> {
+    let url = response.url().clone();
+    let bytes = response
+        .bytes()
+        .await
+        .map_err(|e| ConnectorError::Unavailable(e.to_string()))?;
+    serde_json::from_slice(&bytes)
+        .map_err(|e| ConnectorError::Protocol(format!("unreadable answer from {url}: {e}")))
+}
+
 /// How far before the newest stored event a synchronization asks again: a vendor may record an
 /// event late, and storing is idempotent.
 pub const EVENT_OVERLAP: chrono::Duration = chrono::Duration::minutes(10);

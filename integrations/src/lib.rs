@@ -5,6 +5,7 @@
 //! - [`microsoft`]: Microsoft Defender for Endpoint and Microsoft Graph, built to their published
 //!   APIs.
 //! - [`ocsf`]: the OCSF 1.x events connectors normalize vendor records into.
+//! - [`okta`]: Okta Workforce Identity, built to Okta's management API.
 //! - [`sandbox`]: the simulated vendor APIs and customer environments behind demos and tests.
 //! - [`slack`]: approval messages in Slack and the verification of Slack's signed requests.
 
@@ -15,6 +16,7 @@ pub mod contract;
 pub mod http;
 pub mod microsoft;
 pub mod ocsf;
+pub mod okta;
 pub mod registry;
 pub mod sandbox;
 pub mod slack;

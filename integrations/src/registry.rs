@@ -23,6 +23,7 @@ use crate::{
         defender::{self, DefenderConnector},
         graph::{self, GraphConnector},
     },
+    okta::{OktaConnector, OktaSettings},
 };
 
 /// What an MSP admin enters for a Microsoft integration; base URLs default to the vendor's
@@ -38,6 +39,36 @@ struct MicrosoftInput {
     login_base_url: Option<Url>,
 }
 
+/// What an MSP admin enters for an Okta integration.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct OktaInput {
+    /// The org's URL, e.g. `https://acme.okta.com`.
+    org_url: Url,
+}
+
+/// What each vendor's settings hold, for forms and error messages.
+#[must_use]
+pub const fn settings_help(vendor: Vendor) -> &'static str {
+    match vendor {
+        Vendor::MicrosoftDefender | Vendor::MicrosoftGraph => {
+            "directory_id and client_id of the app registration, and optionally api_base_url and login_base_url"
+        }
+        Vendor::Okta => "org_url, the Okta org's URL (https://{org}.okta.com)",
+    }
+}
+
+/// What the credential of each vendor's integration is.
+#[must_use]
+pub const fn credential_name(vendor: Vendor) -> &'static str {
+    match vendor {
+        Vendor::MicrosoftDefender | Vendor::MicrosoftGraph => {
+            "the app registration's client secret"
+        }
+        Vendor::Okta => "an Okta API token",
+    }
+}
+
 /// Checks and completes the settings of a `vendor` integration.
 ///
 /// # Errors
@@ -46,8 +77,42 @@ pub fn normalize_settings(
     vendor: Vendor,
     settings: serde_json::Value,
 ) -> Result<serde_json::Value, String> {
-    let input: MicrosoftInput = serde_json::from_value(settings)
-        .map_err(|e| format!("settings for {}: {e}", vendor.display_name()))?;
+    match vendor {
+        Vendor::MicrosoftDefender | Vendor::MicrosoftGraph => microsoft_settings(vendor, settings),
+        Vendor::Okta => okta_settings(settings),
+    }
+}
+
+fn parse_input<T: serde::de::DeserializeOwned>(
+    vendor: Vendor,
+    settings: serde_json::Value,
+) -> Result<T, String> {
+    serde_json::from_value(settings).map_err(|e| {
+        format!(
+            "settings for {}: {e} (expected {})",
+            vendor.display_name(),
+            settings_help(vendor)
+        )
+    })
+}
+
+fn okta_settings(settings: serde_json::Value) -> Result<serde_json::Value, String> {
+    let input: OktaInput = parse_input(Vendor::Okta, settings)?;
+    let url = input.org_url;
+    if !matches!(url.scheme(), "https" | "http") || url.host_str().is_none() {
+        return Err("settings.org_url must be an http(s) URL".to_owned());
+    }
+    if url.query().is_some() || url.fragment().is_some() {
+        return Err("settings.org_url must not have a query or fragment".to_owned());
+    }
+    Ok(serde_json::to_value(OktaSettings { org_url: url }).expect("settings serialize"))
+}
+
+fn microsoft_settings(
+    vendor: Vendor,
+    settings: serde_json::Value,
+) -> Result<serde_json::Value, String> {
+    let input: MicrosoftInput = parse_input(vendor, settings)?;
     for (name, value) in [
         ("directory_id", &input.directory_id),
         ("client_id", &input.client_id),
@@ -56,9 +121,10 @@ pub fn normalize_settings(
             return Err(format!("settings.{name} must not be empty"));
         }
     }
-    let default_api = match vendor {
-        Vendor::MicrosoftDefender => defender::API_BASE,
-        Vendor::MicrosoftGraph => graph::API_BASE,
+    let default_api = if vendor == Vendor::MicrosoftDefender {
+        defender::API_BASE
+    } else {
+        graph::API_BASE
     };
     let api_base_url = input
         .api_base_url
@@ -88,6 +154,7 @@ pub fn normalize_settings(
 pub enum AnyConnector {
     Defender(DefenderConnector),
     Graph(GraphConnector),
+    Okta(OktaConnector),
 }
 
 /// Builds the connector of a stored integration.
@@ -101,15 +168,31 @@ pub fn connect(
     http: VendorHttp,
     clock: Arc<dyn Clock>,
 ) -> Result<AnyConnector, ConnectorError> {
-    let settings: MicrosoftSettings = serde_json::from_value(settings.clone())
-        .map_err(|e| ConnectorError::Configuration(format!("stored settings: {e}")))?;
+    fn stored<T: serde::de::DeserializeOwned>(
+        settings: &serde_json::Value,
+    ) -> Result<T, ConnectorError> {
+        serde_json::from_value(settings.clone())
+            .map_err(|e| ConnectorError::Configuration(format!("stored settings: {e}")))
+    }
     Ok(match vendor {
-        Vendor::MicrosoftDefender => {
-            AnyConnector::Defender(DefenderConnector::new(http, &settings, secret, clock)?)
-        }
-        Vendor::MicrosoftGraph => {
-            AnyConnector::Graph(GraphConnector::new(http, &settings, secret, clock)?)
-        }
+        Vendor::MicrosoftDefender => AnyConnector::Defender(DefenderConnector::new(
+            http,
+            &stored::<MicrosoftSettings>(settings)?,
+            secret,
+            clock,
+        )?),
+        Vendor::MicrosoftGraph => AnyConnector::Graph(GraphConnector::new(
+            http,
+            &stored::<MicrosoftSettings>(settings)?,
+            secret,
+            clock,
+        )?),
+        Vendor::Okta => AnyConnector::Okta(OktaConnector::new(
+            http,
+            &stored::<OktaSettings>(settings)?,
+            secret,
+            clock,
+        )),
     })
 }
 
@@ -118,6 +201,7 @@ macro_rules! delegate {
         match $self {
             AnyConnector::Defender($connector) => $call,
             AnyConnector::Graph($connector) => $call,
+            AnyConnector::Okta($connector) => $call,
         }
     };
 }
@@ -209,5 +293,24 @@ mod tests {
             )
             .is_err()
         );
+    }
+
+    #[test]
+    fn okta_settings_need_an_org_url_and_nothing_microsoft_shaped() {
+        let settings =
+            normalize_settings(Vendor::Okta, json!({"org_url": "https://acme.okta.com"})).unwrap();
+        assert_eq!(settings["org_url"], "https://acme.okta.com/");
+        for bad in [
+            json!({}),
+            json!({"org_url": "acme.okta.com"}),
+            json!({"org_url": "ftp://acme.okta.com"}),
+            json!({"org_url": "https://acme.okta.com/?x=1"}),
+            json!({"org_url": "https://acme.okta.com", "client_id": "c"}),
+        ] {
+            assert!(
+                normalize_settings(Vendor::Okta, bad.clone()).is_err(),
+                "{bad} was accepted"
+            );
+        }
     }
 }

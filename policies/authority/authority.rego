@@ -13,12 +13,12 @@ default decision := {"outcome": "deny", "reasons": ["no-decision"]}
 
 known_actions := {
 	"isolate_device", "release_device", "disable_user", "enable_user", "revoke_sessions", "reset_mfa",
-	"remove_from_group", "add_to_group",
+	"remove_from_group", "add_to_group", "suspend_user", "unsuspend_user",
 }
 
 # Actions that stop people working: the customer decides when their key people or critical
 # systems are hit.
-disruptive_actions := {"isolate_device", "disable_user"}
+disruptive_actions := {"isolate_device", "disable_user", "suspend_user"}
 
 # ---- deny -------------------------------------------------------------------------------------
 
@@ -39,6 +39,8 @@ bulk_limits := {
 	"reset_mfa": 5,
 	"remove_from_group": 10,
 	"add_to_group": 25,
+	"suspend_user": 5,
+	"unsuspend_user": 25,
 }
 
 deny_reasons contains "bulk-limit-exceeded" if input.action.target_count > bulk_limits[input.action.type]
@@ -101,6 +103,8 @@ hourly_limits := {
 	"reset_mfa": 5,
 	"remove_from_group": 10,
 	"add_to_group": 10,
+	"suspend_user": 5,
+	"unsuspend_user": 5,
 }
 
 technician_reasons contains "action-type-hourly-limit" if {

@@ -14,6 +14,7 @@ pub mod keyfile;
 pub mod passwords;
 pub mod policy;
 pub mod proposals;
+pub mod reconcile;
 pub mod reports;
 pub mod risk;
 pub mod secrets;

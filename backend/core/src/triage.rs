@@ -97,8 +97,18 @@ pub async fn triage(
     }
     for (detected, entities, stored) in &recorded {
         for (kind, entity, reason) in playbook(detected, entities) {
-            if let Some(id) = propose(work, policies, policy, stored, kind, entity, reason).await? {
-                outcome.actions.push(id);
+            let kinds = if kind == ActionType::DisableUser {
+                lockouts(work, entity).await?
+            } else {
+                vec![kind]
+            };
+            for kind in kinds {
+                let reason = reason.clone();
+                if let Some(id) =
+                    propose(work, policies, policy, stored, kind, entity, reason).await?
+                {
+                    outcome.actions.push(id);
+                }
             }
         }
     }
@@ -153,6 +163,27 @@ fn playbook(detected: &Detected, entities: &[EntityKey]) -> Vec<(ActionType, Ent
         }
     }
     plan
+}
+
+/// How to lock the account out at every identity provider that reported it: disable it in
+/// Microsoft Entra ID, suspend it in Okta. Disable when none can (the action then fails, saying
+/// that no integration performs it).
+async fn lockouts(
+    work: &TenantWork<'_>,
+    entity: EntityKey,
+) -> Result<Vec<ActionType>, StorageError> {
+    let mut kinds = Vec::new();
+    if let Some(profile) = profile(work, entity).await? {
+        for kind in [ActionType::DisableUser, ActionType::SuspendUser] {
+            if performer(work, kind, &profile).await?.is_some() {
+                kinds.push(kind);
+            }
+        }
+    }
+    if kinds.is_empty() {
+        kinds.push(ActionType::DisableUser);
+    }
+    Ok(kinds)
 }
 
 /// Recomputes an entity's risk and stores it if it changed; returns the new score then.

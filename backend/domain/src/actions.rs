@@ -31,10 +31,15 @@ pub enum ActionType {
     RemoveFromGroup,
     /// Put a user (back) into a group.
     AddToGroup,
+    /// Stop a user signing in through Okta (lifecycle `suspend`: the account and its
+    /// assignments stay, only sign-in is refused).
+    SuspendUser,
+    /// Undo a suspension.
+    UnsuspendUser,
 }
 
 impl ActionType {
-    pub const ALL: [ActionType; 8] = [
+    pub const ALL: [ActionType; 10] = [
         ActionType::IsolateDevice,
         ActionType::ReleaseDevice,
         ActionType::DisableUser,
@@ -43,6 +48,8 @@ impl ActionType {
         ActionType::ResetMfa,
         ActionType::RemoveFromGroup,
         ActionType::AddToGroup,
+        ActionType::SuspendUser,
+        ActionType::UnsuspendUser,
     ];
 
     #[must_use]
@@ -56,6 +63,8 @@ impl ActionType {
             ActionType::ResetMfa => "reset_mfa",
             ActionType::RemoveFromGroup => "remove_from_group",
             ActionType::AddToGroup => "add_to_group",
+            ActionType::SuspendUser => "suspend_user",
+            ActionType::UnsuspendUser => "unsuspend_user",
         }
     }
 
@@ -69,6 +78,8 @@ impl ActionType {
             ActionType::EnableUser => Some(ActionType::DisableUser),
             ActionType::RemoveFromGroup => Some(ActionType::AddToGroup),
             ActionType::AddToGroup => Some(ActionType::RemoveFromGroup),
+            ActionType::SuspendUser => Some(ActionType::UnsuspendUser),
+            ActionType::UnsuspendUser => Some(ActionType::SuspendUser),
             ActionType::RevokeSessions | ActionType::ResetMfa => None,
         }
     }
@@ -101,6 +112,10 @@ impl ActionType {
                 "Remove the account from the group (Microsoft Entra ID), ending the access the group grants"
             }
             ActionType::AddToGroup => "Add the account to the group (Microsoft Entra ID)",
+            ActionType::SuspendUser => {
+                "Suspend the account in Okta so it cannot sign in; its apps and groups stay assigned"
+            }
+            ActionType::UnsuspendUser => "Unsuspend the account in Okta",
         }
     }
 
@@ -128,6 +143,12 @@ impl ActionType {
             ActionType::AddToGroup => {
                 "Remove the account from the group again (if it was not a member before) and confirm it"
             }
+            ActionType::SuspendUser => {
+                "Unsuspend the account (if it was active before), then confirm at Okta that it is active"
+            }
+            ActionType::UnsuspendUser => {
+                "Suspend the account again (if it was suspended before) and confirm it"
+            }
         }
     }
 
@@ -141,7 +162,9 @@ impl ActionType {
             | ActionType::RevokeSessions
             | ActionType::ResetMfa
             | ActionType::RemoveFromGroup
-            | ActionType::AddToGroup => TargetKind::Identity,
+            | ActionType::AddToGroup
+            | ActionType::SuspendUser
+            | ActionType::UnsuspendUser => TargetKind::Identity,
         }
     }
 }

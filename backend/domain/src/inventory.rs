@@ -48,6 +48,28 @@ pub struct Identity {
     /// Whether a second factor (MFA) is registered, as the identity provider reports it.
     pub mfa_registered: Option<bool>,
     pub sources: Vec<Source>,
+    /// Attributes the sources disagree about, with what each said; the merged value above
+    /// follows the attribute's rule (see `docs/reconciliation.md`).
+    pub conflicts: Vec<AttributeConflict>,
+}
+
+/// Sources that report different values of one attribute of the same entity.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct AttributeConflict {
+    /// The attribute, as the entity names it (`enabled`, `display_name`, …).
+    pub attribute: String,
+    /// Each source's value, in the order the sources were first seen.
+    pub values: Vec<SourcedValue>,
+}
+
+/// What one integration says an attribute is.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct SourcedValue {
+    pub integration_id: IntegrationId,
+    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
+    pub value: serde_json::Value,
 }
 
 impl Identity {

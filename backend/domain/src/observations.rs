@@ -18,16 +18,23 @@ pub enum Vendor {
     MicrosoftDefender,
     /// Microsoft Graph for Microsoft Entra ID (identity provider).
     MicrosoftGraph,
+    /// Okta Workforce Identity (identity provider).
+    Okta,
 }
 
 impl Vendor {
-    pub const ALL: [Vendor; 2] = [Vendor::MicrosoftDefender, Vendor::MicrosoftGraph];
+    pub const ALL: [Vendor; 3] = [
+        Vendor::MicrosoftDefender,
+        Vendor::MicrosoftGraph,
+        Vendor::Okta,
+    ];
 
     #[must_use]
     pub const fn as_str(self) -> &'static str {
         match self {
             Vendor::MicrosoftDefender => "microsoft_defender",
             Vendor::MicrosoftGraph => "microsoft_graph",
+            Vendor::Okta => "okta",
         }
     }
 
@@ -37,6 +44,7 @@ impl Vendor {
         match self {
             Vendor::MicrosoftDefender => "Microsoft Defender for Endpoint",
             Vendor::MicrosoftGraph => "Microsoft Entra ID (Microsoft Graph)",
+            Vendor::Okta => "Okta",
         }
     }
 
@@ -57,6 +65,11 @@ impl Vendor {
                 ActionType::ResetMfa,
                 ActionType::RemoveFromGroup,
                 ActionType::AddToGroup,
+            ],
+            Vendor::Okta => &[
+                ActionType::SuspendUser,
+                ActionType::UnsuspendUser,
+                ActionType::RevokeSessions,
             ],
         }
     }

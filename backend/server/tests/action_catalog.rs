@@ -246,6 +246,7 @@ async fn roll_back_to_rolled_back(l: &Loop, action: &Value) {
 async fn every_reversible_action_rolls_back_to_the_prior_state_at_the_vendor() {
     let db = TestDatabase::migrated().await;
     let l = start(&db, None).await;
+    l.connect_okta().await;
     l.sync_all().await;
     let state = l.sandbox_state().await;
     let laptop = l
@@ -335,6 +336,28 @@ async fn every_reversible_action_rolls_back_to_the_prior_state_at_the_vendor() {
     roll_back_to_rolled_back(&l, &add).await;
     assert!(!in_vpn().await, "rolling back the addition removes");
     covered.extend(["add_to_group", "remove_from_group"]);
+
+    // Okta reported the same person (merged by login): suspending goes through Okta.
+    let okta_status =
+        async || item(&l.sandbox_state().await, "users", graph_id)["okta_status"].clone();
+    let suspend = run_to_verified(&l, "suspend_user", &identity, json!({})).await;
+    assert_eq!(okta_status().await, "SUSPENDED");
+    let unsuspend = run_to_verified(&l, "unsuspend_user", &identity, json!({})).await;
+    assert_eq!(okta_status().await, "ACTIVE");
+    roll_back_to_rolled_back(&l, &unsuspend).await;
+    assert_eq!(
+        okta_status().await,
+        "SUSPENDED",
+        "rolling back the unsuspension suspends again"
+    );
+    roll_back_to_rolled_back(&l, &suspend).await;
+    assert_eq!(okta_status().await, "ACTIVE", "rolling back the suspension");
+    assert_eq!(
+        enabled().await,
+        true,
+        "Microsoft Entra ID was not touched by Okta actions"
+    );
+    covered.extend(["suspend_user", "unsuspend_user"]);
 
     // Every reversible action of the catalog is exercised here.
     let reversible: Vec<&str> = steward_domain::actions::ActionType::ALL

@@ -1188,3 +1188,57 @@ async fn an_action_whose_job_was_lost_is_picked_up_again() {
     assert_eq!(item(&state, "devices", &machine)["isolated"], false);
     l.stop().await;
 }
+
+#[tokio::test]
+async fn an_admin_who_also_signs_in_through_okta_is_locked_out_at_both_identity_providers() {
+    let db = TestDatabase::migrated().await;
+    let l = start(&db, None).await;
+    l.connect_okta().await;
+    l.sync_all().await;
+    let run = l.run_scenario("compromised-admin").await;
+    let user_id = run["target"].as_str().unwrap().to_owned();
+
+    let disable = l
+        .wait_for_action("disable_user", &["awaiting_approval"])
+        .await;
+    let suspend = l
+        .wait_for_action("suspend_user", &["awaiting_approval"])
+        .await;
+    assert_eq!(suspend["target"]["id"], disable["target"]["id"]);
+    assert_eq!(suspend["incident_id"], disable["incident_id"]);
+    assert_eq!(suspend["decision"]["outcome"], "customer_approval");
+    assert!(
+        suspend["decision"]["reasons"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("privileged-identity")),
+        "{suspend}"
+    );
+
+    // The customer approves the suspension; Okta carries it out, Entra ID waits for its own.
+    // Okta's copy of the sign-ins may still be triaged, re-deciding the action: an approval of
+    // the version shown before is refused as stale, and the approver looks again.
+    let mut shown = suspend;
+    let mut attempts = 0;
+    loop {
+        let (status, answer) = l.answer_as(&shown, &l.approver, "approve").await;
+        if status == StatusCode::OK {
+            break;
+        }
+        assert_eq!(answer["error"]["code"], "stale-version", "{answer}");
+        attempts += 1;
+        assert!(attempts < 20, "the action kept changing: {answer}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        shown = l
+            .wait_for_action("suspend_user", &["awaiting_approval"])
+            .await;
+    }
+    let done = l
+        .wait_for_action("suspend_user", &["verified", "failed"])
+        .await;
+    assert_eq!(done["status"], "verified", "{done:#}");
+    let user = item(&l.sandbox_state().await, "users", &user_id);
+    assert_eq!(user["okta_status"], "SUSPENDED");
+    assert_eq!(user["account_enabled"], true);
+    l.stop().await;
+}

@@ -88,6 +88,14 @@ impl Setup {
     ) -> (StatusCode, Value) {
         self.app.call(method, path, Some(token), body).await
     }
+
+    /// The tenant's identities, as a technician lists them.
+    async fn identities(&self) -> Value {
+        let path = format!("/api/v1/tenants/{}/identities", self.tenant.id);
+        let (status, identities) = self.call(Method::GET, &path, &self.technician, None).await;
+        assert_eq!(status, StatusCode::OK, "{identities}");
+        identities
+    }
 }
 
 #[tokio::test]
@@ -597,14 +605,7 @@ async fn synchronizing_fills_the_inventory_and_events_once_with_provenance() {
         Some(ids[0].as_str())
     );
     assert_eq!(laptop["tags"], json!(["Finance"]));
-    let (_, identities) = s
-        .call(
-            Method::GET,
-            &format!("/api/v1/tenants/{}/identities", s.tenant.id),
-            &s.technician,
-            None,
-        )
-        .await;
+    let identities = s.identities().await;
     let privileged = identities["items"]
         .as_array()
         .unwrap()
@@ -672,4 +673,214 @@ async fn a_vendor_that_fails_during_sync_leaves_the_inventory_alone_and_says_why
         )
         .await;
     assert_eq!(identities["items"].as_array().unwrap().len(), 0);
+}
+
+#[tokio::test]
+async fn an_okta_org_is_connected_with_its_url_and_api_token_and_merges_with_entra_id() {
+    let db = TestDatabase::migrated().await;
+    let s = setup(&db).await;
+    let okta = |settings: Value, credential: &str| {
+        json!({
+            "vendor": "okta",
+            "name": "Okta",
+            "settings": settings,
+            "credential": credential,
+        })
+    };
+    let org_url = s
+        .app
+        .url(&format!("/sandbox/okta/{}", s.credentials.okta_org));
+    let token = s.credentials.okta_api_token.as_str();
+    let before = audit_entry_count(&s.world.storage).await;
+    for (body, code) in [
+        (okta(json!({}), token), "invalid-settings"),
+        (
+            okta(
+                json!({"directory_id": s.credentials.directory_id, "client_id": "c"}),
+                token,
+            ),
+            "invalid-settings",
+        ),
+        (
+            okta(json!({"org_url": "not a url"}), token),
+            "invalid-settings",
+        ),
+        (okta(json!({"org_url": org_url}), " "), "invalid-secret"),
+    ] {
+        let (status, answer) = s
+            .call(Method::POST, &s.integrations(), &s.admin, Some(&body))
+            .await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}: {answer}");
+        assert_eq!(answer["error"]["code"], code, "{body}: {answer}");
+    }
+    let (_, answer) = s
+        .call(
+            Method::POST,
+            &s.integrations(),
+            &s.admin,
+            Some(&okta(json!({}), token)),
+        )
+        .await;
+    assert!(
+        answer["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("org_url"),
+        "the error names what Okta needs: {answer}"
+    );
+    assert_eq!(audit_entry_count(&s.world.storage).await, before);
+
+    let (status, created) = s
+        .call(
+            Method::POST,
+            &s.integrations(),
+            &s.admin,
+            Some(&okta(json!({"org_url": org_url}), token)),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    assert_eq!(created["vendor"], "okta");
+    assert!(
+        !created.to_string().contains(token),
+        "the token never comes back"
+    );
+    let path = format!("{}/{}", s.integrations(), created["id"].as_str().unwrap());
+
+    let (status, tested) = s
+        .call(Method::POST, &format!("{path}/test"), &s.admin, None)
+        .await;
+    assert_eq!(status, StatusCode::OK, "{tested}");
+    assert_eq!(tested["ok"], true, "{tested}");
+    assert_eq!(tested["checks"].as_array().unwrap().len(), 3);
+
+    // Entra ID first, then Okta: each person is one identity with both sources.
+    let (_, graph) = s
+        .call(
+            Method::POST,
+            &s.integrations(),
+            &s.admin,
+            Some(&s.body("microsoft_graph", "graph", "Entra ID")),
+        )
+        .await;
+    let graph_path = format!("{}/{}", s.integrations(), graph["id"].as_str().unwrap());
+    for path in [&graph_path, &path] {
+        let (status, synced) = s
+            .call(Method::POST, &format!("{path}/sync"), &s.admin, None)
+            .await;
+        assert_eq!(status, StatusCode::OK, "{synced}");
+        assert_eq!(synced["ok"], true, "{synced}");
+    }
+    let identities = s.identities().await;
+    let items = identities["items"].as_array().unwrap();
+    let state = s
+        .app
+        .sandbox
+        .as_ref()
+        .unwrap()
+        .state(s.tenant.id.as_uuid())
+        .await
+        .unwrap();
+    assert_eq!(items.len(), state.users.len(), "{identities:#}");
+    for identity in items {
+        let mut sources: Vec<&Value> = identity["sources"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|source| &source["integration_id"])
+            .collect();
+        sources.sort_by_key(|id| id.as_str());
+        let mut expected = vec![&graph["id"], &created["id"]];
+        expected.sort_by_key(|id| id.as_str());
+        assert_eq!(sources, expected, "{identity:#}");
+    }
+
+    // Someone suspends a person in Okta's admin console: after the next Okta sync the merged
+    // identity is still enabled (Entra ID lets it sign in) and the disagreement is visible.
+    let person = &state.users[5];
+    let suspended = support::client()
+        .post(format!(
+            "{org_url}/api/v1/users/{}/lifecycle/suspend",
+            person.okta_id
+        ))
+        .header("Authorization", format!("SSWS {token}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(suspended.status(), StatusCode::OK);
+    let (_, synced) = s
+        .call(Method::POST, &format!("{path}/sync"), &s.admin, None)
+        .await;
+    assert_eq!(synced["ok"], true, "{synced}");
+    let identities = s.identities().await;
+    let identity = identities["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["user_principal_name"] == person.user_principal_name.to_lowercase())
+        .unwrap();
+    assert_eq!(identity["enabled"], true, "{identity:#}");
+    assert_eq!(
+        identity["conflicts"],
+        json!([{
+            "attribute": "enabled",
+            "values": [
+                {"integration_id": graph["id"], "value": true},
+                {"integration_id": created["id"], "value": false},
+            ],
+        }]),
+        "{identity:#}"
+    );
+    let others = identities["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|i| !i["conflicts"].as_array().unwrap().is_empty())
+        .count();
+    assert_eq!(others, 1, "only the suspended person's sources disagree");
+
+    // The tenant page shows it to MSP staff, naming the integrations.
+    let web_admin = s
+        .world
+        .user(
+            s.tenant.msp_id,
+            "web-admin@harbor.example",
+            Role::MspAdmin,
+            None,
+        )
+        .await;
+    s.world
+        .set_password(&web_admin, "correct horse battery staple")
+        .await;
+    let browser = support::Browser::new(&s.app);
+    browser
+        .sign_in("web-admin@harbor.example", "correct horse battery staple")
+        .await;
+    let page = browser.get(&format!("/tenants/{}", s.tenant.id)).await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(page.body.contains("Sources disagree"), "{}", page.body);
+    assert!(
+        page.body.contains("Entra ID says true; Okta says false"),
+        "{}",
+        page.body
+    );
+
+    // A wrong token: the test fails with Okta's reason and the integration is failing.
+    let (status, _) = s
+        .call(
+            Method::PATCH,
+            &path,
+            &s.admin,
+            Some(&json!({"credential": "00wrong"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let (_, tested) = s
+        .call(Method::POST, &format!("{path}/test"), &s.admin, None)
+        .await;
+    assert_eq!(tested["ok"], false);
+    assert!(
+        tested["error"].as_str().unwrap().contains("E0000011"),
+        "{tested}"
+    );
+    assert_eq!(tested["integration"]["health"], "failing");
 }

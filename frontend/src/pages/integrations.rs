@@ -70,8 +70,14 @@ fn integration_card(
     let base = format!("/tenants/{}/integrations/{}", tenant.id, integration.id);
     let api = integration.settings["api_base_url"]
         .as_str()
+        .or_else(|| integration.settings["org_url"].as_str())
         .unwrap_or_default()
         .to_owned();
+    let credential_label = if integration.vendor == Vendor::Okta {
+        "New API token"
+    } else {
+        "New client secret"
+    };
     let error = integration
         .last_error
         .clone()
@@ -101,7 +107,7 @@ fn integration_card(
             </div>
             <form method="post" action=credential class="row-form">
                 <Csrf token=csrf.to_owned()/>
-                <label>"New client secret" <input type="password" name="client_secret" required autocomplete="off"/></label>
+                <label>{credential_label} <input type="password" name="credential" required autocomplete="off"/></label>
                 <button type="submit" class="button button-secondary">"Replace credential"</button>
             </form>
         }
@@ -132,16 +138,23 @@ fn connect_form(tenant: &Tenant, csrf: &str) -> impl IntoView + use<> {
     view! {
         <section class="card">
             <h2>"Connect a vendor"</h2>
-            <p>"Register an app in the customer's Microsoft Entra ID with the API permissions Steward needs, grant admin consent, and enter its ids and client secret. The secret is stored encrypted and never shown again."</p>
+            <p>"Microsoft: register an app in the customer's Microsoft Entra ID with the API permissions Steward needs, grant admin consent, and enter its ids and client secret. Okta: create an API token as a read-only administrator with the Help Desk Administrator role, and enter the org URL and the token. The secret is stored encrypted and never shown again."</p>
             <form method="post" action=action class="grid-form">
                 <Csrf token=csrf.to_owned()/>
                 <label>"Vendor" <select name="vendor">{vendors}</select></label>
                 <label>"Name" <input type="text" name="name" required maxlength="200"/></label>
-                <label>"Directory (tenant) id" <input type="text" name="directory_id" required/></label>
-                <label>"Application (client) id" <input type="text" name="client_id" required/></label>
-                <label>"Client secret" <input type="password" name="client_secret" required autocomplete="off"/></label>
-                <label>"API base URL (leave empty for the vendor's)" <input type="url" name="api_base_url"/></label>
-                <label>"Sign-in base URL (leave empty for Microsoft's)" <input type="url" name="login_base_url"/></label>
+                <label>"Client secret (Microsoft) or API token (Okta)" <input type="password" name="credential" required autocomplete="off"/></label>
+                <fieldset>
+                    <legend>"Microsoft Defender for Endpoint, Microsoft Entra ID"</legend>
+                    <label>"Directory (tenant) id" <input type="text" name="directory_id"/></label>
+                    <label>"Application (client) id" <input type="text" name="client_id"/></label>
+                    <label>"API base URL (leave empty for the vendor's)" <input type="url" name="api_base_url"/></label>
+                    <label>"Sign-in base URL (leave empty for Microsoft's)" <input type="url" name="login_base_url"/></label>
+                </fieldset>
+                <fieldset>
+                    <legend>"Okta"</legend>
+                    <label>"Org URL (https://your-org.okta.com)" <input type="url" name="org_url"/></label>
+                </fieldset>
                 <button type="submit" class="button">"Connect"</button>
             </form>
         </section>

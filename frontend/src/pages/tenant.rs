@@ -2,6 +2,7 @@
 
 use leptos::prelude::*;
 use steward_domain::{
+    IntegrationId,
     inventory::{Device, Identity},
     tenancy::{Tenant, TenantStatus, User},
 };
@@ -29,6 +30,9 @@ pub struct TenantPage {
     pub can_read_reports: bool,
     pub devices: Vec<Device>,
     pub identities: Vec<Identity>,
+    /// Names of the tenant's integrations, for conflicts to say who reported what; empty for
+    /// callers who may not see integrations.
+    pub source_names: Vec<(IntegrationId, String)>,
     pub csrf_token: String,
 }
 
@@ -100,22 +104,49 @@ pub fn render(chrome: Chrome, page: TenantPage) -> String {
             }
         })
         .collect_view();
+    let source_name = |id: IntegrationId| {
+        page.source_names
+            .iter()
+            .find(|(known, _)| *known == id)
+            .map_or_else(|| "a source".to_owned(), |(_, name)| name.clone())
+    };
     let identities = page
         .identities
-        .into_iter()
+        .iter()
         .map(|identity| {
             let enabled = match identity.enabled {
                 Some(true) => "enabled",
                 Some(false) => "disabled",
                 None => "unknown",
             };
+            let mfa = match identity.mfa_registered {
+                Some(true) => "registered",
+                Some(false) => "none",
+                None => "unknown",
+            };
+            let conflicts = identity
+                .conflicts
+                .iter()
+                .map(|conflict| {
+                    let said = conflict
+                        .values
+                        .iter()
+                        .map(|v| format!("{} says {}", source_name(v.integration_id), v.value))
+                        .collect::<Vec<_>>()
+                        .join("; ");
+                    view! { <li class="conflict"><strong>{conflict.attribute.clone()}</strong>": "{said}</li> }
+                })
+                .collect_view();
             view! {
                 <tr>
                     <td>{identity.user_principal_name.clone()}</td>
                     <td>{identity.display_name.clone().unwrap_or_default()}</td>
                     <td>{identity.department.clone().unwrap_or_default()}</td>
                     <td>{identity.admin_roles.join(", ")}</td>
+                    <td>{mfa}</td>
                     <td>{enabled}</td>
+                    <td>{identity.sources.len()}</td>
+                    <td><ul class="plain">{conflicts}</ul></td>
                 </tr>
             }
         })
@@ -163,7 +194,7 @@ pub fn render(chrome: Chrome, page: TenantPage) -> String {
             <h2>"Identities"</h2>
             <div class="table-wrap">
                 <table>
-                    <thead><tr><th>"User"</th><th>"Name"</th><th>"Department"</th><th>"Admin roles"</th><th>"Account"</th></tr></thead>
+                    <thead><tr><th>"User"</th><th>"Name"</th><th>"Department"</th><th>"Admin roles"</th><th>"MFA"</th><th>"Account"</th><th>"Sources"</th><th>"Sources disagree"</th></tr></thead>
                     <tbody>{identities}</tbody>
                 </table>
             </div>

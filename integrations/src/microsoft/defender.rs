@@ -20,11 +20,11 @@ use steward_domain::{
     observations::{EntityRef, ObservedDevice, ObservedEvent, ObservedInventory, Vendor},
 };
 
-use super::{MicrosoftApi, MicrosoftSettings, read_json};
+use super::{MicrosoftApi, MicrosoftSettings};
 use crate::{
     contract::{
         ActionRequest, ConnectionReport, Connector, ConnectorError, Execution, Snapshot,
-        Verification, ensure_supported, inverse_request,
+        Verification, ensure_supported, inverse_request, read_json,
     },
     http::{Idempotency, VendorHttp},
     ocsf::{self, Detection, Product},

@@ -18,7 +18,7 @@ use url::Url;
 
 use self::token::ClientCredentials;
 use crate::{
-    contract::ConnectorError,
+    contract::{ConnectorError, read_json},
     http::{Idempotency, VendorHttp},
 };
 
@@ -230,18 +230,6 @@ impl MicrosoftApi {
             skip += received;
         }
     }
-}
-
-pub(crate) async fn read_json<T: DeserializeOwned>(
-    response: Response,
-) -> Result<T, ConnectorError> {
-    let url = response.url().clone();
-    let bytes = response
-        .bytes()
-        .await
-        .map_err(|e| ConnectorError::Unavailable(e.to_string()))?;
-    serde_json::from_slice(&bytes)
-        .map_err(|e| ConnectorError::Protocol(format!("unreadable answer from {url}: {e}")))
 }
 
 /// Maps an error response to the contract's error, by the vendor's error code (never its

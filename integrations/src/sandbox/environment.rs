@@ -364,6 +364,10 @@ pub struct Environment {
     /// Graph sign-in records, as the vendor returns them.
     pub sign_ins: Vec<Value>,
     pub machine_actions: Vec<SimMachineAction>,
+    /// Okta System Log events other than sign-ins (lifecycle changes, cleared sessions), as
+    /// Okta returns them.
+    #[serde(default)]
+    pub okta_events: Vec<Value>,
     pub faults: Vec<Fault>,
     /// Counter for ids of records created after generation.
     pub sequence: u64,
@@ -622,6 +626,7 @@ impl Environment {
             security_alerts: Vec::new(),
             sign_ins: Vec::new(),
             machine_actions: Vec::new(),
+            okta_events: Vec::new(),
             faults: Vec::new(),
             sequence: 0,
         };

@@ -11,6 +11,14 @@
 //!   `X-Rate-Limit-Reset` (UTC epoch seconds) for its endpoint's per-minute budget; past it, 429
 //!   with `E0000047` and no `Retry-After`.
 //! - Errors: `{"errorCode", "errorSummary", "errorLink", "errorId", "errorCauses"}`.
+//! - System Log: sign-ins (`user.session.start`), and the lifecycle changes and cleared sessions
+//!   the API made (`user.lifecycle.suspend`, `user.lifecycle.unsuspend`, `user.session.clear`,
+//!   with the user as target); `filter` takes `eventType`, `actor.id` and `target.id` clauses
+//!   with `eq`, joined by `and`.
+//! - Admin roles: Microsoft Entra ID's Global Administrator is Okta's Super Administrator
+//!   (`SUPER_ADMIN`), its User Administrator Okta's Group Administrator (`USER_ADMIN`).
+//! - Factors: the second factors each user enrolled (Okta Verify push, SMS, Google
+//!   Authenticator), all `ACTIVE`.
 
 #![expect(
     clippy::result_large_err,
@@ -40,7 +48,7 @@ use uuid::Uuid;
 
 use super::{
     Sandbox,
-    environment::{Environment, SimUser},
+    environment::{AuthMethodKind, Environment, SimUser},
 };
 
 /// Requests per minute per org and endpoint, Okta's defaults for a small org.
@@ -50,9 +58,12 @@ const LIFECYCLE_PER_MINUTE: u32 = 600;
 const WINDOW: Duration = Duration::from_secs(60);
 
 /// The operations served, as Okta's OpenAPI description names them (method, path under the org).
-pub const OPERATIONS: [(&str, &str); 6] = [
+pub const OPERATIONS: [(&str, &str); 9] = [
     ("GET", "/api/v1/users"),
     ("GET", "/api/v1/users/{id}"),
+    ("GET", "/api/v1/users/{userId}/roles"),
+    ("GET", "/api/v1/users/{userId}/factors"),
+    ("GET", "/api/v1/iam/assignees/users"),
     ("POST", "/api/v1/users/{id}/lifecycle/suspend"),
     ("POST", "/api/v1/users/{id}/lifecycle/unsuspend"),
     ("DELETE", "/api/v1/users/{userId}/sessions"),
@@ -63,6 +74,12 @@ pub(super) fn router<S: Clone + Send + Sync + 'static>(sandbox: Sandbox) -> Rout
     Router::new()
         .route("/okta/{org}/api/v1/users", get(users))
         .route("/okta/{org}/api/v1/users/{id}", get(user))
+        .route("/okta/{org}/api/v1/users/{id}/roles", get(user_roles))
+        .route("/okta/{org}/api/v1/users/{id}/factors", get(user_factors))
+        .route(
+            "/okta/{org}/api/v1/iam/assignees/users",
+            get(role_assignees),
+        )
         .route(
             "/okta/{org}/api/v1/users/{id}/lifecycle/{operation}",
             post(lifecycle_operation),
@@ -141,7 +158,12 @@ impl RateLimits {
         if !refused {
             *used += 1;
         }
-        let left_in_window = WINDOW.saturating_sub(now.duration_since(*started));
+        // A storm is other clients spending the budget of a window that is about to end.
+        let left_in_window = if stormy {
+            Duration::ZERO
+        } else {
+            WINDOW.saturating_sub(now.duration_since(*started))
+        };
         Budget {
             limit,
             remaining: if stormy { 0 } else { limit - *used },
@@ -162,7 +184,8 @@ fn epoch_now() -> i64 {
 }
 
 impl Sandbox {
-    /// Makes the next `requests` calls to `tenant_id`'s Okta org answer 429.
+    /// Makes the next `requests` calls to `tenant_id`'s Okta org answer 429, as if other clients
+    /// had spent the budget of a window that resets within a second or two.
     pub fn throttle_okta(&self, tenant_id: Uuid, requests: u32) {
         self.inner
             .okta_limits
@@ -322,6 +345,19 @@ fn user_json(environment: &Environment, user: &SimUser, base: &str) -> Value {
     })
 }
 
+/// One page of `items` in the order of their `id`, after the cursor `after` (the last id of the
+/// previous page), and whether more follow.
+fn page_by_id(mut items: Vec<Value>, after: Option<&str>, limit: usize) -> (Vec<Value>, bool) {
+    items.sort_by(|a, b| a["id"].as_str().cmp(&b["id"].as_str()));
+    let after = after.unwrap_or_default();
+    let rest: Vec<Value> = items
+        .into_iter()
+        .filter(|item| item["id"].as_str().unwrap_or_default() > after)
+        .collect();
+    let more = rest.len() > limit;
+    (rest.into_iter().take(limit).collect(), more)
+}
+
 /// `GET /api/v1/users`: ordered by id, paged by `after` (the last id of the previous page).
 async fn users(
     State(sandbox): State<Sandbox>,
@@ -340,19 +376,12 @@ async fn users(
         let Some(environment) = environments.get(&tenant) else {
             return error(StatusCode::NOT_FOUND, "E0000007", "Not found");
         };
-        let mut all: Vec<Value> = environment
+        let all: Vec<Value> = environment
             .users
             .iter()
             .map(|u| user_json(environment, u, &base))
             .collect();
-        all.sort_by(|a, b| a["id"].as_str().cmp(&b["id"].as_str()));
-        let after = param(&pairs, "after").unwrap_or_default();
-        let rest: Vec<Value> = all
-            .into_iter()
-            .filter(|u| u["id"].as_str().unwrap_or_default() > after)
-            .collect();
-        let more = rest.len() > limit;
-        let page: Vec<Value> = rest.into_iter().take(limit).collect();
+        let (page, more) = page_by_id(all, param(&pairs, "after"), limit);
         let mut links = vec![format!("<{base}/api/v1/users?limit={limit}>; rel=\"self\"")];
         if more && let Some(last) = page.last().and_then(|u| u["id"].as_str()) {
             links.push(format!(
@@ -397,6 +426,187 @@ async fn user(
     .await
 }
 
+/// Okta's role type and label for one of the customer's Microsoft Entra ID admin roles.
+fn okta_role(entra_role: &str) -> (&'static str, &'static str) {
+    match entra_role {
+        "Global Administrator" => ("SUPER_ADMIN", "Super Administrator"),
+        _ => ("USER_ADMIN", "Group Administrator"),
+    }
+}
+
+/// `GET /api/v1/users/{userId}/roles`: the standard roles assigned to the user.
+async fn user_roles(
+    State(sandbox): State<Sandbox>,
+    Path((org, id)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Response {
+    handle(&sandbox, &org, &headers, Endpoint::Users, async |tenant| {
+        let base = base_url(&headers, &org);
+        let environments = sandbox.inner.environments.lock().await;
+        let Some((environment, user)) = environments
+            .get(&tenant)
+            .and_then(|e| e.okta_user(&id).map(|u| (e, u)))
+        else {
+            return user_not_found(&id);
+        };
+        let okta_id = environment.okta_user_id(user);
+        let roles: Vec<Value> = environment
+            .roles
+            .iter()
+            .filter(|r| r.members.contains(&user.id))
+            .map(|r| {
+                let (kind, label) = okta_role(&r.display_name);
+                json!({
+                    "id": format!("ra{}", &r.id.replace('-', "")[..18]),
+                    "label": label,
+                    "type": kind,
+                    "status": "ACTIVE",
+                    "created": user.created,
+                    "lastUpdated": user.created,
+                    "assignmentType": "USER",
+                    "_links": {"assignee": {"href": format!("{base}/api/v1/users/{okta_id}")}},
+                })
+            })
+            .collect();
+        Json(roles).into_response()
+    })
+    .await
+}
+
+/// `GET /api/v1/users/{userId}/factors`: the user's enrolled second factors.
+async fn user_factors(
+    State(sandbox): State<Sandbox>,
+    Path((org, id)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Response {
+    handle(&sandbox, &org, &headers, Endpoint::Users, async |tenant| {
+        let environments = sandbox.inner.environments.lock().await;
+        let Some(user) = environments.get(&tenant).and_then(|e| e.okta_user(&id)) else {
+            return user_not_found(&id);
+        };
+        let factors: Vec<Value> = user
+            .authentication_methods
+            .iter()
+            .filter_map(|method| {
+                let (factor_type, provider, profile) = match method.kind {
+                    AuthMethodKind::Password => return None,
+                    AuthMethodKind::MicrosoftAuthenticator => (
+                        "push",
+                        "OKTA",
+                        json!({"name": format!("{}'s phone", user.given_name), "platform": "IOS"}),
+                    ),
+                    AuthMethodKind::Phone => ("sms", "OKTA", json!({"phoneNumber": "+1 555-0100"})),
+                    AuthMethodKind::SoftwareOath => (
+                        "token:software:totp",
+                        "GOOGLE",
+                        json!({"credentialId": user.user_principal_name}),
+                    ),
+                };
+                Some(json!({
+                    "id": format!("opf{}", &method.id.replace('-', "")[..17]),
+                    "factorType": factor_type,
+                    "provider": provider,
+                    "vendorName": provider,
+                    "status": "ACTIVE",
+                    "created": method.created,
+                    "lastUpdated": method.created,
+                    "profile": profile,
+                }))
+            })
+            .collect();
+        Json(factors).into_response()
+    })
+    .await
+}
+
+/// `GET /api/v1/iam/assignees/users`: users with a role assigned, ordered by id and paged by
+/// `after` in the body's `_links.next`.
+async fn role_assignees(
+    State(sandbox): State<Sandbox>,
+    Path(org): Path<String>,
+    headers: HeaderMap,
+    RawQuery(raw): RawQuery,
+) -> Response {
+    handle(&sandbox, &org, &headers, Endpoint::Users, async |tenant| {
+        let pairs = query(raw.as_deref());
+        let limit = match limit(&pairs, 100, 100) {
+            Ok(limit) => limit,
+            Err(refused) => return refused,
+        };
+        let base = base_url(&headers, &org);
+        let environments = sandbox.inner.environments.lock().await;
+        let Some(environment) = environments.get(&tenant) else {
+            return error(StatusCode::NOT_FOUND, "E0000007", "Not found");
+        };
+        let ids: Vec<String> = environment
+            .users
+            .iter()
+            .filter(|u| environment.is_admin(&u.id))
+            .map(|u| environment.okta_user_id(u))
+            .collect();
+        let ids: Vec<Value> = ids.into_iter().map(|id| json!({"id": id})).collect();
+        let (ids, more) = page_by_id(ids, param(&pairs, "after"), limit);
+        let page: Vec<Value> = ids
+            .iter()
+            .filter_map(|item| item["id"].as_str())
+            .map(|id| {
+                json!({
+                    "id": id,
+                    "orn": format!("orn:okta:idp:{org}:users:{id}"),
+                    "_links": {
+                        "self": {"href": format!("{base}/api/v1/users/{id}")},
+                        "roles": {"href": format!("{base}/api/v1/users/{id}/roles")},
+                    },
+                })
+            })
+            .collect();
+        let mut links = json!({});
+        if more && let Some(last) = page.last().and_then(|u| u["id"].as_str()) {
+            links["next"] = json!({
+                "href": format!("{base}/api/v1/iam/assignees/users?after={last}&limit={limit}")
+            });
+        }
+        Json(json!({"value": page, "_links": links})).into_response()
+    })
+    .await
+}
+
+/// Appends a System Log event about `user_id` that the API caused.
+fn record(environment: &mut Environment, user_id: &str, event_type: &str, at: DateTime<Utc>) {
+    let uuid = environment.next_guid("okta-event");
+    let Some(user) = environment.user(user_id) else {
+        return;
+    };
+    let message = match event_type {
+        "user.lifecycle.suspend" => "Suspend Okta user",
+        "user.lifecycle.unsuspend" => "Unsuspend Okta user",
+        _ => "Clear user session",
+    };
+    let event = json!({
+        "uuid": uuid,
+        "published": at,
+        "eventType": event_type,
+        "version": "0",
+        "displayMessage": message,
+        "severity": "INFO",
+        "actor": {
+            "id": "0oa1stewardapitoken",
+            "type": "PublicClientApp",
+            "alternateId": "Steward",
+            "displayName": "Steward",
+        },
+        "client": {"ipAddress": null},
+        "outcome": {"result": "SUCCESS", "reason": null},
+        "target": [{
+            "id": environment.okta_user_id(user),
+            "type": "User",
+            "alternateId": user.user_principal_name,
+            "displayName": user.display_name,
+        }],
+    });
+    environment.okta_events.push(event);
+}
+
 /// Moves a user between `ACTIVE` and `SUSPENDED`; Okta refuses (400) to suspend a user who is
 /// not active, or to unsuspend one who is not suspended.
 async fn lifecycle(sandbox: &Sandbox, tenant: Uuid, id: &str, suspend: bool) -> Response {
@@ -405,6 +615,7 @@ async fn lifecycle(sandbox: &Sandbox, tenant: Uuid, id: &str, suspend: bool) -> 
         NoUser,
         WrongStatus,
     }
+    let now = sandbox.now();
     let outcome = sandbox
         .mutate(tenant, |e| {
             let Some(user_id) = e.okta_user(id).map(|u| u.id.clone()) else {
@@ -417,6 +628,12 @@ async fn lifecycle(sandbox: &Sandbox, tenant: Uuid, id: &str, suspend: bool) -> 
                 return Outcome::WrongStatus;
             }
             user.okta_suspended = suspend;
+            let event_type = if suspend {
+                "user.lifecycle.suspend"
+            } else {
+                "user.lifecycle.unsuspend"
+            };
+            record(e, &user_id, event_type, now);
             Outcome::Done
         })
         .await;
@@ -489,6 +706,7 @@ async fn clear_sessions(
                 .mutate(tenant, |e| {
                     let user_id = e.okta_user(&id).map(|u| u.id.clone())?;
                     e.user_mut(&user_id)?.sign_in_sessions_valid_from = now;
+                    record(e, &user_id, "user.session.clear", now);
                     Some(())
                 })
                 .await;
@@ -549,8 +767,39 @@ fn log_events(environment: &Environment) -> Vec<(DateTime<Utc>, Value)> {
             ))
         })
         .collect();
+    events.extend(environment.okta_events.iter().filter_map(|event| {
+        let at: DateTime<Utc> = event["published"].as_str()?.parse().ok()?;
+        Some((at, event.clone()))
+    }));
     events.sort_by_key(|(at, _)| *at);
     events
+}
+
+/// A System Log `filter`: `field eq "value"` clauses joined by `and`, over the fields the
+/// sandbox models; `None` for anything else.
+fn log_filter(expression: &str) -> Option<Vec<(&str, String)>> {
+    expression
+        .split(" and ")
+        .map(|clause| {
+            let (field, value) = clause.trim().split_once(" eq ")?;
+            let field = field.trim();
+            if !matches!(field, "eventType" | "actor.id" | "target.id") {
+                return None;
+            }
+            let value = value.trim().strip_prefix('"')?.strip_suffix('"')?;
+            Some((field, value.to_owned()))
+        })
+        .collect()
+}
+
+fn log_matches(event: &Value, clauses: &[(&str, String)]) -> bool {
+    clauses.iter().all(|(field, value)| match *field {
+        "eventType" => event["eventType"].as_str() == Some(value),
+        "actor.id" => event["actor"]["id"].as_str() == Some(value),
+        _ => event["target"]
+            .as_array()
+            .is_some_and(|targets| targets.iter().any(|t| t["id"].as_str() == Some(value))),
+    })
 }
 
 /// `GET /api/v1/logs`: events from `since` (default: seven days ago) to `until`, oldest first,
@@ -586,6 +835,17 @@ async fn logs(
             (Err(refused), _) | (_, Err(refused)) => return refused,
         };
         let since = since.unwrap_or_else(|| sandbox.now() - chrono::Duration::days(7));
+        let clauses = match param(&pairs, "filter").map(log_filter) {
+            None => Vec::new(),
+            Some(Some(clauses)) => clauses,
+            Some(None) => {
+                return error(
+                    StatusCode::BAD_REQUEST,
+                    "E0000031",
+                    "Invalid search criteria.",
+                );
+            }
+        };
         let after: usize = param(&pairs, "after")
             .and_then(|a| a.parse().ok())
             .unwrap_or(0);
@@ -597,6 +857,7 @@ async fn logs(
             .into_iter()
             .filter(|(at, _)| *at >= since && until.is_none_or(|until| *at < until))
             .map(|(_, event)| event)
+            .filter(|event| log_matches(event, &clauses))
             .collect();
         let page: Vec<Value> = matching.iter().skip(after).take(limit).cloned().collect();
         let next = after + page.len();

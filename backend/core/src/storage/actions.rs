@@ -1146,7 +1146,7 @@ pub(crate) async fn transition(
         && let Some(incident_id) = action.incident_id
         && matches!(
             action.kind,
-            ActionType::IsolateDevice | ActionType::DisableUser
+            ActionType::IsolateDevice | ActionType::DisableUser | ActionType::SuspendUser
         )
     {
         super::incidents::mark_contained(ctx, msp_id, tenant_id, incident_id).await?;

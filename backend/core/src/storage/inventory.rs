@@ -530,7 +530,8 @@ impl<'a> InventoryWriter<'a> {
             .find(|d| d.hostname.eq_ignore_ascii_case(&observed.hostname)))
     }
 
-    /// Returns (identity id, created, changed).
+    /// Returns (identity id, created, changed). The identity's attributes are reconciled from
+    /// every source that reports it, this one's report included (see [`crate::reconcile`]).
     async fn merge_identity(
         &self,
         integration_id: IntegrationId,
@@ -556,56 +557,30 @@ impl<'a> InventoryWriter<'a> {
             }
         };
         let now = self.ctx.clock.now();
-        let roles = json!(observed.admin_roles);
-        let (id, created, changed) = match existing {
-            Some(row) => {
-                let changed = row.user_principal_name != upn
-                    || row.display_name != observed.display_name
-                    || row.department != observed.department
-                    || row.job_title != observed.job_title
-                    || row.enabled != observed.enabled
-                    || (observed.mfa_registered.is_some()
-                        && row.mfa_registered != observed.mfa_registered)
-                    || row.admin_roles != roles;
-                let id = row.id;
-                if changed {
-                    let mut active = row.into_active_model();
-                    active.user_principal_name = Set(upn.clone());
-                    active.display_name = Set(observed.display_name.clone());
-                    active.department = Set(observed.department.clone());
-                    active.job_title = Set(observed.job_title.clone());
-                    active.enabled = Set(observed.enabled);
-                    // A provider that does not report MFA keeps what another one said.
-                    if observed.mfa_registered.is_some() {
-                        active.mfa_registered = Set(observed.mfa_registered);
-                    }
-                    active.admin_roles = Set(roles);
-                    active.updated_at = Set(now);
-                    active.update(self.ctx.txn).await?;
-                }
-                (id, false, changed)
-            }
+        let (row, created) = match existing {
+            Some(row) => (row, false),
             None => {
-                let id = new_id(self.ctx.clock);
-                identity::ActiveModel {
-                    id: Set(id),
+                let row = identity::ActiveModel {
+                    id: Set(new_id(self.ctx.clock)),
                     msp_id: Set(self.msp_id.as_uuid()),
                     tenant_id: Set(self.tenant_id.as_uuid()),
                     user_principal_name: Set(upn.clone()),
-                    display_name: Set(observed.display_name.clone()),
-                    department: Set(observed.department.clone()),
-                    job_title: Set(observed.job_title.clone()),
-                    enabled: Set(observed.enabled),
-                    admin_roles: Set(roles),
+                    display_name: Set(None),
+                    department: Set(None),
+                    job_title: Set(None),
+                    enabled: Set(None),
+                    admin_roles: Set(json!([])),
                     first_seen_at: Set(now),
                     updated_at: Set(now),
-                    mfa_registered: Set(observed.mfa_registered),
+                    mfa_registered: Set(None),
+                    conflicts: Set(None),
                 }
                 .insert(self.ctx.txn)
                 .await?;
-                (id, true, true)
+                (row, true)
             }
         };
+        let id = row.id;
         let attributes = serde_json::to_value(observed).unwrap_or_default();
         self.save_source(
             source,
@@ -616,7 +591,54 @@ impl<'a> InventoryWriter<'a> {
             attributes,
         )
         .await?;
+        let merged = crate::reconcile::identity(&self.reports_of(id).await?);
+        let roles = json!(merged.admin_roles);
+        let conflicts = (!merged.conflicts.is_empty()).then(|| json!(merged.conflicts));
+        let changed = created
+            || row.user_principal_name != upn
+            || row.display_name != merged.display_name
+            || row.department != merged.department
+            || row.job_title != merged.job_title
+            || row.enabled != merged.enabled
+            || row.mfa_registered != merged.mfa_registered
+            || row.admin_roles != roles
+            || row.conflicts != conflicts;
+        if changed {
+            let mut active = row.into_active_model();
+            active.user_principal_name = Set(upn);
+            active.display_name = Set(merged.display_name);
+            active.department = Set(merged.department);
+            active.job_title = Set(merged.job_title);
+            active.enabled = Set(merged.enabled);
+            active.mfa_registered = Set(merged.mfa_registered);
+            active.admin_roles = Set(roles);
+            active.conflicts = Set(conflicts);
+            active.updated_at = Set(now);
+            active.update(self.ctx.txn).await?;
+        }
         Ok((id, created, changed))
+    }
+
+    /// What each source of an identity last reported, in the order the sources were first seen.
+    async fn reports_of(
+        &self,
+        identity_id: uuid::Uuid,
+    ) -> Result<Vec<(IntegrationId, ObservedIdentity)>, StorageError> {
+        let rows = entity_source::Entity::find()
+            .filter(entity_source::Column::TenantId.eq(self.tenant_id.as_uuid()))
+            .filter(entity_source::Column::EntityKind.eq(IDENTITY))
+            .filter(entity_source::Column::EntityId.eq(identity_id))
+            .order_by_asc(entity_source::Column::FirstSeenAt)
+            .order_by_asc(entity_source::Column::Id)
+            .all(self.ctx.txn)
+            .await?;
+        rows.into_iter()
+            .map(|row| {
+                serde_json::from_value(row.attributes)
+                    .map(|report| (row.integration_id.into(), report))
+                    .map_err(|e| StorageError::corrupt("identity source attributes", &e))
+            })
+            .collect()
     }
 
     async fn store_event(
@@ -720,6 +742,12 @@ fn to_identity(row: identity::Model, sources: Vec<Source>) -> Result<Identity, S
         enabled: row.enabled,
         mfa_registered: row.mfa_registered,
         admin_roles: json_strings(row.admin_roles, "identity admin roles")?,
+        conflicts: row
+            .conflicts
+            .map(serde_json::from_value)
+            .transpose()
+            .map_err(|e| StorageError::corrupt("identity conflicts", &e))?
+            .unwrap_or_default(),
         first_seen_at: row.first_seen_at,
         updated_at: row.updated_at,
         sources,

@@ -105,7 +105,8 @@ async fn connect_slack(
 }
 
 /// Gives every demo tenant a simulated customer and integrations with its Defender for
-/// Endpoint and Microsoft Graph, pointed at the sandbox on this listener.
+/// Endpoint and Microsoft Graph (and, for one customer, Okta), pointed at the sandbox on this
+/// listener.
 pub(crate) async fn connect_sandbox(
     config: &Config,
     storage: &Storage,
@@ -156,6 +157,33 @@ pub(crate) async fn connect_sandbox(
                 );
             }
         }
+        if tenant.slug.as_str() == OKTA_TENANT {
+            let settings = registry::normalize_settings(
+                Vendor::Okta,
+                serde_json::json!({"org_url": format!("{base}okta/{}", credentials.okta_org)}),
+            )
+            .map_err(anyhow::Error::msg)?;
+            let created = demo::connect_integration(
+                storage,
+                clock.as_ref(),
+                keys,
+                &secrets,
+                tenant,
+                NewIntegration {
+                    vendor: Vendor::Okta,
+                    name: Vendor::Okta.display_name().to_owned(),
+                    settings,
+                    secret: SecretString::from(credentials.okta_api_token.clone()),
+                },
+            )
+            .await?;
+            if created {
+                println!("  connected {} to the sandbox's Okta org", tenant.name);
+            }
+        }
     }
     Ok(())
 }
+
+/// The demo customer whose people sign in through Okta as well as Microsoft Entra ID.
+const OKTA_TENANT: &str = "birch-accounting";

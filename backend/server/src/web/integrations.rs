@@ -113,13 +113,42 @@ pub async fn page(
 pub struct ConnectForm {
     vendor: String,
     name: String,
+    /// The client secret (Microsoft) or API token (Okta).
+    #[serde(alias = "client_secret")]
+    credential: String,
+    #[serde(default)]
     directory_id: String,
+    #[serde(default)]
     client_id: String,
-    client_secret: String,
     #[serde(default)]
     api_base_url: String,
     #[serde(default)]
     login_base_url: String,
+    #[serde(default)]
+    org_url: String,
+}
+
+impl ConnectForm {
+    /// The settings of the chosen vendor from the fields filled in for it.
+    fn settings(&self, vendor: Vendor) -> serde_json::Value {
+        let fields: &[(&str, &String)] = match vendor {
+            Vendor::MicrosoftDefender | Vendor::MicrosoftGraph => &[
+                ("directory_id", &self.directory_id),
+                ("client_id", &self.client_id),
+                ("api_base_url", &self.api_base_url),
+                ("login_base_url", &self.login_base_url),
+            ],
+            Vendor::Okta => &[("org_url", &self.org_url)],
+        };
+        let mut settings = serde_json::json!({});
+        for (key, value) in fields {
+            let required = matches!(*key, "directory_id" | "client_id" | "org_url");
+            if required || !value.trim().is_empty() {
+                settings[*key] = serde_json::json!(value.trim());
+            }
+        }
+        settings
+    }
 }
 
 pub async fn create(
@@ -135,22 +164,10 @@ pub async fn create(
     let Some(vendor) = Vendor::parse(&form.vendor) else {
         return Ok(back(&path, Err("invalid-settings")));
     };
-    if form.client_secret.trim().is_empty() {
+    if form.credential.trim().is_empty() {
         return Ok(back(&path, Err("invalid-secret")));
     }
-    let mut settings = serde_json::json!({
-        "directory_id": form.directory_id,
-        "client_id": form.client_id,
-    });
-    for (key, value) in [
-        ("api_base_url", &form.api_base_url),
-        ("login_base_url", &form.login_base_url),
-    ] {
-        if !value.trim().is_empty() {
-            settings[key] = serde_json::json!(value.trim());
-        }
-    }
-    let Ok(settings) = registry::normalize_settings(vendor, settings) else {
+    let Ok(settings) = registry::normalize_settings(vendor, form.settings(vendor)) else {
         return Ok(back(&path, Err("invalid-settings")));
     };
     let txn = s.storage.begin().await?;
@@ -163,7 +180,7 @@ pub async fn create(
             vendor,
             name: form.name,
             settings,
-            secret: SecretString::from(form.client_secret),
+            secret: SecretString::from(form.credential),
         })
         .await;
     match outcome {
@@ -224,7 +241,8 @@ pub async fn sync(
 
 #[derive(Debug, Deserialize)]
 pub struct CredentialForm {
-    client_secret: String,
+    #[serde(alias = "client_secret")]
+    credential: String,
 }
 
 pub async fn replace_credential(
@@ -232,14 +250,7 @@ pub async fn replace_credential(
     Path((tenant_id, integration_id)): Path<(TenantId, IntegrationId)>,
     WebForm { session: s, form }: WebForm<CredentialForm>,
 ) -> Result<Response, UiError> {
-    change(
-        &state,
-        &s,
-        tenant_id,
-        integration_id,
-        Some(form.client_secret),
-    )
-    .await
+    change(&state, &s, tenant_id, integration_id, Some(form.credential)).await
 }
 
 pub async fn remove(

@@ -395,6 +395,18 @@ pub async fn tenant(
     })?;
     let devices = scope.inventory().devices().await?;
     let identities = scope.inventory().identities().await?;
+    // Conflicts name their sources by integration where the caller may see integrations.
+    let source_names = if s.caller.allows(Permission::ReadIntegrations) {
+        scope
+            .integrations()?
+            .list()
+            .await?
+            .into_iter()
+            .map(|i| (i.id, i.name))
+            .collect()
+    } else {
+        Vec::new()
+    };
     let current = format!("/tenants/{tenant_id}");
     let chrome = chrome(&s, &current, query.flash()).await?;
     Ok(Html(tenant::render(
@@ -409,6 +421,7 @@ pub async fn tenant(
             can_read_reports: s.caller.allows(Permission::ReadReports),
             devices,
             identities,
+            source_names,
             csrf_token: s.session.csrf_token.clone(),
         },
     ))

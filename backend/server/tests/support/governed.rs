@@ -339,6 +339,40 @@ impl Loop {
 
     /// Synchronizes every integration now, so the inventory holds the sandbox's devices and
     /// identities.
+    /// Connects the tenant's simulated Okta org (with `credential`, the field's current name);
+    /// returns the integration.
+    pub async fn connect_okta(&self) -> Value {
+        let credentials = self
+            .app
+            .sandbox
+            .as_ref()
+            .unwrap()
+            .ensure(
+                self.tenant.id.as_uuid(),
+                &self.tenant.name,
+                self.tenant.slug.as_str(),
+            )
+            .await
+            .unwrap();
+        let (status, body) = self
+            .call(
+                Method::POST,
+                &self.path("integrations"),
+                &self.admin,
+                Some(&json!({
+                    "vendor": "okta",
+                    "name": "Okta",
+                    "settings": {
+                        "org_url": self.app.url(&format!("/sandbox/okta/{}", credentials.okta_org)),
+                    },
+                    "credential": credentials.okta_api_token,
+                })),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        body
+    }
+
     pub async fn sync_all(&self) {
         let (_, integrations) = self
             .call(Method::GET, &self.path("integrations"), &self.admin, None)

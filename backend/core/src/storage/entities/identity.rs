@@ -17,6 +17,8 @@ pub struct Model {
     pub updated_at: DateTimeUtc,
     /// Whether a second factor is registered; `None` when no provider said.
     pub mfa_registered: Option<bool>,
+    /// `AttributeConflict`s; `None` when the sources agree.
+    pub conflicts: Option<Json>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

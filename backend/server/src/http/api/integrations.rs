@@ -50,12 +50,16 @@ pub struct CreateIntegration {
     /// Unique within the tenant.
     pub name: String,
     /// For Microsoft vendors: `directory_id`, `client_id`, and optionally `api_base_url` and
-    /// `login_base_url` (default: the vendor's production endpoints).
+    /// `login_base_url` (default: the vendor's production endpoints). For Okta: `org_url`
+    /// (`https://{org}.okta.com`).
     #[schema(value_type = Object)]
     pub settings: serde_json::Value,
-    /// The app registration's client secret; stored encrypted, never returned.
+    /// The secret Steward signs in with: the app registration's client secret for Microsoft
+    /// vendors, an API token for Okta. Stored encrypted, never returned. (`client_secret` is
+    /// accepted as its earlier name.)
+    #[serde(alias = "client_secret")]
     #[schema(value_type = String, format = Password)]
-    pub client_secret: String,
+    pub credential: String,
 }
 
 /// Changes to an integration; absent fields stay as they are. Any change sets its health back
@@ -66,8 +70,10 @@ pub struct UpdateIntegration {
     pub name: Option<String>,
     #[schema(value_type = Option<Object>)]
     pub settings: Option<serde_json::Value>,
+    /// A new credential (client secret or API token).
+    #[serde(alias = "client_secret")]
     #[schema(value_type = Option<String>, format = Password)]
-    pub client_secret: Option<String>,
+    pub credential: Option<String>,
 }
 
 /// What a connection test found.
@@ -109,7 +115,7 @@ impl From<IntegrationAdminError> for ApiError {
             IntegrationAdminError::Secret(_) => ApiError::new(
                 StatusCode::CONFLICT,
                 "credential-unreadable",
-                format!("{message}; enter the client secret again"),
+                format!("{message}; enter the credential again"),
             ),
             IntegrationAdminError::Storage(storage) => storage.into(),
         }
@@ -137,7 +143,7 @@ fn secret(value: String) -> Result<SecretString, ApiError> {
     if value.trim().is_empty() {
         return Err(ApiError::unprocessable(
             "invalid-secret",
-            "client_secret must not be empty",
+            "credential must not be empty",
         ));
     }
     Ok(SecretString::from(value))
@@ -186,7 +192,7 @@ async fn create_integration(
     ctx.caller.require(Permission::ManageIntegrations)?;
     let new = NewIntegration {
         settings: settings(body.vendor, body.settings)?,
-        secret: secret(body.client_secret)?,
+        secret: secret(body.credential)?,
         vendor: body.vendor,
         name: body.name,
     };
@@ -259,7 +265,7 @@ async fn update_integration(
             .settings
             .map(|value| settings(current.vendor, value))
             .transpose()?,
-        secret: body.client_secret.map(secret).transpose()?,
+        secret: body.credential.map(secret).transpose()?,
     };
     let txn = ctx.storage.begin().await?;
     let write = ctx.write(&txn);

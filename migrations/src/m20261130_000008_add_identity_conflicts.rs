@@ -1,0 +1,38 @@
+//! Attributes an identity's sources disagree about, with what each said; empty (NULL) until two
+//! sources of the same identity differ.
+
+use sea_orm_migration::{prelude::*, schema::*};
+
+#[derive(DeriveMigrationName)]
+pub struct Migration;
+
+#[async_trait::async_trait]
+impl MigrationTrait for Migration {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .alter_table(
+                Table::alter()
+                    .table(Identities::Table)
+                    .add_column(json_binary_null(Identities::Conflicts))
+                    .to_owned(),
+            )
+            .await
+    }
+
+    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .alter_table(
+                Table::alter()
+                    .table(Identities::Table)
+                    .drop_column(Identities::Conflicts)
+                    .to_owned(),
+            )
+            .await
+    }
+}
+
+#[derive(DeriveIden)]
+enum Identities {
+    Table,
+    Conflicts,
+}
