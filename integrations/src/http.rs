@@ -242,9 +242,9 @@ fn error_text(error: &reqwest::Error) -> String {
 }
 
 /// How long a vendor asks to wait: `Retry-After` as seconds (integer or fractional, as
-/// Microsoft Graph sends) or as an HTTP date (RFC 9110 §10.2.3); without it, the end of the
-/// rate-limit window that `X-Rate-Limit-Reset` gives in UTC epoch seconds (Okta sends no
-/// `Retry-After`).
+/// Microsoft Graph sends) or as an HTTP date (RFC 9110 §10.2.3); without it, the UTC epoch
+/// second that CrowdStrike Falcon's `X-RateLimit-RetryAfter` or the end of the rate-limit window
+/// that Okta's `X-Rate-Limit-Reset` names (neither sends `Retry-After`).
 #[must_use]
 pub fn retry_after(headers: &HeaderMap) -> Option<Duration> {
     let Some(value) = headers.get(reqwest::header::RETRY_AFTER) else {
@@ -267,10 +267,12 @@ pub fn retry_after(headers: &HeaderMap) -> Option<Duration> {
     )
 }
 
-/// The wait until `X-Rate-Limit-Reset` (UTC epoch seconds), zero once it has passed.
+/// The wait until `X-RateLimit-RetryAfter` or `X-Rate-Limit-Reset` (UTC epoch seconds), zero
+/// once it has passed.
 fn rate_limit_reset(headers: &HeaderMap) -> Option<Duration> {
     let reset: i64 = headers
-        .get("x-rate-limit-reset")?
+        .get("x-ratelimit-retryafter")
+        .or_else(|| headers.get("x-rate-limit-reset"))?
         .to_str()
         .ok()?
         .trim()
@@ -334,6 +336,22 @@ mod tests {
         okta.remove(RETRY_AFTER);
         okta.insert("x-rate-limit-reset", HeaderValue::from_static("soon"));
         assert_eq!(retry_after(&okta), None);
+    }
+
+    #[test]
+    fn falcons_retry_after_epoch_is_the_wait() {
+        let mut falcon = HeaderMap::new();
+        #[expect(clippy::disallowed_methods, reason = "the header is a real epoch")]
+        let in_ten_seconds = chrono::Utc::now().timestamp() + 10;
+        falcon.insert(
+            "x-ratelimit-retryafter",
+            HeaderValue::from_str(&in_ten_seconds.to_string()).unwrap(),
+        );
+        let wait = retry_after(&falcon).unwrap();
+        assert!(
+            wait > Duration::from_secs(5) && wait <= Duration::from_secs(10),
+            "{wait:?}"
+        );
     }
 
     #[test]

@@ -1,9 +1,11 @@
 //! Steward's connectors to the tools MSPs run, and the sandbox that simulates those tools.
 //!
 //! - [`contract`]: what every connector does (inventory, events, snapshot/execute/verify/rollback).
+//! - [`falcon`]: CrowdStrike Falcon, built to its published API.
 //! - [`http`]: the one HTTP layer with the vendors' throttling and retry rules.
 //! - [`microsoft`]: Microsoft Defender for Endpoint and Microsoft Graph, built to their published
 //!   APIs.
+//! - [`oauth`]: OAuth 2.0 client-credentials tokens (Microsoft identity platform, CrowdStrike).
 //! - [`ocsf`]: the OCSF 1.x events connectors normalize vendor records into.
 //! - [`okta`]: Okta Workforce Identity, built to Okta's management API.
 //! - [`sandbox`]: the simulated vendor APIs and customer environments behind demos and tests.
@@ -13,8 +15,10 @@
 #![recursion_limit = "256"]
 
 pub mod contract;
+pub mod falcon;
 pub mod http;
 pub mod microsoft;
+pub mod oauth;
 pub mod ocsf;
 pub mod okta;
 pub mod registry;

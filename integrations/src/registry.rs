@@ -17,6 +17,7 @@ use crate::{
         ActionRequest, ConnectionReport, Connector, ConnectorError, Execution, Snapshot,
         Verification,
     },
+    falcon::{self, FalconConnector, FalconSettings},
     http::VendorHttp,
     microsoft::{
         LOGIN_BASE, MicrosoftSettings,
@@ -47,6 +48,17 @@ struct OktaInput {
     org_url: Url,
 }
 
+/// What an MSP admin enters for a CrowdStrike Falcon integration.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FalconInput {
+    client_id: String,
+    #[serde(default)]
+    api_base_url: Option<Url>,
+    #[serde(default)]
+    member_cid: Option<String>,
+}
+
 /// What each vendor's settings hold, for forms and error messages.
 #[must_use]
 pub const fn settings_help(vendor: Vendor) -> &'static str {
@@ -55,6 +67,9 @@ pub const fn settings_help(vendor: Vendor) -> &'static str {
             "directory_id and client_id of the app registration, and optionally api_base_url and login_base_url"
         }
         Vendor::Okta => "org_url, the Okta org's URL (https://{org}.okta.com)",
+        Vendor::CrowdStrikeFalcon => {
+            "client_id of the API client, optionally api_base_url (the cloud's, default https://api.crowdstrike.com) and member_cid (the customer's CID under Flight Control)"
+        }
     }
 }
 
@@ -66,6 +81,7 @@ pub const fn credential_name(vendor: Vendor) -> &'static str {
             "the app registration's client secret"
         }
         Vendor::Okta => "an Okta API token",
+        Vendor::CrowdStrikeFalcon => "the API client's secret",
     }
 }
 
@@ -80,7 +96,37 @@ pub fn normalize_settings(
     match vendor {
         Vendor::MicrosoftDefender | Vendor::MicrosoftGraph => microsoft_settings(vendor, settings),
         Vendor::Okta => okta_settings(settings),
+        Vendor::CrowdStrikeFalcon => falcon_settings(settings),
     }
+}
+
+fn falcon_settings(settings: serde_json::Value) -> Result<serde_json::Value, String> {
+    let input: FalconInput = parse_input(Vendor::CrowdStrikeFalcon, settings)?;
+    let client_id = input.client_id.trim();
+    if client_id.is_empty() {
+        return Err("settings.client_id must not be empty".to_owned());
+    }
+    let api_base_url = input
+        .api_base_url
+        .unwrap_or_else(|| Url::parse(falcon::API_BASE).expect("a valid constant URL"));
+    if !matches!(api_base_url.scheme(), "https" | "http") {
+        return Err("settings.api_base_url must be an http(s) URL".to_owned());
+    }
+    let member_cid = input
+        .member_cid
+        .map(|cid| cid.trim().to_ascii_lowercase())
+        .filter(|cid| !cid.is_empty());
+    if let Some(cid) = &member_cid
+        && (cid.len() != 32 || !cid.chars().all(|c| c.is_ascii_hexdigit()))
+    {
+        return Err("settings.member_cid is a CID: 32 hexadecimal digits".to_owned());
+    }
+    let settings = FalconSettings {
+        api_base_url,
+        client_id: client_id.to_owned(),
+        member_cid,
+    };
+    Ok(serde_json::to_value(settings).expect("settings serialize"))
 }
 
 fn parse_input<T: serde::de::DeserializeOwned>(
@@ -155,6 +201,7 @@ pub enum AnyConnector {
     Defender(DefenderConnector),
     Graph(GraphConnector),
     Okta(OktaConnector),
+    Falcon(FalconConnector),
 }
 
 /// Builds the connector of a stored integration.
@@ -193,6 +240,12 @@ pub fn connect(
             secret,
             clock,
         )),
+        Vendor::CrowdStrikeFalcon => AnyConnector::Falcon(FalconConnector::new(
+            http,
+            &stored::<FalconSettings>(settings)?,
+            secret,
+            clock,
+        )?),
     })
 }
 
@@ -202,6 +255,7 @@ macro_rules! delegate {
             AnyConnector::Defender($connector) => $call,
             AnyConnector::Graph($connector) => $call,
             AnyConnector::Okta($connector) => $call,
+            AnyConnector::Falcon($connector) => $call,
         }
     };
 }

@@ -2,18 +2,20 @@
 //! simulation of those APIs, over real HTTP on loopback: authentication, paging, throttling,
 //! token expiry, and every step of each action (snapshot, execute, verify, roll back).
 
+mod steps;
 mod support;
 
 use std::{sync::Arc, time::Duration};
 
 use secrecy::SecretString;
+use steps::{request, settle};
 use steward_domain::{
     actions::ActionType,
     clock::{Clock, SystemClock},
     observations::{EntityRef, OcsfClass},
 };
 use steward_integrations::{
-    ActionRequest, Connector, ConnectorError, Verification,
+    Connector, ConnectorError, Verification,
     http::{RetryPolicy, VendorHttp},
     microsoft::{MicrosoftSettings, defender::DefenderConnector, graph::GraphConnector},
     sandbox::{Api, AuthMethodKind, Fault, Sandbox, SandboxCredentials, Scenario},
@@ -127,31 +129,6 @@ impl Fixture {
     async fn state(&self) -> steward_integrations::sandbox::SandboxState {
         self.sandbox.state(self.tenant).await.unwrap()
     }
-}
-
-fn request(action: ActionType, target: &str, key: &str) -> ActionRequest {
-    ActionRequest {
-        action,
-        target: target.to_owned(),
-        parameters: steward_domain::actions::ActionParameters::default(),
-        idempotency_key: key.to_owned(),
-        comment: "Steward contract test".to_owned(),
-    }
-}
-
-/// Polls `verify` until it is no longer pending.
-async fn settle<C: Connector>(
-    connector: &C,
-    request: &ActionRequest,
-    execution: &steward_integrations::Execution,
-) -> (Verification, usize) {
-    for polls in 1..=10 {
-        match connector.verify(request, execution).await.unwrap() {
-            Verification::Pending(_) => {}
-            done => return (done, polls),
-        }
-    }
-    panic!("verification still pending after 10 polls");
 }
 
 #[tokio::test]

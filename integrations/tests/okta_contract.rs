@@ -2,18 +2,20 @@
 //! `Link` paging, Okta's rate limits, admin roles and factors, System Log sign-ins, and every
 //! step of suspending, unsuspending and clearing sessions.
 
+mod steps;
 mod support;
 
 use std::{sync::Arc, time::Duration};
 
 use secrecy::SecretString;
+use steps::{request, settle};
 use steward_domain::{
-    actions::{ActionParameters, ActionType},
+    actions::ActionType,
     clock::{Clock, SystemClock},
     observations::{EntityRef, OcsfClass},
 };
 use steward_integrations::{
-    ActionRequest, Connector, ConnectorError, Execution, Verification,
+    Connector, ConnectorError, Execution, Verification,
     http::{RetryPolicy, VendorHttp},
     okta::{OktaConnector, OktaSettings},
     sandbox::{Sandbox, SandboxState, Scenario},
@@ -78,30 +80,6 @@ impl Org {
             .unwrap()
             .okta_status
     }
-}
-
-fn request(action: ActionType, target: &str, key: &str) -> ActionRequest {
-    ActionRequest {
-        action,
-        target: target.to_owned(),
-        parameters: ActionParameters::default(),
-        idempotency_key: key.to_owned(),
-        comment: "Steward contract test".to_owned(),
-    }
-}
-
-async fn settle(
-    connector: &OktaConnector,
-    request: &ActionRequest,
-    execution: &Execution,
-) -> Verification {
-    for _ in 0..10 {
-        match connector.verify(request, execution).await.unwrap() {
-            Verification::Pending(_) => {}
-            done => return done,
-        }
-    }
-    panic!("verification still pending after 10 polls");
 }
 
 #[tokio::test]
@@ -225,7 +203,7 @@ async fn suspension_is_snapshotted_verified_repeatable_and_rolled_back() {
     assert_eq!(snapshot.0["status"], "ACTIVE");
     let execution = okta.execute(&suspend).await.unwrap();
     assert!(execution.changed);
-    let verdict = settle(&okta, &suspend, &execution).await;
+    let (verdict, _) = settle(&okta, &suspend, &execution).await;
     assert!(matches!(verdict, Verification::Confirmed(_)), "{verdict:?}");
     assert_eq!(org.okta_status(&user.okta_id).await, "SUSPENDED");
 
@@ -248,7 +226,7 @@ async fn suspension_is_snapshotted_verified_repeatable_and_rolled_back() {
     let (unsuspend, unsuspend_execution) =
         okta.rollback(&suspend, &snapshot).await.unwrap().unwrap();
     assert_eq!(unsuspend.action, ActionType::UnsuspendUser);
-    let verdict = settle(&okta, &unsuspend, &unsuspend_execution).await;
+    let (verdict, _) = settle(&okta, &unsuspend, &unsuspend_execution).await;
     assert!(matches!(verdict, Verification::Confirmed(_)), "{verdict:?}");
     assert_eq!(org.okta_status(&user.okta_id).await, "ACTIVE");
 }
@@ -287,7 +265,7 @@ async fn clearing_sessions_is_verified_in_the_system_log_and_cannot_be_rolled_ba
     );
     let snapshot = okta.snapshot(&revoke).await.unwrap();
     let execution = okta.execute(&revoke).await.unwrap();
-    let verdict = settle(&okta, &revoke, &execution).await;
+    let (verdict, _) = settle(&okta, &revoke, &execution).await;
     assert!(matches!(verdict, Verification::Confirmed(_)), "{verdict:?}");
     let after = org.state().await;
     let cleared = after.users.iter().find(|u| u.id == user.id).unwrap();

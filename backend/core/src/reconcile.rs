@@ -1,7 +1,7 @@
-//! One record per real thing: how the reports of several integrations about the same identity
-//! merge into its attributes, and which disagreements stay visible as conflicts.
+//! One record per real thing: how the reports of several integrations about the same identity or
+//! device merge into its attributes, and which disagreements stay visible as conflicts.
 //!
-//! Rules, chosen so the merged record never looks safer than one of its sources says:
+//! Identity rules, chosen so the merged record never looks safer than one of its sources says:
 //! - `enabled`: true when any identity provider lets the account sign in (locked out at one but
 //!   not another is still a live account), false when every one that says refuses it.
 //! - `mfa_registered`: false when any provider says no second factor is registered (that sign-in
@@ -13,12 +13,19 @@
 //!
 //! A conflict is recorded whenever two sources give different non-empty values of an attribute
 //! other than `admin_roles`.
+//!
+//! Device rules: the hostname, OS and sensor health of the earliest source that gives them; the
+//! latest `last_seen` of any source; the Microsoft Entra device id
+//! any source knows; every tag. Vendors spell OS versions and sensor states their own way, so
+//! only disagreements about identity are conflicts: a different host name (compared without
+//! the DNS domain, which some tools report and others do not) or a different Entra device id.
 
+use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 use steward_domain::{
     IntegrationId,
     inventory::{AttributeConflict, SourcedValue},
-    observations::ObservedIdentity,
+    observations::{ObservedDevice, ObservedIdentity},
 };
 
 /// An identity's attributes merged from every source.
@@ -91,6 +98,76 @@ pub fn identity(reports: &[(IntegrationId, ObservedIdentity)]) -> ReconciledIden
             }
         }
     }
+    merged
+}
+
+/// A device's attributes merged from every source.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct ReconciledDevice {
+    pub hostname: String,
+    pub os_platform: Option<String>,
+    pub health: Option<String>,
+    pub last_seen: Option<DateTime<Utc>>,
+    pub entra_device_id: Option<String>,
+    pub tags: Vec<String>,
+    pub conflicts: Vec<AttributeConflict>,
+}
+
+/// A host name without its DNS domain, in lower case: `ACME-LT01` and
+/// `acme-lt01.acme.example` are one machine.
+#[must_use]
+pub fn short_hostname(hostname: &str) -> String {
+    hostname
+        .split('.')
+        .next()
+        .unwrap_or(hostname)
+        .trim()
+        .to_lowercase()
+}
+
+/// Merges device `reports`, given in the order their sources were first seen.
+#[must_use]
+pub fn device(reports: &[(IntegrationId, ObservedDevice)]) -> ReconciledDevice {
+    let first = |field: fn(&ObservedDevice) -> Option<&str>| {
+        reports
+            .iter()
+            .find_map(|(_, r)| field(r).map(str::trim).filter(|v| !v.is_empty()))
+            .map(str::to_owned)
+    };
+    let mut merged = ReconciledDevice {
+        hostname: first(|r| Some(r.hostname.as_str())).unwrap_or_default(),
+        os_platform: first(|r| r.os_platform.as_deref()),
+        health: first(|r| r.health.as_deref()),
+        entra_device_id: first(|r| r.entra_device_id.as_deref()),
+        ..ReconciledDevice::default()
+    };
+    merged.last_seen = reports.iter().filter_map(|(_, r)| r.last_seen).max();
+    for (_, report) in reports {
+        for tag in &report.tags {
+            if !merged.tags.contains(tag) {
+                merged.tags.push(tag.clone());
+            }
+        }
+    }
+    let names = reports
+        .iter()
+        .map(|(id, r)| (*id, json!(r.hostname)))
+        .collect::<Vec<_>>();
+    if reports
+        .iter()
+        .any(|(_, r)| short_hostname(&r.hostname) != short_hostname(&merged.hostname))
+    {
+        merged.conflicts.extend(conflict("hostname", names));
+    }
+    let entra = reports
+        .iter()
+        .filter_map(|(id, r)| {
+            r.entra_device_id
+                .as_deref()
+                .map(|v| (*id, json!(v.to_lowercase())))
+        })
+        .collect();
+    merged.conflicts.extend(conflict("entra_device_id", entra));
     merged
 }
 
@@ -195,6 +272,72 @@ mod tests {
         assert_eq!(enabled.values[0].integration_id, entra);
         assert_eq!(enabled.values[0].value, json!(true));
         assert_eq!(enabled.values[1].value, json!(false));
+    }
+
+    fn host(
+        name: &str,
+        seen_minutes_ago: i64,
+        entra: Option<&str>,
+        tags: &[&str],
+    ) -> ObservedDevice {
+        let now = DateTime::parse_from_rfc3339("2026-11-30T10:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        ObservedDevice {
+            external_id: name.to_owned(),
+            hostname: name.to_owned(),
+            os_platform: Some(format!("{name} OS")),
+            health: Some("Active".to_owned()),
+            last_seen: Some(now - chrono::Duration::minutes(seen_minutes_ago)),
+            last_ip: Some(format!("10.0.0.{seen_minutes_ago}")),
+            entra_device_id: entra.map(str::to_owned),
+            tags: tags.iter().map(|t| (*t).to_owned()).collect(),
+            vendor_value: None,
+        }
+    }
+
+    #[test]
+    fn a_device_keeps_its_first_name_and_the_freshest_contact_without_spurious_conflicts() {
+        let (defender, falcon) = ids();
+        let merged = device(&[
+            (
+                defender,
+                host("acme-lt01.acme.example", 30, Some("E1"), &["Finance"]),
+            ),
+            (falcon, host("ACME-LT01", 5, None, &["Finance", "Laptops"])),
+        ]);
+        assert_eq!(merged.hostname, "acme-lt01.acme.example");
+        assert_eq!(
+            merged.os_platform.as_deref(),
+            Some("acme-lt01.acme.example OS")
+        );
+        assert_eq!(
+            merged.last_seen,
+            Some(
+                DateTime::parse_from_rfc3339("2026-11-30T09:55:00Z")
+                    .unwrap()
+                    .with_timezone(&Utc)
+            ),
+            "the freshest contact"
+        );
+        assert_eq!(merged.entra_device_id.as_deref(), Some("E1"));
+        assert_eq!(merged.tags, ["Finance", "Laptops"]);
+        assert!(merged.conflicts.is_empty(), "{:?}", merged.conflicts);
+    }
+
+    #[test]
+    fn devices_disagreeing_about_name_or_entra_id_show_it() {
+        let (defender, falcon) = ids();
+        let merged = device(&[
+            (defender, host("acme-lt01", 1, Some("E1"), &[])),
+            (falcon, host("ACME-LT07", 2, Some("e2"), &[])),
+        ]);
+        let attributes: Vec<_> = merged
+            .conflicts
+            .iter()
+            .map(|c| c.attribute.as_str())
+            .collect();
+        assert_eq!(attributes, ["hostname", "entra_device_id"]);
     }
 
     #[test]

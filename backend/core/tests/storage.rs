@@ -16,7 +16,7 @@ use steward_domain::{
 };
 use steward_testkit::{TestDatabase, World};
 
-const EXPECTED_MIGRATIONS: [&str; 16] = [
+const EXPECTED_MIGRATIONS: [&str; 17] = [
     "m20261123_000001_create_tenancy",
     "m20261123_000002_create_audit_entries",
     "m20261123_000003_protect_audit_chain",
@@ -33,6 +33,7 @@ const EXPECTED_MIGRATIONS: [&str; 16] = [
     "m20261130_000006_add_slack_tenant_channels",
     "m20261130_000007_add_identity_mfa",
     "m20261130_000008_add_identity_conflicts",
+    "m20261130_000009_add_device_conflicts",
 ];
 
 const TABLES: [&str; 28] = [

@@ -27,6 +27,9 @@ pub struct Device {
     pub updated_at: DateTime<Utc>,
     /// Which integrations report it, under which id, and when they last did.
     pub sources: Vec<Source>,
+    /// Attributes the sources disagree about (a different host name or Microsoft Entra device
+    /// id), with what each said.
+    pub conflicts: Vec<AttributeConflict>,
 }
 
 /// An identity (user account) of a tenant.

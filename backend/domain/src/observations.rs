@@ -20,13 +20,17 @@ pub enum Vendor {
     MicrosoftGraph,
     /// Okta Workforce Identity (identity provider).
     Okta,
+    /// CrowdStrike Falcon Insight XDR (EDR).
+    #[serde(rename = "crowdstrike_falcon")]
+    CrowdStrikeFalcon,
 }
 
 impl Vendor {
-    pub const ALL: [Vendor; 3] = [
+    pub const ALL: [Vendor; 4] = [
         Vendor::MicrosoftDefender,
         Vendor::MicrosoftGraph,
         Vendor::Okta,
+        Vendor::CrowdStrikeFalcon,
     ];
 
     #[must_use]
@@ -35,6 +39,7 @@ impl Vendor {
             Vendor::MicrosoftDefender => "microsoft_defender",
             Vendor::MicrosoftGraph => "microsoft_graph",
             Vendor::Okta => "okta",
+            Vendor::CrowdStrikeFalcon => "crowdstrike_falcon",
         }
     }
 
@@ -45,6 +50,7 @@ impl Vendor {
             Vendor::MicrosoftDefender => "Microsoft Defender for Endpoint",
             Vendor::MicrosoftGraph => "Microsoft Entra ID (Microsoft Graph)",
             Vendor::Okta => "Okta",
+            Vendor::CrowdStrikeFalcon => "CrowdStrike Falcon",
         }
     }
 
@@ -57,7 +63,9 @@ impl Vendor {
     #[must_use]
     pub const fn actions(self) -> &'static [ActionType] {
         match self {
-            Vendor::MicrosoftDefender => &[ActionType::IsolateDevice, ActionType::ReleaseDevice],
+            Vendor::MicrosoftDefender | Vendor::CrowdStrikeFalcon => {
+                &[ActionType::IsolateDevice, ActionType::ReleaseDevice]
+            }
             Vendor::MicrosoftGraph => &[
                 ActionType::DisableUser,
                 ActionType::EnableUser,

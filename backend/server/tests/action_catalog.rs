@@ -371,3 +371,54 @@ async fn every_reversible_action_rolls_back_to_the_prior_state_at_the_vendor() {
     assert_eq!(covered, expected);
     l.stop().await;
 }
+
+#[tokio::test]
+async fn a_falcon_customers_infected_laptop_is_contained_by_falcon_and_released() {
+    let db = TestDatabase::migrated().await;
+    let l = start(&db, None).await;
+    // This customer runs CrowdStrike Falcon instead of Microsoft Defender for Endpoint.
+    let (_, integrations) = l
+        .call(Method::GET, &l.path("integrations"), &l.admin, None)
+        .await;
+    let defender = integrations["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["vendor"] == "microsoft_defender")
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let (status, _) = l
+        .call(
+            Method::DELETE,
+            &l.path(&format!("integrations/{defender}")),
+            &l.admin,
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let falcon = l.connect_falcon().await;
+    l.sync_all().await;
+    let devices = l.inventory("devices").await;
+    assert_eq!(
+        devices.len(),
+        l.sandbox_state().await["devices"].as_array().unwrap().len()
+    );
+
+    let run = l.run_scenario("malware-laptop").await;
+    let machine_id = run["target"].as_str().unwrap().to_owned();
+    let action = l.wait_for_action("isolate_device", &["verified"]).await;
+    assert_eq!(action["integration_id"], falcon["id"], "{action:#}");
+    let device = item(&l.sandbox_state().await, "devices", &machine_id);
+    assert_eq!(device["falcon_status"], "contained");
+    assert_eq!(
+        device["isolated"], false,
+        "Defender is not this customer's EDR"
+    );
+
+    roll_back_to_rolled_back(&l, &action).await;
+    let device = item(&l.sandbox_state().await, "devices", &machine_id);
+    assert_eq!(device["falcon_status"], "normal");
+    l.stop().await;
+}

@@ -883,4 +883,101 @@ async fn an_okta_org_is_connected_with_its_url_and_api_token_and_merges_with_ent
         "{tested}"
     );
     assert_eq!(tested["integration"]["health"], "failing");
+
+    // Removing Okta: at the next Entra ID sync its old report no longer counts.
+    let (status, _) = s.call(Method::DELETE, &path, &s.admin, None).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (_, synced) = s
+        .call(Method::POST, &format!("{graph_path}/sync"), &s.admin, None)
+        .await;
+    assert_eq!(synced["ok"], true, "{synced}");
+    let identities = s.identities().await;
+    assert!(
+        identities["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|i| i["conflicts"].as_array().unwrap().is_empty()),
+        "{identities:#}"
+    );
+}
+
+#[tokio::test]
+async fn a_falcon_api_client_is_connected_with_its_cid_and_tested() {
+    let db = TestDatabase::migrated().await;
+    let s = setup(&db).await;
+    let falcon = |settings: Value| {
+        json!({
+            "vendor": "crowdstrike_falcon",
+            "name": "Falcon",
+            "settings": settings,
+            "credential": s.credentials.falcon_client_secret,
+        })
+    };
+    let base = s.app.url("/sandbox/falcon/");
+    let before = audit_entry_count(&s.world.storage).await;
+    for settings in [
+        json!({"api_base_url": base}),
+        json!({"client_id": s.credentials.falcon_client_id, "member_cid": "acme"}),
+        json!({"client_id": s.credentials.falcon_client_id, "org_url": base}),
+    ] {
+        let (status, answer) = s
+            .call(
+                Method::POST,
+                &s.integrations(),
+                &s.admin,
+                Some(&falcon(settings.clone())),
+            )
+            .await;
+        assert_eq!(
+            status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{settings}: {answer}"
+        );
+        assert_eq!(answer["error"]["code"], "invalid-settings", "{answer}");
+    }
+    assert_eq!(audit_entry_count(&s.world.storage).await, before);
+
+    let (status, created) = s
+        .call(
+            Method::POST,
+            &s.integrations(),
+            &s.admin,
+            Some(&falcon(json!({
+                "client_id": s.credentials.falcon_client_id,
+                "api_base_url": base,
+                "member_cid": s.credentials.falcon_cid,
+            }))),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    let path = format!("{}/{}", s.integrations(), created["id"].as_str().unwrap());
+    let (_, tested) = s
+        .call(Method::POST, &format!("{path}/test"), &s.admin, None)
+        .await;
+    assert_eq!(tested["ok"], true, "{tested}");
+    let (_, synced) = s
+        .call(Method::POST, &format!("{path}/sync"), &s.admin, None)
+        .await;
+    assert_eq!(synced["ok"], true, "{synced}");
+    let (_, devices) = s
+        .call(
+            Method::GET,
+            &format!("/api/v1/tenants/{}/devices", s.tenant.id),
+            &s.technician,
+            None,
+        )
+        .await;
+    let state = s
+        .app
+        .sandbox
+        .as_ref()
+        .unwrap()
+        .state(s.tenant.id.as_uuid())
+        .await
+        .unwrap();
+    assert_eq!(
+        devices["items"].as_array().unwrap().len(),
+        state.devices.len()
+    );
 }

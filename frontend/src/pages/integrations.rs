@@ -138,12 +138,12 @@ fn connect_form(tenant: &Tenant, csrf: &str) -> impl IntoView + use<> {
     view! {
         <section class="card">
             <h2>"Connect a vendor"</h2>
-            <p>"Microsoft: register an app in the customer's Microsoft Entra ID with the API permissions Steward needs, grant admin consent, and enter its ids and client secret. Okta: create an API token as a read-only administrator with the Help Desk Administrator role, and enter the org URL and the token. The secret is stored encrypted and never shown again."</p>
+            <p>"Microsoft: register an app in the customer's Microsoft Entra ID with the API permissions Steward needs, grant admin consent, and enter its ids and client secret. Okta: create an API token as a read-only administrator with the Help Desk Administrator role, and enter the org URL and the token. CrowdStrike Falcon: create an API client with Hosts (read, write) and Alerts (read) scopes, and enter its id and secret. The secret is stored encrypted and never shown again."</p>
             <form method="post" action=action class="grid-form">
                 <Csrf token=csrf.to_owned()/>
                 <label>"Vendor" <select name="vendor">{vendors}</select></label>
                 <label>"Name" <input type="text" name="name" required maxlength="200"/></label>
-                <label>"Client secret (Microsoft) or API token (Okta)" <input type="password" name="credential" required autocomplete="off"/></label>
+                <label>"Client secret (Microsoft, CrowdStrike) or API token (Okta)" <input type="password" name="credential" required autocomplete="off"/></label>
                 <fieldset>
                     <legend>"Microsoft Defender for Endpoint, Microsoft Entra ID"</legend>
                     <label>"Directory (tenant) id" <input type="text" name="directory_id"/></label>
@@ -154,6 +154,12 @@ fn connect_form(tenant: &Tenant, csrf: &str) -> impl IntoView + use<> {
                 <fieldset>
                     <legend>"Okta"</legend>
                     <label>"Org URL (https://your-org.okta.com)" <input type="url" name="org_url"/></label>
+                </fieldset>
+                <fieldset>
+                    <legend>"CrowdStrike Falcon"</legend>
+                    <label>"API client id" <input type="text" name="falcon_client_id"/></label>
+                    <label>"Cloud API URL (leave empty for US-1)" <input type="url" name="falcon_api_base_url"/></label>
+                    <label>"Customer CID under Flight Control (optional)" <input type="text" name="member_cid"/></label>
                 </fieldset>
                 <button type="submit" class="button">"Connect"</button>
             </form>

@@ -3,7 +3,7 @@
 use leptos::prelude::*;
 use steward_domain::{
     IntegrationId,
-    inventory::{Device, Identity},
+    inventory::{AttributeConflict, Device, Identity},
     tenancy::{Tenant, TenantStatus, User},
 };
 
@@ -88,28 +88,43 @@ pub fn render(chrome: Chrome, page: TenantPage) -> String {
             </section>
         }
     });
-    let devices = page
-        .devices
-        .into_iter()
-        .map(|device| {
-            view! {
-                <tr>
-                    <td class="mono">{device.hostname}</td>
-                    <td>{device.os_platform.unwrap_or_default()}</td>
-                    <td>{device.health.unwrap_or_default()}</td>
-                    <td>{device.tags.join(", ")}</td>
-                    <td>{device.last_seen.map(when).unwrap_or_default()}</td>
-                    <td>{device.sources.len()}</td>
-                </tr>
-            }
-        })
-        .collect_view();
     let source_name = |id: IntegrationId| {
         page.source_names
             .iter()
             .find(|(known, _)| *known == id)
             .map_or_else(|| "a source".to_owned(), |(_, name)| name.clone())
     };
+    let conflict_list = |conflicts: &[AttributeConflict]| {
+        conflicts
+            .iter()
+            .map(|conflict| {
+                let said = conflict
+                    .values
+                    .iter()
+                    .map(|v| format!("{} says {}", source_name(v.integration_id), v.value))
+                    .collect::<Vec<_>>()
+                    .join("; ");
+                view! { <li class="conflict"><strong>{conflict.attribute.clone()}</strong>": "{said}</li> }
+            })
+            .collect_view()
+    };
+    let devices = page
+        .devices
+        .iter()
+        .map(|device| {
+            view! {
+                <tr>
+                    <td class="mono">{device.hostname.clone()}</td>
+                    <td>{device.os_platform.clone().unwrap_or_default()}</td>
+                    <td>{device.health.clone().unwrap_or_default()}</td>
+                    <td>{device.tags.join(", ")}</td>
+                    <td>{device.last_seen.map(when).unwrap_or_default()}</td>
+                    <td>{device.sources.len()}</td>
+                    <td><ul class="plain">{conflict_list(&device.conflicts)}</ul></td>
+                </tr>
+            }
+        })
+        .collect_view();
     let identities = page
         .identities
         .iter()
@@ -124,19 +139,7 @@ pub fn render(chrome: Chrome, page: TenantPage) -> String {
                 Some(false) => "none",
                 None => "unknown",
             };
-            let conflicts = identity
-                .conflicts
-                .iter()
-                .map(|conflict| {
-                    let said = conflict
-                        .values
-                        .iter()
-                        .map(|v| format!("{} says {}", source_name(v.integration_id), v.value))
-                        .collect::<Vec<_>>()
-                        .join("; ");
-                    view! { <li class="conflict"><strong>{conflict.attribute.clone()}</strong>": "{said}</li> }
-                })
-                .collect_view();
+            let conflicts = conflict_list(&identity.conflicts);
             view! {
                 <tr>
                     <td>{identity.user_principal_name.clone()}</td>
@@ -185,7 +188,7 @@ pub fn render(chrome: Chrome, page: TenantPage) -> String {
             <h2>"Devices"</h2>
             <div class="table-wrap">
                 <table>
-                    <thead><tr><th>"Hostname"</th><th>"OS"</th><th>"Sensor"</th><th>"Tags"</th><th>"Last seen"</th><th>"Sources"</th></tr></thead>
+                    <thead><tr><th>"Hostname"</th><th>"OS"</th><th>"Sensor"</th><th>"Tags"</th><th>"Last seen"</th><th>"Sources"</th><th>"Sources disagree"</th></tr></thead>
                     <tbody>{devices}</tbody>
                 </table>
             </div>

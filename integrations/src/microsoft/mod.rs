@@ -6,7 +6,6 @@
 
 pub mod defender;
 pub mod graph;
-pub mod token;
 
 use std::sync::Arc;
 
@@ -16,10 +15,10 @@ use serde::{Deserialize, Serialize, de::DeserializeOwned};
 use steward_domain::clock::Clock;
 use url::Url;
 
-use self::token::ClientCredentials;
 use crate::{
     contract::{ConnectorError, read_json},
     http::{Idempotency, VendorHttp},
+    oauth::{self, ClientCredentials},
 };
 
 /// The production sign-in host of the Microsoft identity platform.
@@ -105,7 +104,7 @@ impl MicrosoftApi {
 
     /// `path` (with its query) resolved against the API's base URL.
     pub(crate) fn url(&self, path_and_query: &str) -> Result<Url, ConnectorError> {
-        token::join(&self.base, path_and_query)
+        oauth::join(&self.base, path_and_query)
     }
 
     /// Sends a request with a bearer token; a 401 renews the token once. Errors from the

@@ -83,6 +83,12 @@ pub struct SimMachine {
     pub device_value: String,
     pub primary_user: Option<String>,
     pub isolated: bool,
+    /// Contained by CrowdStrike Falcon (network containment).
+    #[serde(default)]
+    pub falcon_contained: bool,
+    /// Host reads a containment change still shows as pending for.
+    #[serde(default)]
+    pub falcon_pending_reads: u32,
 }
 
 impl SimMachine {
@@ -363,6 +369,9 @@ pub struct Environment {
     pub security_alerts: Vec<Value>,
     /// Graph sign-in records, as the vendor returns them.
     pub sign_ins: Vec<Value>,
+    /// CrowdStrike Falcon alerts (alerts v2), as the vendor returns them.
+    #[serde(default)]
+    pub falcon_alerts: Vec<Value>,
     pub machine_actions: Vec<SimMachineAction>,
     /// Okta System Log events other than sign-ins (lifecycle changes, cleared sessions), as
     /// Okta returns them.
@@ -570,6 +579,8 @@ impl Environment {
                 device_value: "Normal".to_owned(),
                 primary_user: Some(id),
                 isolated: false,
+                falcon_contained: false,
+                falcon_pending_reads: 0,
             });
         }
         machines.push(SimMachine {
@@ -586,6 +597,8 @@ impl Environment {
             device_value: "High".to_owned(),
             primary_user: None,
             isolated: false,
+            falcon_contained: false,
+            falcon_pending_reads: 0,
         });
         let mut environment = Self {
             tenant_id,
@@ -625,6 +638,7 @@ impl Environment {
             defender_alerts: Vec::new(),
             security_alerts: Vec::new(),
             sign_ins: Vec::new(),
+            falcon_alerts: Vec::new(),
             machine_actions: Vec::new(),
             okta_events: Vec::new(),
             faults: Vec::new(),
@@ -665,6 +679,36 @@ impl Environment {
     #[must_use]
     pub fn okta_api_token(&self) -> String {
         format!("00{}", Ids::new(self.tenant_id).secret("okta-api-token"))
+    }
+
+    /// The customer's CrowdStrike customer id (CID): 32 hex digits.
+    #[must_use]
+    pub fn falcon_cid(&self) -> String {
+        Ids::new(self.tenant_id).machine("falcon-cid")[..32].to_owned()
+    }
+
+    /// The Falcon API client the customer created for Steward: its id and secret.
+    #[must_use]
+    pub fn falcon_client(&self) -> (String, String) {
+        let ids = Ids::new(self.tenant_id);
+        (
+            ids.machine("falcon-client")[..32].to_owned(),
+            ids.secret("falcon-client-secret"),
+        )
+    }
+
+    /// A machine's Falcon host id (`device_id`, 32 hex digits).
+    #[must_use]
+    pub fn falcon_device_id(&self, machine: &SimMachine) -> String {
+        Ids::new(self.tenant_id).machine(&format!("falcon-{}", machine.id))[..32].to_owned()
+    }
+
+    /// The machine with this Falcon host id.
+    #[must_use]
+    pub fn falcon_machine(&self, device_id: &str) -> Option<&SimMachine> {
+        self.machines
+            .iter()
+            .find(|m| self.falcon_device_id(m) == device_id)
     }
 
     /// A user's Okta id (`00u` and 17 characters, as Okta's are).

@@ -14,6 +14,7 @@
 
 mod api;
 pub mod environment;
+pub mod falcon;
 pub mod mailbox;
 pub mod odata;
 pub mod okta;
@@ -89,6 +90,11 @@ pub struct SandboxCredentials {
     pub okta_org: String,
     /// Its SSWS API token.
     pub okta_api_token: String,
+    /// The CrowdStrike customer id of the customer's Falcon, served under `/sandbox/falcon/`.
+    pub falcon_cid: String,
+    /// The Falcon API client's id and secret.
+    pub falcon_client_id: String,
+    pub falcon_client_secret: String,
 }
 
 /// The vendor-side state of one simulated customer, for people and tests to check what
@@ -114,6 +120,10 @@ pub struct DeviceState {
     pub computer_dns_name: String,
     pub tags: Vec<String>,
     pub isolated: bool,
+    /// The machine's CrowdStrike Falcon host id and containment status (`normal`,
+    /// `containment_pending`, `contained`, `lift_containment_pending`).
+    pub falcon_id: String,
+    pub falcon_status: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -173,6 +183,7 @@ struct Inner {
     slack: Mutex<slack::Workspace>,
     mailbox: Mutex<Vec<mailbox::SandboxMail>>,
     okta_limits: okta::RateLimits,
+    falcon: falcon::FalconState,
 }
 
 impl fmt::Debug for Sandbox {
@@ -210,6 +221,7 @@ impl Sandbox {
                 slack: Mutex::default(),
                 mailbox: Mutex::default(),
                 okta_limits: okta::RateLimits::default(),
+                falcon: falcon::FalconState::default(),
             }),
         })
     }
@@ -218,6 +230,7 @@ impl Sandbox {
     pub fn router<S: Clone + Send + Sync + 'static>(&self) -> axum::Router<S> {
         api::router(self.clone())
             .merge(okta::router(self.clone()))
+            .merge(falcon::router(self.clone()))
             .merge(slack::router(self.clone()))
     }
 
@@ -329,6 +342,9 @@ fn credentials(environment: &Environment) -> SandboxCredentials {
         client_secret: environment.client_secret.clone(),
         okta_org: environment.okta_org().to_owned(),
         okta_api_token: environment.okta_api_token(),
+        falcon_cid: environment.falcon_cid(),
+        falcon_client_id: environment.falcon_client().0,
+        falcon_client_secret: environment.falcon_client().1,
     }
 }
 
@@ -345,6 +361,8 @@ fn state_of(environment: &Environment) -> SandboxState {
                 computer_dns_name: m.computer_dns_name.clone(),
                 tags: m.machine_tags.clone(),
                 isolated: m.isolated,
+                falcon_id: environment.falcon_device_id(m),
+                falcon_status: falcon::status(m).to_owned(),
             })
             .collect(),
         users: environment

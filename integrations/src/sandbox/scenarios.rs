@@ -148,6 +148,7 @@ fn malware_laptop(
         }]
     });
     environment.defender_alerts.push(alert);
+    let falcon_id = falcon_alert(environment, &machine, &account, now);
     Ok(ScenarioRun {
         scenario: Scenario::MalwareLaptop,
         summary: format!(
@@ -156,8 +157,66 @@ fn malware_laptop(
             machine.machine_tags.join(", ")
         ),
         target: machine.id,
-        records: vec![id],
+        records: vec![id, falcon_id],
     })
+}
+
+/// The same infection as CrowdStrike Falcon's endpoint protection reports it (an alerts v2
+/// `ldt` alert); returns its composite id.
+fn falcon_alert(
+    environment: &mut Environment,
+    machine: &super::environment::SimMachine,
+    account: &str,
+    now: DateTime<Utc>,
+) -> String {
+    let cid = environment.falcon_cid();
+    let device_id = environment.falcon_device_id(machine);
+    let indicator = environment.next_guid("falcon-alert").replace('-', "");
+    let id = format!("ind:{device_id}:{}", &indicator[..20]);
+    let composite_id = format!("{cid}:{id}");
+    let hostname = machine
+        .computer_dns_name
+        .split('.')
+        .next()
+        .unwrap_or_default()
+        .to_uppercase();
+    environment.falcon_alerts.push(json!({
+        "composite_id": composite_id,
+        "id": id,
+        "cid": cid,
+        "aggregate_id": format!("aggind:{device_id}:{}", &indicator[..12]),
+        "type": "ldt",
+        "product": "epp",
+        "platform": "Windows",
+        "created_timestamp": now - Duration::minutes(3),
+        "updated_timestamp": now,
+        "timestamp": now - Duration::minutes(3),
+        "status": "new",
+        "severity": 70,
+        "severity_name": "High",
+        "confidence": 80,
+        "name": "MaliciousDocument",
+        "display_name": "Malicious document launched a script interpreter",
+        "description": "A macro-enabled document launched PowerShell that downloaded and ran a known Emotet loader.",
+        "tactic": "Execution",
+        "tactic_id": "TA0002",
+        "technique": "User Execution",
+        "technique_id": "T1204",
+        "filename": "powershell.exe",
+        "filepath": "\\Device\\HarddiskVolume3\\Windows\\System32\\WindowsPowerShell\\v1.0\\powershell.exe",
+        "cmdline": "powershell.exe -nop -w hidden -enc JABzAD0ATgBlAHcALQBPAGIAagBlAGMAdAA=",
+        "sha256": "9f2c1e4b7a6d3c8e5f0a1b2c3d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f6a",
+        "user_name": account,
+        "device": {
+            "device_id": device_id,
+            "hostname": hostname,
+            "platform_name": "Windows",
+            "local_ip": machine.last_ip_address,
+            "os_version": "Windows 11",
+        },
+        "falcon_host_link": format!("https://falcon.crowdstrike.com/activity-v2/detections/{composite_id}"),
+    }));
+    composite_id
 }
 
 fn compromised_admin(

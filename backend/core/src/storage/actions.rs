@@ -585,6 +585,10 @@ pub(crate) async fn answer(
     id: ActionId,
     answer: ApprovalAnswer,
 ) -> Result<Action, ActionRequestError> {
+    // Triage re-decides waiting actions while holding the decisions lock and then the audit
+    // chain's; answering takes them in that order too, or the two deadlock on PostgreSQL (the
+    // answer holding the action's row, triage the chain).
+    super::locks::take(ctx.txn, super::locks::Lock::Decisions(msp_id)).await?;
     // A batch member queued by this answer must not miss its canary settling concurrently, and
     // a rejected canary settles its batch (see `settle_batch`).
     let batch = lock_batch_of(ctx, msp_id, tenant_id, id).await?;
@@ -811,6 +815,8 @@ pub(crate) async fn settle_approval(
     id: ActionId,
     timing: ApprovalTiming,
 ) -> Result<Option<Settled>, StorageError> {
+    // In the decisions → batch → audit chain order triage and answers take (see `answer`).
+    super::locks::take(ctx.txn, super::locks::Lock::Decisions(msp_id)).await?;
     let Some(row) = action::Entity::find()
         .filter(action::Column::MspId.eq(msp_id.as_uuid()))
         .filter(action::Column::TenantId.eq(tenant_id.as_uuid()))

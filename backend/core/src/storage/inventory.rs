@@ -25,7 +25,7 @@ use steward_domain::{
 
 use super::{
     IntegrationDirectory, Page, PageRequest, StorageError, WriteContext,
-    entities::{device, entity_source, event, identity},
+    entities::{device, entity_source, event, identity, integration},
     new_id,
 };
 use crate::{
@@ -432,7 +432,8 @@ impl<'a> InventoryWriter<'a> {
         Ok(())
     }
 
-    /// Returns (device id, created, changed).
+    /// Returns (device id, created, changed). The device's attributes are reconciled from every
+    /// source that reports it, this one's report included (see [`crate::reconcile`]).
     async fn merge_device(
         &self,
         integration_id: IntegrationId,
@@ -450,49 +451,29 @@ impl<'a> InventoryWriter<'a> {
             None => self.matching_device(observed).await?,
         };
         let now = self.ctx.clock.now();
-        let tags = json!(observed.tags);
-        let (id, created, changed) = match existing {
-            Some(row) => {
-                let changed = row.hostname != observed.hostname
-                    || row.os_platform != observed.os_platform
-                    || row.health != observed.health
-                    || row.last_seen != observed.last_seen
-                    || row.entra_device_id != observed.entra_device_id
-                    || row.tags != tags;
-                let id = row.id;
-                if changed {
-                    let mut active = row.into_active_model();
-                    active.hostname = Set(observed.hostname.clone());
-                    active.os_platform = Set(observed.os_platform.clone());
-                    active.health = Set(observed.health.clone());
-                    active.last_seen = Set(observed.last_seen);
-                    active.entra_device_id = Set(observed.entra_device_id.clone());
-                    active.tags = Set(tags);
-                    active.updated_at = Set(now);
-                    active.update(self.ctx.txn).await?;
-                }
-                (id, false, changed)
-            }
+        let (row, created) = match existing {
+            Some(row) => (row, false),
             None => {
-                let id = new_id(self.ctx.clock);
-                device::ActiveModel {
-                    id: Set(id),
+                let row = device::ActiveModel {
+                    id: Set(new_id(self.ctx.clock)),
                     msp_id: Set(self.msp_id.as_uuid()),
                     tenant_id: Set(self.tenant_id.as_uuid()),
                     hostname: Set(observed.hostname.clone()),
-                    os_platform: Set(observed.os_platform.clone()),
-                    health: Set(observed.health.clone()),
-                    last_seen: Set(observed.last_seen),
-                    entra_device_id: Set(observed.entra_device_id.clone()),
-                    tags: Set(tags),
+                    os_platform: Set(None),
+                    health: Set(None),
+                    last_seen: Set(None),
+                    entra_device_id: Set(None),
+                    tags: Set(json!([])),
                     first_seen_at: Set(now),
                     updated_at: Set(now),
+                    conflicts: Set(None),
                 }
                 .insert(self.ctx.txn)
                 .await?;
-                (id, true, true)
+                (row, true)
             }
         };
+        let id = row.id;
         let attributes = serde_json::to_value(observed).unwrap_or_default();
         self.save_source(
             source,
@@ -503,10 +484,35 @@ impl<'a> InventoryWriter<'a> {
             attributes,
         )
         .await?;
+        let merged = crate::reconcile::device(&self.reports_of(DEVICE, id).await?);
+        let tags = json!(merged.tags);
+        let conflicts = (!merged.conflicts.is_empty()).then(|| json!(merged.conflicts));
+        let changed = created
+            || row.hostname != merged.hostname
+            || row.os_platform != merged.os_platform
+            || row.health != merged.health
+            || row.last_seen != merged.last_seen
+            || row.entra_device_id != merged.entra_device_id
+            || row.tags != tags
+            || row.conflicts != conflicts;
+        if changed {
+            let mut active = row.into_active_model();
+            active.hostname = Set(merged.hostname);
+            active.os_platform = Set(merged.os_platform);
+            active.health = Set(merged.health);
+            active.last_seen = Set(merged.last_seen);
+            active.entra_device_id = Set(merged.entra_device_id);
+            active.tags = Set(tags);
+            active.conflicts = Set(conflicts);
+            active.updated_at = Set(now);
+            active.update(self.ctx.txn).await?;
+        }
         Ok((id, created, changed))
     }
 
-    /// A device another integration reported: same Entra device id, else same hostname.
+    /// A device another integration reported: same Microsoft Entra device id, else the same host
+    /// name, else the same host name without its DNS domain (EDR and RMM tools disagree about
+    /// reporting it).
     async fn matching_device(
         &self,
         observed: &ObservedDevice,
@@ -525,9 +531,16 @@ impl<'a> InventoryWriter<'a> {
         {
             return Ok(Some(found.clone()));
         }
+        if let Some(found) = devices
+            .iter()
+            .find(|d| d.hostname.eq_ignore_ascii_case(&observed.hostname))
+        {
+            return Ok(Some(found.clone()));
+        }
+        let short = crate::reconcile::short_hostname(&observed.hostname);
         Ok(devices
             .into_iter()
-            .find(|d| d.hostname.eq_ignore_ascii_case(&observed.hostname)))
+            .find(|d| crate::reconcile::short_hostname(&d.hostname) == short))
     }
 
     /// Returns (identity id, created, changed). The identity's attributes are reconciled from
@@ -591,7 +604,7 @@ impl<'a> InventoryWriter<'a> {
             attributes,
         )
         .await?;
-        let merged = crate::reconcile::identity(&self.reports_of(id).await?);
+        let merged = crate::reconcile::identity(&self.reports_of(IDENTITY, id).await?);
         let roles = json!(merged.admin_roles);
         let conflicts = (!merged.conflicts.is_empty()).then(|| json!(merged.conflicts));
         let changed = created
@@ -619,15 +632,25 @@ impl<'a> InventoryWriter<'a> {
         Ok((id, created, changed))
     }
 
-    /// What each source of an identity last reported, in the order the sources were first seen.
-    async fn reports_of(
+    /// What each source of an entity last reported, in the order the sources were first seen;
+    /// the reports of integrations since removed no longer count.
+    async fn reports_of<T: serde::de::DeserializeOwned>(
         &self,
-        identity_id: uuid::Uuid,
-    ) -> Result<Vec<(IntegrationId, ObservedIdentity)>, StorageError> {
+        kind: &str,
+        entity_id: uuid::Uuid,
+    ) -> Result<Vec<(IntegrationId, T)>, StorageError> {
+        let connected: Vec<uuid::Uuid> = integration::Entity::find()
+            .filter(integration::Column::TenantId.eq(self.tenant_id.as_uuid()))
+            .all(self.ctx.txn)
+            .await?
+            .into_iter()
+            .map(|i| i.id)
+            .collect();
         let rows = entity_source::Entity::find()
+            .filter(entity_source::Column::IntegrationId.is_in(connected))
             .filter(entity_source::Column::TenantId.eq(self.tenant_id.as_uuid()))
-            .filter(entity_source::Column::EntityKind.eq(IDENTITY))
-            .filter(entity_source::Column::EntityId.eq(identity_id))
+            .filter(entity_source::Column::EntityKind.eq(kind))
+            .filter(entity_source::Column::EntityId.eq(entity_id))
             .order_by_asc(entity_source::Column::FirstSeenAt)
             .order_by_asc(entity_source::Column::Id)
             .all(self.ctx.txn)
@@ -636,7 +659,7 @@ impl<'a> InventoryWriter<'a> {
             .map(|row| {
                 serde_json::from_value(row.attributes)
                     .map(|report| (row.integration_id.into(), report))
-                    .map_err(|e| StorageError::corrupt("identity source attributes", &e))
+                    .map_err(|e| StorageError::corrupt("entity source attributes", &e))
             })
             .collect()
     }
@@ -715,6 +738,17 @@ fn json_strings(value: serde_json::Value, what: &'static str) -> Result<Vec<Stri
     serde_json::from_value(value).map_err(|e| StorageError::corrupt(what, &e))
 }
 
+fn conflicts_of(
+    value: Option<serde_json::Value>,
+    what: &'static str,
+) -> Result<Vec<steward_domain::inventory::AttributeConflict>, StorageError> {
+    value
+        .map(serde_json::from_value)
+        .transpose()
+        .map_err(|e| StorageError::corrupt(what, &e))
+        .map(Option::unwrap_or_default)
+}
+
 fn to_device(row: device::Model, sources: Vec<Source>) -> Result<Device, StorageError> {
     Ok(Device {
         id: row.id,
@@ -728,6 +762,7 @@ fn to_device(row: device::Model, sources: Vec<Source>) -> Result<Device, Storage
         first_seen_at: row.first_seen_at,
         updated_at: row.updated_at,
         sources,
+        conflicts: conflicts_of(row.conflicts, "device conflicts")?,
     })
 }
 
@@ -742,12 +777,7 @@ fn to_identity(row: identity::Model, sources: Vec<Source>) -> Result<Identity, S
         enabled: row.enabled,
         mfa_registered: row.mfa_registered,
         admin_roles: json_strings(row.admin_roles, "identity admin roles")?,
-        conflicts: row
-            .conflicts
-            .map(serde_json::from_value)
-            .transpose()
-            .map_err(|e| StorageError::corrupt("identity conflicts", &e))?
-            .unwrap_or_default(),
+        conflicts: conflicts_of(row.conflicts, "identity conflicts")?,
         first_seen_at: row.first_seen_at,
         updated_at: row.updated_at,
         sources,

@@ -13,7 +13,9 @@ use super::StorageError;
 #[derive(Debug, Clone, Copy)]
 pub(crate) enum Lock {
     /// Every decision of the MSP's tenants: the guardrails count the last hour's automatic
-    /// actions (per tenant and MSP-wide) before recording a new one.
+    /// actions (per tenant and MSP-wide) before recording a new one, and answers and expiries
+    /// of approval requests must not cross a re-decision of the same action. Taken first in
+    /// the transaction; then a batch lock; then audit chains.
     Decisions(MspId),
     /// The state of one batch: its canary settling the members, and a member being queued.
     Batch(Uuid),

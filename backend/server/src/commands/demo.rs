@@ -105,8 +105,8 @@ async fn connect_slack(
 }
 
 /// Gives every demo tenant a simulated customer and integrations with its Defender for
-/// Endpoint and Microsoft Graph (and, for one customer, Okta), pointed at the sandbox on this
-/// listener.
+/// Endpoint and Microsoft Graph (and Okta for one customer, CrowdStrike Falcon for another),
+/// pointed at the sandbox on this listener.
 pub(crate) async fn connect_sandbox(
     config: &Config,
     storage: &Storage,
@@ -121,11 +121,13 @@ pub(crate) async fn connect_sandbox(
         let credentials = sandbox
             .ensure(tenant.id.as_uuid(), &tenant.name, tenant.slug.as_str())
             .await?;
-        for (vendor, api) in [
+        let mut connections: Vec<(Vendor, serde_json::Value, String)> = [
             (Vendor::MicrosoftDefender, "defender/"),
             (Vendor::MicrosoftGraph, "graph/"),
-        ] {
-            let settings = registry::normalize_settings(
+        ]
+        .into_iter()
+        .map(|(vendor, api)| {
+            (
                 vendor,
                 serde_json::json!({
                     "directory_id": credentials.directory_id,
@@ -133,8 +135,31 @@ pub(crate) async fn connect_sandbox(
                     "api_base_url": format!("{base}{api}"),
                     "login_base_url": format!("{base}login/"),
                 }),
+                credentials.client_secret.clone(),
             )
-            .map_err(anyhow::Error::msg)?;
+        })
+        .collect();
+        // Two customers run a second tool of a category, so both vendors of it are shown.
+        match tenant.slug.as_str() {
+            OKTA_TENANT => connections.push((
+                Vendor::Okta,
+                serde_json::json!({"org_url": format!("{base}okta/{}", credentials.okta_org)}),
+                credentials.okta_api_token.clone(),
+            )),
+            FALCON_TENANT => connections.push((
+                Vendor::CrowdStrikeFalcon,
+                serde_json::json!({
+                    "client_id": credentials.falcon_client_id,
+                    "api_base_url": format!("{base}falcon/"),
+                    "member_cid": credentials.falcon_cid,
+                }),
+                credentials.falcon_client_secret.clone(),
+            )),
+            _ => {}
+        }
+        for (vendor, settings, secret) in connections {
+            let settings =
+                registry::normalize_settings(vendor, settings).map_err(anyhow::Error::msg)?;
             let created = demo::connect_integration(
                 storage,
                 clock.as_ref(),
@@ -145,7 +170,7 @@ pub(crate) async fn connect_sandbox(
                     vendor,
                     name: vendor.display_name().to_owned(),
                     settings,
-                    secret: SecretString::from(credentials.client_secret.clone()),
+                    secret: SecretString::from(secret),
                 },
             )
             .await?;
@@ -157,33 +182,11 @@ pub(crate) async fn connect_sandbox(
                 );
             }
         }
-        if tenant.slug.as_str() == OKTA_TENANT {
-            let settings = registry::normalize_settings(
-                Vendor::Okta,
-                serde_json::json!({"org_url": format!("{base}okta/{}", credentials.okta_org)}),
-            )
-            .map_err(anyhow::Error::msg)?;
-            let created = demo::connect_integration(
-                storage,
-                clock.as_ref(),
-                keys,
-                &secrets,
-                tenant,
-                NewIntegration {
-                    vendor: Vendor::Okta,
-                    name: Vendor::Okta.display_name().to_owned(),
-                    settings,
-                    secret: SecretString::from(credentials.okta_api_token.clone()),
-                },
-            )
-            .await?;
-            if created {
-                println!("  connected {} to the sandbox's Okta org", tenant.name);
-            }
-        }
     }
     Ok(())
 }
 
 /// The demo customer whose people sign in through Okta as well as Microsoft Entra ID.
 const OKTA_TENANT: &str = "birch-accounting";
+/// The demo customer whose devices run CrowdStrike Falcon beside Microsoft Defender.
+const FALCON_TENANT: &str = "cobalt-logistics";

@@ -126,6 +126,12 @@ pub struct ConnectForm {
     login_base_url: String,
     #[serde(default)]
     org_url: String,
+    #[serde(default)]
+    falcon_client_id: String,
+    #[serde(default)]
+    falcon_api_base_url: String,
+    #[serde(default)]
+    member_cid: String,
 }
 
 impl ConnectForm {
@@ -139,6 +145,11 @@ impl ConnectForm {
                 ("login_base_url", &self.login_base_url),
             ],
             Vendor::Okta => &[("org_url", &self.org_url)],
+            Vendor::CrowdStrikeFalcon => &[
+                ("client_id", &self.falcon_client_id),
+                ("api_base_url", &self.falcon_api_base_url),
+                ("member_cid", &self.member_cid),
+            ],
         };
         let mut settings = serde_json::json!({});
         for (key, value) in fields {

@@ -373,6 +373,42 @@ impl Loop {
         body
     }
 
+    /// Connects the tenant's simulated CrowdStrike Falcon (as the MSP's API client with the
+    /// customer's member CID); returns the integration.
+    pub async fn connect_falcon(&self) -> Value {
+        let credentials = self
+            .app
+            .sandbox
+            .as_ref()
+            .unwrap()
+            .ensure(
+                self.tenant.id.as_uuid(),
+                &self.tenant.name,
+                self.tenant.slug.as_str(),
+            )
+            .await
+            .unwrap();
+        let (status, body) = self
+            .call(
+                Method::POST,
+                &self.path("integrations"),
+                &self.admin,
+                Some(&json!({
+                    "vendor": "crowdstrike_falcon",
+                    "name": "Falcon",
+                    "settings": {
+                        "client_id": credentials.falcon_client_id,
+                        "api_base_url": self.app.url("/sandbox/falcon/"),
+                        "member_cid": credentials.falcon_cid.to_uppercase(),
+                    },
+                    "credential": credentials.falcon_client_secret,
+                })),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        body
+    }
+
     pub async fn sync_all(&self) {
         let (_, integrations) = self
             .call(Method::GET, &self.path("integrations"), &self.admin, None)

@@ -15,6 +15,8 @@ pub struct Model {
     pub tags: Json,
     pub first_seen_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
+    /// `AttributeConflict`s; `None` when the sources agree.
+    pub conflicts: Option<Json>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -1,8 +1,11 @@
-//! OAuth 2.0 client-credentials tokens from the Microsoft identity platform.
+//! OAuth 2.0 client-credentials tokens: the Microsoft identity platform's and CrowdStrike
+//! Falcon's.
 //!
-//! `POST {login}/{tenant}/oauth2/v2.0/token` with `grant_type=client_credentials`, the app's id and
-//! secret and a `scope` of `{resource}/.default`. Tokens live an hour; one is reused until five
-//! minutes before it expires, and dropped early when the API answers 401.
+//! Microsoft: `POST {login}/{tenant}/oauth2/v2.0/token` with `grant_type=client_credentials`, the
+//! app's id and secret and a `scope` of `{resource}/.default`; tokens live an hour. Falcon:
+//! `POST {api}/oauth2/token` with the API client's id and secret (and `member_cid` for a child CID
+//! under Flight Control); tokens live 30 minutes. A token is reused until five minutes before it
+//! expires, and dropped early when the API answers 401.
 
 use std::time::Duration;
 
@@ -20,13 +23,14 @@ use crate::{
 /// Renew this long before the token says it expires.
 const EARLY_RENEWAL: Duration = Duration::from_secs(300);
 
-/// An app registration's credentials for one resource.
+/// An API client's credentials at one token endpoint.
 #[derive(Debug)]
 pub struct ClientCredentials {
     token_url: Url,
     client_id: String,
     client_secret: SecretString,
-    scope: String,
+    /// The form fields besides the client's id and secret.
+    form: Vec<(&'static str, String)>,
     cached: Mutex<Option<CachedToken>>,
 }
 
@@ -64,13 +68,32 @@ impl ClientCredentials {
         scope: &str,
     ) -> Result<Self, ConnectorError> {
         let token_url = join(login_base, &format!("{directory_id}/oauth2/v2.0/token"))?;
-        Ok(Self {
+        Ok(Self::at(
+            token_url,
+            client_id,
+            client_secret,
+            vec![
+                ("grant_type", "client_credentials".to_owned()),
+                ("scope", scope.to_owned()),
+            ],
+        ))
+    }
+
+    /// Credentials sent to `token_url` with the client's id and secret and `form`.
+    #[must_use]
+    pub fn at(
+        token_url: Url,
+        client_id: &str,
+        client_secret: SecretString,
+        form: Vec<(&'static str, String)>,
+    ) -> Self {
+        Self {
             token_url,
             client_id: client_id.to_owned(),
             client_secret,
-            scope: scope.to_owned(),
+            form,
             cached: Mutex::new(None),
-        })
+        }
     }
 
     /// A valid access token, from cache or freshly issued.
@@ -96,12 +119,15 @@ impl ClientCredentials {
     }
 
     async fn request(&self, http: &VendorHttp) -> Result<CachedToken, ConnectorError> {
-        let form = [
-            ("grant_type", "client_credentials"),
+        let mut form: Vec<(&str, &str)> = vec![
             ("client_id", self.client_id.as_str()),
             ("client_secret", self.client_secret.expose_secret()),
-            ("scope", self.scope.as_str()),
         ];
+        form.extend(
+            self.form
+                .iter()
+                .map(|(name, value)| (*name, value.as_str())),
+        );
         let request = http
             .client()
             .request(Method::POST, self.token_url.clone())
@@ -135,6 +161,13 @@ impl ClientCredentials {
             Err(_) if status == StatusCode::NOT_FOUND => Err(ConnectorError::Configuration(
                 format!("no token endpoint at {}", self.token_url),
             )),
+            Err(_) if matches!(status.as_u16(), 400 | 401 | 403) => {
+                Err(ConnectorError::Authentication(format!(
+                    "the token endpoint refused the credentials (HTTP {}): {}",
+                    status.as_u16(),
+                    text.chars().take(300).collect::<String>()
+                )))
+            }
             Err(_) => Err(ConnectorError::Protocol(format!(
                 "token endpoint answered HTTP {status}"
             ))),

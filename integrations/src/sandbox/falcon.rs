@@ -1,0 +1,740 @@
+//! CrowdStrike Falcon's API for each simulated customer, as Falcon serves it at
+//! `https://api.crowdstrike.com/…`: here `/sandbox/falcon/…` (see
+//! `docs/vendors/crowdstrike-falcon.md`).
+//!
+//! - Authentication: `POST /oauth2/token` with the API client's `client_id` and `client_secret`
+//!   (form fields; `member_cid` must name the customer's CID when given) answers `201` with a
+//!   bearer token that lives 30 minutes; anything else is `403`. API calls without a valid token
+//!   answer `401`.
+//! - Envelope: every answer is `{"meta": {query_time, powered_by, trace_id[, pagination]},
+//!   "resources": […], "errors": [{"code", "message"}]}`.
+//! - Paging: query endpoints return ids with `meta.pagination {offset, limit, total}`; entity
+//!   endpoints take those ids (`ids` query parameters for hosts, at most 100; a JSON body of
+//!   `composite_ids` for alerts).
+//! - Rate limits: every answer carries `X-RateLimit-Limit` and `X-RateLimit-Remaining` for the
+//!   customer's per-minute budget; past it, `429` with `X-RateLimit-RetryAfter` (UTC epoch
+//!   seconds) and no `Retry-After`.
+//! - Containment: `POST /devices/entities/devices-actions/v2?action_name=contain` (or
+//!   `lift_containment`) with `{"ids": […]}` answers `202`; the host's `status` shows
+//!   `containment_pending` (or `lift_containment_pending`) for the next two reads, then
+//!   `contained` (or `normal`).
+
+#![expect(
+    clippy::result_large_err,
+    reason = "helpers short-circuit with the vendor's error response, which lives for one request"
+)]
+
+use std::{
+    collections::HashMap,
+    sync::{
+        Mutex,
+        atomic::{AtomicU64, Ordering},
+    },
+    time::Duration,
+};
+
+use axum::{
+    Form, Json, Router,
+    extract::{RawQuery, State},
+    http::{HeaderMap, HeaderValue, StatusCode, header},
+    response::{IntoResponse, Response},
+    routing::{get, post},
+};
+use chrono::{DateTime, Utc};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use tokio::time::Instant;
+use uuid::Uuid;
+
+use super::{
+    Sandbox,
+    environment::{Environment, SimMachine},
+};
+
+/// Requests per minute per customer (Falcon's default per-CID budget).
+const REQUESTS_PER_MINUTE: u32 = 6000;
+const WINDOW: Duration = Duration::from_secs(60);
+/// Lifetime of issued tokens, as Falcon's `expires_in` says.
+const TOKEN_LIFETIME: Duration = Duration::from_secs(1799);
+/// Host reads a containment change stays pending for.
+const PENDING_READS: u32 = 2;
+
+/// The operations served (method, path), as the Falcon API names them.
+pub const OPERATIONS: [(&str, &str); 6] = [
+    ("POST", "/oauth2/token"),
+    ("GET", "/devices/queries/devices/v1"),
+    ("GET", "/devices/entities/devices/v2"),
+    ("POST", "/devices/entities/devices-actions/v2"),
+    ("GET", "/alerts/queries/alerts/v2"),
+    ("POST", "/alerts/entities/alerts/v2"),
+];
+
+pub(super) fn router<S: Clone + Send + Sync + 'static>(sandbox: Sandbox) -> Router<S> {
+    Router::new()
+        .route("/falcon/oauth2/token", post(token))
+        .route("/falcon/devices/queries/devices/v1", get(query_hosts))
+        .route("/falcon/devices/entities/devices/v2", get(host_details))
+        .route(
+            "/falcon/devices/entities/devices-actions/v2",
+            post(host_action),
+        )
+        .route("/falcon/alerts/queries/alerts/v2", get(query_alerts))
+        .route("/falcon/alerts/entities/alerts/v2", post(alert_details))
+        .with_state(sandbox)
+}
+
+/// A host's containment status, as Falcon's `status` field gives it.
+pub(super) fn status(machine: &SimMachine) -> &'static str {
+    match (machine.falcon_contained, machine.falcon_pending_reads > 0) {
+        (true, true) => "containment_pending",
+        (true, false) => "contained",
+        (false, true) => "lift_containment_pending",
+        (false, false) => "normal",
+    }
+}
+
+/// Issued tokens and per-customer budgets.
+#[derive(Debug, Default)]
+pub(super) struct FalconState {
+    tokens: Mutex<HashMap<String, (Uuid, Instant)>>,
+    windows: Mutex<HashMap<Uuid, (Instant, u32)>>,
+    /// Requests still to answer 429 whatever the budget, per customer.
+    storms: Mutex<HashMap<Uuid, u32>>,
+}
+
+impl Sandbox {
+    /// Makes the next `requests` API calls of `tenant_id`'s Falcon answer 429, as if other
+    /// clients had spent the budget of a window that resets within a second or two.
+    pub fn throttle_falcon(&self, tenant_id: Uuid, requests: u32) {
+        self.inner
+            .falcon
+            .storms
+            .lock()
+            .expect("storm map poisoned")
+            .insert(tenant_id, requests);
+    }
+
+    /// Makes every token issued so far for `tenant_id` invalid, as a revoked API client's are.
+    pub fn revoke_falcon_tokens(&self, tenant_id: Uuid) {
+        self.inner
+            .falcon
+            .tokens
+            .lock()
+            .expect("token map poisoned")
+            .retain(|_, (tenant, _)| *tenant != tenant_id);
+    }
+}
+
+fn epoch_now() -> i64 {
+    #[expect(
+        clippy::disallowed_methods,
+        reason = "rate-limit epochs are compared with the client's real clock"
+    )]
+    let now = Utc::now();
+    now.timestamp()
+}
+
+fn trace_id() -> String {
+    static TRACES: AtomicU64 = AtomicU64::new(1);
+    let n = TRACES.fetch_add(1, Ordering::Relaxed);
+    format!(
+        "{:08x}-0000-4000-8000-{n:012x}",
+        n.wrapping_mul(2_654_435_761) as u32
+    )
+}
+
+fn meta(powered_by: &str) -> Value {
+    json!({"query_time": 0.004, "powered_by": powered_by, "trace_id": trace_id()})
+}
+
+/// Falcon's envelope with `errors` and no resources.
+fn error(status: StatusCode, powered_by: &str, message: &str) -> Response {
+    (
+        status,
+        Json(json!({
+            "meta": meta(powered_by),
+            "resources": [],
+            "errors": [{"code": status.as_u16(), "message": message}],
+        })),
+    )
+        .into_response()
+}
+
+#[derive(Deserialize)]
+struct TokenForm {
+    #[serde(default)]
+    client_id: String,
+    #[serde(default)]
+    client_secret: String,
+    #[serde(default)]
+    member_cid: Option<String>,
+}
+
+/// `POST /oauth2/token`.
+async fn token(State(sandbox): State<Sandbox>, Form(form): Form<TokenForm>) -> Response {
+    let environments = sandbox.inner.environments.lock().await;
+    let Some(environment) = environments.values().find(|e| {
+        let (id, secret) = e.falcon_client();
+        id == form.client_id && secret == form.client_secret
+    }) else {
+        return error(
+            StatusCode::FORBIDDEN,
+            "csam",
+            "access denied, authorization failed",
+        );
+    };
+    if form
+        .member_cid
+        .as_deref()
+        .is_some_and(|cid| !cid.eq_ignore_ascii_case(&environment.falcon_cid()))
+    {
+        return error(
+            StatusCode::FORBIDDEN,
+            "csam",
+            "access denied, member_cid is not a child of this API client's CID",
+        );
+    }
+    let mut bytes = [0u8; 32];
+    if getrandom::fill(&mut bytes).is_err() {
+        return error(StatusCode::INTERNAL_SERVER_ERROR, "csam", "no randomness");
+    }
+    let access_token = hex::encode(bytes);
+    sandbox
+        .inner
+        .falcon
+        .tokens
+        .lock()
+        .expect("token map poisoned")
+        .insert(
+            access_token.clone(),
+            (environment.tenant_id, Instant::now() + TOKEN_LIFETIME),
+        );
+    (
+        StatusCode::CREATED,
+        Json(json!({
+            "access_token": access_token,
+            "token_type": "bearer",
+            "expires_in": TOKEN_LIFETIME.as_secs(),
+        })),
+    )
+        .into_response()
+}
+
+/// The customer of the bearer token, and the rate-limit headers for the answer; the refusal
+/// (401 or 429) otherwise.
+fn admit(
+    sandbox: &Sandbox,
+    headers: &HeaderMap,
+) -> Result<(Uuid, [(String, String); 2]), Response> {
+    let token = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or_default();
+    let tenant = {
+        let tokens = sandbox
+            .inner
+            .falcon
+            .tokens
+            .lock()
+            .expect("token map poisoned");
+        match tokens.get(token) {
+            Some((tenant, expires)) if Instant::now() < *expires => *tenant,
+            _ => None.ok_or_else(|| {
+                error(
+                    StatusCode::UNAUTHORIZED,
+                    "crowdstrike-api-gateway",
+                    "access denied, invalid bearer token",
+                )
+            })?,
+        }
+    };
+    let stormy = {
+        let mut storms = sandbox
+            .inner
+            .falcon
+            .storms
+            .lock()
+            .expect("storm map poisoned");
+        match storms.get_mut(&tenant) {
+            Some(left) if *left > 0 => {
+                *left -= 1;
+                true
+            }
+            _ => false,
+        }
+    };
+    let now = Instant::now();
+    let mut windows = sandbox
+        .inner
+        .falcon
+        .windows
+        .lock()
+        .expect("window map poisoned");
+    let (started, used) = windows.entry(tenant).or_insert((now, 0));
+    if now.duration_since(*started) >= WINDOW {
+        *started = now;
+        *used = 0;
+    }
+    let refused = stormy || *used >= REQUESTS_PER_MINUTE;
+    if !refused {
+        *used += 1;
+    }
+    let remaining = if stormy {
+        0
+    } else {
+        REQUESTS_PER_MINUTE - *used
+    };
+    let limits = [
+        (
+            "x-ratelimit-limit".to_owned(),
+            REQUESTS_PER_MINUTE.to_string(),
+        ),
+        ("x-ratelimit-remaining".to_owned(), remaining.to_string()),
+    ];
+    if refused {
+        let left = if stormy {
+            Duration::ZERO
+        } else {
+            WINDOW.saturating_sub(now.duration_since(*started))
+        };
+        let retry_at = epoch_now() + i64::try_from(left.as_secs() + 1).unwrap_or(60);
+        let mut response = error(
+            StatusCode::TOO_MANY_REQUESTS,
+            "crowdstrike-api-gateway",
+            "API rate limit exceeded.",
+        );
+        with_headers(&mut response, &limits);
+        with_headers(
+            &mut response,
+            &[("x-ratelimit-retryafter".to_owned(), retry_at.to_string())],
+        );
+        return Err(response);
+    }
+    Ok((tenant, limits))
+}
+
+fn with_headers(response: &mut Response, headers: &[(String, String)]) {
+    for (name, value) in headers {
+        if let (Ok(name), Ok(value)) = (
+            header::HeaderName::from_bytes(name.as_bytes()),
+            HeaderValue::from_str(value),
+        ) {
+            response.headers_mut().insert(name, value);
+        }
+    }
+}
+
+/// Admits the request and runs `answer` for its customer, adding the rate-limit headers.
+async fn handle(
+    sandbox: &Sandbox,
+    headers: &HeaderMap,
+    answer: impl AsyncFnOnce(Uuid) -> Response,
+) -> Response {
+    match admit(sandbox, headers) {
+        Ok((tenant, limits)) => {
+            let mut response = answer(tenant).await;
+            with_headers(&mut response, &limits);
+            response
+        }
+        Err(refused) => refused,
+    }
+}
+
+fn query(raw: Option<&str>) -> Vec<(String, String)> {
+    raw.map(|q| serde_urlencoded::from_str(q).unwrap_or_default())
+        .unwrap_or_default()
+}
+
+fn param<'q>(pairs: &'q [(String, String)], name: &str) -> Option<&'q str> {
+    pairs
+        .iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.as_str())
+}
+
+/// `offset` and `limit` within `1..=max` (default `default`).
+fn window(
+    pairs: &[(String, String)],
+    default: usize,
+    max: usize,
+    powered_by: &str,
+) -> Result<(usize, usize), Response> {
+    let number = |name: &str, fallback: usize| -> Result<usize, Response> {
+        param(pairs, name).map_or(Ok(fallback), |v| {
+            v.parse().map_err(|_| {
+                error(
+                    StatusCode::BAD_REQUEST,
+                    powered_by,
+                    &format!("invalid {name}: {v}"),
+                )
+            })
+        })
+    };
+    let offset = number("offset", 0)?;
+    let limit = number("limit", default)?;
+    if limit == 0 || limit > max {
+        return Err(error(
+            StatusCode::BAD_REQUEST,
+            powered_by,
+            &format!("limit must be between 1 and {max}"),
+        ));
+    }
+    Ok((offset, limit))
+}
+
+fn ids_page(ids: Vec<String>, offset: usize, limit: usize, powered_by: &str) -> Response {
+    let total = ids.len();
+    let page: Vec<String> = ids.into_iter().skip(offset).take(limit).collect();
+    let mut meta = meta(powered_by);
+    meta["pagination"] = json!({"offset": offset, "limit": limit, "total": total});
+    Json(json!({"meta": meta, "resources": page, "errors": []})).into_response()
+}
+
+/// The host as `GET /devices/entities/devices/v2` returns it.
+fn host_json(environment: &Environment, machine: &SimMachine) -> Value {
+    let short = machine
+        .computer_dns_name
+        .split('.')
+        .next()
+        .unwrap_or(&machine.computer_dns_name)
+        .to_uppercase();
+    let server = machine.machine_tags.iter().any(|t| t == "Server");
+    json!({
+        "device_id": environment.falcon_device_id(machine),
+        "cid": environment.falcon_cid(),
+        "hostname": short,
+        "platform_name": "Windows",
+        "os_version": if server { "Windows Server 2022" } else { "Windows 11" },
+        "product_type_desc": if server { "Server" } else { "Workstation" },
+        "agent_version": "7.19.18913.0",
+        "first_seen": machine.first_seen,
+        "last_seen": machine.last_seen,
+        "local_ip": machine.last_ip_address,
+        "external_ip": "203.0.113.24",
+        "mac_address": format!("00-15-5d-{}", &environment.falcon_device_id(machine)[..6]),
+        "serial_number": format!("SN{}", &machine.id[..10].to_uppercase()),
+        "status": status(machine),
+        "reduced_functionality_mode": "no",
+        "provision_status": "Provisioned",
+        "tags": machine
+            .machine_tags
+            .iter()
+            .map(|t| format!("FalconGroupingTags/{}", t.replace(' ', "_")))
+            .collect::<Vec<_>>(),
+    })
+}
+
+/// `GET /devices/queries/devices/v1`: host ids by hostname, `offset`/`limit` (1–5000, default
+/// 100); `filter` takes `hostname:'…'`.
+async fn query_hosts(
+    State(sandbox): State<Sandbox>,
+    headers: HeaderMap,
+    RawQuery(raw): RawQuery,
+) -> Response {
+    handle(&sandbox, &headers, async |tenant| {
+        let pairs = query(raw.as_deref());
+        let (offset, limit) = match window(&pairs, 100, 5000, "device-api") {
+            Ok(window) => window,
+            Err(refused) => return refused,
+        };
+        let hostname = match param(&pairs, "filter") {
+            None => None,
+            Some(filter) => match filter
+                .strip_prefix("hostname:'")
+                .and_then(|rest| rest.strip_suffix('\''))
+            {
+                Some(name) => Some(name.to_owned()),
+                None => {
+                    return error(
+                        StatusCode::BAD_REQUEST,
+                        "device-api",
+                        &format!("invalid filter: {filter}"),
+                    );
+                }
+            },
+        };
+        let environments = sandbox.inner.environments.lock().await;
+        let Some(environment) = environments.get(&tenant) else {
+            return error(StatusCode::NOT_FOUND, "device-api", "no such customer");
+        };
+        let mut hosts: Vec<(String, String)> = environment
+            .machines
+            .iter()
+            .map(|m| {
+                let host = host_json(environment, m);
+                (
+                    host["hostname"].as_str().unwrap_or_default().to_owned(),
+                    environment.falcon_device_id(m),
+                )
+            })
+            .filter(|(name, _)| {
+                hostname
+                    .as_deref()
+                    .is_none_or(|wanted| name.eq_ignore_ascii_case(wanted))
+            })
+            .collect();
+        hosts.sort();
+        let ids = hosts.into_iter().map(|(_, id)| id).collect();
+        ids_page(ids, offset, limit, "device-api")
+    })
+    .await
+}
+
+/// `GET /devices/entities/devices/v2?ids=…` (at most 100): the hosts found; unknown ids are
+/// listed in `errors` (404 when none is found). Each read advances a pending containment.
+async fn host_details(
+    State(sandbox): State<Sandbox>,
+    headers: HeaderMap,
+    RawQuery(raw): RawQuery,
+) -> Response {
+    handle(&sandbox, &headers, async |tenant| {
+        let pairs = query(raw.as_deref());
+        let ids: Vec<String> = pairs
+            .iter()
+            .filter(|(k, _)| k == "ids")
+            .map(|(_, v)| v.clone())
+            .collect();
+        if ids.is_empty() || ids.len() > 100 {
+            return error(
+                StatusCode::BAD_REQUEST,
+                "device-api",
+                "ids: between 1 and 100 host ids are required",
+            );
+        }
+        let found = sandbox
+            .mutate(tenant, |environment| {
+                let mut hosts = Vec::new();
+                let mut missing = Vec::new();
+                for id in &ids {
+                    let Some(index) = environment
+                        .machines
+                        .iter()
+                        .position(|m| environment.falcon_device_id(m) == *id)
+                    else {
+                        missing.push(id.clone());
+                        continue;
+                    };
+                    hosts.push(host_json(environment, &environment.machines[index]));
+                    let machine = &mut environment.machines[index];
+                    machine.falcon_pending_reads = machine.falcon_pending_reads.saturating_sub(1);
+                }
+                (hosts, missing)
+            })
+            .await;
+        let Ok((hosts, missing)) = found else {
+            return error(StatusCode::NOT_FOUND, "device-api", "no such customer");
+        };
+        let errors: Vec<Value> = missing
+            .iter()
+            .map(|id| json!({"code": 404, "message": format!("Device not found: {id}")}))
+            .collect();
+        let status = if hosts.is_empty() {
+            StatusCode::NOT_FOUND
+        } else {
+            StatusCode::OK
+        };
+        (
+            status,
+            Json(json!({"meta": meta("device-api"), "resources": hosts, "errors": errors})),
+        )
+            .into_response()
+    })
+    .await
+}
+
+#[derive(Deserialize)]
+struct IdsBody {
+    #[serde(default)]
+    ids: Vec<String>,
+}
+
+/// `POST /devices/entities/devices-actions/v2?action_name=contain|lift_containment` with
+/// `{"ids": […]}`: `202`, the change pending for the next reads. A host already in (or on its
+/// way to) the requested state is accepted again without a change.
+async fn host_action(
+    State(sandbox): State<Sandbox>,
+    headers: HeaderMap,
+    RawQuery(raw): RawQuery,
+    body: axum::body::Bytes,
+) -> Response {
+    handle(&sandbox, &headers, async |tenant| {
+        let pairs = query(raw.as_deref());
+        let contain = match param(&pairs, "action_name") {
+            Some("contain") => true,
+            Some("lift_containment") => false,
+            other => {
+                return error(
+                    StatusCode::BAD_REQUEST,
+                    "device-api",
+                    &format!(
+                        "action_name must be one of contain, lift_containment, hide_host, unhide_host, detection_suppress, detection_unsuppress; got {}",
+                        other.unwrap_or("nothing")
+                    ),
+                );
+            }
+        };
+        let Ok(IdsBody { ids }) = serde_json::from_slice::<IdsBody>(&body) else {
+            return error(StatusCode::BAD_REQUEST, "device-api", "body must be {\"ids\": [...]}");
+        };
+        if ids.is_empty() {
+            return error(StatusCode::BAD_REQUEST, "device-api", "ids must not be empty");
+        }
+        let done = sandbox
+            .mutate(tenant, |environment| {
+                let mut resources = Vec::new();
+                let mut missing = Vec::new();
+                for id in &ids {
+                    let Some(index) = environment
+                        .machines
+                        .iter()
+                        .position(|m| environment.falcon_device_id(m) == *id)
+                    else {
+                        missing.push(id.clone());
+                        continue;
+                    };
+                    let machine = &mut environment.machines[index];
+                    if machine.falcon_contained != contain {
+                        machine.falcon_contained = contain;
+                        machine.falcon_pending_reads = PENDING_READS;
+                    }
+                    resources.push(json!({"id": id, "path": "/devices/entities/devices/v1"}));
+                }
+                (resources, missing)
+            })
+            .await;
+        let Ok((resources, missing)) = done else {
+            return error(StatusCode::NOT_FOUND, "device-api", "no such customer");
+        };
+        if resources.is_empty() {
+            return error(
+                StatusCode::NOT_FOUND,
+                "device-api",
+                &format!("Device not found: {}", missing.join(", ")),
+            );
+        }
+        (
+            StatusCode::ACCEPTED,
+            Json(json!({"meta": meta("device-api"), "resources": resources, "errors": []})),
+        )
+            .into_response()
+    })
+    .await
+}
+
+/// `updated_timestamp:>'…'` or `>=`, the filter incremental reads use.
+fn updated_since(filter: &str) -> Option<(DateTime<Utc>, bool)> {
+    let rest = filter.strip_prefix("updated_timestamp:")?;
+    let (inclusive, quoted) = match rest.strip_prefix(">=") {
+        Some(quoted) => (true, quoted),
+        None => (false, rest.strip_prefix('>')?),
+    };
+    let time = quoted
+        .strip_prefix('\'')?
+        .strip_suffix('\'')?
+        .parse()
+        .ok()?;
+    Some((time, inclusive))
+}
+
+/// `GET /alerts/queries/alerts/v2`: composite ids of alerts, oldest update first; `filter` takes
+/// `updated_timestamp:>'…'` (or `>=`); `offset`/`limit` (1–10000, default 100).
+async fn query_alerts(
+    State(sandbox): State<Sandbox>,
+    headers: HeaderMap,
+    RawQuery(raw): RawQuery,
+) -> Response {
+    handle(&sandbox, &headers, async |tenant| {
+        let pairs = query(raw.as_deref());
+        let (offset, limit) = match window(&pairs, 100, 10_000, "detectsapi") {
+            Ok(window) => window,
+            Err(refused) => return refused,
+        };
+        let since = match param(&pairs, "filter") {
+            None => None,
+            Some(filter) => match updated_since(filter) {
+                Some(since) => Some(since),
+                None => {
+                    return error(
+                        StatusCode::BAD_REQUEST,
+                        "detectsapi",
+                        &format!("invalid filter: {filter}"),
+                    );
+                }
+            },
+        };
+        let environments = sandbox.inner.environments.lock().await;
+        let Some(environment) = environments.get(&tenant) else {
+            return error(StatusCode::NOT_FOUND, "detectsapi", "no such customer");
+        };
+        let mut alerts: Vec<(DateTime<Utc>, String)> = environment
+            .falcon_alerts
+            .iter()
+            .filter_map(|a| {
+                let updated: DateTime<Utc> = a["updated_timestamp"].as_str()?.parse().ok()?;
+                let id = a["composite_id"].as_str()?.to_owned();
+                Some((updated, id))
+            })
+            .filter(|(updated, _)| {
+                since.is_none_or(|(since, inclusive)| {
+                    if inclusive {
+                        *updated >= since
+                    } else {
+                        *updated > since
+                    }
+                })
+            })
+            .collect();
+        alerts.sort();
+        let ids = alerts.into_iter().map(|(_, id)| id).collect();
+        ids_page(ids, offset, limit, "detectsapi")
+    })
+    .await
+}
+
+#[derive(Deserialize)]
+struct CompositeIds {
+    #[serde(default)]
+    composite_ids: Vec<String>,
+}
+
+/// `POST /alerts/entities/alerts/v2` with `{"composite_ids": […]}` (at most 1000).
+async fn alert_details(
+    State(sandbox): State<Sandbox>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Response {
+    handle(&sandbox, &headers, async |tenant| {
+        let Ok(CompositeIds { composite_ids }) = serde_json::from_slice::<CompositeIds>(&body)
+        else {
+            return error(
+                StatusCode::BAD_REQUEST,
+                "detectsapi",
+                "body must be {\"composite_ids\": [...]}",
+            );
+        };
+        if composite_ids.is_empty() || composite_ids.len() > 1000 {
+            return error(
+                StatusCode::BAD_REQUEST,
+                "detectsapi",
+                "composite_ids: between 1 and 1000 ids are required",
+            );
+        }
+        let environments = sandbox.inner.environments.lock().await;
+        let Some(environment) = environments.get(&tenant) else {
+            return error(StatusCode::NOT_FOUND, "detectsapi", "no such customer");
+        };
+        let alerts: Vec<Value> = environment
+            .falcon_alerts
+            .iter()
+            .filter(|a| {
+                a["composite_id"]
+                    .as_str()
+                    .is_some_and(|id| composite_ids.iter().any(|wanted| wanted == id))
+            })
+            .cloned()
+            .collect();
+        Json(json!({"meta": meta("detectsapi"), "resources": alerts, "errors": []})).into_response()
+    })
+    .await
+}
