@@ -372,6 +372,7 @@ async fn the_openapi_document_describes_every_route() {
         ("delete", "/api/v1/tokens/{token_id}"),
         ("get", "/api/v1/tenants/{tenant_id}/integrations"),
         ("post", "/api/v1/tenants/{tenant_id}/integrations"),
+        ("get", "/api/v1/tenants/{tenant_id}/coverage"),
         (
             "get",
             "/api/v1/tenants/{tenant_id}/integrations/{integration_id}",

@@ -46,7 +46,9 @@ fn expectation(operation_id: &str) -> (&'static [Role], StatusCode) {
             (READERS_OF_THE_MSP, forbidden)
         }
         "list_tenant_audit" => (&[MspAdmin, Technician, Auditor, CustomerOwner], forbidden),
-        "list_integrations" | "get_integration" => (&[MspAdmin, Technician, Auditor], forbidden),
+        "list_integrations" | "get_integration" | "get_coverage" => {
+            (&[MspAdmin, Technician, Auditor], forbidden)
+        }
         "create_integration" | "update_integration" | "remove_integration" | "test_integration"
         | "sync_integration" => (ADMIN, forbidden),
         "run_scenario" => (&[MspAdmin, Technician], forbidden),

@@ -89,6 +89,27 @@ impl Setup {
         self.app.call(method, path, Some(token), body).await
     }
 
+    /// Connects the simulated Defender for Endpoint and Microsoft Graph; their ids.
+    async fn connect_microsoft(&self) -> Vec<String> {
+        let mut ids = Vec::new();
+        for (vendor, api, name) in [
+            ("microsoft_defender", "defender", "Defender"),
+            ("microsoft_graph", "graph", "Entra ID"),
+        ] {
+            let (status, created) = self
+                .call(
+                    Method::POST,
+                    &self.integrations(),
+                    &self.admin,
+                    Some(&self.body(vendor, api, name)),
+                )
+                .await;
+            assert_eq!(status, StatusCode::CREATED, "{created}");
+            ids.push(created["id"].as_str().unwrap().to_owned());
+        }
+        ids
+    }
+
     /// The tenant's identities, as a technician lists them.
     async fn identities(&self) -> Value {
         let path = format!("/api/v1/tenants/{}/identities", self.tenant.id);
@@ -516,22 +537,7 @@ async fn a_credential_sealed_under_another_key_is_reported_not_used() {
 async fn synchronizing_fills_the_inventory_and_events_once_with_provenance() {
     let db = TestDatabase::migrated().await;
     let s = setup(&db).await;
-    let mut ids = Vec::new();
-    for (vendor, api, name) in [
-        ("microsoft_defender", "defender", "Defender"),
-        ("microsoft_graph", "graph", "Entra ID"),
-    ] {
-        let (status, created) = s
-            .call(
-                Method::POST,
-                &s.integrations(),
-                &s.admin,
-                Some(&s.body(vendor, api, name)),
-            )
-            .await;
-        assert_eq!(status, StatusCode::CREATED, "{created}");
-        ids.push(created["id"].as_str().unwrap().to_owned());
-    }
+    let ids = s.connect_microsoft().await;
     let sync = |id: &str| format!("{}/{id}/sync", s.integrations());
 
     let (status, report) = s.call(Method::POST, &sync(&ids[0]), &s.admin, None).await;
@@ -863,6 +869,12 @@ async fn an_okta_org_is_connected_with_its_url_and_api_token_and_merges_with_ent
         "{}",
         page.body
     );
+    assert!(page.body.contains("Coverage"), "{}", page.body);
+    assert!(
+        page.body.contains("no RMM, PSA, EDR, backup connected"),
+        "{}",
+        page.body
+    );
 
     // A wrong token: the test fails with Okta's reason and the integration is failing.
     let (status, _) = s
@@ -980,4 +992,68 @@ async fn a_falcon_api_client_is_connected_with_its_cid_and_tested() {
         devices["items"].as_array().unwrap().len(),
         state.devices.len()
     );
+}
+
+#[tokio::test]
+async fn coverage_shows_each_blind_spot_and_scores_the_tenant() {
+    let db = TestDatabase::migrated().await;
+    let s = setup(&db).await;
+    let path = format!("/api/v1/tenants/{}/coverage", s.tenant.id);
+    let (status, empty) = s.call(Method::GET, &path, &s.technician, None).await;
+    assert_eq!(status, StatusCode::OK, "{empty}");
+    assert_eq!(empty["score"], 100, "nothing to check yet");
+    assert_eq!(
+        empty["missing"],
+        json!(["rmm", "psa", "identity_provider", "edr", "backup"])
+    );
+
+    for id in s.connect_microsoft().await {
+        let (_, synced) = s
+            .call(
+                Method::POST,
+                &format!("{}/{id}/sync", s.integrations()),
+                &s.admin,
+                None,
+            )
+            .await;
+        assert_eq!(synced["ok"], true, "{synced}");
+    }
+    let (_, coverage) = s.call(Method::GET, &path, &s.technician, None).await;
+    assert_eq!(coverage["connected"], json!(["identity_provider", "edr"]));
+    assert_eq!(coverage["missing"], json!(["rmm", "psa", "backup"]));
+    let devices = coverage["devices"].as_array().unwrap();
+    let identities = coverage["identities"].as_array().unwrap();
+    let state = s
+        .app
+        .sandbox
+        .as_ref()
+        .unwrap()
+        .state(s.tenant.id.as_uuid())
+        .await
+        .unwrap();
+    assert_eq!(devices.len(), state.devices.len());
+    for device in devices {
+        assert_eq!(device["covered_by"], json!(["edr"]), "{device}");
+        assert_eq!(
+            device["gaps"],
+            json!(["no RMM reports it", "no backup reports it"])
+        );
+    }
+    let without_mfa: Vec<&Value> = identities
+        .iter()
+        .filter(|i| !i["gaps"].as_array().unwrap().is_empty())
+        .collect();
+    assert_eq!(without_mfa.len(), 1, "{identities:#?}");
+    assert_eq!(without_mfa[0]["privileged"], true);
+    assert_eq!(
+        without_mfa[0]["gaps"],
+        json!(["an administrator without a second factor"])
+    );
+    // Each device passes one of three checks (EDR), each identity with MFA its one.
+    let passed = devices.len() + identities.len() - without_mfa.len();
+    let checks = devices.len() * 3 + identities.len();
+    assert_eq!(coverage["score"], passed * 100 / checks);
+
+    let (status, _) = s.call(Method::GET, &path, &s.owner, None).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "coverage is for MSP staff");
 }

@@ -3,6 +3,7 @@
 use leptos::prelude::*;
 use steward_domain::{
     IntegrationId,
+    coverage::Coverage,
     inventory::{AttributeConflict, Device, Identity},
     tenancy::{Tenant, TenantStatus, User},
 };
@@ -33,6 +34,8 @@ pub struct TenantPage {
     /// Names of the tenant's integrations, for conflicts to say who reported what; empty for
     /// callers who may not see integrations.
     pub source_names: Vec<(IntegrationId, String)>,
+    /// Blind spots, for callers who may see integrations.
+    pub coverage: Option<Coverage>,
     pub csrf_token: String,
 }
 
@@ -154,6 +157,47 @@ pub fn render(chrome: Chrome, page: TenantPage) -> String {
             }
         })
         .collect_view();
+    let coverage = page.coverage.as_ref().map(|coverage| {
+        let missing = if coverage.missing.is_empty() {
+            "every kind of tool is connected".to_owned()
+        } else {
+            format!(
+                "no {} connected",
+                coverage
+                    .missing
+                    .iter()
+                    .map(|c| c.label())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )
+        };
+        let device_gaps = coverage
+            .devices
+            .iter()
+            .filter(|d| !d.gaps.is_empty())
+            .count();
+        let identity_gaps: Vec<String> = coverage
+            .identities
+            .iter()
+            .filter(|i| !i.gaps.is_empty())
+            .map(|i| format!("{}: {}", i.user_principal_name, i.gaps.join(", ")))
+            .collect();
+        let identity_items = identity_gaps
+            .into_iter()
+            .map(|gap| view! { <li>{gap}</li> })
+            .collect_view();
+        view! {
+            <section class="card">
+                <h2>"Coverage"</h2>
+                <dl class="facts">
+                    <div><dt>"Score"</dt><dd>{format!("{}%", coverage.score)}</dd></div>
+                    <div><dt>"Tools"</dt><dd>{missing}</dd></div>
+                    <div><dt>"Devices with gaps"</dt><dd>{format!("{device_gaps} of {}", coverage.devices.len())}</dd></div>
+                </dl>
+                <ul class="plain">{identity_items}</ul>
+            </section>
+        }
+    });
     let offboarded = tenant.offboarded_at.map(|at| {
         view! { <div><dt>"Offboarded"</dt><dd>{when(at)}</dd></div> }
     });
@@ -175,6 +219,7 @@ pub fn render(chrome: Chrome, page: TenantPage) -> String {
                 <div><dt>"Id"</dt><dd class="mono">{tenant.id.to_string()}</dd></div>
             </dl>
         </section>
+        {coverage}
         <section class="card">
             <h2>"Who has access"</h2>
             <div class="table-wrap">

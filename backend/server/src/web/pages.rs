@@ -395,18 +395,18 @@ pub async fn tenant(
     })?;
     let devices = scope.inventory().devices().await?;
     let identities = scope.inventory().identities().await?;
-    // Conflicts name their sources by integration where the caller may see integrations.
-    let source_names = if s.caller.allows(Permission::ReadIntegrations) {
-        scope
-            .integrations()?
-            .list()
-            .await?
-            .into_iter()
-            .map(|i| (i.id, i.name))
-            .collect()
+    // Conflicts name their sources by integration, and coverage shows, where the caller may
+    // see integrations.
+    let integrations = if s.caller.allows(Permission::ReadIntegrations) {
+        scope.integrations()?.list().await?
     } else {
         Vec::new()
     };
+    let coverage = s.caller.allows(Permission::ReadIntegrations).then(|| {
+        let vendors: Vec<_> = integrations.iter().map(|i| (i.id, i.vendor)).collect();
+        steward_domain::coverage::coverage(tenant_id, &vendors, &devices, &identities)
+    });
+    let source_names = integrations.into_iter().map(|i| (i.id, i.name)).collect();
     let current = format!("/tenants/{tenant_id}");
     let chrome = chrome(&s, &current, query.flash()).await?;
     Ok(Html(tenant::render(
@@ -422,6 +422,7 @@ pub async fn tenant(
             devices,
             identities,
             source_names,
+            coverage,
             csrf_token: s.session.csrf_token.clone(),
         },
     ))

@@ -1,9 +1,11 @@
-//! A tenant's inventory and events, for anyone who can see the tenant.
+//! A tenant's inventory and events, for anyone who can see the tenant; its coverage (blind
+//! spots), for MSP staff.
 
 use axum::Json;
 use serde::Deserialize;
 use steward_domain::{
     TenantId,
+    coverage::{self, Coverage},
     inventory::{Device, Identity, StoredEvent},
     observations::OcsfClass,
 };
@@ -25,6 +27,39 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(list_devices))
         .routes(routes!(list_identities))
         .routes(routes!(list_events))
+        .routes(routes!(get_coverage))
+}
+
+/// Blind spots (MSP staff): which devices each kind of tool reports (EDR, RMM, backup), which
+/// identities lack a second factor, which tool categories have no integration, and a score.
+#[utoipa::path(
+    get,
+    path = "/api/v1/tenants/{tenant_id}/coverage",
+    tag = "inventory",
+    params(("tenant_id" = TenantId, Path, description = "The tenant's id")),
+    responses((status = OK, body = Coverage), ReadErrors),
+    security(("api_token" = []))
+)]
+async fn get_coverage(
+    ctx: CallerContext,
+    ApiPath(tenant_id): ApiPath<TenantId>,
+) -> Result<Json<Coverage>, ApiError> {
+    let scope = ctx.tenant(tenant_id).await?;
+    let integrations: Vec<_> = scope
+        .integrations()?
+        .list()
+        .await?
+        .into_iter()
+        .map(|i| (i.id, i.vendor))
+        .collect();
+    let devices = scope.inventory().devices().await?;
+    let identities = scope.inventory().identities().await?;
+    Ok(Json(coverage::coverage(
+        tenant_id,
+        &integrations,
+        &devices,
+        &identities,
+    )))
 }
 
 list_body!(
