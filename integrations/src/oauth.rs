@@ -118,6 +118,35 @@ impl ClientCredentials {
         *self.cached.lock().await = None;
     }
 
+    /// Sends the request `build` makes with this client's bearer token. Tokens can be revoked
+    /// or expire early, so an answer of 401 renews the token once and sends again; any other
+    /// answer is returned as it is.
+    ///
+    /// # Errors
+    /// [`ConnectorError`] when no token is issued or the request cannot be sent.
+    pub(crate) async fn send(
+        &self,
+        http: &VendorHttp,
+        build: impl Fn() -> reqwest::RequestBuilder,
+        idempotency: Idempotency,
+    ) -> Result<reqwest::Response, ConnectorError> {
+        let mut renewed = false;
+        loop {
+            let token = self.token(http).await?;
+            let request = build()
+                .bearer_auth(token.expose_secret())
+                .build()
+                .map_err(|e| ConnectorError::Configuration(e.to_string()))?;
+            let response = http.send(request, idempotency).await?;
+            if response.status() == StatusCode::UNAUTHORIZED && !renewed {
+                self.invalidate().await;
+                renewed = true;
+                continue;
+            }
+            return Ok(response);
+        }
+    }
+
     async fn request(&self, http: &VendorHttp) -> Result<CachedToken, ConnectorError> {
         let mut form: Vec<(&str, &str)> = vec![
             ("client_id", self.client_id.as_str()),

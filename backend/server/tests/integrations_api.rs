@@ -110,6 +110,17 @@ impl Setup {
         ids
     }
 
+    /// The simulated customer's vendor-side state.
+    async fn sandbox_state(&self) -> steward_integrations::sandbox::SandboxState {
+        self.app
+            .sandbox
+            .as_ref()
+            .unwrap()
+            .state(self.tenant.id.as_uuid())
+            .await
+            .unwrap()
+    }
+
     /// The tenant's identities, as a technician lists them.
     async fn identities(&self) -> Value {
         let path = format!("/api/v1/tenants/{}/identities", self.tenant.id);
@@ -778,14 +789,7 @@ async fn an_okta_org_is_connected_with_its_url_and_api_token_and_merges_with_ent
     }
     let identities = s.identities().await;
     let items = identities["items"].as_array().unwrap();
-    let state = s
-        .app
-        .sandbox
-        .as_ref()
-        .unwrap()
-        .state(s.tenant.id.as_uuid())
-        .await
-        .unwrap();
+    let state = s.sandbox_state().await;
     assert_eq!(items.len(), state.users.len(), "{identities:#}");
     for identity in items {
         let mut sources: Vec<&Value> = identity["sources"]
@@ -980,14 +984,7 @@ async fn a_falcon_api_client_is_connected_with_its_cid_and_tested() {
             None,
         )
         .await;
-    let state = s
-        .app
-        .sandbox
-        .as_ref()
-        .unwrap()
-        .state(s.tenant.id.as_uuid())
-        .await
-        .unwrap();
+    let state = s.sandbox_state().await;
     assert_eq!(
         devices["items"].as_array().unwrap().len(),
         state.devices.len()
@@ -1023,14 +1020,7 @@ async fn coverage_shows_each_blind_spot_and_scores_the_tenant() {
     assert_eq!(coverage["missing"], json!(["rmm", "psa", "backup"]));
     let devices = coverage["devices"].as_array().unwrap();
     let identities = coverage["identities"].as_array().unwrap();
-    let state = s
-        .app
-        .sandbox
-        .as_ref()
-        .unwrap()
-        .state(s.tenant.id.as_uuid())
-        .await
-        .unwrap();
+    let state = s.sandbox_state().await;
     assert_eq!(devices.len(), state.devices.len());
     for device in devices {
         assert_eq!(device["covered_by"], json!(["edr"]), "{device}");

@@ -2,7 +2,7 @@
 //! envelope and its error codes.
 
 use reqwest::{Method, Response, StatusCode};
-use secrecy::{ExposeSecret, SecretString};
+use secrecy::SecretString;
 use serde::{Deserialize, de::DeserializeOwned};
 use url::Url;
 
@@ -83,33 +83,26 @@ impl FalconApi {
         body: Option<&serde_json::Value>,
         idempotency: Idempotency,
     ) -> Result<Response, ConnectorError> {
-        let mut renewed = false;
-        loop {
-            let token = self.credentials.token(&self.http).await?;
-            let mut builder = self
+        let build = || {
+            let builder = self
                 .http
                 .client()
                 .request(method.clone(), url.clone())
-                .bearer_auth(token.expose_secret())
                 .header(reqwest::header::ACCEPT, "application/json");
-            if let Some(body) = body {
-                builder = builder.json(body);
+            match body {
+                Some(body) => builder.json(body),
+                None => builder,
             }
-            let request = builder
-                .build()
-                .map_err(|e| ConnectorError::Configuration(e.to_string()))?;
-            let response = self.http.send(request, idempotency).await?;
-            let status = response.status();
-            if status == StatusCode::UNAUTHORIZED && !renewed {
-                self.credentials.invalidate().await;
-                renewed = true;
-                continue;
-            }
-            if status.is_success() || status == StatusCode::NOT_FOUND {
-                return Ok(response);
-            }
-            return Err(error_from(response).await);
+        };
+        let response = self
+            .credentials
+            .send(&self.http, build, idempotency)
+            .await?;
+        let status = response.status();
+        if status.is_success() || status == StatusCode::NOT_FOUND {
+            return Ok(response);
         }
+        Err(error_from(response).await)
     }
 
     /// Sends and reads the envelope; 404 is `None`.

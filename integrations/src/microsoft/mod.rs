@@ -10,7 +10,7 @@ pub mod graph;
 use std::sync::Arc;
 
 use reqwest::{Method, Response, StatusCode};
-use secrecy::{ExposeSecret, SecretString};
+use secrecy::SecretString;
 use serde::{Deserialize, Serialize, de::DeserializeOwned};
 use steward_domain::clock::Clock;
 use url::Url;
@@ -116,40 +116,25 @@ impl MicrosoftApi {
         body: Option<&serde_json::Value>,
         idempotency: Idempotency,
     ) -> Result<Response, ConnectorError> {
-        let mut renewed = false;
-        loop {
-            let token = self.credentials.token(&self.http).await?;
-            let mut builder = self
-                .http
-                .client()
-                .request(method.clone(), url.clone())
-                .bearer_auth(token.expose_secret());
+        let build = || {
+            let mut builder = self.http.client().request(method.clone(), url.clone());
             for (name, value) in &self.extra_headers {
                 builder = builder.header(*name, *value);
             }
             if let Some(body) = body {
                 builder = builder.json(body);
             }
-            let request = builder
-                .build()
-                .map_err(|e| ConnectorError::Configuration(e.to_string()))?;
-            let response = self
-                .http
-                .send(request, idempotency)
-                .await
-                .map_err(ConnectorError::from)?;
-            let status = response.status();
-            if status == StatusCode::UNAUTHORIZED && !renewed {
-                // Tokens can be revoked or expire early; one fresh token settles which it is.
-                self.credentials.invalidate().await;
-                renewed = true;
-                continue;
-            }
-            if status.is_success() || status == StatusCode::NOT_FOUND {
-                return Ok(response);
-            }
-            return Err(error_from(response).await);
+            builder
+        };
+        let response = self
+            .credentials
+            .send(&self.http, build, idempotency)
+            .await?;
+        let status = response.status();
+        if status.is_success() || status == StatusCode::NOT_FOUND {
+            return Ok(response);
         }
+        Err(error_from(response).await)
     }
 
     /// GETs one JSON document; `None` on 404.

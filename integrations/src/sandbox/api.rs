@@ -21,8 +21,9 @@ use uuid::Uuid;
 
 use super::{
     Api, IssuedToken, Sandbox,
-    environment::{AuthMethodKind, DEFAULT_USER_PROPERTIES, Environment, Fault, SimMachineAction},
+    environment::{AuthMethodKind, DEFAULT_USER_PROPERTIES, Fault, SimMachineAction},
     odata::{self, Filter},
+    with_environment,
 };
 
 pub(super) fn router<S: Clone + Send + Sync + 'static>(sandbox: Sandbox) -> Router<S> {
@@ -446,15 +447,6 @@ fn defender_collection(
         "value": value,
     }))
     .into_response()
-}
-
-async fn with_environment<T>(
-    sandbox: &Sandbox,
-    tenant_id: Uuid,
-    read: impl FnOnce(&mut Environment) -> T,
-) -> Option<T> {
-    let mut environments = sandbox.inner.environments.lock().await;
-    environments.get_mut(&tenant_id).map(read)
 }
 
 async fn machines(

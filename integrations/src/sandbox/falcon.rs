@@ -49,6 +49,7 @@ use uuid::Uuid;
 use super::{
     Sandbox,
     environment::{Environment, SimMachine},
+    with_environment,
 };
 
 /// Requests per minute per customer (Falcon's default per-CID budget).
@@ -392,18 +393,22 @@ fn ids_page(ids: Vec<String>, offset: usize, limit: usize, powered_by: &str) -> 
 }
 
 /// The host as `GET /devices/entities/devices/v2` returns it.
-fn host_json(environment: &Environment, machine: &SimMachine) -> Value {
-    let short = machine
+/// The host name Falcon reports: the machine's name without its DNS domain, upper case.
+pub(super) fn hostname(machine: &SimMachine) -> String {
+    machine
         .computer_dns_name
         .split('.')
         .next()
         .unwrap_or(&machine.computer_dns_name)
-        .to_uppercase();
+        .to_uppercase()
+}
+
+fn host_json(environment: &Environment, machine: &SimMachine) -> Value {
     let server = machine.machine_tags.iter().any(|t| t == "Server");
     json!({
         "device_id": environment.falcon_device_id(machine),
         "cid": environment.falcon_cid(),
-        "hostname": short,
+        "hostname": hostname(machine),
         "platform_name": "Windows",
         "os_version": if server { "Windows Server 2022" } else { "Windows 11" },
         "product_type_desc": if server { "Server" } else { "Workstation" },
@@ -438,7 +443,7 @@ async fn query_hosts(
             Ok(window) => window,
             Err(refused) => return refused,
         };
-        let hostname = match param(&pairs, "filter") {
+        let wanted_name = match param(&pairs, "filter") {
             None => None,
             Some(filter) => match filter
                 .strip_prefix("hostname:'")
@@ -454,26 +459,22 @@ async fn query_hosts(
                 }
             },
         };
-        let environments = sandbox.inner.environments.lock().await;
-        let Some(environment) = environments.get(&tenant) else {
+        let Some(mut hosts) = with_environment(&sandbox, tenant, |environment| {
+            environment
+                .machines
+                .iter()
+                .map(|m| (hostname(m), environment.falcon_device_id(m)))
+                .filter(|(name, _)| {
+                    wanted_name
+                        .as_deref()
+                        .is_none_or(|wanted| name.eq_ignore_ascii_case(wanted))
+                })
+                .collect::<Vec<_>>()
+        })
+        .await
+        else {
             return error(StatusCode::NOT_FOUND, "device-api", "no such customer");
         };
-        let mut hosts: Vec<(String, String)> = environment
-            .machines
-            .iter()
-            .map(|m| {
-                let host = host_json(environment, m);
-                (
-                    host["hostname"].as_str().unwrap_or_default().to_owned(),
-                    environment.falcon_device_id(m),
-                )
-            })
-            .filter(|(name, _)| {
-                hostname
-                    .as_deref()
-                    .is_none_or(|wanted| name.eq_ignore_ascii_case(wanted))
-            })
-            .collect();
         hosts.sort();
         let ids = hosts.into_iter().map(|(_, id)| id).collect();
         ids_page(ids, offset, limit, "device-api")
@@ -663,28 +664,30 @@ async fn query_alerts(
                 }
             },
         };
-        let environments = sandbox.inner.environments.lock().await;
-        let Some(environment) = environments.get(&tenant) else {
+        let Some(mut alerts) = with_environment(&sandbox, tenant, |environment| {
+            environment
+                .falcon_alerts
+                .iter()
+                .filter_map(|a| {
+                    let updated: DateTime<Utc> = a["updated_timestamp"].as_str()?.parse().ok()?;
+                    let id = a["composite_id"].as_str()?.to_owned();
+                    Some((updated, id))
+                })
+                .filter(|(updated, _)| {
+                    since.is_none_or(|(since, inclusive)| {
+                        if inclusive {
+                            *updated >= since
+                        } else {
+                            *updated > since
+                        }
+                    })
+                })
+                .collect::<Vec<_>>()
+        })
+        .await
+        else {
             return error(StatusCode::NOT_FOUND, "detectsapi", "no such customer");
         };
-        let mut alerts: Vec<(DateTime<Utc>, String)> = environment
-            .falcon_alerts
-            .iter()
-            .filter_map(|a| {
-                let updated: DateTime<Utc> = a["updated_timestamp"].as_str()?.parse().ok()?;
-                let id = a["composite_id"].as_str()?.to_owned();
-                Some((updated, id))
-            })
-            .filter(|(updated, _)| {
-                since.is_none_or(|(since, inclusive)| {
-                    if inclusive {
-                        *updated >= since
-                    } else {
-                        *updated > since
-                    }
-                })
-            })
-            .collect();
         alerts.sort();
         let ids = alerts.into_iter().map(|(_, id)| id).collect();
         ids_page(ids, offset, limit, "detectsapi")
@@ -720,20 +723,22 @@ async fn alert_details(
                 "composite_ids: between 1 and 1000 ids are required",
             );
         }
-        let environments = sandbox.inner.environments.lock().await;
-        let Some(environment) = environments.get(&tenant) else {
+        let Some(alerts) = with_environment(&sandbox, tenant, |environment| {
+            environment
+                .falcon_alerts
+                .iter()
+                .filter(|a| {
+                    a["composite_id"]
+                        .as_str()
+                        .is_some_and(|id| composite_ids.iter().any(|wanted| wanted == id))
+                })
+                .cloned()
+                .collect::<Vec<Value>>()
+        })
+        .await
+        else {
             return error(StatusCode::NOT_FOUND, "detectsapi", "no such customer");
         };
-        let alerts: Vec<Value> = environment
-            .falcon_alerts
-            .iter()
-            .filter(|a| {
-                a["composite_id"]
-                    .as_str()
-                    .is_some_and(|id| composite_ids.iter().any(|wanted| wanted == id))
-            })
-            .cloned()
-            .collect();
         Json(json!({"meta": meta("detectsapi"), "resources": alerts, "errors": []})).into_response()
     })
     .await

@@ -335,6 +335,16 @@ impl Sandbox {
     }
 }
 
+/// Runs `read` on `tenant_id`'s customer; `None` when there is none.
+async fn with_environment<T>(
+    sandbox: &Sandbox,
+    tenant_id: Uuid,
+    read: impl FnOnce(&mut Environment) -> T,
+) -> Option<T> {
+    let mut environments = sandbox.inner.environments.lock().await;
+    environments.get_mut(&tenant_id).map(read)
+}
+
 fn credentials(environment: &Environment) -> SandboxCredentials {
     SandboxCredentials {
         directory_id: environment.directory_id.clone(),

@@ -49,6 +49,7 @@ use uuid::Uuid;
 use super::{
     Sandbox,
     environment::{AuthMethodKind, Environment, SimUser},
+    with_environment,
 };
 
 /// Requests per minute per org and endpoint, Okta's defaults for a small org.
@@ -372,15 +373,17 @@ async fn users(
             Err(refused) => return refused,
         };
         let base = base_url(&headers, &org);
-        let environments = sandbox.inner.environments.lock().await;
-        let Some(environment) = environments.get(&tenant) else {
+        let Some(all) = with_environment(&sandbox, tenant, |environment| {
+            environment
+                .users
+                .iter()
+                .map(|u| user_json(environment, u, &base))
+                .collect()
+        })
+        .await
+        else {
             return error(StatusCode::NOT_FOUND, "E0000007", "Not found");
         };
-        let all: Vec<Value> = environment
-            .users
-            .iter()
-            .map(|u| user_json(environment, u, &base))
-            .collect();
         let (page, more) = page_by_id(all, param(&pairs, "after"), limit);
         let mut links = vec![format!("<{base}/api/v1/users?limit={limit}>; rel=\"self\"")];
         if more && let Some(last) = page.last().and_then(|u| u["id"].as_str()) {
@@ -534,17 +537,18 @@ async fn role_assignees(
             Err(refused) => return refused,
         };
         let base = base_url(&headers, &org);
-        let environments = sandbox.inner.environments.lock().await;
-        let Some(environment) = environments.get(&tenant) else {
+        let Some(ids) = with_environment(&sandbox, tenant, |environment| {
+            environment
+                .users
+                .iter()
+                .filter(|u| environment.is_admin(&u.id))
+                .map(|u| json!({"id": environment.okta_user_id(u)}))
+                .collect()
+        })
+        .await
+        else {
             return error(StatusCode::NOT_FOUND, "E0000007", "Not found");
         };
-        let ids: Vec<String> = environment
-            .users
-            .iter()
-            .filter(|u| environment.is_admin(&u.id))
-            .map(|u| environment.okta_user_id(u))
-            .collect();
-        let ids: Vec<Value> = ids.into_iter().map(|id| json!({"id": id})).collect();
         let (ids, more) = page_by_id(ids, param(&pairs, "after"), limit);
         let page: Vec<Value> = ids
             .iter()

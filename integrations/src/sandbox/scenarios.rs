@@ -174,12 +174,7 @@ fn falcon_alert(
     let indicator = environment.next_guid("falcon-alert").replace('-', "");
     let id = format!("ind:{device_id}:{}", &indicator[..20]);
     let composite_id = format!("{cid}:{id}");
-    let hostname = machine
-        .computer_dns_name
-        .split('.')
-        .next()
-        .unwrap_or_default()
-        .to_uppercase();
+    let hostname = super::falcon::hostname(machine);
     environment.falcon_alerts.push(json!({
         "composite_id": composite_id,
         "id": id,

@@ -25,7 +25,7 @@ use steward_domain::{
 
 use super::{
     IntegrationDirectory, Page, PageRequest, StorageError, WriteContext,
-    entities::{device, entity_source, event, identity, integration},
+    entities::{device, entity_source, event, identity},
     new_id,
 };
 use crate::{
@@ -314,14 +314,23 @@ impl<'a> InventoryWriter<'a> {
         inventory: &ObservedInventory,
         events: &[ObservedEvent],
     ) -> Result<SyncCounts, SyncError> {
-        IntegrationDirectory::new(self.ctx.txn, self.msp_id, self.tenant_id)
-            .lookup(integration_id)
-            .await?
-            .ok_or(SyncError::UnknownIntegration(integration_id))?;
+        // The tenant's integrations: the reports of removed ones no longer count in a merge.
+        let connected: Vec<IntegrationId> =
+            IntegrationDirectory::new(self.ctx.txn, self.msp_id, self.tenant_id)
+                .list()
+                .await?
+                .into_iter()
+                .map(|i| i.id)
+                .collect();
+        if !connected.contains(&integration_id) {
+            return Err(SyncError::UnknownIntegration(integration_id));
+        }
         let mut counts = SyncCounts::default();
         let mut created = Vec::new();
         for observed in &inventory.devices {
-            let (id, was_created, changed) = self.merge_device(integration_id, observed).await?;
+            let (id, was_created, changed) = self
+                .merge_device(integration_id, observed, &connected)
+                .await?;
             if was_created {
                 counts.devices_created += 1;
                 created.push(json!({"kind": DEVICE, "id": id, "hostname": observed.hostname}));
@@ -330,7 +339,9 @@ impl<'a> InventoryWriter<'a> {
             }
         }
         for observed in &inventory.identities {
-            let (id, was_created, changed) = self.merge_identity(integration_id, observed).await?;
+            let (id, was_created, changed) = self
+                .merge_identity(integration_id, observed, &connected)
+                .await?;
             if was_created {
                 counts.identities_created += 1;
                 created.push(json!({"kind": IDENTITY, "id": id, "user_principal_name": observed.user_principal_name}));
@@ -438,6 +449,7 @@ impl<'a> InventoryWriter<'a> {
         &self,
         integration_id: IntegrationId,
         observed: &ObservedDevice,
+        connected: &[IntegrationId],
     ) -> Result<(uuid::Uuid, bool, bool), StorageError> {
         let source = self
             .source(integration_id, DEVICE, &observed.external_id)
@@ -484,7 +496,7 @@ impl<'a> InventoryWriter<'a> {
             attributes,
         )
         .await?;
-        let merged = crate::reconcile::device(&self.reports_of(DEVICE, id).await?);
+        let merged = crate::reconcile::device(&self.reports_of(DEVICE, id, connected).await?);
         let tags = json!(merged.tags);
         let conflicts = (!merged.conflicts.is_empty()).then(|| json!(merged.conflicts));
         let changed = created
@@ -549,6 +561,7 @@ impl<'a> InventoryWriter<'a> {
         &self,
         integration_id: IntegrationId,
         observed: &ObservedIdentity,
+        connected: &[IntegrationId],
     ) -> Result<(uuid::Uuid, bool, bool), StorageError> {
         let upn = observed.user_principal_name.to_lowercase();
         let source = self
@@ -604,7 +617,7 @@ impl<'a> InventoryWriter<'a> {
             attributes,
         )
         .await?;
-        let merged = crate::reconcile::identity(&self.reports_of(IDENTITY, id).await?);
+        let merged = crate::reconcile::identity(&self.reports_of(IDENTITY, id, connected).await?);
         let roles = json!(merged.admin_roles);
         let conflicts = (!merged.conflicts.is_empty()).then(|| json!(merged.conflicts));
         let changed = created
@@ -633,21 +646,17 @@ impl<'a> InventoryWriter<'a> {
     }
 
     /// What each source of an entity last reported, in the order the sources were first seen;
-    /// the reports of integrations since removed no longer count.
+    /// only the reports of `connected` integrations count.
     async fn reports_of<T: serde::de::DeserializeOwned>(
         &self,
         kind: &str,
         entity_id: uuid::Uuid,
+        connected: &[IntegrationId],
     ) -> Result<Vec<(IntegrationId, T)>, StorageError> {
-        let connected: Vec<uuid::Uuid> = integration::Entity::find()
-            .filter(integration::Column::TenantId.eq(self.tenant_id.as_uuid()))
-            .all(self.ctx.txn)
-            .await?
-            .into_iter()
-            .map(|i| i.id)
-            .collect();
         let rows = entity_source::Entity::find()
-            .filter(entity_source::Column::IntegrationId.is_in(connected))
+            .filter(
+                entity_source::Column::IntegrationId.is_in(connected.iter().map(|id| id.as_uuid())),
+            )
             .filter(entity_source::Column::TenantId.eq(self.tenant_id.as_uuid()))
             .filter(entity_source::Column::EntityKind.eq(kind))
             .filter(entity_source::Column::EntityId.eq(entity_id))

@@ -339,11 +339,9 @@ impl Loop {
 
     /// Synchronizes every integration now, so the inventory holds the sandbox's devices and
     /// identities.
-    /// Connects the tenant's simulated Okta org (with `credential`, the field's current name);
-    /// returns the integration.
-    pub async fn connect_okta(&self) -> Value {
-        let credentials = self
-            .app
+    /// The tenant's simulated customer's credentials.
+    async fn credentials(&self) -> SandboxCredentials {
+        self.app
             .sandbox
             .as_ref()
             .unwrap()
@@ -353,60 +351,53 @@ impl Loop {
                 self.tenant.slug.as_str(),
             )
             .await
-            .unwrap();
-        let (status, body) = self
+            .unwrap()
+    }
+
+    /// Creates an integration as the MSP admin; returns it.
+    async fn connect(&self, body: &Value) -> Value {
+        let (status, created) = self
             .call(
                 Method::POST,
                 &self.path("integrations"),
                 &self.admin,
-                Some(&json!({
-                    "vendor": "okta",
-                    "name": "Okta",
-                    "settings": {
-                        "org_url": self.app.url(&format!("/sandbox/okta/{}", credentials.okta_org)),
-                    },
-                    "credential": credentials.okta_api_token,
-                })),
+                Some(body),
             )
             .await;
-        assert_eq!(status, StatusCode::CREATED, "{body}");
-        body
+        assert_eq!(status, StatusCode::CREATED, "{created}");
+        created
+    }
+
+    /// Connects the tenant's simulated Okta org (with `credential`, the field's current name);
+    /// returns the integration.
+    pub async fn connect_okta(&self) -> Value {
+        let credentials = self.credentials().await;
+        self.connect(&json!({
+            "vendor": "okta",
+            "name": "Okta",
+            "settings": {
+                "org_url": self.app.url(&format!("/sandbox/okta/{}", credentials.okta_org)),
+            },
+            "credential": credentials.okta_api_token,
+        }))
+        .await
     }
 
     /// Connects the tenant's simulated CrowdStrike Falcon (as the MSP's API client with the
     /// customer's member CID); returns the integration.
     pub async fn connect_falcon(&self) -> Value {
-        let credentials = self
-            .app
-            .sandbox
-            .as_ref()
-            .unwrap()
-            .ensure(
-                self.tenant.id.as_uuid(),
-                &self.tenant.name,
-                self.tenant.slug.as_str(),
-            )
-            .await
-            .unwrap();
-        let (status, body) = self
-            .call(
-                Method::POST,
-                &self.path("integrations"),
-                &self.admin,
-                Some(&json!({
-                    "vendor": "crowdstrike_falcon",
-                    "name": "Falcon",
-                    "settings": {
-                        "client_id": credentials.falcon_client_id,
-                        "api_base_url": self.app.url("/sandbox/falcon/"),
-                        "member_cid": credentials.falcon_cid.to_uppercase(),
-                    },
-                    "credential": credentials.falcon_client_secret,
-                })),
-            )
-            .await;
-        assert_eq!(status, StatusCode::CREATED, "{body}");
-        body
+        let credentials = self.credentials().await;
+        self.connect(&json!({
+            "vendor": "crowdstrike_falcon",
+            "name": "Falcon",
+            "settings": {
+                "client_id": credentials.falcon_client_id,
+                "api_base_url": self.app.url("/sandbox/falcon/"),
+                "member_cid": credentials.falcon_cid.to_uppercase(),
+            },
+            "credential": credentials.falcon_client_secret,
+        }))
+        .await
     }
 
     pub async fn sync_all(&self) {
