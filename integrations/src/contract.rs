@@ -114,6 +114,29 @@ impl From<crate::http::HttpError> for ConnectorError {
 }
 
 impl ConnectorError {
+    /// The error for a vendor's refusal with HTTP `status`: its own error `code` where it gives
+    /// one (else `HTTP {status}`) and `message`.
+    #[must_use]
+    pub(crate) fn refusal(
+        status: reqwest::StatusCode,
+        code: Option<String>,
+        message: &str,
+    ) -> Self {
+        let code = code.unwrap_or_else(|| format!("HTTP {}", status.as_u16()));
+        match status {
+            reqwest::StatusCode::UNAUTHORIZED => {
+                ConnectorError::Authentication(format!("{code}: {message}"))
+            }
+            reqwest::StatusCode::FORBIDDEN => {
+                ConnectorError::Forbidden(format!("{code}: {message}"))
+            }
+            _ => ConnectorError::Rejected {
+                code,
+                message: message.to_owned(),
+            },
+        }
+    }
+
     /// Whether trying again later may succeed without anyone changing anything.
     #[must_use]
     pub fn is_transient(&self) -> bool {
@@ -176,6 +199,58 @@ pub trait Connector: Send + Sync {
         snapshot: &Snapshot,
     ) -> impl Future<Output = Result<Option<(ActionRequest, Execution)>, ConnectorError>> + Send;
 }
+
+/// The action methods of a connector that only reads (inventory and events): it declares no
+/// actions, and each step refuses with [`ConnectorError::Unsupported`].
+macro_rules! read_only_connector {
+    () => {
+        fn actions(&self) -> &'static [steward_domain::actions::ActionType] {
+            &[]
+        }
+
+        async fn snapshot(
+            &self,
+            request: &$crate::contract::ActionRequest,
+        ) -> Result<$crate::contract::Snapshot, $crate::contract::ConnectorError> {
+            Err($crate::contract::ConnectorError::Unsupported(
+                request.action,
+            ))
+        }
+
+        async fn execute(
+            &self,
+            request: &$crate::contract::ActionRequest,
+        ) -> Result<$crate::contract::Execution, $crate::contract::ConnectorError> {
+            Err($crate::contract::ConnectorError::Unsupported(
+                request.action,
+            ))
+        }
+
+        async fn verify(
+            &self,
+            request: &$crate::contract::ActionRequest,
+            _execution: &$crate::contract::Execution,
+        ) -> Result<$crate::contract::Verification, $crate::contract::ConnectorError> {
+            Err($crate::contract::ConnectorError::Unsupported(
+                request.action,
+            ))
+        }
+
+        async fn rollback(
+            &self,
+            request: &$crate::contract::ActionRequest,
+            _snapshot: &$crate::contract::Snapshot,
+        ) -> Result<
+            Option<($crate::contract::ActionRequest, $crate::contract::Execution)>,
+            $crate::contract::ConnectorError,
+        > {
+            Err($crate::contract::ConnectorError::Unsupported(
+                request.action,
+            ))
+        }
+    };
+}
+pub(crate) use read_only_connector;
 
 /// Refuses actions `connector` does not carry out.
 ///

@@ -5,11 +5,14 @@
 //! - [`http`]: the one HTTP layer with the vendors' throttling and retry rules.
 //! - [`microsoft`]: Microsoft Defender for Endpoint and Microsoft Graph, built to their published
 //!   APIs.
-//! - [`oauth`]: OAuth 2.0 client-credentials tokens (Microsoft identity platform, CrowdStrike).
+//! - [`ninjaone`]: NinjaOne RMM, built to its Public API v2.
+//! - [`oauth`]: OAuth 2.0 client-credentials tokens (Microsoft identity platform, CrowdStrike,
+//!   NinjaOne).
 //! - [`ocsf`]: the OCSF 1.x events connectors normalize vendor records into.
 //! - [`okta`]: Okta Workforce Identity, built to Okta's management API.
 //! - [`sandbox`]: the simulated vendor APIs and customer environments behind demos and tests.
 //! - [`slack`]: approval messages in Slack and the verification of Slack's signed requests.
+//! - [`tactical`]: Tactical RMM, built to its REST API.
 
 // The vendor records in the sandbox are large `json!` literals.
 #![recursion_limit = "256"]
@@ -18,12 +21,14 @@ pub mod contract;
 pub mod falcon;
 pub mod http;
 pub mod microsoft;
+pub mod ninjaone;
 pub mod oauth;
 pub mod ocsf;
 pub mod okta;
 pub mod registry;
 pub mod sandbox;
 pub mod slack;
+pub mod tactical;
 
 pub use contract::{
     ActionRequest, ConnectionReport, Connector, ConnectorError, Execution, Snapshot, Verification,

@@ -147,6 +147,40 @@ impl ClientCredentials {
         }
     }
 
+    /// Sends `method url` with this client's bearer token, `headers`, and `body` as JSON. A
+    /// success or a 404 (which callers read as "no such record") is returned; any other answer
+    /// becomes the error `read_error` makes of its status and body.
+    ///
+    /// # Errors
+    /// [`ConnectorError`] when no token is issued, the request cannot be sent, or the vendor
+    /// refuses it.
+    pub(crate) async fn call(
+        &self,
+        http: &VendorHttp,
+        request: VendorRequest<'_>,
+        read_error: ErrorReader,
+    ) -> Result<reqwest::Response, ConnectorError> {
+        let build = || {
+            let mut builder = http
+                .client()
+                .request(request.method.clone(), request.url.clone());
+            for (name, value) in request.headers {
+                builder = builder.header(*name, *value);
+            }
+            match request.body {
+                Some(body) => builder.json(body),
+                None => builder,
+            }
+        };
+        let response = self.send(http, build, request.idempotency).await?;
+        let status = response.status();
+        if status.is_success() || status == StatusCode::NOT_FOUND {
+            return Ok(response);
+        }
+        let text = response.text().await.unwrap_or_default();
+        Err(read_error(status, &text))
+    }
+
     async fn request(&self, http: &VendorHttp) -> Result<CachedToken, ConnectorError> {
         let mut form: Vec<(&str, &str)> = vec![
             ("client_id", self.client_id.as_str()),
@@ -202,6 +236,34 @@ impl ClientCredentials {
             ))),
         }
     }
+}
+
+/// How a vendor's error answer (its status and body) becomes the contract's error.
+pub(crate) type ErrorReader = fn(StatusCode, &str) -> ConnectorError;
+
+/// One request to a vendor API.
+#[derive(Debug)]
+pub(crate) struct VendorRequest<'a> {
+    pub(crate) method: Method,
+    pub(crate) url: Url,
+    /// Headers besides the bearer token.
+    pub(crate) headers: &'a [(&'static str, &'static str)],
+    /// Sent as JSON.
+    pub(crate) body: Option<&'a serde_json::Value>,
+    pub(crate) idempotency: Idempotency,
+}
+
+/// The JSON document of a successful answer; `None` for a 404.
+///
+/// # Errors
+/// [`ConnectorError::Protocol`] when the body is not the expected JSON.
+pub(crate) async fn optional_json<T: serde::de::DeserializeOwned>(
+    response: reqwest::Response,
+) -> Result<Option<T>, ConnectorError> {
+    if response.status() == StatusCode::NOT_FOUND {
+        return Ok(None);
+    }
+    crate::contract::read_json(response).await.map(Some)
 }
 
 /// Joins a relative path onto a base URL, keeping the base's path.

@@ -24,7 +24,9 @@ use crate::{
         defender::{self, DefenderConnector},
         graph::{self, GraphConnector},
     },
+    ninjaone::{self, NinjaOneConnector, NinjaOneSettings},
     okta::{OktaConnector, OktaSettings},
+    tactical::{TacticalConnector, TacticalSettings},
 };
 
 /// What an MSP admin enters for a Microsoft integration; base URLs default to the vendor's
@@ -59,6 +61,24 @@ struct FalconInput {
     member_cid: Option<String>,
 }
 
+/// What an MSP admin enters for a NinjaOne integration.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NinjaOneInput {
+    client_id: String,
+    organization_id: u32,
+    #[serde(default)]
+    instance_url: Option<Url>,
+}
+
+/// What an MSP admin enters for a Tactical RMM integration.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TacticalInput {
+    api_url: Url,
+    client_id: u32,
+}
+
 /// What each vendor's settings hold, for forms and error messages.
 #[must_use]
 pub const fn settings_help(vendor: Vendor) -> &'static str {
@@ -69,6 +89,12 @@ pub const fn settings_help(vendor: Vendor) -> &'static str {
         Vendor::Okta => "org_url, the Okta org's URL (https://{org}.okta.com)",
         Vendor::CrowdStrikeFalcon => {
             "client_id of the API client, optionally api_base_url (the cloud's, default https://api.crowdstrike.com) and member_cid (the customer's CID under Flight Control)"
+        }
+        Vendor::NinjaOne => {
+            "client_id of the API client, organization_id (the customer's organization, a number), and optionally instance_url (default https://app.ninjarmm.com; eu., oc., ca. or us2.ninjarmm.com for other regions)"
+        }
+        Vendor::TacticalRmm => {
+            "api_url, the server's API URL (https://api.example.com), and client_id, the customer's client (a number)"
         }
     }
 }
@@ -81,7 +107,8 @@ pub const fn credential_name(vendor: Vendor) -> &'static str {
             "the app registration's client secret"
         }
         Vendor::Okta => "an Okta API token",
-        Vendor::CrowdStrikeFalcon => "the API client's secret",
+        Vendor::CrowdStrikeFalcon | Vendor::NinjaOne => "the API client's secret",
+        Vendor::TacticalRmm => "an API key of a Tactical RMM user limited to the customer",
     }
 }
 
@@ -97,7 +124,47 @@ pub fn normalize_settings(
         Vendor::MicrosoftDefender | Vendor::MicrosoftGraph => microsoft_settings(vendor, settings),
         Vendor::Okta => okta_settings(settings),
         Vendor::CrowdStrikeFalcon => falcon_settings(settings),
+        Vendor::NinjaOne => ninjaone_settings(settings),
+        Vendor::TacticalRmm => tactical_settings(settings),
     }
+}
+
+fn tactical_settings(settings: serde_json::Value) -> Result<serde_json::Value, String> {
+    let input: TacticalInput = parse_input(Vendor::TacticalRmm, settings)?;
+    if !matches!(input.api_url.scheme(), "https" | "http") || input.api_url.host_str().is_none() {
+        return Err("settings.api_url must be an http(s) URL".to_owned());
+    }
+    if input.client_id == 0 {
+        return Err("settings.client_id must be the customer's client id".to_owned());
+    }
+    let settings = TacticalSettings {
+        api_url: input.api_url,
+        client_id: input.client_id,
+    };
+    Ok(serde_json::to_value(settings).expect("settings serialize"))
+}
+
+fn ninjaone_settings(settings: serde_json::Value) -> Result<serde_json::Value, String> {
+    let input: NinjaOneInput = parse_input(Vendor::NinjaOne, settings)?;
+    let client_id = input.client_id.trim();
+    if client_id.is_empty() {
+        return Err("settings.client_id must not be empty".to_owned());
+    }
+    if input.organization_id == 0 {
+        return Err("settings.organization_id must be the customer's organization id".to_owned());
+    }
+    let instance_url = input
+        .instance_url
+        .unwrap_or_else(|| Url::parse(ninjaone::INSTANCE_URL).expect("a valid constant URL"));
+    if !matches!(instance_url.scheme(), "https" | "http") || instance_url.host_str().is_none() {
+        return Err("settings.instance_url must be an http(s) URL".to_owned());
+    }
+    let settings = NinjaOneSettings {
+        instance_url,
+        client_id: client_id.to_owned(),
+        organization_id: input.organization_id,
+    };
+    Ok(serde_json::to_value(settings).expect("settings serialize"))
 }
 
 fn falcon_settings(settings: serde_json::Value) -> Result<serde_json::Value, String> {
@@ -202,6 +269,8 @@ pub enum AnyConnector {
     Graph(GraphConnector),
     Okta(OktaConnector),
     Falcon(FalconConnector),
+    NinjaOne(NinjaOneConnector),
+    Tactical(TacticalConnector),
 }
 
 /// Builds the connector of a stored integration.
@@ -246,6 +315,16 @@ pub fn connect(
             secret,
             clock,
         )?),
+        Vendor::NinjaOne => AnyConnector::NinjaOne(NinjaOneConnector::new(
+            http,
+            &stored::<NinjaOneSettings>(settings)?,
+            secret,
+        )?),
+        Vendor::TacticalRmm => AnyConnector::Tactical(TacticalConnector::new(
+            http,
+            &stored::<TacticalSettings>(settings)?,
+            secret,
+        )),
     })
 }
 
@@ -256,6 +335,8 @@ macro_rules! delegate {
             AnyConnector::Graph($connector) => $call,
             AnyConnector::Okta($connector) => $call,
             AnyConnector::Falcon($connector) => $call,
+            AnyConnector::NinjaOne($connector) => $call,
+            AnyConnector::Tactical($connector) => $call,
         }
     };
 }
@@ -363,6 +444,53 @@ mod tests {
         ] {
             assert!(
                 normalize_settings(Vendor::Okta, bad.clone()).is_err(),
+                "{bad} was accepted"
+            );
+        }
+    }
+
+    #[test]
+    fn ninjaone_settings_need_a_client_and_the_customers_organization() {
+        let settings = normalize_settings(
+            Vendor::NinjaOne,
+            json!({"client_id": " c ", "organization_id": 12}),
+        )
+        .unwrap();
+        assert_eq!(settings["instance_url"], "https://app.ninjarmm.com/");
+        assert_eq!(settings["client_id"], "c");
+        assert_eq!(settings["organization_id"], 12);
+        for bad in [
+            json!({"client_id": "c"}),
+            json!({"client_id": "c", "organization_id": 0}),
+            json!({"client_id": "c", "organization_id": "twelve"}),
+            json!({"client_id": " ", "organization_id": 12}),
+            json!({"client_id": "c", "organization_id": 12, "instance_url": "eu.ninjarmm.com"}),
+            json!({"client_id": "c", "organization_id": 12, "org_url": "https://x"}),
+        ] {
+            assert!(
+                normalize_settings(Vendor::NinjaOne, bad.clone()).is_err(),
+                "{bad} was accepted"
+            );
+        }
+    }
+
+    #[test]
+    fn tactical_settings_need_the_servers_api_url_and_the_customers_client() {
+        let settings = normalize_settings(
+            Vendor::TacticalRmm,
+            json!({"api_url": "https://api.msp.example", "client_id": 7}),
+        )
+        .unwrap();
+        assert_eq!(settings["api_url"], "https://api.msp.example/");
+        assert_eq!(settings["client_id"], 7);
+        for bad in [
+            json!({"api_url": "https://api.msp.example"}),
+            json!({"api_url": "api.msp.example", "client_id": 7}),
+            json!({"api_url": "https://api.msp.example", "client_id": 0}),
+            json!({"api_url": "https://api.msp.example", "client_id": 7, "key": "k"}),
+        ] {
+            assert!(
+                normalize_settings(Vendor::TacticalRmm, bad.clone()).is_err(),
                 "{bad} was accepted"
             );
         }

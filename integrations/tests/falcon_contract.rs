@@ -4,14 +4,10 @@
 //! endpoint table.
 
 mod steps;
+mod support;
 
-use std::{
-    collections::HashMap,
-    sync::{Arc, Mutex},
-    time::Duration,
-};
+use std::{collections::HashMap, sync::Arc, time::Duration};
 
-use axum::{extract::Request, middleware::Next, response::Response};
 use secrecy::SecretString;
 use serde_json::Value;
 use steps::{request, settle};
@@ -24,13 +20,11 @@ use steward_integrations::{
     Connector, ConnectorError, Verification,
     falcon::{FalconConnector, FalconSettings},
     http::{RetryPolicy, VendorHttp},
-    sandbox::{MemoryStore, Sandbox, SandboxSettings, SandboxState, Scenario},
+    sandbox::{Sandbox, SandboxState, Scenario},
 };
+use support::Seen;
 use url::Url;
 use uuid::Uuid;
-
-/// (method, path, query parameter names) of every request the sandbox's Falcon answered.
-type Seen = Arc<Mutex<Vec<(String, String, Vec<String>)>>>;
 
 struct Customer {
     sandbox: Sandbox,
@@ -44,52 +38,11 @@ struct Customer {
 
 impl Customer {
     async fn start() -> Self {
-        let sandbox = Sandbox::open(
-            Arc::new(MemoryStore::default()),
-            Arc::new(SystemClock),
-            SandboxSettings::default(),
-        )
-        .await
-        .unwrap();
         let tenant = Uuid::from_u128(0x0190_0000_0000_7000_8000_0000_00fa_1c0a);
-        let credentials = sandbox
-            .ensure(tenant, "Cobalt Logistics", "cobalt-logistics")
-            .await
-            .unwrap();
-        let seen: Seen = Arc::default();
-        let recorder = Arc::clone(&seen);
-        let app = axum::Router::new()
-            .nest("/sandbox", sandbox.router())
-            .layer(axum::middleware::from_fn(
-                move |request: Request, next: Next| {
-                    let recorder = Arc::clone(&recorder);
-                    async move {
-                        let uri = request.uri().clone();
-                        if let Some(path) = uri.path().strip_prefix("/sandbox/falcon") {
-                            let names = uri
-                                .query()
-                                .map(|q| {
-                                    serde_urlencoded::from_str::<Vec<(String, String)>>(q)
-                                        .unwrap()
-                                        .into_iter()
-                                        .map(|(k, _)| k)
-                                        .collect()
-                                })
-                                .unwrap_or_default();
-                            recorder.lock().unwrap().push((
-                                request.method().to_string(),
-                                path.to_owned(),
-                                names,
-                            ));
-                        }
-                        let response: Response = next.run(request).await;
-                        response
-                    }
-                },
-            ));
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let address = listener.local_addr().unwrap();
-        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        let (sandbox, mut credentials) =
+            support::open(&[(tenant, "Cobalt Logistics", "cobalt-logistics")]).await;
+        let credentials = credentials.remove(0);
+        let (address, seen) = support::serve_recorded(sandbox.clone(), "falcon").await;
         Self {
             sandbox,
             tenant,
@@ -151,8 +104,10 @@ async fn inventory_reads_every_page_of_hosts() {
         .await
         .unwrap();
     assert!(inventory.identities.is_empty());
-    assert_eq!(inventory.devices.len(), state.devices.len());
-    for device in &state.devices {
+    let sensors: Vec<_> = state.devices.iter().filter(|d| d.edr_sensor).collect();
+    assert_eq!(inventory.devices.len(), sensors.len());
+    assert!(sensors.len() < state.devices.len(), "a machine without EDR");
+    for device in sensors {
         let host = inventory
             .devices
             .iter()
@@ -201,7 +156,13 @@ async fn wrong_credentials_or_another_cid_are_authentication_errors() {
 async fn a_revoked_token_is_renewed_and_a_rate_limit_is_waited_out() {
     let customer = Customer::start().await;
     let falcon = customer.connector();
-    let expected = customer.state().await.devices.len();
+    let expected = customer
+        .state()
+        .await
+        .devices
+        .iter()
+        .filter(|d| d.edr_sensor)
+        .count();
     assert_eq!(falcon.inventory().await.unwrap().devices.len(), expected);
     customer.sandbox.revoke_falcon_tokens(customer.tenant);
     assert_eq!(falcon.inventory().await.unwrap().devices.len(), expected);
@@ -340,7 +301,7 @@ async fn every_request_is_a_published_falcon_operation_with_published_parameters
     paths.sort_unstable();
     paths.dedup();
     assert_eq!(paths.len(), 6, "every operation was used: {paths:?}");
-    for (method, path, names) in &seen {
+    for (method, path, query) in &seen {
         let operation =
             find(method, path).unwrap_or_else(|| panic!("{method} {path} is not published"));
         let parameters: Vec<&str> = operation["parameters"]
@@ -350,7 +311,7 @@ async fn every_request_is_a_published_falcon_operation_with_published_parameters
             .filter(|p| p["in"] == "query")
             .map(|p| p["name"].as_str().unwrap())
             .collect();
-        for name in names {
+        for (name, _) in query {
             assert!(
                 parameters.contains(&name.as_str()),
                 "{method} {path} has no query parameter {name} (published: {parameters:?})"

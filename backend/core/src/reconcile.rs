@@ -15,10 +15,11 @@
 //! other than `admin_roles`.
 //!
 //! Device rules: the hostname, OS and sensor health of the earliest source that gives them; the
-//! latest `last_seen` of any source; the Microsoft Entra device id
-//! any source knows; every tag. Vendors spell OS versions and sensor states their own way, so
-//! only disagreements about identity are conflicts: a different host name (compared without
-//! the DNS domain, which some tools report and others do not) or a different Entra device id.
+//! latest `last_seen` of any source; the Microsoft Entra device id and hardware serial number
+//! any source knows; every MAC address and tag. Vendors spell OS versions and sensor states
+//! their own way, so only disagreements about identity are conflicts: a different host name
+//! (compared without the DNS domain, which some tools report and others do not), Entra device
+//! id or serial number.
 
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
@@ -109,8 +110,28 @@ pub struct ReconciledDevice {
     pub health: Option<String>,
     pub last_seen: Option<DateTime<Utc>>,
     pub entra_device_id: Option<String>,
+    pub serial_number: Option<String>,
+    pub mac_addresses: Vec<String>,
     pub tags: Vec<String>,
     pub conflicts: Vec<AttributeConflict>,
+}
+
+/// A serial number as tools compare it: trimmed, upper case; `None` for the placeholders
+/// firmware reports when it has none.
+#[must_use]
+pub fn serial_key(serial: &str) -> Option<String> {
+    let serial = serial.trim().to_uppercase();
+    let placeholder = serial.is_empty()
+        || serial.chars().all(|c| c == '0')
+        || [
+            "TO BE FILLED BY O.E.M.",
+            "DEFAULT STRING",
+            "SYSTEM SERIAL NUMBER",
+            "NONE",
+            "N/A",
+        ]
+        .contains(&serial.as_str());
+    (!placeholder).then_some(serial)
 }
 
 /// A host name without its DNS domain, in lower case: `ACME-LT01` and
@@ -141,11 +162,30 @@ pub fn device(reports: &[(IntegrationId, ObservedDevice)]) -> ReconciledDevice {
         entra_device_id: first(|r| r.entra_device_id.as_deref()),
         ..ReconciledDevice::default()
     };
+    let serials = reports
+        .iter()
+        .filter_map(|(id, r)| {
+            r.serial_number
+                .as_deref()
+                .and_then(serial_key)
+                .map(|s| (*id, s))
+        })
+        .collect::<Vec<_>>();
+    merged.serial_number = serials.first().map(|(_, s)| s.clone());
     merged.last_seen = reports.iter().filter_map(|(_, r)| r.last_seen).max();
     for (_, report) in reports {
         for tag in &report.tags {
             if !merged.tags.contains(tag) {
                 merged.tags.push(tag.clone());
+            }
+        }
+        for mac in report
+            .mac_addresses
+            .iter()
+            .filter_map(|m| steward_domain::observations::normalize_mac(m))
+        {
+            if !merged.mac_addresses.contains(&mac) {
+                merged.mac_addresses.push(mac);
             }
         }
     }
@@ -168,6 +208,8 @@ pub fn device(reports: &[(IntegrationId, ObservedDevice)]) -> ReconciledDevice {
         })
         .collect();
     merged.conflicts.extend(conflict("entra_device_id", entra));
+    let serials = serials.into_iter().map(|(id, s)| (id, json!(s))).collect();
+    merged.conflicts.extend(conflict("serial_number", serials));
     merged
 }
 
@@ -293,6 +335,9 @@ mod tests {
             entra_device_id: entra.map(str::to_owned),
             tags: tags.iter().map(|t| (*t).to_owned()).collect(),
             vendor_value: None,
+            serial_number: None,
+            mac_addresses: Vec::new(),
+            patches: None,
         }
     }
 
@@ -338,6 +383,34 @@ mod tests {
             .map(|c| c.attribute.as_str())
             .collect();
         assert_eq!(attributes, ["hostname", "entra_device_id"]);
+    }
+
+    #[test]
+    fn serial_numbers_and_mac_addresses_join_and_placeholders_do_not() {
+        let (ninja, falcon) = ids();
+        let mut rmm = host("acme-lt01", 1, None, &[]);
+        rmm.serial_number = Some(" pf3abc12 ".into());
+        rmm.mac_addresses = vec!["00-15-5D-0A-1B-2C".into()];
+        let mut edr = host("ACME-LT01", 2, None, &[]);
+        edr.serial_number = Some("PF3ABC12".into());
+        edr.mac_addresses = vec!["00:15:5d:0a:1b:2c".into(), "00:15:5d:0a:1b:2d".into()];
+        let merged = device(&[(ninja, rmm.clone()), (falcon, edr.clone())]);
+        assert_eq!(merged.serial_number.as_deref(), Some("PF3ABC12"));
+        assert_eq!(
+            merged.mac_addresses,
+            ["00:15:5d:0a:1b:2c", "00:15:5d:0a:1b:2d"]
+        );
+        assert!(merged.conflicts.is_empty(), "{:?}", merged.conflicts);
+
+        edr.serial_number = Some("To Be Filled By O.E.M.".into());
+        assert_eq!(
+            device(&[(falcon, edr.clone())]).serial_number,
+            None,
+            "a firmware placeholder is no serial"
+        );
+        edr.serial_number = Some("PF3XYZ99".into());
+        let merged = device(&[(ninja, rmm), (falcon, edr)]);
+        assert_eq!(merged.conflicts[0].attribute, "serial_number");
     }
 
     #[test]

@@ -2,13 +2,20 @@
 //! score. Automation is only as safe as what Steward can see; a laptop no EDR watches or an
 //! administrator without a second factor is where an incident goes unnoticed.
 
+use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::{
     IntegrationId, TenantId,
     inventory::{Device, Identity},
-    observations::Vendor,
+    observations::{ObservedDevice, PatchStatus, Vendor},
 };
+
+/// An RMM agent that has not reported for longer is stale: the device may be gone, or the agent
+/// broken, and either way nothing patches or scripts it.
+pub const STALE_AGENT_AFTER: Duration = Duration::days(7);
+/// A device missing an operating-system patch for longer is not patched.
+pub const PATCH_AGE_LIMIT: Duration = Duration::days(30);
 
 /// The kind of tool an integration is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -49,6 +56,7 @@ impl Vendor {
         match self {
             Vendor::MicrosoftDefender | Vendor::CrowdStrikeFalcon => ToolCategory::Edr,
             Vendor::MicrosoftGraph | Vendor::Okta => ToolCategory::IdentityProvider,
+            Vendor::NinjaOne | Vendor::TacticalRmm => ToolCategory::Rmm,
         }
     }
 }
@@ -62,6 +70,10 @@ pub struct DeviceCoverage {
     pub hostname: String,
     /// The device-tool categories whose integrations report it.
     pub covered_by: Vec<ToolCategory>,
+    /// The latest contact of the device's RMM agent, when an RMM reports it.
+    pub agent_last_contact: Option<DateTime<Utc>>,
+    /// Its operating-system patches, as its RMM reports them.
+    pub patches: Option<PatchStatus>,
     /// What is missing, in words.
     pub gaps: Vec<String>,
 }
@@ -84,8 +96,9 @@ pub struct IdentityCoverage {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Coverage {
     pub tenant_id: TenantId,
-    /// Checks passed out of all checks, 0–100: each device against EDR, RMM and backup, each
-    /// identity against MFA. 100 for a tenant with nothing to check.
+    /// Checks passed out of all checks, 0–100: each device against EDR, RMM and backup (and,
+    /// where an RMM reports it, a live agent and current patches), each identity against MFA.
+    /// 100 for a tenant with nothing to check.
     pub score: u8,
     /// Tool categories with at least one integration connected.
     pub connected: Vec<ToolCategory>,
@@ -95,13 +108,14 @@ pub struct Coverage {
     pub identities: Vec<IdentityCoverage>,
 }
 
-/// Computes the coverage of a tenant from its inventory and its integrations' vendors.
+/// Computes the coverage of a tenant at `now` from its inventory and its integrations' vendors.
 #[must_use]
 pub fn coverage(
     tenant_id: TenantId,
     integrations: &[(IntegrationId, Vendor)],
     devices: &[Device],
     identities: &[Identity],
+    now: DateTime<Utc>,
 ) -> Coverage {
     let category_of = |id: IntegrationId| {
         integrations
@@ -136,17 +150,37 @@ pub fn coverage(
                 .collect();
             covered_by.sort_unstable();
             covered_by.dedup();
-            let gaps: Vec<String> = ToolCategory::DEVICE_TOOLS
+            let mut gaps: Vec<String> = ToolCategory::DEVICE_TOOLS
                 .into_iter()
                 .filter(|c| !covered_by.contains(c))
                 .map(|c| format!("no {} reports it", c.label()))
                 .collect();
             checks += ToolCategory::DEVICE_TOOLS.len();
             passed += covered_by.len();
+            let rmm = rmm_reports(device, |id| category_of(id) == Some(ToolCategory::Rmm));
+            let agent_last_contact = rmm.iter().filter_map(|r| r.last_seen).max();
+            let patches = rmm.iter().find_map(|r| r.patches.clone());
+            if !rmm.is_empty() {
+                checks += 2;
+                match agent_last_contact {
+                    Some(contact) if now - contact <= STALE_AGENT_AFTER => passed += 1,
+                    Some(contact) => gaps.push(format!(
+                        "its RMM agent has been silent for {} days",
+                        (now - contact).num_days()
+                    )),
+                    None => gaps.push("its RMM agent never reported".to_owned()),
+                }
+                match patch_gap(patches.as_ref(), now) {
+                    None => passed += 1,
+                    Some(gap) => gaps.push(gap),
+                }
+            }
             DeviceCoverage {
                 device_id: device.id,
                 hostname: device.hostname.clone(),
                 covered_by,
+                agent_last_contact,
+                patches,
                 gaps,
             }
         })
@@ -182,5 +216,182 @@ pub fn coverage(
         missing,
         devices,
         identities,
+    }
+}
+
+/// What the RMM integrations (per `is_rmm`) last reported about `device`.
+fn rmm_reports(device: &Device, is_rmm: impl Fn(IntegrationId) -> bool) -> Vec<ObservedDevice> {
+    device
+        .sources
+        .iter()
+        .filter(|s| is_rmm(s.integration_id))
+        .filter_map(|s| serde_json::from_value(s.attributes.clone()).ok())
+        .collect()
+}
+
+/// Why `patches` at `now` fail the patch check, if they do.
+fn patch_gap(patches: Option<&PatchStatus>, now: DateTime<Utc>) -> Option<String> {
+    let Some(patches) = patches else {
+        return Some("its RMM reports no patch status".to_owned());
+    };
+    if patches.pending == 0 {
+        return None;
+    }
+    let missing = format!(
+        "{} operating-system patch{} missing{}",
+        patches.pending,
+        if patches.pending == 1 { "" } else { "es" },
+        match patches.pending_critical {
+            0 => String::new(),
+            n => format!(" ({n} critical or important)"),
+        }
+    );
+    // Tools that do not say when a patch appeared are judged by the last installation.
+    match (patches.oldest_pending_since, patches.last_installed_at) {
+        (Some(since), _) => (now - since > PATCH_AGE_LIMIT).then(|| {
+            format!(
+                "{missing}, the oldest for {} days",
+                (now - since).num_days()
+            )
+        }),
+        (None, Some(installed)) => (now - installed > PATCH_AGE_LIMIT).then(|| {
+            format!(
+                "{missing}, and none installed for {} days",
+                (now - installed).num_days()
+            )
+        }),
+        (None, None) => Some(format!("{missing}, and none ever installed")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::inventory::Source;
+
+    fn at(days_ago: i64) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339("2026-11-30T12:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc)
+            - Duration::days(days_ago)
+    }
+
+    fn report(last_seen_days_ago: i64, patches: Option<PatchStatus>) -> serde_json::Value {
+        serde_json::to_value(ObservedDevice {
+            external_id: "1".into(),
+            hostname: "acme-lt01".into(),
+            os_platform: None,
+            health: None,
+            last_seen: Some(at(last_seen_days_ago)),
+            last_ip: None,
+            entra_device_id: None,
+            tags: Vec::new(),
+            vendor_value: None,
+            serial_number: None,
+            mac_addresses: Vec::new(),
+            patches,
+        })
+        .unwrap()
+    }
+
+    fn device(sources: Vec<(IntegrationId, serde_json::Value)>) -> Device {
+        Device {
+            id: uuid::Uuid::from_u128(9),
+            tenant_id: TenantId::from(uuid::Uuid::from_u128(8)),
+            hostname: "acme-lt01".into(),
+            os_platform: None,
+            health: None,
+            last_seen: None,
+            entra_device_id: None,
+            serial_number: None,
+            mac_addresses: Vec::new(),
+            tags: Vec::new(),
+            first_seen_at: at(100),
+            updated_at: at(0),
+            sources: sources
+                .into_iter()
+                .map(|(integration_id, attributes)| Source {
+                    integration_id,
+                    external_id: "1".into(),
+                    attributes,
+                    first_seen_at: at(100),
+                    last_seen_at: at(0),
+                })
+                .collect(),
+            conflicts: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn a_silent_agent_and_old_missing_patches_are_gaps_and_cost_score() {
+        let ninja = IntegrationId::from(uuid::Uuid::from_u128(1));
+        let defender = IntegrationId::from(uuid::Uuid::from_u128(2));
+        let integrations = [
+            (ninja, Vendor::NinjaOne),
+            (defender, Vendor::MicrosoftDefender),
+        ];
+        let old_patches = PatchStatus {
+            pending: 3,
+            pending_critical: 1,
+            oldest_pending_since: Some(at(45)),
+            failed_installs: 1,
+            last_installed_at: Some(at(50)),
+        };
+        let stale = device(vec![
+            (ninja, report(31, Some(old_patches))),
+            (defender, report(0, None)),
+        ]);
+        let fresh = device(vec![(
+            ninja,
+            report(
+                0,
+                Some(PatchStatus {
+                    pending: 1,
+                    oldest_pending_since: Some(at(3)),
+                    ..PatchStatus::default()
+                }),
+            ),
+        )]);
+        let tenant = stale.tenant_id;
+        let result = coverage(tenant, &integrations, &[stale, fresh], &[], at(0));
+        let gaps = &result.devices[0].gaps;
+        assert_eq!(
+            gaps,
+            &[
+                "no backup reports it",
+                "its RMM agent has been silent for 31 days",
+                "3 operating-system patches missing (1 critical or important), the oldest for 45 days",
+            ]
+        );
+        assert_eq!(result.devices[0].agent_last_contact, Some(at(31)));
+        assert_eq!(
+            result.devices[1].gaps,
+            ["no EDR reports it", "no backup reports it"]
+        );
+        // Stale: EDR + RMM of 5 checks; fresh: RMM, live agent, patches of 5.
+        assert_eq!(result.score, 50);
+    }
+
+    #[test]
+    fn without_patch_dates_the_last_installation_decides() {
+        let missing = |last_installed_at| PatchStatus {
+            pending: 1,
+            last_installed_at,
+            ..PatchStatus::default()
+        };
+        assert_eq!(patch_gap(Some(&missing(Some(at(3)))), at(0)), None);
+        assert_eq!(
+            patch_gap(Some(&missing(Some(at(40)))), at(0)).as_deref(),
+            Some("1 operating-system patch missing, and none installed for 40 days")
+        );
+        assert_eq!(
+            patch_gap(Some(&missing(None)), at(0)).as_deref(),
+            Some("1 operating-system patch missing, and none ever installed")
+        );
+        assert_eq!(patch_gap(Some(&PatchStatus::default()), at(0)), None);
+        assert_eq!(
+            patch_gap(None, at(0)).as_deref(),
+            Some("its RMM reports no patch status")
+        );
     }
 }

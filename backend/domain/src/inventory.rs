@@ -22,6 +22,10 @@ pub struct Device {
     pub health: Option<String>,
     pub last_seen: Option<DateTime<Utc>>,
     pub entra_device_id: Option<String>,
+    /// The hardware serial number any source reports.
+    pub serial_number: Option<String>,
+    /// Every MAC address any source reports (lower case, colon-separated).
+    pub mac_addresses: Vec<String>,
     pub tags: Vec<String>,
     pub first_seen_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,

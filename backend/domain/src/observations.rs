@@ -23,14 +23,21 @@ pub enum Vendor {
     /// CrowdStrike Falcon Insight XDR (EDR).
     #[serde(rename = "crowdstrike_falcon")]
     CrowdStrikeFalcon,
+    /// NinjaOne (RMM).
+    #[serde(rename = "ninjaone")]
+    NinjaOne,
+    /// Tactical RMM (RMM).
+    TacticalRmm,
 }
 
 impl Vendor {
-    pub const ALL: [Vendor; 4] = [
+    pub const ALL: [Vendor; 6] = [
         Vendor::MicrosoftDefender,
         Vendor::MicrosoftGraph,
         Vendor::Okta,
         Vendor::CrowdStrikeFalcon,
+        Vendor::NinjaOne,
+        Vendor::TacticalRmm,
     ];
 
     #[must_use]
@@ -40,6 +47,8 @@ impl Vendor {
             Vendor::MicrosoftGraph => "microsoft_graph",
             Vendor::Okta => "okta",
             Vendor::CrowdStrikeFalcon => "crowdstrike_falcon",
+            Vendor::NinjaOne => "ninjaone",
+            Vendor::TacticalRmm => "tactical_rmm",
         }
     }
 
@@ -51,6 +60,8 @@ impl Vendor {
             Vendor::MicrosoftGraph => "Microsoft Entra ID (Microsoft Graph)",
             Vendor::Okta => "Okta",
             Vendor::CrowdStrikeFalcon => "CrowdStrike Falcon",
+            Vendor::NinjaOne => "NinjaOne",
+            Vendor::TacticalRmm => "Tactical RMM",
         }
     }
 
@@ -79,6 +90,7 @@ impl Vendor {
                 ActionType::UnsuspendUser,
                 ActionType::RevokeSessions,
             ],
+            Vendor::NinjaOne | Vendor::TacticalRmm => &[],
         }
     }
 
@@ -112,6 +124,53 @@ pub struct ObservedDevice {
     pub tags: Vec<String>,
     /// The vendor's own value rating (`Low`, `Normal`, `High`), if any.
     pub vendor_value: Option<String>,
+    /// The hardware serial number (BIOS), a key that joins the records of different tools.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub serial_number: Option<String>,
+    /// The network adapters' MAC addresses, lower case and colon-separated.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub mac_addresses: Vec<String>,
+    /// Operating-system patch state, from tools that patch (RMM).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub patches: Option<PatchStatus>,
+}
+
+/// A device's operating-system patches as its patching tool reports them.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct PatchStatus {
+    /// Patches the device is missing: awaiting approval, approved, or failed to install
+    /// (patches the MSP rejected on purpose are not counted).
+    pub pending: u32,
+    /// How many of them the vendor rates critical or important.
+    pub pending_critical: u32,
+    /// When the oldest missing patch was first reported.
+    pub oldest_pending_since: Option<DateTime<Utc>>,
+    /// Installations that failed.
+    pub failed_installs: u32,
+    /// The latest successful installation.
+    pub last_installed_at: Option<DateTime<Utc>>,
+}
+
+/// Normalizes a MAC address to lower-case, colon-separated hex (`00:15:5d:0a:1b:2c`); `None`
+/// for anything that is not six octets.
+#[must_use]
+pub fn normalize_mac(value: &str) -> Option<String> {
+    let hex: String = value.chars().filter(char::is_ascii_hexdigit).collect();
+    let separators = value
+        .chars()
+        .all(|c| c.is_ascii_hexdigit() || matches!(c, ':' | '-' | '.'));
+    if hex.len() != 12 || !separators {
+        return None;
+    }
+    let hex = hex.to_lowercase();
+    Some(
+        hex.as_bytes()
+            .chunks(2)
+            .map(|pair| std::str::from_utf8(pair).unwrap_or_default())
+            .collect::<Vec<_>>()
+            .join(":"),
+    )
 }
 
 /// An identity as one vendor sees it.
@@ -202,4 +261,23 @@ pub struct ObservedEvent {
     pub ocsf: serde_json::Value,
     /// The vendor's record, verbatim.
     pub raw: serde_json::Value,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::normalize_mac;
+
+    #[test]
+    fn mac_addresses_compare_in_one_spelling() {
+        assert_eq!(
+            normalize_mac("00-15-5D-0A-1B-2C").as_deref(),
+            Some("00:15:5d:0a:1b:2c")
+        );
+        assert_eq!(
+            normalize_mac("0015.5d0a.1b2c").as_deref(),
+            Some("00:15:5d:0a:1b:2c")
+        );
+        assert_eq!(normalize_mac("00:15:5d:0a:1b"), None, "five octets");
+        assert_eq!(normalize_mac("00:15:5d:0a:1b:zz"), None);
+    }
 }

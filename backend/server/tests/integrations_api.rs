@@ -370,7 +370,11 @@ async fn scenarios_change_the_vendor_side_state_staff_can_read() {
     let (status, state) = s.call(Method::GET, &state_path, &s.technician, None).await;
     assert_eq!(status, StatusCode::OK, "{state}");
     assert_eq!(state["defender_alerts"], 0);
-    assert_eq!(state["devices"].as_array().unwrap().len(), 9);
+    assert_eq!(
+        state["devices"].as_array().unwrap().len(),
+        10,
+        "eight laptops, a server and a front-desk PC"
+    );
     assert!(
         state["users"]
             .as_array()
@@ -987,7 +991,7 @@ async fn a_falcon_api_client_is_connected_with_its_cid_and_tested() {
     let state = s.sandbox_state().await;
     assert_eq!(
         devices["items"].as_array().unwrap().len(),
-        state.devices.len()
+        state.devices.iter().filter(|d| d.edr_sensor).count()
     );
 }
 
@@ -1021,7 +1025,10 @@ async fn coverage_shows_each_blind_spot_and_scores_the_tenant() {
     let devices = coverage["devices"].as_array().unwrap();
     let identities = coverage["identities"].as_array().unwrap();
     let state = s.sandbox_state().await;
-    assert_eq!(devices.len(), state.devices.len());
+    assert_eq!(
+        devices.len(),
+        state.devices.iter().filter(|d| d.edr_sensor).count()
+    );
     for device in devices {
         assert_eq!(device["covered_by"], json!(["edr"]), "{device}");
         assert_eq!(
@@ -1046,4 +1053,250 @@ async fn coverage_shows_each_blind_spot_and_scores_the_tenant() {
 
     let (status, _) = s.call(Method::GET, &path, &s.owner, None).await;
     assert_eq!(status, StatusCode::FORBIDDEN, "coverage is for MSP staff");
+}
+
+impl Setup {
+    /// Connects the sandbox's NinjaOne for the customer's organization `organization`.
+    async fn connect_ninjaone(&self, organization: Value) -> (StatusCode, Value) {
+        let body = json!({
+            "vendor": "ninjaone",
+            "name": "NinjaOne",
+            "settings": {
+                "client_id": self.credentials.ninja_client_id,
+                "organization_id": organization,
+                "instance_url": self.app.url("/sandbox/ninjaone/"),
+            },
+            "credential": self.credentials.ninja_client_secret,
+        });
+        self.call(Method::POST, &self.integrations(), &self.admin, Some(&body))
+            .await
+    }
+
+    async fn sync(&self, id: &str) -> Value {
+        let (_, synced) = self
+            .call(
+                Method::POST,
+                &format!("{}/{id}/sync", self.integrations()),
+                &self.admin,
+                None,
+            )
+            .await;
+        synced
+    }
+}
+
+#[tokio::test]
+async fn ninjaone_joins_edr_devices_by_serial_and_finds_silent_agents_old_patches_and_missing_edr()
+{
+    let db = TestDatabase::migrated().await;
+    let s = setup(&db).await;
+    let organization = s.credentials.ninja_organization_id;
+
+    // Settings name the customer's organization, a number.
+    let (status, refused) = s.connect_ninjaone(json!("acme")).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{refused}");
+    assert!(
+        refused["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("organization_id"),
+        "{refused}"
+    );
+    // Another organization's id: the connection test says so, and nothing is read.
+    let (status, wrong) = s.connect_ninjaone(json!(organization + 1)).await;
+    assert_eq!(status, StatusCode::CREATED, "{wrong}");
+    let wrong_id = wrong["id"].as_str().unwrap();
+    let (_, test) = s
+        .call(
+            Method::POST,
+            &format!("{}/{wrong_id}/test", s.integrations()),
+            &s.admin,
+            None,
+        )
+        .await;
+    assert_eq!(test["ok"], false, "{test}");
+    assert!(
+        test["error"]
+            .as_str()
+            .unwrap()
+            .contains(&format!("organization {}", organization + 1)),
+        "{test}"
+    );
+    let (status, _) = s
+        .call(
+            Method::DELETE,
+            &format!("{}/{wrong_id}", s.integrations()),
+            &s.admin,
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+
+    let (status, ninja) = s.connect_ninjaone(json!(organization)).await;
+    assert_eq!(status, StatusCode::CREATED, "{ninja}");
+    let ninja_id = ninja["id"].as_str().unwrap().to_owned();
+    let (_, test) = s
+        .call(
+            Method::POST,
+            &format!("{}/{ninja_id}/test", s.integrations()),
+            &s.admin,
+            None,
+        )
+        .await;
+    assert_eq!(test["ok"], true, "{test}");
+    for id in s.connect_microsoft().await {
+        assert_eq!(s.sync(&id).await["ok"], true);
+    }
+    assert_eq!(s.sync(&ninja_id).await["ok"], true);
+
+    // One device per machine: NinjaOne's records joined Defender's by serial number, and the
+    // front-desk PC only NinjaOne knows was added.
+    let state = s.sandbox_state().await;
+    let (_, devices) = s
+        .call(
+            Method::GET,
+            &format!("/api/v1/tenants/{}/devices?limit=200", s.tenant.id),
+            &s.technician,
+            None,
+        )
+        .await;
+    let devices = devices["items"].as_array().unwrap();
+    assert_eq!(devices.len(), state.devices.len(), "{devices:#?}");
+    for machine in &state.devices {
+        let device = devices
+            .iter()
+            .find(|d| d["serial_number"] == machine.serial_number.as_str())
+            .unwrap_or_else(|| panic!("{} missing", machine.computer_dns_name));
+        let expected = if machine.edr_sensor { 2 } else { 1 };
+        assert_eq!(
+            device["sources"].as_array().unwrap().len(),
+            expected,
+            "{device:#}"
+        );
+        assert_eq!(device["mac_addresses"].as_array().unwrap().len(), 1);
+        assert_eq!(device["conflicts"], json!([]), "{device:#}");
+    }
+
+    let (_, coverage) = s
+        .call(
+            Method::GET,
+            &format!("/api/v1/tenants/{}/coverage", s.tenant.id),
+            &s.technician,
+            None,
+        )
+        .await;
+    assert_eq!(
+        coverage["connected"],
+        json!(["rmm", "identity_provider", "edr"])
+    );
+    let gaps_of = |name: &str| {
+        coverage["devices"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|d| {
+                d["hostname"]
+                    .as_str()
+                    .unwrap()
+                    .to_lowercase()
+                    .starts_with(name)
+            })
+            .unwrap_or_else(|| panic!("{name} missing from {coverage:#}"))["gaps"]
+            .clone()
+    };
+    let prefix = state.devices[0]
+        .computer_dns_name
+        .split('-')
+        .next()
+        .unwrap()
+        .to_owned();
+    assert_eq!(
+        gaps_of(&format!("{prefix}-fd01")),
+        json!(["no EDR reports it", "no backup reports it"]),
+        "the front-desk PC has no EDR"
+    );
+    assert_eq!(
+        gaps_of(&format!("{prefix}-lt08")),
+        json!([
+            "no backup reports it",
+            "its RMM agent has been silent for 31 days"
+        ])
+    );
+    assert_eq!(
+        gaps_of(&format!("{prefix}-srv01")),
+        json!([
+            "no backup reports it",
+            "3 operating-system patches missing (3 critical or important), the oldest for 45 days"
+        ])
+    );
+    assert_eq!(
+        gaps_of(&format!("{prefix}-lt01")),
+        json!(["no backup reports it"]),
+        "a laptop with a live agent and a patch missing for days only"
+    );
+}
+
+#[tokio::test]
+async fn tactical_rmm_agents_of_the_customers_client_join_the_inventory() {
+    let db = TestDatabase::migrated().await;
+    let s = setup(&db).await;
+    let body = |client: Value, key: &str| {
+        json!({
+            "vendor": "tactical_rmm",
+            "name": "Tactical RMM",
+            "settings": {
+                "api_url": s.app.url("/sandbox/tactical/"),
+                "client_id": client,
+            },
+            "credential": key,
+        })
+    };
+    let key = s.credentials.tactical_api_key.clone();
+    for (bad, code) in [
+        (body(json!("cobalt"), &key), "invalid-settings"),
+        (body(json!(0), &key), "invalid-settings"),
+        (
+            body(json!(s.credentials.tactical_client_id), " "),
+            "invalid-secret",
+        ),
+    ] {
+        let (status, answer) = s
+            .call(Method::POST, &s.integrations(), &s.admin, Some(&bad))
+            .await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{bad}: {answer}");
+        assert_eq!(answer["error"]["code"], code, "{bad}: {answer}");
+    }
+    let (status, created) = s
+        .call(
+            Method::POST,
+            &s.integrations(),
+            &s.admin,
+            Some(&body(json!(s.credentials.tactical_client_id), &key)),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    let id = created["id"].as_str().unwrap();
+    let synced = s.sync(id).await;
+    assert_eq!(synced["ok"], true, "{synced}");
+    let state = s.sandbox_state().await;
+    assert_eq!(synced["counts"]["devices_created"], state.devices.len());
+
+    let (_, coverage) = s
+        .call(
+            Method::GET,
+            &format!("/api/v1/tenants/{}/coverage", s.tenant.id),
+            &s.technician,
+            None,
+        )
+        .await;
+    assert_eq!(coverage["connected"], json!(["rmm"]));
+    let server = coverage["devices"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["hostname"].as_str().unwrap().contains("SRV01"))
+        .unwrap();
+    assert_eq!(server["covered_by"], json!(["rmm"]));
+    assert_eq!(server["patches"]["pending"], 3, "{server:#}");
+    assert_eq!(server["patches"]["failed_installs"], 1);
 }

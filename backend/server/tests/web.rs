@@ -752,7 +752,12 @@ async fn admins_connect_test_and_remove_integrations_and_stage_scenarios_through
         .state(f.acme.id.as_uuid())
         .await
         .unwrap();
-    let server = &server.devices.last().unwrap().computer_dns_name;
+    let server = &server
+        .devices
+        .iter()
+        .find(|d| d.tags.iter().any(|t| t == "Server"))
+        .unwrap()
+        .computer_dns_name;
     assert!(
         tenant_page.contains(server.as_str()),
         "the synchronized devices are listed"

@@ -138,12 +138,12 @@ fn connect_form(tenant: &Tenant, csrf: &str) -> impl IntoView + use<> {
     view! {
         <section class="card">
             <h2>"Connect a vendor"</h2>
-            <p>"Microsoft: register an app in the customer's Microsoft Entra ID with the API permissions Steward needs, grant admin consent, and enter its ids and client secret. Okta: create an API token as a read-only administrator with the Help Desk Administrator role, and enter the org URL and the token. CrowdStrike Falcon: create an API client with Hosts (read, write) and Alerts (read) scopes, and enter its id and secret. The secret is stored encrypted and never shown again."</p>
+            <p>"Microsoft: register an app in the customer's Microsoft Entra ID with the API permissions Steward needs, grant admin consent, and enter its ids and client secret. Okta: create an API token as a read-only administrator with the Help Desk Administrator role, and enter the org URL and the token. CrowdStrike Falcon: create an API client with Hosts (read, write) and Alerts (read) scopes, and enter its id and secret. NinjaOne: create a client-credentials API client with the Monitoring, Management and Control scopes, and enter its id and secret with the customer's organization id. Tactical RMM: create a user whose role is limited to the customer's client, give it an API key, and enter the server's API URL, the client id and the key. The secret is stored encrypted and never shown again."</p>
             <form method="post" action=action class="grid-form">
                 <Csrf token=csrf.to_owned()/>
                 <label>"Vendor" <select name="vendor">{vendors}</select></label>
                 <label>"Name" <input type="text" name="name" required maxlength="200"/></label>
-                <label>"Client secret (Microsoft, CrowdStrike) or API token (Okta)" <input type="password" name="credential" required autocomplete="off"/></label>
+                <label>"Client secret (Microsoft, CrowdStrike, NinjaOne), API token (Okta) or API key (Tactical RMM)" <input type="password" name="credential" required autocomplete="off"/></label>
                 <fieldset>
                     <legend>"Microsoft Defender for Endpoint, Microsoft Entra ID"</legend>
                     <label>"Directory (tenant) id" <input type="text" name="directory_id"/></label>
@@ -160,6 +160,17 @@ fn connect_form(tenant: &Tenant, csrf: &str) -> impl IntoView + use<> {
                     <label>"API client id" <input type="text" name="falcon_client_id"/></label>
                     <label>"Cloud API URL (leave empty for US-1)" <input type="url" name="falcon_api_base_url"/></label>
                     <label>"Customer CID under Flight Control (optional)" <input type="text" name="member_cid"/></label>
+                </fieldset>
+                <fieldset>
+                    <legend>"NinjaOne"</legend>
+                    <label>"API client id" <input type="text" name="ninja_client_id"/></label>
+                    <label>"Customer's organization id" <input type="text" name="ninja_organization_id" inputmode="numeric"/></label>
+                    <label>"Instance URL (leave empty for app.ninjarmm.com)" <input type="url" name="ninja_instance_url"/></label>
+                </fieldset>
+                <fieldset>
+                    <legend>"Tactical RMM"</legend>
+                    <label>"API URL (https://api.your-server)" <input type="url" name="tactical_api_url"/></label>
+                    <label>"Customer's client id" <input type="text" name="tactical_client_id" inputmode="numeric"/></label>
                 </fieldset>
                 <button type="submit" class="button">"Connect"</button>
             </form>

@@ -7,9 +7,9 @@ use serde::{Deserialize, de::DeserializeOwned};
 use url::Url;
 
 use crate::{
-    contract::{ConnectorError, read_json},
+    contract::ConnectorError,
     http::{Idempotency, VendorHttp},
-    oauth::{self, ClientCredentials},
+    oauth::{self, ClientCredentials, VendorRequest},
 };
 
 /// Falcon's answer envelope.
@@ -83,26 +83,14 @@ impl FalconApi {
         body: Option<&serde_json::Value>,
         idempotency: Idempotency,
     ) -> Result<Response, ConnectorError> {
-        let build = || {
-            let builder = self
-                .http
-                .client()
-                .request(method.clone(), url.clone())
-                .header(reqwest::header::ACCEPT, "application/json");
-            match body {
-                Some(body) => builder.json(body),
-                None => builder,
-            }
+        let request = VendorRequest {
+            method,
+            url,
+            headers: &[("accept", "application/json")],
+            body,
+            idempotency,
         };
-        let response = self
-            .credentials
-            .send(&self.http, build, idempotency)
-            .await?;
-        let status = response.status();
-        if status.is_success() || status == StatusCode::NOT_FOUND {
-            return Ok(response);
-        }
-        Err(error_from(response).await)
+        self.credentials.call(&self.http, request, error_from).await
     }
 
     /// Sends and reads the envelope; 404 is `None`.
@@ -114,10 +102,7 @@ impl FalconApi {
         idempotency: Idempotency,
     ) -> Result<Option<Envelope<T>>, ConnectorError> {
         let response = self.send(method, url, body, idempotency).await?;
-        if response.status() == StatusCode::NOT_FOUND {
-            return Ok(None);
-        }
-        read_json(response).await.map(Some)
+        oauth::optional_json(response).await
     }
 
     /// Every id a query endpoint matches, following `offset` until `meta.pagination.total`.
@@ -156,10 +141,8 @@ impl FalconApi {
 }
 
 /// Maps an error answer to the contract's error by HTTP status, with Falcon's messages.
-async fn error_from(response: Response) -> ConnectorError {
-    let status = response.status();
-    let text = response.text().await.unwrap_or_default();
-    let message = serde_json::from_str::<Envelope<serde_json::Value>>(&text)
+fn error_from(status: StatusCode, text: &str) -> ConnectorError {
+    let message = serde_json::from_str::<Envelope<serde_json::Value>>(text)
         .ok()
         .and_then(|e| e.errors)
         .map(|errors| {
@@ -170,13 +153,6 @@ async fn error_from(response: Response) -> ConnectorError {
                 .join("; ")
         })
         .filter(|m| !m.is_empty())
-        .unwrap_or(text);
-    match status {
-        StatusCode::UNAUTHORIZED => ConnectorError::Authentication(message),
-        StatusCode::FORBIDDEN => ConnectorError::Forbidden(message),
-        _ => ConnectorError::Rejected {
-            code: format!("HTTP {}", status.as_u16()),
-            message,
-        },
-    }
+        .unwrap_or_else(|| text.to_owned());
+    ConnectorError::refusal(status, None, &message)
 }

@@ -84,6 +84,10 @@ struct Host {
     product_type_desc: Option<String>,
     #[serde(default)]
     tags: Vec<String>,
+    #[serde(default)]
+    serial_number: Option<String>,
+    #[serde(default)]
+    mac_address: Option<String>,
 }
 
 impl Host {
@@ -295,6 +299,9 @@ fn device_of(host: Host) -> ObservedDevice {
         entra_device_id: None,
         tags,
         vendor_value: None,
+        serial_number: host.serial_number.clone(),
+        mac_addresses: host.mac_address.iter().cloned().collect(),
+        patches: None,
         hostname: host.name().to_owned(),
         external_id: host.device_id,
     }

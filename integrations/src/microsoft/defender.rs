@@ -272,6 +272,10 @@ fn device(machine: &Machine) -> ObservedDevice {
         entra_device_id: machine.aad_device_id.clone(),
         tags: machine.machine_tags.clone(),
         vendor_value: machine.device_value.clone(),
+        // Defender's machine entity carries neither serial number nor MAC addresses.
+        serial_number: None,
+        mac_addresses: Vec::new(),
+        patches: None,
     }
 }
 

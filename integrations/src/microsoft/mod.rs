@@ -16,9 +16,9 @@ use steward_domain::clock::Clock;
 use url::Url;
 
 use crate::{
-    contract::{ConnectorError, read_json},
+    contract::ConnectorError,
     http::{Idempotency, VendorHttp},
-    oauth::{self, ClientCredentials},
+    oauth::{self, ClientCredentials, VendorRequest},
 };
 
 /// The production sign-in host of the Microsoft identity platform.
@@ -116,25 +116,14 @@ impl MicrosoftApi {
         body: Option<&serde_json::Value>,
         idempotency: Idempotency,
     ) -> Result<Response, ConnectorError> {
-        let build = || {
-            let mut builder = self.http.client().request(method.clone(), url.clone());
-            for (name, value) in &self.extra_headers {
-                builder = builder.header(*name, *value);
-            }
-            if let Some(body) = body {
-                builder = builder.json(body);
-            }
-            builder
+        let request = VendorRequest {
+            method,
+            url,
+            headers: &self.extra_headers,
+            body,
+            idempotency,
         };
-        let response = self
-            .credentials
-            .send(&self.http, build, idempotency)
-            .await?;
-        let status = response.status();
-        if status.is_success() || status == StatusCode::NOT_FOUND {
-            return Ok(response);
-        }
-        Err(error_from(response).await)
+        self.credentials.call(&self.http, request, error_from).await
     }
 
     /// GETs one JSON document; `None` on 404.
@@ -145,10 +134,7 @@ impl MicrosoftApi {
         let response = self
             .send(Method::GET, url, None, Idempotency::Idempotent)
             .await?;
-        if response.status() == StatusCode::NOT_FOUND {
-            return Ok(None);
-        }
-        read_json(response).await.map(Some)
+        oauth::optional_json(response).await
     }
 
     /// Every item of a collection that pages with `@odata.nextLink`.
@@ -218,17 +204,11 @@ impl MicrosoftApi {
 
 /// Maps an error response to the contract's error, by the vendor's error code (never its
 /// message, which Microsoft says may change).
-pub(crate) async fn error_from(response: Response) -> ConnectorError {
-    let status = response.status();
-    let text = response.text().await.unwrap_or_default();
-    let (code, message) = match serde_json::from_str::<ErrorEnvelope>(&text) {
-        Ok(envelope) => (envelope.error.code, envelope.error.message),
-        Err(_) => (format!("HTTP {}", status.as_u16()), text),
-    };
-    match status {
-        StatusCode::UNAUTHORIZED => ConnectorError::Authentication(format!("{code}: {message}")),
-        StatusCode::FORBIDDEN => ConnectorError::Forbidden(format!("{code}: {message}")),
-        StatusCode::NOT_FOUND => ConnectorError::NotFound(format!("{code}: {message}")),
-        _ => ConnectorError::Rejected { code, message },
+fn error_from(status: StatusCode, text: &str) -> ConnectorError {
+    match serde_json::from_str::<ErrorEnvelope>(text) {
+        Ok(envelope) => {
+            ConnectorError::refusal(status, Some(envelope.error.code), &envelope.error.message)
+        }
+        Err(_) => ConnectorError::refusal(status, None, text),
     }
 }

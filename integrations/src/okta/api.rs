@@ -152,15 +152,11 @@ async fn error_from(response: Response) -> ConnectorError {
             } else {
                 format!("{} ({})", body.error_summary, causes.join("; "))
             };
-            (body.error_code, message)
+            (Some(body.error_code), message)
         }
-        Err(_) => (format!("HTTP {}", status.as_u16()), text),
+        Err(_) => (None, text),
     };
-    match status {
-        StatusCode::UNAUTHORIZED => ConnectorError::Authentication(format!("{code}: {message}")),
-        StatusCode::FORBIDDEN => ConnectorError::Forbidden(format!("{code}: {message}")),
-        _ => ConnectorError::Rejected { code, message },
-    }
+    ConnectorError::refusal(status, code, &message)
 }
 
 #[cfg(test)]

@@ -344,12 +344,6 @@ fn admit(sandbox: &Sandbox, headers: &HeaderMap, api: Api) -> Result<Uuid, Respo
     Ok(tenant_id)
 }
 
-/// The query string's pairs; OData option names keep their `$`.
-fn query_pairs(raw: Option<&str>) -> Vec<(String, String)> {
-    raw.map(|q| serde_urlencoded::from_str(q).unwrap_or_default())
-        .unwrap_or_default()
-}
-
 fn query_value<'a>(pairs: &'a [(String, String)], name: &str) -> Option<&'a str> {
     pairs
         .iter()
@@ -406,7 +400,7 @@ fn defender_collection(
     query: Option<&str>,
     filters: &[&str],
 ) -> Response {
-    let pairs = query_pairs(query);
+    let pairs = super::query(query);
     let filter = match query_value(&pairs, "$filter").map(|f| Filter::parse(f, filters)) {
         None => Filter::default(),
         Some(Ok(filter)) => filter,
@@ -457,6 +451,7 @@ async fn machines(
     let items = with_environment(&sandbox, tenant, |e| {
         e.machines
             .iter()
+            .filter(|m| m.edr_sensor)
             .map(super::environment::SimMachine::to_vendor)
             .collect()
     })
@@ -494,7 +489,7 @@ async fn defender_alerts(
     let items = with_environment(&sandbox, tenant, |e| e.defender_alerts.clone())
         .await
         .unwrap_or_default();
-    let pairs = query_pairs(query.as_deref());
+    let pairs = super::query(query.as_deref());
     // Evidence is only included with `$expand=evidence`.
     let expand = query_value(&pairs, "$expand").is_some_and(|e| e.eq_ignore_ascii_case("evidence"));
     let items = items
@@ -852,7 +847,7 @@ async fn users(
     headers: HeaderMap,
     RawQuery(query): RawQuery,
 ) -> Response {
-    let pairs = query_pairs(query.as_deref());
+    let pairs = super::query(query.as_deref());
     let filter = match graph_filter(
         &sandbox,
         &pairs,
@@ -911,7 +906,7 @@ async fn user(
     Path(id): Path<String>,
     RawQuery(query): RawQuery,
 ) -> Response {
-    let pairs = query_pairs(query.as_deref());
+    let pairs = super::query(query.as_deref());
     let Some(user) = with_environment(&sandbox, tenant, |e| {
         e.user(&id).map(super::environment::SimUser::to_vendor)
     })
@@ -1127,7 +1122,7 @@ async fn registration_details(
     headers: HeaderMap,
     RawQuery(query): RawQuery,
 ) -> Response {
-    let pairs = query_pairs(query.as_deref());
+    let pairs = super::query(query.as_deref());
     let items = with_environment(&sandbox, tenant, |e| {
         e.users
             .iter()
@@ -1186,7 +1181,7 @@ async fn member_of(
     Path(id): Path<String>,
     RawQuery(query): RawQuery,
 ) -> Response {
-    let pairs = query_pairs(query.as_deref());
+    let pairs = super::query(query.as_deref());
     let found = with_environment(&sandbox, tenant, |e| {
         let user = e.user(&id)?;
         let groups = e
@@ -1367,7 +1362,7 @@ async fn sign_ins(
     headers: HeaderMap,
     RawQuery(query): RawQuery,
 ) -> Response {
-    let pairs = query_pairs(query.as_deref());
+    let pairs = super::query(query.as_deref());
     let filter = match graph_filter(
         &sandbox,
         &pairs,
@@ -1411,7 +1406,7 @@ async fn security_alerts(
     headers: HeaderMap,
     RawQuery(query): RawQuery,
 ) -> Response {
-    let pairs = query_pairs(query.as_deref());
+    let pairs = super::query(query.as_deref());
     let filter = match graph_filter(
         &sandbox,
         &pairs,

@@ -89,6 +89,71 @@ pub struct SimMachine {
     /// Host reads a containment change still shows as pending for.
     #[serde(default)]
     pub falcon_pending_reads: u32,
+    /// Whether an EDR sensor (Defender for Endpoint, Falcon) runs on it; EDR consoles do not
+    /// list a machine without one.
+    #[serde(default = "sensor_installed")]
+    pub edr_sensor: bool,
+    /// Its NinjaOne agent, when the MSP's RMM manages it.
+    #[serde(default)]
+    pub ninja: Option<SimNinjaAgent>,
+}
+
+fn sensor_installed() -> bool {
+    true
+}
+
+/// A NinjaOne agent on a machine: the device record and its operating-system patches.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SimNinjaAgent {
+    /// The NinjaOne device id.
+    pub device_id: u64,
+    /// When the agent stopped reporting; `None` while it checks in every few minutes.
+    pub silent_since: Option<DateTime<Utc>>,
+    /// How many minutes ago a live agent last checked in, whenever one asks.
+    pub check_in_minutes: i64,
+    pub patches: Vec<SimPatch>,
+}
+
+impl SimNinjaAgent {
+    /// The agent's last contact as of `now`.
+    #[must_use]
+    pub fn last_contact(&self, now: DateTime<Utc>) -> DateTime<Utc> {
+        self.silent_since
+            .unwrap_or(now - Duration::minutes(self.check_in_minutes))
+    }
+}
+
+/// One operating-system patch of a device as NinjaOne tracks it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SimPatch {
+    pub id: String,
+    pub name: String,
+    pub kb_number: String,
+    /// `CRITICAL`, `IMPORTANT`, `MODERATE` or `OPTIONAL`.
+    pub severity: String,
+    /// `SECURITY_UPDATES`, `UPDATE_ROLLUPS`, …
+    pub patch_type: String,
+    /// `MANUAL` (awaiting approval), `APPROVED`, `REJECTED`, `FAILED` (installation failed,
+    /// still missing) or `INSTALLED`.
+    pub status: String,
+    /// When the agent first reported it.
+    pub reported: DateTime<Utc>,
+    pub installed_at: Option<DateTime<Utc>>,
+}
+
+impl SimPatch {
+    /// Whether the patch is still missing: not installed (a failed installation leaves it
+    /// missing).
+    #[must_use]
+    pub fn is_missing(&self) -> bool {
+        self.status != "INSTALLED"
+    }
+
+    /// Whether an installation was attempted.
+    #[must_use]
+    pub fn was_installed(&self) -> bool {
+        matches!(self.status.as_str(), "INSTALLED" | "FAILED")
+    }
 }
 
 impl SimMachine {
@@ -581,6 +646,8 @@ impl Environment {
                 isolated: false,
                 falcon_contained: false,
                 falcon_pending_reads: 0,
+                edr_sensor: true,
+                ninja: None,
             });
         }
         machines.push(SimMachine {
@@ -599,7 +666,33 @@ impl Environment {
             isolated: false,
             falcon_contained: false,
             falcon_pending_reads: 0,
+            edr_sensor: true,
+            ninja: None,
         });
+        // The front-desk PC the RMM manages but no EDR sensor was ever installed on.
+        machines.push(SimMachine {
+            id: ids.machine("front-desk"),
+            computer_dns_name: format!("{prefix}-FD01.{domain}").to_lowercase(),
+            os_platform: "Windows11".to_owned(),
+            version: "23H2".to_owned(),
+            health_status: "Inactive".to_owned(),
+            first_seen: now - Duration::days(200),
+            last_seen: now - Duration::hours(2),
+            last_ip_address: "192.168.10.40".to_owned(),
+            aad_device_id: ids.guid("entra-device-front-desk"),
+            machine_tags: vec!["Front desk".to_owned()],
+            device_value: "Normal".to_owned(),
+            primary_user: None,
+            isolated: false,
+            falcon_contained: false,
+            falcon_pending_reads: 0,
+            edr_sensor: false,
+            ninja: None,
+        });
+        let organization = ninja_organization_id(ids);
+        for (n, machine) in machines.iter_mut().enumerate() {
+            machine.ninja = Some(ninja_agent(ids, organization, n, machine, now));
+        }
         let mut environment = Self {
             tenant_id,
             tenant_name: name.to_owned(),
@@ -708,7 +801,64 @@ impl Environment {
     pub fn falcon_machine(&self, device_id: &str) -> Option<&SimMachine> {
         self.machines
             .iter()
+            .filter(|m| m.edr_sensor)
             .find(|m| self.falcon_device_id(m) == device_id)
+    }
+
+    /// The customer's organization id in the MSP's NinjaOne.
+    #[must_use]
+    pub fn ninja_organization_id(&self) -> u32 {
+        ninja_organization_id(Ids::new(self.tenant_id))
+    }
+
+    /// The NinjaOne API client the MSP created for Steward: its id and secret.
+    #[must_use]
+    pub fn ninja_client(&self) -> (String, String) {
+        let ids = Ids::new(self.tenant_id);
+        (
+            ids.secret("ninja-client")[..24].to_owned(),
+            ids.secret("ninja-client-secret"),
+        )
+    }
+
+    /// The customer's client id on the MSP's Tactical RMM server.
+    #[must_use]
+    pub fn tactical_client_id(&self) -> u32 {
+        u32::try_from(1 + Ids::new(self.tenant_id).pick("tactical-client", 500)).expect("small")
+    }
+
+    /// The API key of the Tactical RMM user Steward was given for this customer: 32 upper-case
+    /// letters and digits, as Tactical RMM generates them.
+    #[must_use]
+    pub fn tactical_api_key(&self) -> String {
+        Ids::new(self.tenant_id)
+            .secret("tactical-api-key")
+            .chars()
+            .filter(char::is_ascii_alphanumeric)
+            .map(|c| c.to_ascii_uppercase())
+            .take(32)
+            .collect()
+    }
+
+    /// A machine's hardware serial number, as every tool reads it from the firmware.
+    #[must_use]
+    pub fn serial_number(machine: &SimMachine) -> String {
+        format!("SN{}", machine.id[..10].to_uppercase())
+    }
+
+    /// A machine's network adapter's MAC address (Hyper-V's `00:15:5d` prefix).
+    #[must_use]
+    pub fn mac_address(machine: &SimMachine) -> String {
+        let id = machine.id.as_bytes();
+        format!(
+            "00:15:5d:{}{}:{}{}:{}{}",
+            id[0] as char,
+            id[1] as char,
+            id[2] as char,
+            id[3] as char,
+            id[4] as char,
+            id[5] as char
+        )
     }
 
     /// A user's Okta id (`00u` and 17 characters, as Okta's are).
@@ -737,10 +887,12 @@ impl Environment {
             .find(|u| u.id == id || u.user_principal_name.eq_ignore_ascii_case(id))
     }
 
+    /// A machine Defender for Endpoint knows (one with an EDR sensor), by id or DNS name.
     #[must_use]
     pub fn machine(&self, id: &str) -> Option<&SimMachine> {
         self.machines
             .iter()
+            .filter(|m| m.edr_sensor)
             .find(|m| m.id == id || m.computer_dns_name.eq_ignore_ascii_case(id))
     }
 
@@ -797,5 +949,100 @@ impl Environment {
             "appliedConditionalAccessPolicies": []
         });
         self.sign_ins.push(record);
+    }
+}
+
+/// The customer's NinjaOne organization id: a number, as NinjaOne's are.
+fn ninja_organization_id(ids: Ids) -> u32 {
+    u32::try_from(100 + ids.pick("ninja-organization", 900)).expect("below 1000")
+}
+
+/// The NinjaOne agent of the `n`th machine, with the flaws an MSP finds in real fleets: the
+/// customer service lead's laptop's agent stopped reporting a month ago, and the server misses
+/// a critical patch for six weeks after an installation failed.
+fn ninja_agent(
+    ids: Ids,
+    organization: u32,
+    n: usize,
+    machine: &SimMachine,
+    now: DateTime<Utc>,
+) -> SimNinjaAgent {
+    let server = machine.machine_tags.iter().any(|t| t == "Server");
+    let patch = |label: &str, kb: &str, severity: &str, kind: &str, status: &str, days: i64| {
+        let reported = now - Duration::days(days);
+        SimPatch {
+            id: ids.guid(&format!("patch-{n}-{label}")),
+            name: format!(
+                "{label} for {} (KB{kb})",
+                if server {
+                    "Microsoft server operating system version 21H2 for x64-based Systems"
+                } else {
+                    "Windows 11 for x64-based Systems"
+                }
+            ),
+            kb_number: format!("KB{kb}"),
+            severity: severity.to_owned(),
+            patch_type: kind.to_owned(),
+            status: status.to_owned(),
+            reported,
+            installed_at: (status == "INSTALLED").then(|| reported + Duration::days(2)),
+        }
+    };
+    let mut patches = vec![patch(
+        "2026-10 Cumulative Update",
+        "5044284",
+        "IMPORTANT",
+        "UPDATE_ROLLUPS",
+        "INSTALLED",
+        if server { 52 } else { 24 },
+    )];
+    if server {
+        patches.push(patch(
+            "2026-10 Security Update",
+            "5044281",
+            "CRITICAL",
+            "SECURITY_UPDATES",
+            "MANUAL",
+            45,
+        ));
+        patches.push(patch(
+            "2026-10 Servicing Stack Update",
+            "5044099",
+            "IMPORTANT",
+            "SECURITY_UPDATES",
+            "FAILED",
+            40,
+        ));
+        patches.push(patch(
+            "2026-11 Cumulative Update",
+            "5046616",
+            "IMPORTANT",
+            "UPDATE_ROLLUPS",
+            "APPROVED",
+            12,
+        ));
+        patches.push(patch(
+            "Feature update to Windows Server 2025",
+            "5046700",
+            "OPTIONAL",
+            "FEATURE_PACKS",
+            "REJECTED",
+            30,
+        ));
+    } else if n.is_multiple_of(3) {
+        patches.push(patch(
+            "2026-11 Cumulative Update",
+            "5046617",
+            "IMPORTANT",
+            "UPDATE_ROLLUPS",
+            "APPROVED",
+            5,
+        ));
+    }
+    SimNinjaAgent {
+        device_id: u64::from(organization) * 1000 + n as u64 + 1,
+        silent_since: (n == 7).then(|| now - Duration::days(31)),
+        check_in_minutes: 1 + (n % 4) as i64,
+        patches,
     }
 }

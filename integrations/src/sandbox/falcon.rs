@@ -49,7 +49,7 @@ use uuid::Uuid;
 use super::{
     Sandbox,
     environment::{Environment, SimMachine},
-    with_environment,
+    param, query, with_environment,
 };
 
 /// Requests per minute per customer (Falcon's default per-CID budget).
@@ -342,18 +342,6 @@ async fn handle(
     }
 }
 
-fn query(raw: Option<&str>) -> Vec<(String, String)> {
-    raw.map(|q| serde_urlencoded::from_str(q).unwrap_or_default())
-        .unwrap_or_default()
-}
-
-fn param<'q>(pairs: &'q [(String, String)], name: &str) -> Option<&'q str> {
-    pairs
-        .iter()
-        .find(|(k, _)| k == name)
-        .map(|(_, v)| v.as_str())
-}
-
 /// `offset` and `limit` within `1..=max` (default `default`).
 fn window(
     pairs: &[(String, String)],
@@ -417,8 +405,9 @@ fn host_json(environment: &Environment, machine: &SimMachine) -> Value {
         "last_seen": machine.last_seen,
         "local_ip": machine.last_ip_address,
         "external_ip": "203.0.113.24",
-        "mac_address": format!("00-15-5d-{}", &environment.falcon_device_id(machine)[..6]),
-        "serial_number": format!("SN{}", &machine.id[..10].to_uppercase()),
+        // Falcon spells MAC addresses with dashes.
+        "mac_address": Environment::mac_address(machine).replace(':', "-"),
+        "serial_number": Environment::serial_number(machine),
         "status": status(machine),
         "reduced_functionality_mode": "no",
         "provision_status": "Provisioned",
@@ -463,6 +452,7 @@ async fn query_hosts(
             environment
                 .machines
                 .iter()
+                .filter(|m| m.edr_sensor)
                 .map(|m| (hostname(m), environment.falcon_device_id(m)))
                 .filter(|(name, _)| {
                     wanted_name
@@ -511,7 +501,7 @@ async fn host_details(
                     let Some(index) = environment
                         .machines
                         .iter()
-                        .position(|m| environment.falcon_device_id(m) == *id)
+                        .position(|m| m.edr_sensor && environment.falcon_device_id(m) == *id)
                     else {
                         missing.push(id.clone());
                         continue;
@@ -589,7 +579,7 @@ async fn host_action(
                     let Some(index) = environment
                         .machines
                         .iter()
-                        .position(|m| environment.falcon_device_id(m) == *id)
+                        .position(|m| m.edr_sensor && environment.falcon_device_id(m) == *id)
                     else {
                         missing.push(id.clone());
                         continue;

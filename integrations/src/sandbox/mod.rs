@@ -16,10 +16,12 @@ mod api;
 pub mod environment;
 pub mod falcon;
 pub mod mailbox;
+pub mod ninjaone;
 pub mod odata;
 pub mod okta;
 pub mod scenarios;
 pub mod slack;
+pub mod tactical;
 mod throttle;
 
 use std::{collections::HashMap, fmt, future::Future, pin::Pin, sync::Arc, time::Duration};
@@ -95,6 +97,15 @@ pub struct SandboxCredentials {
     /// The Falcon API client's id and secret.
     pub falcon_client_id: String,
     pub falcon_client_secret: String,
+    /// The customer's organization in the MSP's NinjaOne, served under `/sandbox/ninjaone/`.
+    pub ninja_organization_id: u32,
+    /// The NinjaOne API client's id and secret.
+    pub ninja_client_id: String,
+    pub ninja_client_secret: String,
+    /// The customer's client on the MSP's Tactical RMM server, served under
+    /// `/sandbox/tactical/`, and the API key of a user limited to it.
+    pub tactical_client_id: u32,
+    pub tactical_api_key: String,
 }
 
 /// The vendor-side state of one simulated customer, for people and tests to check what
@@ -124,6 +135,12 @@ pub struct DeviceState {
     /// `containment_pending`, `contained`, `lift_containment_pending`).
     pub falcon_id: String,
     pub falcon_status: String,
+    /// Whether an EDR sensor runs on it (Defender and Falcon list only machines with one).
+    pub edr_sensor: bool,
+    /// Its NinjaOne device id and the agent's last contact, when the RMM manages it.
+    pub ninja_id: Option<u64>,
+    pub ninja_last_contact: Option<DateTime<Utc>>,
+    pub serial_number: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -184,6 +201,7 @@ struct Inner {
     mailbox: Mutex<Vec<mailbox::SandboxMail>>,
     okta_limits: okta::RateLimits,
     falcon: falcon::FalconState,
+    ninja: ninjaone::NinjaState,
 }
 
 impl fmt::Debug for Sandbox {
@@ -222,6 +240,7 @@ impl Sandbox {
                 mailbox: Mutex::default(),
                 okta_limits: okta::RateLimits::default(),
                 falcon: falcon::FalconState::default(),
+                ninja: ninjaone::NinjaState::default(),
             }),
         })
     }
@@ -231,6 +250,8 @@ impl Sandbox {
         api::router(self.clone())
             .merge(okta::router(self.clone()))
             .merge(falcon::router(self.clone()))
+            .merge(ninjaone::router(self.clone()))
+            .merge(tactical::router(self.clone()))
             .merge(slack::router(self.clone()))
     }
 
@@ -267,8 +288,9 @@ impl Sandbox {
 
     /// The vendor-side state of `tenant_id`'s customer.
     pub async fn state(&self, tenant_id: Uuid) -> Option<SandboxState> {
+        let now = self.inner.clock.now();
         let environments = self.inner.environments.lock().await;
-        environments.get(&tenant_id).map(state_of)
+        environments.get(&tenant_id).map(|e| state_of(e, now))
     }
 
     /// Adds the vendor records of `scenario` to `tenant_id`'s customer.
@@ -345,6 +367,21 @@ async fn with_environment<T>(
     environments.get_mut(&tenant_id).map(read)
 }
 
+/// A query string's pairs, decoded (OData option names keep their `$`); an unreadable query
+/// has none.
+pub(crate) fn query(raw: Option<&str>) -> Vec<(String, String)> {
+    raw.map(|q| serde_urlencoded::from_str(q).unwrap_or_default())
+        .unwrap_or_default()
+}
+
+/// The value of the query parameter `name`, spelled exactly so.
+pub(crate) fn param<'q>(pairs: &'q [(String, String)], name: &str) -> Option<&'q str> {
+    pairs
+        .iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.as_str())
+}
+
 fn credentials(environment: &Environment) -> SandboxCredentials {
     SandboxCredentials {
         directory_id: environment.directory_id.clone(),
@@ -355,10 +392,15 @@ fn credentials(environment: &Environment) -> SandboxCredentials {
         falcon_cid: environment.falcon_cid(),
         falcon_client_id: environment.falcon_client().0,
         falcon_client_secret: environment.falcon_client().1,
+        ninja_organization_id: environment.ninja_organization_id(),
+        ninja_client_id: environment.ninja_client().0,
+        ninja_client_secret: environment.ninja_client().1,
+        tactical_client_id: environment.tactical_client_id(),
+        tactical_api_key: environment.tactical_api_key(),
     }
 }
 
-fn state_of(environment: &Environment) -> SandboxState {
+fn state_of(environment: &Environment, now: DateTime<Utc>) -> SandboxState {
     SandboxState {
         tenant_id: environment.tenant_id,
         directory_id: environment.directory_id.clone(),
@@ -373,6 +415,10 @@ fn state_of(environment: &Environment) -> SandboxState {
                 isolated: m.isolated,
                 falcon_id: environment.falcon_device_id(m),
                 falcon_status: falcon::status(m).to_owned(),
+                edr_sensor: m.edr_sensor,
+                ninja_id: m.ninja.as_ref().map(|a| a.device_id),
+                ninja_last_contact: m.ninja.as_ref().map(|a| a.last_contact(now)),
+                serial_number: Environment::serial_number(m),
             })
             .collect(),
         users: environment

@@ -49,7 +49,7 @@ use uuid::Uuid;
 use super::{
     Sandbox,
     environment::{AuthMethodKind, Environment, SimUser},
-    with_environment,
+    param, query, with_environment,
 };
 
 /// Requests per minute per org and endpoint, Okta's defaults for a small org.
@@ -292,18 +292,6 @@ fn base_url(headers: &HeaderMap, org: &str) -> String {
         .and_then(|h| h.to_str().ok())
         .unwrap_or("127.0.0.1");
     format!("http://{host}/sandbox/okta/{org}")
-}
-
-fn query(raw: Option<&str>) -> Vec<(String, String)> {
-    raw.map(|q| serde_urlencoded::from_str(q).unwrap_or_default())
-        .unwrap_or_default()
-}
-
-fn param<'q>(pairs: &'q [(String, String)], name: &str) -> Option<&'q str> {
-    pairs
-        .iter()
-        .find(|(k, _)| k == name)
-        .map(|(_, v)| v.as_str())
 }
 
 /// `limit` within `1..=max` (a larger one is capped, as Okta does), `default` when absent.

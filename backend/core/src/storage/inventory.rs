@@ -475,6 +475,8 @@ impl<'a> InventoryWriter<'a> {
                     health: Set(None),
                     last_seen: Set(None),
                     entra_device_id: Set(None),
+                    serial_number: Set(None),
+                    mac_addresses: Set(None),
                     tags: Set(json!([])),
                     first_seen_at: Set(now),
                     updated_at: Set(now),
@@ -499,12 +501,15 @@ impl<'a> InventoryWriter<'a> {
         let merged = crate::reconcile::device(&self.reports_of(DEVICE, id, connected).await?);
         let tags = json!(merged.tags);
         let conflicts = (!merged.conflicts.is_empty()).then(|| json!(merged.conflicts));
+        let macs = (!merged.mac_addresses.is_empty()).then(|| json!(merged.mac_addresses));
         let changed = created
             || row.hostname != merged.hostname
             || row.os_platform != merged.os_platform
             || row.health != merged.health
             || row.last_seen != merged.last_seen
             || row.entra_device_id != merged.entra_device_id
+            || row.serial_number != merged.serial_number
+            || row.mac_addresses != macs
             || row.tags != tags
             || row.conflicts != conflicts;
         if changed {
@@ -514,6 +519,8 @@ impl<'a> InventoryWriter<'a> {
             active.health = Set(merged.health);
             active.last_seen = Set(merged.last_seen);
             active.entra_device_id = Set(merged.entra_device_id);
+            active.serial_number = Set(merged.serial_number);
+            active.mac_addresses = Set(macs);
             active.tags = Set(tags);
             active.conflicts = Set(conflicts);
             active.updated_at = Set(now);
@@ -522,9 +529,10 @@ impl<'a> InventoryWriter<'a> {
         Ok((id, created, changed))
     }
 
-    /// A device another integration reported: same Microsoft Entra device id, else the same host
-    /// name, else the same host name without its DNS domain (EDR and RMM tools disagree about
-    /// reporting it).
+    /// A device another integration reported, by the strongest key both know: the Microsoft
+    /// Entra device id, else the hardware serial number, else a MAC address, else the host name,
+    /// else the host name without its DNS domain (EDR and RMM tools disagree about reporting
+    /// it).
     async fn matching_device(
         &self,
         observed: &ObservedDevice,
@@ -539,6 +547,35 @@ impl<'a> InventoryWriter<'a> {
                 d.entra_device_id
                     .as_deref()
                     .is_some_and(|id| id.eq_ignore_ascii_case(entra))
+            })
+        {
+            return Ok(Some(found.clone()));
+        }
+        if let Some(serial) = observed
+            .serial_number
+            .as_deref()
+            .and_then(crate::reconcile::serial_key)
+            && let Some(found) = devices
+                .iter()
+                .find(|d| d.serial_number.as_deref() == Some(serial.as_str()))
+        {
+            return Ok(Some(found.clone()));
+        }
+        let macs: Vec<String> = observed
+            .mac_addresses
+            .iter()
+            .filter_map(|m| steward_domain::observations::normalize_mac(m))
+            .collect();
+        if !macs.is_empty()
+            && let Some(found) = devices.iter().find(|d| {
+                d.mac_addresses
+                    .as_ref()
+                    .and_then(serde_json::Value::as_array)
+                    .is_some_and(|known| {
+                        known
+                            .iter()
+                            .any(|m| m.as_str().is_some_and(|m| macs.iter().any(|o| o == m)))
+                    })
             })
         {
             return Ok(Some(found.clone()));
@@ -767,6 +804,12 @@ fn to_device(row: device::Model, sources: Vec<Source>) -> Result<Device, Storage
         health: row.health,
         last_seen: row.last_seen,
         entra_device_id: row.entra_device_id,
+        serial_number: row.serial_number,
+        mac_addresses: row
+            .mac_addresses
+            .map(|macs| json_strings(macs, "device MAC addresses"))
+            .transpose()?
+            .unwrap_or_default(),
         tags: json_strings(row.tags, "device tags")?,
         first_seen_at: row.first_seen_at,
         updated_at: row.updated_at,

@@ -105,8 +105,8 @@ async fn connect_slack(
 }
 
 /// Gives every demo tenant a simulated customer and integrations with its Defender for
-/// Endpoint and Microsoft Graph (and Okta for one customer, CrowdStrike Falcon for another),
-/// pointed at the sandbox on this listener.
+/// Endpoint, Microsoft Graph and the MSP's NinjaOne (and Okta for one customer, CrowdStrike
+/// Falcon and Tactical RMM for another), pointed at the sandbox on this listener.
 pub(crate) async fn connect_sandbox(
     config: &Config,
     storage: &Storage,
@@ -139,6 +139,16 @@ pub(crate) async fn connect_sandbox(
             )
         })
         .collect();
+        // The MSP's NinjaOne manages every customer, each an organization of its instance.
+        connections.push((
+            Vendor::NinjaOne,
+            serde_json::json!({
+                "client_id": credentials.ninja_client_id,
+                "organization_id": credentials.ninja_organization_id,
+                "instance_url": format!("{base}ninjaone/"),
+            }),
+            credentials.ninja_client_secret.clone(),
+        ));
         // Two customers run a second tool of a category, so both vendors of it are shown.
         match tenant.slug.as_str() {
             OKTA_TENANT => connections.push((
@@ -146,15 +156,26 @@ pub(crate) async fn connect_sandbox(
                 serde_json::json!({"org_url": format!("{base}okta/{}", credentials.okta_org)}),
                 credentials.okta_api_token.clone(),
             )),
-            FALCON_TENANT => connections.push((
-                Vendor::CrowdStrikeFalcon,
-                serde_json::json!({
-                    "client_id": credentials.falcon_client_id,
-                    "api_base_url": format!("{base}falcon/"),
-                    "member_cid": credentials.falcon_cid,
-                }),
-                credentials.falcon_client_secret.clone(),
-            )),
+            FALCON_TENANT => {
+                connections.push((
+                    Vendor::CrowdStrikeFalcon,
+                    serde_json::json!({
+                        "client_id": credentials.falcon_client_id,
+                        "api_base_url": format!("{base}falcon/"),
+                        "member_cid": credentials.falcon_cid,
+                    }),
+                    credentials.falcon_client_secret.clone(),
+                ));
+                // Its devices are moving from the MSP's Tactical RMM server to NinjaOne.
+                connections.push((
+                    Vendor::TacticalRmm,
+                    serde_json::json!({
+                        "api_url": format!("{base}tactical/"),
+                        "client_id": credentials.tactical_client_id,
+                    }),
+                    credentials.tactical_api_key.clone(),
+                ));
+            }
             _ => {}
         }
         for (vendor, settings, secret) in connections {
@@ -188,5 +209,6 @@ pub(crate) async fn connect_sandbox(
 
 /// The demo customer whose people sign in through Okta as well as Microsoft Entra ID.
 const OKTA_TENANT: &str = "birch-accounting";
-/// The demo customer whose devices run CrowdStrike Falcon beside Microsoft Defender.
+/// The demo customer whose devices run CrowdStrike Falcon beside Microsoft Defender, and whose
+/// RMM agents are moving from Tactical RMM to NinjaOne.
 const FALCON_TENANT: &str = "cobalt-logistics";

@@ -132,6 +132,16 @@ pub struct ConnectForm {
     falcon_api_base_url: String,
     #[serde(default)]
     member_cid: String,
+    #[serde(default)]
+    ninja_client_id: String,
+    #[serde(default)]
+    ninja_organization_id: String,
+    #[serde(default)]
+    ninja_instance_url: String,
+    #[serde(default)]
+    tactical_api_url: String,
+    #[serde(default)]
+    tactical_client_id: String,
 }
 
 impl ConnectForm {
@@ -150,13 +160,33 @@ impl ConnectForm {
                 ("api_base_url", &self.falcon_api_base_url),
                 ("member_cid", &self.member_cid),
             ],
+            Vendor::NinjaOne => &[
+                ("client_id", &self.ninja_client_id),
+                ("instance_url", &self.ninja_instance_url),
+            ],
+            Vendor::TacticalRmm => &[("api_url", &self.tactical_api_url)],
         };
         let mut settings = serde_json::json!({});
         for (key, value) in fields {
-            let required = matches!(*key, "directory_id" | "client_id" | "org_url");
+            let required = matches!(*key, "directory_id" | "client_id" | "org_url" | "api_url");
             if required || !value.trim().is_empty() {
                 settings[*key] = serde_json::json!(value.trim());
             }
+        }
+        // Organization and client ids are numbers when they read as one; anything else is
+        // refused with the vendor's help.
+        let number = |value: &str| {
+            let value = value.trim();
+            value
+                .parse::<u32>()
+                .map_or_else(|_| serde_json::json!(value), |id| serde_json::json!(id))
+        };
+        match vendor {
+            Vendor::NinjaOne => {
+                settings["organization_id"] = number(&self.ninja_organization_id);
+            }
+            Vendor::TacticalRmm => settings["client_id"] = number(&self.tactical_client_id),
+            _ => {}
         }
         settings
     }

@@ -404,7 +404,13 @@ pub async fn tenant(
     };
     let coverage = s.caller.allows(Permission::ReadIntegrations).then(|| {
         let vendors: Vec<_> = integrations.iter().map(|i| (i.id, i.vendor)).collect();
-        steward_domain::coverage::coverage(tenant_id, &vendors, &devices, &identities)
+        steward_domain::coverage::coverage(
+            tenant_id,
+            &vendors,
+            &devices,
+            &identities,
+            s.clock.now(),
+        )
     });
     let source_names = integrations.into_iter().map(|i| (i.id, i.name)).collect();
     let current = format!("/tenants/{tenant_id}");

@@ -12,6 +12,9 @@ pub struct Model {
     pub health: Option<String>,
     pub last_seen: Option<DateTimeUtc>,
     pub entra_device_id: Option<String>,
+    pub serial_number: Option<String>,
+    /// MAC addresses (strings); `None` when no source reports one.
+    pub mac_addresses: Option<Json>,
     pub tags: Json,
     pub first_seen_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,

@@ -59,6 +59,7 @@ async fn get_coverage(
         &integrations,
         &devices,
         &identities,
+        ctx.clock.now(),
     )))
 }
 

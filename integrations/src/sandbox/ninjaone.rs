@@ -1,0 +1,846 @@
+//! NinjaOne's Public API v2 for the MSP's instance, as NinjaOne serves it at
+//! `https://app.ninjarmm.com/…`: here `/sandbox/ninjaone/…` (see `docs/vendors/ninjaone.md`).
+//!
+//! Each simulated customer is one *organization*, and the API client Steward was given for it
+//! sees that organization only (an MSP may create one client per customer, or Steward's tenant
+//! may name the organization of a shared client: both read through the `df` filter).
+//! - Authentication: `POST /ws/oauth/token` (also `/oauth/token`) with `grant_type=
+//!   client_credentials`, `client_id`, `client_secret` and `scope` answers a bearer token that
+//!   lives an hour; bad credentials are `401 {"error": "invalid_client"}`. A token without the
+//!   `monitoring` scope cannot read (`403`). API calls without a valid token answer `401`.
+//! - Devices: `GET /v2/devices` and `/v2/devices-detailed` return bare JSON arrays ordered by id,
+//!   paged by `pageSize` and `after` (the last id of the previous page); `df` filters with
+//!   NinjaOne's device-filter terms joined by `AND` (`org = 1`, `org in (1,2)`, `id = 5`,
+//!   `class eq WINDOWS_SERVER`, `status eq APPROVED`, `online`, `offline`); anything else is
+//!   `400`.
+//! - Patch reports: `GET /v2/queries/os-patches` (missing patches) and
+//!   `/v2/queries/os-patch-installs` (installations, `INSTALLED` or `FAILED`) answer
+//!   `{"cursor": {"name", "offset", "count", "expires"}, "results": […]}`; the next page is asked
+//!   for with `cursor={name}` (unknown or expired cursors are `400`).
+//! - Errors: `{"resultCode", "errorMessage", "incidentId"}`. NinjaOne publishes no rate limit;
+//!   injected storms answer `429` with `Retry-After`.
+
+#![expect(
+    clippy::result_large_err,
+    reason = "helpers short-circuit with the vendor's error response, which lives for one request"
+)]
+
+use std::{
+    collections::HashMap,
+    sync::{
+        Mutex,
+        atomic::{AtomicU64, Ordering},
+    },
+    time::Duration,
+};
+
+use axum::{
+    Form, Json, Router,
+    extract::{Path, RawQuery, State},
+    http::{HeaderMap, StatusCode, header},
+    response::{IntoResponse, Response},
+    routing::{get, post},
+};
+use chrono::{DateTime, Utc};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use tokio::time::Instant;
+use uuid::Uuid;
+
+use super::{
+    Sandbox,
+    environment::{Environment, SimMachine, SimPatch},
+    param, query, with_environment,
+};
+
+/// Lifetime of issued tokens.
+const TOKEN_LIFETIME: Duration = Duration::from_secs(3600);
+/// How long a report cursor stays valid.
+const CURSOR_LIFETIME: Duration = Duration::from_secs(120);
+/// `pageSize` when none is given, and the most a page holds.
+const DEFAULT_PAGE: usize = 100;
+const MAX_PAGE: usize = 1000;
+
+/// The operations served (method, path), as the NinjaOne API names them.
+pub const OPERATIONS: [(&str, &str); 8] = [
+    ("POST", "/ws/oauth/token"),
+    ("GET", "/v2/organizations"),
+    ("GET", "/v2/organization/{id}"),
+    ("GET", "/v2/devices"),
+    ("GET", "/v2/devices-detailed"),
+    ("GET", "/v2/device/{id}"),
+    ("GET", "/v2/queries/os-patches"),
+    ("GET", "/v2/queries/os-patch-installs"),
+];
+
+pub(super) fn router<S: Clone + Send + Sync + 'static>(sandbox: Sandbox) -> Router<S> {
+    Router::new()
+        .route("/ninjaone/ws/oauth/token", post(token))
+        .route("/ninjaone/oauth/token", post(token))
+        .route("/ninjaone/v2/organizations", get(organizations))
+        .route("/ninjaone/v2/organization/{id}", get(organization))
+        .route("/ninjaone/v2/devices", get(devices))
+        .route("/ninjaone/v2/devices-detailed", get(devices_detailed))
+        .route("/ninjaone/v2/device/{id}", get(device))
+        .route("/ninjaone/v2/queries/os-patches", get(os_patches))
+        .route(
+            "/ninjaone/v2/queries/os-patch-installs",
+            get(os_patch_installs),
+        )
+        .with_state(sandbox)
+}
+
+/// An issued access token.
+#[derive(Debug)]
+struct Token {
+    tenant: Uuid,
+    expires: Instant,
+    scopes: Vec<String>,
+}
+
+/// Where a report's next page starts.
+#[derive(Debug)]
+struct Cursor {
+    tenant: Uuid,
+    report: &'static str,
+    served: usize,
+    expires: Instant,
+}
+
+/// Issued tokens, report cursors and injected storms.
+#[derive(Debug, Default)]
+pub(super) struct NinjaState {
+    tokens: Mutex<HashMap<String, Token>>,
+    cursors: Mutex<HashMap<String, Cursor>>,
+    storms: Mutex<HashMap<Uuid, u32>>,
+}
+
+impl Sandbox {
+    /// Makes the next `requests` NinjaOne API calls of `tenant_id` answer 429.
+    pub fn throttle_ninjaone(&self, tenant_id: Uuid, requests: u32) {
+        self.inner
+            .ninja
+            .storms
+            .lock()
+            .expect("storm map poisoned")
+            .insert(tenant_id, requests);
+    }
+}
+
+fn incident_id() -> String {
+    static INCIDENTS: AtomicU64 = AtomicU64::new(1);
+    let n = INCIDENTS.fetch_add(1, Ordering::Relaxed);
+    format!("{:08x}-{n:04x}", n.wrapping_mul(2_654_435_761) as u32)
+}
+
+/// NinjaOne's error body.
+fn error(status: StatusCode, code: &str, message: &str) -> Response {
+    (
+        status,
+        Json(json!({"resultCode": code, "errorMessage": message, "incidentId": incident_id()})),
+    )
+        .into_response()
+}
+
+#[derive(Deserialize)]
+struct TokenForm {
+    #[serde(default)]
+    grant_type: String,
+    #[serde(default)]
+    client_id: String,
+    #[serde(default)]
+    client_secret: String,
+    #[serde(default)]
+    scope: String,
+}
+
+/// `POST /ws/oauth/token`.
+async fn token(State(sandbox): State<Sandbox>, Form(form): Form<TokenForm>) -> Response {
+    if form.grant_type != "client_credentials" {
+        return (
+            StatusCode::BAD_REQUEST,
+            Json(json!({"error": "unsupported_grant_type"})),
+        )
+            .into_response();
+    }
+    let environments = sandbox.inner.environments.lock().await;
+    let Some(environment) = environments.values().find(|e| {
+        let (id, secret) = e.ninja_client();
+        id == form.client_id && secret == form.client_secret
+    }) else {
+        return (
+            StatusCode::UNAUTHORIZED,
+            Json(json!({"error": "invalid_client"})),
+        )
+            .into_response();
+    };
+    let scopes: Vec<String> = form
+        .scope
+        .split_whitespace()
+        .filter(|s| matches!(*s, "monitoring" | "management" | "control"))
+        .map(str::to_owned)
+        .collect();
+    if scopes.is_empty() {
+        return (
+            StatusCode::BAD_REQUEST,
+            Json(json!({"error": "invalid_scope"})),
+        )
+            .into_response();
+    }
+    let mut bytes = [0u8; 32];
+    if getrandom::fill(&mut bytes).is_err() {
+        return error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "FAILURE",
+            "no randomness",
+        );
+    }
+    let access_token = hex::encode(bytes);
+    let scope = scopes.join(" ");
+    sandbox
+        .inner
+        .ninja
+        .tokens
+        .lock()
+        .expect("token map poisoned")
+        .insert(
+            access_token.clone(),
+            Token {
+                tenant: environment.tenant_id,
+                expires: Instant::now() + TOKEN_LIFETIME,
+                scopes,
+            },
+        );
+    Json(json!({
+        "access_token": access_token,
+        "token_type": "Bearer",
+        "expires_in": TOKEN_LIFETIME.as_secs(),
+        "scope": scope,
+    }))
+    .into_response()
+}
+
+/// The customer of the bearer token, if it may read; the refusal (401, 403 or 429) otherwise.
+fn admit(sandbox: &Sandbox, headers: &HeaderMap) -> Result<Uuid, Response> {
+    let token = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or_default();
+    let (tenant, may_read) = {
+        let tokens = sandbox
+            .inner
+            .ninja
+            .tokens
+            .lock()
+            .expect("token map poisoned");
+        match tokens.get(token) {
+            Some(token) if Instant::now() < token.expires => {
+                (token.tenant, token.scopes.iter().any(|s| s == "monitoring"))
+            }
+            _ => {
+                return Err(error(
+                    StatusCode::UNAUTHORIZED,
+                    "UNAUTHORIZED",
+                    "Invalid or expired access token",
+                ));
+            }
+        }
+    };
+    if !may_read {
+        return Err(error(
+            StatusCode::FORBIDDEN,
+            "FORBIDDEN",
+            "The token lacks the monitoring scope",
+        ));
+    }
+    let mut storms = sandbox
+        .inner
+        .ninja
+        .storms
+        .lock()
+        .expect("storm map poisoned");
+    if let Some(left) = storms.get_mut(&tenant)
+        && *left > 0
+    {
+        *left -= 1;
+        let mut response = error(
+            StatusCode::TOO_MANY_REQUESTS,
+            "TOO_MANY_REQUESTS",
+            "Rate limit exceeded",
+        );
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, header::HeaderValue::from_static("1"));
+        return Err(response);
+    }
+    Ok(tenant)
+}
+
+fn number<T: std::str::FromStr>(
+    pairs: &[(String, String)],
+    name: &str,
+) -> Result<Option<T>, Response> {
+    param(pairs, name)
+        .map(|v| {
+            v.parse().map_err(|_| {
+                error(
+                    StatusCode::BAD_REQUEST,
+                    "INVALID_PARAMETER",
+                    &format!("{name} must be a number, got {v:?}"),
+                )
+            })
+        })
+        .transpose()
+}
+
+fn page_size(pairs: &[(String, String)]) -> Result<usize, Response> {
+    let size = number::<usize>(pairs, "pageSize")?.unwrap_or(DEFAULT_PAGE);
+    if size == 0 || size > MAX_PAGE {
+        return Err(error(
+            StatusCode::BAD_REQUEST,
+            "INVALID_PARAMETER",
+            &format!("pageSize must be between 1 and {MAX_PAGE}"),
+        ));
+    }
+    Ok(size)
+}
+
+/// One term of a device filter.
+#[derive(Debug, Clone, PartialEq)]
+enum Term {
+    Organizations(Vec<u32>),
+    Ids(Vec<u64>),
+    Classes(Vec<String>),
+    Status(String),
+    Online(bool),
+}
+
+/// Parses NinjaOne's device filter (`df`): terms joined by `AND`.
+fn device_filter(df: &str) -> Result<Vec<Term>, String> {
+    fn list<T: std::str::FromStr>(operator: &str, value: &str) -> Option<Vec<T>> {
+        match operator {
+            "=" | "eq" => value.trim().parse().ok().map(|v| vec![v]),
+            "in" => value
+                .trim()
+                .strip_prefix('(')?
+                .strip_suffix(')')?
+                .split(',')
+                .map(|v| v.trim().parse().ok())
+                .collect(),
+            _ => None,
+        }
+    }
+    let mut terms = Vec::new();
+    for part in split_and(df) {
+        let part = part.trim();
+        let lower = part.to_ascii_lowercase();
+        if lower == "online" || lower == "offline" {
+            terms.push(Term::Online(lower == "online"));
+            continue;
+        }
+        let mut words = part.splitn(3, ' ');
+        let (Some(key), Some(operator), Some(value)) = (words.next(), words.next(), words.next())
+        else {
+            return Err(format!("cannot read the filter term {part:?}"));
+        };
+        let operator = operator.to_ascii_lowercase();
+        let term = match key.to_ascii_lowercase().as_str() {
+            "org" | "organization" => list(&operator, value).map(Term::Organizations),
+            "id" => list(&operator, value).map(Term::Ids),
+            "class" => list::<String>(&operator, value)
+                .map(|classes| Term::Classes(classes.iter().map(|c| c.to_uppercase()).collect())),
+            "status" if matches!(operator.as_str(), "=" | "eq") => {
+                Some(Term::Status(value.trim().to_uppercase()))
+            }
+            _ => None,
+        };
+        terms.push(term.ok_or_else(|| format!("cannot read the filter term {part:?}"))?);
+    }
+    Ok(terms)
+}
+
+/// Splits on ` AND ` in any case.
+fn split_and(df: &str) -> Vec<&str> {
+    let lower = df.to_ascii_lowercase();
+    let mut parts = Vec::new();
+    let mut start = 0;
+    while let Some(found) = lower[start..].find(" and ") {
+        parts.push(&df[start..start + found]);
+        start += found + 5;
+    }
+    parts.push(&df[start..]);
+    parts
+}
+
+fn offline(agent_contact: DateTime<Utc>, now: DateTime<Utc>) -> bool {
+    now - agent_contact > chrono::Duration::minutes(15)
+}
+
+fn node_class(machine: &SimMachine) -> &'static str {
+    if machine.machine_tags.iter().any(|t| t == "Server") {
+        "WINDOWS_SERVER"
+    } else {
+        "WINDOWS_WORKSTATION"
+    }
+}
+
+fn matches(terms: &[Term], organization: u32, machine: &SimMachine, now: DateTime<Utc>) -> bool {
+    let Some(agent) = &machine.ninja else {
+        return false;
+    };
+    terms.iter().all(|term| match term {
+        Term::Organizations(orgs) => orgs.contains(&organization),
+        Term::Ids(ids) => ids.contains(&agent.device_id),
+        Term::Classes(classes) => classes.iter().any(|c| c == node_class(machine)),
+        Term::Status(status) => status == "APPROVED",
+        Term::Online(online) => offline(agent.last_contact(now), now) != *online,
+    })
+}
+
+fn epoch(at: DateTime<Utc>) -> f64 {
+    #[expect(
+        clippy::cast_precision_loss,
+        reason = "epoch milliseconds of real dates are exact in f64"
+    )]
+    let millis = at.timestamp_millis() as f64;
+    millis / 1000.0
+}
+
+/// The device as `GET /v2/devices` returns it.
+fn device_json(environment: &Environment, machine: &SimMachine, now: DateTime<Utc>) -> Value {
+    let agent = machine.ninja.as_ref().expect("only managed machines");
+    let name = machine
+        .computer_dns_name
+        .split('.')
+        .next()
+        .unwrap_or(&machine.computer_dns_name)
+        .to_uppercase();
+    json!({
+        "id": agent.device_id,
+        "uid": Uuid::from_u128(u128::from(agent.device_id)),
+        "parentDeviceId": null,
+        "organizationId": environment.ninja_organization_id(),
+        "locationId": environment.ninja_organization_id() * 10 + 1,
+        "nodeClass": node_class(machine),
+        "nodeRoleId": if node_class(machine) == "WINDOWS_SERVER" { 2 } else { 1 },
+        "rolePolicyId": 1,
+        "policyId": null,
+        "approvalStatus": "APPROVED",
+        "offline": offline(agent.last_contact(now), now),
+        "displayName": name,
+        "systemName": name,
+        "dnsName": machine.computer_dns_name,
+        "netbiosName": name,
+        "created": epoch(machine.first_seen),
+        "lastContact": epoch(agent.last_contact(now)),
+        "lastUpdate": epoch(agent.last_contact(now)),
+        "tags": [],
+        "maintenance": null,
+    })
+}
+
+/// The device as `GET /v2/devices-detailed` and `GET /v2/device/{id}` return it.
+fn detailed_json(environment: &Environment, machine: &SimMachine, now: DateTime<Utc>) -> Value {
+    let mut device = device_json(environment, machine, now);
+    let server = node_class(machine) == "WINDOWS_SERVER";
+    let name = device["systemName"].clone();
+    let extra = json!({
+        "ipAddresses": [machine.last_ip_address],
+        "macAddresses": [Environment::mac_address(machine).to_uppercase()],
+        "publicIP": "203.0.113.24",
+        "os": {
+            "manufacturer": "Microsoft Corporation",
+            "name": if server { "Windows Server 2022 Standard Edition" } else { "Windows 11 Professional Edition" },
+            "architecture": "64-bit",
+            "buildNumber": if server { "20348" } else { "26100" },
+            "releaseId": machine.version,
+            "needsReboot": false,
+        },
+        "system": {
+            "name": name,
+            "manufacturer": if server { "Dell Inc." } else { "LENOVO" },
+            "model": if server { "PowerEdge T360" } else { "ThinkPad T14 Gen 5" },
+            "biosSerialNumber": Environment::serial_number(machine),
+            "serialNumber": Environment::serial_number(machine),
+            "domain": environment.domain,
+            "domainRole": if server { "MEMBER_SERVER" } else { "MEMBER_WORKSTATION" },
+            "virtualMachine": false,
+            "chassisType": if server { "DESKTOP" } else { "LAPTOP" },
+        },
+        "lastLoggedInUser": machine
+            .primary_user
+            .as_deref()
+            .and_then(|id| environment.user(id))
+            .map(|u| format!("{}\\{}", environment.domain.split('.').next().unwrap_or_default().to_uppercase(), u.given_name.to_lowercase())),
+    });
+    if let (Some(device), Some(extra)) = (device.as_object_mut(), extra.as_object()) {
+        device.extend(extra.clone());
+    }
+    device
+}
+
+/// The managed machines `df` selects, ordered by id, after `after`, at most `size`.
+fn select(
+    environment: &Environment,
+    pairs: &[(String, String)],
+    now: DateTime<Utc>,
+) -> Result<Vec<SimMachine>, Response> {
+    let terms = match param(pairs, "df") {
+        Some(df) => device_filter(df)
+            .map_err(|message| error(StatusCode::BAD_REQUEST, "INVALID_FILTER", &message))?,
+        None => Vec::new(),
+    };
+    let size = page_size(pairs)?;
+    let after = number::<u64>(pairs, "after")?.unwrap_or(0);
+    let organization = environment.ninja_organization_id();
+    let mut machines: Vec<SimMachine> = environment
+        .machines
+        .iter()
+        .filter(|m| matches(&terms, organization, m, now))
+        .filter(|m| m.ninja.as_ref().is_some_and(|a| a.device_id > after))
+        .cloned()
+        .collect();
+    machines.sort_by_key(|m| m.ninja.as_ref().map(|a| a.device_id));
+    machines.truncate(size);
+    Ok(machines)
+}
+
+async fn list(
+    sandbox: &Sandbox,
+    headers: &HeaderMap,
+    raw: Option<&str>,
+    render: fn(&Environment, &SimMachine, DateTime<Utc>) -> Value,
+) -> Response {
+    let tenant = match admit(sandbox, headers) {
+        Ok(tenant) => tenant,
+        Err(refused) => return refused,
+    };
+    let now = sandbox.inner.clock.now();
+    let pairs = query(raw);
+    let answer = with_environment(sandbox, tenant, |environment| {
+        select(environment, &pairs, now).map(|machines| {
+            machines
+                .iter()
+                .map(|m| render(environment, m, now))
+                .collect::<Vec<_>>()
+        })
+    })
+    .await;
+    match answer {
+        Some(Ok(devices)) => Json(devices).into_response(),
+        Some(Err(refused)) => refused,
+        None => error(StatusCode::NOT_FOUND, "NOT_FOUND", "no such instance"),
+    }
+}
+
+/// `GET /v2/devices`.
+async fn devices(
+    State(sandbox): State<Sandbox>,
+    headers: HeaderMap,
+    RawQuery(raw): RawQuery,
+) -> Response {
+    list(&sandbox, &headers, raw.as_deref(), device_json).await
+}
+
+/// `GET /v2/devices-detailed`.
+async fn devices_detailed(
+    State(sandbox): State<Sandbox>,
+    headers: HeaderMap,
+    RawQuery(raw): RawQuery,
+) -> Response {
+    list(&sandbox, &headers, raw.as_deref(), detailed_json).await
+}
+
+/// `GET /v2/device/{id}`.
+async fn device(
+    State(sandbox): State<Sandbox>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Response {
+    let tenant = match admit(&sandbox, &headers) {
+        Ok(tenant) => tenant,
+        Err(refused) => return refused,
+    };
+    let Ok(id) = id.parse::<u64>() else {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "INVALID_PARAMETER",
+            "id must be a number",
+        );
+    };
+    let now = sandbox.inner.clock.now();
+    let found = with_environment(&sandbox, tenant, |environment| {
+        environment
+            .machines
+            .iter()
+            .find(|m| m.ninja.as_ref().is_some_and(|a| a.device_id == id))
+            .map(|m| detailed_json(environment, m, now))
+    })
+    .await
+    .flatten();
+    match found {
+        Some(device) => Json(device).into_response(),
+        None => error(StatusCode::NOT_FOUND, "NOT_FOUND", "Device not found"),
+    }
+}
+
+fn organization_json(environment: &Environment) -> Value {
+    json!({
+        "id": environment.ninja_organization_id(),
+        "name": environment.tenant_name,
+        "description": format!("Managed customer {}", environment.domain),
+        "userData": {},
+        "nodeApprovalMode": "AUTOMATIC",
+        "tags": [],
+        "fields": {},
+    })
+}
+
+/// `GET /v2/organizations`: the organizations the client sees (its customer's), by id after
+/// `after`.
+async fn organizations(
+    State(sandbox): State<Sandbox>,
+    headers: HeaderMap,
+    RawQuery(raw): RawQuery,
+) -> Response {
+    let tenant = match admit(&sandbox, &headers) {
+        Ok(tenant) => tenant,
+        Err(refused) => return refused,
+    };
+    let pairs = query(raw.as_deref());
+    if let Err(refused) = page_size(&pairs) {
+        return refused;
+    }
+    let after = match number::<u32>(&pairs, "after") {
+        Ok(after) => after.unwrap_or(0),
+        Err(refused) => return refused,
+    };
+    let found = with_environment(&sandbox, tenant, |environment| {
+        (environment.ninja_organization_id() > after)
+            .then(|| organization_json(environment))
+            .into_iter()
+            .collect::<Vec<_>>()
+    })
+    .await
+    .unwrap_or_default();
+    Json(found).into_response()
+}
+
+/// `GET /v2/organization/{id}`.
+async fn organization(
+    State(sandbox): State<Sandbox>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Response {
+    let tenant = match admit(&sandbox, &headers) {
+        Ok(tenant) => tenant,
+        Err(refused) => return refused,
+    };
+    let found = with_environment(&sandbox, tenant, |environment| {
+        (id.parse::<u32>().ok() == Some(environment.ninja_organization_id()))
+            .then(|| organization_json(environment))
+    })
+    .await
+    .flatten();
+    match found {
+        Some(organization) => Json(organization).into_response(),
+        None => error(StatusCode::NOT_FOUND, "NOT_FOUND", "Organization not found"),
+    }
+}
+
+/// Which report rows a query returns.
+#[derive(Clone, Copy)]
+enum Report {
+    /// `os-patches`: missing patches (a failed one among them).
+    Missing,
+    /// `os-patch-installs`: installations, successful or failed.
+    Installs,
+}
+
+impl Report {
+    const fn name(self) -> &'static str {
+        match self {
+            Report::Missing => "os-patches",
+            Report::Installs => "os-patch-installs",
+        }
+    }
+
+    fn includes(self, patch: &SimPatch) -> bool {
+        match self {
+            Report::Missing => patch.is_missing(),
+            Report::Installs => patch.was_installed(),
+        }
+    }
+}
+
+fn patch_row(report: Report, device_id: u64, patch: &SimPatch) -> Value {
+    let mut row = json!({
+        "id": patch.id,
+        "name": patch.name,
+        "severity": patch.severity,
+        "status": patch.status,
+        "type": patch.patch_type,
+        "kbNumber": patch.kb_number,
+        "deviceId": device_id,
+        "timestamp": epoch(patch.reported),
+    });
+    if matches!(report, Report::Installs) {
+        row["installedAt"] = patch
+            .installed_at
+            .map_or(Value::Null, |at| json!(epoch(at)));
+    }
+    row
+}
+
+async fn patch_report(
+    sandbox: &Sandbox,
+    headers: &HeaderMap,
+    raw: Option<&str>,
+    report: Report,
+) -> Response {
+    let tenant = match admit(sandbox, headers) {
+        Ok(tenant) => tenant,
+        Err(refused) => return refused,
+    };
+    let pairs = query(raw);
+    let size = match page_size(&pairs) {
+        Ok(size) => size,
+        Err(refused) => return refused,
+    };
+    let terms = match param(&pairs, "df").map(device_filter).transpose() {
+        Ok(terms) => terms.unwrap_or_default(),
+        Err(message) => return error(StatusCode::BAD_REQUEST, "INVALID_FILTER", &message),
+    };
+    let status = param(&pairs, "status").map(str::to_uppercase);
+    // A cursor continues the report where its previous page ended.
+    let offset = match param(&pairs, "cursor") {
+        None => 0,
+        Some(name) => {
+            let cursors = sandbox
+                .inner
+                .ninja
+                .cursors
+                .lock()
+                .expect("cursor map poisoned");
+            match cursors.get(name) {
+                Some(cursor)
+                    if cursor.tenant == tenant
+                        && cursor.report == report.name()
+                        && Instant::now() < cursor.expires =>
+                {
+                    cursor.served
+                }
+                _ => {
+                    return error(
+                        StatusCode::BAD_REQUEST,
+                        "INVALID_CURSOR",
+                        "The cursor is unknown or has expired",
+                    );
+                }
+            }
+        }
+    };
+    let now = sandbox.inner.clock.now();
+    let rows = with_environment(sandbox, tenant, |environment| {
+        let organization = environment.ninja_organization_id();
+        let mut rows: Vec<(u64, Value)> = Vec::new();
+        for machine in &environment.machines {
+            if !matches(&terms, organization, machine, now) {
+                continue;
+            }
+            let Some(agent) = &machine.ninja else {
+                continue;
+            };
+            for patch in agent.patches.iter().filter(|p| report.includes(p)) {
+                if status.as_deref().is_some_and(|s| s != patch.status) {
+                    continue;
+                }
+                rows.push((agent.device_id, patch_row(report, agent.device_id, patch)));
+            }
+        }
+        rows.sort_by_key(|(device, _)| *device);
+        rows.into_iter().map(|(_, row)| row).collect::<Vec<_>>()
+    })
+    .await
+    .unwrap_or_default();
+    let total = rows.len();
+    let page: Vec<Value> = rows.into_iter().skip(offset).take(size).collect();
+    let served = offset + page.len();
+    let mut bytes = [0u8; 16];
+    if getrandom::fill(&mut bytes).is_err() {
+        return error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "FAILURE",
+            "no randomness",
+        );
+    }
+    let name = hex::encode(bytes);
+    sandbox
+        .inner
+        .ninja
+        .cursors
+        .lock()
+        .expect("cursor map poisoned")
+        .insert(
+            name.clone(),
+            Cursor {
+                tenant,
+                report: report.name(),
+                served,
+                expires: Instant::now() + CURSOR_LIFETIME,
+            },
+        );
+    #[expect(
+        clippy::cast_precision_loss,
+        reason = "an expiry epoch in seconds is exact in f64"
+    )]
+    let expires = (now + chrono::Duration::seconds(120)).timestamp() as f64;
+    Json(json!({
+        "cursor": {"name": name, "offset": offset, "count": total, "expires": expires},
+        "results": page,
+    }))
+    .into_response()
+}
+
+/// `GET /v2/queries/os-patches`.
+async fn os_patches(
+    State(sandbox): State<Sandbox>,
+    headers: HeaderMap,
+    RawQuery(raw): RawQuery,
+) -> Response {
+    patch_report(&sandbox, &headers, raw.as_deref(), Report::Missing).await
+}
+
+/// `GET /v2/queries/os-patch-installs`.
+async fn os_patch_installs(
+    State(sandbox): State<Sandbox>,
+    headers: HeaderMap,
+    RawQuery(raw): RawQuery,
+) -> Response {
+    patch_report(&sandbox, &headers, raw.as_deref(), Report::Installs).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn device_filters_read_ninjaones_terms_and_refuse_others() {
+        assert_eq!(
+            device_filter("org = 12").unwrap(),
+            [Term::Organizations(vec![12])]
+        );
+        assert_eq!(
+            device_filter("org in (1, 2) AND class eq windows_server and online").unwrap(),
+            [
+                Term::Organizations(vec![1, 2]),
+                Term::Classes(vec!["WINDOWS_SERVER".into()]),
+                Term::Online(true),
+            ]
+        );
+        for bad in ["org", "org = twelve", "name = x", "org ~ 1", "org in 1,2"] {
+            assert!(device_filter(bad).is_err(), "{bad} was accepted");
+        }
+    }
+}

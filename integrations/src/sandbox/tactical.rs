@@ -1,0 +1,378 @@
+//! The REST API of the MSP's Tactical RMM server, as it serves it at `https://api.{domain}/…`:
+//! here `/sandbox/tactical/…` (see `docs/vendors/tactical-rmm.md`).
+//!
+//! Each simulated customer is one *client* of the server, and the API key Steward was given for
+//! it belongs to a user whose role is limited to that client.
+//! - Authentication: `X-API-KEY: {key}` on every request; none is `401 {"detail":
+//!   "Authentication credentials were not provided."}`, a wrong one `401 {"detail": "Invalid
+//!   token."}` (both with `WWW-Authenticate: Token`).
+//! - `GET /clients/` and `/clients/{id}/`; `GET /agents/` (filters `client`, `site`,
+//!   `monitoring_type`; not paged; `monitoring_type` other than `server` or `workstation` is
+//!   `400 "monitoring type does not exist"`) and `/agents/{agent_id}/`;
+//!   `GET /winupdate/{agent_id}/` (the agent's Windows updates, newest first).
+//! - Errors: `{"detail": …}` for authentication and missing records, a bare JSON string for
+//!   refused requests. The server does not throttle API keys.
+//!
+//! The agents are the machines the customer's NinjaOne manages as well (the MSP is moving them
+//! from one RMM to the other): same host names, serial numbers, last contact and updates.
+
+use axum::{
+    Json, Router,
+    extract::{Path, RawQuery, State},
+    http::{HeaderMap, HeaderValue, StatusCode, header},
+    response::{IntoResponse, Response},
+    routing::get,
+};
+use chrono::{DateTime, Utc};
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use super::{
+    Sandbox,
+    environment::{Environment, SimMachine, SimPatch},
+    query, with_environment,
+};
+
+/// The operations served (method, path).
+pub const OPERATIONS: [(&str, &str); 5] = [
+    ("GET", "/clients/"),
+    ("GET", "/clients/{id}/"),
+    ("GET", "/agents/"),
+    ("GET", "/agents/{agent_id}/"),
+    ("GET", "/winupdate/{agent_id}/"),
+];
+
+pub(super) fn router<S: Clone + Send + Sync + 'static>(sandbox: Sandbox) -> Router<S> {
+    Router::new()
+        .route("/tactical/clients/", get(clients))
+        .route("/tactical/clients/{id}/", get(client))
+        .route("/tactical/agents/", get(agents))
+        .route("/tactical/agents/{agent_id}/", get(agent))
+        .route("/tactical/winupdate/{agent_id}/", get(updates))
+        .with_state(sandbox)
+}
+
+fn detail(status: StatusCode, message: &str) -> Response {
+    let mut response = (status, Json(json!({"detail": message}))).into_response();
+    if status == StatusCode::UNAUTHORIZED {
+        response
+            .headers_mut()
+            .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Token"));
+    }
+    response
+}
+
+/// The customer whose API key the request carries.
+async fn admit(sandbox: &Sandbox, headers: &HeaderMap) -> Result<Uuid, Response> {
+    let Some(key) = headers.get("x-api-key").and_then(|v| v.to_str().ok()) else {
+        return Err(detail(
+            StatusCode::UNAUTHORIZED,
+            "Authentication credentials were not provided.",
+        ));
+    };
+    let environments = sandbox.inner.environments.lock().await;
+    environments
+        .values()
+        .find(|e| e.tactical_api_key() == key)
+        .map(|e| e.tenant_id)
+        .ok_or_else(|| detail(StatusCode::UNAUTHORIZED, "Invalid token."))
+}
+
+/// The agent id Tactical's agent generated at install: 40 letters.
+fn agent_id(environment: &Environment, machine: &SimMachine) -> String {
+    let digest = super::environment::Ids::new(environment.tenant_id)
+        .secret(&format!("tactical-agent-{}", machine.id));
+    digest
+        .chars()
+        .filter(char::is_ascii_alphabetic)
+        .chain(std::iter::repeat('A'))
+        .take(40)
+        .collect()
+}
+
+fn site_name(machine: &SimMachine) -> &'static str {
+    if machine.machine_tags.iter().any(|t| t == "Server") {
+        "Server room"
+    } else {
+        "Office"
+    }
+}
+
+fn client_json(environment: &Environment) -> Value {
+    let id = environment.tactical_client_id();
+    let sites: Vec<Value> = ["Office", "Server room"]
+        .iter()
+        .enumerate()
+        .map(|(n, name)| {
+            json!({
+                "id": id * 10 + n as u32 + 1,
+                "name": name,
+                "client": id,
+                "client_name": environment.tenant_name,
+                "agent_count": environment.machines.iter().filter(|m| m.ninja.is_some() && site_name(m) == *name).count(),
+                "maintenance_mode": false,
+                "failing_checks": {"error": false, "warning": false},
+            })
+        })
+        .collect();
+    json!({
+        "id": id,
+        "name": environment.tenant_name,
+        "server_policy": null,
+        "workstation_policy": null,
+        "alert_template": null,
+        "block_policy_inheritance": false,
+        "sites": sites,
+        "custom_fields": [],
+        "agent_count": environment.machines.iter().filter(|m| m.ninja.is_some()).count(),
+        "maintenance_mode": false,
+        "failing_checks": {"error": false, "warning": false},
+    })
+}
+
+/// `online` within 4 minutes, `offline` within 30, `overdue` after (the server's defaults).
+fn status(last_seen: DateTime<Utc>, now: DateTime<Utc>) -> &'static str {
+    let age = now - last_seen;
+    if age <= chrono::Duration::minutes(4) {
+        "online"
+    } else if age <= chrono::Duration::minutes(30) {
+        "offline"
+    } else {
+        "overdue"
+    }
+}
+
+fn agent_json(environment: &Environment, machine: &SimMachine, now: DateTime<Utc>) -> Value {
+    let agent = machine.ninja.as_ref().expect("only managed machines");
+    let server = site_name(machine) == "Server room";
+    let pending = agent.patches.iter().any(|p| p.status == "APPROVED");
+    json!({
+        "agent_id": agent_id(environment, machine),
+        "hostname": machine.computer_dns_name.split('.').next().unwrap_or_default().to_uppercase(),
+        "description": "",
+        "site_name": site_name(machine),
+        "client_name": environment.tenant_name,
+        "monitoring_type": if server { "server" } else { "workstation" },
+        "status": status(agent.last_contact(now), now),
+        "needs_reboot": false,
+        "pending_actions_count": 0,
+        "has_patches_pending": pending,
+        "overdue_text_alert": false,
+        "overdue_email_alert": false,
+        "overdue_dashboard_alert": true,
+        "last_seen": agent.last_contact(now),
+        "boot_time": agent.last_contact(now).timestamp() - 86_400,
+        "checks": {"total": 4, "passing": 4, "failing": 0, "warning": 0, "info": 0, "has_failing_checks": false},
+        "maintenance_mode": false,
+        "logged_username": "-",
+        "italic": false,
+        "block_policy_inheritance": false,
+        "plat": "windows",
+        "goarch": "amd64",
+        "version": "2.8.0",
+        "operating_system": if server {
+            "Windows Server 2022 Standard, 64 bit v21H2 (build 20348.2849)"
+        } else {
+            "Windows 11 Pro, 64 bit v24H2 (build 26100.2314)"
+        },
+        "public_ip": "203.0.113.24",
+        "cpu_model": ["Intel(R) Core(TM) Ultra 7 155U"],
+        "graphics": "Intel(R) Graphics",
+        "local_ips": format!("{}, fe80::215:5dff:fe00:1", machine.last_ip_address),
+        "make_model": if server { "Dell Inc. PowerEdge T360" } else { "LENOVO ThinkPad T14 Gen 5" },
+        "physical_disks": ["Samsung SSD 990 PRO 1TB 932GB"],
+        "serial_number": Environment::serial_number(machine),
+        "custom_fields": [],
+        "alert_template": null,
+        "policy": null,
+    })
+}
+
+/// `GET /clients/`.
+async fn clients(State(sandbox): State<Sandbox>, headers: HeaderMap) -> Response {
+    let tenant = match admit(&sandbox, &headers).await {
+        Ok(tenant) => tenant,
+        Err(refused) => return refused,
+    };
+    let found = with_environment(&sandbox, tenant, |e| vec![client_json(e)])
+        .await
+        .unwrap_or_default();
+    Json(found).into_response()
+}
+
+/// `GET /clients/{id}/`.
+async fn client(
+    State(sandbox): State<Sandbox>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Response {
+    let tenant = match admit(&sandbox, &headers).await {
+        Ok(tenant) => tenant,
+        Err(refused) => return refused,
+    };
+    with_environment(&sandbox, tenant, |e| {
+        (id.parse::<u32>().ok() == Some(e.tactical_client_id())).then(|| client_json(e))
+    })
+    .await
+    .flatten()
+    .map_or_else(
+        || detail(StatusCode::NOT_FOUND, "Not found."),
+        |c| Json(c).into_response(),
+    )
+}
+
+/// `GET /agents/`: every agent the key's user sees, filtered by `client`, `site` and
+/// `monitoring_type`.
+async fn agents(
+    State(sandbox): State<Sandbox>,
+    headers: HeaderMap,
+    RawQuery(raw): RawQuery,
+) -> Response {
+    let tenant = match admit(&sandbox, &headers).await {
+        Ok(tenant) => tenant,
+        Err(refused) => return refused,
+    };
+    let pairs = query(raw.as_deref());
+    let get = |name: &str| {
+        pairs
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.clone())
+    };
+    let monitoring = get("monitoring_type");
+    if monitoring
+        .as_deref()
+        .is_some_and(|m| m != "server" && m != "workstation")
+    {
+        return (
+            StatusCode::BAD_REQUEST,
+            Json(json!("monitoring type does not exist")),
+        )
+            .into_response();
+    }
+    let client = get("client");
+    let site = get("site");
+    let now = sandbox.inner.clock.now();
+    let found = with_environment(&sandbox, tenant, |e| {
+        let client_id = e.tactical_client_id();
+        if client
+            .as_deref()
+            .is_some_and(|c| c != client_id.to_string())
+        {
+            return Vec::new();
+        }
+        e.machines
+            .iter()
+            .filter(|m| m.ninja.is_some())
+            .filter(|m| {
+                site.as_deref().is_none_or(|s| {
+                    let n = if site_name(m) == "Office" { 1 } else { 2 };
+                    s == (client_id * 10 + n).to_string()
+                })
+            })
+            .map(|m| agent_json(e, m, now))
+            .filter(|a| {
+                monitoring
+                    .as_deref()
+                    .is_none_or(|kind| a["monitoring_type"] == kind)
+            })
+            .collect::<Vec<_>>()
+    })
+    .await
+    .unwrap_or_default();
+    Json(found).into_response()
+}
+
+fn find<'e>(environment: &'e Environment, agent: &str) -> Option<&'e SimMachine> {
+    environment
+        .machines
+        .iter()
+        .filter(|m| m.ninja.is_some())
+        .find(|m| agent_id(environment, m) == agent)
+}
+
+/// `GET /agents/{agent_id}/`.
+async fn agent(
+    State(sandbox): State<Sandbox>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Response {
+    let tenant = match admit(&sandbox, &headers).await {
+        Ok(tenant) => tenant,
+        Err(refused) => return refused,
+    };
+    let now = sandbox.inner.clock.now();
+    with_environment(&sandbox, tenant, |e| {
+        find(e, &id).map(|m| agent_json(e, m, now))
+    })
+    .await
+    .flatten()
+    .map_or_else(
+        || detail(StatusCode::NOT_FOUND, "Not found."),
+        |a| Json(a).into_response(),
+    )
+}
+
+fn update_json(n: usize, patch: &SimPatch) -> Value {
+    let (installed, action, result) = match patch.status.as_str() {
+        "INSTALLED" => (true, "approve", "success"),
+        "APPROVED" => (false, "approve", "n/a"),
+        "REJECTED" => (false, "ignore", "n/a"),
+        "FAILED" => (false, "approve", "failed"),
+        _ => (false, "nothing", "n/a"),
+    };
+    let severity = match patch.severity.as_str() {
+        "CRITICAL" => "Critical",
+        "IMPORTANT" => "Important",
+        "MODERATE" => "Moderate",
+        _ => "",
+    };
+    json!({
+        "id": n + 1,
+        "guid": patch.id,
+        "kb": patch.kb_number,
+        "title": patch.name,
+        "installed": installed,
+        "downloaded": installed,
+        "description": patch.name,
+        "severity": severity,
+        "categories": [if patch.patch_type == "SECURITY_UPDATES" { "Security Updates" } else { "Update Rollups" }],
+        "category_ids": [],
+        "kb_article_ids": [patch.kb_number.trim_start_matches("KB")],
+        "more_info_urls": [],
+        "support_url": "",
+        "revision_number": 200,
+        "action": action,
+        "result": result,
+        "date_installed": patch.installed_at.map(|at| at.format("%m %d %Y %H:%M").to_string()),
+    })
+}
+
+/// `GET /winupdate/{agent_id}/`.
+async fn updates(
+    State(sandbox): State<Sandbox>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Response {
+    let tenant = match admit(&sandbox, &headers).await {
+        Ok(tenant) => tenant,
+        Err(refused) => return refused,
+    };
+    with_environment(&sandbox, tenant, |e| {
+        find(e, &id).map(|m| {
+            let patches = &m.ninja.as_ref().expect("managed").patches;
+            patches
+                .iter()
+                .enumerate()
+                .rev()
+                .map(|(n, p)| update_json(n, p))
+                .collect::<Vec<_>>()
+        })
+    })
+    .await
+    .flatten()
+    .map_or_else(
+        || detail(StatusCode::NOT_FOUND, "Not found."),
+        |u| Json(u).into_response(),
+    )
+}
