@@ -319,6 +319,7 @@ pub fn connect(
             http,
             &stored::<NinjaOneSettings>(settings)?,
             secret,
+            clock,
         )?),
         Vendor::TacticalRmm => AnyConnector::Tactical(TacticalConnector::new(
             http,

@@ -3,16 +3,22 @@
 //! the organization filter that keeps customers apart, throttling, and every request checked
 //! against the operations NinjaOne's API publishes.
 
+mod steps;
 mod support;
 
-use std::time::Duration;
+use std::{sync::Arc, time::Duration};
 
 use secrecy::SecretString;
+use steps::{request, settle};
+use steward_domain::{
+    actions::{ActionParameters, ActionType},
+    clock::SystemClock,
+};
 use steward_integrations::{
-    Connector, ConnectorError,
+    ActionRequest, Connector, ConnectorError, Verification,
     http::{RetryPolicy, VendorHttp},
     ninjaone::{NinjaOneConnector, NinjaOneSettings},
-    sandbox::{Sandbox, SandboxState, ninjaone::OPERATIONS},
+    sandbox::{DeviceState, Fault, Sandbox, SandboxState, ninjaone::OPERATIONS},
 };
 use support::{Seen, is_operation};
 use url::Url;
@@ -68,6 +74,7 @@ impl Instance {
                 organization_id: organization,
             },
             SecretString::from(secret.to_owned()),
+            Arc::new(SystemClock),
         )
         .unwrap()
     }
@@ -262,5 +269,134 @@ async fn throttling_is_waited_out_without_losing_a_device() {
     assert!(
         refused > expected.div_ceil(4) + 3,
         "the refused requests were sent again"
+    );
+}
+
+fn script_request(action: ActionType, device: u64, key: &str) -> ActionRequest {
+    let mut request = request(action, &device.to_string(), key);
+    request.parameters = ActionParameters {
+        script_id: Some("101".into()),
+        undo_script_id: Some("102".into()),
+        ..ActionParameters::default()
+    };
+    request
+}
+
+impl Instance {
+    async fn device(&self, name: &str) -> (u64, DeviceState) {
+        let device = self
+            .state()
+            .await
+            .devices
+            .into_iter()
+            .find(|d| d.computer_dns_name.contains(name))
+            .unwrap();
+        (device.ninja_id.unwrap(), device)
+    }
+}
+
+#[tokio::test]
+async fn a_script_runs_is_verified_in_the_activity_log_and_its_undo_script_rolls_it_back() {
+    let instance = Instance::start().await;
+    let ninja = instance.connector();
+    let (id, before) = instance.device("-lt02.").await;
+    assert_eq!(
+        before.settings.get("smb1"),
+        None,
+        "on until a script turns it off"
+    );
+    let run = script_request(ActionType::RunScript, id, "run-1");
+
+    let snapshot = ninja.snapshot(&run).await.unwrap();
+    assert_eq!(snapshot.0["script"]["name"], "Disable SMBv1");
+    assert_eq!(snapshot.0["undo_script"]["name"], "Enable SMBv1");
+    let execution = ninja.execute(&run).await.unwrap();
+    assert!(execution.changed);
+    let (verdict, polls) = settle(&ninja, &run, &execution).await;
+    assert!(matches!(verdict, Verification::Confirmed(_)), "{verdict:?}");
+    assert!(
+        polls > 1,
+        "the run is queued, then in process, then completed"
+    );
+    let (_, after) = instance.device("-lt02.").await;
+    assert_eq!(after.settings.get("smb1"), Some(&false));
+
+    let (undo, undo_execution) = ninja.rollback(&run, &snapshot).await.unwrap().unwrap();
+    assert_eq!(undo.action, ActionType::RunUndoScript);
+    let (verdict, _) = settle(&ninja, &undo, &undo_execution).await;
+    assert!(matches!(verdict, Verification::Confirmed(_)), "{verdict:?}");
+    let (_, restored) = instance.device("-lt02.").await;
+    assert_eq!(restored.settings.get("smb1"), Some(&true));
+
+    let seen = instance.seen.lock().unwrap().clone();
+    for (method, path, _) in &seen {
+        assert!(
+            is_operation(&OPERATIONS, method, path),
+            "{method} {path} is not a NinjaOne operation"
+        );
+    }
+    assert_eq!(
+        seen.iter()
+            .filter(|(m, p, _)| m == "POST" && p.ends_with("/script/run"))
+            .count(),
+        2,
+        "one run of the script, one of its undo script"
+    );
+}
+
+#[tokio::test]
+async fn a_failed_run_fails_verification_and_a_silent_agent_never_confirms() {
+    let instance = Instance::start().await;
+    let ninja = instance.connector();
+    let (id, _) = instance.device("-lt03.").await;
+    instance
+        .sandbox
+        .inject(instance.tenant, Fault::FailNextScript { device_id: id })
+        .await
+        .unwrap();
+    let run = script_request(ActionType::RunScript, id, "fails");
+    let execution = ninja.execute(&run).await.unwrap();
+    let (verdict, _) = settle(&ninja, &run, &execution).await;
+    assert!(
+        matches!(&verdict, Verification::Failed(detail) if detail.contains("FAILURE")),
+        "{verdict:?}"
+    );
+    let (_, device) = instance.device("-lt03.").await;
+    assert_eq!(device.settings.get("smb1"), None, "nothing changed");
+
+    // The agent that stopped reporting never picks the run up.
+    let (silent, _) = instance.device("-lt08.").await;
+    let run = script_request(ActionType::RunScript, silent, "silent");
+    let execution = ninja.execute(&run).await.unwrap();
+    for _ in 0..4 {
+        let verdict = ninja.verify(&run, &execution).await.unwrap();
+        assert!(matches!(verdict, Verification::Pending(_)), "{verdict:?}");
+    }
+}
+
+#[tokio::test]
+async fn scripts_outside_the_library_and_unknown_devices_are_refused() {
+    let instance = Instance::start().await;
+    let ninja = instance.connector();
+    let (id, _) = instance.device("-lt01.").await;
+    let mut run = script_request(ActionType::RunScript, id, "unknown-script");
+    run.parameters.script_id = Some("999".into());
+    let error = ninja.snapshot(&run).await.unwrap_err();
+    assert!(
+        matches!(&error, ConnectorError::NotFound(detail) if detail.contains("999")),
+        "{error:?}"
+    );
+    let error = ninja.execute(&run).await.unwrap_err();
+    assert!(matches!(error, ConnectorError::NotFound(_)), "{error:?}");
+    let run = script_request(ActionType::RunScript, 1, "unknown-device");
+    let error = ninja.snapshot(&run).await.unwrap_err();
+    assert!(matches!(error, ConnectorError::NotFound(_)), "{error:?}");
+    let error = ninja
+        .snapshot(&request(ActionType::IsolateDevice, "1", "other"))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        error,
+        ConnectorError::Unsupported(ActionType::IsolateDevice)
     );
 }

@@ -13,12 +13,12 @@ default decision := {"outcome": "deny", "reasons": ["no-decision"]}
 
 known_actions := {
 	"isolate_device", "release_device", "disable_user", "enable_user", "revoke_sessions", "reset_mfa",
-	"remove_from_group", "add_to_group", "suspend_user", "unsuspend_user",
+	"remove_from_group", "add_to_group", "suspend_user", "unsuspend_user", "run_script", "run_undo_script",
 }
 
 # Actions that stop people working: the customer decides when their key people or critical
 # systems are hit.
-disruptive_actions := {"isolate_device", "disable_user", "suspend_user"}
+disruptive_actions := {"isolate_device", "disable_user", "suspend_user", "run_script"}
 
 # ---- deny -------------------------------------------------------------------------------------
 
@@ -41,6 +41,8 @@ bulk_limits := {
 	"add_to_group": 25,
 	"suspend_user": 5,
 	"unsuspend_user": 25,
+	"run_script": 10,
+	"run_undo_script": 25,
 }
 
 deny_reasons contains "bulk-limit-exceeded" if input.action.target_count > bulk_limits[input.action.type]
@@ -71,6 +73,10 @@ technician_reasons contains "ai-agent-proposal" if input.proposer.kind == "ai_ag
 # Adding someone to a group grants what the group grants (an admin group, for one): a second
 # person looks first, whoever proposes it and at every level.
 technician_reasons contains "access-grant" if input.action.type == "add_to_group"
+
+# A script runs whatever code it holds on the customer's device: a person reads which script
+# before it runs, whoever proposes it and at every level. Its undo script restores.
+technician_reasons contains "script-execution" if input.action.type == "run_script"
 
 technician_reasons contains "bulk-action" if {
 	input.action.target_count > 1
@@ -105,6 +111,8 @@ hourly_limits := {
 	"add_to_group": 10,
 	"suspend_user": 5,
 	"unsuspend_user": 5,
+	"run_script": 10,
+	"run_undo_script": 10,
 }
 
 technician_reasons contains "action-type-hourly-limit" if {

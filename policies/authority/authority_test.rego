@@ -94,6 +94,30 @@ cases := [
 		"reasons": ["access-grant"],
 	},
 	{
+		"name": "running a script always waits for a technician",
+		"input": with_patch({
+			"action": {"type": "run_script", "reversible": true, "target_count": 1, "parameters": {"script_id": "101", "undo_script_id": "102"}},
+			"tenant": level(3),
+		}),
+		"outcome": "technician_approval",
+		"reasons": ["script-execution"],
+	},
+	{
+		"name": "a script on a critical server needs the customer",
+		"input": with_patch({
+			"action": {"type": "run_script", "reversible": true, "target_count": 1, "parameters": {"script_id": "101", "undo_script_id": "102"}},
+			"target": {"kind": "device", "name": "SRV-01", "criticality": "critical", "privileged": false, "tags": []},
+		}),
+		"outcome": "customer_approval",
+		"reasons": ["critical-asset", "script-execution"],
+	},
+	{
+		"name": "an undo script runs on its own within the automation level",
+		"input": with_patch({"action": {"type": "run_undo_script", "reversible": true, "target_count": 1, "parameters": {"script_id": "101", "undo_script_id": "102"}}}),
+		"outcome": "auto",
+		"reasons": ["reversible-action-within-automation-level"],
+	},
+	{
 		"name": "isolating a critical server needs the customer",
 		"input": with_patch({"target": {"kind": "device", "name": "SRV-01", "criticality": "critical", "privileged": false, "tags": []}}),
 		"outcome": "customer_approval",

@@ -36,10 +36,15 @@ pub enum ActionType {
     SuspendUser,
     /// Undo a suspension.
     UnsuspendUser,
+    /// Run a script from the RMM's library on a device (NinjaOne), one whose effect a paired
+    /// undo script reverses: disable a protocol, stop a service, block a port.
+    RunScript,
+    /// Run the undo script of a script pair.
+    RunUndoScript,
 }
 
 impl ActionType {
-    pub const ALL: [ActionType; 10] = [
+    pub const ALL: [ActionType; 12] = [
         ActionType::IsolateDevice,
         ActionType::ReleaseDevice,
         ActionType::DisableUser,
@@ -50,6 +55,8 @@ impl ActionType {
         ActionType::AddToGroup,
         ActionType::SuspendUser,
         ActionType::UnsuspendUser,
+        ActionType::RunScript,
+        ActionType::RunUndoScript,
     ];
 
     #[must_use]
@@ -65,6 +72,8 @@ impl ActionType {
             ActionType::AddToGroup => "add_to_group",
             ActionType::SuspendUser => "suspend_user",
             ActionType::UnsuspendUser => "unsuspend_user",
+            ActionType::RunScript => "run_script",
+            ActionType::RunUndoScript => "run_undo_script",
         }
     }
 
@@ -80,6 +89,8 @@ impl ActionType {
             ActionType::AddToGroup => Some(ActionType::RemoveFromGroup),
             ActionType::SuspendUser => Some(ActionType::UnsuspendUser),
             ActionType::UnsuspendUser => Some(ActionType::SuspendUser),
+            ActionType::RunScript => Some(ActionType::RunUndoScript),
+            ActionType::RunUndoScript => Some(ActionType::RunScript),
             ActionType::RevokeSessions | ActionType::ResetMfa => None,
         }
     }
@@ -116,6 +127,12 @@ impl ActionType {
                 "Suspend the account in Okta so it cannot sign in; its apps and groups stay assigned"
             }
             ActionType::UnsuspendUser => "Unsuspend the account in Okta",
+            ActionType::RunScript => {
+                "Run the script from the RMM's library on the device (NinjaOne), as the system account"
+            }
+            ActionType::RunUndoScript => {
+                "Run the undo script of the script pair on the device (NinjaOne)"
+            }
         }
     }
 
@@ -149,6 +166,10 @@ impl ActionType {
             ActionType::UnsuspendUser => {
                 "Suspend the account again (if it was suspended before) and confirm it"
             }
+            ActionType::RunScript => {
+                "Run the paired undo script on the device, then confirm at the RMM that it completed"
+            }
+            ActionType::RunUndoScript => "Run the script again and confirm it completed",
         }
     }
 
@@ -156,7 +177,10 @@ impl ActionType {
     #[must_use]
     pub const fn target_kind(self) -> TargetKind {
         match self {
-            ActionType::IsolateDevice | ActionType::ReleaseDevice => TargetKind::Device,
+            ActionType::IsolateDevice
+            | ActionType::ReleaseDevice
+            | ActionType::RunScript
+            | ActionType::RunUndoScript => TargetKind::Device,
             ActionType::DisableUser
             | ActionType::EnableUser
             | ActionType::RevokeSessions
@@ -170,12 +194,37 @@ impl ActionType {
 }
 
 impl ActionType {
-    /// Whether `parameters` are what this action needs: a group for the group actions, nothing
-    /// for the others.
+    /// Whether `parameters` are what this action needs: a group for the group actions, a
+    /// script and its undo script for the script actions, nothing for the others.
     ///
     /// # Errors
     /// What is missing or not expected, for the proposer.
     pub fn check_parameters(self, parameters: &ActionParameters) -> Result<(), String> {
+        let script = matches!(self, ActionType::RunScript | ActionType::RunUndoScript);
+        for (name, value) in [
+            ("script_id", &parameters.script_id),
+            ("undo_script_id", &parameters.undo_script_id),
+        ] {
+            match (value, script) {
+                (None, true) => {
+                    return Err(format!(
+                        "{self} needs parameters.script_id and parameters.undo_script_id: a script runs only with the script that undoes it"
+                    ));
+                }
+                (Some(_), false) => return Err(format!("{self} takes no {name}")),
+                (Some(id), true)
+                    if id.is_empty()
+                        || id.len() > 40
+                        || !id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') =>
+                {
+                    return Err(format!("{name} is the RMM's script id"));
+                }
+                _ => {}
+            }
+        }
+        if script && parameters.script_id == parameters.undo_script_id {
+            return Err("a script cannot be its own undo script".to_owned());
+        }
         let needs_group = matches!(self, ActionType::RemoveFromGroup | ActionType::AddToGroup);
         match (&parameters.group_id, needs_group) {
             (None, true) => Err(format!("{self} needs parameters.group_id")),
@@ -202,6 +251,12 @@ pub struct ActionParameters {
     /// The group of `remove_from_group` and `add_to_group` (its Microsoft Entra ID object id).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub group_id: Option<String>,
+    /// The script `run_script` runs (the RMM's script id, NinjaOne's automation library id).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub script_id: Option<String>,
+    /// The script that undoes it, which `run_undo_script` (and a rollback) runs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub undo_script_id: Option<String>,
 }
 
 impl std::str::FromStr for ActionType {
@@ -699,6 +754,8 @@ pub enum ReasonCode {
     IrreversibleAction,
     AiAgentProposal,
     AccessGrant,
+    /// A script runs code on a customer's device.
+    ScriptExecution,
     BulkAction,
     HighCriticalityAsset,
     ReversibleActionWithinAutomationLevel,
@@ -716,7 +773,7 @@ pub enum ReasonCode {
 }
 
 impl ReasonCode {
-    pub const ALL: [ReasonCode; 21] = [
+    pub const ALL: [ReasonCode; 22] = [
         ReasonCode::NoDecision,
         ReasonCode::UnknownAction,
         ReasonCode::ProtectedTarget,
@@ -728,6 +785,7 @@ impl ReasonCode {
         ReasonCode::IrreversibleAction,
         ReasonCode::AiAgentProposal,
         ReasonCode::AccessGrant,
+        ReasonCode::ScriptExecution,
         ReasonCode::BulkAction,
         ReasonCode::HighCriticalityAsset,
         ReasonCode::ReversibleActionWithinAutomationLevel,
@@ -754,6 +812,7 @@ impl ReasonCode {
             ReasonCode::IrreversibleAction => "irreversible-action",
             ReasonCode::AiAgentProposal => "ai-agent-proposal",
             ReasonCode::AccessGrant => "access-grant",
+            ReasonCode::ScriptExecution => "script-execution",
             ReasonCode::BulkAction => "bulk-action",
             ReasonCode::HighCriticalityAsset => "high-criticality-asset",
             ReasonCode::ReversibleActionWithinAutomationLevel => {

@@ -90,7 +90,8 @@ impl Vendor {
                 ActionType::UnsuspendUser,
                 ActionType::RevokeSessions,
             ],
-            Vendor::NinjaOne | Vendor::TacticalRmm => &[],
+            Vendor::NinjaOne => &[ActionType::RunScript, ActionType::RunUndoScript],
+            Vendor::TacticalRmm => &[],
         }
     }
 

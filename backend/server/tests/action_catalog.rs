@@ -247,13 +247,18 @@ async fn every_reversible_action_rolls_back_to_the_prior_state_at_the_vendor() {
     let db = TestDatabase::migrated().await;
     let l = start(&db, None).await;
     l.connect_okta().await;
+    l.connect_ninjaone().await;
     l.sync_all().await;
     let state = l.sandbox_state().await;
+    // A laptop Defender for Endpoint and NinjaOne both report.
     let laptop = l
         .inventory("devices")
         .await
         .iter()
-        .find(|d| !d["tags"].as_array().unwrap().contains(&json!("Server")))
+        .find(|d| {
+            d["hostname"].as_str().unwrap().contains("-lt")
+                && d["sources"].as_array().unwrap().len() == 2
+        })
         .unwrap()
         .clone();
     let device = laptop["id"].as_str().unwrap();
@@ -358,6 +363,36 @@ async fn every_reversible_action_rolls_back_to_the_prior_state_at_the_vendor() {
         "Microsoft Entra ID was not touched by Okta actions"
     );
     covered.extend(["suspend_user", "unsuspend_user"]);
+
+    // NinjaOne manages the same laptop (joined by serial number): its library scripts run
+    // there, each undone by its pair.
+    let smb1 =
+        async || item(&l.sandbox_state().await, "devices", machine)["settings"]["smb1"].clone();
+    let scripts = json!({"script_id": "101", "undo_script_id": "102"});
+    let run = run_to_verified(&l, "run_script", device, scripts.clone()).await;
+    assert!(
+        run["decision"]["reasons"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("script-execution")),
+        "{run:#}"
+    );
+    assert_eq!(smb1().await, false, "Disable SMBv1 ran");
+    let undo = run_to_verified(&l, "run_undo_script", device, scripts).await;
+    assert_eq!(smb1().await, true, "Enable SMBv1 ran");
+    roll_back_to_rolled_back(&l, &undo).await;
+    assert_eq!(
+        smb1().await,
+        false,
+        "rolling back the undo runs the script again"
+    );
+    roll_back_to_rolled_back(&l, &run).await;
+    assert_eq!(
+        smb1().await,
+        true,
+        "rolling back the script runs its undo script"
+    );
+    covered.extend(["run_script", "run_undo_script"]);
 
     // Every reversible action of the catalog is exercised here.
     let reversible: Vec<&str> = steward_domain::actions::ActionType::ALL

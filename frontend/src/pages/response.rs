@@ -511,6 +511,8 @@ fn propose_card(page: &ResponsePage) -> Option<impl IntoView + use<>> {
                 <fieldset><legend>"Devices"</legend>{targets(TargetKind::Device)}</fieldset>
                 <fieldset><legend>"Identities"</legend>{targets(TargetKind::Identity)}</fieldset>
                 <label>"Group id (for the group actions) " <input type="text" name="group_id" maxlength="200"/></label>
+                <label>"Script id (for the script actions) " <input type="text" name="script_id" maxlength="40"/></label>
+                <label>"Undo script id (for the script actions) " <input type="text" name="undo_script_id" maxlength="40"/></label>
                 <label>"Reason " <input type="text" name="reason" required maxlength="2000"/></label>
                 <button type="submit" class="button">"Propose"</button>
             </form>

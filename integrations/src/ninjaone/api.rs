@@ -67,18 +67,28 @@ impl NinjaApi {
         &self,
         url: Url,
     ) -> Result<Option<T>, ConnectorError> {
-        let request = VendorRequest {
-            method: Method::GET,
-            url,
-            headers: &[("accept", "application/json")],
-            body: None,
-            idempotency: Idempotency::Idempotent,
-        };
         let response = self
-            .credentials
-            .call(&self.http, request, error_from)
+            .send(Method::GET, url, None, Idempotency::Idempotent)
             .await?;
         oauth::optional_json(response).await
+    }
+
+    /// Sends a request (a 401 renews the token once); success and 404 are returned.
+    pub(crate) async fn send(
+        &self,
+        method: Method,
+        url: Url,
+        body: Option<&serde_json::Value>,
+        idempotency: Idempotency,
+    ) -> Result<reqwest::Response, ConnectorError> {
+        let request = VendorRequest {
+            method,
+            url,
+            headers: &[("accept", "application/json")],
+            body,
+            idempotency,
+        };
+        self.credentials.call(&self.http, request, error_from).await
     }
 }
 

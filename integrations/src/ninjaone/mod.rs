@@ -9,22 +9,36 @@
 //! device id of the previous page); patch reports are paged by a server-side `cursor`.
 //! NinjaOne publishes no request budget: a `429` is waited out by its `Retry-After` like any
 //! vendor's.
+//!
+//! Scripts: `run_script` runs a script of the MSP's automation library on a device
+//! (`POST /v2/device/{id}/script/run`) and `run_undo_script` its paired undo script; both are
+//! followed through the device's activity log (`GET /v2/device/{id}/activities`), where the run
+//! appears as a `SCRIPTING` activity of the script (`START_REQUESTED`, `IN_PROCESS`, then
+//! `COMPLETED` with `SUCCESS` or `FAILURE`). The API takes no request key, so a lost answer is
+//! resolved by looking for the run in that log; the scripts an MSP pairs must be safe to run
+//! twice, as any RMM script run by a retrying operator would be.
 
 mod api;
+mod scripts;
 
-use std::collections::HashMap;
+use std::{collections::HashMap, sync::Arc};
 
 use chrono::{DateTime, Utc};
 use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
-use steward_domain::observations::{
-    ObservedDevice, ObservedEvent, ObservedInventory, PatchStatus, Vendor,
+use steward_domain::{
+    actions::ActionType,
+    clock::Clock,
+    observations::{ObservedDevice, ObservedEvent, ObservedInventory, PatchStatus, Vendor},
 };
 use url::Url;
 
 use self::api::NinjaApi;
 use crate::{
-    contract::{ConnectionReport, Connector, ConnectorError},
+    contract::{
+        ActionRequest, ConnectionReport, Connector, ConnectorError, Execution, Snapshot,
+        Verification, ensure_supported,
+    },
     http::VendorHttp,
 };
 
@@ -133,6 +147,7 @@ pub struct NinjaOneConnector {
     api: NinjaApi,
     organization_id: u32,
     page_size: usize,
+    clock: Arc<dyn Clock>,
 }
 
 fn epoch(seconds: f64) -> Option<DateTime<Utc>> {
@@ -156,11 +171,13 @@ impl NinjaOneConnector {
         http: VendorHttp,
         settings: &NinjaOneSettings,
         secret: SecretString,
+        clock: Arc<dyn Clock>,
     ) -> Result<Self, ConnectorError> {
         Ok(Self {
             api: NinjaApi::new(http, &settings.instance_url, &settings.client_id, secret)?,
             organization_id: settings.organization_id,
             page_size: PAGE_SIZE,
+            clock,
         })
     }
 
@@ -396,5 +413,39 @@ impl Connector for NinjaOneConnector {
         Ok(Vec::new())
     }
 
-    crate::contract::read_only_connector!();
+    fn actions(&self) -> &'static [ActionType] {
+        Vendor::NinjaOne.actions()
+    }
+
+    async fn snapshot(&self, request: &ActionRequest) -> Result<Snapshot, ConnectorError> {
+        ensure_supported(self, request.action)?;
+        scripts::snapshot(self, request).await
+    }
+
+    async fn execute(&self, request: &ActionRequest) -> Result<Execution, ConnectorError> {
+        ensure_supported(self, request.action)?;
+        scripts::execute(self, request).await
+    }
+
+    async fn verify(
+        &self,
+        request: &ActionRequest,
+        execution: &Execution,
+    ) -> Result<Verification, ConnectorError> {
+        ensure_supported(self, request.action)?;
+        scripts::verify(self, request, execution).await
+    }
+
+    /// A script's effect is its own, so the rollback always runs the paired undo script (or,
+    /// rolling back an undo, the script again).
+    async fn rollback(
+        &self,
+        request: &ActionRequest,
+        _snapshot: &Snapshot,
+    ) -> Result<Option<(ActionRequest, Execution)>, ConnectorError> {
+        ensure_supported(self, request.action)?;
+        let inverse = crate::contract::inverse_request(request)?;
+        let execution = scripts::execute(self, &inverse).await?;
+        Ok(Some((inverse, execution)))
+    }
 }

@@ -112,6 +112,83 @@ pub struct SimNinjaAgent {
     /// How many minutes ago a live agent last checked in, whenever one asks.
     pub check_in_minutes: i64,
     pub patches: Vec<SimPatch>,
+    /// What the library's scripts switch on the device (`smb1`, `usb_storage`,
+    /// `print_spooler`); a setting never switched is on.
+    #[serde(default)]
+    pub settings: std::collections::BTreeMap<String, bool>,
+}
+
+/// A script of the MSP's NinjaOne automation library.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SimScript {
+    pub id: u32,
+    pub name: &'static str,
+    pub description: &'static str,
+    /// The device setting it switches, and to what.
+    pub effect: (&'static str, bool),
+}
+
+impl SimScript {
+    /// The script's uid, as NinjaOne gives every library item one.
+    #[must_use]
+    pub fn uid(self) -> Uuid {
+        Uuid::from_u128(0x5c51_0000_0000_4000_8000_0000_0000_0000 | u128::from(self.id))
+    }
+}
+
+/// The scripts of the sandbox's NinjaOne library: three pairs, each script undone by the other.
+pub const NINJA_SCRIPTS: [SimScript; 6] = [
+    SimScript {
+        id: 101,
+        name: "Disable SMBv1",
+        description: "Turns off the SMB 1.0 protocol that worms spread through",
+        effect: ("smb1", false),
+    },
+    SimScript {
+        id: 102,
+        name: "Enable SMBv1",
+        description: "Turns the SMB 1.0 protocol back on for legacy devices",
+        effect: ("smb1", true),
+    },
+    SimScript {
+        id: 103,
+        name: "Block USB mass storage",
+        description: "Stops USB drives from mounting",
+        effect: ("usb_storage", false),
+    },
+    SimScript {
+        id: 104,
+        name: "Allow USB mass storage",
+        description: "Lets USB drives mount again",
+        effect: ("usb_storage", true),
+    },
+    SimScript {
+        id: 105,
+        name: "Stop and disable the Print Spooler",
+        description: "Stops the Print Spooler service and keeps it from starting",
+        effect: ("print_spooler", false),
+    },
+    SimScript {
+        id: 106,
+        name: "Enable and start the Print Spooler",
+        description: "Sets the Print Spooler service to start automatically and starts it",
+        effect: ("print_spooler", true),
+    },
+];
+
+/// A run of a library script on a device, as NinjaOne's activity log records it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SimActivity {
+    pub id: u64,
+    pub device_id: u64,
+    pub script_id: u32,
+    pub requested: DateTime<Utc>,
+    /// `START_REQUESTED`, `IN_PROCESS`, then `COMPLETED`.
+    pub status_code: String,
+    /// `SUCCESS` or `FAILURE` once completed.
+    pub result: Option<String>,
+    /// Ends `FAILURE` (an injected fault).
+    pub will_fail: bool,
 }
 
 impl SimNinjaAgent {
@@ -407,6 +484,8 @@ pub enum Fault {
     FailNextMachineAction { machine_id: String },
     /// `PATCH /users/{id}` answers 204 but an on-premises sync puts the old value back.
     RevertAccountWrites { user_id: String },
+    /// The next script run on this NinjaOne device ends `FAILURE`.
+    FailNextScript { device_id: u64 },
 }
 
 /// One simulated customer.
@@ -442,6 +521,9 @@ pub struct Environment {
     /// Okta returns them.
     #[serde(default)]
     pub okta_events: Vec<Value>,
+    /// NinjaOne's activity log of script runs.
+    #[serde(default)]
+    pub ninja_activities: Vec<SimActivity>,
     pub faults: Vec<Fault>,
     /// Counter for ids of records created after generation.
     pub sequence: u64,
@@ -734,6 +816,7 @@ impl Environment {
             falcon_alerts: Vec::new(),
             machine_actions: Vec::new(),
             okta_events: Vec::new(),
+            ninja_activities: Vec::new(),
             faults: Vec::new(),
             sequence: 0,
         };
@@ -1044,5 +1127,6 @@ fn ninja_agent(
         silent_since: (n == 7).then(|| now - Duration::days(31)),
         check_in_minutes: 1 + (n % 4) as i64,
         patches,
+        settings: std::collections::BTreeMap::new(),
     }
 }

@@ -141,6 +141,9 @@ pub struct DeviceState {
     pub ninja_id: Option<u64>,
     pub ninja_last_contact: Option<DateTime<Utc>>,
     pub serial_number: String,
+    /// What NinjaOne's library scripts switched on the device (`smb1`, `usb_storage`,
+    /// `print_spooler`: `false` once turned off); a setting not listed is on.
+    pub settings: std::collections::BTreeMap<String, bool>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -419,6 +422,11 @@ fn state_of(environment: &Environment, now: DateTime<Utc>) -> SandboxState {
                 ninja_id: m.ninja.as_ref().map(|a| a.device_id),
                 ninja_last_contact: m.ninja.as_ref().map(|a| a.last_contact(now)),
                 serial_number: Environment::serial_number(m),
+                settings: m
+                    .ninja
+                    .as_ref()
+                    .map(|a| a.settings.clone())
+                    .unwrap_or_default(),
             })
             .collect(),
         users: environment

@@ -49,7 +49,9 @@ use uuid::Uuid;
 
 use super::{
     Sandbox,
-    environment::{Environment, SimMachine, SimPatch},
+    environment::{
+        Environment, Fault, NINJA_SCRIPTS, SimActivity, SimMachine, SimPatch, SimScript,
+    },
     param, query, with_environment,
 };
 
@@ -62,7 +64,7 @@ const DEFAULT_PAGE: usize = 100;
 const MAX_PAGE: usize = 1000;
 
 /// The operations served (method, path), as the NinjaOne API names them.
-pub const OPERATIONS: [(&str, &str); 8] = [
+pub const OPERATIONS: [(&str, &str); 11] = [
     ("POST", "/ws/oauth/token"),
     ("GET", "/v2/organizations"),
     ("GET", "/v2/organization/{id}"),
@@ -71,6 +73,9 @@ pub const OPERATIONS: [(&str, &str); 8] = [
     ("GET", "/v2/device/{id}"),
     ("GET", "/v2/queries/os-patches"),
     ("GET", "/v2/queries/os-patch-installs"),
+    ("GET", "/v2/device/{id}/scripting/options"),
+    ("POST", "/v2/device/{id}/script/run"),
+    ("GET", "/v2/device/{id}/activities"),
 ];
 
 pub(super) fn router<S: Clone + Send + Sync + 'static>(sandbox: Sandbox) -> Router<S> {
@@ -87,6 +92,12 @@ pub(super) fn router<S: Clone + Send + Sync + 'static>(sandbox: Sandbox) -> Rout
             "/ninjaone/v2/queries/os-patch-installs",
             get(os_patch_installs),
         )
+        .route(
+            "/ninjaone/v2/device/{id}/scripting/options",
+            get(scripting_options),
+        )
+        .route("/ninjaone/v2/device/{id}/script/run", post(run_script))
+        .route("/ninjaone/v2/device/{id}/activities", get(activities))
         .with_state(sandbox)
 }
 
@@ -222,12 +233,17 @@ async fn token(State(sandbox): State<Sandbox>, Form(form): Form<TokenForm>) -> R
 
 /// The customer of the bearer token, if it may read; the refusal (401, 403 or 429) otherwise.
 fn admit(sandbox: &Sandbox, headers: &HeaderMap) -> Result<Uuid, Response> {
+    admit_for(sandbox, headers, "monitoring")
+}
+
+/// The customer of the bearer token, if the token holds `scope`.
+fn admit_for(sandbox: &Sandbox, headers: &HeaderMap, scope: &str) -> Result<Uuid, Response> {
     let token = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
         .unwrap_or_default();
-    let (tenant, may_read) = {
+    let (tenant, allowed) = {
         let tokens = sandbox
             .inner
             .ninja
@@ -236,7 +252,7 @@ fn admit(sandbox: &Sandbox, headers: &HeaderMap) -> Result<Uuid, Response> {
             .expect("token map poisoned");
         match tokens.get(token) {
             Some(token) if Instant::now() < token.expires => {
-                (token.tenant, token.scopes.iter().any(|s| s == "monitoring"))
+                (token.tenant, token.scopes.iter().any(|s| s == scope))
             }
             _ => {
                 return Err(error(
@@ -247,11 +263,11 @@ fn admit(sandbox: &Sandbox, headers: &HeaderMap) -> Result<Uuid, Response> {
             }
         }
     };
-    if !may_read {
+    if !allowed {
         return Err(error(
             StatusCode::FORBIDDEN,
             "FORBIDDEN",
-            "The token lacks the monitoring scope",
+            &format!("The token lacks the {scope} scope"),
         ));
     }
     let mut storms = sandbox
@@ -558,24 +574,13 @@ async fn device(
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Response {
-    let tenant = match admit(&sandbox, &headers) {
-        Ok(tenant) => tenant,
+    let (tenant, id) = match admit_device(&sandbox, &headers, &id, "monitoring") {
+        Ok(admitted) => admitted,
         Err(refused) => return refused,
-    };
-    let Ok(id) = id.parse::<u64>() else {
-        return error(
-            StatusCode::BAD_REQUEST,
-            "INVALID_PARAMETER",
-            "id must be a number",
-        );
     };
     let now = sandbox.inner.clock.now();
     let found = with_environment(&sandbox, tenant, |environment| {
-        environment
-            .machines
-            .iter()
-            .find(|m| m.ninja.as_ref().is_some_and(|a| a.device_id == id))
-            .map(|m| detailed_json(environment, m, now))
+        managed(environment, id).map(|m| detailed_json(environment, m, now))
     })
     .await
     .flatten();
@@ -819,6 +824,282 @@ async fn os_patch_installs(
     RawQuery(raw): RawQuery,
 ) -> Response {
     patch_report(&sandbox, &headers, raw.as_deref(), Report::Installs).await
+}
+
+/// The machine with NinjaOne device id `id`.
+fn managed(environment: &Environment, id: u64) -> Option<&SimMachine> {
+    environment
+        .machines
+        .iter()
+        .find(|m| m.ninja.as_ref().is_some_and(|a| a.device_id == id))
+}
+
+/// The customer of the bearer token holding `scope`, and the device id of the path.
+fn admit_device(
+    sandbox: &Sandbox,
+    headers: &HeaderMap,
+    raw_id: &str,
+    scope: &str,
+) -> Result<(Uuid, u64), Response> {
+    let tenant = admit_for(sandbox, headers, scope)?;
+    let id = raw_id.parse().map_err(|_| {
+        error(
+            StatusCode::BAD_REQUEST,
+            "INVALID_PARAMETER",
+            "id must be a number",
+        )
+    })?;
+    Ok((tenant, id))
+}
+
+fn script_json(script: &SimScript) -> Value {
+    json!({
+        "type": "SCRIPT",
+        "id": script.id,
+        "uid": script.uid(),
+        "name": script.name,
+        "language": "powershell",
+        "description": script.description,
+        "architecture": ["64"],
+        "categoryId": 1,
+    })
+}
+
+/// `GET /v2/device/{id}/scripting/options`: the library scripts the device can run.
+async fn scripting_options(
+    State(sandbox): State<Sandbox>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Response {
+    let (tenant, id) = match admit_device(&sandbox, &headers, &id, "monitoring") {
+        Ok(admitted) => admitted,
+        Err(refused) => return refused,
+    };
+    let known = with_environment(&sandbox, tenant, |e| managed(e, id).is_some())
+        .await
+        .unwrap_or(false);
+    if !known {
+        return error(StatusCode::NOT_FOUND, "NOT_FOUND", "Device not found");
+    }
+    Json(json!({
+        "categories": [{"id": 1, "name": "Security hardening", "internal": false}],
+        "scripts": NINJA_SCRIPTS.iter().map(script_json).collect::<Vec<_>>(),
+        "credentials": {"roles": ["system", "loggedonuser"], "credentials": []},
+    }))
+    .into_response()
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RunScript {
+    #[serde(rename = "type")]
+    kind: String,
+    #[serde(default)]
+    id: Option<u32>,
+    #[serde(default)]
+    run_as: Option<String>,
+}
+
+/// `POST /v2/device/{id}/script/run` with `{"type": "SCRIPT", "id": …, "runAs": …}`: `204`,
+/// the run queued in the device's activity log. Needs the `management` scope.
+async fn run_script(
+    State(sandbox): State<Sandbox>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    body: axum::body::Bytes,
+) -> Response {
+    let (tenant, id) = match admit_device(&sandbox, &headers, &id, "management") {
+        Ok(admitted) => admitted,
+        Err(refused) => return refused,
+    };
+    let Ok(run) = serde_json::from_slice::<RunScript>(&body) else {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "INVALID_REQUEST",
+            "body must be {\"type\": \"SCRIPT\", \"id\": …, \"runAs\": …}",
+        );
+    };
+    let Some(script) = NINJA_SCRIPTS
+        .iter()
+        .find(|s| run.kind == "SCRIPT" && Some(s.id) == run.id)
+    else {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "SCRIPT_NOT_FOUND",
+            "No script with this id in the automation library",
+        );
+    };
+    if run
+        .run_as
+        .as_deref()
+        .is_some_and(|r| !matches!(r, "system" | "loggedonuser"))
+    {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "INVALID_CREDENTIAL",
+            "runAs must be system or loggedonuser",
+        );
+    }
+    let now = sandbox.inner.clock.now();
+    let queued = sandbox
+        .mutate(tenant, |e| {
+            managed(e, id)?;
+            let fault = Fault::FailNextScript { device_id: id };
+            let will_fail = match e.faults.iter().position(|f| *f == fault) {
+                Some(index) => {
+                    e.faults.remove(index);
+                    true
+                }
+                None => false,
+            };
+            let first = u64::from(e.ninja_organization_id()) * 100_000;
+            let next = e
+                .ninja_activities
+                .iter()
+                .map(|a| a.id + 1)
+                .max()
+                .unwrap_or(first);
+            e.ninja_activities.push(SimActivity {
+                id: next,
+                device_id: id,
+                script_id: script.id,
+                requested: now,
+                status_code: "START_REQUESTED".to_owned(),
+                result: None,
+                will_fail,
+            });
+            Some(())
+        })
+        .await;
+    match queued {
+        Ok(Some(())) => StatusCode::NO_CONTENT.into_response(),
+        Ok(None) => error(StatusCode::NOT_FOUND, "NOT_FOUND", "Device not found"),
+        Err(_) => error(StatusCode::NOT_FOUND, "NOT_FOUND", "no such instance"),
+    }
+}
+
+fn activity_json(activity: &SimActivity) -> Value {
+    let script = NINJA_SCRIPTS
+        .iter()
+        .find(|s| s.id == activity.script_id)
+        .expect("activities are of library scripts");
+    let status = match activity.status_code.as_str() {
+        "START_REQUESTED" => "Start requested",
+        "IN_PROCESS" => "In process",
+        _ => "Completed",
+    };
+    json!({
+        "id": activity.id,
+        "activityTime": epoch(activity.requested),
+        "deviceId": activity.device_id,
+        "severity": "NONE",
+        "priority": "NONE",
+        "seriesUid": Uuid::from_u128(u128::from(activity.id)),
+        "activityType": "SCRIPTING",
+        "statusCode": activity.status_code,
+        "status": status,
+        "activityResult": activity.result,
+        "sourceConfigUid": script.uid(),
+        "sourceName": script.name,
+        "subject": format!("Script {} run on device", script.name),
+        "message": format!("{} {}", script.name, status.to_lowercase()),
+        "type": "Script",
+    })
+}
+
+/// Moves a queued run one step on (a silent agent never picks it up); a completed successful
+/// run applies the script's effect.
+fn advance(environment: &mut Environment, index: usize) {
+    let device = environment.ninja_activities[index].device_id;
+    let Some(machine) = environment
+        .machines
+        .iter_mut()
+        .find(|m| m.ninja.as_ref().is_some_and(|a| a.device_id == device))
+    else {
+        return;
+    };
+    let agent = machine.ninja.as_mut().expect("managed");
+    if agent.silent_since.is_some() {
+        return;
+    }
+    let activity = &mut environment.ninja_activities[index];
+    match activity.status_code.as_str() {
+        "START_REQUESTED" => activity.status_code = "IN_PROCESS".to_owned(),
+        "IN_PROCESS" => {
+            activity.status_code = "COMPLETED".to_owned();
+            if activity.will_fail {
+                activity.result = Some("FAILURE".to_owned());
+            } else {
+                activity.result = Some("SUCCESS".to_owned());
+                if let Some(script) = NINJA_SCRIPTS.iter().find(|s| s.id == activity.script_id) {
+                    let (setting, value) = script.effect;
+                    agent.settings.insert(setting.to_owned(), value);
+                }
+            }
+        }
+        _ => {}
+    }
+}
+
+/// `GET /v2/device/{id}/activities`: the device's activity log, newest first, at most
+/// `pageSize` (10–1000, default 200), optionally only those with an id above `newerThan` or of
+/// `activityType`. Each read moves queued script runs on.
+async fn activities(
+    State(sandbox): State<Sandbox>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    RawQuery(raw): RawQuery,
+) -> Response {
+    let (tenant, id) = match admit_device(&sandbox, &headers, &id, "monitoring") {
+        Ok(admitted) => admitted,
+        Err(refused) => return refused,
+    };
+    let pairs = query(raw.as_deref());
+    let size = match number::<usize>(&pairs, "pageSize") {
+        Ok(size) => size.unwrap_or(200),
+        Err(refused) => return refused,
+    };
+    if !(10..=1000).contains(&size) {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "INVALID_PARAMETER",
+            "pageSize must be between 10 and 1000",
+        );
+    }
+    let newer_than = match number::<u64>(&pairs, "newerThan") {
+        Ok(newer) => newer.unwrap_or(0),
+        Err(refused) => return refused,
+    };
+    let kind = param(&pairs, "activityType").map(str::to_owned);
+    let found = sandbox
+        .mutate(tenant, |e| {
+            managed(e, id)?;
+            let mine: Vec<usize> = (0..e.ninja_activities.len())
+                .filter(|i| e.ninja_activities[*i].device_id == id)
+                .collect();
+            let last = mine
+                .iter()
+                .map(|i| e.ninja_activities[*i].id)
+                .max()
+                .unwrap_or(0);
+            let mut listed: Vec<Value> = Vec::new();
+            for index in mine.into_iter().rev() {
+                let activity = &e.ninja_activities[index];
+                if activity.id <= newer_than || kind.as_deref().is_some_and(|k| k != "SCRIPTING") {
+                    continue;
+                }
+                listed.push(activity_json(activity));
+                advance(e, index);
+            }
+            listed.truncate(size);
+            Some(json!({"lastActivityId": last, "activities": listed}))
+        })
+        .await;
+    match found {
+        Ok(Some(answer)) => Json(answer).into_response(),
+        Ok(None) => error(StatusCode::NOT_FOUND, "NOT_FOUND", "Device not found"),
+        Err(_) => error(StatusCode::NOT_FOUND, "NOT_FOUND", "no such instance"),
+    }
 }
 
 #[cfg(test)]

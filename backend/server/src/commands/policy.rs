@@ -73,6 +73,7 @@ fn bench_inputs() -> Vec<AuthorityInput> {
                 ProposerKind::Technician,
                 ProposerKind::AiAgent,
             ] {
+                let script = matches!(action, ActionType::RunScript | ActionType::RunUndoScript);
                 let (target, privileged, criticality) = match action.target_kind() {
                     TargetKind::Device => {
                         ("acme-lt04.acme-dental.example", false, Criticality::Medium)
@@ -92,6 +93,8 @@ fn bench_inputs() -> Vec<AuthorityInput> {
                                 ActionType::RemoveFromGroup | ActionType::AddToGroup
                             )
                             .then(|| "5f1e2c3a-7d4b-4e6f-9a8b-0c1d2e3f4a5b".to_owned()),
+                            script_id: script.then(|| "101".to_owned()),
+                            undo_script_id: script.then(|| "102".to_owned()),
                         },
                     },
                     target: TargetInput {

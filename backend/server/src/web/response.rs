@@ -312,11 +312,13 @@ pub async fn propose(
                 .map_err(|_| UiError::BadForm(format!("{value:?} is not a target id")))?,
         );
     }
-    let group = field("group_id");
+    let optional = |name: &str| Some(field(name).trim().to_owned()).filter(|v| !v.is_empty());
     let request = ActionRequest {
         kind,
         parameters: ActionParameters {
-            group_id: Some(group.trim().to_owned()).filter(|g| !g.is_empty()),
+            group_id: optional("group_id"),
+            script_id: optional("script_id"),
+            undo_script_id: optional("undo_script_id"),
         },
         targets,
         reason: field("reason"),

@@ -400,6 +400,23 @@ impl Loop {
         .await
     }
 
+    /// Connects the MSP's simulated NinjaOne for the tenant's organization; returns the
+    /// integration.
+    pub async fn connect_ninjaone(&self) -> Value {
+        let credentials = self.credentials().await;
+        self.connect(&json!({
+            "vendor": "ninjaone",
+            "name": "NinjaOne",
+            "settings": {
+                "client_id": credentials.ninja_client_id,
+                "organization_id": credentials.ninja_organization_id,
+                "instance_url": self.app.url("/sandbox/ninjaone/"),
+            },
+            "credential": credentials.ninja_client_secret,
+        }))
+        .await
+    }
+
     pub async fn sync_all(&self) {
         let (_, integrations) = self
             .call(Method::GET, &self.path("integrations"), &self.admin, None)
