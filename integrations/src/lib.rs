@@ -12,6 +12,7 @@
 //! - [`okta`]: Okta Workforce Identity, built to Okta's management API.
 //! - [`sandbox`]: the simulated vendor APIs and customer environments behind demos and tests.
 //! - [`slack`]: approval messages in Slack and the verification of Slack's signed requests.
+//! - [`standard_webhooks`]: Standard Webhooks signatures, for messages tools send Steward.
 //! - [`tactical`]: Tactical RMM, built to its REST API.
 
 // The vendor records in the sandbox are large `json!` literals.
@@ -28,6 +29,7 @@ pub mod okta;
 pub mod registry;
 pub mod sandbox;
 pub mod slack;
+pub mod standard_webhooks;
 pub mod tactical;
 
 pub use contract::{

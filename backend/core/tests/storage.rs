@@ -16,7 +16,7 @@ use steward_domain::{
 };
 use steward_testkit::{TestDatabase, World};
 
-const EXPECTED_MIGRATIONS: [&str; 18] = [
+const EXPECTED_MIGRATIONS: [&str; 19] = [
     "m20261123_000001_create_tenancy",
     "m20261123_000002_create_audit_entries",
     "m20261123_000003_protect_audit_chain",
@@ -35,6 +35,7 @@ const EXPECTED_MIGRATIONS: [&str; 18] = [
     "m20261130_000008_add_identity_conflicts",
     "m20261130_000009_add_device_conflicts",
     "m20261201_000001_add_device_hardware_keys",
+    "m20261201_000002_create_webhook_receipts",
 ];
 
 const TABLES: [&str; 28] = [

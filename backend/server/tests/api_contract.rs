@@ -397,6 +397,10 @@ async fn the_openapi_document_describes_every_route() {
             "post",
             "/api/v1/tenants/{tenant_id}/integrations/{integration_id}/sync",
         ),
+        (
+            "post",
+            "/api/v1/tenants/{tenant_id}/integrations/{integration_id}/webhook-secret",
+        ),
         ("get", "/api/v1/tenants/{tenant_id}/devices"),
         ("get", "/api/v1/tenants/{tenant_id}/identities"),
         ("get", "/api/v1/tenants/{tenant_id}/events"),

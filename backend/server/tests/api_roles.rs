@@ -49,8 +49,12 @@ fn expectation(operation_id: &str) -> (&'static [Role], StatusCode) {
         "list_integrations" | "get_integration" | "get_coverage" => {
             (&[MspAdmin, Technician, Auditor], forbidden)
         }
-        "create_integration" | "update_integration" | "remove_integration" | "test_integration"
-        | "sync_integration" => (ADMIN, forbidden),
+        "create_integration"
+        | "update_integration"
+        | "remove_integration"
+        | "test_integration"
+        | "sync_integration"
+        | "create_webhook_secret" => (ADMIN, forbidden),
         "run_scenario" => (&[MspAdmin, Technician], forbidden),
         "list_incidents" | "get_incident" | "list_risk" | "outcome_report" => {
             (&[MspAdmin, Technician, Auditor, CustomerOwner], forbidden)

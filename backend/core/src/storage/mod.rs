@@ -30,6 +30,7 @@ pub mod slack;
 mod tenants;
 mod tokens;
 mod users;
+pub mod webhooks;
 mod work;
 
 use std::{path::Path, str::FromStr};

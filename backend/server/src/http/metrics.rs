@@ -23,6 +23,12 @@ pub struct Metrics {
     registry: Registry,
     requests: Family<RequestLabels, Counter>,
     latency: Family<RouteLabels, Histogram>,
+    webhook_rejections: Family<RejectionLabels, Counter>,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RejectionLabels {
+    reason: String,
 }
 
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -57,15 +63,31 @@ impl Default for Metrics {
             "Time to answer HTTP requests, by method and route",
             latency.clone(),
         );
+        let webhook_rejections = Family::<RejectionLabels, Counter>::default();
+        registry.register(
+            "webhook_rejections",
+            "Inbound webhook messages refused, by reason (bad_signature, stale, replayed, …)",
+            webhook_rejections.clone(),
+        );
         Self {
             registry,
             requests,
             latency,
+            webhook_rejections,
         }
     }
 }
 
 impl Metrics {
+    /// Counts an inbound webhook message refused for `reason`.
+    pub fn webhook_rejected(&self, reason: &str) {
+        self.webhook_rejections
+            .get_or_create(&RejectionLabels {
+                reason: reason.to_owned(),
+            })
+            .inc();
+    }
+
     /// The registry in the text exposition format.
     pub fn render(&self) -> Result<String, std::fmt::Error> {
         let mut text = String::new();

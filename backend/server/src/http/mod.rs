@@ -8,6 +8,7 @@ mod health;
 pub mod metrics;
 mod sandbox;
 pub(crate) mod slack;
+mod webhooks;
 
 use std::{sync::Arc, time::Duration};
 
@@ -81,6 +82,7 @@ pub fn router(state: AppState, config: &HttpConfig) -> Router {
         .merge(crate::web::routes())
         .merge(sandbox::routes(&state))
         .merge(slack::routes())
+        .merge(webhooks::routes())
         .route_layer(middleware::from_fn_with_state(metrics, metrics::track))
         .fallback(not_found)
         .with_state(state)

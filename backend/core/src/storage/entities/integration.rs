@@ -17,6 +17,8 @@ pub struct Model {
     pub last_success_at: Option<DateTimeUtc>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
+    /// The inbound webhook signing secret, sealed; `None` until an MSP admin creates one.
+    pub sealed_webhook_secret: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

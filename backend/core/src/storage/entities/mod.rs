@@ -31,3 +31,4 @@ pub mod tenant;
 pub mod tenant_policy;
 pub mod user;
 pub mod user_identity;
+pub mod webhook_receipt;

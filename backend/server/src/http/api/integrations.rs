@@ -34,6 +34,18 @@ pub fn routes() -> OpenApiRouter<AppState> {
         ))
         .routes(routes!(test_integration))
         .routes(routes!(sync_integration))
+        .routes(routes!(create_webhook_secret))
+}
+
+/// An integration's inbound webhook endpoint and its new signing secret, shown once.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct WebhookSecret {
+    /// Where the vendor (or any tool) posts messages signed per Standard Webhooks: this path
+    /// on Steward's public URL.
+    pub path: String,
+    /// The signing secret (`whsec_…`): stored encrypted, never shown again. Any earlier secret
+    /// stopped working.
+    pub secret: String,
 }
 
 /// The integrations of a tenant.
@@ -378,5 +390,41 @@ async fn sync_integration(
         counts: outcome.counts,
         error: outcome.error,
         integration: outcome.integration,
+    }))
+}
+
+/// Creates the signing secret of the integration's inbound webhooks (MSP admins), replacing
+/// any earlier one. Messages to `POST /api/v1/webhooks/{integration_id}` signed with it (per
+/// Standard Webhooks) make Steward synchronize the integration at once.
+#[utoipa::path(
+    post,
+    path = "/api/v1/tenants/{tenant_id}/integrations/{integration_id}/webhook-secret",
+    tag = "integrations",
+    params(
+        ("tenant_id" = TenantId, Path, description = "The tenant's id"),
+        ("integration_id" = IntegrationId, Path, description = "The integration's id"),
+    ),
+    responses((status = OK, body = WebhookSecret), WriteErrors),
+    security(("api_token" = []))
+)]
+async fn create_webhook_secret(
+    State(state): State<AppState>,
+    ctx: CallerContext,
+    ApiPath((tenant_id, integration_id)): ApiPath<(TenantId, IntegrationId)>,
+) -> Result<Json<WebhookSecret>, ApiError> {
+    let scope = ctx.tenant(tenant_id).await?;
+    ctx.caller.require(Permission::ManageIntegrations)?;
+    let txn = ctx.storage.begin().await?;
+    let write = ctx.write(&txn);
+    let secret = ctx
+        .caller
+        .admin(&write)?
+        .integrations(scope.tenant().id, &state.secrets)
+        .rotate_webhook_secret(integration_id)
+        .await?;
+    txn.commit().await?;
+    Ok(Json(WebhookSecret {
+        path: format!("/api/v1/webhooks/{integration_id}"),
+        secret: secrecy::ExposeSecret::expose_secret(&secret).to_owned(),
     }))
 }
