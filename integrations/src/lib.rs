@@ -14,6 +14,7 @@
 //! - [`slack`]: approval messages in Slack and the verification of Slack's signed requests.
 //! - [`standard_webhooks`]: Standard Webhooks signatures, for messages tools send Steward.
 //! - [`tactical`]: Tactical RMM, built to its REST API.
+//! - [`veeam`]: Veeam Service Provider Console (backup), built to its REST API v3.
 
 // The vendor records in the sandbox are large `json!` literals.
 #![recursion_limit = "256"]
@@ -31,6 +32,7 @@ pub mod sandbox;
 pub mod slack;
 pub mod standard_webhooks;
 pub mod tactical;
+pub mod veeam;
 
 pub use contract::{
     ActionRequest, ConnectionReport, Connector, ConnectorError, Execution, Snapshot, Verification,

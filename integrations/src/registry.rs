@@ -27,6 +27,7 @@ use crate::{
     ninjaone::{self, NinjaOneConnector, NinjaOneSettings},
     okta::{OktaConnector, OktaSettings},
     tactical::{TacticalConnector, TacticalSettings},
+    veeam::{VeeamConnector, VeeamSettings},
 };
 
 /// What an MSP admin enters for a Microsoft integration; base URLs default to the vendor's
@@ -79,6 +80,14 @@ struct TacticalInput {
     client_id: u32,
 }
 
+/// What an MSP admin enters for a Veeam Service Provider Console integration.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct VeeamInput {
+    api_url: Url,
+    company_uid: uuid::Uuid,
+}
+
 /// What each vendor's settings hold, for forms and error messages.
 #[must_use]
 pub const fn settings_help(vendor: Vendor) -> &'static str {
@@ -96,6 +105,9 @@ pub const fn settings_help(vendor: Vendor) -> &'static str {
         Vendor::TacticalRmm => {
             "api_url, the server's API URL (https://api.example.com), and client_id, the customer's client (a number)"
         }
+        Vendor::VeeamSpc => {
+            "api_url, the console's REST API (https://{server}:1280/api/v3/), and company_uid, the customer's company (its instanceUid)"
+        }
     }
 }
 
@@ -109,6 +121,7 @@ pub const fn credential_name(vendor: Vendor) -> &'static str {
         Vendor::Okta => "an Okta API token",
         Vendor::CrowdStrikeFalcon | Vendor::NinjaOne => "the API client's secret",
         Vendor::TacticalRmm => "an API key of a Tactical RMM user limited to the customer",
+        Vendor::VeeamSpc => "an API key of a console user (read access is enough)",
     }
 }
 
@@ -126,7 +139,20 @@ pub fn normalize_settings(
         Vendor::CrowdStrikeFalcon => falcon_settings(settings),
         Vendor::NinjaOne => ninjaone_settings(settings),
         Vendor::TacticalRmm => tactical_settings(settings),
+        Vendor::VeeamSpc => veeam_settings(settings),
     }
+}
+
+fn veeam_settings(settings: serde_json::Value) -> Result<serde_json::Value, String> {
+    let input: VeeamInput = parse_input(Vendor::VeeamSpc, settings)?;
+    if !matches!(input.api_url.scheme(), "https" | "http") || input.api_url.host_str().is_none() {
+        return Err("settings.api_url must be an http(s) URL".to_owned());
+    }
+    let settings = VeeamSettings {
+        api_url: input.api_url,
+        company_uid: input.company_uid,
+    };
+    Ok(serde_json::to_value(settings).expect("settings serialize"))
 }
 
 fn tactical_settings(settings: serde_json::Value) -> Result<serde_json::Value, String> {
@@ -271,6 +297,7 @@ pub enum AnyConnector {
     Falcon(FalconConnector),
     NinjaOne(NinjaOneConnector),
     Tactical(TacticalConnector),
+    Veeam(VeeamConnector),
 }
 
 /// Builds the connector of a stored integration.
@@ -326,6 +353,11 @@ pub fn connect(
             &stored::<TacticalSettings>(settings)?,
             secret,
         )),
+        Vendor::VeeamSpc => AnyConnector::Veeam(VeeamConnector::new(
+            http,
+            &stored::<VeeamSettings>(settings)?,
+            secret,
+        )),
     })
 }
 
@@ -338,6 +370,7 @@ macro_rules! delegate {
             AnyConnector::Falcon($connector) => $call,
             AnyConnector::NinjaOne($connector) => $call,
             AnyConnector::Tactical($connector) => $call,
+            AnyConnector::Veeam($connector) => $call,
         }
     };
 }

@@ -338,6 +338,7 @@ mod tests {
             serial_number: None,
             mac_addresses: Vec::new(),
             patches: None,
+            backup: None,
         }
     }
 

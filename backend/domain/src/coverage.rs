@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use crate::{
     IntegrationId, TenantId,
     inventory::{Device, Identity},
-    observations::{ObservedDevice, PatchStatus, Vendor},
+    observations::{BackupStatus, ObservedDevice, PatchStatus, Vendor},
 };
 
 /// An RMM agent that has not reported for longer is stale: the device may be gone, or the agent
@@ -16,6 +16,9 @@ use crate::{
 pub const STALE_AGENT_AFTER: Duration = Duration::days(7);
 /// A device missing an operating-system patch for longer is not patched.
 pub const PATCH_AGE_LIMIT: Duration = Duration::days(30);
+/// A device whose newest restore point is older is not backed up: daily jobs missed a day and
+/// a retry.
+pub const BACKUP_AGE_LIMIT: Duration = Duration::days(2);
 
 /// The kind of tool an integration is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -57,6 +60,7 @@ impl Vendor {
             Vendor::MicrosoftDefender | Vendor::CrowdStrikeFalcon => ToolCategory::Edr,
             Vendor::MicrosoftGraph | Vendor::Okta => ToolCategory::IdentityProvider,
             Vendor::NinjaOne | Vendor::TacticalRmm => ToolCategory::Rmm,
+            Vendor::VeeamSpc => ToolCategory::Backup,
         }
     }
 }
@@ -74,6 +78,8 @@ pub struct DeviceCoverage {
     pub agent_last_contact: Option<DateTime<Utc>>,
     /// Its operating-system patches, as its RMM reports them.
     pub patches: Option<PatchStatus>,
+    /// Its backup, as its backup tool reports it (the newest restore point of any).
+    pub backup: Option<BackupStatus>,
     /// What is missing, in words.
     pub gaps: Vec<String>,
 }
@@ -157,7 +163,7 @@ pub fn coverage(
                 .collect();
             checks += ToolCategory::DEVICE_TOOLS.len();
             passed += covered_by.len();
-            let rmm = rmm_reports(device, |id| category_of(id) == Some(ToolCategory::Rmm));
+            let rmm = reports_of(device, |id| category_of(id) == Some(ToolCategory::Rmm));
             let agent_last_contact = rmm.iter().filter_map(|r| r.last_seen).max();
             let patches = rmm.iter().find_map(|r| r.patches.clone());
             if !rmm.is_empty() {
@@ -175,12 +181,25 @@ pub fn coverage(
                     Some(gap) => gaps.push(gap),
                 }
             }
+            let backups = reports_of(device, |id| category_of(id) == Some(ToolCategory::Backup));
+            let backup = backups
+                .iter()
+                .filter_map(|r| r.backup.clone())
+                .max_by_key(|b| b.last_restore_point);
+            if !backups.is_empty() {
+                checks += 1;
+                match backup_gap(backup.as_ref(), now) {
+                    None => passed += 1,
+                    Some(gap) => gaps.push(gap),
+                }
+            }
             DeviceCoverage {
                 device_id: device.id,
                 hostname: device.hostname.clone(),
                 covered_by,
                 agent_last_contact,
                 patches,
+                backup,
                 gaps,
             }
         })
@@ -219,12 +238,12 @@ pub fn coverage(
     }
 }
 
-/// What the RMM integrations (per `is_rmm`) last reported about `device`.
-fn rmm_reports(device: &Device, is_rmm: impl Fn(IntegrationId) -> bool) -> Vec<ObservedDevice> {
+/// What the integrations `of_kind` last reported about `device`.
+fn reports_of(device: &Device, of_kind: impl Fn(IntegrationId) -> bool) -> Vec<ObservedDevice> {
     device
         .sources
         .iter()
-        .filter(|s| is_rmm(s.integration_id))
+        .filter(|s| of_kind(s.integration_id))
         .filter_map(|s| serde_json::from_value(s.attributes.clone()).ok())
         .collect()
 }
@@ -264,6 +283,24 @@ fn patch_gap(patches: Option<&PatchStatus>, now: DateTime<Utc>) -> Option<String
     }
 }
 
+/// Why `backup` at `now` fails the backup check, if it does.
+fn backup_gap(backup: Option<&BackupStatus>, now: DateTime<Utc>) -> Option<String> {
+    let result = backup
+        .and_then(|b| b.last_result.as_deref())
+        .map(|r| format!(" (its last run: {r})"))
+        .unwrap_or_default();
+    match backup.and_then(|b| b.last_restore_point) {
+        Some(point) if now - point <= BACKUP_AGE_LIMIT => None,
+        Some(point) => Some(format!(
+            "its newest backup is {} days old{result}",
+            (now - point).num_days()
+        )),
+        None => Some(format!(
+            "its backup tool has no restore point of it{result}"
+        )),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -290,6 +327,7 @@ mod tests {
             serial_number: None,
             mac_addresses: Vec::new(),
             patches,
+            backup: None,
         })
         .unwrap()
     }
@@ -370,6 +408,29 @@ mod tests {
         );
         // Stale: EDR + RMM of 5 checks; fresh: RMM, live agent, patches of 5.
         assert_eq!(result.score, 50);
+    }
+
+    #[test]
+    fn a_backup_older_than_two_days_is_a_gap_with_the_last_result() {
+        let failing = BackupStatus {
+            job: Some("Server daily".into()),
+            last_result: Some("Failed".into()),
+            last_run: Some(at(0)),
+            last_restore_point: Some(at(9)),
+        };
+        assert_eq!(
+            backup_gap(Some(&failing), at(0)).as_deref(),
+            Some("its newest backup is 9 days old (its last run: Failed)")
+        );
+        let fresh = BackupStatus {
+            last_restore_point: Some(at(1)),
+            ..failing
+        };
+        assert_eq!(backup_gap(Some(&fresh), at(0)), None);
+        assert_eq!(
+            backup_gap(None, at(0)).as_deref(),
+            Some("its backup tool has no restore point of it")
+        );
     }
 
     #[test]

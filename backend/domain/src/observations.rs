@@ -28,16 +28,19 @@ pub enum Vendor {
     NinjaOne,
     /// Tactical RMM (RMM).
     TacticalRmm,
+    /// Veeam Service Provider Console (backup).
+    VeeamSpc,
 }
 
 impl Vendor {
-    pub const ALL: [Vendor; 6] = [
+    pub const ALL: [Vendor; 7] = [
         Vendor::MicrosoftDefender,
         Vendor::MicrosoftGraph,
         Vendor::Okta,
         Vendor::CrowdStrikeFalcon,
         Vendor::NinjaOne,
         Vendor::TacticalRmm,
+        Vendor::VeeamSpc,
     ];
 
     #[must_use]
@@ -49,6 +52,7 @@ impl Vendor {
             Vendor::CrowdStrikeFalcon => "crowdstrike_falcon",
             Vendor::NinjaOne => "ninjaone",
             Vendor::TacticalRmm => "tactical_rmm",
+            Vendor::VeeamSpc => "veeam_spc",
         }
     }
 
@@ -62,6 +66,7 @@ impl Vendor {
             Vendor::CrowdStrikeFalcon => "CrowdStrike Falcon",
             Vendor::NinjaOne => "NinjaOne",
             Vendor::TacticalRmm => "Tactical RMM",
+            Vendor::VeeamSpc => "Veeam Service Provider Console",
         }
     }
 
@@ -91,7 +96,7 @@ impl Vendor {
                 ActionType::RevokeSessions,
             ],
             Vendor::NinjaOne => &[ActionType::RunScript, ActionType::RunUndoScript],
-            Vendor::TacticalRmm => &[],
+            Vendor::TacticalRmm | Vendor::VeeamSpc => &[],
         }
     }
 
@@ -134,6 +139,22 @@ pub struct ObservedDevice {
     /// Operating-system patch state, from tools that patch (RMM).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub patches: Option<PatchStatus>,
+    /// Backup state, from backup tools.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backup: Option<BackupStatus>,
+}
+
+/// How a device is backed up, as its backup tool reports it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct BackupStatus {
+    /// The job that protects it, by the vendor's name.
+    pub job: Option<String>,
+    /// The latest run's result as the vendor words it (`Success`, `Warning`, `Failed`, …).
+    pub last_result: Option<String>,
+    pub last_run: Option<DateTime<Utc>>,
+    /// The latest restore point: the newest state a restore brings back.
+    pub last_restore_point: Option<DateTime<Utc>>,
 }
 
 /// A device's operating-system patches as its patching tool reports them.

@@ -191,6 +191,7 @@ async fn seed_response(
                     serial_number: None,
                     mac_addresses: Vec::new(),
                     patches: None,
+                    backup: None,
                 }],
                 identities: vec![],
             },

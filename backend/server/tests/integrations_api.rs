@@ -1300,3 +1300,83 @@ async fn tactical_rmm_agents_of_the_customers_client_join_the_inventory() {
     assert_eq!(server["patches"]["pending"], 3, "{server:#}");
     assert_eq!(server["patches"]["failed_installs"], 1);
 }
+
+#[tokio::test]
+async fn veeam_backups_join_the_inventory_and_a_server_failing_for_nine_days_is_a_blind_spot() {
+    let db = TestDatabase::migrated().await;
+    let s = setup(&db).await;
+    for id in s.connect_microsoft().await {
+        assert_eq!(s.sync(&id).await["ok"], true);
+    }
+    let (status, refused) = s
+        .call(
+            Method::POST,
+            &s.integrations(),
+            &s.admin,
+            Some(&json!({
+                "vendor": "veeam_spc",
+                "name": "Veeam",
+                "settings": {"api_url": s.app.url("/sandbox/veeam/api/v3/"), "company_uid": "acme"},
+                "credential": s.credentials.veeam_api_key,
+            })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{refused}");
+    let (status, veeam) = s
+        .call(
+            Method::POST,
+            &s.integrations(),
+            &s.admin,
+            Some(&json!({
+                "vendor": "veeam_spc",
+                "name": "Veeam",
+                "settings": {
+                    "api_url": s.app.url("/sandbox/veeam/api/v3/"),
+                    "company_uid": s.credentials.veeam_company_uid,
+                },
+                "credential": s.credentials.veeam_api_key,
+            })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{veeam}");
+    let synced = s.sync(veeam["id"].as_str().unwrap()).await;
+    assert_eq!(synced["ok"], true, "{synced}");
+    assert_eq!(
+        synced["counts"]["devices_created"], 0,
+        "every backed-up machine is one Defender already reports"
+    );
+
+    let (_, coverage) = s
+        .call(
+            Method::GET,
+            &format!("/api/v1/tenants/{}/coverage", s.tenant.id),
+            &s.technician,
+            None,
+        )
+        .await;
+    assert_eq!(
+        coverage["connected"],
+        json!(["identity_provider", "edr", "backup"])
+    );
+    let devices = coverage["devices"].as_array().unwrap();
+    let server = devices
+        .iter()
+        .find(|d| d["hostname"].as_str().unwrap().contains("-srv01"))
+        .unwrap();
+    assert_eq!(server["covered_by"], json!(["edr", "backup"]));
+    assert_eq!(
+        server["gaps"],
+        json!([
+            "no RMM reports it",
+            "its newest backup is 9 days old (its last run: Failed)"
+        ])
+    );
+    assert_eq!(server["backup"]["job"], "File server nightly");
+    let finance_backed_up = devices
+        .iter()
+        .filter(|d| {
+            d["covered_by"] == json!(["edr", "backup"]) && d["gaps"] == json!(["no RMM reports it"])
+        })
+        .count();
+    assert!(finance_backed_up >= 2, "{coverage:#}");
+}

@@ -138,12 +138,12 @@ fn connect_form(tenant: &Tenant, csrf: &str) -> impl IntoView + use<> {
     view! {
         <section class="card">
             <h2>"Connect a vendor"</h2>
-            <p>"Microsoft: register an app in the customer's Microsoft Entra ID with the API permissions Steward needs, grant admin consent, and enter its ids and client secret. Okta: create an API token as a read-only administrator with the Help Desk Administrator role, and enter the org URL and the token. CrowdStrike Falcon: create an API client with Hosts (read, write) and Alerts (read) scopes, and enter its id and secret. NinjaOne: create a client-credentials API client with the Monitoring, Management and Control scopes, and enter its id and secret with the customer's organization id. Tactical RMM: create a user whose role is limited to the customer's client, give it an API key, and enter the server's API URL, the client id and the key. The secret is stored encrypted and never shown again."</p>
+            <p>"Microsoft: register an app in the customer's Microsoft Entra ID with the API permissions Steward needs, grant admin consent, and enter its ids and client secret. Okta: create an API token as a read-only administrator with the Help Desk Administrator role, and enter the org URL and the token. CrowdStrike Falcon: create an API client with Hosts (read, write) and Alerts (read) scopes, and enter its id and secret. NinjaOne: create a client-credentials API client with the Monitoring, Management and Control scopes, and enter its id and secret with the customer's organization id. Tactical RMM: create a user whose role is limited to the customer's client, give it an API key, and enter the server's API URL, the client id and the key. Veeam Service Provider Console: create an API key for a console user, and enter the console's REST API URL and the customer's company uid. The secret is stored encrypted and never shown again."</p>
             <form method="post" action=action class="grid-form">
                 <Csrf token=csrf.to_owned()/>
                 <label>"Vendor" <select name="vendor">{vendors}</select></label>
                 <label>"Name" <input type="text" name="name" required maxlength="200"/></label>
-                <label>"Client secret (Microsoft, CrowdStrike, NinjaOne), API token (Okta) or API key (Tactical RMM)" <input type="password" name="credential" required autocomplete="off"/></label>
+                <label>"Client secret (Microsoft, CrowdStrike, NinjaOne), API token (Okta) or API key (Tactical RMM, Veeam)" <input type="password" name="credential" required autocomplete="off"/></label>
                 <fieldset>
                     <legend>"Microsoft Defender for Endpoint, Microsoft Entra ID"</legend>
                     <label>"Directory (tenant) id" <input type="text" name="directory_id"/></label>
@@ -171,6 +171,11 @@ fn connect_form(tenant: &Tenant, csrf: &str) -> impl IntoView + use<> {
                     <legend>"Tactical RMM"</legend>
                     <label>"API URL (https://api.your-server)" <input type="url" name="tactical_api_url"/></label>
                     <label>"Customer's client id" <input type="text" name="tactical_client_id" inputmode="numeric"/></label>
+                </fieldset>
+                <fieldset>
+                    <legend>"Veeam Service Provider Console"</legend>
+                    <label>"REST API URL (https://your-console:1280/api/v3/)" <input type="url" name="veeam_api_url"/></label>
+                    <label>"Customer's company uid" <input type="text" name="veeam_company_uid"/></label>
                 </fieldset>
                 <button type="submit" class="button">"Connect"</button>
             </form>

@@ -302,6 +302,7 @@ fn device_of(host: Host) -> ObservedDevice {
         serial_number: host.serial_number.clone(),
         mac_addresses: host.mac_address.iter().cloned().collect(),
         patches: None,
+        backup: None,
         hostname: host.name().to_owned(),
         external_id: host.device_id,
     }

@@ -276,6 +276,7 @@ fn device(machine: &Machine) -> ObservedDevice {
         serial_number: None,
         mac_addresses: Vec::new(),
         patches: None,
+        backup: None,
     }
 }
 

@@ -363,6 +363,7 @@ fn device_of(device: NinjaDevice, patches: Option<PatchStatus>) -> ObservedDevic
         serial_number,
         mac_addresses: device.mac_addresses,
         patches: Some(patches.unwrap_or_default()),
+        backup: None,
     }
 }
 

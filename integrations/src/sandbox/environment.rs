@@ -96,6 +96,35 @@ pub struct SimMachine {
     /// Its NinjaOne agent, when the MSP's RMM manages it.
     #[serde(default)]
     pub ninja: Option<SimNinjaAgent>,
+    /// Its Veeam backup agent and job, when the MSP backs it up.
+    #[serde(default)]
+    pub backup: Option<SimBackup>,
+}
+
+/// A Veeam Agent on a machine, managed by the MSP's Veeam Service Provider Console, and its job.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SimBackup {
+    pub agent_uid: Uuid,
+    pub job_uid: Uuid,
+    pub job_name: String,
+    /// Since when every run fails; `None` while the nightly runs succeed.
+    pub failing_since: Option<DateTime<Utc>>,
+}
+
+impl SimBackup {
+    /// The newest restore point as of `now`: last night's run, or the last run before the
+    /// failures began.
+    #[must_use]
+    pub fn latest_restore_point(&self, now: DateTime<Utc>) -> DateTime<Utc> {
+        self.failing_since
+            .unwrap_or_else(|| now - Duration::hours(9))
+    }
+
+    /// The last run as of `now` (each night).
+    #[must_use]
+    pub fn last_run(now: DateTime<Utc>) -> DateTime<Utc> {
+        now - Duration::hours(9)
+    }
 }
 
 fn sensor_installed() -> bool {
@@ -730,6 +759,7 @@ impl Environment {
                 falcon_pending_reads: 0,
                 edr_sensor: true,
                 ninja: None,
+                backup: None,
             });
         }
         machines.push(SimMachine {
@@ -750,6 +780,7 @@ impl Environment {
             falcon_pending_reads: 0,
             edr_sensor: true,
             ninja: None,
+            backup: None,
         });
         // The front-desk PC the RMM manages but no EDR sensor was ever installed on.
         machines.push(SimMachine {
@@ -770,10 +801,33 @@ impl Environment {
             falcon_pending_reads: 0,
             edr_sensor: false,
             ninja: None,
+            backup: None,
         });
         let organization = ninja_organization_id(ids);
         for (n, machine) in machines.iter_mut().enumerate() {
             machine.ninja = Some(ninja_agent(ids, organization, n, machine, now));
+            // The MSP backs up the server and the finance team's laptops; the server's job has
+            // failed every night for nine days.
+            let server = machine.machine_tags.iter().any(|t| t == "Server");
+            let finance = machine.machine_tags.iter().any(|t| t == "Finance");
+            if server || finance {
+                machine.backup = Some(SimBackup {
+                    agent_uid: Uuid::parse_str(&ids.guid(&format!("veeam-agent-{n}")))
+                        .expect("a GUID"),
+                    job_uid: Uuid::parse_str(&ids.guid(if server {
+                        "veeam-job-server"
+                    } else {
+                        "veeam-job-finance"
+                    }))
+                    .expect("a GUID"),
+                    job_name: if server {
+                        "File server nightly".to_owned()
+                    } else {
+                        "Finance laptops nightly".to_owned()
+                    },
+                    failing_since: server.then(|| now - Duration::days(9)),
+                });
+            }
         }
         let mut environment = Self {
             tenant_id,
@@ -902,6 +956,18 @@ impl Environment {
             ids.secret("ninja-client")[..24].to_owned(),
             ids.secret("ninja-client-secret"),
         )
+    }
+
+    /// The customer's company (`instanceUid`) in the MSP's Veeam Service Provider Console.
+    #[must_use]
+    pub fn veeam_company_uid(&self) -> Uuid {
+        Uuid::parse_str(&Ids::new(self.tenant_id).guid("veeam-company")).expect("a GUID")
+    }
+
+    /// The console API key Steward was given for this customer.
+    #[must_use]
+    pub fn veeam_api_key(&self) -> String {
+        Ids::new(self.tenant_id).secret("veeam-api-key")
     }
 
     /// The customer's client id on the MSP's Tactical RMM server.

@@ -23,6 +23,7 @@ pub mod scenarios;
 pub mod slack;
 pub mod tactical;
 mod throttle;
+pub mod veeam;
 
 use std::{collections::HashMap, fmt, future::Future, pin::Pin, sync::Arc, time::Duration};
 
@@ -106,6 +107,10 @@ pub struct SandboxCredentials {
     /// `/sandbox/tactical/`, and the API key of a user limited to it.
     pub tactical_client_id: u32,
     pub tactical_api_key: String,
+    /// The customer's company in the MSP's Veeam Service Provider Console, served under
+    /// `/sandbox/veeam/api/v3/`, and the API key Steward uses.
+    pub veeam_company_uid: Uuid,
+    pub veeam_api_key: String,
 }
 
 /// The vendor-side state of one simulated customer, for people and tests to check what
@@ -144,6 +149,9 @@ pub struct DeviceState {
     /// What NinjaOne's library scripts switched on the device (`smb1`, `usb_storage`,
     /// `print_spooler`: `false` once turned off); a setting not listed is on.
     pub settings: std::collections::BTreeMap<String, bool>,
+    /// Its Veeam backup agent's id and newest restore point, when the MSP backs it up.
+    pub veeam_agent: Option<Uuid>,
+    pub latest_restore_point: Option<DateTime<Utc>>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -205,6 +213,7 @@ struct Inner {
     okta_limits: okta::RateLimits,
     falcon: falcon::FalconState,
     ninja: ninjaone::NinjaState,
+    veeam: veeam::VeeamState,
 }
 
 impl fmt::Debug for Sandbox {
@@ -244,6 +253,7 @@ impl Sandbox {
                 okta_limits: okta::RateLimits::default(),
                 falcon: falcon::FalconState::default(),
                 ninja: ninjaone::NinjaState::default(),
+                veeam: veeam::VeeamState::default(),
             }),
         })
     }
@@ -255,6 +265,7 @@ impl Sandbox {
             .merge(falcon::router(self.clone()))
             .merge(ninjaone::router(self.clone()))
             .merge(tactical::router(self.clone()))
+            .merge(veeam::router(self.clone()))
             .merge(slack::router(self.clone()))
     }
 
@@ -400,6 +411,8 @@ fn credentials(environment: &Environment) -> SandboxCredentials {
         ninja_client_secret: environment.ninja_client().1,
         tactical_client_id: environment.tactical_client_id(),
         tactical_api_key: environment.tactical_api_key(),
+        veeam_company_uid: environment.veeam_company_uid(),
+        veeam_api_key: environment.veeam_api_key(),
     }
 }
 
@@ -427,6 +440,8 @@ fn state_of(environment: &Environment, now: DateTime<Utc>) -> SandboxState {
                     .as_ref()
                     .map(|a| a.settings.clone())
                     .unwrap_or_default(),
+                veeam_agent: m.backup.as_ref().map(|b| b.agent_uid),
+                latest_restore_point: m.backup.as_ref().map(|b| b.latest_restore_point(now)),
             })
             .collect(),
         users: environment

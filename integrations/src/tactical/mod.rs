@@ -221,6 +221,7 @@ fn device_of(agent: Agent, patches: Option<PatchStatus>) -> ObservedDevice {
         serial_number: agent.serial_number.filter(|s| !s.trim().is_empty()),
         mac_addresses: Vec::new(),
         patches,
+        backup: None,
     }
 }
 

@@ -105,8 +105,9 @@ async fn connect_slack(
 }
 
 /// Gives every demo tenant a simulated customer and integrations with its Defender for
-/// Endpoint, Microsoft Graph and the MSP's NinjaOne (and Okta for one customer, CrowdStrike
-/// Falcon and Tactical RMM for another), pointed at the sandbox on this listener.
+/// Endpoint, Microsoft Graph, the MSP's NinjaOne and Veeam Service Provider Console (and Okta
+/// for one customer, CrowdStrike Falcon and Tactical RMM for another), pointed at the sandbox on
+/// this listener.
 pub(crate) async fn connect_sandbox(
     config: &Config,
     storage: &Storage,
@@ -148,6 +149,15 @@ pub(crate) async fn connect_sandbox(
                 "instance_url": format!("{base}ninjaone/"),
             }),
             credentials.ninja_client_secret.clone(),
+        ));
+        // And its Veeam Service Provider Console backs them up, each a company.
+        connections.push((
+            Vendor::VeeamSpc,
+            serde_json::json!({
+                "api_url": format!("{base}veeam/api/v3/"),
+                "company_uid": credentials.veeam_company_uid,
+            }),
+            credentials.veeam_api_key.clone(),
         ));
         // Two customers run a second tool of a category, so both vendors of it are shown.
         match tenant.slug.as_str() {

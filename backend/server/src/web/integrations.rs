@@ -142,6 +142,10 @@ pub struct ConnectForm {
     tactical_api_url: String,
     #[serde(default)]
     tactical_client_id: String,
+    #[serde(default)]
+    veeam_api_url: String,
+    #[serde(default)]
+    veeam_company_uid: String,
 }
 
 impl ConnectForm {
@@ -165,10 +169,17 @@ impl ConnectForm {
                 ("instance_url", &self.ninja_instance_url),
             ],
             Vendor::TacticalRmm => &[("api_url", &self.tactical_api_url)],
+            Vendor::VeeamSpc => &[
+                ("api_url", &self.veeam_api_url),
+                ("company_uid", &self.veeam_company_uid),
+            ],
         };
         let mut settings = serde_json::json!({});
         for (key, value) in fields {
-            let required = matches!(*key, "directory_id" | "client_id" | "org_url" | "api_url");
+            let required = matches!(
+                *key,
+                "directory_id" | "client_id" | "org_url" | "api_url" | "company_uid"
+            );
             if required || !value.trim().is_empty() {
                 settings[*key] = serde_json::json!(value.trim());
             }

@@ -1,0 +1,361 @@
+//! The REST API v3 of the MSP's Veeam Service Provider Console, as it serves it at
+//! `https://{server}:1280/api/v3/…`: here `/sandbox/veeam/api/v3/…` (see
+//! `docs/vendors/veeam-spc.md`).
+//!
+//! Each simulated customer is one *company* of the console, and the API key Steward was given
+//! for it sees that company only.
+//! - Authentication: `Authorization: Bearer {API key}`; none or another is `401`.
+//! - Answers: `{"meta": {"pagingInfo": {"total", "count", "offset"}}, "data": …, "errors":
+//!   null}`; lists are paged by `limit` (1–500, default 100) and `offset`, and filtered by
+//!   `filter` (a JSON array of `{"property", "operation", "value"}`; `equals` on
+//!   `organizationUid` and `name` is understood, anything else is `400`).
+//! - Errors: `{"errors": [{"message", "type", "code"}]}`. Past an injected storm, `429` with
+//!   `retryAfter` (seconds) in the body and no header, as the console sends it.
+//! - `GET /organizations/companies/{companyUid}`, `GET /infrastructure/backupAgents`,
+//!   `GET /infrastructure/backupAgents/jobs`, `GET /protectedWorkloads/computersManagedByConsole`.
+
+#![expect(
+    clippy::result_large_err,
+    reason = "helpers short-circuit with the vendor's error response, which lives for one request"
+)]
+
+use std::{collections::HashMap, sync::Mutex};
+
+use axum::{
+    Json, Router,
+    extract::{Path, RawQuery, State},
+    http::{HeaderMap, StatusCode, header},
+    response::{IntoResponse, Response},
+    routing::get,
+};
+use chrono::{DateTime, Utc};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use super::{
+    Sandbox,
+    environment::{Environment, SimBackup, SimMachine},
+    param, query, with_environment,
+};
+
+/// The operations served (method, path below `/api/v3`).
+pub const OPERATIONS: [(&str, &str); 4] = [
+    ("GET", "/organizations/companies/{companyUid}"),
+    ("GET", "/infrastructure/backupAgents"),
+    ("GET", "/infrastructure/backupAgents/jobs"),
+    ("GET", "/protectedWorkloads/computersManagedByConsole"),
+];
+
+pub(super) fn router<S: Clone + Send + Sync + 'static>(sandbox: Sandbox) -> Router<S> {
+    Router::new()
+        .route(
+            "/veeam/api/v3/organizations/companies/{company}",
+            get(company),
+        )
+        .route("/veeam/api/v3/infrastructure/backupAgents", get(agents))
+        .route("/veeam/api/v3/infrastructure/backupAgents/jobs", get(jobs))
+        .route(
+            "/veeam/api/v3/protectedWorkloads/computersManagedByConsole",
+            get(protected),
+        )
+        .with_state(sandbox)
+}
+
+/// Injected storms: requests still to answer 429, per customer.
+#[derive(Debug, Default)]
+pub(super) struct VeeamState {
+    storms: Mutex<HashMap<Uuid, u32>>,
+}
+
+impl Sandbox {
+    /// Makes the next `requests` console API calls of `tenant_id` answer 429.
+    pub fn throttle_veeam(&self, tenant_id: Uuid, requests: u32) {
+        self.inner
+            .veeam
+            .storms
+            .lock()
+            .expect("storm map poisoned")
+            .insert(tenant_id, requests);
+    }
+}
+
+fn error(status: StatusCode, kind: &str, message: &str) -> Response {
+    (
+        status,
+        Json(json!({"errors": [{"message": message, "type": kind, "code": status.as_u16()}]})),
+    )
+        .into_response()
+}
+
+/// The customer whose API key the request carries; the refusal (401 or 429) otherwise.
+async fn admit(sandbox: &Sandbox, headers: &HeaderMap) -> Result<Uuid, Response> {
+    let key = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or_default();
+    let tenant = {
+        let environments = sandbox.inner.environments.lock().await;
+        environments
+            .values()
+            .find(|e| !key.is_empty() && e.veeam_api_key() == key)
+            .map(|e| e.tenant_id)
+    };
+    let Some(tenant) = tenant else {
+        return Err(error(
+            StatusCode::UNAUTHORIZED,
+            "security",
+            "Authorization has been denied for this request.",
+        ));
+    };
+    let mut storms = sandbox
+        .inner
+        .veeam
+        .storms
+        .lock()
+        .expect("storm map poisoned");
+    if let Some(left) = storms.get_mut(&tenant)
+        && *left > 0
+    {
+        *left -= 1;
+        return Err((
+            StatusCode::TOO_MANY_REQUESTS,
+            Json(json!({"errors": [{"message": "Too many requests.", "type": "transport", "code": 429, "retryAfter": 1}]})),
+        )
+            .into_response());
+    }
+    Ok(tenant)
+}
+
+#[derive(Deserialize)]
+struct Condition {
+    property: String,
+    operation: String,
+    value: Value,
+}
+
+/// `limit`, `offset` and the `filter` conditions of a list request.
+fn window(pairs: &[(String, String)]) -> Result<(usize, usize, Vec<Condition>), Response> {
+    let number = |name: &str, fallback: usize| -> Result<usize, Response> {
+        param(pairs, name).map_or(Ok(fallback), |v| {
+            v.parse().map_err(|_| {
+                error(
+                    StatusCode::BAD_REQUEST,
+                    "logical",
+                    &format!("The value of {name} is invalid."),
+                )
+            })
+        })
+    };
+    let limit = number("limit", 100)?;
+    if !(1..=500).contains(&limit) {
+        return Err(error(
+            StatusCode::BAD_REQUEST,
+            "logical",
+            "limit must be between 1 and 500.",
+        ));
+    }
+    let offset = number("offset", 0)?;
+    let conditions: Vec<Condition> = match param(pairs, "filter") {
+        None => Vec::new(),
+        Some(filter) => serde_json::from_str(filter).map_err(|_| {
+            error(
+                StatusCode::BAD_REQUEST,
+                "logical",
+                "The filter is not a JSON array of conditions.",
+            )
+        })?,
+    };
+    for condition in &conditions {
+        if condition.operation != "equals"
+            || !matches!(condition.property.as_str(), "organizationUid" | "name")
+        {
+            return Err(error(
+                StatusCode::BAD_REQUEST,
+                "logical",
+                &format!(
+                    "Filtering by {} with {} is not supported.",
+                    condition.property, condition.operation
+                ),
+            ));
+        }
+    }
+    Ok((limit, offset, conditions))
+}
+
+fn page(items: Vec<Value>, conditions: &[Condition], limit: usize, offset: usize) -> Response {
+    let items: Vec<Value> = items
+        .into_iter()
+        .filter(|item| {
+            conditions
+                .iter()
+                .all(|c| item.get(&c.property) == Some(&c.value))
+        })
+        .collect();
+    let total = items.len();
+    let data: Vec<Value> = items.into_iter().skip(offset).take(limit).collect();
+    Json(json!({
+        "meta": {"pagingInfo": {"total": total, "count": data.len(), "offset": offset}},
+        "data": data,
+        "errors": null,
+    }))
+    .into_response()
+}
+
+fn backed_up(environment: &Environment) -> impl Iterator<Item = (&SimMachine, &SimBackup)> {
+    environment
+        .machines
+        .iter()
+        .filter_map(|m| m.backup.as_ref().map(|b| (m, b)))
+}
+
+fn server(machine: &SimMachine) -> bool {
+    machine.machine_tags.iter().any(|t| t == "Server")
+}
+
+fn host_name(machine: &SimMachine) -> String {
+    machine
+        .computer_dns_name
+        .split('.')
+        .next()
+        .unwrap_or(&machine.computer_dns_name)
+        .to_uppercase()
+}
+
+async fn list(
+    sandbox: &Sandbox,
+    headers: &HeaderMap,
+    raw: Option<&str>,
+    render: fn(&Environment, &SimMachine, &SimBackup, DateTime<Utc>) -> Value,
+) -> Response {
+    let tenant = match admit(sandbox, headers).await {
+        Ok(tenant) => tenant,
+        Err(refused) => return refused,
+    };
+    let pairs = query(raw);
+    let (limit, offset, conditions) = match window(&pairs) {
+        Ok(window) => window,
+        Err(refused) => return refused,
+    };
+    let now = sandbox.inner.clock.now();
+    let items = with_environment(sandbox, tenant, |e| {
+        backed_up(e)
+            .map(|(m, b)| render(e, m, b, now))
+            .collect::<Vec<_>>()
+    })
+    .await
+    .unwrap_or_default();
+    page(items, &conditions, limit, offset)
+}
+
+fn agent_json(e: &Environment, m: &SimMachine, b: &SimBackup, _now: DateTime<Utc>) -> Value {
+    json!({
+        "instanceUid": b.agent_uid,
+        "agentPlatform": "Windows",
+        "status": "Active",
+        "managementAgentStatus": "Healthy",
+        "organizationUid": e.veeam_company_uid(),
+        "name": host_name(m),
+        "operationMode": if server(m) { "Server" } else { "Workstation" },
+        "guiMode": "ReadOnly",
+        "platform": if server(m) { "Windows Server 2022" } else { "Windows 11" },
+        "version": "6.3.0.177",
+        "managementMode": "ManagedByConsole",
+        "totalJobsCount": 1,
+        "runningJobsCount": 0,
+        "successJobsCount": u32::from(b.failing_since.is_none()),
+    })
+}
+
+fn job_json(e: &Environment, _m: &SimMachine, b: &SimBackup, now: DateTime<Utc>) -> Value {
+    let last_run = SimBackup::last_run(now);
+    json!({
+        "instanceUid": Uuid::from_u128(b.job_uid.as_u128() ^ b.agent_uid.as_u128()),
+        "backupAgentUid": b.agent_uid,
+        "organizationUid": e.veeam_company_uid(),
+        "name": b.job_name,
+        "status": if b.failing_since.is_some() { "Failed" } else { "Success" },
+        "lastRun": last_run,
+        "lastEndTime": last_run + chrono::Duration::minutes(14),
+        "lastDuration": 840,
+        "nextRun": last_run + chrono::Duration::days(1),
+        "isEnabled": true,
+        "scheduleType": "Daily",
+        "targetType": "Cloud",
+        "failureMessage": b.failing_since.map(|_| "Failed to connect to the cloud repository: the storage quota is exceeded"),
+    })
+}
+
+fn protected_json(e: &Environment, m: &SimMachine, b: &SimBackup, now: DateTime<Utc>) -> Value {
+    json!({
+        "backupAgentUid": b.agent_uid,
+        "organizationUid": e.veeam_company_uid(),
+        "name": host_name(m),
+        "numberOfJobs": 1,
+        "operationMode": if server(m) { "Server" } else { "Workstation" },
+        "latestRestorePointDate": b.latest_restore_point(now),
+    })
+}
+
+/// `GET /infrastructure/backupAgents`.
+async fn agents(
+    State(sandbox): State<Sandbox>,
+    headers: HeaderMap,
+    RawQuery(raw): RawQuery,
+) -> Response {
+    list(&sandbox, &headers, raw.as_deref(), agent_json).await
+}
+
+/// `GET /infrastructure/backupAgents/jobs`.
+async fn jobs(
+    State(sandbox): State<Sandbox>,
+    headers: HeaderMap,
+    RawQuery(raw): RawQuery,
+) -> Response {
+    list(&sandbox, &headers, raw.as_deref(), job_json).await
+}
+
+/// `GET /protectedWorkloads/computersManagedByConsole`.
+async fn protected(
+    State(sandbox): State<Sandbox>,
+    headers: HeaderMap,
+    RawQuery(raw): RawQuery,
+) -> Response {
+    list(&sandbox, &headers, raw.as_deref(), protected_json).await
+}
+
+/// `GET /organizations/companies/{companyUid}`: the key's own company, else 404.
+async fn company(
+    State(sandbox): State<Sandbox>,
+    headers: HeaderMap,
+    Path(company): Path<String>,
+) -> Response {
+    let tenant = match admit(&sandbox, &headers).await {
+        Ok(tenant) => tenant,
+        Err(refused) => return refused,
+    };
+    let found = with_environment(&sandbox, tenant, |e| {
+        (company.parse::<Uuid>().ok() == Some(e.veeam_company_uid())).then(|| {
+            json!({
+                "instanceUid": e.veeam_company_uid(),
+                "name": e.tenant_name,
+                "status": "Active",
+                "isRestAccessEnabled": false,
+                "isAlarmDetectEnabled": true,
+            })
+        })
+    })
+    .await
+    .flatten();
+    match found {
+        Some(company) => {
+            Json(json!({"meta": null, "data": company, "errors": null})).into_response()
+        }
+        None => error(
+            StatusCode::NOT_FOUND,
+            "logical",
+            &format!("Company {company} was not found."),
+        ),
+    }
+}

@@ -1,0 +1,180 @@
+//! The Veeam Service Provider Console connector against the sandbox's console, over real HTTP
+//! on loopback: the API key, `limit`/`offset` paging with `meta.pagingInfo`, the company filter
+//! that keeps customers apart, the last job result and newest restore point of each protected
+//! computer, the console's error body, and throttling.
+
+mod support;
+
+use std::time::Duration;
+
+use secrecy::SecretString;
+use steward_integrations::{
+    Connector, ConnectorError,
+    http::{RetryPolicy, VendorHttp},
+    sandbox::{Sandbox, veeam::OPERATIONS},
+    veeam::{VeeamConnector, VeeamSettings},
+};
+use support::{Seen, is_operation};
+use url::Url;
+use uuid::Uuid;
+
+struct Console {
+    sandbox: Sandbox,
+    tenant: Uuid,
+    base: Url,
+    key: String,
+    company: Uuid,
+    other_company: Uuid,
+    seen: Seen,
+}
+
+impl Console {
+    async fn start() -> Self {
+        let tenant = Uuid::from_u128(0x0190_0000_0000_7000_8000_0000_0000_bac1);
+        let (sandbox, credentials) = support::open(&[
+            (tenant, "Acme Dental", "acme-dental"),
+            (
+                Uuid::from_u128(0x0190_0000_0000_7000_8000_0000_0000_bac2),
+                "Birch & Co Accounting",
+                "birch-accounting",
+            ),
+        ])
+        .await;
+        let (address, seen) = support::serve_recorded(sandbox.clone(), "veeam/api/v3").await;
+        Self {
+            sandbox,
+            tenant,
+            base: Url::parse(&format!("http://{address}/sandbox/veeam/api/v3/")).unwrap(),
+            key: credentials[0].veeam_api_key.clone(),
+            company: credentials[0].veeam_company_uid,
+            other_company: credentials[1].veeam_company_uid,
+            seen,
+        }
+    }
+
+    fn connector_with(&self, key: &str, company: Uuid) -> VeeamConnector {
+        let http = VendorHttp::new(RetryPolicy {
+            min_delay: Duration::from_millis(10),
+            max_delay: Duration::from_millis(50),
+            ..RetryPolicy::default()
+        })
+        .unwrap();
+        VeeamConnector::new(
+            http,
+            &VeeamSettings {
+                api_url: self.base.clone(),
+                company_uid: company,
+            },
+            SecretString::from(key.to_owned()),
+        )
+    }
+
+    fn connector(&self) -> VeeamConnector {
+        self.connector_with(&self.key, self.company)
+    }
+}
+
+#[tokio::test]
+async fn protected_computers_come_with_their_job_result_and_newest_restore_point() {
+    let console = Console::start().await;
+    let state = console.sandbox.state(console.tenant).await.unwrap();
+    let inventory = console
+        .connector()
+        .with_page_size(2)
+        .inventory()
+        .await
+        .unwrap();
+    let backed_up: Vec<_> = state
+        .devices
+        .iter()
+        .filter(|d| d.veeam_agent.is_some())
+        .collect();
+    assert_eq!(inventory.devices.len(), backed_up.len());
+    assert!(backed_up.len() >= 2, "the server and the finance laptops");
+    for machine in backed_up {
+        let device = inventory
+            .devices
+            .iter()
+            .find(|d| Some(d.external_id.clone()) == machine.veeam_agent.map(|a| a.to_string()))
+            .unwrap();
+        let short = machine.computer_dns_name.split('.').next().unwrap();
+        assert!(device.hostname.eq_ignore_ascii_case(short), "{device:?}");
+        let backup = device.backup.as_ref().unwrap();
+        let (point, expected) = (
+            backup.last_restore_point.unwrap(),
+            machine.latest_restore_point.unwrap(),
+        );
+        assert!(
+            (point - expected).num_seconds().abs() <= 30,
+            "{point} vs {expected}"
+        );
+        if machine.tags.iter().any(|t| t == "Server") {
+            assert_eq!(backup.last_result.as_deref(), Some("Failed"));
+            assert_eq!(backup.job.as_deref(), Some("File server nightly"));
+            assert!(backup.last_run.unwrap() - point > chrono::Duration::days(8));
+            assert_eq!(device.tags, ["Server"]);
+        } else {
+            assert_eq!(backup.last_result.as_deref(), Some("Success"));
+        }
+    }
+    // Paged by two, each list read to its total; every request a published operation
+    // filtered to the company.
+    let seen = console.seen.lock().unwrap().clone();
+    assert!(seen.len() > 3, "{seen:?}");
+    let company = console.company.to_string();
+    for (method, path, query) in &seen {
+        assert!(
+            is_operation(&OPERATIONS, method, path),
+            "{method} {path} is not a console operation"
+        );
+        if !path.starts_with("/organizations") {
+            let filter = query.iter().find(|(k, _)| k == "filter").unwrap();
+            assert!(filter.1.contains(&company), "{filter:?}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn keys_and_companies_are_checked_and_customers_stay_apart() {
+    let console = Console::start().await;
+    let error = console
+        .connector_with("not-a-key", console.company)
+        .inventory()
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&error, ConnectorError::Authentication(detail) if detail.contains("security")),
+        "{error:?}"
+    );
+    let error = console
+        .connector_with(&console.key, console.other_company)
+        .test_connection()
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&error, ConnectorError::Configuration(detail) if detail.contains(&console.other_company.to_string())),
+        "{error:?}"
+    );
+    let foreign = console
+        .connector_with(&console.key, console.other_company)
+        .inventory()
+        .await
+        .unwrap();
+    assert!(foreign.devices.is_empty(), "{foreign:?}");
+    let report = console.connector().test_connection().await.unwrap();
+    assert_eq!(report.checks.len(), 2, "{:?}", report.checks);
+    assert!(report.checks[0].contains("Acme Dental"), "{report:?}");
+}
+
+#[tokio::test]
+async fn throttling_is_backed_off_without_losing_a_computer() {
+    let console = Console::start().await;
+    let expected = console.connector().inventory().await.unwrap().devices.len();
+    console.sandbox.throttle_veeam(console.tenant, 3);
+    let inventory = console.connector().inventory().await.unwrap();
+    assert_eq!(
+        inventory.devices.len(),
+        expected,
+        "nothing lost to the 429s"
+    );
+}
