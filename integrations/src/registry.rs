@@ -357,6 +357,7 @@ pub fn connect(
             http,
             &stored::<VeeamSettings>(settings)?,
             secret,
+            clock,
         )),
     })
 }

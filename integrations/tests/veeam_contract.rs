@@ -5,11 +5,15 @@
 
 mod support;
 
-use std::time::Duration;
+use std::{sync::Arc, time::Duration};
 
 use secrecy::SecretString;
+use steward_domain::{
+    actions::{ActionParameters, ActionType},
+    clock::SystemClock,
+};
 use steward_integrations::{
-    Connector, ConnectorError,
+    ActionRequest, Connector, ConnectorError, Execution, Verification,
     http::{RetryPolicy, VendorHttp},
     sandbox::{Sandbox, veeam::OPERATIONS},
     veeam::{VeeamConnector, VeeamSettings},
@@ -66,6 +70,7 @@ impl Console {
                 company_uid: company,
             },
             SecretString::from(key.to_owned()),
+            Arc::new(SystemClock),
         )
     }
 
@@ -177,4 +182,98 @@ async fn throttling_is_backed_off_without_losing_a_computer() {
         expected,
         "nothing lost to the 429s"
     );
+}
+
+fn backup_request(agent: Uuid, key: &str) -> ActionRequest {
+    ActionRequest {
+        action: ActionType::TriggerBackup,
+        target: agent.to_string(),
+        parameters: ActionParameters::default(),
+        idempotency_key: key.to_owned(),
+        comment: "Steward contract test".to_owned(),
+    }
+}
+
+/// Verifies until the run ends; the verdict and the polls it took.
+async fn settle(
+    veeam: &VeeamConnector,
+    request: &ActionRequest,
+    execution: &Execution,
+) -> (Verification, usize) {
+    for polls in 1..=10 {
+        match veeam.verify(request, execution).await.unwrap() {
+            Verification::Pending(_) => {}
+            done => return (done, polls),
+        }
+    }
+    panic!("still running after 10 polls");
+}
+
+#[tokio::test]
+async fn a_triggered_backup_runs_and_adds_a_restore_point_and_a_failing_job_fails() {
+    let console = Console::start().await;
+    let veeam = console.connector();
+    let state = console.sandbox.state(console.tenant).await.unwrap();
+    let laptop = state
+        .devices
+        .iter()
+        .find(|d| d.veeam_agent.is_some() && !d.tags.iter().any(|t| t == "Server"))
+        .unwrap();
+    let before = laptop.latest_restore_point.unwrap();
+    let run = backup_request(laptop.veeam_agent.unwrap(), "backup-1");
+    let snapshot = veeam.snapshot(&run).await.unwrap();
+    assert_eq!(snapshot.0["job"], "Finance laptops nightly");
+    let execution = veeam.execute(&run).await.unwrap();
+    assert!(execution.changed);
+    // Asked again while it runs: the run under way is the effect, nothing is started twice.
+    let again = veeam.execute(&run).await.unwrap();
+    assert!(!again.changed);
+    let (verdict, polls) = settle(&veeam, &run, &execution).await;
+    assert!(matches!(verdict, Verification::Confirmed(_)), "{verdict:?}");
+    assert!(polls > 1, "the job runs before it ends");
+    let after = console.sandbox.state(console.tenant).await.unwrap();
+    let point = after
+        .devices
+        .iter()
+        .find(|d| d.id == laptop.id)
+        .unwrap()
+        .latest_restore_point
+        .unwrap();
+    assert!(
+        point > before,
+        "a new restore point: {point} after {before}"
+    );
+    assert_eq!(
+        veeam.rollback(&run, &snapshot).await.unwrap_err(),
+        ConnectorError::Unsupported(ActionType::TriggerBackup),
+        "nothing to undo"
+    );
+
+    // The server's job has failed for nine days; starting it by hand fails the same way.
+    let server = state
+        .devices
+        .iter()
+        .find(|d| d.veeam_agent.is_some() && d.tags.iter().any(|t| t == "Server"))
+        .unwrap();
+    let run = backup_request(server.veeam_agent.unwrap(), "backup-2");
+    let execution = veeam.execute(&run).await.unwrap();
+    let (verdict, _) = settle(&veeam, &run, &execution).await;
+    assert!(
+        matches!(&verdict, Verification::Failed(detail) if detail.contains("quota")),
+        "{verdict:?}"
+    );
+    let seen = console.seen.lock().unwrap().clone();
+    assert!(
+        seen.iter()
+            .any(|(m, p, _)| m == "POST" && p.ends_with("/start")),
+        "{seen:?}"
+    );
+    for (method, path, _) in &seen {
+        assert!(is_operation(&OPERATIONS, method, path), "{method} {path}");
+    }
+    let unknown = backup_request(Uuid::from_u128(7), "backup-3");
+    assert!(matches!(
+        veeam.snapshot(&unknown).await.unwrap_err(),
+        ConnectorError::NotFound(_)
+    ));
 }

@@ -14,6 +14,7 @@ default decision := {"outcome": "deny", "reasons": ["no-decision"]}
 known_actions := {
 	"isolate_device", "release_device", "disable_user", "enable_user", "revoke_sessions", "reset_mfa",
 	"remove_from_group", "add_to_group", "suspend_user", "unsuspend_user", "run_script", "run_undo_script",
+	"trigger_backup",
 }
 
 # Actions that stop people working: the customer decides when their key people or critical
@@ -43,6 +44,7 @@ bulk_limits := {
 	"unsuspend_user": 25,
 	"run_script": 10,
 	"run_undo_script": 25,
+	"trigger_backup": 25,
 }
 
 deny_reasons contains "bulk-limit-exceeded" if input.action.target_count > bulk_limits[input.action.type]
@@ -66,7 +68,13 @@ technician_reasons contains "automation-level-0-notify-only" if input.tenant.aut
 
 technician_reasons contains "automation-level-1-one-click-approval" if input.tenant.automation_level == 1
 
-technician_reasons contains "irreversible-action" if not input.action.reversible
+# Actions with nothing to undo: they change nothing a rollback would restore.
+harmless_actions := {"trigger_backup"}
+
+technician_reasons contains "irreversible-action" if {
+	not input.action.reversible
+	not input.action.type in harmless_actions
+}
 
 technician_reasons contains "ai-agent-proposal" if input.proposer.kind == "ai_agent"
 
@@ -113,6 +121,7 @@ hourly_limits := {
 	"unsuspend_user": 5,
 	"run_script": 10,
 	"run_undo_script": 10,
+	"trigger_backup": 10,
 }
 
 technician_reasons contains "action-type-hourly-limit" if {
@@ -134,4 +143,6 @@ decision := {"outcome": "deny", "reasons": sort(deny_reasons)} if {
 	count(customer_reasons) > 0
 } else := {"outcome": "technician_approval", "reasons": sort(technician_reasons)} if {
 	count(technician_reasons) > 0
+} else := {"outcome": "auto", "reasons": ["harmless-action-within-automation-level"]} if {
+	input.action.type in harmless_actions
 } else := {"outcome": "auto", "reasons": ["reversible-action-within-automation-level"]}

@@ -112,6 +112,18 @@ cases := [
 		"reasons": ["critical-asset", "script-execution"],
 	},
 	{
+		"name": "a backup has nothing to undo and runs on its own within the automation level",
+		"input": with_patch({"action": {"type": "trigger_backup", "reversible": false, "target_count": 1}}),
+		"outcome": "auto",
+		"reasons": ["harmless-action-within-automation-level"],
+	},
+	{
+		"name": "at level 1 a backup still asks for one click",
+		"input": with_patch({"action": {"type": "trigger_backup", "reversible": false, "target_count": 1}, "tenant": level(1)}),
+		"outcome": "technician_approval",
+		"reasons": ["automation-level-1-one-click-approval"],
+	},
+	{
 		"name": "an undo script runs on its own within the automation level",
 		"input": with_patch({"action": {"type": "run_undo_script", "reversible": true, "target_count": 1, "parameters": {"script_id": "101", "undo_script_id": "102"}}}),
 		"outcome": "auto",

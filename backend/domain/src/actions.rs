@@ -41,10 +41,13 @@ pub enum ActionType {
     RunScript,
     /// Run the undo script of a script pair.
     RunUndoScript,
+    /// Start the device's backup job now (Veeam Service Provider Console). Nothing to undo: a
+    /// backup adds a restore point and changes nothing else.
+    TriggerBackup,
 }
 
 impl ActionType {
-    pub const ALL: [ActionType; 12] = [
+    pub const ALL: [ActionType; 13] = [
         ActionType::IsolateDevice,
         ActionType::ReleaseDevice,
         ActionType::DisableUser,
@@ -57,6 +60,7 @@ impl ActionType {
         ActionType::UnsuspendUser,
         ActionType::RunScript,
         ActionType::RunUndoScript,
+        ActionType::TriggerBackup,
     ];
 
     #[must_use]
@@ -74,6 +78,7 @@ impl ActionType {
             ActionType::UnsuspendUser => "unsuspend_user",
             ActionType::RunScript => "run_script",
             ActionType::RunUndoScript => "run_undo_script",
+            ActionType::TriggerBackup => "trigger_backup",
         }
     }
 
@@ -91,7 +96,7 @@ impl ActionType {
             ActionType::UnsuspendUser => Some(ActionType::SuspendUser),
             ActionType::RunScript => Some(ActionType::RunUndoScript),
             ActionType::RunUndoScript => Some(ActionType::RunScript),
-            ActionType::RevokeSessions | ActionType::ResetMfa => None,
+            ActionType::RevokeSessions | ActionType::ResetMfa | ActionType::TriggerBackup => None,
         }
     }
 
@@ -133,6 +138,9 @@ impl ActionType {
             ActionType::RunUndoScript => {
                 "Run the undo script of the script pair on the device (NinjaOne)"
             }
+            ActionType::TriggerBackup => {
+                "Start the device's backup job now (Veeam Service Provider Console) and confirm a new restore point"
+            }
         }
     }
 
@@ -170,6 +178,9 @@ impl ActionType {
                 "Run the paired undo script on the device, then confirm at the RMM that it completed"
             }
             ActionType::RunUndoScript => "Run the script again and confirm it completed",
+            ActionType::TriggerBackup => {
+                "None needed: a backup adds a restore point and changes nothing on the device"
+            }
         }
     }
 
@@ -180,7 +191,8 @@ impl ActionType {
             ActionType::IsolateDevice
             | ActionType::ReleaseDevice
             | ActionType::RunScript
-            | ActionType::RunUndoScript => TargetKind::Device,
+            | ActionType::RunUndoScript
+            | ActionType::TriggerBackup => TargetKind::Device,
             ActionType::DisableUser
             | ActionType::EnableUser
             | ActionType::RevokeSessions
@@ -759,6 +771,8 @@ pub enum ReasonCode {
     BulkAction,
     HighCriticalityAsset,
     ReversibleActionWithinAutomationLevel,
+    /// An action that changes nothing a rollback would restore (a backup) runs on its own.
+    HarmlessActionWithinAutomationLevel,
     OutsideMaintenanceWindow,
     ActionTypeHourlyLimit,
     BulkLimitExceeded,
@@ -773,7 +787,7 @@ pub enum ReasonCode {
 }
 
 impl ReasonCode {
-    pub const ALL: [ReasonCode; 22] = [
+    pub const ALL: [ReasonCode; 23] = [
         ReasonCode::NoDecision,
         ReasonCode::UnknownAction,
         ReasonCode::ProtectedTarget,
@@ -789,6 +803,7 @@ impl ReasonCode {
         ReasonCode::BulkAction,
         ReasonCode::HighCriticalityAsset,
         ReasonCode::ReversibleActionWithinAutomationLevel,
+        ReasonCode::HarmlessActionWithinAutomationLevel,
         ReasonCode::OutsideMaintenanceWindow,
         ReasonCode::ActionTypeHourlyLimit,
         ReasonCode::BulkLimitExceeded,
@@ -817,6 +832,9 @@ impl ReasonCode {
             ReasonCode::HighCriticalityAsset => "high-criticality-asset",
             ReasonCode::ReversibleActionWithinAutomationLevel => {
                 "reversible-action-within-automation-level"
+            }
+            ReasonCode::HarmlessActionWithinAutomationLevel => {
+                "harmless-action-within-automation-level"
             }
             ReasonCode::OutsideMaintenanceWindow => "outside-maintenance-window",
             ReasonCode::ActionTypeHourlyLimit => "action-type-hourly-limit",

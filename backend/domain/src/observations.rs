@@ -96,7 +96,8 @@ impl Vendor {
                 ActionType::RevokeSessions,
             ],
             Vendor::NinjaOne => &[ActionType::RunScript, ActionType::RunUndoScript],
-            Vendor::TacticalRmm | Vendor::VeeamSpc => &[],
+            Vendor::TacticalRmm => &[],
+            Vendor::VeeamSpc => &[ActionType::TriggerBackup],
         }
     }
 

@@ -460,3 +460,68 @@ async fn a_falcon_customers_infected_laptop_is_contained_by_falcon_and_released(
     assert_eq!(device["falcon_status"], "normal");
     l.stop().await;
 }
+
+#[tokio::test]
+async fn a_backup_is_triggered_through_veeam_adds_a_restore_point_and_has_nothing_to_roll_back() {
+    let db = TestDatabase::migrated().await;
+    let l = start(&db, None).await;
+    let veeam = l.connect_veeam().await;
+    l.sync_all().await;
+    let state = l.sandbox_state().await;
+    let machine = state["devices"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| {
+            d["veeam_agent"].is_string()
+                && !d["tags"].as_array().unwrap().contains(&json!("Server"))
+        })
+        .unwrap()
+        .clone();
+    let agent = machine["veeam_agent"].as_str().unwrap();
+    let before = machine["latest_restore_point"].as_str().unwrap().to_owned();
+    let device = l
+        .inventory("devices")
+        .await
+        .into_iter()
+        .find(|d| {
+            d["sources"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|s| s["external_id"] == agent)
+        })
+        .unwrap();
+    let done = run_to_verified(
+        &l,
+        "trigger_backup",
+        device["id"].as_str().unwrap(),
+        json!({}),
+    )
+    .await;
+    assert_eq!(done["integration_id"], veeam["id"], "{done:#}");
+    assert!(
+        !done["decision"]["reasons"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("irreversible-action")),
+        "nothing to undo is not an irreversible change: {done:#}"
+    );
+    let after = item(
+        &l.sandbox_state().await,
+        "devices",
+        machine["id"].as_str().unwrap(),
+    )["latest_restore_point"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        chrono::DateTime::parse_from_rfc3339(&after).unwrap()
+            > chrono::DateTime::parse_from_rfc3339(&before).unwrap(),
+        "a new restore point: {after} after {before}"
+    );
+    let (status, body) = l.roll_back(&done).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    assert_eq!(body["error"]["code"], "irreversible");
+    l.stop().await;
+}

@@ -109,21 +109,34 @@ pub struct SimBackup {
     pub job_name: String,
     /// Since when every run fails; `None` while the nightly runs succeed.
     pub failing_since: Option<DateTime<Utc>>,
+    /// When someone last started the job by hand.
+    #[serde(default)]
+    pub manual_run: Option<DateTime<Utc>>,
+    /// Job reads a started run still shows as running for.
+    #[serde(default)]
+    pub running_reads: u32,
 }
 
 impl SimBackup {
-    /// The newest restore point as of `now`: last night's run, or the last run before the
-    /// failures began.
+    /// The newest restore point as of `now`: the latest successful run (last night's or one
+    /// started by hand), or the last run before the failures began.
     #[must_use]
     pub fn latest_restore_point(&self, now: DateTime<Utc>) -> DateTime<Utc> {
-        self.failing_since
-            .unwrap_or_else(|| now - Duration::hours(9))
+        if let Some(since) = self.failing_since {
+            return since;
+        }
+        let nightly = now - Duration::hours(9);
+        self.manual_run
+            .filter(|_| self.running_reads == 0)
+            .map_or(nightly, |manual| manual.max(nightly))
     }
 
-    /// The last run as of `now` (each night).
+    /// The latest run as of `now`: last night's at 1 a.m., or one started by hand since.
     #[must_use]
-    pub fn last_run(now: DateTime<Utc>) -> DateTime<Utc> {
-        now - Duration::hours(9)
+    pub fn last_run(&self, now: DateTime<Utc>) -> DateTime<Utc> {
+        let nightly = now - Duration::hours(9);
+        self.manual_run
+            .map_or(nightly, |manual| manual.max(nightly))
     }
 }
 
@@ -826,6 +839,8 @@ impl Environment {
                         "Finance laptops nightly".to_owned()
                     },
                     failing_since: server.then(|| now - Duration::days(9)),
+                    manual_run: None,
+                    running_reads: 0,
                 });
             }
         }

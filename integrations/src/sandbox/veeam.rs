@@ -8,11 +8,14 @@
 //! - Answers: `{"meta": {"pagingInfo": {"total", "count", "offset"}}, "data": …, "errors":
 //!   null}`; lists are paged by `limit` (1–500, default 100) and `offset`, and filtered by
 //!   `filter` (a JSON array of `{"property", "operation", "value"}`; `equals` on
-//!   `organizationUid` and `name` is understood, anything else is `400`).
+//!   `organizationUid`, `name` and `backupAgentUid` is understood, anything else is `400`).
 //! - Errors: `{"errors": [{"message", "type", "code"}]}`. Past an injected storm, `429` with
 //!   `retryAfter` (seconds) in the body and no header, as the console sends it.
 //! - `GET /organizations/companies/{companyUid}`, `GET /infrastructure/backupAgents`,
-//!   `GET /infrastructure/backupAgents/jobs`, `GET /protectedWorkloads/computersManagedByConsole`.
+//!   `GET /infrastructure/backupAgents/jobs`, `GET /protectedWorkloads/computersManagedByConsole`,
+//!   and `POST /infrastructure/backupAgents/{agent}/jobs/{job}/start`: the job then runs for the
+//!   next two reads of the job list (`409` if started again meanwhile) and ends `Success` with a
+//!   new restore point, or `Failed` for a job that keeps failing.
 
 #![expect(
     clippy::result_large_err,
@@ -26,7 +29,7 @@ use axum::{
     extract::{Path, RawQuery, State},
     http::{HeaderMap, StatusCode, header},
     response::{IntoResponse, Response},
-    routing::get,
+    routing::{get, post},
 };
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
@@ -40,12 +43,19 @@ use super::{
 };
 
 /// The operations served (method, path below `/api/v3`).
-pub const OPERATIONS: [(&str, &str); 4] = [
+pub const OPERATIONS: [(&str, &str); 5] = [
     ("GET", "/organizations/companies/{companyUid}"),
     ("GET", "/infrastructure/backupAgents"),
     ("GET", "/infrastructure/backupAgents/jobs"),
+    (
+        "POST",
+        "/infrastructure/backupAgents/{backupAgentUid}/jobs/{backupAgentJobUid}/start",
+    ),
     ("GET", "/protectedWorkloads/computersManagedByConsole"),
 ];
+
+/// Job reads a started run shows as running for.
+const RUNNING_READS: u32 = 2;
 
 pub(super) fn router<S: Clone + Send + Sync + 'static>(sandbox: Sandbox) -> Router<S> {
     Router::new()
@@ -55,6 +65,10 @@ pub(super) fn router<S: Clone + Send + Sync + 'static>(sandbox: Sandbox) -> Rout
         )
         .route("/veeam/api/v3/infrastructure/backupAgents", get(agents))
         .route("/veeam/api/v3/infrastructure/backupAgents/jobs", get(jobs))
+        .route(
+            "/veeam/api/v3/infrastructure/backupAgents/{agent}/jobs/{job}/start",
+            post(start_job),
+        )
         .route(
             "/veeam/api/v3/protectedWorkloads/computersManagedByConsole",
             get(protected),
@@ -169,7 +183,10 @@ fn window(pairs: &[(String, String)]) -> Result<(usize, usize, Vec<Condition>), 
     };
     for condition in &conditions {
         if condition.operation != "equals"
-            || !matches!(condition.property.as_str(), "organizationUid" | "name")
+            || !matches!(
+                condition.property.as_str(),
+                "organizationUid" | "name" | "backupAgentUid"
+            )
         {
             return Err(error(
                 StatusCode::BAD_REQUEST,
@@ -268,14 +285,26 @@ fn agent_json(e: &Environment, m: &SimMachine, b: &SimBackup, _now: DateTime<Utc
     })
 }
 
+/// The id of the agent's job: one job per agent.
+fn job_uid(backup: &SimBackup) -> Uuid {
+    Uuid::from_u128(backup.job_uid.as_u128() ^ backup.agent_uid.as_u128())
+}
+
 fn job_json(e: &Environment, _m: &SimMachine, b: &SimBackup, now: DateTime<Utc>) -> Value {
-    let last_run = SimBackup::last_run(now);
+    let last_run = b.last_run(now);
+    let status = if b.running_reads > 0 {
+        "Running"
+    } else if b.failing_since.is_some() {
+        "Failed"
+    } else {
+        "Success"
+    };
     json!({
-        "instanceUid": Uuid::from_u128(b.job_uid.as_u128() ^ b.agent_uid.as_u128()),
+        "instanceUid": job_uid(b),
         "backupAgentUid": b.agent_uid,
         "organizationUid": e.veeam_company_uid(),
         "name": b.job_name,
-        "status": if b.failing_since.is_some() { "Failed" } else { "Success" },
+        "status": status,
         "lastRun": last_run,
         "lastEndTime": last_run + chrono::Duration::minutes(14),
         "lastDuration": 840,
@@ -307,13 +336,83 @@ async fn agents(
     list(&sandbox, &headers, raw.as_deref(), agent_json).await
 }
 
-/// `GET /infrastructure/backupAgents/jobs`.
+/// `GET /infrastructure/backupAgents/jobs`. Each read moves a started run on.
 async fn jobs(
     State(sandbox): State<Sandbox>,
     headers: HeaderMap,
     RawQuery(raw): RawQuery,
 ) -> Response {
-    list(&sandbox, &headers, raw.as_deref(), job_json).await
+    let listed = list(&sandbox, &headers, raw.as_deref(), job_json).await;
+    if listed.status().is_success()
+        && let Ok(tenant) = admit_quietly(&sandbox, &headers).await
+    {
+        let _ = sandbox
+            .mutate(tenant, |e| {
+                for machine in &mut e.machines {
+                    if let Some(backup) = machine.backup.as_mut() {
+                        backup.running_reads = backup.running_reads.saturating_sub(1);
+                    }
+                }
+            })
+            .await;
+    }
+    listed
+}
+
+/// The customer of the API key, without counting the request against a storm.
+async fn admit_quietly(sandbox: &Sandbox, headers: &HeaderMap) -> Result<Uuid, ()> {
+    let key = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or_default();
+    let environments = sandbox.inner.environments.lock().await;
+    environments
+        .values()
+        .find(|e| !key.is_empty() && e.veeam_api_key() == key)
+        .map(|e| e.tenant_id)
+        .ok_or(())
+}
+
+/// `POST /infrastructure/backupAgents/{agent}/jobs/{job}/start`: `200`, the job running for
+/// the next reads; `409` while it runs already.
+async fn start_job(
+    State(sandbox): State<Sandbox>,
+    headers: HeaderMap,
+    Path((agent, job)): Path<(String, String)>,
+) -> Response {
+    let tenant = match admit(&sandbox, &headers).await {
+        Ok(tenant) => tenant,
+        Err(refused) => return refused,
+    };
+    let (Ok(agent), Ok(job)) = (agent.parse::<Uuid>(), job.parse::<Uuid>()) else {
+        return error(StatusCode::NOT_FOUND, "logical", "The job was not found.");
+    };
+    let now = sandbox.inner.clock.now();
+    let started = sandbox
+        .mutate(tenant, |e| {
+            let backup = e
+                .machines
+                .iter_mut()
+                .filter_map(|m| m.backup.as_mut())
+                .find(|b| b.agent_uid == agent && job_uid(b) == job)?;
+            if backup.running_reads > 0 {
+                return Some(false);
+            }
+            backup.manual_run = Some(now);
+            backup.running_reads = RUNNING_READS;
+            Some(true)
+        })
+        .await;
+    match started {
+        Ok(Some(true)) => Json(json!({"meta": null, "data": null, "errors": null})).into_response(),
+        Ok(Some(false)) => error(
+            StatusCode::CONFLICT,
+            "logical",
+            "The job is already running.",
+        ),
+        _ => error(StatusCode::NOT_FOUND, "logical", "The job was not found."),
+    }
 }
 
 /// `GET /protectedWorkloads/computersManagedByConsole`.

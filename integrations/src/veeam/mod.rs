@@ -11,21 +11,28 @@
 //! another's tenant. A `429` carries `retryAfter` in its body, not in a header: the client
 //! backs off exponentially.
 
-use std::collections::HashMap;
+mod jobs;
+
+use std::{collections::HashMap, sync::Arc};
 
 use chrono::{DateTime, Utc};
 use reqwest::{Method, StatusCode};
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize, de::DeserializeOwned};
 use serde_json::json;
-use steward_domain::observations::{
-    BackupStatus, ObservedDevice, ObservedEvent, ObservedInventory, Vendor,
+use steward_domain::{
+    actions::ActionType,
+    clock::Clock,
+    observations::{BackupStatus, ObservedDevice, ObservedEvent, ObservedInventory, Vendor},
 };
 use url::Url;
 use uuid::Uuid;
 
 use crate::{
-    contract::{ConnectionReport, Connector, ConnectorError, read_json},
+    contract::{
+        ActionRequest, ConnectionReport, Connector, ConnectorError, Execution, Snapshot,
+        Verification, ensure_supported, read_json,
+    },
     http::{Idempotency, VendorHttp},
     oauth,
 };
@@ -92,20 +99,6 @@ struct Agent {
     platform: Option<String>,
 }
 
-/// A backup agent's job (`GET /infrastructure/backupAgents/jobs`).
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct AgentJob {
-    backup_agent_uid: Uuid,
-    #[serde(default)]
-    organization_uid: Option<Uuid>,
-    name: String,
-    /// `Success`, `Warning`, `Failed`, `Running`, `None`, …
-    status: String,
-    #[serde(default)]
-    last_run: Option<DateTime<Utc>>,
-}
-
 /// A computer the console protects (`GET /protectedWorkloads/computersManagedByConsole`).
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -139,6 +132,7 @@ pub struct VeeamConnector {
     key: SecretString,
     company: Uuid,
     page_size: usize,
+    clock: Arc<dyn Clock>,
 }
 
 fn error_from(status: StatusCode, text: &str) -> ConnectorError {
@@ -158,13 +152,19 @@ fn error_from(status: StatusCode, text: &str) -> ConnectorError {
 
 impl VeeamConnector {
     #[must_use]
-    pub fn new(http: VendorHttp, settings: &VeeamSettings, key: SecretString) -> Self {
+    pub fn new(
+        http: VendorHttp,
+        settings: &VeeamSettings,
+        key: SecretString,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
         Self {
             http,
             base: settings.api_url.clone(),
             key,
             company: settings.company_uid,
             page_size: PAGE_SIZE,
+            clock,
         }
     }
 
@@ -266,11 +266,11 @@ impl Connector for VeeamConnector {
     async fn inventory(&self) -> Result<ObservedInventory, ConnectorError> {
         let ours = |org: Option<Uuid>| org.is_none_or(|org| org == self.company);
         let agents: Vec<Agent> = self.list("infrastructure/backupAgents").await?;
-        let jobs: Vec<AgentJob> = self.list("infrastructure/backupAgents/jobs").await?;
+        let jobs: Vec<jobs::Job> = self.list("infrastructure/backupAgents/jobs").await?;
         let protected: Vec<Protected> = self
             .list("protectedWorkloads/computersManagedByConsole")
             .await?;
-        let mut jobs: HashMap<Uuid, AgentJob> = jobs
+        let mut jobs: HashMap<Uuid, jobs::Job> = jobs
             .into_iter()
             .filter(|j| ours(j.organization_uid))
             .map(|j| (j.backup_agent_uid, j))
@@ -327,5 +327,38 @@ impl Connector for VeeamConnector {
         Ok(Vec::new())
     }
 
-    crate::contract::read_only_connector!();
+    fn actions(&self) -> &'static [ActionType] {
+        Vendor::VeeamSpc.actions()
+    }
+
+    async fn snapshot(&self, request: &ActionRequest) -> Result<Snapshot, ConnectorError> {
+        ensure_supported(self, request.action)?;
+        jobs::snapshot(self, request).await
+    }
+
+    async fn execute(&self, request: &ActionRequest) -> Result<Execution, ConnectorError> {
+        ensure_supported(self, request.action)?;
+        jobs::execute(self, request).await
+    }
+
+    async fn verify(
+        &self,
+        request: &ActionRequest,
+        execution: &Execution,
+    ) -> Result<Verification, ConnectorError> {
+        ensure_supported(self, request.action)?;
+        jobs::verify(self, request, execution).await
+    }
+
+    /// A backup has nothing to undo: like every irreversible action's, its rollback is
+    /// refused.
+    async fn rollback(
+        &self,
+        request: &ActionRequest,
+        _snapshot: &Snapshot,
+    ) -> Result<Option<(ActionRequest, Execution)>, ConnectorError> {
+        ensure_supported(self, request.action)?;
+        crate::contract::inverse_request(request)?;
+        Ok(None)
+    }
 }

@@ -417,6 +417,22 @@ impl Loop {
         .await
     }
 
+    /// Connects the MSP's simulated Veeam Service Provider Console for the tenant's company;
+    /// returns the integration.
+    pub async fn connect_veeam(&self) -> Value {
+        let credentials = self.credentials().await;
+        self.connect(&json!({
+            "vendor": "veeam_spc",
+            "name": "Veeam",
+            "settings": {
+                "api_url": self.app.url("/sandbox/veeam/api/v3/"),
+                "company_uid": credentials.veeam_company_uid,
+            },
+            "credential": credentials.veeam_api_key,
+        }))
+        .await
+    }
+
     pub async fn sync_all(&self) {
         let (_, integrations) = self
             .call(Method::GET, &self.path("integrations"), &self.admin, None)
