@@ -173,12 +173,7 @@ impl ClientCredentials {
             }
         };
         let response = self.send(http, build, request.idempotency).await?;
-        let status = response.status();
-        if status.is_success() || status == StatusCode::NOT_FOUND {
-            return Ok(response);
-        }
-        let text = response.text().await.unwrap_or_default();
-        Err(read_error(status, &text))
+        checked(response, read_error).await
     }
 
     async fn request(&self, http: &VendorHttp) -> Result<CachedToken, ConnectorError> {
@@ -251,6 +246,23 @@ pub(crate) struct VendorRequest<'a> {
     /// Sent as JSON.
     pub(crate) body: Option<&'a serde_json::Value>,
     pub(crate) idempotency: Idempotency,
+}
+
+/// A success or a 404 (which callers read as "no such record") as it is; any other answer as
+/// the error `read_error` makes of its status and body.
+///
+/// # Errors
+/// The vendor's refusal, as `read_error` reads it.
+pub(crate) async fn checked(
+    response: reqwest::Response,
+    read_error: ErrorReader,
+) -> Result<reqwest::Response, ConnectorError> {
+    let status = response.status();
+    if status.is_success() || status == StatusCode::NOT_FOUND {
+        return Ok(response);
+    }
+    let text = response.text().await.unwrap_or_default();
+    Err(read_error(status, &text))
 }
 
 /// The JSON document of a successful answer; `None` for a 404.

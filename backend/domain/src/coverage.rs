@@ -163,7 +163,15 @@ pub fn coverage(
                 .collect();
             checks += ToolCategory::DEVICE_TOOLS.len();
             passed += covered_by.len();
-            let rmm = reports_of(device, |id| category_of(id) == Some(ToolCategory::Rmm));
+            // Each source's report is read once, then looked at by the kind of tool it is.
+            let reports = reports_by_category(device, category_of);
+            let of_kind = |kind: ToolCategory| {
+                reports
+                    .iter()
+                    .filter(move |(c, _)| *c == kind)
+                    .map(|(_, r)| r)
+            };
+            let rmm: Vec<&ObservedDevice> = of_kind(ToolCategory::Rmm).collect();
             let agent_last_contact = rmm.iter().filter_map(|r| r.last_seen).max();
             let patches = rmm.iter().find_map(|r| r.patches.clone());
             if !rmm.is_empty() {
@@ -181,7 +189,7 @@ pub fn coverage(
                     Some(gap) => gaps.push(gap),
                 }
             }
-            let backups = reports_of(device, |id| category_of(id) == Some(ToolCategory::Backup));
+            let backups: Vec<&ObservedDevice> = of_kind(ToolCategory::Backup).collect();
             let backup = backups
                 .iter()
                 .filter_map(|r| r.backup.clone())
@@ -238,13 +246,19 @@ pub fn coverage(
     }
 }
 
-/// What the integrations `of_kind` last reported about `device`.
-fn reports_of(device: &Device, of_kind: impl Fn(IntegrationId) -> bool) -> Vec<ObservedDevice> {
+/// What each integration of a known category last reported about `device`.
+fn reports_by_category(
+    device: &Device,
+    category_of: impl Fn(IntegrationId) -> Option<ToolCategory>,
+) -> Vec<(ToolCategory, ObservedDevice)> {
     device
         .sources
         .iter()
-        .filter(|s| of_kind(s.integration_id))
-        .filter_map(|s| serde_json::from_value(s.attributes.clone()).ok())
+        .filter_map(|s| {
+            let category = category_of(s.integration_id)?;
+            let report = serde_json::from_value(s.attributes.clone()).ok()?;
+            Some((category, report))
+        })
         .collect()
 }
 

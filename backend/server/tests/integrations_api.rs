@@ -1072,6 +1072,14 @@ impl Setup {
             .await
     }
 
+    /// The tenant's coverage, as a technician reads it.
+    async fn coverage(&self) -> Value {
+        let path = format!("/api/v1/tenants/{}/coverage", self.tenant.id);
+        let (status, coverage) = self.call(Method::GET, &path, &self.technician, None).await;
+        assert_eq!(status, StatusCode::OK, "{coverage}");
+        coverage
+    }
+
     async fn sync(&self, id: &str) -> Value {
         let (_, synced) = self
             .call(
@@ -1177,14 +1185,7 @@ async fn ninjaone_joins_edr_devices_by_serial_and_finds_silent_agents_old_patche
         assert_eq!(device["conflicts"], json!([]), "{device:#}");
     }
 
-    let (_, coverage) = s
-        .call(
-            Method::GET,
-            &format!("/api/v1/tenants/{}/coverage", s.tenant.id),
-            &s.technician,
-            None,
-        )
-        .await;
+    let coverage = s.coverage().await;
     assert_eq!(
         coverage["connected"],
         json!(["rmm", "identity_provider", "edr"])
@@ -1281,14 +1282,7 @@ async fn tactical_rmm_agents_of_the_customers_client_join_the_inventory() {
     let state = s.sandbox_state().await;
     assert_eq!(synced["counts"]["devices_created"], state.devices.len());
 
-    let (_, coverage) = s
-        .call(
-            Method::GET,
-            &format!("/api/v1/tenants/{}/coverage", s.tenant.id),
-            &s.technician,
-            None,
-        )
-        .await;
+    let coverage = s.coverage().await;
     assert_eq!(coverage["connected"], json!(["rmm"]));
     let server = coverage["devices"]
         .as_array()
@@ -1346,14 +1340,7 @@ async fn veeam_backups_join_the_inventory_and_a_server_failing_for_nine_days_is_
         "every backed-up machine is one Defender already reports"
     );
 
-    let (_, coverage) = s
-        .call(
-            Method::GET,
-            &format!("/api/v1/tenants/{}/coverage", s.tenant.id),
-            &s.technician,
-            None,
-        )
-        .await;
+    let coverage = s.coverage().await;
     assert_eq!(
         coverage["connected"],
         json!(["identity_provider", "edr", "backup"])

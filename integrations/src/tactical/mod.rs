@@ -8,7 +8,7 @@
 //! not paged. Errors are Django REST framework's `{"detail": "…"}` or a bare JSON string.
 
 use chrono::{DateTime, NaiveDateTime, Utc};
-use reqwest::{Method, Response, StatusCode};
+use reqwest::{Method, StatusCode};
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize, de::DeserializeOwned};
 use steward_domain::observations::{
@@ -17,7 +17,7 @@ use steward_domain::observations::{
 use url::Url;
 
 use crate::{
-    contract::{ConnectionReport, Connector, ConnectorError, read_json},
+    contract::{ConnectionReport, Connector, ConnectorError},
     http::{Idempotency, VendorHttp},
     oauth,
 };
@@ -113,11 +113,7 @@ impl TacticalConnector {
             .build()
             .map_err(|e| ConnectorError::Configuration(e.to_string()))?;
         let response = self.http.send(request, Idempotency::Idempotent).await?;
-        match response.status() {
-            status if status.is_success() => read_json(response).await.map(Some),
-            StatusCode::NOT_FOUND => Ok(None),
-            _ => Err(error_from(response).await),
-        }
+        oauth::optional_json(oauth::checked(response, error_from).await?).await
     }
 
     async fn client(&self) -> Result<Client, ConnectorError> {
@@ -184,16 +180,14 @@ impl TacticalConnector {
 }
 
 /// Maps an error answer to the contract's error: DRF's `{"detail"}` or a bare JSON string.
-async fn error_from(response: Response) -> ConnectorError {
+fn error_from(status: StatusCode, text: &str) -> ConnectorError {
     #[derive(Deserialize)]
     struct Detail {
         detail: String,
     }
-    let status = response.status();
-    let text = response.text().await.unwrap_or_default();
-    let message = serde_json::from_str::<Detail>(&text)
+    let message = serde_json::from_str::<Detail>(text)
         .map(|d| d.detail)
-        .or_else(|_| serde_json::from_str::<String>(&text))
+        .or_else(|_| serde_json::from_str::<String>(text))
         .unwrap_or_else(|_| text.chars().take(300).collect());
     ConnectorError::refusal(status, None, &message)
 }

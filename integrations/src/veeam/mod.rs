@@ -31,7 +31,7 @@ use uuid::Uuid;
 use crate::{
     contract::{
         ActionRequest, ConnectionReport, Connector, ConnectorError, Execution, Snapshot,
-        Verification, ensure_supported, read_json,
+        Verification, ensure_supported,
     },
     http::{Idempotency, VendorHttp},
     oauth,
@@ -186,14 +186,7 @@ impl VeeamConnector {
             .build()
             .map_err(|e| ConnectorError::Configuration(e.to_string()))?;
         let response = self.http.send(request, Idempotency::Idempotent).await?;
-        match response.status() {
-            status if status.is_success() => read_json(response).await.map(Some),
-            StatusCode::NOT_FOUND => Ok(None),
-            status => {
-                let text = response.text().await.unwrap_or_default();
-                Err(error_from(status, &text))
-            }
-        }
+        oauth::optional_json(oauth::checked(response, error_from).await?).await
     }
 
     async fn company(&self) -> Result<Company, ConnectorError> {
