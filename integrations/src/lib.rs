@@ -19,8 +19,11 @@
 // The vendor records in the sandbox are large `json!` literals.
 #![recursion_limit = "256"]
 
+pub mod connectwise;
 pub mod contract;
+pub mod datto;
 pub mod falcon;
+pub mod halopsa;
 pub mod http;
 pub mod microsoft;
 pub mod ninjaone;
@@ -32,6 +35,7 @@ pub mod sandbox;
 pub mod slack;
 pub mod standard_webhooks;
 pub mod tactical;
+pub mod tickets;
 pub mod veeam;
 
 pub use contract::{

@@ -13,11 +13,14 @@ use steward_domain::{
 use url::Url;
 
 use crate::{
+    connectwise::{ConnectWiseConnector, ConnectWiseSettings},
     contract::{
         ActionRequest, ConnectionReport, Connector, ConnectorError, Execution, Snapshot,
         Verification,
     },
+    datto::{self, DattoConnector, DattoSettings},
     falcon::{self, FalconConnector, FalconSettings},
+    halopsa::{HaloConnector, HaloSettings},
     http::VendorHttp,
     microsoft::{
         LOGIN_BASE, MicrosoftSettings,
@@ -27,6 +30,7 @@ use crate::{
     ninjaone::{self, NinjaOneConnector, NinjaOneSettings},
     okta::{OktaConnector, OktaSettings},
     tactical::{TacticalConnector, TacticalSettings},
+    tickets::{TicketDesk, TicketDraft, TicketState},
     veeam::{VeeamConnector, VeeamSettings},
 };
 
@@ -88,6 +92,43 @@ struct VeeamInput {
     company_uid: uuid::Uuid,
 }
 
+/// What an MSP admin enters for a Datto BCDR integration.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DattoInput {
+    #[serde(default)]
+    api_url: Option<Url>,
+    public_key: String,
+    client_company_name: String,
+}
+
+/// What an MSP admin enters for a HaloPSA integration.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct HaloInput {
+    instance_url: Url,
+    #[serde(default)]
+    tenant: Option<String>,
+    client_id: String,
+    customer_client_id: u32,
+    #[serde(default)]
+    open_status_id: Option<u32>,
+    #[serde(default)]
+    closed_status_id: Option<u32>,
+}
+
+/// What an MSP admin enters for a ConnectWise Manage integration.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ConnectWiseInput {
+    site_url: Url,
+    company_id: String,
+    public_key: String,
+    client_id: String,
+    customer_company_id: u32,
+    board_id: u32,
+}
+
 /// What each vendor's settings hold, for forms and error messages.
 #[must_use]
 pub const fn settings_help(vendor: Vendor) -> &'static str {
@@ -108,6 +149,15 @@ pub const fn settings_help(vendor: Vendor) -> &'static str {
         Vendor::VeeamSpc => {
             "api_url, the console's REST API (https://{server}:1280/api/v3/), and company_uid, the customer's company (its instanceUid)"
         }
+        Vendor::DattoBcdr => {
+            "public_key of the partner portal's API keys, client_company_name (the customer's company as the portal names it), and optionally api_url (default https://api.datto.com/v1/)"
+        }
+        Vendor::HaloPsa => {
+            "instance_url (https://{name}.halopsa.com), tenant (the hosted instance's name; omit on premises), client_id of the API application, customer_client_id (the customer's client, a number), and optionally open_status_id (default 1, New) and closed_status_id (default 9, Closed)"
+        }
+        Vendor::ConnectWiseManage => {
+            "site_url (https://api-na.myconnectwise.net), company_id (the MSP's login company), public_key of the API member, client_id (the integrator's clientId), customer_company_id (the customer's company record, a number) and board_id (the service board for Steward's tickets)"
+        }
     }
 }
 
@@ -122,6 +172,9 @@ pub const fn credential_name(vendor: Vendor) -> &'static str {
         Vendor::CrowdStrikeFalcon | Vendor::NinjaOne => "the API client's secret",
         Vendor::TacticalRmm => "an API key of a Tactical RMM user limited to the customer",
         Vendor::VeeamSpc => "an API key of a console user (read access is enough)",
+        Vendor::DattoBcdr => "the secret key of the partner portal's API keys",
+        Vendor::HaloPsa => "the API application's client secret",
+        Vendor::ConnectWiseManage => "the API member's private key",
     }
 }
 
@@ -140,7 +193,90 @@ pub fn normalize_settings(
         Vendor::NinjaOne => ninjaone_settings(settings),
         Vendor::TacticalRmm => tactical_settings(settings),
         Vendor::VeeamSpc => veeam_settings(settings),
+        Vendor::DattoBcdr => datto_settings(settings),
+        Vendor::HaloPsa => halo_settings(settings),
+        Vendor::ConnectWiseManage => connectwise_settings(settings),
     }
+}
+
+fn http_url(name: &str, url: &Url) -> Result<(), String> {
+    if matches!(url.scheme(), "https" | "http") && url.host_str().is_some() {
+        Ok(())
+    } else {
+        Err(format!("settings.{name} must be an http(s) URL"))
+    }
+}
+
+fn not_empty(name: &str, value: &str) -> Result<String, String> {
+    let value = value.trim();
+    if value.is_empty() {
+        Err(format!("settings.{name} must not be empty"))
+    } else {
+        Ok(value.to_owned())
+    }
+}
+
+fn datto_settings(settings: serde_json::Value) -> Result<serde_json::Value, String> {
+    let input: DattoInput = parse_input(Vendor::DattoBcdr, settings)?;
+    let api_url = input
+        .api_url
+        .unwrap_or_else(|| Url::parse(datto::API_BASE).expect("a valid constant URL"));
+    http_url("api_url", &api_url)?;
+    let settings = DattoSettings {
+        api_url,
+        public_key: not_empty("public_key", &input.public_key)?,
+        client_company_name: not_empty("client_company_name", &input.client_company_name)?,
+    };
+    Ok(serde_json::to_value(settings).expect("settings serialize"))
+}
+
+fn halo_settings(settings: serde_json::Value) -> Result<serde_json::Value, String> {
+    let input: HaloInput = parse_input(Vendor::HaloPsa, settings)?;
+    http_url("instance_url", &input.instance_url)?;
+    if input.customer_client_id == 0 {
+        return Err("settings.customer_client_id must be the customer's client id".to_owned());
+    }
+    let open_status_id = input.open_status_id.unwrap_or(1);
+    let closed_status_id = input.closed_status_id.unwrap_or(9);
+    if open_status_id == closed_status_id {
+        return Err("settings.open_status_id and closed_status_id must differ".to_owned());
+    }
+    let settings = HaloSettings {
+        instance_url: input.instance_url,
+        tenant: input
+            .tenant
+            .map(|t| t.trim().to_owned())
+            .filter(|t| !t.is_empty()),
+        client_id: not_empty("client_id", &input.client_id)?,
+        customer_client_id: input.customer_client_id,
+        open_status_id,
+        closed_status_id,
+    };
+    Ok(serde_json::to_value(settings).expect("settings serialize"))
+}
+
+fn connectwise_settings(settings: serde_json::Value) -> Result<serde_json::Value, String> {
+    let input: ConnectWiseInput = parse_input(Vendor::ConnectWiseManage, settings)?;
+    http_url("site_url", &input.site_url)?;
+    if input.customer_company_id == 0 || input.board_id == 0 {
+        return Err(
+            "settings.customer_company_id and board_id must be record ids (numbers above 0)"
+                .to_owned(),
+        );
+    }
+    let company_id = not_empty("company_id", &input.company_id)?;
+    if company_id.contains('+') || company_id.contains(':') {
+        return Err("settings.company_id is the MSP's company id, without + or :".to_owned());
+    }
+    let settings = ConnectWiseSettings {
+        site_url: input.site_url,
+        company_id,
+        public_key: not_empty("public_key", &input.public_key)?,
+        client_id: not_empty("client_id", &input.client_id)?,
+        customer_company_id: input.customer_company_id,
+        board_id: input.board_id,
+    };
+    Ok(serde_json::to_value(settings).expect("settings serialize"))
 }
 
 fn veeam_settings(settings: serde_json::Value) -> Result<serde_json::Value, String> {
@@ -298,6 +434,9 @@ pub enum AnyConnector {
     NinjaOne(NinjaOneConnector),
     Tactical(TacticalConnector),
     Veeam(VeeamConnector),
+    Datto(DattoConnector),
+    Halo(HaloConnector),
+    ConnectWise(ConnectWiseConnector),
 }
 
 /// Builds the connector of a stored integration.
@@ -359,6 +498,21 @@ pub fn connect(
             secret,
             clock,
         )),
+        Vendor::DattoBcdr => AnyConnector::Datto(DattoConnector::new(
+            http,
+            &stored::<DattoSettings>(settings)?,
+            secret,
+        )),
+        Vendor::HaloPsa => AnyConnector::Halo(HaloConnector::new(
+            http,
+            &stored::<HaloSettings>(settings)?,
+            secret,
+        )?),
+        Vendor::ConnectWiseManage => AnyConnector::ConnectWise(ConnectWiseConnector::new(
+            http,
+            &stored::<ConnectWiseSettings>(settings)?,
+            secret,
+        )?),
     })
 }
 
@@ -372,6 +526,9 @@ macro_rules! delegate {
             AnyConnector::NinjaOne($connector) => $call,
             AnyConnector::Tactical($connector) => $call,
             AnyConnector::Veeam($connector) => $call,
+            AnyConnector::Datto($connector) => $call,
+            AnyConnector::Halo($connector) => $call,
+            AnyConnector::ConnectWise($connector) => $call,
         }
     };
 }
@@ -423,6 +580,45 @@ impl Connector for AnyConnector {
     ) -> Result<Option<(ActionRequest, Execution)>, ConnectorError> {
         delegate!(self, c => c.rollback(request, snapshot).await)
     }
+}
+
+/// Ticket operations, for the connectors of PSAs; every other connector refuses them.
+impl TicketDesk for AnyConnector {
+    async fn open_ticket(&self, draft: &TicketDraft) -> Result<TicketState, ConnectorError> {
+        match self {
+            AnyConnector::Halo(c) => c.open_ticket(draft).await,
+            AnyConnector::ConnectWise(c) => c.open_ticket(draft).await,
+            other => Err(no_tickets(other.vendor())),
+        }
+    }
+
+    async fn ticket(&self, id: &str) -> Result<Option<TicketState>, ConnectorError> {
+        match self {
+            AnyConnector::Halo(c) => c.ticket(id).await,
+            AnyConnector::ConnectWise(c) => c.ticket(id).await,
+            other => Err(no_tickets(other.vendor())),
+        }
+    }
+
+    async fn add_note(&self, id: &str, text: &str) -> Result<(), ConnectorError> {
+        match self {
+            AnyConnector::Halo(c) => c.add_note(id, text).await,
+            AnyConnector::ConnectWise(c) => c.add_note(id, text).await,
+            other => Err(no_tickets(other.vendor())),
+        }
+    }
+
+    async fn set_closed(&self, id: &str, closed: bool) -> Result<TicketState, ConnectorError> {
+        match self {
+            AnyConnector::Halo(c) => c.set_closed(id, closed).await,
+            AnyConnector::ConnectWise(c) => c.set_closed(id, closed).await,
+            other => Err(no_tickets(other.vendor())),
+        }
+    }
+}
+
+fn no_tickets(vendor: Vendor) -> ConnectorError {
+    ConnectorError::Configuration(format!("{} keeps no tickets", vendor.display_name()))
 }
 
 #[cfg(test)]
@@ -504,6 +700,45 @@ mod tests {
         ] {
             assert!(
                 normalize_settings(Vendor::NinjaOne, bad.clone()).is_err(),
+                "{bad} was accepted"
+            );
+        }
+    }
+
+    #[test]
+    fn psa_settings_name_the_customer_and_default_the_halo_statuses() {
+        let halo = normalize_settings(
+            Vendor::HaloPsa,
+            json!({"instance_url": "https://msp.halopsa.com", "tenant": "msp", "client_id": " app ", "customer_client_id": 12}),
+        )
+        .unwrap();
+        assert_eq!(halo["client_id"], "app");
+        assert_eq!(halo["open_status_id"], 1);
+        assert_eq!(halo["closed_status_id"], 9);
+        for bad in [
+            json!({"instance_url": "https://msp.halopsa.com", "client_id": "a"}),
+            json!({"instance_url": "msp.halopsa.com", "client_id": "a", "customer_client_id": 1}),
+            json!({"instance_url": "https://msp.halopsa.com", "client_id": "a", "customer_client_id": 0}),
+            json!({"instance_url": "https://msp.halopsa.com", "client_id": "a", "customer_client_id": 1, "open_status_id": 9}),
+            json!({"instance_url": "https://msp.halopsa.com", "client_id": "a", "customer_client_id": 1, "client_secret": "s"}),
+        ] {
+            assert!(
+                normalize_settings(Vendor::HaloPsa, bad.clone()).is_err(),
+                "{bad} was accepted"
+            );
+        }
+        let good = json!({"site_url": "https://api-na.myconnectwise.net", "company_id": "msp", "public_key": "pk", "client_id": "c", "customer_company_id": 250, "board_id": 27});
+        assert!(normalize_settings(Vendor::ConnectWiseManage, good.clone()).is_ok());
+        for (field, value) in [
+            ("company_id", json!("msp+x")),
+            ("board_id", json!(0)),
+            ("public_key", json!(" ")),
+            ("site_url", json!("ftp://x")),
+        ] {
+            let mut bad = good.clone();
+            bad[field] = value;
+            assert!(
+                normalize_settings(Vendor::ConnectWiseManage, bad.clone()).is_err(),
                 "{bad} was accepted"
             );
         }

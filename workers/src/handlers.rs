@@ -11,6 +11,7 @@ use steward_core::{
 use steward_domain::{
     IntegrationId, TenantId,
     audit::{ActorKind, AuditActor},
+    coverage::ToolCategory,
 };
 use steward_integrations::{contract, http::VendorHttp, registry};
 
@@ -53,6 +54,10 @@ pub(crate) async fn handle(job: Job, shared: Data<Shared>) -> Result<(), BoxDynE
             tenant_id,
             action_id,
         } => crate::notify::update_slack(&shared, tenant_id, action_id).await,
+        Job::SyncTickets {
+            tenant_id,
+            incident_id,
+        } => crate::tickets::sync_incident(&shared, tenant_id, incident_id).await,
     };
     if let Err(error) = &outcome {
         tracing::warn!(job = name, %tenant, %error, "job failed; it will run again");
@@ -115,6 +120,16 @@ pub async fn sync_integration(
     ) {
         Ok(connector) => contract::pull(&connector, since).await,
         Err(error) => Err(error),
+    };
+    // A PSA's synchronization is its tickets: open incidents get one, and tickets closed or
+    // reopened at the PSA move their incidents.
+    let pulled = match pulled {
+        Ok(pulled) if integration.vendor.category() == ToolCategory::Psa => {
+            crate::tickets::sync_integration(shared, tenant_id, integration_id)
+                .await?
+                .map(|()| pulled)
+        }
+        other => other,
     };
     as_steward(shared, "sync", tenant_id, Finish::Commit, async |work| {
         let admin = work.context().operate_msp(work.tenant().msp_id);

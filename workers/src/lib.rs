@@ -14,6 +14,7 @@ mod notify;
 mod queue;
 mod relay;
 mod schedule;
+mod tickets;
 
 use std::{sync::Arc, time::Duration};
 

@@ -11,7 +11,7 @@ use sea_orm::{
     QuerySelect, Set,
 };
 use serde::{Deserialize, Serialize};
-use steward_domain::{ActionId, IntegrationId, MspId, TenantId};
+use steward_domain::{ActionId, IncidentId, IntegrationId, MspId, TenantId};
 
 use crate::storage::{StorageError, WriteContext, entities::outbox, new_id};
 
@@ -46,6 +46,11 @@ pub enum Job {
         tenant_id: TenantId,
         action_id: ActionId,
     },
+    /// Write an incident's status to its tickets in the tenant's PSAs, opening them first.
+    SyncTickets {
+        tenant_id: TenantId,
+        incident_id: IncidentId,
+    },
 }
 
 impl Job {
@@ -56,7 +61,8 @@ impl Job {
             | Job::Triage { tenant_id, .. }
             | Job::Advance { tenant_id, .. }
             | Job::RequestApproval { tenant_id, .. }
-            | Job::UpdateSlack { tenant_id, .. } => *tenant_id,
+            | Job::UpdateSlack { tenant_id, .. }
+            | Job::SyncTickets { tenant_id, .. } => *tenant_id,
         }
     }
 
@@ -69,6 +75,7 @@ impl Job {
             Job::Advance { .. } => "advance",
             Job::RequestApproval { .. } => "request_approval",
             Job::UpdateSlack { .. } => "update_slack",
+            Job::SyncTickets { .. } => "sync_tickets",
         }
     }
 }

@@ -16,7 +16,7 @@ use steward_domain::{
 };
 use steward_testkit::{TestDatabase, World};
 
-const EXPECTED_MIGRATIONS: [&str; 19] = [
+const EXPECTED_MIGRATIONS: [&str; 20] = [
     "m20261123_000001_create_tenancy",
     "m20261123_000002_create_audit_entries",
     "m20261123_000003_protect_audit_chain",
@@ -36,9 +36,10 @@ const EXPECTED_MIGRATIONS: [&str; 19] = [
     "m20261130_000009_add_device_conflicts",
     "m20261201_000001_add_device_hardware_keys",
     "m20261201_000002_create_webhook_receipts",
+    "m20261202_000001_create_incident_tickets",
 ];
 
-const TABLES: [&str; 28] = [
+const TABLES: [&str; 29] = [
     "msps",
     "tenants",
     "automation_halts",
@@ -62,6 +63,7 @@ const TABLES: [&str; 28] = [
     "entity_sources",
     "events",
     "incidents",
+    "incident_tickets",
     "findings",
     "risk_scores",
     "actions",

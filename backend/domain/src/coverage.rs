@@ -60,7 +60,8 @@ impl Vendor {
             Vendor::MicrosoftDefender | Vendor::CrowdStrikeFalcon => ToolCategory::Edr,
             Vendor::MicrosoftGraph | Vendor::Okta => ToolCategory::IdentityProvider,
             Vendor::NinjaOne | Vendor::TacticalRmm => ToolCategory::Rmm,
-            Vendor::VeeamSpc => ToolCategory::Backup,
+            Vendor::VeeamSpc | Vendor::DattoBcdr => ToolCategory::Backup,
+            Vendor::HaloPsa | Vendor::ConnectWiseManage => ToolCategory::Psa,
         }
     }
 }

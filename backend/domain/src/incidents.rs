@@ -179,3 +179,23 @@ pub struct IncidentUpdate {
     /// Required when the status becomes `resolved`, refused otherwise.
     pub verdict: Option<Verdict>,
 }
+
+/// An incident's ticket in one of the tenant's PSAs (HaloPSA, ConnectWise Manage). Status
+/// travels both ways: Steward notes each incident status on the ticket and closes it on
+/// resolution; a ticket closed in the PSA resolves the incident, a reopened one reopens it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct IncidentTicket {
+    pub incident_id: IncidentId,
+    /// The PSA integration that holds the ticket.
+    pub integration_id: crate::IntegrationId,
+    /// The PSA's ticket id.
+    pub ticket_id: String,
+    /// The status the PSA last showed (`New`, `In Progress`, `Closed`).
+    pub ticket_status: String,
+    pub ticket_closed: bool,
+    /// The incident status last written to the ticket, or taken from it.
+    pub synced_status: IncidentStatus,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}

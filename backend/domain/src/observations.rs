@@ -30,10 +30,18 @@ pub enum Vendor {
     TacticalRmm,
     /// Veeam Service Provider Console (backup).
     VeeamSpc,
+    /// Datto BCDR: SIRIS and ALTO appliances (backup).
+    DattoBcdr,
+    /// HaloPSA (PSA).
+    #[serde(rename = "halopsa")]
+    HaloPsa,
+    /// ConnectWise Manage, also sold as ConnectWise PSA (PSA).
+    #[serde(rename = "connectwise_manage")]
+    ConnectWiseManage,
 }
 
 impl Vendor {
-    pub const ALL: [Vendor; 7] = [
+    pub const ALL: [Vendor; 10] = [
         Vendor::MicrosoftDefender,
         Vendor::MicrosoftGraph,
         Vendor::Okta,
@@ -41,6 +49,9 @@ impl Vendor {
         Vendor::NinjaOne,
         Vendor::TacticalRmm,
         Vendor::VeeamSpc,
+        Vendor::DattoBcdr,
+        Vendor::HaloPsa,
+        Vendor::ConnectWiseManage,
     ];
 
     #[must_use]
@@ -53,6 +64,9 @@ impl Vendor {
             Vendor::NinjaOne => "ninjaone",
             Vendor::TacticalRmm => "tactical_rmm",
             Vendor::VeeamSpc => "veeam_spc",
+            Vendor::DattoBcdr => "datto_bcdr",
+            Vendor::HaloPsa => "halopsa",
+            Vendor::ConnectWiseManage => "connectwise_manage",
         }
     }
 
@@ -67,6 +81,9 @@ impl Vendor {
             Vendor::NinjaOne => "NinjaOne",
             Vendor::TacticalRmm => "Tactical RMM",
             Vendor::VeeamSpc => "Veeam Service Provider Console",
+            Vendor::DattoBcdr => "Datto BCDR",
+            Vendor::HaloPsa => "HaloPSA",
+            Vendor::ConnectWiseManage => "ConnectWise Manage",
         }
     }
 
@@ -96,7 +113,10 @@ impl Vendor {
                 ActionType::RevokeSessions,
             ],
             Vendor::NinjaOne => &[ActionType::RunScript, ActionType::RunUndoScript],
-            Vendor::TacticalRmm => &[],
+            Vendor::TacticalRmm
+            | Vendor::DattoBcdr
+            | Vendor::HaloPsa
+            | Vendor::ConnectWiseManage => &[],
             Vendor::VeeamSpc => &[ActionType::TriggerBackup],
         }
     }
@@ -288,7 +308,18 @@ pub struct ObservedEvent {
 
 #[cfg(test)]
 mod tests {
-    use super::normalize_mac;
+    use super::{Vendor, normalize_mac};
+
+    #[test]
+    fn vendors_are_named_alike_in_json_and_storage() {
+        for vendor in Vendor::ALL {
+            assert_eq!(
+                serde_json::to_value(vendor).unwrap(),
+                serde_json::json!(vendor.as_str())
+            );
+            assert_eq!(Vendor::parse(vendor.as_str()), Some(vendor));
+        }
+    }
 
     #[test]
     fn mac_addresses_compare_in_one_spelling() {

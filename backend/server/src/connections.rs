@@ -4,9 +4,13 @@ use std::sync::Arc;
 
 use steward_core::{
     access::Caller,
+    jobs::{self, Job},
     storage::{CheckOutcome, IntegrationAdminError, SyncError},
 };
-use steward_domain::{IntegrationId, TenantId, integrations::Integration, inventory::SyncCounts};
+use steward_domain::{
+    IntegrationId, TenantId, coverage::ToolCategory, integrations::Integration,
+    inventory::SyncCounts,
+};
 use steward_integrations::{
     Connector, contract,
     http::{RetryPolicy, VendorHttp},
@@ -132,6 +136,18 @@ pub async fn sync(
             },
         )
         .await?;
+    // A PSA's synchronization is its tickets, which the workers keep in step with incidents.
+    if error.is_none() && integration.vendor.category() == ToolCategory::Psa {
+        jobs::enqueue(
+            &write,
+            integration.msp_id,
+            &Job::Sync {
+                tenant_id,
+                integration_id,
+            },
+        )
+        .await?;
+    }
     txn.commit().await?;
     Ok(SyncOutcome {
         counts,

@@ -1367,3 +1367,75 @@ async fn veeam_backups_join_the_inventory_and_a_server_failing_for_nine_days_is_
         .count();
     assert!(finance_backed_up >= 2, "{coverage:#}");
 }
+
+#[tokio::test]
+async fn datto_appliances_of_the_customers_company_join_the_inventory_with_their_backups() {
+    let db = TestDatabase::migrated().await;
+    let s = setup(&db).await;
+    for id in s.connect_microsoft().await {
+        assert_eq!(s.sync(&id).await["ok"], true);
+    }
+    let connect = |company: &str| {
+        json!({
+            "vendor": "datto_bcdr",
+            "name": "Datto",
+            "settings": {
+                "api_url": s.app.url("/sandbox/datto/v1/"),
+                "public_key": s.credentials.datto_public_key,
+                "client_company_name": company,
+            },
+            "credential": s.credentials.datto_secret_key,
+        })
+    };
+    let (status, refused) = s
+        .call(
+            Method::POST,
+            &s.integrations(),
+            &s.admin,
+            Some(&connect(" ")),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{refused}");
+    assert!(
+        refused["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("client_company_name"),
+        "{refused}"
+    );
+    let (status, datto) = s
+        .call(
+            Method::POST,
+            &s.integrations(),
+            &s.admin,
+            Some(&connect(&s.credentials.datto_client_company_name)),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{datto}");
+    let synced = s.sync(datto["id"].as_str().unwrap()).await;
+    assert_eq!(synced["ok"], true, "{synced}");
+    assert_eq!(
+        synced["counts"]["devices_created"], 0,
+        "the protected server is the one Defender already reports"
+    );
+    let coverage = s.coverage().await;
+    let server = coverage["devices"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["hostname"].as_str().unwrap().contains("-srv01"))
+        .unwrap()
+        .clone();
+    assert_eq!(server["covered_by"], json!(["edr", "backup"]));
+    assert_eq!(
+        server["gaps"][1],
+        "its newest backup is 9 days old (its last run: Failed: Unable to take a snapshot: the VSS writer timed out)"
+    );
+    assert!(
+        server["backup"]["job"]
+            .as_str()
+            .unwrap()
+            .contains("-siris ("),
+        "{server:#}"
+    );
+}

@@ -68,15 +68,23 @@ fn integration_card(
     csrf: &str,
 ) -> impl IntoView + use<> {
     let base = format!("/tenants/{}/integrations/{}", tenant.id, integration.id);
-    let api = integration.settings["api_base_url"]
-        .as_str()
-        .or_else(|| integration.settings["org_url"].as_str())
-        .unwrap_or_default()
-        .to_owned();
-    let credential_label = if integration.vendor == Vendor::Okta {
-        "New API token"
-    } else {
-        "New client secret"
+    let api = [
+        "api_base_url",
+        "org_url",
+        "instance_url",
+        "api_url",
+        "site_url",
+    ]
+    .into_iter()
+    .find_map(|key| integration.settings[key].as_str())
+    .unwrap_or_default()
+    .to_owned();
+    let credential_label = match integration.vendor {
+        Vendor::Okta => "New API token",
+        Vendor::TacticalRmm | Vendor::VeeamSpc => "New API key",
+        Vendor::ConnectWiseManage => "New private key",
+        Vendor::DattoBcdr => "New secret key",
+        _ => "New client secret",
     };
     let error = integration
         .last_error
@@ -138,12 +146,12 @@ fn connect_form(tenant: &Tenant, csrf: &str) -> impl IntoView + use<> {
     view! {
         <section class="card">
             <h2>"Connect a vendor"</h2>
-            <p>"Microsoft: register an app in the customer's Microsoft Entra ID with the API permissions Steward needs, grant admin consent, and enter its ids and client secret. Okta: create an API token as a read-only administrator with the Help Desk Administrator role, and enter the org URL and the token. CrowdStrike Falcon: create an API client with Hosts (read, write) and Alerts (read) scopes, and enter its id and secret. NinjaOne: create a client-credentials API client with the Monitoring, Management and Control scopes, and enter its id and secret with the customer's organization id. Tactical RMM: create a user whose role is limited to the customer's client, give it an API key, and enter the server's API URL, the client id and the key. Veeam Service Provider Console: create an API key for a console user, and enter the console's REST API URL and the customer's company uid. The secret is stored encrypted and never shown again."</p>
+            <p>"Microsoft: register an app in the customer's Microsoft Entra ID with the API permissions Steward needs, grant admin consent, and enter its ids and client secret. Okta: create an API token as a read-only administrator with the Help Desk Administrator role, and enter the org URL and the token. CrowdStrike Falcon: create an API client with Hosts (read, write) and Alerts (read) scopes, and enter its id and secret. NinjaOne: create a client-credentials API client with the Monitoring, Management and Control scopes, and enter its id and secret with the customer's organization id. Tactical RMM: create a user whose role is limited to the customer's client, give it an API key, and enter the server's API URL, the client id and the key. Veeam Service Provider Console: create an API key for a console user, and enter the console's REST API URL and the customer's company uid. Datto BCDR: create API keys in the partner portal, and enter the public key and the customer's company as the portal names it, with the secret key as the secret. HaloPSA: create an API application (client ID and secret, with the read:tickets, edit:tickets and read:customers permissions), and enter the instance URL, the hosted tenant's name and the customer's client id. ConnectWise Manage: create an API member's keys, and enter the site, your company id, the public key, your integration's clientId, the customer's company record id and the service board for Steward's tickets, with the private key as the secret. Steward opens a ticket for each incident in the PSA and keeps the two in step. The secret is stored encrypted and never shown again."</p>
             <form method="post" action=action class="grid-form">
                 <Csrf token=csrf.to_owned()/>
                 <label>"Vendor" <select name="vendor">{vendors}</select></label>
                 <label>"Name" <input type="text" name="name" required maxlength="200"/></label>
-                <label>"Client secret (Microsoft, CrowdStrike, NinjaOne), API token (Okta) or API key (Tactical RMM, Veeam)" <input type="password" name="credential" required autocomplete="off"/></label>
+                <label>"Client secret (Microsoft, CrowdStrike, NinjaOne, HaloPSA), API token (Okta), API key (Tactical RMM, Veeam), secret key (Datto) or private key (ConnectWise Manage)" <input type="password" name="credential" required autocomplete="off"/></label>
                 <fieldset>
                     <legend>"Microsoft Defender for Endpoint, Microsoft Entra ID"</legend>
                     <label>"Directory (tenant) id" <input type="text" name="directory_id"/></label>
@@ -176,6 +184,28 @@ fn connect_form(tenant: &Tenant, csrf: &str) -> impl IntoView + use<> {
                     <legend>"Veeam Service Provider Console"</legend>
                     <label>"REST API URL (https://your-console:1280/api/v3/)" <input type="url" name="veeam_api_url"/></label>
                     <label>"Customer's company uid" <input type="text" name="veeam_company_uid"/></label>
+                </fieldset>
+                <fieldset>
+                    <legend>"Datto BCDR"</legend>
+                    <label>"API public key" <input type="text" name="datto_public_key"/></label>
+                    <label>"Customer's company (as the partner portal names it)" <input type="text" name="datto_client_company_name"/></label>
+                    <label>"API URL (leave empty for api.datto.com)" <input type="url" name="datto_api_url"/></label>
+                </fieldset>
+                <fieldset>
+                    <legend>"HaloPSA"</legend>
+                    <label>"Instance URL (https://your-msp.halopsa.com)" <input type="url" name="halo_instance_url"/></label>
+                    <label>"Tenant (hosted instances; leave empty on premises)" <input type="text" name="halo_tenant"/></label>
+                    <label>"API application client id" <input type="text" name="halo_client_id"/></label>
+                    <label>"Customer's client id" <input type="text" name="halo_customer_client_id" inputmode="numeric"/></label>
+                </fieldset>
+                <fieldset>
+                    <legend>"ConnectWise Manage"</legend>
+                    <label>"Site URL (https://api-na.myconnectwise.net)" <input type="url" name="cw_site_url"/></label>
+                    <label>"Company id" <input type="text" name="cw_company_id"/></label>
+                    <label>"API member's public key" <input type="text" name="cw_public_key"/></label>
+                    <label>"Integration clientId" <input type="text" name="cw_client_id"/></label>
+                    <label>"Customer's company record id" <input type="text" name="cw_customer_company_id" inputmode="numeric"/></label>
+                    <label>"Service board id" <input type="text" name="cw_board_id" inputmode="numeric"/></label>
                 </fieldset>
                 <button type="submit" class="button">"Connect"</button>
             </form>

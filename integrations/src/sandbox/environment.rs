@@ -566,9 +566,38 @@ pub struct Environment {
     /// NinjaOne's activity log of script runs.
     #[serde(default)]
     pub ninja_activities: Vec<SimActivity>,
+    /// Tickets in the MSP's PSAs (HaloPSA and ConnectWise Manage) for this customer.
+    #[serde(default)]
+    pub psa_tickets: Vec<SimTicket>,
     pub faults: Vec<Fault>,
     /// Counter for ids of records created after generation.
     pub sequence: u64,
+}
+
+/// The PSA a simulated ticket lives in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PsaSystem {
+    HaloPsa,
+    ConnectWise,
+}
+
+/// A ticket in one of the MSP's PSAs.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SimTicket {
+    pub system: PsaSystem,
+    pub id: u64,
+    pub summary: String,
+    pub details: String,
+    /// ConnectWise Manage's `externalXRef`; HaloPSA keeps none.
+    pub external_reference: Option<String>,
+    pub status_id: u32,
+    /// HaloPSA's `priority_id`, or ConnectWise Manage's severity (`High`, `Medium`, `Low`).
+    pub priority: String,
+    /// Internal notes (HaloPSA actions, ConnectWise Manage ticket notes), oldest first.
+    pub notes: Vec<String>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
 }
 
 /// A deterministic id source: SHA-256 of the tenant and a label.
@@ -886,6 +915,7 @@ impl Environment {
             machine_actions: Vec::new(),
             okta_events: Vec::new(),
             ninja_activities: Vec::new(),
+            psa_tickets: Vec::new(),
             faults: Vec::new(),
             sequence: 0,
         };
@@ -970,6 +1000,40 @@ impl Environment {
         (
             ids.secret("ninja-client")[..24].to_owned(),
             ids.secret("ninja-client-secret"),
+        )
+    }
+
+    /// The customer's client id in the MSP's HaloPSA.
+    #[must_use]
+    pub fn halo_client_id(&self) -> u32 {
+        u32::try_from(10 + Ids::new(self.tenant_id).pick("halo-client", 900)).expect("small")
+    }
+
+    /// The HaloPSA API application (client credentials) the MSP created for Steward.
+    #[must_use]
+    pub fn halo_application(&self) -> (String, String) {
+        let ids = Ids::new(self.tenant_id);
+        (
+            ids.guid("halo-application"),
+            ids.secret("halo-application-secret"),
+        )
+    }
+
+    /// The customer's company record id in the MSP's ConnectWise Manage.
+    #[must_use]
+    pub fn cw_company_record_id(&self) -> u32 {
+        u32::try_from(250 + Ids::new(self.tenant_id).pick("cw-company", 5000)).expect("small")
+    }
+
+    /// The ConnectWise Manage API member's public and private keys, and the integrator's
+    /// `clientId`.
+    #[must_use]
+    pub fn cw_api_keys(&self) -> (String, String, String) {
+        let ids = Ids::new(self.tenant_id);
+        (
+            ids.secret("cw-public-key")[..16].to_owned(),
+            ids.secret("cw-private-key")[..16].to_owned(),
+            ids.guid("cw-client-id"),
         )
     }
 

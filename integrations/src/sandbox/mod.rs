@@ -13,8 +13,11 @@
 //! change, so they survive restarts. One process owns the sandbox (the one serving HTTP).
 
 mod api;
+pub mod connectwise;
+pub mod datto;
 pub mod environment;
 pub mod falcon;
+pub mod halopsa;
 pub mod mailbox;
 pub mod ninjaone;
 pub mod odata;
@@ -111,6 +114,22 @@ pub struct SandboxCredentials {
     /// `/sandbox/veeam/api/v3/`, and the API key Steward uses.
     pub veeam_company_uid: Uuid,
     pub veeam_api_key: String,
+    /// The customer's client in the MSP's HaloPSA, served under `/sandbox/halopsa/`, and the
+    /// API application (client credentials) Steward uses.
+    pub halo_client_id: u32,
+    pub halo_application_id: String,
+    pub halo_application_secret: String,
+    /// The customer's company record in the MSP's ConnectWise Manage, served under
+    /// `/sandbox/connectwise/`, and the API member's keys and integrator `clientId`.
+    pub cw_company_record_id: u32,
+    pub cw_public_key: String,
+    pub cw_private_key: String,
+    pub cw_client_id: String,
+    /// The MSP's Datto partner API keys (one pair for every customer), served under
+    /// `/sandbox/datto/v1/`, and the customer's company as the partner portal names it.
+    pub datto_public_key: String,
+    pub datto_secret_key: String,
+    pub datto_client_company_name: String,
 }
 
 /// The vendor-side state of one simulated customer, for people and tests to check what
@@ -127,7 +146,21 @@ pub struct SandboxState {
     pub defender_alerts: usize,
     pub security_alerts: usize,
     pub sign_ins: usize,
+    /// The customer's tickets in the MSP's PSAs.
+    #[serde(default)]
+    pub tickets: Vec<TicketState>,
     pub faults: Vec<Fault>,
+}
+
+/// A ticket in one of the MSP's PSAs.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TicketState {
+    /// `halo_psa` or `connect_wise`.
+    pub system: environment::PsaSystem,
+    pub id: u64,
+    pub summary: String,
+    pub status_id: u32,
+    pub notes: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -214,6 +247,9 @@ struct Inner {
     falcon: falcon::FalconState,
     ninja: ninjaone::NinjaState,
     veeam: veeam::VeeamState,
+    halo: halopsa::HaloState,
+    connectwise: connectwise::ConnectWiseState,
+    datto: datto::DattoState,
 }
 
 impl fmt::Debug for Sandbox {
@@ -254,6 +290,9 @@ impl Sandbox {
                 falcon: falcon::FalconState::default(),
                 ninja: ninjaone::NinjaState::default(),
                 veeam: veeam::VeeamState::default(),
+                halo: halopsa::HaloState::default(),
+                connectwise: connectwise::ConnectWiseState::default(),
+                datto: datto::DattoState::default(),
             }),
         })
     }
@@ -266,6 +305,9 @@ impl Sandbox {
             .merge(ninjaone::router(self.clone()))
             .merge(tactical::router(self.clone()))
             .merge(veeam::router(self.clone()))
+            .merge(halopsa::router(self.clone()))
+            .merge(connectwise::router(self.clone()))
+            .merge(datto::router(self.clone()))
             .merge(slack::router(self.clone()))
     }
 
@@ -356,6 +398,34 @@ impl Sandbox {
         Ok(result)
     }
 
+    /// Runs `change` on an environment with the next id of a ticket in `system`: a PSA numbers
+    /// tickets across all its customers, so the id is one above every customer's tickets (and
+    /// above `first`).
+    async fn with_next_ticket_id<T>(
+        &self,
+        tenant_id: Uuid,
+        system: environment::PsaSystem,
+        first: u64,
+        change: impl FnOnce(&mut Environment, u64) -> T,
+    ) -> Result<T, SandboxError> {
+        let mut environments = self.inner.environments.lock().await;
+        let next = environments
+            .values()
+            .flat_map(|e| &e.psa_tickets)
+            .filter(|t| t.system == system)
+            .map(|t| t.id)
+            .max()
+            .unwrap_or(first)
+            .max(first)
+            + 1;
+        let environment = environments
+            .get_mut(&tenant_id)
+            .ok_or(SandboxError::NoEnvironment(tenant_id))?;
+        let result = change(environment, next);
+        self.persist(environment).await?;
+        Ok(result)
+    }
+
     async fn persist(&self, environment: &Environment) -> Result<(), SandboxError> {
         let document =
             serde_json::to_value(environment).map_err(|e| SandboxError::Store(e.to_string()))?;
@@ -413,6 +483,16 @@ fn credentials(environment: &Environment) -> SandboxCredentials {
         tactical_api_key: environment.tactical_api_key(),
         veeam_company_uid: environment.veeam_company_uid(),
         veeam_api_key: environment.veeam_api_key(),
+        halo_client_id: environment.halo_client_id(),
+        halo_application_id: environment.halo_application().0,
+        halo_application_secret: environment.halo_application().1,
+        cw_company_record_id: environment.cw_company_record_id(),
+        cw_public_key: environment.cw_api_keys().0,
+        cw_private_key: environment.cw_api_keys().1,
+        cw_client_id: environment.cw_api_keys().2,
+        datto_public_key: datto::partner_keys().0,
+        datto_secret_key: datto::partner_keys().1,
+        datto_client_company_name: environment.tenant_name.clone(),
     }
 }
 
@@ -498,6 +578,17 @@ fn state_of(environment: &Environment, now: DateTime<Utc>) -> SandboxState {
         defender_alerts: environment.defender_alerts.len(),
         security_alerts: environment.security_alerts.len(),
         sign_ins: environment.sign_ins.len(),
+        tickets: environment
+            .psa_tickets
+            .iter()
+            .map(|t| TicketState {
+                system: t.system,
+                id: t.id,
+                summary: t.summary.clone(),
+                status_id: t.status_id,
+                notes: t.notes.clone(),
+            })
+            .collect(),
         faults: environment.faults.clone(),
     }
 }

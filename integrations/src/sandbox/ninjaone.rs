@@ -123,18 +123,13 @@ struct Cursor {
 pub(super) struct NinjaState {
     tokens: Mutex<HashMap<String, Token>>,
     cursors: Mutex<HashMap<String, Cursor>>,
-    storms: Mutex<HashMap<Uuid, u32>>,
+    storms: super::throttle::Storms,
 }
 
 impl Sandbox {
     /// Makes the next `requests` NinjaOne API calls of `tenant_id` answer 429.
     pub fn throttle_ninjaone(&self, tenant_id: Uuid, requests: u32) {
-        self.inner
-            .ninja
-            .storms
-            .lock()
-            .expect("storm map poisoned")
-            .insert(tenant_id, requests);
+        self.inner.ninja.storms.start(tenant_id, requests);
     }
 }
 
@@ -270,16 +265,7 @@ fn admit_for(sandbox: &Sandbox, headers: &HeaderMap, scope: &str) -> Result<Uuid
             &format!("The token lacks the {scope} scope"),
         ));
     }
-    let mut storms = sandbox
-        .inner
-        .ninja
-        .storms
-        .lock()
-        .expect("storm map poisoned");
-    if let Some(left) = storms.get_mut(&tenant)
-        && *left > 0
-    {
-        *left -= 1;
+    if sandbox.inner.ninja.storms.hit(tenant) {
         let mut response = error(
             StatusCode::TOO_MANY_REQUESTS,
             "TOO_MANY_REQUESTS",

@@ -6,6 +6,32 @@ use std::{collections::HashMap, sync::Mutex, time::Duration};
 use tokio::time::Instant;
 use uuid::Uuid;
 
+/// Injected 429 storms, per customer: how many of its next requests a vendor refuses.
+#[derive(Debug, Default)]
+pub(super) struct Storms(Mutex<HashMap<Uuid, u32>>);
+
+impl Storms {
+    /// Refuses the next `requests` of `tenant`.
+    pub(super) fn start(&self, tenant: Uuid, requests: u32) {
+        self.0
+            .lock()
+            .expect("storm map poisoned")
+            .insert(tenant, requests);
+    }
+
+    /// Whether this request of `tenant` falls in a storm (counting it if so).
+    pub(super) fn hit(&self, tenant: Uuid) -> bool {
+        let mut storms = self.0.lock().expect("storm map poisoned");
+        match storms.get_mut(&tenant) {
+            Some(left) if *left > 0 => {
+                *left -= 1;
+                true
+            }
+            _ => false,
+        }
+    }
+}
+
 /// A simulated API, for budgets and token audiences.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]

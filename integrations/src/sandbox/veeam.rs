@@ -22,7 +22,6 @@
     reason = "helpers short-circuit with the vendor's error response, which lives for one request"
 )]
 
-use std::{collections::HashMap, sync::Mutex};
 
 use axum::{
     Json, Router,
@@ -79,18 +78,13 @@ pub(super) fn router<S: Clone + Send + Sync + 'static>(sandbox: Sandbox) -> Rout
 /// Injected storms: requests still to answer 429, per customer.
 #[derive(Debug, Default)]
 pub(super) struct VeeamState {
-    storms: Mutex<HashMap<Uuid, u32>>,
+    storms: super::throttle::Storms,
 }
 
 impl Sandbox {
     /// Makes the next `requests` console API calls of `tenant_id` answer 429.
     pub fn throttle_veeam(&self, tenant_id: Uuid, requests: u32) {
-        self.inner
-            .veeam
-            .storms
-            .lock()
-            .expect("storm map poisoned")
-            .insert(tenant_id, requests);
+        self.inner.veeam.storms.start(tenant_id, requests);
     }
 }
 
@@ -123,16 +117,7 @@ async fn admit(sandbox: &Sandbox, headers: &HeaderMap) -> Result<Uuid, Response>
             "Authorization has been denied for this request.",
         ));
     };
-    let mut storms = sandbox
-        .inner
-        .veeam
-        .storms
-        .lock()
-        .expect("storm map poisoned");
-    if let Some(left) = storms.get_mut(&tenant)
-        && *left > 0
-    {
-        *left -= 1;
+    if sandbox.inner.veeam.storms.hit(tenant) {
         return Err((
             StatusCode::TOO_MANY_REQUESTS,
             Json(json!({"errors": [{"message": "Too many requests.", "type": "transport", "code": 429, "retryAfter": 1}]})),

@@ -148,6 +148,19 @@ impl<'c, C: ConnectionTrait> IncidentReader<'c, C> {
         Ok(found)
     }
 
+    /// The ids of the tenant's open (unresolved) incidents, oldest first.
+    ///
+    /// # Errors
+    /// When the database cannot be read.
+    pub async fn open_ids(&self) -> Result<Vec<IncidentId>, StorageError> {
+        Ok(self
+            .open_and_recent()
+            .await?
+            .into_iter()
+            .map(|row| IncidentId::from_uuid(row.id))
+            .collect())
+    }
+
     async fn open_and_recent(&self) -> Result<Vec<incident::Model>, StorageError> {
         Ok(incident::Entity::find()
             .filter(incident::Column::MspId.eq(self.msp_id.as_uuid()))
@@ -244,6 +257,7 @@ pub(crate) async fn record_finding(
                 Change::new("incident.created", "incident", &incident.id).after(&incident),
             )
             .await?;
+            super::tickets::queue_sync(ctx, msp_id, tenant_id, incident.id).await?;
             (incident.id, true)
         }
     };
@@ -349,7 +363,50 @@ pub(crate) async fn update_incident(
             .after(&summary(&after)),
     )
     .await?;
+    if after.status != before.status {
+        super::tickets::queue_sync(ctx, msp_id, tenant_id, id).await?;
+    }
     Ok(after)
+}
+
+/// Follows a PSA ticket of the incident: a closed ticket resolves an open incident (its
+/// verdict left for a technician), a reopened ticket reopens a resolved one. `None` when the
+/// incident already agrees with the ticket, or no longer exists.
+pub(crate) async fn follow_ticket(
+    ctx: &WriteContext<'_>,
+    msp_id: MspId,
+    tenant_id: TenantId,
+    id: IncidentId,
+    ticket_closed: bool,
+) -> Result<Option<Incident>, StorageError> {
+    let Some(before) = IncidentReader::new(ctx.txn, msp_id, tenant_id)
+        .get(id)
+        .await?
+    else {
+        return Ok(None);
+    };
+    let status = match (ticket_closed, before.status) {
+        (true, status) if status.is_open() => IncidentStatus::Resolved,
+        (false, IncidentStatus::Resolved) => IncidentStatus::Investigating,
+        _ => return Ok(None),
+    };
+    let mut after = before.clone();
+    after.status = status;
+    if status.is_open() {
+        after.verdict = None;
+    }
+    set_status_times(&mut after, before.status, ctx.clock.now());
+    save(ctx, msp_id, tenant_id, &after).await?;
+    audit::append(
+        ctx,
+        ChainRef::Tenant { msp_id, tenant_id },
+        Change::new("incident.updated_from_ticket", "incident", &id)
+            .before(&summary(&before))
+            .after(&summary(&after)),
+    )
+    .await?;
+    super::tickets::queue_sync(ctx, msp_id, tenant_id, id).await?;
+    Ok(Some(after))
 }
 
 /// Marks an incident contained (an action took effect), unless it is further along already.
@@ -382,8 +439,8 @@ pub(crate) async fn mark_contained(
             .before(&summary(&before))
             .after(&summary(&after)),
     )
-    .await
-    .map(drop)
+    .await?;
+    super::tickets::queue_sync(ctx, msp_id, tenant_id, id).await
 }
 
 fn set_status_times(

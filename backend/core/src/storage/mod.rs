@@ -28,6 +28,7 @@ mod sandbox;
 mod scopes;
 pub mod slack;
 mod tenants;
+mod tickets;
 mod tokens;
 mod users;
 pub mod webhooks;
@@ -75,6 +76,7 @@ pub use self::{
         DEFAULT_AUTOMATION_LEVEL, NewTenant, TenantAdmin, TenantAdminError, TenantChanges,
         TenantDirectory,
     },
+    tickets::{TicketReader, TicketSeen},
     tokens::{IssuedToken, OwnTokens, TOKEN_PREFIX, TokenDirectory, TokenRevokeError},
     users::{NewUser, UserAdmin, UserAdminError, UserChanges, UserDirectory, normalize_email},
     work::{TenantWork, WorkError},

@@ -333,6 +333,19 @@ impl<'c, C: ConnectionTrait> TenantScope<'c, C> {
         ))
     }
 
+    /// The tenant's incident tickets in its PSAs.
+    ///
+    /// # Errors
+    /// [`Forbidden`] without the permission to read incidents.
+    pub fn incident_tickets(&self) -> Result<super::TicketReader<'c, C>, Forbidden> {
+        self.require(Permission::ReadIncidents)?;
+        Ok(super::TicketReader::new(
+            self.conn,
+            self.tenant.msp_id,
+            self.tenant.id,
+        ))
+    }
+
     /// The tenant's entity risk scores.
     ///
     /// # Errors

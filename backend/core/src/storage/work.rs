@@ -11,7 +11,7 @@ use steward_domain::{
     access::Permission,
     actions::{Action, ApprovalTiming, ApproverSide},
     guardrails::{AutomationHalt, MaintenanceSchedule},
-    incidents::{EntityKey, Incident, IncidentUpdate},
+    incidents::{EntityKey, Incident, IncidentStatus, IncidentTicket, IncidentUpdate},
     risk::RiskScore,
     tenancy::{Role, Tenant},
 };
@@ -25,6 +25,7 @@ use super::{
     incidents::{self, IncidentUpdateError, Recorded},
     locks::{self, Lock},
     slack,
+    tickets::{self, TicketReader, TicketSeen},
 };
 use crate::{
     access::Forbidden,
@@ -229,6 +230,57 @@ impl<'a> TenantWork<'a> {
         &self,
     ) -> Result<Option<steward_domain::actions::TenantPolicy>, StorageError> {
         super::policies::find(self.ctx.txn, self.tenant.msp_id, self.tenant.id).await
+    }
+
+    /// The tenant's incident tickets in its PSAs.
+    #[must_use]
+    pub fn tickets(&self) -> TicketReader<'a, sea_orm::DatabaseTransaction> {
+        TicketReader::new(self.ctx.txn, self.tenant.msp_id, self.tenant.id)
+    }
+
+    /// Records an incident's ticket as the PSA showed it and the incident status both now
+    /// agree on. Steward only.
+    ///
+    /// # Errors
+    /// [`WorkError::Forbidden`] for users.
+    pub async fn record_ticket(
+        &self,
+        incident_id: IncidentId,
+        integration_id: steward_domain::IntegrationId,
+        seen: &TicketSeen,
+        synced: IncidentStatus,
+    ) -> Result<IncidentTicket, WorkError> {
+        self.require_steward()?;
+        Ok(tickets::record(
+            self.ctx,
+            self.tenant.msp_id,
+            self.tenant.id,
+            incident_id,
+            integration_id,
+            seen,
+            synced,
+        )
+        .await?)
+    }
+
+    /// Resolves or reopens an incident as its PSA ticket was closed or reopened. Steward only.
+    ///
+    /// # Errors
+    /// [`WorkError::Forbidden`] for users.
+    pub async fn follow_ticket(
+        &self,
+        incident_id: IncidentId,
+        ticket_closed: bool,
+    ) -> Result<Option<Incident>, WorkError> {
+        self.require_steward()?;
+        Ok(incidents::follow_ticket(
+            self.ctx,
+            self.tenant.msp_id,
+            self.tenant.id,
+            incident_id,
+            ticket_closed,
+        )
+        .await?)
     }
 
     /// Changes an incident's status, assignee or verdict.

@@ -105,9 +105,9 @@ async fn connect_slack(
 }
 
 /// Gives every demo tenant a simulated customer and integrations with its Defender for
-/// Endpoint, Microsoft Graph, the MSP's NinjaOne and Veeam Service Provider Console (and Okta
-/// for one customer, CrowdStrike Falcon and Tactical RMM for another), pointed at the sandbox on
-/// this listener.
+/// Endpoint, Microsoft Graph, the MSP's NinjaOne, Veeam Service Provider Console and HaloPSA
+/// (and Okta and Datto BCDR for one customer; CrowdStrike Falcon, Tactical RMM and ConnectWise Manage instead of
+/// HaloPSA for another), pointed at the sandbox on this listener.
 pub(crate) async fn connect_sandbox(
     config: &Config,
     storage: &Storage,
@@ -159,13 +159,52 @@ pub(crate) async fn connect_sandbox(
             }),
             credentials.veeam_api_key.clone(),
         ));
+        // The MSP tracks its work in HaloPSA, each customer a client; the customers it took
+        // over with another MSP stay in that MSP's ConnectWise Manage.
+        if tenant.slug.as_str() == FALCON_TENANT {
+            connections.push((
+                Vendor::ConnectWiseManage,
+                serde_json::json!({
+                    "site_url": format!("{base}connectwise/"),
+                    "company_id": steward_integrations::sandbox::connectwise::COMPANY_ID,
+                    "public_key": credentials.cw_public_key,
+                    "client_id": credentials.cw_client_id,
+                    "customer_company_id": credentials.cw_company_record_id,
+                    "board_id": steward_integrations::sandbox::connectwise::BOARD_ID,
+                }),
+                credentials.cw_private_key.clone(),
+            ));
+        } else {
+            connections.push((
+                Vendor::HaloPsa,
+                serde_json::json!({
+                    "instance_url": format!("{base}halopsa/"),
+                    "tenant": steward_integrations::sandbox::halopsa::TENANT,
+                    "client_id": credentials.halo_application_id,
+                    "customer_client_id": credentials.halo_client_id,
+                }),
+                credentials.halo_application_secret.clone(),
+            ));
+        }
         // Two customers run a second tool of a category, so both vendors of it are shown.
         match tenant.slug.as_str() {
-            OKTA_TENANT => connections.push((
-                Vendor::Okta,
-                serde_json::json!({"org_url": format!("{base}okta/{}", credentials.okta_org)}),
-                credentials.okta_api_token.clone(),
-            )),
+            OKTA_TENANT => {
+                connections.push((
+                    Vendor::Okta,
+                    serde_json::json!({"org_url": format!("{base}okta/{}", credentials.okta_org)}),
+                    credentials.okta_api_token.clone(),
+                ));
+                // Its file server is imaged by a Datto SIRIS appliance as well.
+                connections.push((
+                    Vendor::DattoBcdr,
+                    serde_json::json!({
+                        "api_url": format!("{base}datto/v1/"),
+                        "public_key": credentials.datto_public_key,
+                        "client_company_name": credentials.datto_client_company_name,
+                    }),
+                    credentials.datto_secret_key.clone(),
+                ));
+            }
             FALCON_TENANT => {
                 connections.push((
                     Vendor::CrowdStrikeFalcon,

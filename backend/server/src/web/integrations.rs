@@ -146,6 +146,32 @@ pub struct ConnectForm {
     veeam_api_url: String,
     #[serde(default)]
     veeam_company_uid: String,
+    #[serde(default)]
+    datto_api_url: String,
+    #[serde(default)]
+    datto_public_key: String,
+    #[serde(default)]
+    datto_client_company_name: String,
+    #[serde(default)]
+    halo_instance_url: String,
+    #[serde(default)]
+    halo_tenant: String,
+    #[serde(default)]
+    halo_client_id: String,
+    #[serde(default)]
+    halo_customer_client_id: String,
+    #[serde(default)]
+    cw_site_url: String,
+    #[serde(default)]
+    cw_company_id: String,
+    #[serde(default)]
+    cw_public_key: String,
+    #[serde(default)]
+    cw_client_id: String,
+    #[serde(default)]
+    cw_customer_company_id: String,
+    #[serde(default)]
+    cw_board_id: String,
 }
 
 impl ConnectForm {
@@ -173,13 +199,44 @@ impl ConnectForm {
                 ("api_url", &self.veeam_api_url),
                 ("company_uid", &self.veeam_company_uid),
             ],
+            Vendor::DattoBcdr => &[
+                ("api_url", &self.datto_api_url),
+                ("public_key", &self.datto_public_key),
+                ("client_company_name", &self.datto_client_company_name),
+            ],
+            Vendor::HaloPsa => &[
+                ("instance_url", &self.halo_instance_url),
+                ("tenant", &self.halo_tenant),
+                ("client_id", &self.halo_client_id),
+            ],
+            Vendor::ConnectWiseManage => &[
+                ("site_url", &self.cw_site_url),
+                ("company_id", &self.cw_company_id),
+                ("public_key", &self.cw_public_key),
+                ("client_id", &self.cw_client_id),
+            ],
         };
         let mut settings = serde_json::json!({});
         for (key, value) in fields {
-            let required = matches!(
-                *key,
-                "directory_id" | "client_id" | "org_url" | "api_url" | "company_uid"
-            );
+            // Sent even when empty, so the vendor's help names what is missing; optional
+            // fields are left out and take their defaults.
+            let required = match (vendor, *key) {
+                (Vendor::DattoBcdr, "api_url") | (Vendor::NinjaOne, "instance_url") => false,
+                (
+                    _,
+                    "directory_id"
+                    | "client_id"
+                    | "org_url"
+                    | "api_url"
+                    | "company_uid"
+                    | "instance_url"
+                    | "site_url"
+                    | "company_id"
+                    | "public_key"
+                    | "client_company_name",
+                ) => true,
+                _ => false,
+            };
             if required || !value.trim().is_empty() {
                 settings[*key] = serde_json::json!(value.trim());
             }
@@ -197,6 +254,13 @@ impl ConnectForm {
                 settings["organization_id"] = number(&self.ninja_organization_id);
             }
             Vendor::TacticalRmm => settings["client_id"] = number(&self.tactical_client_id),
+            Vendor::HaloPsa => {
+                settings["customer_client_id"] = number(&self.halo_customer_client_id);
+            }
+            Vendor::ConnectWiseManage => {
+                settings["customer_company_id"] = number(&self.cw_customer_company_id);
+                settings["board_id"] = number(&self.cw_board_id);
+            }
             _ => {}
         }
         settings

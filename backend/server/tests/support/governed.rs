@@ -340,7 +340,7 @@ impl Loop {
     /// Synchronizes every integration now, so the inventory holds the sandbox's devices and
     /// identities.
     /// The tenant's simulated customer's credentials.
-    async fn credentials(&self) -> SandboxCredentials {
+    pub async fn credentials(&self) -> SandboxCredentials {
         self.app
             .sandbox
             .as_ref()
@@ -429,6 +429,44 @@ impl Loop {
                 "company_uid": credentials.veeam_company_uid,
             },
             "credential": credentials.veeam_api_key,
+        }))
+        .await
+    }
+
+    /// Connects the MSP's simulated HaloPSA for the tenant's client; returns the integration.
+    pub async fn connect_halopsa(&self) -> Value {
+        let credentials = self.credentials().await;
+        self.connect(&json!({
+            "vendor": "halopsa",
+            "name": "HaloPSA",
+            "settings": {
+                "instance_url": self.app.url("/sandbox/halopsa/"),
+                "tenant": steward_integrations::sandbox::halopsa::TENANT,
+                "client_id": credentials.halo_application_id,
+                "customer_client_id": credentials.halo_client_id,
+            },
+            "credential": credentials.halo_application_secret,
+        }))
+        .await
+    }
+
+    /// Connects the MSP's simulated ConnectWise Manage for the tenant's company; returns the
+    /// integration.
+    pub async fn connect_connectwise(&self) -> Value {
+        use steward_integrations::sandbox::connectwise::{BOARD_ID, COMPANY_ID};
+        let credentials = self.credentials().await;
+        self.connect(&json!({
+            "vendor": "connectwise_manage",
+            "name": "ConnectWise Manage",
+            "settings": {
+                "site_url": self.app.url("/sandbox/connectwise/"),
+                "company_id": COMPANY_ID,
+                "public_key": credentials.cw_public_key,
+                "client_id": credentials.cw_client_id,
+                "customer_company_id": credentials.cw_company_record_id,
+                "board_id": BOARD_ID,
+            },
+            "credential": credentials.cw_private_key,
         }))
         .await
     }

@@ -15,6 +15,7 @@ pub mod event;
 pub mod finding;
 pub mod identity;
 pub mod incident;
+pub mod incident_ticket;
 pub mod integration;
 pub mod maintenance_schedule;
 pub mod membership;

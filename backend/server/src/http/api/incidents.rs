@@ -7,7 +7,7 @@ use steward_core::storage::{IncidentUpdateError, WorkError};
 use steward_domain::{
     IncidentId, TenantId,
     actions::Action,
-    incidents::{Incident, IncidentStatus, IncidentUpdate},
+    incidents::{Incident, IncidentStatus, IncidentTicket, IncidentUpdate},
     risk::RiskScore,
 };
 use utoipa::ToSchema;
@@ -42,12 +42,13 @@ list_body!(
     RiskScore
 );
 
-/// An incident with the actions taken in it.
+/// An incident with the actions taken in it and its tickets in the tenant's PSAs.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct IncidentDetail {
     #[serde(flatten)]
     pub incident: Incident,
     pub actions: Vec<Action>,
+    pub tickets: Vec<IncidentTicket>,
 }
 
 /// Which incidents to list.
@@ -144,7 +145,12 @@ async fn get_incident(
     } else {
         Vec::new()
     };
-    Ok(Json(IncidentDetail { incident, actions }))
+    let tickets = scope.incident_tickets()?.of_incident(incident_id).await?;
+    Ok(Json(IncidentDetail {
+        incident,
+        actions,
+        tickets,
+    }))
 }
 
 /// Works an incident (MSP admins and technicians): its status (`new`, `investigating`,
