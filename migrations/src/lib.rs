@@ -33,6 +33,7 @@ mod m20261130_000009_add_device_conflicts;
 mod m20261201_000001_add_device_hardware_keys;
 mod m20261201_000002_create_webhook_receipts;
 mod m20261202_000001_create_incident_tickets;
+mod m20261202_000002_create_webhook_subscriptions;
 
 /// Applies Steward's migrations in order.
 #[derive(Debug)]
@@ -62,6 +63,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000001_add_device_hardware_keys::Migration),
             Box::new(m20261201_000002_create_webhook_receipts::Migration),
             Box::new(m20261202_000001_create_incident_tickets::Migration),
+            Box::new(m20261202_000002_create_webhook_subscriptions::Migration),
         ]
     }
 

@@ -58,6 +58,10 @@ pub(crate) async fn handle(job: Job, shared: Data<Shared>) -> Result<(), BoxDynE
             tenant_id,
             incident_id,
         } => crate::tickets::sync_incident(&shared, tenant_id, incident_id).await,
+        Job::DeliverWebhook {
+            tenant_id,
+            delivery_id,
+        } => crate::webhooks::deliver(&shared, tenant_id, &delivery_id).await,
     };
     if let Err(error) = &outcome {
         tracing::warn!(job = name, %tenant, %error, "job failed; it will run again");

@@ -15,6 +15,7 @@ mod queue;
 mod relay;
 mod schedule;
 mod tickets;
+mod webhooks;
 
 use std::{sync::Arc, time::Duration};
 

@@ -3,7 +3,7 @@
 
 use steward_core::{
     jobs::Job,
-    storage::{Deployment, Settled},
+    storage::{Deployment, Settled, outbound_webhooks},
 };
 use tokio::sync::watch;
 
@@ -33,8 +33,43 @@ pub(crate) async fn run(shared: Shared, mut queue: JobQueue, mut stop: watch::Re
             sweep(&shared, &mut queue).await;
         }
         settle_approvals(&shared).await;
+        hand_out_due_deliveries(&shared, &mut queue).await;
     }
 }
+
+/// Hands webhook deliveries due for another attempt to the workers.
+async fn hand_out_due_deliveries(shared: &Shared, queue: &mut JobQueue) {
+    let claimed = async {
+        let txn = shared.storage.begin().await?;
+        let claimed =
+            outbound_webhooks::claim_due(&txn, shared.clock.now(), DUE_DELIVERIES_PER_ROUND)
+                .await?;
+        txn.commit().await?;
+        Ok::<_, steward_core::StorageError>(claimed)
+    }
+    .await;
+    let claimed = match claimed {
+        Ok(claimed) => claimed,
+        Err(error) => {
+            tracing::warn!(%error, "cannot look for webhook deliveries to retry");
+            return;
+        }
+    };
+    for (tenant_id, delivery_id) in claimed {
+        if let Err(error) = queue
+            .push(Job::DeliverWebhook {
+                tenant_id,
+                delivery_id,
+            })
+            .await
+        {
+            tracing::warn!(%error, "cannot hand a webhook delivery to a worker");
+        }
+    }
+}
+
+/// Deliveries handed out per scheduler round; the rest wait for the next.
+const DUE_DELIVERIES_PER_ROUND: u64 = 200;
 
 /// Escalates approval requests unanswered past their escalation time and expires those past
 /// their expiry (rejecting the action). Each is a compare-and-set, so several workers doing

@@ -51,6 +51,11 @@ pub enum Job {
         tenant_id: TenantId,
         incident_id: IncidentId,
     },
+    /// Post one outbound webhook delivery (an attempt; failures are rescheduled).
+    DeliverWebhook {
+        tenant_id: TenantId,
+        delivery_id: String,
+    },
 }
 
 impl Job {
@@ -62,7 +67,8 @@ impl Job {
             | Job::Advance { tenant_id, .. }
             | Job::RequestApproval { tenant_id, .. }
             | Job::UpdateSlack { tenant_id, .. }
-            | Job::SyncTickets { tenant_id, .. } => *tenant_id,
+            | Job::SyncTickets { tenant_id, .. }
+            | Job::DeliverWebhook { tenant_id, .. } => *tenant_id,
         }
     }
 
@@ -76,6 +82,7 @@ impl Job {
             Job::RequestApproval { .. } => "request_approval",
             Job::UpdateSlack { .. } => "update_slack",
             Job::SyncTickets { .. } => "sync_tickets",
+            Job::DeliverWebhook { .. } => "deliver_webhook",
         }
     }
 }

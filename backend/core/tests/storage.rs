@@ -16,7 +16,7 @@ use steward_domain::{
 };
 use steward_testkit::{TestDatabase, World};
 
-const EXPECTED_MIGRATIONS: [&str; 20] = [
+const EXPECTED_MIGRATIONS: [&str; 21] = [
     "m20261123_000001_create_tenancy",
     "m20261123_000002_create_audit_entries",
     "m20261123_000003_protect_audit_chain",
@@ -37,9 +37,10 @@ const EXPECTED_MIGRATIONS: [&str; 20] = [
     "m20261201_000001_add_device_hardware_keys",
     "m20261201_000002_create_webhook_receipts",
     "m20261202_000001_create_incident_tickets",
+    "m20261202_000002_create_webhook_subscriptions",
 ];
 
-const TABLES: [&str; 29] = [
+const TABLES: [&str; 31] = [
     "msps",
     "tenants",
     "automation_halts",
@@ -64,6 +65,8 @@ const TABLES: [&str; 29] = [
     "events",
     "incidents",
     "incident_tickets",
+    "webhook_subscriptions",
+    "webhook_deliveries",
     "findings",
     "risk_scores",
     "actions",

@@ -20,6 +20,7 @@ pub mod reports;
 pub mod risk;
 pub mod slug;
 pub mod tenancy;
+pub mod webhooks;
 
 pub use ids::{
     ActionId, ApiTokenId, AuditEntryId, IncidentId, IntegrationId, MspId, SessionId, TenantId,

@@ -446,6 +446,16 @@ async fn the_openapi_document_describes_every_route() {
         ("delete", "/api/v1/msp/slack"),
         ("post", "/api/v1/kill-switch"),
         ("delete", "/api/v1/kill-switch"),
+        ("get", "/api/v1/msp/webhooks"),
+        ("post", "/api/v1/msp/webhooks"),
+        ("get", "/api/v1/msp/webhooks/{subscription_id}"),
+        ("patch", "/api/v1/msp/webhooks/{subscription_id}"),
+        ("delete", "/api/v1/msp/webhooks/{subscription_id}"),
+        ("get", "/api/v1/msp/webhooks/{subscription_id}/deliveries"),
+        (
+            "post",
+            "/api/v1/msp/webhooks/{subscription_id}/deliveries/{delivery_id}/redeliver",
+        ),
     ];
     let mut documented = Vec::new();
     for (path, item) in doc["paths"].as_object().unwrap() {

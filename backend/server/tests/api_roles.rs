@@ -13,7 +13,10 @@ use steward_core::{
         Decided,
         input::{ActionInput, AuthorityInput, ProposerInput, RiskInput, TargetInput, TenantInput},
     },
-    storage::{ActionUpdate, Deployment, NewIntegration, Proposal, TenantWork},
+    storage::{
+        ActionUpdate, Deployment, NewIntegration, Proposal, TenantWork,
+        outbound_webhooks::{NewSubscription, WebhookReader},
+    },
 };
 use steward_domain::{
     ActionId, IncidentId, IntegrationId,
@@ -24,6 +27,7 @@ use steward_domain::{
     incidents::FindingSource,
     observations::{ObservedDevice, ObservedInventory, Vendor},
     tenancy::{Role, RoleSide, Tenant},
+    webhooks::WebhookEvent,
 };
 use steward_testkit::{TestDatabase, World, tamper::audit_entry_count};
 use support::{TestApp, test_secrets};
@@ -75,7 +79,12 @@ fn expectation(operation_id: &str) -> (&'static [Role], StatusCode) {
         | "release_tenant_kill_switch"
         | "release_msp_kill_switch" => (ADMIN, forbidden),
         "pull_tenant_kill_switch" => (&[MspAdmin, Technician, CustomerOwner], forbidden),
-        "get_slack" => (&[MspAdmin, Technician, Auditor], forbidden),
+        "get_slack" | "list_subscriptions" | "get_subscription" | "list_deliveries" => {
+            (&[MspAdmin, Technician, Auditor], forbidden)
+        }
+        "create_subscription" | "update_subscription" | "remove_subscription" | "redeliver" => {
+            (ADMIN, forbidden)
+        }
         "connect_slack" | "disconnect_slack" => (ADMIN, forbidden),
         "pull_msp_kill_switch" => (&[MspAdmin, Technician], forbidden),
         // Each side answers its own approvals (see `seed_response`).
@@ -115,6 +124,11 @@ fn body_for(operation_id: &str, role: Role) -> Option<Value> {
             "client_secret": "not-a-real-secret",
         })),
         "update_integration" => Some(json!({ "name": "Defender (renamed)" })),
+        "create_subscription" => Some(json!({
+            "url": format!("https://hooks.example.com/{unique}"),
+            "events": ["incident.created", "action.executed"],
+        })),
+        "update_subscription" => Some(json!({ "description": format!("renamed by {unique}") })),
         "update_incident" => Some(json!({ "status": "investigating" })),
         "set_tenant_policy" => Some(json!({ "source": OWN_POLICY })),
         "set_maintenance" => Some(json!({
@@ -344,9 +358,34 @@ fn order(operation_id: &str) -> u8 {
         | "remove_maintenance"
         | "release_tenant_kill_switch"
         | "release_msp_kill_switch"
-        | "disconnect_slack" => 1,
+        | "disconnect_slack"
+        | "remove_subscription" => 1,
         _ => 0,
     }
+}
+
+/// A webhook subscription of the tenant's MSP to its incidents, so the seeded incident has a
+/// delivery.
+async fn seed_subscription(world: &World, tenant: &Tenant) -> uuid::Uuid {
+    let txn = world.storage.begin().await.unwrap();
+    let deployment = Deployment::new(&txn);
+    let ctx = deployment.write_context(&world.clock, &world.keys, World::actor());
+    let secrets = test_secrets();
+    let (subscription, _) = ctx
+        .operate_msp(tenant.msp_id)
+        .webhooks(&secrets)
+        .create(NewSubscription {
+            url: "https://hooks.example.com/steward".to_owned(),
+            description: String::new(),
+            events: vec![WebhookEvent::IncidentCreated],
+            tenant_id: None,
+            allow_private_network: false,
+        })
+        .await
+        .unwrap();
+    drop(ctx);
+    txn.commit().await.unwrap();
+    subscription.id
 }
 
 /// An integration of `tenant` whose vendor cannot be reached.
@@ -398,7 +437,14 @@ async fn check_role(role: Role) {
         .unwrap()[0]
         .id;
     let integration = create_integration(&world, &acme).await;
+    let subscription = seed_subscription(&world, &acme).await;
     let seeded = seed_response(&world, &acme, integration, role).await;
+    let delivery = WebhookReader::new(world.storage.conn(), msp.id)
+        .deliveries(subscription, 1)
+        .await
+        .unwrap()
+        .remove(0)
+        .id;
     let app = TestApp::for_world_with_sandbox(&world, test_secrets()).await;
 
     let mut operations: Vec<_> = app
@@ -420,6 +466,8 @@ async fn check_role(role: Role) {
             ("scenario", "malware-laptop".to_owned()),
             ("incident_id", seeded.incident.to_string()),
             ("batch_id", seeded.batch.to_string()),
+            ("subscription_id", subscription.to_string()),
+            ("delivery_id", delivery.clone()),
             (
                 "action_id",
                 match operation.id.as_str() {
@@ -489,6 +537,11 @@ async fn operational_routes_need_no_credential_and_api_routes_do() {
             ("incident_id", "0194f3a2-7b1c-7d3e-9f00-1234567890ac".into()),
             ("action_id", "0194f3a2-7b1c-7d3e-9f00-1234567890ad".into()),
             ("batch_id", "0194f3a2-7b1c-7d3e-9f00-1234567890ae".into()),
+            (
+                "subscription_id",
+                "0194f3a2-7b1c-7d3e-9f00-1234567890af".into(),
+            ),
+            ("delivery_id", "msg_0".into()),
         ]);
         let (status, answer) = app.call(operation.method.clone(), &path, None, None).await;
         if operation.authenticated {

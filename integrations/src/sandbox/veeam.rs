@@ -22,7 +22,6 @@
     reason = "helpers short-circuit with the vendor's error response, which lives for one request"
 )]
 
-
 use axum::{
     Json, Router,
     extract::{Path, RawQuery, State},

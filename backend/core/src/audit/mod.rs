@@ -141,6 +141,9 @@ pub(crate) async fn append(
     chain: ChainRef,
     change: Change,
 ) -> Result<AuditEntry, StorageError> {
+    // A change that is a subscribable event is delivered to the MSP's webhooks if, and only
+    // if, this transaction commits.
+    crate::storage::outbound_webhooks::emit(ctx, chain, &change).await?;
     let txn = ctx.txn;
     let chain_id = chain.chain_id();
     if txn.get_database_backend() == DbBackend::Postgres {

@@ -305,14 +305,8 @@ impl<'a> IntegrationAdmin<'a> {
         &self,
         id: IntegrationId,
     ) -> Result<SecretString, IntegrationAdminError> {
-        use base64::Engine;
         let row = self.existing(id).await?;
-        let mut key = [0u8; 32];
-        getrandom::fill(&mut key).map_err(|e| StorageError::corrupt("randomness", &e))?;
-        let secret = SecretString::from(format!(
-            "whsec_{}",
-            base64::engine::general_purpose::STANDARD.encode(key)
-        ));
+        let secret = super::webhooks::new_signing_secret()?;
         let replaced = row.sealed_webhook_secret.is_some();
         let mut active = row.into_active_model();
         active.sealed_webhook_secret = Set(Some(

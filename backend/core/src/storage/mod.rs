@@ -21,6 +21,7 @@ mod integrations;
 mod inventory;
 mod locks;
 mod msps;
+pub mod outbound_webhooks;
 mod pagination;
 mod policies;
 mod risk_scores;

@@ -486,6 +486,12 @@ impl<'a> MspAdmin<'a> {
         IntegrationAdmin::new(self.ctx, self.msp_id, tenant_id, secrets)
     }
 
+    /// The MSP's outbound webhook subscriptions.
+    #[must_use]
+    pub fn webhooks(&self, secrets: &'a SecretBox) -> super::outbound_webhooks::WebhookAdmin<'a> {
+        super::outbound_webhooks::WebhookAdmin::new(self.ctx, self.msp_id, secrets)
+    }
+
     /// Sets one of this MSP's tenants' own authority policy, after checking it compiles and
     /// decides.
     ///

@@ -19,6 +19,17 @@ use crate::{
     secrets::{OpenError, SecretBox},
 };
 
+/// A new Standard Webhooks signing secret: `whsec_` and 32 random bytes in base64.
+pub(crate) fn new_signing_secret() -> Result<SecretString, StorageError> {
+    use base64::Engine;
+    let mut key = [0u8; 32];
+    getrandom::fill(&mut key).map_err(|e| StorageError::corrupt("randomness", &e))?;
+    Ok(SecretString::from(format!(
+        "whsec_{}",
+        base64::engine::general_purpose::STANDARD.encode(key)
+    )))
+}
+
 /// Where an integration's webhook messages go.
 #[derive(Debug)]
 pub struct WebhookEndpoint {

@@ -572,13 +572,22 @@ impl Loop {
         state
     }
 
+    /// The actions of the MSP's own audit chain (users, settings, webhooks).
+    pub async fn audit_actions_of_msp(&self) -> Vec<String> {
+        self.audit_actions_at("/api/v1/audit").await
+    }
+
     pub async fn audit_actions(&self) -> Vec<String> {
+        self.audit_actions_at(&self.path("audit")).await
+    }
+
+    async fn audit_actions_at(&self, base: &str) -> Vec<String> {
         let mut actions = Vec::new();
         let mut cursor: Option<String> = None;
         loop {
             let path = match &cursor {
-                Some(c) => self.path(&format!("audit?limit=200&cursor={c}")),
-                None => self.path("audit?limit=200"),
+                Some(c) => format!("{base}?limit=200&cursor={c}"),
+                None => format!("{base}?limit=200"),
             };
             let (status, page) = self.call(Method::GET, &path, &self.admin, None).await;
             assert_eq!(status, StatusCode::OK, "{page}");

@@ -32,4 +32,6 @@ pub mod tenant;
 pub mod tenant_policy;
 pub mod user;
 pub mod user_identity;
+pub mod webhook_delivery;
 pub mod webhook_receipt;
+pub mod webhook_subscription;

@@ -21,6 +21,7 @@ mod slack;
 mod tenants;
 mod tokens;
 mod users;
+mod webhook_subscriptions;
 
 use utoipa::{
     Modify, OpenApi,
@@ -54,6 +55,7 @@ use crate::state::AppState;
         (name = "reports", description = "Outcome reports as JSON or PDF"),
         (name = "policies", description = "A tenant's own authority policy"),
         (name = "sandbox", description = "Simulated vendors for demos and trials"),
+        (name = "webhooks", description = "Outbound webhooks: URLs subscribed to Steward's events, signed per Standard Webhooks"),
         (name = "operations", description = "Health, readiness and metrics"),
     )
 )]
@@ -99,4 +101,5 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .merge(reports::routes())
         .merge(policies::routes())
         .merge(sandbox::routes())
+        .merge(webhook_subscriptions::routes())
 }

@@ -1,0 +1,135 @@
+//! Outbound webhook deliveries: one attempt per job, signed per Standard Webhooks (`webhook-id`,
+//! `webhook-timestamp`, `webhook-signature`), posted only to the addresses the target's name
+//! resolves to when they were checked — so a name that turns private between the check and the
+//! request (DNS rebinding) reaches nothing. A failed attempt is rescheduled by the storage
+//! layer; the scheduler hands it out again when it is due.
+
+use std::{net::SocketAddr, time::Duration};
+
+use steward_core::storage::{
+    Deployment,
+    outbound_webhooks::{self, Attempt, Outgoing},
+};
+use steward_domain::TenantId;
+use steward_integrations::{http::install_tls_provider, standard_webhooks};
+
+use crate::{
+    Shared,
+    handlers::{JobError, steward_actor},
+};
+
+/// How long a receiver has to answer.
+const TIMEOUT: Duration = Duration::from_secs(10);
+
+/// `Job::DeliverWebhook`: one attempt of a delivery still pending.
+///
+/// # Errors
+/// When the database fails (the job runs again); a failing receiver is an outcome.
+pub(crate) async fn deliver(
+    shared: &Shared,
+    tenant_id: TenantId,
+    delivery_id: &str,
+) -> Result<(), JobError> {
+    let Some(outgoing) =
+        outbound_webhooks::outgoing(shared.storage.conn(), &shared.secrets, delivery_id)
+            .await
+            .map_err(JobError::from)?
+    else {
+        return Ok(());
+    };
+    let attempt = attempt(shared, &outgoing).await;
+    let txn = shared.storage.begin().await.map_err(JobError::from)?;
+    let deployment = Deployment::new(&txn);
+    let ctx = deployment.write_context(
+        shared.clock.as_ref(),
+        &shared.keys,
+        steward_actor("deliver_webhook"),
+    );
+    let recorded = outbound_webhooks::record_attempt(&ctx, delivery_id, &attempt)
+        .await
+        .map_err(JobError::from)?;
+    drop(ctx);
+    txn.commit().await.map_err(JobError::from)?;
+    if let Some(delivery) = recorded {
+        tracing::info!(
+            %tenant_id,
+            delivery = %delivery.id,
+            event = delivery.event.as_str(),
+            status = delivery.status.as_str(),
+            attempts = delivery.attempts,
+            "webhook delivery attempted"
+        );
+    }
+    Ok(())
+}
+
+async fn attempt(shared: &Shared, outgoing: &Outgoing) -> Attempt {
+    let failed = |error: String| Attempt::Failed {
+        status: None,
+        error,
+    };
+    let Ok(body) = serde_json::to_vec(&outgoing.delivery.payload) else {
+        return failed("the payload does not serialize".to_owned());
+    };
+    let timestamp = shared.clock.now().timestamp();
+    let Some(signature) = standard_webhooks::sign(
+        secrecy::ExposeSecret::expose_secret(&outgoing.secret),
+        &outgoing.delivery.id,
+        timestamp,
+        &body,
+    ) else {
+        return failed("the signing secret is unusable".to_owned());
+    };
+    let url = &outgoing.url;
+    let (Some(host), Some(port)) = (url.host_str(), url.port_or_known_default()) else {
+        return failed("the URL has no host".to_owned());
+    };
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    let addresses: Vec<SocketAddr> = match tokio::net::lookup_host((host, port)).await {
+        Ok(found) => found.collect(),
+        Err(error) => return failed(format!("{host} does not resolve: {error}")),
+    };
+    if addresses.is_empty() {
+        return failed(format!("{host} has no address"));
+    }
+    if !outgoing.allow_private_network
+        && let Some(private) = addresses
+            .iter()
+            .find(|a| !outbound_webhooks::is_public(a.ip()))
+    {
+        return failed(format!(
+            "{host} resolves to {}, which is not a public address",
+            private.ip()
+        ));
+    }
+    install_tls_provider();
+    let client = match reqwest::Client::builder()
+        .user_agent(concat!("Steward-Webhooks/", env!("CARGO_PKG_VERSION")))
+        .timeout(TIMEOUT)
+        .redirect(reqwest::redirect::Policy::none())
+        .resolve_to_addrs(host, &addresses)
+        .build()
+    {
+        Ok(client) => client,
+        Err(error) => return failed(error.to_string()),
+    };
+    let sent = client
+        .post(url.clone())
+        .header(reqwest::header::CONTENT_TYPE, "application/json")
+        .header("webhook-id", &outgoing.delivery.id)
+        .header("webhook-timestamp", timestamp.to_string())
+        .header("webhook-signature", signature)
+        .body(body)
+        .send()
+        .await;
+    match sent {
+        Ok(response) if response.status().is_success() => {
+            Attempt::Delivered(response.status().as_u16())
+        }
+        Ok(response) => Attempt::Failed {
+            status: Some(response.status().as_u16()),
+            error: format!("the receiver answered HTTP {}", response.status()),
+        },
+        Err(error) => failed(format!("the receiver could not be reached: {error}")),
+    }
+}
