@@ -172,6 +172,17 @@ pub struct SignIn<'a> {
     pub coordinates: Option<(f64, f64)>,
     pub application: Option<&'a str>,
     pub risk_level: Option<&'a str>,
+    /// The device signed in from, when the identity provider knows it: its id there (the
+    /// Microsoft Entra device id), its name, and whether a management tool manages it.
+    pub device: Option<SignInDevice<'a>>,
+}
+
+/// The device of a sign-in.
+#[derive(Debug, Clone, Copy)]
+pub struct SignInDevice<'a> {
+    pub uid: &'a str,
+    pub name: &'a str,
+    pub managed: bool,
 }
 
 /// An OCSF Authentication event (class 3002), activity Logon.
@@ -226,7 +237,33 @@ pub fn authentication(s: &SignIn<'_>) -> Value {
         }
         event["src_endpoint"] = endpoint;
     }
+    if let Some(device) = s.device.filter(|d| !d.uid.is_empty()) {
+        // type_id 0: unknown; the identity provider does not say what kind of device it is.
+        let mut value = json!({"type_id": 0, "uid": device.uid, "is_managed": device.managed});
+        if !device.name.is_empty() {
+            value["hostname"] = json!(device.name);
+        }
+        event["device"] = value;
+    }
     event
+}
+
+/// The device an Authentication event was made from, if the identity provider knows it:
+/// (its id, its name, whether it is managed).
+#[must_use]
+pub fn sign_in_device(event: &Value) -> Option<(String, Option<String>, bool)> {
+    let device = event.get("device")?;
+    Some((
+        device.get("uid")?.as_str()?.to_owned(),
+        device
+            .get("hostname")
+            .and_then(Value::as_str)
+            .map(str::to_owned),
+        device
+            .get("is_managed")
+            .and_then(Value::as_bool)
+            .unwrap_or(false),
+    ))
 }
 
 /// The point an Authentication event was made from, if it says: (latitude, longitude).

@@ -743,8 +743,22 @@ async fn scenarios_surface_as_normalized_events() {
     );
     assert_eq!(
         baseline.len(),
-        24,
-        "three days of sign-ins for eight people"
+        25,
+        "three days of sign-ins for eight people, and one from a home computer"
+    );
+    // Each names the device it was made from: the person's laptop, joined to Microsoft Entra
+    // ID and managed, or the registered home computer nothing manages.
+    let devices: Vec<(String, Option<String>, bool)> = baseline
+        .iter()
+        .filter_map(|e| steward_integrations::ocsf::sign_in_device(&e.ocsf))
+        .collect();
+    assert_eq!(devices.len(), 25);
+    assert_eq!(devices.iter().filter(|d| !d.2).count(), 1, "{devices:?}");
+    assert!(
+        devices
+            .iter()
+            .any(|d| !d.2 && d.1.as_deref().is_some_and(|n| n.starts_with("DESKTOP-"))),
+        "{devices:?}"
     );
 
     let malware = fixture
@@ -787,6 +801,12 @@ async fn scenarios_surface_as_normalized_events() {
         .map(|e| e.ocsf["src_endpoint"]["location"]["city"].as_str().unwrap())
         .collect();
     assert!(cities.contains(&"Lagos"), "{cities:?}");
+    // The attacker's device is one Microsoft Entra ID does not know: no device.
+    let lagos = sign_ins
+        .iter()
+        .find(|e| e.ocsf["src_endpoint"]["location"]["city"] == "Lagos")
+        .unwrap();
+    assert!(lagos.ocsf.get("device").is_none(), "{}", lagos.ocsf);
     let finding = events
         .iter()
         .find(|e| e.class == OcsfClass::DetectionFinding)

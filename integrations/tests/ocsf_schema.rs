@@ -275,9 +275,22 @@ fn sign_ins_are_valid_ocsf_authentication_events() {
         coordinates: Some((47.68, -122.12)),
         application: Some("Graph explorer"),
         risk_level: None,
+        device: Some(ocsf::SignInDevice {
+            uid: "0c8f7a5e-4a8b-4c1e-9a3b-5d2f6e7c8b9a",
+            name: "DESKTOP-7HQ2K9M",
+            managed: false,
+        }),
     });
     schema.check_event(&success, "events/iam/authentication.json");
     assert_eq!(ocsf::sign_in_coordinates(&success), Some((47.68, -122.12)));
+    assert_eq!(
+        ocsf::sign_in_device(&success),
+        Some((
+            "0c8f7a5e-4a8b-4c1e-9a3b-5d2f6e7c8b9a".to_owned(),
+            Some("DESKTOP-7HQ2K9M".to_owned()),
+            false
+        ))
+    );
 
     let failure = ocsf::authentication(&SignIn {
         product,
@@ -293,6 +306,7 @@ fn sign_ins_are_valid_ocsf_authentication_events() {
         coordinates: None,
         application: None,
         risk_level: Some("high"),
+        device: None,
     });
     schema.check_event(&failure, "events/iam/authentication.json");
     assert_eq!(failure["status_id"], 2);

@@ -29,6 +29,7 @@ pub use self::{
     handlers::{sync_integration, triage_events},
     notify::{MailError, MailSettings, Mailer, SmtpSecurity, request_approval},
     queue::{JobQueue, Liveness, QUEUE, QueueError},
+    schedule::check_silent_sources,
 };
 
 /// What every job can reach.

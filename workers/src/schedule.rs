@@ -2,6 +2,7 @@
 //! stalled actions to a worker again. More often: escalates and expires approval requests.
 
 use steward_core::{
+    detection,
     jobs::Job,
     storage::{Deployment, Settled, outbound_webhooks},
 };
@@ -27,6 +28,7 @@ pub(crate) async fn run(shared: Shared, mut queue: JobQueue, mut stop: watch::Re
         if last_sync.elapsed() >= sync_interval {
             last_sync = std::time::Instant::now();
             schedule_syncs(&shared, &mut queue).await;
+            check_silent_sources(&shared).await;
         }
         if last_sweep.elapsed() >= sweep_interval {
             last_sweep = std::time::Instant::now();
@@ -107,6 +109,55 @@ async fn settle_approvals(shared: &Shared) {
             }
             Ok(_) => {}
             Err(error) => tracing::warn!(%error, %action_id, "cannot settle an approval request"),
+        }
+    }
+}
+
+/// How long an integration may go without a successful synchronization before it is a
+/// finding: three sync intervals, and never less than half an hour.
+fn silence_allowed(shared: &Shared) -> chrono::Duration {
+    chrono::Duration::from_std(shared.settings.sync_interval * 3)
+        .unwrap_or(chrono::Duration::MAX)
+        .max(chrono::Duration::minutes(30))
+}
+
+/// Records a `source-silent` finding (and so an incident) for every integration that has not
+/// synchronized successfully for longer than its cadence allows; once per silence.
+pub async fn check_silent_sources(shared: &Shared) {
+    let integrations = match Deployment::new(shared.storage.conn()).integrations().await {
+        Ok(integrations) => integrations,
+        Err(error) => {
+            tracing::warn!(%error, "cannot list integrations to check for silence");
+            return;
+        }
+    };
+    let now = shared.clock.now();
+    for integration in integrations {
+        let Some(detected) = detection::source_silent(&integration, now, silence_allowed(shared))
+        else {
+            continue;
+        };
+        let recorded = as_steward(
+            shared,
+            "source_silence",
+            integration.tenant_id,
+            Finish::Commit,
+            async |work| {
+                work.record_finding(&detected, &[])
+                    .await
+                    .map_err(JobError::from)
+            },
+        )
+        .await;
+        match recorded {
+            Ok(Some(Some(recorded))) => tracing::warn!(
+                tenant_id = %integration.tenant_id,
+                integration_id = %integration.id,
+                incident = %recorded.incident_id,
+                "an integration went silent"
+            ),
+            Ok(_) => {}
+            Err(error) => tracing::warn!(%error, "cannot record a silent integration"),
         }
     }
 }

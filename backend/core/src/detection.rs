@@ -35,6 +35,53 @@ pub struct Detected {
     pub details: Value,
 }
 
+/// The rule of a finding that an integration went silent.
+pub const SOURCE_SILENT: &str = "source-silent";
+
+/// An integration that has not reported successfully for longer than `cadence`: a blind spot
+/// opening, since nothing it would see reaches Steward. One finding per silence (keyed by its
+/// last success), so a long outage is one incident.
+#[must_use]
+pub fn source_silent(
+    integration: &steward_domain::integrations::Integration,
+    now: DateTime<Utc>,
+    cadence: chrono::Duration,
+) -> Option<Detected> {
+    let since = integration
+        .last_success_at
+        .unwrap_or(integration.created_at);
+    let silent = now - since;
+    if silent <= cadence {
+        return None;
+    }
+    let hours = silent.num_hours();
+    let length = if hours >= 48 {
+        format!("{} days", silent.num_days())
+    } else {
+        format!("{} hours", hours.max(1))
+    };
+    Some(Detected {
+        source: FindingSource::Detection,
+        rule: SOURCE_SILENT.to_owned(),
+        dedup_key: format!("{SOURCE_SILENT}:{}:{}", integration.id, since.timestamp()),
+        title: format!(
+            "{} ({}) has not reported for {length}",
+            integration.name,
+            integration.vendor.display_name()
+        ),
+        severity_id: 3,
+        time: now,
+        events: Vec::new(),
+        details: json!({
+            "integration_id": integration.id,
+            "vendor": integration.vendor,
+            "silent_since": since,
+            "expected_every_minutes": cadence.num_minutes(),
+            "last_error": integration.last_error,
+        }),
+    })
+}
+
 /// A vendor's alert (an OCSF Detection Finding) that is not closed.
 #[must_use]
 pub fn vendor_alert(event: &StoredEvent) -> Option<Detected> {

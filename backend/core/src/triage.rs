@@ -9,11 +9,12 @@ use std::collections::{BTreeSet, HashMap};
 use steward_domain::{
     ActionId,
     actions::{ActionParameters, ActionTarget, ActionType, Proposer, ProposerKind, TargetKind},
+    graph,
     guardrails::AutomationLimits,
     incidents::{EntityKey, FindingSource},
     inventory::StoredEvent,
     observations::OcsfClass,
-    risk::RiskScore,
+    risk::{RiskFactor, RiskScore},
 };
 
 use crate::{
@@ -186,11 +187,105 @@ async fn lockouts(
     Ok(kinds)
 }
 
-/// Recomputes an entity's risk and stores it if it changed; returns the new score then.
+/// A user's risk at or above this carries over to the devices they are the primary user of.
+pub const PRIMARY_USER_RISK: u8 = 40;
+/// What a risky primary user adds to a device's risk.
+const PRIMARY_USER_POINTS: u8 = 20;
+
+/// Recomputes an entity's risk and stores it if it changed; returns the new score then. A
+/// changed identity's devices (those it is the primary user of) are recomputed too, since
+/// their risk follows it.
 ///
 /// # Errors
 /// When the database cannot be read or written.
 pub async fn refresh_risk(
+    work: &TenantWork<'_>,
+    entity: EntityKey,
+) -> Result<Option<RiskScore>, WorkError> {
+    let refreshed = refresh_one(work, entity).await?;
+    if refreshed.is_some() && entity.kind == TargetKind::Identity {
+        for device in devices_of_primary_user(work, entity.id).await? {
+            refresh_one(
+                work,
+                EntityKey {
+                    kind: TargetKind::Device,
+                    id: device,
+                },
+            )
+            .await?;
+        }
+    }
+    Ok(refreshed)
+}
+
+/// The devices `identity` is the primary user of (who signs in from them most).
+async fn devices_of_primary_user(
+    work: &TenantWork<'_>,
+    identity: uuid::Uuid,
+) -> Result<Vec<uuid::Uuid>, StorageError> {
+    let sightings = work
+        .inventory()
+        .sign_in_sightings(work.context().now() - graph::SIGHTING_WINDOW)
+        .await?;
+    if sightings.is_empty() {
+        return Ok(Vec::new());
+    }
+    let devices = work.inventory().devices().await?;
+    let identities = work.inventory().identities().await?;
+    Ok(graph::primary_users(&devices, &identities, &sightings)
+        .into_iter()
+        .filter(|(_, (user, _))| *user == identity)
+        .map(|(device, _)| device)
+        .collect())
+}
+
+/// The factor a device's risky primary user adds to it, if its primary user is at risk.
+async fn primary_user_factor(
+    work: &TenantWork<'_>,
+    device: uuid::Uuid,
+) -> Result<Option<RiskFactor>, StorageError> {
+    let sightings = work
+        .inventory()
+        .sign_in_sightings(work.context().now() - graph::SIGHTING_WINDOW)
+        .await?;
+    let Some(found) = work.inventory().device(device).await? else {
+        return Ok(None);
+    };
+    if sightings.is_empty() {
+        return Ok(None);
+    }
+    let identities = work.inventory().identities().await?;
+    let Some((user, count)) =
+        graph::primary_users(std::slice::from_ref(&found), &identities, &sightings).remove(&device)
+    else {
+        return Ok(None);
+    };
+    let Some(risk) = work
+        .risk()
+        .of(EntityKey {
+            kind: TargetKind::Identity,
+            id: user,
+        })
+        .await?
+        .filter(|r| r.score >= PRIMARY_USER_RISK)
+    else {
+        return Ok(None);
+    };
+    Ok(Some(RiskFactor {
+        name: "primary-user-at-risk".to_owned(),
+        contribution: PRIMARY_USER_POINTS,
+        detail: format!(
+            "Its primary user {} ({count} sign-in(s) from it) is at risk ({}/100)",
+            risk.entity_name, risk.score
+        ),
+        evidence: Some(format!(
+            "/api/v1/tenants/{}/graph?center=identity:{user}",
+            work.tenant().id
+        )),
+    }))
+}
+
+async fn refresh_one(
     work: &TenantWork<'_>,
     entity: EntityKey,
 ) -> Result<Option<RiskScore>, WorkError> {
@@ -214,13 +309,18 @@ pub async fn refresh_risk(
         TargetKind::Device => format!("/api/v1/tenants/{}/devices", tenant.id),
         TargetKind::Identity => format!("/api/v1/tenants/{}/identities", tenant.id),
     };
-    let factors = risk::factors(
+    let mut factors = risk::factors(
         tenant.id,
         &inputs,
         profile.criticality,
         &profile.admin_roles,
         &link,
     );
+    if entity.kind == TargetKind::Device
+        && let Some(factor) = primary_user_factor(work, entity.id).await?
+    {
+        factors.push(factor);
+    }
     let score = RiskScore {
         tenant_id: tenant.id,
         entity,

@@ -113,6 +113,9 @@ pub struct Coverage {
     pub missing: Vec<ToolCategory>,
     pub devices: Vec<DeviceCoverage>,
     pub identities: Vec<IdentityCoverage>,
+    /// Devices people signed in from (as the identity providers report) that no tool of the
+    /// tenant reports: each is a failed check.
+    pub unmanaged_devices: Vec<crate::graph::UnmanagedDevice>,
 }
 
 /// Computes the coverage of a tenant at `now` from its inventory and its integrations' vendors.
@@ -122,8 +125,10 @@ pub fn coverage(
     integrations: &[(IntegrationId, Vendor)],
     devices: &[Device],
     identities: &[Identity],
+    sightings: &[crate::graph::SignInSighting],
     now: DateTime<Utc>,
 ) -> Coverage {
+    let unmanaged_devices = crate::graph::unmanaged_devices(devices, sightings);
     let category_of = |id: IntegrationId| {
         integrations
             .iter()
@@ -234,6 +239,7 @@ pub fn coverage(
             }
         })
         .collect();
+    checks += unmanaged_devices.len();
     let score = (passed * 100)
         .checked_div(checks)
         .map_or(100, |percent| u8::try_from(percent).unwrap_or(100));
@@ -244,6 +250,7 @@ pub fn coverage(
         missing,
         devices,
         identities,
+        unmanaged_devices,
     }
 }
 
@@ -406,7 +413,7 @@ mod tests {
             ),
         )]);
         let tenant = stale.tenant_id;
-        let result = coverage(tenant, &integrations, &[stale, fresh], &[], at(0));
+        let result = coverage(tenant, &integrations, &[stale, fresh], &[], &[], at(0));
         let gaps = &result.devices[0].gaps;
         assert_eq!(
             gaps,

@@ -10,6 +10,7 @@ pub mod audit;
 pub mod clock;
 pub mod coverage;
 pub mod credentials;
+pub mod graph;
 pub mod guardrails;
 pub mod ids;
 pub mod incidents;

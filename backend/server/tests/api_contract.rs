@@ -446,6 +446,7 @@ async fn the_openapi_document_describes_every_route() {
         ("delete", "/api/v1/msp/slack"),
         ("post", "/api/v1/kill-switch"),
         ("delete", "/api/v1/kill-switch"),
+        ("get", "/api/v1/tenants/{tenant_id}/graph"),
         ("get", "/api/v1/msp/webhooks"),
         ("post", "/api/v1/msp/webhooks"),
         ("get", "/api/v1/msp/webhooks/{subscription_id}"),

@@ -50,7 +50,7 @@ fn expectation(operation_id: &str) -> (&'static [Role], StatusCode) {
             (READERS_OF_THE_MSP, forbidden)
         }
         "list_tenant_audit" => (&[MspAdmin, Technician, Auditor, CustomerOwner], forbidden),
-        "list_integrations" | "get_integration" | "get_coverage" => {
+        "list_integrations" | "get_integration" | "get_coverage" | "get_context_graph" => {
             (&[MspAdmin, Technician, Auditor], forbidden)
         }
         "create_integration"

@@ -209,6 +209,44 @@ async fn a_compromised_admin_waits_for_the_customer_and_a_technician() {
         "{travel}"
     );
 
+    // The admin's laptop is at risk too: its primary user (who signs in from it most) is.
+    let admin_name = l
+        .inventory("identities")
+        .await
+        .into_iter()
+        .find(|i| i["sources"][0]["external_id"] == user_id.as_str())
+        .unwrap()["user_principal_name"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let (_, risk) = l
+        .call(Method::GET, &l.path("risk"), &l.technician, None)
+        .await;
+    let laptop = risk["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| {
+            r["entity"]["kind"] == "device"
+                && r["factors"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .any(|f| f["name"] == "primary-user-at-risk")
+        })
+        .unwrap_or_else(|| panic!("no device carries its user's risk: {risk:#}"));
+    let factor = laptop["factors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["name"] == "primary-user-at-risk")
+        .unwrap();
+    assert!(
+        factor["detail"].as_str().unwrap().contains(&admin_name),
+        "{factor}"
+    );
+    assert_eq!(factor["contribution"], 20);
+
     let approve = |action: &Value| {
         l.path(&format!(
             "actions/{}/approve",
@@ -1240,5 +1278,55 @@ async fn an_admin_who_also_signs_in_through_okta_is_locked_out_at_both_identity_
     let user = item(&l.sandbox_state().await, "users", &user_id);
     assert_eq!(user["okta_status"], "SUSPENDED");
     assert_eq!(user["account_enabled"], true);
+    l.stop().await;
+}
+
+#[tokio::test]
+async fn an_integration_silent_beyond_its_cadence_opens_one_incident_per_silence() {
+    let db = TestDatabase::migrated().await;
+    let l = start(&db, None).await;
+    let incidents = async || {
+        let (_, list) = l
+            .call(Method::GET, &l.path("incidents"), &l.technician, None)
+            .await;
+        list["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|i| i["findings"][0]["rule"] == "source-silent")
+            .cloned()
+            .collect::<Vec<Value>>()
+    };
+    // Within three sync intervals (an hour each here) of being connected, nothing.
+    l.world.clock.advance(chrono::Duration::hours(2));
+    steward_workers::check_silent_sources(&l.shared).await;
+    assert!(incidents().await.is_empty());
+
+    // Past them, each integration is a finding, once however often it is checked.
+    l.world.clock.advance(chrono::Duration::hours(2));
+    steward_workers::check_silent_sources(&l.shared).await;
+    steward_workers::check_silent_sources(&l.shared).await;
+    let silent = incidents().await;
+    assert_eq!(silent.len(), 2, "{silent:#?}");
+    let titles: Vec<&str> = silent
+        .iter()
+        .map(|i| i["title"].as_str().unwrap())
+        .collect();
+    assert!(
+        titles
+            .iter()
+            .any(|t| t.contains("Microsoft Defender for Endpoint")
+                && t.contains("has not reported for 4 hours")),
+        "{titles:?}"
+    );
+    assert_eq!(silent[0]["findings"][0]["severity_id"], 3);
+
+    // Reporting again ends the silence; a new one is a new incident.
+    l.sync_all().await;
+    steward_workers::check_silent_sources(&l.shared).await;
+    assert_eq!(incidents().await.len(), 2);
+    l.world.clock.advance(chrono::Duration::hours(5));
+    steward_workers::check_silent_sources(&l.shared).await;
+    assert_eq!(incidents().await.len(), 4);
     l.stop().await;
 }

@@ -563,8 +563,8 @@ async fn synchronizing_fills_the_inventory_and_events_once_with_provenance() {
     let (_, report) = s.call(Method::POST, &sync(&ids[1]), &s.admin, None).await;
     assert_eq!(report["counts"]["identities_created"], 8, "{report}");
     assert_eq!(
-        report["counts"]["events_new"], 24,
-        "three days of sign-ins: {report}"
+        report["counts"]["events_new"], 25,
+        "three days of sign-ins, and one from a home computer: {report}"
     );
 
     // Again: nothing new, nothing stored twice.
@@ -1046,9 +1046,17 @@ async fn coverage_shows_each_blind_spot_and_scores_the_tenant() {
         without_mfa[0]["gaps"],
         json!(["an administrator without a second factor"])
     );
-    // Each device passes one of three checks (EDR), each identity with MFA its one.
+    // A home computer someone signs in from, which no tool reports.
+    let unmanaged = coverage["unmanaged_devices"].as_array().unwrap();
+    let personal = unmanaged
+        .iter()
+        .find(|d| d["name"].as_str().unwrap().starts_with("DESKTOP-"))
+        .unwrap_or_else(|| panic!("{unmanaged:#?}"));
+    assert_eq!(personal["users"].as_array().unwrap().len(), 1, "{personal}");
+    // Each device passes one of three checks (EDR), each identity with MFA its one, each
+    // unmanaged device fails its one.
     let passed = devices.len() + identities.len() - without_mfa.len();
-    let checks = devices.len() * 3 + identities.len();
+    let checks = devices.len() * 3 + identities.len() + unmanaged.len();
     assert_eq!(coverage["score"], passed * 100 / checks);
 
     let (status, _) = s.call(Method::GET, &path, &s.owner, None).await;
@@ -1438,4 +1446,96 @@ async fn datto_appliances_of_the_customers_company_join_the_inventory_with_their
             .contains("-siris ("),
         "{server:#}"
     );
+}
+
+#[tokio::test]
+async fn the_context_graph_links_people_devices_roles_and_tools_with_evidence() {
+    let db = TestDatabase::migrated().await;
+    let s = setup(&db).await;
+    for id in s.connect_microsoft().await {
+        assert_eq!(s.sync(&id).await["ok"], true);
+    }
+    let graph_path = format!("/api/v1/tenants/{}/graph", s.tenant.id);
+    let (status, graph) = s.call(Method::GET, &graph_path, &s.technician, None).await;
+    assert_eq!(status, StatusCode::OK, "{graph}");
+    let nodes = graph["nodes"].as_array().unwrap();
+    let edges = graph["edges"].as_array().unwrap();
+    let node = |id: &Value| nodes.iter().find(|n| n["id"] == *id).unwrap().clone();
+
+    // Every laptop with an owner has a primary user from the sign-ins, with the count.
+    let primary: Vec<&Value> = edges
+        .iter()
+        .filter(|e| e["relation"] == "primary_user_of")
+        .collect();
+    assert!(primary.len() >= 3, "{edges:#?}");
+    for edge in &primary {
+        assert_eq!(node(&edge["from"])["kind"], "identity");
+        assert_eq!(node(&edge["to"])["kind"], "device");
+        assert!(
+            edge["evidence"]
+                .as_str()
+                .unwrap()
+                .contains("sign-in(s) from this device"),
+            "{edge}"
+        );
+    }
+    // Administrators link to their roles, devices to the EDR that watches them, and the home
+    // computer to whoever signs in from it.
+    assert!(
+        edges
+            .iter()
+            .any(|e| e["relation"] == "admin_of" && e["to"] == "role:Global Administrator")
+    );
+    assert!(edges.iter().any(|e| e["relation"] == "monitored_by"));
+    let from_home = edges
+        .iter()
+        .find(|e| e["relation"] == "signs_in_from")
+        .unwrap();
+    assert_eq!(node(&from_home["to"])["kind"], "unmanaged_device");
+
+    // Around one laptop: the laptop, its primary user and the EDR; two steps out, the user's
+    // identity provider too.
+    let laptop = primary[0]["to"].clone();
+    let (status, near) = s
+        .call(
+            Method::GET,
+            &format!("{graph_path}?center={}&depth=1", laptop.as_str().unwrap()),
+            &s.technician,
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{near}");
+    assert_eq!(near["center"], laptop);
+    let kinds: Vec<&str> = near["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n["kind"].as_str().unwrap())
+        .collect();
+    assert!(
+        kinds.contains(&"identity") && kinds.contains(&"tool"),
+        "{near:#}"
+    );
+    assert!(near["nodes"].as_array().unwrap().len() < nodes.len());
+
+    for (query, status) in [
+        (
+            "?center=device:00000000-0000-0000-0000-000000000000",
+            StatusCode::NOT_FOUND,
+        ),
+        ("?depth=9", StatusCode::BAD_REQUEST),
+        ("?colour=red", StatusCode::BAD_REQUEST),
+    ] {
+        let (got, body) = s
+            .call(
+                Method::GET,
+                &format!("{graph_path}{query}"),
+                &s.technician,
+                None,
+            )
+            .await;
+        assert_eq!(got, status, "{query}: {body}");
+    }
+    let (status, _) = s.call(Method::GET, &graph_path, &s.owner, None).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "the graph is for MSP staff");
 }

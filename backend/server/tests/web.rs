@@ -763,6 +763,64 @@ async fn admins_connect_test_and_remove_integrations_and_stage_scenarios_through
         "the synchronized devices are listed"
     );
 
+    // With Microsoft Entra ID too, the context graph draws people, their laptops and roles.
+    let graph_api = app.url("/sandbox/graph/");
+    let entra = browser
+        .submit(
+            &page_path,
+            &page_path,
+            &[
+                ("vendor", "microsoft_graph"),
+                ("name", "Entra ID"),
+                ("directory_id", credentials.directory_id.as_str()),
+                ("client_id", credentials.client_id.as_str()),
+                ("client_secret", credentials.client_secret.as_str()),
+                ("api_base_url", graph_api.as_str()),
+                ("login_base_url", login.as_str()),
+            ],
+        )
+        .await;
+    assert_eq!(
+        entra.location,
+        Some(format!("{page_path}?done=integration-created"))
+    );
+    let listed = browser.get(&page_path).await.body;
+    let entra_id = listed
+        .match_indices(&marker)
+        .map(|(at, _)| &listed[at + marker.len()..at + marker.len() + 36])
+        .find(|id| *id != integration_id)
+        .unwrap()
+        .to_owned();
+    browser
+        .submit(&page_path, &format!("{page_path}/{entra_id}/sync"), &[])
+        .await;
+    let graph_path = format!("/tenants/{}/graph", f.acme.id);
+    assert!(
+        tenant_page.contains(&graph_path),
+        "the tenant page links to its graph"
+    );
+    let graph = browser.get(&format!("{graph_path}?depth=2")).await;
+    assert_eq!(graph.status, StatusCode::OK);
+    for expected in [
+        "<svg",
+        "primary user of",
+        "admin of",
+        "monitored by",
+        "Global Administrator",
+    ] {
+        assert!(
+            graph.body.contains(expected),
+            "{expected} missing: {}",
+            graph.body
+        );
+    }
+    let missing = browser
+        .get(&format!(
+            "{graph_path}?center=device:00000000-0000-0000-0000-000000000000"
+        ))
+        .await;
+    assert_eq!(missing.status, StatusCode::NOT_FOUND);
+
     let replaced = browser
         .submit(
             &page_path,
@@ -810,6 +868,9 @@ async fn admins_connect_test_and_remove_integrations_and_stage_scenarios_through
         removed.location,
         Some(format!("{page_path}?done=integration-removed"))
     );
+    browser
+        .submit(&page_path, &format!("{page_path}/{entra_id}/remove"), &[])
+        .await;
     assert!(
         browser
             .get(&page_path)

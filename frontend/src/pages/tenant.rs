@@ -56,7 +56,11 @@ pub fn render(chrome: Chrome, page: TenantPage) -> String {
     });
     let integrations_link = page.can_read_integrations.then(|| {
         let href = format!("/tenants/{}/integrations", tenant.id);
-        view! { <a class="button button-secondary" href=href>"Integrations"</a> }
+        let graph = format!("/tenants/{}/graph", tenant.id);
+        view! {
+            <a class="button button-secondary" href=href>"Integrations"</a>
+            <a class="button button-secondary" href=graph>"Context graph"</a>
+        }
     });
     let members = page
         .members
@@ -186,6 +190,19 @@ pub fn render(chrome: Chrome, page: TenantPage) -> String {
             .into_iter()
             .map(|gap| view! { <li>{gap}</li> })
             .collect_view();
+        let unmanaged_items = coverage
+            .unmanaged_devices
+            .iter()
+            .map(|d| {
+                let line = format!(
+                    "{} signs in from {}, which no tool manages (last {})",
+                    d.users.join(", "),
+                    d.name.clone().unwrap_or_else(|| d.device_uid.clone()),
+                    d.last_seen.format("%Y-%m-%d %H:%M UTC")
+                );
+                view! { <li class="conflict">{line}</li> }
+            })
+            .collect_view();
         view! {
             <section class="card">
                 <h2>"Coverage"</h2>
@@ -195,6 +212,7 @@ pub fn render(chrome: Chrome, page: TenantPage) -> String {
                     <div><dt>"Devices with gaps"</dt><dd>{format!("{device_gaps} of {}", coverage.devices.len())}</dd></div>
                 </dl>
                 <ul class="plain">{identity_items}</ul>
+                <ul class="plain">{unmanaged_items}</ul>
             </section>
         }
     });

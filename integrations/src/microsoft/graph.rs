@@ -165,6 +165,20 @@ struct SignInRecord {
     status: Option<SignInStatus>,
     #[serde(default)]
     location: Option<SignInLocation>,
+    #[serde(default)]
+    device_detail: Option<SignInDeviceDetail>,
+}
+
+/// `deviceDetail` of a sign-in: empty strings for a device Microsoft Entra ID does not know.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct SignInDeviceDetail {
+    #[serde(default)]
+    device_id: String,
+    #[serde(default)]
+    display_name: String,
+    #[serde(default)]
+    is_managed: bool,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -569,6 +583,11 @@ fn sign_in_event(raw: Value) -> Result<ObservedEvent, ConnectorError> {
             .risk_level_during_sign_in
             .as_deref()
             .filter(|level| !matches!(*level, "none" | "hidden")),
+        device: record.device_detail.as_ref().map(|d| ocsf::SignInDevice {
+            uid: &d.device_id,
+            name: &d.display_name,
+            managed: d.is_managed,
+        }),
     });
     Ok(ObservedEvent {
         external_id: record.id,

@@ -433,6 +433,8 @@ fn sign_in_event(raw: Value) -> Result<ObservedEvent, ConnectorError> {
             .and_then(|g| Some((g.lat?, g.lon?))),
         application: Some("Okta"),
         risk_level: None,
+        // Okta's System Log names the kind of client device, not the device.
+        device: None,
     });
     Ok(ObservedEvent {
         external_id: event.uuid.clone(),

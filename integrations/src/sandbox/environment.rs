@@ -574,6 +574,17 @@ pub struct Environment {
     pub sequence: u64,
 }
 
+/// What a simulated sign-in was made from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum SignInFrom {
+    /// The laptop the user is the primary user of (joined to Microsoft Entra ID, managed).
+    OwnLaptop,
+    /// The user's registered home computer, which nothing manages.
+    PersonalDevice,
+    /// A device Microsoft Entra ID does not know (an attacker's).
+    Unknown,
+}
+
 /// The PSA a simulated ticket lives in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -924,8 +935,24 @@ impl Environment {
             for n in 0..environment.users.len() {
                 let at = now - Duration::days(day) + Duration::minutes(n as i64 * 7);
                 let user = environment.users[n].id.clone();
-                environment.record_sign_in(&user, at, &home, "Office 365 Exchange Online");
+                environment.record_sign_in(
+                    &user,
+                    at,
+                    &home,
+                    "Office 365 Exchange Online",
+                    SignInFrom::OwnLaptop,
+                );
             }
+        }
+        // One of them reads mail from a home computer too, which no tool of the MSP manages.
+        if let Some(user) = environment.users.last().map(|u| u.id.clone()) {
+            environment.record_sign_in(
+                &user,
+                now - Duration::hours(20),
+                &home,
+                "Office 365 Exchange Online",
+                SignInFrom::PersonalDevice,
+            );
         }
         environment
     }
@@ -1132,6 +1159,20 @@ impl Environment {
             .any(|r| r.members.iter().any(|m| m == user_id))
     }
 
+    /// The personal computer a user registered in Microsoft Entra ID (workplace join) and
+    /// signs in from, which no tool of the MSP manages: its device id and name.
+    #[must_use]
+    pub fn personal_device(&self) -> (String, String) {
+        let ids = Ids::new(self.tenant_id);
+        (
+            ids.guid("personal-device"),
+            format!(
+                "DESKTOP-{}",
+                ids.machine("personal-device")[..7].to_uppercase()
+            ),
+        )
+    }
+
     /// Appends a successful interactive sign-in record.
     pub(crate) fn record_sign_in(
         &mut self,
@@ -1139,9 +1180,35 @@ impl Environment {
         at: DateTime<Utc>,
         place: &Place,
         app: &str,
+        from: SignInFrom,
     ) {
         let id = self.next_guid("sign-in");
         let correlation = self.next_guid("correlation");
+        let device = match from {
+            SignInFrom::OwnLaptop => self
+                .machines
+                .iter()
+                .find(|m| m.primary_user.as_deref() == Some(user_id))
+                .map_or_else(
+                    || json!({"deviceId": "", "displayName": "", "operatingSystem": "Windows 10", "browser": "Edge 131.0.0", "isCompliant": false, "isManaged": false, "trustType": ""}),
+                    |m| json!({
+                        "deviceId": m.aad_device_id,
+                        "displayName": m.computer_dns_name.split('.').next().unwrap_or_default().to_uppercase(),
+                        "operatingSystem": "Windows",
+                        "browser": "Edge 131.0.0",
+                        "isCompliant": true,
+                        "isManaged": true,
+                        "trustType": "AzureAd",
+                    }),
+                ),
+            SignInFrom::PersonalDevice => {
+                let (device_id, name) = self.personal_device();
+                json!({"deviceId": device_id, "displayName": name, "operatingSystem": "Windows 11", "browser": "Chrome 131.0.0", "isCompliant": false, "isManaged": false, "trustType": "Workplace"})
+            }
+            SignInFrom::Unknown => {
+                json!({"deviceId": "", "displayName": "", "operatingSystem": "Linux", "browser": "Firefox 133.0", "isCompliant": false, "isManaged": false, "trustType": ""})
+            }
+        };
         let Some(user) = self.user(user_id) else {
             return;
         };
@@ -1167,7 +1234,7 @@ impl Environment {
             "resourceDisplayName": app,
             "resourceId": "00000002-0000-0ff1-ce00-000000000000",
             "status": {"errorCode": 0, "failureReason": "Other.", "additionalDetails": null},
-            "deviceDetail": {"deviceId": "", "displayName": "", "operatingSystem": "Windows 10", "browser": "Edge 131.0.0", "isCompliant": false, "isManaged": false, "trustType": ""},
+            "deviceDetail": device,
             "location": {
                 "city": place.city,
                 "state": place.state,

@@ -6,7 +6,7 @@ use serde_json::json;
 
 use super::{
     SandboxError,
-    environment::{Environment, Place},
+    environment::{Environment, Place, SignInFrom},
 };
 
 /// An incident the sandbox can stage.
@@ -237,12 +237,14 @@ fn compromised_admin(
         now - Duration::minutes(40),
         &home,
         "Office 365 SharePoint Online",
+        SignInFrom::OwnLaptop,
     );
     environment.record_sign_in(
         &admin.id,
         now - Duration::minutes(8),
         &far_away,
         "Office 365 SharePoint Online",
+        SignInFrom::Unknown,
     );
     let mut records: Vec<String> = environment.sign_ins[before..]
         .iter()

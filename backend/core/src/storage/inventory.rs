@@ -36,6 +36,9 @@ use crate::{
 const DEVICE: &str = "device";
 const IDENTITY: &str = "identity";
 
+/// The most sign-ins the context graph and coverage look at.
+const SIGHTINGS_LIMIT: u64 = 20_000;
+
 /// Reads one tenant's inventory and events.
 #[derive(Debug, Clone, Copy)]
 pub struct InventoryReader<'c, C> {
@@ -229,6 +232,54 @@ impl<'c, C: ConnectionTrait> InventoryReader<'c, C> {
     ///
     /// # Errors
     /// When the database cannot be read or holds an invalid row.
+    /// Successful sign-ins since `since` whose identity provider named the device they were
+    /// made from (OCSF Authentication events with a `device`), newest first, at most
+    /// `SIGHTINGS_LIMIT`.
+    ///
+    /// # Errors
+    /// When the database cannot be read.
+    pub async fn sign_in_sightings(
+        &self,
+        since: chrono::DateTime<chrono::Utc>,
+    ) -> Result<Vec<steward_domain::graph::SignInSighting>, StorageError> {
+        let rows = event::Entity::find()
+            .filter(event::Column::MspId.eq(self.msp_id.as_uuid()))
+            .filter(event::Column::TenantId.eq(self.tenant_id.as_uuid()))
+            .filter(event::Column::ClassUid.eq(class_uid(OcsfClass::Authentication)))
+            .filter(event::Column::Time.gte(since))
+            .order_by_desc(event::Column::Time)
+            .limit(SIGHTINGS_LIMIT)
+            .all(self.conn)
+            .await?;
+        Ok(rows
+            .into_iter()
+            .filter_map(|row| {
+                let ocsf = &row.ocsf;
+                if ocsf.get("status_id").and_then(serde_json::Value::as_u64) != Some(1) {
+                    return None;
+                }
+                let device = ocsf.get("device")?;
+                let text = |value: Option<&serde_json::Value>| {
+                    value
+                        .and_then(serde_json::Value::as_str)
+                        .filter(|s| !s.is_empty())
+                        .map(str::to_owned)
+                };
+                Some(steward_domain::graph::SignInSighting {
+                    user_uid: text(ocsf.get("user").and_then(|u| u.get("uid")))?,
+                    user_name: text(ocsf.get("user").and_then(|u| u.get("name")))?,
+                    device_uid: text(device.get("uid"))?,
+                    device_name: text(device.get("hostname")),
+                    managed: device
+                        .get("is_managed")
+                        .and_then(serde_json::Value::as_bool)
+                        .unwrap_or(false),
+                    time: row.time,
+                })
+            })
+            .collect())
+    }
+
     pub async fn events_by_id(&self, ids: &[uuid::Uuid]) -> Result<Vec<StoredEvent>, StorageError> {
         event::Entity::find()
             .filter(event::Column::MspId.eq(self.msp_id.as_uuid()))

@@ -72,7 +72,9 @@ pub use self::{
     policies::{MAX_POLICY_BYTES, PolicyUpdateError, check_policy},
     risk_scores::RiskReader,
     sandbox::SandboxEnvironments,
-    scopes::{Deployment, MspAdmin, MspScope, TenantScope, TenantScopeError, WriteContext},
+    scopes::{
+        Deployment, MspAdmin, MspScope, TenantContext, TenantScope, TenantScopeError, WriteContext,
+    },
     tenants::{
         DEFAULT_AUTOMATION_LEVEL, NewTenant, TenantAdmin, TenantAdminError, TenantChanges,
         TenantDirectory,

@@ -410,6 +410,40 @@ impl<'c, C: ConnectionTrait> TenantScope<'c, C> {
         Ok(crate::reports::outcome_report(self.conn, &self.tenant, from, to, now).await?)
     }
 
+    /// What the tenant's coverage and context graph are made of: its integrations as tools,
+    /// devices, identities, and the sign-ins of the last [`graph::SIGHTING_WINDOW`] with
+    /// their device.
+    ///
+    /// # Errors
+    /// [`TenantScopeError::Forbidden`] without the permission to read integrations.
+    ///
+    /// [`graph::SIGHTING_WINDOW`]: steward_domain::graph::SIGHTING_WINDOW
+    pub async fn context(
+        &self,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<TenantContext, TenantScopeError> {
+        let tools = self
+            .integrations()?
+            .list()
+            .await?
+            .into_iter()
+            .map(|i| steward_domain::graph::Tool {
+                id: i.id,
+                vendor: i.vendor,
+                name: i.name,
+            })
+            .collect();
+        let inventory = self.inventory();
+        Ok(TenantContext {
+            tools,
+            devices: inventory.devices().await?,
+            identities: inventory.identities().await?,
+            sightings: inventory
+                .sign_in_sightings(now - steward_domain::graph::SIGHTING_WINDOW)
+                .await?,
+        })
+    }
+
     /// The tenant's devices, identities and events; anyone who sees the tenant may read them.
     #[must_use]
     pub fn inventory(&self) -> InventoryReader<'c, C> {
@@ -435,6 +469,47 @@ impl<'c, C: ConnectionTrait> TenantScope<'c, C> {
                 tenant_id: self.tenant.id,
             },
         ))
+    }
+}
+
+/// A tenant's tools, inventory and recent sign-ins, for its coverage and context graph.
+#[derive(Debug, Clone)]
+pub struct TenantContext {
+    pub tools: Vec<steward_domain::graph::Tool>,
+    pub devices: Vec<steward_domain::inventory::Device>,
+    pub identities: Vec<steward_domain::inventory::Identity>,
+    pub sightings: Vec<steward_domain::graph::SignInSighting>,
+}
+
+impl TenantContext {
+    /// The tenant's coverage at `now`.
+    #[must_use]
+    pub fn coverage(
+        &self,
+        tenant_id: TenantId,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> steward_domain::coverage::Coverage {
+        let vendors: Vec<_> = self.tools.iter().map(|t| (t.id, t.vendor)).collect();
+        steward_domain::coverage::coverage(
+            tenant_id,
+            &vendors,
+            &self.devices,
+            &self.identities,
+            &self.sightings,
+            now,
+        )
+    }
+
+    /// The tenant's whole context graph.
+    #[must_use]
+    pub fn graph(&self, tenant_id: TenantId) -> steward_domain::graph::ContextGraph {
+        steward_domain::graph::ContextGraph::build(
+            tenant_id,
+            &self.tools,
+            &self.devices,
+            &self.identities,
+            &self.sightings,
+        )
     }
 }
 

@@ -42,6 +42,17 @@ impl From<steward_core::storage::DbErr> for UiError {
     }
 }
 
+impl From<steward_core::storage::TenantScopeError> for UiError {
+    fn from(err: steward_core::storage::TenantScopeError) -> Self {
+        match err {
+            steward_core::storage::TenantScopeError::Forbidden(forbidden) => {
+                UiError::Forbidden(forbidden)
+            }
+            steward_core::storage::TenantScopeError::Storage(storage) => storage.into(),
+        }
+    }
+}
+
 impl From<Forbidden> for UiError {
     fn from(err: Forbidden) -> Self {
         UiError::Forbidden(err)

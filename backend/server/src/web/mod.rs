@@ -6,6 +6,7 @@
 
 mod approval_links;
 mod error;
+mod graph;
 mod inbox;
 mod integrations;
 mod login;
@@ -43,6 +44,7 @@ pub fn routes() -> Router<AppState> {
             post(pages::offboard_tenant),
         )
         .route("/tenants/{tenant_id}/audit", get(pages::tenant_audit))
+        .route("/tenants/{tenant_id}/graph", get(graph::show))
         .route(
             "/tenants/{tenant_id}/integrations",
             get(integrations::page).post(integrations::create),

@@ -402,6 +402,10 @@ pub async fn tenant(
     } else {
         Vec::new()
     };
+    let sightings = scope
+        .inventory()
+        .sign_in_sightings(s.clock.now() - steward_domain::graph::SIGHTING_WINDOW)
+        .await?;
     let coverage = s.caller.allows(Permission::ReadIntegrations).then(|| {
         let vendors: Vec<_> = integrations.iter().map(|i| (i.id, i.vendor)).collect();
         steward_domain::coverage::coverage(
@@ -409,6 +413,7 @@ pub async fn tenant(
             &vendors,
             &devices,
             &identities,
+            &sightings,
             s.clock.now(),
         )
     });

@@ -1,11 +1,12 @@
 //! A tenant's inventory and events, for anyone who can see the tenant; its coverage (blind
-//! spots), for MSP staff.
+//! spots) and context graph, for MSP staff.
 
 use axum::Json;
 use serde::Deserialize;
 use steward_domain::{
     TenantId,
-    coverage::{self, Coverage},
+    coverage::Coverage,
+    graph::ContextGraph,
     inventory::{Device, Identity, StoredEvent},
     observations::OcsfClass,
 };
@@ -28,6 +29,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(list_identities))
         .routes(routes!(list_events))
         .routes(routes!(get_coverage))
+        .routes(routes!(get_context_graph))
 }
 
 /// Blind spots (MSP staff): which devices each kind of tool reports (EDR, RMM, backup), which
@@ -45,22 +47,55 @@ async fn get_coverage(
     ApiPath(tenant_id): ApiPath<TenantId>,
 ) -> Result<Json<Coverage>, ApiError> {
     let scope = ctx.tenant(tenant_id).await?;
-    let integrations: Vec<_> = scope
-        .integrations()?
-        .list()
-        .await?
-        .into_iter()
-        .map(|i| (i.id, i.vendor))
-        .collect();
-    let devices = scope.inventory().devices().await?;
-    let identities = scope.inventory().identities().await?;
-    Ok(Json(coverage::coverage(
-        tenant_id,
-        &integrations,
-        &devices,
-        &identities,
-        ctx.clock.now(),
-    )))
+    let now = ctx.clock.now();
+    Ok(Json(scope.context(now).await?.coverage(tenant_id, now)))
+}
+
+/// Which part of the graph to read.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct GraphQuery {
+    /// A node (`device:{id}`, `identity:{id}`, `role:{name}`, …): only what is within
+    /// `depth` edges of it. The whole graph when absent.
+    pub center: Option<String>,
+    /// 1–3, default 1.
+    pub depth: Option<usize>,
+}
+
+/// The tenant's context graph (MSP staff): devices, identities, roles, tools and backup jobs,
+/// and how they connect — a device's primary user (who signs in from it most), who administers
+/// what, which tools manage, watch and back up each device, and the unmanaged devices people
+/// sign in from — each edge with its evidence. With `center`, that node's neighbourhood.
+#[utoipa::path(
+    get,
+    path = "/api/v1/tenants/{tenant_id}/graph",
+    tag = "inventory",
+    params(("tenant_id" = TenantId, Path, description = "The tenant's id"), GraphQuery),
+    responses((status = OK, body = ContextGraph), ReadErrors),
+    security(("api_token" = []))
+)]
+async fn get_context_graph(
+    ctx: CallerContext,
+    ApiPath(tenant_id): ApiPath<TenantId>,
+    ApiQuery(query): ApiQuery<GraphQuery>,
+) -> Result<Json<ContextGraph>, ApiError> {
+    let depth = query.depth.unwrap_or(1);
+    if !(1..=3).contains(&depth) {
+        return Err(ApiError::bad_request(
+            "invalid-depth",
+            "depth must be between 1 and 3",
+        ));
+    }
+    let scope = ctx.tenant(tenant_id).await?;
+    let graph = scope.context(ctx.clock.now()).await?.graph(tenant_id);
+    match query.center {
+        None => Ok(Json(graph)),
+        Some(center) => graph
+            .neighbourhood(&center, depth)
+            .map(Json)
+            .ok_or_else(|| ApiError::not_found(format!("no node {center} in the graph"))),
+    }
 }
 
 list_body!(
