@@ -34,6 +34,7 @@ mod m20261201_000001_add_device_hardware_keys;
 mod m20261201_000002_create_webhook_receipts;
 mod m20261202_000001_create_incident_tickets;
 mod m20261202_000002_create_webhook_subscriptions;
+mod m20261202_000003_create_entity_contexts;
 
 /// Applies Steward's migrations in order.
 #[derive(Debug)]
@@ -64,6 +65,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000002_create_webhook_receipts::Migration),
             Box::new(m20261202_000001_create_incident_tickets::Migration),
             Box::new(m20261202_000002_create_webhook_subscriptions::Migration),
+            Box::new(m20261202_000003_create_entity_contexts::Migration),
         ]
     }
 

@@ -62,6 +62,7 @@ pub(crate) async fn handle(job: Job, shared: Data<Shared>) -> Result<(), BoxDynE
             tenant_id,
             delivery_id,
         } => crate::webhooks::deliver(&shared, tenant_id, &delivery_id).await,
+        Job::RefreshRisk { tenant_id, entity } => refresh_risk(&shared, tenant_id, entity).await,
     };
     if let Err(error) = &outcome {
         tracing::warn!(job = name, %tenant, %error, "job failed; it will run again");
@@ -204,6 +205,28 @@ pub(crate) async fn as_steward<T>(
     }
     .map_err(JobError::from)?;
     Ok(Some(value))
+}
+
+/// Recomputes one entity's risk as Steward.
+async fn refresh_risk(
+    shared: &Shared,
+    tenant_id: TenantId,
+    entity: steward_domain::incidents::EntityKey,
+) -> Result<(), JobError> {
+    as_steward(
+        shared,
+        "refresh_risk",
+        tenant_id,
+        Finish::Commit,
+        async |work| {
+            triage::refresh_risk(work, entity)
+                .await
+                .map(drop)
+                .map_err(JobError::from)
+        },
+    )
+    .await
+    .map(drop)
 }
 
 /// Triages stored events as Steward, in one transaction.

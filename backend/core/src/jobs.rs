@@ -51,6 +51,12 @@ pub enum Job {
         tenant_id: TenantId,
         incident_id: IncidentId,
     },
+    /// Recompute an entity's risk after one of its inputs changed outside triage (its
+    /// business context).
+    RefreshRisk {
+        tenant_id: TenantId,
+        entity: steward_domain::incidents::EntityKey,
+    },
     /// Post one outbound webhook delivery (an attempt; failures are rescheduled).
     DeliverWebhook {
         tenant_id: TenantId,
@@ -68,7 +74,8 @@ impl Job {
             | Job::RequestApproval { tenant_id, .. }
             | Job::UpdateSlack { tenant_id, .. }
             | Job::SyncTickets { tenant_id, .. }
-            | Job::DeliverWebhook { tenant_id, .. } => *tenant_id,
+            | Job::DeliverWebhook { tenant_id, .. }
+            | Job::RefreshRisk { tenant_id, .. } => *tenant_id,
         }
     }
 
@@ -83,6 +90,7 @@ impl Job {
             Job::UpdateSlack { .. } => "update_slack",
             Job::SyncTickets { .. } => "sync_tickets",
             Job::DeliverWebhook { .. } => "deliver_webhook",
+            Job::RefreshRisk { .. } => "refresh_risk",
         }
     }
 }

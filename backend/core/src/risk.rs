@@ -21,6 +21,9 @@ const CRITICALITY_TAG: &str = "steward:criticality=";
 /// everything else medium.
 #[must_use]
 pub fn device_criticality(device: &Device) -> Criticality {
+    if let Some(criticality) = device.context.as_ref().and_then(|c| c.criticality) {
+        return criticality;
+    }
     for tag in &device.tags {
         if let Some(level) = tag.strip_prefix(CRITICALITY_TAG) {
             match level {
@@ -42,6 +45,9 @@ pub fn device_criticality(device: &Device) -> Criticality {
 /// How much the business depends on an identity: administrators are high.
 #[must_use]
 pub fn identity_criticality(identity: &Identity) -> Criticality {
+    if let Some(criticality) = identity.context.as_ref().and_then(|c| c.criticality) {
+        return criticality;
+    }
     if identity.is_privileged() {
         Criticality::High
     } else {

@@ -16,7 +16,7 @@ use steward_domain::{
 };
 use steward_testkit::{TestDatabase, World};
 
-const EXPECTED_MIGRATIONS: [&str; 21] = [
+const EXPECTED_MIGRATIONS: [&str; 22] = [
     "m20261123_000001_create_tenancy",
     "m20261123_000002_create_audit_entries",
     "m20261123_000003_protect_audit_chain",
@@ -38,9 +38,10 @@ const EXPECTED_MIGRATIONS: [&str; 21] = [
     "m20261201_000002_create_webhook_receipts",
     "m20261202_000001_create_incident_tickets",
     "m20261202_000002_create_webhook_subscriptions",
+    "m20261202_000003_create_entity_contexts",
 ];
 
-const TABLES: [&str; 31] = [
+const TABLES: [&str; 32] = [
     "msps",
     "tenants",
     "automation_halts",
@@ -67,6 +68,7 @@ const TABLES: [&str; 31] = [
     "incident_tickets",
     "webhook_subscriptions",
     "webhook_deliveries",
+    "entity_contexts",
     "findings",
     "risk_scores",
     "actions",

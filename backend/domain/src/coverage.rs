@@ -368,6 +368,7 @@ mod tests {
             tags: Vec::new(),
             first_seen_at: at(100),
             updated_at: at(0),
+            context: None,
             sources: sources
                 .into_iter()
                 .map(|(integration_id, attributes)| Source {

@@ -216,6 +216,19 @@ pub fn unmanaged_devices(devices: &[Device], sightings: &[SignInSighting]) -> Ve
     devices
 }
 
+/// The MSP's words about an entity, for its node: `payroll, owned by Dana`.
+fn context_detail(context: Option<&crate::inventory::BusinessContext>) -> Option<String> {
+    let context = context?;
+    let parts: Vec<String> = [
+        context.business_process.clone(),
+        context.owner.as_ref().map(|o| format!("owned by {o}")),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    (!parts.is_empty()).then(|| parts.join(", "))
+}
+
 /// An integration, for the graph: its id, vendor and name.
 #[derive(Debug, Clone)]
 pub struct Tool {
@@ -255,7 +268,8 @@ impl ContextGraph {
                     id: node.clone(),
                     kind: NodeKind::Device,
                     label: device.hostname.clone(),
-                    detail: device.os_platform.clone(),
+                    detail: context_detail(device.context.as_ref())
+                        .or_else(|| device.os_platform.clone()),
                 },
             );
             for source in &device.sources {
@@ -309,7 +323,8 @@ impl ContextGraph {
                     id: node.clone(),
                     kind: NodeKind::Identity,
                     label: identity.user_principal_name.clone(),
-                    detail: identity.department.clone(),
+                    detail: context_detail(identity.context.as_ref())
+                        .or_else(|| identity.department.clone()),
                 },
             );
             for role in &identity.admin_roles {
@@ -467,6 +482,7 @@ mod tests {
             updated_at: at(0),
             sources: Vec::new(),
             conflicts: Vec::new(),
+            context: None,
         }
     }
 
@@ -485,6 +501,7 @@ mod tests {
             mfa_registered: Some(true),
             sources: Vec::new(),
             conflicts: Vec::new(),
+            context: None,
         }
     }
 

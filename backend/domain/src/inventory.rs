@@ -34,6 +34,23 @@ pub struct Device {
     /// Attributes the sources disagree about (a different host name or Microsoft Entra device
     /// id), with what each said.
     pub conflicts: Vec<AttributeConflict>,
+    /// What the MSP says the business uses it for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub context: Option<BusinessContext>,
+}
+
+/// What the MSP knows about an entity that no tool reports: how much the business depends on
+/// it, who owns it, and what it is for.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct BusinessContext {
+    /// Overrides the criticality Steward infers (servers high, administrators high).
+    pub criticality: Option<crate::actions::Criticality>,
+    /// Who answers for it at the customer (a name or email).
+    pub owner: Option<String>,
+    /// What it serves: `payroll`, `production server`, `front desk`.
+    pub business_process: Option<String>,
 }
 
 /// An identity (user account) of a tenant.
@@ -58,6 +75,9 @@ pub struct Identity {
     /// Attributes the sources disagree about, with what each said; the merged value above
     /// follows the attribute's rule (see `docs/reconciliation.md`).
     pub conflicts: Vec<AttributeConflict>,
+    /// What the MSP says the business uses it for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub context: Option<BusinessContext>,
 }
 
 /// Sources that report different values of one attribute of the same entity.

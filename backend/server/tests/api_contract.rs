@@ -447,6 +447,10 @@ async fn the_openapi_document_describes_every_route() {
         ("post", "/api/v1/kill-switch"),
         ("delete", "/api/v1/kill-switch"),
         ("get", "/api/v1/tenants/{tenant_id}/graph"),
+        (
+            "put",
+            "/api/v1/tenants/{tenant_id}/context/{kind}/{entity_id}",
+        ),
         ("get", "/api/v1/msp/webhooks"),
         ("post", "/api/v1/msp/webhooks"),
         ("get", "/api/v1/msp/webhooks/{subscription_id}"),

@@ -34,6 +34,7 @@ fn body_for(operation_id: &str) -> Option<serde_json::Value> {
             "reason": "intruder",
         })),
         "set_maintenance" => Some(maintenance()),
+        "set_context" => Some(json!({ "criticality": "low" })),
         "pull_tenant_kill_switch" => Some(json!({ "reason": "intruder" })),
         "set_tenant_policy" => Some(json!({
             "source": "package steward.authority\n\ndecision := {\"outcome\": \"auto\", \"reasons\": []}\n"
@@ -132,6 +133,11 @@ async fn tenant_scoped_routes_of_other_tenants_answer_404() {
                 (
                     "batch_id",
                     "0194f3a2-7b1c-7d3e-9f00-1234567890af".to_owned(),
+                ),
+                ("kind", "device".to_owned()),
+                (
+                    "entity_id",
+                    "0194f3a2-7b1c-7d3e-9f00-1234567890b0".to_owned(),
                 ),
             ]);
             let (status, answer) = app

@@ -63,7 +63,7 @@ fn expectation(operation_id: &str) -> (&'static [Role], StatusCode) {
         "list_incidents" | "get_incident" | "list_risk" | "outcome_report" => {
             (&[MspAdmin, Technician, Auditor, CustomerOwner], forbidden)
         }
-        "update_incident" | "roll_back_action" | "propose_action" => {
+        "update_incident" | "roll_back_action" | "propose_action" | "set_context" => {
             (&[MspAdmin, Technician], forbidden)
         }
         "get_tenant_policy" => (&[MspAdmin, Technician, Auditor], forbidden),
@@ -130,6 +130,11 @@ fn body_for(operation_id: &str, role: Role) -> Option<Value> {
         })),
         "update_subscription" => Some(json!({ "description": format!("renamed by {unique}") })),
         "update_incident" => Some(json!({ "status": "investigating" })),
+        "set_context" => Some(json!({
+            "criticality": "critical",
+            "owner": format!("owner {unique}"),
+            "business_process": "payroll",
+        })),
         "set_tenant_policy" => Some(json!({ "source": OWN_POLICY })),
         "set_maintenance" => Some(json!({
             "timezone": "America/Chicago",
@@ -467,6 +472,8 @@ async fn check_role(role: Role) {
             ("incident_id", seeded.incident.to_string()),
             ("batch_id", seeded.batch.to_string()),
             ("subscription_id", subscription.to_string()),
+            ("kind", "device".to_owned()),
+            ("entity_id", seeded.device.to_string()),
             ("delivery_id", delivery.clone()),
             (
                 "action_id",
@@ -542,6 +549,8 @@ async fn operational_routes_need_no_credential_and_api_routes_do() {
                 "0194f3a2-7b1c-7d3e-9f00-1234567890af".into(),
             ),
             ("delivery_id", "msg_0".into()),
+            ("kind", "device".into()),
+            ("entity_id", "0194f3a2-7b1c-7d3e-9f00-1234567890ab".into()),
         ]);
         let (status, answer) = app.call(operation.method.clone(), &path, None, None).await;
         if operation.authenticated {

@@ -1330,3 +1330,141 @@ async fn an_integration_silent_beyond_its_cadence_opens_one_incident_per_silence
     assert_eq!(incidents().await.len(), 4);
     l.stop().await;
 }
+
+#[tokio::test]
+async fn the_msp_sets_business_context_that_risk_the_policy_and_the_graph_use() {
+    let db = TestDatabase::migrated().await;
+    let l = start(&db, None).await;
+    l.sync_all().await;
+    let server = l
+        .inventory("devices")
+        .await
+        .into_iter()
+        .find(|d| d["hostname"].as_str().unwrap().contains("-srv01"))
+        .unwrap();
+    let id = server["id"].as_str().unwrap().to_owned();
+    let path = l.path(&format!("context/device/{id}"));
+    let context = json!({
+        "criticality": "critical",
+        "owner": "Dana Nguyen, office manager",
+        "business_process": "file shares and payroll exports",
+    });
+    let (status, set) = l
+        .call(Method::PUT, &path, &l.technician, Some(&context))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{set}");
+    assert_eq!(set, context);
+
+    // The device shows it, its risk is recomputed with it, and the graph says it.
+    let shown = l
+        .inventory("devices")
+        .await
+        .into_iter()
+        .find(|d| d["id"] == id.as_str())
+        .unwrap();
+    assert_eq!(shown["context"], context);
+    let mut factor = Value::Null;
+    for _ in 0..100 {
+        let (_, risk) = l
+            .call(Method::GET, &l.path("risk"), &l.technician, None)
+            .await;
+        if let Some(found) = risk["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["entity"]["id"] == id.as_str())
+            .and_then(|r| {
+                r["factors"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .find(|f| f["name"] == "asset-criticality")
+                    .cloned()
+            })
+        {
+            factor = found;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(factor["contribution"], 20, "{factor}");
+    assert!(
+        factor["detail"].as_str().unwrap().contains("critical"),
+        "{factor}"
+    );
+    let (_, graph) = l
+        .call(
+            Method::GET,
+            &l.path(&format!("graph?center=device:{id}")),
+            &l.technician,
+            None,
+        )
+        .await;
+    let node = graph["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|n| n["id"] == format!("device:{id}"))
+        .unwrap()
+        .clone();
+    assert_eq!(
+        node["detail"],
+        "file shares and payroll exports, owned by Dana Nguyen, office manager"
+    );
+    assert!(
+        l.audit_actions()
+            .await
+            .contains(&"device.context_set".to_owned())
+    );
+
+    // Refusals change nothing.
+    for (token, body, target, expected) in [
+        (
+            &l.owner,
+            context.clone(),
+            path.clone(),
+            StatusCode::FORBIDDEN,
+        ),
+        (
+            &l.technician,
+            json!({"criticality": "extreme"}),
+            path.clone(),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+        (
+            &l.technician,
+            json!({"owner": "x".repeat(201)}),
+            path.clone(),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+        (
+            &l.technician,
+            json!({"colour": "red"}),
+            path.clone(),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+        (
+            &l.technician,
+            context.clone(),
+            l.path("context/device/00000000-0000-0000-0000-000000000000"),
+            StatusCode::NOT_FOUND,
+        ),
+        (
+            &l.technician,
+            context.clone(),
+            l.path(&format!("context/router/{id}")),
+            StatusCode::NOT_FOUND,
+        ),
+    ] {
+        let (status, answer) = l.call(Method::PUT, &target, token, Some(&body)).await;
+        assert_eq!(status, expected, "{body}: {answer}");
+    }
+    let unchanged = l
+        .inventory("devices")
+        .await
+        .into_iter()
+        .find(|d| d["id"] == id.as_str())
+        .unwrap();
+    assert_eq!(unchanged["context"], context);
+    l.stop().await;
+}

@@ -83,6 +83,9 @@ impl<'c, C: ConnectionTrait> InventoryReader<'c, C> {
     /// When the database cannot be read or holds an invalid row.
     pub async fn devices(&self) -> Result<Vec<Device>, StorageError> {
         let mut sources = self.sources(DEVICE).await?;
+        let mut contexts =
+            super::contexts::of_kind(self.conn, self.msp_id, self.tenant_id, TargetKind::Device)
+                .await?;
         device::Entity::find()
             .filter(device::Column::MspId.eq(self.msp_id.as_uuid()))
             .filter(device::Column::TenantId.eq(self.tenant_id.as_uuid()))
@@ -92,7 +95,8 @@ impl<'c, C: ConnectionTrait> InventoryReader<'c, C> {
             .into_iter()
             .map(|row| {
                 let sources = sources.remove(&row.id).unwrap_or_default();
-                to_device(row, sources)
+                let context = contexts.remove(&row.id);
+                to_device(row, sources).map(|d| Device { context, ..d })
             })
             .collect()
     }
@@ -103,6 +107,9 @@ impl<'c, C: ConnectionTrait> InventoryReader<'c, C> {
     /// When the database cannot be read or holds an invalid row.
     pub async fn identities(&self) -> Result<Vec<Identity>, StorageError> {
         let mut sources = self.sources(IDENTITY).await?;
+        let mut contexts =
+            super::contexts::of_kind(self.conn, self.msp_id, self.tenant_id, TargetKind::Identity)
+                .await?;
         identity::Entity::find()
             .filter(identity::Column::MspId.eq(self.msp_id.as_uuid()))
             .filter(identity::Column::TenantId.eq(self.tenant_id.as_uuid()))
@@ -112,7 +119,8 @@ impl<'c, C: ConnectionTrait> InventoryReader<'c, C> {
             .into_iter()
             .map(|row| {
                 let sources = sources.remove(&row.id).unwrap_or_default();
-                to_identity(row, sources)
+                let context = contexts.remove(&row.id);
+                to_identity(row, sources).map(|i| Identity { context, ..i })
             })
             .collect()
     }
@@ -161,7 +169,17 @@ impl<'c, C: ConnectionTrait> InventoryReader<'c, C> {
             return Ok(None);
         };
         let sources = self.sources_of(DEVICE, id).await?;
-        to_device(row, sources).map(Some)
+        let context = super::contexts::of_entity(
+            self.conn,
+            self.msp_id,
+            self.tenant_id,
+            EntityKey {
+                kind: TargetKind::Device,
+                id,
+            },
+        )
+        .await?;
+        to_device(row, sources).map(|d| Some(Device { context, ..d }))
     }
 
     /// One identity with its sources.
@@ -178,7 +196,17 @@ impl<'c, C: ConnectionTrait> InventoryReader<'c, C> {
             return Ok(None);
         };
         let sources = self.sources_of(IDENTITY, id).await?;
-        to_identity(row, sources).map(Some)
+        let context = super::contexts::of_entity(
+            self.conn,
+            self.msp_id,
+            self.tenant_id,
+            EntityKey {
+                kind: TargetKind::Identity,
+                id,
+            },
+        )
+        .await?;
+        to_identity(row, sources).map(|i| Some(Identity { context, ..i }))
     }
 
     async fn sources_of(&self, kind: &str, id: uuid::Uuid) -> Result<Vec<Source>, StorageError> {
@@ -866,6 +894,7 @@ fn to_device(row: device::Model, sources: Vec<Source>) -> Result<Device, Storage
         updated_at: row.updated_at,
         sources,
         conflicts: conflicts_of(row.conflicts, "device conflicts")?,
+        context: None,
     })
 }
 
@@ -884,6 +913,7 @@ fn to_identity(row: identity::Model, sources: Vec<Source>) -> Result<Identity, S
         first_seen_at: row.first_seen_at,
         updated_at: row.updated_at,
         sources,
+        context: None,
     })
 }
 

@@ -12,6 +12,7 @@
 mod actions;
 pub mod approval_links;
 pub mod config;
+pub mod contexts;
 pub mod entities;
 mod error;
 mod guardrails;

@@ -263,6 +263,31 @@ impl<'a> TenantWork<'a> {
         .await?)
     }
 
+    /// Sets what the MSP says about a device or identity: criticality, owner, business
+    /// process; its risk is recomputed.
+    ///
+    /// # Errors
+    /// [`WorkError::Forbidden`] without [`Permission::WorkIncidents`]; a context error for an
+    /// unknown entity or over-long text.
+    pub async fn set_context(
+        &self,
+        entity: EntityKey,
+        context: &steward_domain::inventory::BusinessContext,
+    ) -> Result<
+        Result<steward_domain::inventory::BusinessContext, super::contexts::ContextError>,
+        WorkError,
+    > {
+        self.require(Permission::WorkIncidents)?;
+        Ok(super::contexts::set(
+            self.ctx,
+            self.tenant.msp_id,
+            self.tenant.id,
+            entity,
+            context,
+        )
+        .await)
+    }
+
     /// Resolves or reopens an incident as its PSA ticket was closed or reopened. Steward only.
     ///
     /// # Errors

@@ -10,6 +10,7 @@ pub mod audit_checkpoint;
 pub mod audit_entry;
 pub mod automation_halt;
 pub mod device;
+pub mod entity_context;
 pub mod entity_source;
 pub mod event;
 pub mod finding;

@@ -5,23 +5,27 @@ use axum::Json;
 use serde::Deserialize;
 use steward_domain::{
     TenantId,
+    actions::TargetKind,
     coverage::Coverage,
     graph::ContextGraph,
+    incidents::EntityKey,
+    inventory::BusinessContext,
     inventory::{Device, Identity, StoredEvent},
     observations::OcsfClass,
 };
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 use super::pagination::{PageQuery, list_body, page_in_memory};
-use super::responses::ReadErrors;
+use super::responses::{ReadErrors, WriteErrors};
 use crate::{
     http::{
         ApiError,
         auth::CallerContext,
-        extract::{ApiPath, ApiQuery},
+        extract::{ApiJson, ApiPath, ApiQuery},
     },
     state::AppState,
 };
+use steward_core::storage::contexts::ContextError;
 
 pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -30,6 +34,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(list_events))
         .routes(routes!(get_coverage))
         .routes(routes!(get_context_graph))
+        .routes(routes!(set_context))
 }
 
 /// Blind spots (MSP staff): which devices each kind of tool reports (EDR, RMM, backup), which
@@ -49,6 +54,56 @@ async fn get_coverage(
     let scope = ctx.tenant(tenant_id).await?;
     let now = ctx.clock.now();
     Ok(Json(scope.context(now).await?.coverage(tenant_id, now)))
+}
+
+/// Sets what the MSP knows about a device or identity (MSP admins and technicians): its
+/// `criticality` (`low`, `medium`, `high`, `critical`, overriding what Steward infers), its
+/// `owner` and its `business_process` (at most 200 characters; `null` clears). Its risk is
+/// recomputed, the authority policy sees the criticality, and the context graph shows the rest.
+#[utoipa::path(
+    put,
+    path = "/api/v1/tenants/{tenant_id}/context/{kind}/{entity_id}",
+    tag = "inventory",
+    params(
+        ("tenant_id" = TenantId, Path, description = "The tenant's id"),
+        ("kind" = String, Path, description = "`device` or `identity`"),
+        ("entity_id" = uuid::Uuid, Path, description = "The device's or identity's id"),
+    ),
+    request_body = BusinessContext,
+    responses((status = OK, body = BusinessContext), WriteErrors),
+    security(("api_token" = []))
+)]
+async fn set_context(
+    ctx: CallerContext,
+    ApiPath((tenant_id, kind, entity_id)): ApiPath<(TenantId, String, uuid::Uuid)>,
+    ApiJson(body): ApiJson<BusinessContext>,
+) -> Result<Json<BusinessContext>, ApiError> {
+    let kind = match kind.as_str() {
+        "device" => TargetKind::Device,
+        "identity" => TargetKind::Identity,
+        other => {
+            return Err(ApiError::not_found(format!(
+                "{other} is not a kind of entity: device or identity"
+            )));
+        }
+    };
+    let entity = EntityKey {
+        kind,
+        id: entity_id,
+    };
+    ctx.in_tenant(tenant_id, async |work| {
+        work.set_context(entity, &body)
+            .await?
+            .map_err(|err| match err {
+                ContextError::NotFound(..) => ApiError::not_found(err.to_string()),
+                ContextError::TooLong(_) => {
+                    ApiError::unprocessable("invalid-context", err.to_string())
+                }
+                ContextError::Storage(storage) => storage.into(),
+            })
+    })
+    .await
+    .map(Json)
 }
 
 /// Which part of the graph to read.
