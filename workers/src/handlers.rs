@@ -115,7 +115,18 @@ pub async fn sync_integration(
     let Some(Some(((integration, credential), since))) = opened else {
         return Ok(());
     };
-    let http = VendorHttp::new(shared.vendor_retries.clone()).map_err(JobError::from)?;
+    if let Some(until) = shared
+        .backoff
+        .defer(integration_id, tokio::time::Instant::now())
+    {
+        let wait = until.saturating_duration_since(tokio::time::Instant::now());
+        tracing::info!(%tenant_id, %integration_id, ?wait, "the vendor asked to wait; synchronizing then");
+        return Ok(());
+    }
+    // A vendor asking to wait longer than this is retried later, not waited for in a worker.
+    let mut policy = shared.vendor_retries.clone();
+    policy.max_retry_after = policy.max_retry_after.min(SYNC_MAX_WAIT);
+    let http = VendorHttp::new(policy).map_err(JobError::from)?;
     let pulled = match registry::connect(
         integration.vendor,
         &integration.settings,
@@ -161,14 +172,31 @@ pub async fn sync_integration(
     })
     .await?;
     match pulled {
-        // Throttled or unavailable: the queue runs the job again, so nothing the vendor
-        // reported is skipped until the next scheduled run.
-        Err(error) if error.is_transient() => Err(JobError(format!(
-            "the vendor is not answering yet: {error}"
-        ))),
-        _ => Ok(()),
+        // Throttled or unavailable: the integration waits out its vendor and the scheduler
+        // synchronizes it again then, so nothing is skipped and no worker waits meanwhile.
+        Err(error) if error.is_transient() => {
+            let retry_after = match &error {
+                steward_integrations::ConnectorError::Throttled { retry_after } => *retry_after,
+                _ => None,
+            };
+            let now = tokio::time::Instant::now();
+            let until = shared
+                .backoff
+                .failed(integration_id, tenant_id, now, retry_after);
+            let wait = until - now;
+            tracing::warn!(%tenant_id, %integration_id, ?wait, %error, "the vendor is not answering yet; synchronizing again then");
+            Ok(())
+        }
+        Ok(_) => {
+            shared.backoff.succeeded(integration_id);
+            Ok(())
+        }
+        Err(_) => Ok(()),
     }
 }
+
+/// The longest `Retry-After` a synchronization waits inside a worker.
+const SYNC_MAX_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// Whether [`as_steward`] keeps what its work wrote.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

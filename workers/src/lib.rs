@@ -8,6 +8,7 @@
 //! keys. A worker that dies mid-job stops sending heartbeats, and the queue hands its job to
 //! another worker.
 
+mod backoff;
 mod executor;
 mod handlers;
 mod notify;
@@ -25,6 +26,7 @@ use steward_integrations::http::RetryPolicy;
 use tokio::sync::watch;
 
 pub use self::{
+    backoff::VendorBackoff,
     executor::advance,
     handlers::{sync_integration, triage_events},
     notify::{MailError, MailSettings, Mailer, SmtpSecurity, request_approval},
@@ -46,6 +48,8 @@ pub struct Shared {
     pub settings: Arc<WorkerSettings>,
     /// Sends approval requests by email, when configured.
     pub mailer: Option<Arc<Mailer>>,
+    /// Integrations waiting out a throttling or unavailable vendor.
+    pub backoff: VendorBackoff,
 }
 
 /// How the workers run.

@@ -36,6 +36,17 @@ pub(crate) async fn run(shared: Shared, mut queue: JobQueue, mut stop: watch::Re
         }
         settle_approvals(&shared).await;
         hand_out_due_deliveries(&shared, &mut queue).await;
+        for (tenant_id, integration_id) in shared.backoff.due(tokio::time::Instant::now()) {
+            if let Err(error) = queue
+                .push(Job::Sync {
+                    tenant_id,
+                    integration_id,
+                })
+                .await
+            {
+                tracing::warn!(%error, "cannot queue a synchronization after its vendor's wait");
+            }
+        }
     }
 }
 

@@ -1468,3 +1468,77 @@ async fn the_msp_sets_business_context_that_risk_the_policy_and_the_graph_use() 
     assert_eq!(unchanged["context"], context);
     l.stop().await;
 }
+
+#[tokio::test]
+async fn a_vendor_down_or_throttling_does_not_stall_the_others() {
+    let db = TestDatabase::migrated().await;
+    let l = start(&db, None).await;
+    // Okta throttles every request it gets; the NinjaOne instance answers nothing at all.
+    l.connect_okta().await;
+    l.app
+        .sandbox
+        .as_ref()
+        .unwrap()
+        .throttle_okta(l.tenant.id.as_uuid(), 1_000_000);
+    let credentials = l.credentials().await;
+    let (status, dead) = l
+        .call(
+            Method::POST,
+            &l.path("integrations"),
+            &l.admin,
+            Some(&json!({
+                "vendor": "ninjaone",
+                "name": "NinjaOne",
+                "settings": {
+                    "client_id": credentials.ninja_client_id,
+                    "organization_id": credentials.ninja_organization_id,
+                    "instance_url": "http://127.0.0.1:9/",
+                },
+                "credential": credentials.ninja_client_secret,
+            })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{dead}");
+
+    // The scenario synchronizes every integration of the tenant: the two broken ones fail
+    // and are retried, while Defender's alert still becomes a verified isolation.
+    l.run_scenario("malware-laptop").await;
+    let action = l.wait_for_action("isolate_device", &["verified"]).await;
+    assert_eq!(action["decision"]["outcome"], "auto");
+
+    // And the broken ones say why.
+    let mut reasons = Vec::new();
+    for _ in 0..300 {
+        let (_, integrations) = l
+            .call(Method::GET, &l.path("integrations"), &l.admin, None)
+            .await;
+        reasons = integrations["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|i| i["health"] == "failing")
+            .map(|i| {
+                format!(
+                    "{}: {}",
+                    i["vendor"].as_str().unwrap(),
+                    i["last_error"].as_str().unwrap_or_default()
+                )
+            })
+            .collect::<Vec<_>>();
+        if reasons.len() == 2 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    reasons.sort();
+    assert_eq!(reasons.len(), 2, "{reasons:?}");
+    assert!(
+        reasons[0].starts_with("ninjaone: the vendor is unavailable"),
+        "{reasons:?}"
+    );
+    assert!(
+        reasons[1].starts_with("okta: the vendor is throttling"),
+        "{reasons:?}"
+    );
+    l.stop().await;
+}

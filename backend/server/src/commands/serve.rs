@@ -80,6 +80,7 @@ pub(crate) fn worker_shared(
         vendor_retries: RetryPolicy::default(),
         settings: Arc::new(config.worker.settings()),
         mailer,
+        backoff: steward_workers::VendorBackoff::default(),
     })
 }
 

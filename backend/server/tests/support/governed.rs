@@ -235,6 +235,7 @@ async fn start_full(
                 Duration::from_secs(24 * 3600),
             ))),
         },
+        backoff: steward_workers::VendorBackoff::default(),
     };
     let (stop, stopped) = watch::channel(false);
     let running = shared.clone();
