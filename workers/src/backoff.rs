@@ -37,11 +37,7 @@ pub struct VendorBackoff {
 
 impl VendorBackoff {
     /// Whether `integration` must still wait at `now`; a synchronization is then owed.
-    pub(crate) fn defer(
-        &self,
-        integration: IntegrationId,
-        now: Instant,
-    ) -> Option<Instant> {
+    pub(crate) fn defer(&self, integration: IntegrationId, now: Instant) -> Option<Instant> {
         let mut waiting = self.waiting.lock().expect("backoff map poisoned");
         let entry = waiting.get_mut(&integration)?;
         if entry.until <= now {

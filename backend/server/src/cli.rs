@@ -78,6 +78,20 @@ enum BenchCommand {
         #[arg(long, default_value_t = 500)]
         poll_ms: u64,
     },
+    /// Time and memory to synchronize every vendor of large tenants, or of many tenants,
+    /// from the sandbox over HTTP into the database (a scratch SQLite database unless
+    /// database.url names one)
+    Sync {
+        /// How many tenants
+        #[arg(long, default_value_t = 1)]
+        tenants: usize,
+        /// Devices per tenant
+        #[arg(long, default_value_t = 5000)]
+        devices: usize,
+        /// People per tenant
+        #[arg(long, default_value_t = 5000)]
+        users: usize,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -245,6 +259,11 @@ pub fn run() -> ExitCode {
             Command::Policy(PolicyCommand::Bench { decisions, threads }) => {
                 commands::policy::bench(&config, decisions, threads)
             }
+            Command::Bench(BenchCommand::Sync {
+                tenants,
+                devices,
+                users,
+            }) => commands::bench_sync::sync(config, tenants, devices, users).await,
             Command::Bench(BenchCommand::Loop { runs, poll_ms }) => {
                 commands::bench::alert_to_decision(config, runs, poll_ms).await
             }

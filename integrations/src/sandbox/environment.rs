@@ -957,6 +957,55 @@ impl Environment {
         environment
     }
 
+    /// Grows the customer to `machines` machines and `users` people by copying an ordinary
+    /// laptop and person with fresh ids and names, for benchmarks of large tenants. The copies
+    /// have no sign-ins, alerts or backups of their own.
+    pub fn scale(&mut self, machines: usize, users: usize) {
+        let ids = Ids::new(self.tenant_id);
+        let domain = self.domain.clone();
+        if let Some(template) = self
+            .machines
+            .iter()
+            .find(|m| m.ninja.is_some() && m.backup.is_none() && m.edr_sensor)
+            .cloned()
+        {
+            let prefix = template
+                .computer_dns_name
+                .split('-')
+                .next()
+                .unwrap_or("host")
+                .to_owned();
+            for n in self.machines.len()..machines {
+                let mut machine = template.clone();
+                machine.id = ids.machine(&format!("bulk-machine-{n}"));
+                machine.computer_dns_name = format!("{prefix}-bk{n:05}.{domain}");
+                machine.aad_device_id = ids.guid(&format!("bulk-entra-device-{n}"));
+                machine.last_ip_address =
+                    format!("10.{}.{}.{}", n / 65536 % 256, n / 256 % 256, n % 256);
+                machine.primary_user = None;
+                if let Some(agent) = machine.ninja.as_mut() {
+                    agent.device_id = 100_000 + n as u64;
+                }
+                self.machines.push(machine);
+            }
+        }
+        if let Some(template) = self
+            .users
+            .iter()
+            .find(|u| !self.roles.iter().any(|r| r.members.contains(&u.id)))
+            .cloned()
+        {
+            for n in self.users.len()..users {
+                let mut user = template.clone();
+                user.id = ids.guid(&format!("bulk-user-{n}"));
+                user.given_name = format!("User{n:05}");
+                user.display_name = format!("{} {}", user.given_name, user.surname);
+                user.user_principal_name = format!("user{n:05}@{domain}");
+                self.users.push(user);
+            }
+        }
+    }
+
     /// A fresh id for a record created at run time.
     pub(crate) fn next_guid(&mut self, label: &str) -> String {
         self.sequence += 1;

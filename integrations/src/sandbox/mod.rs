@@ -333,6 +333,21 @@ impl Sandbox {
         Ok(credentials)
     }
 
+    /// Grows `tenant_id`'s customer to `machines` machines and `users` people (see
+    /// [`Environment::scale`]), for benchmarks.
+    ///
+    /// # Errors
+    /// [`SandboxError::NoEnvironment`] for a tenant without one.
+    pub async fn scale(
+        &self,
+        tenant_id: Uuid,
+        machines: usize,
+        users: usize,
+    ) -> Result<(), SandboxError> {
+        self.mutate(tenant_id, |environment| environment.scale(machines, users))
+            .await
+    }
+
     /// Whether `tenant_id` has a simulated customer.
     pub async fn has_environment(&self, tenant_id: Uuid) -> bool {
         self.inner

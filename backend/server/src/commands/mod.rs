@@ -2,6 +2,7 @@
 
 pub mod audit;
 pub mod bench;
+pub mod bench_sync;
 pub mod config;
 pub mod demo;
 pub mod migrate;
