@@ -91,6 +91,10 @@ enum BenchCommand {
         /// People per tenant
         #[arg(long, default_value_t = 5000)]
         users: usize,
+        /// Only these vendors, comma-separated (microsoft_defender, microsoft_graph, okta,
+        /// crowdstrike_falcon, ninjaone, veeam_spc) [default: all of them]
+        #[arg(long, value_delimiter = ',')]
+        vendors: Vec<String>,
     },
 }
 
@@ -263,7 +267,8 @@ pub fn run() -> ExitCode {
                 tenants,
                 devices,
                 users,
-            }) => commands::bench_sync::sync(config, tenants, devices, users).await,
+                vendors,
+            }) => commands::bench_sync::sync(config, tenants, devices, users, &vendors).await,
             Command::Bench(BenchCommand::Loop { runs, poll_ms }) => {
                 commands::bench::alert_to_decision(config, runs, poll_ms).await
             }

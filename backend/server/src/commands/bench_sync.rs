@@ -53,13 +53,27 @@ pub async fn sync(
     tenants: usize,
     devices: usize,
     users: usize,
+    vendors: &[String],
 ) -> anyhow::Result<ExitCode> {
     if tenants == 0 || devices == 0 || users == 0 {
         bail!("--tenants, --devices and --users must be at least 1");
     }
+    let mut chosen = Vec::new();
+    for name in vendors {
+        match Vendor::parse(name.trim()).filter(|v| VENDORS.contains(v)) {
+            Some(vendor) => chosen.push(vendor),
+            None => bail!(
+                "--vendors: {name} is not one of {}",
+                VENDORS.map(Vendor::as_str).join(", ")
+            ),
+        }
+    }
+    if chosen.is_empty() {
+        chosen = VENDORS.to_vec();
+    }
     let scratch = std::env::temp_dir().join(format!("steward-bench-sync-{}", std::process::id()));
     config.data_dir = scratch.clone();
-    let outcome = measure(config, tenants, devices, users).await;
+    let outcome = measure(config, tenants, devices, users, &chosen).await;
     let _ = std::fs::remove_dir_all(&scratch);
     outcome
 }
@@ -165,6 +179,7 @@ async fn measure(
     tenants: usize,
     devices: usize,
     users: usize,
+    vendors: &[Vendor],
 ) -> anyhow::Result<ExitCode> {
     let storage = super::serve::open_storage(&config, Report::WhenApplied).await?;
     let keys = super::serve::audit_keys(&config)?;
@@ -196,7 +211,7 @@ async fn measure(
 
     println!(
         "Sync benchmark: {tenants} tenant(s) of {devices} devices and {users} people, {} vendors, {} database.",
-        VENDORS.len(),
+        vendors.len(),
         storage.backend().name()
     );
     let tenant_list = create_tenants(&storage, clock.as_ref(), &keys, tenants).await?;
@@ -207,7 +222,7 @@ async fn measure(
             .await?;
         sandbox.scale(tenant.id.as_uuid(), devices, users).await?;
         let mut integrations = Vec::new();
-        for vendor in VENDORS {
+        for &vendor in vendors {
             let (settings, secret) = connection(vendor, &base, &credentials);
             let settings =
                 registry::normalize_settings(vendor, settings).map_err(anyhow::Error::msg)?;
@@ -230,7 +245,7 @@ async fn measure(
         connected.push((tenant.clone(), integrations));
     }
     let (_, before) = memory();
-    let mut tallies = [Tally::default(); VENDORS.len()];
+    let mut tallies = vec![Tally::default(); vendors.len()];
     let started = Instant::now();
     let all = Deployment::new(storage.conn()).integrations().await?;
     for (tenant, integrations) in &connected {
@@ -275,7 +290,7 @@ async fn measure(
     println!();
     println!("| vendor | devices | identities | events | pull (s) | record (s) |");
     println!("|---|---|---|---|---|---|");
-    for (vendor, tally) in VENDORS.iter().zip(tallies) {
+    for (vendor, tally) in vendors.iter().zip(tallies) {
         println!(
             "| {} | {} | {} | {} | {:.2} | {:.2} |",
             vendor.display_name(),
@@ -290,7 +305,7 @@ async fn measure(
     println!(
         "Total {:.1} s for {} synchronizations; resident memory {before:.0} MiB before, {after:.0} MiB after, {peak:.0} MiB at the peak (the sandbox's simulated vendors run in the same process).",
         total.as_secs_f64(),
-        connected.len() * VENDORS.len()
+        connected.len() * vendors.len()
     );
     Ok(ExitCode::SUCCESS)
 }
