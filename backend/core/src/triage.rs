@@ -244,13 +244,24 @@ async fn primary_user_factor(
     work: &TenantWork<'_>,
     device: uuid::Uuid,
 ) -> Result<Option<RiskFactor>, StorageError> {
+    // Usually nobody is at risk: then the sign-ins are not read at all.
+    let risky: Vec<RiskScore> = work
+        .risk()
+        .current()
+        .await?
+        .into_iter()
+        .filter(|r| r.entity.kind == TargetKind::Identity && r.score >= PRIMARY_USER_RISK)
+        .collect();
+    if risky.is_empty() {
+        return Ok(None);
+    }
+    let Some(found) = work.inventory().device(device).await? else {
+        return Ok(None);
+    };
     let sightings = work
         .inventory()
         .sign_in_sightings(work.context().now() - graph::SIGHTING_WINDOW)
         .await?;
-    let Some(found) = work.inventory().device(device).await? else {
-        return Ok(None);
-    };
     if sightings.is_empty() {
         return Ok(None);
     }
@@ -260,15 +271,7 @@ async fn primary_user_factor(
     else {
         return Ok(None);
     };
-    let Some(risk) = work
-        .risk()
-        .of(EntityKey {
-            kind: TargetKind::Identity,
-            id: user,
-        })
-        .await?
-        .filter(|r| r.score >= PRIMARY_USER_RISK)
-    else {
+    let Some(risk) = risky.into_iter().find(|r| r.entity.id == user) else {
         return Ok(None);
     };
     Ok(Some(RiskFactor {
