@@ -491,6 +491,7 @@ pub fn connect(
             http,
             &stored::<TacticalSettings>(settings)?,
             secret,
+            clock,
         )),
         Vendor::VeeamSpc => AnyConnector::Veeam(VeeamConnector::new(
             http,

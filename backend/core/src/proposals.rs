@@ -145,7 +145,7 @@ pub async fn request(
                 id: entity.id,
             });
         };
-        let integration_id = performer(work, kind, &profile).await?;
+        let integration_id = performer(work, kind, &profile, request.parameters.vendor).await?;
         let decided = constrain(policy.decide(&input), &input.guardrails);
         let mut reasons = vec![request.reason.trim().to_owned()];
         reasons.extend(unperformed(kind, &profile, integration_id));

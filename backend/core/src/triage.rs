@@ -176,7 +176,7 @@ async fn lockouts(
     let mut kinds = Vec::new();
     if let Some(profile) = profile(work, entity).await? {
         for kind in [ActionType::DisableUser, ActionType::SuspendUser] {
-            if performer(work, kind, &profile).await?.is_some() {
+            if performer(work, kind, &profile, None).await?.is_some() {
                 kinds.push(kind);
             }
         }
@@ -483,11 +483,12 @@ pub async fn simulate(
 }
 
 /// The tenant's integration that runs `kind` on the entity: one that reported it and whose
-/// vendor performs the action.
+/// vendor performs the action (`vendor`'s, where the proposer named one).
 pub(crate) async fn performer(
     work: &TenantWork<'_>,
     kind: ActionType,
     profile: &Profile,
+    vendor: Option<steward_domain::observations::Vendor>,
 ) -> Result<Option<steward_domain::IntegrationId>, StorageError> {
     let tenant = work.tenant();
     let integrations =
@@ -496,7 +497,11 @@ pub(crate) async fn performer(
             .await?;
     Ok(integrations
         .iter()
-        .find(|i| i.vendor.performs(kind) && profile.sources.contains(&i.id))
+        .find(|i| {
+            i.vendor.performs(kind)
+                && vendor.is_none_or(|v| v == i.vendor)
+                && profile.sources.contains(&i.id)
+        })
         .map(|i| i.id))
 }
 
@@ -538,7 +543,7 @@ async fn propose(
     else {
         return Ok(None);
     };
-    let integration_id = performer(work, kind, &profile).await?;
+    let integration_id = performer(work, kind, &profile, parameters.vendor).await?;
     let decided = constrain(policy.decide(&input), &input.guardrails);
     let mut reasons = vec![reason];
     reasons.extend(unperformed(kind, &profile, integration_id));

@@ -36,7 +36,7 @@ pub enum ActionType {
     SuspendUser,
     /// Undo a suspension.
     UnsuspendUser,
-    /// Run a script from the RMM's library on a device (NinjaOne), one whose effect a paired
+    /// Run a script from the RMM's library on a device (NinjaOne, Tactical RMM), one whose effect a paired
     /// undo script reverses: disable a protocol, stop a service, block a port.
     RunScript,
     /// Run the undo script of a script pair.
@@ -133,10 +133,10 @@ impl ActionType {
             }
             ActionType::UnsuspendUser => "Unsuspend the account in Okta",
             ActionType::RunScript => {
-                "Run the script from the RMM's library on the device (NinjaOne), as the system account"
+                "Run the script from the RMM's library on the device (NinjaOne or Tactical RMM), as the system account"
             }
             ActionType::RunUndoScript => {
-                "Run the undo script of the script pair on the device (NinjaOne)"
+                "Run the undo script of the script pair on the device (NinjaOne or Tactical RMM)"
             }
             ActionType::TriggerBackup => {
                 "Start the device's backup job now (Veeam Service Provider Console) and confirm a new restore point"
@@ -212,6 +212,14 @@ impl ActionType {
     /// # Errors
     /// What is missing or not expected, for the proposer.
     pub fn check_parameters(self, parameters: &ActionParameters) -> Result<(), String> {
+        if let Some(vendor) = parameters.vendor
+            && !vendor.performs(self)
+        {
+            return Err(format!(
+                "Steward does not {self} through {}",
+                vendor.display_name()
+            ));
+        }
         let script = matches!(self, ActionType::RunScript | ActionType::RunUndoScript);
         for (name, value) in [
             ("script_id", &parameters.script_id),
@@ -263,12 +271,19 @@ pub struct ActionParameters {
     /// The group of `remove_from_group` and `add_to_group` (its Microsoft Entra ID object id).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub group_id: Option<String>,
-    /// The script `run_script` runs (the RMM's script id, NinjaOne's automation library id).
+    /// The script `run_script` runs: its id in the RMM's library (NinjaOne's automation
+    /// library, Tactical RMM's script manager).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub script_id: Option<String>,
     /// The script that undoes it, which `run_undo_script` (and a rollback) runs.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub undo_script_id: Option<String>,
+    /// The connected tool to act through where several could: a script id belongs to one RMM's
+    /// library, so a tenant moving from NinjaOne to Tactical RMM names the one it means. By
+    /// default, the first of the tenant's integrations that knows the target and performs the
+    /// action.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vendor: Option<crate::observations::Vendor>,
 }
 
 impl std::str::FromStr for ActionType {

@@ -12,6 +12,7 @@ use crate::actions::ActionType;
 /// The kind of vendor a connector speaks to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Vendor {
     /// Microsoft Defender for Endpoint (EDR).
@@ -112,9 +113,10 @@ impl Vendor {
                 ActionType::UnsuspendUser,
                 ActionType::RevokeSessions,
             ],
-            Vendor::NinjaOne => &[ActionType::RunScript, ActionType::RunUndoScript],
-            Vendor::TacticalRmm
-            | Vendor::DattoBcdr
+            Vendor::NinjaOne | Vendor::TacticalRmm => {
+                &[ActionType::RunScript, ActionType::RunUndoScript]
+            }
+            Vendor::DattoBcdr
             | Vendor::HaloPsa
             | Vendor::ConnectWiseManage => &[],
             Vendor::VeeamSpc => &[ActionType::TriggerBackup],

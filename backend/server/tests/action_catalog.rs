@@ -408,6 +408,63 @@ async fn every_reversible_action_rolls_back_to_the_prior_state_at_the_vendor() {
 }
 
 #[tokio::test]
+async fn a_tenant_on_two_rmms_runs_each_script_through_the_rmm_it_names() {
+    let db = TestDatabase::migrated().await;
+    let l = start(&db, None).await;
+    l.connect_ninjaone().await;
+    let tactical = l.connect_tactical().await;
+    l.sync_all().await;
+    // The laptop Defender for Endpoint, NinjaOne and Tactical RMM all report (joined by serial
+    // number).
+    let laptop = l
+        .inventory("devices")
+        .await
+        .iter()
+        .find(|d| {
+            d["hostname"].as_str().unwrap().contains("-lt")
+                && d["sources"].as_array().unwrap().len() == 3
+        })
+        .unwrap_or_else(|| panic!("no laptop on all three tools"))
+        .clone();
+    let device = laptop["id"].as_str().unwrap();
+    let machine = laptop["sources"][0]["external_id"].as_str().unwrap();
+    let usb = async || {
+        item(&l.sandbox_state().await, "devices", machine)["settings"]["usb_storage"].clone()
+    };
+
+    // Tactical RMM's library ids (NinjaOne's library has none such), through Tactical RMM.
+    let scripts = json!({"script_id": "13", "undo_script_id": "14", "vendor": "tactical_rmm"});
+    let run = run_to_verified(&l, "run_script", device, scripts).await;
+    assert_eq!(run["integration_id"], tactical["id"], "{run:#}");
+    assert_eq!(run["snapshot"]["script"]["name"], "Block USB mass storage");
+    assert_eq!(usb().await, false, "Tactical RMM blocked USB storage");
+    roll_back_to_rolled_back(&l, &run).await;
+    assert_eq!(usb().await, true, "its undo script allowed it again");
+
+    // Naming a tool that does not run scripts is refused, and nothing is recorded.
+    let before = l.actions().await.len();
+    for vendor in ["veeam_spc", "microsoft_graph"] {
+        let body = json!({
+            "type": "run_script",
+            "targets": [device],
+            "reason": "Exercising the catalog",
+            "parameters": {"script_id": "13", "undo_script_id": "14", "vendor": vendor},
+        });
+        let (status, answer) = l.propose(&body, None).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{answer}");
+        assert!(
+            answer["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("does not run_script through"),
+            "{answer}"
+        );
+    }
+    assert_eq!(l.actions().await.len(), before);
+    l.stop().await;
+}
+
+#[tokio::test]
 async fn a_falcon_customers_infected_laptop_is_contained_by_falcon_and_released() {
     let db = TestDatabase::migrated().await;
     let l = start(&db, None).await;

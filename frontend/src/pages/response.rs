@@ -513,6 +513,15 @@ fn propose_card(page: &ResponsePage) -> Option<impl IntoView + use<>> {
                 <label>"Group id (for the group actions) " <input type="text" name="group_id" maxlength="200"/></label>
                 <label>"Script id (for the script actions) " <input type="text" name="script_id" maxlength="40"/></label>
                 <label>"Undo script id (for the script actions) " <input type="text" name="undo_script_id" maxlength="40"/></label>
+                <label>"Through (where several tools could) "
+                    <select name="vendor">
+                        <option value="">"the first tool that knows the target"</option>
+                        <option value="ninjaone">"NinjaOne"</option>
+                        <option value="tactical_rmm">"Tactical RMM"</option>
+                        <option value="microsoft_graph">"Microsoft Graph"</option>
+                        <option value="okta">"Okta"</option>
+                    </select>
+                </label>
                 <label>"Reason " <input type="text" name="reason" required maxlength="2000"/></label>
                 <button type="submit" class="button">"Propose"</button>
             </form>

@@ -218,6 +218,51 @@ pub const NINJA_SCRIPTS: [SimScript; 6] = [
     },
 ];
 
+/// The scripts of the sandbox's Tactical RMM script library: the same three pairs as NinjaOne's
+/// library (the MSP is moving its customers from one RMM to the other), under Tactical's ids.
+pub const TACTICAL_SCRIPTS: [SimScript; 6] = [
+    SimScript {
+        id: 11,
+        ..NINJA_SCRIPTS[0]
+    },
+    SimScript {
+        id: 12,
+        ..NINJA_SCRIPTS[1]
+    },
+    SimScript {
+        id: 13,
+        ..NINJA_SCRIPTS[2]
+    },
+    SimScript {
+        id: 14,
+        ..NINJA_SCRIPTS[3]
+    },
+    SimScript {
+        id: 15,
+        ..NINJA_SCRIPTS[4]
+    },
+    SimScript {
+        id: 16,
+        ..NINJA_SCRIPTS[5]
+    },
+];
+
+/// A script run Tactical RMM recorded in an agent's history.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SimTacticalRun {
+    /// The history entry's id, unique across the server.
+    pub id: u64,
+    /// The machine's id in the environment.
+    pub machine_id: String,
+    pub script_id: u32,
+    pub requested: DateTime<Utc>,
+    pub username: String,
+    /// The agent's report (exit code, output, errors), once it ran the script.
+    pub results: Option<(i64, String, String)>,
+    /// Exits with code 1 (an injected fault).
+    pub will_fail: bool,
+}
+
 /// A run of a library script on a device, as NinjaOne's activity log records it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SimActivity {
@@ -528,6 +573,8 @@ pub enum Fault {
     RevertAccountWrites { user_id: String },
     /// The next script run on this NinjaOne device ends `FAILURE`.
     FailNextScript { device_id: u64 },
+    /// The next script run on this Tactical RMM agent exits with code 1.
+    FailNextTacticalScript { agent_id: String },
 }
 
 /// One simulated customer.
@@ -566,6 +613,9 @@ pub struct Environment {
     /// NinjaOne's activity log of script runs.
     #[serde(default)]
     pub ninja_activities: Vec<SimActivity>,
+    /// Tactical RMM's history of script runs on the customer's agents.
+    #[serde(default)]
+    pub tactical_runs: Vec<SimTacticalRun>,
     /// Tickets in the MSP's PSAs (HaloPSA and ConnectWise Manage) for this customer.
     #[serde(default)]
     pub psa_tickets: Vec<SimTicket>,
@@ -926,6 +976,7 @@ impl Environment {
             machine_actions: Vec::new(),
             okta_events: Vec::new(),
             ninja_activities: Vec::new(),
+            tactical_runs: Vec::new(),
             psa_tickets: Vec::new(),
             faults: Vec::new(),
             sequence: 0,

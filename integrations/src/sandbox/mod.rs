@@ -178,8 +178,11 @@ pub struct DeviceState {
     /// Its NinjaOne device id and the agent's last contact, when the RMM manages it.
     pub ninja_id: Option<u64>,
     pub ninja_last_contact: Option<DateTime<Utc>>,
+    /// Its Tactical RMM agent id (the same machines are on both RMMs).
+    #[serde(default)]
+    pub tactical_agent_id: Option<String>,
     pub serial_number: String,
-    /// What NinjaOne's library scripts switched on the device (`smb1`, `usb_storage`,
+    /// What the RMMs' library scripts switched on the device (`smb1`, `usb_storage`,
     /// `print_spooler`: `false` once turned off); a setting not listed is on.
     pub settings: std::collections::BTreeMap<String, bool>,
     /// Its Veeam backup agent's id and newest restore point, when the MSP backs it up.
@@ -529,6 +532,10 @@ fn state_of(environment: &Environment, now: DateTime<Utc>) -> SandboxState {
                 edr_sensor: m.edr_sensor,
                 ninja_id: m.ninja.as_ref().map(|a| a.device_id),
                 ninja_last_contact: m.ninja.as_ref().map(|a| a.last_contact(now)),
+                tactical_agent_id: m
+                    .ninja
+                    .as_ref()
+                    .map(|_| tactical::agent_id(environment, m)),
                 serial_number: Environment::serial_number(m),
                 settings: m
                     .ninja

@@ -10,6 +10,14 @@
 //!   `monitoring_type`; not paged; `monitoring_type` other than `server` or `workstation` is
 //!   `400 "monitoring type does not exist"`) and `/agents/{agent_id}/`;
 //!   `GET /winupdate/{agent_id}/` (the agent's Windows updates, newest first).
+//! - Scripts: `GET /scripts/` and `/scripts/{id}/` (the server's script library);
+//!   `POST /agents/{agent_id}/runscript/` with `{"output", "script", "args", "timeout",
+//!   "run_as_user", "env_vars"}` records the run in the agent's history and, for `"forget"`,
+//!   answers `"{script} will now be run on {hostname}"` at once (`"wait"` answers the script's
+//!   output once it ran); a body without one of those fields is the server's `500`.
+//!   `GET /agents/{agent_id}/history/` lists the runs; each read lets a live agent report the
+//!   runs queued before it (`script_results` with `retcode`, `stdout`, `stderr`), a silent agent
+//!   never does.
 //! - Errors: `{"detail": …}` for authentication and missing records, a bare JSON string for
 //!   refused requests. The server does not throttle API keys.
 //!
@@ -21,7 +29,7 @@ use axum::{
     extract::{Path, RawQuery, State},
     http::{HeaderMap, HeaderValue, StatusCode, header},
     response::{IntoResponse, Response},
-    routing::get,
+    routing::{get, post},
 };
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
@@ -29,17 +37,23 @@ use uuid::Uuid;
 
 use super::{
     Sandbox,
-    environment::{Environment, SimMachine, SimPatch},
+    environment::{
+        Environment, Fault, SimMachine, SimPatch, SimScript, SimTacticalRun, TACTICAL_SCRIPTS,
+    },
     query, with_environment,
 };
 
 /// The operations served (method, path).
-pub const OPERATIONS: [(&str, &str); 5] = [
+pub const OPERATIONS: [(&str, &str); 9] = [
     ("GET", "/clients/"),
     ("GET", "/clients/{id}/"),
     ("GET", "/agents/"),
     ("GET", "/agents/{agent_id}/"),
     ("GET", "/winupdate/{agent_id}/"),
+    ("GET", "/scripts/"),
+    ("GET", "/scripts/{id}/"),
+    ("POST", "/agents/{agent_id}/runscript/"),
+    ("GET", "/agents/{agent_id}/history/"),
 ];
 
 pub(super) fn router<S: Clone + Send + Sync + 'static>(sandbox: Sandbox) -> Router<S> {
@@ -49,6 +63,10 @@ pub(super) fn router<S: Clone + Send + Sync + 'static>(sandbox: Sandbox) -> Rout
         .route("/tactical/agents/", get(agents))
         .route("/tactical/agents/{agent_id}/", get(agent))
         .route("/tactical/winupdate/{agent_id}/", get(updates))
+        .route("/tactical/scripts/", get(scripts))
+        .route("/tactical/scripts/{id}/", get(script))
+        .route("/tactical/agents/{agent_id}/runscript/", post(run_script))
+        .route("/tactical/agents/{agent_id}/history/", get(history))
         .with_state(sandbox)
 }
 
@@ -79,7 +97,7 @@ async fn admit(sandbox: &Sandbox, headers: &HeaderMap) -> Result<Uuid, Response>
 }
 
 /// The agent id Tactical's agent generated at install: 40 letters.
-fn agent_id(environment: &Environment, machine: &SimMachine) -> String {
+pub(super) fn agent_id(environment: &Environment, machine: &SimMachine) -> String {
     let digest = super::environment::Ids::new(environment.tenant_id)
         .secret(&format!("tactical-agent-{}", machine.id));
     digest
@@ -375,4 +393,245 @@ async fn updates(
         || detail(StatusCode::NOT_FOUND, "Not found."),
         |u| Json(u).into_response(),
     )
+}
+
+fn script_json(script: &SimScript) -> Value {
+    json!({
+        "id": script.id,
+        "name": script.name,
+        "description": script.description,
+        "shell": "powershell",
+        "args": [],
+        "env_vars": [],
+        "category": "Security hardening",
+        "favorite": false,
+        "script_type": "userdefined",
+        "default_timeout": 90,
+        "syntax": "",
+        "filename": null,
+        "hidden": false,
+        "supported_platforms": ["windows"],
+        "run_as_user": false,
+    })
+}
+
+/// `GET /scripts/`.
+async fn scripts(State(sandbox): State<Sandbox>, headers: HeaderMap) -> Response {
+    if let Err(refused) = admit(&sandbox, &headers).await {
+        return refused;
+    }
+    Json(TACTICAL_SCRIPTS.iter().map(script_json).collect::<Vec<_>>()).into_response()
+}
+
+/// `GET /scripts/{id}/`.
+async fn script(
+    State(sandbox): State<Sandbox>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Response {
+    if let Err(refused) = admit(&sandbox, &headers).await {
+        return refused;
+    }
+    TACTICAL_SCRIPTS
+        .iter()
+        .find(|s| id.parse::<u32>().ok() == Some(s.id))
+        .map_or_else(
+            || detail(StatusCode::NOT_FOUND, "Not found."),
+            |s| Json(script_json(s)).into_response(),
+        )
+}
+
+/// Django's answer to a request its view could not read.
+fn server_error() -> Response {
+    (
+        StatusCode::INTERNAL_SERVER_ERROR,
+        [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
+        "<h1>Server Error (500)</h1>",
+    )
+        .into_response()
+}
+
+/// `POST /agents/{agent_id}/runscript/`.
+async fn run_script(
+    State(sandbox): State<Sandbox>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    body: axum::body::Bytes,
+) -> Response {
+    let tenant = match admit(&sandbox, &headers).await {
+        Ok(tenant) => tenant,
+        Err(refused) => return refused,
+    };
+    let Ok(Value::Object(body)) = serde_json::from_slice::<Value>(&body) else {
+        return (StatusCode::BAD_REQUEST, Json(json!({"detail": "JSON parse error"})))
+            .into_response();
+    };
+    // The view reads each field by name: a missing one is a KeyError, the server's 500.
+    let fields = ["script", "output", "args", "run_as_user", "env_vars", "timeout"];
+    if fields.iter().any(|f| !body.contains_key(*f)) {
+        return server_error();
+    }
+    let output = body["output"].as_str().unwrap_or_default().to_owned();
+    let Some(script) = TACTICAL_SCRIPTS
+        .iter()
+        .find(|s| body["script"].as_u64() == Some(u64::from(s.id)))
+    else {
+        return detail(StatusCode::NOT_FOUND, "Not found.");
+    };
+    let now = sandbox.inner.clock.now();
+    let queued = sandbox
+        .mutate(tenant, |e| {
+            let (machine_id, hostname) = find(e, &id).map(|m| {
+                (
+                    m.id.clone(),
+                    m.computer_dns_name
+                        .split('.')
+                        .next()
+                        .unwrap_or_default()
+                        .to_uppercase(),
+                )
+            })?;
+            let fault = Fault::FailNextTacticalScript {
+                agent_id: id.clone(),
+            };
+            let will_fail = match e.faults.iter().position(|f| *f == fault) {
+                Some(index) => {
+                    e.faults.remove(index);
+                    true
+                }
+                None => false,
+            };
+            let first = u64::from(e.tactical_client_id()) * 10_000;
+            let next = e
+                .tactical_runs
+                .iter()
+                .map(|r| r.id + 1)
+                .max()
+                .unwrap_or(first);
+            e.tactical_runs.push(SimTacticalRun {
+                id: next,
+                machine_id,
+                script_id: script.id,
+                requested: now,
+                username: "steward-api".to_owned(),
+                results: None,
+                will_fail,
+            });
+            let index = e.tactical_runs.len() - 1;
+            if output == "wait" {
+                report(e, index);
+            }
+            Some((hostname, e.tactical_runs[index].results.clone()))
+        })
+        .await;
+    match queued {
+        Ok(Some((hostname, results))) => match (output.as_str(), results) {
+            ("wait", Some((_, stdout, stderr))) => Json(json!(format!("{stdout}{stderr}"))).into_response(),
+            // A silent agent does not answer within the timeout.
+            ("wait", None) => Json(json!("Error: timed out waiting for the agent")).into_response(),
+            _ => Json(json!(format!("{} will now be run on {hostname}", script.name)))
+                .into_response(),
+        },
+        _ => detail(StatusCode::NOT_FOUND, "Not found."),
+    }
+}
+
+/// The agent reports run `index` if it is live: its exit code and output, and the script's
+/// effect on the machine.
+fn report(environment: &mut Environment, index: usize) {
+    let run = &environment.tactical_runs[index];
+    if run.results.is_some() {
+        return;
+    }
+    let Some(machine) = environment
+        .machines
+        .iter_mut()
+        .find(|m| m.id == run.machine_id)
+    else {
+        return;
+    };
+    let Some(agent) = machine.ninja.as_mut() else {
+        return;
+    };
+    if agent.silent_since.is_some() {
+        return;
+    }
+    let script = TACTICAL_SCRIPTS
+        .iter()
+        .find(|s| s.id == run.script_id)
+        .expect("runs are of library scripts");
+    let results = if run.will_fail {
+        (
+            1,
+            String::new(),
+            format!("{}: access denied changing the setting", script.name),
+        )
+    } else {
+        let (setting, value) = script.effect;
+        agent.settings.insert(setting.to_owned(), value);
+        (0, format!("{} done\n", script.name), String::new())
+    };
+    environment.tactical_runs[index].results = Some(results);
+}
+
+fn run_json(run: &SimTacticalRun, agent_pk: u64) -> Value {
+    let script = TACTICAL_SCRIPTS
+        .iter()
+        .find(|s| s.id == run.script_id)
+        .expect("runs are of library scripts");
+    json!({
+        "id": run.id,
+        "script_name": script.name,
+        "time": run.requested,
+        "type": "script_run",
+        "command": "",
+        "username": run.username,
+        "results": null,
+        "script_results": run.results.as_ref().map(|(retcode, stdout, stderr)| json!({
+            "id": run.id,
+            "retcode": retcode,
+            "stdout": stdout,
+            "stderr": stderr,
+            "execution_time": "1.2034",
+        })),
+        "collector_all_output": false,
+        "save_to_agent_note": false,
+        "agent": agent_pk,
+        "script": run.script_id,
+        "custom_field": null,
+    })
+}
+
+/// `GET /agents/{agent_id}/history/`.
+async fn history(
+    State(sandbox): State<Sandbox>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Response {
+    let tenant = match admit(&sandbox, &headers).await {
+        Ok(tenant) => tenant,
+        Err(refused) => return refused,
+    };
+    let found = sandbox
+        .mutate(tenant, |e| {
+            let (machine_id, pk) = find(e, &id)
+                .map(|m| (m.id.clone(), m.ninja.as_ref().expect("managed").device_id))?;
+            let mine: Vec<usize> = (0..e.tactical_runs.len())
+                .filter(|i| e.tactical_runs[*i].machine_id == machine_id)
+                .collect();
+            // What the server shows is what the agent had reported before this read.
+            let listed: Vec<Value> = mine
+                .iter()
+                .map(|i| run_json(&e.tactical_runs[*i], pk))
+                .collect();
+            for index in mine {
+                report(e, index);
+            }
+            Some(listed)
+        })
+        .await;
+    match found {
+        Ok(Some(listed)) => Json(listed).into_response(),
+        _ => detail(StatusCode::NOT_FOUND, "Not found."),
+    }
 }

@@ -1,5 +1,5 @@
 //! Tactical RMM (RMM): the customer's agents with their status, last contact, serial number and
-//! Windows Update state.
+//! Windows Update state; script runs from the server's script library (see [`scripts`]).
 //!
 //! Built to the Tactical RMM REST API (see `docs/vendors/tactical-rmm.md`): every request carries
 //! the API key in `X-API-KEY`; routes end in `/`. An MSP's Tactical RMM server holds all its
@@ -7,17 +7,26 @@
 //! its agents (`GET /agents/?client={id}`, and each agent's `client_name` is checked). Lists are
 //! not paged. Errors are Django REST framework's `{"detail": "…"}` or a bare JSON string.
 
+mod scripts;
+
+use std::sync::Arc;
+
 use chrono::{DateTime, NaiveDateTime, Utc};
 use reqwest::{Method, StatusCode};
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize, de::DeserializeOwned};
-use steward_domain::observations::{
-    ObservedDevice, ObservedEvent, ObservedInventory, PatchStatus, Vendor,
+use steward_domain::{
+    actions::ActionType,
+    clock::Clock,
+    observations::{ObservedDevice, ObservedEvent, ObservedInventory, PatchStatus, Vendor},
 };
 use url::Url;
 
 use crate::{
-    contract::{ConnectionReport, Connector, ConnectorError},
+    contract::{
+        ActionRequest, ConnectionReport, Connector, ConnectorError, Execution, Snapshot,
+        Verification, ensure_supported,
+    },
     http::{Idempotency, VendorHttp},
     oauth,
 };
@@ -81,39 +90,73 @@ struct Client {
 }
 
 /// The Tactical RMM connector for one customer (client) of an MSP's server.
-#[derive(Debug)]
 pub struct TacticalConnector {
     http: VendorHttp,
     base: Url,
     key: SecretString,
     client_id: u32,
+    clock: Arc<dyn Clock>,
+}
+
+impl std::fmt::Debug for TacticalConnector {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TacticalConnector")
+            .field("base", &self.base)
+            .field("client_id", &self.client_id)
+            .finish_non_exhaustive()
+    }
 }
 
 impl TacticalConnector {
     /// A connector for one client of a Tactical RMM server.
     #[must_use]
-    pub fn new(http: VendorHttp, settings: &TacticalSettings, key: SecretString) -> Self {
+    pub fn new(
+        http: VendorHttp,
+        settings: &TacticalSettings,
+        key: SecretString,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
         Self {
             http,
             base: settings.api_url.clone(),
             key,
             client_id: settings.client_id,
+            clock,
         }
+    }
+
+    /// Sends `method path` with the API key (and `body` as JSON); a success or a 404 is
+    /// returned, any other answer is the vendor's refusal.
+    async fn send(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&serde_json::Value>,
+        idempotency: Idempotency,
+    ) -> Result<reqwest::Response, ConnectorError> {
+        let url = oauth::join(&self.base, path)?;
+        let mut request = self
+            .http
+            .client()
+            .request(method, url)
+            .header("X-API-KEY", self.key.expose_secret())
+            .header(reqwest::header::ACCEPT, "application/json");
+        if let Some(body) = body {
+            request = request.json(body);
+        }
+        let request = request
+            .build()
+            .map_err(|e| ConnectorError::Configuration(e.to_string()))?;
+        let response = self.http.send(request, idempotency).await?;
+        oauth::checked(response, error_from).await
     }
 
     /// `GET` with the API key; 404 is `None`.
     async fn get<T: DeserializeOwned>(&self, path: &str) -> Result<Option<T>, ConnectorError> {
-        let url = oauth::join(&self.base, path)?;
-        let request = self
-            .http
-            .client()
-            .request(Method::GET, url)
-            .header("X-API-KEY", self.key.expose_secret())
-            .header(reqwest::header::ACCEPT, "application/json")
-            .build()
-            .map_err(|e| ConnectorError::Configuration(e.to_string()))?;
-        let response = self.http.send(request, Idempotency::Idempotent).await?;
-        oauth::optional_json(oauth::checked(response, error_from).await?).await
+        let response = self
+            .send(Method::GET, path, None, Idempotency::Idempotent)
+            .await?;
+        oauth::optional_json(response).await
     }
 
     async fn client(&self) -> Result<Client, ConnectorError> {
@@ -260,5 +303,39 @@ impl Connector for TacticalConnector {
         Ok(Vec::new())
     }
 
-    crate::contract::read_only_connector!();
+    fn actions(&self) -> &'static [ActionType] {
+        Vendor::TacticalRmm.actions()
+    }
+
+    async fn snapshot(&self, request: &ActionRequest) -> Result<Snapshot, ConnectorError> {
+        ensure_supported(self, request.action)?;
+        scripts::snapshot(self, request).await
+    }
+
+    async fn execute(&self, request: &ActionRequest) -> Result<Execution, ConnectorError> {
+        ensure_supported(self, request.action)?;
+        scripts::execute(self, request).await
+    }
+
+    async fn verify(
+        &self,
+        request: &ActionRequest,
+        execution: &Execution,
+    ) -> Result<Verification, ConnectorError> {
+        ensure_supported(self, request.action)?;
+        scripts::verify(self, request, execution).await
+    }
+
+    /// A script's effect is its own, so the rollback always runs the paired undo script (or,
+    /// rolling back an undo, the script again).
+    async fn rollback(
+        &self,
+        request: &ActionRequest,
+        _snapshot: &Snapshot,
+    ) -> Result<Option<(ActionRequest, Execution)>, ConnectorError> {
+        ensure_supported(self, request.action)?;
+        let inverse = crate::contract::inverse_request(request)?;
+        let execution = scripts::execute(self, &inverse).await?;
+        Ok(Some((inverse, execution)))
+    }
 }

@@ -95,6 +95,7 @@ fn bench_inputs() -> Vec<AuthorityInput> {
                             .then(|| "5f1e2c3a-7d4b-4e6f-9a8b-0c1d2e3f4a5b".to_owned()),
                             script_id: script.then(|| "101".to_owned()),
                             undo_script_id: script.then(|| "102".to_owned()),
+                            vendor: None,
                         },
                     },
                     target: TargetInput {

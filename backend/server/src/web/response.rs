@@ -313,12 +313,19 @@ pub async fn propose(
         );
     }
     let optional = |name: &str| Some(field(name).trim().to_owned()).filter(|v| !v.is_empty());
+    let vendor = optional("vendor")
+        .map(|v| {
+            serde_json::from_value(serde_json::Value::String(v.clone()))
+                .map_err(|_| UiError::BadForm(format!("{v:?} is not a vendor")))
+        })
+        .transpose()?;
     let request = ActionRequest {
         kind,
         parameters: ActionParameters {
             group_id: optional("group_id"),
             script_id: optional("script_id"),
             undo_script_id: optional("undo_script_id"),
+            vendor,
         },
         targets,
         reason: field("reason"),

@@ -418,6 +418,22 @@ impl Loop {
         .await
     }
 
+    /// Connects the MSP's simulated Tactical RMM server for the tenant's client; returns the
+    /// integration.
+    pub async fn connect_tactical(&self) -> Value {
+        let credentials = self.credentials().await;
+        self.connect(&json!({
+            "vendor": "tactical_rmm",
+            "name": "Tactical RMM",
+            "settings": {
+                "api_url": self.app.url("/sandbox/tactical/"),
+                "client_id": credentials.tactical_client_id,
+            },
+            "credential": credentials.tactical_api_key,
+        }))
+        .await
+    }
+
     /// Connects the MSP's simulated Veeam Service Provider Console for the tenant's company;
     /// returns the integration.
     pub async fn connect_veeam(&self) -> Value {
