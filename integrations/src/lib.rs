@@ -35,6 +35,7 @@ pub mod sandbox;
 pub mod slack;
 pub mod standard_webhooks;
 pub mod tactical;
+pub mod ticket_actions;
 pub mod tickets;
 pub mod veeam;
 

@@ -508,11 +508,13 @@ pub fn connect(
             http,
             &stored::<HaloSettings>(settings)?,
             secret,
+            clock,
         )?),
         Vendor::ConnectWiseManage => AnyConnector::ConnectWise(ConnectWiseConnector::new(
             http,
             &stored::<ConnectWiseSettings>(settings)?,
             secret,
+            clock,
         )?),
     })
 }
@@ -589,6 +591,14 @@ impl TicketDesk for AnyConnector {
         match self {
             AnyConnector::Halo(c) => c.open_ticket(draft).await,
             AnyConnector::ConnectWise(c) => c.open_ticket(draft).await,
+            other => Err(no_tickets(other.vendor())),
+        }
+    }
+
+    async fn find_ticket(&self, reference: &str) -> Result<Option<TicketState>, ConnectorError> {
+        match self {
+            AnyConnector::Halo(c) => c.find_ticket(reference).await,
+            AnyConnector::ConnectWise(c) => c.find_ticket(reference).await,
             other => Err(no_tickets(other.vendor())),
         }
     }

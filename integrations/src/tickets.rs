@@ -42,6 +42,12 @@ pub trait TicketDesk: Send + Sync {
         draft: &TicketDraft,
     ) -> impl Future<Output = Result<TicketState, ConnectorError>> + Send;
 
+    /// The customer's ticket with `reference`, if the PSA has one.
+    fn find_ticket(
+        &self,
+        reference: &str,
+    ) -> impl Future<Output = Result<Option<TicketState>, ConnectorError>> + Send;
+
     /// The ticket's current state; `None` when the PSA no longer has it.
     fn ticket(
         &self,
@@ -63,7 +69,8 @@ pub trait TicketDesk: Send + Sync {
     ) -> impl Future<Output = Result<TicketState, ConnectorError>> + Send;
 }
 
-/// The reference of an incident's ticket.
+/// The reference of an incident's ticket, or of a device's or person's ticket (opened by the
+/// `open_ticket` action): Steward's id of what the ticket is about.
 #[must_use]
 pub fn reference(incident_id: uuid::Uuid) -> String {
     format!("STEWARD-{incident_id}")

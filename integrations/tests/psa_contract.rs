@@ -5,11 +5,15 @@
 
 mod support;
 
-use std::time::Duration;
+mod steps;
+
+use std::{sync::Arc, time::Duration};
 
 use secrecy::SecretString;
+use steps::{request, settle};
+use steward_domain::{actions::ActionType, clock::SystemClock};
 use steward_integrations::{
-    Connector, ConnectorError,
+    Connector, ConnectorError, Verification,
     connectwise::{ConnectWiseConnector, ConnectWiseSettings},
     halopsa::{HaloConnector, HaloSettings},
     http::{RetryPolicy, VendorHttp},
@@ -70,6 +74,7 @@ impl Psa {
                 closed_status_id: 9,
             },
             SecretString::from(secret.to_owned()),
+            Arc::new(SystemClock),
         )
         .unwrap()
     }
@@ -90,6 +95,7 @@ impl Psa {
                 board_id: connectwise::BOARD_ID,
             },
             SecretString::from(private_key.to_owned()),
+            Arc::new(SystemClock),
         )
         .unwrap()
     }
@@ -187,6 +193,111 @@ async fn ticket_contract<C: TicketDesk + Connector>(
     assert_eq!(ours.ticket("99999999").await.unwrap(), None);
     assert_eq!(ours.ticket("not-a-number").await.unwrap(), None);
     assert_ne!(psa.tickets(BIRCH, system).await[0].2, closed_status);
+}
+
+/// The ticket actions every PSA connector performs: `open_ticket` opens, notes or reopens the
+/// entity's ticket, `close_ticket` closes it, each verified at the PSA and rolled back to what
+/// the snapshot found.
+async fn ticket_action_contract<C: TicketDesk + Connector>(
+    psa: &Psa,
+    system: PsaSystem,
+    ours: &C,
+    closed_status: u32,
+) {
+    assert_eq!(
+        ours.actions(),
+        [ActionType::OpenTicket, ActionType::CloseTicket]
+    );
+    let entity = tickets::reference(Uuid::from_u128(0xe1));
+    let mut open = request(ActionType::OpenTicket, &entity, "open-1");
+    open.comment = "FIN-LT07: no EDR sensor reports from it\n\nSteward action 1".to_owned();
+
+    let before_open = ours.snapshot(&open).await.unwrap();
+    assert_eq!(before_open.0["ticket"], serde_json::Value::Null);
+    let execution = ours.execute(&open).await.unwrap();
+    assert!(execution.changed);
+    let (verdict, _) = settle(ours, &open, &execution).await;
+    assert!(matches!(verdict, Verification::Confirmed(_)), "{verdict:?}");
+    let vendor_side = psa.tickets(ACME, system).await;
+    assert_eq!(vendor_side.len(), 1, "{vendor_side:?}");
+    assert!(
+        vendor_side[0]
+            .1
+            .starts_with(&format!("[{entity}] FIN-LT07: no EDR sensor")),
+        "{vendor_side:?}"
+    );
+    // Asked again (a retry, or a second reason), the open ticket gets a note, not a twin.
+    let again = ours.execute(&open).await.unwrap();
+    assert!(!again.changed);
+    assert_eq!(again.vendor_reference, execution.vendor_reference);
+    let vendor_side = psa.tickets(ACME, system).await;
+    assert_eq!(vendor_side.len(), 1);
+    assert_eq!(vendor_side[0].3.len(), 1, "{vendor_side:?}");
+
+    let mut close = request(ActionType::CloseTicket, &entity, "close-1");
+    close.comment = "The sensor reports again".to_owned();
+    let before_close = ours.snapshot(&close).await.unwrap();
+    let closing = ours.execute(&close).await.unwrap();
+    let (verdict, _) = settle(ours, &close, &closing).await;
+    assert!(matches!(verdict, Verification::Confirmed(_)), "{verdict:?}");
+    assert_eq!(psa.tickets(ACME, system).await[0].2, closed_status);
+    // Verifying an open against a closed ticket fails.
+    let (verdict, _) = settle(ours, &open, &execution).await;
+    assert!(matches!(verdict, Verification::Failed(_)), "{verdict:?}");
+
+    // Rolling back the close reopens; rolling back the open closes what it opened.
+    let (reopen, reopening) = ours.rollback(&close, &before_close).await.unwrap().unwrap();
+    assert_eq!(reopen.action, ActionType::OpenTicket);
+    let (verdict, _) = settle(ours, &reopen, &reopening).await;
+    assert!(matches!(verdict, Verification::Confirmed(_)), "{verdict:?}");
+    assert_ne!(psa.tickets(ACME, system).await[0].2, closed_status);
+    let (undo, undoing) = ours.rollback(&open, &before_open).await.unwrap().unwrap();
+    assert_eq!(undo.action, ActionType::CloseTicket);
+    let (verdict, _) = settle(ours, &undo, &undoing).await;
+    assert!(matches!(verdict, Verification::Confirmed(_)), "{verdict:?}");
+    assert_eq!(psa.tickets(ACME, system).await[0].2, closed_status);
+    // A close whose ticket was already closed has nothing to undo.
+    let closed_already = ours.snapshot(&close).await.unwrap();
+    assert_eq!(ours.rollback(&close, &closed_already).await.unwrap(), None);
+
+    // No ticket to close, a target that is not a Steward reference, an action no PSA does.
+    let nothing = request(
+        ActionType::CloseTicket,
+        &tickets::reference(Uuid::from_u128(0xe2)),
+        "close-2",
+    );
+    assert!(matches!(
+        ours.execute(&nothing).await,
+        Err(ConnectorError::NotFound(_))
+    ));
+    let search = request(ActionType::OpenTicket, "Malware", "free-text");
+    assert!(matches!(
+        ours.snapshot(&search).await,
+        Err(ConnectorError::Configuration(_))
+    ));
+    assert_eq!(
+        ours.snapshot(&request(ActionType::IsolateDevice, &entity, "x"))
+            .await
+            .unwrap_err(),
+        ConnectorError::Unsupported(ActionType::IsolateDevice)
+    );
+    assert_eq!(psa.tickets(ACME, system).await.len(), 1);
+}
+
+#[tokio::test]
+async fn halopsa_ticket_actions_open_note_close_and_roll_back() {
+    let psa = Psa::start("halopsa").await;
+    let ours = psa.halo(&psa.acme, &psa.acme.halo_application_secret);
+    ticket_action_contract(&psa, PsaSystem::HaloPsa, &ours, halopsa::CLOSED_STATUS).await;
+    assert_published(&psa.seen, &halopsa::OPERATIONS, "");
+}
+
+#[tokio::test]
+async fn connectwise_ticket_actions_open_note_close_and_roll_back() {
+    let psa = Psa::start("connectwise/v4_6_release/apis/3.0").await;
+    let ours = psa.connectwise(&psa.acme, &psa.acme.cw_private_key);
+    ticket_action_contract(&psa, PsaSystem::ConnectWise, &ours, 384).await;
+    assert_published(&psa.seen, &connectwise::OPERATIONS, "");
 }
 
 fn assert_published(seen: &Seen, operations: &[(&str, &str)], prefix: &str) {

@@ -17,8 +17,8 @@ use steward_domain::{
 };
 use steward_integrations::{
     ActionRequest, Connector, ConnectorError, Verification,
-    sandbox::{DeviceState, Fault, Sandbox, tactical::OPERATIONS},
     http::{RetryPolicy, VendorHttp},
+    sandbox::{DeviceState, Fault, Sandbox, tactical::OPERATIONS},
     tactical::{TacticalConnector, TacticalSettings},
 };
 use support::{Seen, is_operation};
@@ -116,7 +116,11 @@ async fn a_script_runs_is_verified_in_the_agents_history_and_its_undo_script_rol
     let server = Server::start().await;
     let tactical = server.connector();
     let (agent, before) = server.device("-lt02.").await;
-    assert_eq!(before.settings.get("smb1"), None, "on until a script turns it off");
+    assert_eq!(
+        before.settings.get("smb1"),
+        None,
+        "on until a script turns it off"
+    );
     let run = script_request(ActionType::RunScript, &agent, "run-1");
 
     let snapshot = tactical.snapshot(&run).await.unwrap();
@@ -126,7 +130,10 @@ async fn a_script_runs_is_verified_in_the_agents_history_and_its_undo_script_rol
     assert!(execution.changed);
     let (verdict, polls) = settle(&tactical, &run, &execution).await;
     assert!(matches!(verdict, Verification::Confirmed(_)), "{verdict:?}");
-    assert!(polls > 1, "the run is recorded first, the agent reports later");
+    assert!(
+        polls > 1,
+        "the run is recorded first, the agent reports later"
+    );
     let (_, after) = server.device("-lt02.").await;
     assert_eq!(after.settings.get("smb1"), Some(&false));
 
@@ -235,7 +242,10 @@ async fn scripts_outside_the_library_and_agents_of_other_clients_are_refused() {
         .snapshot(&request(ActionType::IsolateDevice, &agent, "other"))
         .await
         .unwrap_err();
-    assert_eq!(error, ConnectorError::Unsupported(ActionType::IsolateDevice));
+    assert_eq!(
+        error,
+        ConnectorError::Unsupported(ActionType::IsolateDevice)
+    );
 }
 
 #[tokio::test]

@@ -14,7 +14,7 @@ default decision := {"outcome": "deny", "reasons": ["no-decision"]}
 known_actions := {
 	"isolate_device", "release_device", "disable_user", "enable_user", "revoke_sessions", "reset_mfa",
 	"remove_from_group", "add_to_group", "suspend_user", "unsuspend_user", "run_script", "run_undo_script",
-	"trigger_backup",
+	"trigger_backup", "open_ticket", "close_ticket",
 }
 
 # Actions that stop people working: the customer decides when their key people or critical
@@ -25,7 +25,14 @@ disruptive_actions := {"isolate_device", "disable_user", "suspend_user", "run_sc
 
 deny_reasons contains "unknown-action" if not input.action.type in known_actions
 
-deny_reasons contains "protected-target" if "steward:protected" in input.target.tags
+# Actions that write to the MSP's own records (a ticket in its PSA), never to the customer's
+# systems: a protected target may still have a ticket.
+record_only_actions := {"open_ticket", "close_ticket"}
+
+deny_reasons contains "protected-target" if {
+	"steward:protected" in input.target.tags
+	not input.action.type in record_only_actions
+}
 
 deny_reasons contains "invalid-automation-level" if not input.tenant.automation_level in {0, 1, 2, 3}
 
@@ -45,6 +52,8 @@ bulk_limits := {
 	"run_script": 10,
 	"run_undo_script": 25,
 	"trigger_backup": 25,
+	"open_ticket": 25,
+	"close_ticket": 25,
 }
 
 deny_reasons contains "bulk-limit-exceeded" if input.action.target_count > bulk_limits[input.action.type]
@@ -122,6 +131,8 @@ hourly_limits := {
 	"run_script": 10,
 	"run_undo_script": 10,
 	"trigger_backup": 10,
+	"open_ticket": 20,
+	"close_ticket": 20,
 }
 
 technician_reasons contains "action-type-hourly-limit" if {

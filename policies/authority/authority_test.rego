@@ -130,6 +130,24 @@ cases := [
 		"reasons": ["reversible-action-within-automation-level"],
 	},
 	{
+		"name": "opening a ticket about an admin writes to the MSP's records and runs on its own",
+		"input": with_patch({
+			"action": {"type": "open_ticket", "reversible": true, "target_count": 1},
+			"target": {"kind": "identity", "name": "it-admin@acme.example", "criticality": "critical", "privileged": true, "tags": []},
+		}),
+		"outcome": "auto",
+		"reasons": ["reversible-action-within-automation-level"],
+	},
+	{
+		"name": "a protected server may still get a ticket",
+		"input": with_patch({
+			"action": {"type": "close_ticket", "reversible": true, "target_count": 1},
+			"target": {"kind": "device", "name": "SRV-01", "criticality": "critical", "privileged": false, "tags": ["steward:protected"]},
+		}),
+		"outcome": "auto",
+		"reasons": ["reversible-action-within-automation-level"],
+	},
+	{
 		"name": "isolating a critical server needs the customer",
 		"input": with_patch({"target": {"kind": "device", "name": "SRV-01", "criticality": "critical", "privileged": false, "tags": []}}),
 		"outcome": "customer_approval",

@@ -14,7 +14,9 @@ use steward_core::{
 };
 use steward_domain::{
     ActionId, TenantId,
-    actions::{Action, ActionStatus, PolicyDecision, PolicyOutcome, canary, canary_stopped},
+    actions::{
+        Action, ActionStatus, PolicyDecision, PolicyOutcome, ProposerKind, canary, canary_stopped,
+    },
     guardrails::Pause,
     incidents::EntityKey,
 };
@@ -332,8 +334,31 @@ fn request(action: &Action, attempt: i32) -> Result<ActionRequest, String> {
         target: target.to_owned(),
         parameters: action.parameters.clone(),
         idempotency_key: format!("steward-{}-{attempt}", action.id),
-        comment: format!("Steward action {}: {}", action.id, action.kind.describe()),
+        comment: comment(action),
     })
+}
+
+/// What the vendor keeps of why. A ticket's first line is its title: what it is about and the
+/// reason; every other vendor records which Steward action asked, and what it does.
+fn comment(action: &Action) -> String {
+    if action.kind.needs_target_at_vendor() {
+        return format!("Steward action {}: {}", action.id, action.kind.describe());
+    }
+    let reason = action.reasons.first().map_or("", String::as_str);
+    let mut text = format!("{}: {reason}", action.target.name);
+    for more in action.reasons.iter().skip(1) {
+        text.push_str(&format!("\n- {more}"));
+    }
+    let by = match action.proposed_by.kind {
+        ProposerKind::Worker => "Steward's triage",
+        ProposerKind::Technician => "a technician",
+        ProposerKind::AiAgent => "an AI agent",
+    };
+    text.push_str(&format!(
+        "\n\nSteward action {} ({}), proposed by {by}.",
+        action.id, action.kind
+    ));
+    text
 }
 
 /// Decides the next step for the action's status, talking to the vendor as needed.
@@ -596,12 +621,18 @@ async fn connect(
     let Some(((integration, credential), entity)) = opened else {
         return Ok(Err(format!("integration {integration_id} was removed")));
     };
-    let Some(vendor_id) = entity
-        .unwrap_or_default()
-        .into_iter()
-        .find(|s| s.integration_id == integration_id)
-        .map(|s| s.external_id)
-    else {
+    // A ticket is the PSA's record about the entity, found by its reference; other actions
+    // act on the entity as the integration knows it.
+    let vendor_id = if action.kind.needs_target_at_vendor() {
+        entity
+            .unwrap_or_default()
+            .into_iter()
+            .find(|s| s.integration_id == integration_id)
+            .map(|s| s.external_id)
+    } else {
+        entity.map(|_| steward_integrations::tickets::reference(action.target.id))
+    };
+    let Some(vendor_id) = vendor_id else {
         return Ok(Err(format!(
             "{} is not known to integration {}",
             action.target.name, integration.name

@@ -54,12 +54,8 @@ pub enum RequestError {
     TargetCount(usize),
     #[error("target {0} is named more than once")]
     DuplicateTarget(uuid::Uuid),
-    #[error("no {kind:?} {id} in this tenant's inventory ({action} acts on a {kind:?})")]
-    UnknownTarget {
-        action: ActionType,
-        kind: steward_domain::actions::TargetKind,
-        id: uuid::Uuid,
-    },
+    #[error("no {kinds} {id} in this tenant's inventory ({action} acts on a {kinds})", kinds = kinds_named(*.action))]
+    UnknownTarget { action: ActionType, id: uuid::Uuid },
     #[error("no incident {0} in this tenant")]
     UnknownIncident(IncidentId),
     #[error("give a reason of 1 to {MAX_REASON_CHARS} characters")]
@@ -74,6 +70,19 @@ pub enum RequestError {
     KeyReused(String),
     #[error(transparent)]
     Work(#[from] WorkError),
+}
+
+/// "device", "identity" or "device or identity": what `action` is done to.
+fn kinds_named(action: ActionType) -> String {
+    action
+        .target_kinds()
+        .iter()
+        .map(|k| match k {
+            steward_domain::actions::TargetKind::Device => "device",
+            steward_domain::actions::TargetKind::Identity => "identity",
+        })
+        .collect::<Vec<_>>()
+        .join(" or ")
 }
 
 impl From<StorageError> for RequestError {
@@ -124,25 +133,32 @@ pub async fn request(
     let size = u32::try_from(request.targets.len()).unwrap_or(u32::MAX);
     let kind = request.kind;
     for (position, target) in request.targets.iter().enumerate() {
-        let entity = EntityKey {
-            kind: kind.target_kind(),
-            id: *target,
-        };
-        let Some((input, profile)) = authority_input(
-            work,
-            policies.limits(),
-            kind,
-            entity,
-            request.proposer,
-            size,
-            &request.parameters,
-        )
-        .await?
-        else {
+        // A ticket is about a device or a person: the target is whichever the id names.
+        let mut found = None;
+        for entity_kind in kind.target_kinds() {
+            let entity = EntityKey {
+                kind: *entity_kind,
+                id: *target,
+            };
+            if let Some(input) = authority_input(
+                work,
+                policies.limits(),
+                kind,
+                entity,
+                request.proposer,
+                size,
+                &request.parameters,
+            )
+            .await?
+            {
+                found = Some((entity, input));
+                break;
+            }
+        }
+        let Some((entity, (input, profile))) = found else {
             return Err(RequestError::UnknownTarget {
                 action: kind,
-                kind: entity.kind,
-                id: entity.id,
+                id: *target,
             });
         };
         let integration_id = performer(work, kind, &profile, request.parameters.vendor).await?;

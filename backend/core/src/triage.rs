@@ -482,8 +482,9 @@ pub async fn simulate(
     }))
 }
 
-/// The tenant's integration that runs `kind` on the entity: one that reported it and whose
-/// vendor performs the action (`vendor`'s, where the proposer named one).
+/// The tenant's integration that runs `kind` on the entity: one whose vendor performs the
+/// action (`vendor`'s, where the proposer named one) and that reported the entity, where the
+/// action needs that (a ticket does not).
 pub(crate) async fn performer(
     work: &TenantWork<'_>,
     kind: ActionType,
@@ -500,7 +501,7 @@ pub(crate) async fn performer(
         .find(|i| {
             i.vendor.performs(kind)
                 && vendor.is_none_or(|v| v == i.vendor)
-                && profile.sources.contains(&i.id)
+                && (!kind.needs_target_at_vendor() || profile.sources.contains(&i.id))
         })
         .map(|i| i.id))
 }

@@ -44,10 +44,16 @@ pub enum ActionType {
     /// Start the device's backup job now (Veeam Service Provider Console). Nothing to undo: a
     /// backup adds a restore point and changes nothing else.
     TriggerBackup,
+    /// Open the device's or person's ticket in the customer's PSA (HaloPSA, ConnectWise
+    /// Manage) with the reason, or add the reason to it when it is already open; reopen it when
+    /// it was closed. Writes to the MSP's own records only, never to the customer's systems.
+    OpenTicket,
+    /// Close the device's or person's ticket in the PSA, noting why.
+    CloseTicket,
 }
 
 impl ActionType {
-    pub const ALL: [ActionType; 13] = [
+    pub const ALL: [ActionType; 15] = [
         ActionType::IsolateDevice,
         ActionType::ReleaseDevice,
         ActionType::DisableUser,
@@ -61,6 +67,8 @@ impl ActionType {
         ActionType::RunScript,
         ActionType::RunUndoScript,
         ActionType::TriggerBackup,
+        ActionType::OpenTicket,
+        ActionType::CloseTicket,
     ];
 
     #[must_use]
@@ -79,6 +87,8 @@ impl ActionType {
             ActionType::RunScript => "run_script",
             ActionType::RunUndoScript => "run_undo_script",
             ActionType::TriggerBackup => "trigger_backup",
+            ActionType::OpenTicket => "open_ticket",
+            ActionType::CloseTicket => "close_ticket",
         }
     }
 
@@ -96,6 +106,8 @@ impl ActionType {
             ActionType::UnsuspendUser => Some(ActionType::SuspendUser),
             ActionType::RunScript => Some(ActionType::RunUndoScript),
             ActionType::RunUndoScript => Some(ActionType::RunScript),
+            ActionType::OpenTicket => Some(ActionType::CloseTicket),
+            ActionType::CloseTicket => Some(ActionType::OpenTicket),
             ActionType::RevokeSessions | ActionType::ResetMfa | ActionType::TriggerBackup => None,
         }
     }
@@ -141,6 +153,10 @@ impl ActionType {
             ActionType::TriggerBackup => {
                 "Start the device's backup job now (Veeam Service Provider Console) and confirm a new restore point"
             }
+            ActionType::OpenTicket => {
+                "Open a ticket about it in the customer's PSA (HaloPSA or ConnectWise Manage) with the reason; add the reason to its ticket if one is open, reopen it if it was closed"
+            }
+            ActionType::CloseTicket => "Close its ticket in the PSA, noting why",
         }
     }
 
@@ -181,13 +197,49 @@ impl ActionType {
             ActionType::TriggerBackup => {
                 "None needed: a backup adds a restore point and changes nothing on the device"
             }
+            ActionType::OpenTicket => {
+                "Close the ticket again (if it was not open before), then confirm at the PSA that it is closed"
+            }
+            ActionType::CloseTicket => {
+                "Reopen the ticket (if it was open before), then confirm at the PSA that it is open"
+            }
         }
     }
 
-    /// What the action is done to.
+    /// The kinds of entity the action is done to, the usual one first.
+    #[must_use]
+    pub const fn target_kinds(self) -> &'static [TargetKind] {
+        match self {
+            ActionType::OpenTicket | ActionType::CloseTicket => {
+                &[TargetKind::Device, TargetKind::Identity]
+            }
+            _ => match self.target_kind() {
+                TargetKind::Device => &[TargetKind::Device],
+                TargetKind::Identity => &[TargetKind::Identity],
+            },
+        }
+    }
+
+    /// Whether the action can be done to an entity of `kind`.
+    #[must_use]
+    pub fn acts_on(self, kind: TargetKind) -> bool {
+        self.target_kinds().contains(&kind)
+    }
+
+    /// Whether the integration that performs the action must know the target (the EDR that
+    /// isolates a device reports it). Ticket actions write a record about the target in the
+    /// PSA, which reports no devices or people.
+    #[must_use]
+    pub const fn needs_target_at_vendor(self) -> bool {
+        !matches!(self, ActionType::OpenTicket | ActionType::CloseTicket)
+    }
+
+    /// The usual kind of entity the action is done to (the first of
+    /// [`ActionType::target_kinds`]).
     #[must_use]
     pub const fn target_kind(self) -> TargetKind {
         match self {
+            ActionType::OpenTicket | ActionType::CloseTicket => TargetKind::Device,
             ActionType::IsolateDevice
             | ActionType::ReleaseDevice
             | ActionType::RunScript

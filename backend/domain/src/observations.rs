@@ -116,9 +116,10 @@ impl Vendor {
             Vendor::NinjaOne | Vendor::TacticalRmm => {
                 &[ActionType::RunScript, ActionType::RunUndoScript]
             }
-            Vendor::DattoBcdr
-            | Vendor::HaloPsa
-            | Vendor::ConnectWiseManage => &[],
+            Vendor::HaloPsa | Vendor::ConnectWiseManage => {
+                &[ActionType::OpenTicket, ActionType::CloseTicket]
+            }
+            Vendor::DattoBcdr => &[],
             Vendor::VeeamSpc => &[ActionType::TriggerBackup],
         }
     }

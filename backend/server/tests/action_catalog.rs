@@ -248,6 +248,7 @@ async fn every_reversible_action_rolls_back_to_the_prior_state_at_the_vendor() {
     let l = start(&db, None).await;
     l.connect_okta().await;
     l.connect_ninjaone().await;
+    l.connect_halopsa().await;
     l.sync_all().await;
     let state = l.sandbox_state().await;
     // A laptop Defender for Endpoint and NinjaOne both report.
@@ -394,6 +395,49 @@ async fn every_reversible_action_rolls_back_to_the_prior_state_at_the_vendor() {
     );
     covered.extend(["run_script", "run_undo_script"]);
 
+    // The laptop's ticket in the customer's HaloPSA: opened, closed, each rolled back.
+    let reference = format!("[STEWARD-{device}]");
+    let ticket = async || {
+        l.sandbox_state().await["tickets"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|t| t["summary"].as_str().unwrap().starts_with(&reference))
+            .cloned()
+    };
+    let closed = json!(steward_integrations::sandbox::halopsa::CLOSED_STATUS);
+    assert_eq!(ticket().await, None);
+    let open = run_to_verified(&l, "open_ticket", device, json!({})).await;
+    assert_eq!(
+        open["decision"]["reasons"],
+        json!(["reversible-action-within-automation-level"]),
+        "{open:#}"
+    );
+    let opened = ticket().await.expect("the ticket is open in HaloPSA");
+    assert!(
+        opened["summary"]
+            .as_str()
+            .unwrap()
+            .contains("Exercising the catalog"),
+        "{opened}"
+    );
+    assert_ne!(opened["status_id"], closed);
+    let close = run_to_verified(&l, "close_ticket", device, json!({})).await;
+    assert_eq!(ticket().await.unwrap()["status_id"], closed);
+    roll_back_to_rolled_back(&l, &close).await;
+    assert_ne!(
+        ticket().await.unwrap()["status_id"],
+        closed,
+        "rolling back the close reopens"
+    );
+    roll_back_to_rolled_back(&l, &open).await;
+    assert_eq!(
+        ticket().await.unwrap()["status_id"],
+        closed,
+        "rolling back the opening closes the ticket it opened"
+    );
+    covered.extend(["open_ticket", "close_ticket"]);
+
     // Every reversible action of the catalog is exercised here.
     let reversible: Vec<&str> = steward_domain::actions::ActionType::ALL
         .into_iter()
@@ -404,6 +448,72 @@ async fn every_reversible_action_rolls_back_to_the_prior_state_at_the_vendor() {
     let mut expected = reversible;
     expected.sort_unstable();
     assert_eq!(covered, expected);
+    l.stop().await;
+}
+
+#[tokio::test]
+async fn a_ticket_about_a_person_opens_in_the_psa_and_without_a_psa_the_action_fails_saying_so() {
+    let db = TestDatabase::migrated().await;
+    let l = start(&db, None).await;
+    l.sync_all().await;
+    let state = l.sandbox_state().await;
+    let upn = state["users"][1]["user_principal_name"].as_str().unwrap();
+    let (identity, _) = l.identity(upn).await;
+
+    // No PSA yet: the action is recorded and fails, naming why.
+    let body = json!({
+        "type": "open_ticket",
+        "targets": [identity],
+        "reason": "Signs in from a personal computer nothing manages",
+    });
+    let (status, batch) = l.propose(&body, None).await;
+    assert_eq!(status, StatusCode::CREATED, "{batch}");
+    let failed = l
+        .wait_for_action("open_ticket", &["failed", "verified"])
+        .await;
+    assert_eq!(failed["status"], "failed", "{failed:#}");
+    assert!(
+        failed["detail"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("No connected integration")
+            || failed["reasons"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|r| r.as_str().unwrap().contains("No connected integration")),
+        "{failed:#}"
+    );
+
+    l.connect_connectwise().await;
+    let (status, batch) = l.propose(&body, Some("ticket-again")).await;
+    assert_eq!(status, StatusCode::CREATED, "{batch}");
+    let action = &batch["actions"][0];
+    assert_eq!(action["target"]["kind"], "identity", "{action:#}");
+    let done = l
+        .wait_for_action_id(action["id"].as_str().unwrap(), &["verified", "failed"])
+        .await;
+    assert_eq!(done["status"], "verified", "{done:#}");
+    let tickets = l.sandbox_state().await["tickets"].clone();
+    let ticket = tickets
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| {
+            t["summary"]
+                .as_str()
+                .unwrap()
+                .starts_with(&format!("[STEWARD-{identity}]"))
+        })
+        .unwrap_or_else(|| panic!("no ticket for {identity}: {tickets:#}"));
+    assert_eq!(ticket["system"], "connect_wise");
+    assert!(
+        ticket["summary"]
+            .as_str()
+            .unwrap()
+            .contains(upn.split('@').next().unwrap()),
+        "the title names the person: {ticket}"
+    );
     l.stop().await;
 }
 

@@ -45,6 +45,7 @@ async fn technician_at(l: &Loop, psa: Psa) -> AnyConnector {
                     closed_status_id: halopsa::CLOSED_STATUS,
                 },
                 SecretString::from(credentials.halo_application_secret),
+                std::sync::Arc::new(steward_domain::clock::SystemClock),
             )
             .unwrap(),
         ),
@@ -60,6 +61,7 @@ async fn technician_at(l: &Loop, psa: Psa) -> AnyConnector {
                     board_id: connectwise::BOARD_ID,
                 },
                 SecretString::from(credentials.cw_private_key),
+                std::sync::Arc::new(steward_domain::clock::SystemClock),
             )
             .unwrap(),
         ),

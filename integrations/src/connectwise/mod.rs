@@ -14,12 +14,14 @@ use reqwest::{Method, StatusCode};
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize, de::DeserializeOwned};
 use serde_json::json;
+use std::sync::Arc;
+use steward_domain::clock::Clock;
 use steward_domain::observations::{ObservedEvent, ObservedInventory, Vendor};
 use tokio::sync::OnceCell;
 use url::Url;
 
 use crate::{
-    contract::{ConnectionReport, Connector, ConnectorError, read_only_connector},
+    contract::{ConnectionReport, Connector, ConnectorError},
     http::{Idempotency, VendorHttp},
     oauth,
     tickets::{self, TicketDesk, TicketDraft, TicketState},
@@ -129,6 +131,7 @@ fn error_from(status: StatusCode, text: &str) -> ConnectorError {
 /// The ConnectWise Manage connector for one customer's company.
 #[derive(Debug)]
 pub struct ConnectWiseConnector {
+    clock: Arc<dyn Clock>,
     http: VendorHttp,
     api: Url,
     settings: ConnectWiseSettings,
@@ -146,8 +149,10 @@ impl ConnectWiseConnector {
         http: VendorHttp,
         settings: &ConnectWiseSettings,
         private_key: SecretString,
+        clock: Arc<dyn Clock>,
     ) -> Result<Self, ConnectorError> {
         Ok(Self {
+            clock,
             http,
             api: oauth::join(&settings.site_url, "v4_6_release/apis/3.0/")?,
             settings: settings.clone(),
@@ -311,16 +316,20 @@ fn severity(severity_id: u8) -> &'static str {
 }
 
 impl TicketDesk for ConnectWiseConnector {
-    async fn open_ticket(&self, draft: &TicketDraft) -> Result<TicketState, ConnectorError> {
+    async fn find_ticket(&self, reference: &str) -> Result<Option<TicketState>, ConnectorError> {
         // Manage's conditions quote strings with double quotes; a reference never holds one.
         let conditions = format!(
             "externalXRef=\"{}\" and company/id={}",
-            draft.reference.replace('"', ""),
+            reference.replace('"', ""),
             self.settings.customer_company_id
         );
         let existing: Vec<Ticket> = self.list("service/tickets", Some(&conditions)).await?;
-        if let Some(ticket) = existing.iter().find(|t| self.ours(t)) {
-            return Ok(Self::state_of(ticket));
+        Ok(existing.iter().find(|t| self.ours(t)).map(Self::state_of))
+    }
+
+    async fn open_ticket(&self, draft: &TicketDraft) -> Result<TicketState, ConnectorError> {
+        if let Some(existing) = self.find_ticket(&draft.reference).await? {
+            return Ok(existing);
         }
         let status = self.status_for(false).await?;
         let url = self.url("service/tickets")?;
@@ -438,5 +447,5 @@ impl Connector for ConnectWiseConnector {
         Ok(Vec::new())
     }
 
-    read_only_connector!();
+    crate::ticket_actions::ticket_connector!();
 }

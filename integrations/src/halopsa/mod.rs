@@ -13,12 +13,14 @@ use reqwest::{Method, StatusCode};
 use secrecy::SecretString;
 use serde::{Deserialize, Serialize, de::DeserializeOwned};
 use serde_json::json;
+use std::sync::Arc;
+use steward_domain::clock::Clock;
 use steward_domain::observations::{ObservedEvent, ObservedInventory, Vendor};
 use tokio::sync::OnceCell;
 use url::Url;
 
 use crate::{
-    contract::{ConnectionReport, Connector, ConnectorError, read_only_connector},
+    contract::{ConnectionReport, Connector, ConnectorError},
     http::{Idempotency, VendorHttp},
     oauth::{self, ClientCredentials, VendorRequest},
     tickets::{self, TicketDesk, TicketDraft, TicketState},
@@ -83,6 +85,7 @@ struct TicketPage {
 /// The HaloPSA connector for one customer's client.
 #[derive(Debug)]
 pub struct HaloConnector {
+    clock: Arc<dyn Clock>,
     http: VendorHttp,
     api: Url,
     settings: HaloSettings,
@@ -112,6 +115,7 @@ impl HaloConnector {
         http: VendorHttp,
         settings: &HaloSettings,
         secret: SecretString,
+        clock: Arc<dyn Clock>,
     ) -> Result<Self, ConnectorError> {
         let mut token_url = oauth::join(&settings.instance_url, "auth/token")?;
         if let Some(tenant) = &settings.tenant {
@@ -122,6 +126,7 @@ impl HaloConnector {
             ("scope", SCOPES.to_owned()),
         ];
         Ok(Self {
+            clock,
             http,
             api: oauth::join(&settings.instance_url, "api/")?,
             settings: settings.clone(),
@@ -284,6 +289,13 @@ impl TicketDesk for HaloConnector {
         self.state_of(&created).await
     }
 
+    async fn find_ticket(&self, reference: &str) -> Result<Option<TicketState>, ConnectorError> {
+        match self.find(reference).await? {
+            Some(ticket) => self.state_of(&ticket).await.map(Some),
+            None => Ok(None),
+        }
+    }
+
     async fn ticket(&self, id: &str) -> Result<Option<TicketState>, ConnectorError> {
         match self.get_ticket(id).await? {
             Some(ticket) => self.state_of(&ticket).await.map(Some),
@@ -373,5 +385,5 @@ impl Connector for HaloConnector {
         Ok(Vec::new())
     }
 
-    read_only_connector!();
+    crate::ticket_actions::ticket_connector!();
 }

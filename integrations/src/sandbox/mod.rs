@@ -532,10 +532,7 @@ fn state_of(environment: &Environment, now: DateTime<Utc>) -> SandboxState {
                 edr_sensor: m.edr_sensor,
                 ninja_id: m.ninja.as_ref().map(|a| a.device_id),
                 ninja_last_contact: m.ninja.as_ref().map(|a| a.last_contact(now)),
-                tactical_agent_id: m
-                    .ninja
-                    .as_ref()
-                    .map(|_| tactical::agent_id(environment, m)),
+                tactical_agent_id: m.ninja.as_ref().map(|_| tactical::agent_id(environment, m)),
                 serial_number: Environment::serial_number(m),
                 settings: m
                     .ninja

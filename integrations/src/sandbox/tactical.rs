@@ -463,11 +463,21 @@ async fn run_script(
         Err(refused) => return refused,
     };
     let Ok(Value::Object(body)) = serde_json::from_slice::<Value>(&body) else {
-        return (StatusCode::BAD_REQUEST, Json(json!({"detail": "JSON parse error"})))
+        return (
+            StatusCode::BAD_REQUEST,
+            Json(json!({"detail": "JSON parse error"})),
+        )
             .into_response();
     };
     // The view reads each field by name: a missing one is a KeyError, the server's 500.
-    let fields = ["script", "output", "args", "run_as_user", "env_vars", "timeout"];
+    let fields = [
+        "script",
+        "output",
+        "args",
+        "run_as_user",
+        "env_vars",
+        "timeout",
+    ];
     if fields.iter().any(|f| !body.contains_key(*f)) {
         return server_error();
     }
@@ -526,11 +536,16 @@ async fn run_script(
         .await;
     match queued {
         Ok(Some((hostname, results))) => match (output.as_str(), results) {
-            ("wait", Some((_, stdout, stderr))) => Json(json!(format!("{stdout}{stderr}"))).into_response(),
+            ("wait", Some((_, stdout, stderr))) => {
+                Json(json!(format!("{stdout}{stderr}"))).into_response()
+            }
             // A silent agent does not answer within the timeout.
             ("wait", None) => Json(json!("Error: timed out waiting for the agent")).into_response(),
-            _ => Json(json!(format!("{} will now be run on {hostname}", script.name)))
-                .into_response(),
+            _ => Json(json!(format!(
+                "{} will now be run on {hostname}",
+                script.name
+            )))
+            .into_response(),
         },
         _ => detail(StatusCode::NOT_FOUND, "Not found."),
     }

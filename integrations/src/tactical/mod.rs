@@ -90,21 +90,13 @@ struct Client {
 }
 
 /// The Tactical RMM connector for one customer (client) of an MSP's server.
+#[derive(Debug)]
 pub struct TacticalConnector {
     http: VendorHttp,
     base: Url,
     key: SecretString,
     client_id: u32,
     clock: Arc<dyn Clock>,
-}
-
-impl std::fmt::Debug for TacticalConnector {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("TacticalConnector")
-            .field("base", &self.base)
-            .field("client_id", &self.client_id)
-            .finish_non_exhaustive()
-    }
 }
 
 impl TacticalConnector {

@@ -115,7 +115,9 @@ async fn runs(
     let mut history: Vec<HistoryEntry> = connector
         .get(&format!("agents/{}/history/", request.target))
         .await?
-        .ok_or_else(|| ConnectorError::NotFound(format!("Tactical RMM agent {}", request.target)))?;
+        .ok_or_else(|| {
+            ConnectorError::NotFound(format!("Tactical RMM agent {}", request.target))
+        })?;
     history.retain(|h| h.kind == "script_run");
     history.sort_by_key(|h| h.id);
     Ok(history)

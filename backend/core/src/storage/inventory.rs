@@ -25,6 +25,7 @@ use steward_domain::{
 
 use super::{
     IntegrationDirectory, Page, PageRequest, StorageError, WriteContext,
+    device_index::DeviceIndex,
     entities::{device, entity_source, event, identity},
     new_id,
 };
@@ -406,9 +407,23 @@ impl<'a> InventoryWriter<'a> {
         }
         let mut counts = SyncCounts::default();
         let mut created = Vec::new();
+        let mut devices = if inventory.devices.is_empty() {
+            DeviceIndex::default()
+        } else {
+            DeviceIndex::new(
+                device::Entity::find()
+                    .filter(device::Column::MspId.eq(self.msp_id.as_uuid()))
+                    .filter(device::Column::TenantId.eq(self.tenant_id.as_uuid()))
+                    .order_by_asc(device::Column::FirstSeenAt)
+                    .order_by_asc(device::Column::Id)
+                    .all(self.ctx.txn)
+                    .await
+                    .map_err(StorageError::from)?,
+            )
+        };
         for observed in &inventory.devices {
             let (id, was_created, changed) = self
-                .merge_device(integration_id, observed, &connected)
+                .merge_device(integration_id, observed, &connected, &mut devices)
                 .await?;
             if was_created {
                 counts.devices_created += 1;
@@ -523,12 +538,14 @@ impl<'a> InventoryWriter<'a> {
     }
 
     /// Returns (device id, created, changed). The device's attributes are reconciled from every
-    /// source that reports it, this one's report included (see [`crate::reconcile`]).
+    /// source that reports it, this one's report included (see [`crate::reconcile`]); `index`
+    /// holds the tenant's devices as they stand, and is kept so.
     async fn merge_device(
         &self,
         integration_id: IntegrationId,
         observed: &ObservedDevice,
         connected: &[IntegrationId],
+        index: &mut DeviceIndex,
     ) -> Result<(uuid::Uuid, bool, bool), StorageError> {
         let source = self
             .source(integration_id, DEVICE, &observed.external_id)
@@ -539,7 +556,7 @@ impl<'a> InventoryWriter<'a> {
                     .one(self.ctx.txn)
                     .await?
             }
-            None => self.matching_device(observed).await?,
+            None => index.matching(observed).cloned(),
         };
         let now = self.ctx.clock.now();
         let (row, created) = match existing {
@@ -603,72 +620,9 @@ impl<'a> InventoryWriter<'a> {
             active.tags = Set(tags);
             active.conflicts = Set(conflicts);
             active.updated_at = Set(now);
-            active.update(self.ctx.txn).await?;
+            index.put(active.update(self.ctx.txn).await?);
         }
         Ok((id, created, changed))
-    }
-
-    /// A device another integration reported, by the strongest key both know: the Microsoft
-    /// Entra device id, else the hardware serial number, else a MAC address, else the host name,
-    /// else the host name without its DNS domain (EDR and RMM tools disagree about reporting
-    /// it).
-    async fn matching_device(
-        &self,
-        observed: &ObservedDevice,
-    ) -> Result<Option<device::Model>, StorageError> {
-        let devices = device::Entity::find()
-            .filter(device::Column::MspId.eq(self.msp_id.as_uuid()))
-            .filter(device::Column::TenantId.eq(self.tenant_id.as_uuid()))
-            .all(self.ctx.txn)
-            .await?;
-        if let Some(entra) = &observed.entra_device_id
-            && let Some(found) = devices.iter().find(|d| {
-                d.entra_device_id
-                    .as_deref()
-                    .is_some_and(|id| id.eq_ignore_ascii_case(entra))
-            })
-        {
-            return Ok(Some(found.clone()));
-        }
-        if let Some(serial) = observed
-            .serial_number
-            .as_deref()
-            .and_then(crate::reconcile::serial_key)
-            && let Some(found) = devices
-                .iter()
-                .find(|d| d.serial_number.as_deref() == Some(serial.as_str()))
-        {
-            return Ok(Some(found.clone()));
-        }
-        let macs: Vec<String> = observed
-            .mac_addresses
-            .iter()
-            .filter_map(|m| steward_domain::observations::normalize_mac(m))
-            .collect();
-        if !macs.is_empty()
-            && let Some(found) = devices.iter().find(|d| {
-                d.mac_addresses
-                    .as_ref()
-                    .and_then(serde_json::Value::as_array)
-                    .is_some_and(|known| {
-                        known
-                            .iter()
-                            .any(|m| m.as_str().is_some_and(|m| macs.iter().any(|o| o == m)))
-                    })
-            })
-        {
-            return Ok(Some(found.clone()));
-        }
-        if let Some(found) = devices
-            .iter()
-            .find(|d| d.hostname.eq_ignore_ascii_case(&observed.hostname))
-        {
-            return Ok(Some(found.clone()));
-        }
-        let short = crate::reconcile::short_hostname(&observed.hostname);
-        Ok(devices
-            .into_iter()
-            .find(|d| crate::reconcile::short_hostname(&d.hostname) == short))
     }
 
     /// Returns (identity id, created, changed). The identity's attributes are reconciled from

@@ -13,6 +13,7 @@ mod actions;
 pub mod approval_links;
 pub mod config;
 pub mod contexts;
+mod device_index;
 pub mod entities;
 mod error;
 mod guardrails;

@@ -324,22 +324,33 @@ impl Loop {
 
     /// Waits until the action of this type is in one of `statuses`, and returns it.
     pub async fn wait_for_action(&self, kind: &str, statuses: &[&str]) -> Value {
+        self.wait_for(&format!("a {kind} action"), |a| {
+            a["type"] == kind && statuses.iter().any(|s| a["status"] == *s)
+        })
+        .await
+    }
+
+    /// Waits until the action `id` reaches one of `statuses`.
+    pub async fn wait_for_action_id(&self, id: &str, statuses: &[&str]) -> Value {
+        self.wait_for(&format!("action {id}"), |a| {
+            a["id"] == id && statuses.iter().any(|s| a["status"] == *s)
+        })
+        .await
+    }
+
+    /// Waits until an action is as `wanted` says; panics naming `what` after 30 seconds.
+    async fn wait_for(&self, what: &str, wanted: impl Fn(&Value) -> bool) -> Value {
         let mut last = Vec::new();
         for _ in 0..300 {
             last = self.actions().await;
-            if let Some(action) = last
-                .iter()
-                .find(|a| a["type"] == kind && statuses.iter().any(|s| a["status"] == *s))
-            {
+            if let Some(action) = last.iter().find(|a| wanted(a)) {
                 return action.clone();
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
-        panic!("no {kind} action became {statuses:?}; actions: {last:#?}");
+        panic!("{what} never came to be; actions: {last:#?}");
     }
 
-    /// Synchronizes every integration now, so the inventory holds the sandbox's devices and
-    /// identities.
     /// The tenant's simulated customer's credentials.
     pub async fn credentials(&self) -> SandboxCredentials {
         self.app

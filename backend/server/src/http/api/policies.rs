@@ -224,7 +224,7 @@ async fn simulate_policy(
     if let Err(problem) = body.kind.check_parameters(&body.parameters) {
         return Err(ApiError::unprocessable("invalid-parameters", problem));
     }
-    if body.kind.target_kind() != body.target.kind {
+    if !body.kind.acts_on(body.target.kind) {
         return Err(ApiError::unprocessable(
             "invalid-target",
             format!(
