@@ -161,6 +161,19 @@ pub trait Connector: Send + Sync {
     /// Every device and identity the vendor knows, all pages.
     fn inventory(&self) -> impl Future<Output = Result<ObservedInventory, ConnectorError>> + Send;
 
+    /// The same complete inventory, read incrementally where the vendor offers it: `state` is
+    /// what the previous call returned (Steward keeps it per integration, opaque), `None` the
+    /// first time. Returns the inventory and the state for the next call. By default a full
+    /// read, with no state.
+    fn inventory_from(
+        &self,
+        state: Option<serde_json::Value>,
+    ) -> impl Future<Output = Result<(ObservedInventory, Option<serde_json::Value>), ConnectorError>>
+    + Send {
+        let _ = state;
+        async move { Ok((self.inventory().await?, None)) }
+    }
+
     /// Events changed since `since` (all retained events when `None`), normalized to OCSF.
     fn events(
         &self,
@@ -306,18 +319,33 @@ pub(crate) async fn read_json<T: serde::de::DeserializeOwned>(
 /// event late, and storing is idempotent.
 pub const EVENT_OVERLAP: chrono::Duration = chrono::Duration::minutes(10);
 
-/// One synchronization's reads: the inventory, then the events since shortly before
-/// `newest_stored` (all of them when nothing is stored yet).
+/// What one synchronization read.
+#[derive(Debug, Clone)]
+pub struct Pulled {
+    pub inventory: ObservedInventory,
+    pub events: Vec<ObservedEvent>,
+    /// The connector's incremental-read state to keep for the next synchronization.
+    pub state: Option<serde_json::Value>,
+}
+
+/// One synchronization's reads: the inventory (incrementally from `state`, where the connector
+/// reads so), then the events since shortly before `newest_stored` (all of them when nothing is
+/// stored yet).
 ///
 /// # Errors
 /// The first [`ConnectorError`] the vendor answers.
 pub async fn pull(
     connector: &impl Connector,
     newest_stored: Option<DateTime<Utc>>,
-) -> Result<(ObservedInventory, Vec<ObservedEvent>), ConnectorError> {
-    let inventory = connector.inventory().await?;
+    state: Option<serde_json::Value>,
+) -> Result<Pulled, ConnectorError> {
+    let (inventory, state) = connector.inventory_from(state).await?;
     let events = connector
         .events(newest_stored.map(|at| at - EVENT_OVERLAP))
         .await?;
-    Ok((inventory, events))
+    Ok(Pulled {
+        inventory,
+        events,
+        state,
+    })
 }

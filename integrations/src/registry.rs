@@ -549,6 +549,13 @@ impl Connector for AnyConnector {
         delegate!(self, c => c.inventory().await)
     }
 
+    async fn inventory_from(
+        &self,
+        state: Option<serde_json::Value>,
+    ) -> Result<(ObservedInventory, Option<serde_json::Value>), ConnectorError> {
+        delegate!(self, c => c.inventory_from(state).await)
+    }
+
     async fn events(
         &self,
         since: Option<DateTime<Utc>>,

@@ -112,7 +112,17 @@ async fn inventory_reads_every_page_with_admin_roles_and_factors() {
             })
             .collect();
         assert_eq!(identity.admin_roles, expected);
+        // The org mirrors the directory's groups; `Everyone` is left out.
+        let mut groups = identity.groups.clone();
+        groups.sort();
+        let mut expected_groups = user.groups.clone();
+        expected_groups.sort();
+        assert_eq!(groups, expected_groups, "{}", user.user_principal_name);
     }
+    assert!(
+        inventory.identities.iter().any(|i| !i.groups.is_empty()),
+        "some people are in groups"
+    );
     let admins = inventory
         .identities
         .iter()

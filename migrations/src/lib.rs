@@ -35,6 +35,8 @@ mod m20261201_000002_create_webhook_receipts;
 mod m20261202_000001_create_incident_tickets;
 mod m20261202_000002_create_webhook_subscriptions;
 mod m20261202_000003_create_entity_contexts;
+mod m20261203_000001_add_identity_groups;
+mod m20261203_000002_add_integration_sync_state;
 
 /// Applies Steward's migrations in order.
 #[derive(Debug)]
@@ -66,6 +68,8 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000001_create_incident_tickets::Migration),
             Box::new(m20261202_000002_create_webhook_subscriptions::Migration),
             Box::new(m20261202_000003_create_entity_contexts::Migration),
+            Box::new(m20261203_000001_add_identity_groups::Migration),
+            Box::new(m20261203_000002_add_integration_sync_state::Migration),
         ]
     }
 

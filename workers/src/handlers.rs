@@ -104,15 +104,19 @@ pub async fn sync_integration(
             // Removed since the job was enqueued: nothing to do.
             return Ok(None);
         };
-        let since = work
-            .inventory()
+        let inventory = work.inventory();
+        let since = inventory
             .latest_event_time(integration_id)
             .await
             .map_err(JobError::from)?;
-        Ok(Some((opened, since)))
+        let state = inventory
+            .sync_state(integration_id)
+            .await
+            .map_err(JobError::from)?;
+        Ok(Some((opened, since, state)))
     })
     .await?;
-    let Some(Some(((integration, credential), since))) = opened else {
+    let Some(Some(((integration, credential), since, state))) = opened else {
         return Ok(());
     };
     if let Some(until) = shared
@@ -134,7 +138,7 @@ pub async fn sync_integration(
         http,
         Arc::clone(&shared.clock),
     ) {
-        Ok(connector) => contract::pull(&connector, since).await,
+        Ok(connector) => contract::pull(&connector, since, state).await,
         Err(error) => Err(error),
     };
     // A PSA's synchronization is its tickets: open incidents get one, and tickets closed or
@@ -150,10 +154,15 @@ pub async fn sync_integration(
     as_steward(shared, "sync", tenant_id, Finish::Commit, async |work| {
         let admin = work.context().operate_msp(work.tenant().msp_id);
         let outcome = match &pulled {
-            Ok((inventory, events)) => {
+            Ok(pulled) => {
                 let counts = admin
                     .inventory(tenant_id)
-                    .record_sync(integration_id, inventory, events)
+                    .record_sync(
+                        integration_id,
+                        &pulled.inventory,
+                        &pulled.events,
+                        pulled.state.as_ref(),
+                    )
                     .await
                     .map_err(JobError::from)?;
                 tracing::info!(%tenant_id, %integration_id, ?counts, "synchronized");

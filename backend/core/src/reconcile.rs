@@ -38,6 +38,8 @@ pub struct ReconciledIdentity {
     pub enabled: Option<bool>,
     pub admin_roles: Vec<String>,
     pub mfa_registered: Option<bool>,
+    /// Every group any source reports, in the order first reported.
+    pub groups: Vec<String>,
     pub conflicts: Vec<AttributeConflict>,
 }
 
@@ -96,6 +98,11 @@ pub fn identity(reports: &[(IntegrationId, ObservedIdentity)]) -> ReconciledIden
         for role in &report.admin_roles {
             if !merged.admin_roles.contains(role) {
                 merged.admin_roles.push(role.clone());
+            }
+        }
+        for group in &report.groups {
+            if !merged.groups.contains(group) {
+                merged.groups.push(group.clone());
             }
         }
     }
@@ -261,7 +268,20 @@ mod tests {
             enabled,
             admin_roles: roles.iter().map(|r| (*r).to_owned()).collect(),
             mfa_registered: mfa,
+            groups: Vec::new(),
         }
+    }
+
+    #[test]
+    fn groups_are_the_union_of_every_source_in_the_order_first_reported() {
+        let (graph, okta) = ids();
+        let mut entra = report(Some(true), Some(true), &[]);
+        entra.groups = vec!["Finance Team".into(), "VPN Users".into()];
+        let mut mirrored = report(Some(true), Some(true), &[]);
+        mirrored.groups = vec!["VPN Users".into(), "Okta Admins".into()];
+        let merged = identity(&[(graph, entra), (okta, mirrored)]);
+        assert_eq!(merged.groups, ["Finance Team", "VPN Users", "Okta Admins"]);
+        assert!(merged.conflicts.is_empty(), "{:?}", merged.conflicts);
     }
 
     fn ids() -> (IntegrationId, IntegrationId) {

@@ -16,7 +16,7 @@ use steward_domain::{
 };
 use steward_testkit::{TestDatabase, World};
 
-const EXPECTED_MIGRATIONS: [&str; 22] = [
+const EXPECTED_MIGRATIONS: [&str; 24] = [
     "m20261123_000001_create_tenancy",
     "m20261123_000002_create_audit_entries",
     "m20261123_000003_protect_audit_chain",
@@ -39,6 +39,8 @@ const EXPECTED_MIGRATIONS: [&str; 22] = [
     "m20261202_000001_create_incident_tickets",
     "m20261202_000002_create_webhook_subscriptions",
     "m20261202_000003_create_entity_contexts",
+    "m20261203_000001_add_identity_groups",
+    "m20261203_000002_add_integration_sync_state",
 ];
 
 const TABLES: [&str; 32] = [

@@ -45,6 +45,8 @@ pub enum NodeKind {
     Identity,
     /// An administrative role (Global Administrator, Super Administrator).
     Role,
+    /// A group at an identity provider (a security group granting access).
+    Group,
     /// One of the tenant's integrations: an RMM, an EDR, an identity provider.
     Tool,
     /// A backup job protecting devices.
@@ -62,6 +64,8 @@ pub enum Relation {
     PrimaryUserOf,
     /// identity → role.
     AdminOf,
+    /// identity → group.
+    MemberOf,
     /// identity → identity provider.
     AccountIn,
     /// device → RMM.
@@ -342,6 +346,23 @@ impl ContextGraph {
                     "an administrative role at its identity provider".to_owned(),
                 ));
             }
+            for group in &identity.groups {
+                let group_node = format!("group:{group}");
+                nodes
+                    .entry(group_node.clone())
+                    .or_insert_with(|| GraphNode {
+                        id: group_node.clone(),
+                        kind: NodeKind::Group,
+                        label: group.clone(),
+                        detail: None,
+                    });
+                edges.insert((
+                    node.clone(),
+                    group_node,
+                    Relation::MemberOf,
+                    "a member of the group at its identity provider".to_owned(),
+                ));
+            }
             for source in &identity.sources {
                 if let Some(tool) = tools.iter().find(|t| t.id == source.integration_id) {
                     add_tool(&mut nodes, tool);
@@ -496,6 +517,7 @@ mod tests {
             job_title: None,
             enabled: Some(true),
             admin_roles: roles.iter().map(|r| (*r).to_owned()).collect(),
+            groups: Vec::new(),
             first_seen_at: at(0),
             updated_at: at(0),
             mfa_registered: Some(true),
@@ -514,6 +536,41 @@ mod tests {
             managed: false,
             time: at(minute),
         }
+    }
+
+    #[test]
+    fn group_members_share_the_group_node() {
+        let mut ann = identity(10, "ann@acme.example", &[]);
+        ann.groups = vec!["Finance Team".to_owned(), "VPN Users".to_owned()];
+        let mut bob = identity(11, "bob@acme.example", &[]);
+        bob.groups = vec!["Finance Team".to_owned()];
+        let graph = ContextGraph::build(
+            TenantId::from_uuid(uuid::Uuid::nil()),
+            &[],
+            &[],
+            &[ann, bob],
+            &[],
+        );
+        let finance = graph
+            .nodes
+            .iter()
+            .find(|n| n.kind == NodeKind::Group && n.label == "Finance Team")
+            .unwrap();
+        let members: Vec<&str> = graph
+            .edges
+            .iter()
+            .filter(|e| e.relation == Relation::MemberOf && e.to == finance.id)
+            .map(|e| e.from.as_str())
+            .collect();
+        assert_eq!(members.len(), 2, "{members:?}");
+        assert_eq!(
+            graph
+                .nodes
+                .iter()
+                .filter(|n| n.kind == NodeKind::Group)
+                .count(),
+            2
+        );
     }
 
     #[test]

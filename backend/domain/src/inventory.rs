@@ -67,6 +67,9 @@ pub struct Identity {
     pub enabled: Option<bool>,
     /// Administrative roles held at the identity provider; any makes the identity privileged.
     pub admin_roles: Vec<String>,
+    /// Names of the groups it is a member of, as its identity providers report them.
+    #[serde(default)]
+    pub groups: Vec<String>,
     pub first_seen_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     /// Whether a second factor (MFA) is registered, as the identity provider reports it.

@@ -235,6 +235,9 @@ pub struct ObservedIdentity {
     /// Whether a second factor (MFA) is registered; `None` when the vendor did not say.
     #[serde(default)]
     pub mfa_registered: Option<bool>,
+    /// Names of the groups the identity is a direct member of, where the vendor reports groups.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub groups: Vec<String>,
 }
 
 /// Everything a connector's inventory pull found.

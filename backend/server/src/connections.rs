@@ -83,7 +83,7 @@ pub async fn sync(
     tenant_id: TenantId,
     integration_id: IntegrationId,
 ) -> Result<SyncOutcome, TestError> {
-    let (connector, since) = {
+    let connector = {
         let txn = state.storage.begin().await?;
         let write =
             caller.write_context(&txn, state.clock.as_ref(), &state.keys, request_id.clone());
@@ -92,13 +92,13 @@ pub async fn sync(
             .integrations(tenant_id, &state.secrets)
             .open(integration_id)
             .await?;
-        let since = caller
+        let tenant = caller
             .tenant(&txn, tenant_id)
             .await?
-            .ok_or(TestError::UnknownTenant(tenant_id))?
-            .inventory()
-            .latest_event_time(integration_id)
-            .await?;
+            .ok_or(TestError::UnknownTenant(tenant_id))?;
+        let since = tenant.inventory().latest_event_time(integration_id).await?;
+        let sync_state = tenant.inventory().sync_state(integration_id).await?;
+        drop(tenant);
         txn.rollback().await?;
         let connector = registry::connect(
             integration.vendor,
@@ -107,20 +107,26 @@ pub async fn sync(
             VendorHttp::new(interactive_retries())?,
             Arc::clone(&state.clock),
         );
-        (connector, since)
+        (connector, since, sync_state)
     };
+    let (connector, since, sync_state) = connector;
     let pulled = match connector {
-        Ok(connector) => contract::pull(&connector, since).await,
+        Ok(connector) => contract::pull(&connector, since, sync_state).await,
         Err(error) => Err(error),
     };
     let txn = state.storage.begin().await?;
     let write = caller.write_context(&txn, state.clock.as_ref(), &state.keys, request_id);
     let admin = caller.admin(&write)?;
     let (counts, error) = match &pulled {
-        Ok((inventory, events)) => (
+        Ok(pulled) => (
             admin
                 .inventory(tenant_id)
-                .record_sync(integration_id, inventory, events)
+                .record_sync(
+                    integration_id,
+                    &pulled.inventory,
+                    &pulled.events,
+                    pulled.state.as_ref(),
+                )
                 .await?,
             None,
         ),

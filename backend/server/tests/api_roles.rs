@@ -215,6 +215,7 @@ async fn seed_response(
                 identities: vec![],
             },
             &[],
+            None,
         )
         .await
         .unwrap();

@@ -1487,6 +1487,16 @@ async fn the_context_graph_links_people_devices_roles_and_tools_with_evidence() 
             .any(|e| e["relation"] == "admin_of" && e["to"] == "role:Global Administrator")
     );
     assert!(edges.iter().any(|e| e["relation"] == "monitored_by"));
+    // The finance team's members link to its group, as Microsoft Entra ID lists them.
+    let finance: Vec<&Value> = edges
+        .iter()
+        .filter(|e| e["relation"] == "member_of" && e["to"] == "group:Finance Team")
+        .collect();
+    assert!(!finance.is_empty(), "{edges:#?}");
+    assert_eq!(node(&json!("group:Finance Team"))["kind"], "group");
+    for edge in &finance {
+        assert_eq!(node(&edge["from"])["kind"], "identity");
+    }
     let from_home = edges
         .iter()
         .find(|e| e["relation"] == "signs_in_from")

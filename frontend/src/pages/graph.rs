@@ -90,6 +90,7 @@ const fn kind_class(kind: NodeKind) -> &'static str {
         NodeKind::Device => "node node-device",
         NodeKind::Identity => "node node-identity",
         NodeKind::Role => "node node-role",
+        NodeKind::Group => "node node-group",
         NodeKind::Tool => "node node-tool",
         NodeKind::BackupJob => "node node-backup",
         NodeKind::UnmanagedDevice => "node node-unmanaged",
@@ -101,6 +102,7 @@ const fn kind_name(kind: NodeKind) -> &'static str {
         NodeKind::Device => "device",
         NodeKind::Identity => "identity",
         NodeKind::Role => "admin role",
+        NodeKind::Group => "group",
         NodeKind::Tool => "tool",
         NodeKind::BackupJob => "backup job",
         NodeKind::UnmanagedDevice => "unmanaged device",
@@ -111,6 +113,7 @@ const fn relation_words(relation: Relation) -> &'static str {
     match relation {
         Relation::PrimaryUserOf => "primary user of",
         Relation::AdminOf => "admin of",
+        Relation::MemberOf => "member of",
         Relation::AccountIn => "account in",
         Relation::ManagedBy => "managed by",
         Relation::MonitoredBy => "monitored by",

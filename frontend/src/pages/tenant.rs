@@ -153,6 +153,7 @@ pub fn render(chrome: Chrome, page: TenantPage) -> String {
                     <td>{identity.display_name.clone().unwrap_or_default()}</td>
                     <td>{identity.department.clone().unwrap_or_default()}</td>
                     <td>{identity.admin_roles.join(", ")}</td>
+                    <td>{identity.groups.join(", ")}</td>
                     <td>{mfa}</td>
                     <td>{enabled}</td>
                     <td>{identity.sources.len()}</td>
@@ -260,7 +261,7 @@ pub fn render(chrome: Chrome, page: TenantPage) -> String {
             <h2>"Identities"</h2>
             <div class="table-wrap">
                 <table>
-                    <thead><tr><th>"User"</th><th>"Name"</th><th>"Department"</th><th>"Admin roles"</th><th>"MFA"</th><th>"Account"</th><th>"Sources"</th><th>"Sources disagree"</th></tr></thead>
+                    <thead><tr><th>"User"</th><th>"Name"</th><th>"Department"</th><th>"Admin roles"</th><th>"Groups"</th><th>"MFA"</th><th>"Account"</th><th>"Sources"</th><th>"Sources disagree"</th></tr></thead>
                     <tbody>{identities}</tbody>
                 </table>
             </div>

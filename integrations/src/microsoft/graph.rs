@@ -11,12 +11,12 @@
 //! method while others remain and v1.0 does not say which one is the default, so what it
 //! refuses is deleted again once the others are gone.
 
-use std::sync::Arc;
+use std::{collections::BTreeMap, sync::Arc};
 
 use chrono::{DateTime, Duration, Utc};
 use reqwest::{Method, StatusCode};
 use secrecy::SecretString;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use steward_domain::{
     actions::ActionType,
@@ -25,6 +25,8 @@ use steward_domain::{
         EntityRef, ObservedEvent, ObservedIdentity, ObservedInventory, OcsfClass, Vendor,
     },
 };
+
+use url::Url;
 
 use super::{MicrosoftApi, MicrosoftSettings};
 use crate::{
@@ -234,6 +236,25 @@ struct SecurityAlert {
     evidence: Vec<Value>,
 }
 
+/// A page of `GET /users/delta`.
+#[derive(Debug, Deserialize)]
+struct DeltaPage {
+    #[serde(default)]
+    value: Vec<Value>,
+    #[serde(rename = "@odata.nextLink", default)]
+    next_link: Option<String>,
+    #[serde(rename = "@odata.deltaLink", default)]
+    delta_link: Option<String>,
+}
+
+/// What a `users/delta` read leaves for the next one: the delta link, and every user as of it
+/// (the selected properties, as Graph returned them), so that changes apply to them.
+#[derive(Debug, Serialize, Deserialize)]
+struct UserDelta {
+    delta_link: String,
+    users: BTreeMap<String, Value>,
+}
+
 /// The Microsoft Graph connector.
 #[derive(Debug)]
 pub struct GraphConnector {
@@ -278,6 +299,108 @@ impl GraphConnector {
         self.api.collect_linked(url).await
     }
 
+    /// Every user, through the `delta` function: all of them the first time (`state` `None`),
+    /// then only the changes since the delta link `state` holds, applied to the users it holds.
+    /// A delta link Graph no longer honours (`syncStateNotFound`, `410 Gone`) starts over with a
+    /// full read. Returns the users and the state for the next call.
+    async fn users_delta(
+        &self,
+        state: Option<UserDelta>,
+    ) -> Result<(Vec<User>, UserDelta), ConnectorError> {
+        let mut first = self.api.url("v1.0/users/delta")?;
+        first.query_pairs_mut().append_pair("$select", USER_FIELDS);
+        let (mut users, mut url, mut resumed) = match state {
+            Some(state) => {
+                let link = Url::parse(&state.delta_link)
+                    .map_err(|e| ConnectorError::Protocol(format!("bad stored delta link: {e}")))?;
+                (state.users, link, true)
+            }
+            None => (BTreeMap::new(), first.clone(), false),
+        };
+        loop {
+            let page = match self.api.get_json::<DeltaPage>(url.clone()).await {
+                Ok(Some(page)) => page,
+                Ok(None) => {
+                    return Err(ConnectorError::Protocol(
+                        "users/delta answered 404".to_owned(),
+                    ));
+                }
+                Err(ConnectorError::Rejected { code, .. })
+                    if resumed && (code == "syncStateNotFound" || code == "HTTP 410") =>
+                {
+                    // The delta link expired: read everything again.
+                    users.clear();
+                    url = first.clone();
+                    resumed = false;
+                    continue;
+                }
+                Err(other) => return Err(other),
+            };
+            for item in page.value {
+                let Some(id) = item.get("id").and_then(Value::as_str).map(str::to_owned) else {
+                    return Err(ConnectorError::Protocol(
+                        "a users/delta item without an id".to_owned(),
+                    ));
+                };
+                if item.get("@removed").is_some() {
+                    users.remove(&id);
+                    continue;
+                }
+                // An update carries at least the properties that changed: merge it.
+                let entry = users.entry(id).or_insert_with(|| json!({}));
+                if let (Some(known), Value::Object(changes)) = (entry.as_object_mut(), item) {
+                    known.extend(changes);
+                }
+            }
+            match (page.next_link, page.delta_link) {
+                (Some(next), _) => {
+                    url = Url::parse(&next).map_err(|e| {
+                        ConnectorError::Protocol(format!("bad @odata.nextLink: {e}"))
+                    })?;
+                }
+                (None, Some(delta_link)) => {
+                    let parsed = users
+                        .values()
+                        .map(|u| serde_json::from_value::<User>(u.clone()))
+                        .collect::<Result<Vec<_>, _>>()
+                        .map_err(|e| ConnectorError::Protocol(format!("a delta user: {e}")))?;
+                    return Ok((parsed, UserDelta { delta_link, users }));
+                }
+                (None, None) => {
+                    return Err(ConnectorError::Protocol(
+                        "a users/delta page with neither a next nor a delta link".to_owned(),
+                    ));
+                }
+            }
+        }
+    }
+
+    /// The identities of `users`, with their admin roles, MFA registration and groups (read in
+    /// full each time: Graph offers no delta for the registration report).
+    async fn identities(&self, users: Vec<User>) -> Result<ObservedInventory, ConnectorError> {
+        let mut roles = self.admin_roles().await?;
+        let mfa = self.mfa_registration().await?;
+        let mut groups = self.group_memberships().await?;
+        let identities = users
+            .into_iter()
+            .map(|user| ObservedIdentity {
+                mfa_registered: mfa.get(&user.id).copied(),
+                groups: groups.remove(&user.id).unwrap_or_default(),
+                admin_roles: roles.remove(&user.id).unwrap_or_default(),
+                user_principal_name: user.user_principal_name.unwrap_or_else(|| user.id.clone()),
+                external_id: user.id,
+                display_name: user.display_name,
+                department: user.department,
+                job_title: user.job_title,
+                enabled: user.account_enabled,
+            })
+            .collect();
+        Ok(ObservedInventory {
+            devices: Vec::new(),
+            identities,
+        })
+    }
+
     /// One user with the properties actions change.
     async fn user(&self, id: &str) -> Result<User, ConnectorError> {
         let mut url = self.api.url(&format!("v1.0/users/{}", path_segment(id)))?;
@@ -307,21 +430,56 @@ impl GraphConnector {
                 "v1.0/directoryRoles/{}/members",
                 path_segment(&role.id)
             ))?;
-            let members: Vec<DirectoryObject> = self.api.collect_linked(url).await?;
-            for member in members {
-                if member
-                    .odata_type
-                    .as_deref()
-                    .is_none_or(|t| t == "#microsoft.graph.user")
-                {
-                    holders
-                        .entry(member.id)
-                        .or_default()
-                        .push(role.display_name.clone());
-                }
-            }
+            self.add_user_members(url, &role.display_name, &mut holders)
+                .await?;
         }
         Ok(holders)
+    }
+
+    /// Adds `name` to each user listed at `url` (a members collection of directory objects).
+    async fn add_user_members(
+        &self,
+        url: Url,
+        name: &str,
+        into: &mut std::collections::HashMap<String, Vec<String>>,
+    ) -> Result<(), ConnectorError> {
+        let members: Vec<DirectoryObject> = self.api.collect_linked(url).await?;
+        for member in members {
+            if member
+                .odata_type
+                .as_deref()
+                .is_none_or(|t| t == "#microsoft.graph.user")
+            {
+                into.entry(member.id).or_default().push(name.to_owned());
+            }
+        }
+        Ok(())
+    }
+
+    /// User object id → names of the groups the user is a direct member of: every group, then
+    /// each group's members (one listing per group, where asking each user's `memberOf` would
+    /// be one per user).
+    async fn group_memberships(
+        &self,
+    ) -> Result<std::collections::HashMap<String, Vec<String>>, ConnectorError> {
+        let mut url = self.api.url("v1.0/groups")?;
+        url.query_pairs_mut()
+            .append_pair("$select", "id,displayName")
+            .append_pair("$top", "999");
+        let groups: Vec<Group> = self.api.collect_linked(url).await?;
+        let mut memberships: std::collections::HashMap<String, Vec<String>> =
+            std::collections::HashMap::new();
+        for group in groups {
+            let name = group.display_name.unwrap_or_else(|| group.id.clone());
+            let mut url = self
+                .api
+                .url(&format!("v1.0/groups/{}/members", path_segment(&group.id)))?;
+            url.query_pairs_mut()
+                .append_pair("$select", "id")
+                .append_pair("$top", "999");
+            self.add_user_members(url, &name, &mut memberships).await?;
+        }
+        Ok(memberships)
     }
 
     async fn sign_ins(&self, since: Option<DateTime<Utc>>) -> Result<Vec<Value>, ConnectorError> {
@@ -712,25 +870,22 @@ impl Connector for GraphConnector {
 
     async fn inventory(&self) -> Result<ObservedInventory, ConnectorError> {
         let users = self.users().await?;
-        let mut roles = self.admin_roles().await?;
-        let mfa = self.mfa_registration().await?;
-        let identities = users
-            .into_iter()
-            .map(|user| ObservedIdentity {
-                mfa_registered: mfa.get(&user.id).copied(),
-                admin_roles: roles.remove(&user.id).unwrap_or_default(),
-                user_principal_name: user.user_principal_name.unwrap_or_else(|| user.id.clone()),
-                external_id: user.id,
-                display_name: user.display_name,
-                department: user.department,
-                job_title: user.job_title,
-                enabled: user.account_enabled,
-            })
-            .collect();
-        Ok(ObservedInventory {
-            devices: Vec::new(),
-            identities,
-        })
+        self.identities(users).await
+    }
+
+    /// Users through `delta` (see [`GraphConnector::users_delta`]); the state is the delta link
+    /// and the users as of it.
+    async fn inventory_from(
+        &self,
+        state: Option<Value>,
+    ) -> Result<(ObservedInventory, Option<Value>), ConnectorError> {
+        // A state this version cannot read is a fresh start, not a failure.
+        let state = state.and_then(|s| serde_json::from_value::<UserDelta>(s).ok());
+        let (users, next) = self.users_delta(state).await?;
+        let inventory = self.identities(users).await?;
+        let next =
+            serde_json::to_value(next).map_err(|e| ConnectorError::Protocol(e.to_string()))?;
+        Ok((inventory, Some(next)))
     }
 
     async fn events(

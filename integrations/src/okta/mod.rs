@@ -58,6 +58,21 @@ pub struct OktaSettings {
     pub org_url: Url,
 }
 
+/// A group of `GET /api/v1/groups`.
+#[derive(Debug, Deserialize)]
+struct OktaGroup {
+    id: String,
+    /// `OKTA_GROUP`, `APP_GROUP` (imported from a directory) or `BUILT_IN` (`Everyone`).
+    #[serde(rename = "type")]
+    kind: String,
+    profile: GroupProfile,
+}
+
+#[derive(Debug, Deserialize)]
+struct GroupProfile {
+    name: String,
+}
+
 /// An Okta user (`User` in the management API), as much as Steward reads.
 #[derive(Debug, Clone, Deserialize)]
 struct User {
@@ -245,6 +260,31 @@ impl OktaConnector {
         url.query_pairs_mut()
             .append_pair("limit", &self.user_page_size.to_string());
         self.api.collect_linked(url).await
+    }
+
+    /// User id → names of the groups the user belongs to: every group, then each group's
+    /// members (one listing per group rather than one per user). The built-in `Everyone`
+    /// group says nothing about anyone and is left out.
+    async fn group_memberships(&self) -> Result<HashMap<String, Vec<String>>, ConnectorError> {
+        let groups: Vec<OktaGroup> = self
+            .api
+            .collect_linked(self.api.url("api/v1/groups")?)
+            .await?;
+        let mut memberships: HashMap<String, Vec<String>> = HashMap::new();
+        for group in groups.into_iter().filter(|g| g.kind != "BUILT_IN") {
+            let mut url = self
+                .api
+                .url(&format!("api/v1/groups/{}/users", path_segment(&group.id)))?;
+            url.query_pairs_mut().append_pair("limit", "1000");
+            let members: Vec<User> = self.api.collect_linked(url).await?;
+            for member in members {
+                memberships
+                    .entry(member.id)
+                    .or_default()
+                    .push(group.profile.name.clone());
+            }
+        }
+        Ok(memberships)
     }
 
     async fn user(&self, id: &str) -> Result<User, ConnectorError> {
@@ -476,6 +516,7 @@ impl Connector for OktaConnector {
     async fn inventory(&self) -> Result<ObservedInventory, ConnectorError> {
         let users = self.users().await?;
         let mut roles = self.admin_roles().await?;
+        let mut groups = self.group_memberships().await?;
         let mut identities = Vec::with_capacity(users.len());
         for user in users {
             let mfa_registered = self.mfa_enrolled(&user.id).await?;
@@ -488,6 +529,7 @@ impl Connector for OktaConnector {
                 enabled: Some(user.enabled()),
                 admin_roles: roles.remove(&user.id).unwrap_or_default(),
                 mfa_registered,
+                groups: groups.remove(&user.id).unwrap_or_default(),
             });
         }
         Ok(ObservedInventory {

@@ -41,6 +41,7 @@ pub(super) fn router<S: Clone + Send + Sync + 'static>(sandbox: Sandbox) -> Rout
             get(defender_unknown).post(defender_unknown),
         )
         .route("/graph/v1.0/users", get(users))
+        .route("/graph/v1.0/users/delta", get(users_delta))
         .route("/graph/v1.0/users/{id}", get(user).patch(update_user))
         .route(
             "/graph/v1.0/users/{id}/revokeSignInSessions",
@@ -59,7 +60,9 @@ pub(super) fn router<S: Clone + Send + Sync + 'static>(sandbox: Sandbox) -> Rout
             "/graph/v1.0/reports/authenticationMethods/userRegistrationDetails",
             get(registration_details),
         )
+        .route("/graph/v1.0/groups", get(groups))
         .route("/graph/v1.0/groups/{id}", get(group))
+        .route("/graph/v1.0/groups/{id}/members", get(group_members))
         .route("/graph/v1.0/groups/{id}/members/$ref", post(add_member))
         .route(
             "/graph/v1.0/groups/{id}/members/{member}/$ref",
@@ -889,6 +892,131 @@ async fn users(
     )
 }
 
+/// How long a `users/delta` delta link stays good (Microsoft Graph's lifetime for identity
+/// resources).
+const DELTA_LINK_LIFETIME_DAYS: i64 = 7;
+
+/// Users per `users/delta` page.
+const DELTA_PAGE: usize = 100;
+
+/// `GET /users/delta`: every user the first time, then through the `@odata.deltaLink` only
+/// the users changed since it was issued. Pages carry `$skiptoken`
+/// (`{offset}.{generation at the first page}`); the last page's delta link carries
+/// `$deltatoken` (`{generation}.{issued, epoch seconds}`), refused as `syncStateNotFound` once
+/// older than seven days. `$select` applies as on `/users` and is kept in the links.
+async fn users_delta(
+    State(sandbox): State<Sandbox>,
+    Graph(tenant): Graph,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+) -> Response {
+    let pairs = super::query(query.as_deref());
+    let now = sandbox.inner.clock.now();
+    let expired = || {
+        graph_error(
+            &sandbox,
+            StatusCode::BAD_REQUEST,
+            "syncStateNotFound",
+            "The sync state generation is not found. The delta token is expired and data must be synchronized again.",
+        )
+    };
+    let since = match query_value(&pairs, "$deltatoken") {
+        None => None,
+        Some(token) => {
+            let parsed = token.split_once('.').and_then(|(generation, issued)| {
+                Some((generation.parse::<u64>().ok()?, issued.parse::<i64>().ok()?))
+            });
+            match parsed {
+                Some((generation, issued))
+                    if now.timestamp() - issued
+                        <= chrono::Duration::days(DELTA_LINK_LIFETIME_DAYS).num_seconds() =>
+                {
+                    Some(generation)
+                }
+                _ => return expired(),
+            }
+        }
+    };
+    let skip = match query_value(&pairs, "$skiptoken") {
+        None => None,
+        Some(token) => match token.split_once('.').and_then(|(offset, generation)| {
+            Some((
+                offset.parse::<usize>().ok()?,
+                generation.parse::<u64>().ok()?,
+            ))
+        }) {
+            Some(skip) => Some(skip),
+            None => {
+                return graph_error(
+                    &sandbox,
+                    StatusCode::BAD_REQUEST,
+                    "Request_BadRequest",
+                    "Invalid skip token.",
+                );
+            }
+        },
+    };
+    let Some((generation, all)) = with_environment(&sandbox, tenant, |e| {
+        (
+            e.user_generation,
+            e.users
+                .iter()
+                .filter(|u| since.is_none_or(|g| u.changed > g))
+                .map(super::environment::SimUser::to_vendor)
+                .collect::<Vec<_>>(),
+        )
+    })
+    .await
+    else {
+        return resource_not_found(&sandbox, "users");
+    };
+    let (offset, start) = skip.unwrap_or((0, generation));
+    let mut value = Vec::new();
+    for user in all.iter().skip(offset).take(DELTA_PAGE) {
+        match select_user(&sandbox, user, &pairs) {
+            Ok(user) => value.push(user),
+            Err(response) => return response,
+        }
+    }
+    let host = headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or("127.0.0.1");
+    let mut link: Vec<(String, String)> = pairs
+        .iter()
+        .filter(|(k, _)| k != "$skiptoken" && k != "$deltatoken")
+        .cloned()
+        .collect();
+    let mut body = json!({
+        "@odata.context": "https://graph.microsoft.com/v1.0/$metadata#users(id,displayName,userPrincipalName)",
+        "value": value,
+    });
+    if offset + DELTA_PAGE < all.len() {
+        if let Some(token) = query_value(&pairs, "$deltatoken") {
+            link.push(("$deltatoken".to_owned(), token.to_owned()));
+        }
+        link.push((
+            "$skiptoken".to_owned(),
+            format!("{}.{start}", offset + DELTA_PAGE),
+        ));
+        let query = serde_urlencoded::to_string(&link).unwrap_or_default();
+        body["@odata.nextLink"] = json!(format!(
+            "http://{host}/sandbox/graph/v1.0/users/delta?{query}"
+        ));
+    } else {
+        // Changes made while the pages were read come again next time.
+        link.push((
+            "$deltatoken".to_owned(),
+            format!("{start}.{}", now.timestamp()),
+        ));
+        let query = serde_urlencoded::to_string(&link).unwrap_or_default();
+        body["@odata.deltaLink"] = json!(format!(
+            "http://{host}/sandbox/graph/v1.0/users/delta?{query}"
+        ));
+    }
+    Json(body).into_response()
+}
+
 fn resource_not_found(sandbox: &Sandbox, id: &str) -> Response {
     graph_error(
         sandbox,
@@ -970,7 +1098,14 @@ async fn update_user(
                     user_id: user.id.clone(),
                 })
             });
+            if !reverted && e.user(&id).is_some() {
+                e.user_generation += 1;
+            }
+            let generation = e.user_generation;
             let user = e.user_mut(&id)?;
+            if !reverted {
+                user.changed = generation;
+            }
             for (key, value) in &changes {
                 match key.as_str() {
                     // An on-premises sync writes the old value back straight away.
@@ -1212,6 +1347,75 @@ async fn member_of(
     )
 }
 
+/// `GET /groups`: the directory's groups, paged (default 100, at most 999).
+async fn groups(
+    State(sandbox): State<Sandbox>,
+    Graph(tenant): Graph,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+) -> Response {
+    let pairs = super::query(query.as_deref());
+    let items = with_environment(&sandbox, tenant, |e| {
+        e.groups
+            .iter()
+            .map(super::environment::SimGroup::to_vendor)
+            .collect::<Vec<_>>()
+    })
+    .await
+    .unwrap_or_default();
+    graph_collection(
+        &sandbox,
+        &headers,
+        "groups",
+        "groups",
+        items,
+        &pairs,
+        (100, 999),
+    )
+}
+
+/// A user as a member of a group or role lists it.
+fn user_reference(u: &super::environment::SimUser) -> Value {
+    json!({"@odata.type": "#microsoft.graph.user", "id": u.id, "displayName": u.display_name, "userPrincipalName": u.user_principal_name})
+}
+
+/// `GET /groups/{id}/members`: the group's direct members, paged (default 100, at most 999).
+async fn group_members(
+    State(sandbox): State<Sandbox>,
+    Graph(tenant): Graph,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    RawQuery(query): RawQuery,
+) -> Response {
+    let pairs = super::query(query.as_deref());
+    let found = with_environment(&sandbox, tenant, |e| {
+        let group = e.group(&id)?;
+        Some((
+            group.id.clone(),
+            group
+                .members
+                .iter()
+                .filter_map(|m| e.user(m))
+                .map(user_reference)
+                .collect::<Vec<_>>(),
+        ))
+    })
+    .await
+    .flatten();
+    let Some((group_id, members)) = found else {
+        return resource_not_found(&sandbox, &id);
+    };
+    graph_collection(
+        &sandbox,
+        &headers,
+        &format!("groups/{group_id}/members"),
+        "directoryObjects",
+        members,
+        &pairs,
+        (100, 999),
+    )
+}
+
 /// `GET /groups/{id}`.
 async fn group(
     State(sandbox): State<Sandbox>,
@@ -1338,7 +1542,7 @@ async fn role_members(
             role.members
                 .iter()
                 .filter_map(|m| e.user(m))
-                .map(|u| json!({"@odata.type": "#microsoft.graph.user", "id": u.id, "displayName": u.display_name, "userPrincipalName": u.user_principal_name}))
+                .map(user_reference)
                 .collect::<Vec<_>>(),
         )
     })

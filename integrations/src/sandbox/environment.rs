@@ -367,6 +367,10 @@ pub struct SimUser {
     /// Suspended in Okta (the org's other identity provider): cannot sign in there.
     #[serde(default)]
     pub okta_suspended: bool,
+    /// The user-change generation (`Environment::user_generation`) of its last change through
+    /// Graph; 0 since generation.
+    #[serde(default)]
+    pub changed: u64,
 }
 
 /// A kind of Microsoft Entra ID authentication method, as Graph names its type and the
@@ -613,6 +617,9 @@ pub struct Environment {
     /// NinjaOne's activity log of script runs.
     #[serde(default)]
     pub ninja_activities: Vec<SimActivity>,
+    /// Counts changes to users, for Graph's `users/delta`.
+    #[serde(default)]
+    pub user_generation: u64,
     /// Tactical RMM's history of script runs on the customer's agents.
     #[serde(default)]
     pub tactical_runs: Vec<SimTacticalRun>,
@@ -828,6 +835,7 @@ impl Environment {
                 sign_in_sessions_valid_from: created,
                 authentication_methods,
                 okta_suspended: false,
+                changed: 0,
             });
             if let Some(role) = role {
                 match roles.iter_mut().find(|r| r.display_name == *role) {
@@ -977,6 +985,7 @@ impl Environment {
             okta_events: Vec::new(),
             ninja_activities: Vec::new(),
             tactical_runs: Vec::new(),
+            user_generation: 0,
             psa_tickets: Vec::new(),
             faults: Vec::new(),
             sequence: 0,

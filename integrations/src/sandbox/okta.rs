@@ -48,7 +48,7 @@ use uuid::Uuid;
 
 use super::{
     Sandbox,
-    environment::{AuthMethodKind, Environment, SimUser},
+    environment::{AuthMethodKind, Environment, Ids, SimUser},
     param, query, with_environment,
 };
 
@@ -59,8 +59,10 @@ const LIFECYCLE_PER_MINUTE: u32 = 600;
 const WINDOW: Duration = Duration::from_secs(60);
 
 /// The operations served, as Okta's OpenAPI description names them (method, path under the org).
-pub const OPERATIONS: [(&str, &str); 9] = [
+pub const OPERATIONS: [(&str, &str); 11] = [
     ("GET", "/api/v1/users"),
+    ("GET", "/api/v1/groups"),
+    ("GET", "/api/v1/groups/{groupId}/users"),
     ("GET", "/api/v1/users/{id}"),
     ("GET", "/api/v1/users/{userId}/roles"),
     ("GET", "/api/v1/users/{userId}/factors"),
@@ -89,6 +91,8 @@ pub(super) fn router<S: Clone + Send + Sync + 'static>(sandbox: Sandbox) -> Rout
             "/okta/{org}/api/v1/users/{id}/sessions",
             delete(clear_sessions),
         )
+        .route("/okta/{org}/api/v1/groups", get(groups))
+        .route("/okta/{org}/api/v1/groups/{id}/users", get(group_users))
         .route("/okta/{org}/api/v1/logs", get(logs))
         .with_state(sandbox)
 }
@@ -373,19 +377,138 @@ async fn users(
             return error(StatusCode::NOT_FOUND, "E0000007", "Not found");
         };
         let (page, more) = page_by_id(all, param(&pairs, "after"), limit);
-        let mut links = vec![format!("<{base}/api/v1/users?limit={limit}>; rel=\"self\"")];
-        if more && let Some(last) = page.last().and_then(|u| u["id"].as_str()) {
-            links.push(format!(
-                "<{base}/api/v1/users?after={last}&limit={limit}>; rel=\"next\""
-            ));
+        linked(page, more, &format!("{base}/api/v1/users"), limit)
+    })
+    .await
+}
+
+/// The org's groups: `Everyone` (built in, every user) and the customer's groups, which the
+/// org mirrors from Microsoft Entra ID (`APP_GROUP`).
+fn okta_groups(environment: &Environment) -> Vec<(String, Value, Vec<&SimUser>)> {
+    let everyone = (
+        format!(
+            "00g{}",
+            &Ids::new(environment.tenant_id).machine("okta-everyone")[..17]
+        ),
+        json!({"name": "Everyone", "description": "All users in your organization"}),
+        environment.users.iter().collect(),
+        "BUILT_IN",
+    );
+    let mirrored = environment.groups.iter().map(|g| {
+        (
+            format!(
+                "00g{}",
+                &Ids::new(environment.tenant_id).machine(&format!("okta-{}", g.id))[..17]
+            ),
+            json!({"name": g.display_name, "description": g.description}),
+            g.members
+                .iter()
+                .filter_map(|m| environment.user(m))
+                .collect(),
+            "APP_GROUP",
+        )
+    });
+    std::iter::once(everyone)
+        .chain(mirrored)
+        .map(|(id, profile, members, kind)| {
+            let group = json!({
+                "id": id,
+                "created": "2024-01-08T09:00:00.000Z",
+                "lastUpdated": "2024-01-08T09:00:00.000Z",
+                "lastMembershipUpdated": "2024-01-08T09:00:00.000Z",
+                "objectClass": ["okta:user_group"],
+                "type": kind,
+                "profile": profile,
+            });
+            (id, group, members)
+        })
+        .collect()
+}
+
+/// Adds Okta's `Link` headers: `self`, and `next` when more items follow the last of `page`.
+fn linked(page: Vec<Value>, more: bool, url: &str, limit: usize) -> Response {
+    let mut links = vec![format!("<{url}?limit={limit}>; rel=\"self\"")];
+    if more && let Some(last) = page.last().and_then(|u| u["id"].as_str()) {
+        links.push(format!("<{url}?after={last}&limit={limit}>; rel=\"next\""));
+    }
+    let mut response = Json(page).into_response();
+    for link in links {
+        if let Ok(value) = HeaderValue::from_str(&link) {
+            response.headers_mut().append(header::LINK, value);
         }
-        let mut response = Json(page).into_response();
-        for link in links {
-            if let Ok(value) = HeaderValue::from_str(&link) {
-                response.headers_mut().append(header::LINK, value);
-            }
-        }
-        response
+    }
+    response
+}
+
+/// `GET /api/v1/groups` (`limit` up to 10,000, paged by `after`).
+async fn groups(
+    State(sandbox): State<Sandbox>,
+    Path(org): Path<String>,
+    headers: HeaderMap,
+    RawQuery(raw): RawQuery,
+) -> Response {
+    handle(&sandbox, &org, &headers, Endpoint::Users, async |tenant| {
+        let pairs = query(raw.as_deref());
+        let limit = match limit(&pairs, 10_000, 10_000) {
+            Ok(limit) => limit,
+            Err(refused) => return refused,
+        };
+        let all = with_environment(&sandbox, tenant, |e| {
+            okta_groups(e)
+                .into_iter()
+                .map(|(_, g, _)| g)
+                .collect::<Vec<_>>()
+        })
+        .await
+        .unwrap_or_default();
+        let (page, more) = page_by_id(all, param(&pairs, "after"), limit);
+        let base = base_url(&headers, &org);
+        linked(page, more, &format!("{base}/api/v1/groups"), limit)
+    })
+    .await
+}
+
+/// `GET /api/v1/groups/{groupId}/users` (`limit` up to 1,000, paged by `after`).
+async fn group_users(
+    State(sandbox): State<Sandbox>,
+    Path((org, id)): Path<(String, String)>,
+    headers: HeaderMap,
+    RawQuery(raw): RawQuery,
+) -> Response {
+    handle(&sandbox, &org, &headers, Endpoint::Users, async |tenant| {
+        let pairs = query(raw.as_deref());
+        let limit = match limit(&pairs, 1_000, 1_000) {
+            Ok(limit) => limit,
+            Err(refused) => return refused,
+        };
+        let base = base_url(&headers, &org);
+        let members = with_environment(&sandbox, tenant, |e| {
+            okta_groups(e)
+                .into_iter()
+                .find(|(group, _, _)| *group == id)
+                .map(|(_, _, members)| {
+                    members
+                        .into_iter()
+                        .map(|u| user_json(e, u, &base))
+                        .collect::<Vec<_>>()
+                })
+        })
+        .await
+        .flatten();
+        let Some(members) = members else {
+            return error(
+                StatusCode::NOT_FOUND,
+                "E0000007",
+                &format!("Not found: Resource not found: {id} (UserGroup)"),
+            );
+        };
+        let (page, more) = page_by_id(members, param(&pairs, "after"), limit);
+        linked(
+            page,
+            more,
+            &format!("{base}/api/v1/groups/{id}/users"),
+            limit,
+        )
     })
     .await
 }

@@ -201,6 +201,7 @@ impl<'a> IntegrationAdmin<'a> {
             created_at: Set(now),
             updated_at: Set(now),
             sealed_webhook_secret: Set(None),
+            sync_state: Set(None),
         }
         .insert(self.ctx.txn)
         .await
@@ -233,6 +234,8 @@ impl<'a> IntegrationAdmin<'a> {
         }
         if let Some(settings) = changes.settings {
             active.settings = Set(settings);
+            // Incremental reads were of what the old settings named: start over.
+            active.sync_state = Set(None);
         }
         let secret_changed = changes.secret.is_some();
         if let Some(secret) = &changes.secret {
@@ -503,6 +506,7 @@ mod tests {
             created_at: now,
             updated_at: now,
             sealed_webhook_secret: None,
+            sync_state: None,
         };
         let integration = Integration::try_from(row.clone()).unwrap();
         assert_eq!(integration.health, IntegrationHealth::Unknown);

@@ -26,7 +26,7 @@ use steward_domain::{
 use super::{
     IntegrationDirectory, Page, PageRequest, StorageError, WriteContext,
     device_index::DeviceIndex,
-    entities::{device, entity_source, event, identity},
+    entities::{device, entity_source, event, identity, integration},
     new_id,
 };
 use crate::{
@@ -365,6 +365,26 @@ impl<'c, C: ConnectionTrait> InventoryReader<'c, C> {
     }
 }
 
+impl<C: ConnectionTrait> InventoryReader<'_, C> {
+    /// What the integration's connector kept from its last synchronization to read
+    /// incrementally (see `Connector::inventory_from`); `None` before the first, or after its
+    /// settings changed.
+    ///
+    /// # Errors
+    /// When the database cannot be read.
+    pub async fn sync_state(
+        &self,
+        integration_id: IntegrationId,
+    ) -> Result<Option<serde_json::Value>, StorageError> {
+        Ok(integration::Entity::find_by_id(integration_id.as_uuid())
+            .filter(integration::Column::MspId.eq(self.msp_id.as_uuid()))
+            .filter(integration::Column::TenantId.eq(self.tenant_id.as_uuid()))
+            .one(self.conn)
+            .await?
+            .and_then(|row| row.sync_state))
+    }
+}
+
 /// Records what a synchronization found, for one tenant.
 #[derive(Debug)]
 pub struct InventoryWriter<'a> {
@@ -393,6 +413,7 @@ impl<'a> InventoryWriter<'a> {
         integration_id: IntegrationId,
         inventory: &ObservedInventory,
         events: &[ObservedEvent],
+        state: Option<&serde_json::Value>,
     ) -> Result<SyncCounts, SyncError> {
         // The tenant's integrations: the reports of removed ones no longer count in a merge.
         let connected: Vec<IntegrationId> =
@@ -467,6 +488,21 @@ impl<'a> InventoryWriter<'a> {
                 },
             )
             .await?;
+        }
+        if let Some(state) = state {
+            // Kept with what it describes, in the same transaction: a failed recording leaves
+            // the previous state, and the next read covers what this one did not record.
+            integration::Entity::update_many()
+                .col_expr(
+                    integration::Column::SyncState,
+                    sea_orm::sea_query::Expr::value(state.clone()),
+                )
+                .filter(integration::Column::Id.eq(integration_id.as_uuid()))
+                .filter(integration::Column::MspId.eq(self.msp_id.as_uuid()))
+                .filter(integration::Column::TenantId.eq(self.tenant_id.as_uuid()))
+                .exec(self.ctx.txn)
+                .await
+                .map_err(StorageError::from)?;
         }
         if counts != SyncCounts::default() {
             audit::append(
@@ -669,6 +705,7 @@ impl<'a> InventoryWriter<'a> {
                     first_seen_at: Set(now),
                     updated_at: Set(now),
                     mfa_registered: Set(None),
+                    groups: Set(None),
                     conflicts: Set(None),
                 }
                 .insert(self.ctx.txn)
@@ -689,6 +726,7 @@ impl<'a> InventoryWriter<'a> {
         .await?;
         let merged = crate::reconcile::identity(&self.reports_of(IDENTITY, id, connected).await?);
         let roles = json!(merged.admin_roles);
+        let groups = (!merged.groups.is_empty()).then(|| json!(merged.groups));
         let conflicts = (!merged.conflicts.is_empty()).then(|| json!(merged.conflicts));
         let changed = created
             || row.user_principal_name != upn
@@ -698,6 +736,7 @@ impl<'a> InventoryWriter<'a> {
             || row.enabled != merged.enabled
             || row.mfa_registered != merged.mfa_registered
             || row.admin_roles != roles
+            || row.groups != groups
             || row.conflicts != conflicts;
         if changed {
             let mut active = row.into_active_model();
@@ -708,6 +747,7 @@ impl<'a> InventoryWriter<'a> {
             active.enabled = Set(merged.enabled);
             active.mfa_registered = Set(merged.mfa_registered);
             active.admin_roles = Set(roles);
+            active.groups = Set(groups);
             active.conflicts = Set(conflicts);
             active.updated_at = Set(now);
             active.update(self.ctx.txn).await?;
@@ -863,6 +903,11 @@ fn to_identity(row: identity::Model, sources: Vec<Source>) -> Result<Identity, S
         enabled: row.enabled,
         mfa_registered: row.mfa_registered,
         admin_roles: json_strings(row.admin_roles, "identity admin roles")?,
+        groups: row
+            .groups
+            .map(|g| json_strings(g, "identity groups"))
+            .transpose()?
+            .unwrap_or_default(),
         conflicts: conflicts_of(row.conflicts, "identity conflicts")?,
         first_seen_at: row.first_seen_at,
         updated_at: row.updated_at,

@@ -263,7 +263,11 @@ async fn measure(
                 Arc::clone(&clock),
             )?;
             let pulling = Instant::now();
-            let (inventory, events) = contract::pull(&connector, None)
+            let contract::Pulled {
+                inventory,
+                events,
+                state,
+            } = contract::pull(&connector, None, None)
                 .await
                 .with_context(|| format!("{} of {}", vendor.display_name(), tenant.name))?;
             let pulled = pulling.elapsed();
@@ -273,7 +277,7 @@ async fn measure(
             let ctx = deployment.write_context(clock.as_ref(), &keys, bench_actor());
             ctx.operate_msp(tenant.msp_id)
                 .inventory(tenant.id)
-                .record_sync(integration.id, &inventory, &events)
+                .record_sync(integration.id, &inventory, &events, state.as_ref())
                 .await?;
             drop(ctx);
             txn.commit().await?;

@@ -73,7 +73,8 @@ pub async fn show(
 }
 
 /// The most telling place to start: the identity with the most connections, administrators
-/// first among equals.
+/// first among equals. Group memberships are not counted: most people are in several groups,
+/// and they say less than a device used or a role held.
 fn busiest_identity(graph: &ContextGraph) -> Option<String> {
     graph
         .nodes
@@ -83,7 +84,7 @@ fn busiest_identity(graph: &ContextGraph) -> Option<String> {
             let edges: Vec<_> = graph
                 .edges
                 .iter()
-                .filter(|e| e.from == n.id || e.to == n.id)
+                .filter(|e| e.relation != Relation::MemberOf && (e.from == n.id || e.to == n.id))
                 .collect();
             let admin = edges.iter().any(|e| e.relation == Relation::AdminOf);
             (edges.len(), admin, std::cmp::Reverse(n.id.clone()))

@@ -17,6 +17,8 @@ pub struct Model {
     pub updated_at: DateTimeUtc,
     /// Whether a second factor is registered; `None` when no provider said.
     pub mfa_registered: Option<bool>,
+    /// Names of the groups it is a member of; `None` when no provider reports groups.
+    pub groups: Option<Json>,
     /// `AttributeConflict`s; `None` when the sources agree.
     pub conflicts: Option<Json>,
 }

@@ -19,6 +19,8 @@ pub struct Model {
     pub updated_at: DateTimeUtc,
     /// The inbound webhook signing secret, sealed; `None` until an MSP admin creates one.
     pub sealed_webhook_secret: Option<String>,
+    /// What the connector keeps between synchronizations to read incrementally; opaque.
+    pub sync_state: Option<Json>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
