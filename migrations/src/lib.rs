@@ -37,6 +37,7 @@ mod m20261202_000002_create_webhook_subscriptions;
 mod m20261202_000003_create_entity_contexts;
 mod m20261203_000001_add_identity_groups;
 mod m20261203_000002_add_integration_sync_state;
+mod m20261203_000003_create_vendor_slots;
 
 /// Applies Steward's migrations in order.
 #[derive(Debug)]
@@ -70,6 +71,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000003_create_entity_contexts::Migration),
             Box::new(m20261203_000001_add_identity_groups::Migration),
             Box::new(m20261203_000002_add_integration_sync_state::Migration),
+            Box::new(m20261203_000003_create_vendor_slots::Migration),
         ]
     }
 

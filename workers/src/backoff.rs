@@ -72,6 +72,28 @@ impl VendorBackoff {
         until
     }
 
+    /// Has `integration` wait `wait` without counting a failure: its vendor's budget of
+    /// concurrent synchronizations is taken by other tenants for now.
+    pub(crate) fn busy(
+        &self,
+        integration: IntegrationId,
+        tenant_id: TenantId,
+        now: Instant,
+        wait: Duration,
+    ) {
+        let mut waiting = self.waiting.lock().expect("backoff map poisoned");
+        let failures = waiting.get(&integration).map_or(0, |w| w.failures);
+        waiting.insert(
+            integration,
+            Waiting {
+                tenant_id,
+                until: now + wait,
+                failures,
+                owed: true,
+            },
+        );
+    }
+
     /// Forgets an integration whose vendor answered.
     pub(crate) fn succeeded(&self, integration: IntegrationId) {
         self.waiting

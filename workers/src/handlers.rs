@@ -5,7 +5,7 @@ use std::sync::Arc;
 use apalis::prelude::{BoxDynError, Data};
 use steward_core::{
     jobs::Job,
-    storage::{CheckOutcome, Deployment, TenantWork},
+    storage::{CheckOutcome, Deployment, TenantWork, vendor_slots},
     triage,
 };
 use steward_domain::{
@@ -127,6 +127,84 @@ pub async fn sync_integration(
         tracing::info!(%tenant_id, %integration_id, ?wait, "the vendor asked to wait; synchronizing then");
         return Ok(());
     }
+    // The vendor's budget is shared by every worker process: without a slot, wait a moment
+    // (the scheduler queues the synchronization again) while other tenants use it.
+    let Some(held) = take_vendor_slot(shared, tenant_id, integration.vendor).await? else {
+        shared.backoff.busy(
+            integration_id,
+            tenant_id,
+            tokio::time::Instant::now(),
+            VENDOR_BUSY_WAIT,
+        );
+        tracing::info!(%tenant_id, %integration_id, vendor = %integration.vendor, "the vendor's synchronization budget is in use; synchronizing shortly");
+        return Ok(());
+    };
+    let pulled = pull_holding_slot(
+        shared,
+        tenant_id,
+        integration_id,
+        &integration,
+        credential,
+        since,
+        state,
+    )
+    .await;
+    give_back_vendor_slot(shared, &held).await;
+    let pulled = pulled?;
+    record_pulled(shared, tenant_id, integration_id, pulled).await
+}
+
+/// How long a synchronization waits when its vendor's budget is in use.
+const VENDOR_BUSY_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// How long a slot is held at most if its worker never gives it back.
+const VENDOR_SLOT_LEASE: chrono::Duration = chrono::Duration::minutes(15);
+
+/// Takes one of `vendor`'s slots for the tenant, in a transaction of its own.
+async fn take_vendor_slot(
+    shared: &Shared,
+    tenant_id: TenantId,
+    vendor: steward_domain::observations::Vendor,
+) -> Result<Option<vendor_slots::Held>, JobError> {
+    let txn = shared.storage.begin().await.map_err(JobError::from)?;
+    let now = shared.clock.now();
+    let held = vendor_slots::acquire(
+        &txn,
+        vendor.as_str(),
+        shared.settings.vendor_concurrency,
+        tenant_id,
+        steward_core::storage::new_id(shared.clock.as_ref()),
+        (now, now + VENDOR_SLOT_LEASE),
+    )
+    .await
+    .map_err(JobError::from)?;
+    txn.commit().await.map_err(JobError::from)?;
+    Ok(held)
+}
+
+/// Gives a slot back; a failure only logs, as the lease frees the slot in the end.
+async fn give_back_vendor_slot(shared: &Shared, held: &vendor_slots::Held) {
+    let released = async {
+        let txn = shared.storage.begin().await?;
+        vendor_slots::release(&txn, held).await?;
+        txn.commit().await?;
+        Ok::<(), steward_core::storage::StorageError>(())
+    };
+    if let Err(error) = released.await {
+        tracing::warn!(%error, vendor = %held.vendor, "cannot give a vendor slot back; its lease will free it");
+    }
+}
+
+/// Reads the vendor (and, for a PSA, brings tickets in step): the part that holds a slot.
+async fn pull_holding_slot(
+    shared: &Shared,
+    tenant_id: TenantId,
+    integration_id: IntegrationId,
+    integration: &steward_domain::integrations::Integration,
+    credential: secrecy::SecretString,
+    since: Option<chrono::DateTime<chrono::Utc>>,
+    state: Option<serde_json::Value>,
+) -> Result<Result<contract::Pulled, steward_integrations::ConnectorError>, JobError> {
     // A vendor asking to wait longer than this is retried later, not waited for in a worker.
     let mut policy = shared.vendor_retries.clone();
     policy.max_retry_after = policy.max_retry_after.min(SYNC_MAX_WAIT);
@@ -143,14 +221,24 @@ pub async fn sync_integration(
     };
     // A PSA's synchronization is its tickets: open incidents get one, and tickets closed or
     // reopened at the PSA move their incidents.
-    let pulled = match pulled {
+    Ok(match pulled {
         Ok(pulled) if integration.vendor.category() == ToolCategory::Psa => {
             crate::tickets::sync_integration(shared, tenant_id, integration_id)
                 .await?
                 .map(|()| pulled)
         }
         other => other,
-    };
+    })
+}
+
+/// Records what was pulled, or why it could not be, as the integration's health; a transient
+/// failure has the integration wait out its vendor.
+async fn record_pulled(
+    shared: &Shared,
+    tenant_id: TenantId,
+    integration_id: IntegrationId,
+    pulled: Result<contract::Pulled, steward_integrations::ConnectorError>,
+) -> Result<(), JobError> {
     as_steward(shared, "sync", tenant_id, Finish::Commit, async |work| {
         let admin = work.context().operate_msp(work.tenant().msp_id);
         let outcome = match &pulled {

@@ -73,6 +73,8 @@ pub struct WorkerSettings {
     pub stall_after: Duration,
     /// How often approval requests are checked for escalation and expiry.
     pub approval_check: Duration,
+    /// Synchronizations of one vendor that may call it at once, across every worker process.
+    pub vendor_concurrency: u32,
 }
 
 impl Default for WorkerSettings {
@@ -89,6 +91,7 @@ impl Default for WorkerSettings {
             verify_interval: Duration::from_secs(2),
             stall_after: Duration::from_secs(600),
             approval_check: Duration::from_secs(30),
+            vendor_concurrency: 4,
         }
     }
 }

@@ -16,7 +16,7 @@ use steward_domain::{
 };
 use steward_testkit::{TestDatabase, World};
 
-const EXPECTED_MIGRATIONS: [&str; 24] = [
+const EXPECTED_MIGRATIONS: [&str; 25] = [
     "m20261123_000001_create_tenancy",
     "m20261123_000002_create_audit_entries",
     "m20261123_000003_protect_audit_chain",
@@ -41,9 +41,10 @@ const EXPECTED_MIGRATIONS: [&str; 24] = [
     "m20261202_000003_create_entity_contexts",
     "m20261203_000001_add_identity_groups",
     "m20261203_000002_add_integration_sync_state",
+    "m20261203_000003_create_vendor_slots",
 ];
 
-const TABLES: [&str; 32] = [
+const TABLES: [&str; 33] = [
     "msps",
     "tenants",
     "automation_halts",
@@ -76,6 +77,7 @@ const TABLES: [&str; 32] = [
     "actions",
     "outbox",
     "tenant_policies",
+    "vendor_slots",
 ];
 
 fn slug(text: &str) -> Slug {

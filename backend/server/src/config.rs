@@ -273,6 +273,9 @@ pub struct WorkerConfig {
     pub stall_after_secs: u64,
     /// How often approval requests are checked for escalation and expiry, in seconds.
     pub approval_check_secs: u64,
+    /// Synchronizations of one vendor that may call it at once, across every worker process
+    /// (a tenant takes at most one of them at a time).
+    pub vendor_concurrency: u32,
 }
 
 impl Default for WorkerConfig {
@@ -288,6 +291,7 @@ impl Default for WorkerConfig {
             verify_interval_ms: 2000,
             stall_after_secs: 600,
             approval_check_secs: 30,
+            vendor_concurrency: 4,
         }
     }
 }
@@ -304,6 +308,10 @@ impl WorkerConfig {
             ("worker.verify_interval_ms", self.verify_interval_ms),
             ("worker.stall_after_secs", self.stall_after_secs),
             ("worker.approval_check_secs", self.approval_check_secs),
+            (
+                "worker.vendor_concurrency",
+                u64::from(self.vendor_concurrency),
+            ),
         ]
         .into_iter()
         .filter(|(_, value)| *value == 0)
@@ -336,6 +344,7 @@ impl WorkerConfig {
             verify_interval: Duration::from_millis(self.verify_interval_ms),
             stall_after: Duration::from_secs(self.stall_after_secs),
             approval_check: Duration::from_secs(self.approval_check_secs),
+            vendor_concurrency: self.vendor_concurrency,
         }
     }
 }

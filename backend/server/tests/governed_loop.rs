@@ -1542,3 +1542,43 @@ async fn a_vendor_down_or_throttling_does_not_stall_the_others() {
     );
     l.stop().await;
 }
+
+#[tokio::test]
+async fn a_vendors_budget_is_shared_with_other_workers_and_waited_for() {
+    let db = TestDatabase::migrated().await;
+    let l = start(&db, None).await;
+    // Other worker processes hold every Defender slot, for four other tenants.
+    let storage = db.connect().await;
+    let now = steward_core::SystemClock.now();
+    let mut held = Vec::new();
+    for n in 0..4u128 {
+        held.push(
+            steward_core::storage::vendor_slots::acquire(
+                storage.conn(),
+                "microsoft_defender",
+                4,
+                steward_domain::TenantId::from_uuid(uuid::Uuid::from_u128(0xfeed_0000 + n)),
+                uuid::Uuid::from_u128(0xbeef_0000 + n),
+                (now, now + chrono::Duration::hours(1)),
+            )
+            .await
+            .unwrap()
+            .expect("a free slot"),
+        );
+    }
+
+    // The alert waits at Defender while the budget is taken...
+    l.run_scenario("malware-laptop").await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert!(
+        l.actions().await.is_empty(),
+        "Defender was not synchronized while its budget was in use"
+    );
+    // ...and becomes an isolation once another worker gives a slot back.
+    steward_core::storage::vendor_slots::release(storage.conn(), &held[2])
+        .await
+        .unwrap();
+    let action = l.wait_for_action("isolate_device", &["verified"]).await;
+    assert_eq!(action["decision"]["outcome"], "auto");
+    l.stop().await;
+}

@@ -34,6 +34,7 @@ mod tenants;
 mod tickets;
 mod tokens;
 mod users;
+pub mod vendor_slots;
 pub mod webhooks;
 mod work;
 

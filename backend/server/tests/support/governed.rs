@@ -52,6 +52,7 @@ pub fn fast_settings() -> WorkerSettings {
         verify_interval: Duration::from_millis(100),
         stall_after: Duration::from_secs(600),
         approval_check: Duration::from_millis(100),
+        vendor_concurrency: 4,
     }
 }
 

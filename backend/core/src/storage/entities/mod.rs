@@ -33,6 +33,7 @@ pub mod tenant;
 pub mod tenant_policy;
 pub mod user;
 pub mod user_identity;
+pub mod vendor_slot;
 pub mod webhook_delivery;
 pub mod webhook_receipt;
 pub mod webhook_subscription;
