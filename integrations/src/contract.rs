@@ -265,6 +265,57 @@ macro_rules! read_only_connector {
 }
 pub(crate) use read_only_connector;
 
+/// The action methods of an RMM connector that runs script pairs: its vendor's script actions,
+/// through the connector module's `scripts` (`snapshot`, `execute`, `verify`). A script's
+/// effect is its own, so the rollback always runs the other script of the pair.
+macro_rules! script_connector {
+    () => {
+        fn actions(&self) -> &'static [steward_domain::actions::ActionType] {
+            $crate::contract::Connector::vendor(self).actions()
+        }
+
+        async fn snapshot(
+            &self,
+            request: &$crate::contract::ActionRequest,
+        ) -> Result<$crate::contract::Snapshot, $crate::contract::ConnectorError> {
+            $crate::contract::ensure_supported(self, request.action)?;
+            scripts::snapshot(self, request).await
+        }
+
+        async fn execute(
+            &self,
+            request: &$crate::contract::ActionRequest,
+        ) -> Result<$crate::contract::Execution, $crate::contract::ConnectorError> {
+            $crate::contract::ensure_supported(self, request.action)?;
+            scripts::execute(self, request).await
+        }
+
+        async fn verify(
+            &self,
+            request: &$crate::contract::ActionRequest,
+            execution: &$crate::contract::Execution,
+        ) -> Result<$crate::contract::Verification, $crate::contract::ConnectorError> {
+            $crate::contract::ensure_supported(self, request.action)?;
+            scripts::verify(self, request, execution).await
+        }
+
+        async fn rollback(
+            &self,
+            request: &$crate::contract::ActionRequest,
+            _snapshot: &$crate::contract::Snapshot,
+        ) -> Result<
+            Option<($crate::contract::ActionRequest, $crate::contract::Execution)>,
+            $crate::contract::ConnectorError,
+        > {
+            $crate::contract::ensure_supported(self, request.action)?;
+            let inverse = $crate::contract::inverse_request(request)?;
+            let execution = scripts::execute(self, &inverse).await?;
+            Ok(Some((inverse, execution)))
+        }
+    };
+}
+pub(crate) use script_connector;
+
 /// Refuses actions `connector` does not carry out.
 ///
 /// # Errors

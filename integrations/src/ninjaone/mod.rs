@@ -27,7 +27,6 @@ use chrono::{DateTime, Utc};
 use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
 use steward_domain::{
-    actions::ActionType,
     clock::Clock,
     observations::{ObservedDevice, ObservedEvent, ObservedInventory, PatchStatus, Vendor},
 };
@@ -35,10 +34,7 @@ use url::Url;
 
 use self::api::NinjaApi;
 use crate::{
-    contract::{
-        ActionRequest, ConnectionReport, Connector, ConnectorError, Execution, Snapshot,
-        Verification, ensure_supported,
-    },
+    contract::{ConnectionReport, Connector, ConnectorError},
     http::VendorHttp,
 };
 
@@ -414,39 +410,5 @@ impl Connector for NinjaOneConnector {
         Ok(Vec::new())
     }
 
-    fn actions(&self) -> &'static [ActionType] {
-        Vendor::NinjaOne.actions()
-    }
-
-    async fn snapshot(&self, request: &ActionRequest) -> Result<Snapshot, ConnectorError> {
-        ensure_supported(self, request.action)?;
-        scripts::snapshot(self, request).await
-    }
-
-    async fn execute(&self, request: &ActionRequest) -> Result<Execution, ConnectorError> {
-        ensure_supported(self, request.action)?;
-        scripts::execute(self, request).await
-    }
-
-    async fn verify(
-        &self,
-        request: &ActionRequest,
-        execution: &Execution,
-    ) -> Result<Verification, ConnectorError> {
-        ensure_supported(self, request.action)?;
-        scripts::verify(self, request, execution).await
-    }
-
-    /// A script's effect is its own, so the rollback always runs the paired undo script (or,
-    /// rolling back an undo, the script again).
-    async fn rollback(
-        &self,
-        request: &ActionRequest,
-        _snapshot: &Snapshot,
-    ) -> Result<Option<(ActionRequest, Execution)>, ConnectorError> {
-        ensure_supported(self, request.action)?;
-        let inverse = crate::contract::inverse_request(request)?;
-        let execution = scripts::execute(self, &inverse).await?;
-        Ok(Some((inverse, execution)))
-    }
+    crate::contract::script_connector!();
 }

@@ -663,13 +663,7 @@ async fn machine_isolation(
             let fault = Fault::FailNextMachineAction {
                 machine_id: machine.id.clone(),
             };
-            let will_fail = match e.faults.iter().position(|f| *f == fault) {
-                Some(index) => {
-                    e.faults.remove(index);
-                    true
-                }
-                None => false,
-            };
+            let will_fail = e.take_fault(&fault);
             let action = SimMachineAction {
                 id: e.next_guid("machine-action"),
                 kind: if isolate { "Isolate" } else { "Unisolate" }.to_owned(),

@@ -1066,6 +1066,17 @@ impl Environment {
         }
     }
 
+    /// Whether `fault` was injected; it is used up, so it hits the next request only.
+    pub(crate) fn take_fault(&mut self, fault: &Fault) -> bool {
+        match self.faults.iter().position(|f| f == fault) {
+            Some(index) => {
+                self.faults.remove(index);
+                true
+            }
+            None => false,
+        }
+    }
+
     /// A fresh id for a record created at run time.
     pub(crate) fn next_guid(&mut self, label: &str) -> String {
         self.sequence += 1;

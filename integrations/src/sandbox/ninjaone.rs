@@ -931,13 +931,7 @@ async fn run_script(
         .mutate(tenant, |e| {
             managed(e, id)?;
             let fault = Fault::FailNextScript { device_id: id };
-            let will_fail = match e.faults.iter().position(|f| *f == fault) {
-                Some(index) => {
-                    e.faults.remove(index);
-                    true
-                }
-                None => false,
-            };
+            let will_fail = e.take_fault(&fault);
             let first = u64::from(e.ninja_organization_id()) * 100_000;
             let next = e
                 .ninja_activities

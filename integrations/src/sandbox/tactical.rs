@@ -504,13 +504,7 @@ async fn run_script(
             let fault = Fault::FailNextTacticalScript {
                 agent_id: id.clone(),
             };
-            let will_fail = match e.faults.iter().position(|f| *f == fault) {
-                Some(index) => {
-                    e.faults.remove(index);
-                    true
-                }
-                None => false,
-            };
+            let will_fail = e.take_fault(&fault);
             let first = u64::from(e.tactical_client_id()) * 10_000;
             let next = e
                 .tactical_runs

@@ -16,17 +16,13 @@ use reqwest::{Method, StatusCode};
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize, de::DeserializeOwned};
 use steward_domain::{
-    actions::ActionType,
     clock::Clock,
     observations::{ObservedDevice, ObservedEvent, ObservedInventory, PatchStatus, Vendor},
 };
 use url::Url;
 
 use crate::{
-    contract::{
-        ActionRequest, ConnectionReport, Connector, ConnectorError, Execution, Snapshot,
-        Verification, ensure_supported,
-    },
+    contract::{ConnectionReport, Connector, ConnectorError},
     http::{Idempotency, VendorHttp},
     oauth,
 };
@@ -295,39 +291,5 @@ impl Connector for TacticalConnector {
         Ok(Vec::new())
     }
 
-    fn actions(&self) -> &'static [ActionType] {
-        Vendor::TacticalRmm.actions()
-    }
-
-    async fn snapshot(&self, request: &ActionRequest) -> Result<Snapshot, ConnectorError> {
-        ensure_supported(self, request.action)?;
-        scripts::snapshot(self, request).await
-    }
-
-    async fn execute(&self, request: &ActionRequest) -> Result<Execution, ConnectorError> {
-        ensure_supported(self, request.action)?;
-        scripts::execute(self, request).await
-    }
-
-    async fn verify(
-        &self,
-        request: &ActionRequest,
-        execution: &Execution,
-    ) -> Result<Verification, ConnectorError> {
-        ensure_supported(self, request.action)?;
-        scripts::verify(self, request, execution).await
-    }
-
-    /// A script's effect is its own, so the rollback always runs the paired undo script (or,
-    /// rolling back an undo, the script again).
-    async fn rollback(
-        &self,
-        request: &ActionRequest,
-        _snapshot: &Snapshot,
-    ) -> Result<Option<(ActionRequest, Execution)>, ConnectorError> {
-        ensure_supported(self, request.action)?;
-        let inverse = crate::contract::inverse_request(request)?;
-        let execution = scripts::execute(self, &inverse).await?;
-        Ok(Some((inverse, execution)))
-    }
+    crate::contract::script_connector!();
 }
