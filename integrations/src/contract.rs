@@ -29,6 +29,10 @@ pub struct ActionRequest {
     pub idempotency_key: String,
     /// Why, recorded at the vendor where it keeps a comment.
     pub comment: String,
+    /// When this attempt began (its snapshot was taken), if it did before this request: a
+    /// connector whose vendor keeps no request key tells by the target's state whether an
+    /// earlier run of the same attempt already landed, and then does not send it again.
+    pub attempt_started_at: Option<DateTime<Utc>>,
 }
 
 /// The state an action changes, as it was before; opaque to everything but its connector.
@@ -346,6 +350,7 @@ pub fn inverse_request(request: &ActionRequest) -> Result<ActionRequest, Connect
         parameters: request.parameters.clone(),
         idempotency_key: format!("{}-rollback", request.idempotency_key),
         comment: format!("Rollback of {}: {}", request.action, request.comment),
+        attempt_started_at: None,
     })
 }
 

@@ -511,6 +511,41 @@ async fn revoking_sessions_is_verified_and_cannot_be_rolled_back() {
 }
 
 #[tokio::test]
+async fn a_revocation_run_again_within_its_attempt_is_not_sent_twice() {
+    let fixture = Fixture::start().await;
+    let graph = fixture.graph();
+    let user = fixture.state().await.users[2].clone();
+    let mut revoke = request(ActionType::RevokeSessions, &user.id, "revoke-again-1");
+    revoke.attempt_started_at = Some(SystemClock.now());
+    let first = graph.execute(&revoke).await.unwrap();
+    assert!(first.changed);
+    let revoked_at = |state: &steward_integrations::sandbox::SandboxState| {
+        state
+            .users
+            .iter()
+            .find(|u| u.id == user.id)
+            .unwrap()
+            .sign_in_sessions_valid_from
+    };
+    let landed = revoked_at(&fixture.state().await);
+    assert!(landed > user.sign_in_sessions_valid_from);
+
+    // The worker died before recording it: the same attempt runs again and sees it landed.
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    let again = graph.execute(&revoke).await.unwrap();
+    assert!(!again.changed, "{again:?}");
+    assert_eq!(revoked_at(&fixture.state().await), landed, "revoked twice");
+    let (verdict, _) = settle(&graph, &revoke, &again).await;
+    assert!(matches!(verdict, Verification::Confirmed(_)), "{verdict:?}");
+
+    // A new attempt (begun after that revocation) revokes again.
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    revoke.attempt_started_at = Some(SystemClock.now());
+    assert!(graph.execute(&revoke).await.unwrap().changed);
+    assert!(revoked_at(&fixture.state().await) > landed);
+}
+
+#[tokio::test]
 async fn resetting_mfa_deletes_every_second_factor_default_last() {
     let fixture = Fixture::start().await;
     let graph = fixture.graph();

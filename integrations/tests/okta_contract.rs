@@ -297,6 +297,32 @@ async fn clearing_sessions_is_verified_in_the_system_log_and_cannot_be_rolled_ba
 }
 
 #[tokio::test]
+async fn clearing_sessions_run_again_within_its_attempt_is_not_sent_twice() {
+    let org = Org::start().await;
+    let okta = org.connector();
+    let user = org.state().await.users[2].clone();
+    let mut revoke = request(ActionType::RevokeSessions, &user.okta_id, "clear-again-1");
+    revoke.attempt_started_at = Some(SystemClock.now());
+    assert!(okta.execute(&revoke).await.unwrap().changed);
+    let cleared_at = |state: &SandboxState| {
+        state
+            .users
+            .iter()
+            .find(|u| u.id == user.id)
+            .unwrap()
+            .sign_in_sessions_valid_from
+    };
+    let landed = cleared_at(&org.state().await);
+    assert!(landed > user.sign_in_sessions_valid_from);
+
+    // Run again within the same attempt: the System Log shows it landed; nothing is sent.
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    let again = okta.execute(&revoke).await.unwrap();
+    assert!(!again.changed, "{again:?}");
+    assert_eq!(cleared_at(&org.state().await), landed, "cleared twice");
+}
+
+#[tokio::test]
 async fn an_unknown_user_is_not_found_and_other_vendors_actions_are_refused() {
     let org = Org::start().await;
     let okta = org.connector();

@@ -191,6 +191,7 @@ fn backup_request(agent: Uuid, key: &str) -> ActionRequest {
         parameters: ActionParameters::default(),
         idempotency_key: key.to_owned(),
         comment: "Steward contract test".to_owned(),
+        attempt_started_at: None,
     }
 }
 

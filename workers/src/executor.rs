@@ -44,8 +44,14 @@ enum Step {
     Done,
 }
 
+/// Where the snapshot records when it was taken: the start of the attempt it belongs to.
+const SNAPSHOT_TAKEN_AT: &str = "taken_at";
+
 #[derive(Default)]
 struct Record {
+    /// When the vendor was asked, as the connector tells it: verification looks for effects
+    /// from then on.
+    requested_at: Option<chrono::DateTime<chrono::Utc>>,
     snapshot: Option<serde_json::Value>,
     vendor_reference: Option<String>,
     detail: Option<String>,
@@ -150,7 +156,7 @@ async fn record_step(
                         snapshot: record.snapshot.as_ref(),
                         vendor_reference: record.vendor_reference.as_deref(),
                         detail: record.detail.as_deref(),
-                        executed: to == ActionStatus::Verifying,
+                        executed_at: record.requested_at,
                         verified: to == ActionStatus::Verified,
                         rolled_back: to == ActionStatus::RolledBack,
                         next_attempt: record.next_attempt,
@@ -329,12 +335,18 @@ fn request(action: &Action, attempt: i32) -> Result<ActionRequest, String> {
         .and_then(|s| s.get("vendor_id"))
         .and_then(|v| v.as_str())
         .ok_or("the action has no snapshot naming its vendor target")?;
+    let attempt_started_at = action
+        .snapshot
+        .as_ref()
+        .and_then(|s| s.get(SNAPSHOT_TAKEN_AT))
+        .and_then(|v| serde_json::from_value(v.clone()).ok());
     Ok(ActionRequest {
         action: action.kind,
         target: target.to_owned(),
         parameters: action.parameters.clone(),
         idempotency_key: format!("steward-{}-{attempt}", action.id),
         comment: comment(action),
+        attempt_started_at,
     })
 }
 
@@ -381,10 +393,12 @@ async fn step(shared: &Shared, action: &Action, attempt: i32) -> Result<Step, Jo
                 parameters: action.parameters.clone(),
                 idempotency_key: format!("steward-{}-{}", action.id, attempt + 1),
                 comment: String::new(),
+                attempt_started_at: None,
             };
             match with_retries(shared, || connector.snapshot(&probe)).await {
                 Ok(Snapshot(mut state)) => {
                     state["vendor_id"] = serde_json::json!(vendor_id);
+                    state[SNAPSHOT_TAKEN_AT] = serde_json::json!(shared.clock.now());
                     Ok(Step::Move(
                         ActionStatus::Executing,
                         Record {
@@ -419,6 +433,7 @@ async fn step(shared: &Shared, action: &Action, attempt: i32) -> Result<Step, Jo
                 Ok(execution) => Ok(Step::Move(
                     ActionStatus::Verifying,
                     Record {
+                        requested_at: Some(execution.requested_at),
                         vendor_reference: execution.vendor_reference,
                         detail: Some("the vendor accepted the request".into()),
                         ..Record::default()

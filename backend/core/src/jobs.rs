@@ -51,8 +51,9 @@ pub enum Job {
         tenant_id: TenantId,
         incident_id: IncidentId,
     },
-    /// Recompute an entity's risk after one of its inputs changed outside triage (its
-    /// business context).
+    /// Recompute an entity's risk after one of its inputs changed outside triage: its business
+    /// context, the status of an incident about it, or what its tools say of its criticality
+    /// or admin roles.
     RefreshRisk {
         tenant_id: TenantId,
         entity: steward_domain::incidents::EntityKey,

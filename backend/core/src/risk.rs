@@ -24,7 +24,13 @@ pub fn device_criticality(device: &Device) -> Criticality {
     if let Some(criticality) = device.context.as_ref().and_then(|c| c.criticality) {
         return criticality;
     }
-    for tag in &device.tags {
+    tag_criticality(&device.tags)
+}
+
+/// A device's criticality as its tools' tags say it, before the MSP's business context.
+#[must_use]
+pub fn tag_criticality(tags: &[String]) -> Criticality {
+    for tag in tags {
         if let Some(level) = tag.strip_prefix(CRITICALITY_TAG) {
             match level {
                 "low" => return Criticality::Low,
@@ -35,7 +41,7 @@ pub fn device_criticality(device: &Device) -> Criticality {
             }
         }
     }
-    if device.tags.iter().any(|t| t.eq_ignore_ascii_case("server")) {
+    if tags.iter().any(|t| t.eq_ignore_ascii_case("server")) {
         Criticality::High
     } else {
         Criticality::Medium

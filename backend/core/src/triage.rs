@@ -308,9 +308,16 @@ async fn refresh_one(
     let Some(profile) = profile(work, entity).await? else {
         return Ok(None);
     };
+    // The entity with its neighbourhood: what it is, what it holds, what it connects to.
     let link = match entity.kind {
-        TargetKind::Device => format!("/api/v1/tenants/{}/devices", tenant.id),
-        TargetKind::Identity => format!("/api/v1/tenants/{}/identities", tenant.id),
+        TargetKind::Device => format!(
+            "/api/v1/tenants/{}/graph?center=device:{}",
+            tenant.id, entity.id
+        ),
+        TargetKind::Identity => format!(
+            "/api/v1/tenants/{}/graph?center=identity:{}",
+            tenant.id, entity.id
+        ),
     };
     let mut factors = risk::factors(
         tenant.id,

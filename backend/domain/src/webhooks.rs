@@ -28,16 +28,21 @@ pub enum WebhookEvent {
     /// An action waits for an approver.
     #[serde(rename = "approval.requested")]
     ApprovalRequested,
+    /// The authority policy could not be loaded or could not decide, so Steward denied the
+    /// action it was asked about: someone should mend the policy.
+    #[serde(rename = "policy.failed")]
+    PolicyFailed,
 }
 
 impl WebhookEvent {
-    pub const ALL: [WebhookEvent; 6] = [
+    pub const ALL: [WebhookEvent; 7] = [
         WebhookEvent::IncidentCreated,
         WebhookEvent::IncidentResolved,
         WebhookEvent::ActionProposed,
         WebhookEvent::ActionExecuted,
         WebhookEvent::ActionRolledBack,
         WebhookEvent::ApprovalRequested,
+        WebhookEvent::PolicyFailed,
     ];
 
     #[must_use]
@@ -49,6 +54,7 @@ impl WebhookEvent {
             WebhookEvent::ActionExecuted => "action.executed",
             WebhookEvent::ActionRolledBack => "action.rolled_back",
             WebhookEvent::ApprovalRequested => "approval.requested",
+            WebhookEvent::PolicyFailed => "policy.failed",
         }
     }
 

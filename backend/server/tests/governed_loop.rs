@@ -14,7 +14,7 @@ use steward_testkit::{TestDatabase, World};
 use steward_workers::WorkerSettings;
 use support::{
     Browser,
-    governed::{PASSWORD, fast_settings, item, start, start_with},
+    governed::{PASSWORD, broken_policy_dir, fast_settings, item, start, start_with},
 };
 
 #[tokio::test]
@@ -385,6 +385,36 @@ async fn a_compromised_admin_waits_for_the_customer_and_a_technician() {
             "{expected} missing from {audit:?}"
         );
     }
+
+    // The owner's report shows each action with who approved it, and its result.
+    let to = (l.world.clock.now() + chrono::Duration::minutes(1))
+        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let (status, report) = l
+        .call(
+            Method::GET,
+            &l.path(&format!("reports/outcome?to={to}")),
+            &l.owner,
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{report}");
+    let reported = |id: &Value| {
+        report["actions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|a| a["id"] == *id)
+            .unwrap_or_else(|| panic!("{id} not in {report:#}"))
+            .clone()
+    };
+    let disabled = reported(&disable["id"]);
+    assert_eq!(disabled["status"], "rolled_back");
+    assert_eq!(disabled["approvals"][0]["side"], "customer", "{disabled:#}");
+    assert_eq!(disabled["approvals"][0]["comment"], "yes, lock it");
+    let revoked = reported(&revoke["id"]);
+    assert_eq!(revoked["status"], "verified");
+    assert_eq!(revoked["approvals"][0]["side"], "technician", "{revoked:#}");
+    assert_eq!(report["summary"]["actions_rolled_back"], 1);
     l.stop().await;
 }
 
@@ -396,6 +426,15 @@ async fn a_rejected_action_never_runs() {
     let revoke = l
         .wait_for_action("revoke_sessions", &["awaiting_approval"])
         .await;
+    let before = item(
+        &l.sandbox_state().await,
+        "users",
+        run["target"].as_str().unwrap(),
+    );
+    assert!(
+        before["sign_in_sessions_valid_from"].is_string(),
+        "{before:#}"
+    );
     let (status, rejected) = l
         .call(
             Method::POST,
@@ -415,6 +454,11 @@ async fn a_rejected_action_never_runs() {
     let state = l.sandbox_state().await;
     let user = item(&state, "users", run["target"].as_str().unwrap());
     assert_eq!(user["account_enabled"], true);
+    // The rejected revocation never reached Graph: the sessions are as they were.
+    assert_eq!(
+        user["sign_in_sessions_valid_from"], before["sign_in_sessions_valid_from"],
+        "{user:#}"
+    );
     assert_eq!(
         l.actions()
             .await
@@ -479,10 +523,16 @@ async fn a_throttling_storm_neither_loses_nor_duplicates_work() {
     let db = TestDatabase::migrated().await;
     let l = start(&db, None).await;
     let sandbox = l.app.sandbox.as_ref().unwrap();
-    let run = l.run_scenario("malware-laptop").await;
-    // Every Defender call for a while answers 429 with Retry-After.
+    // The next Defender calls (the sync's reads, then the isolation's) answer 429 with
+    // Retry-After.
     sandbox.throttle(l.tenant.id.as_uuid(), Api::Defender, 8);
+    let run = l.run_scenario("malware-laptop").await;
     let action = l.wait_for_action("isolate_device", &["verified"]).await;
+    assert_eq!(
+        sandbox.throttling_left(l.tenant.id.as_uuid(), Api::Defender),
+        0,
+        "every 429 of the storm was answered, and waited out"
+    );
     assert_eq!(l.actions().await.len(), 1);
     let state = l.sandbox_state().await;
     let isolations = state["machine_actions"]
@@ -501,21 +551,70 @@ async fn a_throttling_storm_neither_loses_nor_duplicates_work() {
 }
 
 #[tokio::test]
+async fn a_disable_that_does_not_hold_is_rolled_back_automatically() {
+    let db = TestDatabase::migrated().await;
+    let l = start(&db, None).await;
+    let run = l.run_scenario("compromised-admin").await;
+    let user_id = run["target"].as_str().unwrap().to_owned();
+    // An on-premises directory sync puts the account back as it was after every write.
+    l.app
+        .sandbox
+        .as_ref()
+        .unwrap()
+        .inject(
+            l.tenant.id.as_uuid(),
+            Fault::RevertAccountWrites {
+                user_id: user_id.clone(),
+            },
+        )
+        .await
+        .unwrap();
+    let disable = l
+        .wait_for_action("disable_user", &["awaiting_approval"])
+        .await;
+    let (status, body) = l.answer_as(&disable, &l.approver, "approve").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let action = l
+        .wait_for_action("disable_user", &["rolled_back", "rollback_failed"])
+        .await;
+    assert_eq!(action["status"], "rolled_back", "{action:#}");
+    assert!(action["verified_at"].is_null(), "{action:#}");
+    let audit = l.audit_actions().await;
+    let failed = audit.iter().position(|a| a == "action.failed");
+    let rolling = audit.iter().position(|a| a == "action.rolling_back");
+    assert!(failed.is_some() && failed < rolling, "{audit:?}");
+    assert_eq!(
+        item(&l.sandbox_state().await, "users", &user_id)["account_enabled"],
+        true
+    );
+    l.stop().await;
+}
+
+#[tokio::test]
 async fn a_policy_that_fails_denies_and_nothing_runs() {
     let db = TestDatabase::migrated().await;
-    let broken = tempfile::tempdir().unwrap();
-    std::fs::create_dir_all(broken.path().join("authority")).unwrap();
-    std::fs::write(
-        broken.path().join("authority/authority.rego"),
-        "package steward.authority\n\ndecision := {\"outcome\": \n",
-    )
-    .unwrap();
+    let broken = broken_policy_dir();
     let l = start(&db, Some(broken.path())).await;
     let run = l.run_scenario("malware-laptop").await;
     let action = l.wait_for_action("isolate_device", &["denied"]).await;
     assert_eq!(action["decision"]["outcome"], "deny");
     assert_eq!(action["decision"]["reasons"], json!(["policy-error"]));
     assert!(action["decision_input"]["action"]["type"] == "isolate_device");
+    // What went wrong is told with the action and kept in the audit chain.
+    let failure = action["detail"].as_str().unwrap();
+    assert!(failure.contains("does not compile"), "{action:#}");
+    let (status, audit) = l
+        .call(Method::GET, &l.path("audit?limit=200"), &l.admin, None)
+        .await;
+    assert_eq!(status, StatusCode::OK, "{audit}");
+    let decided = audit["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["action"] == "action.decided" && e["subject"]["id"] == action["id"])
+        .unwrap_or_else(|| panic!("no action.decided entry: {audit:#}"));
+    assert_eq!(decided["after"]["policy_failure"], failure, "{decided:#}");
+    assert_eq!(decided["after"]["decision"]["outcome"], "deny");
     tokio::time::sleep(Duration::from_millis(500)).await;
     let state = l.sandbox_state().await;
     assert!(
@@ -591,6 +690,24 @@ async fn incidents_are_worked_through_their_lifecycle() {
     let id = incidents["items"][0]["id"].as_str().unwrap().to_owned();
     let incident = l.path(&format!("incidents/{id}"));
     let (_, me) = l.call(Method::GET, "/api/v1/me", &l.technician, None).await;
+    // While contained, the incident still counts a little towards the laptop's risk, and the
+    // factor links to it.
+    let laptop = incidents["items"][0]["entities"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["kind"] == "device")
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let risk = l
+        .wait_for_risk(&laptop, "the laptop's contained threat", |r| {
+            r["score"] == 5
+        })
+        .await;
+    assert_eq!(risk["factors"][0]["name"], "contained-threat", "{risk:#}");
+    assert_eq!(risk["factors"][0]["evidence"], incident.as_str());
 
     let (status, worked) = l
         .call(
@@ -655,9 +772,241 @@ async fn incidents_are_worked_through_their_lifecycle() {
     assert_eq!(resolved["verdict"], "true_positive");
     assert!(resolved["resolved_at"].is_string());
     // Resolving the incident clears the laptop's risk.
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    let risk = l
+        .wait_for_risk(&laptop, "the laptop's risk once resolved", |r| {
+            r["score"] == 0
+        })
+        .await;
+    assert_eq!(risk["factors"], json!([]), "{risk:#}");
     let audit = l.audit_actions().await;
     assert!(audit.iter().filter(|a| *a == "incident.updated").count() >= 2);
+
+    // Reopened, it counts again in full, and the verdict no longer stands.
+    let (status, reopened) = l
+        .call(
+            Method::PATCH,
+            &incident,
+            &l.technician,
+            Some(&json!({"status": "investigating", "unassign": true})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{reopened}");
+    assert_eq!(reopened["verdict"], Value::Null);
+    assert_eq!(reopened["assignee"], Value::Null);
+    assert_eq!(reopened["resolved_at"], Value::Null);
+    let risk = l
+        .wait_for_risk(&laptop, "the laptop's risk once reopened", |r| {
+            r["score"] == 35
+        })
+        .await;
+    assert_eq!(risk["factors"][0]["name"], "active-alert", "{risk:#}");
+    let (status, benign) = l
+        .call(
+            Method::PATCH,
+            &incident,
+            &l.technician,
+            Some(&json!({"status": "resolved", "verdict": "benign_true_positive"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{benign}");
+    assert_eq!(benign["verdict"], "benign_true_positive");
+    l.stop().await;
+}
+
+#[tokio::test]
+async fn what_tools_say_of_privilege_and_criticality_is_scored_at_sync_with_links_to_the_entity() {
+    let db = TestDatabase::migrated().await;
+    let l = start(&db, None).await;
+    l.sync_all().await;
+    let admin = l
+        .inventory("identities")
+        .await
+        .into_iter()
+        .find(|i| !i["admin_roles"].as_array().unwrap().is_empty())
+        .expect("the sandbox has administrators");
+    let server = l
+        .inventory("devices")
+        .await
+        .into_iter()
+        .find(|d| {
+            d["tags"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|t| t.as_str().unwrap().eq_ignore_ascii_case("server"))
+        })
+        .expect("the sandbox has a server");
+
+    // No incident yet: their risk is what they are.
+    for (entity, kind, factor) in [
+        (&admin, "identity", "privileged-identity"),
+        (&server, "device", "asset-criticality"),
+    ] {
+        let id = entity["id"].as_str().unwrap();
+        let risk = l
+            .wait_for_risk(id, &format!("the {kind}'s {factor}"), |r| {
+                r["factors"]
+                    .as_array()
+                    .is_some_and(|f| f.iter().any(|f| f["name"] == factor))
+            })
+            .await;
+        assert!(risk["score"].as_u64().unwrap() >= 10, "{risk:#}");
+        let found = risk["factors"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|f| f["name"] == factor)
+            .unwrap()
+            .clone();
+        let evidence = found["evidence"].as_str().unwrap();
+        assert_eq!(evidence, l.path(&format!("graph?center={kind}:{id}")));
+        // The evidence is the entity in its context graph.
+        let (status, graph) = l.call(Method::GET, evidence, &l.technician, None).await;
+        assert_eq!(status, StatusCode::OK, "{graph}");
+        assert!(
+            graph["nodes"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|n| n["id"] == format!("{kind}:{id}")),
+            "{graph:#}"
+        );
+    }
+    // Someone without admin roles on an ordinary laptop has no risk to explain.
+    let plain = l
+        .inventory("identities")
+        .await
+        .into_iter()
+        .find(|i| i["admin_roles"].as_array().unwrap().is_empty())
+        .unwrap();
+    let (_, risk) = l
+        .call(Method::GET, &l.path("risk?limit=200"), &l.technician, None)
+        .await;
+    assert!(
+        !risk["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r["entity"]["id"] == plain["id"] && r["score"] != 0),
+        "{risk:#}"
+    );
+    l.stop().await;
+}
+
+#[tokio::test]
+async fn findings_about_different_entities_open_different_incidents() {
+    let db = TestDatabase::migrated().await;
+    let l = start(&db, None).await;
+    l.run_scenario("malware-laptop").await;
+    l.wait_for_action("isolate_device", &["verified"]).await;
+    l.run_scenario("compromised-admin").await;
+    l.wait_for_action("disable_user", &["awaiting_approval"])
+        .await;
+    let (_, incidents) = l
+        .call(Method::GET, &l.path("incidents"), &l.technician, None)
+        .await;
+    let incidents = incidents["items"].as_array().unwrap();
+    assert_eq!(incidents.len(), 2, "{incidents:#?}");
+    let entities =
+        |incident: &Value| -> Vec<Value> { incident["entities"].as_array().unwrap().clone() };
+    assert!(
+        entities(&incidents[0])
+            .iter()
+            .all(|e| !entities(&incidents[1]).contains(e)),
+        "{incidents:#?}"
+    );
+    l.stop().await;
+}
+
+#[tokio::test]
+async fn an_approval_of_the_version_shown_before_the_action_changed_is_refused() {
+    let db = TestDatabase::migrated().await;
+    let l = start(&db, None).await;
+    l.run_scenario("compromised-admin").await;
+    let shown = l
+        .wait_for_action("disable_user", &["awaiting_approval"])
+        .await;
+    // Both findings are in before the version is taken as the one shown.
+    let mut shown_version = Value::Null;
+    for _ in 0..100 {
+        let (_, incidents) = l
+            .call(Method::GET, &l.path("incidents"), &l.technician, None)
+            .await;
+        let current = l
+            .wait_for_action_id(shown["id"].as_str().unwrap(), &["awaiting_approval"])
+            .await;
+        if incidents["items"][0]["findings"].as_array().unwrap().len() == 2
+            && current["version"] == shown_version
+        {
+            break;
+        }
+        shown_version = current["version"].clone();
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let id = shown["id"].as_str().unwrap().to_owned();
+
+    // The attacker signs in again: a new finding raises the admin's risk, and triage decides
+    // the waiting action again with that input — a new version.
+    l.run_scenario("compromised-admin").await;
+    let mut changed = Value::Null;
+    for _ in 0..200 {
+        let current = l.wait_for_action_id(&id, &["awaiting_approval"]).await;
+        if current["version"] != shown_version {
+            changed = current;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(changed.is_object(), "the action was never decided again");
+    assert_ne!(
+        changed["decision_input"]["risk"],
+        Value::Null,
+        "{changed:#}"
+    );
+    assert!(
+        l.audit_actions()
+            .await
+            .iter()
+            .any(|a| a == "action.redecided")
+    );
+
+    // The approver answers what they were shown: refused, nothing runs.
+    let approve = l.path(&format!("actions/{id}/approve"));
+    let (status, refused) = l
+        .call(
+            Method::POST,
+            &approve,
+            &l.approver,
+            Some(&json!({"version": shown_version})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT, "{refused}");
+    assert_eq!(refused["error"]["code"], "stale-version");
+    let (_, current) = l
+        .call(
+            Method::GET,
+            &l.path(&format!("actions/{id}")),
+            &l.technician,
+            None,
+        )
+        .await;
+    assert_eq!(current["status"], "awaiting_approval");
+    assert!(
+        current["approvals"].as_array().unwrap().is_empty(),
+        "{current:#}"
+    );
+
+    // Approving the new version is what runs it.
+    let (status, approved) = l
+        .call(
+            Method::POST,
+            &approve,
+            &l.approver,
+            Some(&json!({"version": changed["version"]})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{approved}");
+    l.wait_for_action_id(&id, &["verified"]).await;
     l.stop().await;
 }
 
@@ -822,6 +1171,24 @@ async fn approvals_rollback_and_the_report_work_in_the_web_ui() {
             .body
             .contains(&format!("/tenants/{}/actions/{id}/rollback", l.tenant.id))
     );
+    // Each risk factor links to its evidence: the incident on the page, the entity in its
+    // context graph.
+    let incident = disable["incident_id"].as_str().unwrap();
+    assert!(shown.body.contains(&format!("id=\"incident-{incident}\"")));
+    assert!(
+        shown
+            .body
+            .contains(&format!("class=\"evidence\" href=\"#incident-{incident}\"")),
+        "no link to the incident"
+    );
+    assert!(
+        shown.body.contains(&format!(
+            "class=\"evidence\" href=\"/tenants/{}/graph?center=identity:{}\"",
+            l.tenant.id,
+            disable["target"]["id"].as_str().unwrap()
+        )),
+        "no link to the identity's graph"
+    );
     let rolled = technician
         .submit(
             &page,
@@ -904,6 +1271,15 @@ async fn the_outcome_report_shows_what_happened_as_json_and_pdf() {
         report["summary"]["mean_time_to_respond_seconds"].is_number(),
         "{report:#}"
     );
+    // Time to detect: from the alert's first activity to the incident Steward opened.
+    let incident = &report["incidents"][0];
+    let at = |field: &str| {
+        chrono::DateTime::parse_from_rfc3339(incident[field].as_str().unwrap()).unwrap()
+    };
+    let detect = (at("detected_at") - at("first_activity_at")).num_seconds();
+    assert!(detect >= 0, "{incident:#}");
+    assert_eq!(incident["time_to_detect_seconds"], detect, "{incident:#}");
+    assert_eq!(report["summary"]["mean_time_to_detect_seconds"], detect);
     assert_eq!(report["actions"][0]["id"], action["id"]);
     assert_eq!(report["actions"][0]["decision"]["outcome"], "auto");
     let laptop = report["risk"]
@@ -1097,7 +1473,7 @@ async fn what_if_asks_the_policy_without_recording_or_executing_anything() {
         .await;
     let identity = disable["target"]["id"].clone();
     let simulate = l.path("policy/simulate");
-    let audit_before = l.audit_actions().await.len();
+    let audit_before = l.settled_audit_actions().await.len();
     let actions_before = l.actions().await.len();
 
     let (status, answer) = l
@@ -1363,30 +1739,19 @@ async fn the_msp_sets_business_context_that_risk_the_policy_and_the_graph_use() 
         .find(|d| d["id"] == id.as_str())
         .unwrap();
     assert_eq!(shown["context"], context);
-    let mut factor = Value::Null;
-    for _ in 0..100 {
-        let (_, risk) = l
-            .call(Method::GET, &l.path("risk"), &l.technician, None)
-            .await;
-        if let Some(found) = risk["items"]
+    let criticality = |risk: &Value| {
+        risk["factors"]
             .as_array()
-            .unwrap()
-            .iter()
-            .find(|r| r["entity"]["id"] == id.as_str())
-            .and_then(|r| {
-                r["factors"]
-                    .as_array()
-                    .unwrap()
-                    .iter()
-                    .find(|f| f["name"] == "asset-criticality")
-                    .cloned()
-            })
-        {
-            factor = found;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+            .and_then(|f| f.iter().find(|f| f["name"] == "asset-criticality"))
+            .cloned()
+            .unwrap_or(Value::Null)
+    };
+    let risk = l
+        .wait_for_risk(&id, "the server's critical asset-criticality", |r| {
+            criticality(r)["contribution"] == 20
+        })
+        .await;
+    let factor = criticality(&risk);
     assert_eq!(factor["contribution"], 20, "{factor}");
     assert!(
         factor["detail"].as_str().unwrap().contains("critical"),

@@ -24,7 +24,7 @@ use serde_json::{Value, json};
 use steward_core::{Clock, storage::entities::webhook_subscription};
 use steward_integrations::standard_webhooks::{self, SignedHeaders};
 use steward_testkit::TestDatabase;
-use support::governed::{Loop, start};
+use support::governed::{Loop, broken_policy_dir, start};
 
 /// One message as the receiver got it.
 #[derive(Debug, Clone)]
@@ -349,6 +349,53 @@ async fn subscribed_events_arrive_signed_and_failures_are_retried_then_sent_agai
     assert!(
         audit.contains(&"webhook_delivery.redelivery_requested".to_owned()),
         "{audit:?}"
+    );
+    l.stop().await;
+}
+
+#[tokio::test]
+async fn a_policy_that_fails_is_announced_to_subscribers() {
+    let db = TestDatabase::migrated().await;
+    let broken = broken_policy_dir();
+    let l = start(&db, Some(broken.path())).await;
+    let (receiver, address) = Receiver::start().await;
+    let (status, created) = subscribe(
+        &l,
+        &json!({
+            "url": format!("http://{address}/oncall"),
+            "events": ["policy.failed"],
+            "allow_private_network": true,
+        }),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    let secret = created["secret"].as_str().unwrap().to_owned();
+
+    l.run_scenario("malware-laptop").await;
+    let action = l.wait_for_action("isolate_device", &["denied"]).await;
+    let failed = receiver.wait_for("oncall", "policy.failed").await;
+    verified(&secret, &failed[0], l.world.clock.now());
+    let body = failed[0].json();
+    assert_eq!(body["data"]["tenant_id"], l.tenant.id.to_string());
+    assert_eq!(body["data"]["action"]["id"], action["id"]);
+    assert_eq!(body["data"]["action"]["status"], "denied");
+    assert_eq!(
+        body["data"]["action"]["decision"]["reasons"],
+        json!(["policy-error"])
+    );
+    assert!(body["data"]["action"]["detail"].is_string(), "{body:#}");
+    // Only the failure was subscribed: nothing else reached the on-call tool.
+    assert!(
+        receiver
+            .received("oncall")
+            .iter()
+            .all(|r| r.json()["type"] == "policy.failed"),
+        "{:?}",
+        receiver
+            .received("oncall")
+            .iter()
+            .map(|r| r.json()["type"].clone())
+            .collect::<Vec<_>>()
     );
     l.stop().await;
 }

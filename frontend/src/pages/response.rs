@@ -432,7 +432,7 @@ fn incident_card(page: &ResponsePage, incident: &Incident) -> impl IntoView + us
         .verdict
         .map(|v| view! { <div><dt>"Verdict"</dt><dd>{v.as_str().replace('_', " ")}</dd></div> });
     view! {
-        <section class="card incident" data-incident-id=incident.id.to_string()>
+        <section class="card incident" id=format!("incident-{}", incident.id) data-incident-id=incident.id.to_string()>
             <div class="title-row">
                 <h3>{incident.title.clone()}</h3>
                 <span class="badge badge-muted" data-status=incident.status.as_str()>{incident.status.as_str()}</span>
@@ -457,7 +457,12 @@ fn risk_table(risk: &[RiskScore]) -> impl IntoView + use<> {
             let factors = score
                 .factors
                 .iter()
-                .map(|f| view! { <li>{format!("{} +{}: {}", f.name, f.contribution, f.detail)}</li> })
+                .map(|f| {
+                    let evidence = f.evidence.as_deref().and_then(evidence_href).map(
+                        |href| view! { " " <a class="evidence" href=href>"evidence"</a> },
+                    );
+                    view! { <li>{format!("{} +{}: {}", f.name, f.contribution, f.detail)}{evidence}</li> }
+                })
                 .collect_view();
             view! {
                 <tr>
@@ -476,6 +481,17 @@ fn risk_table(risk: &[RiskScore]) -> impl IntoView + use<> {
             </table>
         </div>
     }
+}
+
+/// Where a risk factor's evidence is in the web UI: an incident on this page, or the entity in
+/// its context graph. Its API address otherwise names nothing the UI shows.
+fn evidence_href(api: &str) -> Option<String> {
+    let path = api.strip_prefix("/api/v1")?;
+    if path.contains("/graph?center=") {
+        return Some(path.to_owned());
+    }
+    let (_, incident) = path.split_once("/incidents/")?;
+    Some(format!("#incident-{incident}"))
 }
 
 /// The form to propose one action type for one or more of the tenant's devices or identities.

@@ -545,7 +545,10 @@ impl GraphConnector {
             Ok(_) => Ok(()),
             // The answer was lost: the user's sessions-valid-from time tells whether it landed.
             Err(ConnectorError::OutcomeUnknown(detail)) => {
-                if self.sessions_revoked_since(id, requested_at).await? {
+                if self
+                    .sessions_revoked_since(id, requested_at - CLOCK_TOLERANCE)
+                    .await?
+                {
                     Ok(())
                 } else {
                     Err(ConnectorError::Unavailable(detail))
@@ -555,15 +558,16 @@ impl GraphConnector {
         }
     }
 
+    /// Whether the user's sessions were revoked at or after `since` (by the vendor's clock).
     async fn sessions_revoked_since(
         &self,
         id: &str,
-        requested_at: DateTime<Utc>,
+        since: DateTime<Utc>,
     ) -> Result<bool, ConnectorError> {
         let user = self.user(id).await?;
         Ok(user
             .sign_in_sessions_valid_from_date_time
-            .is_some_and(|from| from >= requested_at - CLOCK_TOLERANCE))
+            .is_some_and(|from| from >= since))
     }
 }
 
@@ -948,7 +952,23 @@ impl Connector for GraphConnector {
                     .await?;
             }
             ActionType::AddToGroup => self.add_member(&request.target, group_of(request)?).await?,
-            _ => self.revoke_sessions(&request.target, requested_at).await?,
+            _ => {
+                // Graph keeps no request key: an earlier run of this attempt that landed shows
+                // as sessions revoked since the attempt began (no clock tolerance here — when
+                // in doubt, revoking again is the safe side).
+                if let Some(started) = request.attempt_started_at
+                    && self
+                        .sessions_revoked_since(&request.target, started)
+                        .await?
+                {
+                    return Ok(Execution {
+                        vendor_reference: None,
+                        requested_at: started,
+                        changed: false,
+                    });
+                }
+                self.revoke_sessions(&request.target, requested_at).await?;
+            }
         }
         Ok(Execution {
             vendor_reference: None,
@@ -1011,7 +1031,10 @@ impl Connector for GraphConnector {
             }
             _ => {
                 if self
-                    .sessions_revoked_since(&request.target, execution.requested_at)
+                    .sessions_revoked_since(
+                        &request.target,
+                        execution.requested_at - CLOCK_TOLERANCE,
+                    )
                     .await?
                 {
                     Verification::Confirmed(format!(

@@ -415,18 +415,17 @@ impl OktaConnector {
         Ok(())
     }
 
+    /// Whether the System Log shows the user's sessions cleared at or after `since`.
     async fn sessions_cleared_since(
         &self,
         id: &str,
-        requested_at: DateTime<Utc>,
+        since: DateTime<Utc>,
     ) -> Result<bool, ConnectorError> {
         let filter = format!(
             "eventType eq \"user.session.clear\" and target.id eq \"{}\"",
             id.replace('"', "")
         );
-        let events = self
-            .log_events(Some(requested_at - CLOCK_TOLERANCE), &filter)
-            .await?;
+        let events = self.log_events(Some(since), &filter).await?;
         Ok(!events.is_empty())
     }
 }
@@ -570,6 +569,22 @@ impl Connector for OktaConnector {
             ActionType::SuspendUser => self.set_suspended(&request.target, true).await?,
             ActionType::UnsuspendUser => self.set_suspended(&request.target, false).await?,
             _ => {
+                // As with Graph: an earlier run of this attempt that landed is in the System
+                // Log since the attempt began, and is not sent again.
+                let landed = match request.attempt_started_at {
+                    Some(started) => {
+                        let user = self.user(&request.target).await?;
+                        self.sessions_cleared_since(&user.id, started).await?
+                    }
+                    None => false,
+                };
+                if landed {
+                    return Ok(Execution {
+                        vendor_reference: None,
+                        requested_at: request.attempt_started_at.unwrap_or(requested_at),
+                        changed: false,
+                    });
+                }
                 self.clear_sessions(&request.target).await?;
                 true
             }
@@ -600,7 +615,7 @@ impl Connector for OktaConnector {
             }
             _ => {
                 if self
-                    .sessions_cleared_since(&user.id, execution.requested_at)
+                    .sessions_cleared_since(&user.id, execution.requested_at - CLOCK_TOLERANCE)
                     .await?
                 {
                     Verification::Confirmed(format!(

@@ -386,6 +386,12 @@ impl Sandbox {
         self.inner.throttle.storm(tenant_id, api, requests);
     }
 
+    /// How many 429s of a storm started with [`Sandbox::throttle`] are still to be answered.
+    #[must_use]
+    pub fn throttling_left(&self, tenant_id: Uuid, api: Api) -> u32 {
+        self.inner.throttle.storm_left(tenant_id, api)
+    }
+
     /// Switches a fault on.
     ///
     /// # Errors

@@ -105,6 +105,16 @@ impl Throttle {
             .insert((tenant, api), requests);
     }
 
+    /// How many 429s of an injected storm are still to be answered.
+    pub(crate) fn storm_left(&self, tenant: Uuid, api: Api) -> u32 {
+        self.storms
+            .lock()
+            .expect("storm map poisoned")
+            .get(&(tenant, api))
+            .copied()
+            .unwrap_or(0)
+    }
+
     /// `Some(retry_after)` when this request is throttled.
     pub(crate) fn check(&self, tenant: Uuid, api: Api) -> Option<Duration> {
         let retry_after = match api {

@@ -12,6 +12,7 @@ pub fn request(action: ActionType, target: &str, key: &str) -> ActionRequest {
         parameters: ActionParameters::default(),
         idempotency_key: key.to_owned(),
         comment: "Steward contract test".to_owned(),
+        attempt_started_at: None,
     }
 }
 

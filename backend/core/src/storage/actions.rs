@@ -967,7 +967,8 @@ pub struct Update<'u> {
     pub snapshot: Option<&'u serde_json::Value>,
     pub vendor_reference: Option<&'u str>,
     pub detail: Option<&'u str>,
-    pub executed: bool,
+    /// The action was sent to the vendor, asked at this time.
+    pub executed_at: Option<DateTime<Utc>>,
     pub verified: bool,
     pub rolled_back: bool,
     /// Start a new attempt at the vendor (a new idempotency key).
@@ -991,7 +992,7 @@ impl Update<'_> {
             snapshot: None,
             vendor_reference: None,
             detail: None,
-            executed: false,
+            executed_at: None,
             verified: false,
             rolled_back: false,
             next_attempt: false,
@@ -1065,8 +1066,8 @@ async fn set_status(
     if let Some(detail) = update.detail {
         changes.detail = Set(Some(detail.to_owned()));
     }
-    if update.executed {
-        changes.executed_at = Set(Some(now));
+    if let Some(at) = update.executed_at {
+        changes.executed_at = Set(Some(at));
     }
     if update.verified {
         changes.verified_at = Set(Some(now));

@@ -364,7 +364,7 @@ pub(crate) async fn update_incident(
     )
     .await?;
     if after.status != before.status {
-        super::tickets::queue_sync(ctx, msp_id, tenant_id, id).await?;
+        status_changed(ctx, msp_id, tenant_id, &after).await?;
     }
     Ok(after)
 }
@@ -405,8 +405,32 @@ pub(crate) async fn follow_ticket(
             .after(&summary(&after)),
     )
     .await?;
-    super::tickets::queue_sync(ctx, msp_id, tenant_id, id).await?;
+    status_changed(ctx, msp_id, tenant_id, &after).await?;
     Ok(Some(after))
+}
+
+/// What follows a status a person (or their PSA) gave an incident: its tickets are brought in
+/// step, and its entities' risk is recomputed, since an incident's findings count towards risk
+/// only while it is open.
+async fn status_changed(
+    ctx: &WriteContext<'_>,
+    msp_id: MspId,
+    tenant_id: TenantId,
+    incident: &Incident,
+) -> Result<(), StorageError> {
+    super::tickets::queue_sync(ctx, msp_id, tenant_id, incident.id).await?;
+    for entity in &incident.entities {
+        crate::jobs::enqueue(
+            ctx,
+            msp_id,
+            &crate::jobs::Job::RefreshRisk {
+                tenant_id,
+                entity: *entity,
+            },
+        )
+        .await?;
+    }
+    Ok(())
 }
 
 /// Marks an incident contained (an action took effect), unless it is further along already.

@@ -442,10 +442,22 @@ impl<'a> InventoryWriter<'a> {
                     .map_err(StorageError::from)?,
             )
         };
+        let mut rescore = Vec::new();
         for observed in &inventory.devices {
-            let (id, was_created, changed) = self
+            let Merged {
+                id,
+                created: was_created,
+                changed,
+                risk_inputs_changed,
+            } = self
                 .merge_device(integration_id, observed, &connected, &mut devices)
                 .await?;
+            if risk_inputs_changed {
+                rescore.push(EntityKey {
+                    kind: TargetKind::Device,
+                    id,
+                });
+            }
             if was_created {
                 counts.devices_created += 1;
                 created.push(json!({"kind": DEVICE, "id": id, "hostname": observed.hostname}));
@@ -454,9 +466,20 @@ impl<'a> InventoryWriter<'a> {
             }
         }
         for observed in &inventory.identities {
-            let (id, was_created, changed) = self
+            let Merged {
+                id,
+                created: was_created,
+                changed,
+                risk_inputs_changed,
+            } = self
                 .merge_identity(integration_id, observed, &connected)
                 .await?;
+            if risk_inputs_changed {
+                rescore.push(EntityKey {
+                    kind: TargetKind::Identity,
+                    id,
+                });
+            }
             if was_created {
                 counts.identities_created += 1;
                 created.push(json!({"kind": IDENTITY, "id": id, "user_principal_name": observed.user_principal_name}));
@@ -485,6 +508,19 @@ impl<'a> InventoryWriter<'a> {
                 &Job::Triage {
                     tenant_id: self.tenant_id,
                     event_ids: to_triage,
+                },
+            )
+            .await?;
+        }
+        // An entity whose tools now say it is more or less critical or privileged is scored
+        // again; an unscored entity with neither has no risk to show.
+        for entity in rescore {
+            jobs::enqueue(
+                self.ctx,
+                self.msp_id,
+                &Job::RefreshRisk {
+                    tenant_id: self.tenant_id,
+                    entity,
                 },
             )
             .await?;
@@ -582,7 +618,7 @@ impl<'a> InventoryWriter<'a> {
         observed: &ObservedDevice,
         connected: &[IntegrationId],
         index: &mut DeviceIndex,
-    ) -> Result<(uuid::Uuid, bool, bool), StorageError> {
+    ) -> Result<Merged, StorageError> {
         let source = self
             .source(integration_id, DEVICE, &observed.external_id)
             .await?;
@@ -631,6 +667,9 @@ impl<'a> InventoryWriter<'a> {
         )
         .await?;
         let merged = crate::reconcile::device(&self.reports_of(DEVICE, id, connected).await?);
+        let risk_inputs_changed = crate::risk::tag_criticality(
+            &serde_json::from_value::<Vec<String>>(row.tags.clone()).unwrap_or_default(),
+        ) != crate::risk::tag_criticality(&merged.tags);
         let tags = json!(merged.tags);
         let conflicts = (!merged.conflicts.is_empty()).then(|| json!(merged.conflicts));
         let macs = (!merged.mac_addresses.is_empty()).then(|| json!(merged.mac_addresses));
@@ -658,7 +697,12 @@ impl<'a> InventoryWriter<'a> {
             active.updated_at = Set(now);
             index.put(active.update(self.ctx.txn).await?);
         }
-        Ok((id, created, changed))
+        Ok(Merged {
+            id,
+            created,
+            changed,
+            risk_inputs_changed,
+        })
     }
 
     /// Returns (identity id, created, changed). The identity's attributes are reconciled from
@@ -668,7 +712,7 @@ impl<'a> InventoryWriter<'a> {
         integration_id: IntegrationId,
         observed: &ObservedIdentity,
         connected: &[IntegrationId],
-    ) -> Result<(uuid::Uuid, bool, bool), StorageError> {
+    ) -> Result<Merged, StorageError> {
         let upn = observed.user_principal_name.to_lowercase();
         let source = self
             .source(integration_id, IDENTITY, &observed.external_id)
@@ -726,6 +770,7 @@ impl<'a> InventoryWriter<'a> {
         .await?;
         let merged = crate::reconcile::identity(&self.reports_of(IDENTITY, id, connected).await?);
         let roles = json!(merged.admin_roles);
+        let risk_inputs_changed = row.admin_roles != roles;
         let groups = (!merged.groups.is_empty()).then(|| json!(merged.groups));
         let conflicts = (!merged.conflicts.is_empty()).then(|| json!(merged.conflicts));
         let changed = created
@@ -752,7 +797,12 @@ impl<'a> InventoryWriter<'a> {
             active.updated_at = Set(now);
             active.update(self.ctx.txn).await?;
         }
-        Ok((id, created, changed))
+        Ok(Merged {
+            id,
+            created,
+            changed,
+            risk_inputs_changed,
+        })
     }
 
     /// What each source of an entity last reported, in the order the sources were first seen;
@@ -841,6 +891,16 @@ pub enum SyncError {
     UnknownIntegration(IntegrationId),
     #[error(transparent)]
     Storage(#[from] StorageError),
+}
+
+/// What merging one observed entity did.
+struct Merged {
+    id: uuid::Uuid,
+    created: bool,
+    changed: bool,
+    /// Its tools changed what its risk depends on: a device's criticality tags, an identity's
+    /// admin roles.
+    risk_inputs_changed: bool,
 }
 
 enum Stored {

@@ -524,7 +524,13 @@ fn event_of(change: &Change) -> Option<WebhookEvent> {
             .and_then(serde_json::Value::as_str)
             .map(str::to_owned)
     };
+    let policy_failed = change
+        .after
+        .as_ref()
+        .and_then(|after| after.get("policy_failure"))
+        .is_some_and(|failure| !failure.is_null());
     match change.action {
+        "action.decided" | "action.redecided" if policy_failed => Some(WebhookEvent::PolicyFailed),
         "incident.created" => Some(WebhookEvent::IncidentCreated),
         "incident.updated" | "incident.updated_from_ticket"
             if status(&change.after).as_deref() == Some("resolved")

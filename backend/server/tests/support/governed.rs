@@ -258,6 +258,18 @@ async fn start_full(
     }
 }
 
+/// A policy folder whose authority policy does not compile.
+pub fn broken_policy_dir() -> tempfile::TempDir {
+    let broken = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(broken.path().join("authority")).unwrap();
+    std::fs::write(
+        broken.path().join("authority/authority.rego"),
+        "package steward.authority\n\ndecision := {\"outcome\": \n",
+    )
+    .unwrap();
+    broken
+}
+
 pub fn connect_body(
     app: &TestApp,
     credentials: &SandboxCredentials,
@@ -500,6 +512,8 @@ impl Loop {
         .await
     }
 
+    /// Synchronizes every integration of the tenant, and waits until the work it queued (risk
+    /// of what changed) is done.
     pub async fn sync_all(&self) {
         let (_, integrations) = self
             .call(Method::GET, &self.path("integrations"), &self.admin, None)
@@ -516,6 +530,7 @@ impl Loop {
                 .await;
             assert_eq!(status, StatusCode::OK, "{body}");
         }
+        self.settled_audit_actions().await;
     }
 
     /// Approves or rejects (`verb`) the action as whoever holds `token`.
@@ -601,9 +616,58 @@ impl Loop {
         state
     }
 
+    /// Waits until the entity's current risk (as `GET …/risk` lists it) is as `wanted` says,
+    /// and returns it; panics naming `what` after 20 seconds.
+    pub async fn wait_for_risk(
+        &self,
+        id: &str,
+        what: &str,
+        wanted: impl Fn(&Value) -> bool,
+    ) -> Value {
+        let mut last = Value::Null;
+        for _ in 0..200 {
+            let (status, risk) = self
+                .call(
+                    Method::GET,
+                    &self.path("risk?limit=200"),
+                    &self.technician,
+                    None,
+                )
+                .await;
+            assert_eq!(status, StatusCode::OK, "{risk}");
+            last = risk["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|r| r["entity"]["id"] == id)
+                .cloned()
+                .unwrap_or(Value::Null);
+            if wanted(&last) {
+                return last;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("{what} never came to be; its risk: {last:#}");
+    }
+
     /// The actions of the MSP's own audit chain (users, settings, webhooks).
     pub async fn audit_actions_of_msp(&self) -> Vec<String> {
         self.audit_actions_at("/api/v1/audit").await
+    }
+
+    /// The tenant's audit chain once the workers have finished what they were doing: no entry
+    /// added for a second.
+    pub async fn settled_audit_actions(&self) -> Vec<String> {
+        let mut last = self.audit_actions().await;
+        for _ in 0..60 {
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            let now = self.audit_actions().await;
+            if now.len() == last.len() {
+                return now;
+            }
+            last = now;
+        }
+        panic!("the audit chain never settled: {last:?}");
     }
 
     pub async fn audit_actions(&self) -> Vec<String> {

@@ -67,7 +67,7 @@ pub struct CreateSubscription {
     #[serde(default)]
     pub description: String,
     /// `incident.created`, `incident.resolved`, `action.proposed`, `action.executed`,
-    /// `action.rolled_back`, `approval.requested`.
+    /// `action.rolled_back`, `approval.requested`, `policy.failed`.
     pub events: Vec<WebhookEvent>,
     /// Only this tenant's events; every tenant's when absent.
     #[serde(default)]
