@@ -1178,12 +1178,12 @@ async fn approvals_rollback_and_the_report_work_in_the_web_ui() {
     assert!(
         shown
             .body
-            .contains(&format!("class=\"evidence\" href=\"#incident-{incident}\"")),
+            .contains(&format!("href=\"#incident-{incident}\" class=\"evidence\"")),
         "no link to the incident"
     );
     assert!(
         shown.body.contains(&format!(
-            "class=\"evidence\" href=\"/tenants/{}/graph?center=identity:{}\"",
+            "href=\"/tenants/{}/graph?center=identity:{}\" class=\"evidence\"",
             l.tenant.id,
             disable["target"]["id"].as_str().unwrap()
         )),
