@@ -281,11 +281,24 @@ async fn primary_user_factor(
             "Its primary user {} ({count} sign-in(s) from it) is at risk ({}/100)",
             risk.entity_name, risk.score
         ),
-        evidence: Some(format!(
-            "/api/v1/tenants/{}/graph?center=identity:{user}",
-            work.tenant().id
+        evidence: Some(graph_link(
+            work.tenant().id,
+            EntityKey {
+                kind: TargetKind::Identity,
+                id: user,
+            },
         )),
     }))
+}
+
+/// The entity with its neighbourhood in the tenant's context graph: what it is, what it holds,
+/// what it connects to.
+fn graph_link(tenant_id: steward_domain::TenantId, entity: EntityKey) -> String {
+    let node = match entity.kind {
+        TargetKind::Device => graph::device_node(entity.id),
+        TargetKind::Identity => graph::identity_node(entity.id),
+    };
+    format!("/api/v1/tenants/{tenant_id}/graph?center={node}")
 }
 
 async fn refresh_one(
@@ -308,17 +321,7 @@ async fn refresh_one(
     let Some(profile) = profile(work, entity).await? else {
         return Ok(None);
     };
-    // The entity with its neighbourhood: what it is, what it holds, what it connects to.
-    let link = match entity.kind {
-        TargetKind::Device => format!(
-            "/api/v1/tenants/{}/graph?center=device:{}",
-            tenant.id, entity.id
-        ),
-        TargetKind::Identity => format!(
-            "/api/v1/tenants/{}/graph?center=identity:{}",
-            tenant.id, entity.id
-        ),
-    };
+    let link = graph_link(tenant.id, entity);
     let mut factors = risk::factors(
         tenant.id,
         &inputs,

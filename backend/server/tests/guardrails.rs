@@ -559,16 +559,8 @@ async fn failures_open_the_circuit_breaker() {
     assert_eq!(before["decision"]["outcome"], "auto", "{before}");
 
     let laptop = l.next_finance_laptop().await;
-    l.app
-        .sandbox
-        .as_ref()
-        .unwrap()
-        .inject(
-            l.tenant.id.as_uuid(),
-            Fault::FailNextMachineAction { machine_id: laptop },
-        )
-        .await
-        .unwrap();
+    l.inject(Fault::FailNextMachineAction { machine_id: laptop })
+        .await;
     l.run_scenario("malware-laptop").await;
     l.wait_for_action("isolate_device", &["rolled_back"]).await;
 

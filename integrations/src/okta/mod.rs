@@ -571,17 +571,14 @@ impl Connector for OktaConnector {
             _ => {
                 // As with Graph: an earlier run of this attempt that landed is in the System
                 // Log since the attempt began, and is not sent again.
-                let landed = match request.attempt_started_at {
-                    Some(started) => {
-                        let user = self.user(&request.target).await?;
-                        self.sessions_cleared_since(&user.id, started).await?
-                    }
-                    None => false,
-                };
-                if landed {
+                if let Some(started) = request.attempt_started_at
+                    && self
+                        .sessions_cleared_since(&self.user(&request.target).await?.id, started)
+                        .await?
+                {
                     return Ok(Execution {
                         vendor_reference: None,
-                        requested_at: request.attempt_started_at.unwrap_or(requested_at),
+                        requested_at: started,
                         changed: false,
                     });
                 }

@@ -609,7 +609,7 @@ impl<'a> InventoryWriter<'a> {
         Ok(())
     }
 
-    /// Returns (device id, created, changed). The device's attributes are reconciled from every
+    /// Merges one observed device (see [`Merged`]). The device's attributes are reconciled from every
     /// source that reports it, this one's report included (see [`crate::reconcile`]); `index`
     /// holds the tenant's devices as they stand, and is kept so.
     async fn merge_device(
@@ -705,7 +705,7 @@ impl<'a> InventoryWriter<'a> {
         })
     }
 
-    /// Returns (identity id, created, changed). The identity's attributes are reconciled from
+    /// Merges one observed identity (see [`Merged`]). The identity's attributes are reconciled from
     /// every source that reports it, this one's report included (see [`crate::reconcile`]).
     async fn merge_identity(
         &self,

@@ -616,6 +616,17 @@ impl Loop {
         state
     }
 
+    /// Switches a sandbox fault on for the tenant's simulated customer.
+    pub async fn inject(&self, fault: steward_integrations::sandbox::Fault) {
+        self.app
+            .sandbox
+            .as_ref()
+            .unwrap()
+            .inject(self.tenant.id.as_uuid(), fault)
+            .await
+            .unwrap();
+    }
+
     /// Waits until the entity's current risk (as `GET …/risk` lists it) is as `wanted` says,
     /// and returns it; panics naming `what` after 20 seconds.
     pub async fn wait_for_risk(
