@@ -344,6 +344,9 @@ async fn refresh_risk(
         tenant_id,
         Finish::Commit,
         async |work| {
+            // One risk computation at a time per MSP, as triage's: one that read the findings
+            // before a concurrent triage committed would otherwise store a stale score after it.
+            work.serialize_decisions().await.map_err(JobError::from)?;
             triage::refresh_risk(work, entity)
                 .await
                 .map(drop)

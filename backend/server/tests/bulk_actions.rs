@@ -188,18 +188,10 @@ async fn a_failed_canary_cancels_the_rest_of_its_batch() {
     l.sync_all().await;
     l.set_level(3).await;
     let laptops = l.laptops().await;
-    l.app
-        .sandbox
-        .as_ref()
-        .unwrap()
-        .inject(
-            l.tenant.id.as_uuid(),
-            Fault::FailNextMachineAction {
-                machine_id: laptops[0].1.clone(),
-            },
-        )
-        .await
-        .unwrap();
+    l.inject(Fault::FailNextMachineAction {
+        machine_id: laptops[0].1.clone(),
+    })
+    .await;
     let targets: Vec<&str> = laptops[..3].iter().map(|(id, _)| id.as_str()).collect();
     let (status, batch) = l.request("isolate_device", &targets, None).await;
     assert_eq!(status, StatusCode::CREATED, "{batch}");
@@ -231,6 +223,97 @@ async fn a_failed_canary_cancels_the_rest_of_its_batch() {
             "{audit:?}"
         );
     }
+    l.stop().await;
+}
+
+#[tokio::test]
+async fn a_member_past_its_snapshot_is_cancelled_when_its_canary_is_rolled_back() {
+    let db = TestDatabase::migrated().await;
+    let mut l = start(&db, None).await;
+    l.sync_all().await;
+    l.set_level(3).await;
+    let laptops = l.laptops().await;
+    // Steps are run by hand from here, so the member can be caught between its snapshot and
+    // its vendor call.
+    l.stop_worker().await;
+    let targets = [laptops[0].0.as_str(), laptops[1].0.as_str()];
+    let (status, batch) = l.request("isolate_device", &targets, None).await;
+    assert_eq!(status, StatusCode::CREATED, "{batch}");
+    let ids = ids(&batch);
+    let id = |i: usize| ids[i].parse::<steward_domain::ActionId>().unwrap();
+    steward_workers::advance(&l.shared, l.tenant.id, id(0))
+        .await
+        .unwrap();
+    assert_eq!(
+        l.batch(batch["id"].as_str().unwrap()).await["actions"][0]["status"],
+        "verified"
+    );
+
+    // The member's snapshot is taken: its next step asks the vendor.
+    {
+        let txn = l.world.storage.begin().await.unwrap();
+        let deployment = steward_core::storage::Deployment::new(&txn);
+        let ctx = deployment.write_context(
+            &l.world.clock,
+            &l.world.keys,
+            steward_testkit::World::actor(),
+        );
+        let work = steward_core::storage::TenantWork::as_steward(&ctx, l.tenant.id)
+            .await
+            .unwrap()
+            .unwrap();
+        let snapshot = json!({"vendor_id": laptops[1].1, "isolated": false});
+        assert!(
+            work.transition(
+                id(1),
+                steward_domain::actions::ActionStatus::Queued,
+                steward_core::storage::ActionUpdate {
+                    snapshot: Some(&snapshot),
+                    next_attempt: true,
+                    ..steward_core::storage::ActionUpdate::to(
+                        steward_domain::actions::ActionStatus::Executing
+                    )
+                },
+            )
+            .await
+            .unwrap()
+        );
+        drop(work);
+        drop(ctx);
+        txn.commit().await.unwrap();
+    }
+    // The canary is undone meanwhile: the member must not run.
+    let (status, body) = l
+        .call(
+            Method::POST,
+            &l.path(&format!("actions/{}/rollback", ids[0])),
+            &l.technician,
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    steward_workers::advance(&l.shared, l.tenant.id, id(1))
+        .await
+        .unwrap();
+    let settled = l.batch(batch["id"].as_str().unwrap()).await;
+    let member = &settled["actions"][1];
+    assert_eq!(member["status"], "cancelled", "{member:#}");
+    assert!(
+        member["detail"].as_str().unwrap().contains("canary"),
+        "{member:#}"
+    );
+    assert!(member["executed_at"].is_null());
+    let audit = l.audit_of(&ids[1]).await;
+    assert!(seq_of(&audit, "action.executing") < seq_of(&audit, "action.cancelled"));
+    let state = l.sandbox_state().await;
+    assert!(
+        state["machine_actions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|a| a["machine_id"] != laptops[1].1.as_str()),
+        "the vendor was never asked: {state:#}"
+    );
     l.stop().await;
 }
 

@@ -475,28 +475,11 @@ async fn a_failed_verification_rolls_the_action_back_automatically() {
     let db = TestDatabase::migrated().await;
     let l = start(&db, None).await;
     // Find the laptop the scenario will hit, and make its next machine action fail.
-    let state = l.sandbox_state().await;
-    let laptop = state["devices"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|d| d["tags"].as_array().unwrap().contains(&json!("Finance")))
-        .unwrap()["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    l.app
-        .sandbox
-        .as_ref()
-        .unwrap()
-        .inject(
-            l.tenant.id.as_uuid(),
-            Fault::FailNextMachineAction {
-                machine_id: laptop.clone(),
-            },
-        )
-        .await
-        .unwrap();
+    let laptop = finance_laptop(&l).await;
+    l.inject(Fault::FailNextMachineAction {
+        machine_id: laptop.clone(),
+    })
+    .await;
     l.run_scenario("malware-laptop").await;
     let action = l
         .wait_for_action("isolate_device", &["rolled_back", "rollback_failed"])
@@ -551,24 +534,148 @@ async fn a_throttling_storm_neither_loses_nor_duplicates_work() {
 }
 
 #[tokio::test]
+async fn a_vendor_that_refuses_the_action_fails_it_with_nothing_to_undo() {
+    let db = TestDatabase::migrated().await;
+    let l = start(&db, None).await;
+    let laptop = finance_laptop(&l).await;
+    l.inject(Fault::RefuseNextMachineAction {
+        machine_id: laptop.clone(),
+    })
+    .await;
+    l.run_scenario("malware-laptop").await;
+    let action = l
+        .wait_for_action("isolate_device", &["failed", "verified", "rolled_back"])
+        .await;
+    assert_eq!(action["status"], "failed", "{action:#}");
+    let detail = action["detail"].as_str().unwrap();
+    assert!(
+        detail.contains("refused") && detail.contains("Machine.Isolate"),
+        "{detail}"
+    );
+    // The snapshot was taken (it was executing), the vendor refused, nothing changed there.
+    assert_eq!(action["snapshot"]["isolated"], false, "{action:#}");
+    assert!(action["executed_at"].is_null(), "{action:#}");
+    let audit = l.audit_actions().await;
+    assert!(audit.iter().any(|a| a == "action.executing"), "{audit:?}");
+    assert!(audit.iter().any(|a| a == "action.failed"), "{audit:?}");
+    assert!(
+        !audit.iter().any(|a| a == "action.rolling_back"),
+        "{audit:?}"
+    );
+    let state = l.sandbox_state().await;
+    assert_eq!(item(&state, "devices", &laptop)["isolated"], false);
+    assert!(
+        state["machine_actions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|a| a["machine_id"] != laptop.as_str()),
+        "{state:#}"
+    );
+    l.stop().await;
+}
+
+#[tokio::test]
+async fn a_revocation_that_never_takes_effect_fails_and_is_not_undone() {
+    let db = TestDatabase::migrated().await;
+    let l = start(&db, None).await;
+    let run = l.run_scenario("compromised-admin").await;
+    let user_id = run["target"].as_str().unwrap().to_owned();
+    // Graph accepts the revocation but it never takes effect.
+    l.inject(Fault::DropNextRevocation {
+        user_id: user_id.clone(),
+    })
+    .await;
+    let revoke = l
+        .wait_for_action("revoke_sessions", &["awaiting_approval"])
+        .await;
+    l.answer(&revoke, "approve").await;
+    let failed = l
+        .wait_for_action("revoke_sessions", &["failed", "verified"])
+        .await;
+    assert_eq!(failed["status"], "failed", "{failed:#}");
+    assert!(failed["executed_at"].is_string(), "the vendor was asked");
+    assert!(failed["verified_at"].is_null());
+    // Nothing can undo a revocation: it stays failed for a person to look at.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(l.status_of("revoke_sessions").await, "failed");
+    let audit = l.audit_actions().await;
+    assert!(audit.iter().any(|a| a == "action.verifying"), "{audit:?}");
+    assert!(
+        !audit.iter().any(|a| a == "action.rolling_back"),
+        "{audit:?}"
+    );
+    l.stop().await;
+}
+
+#[tokio::test]
+async fn integrations_are_synchronized_on_schedule_without_being_asked() {
+    let db = TestDatabase::migrated().await;
+    let l = start_with(
+        &db,
+        None,
+        WorkerSettings {
+            sync_interval: Duration::from_secs(1),
+            ..fast_settings()
+        },
+        None,
+    )
+    .await;
+    // Nobody asks for a synchronization: the schedule fills the inventory.
+    for _ in 0..300 {
+        if !l.inventory("devices").await.is_empty() && !l.inventory("identities").await.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(
+        !l.inventory("devices").await.is_empty(),
+        "no devices synchronized"
+    );
+    assert!(
+        !l.inventory("identities").await.is_empty(),
+        "no identities synchronized"
+    );
+    // Malware appears at the vendor only (no scenario request queues a sync): the next
+    // scheduled synchronization brings it in, and the loop contains it.
+    l.app
+        .sandbox
+        .as_ref()
+        .unwrap()
+        .run_scenario(
+            l.tenant.id.as_uuid(),
+            steward_integrations::sandbox::Scenario::MalwareLaptop,
+        )
+        .await
+        .unwrap();
+    l.wait_for_action("isolate_device", &["verified"]).await;
+    l.stop().await;
+}
+
+/// The finance laptop `malware-laptop` hits, by its Defender machine id.
+async fn finance_laptop(l: &support::governed::Loop) -> String {
+    l.sandbox_state().await["devices"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["tags"].as_array().unwrap().contains(&json!("Finance")))
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+#[tokio::test]
 async fn a_disable_that_does_not_hold_is_rolled_back_automatically() {
     let db = TestDatabase::migrated().await;
     let l = start(&db, None).await;
     let run = l.run_scenario("compromised-admin").await;
     let user_id = run["target"].as_str().unwrap().to_owned();
     // An on-premises directory sync puts the account back as it was after every write.
-    l.app
-        .sandbox
-        .as_ref()
-        .unwrap()
-        .inject(
-            l.tenant.id.as_uuid(),
-            Fault::RevertAccountWrites {
-                user_id: user_id.clone(),
-            },
-        )
-        .await
-        .unwrap();
+    l.inject(Fault::RevertAccountWrites {
+        user_id: user_id.clone(),
+    })
+    .await;
     let disable = l
         .wait_for_action("disable_user", &["awaiting_approval"])
         .await;
@@ -1418,18 +1525,10 @@ async fn a_rollback_that_does_not_take_effect_is_reported_for_a_person() {
     let machine = run["target"].as_str().unwrap().to_owned();
     let action = l.wait_for_action("isolate_device", &["verified"]).await;
     // The release Steward sends to undo the isolation fails at the vendor.
-    l.app
-        .sandbox
-        .as_ref()
-        .unwrap()
-        .inject(
-            l.tenant.id.as_uuid(),
-            Fault::FailNextMachineAction {
-                machine_id: machine.clone(),
-            },
-        )
-        .await
-        .unwrap();
+    l.inject(Fault::FailNextMachineAction {
+        machine_id: machine.clone(),
+    })
+    .await;
     let (status, _) = l
         .call(
             Method::POST,

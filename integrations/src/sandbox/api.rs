@@ -660,6 +660,11 @@ async fn machine_isolation(
             }) {
                 return Err(StatusCode::BAD_REQUEST);
             }
+            if e.take_fault(&Fault::RefuseNextMachineAction {
+                machine_id: machine.id.clone(),
+            }) {
+                return Err(StatusCode::FORBIDDEN);
+            }
             let fault = Fault::FailNextMachineAction {
                 machine_id: machine.id.clone(),
             };
@@ -689,6 +694,11 @@ async fn machine_isolation(
             StatusCode::BAD_REQUEST,
             "ActiveRequestAlreadyExists",
             "Action is already in progress",
+        ),
+        Ok(Err(StatusCode::FORBIDDEN)) => defender_error(
+            StatusCode::FORBIDDEN,
+            "Forbidden",
+            "The application does not have any of the required application roles (Machine.Isolate) to access the resource.",
         ),
         Ok(Err(_)) | Err(_) => defender_error(
             StatusCode::NOT_FOUND,
@@ -1133,8 +1143,12 @@ async fn revoke_sessions(
     let now = sandbox.now();
     let revoked = sandbox
         .mutate(tenant, |e| {
+            let user_id = e.user(&id)?.id.clone();
+            let dropped = e.take_fault(&Fault::DropNextRevocation { user_id });
             let user = e.user_mut(&id)?;
-            user.sign_in_sessions_valid_from = now;
+            if !dropped {
+                user.sign_in_sessions_valid_from = now;
+            }
             Some(())
         })
         .await;

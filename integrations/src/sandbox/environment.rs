@@ -573,6 +573,11 @@ impl SimMachineAction {
 pub enum Fault {
     /// The next isolation action on this machine ends `Failed`.
     FailNextMachineAction { machine_id: String },
+    /// The next isolation or release of this machine is refused with 403: the app registration
+    /// lacks the `Machine.Isolate` permission (an admin withdrew consent).
+    RefuseNextMachineAction { machine_id: String },
+    /// The next `revokeSignInSessions` of this user answers 200 but never takes effect.
+    DropNextRevocation { user_id: String },
     /// `PATCH /users/{id}` answers 204 but an on-premises sync puts the old value back.
     RevertAccountWrites { user_id: String },
     /// The next script run on this NinjaOne device ends `FAILURE`.
