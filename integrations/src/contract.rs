@@ -113,6 +113,7 @@ impl From<crate::http::HttpError> for ConnectorError {
             HttpError::Unavailable(detail) => ConnectorError::Unavailable(detail),
             HttpError::OutcomeUnknown(detail) => ConnectorError::OutcomeUnknown(detail),
             HttpError::Request(detail) => ConnectorError::Configuration(detail),
+            refused @ HttpError::Refused(_) => ConnectorError::Configuration(refused.to_string()),
         }
     }
 }

@@ -10,11 +10,21 @@
 //!   requests. For a non-idempotent one the outcome is unknown; the caller gets
 //!   [`HttpError::OutcomeUnknown`] and must find out at the vendor before trying again.
 //! - A request that never reached the vendor (connection refused) is safe to retry for any method.
+//!
+//! Every request first passes the deployment's [`EgressPolicy`]: its URL and every address its
+//! host resolves to are checked, and the request goes to those addresses only.
 
-use std::{sync::Once, time::Duration};
+use std::{
+    collections::HashMap,
+    net::SocketAddr,
+    sync::{Arc, Mutex, Once},
+    time::Duration,
+};
 
 use backon::{ExponentialBuilder, Retryable};
-use reqwest::{Client, Method, Request, Response, StatusCode, header::HeaderMap};
+use reqwest::{Client, ClientBuilder, Method, Request, Response, StatusCode, header::HeaderMap};
+
+use crate::egress::{CheckedTarget, EgressError, EgressPolicy};
 
 /// Whether sending a request twice has the same effect as sending it once.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -80,6 +90,9 @@ pub enum HttpError {
     /// The request could not be built or sent (bad URL, body not replayable).
     #[error("the request could not be sent: {0}")]
     Request(String),
+    /// The deployment's egress rule forbids the target; nothing was sent.
+    #[error("Steward does not send requests there: {0}")]
+    Refused(#[from] EgressError),
 }
 
 /// The failure of one attempt, before the retry decision.
@@ -122,12 +135,18 @@ impl Attempt {
     }
 }
 
-/// An HTTP client with the vendor retry rules.
+/// An HTTP client with the vendor retry rules, sending only where the [`EgressPolicy`] allows.
 #[derive(Debug, Clone)]
 pub struct VendorHttp {
     client: Client,
     policy: RetryPolicy,
+    egress: EgressPolicy,
+    /// Clients whose host is pinned to the addresses checked for it.
+    pinned: Arc<Mutex<HashMap<PinnedHost, Client>>>,
 }
+
+/// A host name and the addresses a request to it may go to.
+type PinnedHost = (String, Vec<SocketAddr>);
 
 static TLS_PROVIDER: Once = Once::new();
 
@@ -145,16 +164,50 @@ impl VendorHttp {
     ///
     /// # Errors
     /// When the TLS stack cannot be initialised.
+    /// Requests go to public `https` targets only until [`VendorHttp::with_egress`] says more.
+    ///
+    /// # Errors
+    /// When the TLS stack cannot be initialised.
     pub fn new(policy: RetryPolicy) -> Result<Self, HttpError> {
         install_tls_provider();
-        let client = Client::builder()
-            .user_agent(concat!("Steward/", env!("CARGO_PKG_VERSION")))
-            .timeout(policy.request_timeout)
-            .connect_timeout(Duration::from_secs(10))
-            .redirect(reqwest::redirect::Policy::none())
+        let client = builder(&policy)
             .build()
             .map_err(|e| HttpError::Request(e.to_string()))?;
-        Ok(Self { client, policy })
+        Ok(Self {
+            client,
+            policy,
+            egress: EgressPolicy::public_only(),
+            pinned: Arc::default(),
+        })
+    }
+
+    /// The same client under the deployment's egress rule.
+    #[must_use]
+    pub fn with_egress(mut self, egress: EgressPolicy) -> Self {
+        self.egress = egress;
+        self
+    }
+
+    /// A client that sends to `target`'s checked addresses only.
+    fn client_for(&self, target: &CheckedTarget) -> Result<Client, HttpError> {
+        let Some(domain) = &target.domain else {
+            // An address in the URL is never resolved again.
+            return Ok(self.client.clone());
+        };
+        let key = (domain.clone(), target.addresses.clone());
+        let mut pinned = self
+            .pinned
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(client) = pinned.get(&key) {
+            return Ok(client.clone());
+        }
+        let client = builder(&self.policy)
+            .resolve_to_addrs(domain, &target.addresses)
+            .build()
+            .map_err(|e| HttpError::Request(e.to_string()))?;
+        pinned.insert(key, client.clone());
+        Ok(client)
     }
 
     /// The underlying client, to build requests with.
@@ -178,6 +231,8 @@ impl VendorHttp {
                 "the request body cannot be replayed".into(),
             ));
         }
+        let target = self.egress.check_url(request.url().clone()).await?;
+        let client = self.client_for(&target)?;
         let max_retry_after = self.policy.max_retry_after;
         let backoff = ExponentialBuilder::default()
             .with_min_delay(self.policy.min_delay)
@@ -188,7 +243,8 @@ impl VendorHttp {
         let url = request.url().clone();
         let attempt = || {
             let request = request.try_clone().expect("checked replayable above");
-            async move { self.attempt(request).await }
+            let client = &client;
+            async move { attempt(client, request).await }
         };
         attempt
             .retry(backoff)
@@ -209,25 +265,33 @@ impl VendorHttp {
             .await
             .map_err(|failure| failure.into_error(idempotency))
     }
+}
 
-    async fn attempt(&self, request: Request) -> Result<Response, Attempt> {
-        let response = match self.client.execute(request).await {
-            Ok(response) => response,
-            Err(e) if e.is_connect() => return Err(Attempt::NotSent(error_text(&e))),
-            Err(e) => return Err(Attempt::Lost(error_text(&e))),
-        };
-        let status = response.status();
-        if status == StatusCode::TOO_MANY_REQUESTS {
-            return Err(Attempt::Throttled(retry_after(response.headers())));
-        }
-        if status.is_server_error() {
-            return Err(Attempt::ServerError(
-                status,
-                retry_after(response.headers()),
-            ));
-        }
-        Ok(response)
+fn builder(policy: &RetryPolicy) -> ClientBuilder {
+    Client::builder()
+        .user_agent(concat!("Steward/", env!("CARGO_PKG_VERSION")))
+        .timeout(policy.request_timeout)
+        .connect_timeout(Duration::from_secs(10))
+        .redirect(reqwest::redirect::Policy::none())
+}
+
+async fn attempt(client: &Client, request: Request) -> Result<Response, Attempt> {
+    let response = match client.execute(request).await {
+        Ok(response) => response,
+        Err(e) if e.is_connect() => return Err(Attempt::NotSent(error_text(&e))),
+        Err(e) => return Err(Attempt::Lost(error_text(&e))),
+    };
+    let status = response.status();
+    if status == StatusCode::TOO_MANY_REQUESTS {
+        return Err(Attempt::Throttled(retry_after(response.headers())));
     }
+    if status.is_server_error() {
+        return Err(Attempt::ServerError(
+            status,
+            retry_after(response.headers()),
+        ));
+    }
+    Ok(response)
 }
 
 fn error_text(error: &reqwest::Error) -> String {

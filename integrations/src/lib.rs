@@ -22,6 +22,7 @@
 pub mod connectwise;
 pub mod contract;
 pub mod datto;
+pub mod egress;
 pub mod falcon;
 pub mod halopsa;
 pub mod http;

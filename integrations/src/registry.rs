@@ -19,6 +19,7 @@ use crate::{
         Verification,
     },
     datto::{self, DattoConnector, DattoSettings},
+    egress::EgressPolicy,
     falcon::{self, FalconConnector, FalconSettings},
     halopsa::{HaloConnector, HaloSettings},
     http::VendorHttp,
@@ -197,6 +198,37 @@ pub fn normalize_settings(
         Vendor::HaloPsa => halo_settings(settings),
         Vendor::ConnectWiseManage => connectwise_settings(settings),
     }
+}
+
+/// Every URL in an integration's settings — each `…_url` field, the addresses Steward sends the
+/// vendor credential to — by setting name.
+#[must_use]
+pub fn endpoints(settings: &serde_json::Value) -> Vec<(String, String)> {
+    settings
+        .as_object()
+        .into_iter()
+        .flatten()
+        .filter(|(name, _)| name.ends_with("_url"))
+        .filter_map(|(name, value)| Some((name.clone(), value.as_str()?.to_owned())))
+        .collect()
+}
+
+/// Checks every URL of (normalized) settings against the deployment's egress rule, resolving
+/// host names now; each request is checked again before it is sent.
+///
+/// # Errors
+/// A message naming the setting and why its URL is refused, for a 422 answer.
+pub async fn check_endpoints(
+    settings: &serde_json::Value,
+    egress: &EgressPolicy,
+) -> Result<(), String> {
+    for (name, url) in endpoints(settings) {
+        egress
+            .check_for_saving(&url)
+            .await
+            .map_err(|refused| format!("settings.{name}: {refused}"))?;
+    }
+    Ok(())
 }
 
 fn http_url(name: &str, url: &Url) -> Result<(), String> {

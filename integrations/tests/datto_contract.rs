@@ -53,7 +53,8 @@ impl Partner {
             max_delay: Duration::from_millis(50),
             ..RetryPolicy::default()
         })
-        .unwrap();
+        .unwrap()
+        .with_egress(support::loopback_egress());
         DattoConnector::new(
             http,
             &DattoSettings {

@@ -60,7 +60,8 @@ impl Customer {
             max_delay: Duration::from_millis(50),
             ..RetryPolicy::default()
         })
-        .unwrap();
+        .unwrap()
+        .with_egress(support::loopback_egress());
         FalconConnector::new(
             http,
             &FalconSettings {

@@ -316,7 +316,8 @@ async fn serve_graph(
             max_delay: Duration::from_millis(50),
             ..RetryPolicy::default()
         })
-        .unwrap(),
+        .unwrap()
+        .with_egress(support::loopback_egress()),
         &MicrosoftSettings {
             directory_id: credentials.directory_id.clone(),
             client_id: credentials.client_id.clone(),

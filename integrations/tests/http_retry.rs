@@ -57,6 +57,9 @@ fn http() -> VendorHttp {
         ..RetryPolicy::default()
     })
     .unwrap()
+    .with_egress(steward_integrations::egress::EgressPolicy::allowing([
+        "127.0.0.0/8".parse().unwrap(),
+    ]))
 }
 
 async fn send(
@@ -146,4 +149,55 @@ async fn an_unreachable_vendor_is_unavailable_even_for_non_idempotent_requests()
         .await
         .unwrap_err();
     assert!(matches!(error, HttpError::Unavailable(_)), "{error:?}");
+}
+
+/// A deployment that allow-lists nothing private sends nothing to a loopback vendor, by
+/// address or by a name that resolves there, and says why; only its exact allow-listed
+/// address and port are reachable.
+#[tokio::test]
+async fn requests_outside_the_egress_rule_are_never_sent() {
+    use steward_integrations::egress::{AllowedTarget, EgressPolicy};
+
+    let (url, count) = flaky(StatusCode::OK, 0, None).await;
+    let by_name = url.replace("127.0.0.1", "localhost");
+    for (egress, target) in [
+        (EgressPolicy::public_only(), url.as_str()),
+        (EgressPolicy::public_only(), by_name.as_str()),
+        (
+            EgressPolicy::allowing([AllowedTarget::address([127, 0, 0, 1].into(), Some(1))]),
+            url.as_str(),
+        ),
+    ] {
+        let http = http().with_egress(egress);
+        let request = http.client().get(target).build().unwrap();
+        let error = http
+            .send(request, Idempotency::Idempotent)
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(error, HttpError::Refused(_)),
+            "{target}: {error:?}"
+        );
+        assert!(
+            error.to_string().contains("not a public address"),
+            "{error}"
+        );
+    }
+    assert_eq!(
+        count.load(Ordering::SeqCst),
+        0,
+        "nothing reached the vendor"
+    );
+
+    let port = url::Url::parse(&url).unwrap().port().unwrap();
+    let http = http().with_egress(EgressPolicy::allowing([AllowedTarget::address(
+        [127, 0, 0, 1].into(),
+        Some(port),
+    )]));
+    for target in [&url, &by_name] {
+        let request = http.client().get(target.as_str()).build().unwrap();
+        let response = http.send(request, Idempotency::Idempotent).await.unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+    }
+    assert_eq!(count.load(Ordering::SeqCst), 2);
 }

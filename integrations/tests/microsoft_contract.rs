@@ -62,6 +62,7 @@ impl Fixture {
             ..RetryPolicy::default()
         })
         .unwrap()
+        .with_egress(support::loopback_egress())
     }
 
     fn defender(&self) -> DefenderConnector {
@@ -262,7 +263,8 @@ async fn endless_throttling_ends_as_a_throttled_error() {
         max_retries: 2,
         ..RetryPolicy::default()
     })
-    .unwrap();
+    .unwrap()
+    .with_egress(support::loopback_egress());
     let graph = GraphConnector::new(
         http,
         &fixture.settings("graph/"),

@@ -65,7 +65,8 @@ impl Instance {
             max_delay: Duration::from_millis(50),
             ..RetryPolicy::default()
         })
-        .unwrap();
+        .unwrap()
+        .with_egress(support::loopback_egress());
         NinjaOneConnector::new(
             http,
             &NinjaOneSettings {

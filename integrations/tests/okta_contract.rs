@@ -54,7 +54,8 @@ impl Org {
             max_delay: Duration::from_millis(50),
             ..RetryPolicy::default()
         })
-        .unwrap();
+        .unwrap()
+        .with_egress(support::loopback_egress());
         OktaConnector::new(
             http,
             &self.settings,
@@ -188,7 +189,8 @@ async fn endless_rate_limiting_ends_as_throttled() {
         max_delay: Duration::from_millis(20),
         ..RetryPolicy::default()
     })
-    .unwrap();
+    .unwrap()
+    .with_egress(support::loopback_egress());
     let connector = OktaConnector::new(
         http,
         &org.settings,

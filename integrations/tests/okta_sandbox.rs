@@ -30,6 +30,7 @@ impl Org {
         } = support::serve(Uuid::from_u128(0x0190_0000_0000_7000_8000_0000_0000_0002)).await;
         let client = VendorHttp::new(RetryPolicy::default())
             .unwrap()
+            .with_egress(support::loopback_egress())
             .client()
             .clone();
         Self {

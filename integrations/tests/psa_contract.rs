@@ -60,6 +60,7 @@ impl Psa {
             ..RetryPolicy::default()
         })
         .unwrap()
+        .with_egress(support::loopback_egress())
     }
 
     fn halo(&self, customer: &SandboxCredentials, secret: &str) -> HaloConnector {

@@ -69,7 +69,8 @@ impl Server {
             max_delay: Duration::from_millis(50),
             ..RetryPolicy::default()
         })
-        .unwrap();
+        .unwrap()
+        .with_egress(support::loopback_egress());
         TacticalConnector::new(
             http,
             &TacticalSettings {

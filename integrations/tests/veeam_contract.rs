@@ -62,7 +62,8 @@ impl Console {
             max_delay: Duration::from_millis(50),
             ..RetryPolicy::default()
         })
-        .unwrap();
+        .unwrap()
+        .with_egress(support::loopback_egress());
         VeeamConnector::new(
             http,
             &VeeamSettings {

@@ -38,6 +38,7 @@ mod m20261202_000003_create_entity_contexts;
 mod m20261203_000001_add_identity_groups;
 mod m20261203_000002_add_integration_sync_state;
 mod m20261203_000003_create_vendor_slots;
+mod m20261206_000001_drop_webhook_private_network_flag;
 
 /// Applies Steward's migrations in order.
 #[derive(Debug)]
@@ -72,6 +73,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261203_000001_add_identity_groups::Migration),
             Box::new(m20261203_000002_add_integration_sync_state::Migration),
             Box::new(m20261203_000003_create_vendor_slots::Migration),
+            Box::new(m20261206_000001_drop_webhook_private_network_flag::Migration),
         ]
     }
 

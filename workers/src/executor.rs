@@ -653,7 +653,9 @@ async fn connect(
             action.target.name, integration.name
         )));
     };
-    let http = VendorHttp::new(shared.vendor_retries.clone()).map_err(JobError::from)?;
+    let http = VendorHttp::new(shared.vendor_retries.clone())
+        .map_err(JobError::from)?
+        .with_egress(shared.egress.clone());
     match registry::connect(
         integration.vendor,
         &integration.settings,

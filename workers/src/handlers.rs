@@ -208,7 +208,9 @@ async fn pull_holding_slot(
     // A vendor asking to wait longer than this is retried later, not waited for in a worker.
     let mut policy = shared.vendor_retries.clone();
     policy.max_retry_after = policy.max_retry_after.min(SYNC_MAX_WAIT);
-    let http = VendorHttp::new(policy).map_err(JobError::from)?;
+    let http = VendorHttp::new(policy)
+        .map_err(JobError::from)?
+        .with_egress(shared.egress.clone());
     let pulled = match registry::connect(
         integration.vendor,
         &integration.settings,

@@ -50,6 +50,8 @@ pub struct Shared {
     pub mailer: Option<Arc<Mailer>>,
     /// Integrations waiting out a throttling or unavailable vendor.
     pub backoff: VendorBackoff,
+    /// Where requests to vendors and webhook receivers may go.
+    pub egress: steward_integrations::egress::EgressPolicy,
 }
 
 /// How the workers run.

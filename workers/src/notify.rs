@@ -330,7 +330,9 @@ async fn slack_of(
         return Ok(None);
     };
     let base = url::Url::parse(&connection.api_base_url).map_err(JobError::from)?;
-    let http = VendorHttp::new(shared.vendor_retries.clone()).map_err(JobError::from)?;
+    let http = VendorHttp::new(shared.vendor_retries.clone())
+        .map_err(JobError::from)?
+        .with_egress(shared.egress.clone());
     Ok(Some((SlackClient::new(http, &base, token), connection)))
 }
 

@@ -146,7 +146,9 @@ async fn reconcile(
     let Some(Some(((integration, credential), incidents))) = read else {
         return Ok(Ok(()));
     };
-    let http = VendorHttp::new(shared.vendor_retries.clone()).map_err(JobError::from)?;
+    let http = VendorHttp::new(shared.vendor_retries.clone())
+        .map_err(JobError::from)?
+        .with_egress(shared.egress.clone());
     let connector = match registry::connect(
         integration.vendor,
         &integration.settings,

@@ -4,7 +4,7 @@
 //! request (DNS rebinding) reaches nothing. A failed attempt is rescheduled by the storage
 //! layer; the scheduler hands it out again when it is due.
 
-use std::{net::SocketAddr, time::Duration};
+use std::time::Duration;
 
 use steward_core::storage::{
     Deployment,
@@ -80,41 +80,24 @@ async fn attempt(shared: &Shared, outgoing: &Outgoing) -> Attempt {
     ) else {
         return failed("the signing secret is unusable".to_owned());
     };
-    let url = &outgoing.url;
-    let (Some(host), Some(port)) = (url.host_str(), url.port_or_known_default()) else {
-        return failed("the URL has no host".to_owned());
+    let target = match shared.egress.check_url(outgoing.url.clone()).await {
+        Ok(target) => target,
+        Err(refused) => return failed(refused.to_string()),
     };
-    let host = host.trim_start_matches('[').trim_end_matches(']');
-    let addresses: Vec<SocketAddr> = match tokio::net::lookup_host((host, port)).await {
-        Ok(found) => found.collect(),
-        Err(error) => return failed(format!("{host} does not resolve: {error}")),
-    };
-    if addresses.is_empty() {
-        return failed(format!("{host} has no address"));
-    }
-    if !outgoing.allow_private_network
-        && let Some(private) = addresses
-            .iter()
-            .find(|a| !outbound_webhooks::is_public(a.ip()))
-    {
-        return failed(format!(
-            "{host} resolves to {}, which is not a public address",
-            private.ip()
-        ));
-    }
     install_tls_provider();
-    let client = match reqwest::Client::builder()
+    let mut client = reqwest::Client::builder()
         .user_agent(concat!("Steward-Webhooks/", env!("CARGO_PKG_VERSION")))
         .timeout(TIMEOUT)
-        .redirect(reqwest::redirect::Policy::none())
-        .resolve_to_addrs(host, &addresses)
-        .build()
-    {
+        .redirect(reqwest::redirect::Policy::none());
+    if let Some(domain) = &target.domain {
+        client = client.resolve_to_addrs(domain, &target.addresses);
+    }
+    let client = match client.build() {
         Ok(client) => client,
         Err(error) => return failed(error.to_string()),
     };
     let sent = client
-        .post(url.clone())
+        .post(target.url)
         .header(reqwest::header::CONTENT_TYPE, "application/json")
         .header("webhook-id", &outgoing.delivery.id)
         .header("webhook-timestamp", timestamp.to_string())

@@ -268,9 +268,18 @@ impl Caller {
     /// # Errors
     /// [`Forbidden`] unless the caller may manage both tenants and users.
     pub fn admin<'a>(&self, ctx: &'a WriteContext<'a>) -> Result<MspAdmin<'a>, Forbidden> {
-        self.require(Permission::ManageTenants)?;
-        self.require(Permission::ManageUsers)?;
+        self.require_admin()?;
         Ok(MspAdmin::new(ctx, self.msp_id()))
+    }
+
+    /// Whether the caller is an MSP admin, for work that must be refused before it starts
+    /// (checking an uploaded policy costs CPU before any write).
+    ///
+    /// # Errors
+    /// [`Forbidden`] unless the caller may manage both tenants and users.
+    pub fn require_admin(&self) -> Result<(), Forbidden> {
+        self.require(Permission::ManageTenants)?;
+        self.require(Permission::ManageUsers)
     }
 }
 

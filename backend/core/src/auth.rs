@@ -143,7 +143,12 @@ pub async fn password_sign_in(
     password: &str,
     client: &ClientInfo,
 ) -> Result<NewSession, SignInError> {
-    let email = crate::storage::normalize_email(email);
+    // Whatever was typed is counted against the throttle and recorded; control characters
+    // (which PostgreSQL cannot store) are made harmless first, and no stored email has them.
+    let email: String = steward_domain::text::neutralize(&crate::storage::normalize_email(email))
+        .chars()
+        .take(steward_domain::text::MAX_EMAIL)
+        .collect();
     let now = clock.now();
     check_throttle(storage.conn(), config, &email, &client.ip_address, now).await?;
 

@@ -110,8 +110,36 @@ fn demo_actor() -> AuditActor {
     }
 }
 
-/// Connects a demo tenant to a vendor where it has no integration of that name yet; returns
-/// whether it created one.
+/// What [`connect_integration`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Connected {
+    /// The tenant had no integration of that name: it has one now.
+    Created,
+    /// It had one pointed at the sandbox on another address (the demo ran on another port
+    /// before): its settings now point at this one.
+    Repointed,
+    /// It had one as wanted, or one that someone pointed elsewhere, which is left alone.
+    Unchanged,
+}
+
+/// Whether every URL in an integration's settings is a sandbox path (`…/sandbox/…`).
+fn points_at_sandbox(settings: &serde_json::Value) -> bool {
+    let urls: Vec<&str> = settings
+        .as_object()
+        .into_iter()
+        .flatten()
+        .filter(|(name, _)| name.ends_with("_url"))
+        .filter_map(|(_, value)| value.as_str())
+        .collect();
+    !urls.is_empty()
+        && urls
+            .iter()
+            .all(|url| url::Url::parse(url).is_ok_and(|url| url.path().starts_with("/sandbox/")))
+}
+
+/// Connects a demo tenant to a vendor where it has no integration of that name yet, and points
+/// an existing one that still talks to the sandbox at the sandbox's current address — so the
+/// demo keeps working when it is started on another port.
 ///
 /// # Errors
 /// When the database cannot be written.
@@ -122,22 +150,41 @@ pub async fn connect_integration(
     secrets: &SecretBox,
     tenant: &Tenant,
     new: NewIntegration,
-) -> Result<bool, DemoError> {
+) -> Result<Connected, DemoError> {
     let txn = storage.begin().await?;
     let deployment = Deployment::new(&txn);
     let ctx = deployment.write_context(clock, keys, demo_actor());
     let existing = crate::storage::IntegrationDirectory::new(&txn, tenant.msp_id, tenant.id)
         .list()
         .await?;
-    if existing.iter().any(|i| i.name == new.name) {
-        return Ok(false);
-    }
-    ctx.operate_msp(tenant.msp_id)
-        .integrations(tenant.id, secrets)
-        .create(new)
-        .await?;
+    let admin = ctx.operate_msp(tenant.msp_id);
+    let integrations = admin.integrations(tenant.id, secrets);
+    let connected = match existing.iter().find(|i| i.name == new.name) {
+        None => {
+            integrations.create(new).await?;
+            Connected::Created
+        }
+        Some(current)
+            if current.vendor == new.vendor
+                && current.settings != new.settings
+                && points_at_sandbox(&current.settings) =>
+        {
+            integrations
+                .update(
+                    current.id,
+                    crate::storage::IntegrationChanges {
+                        settings: Some(new.settings),
+                        ..Default::default()
+                    },
+                )
+                .await?;
+            Connected::Repointed
+        }
+        Some(_) => return Ok(Connected::Unchanged),
+    };
+    drop(ctx);
     txn.commit().await.map_err(StorageError::from)?;
-    Ok(true)
+    Ok(connected)
 }
 
 /// The demo technician, linked to a Slack user of the sandbox's workspace.
@@ -146,7 +193,10 @@ pub const DEMO_TECHNICIAN_EMAIL: &str = "tech@harbor-it.example";
 /// The demo's first customer's approver.
 pub const DEMO_CUSTOMER_APPROVER_EMAIL: &str = "approver@acme-dental.example";
 
-/// Connects the demo MSP to Slack where it is not connected yet; returns whether it connected.
+/// Connects the demo MSP to the sandbox's Slack workspace where it is not connected yet, and
+/// updates a connection to it whose address or credentials changed (another port; a data
+/// directory from before the workspace's credentials were kept per data directory). A
+/// connection someone pointed elsewhere is left alone.
 ///
 /// # Errors
 /// When the database cannot be written or the connection is refused.
@@ -157,19 +207,31 @@ pub async fn connect_slack(
     secrets: &SecretBox,
     msp_id: steward_domain::MspId,
     new: crate::storage::slack::NewSlackConnection,
-) -> Result<bool, DemoError> {
-    if crate::storage::slack::connection(storage.conn(), msp_id)
-        .await?
-        .is_some()
-    {
-        return Ok(false);
-    }
+) -> Result<Connected, DemoError> {
+    use secrecy::ExposeSecret;
+    let current = crate::storage::slack::credentials(storage.conn(), secrets, msp_id).await;
+    let connected = match current {
+        Ok(None) => Connected::Created,
+        Ok(Some((connection, bot_token, signing_secret))) => {
+            let sandbox = url::Url::parse(&connection.api_base_url)
+                .is_ok_and(|url| url.path().starts_with("/sandbox/"));
+            let same = connection.api_base_url == new.api_base_url.as_str()
+                && bot_token.expose_secret() == new.bot_token.expose_secret()
+                && signing_secret.expose_secret() == new.signing_secret.expose_secret();
+            if same || !sandbox {
+                return Ok(Connected::Unchanged);
+            }
+            Connected::Repointed
+        }
+        // Sealed under another key: connect again with what works now.
+        Err(_) => Connected::Repointed,
+    };
     let txn = storage.begin().await?;
     let deployment = Deployment::new(&txn);
     let ctx = deployment.write_context(clock, keys, demo_actor());
     ctx.operate_msp(msp_id).connect_slack(secrets, new).await?;
     txn.commit().await.map_err(StorageError::from)?;
-    Ok(true)
+    Ok(connected)
 }
 
 /// Creates the demo MSP, its tenants and users where missing, in one transaction; every

@@ -58,7 +58,10 @@ pub enum RequestError {
     UnknownTarget { action: ActionType, id: uuid::Uuid },
     #[error("no incident {0} in this tenant")]
     UnknownIncident(IncidentId),
-    #[error("give a reason of 1 to {MAX_REASON_CHARS} characters")]
+    #[error(
+        "give a reason of 1 to {MAX_REASON_CHARS} characters, without control or bidirectional \
+         control characters"
+    )]
     Reason,
     #[error("invalid parameters: {0}")]
     Parameters(String),
@@ -216,10 +219,10 @@ fn validate(request: &ActionRequest) -> Result<(), RequestError> {
         .kind
         .check_parameters(&request.parameters)
         .map_err(RequestError::Parameters)?;
-    let reason = request.reason.trim();
-    if reason.is_empty() || reason.chars().count() > MAX_REASON_CHARS {
-        return Err(RequestError::Reason);
-    }
+    steward_domain::text::free_text(&request.reason, MAX_REASON_CHARS)
+        .ok()
+        .filter(|reason| !reason.is_empty())
+        .ok_or(RequestError::Reason)?;
     if let Some(key) = &request.idempotency_key
         && (key.is_empty()
             || key.len() > MAX_IDEMPOTENCY_KEY_CHARS

@@ -16,7 +16,7 @@ use steward_domain::{
 };
 use steward_testkit::{TestDatabase, World};
 
-const EXPECTED_MIGRATIONS: [&str; 25] = [
+const EXPECTED_MIGRATIONS: [&str; 26] = [
     "m20261123_000001_create_tenancy",
     "m20261123_000002_create_audit_entries",
     "m20261123_000003_protect_audit_chain",
@@ -42,6 +42,7 @@ const EXPECTED_MIGRATIONS: [&str; 25] = [
     "m20261203_000001_add_identity_groups",
     "m20261203_000002_add_integration_sync_state",
     "m20261203_000003_create_vendor_slots",
+    "m20261206_000001_drop_webhook_private_network_flag",
 ];
 
 const TABLES: [&str; 33] = [
@@ -384,4 +385,91 @@ async fn demo_seeding_is_idempotent() {
     assert_eq!(count_rows(&world.storage, "msps").await.unwrap(), 1);
     assert_eq!(count_rows(&world.storage, "tenants").await.unwrap(), 3);
     assert_eq!(count_rows(&world.storage, "users").await.unwrap(), 7);
+}
+
+/// A vendor's names with control characters (NUL, which PostgreSQL cannot store) and
+/// bidirectional controls (which would make a name read as another to an approver) are stored
+/// with those characters made visible and harmless.
+#[tokio::test]
+async fn vendor_names_with_control_characters_are_stored_neutralized() {
+    use sea_orm::EntityTrait;
+    use steward_core::{secrets::SecretBox, storage::NewIntegration};
+    use steward_domain::observations::{
+        ObservedDevice, ObservedIdentity, ObservedInventory, Vendor,
+    };
+
+    let db = TestDatabase::migrated().await;
+    let world = World::new(&db).await;
+    let msp = world.msp("harbor").await;
+    let tenant = world.tenant(msp.id, "acme").await;
+    let secrets = SecretBox::from_key(&[7; 32]);
+    let integration = world
+        .integration(
+            &tenant,
+            &secrets,
+            NewIntegration {
+                vendor: Vendor::MicrosoftDefender,
+                name: "Defender".into(),
+                settings: serde_json::json!({"directory_id": "d", "client_id": "c"}),
+                secret: "s".to_owned().into(),
+            },
+        )
+        .await;
+    let txn = world.storage.begin().await.unwrap();
+    let deployment = Deployment::new(&txn);
+    let ctx = deployment.write_context(&world.clock, &world.keys, World::actor());
+    ctx.operate_msp(msp.id)
+        .inventory(tenant.id)
+        .record_sync(
+            integration.id,
+            &ObservedInventory {
+                devices: vec![ObservedDevice {
+                    external_id: "machine-1".into(),
+                    hostname: "acme\u{0}lt\u{202E}fdp.exe".into(),
+                    os_platform: Some("Windows\u{0}".into()),
+                    health: None,
+                    last_seen: None,
+                    last_ip: None,
+                    entra_device_id: None,
+                    tags: vec!["ok".into(), "t\u{0}ag".into()],
+                    vendor_value: None,
+                    serial_number: None,
+                    mac_addresses: Vec::new(),
+                    patches: None,
+                    backup: None,
+                }],
+                identities: vec![ObservedIdentity {
+                    external_id: "person-1".into(),
+                    user_principal_name: "eve@acme.example".into(),
+                    display_name: Some("Eve \u{2066}Admin\u{1b}[0m".into()),
+                    department: None,
+                    job_title: None,
+                    enabled: Some(true),
+                    admin_roles: vec![],
+                    mfa_registered: None,
+                    groups: vec![],
+                }],
+            },
+            &[],
+            Some(&serde_json::json!({"delta": "x\u{0}y"})),
+        )
+        .await
+        .expect("a vendor's odd text does not fail the synchronization");
+    drop(ctx);
+    txn.commit().await.unwrap();
+
+    let devices = steward_core::storage::entities::device::Entity::find()
+        .all(world.storage.conn())
+        .await
+        .unwrap();
+    assert_eq!(devices.len(), 1);
+    assert_eq!(devices[0].hostname, "acme\u{FFFD}lt\u{FFFD}fdp.exe");
+    let identities = steward_core::storage::entities::identity::Entity::find()
+        .all(world.storage.conn())
+        .await
+        .unwrap();
+    assert_eq!(
+        identities[0].display_name.as_deref(),
+        Some("Eve \u{FFFD}Admin\u{FFFD}[0m")
+    );
 }

@@ -21,6 +21,7 @@ pub mod reports;
 pub mod risk;
 pub mod slug;
 pub mod tenancy;
+pub mod text;
 pub mod webhooks;
 
 pub use ids::{

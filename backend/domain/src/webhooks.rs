@@ -70,16 +70,13 @@ impl WebhookEvent {
 pub struct WebhookSubscription {
     pub id: uuid::Uuid,
     pub msp_id: MspId,
-    /// Where events are posted: `https`, outside private networks unless
-    /// `allow_private_network`.
+    /// Where events are posted: `https` on the public internet, or a private address on the
+    /// deployment's egress allow-list.
     pub url: String,
     pub description: String,
     pub events: Vec<WebhookEvent>,
     /// Only this tenant's events; every tenant's when `None`.
     pub tenant_id: Option<TenantId>,
-    /// The MSP admin allowed a target on a private network (or plain `http`), such as a
-    /// ticketing bridge inside the MSP's own network.
-    pub allow_private_network: bool,
     /// Paused subscriptions get no new deliveries.
     pub enabled: bool,
     pub created_at: DateTime<Utc>,

@@ -22,6 +22,7 @@ use steward_core::{
     audit::AuditConfig, auth::AuthConfig, policy::PolicyConfig, secrets::SecretsConfig,
     settings::InvalidSetting, storage::DatabaseConfig,
 };
+use steward_integrations::egress::{AllowedTarget, EgressPolicy};
 use url::Url;
 
 /// The prefix of every configuration environment variable.
@@ -49,6 +50,7 @@ pub struct Config {
     pub policy: PolicyConfig,
     pub secrets: SecretsConfig,
     pub sandbox: SandboxConfig,
+    pub egress: EgressConfig,
     pub worker: WorkerConfig,
     pub guardrails: GuardrailsConfig,
     pub approvals: ApprovalsConfig,
@@ -372,6 +374,7 @@ impl Default for Config {
             policy: PolicyConfig::default(),
             secrets: SecretsConfig::default(),
             sandbox: SandboxConfig::default(),
+            egress: EgressConfig::default(),
             worker: WorkerConfig::default(),
             guardrails: GuardrailsConfig::default(),
             approvals: ApprovalsConfig::default(),
@@ -381,7 +384,56 @@ impl Default for Config {
     }
 }
 
+/// The `[egress]` section: private destinations the deployment's operator lets Steward call.
+///
+/// Vendor integrations and outbound webhooks otherwise reach public `https` addresses only
+/// (see `steward_integrations::egress`); an MSP admin cannot widen that, only the operator can,
+/// here. The sandbox's own listener is added when `[sandbox] enabled`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct EgressConfig {
+    /// Addresses (`10.0.0.5`), networks (`10.0.0.0/8`) or addresses with a port
+    /// (`10.0.0.5:8443`) that may be called although they are private, loopback or link-local,
+    /// over https or plain http.
+    pub allow: Vec<String>,
+}
+
+impl EgressConfig {
+    fn validate(&self) -> Vec<InvalidSetting> {
+        self.allow
+            .iter()
+            .filter_map(|entry| entry.parse::<AllowedTarget>().err())
+            .map(|problem| InvalidSetting::new("egress.allow", problem))
+            .collect()
+    }
+}
+
 impl Config {
+    /// Where the sandbox is reached from inside this deployment: the listener, on loopback
+    /// when it listens on every interface. Integrations pointed at the sandbox use it, not the
+    /// public URL, because the sandbox is served by this very process.
+    #[must_use]
+    pub fn sandbox_base(&self) -> String {
+        format!("http://{}", loopback_form(self.http.listen))
+    }
+
+    /// The deployment's egress rule: `[egress] allow`, and the sandbox's listener when the
+    /// sandbox is enabled.
+    #[must_use]
+    pub fn egress(&self) -> EgressPolicy {
+        let mut allow: Vec<AllowedTarget> = self
+            .egress
+            .allow
+            .iter()
+            .filter_map(|entry| entry.parse().ok())
+            .collect();
+        if self.sandbox.enabled {
+            let listener = loopback_form(self.http.listen);
+            allow.push(AllowedTarget::address(listener.ip(), Some(listener.port())));
+        }
+        EgressPolicy::allowing(allow)
+    }
+
     /// The base URL people reach Steward at, without a trailing slash.
     #[must_use]
     pub fn public_base(&self) -> String {
@@ -444,6 +496,20 @@ impl OidcConfig {
             )],
             _ => Vec::new(),
         }
+    }
+}
+
+/// The address this process is reached at from itself: a listener on every interface
+/// (`0.0.0.0`, `::`) is reached on loopback.
+fn loopback_form(listen: SocketAddr) -> SocketAddr {
+    match listen.ip() {
+        std::net::IpAddr::V4(ip) if ip.is_unspecified() => {
+            SocketAddr::from(([127, 0, 0, 1], listen.port()))
+        }
+        std::net::IpAddr::V6(ip) if ip.is_unspecified() => {
+            SocketAddr::new(std::net::Ipv6Addr::LOCALHOST.into(), listen.port())
+        }
+        _ => listen,
     }
 }
 
@@ -613,6 +679,7 @@ impl Config {
             .chain(config.oidc.validate())
             .chain(config.policy.validate())
             .chain(config.secrets.validate())
+            .chain(config.egress.validate())
             .chain(config.worker.validate())
             .chain(config.guardrails.validate())
             .chain(config.approvals.validate())
@@ -654,7 +721,7 @@ impl Config {
 /// Maps the part of a variable's name after `STEWARD_` to a configuration key, or `None` when
 /// it names none.
 fn config_key_of_variable(name: &UncasedStr) -> Option<Uncased<'_>> {
-    const TOP_LEVEL: [&str; 15] = [
+    const TOP_LEVEL: [&str; 16] = [
         "data_dir",
         "public_url",
         "http",
@@ -665,6 +732,7 @@ fn config_key_of_variable(name: &UncasedStr) -> Option<Uncased<'_>> {
         "policy",
         "secrets",
         "sandbox",
+        "egress",
         "worker",
         "guardrails",
         "approvals",

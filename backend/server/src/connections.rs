@@ -104,7 +104,7 @@ pub async fn sync(
             integration.vendor,
             &integration.settings,
             credential,
-            VendorHttp::new(interactive_retries())?,
+            VendorHttp::new(interactive_retries())?.with_egress(state.egress.clone()),
             Arc::clone(&state.clock),
         );
         (connector, since, sync_state)
@@ -188,7 +188,7 @@ pub async fn test(
         txn.rollback().await?;
         opened
     };
-    let http = VendorHttp::new(interactive_retries())?;
+    let http = VendorHttp::new(interactive_retries())?.with_egress(state.egress.clone());
     let outcome = match registry::connect(
         integration.vendor,
         &integration.settings,

@@ -6,6 +6,7 @@ use steward_core::{Clock, Storage, storage::Deployment};
 use steward_domain::TenantId;
 use steward_integrations::sandbox::{
     EnvironmentStore, Sandbox, SandboxError, SandboxSettings, StoreFuture,
+    slack::SlackWorkspaceSecrets,
 };
 use uuid::Uuid;
 
@@ -64,4 +65,35 @@ pub async fn open_with(
         clock: Arc::clone(&clock),
     });
     Sandbox::open(store, clock, settings).await
+}
+
+/// The simulated Slack workspace's credentials of this data directory: generated once into
+/// `sandbox-slack.key` (owner-only), so a demo's Slack connection survives restarts and no two
+/// demos share a signing secret.
+///
+/// # Errors
+/// When the key file cannot be read or written.
+pub fn slack_secrets(config: &crate::config::Config) -> anyhow::Result<SlackWorkspaceSecrets> {
+    let key = steward_core::keyfile::load_or_generate(
+        &config.data_dir.join("sandbox-slack.key"),
+        "sandbox Slack workspace key",
+    )?;
+    Ok(SlackWorkspaceSecrets::from_key(&key))
+}
+
+/// Opens the sandbox of a deployment: its environments in the database, its Slack workspace's
+/// credentials from the data directory.
+///
+/// # Errors
+/// When the stored environments or the key file cannot be read.
+pub async fn open_for(
+    config: &crate::config::Config,
+    storage: Storage,
+    clock: Arc<dyn Clock>,
+) -> anyhow::Result<Sandbox> {
+    let settings = SandboxSettings {
+        slack: slack_secrets(config)?,
+        ..SandboxSettings::default()
+    };
+    Ok(open_with(storage, clock, settings).await?)
 }

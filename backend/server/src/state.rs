@@ -6,7 +6,7 @@ use axum::extract::FromRef;
 use steward_core::{
     Clock, Storage, audit::AuditKeys, auth::AuthConfig, policy::Policies, secrets::SecretBox,
 };
-use steward_integrations::sandbox::Sandbox;
+use steward_integrations::{egress::EgressPolicy, sandbox::Sandbox};
 
 use crate::{http::metrics::Metrics, web::oidc::Oidc};
 
@@ -25,6 +25,8 @@ pub struct AppState {
     pub sandbox: Option<Sandbox>,
     /// The authority policies, for what-if questions (the workers hold their own).
     pub policies: Policies,
+    /// Where requests to vendors and webhook receivers may go.
+    pub egress: EgressPolicy,
 }
 
 /// How the web UI signs people in.

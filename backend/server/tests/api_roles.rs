@@ -381,11 +381,10 @@ async fn seed_subscription(world: &World, tenant: &Tenant) -> uuid::Uuid {
         .operate_msp(tenant.msp_id)
         .webhooks(&secrets)
         .create(NewSubscription {
-            url: "https://hooks.example.com/steward".to_owned(),
+            url: "https://hooks.example.com/steward".parse().unwrap(),
             description: String::new(),
             events: vec![WebhookEvent::IncidentCreated],
             tenant_id: None,
-            allow_private_network: false,
         })
         .await
         .unwrap();

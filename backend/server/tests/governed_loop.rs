@@ -14,7 +14,9 @@ use steward_testkit::{TestDatabase, World};
 use steward_workers::WorkerSettings;
 use support::{
     Browser,
-    governed::{PASSWORD, broken_policy_dir, fast_settings, item, start, start_with},
+    governed::{
+        PASSWORD, broken_policy_dir, fast_settings, item, start, start_allowing, start_with,
+    },
 };
 
 #[tokio::test]
@@ -1936,7 +1938,8 @@ async fn the_msp_sets_business_context_that_risk_the_policy_and_the_graph_use() 
 #[tokio::test]
 async fn a_vendor_down_or_throttling_does_not_stall_the_others() {
     let db = TestDatabase::migrated().await;
-    let l = start(&db, None).await;
+    // The dead NinjaOne instance is on the deployment's allow-list: it is reached, and fails.
+    let l = start_allowing(&db, None, &["127.0.0.1:9".parse().unwrap()]).await;
     // Okta throttles every request it gets; the NinjaOne instance answers nothing at all.
     l.connect_okta().await;
     l.app

@@ -24,7 +24,7 @@ use serde_json::{Value, json};
 use steward_core::{Clock, storage::entities::webhook_subscription};
 use steward_integrations::standard_webhooks::{self, SignedHeaders};
 use steward_testkit::TestDatabase;
-use support::governed::{Loop, broken_policy_dir, start};
+use support::governed::{Loop, broken_policy_dir, start, start_allowing};
 
 /// One message as the receiver got it.
 #[derive(Debug, Clone)]
@@ -193,22 +193,26 @@ fn verified(secret: &str, message: &Received, now: chrono::DateTime<chrono::Utc>
 #[tokio::test]
 async fn subscribed_events_arrive_signed_and_failures_are_retried_then_sent_again_by_hand() {
     let db = TestDatabase::migrated().await;
-    let l = start(&db, None).await;
     let (receiver, address) = Receiver::start().await;
+    // The operator allow-listed the receiver's address; nothing else private is reachable.
+    let l = start_allowing(&db, None, &[address]).await;
     let url = format!("http://{address}/ops");
 
-    // A loopback target is refused unless the MSP admin allows the private network.
-    let (status, refused) =
-        subscribe(&l, &json!({"url": url, "events": ["incident.created"]})).await;
-    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{refused}");
-    assert_eq!(refused["error"]["code"], "invalid-webhook-target");
+    // A private target off the deployment's allow-list is refused; the MSP admin cannot widen
+    // the list.
+    for body in [
+        json!({"url": "http://10.0.0.9/ops", "events": ["incident.created"]}),
+        json!({"url": "http://10.0.0.9/ops", "events": ["incident.created"], "allow_private_network": true}),
+    ] {
+        let (status, refused) = subscribe(&l, &body).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{refused}");
+    }
     let (status, created) = subscribe(
         &l,
         &json!({
             "url": url,
             "description": "the MSP's operations bridge",
             "events": ["incident.created", "incident.resolved", "action.proposed", "action.executed", "action.rolled_back", "approval.requested"],
-            "allow_private_network": true,
         }),
     )
     .await;
@@ -357,14 +361,13 @@ async fn subscribed_events_arrive_signed_and_failures_are_retried_then_sent_agai
 async fn a_policy_that_fails_is_announced_to_subscribers() {
     let db = TestDatabase::migrated().await;
     let broken = broken_policy_dir();
-    let l = start(&db, Some(broken.path())).await;
     let (receiver, address) = Receiver::start().await;
+    let l = start_allowing(&db, Some(broken.path()), &[address]).await;
     let (status, created) = subscribe(
         &l,
         &json!({
             "url": format!("http://{address}/oncall"),
             "events": ["policy.failed"],
-            "allow_private_network": true,
         }),
     )
     .await;
@@ -403,8 +406,10 @@ async fn a_policy_that_fails_is_announced_to_subscribers() {
 #[tokio::test]
 async fn exhausted_retries_end_failed_and_a_name_turned_private_is_not_reached() {
     let db = TestDatabase::migrated().await;
-    let l = start(&db, None).await;
     let (receiver, address) = Receiver::start().await;
+    // A second receiver the operator never allow-listed: a name rebound to it reaches nothing.
+    let (elsewhere, elsewhere_address) = Receiver::start().await;
+    let l = start_allowing(&db, None, &[address]).await;
     receiver.answer("down", &[500; 20]);
     let (status, down) = subscribe(
         &l,
@@ -412,7 +417,6 @@ async fn exhausted_retries_end_failed_and_a_name_turned_private_is_not_reached()
             "url": format!("http://{address}/down"),
             "events": ["incident.created"],
             "tenant_id": l.tenant.id,
-            "allow_private_network": true,
         }),
     )
     .await;
@@ -432,7 +436,10 @@ async fn exhausted_retries_end_failed_and_a_name_turned_private_is_not_reached()
         .unwrap()
         .unwrap();
     let mut active = row.into_active_model();
-    active.url = Set(format!("https://localhost:{}/rebound", address.port()));
+    active.url = Set(format!(
+        "https://localhost:{}/rebound",
+        elsewhere_address.port()
+    ));
     active.update(l.world.storage.conn()).await.unwrap();
 
     l.run_scenario("malware-laptop").await;
@@ -469,7 +476,7 @@ async fn exhausted_retries_end_failed_and_a_name_turned_private_is_not_reached()
         "{rebound_delivery:#}"
     );
     assert!(rebound_delivery["last_status"].is_null());
-    assert!(receiver.received("rebound").is_empty());
+    assert!(elsewhere.received("rebound").is_empty());
     l.stop().await;
 }
 

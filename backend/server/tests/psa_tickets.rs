@@ -31,7 +31,9 @@ enum Psa {
 /// The PSA as the MSP's technician works it: the vendor's API with the customer's credentials.
 async fn technician_at(l: &Loop, psa: Psa) -> AnyConnector {
     let credentials = l.credentials().await;
-    let http = VendorHttp::new(RetryPolicy::default()).unwrap();
+    let http = VendorHttp::new(RetryPolicy::default())
+        .unwrap()
+        .with_egress(support::loopback_egress());
     match psa {
         Psa::Halo => AnyConnector::Halo(
             HaloConnector::new(

@@ -8,9 +8,7 @@ mod support;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use steward_integrations::{
-    sandbox::slack::{
-        BOT_TOKEN, CHANNEL, CUSTOMER_CHANNEL, SIGNING_SECRET, SignedInteraction, SlackMessage,
-    },
+    sandbox::slack::{CHANNEL, CUSTOMER_CHANNEL, SignedInteraction, SlackMessage},
     slack::signature,
 };
 use steward_testkit::TestDatabase;
@@ -103,10 +101,16 @@ async fn slack_settings_are_checked_and_only_admins_connect() {
     assert_eq!(shown["connected"], true);
     assert_eq!(shown["connection"]["channel"], CHANNEL);
     assert!(
-        !shown.to_string().contains(BOT_TOKEN),
+        !shown
+            .to_string()
+            .contains(&l.sandbox().slack_secrets().bot_token),
         "secrets are never shown"
     );
-    assert!(!shown.to_string().contains(SIGNING_SECRET));
+    assert!(
+        !shown
+            .to_string()
+            .contains(&l.sandbox().slack_secrets().signing_secret)
+    );
     let (status, _) = l
         .call(Method::GET, "/api/v1/msp/slack", &l.owner, None)
         .await;
@@ -155,7 +159,11 @@ async fn a_technician_approves_in_slack_and_the_message_shows_the_outcome() {
         .await
         .unwrap();
     stale.timestamp = (stale.timestamp.parse::<i64>().unwrap() - 6 * 60).to_string();
-    stale.signature = signature::sign(SIGNING_SECRET, &stale.timestamp, stale.body.as_bytes());
+    stale.signature = signature::sign(
+        &sandbox.slack_secrets().signing_secret,
+        &stale.timestamp,
+        stale.body.as_bytes(),
+    );
     let (status, answer) = l.deliver(&stale).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED, "{answer}");
     assert!(

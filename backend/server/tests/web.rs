@@ -894,3 +894,67 @@ async fn admins_connect_test_and_remove_integrations_and_stage_scenarios_through
     owner.sign_in("owner@acme.example", PASSWORD).await;
     assert_eq!(owner.get(&page_path).await.status, StatusCode::FORBIDDEN);
 }
+
+#[tokio::test]
+async fn control_characters_in_forms_are_refused_before_and_after_sign_in() {
+    let f = fixture().await;
+    let browser = Browser::new(&f.app);
+    // The sign-in form, before anyone is signed in: a 422, never a database error.
+    let csrf = csrf(&browser.get("/login").await.body);
+    let refused = browser
+        .post(
+            "/login",
+            &[
+                ("csrf_token", csrf.as_str()),
+                ("email", "admin@harbor.example\u{0}"),
+                ("password", PASSWORD),
+            ],
+        )
+        .await;
+    assert_eq!(
+        refused.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{}",
+        refused.body
+    );
+
+    browser.sign_in("admin@harbor.example", PASSWORD).await;
+    let tenant_path = format!("/tenants/{}", f.acme.id);
+    let entries = audit_entry_count(&f.world.storage).await;
+    for name in ["Acme\u{0}Dental", "Acme\u{7}Dental"] {
+        let refused = browser
+            .submit(
+                &tenant_path,
+                &format!("{tenant_path}/rename"),
+                &[("name", name)],
+            )
+            .await;
+        assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY, "{name:?}");
+        assert!(
+            refused.body.contains("control character"),
+            "{}",
+            refused.body
+        );
+    }
+    // A name that reorders what follows it is refused as a name.
+    let refused = browser
+        .submit(
+            &tenant_path,
+            &format!("{tenant_path}/rename"),
+            &[("name", "Acme \u{202E}latneD")],
+        )
+        .await;
+    assert_eq!(
+        refused.location,
+        Some(format!("{tenant_path}?error=invalid-name"))
+    );
+    assert_eq!(audit_entry_count(&f.world.storage).await, entries);
+    let (_, tenant) = f
+        .app
+        .get_as(
+            &format!("/api/v1/tenants/{}", f.acme.id),
+            &f.world.token(&f.admin, None).await,
+        )
+        .await;
+    assert_eq!(tenant["name"], f.acme.name, "the name did not change");
+}

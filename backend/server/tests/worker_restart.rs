@@ -31,11 +31,13 @@ impl Drop for Worker {
 }
 
 /// A `steward worker` that notices dead peers within seconds, with this pause between two
-/// verification polls.
-fn start_worker(db: &TestDatabase, verify_interval_ms: &str) -> Worker {
+/// verification polls, allowed to call the demo's sandbox at `sandbox` (as its operator would
+/// allow-list it).
+fn start_worker(db: &TestDatabase, verify_interval_ms: &str, sandbox: &str) -> Worker {
     let mut command = steward_on(db);
     command
         .arg("worker")
+        .env("STEWARD_EGRESS__ALLOW", format!("[\"{sandbox}\"]"))
         .env("STEWARD_WORKER__HEARTBEAT_SECS", "1")
         .env("STEWARD_WORKER__MISSED_HEARTBEATS", "2")
         .env("STEWARD_WORKER__POLL_INTERVAL_MS", "100")
@@ -99,8 +101,9 @@ impl Api {
 #[tokio::test]
 async fn a_worker_killed_mid_job_is_replaced_and_the_action_happens_once() {
     let db = TestDatabase::empty().await;
+    let address = free_address();
     let mut demo = steward_on(&db);
-    demo.args(["demo", "--listen", &free_address()])
+    demo.args(["demo", "--listen", &address])
         .env("STEWARD_WORKER__EMBEDDED", "false");
     let server = StewardProcess::start(demo);
     let issued = steward_on(&db)
@@ -122,7 +125,7 @@ async fn a_worker_killed_mid_job_is_replaced_and_the_action_happens_once() {
     let tenant = tenants["items"][0]["id"].as_str().unwrap().to_owned();
 
     // The first worker verifies slowly, so it is caught in the middle of the job.
-    let first = start_worker(&db, "60000");
+    let first = start_worker(&db, "60000", &address);
     let response = client()
         .post(format!(
             "{}/api/v1/tenants/{tenant}/sandbox/scenarios/malware-laptop/run",
@@ -139,7 +142,7 @@ async fn a_worker_killed_mid_job_is_replaced_and_the_action_happens_once() {
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert_eq!(api.isolation(&tenant).await.unwrap()["status"], "verifying");
 
-    let second = start_worker(&db, "200");
+    let second = start_worker(&db, "200", &address);
     let verified = api.wait_for_status(&tenant, "verified").await;
     assert_eq!(verified["id"], verifying["id"]);
     assert_eq!(verified["vendor_reference"], verifying["vendor_reference"]);

@@ -75,6 +75,8 @@ pub struct SandboxSettings {
     pub limits: ThrottleLimits,
     /// Lifetime of issued access tokens (the identity platform issues one-hour tokens).
     pub token_lifetime: Duration,
+    /// The simulated Slack workspace's credentials.
+    pub slack: slack::SlackWorkspaceSecrets,
 }
 
 impl Default for SandboxSettings {
@@ -82,6 +84,7 @@ impl Default for SandboxSettings {
         Self {
             limits: ThrottleLimits::default(),
             token_lifetime: Duration::from_secs(3599),
+            slack: slack::SlackWorkspaceSecrets::generate(),
         }
     }
 }
@@ -264,6 +267,12 @@ impl fmt::Debug for Sandbox {
 }
 
 impl Sandbox {
+    /// The simulated Slack workspace's credentials, to connect an MSP to it.
+    #[must_use]
+    pub fn slack_secrets(&self) -> &slack::SlackWorkspaceSecrets {
+        &self.inner.settings.slack
+    }
+
     /// Opens the sandbox with the environments `store` holds.
     ///
     /// # Errors

@@ -2,8 +2,9 @@
 //! API's bot-token auth and `{"ok": false, "error": …}` refusals, the messages it received, and
 //! the signed interactivity request Slack sends when someone clicks a button.
 //!
-//! Its credentials are fixed (this is a simulation for demos and tests, never a real
-//! workspace), so an MSP's Slack settings pointing at it survive restarts.
+//! Its credentials are the deployment's own ([`SlackWorkspaceSecrets`]): whoever knows the
+//! signing secret can sign a click that approves an action, so it is never a public constant;
+//! `steward demo` keeps one per data directory, so the demo's Slack settings survive restarts.
 
 use axum::{
     Json, Router,
@@ -18,10 +19,42 @@ use serde_json::{Value, json};
 use super::Sandbox;
 use crate::slack::signature;
 
-/// The bot token the simulated workspace accepts.
-pub const BOT_TOKEN: &str = "xoxb-sandbox-steward-approvals";
-/// The secret the simulated workspace signs interactivity requests with.
-pub const SIGNING_SECRET: &str = "sandbox-slack-signing-secret";
+/// The simulated workspace's credentials: the bot token it accepts and the secret it signs
+/// interactivity requests with.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SlackWorkspaceSecrets {
+    pub bot_token: String,
+    pub signing_secret: String,
+}
+
+impl std::fmt::Debug for SlackWorkspaceSecrets {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SlackWorkspaceSecrets(..)")
+    }
+}
+
+impl SlackWorkspaceSecrets {
+    /// The credentials derived from 32 secret bytes (a key kept in the data directory).
+    #[must_use]
+    pub fn from_key(key: &[u8; 32]) -> Self {
+        let (token, signing) = key.split_at(16);
+        Self {
+            bot_token: format!("xoxb-sandbox-{}", hex::encode(token)),
+            signing_secret: hex::encode(signing),
+        }
+    }
+
+    /// Fresh random credentials.
+    ///
+    /// # Panics
+    /// When the operating system provides no randomness.
+    #[must_use]
+    pub fn generate() -> Self {
+        let mut key = [0u8; 32];
+        getrandom::fill(&mut key).expect("the operating system provides randomness");
+        Self::from_key(&key)
+    }
+}
 /// The channel approval requests for the MSP's technicians go to.
 pub const CHANNEL: &str = "C0STEWARD01";
 /// A channel shared with a customer (Slack Connect), for the requests the customer approves.
@@ -80,12 +113,17 @@ fn refuse(error: &str) -> Response {
     Json(json!({"ok": false, "error": error})).into_response()
 }
 
-fn authorized(headers: &HeaderMap) -> bool {
-    headers
+fn authorized(sandbox: &Sandbox, headers: &HeaderMap) -> bool {
+    let presented = headers
         .get("authorization")
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
-        == Some(BOT_TOKEN)
+        .unwrap_or_default();
+    let expected = &sandbox.inner.settings.slack.bot_token;
+    bool::from(subtle::ConstantTimeEq::ct_eq(
+        presented.as_bytes(),
+        expected.as_bytes(),
+    ))
 }
 
 async fn post_message(
@@ -93,7 +131,7 @@ async fn post_message(
     headers: HeaderMap,
     body: Option<Json<Value>>,
 ) -> Response {
-    if !authorized(&headers) {
+    if !authorized(&sandbox, &headers) {
         return refuse("invalid_auth");
     }
     let Some(Json(body)) = body else {
@@ -138,7 +176,7 @@ async fn update_message(
     headers: HeaderMap,
     body: Option<Json<Value>>,
 ) -> Response {
-    if !authorized(&headers) {
+    if !authorized(&sandbox, &headers) {
         return refuse("invalid_auth");
     }
     let Some(Json(body)) = body else {
@@ -208,7 +246,11 @@ impl Sandbox {
         let body = serde_urlencoded::to_string([("payload", payload.to_string())])
             .map_err(|e| e.to_string())?;
         let timestamp = self.inner.clock.now().timestamp().to_string();
-        let signature = signature::sign(SIGNING_SECRET, &timestamp, body.as_bytes());
+        let signature = signature::sign(
+            &self.inner.settings.slack.signing_secret,
+            &timestamp,
+            body.as_bytes(),
+        );
         Ok(SignedInteraction {
             body,
             timestamp,

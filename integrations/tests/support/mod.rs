@@ -15,6 +15,14 @@ use steward_domain::clock::SystemClock;
 use steward_integrations::sandbox::{MemoryStore, Sandbox, SandboxCredentials, SandboxSettings};
 use uuid::Uuid;
 
+/// The egress rule of a deployment whose operator allow-listed loopback, where these tests serve
+/// the sandbox.
+pub fn loopback_egress() -> steward_integrations::egress::EgressPolicy {
+    steward_integrations::egress::EgressPolicy::allowing(["127.0.0.0/8"
+        .parse()
+        .expect("a network")])
+}
+
 pub struct Served {
     pub sandbox: Sandbox,
     pub tenant: Uuid,

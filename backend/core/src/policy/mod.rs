@@ -6,7 +6,9 @@
 //! deny, with the reason `policy-error`, and the failure is reported so someone is told.
 
 pub mod input;
+pub mod nesting;
 mod set;
+pub mod tenant;
 mod tests;
 
 use std::{sync::Arc, time::Duration};
@@ -21,6 +23,7 @@ use steward_domain::{
 pub use self::{
     input::{AuthorityInput, authority_input_schema},
     set::{PolicyError, PolicySet},
+    tenant::{CheckedPolicy, MAX_POLICY_BYTES, PolicyRejection},
     tests::{PolicyTestResult, run_tests},
 };
 use crate::settings::InvalidSetting;

@@ -4,6 +4,8 @@ use std::path::{Path, PathBuf};
 
 use regorus::Engine;
 
+use super::nesting::TooComplex;
+
 /// The policies built into the binary: `(path, source)`.
 const BUILTIN: [(&str, &str); 2] = [
     (
@@ -29,6 +31,16 @@ pub enum PolicyError {
     Empty(PathBuf),
     #[error("{path} does not compile: {message}")]
     Compile { path: String, message: String },
+    #[error(
+        "{path} nests brackets deeper than {} levels (line {line}); flatten it into helper rules",
+        super::nesting::MAX_NESTING
+    )]
+    TooDeep { path: String, line: usize },
+    #[error(
+        "{path} holds too many deeply nested brackets to parse safely (past line {line}); \
+         flatten them into helper rules"
+    )]
+    TooCostly { path: String, line: usize },
 }
 
 /// A set of Rego sources: the built-in policies, or those of a folder.
@@ -101,11 +113,22 @@ impl PolicySet {
         &self.sources
     }
 
-    /// An engine with every policy compiled in.
+    /// An engine with every policy compiled in. Sources nested deeper than the parser can take
+    /// in reasonable time are refused before they are parsed (see [`super::nesting`]).
     pub(crate) fn engine(&self) -> Result<Engine, PolicyError> {
         let mut engine = Engine::new();
         engine.set_strict_builtin_errors(true);
         for (path, source) in &self.sources {
+            super::nesting::check(source).map_err(|refused| match refused {
+                TooComplex::Deep { line } => PolicyError::TooDeep {
+                    path: path.clone(),
+                    line,
+                },
+                TooComplex::Costly { line } => PolicyError::TooCostly {
+                    path: path.clone(),
+                    line,
+                },
+            })?;
             engine
                 .add_policy(path.clone(), source.clone())
                 .map_err(|err| PolicyError::Compile {

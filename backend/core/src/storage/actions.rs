@@ -558,9 +558,14 @@ pub enum ActionRequestError {
     Irreversible(ActionType, &'static str),
     #[error("only a verified action can be rolled back; this one is {0}")]
     NotRollbackable(ActionStatus),
+    #[error("the comment {0}")]
+    InvalidComment(#[source] steward_domain::text::TextError),
     #[error(transparent)]
     Storage(#[from] StorageError),
 }
+
+/// The longest comment an approver may give, in characters.
+pub const MAX_COMMENT: usize = 2_000;
 
 /// An approver's answer.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -585,6 +590,15 @@ pub(crate) async fn answer(
     id: ActionId,
     answer: ApprovalAnswer,
 ) -> Result<Action, ActionRequestError> {
+    let mut answer = answer;
+    answer.comment = match answer.comment.as_deref() {
+        Some(comment) => Some(
+            steward_domain::text::free_text(comment, MAX_COMMENT)
+                .map_err(ActionRequestError::InvalidComment)?,
+        )
+        .filter(|comment| !comment.is_empty()),
+        None => None,
+    };
     // Triage re-decides waiting actions while holding the decisions lock and then the audit
     // chain's; answering takes them in that order too, or the two deadlock on PostgreSQL (the
     // answer holding the action's row, triage the chain).

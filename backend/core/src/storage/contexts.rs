@@ -30,8 +30,8 @@ pub const MAX_CONTEXT_TEXT: usize = 200;
 pub enum ContextError {
     #[error("no {0} {1} in this tenant")]
     NotFound(&'static str, uuid::Uuid),
-    #[error("{0} is longer than {MAX_CONTEXT_TEXT} characters")]
-    TooLong(&'static str),
+    #[error("{0} {1}")]
+    Invalid(&'static str, #[source] steward_domain::text::TextError),
     #[error(transparent)]
     Storage(#[from] StorageError),
 }
@@ -104,10 +104,9 @@ fn cleaned(value: Option<&str>, what: &'static str) -> Result<Option<String>, Co
     let Some(value) = value.map(str::trim).filter(|v| !v.is_empty()) else {
         return Ok(None);
     };
-    if value.chars().count() > MAX_CONTEXT_TEXT {
-        return Err(ContextError::TooLong(what));
-    }
-    Ok(Some(value.to_owned()))
+    steward_domain::text::name(value, MAX_CONTEXT_TEXT)
+        .map(Some)
+        .map_err(|problem| ContextError::Invalid(what, problem))
 }
 
 /// Sets an entity's business context (empty fields clear), audits it, and queues its risk to

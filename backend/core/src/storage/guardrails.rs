@@ -40,8 +40,8 @@ pub const MAX_HALT_REASON: usize = 500;
 pub enum GuardrailError {
     #[error("the kill switch is not pulled")]
     NotEngaged,
-    #[error("the reason is longer than {MAX_HALT_REASON} characters")]
-    ReasonTooLong,
+    #[error("the reason {0}")]
+    InvalidReason(#[source] steward_domain::text::TextError),
     #[error(transparent)]
     Schedule(#[from] ScheduleError),
     #[error(transparent)]
@@ -259,10 +259,9 @@ pub(crate) async fn engage(
     user_id: UserId,
     reason: &str,
 ) -> Result<AutomationHalt, GuardrailError> {
-    let reason = reason.trim();
-    if reason.chars().count() > MAX_HALT_REASON {
-        return Err(GuardrailError::ReasonTooLong);
-    }
+    let reason = steward_domain::text::free_text(reason, MAX_HALT_REASON)
+        .map_err(GuardrailError::InvalidReason)?;
+    let reason = reason.as_str();
     if let Some(halt) = active_halt(ctx.txn, msp_id, tenant_id).await? {
         return Ok(halt);
     }

@@ -126,8 +126,8 @@ pub enum IntegrationAdminError {
     TenantOffboarded,
     #[error("the tenant already has an integration named {0:?}")]
     NameTaken(String),
-    #[error("integration names must not be empty")]
-    EmptyName,
+    #[error("the integration's name {0}")]
+    InvalidName(#[source] steward_domain::text::TextError),
     #[error(transparent)]
     Secret(#[from] OpenError),
     #[error(transparent)]
@@ -438,12 +438,8 @@ pub(crate) fn webhook_context(id: IntegrationId) -> Vec<u8> {
 }
 
 fn checked_name(name: &str) -> Result<String, IntegrationAdminError> {
-    let name = name.trim();
-    if name.is_empty() {
-        Err(IntegrationAdminError::EmptyName)
-    } else {
-        Ok(name.to_owned())
-    }
+    steward_domain::text::name(name, steward_domain::text::MAX_NAME)
+        .map_err(IntegrationAdminError::InvalidName)
 }
 
 impl TryFrom<integration::Model> for Integration {

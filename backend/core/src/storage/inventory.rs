@@ -415,6 +415,24 @@ impl<'a> InventoryWriter<'a> {
         events: &[ObservedEvent],
         state: Option<&serde_json::Value>,
     ) -> Result<SyncCounts, SyncError> {
+        // Vendors' text is stored and shown to approvers as it came, except for control and
+        // bidirectional control characters (PostgreSQL cannot store NUL; the others could
+        // make a name read as another).
+        let inventory = steward_domain::text::neutralized(inventory);
+        let inventory = inventory.as_ref();
+        let cleaned_events: Option<Vec<ObservedEvent>> =
+            serde_json::to_value(events).ok().and_then(|mut json| {
+                steward_domain::text::neutralize_json(&mut json)
+                    .then(|| serde_json::from_value(json).ok())
+                    .flatten()
+            });
+        let events = cleaned_events.as_deref().unwrap_or(events);
+        let state = state.map(|state| {
+            let mut state = state.clone();
+            steward_domain::text::neutralize_json(&mut state);
+            state
+        });
+        let state = state.as_ref();
         // The tenant's integrations: the reports of removed ones no longer count in a merge.
         let connected: Vec<IntegrationId> =
             IntegrationDirectory::new(self.ctx.txn, self.msp_id, self.tenant_id)

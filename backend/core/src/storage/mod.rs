@@ -72,7 +72,7 @@ pub use self::{
     inventory::{InventoryReader, InventoryWriter, SyncError},
     msps::{MspRepository, MspSettingsError, NewMsp},
     pagination::{Page, PageRequest},
-    policies::{MAX_POLICY_BYTES, PolicyUpdateError, check_policy},
+    policies::PolicyUpdateError,
     risk_scores::RiskReader,
     sandbox::SandboxEnvironments,
     scopes::{

@@ -6,11 +6,8 @@
 //! outbox — so an event is delivered if and only if the change it reports was committed.
 //! Deliveries are retried with exponential backoff (the workers' scheduler hands out the due
 //! ones) until one succeeds or [`MAX_ATTEMPTS`] have failed; an MSP admin can send any of them
-//! again. Targets must be `https` outside private networks unless the subscription allows
-//! otherwise, checked when it is saved and again, against every address the name resolves to,
-//! before each attempt.
-
-use std::net::IpAddr;
+//! again. Targets follow the deployment's egress rule (`steward_integrations::egress`), checked
+//! by the caller before a URL is saved and by the worker before each attempt.
 
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, QueryFilter,
@@ -37,11 +34,11 @@ use crate::{
 
 /// Attempts before a delivery is given up (the last about an hour after the first).
 pub const MAX_ATTEMPTS: u32 = 8;
+/// The longest description of a subscription, in characters.
+const MAX_DESCRIPTION: usize = 500;
 /// How long a delivery handed to a worker is not handed out again, unless the attempt
 /// reschedules it first.
 pub const ATTEMPT_LEASE: chrono::Duration = chrono::Duration::minutes(5);
-/// The longest URL accepted.
-const MAX_URL: usize = 2048;
 
 /// The wait after the `attempts`-th failed attempt: 30 s, doubling, at most an hour.
 #[must_use]
@@ -50,108 +47,24 @@ pub fn retry_delay(attempts: u32) -> chrono::Duration {
     chrono::Duration::seconds(seconds.min(3600))
 }
 
-/// Whether `ip` is on the public internet: not loopback, private (RFC 1918, unique local),
-/// link-local, shared (RFC 6598), unspecified, multicast, broadcast or documentation space.
-#[must_use]
-pub fn is_public(ip: IpAddr) -> bool {
-    match ip {
-        IpAddr::V4(v4) => {
-            let [a, b, ..] = v4.octets();
-            !(v4.is_private()
-                || v4.is_loopback()
-                || v4.is_link_local()
-                || v4.is_unspecified()
-                || v4.is_multicast()
-                || v4.is_broadcast()
-                || v4.is_documentation()
-                || a == 0
-                || (a == 100 && (64..128).contains(&b))
-                || (a == 198 && (b == 18 || b == 19))
-                || a >= 240)
-        }
-        IpAddr::V6(v6) => {
-            if let Some(v4) = v6.to_ipv4_mapped() {
-                return is_public(IpAddr::V4(v4));
-            }
-            let first = v6.segments()[0];
-            !(v6.is_loopback()
-                || v6.is_unspecified()
-                || v6.is_multicast()
-                || (first & 0xfe00) == 0xfc00
-                || (first & 0xffc0) == 0xfe80
-                || first == 0x2001 && v6.segments()[1] == 0x0db8)
-        }
-    }
-}
-
-/// Checks a subscription's target URL; the parsed URL, or why it is refused.
-///
-/// # Errors
-/// A message naming what is wrong.
-pub fn check_target(url: &str, allow_private_network: bool) -> Result<Url, String> {
-    if url.len() > MAX_URL {
-        return Err(format!("the URL is longer than {MAX_URL} characters"));
-    }
-    let parsed = Url::parse(url.trim()).map_err(|e| format!("{url:?} is not a URL: {e}"))?;
-    match parsed.scheme() {
-        "https" => {}
-        "http" if allow_private_network => {}
-        "http" => {
-            return Err(
-                "the URL must use https (plain http only where the private network is allowed)"
-                    .to_owned(),
-            );
-        }
-        other => return Err(format!("the URL must use https, not {other}")),
-    }
-    if !parsed.username().is_empty() || parsed.password().is_some() {
-        return Err("the URL must not carry credentials; Steward signs every message".to_owned());
-    }
-    let host = match parsed.host() {
-        Some(url::Host::Domain(domain)) => {
-            let domain = domain.trim_end_matches('.').to_ascii_lowercase();
-            if !allow_private_network
-                && (domain == "localhost"
-                    || domain.ends_with(".localhost")
-                    || domain.ends_with(".local")
-                    || domain.ends_with(".internal"))
-            {
-                return Err(format!(
-                    "{domain} is a private name; allow the private network to use it"
-                ));
-            }
-            return Ok(parsed);
-        }
-        Some(url::Host::Ipv4(ip)) => IpAddr::V4(ip),
-        Some(url::Host::Ipv6(ip)) => IpAddr::V6(ip),
-        None => return Err("the URL has no host".to_owned()),
-    };
-    if !allow_private_network && !is_public(host) {
-        return Err(format!(
-            "{host} is not a public address; allow the private network to use it"
-        ));
-    }
-    Ok(parsed)
-}
-
 /// A subscription to create.
 #[derive(Debug, Clone)]
 pub struct NewSubscription {
-    pub url: String,
+    /// Checked against the deployment's egress rule.
+    pub url: Url,
     pub description: String,
     pub events: Vec<WebhookEvent>,
     pub tenant_id: Option<TenantId>,
-    pub allow_private_network: bool,
 }
 
 /// Changes to a subscription; absent fields stay as they are.
 #[derive(Debug, Clone, Default)]
 pub struct SubscriptionChanges {
-    pub url: Option<String>,
+    /// Checked against the deployment's egress rule.
+    pub url: Option<Url>,
     pub description: Option<String>,
     pub events: Option<Vec<WebhookEvent>>,
     pub enabled: Option<bool>,
-    pub allow_private_network: Option<bool>,
 }
 
 /// Why a subscription change was refused.
@@ -161,12 +74,10 @@ pub enum SubscriptionError {
     NotFound(uuid::Uuid),
     #[error("no delivery {0} of this subscription")]
     DeliveryNotFound(String),
-    #[error("{0}")]
-    InvalidTarget(String),
     #[error("a subscription needs at least one event")]
     NoEvents,
-    #[error("the description is longer than 500 characters")]
-    DescriptionTooLong,
+    #[error("the description {0}")]
+    InvalidDescription(#[source] steward_domain::text::TextError),
     #[error("no tenant {0} of this MSP")]
     UnknownTenant(TenantId),
     #[error(transparent)]
@@ -188,7 +99,6 @@ fn to_subscription(row: webhook_subscription::Model) -> Result<WebhookSubscripti
             })
             .collect::<Result<_, _>>()?,
         tenant_id: row.tenant_id.map(Into::into),
-        allow_private_network: row.allow_private_network,
         enabled: row.enabled,
         created_at: row.created_at,
         updated_at: row.updated_at,
@@ -335,13 +245,10 @@ impl<'a> WebhookAdmin<'a> {
         &self,
         new: NewSubscription,
     ) -> Result<(WebhookSubscription, SecretString), SubscriptionError> {
-        let url = check_target(&new.url, new.allow_private_network)
-            .map_err(SubscriptionError::InvalidTarget)?;
+        let url = new.url;
         let events = events_json(&new.events)?;
-        let description = new.description.trim().to_owned();
-        if description.chars().count() > 500 {
-            return Err(SubscriptionError::DescriptionTooLong);
-        }
+        let description = steward_domain::text::free_text(&new.description, MAX_DESCRIPTION)
+            .map_err(SubscriptionError::InvalidDescription)?;
         if let Some(tenant_id) = new.tenant_id {
             tenant::Entity::find_by_id(tenant_id.as_uuid())
                 .filter(tenant::Column::MspId.eq(self.msp_id.as_uuid()))
@@ -360,7 +267,6 @@ impl<'a> WebhookAdmin<'a> {
             description: Set(description),
             events: Set(events),
             tenant_id: Set(new.tenant_id.map(TenantId::as_uuid)),
-            allow_private_network: Set(new.allow_private_network),
             enabled: Set(true),
             sealed_secret: Set(self
                 .secrets
@@ -395,23 +301,17 @@ impl<'a> WebhookAdmin<'a> {
             .await?
             .ok_or(SubscriptionError::NotFound(id))?;
         let before = to_subscription(row.clone())?;
-        let allow_private = changes
-            .allow_private_network
-            .unwrap_or(before.allow_private_network);
-        let url = check_target(changes.url.as_deref().unwrap_or(&before.url), allow_private)
-            .map_err(SubscriptionError::InvalidTarget)?;
         let mut active = row.into_active_model();
-        active.url = Set(url.to_string());
-        active.allow_private_network = Set(allow_private);
+        if let Some(url) = &changes.url {
+            active.url = Set(url.to_string());
+        }
         if let Some(events) = &changes.events {
             active.events = Set(events_json(events)?);
         }
         if let Some(description) = &changes.description {
-            let description = description.trim();
-            if description.chars().count() > 500 {
-                return Err(SubscriptionError::DescriptionTooLong);
-            }
-            active.description = Set(description.to_owned());
+            let description = steward_domain::text::free_text(description, MAX_DESCRIPTION)
+                .map_err(SubscriptionError::InvalidDescription)?;
+            active.description = Set(description);
         }
         if let Some(enabled) = changes.enabled {
             active.enabled = Set(enabled);
@@ -652,7 +552,6 @@ pub struct Outgoing {
     pub msp_id: MspId,
     pub url: Url,
     pub secret: SecretString,
-    pub allow_private_network: bool,
 }
 
 /// Why an outgoing delivery could not be read.
@@ -705,7 +604,6 @@ pub async fn outgoing<C: ConnectionTrait>(
         msp_id,
         url,
         secret: SecretString::from(secret),
-        allow_private_network: subscription.allow_private_network,
     }))
 }
 
@@ -818,39 +716,5 @@ mod tests {
             .map(|n| retry_delay(n).num_seconds())
             .collect();
         assert_eq!(delays, [30, 60, 120, 240, 480, 960, 1920, 3600]);
-    }
-
-    #[test]
-    fn only_public_https_targets_pass_unless_the_private_network_is_allowed() {
-        for good in [
-            "https://hooks.example.com/steward",
-            "https://203.0.113.1.nip.io/x",
-            "https://8.8.8.8/hook",
-            "https://[2606:4700::1111]/hook",
-        ] {
-            assert!(check_target(good, false).is_ok(), "{good} refused");
-        }
-        for bad in [
-            "http://hooks.example.com/steward",
-            "ftp://hooks.example.com/",
-            "https://127.0.0.1/hook",
-            "https://10.1.2.3/hook",
-            "https://172.16.0.9/hook",
-            "https://192.168.1.1/hook",
-            "https://169.254.169.254/latest/meta-data",
-            "https://100.64.0.1/hook",
-            "https://[::1]/hook",
-            "https://[fd00::1]/hook",
-            "https://[::ffff:10.0.0.1]/hook",
-            "https://localhost/hook",
-            "https://printer.local/hook",
-            "https://user:pass@hooks.example.com/",
-            "not a url",
-        ] {
-            assert!(check_target(bad, false).is_err(), "{bad} accepted");
-        }
-        assert!(check_target("http://127.0.0.1:9000/hook", true).is_ok());
-        assert!(check_target("https://10.1.2.3/hook", true).is_ok());
-        assert!(check_target("ftp://10.1.2.3/hook", true).is_err());
     }
 }

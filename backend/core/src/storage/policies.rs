@@ -1,31 +1,15 @@
 //! Per-tenant authority policies: an MSP admin's Rego replacing the deployment's policy for
-//! one tenant. A policy is checked before it is stored: it must compile and decide a sample
-//! action without failing, so a typo never turns every action of a tenant into a deny.
-
-use std::time::Duration;
+//! one tenant. Only a [`CheckedPolicy`] is stored (see [`crate::policy::tenant`]).
 
 use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set};
 use serde_json::json;
-use sha2::{Digest, Sha256};
-use steward_domain::{
-    MspId, TenantId,
-    actions::{ActionType, Criticality, ProposerKind, TargetKind, TenantPolicy},
-};
+use steward_domain::{MspId, TenantId, actions::TenantPolicy};
 
 use super::{StorageError, WriteContext, entities::tenant_policy};
 use crate::{
     audit::{self, ChainRef, Change},
-    policy::{
-        AuthorityInput, AuthorityPolicy, PolicySet,
-        input::{
-            ActionInput, GuardrailsInput, MaintenanceInput, ProposerInput, RiskInput, TargetInput,
-            TenantInput,
-        },
-    },
+    policy::CheckedPolicy,
 };
-
-/// The longest policy source accepted.
-pub const MAX_POLICY_BYTES: usize = 64 * 1024;
 
 /// The tenant's own policy, if it has one.
 pub(crate) async fn find<C: ConnectionTrait>(
@@ -46,77 +30,22 @@ pub(crate) async fn find<C: ConnectionTrait>(
         }))
 }
 
-/// Why a tenant policy was refused.
+/// Why a tenant policy was not stored.
 #[derive(Debug, thiserror::Error)]
 pub enum PolicyUpdateError {
-    #[error("the policy is empty")]
-    Empty,
-    #[error("the policy is larger than {MAX_POLICY_BYTES} bytes")]
-    TooLarge,
-    #[error("the policy cannot be used: {0}")]
-    Invalid(String),
     #[error("the MSP has no active tenant {0}")]
     UnknownTenant(TenantId),
     #[error(transparent)]
     Storage(#[from] StorageError),
 }
 
-/// Checks that a policy compiles and decides a sample action without failing.
-///
-/// # Errors
-/// [`PolicyUpdateError`] saying what is wrong.
-pub fn check_policy(source: &str) -> Result<(), PolicyUpdateError> {
-    if source.trim().is_empty() {
-        return Err(PolicyUpdateError::Empty);
-    }
-    if source.len() > MAX_POLICY_BYTES {
-        return Err(PolicyUpdateError::TooLarge);
-    }
-    let policy = AuthorityPolicy::new(
-        &PolicySet::tenant_override(source),
-        Duration::from_millis(500),
-    );
-    let sample = AuthorityInput {
-        action: ActionInput {
-            kind: ActionType::IsolateDevice,
-            reversible: true,
-            target_count: 1,
-            parameters: steward_domain::actions::ActionParameters::default(),
-        },
-        target: TargetInput {
-            kind: TargetKind::Device,
-            name: "sample-laptop".into(),
-            criticality: Criticality::Medium,
-            privileged: false,
-            tags: vec![],
-        },
-        risk: RiskInput {
-            score: 50,
-            factors: vec![],
-        },
-        tenant: TenantInput {
-            automation_level: 2,
-            maintenance: MaintenanceInput::default(),
-        },
-        proposer: ProposerInput {
-            kind: ProposerKind::Worker,
-        },
-        guardrails: GuardrailsInput::default(),
-    };
-    match policy.decide(&sample).failure {
-        None => Ok(()),
-        Some(failure) => Err(PolicyUpdateError::Invalid(failure)),
-    }
-}
-
-/// Stores (or replaces) the tenant's policy after checking it.
+/// Stores (or replaces) the tenant's policy, checked beforehand.
 pub(crate) async fn set(
     ctx: &WriteContext<'_>,
     msp_id: MspId,
     tenant_id: TenantId,
-    source: &str,
+    policy: &CheckedPolicy,
 ) -> Result<TenantPolicy, PolicyUpdateError> {
-    check_policy(source)?;
     let tenant = super::TenantDirectory::new(ctx.txn, msp_id, None)
         .lookup(tenant_id)
         .await?
@@ -125,7 +54,8 @@ pub(crate) async fn set(
         return Err(PolicyUpdateError::UnknownTenant(tenant_id));
     }
     let before = find(ctx.txn, msp_id, tenant_id).await?;
-    let sha256 = hex::encode(Sha256::digest(source.as_bytes()));
+    let source = policy.source();
+    let sha256 = policy.sha256().to_owned();
     let now = ctx.clock.now();
     let row = tenant_policy::ActiveModel {
         tenant_id: Set(tenant_id.as_uuid()),

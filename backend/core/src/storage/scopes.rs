@@ -567,17 +567,17 @@ impl<'a> MspAdmin<'a> {
         super::outbound_webhooks::WebhookAdmin::new(self.ctx, self.msp_id, secrets)
     }
 
-    /// Sets one of this MSP's tenants' own authority policy, after checking it compiles and
-    /// decides.
+    /// Sets one of this MSP's tenants' own authority policy, checked beforehand (outside the
+    /// transaction: see [`crate::policy::tenant`]).
     ///
     /// # Errors
-    /// [`super::PolicyUpdateError`] for a policy that cannot be used.
+    /// [`super::PolicyUpdateError`] when the tenant is not an active tenant of the MSP.
     pub async fn set_tenant_policy(
         &self,
         tenant_id: TenantId,
-        source: &str,
+        policy: &crate::policy::CheckedPolicy,
     ) -> Result<steward_domain::actions::TenantPolicy, super::PolicyUpdateError> {
-        super::policies::set(self.ctx, self.msp_id, tenant_id, source).await
+        super::policies::set(self.ctx, self.msp_id, tenant_id, policy).await
     }
 
     /// Removes a tenant's own policy; returns whether it had one.

@@ -106,8 +106,8 @@ pub enum TenantAdminError {
     NotFound(TenantId),
     #[error("the MSP already has a tenant with slug {0}")]
     SlugTaken(Slug),
-    #[error("tenant names must not be empty")]
-    EmptyName,
+    #[error("the tenant's name {0}")]
+    InvalidName(#[source] steward_domain::text::TextError),
     #[error("the automation level must be 0, 1, 2 or 3, not {0}")]
     InvalidAutomationLevel(u8),
     #[error("tenant {0} is offboarded; its history stays readable but it cannot change")]
@@ -258,12 +258,8 @@ impl<'a> TenantAdmin<'a> {
 }
 
 fn checked_name(name: &str) -> Result<String, TenantAdminError> {
-    let name = name.trim();
-    if name.is_empty() {
-        Err(TenantAdminError::EmptyName)
-    } else {
-        Ok(name.to_owned())
-    }
+    steward_domain::text::name(name, steward_domain::text::MAX_NAME)
+        .map_err(TenantAdminError::InvalidName)
 }
 
 impl From<&Tenant> for tenant::Model {

@@ -73,15 +73,19 @@ impl UserAdmin<'_> {
         name: &str,
         expires_at: Option<DateTime<Utc>>,
     ) -> Result<IssuedToken, UserAdminError> {
+        let name = if name.trim().is_empty() {
+            "API token".to_owned()
+        } else {
+            steward_domain::text::name(name, steward_domain::text::MAX_NAME)
+                .map_err(UserAdminError::InvalidTokenName)?
+        };
         let user = self.existing(user_id).await?;
-        let name = name.trim();
-        let name = if name.is_empty() { "API token" } else { name };
         let secret = generate_secret(TOKEN_PREFIX)?;
         let row = api_token::Model {
             id: new_id(self.ctx().clock),
             msp_id: user.msp_id.as_uuid(),
             user_id: user.id.as_uuid(),
-            name: name.to_owned(),
+            name,
             secret_hash: hash_secret(&secret),
             created_at: self.ctx().clock.now(),
             expires_at,

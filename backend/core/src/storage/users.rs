@@ -133,8 +133,10 @@ pub enum UserAdminError {
     EmailTaken(String),
     #[error("{0:?} is not a valid email address")]
     InvalidEmail(String),
-    #[error("display names must not be empty")]
-    EmptyDisplayName,
+    #[error("the display name {0}")]
+    InvalidDisplayName(#[source] steward_domain::text::TextError),
+    #[error("the token's name {0}")]
+    InvalidTokenName(#[source] steward_domain::text::TextError),
     #[error("the role {0} belongs to one tenant: name it with tenant_id")]
     TenantRequired(Role),
     #[error("the role {0} covers every tenant of the MSP: do not name a tenant")]
@@ -362,8 +364,10 @@ pub fn normalize_email(email: &str) -> String {
 
 fn checked_email(email: &str) -> Result<String, UserAdminError> {
     let email = normalize_email(email);
-    let plausible = email.len() <= 254
-        && !email.chars().any(|c| c.is_whitespace() || c.is_control())
+    let plausible = email.chars().count() <= steward_domain::text::MAX_EMAIL
+        && !email.chars().any(|c| {
+            c.is_whitespace() || c.is_control() || steward_domain::text::is_bidi_control(c)
+        })
         && email.split_once('@').is_some_and(|(local, domain)| {
             !local.is_empty()
                 && domain.contains('.')
@@ -379,12 +383,8 @@ fn checked_email(email: &str) -> Result<String, UserAdminError> {
 }
 
 fn checked_display_name(name: &str) -> Result<String, UserAdminError> {
-    let name = name.trim();
-    if name.is_empty() {
-        Err(UserAdminError::EmptyDisplayName)
-    } else {
-        Ok(name.to_owned())
-    }
+    steward_domain::text::name(name, steward_domain::text::MAX_NAME)
+        .map_err(UserAdminError::InvalidDisplayName)
 }
 
 pub(crate) fn user_from_rows(

@@ -92,6 +92,7 @@ async fn measure(mut config: Config, runs: usize, poll_ms: u64) -> anyhow::Resul
         .context("bind a loopback port")?;
     config.http.listen = listener.local_addr()?;
     config.public_url = None;
+    config.sandbox.enabled = true;
     config.worker.poll_interval_ms = poll_ms;
     // Verification is not part of what is measured; polling it once a second keeps its load low.
     config.worker.verify_interval_ms = 1000;
@@ -132,6 +133,7 @@ async fn measure(mut config: Config, runs: usize, poll_ms: u64) -> anyhow::Resul
         secrets: Arc::clone(&secrets),
         sandbox: Some(sandbox.clone()),
         policies: super::serve::policies(&config)?,
+        egress: config.egress(),
     };
     let app = http::router(state, &config.http);
     tokio::spawn(async move {

@@ -203,7 +203,15 @@ async fn measure(
     let listener = TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], 0)))
         .await
         .context("bind a loopback port")?;
-    let base = format!("http://{}/sandbox/", listener.local_addr()?);
+    let sandbox_address = listener.local_addr()?;
+    let base = format!("http://{sandbox_address}/sandbox/");
+    // The operator runs the benchmark: its own sandbox listener is the one private target.
+    let egress = steward_integrations::egress::EgressPolicy::allowing([
+        steward_integrations::egress::AllowedTarget::address(
+            sandbox_address.ip(),
+            Some(sandbox_address.port()),
+        ),
+    ]);
     let router = axum::Router::new().nest("/sandbox", sandbox.router());
     tokio::spawn(async move {
         let _ = axum::serve(listener, router).await;
@@ -259,7 +267,7 @@ async fn measure(
                 *vendor,
                 settings,
                 SecretString::from(secret.clone()),
-                VendorHttp::new(RetryPolicy::default())?,
+                VendorHttp::new(RetryPolicy::default())?.with_egress(egress.clone()),
                 Arc::clone(&clock),
             )?;
             let pulling = Instant::now();

@@ -18,6 +18,15 @@ use crate::config::Config;
 /// then serves with the sandbox enabled.
 pub async fn run(mut config: Config) -> anyhow::Result<ExitCode> {
     config.sandbox.enabled = true;
+    if !config.http.listen.ip().is_loopback() {
+        eprintln!(
+            "warning: the demo listens on {}, beyond this machine. Anyone who can reach it can \
+             sign in with the demo users' shared password and run the sandbox's scenarios; \
+             listen on loopback (--listen 127.0.0.1:{}) unless others must reach it.",
+            config.http.listen,
+            config.http.listen.port()
+        );
+    }
     let storage = super::serve::open_storage(&config, super::migrate::Report::Always).await?;
     let keys = super::serve::audit_keys(&config)?;
     let seed = demo::seed(&storage, &SystemClock, &keys)
@@ -67,10 +76,9 @@ async fn connect_slack(
     msp_id: steward_domain::MspId,
     customer: &Tenant,
 ) -> anyhow::Result<()> {
-    use steward_integrations::sandbox::slack::{
-        BOT_TOKEN, CHANNEL, CUSTOMER_CHANNEL, SIGNING_SECRET, USERS,
-    };
+    use steward_integrations::sandbox::slack::{CHANNEL, CUSTOMER_CHANNEL, USERS};
     let secrets = SecretBox::load(&config.secrets, &config.data_dir)?;
+    let workspace = crate::sandbox::slack_secrets(config)?;
     let users = [
         (USERS[0].0, demo::DEMO_TECHNICIAN_EMAIL),
         (USERS[1].0, DEMO_ADMIN_EMAIL),
@@ -86,20 +94,28 @@ async fn connect_slack(
         &secrets,
         msp_id,
         steward_core::storage::slack::NewSlackConnection {
-            api_base_url: url::Url::parse(&format!("{}/sandbox/slack/api/", config.public_base()))?,
+            api_base_url: url::Url::parse(&format!(
+                "{}/sandbox/slack/api/",
+                config.sandbox_base()
+            ))?,
             channel: CHANNEL.to_owned(),
-            bot_token: SecretString::from(BOT_TOKEN),
-            signing_secret: SecretString::from(SIGNING_SECRET),
+            bot_token: SecretString::from(workspace.bot_token),
+            signing_secret: SecretString::from(workspace.signing_secret),
             users,
             tenant_channels: [(customer.id, CUSTOMER_CHANNEL.to_owned())].into(),
         },
     )
     .await?;
-    if connected {
-        println!(
+    match connected {
+        demo::Connected::Created => println!(
             "  connected the MSP to the sandbox's Slack channel {CHANNEL}, and {} to {CUSTOMER_CHANNEL}",
             customer.name
-        );
+        ),
+        demo::Connected::Repointed => println!(
+            "  pointed the MSP's Slack connection at the sandbox on {}",
+            config.sandbox_base()
+        ),
+        demo::Connected::Unchanged => {}
     }
     Ok(())
 }
@@ -117,7 +133,7 @@ pub(crate) async fn connect_sandbox(
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let sandbox = crate::sandbox::open(storage.clone(), Arc::clone(&clock)).await?;
     let secrets = SecretBox::load(&config.secrets, &config.data_dir)?;
-    let base = format!("{}/sandbox/", config.public_base());
+    let base = format!("{}/sandbox/", config.sandbox_base());
     for tenant in tenants {
         let credentials = sandbox
             .ensure(tenant.id.as_uuid(), &tenant.name, tenant.slug.as_str())
@@ -230,7 +246,7 @@ pub(crate) async fn connect_sandbox(
         for (vendor, settings, secret) in connections {
             let settings =
                 registry::normalize_settings(vendor, settings).map_err(anyhow::Error::msg)?;
-            let created = demo::connect_integration(
+            let connected = demo::connect_integration(
                 storage,
                 clock.as_ref(),
                 keys,
@@ -244,12 +260,19 @@ pub(crate) async fn connect_sandbox(
                 },
             )
             .await?;
-            if created {
-                println!(
+            match connected {
+                demo::Connected::Created => println!(
                     "  connected {} to the sandbox's {}",
                     tenant.name,
                     vendor.display_name()
-                );
+                ),
+                demo::Connected::Repointed => println!(
+                    "  pointed {}'s {} integration at the sandbox on {}",
+                    tenant.name,
+                    vendor.display_name(),
+                    config.sandbox_base()
+                ),
+                demo::Connected::Unchanged => {}
             }
         }
     }

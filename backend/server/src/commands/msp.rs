@@ -23,6 +23,9 @@ pub async fn create(
     admin_email: &str,
     admin_name: &str,
 ) -> anyhow::Result<ExitCode> {
+    let name = steward_domain::text::name(name, steward_domain::text::MAX_NAME)
+        .map_err(|problem| anyhow::anyhow!("the MSP's name {problem}"))?;
+    let name = name.as_str();
     let storage = super::serve::open_storage(&config, super::migrate::Report::WhenApplied).await?;
     let keys = super::serve::audit_keys(&config)?;
     let slug = match slug {

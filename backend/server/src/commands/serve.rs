@@ -81,6 +81,7 @@ pub(crate) fn worker_shared(
         settings: Arc::new(config.worker.settings()),
         mailer,
         backoff: steward_workers::VendorBackoff::default(),
+        egress: config.egress(),
     })
 }
 
@@ -107,7 +108,7 @@ pub(crate) async fn serve(config: &Config, storage: Storage) -> anyhow::Result<(
     let sandbox = if config.sandbox.enabled {
         tracing::warn!("the sandbox is enabled: simulated vendor APIs are served under /sandbox");
         Some(
-            crate::sandbox::open(storage.clone(), Arc::clone(&clock))
+            crate::sandbox::open_for(config, storage.clone(), Arc::clone(&clock))
                 .await
                 .context("open the sandbox")?,
         )
@@ -136,6 +137,7 @@ pub(crate) async fn serve(config: &Config, storage: Storage) -> anyhow::Result<(
         secrets,
         sandbox,
         policies: policies(config)?,
+        egress: config.egress(),
         keys,
         metrics: Arc::default(),
         web: Arc::new(WebSettings {

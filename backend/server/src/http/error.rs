@@ -152,7 +152,7 @@ impl From<TenantAdminError> for ApiError {
         match err {
             TenantAdminError::NotFound(_) => ApiError::not_found(message),
             TenantAdminError::SlugTaken(_) => ApiError::conflict("slug-taken", message),
-            TenantAdminError::EmptyName => ApiError::unprocessable("invalid-name", message),
+            TenantAdminError::InvalidName(_) => ApiError::unprocessable("invalid-name", message),
             TenantAdminError::InvalidAutomationLevel(_) => {
                 ApiError::unprocessable("invalid-automation-level", message)
             }
@@ -169,7 +169,7 @@ impl From<UserAdminError> for ApiError {
             UserAdminError::NotFound(_) => ApiError::not_found(message),
             UserAdminError::EmailTaken(_) => ApiError::conflict("email-taken", message),
             UserAdminError::InvalidEmail(_) => ApiError::unprocessable("invalid-email", message),
-            UserAdminError::EmptyDisplayName => {
+            UserAdminError::InvalidDisplayName(_) | UserAdminError::InvalidTokenName(_) => {
                 ApiError::unprocessable("invalid-display-name", message)
             }
             UserAdminError::TenantRequired(_) | UserAdminError::TenantNotAllowed(_) => {

@@ -3,7 +3,7 @@
 pub mod api;
 mod auth;
 mod error;
-mod extract;
+pub(crate) mod extract;
 mod health;
 pub mod metrics;
 mod sandbox;

@@ -32,6 +32,9 @@ fn refused(err: &LinkError) -> Result<Response, UiError> {
         LinkError::Action(ActionRequestError::Storage(_)) | LinkError::Storage(_) => {
             return Err(UiError::internal(err));
         }
+        LinkError::Action(ActionRequestError::InvalidComment(_)) => {
+            StatusCode::UNPROCESSABLE_ENTITY
+        }
         LinkError::Action(_) => StatusCode::CONFLICT,
     };
     let text = format!("{}.", capitalized(&err.to_string()));

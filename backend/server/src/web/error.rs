@@ -20,6 +20,8 @@ pub enum UiError {
     BadCsrf,
     /// A form that does not parse (fields missing or malformed).
     BadForm(String),
+    /// A form field holding a control character: the field's name.
+    ControlCharacter(String),
     Internal,
 }
 
@@ -91,6 +93,14 @@ impl IntoResponse for UiError {
                 StatusCode::BAD_REQUEST,
                 "Could not read the form",
                 format!("The form could not be read: {reason}."),
+            ),
+            UiError::ControlCharacter(field) => (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "Could not use the form",
+                format!(
+                    "The field {field} contains a control character, which Steward does not \
+                     store. Remove it and try again."
+                ),
             ),
             UiError::Internal => (
                 StatusCode::INTERNAL_SERVER_ERROR,

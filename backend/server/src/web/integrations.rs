@@ -33,7 +33,7 @@ fn error_code(err: IntegrationAdminError) -> Result<&'static str, UiError> {
             return Err(UiError::NotFound);
         }
         IntegrationAdminError::NameTaken(_) => "name-taken",
-        IntegrationAdminError::EmptyName => "invalid-name",
+        IntegrationAdminError::InvalidName(_) => "invalid-name",
         IntegrationAdminError::TenantOffboarded => "tenant-offboarded",
         IntegrationAdminError::Secret(_) => "credential-unreadable",
         IntegrationAdminError::Storage(storage) => return Err(storage.into()),
@@ -286,6 +286,12 @@ pub async fn create(
     let Ok(settings) = registry::normalize_settings(vendor, form.settings(vendor)) else {
         return Ok(back(&path, Err("invalid-settings")));
     };
+    if registry::check_endpoints(&settings, &state.egress)
+        .await
+        .is_err()
+    {
+        return Ok(back(&path, Err("forbidden-target")));
+    }
     let txn = s.storage.begin().await?;
     let write = s.write(&txn);
     let outcome = s

@@ -99,6 +99,9 @@ pub async fn submit(
     let bytes = axum::body::to_bytes(body, 64 * 1024)
         .await
         .map_err(|err| UiError::BadForm(err.to_string()))?;
+    if let Some(field) = crate::http::extract::form_control_character(&bytes) {
+        return Err(UiError::ControlCharacter(field));
+    }
     let form: LoginForm =
         serde_urlencoded::from_bytes(&bytes).map_err(|err| UiError::BadForm(err.to_string()))?;
     let expected = jar

@@ -107,7 +107,10 @@ impl PageQuery {
 fn error_message(code: &str) -> &'static str {
     match code {
         "slug-taken" => "Another tenant already has that slug.",
-        "invalid-name" => "Give a name with at least one letter or digit.",
+        "invalid-name" => {
+            "Give a name of one line, at most 200 characters, without control or \
+             bidirectional control characters."
+        }
         "invalid-slug" => "Slugs are lowercase letters, digits and single dashes.",
         "tenant-offboarded" => "That tenant is offboarded and cannot change.",
         "invalid-automation-level" => "The automation level is 0, 1, 2 or 3.",
@@ -159,6 +162,10 @@ fn error_message(code: &str) -> &'static str {
         "password-mismatch" => "The new passwords do not match.",
         "invalid-expiry" => "Expiry must be between 1 and 3650 days.",
         "invalid-settings" => "Those settings are not usable: check the ids and URLs.",
+        "forbidden-target" => {
+            "Steward only calls vendors at public https addresses; a private address must be on \
+             the deployment's egress allow-list, which its operator sets."
+        }
         "invalid-secret" => "Enter the client secret.",
         "name-taken" => "This tenant already has an integration with that name.",
         "connection-failed" => "Steward could not work with the vendor; the integration shows why.",
@@ -317,7 +324,7 @@ async fn halt_outcome(
         Err(WorkError::Guardrail(GuardrailError::NotEngaged)) => {
             Ok(back("/", Err("kill-switch-not-pulled")))
         }
-        Err(WorkError::Guardrail(GuardrailError::ReasonTooLong)) => {
+        Err(WorkError::Guardrail(GuardrailError::InvalidReason(_))) => {
             Ok(back("/", Err("reason-too-long")))
         }
         Err(err) => Err(UiError::internal(&err)),
@@ -334,7 +341,7 @@ pub struct TenantForm {
 fn tenant_error_code(err: TenantAdminError) -> Result<&'static str, UiError> {
     Ok(match err {
         TenantAdminError::SlugTaken(_) => "slug-taken",
-        TenantAdminError::EmptyName => "invalid-name",
+        TenantAdminError::InvalidName(_) => "invalid-name",
         TenantAdminError::InvalidAutomationLevel(_) => "invalid-automation-level",
         TenantAdminError::Offboarded(_) => "tenant-offboarded",
         TenantAdminError::NotFound(_) => return Err(UiError::NotFound),
@@ -598,7 +605,9 @@ fn user_error_code(err: UserAdminError) -> Result<&'static str, UiError> {
     Ok(match err {
         UserAdminError::EmailTaken(_) => "email-taken",
         UserAdminError::InvalidEmail(_) => "invalid-email",
-        UserAdminError::EmptyDisplayName => "invalid-name",
+        UserAdminError::InvalidDisplayName(_) | UserAdminError::InvalidTokenName(_) => {
+            "invalid-name"
+        }
         UserAdminError::TenantRequired(_) | UserAdminError::TenantNotAllowed(_) => "invalid-role",
         UserAdminError::UnknownTenant(_) => "unknown-tenant",
         UserAdminError::OwnAccount => "own-account",

@@ -145,11 +145,12 @@ fn refusal(err: WorkError) -> Result<&'static str, UiError> {
             ActionRequestError::Expired => "request-expired",
             ActionRequestError::Irreversible(..) => "irreversible",
             ActionRequestError::NotRollbackable(_) => "not-rollbackable",
+            ActionRequestError::InvalidComment(_) => "invalid-comment",
             ActionRequestError::Storage(storage) => return Err(storage.into()),
         },
         WorkError::Guardrail(guardrail) => match guardrail {
             GuardrailError::NotEngaged => "kill-switch-not-pulled",
-            GuardrailError::ReasonTooLong => "reason-too-long",
+            GuardrailError::InvalidReason(_) => "reason-too-long",
             GuardrailError::Schedule(_) => "invalid-maintenance-schedule",
             GuardrailError::Storage(storage) => return Err(storage.into()),
         },

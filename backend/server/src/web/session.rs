@@ -144,6 +144,9 @@ where
             tracing::warn!(user = %session.caller.user().email, "form refused: CSRF token missing or wrong");
             return Err(UiError::BadCsrf);
         }
+        if let Some(field) = crate::http::extract::form_control_character(&bytes) {
+            return Err(UiError::ControlCharacter(field));
+        }
         let form = serde_urlencoded::from_bytes(&bytes)
             .map_err(|err| UiError::BadForm(err.to_string()))?;
         Ok(WebForm { session, form })

@@ -77,7 +77,16 @@ pub async fn start_with(
     settings: WorkerSettings,
     worker_clock: Option<Arc<dyn Clock>>,
 ) -> Loop {
-    start_full(db, policy_dir, settings, worker_clock, |p| p, Mail::Nowhere).await
+    start_full(
+        db,
+        policy_dir,
+        settings,
+        worker_clock,
+        |p| p,
+        Mail::Nowhere,
+        &[],
+    )
+    .await
 }
 
 /// Where the worker sends approval emails.
@@ -99,13 +108,14 @@ pub async fn start_mailing(db: &TestDatabase, smtp_port: u16) -> Loop {
         None,
         |p| p,
         Mail::Smtp(smtp_port),
+        &[],
     )
     .await
 }
 
 /// As [`start`], sending approval emails to the sandbox's mailbox.
 pub async fn start_with_sandbox_mail(db: &TestDatabase) -> Loop {
-    start_full(db, None, fast_settings(), None, |p| p, Mail::Sandbox).await
+    start_full(db, None, fast_settings(), None, |p| p, Mail::Sandbox, &[]).await
 }
 
 /// As [`start`], with these limits on automatic execution (for the API and the worker).
@@ -117,6 +127,7 @@ pub async fn start_limited(db: &TestDatabase, limits: AutomationLimits) -> Loop 
         None,
         |p| p.with_limits(limits),
         Mail::Nowhere,
+        &[],
     )
     .await
 }
@@ -130,6 +141,27 @@ pub async fn start_timed(db: &TestDatabase, timing: ApprovalTiming) -> Loop {
         None,
         |p| p.with_approval_timing(timing),
         Mail::Nowhere,
+        &[],
+    )
+    .await
+}
+
+/// As [`start`], the worker also reaching these loopback addresses (webhook receivers): the
+/// worker's egress allow-list holds the sandbox's listener and these only, as an operator's
+/// would.
+pub async fn start_allowing(
+    db: &TestDatabase,
+    policy_dir: Option<&Path>,
+    allowed: &[std::net::SocketAddr],
+) -> Loop {
+    start_full(
+        db,
+        policy_dir,
+        fast_settings(),
+        None,
+        |p| p,
+        Mail::Nowhere,
+        allowed,
     )
     .await
 }
@@ -141,6 +173,7 @@ async fn start_full(
     worker_clock: Option<Arc<dyn Clock>>,
     configure: impl FnOnce(Policies) -> Policies,
     mail: Mail,
+    allowed: &[std::net::SocketAddr],
 ) -> Loop {
     let world = World::new(db).await;
     let msp = world.msp("harbor").await;
@@ -237,6 +270,23 @@ async fn start_full(
             ))),
         },
         backoff: steward_workers::VendorBackoff::default(),
+        egress: {
+            let sandbox: std::net::SocketAddr = app
+                .base
+                .trim_start_matches("http://")
+                .parse()
+                .expect("the app listens on an address");
+            steward_integrations::egress::EgressPolicy::allowing(
+                std::iter::once(sandbox)
+                    .chain(allowed.iter().copied())
+                    .map(|address| {
+                        steward_integrations::egress::AllowedTarget::address(
+                            address.ip(),
+                            Some(address.port()),
+                        )
+                    }),
+            )
+        },
     };
     let (stop, stopped) = watch::channel(false);
     let running = shared.clone();
@@ -362,6 +412,14 @@ impl Loop {
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
         panic!("{what} never came to be; actions: {last:#?}");
+    }
+
+    /// The simulated vendors.
+    pub fn sandbox(&self) -> &steward_integrations::sandbox::Sandbox {
+        self.app
+            .sandbox
+            .as_ref()
+            .expect("the loop serves the sandbox")
     }
 
     /// The tenant's simulated customer's credentials.
@@ -593,12 +651,13 @@ impl Loop {
     /// Settings connecting the MSP to the sandbox's Slack workspace, its technician and admin
     /// linked.
     pub fn slack_settings(&self) -> Value {
-        use steward_integrations::sandbox::slack::{BOT_TOKEN, CHANNEL, SIGNING_SECRET};
+        use steward_integrations::sandbox::slack::CHANNEL;
+        let workspace = self.sandbox().slack_secrets();
         json!({
             "api_base_url": self.app.url("/sandbox/slack/api/"),
             "channel": CHANNEL,
-            "bot_token": BOT_TOKEN,
-            "signing_secret": SIGNING_SECRET,
+            "bot_token": workspace.bot_token,
+            "signing_secret": workspace.signing_secret,
             "users": {"U0TECH0001": "tech@harbor.example", "U0ADMIN001": "admin@harbor.example"},
         })
     }

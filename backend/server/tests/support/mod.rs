@@ -45,6 +45,30 @@ pub fn builtin_policies() -> steward_core::policy::Policies {
     )
 }
 
+/// The egress rule of the tests' deployment: public targets, and anything on loopback — where
+/// the tests serve the sandbox, webhook receivers and SMTP — as an operator would allow-list.
+pub fn loopback_egress() -> steward_integrations::egress::EgressPolicy {
+    steward_integrations::egress::EgressPolicy::allowing([
+        "127.0.0.0/8".parse().expect("a network"),
+        "::1".parse().expect("an address"),
+    ])
+}
+
+/// The state of an app over the world's database, clock and audit key, without the sandbox.
+fn world_state(world: &World) -> AppState {
+    AppState {
+        storage: world.storage.clone(),
+        clock: world.shared_clock(),
+        keys: Arc::clone(&world.keys),
+        metrics: Arc::default(),
+        web: Arc::default(),
+        secrets: Arc::new(test_secrets()),
+        sandbox: None,
+        policies: builtin_policies(),
+        egress: loopback_egress(),
+    }
+}
+
 /// A secrets key for tests that do not care which.
 pub fn test_secrets() -> SecretBox {
     SecretBox::from_key(&[42; 32])
@@ -71,6 +95,7 @@ impl TestApp {
             secrets: Arc::new(test_secrets()),
             sandbox: None,
             policies: builtin_policies(),
+            egress: loopback_egress(),
         })
         .await
     }
@@ -93,17 +118,24 @@ impl TestApp {
         .await
     }
 
+    /// As [`TestApp::for_world`], calling vendors and webhook receivers only where `egress`
+    /// allows (the other constructors allow loopback, where tests serve them).
+    pub async fn for_world_with_egress(
+        world: &World,
+        egress: steward_integrations::egress::EgressPolicy,
+    ) -> Self {
+        Self::serve_state(AppState {
+            egress,
+            ..world_state(world)
+        })
+        .await
+    }
+
     /// As [`TestApp::for_world`], with these web settings.
     pub async fn for_world_with_web(world: &World, web: WebSettings) -> Self {
         Self::serve_state(AppState {
-            storage: world.storage.clone(),
-            clock: world.shared_clock(),
-            keys: Arc::clone(&world.keys),
-            metrics: Arc::default(),
             web: Arc::new(web),
-            secrets: Arc::new(test_secrets()),
-            sandbox: None,
-            policies: builtin_policies(),
+            ..world_state(world)
         })
         .await
     }
@@ -124,14 +156,10 @@ impl TestApp {
             .await
             .unwrap();
         Self::serve_state(AppState {
-            storage: world.storage.clone(),
-            clock: world.shared_clock(),
-            keys: Arc::clone(&world.keys),
-            metrics: Arc::default(),
-            web: Arc::default(),
             secrets: Arc::new(secrets),
             sandbox: Some(sandbox),
             policies,
+            ..world_state(world)
         })
         .await
     }

@@ -12,7 +12,6 @@ pub struct Model {
     /// The event names, a JSON array.
     pub events: Json,
     pub tenant_id: Option<Uuid>,
-    pub allow_private_network: bool,
     pub enabled: bool,
     /// The Standard Webhooks signing secret, sealed.
     pub sealed_secret: String,

@@ -146,6 +146,9 @@ impl From<ActionRequestError> for ApiError {
             ActionRequestError::NotRollbackable(_) => {
                 ApiError::conflict("not-rollbackable", message)
             }
+            ActionRequestError::InvalidComment(_) => {
+                ApiError::unprocessable("invalid-comment", message)
+            }
             ActionRequestError::Storage(storage) => storage.into(),
         }
     }

@@ -38,7 +38,7 @@ impl From<GuardrailError> for ApiError {
         let message = err.to_string();
         match err {
             GuardrailError::NotEngaged => ApiError::conflict("kill-switch-not-pulled", message),
-            GuardrailError::ReasonTooLong => ApiError::unprocessable("reason-too-long", message),
+            GuardrailError::InvalidReason(_) => ApiError::unprocessable("reason-too-long", message),
             GuardrailError::Schedule(_) => {
                 ApiError::unprocessable("invalid-maintenance-schedule", message)
             }

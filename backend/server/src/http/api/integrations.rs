@@ -9,7 +9,7 @@ use steward_domain::{
     IntegrationId, TenantId, access::Permission, integrations::Integration, inventory::SyncCounts,
     observations::Vendor,
 };
-use steward_integrations::registry;
+use steward_integrations::{egress::EgressPolicy, registry};
 use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
@@ -120,7 +120,9 @@ impl From<IntegrationAdminError> for ApiError {
                 ApiError::not_found(message)
             }
             IntegrationAdminError::NameTaken(_) => ApiError::conflict("name-taken", message),
-            IntegrationAdminError::EmptyName => ApiError::unprocessable("invalid-name", message),
+            IntegrationAdminError::InvalidName(_) => {
+                ApiError::unprocessable("invalid-name", message)
+            }
             IntegrationAdminError::TenantOffboarded => {
                 ApiError::conflict("tenant-offboarded", message)
             }
@@ -161,9 +163,19 @@ fn secret(value: String) -> Result<SecretString, ApiError> {
     Ok(SecretString::from(value))
 }
 
-fn settings(vendor: Vendor, value: serde_json::Value) -> Result<serde_json::Value, ApiError> {
-    registry::normalize_settings(vendor, value)
-        .map_err(|message| ApiError::unprocessable("invalid-settings", message))
+/// Checks and completes settings, and checks every URL in them against the deployment's egress
+/// rule (public https addresses, or the operator's allow-list).
+async fn settings(
+    vendor: Vendor,
+    value: serde_json::Value,
+    egress: &EgressPolicy,
+) -> Result<serde_json::Value, ApiError> {
+    let settings = registry::normalize_settings(vendor, value)
+        .map_err(|message| ApiError::unprocessable("invalid-settings", message))?;
+    registry::check_endpoints(&settings, egress)
+        .await
+        .map_err(|message| ApiError::unprocessable("forbidden-target", message))?;
+    Ok(settings)
 }
 
 /// The tenant's integrations (MSP staff).
@@ -203,7 +215,7 @@ async fn create_integration(
     let scope = ctx.tenant(tenant_id).await?;
     ctx.caller.require(Permission::ManageIntegrations)?;
     let new = NewIntegration {
-        settings: settings(body.vendor, body.settings)?,
+        settings: settings(body.vendor, body.settings, &state.egress).await?,
         secret: secret(body.credential)?,
         vendor: body.vendor,
         name: body.name,
@@ -273,10 +285,10 @@ async fn update_integration(
         .ok_or_else(|| ApiError::not_found(format!("no integration {integration_id}")))?;
     let changes = IntegrationChanges {
         name: body.name,
-        settings: body
-            .settings
-            .map(|value| settings(current.vendor, value))
-            .transpose()?,
+        settings: match body.settings {
+            Some(value) => Some(settings(current.vendor, value, &state.egress).await?),
+            None => None,
+        },
         secret: body.credential.map(secret).transpose()?,
     };
     let txn = ctx.storage.begin().await?;

@@ -96,7 +96,7 @@ async fn set_context(
             .await?
             .map_err(|err| match err {
                 ContextError::NotFound(..) => ApiError::not_found(err.to_string()),
-                ContextError::TooLong(_) => {
+                ContextError::Invalid(..) => {
                     ApiError::unprocessable("invalid-context", err.to_string())
                 }
                 ContextError::Storage(storage) => storage.into(),

@@ -3,7 +3,10 @@
 
 use axum::{Json, extract::State, http::StatusCode};
 use serde::{Deserialize, Serialize};
-use steward_core::storage::PolicyUpdateError;
+use steward_core::{
+    policy::{PolicyRejection, tenant::check_off_executor},
+    storage::PolicyUpdateError,
+};
 use steward_domain::{
     TenantId,
     access::Permission,
@@ -90,13 +93,24 @@ pub struct PolicyBody {
     pub source: String,
 }
 
+impl From<PolicyRejection> for ApiError {
+    fn from(err: PolicyRejection) -> Self {
+        let code = match err {
+            PolicyRejection::TooDeep { .. } | PolicyRejection::TooCostly { .. } => {
+                "policy-too-complex"
+            }
+            PolicyRejection::Empty | PolicyRejection::TooLarge | PolicyRejection::Invalid(_) => {
+                "invalid-policy"
+            }
+        };
+        ApiError::unprocessable(code, err.to_string())
+    }
+}
+
 impl From<PolicyUpdateError> for ApiError {
     fn from(err: PolicyUpdateError) -> Self {
         let message = err.to_string();
         match err {
-            PolicyUpdateError::Empty
-            | PolicyUpdateError::TooLarge
-            | PolicyUpdateError::Invalid(_) => ApiError::unprocessable("invalid-policy", message),
             PolicyUpdateError::UnknownTenant(_) => ApiError::not_found(message),
             PolicyUpdateError::Storage(storage) => storage.into(),
         }
@@ -130,8 +144,10 @@ async fn get_tenant_policy(
 }
 
 /// Replaces the deployment's authority policy for this tenant (MSP admins). The policy must
-/// compile and decide a sample action; one that does not is refused (422 `invalid-policy`) and
-/// changes nothing. Every later decision for the tenant uses it.
+/// be at most 64 KiB, nest brackets at most 12 deep and not too many of them deeply (422
+/// `policy-too-complex`: their parse time grows exponentially with depth), compile and decide
+/// a sample action; one that does not is refused (422 `invalid-policy`) and changes nothing.
+/// Every later decision for the tenant uses it.
 #[utoipa::path(
     put,
     path = "/api/v1/tenants/{tenant_id}/policy",
@@ -147,12 +163,16 @@ async fn set_tenant_policy(
     ApiJson(body): ApiJson<PolicyBody>,
 ) -> Result<Json<TenantPolicy>, ApiError> {
     ctx.tenant(tenant_id).await?;
+    ctx.caller.require_admin()?;
+    // Compiling is CPU work: off the executor, and before the write transaction is opened so
+    // no writer waits on it.
+    let checked = check_off_executor(body.source).await?;
     let txn = ctx.storage.begin().await?;
     let write = ctx.write(&txn);
     let policy = ctx
         .caller
         .admin(&write)?
-        .set_tenant_policy(tenant_id, &body.source)
+        .set_tenant_policy(tenant_id, &checked)
         .await?;
     txn.commit().await?;
     Ok(Json(policy))

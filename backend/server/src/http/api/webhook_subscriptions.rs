@@ -44,13 +44,10 @@ impl From<SubscriptionError> for ApiError {
             SubscriptionError::NotFound(_) | SubscriptionError::DeliveryNotFound(_) => {
                 ApiError::not_found(message)
             }
-            SubscriptionError::InvalidTarget(_) => {
-                ApiError::unprocessable("invalid-webhook-target", message)
-            }
             SubscriptionError::UnknownTenant(_) => {
                 ApiError::unprocessable("unknown-tenant", message)
             }
-            SubscriptionError::NoEvents | SubscriptionError::DescriptionTooLong => {
+            SubscriptionError::NoEvents | SubscriptionError::InvalidDescription(_) => {
                 ApiError::unprocessable("invalid-subscription", message)
             }
             SubscriptionError::Storage(storage) => storage.into(),
@@ -62,7 +59,8 @@ impl From<SubscriptionError> for ApiError {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateSubscription {
-    /// `https` and on the public internet, unless `allow_private_network`.
+    /// `https` on the public internet; a private address (a bridge inside the MSP's own
+    /// network) only when the deployment's operator put it on the egress allow-list.
     pub url: String,
     #[serde(default)]
     pub description: String,
@@ -72,10 +70,6 @@ pub struct CreateSubscription {
     /// Only this tenant's events; every tenant's when absent.
     #[serde(default)]
     pub tenant_id: Option<TenantId>,
-    /// Allows a target on a private network or over plain `http` (a bridge inside the MSP's
-    /// own network).
-    #[serde(default)]
-    pub allow_private_network: bool,
 }
 
 /// A subscription as created, with its signing secret.
@@ -95,7 +89,16 @@ pub struct UpdateSubscription {
     pub events: Option<Vec<WebhookEvent>>,
     /// `false` pauses the subscription: no new deliveries.
     pub enabled: Option<bool>,
-    pub allow_private_network: Option<bool>,
+}
+
+/// Checks a target URL against the deployment's egress rule (resolving its host now; every
+/// delivery checks again): 422 `invalid-webhook-target` saying why it is refused.
+async fn target(state: &AppState, url: &str) -> Result<url::Url, ApiError> {
+    state
+        .egress
+        .check_for_saving(url)
+        .await
+        .map_err(|refused| ApiError::unprocessable("invalid-webhook-target", refused.to_string()))
 }
 
 /// The MSP's subscriptions.
@@ -150,6 +153,8 @@ async fn create_subscription(
     ctx: CallerContext,
     ApiJson(body): ApiJson<CreateSubscription>,
 ) -> Result<(StatusCode, Json<CreatedSubscription>), ApiError> {
+    ctx.caller.require_admin()?;
+    let url = target(&state, &body.url).await?;
     let txn = ctx.storage.begin().await?;
     let write = ctx.write(&txn);
     let (subscription, secret) = ctx
@@ -157,11 +162,10 @@ async fn create_subscription(
         .admin(&write)?
         .webhooks(&state.secrets)
         .create(NewSubscription {
-            url: body.url,
+            url,
             description: body.description,
             events: body.events,
             tenant_id: body.tenant_id,
-            allow_private_network: body.allow_private_network,
         })
         .await?;
     txn.commit().await?;
@@ -195,8 +199,8 @@ async fn get_subscription(
         .ok_or_else(|| ApiError::not_found(format!("no webhook subscription {id}")))
 }
 
-/// Changes a subscription (MSP admins): its URL, description, events, whether it is enabled,
-/// and whether it may reach a private network.
+/// Changes a subscription (MSP admins): its URL, description, events, and whether it is
+/// enabled.
 #[utoipa::path(
     patch,
     path = "/api/v1/msp/webhooks/{subscription_id}",
@@ -212,6 +216,11 @@ async fn update_subscription(
     ApiPath(id): ApiPath<uuid::Uuid>,
     ApiJson(body): ApiJson<UpdateSubscription>,
 ) -> Result<Json<WebhookSubscription>, ApiError> {
+    ctx.caller.require_admin()?;
+    let url = match &body.url {
+        Some(url) => Some(target(&state, url).await?),
+        None => None,
+    };
     let txn = ctx.storage.begin().await?;
     let write = ctx.write(&txn);
     let subscription = ctx
@@ -221,11 +230,10 @@ async fn update_subscription(
         .update(
             id,
             SubscriptionChanges {
-                url: body.url,
+                url,
                 description: body.description,
                 events: body.events,
                 enabled: body.enabled,
-                allow_private_network: body.allow_private_network,
             },
         )
         .await?;
