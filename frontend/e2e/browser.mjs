@@ -29,9 +29,18 @@ const browser = await chromium.launch({
   ],
 });
 
+// Every page runs under a Content-Security-Policy that allows no script; a page that needed one
+// (or broke the policy otherwise) would log a refusal here, and the run fails at the end.
+const policyRefusals = [];
+
 async function fresh(viewport = { width: 1280, height: 900 }) {
   const context = await browser.newContext({ viewport });
   const page = await context.newPage();
+  page.on('console', (message) => {
+    if (/Content Security Policy/i.test(message.text())) {
+      policyRefusals.push(`${page.url()}: ${message.text()}`);
+    }
+  });
   return { context, page };
 }
 
@@ -253,12 +262,60 @@ flow('approvals from the sandbox inbox: a Slack click, and the channel shared wi
   await approver.context.close();
 });
 
+flow('no page can be framed by another site (clickjacking an approver)', async () => {
+  const acme = tenantIds['Acme Dental'];
+  // Not `fresh()`: the refusals this flow provokes are the point, not a page's fault.
+  const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+  const page = await context.newPage();
+  await signIn(page, 'approver@acme-dental.example');
+  // A page that allows being framed (a JSON answer) frames Steward's pages, as an attacker's
+  // page would: `frame-ancestors 'none'` refuses every ancestor, this origin's too. (Headless
+  // Chromium here refuses loopback frames in pages from other origins whatever their
+  // headers, so the attacker's page is played by one of Steward's own answers.)
+  const messages = [];
+  page.on('console', (message) => messages.push(message.text()));
+  await page.goto(`${base}/healthz`);
+  const framed = async (path) => {
+    await page.evaluate((src) => new Promise((resolve) => {
+      document.querySelectorAll('iframe').forEach((old) => old.remove());
+      const frame = document.createElement('iframe');
+      frame.id = 'target';
+      frame.onload = resolve;
+      frame.src = src;
+      document.body.appendChild(frame);
+    }), `${base}${path}`);
+    return (await page.waitForSelector('#target')).contentFrame();
+  };
+  // The check can tell a loaded frame: the stylesheet (not a page) may be framed.
+  assert.ok((await framed('/assets/steward.css')).url().startsWith(base), 'a framable URL loads');
+  for (const path of ['/login', `/tenants/${acme}/response`, '/sandbox/inbox']) {
+    const frame = await framed(path);
+    // A refused frame shows the browser's own error page instead, at chrome-error://.
+    assert.ok(!frame.url().startsWith(base), `${path} loaded in a frame: ${frame.url()}`);
+    assert.ok(
+      messages.some((text) => text.includes('frame-ancestors') && text.includes(base)),
+      `the browser said why ${path} was not framed: ${messages}`,
+    );
+    messages.length = 0;
+  }
+  // The same pages load normally, with their policy and frame headers.
+  const answer = await page.goto(`${base}/tenants/${acme}/response`);
+  const headers = answer.headers();
+  assert.match(headers['content-security-policy'], /frame-ancestors 'none'/);
+  assert.equal(headers['x-frame-options'], 'DENY');
+  assert.equal(headers['x-content-type-options'], 'nosniff');
+  assert.equal(headers['referrer-policy'], 'no-referrer');
+  await context.close();
+});
+
 let failed = false;
 try {
   for (const { name, run } of flows) {
     await run();
     console.log(`ok ${name}`);
   }
+  assert.deepEqual(policyRefusals, [], 'pages broke their Content-Security-Policy');
+  console.log('ok every page kept to its Content-Security-Policy');
 } catch (error) {
   failed = true;
   console.error(error);

@@ -11,6 +11,9 @@
 //!   [`HttpError::OutcomeUnknown`] and must find out at the vendor before trying again.
 //! - A request that never reached the vendor (connection refused) is safe to retry for any method.
 //!
+//! When the process shuts down, waits between retries end at once and no retry starts: the
+//! job that sent the request fails and runs again after the restart (jobs are idempotent).
+//!
 //! Every request first passes the deployment's [`EgressPolicy`]: its URL and every address its
 //! host resolves to are checked, and the request goes to those addresses only.
 
@@ -23,6 +26,7 @@ use std::{
 
 use backon::{ExponentialBuilder, Retryable};
 use reqwest::{Client, ClientBuilder, Method, Request, Response, StatusCode, header::HeaderMap};
+use tokio::sync::watch;
 
 use crate::egress::{CheckedTarget, EgressError, EgressPolicy};
 
@@ -143,6 +147,8 @@ pub struct VendorHttp {
     egress: EgressPolicy,
     /// Clients whose host is pinned to the addresses checked for it.
     pinned: Arc<Mutex<HashMap<PinnedHost, Client>>>,
+    /// Turns true when the process shuts down: waits between retries end, and no retry starts.
+    shutdown: Option<watch::Receiver<bool>>,
 }
 
 /// A host name and the addresses a request to it may go to.
@@ -178,7 +184,19 @@ impl VendorHttp {
             policy,
             egress: EgressPolicy::public_only(),
             pinned: Arc::default(),
+            shutdown: None,
         })
+    }
+
+    /// The same client, retrying no more once `shutdown` turns true.
+    #[must_use]
+    pub fn with_shutdown(mut self, shutdown: watch::Receiver<bool>) -> Self {
+        self.shutdown = Some(shutdown);
+        self
+    }
+
+    fn stopping(&self) -> bool {
+        self.shutdown.as_ref().is_some_and(|stop| *stop.borrow())
     }
 
     /// The same client under the deployment's egress rule.
@@ -241,16 +259,26 @@ impl VendorHttp {
             .with_jitter();
         let method = request.method().clone();
         let url = request.url().clone();
+        let sent_once = std::sync::atomic::AtomicBool::new(false);
         let attempt = || {
             let request = request.try_clone().expect("checked replayable above");
             let client = &client;
-            async move { attempt(client, request).await }
+            let retry = sent_once.swap(true, std::sync::atomic::Ordering::Relaxed);
+            async move {
+                // Steward is stopping: no more retries; the job runs again after the restart.
+                if retry && self.stopping() {
+                    return Err(Attempt::NotSent("Steward is shutting down".to_owned()));
+                }
+                attempt(client, request).await
+            }
         };
+        let shutdown = self.shutdown.clone();
         attempt
             .retry(backoff)
-            .sleep(tokio::time::sleep)
+            .sleep(move |wait| interruptible_sleep(wait, shutdown.clone()))
             .when(|failure: &Attempt| {
-                failure.retryable(idempotency)
+                !self.stopping()
+                    && failure.retryable(idempotency)
                     && failure
                         .retry_after()
                         .is_none_or(|after| after <= max_retry_after)
@@ -264,6 +292,19 @@ impl VendorHttp {
             })
             .await
             .map_err(|failure| failure.into_error(idempotency))
+    }
+}
+
+/// A wait between two attempts that ends early when Steward starts shutting down.
+async fn interruptible_sleep(wait: Duration, shutdown: Option<watch::Receiver<bool>>) {
+    match shutdown {
+        Some(mut shutdown) => {
+            tokio::select! {
+                () = tokio::time::sleep(wait) => {}
+                _ = shutdown.wait_for(|stopping| *stopping) => {}
+            }
+        }
+        None => tokio::time::sleep(wait).await,
     }
 }
 

@@ -201,3 +201,40 @@ async fn requests_outside_the_egress_rule_are_never_sent() {
     }
     assert_eq!(count.load(Ordering::SeqCst), 2);
 }
+
+/// A process shutting down stops waiting to retry: the request ends with an error at once (the
+/// job that sent it runs again after the restart) instead of sitting out its backoff.
+#[tokio::test]
+async fn shutting_down_ends_the_wait_between_retries() {
+    let (url, count) = flaky(StatusCode::SERVICE_UNAVAILABLE, usize::MAX, None).await;
+    let (shutdown, stopping) = tokio::sync::watch::channel(false);
+    let http = VendorHttp::new(RetryPolicy {
+        max_retries: 8,
+        min_delay: Duration::from_secs(600),
+        max_delay: Duration::from_secs(600),
+        ..RetryPolicy::default()
+    })
+    .unwrap()
+    .with_egress(steward_integrations::egress::EgressPolicy::allowing([
+        "127.0.0.0/8".parse().unwrap(),
+    ]))
+    .with_shutdown(stopping);
+    let request = http.client().get(&url).build().unwrap();
+    let sending = tokio::spawn(async move { http.send(request, Idempotency::Idempotent).await });
+    // The first attempt failed; the client now waits ten minutes before the next.
+    while count.load(Ordering::SeqCst) == 0 {
+        tokio::task::yield_now().await;
+    }
+    shutdown.send(true).unwrap();
+    let error = tokio::time::timeout(Duration::from_secs(30), sending)
+        .await
+        .expect("the wait ended when the shutdown began")
+        .unwrap()
+        .unwrap_err();
+    assert!(matches!(error, HttpError::Unavailable(_)), "{error:?}");
+    assert_eq!(
+        count.load(Ordering::SeqCst),
+        1,
+        "no retry after the shutdown began"
+    );
+}

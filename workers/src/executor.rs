@@ -22,7 +22,6 @@ use steward_domain::{
 };
 use steward_integrations::{
     ActionRequest, Connector, ConnectorError, Execution, Snapshot, Verification,
-    http::VendorHttp,
     registry::{self, AnyConnector},
 };
 
@@ -557,7 +556,13 @@ async fn poll(
             }
             Err(error) => return Ok(Err(format!("verification failed: {error}"))),
         }
-        tokio::time::sleep(settings.verify_interval).await;
+        shared.pause(settings.verify_interval).await;
+        if shared.stopping() {
+            // Still verifying: the job runs again after the restart and picks up here.
+            return Err(JobError::from(
+                "Steward is shutting down; the verification goes on after the restart",
+            ));
+        }
     }
 }
 
@@ -580,7 +585,10 @@ where
                     _ => shared.settings.verify_interval,
                 };
                 tracing::info!(%error, tries, "vendor call failed; retrying");
-                tokio::time::sleep(pause).await;
+                shared.pause(pause).await;
+                if shared.stopping() {
+                    return Err(error);
+                }
             }
             other => return other,
         }
@@ -653,9 +661,9 @@ async fn connect(
             action.target.name, integration.name
         )));
     };
-    let http = VendorHttp::new(shared.vendor_retries.clone())
-        .map_err(JobError::from)?
-        .with_egress(shared.egress.clone());
+    let http = shared
+        .vendor_http(shared.vendor_retries.clone())
+        .map_err(JobError::from)?;
     match registry::connect(
         integration.vendor,
         &integration.settings,

@@ -13,7 +13,7 @@ use steward_domain::{
     audit::{ActorKind, AuditActor},
     coverage::ToolCategory,
 };
-use steward_integrations::{contract, http::VendorHttp, registry};
+use steward_integrations::{contract, registry};
 
 use crate::{Shared, executor};
 
@@ -66,8 +66,9 @@ pub(crate) async fn handle(job: Job, shared: Data<Shared>) -> Result<(), BoxDynE
     };
     if let Err(error) = &outcome {
         tracing::warn!(job = name, %tenant, %error, "job failed; it will run again");
-        // The queue re-runs a failed job at once; the pause spaces the attempts.
-        tokio::time::sleep(TRANSIENT_PAUSE).await;
+        // The queue re-runs a failed job at once; the pause spaces the attempts (and ends when
+        // the process shuts down).
+        shared.pause(TRANSIENT_PAUSE).await;
     }
     outcome.map_err(Into::into)
 }
@@ -205,12 +206,13 @@ async fn pull_holding_slot(
     since: Option<chrono::DateTime<chrono::Utc>>,
     state: Option<serde_json::Value>,
 ) -> Result<Result<contract::Pulled, steward_integrations::ConnectorError>, JobError> {
-    // A vendor asking to wait longer than this is retried later, not waited for in a worker.
+    // A vendor asking to wait longer than this is retried later, not waited for in a worker;
+    // one that does not answer fails the synchronization within seconds, so its health says
+    // so and the scheduler tries again after a backoff.
     let mut policy = shared.vendor_retries.clone();
     policy.max_retry_after = policy.max_retry_after.min(SYNC_MAX_WAIT);
-    let http = VendorHttp::new(policy)
-        .map_err(JobError::from)?
-        .with_egress(shared.egress.clone());
+    policy.max_delay = policy.max_delay.min(SYNC_MAX_BACKOFF);
+    let http = shared.vendor_http(policy).map_err(JobError::from)?;
     let pulled = match registry::connect(
         integration.vendor,
         &integration.settings,
@@ -296,6 +298,9 @@ async fn record_pulled(
 
 /// The longest `Retry-After` a synchronization waits inside a worker.
 const SYNC_MAX_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
+/// The longest pause between two tries of a synchronization's request that failed without an
+/// answer (the vendor unreachable, a 5xx).
+const SYNC_MAX_BACKOFF: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// Whether [`as_steward`] keeps what its work wrote.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -52,6 +52,41 @@ pub struct Shared {
     pub backoff: VendorBackoff,
     /// Where requests to vendors and webhook receivers may go.
     pub egress: steward_integrations::egress::EgressPolicy,
+    /// Turns true when the process shuts down: the workers take no new job, and running ones
+    /// stop waiting (between vendor retries, verification polls) and end, to run again after
+    /// the restart.
+    pub shutdown: watch::Receiver<bool>,
+}
+
+impl Shared {
+    /// Whether the process is shutting down.
+    #[must_use]
+    pub fn stopping(&self) -> bool {
+        *self.shutdown.borrow()
+    }
+
+    /// Waits `wait`, or less when the process starts shutting down.
+    pub async fn pause(&self, wait: Duration) {
+        let mut shutdown = self.shutdown.clone();
+        tokio::select! {
+            () = tokio::time::sleep(wait) => {}
+            _ = shutdown.wait_for(|stopping| *stopping) => {}
+        }
+    }
+
+    /// An HTTP client for vendor calls under the deployment's egress rule, retrying as `retries`
+    /// says until the process shuts down.
+    ///
+    /// # Errors
+    /// When the TLS stack cannot be initialised.
+    pub fn vendor_http(
+        &self,
+        retries: RetryPolicy,
+    ) -> Result<steward_integrations::http::VendorHttp, steward_integrations::http::HttpError> {
+        Ok(steward_integrations::http::VendorHttp::new(retries)?
+            .with_egress(self.egress.clone())
+            .with_shutdown(self.shutdown.clone()))
+    }
 }
 
 /// How the workers run.
@@ -111,7 +146,8 @@ pub enum RunError {
 ///
 /// # Errors
 /// When the queue cannot be set up, or the worker fails.
-pub async fn run(shared: Shared, mut stop: watch::Receiver<bool>) -> Result<(), RunError> {
+pub async fn run(shared: Shared) -> Result<(), RunError> {
+    let mut stop = shared.shutdown.clone();
     let settings = Arc::clone(&shared.settings);
     let queue = JobQueue::open(&shared.storage.pool(), settings.liveness).await?;
     let relay = tokio::spawn(relay::run(shared.clone(), queue.clone(), stop.clone()));

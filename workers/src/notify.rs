@@ -17,7 +17,7 @@ use steward_domain::{
     integrations::SlackConnection,
     tenancy::Tenant,
 };
-use steward_integrations::{http::VendorHttp, sandbox::Sandbox, slack::SlackClient};
+use steward_integrations::{sandbox::Sandbox, slack::SlackClient};
 
 use crate::{
     Shared,
@@ -330,9 +330,9 @@ async fn slack_of(
         return Ok(None);
     };
     let base = url::Url::parse(&connection.api_base_url).map_err(JobError::from)?;
-    let http = VendorHttp::new(shared.vendor_retries.clone())
-        .map_err(JobError::from)?
-        .with_egress(shared.egress.clone());
+    let http = shared
+        .vendor_http(shared.vendor_retries.clone())
+        .map_err(JobError::from)?;
     Ok(Some((SlackClient::new(http, &base, token), connection)))
 }
 

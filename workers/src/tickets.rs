@@ -17,7 +17,6 @@ use steward_domain::{
 };
 use steward_integrations::{
     contract::ConnectorError,
-    http::VendorHttp,
     registry::{self, AnyConnector},
     tickets::{self, TicketDesk, TicketDraft, TicketState},
 };
@@ -146,9 +145,9 @@ async fn reconcile(
     let Some(Some(((integration, credential), incidents))) = read else {
         return Ok(Ok(()));
     };
-    let http = VendorHttp::new(shared.vendor_retries.clone())
-        .map_err(JobError::from)?
-        .with_egress(shared.egress.clone());
+    let http = shared
+        .vendor_http(shared.vendor_retries.clone())
+        .map_err(JobError::from)?;
     let connector = match registry::connect(
         integration.vendor,
         &integration.settings,

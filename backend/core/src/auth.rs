@@ -571,9 +571,12 @@ async fn provision(
     let Some((_, domain)) = email.rsplit_once('@') else {
         return Ok(None);
     };
-    let Some(msp_row) = msp::Entity::find()
+    // Only the MSP that proved it holds the domain provisions from it (one at most).
+    let Some(holder) = crate::storage::msp_domain_holder(txn, domain).await? else {
+        return Ok(None);
+    };
+    let Some(msp_row) = msp::Entity::find_by_id(holder.as_uuid())
         .filter(msp::Column::SsoAutoProvisionDomain.eq(domain))
-        .order_by_asc(msp::Column::Id)
         .one(txn)
         .await?
     else {

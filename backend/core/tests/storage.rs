@@ -16,7 +16,7 @@ use steward_domain::{
 };
 use steward_testkit::{TestDatabase, World};
 
-const EXPECTED_MIGRATIONS: [&str; 26] = [
+const EXPECTED_MIGRATIONS: [&str; 27] = [
     "m20261123_000001_create_tenancy",
     "m20261123_000002_create_audit_entries",
     "m20261123_000003_protect_audit_chain",
@@ -43,9 +43,10 @@ const EXPECTED_MIGRATIONS: [&str; 26] = [
     "m20261203_000002_add_integration_sync_state",
     "m20261203_000003_create_vendor_slots",
     "m20261206_000001_drop_webhook_private_network_flag",
+    "m20261206_000002_create_msp_domains",
 ];
 
-const TABLES: [&str; 33] = [
+const TABLES: [&str; 34] = [
     "msps",
     "tenants",
     "automation_halts",
@@ -79,6 +80,7 @@ const TABLES: [&str; 33] = [
     "outbox",
     "tenant_policies",
     "vendor_slots",
+    "msp_domains",
 ];
 
 fn slug(text: &str) -> Slug {
@@ -471,5 +473,344 @@ async fn vendor_names_with_control_characters_are_stored_neutralized() {
     assert_eq!(
         identities[0].display_name.as_deref(),
         Some("Eve \u{FFFD}Admin\u{FFFD}[0m")
+    );
+}
+
+/// Twins left by synchronizations that once ran at the same moment (two records of one
+/// machine, each with its own vendor's report) are folded into the earlier record by the next
+/// synchronization: its reports, business context and events move over, the twin is gone, and
+/// the audit chain says so.
+#[tokio::test]
+async fn twin_devices_are_folded_into_the_earlier_record_by_the_next_synchronization() {
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+    use steward_core::{
+        secrets::SecretBox,
+        storage::{NewIntegration, entities},
+    };
+    use steward_domain::{
+        IntegrationId,
+        observations::{
+            EntityRef, ObservedDevice, ObservedEvent, ObservedInventory, OcsfClass, Vendor,
+        },
+    };
+
+    let db = TestDatabase::migrated().await;
+    let world = World::new(&db).await;
+    let msp = world.msp("harbor").await;
+    let tenant = world.tenant(msp.id, "acme").await;
+    let secrets = SecretBox::from_key(&[7; 32]);
+    let mut integrations = Vec::new();
+    for vendor in [Vendor::MicrosoftDefender, Vendor::CrowdStrikeFalcon] {
+        let settings = match vendor {
+            Vendor::MicrosoftDefender => serde_json::json!({"directory_id": "d", "client_id": "c"}),
+            _ => serde_json::json!({"client_id": "c"}),
+        };
+        integrations.push(
+            world
+                .integration(
+                    &tenant,
+                    &secrets,
+                    NewIntegration {
+                        vendor,
+                        name: vendor.display_name().into(),
+                        settings,
+                        secret: "s".to_owned().into(),
+                    },
+                )
+                .await
+                .id,
+        );
+    }
+    let report = |external_id: &str, hostname: &str, serial: &str| ObservedDevice {
+        external_id: external_id.into(),
+        hostname: hostname.into(),
+        os_platform: None,
+        health: None,
+        last_seen: None,
+        last_ip: None,
+        entra_device_id: None,
+        tags: vec![],
+        vendor_value: None,
+        serial_number: Some(serial.into()),
+        mac_addresses: Vec::new(),
+        patches: None,
+        backup: None,
+    };
+    let sync =
+        async |integration: IntegrationId, device: ObservedDevice, events: &[ObservedEvent]| {
+            let txn = world.storage.begin().await.unwrap();
+            let deployment = Deployment::new(&txn);
+            let ctx = deployment.write_context(&world.clock, &world.keys, World::actor());
+            ctx.operate_msp(msp.id)
+                .inventory(tenant.id)
+                .record_sync(
+                    integration,
+                    &ObservedInventory {
+                        devices: vec![device],
+                        identities: vec![],
+                    },
+                    events,
+                    None,
+                )
+                .await
+                .unwrap();
+            drop(ctx);
+            txn.commit().await.unwrap();
+        };
+    let devices = async || {
+        entities::device::Entity::find()
+            .filter(entities::device::Column::TenantId.eq(tenant.id.as_uuid()))
+            .all(world.storage.conn())
+            .await
+            .unwrap()
+    };
+
+    // Defender reports the laptop; Falcon's report of it once landed as a record of its own
+    // (its name and serial read differently then), with an alert about it.
+    sync(integrations[0], report("mde-1", "ACME-LT04", "PF4XK2"), &[]).await;
+    world.clock.advance(Duration::minutes(1));
+    let alert = ObservedEvent {
+        external_id: "alert-1".into(),
+        class: OcsfClass::DetectionFinding,
+        time: world.clock.now(),
+        severity_id: 4,
+        entities: vec![EntityRef::Device {
+            external_id: "falcon-1".into(),
+        }],
+        ocsf: serde_json::json!({"finding_info": {"title": "Suspicious process"}}),
+        raw: serde_json::json!({}),
+    };
+    sync(
+        integrations[1],
+        report("falcon-1", "OLD-NAME", "ZZZ"),
+        &[alert],
+    )
+    .await;
+    let before = devices().await;
+    assert_eq!(before.len(), 2);
+    let (survivor, twin) = (before[0].id, before[1].id);
+    // A technician had named the twin's owner.
+    {
+        use sea_orm::ActiveModelTrait;
+        entities::entity_context::ActiveModel {
+            id: sea_orm::Set(steward_core::storage::new_id(&world.clock)),
+            msp_id: sea_orm::Set(msp.id.as_uuid()),
+            tenant_id: sea_orm::Set(tenant.id.as_uuid()),
+            entity_kind: sea_orm::Set("device".into()),
+            entity_id: sea_orm::Set(twin),
+            criticality: sea_orm::Set(None),
+            owner: sea_orm::Set(Some("Finance".into())),
+            business_process: sea_orm::Set(None),
+            updated_at: sea_orm::Set(world.clock.now()),
+        }
+        .insert(world.storage.conn())
+        .await
+        .unwrap();
+    }
+    // Falcon now describes it as Defender does: two records of one machine.
+    world.clock.advance(Duration::minutes(1));
+    sync(
+        integrations[1],
+        report("falcon-1", "acme-lt04.acme.example", "PF4XK2"),
+        &[],
+    )
+    .await;
+    assert_eq!(
+        devices().await.len(),
+        2,
+        "the twins exist until the next synchronization"
+    );
+
+    world.clock.advance(Duration::minutes(1));
+    sync(integrations[0], report("mde-1", "ACME-LT04", "PF4XK2"), &[]).await;
+    let after = devices().await;
+    assert_eq!(after.len(), 1, "{after:?}");
+    assert_eq!(after[0].id, survivor);
+    let sources = entities::entity_source::Entity::find()
+        .filter(entities::entity_source::Column::TenantId.eq(tenant.id.as_uuid()))
+        .filter(entities::entity_source::Column::EntityKind.eq("device"))
+        .all(world.storage.conn())
+        .await
+        .unwrap();
+    assert_eq!(sources.len(), 2);
+    assert!(
+        sources.iter().all(|s| s.entity_id == survivor),
+        "{sources:?}"
+    );
+    let contexts = entities::entity_context::Entity::find()
+        .filter(entities::entity_context::Column::TenantId.eq(tenant.id.as_uuid()))
+        .all(world.storage.conn())
+        .await
+        .unwrap();
+    assert_eq!(contexts.len(), 1);
+    assert_eq!(
+        contexts[0].entity_id, survivor,
+        "the twin's owner moved over"
+    );
+    assert_eq!(contexts[0].owner.as_deref(), Some("Finance"));
+    let merged = entities::audit_entry::Entity::find()
+        .filter(entities::audit_entry::Column::Action.eq("device.merged"))
+        .all(world.storage.conn())
+        .await
+        .unwrap();
+    assert_eq!(merged.len(), 1);
+}
+
+/// An email domain is one MSP's: proven by the operator, or by an admin whose own address in
+/// it the identity provider vouched for; public mail services are nobody's; single sign-on
+/// provisions only for the MSP holding the domain.
+#[tokio::test]
+async fn sso_domains_are_held_by_the_one_msp_that_proved_them() {
+    use sea_orm::ActiveModelTrait;
+    use steward_core::storage::{MspSettingsError, entities};
+    use steward_domain::tenancy::{Role, SsoAutoProvision};
+
+    let db = TestDatabase::migrated().await;
+    let world = World::new(&db).await;
+    let harbor = world.msp("harbor").await;
+    let lighthouse = world.msp("lighthouse").await;
+    let admin = world
+        .user(harbor.id, "admin@harbor.example", Role::MspAdmin, None)
+        .await;
+    let rival = world
+        .user(
+            lighthouse.id,
+            "admin@lighthouse.example",
+            Role::MspAdmin,
+            None,
+        )
+        .await;
+    let set = async |msp: MspId, user: &steward_domain::tenancy::User, domain: &str| {
+        let txn = world.storage.begin().await.unwrap();
+        let deployment = Deployment::new(&txn);
+        let actor = AuditActor {
+            kind: ActorKind::User,
+            user_id: Some(user.id),
+            label: user.email.clone(),
+        };
+        let ctx = deployment.write_context(&world.clock, &world.keys, actor);
+        let outcome = ctx
+            .operate_msp(msp)
+            .set_sso_auto_provision(Some(SsoAutoProvision {
+                domain: domain.to_owned(),
+                role: Role::Technician,
+            }))
+            .await;
+        drop(ctx);
+        txn.commit().await.unwrap();
+        outcome
+    };
+
+    // A password account's own address proves nothing yet.
+    assert!(matches!(
+        set(harbor.id, &admin, "harbor.example").await,
+        Err(MspSettingsError::DomainNotVerified(_))
+    ));
+    // Once the identity provider has vouched for it (a linked account), it does.
+    entities::user_identity::ActiveModel {
+        id: sea_orm::Set(steward_core::storage::new_id(&world.clock)),
+        msp_id: sea_orm::Set(harbor.id.as_uuid()),
+        user_id: sea_orm::Set(admin.id.as_uuid()),
+        issuer: sea_orm::Set("https://idp.harbor.example".into()),
+        subject: sea_orm::Set("admin".into()),
+        created_at: sea_orm::Set(world.clock.now()),
+    }
+    .insert(world.storage.conn())
+    .await
+    .unwrap();
+    let msp = set(harbor.id, &admin, "Harbor.Example").await.unwrap();
+    assert_eq!(msp.sso_auto_provision.unwrap().domain, "harbor.example");
+    // Nobody else may hold it, even proven their own way; nor a public mail service.
+    assert!(matches!(
+        set(lighthouse.id, &rival, "harbor.example").await,
+        Err(MspSettingsError::DomainTaken(_))
+    ));
+    let txn = world.storage.begin().await.unwrap();
+    let deployment = Deployment::new(&txn);
+    let ctx = deployment.write_context(&world.clock, &world.keys, World::actor());
+    assert!(matches!(
+        ctx.verify_msp_domain(lighthouse.id, "harbor.example").await,
+        Err(MspSettingsError::DomainTaken(_))
+    ));
+    assert!(matches!(
+        ctx.verify_msp_domain(lighthouse.id, "gmail.com").await,
+        Err(MspSettingsError::PublicMailDomain(_))
+    ));
+    ctx.verify_msp_domain(lighthouse.id, "lighthouse.example")
+        .await
+        .unwrap();
+    drop(ctx);
+    txn.commit().await.unwrap();
+    assert!(
+        set(lighthouse.id, &rival, "lighthouse.example")
+            .await
+            .is_ok()
+    );
+}
+
+/// Upgrading: a domain one MSP had chosen for auto-provisioning stays that MSP's; a domain
+/// several had chosen is nobody's, and their auto-provisioning is off.
+#[tokio::test]
+async fn upgrading_keeps_single_domain_choices_and_drops_contested_ones() {
+    use steward_migrations::{Migrator, MigratorTrait};
+
+    let db = TestDatabase::empty().await;
+    let storage = db.connect().await;
+    let before = u32::try_from(EXPECTED_MIGRATIONS.len() - 1).unwrap();
+    Migrator::up(storage.conn(), Some(before)).await.unwrap();
+    let world = World::new(&db).await;
+    let mut msps = Vec::new();
+    for (slug, domain) in [
+        ("harbor", "harbor.example"),
+        ("lighthouse", "shared.example"),
+        ("coast", "shared.example"),
+    ] {
+        let msp = world.msp(slug).await;
+        storage
+            .conn()
+            .execute_raw(Statement::from_sql_and_values(
+                storage.conn().get_database_backend(),
+                match storage.backend() {
+                    Backend::Postgres => "UPDATE msps SET sso_auto_provision_domain = $1, sso_auto_provision_role = 'technician' WHERE id = $2",
+                    Backend::Sqlite => "UPDATE msps SET sso_auto_provision_domain = ?, sso_auto_provision_role = 'technician' WHERE id = ?",
+                },
+                [domain.into(), msp.id.as_uuid().into()],
+            ))
+            .await
+            .unwrap();
+        msps.push(msp.id);
+    }
+    storage.migrate().await.unwrap();
+
+    let deployment = Deployment::new(storage.conn());
+    let provisioning = |msp: &steward_domain::tenancy::Msp| {
+        msp.sso_auto_provision.as_ref().map(|s| s.domain.clone())
+    };
+    let find = async |slug: &str| {
+        deployment
+            .msps()
+            .find_by_slug(&slug.parse().unwrap())
+            .await
+            .unwrap()
+            .unwrap()
+    };
+    assert_eq!(
+        provisioning(&find("harbor").await).as_deref(),
+        Some("harbor.example")
+    );
+    for contested in ["lighthouse", "coast"] {
+        assert_eq!(provisioning(&find(contested).await), None, "{contested}");
+    }
+    assert_eq!(
+        steward_core::storage::msp_domain_holder(storage.conn(), "harbor.example")
+            .await
+            .unwrap(),
+        Some(msps[0])
+    );
+    assert_eq!(
+        steward_core::storage::msp_domain_holder(storage.conn(), "shared.example")
+            .await
+            .unwrap(),
+        None
     );
 }

@@ -58,6 +58,9 @@ pub enum Permission {
     ReadReports,
     /// See the authority policy that governs a tenant.
     ReadPolicies,
+    /// Read a tenant's inventory: its devices, identities (with their admin roles and second
+    /// factors) and events.
+    ReadInventory,
 }
 
 impl Permission {
@@ -89,10 +92,11 @@ impl Permission {
             Permission::HaltAllAutomation => "pull the MSP-wide kill switch",
             Permission::ReadReports => "read a tenant's outcome reports",
             Permission::ReadPolicies => "see a tenant's authority policy",
+            Permission::ReadInventory => "read a tenant's devices, identities and events",
         }
     }
 
-    pub const ALL: [Permission; 22] = [
+    pub const ALL: [Permission; 23] = [
         Permission::ReadTenants,
         Permission::ManageTenants,
         Permission::ReadMembers,
@@ -115,6 +119,7 @@ impl Permission {
         Permission::HaltAllAutomation,
         Permission::ReadReports,
         Permission::ReadPolicies,
+        Permission::ReadInventory,
     ];
 }
 
@@ -122,8 +127,8 @@ impl Role {
     /// Whether this role holds the permission by default.
     ///
     /// MSP admins manage; technicians work every tenant but manage no users; auditors read
-    /// everything of their MSP and change nothing; customer users see their own tenant, and its
-    /// audit chain only as its owner. Only the customer's own people approve on the customer's
+    /// everything of their MSP and change nothing; customer owners see their own tenant, its
+    /// inventory and audit chain; customer approvers see the actions they are asked to decide. Only the customer's own people approve on the customer's
     /// behalf: not even an MSP admin can.
     #[must_use]
     pub const fn allows(self, permission: Permission) -> bool {
@@ -147,6 +152,7 @@ impl Role {
                     | P::HaltAllAutomation
                     | P::ReadReports
                     | P::ReadPolicies
+                    | P::ReadInventory
             ),
             Role::Auditor => matches!(
                 permission,
@@ -161,12 +167,14 @@ impl Role {
                     | P::ReadActions
                     | P::ReadReports
                     | P::ReadPolicies
+                    | P::ReadInventory
             ),
             Role::CustomerOwner => matches!(
                 permission,
                 P::ReadTenants
                     | P::ReadMembers
                     | P::ReadTenantAudit
+                    | P::ReadInventory
                     | P::ReadIncidents
                     | P::ReadActions
                     | P::ApproveAsCustomer

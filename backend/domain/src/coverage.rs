@@ -116,6 +116,40 @@ pub struct Coverage {
     /// Devices people signed in from (as the identity providers report) that no tool of the
     /// tenant reports: each is a failed check.
     pub unmanaged_devices: Vec<crate::graph::UnmanagedDevice>,
+    /// Integrations whose last test or synchronization failed: what they would see no longer
+    /// reaches Steward. Each is a failed check.
+    pub failing_sources: Vec<FailingSource>,
+}
+
+/// An integration that cannot be read: a blind spot until it works again.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct FailingSource {
+    pub integration_id: IntegrationId,
+    pub name: String,
+    pub vendor: Vendor,
+    pub category: ToolCategory,
+    /// Why, as the vendor or the network answered.
+    pub last_error: Option<String>,
+    /// Its last successful test or synchronization; `None` when it never worked.
+    pub last_success_at: Option<DateTime<Utc>>,
+}
+
+/// The tenant's integrations that are failing.
+#[must_use]
+pub fn failing_sources(integrations: &[crate::integrations::Integration]) -> Vec<FailingSource> {
+    integrations
+        .iter()
+        .filter(|i| i.health == crate::integrations::IntegrationHealth::Failing)
+        .map(|i| FailingSource {
+            integration_id: i.id,
+            name: i.name.clone(),
+            vendor: i.vendor,
+            category: i.vendor.category(),
+            last_error: i.last_error.clone(),
+            last_success_at: i.last_success_at,
+        })
+        .collect()
 }
 
 /// Computes the coverage of a tenant at `now` from its inventory and its integrations' vendors.
@@ -126,6 +160,7 @@ pub fn coverage(
     devices: &[Device],
     identities: &[Identity],
     sightings: &[crate::graph::SignInSighting],
+    failing: Vec<FailingSource>,
     now: DateTime<Utc>,
 ) -> Coverage {
     let unmanaged_devices = crate::graph::unmanaged_devices(devices, sightings);
@@ -239,7 +274,7 @@ pub fn coverage(
             }
         })
         .collect();
-    checks += unmanaged_devices.len();
+    checks += unmanaged_devices.len() + failing.len();
     let score = (passed * 100)
         .checked_div(checks)
         .map_or(100, |percent| u8::try_from(percent).unwrap_or(100));
@@ -251,6 +286,7 @@ pub fn coverage(
         devices,
         identities,
         unmanaged_devices,
+        failing_sources: failing,
     }
 }
 
@@ -414,7 +450,15 @@ mod tests {
             ),
         )]);
         let tenant = stale.tenant_id;
-        let result = coverage(tenant, &integrations, &[stale, fresh], &[], &[], at(0));
+        let result = coverage(
+            tenant,
+            &integrations,
+            &[stale, fresh],
+            &[],
+            &[],
+            Vec::new(),
+            at(0),
+        );
         let gaps = &result.devices[0].gaps;
         assert_eq!(
             gaps,

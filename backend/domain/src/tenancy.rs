@@ -34,6 +34,47 @@ pub struct SsoAutoProvision {
     pub role: Role,
 }
 
+/// Mail services anyone can sign up to: no MSP may auto-provision their addresses, since
+/// holding one proves nothing about working for the MSP.
+pub const PUBLIC_MAIL_DOMAINS: &[&str] = &[
+    "aol.com",
+    "fastmail.com",
+    "gmail.com",
+    "gmx.com",
+    "gmx.de",
+    "gmx.net",
+    "googlemail.com",
+    "hey.com",
+    "hotmail.com",
+    "icloud.com",
+    "live.com",
+    "mac.com",
+    "mail.com",
+    "mail.ru",
+    "me.com",
+    "msn.com",
+    "outlook.com",
+    "pm.me",
+    "proton.me",
+    "protonmail.com",
+    "qq.com",
+    "tutanota.com",
+    "web.de",
+    "yahoo.com",
+    "yandex.com",
+    "yandex.ru",
+    "zoho.com",
+];
+
+/// Whether `domain` (lowercase) belongs to a public mail service.
+#[must_use]
+pub fn is_public_mail_domain(domain: &str) -> bool {
+    PUBLIC_MAIL_DOMAINS.contains(&domain)
+        || ["hotmail.", "outlook.", "yahoo.", "live."]
+            .iter()
+            .any(|prefix| domain.starts_with(prefix))
+}
+
 /// One customer business of an MSP; the unit of isolation.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]

@@ -140,6 +140,16 @@ enum MspCommand {
         #[arg(long, default_value = "MSP admin")]
         admin_name: String,
     },
+    /// Confirm, as the deployment's operator, that an email domain is an MSP's, so its admins may
+    /// have single sign-on create users from it
+    VerifyDomain {
+        /// The MSP's slug
+        #[arg(long)]
+        msp: Slug,
+        /// The email domain, such as harbor-it.example
+        #[arg(long)]
+        domain: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -243,6 +253,9 @@ pub fn run() -> ExitCode {
                 admin_email,
                 admin_name,
             }) => commands::msp::create(config, &name, slug, &admin_email, &admin_name).await,
+            Command::Msp(MspCommand::VerifyDomain { msp, domain }) => {
+                commands::msp::verify_domain(config, &msp, &domain).await
+            }
             Command::Token(TokenCommand::Create {
                 email,
                 name,

@@ -96,8 +96,9 @@ pub async fn sync(
             .tenant(&txn, tenant_id)
             .await?
             .ok_or(TestError::UnknownTenant(tenant_id))?;
-        let since = tenant.inventory().latest_event_time(integration_id).await?;
-        let sync_state = tenant.inventory().sync_state(integration_id).await?;
+        let inventory = tenant.inventory()?;
+        let since = inventory.latest_event_time(integration_id).await?;
+        let sync_state = inventory.sync_state(integration_id).await?;
         drop(tenant);
         txn.rollback().await?;
         let connector = registry::connect(

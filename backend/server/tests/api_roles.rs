@@ -41,8 +41,10 @@ fn expectation(operation_id: &str) -> (&'static [Role], StatusCode) {
     let forbidden = StatusCode::FORBIDDEN;
     match operation_id {
         "get_me" | "get_msp" | "list_tenants" | "get_tenant" | "list_members"
-        | "list_own_tokens" | "list_devices" | "list_identities" | "list_events" => {
-            (ALL, forbidden)
+        | "list_own_tokens" => (ALL, forbidden),
+        // A customer's approver decides actions; the inventory is not theirs to read.
+        "list_devices" | "list_identities" | "list_events" => {
+            (&[MspAdmin, Technician, Auditor, CustomerOwner], forbidden)
         }
         "create_tenant" | "update_tenant" | "offboard_tenant" | "create_user" | "update_user"
         | "create_user_token" | "update_msp" => (ADMIN, forbidden),
@@ -421,6 +423,8 @@ async fn check_role(role: Role) {
     let db = TestDatabase::migrated().await;
     let world = World::new(&db).await;
     let msp = world.msp("harbor").await;
+    // The operator confirmed the MSP's domain, which its admins may then auto-provision from.
+    world.verify_domain(msp.id, "harbor.example").await;
     let acme = world.tenant(msp.id, "acme").await;
     world.tenant(msp.id, "birch").await;
     let tenant_id = (role.side() == RoleSide::Customer).then_some(acme.id);

@@ -80,7 +80,8 @@ async fn an_issued_token_works_and_its_secret_is_shown_once() {
             "halt_automation",
             "halt_all_automation",
             "read_reports",
-            "read_policies"
+            "read_policies",
+            "read_inventory"
         ])
     );
 

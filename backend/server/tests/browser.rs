@@ -92,7 +92,20 @@ async fn main_flows_work_in_chromium_with_password_and_single_sign_on() {
         .env("STEWARD_OIDC__CLIENT_SECRET", "e2e-client-secret");
     let server = StewardProcess::start(command);
 
-    // The MSP admin lets single sign-on create auditors from the MSP's own domain.
+    // The operator confirms the MSP's domain; its admin lets single sign-on create auditors
+    // from it.
+    let mut verify = steward_on(&db);
+    verify.args([
+        "msp",
+        "verify-domain",
+        "--msp",
+        "harbor-it",
+        "--domain",
+        "harbor-it.example",
+    ]);
+    let (code, stdout, stderr) = support::run(verify);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stdout.contains("harbor-it.example is now"), "{stdout}");
     let mut issue = steward_on(&db);
     issue.args(["token", "create", "--email", "admin@harbor-it.example"]);
     let (code, token, stderr) = support::run(issue);

@@ -24,10 +24,13 @@ async fn migrate_applies_every_migration_once() {
     }
 
     let mut second = steward_on(&db);
-    second.arg("migrate");
+    second.arg("migrate").env("RUST_LOG", "debug");
     let (code, stdout, stderr) = run(second);
     assert_eq!(code, 0, "{stderr}");
     assert!(stdout.contains("is up to date"), "{stdout}");
+    // Logs written to a pipe or file carry no terminal colour codes.
+    assert!(stderr.contains("DEBUG"), "{stderr}");
+    assert!(!stderr.contains('\u{1b}'), "{stderr}");
 }
 
 #[tokio::test]
@@ -97,6 +100,132 @@ async fn demo_seeds_once_and_keeps_its_data_across_runs() {
     );
     assert_eq!(tenant_lines(&second.banner), tenants);
     assert!(second.stop().success());
+}
+
+/// A loopback port nothing listens on right now.
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Restarted on another port, the demo points its integrations at its sandbox there: they
+/// synchronize, and say they are healthy because they are.
+#[tokio::test]
+async fn the_demo_on_another_port_keeps_its_integrations_working() {
+    let db = TestDatabase::empty().await;
+    let start_demo = |port: u16| {
+        let mut command = steward_on(&db);
+        command.args(["demo", "--listen", &format!("127.0.0.1:{port}")]);
+        StewardProcess::start(command)
+    };
+    let first = start_demo(free_port());
+    assert!(first.stop().success());
+    let port = free_port();
+    let second = start_demo(port);
+    let sandbox = format!("http://127.0.0.1:{port}");
+    assert!(
+        second
+            .banner
+            .iter()
+            .any(|line| line.contains("integration at the sandbox on") && line.ends_with(&sandbox)),
+        "{:#?}",
+        second.banner
+    );
+    let mut issue = steward_on(&db);
+    issue.args(["token", "create", "--email", "admin@harbor-it.example"]);
+    let (code, token, stderr) = run(issue);
+    assert_eq!(code, 0, "{stderr}");
+    let token = token.trim();
+    let api = |path: String| {
+        let url = second.url(&path);
+        async move {
+            let answer = client().get(url).bearer_auth(token).send().await.unwrap();
+            assert_eq!(answer.status(), StatusCode::OK);
+            answer.json::<serde_json::Value>().await.unwrap()
+        }
+    };
+    let tenant = api("/api/v1/tenants".to_owned()).await["items"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let integrations = api(format!("/api/v1/tenants/{tenant}/integrations")).await;
+    for integration in integrations["items"].as_array().unwrap() {
+        for (name, url) in integration["settings"].as_object().unwrap() {
+            if name.ends_with("_url") {
+                assert!(
+                    url.as_str().unwrap().starts_with(&sandbox),
+                    "{integration:#}"
+                );
+            }
+        }
+        let id = integration["id"].as_str().unwrap();
+        let synced = client()
+            .post(second.url(&format!("/api/v1/tenants/{tenant}/integrations/{id}/sync")))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap();
+        let report: serde_json::Value = synced.json().await.unwrap();
+        assert_eq!(report["ok"], true, "{report:#}");
+        assert_eq!(report["integration"]["health"], "healthy");
+    }
+    assert!(second.stop().success());
+}
+
+/// One `serve` or `demo` per SQLite database (it hosts the sandbox's state); a second is
+/// refused before it does anything, while the CLI and workers run beside the first. A taken
+/// port is reported before the demo prints anything, with what to do.
+#[tokio::test]
+async fn a_second_server_on_one_database_and_a_taken_port_are_refused_clearly() {
+    let db = TestDatabase::empty().await;
+    let port = free_port();
+    let mut command = steward_on(&db);
+    command.args(["demo", "--listen", &format!("127.0.0.1:{port}")]);
+    let running = StewardProcess::start(command);
+
+    if db.url().is_none() {
+        let mut second = steward_on(&db);
+        second.args(["demo", "--listen", &format!("127.0.0.1:{}", free_port())]);
+        let (code, stdout, stderr) = run(second);
+        assert_ne!(code, 0);
+        assert!(
+            stderr.contains("already running on the database"),
+            "{stderr}"
+        );
+        assert!(stderr.contains("--data-dir"), "{stderr}");
+        assert!(!stdout.contains("demo MSP"), "nothing was done: {stdout}");
+        let mut serve = steward_on(&db);
+        serve.args(["serve", "--listen", &format!("127.0.0.1:{}", free_port())]);
+        let (code, _, stderr) = run(serve);
+        assert_ne!(code, 0);
+        assert!(
+            stderr.contains("already running on the database"),
+            "{stderr}"
+        );
+    }
+    let mut issue = steward_on(&db);
+    issue.args(["token", "create", "--email", "admin@harbor-it.example"]);
+    let (code, _, stderr) = run(issue);
+    assert_eq!(code, 0, "the CLI runs beside the server: {stderr}");
+
+    let elsewhere = TestDatabase::empty().await;
+    let mut taken = steward_on(&elsewhere);
+    taken.args(["demo", "--listen", &format!("127.0.0.1:{port}")]);
+    let (code, stdout, stderr) = run(taken);
+    assert_ne!(code, 0);
+    assert!(
+        stderr.contains(&format!("cannot listen on 127.0.0.1:{port}")),
+        "{stderr}"
+    );
+    assert!(stderr.contains("--listen"), "{stderr}");
+    assert!(
+        stdout.is_empty(),
+        "nothing before the port was bound: {stdout}"
+    );
+    assert!(running.stop().success());
 }
 
 #[test]

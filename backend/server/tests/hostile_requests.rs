@@ -15,6 +15,8 @@ use support::TestApp;
 #[derive(Debug, Clone, Copy)]
 enum Who {
     Admin,
+    /// The customer's approver at Acme.
+    Approver,
 }
 
 /// One hostile request and the answer it must get.
@@ -41,6 +43,11 @@ impl Probe {
         }
     }
 
+    fn by(mut self, who: Who) -> Self {
+        self.who = who;
+        self
+    }
+
     fn body(mut self, body: Value) -> Self {
         self.body = Some(body);
         self
@@ -59,6 +66,7 @@ struct Target {
     world: World,
     admin: String,
     admin_id: String,
+    approver: String,
     acme: String,
     birch: String,
     defender: String,
@@ -69,12 +77,25 @@ impl Target {
         let world = World::new(db).await;
         let harbor = world.msp("harbor").await;
         let acme = world.tenant(harbor.id, "acme").await;
+        let lighthouse = world.msp("lighthouse").await;
+        world
+            .verify_domain(lighthouse.id, "lighthouse.example")
+            .await;
         let birch = world.tenant(harbor.id, "birch").await;
         let admin = world
             .user(harbor.id, "admin@harbor.example", Role::MspAdmin, None)
             .await;
         let admin_id = admin.id.to_string();
         let admin = world.token(&admin, None).await;
+        let approver = world
+            .user(
+                harbor.id,
+                "approver@acme.example",
+                Role::CustomerApprover,
+                Some(acme.id),
+            )
+            .await;
+        let approver = world.token(&approver, None).await;
         // A deployment whose operator allow-listed nothing: public https targets only.
         let app = TestApp::for_world_with_egress(&world, EgressPolicy::public_only()).await;
         let (status, created) = app
@@ -96,6 +117,7 @@ impl Target {
             world,
             admin,
             admin_id,
+            approver,
             acme: acme.id.to_string(),
             birch: birch.id.to_string(),
         }
@@ -104,6 +126,7 @@ impl Target {
     fn token(&self, who: Who) -> &str {
         match who {
             Who::Admin => &self.admin,
+            Who::Approver => &self.approver,
         }
     }
 
@@ -383,6 +406,47 @@ fn probes(target: &Target) -> Vec<Probe> {
         .body(json!({"type": "isolate_device", "targets": [device], "reason": "routine \u{202E}"}))
         .answers(StatusCode::UNPROCESSABLE_ENTITY, "invalid-reason"),
     );
+    // Finding 6: single sign-on auto-provisioning of a domain the MSP does not hold.
+    for (domain, status, code) in [
+        (
+            "gmail.com",
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "public-mail-domain",
+        ),
+        (
+            "Outlook.COM",
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "public-mail-domain",
+        ),
+        ("lighthouse.example", StatusCode::CONFLICT, "domain-taken"),
+        (
+            "harbor.example",
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "domain-not-verified",
+        ),
+    ] {
+        probes.push(
+            Probe::new(
+                format!("auto-provisioning {domain}"),
+                Method::PATCH,
+                "/api/v1/msp",
+            )
+            .body(json!({"sso_auto_provision": {"domain": domain, "role": "technician"}}))
+            .answers(status, code),
+        );
+    }
+    // Finding 5: the customer's approver reads no inventory.
+    for what in ["devices", "identities", "events"] {
+        probes.push(
+            Probe::new(
+                format!("the approver reading {what}"),
+                Method::GET,
+                format!("{tenant}/{what}"),
+            )
+            .by(Who::Approver)
+            .answers(StatusCode::FORBIDDEN, "forbidden"),
+        );
+    }
     probes
 }
 

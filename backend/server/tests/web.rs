@@ -148,6 +148,12 @@ async fn cookies_are_secure_when_steward_is_served_over_https() {
     )
     .await;
     let browser = Browser::new(&app);
+    // Served over https, every answer tells the browser to keep to it.
+    let answer = app.get("/login").await;
+    assert_eq!(
+        answer.headers()[header::STRICT_TRANSPORT_SECURITY],
+        "max-age=31536000; includeSubDomains"
+    );
     let login = browser.get("/login").await;
     assert!(
         login.set_cookie.iter().all(|c| c.contains("Secure")),
@@ -957,4 +963,42 @@ async fn control_characters_in_forms_are_refused_before_and_after_sign_in() {
         )
         .await;
     assert_eq!(tenant["name"], f.acme.name, "the name did not change");
+}
+
+#[tokio::test]
+async fn pages_allow_no_script_no_framing_and_send_no_referrer() {
+    let f = fixture().await;
+    for path in ["/login", "/approvals/stwa_not-a-real-link", "/no-such-page"] {
+        let answer = f.app.get(path).await;
+        let headers = answer.headers();
+        let policy = headers[header::CONTENT_SECURITY_POLICY].to_str().unwrap();
+        for directive in [
+            "default-src 'none'",
+            "frame-ancestors 'none'",
+            "form-action 'self'",
+            "base-uri 'none'",
+        ] {
+            assert!(policy.contains(directive), "{path}: {policy}");
+        }
+        assert!(
+            !policy.contains("script-src"),
+            "no script is allowed: {policy}"
+        );
+        assert_eq!(headers[header::X_FRAME_OPTIONS], "DENY", "{path}");
+        assert_eq!(headers[header::REFERRER_POLICY], "no-referrer", "{path}");
+        assert_eq!(headers[header::X_CONTENT_TYPE_OPTIONS], "nosniff", "{path}");
+        assert!(
+            !headers.contains_key(header::STRICT_TRANSPORT_SECURITY),
+            "plain http"
+        );
+        let body = answer.text().await.unwrap();
+        assert!(!body.contains("<script"), "{path} carries a script");
+        assert!(
+            !body.contains(" style=\""),
+            "{path} carries an inline style"
+        );
+    }
+    let api = f.app.get("/api/v1/tenants").await;
+    assert_eq!(api.headers()[header::X_CONTENT_TYPE_OPTIONS], "nosniff");
+    assert!(!api.headers().contains_key(header::CONTENT_SECURITY_POLICY));
 }

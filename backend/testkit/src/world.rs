@@ -72,6 +72,21 @@ impl World {
         msp
     }
 
+    /// Confirms, as the operator, that `domain` is the MSP's.
+    ///
+    /// # Panics
+    /// When the domain is refused.
+    pub async fn verify_domain(&self, msp_id: MspId, domain: &str) {
+        let txn = self.storage.begin().await.unwrap();
+        let deployment = Deployment::new(&txn);
+        let ctx = deployment.write_context(&self.clock, &self.keys, Self::actor());
+        ctx.verify_msp_domain(msp_id, domain)
+            .await
+            .expect("verify the domain");
+        drop(ctx);
+        txn.commit().await.unwrap();
+    }
+
     /// # Panics
     /// When the tenant cannot be created.
     pub async fn tenant(&self, msp_id: MspId, slug: &str) -> Tenant {

@@ -29,6 +29,8 @@ pub struct TenantPage {
     pub can_read_actions: bool,
     /// Whether the caller may read its outcome reports (shows the link).
     pub can_read_reports: bool,
+    /// Whether the caller may read its devices and identities (shows them).
+    pub can_read_inventory: bool,
     pub devices: Vec<Device>,
     pub identities: Vec<Identity>,
     /// Names of the tenant's integrations, for conflicts to say who reported what; empty for
@@ -115,6 +117,7 @@ pub fn render(chrome: Chrome, page: TenantPage) -> String {
             })
             .collect_view()
     };
+    let can_read_inventory = page.can_read_inventory;
     let devices = page
         .devices
         .iter()
@@ -204,9 +207,28 @@ pub fn render(chrome: Chrome, page: TenantPage) -> String {
                 view! { <li class="conflict">{line}</li> }
             })
             .collect_view();
+        let failing_items = coverage
+            .failing_sources
+            .iter()
+            .map(|source| {
+                let since = source.last_success_at.map_or_else(
+                    || "it never worked".to_owned(),
+                    |at| format!("nothing since {}", at.format("%Y-%m-%d %H:%M UTC")),
+                );
+                let line = format!(
+                    "{} ({}) cannot be read — {}: {}",
+                    source.name,
+                    source.vendor.display_name(),
+                    since,
+                    source.last_error.as_deref().unwrap_or("no reason given")
+                );
+                view! { <li class="conflict">{line}</li> }
+            })
+            .collect_view();
         view! {
             <section class="card">
                 <h2>"Coverage"</h2>
+                <ul class="plain">{failing_items}</ul>
                 <dl class="facts">
                     <div><dt>"Score"</dt><dd>{format!("{}%", coverage.score)}</dd></div>
                     <div><dt>"Tools"</dt><dd>{missing}</dd></div>
@@ -221,6 +243,29 @@ pub fn render(chrome: Chrome, page: TenantPage) -> String {
         view! { <div><dt>"Offboarded"</dt><dd>{when(at)}</dd></div> }
     });
     let title = tenant.name.clone();
+    // A customer's approver decides actions; the inventory is not theirs to read.
+    let inventory = can_read_inventory.then(|| {
+        view! {
+            <section class="card">
+                <h2>"Devices"</h2>
+                <div class="table-wrap">
+                    <table>
+                        <thead><tr><th>"Hostname"</th><th>"OS"</th><th>"Sensor"</th><th>"Tags"</th><th>"Last seen"</th><th>"Sources"</th><th>"Sources disagree"</th></tr></thead>
+                        <tbody>{devices}</tbody>
+                    </table>
+                </div>
+            </section>
+            <section class="card">
+                <h2>"Identities"</h2>
+                <div class="table-wrap">
+                    <table>
+                        <thead><tr><th>"User"</th><th>"Name"</th><th>"Department"</th><th>"Admin roles"</th><th>"Groups"</th><th>"MFA"</th><th>"Account"</th><th>"Sources"</th><th>"Sources disagree"</th></tr></thead>
+                        <tbody>{identities}</tbody>
+                    </table>
+                </div>
+            </section>
+        }
+    });
     let body = view! {
         <div class="title-row">
             <h1>{tenant.name.clone()}</h1>
@@ -248,24 +293,7 @@ pub fn render(chrome: Chrome, page: TenantPage) -> String {
                 </table>
             </div>
         </section>
-        <section class="card">
-            <h2>"Devices"</h2>
-            <div class="table-wrap">
-                <table>
-                    <thead><tr><th>"Hostname"</th><th>"OS"</th><th>"Sensor"</th><th>"Tags"</th><th>"Last seen"</th><th>"Sources"</th><th>"Sources disagree"</th></tr></thead>
-                    <tbody>{devices}</tbody>
-                </table>
-            </div>
-        </section>
-        <section class="card">
-            <h2>"Identities"</h2>
-            <div class="table-wrap">
-                <table>
-                    <thead><tr><th>"User"</th><th>"Name"</th><th>"Department"</th><th>"Admin roles"</th><th>"Groups"</th><th>"MFA"</th><th>"Account"</th><th>"Sources"</th><th>"Sources disagree"</th></tr></thead>
-                    <tbody>{identities}</tbody>
-                </table>
-            </div>
-        </section>
+        {inventory}
         {manage}
     };
     render_document(&title, Some(chrome), body)

@@ -94,6 +94,46 @@ impl DeviceIndex {
         self.by_key.get(key).and_then(|p| p.first().copied())
     }
 
+    /// Forgets a device (folded into another).
+    pub(crate) fn remove(&mut self, id: uuid::Uuid) {
+        let Some(at) = self.position.remove(&id) else {
+            return;
+        };
+        for key in keys(&self.devices[at]) {
+            if let Some(positions) = self.by_key.get_mut(&key) {
+                positions.remove(&at);
+            }
+        }
+    }
+
+    /// The ids of the indexed devices, oldest first.
+    pub(crate) fn ids(&self) -> Vec<uuid::Uuid> {
+        let mut live: Vec<(usize, uuid::Uuid)> =
+            self.position.iter().map(|(id, at)| (*at, *id)).collect();
+        live.sort_unstable();
+        live.into_iter().map(|(_, id)| id).collect()
+    }
+
+    /// The earlier device that `id` duplicates: one loaded before it that shares one of its
+    /// match keys — the one its report would have matched, by the strongest key — had the two
+    /// synchronizations that created them not run at once.
+    pub(crate) fn twin_of(&self, id: uuid::Uuid) -> Option<&device::Model> {
+        let &at = self.position.get(&id)?;
+        keys(&self.devices[at])
+            .iter()
+            .find_map(|key| {
+                self.by_key
+                    .get(key)
+                    .and_then(|positions| positions.iter().copied().find(|&p| p < at))
+            })
+            .map(|earlier| &self.devices[earlier])
+    }
+
+    /// The indexed state of a device.
+    pub(crate) fn get(&self, id: uuid::Uuid) -> Option<&device::Model> {
+        self.position.get(&id).map(|&at| &self.devices[at])
+    }
+
     /// The device a report of another integration describes, by the strongest key both know:
     /// the Microsoft Entra device id, else the hardware serial number, else a MAC address, else
     /// the host name, else the host name without its DNS domain (EDR and RMM tools disagree
@@ -172,6 +212,47 @@ mod tests {
             patches: None,
             backup: None,
         }
+    }
+
+    #[test]
+    fn a_later_device_sharing_a_key_is_the_twin_of_the_earlier() {
+        let mut first = device(1, "ACME-LT04");
+        first.serial_number = Some("PF4XK2".to_owned());
+        let unrelated = device(2, "ACME-SRV01");
+        let mut twin = device(3, "acme-lt04.acme.example");
+        twin.serial_number = Some("PF4XK2".to_owned());
+        let by_name = device(4, "acme-srv01");
+        let mut index = DeviceIndex::new(vec![first, unrelated, twin, by_name]);
+        assert!(index.twin_of(uuid::Uuid::from_u128(1)).is_none());
+        assert!(index.twin_of(uuid::Uuid::from_u128(2)).is_none());
+        assert_eq!(
+            index
+                .twin_of(uuid::Uuid::from_u128(3))
+                .unwrap()
+                .id
+                .as_u128(),
+            1
+        );
+        assert_eq!(
+            index
+                .twin_of(uuid::Uuid::from_u128(4))
+                .unwrap()
+                .id
+                .as_u128(),
+            2
+        );
+        index.remove(uuid::Uuid::from_u128(3));
+        assert_eq!(index.ids().len(), 3);
+        assert!(index.get(uuid::Uuid::from_u128(3)).is_none());
+        assert_eq!(
+            index
+                .matching(&report("acme-lt04.acme.example"))
+                .unwrap()
+                .id
+                .as_u128(),
+            1,
+            "a folded twin matches nothing"
+        );
     }
 
     #[test]

@@ -415,6 +415,7 @@ impl<'a> InventoryWriter<'a> {
         events: &[ObservedEvent],
         state: Option<&serde_json::Value>,
     ) -> Result<SyncCounts, SyncError> {
+        super::locks::take(self.ctx.txn, super::locks::Lock::Inventory(self.tenant_id)).await?;
         // Vendors' text is stored and shown to approvers as it came, except for control and
         // bidirectional control characters (PostgreSQL cannot store NUL; the others could
         // make a name read as another).
@@ -461,6 +462,15 @@ impl<'a> InventoryWriter<'a> {
             )
         };
         let mut rescore = Vec::new();
+        if !inventory.devices.is_empty() {
+            for survivor in self.fold_twins(&connected, &mut devices).await? {
+                counts.devices_updated += 1;
+                rescore.push(EntityKey {
+                    kind: TargetKind::Device,
+                    id: survivor,
+                });
+            }
+        }
         for observed in &inventory.devices {
             let Merged {
                 id,
@@ -627,6 +637,36 @@ impl<'a> InventoryWriter<'a> {
         Ok(())
     }
 
+    /// Folds every device that duplicates an earlier one (see [`super::device_twins`]) into
+    /// it; returns the survivors. Twins only exist where synchronizations ran at once before
+    /// they were serialized, so this is almost always a pass over the index that finds none.
+    async fn fold_twins(
+        &self,
+        connected: &[IntegrationId],
+        index: &mut DeviceIndex,
+    ) -> Result<Vec<uuid::Uuid>, StorageError> {
+        let mut survivors = Vec::new();
+        for id in index.ids() {
+            let Some(survivor) = index.twin_of(id).cloned() else {
+                continue;
+            };
+            let twin = index.get(id).cloned().expect("an indexed device");
+            super::device_twins::fold(self.ctx, self.msp_id, self.tenant_id, &survivor, &twin)
+                .await?;
+            index.remove(twin.id);
+            let survivor = device::Entity::find_by_id(survivor.id)
+                .one(self.ctx.txn)
+                .await?
+                .ok_or_else(|| StorageError::corrupt("device", &"a twin's survivor vanished"))?;
+            self.reconcile_device(survivor.clone(), false, connected, index)
+                .await?;
+            if !survivors.contains(&survivor.id) {
+                survivors.push(survivor.id);
+            }
+        }
+        Ok(survivors)
+    }
+
     /// Merges one observed device (see [`Merged`]). The device's attributes are reconciled from every
     /// source that reports it, this one's report included (see [`crate::reconcile`]); `index`
     /// holds the tenant's devices as they stand, and is kept so.
@@ -673,17 +713,30 @@ impl<'a> InventoryWriter<'a> {
                 (row, true)
             }
         };
-        let id = row.id;
         let attributes = serde_json::to_value(observed).unwrap_or_default();
         self.save_source(
             source,
             integration_id,
             DEVICE,
-            id,
+            row.id,
             &observed.external_id,
             attributes,
         )
         .await?;
+        self.reconcile_device(row, created, connected, index).await
+    }
+
+    /// Sets a device's attributes to what every source reporting it says, together (see
+    /// [`crate::reconcile`]), and keeps `index` current.
+    async fn reconcile_device(
+        &self,
+        row: device::Model,
+        created: bool,
+        connected: &[IntegrationId],
+        index: &mut DeviceIndex,
+    ) -> Result<Merged, StorageError> {
+        let id = row.id;
+        let now = self.ctx.clock.now();
         let merged = crate::reconcile::device(&self.reports_of(DEVICE, id, connected).await?);
         let risk_inputs_changed = crate::risk::tag_criticality(
             &serde_json::from_value::<Vec<String>>(row.tags.clone()).unwrap_or_default(),

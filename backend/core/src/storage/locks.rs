@@ -4,7 +4,7 @@
 //! single-key locks, and no row lock, so they never block foreign-key checks.
 
 use sea_orm::{ConnectionTrait, DbBackend};
-use steward_domain::MspId;
+use steward_domain::{MspId, TenantId};
 use uuid::Uuid;
 
 use super::StorageError;
@@ -19,6 +19,9 @@ pub(crate) enum Lock {
     Decisions(MspId),
     /// The state of one batch: its canary settling the members, and a member being queued.
     Batch(Uuid),
+    /// A tenant's inventory: one synchronization merges its reports at a time, or two running
+    /// at once would each create the device the other has not committed yet. Taken first.
+    Inventory(TenantId),
 }
 
 impl Lock {
@@ -26,6 +29,7 @@ impl Lock {
         let (class, id) = match self {
             Lock::Decisions(msp_id) => (1, msp_id.as_uuid()),
             Lock::Batch(batch_id) => (2, batch_id),
+            Lock::Inventory(tenant_id) => (3, tenant_id.as_uuid()),
         };
         let (high, low) = id.as_u64_pair();
         let folded = high ^ low;

@@ -14,6 +14,7 @@ pub mod approval_links;
 pub mod config;
 pub mod contexts;
 mod device_index;
+mod device_twins;
 pub mod entities;
 mod error;
 mod guardrails;
@@ -70,7 +71,7 @@ pub use self::{
         IntegrationDirectory, NewIntegration,
     },
     inventory::{InventoryReader, InventoryWriter, SyncError},
-    msps::{MspRepository, MspSettingsError, NewMsp},
+    msps::{MspRepository, MspSettingsError, NewMsp, domain_holder as msp_domain_holder},
     pagination::{Page, PageRequest},
     policies::PolicyUpdateError,
     risk_scores::RiskReader,

@@ -7,7 +7,11 @@ use steward_domain::{
     tenancy::{Msp, Role, SsoAutoProvision},
 };
 
-use super::{StorageError, WriteContext, entities::msp, new_id};
+use super::{
+    StorageError, WriteContext,
+    entities::{msp, msp_domain},
+    new_id,
+};
 use crate::audit::{self, ChainRef, Change};
 
 /// The MSPs of the deployment (read-only; MSPs are created by operators through
@@ -97,8 +101,129 @@ pub enum MspSettingsError {
     RoleNotAllowed(Role),
     #[error("{0:?} is not an email domain (such as harbor-it.example)")]
     InvalidDomain(String),
+    #[error("{0} is a public mail service's domain: anyone can have an address there")]
+    PublicMailDomain(String),
+    #[error("{0} is another MSP's domain")]
+    DomainTaken(String),
+    #[error(
+        "{0} is not proven to be this MSP's: sign in through single sign-on with your own \
+         address in it and try again, or ask the deployment's operator to run `steward msp \
+         verify-domain`"
+    )]
+    DomainNotVerified(String),
     #[error(transparent)]
     Storage(#[from] StorageError),
+}
+
+/// Checks an email domain's form; the domain, lowercase.
+fn checked_domain(domain: &str) -> Result<String, MspSettingsError> {
+    let lower = domain.trim().to_lowercase();
+    let plausible = lower.contains('.')
+        && !lower.starts_with('.')
+        && !lower.ends_with('.')
+        && lower.len() <= 253
+        && lower
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.');
+    if !plausible {
+        return Err(MspSettingsError::InvalidDomain(domain.to_owned()));
+    }
+    if steward_domain::tenancy::is_public_mail_domain(&lower) {
+        return Err(MspSettingsError::PublicMailDomain(lower));
+    }
+    Ok(lower)
+}
+
+/// The MSP holding `domain`, if one proved it.
+///
+/// # Errors
+/// When the database cannot be read.
+pub async fn domain_holder<C: ConnectionTrait>(
+    conn: &C,
+    domain: &str,
+) -> Result<Option<MspId>, StorageError> {
+    Ok(msp_domain::Entity::find()
+        .filter(msp_domain::Column::Domain.eq(domain))
+        .one(conn)
+        .await?
+        .map(|row| row.msp_id.into()))
+}
+
+async fn record_domain(
+    ctx: &WriteContext<'_>,
+    msp_id: MspId,
+    domain: &str,
+    verified_by: String,
+) -> Result<(), MspSettingsError> {
+    msp_domain::ActiveModel {
+        id: Set(new_id(ctx.clock)),
+        msp_id: Set(msp_id.as_uuid()),
+        domain: Set(domain.to_owned()),
+        verified_by: Set(verified_by.clone()),
+        verified_at: Set(ctx.clock.now()),
+    }
+    .insert(ctx.txn)
+    .await
+    // Another MSP proved it at the same moment.
+    .map_err(|_| MspSettingsError::DomainTaken(domain.to_owned()))?;
+    audit::append(
+        ctx,
+        ChainRef::Msp(msp_id),
+        Change::new("msp.domain_verified", "msp", &msp_id)
+            .after(&serde_json::json!({"domain": domain, "verified_by": verified_by})),
+    )
+    .await?;
+    Ok(())
+}
+
+/// The operator confirms that `domain` is `msp_id`'s (`steward msp verify-domain`).
+///
+/// # Errors
+/// [`MspSettingsError`] for a malformed or public domain, or one another MSP holds.
+pub(crate) async fn verify_domain(
+    ctx: &WriteContext<'_>,
+    msp_id: MspId,
+    domain: &str,
+) -> Result<(), MspSettingsError> {
+    let domain = checked_domain(domain)?;
+    match domain_holder(ctx.txn, &domain).await? {
+        Some(holder) if holder == msp_id => Ok(()),
+        Some(_) => Err(MspSettingsError::DomainTaken(domain)),
+        None => {
+            let by = format!("the deployment's operator ({})", ctx.actor.label);
+            record_domain(ctx, msp_id, &domain, by).await
+        }
+    }
+}
+
+/// Whether the acting user proves `domain` is theirs: their own address is in it, and the
+/// deployment's identity provider vouched for it when it linked their account.
+async fn actor_proves<C: ConnectionTrait>(
+    conn: &C,
+    ctx: &WriteContext<'_>,
+    msp_id: MspId,
+    domain: &str,
+) -> Result<Option<String>, StorageError> {
+    let Some(user_id) = ctx.actor.user_id else {
+        return Ok(None);
+    };
+    let Some(user) = super::entities::user::Entity::find_by_id(user_id.as_uuid())
+        .filter(super::entities::user::Column::MspId.eq(msp_id.as_uuid()))
+        .one(conn)
+        .await?
+    else {
+        return Ok(None);
+    };
+    let in_domain = user
+        .email
+        .rsplit_once('@')
+        .is_some_and(|(_, theirs)| theirs == domain);
+    let vouched = super::entities::user_identity::Entity::find()
+        .filter(super::entities::user_identity::Column::UserId.eq(user.id))
+        .one(conn)
+        .await?
+        .is_some();
+    Ok((in_domain && vouched).then(|| format!("single sign-on of {}", user.email)))
 }
 
 /// Sets (or, with `None`, turns off) creating users on their first single sign-on.
@@ -112,22 +237,26 @@ pub(crate) async fn set_sso_auto_provision(
             if !matches!(setting.role, Role::Technician | Role::Auditor) {
                 return Err(MspSettingsError::RoleNotAllowed(setting.role));
             }
-            let domain = setting.domain.trim().to_lowercase();
-            let plausible = domain.contains('.')
-                && !domain.starts_with('.')
-                && !domain.ends_with('.')
-                && domain
-                    .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.');
-            if !plausible {
-                return Err(MspSettingsError::InvalidDomain(setting.domain));
-            }
             Ok(SsoAutoProvision {
-                domain,
+                domain: checked_domain(&setting.domain)?,
                 role: setting.role,
             })
         })
         .transpose()?;
+    // One MSP per domain, and only one that proved it holds it: otherwise any MSP could
+    // capture another's (or every Gmail user's) first sign-ins.
+    if let Some(setting) = &setting {
+        match domain_holder(ctx.txn, &setting.domain).await? {
+            Some(holder) if holder == msp_id => {}
+            Some(_) => return Err(MspSettingsError::DomainTaken(setting.domain.clone())),
+            None => match actor_proves(ctx.txn, ctx, msp_id, &setting.domain).await? {
+                Some(by) => record_domain(ctx, msp_id, &setting.domain, by).await?,
+                None => {
+                    return Err(MspSettingsError::DomainNotVerified(setting.domain.clone()));
+                }
+            },
+        }
+    }
     let row = msp::Entity::find_by_id(msp_id.as_uuid())
         .one(ctx.txn)
         .await

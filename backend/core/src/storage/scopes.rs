@@ -186,6 +186,19 @@ impl<'a> WriteContext<'a> {
     pub fn operate_msp(&'a self, msp_id: MspId) -> MspAdmin<'a> {
         MspAdmin::new(self, msp_id)
     }
+
+    /// Confirms, as the deployment's operator, that an email domain is the MSP's, so its admins
+    /// may have single sign-on create users from it.
+    ///
+    /// # Errors
+    /// [`MspSettingsError`] for a malformed or public mail domain, or one another MSP holds.
+    pub async fn verify_msp_domain(
+        &self,
+        msp_id: MspId,
+        domain: &str,
+    ) -> Result<(), MspSettingsError> {
+        msps::verify_domain(self, msp_id, domain).await
+    }
 }
 
 /// Everything of one MSP and nothing of any other: every query filters on the MSP.
@@ -422,10 +435,9 @@ impl<'c, C: ConnectionTrait> TenantScope<'c, C> {
         &self,
         now: chrono::DateTime<chrono::Utc>,
     ) -> Result<TenantContext, TenantScopeError> {
-        let tools = self
-            .integrations()?
-            .list()
-            .await?
+        let integrations = self.integrations()?.list().await?;
+        let failing = steward_domain::coverage::failing_sources(&integrations);
+        let tools = integrations
             .into_iter()
             .map(|i| steward_domain::graph::Tool {
                 id: i.id,
@@ -433,8 +445,9 @@ impl<'c, C: ConnectionTrait> TenantScope<'c, C> {
                 name: i.name,
             })
             .collect();
-        let inventory = self.inventory();
+        let inventory = self.inventory()?;
         Ok(TenantContext {
+            failing,
             tools,
             devices: inventory.devices().await?,
             identities: inventory.identities().await?,
@@ -444,10 +457,17 @@ impl<'c, C: ConnectionTrait> TenantScope<'c, C> {
         })
     }
 
-    /// The tenant's devices, identities and events; anyone who sees the tenant may read them.
-    #[must_use]
-    pub fn inventory(&self) -> InventoryReader<'c, C> {
-        InventoryReader::new(self.conn, self.tenant.msp_id, self.tenant.id)
+    /// The tenant's devices, identities and events.
+    ///
+    /// # Errors
+    /// [`Forbidden`] without [`Permission::ReadInventory`] (a customer's approver).
+    pub fn inventory(&self) -> Result<InventoryReader<'c, C>, Forbidden> {
+        self.require(Permission::ReadInventory)?;
+        Ok(InventoryReader::new(
+            self.conn,
+            self.tenant.msp_id,
+            self.tenant.id,
+        ))
     }
 
     /// Whether the holder's role allows `permission` in this tenant.
@@ -479,6 +499,8 @@ pub struct TenantContext {
     pub devices: Vec<steward_domain::inventory::Device>,
     pub identities: Vec<steward_domain::inventory::Identity>,
     pub sightings: Vec<steward_domain::graph::SignInSighting>,
+    /// Its integrations that are failing.
+    pub failing: Vec<steward_domain::coverage::FailingSource>,
 }
 
 impl TenantContext {
@@ -496,6 +518,7 @@ impl TenantContext {
             &self.devices,
             &self.identities,
             &self.sightings,
+            self.failing.clone(),
             now,
         )
     }
@@ -610,10 +633,14 @@ impl<'a> MspAdmin<'a> {
         super::slack::remove(self.ctx, self.msp_id).await
     }
 
-    /// Sets (or, with `None`, turns off) creating users on their first single sign-on.
+    /// Sets (or, with `None`, turns off) creating users on their first single sign-on. The
+    /// domain must be this MSP's: proven by the operator (`steward msp verify-domain`), or now
+    /// by the acting admin, whose own address is in it and vouched for by the deployment's
+    /// identity provider.
     ///
     /// # Errors
-    /// [`MspSettingsError`] for a role other than technician or auditor, or a malformed domain.
+    /// [`MspSettingsError`] for a role other than technician or auditor, a malformed or public
+    /// mail domain, another MSP's domain, or one not proven to be this MSP's.
     pub async fn set_sso_auto_provision(
         &self,
         setting: Option<SsoAutoProvision>,

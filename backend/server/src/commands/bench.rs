@@ -143,6 +143,7 @@ async fn measure(mut config: Config, runs: usize, poll_ms: u64) -> anyhow::Resul
         )
         .await;
     });
+    let (stop, stopped) = watch::channel(false);
     let shared = super::serve::worker_shared(
         &config,
         storage.clone(),
@@ -150,9 +151,9 @@ async fn measure(mut config: Config, runs: usize, poll_ms: u64) -> anyhow::Resul
         Arc::clone(&keys),
         secrets,
         None,
+        stopped,
     )?;
-    let (stop, stopped) = watch::channel(false);
-    let workers = tokio::spawn(super::serve::run_workers(shared, stopped));
+    let workers = tokio::spawn(super::serve::run_workers(shared));
 
     println!(
         "Alert-to-decision benchmark: {runs} malware alerts, {} database, worker poll interval {poll_ms} ms.",

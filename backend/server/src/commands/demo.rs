@@ -27,6 +27,11 @@ pub async fn run(mut config: Config) -> anyhow::Result<ExitCode> {
             config.http.listen.port()
         );
     }
+    let _only_server = super::serve::ServeLock::take(&config)?;
+    // A taken port is reported before anything is seeded or printed.
+    let listener = super::serve::bind(&config).await?;
+    // Port 0 asks for any free port: the sandbox's integrations need the one given.
+    config.http.listen = listener.local_addr().context("read the bound address")?;
     let storage = super::serve::open_storage(&config, super::migrate::Report::Always).await?;
     let keys = super::serve::audit_keys(&config)?;
     let seed = demo::seed(&storage, &SystemClock, &keys)
@@ -50,10 +55,17 @@ pub async fn run(mut config: Config) -> anyhow::Result<ExitCode> {
     connect_slack(&config, &storage, &keys, seed.msp.id, customer)
         .await
         .context("connect the demo MSP to the sandbox's Slack")?;
-    println!(
-        "Approval emails and Slack messages go to the sandbox: read and answer them at {}/sandbox/inbox",
-        config.public_base()
-    );
+    match &config.email.smtp_host {
+        Some(host) => println!(
+            "Approval emails go out through the SMTP server {host}:{}; Slack messages go to the sandbox: read and answer them at {}/sandbox/inbox",
+            config.email.smtp_port,
+            config.public_base()
+        ),
+        None => println!(
+            "Approval emails and Slack messages go to the sandbox: read and answer them at {}/sandbox/inbox",
+            config.public_base()
+        ),
+    }
     println!("Demo users (password \"{DEMO_PASSWORD}\" unless changed since):");
     for user in &seed.users {
         println!("  {} ({})", user.email, user.role);
@@ -62,7 +74,7 @@ pub async fn run(mut config: Config) -> anyhow::Result<ExitCode> {
         "API token for the admin: steward --data-dir {} token create --email {DEMO_ADMIN_EMAIL}",
         config.data_dir.display()
     );
-    super::serve::serve(&config, storage).await?;
+    super::serve::serve(&config, storage, listener).await?;
     Ok(ExitCode::SUCCESS)
 }
 

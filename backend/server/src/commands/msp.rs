@@ -1,4 +1,5 @@
-//! `steward msp create`: the first MSP and its admin on a fresh deployment.
+//! `steward msp …`: the first MSP and its admin on a fresh deployment, and the operator's
+//! confirmation of an MSP's email domain.
 
 use std::process::ExitCode;
 
@@ -78,5 +79,36 @@ pub async fn create(
         admin.email
     );
     println!("  {password}");
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Confirms, as the operator, that `domain` is the MSP's.
+pub async fn verify_domain(config: Config, msp: &Slug, domain: &str) -> anyhow::Result<ExitCode> {
+    let storage = super::serve::open_storage(&config, super::migrate::Report::WhenApplied).await?;
+    let keys = super::serve::audit_keys(&config)?;
+    let txn = storage.begin().await?;
+    let deployment = Deployment::new(&txn);
+    let Some(found) = deployment.msps().find_by_slug(msp).await? else {
+        bail!("there is no MSP with slug {msp}");
+    };
+    let who = std::env::var("USER").unwrap_or_else(|_| "unknown".to_owned());
+    let clock = SystemClock;
+    let ctx = deployment.write_context(
+        &clock,
+        &keys,
+        AuditActor {
+            kind: ActorKind::Cli,
+            user_id: None,
+            label: format!("steward msp verify-domain (operator {who})"),
+        },
+    );
+    ctx.verify_msp_domain(found.id, domain).await?;
+    drop(ctx);
+    txn.commit().await?;
+    println!(
+        "{} is now {}'s domain: its admins may have single sign-on create users from it.",
+        domain.trim().to_lowercase(),
+        found.name
+    );
     Ok(ExitCode::SUCCESS)
 }

@@ -19,10 +19,94 @@ use crate::{
 };
 
 /// Serves until interrupted (Ctrl-C or SIGTERM), finishing requests in flight.
-pub async fn run(config: Config) -> anyhow::Result<ExitCode> {
+pub async fn run(mut config: Config) -> anyhow::Result<ExitCode> {
+    let _only_server = ServeLock::take(&config)?;
+    let listener = bind(&config).await?;
+    // Port 0 asks for any free port: from here on, the one given.
+    config.http.listen = listener.local_addr().context("read the bound address")?;
     let storage = open_storage(&config, Report::Always).await?;
-    serve(&config, storage).await?;
+    serve(&config, storage, listener).await?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// Binds the configured listen address, saying what to do when it is taken.
+pub(crate) async fn bind(config: &Config) -> anyhow::Result<TcpListener> {
+    let listen = config.http.listen;
+    TcpListener::bind(listen).await.map_err(|err| {
+        let hint = if err.kind() == std::io::ErrorKind::AddrInUse {
+            format!(
+                "; something else (another Steward?) listens there — choose another address \
+                 with --listen {}:{} or http.listen",
+                listen.ip(),
+                listen.port().wrapping_add(1).max(1024)
+            )
+        } else {
+            String::new()
+        };
+        anyhow::anyhow!("cannot listen on {listen}: {err}{hint}")
+    })
+}
+
+/// The one `steward serve` or `steward demo` of a SQLite database, held while it runs.
+///
+/// That process also hosts the sandbox, whose state lives in it; a second one on the same
+/// database would split that state and race the first. CLI commands and `steward worker`
+/// processes may run beside it. (A PostgreSQL deployment runs several `serve` replicas.)
+#[derive(Debug)]
+pub(crate) struct ServeLock {
+    _file: std::fs::File,
+}
+
+impl ServeLock {
+    /// Takes the lock, or says which process holds it.
+    pub(crate) fn take(config: &Config) -> anyhow::Result<Option<Self>> {
+        use std::io::{Read, Seek, Write};
+
+        let steward_core::storage::DatabaseTarget::Sqlite { path } =
+            config.database.target(&config.data_dir)
+        else {
+            return Ok(None);
+        };
+        let lock_path = std::path::PathBuf::from(format!("{}.serve-lock", path.display()));
+        if let Some(parent) = lock_path.parent().filter(|p| !p.as_os_str().is_empty()) {
+            std::fs::create_dir_all(parent)
+                .with_context(|| format!("create {}", parent.display()))?;
+        }
+        let mut file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .read(true)
+            .write(true)
+            .open(&lock_path)
+            .with_context(|| format!("open {}", lock_path.display()))?;
+        match file.try_lock() {
+            Ok(()) => {
+                file.set_len(0)?;
+                file.rewind()?;
+                write!(file, "{}", std::process::id())?;
+                Ok(Some(Self { _file: file }))
+            }
+            Err(std::fs::TryLockError::WouldBlock) => {
+                let mut holder = String::new();
+                let _ = file.read_to_string(&mut holder);
+                let holder = holder.trim();
+                let who = if holder.is_empty() {
+                    String::new()
+                } else {
+                    format!(" (process {holder})")
+                };
+                anyhow::bail!(
+                    "another `steward serve` or `steward demo`{who} is already running on the \
+                     database {}; stop it first, or give this one its own --data-dir. \
+                     (`steward worker` and the other commands may run beside it.)",
+                    path.display()
+                )
+            }
+            Err(std::fs::TryLockError::Error(err)) => {
+                Err(err).with_context(|| format!("lock {}", lock_path.display()))
+            }
+        }
+    }
 }
 
 /// Opens the configured database and brings its schema up to date.
@@ -55,6 +139,7 @@ pub(crate) fn worker_shared(
     keys: Arc<AuditKeys>,
     secrets: Arc<SecretBox>,
     sandbox: Option<&steward_integrations::sandbox::Sandbox>,
+    shutdown: watch::Receiver<bool>,
 ) -> anyhow::Result<steward_workers::Shared> {
     let public_base = config.public_base();
     let mailer = match (config.email.settings(&public_base), sandbox) {
@@ -82,18 +167,24 @@ pub(crate) fn worker_shared(
         mailer,
         backoff: steward_workers::VendorBackoff::default(),
         egress: config.egress(),
+        shutdown,
     })
 }
 
-/// Runs the workers until `stop` turns true, logging why they stopped if they fail.
-pub(crate) async fn run_workers(shared: steward_workers::Shared, stop: watch::Receiver<bool>) {
-    if let Err(error) = steward_workers::run(shared, stop).await {
+/// Runs the workers until their shutdown signal turns true, logging why they stopped if they
+/// fail.
+pub(crate) async fn run_workers(shared: steward_workers::Shared) {
+    if let Err(error) = steward_workers::run(shared).await {
         tracing::error!(%error, "the background workers stopped");
     }
 }
 
-/// Binds the listener and serves the router until a shutdown signal.
-pub(crate) async fn serve(config: &Config, storage: Storage) -> anyhow::Result<()> {
+/// Serves the router on `listener` until a shutdown signal.
+pub(crate) async fn serve(
+    config: &Config,
+    storage: Storage,
+    listener: TcpListener,
+) -> anyhow::Result<()> {
     let public_base = config.public_base();
     let oidc = Oidc::from_config(&config.oidc, &public_base).context("configure single sign-on")?;
     if oidc.is_some() && config.public_url.is_none() {
@@ -126,8 +217,9 @@ pub(crate) async fn serve(config: &Config, storage: Storage) -> anyhow::Result<(
             Arc::clone(&keys),
             Arc::clone(&secrets),
             sandbox.as_ref(),
+            stop,
         )?;
-        Some(tokio::spawn(run_workers(shared, stop)))
+        Some(tokio::spawn(run_workers(shared)))
     } else {
         None
     };
@@ -146,9 +238,6 @@ pub(crate) async fn serve(config: &Config, storage: Storage) -> anyhow::Result<(
             oidc,
         }),
     };
-    let listener = TcpListener::bind(config.http.listen)
-        .await
-        .with_context(|| format!("cannot listen on {}", config.http.listen))?;
     let address = listener.local_addr().context("read the bound address")?;
     let app = http::router(state, &config.http);
     let signal = shutdown_signal()?;

@@ -9,11 +9,13 @@ use tokio::sync::watch;
 use super::migrate::Report;
 use crate::config::Config;
 
-/// Runs the workers until interrupted (Ctrl-C or SIGTERM), letting running jobs finish.
+/// Runs the workers until interrupted (Ctrl-C or SIGTERM): running jobs stop waiting on vendors
+/// and end, to run again after the restart.
 pub async fn run(config: Config) -> anyhow::Result<ExitCode> {
     let storage = super::serve::open_storage(&config, Report::Always).await?;
     let secrets = SecretBox::load(&config.secrets, &config.data_dir)
         .context("load the key that encrypts vendor credentials")?;
+    let (stop_tx, stop) = watch::channel(false);
     let shared = super::serve::worker_shared(
         &config,
         storage,
@@ -21,8 +23,8 @@ pub async fn run(config: Config) -> anyhow::Result<ExitCode> {
         Arc::new(super::serve::audit_keys(&config)?),
         Arc::new(secrets),
         None,
+        stop,
     )?;
-    let (stop_tx, stop) = watch::channel(false);
     let signal = super::serve::shutdown_signal()?;
     tokio::spawn(async move {
         signal.await;
@@ -30,7 +32,7 @@ pub async fn run(config: Config) -> anyhow::Result<ExitCode> {
     });
     // Tests and scripts wait for this line; keep its shape.
     println!("Steward worker is running");
-    steward_workers::run(shared, stop)
+    steward_workers::run(shared)
         .await
         .context("run the workers")?;
     Ok(ExitCode::SUCCESS)

@@ -7,6 +7,7 @@ pub(crate) mod extract;
 mod health;
 pub mod metrics;
 mod sandbox;
+mod security_headers;
 pub(crate) mod slack;
 mod webhooks;
 
@@ -71,6 +72,7 @@ pub fn router(state: AppState, config: &HttpConfig) -> Router {
     let openapi = Arc::new(openapi);
     let request_id = HeaderName::from_static(REQUEST_ID_HEADER);
     let metrics = Arc::clone(&state.metrics);
+    let https = state.web.secure_cookies;
     routes
         .route(
             "/api/v1/openapi.json",
@@ -91,6 +93,7 @@ pub fn router(state: AppState, config: &HttpConfig) -> Router {
             StatusCode::REQUEST_TIMEOUT,
             Duration::from_secs(config.request_timeout_seconds),
         ))
+        .layer(middleware::from_fn_with_state(https, security_headers::add))
         .layer(TraceLayer::new_for_http().make_span_with(request_span))
         .layer(PropagateRequestIdLayer::new(request_id.clone()))
         .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))

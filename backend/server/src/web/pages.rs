@@ -400,8 +400,16 @@ pub async fn tenant(
         }
         steward_core::storage::TenantScopeError::Storage(storage) => storage.into(),
     })?;
-    let devices = scope.inventory().devices().await?;
-    let identities = scope.inventory().identities().await?;
+    let (devices, identities, sightings) = match scope.inventory() {
+        Ok(inventory) => (
+            inventory.devices().await?,
+            inventory.identities().await?,
+            inventory
+                .sign_in_sightings(s.clock.now() - steward_domain::graph::SIGHTING_WINDOW)
+                .await?,
+        ),
+        Err(_) => (Vec::new(), Vec::new(), Vec::new()),
+    };
     // Conflicts name their sources by integration, and coverage shows, where the caller may
     // see integrations.
     let integrations = if s.caller.allows(Permission::ReadIntegrations) {
@@ -409,10 +417,6 @@ pub async fn tenant(
     } else {
         Vec::new()
     };
-    let sightings = scope
-        .inventory()
-        .sign_in_sightings(s.clock.now() - steward_domain::graph::SIGHTING_WINDOW)
-        .await?;
     let coverage = s.caller.allows(Permission::ReadIntegrations).then(|| {
         let vendors: Vec<_> = integrations.iter().map(|i| (i.id, i.vendor)).collect();
         steward_domain::coverage::coverage(
@@ -421,6 +425,7 @@ pub async fn tenant(
             &devices,
             &identities,
             &sightings,
+            steward_domain::coverage::failing_sources(&integrations),
             s.clock.now(),
         )
     });
@@ -437,6 +442,7 @@ pub async fn tenant(
             can_read_integrations: s.caller.allows(Permission::ReadIntegrations),
             can_read_actions: s.caller.allows(Permission::ReadActions),
             can_read_reports: s.caller.allows(Permission::ReadReports),
+            can_read_inventory: s.caller.allows(Permission::ReadInventory),
             devices,
             identities,
             source_names,

@@ -81,7 +81,7 @@ pub async fn page(
     let what_if = what_if(&state, &s, tenant_id, &actions).await?;
     let mut proposable = Vec::new();
     if s.caller.allows(Permission::ProposeActions) {
-        let inventory = scope.inventory();
+        let inventory = scope.inventory()?;
         proposable.extend(inventory.devices().await?.into_iter().map(|d| {
             (
                 EntityKey {

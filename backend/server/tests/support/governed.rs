@@ -240,6 +240,7 @@ async fn start_full(
             .await;
         assert_eq!(status, StatusCode::CREATED, "{body}");
     }
+    let (stop, stopped) = watch::channel(false);
     let shared = Shared {
         storage: world.storage.clone(),
         clock: worker_clock.unwrap_or_else(|| world.shared_clock()),
@@ -270,6 +271,7 @@ async fn start_full(
             ))),
         },
         backoff: steward_workers::VendorBackoff::default(),
+        shutdown: stopped,
         egress: {
             let sandbox: std::net::SocketAddr = app
                 .base
@@ -288,10 +290,9 @@ async fn start_full(
             )
         },
     };
-    let (stop, stopped) = watch::channel(false);
     let running = shared.clone();
     let worker = tokio::spawn(async move {
-        steward_workers::run(running, stopped).await.unwrap();
+        steward_workers::run(running).await.unwrap();
     });
     Loop {
         technician: world.token(&technician, None).await,

@@ -21,6 +21,7 @@ pub mod integration;
 pub mod maintenance_schedule;
 pub mod membership;
 pub mod msp;
+pub mod msp_domain;
 pub mod notification;
 pub mod oidc_login;
 pub mod outbox;

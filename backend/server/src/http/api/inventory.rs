@@ -196,7 +196,7 @@ async fn list_devices(
 ) -> Result<Json<DeviceList>, ApiError> {
     let request = page.request()?;
     let scope = ctx.tenant(tenant_id).await?;
-    let mut devices = scope.inventory().devices().await?;
+    let mut devices = scope.inventory()?.devices().await?;
     devices.sort_by_key(|device| device.id);
     Ok(Json(
         page_in_memory(devices, request, |device| device.id).into(),
@@ -219,7 +219,7 @@ async fn list_identities(
 ) -> Result<Json<IdentityList>, ApiError> {
     let request = page.request()?;
     let scope = ctx.tenant(tenant_id).await?;
-    let mut identities = scope.inventory().identities().await?;
+    let mut identities = scope.inventory()?.identities().await?;
     identities.sort_by_key(|identity| identity.id);
     Ok(Json(
         page_in_memory(identities, request, |identity| identity.id).into(),
@@ -247,6 +247,10 @@ async fn list_events(
     .request()?;
     let scope = ctx.tenant(tenant_id).await?;
     Ok(Json(
-        scope.inventory().events(query.class, request).await?.into(),
+        scope
+            .inventory()?
+            .events(query.class, request)
+            .await?
+            .into(),
     ))
 }

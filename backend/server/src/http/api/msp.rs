@@ -84,6 +84,13 @@ async fn update_msp(
         .await
         .map_err(|err| match err {
             MspSettingsError::Storage(storage) => storage.into(),
+            MspSettingsError::DomainTaken(_) => ApiError::conflict("domain-taken", err.to_string()),
+            MspSettingsError::PublicMailDomain(_) => {
+                ApiError::unprocessable("public-mail-domain", err.to_string())
+            }
+            MspSettingsError::DomainNotVerified(_) => {
+                ApiError::unprocessable("domain-not-verified", err.to_string())
+            }
             other => ApiError::unprocessable("invalid-setting", other.to_string()),
         })?;
     txn.commit().await?;
