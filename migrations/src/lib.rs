@@ -40,6 +40,7 @@ mod m20261203_000002_add_integration_sync_state;
 mod m20261203_000003_create_vendor_slots;
 mod m20261206_000001_drop_webhook_private_network_flag;
 mod m20261206_000002_create_msp_domains;
+mod m20261206_000003_add_second_factor;
 
 /// Applies Steward's migrations in order.
 #[derive(Debug)]
@@ -76,6 +77,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261203_000003_create_vendor_slots::Migration),
             Box::new(m20261206_000001_drop_webhook_private_network_flag::Migration),
             Box::new(m20261206_000002_create_msp_domains::Migration),
+            Box::new(m20261206_000003_add_second_factor::Migration),
         ]
     }
 

@@ -58,6 +58,12 @@ pub enum MailError {
     From(String, String),
     #[error("cannot reach the SMTP server: {0}")]
     Transport(String),
+    /// The server answered 5xx: it will not take this message, however often it is sent.
+    #[error("the SMTP server refused the message: {0}")]
+    Refused(String),
+    /// The server answered 4xx: it cannot take the message now, and may later.
+    #[error("the SMTP server could not take the message now: {0}")]
+    Deferred(String),
     #[error("the message could not be built: {0}")]
     Message(String),
 }
@@ -157,11 +163,15 @@ impl Mailer {
             .header(ContentType::TEXT_PLAIN)
             .body(body)
             .map_err(|e| MailError::Message(e.to_string()))?;
-        transport
-            .send(message)
-            .await
-            .map(|_| ())
-            .map_err(|e| MailError::Transport(e.to_string()))
+        transport.send(message).await.map(|_| ()).map_err(|e| {
+            if e.is_permanent() {
+                MailError::Refused(e.to_string())
+            } else if e.is_transient() {
+                MailError::Deferred(e.to_string())
+            } else {
+                MailError::Transport(e.to_string())
+            }
+        })
     }
 }
 

@@ -3,6 +3,12 @@
 //! A session is a random secret kept in an HttpOnly cookie and stored only as a SHA-256 hash,
 //! so it can be revoked at once (sign-out, password change, disabled user). Each session carries
 //! a CSRF token that every state-changing form must echo.
+//!
+//! A password account with a second factor gets a session that only the second factor can
+//! complete ([`crate::second_factor`]); until then it reaches nothing. A complete session can
+//! still be held at a [`Gate`]: a password someone else chose must be replaced, and a second
+//! factor the MSP requires must be set up, before anything else. Sensitive changes ask for the
+//! password or second factor again ([`confirm_identity`]).
 
 use chrono::{DateTime, Duration, Utc};
 use sea_orm::{
@@ -96,7 +102,34 @@ pub struct ClientInfo {
 pub struct NewSession {
     pub secret: SecretString,
     pub session: SessionInfo,
+    /// The password was right and the account has a second factor: the session is good for
+    /// entering it and nothing else.
+    pub awaiting_second_factor: bool,
 }
+
+/// What a signed-in session must do before anything else.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Gate {
+    /// Its password was chosen by someone else: choose one's own.
+    ChangePassword,
+    /// The MSP requires a second factor of this account: set one up.
+    EnrollSecondFactor,
+}
+
+impl Gate {
+    /// The stable code naming it in answers.
+    #[must_use]
+    pub const fn code(self) -> &'static str {
+        match self {
+            Gate::ChangePassword => "password-change-required",
+            Gate::EnrollSecondFactor => "second-factor-required",
+        }
+    }
+}
+
+/// How long a confirmation of identity covers sensitive changes.
+pub const STEP_UP_WINDOW: Duration = Duration::minutes(10);
 
 /// What a request learns about its session.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -106,6 +139,21 @@ pub struct SessionInfo {
     /// Every state-changing form of the session must carry this.
     pub csrf_token: String,
     pub expires_at: DateTime<Utc>,
+    /// `password` or `oidc`.
+    pub method: String,
+    /// When its user last proved who they are: signing in, or confirming a sensitive change.
+    pub confirmed_at: Option<DateTime<Utc>>,
+    /// What it must do before anything else, if anything.
+    pub gate: Option<Gate>,
+}
+
+impl SessionInfo {
+    /// Whether its user proved who they are within [`STEP_UP_WINDOW`] of `now`.
+    #[must_use]
+    pub fn confirmed_recently(&self, now: DateTime<Utc>) -> bool {
+        self.confirmed_at
+            .is_some_and(|at| now - at <= STEP_UP_WINDOW)
+    }
 }
 
 /// Why a password sign-in was refused.
@@ -168,7 +216,31 @@ pub async fn password_sign_in(
     if !user.is_active() {
         return Err(SignInError::Disabled);
     }
-    Ok(start_session(storage, clock, keys, config, &user, client, "password").await?)
+    let stage = if crate::second_factor::enrolled(storage.conn(), &user).await? {
+        Stage::SecondFactor
+    } else {
+        Stage::Complete
+    };
+    Ok(insert_session(
+        storage, clock, keys, config, &user, client, "password", stage,
+    )
+    .await?)
+}
+
+/// Whether a session is in use or waits for its second factor.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Stage {
+    Complete,
+    SecondFactor,
+}
+
+impl Stage {
+    const fn as_str(self) -> &'static str {
+        match self {
+            Stage::Complete => "complete",
+            Stage::SecondFactor => "second_factor",
+        }
+    }
 }
 
 async fn check_throttle<C: ConnectionTrait>(
@@ -251,9 +323,37 @@ pub async fn start_session(
     client: &ClientInfo,
     method: &str,
 ) -> Result<NewSession, StorageError> {
+    insert_session(
+        storage,
+        clock,
+        keys,
+        config,
+        user,
+        client,
+        method,
+        Stage::Complete,
+    )
+    .await
+}
+
+#[expect(
+    clippy::too_many_arguments,
+    reason = "a session's every part, each from a different place"
+)]
+async fn insert_session(
+    storage: &Storage,
+    clock: &dyn Clock,
+    keys: &AuditKeys,
+    config: &AuthConfig,
+    user: &User,
+    client: &ClientInfo,
+    method: &str,
+    stage: Stage,
+) -> Result<NewSession, StorageError> {
     let secret = generate_secret(SESSION_PREFIX)?;
     let csrf_token = generate_secret("")?;
     let now = clock.now();
+    let complete = stage == Stage::Complete;
     let row = session::Model {
         id: new_id(clock),
         msp_id: user.msp_id.as_uuid(),
@@ -266,6 +366,9 @@ pub async fn start_session(
         revoked_at: None,
         user_agent: client.user_agent.clone(),
         ip_address: Some(client.ip_address.clone()),
+        stage: stage.as_str().to_owned(),
+        method: method.to_owned(),
+        confirmed_at: complete.then_some(now),
     };
     let txn = storage.begin().await?;
     row.clone().into_active_model().insert(&txn).await?;
@@ -273,7 +376,16 @@ pub async fn start_session(
     audit::append(
         &ctx,
         ChainRef::Msp(user.msp_id),
-        Change::new("session.started", "session", &row.id).after(&serde_json::json!({
+        Change::new(
+            if complete {
+                "session.started"
+            } else {
+                "session.awaiting_second_factor"
+            },
+            "session",
+            &row.id,
+        )
+        .after(&serde_json::json!({
             "user_id": user.id,
             "method": method,
             "ip_address": client.ip_address,
@@ -284,7 +396,8 @@ pub async fn start_session(
     txn.commit().await?;
     Ok(NewSession {
         secret: SecretString::from(secret),
-        session: session_info(&row),
+        session: session_info(&row, None),
+        awaiting_second_factor: !complete,
     })
 }
 
@@ -296,13 +409,43 @@ fn actor_of(user: &User, via: &str) -> AuditActor {
     }
 }
 
-fn session_info(row: &session::Model) -> SessionInfo {
+fn session_info(row: &session::Model, gate: Option<Gate>) -> SessionInfo {
     SessionInfo {
         id: row.id.into(),
         user_id: row.user_id.into(),
         csrf_token: row.csrf_token.clone(),
         expires_at: row.expires_at,
+        method: row.method.clone(),
+        confirmed_at: row.confirmed_at,
+        gate,
     }
+}
+
+/// What a password session must do first: a password chosen by someone else is replaced, and
+/// a second factor the MSP requires is set up. Single sign-on sessions rely on the identity
+/// provider for both.
+async fn gate_of<C: ConnectionTrait>(
+    conn: &C,
+    user: &User,
+    method: &str,
+) -> Result<Option<Gate>, StorageError> {
+    if method != "password" {
+        return Ok(None);
+    }
+    if user.password_change_required {
+        return Ok(Some(Gate::ChangePassword));
+    }
+    let policy = msp::Entity::find_by_id(user.msp_id.as_uuid())
+        .one(conn)
+        .await?
+        .and_then(|row| {
+            steward_domain::tenancy::SecondFactorPolicy::parse(&row.second_factor_policy)
+        })
+        .unwrap_or_default();
+    if policy.requires(user.role) && !crate::second_factor::enrolled(conn, user).await? {
+        return Ok(Some(Gate::EnrollSecondFactor));
+    }
+    Ok(None)
 }
 
 /// Why a session cookie was refused.
@@ -315,6 +458,8 @@ pub enum SessionRejection {
     Ended,
     /// The session's user is disabled.
     UserDisabled,
+    /// The password was right but the second factor has not been entered yet.
+    AwaitingSecondFactor,
 }
 
 /// Resolves a session cookie into its caller.
@@ -347,6 +492,9 @@ pub async fn authenticate_session(
     if !user.is_active() {
         return Ok(Err(SessionRejection::UserDisabled));
     }
+    if row.stage != Stage::Complete.as_str() {
+        return Ok(Err(SessionRejection::AwaitingSecondFactor));
+    }
     if now - row.last_seen_at >= LAST_SEEN_RESOLUTION {
         session::Entity::update_many()
             .col_expr(session::Column::LastSeenAt, Expr::value(now))
@@ -354,9 +502,163 @@ pub async fn authenticate_session(
             .exec(conn)
             .await?;
     }
-    let info = session_info(&row);
+    let info = session_info(&row, gate_of(conn, &user, &row.method).await?);
     let caller = Caller::new(user, Credential::Session { id: info.id });
     Ok(Ok((caller, info)))
+}
+
+/// The session waiting for its second factor under this cookie secret, with its user.
+///
+/// # Errors
+/// When the database cannot be read.
+pub async fn awaiting_second_factor(
+    storage: &Storage,
+    clock: &dyn Clock,
+    secret: &str,
+) -> Result<Option<(User, SessionInfo)>, StorageError> {
+    let conn = storage.conn();
+    let Some(row) = session::Entity::find()
+        .filter(session::Column::SecretHash.eq(hash_secret(secret)))
+        .filter(session::Column::Stage.eq(Stage::SecondFactor.as_str()))
+        .filter(session::Column::RevokedAt.is_null())
+        .filter(session::Column::ExpiresAt.gt(clock.now()))
+        .one(conn)
+        .await?
+    else {
+        return Ok(None);
+    };
+    let found = find_user(conn, user::Column::Id.eq(row.user_id)).await?;
+    Ok(found
+        .map(|(user, _)| user)
+        .filter(User::is_active)
+        .map(|user| (user, session_info(&row, None))))
+}
+
+/// Why a second factor did not complete a sign-in.
+#[derive(Debug, thiserror::Error)]
+pub enum SecondFactorSignInError {
+    #[error("that code is not right")]
+    WrongCode,
+    #[error("this sign-in has ended; sign in again")]
+    NoSignIn,
+    #[error(transparent)]
+    Throttled(#[from] SignInError),
+    #[error(transparent)]
+    SecondFactor(#[from] crate::second_factor::SecondFactorError),
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+}
+
+/// Completes a sign-in waiting for its second factor: a right code (or recovery code) ends
+/// the waiting session and starts a complete one under a new secret. Wrong codes count against
+/// the same throttle as wrong passwords.
+///
+/// # Errors
+/// [`SecondFactorSignInError`] saying why not.
+#[expect(
+    clippy::too_many_arguments,
+    reason = "the sign-in's every part, each from a different place"
+)]
+pub async fn complete_second_factor(
+    storage: &Storage,
+    clock: &dyn Clock,
+    keys: &AuditKeys,
+    config: &AuthConfig,
+    secrets: &crate::secrets::SecretBox,
+    secret: &str,
+    code: &str,
+    client: &ClientInfo,
+) -> Result<NewSession, SecondFactorSignInError> {
+    let Some((user, waiting)) = awaiting_second_factor(storage, clock, secret).await? else {
+        return Err(SecondFactorSignInError::NoSignIn);
+    };
+    check_throttle(
+        storage.conn(),
+        config,
+        &user.email,
+        &client.ip_address,
+        clock.now(),
+    )
+    .await?;
+    let txn = storage.begin().await?;
+    let ctx = Deployment::new(&txn).write_context(clock, keys, actor_of(&user, "second factor"));
+    let right = crate::second_factor::verify(&ctx, &user, secrets, code).await?;
+    if right {
+        session::Entity::update_many()
+            .col_expr(session::Column::RevokedAt, Expr::value(Some(clock.now())))
+            .filter(session::Column::Id.eq(waiting.id.as_uuid()))
+            .exec(&txn)
+            .await
+            .map_err(StorageError::from)?;
+    }
+    drop(ctx);
+    txn.commit().await.map_err(StorageError::from)?;
+    record_attempt(
+        storage.conn(),
+        clock,
+        &user.email,
+        &client.ip_address,
+        right,
+    )
+    .await?;
+    if !right {
+        return Err(SecondFactorSignInError::WrongCode);
+    }
+    Ok(start_session(storage, clock, keys, config, &user, client, "password").await?)
+}
+
+/// Why a confirmation of identity was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfirmError {
+    #[error("that is not your current password or second-factor code")]
+    Wrong,
+    #[error("this account signs in through single sign-on only: sign in again there to confirm")]
+    SignInAgain,
+    #[error(transparent)]
+    SecondFactor(#[from] crate::second_factor::SecondFactorError),
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+}
+
+/// Confirms, for a sensitive change, that the session's user is at the keyboard: their
+/// second-factor code if they have one in force, else their password. Confirmed sessions make
+/// sensitive changes for [`STEP_UP_WINDOW`] without asking again.
+///
+/// # Errors
+/// [`ConfirmError`] for a wrong proof, or an account with neither (single sign-on only).
+pub async fn confirm_identity(
+    ctx: &WriteContext<'_>,
+    caller: &Caller,
+    secrets: &crate::secrets::SecretBox,
+    session_id: SessionId,
+    proof: &str,
+) -> Result<(), ConfirmError> {
+    let user = caller.user();
+    let right = if crate::second_factor::enrolled(ctx.connection(), user).await? {
+        crate::second_factor::verify(ctx, user, secrets, proof).await?
+    } else {
+        match find_user(ctx.connection(), user::Column::Id.eq(user.id.as_uuid())).await? {
+            Some((_, Some(hash))) => passwords::verify_password(&hash, proof),
+            _ => return Err(ConfirmError::SignInAgain),
+        }
+    };
+    if !right {
+        return Err(ConfirmError::Wrong);
+    }
+    session::Entity::update_many()
+        .col_expr(session::Column::ConfirmedAt, Expr::value(Some(ctx.now())))
+        .filter(session::Column::Id.eq(session_id.as_uuid()))
+        .filter(session::Column::UserId.eq(user.id.as_uuid()))
+        .exec(ctx.connection())
+        .await
+        .map_err(StorageError::from)?;
+    audit::append(
+        ctx,
+        ChainRef::Msp(user.msp_id),
+        Change::new("session.confirmed", "session", &session_id),
+    )
+    .await?;
+    Ok(())
 }
 
 /// Ends a session (sign-out), recording it.
@@ -398,6 +700,8 @@ pub enum PasswordChangeError {
     WrongCurrentPassword,
     #[error("the new passwords do not match")]
     Mismatch,
+    #[error("choose a password other than the current one")]
+    Unchanged,
     #[error(transparent)]
     Weak(#[from] PasswordError),
     #[error(transparent)]
@@ -425,9 +729,13 @@ pub async fn change_own_password(
     if new != confirm {
         return Err(PasswordChangeError::Mismatch);
     }
+    if new == current {
+        return Err(PasswordChangeError::Unchanged);
+    }
     let hash = passwords::hash_password(new)?;
     user::Entity::update_many()
         .col_expr(user::Column::PasswordHash, Expr::value(Some(hash)))
+        .col_expr(user::Column::PasswordChangeRequired, Expr::value(false))
         .col_expr(user::Column::UpdatedAt, Expr::value(ctx.clock.now()))
         .filter(user::Column::Id.eq(caller.user().id.as_uuid()))
         .exec(ctx.txn)
@@ -608,6 +916,7 @@ async fn provision(
             role,
             tenant_id: None,
             password_hash: None,
+            password_change_required: false,
         })
         .await;
     match created {

@@ -257,6 +257,10 @@ pub async fn seed(
             ctx.create_msp(NewMsp {
                 name: DEMO_MSP_NAME.to_owned(),
                 slug: msp_slug,
+                // The demo's users share a published password; a second factor would only
+                // stand between a visitor and the demo. MSPs made with `steward msp create`
+                // require one of their admins.
+                second_factor_policy: steward_domain::tenancy::SecondFactorPolicy::Off,
             })
             .await?
         }
@@ -303,6 +307,7 @@ pub async fn seed(
                         role,
                         tenant_id,
                         password_hash: Some(passwords::hash_password(DEMO_PASSWORD)?),
+                        password_change_required: false,
                     })
                     .await?
             }

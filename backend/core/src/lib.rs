@@ -17,6 +17,7 @@ pub mod proposals;
 pub mod reconcile;
 pub mod reports;
 pub mod risk;
+pub mod second_factor;
 pub mod secrets;
 pub mod settings;
 pub mod storage;

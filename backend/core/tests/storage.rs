@@ -16,7 +16,7 @@ use steward_domain::{
 };
 use steward_testkit::{TestDatabase, World};
 
-const EXPECTED_MIGRATIONS: [&str; 27] = [
+const EXPECTED_MIGRATIONS: [&str; 28] = [
     "m20261123_000001_create_tenancy",
     "m20261123_000002_create_audit_entries",
     "m20261123_000003_protect_audit_chain",
@@ -44,9 +44,10 @@ const EXPECTED_MIGRATIONS: [&str; 27] = [
     "m20261203_000003_create_vendor_slots",
     "m20261206_000001_drop_webhook_private_network_flag",
     "m20261206_000002_create_msp_domains",
+    "m20261206_000003_add_second_factor",
 ];
 
-const TABLES: [&str; 34] = [
+const TABLES: [&str; 36] = [
     "msps",
     "tenants",
     "automation_halts",
@@ -81,6 +82,8 @@ const TABLES: [&str; 34] = [
     "tenant_policies",
     "vendor_slots",
     "msp_domains",
+    "user_second_factors",
+    "recovery_codes",
 ];
 
 fn slug(text: &str) -> Slug {
@@ -245,6 +248,7 @@ async fn duplicate_slugs_are_conflicts_and_write_nothing() {
         .create_msp(NewMsp {
             name: "Another".into(),
             slug: slug("harbor"),
+            second_factor_policy: Default::default(),
         })
         .await
         .expect_err("the slug is taken");
@@ -756,29 +760,52 @@ async fn upgrading_keeps_single_domain_choices_and_drops_contested_ones() {
 
     let db = TestDatabase::empty().await;
     let storage = db.connect().await;
-    let before = u32::try_from(EXPECTED_MIGRATIONS.len() - 1).unwrap();
-    Migrator::up(storage.conn(), Some(before)).await.unwrap();
-    let world = World::new(&db).await;
+    let before = EXPECTED_MIGRATIONS
+        .iter()
+        .position(|name| *name == "m20261206_000002_create_msp_domains")
+        .unwrap();
+    Migrator::up(storage.conn(), Some(u32::try_from(before).unwrap()))
+        .await
+        .unwrap();
+    // MSPs as the schema then stored them.
     let mut msps = Vec::new();
     for (slug, domain) in [
         ("harbor", "harbor.example"),
         ("lighthouse", "shared.example"),
         ("coast", "shared.example"),
     ] {
-        let msp = world.msp(slug).await;
+        let id = steward_core::storage::new_id(&steward_core::SystemClock);
+        let (now, insert) = (
+            steward_core::SystemClock.now(),
+            match storage.backend() {
+                Backend::Postgres => {
+                    "INSERT INTO msps (id, name, slug, sso_auto_provision_domain, sso_auto_provision_role, created_at, updated_at) VALUES ($1, $2, $3, $4, 'technician', $5, $5)"
+                }
+                Backend::Sqlite => {
+                    "INSERT INTO msps (id, name, slug, sso_auto_provision_domain, sso_auto_provision_role, created_at, updated_at) VALUES (?, ?, ?, ?, 'technician', ?, ?)"
+                }
+            },
+        );
+        let mut values: Vec<sea_orm::Value> = vec![
+            id.into(),
+            format!("MSP {slug}").into(),
+            slug.into(),
+            domain.into(),
+            now.into(),
+        ];
+        if storage.backend() == Backend::Sqlite {
+            values.push(now.into());
+        }
         storage
             .conn()
             .execute_raw(Statement::from_sql_and_values(
                 storage.conn().get_database_backend(),
-                match storage.backend() {
-                    Backend::Postgres => "UPDATE msps SET sso_auto_provision_domain = $1, sso_auto_provision_role = 'technician' WHERE id = $2",
-                    Backend::Sqlite => "UPDATE msps SET sso_auto_provision_domain = ?, sso_auto_provision_role = 'technician' WHERE id = ?",
-                },
-                [domain.into(), msp.id.as_uuid().into()],
+                insert,
+                values,
             ))
             .await
             .unwrap();
-        msps.push(msp.id);
+        msps.push(MspId::from_uuid(id));
     }
     storage.migrate().await.unwrap();
 

@@ -20,8 +20,62 @@ pub struct Msp {
     pub slug: Slug,
     /// Whether single sign-on may create users of this MSP; `None` (the default) means never.
     pub sso_auto_provision: Option<SsoAutoProvision>,
+    /// Whose password accounts must also use a second factor.
+    pub second_factor_policy: SecondFactorPolicy,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+}
+
+/// Whose password accounts must use a second factor (TOTP). Accounts that sign in through
+/// single sign-on rely on the identity provider's factors instead.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum SecondFactorPolicy {
+    /// Nobody must (anyone may).
+    Off,
+    /// MSP admins, who can change everything (the default).
+    #[default]
+    MspAdmins,
+    /// Every MSP role: admins, technicians, auditors.
+    MspStaff,
+    /// Every user, the customers' too.
+    Everyone,
+}
+
+impl SecondFactorPolicy {
+    #[must_use]
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            SecondFactorPolicy::Off => "off",
+            SecondFactorPolicy::MspAdmins => "msp_admins",
+            SecondFactorPolicy::MspStaff => "msp_staff",
+            SecondFactorPolicy::Everyone => "everyone",
+        }
+    }
+
+    #[must_use]
+    pub fn parse(value: &str) -> Option<Self> {
+        [
+            SecondFactorPolicy::Off,
+            SecondFactorPolicy::MspAdmins,
+            SecondFactorPolicy::MspStaff,
+            SecondFactorPolicy::Everyone,
+        ]
+        .into_iter()
+        .find(|policy| policy.as_str() == value)
+    }
+
+    /// Whether someone of `role` must use a second factor.
+    #[must_use]
+    pub fn requires(self, role: Role) -> bool {
+        match self {
+            SecondFactorPolicy::Off => false,
+            SecondFactorPolicy::MspAdmins => role == Role::MspAdmin,
+            SecondFactorPolicy::MspStaff => role.side() == RoleSide::Msp,
+            SecondFactorPolicy::Everyone => true,
+        }
+    }
 }
 
 /// Users signing in through single sign-on for the first time, with a verified email in
@@ -117,6 +171,10 @@ pub struct User {
     pub role: Role,
     /// The tenant of a customer-side role; empty for MSP staff, who see every tenant.
     pub tenant_id: Option<TenantId>,
+    /// Their password was chosen by someone else (an operator or admin) and works only to
+    /// choose their own.
+    #[serde(default)]
+    pub password_change_required: bool,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }

@@ -663,6 +663,12 @@ impl Config {
             figment = figment.merge(Serialized::default("http.listen", listen));
         }
 
+        // Every unknown key at once (deserializing stops at the first): a file with several
+        // typos is mended in one go.
+        let unknown = unknown_keys(&figment);
+        if !unknown.is_empty() {
+            return Err(ConfigError { problems: unknown });
+        }
         let config: Config = figment.extract().map_err(|err| ConfigError {
             problems: err
                 .into_iter()
@@ -747,6 +753,70 @@ fn config_key_of_variable(name: &UncasedStr) -> Option<Uncased<'_>> {
     TOP_LEVEL.contains(&top).then(|| key.into())
 }
 
+/// Every key the sources set that no configuration section has, each with where it was set.
+fn unknown_keys(figment: &Figment) -> Vec<String> {
+    fn walk(
+        figment: &Figment,
+        provided: &serde_json::Value,
+        known: &serde_json::Value,
+        prefix: &str,
+        problems: &mut Vec<String>,
+    ) {
+        let (Some(provided), Some(known)) = (provided.as_object(), known.as_object()) else {
+            return;
+        };
+        for (key, value) in provided {
+            let path = if prefix.is_empty() {
+                key.clone()
+            } else {
+                format!("{prefix}.{key}")
+            };
+            match known.get(key) {
+                Some(section @ serde_json::Value::Object(_)) => {
+                    walk(figment, value, section, &path, problems);
+                }
+                Some(_) => {}
+                None => {
+                    let mut expected: Vec<&str> = known.keys().map(String::as_str).collect();
+                    expected.sort_unstable();
+                    let origin = figment
+                        .find_metadata(&path)
+                        .map(|metadata| origin_of(metadata, &path));
+                    problems.push(format!(
+                        "{path}: unknown key; expected one of: {}{}",
+                        expected.join(", "),
+                        origin.map(|o| format!(" (from {o})")).unwrap_or_default()
+                    ));
+                }
+            }
+        }
+    }
+    let (Ok(provided), Ok(known)) = (
+        figment.extract::<serde_json::Value>(),
+        serde_json::to_value(Config::default()),
+    ) else {
+        return Vec::new();
+    };
+    let mut problems = Vec::new();
+    walk(figment, &provided, &known, "", &mut problems);
+    problems
+}
+
+/// Where a key's value came from: a file, or the environment variable that set it.
+fn origin_of(metadata: &figment::Metadata, key: &str) -> String {
+    if metadata.name.contains("environment") {
+        format!(
+            "environment variable {ENV_PREFIX}{}",
+            key.replace('.', "__").to_ascii_uppercase()
+        )
+    } else {
+        match &metadata.source {
+            Some(source) => format!("{} {source}", metadata.name),
+            None => metadata.name.to_string(),
+        }
+    }
+}
+
 fn describe_figment_error(err: &figment::Error) -> String {
     use figment::error::Kind;
 
@@ -775,19 +845,10 @@ fn describe_figment_error(err: &figment::Error) -> String {
         }
         other => other.to_string(),
     };
-    let origin = err.metadata.as_ref().map(|metadata| {
-        if metadata.name.contains("environment") {
-            format!(
-                "environment variable {ENV_PREFIX}{}",
-                key.replace('.', "__").to_ascii_uppercase()
-            )
-        } else {
-            match &metadata.source {
-                Some(source) => format!("{} {source}", metadata.name),
-                None => metadata.name.to_string(),
-            }
-        }
-    });
+    let origin = err
+        .metadata
+        .as_ref()
+        .map(|metadata| origin_of(metadata, &key));
     match (key.is_empty(), origin) {
         (true, Some(origin)) => format!("{origin}: {problem}"),
         (true, None) => problem,
@@ -893,6 +954,39 @@ mod tests {
             );
             assert!(problems[0].contains("max_connections"), "{problems:?}");
             assert!(problems[0].contains("steward.toml"), "{problems:?}");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn every_unknown_key_is_reported_at_once() {
+        Jail::expect_with(|jail| {
+            jail.create_file(
+                "steward.toml",
+                "colour = \"blue\"\n[http]\nlissen = \"127.0.0.1:1\"\n[database]\nmax_conections = 4\n[shiny]\nx = 1\n",
+            )?;
+            jail.set_env("STEWARD_WORKER__CONCURENCY", "2");
+            let problems = problems_of(load_in_jail(Some(Path::new("steward.toml"))));
+            let keys: Vec<&str> = problems
+                .iter()
+                .map(|p| p.split(':').next().unwrap())
+                .collect();
+            assert_eq!(problems.len(), 5, "{problems:?}");
+            for expected in [
+                "colour",
+                "http.lissen",
+                "database.max_conections",
+                "shiny",
+                "worker.concurency",
+            ] {
+                assert!(keys.contains(&expected), "{expected} in {problems:?}");
+            }
+            assert!(
+                problems
+                    .iter()
+                    .any(|p| p.contains("environment variable STEWARD_WORKER__CONCURENCY")),
+                "{problems:?}"
+            );
             Ok(())
         });
     }

@@ -370,6 +370,8 @@ async fn the_openapi_document_describes_every_route() {
         ("get", "/api/v1/users/{user_id}/tokens"),
         ("post", "/api/v1/users/{user_id}/tokens"),
         ("delete", "/api/v1/tokens/{token_id}"),
+        ("delete", "/api/v1/users/{user_id}/second-factor"),
+        ("post", "/api/v1/me/confirm"),
         ("get", "/api/v1/tenants/{tenant_id}/integrations"),
         ("post", "/api/v1/tenants/{tenant_id}/integrations"),
         ("get", "/api/v1/tenants/{tenant_id}/coverage"),

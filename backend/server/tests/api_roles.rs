@@ -97,6 +97,9 @@ fn expectation(operation_id: &str) -> (&'static [Role], StatusCode) {
         // Anyone may revoke their own tokens; someone else's token is invisible to all but
         // MSP admins.
         "revoke_token" => (ADMIN, StatusCode::NOT_FOUND),
+        "reset_second_factor" => (ADMIN, forbidden),
+        // For browser sessions only: a token confirms nothing, whoever holds it.
+        "confirm_me" => (&[], StatusCode::UNPROCESSABLE_ENTITY),
         other => panic!(
             "operation {other} is in the OpenAPI document but not in this matrix: \
              decide who may call it and add it here"
@@ -115,6 +118,7 @@ fn body_for(operation_id: &str, role: Role) -> Option<Value> {
             "role": "technician",
         })),
         "update_user" => Some(json!({ "display_name": "Renamed Target" })),
+        "confirm_me" => Some(json!({ "proof": "anything" })),
         "create_user_token" => Some(json!({ "name": "matrix" })),
         "update_msp" => Some(json!({
             "sso_auto_provision": { "domain": "harbor.example", "role": "technician" }
@@ -436,6 +440,7 @@ async fn check_role(role: Role) {
         .user(msp.id, "target@harbor.example", Role::Technician, None)
         .await;
     world.token(&target, None).await;
+    world.enroll_second_factor(&target, &test_secrets()).await;
     let target_token_id = world
         .storage
         .deployment()

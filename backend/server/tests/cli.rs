@@ -3,6 +3,7 @@
 mod support;
 
 use reqwest::StatusCode;
+use steward_core::Clock;
 use steward_testkit::TestDatabase;
 use support::{StewardProcess, client, run, steward, steward_on};
 
@@ -83,13 +84,35 @@ async fn demo_seeds_once_and_keeps_its_data_across_runs() {
         "{:?}",
         first.banner
     );
+    // The simulated Slack workspace's credentials are this data directory's own, and private.
+    let slack_key = db.data_dir().join("sandbox-slack.key");
+    let key = std::fs::read_to_string(&slack_key).expect("the demo keeps a Slack key");
+    assert!(!key.contains("sandbox-slack-signing-secret"));
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&slack_key).unwrap().permissions().mode();
+        assert_eq!(mode & 0o077, 0, "owner-only: {mode:o}");
+    }
+    assert!(
+        first
+            .banner
+            .iter()
+            .any(|line| line.starts_with("Approval emails and Slack messages go to the sandbox")),
+        "{:?}",
+        first.banner
+    );
     let tenants = tenant_lines(&first.banner);
     assert_eq!(tenants.len(), 3, "{:?}", first.banner);
     let ready = client().get(first.url("/readyz")).send().await.unwrap();
     assert_eq!(ready.status(), StatusCode::OK);
     assert!(first.stop().success());
 
-    let second = start_demo();
+    // Started again with SMTP configured, it says the mail goes there; the Slack key stays.
+    let mut command = steward_on(&db);
+    command
+        .args(["demo", "--listen", "127.0.0.1:0"])
+        .env("STEWARD_EMAIL__SMTP_HOST", "mail.harbor.example");
+    let second = StewardProcess::start(command);
     assert!(
         second
             .banner
@@ -98,6 +121,13 @@ async fn demo_seeds_once_and_keeps_its_data_across_runs() {
         "{:?}",
         second.banner
     );
+    assert!(
+        second.banner.iter().any(|line| line
+            .starts_with("Approval emails go out through the SMTP server mail.harbor.example:587")),
+        "{:?}",
+        second.banner
+    );
+    assert_eq!(std::fs::read_to_string(&slack_key).unwrap(), key);
     assert_eq!(tenant_lines(&second.banner), tenants);
     assert!(second.stop().success());
 }
@@ -210,6 +240,16 @@ async fn a_second_server_on_one_database_and_a_taken_port_are_refused_clearly() 
     issue.args(["token", "create", "--email", "admin@harbor-it.example"]);
     let (code, _, stderr) = run(issue);
     assert_eq!(code, 0, "the CLI runs beside the server: {stderr}");
+
+    // Listening beyond loopback, the demo warns first (and here stops at the taken port).
+    let mut exposed = steward_on(&TestDatabase::empty().await);
+    exposed.args(["demo", "--listen", &format!("0.0.0.0:{port}")]);
+    let (code, _, stderr) = run(exposed);
+    assert_ne!(code, 0);
+    assert!(
+        stderr.contains("warning: the demo listens on 0.0.0.0"),
+        "{stderr}"
+    );
 
     let elsewhere = TestDatabase::empty().await;
     let mut taken = steward_on(&elsewhere);
@@ -328,6 +368,43 @@ fn an_unreachable_database_is_a_clear_error() {
     assert!(!stderr.contains("secret"), "{stderr}");
 }
 
+/// A PostgreSQL server that answers but has no such database: the error says how to create it.
+/// (On the PostgreSQL pass, against its server.)
+#[tokio::test]
+async fn a_missing_postgresql_database_is_explained() {
+    let db = TestDatabase::empty().await;
+    let Some(server) = db.url() else {
+        assert_eq!(
+            steward_testkit::selected_backend(),
+            steward_core::storage::Backend::Sqlite
+        );
+        return;
+    };
+    let mut url = url::Url::parse(server.expose()).unwrap();
+    url.set_path("/steward_no_such_database");
+    let mut missing = steward();
+    missing
+        .arg("--data-dir")
+        .arg(db.data_dir())
+        .arg("migrate")
+        .env("STEWARD_DATABASE_URL", url.as_str());
+    let (code, _, stderr) = run(missing);
+    assert_eq!(code, 1, "{stderr}");
+    let user = if url.username().is_empty() {
+        "postgres"
+    } else {
+        url.username()
+    };
+    assert!(
+        stderr.contains(&format!(
+            "createdb -h {} -p {} -U {user} steward_no_such_database",
+            url.host_str().unwrap(),
+            url.port().unwrap_or(5432)
+        )),
+        "{stderr}"
+    );
+}
+
 #[tokio::test]
 async fn msp_create_bootstraps_an_msp_whose_admin_can_sign_in() {
     let db = TestDatabase::empty().await;
@@ -362,46 +439,217 @@ async fn msp_create_bootstraps_an_msp_whose_admin_can_sign_in() {
     assert_eq!(code, 1);
     assert!(stderr.contains("already exists"), "{stderr}");
 
-    // The admin signs in with the printed password.
+    // The admin signs in with the printed password, which only lets them choose their own.
     let mut serve = steward_on(&db);
     serve.args(["serve", "--listen", "127.0.0.1:0"]);
     let server = StewardProcess::start(serve);
-    let browser = support::client_builder()
-        .cookie_store(true)
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap();
-    let login = browser
-        .get(server.url("/login"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let marker = "name=\"csrf_token\" value=\"";
-    let start = login.find(marker).unwrap() + marker.len();
-    let csrf = login[start..].split('"').next().unwrap();
-    let signed_in = browser
-        .post(server.url("/login"))
-        .form(&[
-            ("csrf_token", csrf),
-            ("email", "root@lighthouse.example"),
-            ("password", &password),
-        ])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(signed_in.status(), StatusCode::SEE_OTHER);
-    let dashboard = browser
-        .get(server.url("/"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    assert!(dashboard.contains("Lighthouse Managed IT"), "{dashboard}");
+    let browser = support::Browser {
+        client: support::client_builder()
+            .cookie_store(true)
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap(),
+        base: server.base.clone(),
+    };
+    let admin = "root@lighthouse.example";
+    let signed_in = browser.sign_in(admin, &password).await;
+    assert_eq!(signed_in.status, StatusCode::SEE_OTHER);
+    for path in ["/", "/users", "/audit"] {
+        let held = browser.get(path).await;
+        assert_eq!(
+            held.location.as_deref(),
+            Some("/account?gate=password-change-required"),
+            "{path}"
+        );
+    }
+    let account = browser.get("/account?gate=password-change-required").await;
+    assert!(
+        account.body.contains("Choose your own to continue"),
+        "{}",
+        account.body
+    );
+    let own = "a password of my own choosing";
+    let same = browser
+        .submit(
+            "/account",
+            "/account/password",
+            &[
+                ("current_password", &password),
+                ("new_password", &password),
+                ("confirm_password", &password),
+            ],
+        )
+        .await;
+    assert_eq!(
+        same.location.as_deref(),
+        Some("/account?error=password-unchanged")
+    );
+    let changed = browser
+        .submit(
+            "/account",
+            "/account/password",
+            &[
+                ("current_password", &password),
+                ("new_password", own),
+                ("confirm_password", own),
+            ],
+        )
+        .await;
+    assert_eq!(
+        changed.location.as_deref(),
+        Some("/account?done=password-changed")
+    );
+
+    // A new MSP requires a second factor of its admins: set one up before anything else.
+    let held = browser.get("/").await;
+    assert_eq!(
+        held.location.as_deref(),
+        Some("/account?gate=second-factor-required")
+    );
+    let setup = browser
+        .submit("/account", "/account/second-factor/start", &[])
+        .await;
+    assert_eq!(setup.status, StatusCode::OK, "{}", setup.body);
+    assert!(
+        setup.body.contains("data:image/svg+xml;base64,"),
+        "a QR code"
+    );
+    let key = setup
+        .body
+        .split("<code class=\"secret\">")
+        .nth(1)
+        .and_then(|rest| rest.split('<').next())
+        .expect("the key is shown")
+        .to_owned();
+    let now = || steward_core::SystemClock.now();
+    let code_at = |at| steward_core::second_factor::code_at(&key, at).unwrap();
+    let wrong = browser
+        .submit(
+            "/account",
+            "/account/second-factor/confirm",
+            &[("code", "000000")],
+        )
+        .await;
+    assert!(wrong.location.unwrap().contains("second-factor-wrong-code"));
+    let on = browser
+        .submit(
+            "/account",
+            "/account/second-factor/confirm",
+            &[("code", &code_at(now()))],
+        )
+        .await;
+    assert_eq!(on.status, StatusCode::OK, "{}", on.body);
+    let recovery: Vec<String> = on
+        .body
+        .split("<li><code>")
+        .skip(1)
+        .filter_map(|rest| rest.split('<').next().map(str::to_owned))
+        .collect();
+    assert_eq!(recovery.len(), 10, "{}", on.body);
+    let dashboard = browser.get("/").await;
+    assert_eq!(dashboard.status, StatusCode::OK);
+    assert!(dashboard.body.contains("Lighthouse Managed IT"));
+
+    // Signing in now takes the password and a code; neither alone reaches anything.
+    let sign_out = |browser: &support::Browser| {
+        let browser = browser.client.clone();
+        let base = server.base.clone();
+        async move {
+            let page = support::Browser::read(
+                browser.get(format!("{base}/account")).send().await.unwrap(),
+            )
+            .await;
+            let token = support::csrf(&page.body);
+            browser
+                .post(format!("{base}/logout"))
+                .form(&[("csrf_token", token.as_str())])
+                .send()
+                .await
+                .unwrap();
+        }
+    };
+    sign_out(&browser).await;
+    assert!(
+        browser
+            .sign_in(admin, &password)
+            .await
+            .status
+            .is_client_error(),
+        "the old password"
+    );
+    let waiting = browser.sign_in(admin, own).await;
+    assert_eq!(
+        waiting.location.as_deref(),
+        Some("/login/second-factor?next=%2F")
+    );
+    assert!(
+        browser
+            .get("/")
+            .await
+            .location
+            .unwrap()
+            .starts_with("/login"),
+        "not signed in yet"
+    );
+    let ask = browser.get("/login/second-factor?next=%2F").await;
+    let refused = browser
+        .post(
+            "/login/second-factor",
+            &[
+                ("csrf_token", &support::csrf(&ask.body)),
+                ("code", "123456"),
+                ("next", "/"),
+            ],
+        )
+        .await;
+    assert_eq!(refused.status, StatusCode::UNAUTHORIZED);
+    // The code used to turn it on was spent; the next step's code signs in.
+    let replayed = browser
+        .post(
+            "/login/second-factor",
+            &[
+                ("csrf_token", &support::csrf(&ask.body)),
+                ("code", &code_at(now() - chrono::Duration::seconds(30))),
+                ("next", "/"),
+            ],
+        )
+        .await;
+    assert_eq!(
+        replayed.status,
+        StatusCode::UNAUTHORIZED,
+        "an earlier or spent code"
+    );
+    let next_code = code_at(now() + chrono::Duration::seconds(30));
+    let done = browser
+        .post(
+            "/login/second-factor",
+            &[
+                ("csrf_token", &support::csrf(&ask.body)),
+                ("code", &next_code),
+                ("next", "/"),
+            ],
+        )
+        .await;
+    assert_eq!(done.location.as_deref(), Some("/"), "{}", done.body);
+    assert_eq!(browser.get("/").await.status, StatusCode::OK);
+
+    // A recovery code signs in once.
+    for (attempt, expected) in [(1, StatusCode::SEE_OTHER), (2, StatusCode::UNAUTHORIZED)] {
+        sign_out(&browser).await;
+        browser.sign_in(admin, own).await;
+        let ask = browser.get("/login/second-factor").await;
+        let answer = browser
+            .post(
+                "/login/second-factor",
+                &[
+                    ("csrf_token", &support::csrf(&ask.body)),
+                    ("code", &recovery[0].to_uppercase()),
+                    ("next", "/"),
+                ],
+            )
+            .await;
+        assert_eq!(answer.status, expected, "recovery attempt {attempt}");
+    }
     assert!(server.stop().success());
 }
 

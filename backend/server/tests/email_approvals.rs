@@ -276,3 +276,42 @@ async fn an_unanswered_request_escalates_to_the_next_approvers_by_email() {
     assert_eq!(smtp.messages().len(), 4, "{:#?}", smtp.messages());
     l.stop().await;
 }
+
+/// A mail server that refuses the message for good is said to have refused it (not to be
+/// unreachable), in what Steward records of the delivery.
+#[tokio::test]
+async fn a_refusing_mail_server_is_recorded_as_refusing() {
+    use sea_orm::EntityTrait;
+
+    let smtp = Smtp::start_refusing();
+    let db = TestDatabase::migrated().await;
+    let l = start_mailing(&db, smtp.port).await;
+    l.run_scenario("compromised-admin").await;
+    l.wait_for_action("disable_user", &["awaiting_approval"])
+        .await;
+    let mut recorded = None;
+    for _ in 0..200 {
+        let notifications = steward_core::storage::entities::notification::Entity::find()
+            .all(l.world.storage.conn())
+            .await
+            .unwrap();
+        recorded = notifications
+            .into_iter()
+            .find(|n| n.channel == "email" && n.last_error.is_some());
+        if recorded.is_some() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let error = recorded
+        .expect("a delivery was recorded")
+        .last_error
+        .unwrap();
+    assert!(
+        error.contains("the SMTP server refused the message"),
+        "{error}"
+    );
+    assert!(error.contains("550"), "{error}");
+    assert!(!error.contains("cannot reach"), "{error}");
+    l.stop().await;
+}

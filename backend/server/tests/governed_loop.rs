@@ -1316,6 +1316,58 @@ async fn approvals_rollback_and_the_report_work_in_the_web_ui() {
     );
     l.wait_for_action("disable_user", &["rolled_back"]).await;
 
+    // Revoking the sessions cannot be undone: approving it from the page asks who is there,
+    // once the technician's last proof is older than ten minutes.
+    let revoke = l
+        .wait_for_action("revoke_sessions", &["awaiting_approval"])
+        .await;
+    let revoke_id = revoke["id"].as_str().unwrap();
+    l.world.clock.advance(chrono::Duration::minutes(11));
+    let shown = technician.get(&page).await;
+    let version = shown_version(&shown.body, revoke_id);
+    let approve = format!("/tenants/{}/actions/{revoke_id}/approve", l.tenant.id);
+    let unconfirmed = technician
+        .submit(&page, &approve, &[("version", &version), ("comment", "")])
+        .await;
+    assert!(
+        unconfirmed
+            .location
+            .as_deref()
+            .unwrap()
+            .ends_with("error=confirm-identity"),
+        "{:?}",
+        unconfirmed.location
+    );
+    let (_, still) = l
+        .call(
+            Method::GET,
+            &l.path(&format!("actions/{revoke_id}")),
+            &l.admin,
+            None,
+        )
+        .await;
+    assert_eq!(still["status"], "awaiting_approval");
+    let confirmed = technician
+        .submit(
+            &page,
+            &approve,
+            &[
+                ("version", &version),
+                ("comment", ""),
+                ("confirm", PASSWORD),
+            ],
+        )
+        .await;
+    assert!(
+        confirmed
+            .location
+            .as_deref()
+            .unwrap()
+            .ends_with("done=action-approved"),
+        "{:?}",
+        confirmed.location
+    );
+
     // The customer's owner reads the outcome report, with its chart, and downloads the PDF.
     let owner = Browser::new(&l.app);
     owner.sign_in("owner@acme.example", PASSWORD).await;

@@ -28,6 +28,8 @@ struct Probe {
     body: Option<Value>,
     status: StatusCode,
     code: &'static str,
+    /// Words the answer's message must hold, if any.
+    mentions: &'static str,
 }
 
 impl Probe {
@@ -40,7 +42,13 @@ impl Probe {
             body: None,
             status: StatusCode::UNPROCESSABLE_ENTITY,
             code: "",
+            mentions: "",
         }
+    }
+
+    fn mentioning(mut self, words: &'static str) -> Self {
+        self.mentions = words;
+        self
     }
 
     fn by(mut self, who: Who) -> Self {
@@ -435,6 +443,36 @@ fn probes(target: &Target) -> Vec<Probe> {
             .answers(status, code),
         );
     }
+    // Findings 11 and 13: errors that say what to do; the second factor's settings.
+    probes.extend([
+        Probe::new(
+            "a report from yesterday",
+            Method::GET,
+            format!("{tenant}/reports/outcome?from=yesterday"),
+        )
+        .answers(StatusCode::BAD_REQUEST, "invalid-query")
+        .mentioning("RFC 3339"),
+        Probe::new(
+            "a made-up second-factor policy",
+            Method::PATCH,
+            "/api/v1/msp",
+        )
+        .body(json!({"second_factor_policy": "sometimes"}))
+        .answers(StatusCode::UNPROCESSABLE_ENTITY, "invalid-body"),
+        Probe::new(
+            "a token confirming itself",
+            Method::POST,
+            "/api/v1/me/confirm",
+        )
+        .body(json!({"proof": "anything"}))
+        .answers(StatusCode::UNPROCESSABLE_ENTITY, "no-session"),
+        Probe::new(
+            "resetting nobody's second factor",
+            Method::DELETE,
+            "/api/v1/users/0194f3a2-7b1c-7d3e-9f00-1234567890ab/second-factor",
+        )
+        .answers(StatusCode::NOT_FOUND, "not-found"),
+    ]);
     // Finding 5: the customer's approver reads no inventory.
     for what in ["devices", "identities", "events"] {
         probes.push(
@@ -470,6 +508,14 @@ async fn hostile_requests_get_4xx_change_nothing_and_stall_no_one() {
         assert_eq!(status, probe.status, "{}: {answer}", probe.what);
         assert_eq!(
             answer["error"]["code"], probe.code,
+            "{}: {answer}",
+            probe.what
+        );
+        assert!(
+            answer["error"]["message"]
+                .as_str()
+                .unwrap_or_default()
+                .contains(probe.mentions),
             "{}: {answer}",
             probe.what
         );

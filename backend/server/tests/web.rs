@@ -1002,3 +1002,236 @@ async fn pages_allow_no_script_no_framing_and_send_no_referrer() {
     assert_eq!(api.headers()[header::X_CONTENT_TYPE_OPTIONS], "nosniff");
     assert!(!api.headers().contains_key(header::CONTENT_SECURITY_POLICY));
 }
+
+/// Releasing a kill switch or changing a tenant's policy from the browser asks who is there
+/// when the last proof is older than ten minutes: a wrong proof changes nothing, the password
+/// (or second-factor code) lets it through. API tokens are credentials of their own.
+#[tokio::test]
+async fn sensitive_changes_ask_who_is_there_again_after_ten_minutes() {
+    let f = fixture().await;
+    let browser = Browser::new(&f.app);
+    browser.sign_in("admin@harbor.example", PASSWORD).await;
+    let pulled = browser
+        .submit("/", "/kill-switch", &[("reason", "a test")])
+        .await;
+    assert_eq!(
+        pulled.location.as_deref(),
+        Some("/?done=msp-kill-switch-pulled")
+    );
+    let token = f.world.token(&f.admin, None).await;
+    let halted = async || {
+        let (_, switch) = f.app.get_as("/api/v1/kill-switch", &token).await;
+        switch["engaged"] == true
+    };
+    assert!(halted().await);
+
+    f.world.clock.advance(Duration::minutes(11));
+    for confirm in ["", "not the password"] {
+        let refused = browser
+            .submit("/", "/kill-switch/release", &[("confirm", confirm)])
+            .await;
+        assert_eq!(
+            refused.location.as_deref(),
+            Some("/?error=confirm-identity"),
+            "{confirm:?}"
+        );
+        assert!(halted().await, "still pulled");
+    }
+    let released = browser
+        .submit("/", "/kill-switch/release", &[("confirm", PASSWORD)])
+        .await;
+    assert_eq!(
+        released.location.as_deref(),
+        Some("/?done=msp-kill-switch-released")
+    );
+    assert!(!halted().await);
+
+    // Through the API with the session cookie: the same rule, and the way to confirm.
+    f.world.clock.advance(Duration::minutes(11));
+    let csrf_token = csrf(&browser.get("/").await.body);
+    let policy_url = format!("{}/api/v1/tenants/{}/policy", f.app.base, f.acme.id);
+    let policy = json!({
+        "source": "package steward.authority\n\ndecision := {\"outcome\": \"technician_approval\", \"reasons\": [\"tenant-says-so\"]}\n"
+    });
+    let put = async || {
+        browser
+            .client
+            .put(&policy_url)
+            .header("x-csrf-token", &csrf_token)
+            .json(&policy)
+            .send()
+            .await
+            .unwrap()
+    };
+    let refused = put().await;
+    assert_eq!(refused.status(), StatusCode::FORBIDDEN);
+    let body: serde_json::Value = refused.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "step-up-required");
+    let confirm = async |proof: &str| {
+        browser
+            .client
+            .post(format!("{}/api/v1/me/confirm", f.app.base))
+            .header("x-csrf-token", &csrf_token)
+            .json(&json!({ "proof": proof }))
+            .send()
+            .await
+            .unwrap()
+            .status()
+    };
+    assert_eq!(confirm("wrong").await, StatusCode::FORBIDDEN);
+    assert_eq!(put().await.status(), StatusCode::FORBIDDEN);
+    assert_eq!(confirm(PASSWORD).await, StatusCode::NO_CONTENT);
+    assert_eq!(put().await.status(), StatusCode::OK);
+
+    // A token needs no confirmation.
+    f.world.clock.advance(Duration::minutes(11));
+    let (status, answer) = f
+        .app
+        .call(
+            reqwest::Method::DELETE,
+            &format!("/api/v1/tenants/{}/policy", f.acme.id),
+            Some(&token),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT, "{answer}");
+}
+
+/// A session held at a gate (here: a password an admin chose) reaches, through the API too,
+/// nothing but who it is.
+#[tokio::test]
+async fn a_session_at_a_gate_reaches_nothing_else_through_the_api() {
+    let f = fixture().await;
+    let token = f.world.token(&f.admin, None).await;
+    let (status, created) = f
+        .app
+        .post_as(
+            "/api/v1/users",
+            &token,
+            &json!({
+                "email": "new@harbor.example",
+                "display_name": "New Technician",
+                "role": "technician",
+                "password": "chosen by the admin",
+            }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    assert_eq!(created["password_change_required"], true);
+    let browser = Browser::new(&f.app);
+    browser
+        .sign_in("new@harbor.example", "chosen by the admin")
+        .await;
+    let api = |path: &str| {
+        let url = format!("{}{path}", f.app.base);
+        let client = browser.client.clone();
+        async move { client.get(url).send().await.unwrap() }
+    };
+    assert_eq!(api("/api/v1/me").await.status(), StatusCode::OK);
+    let held = api("/api/v1/tenants").await;
+    assert_eq!(held.status(), StatusCode::FORBIDDEN);
+    let body: serde_json::Value = held.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "password-change-required");
+}
+
+/// An MSP requiring second factors of all its staff holds a technician at the set-up until
+/// they have one; with one, confirming a sensitive change takes its code (not the password);
+/// an admin can reset it for someone who lost theirs, and the set-up is asked for again.
+#[tokio::test]
+async fn an_msp_requiring_second_factors_of_its_staff_gets_them_and_they_count() {
+    use steward_core::{Clock, second_factor::code_at};
+    use steward_domain::tenancy::SecondFactorPolicy;
+
+    let f = fixture().await;
+    f.world
+        .require_second_factor(f.admin.msp_id, SecondFactorPolicy::MspStaff)
+        .await;
+    let browser = Browser::new(&f.app);
+    browser.sign_in("tech@harbor.example", PASSWORD).await;
+    assert_eq!(
+        browser.get("/").await.location.as_deref(),
+        Some("/account?gate=second-factor-required")
+    );
+    let setup = browser
+        .submit("/account", "/account/second-factor/start", &[])
+        .await;
+    let key = setup
+        .body
+        .split("<code class=\"secret\">")
+        .nth(1)
+        .and_then(|rest| rest.split('<').next())
+        .unwrap()
+        .to_owned();
+    let code =
+        |offset: i64| code_at(&key, f.world.clock.now() + Duration::seconds(offset)).unwrap();
+    let on = browser
+        .submit(
+            "/account",
+            "/account/second-factor/confirm",
+            &[("code", &code(0))],
+        )
+        .await;
+    assert_eq!(on.status, StatusCode::OK);
+    assert_eq!(browser.get("/").await.status, StatusCode::OK);
+    // Required, so it cannot be turned off.
+    let off = browser
+        .submit(
+            "/account",
+            "/account/second-factor/remove",
+            &[("confirm", &code(30))],
+        )
+        .await;
+    assert_eq!(
+        off.location.as_deref(),
+        Some("/account?error=second-factor-required")
+    );
+
+    // A sensitive change takes the code, not the password.
+    f.world.clock.advance(Duration::minutes(11));
+    let token = csrf(&browser.get("/").await.body);
+    let confirm = async |proof: String| {
+        browser
+            .client
+            .post(format!("{}/api/v1/me/confirm", f.app.base))
+            .header("x-csrf-token", &token)
+            .json(&json!({ "proof": proof }))
+            .send()
+            .await
+            .unwrap()
+            .status()
+    };
+    assert_eq!(confirm(PASSWORD.to_owned()).await, StatusCode::FORBIDDEN);
+    assert_eq!(confirm(code(0)).await, StatusCode::NO_CONTENT);
+    assert_eq!(
+        confirm(code(0)).await,
+        StatusCode::FORBIDDEN,
+        "a code counts once"
+    );
+
+    // The admin resets it; the technician is asked to set one up again.
+    let admin = f.world.token(&f.admin, None).await;
+    let (status, answer) = f
+        .app
+        .call(
+            reqwest::Method::DELETE,
+            &format!("/api/v1/users/{}/second-factor", f.tech.id),
+            Some(&admin),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT, "{answer}");
+    assert_eq!(
+        browser.get("/").await.location.as_deref(),
+        Some("/account?gate=second-factor-required")
+    );
+    let (status, _) = f
+        .app
+        .call(
+            reqwest::Method::DELETE,
+            &format!("/api/v1/users/{}/second-factor", f.tech.id),
+            Some(&admin),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "nothing left to reset");
+}

@@ -12,7 +12,7 @@ use steward_core::{
 use steward_domain::{
     MspId, TenantId,
     audit::{ActorKind, AuditActor},
-    tenancy::{Msp, Role, Tenant, User},
+    tenancy::{Msp, Role, SecondFactorPolicy, Tenant, User},
 };
 
 use crate::TestDatabase;
@@ -64,12 +64,60 @@ impl World {
             .create_msp(NewMsp {
                 name: format!("MSP {slug}"),
                 slug: slug.parse().expect("a valid slug"),
+                // Tests sign in with passwords alone unless they are about the second factor,
+                // which turn it on with [`World::require_second_factor`].
+                second_factor_policy: SecondFactorPolicy::Off,
             })
             .await
             .expect("create the MSP");
         drop(ctx);
         txn.commit().await.unwrap();
         msp
+    }
+
+    /// Gives `user` a second factor in force (as if set up on their Account page, credentials
+    /// sealed with `secrets`); returns its key (base32), to compute codes with.
+    ///
+    /// # Panics
+    /// When the database cannot be written.
+    pub async fn enroll_second_factor(
+        &self,
+        user: &User,
+        secrets: &steward_core::secrets::SecretBox,
+    ) -> String {
+        use secrecy::ExposeSecret;
+        use steward_core::second_factor;
+
+        let txn = self.storage.begin().await.unwrap();
+        let deployment = Deployment::new(&txn);
+        let ctx = deployment.write_context(&self.clock, &self.keys, Self::actor());
+        let enrollment = second_factor::begin_enrollment(&ctx, user, secrets)
+            .await
+            .expect("start the set-up");
+        let key = enrollment.secret.expose_secret().to_owned();
+        let code = second_factor::code_at(&key, Clock::now(&self.clock)).expect("a code");
+        second_factor::confirm_enrollment(&ctx, user, secrets, &code)
+            .await
+            .expect("confirm the set-up");
+        drop(ctx);
+        txn.commit().await.unwrap();
+        key
+    }
+
+    /// Sets whose password accounts of the MSP must use a second factor.
+    ///
+    /// # Panics
+    /// When the database cannot be written.
+    pub async fn require_second_factor(&self, msp_id: MspId, policy: SecondFactorPolicy) {
+        let txn = self.storage.begin().await.unwrap();
+        let deployment = Deployment::new(&txn);
+        let ctx = deployment.write_context(&self.clock, &self.keys, Self::actor());
+        ctx.operate_msp(msp_id)
+            .set_second_factor_policy(policy)
+            .await
+            .expect("set the second-factor policy");
+        drop(ctx);
+        txn.commit().await.unwrap();
     }
 
     /// Confirms, as the operator, that `domain` is the MSP's.
@@ -152,6 +200,7 @@ impl World {
                 role,
                 tenant_id,
                 password_hash: None,
+                password_change_required: false,
             })
             .await
             .expect("create the user");

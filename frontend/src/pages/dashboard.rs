@@ -55,6 +55,7 @@ fn kill_switch_card(page: &DashboardPage) -> impl IntoView + use<> {
         view! {
             <form method="post" action="/kill-switch/release" class="row-form" id="release-msp-kill-switch">
                 <Csrf token=page.csrf_token.clone()/>
+                <label>"Your password or authenticator code" <input type="password" name="confirm" autocomplete="current-password" maxlength="200"/></label>
                 <button type="submit" class="button button-secondary">"Release the MSP-wide kill switch"</button>
             </form>
         }

@@ -11,5 +11,6 @@ pub mod login;
 pub mod message;
 pub mod report;
 pub mod response;
+pub mod second_factor;
 pub mod tenant;
 pub mod users;

@@ -117,6 +117,7 @@ fn guardrails_card(page: &ResponsePage) -> impl IntoView + use<> {
         view! {
             <form method="post" action=format!("{base}/release") class="row-form" id="release-kill-switch">
                 <Csrf token=page.csrf_token.clone()/>
+                <label>"Your password or authenticator code" <input type="password" name="confirm" autocomplete="current-password" maxlength="200"/></label>
                 <button type="submit" class="button button-secondary">"Release the kill switch"</button>
             </form>
         }
@@ -302,12 +303,19 @@ fn approval_card(page: &ResponsePage, action: &Action) -> impl IntoView + use<> 
     let codes = action.decision.reasons.join(", ");
     let csrf = page.csrf_token.clone();
     let version = action.version.clone();
+    // Approving what cannot be undone asks who is approving (once in ten minutes).
+    let confirm = (!action.reversible).then(|| {
+        view! {
+            <label>"Your password or authenticator code" <input type="password" name="confirm" autocomplete="current-password" maxlength="200"/></label>
+        }
+    });
     let approve = can_approve.then(|| {
         view! {
             <form method="post" action=format!("{base}/approve") class="row-form">
                 <Csrf token=csrf.clone()/>
                 <input type="hidden" name="version" value=version.clone()/>
                 <label>"Comment" <input type="text" name="comment" maxlength="500"/></label>
+                {confirm}
                 <button type="submit" class="button">"Approve"</button>
             </form>
         }

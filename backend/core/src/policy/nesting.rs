@@ -7,8 +7,9 @@
 //!
 //! - no bracket nests deeper than [`MAX_NESTING`];
 //! - the parse work — every opening bracket counts 2^(its depth − 1), which is how often the
-//!   parser may read it — stays within [`MAX_PARSE_WORK`] (a fraction of a second of one CPU
-//!   core in the worst case). A real policy uses a small part of either: the built-in authority policy
+//!   parser may read it — stays within [`MAX_PARSE_WORK`] (the worst sources within it, four
+//!   objects nested twelve deep, parse in about 1.4 s of one core in a debug build, far less
+//!   optimized; policies are parsed off the request threads and one at a time). A real policy uses a small part of either: the built-in authority policy
 //!   nests 6 deep and its tests, 11 KiB, use 2,297 of the work.
 
 /// The deepest nesting of `(`, `[` and `{` a policy may use.

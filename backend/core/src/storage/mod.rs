@@ -30,6 +30,7 @@ mod policies;
 mod risk_scores;
 mod sandbox;
 mod scopes;
+pub(crate) mod second_factors;
 pub mod slack;
 mod tenants;
 mod tickets;
@@ -151,7 +152,25 @@ impl Storage {
         let probe = async {
             match options {
                 Options::Sqlite(options) => options.connect().await.map(drop),
-                Options::Postgres(options) => options.connect().await.map(drop),
+                Options::Postgres(options) => match options.connect().await {
+                    Ok(_) => Ok(()),
+                    // The server answers, but the database is not there: say how to make it.
+                    Err(sqlx::Error::Database(err)) if err.code().as_deref() == Some("3D000") => {
+                        let name = options.get_database().unwrap_or("steward");
+                        let host = options.get_host();
+                        let port = options.get_port();
+                        let user = options.get_username();
+                        Err(sqlx::Error::Configuration(
+                            format!(
+                                "the server has no database {name:?}: create it with \
+                                 `createdb -h {host} -p {port} -U {user} {name}` (or \
+                                 CREATE DATABASE \"{name}\"; in psql), then start again"
+                            )
+                            .into(),
+                        ))
+                    }
+                    Err(err) => Err(err),
+                },
             }
         };
         let outcome = tokio::time::timeout(config.connect_timeout(), probe).await;

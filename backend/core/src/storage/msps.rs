@@ -26,6 +26,8 @@ pub struct MspRepository<'c, C> {
 pub struct NewMsp {
     pub name: String,
     pub slug: Slug,
+    /// Whose password accounts must use a second factor (admins', unless said otherwise).
+    pub second_factor_policy: steward_domain::tenancy::SecondFactorPolicy,
 }
 
 impl<'c, C: ConnectionTrait> MspRepository<'c, C> {
@@ -78,6 +80,7 @@ pub(crate) async fn create(ctx: &WriteContext<'_>, new: NewMsp) -> Result<Msp, S
         slug: Set(new.slug.into()),
         sso_auto_provision_domain: Set(None),
         sso_auto_provision_role: Set(None),
+        second_factor_policy: Set(new.second_factor_policy.as_str().to_owned()),
         created_at: Set(now),
         updated_at: Set(now),
     }
@@ -279,6 +282,34 @@ pub(crate) async fn set_sso_auto_provision(
     Ok(after)
 }
 
+/// Sets whose password accounts must use a second factor.
+pub(crate) async fn set_second_factor_policy(
+    ctx: &WriteContext<'_>,
+    msp_id: MspId,
+    policy: steward_domain::tenancy::SecondFactorPolicy,
+) -> Result<Msp, StorageError> {
+    let row = msp::Entity::find_by_id(msp_id.as_uuid())
+        .one(ctx.txn)
+        .await?
+        .ok_or_else(|| StorageError::corrupt("MSP", &"the caller's MSP no longer exists"))?;
+    let before = Msp::try_from(row.clone())?;
+    let mut active = row.into_active_model();
+    active.second_factor_policy = Set(policy.as_str().to_owned());
+    active.updated_at = Set(ctx.clock.now());
+    let after = Msp::try_from(active.update(ctx.txn).await?)?;
+    if before != after {
+        audit::append(
+            ctx,
+            ChainRef::Msp(msp_id),
+            Change::new("msp.updated", "msp", &msp_id)
+                .before(&before)
+                .after(&after),
+        )
+        .await?;
+    }
+    Ok(after)
+}
+
 impl TryFrom<msp::Model> for Msp {
     type Error = StorageError;
 
@@ -295,6 +326,12 @@ impl TryFrom<msp::Model> for Msp {
         };
         Ok(Msp {
             sso_auto_provision,
+            second_factor_policy: steward_domain::tenancy::SecondFactorPolicy::parse(
+                &row.second_factor_policy,
+            )
+            .ok_or_else(|| {
+                StorageError::corrupt("second-factor policy", &row.second_factor_policy)
+            })?,
             id: row.id.into(),
             name: row.name,
             slug: row

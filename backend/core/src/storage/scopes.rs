@@ -647,4 +647,15 @@ impl<'a> MspAdmin<'a> {
     ) -> Result<Msp, MspSettingsError> {
         msps::set_sso_auto_provision(self.ctx, self.msp_id, setting).await
     }
+
+    /// Sets whose password accounts must use a second factor.
+    ///
+    /// # Errors
+    /// When the database cannot be written.
+    pub async fn set_second_factor_policy(
+        &self,
+        policy: steward_domain::tenancy::SecondFactorPolicy,
+    ) -> Result<Msp, StorageError> {
+        msps::set_second_factor_policy(self.ctx, self.msp_id, policy).await
+    }
 }

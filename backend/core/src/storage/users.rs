@@ -113,6 +113,9 @@ pub struct NewUser {
     pub tenant_id: Option<TenantId>,
     /// An Argon2 PHC string, if the user signs in with a password.
     pub password_hash: Option<String>,
+    /// The password was chosen by someone else (an admin, the operator): the user must choose
+    /// their own when they first sign in with it.
+    pub password_change_required: bool,
 }
 
 /// Changes to a user; empty fields stay as they are.
@@ -197,6 +200,9 @@ impl<'a> UserAdmin<'a> {
             msp_id: Set(self.msp_id.as_uuid()),
             email: Set(email.clone()),
             display_name: Set(display_name),
+            password_change_required: Set(
+                new.password_change_required && new.password_hash.is_some()
+            ),
             password_hash: Set(new.password_hash),
             status: Set(UserStatus::Active.as_str().to_owned()),
             created_at: Set(now),
@@ -322,6 +328,17 @@ impl<'a> UserAdmin<'a> {
         Ok(())
     }
 
+    /// Removes a user's second factor and recovery codes, for someone who lost their
+    /// authenticator: they set up a new one at their next sign-in where their MSP requires it.
+    /// Returns whether one was in force.
+    ///
+    /// # Errors
+    /// [`UserAdminError::NotFound`] for a user of another MSP or none.
+    pub async fn reset_second_factor(&self, id: UserId) -> Result<bool, UserAdminError> {
+        let user = self.existing(id).await?;
+        Ok(super::second_factors::remove(self.ctx(), &user).await?)
+    }
+
     pub(crate) async fn existing(&self, id: UserId) -> Result<User, UserAdminError> {
         self.directory()
             .lookup(id)
@@ -409,6 +426,7 @@ pub(crate) fn user_from_rows(
         status,
         role,
         tenant_id: membership.tenant_id.map(Into::into),
+        password_change_required: user.password_change_required,
         created_at: user.created_at,
         updated_at: user.updated_at,
     })

@@ -57,6 +57,7 @@ pub async fn create(
         .create_msp(NewMsp {
             name: name.to_owned(),
             slug,
+            second_factor_policy: steward_domain::tenancy::SecondFactorPolicy::MspAdmins,
         })
         .await?;
     let admin = ctx
@@ -68,6 +69,7 @@ pub async fn create(
             role: Role::MspAdmin,
             tenant_id: None,
             password_hash: Some(hash),
+            password_change_required: true,
         })
         .await
         .context("create the admin")?;
@@ -75,7 +77,7 @@ pub async fn create(
 
     println!("Created the MSP \"{}\" ({}).", msp.name, msp.slug);
     println!(
-        "Its admin {} can sign in with this one-time password, then change it on the Account page:",
+        "Its admin {} signs in once with this password, chooses their own, then sets up a second factor:",
         admin.email
     );
     println!("  {password}");

@@ -33,9 +33,30 @@ pub struct CallerContext {
     pub clock: Arc<dyn Clock>,
     pub keys: Arc<AuditKeys>,
     pub request_id: Option<String>,
+    /// The browser session, when the request came with the session cookie (the web UI's own
+    /// calls) rather than an API token.
+    pub session: Option<auth::SessionInfo>,
 }
 
 impl CallerContext {
+    /// For a sensitive change made with a browser session: its user must have proved who they
+    /// are within the last minutes (signing in, or `POST /api/v1/me/confirm`). API tokens are
+    /// credentials of their own and pass.
+    ///
+    /// # Errors
+    /// 403 `step-up-required`.
+    pub fn require_confirmed(&self) -> Result<(), ApiError> {
+        match &self.session {
+            Some(session) if !session.confirmed_recently(self.clock.now()) => Err(ApiError::new(
+                axum::http::StatusCode::FORBIDDEN,
+                "step-up-required",
+                "confirm it is you first: POST /api/v1/me/confirm with your password or \
+                 authenticator code (or sign in again through single sign-on)",
+            )),
+            _ => Ok(()),
+        }
+    }
+
     /// The pooled connection, for reads.
     pub fn conn(&self) -> &DatabaseConnection {
         self.storage.conn()
@@ -86,7 +107,10 @@ impl CallerContext {
 }
 
 /// The caller of a request that carries the session cookie instead of a token.
-async fn caller_from_session(parts: &Parts, state: &AppState) -> Result<Caller, ApiError> {
+async fn caller_from_session(
+    parts: &Parts,
+    state: &AppState,
+) -> Result<(Caller, auth::SessionInfo), ApiError> {
     let jar = CookieJar::from_headers(&parts.headers);
     let Some(secret) = jar.get(SESSION_COOKIE).map(|c| c.value().to_owned()) else {
         return Err(ApiError::unauthorized(
@@ -114,7 +138,22 @@ async fn caller_from_session(parts: &Parts, state: &AppState) -> Result<Caller, 
             ));
         }
     }
-    Ok(caller)
+    // A session held at a gate may only say who it is until it is through.
+    if let Some(gate) = session.gate
+        && parts.uri.path() != "/api/v1/me"
+    {
+        return Err(ApiError::new(
+            axum::http::StatusCode::FORBIDDEN,
+            gate.code(),
+            match gate {
+                auth::Gate::ChangePassword => "choose your own password first, on the Account page",
+                auth::Gate::EnrollSecondFactor => {
+                    "set up a second factor first, on the Account page: your MSP requires one"
+                }
+            },
+        ));
+    }
+    Ok((caller, session))
 }
 
 /// The caller of a request that carries `Authorization: Bearer <API token>`.
@@ -153,9 +192,12 @@ where
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         let state = AppState::from_ref(state);
-        let caller = match parts.headers.get(header::AUTHORIZATION) {
-            Some(authorization) => caller_from_token(authorization, &state).await?,
-            None => caller_from_session(parts, &state).await?,
+        let (caller, session) = match parts.headers.get(header::AUTHORIZATION) {
+            Some(authorization) => (caller_from_token(authorization, &state).await?, None),
+            None => {
+                let (caller, session) = caller_from_session(parts, &state).await?;
+                (caller, Some(session))
+            }
         };
         let RequestId(request_id) = RequestId::from_request_parts(parts, &state)
             .await
@@ -166,6 +208,7 @@ where
             clock: state.clock,
             keys: state.keys,
             request_id,
+            session,
         })
     }
 }

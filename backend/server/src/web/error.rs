@@ -22,6 +22,8 @@ pub enum UiError {
     BadForm(String),
     /// A form field holding a control character: the field's name.
     ControlCharacter(String),
+    /// The session must first go through this gate (a new password, a second factor).
+    Gate(steward_core::auth::Gate),
     Internal,
 }
 
@@ -71,6 +73,9 @@ impl IntoResponse for UiError {
                     "/login".to_owned()
                 };
                 return Redirect::to(&target).into_response();
+            }
+            UiError::Gate(gate) => {
+                return Redirect::to(&format!("/account?gate={}", gate.code())).into_response();
             }
             UiError::NotFound => (
                 StatusCode::NOT_FOUND,

@@ -96,14 +96,7 @@ pub async fn submit(
     let jar = CookieJar::from_request_parts(&mut parts, &state)
         .await
         .unwrap_or_default();
-    let bytes = axum::body::to_bytes(body, 64 * 1024)
-        .await
-        .map_err(|err| UiError::BadForm(err.to_string()))?;
-    if let Some(field) = crate::http::extract::form_control_character(&bytes) {
-        return Err(UiError::ControlCharacter(field));
-    }
-    let form: LoginForm =
-        serde_urlencoded::from_bytes(&bytes).map_err(|err| UiError::BadForm(err.to_string()))?;
+    let form: LoginForm = super::session::read_form(body, 64 * 1024).await?;
     let expected = jar
         .get(LOGIN_CSRF_COOKIE)
         .map(|c| c.value().to_owned())
@@ -135,6 +128,13 @@ pub async fn submit(
                 .next
                 .filter(|next| is_local_path(next))
                 .unwrap_or_else(|| "/".to_owned());
+            if session.awaiting_second_factor {
+                let to = format!(
+                    "/login/second-factor?next={}",
+                    super::error::urlencode(&next)
+                );
+                return Ok((jar, Redirect::to(&to)).into_response());
+            }
             return Ok((jar, Redirect::to(&next)).into_response());
         }
         Err(SignInError::Storage(err)) => return Err(err.into()),

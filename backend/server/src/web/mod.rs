@@ -13,6 +13,7 @@ mod login;
 pub mod oidc;
 mod pages;
 mod response;
+mod second_factor;
 mod session;
 
 use axum::{
@@ -110,6 +111,16 @@ pub fn routes() -> Router<AppState> {
         .route("/users/{user_id}/tokens", post(pages::issue_token))
         .route("/tokens/{token_id}/revoke", post(pages::revoke_token))
         .route("/account", get(pages::account))
+        .route(
+            "/login/second-factor",
+            get(second_factor::show).post(second_factor::submit),
+        )
+        .route("/account/second-factor/start", post(second_factor::start))
+        .route(
+            "/account/second-factor/confirm",
+            post(second_factor::confirm),
+        )
+        .route("/account/second-factor/remove", post(second_factor::remove))
         .route("/account/password", post(pages::change_password))
 }
 

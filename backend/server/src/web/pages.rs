@@ -160,6 +160,20 @@ fn error_message(code: &str) -> &'static str {
         "own-account" => "You cannot disable your own account or change your own role.",
         "wrong-password" => "The current password is wrong.",
         "password-mismatch" => "The new passwords do not match.",
+        "password-unchanged" => "Choose a password other than the current one.",
+        "second-factor-off" => "Your second factor is off.",
+        "second-factor-wrong-code" => {
+            "That code is not right. Use the code the app shows now; to start over, set up again."
+        }
+        "second-factor-not-started" => "Start setting up the second factor first.",
+        "second-factor-already-on" => "Your second factor is already on.",
+        "second-factor-required" => "Your MSP requires a second factor for your account.",
+        "confirm-identity" => {
+            "Confirm it is you: enter your password, or a code from your authenticator app."
+        }
+        "sign-in-again" => {
+            "Confirm it is you: sign out and in again through single sign-on, then repeat."
+        }
         "invalid-expiry" => "Expiry must be between 1 and 3650 days.",
         "invalid-settings" => "Those settings are not usable: check the ids and URLs.",
         "forbidden-target" => {
@@ -286,6 +300,10 @@ pub async fn dashboard(s: WebSession, Query(query): Query<PageQuery>) -> Result<
 pub struct HaltAllForm {
     #[serde(default)]
     reason: String,
+    /// The password or second-factor code, to release it when not confirmed in the last
+    /// minutes.
+    #[serde(default)]
+    confirm: String,
 }
 
 /// Pulls the MSP-wide kill switch (MSP admins and technicians).
@@ -302,8 +320,12 @@ pub async fn pull_msp_kill_switch(
 
 /// Releases the MSP-wide kill switch (MSP admins).
 pub async fn release_msp_kill_switch(
-    WebForm { session: s, .. }: WebForm<HaltAllForm>,
+    axum::extract::State(state): axum::extract::State<crate::state::AppState>,
+    WebForm { session: s, form }: WebForm<HaltAllForm>,
 ) -> Result<Response, UiError> {
+    if let Err(code) = super::second_factor::step_up(&s, &state.secrets, &form.confirm).await? {
+        return Ok(back("/", Err(code)));
+    }
     let txn = s.storage.begin().await?;
     let released = s.caller.release_all_automation(&s.write(&txn)).await;
     halt_outcome(txn, released, "msp-kill-switch-released").await
@@ -652,6 +674,7 @@ pub async fn create_user(
             role: form.role,
             tenant_id,
             password_hash,
+            password_change_required: true,
         })
         .await;
     match created {
@@ -812,6 +835,12 @@ pub async fn account(s: WebSession, Query(query): Query<PageQuery>) -> Result<Re
     let user_id = s.caller.user().id;
     let tokens = s.caller.own_token_directory(conn).of_user(user_id).await?;
     let has_password = auth::has_password(conn, user_id).await?;
+    let second_factor = steward_core::second_factor::enrolled(conn, s.caller.user()).await?;
+    let second_factor_required = s
+        .caller
+        .msp(conn)
+        .await?
+        .is_some_and(|msp| msp.second_factor_policy.requires(s.caller.user().role));
     let chrome = chrome(&s, "/account", query.flash()).await?;
     Ok(Html(account::render(
         chrome,
@@ -820,6 +849,9 @@ pub async fn account(s: WebSession, Query(query): Query<PageQuery>) -> Result<Re
             tokens,
             now: s.clock.now(),
             has_password,
+            second_factor,
+            second_factor_required,
+            gate: s.session.gate.map(auth::Gate::code),
             csrf_token: s.session.csrf_token.clone(),
         },
     ))
@@ -853,6 +885,7 @@ pub async fn change_password(
         }
         Err(PasswordChangeError::WrongCurrentPassword) => "wrong-password",
         Err(PasswordChangeError::Mismatch) => "password-mismatch",
+        Err(PasswordChangeError::Unchanged) => "password-unchanged",
         Err(PasswordChangeError::Weak(_)) => "weak-password",
         Err(PasswordChangeError::Storage(err)) => return Err(err.into()),
     };

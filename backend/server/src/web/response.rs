@@ -253,6 +253,10 @@ pub struct AnswerForm {
     version: String,
     #[serde(default)]
     comment: String,
+    /// The approver's password or second-factor code, for an irreversible action when they
+    /// have not confirmed who they are in the last minutes.
+    #[serde(default)]
+    confirm: String,
 }
 
 async fn answer(
@@ -277,9 +281,29 @@ async fn answer(
 }
 
 pub async fn approve(
+    State(state): State<AppState>,
     Path((tenant_id, action_id)): Path<(TenantId, ActionId)>,
     WebForm { session, form }: WebForm<AnswerForm>,
 ) -> Result<Response, UiError> {
+    // What cannot be undone is approved only by someone who just proved who they are.
+    let irreversible = match session
+        .caller
+        .tenant(session.storage.conn(), tenant_id)
+        .await?
+    {
+        Some(scope) => scope
+            .actions()?
+            .get(action_id)
+            .await?
+            .is_some_and(|action| !action.reversible),
+        None => false,
+    };
+    if irreversible
+        && let Err(code) =
+            super::second_factor::step_up(&session, &state.secrets, &form.confirm).await?
+    {
+        return Ok(back(&format!("/tenants/{tenant_id}/response"), Err(code)));
+    }
     answer(session, tenant_id, action_id, true, form).await
 }
 
@@ -393,10 +417,21 @@ pub async fn pull_kill_switch(
 }
 
 /// Releases the tenant's kill switch (MSP admins).
+#[derive(Debug, Deserialize)]
+pub struct ConfirmForm {
+    /// The password or second-factor code, when not confirmed in the last minutes.
+    #[serde(default)]
+    confirm: String,
+}
+
 pub async fn release_kill_switch(
+    State(state): State<AppState>,
     Path(tenant_id): Path<TenantId>,
-    WebForm { session: s, .. }: WebForm<EmptyForm>,
+    WebForm { session: s, form }: WebForm<ConfirmForm>,
 ) -> Result<Response, UiError> {
+    if let Err(code) = super::second_factor::step_up(&s, &state.secrets, &form.confirm).await? {
+        return Ok(back(&format!("/tenants/{tenant_id}/response"), Err(code)));
+    }
     in_work(&s, tenant_id, async |work| {
         work.release_automation().await?;
         Ok("kill-switch-released")
@@ -441,7 +476,9 @@ pub async fn update_incident(
 
 #[derive(Debug, Default, Deserialize)]
 pub struct ReportQuery {
+    #[serde(default, deserialize_with = "crate::http::api::reports::rfc3339")]
     from: Option<chrono::DateTime<chrono::Utc>>,
+    #[serde(default, deserialize_with = "crate::http::api::reports::rfc3339")]
     to: Option<chrono::DateTime<chrono::Utc>>,
 }
 

@@ -57,6 +57,15 @@ pub fn client_info(parts: &Parts) -> ClientInfo {
     }
 }
 
+/// Where a session held at a gate may go: what the gate asks for.
+const GATE_OPEN_PATHS: [&str; 5] = [
+    "/account",
+    "/account/password",
+    "/account/second-factor/start",
+    "/account/second-factor/confirm",
+    "/logout",
+];
+
 /// A signed-in browser user, resolved from the session cookie once per request.
 #[derive(Debug, Clone)]
 pub struct WebSession {
@@ -98,6 +107,13 @@ where
         else {
             return Err(UiError::SignIn { next });
         };
+        // A session held at a gate reaches its account page, what the gate asks for, and
+        // sign-out; nothing else until it is through.
+        if let Some(gate) = session.gate
+            && !GATE_OPEN_PATHS.contains(&parts.uri.path())
+        {
+            return Err(UiError::Gate(gate));
+        }
         Ok(WebSession {
             caller,
             session,
@@ -151,4 +167,19 @@ where
             .map_err(|err| UiError::BadForm(err.to_string()))?;
         Ok(WebForm { session, form })
     }
+}
+
+/// A form posted before any session exists (signing in, its second step): read, with control
+/// characters refused, but its CSRF token left for the caller to check.
+pub async fn read_form<T: DeserializeOwned>(
+    body: axum::body::Body,
+    limit: usize,
+) -> Result<T, UiError> {
+    let bytes = axum::body::to_bytes(body, limit)
+        .await
+        .map_err(|err| UiError::BadForm(err.to_string()))?;
+    if let Some(field) = crate::http::extract::form_control_character(&bytes) {
+        return Err(UiError::ControlCharacter(field));
+    }
+    serde_urlencoded::from_bytes(&bytes).map_err(|err| UiError::BadForm(err.to_string()))
 }

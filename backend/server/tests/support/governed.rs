@@ -779,6 +779,10 @@ impl Loop {
             .await
             .expect("the worker stops")
             .unwrap();
+        // Steps run by hand from here on belong to a process that is not shutting down.
+        let (running, not_stopping) = watch::channel(false);
+        self.shared.shutdown = not_stopping;
+        self.stop = running;
     }
 
     pub async fn stop(mut self) {

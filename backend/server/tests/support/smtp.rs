@@ -22,6 +22,24 @@ impl Smtp {
     /// When `aiosmtpd` is not installed (`bash scripts/setup-test-deps.sh` installs it) or
     /// does not start.
     pub fn start() -> Self {
+        Self::start_with(|maildir| vec!["aiosmtpd.handlers.Mailbox".into(), maildir.into()])
+    }
+
+    /// A server that refuses every recipient for good (`550 5.1.1`), as a mail server does
+    /// for an address it does not know.
+    pub fn start_refusing() -> Self {
+        Self::start_with(|maildir| {
+            let module = maildir.parent().unwrap().join("refusing.py");
+            std::fs::write(
+                &module,
+                "class Refusing:\n    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):\n        return '550 5.1.1 No such mailbox here'\n",
+            )
+            .unwrap();
+            vec!["refusing.Refusing".into()]
+        })
+    }
+
+    fn start_with(handler: impl FnOnce(&std::path::Path) -> Vec<std::ffi::OsString>) -> Self {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .unwrap()
             .local_addr()
@@ -29,11 +47,13 @@ impl Smtp {
             .port();
         let dir = tempfile::tempdir().unwrap();
         let maildir = dir.path().join("mail");
+        let handler = handler(&maildir);
         let child = Command::new("python3")
             .args(["-m", "aiosmtpd", "-n", "-l"])
             .arg(format!("127.0.0.1:{port}"))
-            .args(["-c", "aiosmtpd.handlers.Mailbox"])
-            .arg(&maildir)
+            .arg("-c")
+            .args(handler)
+            .env("PYTHONPATH", dir.path())
             .stdout(Stdio::null())
             .spawn()
             .expect("start python3 -m aiosmtpd (bash scripts/setup-test-deps.sh installs it)");

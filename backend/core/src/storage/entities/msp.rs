@@ -10,6 +10,8 @@ pub struct Model {
     pub slug: String,
     pub sso_auto_provision_domain: Option<String>,
     pub sso_auto_provision_role: Option<String>,
+    /// Whose password accounts must use a second factor (`SecondFactorPolicy`).
+    pub second_factor_policy: String,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }

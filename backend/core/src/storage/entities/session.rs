@@ -16,6 +16,12 @@ pub struct Model {
     pub revoked_at: Option<DateTimeUtc>,
     pub user_agent: Option<String>,
     pub ip_address: Option<String>,
+    /// `complete`, or `second_factor` between a correct password and its second factor.
+    pub stage: String,
+    /// How the session began: `password` or `oidc`.
+    pub method: String,
+    /// When its user last proved who they are (signing in, or confirming a sensitive change).
+    pub confirmed_at: Option<DateTimeUtc>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

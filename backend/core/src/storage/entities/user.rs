@@ -10,6 +10,8 @@ pub struct Model {
     pub email: String,
     pub display_name: String,
     pub password_hash: Option<String>,
+    /// The password was chosen by someone else: it works only to choose one's own.
+    pub password_change_required: bool,
     pub status: String,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,

@@ -326,6 +326,19 @@ async fn approve_action(
     ApiPath((tenant_id, action_id)): ApiPath<(TenantId, ActionId)>,
     ApiJson(body): ApiJson<ApprovalBody>,
 ) -> Result<Json<Action>, ApiError> {
+    // What cannot be undone is approved from a browser only just after proving who one is.
+    if ctx.session.is_some() {
+        let irreversible = ctx
+            .tenant(tenant_id)
+            .await?
+            .actions()?
+            .get(action_id)
+            .await?
+            .is_some_and(|action| !action.reversible);
+        if irreversible {
+            ctx.require_confirmed()?;
+        }
+    }
     answer(&ctx, tenant_id, action_id, true, body)
         .await
         .map(Json)

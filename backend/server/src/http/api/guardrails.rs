@@ -179,6 +179,7 @@ async fn release_tenant_kill_switch(
     ctx: CallerContext,
     ApiPath(tenant_id): ApiPath<TenantId>,
 ) -> Result<Json<AutomationHalt>, ApiError> {
+    ctx.require_confirmed()?;
     ctx.in_tenant(tenant_id, async |work| {
         Ok(work.release_automation().await?)
     })
@@ -234,6 +235,7 @@ async fn pull_msp_kill_switch(
     security(("api_token" = []))
 )]
 async fn release_msp_kill_switch(ctx: CallerContext) -> Result<Json<AutomationHalt>, ApiError> {
+    ctx.require_confirmed()?;
     let txn = ctx.storage.begin().await?;
     let halt = ctx.caller.release_all_automation(&ctx.write(&txn)).await?;
     txn.commit().await?;

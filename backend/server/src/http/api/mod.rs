@@ -14,7 +14,7 @@ mod members;
 mod msp;
 pub mod pagination;
 mod policies;
-mod reports;
+pub(crate) mod reports;
 mod responses;
 pub(crate) mod sandbox;
 mod slack;

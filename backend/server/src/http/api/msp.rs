@@ -3,7 +3,7 @@
 use axum::Json;
 use serde::Deserialize;
 use steward_core::storage::MspSettingsError;
-use steward_domain::tenancy::{Msp, SsoAutoProvision};
+use steward_domain::tenancy::{Msp, SecondFactorPolicy, SsoAutoProvision};
 use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
@@ -27,6 +27,10 @@ pub struct UpdateMsp {
     #[serde(default, deserialize_with = "present")]
     #[schema(value_type = Option<SsoAutoProvision>)]
     pub sso_auto_provision: Option<Option<SsoAutoProvision>>,
+    /// Whose password accounts must use a second factor: `off`, `msp_admins` (the default),
+    /// `msp_staff` or `everyone`. Single sign-on accounts rely on the identity provider's.
+    #[serde(default)]
+    pub second_factor_policy: Option<SecondFactorPolicy>,
 }
 
 /// Tells a field sent as `null` (`Some(None)`) from one left out (`None`, by `default`).
@@ -76,7 +80,18 @@ async fn update_msp(
     let txn = ctx.storage.begin().await?;
     let write = ctx.write(&txn);
     let admin = ctx.caller.admin(&write)?;
+    if body.sso_auto_provision.is_none() && body.second_factor_policy.is_none() {
+        drop(write);
+        return get_msp(ctx.clone()).await;
+    }
+    if let Some(policy) = body.second_factor_policy {
+        // Who must prove a second factor is itself a sensitive setting.
+        ctx.require_confirmed()?;
+        admin.set_second_factor_policy(policy).await?;
+    }
     let Some(setting) = body.sso_auto_provision else {
+        drop(write);
+        txn.commit().await?;
         return get_msp(ctx.clone()).await;
     };
     let msp = admin

@@ -164,6 +164,7 @@ async fn set_tenant_policy(
 ) -> Result<Json<TenantPolicy>, ApiError> {
     ctx.tenant(tenant_id).await?;
     ctx.caller.require_admin()?;
+    ctx.require_confirmed()?;
     // Compiling is CPU work: off the executor, and before the write transaction is opened so
     // no writer waits on it.
     let checked = check_off_executor(body.source).await?;
@@ -192,6 +193,8 @@ async fn remove_tenant_policy(
     ApiPath(tenant_id): ApiPath<TenantId>,
 ) -> Result<StatusCode, ApiError> {
     ctx.tenant(tenant_id).await?;
+    ctx.caller.require_admin()?;
+    ctx.require_confirmed()?;
     let txn = ctx.storage.begin().await?;
     let write = ctx.write(&txn);
     let removed = ctx

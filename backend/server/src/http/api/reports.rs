@@ -32,9 +32,27 @@ pub fn routes() -> OpenApiRouter<AppState> {
 #[serde(deny_unknown_fields)]
 pub struct ReportQuery {
     /// Start (RFC 3339); 30 days before `to` when absent.
+    #[serde(default, deserialize_with = "rfc3339")]
     pub from: Option<DateTime<Utc>>,
     /// End, exclusive (RFC 3339); now when absent.
+    #[serde(default, deserialize_with = "rfc3339")]
     pub to: Option<DateTime<Utc>>,
+}
+
+/// An RFC 3339 date-time, refused with an example of one.
+pub(crate) fn rfc3339<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<DateTime<Utc>>, D::Error> {
+    let Some(text) = Option::<String>::deserialize(deserializer)? else {
+        return Ok(None);
+    };
+    DateTime::parse_from_rfc3339(text.trim())
+        .map(|at| Some(at.with_timezone(&Utc)))
+        .map_err(|_| {
+            serde::de::Error::custom(format!(
+                "{text:?} is not an RFC 3339 date-time, such as 2026-12-01T00:00:00Z"
+            ))
+        })
 }
 
 impl ReportQuery {

@@ -29,6 +29,39 @@ pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(list_users, create_user))
         .routes(routes!(get_user, update_user))
+        .routes(routes!(reset_second_factor))
+}
+
+/// Removes a user's second factor and recovery codes (MSP admins), for someone who lost their
+/// authenticator; where their MSP requires one, they set up a new one at their next sign-in.
+#[utoipa::path(
+    delete,
+    path = "/api/v1/users/{user_id}/second-factor",
+    tag = "users",
+    params(("user_id" = UserId, Path, description = "The user's id")),
+    responses((status = NO_CONTENT, description = "Removed"), WriteErrors),
+    security(("api_token" = []))
+)]
+async fn reset_second_factor(
+    ctx: CallerContext,
+    ApiPath(user_id): ApiPath<UserId>,
+) -> Result<StatusCode, ApiError> {
+    ctx.caller.require(Permission::ManageUsers)?;
+    ctx.require_confirmed()?;
+    let txn = ctx.storage.begin().await?;
+    let write = ctx.write(&txn);
+    let removed = ctx
+        .caller
+        .admin(&write)?
+        .users()
+        .reset_second_factor(user_id)
+        .await?;
+    drop(write);
+    if !removed {
+        return Err(ApiError::not_found("the user has no second factor"));
+    }
+    txn.commit().await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 list_body!(
@@ -120,6 +153,7 @@ async fn create_user(
             role: body.role,
             tenant_id: body.tenant_id,
             password_hash,
+            password_change_required: true,
         })
         .await?;
     txn.commit().await?;
