@@ -42,21 +42,30 @@ drop_leftover_test_databases() {
     done
 }
 
+timed() { # timed NAME COMMAND...: runs one step and prints how long it took
+  local name="$1" start=$SECONDS
+  shift
+  echo "==> $name"
+  "$@"
+  echo "==> $name: $((SECONDS - start)) s"
+}
+
 bash scripts/setup-test-deps.sh
+
+# Building first keeps the compile time apart from each backend's run time in the output.
+timed "Building the tests" cargo test --workspace --locked --no-run "$@"
 
 for backend in $backends; do
   case "$backend" in
     sqlite)
-      echo "==> Tests on SQLite"
-      env -u STEWARD_TEST_DATABASE_URL STEWARD_TEST_BACKEND=sqlite \
+      timed "Tests on SQLite" env -u STEWARD_TEST_DATABASE_URL STEWARD_TEST_BACKEND=sqlite \
         cargo test --workspace --locked "$@"
       ;;
     postgres)
       ensure_postgres
       drop_leftover_test_databases
-      echo "==> Tests on PostgreSQL"
-      STEWARD_TEST_DATABASE_URL="$pg_url" STEWARD_TEST_BACKEND=postgres \
-        cargo test --workspace --locked "$@"
+      timed "Tests on PostgreSQL" env STEWARD_TEST_DATABASE_URL="$pg_url" \
+        STEWARD_TEST_BACKEND=postgres cargo test --workspace --locked "$@"
       ;;
     *)
       echo "error: unknown backend '$backend' in STEWARD_TEST_BACKENDS (expected sqlite, postgres)" >&2

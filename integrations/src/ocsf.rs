@@ -2,7 +2,7 @@
 //!
 //! Connectors fill the typed inputs here; the JSON shape (class and category ids, `type_uid`,
 //! metadata, epoch-millisecond times) is decided in one place and checked against the OCSF schema
-//! in the tests (`tests/ocsf_schema.rs`, with the schema files under `tests/data/ocsf-schema`).
+//! in the tests (`tests/it/ocsf_schema.rs`, with the schema files under `tests/data/ocsf-schema`).
 
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};

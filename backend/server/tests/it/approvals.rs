@@ -1,0 +1,332 @@
+//! Approval rules through the API with a real worker: a policy's quorum and approver role,
+//! concurrent answers resolving to one outcome, and requests that escalate and expire.
+
+use crate::support::governed::{Loop, item, start, start_timed};
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+use steward_domain::actions::ApprovalTiming;
+use steward_testkit::TestDatabase;
+
+/// A tenant policy asking a technician-side approval, with extra fields of the decision.
+fn policy_with(extra: &str) -> String {
+    format!(
+        "package steward.authority\n\nimport rego.v1\n\n\
+         decision := {{\"outcome\": \"technician_approval\", \"reasons\": [\"house-rule\"]{extra}}}\n"
+    )
+}
+
+impl Loop {
+    async fn set_policy(&self, source: &str) -> (StatusCode, Value) {
+        self.call(
+            Method::PUT,
+            &self.path("policy"),
+            &self.admin,
+            Some(&json!({ "source": source })),
+        )
+        .await
+    }
+
+    async fn action(&self, action: &Value) -> Value {
+        let (status, body) = self
+            .call(
+                Method::GET,
+                &self.path(&format!("actions/{}", action["id"].as_str().unwrap())),
+                &self.technician,
+                None,
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        body
+    }
+
+    /// The isolation the `malware-laptop` scenario leads to, waiting for approval, and the
+    /// laptop's vendor id.
+    async fn awaiting_isolation(&self) -> (Value, String) {
+        let run = self.run_scenario("malware-laptop").await;
+        let action = self
+            .wait_for_action("isolate_device", &["awaiting_approval"])
+            .await;
+        (action, run["target"].as_str().unwrap().to_owned())
+    }
+}
+
+#[tokio::test]
+async fn a_policy_requiring_two_approvers_waits_for_two_different_people() {
+    let db = TestDatabase::migrated().await;
+    let l = start(&db, None).await;
+    let (status, body) = l.set_policy(&policy_with(", \"quorum\": 2")).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (action, laptop) = l.awaiting_isolation().await;
+    assert_eq!(action["decision"]["quorum"], 2);
+
+    let (status, first) = l.answer_as(&action, &l.technician, "approve").await;
+    assert_eq!(status, StatusCode::OK, "{first}");
+    assert_eq!(first["status"], "awaiting_approval");
+    assert_eq!(first["approvals"].as_array().unwrap().len(), 1);
+
+    // The same person twice is still one approval.
+    let (status, again) = l.answer_as(&action, &l.technician, "approve").await;
+    assert_eq!(status, StatusCode::CONFLICT, "{again}");
+    assert_eq!(again["error"]["code"], "already-answered");
+    // The customer is not the side this policy asks.
+    let (status, body) = l.answer_as(&action, &l.owner, "approve").await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+
+    // Nothing ran on one approval.
+    let state = l.sandbox_state().await;
+    assert_eq!(item(&state, "devices", &laptop)["isolated"], false);
+
+    let (status, second) = l.answer_as(&action, &l.admin, "approve").await;
+    assert_eq!(status, StatusCode::OK, "{second}");
+    assert_ne!(second["status"], "awaiting_approval");
+    l.wait_for_action("isolate_device", &["verified"]).await;
+    let state = l.sandbox_state().await;
+    assert_eq!(item(&state, "devices", &laptop)["isolated"], true);
+    let audit = l.audit_actions().await;
+    assert_eq!(
+        audit.iter().filter(|a| *a == "action.approved").count(),
+        2,
+        "{audit:?}"
+    );
+    l.stop().await;
+}
+
+#[tokio::test]
+async fn a_policy_can_name_the_role_that_approves() {
+    let db = TestDatabase::migrated().await;
+    let l = start(&db, None).await;
+    let (status, body) = l
+        .set_policy(&policy_with(", \"approver_role\": \"msp_admin\""))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (action, _) = l.awaiting_isolation().await;
+    let (status, body) = l.answer_as(&action, &l.technician, "approve").await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    assert_eq!(body["error"]["code"], "approver-role-required");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("msp admin"),
+        "{body}"
+    );
+    let (status, body) = l.answer_as(&action, &l.admin, "approve").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    l.wait_for_action("isolate_device", &["verified"]).await;
+    l.stop().await;
+}
+
+#[tokio::test]
+async fn approval_rules_a_policy_cannot_follow_are_refused_when_stored() {
+    let db = TestDatabase::migrated().await;
+    let l = start(&db, None).await;
+    for (extra, why) in [
+        (", \"quorum\": 9", "quorum 9"),
+        (", \"quorum\": 0", "quorum 0"),
+        (
+            ", \"approver_role\": \"customer_owner\"",
+            "customer_owner cannot give",
+        ),
+    ] {
+        let (status, body) = l.set_policy(&policy_with(extra)).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{extra}: {body}");
+        assert_eq!(body["error"]["code"], "invalid-policy");
+        assert!(
+            body["error"]["message"].as_str().unwrap().contains(why),
+            "{body}"
+        );
+    }
+    l.stop().await;
+}
+
+#[tokio::test]
+async fn concurrent_approval_and_rejection_resolve_to_exactly_one_outcome() {
+    let db = TestDatabase::migrated().await;
+    let l = start(&db, None).await;
+    let (status, body) = l.set_policy(&policy_with("")).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (action, laptop) = l.awaiting_isolation().await;
+
+    let ((approve_status, approved), (reject_status, rejected)) = tokio::join!(
+        l.answer_as(&action, &l.technician, "approve"),
+        l.answer_as(&action, &l.admin, "reject"),
+    );
+    let winners = [approve_status, reject_status]
+        .iter()
+        .filter(|s| s.is_success())
+        .count();
+    assert_eq!(winners, 1, "{approved} / {rejected}");
+    let loser = if approve_status.is_success() {
+        (reject_status, &rejected)
+    } else {
+        (approve_status, &approved)
+    };
+    assert_eq!(loser.0, StatusCode::CONFLICT, "{}", loser.1);
+
+    let now = l.action(&action).await;
+    assert_eq!(now["approvals"].as_array().unwrap().len(), 1, "{now}");
+    if approve_status.is_success() {
+        l.wait_for_action("isolate_device", &["verified"]).await;
+    } else {
+        assert_eq!(now["status"], "rejected");
+        // Give a wrongly queued job the time to run: nothing may happen at the vendor.
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+        let state = l.sandbox_state().await;
+        assert_eq!(item(&state, "devices", &laptop)["isolated"], false);
+    }
+    l.stop().await;
+}
+
+#[tokio::test]
+async fn concurrent_approvals_both_count_and_the_action_runs_once() {
+    let db = TestDatabase::migrated().await;
+    let l = start(&db, None).await;
+    let (status, body) = l.set_policy(&policy_with(", \"quorum\": 2")).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (action, laptop) = l.awaiting_isolation().await;
+    let ((first, a), (second, b)) = tokio::join!(
+        l.answer_as(&action, &l.technician, "approve"),
+        l.answer_as(&action, &l.admin, "approve"),
+    );
+    assert_eq!(first, StatusCode::OK, "{a}");
+    assert_eq!(second, StatusCode::OK, "{b}");
+    l.wait_for_action("isolate_device", &["verified"]).await;
+    let now = l.action(&action).await;
+    assert_eq!(now["approvals"].as_array().unwrap().len(), 2, "{now}");
+    let state = l.sandbox_state().await;
+    let isolations = state["machine_actions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|a| a["machine_id"] == laptop.as_str() && a["kind"] == "Isolate")
+        .count();
+    assert_eq!(isolations, 1);
+    l.stop().await;
+}
+
+#[tokio::test]
+async fn unanswered_requests_escalate_then_expire_to_rejected() {
+    let db = TestDatabase::migrated().await;
+    let (l, action, laptop) = timed_isolation(&db, 120, 30).await;
+    assert_eq!(action["escalation_level"], 0);
+    let opened = chrono::DateTime::parse_from_rfc3339(action["created_at"].as_str().unwrap())
+        .unwrap()
+        .to_utc();
+    let expires = chrono::DateTime::parse_from_rfc3339(action["expires_at"].as_str().unwrap())
+        .unwrap()
+        .to_utc();
+    assert_eq!(expires - opened, chrono::Duration::minutes(120));
+
+    l.world.clock.advance(chrono::Duration::minutes(31));
+    let escalated = wait_until(&l, &action, |a| a["escalation_level"] == 1).await;
+    assert_eq!(escalated["status"], "awaiting_approval");
+    assert_eq!(escalated["escalate_at"], Value::Null);
+
+    l.world.clock.advance(chrono::Duration::minutes(90));
+    let expired = wait_until(&l, &action, |a| a["status"] != "awaiting_approval").await;
+    assert_eq!(expired["status"], "rejected", "never approved by waiting");
+    assert!(
+        expired["detail"].as_str().unwrap().contains("expired"),
+        "{expired}"
+    );
+    let (status, body) = l.answer_as(&action, &l.technician, "approve").await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    assert_eq!(body["error"]["code"], "not-awaiting-approval");
+    let state = l.sandbox_state().await;
+    assert_eq!(item(&state, "devices", &laptop)["isolated"], false);
+    let audit = l.audit_actions().await;
+    for event in ["action.escalated", "action.expired"] {
+        assert_eq!(
+            audit.iter().filter(|a| *a == event).count(),
+            1,
+            "{event}: {audit:?}"
+        );
+    }
+    l.stop().await;
+}
+
+#[tokio::test]
+async fn a_request_opened_before_requests_had_deadlines_expires_after_the_configured_time() {
+    let db = TestDatabase::migrated().await;
+    let (l, action, _) = timed_isolation(&db, 60, 30).await;
+    // As the request was stored before deadlines were recorded.
+    sea_orm::ConnectionTrait::execute_unprepared(
+        l.world.storage.conn(),
+        "UPDATE actions SET expires_at = NULL, escalate_at = NULL",
+    )
+    .await
+    .unwrap();
+    l.world.clock.advance(chrono::Duration::minutes(59));
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    let still = l.action(&action).await;
+    assert_eq!(still["status"], "awaiting_approval", "{still}");
+    l.world.clock.advance(chrono::Duration::minutes(2));
+    let expired = wait_until(&l, &action, |a| a["status"] != "awaiting_approval").await;
+    assert_eq!(expired["status"], "rejected", "{expired}");
+    assert!(
+        l.audit_actions()
+            .await
+            .contains(&"action.expired".to_owned())
+    );
+    l.stop().await;
+}
+
+/// A loop with these approval deadlines (minutes) under a policy that asks a technician, and
+/// the isolation it waits to approve, with the laptop's vendor id.
+async fn timed_isolation(
+    db: &TestDatabase,
+    expire_after_minutes: u32,
+    escalate_after_minutes: u32,
+) -> (Loop, Value, String) {
+    let l = start_timed(
+        db,
+        ApprovalTiming {
+            expire_after_minutes,
+            escalate_after_minutes,
+        },
+    )
+    .await;
+    let (status, body) = l.set_policy(&policy_with("")).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (action, laptop) = l.awaiting_isolation().await;
+    (l, action, laptop)
+}
+
+async fn wait_until(l: &Loop, action: &Value, done: impl Fn(&Value) -> bool) -> Value {
+    let mut last = Value::Null;
+    for _ in 0..100 {
+        last = l.action(action).await;
+        if done(&last) {
+            return last;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("the action did not get there: {last:#}");
+}
+
+#[tokio::test]
+async fn a_request_past_its_expiry_takes_no_approval_even_before_the_sweep() {
+    let db = TestDatabase::migrated().await;
+    let mut l = start_timed(
+        &db,
+        ApprovalTiming {
+            expire_after_minutes: 60,
+            escalate_after_minutes: 30,
+        },
+    )
+    .await;
+    let (status, body) = l.set_policy(&policy_with("")).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (action, _) = l.awaiting_isolation().await;
+    // Nothing sweeps: the request is past its expiry but still waiting.
+    l.stop_worker().await;
+    l.world.clock.advance(chrono::Duration::minutes(61));
+    let (status, body) = l.answer_as(&action, &l.technician, "approve").await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    assert_eq!(body["error"]["code"], "request-expired");
+    assert_eq!(l.action(&action).await["status"], "awaiting_approval");
+    // Declining still works: it only stops what would not run anyway.
+    let (status, body) = l.answer_as(&action, &l.technician, "reject").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    l.stop().await;
+}
