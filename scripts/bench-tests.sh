@@ -17,7 +17,7 @@ git clone --quiet "$repo" "$work/src"
 cd "$work/src"
 git checkout --quiet "$revision"
 export CARGO_TARGET_DIR="$work/target"
-cargo fetch --locked >/dev/null
+cargo fetch --locked >/dev/null 2>&1
 # The browser and email tests' own dependencies, outside the measured steps.
 bash scripts/setup-test-deps.sh >/dev/null
 
@@ -30,10 +30,13 @@ timed() { # runs a command, failing loudly, and prints its wall-clock duration i
 }
 
 echo "commit $(git rev-parse --short HEAD); $(nproc) cores; $(rustc --version)"
-echo "clean build of every test target (cargo test --workspace --no-run): $(timed cargo test --workspace --locked --no-run) s"
-binaries=$(grep -c 'Executable' "$work/step.log")
-echo "test executables: $binaries"
+# Each step is timed into a variable first, so a failing step stops the script.
+clean=$(timed cargo test --workspace --locked --no-run)
+echo "clean build of every test target (cargo test --workspace --no-run): $clean s"
+echo "test executables: $(grep -c 'Executable' "$work/step.log")"
 touch backend/core/src/lib.rs
-echo "test rebuild after touching steward-core: $(timed cargo test --workspace --locked --no-run) s"
-echo "whole suite on SQLite, built (cargo test --workspace): $(timed env STEWARD_TEST_BACKEND=sqlite cargo test --workspace --locked) s"
+rebuild=$(timed cargo test --workspace --locked --no-run)
+echo "test rebuild after touching steward-core: $rebuild s"
+suite=$(timed env STEWARD_TEST_BACKEND=sqlite cargo test --workspace --locked)
+echo "whole suite on SQLite, built (cargo test --workspace): $suite s"
 echo "tests run: $(grep -Eo '^test result: ok\. [0-9]+ passed' "$work/step.log" | awk '{ sum += $4 } END { print sum }')"

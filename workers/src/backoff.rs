@@ -102,6 +102,21 @@ impl VendorBackoff {
             .remove(&integration);
     }
 
+    /// Synchronizations owed once their wait is over: those due by `horizon`, and the rest.
+    pub(crate) fn owed(&self, horizon: Instant) -> (u64, u64) {
+        let waiting = self.waiting.lock().expect("backoff map poisoned");
+        waiting
+            .values()
+            .filter(|entry| entry.owed)
+            .fold((0, 0), |(soon, later), entry| {
+                if entry.until <= horizon {
+                    (soon + 1, later)
+                } else {
+                    (soon, later + 1)
+                }
+            })
+    }
+
     /// The owed synchronizations whose wait is over at `now`, each handed out once.
     pub(crate) fn due(&self, now: Instant) -> Vec<(TenantId, IntegrationId)> {
         let mut waiting = self.waiting.lock().expect("backoff map poisoned");

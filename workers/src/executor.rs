@@ -26,8 +26,8 @@ use steward_integrations::{
 };
 
 use crate::{
-    Shared,
-    handlers::{Finish, JobError, as_steward},
+    JobError, Shared,
+    handlers::{Finish, as_steward},
 };
 
 /// What a step decided, to record.
@@ -559,7 +559,7 @@ async fn poll(
         shared.pause(settings.verify_interval).await;
         if shared.stopping() {
             // Still verifying: the job runs again after the restart and picks up here.
-            return Err(JobError::from(
+            return Err(JobError::retryable(
                 "Steward is shutting down; the verification goes on after the restart",
             ));
         }

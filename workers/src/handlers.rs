@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use apalis::prelude::{BoxDynError, Data};
+use apalis::prelude::{AbortError, Attempt, BoxDynError, Data, TaskId};
 use steward_core::{
     jobs::Job,
     storage::{CheckOutcome, Deployment, TenantWork, vendor_slots},
@@ -14,8 +14,9 @@ use steward_domain::{
     coverage::ToolCategory,
 };
 use steward_integrations::{contract, registry};
+use tracing::Instrument;
 
-use crate::{Shared, executor};
+use crate::{JobError, Shared, executor};
 
 /// How Steward's workers appear in the audit chain.
 pub(crate) fn steward_actor(job: &str) -> AuditActor {
@@ -26,61 +27,119 @@ pub(crate) fn steward_actor(job: &str) -> AuditActor {
     }
 }
 
-/// How long a failed job waits before it fails (and is run again by the queue).
-const TRANSIENT_PAUSE: std::time::Duration = std::time::Duration::from_secs(5);
+/// Runs one job in its `job.<name>` span. A retryable failure reschedules the job after a
+/// growing wait, leaving the worker's slot to other jobs; a permanent one is recorded as the
+/// job's result and the job does not run again.
+pub(crate) async fn handle(
+    job: Job,
+    shared: Data<Shared>,
+    task_id: TaskId,
+    attempt: Attempt,
+) -> Result<(), BoxDynError> {
+    let attempt = attempt.current().max(1);
+    let span = job_span(&job, &task_id, attempt);
+    async move {
+        match run(job, &shared).await {
+            Ok(()) => Ok(()),
+            Err(JobError::Retryable(reason)) if attempt >= crate::queue::MAX_ATTEMPTS => {
+                tracing::error!(%reason, "job failed at its last try; it will not run again");
+                Err(reason.into())
+            }
+            Err(JobError::Retryable(reason)) => {
+                let wait = shared.settings.job_retry.after(attempt);
+                let pool = shared.storage.pool();
+                if let Err(error) = crate::queue::run_again_after(&pool, &task_id, wait).await {
+                    // The queue then runs the job again at once: sooner than planned, not lost.
+                    tracing::warn!(%error, "cannot reschedule the failed job");
+                }
+                tracing::warn!(%reason, ?wait, "job failed; it will run again");
+                Err(reason.into())
+            }
+            Err(JobError::Permanent(reason)) => {
+                tracing::error!(%reason, "job failed for good; it will not run again");
+                Err(AbortError::new(reason).into())
+            }
+        }
+    }
+    .instrument(span)
+    .await
+}
 
-/// Runs one job. An error leaves the job for the queue to run again.
-pub(crate) async fn handle(job: Job, shared: Data<Shared>) -> Result<(), BoxDynError> {
-    let name = job.name();
-    let tenant = job.tenant_id();
-    let outcome = match job {
+async fn run(job: Job, shared: &Shared) -> Result<(), JobError> {
+    match job {
         Job::Sync {
             tenant_id,
             integration_id,
-        } => sync_integration(&shared, tenant_id, integration_id).await,
+        } => sync_integration(shared, tenant_id, integration_id).await,
         Job::Triage {
             tenant_id,
             event_ids,
-        } => triage_events(&shared, tenant_id, &event_ids).await,
+        } => triage_events(shared, tenant_id, &event_ids).await,
         Job::Advance {
             tenant_id,
             action_id,
-        } => executor::advance(&shared, tenant_id, action_id).await,
+        } => executor::advance(shared, tenant_id, action_id).await,
         Job::RequestApproval {
             tenant_id,
             action_id,
-        } => crate::notify::request_approval(&shared, tenant_id, action_id).await,
+        } => crate::notify::request_approval(shared, tenant_id, action_id).await,
         Job::UpdateSlack {
             tenant_id,
             action_id,
-        } => crate::notify::update_slack(&shared, tenant_id, action_id).await,
+        } => crate::notify::update_slack(shared, tenant_id, action_id).await,
         Job::SyncTickets {
             tenant_id,
             incident_id,
-        } => crate::tickets::sync_incident(&shared, tenant_id, incident_id).await,
+        } => crate::tickets::sync_incident(shared, tenant_id, incident_id).await,
         Job::DeliverWebhook {
             tenant_id,
             delivery_id,
-        } => crate::webhooks::deliver(&shared, tenant_id, &delivery_id).await,
-        Job::RefreshRisk { tenant_id, entity } => refresh_risk(&shared, tenant_id, entity).await,
-    };
-    if let Err(error) = &outcome {
-        tracing::warn!(job = name, %tenant, %error, "job failed; it will run again");
-        // The queue re-runs a failed job at once; the pause spaces the attempts (and ends when
-        // the process shuts down).
-        shared.pause(TRANSIENT_PAUSE).await;
+        } => crate::webhooks::deliver(shared, tenant_id, &delivery_id).await,
+        Job::RefreshRisk { tenant_id, entity } => refresh_risk(shared, tenant_id, entity).await,
     }
-    outcome.map_err(Into::into)
 }
 
-/// Why a job could not finish; it runs again.
-#[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-pub struct JobError(pub String);
-
-impl JobError {
-    pub(crate) fn from(error: impl std::fmt::Display) -> Self {
-        Self(error.to_string())
+/// The span of one run of a job, named after the job, with its tenant and the ids it works on.
+fn job_span(job: &Job, task_id: &TaskId, attempt: usize) -> tracing::Span {
+    let task = tracing::field::display(task_id);
+    match job {
+        Job::Sync {
+            tenant_id,
+            integration_id,
+        } => tracing::info_span!("job.sync", %tenant_id, %integration_id, %task, attempt),
+        Job::Triage {
+            tenant_id,
+            event_ids,
+        } => {
+            tracing::info_span!("job.triage", %tenant_id, events = event_ids.len(), %task, attempt)
+        }
+        Job::Advance {
+            tenant_id,
+            action_id,
+        } => tracing::info_span!("job.advance", %tenant_id, %action_id, %task, attempt),
+        Job::RequestApproval {
+            tenant_id,
+            action_id,
+        } => tracing::info_span!("job.request_approval", %tenant_id, %action_id, %task, attempt),
+        Job::UpdateSlack {
+            tenant_id,
+            action_id,
+        } => tracing::info_span!("job.update_slack", %tenant_id, %action_id, %task, attempt),
+        Job::SyncTickets {
+            tenant_id,
+            incident_id,
+        } => tracing::info_span!("job.sync_tickets", %tenant_id, %incident_id, %task, attempt),
+        Job::DeliverWebhook {
+            tenant_id,
+            delivery_id,
+        } => tracing::info_span!("job.deliver_webhook", %tenant_id, %delivery_id, %task, attempt),
+        Job::RefreshRisk { tenant_id, entity } => tracing::info_span!(
+            "job.refresh_risk",
+            %tenant_id,
+            entity = ?entity,
+            %task,
+            attempt
+        ),
     }
 }
 

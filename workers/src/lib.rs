@@ -11,10 +11,12 @@
 mod backoff;
 mod executor;
 mod handlers;
+mod job_error;
 mod notify;
 mod queue;
 mod relay;
 mod schedule;
+mod settle;
 mod tickets;
 mod webhooks;
 
@@ -29,9 +31,11 @@ pub use self::{
     backoff::VendorBackoff,
     executor::advance,
     handlers::{sync_integration, triage_events},
+    job_error::{JobError, JobRetry},
     notify::{MailError, MailSettings, Mailer, SmtpSecurity, request_approval},
-    queue::{JobQueue, Liveness, QUEUE, QueueError},
+    queue::{FailedJob, JobQueue, Liveness, MAX_ATTEMPTS, QUEUE, QueueError, failed_jobs},
     schedule::check_silent_sources,
+    settle::{Backlog, Rounds, SettleError, backlog, settle, unfinished},
 };
 
 /// What every job can reach.
@@ -56,6 +60,8 @@ pub struct Shared {
     /// stop waiting (between vendor retries, verification polls) and end, to run again after
     /// the restart.
     pub shutdown: watch::Receiver<bool>,
+    /// The scheduler's completed rounds, which [`settle`] waits on.
+    pub rounds: Rounds,
 }
 
 impl Shared {
@@ -112,6 +118,8 @@ pub struct WorkerSettings {
     pub approval_check: Duration,
     /// Synchronizations of one vendor that may call it at once, across every worker process.
     pub vendor_concurrency: u32,
+    /// When a job whose last try failed retryably runs again.
+    pub job_retry: JobRetry,
 }
 
 impl Default for WorkerSettings {
@@ -129,6 +137,7 @@ impl Default for WorkerSettings {
             stall_after: Duration::from_secs(600),
             approval_check: Duration::from_secs(30),
             vendor_concurrency: 4,
+            job_retry: JobRetry::default(),
         }
     }
 }

@@ -20,8 +20,9 @@ use steward_domain::{
 use steward_integrations::{sandbox::Sandbox, slack::SlackClient};
 
 use crate::{
-    Shared,
-    handlers::{Finish, JobError, as_steward},
+    JobError, Shared,
+    handlers::{Finish, as_steward},
+    job_error::both,
 };
 
 /// How the SMTP connection is secured.
@@ -66,6 +67,19 @@ pub enum MailError {
     Deferred(String),
     #[error("the message could not be built: {0}")]
     Message(String),
+}
+
+impl From<MailError> for JobError {
+    /// A server that cannot take the message now may take it later; one that refused it, or a
+    /// message that cannot be built, will fail the same way again.
+    fn from(error: MailError) -> Self {
+        match error {
+            MailError::Transport(_) | MailError::Deferred(_) => Self::retryable(error),
+            MailError::From(..) | MailError::Refused(_) | MailError::Message(_) => {
+                Self::permanent(error)
+            }
+        }
+    }
 }
 
 /// Where messages go.
@@ -254,7 +268,7 @@ pub async fn request_approval(
 ) -> Result<(), JobError> {
     let emailed = email_approvers(shared, tenant_id, action_id).await;
     let posted = post_to_slack(shared, tenant_id, action_id).await;
-    emailed.and(posted)
+    both(emailed, posted)
 }
 
 async fn email_approvers(
@@ -285,7 +299,7 @@ async fn email_approvers(
     let Some(Some((tenant, action, requests))) = prepared else {
         return Ok(());
     };
-    let mut failed = None;
+    let mut outcome = Ok(());
     for request in requests {
         let link = format!("{}/approvals/{}", mailer.public_base, request.token);
         let sent = mailer
@@ -298,15 +312,13 @@ async fn email_approvers(
             .await;
         let error = sent.as_ref().err().map(ToString::to_string);
         record(shared, tenant_id, &request, error.as_deref()).await?;
-        if let Some(error) = error {
+        if let Err(error) = sent {
             tracing::warn!(%tenant_id, %action_id, %error, "an approval email was not sent");
-            failed = Some(error);
+            let failed = JobError::from(error).context("an approval email was not sent");
+            outcome = both(outcome, Err(failed));
         }
     }
-    match failed {
-        Some(error) => Err(JobError(format!("approval emails not sent: {error}"))),
-        None => Ok(()),
-    }
+    outcome
 }
 
 async fn record(
@@ -339,7 +351,8 @@ async fn slack_of(
     else {
         return Ok(None);
     };
-    let base = url::Url::parse(&connection.api_base_url).map_err(JobError::from)?;
+    let base = url::Url::parse(&connection.api_base_url)
+        .map_err(|e| JobError::permanent(format!("the Slack API address is not valid: {e}")))?;
     let http = shared
         .vendor_http(shared.vendor_retries.clone())
         .map_err(JobError::from)?;

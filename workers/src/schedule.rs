@@ -9,8 +9,8 @@ use steward_core::{
 use tokio::sync::watch;
 
 use crate::{
-    JobQueue, Shared,
-    handlers::{Finish, JobError, as_steward},
+    JobError, JobQueue, Shared,
+    handlers::{Finish, as_steward},
 };
 
 pub(crate) async fn run(shared: Shared, mut queue: JobQueue, mut stop: watch::Receiver<bool>) {
@@ -25,12 +25,15 @@ pub(crate) async fn run(shared: Shared, mut queue: JobQueue, mut stop: watch::Re
             () = tokio::time::sleep(tick) => {}
             _ = stop.changed() => return,
         }
-        if last_sync.elapsed() >= sync_interval {
+        shared.rounds.begin();
+        let synced = last_sync.elapsed() >= sync_interval;
+        if synced {
             last_sync = std::time::Instant::now();
             schedule_syncs(&shared, &mut queue).await;
             check_silent_sources(&shared).await;
         }
-        if last_sweep.elapsed() >= sweep_interval {
+        let swept = last_sweep.elapsed() >= sweep_interval;
+        if swept {
             last_sweep = std::time::Instant::now();
             sweep(&shared, &mut queue).await;
         }
@@ -47,6 +50,7 @@ pub(crate) async fn run(shared: Shared, mut queue: JobQueue, mut stop: watch::Re
                 tracing::warn!(%error, "cannot queue a synchronization after its vendor's wait");
             }
         }
+        shared.rounds.complete(synced, swept);
     }
 }
 

@@ -22,8 +22,8 @@ use steward_integrations::{
 };
 
 use crate::{
-    Shared,
-    handlers::{Finish, JobError, as_steward},
+    JobError, Shared,
+    handlers::{Finish, as_steward},
 };
 
 /// A closed ticket is still read this long after Steward last saw it change, so a ticket
@@ -63,16 +63,14 @@ pub(crate) async fn sync_incident(
     )
     .await?
     .unwrap_or_default();
-    let mut transient = None;
+    let mut outcome = Ok(());
     for integration_id in psa {
         if let Err(error) = reconcile(shared, tenant_id, integration_id, Some(incident_id)).await? {
-            transient = Some(error);
+            let failed = JobError::from(error).context("a PSA did not bring the ticket in step");
+            outcome = crate::job_error::both(outcome, Err(failed));
         }
     }
-    match transient {
-        Some(error) => Err(JobError(format!("a PSA is not answering yet: {error}"))),
-        None => Ok(()),
-    }
+    outcome
 }
 
 /// Part of a PSA integration's synchronization: every open incident gets its ticket, and every

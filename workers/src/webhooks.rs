@@ -13,10 +13,7 @@ use steward_core::storage::{
 use steward_domain::TenantId;
 use steward_integrations::{http::install_tls_provider, standard_webhooks};
 
-use crate::{
-    Shared,
-    handlers::{JobError, steward_actor},
-};
+use crate::{JobError, Shared, handlers::steward_actor};
 
 /// How long a receiver has to answer.
 const TIMEOUT: Duration = Duration::from_secs(10);

@@ -57,6 +57,9 @@ enum Command {
     /// Check the audit chains
     #[command(subcommand)]
     Audit(AuditCommand),
+    /// Look into the job queue
+    #[command(subcommand)]
+    Jobs(JobsCommand),
     /// Test, describe or benchmark the authority policies
     #[command(subcommand)]
     Policy(PolicyCommand),
@@ -192,6 +195,17 @@ enum AuditCommand {
     Keygen,
 }
 
+#[derive(Debug, Subcommand)]
+enum JobsCommand {
+    /// List the jobs whose last try failed, and why: first those that failed for good, then
+    /// those waiting to run again
+    Failed {
+        /// At most this many
+        #[arg(long, default_value_t = 100)]
+        limit: u32,
+    },
+}
+
 #[derive(Debug, Args)]
 struct ServeArgs {
     /// Address and port to listen on [default: 127.0.0.1:8080]
@@ -213,6 +227,7 @@ pub fn run() -> ExitCode {
             | Command::Msp(_)
             | Command::Token(_)
             | Command::Audit(_)
+            | Command::Jobs(_)
             | Command::Policy(_)
             | Command::Bench(_) => None,
         },
@@ -271,6 +286,9 @@ pub fn run() -> ExitCode {
                 commands::audit::verify(config, tenant).await
             }
             Command::Audit(AuditCommand::Keygen) => commands::audit::keygen(),
+            Command::Jobs(JobsCommand::Failed { limit }) => {
+                commands::jobs::failed(config, limit).await
+            }
             Command::Policy(PolicyCommand::Test { dir }) => commands::policy::test(&config, dir),
             Command::Policy(PolicyCommand::Schema { out }) => commands::policy::schema(out),
             Command::Policy(PolicyCommand::Bench { decisions, threads }) => {

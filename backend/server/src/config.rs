@@ -278,6 +278,11 @@ pub struct WorkerConfig {
     /// Synchronizations of one vendor that may call it at once, across every worker process
     /// (a tenant takes at most one of them at a time).
     pub vendor_concurrency: u32,
+    /// Wait before a job whose try failed retryably runs again, in seconds; it doubles with
+    /// each further failed try.
+    pub retry_first_secs: u64,
+    /// The longest wait between two tries of a failing job, in seconds.
+    pub retry_max_secs: u64,
 }
 
 impl Default for WorkerConfig {
@@ -294,6 +299,8 @@ impl Default for WorkerConfig {
             stall_after_secs: 600,
             approval_check_secs: 30,
             vendor_concurrency: 4,
+            retry_first_secs: 5,
+            retry_max_secs: 600,
         }
     }
 }
@@ -314,6 +321,7 @@ impl WorkerConfig {
                 "worker.vendor_concurrency",
                 u64::from(self.vendor_concurrency),
             ),
+            ("worker.retry_first_secs", self.retry_first_secs),
         ]
         .into_iter()
         .filter(|(_, value)| *value == 0)
@@ -327,6 +335,12 @@ impl WorkerConfig {
                 )
             }),
         )
+        .chain((self.retry_max_secs < self.retry_first_secs).then(|| {
+            InvalidSetting::new(
+                "worker.retry_max_secs",
+                "must be at least worker.retry_first_secs",
+            )
+        }))
         .collect()
     }
 
@@ -347,6 +361,10 @@ impl WorkerConfig {
             stall_after: Duration::from_secs(self.stall_after_secs),
             approval_check: Duration::from_secs(self.approval_check_secs),
             vendor_concurrency: self.vendor_concurrency,
+            job_retry: steward_workers::JobRetry {
+                first: Duration::from_secs(self.retry_first_secs),
+                max: Duration::from_secs(self.retry_max_secs),
+            },
         }
     }
 }

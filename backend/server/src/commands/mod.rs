@@ -5,6 +5,7 @@ pub mod bench;
 pub mod bench_sync;
 pub mod config;
 pub mod demo;
+pub mod jobs;
 pub mod migrate;
 pub mod msp;
 pub mod policy;

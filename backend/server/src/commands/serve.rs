@@ -168,6 +168,7 @@ pub(crate) fn worker_shared(
         backoff: steward_workers::VendorBackoff::default(),
         egress: config.egress(),
         shutdown,
+        rounds: steward_workers::Rounds::default(),
     })
 }
 

@@ -99,9 +99,7 @@ async fn resetting_mfa_is_approved_deletes_every_second_factor_and_cannot_be_und
         "{action}"
     );
     l.answer(&action, "approve").await;
-    let done = l
-        .wait_for_action("reset_mfa", &["verified", "failed"])
-        .await;
+    let done = l.settled_action("reset_mfa", &["verified", "failed"]).await;
     assert_eq!(done["status"], "verified", "{done:#}");
     assert_eq!(
         done["snapshot"]["authentication_methods"]
@@ -182,7 +180,7 @@ async fn a_group_removal_runs_is_verified_and_rolls_back_to_the_membership() {
         "the policy sees the group"
     );
     let done = l
-        .wait_for_action("remove_from_group", &["verified", "failed"])
+        .settled_action("remove_from_group", &["verified", "failed"])
         .await;
     assert_eq!(done["status"], "verified", "{done:#}");
     assert_eq!(done["snapshot"]["group_name"], "Finance Team");
@@ -196,7 +194,7 @@ async fn a_group_removal_runs_is_verified_and_rolls_back_to_the_membership() {
 
     let (status, body) = l.roll_back(&done).await;
     assert_eq!(status, StatusCode::OK, "{body}");
-    l.wait_for_action("remove_from_group", &["rolled_back"])
+    l.settled_action("remove_from_group", &["rolled_back"])
         .await;
     assert!(
         groups(&l.sandbox_state().await)
@@ -224,7 +222,7 @@ async fn run_to_verified(l: &Loop, kind: &str, target: &str, parameters: Value) 
         "technician_approval" => l.answer(action, "approve").await,
         other => panic!("{kind} needs {other}: {batch:#}"),
     }
-    let done = l.wait_for_action(kind, &["verified", "failed"]).await;
+    let done = l.settled_action(kind, &["verified", "failed"]).await;
     assert_eq!(done["status"], "verified", "{done:#}");
     done
 }
@@ -235,7 +233,7 @@ async fn roll_back_to_rolled_back(l: &Loop, action: &Value) {
     assert_eq!(status, StatusCode::OK, "{body}");
     let kind = action["type"].as_str().unwrap();
     let done = l
-        .wait_for_action(kind, &["rolled_back", "rollback_failed"])
+        .settled_action(kind, &["rolled_back", "rollback_failed"])
         .await;
     assert_eq!(done["status"], "rolled_back", "{done:#}");
 }
@@ -467,7 +465,7 @@ async fn a_ticket_about_a_person_opens_in_the_psa_and_without_a_psa_the_action_f
     let (status, batch) = l.propose(&body, None).await;
     assert_eq!(status, StatusCode::CREATED, "{batch}");
     let failed = l
-        .wait_for_action("open_ticket", &["failed", "verified"])
+        .settled_action("open_ticket", &["failed", "verified"])
         .await;
     assert_eq!(failed["status"], "failed", "{failed:#}");
     assert!(
@@ -489,7 +487,7 @@ async fn a_ticket_about_a_person_opens_in_the_psa_and_without_a_psa_the_action_f
     let action = &batch["actions"][0];
     assert_eq!(action["target"]["kind"], "identity", "{action:#}");
     let done = l
-        .wait_for_action_id(action["id"].as_str().unwrap(), &["verified", "failed"])
+        .settled_action_id(action["id"].as_str().unwrap(), &["verified", "failed"])
         .await;
     assert_eq!(done["status"], "verified", "{done:#}");
     let tickets = l.sandbox_state().await["tickets"].clone();
@@ -611,7 +609,7 @@ async fn a_falcon_customers_infected_laptop_is_contained_by_falcon_and_released(
 
     let run = l.run_scenario("malware-laptop").await;
     let machine_id = run["target"].as_str().unwrap().to_owned();
-    let action = l.wait_for_action("isolate_device", &["verified"]).await;
+    let action = l.settled_action("isolate_device", &["verified"]).await;
     assert_eq!(action["integration_id"], falcon["id"], "{action:#}");
     let device = item(&l.sandbox_state().await, "devices", &machine_id);
     assert_eq!(device["falcon_status"], "contained");

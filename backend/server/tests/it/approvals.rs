@@ -44,7 +44,7 @@ impl Loop {
     async fn awaiting_isolation(&self) -> (Value, String) {
         let run = self.run_scenario("malware-laptop").await;
         let action = self
-            .wait_for_action("isolate_device", &["awaiting_approval"])
+            .settled_action("isolate_device", &["awaiting_approval"])
             .await;
         (action, run["target"].as_str().unwrap().to_owned())
     }
@@ -79,7 +79,7 @@ async fn a_policy_requiring_two_approvers_waits_for_two_different_people() {
     let (status, second) = l.answer_as(&action, &l.admin, "approve").await;
     assert_eq!(status, StatusCode::OK, "{second}");
     assert_ne!(second["status"], "awaiting_approval");
-    l.wait_for_action("isolate_device", &["verified"]).await;
+    l.settled_action("isolate_device", &["verified"]).await;
     let state = l.sandbox_state().await;
     assert_eq!(item(&state, "devices", &laptop)["isolated"], true);
     let audit = l.audit_actions().await;
@@ -112,7 +112,7 @@ async fn a_policy_can_name_the_role_that_approves() {
     );
     let (status, body) = l.answer_as(&action, &l.admin, "approve").await;
     assert_eq!(status, StatusCode::OK, "{body}");
-    l.wait_for_action("isolate_device", &["verified"]).await;
+    l.settled_action("isolate_device", &["verified"]).await;
     l.stop().await;
 }
 
@@ -166,11 +166,12 @@ async fn concurrent_approval_and_rejection_resolve_to_exactly_one_outcome() {
     let now = l.action(&action).await;
     assert_eq!(now["approvals"].as_array().unwrap().len(), 1, "{now}");
     if approve_status.is_success() {
-        l.wait_for_action("isolate_device", &["verified"]).await;
+        l.settled_action("isolate_device", &["verified"]).await;
     } else {
         assert_eq!(now["status"], "rejected");
-        // Give a wrongly queued job the time to run: nothing may happen at the vendor.
-        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+        // Once the loop settles, a wrongly queued job would have run: nothing may happen at
+        // the vendor.
+        l.settle().await;
         let state = l.sandbox_state().await;
         assert_eq!(item(&state, "devices", &laptop)["isolated"], false);
     }
@@ -190,7 +191,7 @@ async fn concurrent_approvals_both_count_and_the_action_runs_once() {
     );
     assert_eq!(first, StatusCode::OK, "{a}");
     assert_eq!(second, StatusCode::OK, "{b}");
-    l.wait_for_action("isolate_device", &["verified"]).await;
+    l.settled_action("isolate_device", &["verified"]).await;
     let now = l.action(&action).await;
     assert_eq!(now["approvals"].as_array().unwrap().len(), 2, "{now}");
     let state = l.sandbox_state().await;
@@ -218,12 +219,12 @@ async fn unanswered_requests_escalate_then_expire_to_rejected() {
     assert_eq!(expires - opened, chrono::Duration::minutes(120));
 
     l.world.clock.advance(chrono::Duration::minutes(31));
-    let escalated = wait_until(&l, &action, |a| a["escalation_level"] == 1).await;
+    let escalated = settled(&l, &action, |a| a["escalation_level"] == 1).await;
     assert_eq!(escalated["status"], "awaiting_approval");
     assert_eq!(escalated["escalate_at"], Value::Null);
 
     l.world.clock.advance(chrono::Duration::minutes(90));
-    let expired = wait_until(&l, &action, |a| a["status"] != "awaiting_approval").await;
+    let expired = settled(&l, &action, |a| a["status"] != "awaiting_approval").await;
     assert_eq!(expired["status"], "rejected", "never approved by waiting");
     assert!(
         expired["detail"].as_str().unwrap().contains("expired"),
@@ -257,11 +258,11 @@ async fn a_request_opened_before_requests_had_deadlines_expires_after_the_config
     .await
     .unwrap();
     l.world.clock.advance(chrono::Duration::minutes(59));
-    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    l.settle().await;
     let still = l.action(&action).await;
     assert_eq!(still["status"], "awaiting_approval", "{still}");
     l.world.clock.advance(chrono::Duration::minutes(2));
-    let expired = wait_until(&l, &action, |a| a["status"] != "awaiting_approval").await;
+    let expired = settled(&l, &action, |a| a["status"] != "awaiting_approval").await;
     assert_eq!(expired["status"], "rejected", "{expired}");
     assert!(
         l.audit_actions()
@@ -292,16 +293,12 @@ async fn timed_isolation(
     (l, action, laptop)
 }
 
-async fn wait_until(l: &Loop, action: &Value, done: impl Fn(&Value) -> bool) -> Value {
-    let mut last = Value::Null;
-    for _ in 0..100 {
-        last = l.action(action).await;
-        if done(&last) {
-            return last;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
-    panic!("the action did not get there: {last:#}");
+/// The action once the loop has settled; it must be as `done` says.
+async fn settled(l: &Loop, action: &Value, done: impl Fn(&Value) -> bool) -> Value {
+    l.settle().await;
+    let now = l.action(action).await;
+    assert!(done(&now), "the action did not get there: {now:#}");
+    now
 }
 
 #[tokio::test]

@@ -2,8 +2,6 @@
 //! radius and refuses above a limit per action type; the first target runs as a canary, the
 //! others only once it is verified, and they are cancelled if it fails or is rejected.
 
-use std::time::Duration;
-
 use crate::support::{
     Browser,
     governed::{Loop, PASSWORD, item, start},
@@ -77,17 +75,12 @@ impl Loop {
         batch
     }
 
-    /// Waits until the batch is in `status`, and returns it.
-    async fn wait_for_batch(&self, id: &str, status: &str) -> Value {
-        let mut last = Value::Null;
-        for _ in 0..300 {
-            last = self.batch(id).await;
-            if last["status"] == status {
-                return last;
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-        panic!("batch {id} did not become {status}: {last:#}");
+    /// The batch once the loop has settled; it must be in `status`.
+    async fn settled_batch(&self, id: &str, status: &str) -> Value {
+        self.settle().await;
+        let batch = self.batch(id).await;
+        assert_eq!(batch["status"], status, "{batch:#}");
+        batch
     }
 
     /// The tenant's audit entries about `action_id`, oldest first, as `(seq, action)`.
@@ -159,7 +152,7 @@ async fn a_bulk_isolation_runs_its_canary_first_then_the_rest() {
     }
 
     let done = l
-        .wait_for_batch(batch["id"].as_str().unwrap(), "completed")
+        .settled_batch(batch["id"].as_str().unwrap(), "completed")
         .await;
     let state = l.sandbox_state().await;
     for (member, (_, machine)) in done["actions"].as_array().unwrap().iter().zip(&laptops) {
@@ -195,7 +188,7 @@ async fn a_failed_canary_cancels_the_rest_of_its_batch() {
     assert_eq!(status, StatusCode::CREATED, "{batch}");
 
     let stopped = l
-        .wait_for_batch(batch["id"].as_str().unwrap(), "stopped")
+        .settled_batch(batch["id"].as_str().unwrap(), "stopped")
         .await;
     let members = stopped["actions"].as_array().unwrap();
     assert!(
@@ -340,7 +333,7 @@ async fn approved_members_wait_for_their_canary_and_a_rejected_canary_stops_the_
     }
     // The follower, approved first, stays queued while its canary waits.
     l.answer(&members[1], "approve").await;
-    tokio::time::sleep(Duration::from_millis(800)).await;
+    l.settle().await;
     let waiting = l.batch(batch["id"].as_str().unwrap()).await;
     assert_eq!(waiting["status"], "canary");
     assert_eq!(waiting["actions"][1]["status"], "queued", "{waiting:#}");
@@ -349,7 +342,7 @@ async fn approved_members_wait_for_their_canary_and_a_rejected_canary_stops_the_
     // Approving the canary runs it, then the follower.
     l.answer(&members[0], "approve").await;
     let done = l
-        .wait_for_batch(batch["id"].as_str().unwrap(), "completed")
+        .settled_batch(batch["id"].as_str().unwrap(), "completed")
         .await;
     assert_eq!(done["actions"][1]["status"], "verified", "{done:#}");
 
@@ -383,7 +376,7 @@ async fn approved_members_wait_for_their_canary_and_a_rejected_canary_stops_the_
         .await;
     assert_eq!(status, StatusCode::CONFLICT, "{body}");
     assert_eq!(body["error"]["code"], "not-awaiting-approval");
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    l.settle().await;
     let state = l.sandbox_state().await;
     for (_, machine) in &laptops[2..5] {
         assert_eq!(item(&state, "devices", machine)["isolated"], false);

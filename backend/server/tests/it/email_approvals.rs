@@ -52,11 +52,11 @@ async fn an_approver_approves_from_the_email_and_the_link_works_once() {
     let run = l.run_scenario("compromised-admin").await;
     let admin_user = run["target"].as_str().unwrap().to_owned();
     let disable = l
-        .wait_for_action("disable_user", &["awaiting_approval"])
+        .settled_action("disable_user", &["awaiting_approval"])
         .await;
 
     // The customer's approver is asked (the first tier of the customer's side).
-    let mail = smtp.wait_for("approver@acme.example", 1).await;
+    let mail = settled_mail(&l, &smtp, "approver@acme.example", 1).await;
     assert!(
         mail.contains("Subject: Approval needed: disable user"),
         "{mail}"
@@ -73,7 +73,7 @@ async fn an_approver_approves_from_the_email_and_the_link_works_once() {
     let link = link_in(&mail);
     assert!(link.starts_with(&l.app.base), "{link}");
     // The technician is asked about revoking the sessions, in a message of their own.
-    let revoke_mail = smtp.wait_for("tech@harbor.example", 1).await;
+    let revoke_mail = settled_mail(&l, &smtp, "tech@harbor.example", 1).await;
     assert!(revoke_mail.contains("revoke sessions"), "{revoke_mail}");
 
     // Following the link (as a mail scanner would) shows the action and decides nothing.
@@ -91,7 +91,7 @@ async fn an_approver_approves_from_the_email_and_the_link_works_once() {
     let (status, page) = decide(&link, "approve").await;
     assert_eq!(status, StatusCode::OK, "{page}");
     assert!(page.contains("You approved the action"), "{page}");
-    let approved = l.wait_for_action("disable_user", &["verified"]).await;
+    let approved = l.settled_action("disable_user", &["verified"]).await;
     assert_eq!(approved["approvals"][0]["side"], "customer");
     let state = l.sandbox_state().await;
     assert_eq!(item(&state, "users", &admin_user)["account_enabled"], false);
@@ -134,9 +134,9 @@ async fn a_request_sent_again_after_a_lost_delivery_record_leaves_both_links_wor
     let mut l = start_mailing(&db, smtp.port).await;
     l.run_scenario("compromised-admin").await;
     let revoke = l
-        .wait_for_action("revoke_sessions", &["awaiting_approval"])
+        .settled_action("revoke_sessions", &["awaiting_approval"])
         .await;
-    let first = link_in(&smtp.wait_for("tech@harbor.example", 1).await);
+    let first = link_in(&settled_mail(&l, &smtp, "tech@harbor.example", 1).await);
     l.stop_worker().await;
 
     // The job died after the mail went out and before its delivery was recorded: it runs again.
@@ -151,7 +151,7 @@ async fn a_request_sent_again_after_a_lost_delivery_record_leaves_both_links_wor
     steward_workers::request_approval(&l.shared, l.tenant.id, action_id)
         .await
         .unwrap();
-    smtp.wait_for("tech@harbor.example", 2).await;
+    smtp.message("tech@harbor.example", 2);
     let links: Vec<String> = smtp
         .messages()
         .iter()
@@ -181,10 +181,10 @@ async fn expired_and_outdated_links_are_refused_and_change_nothing() {
     let db = TestDatabase::migrated().await;
     let l = start_mailing(&db, smtp.port).await;
     l.run_scenario("compromised-admin").await;
-    l.wait_for_action("revoke_sessions", &["awaiting_approval"])
+    l.settled_action("revoke_sessions", &["awaiting_approval"])
         .await;
-    let revoke_link = link_in(&smtp.wait_for("tech@harbor.example", 1).await);
-    let disable_link = link_in(&smtp.wait_for("approver@acme.example", 1).await);
+    let revoke_link = link_in(&settled_mail(&l, &smtp, "tech@harbor.example", 1).await);
+    let disable_link = link_in(&settled_mail(&l, &smtp, "approver@acme.example", 1).await);
 
     // A technician answers in the web UI first: the emailed link is now outdated.
     let revoke = l.action_of("revoke_sessions").await;
@@ -250,8 +250,8 @@ async fn an_unanswered_request_escalates_to_the_next_approvers_by_email() {
     let db = TestDatabase::migrated().await;
     let l = start_mailing(&db, smtp.port).await;
     l.run_scenario("compromised-admin").await;
-    smtp.wait_for("approver@acme.example", 1).await;
-    smtp.wait_for("tech@harbor.example", 1).await;
+    settled_mail(&l, &smtp, "approver@acme.example", 1).await;
+    settled_mail(&l, &smtp, "tech@harbor.example", 1).await;
     assert!(
         smtp.messages()
             .iter()
@@ -261,15 +261,15 @@ async fn an_unanswered_request_escalates_to_the_next_approvers_by_email() {
 
     // An hour on, nobody answered: the customer's owner and the MSP's admin are asked too.
     l.world.clock.advance(chrono::Duration::minutes(61));
-    let owner_mail = smtp.wait_for("owner@acme.example", 1).await;
+    let owner_mail = settled_mail(&l, &smtp, "owner@acme.example", 1).await;
     assert!(owner_mail.contains("disable user"), "{owner_mail}");
-    let admin_mail = smtp.wait_for("admin@harbor.example", 1).await;
+    let admin_mail = settled_mail(&l, &smtp, "admin@harbor.example", 1).await;
     assert!(admin_mail.contains("revoke sessions"), "{admin_mail}");
 
     // The owner's link works like any other.
     let (status, page) = decide(&link_in(&owner_mail), "approve").await;
     assert_eq!(status, StatusCode::OK, "{page}");
-    l.wait_for_action("disable_user", &["verified"]).await;
+    l.settled_action("disable_user", &["verified"]).await;
     // Nobody was asked twice.
     assert_eq!(smtp.messages().len(), 4, "{:#?}", smtp.messages());
     l.stop().await;
@@ -285,22 +285,15 @@ async fn a_refusing_mail_server_is_recorded_as_refusing() {
     let db = TestDatabase::migrated().await;
     let l = start_mailing(&db, smtp.port).await;
     l.run_scenario("compromised-admin").await;
-    l.wait_for_action("disable_user", &["awaiting_approval"])
+    l.settled_action("disable_user", &["awaiting_approval"])
         .await;
-    let mut recorded = None;
-    for _ in 0..200 {
-        let notifications = steward_core::storage::entities::notification::Entity::find()
-            .all(l.world.storage.conn())
-            .await
-            .unwrap();
-        recorded = notifications
-            .into_iter()
-            .find(|n| n.channel == "email" && n.last_error.is_some());
-        if recorded.is_some() {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
+    l.settle().await;
+    let recorded = steward_core::storage::entities::notification::Entity::find()
+        .all(l.world.storage.conn())
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|n| n.channel == "email" && n.last_error.is_some());
     let error = recorded
         .expect("a delivery was recorded")
         .last_error
@@ -312,4 +305,10 @@ async fn a_refusing_mail_server_is_recorded_as_refusing() {
     assert!(error.contains("550"), "{error}");
     assert!(!error.contains("cannot reach"), "{error}");
     l.stop().await;
+}
+
+/// The `n`th message to `to` once the loop has settled.
+async fn settled_mail(l: &Loop, smtp: &Smtp, to: &str, n: usize) -> String {
+    l.settle().await;
+    smtp.message(to, n)
 }

@@ -24,7 +24,7 @@ async fn malware_on_a_laptop_is_isolated_without_a_human_and_can_be_rolled_back(
     let run = l.run_scenario("malware-laptop").await;
     let machine_id = run["target"].as_str().unwrap().to_owned();
 
-    let action = l.wait_for_action("isolate_device", &["verified"]).await;
+    let action = l.settled_action("isolate_device", &["verified"]).await;
     assert_eq!(action["decision"]["outcome"], "auto");
     assert_eq!(
         action["decision"]["reasons"],
@@ -128,7 +128,7 @@ async fn malware_on_a_laptop_is_isolated_without_a_human_and_can_be_rolled_back(
         .await;
     assert_eq!(status, StatusCode::OK, "{rolling}");
     assert_eq!(rolling["status"], "rolling_back");
-    let rolled = l.wait_for_action("isolate_device", &["rolled_back"]).await;
+    let rolled = l.settled_action("isolate_device", &["rolled_back"]).await;
     assert!(rolled["rolled_back_at"].is_string());
     let state = l.sandbox_state().await;
     let device = item(&state, "devices", &machine_id);
@@ -158,10 +158,10 @@ async fn a_compromised_admin_waits_for_the_customer_and_a_technician() {
     let user_id = run["target"].as_str().unwrap().to_owned();
 
     let disable = l
-        .wait_for_action("disable_user", &["awaiting_approval"])
+        .settled_action("disable_user", &["awaiting_approval"])
         .await;
     let revoke = l
-        .wait_for_action("revoke_sessions", &["awaiting_approval"])
+        .settled_action("revoke_sessions", &["awaiting_approval"])
         .await;
     assert_eq!(disable["decision"]["outcome"], "customer_approval");
     assert!(
@@ -312,7 +312,7 @@ async fn a_compromised_admin_waits_for_the_customer_and_a_technician() {
         .await;
     assert_eq!(status, StatusCode::OK, "{approved}");
     assert_eq!(approved["approvals"][0]["side"], "customer");
-    let disabled = l.wait_for_action("disable_user", &["verified"]).await;
+    let disabled = l.settled_action("disable_user", &["verified"]).await;
     assert_eq!(disabled["snapshot"]["account_enabled"], true, "{disabled}");
     assert_eq!(user(&l.sandbox_state().await)["account_enabled"], false);
     // Answering again is refused.
@@ -338,7 +338,7 @@ async fn a_compromised_admin_waits_for_the_customer_and_a_technician() {
         )
         .await;
     assert_eq!(status, StatusCode::OK, "{approved}");
-    l.wait_for_action("revoke_sessions", &["verified"]).await;
+    l.settled_action("revoke_sessions", &["verified"]).await;
     assert_ne!(
         user(&l.sandbox_state().await)["sign_in_sessions_valid_from"],
         before
@@ -370,7 +370,7 @@ async fn a_compromised_admin_waits_for_the_customer_and_a_technician() {
         )
         .await;
     assert_eq!(status, StatusCode::OK);
-    l.wait_for_action("disable_user", &["rolled_back"]).await;
+    l.settled_action("disable_user", &["rolled_back"]).await;
     assert_eq!(user(&l.sandbox_state().await)["account_enabled"], true);
 
     let audit = l.audit_actions().await;
@@ -424,7 +424,7 @@ async fn a_rejected_action_never_runs() {
     let l = start(&db, None).await;
     let run = l.run_scenario("compromised-admin").await;
     let revoke = l
-        .wait_for_action("revoke_sessions", &["awaiting_approval"])
+        .settled_action("revoke_sessions", &["awaiting_approval"])
         .await;
     let before = item(
         &l.sandbox_state().await,
@@ -450,7 +450,7 @@ async fn a_rejected_action_never_runs() {
         .await;
     assert_eq!(status, StatusCode::OK, "{rejected}");
     assert_eq!(rejected["status"], "rejected");
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    l.settle().await;
     let state = l.sandbox_state().await;
     let user = item(&state, "users", run["target"].as_str().unwrap());
     assert_eq!(user["account_enabled"], true);
@@ -482,7 +482,7 @@ async fn a_failed_verification_rolls_the_action_back_automatically() {
     .await;
     l.run_scenario("malware-laptop").await;
     let action = l
-        .wait_for_action("isolate_device", &["rolled_back", "rollback_failed"])
+        .settled_action("isolate_device", &["rolled_back", "rollback_failed"])
         .await;
     assert_eq!(action["status"], "rolled_back", "{action}");
     let audit = l.audit_actions().await;
@@ -510,7 +510,7 @@ async fn a_throttling_storm_neither_loses_nor_duplicates_work() {
     // Retry-After.
     sandbox.throttle(l.tenant.id.as_uuid(), Api::Defender, 8);
     let run = l.run_scenario("malware-laptop").await;
-    let action = l.wait_for_action("isolate_device", &["verified"]).await;
+    let action = l.settled_action("isolate_device", &["verified"]).await;
     assert_eq!(
         sandbox.throttling_left(l.tenant.id.as_uuid(), Api::Defender),
         0,
@@ -544,7 +544,7 @@ async fn a_vendor_that_refuses_the_action_fails_it_with_nothing_to_undo() {
     .await;
     l.run_scenario("malware-laptop").await;
     let action = l
-        .wait_for_action("isolate_device", &["failed", "verified", "rolled_back"])
+        .settled_action("isolate_device", &["failed", "verified", "rolled_back"])
         .await;
     assert_eq!(action["status"], "failed", "{action:#}");
     let detail = action["detail"].as_str().unwrap();
@@ -587,17 +587,17 @@ async fn a_revocation_that_never_takes_effect_fails_and_is_not_undone() {
     })
     .await;
     let revoke = l
-        .wait_for_action("revoke_sessions", &["awaiting_approval"])
+        .settled_action("revoke_sessions", &["awaiting_approval"])
         .await;
     l.answer(&revoke, "approve").await;
     let failed = l
-        .wait_for_action("revoke_sessions", &["failed", "verified"])
+        .settled_action("revoke_sessions", &["failed", "verified"])
         .await;
     assert_eq!(failed["status"], "failed", "{failed:#}");
     assert!(failed["executed_at"].is_string(), "the vendor was asked");
     assert!(failed["verified_at"].is_null());
     // Nothing can undo a revocation: it stays failed for a person to look at.
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    l.settle().await;
     assert_eq!(l.status_of("revoke_sessions").await, "failed");
     let audit = l.audit_actions().await;
     assert!(audit.iter().any(|a| a == "action.verifying"), "{audit:?}");
@@ -622,12 +622,8 @@ async fn integrations_are_synchronized_on_schedule_without_being_asked() {
     )
     .await;
     // Nobody asks for a synchronization: the schedule fills the inventory.
-    for _ in 0..300 {
-        if !l.inventory("devices").await.is_empty() && !l.inventory("identities").await.is_empty() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    l.shared.rounds.next_scheduled_sync().await;
+    l.settle().await;
     assert!(
         !l.inventory("devices").await.is_empty(),
         "no devices synchronized"
@@ -648,7 +644,8 @@ async fn integrations_are_synchronized_on_schedule_without_being_asked() {
         )
         .await
         .unwrap();
-    l.wait_for_action("isolate_device", &["verified"]).await;
+    l.shared.rounds.next_scheduled_sync().await;
+    l.settled_action("isolate_device", &["verified"]).await;
     l.stop().await;
 }
 
@@ -677,12 +674,12 @@ async fn a_disable_that_does_not_hold_is_rolled_back_automatically() {
     })
     .await;
     let disable = l
-        .wait_for_action("disable_user", &["awaiting_approval"])
+        .settled_action("disable_user", &["awaiting_approval"])
         .await;
     let (status, body) = l.answer_as(&disable, &l.approver, "approve").await;
     assert_eq!(status, StatusCode::OK, "{body}");
     let action = l
-        .wait_for_action("disable_user", &["rolled_back", "rollback_failed"])
+        .settled_action("disable_user", &["rolled_back", "rollback_failed"])
         .await;
     assert_eq!(action["status"], "rolled_back", "{action:#}");
     assert!(action["verified_at"].is_null(), "{action:#}");
@@ -703,7 +700,7 @@ async fn a_policy_that_fails_denies_and_nothing_runs() {
     let broken = broken_policy_dir();
     let l = start(&db, Some(broken.path())).await;
     let run = l.run_scenario("malware-laptop").await;
-    let action = l.wait_for_action("isolate_device", &["denied"]).await;
+    let action = l.settled_action("isolate_device", &["denied"]).await;
     assert_eq!(action["decision"]["outcome"], "deny");
     assert_eq!(action["decision"]["reasons"], json!(["policy-error"]));
     assert!(action["decision_input"]["action"]["type"] == "isolate_device");
@@ -722,7 +719,7 @@ async fn a_policy_that_fails_denies_and_nothing_runs() {
         .unwrap_or_else(|| panic!("no action.decided entry: {audit:#}"));
     assert_eq!(decided["after"]["policy_failure"], failure, "{decided:#}");
     assert_eq!(decided["after"]["decision"]["outcome"], "deny");
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    l.settle().await;
     let state = l.sandbox_state().await;
     assert!(
         state["machine_actions"]
@@ -762,7 +759,7 @@ async fn automation_level_zero_asks_a_technician_first() {
 
     l.run_scenario("malware-laptop").await;
     let action = l
-        .wait_for_action("isolate_device", &["awaiting_approval"])
+        .settled_action("isolate_device", &["awaiting_approval"])
         .await;
     assert_eq!(action["decision"]["outcome"], "technician_approval");
     assert_eq!(
@@ -781,7 +778,7 @@ async fn automation_level_zero_asks_a_technician_first() {
         )
         .await;
     assert_eq!(status, StatusCode::OK);
-    l.wait_for_action("isolate_device", &["verified"]).await;
+    l.settled_action("isolate_device", &["verified"]).await;
     l.stop().await;
 }
 
@@ -790,7 +787,7 @@ async fn incidents_are_worked_through_their_lifecycle() {
     let db = TestDatabase::migrated().await;
     let l = start(&db, None).await;
     l.run_scenario("malware-laptop").await;
-    l.wait_for_action("isolate_device", &["verified"]).await;
+    l.settled_action("isolate_device", &["verified"]).await;
     let (_, incidents) = l
         .call(Method::GET, &l.path("incidents"), &l.technician, None)
         .await;
@@ -809,7 +806,7 @@ async fn incidents_are_worked_through_their_lifecycle() {
         .unwrap()
         .to_owned();
     let risk = l
-        .wait_for_risk(&laptop, "the laptop's contained threat", |r| {
+        .settled_risk(&laptop, "the laptop's contained threat", |r| {
             r["score"] == 5
         })
         .await;
@@ -880,7 +877,7 @@ async fn incidents_are_worked_through_their_lifecycle() {
     assert!(resolved["resolved_at"].is_string());
     // Resolving the incident clears the laptop's risk.
     let risk = l
-        .wait_for_risk(&laptop, "the laptop's risk once resolved", |r| {
+        .settled_risk(&laptop, "the laptop's risk once resolved", |r| {
             r["score"] == 0
         })
         .await;
@@ -902,7 +899,7 @@ async fn incidents_are_worked_through_their_lifecycle() {
     assert_eq!(reopened["assignee"], Value::Null);
     assert_eq!(reopened["resolved_at"], Value::Null);
     let risk = l
-        .wait_for_risk(&laptop, "the laptop's risk once reopened", |r| {
+        .settled_risk(&laptop, "the laptop's risk once reopened", |r| {
             r["score"] == 35
         })
         .await;
@@ -951,7 +948,7 @@ async fn what_tools_say_of_privilege_and_criticality_is_scored_at_sync_with_link
     ] {
         let id = entity["id"].as_str().unwrap();
         let risk = l
-            .wait_for_risk(id, &format!("the {kind}'s {factor}"), |r| {
+            .settled_risk(id, &format!("the {kind}'s {factor}"), |r| {
                 r["factors"]
                     .as_array()
                     .is_some_and(|f| f.iter().any(|f| f["name"] == factor))
@@ -1005,9 +1002,9 @@ async fn findings_about_different_entities_open_different_incidents() {
     let db = TestDatabase::migrated().await;
     let l = start(&db, None).await;
     l.run_scenario("malware-laptop").await;
-    l.wait_for_action("isolate_device", &["verified"]).await;
+    l.settled_action("isolate_device", &["verified"]).await;
     l.run_scenario("compromised-admin").await;
-    l.wait_for_action("disable_user", &["awaiting_approval"])
+    l.settled_action("disable_user", &["awaiting_approval"])
         .await;
     let (_, incidents) = l
         .call(Method::GET, &l.path("incidents"), &l.technician, None)
@@ -1031,39 +1028,28 @@ async fn an_approval_of_the_version_shown_before_the_action_changed_is_refused()
     let l = start(&db, None).await;
     l.run_scenario("compromised-admin").await;
     let shown = l
-        .wait_for_action("disable_user", &["awaiting_approval"])
+        .settled_action("disable_user", &["awaiting_approval"])
         .await;
-    // Both findings are in before the version is taken as the one shown.
-    let mut shown_version = Value::Null;
-    for _ in 0..100 {
-        let (_, incidents) = l
-            .call(Method::GET, &l.path("incidents"), &l.technician, None)
-            .await;
-        let current = l
-            .wait_for_action_id(shown["id"].as_str().unwrap(), &["awaiting_approval"])
-            .await;
-        if incidents["items"][0]["findings"].as_array().unwrap().len() == 2
-            && current["version"] == shown_version
-        {
-            break;
-        }
-        shown_version = current["version"].clone();
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    // Both findings are in before the version is taken as the one shown: the loop settled.
+    let (_, incidents) = l
+        .call(Method::GET, &l.path("incidents"), &l.technician, None)
+        .await;
+    assert_eq!(
+        incidents["items"][0]["findings"].as_array().unwrap().len(),
+        2,
+        "{incidents:#}"
+    );
+    let shown_version = shown["version"].clone();
     let id = shown["id"].as_str().unwrap().to_owned();
 
     // The attacker signs in again: a new finding raises the admin's risk, and triage decides
     // the waiting action again with that input — a new version.
     l.run_scenario("compromised-admin").await;
-    let mut changed = Value::Null;
-    for _ in 0..200 {
-        let current = l.wait_for_action_id(&id, &["awaiting_approval"]).await;
-        if current["version"] != shown_version {
-            changed = current;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let changed = l.settled_action_id(&id, &["awaiting_approval"]).await;
+    assert_ne!(
+        changed["version"], shown_version,
+        "the action was never decided again"
+    );
     assert!(changed.is_object(), "the action was never decided again");
     assert_ne!(
         changed["decision_input"]["risk"],
@@ -1113,7 +1099,7 @@ async fn an_approval_of_the_version_shown_before_the_action_changed_is_refused()
         )
         .await;
     assert_eq!(status, StatusCode::OK, "{approved}");
-    l.wait_for_action_id(&id, &["verified"]).await;
+    l.settled_action_id(&id, &["verified"]).await;
     l.stop().await;
 }
 
@@ -1128,7 +1114,7 @@ async fn other_msps_and_other_customers_see_and_change_nothing() {
     let l = start(&db, None).await;
     l.run_scenario("compromised-admin").await;
     let disable = l
-        .wait_for_action("disable_user", &["awaiting_approval"])
+        .settled_action("disable_user", &["awaiting_approval"])
         .await;
     let id = disable["id"].as_str().unwrap();
     for (method, path, body) in [
@@ -1204,7 +1190,7 @@ async fn approvals_rollback_and_the_report_work_in_the_web_ui() {
     let l = start(&db, None).await;
     l.run_scenario("compromised-admin").await;
     let disable = l
-        .wait_for_action("disable_user", &["awaiting_approval"])
+        .settled_action("disable_user", &["awaiting_approval"])
         .await;
     let id = disable["id"].as_str().unwrap();
     let page = format!("/tenants/{}/response", l.tenant.id);
@@ -1267,7 +1253,7 @@ async fn approvals_rollback_and_the_report_work_in_the_web_ui() {
         "{:?}",
         approved.location
     );
-    l.wait_for_action("disable_user", &["verified"]).await;
+    l.settled_action("disable_user", &["verified"]).await;
 
     // A technician rolls it back from the page.
     let technician = Browser::new(&l.app);
@@ -1312,12 +1298,12 @@ async fn approvals_rollback_and_the_report_work_in_the_web_ui() {
         "{:?}",
         rolled.location
     );
-    l.wait_for_action("disable_user", &["rolled_back"]).await;
+    l.settled_action("disable_user", &["rolled_back"]).await;
 
     // Revoking the sessions cannot be undone: approving it from the page asks who is there,
     // once the technician's last proof is older than ten minutes.
     let revoke = l
-        .wait_for_action("revoke_sessions", &["awaiting_approval"])
+        .settled_action("revoke_sessions", &["awaiting_approval"])
         .await;
     let revoke_id = revoke["id"].as_str().unwrap();
     l.world.clock.advance(chrono::Duration::minutes(11));
@@ -1407,7 +1393,7 @@ async fn the_outcome_report_shows_what_happened_as_json_and_pdf() {
     let db = TestDatabase::migrated().await;
     let l = start(&db, None).await;
     l.run_scenario("malware-laptop").await;
-    let action = l.wait_for_action("isolate_device", &["verified"]).await;
+    let action = l.settled_action("isolate_device", &["verified"]).await;
     let report_path = l.path("reports/outcome");
     // The tests' clock stands still; the period ends just after it.
     let to = (l.world.clock.now() + chrono::Duration::minutes(1))
@@ -1552,7 +1538,7 @@ async fn a_tenants_own_policy_governs_its_decisions() {
 
     l.run_scenario("malware-laptop").await;
     let action = l
-        .wait_for_action("isolate_device", &["awaiting_approval"])
+        .settled_action("isolate_device", &["awaiting_approval"])
         .await;
     assert_eq!(action["decision"]["outcome"], "technician_approval");
     assert_eq!(action["decision"]["reasons"], json!(["acme-asks-first"]));
@@ -1575,7 +1561,7 @@ async fn a_rollback_that_does_not_take_effect_is_reported_for_a_person() {
     let l = start(&db, None).await;
     let run = l.run_scenario("malware-laptop").await;
     let machine = run["target"].as_str().unwrap().to_owned();
-    let action = l.wait_for_action("isolate_device", &["verified"]).await;
+    let action = l.settled_action("isolate_device", &["verified"]).await;
     // The release Steward sends to undo the isolation fails at the vendor.
     l.inject(Fault::FailNextMachineAction {
         machine_id: machine.clone(),
@@ -1594,7 +1580,7 @@ async fn a_rollback_that_does_not_take_effect_is_reported_for_a_person() {
         .await;
     assert_eq!(status, StatusCode::OK);
     let failed = l
-        .wait_for_action("isolate_device", &["rollback_failed"])
+        .settled_action("isolate_device", &["rollback_failed"])
         .await;
     assert!(
         failed["detail"]
@@ -1620,7 +1606,7 @@ async fn what_if_asks_the_policy_without_recording_or_executing_anything() {
     let l = start(&db, None).await;
     let run = l.run_scenario("compromised-admin").await;
     let disable = l
-        .wait_for_action("disable_user", &["awaiting_approval"])
+        .settled_action("disable_user", &["awaiting_approval"])
         .await;
     let identity = disable["target"]["id"].clone();
     let simulate = l.path("policy/simulate");
@@ -1725,7 +1711,7 @@ async fn an_action_whose_job_was_lost_is_picked_up_again() {
     .await;
     let run = l.run_scenario("malware-laptop").await;
     let machine = run["target"].as_str().unwrap().to_owned();
-    let action = l.wait_for_action("isolate_device", &["verified"]).await;
+    let action = l.settled_action("isolate_device", &["verified"]).await;
 
     // A rollback is requested, but its job never reaches the queue.
     {
@@ -1747,8 +1733,11 @@ async fn an_action_whose_job_was_lost_is_picked_up_again() {
             .unwrap();
         txn.commit().await.unwrap();
     }
-    // The sweeper notices the action stopped moving and hands it to a worker.
-    l.wait_for_action("isolate_device", &["rolled_back"]).await;
+    // The sweeper notices the action stopped moving and hands it to a worker: sweeps come
+    // every second, so the second after the change finds it still for at least a second.
+    l.shared.rounds.next_sweep().await;
+    l.shared.rounds.next_sweep().await;
+    l.settled_action("isolate_device", &["rolled_back"]).await;
     let state = l.sandbox_state().await;
     assert_eq!(item(&state, "devices", &machine)["isolated"], false);
     l.stop().await;
@@ -1764,10 +1753,10 @@ async fn an_admin_who_also_signs_in_through_okta_is_locked_out_at_both_identity_
     let user_id = run["target"].as_str().unwrap().to_owned();
 
     let disable = l
-        .wait_for_action("disable_user", &["awaiting_approval"])
+        .settled_action("disable_user", &["awaiting_approval"])
         .await;
     let suspend = l
-        .wait_for_action("suspend_user", &["awaiting_approval"])
+        .settled_action("suspend_user", &["awaiting_approval"])
         .await;
     assert_eq!(suspend["target"]["id"], disable["target"]["id"]);
     assert_eq!(suspend["incident_id"], disable["incident_id"]);
@@ -1781,25 +1770,12 @@ async fn an_admin_who_also_signs_in_through_okta_is_locked_out_at_both_identity_
     );
 
     // The customer approves the suspension; Okta carries it out, Entra ID waits for its own.
-    // Okta's copy of the sign-ins may still be triaged, re-deciding the action: an approval of
-    // the version shown before is refused as stale, and the approver looks again.
-    let mut shown = suspend;
-    let mut attempts = 0;
-    loop {
-        let (status, answer) = l.answer_as(&shown, &l.approver, "approve").await;
-        if status == StatusCode::OK {
-            break;
-        }
-        assert_eq!(answer["error"]["code"], "stale-version", "{answer}");
-        attempts += 1;
-        assert!(attempts < 20, "the action kept changing: {answer}");
-        tokio::time::sleep(Duration::from_millis(200)).await;
-        shown = l
-            .wait_for_action("suspend_user", &["awaiting_approval"])
-            .await;
-    }
+    // Once the loop has settled, Okta's copy of the sign-ins has been triaged too: the version
+    // shown is the one to approve.
+    let (status, answer) = l.answer_as(&suspend, &l.approver, "approve").await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
     let done = l
-        .wait_for_action("suspend_user", &["verified", "failed"])
+        .settled_action("suspend_user", &["verified", "failed"])
         .await;
     assert_eq!(done["status"], "verified", "{done:#}");
     let user = item(&l.sandbox_state().await, "users", &user_id);
@@ -1898,7 +1874,7 @@ async fn the_msp_sets_business_context_that_risk_the_policy_and_the_graph_use() 
             .unwrap_or(Value::Null)
     };
     let risk = l
-        .wait_for_risk(&id, "the server's critical asset-criticality", |r| {
+        .settled_risk(&id, "the server's critical asset-criticality", |r| {
             criticality(r)["contribution"] == 20
         })
         .await;
@@ -2020,33 +1996,26 @@ async fn a_vendor_down_or_throttling_does_not_stall_the_others() {
     // The scenario synchronizes every integration of the tenant: the two broken ones fail
     // and are retried, while Defender's alert still becomes a verified isolation.
     l.run_scenario("malware-laptop").await;
-    let action = l.wait_for_action("isolate_device", &["verified"]).await;
+    let action = l.settled_action("isolate_device", &["verified"]).await;
     assert_eq!(action["decision"]["outcome"], "auto");
 
     // And the broken ones say why.
-    let mut reasons = Vec::new();
-    for _ in 0..300 {
-        let (_, integrations) = l
-            .call(Method::GET, &l.path("integrations"), &l.admin, None)
-            .await;
-        reasons = integrations["items"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .filter(|i| i["health"] == "failing")
-            .map(|i| {
-                format!(
-                    "{}: {}",
-                    i["vendor"].as_str().unwrap(),
-                    i["last_error"].as_str().unwrap_or_default()
-                )
-            })
-            .collect::<Vec<_>>();
-        if reasons.len() == 2 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let (_, integrations) = l
+        .call(Method::GET, &l.path("integrations"), &l.admin, None)
+        .await;
+    let mut reasons = integrations["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|i| i["health"] == "failing")
+        .map(|i| {
+            format!(
+                "{}: {}",
+                i["vendor"].as_str().unwrap(),
+                i["last_error"].as_str().unwrap_or_default()
+            )
+        })
+        .collect::<Vec<_>>();
     reasons.sort();
     assert_eq!(reasons.len(), 2, "{reasons:?}");
     assert!(
@@ -2114,7 +2083,8 @@ async fn a_vendors_budget_is_shared_with_other_workers_and_waited_for() {
 
     // The alert waits at Defender while the budget is taken...
     l.run_scenario("malware-laptop").await;
-    tokio::time::sleep(Duration::from_secs(3)).await;
+    // Only what can run now: the synchronization owed to Defender waits for a slot.
+    l.settle_within(Duration::ZERO).await;
     assert!(
         l.actions().await.is_empty(),
         "Defender was not synchronized while its budget was in use"
@@ -2123,7 +2093,7 @@ async fn a_vendors_budget_is_shared_with_other_workers_and_waited_for() {
     steward_core::storage::vendor_slots::release(storage.conn(), &held[2])
         .await
         .unwrap();
-    let action = l.wait_for_action("isolate_device", &["verified"]).await;
+    let action = l.settled_action("isolate_device", &["verified"]).await;
     assert_eq!(action["decision"]["outcome"], "auto");
     l.stop().await;
 }

@@ -98,7 +98,7 @@ impl Loop {
             .await;
         assert_eq!(status, StatusCode::OK);
         self.run_scenario("malware-laptop").await;
-        self.wait_for_action("isolate_device", &["awaiting_approval"])
+        self.settled_action("isolate_device", &["awaiting_approval"])
             .await;
     }
 
@@ -292,7 +292,7 @@ async fn the_tenants_kill_switch_stops_automation_until_an_admin_releases_it() {
     let laptop = l.next_finance_laptop().await;
     l.run_scenario("malware-laptop").await;
     let held = l
-        .wait_for_action("isolate_device", &["awaiting_approval"])
+        .settled_action("isolate_device", &["awaiting_approval"])
         .await;
     assert_eq!(held["decision"]["outcome"], "technician_approval");
     assert!(reasons(&held["decision"]).contains(&"kill-switch-engaged".to_owned()));
@@ -328,7 +328,7 @@ async fn the_tenants_kill_switch_stops_automation_until_an_admin_releases_it() {
         )
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
-    l.wait_for_action("isolate_device", &["verified"]).await;
+    l.settled_action("isolate_device", &["verified"]).await;
     let state = l.sandbox_state().await;
     assert_eq!(item(&state, "devices", &laptop)["isolated"], true);
 
@@ -376,7 +376,7 @@ async fn the_msp_wide_kill_switch_stops_every_tenant() {
 
     l.run_scenario("malware-laptop").await;
     let held = l
-        .wait_for_action("isolate_device", &["awaiting_approval"])
+        .settled_action("isolate_device", &["awaiting_approval"])
         .await;
     assert!(reasons(&held["decision"]).contains(&"kill-switch-engaged".to_owned()));
 
@@ -516,13 +516,13 @@ async fn the_hourly_rate_limit_makes_automation_ask_first() {
     .await;
     let first = l.next_finance_laptop().await;
     l.run_scenario("malware-laptop").await;
-    l.wait_for_action("isolate_device", &["verified"]).await;
+    l.settled_action("isolate_device", &["verified"]).await;
 
     let second = l.next_finance_laptop().await;
     assert_ne!(first, second);
     l.run_scenario("malware-laptop").await;
     let held = l
-        .wait_for_action("isolate_device", &["awaiting_approval"])
+        .settled_action("isolate_device", &["awaiting_approval"])
         .await;
     assert_eq!(held["decision"]["outcome"], "technician_approval");
     assert_eq!(
@@ -560,7 +560,7 @@ async fn failures_open_the_circuit_breaker() {
     l.inject(Fault::FailNextMachineAction { machine_id: laptop })
         .await;
     l.run_scenario("malware-laptop").await;
-    l.wait_for_action("isolate_device", &["rolled_back"]).await;
+    l.settled_action("isolate_device", &["rolled_back"]).await;
 
     let guardrails = l.guardrails().await;
     assert_eq!(guardrails["activity"]["tenant_failures"], 1, "{guardrails}");

@@ -23,6 +23,7 @@ mod guardrails;
 mod health;
 mod hostile_requests;
 mod integrations_api;
+mod job_failures;
 mod outbound_webhooks;
 mod psa_tickets;
 mod sandbox_inbox;

@@ -8,7 +8,6 @@ use std::{
     collections::VecDeque,
     net::SocketAddr,
     sync::{Arc, Mutex},
-    time::Duration,
 };
 
 use crate::support::governed::{Loop, broken_policy_dir, start, start_allowing};
@@ -77,23 +76,21 @@ impl Receiver {
             .collect()
     }
 
-    /// Waits until a message of `event` reached `path`; returns every message with its id.
-    async fn wait_for(&self, path: &str, event: &str) -> Vec<Received> {
-        for _ in 0..300 {
-            let got: Vec<Received> = self.received(path);
-            if let Some(first) = got.iter().find(|r| r.json()["type"] == event) {
-                let id = first.id.clone();
-                return got.into_iter().filter(|r| r.id == id).collect();
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-        panic!(
-            "no {event} reached /{path}; got {:?}",
-            self.received(path)
-                .iter()
-                .map(|r| r.json()["type"].clone())
-                .collect::<Vec<_>>()
-        );
+    /// Every message with the id of the first `event` that reached `path` once the loop has
+    /// settled.
+    async fn settled(&self, l: &Loop, path: &str, event: &str) -> Vec<Received> {
+        l.settle().await;
+        let got: Vec<Received> = self.received(path);
+        let Some(first) = got.iter().find(|r| r.json()["type"] == event) else {
+            panic!(
+                "no {event} reached /{path}; got {:?}",
+                got.iter()
+                    .map(|r| r.json()["type"].clone())
+                    .collect::<Vec<_>>()
+            );
+        };
+        let id = first.id.clone();
+        got.into_iter().filter(|r| r.id == id).collect()
     }
 }
 
@@ -150,28 +147,24 @@ async fn deliveries(l: &Loop, subscription: &str) -> Vec<Value> {
     list["items"].as_array().unwrap().clone()
 }
 
-/// Waits until the delivery with message `id` satisfies `done`; returns it.
-async fn wait_for_delivery(
+/// The delivery with message `id` once the loop has settled; it must be as `done` says.
+async fn settled_delivery(
     l: &Loop,
     subscription: &str,
     id: &str,
     done: impl Fn(&Value) -> bool,
 ) -> Value {
-    let mut last = Value::Null;
-    for _ in 0..300 {
-        if let Some(delivery) = deliveries(l, subscription)
-            .await
-            .into_iter()
-            .find(|d| d["id"] == id)
-        {
-            if done(&delivery) {
-                return delivery;
-            }
-            last = delivery;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("delivery {id} never got there: {last:#}");
+    l.settle().await;
+    let delivery = deliveries(l, subscription)
+        .await
+        .into_iter()
+        .find(|d| d["id"] == id)
+        .unwrap_or_else(|| panic!("no delivery {id}"));
+    assert!(
+        done(&delivery),
+        "delivery {id} never got there: {delivery:#}"
+    );
+    delivery
 }
 
 fn verified(secret: &str, message: &Received, now: chrono::DateTime<chrono::Utc>) {
@@ -226,10 +219,10 @@ async fn subscribed_events_arrive_signed_and_failures_are_retried_then_sent_agai
     // The incident's first delivery meets an outage, the rest arrive at once.
     receiver.answer("ops incident.created", &[503]);
     l.run_scenario("malware-laptop").await;
-    let action = l.wait_for_action("isolate_device", &["verified"]).await;
-    let created_incident = receiver.wait_for("ops", "incident.created").await;
-    let executed = receiver.wait_for("ops", "action.executed").await;
-    let proposed = receiver.wait_for("ops", "action.proposed").await;
+    let action = l.settled_action("isolate_device", &["verified"]).await;
+    let created_incident = receiver.settled(&l, "ops", "incident.created").await;
+    let executed = receiver.settled(&l, "ops", "action.executed").await;
+    let proposed = receiver.settled(&l, "ops", "action.proposed").await;
     assert_eq!(created_incident.len(), 1, "the first attempt only, so far");
     let now = l.world.clock.now();
     for message in [&created_incident[0], &executed[0], &proposed[0]] {
@@ -244,7 +237,7 @@ async fn subscribed_events_arrive_signed_and_failures_are_retried_then_sent_agai
         .as_str()
         .unwrap()
         .to_owned();
-    let first = wait_for_delivery(&l, &subscription, &created_incident[0].id, |d| {
+    let first = settled_delivery(&l, &subscription, &created_incident[0].id, |d| {
         d["attempts"] == 1
     })
     .await;
@@ -254,7 +247,7 @@ async fn subscribed_events_arrive_signed_and_failures_are_retried_then_sent_agai
 
     // Half a minute later it is due: the same message, signed again, arrives.
     l.world.clock.advance(chrono::Duration::seconds(31));
-    let retried = wait_for_delivery(&l, &subscription, &created_incident[0].id, |d| {
+    let retried = settled_delivery(&l, &subscription, &created_incident[0].id, |d| {
         d["status"] == "delivered"
     })
     .await;
@@ -282,7 +275,7 @@ async fn subscribed_events_arrive_signed_and_failures_are_retried_then_sent_agai
         )
         .await;
     assert_eq!(status, StatusCode::ACCEPTED, "{again}");
-    wait_for_delivery(&l, &subscription, &created_incident[0].id, |d| {
+    settled_delivery(&l, &subscription, &created_incident[0].id, |d| {
         d["attempts"] == 3 && d["status"] == "delivered"
     })
     .await;
@@ -300,7 +293,7 @@ async fn subscribed_events_arrive_signed_and_failures_are_retried_then_sent_agai
         )
         .await;
     assert_eq!(status, StatusCode::OK);
-    let rolled_back = receiver.wait_for("ops", "action.rolled_back").await;
+    let rolled_back = receiver.settled(&l, "ops", "action.rolled_back").await;
     assert_eq!(
         rolled_back[0].json()["data"]["action"]["status"],
         "rolled_back"
@@ -314,7 +307,7 @@ async fn subscribed_events_arrive_signed_and_failures_are_retried_then_sent_agai
         )
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
-    let resolved = receiver.wait_for("ops", "incident.resolved").await;
+    let resolved = receiver.settled(&l, "ops", "incident.resolved").await;
     assert_eq!(
         resolved[0].json()["data"]["incident"]["verdict"],
         "true_positive"
@@ -333,7 +326,7 @@ async fn subscribed_events_arrive_signed_and_failures_are_retried_then_sent_agai
         )
         .await;
     assert!(status.is_success(), "{proposed}");
-    let requested = receiver.wait_for("ops", "approval.requested").await;
+    let requested = receiver.settled(&l, "ops", "approval.requested").await;
     assert_eq!(
         requested[0].json()["data"]["action"]["status"],
         "awaiting_approval"
@@ -373,8 +366,8 @@ async fn a_policy_that_fails_is_announced_to_subscribers() {
     let secret = created["secret"].as_str().unwrap().to_owned();
 
     l.run_scenario("malware-laptop").await;
-    let action = l.wait_for_action("isolate_device", &["denied"]).await;
-    let failed = receiver.wait_for("oncall", "policy.failed").await;
+    let action = l.settled_action("isolate_device", &["denied"]).await;
+    let failed = receiver.settled(&l, "oncall", "policy.failed").await;
     verified(&secret, &failed[0], l.world.clock.now());
     let body = failed[0].json();
     assert_eq!(body["data"]["tenant_id"], l.tenant.id.to_string());
@@ -441,13 +434,13 @@ async fn exhausted_retries_end_failed_and_a_name_turned_private_is_not_reached()
     active.update(l.world.storage.conn()).await.unwrap();
 
     l.run_scenario("malware-laptop").await;
-    let first = receiver.wait_for("down", "incident.created").await;
+    let first = receiver.settled(&l, "down", "incident.created").await;
     let id = first[0].id.clone();
     for attempt in 1..8 {
-        wait_for_delivery(&l, &down, &id, |d| d["attempts"] == attempt).await;
+        settled_delivery(&l, &down, &id, |d| d["attempts"] == attempt).await;
         l.world.clock.advance(chrono::Duration::hours(1));
     }
-    let failed = wait_for_delivery(&l, &down, &id, |d| d["status"] == "failed").await;
+    let failed = settled_delivery(&l, &down, &id, |d| d["status"] == "failed").await;
     assert_eq!(failed["attempts"], 8);
     assert_eq!(failed["last_status"], 500);
     assert!(failed["next_attempt_at"].is_null(), "{failed:#}");
@@ -459,7 +452,7 @@ async fn exhausted_retries_end_failed_and_a_name_turned_private_is_not_reached()
     );
 
     let rebound_delivery = deliveries(&l, &rebound).await.remove(0);
-    let rebound_delivery = wait_for_delivery(
+    let rebound_delivery = settled_delivery(
         &l,
         &rebound,
         rebound_delivery["id"].as_str().unwrap(),

@@ -3,8 +3,6 @@
 //! there, a ticket closed or reopened by a technician in the PSA resolves or reopens the
 //! incident, and resolving the incident in Steward closes the ticket — without echoing back.
 
-use std::time::Duration;
-
 use crate::support::governed::{Loop, start};
 use reqwest::{Method, StatusCode};
 use secrecy::SecretString;
@@ -81,17 +79,12 @@ async fn incident(l: &Loop, id: &str) -> Value {
     detail
 }
 
-/// Polls the incident until `done` holds; returns it.
-async fn wait_for_incident(l: &Loop, id: &str, what: &str, done: impl Fn(&Value) -> bool) -> Value {
-    let mut last = Value::Null;
-    for _ in 0..300 {
-        last = incident(l, id).await;
-        if done(&last) {
-            return last;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("the incident never {what}: {last:#}");
+/// The incident once the loop has settled; it must be as `done` says.
+async fn settled_incident(l: &Loop, id: &str, what: &str, done: impl Fn(&Value) -> bool) -> Value {
+    l.settle().await;
+    let now = incident(l, id).await;
+    assert!(done(&now), "the incident never {what}: {now:#}");
+    now
 }
 
 /// The vendor-side tickets of the tenant.
@@ -127,12 +120,12 @@ async fn tickets_follow_incidents_both_ways(psa: Psa) {
 
     // The malware incident opens a ticket, and its containment is noted there.
     l.run_scenario("malware-laptop").await;
-    l.wait_for_action("isolate_device", &["verified"]).await;
+    l.settled_action("isolate_device", &["verified"]).await;
     let (_, incidents) = l
         .call(Method::GET, &l.path("incidents"), &l.technician, None)
         .await;
     let incident_id = incidents["items"][0]["id"].as_str().unwrap().to_owned();
-    let detail = wait_for_incident(&l, &incident_id, "had its ticket noted as contained", |i| {
+    let detail = settled_incident(&l, &incident_id, "had its ticket noted as contained", |i| {
         i["tickets"][0]["synced_status"] == "contained"
     })
     .await;
@@ -163,7 +156,7 @@ async fn tickets_follow_incidents_both_ways(psa: Psa) {
     // incident, its verdict left for Steward's technician.
     technician.set_closed(&ticket_id, true).await.unwrap();
     sync(&l, &integration_id).await;
-    let resolved = wait_for_incident(&l, &incident_id, "followed its closed ticket", |i| {
+    let resolved = settled_incident(&l, &incident_id, "followed its closed ticket", |i| {
         i["status"] == "resolved"
     })
     .await;
@@ -175,7 +168,7 @@ async fn tickets_follow_incidents_both_ways(psa: Psa) {
     // Reopened in the PSA, the incident reopens.
     technician.set_closed(&ticket_id, false).await.unwrap();
     sync(&l, &integration_id).await;
-    wait_for_incident(&l, &incident_id, "followed its reopened ticket", |i| {
+    settled_incident(&l, &incident_id, "followed its reopened ticket", |i| {
         i["status"] == "investigating" && i["tickets"][0]["synced_status"] == "investigating"
     })
     .await;
@@ -190,7 +183,7 @@ async fn tickets_follow_incidents_both_ways(psa: Psa) {
         )
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
-    wait_for_incident(&l, &incident_id, "had its ticket closed", |i| {
+    settled_incident(&l, &incident_id, "had its ticket closed", |i| {
         i["tickets"][0]["ticket_closed"] == true && i["tickets"][0]["synced_status"] == "resolved"
     })
     .await;

@@ -20,23 +20,21 @@ async fn approvals_complete_from_the_sandbox_inbox_by_slack_and_by_email() {
     let (status, body) = l.connect_slack(&l.admin, &l.slack_settings()).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     l.run_scenario("compromised-admin").await;
-    l.wait_for_action("disable_user", &["awaiting_approval"])
+    l.settled_action("disable_user", &["awaiting_approval"])
         .await;
-    l.wait_for_action("revoke_sessions", &["awaiting_approval"])
+    l.settled_action("revoke_sessions", &["awaiting_approval"])
         .await;
     let sandbox = l.app.sandbox.as_ref().unwrap();
-    let mut mail = None;
-    for _ in 0..100 {
-        mail = sandbox
-            .mailbox()
-            .await
-            .into_iter()
-            .find(|m| m.to == "approver@acme.example");
-        if mail.is_some() && !sandbox.slack_messages().await.is_empty() {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
+    l.settle().await;
+    assert!(
+        !sandbox.slack_messages().await.is_empty(),
+        "the request reached the sandbox's Slack"
+    );
+    let mail = sandbox
+        .mailbox()
+        .await
+        .into_iter()
+        .find(|m| m.to == "approver@acme.example");
     let mail = mail.expect("the approver's email reached the sandbox");
 
     let technician = Browser::new(&l.app);
@@ -82,7 +80,7 @@ async fn approvals_complete_from_the_sandbox_inbox_by_slack_and_by_email() {
         "{:?}",
         clicked.location
     );
-    l.wait_for_action("revoke_sessions", &["verified"]).await;
+    l.settled_action("revoke_sessions", &["verified"]).await;
 
     // The customer's approver follows the emailed link and approves.
     let link = link_in(&mail.body);
@@ -95,7 +93,7 @@ async fn approvals_complete_from_the_sandbox_inbox_by_slack_and_by_email() {
         .await
         .unwrap();
     assert_eq!(answer.status(), StatusCode::OK);
-    l.wait_for_action("disable_user", &["verified"]).await;
+    l.settled_action("disable_user", &["verified"]).await;
 
     // The customer's owner sees only their own mail (none) and no MSP channel.
     let owner = Browser::new(&l.app);
@@ -119,12 +117,7 @@ async fn the_customer_approves_in_the_shared_channel_from_the_sandbox_inbox() {
     assert_eq!(status, StatusCode::OK, "{body}");
     l.run_scenario("compromised-admin").await;
     let sandbox = l.app.sandbox.as_ref().unwrap();
-    for _ in 0..100 {
-        if sandbox.slack_messages().await.len() == 2 {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
+    l.settle().await;
     let messages = sandbox.slack_messages().await;
     let shared = messages
         .iter()
@@ -165,7 +158,7 @@ async fn the_customer_approves_in_the_shared_channel_from_the_sandbox_inbox() {
         "{:?}",
         clicked.location
     );
-    let done = l.wait_for_action("disable_user", &["verified"]).await;
+    let done = l.settled_action("disable_user", &["verified"]).await;
     assert_eq!(done["approvals"][0]["side"], "customer");
     assert_eq!(l.status_of("revoke_sessions").await, "awaiting_approval");
     l.stop().await;

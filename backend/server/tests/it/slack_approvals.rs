@@ -17,18 +17,12 @@ impl Loop {
         self.app.sandbox.as_ref().unwrap().slack_messages().await
     }
 
-    async fn wait_for_slack(&self, done: impl Fn(&[SlackMessage]) -> bool) -> Vec<SlackMessage> {
-        for _ in 0..100 {
-            let messages = self.slack_messages().await;
-            if done(&messages) {
-                return messages;
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-        }
-        panic!(
-            "Slack did not get there: {:#?}",
-            self.slack_messages().await
-        );
+    /// The workspace's messages once the loop has settled; they must be as `done` says.
+    async fn settled_slack(&self, done: impl Fn(&[SlackMessage]) -> bool) -> Vec<SlackMessage> {
+        self.settle().await;
+        let messages = self.slack_messages().await;
+        assert!(done(&messages), "Slack did not get there: {messages:#?}");
+        messages
     }
 
     /// Sends an interactivity request to Steward as Slack would.
@@ -123,9 +117,9 @@ async fn a_technician_approves_in_slack_and_the_message_shows_the_outcome() {
     let (status, body) = l.connect_slack(&l.admin, &l.slack_settings()).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     l.run_scenario("compromised-admin").await;
-    l.wait_for_action("revoke_sessions", &["awaiting_approval"])
+    l.settled_action("revoke_sessions", &["awaiting_approval"])
         .await;
-    let messages = l.wait_for_slack(|m| !m.is_empty()).await;
+    let messages = l.settled_slack(|m| !m.is_empty()).await;
     assert_eq!(
         messages.len(),
         1,
@@ -188,9 +182,9 @@ async fn a_technician_approves_in_slack_and_the_message_shows_the_outcome() {
     let (status, answer) = l.deliver(&click).await;
     assert_eq!(status, StatusCode::OK, "{answer}");
     assert_eq!(answer["text"], "Approved in Steward.");
-    let done = l.wait_for_action("revoke_sessions", &["verified"]).await;
+    let done = l.settled_action("revoke_sessions", &["verified"]).await;
     assert_eq!(done["approvals"][0]["side"], "technician");
-    let updated = l.wait_for_slack(|m| m[0].updates > 0).await;
+    let updated = l.settled_slack(|m| m[0].updates > 0).await;
     assert!(updated[0].text.contains("Approved"), "{:?}", updated[0]);
     assert!(
         !updated[0].blocks.to_string().contains("\"action_id\""),
@@ -221,9 +215,9 @@ async fn an_answer_given_outside_slack_also_updates_the_slack_message() {
     assert_eq!(status, StatusCode::OK, "{body}");
     l.run_scenario("compromised-admin").await;
     let revoke = l
-        .wait_for_action("revoke_sessions", &["awaiting_approval"])
+        .settled_action("revoke_sessions", &["awaiting_approval"])
         .await;
-    l.wait_for_slack(|m| !m.is_empty()).await;
+    l.settled_slack(|m| !m.is_empty()).await;
     let (status, body) = l
         .call(
             Method::POST,
@@ -236,7 +230,7 @@ async fn an_answer_given_outside_slack_also_updates_the_slack_message() {
         )
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
-    let updated = l.wait_for_slack(|m| m[0].updates > 0).await;
+    let updated = l.settled_slack(|m| m[0].updates > 0).await;
     assert!(updated[0].text.contains("Rejected"), "{:?}", updated[0]);
     assert!(!updated[0].blocks.to_string().contains("\"action_id\""));
     l.stop().await;
@@ -281,7 +275,7 @@ async fn the_customer_approves_in_the_channel_shared_with_them() {
     // compromised-admin asks the customer to disable their admin and a technician to revoke
     // the sessions: each request goes to its side's channel.
     l.run_scenario("compromised-admin").await;
-    let messages = l.wait_for_slack(|m| m.len() == 2).await;
+    let messages = l.settled_slack(|m| m.len() == 2).await;
     let shared = messages
         .iter()
         .find(|m| m.channel == CUSTOMER_CHANNEL)
@@ -306,7 +300,7 @@ async fn the_customer_approves_in_the_channel_shared_with_them() {
         "{answer}"
     );
     let disable = l
-        .wait_for_action("disable_user", &["awaiting_approval"])
+        .settled_action("disable_user", &["awaiting_approval"])
         .await;
     assert!(disable["approvals"].as_array().unwrap().is_empty());
 
@@ -318,11 +312,11 @@ async fn the_customer_approves_in_the_channel_shared_with_them() {
     let (status, answer) = l.deliver(&click).await;
     assert_eq!(status, StatusCode::OK, "{answer}");
     assert_eq!(answer["text"], "Approved in Steward.");
-    let done = l.wait_for_action("disable_user", &["verified"]).await;
+    let done = l.settled_action("disable_user", &["verified"]).await;
     assert_eq!(done["approvals"][0]["side"], "customer");
     assert_eq!(done["approvals"][0]["role"], "customer_approver");
     let updated = l
-        .wait_for_slack(|m| {
+        .settled_slack(|m| {
             m.iter()
                 .any(|m| m.channel == CUSTOMER_CHANNEL && m.updates > 0)
         })

@@ -136,8 +136,11 @@ async fn a_worker_killed_mid_job_is_replaced_and_the_action_happens_once() {
     assert_eq!(response.status(), StatusCode::OK);
     let verifying = api.wait_for_status(&tenant, "verifying").await;
     first.kill();
-    // Dead: nothing moves while no worker runs.
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    // Dead: its job stays taken, by no one alive, until its heartbeats are missed.
+    let left = steward_workers::unfinished(&db.connect().await, Duration::ZERO)
+        .await
+        .unwrap();
+    assert!(left.running >= 1, "{left:?}");
     assert_eq!(api.isolation(&tenant).await.unwrap()["status"], "verifying");
 
     let second = start_worker(&db, "200", &address);

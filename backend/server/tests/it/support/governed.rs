@@ -17,7 +17,9 @@ use steward_domain::{
 };
 use steward_integrations::{http::RetryPolicy, sandbox::SandboxCredentials};
 use steward_testkit::{TestDatabase, World};
-use steward_workers::{Liveness, MailSettings, Mailer, Shared, SmtpSecurity, WorkerSettings};
+use steward_workers::{
+    JobRetry, Liveness, MailSettings, Mailer, Shared, SmtpSecurity, WorkerSettings,
+};
 use tokio::sync::watch;
 
 use super::{TestApp, test_secrets};
@@ -53,6 +55,10 @@ pub fn fast_settings() -> WorkerSettings {
         stall_after: Duration::from_secs(600),
         approval_check: Duration::from_millis(100),
         vendor_concurrency: 4,
+        job_retry: JobRetry {
+            first: Duration::from_millis(200),
+            max: Duration::from_secs(2),
+        },
     }
 }
 
@@ -101,16 +107,16 @@ pub enum Mail {
 
 /// As [`start`], sending approval requests by email to this SMTP port.
 pub async fn start_mailing(db: &TestDatabase, smtp_port: u16) -> Loop {
-    start_full(
-        db,
-        None,
-        fast_settings(),
-        None,
-        |p| p,
-        Mail::Smtp(smtp_port),
-        &[],
-    )
-    .await
+    start_mailing_with(db, smtp_port, fast_settings()).await
+}
+
+/// As [`start_mailing`], with these worker settings.
+pub async fn start_mailing_with(
+    db: &TestDatabase,
+    smtp_port: u16,
+    settings: WorkerSettings,
+) -> Loop {
+    start_full(db, None, settings, None, |p| p, Mail::Smtp(smtp_port), &[]).await
 }
 
 /// As [`start`], sending approval emails to the sandbox's mailbox.
@@ -272,6 +278,7 @@ async fn start_full(
         },
         backoff: steward_workers::VendorBackoff::default(),
         shutdown: stopped,
+        rounds: steward_workers::Rounds::default(),
         egress: {
             let sandbox: std::net::SocketAddr = app
                 .base
@@ -386,33 +393,46 @@ impl Loop {
             .clone()
     }
 
-    /// Waits until the action of this type is in one of `statuses`, and returns it.
-    pub async fn wait_for_action(&self, kind: &str, statuses: &[&str]) -> Value {
-        self.wait_for(&format!("a {kind} action"), |a| {
+    /// The action of this type once the loop has settled; it must be in one of `statuses`.
+    pub async fn settled_action(&self, kind: &str, statuses: &[&str]) -> Value {
+        self.settled(&format!("a {kind} action"), |a| {
             a["type"] == kind && statuses.iter().any(|s| a["status"] == *s)
         })
         .await
     }
 
-    /// Waits until the action `id` reaches one of `statuses`.
-    pub async fn wait_for_action_id(&self, id: &str, statuses: &[&str]) -> Value {
-        self.wait_for(&format!("action {id}"), |a| {
+    /// The action `id` once the loop has settled; it must be in one of `statuses`.
+    pub async fn settled_action_id(&self, id: &str, statuses: &[&str]) -> Value {
+        self.settled(&format!("action {id} in {statuses:?}"), |a| {
             a["id"] == id && statuses.iter().any(|s| a["status"] == *s)
         })
         .await
     }
 
-    /// Waits until an action is as `wanted` says; panics naming `what` after 30 seconds.
-    async fn wait_for(&self, what: &str, wanted: impl Fn(&Value) -> bool) -> Value {
-        let mut last = Vec::new();
-        for _ in 0..300 {
-            last = self.actions().await;
-            if let Some(action) = last.iter().find(|a| wanted(a)) {
-                return action.clone();
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-        panic!("{what} never came to be; actions: {last:#?}");
+    /// The action that is as `wanted` says once the loop has settled; panics naming `what`
+    /// when there is none.
+    async fn settled(&self, what: &str, wanted: impl Fn(&Value) -> bool) -> Value {
+        self.settle().await;
+        let actions = self.actions().await;
+        actions
+            .iter()
+            .find(|a| wanted(a))
+            .cloned()
+            .unwrap_or_else(|| panic!("no {what} once the loop settled; actions: {actions:#?}"))
+    }
+
+    /// Waits until the loop is quiet: every job due within ten seconds has run, and a round of
+    /// the scheduler's chores began after the call (so a clock moved before it was acted on).
+    /// Panics with what is left when that takes more than a minute.
+    pub async fn settle(&self) -> steward_workers::Backlog {
+        self.settle_within(Duration::from_secs(10)).await
+    }
+
+    /// As [`Self::settle`], waiting only for the jobs due within `horizon`.
+    pub async fn settle_within(&self, horizon: Duration) -> steward_workers::Backlog {
+        steward_workers::settle(&self.shared, horizon, Duration::from_secs(60))
+            .await
+            .unwrap_or_else(|error| panic!("{error}"))
     }
 
     /// The simulated vendors.
@@ -687,38 +707,33 @@ impl Loop {
             .unwrap();
     }
 
-    /// Waits until the entity's current risk (as `GET …/risk` lists it) is as `wanted` says,
-    /// and returns it; panics naming `what` after 20 seconds.
-    pub async fn wait_for_risk(
+    /// The risk of entity `id` once the loop has settled; it must be as `wanted` says (`what`
+    /// names it in the panic).
+    pub async fn settled_risk(
         &self,
         id: &str,
         what: &str,
         wanted: impl Fn(&Value) -> bool,
     ) -> Value {
-        let mut last = Value::Null;
-        for _ in 0..200 {
-            let (status, risk) = self
-                .call(
-                    Method::GET,
-                    &self.path("risk?limit=200"),
-                    &self.technician,
-                    None,
-                )
-                .await;
-            assert_eq!(status, StatusCode::OK, "{risk}");
-            last = risk["items"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .find(|r| r["entity"]["id"] == id)
-                .cloned()
-                .unwrap_or(Value::Null);
-            if wanted(&last) {
-                return last;
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-        panic!("{what} never came to be; its risk: {last:#}");
+        self.settle().await;
+        let (status, risk) = self
+            .call(
+                Method::GET,
+                &self.path("risk?limit=200"),
+                &self.technician,
+                None,
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{risk}");
+        let now = risk["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["entity"]["id"] == id)
+            .cloned()
+            .unwrap_or(Value::Null);
+        assert!(wanted(&now), "{what} never came to be; its risk: {now:#}");
+        now
     }
 
     /// The actions of the MSP's own audit chain (users, settings, webhooks).

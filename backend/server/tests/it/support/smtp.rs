@@ -88,24 +88,23 @@ impl Smtp {
             .collect()
     }
 
-    /// Waits for the `n`th message (counting from 1) whose `To:` is `to`, and returns it.
-    pub async fn wait_for(&self, to: &str, n: usize) -> String {
-        for _ in 0..200 {
-            let mut found: Vec<String> = self
-                .messages()
-                .into_iter()
-                .filter(|m| {
-                    m.lines()
-                        .any(|l| l.to_ascii_lowercase().starts_with("to:") && l.contains(to))
-                })
-                .collect();
-            if found.len() >= n {
-                found.sort_by_key(|m| date_of(m));
-                return found.swap_remove(n - 1);
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-        panic!("no message {n} to {to}; received: {:#?}", self.messages());
+    /// The `n`th message (counting from 1) whose `To:` is `to`; panics when there is none.
+    pub fn message(&self, to: &str, n: usize) -> String {
+        let mut found: Vec<String> = self
+            .messages()
+            .into_iter()
+            .filter(|m| {
+                m.lines()
+                    .any(|l| l.to_ascii_lowercase().starts_with("to:") && l.contains(to))
+            })
+            .collect();
+        assert!(
+            found.len() >= n,
+            "no message {n} to {to}; received: {:#?}",
+            self.messages()
+        );
+        found.sort_by_key(|m| date_of(m));
+        found.swap_remove(n - 1)
     }
 }
 
