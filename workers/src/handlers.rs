@@ -306,8 +306,7 @@ async fn record_pulled(
         let admin = work.context().operate_msp(work.tenant().msp_id);
         let outcome = match &pulled {
             Ok(pulled) => {
-                let counts = admin
-                    .inventory(tenant_id)
+                let counts = steward_core::inventory::InventoryWriter::new(&admin, tenant_id)
                     .record_sync(
                         integration_id,
                         &pulled.inventory,

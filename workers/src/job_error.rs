@@ -8,9 +8,11 @@
 
 use std::{fmt::Display, time::Duration};
 
-use steward_core::storage::{
-    DbErr, IntegrationAdminError, StorageError, SyncError, WorkError,
-    outbound_webhooks::OutgoingError,
+use steward_core::{
+    inventory::SyncError,
+    storage::{
+        DbErr, IntegrationAdminError, StorageError, WorkError, outbound_webhooks::OutgoingError,
+    },
 };
 use steward_integrations::{ConnectorError, http::HttpError};
 

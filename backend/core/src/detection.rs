@@ -4,8 +4,10 @@
 //! (`crate::triage`) feeds them the tenant's events and stores what they find.
 
 use chrono::{DateTime, Utc};
-use serde_json::{Value, json};
+use serde_json::json;
 use steward_domain::{incidents::FindingSource, inventory::StoredEvent, observations::OcsfClass};
+
+pub use crate::storage::Detected;
 
 /// The fastest a person can plausibly travel between two sign-ins, in km/h (a long-haul flight
 /// is about 900).
@@ -19,21 +21,6 @@ pub const IMPOSSIBLE_TRAVEL_WINDOW: chrono::Duration = chrono::Duration::hours(2
 
 /// The rule name of Steward's impossible-travel detection.
 pub const IMPOSSIBLE_TRAVEL: &str = "impossible-travel";
-
-/// Something a detection found, before it is attached to an incident.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Detected {
-    pub source: FindingSource,
-    pub rule: String,
-    /// Same key, same finding: triage running twice stores it once.
-    pub dedup_key: String,
-    pub title: String,
-    pub severity_id: u8,
-    pub time: DateTime<Utc>,
-    /// The events it rests on; the entities they name are the finding's entities.
-    pub events: Vec<uuid::Uuid>,
-    pub details: Value,
-}
 
 /// The rule of a finding that an integration went silent.
 pub const SOURCE_SILENT: &str = "source-silent";

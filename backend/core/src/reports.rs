@@ -11,14 +11,31 @@ use steward_domain::{
     tenancy::Tenant,
 };
 
-use crate::storage::{ActionReader, IncidentReader, RiskReader, StorageError};
+use steward_domain::access::Permission;
+
+use crate::storage::{
+    ActionReader, IncidentReader, RiskReader, StorageError, TenantScope, TenantScopeError,
+};
 
 /// The longest period one report covers.
 pub const MAX_PERIOD: chrono::Duration = chrono::Duration::days(366);
 
-/// Builds the report of `tenant` for `[from, to)`. The caller has checked that the reader may
-/// see the tenant's reports.
-pub(crate) async fn outcome_report<C: ConnectionTrait>(
+/// The outcome report of the scope's tenant for `[from, to)`.
+///
+/// # Errors
+/// [`TenantScopeError::Forbidden`] without the permission to read reports.
+pub async fn outcome_report<C: ConnectionTrait>(
+    scope: &TenantScope<'_, C>,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> Result<OutcomeReport, TenantScopeError> {
+    scope.require(Permission::ReadReports)?;
+    Ok(build(scope.conn(), scope.tenant(), from, to, now).await?)
+}
+
+/// Builds the report of `tenant` for `[from, to)`.
+async fn build<C: ConnectionTrait>(
     conn: &C,
     tenant: &Tenant,
     from: DateTime<Utc>,

@@ -13,9 +13,6 @@ use steward_domain::{
 
 use crate::detection::IMPOSSIBLE_TRAVEL;
 
-/// A device tag that sets its criticality explicitly: `steward:criticality=high`.
-const CRITICALITY_TAG: &str = "steward:criticality=";
-
 /// How much the business depends on a device: set by the MSP with a
 /// `steward:criticality=<low|medium|high|critical>` tag; otherwise servers are high and
 /// everything else medium.
@@ -24,28 +21,7 @@ pub fn device_criticality(device: &Device) -> Criticality {
     if let Some(criticality) = device.context.as_ref().and_then(|c| c.criticality) {
         return criticality;
     }
-    tag_criticality(&device.tags)
-}
-
-/// A device's criticality as its tools' tags say it, before the MSP's business context.
-#[must_use]
-pub fn tag_criticality(tags: &[String]) -> Criticality {
-    for tag in tags {
-        if let Some(level) = tag.strip_prefix(CRITICALITY_TAG) {
-            match level {
-                "low" => return Criticality::Low,
-                "medium" => return Criticality::Medium,
-                "high" => return Criticality::High,
-                "critical" => return Criticality::Critical,
-                _ => {}
-            }
-        }
-    }
-    if tags.iter().any(|t| t.eq_ignore_ascii_case("server")) {
-        Criticality::High
-    } else {
-        Criticality::Medium
-    }
+    Criticality::from_tags(&device.tags)
 }
 
 /// How much the business depends on an identity: administrators are high.

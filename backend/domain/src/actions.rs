@@ -378,6 +378,34 @@ pub enum Criticality {
     Critical,
 }
 
+impl Criticality {
+    /// A device tag that sets its criticality explicitly: `steward:criticality=high`.
+    pub const TAG_PREFIX: &'static str = "steward:criticality=";
+
+    /// A device's criticality as its tools' tags say it, before the MSP's business context: a
+    /// `steward:criticality=<low|medium|high|critical>` tag; otherwise servers are high and
+    /// everything else medium.
+    #[must_use]
+    pub fn from_tags(tags: &[String]) -> Self {
+        for tag in tags {
+            if let Some(level) = tag.strip_prefix(Self::TAG_PREFIX) {
+                match level {
+                    "low" => return Self::Low,
+                    "medium" => return Self::Medium,
+                    "high" => return Self::High,
+                    "critical" => return Self::Critical,
+                    _ => {}
+                }
+            }
+        }
+        if tags.iter().any(|t| t.eq_ignore_ascii_case("server")) {
+            Self::High
+        } else {
+            Self::Medium
+        }
+    }
+}
+
 /// Who proposes an action.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]

@@ -4,8 +4,9 @@ use std::sync::Arc;
 
 use steward_core::{
     access::Caller,
+    inventory::{InventoryWriter, SyncError},
     jobs::{self, Job},
-    storage::{CheckOutcome, IntegrationAdminError, SyncError},
+    storage::{CheckOutcome, IntegrationAdminError},
 };
 use steward_domain::{
     IntegrationId, TenantId, coverage::ToolCategory, integrations::Integration,
@@ -120,8 +121,7 @@ pub async fn sync(
     let admin = caller.admin(&write)?;
     let (counts, error) = match &pulled {
         Ok(pulled) => (
-            admin
-                .inventory(tenant_id)
+            InventoryWriter::new(&admin, tenant_id)
                 .record_sync(
                     integration_id,
                     &pulled.inventory,

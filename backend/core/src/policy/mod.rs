@@ -26,6 +26,8 @@ pub use self::{
     tenant::{CheckedPolicy, MAX_POLICY_BYTES, PolicyRejection},
     tests::{PolicyTestResult, run_tests},
 };
+pub use steward_domain::authority::Decided;
+
 use crate::settings::InvalidSetting;
 
 /// Holds an automatic decision back for a technician when a guardrail is tripped (the kill
@@ -98,14 +100,6 @@ impl PolicyConfig {
             Vec::new()
         }
     }
-}
-
-/// A decision, and why the policy could not decide if it could not.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Decided {
-    pub decision: PolicyDecision,
-    /// Set when the decision is the fail-safe deny: what went wrong, for the notification.
-    pub failure: Option<String>,
 }
 
 /// The deployment's authority policy and the tenants' own, each compiled once per source,

@@ -22,6 +22,8 @@ use super::{
     nesting::{self, MAX_NESTING, TooComplex},
 };
 
+pub use crate::storage::CheckedPolicy;
+
 /// The longest policy source accepted.
 pub const MAX_POLICY_BYTES: usize = 64 * 1024;
 
@@ -49,27 +51,6 @@ pub enum PolicyRejection {
     Invalid(String),
 }
 
-/// A tenant policy that passed [`check`]: the only thing storage accepts as a tenant policy.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CheckedPolicy {
-    source: String,
-    sha256: String,
-}
-
-impl CheckedPolicy {
-    /// The Rego source.
-    #[must_use]
-    pub fn source(&self) -> &str {
-        &self.source
-    }
-
-    /// The SHA-256 of the source, hex-encoded: the policy's identity in decisions and audit.
-    #[must_use]
-    pub fn sha256(&self) -> &str {
-        &self.sha256
-    }
-}
-
 /// Checks a tenant policy: size, nesting, compilation and a sample decision. CPU-bound; in async
 /// code use [`check_off_executor`].
 ///
@@ -91,7 +72,7 @@ pub fn check(source: String) -> Result<CheckedPolicy, PolicyRejection> {
         return Err(PolicyRejection::Invalid(failure));
     }
     let sha256 = hex::encode(Sha256::digest(source.as_bytes()));
-    Ok(CheckedPolicy { source, sha256 })
+    Ok(CheckedPolicy::passed(source, sha256))
 }
 
 /// [`check`] on the blocking thread pool, so the async executor keeps serving other requests.

@@ -28,10 +28,11 @@ use super::{
     new_id,
     risk_scores::{kind_str, parse_kind},
 };
+use steward_domain::authority::{AuthorityInput, Decided};
+
 use crate::{
     audit::{self, ChainRef, Change},
     jobs::{self, Job},
-    policy::{AuthorityInput, Decided},
 };
 
 /// Reads one tenant's actions.

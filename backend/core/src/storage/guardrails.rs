@@ -24,10 +24,9 @@ use super::{
     entities::{action, automation_halt, maintenance_schedule},
     new_id,
 };
-use crate::{
-    audit::{self, ChainRef, Change},
-    policy::input::{GuardrailsInput, MaintenanceInput},
-};
+use steward_domain::authority::{GuardrailsInput, MaintenanceInput};
+
+use crate::audit::{self, ChainRef, Change};
 
 /// The window the rate limits and the circuit breaker count over.
 pub const ACTIVITY_WINDOW: Duration = Duration::hours(1);

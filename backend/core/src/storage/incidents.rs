@@ -14,10 +14,23 @@ use super::{
     entities::{finding, incident},
     new_id,
 };
-use crate::{
-    audit::{self, ChainRef, Change},
-    detection::Detected,
-};
+use crate::audit::{self, ChainRef, Change};
+
+/// Something a detection found, before it is attached to an incident: what storage records as
+/// a finding.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Detected {
+    pub source: FindingSource,
+    pub rule: String,
+    /// Same key, same finding: triage running twice stores it once.
+    pub dedup_key: String,
+    pub title: String,
+    pub severity_id: u8,
+    pub time: chrono::DateTime<chrono::Utc>,
+    /// The events it rests on; the entities they name are the finding's entities.
+    pub events: Vec<uuid::Uuid>,
+    pub details: serde_json::Value,
+}
 
 /// Findings about the same entities within this time of an open incident's latest activity
 /// join it instead of opening a new one.

@@ -13,16 +13,14 @@ mod actions;
 pub mod approval_links;
 pub mod config;
 pub mod contexts;
-mod device_index;
-mod device_twins;
 pub mod entities;
 mod error;
 mod guardrails;
 mod ids;
 mod incidents;
 mod integrations;
-mod inventory;
-mod locks;
+pub(crate) mod inventory;
+pub(crate) mod locks;
 mod msps;
 pub mod outbound_webhooks;
 mod pagination;
@@ -66,15 +64,15 @@ pub use self::{
     error::StorageError,
     guardrails::{ACTIVITY_WINDOW, GuardrailError, GuardrailReader, MAX_HALT_REASON},
     ids::new_id,
-    incidents::{GROUPING_WINDOW, IncidentReader, IncidentUpdateError, Recorded},
+    incidents::{Detected, GROUPING_WINDOW, IncidentReader, IncidentUpdateError, Recorded},
     integrations::{
         CheckOutcome, IntegrationAdmin, IntegrationAdminError, IntegrationChanges,
         IntegrationDirectory, NewIntegration,
     },
-    inventory::{InventoryReader, InventoryWriter, SyncError},
+    inventory::InventoryReader,
     msps::{MspRepository, MspSettingsError, NewMsp, domain_holder as msp_domain_holder},
     pagination::{Page, PageRequest},
-    policies::PolicyUpdateError,
+    policies::{CheckedPolicy, PolicyUpdateError},
     risk_scores::RiskReader,
     sandbox::SandboxEnvironments,
     scopes::{

@@ -1,15 +1,39 @@
 //! Per-tenant authority policies: an MSP admin's Rego replacing the deployment's policy for
-//! one tenant. Only a [`CheckedPolicy`] is stored (see [`crate::policy::tenant`]).
+//! one tenant. Only a [`CheckedPolicy`] is stored; the authority policy's stage makes one.
 
 use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set};
 use serde_json::json;
 use steward_domain::{MspId, TenantId, actions::TenantPolicy};
 
 use super::{StorageError, WriteContext, entities::tenant_policy};
-use crate::{
-    audit::{self, ChainRef, Change},
-    policy::CheckedPolicy,
-};
+use crate::audit::{self, ChainRef, Change};
+
+/// A tenant policy that passed the authority policy's checks (`crate::policy::tenant::check`,
+/// the only maker of one): the only thing storage accepts as a tenant policy.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CheckedPolicy {
+    source: String,
+    sha256: String,
+}
+
+impl CheckedPolicy {
+    /// For the check, once `source` passed it; `sha256` is its hex-encoded SHA-256.
+    pub(crate) fn passed(source: String, sha256: String) -> Self {
+        Self { source, sha256 }
+    }
+
+    /// The Rego source.
+    #[must_use]
+    pub fn source(&self) -> &str {
+        &self.source
+    }
+
+    /// The SHA-256 of the source, hex-encoded: the policy's identity in decisions and audit.
+    #[must_use]
+    pub fn sha256(&self) -> &str {
+        &self.sha256
+    }
+}
 
 /// The tenant's own policy, if it has one.
 pub(crate) async fn find<C: ConnectionTrait>(

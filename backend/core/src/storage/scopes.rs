@@ -10,9 +10,9 @@ use steward_domain::{
 
 use super::{
     ActionReader, IncidentReader, IntegrationAdmin, IntegrationDirectory, InventoryReader,
-    InventoryWriter, MspRepository, MspSettingsError, NewMsp, RiskReader, SandboxEnvironments,
-    StorageError, TenantAdmin, TenantDirectory, TokenDirectory, UserAdmin, UserDirectory,
-    entities::user, msps, users,
+    MspRepository, MspSettingsError, NewMsp, RiskReader, SandboxEnvironments, StorageError,
+    TenantAdmin, TenantDirectory, TokenDirectory, UserAdmin, UserDirectory, entities::user, msps,
+    users,
 };
 use crate::{
     access::Forbidden,
@@ -259,7 +259,14 @@ impl<'c, C: ConnectionTrait> TenantScope<'c, C> {
         &self.tenant
     }
 
-    fn require(&self, permission: Permission) -> Result<(), Forbidden> {
+    /// The connection the scope reads through, for the stages that read a tenant's records
+    /// after checking [`Self::require`].
+    pub(crate) fn conn(&self) -> &'c C {
+        self.conn
+    }
+
+    /// Whether the caller holds `permission` in this tenant.
+    pub(crate) fn require(&self, permission: Permission) -> Result<(), Forbidden> {
         if self.role.allows(permission) {
             Ok(())
         } else {
@@ -409,20 +416,6 @@ impl<'c, C: ConnectionTrait> TenantScope<'c, C> {
         Ok(super::policies::find(self.conn, self.tenant.msp_id, self.tenant.id).await?)
     }
 
-    /// The tenant's outcome report for `[from, to)`.
-    ///
-    /// # Errors
-    /// [`TenantScopeError::Forbidden`] without the permission to read reports.
-    pub async fn outcome_report(
-        &self,
-        from: chrono::DateTime<chrono::Utc>,
-        to: chrono::DateTime<chrono::Utc>,
-        now: chrono::DateTime<chrono::Utc>,
-    ) -> Result<steward_domain::reports::OutcomeReport, TenantScopeError> {
-        self.require(Permission::ReadReports)?;
-        Ok(crate::reports::outcome_report(self.conn, &self.tenant, from, to, now).await?)
-    }
-
     /// What the tenant's coverage and context graph are made of: its integrations as tools,
     /// devices, identities, and the sign-ins of the last [`graph::SIGHTING_WINDOW`] with
     /// their device.
@@ -557,6 +550,16 @@ impl<'a> MspAdmin<'a> {
         Self { ctx, msp_id }
     }
 
+    /// The write context, for the stages that write as this admin.
+    pub(crate) fn ctx(&self) -> &'a WriteContext<'a> {
+        self.ctx
+    }
+
+    /// The MSP this admin writes for.
+    pub(crate) fn msp_id(&self) -> MspId {
+        self.msp_id
+    }
+
     #[must_use]
     pub fn tenants(&self) -> TenantAdmin<'a> {
         TenantAdmin::new(self.ctx, self.msp_id)
@@ -565,12 +568,6 @@ impl<'a> MspAdmin<'a> {
     #[must_use]
     pub fn users(&self) -> UserAdmin<'a> {
         UserAdmin::new(self.ctx, self.msp_id)
-    }
-
-    /// Records synchronizations into one of this MSP's tenants.
-    #[must_use]
-    pub fn inventory(&self, tenant_id: TenantId) -> InventoryWriter<'a> {
-        InventoryWriter::new(self.ctx, self.msp_id, tenant_id)
     }
 
     /// The integrations of one of this MSP's tenants. Every query filters on the MSP and the
@@ -598,7 +595,7 @@ impl<'a> MspAdmin<'a> {
     pub async fn set_tenant_policy(
         &self,
         tenant_id: TenantId,
-        policy: &crate::policy::CheckedPolicy,
+        policy: &super::CheckedPolicy,
     ) -> Result<steward_domain::actions::TenantPolicy, super::PolicyUpdateError> {
         super::policies::set(self.ctx, self.msp_id, tenant_id, policy).await
     }

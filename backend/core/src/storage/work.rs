@@ -22,16 +22,14 @@ use super::{
     approval_links::{self, ApprovalRequest},
     entities::tenant,
     guardrails::{self, GuardrailError, GuardrailReader},
-    incidents::{self, IncidentUpdateError, Recorded},
+    incidents::{self, Detected, IncidentUpdateError, Recorded},
     locks::{self, Lock},
     slack,
     tickets::{self, TicketReader, TicketSeen},
 };
-use crate::{
-    access::Forbidden,
-    detection::Detected,
-    policy::{AuthorityInput, Decided},
-};
+use steward_domain::authority::{AuthorityInput, Decided};
+
+use crate::access::Forbidden;
 
 /// Who writes.
 #[derive(Debug, Clone, Copy)]

@@ -424,8 +424,7 @@ async fn vendor_names_with_control_characters_are_stored_neutralized() {
     let txn = world.storage.begin().await.unwrap();
     let deployment = Deployment::new(&txn);
     let ctx = deployment.write_context(&world.clock, &world.keys, World::actor());
-    ctx.operate_msp(msp.id)
-        .inventory(tenant.id)
+    steward_core::inventory::InventoryWriter::new(&ctx.operate_msp(msp.id), tenant.id)
         .record_sync(
             integration.id,
             &ObservedInventory {
@@ -545,8 +544,7 @@ async fn twin_devices_are_folded_into_the_earlier_record_by_the_next_synchroniza
             let txn = world.storage.begin().await.unwrap();
             let deployment = Deployment::new(&txn);
             let ctx = deployment.write_context(&world.clock, &world.keys, World::actor());
-            ctx.operate_msp(msp.id)
-                .inventory(tenant.id)
+            steward_core::inventory::InventoryWriter::new(&ctx.operate_msp(msp.id), tenant.id)
                 .record_sync(
                     integration,
                     &ObservedInventory {

@@ -283,10 +283,12 @@ async fn measure(
             let txn = storage.begin().await?;
             let deployment = Deployment::new(&txn);
             let ctx = deployment.write_context(clock.as_ref(), &keys, bench_actor());
-            ctx.operate_msp(tenant.msp_id)
-                .inventory(tenant.id)
-                .record_sync(integration.id, &inventory, &events, state.as_ref())
-                .await?;
+            steward_core::inventory::InventoryWriter::new(
+                &ctx.operate_msp(tenant.msp_id),
+                tenant.id,
+            )
+            .record_sync(integration.id, &inventory, &events, state.as_ref())
+            .await?;
             drop(ctx);
             txn.commit().await?;
             let tally = &mut tallies[slot];

@@ -500,8 +500,7 @@ async fn build_report(
         .tenant(s.storage.conn(), tenant_id)
         .await?
         .ok_or(UiError::NotFound)?;
-    scope
-        .outcome_report(from, to, now)
+    steward_core::reports::outcome_report(&scope, from, to, now)
         .await
         .map_err(|err| match err {
             steward_core::storage::TenantScopeError::Forbidden(forbidden) => {

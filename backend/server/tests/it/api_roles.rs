@@ -196,8 +196,7 @@ async fn seed_response(
     let txn = world.storage.begin().await.unwrap();
     let deployment = Deployment::new(&txn);
     let ctx = deployment.write_context(&world.clock, &world.keys, World::actor());
-    ctx.operate_msp(tenant.msp_id)
-        .inventory(tenant.id)
+    steward_core::inventory::InventoryWriter::new(&ctx.operate_msp(tenant.msp_id), tenant.id)
         .record_sync(
             integration,
             &ObservedInventory {

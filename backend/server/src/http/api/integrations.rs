@@ -144,10 +144,10 @@ impl From<TestError> for ApiError {
             TestError::Database(db) => db.into(),
             TestError::Storage(storage) => storage.into(),
             TestError::Client(client) => ApiError::internal(&client),
-            TestError::Sync(steward_core::storage::SyncError::UnknownIntegration(id)) => {
+            TestError::Sync(steward_core::inventory::SyncError::UnknownIntegration(id)) => {
                 ApiError::not_found(format!("no integration {id}"))
             }
-            TestError::Sync(steward_core::storage::SyncError::Storage(storage)) => storage.into(),
+            TestError::Sync(steward_core::inventory::SyncError::Storage(storage)) => storage.into(),
             TestError::UnknownTenant(id) => ApiError::not_found(format!("no tenant {id}")),
         }
     }

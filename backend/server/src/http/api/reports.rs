@@ -112,7 +112,7 @@ async fn outcome_report(
     let now = ctx.clock.now();
     let (from, to) = query.period(now)?;
     let scope = ctx.tenant(tenant_id).await?;
-    let report = scope.outcome_report(from, to, now).await?;
+    let report = steward_core::reports::outcome_report(&scope, from, to, now).await?;
     if wants_pdf(&headers) {
         let filename = format!(
             "attachment; filename=\"outcome-{}-{}.pdf\"",

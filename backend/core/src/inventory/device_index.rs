@@ -6,7 +6,8 @@ use std::collections::{BTreeSet, HashMap};
 
 use steward_domain::observations::{ObservedDevice, normalize_mac};
 
-use crate::{reconcile, storage::entities::device};
+use super::reconcile;
+use crate::storage::entities::device;
 
 /// A value a report and a device can share, strongest first.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]

@@ -15,11 +15,13 @@ use serde_json::{Value, json};
 use steward_domain::{MspId, TenantId};
 use uuid::Uuid;
 
-use super::{
-    StorageError, WriteContext,
-    entities::{action, device, entity_context, entity_source, finding, incident},
+use crate::{
+    audit::{self, ChainRef, Change},
+    storage::{
+        StorageError, WriteContext,
+        entities::{action, device, entity_context, entity_source, finding, incident},
+    },
 };
-use crate::audit::{self, ChainRef, Change};
 
 const DEVICE: &str = "device";
 
@@ -52,11 +54,11 @@ pub(crate) async fn fold(
         .filter(action::Column::TargetId.eq(twin.id))
         .exec(txn)
         .await?;
-    super::entities::risk_score::Entity::delete_many()
-        .filter(super::entities::risk_score::Column::MspId.eq(msp))
-        .filter(super::entities::risk_score::Column::TenantId.eq(tenant))
-        .filter(super::entities::risk_score::Column::EntityKind.eq(DEVICE))
-        .filter(super::entities::risk_score::Column::EntityId.eq(twin.id))
+    crate::storage::entities::risk_score::Entity::delete_many()
+        .filter(crate::storage::entities::risk_score::Column::MspId.eq(msp))
+        .filter(crate::storage::entities::risk_score::Column::TenantId.eq(tenant))
+        .filter(crate::storage::entities::risk_score::Column::EntityKind.eq(DEVICE))
+        .filter(crate::storage::entities::risk_score::Column::EntityId.eq(twin.id))
         .exec(txn)
         .await?;
     move_context(txn, msp, tenant, survivor.id, twin.id).await?;
