@@ -2,9 +2,10 @@
 //! stalled actions to a worker again. More often: escalates and expires approval requests.
 
 use steward_core::{
+    approvals::{self, Settled},
     detection,
     jobs::Job,
-    storage::{Deployment, Settled, outbound_webhooks},
+    storage::{Deployment, outbound_webhooks},
 };
 use tokio::sync::watch;
 
@@ -109,7 +110,7 @@ async fn settle_approvals(shared: &Shared) {
             tenant_id,
             Finish::Commit,
             async |work| {
-                work.settle_approval(action_id, shared.policies.approval_timing())
+                approvals::settle_due(work, action_id, shared.policies.approval_timing())
                     .await
                     .map_err(JobError::from)
             },

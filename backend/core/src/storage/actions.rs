@@ -16,8 +16,8 @@ use steward_domain::{
     ActionId, IncidentId, IntegrationId, MspId, TenantId, UserId,
     actions::{
         Action, ActionBatch, ActionParameters, ActionStatus, ActionTarget, ActionType, Approval,
-        ApprovalTiming, ApproverSide, BatchMembership, PolicyDecision, PolicyOutcome, Proposer,
-        ProposerKind, canary, canary_stopped,
+        ApprovalTiming, BatchMembership, PolicyDecision, PolicyOutcome, Proposer, ProposerKind,
+        canary, canary_stopped,
     },
     tenancy::Role,
 };
@@ -497,7 +497,7 @@ async fn enqueue_follow_up(
 
 /// The background work an action change can call for.
 #[derive(Debug, Clone, Copy)]
-enum FollowUp {
+pub(crate) enum FollowUp {
     /// Execute, verify or roll it back.
     Advance,
     /// Ask its approvers.
@@ -506,7 +506,7 @@ enum FollowUp {
     UpdateMessages,
 }
 
-async fn enqueue(
+pub(crate) async fn enqueue(
     ctx: &WriteContext<'_>,
     msp_id: MspId,
     action: &Action,
@@ -565,125 +565,8 @@ pub enum ActionRequestError {
     Storage(#[from] StorageError),
 }
 
-/// The longest comment an approver may give, in characters.
-pub const MAX_COMMENT: usize = 2_000;
-
-/// An approver's answer.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ApprovalAnswer {
-    pub user_id: UserId,
-    pub side: ApproverSide,
-    pub role: Role,
-    pub approve: bool,
-    /// The version the approver was shown.
-    pub version: String,
-    pub comment: Option<String>,
-}
-
-/// Records an approval or rejection. A rejection ends the request; an approval counts towards
-/// the decision's quorum (different people of the approving side, of its role if the decision
-/// names one, for the current version), and the one completing it queues the action.
-/// Concurrent answers compare-and-set on the action's revision, so exactly one outcome wins.
-pub(crate) async fn answer(
-    ctx: &WriteContext<'_>,
-    msp_id: MspId,
-    tenant_id: TenantId,
-    id: ActionId,
-    answer: ApprovalAnswer,
-) -> Result<Action, ActionRequestError> {
-    let mut answer = answer;
-    answer.comment = match answer.comment.as_deref() {
-        Some(comment) => Some(
-            steward_domain::text::free_text(comment, MAX_COMMENT)
-                .map_err(ActionRequestError::InvalidComment)?,
-        )
-        .filter(|comment| !comment.is_empty()),
-        None => None,
-    };
-    // Triage re-decides waiting actions while holding the decisions lock and then the audit
-    // chain's; answering takes them in that order too, or the two deadlock on PostgreSQL (the
-    // answer holding the action's row, triage the chain).
-    super::locks::take(ctx.txn, super::locks::Lock::Decisions(msp_id)).await?;
-    // A batch member queued by this answer must not miss its canary settling concurrently, and
-    // a rejected canary settles its batch (see `settle_batch`).
-    let batch = lock_batch_of(ctx, msp_id, tenant_id, id).await?;
-    // A lost compare-and-set means someone answered at the same moment: read again, so a
-    // second approval still counts and a late answer to a closed request is refused.
-    for _ in 0..5 {
-        let (before, revision) = read_for_answer(ctx, msp_id, tenant_id, id).await?;
-        let after_status = check_answer(&before, &answer, ctx.clock.now())?;
-        let mut approvals = before.approvals.clone();
-        approvals.push(Approval {
-            user_id: answer.user_id,
-            side: answer.side,
-            role: Some(answer.role),
-            approved: answer.approve,
-            version: answer.version.clone(),
-            comment: answer.comment.clone(),
-            decided_at: ctx.clock.now(),
-        });
-        let status = match after_status {
-            Some(status) => status,
-            None if quorum_reached(&before.decision, &before.version, &approvals) => {
-                ActionStatus::Queued
-            }
-            None => ActionStatus::AwaitingApproval,
-        };
-        let moved = set_status(
-            ctx,
-            msp_id,
-            tenant_id,
-            id,
-            before.status,
-            Update {
-                approvals: Some(&approvals),
-                expected_revision: Some(revision),
-                ..Update::to(status)
-            },
-        )
-        .await?;
-        if !moved {
-            continue;
-        }
-        let counted = counted_approvals(&before.decision, &before.version, &approvals);
-        audit::append(
-            ctx,
-            ChainRef::Tenant { msp_id, tenant_id },
-            Change::new(
-                if answer.approve {
-                    "action.approved"
-                } else {
-                    "action.rejected"
-                },
-                "action",
-                &id,
-            )
-            .after(&json!({
-                "side": answer.side,
-                "role": answer.role,
-                "version": answer.version,
-                "comment": answer.comment,
-                "approvals": counted,
-                "quorum": before.decision.quorum,
-                "status": status,
-            })),
-        )
-        .await?;
-        if status == ActionStatus::Queued {
-            enqueue(ctx, msp_id, &before, FollowUp::Advance).await?;
-        }
-        settle_batch(ctx, msp_id, tenant_id, id, status, batch).await?;
-        // Whatever channel the answer came through, the Slack messages asking for it show it.
-        enqueue(ctx, msp_id, &before, FollowUp::UpdateMessages).await?;
-        return ActionReader::new(ctx.txn, msp_id, tenant_id)
-            .get(id)
-            .await?
-            .ok_or(ActionRequestError::NotFound(id));
-    }
-    Err(ActionRequestError::Contended)
-}
-
-async fn read_for_answer(
+/// The action with its revision, for a compare-and-set answer.
+pub(crate) async fn read_for_answer(
     ctx: &WriteContext<'_>,
     msp_id: MspId,
     tenant_id: TenantId,
@@ -699,87 +582,6 @@ async fn read_for_answer(
         .ok_or(ActionRequestError::NotFound(id))?;
     let revision = row.revision;
     Ok((to_action(row)?, revision))
-}
-
-/// Whether the answer may be given; `Some(status)` when it settles the request by itself (a
-/// rejection), `None` when it is an approval counting towards the quorum.
-fn check_answer(
-    before: &Action,
-    answer: &ApprovalAnswer,
-    now: DateTime<Utc>,
-) -> Result<Option<ActionStatus>, ActionRequestError> {
-    if before.status != ActionStatus::AwaitingApproval {
-        return Err(ActionRequestError::NotAwaitingApproval(before.status));
-    }
-    // Past its deadline a request only waits for the sweep to reject it.
-    if answer.approve && before.expires_at.is_some_and(|at| at <= now) {
-        return Err(ActionRequestError::Expired);
-    }
-    if answer.version != before.version {
-        return Err(ActionRequestError::StaleVersion {
-            current: before.version.clone(),
-        });
-    }
-    let needed = before
-        .decision
-        .approving_side()
-        .unwrap_or(ApproverSide::Technician);
-    if answer.approve && answer.side != needed {
-        return Err(match needed {
-            ApproverSide::Customer => ActionRequestError::NeedsCustomer,
-            ApproverSide::Technician => ActionRequestError::NeedsTechnician,
-        });
-    }
-    // The MSP may always decline to act; the customer only answers what is theirs.
-    if !answer.approve && answer.side == ApproverSide::Customer && needed != ApproverSide::Customer
-    {
-        return Err(ActionRequestError::NeedsTechnician);
-    }
-    if !answer.approve {
-        return Ok(Some(ActionStatus::Rejected));
-    }
-    if before.proposed_by.user_id == Some(answer.user_id) {
-        return Err(ActionRequestError::OwnProposal);
-    }
-    if let Some(role) = before.decision.approver_role
-        && role != answer.role
-    {
-        return Err(ActionRequestError::NeedsRole(role));
-    }
-    if before
-        .approvals
-        .iter()
-        .any(|a| a.user_id == answer.user_id && a.version == before.version)
-    {
-        return Err(ActionRequestError::AlreadyAnswered);
-    }
-    Ok(None)
-}
-
-/// The approvals that count towards the decision's quorum: of the current version, from the
-/// approving side (and role), each person once.
-fn counted_approvals(decision: &PolicyDecision, version: &str, approvals: &[Approval]) -> usize {
-    let side = decision
-        .approving_side()
-        .unwrap_or(ApproverSide::Technician);
-    let mut people: Vec<UserId> = approvals
-        .iter()
-        .filter(|a| a.approved && a.version == version && a.side == side)
-        .filter(|a| {
-            decision
-                .approver_role
-                .is_none_or(|role| a.role == Some(role))
-        })
-        .map(|a| a.user_id)
-        .collect();
-    people.sort_by_key(|u| u.as_uuid());
-    people.dedup();
-    people.len()
-}
-
-fn quorum_reached(decision: &PolicyDecision, version: &str, approvals: &[Approval]) -> bool {
-    counted_approvals(decision, version, approvals)
-        >= usize::from(std::cmp::max(decision.quorum, 1))
 }
 
 /// Approval requests due to escalate or expire at `now`, across every tenant. A request opened
@@ -809,126 +611,6 @@ pub(crate) async fn due_approvals<C: ConnectionTrait>(
         .into_iter()
         .map(|row| (row.tenant_id.into(), row.id.into()))
         .collect())
-}
-
-/// What happened to an approval request that was due.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Settled {
-    /// It expired: the action is rejected.
-    Expired,
-    /// It went to the next approvers.
-    Escalated,
-}
-
-/// Expires an unanswered approval request whose time is up (rejecting the action, never
-/// approving it), or escalates one due to go to the next approvers. A request opened before
-/// requests had deadlines expires `timing` after it was opened.
-pub(crate) async fn settle_approval(
-    ctx: &WriteContext<'_>,
-    msp_id: MspId,
-    tenant_id: TenantId,
-    id: ActionId,
-    timing: ApprovalTiming,
-) -> Result<Option<Settled>, StorageError> {
-    // In the decisions → batch → audit chain order triage and answers take (see `answer`).
-    super::locks::take(ctx.txn, super::locks::Lock::Decisions(msp_id)).await?;
-    let Some(row) = action::Entity::find()
-        .filter(action::Column::MspId.eq(msp_id.as_uuid()))
-        .filter(action::Column::TenantId.eq(tenant_id.as_uuid()))
-        .filter(action::Column::Id.eq(id.as_uuid()))
-        .one(ctx.txn)
-        .await?
-    else {
-        return Ok(None);
-    };
-    let now = ctx.clock.now();
-    if row.status != ActionStatus::AwaitingApproval.as_str() {
-        return Ok(None);
-    }
-    // An expired canary settles its batch (see `settle_batch`).
-    let batch = match row.batch_id {
-        Some(_) => lock_batch_of(ctx, msp_id, tenant_id, id).await?,
-        None => None,
-    };
-    let chain = ChainRef::Tenant { msp_id, tenant_id };
-    let expires_at = row
-        .expires_at
-        .unwrap_or_else(|| Deadlines::from(timing, row.created_at).expires_at);
-    if expires_at <= now {
-        let detail = "the approval request expired unanswered; the action did not run";
-        let moved = set_status(
-            ctx,
-            msp_id,
-            tenant_id,
-            id,
-            ActionStatus::AwaitingApproval,
-            Update {
-                expected_revision: Some(row.revision),
-                detail: Some(detail),
-                ..Update::to(ActionStatus::Rejected)
-            },
-        )
-        .await?;
-        if !moved {
-            return Ok(None);
-        }
-        enqueue(
-            ctx,
-            msp_id,
-            &to_action(row.clone())?,
-            FollowUp::UpdateMessages,
-        )
-        .await?;
-        audit::append(
-            ctx,
-            chain,
-            Change::new("action.expired", "action", &id).after(&json!({
-                "status": ActionStatus::Rejected,
-                "expires_at": expires_at,
-                "detail": detail,
-            })),
-        )
-        .await?;
-        settle_batch(ctx, msp_id, tenant_id, id, ActionStatus::Rejected, batch).await?;
-        return Ok(Some(Settled::Expired));
-    }
-    if row.escalate_at.is_some_and(|at| at <= now) {
-        let level = row.escalation_level + 1;
-        let moved = set_status(
-            ctx,
-            msp_id,
-            tenant_id,
-            id,
-            ActionStatus::AwaitingApproval,
-            Update {
-                expected_revision: Some(row.revision),
-                escalation: Some(level),
-                ..Update::to(ActionStatus::AwaitingApproval)
-            },
-        )
-        .await?;
-        if !moved {
-            return Ok(None);
-        }
-        let action = to_action(row)?;
-        enqueue(ctx, msp_id, &action, FollowUp::RequestApproval).await?;
-        let to = match action.decision.approving_side() {
-            Some(ApproverSide::Customer) => Role::CustomerOwner,
-            _ => Role::MspAdmin,
-        };
-        audit::append(
-            ctx,
-            chain,
-            Change::new("action.escalated", "action", &id).after(&json!({
-                "escalation_level": level,
-                "to": to,
-                "expires_at": action.expires_at,
-            })),
-        )
-        .await?;
-        return Ok(Some(Settled::Escalated));
-    }
-    Ok(None)
 }
 
 /// Asks for a verified action to be undone.
@@ -1036,7 +718,7 @@ const fn transition_event(to: ActionStatus) -> &'static str {
     }
 }
 
-async fn set_status(
+pub(crate) async fn set_status(
     ctx: &WriteContext<'_>,
     msp_id: MspId,
     tenant_id: TenantId,
@@ -1180,7 +862,7 @@ pub(crate) async fn transition(
 /// Takes the lock of the action's batch, if it is in one, until the transaction ends, and
 /// returns the batch's id. Taken before anything is appended to the tenant's audit chain, so the
 /// two locks are always taken in the same order.
-async fn lock_batch_of(
+pub(crate) async fn lock_batch_of(
     ctx: &WriteContext<'_>,
     msp_id: MspId,
     tenant_id: TenantId,
@@ -1201,7 +883,7 @@ async fn lock_batch_of(
 /// `lock_batch_of`), when it is the canary: a verified canary lets the queued members run; a
 /// canary that did not succeed (or was undone) cancels the members that have not run, approved
 /// or not.
-async fn settle_batch(
+pub(crate) async fn settle_batch(
     ctx: &WriteContext<'_>,
     msp_id: MspId,
     tenant_id: TenantId,
@@ -1285,7 +967,7 @@ fn parse_proposer(value: &str) -> Result<ProposerKind, StorageError> {
     }
 }
 
-fn to_action(row: action::Model) -> Result<Action, StorageError> {
+pub(crate) fn to_action(row: action::Model) -> Result<Action, StorageError> {
     let kind: ActionType = row
         .action_type
         .parse()

@@ -18,8 +18,7 @@ use steward_domain::{
 };
 
 use super::{
-    ActionReader, ActionRequestError, StorageError, TenantDirectory, TenantWork, UserDirectory,
-    WriteContext,
+    ActionReader, ActionRequestError, StorageError, TenantDirectory, UserDirectory, WriteContext,
     entities::{approval_link, notification},
     find_user, generate_secret, hash_secret, new_id,
 };
@@ -333,19 +332,12 @@ pub async fn record_view(ctx: &WriteContext<'_>, link: &ResolvedLink) -> Result<
     Ok(())
 }
 
-/// Answers the link's action as its approver and uses the link up, in the context's
-/// transaction: a refused answer leaves the link usable.
-///
-/// # Errors
-/// [`LinkError::Used`] when another use of the link got there first; [`LinkError::Action`]
-/// when the answer itself is refused.
-pub async fn answer(
+/// Uses the link up, in the context's transaction; `false` when another use got there first.
+pub(crate) async fn use_up(
     ctx: &WriteContext<'_>,
     link: &ResolvedLink,
-    approve: bool,
-    comment: Option<String>,
-) -> Result<Action, LinkError> {
-    let consumed = approval_link::Entity::update_many()
+) -> Result<bool, StorageError> {
+    Ok(approval_link::Entity::update_many()
         .col_expr(
             approval_link::Column::UsedAt,
             Expr::value(Some(ctx.clock.now())),
@@ -353,24 +345,7 @@ pub async fn answer(
         .filter(approval_link::Column::Id.eq(link.id))
         .filter(approval_link::Column::UsedAt.is_null())
         .exec(ctx.txn)
-        .await
-        .map_err(StorageError::from)?
+        .await?
         .rows_affected
-        == 1;
-    if !consumed {
-        return Err(LinkError::Used);
-    }
-    let work = TenantWork::for_user(ctx, link.tenant.clone(), link.user.id, link.user.role);
-    work.answer(
-        link.action.id,
-        approve,
-        link.action.version.clone(),
-        comment,
-    )
-    .await
-    .map_err(|err| match err {
-        super::WorkError::Action(action) => LinkError::Action(action),
-        super::WorkError::Storage(storage) => LinkError::Storage(storage),
-        _ => LinkError::NotAllowed,
-    })
+        == 1)
 }

@@ -9,7 +9,7 @@
 //! Handles are generic over the connection: pass the [`Storage`]'s connection for single
 //! statements, or a transaction from [`Storage::begin`] to group writes that the caller commits.
 
-mod actions;
+pub(crate) mod actions;
 pub mod approval_links;
 pub mod config;
 pub mod contexts;
@@ -57,7 +57,7 @@ pub use sea_orm::{DatabaseConnection, DatabaseTransaction, DbErr};
 pub(crate) use self::tokens::{generate_secret, hash_secret};
 pub use self::{
     actions::{
-        ActionReader, ActionRequestError, Deadlines, Proposal, Settled, Update as ActionUpdate,
+        ActionReader, ActionRequestError, Deadlines, Proposal, Update as ActionUpdate,
         action_version,
     },
     config::{DatabaseConfig, DatabaseTarget, DatabaseUrl},

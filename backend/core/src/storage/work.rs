@@ -9,7 +9,7 @@ use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use steward_domain::{
     ActionId, IncidentId, TenantId, UserId,
     access::Permission,
-    actions::{Action, ApprovalTiming, ApproverSide},
+    actions::{Action, ApprovalTiming},
     guardrails::{AutomationHalt, MaintenanceSchedule},
     incidents::{EntityKey, Incident, IncidentStatus, IncidentTicket, IncidentUpdate},
     risk::RiskScore,
@@ -18,7 +18,7 @@ use steward_domain::{
 
 use super::{
     ActionReader, IncidentReader, InventoryReader, RiskReader, StorageError, WriteContext,
-    actions::{self, ActionRequestError, ApprovalAnswer, Proposal, Settled, Update},
+    actions::{self, ActionRequestError, Proposal, Update},
     approval_links::{self, ApprovalRequest},
     entities::tenant,
     guardrails::{self, GuardrailError, GuardrailReader},
@@ -131,7 +131,16 @@ impl<'a> TenantWork<'a> {
         }
     }
 
-    fn require_steward(&self) -> Result<(), Forbidden> {
+    /// The person writing, with their role; `None` for Steward's own writes.
+    pub(crate) fn user(&self) -> Option<(UserId, Role)> {
+        match self.writer {
+            Writer::User { user_id, role } => Some((user_id, role)),
+            Writer::Steward => None,
+        }
+    }
+
+    /// Refuses anyone but Steward's own workers.
+    pub(crate) fn require_steward(&self) -> Result<(), Forbidden> {
         match self.writer {
             Writer::Steward => Ok(()),
             // Users never write findings, risk or execution states; the closest permission
@@ -433,61 +442,6 @@ impl<'a> TenantWork<'a> {
     ) -> Result<Vec<(String, String)>, WorkError> {
         self.require_steward()?;
         Ok(slack::posts(self.ctx.txn, self.tenant.id, action_id).await?)
-    }
-
-    /// Expires or escalates an approval request that is due (Steward only).
-    ///
-    /// # Errors
-    /// As [`TenantWork::record_finding`].
-    pub async fn settle_approval(
-        &self,
-        id: ActionId,
-        timing: ApprovalTiming,
-    ) -> Result<Option<Settled>, WorkError> {
-        self.require_steward()?;
-        Ok(
-            actions::settle_approval(self.ctx, self.tenant.msp_id, self.tenant.id, id, timing)
-                .await?,
-        )
-    }
-
-    /// Approves or rejects an action on the side the user's role stands for.
-    ///
-    /// # Errors
-    /// [`WorkError::Forbidden`] for a role that approves on neither side (or for Steward);
-    /// [`WorkError::Action`] when the action is not awaiting this answer.
-    pub async fn answer(
-        &self,
-        id: ActionId,
-        approve: bool,
-        version: String,
-        comment: Option<String>,
-    ) -> Result<Action, WorkError> {
-        let Writer::User { user_id, role } = self.writer else {
-            return Err(Forbidden(Permission::ApproveAsTechnician).into());
-        };
-        let side = if role.allows(Permission::ApproveAsCustomer) {
-            ApproverSide::Customer
-        } else if role.allows(Permission::ApproveAsTechnician) {
-            ApproverSide::Technician
-        } else {
-            return Err(Forbidden(Permission::ApproveAsTechnician).into());
-        };
-        Ok(actions::answer(
-            self.ctx,
-            self.tenant.msp_id,
-            self.tenant.id,
-            id,
-            ApprovalAnswer {
-                user_id,
-                side,
-                role,
-                approve,
-                version,
-                comment,
-            },
-        )
-        .await?)
     }
 
     /// Asks for a verified action to be rolled back.

@@ -14,9 +14,9 @@ use axum::{
 };
 use serde::Deserialize;
 use serde_json::{Value, json};
-use steward_core::storage::{
-    Deployment,
-    slack::{self, SlackAnswerError},
+use steward_core::{
+    approvals::{SlackAnswerError, answer_in_slack},
+    storage::{Deployment, slack},
 };
 use steward_domain::{ActionId, MspId, TenantId, audit::AuditActor};
 use steward_integrations::slack::signature;
@@ -181,7 +181,7 @@ async fn answer(
         label: format!("Slack user {slack_user}"),
     };
     let ctx = deployment.write_context(state.clock.as_ref(), &state.keys, actor);
-    let answered = slack::answer_as(
+    let answered = answer_in_slack(
         &ctx, msp_id, connection, slack_user, tenant_id, action_id, approve, version,
     )
     .await;

@@ -118,7 +118,7 @@ pub async fn decide(
     };
     let deployment = Deployment::new(&txn);
     let ctx = deployment.write_context(state.clock.as_ref(), &state.keys, link.actor());
-    let answered = approval_links::answer(&ctx, &link, approve, comment).await;
+    let answered = steward_core::approvals::answer_link(&ctx, &link, approve, comment).await;
     drop(ctx);
     let action = match answered {
         Ok(action) => action,

@@ -268,9 +268,9 @@ async fn answer(
 ) -> Result<Response, UiError> {
     let comment = Some(form.comment.trim().to_owned()).filter(|c| !c.is_empty());
     in_work(&s, tenant_id, async |work| {
-        let action = work
-            .answer(action_id, approve, form.version, comment)
-            .await?;
+        let action =
+            steward_core::approvals::answer(work, action_id, approve, form.version, comment)
+                .await?;
         Ok(match action.status {
             ActionStatus::Rejected => "action-rejected",
             ActionStatus::AwaitingApproval => "approval-recorded",

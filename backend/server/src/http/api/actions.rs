@@ -299,9 +299,10 @@ async fn answer(
     body: ApprovalBody,
 ) -> Result<Action, ApiError> {
     ctx.in_tenant(tenant_id, async |work| {
-        Ok(work
-            .answer(action_id, approve, body.version, body.comment)
-            .await?)
+        Ok(
+            steward_core::approvals::answer(work, action_id, approve, body.version, body.comment)
+                .await?,
+        )
     })
     .await
 }
