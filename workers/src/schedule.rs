@@ -159,7 +159,7 @@ pub async fn check_silent_sources(shared: &Shared) {
             integration.tenant_id,
             Finish::Commit,
             async |work| {
-                work.record_finding(&detected, &[])
+                steward_core::incidents::record_finding(work, &detected, &[])
                     .await
                     .map_err(JobError::from)
             },

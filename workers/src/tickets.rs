@@ -173,9 +173,9 @@ async fn reconcile(
                         .map_err(JobError::from)?;
                 }
                 Outcome::Followed(seen) => {
-                    let followed = work
-                        .follow_ticket(incident.id, seen.closed)
-                        .await
+                    let followed =
+                        steward_core::incidents::follow_ticket(work, incident.id, seen.closed)
+                            .await
                         .map_err(JobError::from)?;
                     let synced = followed.map_or(incident.status, |i| i.status);
                     tracing::info!(%tenant_id, incident = %incident.id, status = %synced.as_str(), "incident follows its ticket");

@@ -10,6 +10,7 @@ pub mod auth;
 pub mod clock;
 pub mod demo;
 pub mod detection;
+pub mod incidents;
 pub mod inventory;
 pub mod jobs;
 pub mod keyfile;

@@ -19,6 +19,7 @@ use steward_domain::{
 
 use crate::{
     detection::{self, Detected, IMPOSSIBLE_TRAVEL, IMPOSSIBLE_TRAVEL_WINDOW},
+    incidents::{self, Recorded},
     policy::{
         AuthorityPolicy, Policies, constrain,
         input::{
@@ -27,7 +28,7 @@ use crate::{
         },
     },
     risk::{self, FindingInput},
-    storage::{IntegrationDirectory, Proposal, Recorded, StorageError, TenantWork, WorkError},
+    storage::{IntegrationDirectory, Proposal, StorageError, TenantWork, WorkError},
 };
 
 /// What one triage run did.
@@ -81,7 +82,7 @@ pub async fn triage(
     let mut recorded: Vec<(Detected, Vec<EntityKey>, Recorded)> = Vec::new();
     for detected in detections {
         let entities = entities_of(work, &detected, &known).await?;
-        if let Some(stored) = work.record_finding(&detected, &entities).await? {
+        if let Some(stored) = incidents::record_finding(work, &detected, &entities).await? {
             outcome.findings += 1;
             outcome.incidents_opened += usize::from(stored.new_incident);
             recorded.push((detected, entities, stored));

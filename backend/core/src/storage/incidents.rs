@@ -1,8 +1,8 @@
-//! A tenant's findings and incidents.
+//! A tenant's findings and incidents as stored. Grouping findings into incidents and an
+//! incident's life are the incidents stage's (`crate::incidents`).
 
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, QueryFilter,
-    QueryOrder, QuerySelect, Set,
+    ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set,
 };
 use steward_domain::{
     IncidentId, MspId, TenantId, UserId,
@@ -12,7 +12,6 @@ use steward_domain::{
 use super::{
     Page, PageRequest, StorageError, WriteContext,
     entities::{finding, incident},
-    new_id,
 };
 use crate::audit::{self, ChainRef, Change};
 
@@ -31,10 +30,6 @@ pub struct Detected {
     pub events: Vec<uuid::Uuid>,
     pub details: serde_json::Value,
 }
-
-/// Findings about the same entities within this time of an open incident's latest activity
-/// join it instead of opening a new one.
-pub const GROUPING_WINDOW: chrono::Duration = chrono::Duration::hours(24);
 
 /// Reads one tenant's incidents.
 #[derive(Debug, Clone, Copy)]
@@ -174,7 +169,7 @@ impl<'c, C: ConnectionTrait> IncidentReader<'c, C> {
             .collect())
     }
 
-    async fn open_and_recent(&self) -> Result<Vec<incident::Model>, StorageError> {
+    pub(crate) async fn open_and_recent(&self) -> Result<Vec<incident::Model>, StorageError> {
         Ok(incident::Entity::find()
             .filter(incident::Column::MspId.eq(self.msp_id.as_uuid()))
             .filter(incident::Column::TenantId.eq(self.tenant_id.as_uuid()))
@@ -183,127 +178,6 @@ impl<'c, C: ConnectionTrait> IncidentReader<'c, C> {
             .all(self.conn)
             .await?)
     }
-}
-
-/// What recording a detection did.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Recorded {
-    pub finding_id: uuid::Uuid,
-    pub incident_id: IncidentId,
-    pub new_incident: bool,
-}
-
-/// Stores a detection as a finding, in the open incident about the same entities or a new
-/// one. `None` when the finding was stored before (triage ran again).
-pub(crate) async fn record_finding(
-    ctx: &WriteContext<'_>,
-    msp_id: MspId,
-    tenant_id: TenantId,
-    detected: &Detected,
-    entities: &[EntityKey],
-) -> Result<Option<Recorded>, StorageError> {
-    let exists = finding::Entity::find()
-        .filter(finding::Column::TenantId.eq(tenant_id.as_uuid()))
-        .filter(finding::Column::DedupKey.eq(detected.dedup_key.as_str()))
-        .one(ctx.txn)
-        .await?;
-    if exists.is_some() {
-        return Ok(None);
-    }
-    let now = ctx.clock.now();
-    let chain = ChainRef::Tenant { msp_id, tenant_id };
-    let joined = IncidentReader::new(ctx.txn, msp_id, tenant_id)
-        .open_and_recent()
-        .await?
-        .into_iter()
-        .rev()
-        .find(|row| {
-            let shares = serde_json::from_value::<Vec<EntityKey>>(row.entities.clone())
-                .is_ok_and(|known| known.iter().any(|e| entities.contains(e)));
-            shares
-                && ((detected.time - row.first_activity_at).abs() <= GROUPING_WINDOW
-                    || (now - row.updated_at) <= GROUPING_WINDOW)
-        });
-    let (incident_id, new_incident) = match joined {
-        Some(row) => {
-            let before = row.clone();
-            let mut merged: Vec<EntityKey> =
-                serde_json::from_value(row.entities.clone()).unwrap_or_default();
-            for entity in entities {
-                if !merged.contains(entity) {
-                    merged.push(*entity);
-                }
-            }
-            let id = row.id;
-            let mut active = row.into_active_model();
-            active.entities = Set(serde_json::to_value(&merged).unwrap_or_default());
-            active.severity_id = Set(before.severity_id.max(i16::from(detected.severity_id)));
-            active.first_activity_at = Set(before.first_activity_at.min(detected.time));
-            active.updated_at = Set(now);
-            active.update(ctx.txn).await?;
-            (IncidentId::from_uuid(id), false)
-        }
-        None => {
-            let id = new_id(ctx.clock);
-            let row = incident::ActiveModel {
-                id: Set(id),
-                msp_id: Set(msp_id.as_uuid()),
-                tenant_id: Set(tenant_id.as_uuid()),
-                title: Set(detected.title.clone()),
-                severity_id: Set(i16::from(detected.severity_id)),
-                status: Set(IncidentStatus::New.as_str().to_owned()),
-                assignee: Set(None),
-                verdict: Set(None),
-                entities: Set(serde_json::to_value(entities).unwrap_or_default()),
-                first_activity_at: Set(detected.time),
-                created_at: Set(now),
-                contained_at: Set(None),
-                resolved_at: Set(None),
-                updated_at: Set(now),
-            }
-            .insert(ctx.txn)
-            .await?;
-            let incident = to_incident(row, Vec::new())?;
-            audit::append(
-                ctx,
-                chain,
-                Change::new("incident.created", "incident", &incident.id).after(&incident),
-            )
-            .await?;
-            super::tickets::queue_sync(ctx, msp_id, tenant_id, incident.id).await?;
-            (incident.id, true)
-        }
-    };
-    let row = finding::ActiveModel {
-        id: Set(new_id(ctx.clock)),
-        msp_id: Set(msp_id.as_uuid()),
-        tenant_id: Set(tenant_id.as_uuid()),
-        incident_id: Set(incident_id.as_uuid()),
-        source: Set(source_str(detected.source).to_owned()),
-        rule: Set(detected.rule.clone()),
-        dedup_key: Set(detected.dedup_key.clone()),
-        title: Set(detected.title.clone()),
-        severity_id: Set(i16::from(detected.severity_id)),
-        time: Set(detected.time),
-        entities: Set(serde_json::to_value(entities).unwrap_or_default()),
-        event_ids: Set(serde_json::to_value(&detected.events).unwrap_or_default()),
-        details: Set(detected.details.clone()),
-        created_at: Set(now),
-    }
-    .insert(ctx.txn)
-    .await?;
-    let finding = to_finding(row)?;
-    audit::append(
-        ctx,
-        chain,
-        Change::new("finding.recorded", "finding", &finding.id).after(&finding),
-    )
-    .await?;
-    Ok(Some(Recorded {
-        finding_id: finding.id,
-        incident_id,
-        new_incident,
-    }))
 }
 
 /// Why an incident change was refused.
@@ -321,111 +195,10 @@ pub enum IncidentUpdateError {
     Storage(#[from] StorageError),
 }
 
-/// Changes an incident's status, assignee or verdict, recording the change.
-pub(crate) async fn update_incident(
-    ctx: &WriteContext<'_>,
-    msp_id: MspId,
-    tenant_id: TenantId,
-    id: IncidentId,
-    update: &steward_domain::incidents::IncidentUpdate,
-) -> Result<Incident, IncidentUpdateError> {
-    let reader = IncidentReader::new(ctx.txn, msp_id, tenant_id);
-    let before = reader
-        .get(id)
-        .await?
-        .ok_or(IncidentUpdateError::NotFound(id))?;
-    let mut after = before.clone();
-    if let Some(status) = update.status {
-        after.status = status;
-    }
-    match (after.status, update.verdict) {
-        (IncidentStatus::Resolved, Some(verdict)) => after.verdict = Some(verdict),
-        (IncidentStatus::Resolved, None) if before.verdict.is_none() => {
-            return Err(IncidentUpdateError::VerdictRequired);
-        }
-        (IncidentStatus::Resolved, None) => {}
-        (_, Some(_)) => return Err(IncidentUpdateError::VerdictWithoutResolution),
-        (_, None) => after.verdict = None,
-    }
-    if update.unassign {
-        after.assignee = None;
-    } else if let Some(assignee) = update.assignee {
-        let staff = super::UserDirectory::new(ctx.txn, msp_id)
-            .lookup(assignee)
-            .await?
-            .filter(|user| {
-                user.role
-                    .allows(steward_domain::access::Permission::WorkIncidents)
-                    && user.is_active()
-            });
-        if staff.is_none() {
-            return Err(IncidentUpdateError::InvalidAssignee(assignee));
-        }
-        after.assignee = Some(assignee);
-    }
-    if after == before {
-        return Ok(before);
-    }
-    set_status_times(&mut after, before.status, ctx.clock.now());
-    save(ctx, msp_id, tenant_id, &after).await?;
-    audit::append(
-        ctx,
-        ChainRef::Tenant { msp_id, tenant_id },
-        Change::new("incident.updated", "incident", &id)
-            .before(&summary(&before))
-            .after(&summary(&after)),
-    )
-    .await?;
-    if after.status != before.status {
-        status_changed(ctx, msp_id, tenant_id, &after).await?;
-    }
-    Ok(after)
-}
-
-/// Follows a PSA ticket of the incident: a closed ticket resolves an open incident (its
-/// verdict left for a technician), a reopened ticket reopens a resolved one. `None` when the
-/// incident already agrees with the ticket, or no longer exists.
-pub(crate) async fn follow_ticket(
-    ctx: &WriteContext<'_>,
-    msp_id: MspId,
-    tenant_id: TenantId,
-    id: IncidentId,
-    ticket_closed: bool,
-) -> Result<Option<Incident>, StorageError> {
-    let Some(before) = IncidentReader::new(ctx.txn, msp_id, tenant_id)
-        .get(id)
-        .await?
-    else {
-        return Ok(None);
-    };
-    let status = match (ticket_closed, before.status) {
-        (true, status) if status.is_open() => IncidentStatus::Resolved,
-        (false, IncidentStatus::Resolved) => IncidentStatus::Investigating,
-        _ => return Ok(None),
-    };
-    let mut after = before.clone();
-    after.status = status;
-    if status.is_open() {
-        after.verdict = None;
-    }
-    set_status_times(&mut after, before.status, ctx.clock.now());
-    save(ctx, msp_id, tenant_id, &after).await?;
-    audit::append(
-        ctx,
-        ChainRef::Tenant { msp_id, tenant_id },
-        Change::new("incident.updated_from_ticket", "incident", &id)
-            .before(&summary(&before))
-            .after(&summary(&after)),
-    )
-    .await?;
-    status_changed(ctx, msp_id, tenant_id, &after).await?;
-    Ok(Some(after))
-}
-
 /// What follows a status a person (or their PSA) gave an incident: its tickets are brought in
 /// step, and its entities' risk is recomputed, since an incident's findings count towards risk
 /// only while it is open.
-async fn status_changed(
+pub(crate) async fn status_changed(
     ctx: &WriteContext<'_>,
     msp_id: MspId,
     tenant_id: TenantId,
@@ -480,7 +253,7 @@ pub(crate) async fn mark_contained(
     super::tickets::queue_sync(ctx, msp_id, tenant_id, id).await
 }
 
-fn set_status_times(
+pub(crate) fn set_status_times(
     incident: &mut Incident,
     previous: IncidentStatus,
     now: chrono::DateTime<chrono::Utc>,
@@ -501,7 +274,7 @@ fn set_status_times(
 }
 
 /// The incident without its findings, for audit entries.
-fn summary(incident: &Incident) -> serde_json::Value {
+pub(crate) fn summary(incident: &Incident) -> serde_json::Value {
     let mut value = serde_json::to_value(incident).unwrap_or_default();
     if let Some(object) = value.as_object_mut() {
         object.remove("findings");
@@ -509,7 +282,7 @@ fn summary(incident: &Incident) -> serde_json::Value {
     value
 }
 
-async fn save(
+pub(crate) async fn save(
     ctx: &WriteContext<'_>,
     msp_id: MspId,
     tenant_id: TenantId,
@@ -533,7 +306,7 @@ async fn save(
     Ok(())
 }
 
-const fn source_str(source: FindingSource) -> &'static str {
+pub(crate) const fn source_str(source: FindingSource) -> &'static str {
     match source {
         FindingSource::VendorAlert => "vendor_alert",
         FindingSource::Detection => "detection",
@@ -544,7 +317,7 @@ fn parse_status(value: &str) -> Result<IncidentStatus, StorageError> {
     IncidentStatus::parse(value).ok_or_else(|| StorageError::corrupt("incident status", &value))
 }
 
-fn to_finding(row: finding::Model) -> Result<Finding, StorageError> {
+pub(crate) fn to_finding(row: finding::Model) -> Result<Finding, StorageError> {
     Ok(Finding {
         id: row.id,
         tenant_id: row.tenant_id.into(),
@@ -568,7 +341,10 @@ fn to_finding(row: finding::Model) -> Result<Finding, StorageError> {
     })
 }
 
-fn to_incident(row: incident::Model, findings: Vec<Finding>) -> Result<Incident, StorageError> {
+pub(crate) fn to_incident(
+    row: incident::Model,
+    findings: Vec<Finding>,
+) -> Result<Incident, StorageError> {
     Ok(Incident {
         id: row.id.into(),
         tenant_id: row.tenant_id.into(),

@@ -17,7 +17,7 @@ pub mod entities;
 mod error;
 mod guardrails;
 mod ids;
-mod incidents;
+pub(crate) mod incidents;
 mod integrations;
 pub(crate) mod inventory;
 pub(crate) mod locks;
@@ -31,7 +31,7 @@ mod scopes;
 pub(crate) mod second_factors;
 pub mod slack;
 mod tenants;
-mod tickets;
+pub(crate) mod tickets;
 mod tokens;
 mod users;
 pub mod vendor_slots;
@@ -64,7 +64,7 @@ pub use self::{
     error::StorageError,
     guardrails::{ACTIVITY_WINDOW, GuardrailError, GuardrailReader, MAX_HALT_REASON},
     ids::new_id,
-    incidents::{Detected, GROUPING_WINDOW, IncidentReader, IncidentUpdateError, Recorded},
+    incidents::{Detected, IncidentReader, IncidentUpdateError},
     integrations::{
         CheckOutcome, IntegrationAdmin, IntegrationAdminError, IntegrationChanges,
         IntegrationDirectory, NewIntegration,

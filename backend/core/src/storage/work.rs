@@ -11,7 +11,7 @@ use steward_domain::{
     access::Permission,
     actions::{Action, ApprovalTiming},
     guardrails::{AutomationHalt, MaintenanceSchedule},
-    incidents::{EntityKey, Incident, IncidentStatus, IncidentTicket, IncidentUpdate},
+    incidents::{EntityKey, IncidentStatus, IncidentTicket},
     risk::RiskScore,
     tenancy::{Role, Tenant},
 };
@@ -22,7 +22,7 @@ use super::{
     approval_links::{self, ApprovalRequest},
     entities::tenant,
     guardrails::{self, GuardrailError, GuardrailReader},
-    incidents::{self, Detected, IncidentUpdateError, Recorded},
+    incidents::IncidentUpdateError,
     locks::{self, Lock},
     slack,
     tickets::{self, TicketReader, TicketSeen},
@@ -295,43 +295,6 @@ impl<'a> TenantWork<'a> {
         .await)
     }
 
-    /// Resolves or reopens an incident as its PSA ticket was closed or reopened. Steward only.
-    ///
-    /// # Errors
-    /// [`WorkError::Forbidden`] for users.
-    pub async fn follow_ticket(
-        &self,
-        incident_id: IncidentId,
-        ticket_closed: bool,
-    ) -> Result<Option<Incident>, WorkError> {
-        self.require_steward()?;
-        Ok(incidents::follow_ticket(
-            self.ctx,
-            self.tenant.msp_id,
-            self.tenant.id,
-            incident_id,
-            ticket_closed,
-        )
-        .await?)
-    }
-
-    /// Changes an incident's status, assignee or verdict.
-    ///
-    /// # Errors
-    /// [`WorkError::Forbidden`] without [`Permission::WorkIncidents`]; [`WorkError::Incident`]
-    /// for an unknown incident or an invalid change.
-    pub async fn update_incident(
-        &self,
-        id: IncidentId,
-        update: &IncidentUpdate,
-    ) -> Result<Incident, WorkError> {
-        self.require(Permission::WorkIncidents)?;
-        Ok(
-            incidents::update_incident(self.ctx, self.tenant.msp_id, self.tenant.id, id, update)
-                .await?,
-        )
-    }
-
     /// Makes this transaction the only one deciding actions for the tenant's MSP until it ends:
     /// the guardrails count the last hour's automatic actions before a new one is recorded, and
     /// two transactions counting at once would both stay under the limit. Call it first in the
@@ -373,7 +336,7 @@ impl<'a> TenantWork<'a> {
     /// only).
     ///
     /// # Errors
-    /// As [`TenantWork::record_finding`].
+    /// [`WorkError::Forbidden`] for a user; [`WorkError::Storage`] when the database fails.
     pub async fn prepare_approval_requests(
         &self,
         action: &Action,
@@ -387,7 +350,7 @@ impl<'a> TenantWork<'a> {
     /// Records that an approval request went out, or why it did not (Steward only).
     ///
     /// # Errors
-    /// As [`TenantWork::record_finding`].
+    /// [`WorkError::Forbidden`] for a user; [`WorkError::Storage`] when the database fails.
     pub async fn record_delivery(
         &self,
         dedup_key: &str,
@@ -408,7 +371,7 @@ impl<'a> TenantWork<'a> {
     /// was already posted for this version (Steward only).
     ///
     /// # Errors
-    /// As [`TenantWork::record_finding`].
+    /// [`WorkError::Forbidden`] for a user; [`WorkError::Storage`] when the database fails.
     pub async fn claim_slack_post(
         &self,
         action: &Action,
@@ -421,7 +384,7 @@ impl<'a> TenantWork<'a> {
     /// Records where a posted Slack message is (Steward only).
     ///
     /// # Errors
-    /// As [`TenantWork::record_finding`].
+    /// [`WorkError::Forbidden`] for a user; [`WorkError::Storage`] when the database fails.
     pub async fn record_slack_post(
         &self,
         action: &Action,
@@ -435,7 +398,7 @@ impl<'a> TenantWork<'a> {
     /// The Slack messages (`(channel, ts)`) posted for an action (Steward only).
     ///
     /// # Errors
-    /// As [`TenantWork::record_finding`].
+    /// [`WorkError::Forbidden`] for a user; [`WorkError::Storage`] when the database fails.
     pub async fn slack_posts(
         &self,
         action_id: ActionId,
@@ -454,30 +417,10 @@ impl<'a> TenantWork<'a> {
         Ok(actions::request_rollback(self.ctx, self.tenant.msp_id, self.tenant.id, id).await?)
     }
 
-    /// Stores a detection as a finding in its incident (Steward only).
-    ///
-    /// # Errors
-    /// [`WorkError::Forbidden`] for a user; [`WorkError::Storage`] when the database fails.
-    pub async fn record_finding(
-        &self,
-        detected: &Detected,
-        entities: &[EntityKey],
-    ) -> Result<Option<Recorded>, WorkError> {
-        self.require_steward()?;
-        Ok(incidents::record_finding(
-            self.ctx,
-            self.tenant.msp_id,
-            self.tenant.id,
-            detected,
-            entities,
-        )
-        .await?)
-    }
-
     /// Stores an entity's new risk score if it changed (Steward only).
     ///
     /// # Errors
-    /// As [`TenantWork::record_finding`].
+    /// [`WorkError::Forbidden`] for a user; [`WorkError::Storage`] when the database fails.
     pub async fn record_risk(&self, score: &RiskScore) -> Result<bool, WorkError> {
         self.require_steward()?;
         Ok(super::risk_scores::record(self.ctx, self.tenant.msp_id, score).await?)
@@ -487,7 +430,7 @@ impl<'a> TenantWork<'a> {
     /// only); returns whether it moved.
     ///
     /// # Errors
-    /// As [`TenantWork::record_finding`].
+    /// [`WorkError::Forbidden`] for a user; [`WorkError::Storage`] when the database fails.
     pub async fn transition(
         &self,
         id: ActionId,

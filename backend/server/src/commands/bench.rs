@@ -206,7 +206,8 @@ async fn measure(mut config: Config, runs: usize, poll_ms: u64) -> anyhow::Resul
             .context("the tenant exists")?;
         work.request_rollback(action.id).await?;
         if let Some(incident) = action.incident_id {
-            work.update_incident(
+            steward_core::incidents::update_incident(
+                &work,
                 incident,
                 &IncidentUpdate {
                     status: Some(IncidentStatus::Resolved),

@@ -460,7 +460,8 @@ pub async fn update_incident(
         ),
     };
     in_work(&s, tenant_id, async |work| {
-        work.update_incident(
+        steward_core::incidents::update_incident(
+            work,
             incident_id,
             &IncidentUpdate {
                 status: Some(status),

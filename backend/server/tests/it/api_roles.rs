@@ -227,24 +227,24 @@ async fn seed_response(
         .unwrap()
         .unwrap();
     let device = work.inventory().devices().await.unwrap()[0].id;
-    let incident = work
-        .record_finding(
-            &Detected {
-                source: FindingSource::VendorAlert,
-                rule: "vendor-alert:test".into(),
-                dedup_key: "alert:test".into(),
-                title: "A test alert".into(),
-                severity_id: 4,
-                time: world.clock.now(),
-                events: Vec::new(),
-                details: json!({}),
-            },
-            &[],
-        )
-        .await
-        .unwrap()
-        .unwrap()
-        .incident_id;
+    let incident = steward_core::incidents::record_finding(
+        &work,
+        &Detected {
+            source: FindingSource::VendorAlert,
+            rule: "vendor-alert:test".into(),
+            dedup_key: "alert:test".into(),
+            title: "A test alert".into(),
+            severity_id: 4,
+            time: world.clock.now(),
+            events: Vec::new(),
+            details: json!({}),
+        },
+        &[],
+    )
+    .await
+    .unwrap()
+    .unwrap()
+    .incident_id;
     let outcome = if role.side() == RoleSide::Customer {
         PolicyOutcome::CustomerApproval
     } else {

@@ -174,7 +174,7 @@ async fn update_incident(
     ApiJson(body): ApiJson<IncidentUpdate>,
 ) -> Result<Json<Incident>, ApiError> {
     ctx.in_tenant(tenant_id, async |work| {
-        Ok(work.update_incident(incident_id, &body).await?)
+        Ok(steward_core::incidents::update_incident(work, incident_id, &body).await?)
     })
     .await
     .map(Json)
