@@ -4,14 +4,18 @@
 //! CSRF token and is checked before anything is read from it; a form without a valid token is
 //! refused with 403 and changes nothing.
 
+mod actions;
 mod approval_links;
 mod error;
 mod graph;
+mod guardrails;
 mod inbox;
+mod incidents;
 mod integrations;
 mod login;
 pub mod oidc;
 mod pages;
+mod reports;
 mod response;
 mod second_factor;
 mod session;
@@ -71,32 +75,32 @@ pub fn routes() -> Router<AppState> {
             post(integrations::run_scenario),
         )
         .route("/tenants/{tenant_id}/response", get(response::page))
-        .route("/tenants/{tenant_id}/actions", post(response::propose))
+        .route("/tenants/{tenant_id}/actions", post(actions::propose))
         .route(
             "/tenants/{tenant_id}/kill-switch",
-            post(response::pull_kill_switch),
+            post(guardrails::pull_kill_switch),
         )
         .route(
             "/tenants/{tenant_id}/kill-switch/release",
-            post(response::release_kill_switch),
+            post(guardrails::release_kill_switch),
         )
-        .route("/tenants/{tenant_id}/report", get(response::report))
-        .route("/tenants/{tenant_id}/report.pdf", get(response::report_pdf))
+        .route("/tenants/{tenant_id}/report", get(reports::report))
+        .route("/tenants/{tenant_id}/report.pdf", get(reports::report_pdf))
         .route(
             "/tenants/{tenant_id}/actions/{action_id}/approve",
-            post(response::approve),
+            post(actions::approve),
         )
         .route(
             "/tenants/{tenant_id}/actions/{action_id}/reject",
-            post(response::reject),
+            post(actions::reject),
         )
         .route(
             "/tenants/{tenant_id}/actions/{action_id}/rollback",
-            post(response::roll_back),
+            post(actions::roll_back),
         )
         .route(
             "/tenants/{tenant_id}/incidents/{incident_id}",
-            post(response::update_incident),
+            post(incidents::update_incident),
         )
         .route(
             "/approvals/{secret}",
