@@ -12,9 +12,8 @@ use steward_core::{
     access::{self, Caller},
     audit::AuditKeys,
     auth,
-    storage::{DatabaseConnection, DatabaseTransaction, TenantScope, TenantWork, WriteContext},
+    storage::{DatabaseConnection, DatabaseTransaction, WriteContext},
 };
-use steward_domain::TenantId;
 
 use super::{ApiError, extract::RequestId};
 use crate::{state::AppState, web::SESSION_COOKIE};
@@ -70,39 +69,6 @@ impl CallerContext {
             &self.keys,
             self.request_id.clone(),
         )
-    }
-
-    /// Runs `write` on the caller's work in the tenant (404 if the caller cannot see it) and
-    /// commits; nothing is kept when it fails.
-    pub async fn in_tenant<T>(
-        &self,
-        tenant_id: TenantId,
-        write: impl AsyncFnOnce(&TenantWork<'_>) -> Result<T, ApiError>,
-    ) -> Result<T, ApiError> {
-        let txn = self.storage.begin().await?;
-        let context = self.write(&txn);
-        let work = self
-            .caller
-            .work(&context, tenant_id)
-            .await?
-            .ok_or_else(|| ApiError::not_found(format!("no tenant {tenant_id}")))?;
-        let value = write(&work).await?;
-        drop(work);
-        drop(context);
-        txn.commit().await?;
-        Ok(value)
-    }
-
-    /// The tenant if the caller can see it, else 404: a tenant of another MSP, or another
-    /// customer's, is indistinguishable from one that does not exist.
-    pub async fn tenant(
-        &self,
-        id: TenantId,
-    ) -> Result<TenantScope<'_, DatabaseConnection>, ApiError> {
-        self.caller
-            .tenant(self.conn(), id)
-            .await?
-            .ok_or_else(|| ApiError::not_found(format!("no tenant {id}")))
     }
 }
 

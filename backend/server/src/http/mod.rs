@@ -7,6 +7,7 @@ pub(crate) mod extract;
 mod health;
 pub mod metrics;
 mod sandbox;
+pub(crate) mod scoped;
 mod security_headers;
 pub(crate) mod slack;
 mod webhooks;

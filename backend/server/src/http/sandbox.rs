@@ -2,10 +2,11 @@
 //! tokens), and `/sandbox/state/{tenant_id}` for MSP staff to see what actions did there.
 
 use axum::{Json, Router, extract::State, routing::get};
-use steward_domain::{TenantId, access::Permission};
+use steward_domain::TenantId;
 use steward_integrations::sandbox::SandboxState;
 
-use super::{ApiError, api::sandbox::enabled, auth::CallerContext, extract::ApiPath};
+use super::{ApiError, api::sandbox::enabled, extract::ApiPath};
+use crate::http::scoped::{InTenant, needs};
 use crate::state::AppState;
 
 /// The sandbox's routes, when it is enabled.
@@ -21,11 +22,10 @@ pub fn routes(state: &AppState) -> Router<AppState> {
 /// user's `accountEnabled`, the machine actions taken.
 async fn sandbox_state(
     State(state): State<AppState>,
-    ctx: CallerContext,
+    ctx: InTenant<needs::ReadSandbox>,
     ApiPath(tenant_id): ApiPath<TenantId>,
 ) -> Result<Json<SandboxState>, ApiError> {
-    let scope = ctx.tenant(tenant_id).await?;
-    ctx.caller.require(Permission::ReadSandbox)?;
+    let scope = ctx.scope().await?;
     let sandbox = enabled(&state)?;
     let tenant = scope.tenant();
     sandbox

@@ -10,14 +10,10 @@ use steward_domain::{
     actions::{ActionParameters, ActionStatus, ActionType, ProposerKind},
 };
 
+use super::scoped::{WebTenant, WebTenantForm};
 use crate::state::AppState;
 
-use super::{
-    UiError,
-    pages::back,
-    response::{in_work, in_work_refusing, refusal},
-    session::{WebForm, WebSession},
-};
+use super::{UiError, pages::back, response::refusal};
 use steward_core::proposals::{self, ActionRequest, RequestError};
 
 #[derive(Debug, Deserialize)]
@@ -32,14 +28,13 @@ pub struct AnswerForm {
 }
 
 async fn answer(
-    s: WebSession,
-    tenant_id: TenantId,
+    s: WebTenant,
     action_id: ActionId,
     approve: bool,
     form: AnswerForm,
 ) -> Result<Response, UiError> {
     let comment = Some(form.comment.trim().to_owned()).filter(|c| !c.is_empty());
-    in_work(&s, tenant_id, async |work| {
+    s.in_work(async |work| {
         let action =
             steward_core::approvals::answer(work, action_id, approve, form.version, comment)
                 .await?;
@@ -55,42 +50,36 @@ async fn answer(
 pub async fn approve(
     State(state): State<AppState>,
     Path((tenant_id, action_id)): Path<(TenantId, ActionId)>,
-    WebForm { session, form }: WebForm<AnswerForm>,
+    WebTenantForm { session, form }: WebTenantForm<AnswerForm>,
 ) -> Result<Response, UiError> {
     // What cannot be undone is approved only by someone who just proved who they are.
-    let irreversible = match session
-        .caller
-        .tenant(session.storage.conn(), tenant_id)
+    let irreversible = session
+        .scope()
         .await?
-    {
-        Some(scope) => scope
-            .actions()?
-            .get(action_id)
-            .await?
-            .is_some_and(|action| !action.reversible),
-        None => false,
-    };
+        .actions()?
+        .get(action_id)
+        .await?
+        .is_some_and(|action| !action.reversible);
     if irreversible
         && let Err(code) =
             super::second_factor::step_up(&session, &state.secrets, &form.confirm).await?
     {
         return Ok(back(&format!("/tenants/{tenant_id}/response"), Err(code)));
     }
-    answer(session, tenant_id, action_id, true, form).await
+    answer(session, action_id, true, form).await
 }
 
 pub async fn reject(
-    Path((tenant_id, action_id)): Path<(TenantId, ActionId)>,
-    WebForm { session, form }: WebForm<AnswerForm>,
+    Path((_, action_id)): Path<(TenantId, ActionId)>,
+    WebTenantForm { session, form }: WebTenantForm<AnswerForm>,
 ) -> Result<Response, UiError> {
-    answer(session, tenant_id, action_id, false, form).await
+    answer(session, action_id, false, form).await
 }
 
 /// Proposes one action type for the checked targets (a form with repeated `target` fields).
 pub async fn propose(
     State(state): State<AppState>,
-    Path(tenant_id): Path<TenantId>,
-    WebForm { session: s, form }: WebForm<Vec<(String, String)>>,
+    WebTenantForm { session: s, form }: WebTenantForm<Vec<(String, String)>>,
 ) -> Result<Response, UiError> {
     let field = |name: &str| {
         form.iter()
@@ -130,9 +119,7 @@ pub async fn propose(
         idempotency_key: None,
         proposer: ProposerKind::Technician,
     };
-    in_work_refusing(
-        &s,
-        tenant_id,
+    s.in_work_refusing(
         async |work| {
             proposals::request(work, &state.policies, &request).await?;
             Ok("actions-proposed")
@@ -160,10 +147,10 @@ pub async fn propose(
 pub struct EmptyForm {}
 
 pub async fn roll_back(
-    Path((tenant_id, action_id)): Path<(TenantId, ActionId)>,
-    WebForm { session: s, .. }: WebForm<EmptyForm>,
+    Path((_, action_id)): Path<(TenantId, ActionId)>,
+    WebTenantForm { session: s, .. }: WebTenantForm<EmptyForm>,
 ) -> Result<Response, UiError> {
-    in_work(&s, tenant_id, async |work| {
+    s.in_work(async |work| {
         work.request_rollback(action_id).await?;
         Ok("rollback-requested")
     })

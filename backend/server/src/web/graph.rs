@@ -11,7 +11,8 @@ use steward_domain::{
 };
 use steward_frontend::pages::graph::{self as page, GraphPage};
 
-use super::{UiError, pages::chrome, session::WebSession};
+use super::scoped::WebTenant;
+use super::{UiError, pages::chrome};
 
 #[derive(Debug, Deserialize)]
 pub struct GraphQuery {
@@ -22,15 +23,11 @@ pub struct GraphQuery {
 /// `GET /tenants/{tenant_id}/graph`: MSP staff; around `center`, by default the identity with
 /// the most connections.
 pub async fn show(
-    s: WebSession,
+    s: WebTenant,
     Path(tenant_id): Path<TenantId>,
     Query(query): Query<GraphQuery>,
 ) -> Result<Response, UiError> {
-    let scope = s
-        .caller
-        .tenant(s.storage.conn(), tenant_id)
-        .await?
-        .ok_or(UiError::NotFound)?;
+    let scope = s.scope().await?;
     let context = scope.context(s.clock.now()).await?;
     let whole = context.graph(tenant_id);
     let depth = query.depth.unwrap_or(1).clamp(1, 3);

@@ -8,9 +8,10 @@ use axum::{
 use serde::Deserialize;
 use steward_domain::TenantId;
 
+use super::scoped::WebTenantForm;
 use crate::state::AppState;
 
-use super::{UiError, pages::back, response::in_work, session::WebForm};
+use super::{UiError, pages::back};
 
 #[derive(Debug, Deserialize)]
 pub struct HaltForm {
@@ -20,10 +21,9 @@ pub struct HaltForm {
 
 /// Pulls the tenant's kill switch.
 pub async fn pull_kill_switch(
-    Path(tenant_id): Path<TenantId>,
-    WebForm { session: s, form }: WebForm<HaltForm>,
+    WebTenantForm { session: s, form }: WebTenantForm<HaltForm>,
 ) -> Result<Response, UiError> {
-    in_work(&s, tenant_id, async |work| {
+    s.in_work(async |work| {
         work.halt_automation(&form.reason).await?;
         Ok("kill-switch-pulled")
     })
@@ -41,12 +41,12 @@ pub struct ConfirmForm {
 pub async fn release_kill_switch(
     State(state): State<AppState>,
     Path(tenant_id): Path<TenantId>,
-    WebForm { session: s, form }: WebForm<ConfirmForm>,
+    WebTenantForm { session: s, form }: WebTenantForm<ConfirmForm>,
 ) -> Result<Response, UiError> {
     if let Err(code) = super::second_factor::step_up(&s, &state.secrets, &form.confirm).await? {
         return Ok(back(&format!("/tenants/{tenant_id}/response"), Err(code)));
     }
-    in_work(&s, tenant_id, async |work| {
+    s.in_work(async |work| {
         work.release_automation().await?;
         Ok("kill-switch-released")
     })

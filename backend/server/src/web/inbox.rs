@@ -126,7 +126,9 @@ pub struct ClickForm {
 /// Slack's.
 pub async fn click(
     State(state): State<AppState>,
-    WebForm { session: s, form }: WebForm<ClickForm>,
+    WebForm {
+        session: s, form, ..
+    }: WebForm<ClickForm>,
 ) -> Result<Response, UiError> {
     let customer = audience(&s)?;
     let sandbox = state.sandbox.as_ref().ok_or(UiError::NotFound)?;

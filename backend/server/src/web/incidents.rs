@@ -7,7 +7,8 @@ use steward_domain::{
     incidents::{IncidentStatus, IncidentUpdate, Verdict},
 };
 
-use super::{UiError, response::in_work, session::WebForm};
+use super::UiError;
+use super::scoped::WebTenantForm;
 
 #[derive(Debug, Deserialize)]
 pub struct IncidentForm {
@@ -17,8 +18,8 @@ pub struct IncidentForm {
 }
 
 pub async fn update_incident(
-    Path((tenant_id, incident_id)): Path<(TenantId, IncidentId)>,
-    WebForm { session: s, form }: WebForm<IncidentForm>,
+    Path((_, incident_id)): Path<(TenantId, IncidentId)>,
+    WebTenantForm { session: s, form }: WebTenantForm<IncidentForm>,
 ) -> Result<Response, UiError> {
     let status = IncidentStatus::parse(&form.status)
         .ok_or_else(|| UiError::BadForm(format!("unknown status {:?}", form.status)))?;
@@ -29,7 +30,7 @@ pub async fn update_incident(
                 .ok_or_else(|| UiError::BadForm(format!("unknown verdict {other:?}")))?,
         ),
     };
-    in_work(&s, tenant_id, async |work| {
+    s.in_work(async |work| {
         steward_core::incidents::update_incident(
             work,
             incident_id,

@@ -13,11 +13,12 @@ use steward_frontend::pages::integrations::{
 };
 use steward_integrations::{registry, sandbox::Scenario};
 
+use super::scoped::{WebTenant, WebTenantForm};
 use super::{
     UiError,
     pages::{PageQuery, back, chrome},
-    session::{WebForm, WebSession},
 };
+use crate::http::scoped::needs;
 use crate::{
     connections::{self, TestError},
     state::AppState,
@@ -42,15 +43,11 @@ fn error_code(err: IntegrationAdminError) -> Result<&'static str, UiError> {
 
 pub async fn page(
     State(state): State<AppState>,
-    s: WebSession,
+    s: WebTenant,
     Path(tenant_id): Path<TenantId>,
     Query(query): Query<PageQuery>,
 ) -> Result<Response, UiError> {
-    let scope = s
-        .caller
-        .tenant(s.storage.conn(), tenant_id)
-        .await?
-        .ok_or(UiError::NotFound)?;
+    let scope = s.scope().await?;
     let list = scope.integrations()?.list().await?;
     let tenant = scope.tenant().clone();
     let sandbox = match (&state.sandbox, scope.allows(Permission::ReadSandbox)) {
@@ -270,13 +267,9 @@ impl ConnectForm {
 pub async fn create(
     State(state): State<AppState>,
     Path(tenant_id): Path<TenantId>,
-    WebForm { session: s, form }: WebForm<ConnectForm>,
+    WebTenantForm { session: s, form }: WebTenantForm<ConnectForm>,
 ) -> Result<Response, UiError> {
     let path = page_path(tenant_id);
-    s.caller
-        .tenant(s.storage.conn(), tenant_id)
-        .await?
-        .ok_or(UiError::NotFound)?;
     let Some(vendor) = Vendor::parse(&form.vendor) else {
         return Ok(back(&path, Err("invalid-settings")));
     };
@@ -320,12 +313,8 @@ pub struct Empty {}
 pub async fn test(
     State(state): State<AppState>,
     Path((tenant_id, integration_id)): Path<(TenantId, IntegrationId)>,
-    WebForm { session: s, .. }: WebForm<Empty>,
+    WebTenantForm { session: s, .. }: WebTenantForm<Empty>,
 ) -> Result<Response, UiError> {
-    s.caller
-        .tenant(s.storage.conn(), tenant_id)
-        .await?
-        .ok_or(UiError::NotFound)?;
     let path = page_path(tenant_id);
     match connections::test(&state, &s.caller, None, tenant_id, integration_id).await {
         Ok(outcome) if outcome.error.is_none() => Ok(back(&path, Ok("integration-tested"))),
@@ -342,12 +331,8 @@ pub async fn test(
 pub async fn sync(
     State(state): State<AppState>,
     Path((tenant_id, integration_id)): Path<(TenantId, IntegrationId)>,
-    WebForm { session: s, .. }: WebForm<Empty>,
+    WebTenantForm { session: s, .. }: WebTenantForm<Empty>,
 ) -> Result<Response, UiError> {
-    s.caller
-        .tenant(s.storage.conn(), tenant_id)
-        .await?
-        .ok_or(UiError::NotFound)?;
     let path = page_path(tenant_id);
     match connections::sync(&state, &s.caller, None, tenant_id, integration_id).await {
         Ok(outcome) if outcome.error.is_none() => Ok(back(&path, Ok("integration-synced"))),
@@ -370,7 +355,7 @@ pub struct CredentialForm {
 pub async fn replace_credential(
     State(state): State<AppState>,
     Path((tenant_id, integration_id)): Path<(TenantId, IntegrationId)>,
-    WebForm { session: s, form }: WebForm<CredentialForm>,
+    WebTenantForm { session: s, form }: WebTenantForm<CredentialForm>,
 ) -> Result<Response, UiError> {
     change(&state, &s, tenant_id, integration_id, Some(form.credential)).await
 }
@@ -378,7 +363,7 @@ pub async fn replace_credential(
 pub async fn remove(
     State(state): State<AppState>,
     Path((tenant_id, integration_id)): Path<(TenantId, IntegrationId)>,
-    WebForm { session: s, .. }: WebForm<Empty>,
+    WebTenantForm { session: s, .. }: WebTenantForm<Empty>,
 ) -> Result<Response, UiError> {
     change(&state, &s, tenant_id, integration_id, None).await
 }
@@ -386,16 +371,12 @@ pub async fn remove(
 /// Replaces the credential (with a secret) or removes the integration (without).
 async fn change(
     state: &AppState,
-    s: &WebSession,
+    s: &WebTenant,
     tenant_id: TenantId,
     integration_id: IntegrationId,
     secret: Option<String>,
 ) -> Result<Response, UiError> {
     let path = page_path(tenant_id);
-    s.caller
-        .tenant(s.storage.conn(), tenant_id)
-        .await?
-        .ok_or(UiError::NotFound)?;
     if secret
         .as_ref()
         .is_some_and(|secret| secret.trim().is_empty())
@@ -441,15 +422,10 @@ pub struct ScenarioForm {
 pub async fn run_scenario(
     State(state): State<AppState>,
     Path(tenant_id): Path<TenantId>,
-    WebForm { session: s, form }: WebForm<ScenarioForm>,
+    WebTenantForm { session: s, form }: WebTenantForm<ScenarioForm, needs::RunSandboxScenarios>,
 ) -> Result<Response, UiError> {
     let path = page_path(tenant_id);
-    let scope = s
-        .caller
-        .tenant(s.storage.conn(), tenant_id)
-        .await?
-        .ok_or(UiError::NotFound)?;
-    s.caller.require(Permission::RunSandboxScenarios)?;
+    let scope = s.scope().await?;
     let (Some(sandbox), Some(scenario)) = (&state.sandbox, Scenario::parse(&form.scenario)) else {
         return Err(UiError::NotFound);
     };

@@ -17,6 +17,7 @@ pub mod oidc;
 mod pages;
 mod reports;
 mod response;
+mod scoped;
 mod second_factor;
 mod session;
 

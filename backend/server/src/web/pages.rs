@@ -33,10 +33,12 @@ use steward_frontend::{
     role_label,
 };
 
+use super::scoped::{WebTenant, WebTenantForm};
 use super::{
     UiError,
     session::{WebForm, WebSession},
 };
+use crate::http::scoped::needs;
 
 /// Outcomes shown once at the top of the page a form leads to, by code, so no text from a URL
 /// ever reaches a page.
@@ -308,7 +310,9 @@ pub struct HaltAllForm {
 
 /// Pulls the MSP-wide kill switch (MSP admins and technicians).
 pub async fn pull_msp_kill_switch(
-    WebForm { session: s, form }: WebForm<HaltAllForm>,
+    WebForm {
+        session: s, form, ..
+    }: WebForm<HaltAllForm>,
 ) -> Result<Response, UiError> {
     let txn = s.storage.begin().await?;
     let pulled = s
@@ -321,7 +325,9 @@ pub async fn pull_msp_kill_switch(
 /// Releases the MSP-wide kill switch (MSP admins).
 pub async fn release_msp_kill_switch(
     axum::extract::State(state): axum::extract::State<crate::state::AppState>,
-    WebForm { session: s, form }: WebForm<HaltAllForm>,
+    WebForm {
+        session: s, form, ..
+    }: WebForm<HaltAllForm>,
 ) -> Result<Response, UiError> {
     if let Err(code) = super::second_factor::step_up(&s, &state.secrets, &form.confirm).await? {
         return Ok(back("/", Err(code)));
@@ -372,9 +378,10 @@ fn tenant_error_code(err: TenantAdminError) -> Result<&'static str, UiError> {
 }
 
 pub async fn create_tenant(
-    WebForm { session: s, form }: WebForm<TenantForm>,
+    WebForm {
+        session: s, form, ..
+    }: WebForm<TenantForm, needs::ManageTenants>,
 ) -> Result<Response, UiError> {
-    s.caller.require(Permission::ManageTenants)?;
     let slug = if form.slug.trim().is_empty() {
         Slug::from_name(&form.name)
     } else {
@@ -407,15 +414,11 @@ pub async fn create_tenant(
 }
 
 pub async fn tenant(
-    s: WebSession,
+    s: WebTenant,
     Path(tenant_id): Path<TenantId>,
     Query(query): Query<PageQuery>,
 ) -> Result<Response, UiError> {
-    let scope = s
-        .caller
-        .tenant(s.storage.conn(), tenant_id)
-        .await?
-        .ok_or(UiError::NotFound)?;
+    let scope = s.scope().await?;
     let members = scope.members().await.map_err(|err| match err {
         steward_core::storage::TenantScopeError::Forbidden(forbidden) => {
             UiError::Forbidden(forbidden)
@@ -477,7 +480,7 @@ pub async fn tenant(
 
 pub async fn rename_tenant(
     Path(tenant_id): Path<TenantId>,
-    WebForm { session: s, form }: WebForm<TenantForm>,
+    WebTenantForm { session: s, form }: WebTenantForm<TenantForm>,
 ) -> Result<Response, UiError> {
     change_tenant(s, tenant_id, Some(form.name)).await
 }
@@ -487,25 +490,18 @@ pub struct Empty {}
 
 pub async fn offboard_tenant(
     Path(tenant_id): Path<TenantId>,
-    WebForm { session: s, .. }: WebForm<Empty>,
+    WebTenantForm { session: s, .. }: WebTenantForm<Empty>,
 ) -> Result<Response, UiError> {
     change_tenant(s, tenant_id, None).await
 }
 
 /// Renames (with a name) or offboards (without) a tenant the caller can see.
 async fn change_tenant(
-    s: WebSession,
+    s: WebTenant,
     tenant_id: TenantId,
     name: Option<String>,
 ) -> Result<Response, UiError> {
     let path = format!("/tenants/{tenant_id}");
-    if s.caller
-        .tenant(s.storage.conn(), tenant_id)
-        .await?
-        .is_none()
-    {
-        return Err(UiError::NotFound);
-    }
     let txn = s.storage.begin().await?;
     let write = s.write(&txn);
     let admin = s.caller.admin(&write)?;
@@ -540,15 +536,11 @@ async fn change_tenant(
 // ---- Audit ------------------------------------------------------------------------------
 
 pub async fn tenant_audit(
-    s: WebSession,
+    s: WebTenant,
     Path(tenant_id): Path<TenantId>,
     Query(query): Query<PageQuery>,
 ) -> Result<Response, UiError> {
-    let scope = s
-        .caller
-        .tenant(s.storage.conn(), tenant_id)
-        .await?
-        .ok_or(UiError::NotFound)?;
+    let scope = s.scope().await?;
     let entries = scope.audit()?.list(page(query.cursor.as_deref())?).await?;
     let path = format!("/tenants/{tenant_id}/audit");
     let chrome = chrome(&s, &path, None).await?;
@@ -645,9 +637,10 @@ fn user_error_code(err: UserAdminError) -> Result<&'static str, UiError> {
 }
 
 pub async fn create_user(
-    WebForm { session: s, form }: WebForm<UserForm>,
+    WebForm {
+        session: s, form, ..
+    }: WebForm<UserForm, needs::ManageUsers>,
 ) -> Result<Response, UiError> {
-    s.caller.require(Permission::ManageUsers)?;
     let tenant_id = match form.tenant_id.trim() {
         "" => None,
         id => Some(
@@ -730,7 +723,9 @@ pub struct StatusForm {
 
 pub async fn set_user_status(
     Path(user_id): Path<UserId>,
-    WebForm { session: s, form }: WebForm<StatusForm>,
+    WebForm {
+        session: s, form, ..
+    }: WebForm<StatusForm>,
 ) -> Result<Response, UiError> {
     let path = format!("/users/{user_id}");
     let txn = s.storage.begin().await?;
@@ -770,9 +765,10 @@ pub struct TokenForm {
 /// Issues a token and shows its secret once, on the page itself (never in a URL).
 pub async fn issue_token(
     Path(user_id): Path<UserId>,
-    WebForm { session: s, form }: WebForm<TokenForm>,
+    WebForm {
+        session: s, form, ..
+    }: WebForm<TokenForm, needs::ManageUsers>,
 ) -> Result<Response, UiError> {
-    s.caller.require(Permission::ManageUsers)?;
     let expires_at = match form.expires_in_days.trim() {
         "" => None,
         days => match days.parse::<u32>() {
@@ -866,7 +862,9 @@ pub struct PasswordForm {
 }
 
 pub async fn change_password(
-    WebForm { session: s, form }: WebForm<PasswordForm>,
+    WebForm {
+        session: s, form, ..
+    }: WebForm<PasswordForm>,
 ) -> Result<Response, UiError> {
     let txn = s.storage.begin().await?;
     let write = s.write(&txn);

@@ -7,7 +7,8 @@ use axum::{
 use serde::Deserialize;
 use steward_domain::TenantId;
 
-use super::{UiError, pages::chrome, session::WebSession};
+use super::scoped::WebTenant;
+use super::{UiError, pages::chrome};
 
 #[derive(Debug, Default, Deserialize)]
 pub struct ReportQuery {
@@ -18,8 +19,7 @@ pub struct ReportQuery {
 }
 
 async fn build_report(
-    s: &WebSession,
-    tenant_id: TenantId,
+    s: &WebTenant,
     query: &ReportQuery,
 ) -> Result<steward_domain::reports::OutcomeReport, UiError> {
     let now = s.clock.now();
@@ -30,11 +30,7 @@ async fn build_report(
             "the report's period must start before it ends and span at most 366 days".into(),
         ));
     }
-    let scope = s
-        .caller
-        .tenant(s.storage.conn(), tenant_id)
-        .await?
-        .ok_or(UiError::NotFound)?;
+    let scope = s.scope().await?;
     steward_core::reports::outcome_report(&scope, from, to, now)
         .await
         .map_err(|err| match err {
@@ -47,11 +43,11 @@ async fn build_report(
 
 /// The outcome report as a page.
 pub async fn report(
-    s: WebSession,
+    s: WebTenant,
     Path(tenant_id): Path<TenantId>,
     Query(query): Query<ReportQuery>,
 ) -> Result<Response, UiError> {
-    let report = build_report(&s, tenant_id, &query).await?;
+    let report = build_report(&s, &query).await?;
     let pdf = format!(
         "/tenants/{tenant_id}/report.pdf?from={}&to={}",
         report
@@ -71,11 +67,10 @@ pub async fn report(
 
 /// The outcome report as a PDF download.
 pub async fn report_pdf(
-    s: WebSession,
-    Path(tenant_id): Path<TenantId>,
+    s: WebTenant,
     Query(query): Query<ReportQuery>,
 ) -> Result<Response, UiError> {
-    let report = build_report(&s, tenant_id, &query).await?;
+    let report = build_report(&s, &query).await?;
     Ok((
         [
             (

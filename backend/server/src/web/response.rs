@@ -8,7 +8,7 @@ use axum::{
 };
 use std::collections::HashMap;
 use steward_core::storage::{
-    ActionRequestError, GuardrailError, IncidentUpdateError, PageRequest, TenantWork, WorkError,
+    ActionRequestError, GuardrailError, IncidentUpdateError, PageRequest, WorkError,
 };
 
 use steward_domain::{
@@ -19,12 +19,12 @@ use steward_domain::{
 };
 use steward_frontend::pages::response::{self, ResponsePage};
 
+use super::scoped::WebTenant;
 use crate::state::AppState;
 
 use super::{
     UiError,
-    pages::{PageQuery, back, chrome},
-    session::WebSession,
+    pages::{PageQuery, chrome},
 };
 
 pub(super) fn page_path(tenant_id: TenantId) -> String {
@@ -36,15 +36,11 @@ const SHOWN: u64 = 100;
 
 pub async fn page(
     State(state): State<AppState>,
-    s: WebSession,
+    s: WebTenant,
     Path(tenant_id): Path<TenantId>,
     Query(query): Query<PageQuery>,
 ) -> Result<Response, UiError> {
-    let scope = s
-        .caller
-        .tenant(s.storage.conn(), tenant_id)
-        .await?
-        .ok_or(UiError::NotFound)?;
+    let scope = s.scope().await?;
     let first = || PageRequest {
         limit: SHOWN,
         after: None,
@@ -73,7 +69,7 @@ pub async fn page(
             state.policies.limits(),
         )
         .await?;
-    let what_if = what_if(&state, &s, tenant_id, &actions).await?;
+    let what_if = what_if(&state, &s, &actions).await?;
     let mut proposable = Vec::new();
     if s.caller.allows(Permission::ProposeActions) {
         let inventory = scope.inventory()?;
@@ -163,82 +159,39 @@ pub(super) fn refusal(err: WorkError) -> Result<&'static str, UiError> {
 /// proposer would propose it (for those who may ask the policy), recording nothing.
 async fn what_if(
     state: &AppState,
-    s: &WebSession,
-    tenant_id: TenantId,
+    s: &WebTenant,
     actions: &[steward_domain::actions::Action],
 ) -> Result<HashMap<ActionId, PolicyDecision>, UiError> {
     let mut decisions = HashMap::new();
     if !s.caller.allows(Permission::ProposeActions) {
         return Ok(decisions);
     }
-    let txn = s.storage.begin_read().await?;
-    let context = s.write(&txn);
-    let Some(work) = s.caller.work(&context, tenant_id).await? else {
-        return Ok(decisions);
-    };
-    for action in actions
-        .iter()
-        .filter(|a| a.status == ActionStatus::AwaitingApproval)
-    {
-        let target = EntityKey {
-            kind: action.target.kind,
-            id: action.target.id,
-        };
-        let simulated = steward_core::triage::simulate(
-            &work,
-            &state.policies,
-            action.kind,
-            target,
-            action.proposed_by.kind,
-            action.batch.map_or(1, |b| b.size),
-            &action.parameters,
-        )
-        .await
-        .map_err(|err| UiError::internal(&err))?;
-        if let Some(simulation) = simulated {
-            decisions.insert(action.id, simulation.decided.decision);
+    s.without_keeping(async |work| {
+        for action in actions
+            .iter()
+            .filter(|a| a.status == ActionStatus::AwaitingApproval)
+        {
+            let target = EntityKey {
+                kind: action.target.kind,
+                id: action.target.id,
+            };
+            let simulated = steward_core::triage::simulate(
+                work,
+                &state.policies,
+                action.kind,
+                target,
+                action.proposed_by.kind,
+                action.batch.map_or(1, |b| b.size),
+                &action.parameters,
+            )
+            .await
+            .map_err(|err| UiError::internal(&err))?;
+            if let Some(simulation) = simulated {
+                decisions.insert(action.id, simulation.decided.decision);
+            }
         }
-    }
-    drop(work);
-    drop(context);
-    // Nothing to keep: a simulation writes nothing.
-    txn.rollback().await?;
+        Ok(())
+    })
+    .await?;
     Ok(decisions)
-}
-
-/// Runs a form's write on the signed-in user's work in the tenant and goes back to the page,
-/// saying what was done (the write's answer) or why it was refused (then nothing is kept).
-pub(super) async fn in_work(
-    s: &WebSession,
-    tenant_id: TenantId,
-    write: impl AsyncFnOnce(&TenantWork<'_>) -> Result<&'static str, WorkError>,
-) -> Result<Response, UiError> {
-    in_work_refusing(s, tenant_id, write, refusal).await
-}
-
-/// As [`in_work`], for a write with its own errors, each turned into a flash code (or an error
-/// page) by `refused`.
-pub(super) async fn in_work_refusing<E>(
-    s: &WebSession,
-    tenant_id: TenantId,
-    write: impl AsyncFnOnce(&TenantWork<'_>) -> Result<&'static str, E>,
-    refused: impl FnOnce(E) -> Result<&'static str, UiError>,
-) -> Result<Response, UiError> {
-    let txn = s.storage.begin().await?;
-    let context = s.write(&txn);
-    let work = s
-        .caller
-        .work(&context, tenant_id)
-        .await?
-        .ok_or(UiError::NotFound)?;
-    let outcome = write(&work).await;
-    drop(work);
-    drop(context);
-    match outcome {
-        Ok(done) => {
-            txn.commit().await?;
-            Ok(back(&page_path(tenant_id), Ok(done)))
-        }
-        Err(err) => Ok(back(&page_path(tenant_id), Err(refused(err)?))),
-    }
 }

@@ -191,7 +191,9 @@ pub struct ConfirmForm {
 /// Turns the second factor on once the user shows a code from it; shows the recovery codes.
 pub async fn confirm(
     State(state): State<AppState>,
-    WebForm { session: s, form }: WebForm<ConfirmForm>,
+    WebForm {
+        session: s, form, ..
+    }: WebForm<ConfirmForm>,
 ) -> Result<Response, UiError> {
     let txn = s.storage.begin().await?;
     let write = s.write(&txn);
@@ -230,7 +232,9 @@ pub struct RemoveForm {
 /// Turns the second factor off, with a code from it, where the MSP does not require one.
 pub async fn remove(
     State(state): State<AppState>,
-    WebForm { session: s, form }: WebForm<RemoveForm>,
+    WebForm {
+        session: s, form, ..
+    }: WebForm<RemoveForm>,
 ) -> Result<Response, UiError> {
     let required = s
         .caller

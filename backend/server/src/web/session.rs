@@ -1,6 +1,6 @@
 //! Session cookies, and the extractors that resolve them and check CSRF tokens.
 
-use std::{net::SocketAddr, sync::Arc};
+use std::{marker::PhantomData, net::SocketAddr, sync::Arc};
 
 use axum::{
     body::Bytes,
@@ -18,7 +18,10 @@ use steward_core::{
 };
 
 use super::UiError;
-use crate::state::{AppState, WebSettings};
+use crate::{
+    http::scoped::{Needs, needs},
+    state::{AppState, WebSettings},
+};
 
 /// The session cookie: a random secret, HttpOnly, SameSite=Lax, Secure over https.
 pub const SESSION_COOKIE: &str = "steward_session";
@@ -132,41 +135,61 @@ struct CsrfField {
     csrf_token: String,
 }
 
-/// A form posted by a signed-in user, whose CSRF token has been checked against the session
-/// before the form itself was read.
+/// A form posted by a signed-in user who holds `N`, whose CSRF token has been checked against
+/// the session before the form itself was read.
 #[derive(Debug)]
-pub struct WebForm<T> {
+pub struct WebForm<T, N: Needs = needs::Visible> {
     pub session: WebSession,
     pub form: T,
+    pub needs: PhantomData<N>,
 }
 
-impl<S, T> FromRequest<S> for WebForm<T>
+impl<S, T, N> FromRequest<S> for WebForm<T, N>
 where
     S: Send + Sync,
     AppState: FromRef<S>,
     T: DeserializeOwned,
+    N: Needs,
 {
     type Rejection = UiError;
 
     async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
         let (mut parts, body) = request.into_parts();
         let session = WebSession::from_request_parts(&mut parts, state).await?;
-        let bytes = Bytes::from_request(Request::from_parts(parts, body), state)
-            .await
-            .map_err(|rejection| UiError::BadForm(rejection.body_text()))?;
-        let presented: CsrfField =
-            serde_urlencoded::from_bytes(&bytes).map_err(|_| UiError::BadCsrf)?;
-        if !auth::csrf_matches(&session.session.csrf_token, &presented.csrf_token) {
-            tracing::warn!(user = %session.caller.user().email, "form refused: CSRF token missing or wrong");
-            return Err(UiError::BadCsrf);
-        }
-        if let Some(field) = crate::http::extract::form_control_character(&bytes) {
-            return Err(UiError::ControlCharacter(field));
-        }
-        let form = serde_urlencoded::from_bytes(&bytes)
-            .map_err(|err| UiError::BadForm(err.to_string()))?;
-        Ok(WebForm { session, form })
+        N::check(&session.caller)?;
+        let form = checked_form(&session, Request::from_parts(parts, body), state).await?;
+        Ok(WebForm {
+            session,
+            form,
+            needs: PhantomData,
+        })
     }
+}
+
+/// The form of `request`, once its CSRF token matched `session`'s and no field holds a control
+/// character.
+pub(super) async fn checked_form<S, T>(
+    session: &WebSession,
+    request: Request,
+    state: &S,
+) -> Result<T, UiError>
+where
+    S: Send + Sync,
+    T: DeserializeOwned,
+{
+    let bytes = Bytes::from_request(request, state)
+        .await
+        .map_err(|rejection| UiError::BadForm(rejection.body_text()))?;
+    let presented: CsrfField =
+        serde_urlencoded::from_bytes(&bytes).map_err(|_| UiError::BadCsrf)?;
+    if !auth::csrf_matches(&session.session.csrf_token, &presented.csrf_token) {
+        tracing::warn!(user = %session.caller.user().email, "form refused: CSRF token missing or wrong");
+        return Err(UiError::BadCsrf);
+    }
+    if let Some(field) = crate::http::extract::form_control_character(&bytes) {
+        return Err(UiError::ControlCharacter(field));
+    }
+    serde_urlencoded::from_bytes(&bytes).map_err(|err| UiError::BadForm(err.to_string()))
 }
 
 /// A form posted before any session exists (signing in, its second step): read, with control

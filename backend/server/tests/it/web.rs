@@ -1233,3 +1233,31 @@ async fn an_msp_requiring_second_factors_of_its_staff_gets_them_and_they_count()
         .await;
     assert_eq!(status, StatusCode::NOT_FOUND, "nothing left to reset");
 }
+
+/// The forms of an MSP admin's pages, posted by a technician with a valid CSRF token: refused
+/// before anything is read or written.
+#[tokio::test]
+async fn a_technician_cannot_post_an_admins_forms() {
+    let f = fixture().await;
+    let browser = Browser::new(&f.app);
+    browser.sign_in("tech@harbor.example", PASSWORD).await;
+    let entries_before = audit_entry_count(&f.world.storage).await;
+    let tokens = format!("/users/{}/tokens", f.tech.id);
+    for (path, fields) in [
+        ("/tenants", vec![("name", "Sneaky Customer")]),
+        (
+            "/users",
+            vec![
+                ("email", "sneaky@harbor.example"),
+                ("display_name", "Sneaky"),
+                ("role", "msp_admin"),
+            ],
+        ),
+        (tokens.as_str(), vec![("name", "sneaky")]),
+    ] {
+        let page = browser.submit("/", path, &fields).await;
+        assert_eq!(page.status, StatusCode::FORBIDDEN, "{path}: {}", page.body);
+    }
+    assert_eq!(audit_entry_count(&f.world.storage).await, entries_before);
+    assert!(!browser.get("/").await.body.contains("Sneaky Customer"));
+}

@@ -20,10 +20,10 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 
 use super::pagination::{PageQuery, list_body};
 use super::responses::{ReadErrors, WriteErrors};
+use crate::http::scoped::InTenant;
 use crate::{
     http::{
         ApiError,
-        auth::CallerContext,
         extract::{ApiJson, ApiPath, ApiQuery},
     },
     state::AppState,
@@ -164,8 +164,7 @@ impl From<ActionRequestError> for ApiError {
     security(("api_token" = []))
 )]
 async fn list_actions(
-    ctx: CallerContext,
-    ApiPath(tenant_id): ApiPath<TenantId>,
+    ctx: InTenant,
     ApiQuery(query): ApiQuery<ActionQuery>,
 ) -> Result<Json<ActionList>, ApiError> {
     let request = PageQuery {
@@ -173,7 +172,7 @@ async fn list_actions(
         cursor: query.cursor,
     }
     .request()?;
-    let scope = ctx.tenant(tenant_id).await?;
+    let scope = ctx.scope().await?;
     Ok(Json(
         scope.actions()?.list(query.status, request).await?.into(),
     ))
@@ -203,9 +202,8 @@ async fn list_actions(
 )]
 async fn propose_action(
     State(state): State<AppState>,
-    ctx: CallerContext,
+    ctx: InTenant,
     headers: HeaderMap,
-    ApiPath(tenant_id): ApiPath<TenantId>,
     ApiJson(body): ApiJson<ProposalBody>,
 ) -> Result<(StatusCode, Json<ActionBatch>), ApiError> {
     let idempotency_key = match headers.get("idempotency-key") {
@@ -227,9 +225,7 @@ async fn propose_action(
         proposer: ProposerKind::Technician,
     };
     let (batch, created) = ctx
-        .in_tenant(tenant_id, async |work| {
-            Ok(proposals::request(work, &state.policies, &request).await?)
-        })
+        .work(async |work| Ok(proposals::request(work, &state.policies, &request).await?))
         .await?;
     let status = if created {
         StatusCode::CREATED
@@ -254,10 +250,10 @@ async fn propose_action(
     security(("api_token" = []))
 )]
 async fn get_action_batch(
-    ctx: CallerContext,
-    ApiPath((tenant_id, batch_id)): ApiPath<(TenantId, uuid::Uuid)>,
+    ctx: InTenant,
+    ApiPath((_, batch_id)): ApiPath<(TenantId, uuid::Uuid)>,
 ) -> Result<Json<ActionBatch>, ApiError> {
-    let scope = ctx.tenant(tenant_id).await?;
+    let scope = ctx.scope().await?;
     scope
         .actions()?
         .batch(batch_id)
@@ -279,10 +275,10 @@ async fn get_action_batch(
     security(("api_token" = []))
 )]
 async fn get_action(
-    ctx: CallerContext,
-    ApiPath((tenant_id, action_id)): ApiPath<(TenantId, ActionId)>,
+    ctx: InTenant,
+    ApiPath((_, action_id)): ApiPath<(TenantId, ActionId)>,
 ) -> Result<Json<Action>, ApiError> {
-    let scope = ctx.tenant(tenant_id).await?;
+    let scope = ctx.scope().await?;
     scope
         .actions()?
         .get(action_id)
@@ -292,13 +288,12 @@ async fn get_action(
 }
 
 async fn answer(
-    ctx: &CallerContext,
-    tenant_id: TenantId,
+    ctx: &InTenant,
     action_id: ActionId,
     approve: bool,
     body: ApprovalBody,
 ) -> Result<Action, ApiError> {
-    ctx.in_tenant(tenant_id, async |work| {
+    ctx.work(async |work| {
         Ok(
             steward_core::approvals::answer(work, action_id, approve, body.version, body.comment)
                 .await?,
@@ -323,14 +318,14 @@ async fn answer(
     security(("api_token" = []))
 )]
 async fn approve_action(
-    ctx: CallerContext,
-    ApiPath((tenant_id, action_id)): ApiPath<(TenantId, ActionId)>,
+    ctx: InTenant,
+    ApiPath((_tenant_id, action_id)): ApiPath<(TenantId, ActionId)>,
     ApiJson(body): ApiJson<ApprovalBody>,
 ) -> Result<Json<Action>, ApiError> {
     // What cannot be undone is approved from a browser only just after proving who one is.
     if ctx.session.is_some() {
         let irreversible = ctx
-            .tenant(tenant_id)
+            .scope()
             .await?
             .actions()?
             .get(action_id)
@@ -340,9 +335,7 @@ async fn approve_action(
             ctx.require_confirmed()?;
         }
     }
-    answer(&ctx, tenant_id, action_id, true, body)
-        .await
-        .map(Json)
+    answer(&ctx, action_id, true, body).await.map(Json)
 }
 
 /// Rejects an action awaiting approval; it will not run. The MSP may reject any action; the
@@ -360,13 +353,11 @@ async fn approve_action(
     security(("api_token" = []))
 )]
 async fn reject_action(
-    ctx: CallerContext,
-    ApiPath((tenant_id, action_id)): ApiPath<(TenantId, ActionId)>,
+    ctx: InTenant,
+    ApiPath((_, action_id)): ApiPath<(TenantId, ActionId)>,
     ApiJson(body): ApiJson<ApprovalBody>,
 ) -> Result<Json<Action>, ApiError> {
-    answer(&ctx, tenant_id, action_id, false, body)
-        .await
-        .map(Json)
+    answer(&ctx, action_id, false, body).await.map(Json)
 }
 
 /// Rolls back a verified action (MSP admins and technicians): the inverse runs at the vendor
@@ -383,12 +374,10 @@ async fn reject_action(
     security(("api_token" = []))
 )]
 async fn roll_back_action(
-    ctx: CallerContext,
-    ApiPath((tenant_id, action_id)): ApiPath<(TenantId, ActionId)>,
+    ctx: InTenant,
+    ApiPath((_, action_id)): ApiPath<(TenantId, ActionId)>,
 ) -> Result<Json<Action>, ApiError> {
-    ctx.in_tenant(tenant_id, async |work| {
-        Ok(work.request_rollback(action_id).await?)
-    })
-    .await
-    .map(Json)
+    ctx.work(async |work| Ok(work.request_rollback(action_id).await?))
+        .await
+        .map(Json)
 }

@@ -6,12 +6,9 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 
 use super::pagination::{PageQuery, list_body};
 use super::responses::ReadErrors;
+use crate::http::scoped::InTenant;
 use crate::{
-    http::{
-        ApiError,
-        auth::CallerContext,
-        extract::{ApiPath, ApiQuery},
-    },
+    http::{ApiError, auth::CallerContext, extract::ApiQuery},
     state::AppState,
 };
 
@@ -40,12 +37,11 @@ list_body!(
     security(("api_token" = []))
 )]
 async fn list_tenant_audit(
-    ctx: CallerContext,
-    ApiPath(tenant_id): ApiPath<TenantId>,
+    ctx: InTenant,
     ApiQuery(page): ApiQuery<PageQuery>,
 ) -> Result<Json<AuditEntryList>, ApiError> {
     let request = page.request()?;
-    let scope = ctx.tenant(tenant_id).await?;
+    let scope = ctx.scope().await?;
     Ok(Json(scope.audit()?.list(request).await?.into()))
 }
 

@@ -12,12 +12,9 @@ use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 use super::responses::{ReadErrors, WriteErrors};
+use crate::http::scoped::InTenant;
 use crate::{
-    http::{
-        ApiError,
-        auth::CallerContext,
-        extract::{ApiJson, ApiPath},
-    },
+    http::{ApiError, auth::CallerContext, extract::ApiJson},
     state::AppState,
 };
 
@@ -77,10 +74,9 @@ pub struct MspKillSwitch {
 )]
 async fn get_guardrails(
     State(state): State<AppState>,
-    ctx: CallerContext,
-    ApiPath(tenant_id): ApiPath<TenantId>,
+    ctx: InTenant,
 ) -> Result<Json<TenantGuardrails>, ApiError> {
-    let scope = ctx.tenant(tenant_id).await?;
+    let scope = ctx.scope().await?;
     let level = scope.tenant().automation_level;
     Ok(Json(
         scope
@@ -102,11 +98,10 @@ async fn get_guardrails(
     security(("api_token" = []))
 )]
 async fn set_maintenance(
-    ctx: CallerContext,
-    ApiPath(tenant_id): ApiPath<TenantId>,
+    ctx: InTenant,
     ApiJson(body): ApiJson<MaintenanceSchedule>,
 ) -> Result<Json<MaintenanceSchedule>, ApiError> {
-    ctx.in_tenant(tenant_id, async |work| {
+    ctx.work(async |work| {
         work.set_maintenance(Some(&body)).await?;
         work.guardrails()
             .maintenance()
@@ -126,11 +121,8 @@ async fn set_maintenance(
     responses((status = NO_CONTENT, description = "Removed"), WriteErrors),
     security(("api_token" = []))
 )]
-async fn remove_maintenance(
-    ctx: CallerContext,
-    ApiPath(tenant_id): ApiPath<TenantId>,
-) -> Result<axum::http::StatusCode, ApiError> {
-    ctx.in_tenant(tenant_id, async |work| {
+async fn remove_maintenance(ctx: InTenant) -> Result<axum::http::StatusCode, ApiError> {
+    ctx.work(async |work| {
         if work.set_maintenance(None).await? {
             Ok(axum::http::StatusCode::NO_CONTENT)
         } else {
@@ -154,15 +146,12 @@ async fn remove_maintenance(
     security(("api_token" = []))
 )]
 async fn pull_tenant_kill_switch(
-    ctx: CallerContext,
-    ApiPath(tenant_id): ApiPath<TenantId>,
+    ctx: InTenant,
     ApiJson(body): ApiJson<HaltBody>,
 ) -> Result<Json<AutomationHalt>, ApiError> {
-    ctx.in_tenant(tenant_id, async |work| {
-        Ok(work.halt_automation(&body.reason).await?)
-    })
-    .await
-    .map(Json)
+    ctx.work(async |work| Ok(work.halt_automation(&body.reason).await?))
+        .await
+        .map(Json)
 }
 
 /// Releases the tenant's kill switch (MSP admins only). 409 `kill-switch-not-pulled` when it
@@ -175,16 +164,11 @@ async fn pull_tenant_kill_switch(
     responses((status = OK, body = AutomationHalt, description = "The released switch"), WriteErrors),
     security(("api_token" = []))
 )]
-async fn release_tenant_kill_switch(
-    ctx: CallerContext,
-    ApiPath(tenant_id): ApiPath<TenantId>,
-) -> Result<Json<AutomationHalt>, ApiError> {
+async fn release_tenant_kill_switch(ctx: InTenant) -> Result<Json<AutomationHalt>, ApiError> {
     ctx.require_confirmed()?;
-    ctx.in_tenant(tenant_id, async |work| {
-        Ok(work.release_automation().await?)
-    })
-    .await
-    .map(Json)
+    ctx.work(async |work| Ok(work.release_automation().await?))
+        .await
+        .map(Json)
 }
 
 /// The MSP-wide kill switch.

@@ -15,10 +15,10 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 
 use super::pagination::{PageQuery, list_body, page_in_memory};
 use super::responses::{ReadErrors, WriteErrors};
+use crate::http::scoped::InTenant;
 use crate::{
     http::{
         ApiError,
-        auth::CallerContext,
         extract::{ApiJson, ApiPath, ApiQuery},
     },
     state::AppState,
@@ -103,8 +103,7 @@ impl From<IncidentUpdateError> for ApiError {
     security(("api_token" = []))
 )]
 async fn list_incidents(
-    ctx: CallerContext,
-    ApiPath(tenant_id): ApiPath<TenantId>,
+    ctx: InTenant,
     ApiQuery(query): ApiQuery<IncidentQuery>,
 ) -> Result<Json<IncidentList>, ApiError> {
     let request = PageQuery {
@@ -112,7 +111,7 @@ async fn list_incidents(
         cursor: query.cursor,
     }
     .request()?;
-    let scope = ctx.tenant(tenant_id).await?;
+    let scope = ctx.scope().await?;
     Ok(Json(
         scope.incidents()?.list(query.status, request).await?.into(),
     ))
@@ -131,10 +130,10 @@ async fn list_incidents(
     security(("api_token" = []))
 )]
 async fn get_incident(
-    ctx: CallerContext,
-    ApiPath((tenant_id, incident_id)): ApiPath<(TenantId, IncidentId)>,
+    ctx: InTenant,
+    ApiPath((_, incident_id)): ApiPath<(TenantId, IncidentId)>,
 ) -> Result<Json<IncidentDetail>, ApiError> {
-    let scope = ctx.tenant(tenant_id).await?;
+    let scope = ctx.scope().await?;
     let incident = scope
         .incidents()?
         .get(incident_id)
@@ -169,11 +168,11 @@ async fn get_incident(
     security(("api_token" = []))
 )]
 async fn update_incident(
-    ctx: CallerContext,
-    ApiPath((tenant_id, incident_id)): ApiPath<(TenantId, IncidentId)>,
+    ctx: InTenant,
+    ApiPath((_, incident_id)): ApiPath<(TenantId, IncidentId)>,
     ApiJson(body): ApiJson<IncidentUpdate>,
 ) -> Result<Json<Incident>, ApiError> {
-    ctx.in_tenant(tenant_id, async |work| {
+    ctx.work(async |work| {
         Ok(steward_core::incidents::update_incident(work, incident_id, &body).await?)
     })
     .await
@@ -191,12 +190,11 @@ async fn update_incident(
     security(("api_token" = []))
 )]
 async fn list_risk(
-    ctx: CallerContext,
-    ApiPath(tenant_id): ApiPath<TenantId>,
+    ctx: InTenant,
     ApiQuery(page): ApiQuery<PageQuery>,
 ) -> Result<Json<RiskList>, ApiError> {
     let request = page.request::<usize>()?;
-    let scope = ctx.tenant(tenant_id).await?;
+    let scope = ctx.scope().await?;
     let scores = scope.risk()?.current().await?;
     let numbered: Vec<(usize, RiskScore)> = scores.into_iter().enumerate().collect();
     let page = page_in_memory(numbered, request, |(index, _)| *index + 1);

@@ -6,19 +6,18 @@ use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
 use steward_core::storage::{IntegrationAdminError, IntegrationChanges, NewIntegration};
 use steward_domain::{
-    IntegrationId, TenantId, access::Permission, integrations::Integration, inventory::SyncCounts,
-    observations::Vendor,
+    IntegrationId, TenantId, integrations::Integration, inventory::SyncCounts, observations::Vendor,
 };
 use steward_integrations::{egress::EgressPolicy, registry};
 use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 use super::responses::{ListErrors, ReadErrors, WriteErrors};
+use crate::http::scoped::{InTenant, needs};
 use crate::{
     connections::{self, TestError},
     http::{
         ApiError,
-        auth::CallerContext,
         extract::{ApiJson, ApiPath},
     },
     state::AppState,
@@ -187,11 +186,8 @@ async fn settings(
     responses((status = OK, body = IntegrationList), ListErrors, ReadErrors),
     security(("api_token" = []))
 )]
-async fn list_integrations(
-    ctx: CallerContext,
-    ApiPath(tenant_id): ApiPath<TenantId>,
-) -> Result<Json<IntegrationList>, ApiError> {
-    let scope = ctx.tenant(tenant_id).await?;
+async fn list_integrations(ctx: InTenant) -> Result<Json<IntegrationList>, ApiError> {
+    let scope = ctx.scope().await?;
     let items = scope.integrations()?.list().await?;
     Ok(Json(IntegrationList { items }))
 }
@@ -208,12 +204,10 @@ async fn list_integrations(
 )]
 async fn create_integration(
     State(state): State<AppState>,
-    ctx: CallerContext,
-    ApiPath(tenant_id): ApiPath<TenantId>,
+    ctx: InTenant<needs::ManageIntegrations>,
     ApiJson(body): ApiJson<CreateIntegration>,
 ) -> Result<(StatusCode, Json<Integration>), ApiError> {
-    let scope = ctx.tenant(tenant_id).await?;
-    ctx.caller.require(Permission::ManageIntegrations)?;
+    let scope = ctx.scope().await?;
     let new = NewIntegration {
         settings: settings(body.vendor, body.settings, &state.egress).await?,
         secret: secret(body.credential)?,
@@ -245,10 +239,10 @@ async fn create_integration(
     security(("api_token" = []))
 )]
 async fn get_integration(
-    ctx: CallerContext,
-    ApiPath((tenant_id, integration_id)): ApiPath<(TenantId, IntegrationId)>,
+    ctx: InTenant,
+    ApiPath((_, integration_id)): ApiPath<(TenantId, IntegrationId)>,
 ) -> Result<Json<Integration>, ApiError> {
-    let scope = ctx.tenant(tenant_id).await?;
+    let scope = ctx.scope().await?;
     scope
         .integrations()?
         .lookup(integration_id)
@@ -272,12 +266,11 @@ async fn get_integration(
 )]
 async fn update_integration(
     State(state): State<AppState>,
-    ctx: CallerContext,
-    ApiPath((tenant_id, integration_id)): ApiPath<(TenantId, IntegrationId)>,
+    ctx: InTenant<needs::ManageIntegrations>,
+    ApiPath((_, integration_id)): ApiPath<(TenantId, IntegrationId)>,
     ApiJson(body): ApiJson<UpdateIntegration>,
 ) -> Result<Json<Integration>, ApiError> {
-    let scope = ctx.tenant(tenant_id).await?;
-    ctx.caller.require(Permission::ManageIntegrations)?;
+    let scope = ctx.scope().await?;
     let current = scope
         .integrations()?
         .lookup(integration_id)
@@ -317,11 +310,10 @@ async fn update_integration(
 )]
 async fn remove_integration(
     State(state): State<AppState>,
-    ctx: CallerContext,
-    ApiPath((tenant_id, integration_id)): ApiPath<(TenantId, IntegrationId)>,
+    ctx: InTenant<needs::ManageIntegrations>,
+    ApiPath((_, integration_id)): ApiPath<(TenantId, IntegrationId)>,
 ) -> Result<StatusCode, ApiError> {
-    let scope = ctx.tenant(tenant_id).await?;
-    ctx.caller.require(Permission::ManageIntegrations)?;
+    let scope = ctx.scope().await?;
     let txn = ctx.storage.begin().await?;
     let write = ctx.write(&txn);
     ctx.caller
@@ -348,11 +340,9 @@ async fn remove_integration(
 )]
 async fn test_integration(
     State(state): State<AppState>,
-    ctx: CallerContext,
+    ctx: InTenant<needs::ManageIntegrations>,
     ApiPath((tenant_id, integration_id)): ApiPath<(TenantId, IntegrationId)>,
 ) -> Result<Json<ConnectionTest>, ApiError> {
-    ctx.tenant(tenant_id).await?;
-    ctx.caller.require(Permission::ManageIntegrations)?;
     let outcome = connections::test(
         &state,
         &ctx.caller,
@@ -384,11 +374,9 @@ async fn test_integration(
 )]
 async fn sync_integration(
     State(state): State<AppState>,
-    ctx: CallerContext,
+    ctx: InTenant<needs::ManageIntegrations>,
     ApiPath((tenant_id, integration_id)): ApiPath<(TenantId, IntegrationId)>,
 ) -> Result<Json<SyncReport>, ApiError> {
-    ctx.tenant(tenant_id).await?;
-    ctx.caller.require(Permission::ManageIntegrations)?;
     let outcome = connections::sync(
         &state,
         &ctx.caller,
@@ -421,11 +409,10 @@ async fn sync_integration(
 )]
 async fn create_webhook_secret(
     State(state): State<AppState>,
-    ctx: CallerContext,
-    ApiPath((tenant_id, integration_id)): ApiPath<(TenantId, IntegrationId)>,
+    ctx: InTenant<needs::ManageIntegrations>,
+    ApiPath((_, integration_id)): ApiPath<(TenantId, IntegrationId)>,
 ) -> Result<Json<WebhookSecret>, ApiError> {
-    let scope = ctx.tenant(tenant_id).await?;
-    ctx.caller.require(Permission::ManageIntegrations)?;
+    let scope = ctx.scope().await?;
     let txn = ctx.storage.begin().await?;
     let write = ctx.write(&txn);
     let secret = ctx

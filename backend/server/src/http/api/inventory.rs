@@ -17,10 +17,10 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 
 use super::pagination::{PageQuery, list_body, page_in_memory};
 use super::responses::{ReadErrors, WriteErrors};
+use crate::http::scoped::InTenant;
 use crate::{
     http::{
         ApiError,
-        auth::CallerContext,
         extract::{ApiJson, ApiPath, ApiQuery},
     },
     state::AppState,
@@ -48,10 +48,10 @@ pub fn routes() -> OpenApiRouter<AppState> {
     security(("api_token" = []))
 )]
 async fn get_coverage(
-    ctx: CallerContext,
+    ctx: InTenant,
     ApiPath(tenant_id): ApiPath<TenantId>,
 ) -> Result<Json<Coverage>, ApiError> {
-    let scope = ctx.tenant(tenant_id).await?;
+    let scope = ctx.scope().await?;
     let now = ctx.clock.now();
     Ok(Json(scope.context(now).await?.coverage(tenant_id, now)))
 }
@@ -74,8 +74,8 @@ async fn get_coverage(
     security(("api_token" = []))
 )]
 async fn set_context(
-    ctx: CallerContext,
-    ApiPath((tenant_id, kind, entity_id)): ApiPath<(TenantId, String, uuid::Uuid)>,
+    ctx: InTenant,
+    ApiPath((_, kind, entity_id)): ApiPath<(TenantId, String, uuid::Uuid)>,
     ApiJson(body): ApiJson<BusinessContext>,
 ) -> Result<Json<BusinessContext>, ApiError> {
     let kind = match kind.as_str() {
@@ -91,7 +91,7 @@ async fn set_context(
         kind,
         id: entity_id,
     };
-    ctx.in_tenant(tenant_id, async |work| {
+    ctx.work(async |work| {
         work.set_context(entity, &body)
             .await?
             .map_err(|err| match err {
@@ -131,7 +131,7 @@ pub struct GraphQuery {
     security(("api_token" = []))
 )]
 async fn get_context_graph(
-    ctx: CallerContext,
+    ctx: InTenant,
     ApiPath(tenant_id): ApiPath<TenantId>,
     ApiQuery(query): ApiQuery<GraphQuery>,
 ) -> Result<Json<ContextGraph>, ApiError> {
@@ -142,7 +142,7 @@ async fn get_context_graph(
             "depth must be between 1 and 3",
         ));
     }
-    let scope = ctx.tenant(tenant_id).await?;
+    let scope = ctx.scope().await?;
     let graph = scope.context(ctx.clock.now()).await?.graph(tenant_id);
     match query.center {
         None => Ok(Json(graph)),
@@ -190,12 +190,11 @@ pub struct EventQuery {
     security(("api_token" = []))
 )]
 async fn list_devices(
-    ctx: CallerContext,
-    ApiPath(tenant_id): ApiPath<TenantId>,
+    ctx: InTenant,
     ApiQuery(page): ApiQuery<PageQuery>,
 ) -> Result<Json<DeviceList>, ApiError> {
     let request = page.request()?;
-    let scope = ctx.tenant(tenant_id).await?;
+    let scope = ctx.scope().await?;
     let mut devices = scope.inventory()?.devices().await?;
     devices.sort_by_key(|device| device.id);
     Ok(Json(
@@ -213,12 +212,11 @@ async fn list_devices(
     security(("api_token" = []))
 )]
 async fn list_identities(
-    ctx: CallerContext,
-    ApiPath(tenant_id): ApiPath<TenantId>,
+    ctx: InTenant,
     ApiQuery(page): ApiQuery<PageQuery>,
 ) -> Result<Json<IdentityList>, ApiError> {
     let request = page.request()?;
-    let scope = ctx.tenant(tenant_id).await?;
+    let scope = ctx.scope().await?;
     let mut identities = scope.inventory()?.identities().await?;
     identities.sort_by_key(|identity| identity.id);
     Ok(Json(
@@ -236,8 +234,7 @@ async fn list_identities(
     security(("api_token" = []))
 )]
 async fn list_events(
-    ctx: CallerContext,
-    ApiPath(tenant_id): ApiPath<TenantId>,
+    ctx: InTenant,
     ApiQuery(query): ApiQuery<EventQuery>,
 ) -> Result<Json<EventList>, ApiError> {
     let request = PageQuery {
@@ -245,7 +242,7 @@ async fn list_events(
         cursor: query.cursor,
     }
     .request()?;
-    let scope = ctx.tenant(tenant_id).await?;
+    let scope = ctx.scope().await?;
     Ok(Json(
         scope
             .inventory()?

@@ -6,12 +6,9 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 
 use super::pagination::{PageQuery, list_body, page_in_memory};
 use super::responses::ReadErrors;
+use crate::http::scoped::InTenant;
 use crate::{
-    http::{
-        ApiError,
-        auth::CallerContext,
-        extract::{ApiPath, ApiQuery},
-    },
+    http::{ApiError, extract::ApiQuery},
     state::AppState,
 };
 
@@ -39,12 +36,11 @@ list_body!(
     security(("api_token" = []))
 )]
 async fn list_members(
-    ctx: CallerContext,
-    ApiPath(tenant_id): ApiPath<TenantId>,
+    ctx: InTenant,
     ApiQuery(page): ApiQuery<PageQuery>,
 ) -> Result<Json<MemberList>, ApiError> {
     let request = page.request()?;
-    let members = ctx.tenant(tenant_id).await?.members().await?;
+    let members = ctx.scope().await?.members().await?;
     Ok(Json(
         page_in_memory(members, request, |user| user.id.as_uuid()).into(),
     ))

@@ -9,7 +9,6 @@ use steward_core::{
 };
 use steward_domain::{
     TenantId,
-    access::Permission,
     actions::{ActionParameters, ActionType, PolicyDecision, ProposerKind, TenantPolicy},
     incidents::EntityKey,
 };
@@ -17,10 +16,10 @@ use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 use super::responses::{ReadErrors, WriteErrors};
+use crate::http::scoped::{InTenant, needs};
 use crate::{
     http::{
         ApiError,
-        auth::CallerContext,
         extract::{ApiJson, ApiPath},
     },
     state::AppState,
@@ -126,11 +125,8 @@ impl From<PolicyUpdateError> for ApiError {
     responses((status = OK, body = PolicyStatus), ReadErrors),
     security(("api_token" = []))
 )]
-async fn get_tenant_policy(
-    ctx: CallerContext,
-    ApiPath(tenant_id): ApiPath<TenantId>,
-) -> Result<Json<PolicyStatus>, ApiError> {
-    let scope = ctx.tenant(tenant_id).await?;
+async fn get_tenant_policy(ctx: InTenant) -> Result<Json<PolicyStatus>, ApiError> {
+    let scope = ctx.scope().await?;
     let policy = scope.policy().await?;
     Ok(Json(PolicyStatus {
         governed_by: if policy.is_some() {
@@ -158,12 +154,10 @@ async fn get_tenant_policy(
     security(("api_token" = []))
 )]
 async fn set_tenant_policy(
-    ctx: CallerContext,
+    ctx: InTenant<needs::Admin>,
     ApiPath(tenant_id): ApiPath<TenantId>,
     ApiJson(body): ApiJson<PolicyBody>,
 ) -> Result<Json<TenantPolicy>, ApiError> {
-    ctx.tenant(tenant_id).await?;
-    ctx.caller.require_admin()?;
     ctx.require_confirmed()?;
     // Compiling is CPU work: off the executor, and before the write transaction is opened so
     // no writer waits on it.
@@ -189,11 +183,9 @@ async fn set_tenant_policy(
     security(("api_token" = []))
 )]
 async fn remove_tenant_policy(
-    ctx: CallerContext,
+    ctx: InTenant<needs::Admin>,
     ApiPath(tenant_id): ApiPath<TenantId>,
 ) -> Result<StatusCode, ApiError> {
-    ctx.tenant(tenant_id).await?;
-    ctx.caller.require_admin()?;
     ctx.require_confirmed()?;
     let txn = ctx.storage.begin().await?;
     let write = ctx.write(&txn);
@@ -225,18 +217,9 @@ async fn remove_tenant_policy(
 )]
 async fn simulate_policy(
     State(state): State<AppState>,
-    ctx: CallerContext,
-    ApiPath(tenant_id): ApiPath<TenantId>,
+    ctx: InTenant<needs::ProposeActions>,
     ApiJson(body): ApiJson<SimulationRequest>,
 ) -> Result<Json<SimulationResult>, ApiError> {
-    let txn = ctx.storage.begin_read().await?;
-    let write = ctx.write(&txn);
-    let work = ctx
-        .caller
-        .work(&write, tenant_id)
-        .await?
-        .ok_or_else(|| ApiError::not_found(format!("no tenant {tenant_id}")))?;
-    ctx.caller.require(Permission::ProposeActions)?;
     let most = u32::try_from(steward_domain::actions::MAX_BATCH_TARGETS).unwrap_or(u32::MAX);
     if !(1..=most).contains(&body.target_count) {
         return Err(ApiError::unprocessable(
@@ -258,26 +241,27 @@ async fn simulate_policy(
             ),
         ));
     }
-    let simulation = steward_core::triage::simulate(
-        &work,
-        &state.policies,
-        body.kind,
-        body.target,
-        body.proposer,
-        body.target_count,
-        &body.parameters,
-    )
-    .await?
-    .ok_or_else(|| {
-        ApiError::not_found(format!(
-            "no {:?} {} in this tenant",
-            body.target.kind, body.target.id
-        ))
-    })?;
-    drop(work);
-    drop(write);
     // Nothing to keep: a simulation writes nothing.
-    txn.rollback().await?;
+    let simulation = ctx
+        .without_keeping(async |work| {
+            steward_core::triage::simulate(
+                work,
+                &state.policies,
+                body.kind,
+                body.target,
+                body.proposer,
+                body.target_count,
+                &body.parameters,
+            )
+            .await?
+            .ok_or_else(|| {
+                ApiError::not_found(format!(
+                    "no {:?} {} in this tenant",
+                    body.target.kind, body.target.id
+                ))
+            })
+        })
+        .await?;
     Ok(Json(SimulationResult {
         decision: simulation.decided.decision,
         input: serde_json::to_value(&simulation.input).unwrap_or_default(),

@@ -12,12 +12,9 @@ use steward_domain::{TenantId, reports::OutcomeReport};
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 use super::responses::ReadErrors;
+use crate::http::scoped::InTenant;
 use crate::{
-    http::{
-        ApiError,
-        auth::CallerContext,
-        extract::{ApiPath, ApiQuery},
-    },
+    http::{ApiError, extract::ApiQuery},
     reports_pdf,
     state::AppState,
 };
@@ -104,14 +101,13 @@ fn wants_pdf(headers: &HeaderMap) -> bool {
     security(("api_token" = []))
 )]
 async fn outcome_report(
-    ctx: CallerContext,
+    ctx: InTenant,
     headers: HeaderMap,
-    ApiPath(tenant_id): ApiPath<TenantId>,
     ApiQuery(query): ApiQuery<ReportQuery>,
 ) -> Result<Response, ApiError> {
     let now = ctx.clock.now();
     let (from, to) = query.period(now)?;
-    let scope = ctx.tenant(tenant_id).await?;
+    let scope = ctx.scope().await?;
     let report = steward_core::reports::outcome_report(&scope, from, to, now).await?;
     if wants_pdf(&headers) {
         let filename = format!(

@@ -2,13 +2,14 @@
 //! customer for the loop to find.
 
 use axum::{Json, extract::State};
-use steward_domain::{TenantId, access::Permission};
+use steward_domain::TenantId;
 use steward_integrations::sandbox::{Sandbox, SandboxError, Scenario, ScenarioRun};
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 use super::responses::WriteErrors;
+use crate::http::scoped::{InTenant, needs};
 use crate::{
-    http::{ApiError, auth::CallerContext, extract::ApiPath},
+    http::{ApiError, extract::ApiPath},
     state::AppState,
 };
 
@@ -55,11 +56,10 @@ impl From<SandboxError> for ApiError {
 )]
 async fn run_scenario(
     State(state): State<AppState>,
-    ctx: CallerContext,
-    ApiPath((tenant_id, scenario)): ApiPath<(TenantId, String)>,
+    ctx: InTenant<needs::RunSandboxScenarios>,
+    ApiPath((_, scenario)): ApiPath<(TenantId, String)>,
 ) -> Result<Json<ScenarioRun>, ApiError> {
-    let scope = ctx.tenant(tenant_id).await?;
-    ctx.caller.require(Permission::RunSandboxScenarios)?;
+    let scope = ctx.scope().await?;
     let sandbox = enabled(&state)?;
     let scenario = Scenario::parse(&scenario).ok_or_else(|| {
         let known: Vec<_> = Scenario::ALL.iter().map(|s| s.as_str()).collect();

@@ -6,11 +6,12 @@ use axum::{Json, extract::State, http::StatusCode};
 use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
 use steward_core::storage::slack::{self, NewSlackConnection, SlackSettingsError};
-use steward_domain::{TenantId, access::Permission, integrations::SlackConnection};
+use steward_domain::{TenantId, integrations::SlackConnection};
 use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 use super::responses::{ReadErrors, WriteErrors};
+use crate::http::scoped::{AsMsp, needs};
 use crate::{
     http::{ApiError, auth::CallerContext, extract::ApiJson},
     state::AppState,
@@ -72,8 +73,7 @@ pub struct MspSlack {
     responses((status = OK, body = MspSlack), ReadErrors),
     security(("api_token" = []))
 )]
-async fn get_slack(ctx: CallerContext) -> Result<Json<MspSlack>, ApiError> {
-    ctx.caller.require(Permission::ReadIntegrations)?;
+async fn get_slack(ctx: AsMsp<needs::ReadIntegrations>) -> Result<Json<MspSlack>, ApiError> {
     let connection = slack::connection(ctx.conn(), ctx.caller.msp_id()).await?;
     Ok(Json(MspSlack {
         connected: connection.is_some(),

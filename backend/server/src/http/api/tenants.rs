@@ -9,6 +9,7 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 
 use super::pagination::{PageQuery, list_body};
 use super::responses::{ListErrors, ReadErrors, WriteErrors};
+use crate::http::scoped::InTenant;
 use crate::{
     http::{
         ApiError,
@@ -126,11 +127,8 @@ async fn create_tenant(
     ),
     security(("api_token" = []))
 )]
-async fn get_tenant(
-    ctx: CallerContext,
-    ApiPath(tenant_id): ApiPath<TenantId>,
-) -> Result<Json<Tenant>, ApiError> {
-    Ok(Json(ctx.tenant(tenant_id).await?.tenant().clone()))
+async fn get_tenant(ctx: InTenant) -> Result<Json<Tenant>, ApiError> {
+    Ok(Json(ctx.scope().await?.tenant().clone()))
 }
 
 /// Renames a tenant or changes its automation level (MSP admins).
@@ -147,11 +145,10 @@ async fn get_tenant(
     security(("api_token" = []))
 )]
 async fn update_tenant(
-    ctx: CallerContext,
+    ctx: InTenant,
     ApiPath(tenant_id): ApiPath<TenantId>,
     ApiJson(body): ApiJson<UpdateTenant>,
 ) -> Result<Json<Tenant>, ApiError> {
-    ctx.tenant(tenant_id).await?;
     let txn = ctx.storage.begin().await?;
     let write = ctx.write(&txn);
     let tenant = ctx
@@ -184,10 +181,9 @@ async fn update_tenant(
     security(("api_token" = []))
 )]
 async fn offboard_tenant(
-    ctx: CallerContext,
+    ctx: InTenant,
     ApiPath(tenant_id): ApiPath<TenantId>,
 ) -> Result<Json<Tenant>, ApiError> {
-    ctx.tenant(tenant_id).await?;
     let txn = ctx.storage.begin().await?;
     let write = ctx.write(&txn);
     let tenant = ctx

@@ -10,6 +10,7 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 
 use super::pagination::{PageQuery, list_body, page_in_memory};
 use super::responses::{ListErrors, ReadErrors, WriteErrors};
+use crate::http::scoped::{AsMsp, needs};
 use crate::{
     http::{
         ApiError,
@@ -100,11 +101,10 @@ async fn list_user_tokens(
     security(("api_token" = []))
 )]
 async fn create_user_token(
-    ctx: CallerContext,
+    ctx: AsMsp<needs::ManageUsers>,
     ApiPath(user_id): ApiPath<UserId>,
     ApiJson(body): ApiJson<CreateToken>,
 ) -> Result<(StatusCode, Json<IssuedToken>), ApiError> {
-    ctx.caller.require(Permission::ManageUsers)?;
     let expires_at = match body.expires_in_days {
         None => None,
         Some(days @ 1..=MAX_EXPIRY_DAYS) => Some(ctx.clock.now() + Duration::days(days.into())),

@@ -8,7 +8,6 @@ use steward_core::{
 };
 use steward_domain::{
     TenantId, UserId,
-    access::Permission,
     tenancy::{Role, User, UserStatus},
 };
 use utoipa::ToSchema;
@@ -16,6 +15,7 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 
 use super::pagination::{PageQuery, list_body};
 use super::responses::{ReadErrors, WriteErrors};
+use crate::http::scoped::{AsMsp, needs};
 use crate::{
     http::{
         ApiError,
@@ -43,10 +43,9 @@ pub fn routes() -> OpenApiRouter<AppState> {
     security(("api_token" = []))
 )]
 async fn reset_second_factor(
-    ctx: CallerContext,
+    ctx: AsMsp<needs::ManageUsers>,
     ApiPath(user_id): ApiPath<UserId>,
 ) -> Result<StatusCode, ApiError> {
-    ctx.caller.require(Permission::ManageUsers)?;
     ctx.require_confirmed()?;
     let txn = ctx.storage.begin().await?;
     let write = ctx.write(&txn);
@@ -132,10 +131,9 @@ async fn list_users(
     security(("api_token" = []))
 )]
 async fn create_user(
-    ctx: CallerContext,
+    ctx: AsMsp<needs::ManageUsers>,
     ApiJson(body): ApiJson<CreateUser>,
 ) -> Result<(StatusCode, Json<User>), ApiError> {
-    ctx.caller.require(Permission::ManageUsers)?;
     let password_hash = body
         .password
         .as_deref()
@@ -202,11 +200,10 @@ async fn get_user(
     security(("api_token" = []))
 )]
 async fn update_user(
-    ctx: CallerContext,
+    ctx: AsMsp<needs::ManageUsers>,
     ApiPath(user_id): ApiPath<UserId>,
     ApiJson(body): ApiJson<UpdateUser>,
 ) -> Result<Json<User>, ApiError> {
-    ctx.caller.require(Permission::ManageUsers)?;
     if body.tenant_id.is_some() && body.role.is_none() {
         return Err(ApiError::unprocessable(
             "invalid-role",

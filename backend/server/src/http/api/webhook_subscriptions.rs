@@ -9,13 +9,13 @@ use steward_core::storage::outbound_webhooks::{
 };
 use steward_domain::{
     TenantId,
-    access::Permission,
     webhooks::{WebhookDelivery, WebhookEvent, WebhookSubscription},
 };
 use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 use super::responses::{ReadErrors, WriteErrors};
+use crate::http::scoped::{AsMsp, needs};
 use crate::{
     http::{
         ApiError,
@@ -130,8 +130,9 @@ pub struct DeliveryQuery {
     responses((status = OK, body = SubscriptionList), ReadErrors),
     security(("api_token" = []))
 )]
-async fn list_subscriptions(ctx: CallerContext) -> Result<Json<SubscriptionList>, ApiError> {
-    ctx.caller.require(Permission::ReadIntegrations)?;
+async fn list_subscriptions(
+    ctx: AsMsp<needs::ReadIntegrations>,
+) -> Result<Json<SubscriptionList>, ApiError> {
     let items = WebhookReader::new(ctx.conn(), ctx.caller.msp_id())
         .list()
         .await?;
@@ -150,10 +151,9 @@ async fn list_subscriptions(ctx: CallerContext) -> Result<Json<SubscriptionList>
 )]
 async fn create_subscription(
     State(state): State<AppState>,
-    ctx: CallerContext,
+    ctx: AsMsp<needs::Admin>,
     ApiJson(body): ApiJson<CreateSubscription>,
 ) -> Result<(StatusCode, Json<CreatedSubscription>), ApiError> {
-    ctx.caller.require_admin()?;
     let url = target(&state, &body.url).await?;
     let txn = ctx.storage.begin().await?;
     let write = ctx.write(&txn);
@@ -188,10 +188,9 @@ async fn create_subscription(
     security(("api_token" = []))
 )]
 async fn get_subscription(
-    ctx: CallerContext,
+    ctx: AsMsp<needs::ReadIntegrations>,
     ApiPath(id): ApiPath<uuid::Uuid>,
 ) -> Result<Json<WebhookSubscription>, ApiError> {
-    ctx.caller.require(Permission::ReadIntegrations)?;
     WebhookReader::new(ctx.conn(), ctx.caller.msp_id())
         .get(id)
         .await?
@@ -212,11 +211,10 @@ async fn get_subscription(
 )]
 async fn update_subscription(
     State(state): State<AppState>,
-    ctx: CallerContext,
+    ctx: AsMsp<needs::Admin>,
     ApiPath(id): ApiPath<uuid::Uuid>,
     ApiJson(body): ApiJson<UpdateSubscription>,
 ) -> Result<Json<WebhookSubscription>, ApiError> {
-    ctx.caller.require_admin()?;
     let url = match &body.url {
         Some(url) => Some(target(&state, url).await?),
         None => None,
@@ -280,11 +278,10 @@ async fn remove_subscription(
     security(("api_token" = []))
 )]
 async fn list_deliveries(
-    ctx: CallerContext,
+    ctx: AsMsp<needs::ReadIntegrations>,
     ApiPath(id): ApiPath<uuid::Uuid>,
     ApiQuery(query): ApiQuery<DeliveryQuery>,
 ) -> Result<Json<DeliveryList>, ApiError> {
-    ctx.caller.require(Permission::ReadIntegrations)?;
     let limit = query.limit.unwrap_or(50);
     if !(1..=200).contains(&limit) {
         return Err(ApiError::bad_request(
