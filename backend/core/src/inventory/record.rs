@@ -118,47 +118,29 @@ impl<'a> InventoryWriter<'a> {
             }
         }
         for observed in &inventory.devices {
-            let Merged {
-                id,
-                created: was_created,
-                changed,
-                risk_inputs_changed,
-            } = self
+            let merged = self
                 .merge_device(integration_id, observed, &connected, &mut devices)
                 .await?;
-            if risk_inputs_changed {
-                rescore.push(EntityKey {
-                    kind: TargetKind::Device,
-                    id,
-                });
-            }
-            if was_created {
-                counts.devices_created += 1;
+            if let Some(id) = merged.tally(
+                TargetKind::Device,
+                &mut rescore,
+                &mut counts.devices_created,
+                &mut counts.devices_updated,
+            ) {
                 created.push(json!({"kind": DEVICE, "id": id, "hostname": observed.hostname}));
-            } else if changed {
-                counts.devices_updated += 1;
             }
         }
         for observed in &inventory.identities {
-            let Merged {
-                id,
-                created: was_created,
-                changed,
-                risk_inputs_changed,
-            } = self
+            let merged = self
                 .merge_identity(integration_id, observed, &connected)
                 .await?;
-            if risk_inputs_changed {
-                rescore.push(EntityKey {
-                    kind: TargetKind::Identity,
-                    id,
-                });
-            }
-            if was_created {
-                counts.identities_created += 1;
+            if let Some(id) = merged.tally(
+                TargetKind::Identity,
+                &mut rescore,
+                &mut counts.identities_created,
+                &mut counts.identities_updated,
+            ) {
                 created.push(json!({"kind": IDENTITY, "id": id, "user_principal_name": observed.user_principal_name}));
-            } else if changed {
-                counts.identities_updated += 1;
             }
         }
         let mut to_triage = Vec::new();
@@ -618,6 +600,29 @@ struct Merged {
     /// Its tools changed what its risk depends on: a device's criticality tags, an identity's
     /// admin roles.
     risk_inputs_changed: bool,
+}
+
+impl Merged {
+    /// Counts the entity as created or updated, and asks for its risk to be computed again
+    /// when what it depends on changed; the entity's id when it is new.
+    fn tally(
+        self,
+        kind: TargetKind,
+        rescore: &mut Vec<EntityKey>,
+        created: &mut usize,
+        updated: &mut usize,
+    ) -> Option<uuid::Uuid> {
+        if self.risk_inputs_changed {
+            rescore.push(EntityKey { kind, id: self.id });
+        }
+        if self.created {
+            *created += 1;
+            Some(self.id)
+        } else {
+            *updated += usize::from(self.changed);
+            None
+        }
+    }
 }
 
 enum Stored {

@@ -3,59 +3,17 @@
 //! never come back out, health recorded and audited, bad input refused without changes,
 //! scenarios staged and the vendor-side state read back.
 
-use crate::support::{TestApp, test_secrets};
+use crate::support::{self, TestApp};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use steward_core::{secrets::SecretBox, storage::entities::integration};
-use steward_domain::tenancy::{Role, Tenant};
-use steward_integrations::sandbox::SandboxCredentials;
-use steward_testkit::{TestDatabase, World, tamper::audit_entry_count};
+use steward_domain::tenancy::Role;
+use steward_testkit::{TestDatabase, tamper::audit_entry_count};
 
-struct Setup {
-    world: World,
-    app: TestApp,
-    tenant: Tenant,
-    admin: String,
-    technician: String,
-    owner: String,
-    credentials: SandboxCredentials,
-}
+type Setup = support::Harbor;
 
 async fn setup(db: &TestDatabase) -> Setup {
-    let world = World::new(db).await;
-    let msp = world.msp("harbor").await;
-    let tenant = world.tenant(msp.id, "acme-dental").await;
-    let admin = world
-        .user(msp.id, "admin@harbor.example", Role::MspAdmin, None)
-        .await;
-    let technician = world
-        .user(msp.id, "tech@harbor.example", Role::Technician, None)
-        .await;
-    let owner = world
-        .user(
-            msp.id,
-            "owner@acme.example",
-            Role::CustomerOwner,
-            Some(tenant.id),
-        )
-        .await;
-    let app = TestApp::for_world_with_sandbox(&world, test_secrets()).await;
-    let credentials = app
-        .sandbox
-        .as_ref()
-        .unwrap()
-        .ensure(tenant.id.as_uuid(), &tenant.name, tenant.slug.as_str())
-        .await
-        .unwrap();
-    Setup {
-        admin: world.token(&admin, None).await,
-        technician: world.token(&technician, None).await,
-        owner: world.token(&owner, None).await,
-        world,
-        app,
-        tenant,
-        credentials,
-    }
+    support::harbor(db).await
 }
 
 impl Setup {
@@ -809,7 +767,7 @@ async fn an_okta_org_is_connected_with_its_url_and_api_token_and_merges_with_ent
     // Someone suspends a person in Okta's admin console: after the next Okta sync the merged
     // identity is still enabled (Entra ID lets it sign in) and the disagreement is visible.
     let person = &state.users[5];
-    let suspended = crate::support::client()
+    let suspended = support::client()
         .post(format!(
             "{org_url}/api/v1/users/{}/lifecycle/suspend",
             person.okta_id
@@ -863,7 +821,7 @@ async fn an_okta_org_is_connected_with_its_url_and_api_token_and_merges_with_ent
     s.world
         .set_password(&web_admin, "correct horse battery staple")
         .await;
-    let browser = crate::support::Browser::new(&s.app);
+    let browser = support::Browser::new(&s.app);
     browser
         .sign_in("web-admin@harbor.example", "correct horse battery staple")
         .await;

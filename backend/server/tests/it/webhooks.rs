@@ -3,15 +3,12 @@
 //! synchronization; forged, stale, replayed and oversized messages are refused, change nothing
 //! and are counted.
 
-use crate::support::{TestApp, test_secrets};
+use crate::support::{self, TestApp};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
-use steward_domain::{
-    clock::{Clock, SystemClock},
-    tenancy::Role,
-};
+use steward_domain::clock::{Clock, SystemClock};
 use steward_integrations::standard_webhooks;
-use steward_testkit::{TestDatabase, World};
+use steward_testkit::TestDatabase;
 
 struct Setup {
     app: TestApp,
@@ -22,24 +19,14 @@ struct Setup {
 }
 
 async fn setup(db: &TestDatabase) -> Setup {
-    let world = World::new(db).await;
-    let msp = world.msp("harbor").await;
-    let tenant = world.tenant(msp.id, "acme-dental").await;
-    let admin = world
-        .user(msp.id, "admin@harbor.example", Role::MspAdmin, None)
-        .await;
-    let technician = world
-        .user(msp.id, "tech@harbor.example", Role::Technician, None)
-        .await;
-    let app = TestApp::for_world_with_sandbox(&world, test_secrets()).await;
-    let credentials = app
-        .sandbox
-        .as_ref()
-        .unwrap()
-        .ensure(tenant.id.as_uuid(), &tenant.name, tenant.slug.as_str())
-        .await
-        .unwrap();
-    let admin = world.token(&admin, None).await;
+    let support::Harbor {
+        app,
+        tenant,
+        admin,
+        technician,
+        credentials,
+        ..
+    } = support::harbor(db).await;
     let (status, created) = app
         .call(
             Method::POST,
@@ -59,7 +46,7 @@ async fn setup(db: &TestDatabase) -> Setup {
         .await;
     assert_eq!(status, StatusCode::CREATED, "{created}");
     Setup {
-        technician: world.token(&technician, None).await,
+        technician,
         admin,
         tenant: tenant.id.to_string(),
         integration: created["id"].as_str().unwrap().to_owned(),

@@ -182,23 +182,14 @@ async fn start_full(
     allowed: &[std::net::SocketAddr],
 ) -> Loop {
     let world = World::new(db).await;
-    let msp = world.msp("harbor").await;
+    let super::HarborPeople {
+        msp,
+        tenant,
+        admin,
+        technician,
+        owner,
+    } = super::harbor_people(&world).await;
     let other_msp = world.msp("elsewhere").await;
-    let tenant = world.tenant(msp.id, "acme-dental").await;
-    let admin = world
-        .user(msp.id, "admin@harbor.example", Role::MspAdmin, None)
-        .await;
-    let technician = world
-        .user(msp.id, "tech@harbor.example", Role::Technician, None)
-        .await;
-    let owner = world
-        .user(
-            msp.id,
-            "owner@acme.example",
-            Role::CustomerOwner,
-            Some(tenant.id),
-        )
-        .await;
     let approver = world
         .user(
             msp.id,

@@ -505,3 +505,80 @@ pub fn csrf(html: &str) -> String {
         + marker.len();
     html[start..].split('"').next().unwrap().to_owned()
 }
+
+/// The customer most tests act for: Harbor IT (an MSP) and its customer Acme Dental, with
+/// Harbor's admin and technician and Acme's owner signed in by API token, served by an app whose
+/// sandbox simulates Acme's vendors.
+pub struct Harbor {
+    pub world: World,
+    pub app: TestApp,
+    pub tenant: steward_domain::tenancy::Tenant,
+    pub admin: String,
+    pub technician: String,
+    pub owner: String,
+    pub credentials: steward_integrations::sandbox::SandboxCredentials,
+}
+
+/// Harbor IT, its customer Acme Dental, Harbor's admin and technician and Acme's owner.
+pub struct HarborPeople {
+    pub msp: steward_domain::tenancy::Msp,
+    pub tenant: steward_domain::tenancy::Tenant,
+    pub admin: steward_domain::tenancy::User,
+    pub technician: steward_domain::tenancy::User,
+    pub owner: steward_domain::tenancy::User,
+}
+
+pub async fn harbor_people(world: &World) -> HarborPeople {
+    use steward_domain::tenancy::Role;
+    let msp = world.msp("harbor").await;
+    let tenant = world.tenant(msp.id, "acme-dental").await;
+    let admin = world
+        .user(msp.id, "admin@harbor.example", Role::MspAdmin, None)
+        .await;
+    let technician = world
+        .user(msp.id, "tech@harbor.example", Role::Technician, None)
+        .await;
+    let owner = world
+        .user(
+            msp.id,
+            "owner@acme.example",
+            Role::CustomerOwner,
+            Some(tenant.id),
+        )
+        .await;
+    HarborPeople {
+        msp,
+        tenant,
+        admin,
+        technician,
+        owner,
+    }
+}
+
+pub async fn harbor(db: &TestDatabase) -> Harbor {
+    let world = World::new(db).await;
+    let HarborPeople {
+        tenant,
+        admin,
+        technician,
+        owner,
+        ..
+    } = harbor_people(&world).await;
+    let app = TestApp::for_world_with_sandbox(&world, test_secrets()).await;
+    let credentials = app
+        .sandbox
+        .as_ref()
+        .unwrap()
+        .ensure(tenant.id.as_uuid(), &tenant.name, tenant.slug.as_str())
+        .await
+        .unwrap();
+    Harbor {
+        admin: world.token(&admin, None).await,
+        technician: world.token(&technician, None).await,
+        owner: world.token(&owner, None).await,
+        world,
+        app,
+        tenant,
+        credentials,
+    }
+}
