@@ -582,3 +582,84 @@ async fn propose(
         .await?;
     Ok(created.then_some(action.id))
 }
+
+#[cfg(test)]
+mod tests {
+    use chrono::TimeZone;
+
+    use super::*;
+
+    fn finding(source: FindingSource, rule: &str, severity_id: u8) -> Detected {
+        Detected {
+            source,
+            rule: rule.to_owned(),
+            dedup_key: "key".to_owned(),
+            title: "Suspicious activity".to_owned(),
+            severity_id,
+            time: chrono::Utc.with_ymd_and_hms(2026, 12, 7, 9, 0, 0).unwrap(),
+            events: Vec::new(),
+            details: serde_json::Value::Null,
+        }
+    }
+
+    fn entity(kind: TargetKind, n: u128) -> EntityKey {
+        EntityKey {
+            kind,
+            id: uuid::Uuid::from_u128(n),
+        }
+    }
+
+    fn planned(plan: &[(ActionType, EntityKey, String)]) -> Vec<(ActionType, EntityKey)> {
+        plan.iter()
+            .map(|(kind, target, _)| (*kind, *target))
+            .collect()
+    }
+
+    #[test]
+    fn a_serious_alert_contains_its_device_and_locks_out_its_identity() {
+        let laptop = entity(TargetKind::Device, 1);
+        let person = entity(TargetKind::Identity, 2);
+        let alert = finding(FindingSource::VendorAlert, "vendor-alert:malware", 4);
+        let plan = playbook(&alert, &[laptop, person]);
+        assert_eq!(
+            planned(&plan),
+            [
+                (ActionType::IsolateDevice, laptop),
+                (ActionType::DisableUser, person),
+                (ActionType::RevokeSessions, person),
+            ]
+        );
+        assert!(
+            plan.iter()
+                .all(|(_, _, why)| why.ends_with("Suspicious activity")),
+            "each proposal says which finding it answers: {plan:?}"
+        );
+    }
+
+    #[test]
+    fn a_minor_alert_proposes_nothing() {
+        let alert = finding(FindingSource::VendorAlert, "vendor-alert:adware", 3);
+        let targets = [
+            entity(TargetKind::Device, 1),
+            entity(TargetKind::Identity, 2),
+        ];
+        assert!(playbook(&alert, &targets).is_empty());
+    }
+
+    #[test]
+    fn impossible_travel_locks_out_the_identity_whatever_its_severity_and_spares_devices() {
+        let person = entity(TargetKind::Identity, 2);
+        let laptop = entity(TargetKind::Device, 1);
+        let travel = finding(FindingSource::Detection, IMPOSSIBLE_TRAVEL, 2);
+        assert_eq!(
+            planned(&playbook(&travel, &[laptop, person])),
+            [
+                (ActionType::DisableUser, person),
+                (ActionType::RevokeSessions, person),
+            ]
+        );
+        // The same rule name from a vendor is the vendor's alert, judged by its severity.
+        let vendor = finding(FindingSource::VendorAlert, IMPOSSIBLE_TRAVEL, 2);
+        assert!(playbook(&vendor, &[person]).is_empty());
+    }
+}
