@@ -94,7 +94,7 @@ async fn run(job: Job, shared: &Shared) -> Result<(), JobError> {
         Job::DeliverWebhook {
             tenant_id,
             delivery_id,
-        } => crate::webhooks::deliver(shared, tenant_id, &delivery_id).await,
+        } => crate::outbound_webhooks::deliver(shared, tenant_id, &delivery_id).await,
         Job::RefreshRisk { tenant_id, entity } => refresh_risk(shared, tenant_id, entity).await,
     }
 }

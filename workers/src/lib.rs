@@ -13,12 +13,12 @@ mod executor;
 mod handlers;
 mod job_error;
 mod notify;
+mod outbound_webhooks;
 mod queue;
 mod relay;
 mod schedule;
 mod settle;
 mod tickets;
-mod webhooks;
 
 use std::{sync::Arc, time::Duration};
 

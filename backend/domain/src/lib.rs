@@ -18,12 +18,12 @@ pub mod incidents;
 pub mod integrations;
 pub mod inventory;
 pub mod observations;
+pub mod outbound_webhooks;
 pub mod reports;
 pub mod risk;
 pub mod slug;
 pub mod tenancy;
 pub mod text;
-pub mod webhooks;
 
 pub use ids::{
     ActionId, ApiTokenId, AuditEntryId, IncidentId, IntegrationId, MspId, SessionId, TenantId,

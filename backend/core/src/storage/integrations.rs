@@ -309,7 +309,7 @@ impl<'a> IntegrationAdmin<'a> {
         id: IntegrationId,
     ) -> Result<SecretString, IntegrationAdminError> {
         let row = self.existing(id).await?;
-        let secret = super::webhooks::new_signing_secret()?;
+        let secret = super::inbound_webhooks::new_signing_secret()?;
         let replaced = row.sealed_webhook_secret.is_some();
         let mut active = row.into_active_model();
         active.sealed_webhook_secret = Set(Some(

@@ -17,6 +17,7 @@ pub mod entities;
 mod error;
 mod guardrails;
 mod ids;
+pub mod inbound_webhooks;
 pub(crate) mod incidents;
 mod integrations;
 pub(crate) mod inventory;
@@ -35,7 +36,6 @@ pub(crate) mod tickets;
 mod tokens;
 mod users;
 pub mod vendor_slots;
-pub mod webhooks;
 mod work;
 
 use std::{path::Path, str::FromStr};

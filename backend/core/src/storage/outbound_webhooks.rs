@@ -17,7 +17,7 @@ use secrecy::{ExposeSecret, SecretString};
 use serde_json::json;
 use steward_domain::{
     ActionId, IncidentId, MspId, TenantId,
-    webhooks::{DeliveryStatus, WebhookDelivery, WebhookEvent, WebhookSubscription},
+    outbound_webhooks::{DeliveryStatus, WebhookDelivery, WebhookEvent, WebhookSubscription},
 };
 use url::Url;
 
@@ -257,7 +257,7 @@ impl<'a> WebhookAdmin<'a> {
                 .map_err(StorageError::from)?
                 .ok_or(SubscriptionError::UnknownTenant(tenant_id))?;
         }
-        let secret = super::webhooks::new_signing_secret()?;
+        let secret = super::inbound_webhooks::new_signing_secret()?;
         let id = new_id(self.ctx.clock);
         let now = self.ctx.clock.now();
         let row = webhook_subscription::ActiveModel {

@@ -5,12 +5,12 @@ mod auth;
 mod error;
 pub(crate) mod extract;
 mod health;
+mod inbound_webhooks;
 pub mod metrics;
 mod sandbox;
 pub(crate) mod scoped;
 mod security_headers;
 pub(crate) mod slack;
-mod webhooks;
 
 use std::{sync::Arc, time::Duration};
 
@@ -85,7 +85,7 @@ pub fn router(state: AppState, config: &HttpConfig) -> Router {
         .merge(crate::web::routes())
         .merge(sandbox::routes(&state))
         .merge(slack::routes())
-        .merge(webhooks::routes())
+        .merge(inbound_webhooks::routes())
         .route_layer(middleware::from_fn_with_state(metrics, metrics::track))
         .fallback(not_found)
         .with_state(state)

@@ -25,8 +25,8 @@ use steward_domain::{
     },
     incidents::FindingSource,
     observations::{ObservedDevice, ObservedInventory, Vendor},
+    outbound_webhooks::WebhookEvent,
     tenancy::{Role, RoleSide, Tenant},
-    webhooks::WebhookEvent,
 };
 use steward_testkit::{TestDatabase, World, tamper::audit_entry_count};
 

@@ -9,7 +9,7 @@ use steward_core::storage::outbound_webhooks::{
 };
 use steward_domain::{
     TenantId,
-    webhooks::{WebhookDelivery, WebhookEvent, WebhookSubscription},
+    outbound_webhooks::{WebhookDelivery, WebhookEvent, WebhookSubscription},
 };
 use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};

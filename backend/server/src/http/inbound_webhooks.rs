@@ -17,7 +17,7 @@ use secrecy::ExposeSecret;
 use serde_json::json;
 use steward_core::storage::{
     Deployment,
-    webhooks::{self, Receipt},
+    inbound_webhooks::{self, Receipt},
 };
 use steward_domain::{
     IntegrationId,
@@ -72,15 +72,20 @@ async fn receive(
     let Ok(integration_id) = integration_id.parse::<IntegrationId>() else {
         return refused(&state, "unknown_endpoint", no_endpoint());
     };
-    let endpoint =
-        match webhooks::endpoint(state.storage.conn(), &state.secrets, integration_id).await {
-            Ok(Some(endpoint)) => endpoint,
-            Ok(None) => return refused(&state, "unknown_endpoint", no_endpoint()),
-            Err(error) => {
-                tracing::error!(%integration_id, %error, "cannot read a webhook endpoint");
-                return ApiError::internal(&error).into_response();
-            }
-        };
+    let endpoint = match inbound_webhooks::endpoint(
+        state.storage.conn(),
+        &state.secrets,
+        integration_id,
+    )
+    .await
+    {
+        Ok(Some(endpoint)) => endpoint,
+        Ok(None) => return refused(&state, "unknown_endpoint", no_endpoint()),
+        Err(error) => {
+            tracing::error!(%integration_id, %error, "cannot read a webhook endpoint");
+            return ApiError::internal(&error).into_response();
+        }
+    };
     let signed = SignedHeaders {
         id: header(&headers, "webhook-id"),
         timestamp: header(&headers, "webhook-timestamp"),
@@ -131,7 +136,7 @@ async fn receive(
 
 async fn record(
     state: &AppState,
-    endpoint: &webhooks::WebhookEndpoint,
+    endpoint: &inbound_webhooks::WebhookEndpoint,
     message_id: &str,
 ) -> Result<Receipt, ApiError> {
     let txn = state.storage.begin().await?;
@@ -145,7 +150,7 @@ async fn record(
             label: format!("webhook of integration {}", endpoint.integration_id),
         },
     );
-    let receipt = webhooks::receive(&ctx, endpoint, message_id).await?;
+    let receipt = inbound_webhooks::receive(&ctx, endpoint, message_id).await?;
     txn.commit().await?;
     Ok(receipt)
 }
