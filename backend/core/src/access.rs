@@ -18,7 +18,7 @@ use steward_domain::{
     audit::{ActorKind, AuditActor},
     credentials::ApiTokenState,
     guardrails::AutomationHalt,
-    tenancy::{Msp, Role, RoleSide, User},
+    tenancy::{Msp, Role, RoleSide, Tenant, User},
 };
 
 use crate::{
@@ -150,10 +150,29 @@ impl Caller {
         id: TenantId,
     ) -> Result<Option<TenantScope<'c, C>>, StorageError> {
         Ok(self
+            .see_tenant(conn, id)
+            .await?
+            .map(|seen| seen.scope(conn)))
+    }
+
+    /// As [`Self::tenant`], kept as a [`SeenTenant`] that opens the tenant's scope again
+    /// without looking it up (for the rest of one request).
+    ///
+    /// # Errors
+    /// When the database cannot be read.
+    pub async fn see_tenant<C: ConnectionTrait>(
+        &self,
+        conn: &C,
+        id: TenantId,
+    ) -> Result<Option<SeenTenant>, StorageError> {
+        Ok(self
             .tenants(conn)
             .lookup(id)
             .await?
-            .map(|tenant| TenantScope::new(conn, tenant, self.role())))
+            .map(|tenant| SeenTenant {
+                tenant,
+                role: self.role(),
+            }))
     }
 
     /// The MSP's users.
@@ -280,6 +299,28 @@ impl Caller {
     pub fn require_admin(&self) -> Result<(), Forbidden> {
         self.require(Permission::ManageTenants)?;
         self.require(Permission::ManageUsers)
+    }
+}
+
+/// A tenant a caller was found to see ([`Caller::see_tenant`]); only that lookup makes one, so
+/// holding one is proof of it.
+#[derive(Debug, Clone)]
+pub struct SeenTenant {
+    tenant: Tenant,
+    role: Role,
+}
+
+impl SeenTenant {
+    /// The tenant's id.
+    #[must_use]
+    pub fn id(&self) -> TenantId {
+        self.tenant.id
+    }
+
+    /// The tenant's scoped reads through `conn`, for the caller who saw it.
+    #[must_use]
+    pub fn scope<'c, C: ConnectionTrait>(&self, conn: &'c C) -> TenantScope<'c, C> {
+        TenantScope::new(conn, self.tenant.clone(), self.role)
     }
 }
 

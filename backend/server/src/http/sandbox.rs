@@ -25,7 +25,7 @@ async fn sandbox_state(
     ctx: InTenant<needs::ReadSandbox>,
     ApiPath(tenant_id): ApiPath<TenantId>,
 ) -> Result<Json<SandboxState>, ApiError> {
-    let scope = ctx.scope().await?;
+    let scope = ctx.scope();
     let sandbox = enabled(&state)?;
     let tenant = scope.tenant();
     sandbox

@@ -12,7 +12,7 @@ use axum::{
     http::request::Parts,
 };
 use steward_core::{
-    access::{Caller, Forbidden},
+    access::{Caller, Forbidden, SeenTenant},
     storage::{DatabaseConnection, DatabaseTransaction, TenantScope, TenantWork},
 };
 use steward_domain::TenantId;
@@ -84,17 +84,14 @@ pub mod needs {
 #[derive(Debug)]
 pub struct InTenant<N: Needs = needs::Visible> {
     ctx: CallerContext,
-    tenant_id: TenantId,
+    tenant: SeenTenant,
     needs: PhantomData<N>,
 }
 
 impl<N: Needs> InTenant<N> {
-    /// The tenant's scoped reads, each checking its own permission.
-    ///
-    /// # Errors
-    /// 404 when the tenant went away since the request began.
-    pub async fn scope(&self) -> Result<TenantScope<'_, DatabaseConnection>, ApiError> {
-        visible(&self.ctx, self.tenant_id).await
+    /// The tenant's scoped reads, each checking its own permission; no second lookup.
+    pub fn scope(&self) -> TenantScope<'_, DatabaseConnection> {
+        self.tenant.scope(self.ctx.conn())
     }
 
     /// Runs `write` on the caller's work in the tenant and commits; nothing is kept when it
@@ -136,9 +133,9 @@ impl<N: Needs> InTenant<N> {
         let work = self
             .ctx
             .caller
-            .work(&context, self.tenant_id)
+            .work(&context, self.tenant.id())
             .await?
-            .ok_or_else(|| not_found(self.tenant_id))?;
+            .ok_or_else(|| not_found(self.tenant.id()))?;
         run(&work).await
     }
 }
@@ -171,11 +168,15 @@ where
             .map_err(|_| ApiError::bad_request("invalid-path", "the tenant id is not a UUID"))?;
         // Seeing the tenant comes first: a tenant the caller cannot see is a 404 whatever the
         // route needs, so its existence is not revealed by a 403.
-        visible(&ctx, tenant_id).await?;
+        let tenant = ctx
+            .caller
+            .see_tenant(ctx.conn(), tenant_id)
+            .await?
+            .ok_or_else(|| not_found(tenant_id))?;
         N::check(&ctx.caller)?;
         Ok(Self {
             ctx,
-            tenant_id,
+            tenant,
             needs: PhantomData,
         })
     }
@@ -214,18 +215,8 @@ where
     }
 }
 
-/// The tenant if the caller can see it, else 404: a tenant of another MSP, or another
-/// customer's, is indistinguishable from one that does not exist.
-async fn visible(
-    ctx: &CallerContext,
-    id: TenantId,
-) -> Result<TenantScope<'_, DatabaseConnection>, ApiError> {
-    ctx.caller
-        .tenant(ctx.conn(), id)
-        .await?
-        .ok_or_else(|| not_found(id))
-}
-
+/// A tenant of another MSP, or another customer's, is indistinguishable from one that does not
+/// exist.
 fn not_found(id: TenantId) -> ApiError {
     ApiError::not_found(format!("no tenant {id}"))
 }

@@ -55,7 +55,6 @@ pub async fn approve(
     // What cannot be undone is approved only by someone who just proved who they are.
     let irreversible = session
         .scope()
-        .await?
         .actions()?
         .get(action_id)
         .await?

@@ -27,7 +27,7 @@ pub async fn show(
     Path(tenant_id): Path<TenantId>,
     Query(query): Query<GraphQuery>,
 ) -> Result<Response, UiError> {
-    let scope = s.scope().await?;
+    let scope = s.scope();
     let context = scope.context(s.clock.now()).await?;
     let whole = context.graph(tenant_id);
     let depth = query.depth.unwrap_or(1).clamp(1, 3);

@@ -47,7 +47,7 @@ pub async fn page(
     Path(tenant_id): Path<TenantId>,
     Query(query): Query<PageQuery>,
 ) -> Result<Response, UiError> {
-    let scope = s.scope().await?;
+    let scope = s.scope();
     let list = scope.integrations()?.list().await?;
     let tenant = scope.tenant().clone();
     let sandbox = match (&state.sandbox, scope.allows(Permission::ReadSandbox)) {
@@ -425,7 +425,7 @@ pub async fn run_scenario(
     WebTenantForm { session: s, form }: WebTenantForm<ScenarioForm, needs::RunSandboxScenarios>,
 ) -> Result<Response, UiError> {
     let path = page_path(tenant_id);
-    let scope = s.scope().await?;
+    let scope = s.scope();
     let (Some(sandbox), Some(scenario)) = (&state.sandbox, Scenario::parse(&form.scenario)) else {
         return Err(UiError::NotFound);
     };

@@ -418,7 +418,7 @@ pub async fn tenant(
     Path(tenant_id): Path<TenantId>,
     Query(query): Query<PageQuery>,
 ) -> Result<Response, UiError> {
-    let scope = s.scope().await?;
+    let scope = s.scope();
     let members = scope.members().await.map_err(|err| match err {
         steward_core::storage::TenantScopeError::Forbidden(forbidden) => {
             UiError::Forbidden(forbidden)
@@ -540,7 +540,7 @@ pub async fn tenant_audit(
     Path(tenant_id): Path<TenantId>,
     Query(query): Query<PageQuery>,
 ) -> Result<Response, UiError> {
-    let scope = s.scope().await?;
+    let scope = s.scope();
     let entries = scope.audit()?.list(page(query.cursor.as_deref())?).await?;
     let path = format!("/tenants/{tenant_id}/audit");
     let chrome = chrome(&s, &path, None).await?;

@@ -30,7 +30,7 @@ async fn build_report(
             "the report's period must start before it ends and span at most 366 days".into(),
         ));
     }
-    let scope = s.scope().await?;
+    let scope = s.scope();
     steward_core::reports::outcome_report(&scope, from, to, now)
         .await
         .map_err(|err| match err {

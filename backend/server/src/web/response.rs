@@ -40,7 +40,7 @@ pub async fn page(
     Path(tenant_id): Path<TenantId>,
     Query(query): Query<PageQuery>,
 ) -> Result<Response, UiError> {
-    let scope = s.scope().await?;
+    let scope = s.scope();
     let first = || PageRequest {
         limit: SHOWN,
         after: None,

@@ -11,8 +11,9 @@ use axum::{
     response::Response,
 };
 use serde::de::DeserializeOwned;
-use steward_core::storage::{
-    DatabaseConnection, DatabaseTransaction, TenantScope, TenantWork, WorkError,
+use steward_core::{
+    access::SeenTenant,
+    storage::{DatabaseConnection, DatabaseTransaction, TenantScope, TenantWork, WorkError},
 };
 use steward_domain::TenantId;
 
@@ -32,17 +33,14 @@ use crate::{
 #[derive(Debug)]
 pub struct WebTenant<N: Needs = needs::Visible> {
     session: WebSession,
-    tenant_id: TenantId,
+    tenant: SeenTenant,
     needs: PhantomData<N>,
 }
 
 impl<N: Needs> WebTenant<N> {
-    /// The tenant's scoped reads, each checking its own permission.
-    ///
-    /// # Errors
-    /// Not found when the tenant went away since the request began.
-    pub async fn scope(&self) -> Result<TenantScope<'_, DatabaseConnection>, UiError> {
-        visible(&self.session, self.tenant_id).await
+    /// The tenant's scoped reads, each checking its own permission; no second lookup.
+    pub fn scope(&self) -> TenantScope<'_, DatabaseConnection> {
+        self.tenant.scope(self.session.storage.conn())
     }
 
     /// Runs `read` on the user's work in the tenant inside a transaction that is rolled back:
@@ -85,7 +83,7 @@ impl<N: Needs> WebTenant<N> {
     ) -> Result<Response, UiError> {
         let txn = self.session.storage.begin().await?;
         let outcome = self.on_work(&txn, write).await?;
-        let path = page_path(self.tenant_id);
+        let path = page_path(self.tenant.id());
         match outcome {
             Ok(done) => {
                 txn.commit().await?;
@@ -108,7 +106,7 @@ impl<N: Needs> WebTenant<N> {
         let work = self
             .session
             .caller
-            .work(&context, self.tenant_id)
+            .work(&context, self.tenant.id())
             .await?
             .ok_or(UiError::NotFound)?;
         Ok(run(&work).await)
@@ -141,11 +139,15 @@ where
             .and_then(|id| id.parse().ok())
             .ok_or(UiError::NotFound)?;
         // A tenant the user cannot see is not found, whatever the route needs.
-        visible(&session, tenant_id).await?;
+        let tenant = session
+            .caller
+            .see_tenant(session.storage.conn(), tenant_id)
+            .await?
+            .ok_or(UiError::NotFound)?;
         N::check(&session.caller)?;
         Ok(Self {
             session,
-            tenant_id,
+            tenant,
             needs: PhantomData,
         })
     }
@@ -174,14 +176,4 @@ where
         let form = checked_form(&session, Request::from_parts(parts, body), state).await?;
         Ok(Self { session, form })
     }
-}
-
-async fn visible(
-    s: &WebSession,
-    tenant_id: TenantId,
-) -> Result<TenantScope<'_, DatabaseConnection>, UiError> {
-    s.caller
-        .tenant(s.storage.conn(), tenant_id)
-        .await?
-        .ok_or(UiError::NotFound)
 }

@@ -172,7 +172,7 @@ async fn list_actions(
         cursor: query.cursor,
     }
     .request()?;
-    let scope = ctx.scope().await?;
+    let scope = ctx.scope();
     Ok(Json(
         scope.actions()?.list(query.status, request).await?.into(),
     ))
@@ -253,7 +253,7 @@ async fn get_action_batch(
     ctx: InTenant,
     ApiPath((_, batch_id)): ApiPath<(TenantId, uuid::Uuid)>,
 ) -> Result<Json<ActionBatch>, ApiError> {
-    let scope = ctx.scope().await?;
+    let scope = ctx.scope();
     scope
         .actions()?
         .batch(batch_id)
@@ -278,7 +278,7 @@ async fn get_action(
     ctx: InTenant,
     ApiPath((_, action_id)): ApiPath<(TenantId, ActionId)>,
 ) -> Result<Json<Action>, ApiError> {
-    let scope = ctx.scope().await?;
+    let scope = ctx.scope();
     scope
         .actions()?
         .get(action_id)
@@ -326,7 +326,6 @@ async fn approve_action(
     if ctx.session.is_some() {
         let irreversible = ctx
             .scope()
-            .await?
             .actions()?
             .get(action_id)
             .await?

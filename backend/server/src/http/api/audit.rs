@@ -41,7 +41,7 @@ async fn list_tenant_audit(
     ApiQuery(page): ApiQuery<PageQuery>,
 ) -> Result<Json<AuditEntryList>, ApiError> {
     let request = page.request()?;
-    let scope = ctx.scope().await?;
+    let scope = ctx.scope();
     Ok(Json(scope.audit()?.list(request).await?.into()))
 }
 

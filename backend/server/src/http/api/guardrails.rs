@@ -76,7 +76,7 @@ async fn get_guardrails(
     State(state): State<AppState>,
     ctx: InTenant,
 ) -> Result<Json<TenantGuardrails>, ApiError> {
-    let scope = ctx.scope().await?;
+    let scope = ctx.scope();
     let level = scope.tenant().automation_level;
     Ok(Json(
         scope

@@ -111,7 +111,7 @@ async fn list_incidents(
         cursor: query.cursor,
     }
     .request()?;
-    let scope = ctx.scope().await?;
+    let scope = ctx.scope();
     Ok(Json(
         scope.incidents()?.list(query.status, request).await?.into(),
     ))
@@ -133,7 +133,7 @@ async fn get_incident(
     ctx: InTenant,
     ApiPath((_, incident_id)): ApiPath<(TenantId, IncidentId)>,
 ) -> Result<Json<IncidentDetail>, ApiError> {
-    let scope = ctx.scope().await?;
+    let scope = ctx.scope();
     let incident = scope
         .incidents()?
         .get(incident_id)
@@ -194,7 +194,7 @@ async fn list_risk(
     ApiQuery(page): ApiQuery<PageQuery>,
 ) -> Result<Json<RiskList>, ApiError> {
     let request = page.request::<usize>()?;
-    let scope = ctx.scope().await?;
+    let scope = ctx.scope();
     let scores = scope.risk()?.current().await?;
     let numbered: Vec<(usize, RiskScore)> = scores.into_iter().enumerate().collect();
     let page = page_in_memory(numbered, request, |(index, _)| *index + 1);

@@ -187,7 +187,7 @@ async fn settings(
     security(("api_token" = []))
 )]
 async fn list_integrations(ctx: InTenant) -> Result<Json<IntegrationList>, ApiError> {
-    let scope = ctx.scope().await?;
+    let scope = ctx.scope();
     let items = scope.integrations()?.list().await?;
     Ok(Json(IntegrationList { items }))
 }
@@ -207,7 +207,7 @@ async fn create_integration(
     ctx: InTenant<needs::ManageIntegrations>,
     ApiJson(body): ApiJson<CreateIntegration>,
 ) -> Result<(StatusCode, Json<Integration>), ApiError> {
-    let scope = ctx.scope().await?;
+    let scope = ctx.scope();
     let new = NewIntegration {
         settings: settings(body.vendor, body.settings, &state.egress).await?,
         secret: secret(body.credential)?,
@@ -242,7 +242,7 @@ async fn get_integration(
     ctx: InTenant,
     ApiPath((_, integration_id)): ApiPath<(TenantId, IntegrationId)>,
 ) -> Result<Json<Integration>, ApiError> {
-    let scope = ctx.scope().await?;
+    let scope = ctx.scope();
     scope
         .integrations()?
         .lookup(integration_id)
@@ -270,7 +270,7 @@ async fn update_integration(
     ApiPath((_, integration_id)): ApiPath<(TenantId, IntegrationId)>,
     ApiJson(body): ApiJson<UpdateIntegration>,
 ) -> Result<Json<Integration>, ApiError> {
-    let scope = ctx.scope().await?;
+    let scope = ctx.scope();
     let current = scope
         .integrations()?
         .lookup(integration_id)
@@ -313,7 +313,7 @@ async fn remove_integration(
     ctx: InTenant<needs::ManageIntegrations>,
     ApiPath((_, integration_id)): ApiPath<(TenantId, IntegrationId)>,
 ) -> Result<StatusCode, ApiError> {
-    let scope = ctx.scope().await?;
+    let scope = ctx.scope();
     let txn = ctx.storage.begin().await?;
     let write = ctx.write(&txn);
     ctx.caller
@@ -412,7 +412,7 @@ async fn create_webhook_secret(
     ctx: InTenant<needs::ManageIntegrations>,
     ApiPath((_, integration_id)): ApiPath<(TenantId, IntegrationId)>,
 ) -> Result<Json<WebhookSecret>, ApiError> {
-    let scope = ctx.scope().await?;
+    let scope = ctx.scope();
     let txn = ctx.storage.begin().await?;
     let write = ctx.write(&txn);
     let secret = ctx

@@ -51,7 +51,7 @@ async fn get_coverage(
     ctx: InTenant,
     ApiPath(tenant_id): ApiPath<TenantId>,
 ) -> Result<Json<Coverage>, ApiError> {
-    let scope = ctx.scope().await?;
+    let scope = ctx.scope();
     let now = ctx.clock.now();
     Ok(Json(scope.context(now).await?.coverage(tenant_id, now)))
 }
@@ -142,7 +142,7 @@ async fn get_context_graph(
             "depth must be between 1 and 3",
         ));
     }
-    let scope = ctx.scope().await?;
+    let scope = ctx.scope();
     let graph = scope.context(ctx.clock.now()).await?.graph(tenant_id);
     match query.center {
         None => Ok(Json(graph)),
@@ -194,7 +194,7 @@ async fn list_devices(
     ApiQuery(page): ApiQuery<PageQuery>,
 ) -> Result<Json<DeviceList>, ApiError> {
     let request = page.request()?;
-    let scope = ctx.scope().await?;
+    let scope = ctx.scope();
     let mut devices = scope.inventory()?.devices().await?;
     devices.sort_by_key(|device| device.id);
     Ok(Json(
@@ -216,7 +216,7 @@ async fn list_identities(
     ApiQuery(page): ApiQuery<PageQuery>,
 ) -> Result<Json<IdentityList>, ApiError> {
     let request = page.request()?;
-    let scope = ctx.scope().await?;
+    let scope = ctx.scope();
     let mut identities = scope.inventory()?.identities().await?;
     identities.sort_by_key(|identity| identity.id);
     Ok(Json(
@@ -242,7 +242,7 @@ async fn list_events(
         cursor: query.cursor,
     }
     .request()?;
-    let scope = ctx.scope().await?;
+    let scope = ctx.scope();
     Ok(Json(
         scope
             .inventory()?

@@ -40,7 +40,7 @@ async fn list_members(
     ApiQuery(page): ApiQuery<PageQuery>,
 ) -> Result<Json<MemberList>, ApiError> {
     let request = page.request()?;
-    let members = ctx.scope().await?.members().await?;
+    let members = ctx.scope().members().await?;
     Ok(Json(
         page_in_memory(members, request, |user| user.id.as_uuid()).into(),
     ))

@@ -126,7 +126,7 @@ impl From<PolicyUpdateError> for ApiError {
     security(("api_token" = []))
 )]
 async fn get_tenant_policy(ctx: InTenant) -> Result<Json<PolicyStatus>, ApiError> {
-    let scope = ctx.scope().await?;
+    let scope = ctx.scope();
     let policy = scope.policy().await?;
     Ok(Json(PolicyStatus {
         governed_by: if policy.is_some() {

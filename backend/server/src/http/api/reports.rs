@@ -107,7 +107,7 @@ async fn outcome_report(
 ) -> Result<Response, ApiError> {
     let now = ctx.clock.now();
     let (from, to) = query.period(now)?;
-    let scope = ctx.scope().await?;
+    let scope = ctx.scope();
     let report = steward_core::reports::outcome_report(&scope, from, to, now).await?;
     if wants_pdf(&headers) {
         let filename = format!(

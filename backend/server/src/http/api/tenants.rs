@@ -128,7 +128,7 @@ async fn create_tenant(
     security(("api_token" = []))
 )]
 async fn get_tenant(ctx: InTenant) -> Result<Json<Tenant>, ApiError> {
-    Ok(Json(ctx.scope().await?.tenant().clone()))
+    Ok(Json(ctx.scope().tenant().clone()))
 }
 
 /// Renames a tenant or changes its automation level (MSP admins).
