@@ -612,12 +612,10 @@ async fn connect(
         action.tenant_id,
         Finish::Discard,
         async |work| {
-            let admin = work.context().operate_msp(work.tenant().msp_id);
-            let Ok(opened) = admin
-                .integrations(action.tenant_id, &shared.secrets)
-                .open(integration_id)
-                .await
-            else {
+            let integrations = work
+                .integrations(&shared.secrets)
+                .map_err(JobError::permanent)?;
+            let Ok(opened) = integrations.open(integration_id).await else {
                 return Ok(None);
             };
             let sources = match action.target.kind {

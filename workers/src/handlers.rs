@@ -1,22 +1,22 @@
 //! What each job does.
 
-use std::sync::Arc;
-
 use apalis::prelude::{AbortError, Attempt, BoxDynError, Data, TaskId};
 use steward_core::{
+    inventory::SyncError,
     jobs::Job,
-    storage::{CheckOutcome, Deployment, TenantWork, vendor_slots},
+    storage::{Deployment, IntegrationAdminError, TenantWork},
     triage,
 };
 use steward_domain::{
     IntegrationId, TenantId,
     audit::{ActorKind, AuditActor},
-    coverage::ToolCategory,
 };
-use steward_integrations::{contract, registry};
 use tracing::Instrument;
 
-use crate::{JobError, Shared, executor};
+use crate::{
+    JobError, Shared, executor,
+    sync::{Requester, SyncOutcome, SyncRunError},
+};
 
 /// How Steward's workers appear in the audit chain.
 pub(crate) fn steward_actor(job: &str) -> AuditActor {
@@ -143,9 +143,10 @@ fn job_span(job: &Job, task_id: &TaskId, attempt: usize) -> tracing::Span {
     }
 }
 
-/// Pulls an integration's inventory and events and records them as Steward; the stored events
-/// go to triage through the outbox. A failure is recorded as the integration's health; a
-/// transient one (throttling, an outage) also fails the job so the queue runs it again.
+/// `Job::Sync`: synchronizes an integration as Steward through the sync stage; the stored
+/// events go to triage through the outbox. A vendor's failure is recorded as the
+/// integration's health, and a transient one has the integration wait out its vendor (the
+/// scheduler synchronizes it again then), so the job itself succeeds.
 ///
 /// # Errors
 /// When the database fails.
@@ -154,211 +155,45 @@ pub async fn sync_integration(
     tenant_id: TenantId,
     integration_id: IntegrationId,
 ) -> Result<(), JobError> {
-    let opened = as_steward(shared, "sync", tenant_id, Finish::Discard, async |work| {
-        let admin = work.context().operate_msp(work.tenant().msp_id);
-        let Ok(opened) = admin
-            .integrations(tenant_id, &shared.secrets)
-            .open(integration_id)
-            .await
-        else {
-            // Removed since the job was enqueued: nothing to do.
-            return Ok(None);
-        };
-        let inventory = work.inventory();
-        let since = inventory
-            .latest_event_time(integration_id)
-            .await
-            .map_err(JobError::from)?;
-        let state = inventory
-            .sync_state(integration_id)
-            .await
-            .map_err(JobError::from)?;
-        Ok(Some((opened, since, state)))
-    })
-    .await?;
-    let Some(Some(((integration, credential), since, state))) = opened else {
-        return Ok(());
-    };
-    if let Some(until) = shared
-        .backoff
-        .defer(integration_id, tokio::time::Instant::now())
-    {
-        let wait = until.saturating_duration_since(tokio::time::Instant::now());
-        tracing::info!(%tenant_id, %integration_id, ?wait, "the vendor asked to wait; synchronizing then");
-        return Ok(());
-    }
-    // The vendor's budget is shared by every worker process: without a slot, wait a moment
-    // (the scheduler queues the synchronization again) while other tenants use it.
-    let Some(held) = take_vendor_slot(shared, tenant_id, integration.vendor).await? else {
-        shared.backoff.busy(
-            integration_id,
-            tenant_id,
-            tokio::time::Instant::now(),
-            VENDOR_BUSY_WAIT,
-        );
-        tracing::info!(%tenant_id, %integration_id, vendor = %integration.vendor, "the vendor's synchronization budget is in use; synchronizing shortly");
-        return Ok(());
-    };
-    let pulled = pull_holding_slot(
-        shared,
-        tenant_id,
-        integration_id,
-        &integration,
-        credential,
-        since,
-        state,
-    )
-    .await;
-    give_back_vendor_slot(shared, &held).await;
-    let pulled = pulled?;
-    record_pulled(shared, tenant_id, integration_id, pulled).await
-}
-
-/// How long a synchronization waits when its vendor's budget is in use.
-const VENDOR_BUSY_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
-
-/// How long a slot is held at most if its worker never gives it back.
-const VENDOR_SLOT_LEASE: chrono::Duration = chrono::Duration::minutes(15);
-
-/// Takes one of `vendor`'s slots for the tenant, in a transaction of its own.
-async fn take_vendor_slot(
-    shared: &Shared,
-    tenant_id: TenantId,
-    vendor: steward_domain::observations::Vendor,
-) -> Result<Option<vendor_slots::Held>, JobError> {
-    let txn = shared.storage.begin().await.map_err(JobError::from)?;
-    let now = shared.clock.now();
-    let held = vendor_slots::acquire(
-        &txn,
-        vendor.as_str(),
-        shared.settings.vendor_concurrency,
-        tenant_id,
-        steward_core::storage::new_id(shared.clock.as_ref()),
-        (now, now + VENDOR_SLOT_LEASE),
-    )
-    .await
-    .map_err(JobError::from)?;
-    txn.commit().await.map_err(JobError::from)?;
-    Ok(held)
-}
-
-/// Gives a slot back; a failure only logs, as the lease frees the slot in the end.
-async fn give_back_vendor_slot(shared: &Shared, held: &vendor_slots::Held) {
-    let released = async {
-        let txn = shared.storage.begin().await?;
-        vendor_slots::release(&txn, held).await?;
-        txn.commit().await?;
-        Ok::<(), steward_core::storage::StorageError>(())
-    };
-    if let Err(error) = released.await {
-        tracing::warn!(%error, vendor = %held.vendor, "cannot give a vendor slot back; its lease will free it");
-    }
-}
-
-/// Reads the vendor (and, for a PSA, brings tickets in step): the part that holds a slot.
-async fn pull_holding_slot(
-    shared: &Shared,
-    tenant_id: TenantId,
-    integration_id: IntegrationId,
-    integration: &steward_domain::integrations::Integration,
-    credential: secrecy::SecretString,
-    since: Option<chrono::DateTime<chrono::Utc>>,
-    state: Option<serde_json::Value>,
-) -> Result<Result<contract::Pulled, steward_integrations::ConnectorError>, JobError> {
-    // A vendor asking to wait longer than this is retried later, not waited for in a worker;
-    // one that does not answer fails the synchronization within seconds, so its health says
-    // so and the scheduler tries again after a backoff.
-    let mut policy = shared.vendor_retries.clone();
-    policy.max_retry_after = policy.max_retry_after.min(SYNC_MAX_WAIT);
-    policy.max_delay = policy.max_delay.min(SYNC_MAX_BACKOFF);
-    let http = shared.vendor_http(policy).map_err(JobError::from)?;
-    let pulled = match registry::connect(
-        integration.vendor,
-        &integration.settings,
-        credential,
-        http,
-        Arc::clone(&shared.clock),
-    ) {
-        Ok(connector) => contract::pull(&connector, since, state).await,
-        Err(error) => Err(error),
-    };
-    // A PSA's synchronization is its tickets: open incidents get one, and tickets closed or
-    // reopened at the PSA move their incidents.
-    Ok(match pulled {
-        Ok(pulled) if integration.vendor.category() == ToolCategory::Psa => {
+    let outcome = shared
+        .synchronizer()
+        .synchronize(Requester::Steward, tenant_id, integration_id, async || {
             crate::tickets::sync_integration(shared, tenant_id, integration_id)
-                .await?
-                .map(|()| pulled)
-        }
-        other => other,
-    })
-}
-
-/// Records what was pulled, or why it could not be, as the integration's health; a transient
-/// failure has the integration wait out its vendor.
-async fn record_pulled(
-    shared: &Shared,
-    tenant_id: TenantId,
-    integration_id: IntegrationId,
-    pulled: Result<contract::Pulled, steward_integrations::ConnectorError>,
-) -> Result<(), JobError> {
-    as_steward(shared, "sync", tenant_id, Finish::Commit, async |work| {
-        let admin = work.context().operate_msp(work.tenant().msp_id);
-        let outcome = match &pulled {
-            Ok(pulled) => {
-                let counts = steward_core::inventory::InventoryWriter::new(&admin, tenant_id)
-                    .record_sync(
-                        integration_id,
-                        &pulled.inventory,
-                        &pulled.events,
-                        pulled.state.as_ref(),
-                    )
-                    .await
-                    .map_err(JobError::from)?;
-                tracing::info!(%tenant_id, %integration_id, ?counts, "synchronized");
-                CheckOutcome::Succeeded
-            }
-            Err(error) => {
-                tracing::warn!(%tenant_id, %integration_id, %error, "synchronization failed");
-                CheckOutcome::Failed(error.to_string())
-            }
-        };
-        admin
-            .integrations(tenant_id, &shared.secrets)
-            .record_scheduled_check(integration_id, outcome)
-            .await
-            .map_err(JobError::from)
-    })
-    .await?;
-    match pulled {
-        // Throttled or unavailable: the integration waits out its vendor and the scheduler
-        // synchronizes it again then, so nothing is skipped and no worker waits meanwhile.
-        Err(error) if error.is_transient() => {
-            let retry_after = match &error {
-                steward_integrations::ConnectorError::Throttled { retry_after } => *retry_after,
-                _ => None,
-            };
-            let now = tokio::time::Instant::now();
-            let until = shared
-                .backoff
-                .failed(integration_id, tenant_id, now, retry_after);
-            let wait = until - now;
-            tracing::warn!(%tenant_id, %integration_id, ?wait, %error, "the vendor is not answering yet; synchronizing again then");
+                .await
+                .map_err(SyncJobError::Job)
+        })
+        .await;
+    match outcome {
+        Ok(SyncOutcome::Postponed {
+            reason, retry_in, ..
+        }) => {
+            tracing::info!(%tenant_id, %integration_id, ?retry_in, %reason, "synchronization postponed");
             Ok(())
         }
-        Ok(_) => {
-            shared.backoff.succeeded(integration_id);
-            Ok(())
-        }
-        Err(_) => Ok(()),
+        Ok(_) => Ok(()),
+        // Removed since the job was enqueued: nothing to do.
+        Err(SyncJobError::Run(
+            SyncRunError::UnknownTenant(_)
+            | SyncRunError::Integration(IntegrationAdminError::NotFound(_))
+            | SyncRunError::Record(SyncError::UnknownIntegration(_)),
+        )) => Ok(()),
+        Err(SyncJobError::Run(error)) => Err(error.into()),
+        Err(SyncJobError::Job(error)) => Err(error),
     }
 }
 
-/// The longest `Retry-After` a synchronization waits inside a worker.
-const SYNC_MAX_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
-/// The longest pause between two tries of a synchronization's request that failed without an
-/// answer (the vendor unreachable, a 5xx).
-const SYNC_MAX_BACKOFF: std::time::Duration = std::time::Duration::from_secs(5);
+/// Why a synchronization job failed: the stage's own error, or a PSA's ticket work's.
+#[derive(Debug)]
+enum SyncJobError {
+    Run(SyncRunError),
+    Job(JobError),
+}
+
+impl From<SyncRunError> for SyncJobError {
+    fn from(error: SyncRunError) -> Self {
+        Self::Run(error)
+    }
+}
 
 /// Whether [`as_steward`] keeps what its work wrote.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -113,6 +113,21 @@ impl From<SyncError> for JobError {
     }
 }
 
+impl From<crate::sync::SyncRunError> for JobError {
+    fn from(error: crate::sync::SyncRunError) -> Self {
+        use crate::sync::SyncRunError;
+        match error {
+            SyncRunError::Integration(error) => error.into(),
+            SyncRunError::Record(error) => error.into(),
+            SyncRunError::Storage(error) => error.into(),
+            // A person's refusal or a TLS stack that cannot start meets the same next time.
+            error @ (SyncRunError::Forbidden(_)
+            | SyncRunError::Client(_)
+            | SyncRunError::UnknownTenant(_)) => Self::permanent(error_chain(&error)),
+        }
+    }
+}
+
 impl From<IntegrationAdminError> for JobError {
     fn from(error: IntegrationAdminError) -> Self {
         match error {

@@ -8,7 +8,6 @@
 //! keys. A worker that dies mid-job stops sending heartbeats, and the queue hands its job to
 //! another worker.
 
-mod backoff;
 mod executor;
 mod handlers;
 mod job_error;
@@ -18,6 +17,7 @@ mod queue;
 mod relay;
 mod schedule;
 mod settle;
+pub mod sync;
 mod tickets;
 
 use std::{sync::Arc, time::Duration};
@@ -28,7 +28,6 @@ use steward_integrations::http::RetryPolicy;
 use tokio::sync::watch;
 
 pub use self::{
-    backoff::VendorBackoff,
     executor::advance,
     handlers::{sync_integration, triage_events},
     job_error::{JobError, JobRetry},
@@ -36,6 +35,7 @@ pub use self::{
     queue::{FailedJob, JobQueue, Liveness, MAX_ATTEMPTS, QUEUE, QueueError, failed_jobs},
     schedule::check_silent_sources,
     settle::{Backlog, Rounds, SettleError, backlog, settle, unfinished},
+    sync::VendorBackoff,
 };
 
 /// What every job can reach.
@@ -77,6 +77,22 @@ impl Shared {
         tokio::select! {
             () = tokio::time::sleep(wait) => {}
             _ = shutdown.wait_for(|stopping| *stopping) => {}
+        }
+    }
+
+    /// The sync stage, as this process's workers run it.
+    #[must_use]
+    pub fn synchronizer(&self) -> sync::Synchronizer {
+        sync::Synchronizer {
+            storage: self.storage.clone(),
+            clock: Arc::clone(&self.clock),
+            keys: Arc::clone(&self.keys),
+            secrets: Arc::clone(&self.secrets),
+            egress: self.egress.clone(),
+            backoff: self.backoff.clone(),
+            vendor_concurrency: self.settings.vendor_concurrency,
+            retries: self.vendor_retries.clone(),
+            shutdown: Some(self.shutdown.clone()),
         }
     }
 

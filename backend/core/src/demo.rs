@@ -100,6 +100,8 @@ pub enum DemoError {
     Integration(#[from] IntegrationAdminError),
     #[error(transparent)]
     Slack(#[from] crate::storage::slack::SlackSettingsError),
+    #[error(transparent)]
+    Forbidden(#[from] crate::access::Forbidden),
 }
 
 fn demo_actor() -> AuditActor {
@@ -157,8 +159,10 @@ pub async fn connect_integration(
     let existing = crate::storage::IntegrationDirectory::new(&txn, tenant.msp_id, tenant.id)
         .list()
         .await?;
-    let admin = ctx.operate_msp(tenant.msp_id);
-    let integrations = admin.integrations(tenant.id, secrets);
+    let work = crate::storage::TenantWork::as_steward(&ctx, tenant.id)
+        .await?
+        .ok_or_else(|| StorageError::corrupt("demo tenant", &tenant.id))?;
+    let integrations = work.integrations(secrets)?;
     let connected = match existing.iter().find(|i| i.name == new.name) {
         None => {
             integrations.create(new).await?;
@@ -182,6 +186,7 @@ pub async fn connect_integration(
         }
         Some(_) => return Ok(Connected::Unchanged),
     };
+    drop(work);
     drop(ctx);
     txn.commit().await.map_err(StorageError::from)?;
     Ok(connected)

@@ -6,7 +6,6 @@
 pub mod cli;
 mod commands;
 pub mod config;
-pub mod connections;
 pub mod http;
 pub mod reports_pdf;
 pub mod sandbox;

@@ -27,6 +27,29 @@ pub struct AppState {
     pub policies: Policies,
     /// Where requests to vendors and webhook receivers may go.
     pub egress: EgressPolicy,
+    /// Integrations waiting out their vendor: the embedded workers' own, so a person's
+    /// "sync now" and the schedule wait out the same vendor.
+    pub backoff: steward_workers::VendorBackoff,
+    /// Synchronizations of one vendor that may call it at once, across every process.
+    pub vendor_concurrency: u32,
+}
+
+impl AppState {
+    /// The sync stage, for a person's "sync now" and connection test.
+    #[must_use]
+    pub fn synchronizer(&self) -> steward_workers::sync::Synchronizer {
+        steward_workers::sync::Synchronizer {
+            storage: self.storage.clone(),
+            clock: Arc::clone(&self.clock),
+            keys: Arc::clone(&self.keys),
+            secrets: Arc::clone(&self.secrets),
+            egress: self.egress.clone(),
+            backoff: self.backoff.clone(),
+            vendor_concurrency: self.vendor_concurrency,
+            retries: steward_workers::sync::interactive_retries(),
+            shutdown: None,
+        }
+    }
 }
 
 /// How the web UI signs people in.

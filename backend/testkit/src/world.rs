@@ -168,15 +168,53 @@ impl World {
         let txn = self.storage.begin().await.unwrap();
         let deployment = Deployment::new(&txn);
         let ctx = deployment.write_context(&self.clock, &self.keys, Self::actor());
-        let integration = ctx
-            .operate_msp(tenant.msp_id)
-            .integrations(tenant.id, secrets)
+        let work = steward_core::storage::TenantWork::as_steward(&ctx, tenant.id)
+            .await
+            .unwrap()
+            .expect("the tenant exists");
+        let integration = work
+            .integrations(secrets)
+            .unwrap()
             .create(new)
             .await
             .expect("create the integration");
+        drop(work);
         drop(ctx);
         txn.commit().await.unwrap();
         integration
+    }
+
+    /// Records a synchronization of `integration` into `tenant` as Steward, in a transaction
+    /// of its own, as the sync stage would after reading the vendor.
+    ///
+    /// # Errors
+    /// What recording refuses (an integration of another tenant).
+    ///
+    /// # Panics
+    /// When the database fails.
+    pub async fn record_sync(
+        &self,
+        tenant: &Tenant,
+        integration: steward_domain::IntegrationId,
+        inventory: &steward_domain::observations::ObservedInventory,
+        events: &[steward_domain::observations::ObservedEvent],
+        state: Option<&serde_json::Value>,
+    ) -> Result<steward_domain::inventory::SyncCounts, steward_core::inventory::SyncError> {
+        let txn = self.storage.begin().await.unwrap();
+        let deployment = Deployment::new(&txn);
+        let ctx = deployment.write_context(&self.clock, &self.keys, Self::actor());
+        let work = steward_core::storage::TenantWork::as_steward(&ctx, tenant.id)
+            .await
+            .unwrap()
+            .expect("the tenant exists");
+        let counts = steward_core::inventory::InventoryWriter::new(&work)
+            .expect("Steward records synchronizations")
+            .record_sync(integration, inventory, events, state)
+            .await?;
+        drop(work);
+        drop(ctx);
+        txn.commit().await.unwrap();
+        Ok(counts)
     }
 
     /// # Panics

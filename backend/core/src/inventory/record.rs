@@ -10,6 +10,7 @@ use sea_orm::{
 use serde_json::json;
 use steward_domain::{
     IntegrationId, MspId, TenantId,
+    access::Permission,
     actions::{Criticality, TargetKind},
     incidents::EntityKey,
     inventory::SyncCounts,
@@ -18,10 +19,11 @@ use steward_domain::{
 
 use super::device_index::DeviceIndex;
 use crate::{
+    access::Forbidden,
     audit::{self, ChainRef, Change},
     jobs::{self, Job},
     storage::{
-        IntegrationDirectory, MspAdmin, StorageError, WriteContext,
+        IntegrationDirectory, StorageError, TenantWork, WriteContext,
         entities::{device, entity_source, event, identity, integration},
         inventory::{DEVICE, IDENTITY, class_uid},
         locks, new_id,
@@ -37,15 +39,19 @@ pub struct InventoryWriter<'a> {
 }
 
 impl<'a> InventoryWriter<'a> {
-    /// Records synchronizations into `tenant_id`, one of the admin's MSP's tenants (checked when
-    /// recording: [`SyncError::UnknownIntegration`] otherwise).
-    #[must_use]
-    pub fn new(admin: &MspAdmin<'a>, tenant_id: TenantId) -> Self {
-        Self {
-            ctx: admin.ctx(),
-            msp_id: admin.msp_id(),
-            tenant_id,
-        }
+    /// Records synchronizations of `work`'s tenant, by Steward or by a person who manages its
+    /// integrations (an integration of another tenant is refused when recording:
+    /// [`SyncError::UnknownIntegration`]).
+    ///
+    /// # Errors
+    /// [`Forbidden`] for a person without [`Permission::ManageIntegrations`].
+    pub fn new(work: &TenantWork<'a>) -> Result<Self, Forbidden> {
+        work.require(Permission::ManageIntegrations)?;
+        Ok(Self {
+            ctx: work.context(),
+            msp_id: work.tenant().msp_id,
+            tenant_id: work.tenant().id,
+        })
     }
 
     /// Merges an integration's inventory and events into the tenant's, and records one audit

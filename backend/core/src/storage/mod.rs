@@ -80,7 +80,7 @@ pub use self::{
     },
     tenants::{
         DEFAULT_AUTOMATION_LEVEL, NewTenant, TenantAdmin, TenantAdminError, TenantChanges,
-        TenantDirectory,
+        TenantDirectory, TenantSettings,
     },
     tickets::{TicketReader, TicketSeen},
     tokens::{IssuedToken, OwnTokens, TOKEN_PREFIX, TokenDirectory, TokenRevokeError},

@@ -9,10 +9,9 @@ use steward_domain::{
 };
 
 use super::{
-    ActionReader, IncidentReader, IntegrationAdmin, IntegrationDirectory, InventoryReader,
-    MspRepository, MspSettingsError, NewMsp, RiskReader, SandboxEnvironments, StorageError,
-    TenantAdmin, TenantDirectory, TokenDirectory, UserAdmin, UserDirectory, entities::user, msps,
-    users,
+    ActionReader, IncidentReader, IntegrationDirectory, InventoryReader, MspRepository,
+    MspSettingsError, NewMsp, RiskReader, SandboxEnvironments, StorageError, TenantAdmin,
+    TenantDirectory, TokenDirectory, UserAdmin, UserDirectory, entities::user, msps, users,
 };
 use crate::{
     access::Forbidden,
@@ -550,16 +549,6 @@ impl<'a> MspAdmin<'a> {
         Self { ctx, msp_id }
     }
 
-    /// The write context, for the stages that write as this admin.
-    pub(crate) fn ctx(&self) -> &'a WriteContext<'a> {
-        self.ctx
-    }
-
-    /// The MSP this admin writes for.
-    pub(crate) fn msp_id(&self) -> MspId {
-        self.msp_id
-    }
-
     #[must_use]
     pub fn tenants(&self) -> TenantAdmin<'a> {
         TenantAdmin::new(self.ctx, self.msp_id)
@@ -570,42 +559,10 @@ impl<'a> MspAdmin<'a> {
         UserAdmin::new(self.ctx, self.msp_id)
     }
 
-    /// The integrations of one of this MSP's tenants. Every query filters on the MSP and the
-    /// tenant, so another MSP's tenant id finds nothing and creating under it is refused.
-    #[must_use]
-    pub fn integrations(
-        &self,
-        tenant_id: TenantId,
-        secrets: &'a SecretBox,
-    ) -> IntegrationAdmin<'a> {
-        IntegrationAdmin::new(self.ctx, self.msp_id, tenant_id, secrets)
-    }
-
     /// The MSP's outbound webhook subscriptions.
     #[must_use]
     pub fn webhooks(&self, secrets: &'a SecretBox) -> super::outbound_webhooks::WebhookAdmin<'a> {
         super::outbound_webhooks::WebhookAdmin::new(self.ctx, self.msp_id, secrets)
-    }
-
-    /// Sets one of this MSP's tenants' own authority policy, checked beforehand (outside the
-    /// transaction: see [`crate::policy::tenant`]).
-    ///
-    /// # Errors
-    /// [`super::PolicyUpdateError`] when the tenant is not an active tenant of the MSP.
-    pub async fn set_tenant_policy(
-        &self,
-        tenant_id: TenantId,
-        policy: &super::CheckedPolicy,
-    ) -> Result<steward_domain::actions::TenantPolicy, super::PolicyUpdateError> {
-        super::policies::set(self.ctx, self.msp_id, tenant_id, policy).await
-    }
-
-    /// Removes a tenant's own policy; returns whether it had one.
-    ///
-    /// # Errors
-    /// When the database cannot be written.
-    pub async fn remove_tenant_policy(&self, tenant_id: TenantId) -> Result<bool, StorageError> {
-        super::policies::remove(self.ctx, self.msp_id, tenant_id).await
     }
 
     /// Connects the MSP to Slack for approvals (or replaces the connection).

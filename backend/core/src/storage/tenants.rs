@@ -171,7 +171,7 @@ impl<'a> TenantAdmin<'a> {
     /// # Errors
     /// [`TenantAdminError::NotFound`] for a tenant of another MSP or none;
     /// [`TenantAdminError::Offboarded`] for an offboarded tenant.
-    pub async fn update(
+    pub(crate) async fn update(
         &self,
         id: TenantId,
         changes: TenantChanges,
@@ -206,7 +206,7 @@ impl<'a> TenantAdmin<'a> {
     ///
     /// # Errors
     /// As [`TenantAdmin::update`].
-    pub async fn offboard(&self, id: TenantId) -> Result<Tenant, TenantAdminError> {
+    pub(crate) async fn offboard(&self, id: TenantId) -> Result<Tenant, TenantAdminError> {
         let before = self.active_tenant(id).await?;
         let now = self.ctx.clock.now();
         let after = Tenant {
@@ -306,5 +306,60 @@ impl TryFrom<tenant::Model> for Tenant {
             updated_at: row.updated_at,
             offboarded_at: row.offboarded_at,
         })
+    }
+}
+
+/// An MSP admin's changes to one tenant, reached through the tenant's work
+/// ([`super::TenantWork::settings`]): its name and automation level, its own authority policy,
+/// offboarding it. Each change is recorded in the tenant's chain.
+#[derive(Debug)]
+pub struct TenantSettings<'a> {
+    admin: TenantAdmin<'a>,
+    tenant_id: TenantId,
+}
+
+impl<'a> TenantSettings<'a> {
+    pub(crate) fn new(ctx: &'a WriteContext<'a>, msp_id: MspId, tenant_id: TenantId) -> Self {
+        Self {
+            admin: TenantAdmin::new(ctx, msp_id),
+            tenant_id,
+        }
+    }
+
+    /// Renames the tenant or sets its automation level.
+    ///
+    /// # Errors
+    /// [`TenantAdminError::InvalidName`], [`TenantAdminError::InvalidAutomationLevel`];
+    /// [`TenantAdminError::Offboarded`] for a tenant no longer managed.
+    pub async fn update(&self, changes: TenantChanges) -> Result<Tenant, TenantAdminError> {
+        self.admin.update(self.tenant_id, changes).await
+    }
+
+    /// Stops managing the tenant. Its data and history stay readable.
+    ///
+    /// # Errors
+    /// [`TenantAdminError::Offboarded`] when it already is.
+    pub async fn offboard(&self) -> Result<Tenant, TenantAdminError> {
+        self.admin.offboard(self.tenant_id).await
+    }
+
+    /// Sets the tenant's own authority policy, checked beforehand (outside the transaction:
+    /// see `crate::policy::tenant`).
+    ///
+    /// # Errors
+    /// [`super::PolicyUpdateError`] when the tenant is offboarded.
+    pub async fn set_policy(
+        &self,
+        policy: &super::CheckedPolicy,
+    ) -> Result<steward_domain::actions::TenantPolicy, super::PolicyUpdateError> {
+        super::policies::set(self.admin.ctx, self.admin.msp_id, self.tenant_id, policy).await
+    }
+
+    /// Removes the tenant's own policy; returns whether it had one.
+    ///
+    /// # Errors
+    /// When the database cannot be written.
+    pub async fn remove_policy(&self) -> Result<bool, StorageError> {
+        super::policies::remove(self.admin.ctx, self.admin.msp_id, self.tenant_id).await
     }
 }

@@ -107,8 +107,40 @@ impl<'a> TenantWork<'a> {
     }
 
     #[must_use]
-    pub fn context(&self) -> &WriteContext<'a> {
+    pub fn context(&self) -> &'a WriteContext<'a> {
         self.ctx
+    }
+
+    /// The tenant's integrations: creating, changing and removing them, opening their
+    /// credentials and recording what talking to their vendors found.
+    ///
+    /// # Errors
+    /// [`Forbidden`] for a user without [`Permission::ManageIntegrations`].
+    pub fn integrations(
+        &self,
+        secrets: &'a crate::secrets::SecretBox,
+    ) -> Result<super::IntegrationAdmin<'a>, Forbidden> {
+        self.require(Permission::ManageIntegrations)?;
+        Ok(super::IntegrationAdmin::new(
+            self.ctx,
+            self.tenant.msp_id,
+            self.tenant.id,
+            secrets,
+        ))
+    }
+
+    /// The tenant's own settings: name, automation level, authority policy, offboarding.
+    ///
+    /// # Errors
+    /// [`Forbidden`] for a user who is not an MSP admin (managing tenants and users).
+    pub fn settings(&self) -> Result<super::tenants::TenantSettings<'a>, Forbidden> {
+        self.require(Permission::ManageTenants)?;
+        self.require(Permission::ManageUsers)?;
+        Ok(super::tenants::TenantSettings::new(
+            self.ctx,
+            self.tenant.msp_id,
+            self.tenant.id,
+        ))
     }
 
     /// The acting user, unless Steward itself acts.

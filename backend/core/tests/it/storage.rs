@@ -421,11 +421,9 @@ async fn vendor_names_with_control_characters_are_stored_neutralized() {
             },
         )
         .await;
-    let txn = world.storage.begin().await.unwrap();
-    let deployment = Deployment::new(&txn);
-    let ctx = deployment.write_context(&world.clock, &world.keys, World::actor());
-    steward_core::inventory::InventoryWriter::new(&ctx.operate_msp(msp.id), tenant.id)
+    world
         .record_sync(
+            &tenant,
             integration.id,
             &ObservedInventory {
                 devices: vec![ObservedDevice {
@@ -460,8 +458,6 @@ async fn vendor_names_with_control_characters_are_stored_neutralized() {
         )
         .await
         .expect("a vendor's odd text does not fail the synchronization");
-    drop(ctx);
-    txn.commit().await.unwrap();
 
     let devices = steward_core::storage::entities::device::Entity::find()
         .all(world.storage.conn())
@@ -541,23 +537,14 @@ async fn twin_devices_are_folded_into_the_earlier_record_by_the_next_synchroniza
     };
     let sync =
         async |integration: IntegrationId, device: ObservedDevice, events: &[ObservedEvent]| {
-            let txn = world.storage.begin().await.unwrap();
-            let deployment = Deployment::new(&txn);
-            let ctx = deployment.write_context(&world.clock, &world.keys, World::actor());
-            steward_core::inventory::InventoryWriter::new(&ctx.operate_msp(msp.id), tenant.id)
-                .record_sync(
-                    integration,
-                    &ObservedInventory {
-                        devices: vec![device],
-                        identities: vec![],
-                    },
-                    events,
-                    None,
-                )
+            let inventory = ObservedInventory {
+                devices: vec![device],
+                identities: vec![],
+            };
+            world
+                .record_sync(&tenant, integration, &inventory, events, None)
                 .await
                 .unwrap();
-            drop(ctx);
-            txn.commit().await.unwrap();
         };
     let devices = async || {
         entities::device::Entity::find()

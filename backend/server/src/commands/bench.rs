@@ -134,6 +134,8 @@ async fn measure(mut config: Config, runs: usize, poll_ms: u64) -> anyhow::Resul
         sandbox: Some(sandbox.clone()),
         policies: super::serve::policies(&config)?,
         egress: config.egress(),
+        backoff: steward_workers::VendorBackoff::default(),
+        vendor_concurrency: config.worker.settings().vendor_concurrency,
     };
     let app = http::router(state, &config.http);
     tokio::spawn(async move {

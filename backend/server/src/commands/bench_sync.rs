@@ -283,12 +283,13 @@ async fn measure(
             let txn = storage.begin().await?;
             let deployment = Deployment::new(&txn);
             let ctx = deployment.write_context(clock.as_ref(), &keys, bench_actor());
-            steward_core::inventory::InventoryWriter::new(
-                &ctx.operate_msp(tenant.msp_id),
-                tenant.id,
-            )
-            .record_sync(integration.id, &inventory, &events, state.as_ref())
-            .await?;
+            let work = steward_core::storage::TenantWork::as_steward(&ctx, tenant.id)
+                .await?
+                .context("the tenant was created")?;
+            steward_core::inventory::InventoryWriter::new(&work)?
+                .record_sync(integration.id, &inventory, &events, state.as_ref())
+                .await?;
+            drop(work);
             drop(ctx);
             txn.commit().await?;
             let tally = &mut tallies[slot];

@@ -210,6 +210,9 @@ pub(crate) async fn serve(
     let secrets = Arc::new(secrets);
     let keys = Arc::new(audit_keys(config)?);
     let (stop_workers, stop) = watch::channel(false);
+    // A person's "sync now" waits out a vendor with the embedded workers (a separate
+    // `steward worker` process keeps its own waits; vendor slots are shared by all).
+    let backoff = steward_workers::VendorBackoff::default();
     let workers = if config.worker.embedded {
         let shared = worker_shared(
             config,
@@ -220,6 +223,10 @@ pub(crate) async fn serve(
             sandbox.as_ref(),
             stop,
         )?;
+        let shared = steward_workers::Shared {
+            backoff: backoff.clone(),
+            ..shared
+        };
         Some(tokio::spawn(run_workers(shared)))
     } else {
         None
@@ -231,6 +238,8 @@ pub(crate) async fn serve(
         sandbox,
         policies: policies(config)?,
         egress: config.egress(),
+        backoff,
+        vendor_concurrency: config.worker.settings().vendor_concurrency,
         keys,
         metrics: Arc::default(),
         web: Arc::new(WebSettings {

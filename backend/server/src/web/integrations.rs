@@ -6,7 +6,10 @@ use axum::{
 };
 use secrecy::SecretString;
 use serde::Deserialize;
-use steward_core::storage::{IntegrationAdminError, IntegrationChanges, NewIntegration};
+use steward_core::{
+    access::Forbidden,
+    storage::{IntegrationAdminError, IntegrationChanges, NewIntegration},
+};
 use steward_domain::{IntegrationId, TenantId, access::Permission, observations::Vendor};
 use steward_frontend::pages::integrations::{
     self, IntegrationsPage, SandboxDevice, SandboxUser, SandboxView,
@@ -19,13 +22,28 @@ use super::{
     pages::{PageQuery, back, chrome},
 };
 use crate::http::scoped::needs;
-use crate::{
-    connections::{self, TestError},
-    state::AppState,
-};
+use crate::state::AppState;
+use steward_workers::sync::{Requester, SyncOutcome, SyncRunError};
 
 fn page_path(tenant_id: TenantId) -> String {
     format!("/tenants/{tenant_id}/integrations")
+}
+
+/// Why a change to an integration was refused.
+#[derive(Debug, thiserror::Error)]
+enum Refused {
+    #[error(transparent)]
+    Forbidden(#[from] Forbidden),
+    #[error(transparent)]
+    Integration(#[from] IntegrationAdminError),
+}
+
+/// The flash code (or error page) of a refused change.
+fn refusal(refused: Refused) -> Result<&'static str, UiError> {
+    match refused {
+        Refused::Forbidden(forbidden) => Err(UiError::Forbidden(forbidden)),
+        Refused::Integration(err) => error_code(err),
+    }
 }
 
 fn error_code(err: IntegrationAdminError) -> Result<&'static str, UiError> {
@@ -285,26 +303,21 @@ pub async fn create(
     {
         return Ok(back(&path, Err("forbidden-target")));
     }
-    let txn = s.storage.begin().await?;
-    let write = s.write(&txn);
-    let outcome = s
-        .caller
-        .admin(&write)?
-        .integrations(tenant_id, &state.secrets)
-        .create(NewIntegration {
-            vendor,
-            name: form.name,
-            settings,
-            secret: SecretString::from(form.credential),
-        })
-        .await;
-    match outcome {
-        Ok(_) => {
-            txn.commit().await?;
-            Ok(back(&path, Ok("integration-created")))
-        }
-        Err(err) => Ok(back(&path, Err(error_code(err)?))),
-    }
+    let new = NewIntegration {
+        vendor,
+        name: form.name,
+        settings,
+        secret: SecretString::from(form.credential),
+    };
+    s.in_work_back_to(
+        &path,
+        async |work| {
+            work.integrations(&state.secrets)?.create(new).await?;
+            Ok("integration-created")
+        },
+        refusal,
+    )
+    .await
 }
 
 #[derive(Debug, Deserialize)]
@@ -316,11 +329,19 @@ pub async fn test(
     WebTenantForm { session: s, .. }: WebTenantForm<Empty>,
 ) -> Result<Response, UiError> {
     let path = page_path(tenant_id);
-    match connections::test(&state, &s.caller, None, tenant_id, integration_id).await {
+    let person = Requester::Person {
+        caller: &s.caller,
+        request_id: None,
+    };
+    let tested = state
+        .synchronizer()
+        .test_connection(person, tenant_id, integration_id)
+        .await;
+    match tested {
         Ok(outcome) if outcome.error.is_none() => Ok(back(&path, Ok("integration-tested"))),
         Ok(_) => Ok(back(&path, Err("connection-failed"))),
-        Err(TestError::Forbidden(forbidden)) => Err(UiError::Forbidden(forbidden)),
-        Err(TestError::Integration(err)) => Ok(back(&path, Err(error_code(err)?))),
+        Err(SyncRunError::Forbidden(forbidden)) => Err(UiError::Forbidden(forbidden)),
+        Err(SyncRunError::Integration(err)) => Ok(back(&path, Err(error_code(err)?))),
         Err(other) => {
             tracing::error!(error = %other, "connection test could not run");
             Err(UiError::Internal)
@@ -334,11 +355,16 @@ pub async fn sync(
     WebTenantForm { session: s, .. }: WebTenantForm<Empty>,
 ) -> Result<Response, UiError> {
     let path = page_path(tenant_id);
-    match connections::sync(&state, &s.caller, None, tenant_id, integration_id).await {
-        Ok(outcome) if outcome.error.is_none() => Ok(back(&path, Ok("integration-synced"))),
-        Ok(_) => Ok(back(&path, Err("connection-failed"))),
-        Err(TestError::Forbidden(forbidden)) => Err(UiError::Forbidden(forbidden)),
-        Err(TestError::Integration(err)) => Ok(back(&path, Err(error_code(err)?))),
+    let synced = state
+        .synchronizer()
+        .sync_now(&s.caller, None, tenant_id, integration_id)
+        .await;
+    match synced {
+        Ok(SyncOutcome::Synchronized { .. }) => Ok(back(&path, Ok("integration-synced"))),
+        Ok(SyncOutcome::Postponed { .. }) => Ok(back(&path, Err("sync-postponed"))),
+        Ok(SyncOutcome::Failed { .. }) => Ok(back(&path, Err("connection-failed"))),
+        Err(SyncRunError::Forbidden(forbidden)) => Err(UiError::Forbidden(forbidden)),
+        Err(SyncRunError::Integration(err)) => Ok(back(&path, Err(error_code(err)?))),
         Err(other) => {
             tracing::error!(error = %other, "synchronization could not run");
             Err(UiError::Internal)
@@ -383,35 +409,28 @@ async fn change(
     {
         return Ok(back(&path, Err("invalid-secret")));
     }
-    let txn = s.storage.begin().await?;
-    let write = s.write(&txn);
-    let admin = s.caller.admin(&write)?;
-    let integrations = admin.integrations(tenant_id, &state.secrets);
-    let (outcome, done) = match secret {
-        Some(secret) => (
-            integrations
-                .update(
-                    integration_id,
-                    IntegrationChanges {
+    s.in_work_back_to(
+        &path,
+        async |work| {
+            let integrations = work.integrations(&state.secrets)?;
+            match secret {
+                Some(secret) => {
+                    let changes = IntegrationChanges {
                         secret: Some(SecretString::from(secret)),
                         ..IntegrationChanges::default()
-                    },
-                )
-                .await,
-            "integration-credential",
-        ),
-        None => (
-            integrations.remove(integration_id).await,
-            "integration-removed",
-        ),
-    };
-    match outcome {
-        Ok(_) => {
-            txn.commit().await?;
-            Ok(back(&path, Ok(done)))
-        }
-        Err(err) => Ok(back(&path, Err(error_code(err)?))),
-    }
+                    };
+                    integrations.update(integration_id, changes).await?;
+                    Ok("integration-credential")
+                }
+                None => {
+                    integrations.remove(integration_id).await?;
+                    Ok("integration-removed")
+                }
+            }
+        },
+        refusal,
+    )
+    .await
 }
 
 #[derive(Debug, Deserialize)]

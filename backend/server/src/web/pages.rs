@@ -185,6 +185,10 @@ fn error_message(code: &str) -> &'static str {
         "invalid-secret" => "Enter the client secret.",
         "name-taken" => "This tenant already has an integration with that name.",
         "connection-failed" => "Steward could not work with the vendor; the integration shows why.",
+        "sync-postponed" => {
+            "The vendor asked Steward to wait, or is busy with other customers' synchronizations; \
+             Steward synchronizes this integration by itself in a moment."
+        }
         "credential-unreadable" => "The stored credential cannot be decrypted; enter it again.",
         "scenario-not-applicable" => {
             "That scenario cannot run here now (its target is gone or already contained)."
@@ -480,7 +484,7 @@ pub async fn tenant(
 
 pub async fn rename_tenant(
     Path(tenant_id): Path<TenantId>,
-    WebTenantForm { session: s, form }: WebTenantForm<TenantForm>,
+    WebTenantForm { session: s, form }: WebTenantForm<TenantForm, needs::Admin>,
 ) -> Result<Response, UiError> {
     change_tenant(s, tenant_id, Some(form.name)).await
 }
@@ -490,47 +494,52 @@ pub struct Empty {}
 
 pub async fn offboard_tenant(
     Path(tenant_id): Path<TenantId>,
-    WebTenantForm { session: s, .. }: WebTenantForm<Empty>,
+    WebTenantForm { session: s, .. }: WebTenantForm<Empty, needs::Admin>,
 ) -> Result<Response, UiError> {
     change_tenant(s, tenant_id, None).await
 }
 
 /// Renames (with a name) or offboards (without) a tenant the caller can see.
 async fn change_tenant(
-    s: WebTenant,
+    s: WebTenant<needs::Admin>,
     tenant_id: TenantId,
     name: Option<String>,
 ) -> Result<Response, UiError> {
     let path = format!("/tenants/{tenant_id}");
-    let txn = s.storage.begin().await?;
-    let write = s.write(&txn);
-    let admin = s.caller.admin(&write)?;
-    let (outcome, done) = match name {
-        Some(name) => (
-            admin
-                .tenants()
-                .update(
-                    tenant_id,
-                    TenantChanges {
+    s.in_work_back_to(
+        &path,
+        async |work| {
+            let settings = work.settings()?;
+            match name {
+                Some(name) => {
+                    let changes = TenantChanges {
                         name: Some(name),
                         automation_level: None,
-                    },
-                )
-                .await,
-            "tenant-renamed",
-        ),
-        None => (
-            admin.tenants().offboard(tenant_id).await,
-            "tenant-offboarded",
-        ),
-    };
-    match outcome {
-        Ok(_) => {
-            txn.commit().await?;
-            Ok(back(&path, Ok(done)))
-        }
-        Err(err) => Ok(back(&path, Err(tenant_error_code(err)?))),
-    }
+                    };
+                    settings.update(changes).await?;
+                    Ok("tenant-renamed")
+                }
+                None => {
+                    settings.offboard().await?;
+                    Ok("tenant-offboarded")
+                }
+            }
+        },
+        |refused| match refused {
+            TenantRefused::Forbidden(forbidden) => Err(UiError::Forbidden(forbidden)),
+            TenantRefused::Tenant(err) => tenant_error_code(err),
+        },
+    )
+    .await
+}
+
+/// Why a change to a tenant was refused.
+#[derive(Debug, thiserror::Error)]
+enum TenantRefused {
+    #[error(transparent)]
+    Forbidden(#[from] steward_core::access::Forbidden),
+    #[error(transparent)]
+    Tenant(#[from] TenantAdminError),
 }
 
 // ---- Audit ------------------------------------------------------------------------------

@@ -81,15 +81,28 @@ impl<N: Needs> WebTenant<N> {
         write: impl AsyncFnOnce(&TenantWork<'_>) -> Result<&'static str, E>,
         refused: impl FnOnce(E) -> Result<&'static str, UiError>,
     ) -> Result<Response, UiError> {
+        self.in_work_back_to(&page_path(self.tenant.id()), write, refused)
+            .await
+    }
+
+    /// As [`Self::in_work_refusing`], going back to `path` (another of the tenant's pages).
+    ///
+    /// # Errors
+    /// The error page for what is not the user's doing.
+    pub async fn in_work_back_to<E>(
+        &self,
+        path: &str,
+        write: impl AsyncFnOnce(&TenantWork<'_>) -> Result<&'static str, E>,
+        refused: impl FnOnce(E) -> Result<&'static str, UiError>,
+    ) -> Result<Response, UiError> {
         let txn = self.session.storage.begin().await?;
         let outcome = self.on_work(&txn, write).await?;
-        let path = page_path(self.tenant.id());
         match outcome {
             Ok(done) => {
                 txn.commit().await?;
-                Ok(back(&path, Ok(done)))
+                Ok(back(path, Ok(done)))
             }
-            Err(err) => Ok(back(&path, Err(refused(err)?))),
+            Err(err) => Ok(back(path, Err(refused(err)?))),
         }
     }
 }

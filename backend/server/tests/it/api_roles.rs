@@ -193,35 +193,31 @@ async fn seed_response(
     integration: IntegrationId,
     role: Role,
 ) -> Seeded {
+    let inventory = ObservedInventory {
+        devices: vec![ObservedDevice {
+            external_id: "machine-1".into(),
+            hostname: "acme-lt01".into(),
+            os_platform: None,
+            health: None,
+            last_seen: None,
+            last_ip: None,
+            entra_device_id: None,
+            tags: vec![],
+            vendor_value: None,
+            serial_number: None,
+            mac_addresses: Vec::new(),
+            patches: None,
+            backup: None,
+        }],
+        identities: vec![],
+    };
+    world
+        .record_sync(tenant, integration, &inventory, &[], None)
+        .await
+        .unwrap();
     let txn = world.storage.begin().await.unwrap();
     let deployment = Deployment::new(&txn);
     let ctx = deployment.write_context(&world.clock, &world.keys, World::actor());
-    steward_core::inventory::InventoryWriter::new(&ctx.operate_msp(tenant.msp_id), tenant.id)
-        .record_sync(
-            integration,
-            &ObservedInventory {
-                devices: vec![ObservedDevice {
-                    external_id: "machine-1".into(),
-                    hostname: "acme-lt01".into(),
-                    os_platform: None,
-                    health: None,
-                    last_seen: None,
-                    last_ip: None,
-                    entra_device_id: None,
-                    tags: vec![],
-                    vendor_value: None,
-                    serial_number: None,
-                    mac_addresses: Vec::new(),
-                    patches: None,
-                    backup: None,
-                }],
-                identities: vec![],
-            },
-            &[],
-            None,
-        )
-        .await
-        .unwrap();
     let work = TenantWork::as_steward(&ctx, tenant.id)
         .await
         .unwrap()

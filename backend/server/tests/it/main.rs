@@ -29,5 +29,6 @@ mod outbound_webhooks;
 mod psa_tickets;
 mod sandbox_inbox;
 mod slack_approvals;
+mod sync_stage;
 mod web;
 mod worker_restart;

@@ -9,13 +9,13 @@ use steward_domain::{
     IntegrationId, TenantId, integrations::Integration, inventory::SyncCounts, observations::Vendor,
 };
 use steward_integrations::{egress::EgressPolicy, registry};
+use steward_workers::sync::{Requester, SyncOutcome, SyncRunError};
 use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 use super::responses::{ListErrors, ReadErrors, WriteErrors};
 use crate::http::scoped::{InTenant, needs};
 use crate::{
-    connections::{self, TestError},
     http::{
         ApiError,
         extract::{ApiJson, ApiPath},
@@ -106,9 +106,54 @@ pub struct SyncReport {
     /// Whether the vendor could be read.
     pub ok: bool,
     pub counts: SyncCounts,
+    /// Why the vendor could not be read, or why it was not called (it asked Steward to wait
+    /// after a recent failure, or its budget of concurrent synchronizations is in use).
     pub error: Option<String>,
+    /// When the vendor was throttling, unavailable or busy: in how many seconds Steward
+    /// synchronizes the integration by itself.
+    pub retry_in_secs: Option<u64>,
     /// The integration with its updated health.
     pub integration: Integration,
+}
+
+impl From<SyncOutcome> for SyncReport {
+    fn from(outcome: SyncOutcome) -> Self {
+        let secs = |wait: std::time::Duration| wait.as_secs().max(1);
+        match outcome {
+            SyncOutcome::Synchronized {
+                counts,
+                integration,
+            } => Self {
+                ok: true,
+                counts,
+                error: None,
+                retry_in_secs: None,
+                integration,
+            },
+            SyncOutcome::Failed {
+                error,
+                retry_in,
+                integration,
+            } => Self {
+                ok: false,
+                counts: SyncCounts::default(),
+                error: Some(error),
+                retry_in_secs: retry_in.map(secs),
+                integration,
+            },
+            SyncOutcome::Postponed {
+                reason,
+                retry_in,
+                integration,
+            } => Self {
+                ok: false,
+                counts: SyncCounts::default(),
+                error: Some(format!("not synchronized now: {reason}")),
+                retry_in_secs: Some(secs(retry_in)),
+                integration,
+            },
+        }
+    }
 }
 
 impl From<IntegrationAdminError> for ApiError {
@@ -135,19 +180,20 @@ impl From<IntegrationAdminError> for ApiError {
     }
 }
 
-impl From<TestError> for ApiError {
-    fn from(err: TestError) -> Self {
+impl From<SyncRunError> for ApiError {
+    fn from(err: SyncRunError) -> Self {
         match err {
-            TestError::Forbidden(forbidden) => forbidden.into(),
-            TestError::Integration(integration) => integration.into(),
-            TestError::Database(db) => db.into(),
-            TestError::Storage(storage) => storage.into(),
-            TestError::Client(client) => ApiError::internal(&client),
-            TestError::Sync(steward_core::inventory::SyncError::UnknownIntegration(id)) => {
+            SyncRunError::Forbidden(forbidden) => forbidden.into(),
+            SyncRunError::Integration(integration) => integration.into(),
+            SyncRunError::Storage(storage) => storage.into(),
+            SyncRunError::Client(client) => ApiError::internal(&client),
+            SyncRunError::Record(steward_core::inventory::SyncError::UnknownIntegration(id)) => {
                 ApiError::not_found(format!("no integration {id}"))
             }
-            TestError::Sync(steward_core::inventory::SyncError::Storage(storage)) => storage.into(),
-            TestError::UnknownTenant(id) => ApiError::not_found(format!("no tenant {id}")),
+            SyncRunError::Record(steward_core::inventory::SyncError::Storage(storage)) => {
+                storage.into()
+            }
+            SyncRunError::UnknownTenant(id) => ApiError::not_found(format!("no tenant {id}")),
         }
     }
 }
@@ -207,22 +253,15 @@ async fn create_integration(
     ctx: InTenant<needs::ManageIntegrations>,
     ApiJson(body): ApiJson<CreateIntegration>,
 ) -> Result<(StatusCode, Json<Integration>), ApiError> {
-    let scope = ctx.scope();
     let new = NewIntegration {
         settings: settings(body.vendor, body.settings, &state.egress).await?,
         secret: secret(body.credential)?,
         vendor: body.vendor,
         name: body.name,
     };
-    let txn = ctx.storage.begin().await?;
-    let write = ctx.write(&txn);
     let integration = ctx
-        .caller
-        .admin(&write)?
-        .integrations(scope.tenant().id, &state.secrets)
-        .create(new)
+        .work(async |work| Ok(work.integrations(&state.secrets)?.create(new).await?))
         .await?;
-    txn.commit().await?;
     Ok((StatusCode::CREATED, Json(integration)))
 }
 
@@ -284,15 +323,14 @@ async fn update_integration(
         },
         secret: body.credential.map(secret).transpose()?,
     };
-    let txn = ctx.storage.begin().await?;
-    let write = ctx.write(&txn);
     let integration = ctx
-        .caller
-        .admin(&write)?
-        .integrations(scope.tenant().id, &state.secrets)
-        .update(integration_id, changes)
+        .work(async |work| {
+            Ok(work
+                .integrations(&state.secrets)?
+                .update(integration_id, changes)
+                .await?)
+        })
         .await?;
-    txn.commit().await?;
     Ok(Json(integration))
 }
 
@@ -313,15 +351,13 @@ async fn remove_integration(
     ctx: InTenant<needs::ManageIntegrations>,
     ApiPath((_, integration_id)): ApiPath<(TenantId, IntegrationId)>,
 ) -> Result<StatusCode, ApiError> {
-    let scope = ctx.scope();
-    let txn = ctx.storage.begin().await?;
-    let write = ctx.write(&txn);
-    ctx.caller
-        .admin(&write)?
-        .integrations(scope.tenant().id, &state.secrets)
-        .remove(integration_id)
-        .await?;
-    txn.commit().await?;
+    ctx.work(async |work| {
+        Ok(work
+            .integrations(&state.secrets)?
+            .remove(integration_id)
+            .await?)
+    })
+    .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -343,14 +379,17 @@ async fn test_integration(
     ctx: InTenant<needs::ManageIntegrations>,
     ApiPath((tenant_id, integration_id)): ApiPath<(TenantId, IntegrationId)>,
 ) -> Result<Json<ConnectionTest>, ApiError> {
-    let outcome = connections::test(
-        &state,
-        &ctx.caller,
-        ctx.request_id.clone(),
-        tenant_id,
-        integration_id,
-    )
-    .await?;
+    let outcome = state
+        .synchronizer()
+        .test_connection(
+            Requester::Person {
+                caller: &ctx.caller,
+                request_id: ctx.request_id.as_deref(),
+            },
+            tenant_id,
+            integration_id,
+        )
+        .await?;
     Ok(Json(ConnectionTest {
         ok: outcome.error.is_none(),
         checks: outcome.checks,
@@ -377,20 +416,16 @@ async fn sync_integration(
     ctx: InTenant<needs::ManageIntegrations>,
     ApiPath((tenant_id, integration_id)): ApiPath<(TenantId, IntegrationId)>,
 ) -> Result<Json<SyncReport>, ApiError> {
-    let outcome = connections::sync(
-        &state,
-        &ctx.caller,
-        ctx.request_id.clone(),
-        tenant_id,
-        integration_id,
-    )
-    .await?;
-    Ok(Json(SyncReport {
-        ok: outcome.error.is_none(),
-        counts: outcome.counts,
-        error: outcome.error,
-        integration: outcome.integration,
-    }))
+    let outcome = state
+        .synchronizer()
+        .sync_now(
+            &ctx.caller,
+            ctx.request_id.as_deref(),
+            tenant_id,
+            integration_id,
+        )
+        .await?;
+    Ok(Json(outcome.into()))
 }
 
 /// Creates the signing secret of the integration's inbound webhooks (MSP admins), replacing
@@ -412,16 +447,14 @@ async fn create_webhook_secret(
     ctx: InTenant<needs::ManageIntegrations>,
     ApiPath((_, integration_id)): ApiPath<(TenantId, IntegrationId)>,
 ) -> Result<Json<WebhookSecret>, ApiError> {
-    let scope = ctx.scope();
-    let txn = ctx.storage.begin().await?;
-    let write = ctx.write(&txn);
     let secret = ctx
-        .caller
-        .admin(&write)?
-        .integrations(scope.tenant().id, &state.secrets)
-        .rotate_webhook_secret(integration_id)
+        .work(async |work| {
+            Ok(work
+                .integrations(&state.secrets)?
+                .rotate_webhook_secret(integration_id)
+                .await?)
+        })
         .await?;
-    txn.commit().await?;
     Ok(Json(WebhookSecret {
         path: format!("/api/v1/webhooks/{integration_id}"),
         secret: secrecy::ExposeSecret::expose_secret(&secret).to_owned(),

@@ -155,21 +155,16 @@ async fn get_tenant_policy(ctx: InTenant) -> Result<Json<PolicyStatus>, ApiError
 )]
 async fn set_tenant_policy(
     ctx: InTenant<needs::Admin>,
-    ApiPath(tenant_id): ApiPath<TenantId>,
+    ApiPath(_): ApiPath<TenantId>,
     ApiJson(body): ApiJson<PolicyBody>,
 ) -> Result<Json<TenantPolicy>, ApiError> {
     ctx.require_confirmed()?;
     // Compiling is CPU work: off the executor, and before the write transaction is opened so
     // no writer waits on it.
     let checked = check_off_executor(body.source).await?;
-    let txn = ctx.storage.begin().await?;
-    let write = ctx.write(&txn);
     let policy = ctx
-        .caller
-        .admin(&write)?
-        .set_tenant_policy(tenant_id, &checked)
+        .work(async |work| Ok(work.settings()?.set_policy(&checked).await?))
         .await?;
-    txn.commit().await?;
     Ok(Json(policy))
 }
 
@@ -184,22 +179,19 @@ async fn set_tenant_policy(
 )]
 async fn remove_tenant_policy(
     ctx: InTenant<needs::Admin>,
-    ApiPath(tenant_id): ApiPath<TenantId>,
+    ApiPath(_): ApiPath<TenantId>,
 ) -> Result<StatusCode, ApiError> {
     ctx.require_confirmed()?;
-    let txn = ctx.storage.begin().await?;
-    let write = ctx.write(&txn);
-    let removed = ctx
-        .caller
-        .admin(&write)?
-        .remove_tenant_policy(tenant_id)
-        .await?;
-    if !removed {
-        return Err(ApiError::not_found(
-            "the tenant has no policy of its own; the deployment's governs it",
-        ));
-    }
-    txn.commit().await?;
+    ctx.work(async |work| {
+        if work.settings()?.remove_policy().await? {
+            Ok(())
+        } else {
+            Err(ApiError::not_found(
+                "the tenant has no policy of its own; the deployment's governs it",
+            ))
+        }
+    })
+    .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -9,7 +9,7 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 
 use super::pagination::{PageQuery, list_body};
 use super::responses::{ListErrors, ReadErrors, WriteErrors};
-use crate::http::scoped::InTenant;
+use crate::http::scoped::{InTenant, needs};
 use crate::{
     http::{
         ApiError,
@@ -145,25 +145,17 @@ async fn get_tenant(ctx: InTenant) -> Result<Json<Tenant>, ApiError> {
     security(("api_token" = []))
 )]
 async fn update_tenant(
-    ctx: InTenant,
-    ApiPath(tenant_id): ApiPath<TenantId>,
+    ctx: InTenant<needs::Admin>,
+    ApiPath(_): ApiPath<TenantId>,
     ApiJson(body): ApiJson<UpdateTenant>,
 ) -> Result<Json<Tenant>, ApiError> {
-    let txn = ctx.storage.begin().await?;
-    let write = ctx.write(&txn);
+    let changes = TenantChanges {
+        name: body.name,
+        automation_level: body.automation_level,
+    };
     let tenant = ctx
-        .caller
-        .admin(&write)?
-        .tenants()
-        .update(
-            tenant_id,
-            TenantChanges {
-                name: body.name,
-                automation_level: body.automation_level,
-            },
-        )
+        .work(async |work| Ok(work.settings()?.update(changes).await?))
         .await?;
-    txn.commit().await?;
     Ok(Json(tenant))
 }
 
@@ -181,17 +173,11 @@ async fn update_tenant(
     security(("api_token" = []))
 )]
 async fn offboard_tenant(
-    ctx: InTenant,
-    ApiPath(tenant_id): ApiPath<TenantId>,
+    ctx: InTenant<needs::Admin>,
+    ApiPath(_): ApiPath<TenantId>,
 ) -> Result<Json<Tenant>, ApiError> {
-    let txn = ctx.storage.begin().await?;
-    let write = ctx.write(&txn);
     let tenant = ctx
-        .caller
-        .admin(&write)?
-        .tenants()
-        .offboard(tenant_id)
+        .work(async |work| Ok(work.settings()?.offboard().await?))
         .await?;
-    txn.commit().await?;
     Ok(Json(tenant))
 }

@@ -214,7 +214,16 @@ async fn start_full(
         AuthorityPolicy::new(&set, Duration::from_secs(1)),
         Duration::from_secs(1),
     ));
-    let app = TestApp::for_world_with_sandbox_and(&world, test_secrets(), policies.clone()).await;
+    // As in `steward serve` with embedded workers: a person's "sync now" and the workers wait
+    // out the same vendors.
+    let backoff = steward_workers::VendorBackoff::default();
+    let app = TestApp::for_world_with_sandbox_and(
+        &world,
+        test_secrets(),
+        policies.clone(),
+        backoff.clone(),
+    )
+    .await;
     let credentials = app
         .sandbox
         .as_ref()
@@ -267,7 +276,7 @@ async fn start_full(
                 Duration::from_secs(24 * 3600),
             ))),
         },
-        backoff: steward_workers::VendorBackoff::default(),
+        backoff,
         shutdown: stopped,
         rounds: steward_workers::Rounds::default(),
         egress: {

@@ -61,6 +61,8 @@ fn world_state(world: &World) -> AppState {
         sandbox: None,
         policies: builtin_policies(),
         egress: loopback_egress(),
+        backoff: steward_workers::VendorBackoff::default(),
+        vendor_concurrency: 4,
     }
 }
 
@@ -91,6 +93,8 @@ impl TestApp {
             sandbox: None,
             policies: builtin_policies(),
             egress: loopback_egress(),
+            backoff: steward_workers::VendorBackoff::default(),
+            vendor_concurrency: 4,
         })
         .await
     }
@@ -138,14 +142,22 @@ impl TestApp {
     /// As [`TestApp::for_world`], with the sandbox enabled (over the world's database and
     /// clock) and a known secrets key.
     pub async fn for_world_with_sandbox(world: &World, secrets: SecretBox) -> Self {
-        Self::for_world_with_sandbox_and(world, secrets, builtin_policies()).await
+        Self::for_world_with_sandbox_and(
+            world,
+            secrets,
+            builtin_policies(),
+            steward_workers::VendorBackoff::default(),
+        )
+        .await
     }
 
-    /// As [`TestApp::for_world_with_sandbox`], deciding with these policies.
+    /// As [`TestApp::for_world_with_sandbox`], deciding with these policies and waiting out
+    /// vendors with `backoff` (the workers', as when they run embedded).
     pub async fn for_world_with_sandbox_and(
         world: &World,
         secrets: SecretBox,
         policies: steward_core::policy::Policies,
+        backoff: steward_workers::VendorBackoff,
     ) -> Self {
         let sandbox = steward_server::sandbox::open(world.storage.clone(), world.shared_clock())
             .await
@@ -154,6 +166,7 @@ impl TestApp {
             secrets: Arc::new(secrets),
             sandbox: Some(sandbox),
             policies,
+            backoff,
             ..world_state(world)
         })
         .await

@@ -27,6 +27,9 @@ struct Waiting {
     failures: u32,
     /// A synchronization is owed once the wait is over.
     owed: bool,
+    /// Only waiting for one of the vendor's slots, not out a failure: a new synchronization
+    /// may try for a slot at once.
+    busy: bool,
 }
 
 /// The integrations waiting out their vendor, shared by a process's jobs and scheduler.
@@ -36,11 +39,12 @@ pub struct VendorBackoff {
 }
 
 impl VendorBackoff {
-    /// Whether `integration` must still wait at `now`; a synchronization is then owed.
+    /// Whether `integration` must still wait out its vendor's failure at `now`; a
+    /// synchronization is then owed.
     pub(crate) fn defer(&self, integration: IntegrationId, now: Instant) -> Option<Instant> {
         let mut waiting = self.waiting.lock().expect("backoff map poisoned");
         let entry = waiting.get_mut(&integration)?;
-        if entry.until <= now {
+        if entry.until <= now || entry.busy {
             return None;
         }
         entry.owed = true;
@@ -67,6 +71,7 @@ impl VendorBackoff {
                 until,
                 failures,
                 owed: true,
+                busy: false,
             },
         );
         until
@@ -90,6 +95,7 @@ impl VendorBackoff {
                 until: now + wait,
                 failures,
                 owed: true,
+                busy: true,
             },
         );
     }
@@ -158,5 +164,23 @@ mod tests {
         assert!(backoff.defer(id, later).is_none());
         backoff.succeeded(id);
         assert_eq!(seconds(backoff.failed(id, tenant, now, None)), 1);
+    }
+
+    #[test]
+    fn a_busy_vendor_owes_a_synchronization_but_defers_none() {
+        let backoff = VendorBackoff::default();
+        let (id, tenant) = (
+            IntegrationId::from_uuid(uuid::Uuid::from_u128(1)),
+            TenantId::from_uuid(uuid::Uuid::from_u128(2)),
+        );
+        let now = Instant::now();
+        backoff.busy(id, tenant, now, Duration::from_secs(2));
+        // A new synchronization tries for a slot at once: the slots decide, not the wait.
+        assert!(backoff.defer(id, now).is_none());
+        assert_eq!(backoff.owed(now), (0, 1));
+        assert_eq!(backoff.due(now + Duration::from_secs(2)), [(tenant, id)]);
+        // A failure after it is waited out.
+        backoff.failed(id, tenant, now, None);
+        assert!(backoff.defer(id, now).is_some());
     }
 }
