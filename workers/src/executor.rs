@@ -27,7 +27,7 @@ use steward_integrations::{
 
 use crate::{
     JobError, Shared,
-    handlers::{Finish, as_steward},
+    handlers::{Finish, as_steward, open_integration},
 };
 
 /// What a step decided, to record.
@@ -612,10 +612,8 @@ async fn connect(
         action.tenant_id,
         Finish::Discard,
         async |work| {
-            let integrations = work
-                .integrations(&shared.secrets)
-                .map_err(JobError::permanent)?;
-            let Ok(opened) = integrations.open(integration_id).await else {
+            let Some(opened) = open_integration(work, &shared.secrets, integration_id).await?
+            else {
                 return Ok(None);
             };
             let sources = match action.target.kind {

@@ -232,6 +232,28 @@ pub(crate) async fn as_steward<T>(
     Ok(Some(value))
 }
 
+/// The integration and its credential, as a job acting in its tenant opens them; `None` when
+/// it was removed since the job was enqueued, or its credential can no longer be opened (the
+/// integration's health says so at its next synchronization).
+pub(crate) async fn open_integration(
+    work: &TenantWork<'_>,
+    secrets: &steward_core::secrets::SecretBox,
+    integration_id: IntegrationId,
+) -> Result<
+    Option<(
+        steward_domain::integrations::Integration,
+        secrecy::SecretString,
+    )>,
+    JobError,
+> {
+    let integrations = work.integrations(secrets).map_err(JobError::permanent)?;
+    match integrations.open(integration_id).await {
+        Ok(opened) => Ok(Some(opened)),
+        Err(IntegrationAdminError::Storage(error)) => Err(error.into()),
+        Err(_) => Ok(None),
+    }
+}
+
 /// Recomputes one entity's risk as Steward.
 async fn refresh_risk(
     shared: &Shared,

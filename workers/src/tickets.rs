@@ -23,7 +23,7 @@ use steward_integrations::{
 
 use crate::{
     JobError, Shared,
-    handlers::{Finish, as_steward},
+    handlers::{Finish, as_steward, open_integration},
 };
 
 /// A closed ticket is still read this long after Steward last saw it change, so a ticket
@@ -101,10 +101,8 @@ async fn reconcile(
         tenant_id,
         Finish::Discard,
         async |work| {
-            let integrations = work
-                .integrations(&shared.secrets)
-                .map_err(JobError::permanent)?;
-            let Ok(opened) = integrations.open(integration_id).await else {
+            let Some(opened) = open_integration(work, &shared.secrets, integration_id).await?
+            else {
                 return Ok(None);
             };
             let links = work

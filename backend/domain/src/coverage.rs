@@ -375,17 +375,9 @@ mod tests {
         serde_json::to_value(ObservedDevice {
             external_id: "1".into(),
             hostname: "acme-lt01".into(),
-            os_platform: None,
-            health: None,
             last_seen: Some(at(last_seen_days_ago)),
-            last_ip: None,
-            entra_device_id: None,
-            tags: Vec::new(),
-            vendor_value: None,
-            serial_number: None,
-            mac_addresses: Vec::new(),
             patches,
-            backup: None,
+            ..ObservedDevice::default()
         })
         .unwrap()
     }

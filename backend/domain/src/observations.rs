@@ -137,8 +137,9 @@ impl std::fmt::Display for Vendor {
     }
 }
 
-/// A device as one vendor sees it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// A device as one vendor sees it. (`Default` is for building one field by field: a device
+/// always has a vendor id and a name.)
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ObservedDevice {
     /// The vendor's identifier (the Defender machine id).
     pub external_id: String,

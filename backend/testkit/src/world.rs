@@ -165,23 +165,14 @@ impl World {
         secrets: &steward_core::secrets::SecretBox,
         new: steward_core::storage::NewIntegration,
     ) -> steward_domain::integrations::Integration {
-        let txn = self.storage.begin().await.unwrap();
-        let deployment = Deployment::new(&txn);
-        let ctx = deployment.write_context(&self.clock, &self.keys, Self::actor());
-        let work = steward_core::storage::TenantWork::as_steward(&ctx, tenant.id)
-            .await
-            .unwrap()
-            .expect("the tenant exists");
-        let integration = work
-            .integrations(secrets)
-            .unwrap()
-            .create(new)
-            .await
-            .expect("create the integration");
-        drop(work);
-        drop(ctx);
-        txn.commit().await.unwrap();
-        integration
+        self.as_steward(tenant, async |work| {
+            work.integrations(secrets)
+                .unwrap()
+                .create(new)
+                .await
+                .expect("create the integration")
+        })
+        .await
     }
 
     /// Records a synchronization of `integration` into `tenant` as Steward, in a transaction
@@ -200,21 +191,37 @@ impl World {
         events: &[steward_domain::observations::ObservedEvent],
         state: Option<&serde_json::Value>,
     ) -> Result<steward_domain::inventory::SyncCounts, steward_core::inventory::SyncError> {
+        self.as_steward(tenant, async |work| {
+            steward_core::inventory::InventoryWriter::new(work)
+                .expect("Steward records synchronizations")
+                .record_sync(integration, inventory, events, state)
+                .await
+        })
+        .await
+    }
+
+    /// Runs `work` as Steward's own writes in `tenant` (the workers'), in a transaction of its
+    /// own that is committed after it.
+    ///
+    /// # Panics
+    /// When the tenant does not exist or the database fails.
+    pub async fn as_steward<T>(
+        &self,
+        tenant: &Tenant,
+        work: impl AsyncFnOnce(&steward_core::storage::TenantWork<'_>) -> T,
+    ) -> T {
         let txn = self.storage.begin().await.unwrap();
         let deployment = Deployment::new(&txn);
         let ctx = deployment.write_context(&self.clock, &self.keys, Self::actor());
-        let work = steward_core::storage::TenantWork::as_steward(&ctx, tenant.id)
+        let tenant_work = steward_core::storage::TenantWork::as_steward(&ctx, tenant.id)
             .await
             .unwrap()
             .expect("the tenant exists");
-        let counts = steward_core::inventory::InventoryWriter::new(&work)
-            .expect("Steward records synchronizations")
-            .record_sync(integration, inventory, events, state)
-            .await?;
-        drop(work);
+        let value = work(&tenant_work).await;
+        drop(tenant_work);
         drop(ctx);
         txn.commit().await.unwrap();
-        Ok(counts)
+        value
     }
 
     /// # Panics

@@ -3,14 +3,11 @@
 //! apart, `_page`/`_perPage` paging, each protected machine's latest backups and newest
 //! snapshot, Datto's error body, and throttling.
 
-use std::time::Duration;
-
 use crate::support::{Seen, is_operation};
 use secrecy::SecretString;
 use steward_integrations::{
     Connector, ConnectorError,
     datto::{DattoConnector, DattoSettings},
-    http::{RetryPolicy, VendorHttp},
     sandbox::{Sandbox, SandboxCredentials, datto::OPERATIONS},
 };
 use url::Url;
@@ -46,13 +43,7 @@ impl Partner {
     }
 
     fn connector(&self, company: &str, secret: &str) -> DattoConnector {
-        let http = VendorHttp::new(RetryPolicy {
-            min_delay: Duration::from_millis(10),
-            max_delay: Duration::from_millis(50),
-            ..RetryPolicy::default()
-        })
-        .unwrap()
-        .with_egress(crate::support::loopback_egress());
+        let http = crate::support::quick_http();
         DattoConnector::new(
             http,
             &DattoSettings {

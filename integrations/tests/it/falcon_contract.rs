@@ -3,7 +3,7 @@
 //! alerts, every step of containment, and every request checked against Falcon's published
 //! endpoint table.
 
-use std::{collections::HashMap, sync::Arc, time::Duration};
+use std::{collections::HashMap, sync::Arc};
 
 use crate::steps::{request, settle};
 use crate::support::Seen;
@@ -17,7 +17,6 @@ use steward_domain::{
 use steward_integrations::{
     Connector, ConnectorError, Verification,
     falcon::{FalconConnector, FalconSettings},
-    http::{RetryPolicy, VendorHttp},
     sandbox::{Sandbox, SandboxState, Scenario},
 };
 use url::Url;
@@ -52,13 +51,7 @@ impl Customer {
     }
 
     fn connector_with(&self, secret: &str, member_cid: Option<&str>) -> FalconConnector {
-        let http = VendorHttp::new(RetryPolicy {
-            min_delay: Duration::from_millis(10),
-            max_delay: Duration::from_millis(50),
-            ..RetryPolicy::default()
-        })
-        .unwrap()
-        .with_egress(crate::support::loopback_egress());
+        let http = crate::support::quick_http();
         FalconConnector::new(
             http,
             &FalconSettings {

@@ -7,7 +7,6 @@
 use std::{
     collections::{HashMap, HashSet},
     sync::Arc,
-    time::Duration,
 };
 
 use crate::steps::{request, settle};
@@ -15,7 +14,6 @@ use secrecy::SecretString;
 use steward_domain::{actions::ActionType, clock::SystemClock};
 use steward_integrations::{
     Connector, Verification,
-    http::{RetryPolicy, VendorHttp},
     microsoft::{MicrosoftSettings, graph::GraphConnector},
 };
 use url::Url;
@@ -309,13 +307,7 @@ async fn serve_graph(
     let (address, seen) = crate::support::serve_recorded(sandbox.clone(), "graph/v1.0").await;
     let base = Url::parse(&format!("http://{address}/sandbox/")).unwrap();
     let graph = GraphConnector::new(
-        VendorHttp::new(RetryPolicy {
-            min_delay: Duration::from_millis(10),
-            max_delay: Duration::from_millis(50),
-            ..RetryPolicy::default()
-        })
-        .unwrap()
-        .with_egress(crate::support::loopback_egress()),
+        crate::support::quick_http(),
         &MicrosoftSettings {
             directory_id: credentials.directory_id.clone(),
             client_id: credentials.client_id.clone(),

@@ -53,13 +53,7 @@ impl Fixture {
     }
 
     fn http() -> VendorHttp {
-        VendorHttp::new(RetryPolicy {
-            min_delay: Duration::from_millis(10),
-            max_delay: Duration::from_millis(50),
-            ..RetryPolicy::default()
-        })
-        .unwrap()
-        .with_egress(crate::support::loopback_egress())
+        crate::support::quick_http()
     }
 
     fn defender(&self) -> DefenderConnector {

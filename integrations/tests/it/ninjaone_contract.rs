@@ -3,7 +3,7 @@
 //! the organization filter that keeps customers apart, throttling, and every request checked
 //! against the operations NinjaOne's API publishes.
 
-use std::{sync::Arc, time::Duration};
+use std::sync::Arc;
 
 use crate::steps::{request, settle};
 use crate::support::{Seen, is_operation};
@@ -14,7 +14,6 @@ use steward_domain::{
 };
 use steward_integrations::{
     ActionRequest, Connector, ConnectorError, Verification,
-    http::{RetryPolicy, VendorHttp},
     ninjaone::{NinjaOneConnector, NinjaOneSettings},
     sandbox::{DeviceState, Fault, Sandbox, SandboxState, ninjaone::OPERATIONS},
 };
@@ -57,13 +56,7 @@ impl Instance {
     }
 
     fn connector_with(&self, secret: &str, organization: u32) -> NinjaOneConnector {
-        let http = VendorHttp::new(RetryPolicy {
-            min_delay: Duration::from_millis(10),
-            max_delay: Duration::from_millis(50),
-            ..RetryPolicy::default()
-        })
-        .unwrap()
-        .with_egress(crate::support::loopback_egress());
+        let http = crate::support::quick_http();
         NinjaOneConnector::new(
             http,
             &NinjaOneSettings {

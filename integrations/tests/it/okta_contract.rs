@@ -46,13 +46,7 @@ impl Org {
     }
 
     fn connector_with(&self, token: &str) -> OktaConnector {
-        let http = VendorHttp::new(RetryPolicy {
-            min_delay: Duration::from_millis(10),
-            max_delay: Duration::from_millis(50),
-            ..RetryPolicy::default()
-        })
-        .unwrap()
-        .with_egress(crate::support::loopback_egress());
+        let http = crate::support::quick_http();
         OktaConnector::new(
             http,
             &self.settings,

@@ -3,7 +3,7 @@
 //! often asked, notes, closing and reopening, tickets of other customers invisible — plus each
 //! vendor's authentication, paging, error body and throttling.
 
-use std::{sync::Arc, time::Duration};
+use std::sync::Arc;
 
 use crate::steps::{request, settle};
 use crate::support::{Seen, is_operation};
@@ -13,7 +13,7 @@ use steward_integrations::{
     Connector, ConnectorError, Verification,
     connectwise::{ConnectWiseConnector, ConnectWiseSettings},
     halopsa::{HaloConnector, HaloSettings},
-    http::{RetryPolicy, VendorHttp},
+    http::VendorHttp,
     sandbox::{Sandbox, SandboxCredentials, connectwise, environment::PsaSystem, halopsa},
     tickets::{self, TicketDesk, TicketDraft},
 };
@@ -50,13 +50,7 @@ impl Psa {
     }
 
     fn http() -> VendorHttp {
-        VendorHttp::new(RetryPolicy {
-            min_delay: Duration::from_millis(10),
-            max_delay: Duration::from_millis(50),
-            ..RetryPolicy::default()
-        })
-        .unwrap()
-        .with_egress(crate::support::loopback_egress())
+        crate::support::quick_http()
     }
 
     fn halo(&self, customer: &SandboxCredentials, secret: &str) -> HaloConnector {

@@ -4,7 +4,7 @@
 //! checked against the routes the server publishes; script runs from the script library,
 //! followed through the agent's history and undone by their paired script.
 
-use std::{sync::Arc, time::Duration};
+use std::sync::Arc;
 
 use crate::steps::{request, settle};
 use crate::support::{Seen, is_operation};
@@ -15,7 +15,6 @@ use steward_domain::{
 };
 use steward_integrations::{
     ActionRequest, Connector, ConnectorError, Verification,
-    http::{RetryPolicy, VendorHttp},
     sandbox::{DeviceState, Fault, Sandbox, tactical::OPERATIONS},
     tactical::{TacticalConnector, TacticalSettings},
 };
@@ -61,13 +60,7 @@ impl Server {
     }
 
     fn connector_with(&self, key: &str, client: u32) -> TacticalConnector {
-        let http = VendorHttp::new(RetryPolicy {
-            min_delay: Duration::from_millis(10),
-            max_delay: Duration::from_millis(50),
-            ..RetryPolicy::default()
-        })
-        .unwrap()
-        .with_egress(crate::support::loopback_egress());
+        let http = crate::support::quick_http();
         TacticalConnector::new(
             http,
             &TacticalSettings {

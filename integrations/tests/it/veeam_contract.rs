@@ -3,7 +3,7 @@
 //! that keeps customers apart, the last job result and newest restore point of each protected
 //! computer, the console's error body, and throttling.
 
-use std::{sync::Arc, time::Duration};
+use std::sync::Arc;
 
 use crate::support::{Seen, is_operation};
 use secrecy::SecretString;
@@ -13,7 +13,6 @@ use steward_domain::{
 };
 use steward_integrations::{
     ActionRequest, Connector, ConnectorError, Execution, Verification,
-    http::{RetryPolicy, VendorHttp},
     sandbox::{Sandbox, veeam::OPERATIONS},
     veeam::{VeeamConnector, VeeamSettings},
 };
@@ -55,13 +54,7 @@ impl Console {
     }
 
     fn connector_with(&self, key: &str, company: Uuid) -> VeeamConnector {
-        let http = VendorHttp::new(RetryPolicy {
-            min_delay: Duration::from_millis(10),
-            max_delay: Duration::from_millis(50),
-            ..RetryPolicy::default()
-        })
-        .unwrap()
-        .with_egress(crate::support::loopback_egress());
+        let http = crate::support::quick_http();
         VeeamConnector::new(
             http,
             &VeeamSettings {

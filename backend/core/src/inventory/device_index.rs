@@ -201,17 +201,7 @@ mod tests {
         ObservedDevice {
             external_id: "x".to_owned(),
             hostname: hostname.to_owned(),
-            os_platform: None,
-            health: None,
-            last_seen: None,
-            last_ip: None,
-            entra_device_id: None,
-            tags: Vec::new(),
-            vendor_value: None,
-            serial_number: None,
-            mac_addresses: Vec::new(),
-            patches: None,
-            backup: None,
+            ..ObservedDevice::default()
         }
     }
 

@@ -354,11 +354,7 @@ mod tests {
             last_ip: Some(format!("10.0.0.{seen_minutes_ago}")),
             entra_device_id: entra.map(str::to_owned),
             tags: tags.iter().map(|t| (*t).to_owned()).collect(),
-            vendor_value: None,
-            serial_number: None,
-            mac_addresses: Vec::new(),
-            patches: None,
-            backup: None,
+            ..ObservedDevice::default()
         }
     }
 

@@ -430,16 +430,8 @@ async fn vendor_names_with_control_characters_are_stored_neutralized() {
                     external_id: "machine-1".into(),
                     hostname: "acme\u{0}lt\u{202E}fdp.exe".into(),
                     os_platform: Some("Windows\u{0}".into()),
-                    health: None,
-                    last_seen: None,
-                    last_ip: None,
-                    entra_device_id: None,
                     tags: vec!["ok".into(), "t\u{0}ag".into()],
-                    vendor_value: None,
-                    serial_number: None,
-                    mac_addresses: Vec::new(),
-                    patches: None,
-                    backup: None,
+                    ..ObservedDevice::default()
                 }],
                 identities: vec![ObservedIdentity {
                     external_id: "person-1".into(),
@@ -523,17 +515,8 @@ async fn twin_devices_are_folded_into_the_earlier_record_by_the_next_synchroniza
     let report = |external_id: &str, hostname: &str, serial: &str| ObservedDevice {
         external_id: external_id.into(),
         hostname: hostname.into(),
-        os_platform: None,
-        health: None,
-        last_seen: None,
-        last_ip: None,
-        entra_device_id: None,
-        tags: vec![],
-        vendor_value: None,
         serial_number: Some(serial.into()),
-        mac_addresses: Vec::new(),
-        patches: None,
-        backup: None,
+        ..ObservedDevice::default()
     };
     let sync =
         async |integration: IntegrationId, device: ObservedDevice, events: &[ObservedEvent]| {

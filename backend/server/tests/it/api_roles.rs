@@ -197,17 +197,7 @@ async fn seed_response(
         devices: vec![ObservedDevice {
             external_id: "machine-1".into(),
             hostname: "acme-lt01".into(),
-            os_platform: None,
-            health: None,
-            last_seen: None,
-            last_ip: None,
-            entra_device_id: None,
-            tags: vec![],
-            vendor_value: None,
-            serial_number: None,
-            mac_addresses: Vec::new(),
-            patches: None,
-            backup: None,
+            ..ObservedDevice::default()
         }],
         identities: vec![],
     };

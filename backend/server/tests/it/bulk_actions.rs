@@ -241,20 +241,10 @@ async fn a_member_past_its_snapshot_is_cancelled_when_its_canary_is_rolled_back(
     );
 
     // The member's snapshot is taken: its next step asks the vendor.
-    {
-        let txn = l.world.storage.begin().await.unwrap();
-        let deployment = steward_core::storage::Deployment::new(&txn);
-        let ctx = deployment.write_context(
-            &l.world.clock,
-            &l.world.keys,
-            steward_testkit::World::actor(),
-        );
-        let work = steward_core::storage::TenantWork::as_steward(&ctx, l.tenant.id)
-            .await
-            .unwrap()
-            .unwrap();
-        let snapshot = json!({"vendor_id": laptops[1].1, "isolated": false});
-        assert!(
+    let snapshot = json!({"vendor_id": laptops[1].1, "isolated": false});
+    let moved = l
+        .world
+        .as_steward(&l.tenant, async |work| {
             work.transition(
                 id(1),
                 steward_domain::actions::ActionStatus::Queued,
@@ -262,17 +252,15 @@ async fn a_member_past_its_snapshot_is_cancelled_when_its_canary_is_rolled_back(
                     snapshot: Some(&snapshot),
                     next_attempt: true,
                     ..steward_core::storage::ActionUpdate::to(
-                        steward_domain::actions::ActionStatus::Executing
+                        steward_domain::actions::ActionStatus::Executing,
                     )
                 },
             )
             .await
             .unwrap()
-        );
-        drop(work);
-        drop(ctx);
-        txn.commit().await.unwrap();
-    }
+        })
+        .await;
+    assert!(moved);
     // The canary is undone meanwhile: the member must not run.
     let (status, body) = l
         .call(

@@ -12,6 +12,18 @@ use uuid::Uuid;
 
 /// The egress rule of a deployment whose operator allow-listed loopback, where these tests serve
 /// the sandbox.
+/// A vendor HTTP client for the contract tests: quick retries, and loopback (where the
+/// sandbox listens) allowed.
+pub fn quick_http() -> steward_integrations::http::VendorHttp {
+    steward_integrations::http::VendorHttp::new(steward_integrations::http::RetryPolicy {
+        min_delay: std::time::Duration::from_millis(10),
+        max_delay: std::time::Duration::from_millis(50),
+        ..steward_integrations::http::RetryPolicy::default()
+    })
+    .unwrap()
+    .with_egress(loopback_egress())
+}
+
 pub fn loopback_egress() -> steward_integrations::egress::EgressPolicy {
     steward_integrations::egress::EgressPolicy::allowing(["127.0.0.0/8"
         .parse()
