@@ -8,9 +8,9 @@
 use std::{sync::Arc, time::Instant};
 
 use steward_core::{
-    policy::{self, Decided, input::GuardrailsInput},
+    decisions::policy::{self, Decided, input::GuardrailsInput},
+    risk,
     storage::{ActionUpdate, Deadlines},
-    triage,
 };
 use steward_domain::{
     ActionId, TenantId,
@@ -188,7 +188,7 @@ async fn record_step(
                     kind: action.target.kind,
                     id: action.target.id,
                 };
-                triage::refresh_risk(work, target)
+                risk::refresh_risk(work, target)
                     .await
                     .map_err(JobError::from)?;
             }

@@ -4,6 +4,7 @@ use apalis::prelude::{AbortError, Attempt, BoxDynError, Data, TaskId};
 use steward_core::{
     inventory::SyncError,
     jobs::Job,
+    risk,
     storage::{Deployment, IntegrationAdminError, TenantWork},
     triage,
 };
@@ -269,7 +270,7 @@ async fn refresh_risk(
             // One risk computation at a time per MSP, as triage's: one that read the findings
             // before a concurrent triage committed would otherwise store a stale score after it.
             work.serialize_decisions().await.map_err(JobError::from)?;
-            triage::refresh_risk(work, entity)
+            risk::refresh_risk(work, entity)
                 .await
                 .map(drop)
                 .map_err(JobError::from)

@@ -23,7 +23,9 @@ mod tickets;
 use std::{sync::Arc, time::Duration};
 
 use apalis::prelude::{BackendExt, WorkerBuilder, WorkerBuilderExt};
-use steward_core::{Clock, Storage, audit::AuditKeys, policy::Policies, secrets::SecretBox};
+use steward_core::{
+    Clock, Storage, audit::AuditKeys, decisions::policy::Policies, secrets::SecretBox,
+};
 use steward_integrations::http::RetryPolicy;
 use tokio::sync::watch;
 

@@ -19,7 +19,7 @@ use figment::{
 use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
 use steward_core::{
-    audit::AuditConfig, auth::AuthConfig, policy::PolicyConfig, secrets::SecretsConfig,
+    audit::AuditConfig, auth::AuthConfig, decisions::policy::PolicyConfig, secrets::SecretsConfig,
     settings::InvalidSetting, storage::DatabaseConfig,
 };
 use steward_integrations::egress::{AllowedTarget, EgressPolicy};

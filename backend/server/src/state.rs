@@ -4,7 +4,8 @@ use std::sync::Arc;
 
 use axum::extract::FromRef;
 use steward_core::{
-    Clock, Storage, audit::AuditKeys, auth::AuthConfig, policy::Policies, secrets::SecretBox,
+    Clock, Storage, audit::AuditKeys, auth::AuthConfig, decisions::policy::Policies,
+    secrets::SecretBox,
 };
 use steward_integrations::{egress::EgressPolicy, sandbox::Sandbox};
 

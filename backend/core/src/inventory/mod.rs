@@ -10,6 +10,7 @@
 
 mod device_index;
 mod device_twins;
+pub(crate) mod profile;
 pub mod reconcile;
 mod record;
 

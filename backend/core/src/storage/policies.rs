@@ -8,7 +8,7 @@ use steward_domain::{MspId, TenantId, actions::TenantPolicy};
 use super::{StorageError, WriteContext, entities::tenant_policy};
 use crate::audit::{self, ChainRef, Change};
 
-/// A tenant policy that passed the authority policy's checks (`crate::policy::tenant::check`,
+/// A tenant policy that passed the authority policy's checks (`crate::decisions::policy::tenant::check`,
 /// the only maker of one): the only thing storage accepts as a tenant policy.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CheckedPolicy {

@@ -344,7 +344,7 @@ impl<'a> TenantSettings<'a> {
     }
 
     /// Sets the tenant's own authority policy, checked beforehand (outside the transaction:
-    /// see `crate::policy::tenant`).
+    /// see `crate::decisions::policy::tenant`).
     ///
     /// # Errors
     /// [`super::PolicyUpdateError`] when the tenant is offboarded.

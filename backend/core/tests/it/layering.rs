@@ -21,9 +21,6 @@ const STAGES: &[&str] = &[
     "detection",
     "incidents",
     "inventory",
-    "policy",
-    "proposals",
-    "reconcile",
     "reports",
     "risk",
     "sync",
@@ -164,16 +161,16 @@ fn the_check_sees_stages_in_uses_types_calls_and_relative_paths() {
     let source = r"
         use crate::{audit::{self, ChainRef}, risk::tag_criticality, jobs::Job};
         use super::super::triage as t;
-        fn f(input: crate::policy::AuthorityInput) -> super::inventory::Reader {
+        fn f(input: crate::decisions::policy::AuthorityInput) -> super::inventory::Reader {
             crate::reports::outcome_report();
             super::super::detection::Detected::default();
             super::actions::list()
         }
-        /// [`crate::reconcile`] in a comment is no dependency.
+        /// [`crate::incidents`] in a comment is no dependency.
         fn g() {}
     ";
     let named = stages_named(source, 2);
-    let expected: BTreeSet<String> = ["detection", "policy", "reports", "risk", "triage"]
+    let expected: BTreeSet<String> = ["decisions", "detection", "reports", "risk", "triage"]
         .into_iter()
         .map(str::to_owned)
         .collect();

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use steward_core::policy::{
+use steward_core::decisions::policy::{
     AuthorityInput, AuthorityPolicy, PolicySet, authority_input_schema, constrain, input::*,
     run_tests,
 };

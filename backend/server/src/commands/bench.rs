@@ -68,7 +68,7 @@ fn allow_a_burst_of_isolations(config: &mut Config) -> anyhow::Result<()> {
     }
     const LIMIT: &str = "\"isolate_device\": 10,";
     let dir = config.data_dir.join("bench-policies");
-    for (path, source) in steward_core::policy::PolicySet::builtin().sources() {
+    for (path, source) in steward_core::decisions::policy::PolicySet::builtin().sources() {
         let source = if path == "authority/authority.rego" {
             anyhow::ensure!(
                 source.contains(LIMIT),

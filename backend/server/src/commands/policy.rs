@@ -7,7 +7,7 @@ use std::{
 };
 
 use anyhow::Context;
-use steward_core::policy::{
+use steward_core::decisions::policy::{
     AuthorityInput, AuthorityPolicy, PolicySet, authority_input_schema,
     input::{ActionInput, ProposerInput, RiskFactorInput, RiskInput, TargetInput, TenantInput},
     run_tests,
@@ -120,10 +120,11 @@ fn bench_inputs() -> Vec<AuthorityInput> {
                     },
                     tenant: TenantInput {
                         automation_level: level,
-                        maintenance: steward_core::policy::input::MaintenanceInput::default(),
+                        maintenance:
+                            steward_core::decisions::policy::input::MaintenanceInput::default(),
                     },
                     proposer: ProposerInput { kind: proposer },
-                    guardrails: steward_core::policy::input::GuardrailsInput::default(),
+                    guardrails: steward_core::decisions::policy::input::GuardrailsInput::default(),
                 });
             }
         }

@@ -4,7 +4,7 @@ use anyhow::Context;
 use steward_core::{
     Storage, SystemClock,
     audit::AuditKeys,
-    policy::{AuthorityPolicy, Policies, PolicySet},
+    decisions::policy::{AuthorityPolicy, Policies, PolicySet},
     secrets::SecretBox,
 };
 use steward_integrations::http::RetryPolicy;

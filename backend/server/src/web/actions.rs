@@ -14,7 +14,7 @@ use super::scoped::{WebTenant, WebTenantForm};
 use crate::state::AppState;
 
 use super::{UiError, pages::back, response::refusal};
-use steward_core::proposals::{self, ActionRequest, RequestError};
+use steward_core::decisions::proposals::{self, ActionRequest, RequestError};
 
 #[derive(Debug, Deserialize)]
 pub struct AnswerForm {

@@ -175,7 +175,7 @@ async fn what_if(
                 kind: action.target.kind,
                 id: action.target.id,
             };
-            let simulated = steward_core::triage::simulate(
+            let simulated = steward_core::decisions::simulate(
                 work,
                 &state.policies,
                 action.kind,

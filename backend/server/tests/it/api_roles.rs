@@ -7,11 +7,11 @@ use secrecy::SecretString;
 use serde_json::{Value, json};
 use steward_core::{
     Clock,
-    detection::Detected,
-    policy::{
+    decisions::policy::{
         Decided,
         input::{ActionInput, AuthorityInput, ProposerInput, RiskInput, TargetInput, TenantInput},
     },
+    detection::Detected,
     storage::{
         ActionUpdate, Deployment, NewIntegration, Proposal, TenantWork,
         outbound_webhooks::{NewSubscription, WebhookReader},
@@ -257,12 +257,12 @@ async fn seed_response(
             },
             tenant: TenantInput {
                 automation_level: 2,
-                maintenance: steward_core::policy::input::MaintenanceInput::default(),
+                maintenance: steward_core::decisions::policy::input::MaintenanceInput::default(),
             },
             proposer: ProposerInput {
                 kind: ProposerKind::Worker,
             },
-            guardrails: steward_core::policy::input::GuardrailsInput::default(),
+            guardrails: steward_core::decisions::policy::input::GuardrailsInput::default(),
         };
         let (action, _) = work
             .propose(

@@ -164,7 +164,7 @@ impl Loop {
             kind: TargetKind::Device,
             id: laptop["id"].as_str().unwrap().parse().unwrap(),
         };
-        let simulation = steward_core::triage::simulate(
+        let simulation = steward_core::decisions::simulate(
             &work,
             &self.shared.policies,
             ActionType::IsolateDevice,

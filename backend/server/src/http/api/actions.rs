@@ -8,7 +8,7 @@ use axum::{
 };
 use serde::Deserialize;
 use steward_core::{
-    proposals::{self, ActionRequest, RequestError},
+    decisions::proposals::{self, ActionRequest, RequestError},
     storage::ActionRequestError,
 };
 use steward_domain::{

@@ -4,7 +4,7 @@
 use axum::{Json, extract::State, http::StatusCode};
 use serde::{Deserialize, Serialize};
 use steward_core::{
-    policy::{PolicyRejection, tenant::check_off_executor},
+    decisions::policy::{PolicyRejection, tenant::check_off_executor},
     storage::PolicyUpdateError,
 };
 use steward_domain::{
@@ -236,7 +236,7 @@ async fn simulate_policy(
     // Nothing to keep: a simulation writes nothing.
     let simulation = ctx
         .without_keeping(async |work| {
-            steward_core::triage::simulate(
+            steward_core::decisions::simulate(
                 work,
                 &state.policies,
                 body.kind,

@@ -8,7 +8,7 @@ use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use steward_core::{
     Clock,
-    policy::{AuthorityPolicy, Policies, PolicySet},
+    decisions::policy::{AuthorityPolicy, Policies, PolicySet},
 };
 use steward_domain::{
     actions::ApprovalTiming,

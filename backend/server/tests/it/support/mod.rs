@@ -29,11 +29,11 @@ pub fn client_builder() -> reqwest::ClientBuilder {
 }
 
 /// The built-in authority policies.
-pub fn builtin_policies() -> steward_core::policy::Policies {
+pub fn builtin_policies() -> steward_core::decisions::policy::Policies {
     let timeout = Duration::from_secs(1);
-    steward_core::policy::Policies::new(
-        steward_core::policy::AuthorityPolicy::new(
-            &steward_core::policy::PolicySet::builtin(),
+    steward_core::decisions::policy::Policies::new(
+        steward_core::decisions::policy::AuthorityPolicy::new(
+            &steward_core::decisions::policy::PolicySet::builtin(),
             timeout,
         ),
         timeout,
@@ -156,7 +156,7 @@ impl TestApp {
     pub async fn for_world_with_sandbox_and(
         world: &World,
         secrets: SecretBox,
-        policies: steward_core::policy::Policies,
+        policies: steward_core::decisions::policy::Policies,
         backoff: steward_workers::VendorBackoff,
     ) -> Self {
         let sandbox = steward_server::sandbox::open(world.storage.clone(), world.shared_clock())

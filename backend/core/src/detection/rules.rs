@@ -1,13 +1,10 @@
-//! Detections over stored events: what becomes a finding.
-//!
-//! Pure functions over OCSF events, so each rule is tested on its own; triage
-//! (`crate::triage`) feeds them the tenant's events and stores what they find.
+//! The detection rules: pure functions over OCSF events, each tested on its own.
 
 use chrono::{DateTime, Utc};
 use serde_json::json;
 use steward_domain::{incidents::FindingSource, inventory::StoredEvent, observations::OcsfClass};
 
-pub use crate::storage::Detected;
+use super::Detected;
 
 /// The fastest a person can plausibly travel between two sign-ins, in km/h (a long-haul flight
 /// is about 900).

@@ -16,11 +16,12 @@ use steward_domain::{
     incidents::EntityKey,
 };
 
-use crate::{
+use super::{
+    authority_input, performer,
     policy::{Policies, constrain},
-    storage::{Proposal, StorageError, TenantWork, WorkError, new_id},
-    triage::{authority_input, performer, unperformed},
+    unperformed,
 };
+use crate::storage::{Proposal, StorageError, TenantWork, WorkError, new_id};
 
 /// The longest reason a proposer may give.
 pub const MAX_REASON_CHARS: usize = 2_000;

@@ -10,11 +10,11 @@ use super::nesting::TooComplex;
 const BUILTIN: [(&str, &str); 2] = [
     (
         "authority/authority.rego",
-        include_str!("../../../../policies/authority/authority.rego"),
+        include_str!("../../../../../policies/authority/authority.rego"),
     ),
     (
         "authority/authority_test.rego",
-        include_str!("../../../../policies/authority/authority_test.rego"),
+        include_str!("../../../../../policies/authority/authority_test.rego"),
     ),
 ];
 
