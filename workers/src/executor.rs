@@ -8,6 +8,7 @@
 use std::{sync::Arc, time::Instant};
 
 use steward_core::{
+    actions,
     decisions::policy::{self, Decided, input::GuardrailsInput},
     risk,
     storage::{ActionUpdate, Deadlines},
@@ -147,21 +148,17 @@ async fn record_step(
         action.tenant_id,
         Finish::Commit,
         async |work| {
-            let moved = work
-                .transition(
-                    action.id,
-                    from,
-                    ActionUpdate {
-                        snapshot: record.snapshot.as_ref(),
-                        vendor_reference: record.vendor_reference.as_deref(),
-                        detail: record.detail.as_deref(),
-                        executed_at: record.requested_at,
-                        verified: to == ActionStatus::Verified,
-                        rolled_back: to == ActionStatus::RolledBack,
-                        next_attempt: record.next_attempt,
-                        ..ActionUpdate::to(to)
-                    },
-                )
+            let update = ActionUpdate {
+                snapshot: record.snapshot.as_ref(),
+                vendor_reference: record.vendor_reference.as_deref(),
+                detail: record.detail.as_deref(),
+                executed_at: record.requested_at,
+                verified: to == ActionStatus::Verified,
+                rolled_back: to == ActionStatus::RolledBack,
+                next_attempt: record.next_attempt,
+                ..ActionUpdate::to(to)
+            };
+            let moved = actions::transition(work, action.id, from, update)
                 .await
                 .map_err(JobError::from)?;
             if !moved {
@@ -170,7 +167,8 @@ async fn record_step(
                 return Ok(());
             }
             if then_roll_back && action.reversible {
-                work.transition(
+                actions::transition(
+                    work,
                     action.id,
                     ActionStatus::Failed,
                     ActionUpdate {
@@ -305,7 +303,8 @@ async fn hold(
         action.tenant_id,
         Finish::Commit,
         async |work| {
-            work.transition(
+            actions::transition(
+                work,
                 action.id,
                 action.status,
                 ActionUpdate {

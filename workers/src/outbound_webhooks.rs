@@ -1,8 +1,8 @@
 //! Outbound webhook deliveries: one attempt per job, signed per Standard Webhooks (`webhook-id`,
 //! `webhook-timestamp`, `webhook-signature`), posted only to the addresses the target's name
 //! resolves to when they were checked — so a name that turns private between the check and the
-//! request (DNS rebinding) reaches nothing. A failed attempt is rescheduled by the storage
-//! layer; the scheduler hands it out again when it is due.
+//! request (DNS rebinding) reaches nothing. A failed attempt is tried again on the retry
+//! schedule below ([`retry_delay`], [`MAX_ATTEMPTS`]); the scheduler hands it out when due.
 
 use std::time::Duration;
 
@@ -17,6 +17,24 @@ use crate::{JobError, Shared, handlers::steward_actor};
 
 /// How long a receiver has to answer.
 const TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Attempts before a delivery is given up (the last about an hour after the first).
+pub const MAX_ATTEMPTS: u32 = 8;
+
+/// The wait after the `attempts`-th failed attempt: 30 s, doubling, at most an hour.
+#[must_use]
+pub fn retry_delay(attempts: u32) -> chrono::Duration {
+    let seconds = 30_i64.saturating_mul(1_i64 << attempts.saturating_sub(1).min(20));
+    chrono::Duration::seconds(seconds.min(3600))
+}
+
+/// When a delivery whose attempt number `attempt` just failed is tried again, if at all.
+fn retry_at(
+    attempt: u32,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Option<chrono::DateTime<chrono::Utc>> {
+    (attempt < MAX_ATTEMPTS).then(|| now + retry_delay(attempt))
+}
 
 /// `Job::DeliverWebhook`: one attempt of a delivery still pending.
 ///
@@ -61,9 +79,11 @@ pub(crate) async fn deliver(
 }
 
 async fn attempt(shared: &Shared, outgoing: &Outgoing) -> Attempt {
+    let retry_at = retry_at(outgoing.delivery.attempts + 1, shared.clock.now());
     let failed = |error: String| Attempt::Failed {
         status: None,
         error,
+        retry_at,
     };
     let Ok(body) = serde_json::to_vec(&outgoing.delivery.payload) else {
         return failed("the payload does not serialize".to_owned());
@@ -109,7 +129,29 @@ async fn attempt(shared: &Shared, outgoing: &Outgoing) -> Attempt {
         Ok(response) => Attempt::Failed {
             status: Some(response.status().as_u16()),
             error: format!("the receiver answered HTTP {}", response.status()),
+            retry_at,
         },
         Err(error) => failed(format!("the receiver could not be reached: {error}")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retries_back_off_exponentially_up_to_an_hour_then_stop() {
+        let delays: Vec<i64> = (1..=MAX_ATTEMPTS)
+            .map(|n| retry_delay(n).num_seconds())
+            .collect();
+        assert_eq!(delays, [30, 60, 120, 240, 480, 960, 1920, 3600]);
+        let now = chrono::DateTime::UNIX_EPOCH;
+        assert_eq!(retry_at(1, now), Some(now + chrono::Duration::seconds(30)));
+        assert_eq!(retry_at(MAX_ATTEMPTS - 1, now), Some(now + retry_delay(7)));
+        assert_eq!(
+            retry_at(MAX_ATTEMPTS, now),
+            None,
+            "the last attempt gives up"
+        );
     }
 }

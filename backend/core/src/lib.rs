@@ -4,6 +4,7 @@
 //! crate, and so do the command-line interface and the background workers.
 
 pub mod access;
+pub mod actions;
 pub mod approvals;
 pub mod audit;
 pub mod auth;

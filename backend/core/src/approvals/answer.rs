@@ -19,9 +19,7 @@ use crate::{
     audit::{self, ChainRef, Change},
     storage::{
         ActionReader, ActionRequestError, TenantWork, WorkError, WriteContext,
-        actions::{
-            FollowUp, Update, enqueue, lock_batch_of, read_for_answer, set_status, settle_batch,
-        },
+        actions::{FollowUp, Update, enqueue, lock_batch_of, read_for_answer, set_status},
         locks,
     },
 };
@@ -106,7 +104,7 @@ async fn record(
     // answer holding the action's row, triage the chain).
     locks::take(ctx.txn, locks::Lock::Decisions(msp_id)).await?;
     // A batch member queued by this answer must not miss its canary settling concurrently, and
-    // a rejected canary settles its batch (see `settle_batch`).
+    // a rejected canary settles its batch (see `crate::actions::batches`).
     let batch = lock_batch_of(ctx, msp_id, tenant_id, id).await?;
     // A lost compare-and-set means someone answered at the same moment: read again, so a
     // second approval still counts and a late answer to a closed request is refused.
@@ -173,7 +171,7 @@ async fn record(
         if status == ActionStatus::Queued {
             enqueue(ctx, msp_id, &before, FollowUp::Advance).await?;
         }
-        settle_batch(ctx, msp_id, tenant_id, id, status, batch).await?;
+        crate::actions::batches::settle(ctx, msp_id, tenant_id, id, status, batch).await?;
         // Whatever channel the answer came through, the Slack messages asking for it show it.
         enqueue(ctx, msp_id, &before, FollowUp::UpdateMessages).await?;
         return ActionReader::new(ctx.txn, msp_id, tenant_id)

@@ -14,7 +14,7 @@ use crate::{
     audit::{self, ChainRef, Change},
     storage::{
         Deadlines, StorageError, TenantWork, WorkError, WriteContext,
-        actions::{FollowUp, Update, enqueue, lock_batch_of, set_status, settle_batch, to_action},
+        actions::{FollowUp, Update, enqueue, lock_batch_of, set_status, to_action},
         entities::action,
         locks,
     },
@@ -70,7 +70,7 @@ async fn settle(
     if row.status != ActionStatus::AwaitingApproval.as_str() {
         return Ok(None);
     }
-    // An expired canary settles its batch (see `settle_batch`).
+    // An expired canary settles its batch (see `crate::actions::batches`).
     let batch = match row.batch_id {
         Some(_) => lock_batch_of(ctx, msp_id, tenant_id, id).await?,
         None => None,
@@ -114,7 +114,8 @@ async fn settle(
             })),
         )
         .await?;
-        settle_batch(ctx, msp_id, tenant_id, id, ActionStatus::Rejected, batch).await?;
+        crate::actions::batches::settle(ctx, msp_id, tenant_id, id, ActionStatus::Rejected, batch)
+            .await?;
         return Ok(Some(Settled::Expired));
     }
     if row.escalate_at.is_some_and(|at| at <= now) {

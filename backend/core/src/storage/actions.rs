@@ -17,7 +17,6 @@ use steward_domain::{
     actions::{
         Action, ActionBatch, ActionParameters, ActionStatus, ActionTarget, ActionType, Approval,
         ApprovalTiming, BatchMembership, PolicyDecision, PolicyOutcome, Proposer, ProposerKind,
-        canary, canary_stopped,
     },
     tenancy::Role,
 };
@@ -613,47 +612,6 @@ pub(crate) async fn due_approvals<C: ConnectionTrait>(
         .collect())
 }
 
-/// Asks for a verified action to be undone.
-pub(crate) async fn request_rollback(
-    ctx: &WriteContext<'_>,
-    msp_id: MspId,
-    tenant_id: TenantId,
-    id: ActionId,
-) -> Result<Action, ActionRequestError> {
-    let before = ActionReader::new(ctx.txn, msp_id, tenant_id)
-        .get(id)
-        .await?
-        .ok_or(ActionRequestError::NotFound(id))?;
-    if !before.reversible {
-        return Err(ActionRequestError::Irreversible(
-            before.kind,
-            before.kind.rollback_plan(),
-        ));
-    }
-    if before.status != ActionStatus::Verified
-        || !transition(
-            ctx,
-            msp_id,
-            tenant_id,
-            id,
-            ActionStatus::Verified,
-            Update {
-                detail: Some("rollback requested"),
-                ..Update::to(ActionStatus::RollingBack)
-            },
-        )
-        .await?
-    {
-        return Err(ActionRequestError::NotRollbackable(before.status));
-    }
-    let after = ActionReader::new(ctx.txn, msp_id, tenant_id)
-        .get(id)
-        .await?
-        .ok_or(ActionRequestError::NotFound(id))?;
-    enqueue(ctx, msp_id, &after, FollowUp::Advance).await?;
-    Ok(after)
-}
-
 /// What a transition changes besides the status; `None` leaves a field as it is.
 #[derive(Debug)]
 pub struct Update<'u> {
@@ -798,8 +756,10 @@ pub(crate) async fn set_status(
 }
 
 /// Moves an action from `from` to `update.status` if it is still in `from`, and records the
-/// transition; returns whether it moved. A verified action contains its incident.
-pub(crate) async fn transition(
+/// transition in the audit chain (opening the approval request the update asks for); returns
+/// whether it moved. What the move means for the action's incident and batch is the actions
+/// stage's (`crate::actions::transition`), which takes the batch's lock before calling this.
+pub(crate) async fn record_transition(
     ctx: &WriteContext<'_>,
     msp_id: MspId,
     tenant_id: TenantId,
@@ -808,12 +768,6 @@ pub(crate) async fn transition(
     update: Update<'_>,
 ) -> Result<bool, StorageError> {
     let to = update.status;
-    // Before the audit entry: the batch lock is always taken before the chain's lock.
-    let batch = if to == ActionStatus::Verified || canary_stopped(to) {
-        lock_batch_of(ctx, msp_id, tenant_id, id).await?
-    } else {
-        None
-    };
     let detail = update.detail.map(str::to_owned);
     let reference = update.vendor_reference.map(str::to_owned);
     let snapshot = update.snapshot.cloned();
@@ -843,19 +797,6 @@ pub(crate) async fn transition(
             })),
     )
     .await?;
-    if to == ActionStatus::Verified
-        && let Some(action) = ActionReader::new(ctx.txn, msp_id, tenant_id)
-            .get(id)
-            .await?
-        && let Some(incident_id) = action.incident_id
-        && matches!(
-            action.kind,
-            ActionType::IsolateDevice | ActionType::DisableUser | ActionType::SuspendUser
-        )
-    {
-        super::incidents::mark_contained(ctx, msp_id, tenant_id, incident_id).await?;
-    }
-    settle_batch(ctx, msp_id, tenant_id, id, to, batch).await?;
     Ok(true)
 }
 
@@ -877,77 +818,6 @@ pub(crate) async fn lock_batch_of(
         super::locks::take(ctx.txn, super::locks::Lock::Batch(batch_id)).await?;
     }
     Ok(batch)
-}
-
-/// What a batch member's new status means for the rest of its batch (`batch_id`, from
-/// `lock_batch_of`), when it is the canary: a verified canary lets the queued members run; a
-/// canary that did not succeed (or was undone) cancels the members that have not run, approved
-/// or not.
-pub(crate) async fn settle_batch(
-    ctx: &WriteContext<'_>,
-    msp_id: MspId,
-    tenant_id: TenantId,
-    id: ActionId,
-    to: ActionStatus,
-    batch_id: Option<uuid::Uuid>,
-) -> Result<(), StorageError> {
-    let Some(batch_id) = batch_id.filter(|_| to == ActionStatus::Verified || canary_stopped(to))
-    else {
-        return Ok(());
-    };
-    let reader = ActionReader::new(ctx.txn, msp_id, tenant_id);
-    // The caller holds the batch lock (`lock_batch_of`), which a member being queued at the same
-    // moment (an approval) takes too: it is either read here as queued, or queued after this
-    // commits and then finds the canary settled.
-    let members = reader.members(batch_id).await?;
-    let Some(canary) = canary(&members).filter(|c| c.id == id) else {
-        return Ok(());
-    };
-    let detail = format!(
-        "not run: the batch's canary ({}) ended {}",
-        canary.target.name, to
-    );
-    for member in members.iter().filter(|m| m.id != id) {
-        match member.status {
-            ActionStatus::Queued if to == ActionStatus::Verified => {
-                enqueue(ctx, msp_id, member, FollowUp::Advance).await?;
-            }
-            ActionStatus::Queued | ActionStatus::AwaitingApproval if canary_stopped(to) => {
-                let moved = set_status(
-                    ctx,
-                    msp_id,
-                    tenant_id,
-                    member.id,
-                    member.status,
-                    Update {
-                        detail: Some(&detail),
-                        ..Update::to(ActionStatus::Cancelled)
-                    },
-                )
-                .await?;
-                if !moved {
-                    continue;
-                }
-                audit::append(
-                    ctx,
-                    ChainRef::Tenant { msp_id, tenant_id },
-                    Change::new("action.cancelled", "action", &member.id)
-                        .before(&json!({"status": member.status}))
-                        .after(&json!({
-                            "status": ActionStatus::Cancelled,
-                            "detail": detail,
-                            "canary_action_id": canary.id,
-                        })),
-                )
-                .await?;
-                if member.status == ActionStatus::AwaitingApproval {
-                    enqueue(ctx, msp_id, member, FollowUp::UpdateMessages).await?;
-                }
-            }
-            _ => {}
-        }
-    }
-    Ok(())
 }
 
 const fn proposer_str(kind: ProposerKind) -> &'static str {

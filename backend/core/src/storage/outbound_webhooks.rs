@@ -4,9 +4,9 @@
 //! appended to a tenant's chain, a delivery is written for every enabled subscription of the
 //! MSP that wants it, in the same transaction, and a job to send it is queued through the
 //! outbox — so an event is delivered if and only if the change it reports was committed.
-//! Deliveries are retried with exponential backoff (the workers' scheduler hands out the due
-//! ones) until one succeeds or [`MAX_ATTEMPTS`] have failed; an MSP admin can send any of them
-//! again. Targets follow the deployment's egress rule (`steward_integrations::egress`), checked
+//! A failed delivery is attempted again when the worker that sent it says (its retry schedule,
+//! `workers/src/outbound_webhooks.rs`; the scheduler hands out the due ones) or given up; an MSP
+//! admin can send any of them again. Targets follow the deployment's egress rule (`steward_integrations::egress`), checked
 //! by the caller before a URL is saved and by the worker before each attempt.
 
 use sea_orm::{
@@ -32,20 +32,11 @@ use crate::{
     secrets::{OpenError, SecretBox},
 };
 
-/// Attempts before a delivery is given up (the last about an hour after the first).
-pub const MAX_ATTEMPTS: u32 = 8;
 /// The longest description of a subscription, in characters.
 const MAX_DESCRIPTION: usize = 500;
 /// How long a delivery handed to a worker is not handed out again, unless the attempt
 /// reschedules it first.
 pub const ATTEMPT_LEASE: chrono::Duration = chrono::Duration::minutes(5);
-
-/// The wait after the `attempts`-th failed attempt: 30 s, doubling, at most an hour.
-#[must_use]
-pub fn retry_delay(attempts: u32) -> chrono::Duration {
-    let seconds = 30_i64.saturating_mul(1_i64 << attempts.saturating_sub(1).min(20));
-    chrono::Duration::seconds(seconds.min(3600))
-}
 
 /// A subscription to create.
 #[derive(Debug, Clone)]
@@ -612,12 +603,17 @@ pub async fn outgoing<C: ConnectionTrait>(
 pub enum Attempt {
     /// The receiver answered 2xx.
     Delivered(u16),
-    /// It answered otherwise, or could not be reached (`status` is `None`).
-    Failed { status: Option<u16>, error: String },
+    /// It answered otherwise, or could not be reached (`status` is `None`); tried again at
+    /// `retry_at`, or given up without one.
+    Failed {
+        status: Option<u16>,
+        error: String,
+        retry_at: Option<chrono::DateTime<chrono::Utc>>,
+    },
 }
 
-/// Records an attempt of delivery `id`: delivered, rescheduled after [`retry_delay`], or given
-/// up after [`MAX_ATTEMPTS`]. Delivered and given-up deliveries are in the MSP's audit chain.
+/// Records an attempt of delivery `id`: delivered, rescheduled, or given up. Delivered and
+/// given-up deliveries are in the MSP's audit chain.
 ///
 /// # Errors
 /// When the database cannot be written.
@@ -647,15 +643,18 @@ pub async fn record_attempt(
             active.next_attempt_at = Set(None);
             Some("webhook_delivery.delivered")
         }
-        Attempt::Failed { status, error } => {
+        Attempt::Failed {
+            status,
+            error,
+            retry_at,
+        } => {
             active.last_status = Set(status.map(i32::from));
             active.last_error = Set(Some(error.chars().take(500).collect()));
-            if attempts >= MAX_ATTEMPTS {
+            active.next_attempt_at = Set(*retry_at);
+            if retry_at.is_none() {
                 active.status = Set(DeliveryStatus::Failed.as_str().to_owned());
-                active.next_attempt_at = Set(None);
                 Some("webhook_delivery.failed")
             } else {
-                active.next_attempt_at = Set(Some(now + retry_delay(attempts)));
                 None
             }
         }
@@ -704,17 +703,4 @@ pub async fn claim_due(
         claimed.push((tenant, id));
     }
     Ok(claimed)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn retries_back_off_exponentially_up_to_an_hour() {
-        let delays: Vec<i64> = (1..=MAX_ATTEMPTS)
-            .map(|n| retry_delay(n).num_seconds())
-            .collect();
-        assert_eq!(delays, [30, 60, 120, 240, 480, 960, 1920, 3600]);
-    }
 }

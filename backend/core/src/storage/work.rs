@@ -18,7 +18,7 @@ use steward_domain::{
 
 use super::{
     ActionReader, IncidentReader, InventoryReader, RiskReader, StorageError, WriteContext,
-    actions::{self, ActionRequestError, Proposal, Update},
+    actions::{self, ActionRequestError, Proposal},
     approval_links::{self, ApprovalRequest},
     entities::tenant,
     guardrails::{self, GuardrailError, GuardrailReader},
@@ -439,16 +439,6 @@ impl<'a> TenantWork<'a> {
         Ok(slack::posts(self.ctx.txn, self.tenant.id, action_id).await?)
     }
 
-    /// Asks for a verified action to be rolled back.
-    ///
-    /// # Errors
-    /// [`WorkError::Forbidden`] without [`Permission::ProposeActions`]; [`WorkError::Action`]
-    /// for an irreversible action or one that is not verified.
-    pub async fn request_rollback(&self, id: ActionId) -> Result<Action, WorkError> {
-        self.require(Permission::ProposeActions)?;
-        Ok(actions::request_rollback(self.ctx, self.tenant.msp_id, self.tenant.id, id).await?)
-    }
-
     /// Stores an entity's new risk score if it changed (Steward only).
     ///
     /// # Errors
@@ -456,28 +446,5 @@ impl<'a> TenantWork<'a> {
     pub async fn record_risk(&self, score: &RiskScore) -> Result<bool, WorkError> {
         self.require_steward()?;
         Ok(super::risk_scores::record(self.ctx, self.tenant.msp_id, score).await?)
-    }
-
-    /// Moves an action from `from` to the update's status if it is still in `from` (Steward
-    /// only); returns whether it moved.
-    ///
-    /// # Errors
-    /// [`WorkError::Forbidden`] for a user; [`WorkError::Storage`] when the database fails.
-    pub async fn transition(
-        &self,
-        id: ActionId,
-        from: steward_domain::actions::ActionStatus,
-        update: Update<'_>,
-    ) -> Result<bool, WorkError> {
-        self.require_steward()?;
-        Ok(actions::transition(
-            self.ctx,
-            self.tenant.msp_id,
-            self.tenant.id,
-            id,
-            from,
-            update,
-        )
-        .await?)
     }
 }

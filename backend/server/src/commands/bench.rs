@@ -206,7 +206,7 @@ async fn measure(mut config: Config, runs: usize, poll_ms: u64) -> anyhow::Resul
         let work = TenantWork::as_steward(&ctx, tenant.id)
             .await?
             .context("the tenant exists")?;
-        work.request_rollback(action.id).await?;
+        steward_core::actions::request_rollback(&work, action.id).await?;
         if let Some(incident) = action.incident_id {
             steward_core::incidents::update_incident(
                 &work,

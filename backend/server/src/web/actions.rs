@@ -150,7 +150,7 @@ pub async fn roll_back(
     WebTenantForm { session: s, .. }: WebTenantForm<EmptyForm>,
 ) -> Result<Response, UiError> {
     s.in_work(async |work| {
-        work.request_rollback(action_id).await?;
+        steward_core::actions::request_rollback(work, action_id).await?;
         Ok("rollback-requested")
     })
     .await

@@ -308,7 +308,7 @@ async fn seed_response(
         (ActionStatus::Verifying, ActionStatus::Verified),
     ] {
         assert!(
-            work.transition(verified.id, from, ActionUpdate::to(to))
+            steward_core::actions::transition(&work, verified.id, from, ActionUpdate::to(to))
                 .await
                 .unwrap()
         );

@@ -245,7 +245,8 @@ async fn a_member_past_its_snapshot_is_cancelled_when_its_canary_is_rolled_back(
     let moved = l
         .world
         .as_steward(&l.tenant, async |work| {
-            work.transition(
+            steward_core::actions::transition(
+                work,
                 id(1),
                 steward_domain::actions::ActionStatus::Queued,
                 steward_core::storage::ActionUpdate {

@@ -1680,9 +1680,12 @@ async fn an_action_whose_job_was_lost_is_picked_up_again() {
             .await
             .unwrap()
             .unwrap();
-        work.request_rollback(action["id"].as_str().unwrap().parse().unwrap())
-            .await
-            .unwrap();
+        steward_core::actions::request_rollback(
+            &work,
+            action["id"].as_str().unwrap().parse().unwrap(),
+        )
+        .await
+        .unwrap();
         drop(work);
         drop(ctx);
         txn.execute_unprepared("DELETE FROM outbox WHERE dispatched_at IS NULL")

@@ -212,7 +212,8 @@ impl Loop {
                 "isolated": false,
             });
             assert!(
-                work.transition(
+                steward_core::actions::transition(
+                    &work,
                     action.id,
                     steward_domain::actions::ActionStatus::Queued,
                     steward_core::storage::ActionUpdate {

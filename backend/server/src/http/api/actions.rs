@@ -376,7 +376,7 @@ async fn roll_back_action(
     ctx: InTenant,
     ApiPath((_, action_id)): ApiPath<(TenantId, ActionId)>,
 ) -> Result<Json<Action>, ApiError> {
-    ctx.work(async |work| Ok(work.request_rollback(action_id).await?))
+    ctx.work(async |work| Ok(steward_core::actions::request_rollback(work, action_id).await?))
         .await
         .map(Json)
 }
