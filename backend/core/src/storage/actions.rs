@@ -26,6 +26,7 @@ use super::{
     entities::action,
     new_id,
     risk_scores::{kind_str, parse_kind},
+    scoping::InTenant,
 };
 use steward_domain::authority::{AuthorityInput, Decided};
 
@@ -52,9 +53,7 @@ impl<'c, C: ConnectionTrait> ActionReader<'c, C> {
     }
 
     fn scoped(&self) -> sea_orm::Select<action::Entity> {
-        action::Entity::find()
-            .filter(action::Column::MspId.eq(self.msp_id.as_uuid()))
-            .filter(action::Column::TenantId.eq(self.tenant_id.as_uuid()))
+        action::Entity::find().in_tenant(self.msp_id, self.tenant_id)
     }
 
     /// One page of actions, newest first, optionally of one status.
@@ -352,7 +351,7 @@ pub(crate) async fn propose(
         "policy_failure": decided.failure,
     });
     let existing = action::Entity::find()
-        .filter(action::Column::TenantId.eq(tenant_id.as_uuid()))
+        .in_tenant(msp_id, tenant_id)
         .filter(action::Column::DedupKey.eq(proposal.dedup_key.as_str()))
         .one(ctx.txn)
         .await?;
@@ -572,8 +571,7 @@ pub(crate) async fn read_for_answer(
     id: ActionId,
 ) -> Result<(Action, i32), ActionRequestError> {
     let row = action::Entity::find()
-        .filter(action::Column::MspId.eq(msp_id.as_uuid()))
-        .filter(action::Column::TenantId.eq(tenant_id.as_uuid()))
+        .in_tenant(msp_id, tenant_id)
         .filter(action::Column::Id.eq(id.as_uuid()))
         .one(ctx.txn)
         .await
@@ -747,8 +745,7 @@ pub(crate) async fn set_status(
     }
     let result = statement
         .filter(action::Column::Id.eq(id.as_uuid()))
-        .filter(action::Column::MspId.eq(msp_id.as_uuid()))
-        .filter(action::Column::TenantId.eq(tenant_id.as_uuid()))
+        .in_tenant(msp_id, tenant_id)
         .filter(action::Column::Status.eq(from.as_str()))
         .exec(ctx.txn)
         .await?;

@@ -21,6 +21,7 @@ use super::{
     ActionReader, ActionRequestError, StorageError, TenantDirectory, UserDirectory, WriteContext,
     entities::{approval_link, notification},
     find_user, generate_secret, hash_secret, new_id,
+    scoping::InTenant,
 };
 use crate::audit::{self, ChainRef, Change};
 
@@ -103,7 +104,7 @@ pub(crate) async fn prepare(
             action.id, action.version, user.id
         );
         let existing = notification::Entity::find()
-            .filter(notification::Column::TenantId.eq(tenant.id.as_uuid()))
+            .in_tenant(tenant.msp_id, tenant.id)
             .filter(notification::Column::DedupKey.eq(dedup_key.as_str()))
             .one(ctx.txn)
             .await?;
@@ -179,13 +180,14 @@ pub(crate) async fn prepare(
 /// Records that a message went out, or why it did not.
 pub(crate) async fn record_delivery<C: ConnectionTrait>(
     conn: &C,
+    msp_id: MspId,
     tenant_id: TenantId,
     dedup_key: &str,
     sent_at: DateTime<Utc>,
     error: Option<&str>,
 ) -> Result<(), StorageError> {
     let mut update = notification::Entity::update_many()
-        .filter(notification::Column::TenantId.eq(tenant_id.as_uuid()))
+        .in_tenant(msp_id, tenant_id)
         .filter(notification::Column::DedupKey.eq(dedup_key));
     update = match error {
         None => update.col_expr(notification::Column::SentAt, Expr::value(Some(sent_at))),

@@ -16,6 +16,7 @@ use super::{
     StorageError, WriteContext,
     entities::{device, entity_context, identity},
     new_id,
+    scoping::InTenant,
 };
 use crate::{
     audit::{self, ChainRef, Change},
@@ -62,8 +63,7 @@ pub(crate) async fn of_kind<C: ConnectionTrait>(
     kind: TargetKind,
 ) -> Result<HashMap<uuid::Uuid, BusinessContext>, StorageError> {
     Ok(entity_context::Entity::find()
-        .filter(entity_context::Column::MspId.eq(msp_id.as_uuid()))
-        .filter(entity_context::Column::TenantId.eq(tenant_id.as_uuid()))
+        .in_tenant(msp_id, tenant_id)
         .filter(entity_context::Column::EntityKind.eq(kind_str(kind)))
         .all(conn)
         .await?
@@ -92,8 +92,7 @@ async fn row<C: ConnectionTrait>(
     entity: EntityKey,
 ) -> Result<Option<entity_context::Model>, StorageError> {
     Ok(entity_context::Entity::find()
-        .filter(entity_context::Column::MspId.eq(msp_id.as_uuid()))
-        .filter(entity_context::Column::TenantId.eq(tenant_id.as_uuid()))
+        .in_tenant(msp_id, tenant_id)
         .filter(entity_context::Column::EntityKind.eq(kind_str(entity.kind)))
         .filter(entity_context::Column::EntityId.eq(entity.id))
         .one(conn)
@@ -120,15 +119,13 @@ pub(crate) async fn set(
 ) -> Result<BusinessContext, ContextError> {
     let exists = match entity.kind {
         TargetKind::Device => device::Entity::find_by_id(entity.id)
-            .filter(device::Column::MspId.eq(msp_id.as_uuid()))
-            .filter(device::Column::TenantId.eq(tenant_id.as_uuid()))
+            .in_tenant(msp_id, tenant_id)
             .one(ctx.txn)
             .await
             .map_err(StorageError::from)?
             .is_some(),
         TargetKind::Identity => identity::Entity::find_by_id(entity.id)
-            .filter(identity::Column::MspId.eq(msp_id.as_uuid()))
-            .filter(identity::Column::TenantId.eq(tenant_id.as_uuid()))
+            .in_tenant(msp_id, tenant_id)
             .one(ctx.txn)
             .await
             .map_err(StorageError::from)?

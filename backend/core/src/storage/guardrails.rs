@@ -23,6 +23,7 @@ use super::{
     StorageError, WriteContext,
     entities::{action, automation_halt, maintenance_schedule},
     new_id,
+    scoping::InTenant,
 };
 use steward_domain::authority::{GuardrailsInput, MaintenanceInput};
 
@@ -70,8 +71,7 @@ impl<'c, C: ConnectionTrait> GuardrailReader<'c, C> {
     /// When the database cannot be read or holds an invalid row.
     pub async fn maintenance(&self) -> Result<Option<MaintenanceSchedule>, StorageError> {
         maintenance_schedule::Entity::find()
-            .filter(maintenance_schedule::Column::MspId.eq(self.msp_id.as_uuid()))
-            .filter(maintenance_schedule::Column::TenantId.eq(self.tenant_id.as_uuid()))
+            .in_tenant(self.msp_id, self.tenant_id)
             .one(self.conn)
             .await?
             .map(|row| {
@@ -109,7 +109,7 @@ impl<'c, C: ConnectionTrait> GuardrailReader<'c, C> {
                 .filter(action::Column::Automatic.eq(true))
                 .filter(action::Column::CreatedAt.gte(since));
             if let Some(tenant) = tenant {
-                select = select.filter(action::Column::TenantId.eq(tenant.as_uuid()));
+                select = select.in_tenant(self.msp_id, tenant);
             }
             select.count(self.conn)
         };
@@ -118,7 +118,7 @@ impl<'c, C: ConnectionTrait> GuardrailReader<'c, C> {
                 .filter(action::Column::MspId.eq(self.msp_id.as_uuid()))
                 .filter(action::Column::FailedAt.gte(since));
             if let Some(tenant) = tenant {
-                select = select.filter(action::Column::TenantId.eq(tenant.as_uuid()));
+                select = select.in_tenant(self.msp_id, tenant);
             }
             select.count(self.conn)
         };
@@ -137,8 +137,7 @@ impl<'c, C: ConnectionTrait> GuardrailReader<'c, C> {
     ) -> Result<u32, StorageError> {
         Ok(saturate(
             action::Entity::find()
-                .filter(action::Column::MspId.eq(self.msp_id.as_uuid()))
-                .filter(action::Column::TenantId.eq(self.tenant_id.as_uuid()))
+                .in_tenant(self.msp_id, self.tenant_id)
                 .filter(action::Column::Automatic.eq(true))
                 .filter(action::Column::ActionType.eq(kind.as_str()))
                 .filter(action::Column::CreatedAt.gte(now - ACTIVITY_WINDOW))
@@ -343,8 +342,7 @@ pub(crate) async fn set_maintenance(
         return Ok(false);
     }
     maintenance_schedule::Entity::delete_many()
-        .filter(maintenance_schedule::Column::MspId.eq(msp_id.as_uuid()))
-        .filter(maintenance_schedule::Column::TenantId.eq(tenant_id.as_uuid()))
+        .in_tenant(msp_id, tenant_id)
         .exec(ctx.txn)
         .await
         .map_err(StorageError::from)?;

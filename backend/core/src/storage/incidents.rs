@@ -12,6 +12,7 @@ use steward_domain::{
 use super::{
     Page, PageRequest, StorageError, WriteContext,
     entities::{finding, incident},
+    scoping::InTenant,
 };
 use crate::audit::{self, ChainRef, Change};
 
@@ -58,8 +59,7 @@ impl<'c, C: ConnectionTrait> IncidentReader<'c, C> {
         page: PageRequest,
     ) -> Result<Page<Incident>, StorageError> {
         let mut select = incident::Entity::find()
-            .filter(incident::Column::MspId.eq(self.msp_id.as_uuid()))
-            .filter(incident::Column::TenantId.eq(self.tenant_id.as_uuid()))
+            .in_tenant(self.msp_id, self.tenant_id)
             .order_by_desc(incident::Column::Id)
             .limit(page.limit.saturating_add(1));
         if let Some(status) = status {
@@ -88,8 +88,7 @@ impl<'c, C: ConnectionTrait> IncidentReader<'c, C> {
         to: chrono::DateTime<chrono::Utc>,
     ) -> Result<Vec<Incident>, StorageError> {
         let rows = incident::Entity::find()
-            .filter(incident::Column::MspId.eq(self.msp_id.as_uuid()))
-            .filter(incident::Column::TenantId.eq(self.tenant_id.as_uuid()))
+            .in_tenant(self.msp_id, self.tenant_id)
             .filter(incident::Column::CreatedAt.gte(from))
             .filter(incident::Column::CreatedAt.lt(to))
             .order_by_asc(incident::Column::Id)
@@ -117,15 +116,14 @@ impl<'c, C: ConnectionTrait> IncidentReader<'c, C> {
 
     async fn row(&self, id: IncidentId) -> Result<Option<incident::Model>, StorageError> {
         Ok(incident::Entity::find_by_id(id.as_uuid())
-            .filter(incident::Column::MspId.eq(self.msp_id.as_uuid()))
-            .filter(incident::Column::TenantId.eq(self.tenant_id.as_uuid()))
+            .in_tenant(self.msp_id, self.tenant_id)
             .one(self.conn)
             .await?)
     }
 
     async fn findings_of(&self, incident_id: uuid::Uuid) -> Result<Vec<Finding>, StorageError> {
         finding::Entity::find()
-            .filter(finding::Column::TenantId.eq(self.tenant_id.as_uuid()))
+            .in_tenant(self.msp_id, self.tenant_id)
             .filter(finding::Column::IncidentId.eq(incident_id))
             .order_by_asc(finding::Column::Id)
             .all(self.conn)
@@ -171,8 +169,7 @@ impl<'c, C: ConnectionTrait> IncidentReader<'c, C> {
 
     pub(crate) async fn open_and_recent(&self) -> Result<Vec<incident::Model>, StorageError> {
         Ok(incident::Entity::find()
-            .filter(incident::Column::MspId.eq(self.msp_id.as_uuid()))
-            .filter(incident::Column::TenantId.eq(self.tenant_id.as_uuid()))
+            .in_tenant(self.msp_id, self.tenant_id)
             .filter(incident::Column::Status.ne(IncidentStatus::Resolved.as_str()))
             .order_by_asc(incident::Column::Id)
             .all(self.conn)
@@ -299,8 +296,7 @@ pub(crate) async fn save(
             ..Default::default()
         })
         .filter(incident::Column::Id.eq(incident.id.as_uuid()))
-        .filter(incident::Column::MspId.eq(msp_id.as_uuid()))
-        .filter(incident::Column::TenantId.eq(tenant_id.as_uuid()))
+        .in_tenant(msp_id, tenant_id)
         .exec(ctx.txn)
         .await?;
     Ok(())

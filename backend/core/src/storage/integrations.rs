@@ -15,7 +15,9 @@ use steward_domain::{
     tenancy::TenantStatus,
 };
 
-use super::{StorageError, TenantDirectory, WriteContext, entities::integration, new_id};
+use super::{
+    StorageError, TenantDirectory, WriteContext, entities::integration, new_id, scoping::InTenant,
+};
 use crate::{
     audit::{self, ChainRef, Change},
     secrets::{OpenError, SecretBox},
@@ -64,9 +66,7 @@ impl<'c, C: ConnectionTrait> IntegrationDirectory<'c, C> {
     }
 
     fn select(&self) -> Select<integration::Entity> {
-        integration::Entity::find()
-            .filter(integration::Column::MspId.eq(self.msp_id.as_uuid()))
-            .filter(integration::Column::TenantId.eq(self.tenant_id.as_uuid()))
+        integration::Entity::find().in_tenant(self.msp_id, self.tenant_id)
     }
 
     /// Every integration of the tenant, oldest first.

@@ -16,6 +16,7 @@ use steward_domain::{
 use super::{
     Page, PageRequest, StorageError,
     entities::{device, entity_source, event, identity, integration},
+    scoping::InTenant,
 };
 
 /// The kinds of entity a vendor record (`entity_sources.kind`) is about.
@@ -44,8 +45,7 @@ impl<'c, C: ConnectionTrait> InventoryReader<'c, C> {
 
     async fn sources(&self, kind: &str) -> Result<HashMap<uuid::Uuid, Vec<Source>>, StorageError> {
         let rows = entity_source::Entity::find()
-            .filter(entity_source::Column::MspId.eq(self.msp_id.as_uuid()))
-            .filter(entity_source::Column::TenantId.eq(self.tenant_id.as_uuid()))
+            .in_tenant(self.msp_id, self.tenant_id)
             .filter(entity_source::Column::EntityKind.eq(kind))
             .order_by_asc(entity_source::Column::Id)
             .all(self.conn)
@@ -73,8 +73,7 @@ impl<'c, C: ConnectionTrait> InventoryReader<'c, C> {
             super::contexts::of_kind(self.conn, self.msp_id, self.tenant_id, TargetKind::Device)
                 .await?;
         device::Entity::find()
-            .filter(device::Column::MspId.eq(self.msp_id.as_uuid()))
-            .filter(device::Column::TenantId.eq(self.tenant_id.as_uuid()))
+            .in_tenant(self.msp_id, self.tenant_id)
             .order_by_asc(device::Column::Hostname)
             .all(self.conn)
             .await?
@@ -97,8 +96,7 @@ impl<'c, C: ConnectionTrait> InventoryReader<'c, C> {
             super::contexts::of_kind(self.conn, self.msp_id, self.tenant_id, TargetKind::Identity)
                 .await?;
         identity::Entity::find()
-            .filter(identity::Column::MspId.eq(self.msp_id.as_uuid()))
-            .filter(identity::Column::TenantId.eq(self.tenant_id.as_uuid()))
+            .in_tenant(self.msp_id, self.tenant_id)
             .order_by_asc(identity::Column::UserPrincipalName)
             .all(self.conn)
             .await?
@@ -122,8 +120,7 @@ impl<'c, C: ConnectionTrait> InventoryReader<'c, C> {
         page: PageRequest,
     ) -> Result<Page<StoredEvent>, StorageError> {
         let mut select = event::Entity::find()
-            .filter(event::Column::MspId.eq(self.msp_id.as_uuid()))
-            .filter(event::Column::TenantId.eq(self.tenant_id.as_uuid()))
+            .in_tenant(self.msp_id, self.tenant_id)
             .order_by_asc(event::Column::Id)
             .limit(page.limit.saturating_add(1));
         if let Some(class) = class {
@@ -147,8 +144,7 @@ impl<'c, C: ConnectionTrait> InventoryReader<'c, C> {
     /// When the database cannot be read or holds an invalid row.
     pub async fn device(&self, id: uuid::Uuid) -> Result<Option<Device>, StorageError> {
         let Some(row) = device::Entity::find_by_id(id)
-            .filter(device::Column::MspId.eq(self.msp_id.as_uuid()))
-            .filter(device::Column::TenantId.eq(self.tenant_id.as_uuid()))
+            .in_tenant(self.msp_id, self.tenant_id)
             .one(self.conn)
             .await?
         else {
@@ -174,8 +170,7 @@ impl<'c, C: ConnectionTrait> InventoryReader<'c, C> {
     /// When the database cannot be read or holds an invalid row.
     pub async fn identity(&self, id: uuid::Uuid) -> Result<Option<Identity>, StorageError> {
         let Some(row) = identity::Entity::find_by_id(id)
-            .filter(identity::Column::MspId.eq(self.msp_id.as_uuid()))
-            .filter(identity::Column::TenantId.eq(self.tenant_id.as_uuid()))
+            .in_tenant(self.msp_id, self.tenant_id)
             .one(self.conn)
             .await?
         else {
@@ -197,8 +192,7 @@ impl<'c, C: ConnectionTrait> InventoryReader<'c, C> {
 
     async fn sources_of(&self, kind: &str, id: uuid::Uuid) -> Result<Vec<Source>, StorageError> {
         Ok(entity_source::Entity::find()
-            .filter(entity_source::Column::MspId.eq(self.msp_id.as_uuid()))
-            .filter(entity_source::Column::TenantId.eq(self.tenant_id.as_uuid()))
+            .in_tenant(self.msp_id, self.tenant_id)
             .filter(entity_source::Column::EntityKind.eq(kind))
             .filter(entity_source::Column::EntityId.eq(id))
             .order_by_asc(entity_source::Column::Id)
@@ -229,8 +223,7 @@ impl<'c, C: ConnectionTrait> InventoryReader<'c, C> {
             EntityRef::Identity { external_id } => (IDENTITY, TargetKind::Identity, external_id),
         };
         Ok(entity_source::Entity::find()
-            .filter(entity_source::Column::MspId.eq(self.msp_id.as_uuid()))
-            .filter(entity_source::Column::TenantId.eq(self.tenant_id.as_uuid()))
+            .in_tenant(self.msp_id, self.tenant_id)
             .filter(entity_source::Column::IntegrationId.eq(integration_id.as_uuid()))
             .filter(entity_source::Column::EntityKind.eq(kind))
             .filter(entity_source::Column::ExternalId.eq(external_id.as_str()))
@@ -257,8 +250,7 @@ impl<'c, C: ConnectionTrait> InventoryReader<'c, C> {
         since: chrono::DateTime<chrono::Utc>,
     ) -> Result<Vec<steward_domain::graph::SignInSighting>, StorageError> {
         let rows = event::Entity::find()
-            .filter(event::Column::MspId.eq(self.msp_id.as_uuid()))
-            .filter(event::Column::TenantId.eq(self.tenant_id.as_uuid()))
+            .in_tenant(self.msp_id, self.tenant_id)
             .filter(event::Column::ClassUid.eq(class_uid(OcsfClass::Authentication)))
             .filter(event::Column::Time.gte(since))
             .order_by_desc(event::Column::Time)
@@ -296,8 +288,7 @@ impl<'c, C: ConnectionTrait> InventoryReader<'c, C> {
 
     pub async fn events_by_id(&self, ids: &[uuid::Uuid]) -> Result<Vec<StoredEvent>, StorageError> {
         event::Entity::find()
-            .filter(event::Column::MspId.eq(self.msp_id.as_uuid()))
-            .filter(event::Column::TenantId.eq(self.tenant_id.as_uuid()))
+            .in_tenant(self.msp_id, self.tenant_id)
             .filter(event::Column::Id.is_in(ids.iter().copied()))
             .order_by_asc(event::Column::Id)
             .all(self.conn)
@@ -318,8 +309,7 @@ impl<'c, C: ConnectionTrait> InventoryReader<'c, C> {
         to: chrono::DateTime<chrono::Utc>,
     ) -> Result<Vec<StoredEvent>, StorageError> {
         event::Entity::find()
-            .filter(event::Column::MspId.eq(self.msp_id.as_uuid()))
-            .filter(event::Column::TenantId.eq(self.tenant_id.as_uuid()))
+            .in_tenant(self.msp_id, self.tenant_id)
             .filter(event::Column::ClassUid.eq(class_uid(class)))
             .filter(event::Column::Time.gte(from))
             .filter(event::Column::Time.lte(to))
@@ -340,8 +330,7 @@ impl<'c, C: ConnectionTrait> InventoryReader<'c, C> {
         integration_id: IntegrationId,
     ) -> Result<Option<chrono::DateTime<chrono::Utc>>, StorageError> {
         Ok(event::Entity::find()
-            .filter(event::Column::MspId.eq(self.msp_id.as_uuid()))
-            .filter(event::Column::TenantId.eq(self.tenant_id.as_uuid()))
+            .in_tenant(self.msp_id, self.tenant_id)
             .filter(event::Column::IntegrationId.eq(integration_id.as_uuid()))
             .order_by_desc(event::Column::Time)
             .one(self.conn)
@@ -362,8 +351,7 @@ impl<C: ConnectionTrait> InventoryReader<'_, C> {
         integration_id: IntegrationId,
     ) -> Result<Option<serde_json::Value>, StorageError> {
         Ok(integration::Entity::find_by_id(integration_id.as_uuid())
-            .filter(integration::Column::MspId.eq(self.msp_id.as_uuid()))
-            .filter(integration::Column::TenantId.eq(self.tenant_id.as_uuid()))
+            .in_tenant(self.msp_id, self.tenant_id)
             .one(self.conn)
             .await?
             .and_then(|row| row.sync_state))

@@ -29,6 +29,7 @@ mod policies;
 mod risk_scores;
 mod sandbox;
 mod scopes;
+mod scoping;
 pub(crate) mod second_factors;
 pub mod slack;
 mod tenants;

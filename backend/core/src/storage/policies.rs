@@ -1,11 +1,11 @@
 //! Per-tenant authority policies: an MSP admin's Rego replacing the deployment's policy for
 //! one tenant. Only a [`CheckedPolicy`] is stored; the authority policy's stage makes one.
 
-use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set};
+use sea_orm::{ActiveModelTrait, ConnectionTrait, EntityTrait, Set};
 use serde_json::json;
 use steward_domain::{MspId, TenantId, actions::TenantPolicy};
 
-use super::{StorageError, WriteContext, entities::tenant_policy};
+use super::{StorageError, WriteContext, entities::tenant_policy, scoping::InTenant};
 use crate::audit::{self, ChainRef, Change};
 
 /// A tenant policy that passed the authority policy's checks (`crate::decisions::policy::tenant::check`,
@@ -42,8 +42,7 @@ pub(crate) async fn find<C: ConnectionTrait>(
     tenant_id: TenantId,
 ) -> Result<Option<TenantPolicy>, StorageError> {
     Ok(tenant_policy::Entity::find()
-        .filter(tenant_policy::Column::MspId.eq(msp_id.as_uuid()))
-        .filter(tenant_policy::Column::TenantId.eq(tenant_id.as_uuid()))
+        .in_tenant(msp_id, tenant_id)
         .one(conn)
         .await?
         .map(|row| TenantPolicy {
@@ -120,8 +119,7 @@ pub(crate) async fn remove(
         return Ok(false);
     };
     tenant_policy::Entity::delete_many()
-        .filter(tenant_policy::Column::MspId.eq(msp_id.as_uuid()))
-        .filter(tenant_policy::Column::TenantId.eq(tenant_id.as_uuid()))
+        .in_tenant(msp_id, tenant_id)
         .exec(ctx.txn)
         .await?;
     audit::append(

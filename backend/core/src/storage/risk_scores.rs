@@ -13,7 +13,7 @@ use steward_domain::{
     risk::{RiskFactor, RiskScore},
 };
 
-use super::{StorageError, WriteContext, entities::risk_score, new_id};
+use super::{StorageError, WriteContext, entities::risk_score, new_id, scoping::InTenant};
 use crate::audit::{self, ChainRef, Change};
 
 /// Reads one tenant's risk scores.
@@ -43,9 +43,7 @@ impl<'c, C: ConnectionTrait> RiskReader<'c, C> {
     }
 
     async fn latest(&self, at: Option<DateTime<Utc>>) -> Result<Vec<RiskScore>, StorageError> {
-        let mut select = risk_score::Entity::find()
-            .filter(risk_score::Column::MspId.eq(self.msp_id.as_uuid()))
-            .filter(risk_score::Column::TenantId.eq(self.tenant_id.as_uuid()));
+        let mut select = risk_score::Entity::find().in_tenant(self.msp_id, self.tenant_id);
         if let Some(at) = at {
             select = select.filter(risk_score::Column::ComputedAt.lte(at));
         }
@@ -84,8 +82,7 @@ impl<'c, C: ConnectionTrait> RiskReader<'c, C> {
     /// As [`RiskReader::as_of`].
     pub async fn of(&self, entity: EntityKey) -> Result<Option<RiskScore>, StorageError> {
         risk_score::Entity::find()
-            .filter(risk_score::Column::MspId.eq(self.msp_id.as_uuid()))
-            .filter(risk_score::Column::TenantId.eq(self.tenant_id.as_uuid()))
+            .in_tenant(self.msp_id, self.tenant_id)
             .filter(risk_score::Column::EntityKind.eq(kind_str(entity.kind)))
             .filter(risk_score::Column::EntityId.eq(entity.id))
             .order_by_desc(risk_score::Column::ComputedAt)

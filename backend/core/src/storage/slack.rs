@@ -14,6 +14,7 @@ use super::{
     StorageError, TenantDirectory, UserDirectory, WriteContext,
     entities::{notification, slack_connection},
     new_id,
+    scoping::InTenant,
 };
 use crate::{
     audit::{self, ChainRef, Change},
@@ -243,7 +244,7 @@ pub(crate) async fn claim_post(
 ) -> Result<bool, StorageError> {
     let dedup_key = format!("{}:{}:slack:{channel}", action.id, action.version);
     let existing = notification::Entity::find()
-        .filter(notification::Column::TenantId.eq(action.tenant_id.as_uuid()))
+        .in_tenant(msp_id, action.tenant_id)
         .filter(notification::Column::DedupKey.eq(dedup_key.as_str()))
         .one(ctx.txn)
         .await?;
@@ -251,7 +252,7 @@ pub(crate) async fn claim_post(
         return Ok(false);
     }
     notification::Entity::delete_many()
-        .filter(notification::Column::TenantId.eq(action.tenant_id.as_uuid()))
+        .in_tenant(msp_id, action.tenant_id)
         .filter(notification::Column::DedupKey.eq(dedup_key.as_str()))
         .exec(ctx.txn)
         .await?;
@@ -277,6 +278,7 @@ pub(crate) async fn claim_post(
 /// Records where the posted message is (`channel:ts`).
 pub(crate) async fn record_post<C: ConnectionTrait>(
     conn: &C,
+    msp_id: MspId,
     action: &Action,
     channel: &str,
     ts: &str,
@@ -292,7 +294,7 @@ pub(crate) async fn record_post<C: ConnectionTrait>(
             notification::Column::ExternalRef,
             sea_orm::sea_query::Expr::value(Some(format!("{channel}:{ts}"))),
         )
-        .filter(notification::Column::TenantId.eq(action.tenant_id.as_uuid()))
+        .in_tenant(msp_id, action.tenant_id)
         .filter(notification::Column::DedupKey.eq(dedup_key))
         .exec(conn)
         .await?;
@@ -305,11 +307,12 @@ pub(crate) async fn record_post<C: ConnectionTrait>(
 /// When the database cannot be read.
 pub(crate) async fn posts<C: ConnectionTrait>(
     conn: &C,
+    msp_id: MspId,
     tenant_id: TenantId,
     action_id: ActionId,
 ) -> Result<Vec<(String, String)>, StorageError> {
     Ok(notification::Entity::find()
-        .filter(notification::Column::TenantId.eq(tenant_id.as_uuid()))
+        .in_tenant(msp_id, tenant_id)
         .filter(notification::Column::ActionId.eq(action_id.as_uuid()))
         .filter(notification::Column::Channel.eq("slack"))
         .all(conn)

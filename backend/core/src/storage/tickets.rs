@@ -20,6 +20,7 @@ use super::{
     StorageError, WriteContext,
     entities::{incident_ticket, integration},
     new_id,
+    scoping::InTenant,
 };
 use crate::{
     audit::{self, ChainRef, Change},
@@ -45,8 +46,7 @@ impl<'c, C: ConnectionTrait> TicketReader<'c, C> {
 
     fn scoped(&self) -> sea_orm::Select<incident_ticket::Entity> {
         incident_ticket::Entity::find()
-            .filter(incident_ticket::Column::MspId.eq(self.msp_id.as_uuid()))
-            .filter(incident_ticket::Column::TenantId.eq(self.tenant_id.as_uuid()))
+            .in_tenant(self.msp_id, self.tenant_id)
             .order_by_asc(incident_ticket::Column::Id)
     }
 
@@ -95,8 +95,7 @@ impl<'c, C: ConnectionTrait> TicketReader<'c, C> {
             .map(Vendor::as_str)
             .collect();
         Ok(integration::Entity::find()
-            .filter(integration::Column::MspId.eq(self.msp_id.as_uuid()))
-            .filter(integration::Column::TenantId.eq(self.tenant_id.as_uuid()))
+            .in_tenant(self.msp_id, self.tenant_id)
             .filter(integration::Column::Vendor.is_in(psa))
             .order_by_asc(integration::Column::Id)
             .all(self.conn)
@@ -165,8 +164,7 @@ pub(crate) async fn record(
     synced: IncidentStatus,
 ) -> Result<IncidentTicket, StorageError> {
     let existing = incident_ticket::Entity::find()
-        .filter(incident_ticket::Column::MspId.eq(msp_id.as_uuid()))
-        .filter(incident_ticket::Column::TenantId.eq(tenant_id.as_uuid()))
+        .in_tenant(msp_id, tenant_id)
         .filter(incident_ticket::Column::IncidentId.eq(incident_id.as_uuid()))
         .filter(incident_ticket::Column::IntegrationId.eq(integration_id.as_uuid()))
         .one(ctx.txn)

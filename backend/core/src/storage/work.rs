@@ -391,6 +391,7 @@ impl<'a> TenantWork<'a> {
         self.require_steward()?;
         Ok(approval_links::record_delivery(
             self.ctx.txn,
+            self.tenant.msp_id,
             self.tenant.id,
             dedup_key,
             self.ctx.clock.now(),
@@ -424,7 +425,15 @@ impl<'a> TenantWork<'a> {
         ts: &str,
     ) -> Result<(), WorkError> {
         self.require_steward()?;
-        Ok(slack::record_post(self.ctx.txn, action, channel, ts, self.ctx.clock.now()).await?)
+        Ok(slack::record_post(
+            self.ctx.txn,
+            self.tenant.msp_id,
+            action,
+            channel,
+            ts,
+            self.ctx.clock.now(),
+        )
+        .await?)
     }
 
     /// The Slack messages (`(channel, ts)`) posted for an action (Steward only).
@@ -436,7 +445,7 @@ impl<'a> TenantWork<'a> {
         action_id: ActionId,
     ) -> Result<Vec<(String, String)>, WorkError> {
         self.require_steward()?;
-        Ok(slack::posts(self.ctx.txn, self.tenant.id, action_id).await?)
+        Ok(slack::posts(self.ctx.txn, self.tenant.msp_id, self.tenant.id, action_id).await?)
     }
 
     /// Stores an entity's new risk score if it changed (Steward only).

@@ -119,11 +119,15 @@ fn rust_files(dir: &Path, found: &mut Vec<PathBuf>) {
     }
 }
 
+fn storage_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("src/storage")
+}
+
 #[test]
 fn storage_reaches_into_no_stage_of_the_loop() {
     let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
     let mut files = Vec::new();
-    rust_files(&src.join("storage"), &mut files);
+    rust_files(&storage_dir(), &mut files);
     assert!(files.len() > 20, "storage's modules were not found");
     let mut arrows = BTreeSet::new();
     for file in files {
@@ -176,4 +180,42 @@ fn the_check_sees_stages_in_uses_types_calls_and_relative_paths() {
         .collect();
     // `super::inventory` and `super::actions` are storage's own modules, not the stages.
     assert_eq!(named, expected);
+}
+
+/// Storage modules that filter on a tenant column themselves, and why: every other query on a
+/// tenant's rows goes through `scoping::InTenant` (the MSP and the tenant at once).
+const OWN_TENANT_FILTERS: &[(&str, &str)] = &[
+    ("scoping.rs", "the helper itself"),
+    (
+        "vendor_slots.rs",
+        "a vendor's budget is shared by every MSP's tenants",
+    ),
+    (
+        "users.rs",
+        "staff of the MSP or members of one tenant, in one condition",
+    ),
+    (
+        "guardrails.rs",
+        "kill switches are the MSP's (no tenant) or one tenant's",
+    ),
+];
+
+#[test]
+fn storage_narrows_to_a_tenant_through_one_helper() {
+    let mut files = Vec::new();
+    rust_files(&storage_dir(), &mut files);
+    let mut hand_written = Vec::new();
+    for path in files {
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        let source = std::fs::read_to_string(&path).unwrap();
+        let count = source.matches("Column::TenantId.eq(").count();
+        if count > 0 && !OWN_TENANT_FILTERS.iter().any(|(file, _)| *file == name) {
+            hand_written.push(format!("{name}: {count}"));
+        }
+    }
+    assert!(
+        hand_written.is_empty(),
+        "filter on the tenant with `.in_tenant(msp_id, tenant_id)` (storage/scoping.rs): \
+         {hand_written:?}"
+    );
 }
