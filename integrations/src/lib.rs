@@ -1,4 +1,4 @@
-//! Steward's connectors to the tools MSPs run, and the sandbox that simulates those tools.
+//! Steward's connectors to the tools MSPs run (the vendors' simulation is `steward-sandbox`).
 //!
 //! - [`contract`]: what every connector does (inventory, events, snapshot/execute/verify/rollback).
 //! - [`falcon`]: CrowdStrike Falcon, built to its published API.
@@ -10,14 +10,10 @@
 //!   NinjaOne).
 //! - [`ocsf`]: the OCSF 1.x events connectors normalize vendor records into.
 //! - [`okta`]: Okta Workforce Identity, built to Okta's management API.
-//! - [`sandbox`]: the simulated vendor APIs and customer environments behind demos and tests.
 //! - [`slack`]: approval messages in Slack and the verification of Slack's signed requests.
 //! - [`standard_webhooks`]: Standard Webhooks signatures, for messages tools send Steward.
 //! - [`tactical`]: Tactical RMM, built to its REST API.
 //! - [`veeam`]: Veeam Service Provider Console (backup), built to its REST API v3.
-
-// The vendor records in the sandbox are large `json!` literals.
-#![recursion_limit = "256"]
 
 pub mod connectwise;
 pub mod contract;
@@ -32,7 +28,6 @@ pub mod oauth;
 pub mod ocsf;
 pub mod okta;
 pub mod registry;
-pub mod sandbox;
 pub mod slack;
 pub mod standard_webhooks;
 pub mod tactical;

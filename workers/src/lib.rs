@@ -33,7 +33,7 @@ pub use self::{
     executor::advance,
     handlers::{sync_integration, triage_events},
     job_error::{JobError, JobRetry},
-    notify::{MailError, MailSettings, Mailer, SmtpSecurity, request_approval},
+    notify::{MailDrop, MailError, MailSettings, Mailer, SmtpSecurity, request_approval},
     queue::{FailedJob, JobQueue, Liveness, MAX_ATTEMPTS, QUEUE, QueueError, failed_jobs},
     schedule::check_silent_sources,
     settle::{Backlog, Rounds, SettleError, backlog, settle, unfinished},

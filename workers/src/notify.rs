@@ -2,7 +2,7 @@
 //! stating the action, its target, the reasons, the risk, the blast radius and what rollback
 //! would do, with a single-use link to a page that works without JavaScript.
 
-use std::time::Duration;
+use std::{future::Future, pin::Pin, sync::Arc, time::Duration};
 
 use lettre::{
     AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor,
@@ -17,7 +17,7 @@ use steward_domain::{
     integrations::SlackConnection,
     tenancy::Tenant,
 };
-use steward_integrations::{sandbox::Sandbox, slack::SlackClient};
+use steward_integrations::slack::SlackClient;
 
 use crate::{
     JobError, Shared,
@@ -82,6 +82,19 @@ impl From<MailError> for JobError {
     }
 }
 
+/// Where a deployment without an SMTP server delivers its email instead: a demo's simulated
+/// mailbox, whose messages (and their approval links) can be read in the UI.
+pub trait MailDrop: Send + Sync + std::fmt::Debug {
+    /// Files one message sent on behalf of `msp_id`.
+    fn deliver<'a>(
+        &'a self,
+        msp_id: MspId,
+        to: &'a str,
+        subject: &'a str,
+        body: &'a str,
+    ) -> Pin<Box<dyn Future<Output = ()> + Send + 'a>>;
+}
+
 /// Where messages go.
 #[derive(Debug, Clone)]
 enum Transport {
@@ -89,11 +102,10 @@ enum Transport {
         transport: AsyncSmtpTransport<Tokio1Executor>,
         from: Mailbox,
     },
-    /// The sandbox's mailbox, for demos without an SMTP server.
-    Sandbox(Sandbox),
+    Drop(Arc<dyn MailDrop>),
 }
 
-/// Sends approval emails over SMTP (or, in a demo, to the sandbox's mailbox).
+/// Sends approval emails over SMTP (or, in a demo, to a mail drop).
 #[derive(Debug, Clone)]
 pub struct Mailer {
     transport: Transport,
@@ -140,17 +152,17 @@ impl Mailer {
         })
     }
 
-    /// A mailer delivering to the sandbox's mailbox, for `steward demo` without SMTP.
+    /// A mailer delivering to `drop`, for `steward demo` without SMTP.
     #[must_use]
-    pub fn sandbox(sandbox: Sandbox, public_base: &str, link_ttl: Duration) -> Self {
+    pub fn to_drop(drop: Arc<dyn MailDrop>, public_base: &str, link_ttl: Duration) -> Self {
         Self {
-            transport: Transport::Sandbox(sandbox),
+            transport: Transport::Drop(drop),
             public_base: public_base.trim_end_matches('/').to_owned(),
             link_ttl,
         }
     }
 
-    /// Sends a message on behalf of an MSP (which the sandbox's mailbox files it under).
+    /// Sends a message on behalf of an MSP (which a mail drop files it under).
     async fn send(
         &self,
         msp_id: MspId,
@@ -160,10 +172,8 @@ impl Mailer {
     ) -> Result<(), MailError> {
         let (transport, from) = match &self.transport {
             Transport::Smtp { transport, from } => (transport, from),
-            Transport::Sandbox(sandbox) => {
-                sandbox
-                    .deliver_mail(msp_id.as_uuid(), to, subject, &body)
-                    .await;
+            Transport::Drop(drop) => {
+                drop.deliver(msp_id, to, subject, &body).await;
                 return Ok(());
             }
         };

@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use steward_core::{Clock, Storage, storage::Deployment};
 use steward_domain::TenantId;
-use steward_integrations::sandbox::{
+use steward_sandbox::{
     EnvironmentStore, Sandbox, SandboxError, SandboxSettings, StoreFuture,
     slack::SlackWorkspaceSecrets,
 };
@@ -41,6 +41,36 @@ impl EnvironmentStore for DatabaseStore {
                 .map_err(|e| crate::error_chain(&e))
         })
     }
+}
+
+/// The sandbox's mailbox as the workers' mail drop, for a demo without SMTP.
+#[derive(Debug)]
+pub struct SandboxMailbox(pub Sandbox);
+
+impl steward_workers::MailDrop for SandboxMailbox {
+    fn deliver<'a>(
+        &'a self,
+        msp_id: steward_domain::MspId,
+        to: &'a str,
+        subject: &'a str,
+        body: &'a str,
+    ) -> std::pin::Pin<Box<dyn Future<Output = ()> + Send + 'a>> {
+        Box::pin(self.0.deliver_mail(msp_id.as_uuid(), to, subject, body))
+    }
+}
+
+/// A mailer that files approval emails in the sandbox's mailbox.
+#[must_use]
+pub fn mailer(
+    sandbox: &Sandbox,
+    public_base: &str,
+    link_ttl: std::time::Duration,
+) -> steward_workers::Mailer {
+    steward_workers::Mailer::to_drop(
+        Arc::new(SandboxMailbox(sandbox.clone())),
+        public_base,
+        link_ttl,
+    )
 }
 
 /// Opens the sandbox over the database.

@@ -7,7 +7,8 @@ use steward_core::{
     Clock, Storage, audit::AuditKeys, auth::AuthConfig, decisions::policy::Policies,
     secrets::SecretBox,
 };
-use steward_integrations::{egress::EgressPolicy, sandbox::Sandbox};
+use steward_integrations::egress::EgressPolicy;
+use steward_sandbox::Sandbox;
 
 use crate::{http::metrics::Metrics, web::oidc::Oidc};
 

@@ -20,7 +20,7 @@ use steward_domain::{
     audit::{ActorKind, AuditActor},
     incidents::{IncidentStatus, IncidentUpdate, Verdict},
 };
-use steward_integrations::sandbox::{SandboxSettings, Scenario, ThrottleLimits};
+use steward_sandbox::{SandboxSettings, Scenario, ThrottleLimits};
 use tokio::{net::TcpListener, sync::watch};
 
 use super::migrate::Report;

@@ -20,8 +20,8 @@ use steward_integrations::{
     contract,
     http::{RetryPolicy, VendorHttp},
     registry,
-    sandbox::{MemoryStore, Sandbox, SandboxCredentials, SandboxSettings, ThrottleLimits},
 };
+use steward_sandbox::{MemoryStore, Sandbox, SandboxCredentials, SandboxSettings, ThrottleLimits};
 use tokio::net::TcpListener;
 
 use super::migrate::Report;

@@ -88,7 +88,7 @@ async fn connect_slack(
     msp_id: steward_domain::MspId,
     customer: &Tenant,
 ) -> anyhow::Result<()> {
-    use steward_integrations::sandbox::slack::{CHANNEL, CUSTOMER_CHANNEL, USERS};
+    use steward_sandbox::slack::{CHANNEL, CUSTOMER_CHANNEL, USERS};
     let secrets = SecretBox::load(&config.secrets, &config.data_dir)?;
     let workspace = crate::sandbox::slack_secrets(config)?;
     let users = [
@@ -194,11 +194,11 @@ pub(crate) async fn connect_sandbox(
                 Vendor::ConnectWiseManage,
                 serde_json::json!({
                     "site_url": format!("{base}connectwise/"),
-                    "company_id": steward_integrations::sandbox::connectwise::COMPANY_ID,
+                    "company_id": steward_sandbox::connectwise::COMPANY_ID,
                     "public_key": credentials.cw_public_key,
                     "client_id": credentials.cw_client_id,
                     "customer_company_id": credentials.cw_company_record_id,
-                    "board_id": steward_integrations::sandbox::connectwise::BOARD_ID,
+                    "board_id": steward_sandbox::connectwise::BOARD_ID,
                 }),
                 credentials.cw_private_key.clone(),
             ));
@@ -207,7 +207,7 @@ pub(crate) async fn connect_sandbox(
                 Vendor::HaloPsa,
                 serde_json::json!({
                     "instance_url": format!("{base}halopsa/"),
-                    "tenant": steward_integrations::sandbox::halopsa::TENANT,
+                    "tenant": steward_sandbox::halopsa::TENANT,
                     "client_id": credentials.halo_application_id,
                     "customer_client_id": credentials.halo_client_id,
                 }),

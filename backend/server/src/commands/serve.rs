@@ -138,7 +138,7 @@ pub(crate) fn worker_shared(
     clock: Arc<dyn steward_core::Clock>,
     keys: Arc<AuditKeys>,
     secrets: Arc<SecretBox>,
-    sandbox: Option<&steward_integrations::sandbox::Sandbox>,
+    sandbox: Option<&steward_sandbox::Sandbox>,
     shutdown: watch::Receiver<bool>,
 ) -> anyhow::Result<steward_workers::Shared> {
     let public_base = config.public_base();
@@ -149,8 +149,8 @@ pub(crate) fn worker_shared(
                 .context("set up email")?,
         ),
         // A demo without SMTP: approval emails go to the sandbox's mailbox.
-        (None, Some(sandbox)) => Some(Arc::new(steward_workers::Mailer::sandbox(
-            sandbox.clone(),
+        (None, Some(sandbox)) => Some(Arc::new(crate::sandbox::mailer(
+            sandbox,
             &public_base,
             Duration::from_secs(u64::from(config.email.link_ttl_hours) * 3600),
         ))),

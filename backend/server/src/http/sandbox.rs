@@ -3,7 +3,7 @@
 
 use axum::{Json, Router, extract::State, routing::get};
 use steward_domain::TenantId;
-use steward_integrations::sandbox::SandboxState;
+use steward_sandbox::SandboxState;
 
 use super::{ApiError, api::sandbox::enabled, extract::ApiPath};
 use crate::http::scoped::{InTenant, needs};

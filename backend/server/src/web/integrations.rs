@@ -14,7 +14,8 @@ use steward_domain::{IntegrationId, TenantId, access::Permission, observations::
 use steward_frontend::pages::integrations::{
     self, IntegrationsPage, SandboxDevice, SandboxUser, SandboxView,
 };
-use steward_integrations::{registry, sandbox::Scenario};
+use steward_integrations::registry;
+use steward_sandbox::Scenario;
 
 use super::scoped::{WebTenant, WebTenantForm};
 use super::{
@@ -455,7 +456,7 @@ pub async fn run_scenario(
         .map_err(|_| UiError::Internal)?;
     let run = match sandbox.run_scenario(tenant.id.as_uuid(), scenario).await {
         Ok(run) => run,
-        Err(steward_integrations::sandbox::SandboxError::NotApplicable(_)) => {
+        Err(steward_sandbox::SandboxError::NotApplicable(_)) => {
             return Ok(back(&path, Err("scenario-not-applicable")));
         }
         Err(_) => return Err(UiError::Internal),

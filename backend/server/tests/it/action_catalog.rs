@@ -401,7 +401,7 @@ async fn every_reversible_action_rolls_back_to_the_prior_state_at_the_vendor() {
             .find(|t| t["summary"].as_str().unwrap().starts_with(&reference))
             .cloned()
     };
-    let closed = json!(steward_integrations::sandbox::halopsa::CLOSED_STATUS);
+    let closed = json!(steward_sandbox::halopsa::CLOSED_STATUS);
     assert_eq!(ticket().await, None);
     let open = run_to_verified(&l, "open_ticket", device, json!({})).await;
     assert_eq!(

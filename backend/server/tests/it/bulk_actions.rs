@@ -8,7 +8,7 @@ use crate::support::{
 };
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
-use steward_integrations::sandbox::Fault;
+use steward_sandbox::Fault;
 use steward_testkit::{TestDatabase, tamper::audit_entry_count};
 
 impl Loop {

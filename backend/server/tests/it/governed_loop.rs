@@ -11,7 +11,7 @@ use crate::support::{
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use steward_core::Clock;
-use steward_integrations::sandbox::{Api, Fault};
+use steward_sandbox::{Api, Fault};
 use steward_testkit::{TestDatabase, World};
 use steward_workers::WorkerSettings;
 

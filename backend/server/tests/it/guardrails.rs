@@ -18,7 +18,7 @@ use steward_domain::{
     guardrails::AutomationLimits,
     incidents::EntityKey,
 };
-use steward_integrations::sandbox::Fault;
+use steward_sandbox::Fault;
 use steward_testkit::{TestDatabase, World, tamper::audit_entry_count};
 
 impl Loop {

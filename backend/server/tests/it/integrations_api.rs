@@ -67,7 +67,7 @@ impl Setup {
     }
 
     /// The simulated customer's vendor-side state.
-    async fn sandbox_state(&self) -> steward_integrations::sandbox::SandboxState {
+    async fn sandbox_state(&self) -> steward_sandbox::SandboxState {
         self.app
             .sandbox
             .as_ref()
@@ -625,7 +625,7 @@ async fn a_vendor_that_fails_during_sync_leaves_the_inventory_alone_and_says_why
         .await;
     s.app.sandbox.as_ref().unwrap().throttle(
         s.tenant.id.as_uuid(),
-        steward_integrations::sandbox::Api::Graph,
+        steward_sandbox::Api::Graph,
         1000,
     );
     let path = format!(

@@ -13,9 +13,9 @@ use steward_integrations::{
     halopsa::{HaloConnector, HaloSettings},
     http::{RetryPolicy, VendorHttp},
     registry::AnyConnector,
-    sandbox::{connectwise, halopsa},
     tickets::{self, TicketDesk},
 };
+use steward_sandbox::{connectwise, halopsa};
 use steward_testkit::TestDatabase;
 
 #[derive(Debug, Clone, Copy)]

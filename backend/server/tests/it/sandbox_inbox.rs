@@ -10,7 +10,7 @@ use crate::support::{
 };
 use reqwest::StatusCode;
 use serde_json::json;
-use steward_integrations::sandbox::slack::{CHANNEL, CUSTOMER_CHANNEL};
+use steward_sandbox::slack::{CHANNEL, CUSTOMER_CHANNEL};
 use steward_testkit::TestDatabase;
 
 #[tokio::test]

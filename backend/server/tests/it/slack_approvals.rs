@@ -6,10 +6,8 @@
 use crate::support::governed::{Loop, start};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
-use steward_integrations::{
-    sandbox::slack::{CHANNEL, CUSTOMER_CHANNEL, SignedInteraction, SlackMessage},
-    slack::signature,
-};
+use steward_integrations::slack::signature;
+use steward_sandbox::slack::{CHANNEL, CUSTOMER_CHANNEL, SignedInteraction, SlackMessage};
 use steward_testkit::TestDatabase;
 
 impl Loop {

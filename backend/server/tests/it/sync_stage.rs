@@ -42,7 +42,7 @@ async fn integrations_are_synchronized_on_schedule_without_being_asked() {
         .unwrap()
         .run_scenario(
             l.tenant.id.as_uuid(),
-            steward_integrations::sandbox::Scenario::MalwareLaptop,
+            steward_sandbox::Scenario::MalwareLaptop,
         )
         .await
         .unwrap();

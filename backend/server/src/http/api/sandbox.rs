@@ -3,7 +3,7 @@
 
 use axum::{Json, extract::State};
 use steward_domain::TenantId;
-use steward_integrations::sandbox::{Sandbox, SandboxError, Scenario, ScenarioRun};
+use steward_sandbox::{Sandbox, SandboxError, Scenario, ScenarioRun};
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 use super::responses::WriteErrors;

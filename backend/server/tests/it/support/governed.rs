@@ -15,7 +15,8 @@ use steward_domain::{
     guardrails::AutomationLimits,
     tenancy::{Role, Tenant},
 };
-use steward_integrations::{http::RetryPolicy, sandbox::SandboxCredentials};
+use steward_integrations::http::RetryPolicy;
+use steward_sandbox::SandboxCredentials;
 use steward_testkit::{TestDatabase, World};
 use steward_workers::{
     JobRetry, Liveness, MailSettings, Mailer, Shared, SmtpSecurity, WorkerSettings,
@@ -270,8 +271,8 @@ async fn start_full(
                 })
                 .unwrap(),
             )),
-            Mail::Sandbox => Some(Arc::new(Mailer::sandbox(
-                app.sandbox.clone().unwrap(),
+            Mail::Sandbox => Some(Arc::new(steward_server::sandbox::mailer(
+                app.sandbox.as_ref().unwrap(),
                 &app.base,
                 Duration::from_secs(24 * 3600),
             ))),
@@ -436,7 +437,7 @@ impl Loop {
     }
 
     /// The simulated vendors.
-    pub fn sandbox(&self) -> &steward_integrations::sandbox::Sandbox {
+    pub fn sandbox(&self) -> &steward_sandbox::Sandbox {
         self.app
             .sandbox
             .as_ref()
@@ -561,7 +562,7 @@ impl Loop {
             "name": "HaloPSA",
             "settings": {
                 "instance_url": self.app.url("/sandbox/halopsa/"),
-                "tenant": steward_integrations::sandbox::halopsa::TENANT,
+                "tenant": steward_sandbox::halopsa::TENANT,
                 "client_id": credentials.halo_application_id,
                 "customer_client_id": credentials.halo_client_id,
             },
@@ -573,7 +574,7 @@ impl Loop {
     /// Connects the MSP's simulated ConnectWise Manage for the tenant's company; returns the
     /// integration.
     pub async fn connect_connectwise(&self) -> Value {
-        use steward_integrations::sandbox::connectwise::{BOARD_ID, COMPANY_ID};
+        use steward_sandbox::connectwise::{BOARD_ID, COMPANY_ID};
         let credentials = self.credentials().await;
         self.connect(&json!({
             "vendor": "connectwise_manage",
@@ -672,7 +673,7 @@ impl Loop {
     /// Settings connecting the MSP to the sandbox's Slack workspace, its technician and admin
     /// linked.
     pub fn slack_settings(&self) -> Value {
-        use steward_integrations::sandbox::slack::CHANNEL;
+        use steward_sandbox::slack::CHANNEL;
         let workspace = self.sandbox().slack_secrets();
         json!({
             "api_base_url": self.app.url("/sandbox/slack/api/"),
@@ -697,7 +698,7 @@ impl Loop {
     }
 
     /// Switches a sandbox fault on for the tenant's simulated customer.
-    pub async fn inject(&self, fault: steward_integrations::sandbox::Fault) {
+    pub async fn inject(&self, fault: steward_sandbox::Fault) {
         self.app
             .sandbox
             .as_ref()

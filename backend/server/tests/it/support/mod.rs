@@ -13,7 +13,7 @@ pub mod governed;
 pub mod smtp;
 
 use steward_core::{Storage, SystemClock, audit::AuditKeys, auth::AuthConfig, secrets::SecretBox};
-use steward_integrations::sandbox::Sandbox;
+use steward_sandbox::Sandbox;
 use steward_server::{
     config::HttpConfig,
     http,
@@ -529,7 +529,7 @@ pub struct Harbor {
     pub admin: String,
     pub technician: String,
     pub owner: String,
-    pub credentials: steward_integrations::sandbox::SandboxCredentials,
+    pub credentials: steward_sandbox::SandboxCredentials,
 }
 
 /// Harbor IT, its customer Acme Dental, Harbor's admin and technician and Acme's owner.

@@ -15,8 +15,8 @@ use steward_domain::{
 use steward_integrations::{
     ActionRequest, Connector, ConnectorError, Verification,
     ninjaone::{NinjaOneConnector, NinjaOneSettings},
-    sandbox::{DeviceState, Fault, Sandbox, SandboxState, ninjaone::OPERATIONS},
 };
+use steward_sandbox::{DeviceState, Fault, Sandbox, SandboxState, ninjaone::OPERATIONS};
 use url::Url;
 use uuid::Uuid;
 

@@ -297,7 +297,7 @@ fn the_checker_refuses_what_graph_does_not_publish() {
 async fn serve_graph(
     tenant: Uuid,
 ) -> (
-    steward_integrations::sandbox::Sandbox,
+    steward_sandbox::Sandbox,
     crate::support::Seen,
     GraphConnector,
 ) {

@@ -8,8 +8,8 @@ use secrecy::SecretString;
 use steward_integrations::{
     Connector, ConnectorError,
     datto::{DattoConnector, DattoSettings},
-    sandbox::{Sandbox, SandboxCredentials, datto::OPERATIONS},
 };
+use steward_sandbox::{Sandbox, SandboxCredentials, datto::OPERATIONS};
 use url::Url;
 use uuid::Uuid;
 

@@ -15,9 +15,9 @@ use steward_domain::{
 };
 use steward_integrations::{
     ActionRequest, Connector, ConnectorError, Verification,
-    sandbox::{DeviceState, Fault, Sandbox, tactical::OPERATIONS},
     tactical::{TacticalConnector, TacticalSettings},
 };
+use steward_sandbox::{DeviceState, Fault, Sandbox, tactical::OPERATIONS};
 use url::Url;
 use uuid::Uuid;
 

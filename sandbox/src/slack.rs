@@ -17,7 +17,7 @@ use serde::Serialize;
 use serde_json::{Value, json};
 
 use super::Sandbox;
-use crate::slack::signature;
+use steward_integrations::slack::signature;
 
 /// The simulated workspace's credentials: the bot token it accepts and the secret it signs
 /// interactivity requests with.

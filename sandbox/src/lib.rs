@@ -1,4 +1,5 @@
-//! The sandbox: Steward's own simulation of the vendor APIs its connectors call.
+//! The sandbox: Steward's own simulation of the vendor APIs its connectors call, with the
+//! mailbox and Slack workspace a demo's approvals go to.
 //!
 //! Vendor clouds are unreachable from demos and tests, so the sandbox serves the Microsoft
 //! identity platform's token endpoint, Defender for Endpoint and Microsoft Graph on Steward's own
@@ -11,6 +12,9 @@
 //!
 //! Environments are kept in memory and written through to a [`EnvironmentStore`] after every
 //! change, so they survive restarts. One process owns the sandbox (the one serving HTTP).
+
+// The vendor records are large `json!` literals.
+#![recursion_limit = "256"]
 
 mod api;
 pub mod connectwise;

@@ -14,9 +14,9 @@ use steward_integrations::{
     connectwise::{ConnectWiseConnector, ConnectWiseSettings},
     halopsa::{HaloConnector, HaloSettings},
     http::VendorHttp,
-    sandbox::{Sandbox, SandboxCredentials, connectwise, environment::PsaSystem, halopsa},
     tickets::{self, TicketDesk, TicketDraft},
 };
+use steward_sandbox::{Sandbox, SandboxCredentials, connectwise, environment::PsaSystem, halopsa};
 use url::Url;
 use uuid::Uuid;
 

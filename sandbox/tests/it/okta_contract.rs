@@ -15,8 +15,8 @@ use steward_integrations::{
     Connector, ConnectorError, Execution, Verification,
     http::{RetryPolicy, VendorHttp},
     okta::{OktaConnector, OktaSettings},
-    sandbox::{Sandbox, SandboxState, Scenario},
 };
+use steward_sandbox::{Sandbox, SandboxState, Scenario};
 use url::Url;
 use uuid::Uuid;
 

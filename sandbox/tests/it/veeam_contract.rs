@@ -13,9 +13,9 @@ use steward_domain::{
 };
 use steward_integrations::{
     ActionRequest, Connector, ConnectorError, Execution, Verification,
-    sandbox::{Sandbox, veeam::OPERATIONS},
     veeam::{VeeamConnector, VeeamSettings},
 };
+use steward_sandbox::{Sandbox, veeam::OPERATIONS};
 use url::Url;
 use uuid::Uuid;
 

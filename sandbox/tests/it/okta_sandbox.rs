@@ -4,10 +4,8 @@
 
 use reqwest::{Method, StatusCode, header};
 use serde_json::Value;
-use steward_integrations::{
-    http::{RetryPolicy, VendorHttp},
-    sandbox::{Sandbox, SandboxCredentials, Scenario},
-};
+use steward_integrations::http::{RetryPolicy, VendorHttp};
+use steward_sandbox::{Sandbox, SandboxCredentials, Scenario};
 use uuid::Uuid;
 
 struct Org {
@@ -307,7 +305,7 @@ async fn the_system_log_has_sign_ins_and_polls_with_an_ever_present_next_link() 
 #[test]
 fn every_operation_served_is_in_oktas_published_api() {
     let published = include_str!("../data/okta/management-operations.txt");
-    for (method, path) in steward_integrations::sandbox::okta::OPERATIONS {
+    for (method, path) in steward_sandbox::okta::OPERATIONS {
         let operation = format!("{method} {path}");
         assert!(
             published.lines().any(|line| line == operation),

@@ -15,8 +15,8 @@ use steward_integrations::{
     Connector, ConnectorError, Verification,
     http::{RetryPolicy, VendorHttp},
     microsoft::{MicrosoftSettings, defender::DefenderConnector, graph::GraphConnector},
-    sandbox::{Api, AuthMethodKind, Fault, Sandbox, SandboxCredentials, Scenario},
 };
+use steward_sandbox::{Api, AuthMethodKind, Fault, Sandbox, SandboxCredentials, Scenario};
 use url::Url;
 use uuid::Uuid;
 
@@ -118,7 +118,7 @@ impl Fixture {
         self.base.join(&format!("graph/v1.0/{path}")).unwrap()
     }
 
-    async fn state(&self) -> steward_integrations::sandbox::SandboxState {
+    async fn state(&self) -> steward_sandbox::SandboxState {
         self.sandbox.state(self.tenant).await.unwrap()
     }
 }
@@ -311,7 +311,7 @@ async fn isolation_is_snapshotted_executed_once_verified_and_rolled_back() {
         polls >= 2,
         "verification went through the in-progress state"
     );
-    let device = |state: &steward_integrations::sandbox::SandboxState| {
+    let device = |state: &steward_sandbox::SandboxState| {
         state
             .devices
             .iter()
@@ -439,7 +439,7 @@ async fn disabling_a_user_is_verified_and_rolled_back() {
     let execution = graph.execute(&disable).await.unwrap();
     let (verdict, _) = settle(&graph, &disable, &execution).await;
     assert!(matches!(verdict, Verification::Confirmed(_)), "{verdict:?}");
-    let enabled = |state: &steward_integrations::sandbox::SandboxState| {
+    let enabled = |state: &steward_sandbox::SandboxState| {
         state
             .users
             .iter()
@@ -512,7 +512,7 @@ async fn a_revocation_run_again_within_its_attempt_is_not_sent_twice() {
     revoke.attempt_started_at = Some(SystemClock.now());
     let first = graph.execute(&revoke).await.unwrap();
     assert!(first.changed);
-    let revoked_at = |state: &steward_integrations::sandbox::SandboxState| {
+    let revoked_at = |state: &steward_sandbox::SandboxState| {
         state
             .users
             .iter()

@@ -7,7 +7,7 @@ use std::{
 
 use axum::{extract::Request, middleware::Next, response::Response};
 use steward_domain::clock::SystemClock;
-use steward_integrations::sandbox::{MemoryStore, Sandbox, SandboxCredentials, SandboxSettings};
+use steward_sandbox::{MemoryStore, Sandbox, SandboxCredentials, SandboxSettings};
 use uuid::Uuid;
 
 /// The egress rule of a deployment whose operator allow-listed loopback, where these tests serve

@@ -17,8 +17,8 @@ use steward_domain::{
 use steward_integrations::{
     Connector, ConnectorError, Verification,
     falcon::{FalconConnector, FalconSettings},
-    sandbox::{Sandbox, SandboxState, Scenario},
 };
+use steward_sandbox::{Sandbox, SandboxState, Scenario};
 use url::Url;
 use uuid::Uuid;
 
@@ -258,7 +258,7 @@ async fn every_request_is_a_published_falcon_operation_with_published_parameters
             .find(|op| op["method"] == method && op["path"] == path)
             .copied()
     };
-    for (method, path) in steward_integrations::sandbox::falcon::OPERATIONS {
+    for (method, path) in steward_sandbox::falcon::OPERATIONS {
         assert!(
             find(method, path).is_some(),
             "{method} {path} is not published"
