@@ -213,6 +213,15 @@ struct ServeArgs {
     listen: Option<SocketAddr>,
 }
 
+/// Why a command that runs against the simulated vendors cannot run in this build.
+#[cfg(not(feature = "sandbox"))]
+fn without_sandbox(command: &str) -> anyhow::Error {
+    anyhow::anyhow!(
+        "`{command}` runs against the sandbox's simulated vendors, and this build of Steward has \
+         none (it was built without the `sandbox` feature)"
+    )
+}
+
 /// Parses the command line, runs the command and returns the process exit status.
 #[must_use]
 pub fn run() -> ExitCode {
@@ -261,7 +270,10 @@ pub fn run() -> ExitCode {
             Command::Migrate => commands::migrate::run(config).await,
             Command::Worker => commands::worker::run(config).await,
             Command::Config => commands::config::run(&config),
+            #[cfg(feature = "sandbox")]
             Command::Demo(_) => commands::demo::run(config).await,
+            #[cfg(not(feature = "sandbox"))]
+            Command::Demo(_) => Err(without_sandbox("steward demo")),
             Command::Msp(MspCommand::Create {
                 name,
                 slug,
@@ -294,15 +306,19 @@ pub fn run() -> ExitCode {
             Command::Policy(PolicyCommand::Bench { decisions, threads }) => {
                 commands::policy::bench(&config, decisions, threads)
             }
+            #[cfg(feature = "sandbox")]
             Command::Bench(BenchCommand::Sync {
                 tenants,
                 devices,
                 users,
                 vendors,
             }) => commands::bench_sync::sync(config, tenants, devices, users, &vendors).await,
+            #[cfg(feature = "sandbox")]
             Command::Bench(BenchCommand::Loop { runs, poll_ms }) => {
                 commands::bench::alert_to_decision(config, runs, poll_ms).await
             }
+            #[cfg(not(feature = "sandbox"))]
+            Command::Bench(_) => Err(without_sandbox("steward bench")),
         }
     });
     match result {

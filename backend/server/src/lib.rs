@@ -8,6 +8,7 @@ mod commands;
 pub mod config;
 pub mod http;
 pub mod reports_pdf;
+#[cfg(feature = "sandbox")]
 pub mod sandbox;
 pub mod state;
 mod telemetry;

@@ -59,7 +59,8 @@ impl steward_workers::MailDrop for SandboxMailbox {
     }
 }
 
-/// A mailer that files approval emails in the sandbox's mailbox.
+/// A mailer that files approval emails in the sandbox's mailbox (for tests that wire the
+/// workers themselves).
 #[must_use]
 pub fn mailer(
     sandbox: &Sandbox,

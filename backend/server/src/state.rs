@@ -8,7 +8,6 @@ use steward_core::{
     secrets::SecretBox,
 };
 use steward_integrations::egress::EgressPolicy;
-use steward_sandbox::Sandbox;
 
 use crate::{http::metrics::Metrics, web::oidc::Oidc};
 
@@ -24,7 +23,8 @@ pub struct AppState {
     /// Seals and opens vendor credentials.
     pub secrets: Arc<SecretBox>,
     /// The simulated vendors, when `[sandbox] enabled`.
-    pub sandbox: Option<Sandbox>,
+    #[cfg(feature = "sandbox")]
+    pub sandbox: Option<steward_sandbox::Sandbox>,
     /// The authority policies, for what-if questions (the workers hold their own).
     pub policies: Policies,
     /// Where requests to vendors and webhook receivers may go.

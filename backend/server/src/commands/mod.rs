@@ -1,9 +1,12 @@
 //! One module per subcommand, each with `run(..) -> anyhow::Result<ExitCode>`.
 
 pub mod audit;
+#[cfg(feature = "sandbox")]
 pub mod bench;
+#[cfg(feature = "sandbox")]
 pub mod bench_sync;
 pub mod config;
+#[cfg(feature = "sandbox")]
 pub mod demo;
 pub mod jobs;
 pub mod migrate;

@@ -20,6 +20,7 @@ use crate::{
 
 /// Serves until interrupted (Ctrl-C or SIGTERM), finishing requests in flight.
 pub async fn run(mut config: Config) -> anyhow::Result<ExitCode> {
+    refuse_a_sandbox_not_built_in(&config)?;
     let _only_server = ServeLock::take(&config)?;
     let listener = bind(&config).await?;
     // Port 0 asks for any free port: from here on, the one given.
@@ -27,6 +28,19 @@ pub async fn run(mut config: Config) -> anyhow::Result<ExitCode> {
     let storage = open_storage(&config, Report::Always).await?;
     serve(&config, storage, listener).await?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// A configuration that enables the sandbox is refused by a build without it, rather than
+/// served without the simulated vendors it asks for.
+fn refuse_a_sandbox_not_built_in(config: &Config) -> anyhow::Result<()> {
+    if config.sandbox.enabled && !cfg!(feature = "sandbox") {
+        anyhow::bail!(
+            "the configuration enables the sandbox ([sandbox] enabled), but this build of Steward \
+             has none (it was built without the `sandbox` feature); turn it off, or use a build \
+             with it"
+        );
+    }
+    Ok(())
 }
 
 /// Binds the configured listen address, saying what to do when it is taken.
@@ -138,19 +152,19 @@ pub(crate) fn worker_shared(
     clock: Arc<dyn steward_core::Clock>,
     keys: Arc<AuditKeys>,
     secrets: Arc<SecretBox>,
-    sandbox: Option<&steward_sandbox::Sandbox>,
+    mail_drop: Option<Arc<dyn steward_workers::MailDrop>>,
     shutdown: watch::Receiver<bool>,
 ) -> anyhow::Result<steward_workers::Shared> {
     let public_base = config.public_base();
-    let mailer = match (config.email.settings(&public_base), sandbox) {
+    let mailer = match (config.email.settings(&public_base), mail_drop) {
         (Some(settings), _) => Some(
             steward_workers::Mailer::new(&settings)
                 .map(Arc::new)
                 .context("set up email")?,
         ),
         // A demo without SMTP: approval emails go to the sandbox's mailbox.
-        (None, Some(sandbox)) => Some(Arc::new(crate::sandbox::mailer(
-            sandbox,
+        (None, Some(drop)) => Some(Arc::new(steward_workers::Mailer::to_drop(
+            drop,
             &public_base,
             Duration::from_secs(u64::from(config.email.link_ttl_hours) * 3600),
         ))),
@@ -197,6 +211,7 @@ pub(crate) async fn serve(
     let clock: Arc<dyn steward_core::Clock> = Arc::new(SystemClock);
     let secrets = SecretBox::load(&config.secrets, &config.data_dir)
         .context("load the key that encrypts vendor credentials")?;
+    #[cfg(feature = "sandbox")]
     let sandbox = if config.sandbox.enabled {
         tracing::warn!("the sandbox is enabled: simulated vendor APIs are served under /sandbox");
         Some(
@@ -207,6 +222,13 @@ pub(crate) async fn serve(
     } else {
         None
     };
+    #[cfg(feature = "sandbox")]
+    let mail_drop = sandbox.as_ref().map(|sandbox| {
+        Arc::new(crate::sandbox::SandboxMailbox(sandbox.clone()))
+            as Arc<dyn steward_workers::MailDrop>
+    });
+    #[cfg(not(feature = "sandbox"))]
+    let mail_drop = None;
     let secrets = Arc::new(secrets);
     let keys = Arc::new(audit_keys(config)?);
     let (stop_workers, stop) = watch::channel(false);
@@ -220,7 +242,7 @@ pub(crate) async fn serve(
             Arc::clone(&clock),
             Arc::clone(&keys),
             Arc::clone(&secrets),
-            sandbox.as_ref(),
+            mail_drop,
             stop,
         )?;
         let shared = steward_workers::Shared {
@@ -235,6 +257,7 @@ pub(crate) async fn serve(
         storage,
         clock,
         secrets,
+        #[cfg(feature = "sandbox")]
         sandbox,
         policies: policies(config)?,
         egress: config.egress(),
@@ -294,5 +317,28 @@ pub(crate) fn shutdown_signal() -> anyhow::Result<impl Future<Output = ()>> {
             let _ = tokio::signal::ctrl_c().await;
             tracing::info!("shutting down: finishing requests in flight");
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Runs in both builds: CI also tests the server built without the sandbox.
+    #[test]
+    fn only_a_build_with_the_sandbox_serves_a_configuration_that_enables_it() {
+        let mut config = Config::default();
+        assert!(refuse_a_sandbox_not_built_in(&config).is_ok());
+        config.sandbox.enabled = true;
+        let checked = refuse_a_sandbox_not_built_in(&config);
+        if cfg!(feature = "sandbox") {
+            assert!(checked.is_ok());
+        } else {
+            let refused = checked.unwrap_err().to_string();
+            assert!(
+                refused.contains("built without the `sandbox` feature"),
+                "{refused}"
+            );
+        }
     }
 }

@@ -7,6 +7,7 @@ pub(crate) mod extract;
 mod health;
 mod inbound_webhooks;
 pub mod metrics;
+#[cfg(feature = "sandbox")]
 mod sandbox;
 pub(crate) mod scoped;
 mod security_headers;
@@ -83,7 +84,7 @@ pub fn router(state: AppState, config: &HttpConfig) -> Router {
             }),
         )
         .merge(crate::web::routes())
-        .merge(sandbox::routes(&state))
+        .merge(sandbox_routes(&state))
         .merge(slack::routes())
         .merge(inbound_webhooks::routes())
         .route_layer(middleware::from_fn_with_state(metrics, metrics::track))
@@ -118,6 +119,17 @@ fn request_span<B>(request: &axum::http::Request<B>) -> tracing::Span {
         route,
         request_id,
     )
+}
+
+/// The sandbox's simulated vendors and its state, where this build has them.
+#[cfg(feature = "sandbox")]
+fn sandbox_routes(state: &AppState) -> Router<AppState> {
+    sandbox::routes(state)
+}
+
+#[cfg(not(feature = "sandbox"))]
+fn sandbox_routes(_: &AppState) -> Router<AppState> {
+    Router::new()
 }
 
 #[cfg(test)]

@@ -75,9 +75,10 @@ pub mod needs {
         ManageUsers,
         ProposeActions,
         ReadIntegrations,
-        ReadSandbox,
-        RunSandboxScenarios,
     );
+
+    #[cfg(feature = "sandbox")]
+    permissions!(ReadSandbox, RunSandboxScenarios);
 }
 
 /// The tenant of the route's `{tenant_id}`, seen by the caller, who holds `N`.

@@ -11,22 +11,18 @@ use steward_core::{
     storage::{IntegrationAdminError, IntegrationChanges, NewIntegration},
 };
 use steward_domain::{IntegrationId, TenantId, access::Permission, observations::Vendor};
-use steward_frontend::pages::integrations::{
-    self, IntegrationsPage, SandboxDevice, SandboxUser, SandboxView,
-};
+use steward_frontend::pages::integrations::{self, IntegrationsPage};
 use steward_integrations::registry;
-use steward_sandbox::Scenario;
 
 use super::scoped::{WebTenant, WebTenantForm};
 use super::{
     UiError,
     pages::{PageQuery, back, chrome},
 };
-use crate::http::scoped::needs;
 use crate::state::AppState;
 use steward_workers::sync::{Requester, SyncOutcome, SyncRunError};
 
-fn page_path(tenant_id: TenantId) -> String {
+pub(super) fn page_path(tenant_id: TenantId) -> String {
     format!("/tenants/{tenant_id}/integrations")
 }
 
@@ -69,47 +65,12 @@ pub async fn page(
     let scope = s.scope();
     let list = scope.integrations()?.list().await?;
     let tenant = scope.tenant().clone();
-    let sandbox = match (&state.sandbox, scope.allows(Permission::ReadSandbox)) {
-        (Some(sandbox), true) => {
-            sandbox
-                .ensure(tenant.id.as_uuid(), &tenant.name, tenant.slug.as_str())
-                .await
-                .map_err(|_| UiError::Internal)?;
-            sandbox
-                .state(tenant.id.as_uuid())
-                .await
-                .map(|state| SandboxView {
-                    alerts: state.defender_alerts + state.security_alerts,
-                    devices: state
-                        .devices
-                        .into_iter()
-                        .map(|d| SandboxDevice {
-                            name: d.computer_dns_name,
-                            tags: d.tags,
-                            isolated: d.isolated,
-                        })
-                        .collect(),
-                    users: state
-                        .users
-                        .into_iter()
-                        .map(|u| SandboxUser {
-                            user_principal_name: u.user_principal_name,
-                            department: u.department,
-                            admin_roles: u.admin_roles,
-                            account_enabled: u.account_enabled,
-                        })
-                        .collect(),
-                    scenarios: if scope.allows(Permission::RunSandboxScenarios) {
-                        Scenario::ALL
-                            .iter()
-                            .map(|s| (s.as_str(), s.description()))
-                            .collect()
-                    } else {
-                        Vec::new()
-                    },
-                })
-        }
-        _ => None,
+    #[cfg(feature = "sandbox")]
+    let sandbox = super::sandbox::view(&state, &scope).await?;
+    #[cfg(not(feature = "sandbox"))]
+    let sandbox = {
+        let _ = (&state, &scope);
+        None
     };
     let chrome = chrome(&s, &format!("/tenants/{tenant_id}"), query.flash()).await?;
     Ok(Html(integrations::render(
@@ -432,45 +393,4 @@ async fn change(
         refusal,
     )
     .await
-}
-
-#[derive(Debug, Deserialize)]
-pub struct ScenarioForm {
-    scenario: String,
-}
-
-pub async fn run_scenario(
-    State(state): State<AppState>,
-    Path(tenant_id): Path<TenantId>,
-    WebTenantForm { session: s, form }: WebTenantForm<ScenarioForm, needs::RunSandboxScenarios>,
-) -> Result<Response, UiError> {
-    let path = page_path(tenant_id);
-    let scope = s.scope();
-    let (Some(sandbox), Some(scenario)) = (&state.sandbox, Scenario::parse(&form.scenario)) else {
-        return Err(UiError::NotFound);
-    };
-    let tenant = scope.tenant();
-    sandbox
-        .ensure(tenant.id.as_uuid(), &tenant.name, tenant.slug.as_str())
-        .await
-        .map_err(|_| UiError::Internal)?;
-    let run = match sandbox.run_scenario(tenant.id.as_uuid(), scenario).await {
-        Ok(run) => run,
-        Err(steward_sandbox::SandboxError::NotApplicable(_)) => {
-            return Ok(back(&path, Err("scenario-not-applicable")));
-        }
-        Err(_) => return Err(UiError::Internal),
-    };
-    let txn = s.storage.begin().await?;
-    scope
-        .record_sandbox_run(&s.write(&txn), scenario.as_str(), &run)
-        .await
-        .map_err(|err| match err {
-            steward_core::storage::TenantScopeError::Forbidden(forbidden) => {
-                UiError::Forbidden(forbidden)
-            }
-            steward_core::storage::TenantScopeError::Storage(storage) => storage.into(),
-        })?;
-    txn.commit().await?;
-    Ok(back(&path, Ok("scenario-run")))
 }

@@ -9,6 +9,7 @@ mod approval_links;
 mod error;
 mod graph;
 mod guardrails;
+#[cfg(feature = "sandbox")]
 mod inbox;
 mod incidents;
 mod integrations;
@@ -17,6 +18,8 @@ pub mod oidc;
 mod pages;
 mod reports;
 mod response;
+#[cfg(feature = "sandbox")]
+mod sandbox;
 mod scoped;
 mod second_factor;
 mod session;
@@ -33,7 +36,7 @@ use crate::state::AppState;
 
 /// Every UI route.
 pub fn routes() -> Router<AppState> {
-    Router::new()
+    let routes = Router::new()
         .route(steward_frontend::STYLESHEET_PATH, get(stylesheet))
         .route("/login", get(login::show).post(login::submit))
         .route("/logout", post(login::logout))
@@ -71,10 +74,6 @@ pub fn routes() -> Router<AppState> {
             "/tenants/{tenant_id}/integrations/{integration_id}/remove",
             post(integrations::remove),
         )
-        .route(
-            "/tenants/{tenant_id}/sandbox/run",
-            post(integrations::run_scenario),
-        )
         .route("/tenants/{tenant_id}/response", get(response::page))
         .route("/tenants/{tenant_id}/actions", post(actions::propose))
         .route(
@@ -107,8 +106,6 @@ pub fn routes() -> Router<AppState> {
             "/approvals/{secret}",
             get(approval_links::show).post(approval_links::decide),
         )
-        .route("/sandbox/inbox", get(inbox::page))
-        .route("/sandbox/inbox/slack", post(inbox::click))
         .route("/audit", get(pages::msp_audit))
         .route("/users", get(pages::users).post(pages::create_user))
         .route("/users/{user_id}", get(pages::user))
@@ -126,7 +123,17 @@ pub fn routes() -> Router<AppState> {
             post(second_factor::confirm),
         )
         .route("/account/second-factor/remove", post(second_factor::remove))
-        .route("/account/password", post(pages::change_password))
+        .route("/account/password", post(pages::change_password));
+    // The sandbox's scenarios and its mailbox and Slack workspace, where this build has them.
+    #[cfg(feature = "sandbox")]
+    let routes = routes
+        .route(
+            "/tenants/{tenant_id}/sandbox/run",
+            post(sandbox::run_scenario),
+        )
+        .route("/sandbox/inbox", get(inbox::page))
+        .route("/sandbox/inbox/slack", post(inbox::click));
+    routes
 }
 
 async fn stylesheet() -> impl IntoResponse {

@@ -16,6 +16,7 @@ pub mod pagination;
 mod policies;
 pub(crate) mod reports;
 mod responses;
+#[cfg(feature = "sandbox")]
 pub(crate) mod sandbox;
 mod slack;
 mod tenants;
@@ -84,7 +85,7 @@ impl Modify for BearerToken {
 pub fn routes() -> OpenApiRouter<AppState> {
     let mut doc = ApiDoc::openapi();
     doc.info.version = env!("CARGO_PKG_VERSION").to_owned();
-    OpenApiRouter::with_openapi(doc)
+    let routes = OpenApiRouter::with_openapi(doc)
         .merge(me::routes())
         .merge(msp::routes())
         .merge(slack::routes())
@@ -100,6 +101,8 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .merge(guardrails::routes())
         .merge(reports::routes())
         .merge(policies::routes())
-        .merge(sandbox::routes())
-        .merge(webhook_subscriptions::routes())
+        .merge(webhook_subscriptions::routes());
+    #[cfg(feature = "sandbox")]
+    let routes = routes.merge(sandbox::routes());
+    routes
 }
