@@ -16,13 +16,13 @@
 // The vendor records are large `json!` literals.
 #![recursion_limit = "256"]
 
-mod api;
 pub mod connectwise;
 pub mod datto;
 pub mod environment;
 pub mod falcon;
 pub mod halopsa;
 pub mod mailbox;
+mod microsoft;
 pub mod ninjaone;
 pub mod odata;
 pub mod okta;
@@ -315,7 +315,7 @@ impl Sandbox {
 
     /// The vendor APIs, to be nested under `/sandbox`.
     pub fn router<S: Clone + Send + Sync + 'static>(&self) -> axum::Router<S> {
-        api::router(self.clone())
+        microsoft::router(self.clone())
             .merge(okta::router(self.clone()))
             .merge(falcon::router(self.clone()))
             .merge(ninjaone::router(self.clone()))

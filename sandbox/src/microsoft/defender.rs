@@ -1,0 +1,363 @@
+//! Defender for Endpoint: machines, alerts and machine actions (isolation), with its OData
+//! paging and filters.
+
+use super::*;
+
+pub(super) const MACHINE_FILTERS: [&str; 14] = [
+    "computerDnsName",
+    "id",
+    "version",
+    "deviceValue",
+    "aadDeviceId",
+    "machineTags",
+    "lastSeen",
+    "exposureLevel",
+    "onboardingStatus",
+    "lastIpAddress",
+    "healthStatus",
+    "osPlatform",
+    "riskScore",
+    "rbacGroupId",
+];
+pub(super) const ALERT_FILTERS: [&str; 11] = [
+    "alertCreationTime",
+    "lastUpdateTime",
+    "incidentId",
+    "InvestigationId",
+    "id",
+    "assignedTo",
+    "detectionSource",
+    "lastEventTime",
+    "status",
+    "severity",
+    "category",
+];
+pub(super) const MACHINE_ACTION_FILTERS: [&str; 6] = [
+    "id",
+    "status",
+    "machineId",
+    "type",
+    "requestor",
+    "creationDateTimeUtc",
+];
+
+/// A Defender collection: `$filter`, then `$skip` and `$top` (at most 10,000). No
+/// `@odata.nextLink`: Defender documents paging by `$skip`.
+pub(super) fn defender_collection(
+    context: &str,
+    items: Vec<Value>,
+    query: Option<&str>,
+    filters: &[&str],
+) -> Response {
+    let pairs = crate::query(query);
+    let filter = match query_value(&pairs, "$filter").map(|f| Filter::parse(f, filters)) {
+        None => Filter::default(),
+        Some(Ok(filter)) => filter,
+        Some(Err(message)) => {
+            return defender_error(StatusCode::BAD_REQUEST, "ODataError", &message);
+        }
+    };
+    let top = match query_value(&pairs, "$top").map(str::parse::<usize>) {
+        None => 10_000,
+        Some(Ok(top)) if (1..=10_000).contains(&top) => top,
+        Some(_) => {
+            return defender_error(
+                StatusCode::BAD_REQUEST,
+                "ODataError",
+                "The limit of '10000' for Top query has been exceeded or the value is not a positive integer.",
+            );
+        }
+    };
+    let skip = match query_value(&pairs, "$skip").map(str::parse::<usize>) {
+        None => 0,
+        Some(Ok(skip)) => skip,
+        Some(Err(_)) => {
+            return defender_error(
+                StatusCode::BAD_REQUEST,
+                "ODataError",
+                "Invalid value for $skip.",
+            );
+        }
+    };
+    let value: Vec<Value> = items
+        .into_iter()
+        .filter(|item| filter.matches(item))
+        .skip(skip)
+        .take(top)
+        .collect();
+    Json(json!({
+        "@odata.context": format!("https://api.securitycenter.microsoft.com/api/$metadata#{context}"),
+        "value": value,
+    }))
+    .into_response()
+}
+
+pub(super) async fn machines(
+    State(sandbox): State<Sandbox>,
+    Defender(tenant): Defender,
+    RawQuery(query): RawQuery,
+) -> Response {
+    let items = with_environment(&sandbox, tenant, |e| {
+        e.machines
+            .iter()
+            .filter(|m| m.edr_sensor)
+            .map(crate::environment::SimMachine::to_vendor)
+            .collect()
+    })
+    .await
+    .unwrap_or_default();
+    defender_collection("Machines", items, query.as_deref(), &MACHINE_FILTERS)
+}
+
+pub(super) async fn machine(
+    State(sandbox): State<Sandbox>,
+    Defender(tenant): Defender,
+    Path(id): Path<String>,
+) -> Response {
+    match with_environment(&sandbox, tenant, |e| {
+        e.machine(&id)
+            .map(crate::environment::SimMachine::to_vendor)
+    })
+    .await
+    .flatten()
+    {
+        Some(machine) => Json(machine).into_response(),
+        None => defender_error(
+            StatusCode::NOT_FOUND,
+            "ResourceNotFound",
+            &format!("Machine {id} was not found"),
+        ),
+    }
+}
+
+pub(super) async fn defender_alerts(
+    State(sandbox): State<Sandbox>,
+    Defender(tenant): Defender,
+    RawQuery(query): RawQuery,
+) -> Response {
+    let items = with_environment(&sandbox, tenant, |e| e.defender_alerts.clone())
+        .await
+        .unwrap_or_default();
+    let pairs = crate::query(query.as_deref());
+    // Evidence is only included with `$expand=evidence`.
+    let expand = query_value(&pairs, "$expand").is_some_and(|e| e.eq_ignore_ascii_case("evidence"));
+    let items = items
+        .into_iter()
+        .map(|mut alert| {
+            if !expand {
+                alert["evidence"] = json!([]);
+            }
+            alert
+        })
+        .collect();
+    defender_collection("Alerts", items, query.as_deref(), &ALERT_FILTERS)
+}
+
+pub(super) async fn machine_actions(
+    State(sandbox): State<Sandbox>,
+    Defender(tenant): Defender,
+    RawQuery(query): RawQuery,
+) -> Response {
+    let items = with_environment(&sandbox, tenant, |e| {
+        e.machine_actions
+            .iter()
+            .map(SimMachineAction::to_vendor)
+            .collect()
+    })
+    .await
+    .unwrap_or_default();
+    defender_collection(
+        "MachineActions",
+        items,
+        query.as_deref(),
+        &MACHINE_ACTION_FILTERS,
+    )
+}
+
+/// Reading an action advances it one step: `Pending` → `InProgress` → `Succeeded` (or
+/// `Failed` when a fault says so); success applies the isolation to the machine.
+pub(super) async fn machine_action(
+    State(sandbox): State<Sandbox>,
+    Defender(tenant): Defender,
+    Path(id): Path<String>,
+) -> Response {
+    let now = sandbox.now();
+    let result = sandbox
+        .mutate(tenant, |e| {
+            let index = e.machine_actions.iter().position(|a| a.id == id)?;
+            let action = &mut e.machine_actions[index];
+            if matches!(action.status.as_str(), "Pending" | "InProgress") {
+                action.polls += 1;
+                action.last_update = now;
+                action.status = match (action.polls, action.will_fail) {
+                    (1, _) => "InProgress".to_owned(),
+                    (_, true) => "Failed".to_owned(),
+                    _ => "Succeeded".to_owned(),
+                };
+                if action.status == "Succeeded" {
+                    let isolate = action.kind == "Isolate";
+                    let machine_id = action.machine_id.clone();
+                    if let Some(machine) = e.machines.iter_mut().find(|m| m.id == machine_id) {
+                        machine.isolated = isolate;
+                    }
+                }
+            }
+            Some(e.machine_actions[index].to_vendor())
+        })
+        .await;
+    match result {
+        Ok(Some(mut action)) => {
+            action["@odata.context"] = json!(
+                "https://api.securitycenter.microsoft.com/api/$metadata#MachineActions/$entity"
+            );
+            Json(action).into_response()
+        }
+        Ok(None) | Err(_) => defender_error(
+            StatusCode::NOT_FOUND,
+            "ResourceNotFound",
+            &format!("Machine action {id} was not found"),
+        ),
+    }
+}
+
+pub(super) async fn isolate(
+    state: State<Sandbox>,
+    caller: Defender,
+    id: Path<String>,
+    body: Bytes,
+) -> Response {
+    machine_isolation(state, caller, id, &body, true).await
+}
+
+pub(super) async fn unisolate(
+    state: State<Sandbox>,
+    caller: Defender,
+    id: Path<String>,
+    body: Bytes,
+) -> Response {
+    machine_isolation(state, caller, id, &body, false).await
+}
+
+/// `POST /api/machines/{id}/isolate|unisolate`: body parameter names are case-sensitive;
+/// `Comment` is required; a second request while one is open answers 400.
+pub(super) async fn machine_isolation(
+    State(sandbox): State<Sandbox>,
+    Defender(tenant): Defender,
+    Path(id): Path<String>,
+    body: &[u8],
+    isolate: bool,
+) -> Response {
+    let Ok(Value::Object(body)) = serde_json::from_slice::<Value>(body) else {
+        return defender_error(
+            StatusCode::BAD_REQUEST,
+            "InvalidRequestBody",
+            "Request body is not valid JSON.",
+        );
+    };
+    let allowed: &[&str] = if isolate {
+        &["Comment", "IsolationType"]
+    } else {
+        &["Comment"]
+    };
+    if let Some(unknown) = body.keys().find(|k| !allowed.contains(&k.as_str())) {
+        return defender_error(
+            StatusCode::BAD_REQUEST,
+            "InvalidRequestBody",
+            &format!("Request body contains an unknown parameter '{unknown}'."),
+        );
+    }
+    let Some(comment) = body
+        .get("Comment")
+        .and_then(Value::as_str)
+        .map(str::to_owned)
+    else {
+        return defender_error(
+            StatusCode::BAD_REQUEST,
+            "MissingRequiredParameter",
+            "Comment is a required parameter.",
+        );
+    };
+    let scope = if isolate {
+        match body
+            .get("IsolationType")
+            .and_then(Value::as_str)
+            .unwrap_or("Full")
+        {
+            scope @ ("Full" | "Selective" | "UnManagedDevice") => Some(scope.to_owned()),
+            other => {
+                return defender_error(
+                    StatusCode::BAD_REQUEST,
+                    "InvalidInput",
+                    &format!("IsolationType '{other}' is not valid."),
+                );
+            }
+        }
+    } else {
+        None
+    };
+    let now = sandbox.now();
+    let outcome = sandbox
+        .mutate(tenant, |e| {
+            let machine = e.machine(&id).cloned().ok_or(StatusCode::NOT_FOUND)?;
+            if e.machine_actions.iter().any(|a| {
+                a.machine_id == machine.id
+                    && matches!(a.kind.as_str(), "Isolate" | "Unisolate")
+                    && matches!(a.status.as_str(), "Pending" | "InProgress")
+            }) {
+                return Err(StatusCode::BAD_REQUEST);
+            }
+            if e.take_fault(&Fault::RefuseNextMachineAction {
+                machine_id: machine.id.clone(),
+            }) {
+                return Err(StatusCode::FORBIDDEN);
+            }
+            let fault = Fault::FailNextMachineAction {
+                machine_id: machine.id.clone(),
+            };
+            let will_fail = e.take_fault(&fault);
+            let action = SimMachineAction {
+                id: e.next_guid("machine-action"),
+                kind: if isolate { "Isolate" } else { "Unisolate" }.to_owned(),
+                scope,
+                status: "Pending".to_owned(),
+                machine_id: machine.id.clone(),
+                computer_dns_name: machine.computer_dns_name,
+                requestor: format!("steward-app@{}", e.domain),
+                requestor_comment: comment,
+                created: now,
+                last_update: now,
+                polls: 0,
+                will_fail,
+            };
+            let vendor = action.to_vendor();
+            e.machine_actions.push(action);
+            Ok(vendor)
+        })
+        .await;
+    match outcome {
+        Ok(Ok(action)) => (StatusCode::CREATED, Json(action)).into_response(),
+        Ok(Err(StatusCode::BAD_REQUEST)) => defender_error(
+            StatusCode::BAD_REQUEST,
+            "ActiveRequestAlreadyExists",
+            "Action is already in progress",
+        ),
+        Ok(Err(StatusCode::FORBIDDEN)) => defender_error(
+            StatusCode::FORBIDDEN,
+            "Forbidden",
+            "The application does not have any of the required application roles (Machine.Isolate) to access the resource.",
+        ),
+        Ok(Err(_)) | Err(_) => defender_error(
+            StatusCode::NOT_FOUND,
+            "ResourceNotFound",
+            &format!("Machine {id} was not found"),
+        ),
+    }
+}
+
+pub(super) async fn defender_unknown(_: Defender) -> Response {
+    defender_error(
+        StatusCode::NOT_FOUND,
+        "NotFound",
+        "The requested resource was not found.",
+    )
+}
