@@ -32,6 +32,7 @@ use crate::{
 };
 
 /// What a step decided, to record.
+#[derive(Debug, PartialEq)]
 enum Step {
     /// Record this transition and continue with the next step.
     Move(ActionStatus, Record),
@@ -47,7 +48,7 @@ enum Step {
 /// Where the snapshot records when it was taken: the start of the attempt it belongs to.
 const SNAPSHOT_TAKEN_AT: &str = "taken_at";
 
-#[derive(Default)]
+#[derive(Debug, Default, PartialEq)]
 struct Record {
     /// When the vendor was asked, as the connector tells it: verification looks for effects
     /// from then on.
@@ -202,11 +203,7 @@ async fn record_step(
 /// decision and the execution). The rate limits were applied when it was decided, and it counts
 /// towards them itself.
 async fn held_back(shared: &Shared, action: &Action) -> Result<Option<Step>, JobError> {
-    let approved_by_a_person = action
-        .approvals
-        .iter()
-        .any(|a| a.approved && a.version == action.version);
-    if action.decision.outcome != PolicyOutcome::Auto || approved_by_a_person {
+    if !runs_unattended(action) {
         return Ok(None);
     }
     let read = as_steward(
@@ -229,6 +226,25 @@ async fn held_back(shared: &Shared, action: &Action) -> Result<Option<Step>, Job
         return Ok(None);
     };
     let pauses = shared.policies.limits().pauses(halted, &activity);
+    Ok(hold_for(action, &pauses))
+}
+
+/// Whether the action runs because the policy decided so, with no person's approval of this
+/// version: only such an action is held back by a guardrail tripped since.
+fn runs_unattended(action: &Action) -> bool {
+    let approved_by_a_person = action
+        .approvals
+        .iter()
+        .any(|a| a.approved && a.version == action.version);
+    action.decision.outcome == PolicyOutcome::Auto && !approved_by_a_person
+}
+
+/// Whether these pauses hold back an automatic action: it then waits for a technician, under
+/// the decision the guardrails make of the policy's.
+fn hold_for(action: &Action, pauses: &[Pause]) -> Option<Step> {
+    if !runs_unattended(action) {
+        return None;
+    }
     let tripped = GuardrailsInput {
         kill_switch: pauses.contains(&Pause::KillSwitch),
         circuit_open: pauses.contains(&Pause::CircuitOpen),
@@ -242,14 +258,14 @@ async fn held_back(shared: &Shared, action: &Action) -> Result<Option<Step>, Job
         &tripped,
     );
     if held.decision.outcome == PolicyOutcome::Auto {
-        return Ok(None);
+        return None;
     }
     let why = if tripped.kill_switch {
         "the kill switch was pulled before it ran; a technician must approve it"
     } else {
         "the circuit breaker opened before it ran; a technician must approve it"
     };
-    Ok(Some(Step::Hold(held.decision, why.to_owned())))
+    Some(Step::Hold(held.decision, why.to_owned()))
 }
 
 /// For a batch member other than its canary, before the vendor is asked: wait (the canary's
@@ -274,10 +290,14 @@ async fn batch_gate(shared: &Shared, action: &Action) -> Result<Option<Step>, Jo
     )
     .await?
     .unwrap_or_default();
-    let Some(canary) = canary(&members).filter(|c| c.id != action.id) else {
-        return Ok(None);
-    };
-    Ok(match canary.status {
+    Ok(gate(action.id, &members))
+}
+
+/// What a batch member does before it is sent to the vendor, given its batch: nothing (it is
+/// the canary, or the canary is verified), wait for the canary, or be cancelled with it.
+fn gate(member: ActionId, members: &[Action]) -> Option<Step> {
+    let canary = canary(members).filter(|c| c.id != member)?;
+    match canary.status {
         ActionStatus::Verified => None,
         status if canary_stopped(status) => Some(Step::Move(
             ActionStatus::Cancelled,
@@ -287,7 +307,7 @@ async fn batch_gate(shared: &Shared, action: &Action) -> Result<Option<Step>, Jo
             )),
         )),
         _ => Some(Step::Done),
-    })
+    }
 }
 
 /// Records a held-back action as awaiting a technician's approval.
@@ -668,5 +688,194 @@ async fn connect(
     ) {
         Ok(connector) => Ok(Ok((connector, vendor_id))),
         Err(error) => Ok(Err(format!("cannot reach {}: {error}", integration.name))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use steward_domain::{
+        UserId,
+        actions::{
+            ActionParameters, ActionTarget, ActionType, Approval, ApproverSide, BatchMembership,
+            Proposer, TargetKind,
+        },
+    };
+
+    use super::*;
+
+    fn at(minute: u32) -> chrono::DateTime<chrono::Utc> {
+        use chrono::TimeZone;
+        chrono::Utc
+            .with_ymd_and_hms(2026, 12, 7, 9, minute, 0)
+            .unwrap()
+    }
+
+    /// An automatic isolation of laptop `n`, queued.
+    fn action(n: u128) -> Action {
+        Action {
+            id: ActionId::from_uuid(uuid::Uuid::from_u128(n)),
+            tenant_id: TenantId::from_uuid(uuid::Uuid::from_u128(900)),
+            incident_id: None,
+            kind: ActionType::IsolateDevice,
+            target: ActionTarget {
+                kind: TargetKind::Device,
+                id: uuid::Uuid::from_u128(n + 1000),
+                name: format!("laptop-{n}"),
+            },
+            parameters: ActionParameters::default(),
+            reversible: true,
+            status: ActionStatus::Queued,
+            proposed_by: Proposer {
+                kind: ProposerKind::Worker,
+                user_id: None,
+            },
+            reasons: vec!["Contain the device: malware".to_owned()],
+            decision: PolicyDecision::new(PolicyOutcome::Auto, Vec::new()),
+            decision_input: serde_json::Value::Null,
+            version: "v1".to_owned(),
+            approvals: Vec::new(),
+            integration_id: None,
+            snapshot: None,
+            vendor_reference: None,
+            detail: None,
+            rollback_plan: String::new(),
+            created_at: at(0),
+            updated_at: at(0),
+            executed_at: None,
+            verified_at: None,
+            rolled_back_at: None,
+            expires_at: None,
+            escalate_at: None,
+            escalation_level: 0,
+            batch: None,
+        }
+    }
+
+    /// A batch of `statuses.len()` isolations, in order.
+    fn batch(statuses: &[ActionStatus]) -> Vec<Action> {
+        let size = u32::try_from(statuses.len()).unwrap();
+        (0..size)
+            .zip(statuses)
+            .map(|(position, status)| Action {
+                status: *status,
+                batch: Some(BatchMembership {
+                    id: uuid::Uuid::from_u128(77),
+                    position,
+                    size,
+                }),
+                ..action(u128::from(position) + 1)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_vendor_request_names_the_snapshotted_target_and_an_idempotency_key_per_attempt() {
+        let mut isolation = action(1);
+        assert!(request(&isolation, 1).is_err(), "no snapshot, no target");
+        isolation.snapshot = Some(serde_json::json!({
+            "vendor_id": "machine-42",
+            SNAPSHOT_TAKEN_AT: at(3),
+        }));
+        let first = request(&isolation, 1).unwrap();
+        assert_eq!(first.target, "machine-42");
+        assert_eq!(first.attempt_started_at, Some(at(3)));
+        assert_eq!(first.idempotency_key, format!("steward-{}-1", isolation.id));
+        // A new attempt is a new request at the vendor; a repeat of one is the same.
+        assert_ne!(
+            request(&isolation, 2).unwrap().idempotency_key,
+            first.idempotency_key
+        );
+        assert_eq!(
+            request(&isolation, 1).unwrap().idempotency_key,
+            first.idempotency_key
+        );
+    }
+
+    #[test]
+    fn what_the_vendor_keeps_says_which_action_asked_and_why() {
+        let isolation = action(1);
+        let kept = comment(&isolation);
+        assert!(kept.contains(&isolation.id.to_string()), "{kept}");
+        let ticket = Action {
+            kind: ActionType::OpenTicket,
+            reasons: vec![
+                "Malware on laptop-1".to_owned(),
+                "Seen by Defender".to_owned(),
+            ],
+            proposed_by: Proposer {
+                kind: ProposerKind::Technician,
+                user_id: Some(UserId::from_uuid(uuid::Uuid::from_u128(5))),
+            },
+            ..action(1)
+        };
+        let text = comment(&ticket);
+        assert!(text.starts_with("laptop-1: Malware on laptop-1"), "{text}");
+        assert!(text.contains("\n- Seen by Defender"), "{text}");
+        assert!(text.contains("proposed by a technician"), "{text}");
+    }
+
+    #[test]
+    fn a_batch_member_waits_for_its_canary_runs_after_it_or_is_cancelled_with_it() {
+        use ActionStatus::{Executing, Failed, Queued, Verified};
+        let second = ActionId::from_uuid(uuid::Uuid::from_u128(2));
+        // The canary itself, and a member whose canary is verified, go on.
+        assert_eq!(
+            gate(batch(&[Queued, Queued])[0].id, &batch(&[Queued, Queued])),
+            None
+        );
+        assert_eq!(gate(second, &batch(&[Verified, Queued])), None);
+        // Until the canary is verified, the member rests (the canary queues it again).
+        assert_eq!(gate(second, &batch(&[Executing, Queued])), Some(Step::Done));
+        // A canary that failed takes the member with it, saying why.
+        let Some(Step::Move(ActionStatus::Cancelled, record)) =
+            gate(second, &batch(&[Failed, Queued]))
+        else {
+            panic!("the member is not cancelled");
+        };
+        assert_eq!(
+            record.detail.as_deref(),
+            Some("not run: the batch's canary (laptop-1) ended failed")
+        );
+        // A denied first target is not the canary: the next one is.
+        assert_eq!(gate(second, &batch(&[ActionStatus::Denied, Queued])), None);
+    }
+
+    #[test]
+    fn a_guardrail_tripped_after_the_decision_holds_back_only_an_unattended_action() {
+        let queued = action(1);
+        assert_eq!(hold_for(&queued, &[]), None);
+        assert_eq!(
+            hold_for(&queued, &[Pause::RateLimited]),
+            None,
+            "counted when decided"
+        );
+        let Some(Step::Hold(decision, why)) = hold_for(&queued, &[Pause::KillSwitch]) else {
+            panic!("the kill switch does not hold the action");
+        };
+        assert_eq!(decision.outcome, PolicyOutcome::TechnicianApproval);
+        assert!(why.starts_with("the kill switch was pulled"), "{why}");
+        let Some(Step::Hold(_, why)) = hold_for(&queued, &[Pause::CircuitOpen]) else {
+            panic!("the circuit breaker does not hold the action");
+        };
+        assert!(why.starts_with("the circuit breaker opened"), "{why}");
+        // A person who approved this version already decided: the guardrail does not ask again.
+        let approved = Action {
+            approvals: vec![Approval {
+                user_id: UserId::from_uuid(uuid::Uuid::from_u128(5)),
+                side: ApproverSide::Technician,
+                role: None,
+                approved: true,
+                version: "v1".to_owned(),
+                comment: None,
+                decided_at: at(1),
+            }],
+            ..action(1)
+        };
+        assert_eq!(hold_for(&approved, &[Pause::KillSwitch]), None);
+        let waiting = Action {
+            decision: PolicyDecision::new(PolicyOutcome::CustomerApproval, Vec::new()),
+            ..action(1)
+        };
+        assert_eq!(hold_for(&waiting, &[Pause::KillSwitch]), None);
     }
 }
