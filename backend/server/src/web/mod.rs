@@ -4,6 +4,7 @@
 //! CSRF token and is checked before anything is read from it; a form without a valid token is
 //! refused with 403 and changes nothing.
 
+mod account;
 mod actions;
 mod approval_links;
 mod error;
@@ -23,6 +24,7 @@ mod sandbox;
 mod scoped;
 mod second_factor;
 mod session;
+mod users;
 
 use axum::{
     Router,
@@ -107,12 +109,12 @@ pub fn routes() -> Router<AppState> {
             get(approval_links::show).post(approval_links::decide),
         )
         .route("/audit", get(pages::msp_audit))
-        .route("/users", get(pages::users).post(pages::create_user))
-        .route("/users/{user_id}", get(pages::user))
-        .route("/users/{user_id}/status", post(pages::set_user_status))
-        .route("/users/{user_id}/tokens", post(pages::issue_token))
-        .route("/tokens/{token_id}/revoke", post(pages::revoke_token))
-        .route("/account", get(pages::account))
+        .route("/users", get(users::users).post(users::create_user))
+        .route("/users/{user_id}", get(users::user))
+        .route("/users/{user_id}/status", post(users::set_user_status))
+        .route("/users/{user_id}/tokens", post(users::issue_token))
+        .route("/tokens/{token_id}/revoke", post(users::revoke_token))
+        .route("/account", get(account::account))
         .route(
             "/login/second-factor",
             get(second_factor::show).post(second_factor::submit),
@@ -123,7 +125,7 @@ pub fn routes() -> Router<AppState> {
             post(second_factor::confirm),
         )
         .route("/account/second-factor/remove", post(second_factor::remove))
-        .route("/account/password", post(pages::change_password));
+        .route("/account/password", post(account::change_password));
     // The sandbox's scenarios and its mailbox and Slack workspace, where this build has them.
     #[cfg(feature = "sandbox")]
     let routes = routes

@@ -5,30 +5,17 @@ use axum::{
     extract::{Path, Query},
     response::{Html, IntoResponse, Redirect, Response},
 };
-use chrono::Duration;
-use secrecy::ExposeSecret;
 use serde::Deserialize;
-use steward_core::{
-    auth::{self, PasswordChangeError},
-    passwords,
-    storage::{
-        GuardrailError, NewTenant, NewUser, PageRequest, TenantAdminError, TenantChanges,
-        TokenRevokeError, UserAdminError, UserChanges, WorkError,
-    },
+use steward_core::storage::{
+    GuardrailError, NewTenant, PageRequest, TenantAdminError, TenantChanges, WorkError,
 };
-use steward_domain::{
-    ApiTokenId, Slug, TenantId, UserId,
-    access::Permission,
-    tenancy::{Role, RoleSide, TenantStatus, UserStatus},
-};
+use steward_domain::{Slug, TenantId, access::Permission, tenancy::RoleSide};
 use steward_frontend::{
     Chrome, Flash, FlashKind, NavItem,
     pages::{
-        account::{self, AccountPage},
         audit::{self, AuditPage},
         dashboard::{self, DashboardPage},
         tenant::{self, TenantPage},
-        users::{self, UserPage, UsersPage},
     },
     role_label,
 };
@@ -44,7 +31,7 @@ use crate::http::scoped::needs;
 /// ever reaches a page.
 #[derive(Debug, Default, Deserialize)]
 pub(super) struct PageQuery {
-    cursor: Option<String>,
+    pub(super) cursor: Option<String>,
     done: Option<String>,
     error: Option<String>,
 }
@@ -250,7 +237,7 @@ pub(super) async fn chrome(
 /// them all at once.
 const DASHBOARD_PAGE: u64 = 100;
 
-fn page<K: std::str::FromStr>(cursor: Option<&str>) -> Result<PageRequest<K>, UiError> {
+pub(super) fn page<K: std::str::FromStr>(cursor: Option<&str>) -> Result<PageRequest<K>, UiError> {
     let after = cursor
         .map(|cursor| {
             cursor
@@ -583,318 +570,4 @@ pub async fn msp_audit(s: WebSession, Query(query): Query<PageQuery>) -> Result<
         },
     ))
     .into_response())
-}
-
-// ---- Users and tokens -------------------------------------------------------------------
-
-pub async fn users(s: WebSession, Query(query): Query<PageQuery>) -> Result<Response, UiError> {
-    let conn = s.storage.conn();
-    let listed = s
-        .caller
-        .users(conn)?
-        .list(page(query.cursor.as_deref())?)
-        .await?;
-    let mut tenants_page = PageRequest::first();
-    tenants_page.limit = PageRequest::<uuid::Uuid>::MAX_LIMIT;
-    let tenants = s
-        .caller
-        .tenants(conn)
-        .list(tenants_page)
-        .await?
-        .items
-        .into_iter()
-        .filter(|tenant| tenant.status == TenantStatus::Active)
-        .collect();
-    let chrome = chrome(&s, "/users", query.flash()).await?;
-    Ok(Html(users::render_list(
-        chrome,
-        UsersPage {
-            users: listed.items,
-            next_cursor: listed.next.map(|id| id.to_string()),
-            tenants,
-            can_manage: s.caller.allows(Permission::ManageUsers),
-            csrf_token: s.session.csrf_token.clone(),
-        },
-    ))
-    .into_response())
-}
-
-#[derive(Debug, Deserialize)]
-pub struct UserForm {
-    email: String,
-    display_name: String,
-    role: Role,
-    #[serde(default)]
-    tenant_id: String,
-    #[serde(default)]
-    password: String,
-}
-
-fn user_error_code(err: UserAdminError) -> Result<&'static str, UiError> {
-    Ok(match err {
-        UserAdminError::EmailTaken(_) => "email-taken",
-        UserAdminError::InvalidEmail(_) => "invalid-email",
-        UserAdminError::InvalidDisplayName(_) | UserAdminError::InvalidTokenName(_) => {
-            "invalid-name"
-        }
-        UserAdminError::TenantRequired(_) | UserAdminError::TenantNotAllowed(_) => "invalid-role",
-        UserAdminError::UnknownTenant(_) => "unknown-tenant",
-        UserAdminError::OwnAccount => "own-account",
-        UserAdminError::NotFound(_) => return Err(UiError::NotFound),
-        UserAdminError::Storage(err) => return Err(err.into()),
-    })
-}
-
-pub async fn create_user(
-    WebForm {
-        session: s, form, ..
-    }: WebForm<UserForm, needs::ManageUsers>,
-) -> Result<Response, UiError> {
-    let tenant_id = match form.tenant_id.trim() {
-        "" => None,
-        id => Some(
-            id.parse::<TenantId>()
-                .map_err(|err| UiError::BadForm(err.to_string()))?,
-        ),
-    };
-    let password_hash = match form.password.as_str() {
-        "" => None,
-        password => match passwords::hash_password(password) {
-            Ok(hash) => Some(hash),
-            Err(_) => return Ok(back("/users", Err("weak-password"))),
-        },
-    };
-    let txn = s.storage.begin().await?;
-    let write = s.write(&txn);
-    let created = s
-        .caller
-        .admin(&write)?
-        .users()
-        .create(NewUser {
-            email: form.email,
-            display_name: form.display_name,
-            role: form.role,
-            tenant_id,
-            password_hash,
-            password_change_required: true,
-        })
-        .await;
-    match created {
-        Ok(user) => {
-            txn.commit().await?;
-            Ok(back(&format!("/users/{}", user.id), Ok("user-created")))
-        }
-        Err(err) => Ok(back("/users", Err(user_error_code(err)?))),
-    }
-}
-
-pub async fn user(
-    s: WebSession,
-    Path(user_id): Path<UserId>,
-    Query(query): Query<PageQuery>,
-) -> Result<Response, UiError> {
-    render_user(&s, user_id, query.flash(), None).await
-}
-
-async fn render_user(
-    s: &WebSession,
-    user_id: UserId,
-    flash: Option<Flash>,
-    issued_secret: Option<String>,
-) -> Result<Response, UiError> {
-    let conn = s.storage.conn();
-    let user = s
-        .caller
-        .users(conn)?
-        .lookup(user_id)
-        .await?
-        .ok_or(UiError::NotFound)?;
-    let tokens = s.caller.tokens(conn)?.of_user(user_id).await?;
-    let chrome = chrome(s, "/users", flash).await?;
-    Ok(Html(users::render_user(
-        chrome,
-        UserPage {
-            user,
-            tokens,
-            now: s.clock.now(),
-            can_manage: s.caller.allows(Permission::ManageUsers),
-            issued_secret,
-            csrf_token: s.session.csrf_token.clone(),
-        },
-    ))
-    .into_response())
-}
-
-#[derive(Debug, Deserialize)]
-pub struct StatusForm {
-    status: UserStatus,
-}
-
-pub async fn set_user_status(
-    Path(user_id): Path<UserId>,
-    WebForm {
-        session: s, form, ..
-    }: WebForm<StatusForm>,
-) -> Result<Response, UiError> {
-    let path = format!("/users/{user_id}");
-    let txn = s.storage.begin().await?;
-    let write = s.write(&txn);
-    let updated = s
-        .caller
-        .admin(&write)?
-        .users()
-        .update(
-            user_id,
-            UserChanges {
-                status: Some(form.status),
-                ..UserChanges::default()
-            },
-        )
-        .await;
-    match updated {
-        Ok(user) => {
-            txn.commit().await?;
-            let done = match user.status {
-                UserStatus::Active => "user-enabled",
-                UserStatus::Disabled => "user-disabled",
-            };
-            Ok(back(&path, Ok(done)))
-        }
-        Err(err) => Ok(back(&path, Err(user_error_code(err)?))),
-    }
-}
-
-#[derive(Debug, Deserialize)]
-pub struct TokenForm {
-    name: String,
-    #[serde(default)]
-    expires_in_days: String,
-}
-
-/// Issues a token and shows its secret once, on the page itself (never in a URL).
-pub async fn issue_token(
-    Path(user_id): Path<UserId>,
-    WebForm {
-        session: s, form, ..
-    }: WebForm<TokenForm, needs::ManageUsers>,
-) -> Result<Response, UiError> {
-    let expires_at = match form.expires_in_days.trim() {
-        "" => None,
-        days => match days.parse::<u32>() {
-            Ok(days @ 1..=3650) => Some(s.clock.now() + Duration::days(days.into())),
-            _ => return Ok(back(&format!("/users/{user_id}"), Err("invalid-expiry"))),
-        },
-    };
-    let txn = s.storage.begin().await?;
-    let write = s.write(&txn);
-    let issued = s
-        .caller
-        .admin(&write)?
-        .users()
-        .create_token(user_id, &form.name, expires_at)
-        .await
-        .map_err(|err| match err {
-            UserAdminError::NotFound(_) => UiError::NotFound,
-            other => UiError::internal(&other),
-        })?;
-    txn.commit().await?;
-    render_user(
-        &s,
-        user_id,
-        None,
-        Some(issued.secret.expose_secret().to_owned()),
-    )
-    .await
-}
-
-/// Revokes a token: admins any of the MSP's, everyone else their own.
-pub async fn revoke_token(
-    Path(token_id): Path<ApiTokenId>,
-    WebForm { session: s, .. }: WebForm<Empty>,
-) -> Result<Response, UiError> {
-    let txn = s.storage.begin().await?;
-    let write = s.write(&txn);
-    let revoked = if s.caller.allows(Permission::ManageUsers) {
-        s.caller.admin(&write)?.users().revoke_token(token_id).await
-    } else {
-        s.caller.own_tokens(&write).revoke(token_id).await
-    };
-    let token = match revoked {
-        Ok(token) => token,
-        Err(TokenRevokeError::NotFound(_)) => return Err(UiError::NotFound),
-        Err(TokenRevokeError::Storage(err)) => return Err(err.into()),
-    };
-    txn.commit().await?;
-    let path = if token.user_id == s.caller.user().id {
-        "/account".to_owned()
-    } else {
-        format!("/users/{}", token.user_id)
-    };
-    Ok(back(&path, Ok("token-revoked")))
-}
-
-// ---- Account ------------------------------------------------------------------------------
-
-pub async fn account(s: WebSession, Query(query): Query<PageQuery>) -> Result<Response, UiError> {
-    let conn = s.storage.conn();
-    let user_id = s.caller.user().id;
-    let tokens = s.caller.own_token_directory(conn).of_user(user_id).await?;
-    let has_password = auth::has_password(conn, user_id).await?;
-    let second_factor = steward_core::second_factor::enrolled(conn, s.caller.user()).await?;
-    let second_factor_required = s
-        .caller
-        .msp(conn)
-        .await?
-        .is_some_and(|msp| msp.second_factor_policy.requires(s.caller.user().role));
-    let chrome = chrome(&s, "/account", query.flash()).await?;
-    Ok(Html(account::render(
-        chrome,
-        AccountPage {
-            user: s.caller.user().clone(),
-            tokens,
-            now: s.clock.now(),
-            has_password,
-            second_factor,
-            second_factor_required,
-            gate: s.session.gate.map(auth::Gate::code),
-            csrf_token: s.session.csrf_token.clone(),
-        },
-    ))
-    .into_response())
-}
-
-#[derive(Debug, Deserialize)]
-pub struct PasswordForm {
-    current_password: String,
-    new_password: String,
-    confirm_password: String,
-}
-
-pub async fn change_password(
-    WebForm {
-        session: s, form, ..
-    }: WebForm<PasswordForm>,
-) -> Result<Response, UiError> {
-    let txn = s.storage.begin().await?;
-    let write = s.write(&txn);
-    let changed = auth::change_own_password(
-        &write,
-        &s.caller,
-        &form.current_password,
-        &form.new_password,
-        &form.confirm_password,
-    )
-    .await;
-    let code = match changed {
-        Ok(()) => {
-            txn.commit().await?;
-            return Ok(back("/account", Ok("password-changed")));
-        }
-        Err(PasswordChangeError::WrongCurrentPassword) => "wrong-password",
-        Err(PasswordChangeError::Mismatch) => "password-mismatch",
-        Err(PasswordChangeError::Unchanged) => "password-unchanged",
-        Err(PasswordChangeError::Weak(_)) => "weak-password",
-        Err(PasswordChangeError::Storage(err)) => return Err(err.into()),
-    };
-    Ok(back("/account", Err(code)))
 }
