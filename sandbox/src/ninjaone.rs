@@ -19,6 +19,9 @@
 //!   for with `cursor={name}` (unknown or expired cursors are `400`).
 //! - Errors: `{"resultCode", "errorMessage", "incidentId"}`. NinjaOne publishes no rate limit;
 //!   injected storms answer `429` with `Retry-After`.
+//!
+//! (Over 800 lines on purpose: one vendor's simulated API, kept in one file to be read side by
+//! side with NinjaOne's Public API v2 reference.)
 
 #![expect(
     clippy::result_large_err,

@@ -10,6 +10,9 @@
 //! - Rate limits: every answer carries `X-Rate-Limit-Limit`, `X-Rate-Limit-Remaining` and
 //!   `X-Rate-Limit-Reset` (UTC epoch seconds) for its endpoint's per-minute budget; past it, 429
 //!   with `E0000047` and no `Retry-After`.
+//!
+//! (Over 800 lines on purpose: one vendor's simulated API, kept in one file to be read side by
+//! side with Okta's reference.)
 //! - Errors: `{"errorCode", "errorSummary", "errorLink", "errorId", "errorCauses"}`.
 //! - System Log: sign-ins (`user.session.start`), and the lifecycle changes and cleared sessions
 //!   the API made (`user.lifecycle.suspend`, `user.lifecycle.unsuspend`, `user.session.clear`,

@@ -1,4 +1,8 @@
 //! Actions Steward can take at a vendor, and what the authority policy decides about them.
+//!
+//! (Over 800 lines on purpose: this is the API's and the policy's vocabulary for actions —
+//! types, statuses, decisions, approvals, batches — and each type's wording, reversibility and
+//! rollback plan sit beside one another so a new action type is added in one place.)
 
 use std::fmt;
 

@@ -4,6 +4,10 @@
 //! Environment variables name keys with `__` between levels: `STEWARD_HTTP__LISTEN` sets
 //! `http.listen`. `STEWARD_DATABASE_URL` is accepted as a shorter name for
 //! `STEWARD_DATABASE__URL`.
+//!
+//! (About 880 lines of code on purpose: every configuration key with its default, its
+//! environment variable and its validation in one place, as the README's configuration table
+//! lists them.)
 
 use std::{
     fmt,

@@ -10,6 +10,9 @@
 //! its collection under `/users/{id}/authentication/`; Graph refuses to delete the default
 //! method while others remain and v1.0 does not say which one is the default, so what it
 //! refuses is deleted again once the others are gone.
+//!
+//! (Over 800 lines on purpose: one vendor API's connector, kept in one file to be read side by
+//! side with the Microsoft Graph reference.)
 
 use std::{collections::BTreeMap, sync::Arc};
 

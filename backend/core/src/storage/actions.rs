@@ -4,6 +4,10 @@
 //! Every transition is a compare-and-set on the action's status, so two workers running the
 //! same job (delivery is at least once) cannot both move it, and every transition is in the
 //! tenant's audit chain.
+//!
+//! (Over 800 lines on purpose: every write to the actions table — proposing, answering,
+//! transitions, the reads they compare against — is here, so the compare-and-set on the status
+//! is written once and every path to it can be read together.)
 
 use chrono::{DateTime, Utc};
 use sea_orm::{
