@@ -97,32 +97,22 @@ pub(super) fn status(machine: &SimMachine) -> &'static str {
 /// Issued tokens and per-customer budgets.
 #[derive(Debug, Default)]
 pub(super) struct FalconState {
-    tokens: Mutex<HashMap<String, (Uuid, Instant)>>,
+    tokens: super::kit::Tokens,
     windows: Mutex<HashMap<Uuid, (Instant, u32)>>,
     /// Requests still to answer 429 whatever the budget, per customer.
-    storms: Mutex<HashMap<Uuid, u32>>,
+    storms: super::throttle::Storms,
 }
 
 impl Sandbox {
     /// Makes the next `requests` API calls of `tenant_id`'s Falcon answer 429, as if other
     /// clients had spent the budget of a window that resets within a second or two.
     pub fn throttle_falcon(&self, tenant_id: Uuid, requests: u32) {
-        self.inner
-            .falcon
-            .storms
-            .lock()
-            .expect("storm map poisoned")
-            .insert(tenant_id, requests);
+        self.inner.falcon.storms.start(tenant_id, requests);
     }
 
     /// Makes every token issued so far for `tenant_id` invalid, as a revoked API client's are.
     pub fn revoke_falcon_tokens(&self, tenant_id: Uuid) {
-        self.inner
-            .falcon
-            .tokens
-            .lock()
-            .expect("token map poisoned")
-            .retain(|_, (tenant, _)| *tenant != tenant_id);
+        self.inner.falcon.tokens.revoke(tenant_id);
     }
 }
 
@@ -195,21 +185,15 @@ async fn token(State(sandbox): State<Sandbox>, Form(form): Form<TokenForm>) -> R
             "access denied, member_cid is not a child of this API client's CID",
         );
     }
-    let mut bytes = [0u8; 32];
-    if getrandom::fill(&mut bytes).is_err() {
+    let issued =
+        sandbox
+            .inner
+            .falcon
+            .tokens
+            .issue(environment.tenant_id, Vec::new(), TOKEN_LIFETIME);
+    let Ok(access_token) = issued else {
         return error(StatusCode::INTERNAL_SERVER_ERROR, "csam", "no randomness");
-    }
-    let access_token = hex::encode(bytes);
-    sandbox
-        .inner
-        .falcon
-        .tokens
-        .lock()
-        .expect("token map poisoned")
-        .insert(
-            access_token.clone(),
-            (environment.tenant_id, Instant::now() + TOKEN_LIFETIME),
-        );
+    };
     (
         StatusCode::CREATED,
         Json(json!({
@@ -227,44 +211,15 @@ fn admit(
     sandbox: &Sandbox,
     headers: &HeaderMap,
 ) -> Result<(Uuid, [(String, String); 2]), Response> {
-    let token = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .unwrap_or_default();
-    let tenant = {
-        let tokens = sandbox
-            .inner
-            .falcon
-            .tokens
-            .lock()
-            .expect("token map poisoned");
-        match tokens.get(token) {
-            Some((tenant, expires)) if Instant::now() < *expires => *tenant,
-            _ => None.ok_or_else(|| {
-                error(
-                    StatusCode::UNAUTHORIZED,
-                    "crowdstrike-api-gateway",
-                    "access denied, invalid bearer token",
-                )
-            })?,
-        }
+    let Some(holder) = sandbox.inner.falcon.tokens.holder(headers) else {
+        return Err(error(
+            StatusCode::UNAUTHORIZED,
+            "crowdstrike-api-gateway",
+            "access denied, invalid bearer token",
+        ));
     };
-    let stormy = {
-        let mut storms = sandbox
-            .inner
-            .falcon
-            .storms
-            .lock()
-            .expect("storm map poisoned");
-        match storms.get_mut(&tenant) {
-            Some(left) if *left > 0 => {
-                *left -= 1;
-                true
-            }
-            _ => false,
-        }
-    };
+    let tenant = holder.tenant;
+    let stormy = sandbox.inner.falcon.storms.hit(tenant);
     let now = Instant::now();
     let mut windows = sandbox
         .inner

@@ -24,7 +24,7 @@
     reason = "helpers short-circuit with the vendor's error response, which lives for one request"
 )]
 
-use std::{collections::HashMap, sync::Mutex, time::Duration};
+use std::time::Duration;
 
 use axum::{
     Form, Json, Router,
@@ -35,7 +35,6 @@ use axum::{
 };
 use serde::Deserialize;
 use serde_json::{Value, json};
-use tokio::time::Instant;
 use uuid::Uuid;
 
 use super::{
@@ -82,17 +81,10 @@ pub(super) fn router<S: Clone + Send + Sync + 'static>(sandbox: Sandbox) -> Rout
         .with_state(sandbox)
 }
 
-#[derive(Debug)]
-struct Token {
-    tenant: Uuid,
-    scopes: Vec<String>,
-    expires: Instant,
-}
-
 /// Issued tokens and injected storms.
 #[derive(Debug, Default)]
 pub(super) struct HaloState {
-    tokens: Mutex<HashMap<String, Token>>,
+    tokens: super::kit::Tokens,
     storms: super::throttle::Storms,
 }
 
@@ -162,26 +154,15 @@ async fn token(
     if scopes.is_empty() {
         return oauth_error(StatusCode::BAD_REQUEST, "invalid_scope");
     }
-    let mut bytes = [0u8; 32];
-    if getrandom::fill(&mut bytes).is_err() {
-        return refuse(StatusCode::INTERNAL_SERVER_ERROR, "no randomness");
-    }
-    let access_token = hex::encode(bytes);
     let scope = scopes.join(" ");
-    sandbox
+    let Ok(access_token) = sandbox
         .inner
         .halo
         .tokens
-        .lock()
-        .expect("token map poisoned")
-        .insert(
-            access_token.clone(),
-            Token {
-                tenant,
-                scopes,
-                expires: Instant::now() + TOKEN_LIFETIME,
-            },
-        );
+        .issue(tenant, scopes, TOKEN_LIFETIME)
+    else {
+        return refuse(StatusCode::INTERNAL_SERVER_ERROR, "no randomness");
+    };
     Json(json!({
         "access_token": access_token,
         "token_type": "Bearer",
@@ -194,27 +175,11 @@ async fn token(
 /// The customer of the bearer token, if it holds `scope`; the refusal (401, 403 or 429)
 /// otherwise.
 fn admit(sandbox: &Sandbox, headers: &HeaderMap, scope: &str) -> Result<Uuid, Response> {
-    let token = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .unwrap_or_default();
-    let (tenant, allowed) = {
-        let tokens = sandbox
-            .inner
-            .halo
-            .tokens
-            .lock()
-            .expect("token map poisoned");
-        match tokens.get(token) {
-            Some(token) if Instant::now() < token.expires => (
-                token.tenant,
-                token.scopes.iter().any(|s| s == "all" || s == scope),
-            ),
-            _ => return Err(StatusCode::UNAUTHORIZED.into_response()),
-        }
+    let Some(holder) = sandbox.inner.halo.tokens.holder(headers) else {
+        return Err(StatusCode::UNAUTHORIZED.into_response());
     };
-    if !allowed {
+    let tenant = holder.tenant;
+    if !holder.may(scope, &["all"]) {
         return Err(refuse(
             StatusCode::FORBIDDEN,
             &format!("This application does not have the {scope} permission."),

@@ -21,6 +21,7 @@ pub mod datto;
 pub mod environment;
 pub mod falcon;
 pub mod halopsa;
+mod kit;
 pub mod mailbox;
 mod microsoft;
 pub mod ninjaone;

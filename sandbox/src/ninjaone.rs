@@ -104,14 +104,6 @@ pub(super) fn router<S: Clone + Send + Sync + 'static>(sandbox: Sandbox) -> Rout
         .with_state(sandbox)
 }
 
-/// An issued access token.
-#[derive(Debug)]
-struct Token {
-    tenant: Uuid,
-    expires: Instant,
-    scopes: Vec<String>,
-}
-
 /// Where a report's next page starts.
 #[derive(Debug)]
 struct Cursor {
@@ -124,7 +116,7 @@ struct Cursor {
 /// Issued tokens, report cursors and injected storms.
 #[derive(Debug, Default)]
 pub(super) struct NinjaState {
-    tokens: Mutex<HashMap<String, Token>>,
+    tokens: super::kit::Tokens,
     cursors: Mutex<HashMap<String, Cursor>>,
     storms: super::throttle::Storms,
 }
@@ -196,30 +188,19 @@ async fn token(State(sandbox): State<Sandbox>, Form(form): Form<TokenForm>) -> R
         )
             .into_response();
     }
-    let mut bytes = [0u8; 32];
-    if getrandom::fill(&mut bytes).is_err() {
+    let scope = scopes.join(" ");
+    let issued = sandbox
+        .inner
+        .ninja
+        .tokens
+        .issue(environment.tenant_id, scopes, TOKEN_LIFETIME);
+    let Ok(access_token) = issued else {
         return error(
             StatusCode::INTERNAL_SERVER_ERROR,
             "FAILURE",
             "no randomness",
         );
-    }
-    let access_token = hex::encode(bytes);
-    let scope = scopes.join(" ");
-    sandbox
-        .inner
-        .ninja
-        .tokens
-        .lock()
-        .expect("token map poisoned")
-        .insert(
-            access_token.clone(),
-            Token {
-                tenant: environment.tenant_id,
-                expires: Instant::now() + TOKEN_LIFETIME,
-                scopes,
-            },
-        );
+    };
     Json(json!({
         "access_token": access_token,
         "token_type": "Bearer",
@@ -236,31 +217,14 @@ fn admit(sandbox: &Sandbox, headers: &HeaderMap) -> Result<Uuid, Response> {
 
 /// The customer of the bearer token, if the token holds `scope`.
 fn admit_for(sandbox: &Sandbox, headers: &HeaderMap, scope: &str) -> Result<Uuid, Response> {
-    let token = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .unwrap_or_default();
-    let (tenant, allowed) = {
-        let tokens = sandbox
-            .inner
-            .ninja
-            .tokens
-            .lock()
-            .expect("token map poisoned");
-        match tokens.get(token) {
-            Some(token) if Instant::now() < token.expires => {
-                (token.tenant, token.scopes.iter().any(|s| s == scope))
-            }
-            _ => {
-                return Err(error(
-                    StatusCode::UNAUTHORIZED,
-                    "UNAUTHORIZED",
-                    "Invalid or expired access token",
-                ));
-            }
-        }
+    let Some(holder) = sandbox.inner.ninja.tokens.holder(headers) else {
+        return Err(error(
+            StatusCode::UNAUTHORIZED,
+            "UNAUTHORIZED",
+            "Invalid or expired access token",
+        ));
     };
+    let (tenant, allowed) = (holder.tenant, holder.may(scope, &[]));
     if !allowed {
         return Err(error(
             StatusCode::FORBIDDEN,

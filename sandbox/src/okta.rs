@@ -114,7 +114,7 @@ pub(super) fn status(user: &SimUser) -> &'static str {
 pub(super) struct RateLimits {
     windows: Mutex<HashMap<(Uuid, Endpoint), (Instant, u32)>>,
     /// Requests still to answer 429 whatever the budget, per org (a test's throttling storm).
-    storms: Mutex<HashMap<Uuid, u32>>,
+    storms: super::throttle::Storms,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -152,16 +152,7 @@ impl RateLimits {
             *used = 0;
         }
         let limit = endpoint.limit();
-        let stormy = {
-            let mut storms = self.storms.lock().expect("storm map poisoned");
-            match storms.get_mut(&org) {
-                Some(left) if *left > 0 => {
-                    *left -= 1;
-                    true
-                }
-                _ => false,
-            }
-        };
+        let stormy = self.storms.hit(org);
         let refused = stormy || *used >= limit;
         if !refused {
             *used += 1;
@@ -195,12 +186,7 @@ impl Sandbox {
     /// Makes the next `requests` calls to `tenant_id`'s Okta org answer 429, as if other clients
     /// had spent the budget of a window that resets within a second or two.
     pub fn throttle_okta(&self, tenant_id: Uuid, requests: u32) {
-        self.inner
-            .okta_limits
-            .storms
-            .lock()
-            .expect("storm map poisoned")
-            .insert(tenant_id, requests);
+        self.inner.okta_limits.storms.start(tenant_id, requests);
     }
 }
 

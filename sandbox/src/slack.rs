@@ -114,11 +114,7 @@ fn refuse(error: &str) -> Response {
 }
 
 fn authorized(sandbox: &Sandbox, headers: &HeaderMap) -> bool {
-    let presented = headers
-        .get("authorization")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .unwrap_or_default();
+    let presented = super::kit::bearer(headers).unwrap_or_default();
     let expected = &sandbox.inner.settings.slack.bot_token;
     bool::from(subtle::ConstantTimeEq::ct_eq(
         presented.as_bytes(),

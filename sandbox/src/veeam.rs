@@ -25,7 +25,7 @@
 use axum::{
     Json, Router,
     extract::{Path, RawQuery, State},
-    http::{HeaderMap, StatusCode, header},
+    http::{HeaderMap, StatusCode},
     response::{IntoResponse, Response},
     routing::{get, post},
 };
@@ -97,11 +97,7 @@ fn error(status: StatusCode, kind: &str, message: &str) -> Response {
 
 /// The customer whose API key the request carries; the refusal (401 or 429) otherwise.
 async fn admit(sandbox: &Sandbox, headers: &HeaderMap) -> Result<Uuid, Response> {
-    let key = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .unwrap_or_default();
+    let key = super::kit::bearer(headers).unwrap_or_default();
     let tenant = {
         let environments = sandbox.inner.environments.lock().await;
         environments
@@ -345,11 +341,7 @@ async fn jobs(
 
 /// The customer of the API key, without counting the request against a storm.
 async fn admit_quietly(sandbox: &Sandbox, headers: &HeaderMap) -> Result<Uuid, ()> {
-    let key = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .unwrap_or_default();
+    let key = super::kit::bearer(headers).unwrap_or_default();
     let environments = sandbox.inner.environments.lock().await;
     environments
         .values()

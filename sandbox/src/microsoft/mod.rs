@@ -326,11 +326,7 @@ fn admit(sandbox: &Sandbox, headers: &HeaderMap, api: Api) -> Result<Uuid, Respo
             message,
         ))
     };
-    let Some(token) = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-    else {
+    let Some(token) = crate::kit::bearer(headers) else {
         return unauthorized("Access token is empty.");
     };
     let tenant_id = {
