@@ -82,12 +82,7 @@ async fn a_policy_requiring_two_approvers_waits_for_two_different_people() {
     l.settled_action("isolate_device", &["verified"]).await;
     let state = l.sandbox_state().await;
     assert_eq!(item(&state, "devices", &laptop)["isolated"], true);
-    let audit = l.audit_actions().await;
-    assert_eq!(
-        audit.iter().filter(|a| *a == "action.approved").count(),
-        2,
-        "{audit:?}"
-    );
+    l.assert_audited(&["action.approved"], 2).await;
     l.stop().await;
 }
 
@@ -235,14 +230,8 @@ async fn unanswered_requests_escalate_then_expire_to_rejected() {
     assert_eq!(body["error"]["code"], "not-awaiting-approval");
     let state = l.sandbox_state().await;
     assert_eq!(item(&state, "devices", &laptop)["isolated"], false);
-    let audit = l.audit_actions().await;
-    for event in ["action.escalated", "action.expired"] {
-        assert_eq!(
-            audit.iter().filter(|a| *a == event).count(),
-            1,
-            "{event}: {audit:?}"
-        );
-    }
+    l.assert_audited(&["action.escalated", "action.expired"], 1)
+        .await;
     l.stop().await;
 }
 

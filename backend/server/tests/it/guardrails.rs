@@ -333,14 +333,8 @@ async fn the_tenants_kill_switch_stops_automation_until_an_admin_releases_it() {
     let state = l.sandbox_state().await;
     assert_eq!(item(&state, "devices", &laptop)["isolated"], true);
 
-    let audit = l.audit_actions().await;
-    for event in ["automation.halted", "automation.released"] {
-        assert_eq!(
-            audit.iter().filter(|a| *a == event).count(),
-            1,
-            "{event}: {audit:?}"
-        );
-    }
+    l.assert_audited(&["automation.halted", "automation.released"], 1)
+        .await;
     l.stop().await;
 }
 
@@ -701,15 +695,7 @@ async fn maintenance_windows_are_checked_stored_and_read_by_the_policy() {
         .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     assert_eq!(l.simulate(&server).await["decision"]["outcome"], "auto");
-    let audit = l.audit_actions().await;
-    assert_eq!(
-        audit
-            .iter()
-            .filter(|a| *a == "tenant.maintenance_changed")
-            .count(),
-        3,
-        "{audit:?}"
-    );
+    l.assert_audited(&["tenant.maintenance_changed"], 3).await;
     l.stop().await;
 }
 

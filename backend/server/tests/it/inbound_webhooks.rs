@@ -5,7 +5,7 @@
 
 use crate::support::{self, TestApp};
 use reqwest::{Method, StatusCode};
-use serde_json::{Value, json};
+use serde_json::Value;
 use steward_domain::clock::{Clock, SystemClock};
 use steward_integrations::standard_webhooks;
 use steward_testkit::TestDatabase;
@@ -32,16 +32,10 @@ async fn setup(db: &TestDatabase) -> Setup {
             Method::POST,
             &format!("/api/v1/tenants/{}/integrations", tenant.id),
             Some(&admin),
-            Some(&json!({
-                "vendor": "ninjaone",
-                "name": "NinjaOne",
-                "settings": {
-                    "client_id": credentials.ninja_client_id,
-                    "organization_id": credentials.ninja_organization_id,
-                    "instance_url": app.url("/sandbox/ninjaone/"),
-                },
-                "credential": credentials.ninja_client_secret,
-            })),
+            Some(&support::ninjaone_integration(
+                &credentials,
+                &app.url("/sandbox/ninjaone/"),
+            )),
         )
         .await;
     assert_eq!(status, StatusCode::CREATED, "{created}");

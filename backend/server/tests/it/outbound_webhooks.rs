@@ -298,15 +298,7 @@ async fn subscribed_events_arrive_signed_and_failures_are_retried_then_sent_agai
         rolled_back[0].json()["data"]["action"]["status"],
         "rolled_back"
     );
-    let (status, body) = l
-        .call(
-            Method::PATCH,
-            &l.path(&format!("incidents/{incident_id}")),
-            &l.technician,
-            Some(&json!({"status": "resolved", "verdict": "true_positive"})),
-        )
-        .await;
-    assert_eq!(status, StatusCode::OK, "{body}");
+    l.resolve_incident(&incident_id).await;
     let resolved = receiver.settled(&l, "ops", "incident.resolved").await;
     assert_eq!(
         resolved[0].json()["data"]["incident"]["verdict"],

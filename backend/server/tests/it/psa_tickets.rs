@@ -174,15 +174,7 @@ async fn tickets_follow_incidents_both_ways(psa: Psa) {
     .await;
 
     // Resolved in Steward with a verdict, the ticket is closed with a note saying so.
-    let (status, body) = l
-        .call(
-            Method::PATCH,
-            &l.path(&format!("incidents/{incident_id}")),
-            &l.technician,
-            Some(&json!({"status": "resolved", "verdict": "true_positive"})),
-        )
-        .await;
-    assert_eq!(status, StatusCode::OK, "{body}");
+    l.resolve_incident(&incident_id).await;
     settled_incident(&l, &incident_id, "had its ticket closed", |i| {
         i["tickets"][0]["ticket_closed"] == true && i["tickets"][0]["synced_status"] == "resolved"
     })
@@ -210,23 +202,8 @@ async fn tickets_follow_incidents_both_ways(psa: Psa) {
     assert_eq!(after["status"], "resolved");
     assert_eq!(after["verdict"], "true_positive");
     assert_eq!(vendor_tickets(&l).await.len(), 1);
-    let audit = l.audit_actions().await;
-    assert_eq!(
-        audit
-            .iter()
-            .filter(|a| *a == "incident.ticket_opened")
-            .count(),
-        1,
-        "{audit:?}"
-    );
-    assert_eq!(
-        audit
-            .iter()
-            .filter(|a| *a == "incident.updated_from_ticket")
-            .count(),
-        2,
-        "{audit:?}"
-    );
+    l.assert_audited(&["incident.ticket_opened"], 1).await;
+    l.assert_audited(&["incident.updated_from_ticket"], 2).await;
     l.stop().await;
 }
 

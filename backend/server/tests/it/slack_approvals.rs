@@ -196,12 +196,7 @@ async fn a_technician_approves_in_slack_and_the_message_shows_the_outcome() {
         answer["text"].as_str().unwrap().contains("Not recorded"),
         "{answer}"
     );
-    let audit = l.audit_actions().await;
-    assert_eq!(
-        audit.iter().filter(|a| *a == "action.approved").count(),
-        1,
-        "{audit:?}"
-    );
+    l.assert_audited(&["action.approved"], 1).await;
     l.stop().await;
 }
 

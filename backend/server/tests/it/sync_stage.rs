@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use crate::support::governed::{Loop, fast_settings, start, start_allowing, start_with};
 use reqwest::{Method, StatusCode};
-use serde_json::{Value, json};
+use serde_json::Value;
 use steward_core::Clock;
 use steward_testkit::TestDatabase;
 use steward_workers::WorkerSettings;
@@ -69,16 +69,10 @@ async fn a_vendor_down_or_throttling_does_not_stall_the_others() {
             Method::POST,
             &l.path("integrations"),
             &l.admin,
-            Some(&json!({
-                "vendor": "ninjaone",
-                "name": "NinjaOne",
-                "settings": {
-                    "client_id": credentials.ninja_client_id,
-                    "organization_id": credentials.ninja_organization_id,
-                    "instance_url": "http://127.0.0.1:9/",
-                },
-                "credential": credentials.ninja_client_secret,
-            })),
+            Some(&crate::support::ninjaone_integration(
+                &credentials,
+                "http://127.0.0.1:9/",
+            )),
         )
         .await;
     assert_eq!(status, StatusCode::CREATED, "{dead}");

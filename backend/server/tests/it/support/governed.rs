@@ -359,6 +359,20 @@ impl Loop {
         self.app.call(method, path, Some(token), body).await
     }
 
+    /// Resolves the incident as a true positive, as the technician.
+    pub async fn resolve_incident(&self, incident_id: &str) -> Value {
+        let (status, body) = self
+            .call(
+                Method::PATCH,
+                &self.path(&format!("incidents/{incident_id}")),
+                &self.technician,
+                Some(&json!({"status": "resolved", "verdict": "true_positive"})),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        body
+    }
+
     pub fn path(&self, rest: &str) -> String {
         format!("/api/v1/tenants/{}/{rest}", self.tenant.id)
     }
@@ -509,17 +523,9 @@ impl Loop {
     /// integration.
     pub async fn connect_ninjaone(&self) -> Value {
         let credentials = self.credentials().await;
-        self.connect(&json!({
-            "vendor": "ninjaone",
-            "name": "NinjaOne",
-            "settings": {
-                "client_id": credentials.ninja_client_id,
-                "organization_id": credentials.ninja_organization_id,
-                "instance_url": self.app.url("/sandbox/ninjaone/"),
-            },
-            "credential": credentials.ninja_client_secret,
-        }))
-        .await
+        let instance = self.app.url("/sandbox/ninjaone/");
+        self.connect(&super::ninjaone_integration(&credentials, &instance))
+            .await
     }
 
     /// Connects the MSP's simulated Tactical RMM server for the tenant's client; returns the
@@ -742,23 +748,23 @@ impl Loop {
         self.audit_actions_at("/api/v1/audit").await
     }
 
-    /// The tenant's audit chain once the workers have finished what they were doing: no entry
-    /// added for a second.
+    /// The tenant's audit chain once the loop has settled: nothing left to run.
     pub async fn settled_audit_actions(&self) -> Vec<String> {
-        let mut last = self.audit_actions().await;
-        for _ in 0..60 {
-            tokio::time::sleep(Duration::from_secs(1)).await;
-            let now = self.audit_actions().await;
-            if now.len() == last.len() {
-                return now;
-            }
-            last = now;
-        }
-        panic!("the audit chain never settled: {last:?}");
+        self.settle().await;
+        self.audit_actions().await
     }
 
     pub async fn audit_actions(&self) -> Vec<String> {
         self.audit_actions_at(&self.path("audit")).await
+    }
+
+    /// Asserts that the tenant's audit chain records each of `events` exactly `times` times.
+    pub async fn assert_audited(&self, events: &[&str], times: usize) {
+        let audit = self.audit_actions().await;
+        for event in events {
+            let count = audit.iter().filter(|a| a == event).count();
+            assert_eq!(count, times, "{event} in {audit:?}");
+        }
     }
 
     async fn audit_actions_at(&self, base: &str) -> Vec<String> {

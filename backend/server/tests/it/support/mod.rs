@@ -595,3 +595,21 @@ pub async fn harbor(db: &TestDatabase) -> Harbor {
         credentials,
     }
 }
+
+/// A new NinjaOne integration of the simulated customer whose `credentials` these are, at the
+/// instance `instance_url`, as the API takes it.
+pub fn ninjaone_integration(
+    credentials: &steward_sandbox::SandboxCredentials,
+    instance_url: &str,
+) -> serde_json::Value {
+    serde_json::json!({
+        "vendor": "ninjaone",
+        "name": "NinjaOne",
+        "settings": {
+            "client_id": credentials.ninja_client_id,
+            "organization_id": credentials.ninja_organization_id,
+            "instance_url": instance_url,
+        },
+        "credential": credentials.ninja_client_secret,
+    })
+}
