@@ -34,9 +34,13 @@ async fn settled_failures(
 }
 
 /// A loopback port nothing listens on.
-fn closed_port() -> u16 {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    listener.local_addr().unwrap().port()
+fn closed_port() -> (tokio::net::TcpSocket, u16) {
+    // Bound but never listening: a connection is refused at once, and no other test's server
+    // can take the port meanwhile (a listener dropped here would free it for any of them).
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.bind("127.0.0.1:0".parse().unwrap()).unwrap();
+    let port = socket.local_addr().unwrap().port();
+    (socket, port)
 }
 
 #[tokio::test]
@@ -90,7 +94,8 @@ async fn an_unreachable_mail_server_is_tried_again_later_while_other_jobs_run() 
         first: Duration::from_secs(3600),
         max: Duration::from_secs(7200),
     };
-    let l = start_mailing_with(&db, closed_port(), settings).await;
+    let (_closed, port) = closed_port();
+    let l = start_mailing_with(&db, port, settings).await;
     l.run_scenario("compromised-admin").await;
 
     let failed = settled_failures(&l, "request_approval", |job| job.next_try.is_some()).await;
