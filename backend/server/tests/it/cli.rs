@@ -130,13 +130,15 @@ async fn demo_seeds_once_and_keeps_its_data_across_runs() {
     assert!(second.stop().success());
 }
 
-/// A loopback port nothing listens on right now.
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+/// The port a started Steward serves on (it was given port 0: any free one, so no other test
+/// can take it between choosing and binding).
+fn port_of(process: &StewardProcess) -> u16 {
+    process
+        .base
+        .rsplit(':')
+        .next()
+        .and_then(|port| port.parse().ok())
+        .unwrap_or_else(|| panic!("no port in {}", process.base))
 }
 
 /// Restarted on another port, the demo points its integrations at its sandbox there: they
@@ -144,15 +146,21 @@ fn free_port() -> u16 {
 #[tokio::test]
 async fn the_demo_on_another_port_keeps_its_integrations_working() {
     let db = TestDatabase::empty().await;
-    let start_demo = |port: u16| {
+    let start_demo = || {
         let mut command = steward_on(&db);
-        command.args(["demo", "--listen", &format!("127.0.0.1:{port}")]);
+        command.args(["demo", "--listen", "127.0.0.1:0"]);
         StewardProcess::start(command)
     };
-    let first = start_demo(free_port());
+    let first = start_demo();
+    let first_port = port_of(&first);
     assert!(first.stop().success());
-    let port = free_port();
-    let second = start_demo(port);
+    // Any free port but the first one (the system may, rarely, hand the same one out again).
+    let mut second = start_demo();
+    while port_of(&second) == first_port {
+        assert!(second.stop().success());
+        second = start_demo();
+    }
+    let port = port_of(&second);
     let sandbox = format!("http://127.0.0.1:{port}");
     assert!(
         second
@@ -209,14 +217,14 @@ async fn the_demo_on_another_port_keeps_its_integrations_working() {
 #[tokio::test]
 async fn a_second_server_on_one_database_and_a_taken_port_are_refused_clearly() {
     let db = TestDatabase::empty().await;
-    let port = free_port();
     let mut command = steward_on(&db);
-    command.args(["demo", "--listen", &format!("127.0.0.1:{port}")]);
+    command.args(["demo", "--listen", "127.0.0.1:0"]);
     let running = StewardProcess::start(command);
+    let port = port_of(&running);
 
     if db.url().is_none() {
         let mut second = steward_on(&db);
-        second.args(["demo", "--listen", &format!("127.0.0.1:{}", free_port())]);
+        second.args(["demo", "--listen", "127.0.0.1:0"]);
         let (code, stdout, stderr) = run(second);
         assert_ne!(code, 0);
         assert!(
@@ -226,7 +234,7 @@ async fn a_second_server_on_one_database_and_a_taken_port_are_refused_clearly() 
         assert!(stderr.contains("--data-dir"), "{stderr}");
         assert!(!stdout.contains("demo MSP"), "nothing was done: {stdout}");
         let mut serve = steward_on(&db);
-        serve.args(["serve", "--listen", &format!("127.0.0.1:{}", free_port())]);
+        serve.args(["serve", "--listen", "127.0.0.1:0"]);
         let (code, _, stderr) = run(serve);
         assert_ne!(code, 0);
         assert!(
