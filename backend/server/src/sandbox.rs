@@ -59,21 +59,6 @@ impl steward_workers::MailDrop for SandboxMailbox {
     }
 }
 
-/// A mailer that files approval emails in the sandbox's mailbox (for tests that wire the
-/// workers themselves).
-#[must_use]
-pub fn mailer(
-    sandbox: &Sandbox,
-    public_base: &str,
-    link_ttl: std::time::Duration,
-) -> steward_workers::Mailer {
-    steward_workers::Mailer::to_drop(
-        Arc::new(SandboxMailbox(sandbox.clone())),
-        public_base,
-        link_ttl,
-    )
-}
-
 /// Opens the sandbox over the database.
 ///
 /// # Errors

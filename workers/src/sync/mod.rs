@@ -78,7 +78,8 @@ pub struct Synchronizer {
     pub backoff: VendorBackoff,
     /// Synchronizations of one vendor that may call it at once, across every process.
     pub vendor_concurrency: u32,
-    /// Retries of a scheduled synchronization's vendor calls (a person's are shorter).
+    /// Retries of vendor calls: the workers' (bounded further for a scheduled synchronization),
+    /// or [`interactive_retries`] where a person waits for the answer.
     pub retries: RetryPolicy,
     /// Turns true when the process shuts down: vendor retries stop waiting.
     pub shutdown: Option<watch::Receiver<bool>>,
@@ -310,7 +311,7 @@ impl Synchronizer {
             integration.vendor,
             &integration.settings,
             credential,
-            self.vendor_http(interactive_retries())?,
+            self.vendor_http(self.retries.clone())?,
             Arc::clone(&self.clock),
         ) {
             Ok(connector) => connector.test_connection().await,
@@ -349,7 +350,7 @@ impl Synchronizer {
         state: Option<serde_json::Value>,
     ) -> Result<Result<Pulled, ConnectorError>, SyncRunError> {
         let policy = match requester {
-            Requester::Person { .. } => interactive_retries(),
+            Requester::Person { .. } => self.retries.clone(),
             // A vendor asking to wait longer than this is retried later, not waited for in a
             // worker; one that does not answer fails the synchronization within seconds, so
             // its health says so and the scheduler tries again after a backoff.

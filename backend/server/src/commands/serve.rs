@@ -234,8 +234,7 @@ pub(crate) async fn serve(
     let (stop_workers, stop) = watch::channel(false);
     // A person's "sync now" waits out a vendor with the embedded workers (a separate
     // `steward worker` process keeps its own waits; vendor slots are shared by all).
-    let backoff = steward_workers::VendorBackoff::default();
-    let workers = if config.worker.embedded {
+    let (workers, backoff) = if config.worker.embedded {
         let shared = worker_shared(
             config,
             storage.clone(),
@@ -245,13 +244,10 @@ pub(crate) async fn serve(
             mail_drop,
             stop,
         )?;
-        let shared = steward_workers::Shared {
-            backoff: backoff.clone(),
-            ..shared
-        };
-        Some(tokio::spawn(run_workers(shared)))
+        let backoff = shared.backoff.clone();
+        (Some(tokio::spawn(run_workers(shared))), backoff)
     } else {
-        None
+        (None, steward_workers::VendorBackoff::default())
     };
     let state = AppState {
         storage,

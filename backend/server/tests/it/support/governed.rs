@@ -271,8 +271,10 @@ async fn start_full(
                 })
                 .unwrap(),
             )),
-            Mail::Sandbox => Some(Arc::new(steward_server::sandbox::mailer(
-                app.sandbox.as_ref().unwrap(),
+            Mail::Sandbox => Some(Arc::new(Mailer::to_drop(
+                Arc::new(steward_server::sandbox::SandboxMailbox(
+                    app.sandbox.clone().unwrap(),
+                )),
                 &app.base,
                 Duration::from_secs(24 * 3600),
             ))),
