@@ -37,6 +37,7 @@ use uuid::Uuid;
 use super::{
     Sandbox,
     environment::{Environment, PsaSystem, SimTicket},
+    kit::{PageSize, Window},
     param, query, with_environment,
 };
 
@@ -52,8 +53,6 @@ pub const STATUSES: [(u32, &str, bool, bool); 5] = [
     (384, ">Closed", true, false),
     (385, "Completed", true, false),
 ];
-const DEFAULT_PAGE: usize = 25;
-const MAX_PAGE: usize = 1000;
 const FIRST_TICKET: u64 = 52_000;
 const SUMMARY_LIMIT: usize = 100;
 
@@ -214,39 +213,23 @@ fn cw_tickets(environment: &Environment) -> impl Iterator<Item = &SimTicket> {
         .filter(|t| t.system == PsaSystem::ConnectWise)
 }
 
+/// How ConnectWise pages its lists: `page` from 1 and `pageSize` up to 1,000 (default 25).
+const PAGE_SIZE: PageSize = PageSize {
+    name: "pageSize",
+    default: 25,
+    max: 1000,
+};
+
 /// `page` and `pageSize` of a list request.
-fn window(pairs: &[(String, String)]) -> Result<(usize, usize), Response> {
-    let number = |name: &str, fallback: usize| -> Result<usize, Response> {
-        param(pairs, name).map_or(Ok(fallback), |v| {
-            v.parse().map_err(|_| {
-                error(
-                    StatusCode::BAD_REQUEST,
-                    "InvalidObject",
-                    &format!("{name} must be a number"),
-                )
-            })
-        })
-    };
-    let page = number("page", 1)?.max(1);
-    let size = number("pageSize", DEFAULT_PAGE)?;
-    if !(1..=MAX_PAGE).contains(&size) {
-        return Err(error(
-            StatusCode::BAD_REQUEST,
-            "InvalidObject",
-            &format!("pageSize must be between 1 and {MAX_PAGE}"),
-        ));
-    }
-    Ok((page, size))
+fn window(pairs: &[(String, String)]) -> Result<(usize, Window), Response> {
+    Window::by_page_number(pairs, "page", PAGE_SIZE)
+        .map_err(|bad| error(StatusCode::BAD_REQUEST, "InvalidObject", &bad.to_string()))
 }
 
 /// One page of `items`, with the `Link` header of the next.
-fn paged(uri: &axum::http::Uri, items: Vec<Value>, page: usize, size: usize) -> Response {
-    let more = items.len() > page * size;
-    let data: Vec<Value> = items
-        .into_iter()
-        .skip((page - 1) * size)
-        .take(size)
-        .collect();
+fn paged(uri: &axum::http::Uri, items: Vec<Value>, (page, window): (usize, Window)) -> Response {
+    let more = window.more_after(items.len());
+    let data = window.slice(items);
     let mut response = Json(data).into_response();
     if more {
         let mut pairs: Vec<(String, String)> = query(uri.query())
@@ -316,7 +299,7 @@ async fn board_statuses(
             &format!("Board ID {id} not found"),
         );
     }
-    let (page, size) = match window(&query(uri.query())) {
+    let window = match window(&query(uri.query())) {
         Ok(window) => window,
         Err(refused) => return refused,
     };
@@ -336,7 +319,7 @@ async fn board_statuses(
             })
         })
         .collect();
-    paged(&uri, items, page, size)
+    paged(&uri, items, window)
 }
 
 /// One `field = value` term of `conditions`.
@@ -436,7 +419,7 @@ async fn tickets(
         Err(refused) => return refused,
     };
     let pairs = query(raw.as_deref());
-    let (page, size) = match window(&pairs) {
+    let window = match window(&pairs) {
         Ok(window) => window,
         Err(refused) => return refused,
     };
@@ -452,7 +435,7 @@ async fn tickets(
     })
     .await
     .unwrap_or_default();
-    paged(&uri, items, page, size)
+    paged(&uri, items, window)
 }
 
 fn not_found(id: &str) -> Response {

@@ -32,7 +32,8 @@ use serde_json::{Value, json};
 use super::{
     Sandbox,
     environment::{Environment, Ids, SimMachine},
-    param, query,
+    kit::{PageSize, Window},
+    query,
 };
 
 /// The operations served (method, path below `/v1`).
@@ -42,7 +43,12 @@ pub const OPERATIONS: [(&str, &str); 3] = [
     ("GET", "/bcdr/device/{serialNumber}/asset/agent"),
 ];
 
-const MAX_PAGE: usize = 100;
+/// How Datto pages its lists: `_page` from 1 and `_perPage` up to 100 (the default).
+const PAGE_SIZE: PageSize = PageSize {
+    name: "_perPage",
+    default: 100,
+    max: 100,
+};
 
 pub(super) fn router<S: Clone + Send + Sync + 'static>(sandbox: Sandbox) -> Router<S> {
     Router::new()
@@ -115,27 +121,15 @@ fn admit(sandbox: &Sandbox, headers: &HeaderMap) -> Result<(), Response> {
 }
 
 fn paged(pairs: &[(String, String)], items: Vec<Value>) -> Response {
-    let number = |name: &str, fallback: usize| {
-        param(pairs, name).map_or(Some(fallback), |v| v.parse::<usize>().ok())
+    let (page, window) = match Window::by_page_number(pairs, "_page", PAGE_SIZE) {
+        Ok(window) => window,
+        Err(bad) => return error(StatusCode::BAD_REQUEST, &bad.to_string()),
     };
-    let (Some(page), Some(per_page)) = (number("_page", 1), number("_perPage", MAX_PAGE)) else {
-        return error(StatusCode::BAD_REQUEST, "_page and _perPage are numbers");
-    };
-    if page == 0 || !(1..=MAX_PAGE).contains(&per_page) {
-        return error(
-            StatusCode::BAD_REQUEST,
-            "_page starts at 1 and _perPage is between 1 and 100",
-        );
-    }
     let count = items.len();
-    let total_pages = count.div_ceil(per_page).max(1);
-    let items: Vec<Value> = items
-        .into_iter()
-        .skip((page - 1) * per_page)
-        .take(per_page)
-        .collect();
+    let total_pages = count.div_ceil(window.size).max(1);
+    let items = window.slice(items);
     Json(json!({
-        "pagination": {"page": page, "perPage": per_page, "totalPages": total_pages, "count": count},
+        "pagination": {"page": page, "perPage": window.size, "totalPages": total_pages, "count": count},
         "items": items,
     }))
     .into_response()

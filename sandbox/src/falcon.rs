@@ -49,6 +49,7 @@ use uuid::Uuid;
 use super::{
     Sandbox,
     environment::{Environment, SimMachine},
+    kit::{PageSize, Window},
     param, query, with_environment,
 };
 
@@ -297,41 +298,22 @@ async fn handle(
     }
 }
 
-/// `offset` and `limit` within `1..=max` (default `default`).
-fn window(
-    pairs: &[(String, String)],
-    default: usize,
-    max: usize,
-    powered_by: &str,
-) -> Result<(usize, usize), Response> {
-    let number = |name: &str, fallback: usize| -> Result<usize, Response> {
-        param(pairs, name).map_or(Ok(fallback), |v| {
-            v.parse().map_err(|_| {
-                error(
-                    StatusCode::BAD_REQUEST,
-                    powered_by,
-                    &format!("invalid {name}: {v}"),
-                )
-            })
-        })
+/// `offset` and `limit` within `1..=max` (default 100).
+fn window(pairs: &[(String, String)], max: usize, powered_by: &str) -> Result<Window, Response> {
+    let limit = PageSize {
+        name: "limit",
+        default: 100,
+        max,
     };
-    let offset = number("offset", 0)?;
-    let limit = number("limit", default)?;
-    if limit == 0 || limit > max {
-        return Err(error(
-            StatusCode::BAD_REQUEST,
-            powered_by,
-            &format!("limit must be between 1 and {max}"),
-        ));
-    }
-    Ok((offset, limit))
+    Window::by_offset(pairs, "offset", limit)
+        .map_err(|bad| error(StatusCode::BAD_REQUEST, powered_by, &bad.to_string()))
 }
 
-fn ids_page(ids: Vec<String>, offset: usize, limit: usize, powered_by: &str) -> Response {
+fn ids_page(ids: Vec<String>, window: Window, powered_by: &str) -> Response {
     let total = ids.len();
-    let page: Vec<String> = ids.into_iter().skip(offset).take(limit).collect();
+    let page = window.slice(ids);
     let mut meta = meta(powered_by);
-    meta["pagination"] = json!({"offset": offset, "limit": limit, "total": total});
+    meta["pagination"] = json!({"offset": window.offset, "limit": window.size, "total": total});
     Json(json!({"meta": meta, "resources": page, "errors": []})).into_response()
 }
 
@@ -383,7 +365,7 @@ async fn query_hosts(
 ) -> Response {
     handle(&sandbox, &headers, async |tenant| {
         let pairs = query(raw.as_deref());
-        let (offset, limit) = match window(&pairs, 100, 5000, "device-api") {
+        let window = match window(&pairs, 5000, "device-api") {
             Ok(window) => window,
             Err(refused) => return refused,
         };
@@ -422,7 +404,7 @@ async fn query_hosts(
         };
         hosts.sort();
         let ids = hosts.into_iter().map(|(_, id)| id).collect();
-        ids_page(ids, offset, limit, "device-api")
+        ids_page(ids, window, "device-api")
     })
     .await
 }
@@ -592,7 +574,7 @@ async fn query_alerts(
 ) -> Response {
     handle(&sandbox, &headers, async |tenant| {
         let pairs = query(raw.as_deref());
-        let (offset, limit) = match window(&pairs, 100, 10_000, "detectsapi") {
+        let window = match window(&pairs, 10_000, "detectsapi") {
             Ok(window) => window,
             Err(refused) => return refused,
         };
@@ -635,7 +617,7 @@ async fn query_alerts(
         };
         alerts.sort();
         let ids = alerts.into_iter().map(|(_, id)| id).collect();
-        ids_page(ids, offset, limit, "detectsapi")
+        ids_page(ids, window, "detectsapi")
     })
     .await
 }

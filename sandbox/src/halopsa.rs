@@ -40,6 +40,7 @@ use uuid::Uuid;
 use super::{
     Sandbox,
     environment::{Environment, PsaSystem, SimTicket},
+    kit::{PageSize, Window},
     param, query, with_environment,
 };
 
@@ -55,7 +56,12 @@ pub const STATUSES: [(u32, &str); 5] = [
 ];
 pub const CLOSED_STATUS: u32 = 9;
 const TOKEN_LIFETIME: Duration = Duration::from_secs(3600);
-const MAX_PAGE: usize = 100;
+/// How Halo pages tickets: `page_no` from 1 and `page_size` up to 100 (default 50).
+const PAGE_SIZE: PageSize = PageSize {
+    name: "page_size",
+    default: 50,
+    max: 100,
+};
 /// Ids of tickets opened in the sandbox start above this.
 const FIRST_TICKET: u64 = 4100;
 
@@ -286,23 +292,16 @@ async fn tickets(
         Err(refused) => return refused,
     };
     let pairs = query(raw.as_deref());
-    let number = |name: &str, fallback: usize| -> Result<usize, Response> {
-        param(&pairs, name).map_or(Ok(fallback), |v| {
-            v.parse()
-                .map_err(|_| refuse(StatusCode::BAD_REQUEST, &format!("Invalid {name}.")))
-        })
-    };
+    // Halo pages only when asked to (`pageinate=true`), and then checks the numbers.
     let paged = param(&pairs, "pageinate") == Some("true");
-    let (size, page) = match (number("page_size", 50), number("page_no", 1)) {
-        (Ok(size), Ok(page)) => (size, page),
-        (Err(refused), _) | (_, Err(refused)) => return refused,
+    let window = if paged {
+        match Window::by_page_number(&pairs, "page_no", PAGE_SIZE) {
+            Ok(window) => Some(window),
+            Err(bad) => return refuse(StatusCode::BAD_REQUEST, &format!("{bad}.")),
+        }
+    } else {
+        None
     };
-    if paged && (!(1..=MAX_PAGE).contains(&size) || page == 0) {
-        return refuse(
-            StatusCode::BAD_REQUEST,
-            &format!("page_size must be between 1 and {MAX_PAGE}, and page_no at least 1."),
-        );
-    }
     let client = match param(&pairs, "client_id").map(str::parse::<u32>) {
         Some(Ok(client)) => Some(client),
         Some(Err(_)) => return refuse(StatusCode::BAD_REQUEST, "Invalid client_id."),
@@ -327,18 +326,13 @@ async fn tickets(
     .await
     .unwrap_or_default();
     let record_count = found.len();
-    let tickets: Vec<Value> = if paged {
-        found
-            .into_iter()
-            .skip((page - 1) * size)
-            .take(size)
-            .collect()
-    } else {
-        found
+    let (page, size, tickets) = match window {
+        Some((page, window)) => (page, window.size, window.slice(found)),
+        None => (1, record_count, found),
     };
     Json(json!({
-        "page_no": if paged { page } else { 1 },
-        "page_size": if paged { size } else { record_count },
+        "page_no": page,
+        "page_size": size,
         "record_count": record_count,
         "tickets": tickets,
     }))

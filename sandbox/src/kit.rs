@@ -1,8 +1,13 @@
-//! What the simulated vendors share: reading a request's bearer token, and the OAuth access
-//! tokens a vendor issues (each names its customer, the scopes it was granted and when it
-//! expires). Each vendor keeps its own wording of refusals, as the real ones do.
+//! What the simulated vendors share: reading a request's bearer token, the OAuth access tokens
+//! a vendor issues (each names its customer, the scopes it was granted and when it expires), and
+//! paging — reading a list request's numbers and windows ([`Window`]) and slicing a page out of
+//! a list. Injected 429 storms are in [`crate::throttle`].
+//!
+//! Each vendor keeps its own error body (Falcon's `{meta, errors}`, Graph's `{error}`, Okta's
+//! `errorCode`/`errorSummary`, …) in one function of its module, as the real APIs differ: the
+//! kit says *what* is wrong ([`BadParameter`]) and the vendor says it in its own words.
 
-use std::{collections::HashMap, sync::Mutex, time::Duration};
+use std::{collections::HashMap, fmt, str::FromStr, sync::Mutex, time::Duration};
 
 use axum::http::{HeaderMap, header};
 use tokio::time::Instant;
@@ -79,9 +84,190 @@ impl Tokens {
     }
 }
 
+/// A query string's pairs, decoded (OData option names keep their `$`); an unreadable query
+/// has none.
+pub(crate) fn query(raw: Option<&str>) -> Vec<(String, String)> {
+    raw.map(|q| serde_urlencoded::from_str(q).unwrap_or_default())
+        .unwrap_or_default()
+}
+
+/// The value of the query parameter `name`, spelled exactly so.
+pub(crate) fn param<'q>(pairs: &'q [(String, String)], name: &str) -> Option<&'q str> {
+    pairs
+        .iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.as_str())
+}
+
+/// A query parameter a vendor refuses. Its `Display` is a plain sentence a vendor may use as
+/// its message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum BadParameter {
+    /// Not a number.
+    NotANumber { name: String, value: String },
+    /// A number outside what the vendor allows.
+    OutOfRange {
+        name: String,
+        min: usize,
+        max: usize,
+    },
+}
+
+impl fmt::Display for BadParameter {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::NotANumber { name, value } => write!(f, "{name} must be a number, got {value:?}"),
+            Self::OutOfRange { name, min, max } => {
+                write!(f, "{name} must be between {min} and {max}")
+            }
+        }
+    }
+}
+
+/// The numeric query parameter `name`, if present.
+pub(crate) fn number<T: FromStr>(
+    pairs: &[(String, String)],
+    name: &str,
+) -> Result<Option<T>, BadParameter> {
+    param(pairs, name)
+        .map(|value| {
+            value.parse().map_err(|_| BadParameter::NotANumber {
+                name: name.to_owned(),
+                value: value.to_owned(),
+            })
+        })
+        .transpose()
+}
+
+/// The numeric query parameter `name` within `min..=max`, `fallback` when absent.
+pub(crate) fn bounded(
+    pairs: &[(String, String)],
+    name: &str,
+    fallback: usize,
+    (min, max): (usize, usize),
+) -> Result<usize, BadParameter> {
+    let value = number(pairs, name)?.unwrap_or(fallback);
+    if (min..=max).contains(&value) {
+        Ok(value)
+    } else {
+        Err(BadParameter::OutOfRange {
+            name: name.to_owned(),
+            min,
+            max,
+        })
+    }
+}
+
+/// How a list names its page size: the parameter, its default and its maximum.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct PageSize {
+    pub(crate) name: &'static str,
+    pub(crate) default: usize,
+    pub(crate) max: usize,
+}
+
+/// The slice of a list one page holds: where it starts and how many items it holds at most.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Window {
+    pub(crate) offset: usize,
+    pub(crate) size: usize,
+}
+
+impl Window {
+    /// A window read from an offset parameter (`0` when absent) and a page size.
+    pub(crate) fn by_offset(
+        pairs: &[(String, String)],
+        offset: &str,
+        size: PageSize,
+    ) -> Result<Self, BadParameter> {
+        Ok(Self {
+            offset: number(pairs, offset)?.unwrap_or(0),
+            size: bounded(pairs, size.name, size.default, (1, size.max))?,
+        })
+    }
+
+    /// A window read from a page number counted from 1 (`1` when absent) and a page size; the
+    /// page number comes back too, as such lists echo it.
+    pub(crate) fn by_page_number(
+        pairs: &[(String, String)],
+        page: &str,
+        size: PageSize,
+    ) -> Result<(usize, Self), BadParameter> {
+        let number = bounded(pairs, page, 1, (1, usize::MAX))?;
+        let size = bounded(pairs, size.name, size.default, (1, size.max))?;
+        Ok((
+            number,
+            Self {
+                offset: (number - 1).saturating_mul(size),
+                size,
+            },
+        ))
+    }
+
+    /// The page out of `items`.
+    pub(crate) fn slice<T>(self, items: impl IntoIterator<Item = T>) -> Vec<T> {
+        items
+            .into_iter()
+            .skip(self.offset)
+            .take(self.size)
+            .collect()
+    }
+
+    /// Whether items follow this page in a list of `total`.
+    pub(crate) fn more_after(self, total: usize) -> bool {
+        self.offset.saturating_add(self.size) < total
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn pairs(query_string: &str) -> Vec<(String, String)> {
+        query(Some(query_string))
+    }
+
+    const SIZE: PageSize = PageSize {
+        name: "pageSize",
+        default: 25,
+        max: 100,
+    };
+
+    #[test]
+    fn windows_read_offsets_and_page_numbers_within_the_vendors_bounds() {
+        assert_eq!(
+            Window::by_offset(&pairs(""), "offset", SIZE),
+            Ok(Window {
+                offset: 0,
+                size: 25
+            })
+        );
+        assert_eq!(
+            Window::by_page_number(&pairs("page=3&pageSize=10"), "page", SIZE),
+            Ok((
+                3,
+                Window {
+                    offset: 20,
+                    size: 10
+                }
+            ))
+        );
+        let refused = Window::by_offset(&pairs("offset=x"), "offset", SIZE).unwrap_err();
+        assert_eq!(refused.to_string(), "offset must be a number, got \"x\"");
+        let refused = Window::by_page_number(&pairs("pageSize=101"), "page", SIZE).unwrap_err();
+        assert_eq!(refused.to_string(), "pageSize must be between 1 and 100");
+        assert!(Window::by_page_number(&pairs("page=0"), "page", SIZE).is_err());
+        assert!(Window::by_offset(&pairs("pageSize=0"), "offset", SIZE).is_err());
+    }
+
+    #[test]
+    fn a_window_slices_its_page_and_knows_whether_more_follow() {
+        let window = Window { offset: 2, size: 2 };
+        assert_eq!(window.slice(1..=5), vec![3, 4]);
+        assert!(window.more_after(5));
+        assert!(!window.more_after(4));
+        assert_eq!(window.slice(1..=2), Vec::<i32>::new());
+    }
 
     fn presenting(token: &str) -> HeaderMap {
         let mut headers = HeaderMap::new();

@@ -41,6 +41,7 @@ use steward_domain::clock::Clock;
 use tokio::sync::Mutex;
 use uuid::Uuid;
 
+pub(crate) use self::kit::{param, query};
 use self::throttle::Throttle;
 pub use self::{
     environment::{AuthMethodKind, Environment, Fault},
@@ -487,21 +488,6 @@ async fn with_environment<T>(
 ) -> Option<T> {
     let mut environments = sandbox.inner.environments.lock().await;
     environments.get_mut(&tenant_id).map(read)
-}
-
-/// A query string's pairs, decoded (OData option names keep their `$`); an unreadable query
-/// has none.
-pub(crate) fn query(raw: Option<&str>) -> Vec<(String, String)> {
-    raw.map(|q| serde_urlencoded::from_str(q).unwrap_or_default())
-        .unwrap_or_default()
-}
-
-/// The value of the query parameter `name`, spelled exactly so.
-pub(crate) fn param<'q>(pairs: &'q [(String, String)], name: &str) -> Option<&'q str> {
-    pairs
-        .iter()
-        .find(|(k, _)| k == name)
-        .map(|(_, v)| v.as_str())
 }
 
 fn credentials(environment: &Environment) -> SandboxCredentials {

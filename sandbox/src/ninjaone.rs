@@ -55,6 +55,7 @@ use super::{
     environment::{
         Environment, Fault, NINJA_SCRIPTS, SimActivity, SimMachine, SimPatch, SimScript,
     },
+    kit::{self, BadParameter, Window},
     param, query, with_environment,
 };
 
@@ -116,7 +117,7 @@ struct Cursor {
 /// Issued tokens, report cursors and injected storms.
 #[derive(Debug, Default)]
 pub(super) struct NinjaState {
-    tokens: super::kit::Tokens,
+    tokens: kit::Tokens,
     cursors: Mutex<HashMap<String, Cursor>>,
     storms: super::throttle::Storms,
 }
@@ -246,33 +247,26 @@ fn admit_for(sandbox: &Sandbox, headers: &HeaderMap, scope: &str) -> Result<Uuid
     Ok(tenant)
 }
 
+/// NinjaOne's refusal of a query parameter.
+fn invalid(bad: &BadParameter) -> Response {
+    error(
+        StatusCode::BAD_REQUEST,
+        "INVALID_PARAMETER",
+        &bad.to_string(),
+    )
+}
+
+/// The numeric query parameter `name`, if present.
 fn number<T: std::str::FromStr>(
     pairs: &[(String, String)],
     name: &str,
 ) -> Result<Option<T>, Response> {
-    param(pairs, name)
-        .map(|v| {
-            v.parse().map_err(|_| {
-                error(
-                    StatusCode::BAD_REQUEST,
-                    "INVALID_PARAMETER",
-                    &format!("{name} must be a number, got {v:?}"),
-                )
-            })
-        })
-        .transpose()
+    kit::number(pairs, name).map_err(|bad| invalid(&bad))
 }
 
+/// `pageSize` within `1..=MAX_PAGE` (default `DEFAULT_PAGE`).
 fn page_size(pairs: &[(String, String)]) -> Result<usize, Response> {
-    let size = number::<usize>(pairs, "pageSize")?.unwrap_or(DEFAULT_PAGE);
-    if size == 0 || size > MAX_PAGE {
-        return Err(error(
-            StatusCode::BAD_REQUEST,
-            "INVALID_PARAMETER",
-            &format!("pageSize must be between 1 and {MAX_PAGE}"),
-        ));
-    }
-    Ok(size)
+    kit::bounded(pairs, "pageSize", DEFAULT_PAGE, (1, MAX_PAGE)).map_err(|bad| invalid(&bad))
 }
 
 /// One term of a device filter.
@@ -723,7 +717,7 @@ async fn patch_report(
     .await
     .unwrap_or_default();
     let total = rows.len();
-    let page: Vec<Value> = rows.into_iter().skip(offset).take(size).collect();
+    let page = Window { offset, size }.slice(rows);
     let served = offset + page.len();
     let mut bytes = [0u8; 16];
     if getrandom::fill(&mut bytes).is_err() {
@@ -1002,17 +996,11 @@ async fn activities(
         Err(refused) => return refused,
     };
     let pairs = query(raw.as_deref());
-    let size = match number::<usize>(&pairs, "pageSize") {
-        Ok(size) => size.unwrap_or(200),
-        Err(refused) => return refused,
+    // The activity log pages from 10 to 1,000 entries (200 by default).
+    let size = match kit::bounded(&pairs, "pageSize", 200, (10, 1000)) {
+        Ok(size) => size,
+        Err(bad) => return invalid(&bad),
     };
-    if !(10..=1000).contains(&size) {
-        return error(
-            StatusCode::BAD_REQUEST,
-            "INVALID_PARAMETER",
-            "pageSize must be between 10 and 1000",
-        );
-    }
     let newer_than = match number::<u64>(&pairs, "newerThan") {
         Ok(newer) => newer.unwrap_or(0),
         Err(refused) => return refused,

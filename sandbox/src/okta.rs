@@ -52,6 +52,7 @@ use uuid::Uuid;
 use super::{
     Sandbox,
     environment::{AuthMethodKind, Environment, Ids, SimUser},
+    kit::Window,
     param, query, with_environment,
 };
 
@@ -963,7 +964,11 @@ async fn logs(
             .map(|(_, event)| event)
             .filter(|event| log_matches(event, &clauses))
             .collect();
-        let page: Vec<Value> = matching.iter().skip(after).take(limit).cloned().collect();
+        let page = Window {
+            offset: after,
+            size: limit,
+        }
+        .slice(matching.iter().cloned());
         let next = after + page.len();
         let base = base_url(&headers, &org);
         let mut kept: Vec<(String, String)> = pairs

@@ -37,6 +37,7 @@ use uuid::Uuid;
 use super::{
     Sandbox,
     environment::{Environment, SimBackup, SimMachine},
+    kit::{PageSize, Window},
     param, query, with_environment,
 };
 
@@ -129,28 +130,17 @@ struct Condition {
     value: Value,
 }
 
+/// How Veeam pages its lists: `offset` and `limit` up to 500 (default 100).
+const PAGE_SIZE: PageSize = PageSize {
+    name: "limit",
+    default: 100,
+    max: 500,
+};
+
 /// `limit`, `offset` and the `filter` conditions of a list request.
-fn window(pairs: &[(String, String)]) -> Result<(usize, usize, Vec<Condition>), Response> {
-    let number = |name: &str, fallback: usize| -> Result<usize, Response> {
-        param(pairs, name).map_or(Ok(fallback), |v| {
-            v.parse().map_err(|_| {
-                error(
-                    StatusCode::BAD_REQUEST,
-                    "logical",
-                    &format!("The value of {name} is invalid."),
-                )
-            })
-        })
-    };
-    let limit = number("limit", 100)?;
-    if !(1..=500).contains(&limit) {
-        return Err(error(
-            StatusCode::BAD_REQUEST,
-            "logical",
-            "limit must be between 1 and 500.",
-        ));
-    }
-    let offset = number("offset", 0)?;
+fn window(pairs: &[(String, String)]) -> Result<(Window, Vec<Condition>), Response> {
+    let window = Window::by_offset(pairs, "offset", PAGE_SIZE)
+        .map_err(|bad| error(StatusCode::BAD_REQUEST, "logical", &format!("{bad}.")))?;
     let conditions: Vec<Condition> = match param(pairs, "filter") {
         None => Vec::new(),
         Some(filter) => serde_json::from_str(filter).map_err(|_| {
@@ -178,10 +168,10 @@ fn window(pairs: &[(String, String)]) -> Result<(usize, usize, Vec<Condition>), 
             ));
         }
     }
-    Ok((limit, offset, conditions))
+    Ok((window, conditions))
 }
 
-fn page(items: Vec<Value>, conditions: &[Condition], limit: usize, offset: usize) -> Response {
+fn page(items: Vec<Value>, conditions: &[Condition], window: Window) -> Response {
     let items: Vec<Value> = items
         .into_iter()
         .filter(|item| {
@@ -191,9 +181,9 @@ fn page(items: Vec<Value>, conditions: &[Condition], limit: usize, offset: usize
         })
         .collect();
     let total = items.len();
-    let data: Vec<Value> = items.into_iter().skip(offset).take(limit).collect();
+    let data = window.slice(items);
     Json(json!({
-        "meta": {"pagingInfo": {"total": total, "count": data.len(), "offset": offset}},
+        "meta": {"pagingInfo": {"total": total, "count": data.len(), "offset": window.offset}},
         "data": data,
         "errors": null,
     }))
@@ -231,7 +221,7 @@ async fn list(
         Err(refused) => return refused,
     };
     let pairs = query(raw);
-    let (limit, offset, conditions) = match window(&pairs) {
+    let (window, conditions) = match window(&pairs) {
         Ok(window) => window,
         Err(refused) => return refused,
     };
@@ -243,7 +233,7 @@ async fn list(
     })
     .await
     .unwrap_or_default();
-    page(items, &conditions, limit, offset)
+    page(items, &conditions, window)
 }
 
 fn agent_json(e: &Environment, m: &SimMachine, b: &SimBackup, _now: DateTime<Utc>) -> Value {

@@ -79,12 +79,11 @@ pub(super) fn defender_collection(
             );
         }
     };
-    let value: Vec<Value> = items
-        .into_iter()
-        .filter(|item| filter.matches(item))
-        .skip(skip)
-        .take(top)
-        .collect();
+    let value = Window {
+        offset: skip,
+        size: top,
+    }
+    .slice(items.into_iter().filter(|item| filter.matches(item)));
     Json(json!({
         "@odata.context": format!("https://api.securitycenter.microsoft.com/api/$metadata#{context}"),
         "value": value,

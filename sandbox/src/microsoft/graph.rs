@@ -50,7 +50,7 @@ pub(super) fn graph_collection(
         }
     };
     let total = items.len();
-    let value: Vec<Value> = items.into_iter().skip(offset).take(top).collect();
+    let value = Window { offset, size: top }.slice(items);
     let mut body = json!({
         "@odata.context": format!("https://graph.microsoft.com/v1.0/$metadata#{context}"),
         "value": value,

@@ -29,6 +29,7 @@ use self::{defender::*, directory::*, graph::*};
 use super::{
     Api, IssuedToken, Sandbox,
     environment::{AuthMethodKind, DEFAULT_USER_PROPERTIES, Fault, SimMachineAction},
+    kit::{self, Window},
     odata::{self, Filter},
     with_environment,
 };
@@ -326,7 +327,7 @@ fn admit(sandbox: &Sandbox, headers: &HeaderMap, api: Api) -> Result<Uuid, Respo
             message,
         ))
     };
-    let Some(token) = crate::kit::bearer(headers) else {
+    let Some(token) = kit::bearer(headers) else {
         return unauthorized("Access token is empty.");
     };
     let tenant_id = {
