@@ -32,16 +32,61 @@ use axum::{
     routing::{get, post},
 };
 use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
 use super::{
     Sandbox,
-    environment::{
-        Environment, Fault, SimMachine, SimPatch, SimScript, SimTacticalRun, TACTICAL_SCRIPTS,
-    },
+    environment::{Environment, Fault, SimMachine, SimPatch, SimScript},
+    ninjaone::NINJA_SCRIPTS,
     query, with_environment,
 };
+
+/// The scripts of the sandbox's Tactical RMM script library: the same three pairs as NinjaOne's
+/// library (the MSP is moving its customers from one RMM to the other), under Tactical's ids.
+pub const TACTICAL_SCRIPTS: [SimScript; 6] = [
+    SimScript {
+        id: 11,
+        ..NINJA_SCRIPTS[0]
+    },
+    SimScript {
+        id: 12,
+        ..NINJA_SCRIPTS[1]
+    },
+    SimScript {
+        id: 13,
+        ..NINJA_SCRIPTS[2]
+    },
+    SimScript {
+        id: 14,
+        ..NINJA_SCRIPTS[3]
+    },
+    SimScript {
+        id: 15,
+        ..NINJA_SCRIPTS[4]
+    },
+    SimScript {
+        id: 16,
+        ..NINJA_SCRIPTS[5]
+    },
+];
+
+/// A script run Tactical RMM recorded in an agent's history.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SimTacticalRun {
+    /// The history entry's id, unique across the server.
+    pub id: u64,
+    /// The machine's id in the environment.
+    pub machine_id: String,
+    pub script_id: u32,
+    pub requested: DateTime<Utc>,
+    pub username: String,
+    /// The agent's report (exit code, output, errors), once it ran the script.
+    pub results: Option<(i64, String, String)>,
+    /// Exits with code 1 (an injected fault).
+    pub will_fail: bool,
+}
 
 /// The operations served (method, path).
 pub const OPERATIONS: [(&str, &str); 9] = [

@@ -1,5 +1,5 @@
-//! The simulated customer's devices as Defender for Endpoint sees them, and its machine
-//! actions (isolation).
+//! The simulated customer's devices as Defender for Endpoint sees them (the machines every
+//! other tool sees too). Defender's machine actions are in `microsoft::defender`.
 
 use super::*;
 
@@ -65,52 +65,6 @@ impl SimMachine {
             "isAadJoined": true,
             "aadDeviceId": self.aad_device_id,
             "machineTags": self.machine_tags,
-        })
-    }
-}
-
-/// A Defender machine action.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct SimMachineAction {
-    pub id: String,
-    /// `Isolate` or `Unisolate`.
-    pub kind: String,
-    pub scope: Option<String>,
-    pub status: String,
-    pub machine_id: String,
-    pub computer_dns_name: String,
-    pub requestor: String,
-    pub requestor_comment: String,
-    pub created: DateTime<Utc>,
-    pub last_update: DateTime<Utc>,
-    /// Status reads so far; the action advances one step per read.
-    pub polls: u32,
-    /// Ends `Failed` instead of `Succeeded` (an injected fault).
-    pub will_fail: bool,
-}
-
-impl SimMachineAction {
-    #[must_use]
-    pub fn to_vendor(&self) -> Value {
-        json!({
-            "id": self.id,
-            "type": self.kind,
-            "scope": self.scope,
-            "requestor": self.requestor,
-            "requestorComment": self.requestor_comment,
-            "requestSource": "PublicApi",
-            "status": self.status,
-            "machineId": self.machine_id,
-            "computerDnsName": self.computer_dns_name,
-            "creationDateTimeUtc": self.created,
-            "lastUpdateDateTimeUtc": self.last_update,
-            "cancellationRequestor": null,
-            "cancellationComment": null,
-            "cancellationDateTimeUtc": null,
-            "errorHResult": 0,
-            "title": null,
-            "relatedFileInfo": null,
-            "commands": [],
         })
     }
 }

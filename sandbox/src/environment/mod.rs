@@ -2,6 +2,12 @@
 //! for Endpoint ([`devices`]), its RMM tools ([`rmm`]) and backup tools ([`backup`]) see them,
 //! and the MSP's PSA tickets about it ([`psa`]).
 //!
+//! These are the facts several vendors share (a laptop is a Defender machine, a NinjaOne device,
+//! a Falcon host and a Tactical agent at once), so they live here. What only one vendor keeps —
+//! Defender's machine actions, NinjaOne's agents and activity log, Tactical RMM's script runs —
+//! is defined in that vendor's module and only stored here, so one document holds (and
+//! persists) the whole customer.
+//!
 //! Generated once per Steward tenant from the tenant's name, deterministically (the same tenant
 //! gets the same people and devices), and persisted so actions taken against it survive
 //! restarts. Ids look like the vendor's: GUIDs for Entra objects, 40 hex digits for Defender
@@ -20,6 +26,11 @@ use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
 pub use self::{backup::*, devices::*, directory::*, psa::*, rmm::*};
+pub use crate::microsoft::SimMachineAction;
+use crate::{
+    ninjaone::{SimActivity, SimNinjaAgent, ninja_agent, ninja_organization_id},
+    tactical::SimTacticalRun,
+};
 
 /// A place people sign in from.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -25,10 +25,11 @@ mod defender;
 mod directory;
 mod graph;
 
+pub use self::defender::SimMachineAction;
 use self::{defender::*, directory::*, graph::*};
 use super::{
     Api, IssuedToken, Sandbox,
-    environment::{AuthMethodKind, DEFAULT_USER_PROPERTIES, Fault, SimMachineAction},
+    environment::{AuthMethodKind, DEFAULT_USER_PROPERTIES, Fault},
     kit::{self, Window},
     odata::{self, Filter},
     with_environment,

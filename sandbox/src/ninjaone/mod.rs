@@ -50,11 +50,12 @@ use serde_json::{Value, json};
 use tokio::time::Instant;
 use uuid::Uuid;
 
+mod simulated;
+
+pub use self::simulated::*;
 use super::{
     Sandbox,
-    environment::{
-        Environment, Fault, NINJA_SCRIPTS, SimActivity, SimMachine, SimPatch, SimScript,
-    },
+    environment::{Environment, Fault, SimMachine, SimPatch, SimScript},
     kit::{self, BadParameter, Window},
     param, query, with_environment,
 };
