@@ -13,6 +13,8 @@
 //! - [`slack`]: approval messages in Slack and the verification of Slack's signed requests.
 //! - [`standard_webhooks`]: Standard Webhooks signatures, for messages tools send Steward.
 //! - [`tactical`]: Tactical RMM, built to its REST API.
+//! - [`telemetry`]: logs sent to Steward (Windows event logs in shippers' shapes, OCSF events),
+//!   normalized into OCSF.
 //! - [`veeam`]: Veeam Service Provider Console (backup), built to its REST API v3.
 
 pub mod connectwise;
@@ -31,6 +33,7 @@ pub mod registry;
 pub mod slack;
 pub mod standard_webhooks;
 pub mod tactical;
+pub mod telemetry;
 pub mod ticket_actions;
 pub mod tickets;
 pub mod veeam;

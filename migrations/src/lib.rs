@@ -41,6 +41,7 @@ mod m20261203_000003_create_vendor_slots;
 mod m20261206_000001_drop_webhook_private_network_flag;
 mod m20261206_000002_create_msp_domains;
 mod m20261206_000003_add_second_factor;
+mod m20261207_000001_add_integration_ingest_key;
 
 /// Applies Steward's migrations in order.
 #[derive(Debug)]
@@ -78,6 +79,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261206_000001_drop_webhook_private_network_flag::Migration),
             Box::new(m20261206_000002_create_msp_domains::Migration),
             Box::new(m20261206_000003_add_second_factor::Migration),
+            Box::new(m20261207_000001_add_integration_ingest_key::Migration),
         ]
     }
 

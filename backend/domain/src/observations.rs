@@ -253,36 +253,99 @@ pub struct ObservedInventory {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum OcsfClass {
+    /// File System Activity, class_uid 1001.
+    FileSystemActivity,
+    /// Process Activity, class_uid 1007.
+    ProcessActivity,
+    /// Registry Key Activity, class_uid 201001 (OCSF's Windows extension).
+    RegistryKeyActivity,
+    /// Registry Value Activity, class_uid 201002 (OCSF's Windows extension).
+    RegistryValueActivity,
     /// Detection Finding, class_uid 2004.
     DetectionFinding,
+    /// Account Change, class_uid 3001.
+    AccountChange,
     /// Authentication, class_uid 3002.
     Authentication,
+    /// API Activity, class_uid 6003.
+    ApiActivity,
 }
 
 impl OcsfClass {
+    /// Every class, in class_uid order.
+    pub const ALL: [OcsfClass; 8] = [
+        OcsfClass::FileSystemActivity,
+        OcsfClass::ProcessActivity,
+        OcsfClass::DetectionFinding,
+        OcsfClass::AccountChange,
+        OcsfClass::Authentication,
+        OcsfClass::ApiActivity,
+        OcsfClass::RegistryKeyActivity,
+        OcsfClass::RegistryValueActivity,
+    ];
+
     #[must_use]
     pub const fn class_uid(self) -> u32 {
         match self {
+            OcsfClass::FileSystemActivity => 1001,
+            OcsfClass::ProcessActivity => 1007,
             OcsfClass::DetectionFinding => 2004,
+            OcsfClass::AccountChange => 3001,
             OcsfClass::Authentication => 3002,
+            OcsfClass::ApiActivity => 6003,
+            OcsfClass::RegistryKeyActivity => 201_001,
+            OcsfClass::RegistryValueActivity => 201_002,
         }
     }
 
     #[must_use]
     pub const fn as_str(self) -> &'static str {
         match self {
+            OcsfClass::FileSystemActivity => "file_system_activity",
+            OcsfClass::ProcessActivity => "process_activity",
             OcsfClass::DetectionFinding => "detection_finding",
+            OcsfClass::AccountChange => "account_change",
             OcsfClass::Authentication => "authentication",
+            OcsfClass::ApiActivity => "api_activity",
+            OcsfClass::RegistryKeyActivity => "registry_key_activity",
+            OcsfClass::RegistryValueActivity => "registry_value_activity",
+        }
+    }
+
+    /// The class's name as OCSF writes it (`class_name`).
+    #[must_use]
+    pub const fn name(self) -> &'static str {
+        match self {
+            OcsfClass::FileSystemActivity => "File System Activity",
+            OcsfClass::ProcessActivity => "Process Activity",
+            OcsfClass::DetectionFinding => "Detection Finding",
+            OcsfClass::AccountChange => "Account Change",
+            OcsfClass::Authentication => "Authentication",
+            OcsfClass::ApiActivity => "API Activity",
+            OcsfClass::RegistryKeyActivity => "Registry Key Activity",
+            OcsfClass::RegistryValueActivity => "Registry Value Activity",
+        }
+    }
+
+    /// The class's OCSF category (`category_uid`, `category_name`).
+    #[must_use]
+    pub const fn category(self) -> (u32, &'static str) {
+        match self {
+            OcsfClass::FileSystemActivity
+            | OcsfClass::ProcessActivity
+            | OcsfClass::RegistryKeyActivity
+            | OcsfClass::RegistryValueActivity => (1, "System Activity"),
+            OcsfClass::DetectionFinding => (2, "Findings"),
+            OcsfClass::AccountChange | OcsfClass::Authentication => {
+                (3, "Identity & Access Management")
+            }
+            OcsfClass::ApiActivity => (6, "Application Activity"),
         }
     }
 
     #[must_use]
     pub fn from_class_uid(uid: u32) -> Option<OcsfClass> {
-        match uid {
-            2004 => Some(OcsfClass::DetectionFinding),
-            3002 => Some(OcsfClass::Authentication),
-            _ => None,
-        }
+        OcsfClass::ALL.into_iter().find(|c| c.class_uid() == uid)
     }
 }
 
@@ -290,8 +353,19 @@ impl OcsfClass {
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum EntityRef {
-    Device { external_id: String },
-    Identity { external_id: String },
+    Device {
+        external_id: String,
+    },
+    Identity {
+        external_id: String,
+    },
+    /// A device named by its computer name, as logs sent by a log shipper name it: the
+    /// shipper is not the device's source, so it has no vendor id for it. Resolved to the
+    /// tenant's one device of that hostname (a fully qualified name also matches its first
+    /// label).
+    Host {
+        hostname: String,
+    },
 }
 
 /// One event, normalized.

@@ -63,9 +63,36 @@ enum Command {
     /// Test, describe or benchmark the authority policies
     #[command(subcommand)]
     Policy(PolicyCommand),
+    /// Check Sigma rules and try them on event files, offline
+    #[command(subcommand)]
+    Rules(RulesCommand),
     /// Measure Steward end to end
     #[command(subcommand)]
     Bench(BenchCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum RulesCommand {
+    /// Check Sigma rule files against Sigma's specification and load them as Steward would;
+    /// exit 1 naming every problem (file:line:column) and every rule that would not load
+    Lint {
+        /// Rule files, or folders of them (.yml, .yaml)
+        #[arg(required = true, value_name = "PATH")]
+        paths: Vec<PathBuf>,
+    },
+    /// Evaluate rules over event files (JSON, a JSON array, or NDJSON, in the shapes the log
+    /// ingest takes) and print how often each rule matched
+    Test {
+        /// Rule files, or folders of them [default: the built-in rule pack]
+        #[arg(long, value_name = "PATH", num_args = 1..)]
+        rules: Vec<PathBuf>,
+        /// Event files, or folders of them (.json, .ndjson, .jsonl)
+        #[arg(long, required = true, value_name = "PATH", num_args = 1..)]
+        events: Vec<PathBuf>,
+        /// How to print the report
+        #[arg(long, value_enum, default_value = "text")]
+        format: commands::rules::Format,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -238,6 +265,7 @@ pub fn run() -> ExitCode {
             | Command::Audit(_)
             | Command::Jobs(_)
             | Command::Policy(_)
+            | Command::Rules(_)
             | Command::Bench(_) => None,
         },
     };
@@ -306,6 +334,12 @@ pub fn run() -> ExitCode {
             Command::Policy(PolicyCommand::Bench { decisions, threads }) => {
                 commands::policy::bench(&config, decisions, threads)
             }
+            Command::Rules(RulesCommand::Lint { paths }) => commands::rules::lint(&paths),
+            Command::Rules(RulesCommand::Test {
+                rules,
+                events,
+                format,
+            }) => commands::rules::test(&rules, &events, format),
             #[cfg(feature = "sandbox")]
             Command::Bench(BenchCommand::Sync {
                 tenants,

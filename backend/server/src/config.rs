@@ -59,7 +59,42 @@ pub struct Config {
     pub guardrails: GuardrailsConfig,
     pub approvals: ApprovalsConfig,
     pub email: EmailConfig,
+    pub ingest: IngestConfig,
     pub log: LogConfig,
+}
+
+/// The `[ingest]` section: limits of the log ingest endpoint
+/// (`POST /api/v1/ingest/{integration_id}`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct IngestConfig {
+    /// Events one request may carry; a larger batch is refused with 413.
+    pub max_batch_events: u32,
+    /// Events one tenant may send per minute, across its integrations; a batch beyond it is
+    /// refused with 429 and `Retry-After`, and nothing of it is stored.
+    pub events_per_minute: u32,
+}
+
+impl Default for IngestConfig {
+    fn default() -> Self {
+        Self {
+            max_batch_events: 5_000,
+            events_per_minute: 60_000,
+        }
+    }
+}
+
+impl IngestConfig {
+    fn validate(&self) -> Vec<InvalidSetting> {
+        [
+            ("ingest.max_batch_events", self.max_batch_events),
+            ("ingest.events_per_minute", self.events_per_minute),
+        ]
+        .into_iter()
+        .filter(|(_, value)| *value == 0)
+        .map(|(key, _)| InvalidSetting::new(key, "must be at least 1"))
+        .collect()
+    }
 }
 
 /// The `[email]` section: approval requests by email over SMTP. Off until `smtp_host` is set.
@@ -401,6 +436,7 @@ impl Default for Config {
             guardrails: GuardrailsConfig::default(),
             approvals: ApprovalsConfig::default(),
             email: EmailConfig::default(),
+            ingest: IngestConfig::default(),
             log: LogConfig::default(),
         }
     }
@@ -712,6 +748,7 @@ impl Config {
             .chain(config.guardrails.validate())
             .chain(config.approvals.validate())
             .chain(config.email.validate())
+            .chain(config.ingest.validate())
             .chain(config.log.validate())
             .map(|problem| problem.to_string())
             .collect();

@@ -34,6 +34,8 @@ pub struct AppState {
     pub backoff: steward_workers::VendorBackoff,
     /// Synchronizations of one vendor that may call it at once, across every process.
     pub vendor_concurrency: u32,
+    /// The log ingest endpoint's limits (batch size, events per minute per tenant).
+    pub ingest: Arc<crate::http::ingest::IngestLimits>,
 }
 
 impl AppState {

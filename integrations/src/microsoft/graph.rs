@@ -806,11 +806,11 @@ fn alert_event(raw: Value) -> Result<ObservedEvent, ConnectorError> {
     let entities = alert_entities(&alert.evidence);
     let user = entities.iter().find_map(|e| match e {
         EntityRef::Identity { external_id } => Some(external_id.as_str()),
-        EntityRef::Device { .. } => None,
+        EntityRef::Device { .. } | EntityRef::Host { .. } => None,
     });
     let device = entities.iter().find_map(|e| match e {
         EntityRef::Device { external_id } => Some(external_id.as_str()),
-        EntityRef::Identity { .. } => None,
+        EntityRef::Identity { .. } | EntityRef::Host { .. } => None,
     });
     let severity = alert.severity.as_deref().unwrap_or("unknown");
     let product = Product {

@@ -6,7 +6,10 @@ use std::{collections::BTreeMap, path::PathBuf};
 
 use chrono::{TimeZone, Utc};
 use serde_json::{Map, Value};
-use steward_integrations::ocsf::{self, Detection, Product, SignIn};
+use steward_integrations::{
+    ocsf::{self, Detection, Product, SignIn},
+    telemetry,
+};
 
 fn schema_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data/ocsf-schema")
@@ -33,10 +36,17 @@ struct Schema {
 
 impl Schema {
     fn new() -> Self {
-        let dictionary = load("dictionary.json")["attributes"]
+        let mut dictionary = load("dictionary.json")["attributes"]
             .as_object()
             .unwrap()
             .clone();
+        // The Windows extension adds its attributes (reg_key, reg_value, …) to the dictionary.
+        dictionary.extend(
+            load("extensions/windows/dictionary.json")["attributes"]
+                .as_object()
+                .unwrap()
+                .clone(),
+        );
         Self { dictionary }
     }
 
@@ -50,7 +60,7 @@ impl Schema {
         let mut constraints = Vec::new();
         if let Some(parent) = definition["extends"].as_str() {
             let parent_file = if base_dir == "objects" {
-                format!("objects/{parent}.json")
+                object_file(parent)
             } else {
                 find_event(parent)
             };
@@ -135,8 +145,9 @@ impl Schema {
             let attribute = attributes.get(name).unwrap_or_else(|| {
                 panic!("{path}: `{name}` is not an attribute of this class or object")
             });
-            if let Some(object_type) = &attribute.object_type {
-                let definition = load(&format!("objects/{object_type}.json"));
+            // `object` is OCSF's free-form object (`unmapped`): anything goes inside.
+            if let Some(object_type) = attribute.object_type.as_ref().filter(|t| *t != "object") {
+                let definition = load(&object_file(object_type));
                 let items: Vec<&Value> = match item {
                     Value::Array(items) => items.iter().collect(),
                     other => vec![other],
@@ -159,7 +170,17 @@ impl Schema {
         let category_uid = category["attributes"][category_name]["uid"]
             .as_u64()
             .unwrap();
-        let class_uid = category_uid * 1000 + definition["uid"].as_u64().unwrap();
+        // An extension's classes are numbered after the extension: 201001 is the Windows
+        // extension's (2) System Activity (1) class 1.
+        let extension = if class_file.starts_with("extensions/windows/") {
+            load("extensions/windows/extension.json")["uid"]
+                .as_u64()
+                .unwrap()
+        } else {
+            0
+        };
+        let class_uid =
+            extension * 100_000 + category_uid * 1000 + definition["uid"].as_u64().unwrap();
         assert_eq!(event["class_uid"].as_u64(), Some(class_uid), "class_uid");
         assert_eq!(
             event["category_uid"].as_u64(),
@@ -185,12 +206,34 @@ fn inherited(definition: &Value, key: &str) -> Value {
     }
 }
 
+/// The file of an object, in the core schema or the Windows extension.
+fn object_file(name: &str) -> String {
+    let core = format!("objects/{name}.json");
+    if schema_dir().join(&core).exists() {
+        return core;
+    }
+    // The extension's files are named in full (`registry_key.json` defines `reg_key`).
+    let dir = schema_dir().join("extensions/windows/objects");
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let file = format!(
+            "extensions/windows/objects/{}",
+            entry.unwrap().file_name().to_str().unwrap()
+        );
+        if load(&file)["name"] == name {
+            return file;
+        }
+    }
+    panic!("object {name} not among the copied schema files");
+}
+
 /// The file of an event class named `name` among the copied ones.
 fn find_event(name: &str) -> String {
     for candidate in [
         "events/base_event.json".to_owned(),
         format!("events/findings/{name}.json"),
         format!("events/iam/{name}.json"),
+        format!("events/system/{name}.json"),
+        format!("events/application/{name}.json"),
     ] {
         if schema_dir().join(&candidate).exists() && load(&candidate)["name"] == name {
             return candidate;
@@ -311,4 +354,121 @@ fn sign_ins_are_valid_ocsf_authentication_events() {
     schema.check_event(&failure, "events/iam/authentication.json");
     assert_eq!(failure["status_id"], 2);
     assert_eq!(failure["severity_id"], 4);
+}
+
+/// The OCSF class file of a class uid the telemetry normalizer produces.
+fn class_file(class_uid: u64) -> &'static str {
+    match class_uid {
+        1001 => "events/system/file_activity.json",
+        1007 => "events/system/process_activity.json",
+        3001 => "events/iam/account_change.json",
+        3002 => "events/iam/authentication.json",
+        201_001 => "extensions/windows/events/registry_key_activity.json",
+        201_002 => "extensions/windows/events/registry_value_activity.json",
+        other => panic!("no class file for {other}"),
+    }
+}
+
+#[test]
+fn windows_events_normalize_to_valid_ocsf_of_every_class() {
+    let schema = Schema::new();
+    let sysmon = "Microsoft-Windows-Sysmon/Operational";
+    let events = [
+        (
+            sysmon,
+            1,
+            serde_json::json!({"Image": "C:\\Windows\\System32\\cmd.exe", "CommandLine": "cmd /c whoami", "ParentImage": "C:\\Windows\\explorer.exe", "ProcessId": "10", "ParentProcessId": "4", "User": "ACME\\avery", "ProcessGuid": "{1}", "IntegrityLevel": "Medium", "CurrentDirectory": "C:\\"}),
+        ),
+        (
+            sysmon,
+            5,
+            serde_json::json!({"Image": "C:\\Windows\\System32\\cmd.exe", "ProcessId": "10", "User": "ACME\\avery"}),
+        ),
+        (
+            sysmon,
+            11,
+            serde_json::json!({"TargetFilename": "C:\\Users\\avery\\a.exe", "Image": "C:\\x.exe", "ProcessId": "7"}),
+        ),
+        (
+            sysmon,
+            23,
+            serde_json::json!({"TargetFilename": "C:\\Users\\avery\\a.exe", "Image": "C:\\x.exe", "ProcessId": "7"}),
+        ),
+        (
+            sysmon,
+            12,
+            serde_json::json!({"EventType": "CreateKey", "TargetObject": "HKLM\\SOFTWARE\\X", "Image": "C:\\x.exe", "ProcessId": "7"}),
+        ),
+        (
+            sysmon,
+            12,
+            serde_json::json!({"EventType": "DeleteValue", "TargetObject": "HKLM\\SOFTWARE\\X\\v", "ProcessId": "7"}),
+        ),
+        (
+            sysmon,
+            13,
+            serde_json::json!({"EventType": "SetValue", "TargetObject": "HKLM\\SOFTWARE\\X\\v", "Details": "1", "ProcessId": "7"}),
+        ),
+        (
+            sysmon,
+            14,
+            serde_json::json!({"EventType": "RenameKey", "TargetObject": "HKLM\\SOFTWARE\\X", "NewName": "HKLM\\SOFTWARE\\Y", "ProcessId": "7"}),
+        ),
+        (
+            "Security",
+            4688,
+            serde_json::json!({"NewProcessName": "C:\\m.exe", "NewProcessId": "0x10", "ProcessId": "0x4", "ParentProcessName": "C:\\cmd.exe", "CommandLine": "m.exe", "SubjectUserName": "avery", "TargetUserName": "-"}),
+        ),
+        (
+            "Security",
+            4689,
+            serde_json::json!({"ProcessName": "C:\\m.exe", "ProcessId": "0x10", "SubjectUserName": "avery"}),
+        ),
+        (
+            "Security",
+            4624,
+            serde_json::json!({"TargetUserName": "avery", "TargetDomainName": "ACME", "IpAddress": "10.0.0.5", "LogonType": "10", "WorkstationName": "WS1"}),
+        ),
+        (
+            "Security",
+            4625,
+            serde_json::json!({"TargetUserName": "admin", "FailureReason": "%%2313"}),
+        ),
+        (
+            "Security",
+            4657,
+            serde_json::json!({"ObjectName": "\\REGISTRY\\MACHINE\\SOFTWARE\\X", "ObjectValueName": "v", "NewValue": "1", "ProcessName": "C:\\r.exe", "ProcessId": "0x8"}),
+        ),
+        (
+            "Security",
+            4720,
+            serde_json::json!({"TargetUserName": "backdoor", "TargetSid": "S-1-5-21-1", "SubjectUserName": "avery"}),
+        ),
+        (
+            "Security",
+            4740,
+            serde_json::json!({"TargetUserName": "avery"}),
+        ),
+    ];
+    for (n, (channel, id, data)) in events.into_iter().enumerate() {
+        let mut raw = serde_json::json!({
+            "EventID": id, "Channel": channel, "Computer": "ACME-LT07",
+            "TimeCreated": "2026-12-01T09:15:00Z", "EventRecordID": n,
+        });
+        raw.as_object_mut()
+            .unwrap()
+            .extend(data.as_object().unwrap().clone());
+        let event = telemetry::normalize(&raw).unwrap_or_else(|e| panic!("{channel} {id}: {e}"));
+        let class_uid = u64::from(event.class.class_uid());
+        assert_eq!(event.ocsf["class_uid"].as_u64(), Some(class_uid));
+        schema.check_event(&event.ocsf, class_file(class_uid));
+    }
+    // A file event that names nobody who acted cannot be valid OCSF: it is refused, saying so.
+    let anonymous = serde_json::json!({"EventID": 11, "Channel": sysmon, "Computer": "ACME-LT07",
+        "TimeCreated": "2026-12-01T09:15:00Z", "TargetFilename": "C:\\a.exe"});
+    assert_eq!(
+        telemetry::normalize(&anonymous).unwrap_err(),
+        "Windows event 11 of the Microsoft-Windows-Sysmon/Operational log names no process or \
+         user that acted"
+    );
 }

@@ -1,11 +1,13 @@
 //! The detection stage: what in newly stored events becomes a finding, and which inventory
 //! entities each finding is about.
 //!
-//! The rules ([`rules`]) are pure functions over OCSF events, each tested on its own; [`detect`]
-//! reads what they need from the tenant's events (the batch, and the sign-ins around it for
-//! impossible travel) and resolves the entities the findings' events name.
+//! Steward's own rules ([`rules`]) are pure functions over OCSF events, each tested on its own;
+//! Sigma rules ([`sigma`]) are evaluated over each event as it arrives; [`detect`] reads what
+//! they need from the tenant's events (the batch, and the sign-ins around it for impossible
+//! travel) and resolves the entities the findings' events name.
 
 mod rules;
+pub mod sigma;
 
 use std::collections::HashMap;
 
@@ -29,6 +31,15 @@ pub async fn detect(
     let inventory = work.inventory();
     let events = inventory.events_by_id(event_ids).await?;
     let mut detections: Vec<Detected> = events.iter().filter_map(vendor_alert).collect();
+    let rules = sigma::pack::compiled();
+    for event in &events {
+        detections.extend(
+            rules
+                .evaluate(event.class, &event.ocsf)
+                .iter()
+                .map(|found| sigma::finding(event, found)),
+        );
+    }
     let mut known: HashMap<uuid::Uuid, StoredEvent> =
         events.iter().map(|e| (e.id, e.clone())).collect();
     let sign_ins: Vec<StoredEvent> = events

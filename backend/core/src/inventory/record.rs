@@ -67,6 +67,39 @@ impl<'a> InventoryWriter<'a> {
         events: &[ObservedEvent],
         state: Option<&serde_json::Value>,
     ) -> Result<SyncCounts, SyncError> {
+        self.record(integration_id, inventory, events, state, "inventory.synced")
+            .await
+    }
+
+    /// Stores events an integration sent (a batch of logs at the ingest endpoint) and queues
+    /// their triage, with one audit entry saying how many were new; an event stored before
+    /// with the same record is not stored again.
+    ///
+    /// # Errors
+    /// As [`InventoryWriter::record_sync`].
+    pub async fn record_events(
+        &self,
+        integration_id: IntegrationId,
+        events: &[ObservedEvent],
+    ) -> Result<SyncCounts, SyncError> {
+        self.record(
+            integration_id,
+            &ObservedInventory::default(),
+            events,
+            None,
+            "events.ingested",
+        )
+        .await
+    }
+
+    async fn record(
+        &self,
+        integration_id: IntegrationId,
+        inventory: &ObservedInventory,
+        events: &[ObservedEvent],
+        state: Option<&serde_json::Value>,
+        audit_action: &'static str,
+    ) -> Result<SyncCounts, SyncError> {
         locks::take(self.ctx.txn, locks::Lock::Inventory(self.tenant_id)).await?;
         // Vendors' text is stored and shown to approvers as it came, except for control and
         // bidirectional control characters (PostgreSQL cannot store NUL; the others could
@@ -209,7 +242,7 @@ impl<'a> InventoryWriter<'a> {
                     msp_id: self.msp_id,
                     tenant_id: self.tenant_id,
                 },
-                Change::new("inventory.synced", "integration", &integration_id)
+                Change::new(audit_action, "integration", &integration_id)
                     .after(&json!({"counts": counts, "created": created})),
             )
             .await?;

@@ -85,14 +85,19 @@ pub fn factors(
         }
         let (name, contribution) = match finding.source {
             FindingSource::Detection if finding.rule == IMPOSSIBLE_TRAVEL => {
-                ("anomalous-sign-in", 25)
+                ("anomalous-sign-in".to_owned(), 25)
             }
-            FindingSource::Detection => ("detection", alert_points(finding.severity_id)),
-            FindingSource::VendorAlert => ("active-alert", alert_points(finding.severity_id)),
+            FindingSource::Detection => (
+                format!("detection:{}", finding.rule),
+                alert_points(finding.severity_id),
+            ),
+            FindingSource::VendorAlert => {
+                ("active-alert".to_owned(), alert_points(finding.severity_id))
+            }
         };
         if contribution > 0 {
             factors.push(RiskFactor {
-                name: name.to_owned(),
+                name,
                 contribution,
                 detail: finding.title.to_owned(),
                 evidence: Some(incident_link(tenant_id, finding.incident_id)),
@@ -176,6 +181,12 @@ mod tests {
                 IMPOSSIBLE_TRAVEL,
                 3,
             ),
+            finding(
+                IncidentStatus::Investigating,
+                FindingSource::Detection,
+                "sigma:ca2092a1",
+                3,
+            ),
         ];
         let roles = vec!["Global Administrator".to_owned()];
         let factors = factors(tenant, &findings, Criticality::High, &roles, "/x");
@@ -185,11 +196,14 @@ mod tests {
             [
                 "active-alert",
                 "anomalous-sign-in",
+                "detection:sigma:ca2092a1",
                 "privileged-identity",
                 "asset-criticality"
             ]
         );
-        assert_eq!(RiskScore::total(&factors), 35 + 25 + 20 + 10);
+        let points: Vec<u8> = factors.iter().map(|f| f.contribution).collect();
+        assert_eq!(points, [35, 25, 20, 20, 10]);
+        assert_eq!(RiskScore::total(&factors), 100, "a score is at most 100");
     }
 
     #[test]

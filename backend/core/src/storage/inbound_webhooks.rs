@@ -1,7 +1,7 @@
-//! Inbound webhooks: the endpoint of an integration (its tenant and signing secret), found by
-//! the integration's id alone because the sender is authenticated by its signature, not by a
-//! user; and the receipt of a message, which refuses a message id seen before and queues the
-//! integration's synchronization in the same transaction.
+//! Inbound webhooks and log ingest: the endpoint of an integration (its tenant, signing secret
+//! and ingest key), found by the integration's id alone because the sender is authenticated by
+//! its signature or key, not by a user; and the receipt of a message, which refuses a message
+//! id seen before and queues the integration's synchronization in the same transaction.
 
 use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set};
 use secrecy::SecretString;
@@ -30,14 +30,46 @@ pub(crate) fn new_signing_secret() -> Result<SecretString, StorageError> {
     )))
 }
 
-/// Where an integration's webhook messages go.
+/// A new log ingest key: `sik_` and 32 random bytes in URL-safe base64.
+pub(crate) fn new_ingest_key() -> Result<SecretString, StorageError> {
+    use base64::Engine;
+    let mut key = [0u8; 32];
+    getrandom::fill(&mut key).map_err(|e| StorageError::corrupt("randomness", &e))?;
+    Ok(SecretString::from(format!(
+        "sik_{}",
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(key)
+    )))
+}
+
+/// What is stored of an ingest key: its SHA-256, in hex. The key has 256 random bits, so a
+/// plain digest is enough (there is nothing to guess that a slow hash would protect).
+#[must_use]
+pub fn ingest_key_digest(key: &str) -> String {
+    use sha2::{Digest, Sha256};
+    hex::encode(Sha256::digest(key.as_bytes()))
+}
+
+/// Where an integration's webhook messages and logs go, and what authenticates their senders.
 #[derive(Debug)]
 pub struct WebhookEndpoint {
     pub msp_id: MspId,
     pub tenant_id: TenantId,
     pub integration_id: IntegrationId,
-    /// The Standard Webhooks secret (`whsec_…`).
-    pub secret: SecretString,
+    /// The Standard Webhooks secret (`whsec_…`), when an MSP admin created one.
+    pub secret: Option<SecretString>,
+    /// The SHA-256 of the log ingest key, when an MSP admin created one.
+    pub ingest_key_sha256: Option<String>,
+}
+
+impl WebhookEndpoint {
+    /// Whether `key` is the integration's ingest key (compared in constant time).
+    #[must_use]
+    pub fn accepts_ingest_key(&self, key: &str) -> bool {
+        use subtle::ConstantTimeEq;
+        self.ingest_key_sha256.as_ref().is_some_and(|stored| {
+            bool::from(stored.as_bytes().ct_eq(ingest_key_digest(key).as_bytes()))
+        })
+    }
 }
 
 /// Why an endpoint could not be read.
@@ -50,7 +82,7 @@ pub enum EndpointError {
 }
 
 /// The webhook endpoint of integration `id`: `None` when there is no such integration, it has
-/// no webhook secret, or its tenant is not active.
+/// neither a webhook secret nor an ingest key, or its tenant is not active.
 ///
 /// # Errors
 /// [`EndpointError::Secret`] when the sealed secret does not open.
@@ -66,9 +98,9 @@ pub async fn endpoint<C: ConnectionTrait>(
     else {
         return Ok(None);
     };
-    let Some(sealed) = row.sealed_webhook_secret else {
+    if row.sealed_webhook_secret.is_none() && row.ingest_key_sha256.is_none() {
         return Ok(None);
-    };
+    }
     let active = tenant::Entity::find_by_id(row.tenant_id)
         .filter(tenant::Column::MspId.eq(row.msp_id))
         .filter(tenant::Column::Status.eq("active"))
@@ -79,13 +111,21 @@ pub async fn endpoint<C: ConnectionTrait>(
     if !active {
         return Ok(None);
     }
-    let secret = secrets.open(&sealed, &webhook_context(id))?;
-    let secret = String::from_utf8(secret).map_err(|_| OpenError)?;
+    let secret = match &row.sealed_webhook_secret {
+        Some(sealed) => {
+            let secret = secrets.open(sealed, &webhook_context(id))?;
+            Some(SecretString::from(
+                String::from_utf8(secret).map_err(|_| OpenError)?,
+            ))
+        }
+        None => None,
+    };
     Ok(Some(WebhookEndpoint {
         msp_id: row.msp_id.into(),
         tenant_id: row.tenant_id.into(),
         integration_id: id,
-        secret: SecretString::from(secret),
+        secret,
+        ingest_key_sha256: row.ingest_key_sha256,
     }))
 }
 

@@ -202,6 +202,7 @@ impl<'a> IntegrationAdmin<'a> {
             updated_at: Set(now),
             sealed_webhook_secret: Set(None),
             sync_state: Set(None),
+            ingest_key_sha256: Set(None),
         }
         .insert(self.ctx.txn)
         .await
@@ -327,6 +328,36 @@ impl<'a> IntegrationAdmin<'a> {
         )
         .await?;
         Ok(secret)
+    }
+
+    /// Creates a new log ingest key for the integration (replacing any earlier one, which stops
+    /// working at once) and returns it, once: only its SHA-256 is stored. Log shippers that
+    /// cannot sign their requests send it as a bearer token to the log ingest endpoint.
+    ///
+    /// # Errors
+    /// [`IntegrationAdminError::NotFound`].
+    pub async fn rotate_ingest_key(
+        &self,
+        id: IntegrationId,
+    ) -> Result<SecretString, IntegrationAdminError> {
+        let row = self.existing(id).await?;
+        let key = super::inbound_webhooks::new_ingest_key()?;
+        let replaced = row.ingest_key_sha256.is_some();
+        let mut active = row.into_active_model();
+        active.ingest_key_sha256 = Set(Some(super::inbound_webhooks::ingest_key_digest(
+            key.expose_secret(),
+        )));
+        active.updated_at = Set(self.ctx.clock.now());
+        active
+            .update(self.ctx.txn)
+            .await
+            .map_err(StorageError::from)?;
+        self.record(
+            Change::new("integration.ingest_key_created", "integration", &id)
+                .after(&serde_json::json!({"replaced_earlier_key": replaced})),
+        )
+        .await?;
+        Ok(key)
     }
 
     /// Records the outcome of talking to the vendor (a connection test or a synchronization),
@@ -503,6 +534,7 @@ mod tests {
             updated_at: now,
             sealed_webhook_secret: None,
             sync_state: None,
+            ingest_key_sha256: None,
         };
         let integration = Integration::try_from(row.clone()).unwrap();
         assert_eq!(integration.health, IntegrationHealth::Unknown);

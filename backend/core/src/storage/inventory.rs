@@ -221,6 +221,7 @@ impl<'c, C: ConnectionTrait> InventoryReader<'c, C> {
         let (kind, target, external_id) = match entity {
             EntityRef::Device { external_id } => (DEVICE, TargetKind::Device, external_id),
             EntityRef::Identity { external_id } => (IDENTITY, TargetKind::Identity, external_id),
+            EntityRef::Host { hostname } => return self.device_named(hostname).await,
         };
         Ok(entity_source::Entity::find()
             .in_tenant(self.msp_id, self.tenant_id)
@@ -235,10 +236,53 @@ impl<'c, C: ConnectionTrait> InventoryReader<'c, C> {
             }))
     }
 
-    /// The events with these ids (ids of other tenants find nothing).
+    /// The tenant's one device named `hostname`, ignoring case: the same name, or the same
+    /// computer name in another domain (`LAPTOP-7.corp.example` finds `laptop-7` and
+    /// `laptop-7.contoso.local`); an exact match wins, and several others find none.
     ///
     /// # Errors
-    /// When the database cannot be read or holds an invalid row.
+    /// When the database cannot be read.
+    pub async fn device_named(&self, hostname: &str) -> Result<Option<EntityKey>, StorageError> {
+        use sea_orm::{
+            Condition, ExprTrait,
+            sea_query::{Expr, Func, LikeExpr},
+        };
+        let full = hostname.trim().to_lowercase();
+        let short = full.split('.').next().unwrap_or_default().to_owned();
+        if short.is_empty() {
+            return Ok(None);
+        }
+        let escaped: String = short
+            .chars()
+            .flat_map(|c| match c {
+                '%' | '_' | '\\' => vec!['\\', c],
+                c => vec![c],
+            })
+            .collect();
+        let name = || Expr::expr(Func::lower(Expr::col(device::Column::Hostname)));
+        let rows = device::Entity::find()
+            .in_tenant(self.msp_id, self.tenant_id)
+            .filter(
+                Condition::any()
+                    .add(name().is_in([full.clone(), short]))
+                    .add(name().like(LikeExpr::new(format!("{escaped}.%")).escape('\\'))),
+            )
+            .limit(8)
+            .all(self.conn)
+            .await?;
+        let key = |row: &device::Model| EntityKey {
+            kind: TargetKind::Device,
+            id: row.id,
+        };
+        if let Some(exact) = rows.iter().find(|row| row.hostname.to_lowercase() == full) {
+            return Ok(Some(key(exact)));
+        }
+        Ok(match rows.as_slice() {
+            [only] => Some(key(only)),
+            _ => None,
+        })
+    }
+
     /// Successful sign-ins since `since` whose identity provider named the device they were
     /// made from (OCSF Authentication events with a `device`), newest first, at most
     /// `SIGHTINGS_LIMIT`.
@@ -286,6 +330,10 @@ impl<'c, C: ConnectionTrait> InventoryReader<'c, C> {
             .collect())
     }
 
+    /// The events with these ids (ids of other tenants find nothing).
+    ///
+    /// # Errors
+    /// When the database cannot be read or holds an invalid row.
     pub async fn events_by_id(&self, ids: &[uuid::Uuid]) -> Result<Vec<StoredEvent>, StorageError> {
         event::Entity::find()
             .in_tenant(self.msp_id, self.tenant_id)

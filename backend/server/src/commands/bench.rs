@@ -136,6 +136,7 @@ async fn measure(mut config: Config, runs: usize, poll_ms: u64) -> anyhow::Resul
         egress: config.egress(),
         backoff: steward_workers::VendorBackoff::default(),
         vendor_concurrency: config.worker.settings().vendor_concurrency,
+        ingest: http::ingest::IngestLimits::new(&config.ingest),
     };
     let app = http::router(state, &config.http);
     tokio::spawn(async move {

@@ -12,6 +12,7 @@ pub mod jobs;
 pub mod migrate;
 pub mod msp;
 pub mod policy;
+pub mod rules;
 pub mod serve;
 pub mod token;
 pub mod worker;

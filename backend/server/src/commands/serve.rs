@@ -259,6 +259,7 @@ pub(crate) async fn serve(
         egress: config.egress(),
         backoff,
         vendor_concurrency: config.worker.settings().vendor_concurrency,
+        ingest: http::ingest::IngestLimits::new(&config.ingest),
         keys,
         metrics: Arc::default(),
         web: Arc::new(WebSettings {

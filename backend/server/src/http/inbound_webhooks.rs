@@ -72,14 +72,17 @@ async fn receive(
     let Ok(integration_id) = integration_id.parse::<IntegrationId>() else {
         return refused(&state, "unknown_endpoint", no_endpoint());
     };
-    let endpoint = match inbound_webhooks::endpoint(
+    let (endpoint, secret) = match inbound_webhooks::endpoint(
         state.storage.conn(),
         &state.secrets,
         integration_id,
     )
     .await
     {
-        Ok(Some(endpoint)) => endpoint,
+        Ok(Some(endpoint)) => match endpoint.secret.clone() {
+            Some(secret) => (endpoint, secret),
+            None => return refused(&state, "unknown_endpoint", no_endpoint()),
+        },
         Ok(None) => return refused(&state, "unknown_endpoint", no_endpoint()),
         Err(error) => {
             tracing::error!(%integration_id, %error, "cannot read a webhook endpoint");
@@ -91,12 +94,9 @@ async fn receive(
         timestamp: header(&headers, "webhook-timestamp"),
         signature: header(&headers, "webhook-signature"),
     };
-    if let Err(rejection) = standard_webhooks::verify(
-        endpoint.secret.expose_secret(),
-        signed,
-        &body,
-        state.clock.now(),
-    ) {
+    if let Err(rejection) =
+        standard_webhooks::verify(secret.expose_secret(), signed, &body, state.clock.now())
+    {
         tracing::warn!(%integration_id, %rejection, "refused a webhook message");
         return refused(
             &state,

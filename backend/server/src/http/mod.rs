@@ -6,6 +6,7 @@ mod error;
 pub(crate) mod extract;
 mod health;
 mod inbound_webhooks;
+pub mod ingest;
 pub mod metrics;
 #[cfg(feature = "sandbox")]
 mod sandbox;
@@ -87,6 +88,7 @@ pub fn router(state: AppState, config: &HttpConfig) -> Router {
         .merge(sandbox_routes(&state))
         .merge(slack::routes())
         .merge(inbound_webhooks::routes())
+        .merge(ingest::routes())
         .route_layer(middleware::from_fn_with_state(metrics, metrics::track))
         .fallback(not_found)
         .with_state(state)

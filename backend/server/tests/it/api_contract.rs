@@ -401,6 +401,10 @@ async fn the_openapi_document_describes_every_route() {
             "post",
             "/api/v1/tenants/{tenant_id}/integrations/{integration_id}/webhook-secret",
         ),
+        (
+            "post",
+            "/api/v1/tenants/{tenant_id}/integrations/{integration_id}/ingest-key",
+        ),
         ("get", "/api/v1/tenants/{tenant_id}/devices"),
         ("get", "/api/v1/tenants/{tenant_id}/identities"),
         ("get", "/api/v1/tenants/{tenant_id}/events"),

@@ -58,7 +58,8 @@ fn expectation(operation_id: &str) -> (&'static [Role], StatusCode) {
         | "remove_integration"
         | "test_integration"
         | "sync_integration"
-        | "create_webhook_secret" => (ADMIN, forbidden),
+        | "create_webhook_secret"
+        | "create_ingest_key" => (ADMIN, forbidden),
         "run_scenario" => (&[MspAdmin, Technician], forbidden),
         "list_incidents" | "get_incident" | "list_risk" | "outcome_report" => {
             (&[MspAdmin, Technician, Auditor, CustomerOwner], forbidden)

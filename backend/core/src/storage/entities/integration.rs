@@ -21,6 +21,8 @@ pub struct Model {
     pub sealed_webhook_secret: Option<String>,
     /// What the connector keeps between synchronizations to read incrementally; opaque.
     pub sync_state: Option<Json>,
+    /// SHA-256 (hex) of the log ingest key; `None` until an MSP admin creates one.
+    pub ingest_key_sha256: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -34,6 +34,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(test_integration))
         .routes(routes!(sync_integration))
         .routes(routes!(create_webhook_secret))
+        .routes(routes!(create_ingest_key))
 }
 
 /// An integration's inbound webhook endpoint and its new signing secret, shown once.
@@ -45,6 +46,16 @@ pub struct WebhookSecret {
     /// The signing secret (`whsec_…`): stored encrypted, never shown again. Any earlier secret
     /// stopped working.
     pub secret: String,
+}
+
+/// An integration's log ingest endpoint and its new ingest key, shown once.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct IngestKey {
+    /// Where log shippers post batches of events: this path on Steward's public URL.
+    pub path: String,
+    /// The ingest key (`sik_…`), sent as `Authorization: Bearer …`: only its SHA-256 is
+    /// stored, it is never shown again, and any earlier key stopped working.
+    pub key: String,
 }
 
 /// The integrations of a tenant.
@@ -458,5 +469,39 @@ async fn create_webhook_secret(
     Ok(Json(WebhookSecret {
         path: format!("/api/v1/webhooks/{integration_id}"),
         secret: secrecy::ExposeSecret::expose_secret(&secret).to_owned(),
+    }))
+}
+
+/// Creates the log ingest key of the integration (MSP admins), replacing any earlier one. Log
+/// shippers that cannot sign their requests (Winlogbeat, NXLog, Fluent Bit) send it as a bearer
+/// token with batches of events to `POST /api/v1/ingest/{integration_id}`; tools that can sign
+/// use the webhook secret instead.
+#[utoipa::path(
+    post,
+    path = "/api/v1/tenants/{tenant_id}/integrations/{integration_id}/ingest-key",
+    tag = "integrations",
+    params(
+        ("tenant_id" = TenantId, Path, description = "The tenant's id"),
+        ("integration_id" = IntegrationId, Path, description = "The integration's id"),
+    ),
+    responses((status = OK, body = IngestKey), WriteErrors),
+    security(("api_token" = []))
+)]
+async fn create_ingest_key(
+    State(state): State<AppState>,
+    ctx: InTenant<needs::ManageIntegrations>,
+    ApiPath((_, integration_id)): ApiPath<(TenantId, IntegrationId)>,
+) -> Result<Json<IngestKey>, ApiError> {
+    let key = ctx
+        .work(async |work| {
+            Ok(work
+                .integrations(&state.secrets)?
+                .rotate_ingest_key(integration_id)
+                .await?)
+        })
+        .await?;
+    Ok(Json(IngestKey {
+        path: format!("/api/v1/ingest/{integration_id}"),
+        key: secrecy::ExposeSecret::expose_secret(&key).to_owned(),
     }))
 }

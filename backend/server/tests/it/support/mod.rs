@@ -11,12 +11,13 @@ use std::{
 
 pub mod governed;
 pub mod smtp;
+pub mod windows_events;
 
 use steward_core::{Storage, SystemClock, audit::AuditKeys, auth::AuthConfig, secrets::SecretBox};
 use steward_sandbox::Sandbox;
 use steward_server::{
-    config::HttpConfig,
-    http,
+    config::{HttpConfig, IngestConfig},
+    http::{self, ingest::IngestLimits},
     state::{AppState, WebSettings},
 };
 use steward_testkit::{TestDatabase, World};
@@ -63,6 +64,7 @@ fn world_state(world: &World) -> AppState {
         egress: loopback_egress(),
         backoff: steward_workers::VendorBackoff::default(),
         vendor_concurrency: 4,
+        ingest: IngestLimits::new(&IngestConfig::default()),
     }
 }
 
@@ -95,6 +97,7 @@ impl TestApp {
             egress: loopback_egress(),
             backoff: steward_workers::VendorBackoff::default(),
             vendor_concurrency: 4,
+            ingest: IngestLimits::new(&IngestConfig::default()),
         })
         .await
     }
@@ -125,6 +128,15 @@ impl TestApp {
     ) -> Self {
         Self::serve_state(AppState {
             egress,
+            ..world_state(world)
+        })
+        .await
+    }
+
+    /// As [`TestApp::for_world`], with these limits at the log ingest endpoint.
+    pub async fn for_world_with_ingest(world: &World, ingest: &IngestConfig) -> Self {
+        Self::serve_state(AppState {
+            ingest: IngestLimits::new(ingest),
             ..world_state(world)
         })
         .await
