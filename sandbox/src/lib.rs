@@ -416,6 +416,22 @@ impl Sandbox {
             .await
     }
 
+    /// Whether the customer's Defender licence includes advanced hunting (Plan 2 or Defender
+    /// XDR; it does unless changed here): without it, Graph refuses hunting queries with 403.
+    ///
+    /// # Errors
+    /// [`SandboxError::NoEnvironment`] for a tenant without one.
+    pub async fn set_advanced_hunting(
+        &self,
+        tenant_id: Uuid,
+        licensed: bool,
+    ) -> Result<(), SandboxError> {
+        self.mutate(tenant_id, |environment| {
+            environment.hunting_unlicensed = !licensed;
+        })
+        .await
+    }
+
     /// Ends every access token issued for `tenant_id`, as a revoked app secret would.
     pub fn expire_tokens(&self, tenant_id: Uuid) {
         let mut tokens = self.inner.tokens.lock().expect("token map poisoned");

@@ -40,7 +40,7 @@ impl Scenario {
     pub const fn description(self) -> &'static str {
         match self {
             Scenario::MalwareLaptop => {
-                "Microsoft Defender for Endpoint raises a high-severity malware alert on a finance laptop."
+                "Microsoft Defender for Endpoint raises a high-severity malware alert on a finance laptop; its advanced hunting shows the macro behind it (Excel starting an encoded PowerShell that installs a loader to run at sign-in)."
             }
             Scenario::CompromisedAdmin => {
                 "A Global Administrator signs in from the office and, 32 minutes later, from Lagos; Microsoft Defender for Cloud Apps then reports a mass file download by the same account."
@@ -148,6 +148,21 @@ fn malware_laptop(
         }]
     });
     environment.defender_alerts.push(alert);
+    let mut report = 1_000 * environment.sequence;
+    let rows = crate::microsoft::macro_infection(
+        &crate::microsoft::Host {
+            device_id: &machine.id,
+            device_name: &machine.computer_dns_name,
+            domain: &domain,
+            account: &account,
+        },
+        now - Duration::minutes(4),
+        || {
+            report += 1;
+            report
+        },
+    );
+    environment.device_events.extend(rows);
     let falcon_id = falcon_alert(environment, &machine, &account, now);
     Ok(ScenarioRun {
         scenario: Scenario::MalwareLaptop,

@@ -59,6 +59,9 @@ pub struct ThrottleLimits {
     /// Microsoft Graph: the identity and access reports limit, 1,000 requests per 20 seconds per
     /// app and tenant.
     pub graph: (u32, Duration),
+    /// Advanced hunting (`runHuntingQuery`): 45 calls per minute per tenant, besides Graph's
+    /// own budget.
+    pub hunting: (u32, Duration),
     /// `Retry-After` Defender sends, in whole seconds as it documents.
     pub defender_retry_after: Duration,
     /// `Retry-After` Graph sends; fractional seconds, as in its documentation's example.
@@ -70,6 +73,7 @@ impl Default for ThrottleLimits {
         Self {
             defender: (100, Duration::from_secs(60)),
             graph: (1000, Duration::from_secs(20)),
+            hunting: (45, Duration::from_secs(60)),
             defender_retry_after: Duration::from_secs(1),
             graph_retry_after: Duration::from_millis(500),
         }
@@ -82,10 +86,17 @@ struct Window {
     used: u32,
 }
 
+/// What a budget is kept for: a whole API, or an operation with a quota of its own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum Budget {
+    Api(Api),
+    Hunting,
+}
+
 #[derive(Debug)]
 pub(crate) struct Throttle {
     limits: ThrottleLimits,
-    windows: Mutex<HashMap<(Uuid, Api), Window>>,
+    windows: Mutex<HashMap<(Uuid, Budget), Window>>,
     storms: Mutex<HashMap<(Uuid, Api), u32>>,
 }
 
@@ -130,13 +141,33 @@ impl Throttle {
                 return Some(retry_after);
             }
         }
-        let (limit, period) = match api {
+        let budget = match api {
             Api::Defender => self.limits.defender,
             Api::Graph => self.limits.graph,
         };
+        self.spend(tenant, Budget::Api(api), budget, retry_after)
+    }
+
+    /// `Some(retry_after)` when this advanced hunting query is over the tenant's quota.
+    pub(crate) fn check_hunting(&self, tenant: Uuid) -> Option<Duration> {
+        self.spend(
+            tenant,
+            Budget::Hunting,
+            self.limits.hunting,
+            self.limits.graph_retry_after,
+        )
+    }
+
+    fn spend(
+        &self,
+        tenant: Uuid,
+        budget: Budget,
+        (limit, period): (u32, Duration),
+        retry_after: Duration,
+    ) -> Option<Duration> {
         let now = Instant::now();
         let mut windows = self.windows.lock().expect("window map poisoned");
-        let window = windows.entry((tenant, api)).or_insert(Window {
+        let window = windows.entry((tenant, budget)).or_insert(Window {
             started: now,
             used: 0,
         });

@@ -5,9 +5,9 @@
 //! Runs as Steward (a worker job) in one transaction per batch of events, so a batch is either
 //! fully triaged or not at all; running it again finds what it stored and adds nothing.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 
-use steward_domain::{ActionId, incidents::EntityKey};
+use steward_domain::{ActionId, IncidentId, incidents::EntityKey};
 
 use crate::{
     decisions::{self, policy::Policies},
@@ -39,8 +39,25 @@ pub async fn triage(
     let policy = &policies.for_tenant(work.policy_override().await?.as_ref());
     let mut outcome = TriageOutcome::default();
     let mut recorded = Vec::new();
+    // Logs can name a computer no tool has reported yet: what the rules find on it in this
+    // batch is one incident, not one per rule.
+    let mut unknown_hosts: HashMap<String, IncidentId> = HashMap::new();
     for (detected, entities) in detection::detect(work, event_ids).await? {
-        if let Some(stored) = incidents::record_finding(work, &detected, &entities).await? {
+        let host = entities
+            .is_empty()
+            .then(|| detected.details["host"].as_str())
+            .flatten()
+            .map(str::to_lowercase);
+        let stored = match host.as_ref().and_then(|h| unknown_hosts.get(h)) {
+            Some(incident) => {
+                incidents::record_finding_into(work, &detected, &entities, *incident).await?
+            }
+            None => incidents::record_finding(work, &detected, &entities).await?,
+        };
+        if let Some(stored) = stored {
+            if let Some(host) = host {
+                unknown_hosts.entry(host).or_insert(stored.incident_id);
+            }
             outcome.findings += 1;
             outcome.incidents_opened += usize::from(stored.new_incident);
             recorded.push((detected, entities, stored));

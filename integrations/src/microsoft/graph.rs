@@ -1,5 +1,6 @@
 //! Microsoft Graph v1.0 for Microsoft Entra ID: users, admin roles, sign-ins, security alerts,
-//! disabling accounts, revoking sessions, resetting MFA and group membership.
+//! Defender's device events through advanced hunting ([`super::hunting`]), disabling accounts,
+//! revoking sessions, resetting MFA and group membership.
 //!
 //! Built to the published reference (see `docs/vendors/microsoft-defender-and-graph.md`):
 //! collections page with `@odata.nextLink` only (`$skip` is not supported on users);
@@ -31,7 +32,7 @@ use steward_domain::{
 
 use url::Url;
 
-use super::{MicrosoftApi, MicrosoftSettings};
+use super::{MicrosoftApi, MicrosoftSettings, hunting};
 use crate::{
     contract::{
         ActionRequest, ConnectionReport, Connector, ConnectorError, Execution, Snapshot,
@@ -496,6 +497,54 @@ impl GraphConnector {
         self.api.collect_linked(url).await
     }
 
+    /// Defender's device events of every hunting table since `since`; none when the customer's
+    /// licence or the app's permissions do not include advanced hunting (the API answers 403),
+    /// which the connection test reports.
+    async fn device_events(
+        &self,
+        since: Option<DateTime<Utc>>,
+    ) -> Result<Vec<ObservedEvent>, ConnectorError> {
+        let since = since.unwrap_or_else(|| self.api.now() - hunting::FIRST_LOOKBACK);
+        let mut events = Vec::new();
+        for table in hunting::Table::ALL {
+            let rows = match self.hunt(&hunting::query(table, since)).await {
+                Ok(rows) => rows,
+                Err(ConnectorError::Forbidden(reason)) => {
+                    tracing::info!(%reason, "advanced hunting is not available to this integration");
+                    return Ok(Vec::new());
+                }
+                Err(error) => return Err(error),
+            };
+            for row in rows {
+                match hunting::event(table, row) {
+                    Ok(event) => events.push(event),
+                    // A row of an activity Steward does not read is Defender's to keep.
+                    Err(reason) => {
+                        tracing::debug!(table = table.name(), %reason, "skipped a hunting row");
+                    }
+                }
+            }
+        }
+        Ok(events)
+    }
+
+    /// Runs one advanced hunting query; its rows.
+    async fn hunt(&self, query: &str) -> Result<Vec<Value>, ConnectorError> {
+        let url = self.api.url("v1.0/security/runHuntingQuery")?;
+        let response = self
+            .api
+            .send(
+                Method::POST,
+                url,
+                Some(&json!({"Query": query})),
+                // A query reads; running it again is harmless.
+                Idempotency::Idempotent,
+            )
+            .await?;
+        let results: hunting::HuntingResults = crate::contract::read_json(response).await?;
+        Ok(results.results)
+    }
+
     async fn security_alerts(
         &self,
         since: Option<DateTime<Utc>>,
@@ -872,6 +921,16 @@ impl Connector for GraphConnector {
         url.query_pairs_mut().append_pair("$top", "1");
         self.api.get_json::<super::Page<Value>>(url).await?;
         checks.push("read security alerts".to_owned());
+        let probe = hunting::query(hunting::Table::DeviceProcessEvents, self.api.now());
+        match self.hunt(&format!("{probe} | take 1")).await {
+            Ok(_) => checks.push("ran an advanced hunting query".to_owned()),
+            Err(ConnectorError::Forbidden(reason)) => checks.push(format!(
+                "advanced hunting is not available ({reason}): Steward sees Defender's alerts \
+                 but not the process, file and registry events behind them; it needs \
+                 ThreatHunting.Read.All and Microsoft Defender for Endpoint Plan 2 or Defender XDR"
+            )),
+            Err(error) => return Err(error),
+        }
         Ok(ConnectionReport { checks })
     }
 
@@ -906,6 +965,7 @@ impl Connector for GraphConnector {
         for raw in self.security_alerts(since).await? {
             events.push(alert_event(raw)?);
         }
+        events.extend(self.device_events(since).await?);
         Ok(events)
     }
 

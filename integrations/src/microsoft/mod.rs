@@ -6,6 +6,7 @@
 
 pub mod defender;
 pub mod graph;
+pub mod hunting;
 
 use std::sync::Arc;
 

@@ -12,6 +12,7 @@ use sha2::{Digest, Sha256};
 use steward_domain::observations::{EntityRef, ObservedEvent, OcsfClass};
 
 pub use self::windows_ocsf::SUPPORTED as SUPPORTED_WINDOWS_EVENTS;
+pub(crate) use self::windows_ocsf::to_ocsf;
 
 /// One event of a log batch, normalized: a Windows event of any shape, or an OCSF event.
 ///
@@ -24,7 +25,7 @@ pub fn normalize(raw: &Value) -> Result<ObservedEvent, String> {
         return Err("an event is a JSON object".to_owned());
     }
     if let Some(event) = windows::read(raw)? {
-        let (class, ocsf) = windows_ocsf::to_ocsf(&event)?;
+        let (class, ocsf) = to_ocsf(&event)?;
         let external_id = event.record_id.map_or_else(
             || fingerprint(raw),
             |record| format!("{}:{}:{record}", event.computer, event.channel),

@@ -26,7 +26,7 @@ use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
 pub use self::{backup::*, devices::*, directory::*, psa::*, rmm::*};
-pub use crate::microsoft::SimMachineAction;
+pub use crate::microsoft::{SimDeviceEvent, SimMachineAction};
 use crate::{
     ninjaone::{SimActivity, SimNinjaAgent, ninja_agent, ninja_organization_id},
     tactical::SimTacticalRun,
@@ -136,6 +136,13 @@ pub struct Environment {
     #[serde(default)]
     pub falcon_alerts: Vec<Value>,
     pub machine_actions: Vec<SimMachineAction>,
+    /// Defender's advanced hunting rows (process, file and registry events), oldest first.
+    #[serde(default)]
+    pub device_events: Vec<SimDeviceEvent>,
+    /// The customer's licence has no advanced hunting (Defender for Endpoint Plan 1 or
+    /// Defender for Business): Graph refuses its queries.
+    #[serde(default)]
+    pub hunting_unlicensed: bool,
     /// Okta System Log events other than sign-ins (lifecycle changes, cleared sessions), as
     /// Okta returns them.
     #[serde(default)]
@@ -429,6 +436,8 @@ impl Environment {
             sign_ins: Vec::new(),
             falcon_alerts: Vec::new(),
             machine_actions: Vec::new(),
+            device_events: Vec::new(),
+            hunting_unlicensed: false,
             okta_events: Vec::new(),
             ninja_activities: Vec::new(),
             tactical_runs: Vec::new(),

@@ -24,9 +24,11 @@ use uuid::Uuid;
 mod defender;
 mod directory;
 mod graph;
+mod hunting;
 
-pub use self::defender::SimMachineAction;
-use self::{defender::*, directory::*, graph::*};
+pub(crate) use self::hunting::{Host, macro_infection};
+pub use self::{defender::SimMachineAction, hunting::SimDeviceEvent};
+use self::{defender::*, directory::*, graph::*, hunting::run_hunting_query};
 use super::{
     Api, IssuedToken, Sandbox,
     environment::{AuthMethodKind, DEFAULT_USER_PROPERTIES, Fault},
@@ -81,6 +83,10 @@ pub(super) fn router<S: Clone + Send + Sync + 'static>(sandbox: Sandbox) -> Rout
         .route("/graph/v1.0/directoryRoles/{id}/members", get(role_members))
         .route("/graph/v1.0/auditLogs/signIns", get(sign_ins))
         .route("/graph/v1.0/security/alerts_v2", get(security_alerts))
+        .route(
+            "/graph/v1.0/security/runHuntingQuery",
+            post(run_hunting_query),
+        )
         .route(
             "/graph/{*rest}",
             get(graph_unknown)

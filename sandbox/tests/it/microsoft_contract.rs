@@ -9,7 +9,7 @@ use secrecy::SecretString;
 use steward_domain::{
     actions::ActionType,
     clock::{Clock, SystemClock},
-    observations::{EntityRef, OcsfClass},
+    observations::{EntityRef, ObservedEvent, OcsfClass},
 };
 use steward_integrations::{
     Connector, ConnectorError, Verification,
@@ -220,7 +220,8 @@ async fn test_connection_reports_what_it_checked() {
     let report = fixture.defender().test_connection().await.unwrap();
     assert_eq!(report.checks.len(), 2, "{report:?}");
     let report = fixture.graph().test_connection().await.unwrap();
-    assert_eq!(report.checks.len(), 3, "{report:?}");
+    assert_eq!(report.checks.len(), 4, "{report:?}");
+    assert_eq!(report.checks[3], "ran an advanced hunting query");
 }
 
 #[tokio::test]
@@ -849,4 +850,99 @@ async fn scenarios_surface_as_normalized_events() {
         finding.ocsf["metadata"]["product"]["name"],
         "Microsoft Defender for Cloud Apps"
     );
+}
+
+#[tokio::test]
+async fn advanced_hunting_shows_the_process_tree_behind_an_alert() {
+    let fixture = Fixture::start().await;
+    let graph = fixture.graph();
+    let malware = fixture
+        .sandbox
+        .run_scenario(fixture.tenant, Scenario::MalwareLaptop)
+        .await
+        .unwrap();
+    let events = graph.events(None).await.unwrap();
+    let of = |class: OcsfClass| events.iter().filter(move |e| e.class == class);
+    assert_eq!(of(OcsfClass::ProcessActivity).count(), 2);
+    assert_eq!(of(OcsfClass::FileSystemActivity).count(), 1);
+    assert_eq!(of(OcsfClass::RegistryValueActivity).count(), 1);
+    let powershell = of(OcsfClass::ProcessActivity)
+        .find(|e| e.ocsf["process"]["file"]["name"] == "powershell.exe")
+        .unwrap();
+    assert!(
+        powershell.ocsf["actor"]["process"]["file"]["path"]
+            .as_str()
+            .unwrap()
+            .ends_with("EXCEL.EXE")
+    );
+    assert_eq!(
+        powershell.ocsf["metadata"]["product"]["name"],
+        "Microsoft Defender for Endpoint"
+    );
+    let machine = fixture
+        .state()
+        .await
+        .devices
+        .into_iter()
+        .find(|d| d.id == malware.target)
+        .unwrap();
+    assert!(matches!(
+        &powershell.entities[..],
+        [EntityRef::Host { hostname }] if *hostname == machine.computer_dns_name
+    ));
+    // Read again from the newest event on, nothing repeats.
+    let newest = events.iter().map(|e| e.time).max().unwrap();
+    assert!(
+        graph
+            .events(Some(newest))
+            .await
+            .unwrap()
+            .iter()
+            .all(|e| e.class == OcsfClass::Authentication || e.time > newest)
+    );
+
+    // A customer whose licence lacks advanced hunting: the alerts still come, and the
+    // connection test says what is missing.
+    fixture
+        .sandbox
+        .set_advanced_hunting(fixture.tenant, false)
+        .await
+        .unwrap();
+    let events = graph.events(None).await.unwrap();
+    assert_eq!(of_class(&events, OcsfClass::ProcessActivity), 0);
+    assert!(of_class(&events, OcsfClass::Authentication) > 0);
+    let report = graph.test_connection().await.unwrap();
+    assert!(
+        report.checks[3].starts_with("advanced hunting is not available"),
+        "{report:?}"
+    );
+}
+
+fn of_class(events: &[ObservedEvent], class: OcsfClass) -> usize {
+    events.iter().filter(|e| e.class == class).count()
+}
+
+#[tokio::test]
+async fn advanced_hunting_keeps_its_quota_of_45_queries_a_minute() {
+    let fixture = Fixture::start().await;
+    let token = fixture.graph_token().await;
+    let client = Fixture::http().client().clone();
+    let hunt = |query: &'static str| {
+        client
+            .post(fixture.graph_url("security/runHuntingQuery"))
+            .bearer_auth(&token)
+            .json(&serde_json::json!({"Query": query}))
+            .send()
+    };
+    let refused = hunt("DeviceNetworkEvents | take 1").await.unwrap();
+    assert_eq!(refused.status(), reqwest::StatusCode::BAD_REQUEST);
+    let body: serde_json::Value = refused.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "BadRequest");
+    for _ in 1..45 {
+        let answer = hunt("DeviceProcessEvents | take 1").await.unwrap();
+        assert_eq!(answer.status(), reqwest::StatusCode::OK);
+    }
+    let throttled = hunt("DeviceProcessEvents | take 1").await.unwrap();
+    assert_eq!(throttled.status(), reqwest::StatusCode::TOO_MANY_REQUESTS);
+    assert!(throttled.headers().contains_key("retry-after"));
 }

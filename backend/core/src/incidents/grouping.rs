@@ -40,9 +40,41 @@ pub async fn record_finding(
     detected: &Detected,
     entities: &[EntityKey],
 ) -> Result<Option<Recorded>, WorkError> {
+    record_as_steward(work, detected, entities, None).await
+}
+
+/// As [`record_finding`], joining incident `incident` when it is still open and recent (for
+/// findings that name no known entity but belong together, such as several rules matching one
+/// device's logs before any tool reported the device).
+///
+/// # Errors
+/// As [`record_finding`].
+pub async fn record_finding_into(
+    work: &TenantWork<'_>,
+    detected: &Detected,
+    entities: &[EntityKey],
+    incident: IncidentId,
+) -> Result<Option<Recorded>, WorkError> {
+    record_as_steward(work, detected, entities, Some(incident)).await
+}
+
+async fn record_as_steward(
+    work: &TenantWork<'_>,
+    detected: &Detected,
+    entities: &[EntityKey],
+    into: Option<IncidentId>,
+) -> Result<Option<Recorded>, WorkError> {
     work.require_steward()?;
     let tenant = work.tenant();
-    Ok(record(work.context(), tenant.msp_id, tenant.id, detected, entities).await?)
+    Ok(record(
+        work.context(),
+        tenant.msp_id,
+        tenant.id,
+        detected,
+        entities,
+        into,
+    )
+    .await?)
 }
 
 /// Whether a finding about `entities` at `found_at` joins an open incident about `known`
@@ -71,6 +103,7 @@ async fn record(
     tenant_id: TenantId,
     detected: &Detected,
     entities: &[EntityKey],
+    into: Option<IncidentId>,
 ) -> Result<Option<Recorded>, StorageError> {
     let exists = finding::Entity::find()
         .filter(finding::Column::TenantId.eq(tenant_id.as_uuid()))
@@ -88,6 +121,9 @@ async fn record(
         .into_iter()
         .rev()
         .find(|row| {
+            if let Some(into) = into {
+                return row.id == into.as_uuid();
+            }
             let known =
                 serde_json::from_value::<Vec<EntityKey>>(row.entities.clone()).unwrap_or_default();
             joins(

@@ -11,6 +11,6 @@ pub mod grouping;
 pub mod lifecycle;
 
 pub use self::{
-    grouping::{GROUPING_WINDOW, Recorded, record_finding},
+    grouping::{GROUPING_WINDOW, Recorded, record_finding, record_finding_into},
     lifecycle::{follow_ticket, update_incident},
 };

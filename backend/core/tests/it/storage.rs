@@ -16,7 +16,7 @@ use steward_domain::{
 };
 use steward_testkit::{TestDatabase, World};
 
-const EXPECTED_MIGRATIONS: [&str; 28] = [
+const EXPECTED_MIGRATIONS: [&str; 29] = [
     "m20261123_000001_create_tenancy",
     "m20261123_000002_create_audit_entries",
     "m20261123_000003_protect_audit_chain",
@@ -45,6 +45,7 @@ const EXPECTED_MIGRATIONS: [&str; 28] = [
     "m20261206_000001_drop_webhook_private_network_flag",
     "m20261206_000002_create_msp_domains",
     "m20261206_000003_add_second_factor",
+    "m20261207_000001_add_integration_ingest_key",
 ];
 
 const TABLES: [&str; 36] = [

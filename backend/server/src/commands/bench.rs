@@ -118,6 +118,7 @@ async fn measure(mut config: Config, runs: usize, poll_ms: u64) -> anyhow::Resul
         limits: ThrottleLimits {
             defender: (u32::MAX, Duration::from_secs(60)),
             graph: (u32::MAX, Duration::from_secs(20)),
+            hunting: (u32::MAX, Duration::from_secs(60)),
             ..ThrottleLimits::default()
         },
         ..SandboxSettings::default()

@@ -190,6 +190,7 @@ async fn measure(
         limits: ThrottleLimits {
             defender: (u32::MAX, std::time::Duration::from_secs(60)),
             graph: (u32::MAX, std::time::Duration::from_secs(20)),
+            hunting: (u32::MAX, std::time::Duration::from_secs(60)),
             ..ThrottleLimits::default()
         },
         ..SandboxSettings::default()

@@ -126,7 +126,7 @@ async fn an_admin_connects_tests_and_removes_integrations() {
             .all(|row| !row.sealed_secret.contains(&s.credentials.client_secret))
     );
 
-    for (integration, checks) in [(&defender, 2), (&graph, 3)] {
+    for (integration, checks) in [(&defender, 2), (&graph, 4)] {
         let path = format!(
             "{}/{}/test",
             s.integrations(),

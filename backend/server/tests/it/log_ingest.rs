@@ -208,6 +208,38 @@ async fn shipped_windows_events_become_sigma_findings_on_the_device_they_name() 
     .await;
     l.assert_audited(&["events.ingested"], 1).await;
 
+    // Logs of a computer no tool has reported: what the rules find is one incident about no
+    // known device, not one per rule.
+    let unknown = ndjson(&[office_starts_encoded_powershell(
+        "KIOSK-9.corp.example",
+        7001,
+    )]);
+    let (status, receipt, _) = post(&l.app, &integration, &bearer(&key), unknown).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{receipt}");
+    l.settle().await;
+    let (_, incidents) = l
+        .call(Method::GET, &l.path("incidents"), &l.technician, None)
+        .await;
+    let kiosk: Vec<&Value> = incidents["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|i| {
+            i["findings"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|f| f["details"]["host"] == "KIOSK-9.corp.example")
+        })
+        .collect();
+    assert_eq!(kiosk.len(), 1, "{incidents:#}");
+    assert!(
+        kiosk[0]["findings"].as_array().unwrap().len() >= 2,
+        "several rules match an Office document starting an encoded PowerShell: {:#}",
+        kiosk[0]
+    );
+    assert_eq!(kiosk[0]["entities"], json!([]));
+
     // The shipper sends the same batch again: nothing new is stored or found.
     let (status, receipt, _) = post(&l.app, &integration, &bearer(&key), batch).await;
     assert_eq!(status, StatusCode::ACCEPTED, "{receipt}");
@@ -278,8 +310,8 @@ async fn shipped_windows_events_become_sigma_findings_on_the_device_they_name() 
         .filter(|e| e["class"] == "process_activity")
         .count();
     assert_eq!(
-        process_events, 3,
-        "records 5001, 5002 and 6001 only: {events:#}"
+        process_events, 4,
+        "records 5001, 5002, 6001 and the kiosk's 7001 only: {events:#}"
     );
     l.stop().await;
 }

@@ -18,6 +18,7 @@ mod browser;
 mod bulk_actions;
 mod cli;
 mod detection_rules_cli;
+mod detections_in_the_loop;
 mod email_approvals;
 mod governed_loop;
 mod guardrails;

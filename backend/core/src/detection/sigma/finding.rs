@@ -71,6 +71,8 @@ pub fn finding(event: &StoredEvent, found: &SigmaMatch) -> Detected {
             "mitre_techniques": attack(true),
             "mitre_tactics": attack(false),
             "matched": matched,
+            // The computer the event names, for grouping while no tool has reported it.
+            "host": event.ocsf["device"]["hostname"],
         }),
     }
 }

@@ -39,6 +39,14 @@ pub enum Source {
     SysmonRegistryDelete,
     SysmonRegistryRename,
     SecurityRegistrySet,
+    /// Microsoft Defender for Endpoint's device events (advanced hunting): the same
+    /// categories as Sysmon's, without Sysmon's service.
+    DefenderProcessCreation,
+    DefenderFileEvent,
+    DefenderFileDelete,
+    DefenderRegistryAdd,
+    DefenderRegistrySet,
+    DefenderRegistryDelete,
     /// Any other Security log event Steward stores (sign-ins, account changes).
     Security,
     EntraSignIn,
@@ -47,7 +55,7 @@ pub enum Source {
 }
 
 impl Source {
-    pub const ALL: [Source; 13] = [
+    pub const ALL: [Source; 19] = [
         Source::SysmonProcessCreation,
         Source::SecurityProcessCreation,
         Source::SysmonFileEvent,
@@ -57,6 +65,12 @@ impl Source {
         Source::SysmonRegistryDelete,
         Source::SysmonRegistryRename,
         Source::SecurityRegistrySet,
+        Source::DefenderProcessCreation,
+        Source::DefenderFileEvent,
+        Source::DefenderFileDelete,
+        Source::DefenderRegistryAdd,
+        Source::DefenderRegistrySet,
+        Source::DefenderRegistryDelete,
         Source::Security,
         Source::EntraSignIn,
         Source::EntraAudit,
@@ -101,6 +115,12 @@ impl Source {
             Source::SysmonRegistryDelete => &[REGISTRY_DELETE, REGISTRY_EVENT, SYSMON],
             Source::SysmonRegistryRename => &[REGISTRY_RENAME, REGISTRY_EVENT, SYSMON],
             Source::SecurityRegistrySet => &[REGISTRY_SET, REGISTRY_EVENT, SECURITY],
+            Source::DefenderProcessCreation => &[PROCESS_CREATION],
+            Source::DefenderFileEvent => &[FILE_EVENT],
+            Source::DefenderFileDelete => &[FILE_DELETE],
+            Source::DefenderRegistryAdd => &[REGISTRY_ADD, REGISTRY_EVENT],
+            Source::DefenderRegistrySet => &[REGISTRY_SET, REGISTRY_EVENT],
+            Source::DefenderRegistryDelete => &[REGISTRY_DELETE, REGISTRY_EVENT],
             Source::Security => &[SECURITY],
             Source::EntraSignIn => &[ENTRA_SIGN_IN],
             Source::EntraAudit => &[ENTRA_AUDIT],
@@ -117,6 +137,19 @@ impl Source {
         let activity = ocsf["activity_id"].as_u64().unwrap_or(0);
         let sysmon = product == "Sysmon" || log == "Microsoft-Windows-Sysmon/Operational";
         let security = log == "Security";
+        if product == "Microsoft Defender for Endpoint" {
+            return Some(match (class, activity) {
+                (OcsfClass::ProcessActivity, 1) => Source::DefenderProcessCreation,
+                (OcsfClass::FileSystemActivity, 1) => Source::DefenderFileEvent,
+                (OcsfClass::FileSystemActivity, 4) => Source::DefenderFileDelete,
+                (OcsfClass::RegistryKeyActivity, 1) => Source::DefenderRegistryAdd,
+                (OcsfClass::RegistryKeyActivity | OcsfClass::RegistryValueActivity, 4) => {
+                    Source::DefenderRegistryDelete
+                }
+                (OcsfClass::RegistryValueActivity, _) => Source::DefenderRegistrySet,
+                _ => return None,
+            });
+        }
         Some(match class {
             OcsfClass::ProcessActivity if activity == 1 && sysmon => Source::SysmonProcessCreation,
             OcsfClass::ProcessActivity if activity == 1 => Source::SecurityProcessCreation,

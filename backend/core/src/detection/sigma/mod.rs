@@ -385,7 +385,8 @@ tags:
             rule.sources,
             vec![
                 Source::SysmonProcessCreation,
-                Source::SecurityProcessCreation
+                Source::SecurityProcessCreation,
+                Source::DefenderProcessCreation
             ]
         );
         let word = "C:\\Program Files\\Microsoft Office\\WINWORD.EXE";

@@ -232,6 +232,15 @@ async fn start_full(
         .ensure(tenant.id.as_uuid(), &tenant.name, tenant.slug.as_str())
         .await
         .unwrap();
+    // The loop's tests follow one vendor alert at a time; the rows of Defender's advanced
+    // hunting would add Sigma findings whose order against the alert depends on which vendor
+    // answers first. `detections_in_the_loop.rs` turns it on.
+    app.sandbox
+        .as_ref()
+        .unwrap()
+        .set_advanced_hunting(tenant.id.as_uuid(), false)
+        .await
+        .unwrap();
     let admin = world.token(&admin, None).await;
     for (vendor, api) in [
         ("microsoft_defender", "defender"),

@@ -1,0 +1,70 @@
+//! Detection in the governed loop: Defender's advanced hunting rows behind an alert (read
+//! through Microsoft Graph) are evaluated by the built-in Sigma rules, and what they find joins
+//! the alert's incident — one incident, one containment.
+
+use reqwest::Method;
+use steward_testkit::TestDatabase;
+
+use crate::support::governed;
+
+const ENCODED_POWERSHELL: &str = "sigma:ca2092a1-c273-4878-9b4b-0d60115bf5ea";
+
+#[tokio::test]
+async fn the_macro_behind_a_defender_alert_is_found_by_sigma_rules_in_the_same_incident() {
+    let db = TestDatabase::migrated().await;
+    let l = governed::start(&db, None).await;
+    l.sandbox()
+        .set_advanced_hunting(l.tenant.id.as_uuid(), true)
+        .await
+        .unwrap();
+    // The devices are known before the attack, as they are once a customer is onboarded.
+    l.sync_all().await;
+    let run = l.run_scenario("malware-laptop").await;
+    let action = l.settled_action("isolate_device", &["verified"]).await;
+    l.settle().await;
+
+    let (_, incidents) = l
+        .call(Method::GET, &l.path("incidents"), &l.technician, None)
+        .await;
+    let incidents = incidents["items"].as_array().unwrap();
+    assert_eq!(incidents.len(), 1, "{incidents:#?}");
+    let findings = incidents[0]["findings"].as_array().unwrap();
+    assert!(
+        findings.iter().any(|f| f["source"] == "vendor_alert"),
+        "{findings:#?}"
+    );
+    let powershell = findings
+        .iter()
+        .find(|f| f["rule"] == ENCODED_POWERSHELL)
+        .unwrap_or_else(|| panic!("no encoded PowerShell finding: {findings:#?}"));
+    assert_eq!(powershell["source"], "detection");
+    assert!(
+        powershell["details"]["matched"]
+            .as_object()
+            .unwrap()
+            .keys()
+            .any(|field| field.starts_with("process.")),
+        "{powershell:#}"
+    );
+    assert_eq!(
+        powershell["entities"][0]["id"], action["target"]["id"],
+        "the rule's finding is about the laptop the alert is about"
+    );
+    // Every serious finding calls for containing the laptop: it is asked for, and done, once.
+    let isolations: Vec<_> = l
+        .actions()
+        .await
+        .into_iter()
+        .filter(|a| a["type"] == "isolate_device")
+        .collect();
+    assert_eq!(isolations.len(), 1, "{isolations:#?}");
+    let state = l.sandbox_state().await;
+    let at_vendor = state["machine_actions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|a| a["machine_id"] == run["target"] && a["kind"] == "Isolate")
+        .count();
+    assert_eq!(at_vendor, 1, "{state:#}");
+    l.stop().await;
+}
