@@ -42,6 +42,7 @@ mod m20261206_000001_drop_webhook_private_network_flag;
 mod m20261206_000002_create_msp_domains;
 mod m20261206_000003_add_second_factor;
 mod m20261207_000001_add_integration_ingest_key;
+mod m20261207_000002_create_detection_rules;
 
 /// Applies Steward's migrations in order.
 #[derive(Debug)]
@@ -80,6 +81,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261206_000002_create_msp_domains::Migration),
             Box::new(m20261206_000003_add_second_factor::Migration),
             Box::new(m20261207_000001_add_integration_ingest_key::Migration),
+            Box::new(m20261207_000002_create_detection_rules::Migration),
         ]
     }
 

@@ -282,6 +282,18 @@ impl Caller {
         Ok(release_halt(ctx, self.msp_id(), None, self.user.id).await?)
     }
 
+    /// Changes to the MSP's detection content: its own rules and MSP-wide rule states.
+    ///
+    /// # Errors
+    /// [`Forbidden`] without [`Permission::ManageDetections`].
+    pub fn detection_content<'a>(
+        &self,
+        ctx: &'a WriteContext<'a>,
+    ) -> Result<crate::storage::detection_rules::DetectionContentWriter<'a>, Forbidden> {
+        self.require(Permission::ManageDetections)?;
+        Ok(crate::storage::detection_rules::DetectionContentWriter::new(ctx, self.msp_id()))
+    }
+
     /// The MSP admin's writes.
     ///
     /// # Errors

@@ -61,6 +61,11 @@ pub enum Permission {
     /// Read a tenant's inventory: its devices, identities (with their admin roles and second
     /// factors) and events.
     ReadInventory,
+    /// See the detection rules, built in and the MSP's own, and where each is on.
+    ReadDetections,
+    /// Upload, change and remove the MSP's own rules, and turn rules on or off for the MSP or
+    /// a tenant.
+    ManageDetections,
 }
 
 impl Permission {
@@ -93,10 +98,12 @@ impl Permission {
             Permission::ReadReports => "read a tenant's outcome reports",
             Permission::ReadPolicies => "see a tenant's authority policy",
             Permission::ReadInventory => "read a tenant's devices, identities and events",
+            Permission::ReadDetections => "see the detection rules",
+            Permission::ManageDetections => "change detection rules or turn them on or off",
         }
     }
 
-    pub const ALL: [Permission; 23] = [
+    pub const ALL: [Permission; 25] = [
         Permission::ReadTenants,
         Permission::ManageTenants,
         Permission::ReadMembers,
@@ -120,6 +127,8 @@ impl Permission {
         Permission::ReadReports,
         Permission::ReadPolicies,
         Permission::ReadInventory,
+        Permission::ReadDetections,
+        Permission::ManageDetections,
     ];
 }
 
@@ -153,6 +162,8 @@ impl Role {
                     | P::ReadReports
                     | P::ReadPolicies
                     | P::ReadInventory
+                    | P::ReadDetections
+                    | P::ManageDetections
             ),
             Role::Auditor => matches!(
                 permission,
@@ -168,6 +179,7 @@ impl Role {
                     | P::ReadReports
                     | P::ReadPolicies
                     | P::ReadInventory
+                    | P::ReadDetections
             ),
             Role::CustomerOwner => matches!(
                 permission,
@@ -220,6 +232,7 @@ mod tests {
                     | Permission::ManageAutomation
                     | Permission::HaltAutomation
                     | Permission::HaltAllAutomation
+                    | Permission::ManageDetections
             );
             assert_eq!(Role::Auditor.allows(permission), is_read, "{permission:?}");
         }

@@ -786,7 +786,7 @@ impl Config {
 /// Maps the part of a variable's name after `STEWARD_` to a configuration key, or `None` when
 /// it names none.
 fn config_key_of_variable(name: &UncasedStr) -> Option<Uncased<'_>> {
-    const TOP_LEVEL: [&str; 16] = [
+    const TOP_LEVEL: [&str; 17] = [
         "data_dir",
         "public_url",
         "http",
@@ -802,6 +802,7 @@ fn config_key_of_variable(name: &UncasedStr) -> Option<Uncased<'_>> {
         "guardrails",
         "approvals",
         "email",
+        "ingest",
         "log",
     ];
     if name == "database_url" {

@@ -6,6 +6,7 @@
 //! they need from the tenant's events (the batch, and the sign-ins around it for impossible
 //! travel) and resolves the entities the findings' events name.
 
+pub mod content;
 mod rules;
 pub mod sigma;
 
@@ -31,7 +32,7 @@ pub async fn detect(
     let inventory = work.inventory();
     let events = inventory.events_by_id(event_ids).await?;
     let mut detections: Vec<Detected> = events.iter().filter_map(vendor_alert).collect();
-    let rules = sigma::pack::compiled();
+    let rules = content::in_force(work).await?;
     for event in &events {
         detections.extend(
             rules

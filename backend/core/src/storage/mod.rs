@@ -13,6 +13,7 @@ pub(crate) mod actions;
 pub mod approval_links;
 pub mod config;
 pub mod contexts;
+pub mod detection_rules;
 pub mod entities;
 mod error;
 mod guardrails;

@@ -163,6 +163,26 @@ impl<'a> TenantWork<'a> {
         }
     }
 
+    /// Turns a detection rule on or off in this tenant, or back to the MSP's choice (`None`).
+    ///
+    /// # Errors
+    /// [`WorkError::Forbidden`] without [`Permission::ManageDetections`].
+    pub async fn set_rule_state(
+        &self,
+        rule_id: &str,
+        enabled: Option<bool>,
+    ) -> Result<(), WorkError> {
+        self.require(Permission::ManageDetections)?;
+        Ok(super::detection_rules::set_state(
+            self.ctx,
+            self.tenant.msp_id,
+            Some(self.tenant.id),
+            rule_id,
+            enabled,
+        )
+        .await?)
+    }
+
     /// The person writing, with their role; `None` for Steward's own writes.
     pub(crate) fn user(&self) -> Option<(UserId, Role)> {
         match self.writer {

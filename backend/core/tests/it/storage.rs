@@ -16,7 +16,7 @@ use steward_domain::{
 };
 use steward_testkit::{TestDatabase, World};
 
-const EXPECTED_MIGRATIONS: [&str; 29] = [
+const EXPECTED_MIGRATIONS: [&str; 30] = [
     "m20261123_000001_create_tenancy",
     "m20261123_000002_create_audit_entries",
     "m20261123_000003_protect_audit_chain",
@@ -46,9 +46,10 @@ const EXPECTED_MIGRATIONS: [&str; 29] = [
     "m20261206_000002_create_msp_domains",
     "m20261206_000003_add_second_factor",
     "m20261207_000001_add_integration_ingest_key",
+    "m20261207_000002_create_detection_rules",
 ];
 
-const TABLES: [&str; 36] = [
+const TABLES: [&str; 38] = [
     "msps",
     "tenants",
     "automation_halts",
@@ -85,6 +86,8 @@ const TABLES: [&str; 36] = [
     "msp_domains",
     "user_second_factors",
     "recovery_codes",
+    "detection_rules",
+    "detection_rule_states",
 ];
 
 fn slug(text: &str) -> Slug {

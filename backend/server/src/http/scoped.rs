@@ -70,10 +70,12 @@ pub mod needs {
     }
 
     permissions!(
+        ManageDetections,
         ManageIntegrations,
         ManageTenants,
         ManageUsers,
         ProposeActions,
+        ReadDetections,
         ReadIntegrations,
     );
 

@@ -87,6 +87,12 @@ fn expectation(operation_id: &str) -> (&'static [Role], StatusCode) {
             (ADMIN, forbidden)
         }
         "connect_slack" | "disconnect_slack" => (ADMIN, forbidden),
+        "list_rules" | "get_rule" | "list_tenant_rules" => {
+            (&[MspAdmin, Technician, Auditor], forbidden)
+        }
+        "upload_rule" | "replace_rule" | "remove_rule" | "set_msp_state" | "set_tenant_state" => {
+            (&[MspAdmin, Technician], forbidden)
+        }
         "pull_msp_kill_switch" => (&[MspAdmin, Technician], forbidden),
         // Each side answers its own approvals (see `seed_response`).
         "approve_action" | "reject_action" => (
@@ -158,6 +164,11 @@ fn body_for(operation_id: &str, role: Role) -> Option<Value> {
             "type": "isolate_device",
             "target": { "kind": "device", "id": version_placeholder() },
         })),
+        "upload_rule" => Some(json!({ "yaml": custom_rule(UPLOADED_RULE, "uploaded") })),
+        "replace_rule" => {
+            Some(json!({ "yaml": custom_rule(SEEDED_RULE, &format!("replaced by {unique}")) }))
+        }
+        "set_msp_state" | "set_tenant_state" => Some(json!({ "enabled": false })),
         "propose_action" => Some(json!({
             "type": "isolate_device",
             "targets": [version_placeholder()],
@@ -165,6 +176,17 @@ fn body_for(operation_id: &str, role: Role) -> Option<Value> {
         })),
         _ => None,
     }
+}
+
+/// The MSP's own rule the rule routes act on, and the one uploaded by the matrix.
+const SEEDED_RULE: &str = "5d0c3f4e-8a61-4c1b-9a53-7d2f1e6b4c01";
+const UPLOADED_RULE: &str = "5d0c3f4e-8a61-4c1b-9a53-7d2f1e6b4c02";
+
+/// A Sigma rule of the MSP's own with this id, its title naming `what`.
+fn custom_rule(id: &str, what: &str) -> String {
+    format!(
+        "title: Matrix rule {what}\nid: {id}\nstatus: experimental\nlogsource:\n    category: process_creation\n    product: windows\ndetection:\n    selection:\n        Image|endswith: '\\\\matrix.exe'\n    condition: selection\nlevel: low\n"
+    )
 }
 
 /// Replaced by the real version of the action each call is about.
@@ -355,7 +377,8 @@ fn order(operation_id: &str) -> u8 {
         | "release_tenant_kill_switch"
         | "release_msp_kill_switch"
         | "disconnect_slack"
-        | "remove_subscription" => 1,
+        | "remove_subscription"
+        | "remove_rule" => 1,
         _ => 0,
     }
 }
@@ -444,6 +467,18 @@ async fn check_role(role: Role) {
         .remove(0)
         .id;
     let app = TestApp::for_world_with_sandbox(&world, test_secrets()).await;
+    let seeder = world
+        .user(msp.id, "seeder@harbor.example", Role::MspAdmin, None)
+        .await;
+    let (status, seeded_rule) = app
+        .call(
+            reqwest::Method::POST,
+            "/api/v1/msp/detection-rules",
+            Some(&world.token(&seeder, None).await),
+            Some(&json!({ "yaml": custom_rule(SEEDED_RULE, "seeded") })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{seeded_rule}");
 
     let mut operations: Vec<_> = app
         .operations()
@@ -468,6 +503,7 @@ async fn check_role(role: Role) {
             ("kind", "device".to_owned()),
             ("entity_id", seeded.device.to_string()),
             ("delivery_id", delivery.clone()),
+            ("rule_id", SEEDED_RULE.to_owned()),
             (
                 "action_id",
                 match operation.id.as_str() {
@@ -542,6 +578,7 @@ async fn operational_routes_need_no_credential_and_api_routes_do() {
                 "0194f3a2-7b1c-7d3e-9f00-1234567890af".into(),
             ),
             ("delivery_id", "msg_0".into()),
+            ("rule_id", SEEDED_RULE.into()),
             ("kind", "device".into()),
             ("entity_id", "0194f3a2-7b1c-7d3e-9f00-1234567890ab".into()),
         ]);

@@ -48,7 +48,7 @@ fn unsupported(computer: &str) -> Value {
     })
 }
 
-fn ndjson(events: &[Value]) -> String {
+pub(crate) fn ndjson(events: &[Value]) -> String {
     events
         .iter()
         .map(Value::to_string)
@@ -56,7 +56,7 @@ fn ndjson(events: &[Value]) -> String {
         .join("\n")
 }
 
-async fn post(
+pub(crate) async fn post(
     app: &TestApp,
     integration: &str,
     headers: &[(&str, String)],
@@ -80,7 +80,7 @@ async fn post(
     )
 }
 
-fn bearer(key: &str) -> Vec<(&'static str, String)> {
+pub(crate) fn bearer(key: &str) -> Vec<(&'static str, String)> {
     vec![
         ("authorization", format!("Bearer {key}")),
         ("content-type", "application/x-ndjson".to_owned()),

@@ -17,6 +17,7 @@ mod audit_chain;
 mod browser;
 mod bulk_actions;
 mod cli;
+mod detection_rules_api;
 mod detection_rules_cli;
 mod detections_in_the_loop;
 mod email_approvals;

@@ -9,6 +9,8 @@ pub mod approval_link;
 pub mod audit_checkpoint;
 pub mod audit_entry;
 pub mod automation_halt;
+pub mod detection_rule;
+pub mod detection_rule_state;
 pub mod device;
 pub mod entity_context;
 pub mod entity_source;

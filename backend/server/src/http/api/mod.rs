@@ -5,6 +5,7 @@
 
 mod actions;
 mod audit;
+mod detections;
 mod guardrails;
 mod incidents;
 mod integrations;
@@ -55,6 +56,7 @@ use crate::state::AppState;
         (name = "guardrails", description = "Kill switches, maintenance windows and limits on automatic execution"),
         (name = "reports", description = "Outcome reports as JSON or PDF"),
         (name = "policies", description = "A tenant's own authority policy"),
+        (name = "detections", description = "Detection rules: the built-in Sigma pack and the MSP's own, on or off per MSP and tenant"),
         (name = "sandbox", description = "Simulated vendors for demos and trials"),
         (name = "webhooks", description = "Outbound webhooks: URLs subscribed to Steward's events, signed per Standard Webhooks"),
         (name = "operations", description = "Health, readiness and metrics"),
@@ -101,6 +103,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .merge(guardrails::routes())
         .merge(reports::routes())
         .merge(policies::routes())
+        .merge(detections::routes())
         .merge(webhook_subscriptions::routes());
     #[cfg(feature = "sandbox")]
     let routes = routes.merge(sandbox::routes());

@@ -1,0 +1,246 @@
+//! The detection content in force: the built-in Sigma pack and the MSP's own rules, each on or
+//! off MSP-wide and per tenant (the choices are kept by `storage::detection_rules`); and the
+//! checks a rule passes before it is stored — it lints clean, loads, and is one rule with an id
+//! of its own.
+
+use std::{
+    collections::HashMap,
+    sync::{Arc, Mutex, OnceLock},
+};
+
+use sea_orm::ConnectionTrait;
+use serde::Serialize;
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+use steward_domain::{MspId, TenantId, observations::OcsfClass};
+
+use super::sigma::{self, LoadedRule, Problem, RuleDocument, RuleSet, SigmaMatch, pack};
+use crate::storage::{
+    StorageError, TenantWork,
+    detection_rules::{
+        DetectionContent, DetectionContentWriter, NewRule, RuleStates, Saved, StoredRule,
+    },
+};
+
+/// Where a rule comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Origin {
+    /// The built-in pack, curated from SigmaHQ.
+    BuiltIn,
+    /// Uploaded by the MSP.
+    Custom,
+}
+
+/// A rule as an MSP sees it: what it is, and whether it is on.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RuleView {
+    pub rule_id: String,
+    pub title: String,
+    pub level: Option<String>,
+    pub tags: Vec<String>,
+    pub origin: Origin,
+    pub version: String,
+    /// Whether it is evaluated: the tenant's choice, else the MSP's, else on.
+    pub enabled: bool,
+    /// What the MSP chose, when it chose.
+    pub msp_enabled: Option<bool>,
+    /// What was chosen for the tenant asked about, when something was.
+    pub tenant_enabled: Option<bool>,
+}
+
+/// Every rule, built in and the MSP's own, with its state for the MSP and, when given, for
+/// `tenant`.
+///
+/// # Errors
+/// When the database cannot be read.
+pub async fn rules<C: ConnectionTrait>(
+    conn: &C,
+    msp_id: MspId,
+    tenant: Option<TenantId>,
+) -> Result<Vec<RuleView>, StorageError> {
+    let content = DetectionContent::new(conn, msp_id);
+    let custom = compiled_custom(msp_id, &content.custom_rules().await?);
+    let states = content.states(tenant).await?;
+    let view = |rule: &LoadedRule, origin| RuleView {
+        rule_id: rule.id.clone(),
+        title: rule.title.clone(),
+        level: rule.level.clone(),
+        tags: rule.tags.clone(),
+        origin,
+        version: rule.version.clone(),
+        enabled: states.enabled(&rule.id, true),
+        msp_enabled: states.msp.get(&rule.id).copied(),
+        tenant_enabled: states.tenant.get(&rule.id).copied(),
+    };
+    Ok(custom
+        .rules()
+        .iter()
+        .map(|rule| view(rule, Origin::Custom))
+        .chain(
+            pack::compiled()
+                .rules()
+                .iter()
+                .map(|r| view(r, Origin::BuiltIn)),
+        )
+        .collect())
+}
+
+/// Whether `rule_id` names a rule (built in or the MSP's own).
+///
+/// # Errors
+/// When the database cannot be read.
+pub async fn exists<C: ConnectionTrait>(
+    conn: &C,
+    msp_id: MspId,
+    rule_id: &str,
+) -> Result<bool, StorageError> {
+    Ok(pack::compiled().rule(rule_id).is_some()
+        || DetectionContent::new(conn, msp_id)
+            .custom_rule(rule_id)
+            .await?
+            .is_some())
+}
+
+/// Why a rule was not stored.
+#[derive(Debug, thiserror::Error)]
+pub enum UploadError {
+    /// It breaks the Sigma specification or does not load; each problem says where and why.
+    #[error("the rule has {} problem(s)", .0.len())]
+    Invalid(Vec<Problem>),
+    /// A document holds one rule; this holds another number.
+    #[error("an upload is one rule; this holds {0}")]
+    NotOne(usize),
+    /// Its id is a built-in rule's: turn that one off and give yours an id of its own.
+    #[error("{0} is the id of a built-in rule; give your rule an id of its own")]
+    BuiltIn(String),
+    /// Replacing a rule, the upload's id is another rule's.
+    #[error("the upload's id is {found}, not {expected}")]
+    OtherId { expected: String, found: String },
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+}
+
+/// Checks one rule and stores it as the MSP's own (replacing its earlier version when the id is
+/// taken by one of the MSP's rules; `expected` insists on that id).
+///
+/// # Errors
+/// [`UploadError`] saying what is wrong; nothing is stored then.
+pub async fn upload(
+    writer: &DetectionContentWriter<'_>,
+    yaml: &str,
+    expected: Option<&str>,
+) -> Result<(RuleView, Saved), UploadError> {
+    let mut problems = sigma::lint(yaml);
+    let set = RuleSet::load([RuleDocument {
+        origin: "upload".to_owned(),
+        yaml: yaml.to_owned(),
+    }]);
+    problems.extend(set.skipped().iter().map(|skipped| Problem {
+        line: None,
+        column: None,
+        check: "load".to_owned(),
+        message: skipped.reason.clone(),
+    }));
+    if !problems.is_empty() {
+        return Err(UploadError::Invalid(problems));
+    }
+    let [rule] = set.rules() else {
+        return Err(UploadError::NotOne(set.rules().len()));
+    };
+    if let Some(expected) = expected
+        && expected != rule.id
+    {
+        return Err(UploadError::OtherId {
+            expected: expected.to_owned(),
+            found: rule.id.clone(),
+        });
+    }
+    if pack::compiled().rule(&rule.id).is_some() {
+        return Err(UploadError::BuiltIn(rule.id.clone()));
+    }
+    let saved = writer
+        .save_rule(&NewRule {
+            rule_id: rule.id.clone(),
+            title: rule.title.clone(),
+            version: rule.version.clone(),
+            yaml: yaml.to_owned(),
+        })
+        .await?;
+    Ok((
+        RuleView {
+            rule_id: rule.id.clone(),
+            title: rule.title.clone(),
+            level: rule.level.clone(),
+            tags: rule.tags.clone(),
+            origin: Origin::Custom,
+            version: rule.version.clone(),
+            enabled: true,
+            msp_enabled: None,
+            tenant_enabled: None,
+        },
+        saved,
+    ))
+}
+
+/// The rules in force in one tenant.
+#[derive(Debug)]
+pub struct InForce {
+    custom: Arc<RuleSet>,
+    states: RuleStates,
+}
+
+impl InForce {
+    /// The matches on one event of the rules that are on.
+    #[must_use]
+    pub fn evaluate(&self, class: OcsfClass, ocsf: &Value) -> Vec<SigmaMatch> {
+        let mut found = pack::compiled().evaluate(class, ocsf);
+        found.extend(self.custom.evaluate(class, ocsf));
+        found.retain(|m| self.states.enabled(&m.rule_id, true));
+        found
+    }
+}
+
+/// The rules in force in `work`'s tenant.
+///
+/// # Errors
+/// When the database cannot be read.
+pub async fn in_force(work: &TenantWork<'_>) -> Result<InForce, StorageError> {
+    let tenant = work.tenant();
+    let content = DetectionContent::new(work.context().txn, tenant.msp_id);
+    Ok(InForce {
+        custom: compiled_custom(tenant.msp_id, &content.custom_rules().await?),
+        states: content.states(Some(tenant.id)).await?,
+    })
+}
+
+/// Each MSP's own rules compiled, with the digest of the versions they were compiled from.
+type CompiledCustom = Mutex<HashMap<MspId, (String, Arc<RuleSet>)>>;
+
+/// The MSP's own rules compiled, kept while they stay the same.
+fn compiled_custom(msp_id: MspId, rules: &[StoredRule]) -> Arc<RuleSet> {
+    static COMPILED: OnceLock<CompiledCustom> = OnceLock::new();
+    let mut digest = Sha256::new();
+    for rule in rules {
+        digest.update(rule.rule_id.as_bytes());
+        digest.update([0]);
+        digest.update(rule.version.as_bytes());
+        digest.update([0]);
+    }
+    let digest = hex::encode(digest.finalize());
+    let cache = COMPILED.get_or_init(Mutex::default);
+    if let Some((known, set)) = cache.lock().expect("rule cache poisoned").get(&msp_id)
+        && *known == digest
+    {
+        return Arc::clone(set);
+    }
+    let set = Arc::new(RuleSet::load(rules.iter().map(|rule| RuleDocument {
+        origin: format!("custom:{}", rule.rule_id),
+        yaml: rule.yaml.clone(),
+    })));
+    cache
+        .lock()
+        .expect("rule cache poisoned")
+        .insert(msp_id, (digest, Arc::clone(&set)));
+    set
+}

@@ -1,0 +1,501 @@
+//! Detection rules as managed content: the built-in Sigma pack and the MSP's own rules, listed
+//! with where each is on; uploads checked with line and column errors; rules turned on or off
+//! for the whole MSP or one tenant. Every change is in the audit chain with its versions. See
+//! `docs/detections.md`.
+
+use axum::{
+    Json,
+    http::StatusCode,
+    response::{IntoResponse, Response},
+};
+use serde::{Deserialize, Serialize};
+use steward_core::{
+    detection::{
+        content::{self, Origin, RuleView, UploadError},
+        sigma::Problem,
+    },
+    storage::detection_rules::Saved,
+};
+use steward_domain::TenantId;
+use utoipa::ToSchema;
+use utoipa_axum::{router::OpenApiRouter, routes};
+
+use super::responses::{ReadErrors, WriteErrors};
+use crate::{
+    http::{
+        ApiError, ErrorDetail,
+        extract::{ApiJson, ApiPath, ApiQuery},
+        scoped::{AsMsp, InTenant, needs},
+    },
+    state::AppState,
+};
+
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list_rules, upload_rule))
+        .routes(routes!(get_rule, replace_rule, remove_rule))
+        .routes(routes!(set_msp_state))
+        .routes(routes!(list_tenant_rules))
+        .routes(routes!(set_tenant_state))
+}
+
+/// A detection rule and where it is on.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Rule {
+    /// The rule's Sigma `id`.
+    pub rule_id: String,
+    pub title: String,
+    /// Sigma's level: `informational`, `low`, `medium`, `high` or `critical`.
+    pub level: Option<String>,
+    /// Sigma tags, MITRE ATT&CK's among them (`attack.t1059.001`).
+    pub tags: Vec<String>,
+    /// `built_in` (curated from SigmaHQ) or `custom` (the MSP's own).
+    pub origin: String,
+    /// A digest of the rule's canonical form; findings name the version that matched.
+    pub version: String,
+    /// Whether it is evaluated where asked: the tenant's choice, else the MSP's, else on.
+    pub enabled: bool,
+    /// The MSP's choice, when it made one.
+    pub msp_enabled: Option<bool>,
+    /// The tenant's choice, when one was made (tenant lists only).
+    pub tenant_enabled: Option<bool>,
+}
+
+impl From<RuleView> for Rule {
+    fn from(rule: RuleView) -> Self {
+        Self {
+            rule_id: rule.rule_id,
+            title: rule.title,
+            level: rule.level,
+            tags: rule.tags,
+            origin: match rule.origin {
+                Origin::BuiltIn => "built_in",
+                Origin::Custom => "custom",
+            }
+            .to_owned(),
+            version: rule.version,
+            enabled: rule.enabled,
+            msp_enabled: rule.msp_enabled,
+            tenant_enabled: rule.tenant_enabled,
+        }
+    }
+}
+
+/// One page of rules.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RuleList {
+    pub items: Vec<Rule>,
+    /// Rules matching the filters, on every page.
+    pub total: usize,
+}
+
+/// Which rules to list.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct RuleQuery {
+    /// Words the id, title or a tag contains (ignoring case).
+    pub search: Option<String>,
+    /// `built_in` or `custom`.
+    pub origin: Option<String>,
+    /// Only rules on (`true`) or off (`false`).
+    pub enabled: Option<bool>,
+    /// Only rules of this level.
+    pub level: Option<String>,
+    /// Rules to skip, default 0.
+    pub offset: Option<usize>,
+    /// 1–500, default 100.
+    pub limit: Option<usize>,
+}
+
+fn page(rules: Vec<RuleView>, query: &RuleQuery) -> Result<RuleList, ApiError> {
+    let limit = query.limit.unwrap_or(100);
+    if !(1..=500).contains(&limit) {
+        return Err(ApiError::bad_request(
+            "invalid-limit",
+            "limit is from 1 to 500",
+        ));
+    }
+    if let Some(origin) = query.origin.as_deref()
+        && !matches!(origin, "built_in" | "custom")
+    {
+        return Err(ApiError::bad_request(
+            "invalid-origin",
+            "origin is built_in or custom",
+        ));
+    }
+    let words: Vec<String> = query
+        .search
+        .as_deref()
+        .unwrap_or_default()
+        .split_whitespace()
+        .map(str::to_lowercase)
+        .collect();
+    let matching: Vec<Rule> = rules
+        .into_iter()
+        .map(Rule::from)
+        .filter(|rule| query.origin.as_deref().is_none_or(|o| rule.origin == o))
+        .filter(|rule| query.enabled.is_none_or(|e| rule.enabled == e))
+        .filter(|rule| {
+            query
+                .level
+                .as_deref()
+                .is_none_or(|level| rule.level.as_deref() == Some(level))
+        })
+        .filter(|rule| {
+            let text =
+                format!("{} {} {}", rule.rule_id, rule.title, rule.tags.join(" ")).to_lowercase();
+            words.iter().all(|word| text.contains(word))
+        })
+        .collect();
+    let total = matching.len();
+    let items = matching
+        .into_iter()
+        .skip(query.offset.unwrap_or(0))
+        .take(limit)
+        .collect();
+    Ok(RuleList { items, total })
+}
+
+/// Every detection rule, built in and the MSP's own, with the MSP's choices (MSP staff).
+#[utoipa::path(
+    get,
+    path = "/api/v1/msp/detection-rules",
+    tag = "detections",
+    params(RuleQuery),
+    responses((status = OK, body = RuleList), ReadErrors),
+    security(("api_token" = []))
+)]
+async fn list_rules(
+    ctx: AsMsp<needs::ReadDetections>,
+    ApiQuery(query): ApiQuery<RuleQuery>,
+) -> Result<Json<RuleList>, ApiError> {
+    let rules = content::rules(ctx.conn(), ctx.caller.msp_id(), None).await?;
+    Ok(Json(page(rules, &query)?))
+}
+
+/// One rule, with the MSP's choice (MSP staff); the YAML of the MSP's own rules.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RuleDetail {
+    #[serde(flatten)]
+    pub rule: Rule,
+    /// The rule as uploaded (the MSP's own rules only).
+    pub yaml: Option<String>,
+}
+
+/// One detection rule (MSP staff).
+#[utoipa::path(
+    get,
+    path = "/api/v1/msp/detection-rules/{rule_id}",
+    tag = "detections",
+    params(("rule_id" = String, Path, description = "The rule's Sigma id")),
+    responses((status = OK, body = RuleDetail), ReadErrors),
+    security(("api_token" = []))
+)]
+async fn get_rule(
+    ctx: AsMsp<needs::ReadDetections>,
+    ApiPath(rule_id): ApiPath<String>,
+) -> Result<Json<RuleDetail>, ApiError> {
+    let rule = content::rules(ctx.conn(), ctx.caller.msp_id(), None)
+        .await?
+        .into_iter()
+        .find(|rule| rule.rule_id == rule_id)
+        .ok_or_else(|| no_rule(&rule_id))?;
+    let yaml = steward_core::storage::detection_rules::DetectionContent::new(
+        ctx.conn(),
+        ctx.caller.msp_id(),
+    )
+    .custom_rule(&rule_id)
+    .await?
+    .map(|stored| stored.yaml);
+    Ok(Json(RuleDetail {
+        rule: rule.into(),
+        yaml,
+    }))
+}
+
+fn no_rule(rule_id: &str) -> ApiError {
+    ApiError::not_found(format!("no detection rule {rule_id}"))
+}
+
+/// A rule to upload: one Sigma rule in YAML.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RuleUpload {
+    pub yaml: String,
+}
+
+/// A rule as stored.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Uploaded {
+    pub rule: Rule,
+    /// `created`, `replaced` (a new version of the MSP's rule) or `unchanged`.
+    pub saved: String,
+    /// The version it replaced.
+    pub previous_version: Option<String>,
+}
+
+/// A refused upload: the error, and each problem with where it is.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RuleRefusal {
+    pub error: ErrorDetail,
+    pub problems: Vec<RuleProblem>,
+}
+
+/// A problem in an uploaded rule.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RuleProblem {
+    /// 1-based, when the problem is at one place in the YAML.
+    pub line: Option<u32>,
+    pub column: Option<u32>,
+    /// The check that failed (`invalid_level`, `missing_detection`, `load`, …).
+    pub check: String,
+    pub message: String,
+}
+
+impl From<Problem> for RuleProblem {
+    fn from(problem: Problem) -> Self {
+        Self {
+            line: problem.line,
+            column: problem.column,
+            check: problem.check,
+            message: problem.message,
+        }
+    }
+}
+
+fn refused(error: UploadError) -> Response {
+    let (status, code) = match &error {
+        UploadError::Invalid(_) | UploadError::NotOne(_) => {
+            (StatusCode::UNPROCESSABLE_ENTITY, "invalid-rule")
+        }
+        UploadError::BuiltIn(_) => (StatusCode::CONFLICT, "built-in-rule"),
+        UploadError::OtherId { .. } => (StatusCode::UNPROCESSABLE_ENTITY, "rule-id-mismatch"),
+        UploadError::Storage(_) => {
+            let UploadError::Storage(storage) = error else {
+                unreachable!()
+            };
+            return ApiError::from(storage).into_response();
+        }
+    };
+    let message = error.to_string();
+    let problems = match error {
+        UploadError::Invalid(problems) => problems.into_iter().map(RuleProblem::from).collect(),
+        _ => Vec::new(),
+    };
+    (
+        status,
+        Json(RuleRefusal {
+            error: ErrorDetail {
+                code: code.to_owned(),
+                message,
+            },
+            problems,
+        }),
+    )
+        .into_response()
+}
+
+async fn store(
+    ctx: &AsMsp<needs::ManageDetections>,
+    yaml: &str,
+    expected: Option<&str>,
+) -> Result<Uploaded, Response> {
+    let txn = ctx.storage.begin().await.map_err(respond)?;
+    let write = ctx.write(&txn);
+    let writer = ctx.caller.detection_content(&write).map_err(respond)?;
+    let (rule, saved) = content::upload(&writer, yaml, expected)
+        .await
+        .map_err(refused)?;
+    drop(write);
+    txn.commit().await.map_err(respond)?;
+    let (saved, previous_version) = match saved {
+        Saved::Created => ("created", None),
+        Saved::Replaced { previous_version } => ("replaced", Some(previous_version)),
+        Saved::Unchanged => ("unchanged", None),
+    };
+    Ok(Uploaded {
+        rule: rule.into(),
+        saved: saved.to_owned(),
+        previous_version,
+    })
+}
+
+/// Uploads one of the MSP's own rules (MSP admins and technicians): checked against the Sigma
+/// specification and loaded as Steward evaluates it; refused with each problem's line and
+/// column (422), or when its id is a built-in rule's (409). An id the MSP used before makes a
+/// new version of that rule.
+#[utoipa::path(
+    post,
+    path = "/api/v1/msp/detection-rules",
+    tag = "detections",
+    request_body = RuleUpload,
+    responses(
+        (status = CREATED, body = Uploaded),
+        (status = UNPROCESSABLE_ENTITY, body = RuleRefusal),
+        WriteErrors
+    ),
+    security(("api_token" = []))
+)]
+async fn upload_rule(
+    ctx: AsMsp<needs::ManageDetections>,
+    ApiJson(body): ApiJson<RuleUpload>,
+) -> Response {
+    match store(&ctx, &body.yaml, None).await {
+        Ok(uploaded) => (StatusCode::CREATED, Json(uploaded)).into_response(),
+        Err(refusal) => refusal,
+    }
+}
+
+/// Replaces one of the MSP's own rules with a new version (MSP admins and technicians); the
+/// upload must keep the rule's id.
+#[utoipa::path(
+    put,
+    path = "/api/v1/msp/detection-rules/{rule_id}",
+    tag = "detections",
+    params(("rule_id" = String, Path, description = "The rule's Sigma id")),
+    request_body = RuleUpload,
+    responses(
+        (status = OK, body = Uploaded),
+        (status = UNPROCESSABLE_ENTITY, body = RuleRefusal),
+        WriteErrors
+    ),
+    security(("api_token" = []))
+)]
+async fn replace_rule(
+    ctx: AsMsp<needs::ManageDetections>,
+    ApiPath(rule_id): ApiPath<String>,
+    ApiJson(body): ApiJson<RuleUpload>,
+) -> Response {
+    match store(&ctx, &body.yaml, Some(&rule_id)).await {
+        Ok(uploaded) => Json(uploaded).into_response(),
+        Err(refusal) => refusal,
+    }
+}
+
+/// Removes one of the MSP's own rules and every choice made about it (MSP admins and
+/// technicians); built-in rules are turned off instead.
+#[utoipa::path(
+    delete,
+    path = "/api/v1/msp/detection-rules/{rule_id}",
+    tag = "detections",
+    params(("rule_id" = String, Path, description = "The rule's Sigma id")),
+    responses((status = NO_CONTENT), WriteErrors),
+    security(("api_token" = []))
+)]
+async fn remove_rule(
+    ctx: AsMsp<needs::ManageDetections>,
+    ApiPath(rule_id): ApiPath<String>,
+) -> Result<StatusCode, ApiError> {
+    let txn = ctx.storage.begin().await?;
+    let write = ctx.write(&txn);
+    let removed = ctx
+        .caller
+        .detection_content(&write)?
+        .remove_rule(&rule_id)
+        .await?;
+    if removed.is_none() {
+        return Err(no_rule(&rule_id));
+    }
+    drop(write);
+    txn.commit().await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Whether a rule is on; `null` goes back to the default (the MSP's choice, for a tenant; on,
+/// for the MSP).
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RuleState {
+    pub enabled: Option<bool>,
+}
+
+/// Turns a rule on or off for every tenant of the MSP (MSP admins and technicians); a tenant's
+/// own choice still stands.
+#[utoipa::path(
+    put,
+    path = "/api/v1/msp/detection-rules/{rule_id}/state",
+    tag = "detections",
+    params(("rule_id" = String, Path, description = "The rule's Sigma id")),
+    request_body = RuleState,
+    responses((status = OK, body = Rule), WriteErrors),
+    security(("api_token" = []))
+)]
+async fn set_msp_state(
+    ctx: AsMsp<needs::ManageDetections>,
+    ApiPath(rule_id): ApiPath<String>,
+    ApiJson(body): ApiJson<RuleState>,
+) -> Result<Json<Rule>, ApiError> {
+    if !content::exists(ctx.conn(), ctx.caller.msp_id(), &rule_id).await? {
+        return Err(no_rule(&rule_id));
+    }
+    let txn = ctx.storage.begin().await?;
+    let write = ctx.write(&txn);
+    ctx.caller
+        .detection_content(&write)?
+        .set_msp_state(&rule_id, body.enabled)
+        .await?;
+    drop(write);
+    txn.commit().await?;
+    let rule = content::rules(ctx.conn(), ctx.caller.msp_id(), None)
+        .await?
+        .into_iter()
+        .find(|rule| rule.rule_id == rule_id)
+        .ok_or_else(|| no_rule(&rule_id))?;
+    Ok(Json(rule.into()))
+}
+
+/// Every detection rule with where it is on in this tenant (MSP staff).
+#[utoipa::path(
+    get,
+    path = "/api/v1/tenants/{tenant_id}/detection-rules",
+    tag = "detections",
+    params(("tenant_id" = TenantId, Path, description = "The tenant's id"), RuleQuery),
+    responses((status = OK, body = RuleList), ReadErrors),
+    security(("api_token" = []))
+)]
+async fn list_tenant_rules(
+    ctx: InTenant<needs::ReadDetections>,
+    ApiPath(tenant_id): ApiPath<TenantId>,
+    ApiQuery(query): ApiQuery<RuleQuery>,
+) -> Result<Json<RuleList>, ApiError> {
+    let rules = content::rules(ctx.conn(), ctx.caller.msp_id(), Some(tenant_id)).await?;
+    Ok(Json(page(rules, &query)?))
+}
+
+/// Turns a rule on or off in this tenant, whatever the MSP chose (MSP admins and technicians);
+/// `null` goes back to the MSP's choice.
+#[utoipa::path(
+    put,
+    path = "/api/v1/tenants/{tenant_id}/detection-rules/{rule_id}/state",
+    tag = "detections",
+    params(
+        ("tenant_id" = TenantId, Path, description = "The tenant's id"),
+        ("rule_id" = String, Path, description = "The rule's Sigma id"),
+    ),
+    request_body = RuleState,
+    responses((status = OK, body = Rule), WriteErrors),
+    security(("api_token" = []))
+)]
+async fn set_tenant_state(
+    ctx: InTenant<needs::ManageDetections>,
+    ApiPath((tenant_id, rule_id)): ApiPath<(TenantId, String)>,
+    ApiJson(body): ApiJson<RuleState>,
+) -> Result<Json<Rule>, ApiError> {
+    if !content::exists(ctx.conn(), ctx.caller.msp_id(), &rule_id).await? {
+        return Err(no_rule(&rule_id));
+    }
+    ctx.work(async |work| Ok(work.set_rule_state(&rule_id, body.enabled).await?))
+        .await?;
+    let rule = content::rules(ctx.conn(), ctx.caller.msp_id(), Some(tenant_id))
+        .await?
+        .into_iter()
+        .find(|rule| rule.rule_id == rule_id)
+        .ok_or_else(|| no_rule(&rule_id))?;
+    Ok(Json(rule.into()))
+}
+
+/// An error as a response, for handlers that answer other bodies too.
+fn respond(error: impl Into<ApiError>) -> Response {
+    error.into().into_response()
+}

@@ -1,0 +1,276 @@
+//! Detection rules as managed content through the API: a technician uploads the MSP's own rule
+//! (refused with line and column when it is wrong, or when it takes a built-in rule's id), its
+//! matches become findings naming its version, a new version replaces it in the audit chain,
+//! built-in rules are turned off for one tenant or the whole MSP, and a removed rule is gone.
+
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+use steward_testkit::TestDatabase;
+
+use crate::{
+    log_ingest::{bearer, ndjson, post},
+    support::{governed, windows_events::office_starts_encoded_powershell},
+};
+
+const OWN_RULE: &str = "7c3a9e12-4b5d-4f60-8e21-9a0b1c2d3e4f";
+const ENCODED_POWERSHELL: &str = "ca2092a1-c273-4878-9b4b-0d60115bf5ea";
+const OFFICE_CHILD: &str = "438025f9-5856-4663-83f7-52f878a70a50";
+
+/// The MSP's rule: its remote-support tool started from a user's Downloads folder.
+fn own_rule(folder: &str) -> String {
+    format!(
+        r"title: Remote support tool started from {folder}
+id: {OWN_RULE}
+status: experimental
+description: The MSP's remote-support tool runs from Program Files; a copy elsewhere is not ours.
+logsource:
+    category: process_creation
+    product: windows
+detection:
+    selection:
+        Image|endswith: '\acmeassist.exe'
+        Image|contains: '\{folder}\'
+    condition: selection
+level: medium
+tags:
+    - attack.t1219
+"
+    )
+}
+
+fn assist_started(computer: &str, record: u64) -> Value {
+    json!({
+        "@timestamp": "2026-12-01T10:00:00Z",
+        "winlog": {
+            "channel": "Microsoft-Windows-Sysmon/Operational",
+            "event_id": 1,
+            "computer_name": computer,
+            "record_id": record,
+            "event_data": {
+                "Image": "C:\\Users\\avery\\Downloads\\acmeassist.exe",
+                "CommandLine": "acmeassist.exe --connect",
+                "ParentImage": "C:\\Windows\\explorer.exe",
+                "ProcessId": "6400",
+                "ParentProcessId": "4012",
+            },
+        },
+    })
+}
+
+#[tokio::test]
+async fn the_msp_manages_its_rules_and_where_each_is_on() {
+    let db = TestDatabase::migrated().await;
+    let l = governed::start(&db, None).await;
+    l.sync_all().await;
+    let device = l.inventory("devices").await[0].clone();
+    let computer = device["hostname"].as_str().unwrap().to_uppercase();
+    let (_, integrations) = l
+        .call(Method::GET, &l.path("integrations"), &l.admin, None)
+        .await;
+    let integration = integrations["items"][0]["id"].as_str().unwrap().to_owned();
+    let (_, key) = l
+        .call(
+            Method::POST,
+            &l.path(&format!("integrations/{integration}/ingest-key")),
+            &l.admin,
+            None,
+        )
+        .await;
+    let key = key["key"].as_str().unwrap().to_owned();
+    let rules = "/api/v1/msp/detection-rules";
+
+    // A wrong rule is refused with where it is wrong, and a built-in id is not the MSP's.
+    let (status, refused) = l
+        .call(
+            Method::POST,
+            rules,
+            &l.technician,
+            Some(&json!({"yaml": own_rule("Downloads").replace("level: medium", "level: severe")})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{refused}");
+    assert_eq!(refused["error"]["code"], "invalid-rule");
+    assert!(
+        refused["problems"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|p| p["line"] == 13 && p["message"].as_str().unwrap().contains("level")),
+        "{refused:#}"
+    );
+    let (status, refused) = l
+        .call(
+            Method::POST,
+            rules,
+            &l.technician,
+            Some(&json!({"yaml": own_rule("Downloads").replace(OWN_RULE, ENCODED_POWERSHELL)})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT, "{refused}");
+    assert_eq!(refused["error"]["code"], "built-in-rule");
+
+    let (status, uploaded) = l
+        .call(
+            Method::POST,
+            rules,
+            &l.technician,
+            Some(&json!({"yaml": own_rule("Downloads")})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{uploaded}");
+    assert_eq!(uploaded["saved"], "created");
+    let version = uploaded["rule"]["version"].as_str().unwrap().to_owned();
+    assert_eq!(version.len(), 16);
+
+    // Its match is a finding naming the version; the encoded PowerShell, off for this tenant,
+    // finds nothing while the other rules still do.
+    let (status, state) = l
+        .call(
+            Method::PUT,
+            &l.path(&format!("detection-rules/{ENCODED_POWERSHELL}/state")),
+            &l.technician,
+            Some(&json!({"enabled": false})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{state}");
+    assert_eq!(
+        (
+            &state["enabled"],
+            &state["tenant_enabled"],
+            &state["msp_enabled"]
+        ),
+        (&json!(false), &json!(false), &Value::Null)
+    );
+    let batch = ndjson(&[
+        assist_started(&computer, 9001),
+        office_starts_encoded_powershell(&computer, 9002),
+    ]);
+    let (status, receipt, _) = post(&l.app, &integration, &bearer(&key), batch).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{receipt}");
+    l.settle().await;
+    let findings = findings(&l).await;
+    let own = findings
+        .iter()
+        .find(|f| f["rule"] == format!("sigma:{OWN_RULE}"))
+        .unwrap_or_else(|| panic!("no finding of the MSP's rule: {findings:#?}"));
+    assert_eq!(own["details"]["rule_version"], version.as_str());
+    assert_eq!(own["severity_id"], 3);
+    assert!(
+        findings
+            .iter()
+            .any(|f| f["rule"] == format!("sigma:{OFFICE_CHILD}")),
+        "{findings:#?}"
+    );
+    assert!(
+        !findings
+            .iter()
+            .any(|f| f["rule"] == format!("sigma:{ENCODED_POWERSHELL}")),
+        "a rule off for the tenant found something: {findings:#?}"
+    );
+
+    // A new version replaces the rule; the audit chain keeps both versions.
+    let (status, replaced) = l
+        .call(
+            Method::PUT,
+            &format!("{rules}/{OWN_RULE}"),
+            &l.technician,
+            Some(&json!({"yaml": own_rule("Desktop")})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{replaced}");
+    assert_eq!(replaced["saved"], "replaced");
+    assert_eq!(replaced["previous_version"], version.as_str());
+    assert_ne!(replaced["rule"]["version"], version.as_str());
+    let (status, refused) = l
+        .call(
+            Method::PUT,
+            &format!("{rules}/{OWN_RULE}"),
+            &l.technician,
+            Some(&json!({"yaml": own_rule("Desktop").replace(OWN_RULE, "another-id")})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{refused}");
+    let (_, audit) = l
+        .call(Method::GET, "/api/v1/audit?limit=200", &l.admin, None)
+        .await;
+    let updated = audit["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["action"] == "detection_rule.updated")
+        .unwrap_or_else(|| panic!("no update in the MSP's chain: {audit:#}"));
+    assert_eq!(updated["before"]["version"], version.as_str());
+
+    // Lists: the MSP's own rule, and a built-in rule off MSP-wide.
+    let (status, turned_off) = l
+        .call(
+            Method::PUT,
+            &format!("{rules}/{OFFICE_CHILD}/state"),
+            &l.admin,
+            Some(&json!({"enabled": false})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{turned_off}");
+    let (_, custom) = l
+        .call(
+            Method::GET,
+            &format!("{rules}?origin=custom"),
+            &l.technician,
+            None,
+        )
+        .await;
+    assert_eq!(custom["total"], 1, "{custom}");
+    assert_eq!(custom["items"][0]["rule_id"], OWN_RULE);
+    let (_, off) = l
+        .call(
+            Method::GET,
+            &l.path("detection-rules?enabled=false&limit=500"),
+            &l.technician,
+            None,
+        )
+        .await;
+    let mut off: Vec<&str> = off["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["rule_id"].as_str().unwrap())
+        .collect();
+    off.sort_unstable();
+    assert_eq!(off, [OFFICE_CHILD, ENCODED_POWERSHELL]);
+    let (_, all) = l.call(Method::GET, rules, &l.technician, None).await;
+    assert!(all["total"].as_u64().unwrap() > 1500, "{}", all["total"]);
+    assert_eq!(all["items"].as_array().unwrap().len(), 100);
+
+    // Removed, the rule is gone.
+    let (status, _) = l
+        .call(
+            Method::DELETE,
+            &format!("{rules}/{OWN_RULE}"),
+            &l.technician,
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (status, _) = l
+        .call(
+            Method::GET,
+            &format!("{rules}/{OWN_RULE}"),
+            &l.technician,
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    l.stop().await;
+}
+
+async fn findings(l: &governed::Loop) -> Vec<Value> {
+    let (_, incidents) = l
+        .call(Method::GET, &l.path("incidents"), &l.technician, None)
+        .await;
+    incidents["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|i| i["findings"].as_array().unwrap().clone())
+        .collect()
+}
