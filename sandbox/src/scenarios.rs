@@ -18,16 +18,24 @@ pub enum Scenario {
     /// A privileged user signs in from two continents half an hour apart, then the account
     /// downloads files in bulk.
     CompromisedAdmin,
+    /// The RMM's nightly inventory script runs PowerShell with `-ExecutionPolicy Bypass` on
+    /// every managed Windows device: generic rules fire everywhere though nothing is wrong.
+    NoisyAdminScript,
 }
 
 impl Scenario {
-    pub const ALL: [Scenario; 2] = [Scenario::MalwareLaptop, Scenario::CompromisedAdmin];
+    pub const ALL: [Scenario; 3] = [
+        Scenario::MalwareLaptop,
+        Scenario::CompromisedAdmin,
+        Scenario::NoisyAdminScript,
+    ];
 
     #[must_use]
     pub const fn as_str(self) -> &'static str {
         match self {
             Scenario::MalwareLaptop => "malware-laptop",
             Scenario::CompromisedAdmin => "compromised-admin",
+            Scenario::NoisyAdminScript => "noisy-admin-script",
         }
     }
 
@@ -45,6 +53,9 @@ impl Scenario {
             Scenario::CompromisedAdmin => {
                 "A Global Administrator signs in from the office and, 32 minutes later, from Lagos; Microsoft Defender for Cloud Apps then reports a mass file download by the same account."
             }
+            Scenario::NoisyAdminScript => {
+                "NinjaOne's nightly inventory script runs PowerShell with -ExecutionPolicy Bypass on every managed laptop: Defender's advanced hunting shows it, generic Sigma rules fire on each, and nothing is wrong — findings for technicians to judge and rules to tune."
+            }
         }
     }
 
@@ -56,6 +67,7 @@ impl Scenario {
         match self {
             Scenario::MalwareLaptop => malware_laptop(environment, now),
             Scenario::CompromisedAdmin => compromised_admin(environment, now),
+            Scenario::NoisyAdminScript => noisy_admin_script(environment, now),
         }
     }
 }
@@ -173,6 +185,46 @@ fn malware_laptop(
         ),
         target: machine.id,
         records: vec![id, falcon_id],
+    })
+}
+
+fn noisy_admin_script(
+    environment: &mut Environment,
+    now: DateTime<Utc>,
+) -> Result<ScenarioRun, SandboxError> {
+    let machines: Vec<_> = environment
+        .machines
+        .iter()
+        .filter(|m| m.os_platform.starts_with("Windows") && m.edr_sensor)
+        .cloned()
+        .collect();
+    if machines.is_empty() {
+        return Err(SandboxError::NotApplicable(
+            "no Windows device with Defender for Endpoint".into(),
+        ));
+    }
+    let first_report = 1_000 * environment.sequence + 501;
+    let mut records = Vec::new();
+    for (seconds, (report, machine)) in (0_i64..).zip((first_report..).zip(&machines)) {
+        let started = now - Duration::minutes(30) + Duration::seconds(seconds);
+        environment
+            .device_events
+            .push(crate::microsoft::inventory_script(
+                &machine.id,
+                &machine.computer_dns_name,
+                started,
+                report,
+            ));
+        records.push(machine.id.clone());
+    }
+    Ok(ScenarioRun {
+        scenario: Scenario::NoisyAdminScript,
+        summary: format!(
+            "NinjaOne's inventory script ran PowerShell with -ExecutionPolicy Bypass on {} devices",
+            machines.len()
+        ),
+        target: machines[0].id.clone(),
+        records,
     })
 }
 

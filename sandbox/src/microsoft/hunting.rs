@@ -220,6 +220,40 @@ pub(crate) fn macro_infection(
     ]
 }
 
+/// The RMM agent (NinjaOne) running its inventory script on a device, as Defender records it.
+pub(crate) fn inventory_script(
+    device_id: &str,
+    device_name: &str,
+    started: DateTime<Utc>,
+    report: u64,
+) -> SimDeviceEvent {
+    let agent = "C:\\Program Files (x86)\\NinjaRMMAgent\\NinjaRMMAgent.exe";
+    SimDeviceEvent {
+        table: "DeviceProcessEvents".to_owned(),
+        row: json!({
+            "Timestamp": started.to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
+            "DeviceId": device_id,
+            "DeviceName": device_name,
+            "ActionType": "ProcessCreated",
+            "FileName": "powershell.exe",
+            "FolderPath": "C:\\Windows\\System32\\WindowsPowerShell\\v1.0\\powershell.exe",
+            "ProcessId": 5300,
+            "ProcessCommandLine": "powershell.exe -NoProfile -ExecutionPolicy Bypass -File C:\\ProgramData\\NinjaRMMAgent\\scripting\\inventory.ps1",
+            "ProcessVersionInfoOriginalFileName": "PowerShell.EXE",
+            "ProcessIntegrityLevel": "System",
+            "AccountDomain": "NT AUTHORITY",
+            "AccountName": "SYSTEM",
+            "InitiatingProcessFileName": "NinjaRMMAgent.exe",
+            "InitiatingProcessFolderPath": agent,
+            "InitiatingProcessId": 5200,
+            "InitiatingProcessCommandLine": format!("\"{agent}\""),
+            "InitiatingProcessAccountDomain": "NT AUTHORITY",
+            "InitiatingProcessAccountName": "SYSTEM",
+            "ReportId": report,
+        }),
+    }
+}
+
 fn time_of(row: &Value) -> Option<DateTime<Utc>> {
     row["Timestamp"]
         .as_str()

@@ -26,7 +26,7 @@ mod directory;
 mod graph;
 mod hunting;
 
-pub(crate) use self::hunting::{Host, macro_infection};
+pub(crate) use self::hunting::{Host, inventory_script, macro_infection};
 pub use self::{defender::SimMachineAction, hunting::SimDeviceEvent};
 use self::{defender::*, directory::*, graph::*, hunting::run_hunting_query};
 use super::{

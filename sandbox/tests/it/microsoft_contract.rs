@@ -946,3 +946,26 @@ async fn advanced_hunting_keeps_its_quota_of_45_queries_a_minute() {
     assert_eq!(throttled.status(), reqwest::StatusCode::TOO_MANY_REQUESTS);
     assert!(throttled.headers().contains_key("retry-after"));
 }
+
+#[tokio::test]
+async fn the_noisy_admin_script_runs_on_every_windows_device_with_defender() {
+    let fixture = Fixture::start().await;
+    let run = fixture
+        .sandbox
+        .run_scenario(fixture.tenant, Scenario::NoisyAdminScript)
+        .await
+        .unwrap();
+    let events = fixture.graph().events(None).await.unwrap();
+    let scripts: Vec<_> = events
+        .iter()
+        .filter(|e| e.class == OcsfClass::ProcessActivity)
+        .collect();
+    assert_eq!(scripts.len(), run.records.len(), "one launch per device");
+    assert!(scripts.len() > 1);
+    assert!(scripts.iter().all(|e| {
+        e.ocsf["actor"]["process"]["file"]["name"] == "NinjaRMMAgent.exe"
+            && e.ocsf["process"]["cmd_line"]
+                .as_str()
+                .is_some_and(|c| c.contains("-ExecutionPolicy Bypass"))
+    }));
+}

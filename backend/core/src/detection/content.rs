@@ -19,6 +19,7 @@ use crate::storage::{
     StorageError, TenantWork,
     detection_rules::{
         DetectionContent, DetectionContentWriter, NewRule, RuleStates, Saved, StoredRule,
+        VerdictCounts,
     },
 };
 
@@ -47,6 +48,25 @@ pub struct RuleView {
     pub msp_enabled: Option<bool>,
     /// What was chosen for the tenant asked about, when something was.
     pub tenant_enabled: Option<bool>,
+    /// Its findings, and what people concluded about them (in the tenant asked about, or
+    /// across the MSP).
+    pub verdicts: VerdictCounts,
+}
+
+impl RuleView {
+    /// The share of its judged findings that were real attacks: true positives over every
+    /// verdict (benign true positives count against it too: they were right but needed no
+    /// one). `None` before any verdict.
+    #[must_use]
+    #[expect(
+        clippy::cast_precision_loss,
+        reason = "counts of findings are far below 2^52"
+    )]
+    pub fn precision(&self) -> Option<f64> {
+        let v = self.verdicts;
+        let judged = v.true_positive + v.benign_true_positive + v.false_positive;
+        (judged > 0).then(|| v.true_positive as f64 / judged as f64)
+    }
 }
 
 /// Every rule, built in and the MSP's own, with its state for the MSP and, when given, for
@@ -62,6 +82,7 @@ pub async fn rules<C: ConnectionTrait>(
     let content = DetectionContent::new(conn, msp_id);
     let custom = compiled_custom(msp_id, &content.custom_rules().await?);
     let states = content.states(tenant).await?;
+    let verdicts = content.verdicts(tenant).await?;
     let view = |rule: &LoadedRule, origin| RuleView {
         rule_id: rule.id.clone(),
         title: rule.title.clone(),
@@ -72,6 +93,10 @@ pub async fn rules<C: ConnectionTrait>(
         enabled: states.enabled(&rule.id, true),
         msp_enabled: states.msp.get(&rule.id).copied(),
         tenant_enabled: states.tenant.get(&rule.id).copied(),
+        verdicts: verdicts
+            .get(&sigma::rule_name(&rule.id))
+            .copied()
+            .unwrap_or_default(),
     };
     Ok(custom
         .rules()
@@ -178,6 +203,7 @@ pub async fn upload(
             enabled: true,
             msp_enabled: None,
             tenant_enabled: None,
+            verdicts: VerdictCounts::default(),
         },
         saved,
     ))

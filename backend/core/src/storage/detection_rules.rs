@@ -16,8 +16,9 @@ use steward_domain::{MspId, TenantId};
 
 use super::{
     StorageError, WriteContext,
-    entities::{detection_rule, detection_rule_state},
+    entities::{detection_rule, detection_rule_state, finding, incident},
     new_id,
+    scoping::InTenant,
 };
 use crate::audit::{self, ChainRef, Change};
 
@@ -130,6 +131,64 @@ impl<'c, C: ConnectionTrait> DetectionContent<'c, C> {
             map.insert(row.rule_id, row.enabled);
         }
         Ok(states)
+    }
+}
+
+/// What people concluded about one rule's findings: how many there are, and the verdicts of the
+/// incidents they are in.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct VerdictCounts {
+    pub findings: u64,
+    pub true_positive: u64,
+    pub benign_true_positive: u64,
+    pub false_positive: u64,
+}
+
+impl<C: ConnectionTrait> DetectionContent<'_, C> {
+    /// Per finding rule (`sigma:<id>`, `impossible-travel`, …), its findings and their incidents'
+    /// verdicts, across the MSP or in `tenant`.
+    ///
+    /// # Errors
+    /// When the database cannot be read.
+    pub async fn verdicts(
+        &self,
+        tenant: Option<TenantId>,
+    ) -> Result<HashMap<String, VerdictCounts>, StorageError> {
+        use sea_orm::QuerySelect;
+        let findings = finding::Entity::find()
+            .select_only()
+            .columns([finding::Column::Rule, finding::Column::IncidentId]);
+        let findings = match tenant {
+            Some(tenant) => findings.in_tenant(self.msp_id, tenant),
+            None => findings.filter(finding::Column::MspId.eq(self.msp_id.as_uuid())),
+        };
+        let findings: Vec<(String, uuid::Uuid)> = findings.into_tuple().all(self.conn).await?;
+        let incidents = incident::Entity::find()
+            .select_only()
+            .columns([incident::Column::Id, incident::Column::Verdict])
+            .filter(incident::Column::Verdict.is_not_null());
+        let incidents = match tenant {
+            Some(tenant) => incidents.in_tenant(self.msp_id, tenant),
+            None => incidents.filter(incident::Column::MspId.eq(self.msp_id.as_uuid())),
+        };
+        let verdicts: HashMap<uuid::Uuid, Option<String>> = incidents
+            .into_tuple::<(uuid::Uuid, Option<String>)>()
+            .all(self.conn)
+            .await?
+            .into_iter()
+            .collect();
+        let mut counts: HashMap<String, VerdictCounts> = HashMap::new();
+        for (rule, incident_id) in findings {
+            let count = counts.entry(rule).or_default();
+            count.findings += 1;
+            match verdicts.get(&incident_id).and_then(Option::as_deref) {
+                Some("true_positive") => count.true_positive += 1,
+                Some("benign_true_positive") => count.benign_true_positive += 1,
+                Some("false_positive") => count.false_positive += 1,
+                _ => {}
+            }
+        }
+        Ok(counts)
     }
 }
 

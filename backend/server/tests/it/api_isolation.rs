@@ -34,6 +34,7 @@ fn body_for(operation_id: &str) -> Option<serde_json::Value> {
         "set_maintenance" => Some(maintenance()),
         "set_context" => Some(json!({ "criticality": "low" })),
         "pull_tenant_kill_switch" => Some(json!({ "reason": "intruder" })),
+        "set_tenant_state" => Some(json!({ "enabled": false })),
         "set_tenant_policy" => Some(json!({
             "source": "package steward.authority\n\ndecision := {\"outcome\": \"auto\", \"reasons\": []}\n"
         })),
@@ -120,6 +121,7 @@ async fn tenant_scoped_routes_of_other_tenants_answer_404() {
                     "0194f3a2-7b1c-7d3e-9f00-1234567890ab".to_owned(),
                 ),
                 ("scenario", "malware-laptop".to_owned()),
+                ("rule_id", "ca2092a1-c273-4878-9b4b-0d60115bf5ea".to_owned()),
                 (
                     "incident_id",
                     "0194f3a2-7b1c-7d3e-9f00-1234567890ac".to_owned(),

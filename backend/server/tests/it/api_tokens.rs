@@ -79,7 +79,9 @@ async fn an_issued_token_works_and_its_secret_is_shown_once() {
             "halt_all_automation",
             "read_reports",
             "read_policies",
-            "read_inventory"
+            "read_inventory",
+            "read_detections",
+            "manage_detections"
         ])
     );
 

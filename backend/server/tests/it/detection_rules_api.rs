@@ -168,6 +168,63 @@ async fn the_msp_manages_its_rules_and_where_each_is_on() {
         "a rule off for the tenant found something: {findings:#?}"
     );
 
+    // A technician concludes the incident was no attack: the precision of the rules whose
+    // findings it holds says so.
+    let (_, incidents) = l
+        .call(Method::GET, &l.path("incidents"), &l.technician, None)
+        .await;
+    let own_incident = incidents["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| {
+            i["findings"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|f| f["rule"] == format!("sigma:{OWN_RULE}"))
+        })
+        .unwrap_or_else(|| panic!("no incident of the MSP's rule: {incidents:#}"));
+    let (status, resolved) = l
+        .call(
+            Method::PATCH,
+            &l.path(&format!(
+                "incidents/{}",
+                own_incident["id"].as_str().unwrap()
+            )),
+            &l.technician,
+            Some(&json!({"status": "resolved", "verdict": "false_positive"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{resolved}");
+    let (_, judged) = l
+        .call(
+            Method::GET,
+            &l.path(&format!("detection-rules?search={OWN_RULE}")),
+            &l.technician,
+            None,
+        )
+        .await;
+    let judged = &judged["items"][0];
+    assert_eq!(
+        (
+            &judged["findings"],
+            &judged["false_positives"],
+            &judged["precision"]
+        ),
+        (&json!(1), &json!(1), &json!(0.0)),
+        "{judged}"
+    );
+    let (_, noisiest) = l
+        .call(
+            Method::GET,
+            &l.path("detection-rules?sort=findings&limit=1"),
+            &l.technician,
+            None,
+        )
+        .await;
+    assert_eq!(noisiest["items"][0]["findings"], 1, "{noisiest}");
+
     // A new version replaces the rule; the audit chain keeps both versions.
     let (status, replaced) = l
         .call(

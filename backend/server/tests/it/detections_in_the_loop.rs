@@ -9,16 +9,22 @@ use crate::support::governed;
 
 const ENCODED_POWERSHELL: &str = "sigma:ca2092a1-c273-4878-9b4b-0d60115bf5ea";
 
-#[tokio::test]
-async fn the_macro_behind_a_defender_alert_is_found_by_sigma_rules_in_the_same_incident() {
-    let db = TestDatabase::migrated().await;
-    let l = governed::start(&db, None).await;
+/// The loop for a customer licensed for Defender's advanced hunting, its devices known (as they
+/// are once a customer is onboarded).
+async fn start_with_hunting(db: &TestDatabase) -> governed::Loop {
+    let l = governed::start(db, None).await;
     l.sandbox()
         .set_advanced_hunting(l.tenant.id.as_uuid(), true)
         .await
         .unwrap();
-    // The devices are known before the attack, as they are once a customer is onboarded.
     l.sync_all().await;
+    l
+}
+
+#[tokio::test]
+async fn the_macro_behind_a_defender_alert_is_found_by_sigma_rules_in_the_same_incident() {
+    let db = TestDatabase::migrated().await;
+    let l = start_with_hunting(&db).await;
     let run = l.run_scenario("malware-laptop").await;
     let action = l.settled_action("isolate_device", &["verified"]).await;
     l.settle().await;
@@ -66,5 +72,73 @@ async fn the_macro_behind_a_defender_alert_is_found_by_sigma_rules_in_the_same_i
         .filter(|a| a["machine_id"] == run["target"] && a["kind"] == "Isolate")
         .count();
     assert_eq!(at_vendor, 1, "{state:#}");
+    l.stop().await;
+}
+
+/// The generic rule the RMM's inventory script trips: PowerShell's execution policy bypassed.
+const BYPASS: &str = "87e3c4e8-a6a8-4ad9-bb4f-46e7ff99a180";
+
+#[tokio::test]
+async fn an_admin_script_trips_a_generic_rule_everywhere_and_the_verdicts_measure_it() {
+    let db = TestDatabase::migrated().await;
+    let l = start_with_hunting(&db).await;
+    let run = l.run_scenario("noisy-admin-script").await;
+    let devices = run["records"].as_array().unwrap().len();
+    l.sync_all().await;
+    l.settle().await;
+
+    let (_, incidents) = l
+        .call(Method::GET, &l.path("incidents"), &l.technician, None)
+        .await;
+    let noisy: Vec<&serde_json::Value> = incidents["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|i| {
+            i["findings"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|f| f["rule"] == format!("sigma:{BYPASS}"))
+        })
+        .collect();
+    assert_eq!(
+        noisy.len(),
+        devices,
+        "one incident per device: {incidents:#}"
+    );
+    assert!(
+        l.actions().await.is_empty(),
+        "medium and low findings contain nothing"
+    );
+    // The technicians judge them benign; the rule's precision in this tenant falls to zero.
+    for incident in &noisy {
+        let (status, resolved) = l
+            .call(
+                Method::PATCH,
+                &l.path(&format!("incidents/{}", incident["id"].as_str().unwrap())),
+                &l.technician,
+                Some(&serde_json::json!({"status": "resolved", "verdict": "benign_true_positive"})),
+            )
+            .await;
+        assert_eq!(status, reqwest::StatusCode::OK, "{resolved}");
+    }
+    let (_, rules) = l
+        .call(
+            Method::GET,
+            &l.path("detection-rules?sort=findings&limit=3"),
+            &l.technician,
+            None,
+        )
+        .await;
+    let bypass = rules["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["rule_id"] == BYPASS)
+        .unwrap_or_else(|| panic!("the noisiest rules lack the bypass rule: {rules:#}"));
+    assert_eq!(bypass["findings"], devices, "{bypass}");
+    assert_eq!(bypass["benign_true_positives"], devices, "{bypass}");
+    assert_eq!(bypass["precision"], 0.0, "{bypass}");
     l.stop().await;
 }

@@ -59,11 +59,25 @@ pub struct Rule {
     pub msp_enabled: Option<bool>,
     /// The tenant's choice, when one was made (tenant lists only).
     pub tenant_enabled: Option<bool>,
+    /// Its findings (in the tenant, or across the MSP).
+    pub findings: u64,
+    /// Verdicts of the incidents its findings are in.
+    pub true_positives: u64,
+    pub benign_true_positives: u64,
+    pub false_positives: u64,
+    /// True positives over every verdict; `null` before any.
+    pub precision: Option<f64>,
 }
 
 impl From<RuleView> for Rule {
     fn from(rule: RuleView) -> Self {
+        let precision = rule.precision();
         Self {
+            findings: rule.verdicts.findings,
+            true_positives: rule.verdicts.true_positive,
+            benign_true_positives: rule.verdicts.benign_true_positive,
+            false_positives: rule.verdicts.false_positive,
+            precision,
             rule_id: rule.rule_id,
             title: rule.title,
             level: rule.level,
@@ -106,6 +120,9 @@ pub struct RuleQuery {
     pub offset: Option<usize>,
     /// 1–500, default 100.
     pub limit: Option<usize>,
+    /// `findings`: the rules with the most findings first (the noisiest); by default the
+    /// MSP's own rules first, then the built-in ones.
+    pub sort: Option<String>,
 }
 
 fn page(rules: Vec<RuleView>, query: &RuleQuery) -> Result<RuleList, ApiError> {
@@ -124,6 +141,11 @@ fn page(rules: Vec<RuleView>, query: &RuleQuery) -> Result<RuleList, ApiError> {
             "origin is built_in or custom",
         ));
     }
+    if let Some(sort) = query.sort.as_deref()
+        && sort != "findings"
+    {
+        return Err(ApiError::bad_request("invalid-sort", "sort is findings"));
+    }
     let words: Vec<String> = query
         .search
         .as_deref()
@@ -131,7 +153,7 @@ fn page(rules: Vec<RuleView>, query: &RuleQuery) -> Result<RuleList, ApiError> {
         .split_whitespace()
         .map(str::to_lowercase)
         .collect();
-    let matching: Vec<Rule> = rules
+    let mut matching: Vec<Rule> = rules
         .into_iter()
         .map(Rule::from)
         .filter(|rule| query.origin.as_deref().is_none_or(|o| rule.origin == o))
@@ -148,6 +170,9 @@ fn page(rules: Vec<RuleView>, query: &RuleQuery) -> Result<RuleList, ApiError> {
             words.iter().all(|word| text.contains(word))
         })
         .collect();
+    if query.sort.is_some() {
+        matching.sort_by_key(|rule| std::cmp::Reverse(rule.findings));
+    }
     let total = matching.len();
     let items = matching
         .into_iter()
