@@ -93,6 +93,13 @@ enum RulesCommand {
         #[arg(long, value_enum, default_value = "text")]
         format: commands::rules::Format,
     },
+    /// Measure detection's cost per event: normalizing Windows events to OCSF, and evaluating
+    /// them against the built-in pack and samples of it (use a release build)
+    Bench {
+        /// How many synthetic events to evaluate
+        #[arg(long, default_value_t = 20_000)]
+        events: usize,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -340,6 +347,7 @@ pub fn run() -> ExitCode {
                 events,
                 format,
             }) => commands::rules::test(&rules, &events, format),
+            Command::Rules(RulesCommand::Bench { events }) => commands::rules_bench::bench(events),
             #[cfg(feature = "sandbox")]
             Command::Bench(BenchCommand::Sync {
                 tenants,

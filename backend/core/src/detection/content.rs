@@ -217,6 +217,13 @@ pub struct InForce {
 }
 
 impl InForce {
+    /// Whether rule `rule_id` is one of the rules and is on.
+    #[must_use]
+    pub fn enabled(&self, rule_id: &str) -> bool {
+        (pack::compiled().rule(rule_id).is_some() || self.custom.rule(rule_id).is_some())
+            && self.states.enabled(rule_id, true)
+    }
+
     /// The matches on one event of the rules that are on.
     #[must_use]
     pub fn evaluate(&self, class: OcsfClass, ocsf: &Value) -> Vec<SigmaMatch> {

@@ -7,6 +7,7 @@
 //! travel) and resolves the entities the findings' events name.
 
 pub mod content;
+pub mod retro_hunt;
 mod rules;
 pub mod sigma;
 

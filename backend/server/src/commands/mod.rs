@@ -13,6 +13,7 @@ pub mod migrate;
 pub mod msp;
 pub mod policy;
 pub mod rules;
+pub mod rules_bench;
 pub mod serve;
 pub mod token;
 pub mod worker;

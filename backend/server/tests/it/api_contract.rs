@@ -416,6 +416,10 @@ async fn the_openapi_document_describes_every_route() {
             "put",
             "/api/v1/tenants/{tenant_id}/detection-rules/{rule_id}/state",
         ),
+        (
+            "post",
+            "/api/v1/tenants/{tenant_id}/detection-rules/{rule_id}/retro-hunt",
+        ),
         ("get", "/api/v1/tenants/{tenant_id}/devices"),
         ("get", "/api/v1/tenants/{tenant_id}/identities"),
         ("get", "/api/v1/tenants/{tenant_id}/events"),

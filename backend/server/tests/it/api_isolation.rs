@@ -35,6 +35,7 @@ fn body_for(operation_id: &str) -> Option<serde_json::Value> {
         "set_context" => Some(json!({ "criticality": "low" })),
         "pull_tenant_kill_switch" => Some(json!({ "reason": "intruder" })),
         "set_tenant_state" => Some(json!({ "enabled": false })),
+        "retro_hunt" => Some(json!({ "days": 1 })),
         "set_tenant_policy" => Some(json!({
             "source": "package steward.authority\n\ndecision := {\"outcome\": \"auto\", \"reasons\": []}\n"
         })),

@@ -90,9 +90,8 @@ fn expectation(operation_id: &str) -> (&'static [Role], StatusCode) {
         "list_rules" | "get_rule" | "list_tenant_rules" => {
             (&[MspAdmin, Technician, Auditor], forbidden)
         }
-        "upload_rule" | "replace_rule" | "remove_rule" | "set_msp_state" | "set_tenant_state" => {
-            (&[MspAdmin, Technician], forbidden)
-        }
+        "upload_rule" | "replace_rule" | "remove_rule" | "set_msp_state" | "set_tenant_state"
+        | "retro_hunt" => (&[MspAdmin, Technician], forbidden),
         "pull_msp_kill_switch" => (&[MspAdmin, Technician], forbidden),
         // Each side answers its own approvals (see `seed_response`).
         "approve_action" | "reject_action" => (
@@ -169,6 +168,7 @@ fn body_for(operation_id: &str, role: Role) -> Option<Value> {
             Some(json!({ "yaml": custom_rule(SEEDED_RULE, &format!("replaced by {unique}")) }))
         }
         "set_msp_state" | "set_tenant_state" => Some(json!({ "enabled": false })),
+        "retro_hunt" => Some(json!({ "days": 30 })),
         "propose_action" => Some(json!({
             "type": "isolate_device",
             "targets": [version_placeholder()],
@@ -378,7 +378,10 @@ fn order(operation_id: &str) -> u8 {
         | "release_msp_kill_switch"
         | "disconnect_slack"
         | "remove_subscription"
-        | "remove_rule" => 1,
+        // Turned off, the seeded rule could not be hunted with any more.
+        | "set_msp_state"
+        | "set_tenant_state" => 1,
+        "remove_rule" => 2,
         _ => 0,
     }
 }

@@ -5,6 +5,7 @@
 
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
+use steward_domain::clock::{Clock, SystemClock};
 use steward_testkit::TestDatabase;
 
 use crate::{
@@ -38,9 +39,11 @@ tags:
     )
 }
 
+/// The tool started on `computer` an hour ago.
 fn assist_started(computer: &str, record: u64) -> Value {
+    let an_hour_ago = SystemClock.now() - chrono::Duration::hours(1);
     json!({
-        "@timestamp": "2026-12-01T10:00:00Z",
+        "@timestamp": an_hour_ago.to_rfc3339(),
         "winlog": {
             "channel": "Microsoft-Windows-Sysmon/Operational",
             "event_id": 1,
@@ -78,6 +81,12 @@ async fn the_msp_manages_its_rules_and_where_each_is_on() {
         .await;
     let key = key["key"].as_str().unwrap().to_owned();
     let rules = "/api/v1/msp/detection-rules";
+    // Before the MSP has a rule for it, its remote-support tool runs from Downloads.
+    let early = ndjson(&[assist_started(&computer, 9000)]);
+    let (status, receipt, _) = post(&l.app, &integration, &bearer(&key), early).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{receipt}");
+    l.settle().await;
+    assert!(findings(&l).await.is_empty());
 
     // A wrong rule is refused with where it is wrong, and a built-in id is not the MSP's.
     let (status, refused) = l
@@ -121,6 +130,33 @@ async fn the_msp_manages_its_rules_and_where_each_is_on() {
     assert_eq!(uploaded["saved"], "created");
     let version = uploaded["rule"]["version"].as_str().unwrap().to_owned();
     assert_eq!(version.len(), 16);
+
+    // A retro-hunt runs the new rule over what was stored before it.
+    let hunt = l.path(&format!("detection-rules/{OWN_RULE}/retro-hunt"));
+    let (status, refused) = l
+        .call(
+            Method::POST,
+            &hunt,
+            &l.technician,
+            Some(&json!({"days": 90})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{refused}");
+    let (status, hunted) = l
+        .call(
+            Method::POST,
+            &hunt,
+            &l.technician,
+            Some(&json!({"days": 30})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{hunted}");
+    assert_eq!(hunted["matched"], 1, "{hunted}");
+    assert!(hunted["scanned"].as_u64().unwrap() >= 1, "{hunted}");
+    l.settle().await;
+    let found = findings(&l).await;
+    assert_eq!(found.len(), 1, "{found:#?}");
+    assert_eq!(found[0]["rule"], format!("sigma:{OWN_RULE}"));
 
     // Its match is a finding naming the version; the encoded PowerShell, off for this tenant,
     // finds nothing while the other rules still do.
@@ -212,8 +248,8 @@ async fn the_msp_manages_its_rules_and_where_each_is_on() {
             &judged["false_positives"],
             &judged["precision"]
         ),
-        (&json!(1), &json!(1), &json!(0.0)),
-        "{judged}"
+        (&json!(2), &json!(2), &json!(0.0)),
+        "records 9000 (found by the retro-hunt) and 9001: {judged}"
     );
     let (_, noisiest) = l
         .call(
@@ -223,7 +259,7 @@ async fn the_msp_manages_its_rules_and_where_each_is_on() {
             None,
         )
         .await;
-    assert_eq!(noisiest["items"][0]["findings"], 1, "{noisiest}");
+    assert_eq!(noisiest["items"][0]["rule_id"], OWN_RULE, "{noisiest}");
 
     // A new version replaces the rule; the audit chain keeps both versions.
     let (status, replaced) = l

@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 use steward_core::{
     detection::{
         content::{self, Origin, RuleView, UploadError},
+        retro_hunt::{self as hunt, HuntError},
         sigma::Problem,
     },
     storage::detection_rules::Saved,
@@ -37,6 +38,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(set_msp_state))
         .routes(routes!(list_tenant_rules))
         .routes(routes!(set_tenant_state))
+        .routes(routes!(retro_hunt))
 }
 
 /// A detection rule and where it is on.
@@ -518,6 +520,74 @@ async fn set_tenant_state(
         .find(|rule| rule.rule_id == rule_id)
         .ok_or_else(|| no_rule(&rule_id))?;
     Ok(Json(rule.into()))
+}
+
+/// How far back a retro-hunt looks.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RetroHuntRequest {
+    /// The last 1 to 30 days.
+    pub days: u32,
+}
+
+/// What a retro-hunt found; the matched events are being triaged.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RetroHuntAnswer {
+    /// Stored events of the window.
+    pub scanned: usize,
+    /// Events the rule matched, queued for triage (their findings appear as triage records
+    /// them; a finding already recorded is not recorded again).
+    pub matched: usize,
+}
+
+/// Runs a rule over the tenant's stored events of the last `days` days (MSP admins and
+/// technicians): for a rule just uploaded, changed or turned on. What it matches is triaged like
+/// new events. Refused with 409 when the rule is off in the tenant, 422 for a window beyond 30
+/// days or 200,000 events.
+#[utoipa::path(
+    post,
+    path = "/api/v1/tenants/{tenant_id}/detection-rules/{rule_id}/retro-hunt",
+    tag = "detections",
+    params(
+        ("tenant_id" = TenantId, Path, description = "The tenant's id"),
+        ("rule_id" = String, Path, description = "The rule's Sigma id"),
+    ),
+    request_body = RetroHuntRequest,
+    responses((status = ACCEPTED, body = RetroHuntAnswer), WriteErrors),
+    security(("api_token" = []))
+)]
+async fn retro_hunt(
+    ctx: InTenant<needs::ManageDetections>,
+    ApiPath((_, rule_id)): ApiPath<(TenantId, String)>,
+    ApiJson(body): ApiJson<RetroHuntRequest>,
+) -> Result<(StatusCode, Json<RetroHuntAnswer>), ApiError> {
+    if !content::exists(ctx.conn(), ctx.caller.msp_id(), &rule_id).await? {
+        return Err(no_rule(&rule_id));
+    }
+    let hunted = ctx
+        .work(async |work| {
+            hunt::retro_hunt(work, &rule_id, body.days)
+                .await
+                .map_err(|error| {
+                    let message = error.to_string();
+                    match error {
+                        HuntError::Window => ApiError::unprocessable("invalid-window", message),
+                        HuntError::TooManyEvents => {
+                            ApiError::unprocessable("window-too-large", message)
+                        }
+                        HuntError::RuleOff => ApiError::conflict("rule-off", message),
+                        HuntError::Work(work) => work.into(),
+                    }
+                })
+        })
+        .await?;
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(RetroHuntAnswer {
+            scanned: hunted.scanned,
+            matched: hunted.matched,
+        }),
+    ))
 }
 
 /// An error as a response, for handlers that answer other bodies too.
