@@ -368,6 +368,11 @@ pub enum EntityRef {
     },
 }
 
+/// How the external ids of events sent to the log ingest endpoint begin: they never take a
+/// vendor's record id (so a log sender cannot overwrite what a vendor said), and synchronization
+/// reads from the newest event the *vendor* sent, not from what a log sender claimed.
+pub const INGESTED_EVENT_PREFIX: &str = "ingest:";
+
 /// One event, normalized.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ObservedEvent {

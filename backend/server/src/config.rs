@@ -86,14 +86,22 @@ impl Default for IngestConfig {
 
 impl IngestConfig {
     fn validate(&self) -> Vec<InvalidSetting> {
-        [
+        let mut problems: Vec<InvalidSetting> = [
             ("ingest.max_batch_events", self.max_batch_events),
             ("ingest.events_per_minute", self.events_per_minute),
         ]
         .into_iter()
         .filter(|(_, value)| *value == 0)
         .map(|(key, _)| InvalidSetting::new(key, "must be at least 1"))
-        .collect()
+        .collect();
+        // A batch larger than a minute's budget could never be taken.
+        if self.max_batch_events > self.events_per_minute {
+            problems.push(InvalidSetting::new(
+                "ingest.max_batch_events",
+                "must not exceed ingest.events_per_minute",
+            ));
+        }
+        problems
     }
 }
 

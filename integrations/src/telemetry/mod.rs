@@ -9,7 +9,7 @@ mod windows_ocsf;
 use chrono::{TimeZone, Utc};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
-use steward_domain::observations::{EntityRef, ObservedEvent, OcsfClass};
+use steward_domain::observations::{EntityRef, INGESTED_EVENT_PREFIX, ObservedEvent, OcsfClass};
 
 pub use self::windows_ocsf::SUPPORTED as SUPPORTED_WINDOWS_EVENTS;
 pub(crate) use self::windows_ocsf::to_ocsf;
@@ -46,6 +46,35 @@ pub fn normalize(raw: &Value) -> Result<ObservedEvent, String> {
         return ocsf(raw);
     }
     Err("not a Windows event (evtx JSON, Winlogbeat or flat) nor an OCSF event".to_owned())
+}
+
+/// How far ahead of Steward's clock an ingested event's time may be (clocks drift).
+pub const MAX_CLOCK_SKEW: chrono::Duration = chrono::Duration::minutes(5);
+
+/// One event sent to the log ingest endpoint, normalized as [`normalize`] does, with the rules
+/// of that door: vendors' alerts (Detection Finding) come from vendors' integrations only, an
+/// event may not claim a time after `now` (beyond clock skew), and its external id is in the
+/// ingest's own namespace ([`INGESTED_EVENT_PREFIX`]), so it can never overwrite a vendor's
+/// record.
+///
+/// # Errors
+/// Why the event is refused.
+pub fn ingested(raw: &Value, now: chrono::DateTime<Utc>) -> Result<ObservedEvent, String> {
+    let mut event = normalize(raw)?;
+    if event.class == OcsfClass::DetectionFinding {
+        return Err(
+            "Detection Finding events come from the vendors' integrations, not the log ingest"
+                .to_owned(),
+        );
+    }
+    if event.time > now + MAX_CLOCK_SKEW {
+        return Err(format!(
+            "the event's time {} is in the future",
+            event.time.to_rfc3339()
+        ));
+    }
+    event.external_id = format!("{INGESTED_EVENT_PREFIX}{}", event.external_id);
+    Ok(event)
 }
 
 /// An event that arrived in OCSF already.
@@ -123,6 +152,22 @@ mod tests {
             "an event is a JSON object"
         );
         assert!(normalize(&json!({"hello": "world"})).is_err());
+    }
+
+    #[test]
+    fn the_ingest_refuses_alerts_and_future_times_and_keeps_its_own_ids() {
+        let now = Utc.timestamp_millis_opt(1_764_580_500_000).unwrap();
+        let alert =
+            json!({"class_uid": 2004, "time": 1_764_580_400_000_i64, "metadata": {"uid": "da1"}});
+        assert!(
+            ingested(&alert, now)
+                .unwrap_err()
+                .starts_with("Detection Finding")
+        );
+        let later = json!({"class_uid": 1007, "activity_id": 1, "time": 4_102_444_800_000_i64});
+        assert!(ingested(&later, now).unwrap_err().contains("in the future"));
+        let launch = json!({"class_uid": 1007, "activity_id": 1, "time": 1_764_580_400_000_i64, "metadata": {"uid": "e-1"}});
+        assert_eq!(ingested(&launch, now).unwrap().external_id, "ingest:e-1");
     }
 
     #[test]

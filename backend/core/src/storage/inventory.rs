@@ -369,7 +369,9 @@ impl<'c, C: ConnectionTrait> InventoryReader<'c, C> {
             .collect()
     }
 
-    /// When the integration's newest stored event happened, to ask the vendor only for newer.
+    /// When the integration's newest stored event from its vendor happened, to ask the vendor
+    /// only for newer (events sent to the log ingest endpoint do not count: their times are the
+    /// sender's).
     ///
     /// # Errors
     /// When the database cannot be read.
@@ -380,6 +382,10 @@ impl<'c, C: ConnectionTrait> InventoryReader<'c, C> {
         Ok(event::Entity::find()
             .in_tenant(self.msp_id, self.tenant_id)
             .filter(event::Column::IntegrationId.eq(integration_id.as_uuid()))
+            .filter(event::Column::ExternalId.not_like(format!(
+                "{}%",
+                steward_domain::observations::INGESTED_EVENT_PREFIX
+            )))
             .order_by_desc(event::Column::Time)
             .one(self.conn)
             .await?

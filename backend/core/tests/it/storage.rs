@@ -813,3 +813,81 @@ async fn upgrading_keeps_single_domain_choices_and_drops_contested_ones() {
         None
     );
 }
+
+/// What a log sender sends through an integration never moves where its synchronization reads
+/// the vendor from: an event claiming a later time cannot make the vendor's newer records look
+/// already read.
+#[tokio::test]
+async fn ingested_events_do_not_move_the_vendor_cursor() {
+    use steward_core::{inventory::InventoryWriter, secrets::SecretBox, storage::NewIntegration};
+    use steward_domain::observations::{
+        INGESTED_EVENT_PREFIX, ObservedEvent, ObservedInventory, OcsfClass, Vendor,
+    };
+
+    let db = TestDatabase::migrated().await;
+    let world = World::new(&db).await;
+    let msp = world.msp("harbor").await;
+    let tenant = world.tenant(msp.id, "acme").await;
+    let integration = world
+        .integration(
+            &tenant,
+            &SecretBox::from_key(&[7; 32]),
+            NewIntegration {
+                vendor: Vendor::MicrosoftDefender,
+                name: "Defender".into(),
+                settings: serde_json::json!({"directory_id": "d", "client_id": "c"}),
+                secret: "s".to_owned().into(),
+            },
+        )
+        .await;
+    let now = world.clock.now();
+    let event = |external_id: String, time| ObservedEvent {
+        external_id,
+        class: OcsfClass::ProcessActivity,
+        time,
+        severity_id: 1,
+        entities: vec![],
+        ocsf: serde_json::json!({}),
+        raw: serde_json::json!({}),
+    };
+    world
+        .record_sync(
+            &tenant,
+            integration.id,
+            &ObservedInventory::default(),
+            &[event("vendor-1".into(), now - Duration::hours(1))],
+            None,
+        )
+        .await
+        .unwrap();
+    let ingested = [event(
+        format!("{INGESTED_EVENT_PREFIX}late"),
+        now + Duration::days(1),
+    )];
+    world
+        .as_steward(&tenant, async |work| {
+            InventoryWriter::new(work)
+                .unwrap()
+                .record_events(integration.id, &ingested)
+                .await
+                .unwrap();
+        })
+        .await;
+    let cursor = world
+        .as_steward(&tenant, async |work| {
+            work.inventory()
+                .latest_event_time(integration.id)
+                .await
+                .unwrap()
+        })
+        .await;
+    // PostgreSQL keeps microseconds, the clock has nanoseconds.
+    let cursor = cursor.expect("the vendor's event is the cursor");
+    assert!(
+        (cursor - (now - Duration::hours(1)))
+            .num_milliseconds()
+            .abs()
+            < 1,
+        "{cursor}"
+    );
+}

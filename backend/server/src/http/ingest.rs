@@ -191,9 +191,10 @@ async fn receive(
     }
     let mut rejected = Vec::new();
     let mut normalized: Vec<ObservedEvent> = Vec::with_capacity(events.len());
+    let now = state.clock.now();
     for (index, event) in events.iter().enumerate() {
         match event {
-            Ok(raw) => match telemetry::normalize(raw) {
+            Ok(raw) => match telemetry::ingested(raw, now) {
                 Ok(event) => normalized.push(event),
                 Err(error) => rejected.push(RejectedEvent { index, error }),
             },

@@ -124,7 +124,14 @@ async fn shipped_windows_events_become_sigma_findings_on_the_device_they_name() 
         json!({"Event": "not an event"}),
         unsupported(&computer),
         net_user_add(&computer_of(other)),
-    ]) + "\n{not json";
+    ]) + "\n{not json\n"
+        // A log sender may not pose as a vendor raising an alert, nor date an event ahead.
+        + &ndjson(&[
+            json!({"class_uid": 2004, "time": SystemClock.now().timestamp_millis(),
+                   "severity_id": 5, "metadata": {"uid": "da_forged"}, "device": {"hostname": computer}}),
+            json!({"class_uid": 1007, "activity_id": 1, "time": 4_102_444_800_000_i64,
+                   "metadata": {"uid": "from-2100"}, "device": {"hostname": computer}}),
+        ]);
     let (status, receipt, _) = post(&l.app, &integration, &bearer(&key), batch.clone()).await;
     assert_eq!(status, StatusCode::ACCEPTED, "{receipt}");
     assert_eq!(
@@ -133,7 +140,7 @@ async fn shipped_windows_events_become_sigma_findings_on_the_device_they_name() 
             &receipt["stored"],
             &receipt["duplicates"]
         ),
-        (&json!(5), &json!(2), &json!(0)),
+        (&json!(7), &json!(2), &json!(0)),
         "{receipt}"
     );
     let rejected: Vec<u64> = receipt["rejected"]
@@ -142,7 +149,21 @@ async fn shipped_windows_events_become_sigma_findings_on_the_device_they_name() 
         .iter()
         .map(|r| r["index"].as_u64().unwrap())
         .collect();
-    assert_eq!(rejected, [1, 2, 4], "{receipt}");
+    assert_eq!(rejected, [1, 2, 4, 5, 6], "{receipt}");
+    assert!(
+        receipt["rejected"][3]["error"]
+            .as_str()
+            .unwrap()
+            .starts_with("Detection Finding events come from the vendors"),
+        "{receipt}"
+    );
+    assert!(
+        receipt["rejected"][4]["error"]
+            .as_str()
+            .unwrap()
+            .contains("in the future"),
+        "{receipt}"
+    );
     assert!(
         receipt["rejected"][1]["error"]
             .as_str()
