@@ -223,11 +223,7 @@ async fn get_rule(
     ctx: AsMsp<needs::ReadDetections>,
     ApiPath(rule_id): ApiPath<String>,
 ) -> Result<Json<RuleDetail>, ApiError> {
-    let rule = content::rules(ctx.conn(), ctx.caller.msp_id(), None)
-        .await?
-        .into_iter()
-        .find(|rule| rule.rule_id == rule_id)
-        .ok_or_else(|| no_rule(&rule_id))?;
+    let rule = one_rule(ctx.conn(), ctx.caller.msp_id(), None, &rule_id).await?;
     let yaml = steward_core::storage::detection_rules::DetectionContent::new(
         ctx.conn(),
         ctx.caller.msp_id(),
@@ -239,6 +235,20 @@ async fn get_rule(
         rule: rule.into(),
         yaml,
     }))
+}
+
+/// Rule `rule_id` with where it is on (for the MSP, or in `tenant`); 404 when there is none.
+async fn one_rule(
+    conn: &steward_core::storage::DatabaseConnection,
+    msp_id: steward_domain::MspId,
+    tenant: Option<TenantId>,
+    rule_id: &str,
+) -> Result<RuleView, ApiError> {
+    content::rules(conn, msp_id, tenant)
+        .await?
+        .into_iter()
+        .find(|rule| rule.rule_id == rule_id)
+        .ok_or_else(|| no_rule(rule_id))
 }
 
 fn no_rule(rule_id: &str) -> ApiError {
@@ -464,11 +474,7 @@ async fn set_msp_state(
         .await?;
     drop(write);
     txn.commit().await?;
-    let rule = content::rules(ctx.conn(), ctx.caller.msp_id(), None)
-        .await?
-        .into_iter()
-        .find(|rule| rule.rule_id == rule_id)
-        .ok_or_else(|| no_rule(&rule_id))?;
+    let rule = one_rule(ctx.conn(), ctx.caller.msp_id(), None, &rule_id).await?;
     Ok(Json(rule.into()))
 }
 
@@ -514,11 +520,7 @@ async fn set_tenant_state(
     }
     ctx.work(async |work| Ok(work.set_rule_state(&rule_id, body.enabled).await?))
         .await?;
-    let rule = content::rules(ctx.conn(), ctx.caller.msp_id(), Some(tenant_id))
-        .await?
-        .into_iter()
-        .find(|rule| rule.rule_id == rule_id)
-        .ok_or_else(|| no_rule(&rule_id))?;
+    let rule = one_rule(ctx.conn(), ctx.caller.msp_id(), Some(tenant_id), &rule_id).await?;
     Ok(Json(rule.into()))
 }
 
