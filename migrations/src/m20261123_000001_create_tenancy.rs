@@ -2,6 +2,8 @@
 
 use sea_orm_migration::{prelude::*, schema::*};
 
+use crate::schema_kit::{foreign_key, index, unique_index};
+
 #[derive(DeriveMigrationName)]
 pub struct Migration;
 
@@ -43,25 +45,22 @@ impl MigrationTrait for Migration {
                     .col(timestamp_with_time_zone(Tenants::UpdatedAt))
                     .col(timestamp_with_time_zone_null(Tenants::OffboardedAt))
                     .check(Expr::cust("status IN ('active', 'offboarded')"))
-                    .foreign_key(
-                        ForeignKey::create()
-                            .from(Tenants::Table, Tenants::MspId)
-                            .to(Msps::Table, Msps::Id)
-                            .on_delete(ForeignKeyAction::Restrict),
-                    )
+                    .foreign_key(&mut foreign_key(
+                        Tenants::Table,
+                        Tenants::MspId,
+                        Msps::Table,
+                        Msps::Id,
+                        ForeignKeyAction::Restrict,
+                    ))
                     .to_owned(),
             )
             .await?;
         manager
-            .create_index(
-                Index::create()
-                    .name("tenants_msp_id_slug_key")
-                    .table(Tenants::Table)
-                    .col(Tenants::MspId)
-                    .col(Tenants::Slug)
-                    .unique()
-                    .to_owned(),
-            )
+            .create_index(unique_index(
+                "tenants_msp_id_slug_key",
+                Tenants::Table,
+                [Tenants::MspId, Tenants::Slug],
+            ))
             .await?;
 
         manager
@@ -77,24 +76,22 @@ impl MigrationTrait for Migration {
                     .col(timestamp_with_time_zone(Users::CreatedAt))
                     .col(timestamp_with_time_zone(Users::UpdatedAt))
                     .check(Expr::cust("status IN ('active', 'disabled')"))
-                    .foreign_key(
-                        ForeignKey::create()
-                            .from(Users::Table, Users::MspId)
-                            .to(Msps::Table, Msps::Id)
-                            .on_delete(ForeignKeyAction::Restrict),
-                    )
+                    .foreign_key(&mut foreign_key(
+                        Users::Table,
+                        Users::MspId,
+                        Msps::Table,
+                        Msps::Id,
+                        ForeignKeyAction::Restrict,
+                    ))
                     .to_owned(),
             )
             .await?;
         manager
-            .create_index(
-                Index::create()
-                    .name("users_msp_id_idx")
-                    .table(Users::Table)
-                    .col(Users::MspId)
-                    .col(Users::Id)
-                    .to_owned(),
-            )
+            .create_index(index(
+                "users_msp_id_idx",
+                Users::Table,
+                [Users::MspId, Users::Id],
+            ))
             .await?;
 
         // One role grant per user. Customer-side roles name their tenant; MSP-side roles cover all
@@ -113,46 +110,43 @@ impl MigrationTrait for Migration {
                         "(role IN ('msp_admin', 'technician', 'auditor') AND tenant_id IS NULL) \
                          OR (role IN ('customer_owner', 'customer_approver') AND tenant_id IS NOT NULL)",
                     ))
-                    .foreign_key(
-                        ForeignKey::create()
-                            .from(Memberships::Table, Memberships::MspId)
-                            .to(Msps::Table, Msps::Id)
-                            .on_delete(ForeignKeyAction::Restrict),
-                    )
-                    .foreign_key(
-                        ForeignKey::create()
-                            .from(Memberships::Table, Memberships::TenantId)
-                            .to(Tenants::Table, Tenants::Id)
-                            .on_delete(ForeignKeyAction::Restrict),
-                    )
-                    .foreign_key(
-                        ForeignKey::create()
-                            .from(Memberships::Table, Memberships::UserId)
-                            .to(Users::Table, Users::Id)
-                            .on_delete(ForeignKeyAction::Cascade),
-                    )
+                    .foreign_key(&mut foreign_key(
+                        Memberships::Table,
+                        Memberships::MspId,
+                        Msps::Table,
+                        Msps::Id,
+                        ForeignKeyAction::Restrict,
+                    ))
+                    .foreign_key(&mut foreign_key(
+                        Memberships::Table,
+                        Memberships::TenantId,
+                        Tenants::Table,
+                        Tenants::Id,
+                        ForeignKeyAction::Restrict,
+                    ))
+                    .foreign_key(&mut foreign_key(
+                        Memberships::Table,
+                        Memberships::UserId,
+                        Users::Table,
+                        Users::Id,
+                        ForeignKeyAction::Cascade,
+                    ))
                     .to_owned(),
             )
             .await?;
         manager
-            .create_index(
-                Index::create()
-                    .name("memberships_tenant_id_user_id_idx")
-                    .table(Memberships::Table)
-                    .col(Memberships::TenantId)
-                    .col(Memberships::UserId)
-                    .to_owned(),
-            )
+            .create_index(index(
+                "memberships_tenant_id_user_id_idx",
+                Memberships::Table,
+                [Memberships::TenantId, Memberships::UserId],
+            ))
             .await?;
         manager
-            .create_index(
-                Index::create()
-                    .name("memberships_msp_id_role_idx")
-                    .table(Memberships::Table)
-                    .col(Memberships::MspId)
-                    .col(Memberships::Role)
-                    .to_owned(),
-            )
+            .create_index(index(
+                "memberships_msp_id_role_idx",
+                Memberships::Table,
+                [Memberships::MspId, Memberships::Role],
+            ))
             .await?;
 
         // Only a hash of each token's secret is stored; the secret is shown once, at creation.
@@ -169,30 +163,29 @@ impl MigrationTrait for Migration {
                     .col(timestamp_with_time_zone_null(ApiTokens::ExpiresAt))
                     .col(timestamp_with_time_zone_null(ApiTokens::LastUsedAt))
                     .col(timestamp_with_time_zone_null(ApiTokens::RevokedAt))
-                    .foreign_key(
-                        ForeignKey::create()
-                            .from(ApiTokens::Table, ApiTokens::MspId)
-                            .to(Msps::Table, Msps::Id)
-                            .on_delete(ForeignKeyAction::Restrict),
-                    )
-                    .foreign_key(
-                        ForeignKey::create()
-                            .from(ApiTokens::Table, ApiTokens::UserId)
-                            .to(Users::Table, Users::Id)
-                            .on_delete(ForeignKeyAction::Cascade),
-                    )
+                    .foreign_key(&mut foreign_key(
+                        ApiTokens::Table,
+                        ApiTokens::MspId,
+                        Msps::Table,
+                        Msps::Id,
+                        ForeignKeyAction::Restrict,
+                    ))
+                    .foreign_key(&mut foreign_key(
+                        ApiTokens::Table,
+                        ApiTokens::UserId,
+                        Users::Table,
+                        Users::Id,
+                        ForeignKeyAction::Cascade,
+                    ))
                     .to_owned(),
             )
             .await?;
         manager
-            .create_index(
-                Index::create()
-                    .name("api_tokens_user_id_idx")
-                    .table(ApiTokens::Table)
-                    .col(ApiTokens::UserId)
-                    .col(ApiTokens::Id)
-                    .to_owned(),
-            )
+            .create_index(index(
+                "api_tokens_user_id_idx",
+                ApiTokens::Table,
+                [ApiTokens::UserId, ApiTokens::Id],
+            ))
             .await?;
 
         // Server-side browser sessions, so a sign-out or a disabled user ends them at once.
@@ -212,30 +205,29 @@ impl MigrationTrait for Migration {
                     .col(timestamp_with_time_zone_null(Sessions::RevokedAt))
                     .col(text_null(Sessions::UserAgent))
                     .col(text_null(Sessions::IpAddress))
-                    .foreign_key(
-                        ForeignKey::create()
-                            .from(Sessions::Table, Sessions::MspId)
-                            .to(Msps::Table, Msps::Id)
-                            .on_delete(ForeignKeyAction::Restrict),
-                    )
-                    .foreign_key(
-                        ForeignKey::create()
-                            .from(Sessions::Table, Sessions::UserId)
-                            .to(Users::Table, Users::Id)
-                            .on_delete(ForeignKeyAction::Cascade),
-                    )
+                    .foreign_key(&mut foreign_key(
+                        Sessions::Table,
+                        Sessions::MspId,
+                        Msps::Table,
+                        Msps::Id,
+                        ForeignKeyAction::Restrict,
+                    ))
+                    .foreign_key(&mut foreign_key(
+                        Sessions::Table,
+                        Sessions::UserId,
+                        Users::Table,
+                        Users::Id,
+                        ForeignKeyAction::Cascade,
+                    ))
                     .to_owned(),
             )
             .await?;
         manager
-            .create_index(
-                Index::create()
-                    .name("sessions_user_id_idx")
-                    .table(Sessions::Table)
-                    .col(Sessions::UserId)
-                    .col(Sessions::Id)
-                    .to_owned(),
-            )
+            .create_index(index(
+                "sessions_user_id_idx",
+                Sessions::Table,
+                [Sessions::UserId, Sessions::Id],
+            ))
             .await?;
 
         Ok(())

@@ -2,6 +2,8 @@
 
 use sea_orm_migration::{prelude::*, schema::*};
 
+use crate::schema_kit::{Msps, Tenants, foreign_key, unique_index};
+
 #[derive(DeriveMigrationName)]
 pub struct Migration;
 
@@ -37,33 +39,31 @@ impl MigrationTrait for Migration {
                          OR (tenant_id IS NOT NULL AND chain_id = tenant_id)",
                     ))
                     .check(Expr::cust("seq >= 1"))
-                    .foreign_key(
-                        ForeignKey::create()
-                            .from(AuditEntries::Table, AuditEntries::MspId)
-                            .to(Msps::Table, Msps::Id)
-                            .on_delete(ForeignKeyAction::Restrict),
-                    )
-                    .foreign_key(
-                        ForeignKey::create()
-                            .from(AuditEntries::Table, AuditEntries::TenantId)
-                            .to(Tenants::Table, Tenants::Id)
-                            .on_delete(ForeignKeyAction::Restrict),
-                    )
+                    .foreign_key(&mut foreign_key(
+                        AuditEntries::Table,
+                        AuditEntries::MspId,
+                        Msps::Table,
+                        Msps::Id,
+                        ForeignKeyAction::Restrict,
+                    ))
+                    .foreign_key(&mut foreign_key(
+                        AuditEntries::Table,
+                        AuditEntries::TenantId,
+                        Tenants::Table,
+                        Tenants::Id,
+                        ForeignKeyAction::Restrict,
+                    ))
                     .to_owned(),
             )
             .await?;
         // Appending takes the next sequence number; the unique index makes two concurrent
         // appends to one chain collide instead of forking it.
         manager
-            .create_index(
-                Index::create()
-                    .name("audit_entries_chain_id_seq_key")
-                    .table(AuditEntries::Table)
-                    .col(AuditEntries::ChainId)
-                    .col(AuditEntries::Seq)
-                    .unique()
-                    .to_owned(),
-            )
+            .create_index(unique_index(
+                "audit_entries_chain_id_seq_key",
+                AuditEntries::Table,
+                [AuditEntries::ChainId, AuditEntries::Seq],
+            ))
             .await?;
 
         // A signed statement "chain X had length N with head hash H", so truncating the newest
@@ -83,31 +83,15 @@ impl MigrationTrait for Migration {
             )
             .await?;
         manager
-            .create_index(
-                Index::create()
-                    .name("audit_checkpoints_chain_id_seq_key")
-                    .table(AuditCheckpoints::Table)
-                    .col(AuditCheckpoints::ChainId)
-                    .col(AuditCheckpoints::Seq)
-                    .unique()
-                    .to_owned(),
-            )
+            .create_index(unique_index(
+                "audit_checkpoints_chain_id_seq_key",
+                AuditCheckpoints::Table,
+                [AuditCheckpoints::ChainId, AuditCheckpoints::Seq],
+            ))
             .await?;
 
         Ok(())
     }
-}
-
-#[derive(DeriveIden)]
-enum Msps {
-    Table,
-    Id,
-}
-
-#[derive(DeriveIden)]
-enum Tenants {
-    Table,
-    Id,
 }
 
 #[derive(DeriveIden)]

@@ -3,6 +3,8 @@
 
 use sea_orm_migration::{prelude::*, schema::*};
 
+use crate::schema_kit::{Users, foreign_key, index, unique_index};
+
 #[derive(DeriveMigrationName)]
 pub struct Migration;
 
@@ -28,14 +30,11 @@ impl MigrationTrait for Migration {
             ("sign_in_attempts_ip_address_idx", SignInAttempts::IpAddress),
         ] {
             manager
-                .create_index(
-                    Index::create()
-                        .name(name)
-                        .table(SignInAttempts::Table)
-                        .col(column)
-                        .col(SignInAttempts::AttemptedAt)
-                        .to_owned(),
-                )
+                .create_index(index(
+                    name,
+                    SignInAttempts::Table,
+                    [column, SignInAttempts::AttemptedAt],
+                ))
                 .await?;
         }
 
@@ -51,25 +50,22 @@ impl MigrationTrait for Migration {
                     .col(text(UserIdentities::Issuer))
                     .col(text(UserIdentities::Subject))
                     .col(timestamp_with_time_zone(UserIdentities::CreatedAt))
-                    .foreign_key(
-                        ForeignKey::create()
-                            .from(UserIdentities::Table, UserIdentities::UserId)
-                            .to(Users::Table, Users::Id)
-                            .on_delete(ForeignKeyAction::Cascade),
-                    )
+                    .foreign_key(&mut foreign_key(
+                        UserIdentities::Table,
+                        UserIdentities::UserId,
+                        Users::Table,
+                        Users::Id,
+                        ForeignKeyAction::Cascade,
+                    ))
                     .to_owned(),
             )
             .await?;
         manager
-            .create_index(
-                Index::create()
-                    .name("user_identities_issuer_subject_key")
-                    .table(UserIdentities::Table)
-                    .col(UserIdentities::Issuer)
-                    .col(UserIdentities::Subject)
-                    .unique()
-                    .to_owned(),
-            )
+            .create_index(unique_index(
+                "user_identities_issuer_subject_key",
+                UserIdentities::Table,
+                [UserIdentities::Issuer, UserIdentities::Subject],
+            ))
             .await?;
 
         // An OIDC sign-in between the redirect to the provider and its callback: single use,
@@ -89,12 +85,6 @@ impl MigrationTrait for Migration {
             .await?;
         Ok(())
     }
-}
-
-#[derive(DeriveIden)]
-enum Users {
-    Table,
-    Id,
 }
 
 #[derive(DeriveIden)]

@@ -2,6 +2,8 @@
 
 use sea_orm_migration::{prelude::*, schema::*};
 
+use crate::schema_kit::{Tenants, drop_table, foreign_key, unique_index};
+
 #[derive(DeriveMigrationName)]
 pub struct Migration;
 
@@ -27,25 +29,22 @@ impl MigrationTrait for Migration {
                     .col(timestamp_with_time_zone_null(Integrations::LastSuccessAt))
                     .col(timestamp_with_time_zone(Integrations::CreatedAt))
                     .col(timestamp_with_time_zone(Integrations::UpdatedAt))
-                    .foreign_key(
-                        ForeignKey::create()
-                            .from(Integrations::Table, Integrations::TenantId)
-                            .to(Tenants::Table, Tenants::Id)
-                            .on_delete(ForeignKeyAction::Restrict),
-                    )
+                    .foreign_key(&mut foreign_key(
+                        Integrations::Table,
+                        Integrations::TenantId,
+                        Tenants::Table,
+                        Tenants::Id,
+                        ForeignKeyAction::Restrict,
+                    ))
                     .to_owned(),
             )
             .await?;
         manager
-            .create_index(
-                Index::create()
-                    .name("integrations_tenant_id_name_key")
-                    .table(Integrations::Table)
-                    .col(Integrations::TenantId)
-                    .col(Integrations::Name)
-                    .unique()
-                    .to_owned(),
-            )
+            .create_index(unique_index(
+                "integrations_tenant_id_name_key",
+                Integrations::Table,
+                [Integrations::TenantId, Integrations::Name],
+            ))
             .await?;
 
         // The vendor-side state of each tenant's simulated customer (demos and tests).
@@ -56,12 +55,13 @@ impl MigrationTrait for Migration {
                     .col(pk_uuid(SandboxEnvironments::TenantId))
                     .col(json_binary(SandboxEnvironments::Document))
                     .col(timestamp_with_time_zone(SandboxEnvironments::UpdatedAt))
-                    .foreign_key(
-                        ForeignKey::create()
-                            .from(SandboxEnvironments::Table, SandboxEnvironments::TenantId)
-                            .to(Tenants::Table, Tenants::Id)
-                            .on_delete(ForeignKeyAction::Cascade),
-                    )
+                    .foreign_key(&mut foreign_key(
+                        SandboxEnvironments::Table,
+                        SandboxEnvironments::TenantId,
+                        Tenants::Table,
+                        Tenants::Id,
+                        ForeignKeyAction::Cascade,
+                    ))
                     .to_owned(),
             )
             .await
@@ -69,11 +69,9 @@ impl MigrationTrait for Migration {
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         manager
-            .drop_table(Table::drop().table(SandboxEnvironments::Table).to_owned())
+            .drop_table(drop_table(SandboxEnvironments::Table))
             .await?;
-        manager
-            .drop_table(Table::drop().table(Integrations::Table).to_owned())
-            .await
+        manager.drop_table(drop_table(Integrations::Table)).await
     }
 }
 
@@ -101,10 +99,4 @@ enum SandboxEnvironments {
     TenantId,
     Document,
     UpdatedAt,
-}
-
-#[derive(DeriveIden)]
-enum Tenants {
-    Table,
-    Id,
 }

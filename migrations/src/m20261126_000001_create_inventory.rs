@@ -2,6 +2,8 @@
 
 use sea_orm_migration::{prelude::*, schema::*};
 
+use crate::schema_kit::{Tenants, drop_tables, foreign_key, index, unique_index};
+
 #[derive(DeriveMigrationName)]
 pub struct Migration;
 
@@ -23,24 +25,22 @@ impl MigrationTrait for Migration {
                     .col(json_binary(Devices::Tags))
                     .col(timestamp_with_time_zone(Devices::FirstSeenAt))
                     .col(timestamp_with_time_zone(Devices::UpdatedAt))
-                    .foreign_key(
-                        ForeignKey::create()
-                            .from(Devices::Table, Devices::TenantId)
-                            .to(Tenants::Table, Tenants::Id)
-                            .on_delete(ForeignKeyAction::Restrict),
-                    )
+                    .foreign_key(&mut foreign_key(
+                        Devices::Table,
+                        Devices::TenantId,
+                        Tenants::Table,
+                        Tenants::Id,
+                        ForeignKeyAction::Restrict,
+                    ))
                     .to_owned(),
             )
             .await?;
         manager
-            .create_index(
-                Index::create()
-                    .name("devices_tenant_id_hostname_idx")
-                    .table(Devices::Table)
-                    .col(Devices::TenantId)
-                    .col(Devices::Hostname)
-                    .to_owned(),
-            )
+            .create_index(index(
+                "devices_tenant_id_hostname_idx",
+                Devices::Table,
+                [Devices::TenantId, Devices::Hostname],
+            ))
             .await?;
 
         manager
@@ -58,25 +58,22 @@ impl MigrationTrait for Migration {
                     .col(json_binary(Identities::AdminRoles))
                     .col(timestamp_with_time_zone(Identities::FirstSeenAt))
                     .col(timestamp_with_time_zone(Identities::UpdatedAt))
-                    .foreign_key(
-                        ForeignKey::create()
-                            .from(Identities::Table, Identities::TenantId)
-                            .to(Tenants::Table, Tenants::Id)
-                            .on_delete(ForeignKeyAction::Restrict),
-                    )
+                    .foreign_key(&mut foreign_key(
+                        Identities::Table,
+                        Identities::TenantId,
+                        Tenants::Table,
+                        Tenants::Id,
+                        ForeignKeyAction::Restrict,
+                    ))
                     .to_owned(),
             )
             .await?;
         manager
-            .create_index(
-                Index::create()
-                    .name("identities_tenant_id_upn_key")
-                    .table(Identities::Table)
-                    .col(Identities::TenantId)
-                    .col(Identities::UserPrincipalName)
-                    .unique()
-                    .to_owned(),
-            )
+            .create_index(unique_index(
+                "identities_tenant_id_upn_key",
+                Identities::Table,
+                [Identities::TenantId, Identities::UserPrincipalName],
+            ))
             .await?;
 
         // Provenance: one row per (integration, kind, vendor id), pointing at the merged entity.
@@ -98,27 +95,23 @@ impl MigrationTrait for Migration {
             )
             .await?;
         manager
-            .create_index(
-                Index::create()
-                    .name("entity_sources_integration_kind_external_key")
-                    .table(EntitySources::Table)
-                    .col(EntitySources::TenantId)
-                    .col(EntitySources::IntegrationId)
-                    .col(EntitySources::EntityKind)
-                    .col(EntitySources::ExternalId)
-                    .unique()
-                    .to_owned(),
-            )
+            .create_index(unique_index(
+                "entity_sources_integration_kind_external_key",
+                EntitySources::Table,
+                [
+                    EntitySources::TenantId,
+                    EntitySources::IntegrationId,
+                    EntitySources::EntityKind,
+                    EntitySources::ExternalId,
+                ],
+            ))
             .await?;
         manager
-            .create_index(
-                Index::create()
-                    .name("entity_sources_entity_idx")
-                    .table(EntitySources::Table)
-                    .col(EntitySources::TenantId)
-                    .col(EntitySources::EntityId)
-                    .to_owned(),
-            )
+            .create_index(index(
+                "entity_sources_entity_idx",
+                EntitySources::Table,
+                [EntitySources::TenantId, EntitySources::EntityId],
+            ))
             .await?;
 
         manager
@@ -137,52 +130,48 @@ impl MigrationTrait for Migration {
                     .col(json_binary(Events::Ocsf))
                     .col(json_binary(Events::Raw))
                     .col(timestamp_with_time_zone(Events::ReceivedAt))
-                    .foreign_key(
-                        ForeignKey::create()
-                            .from(Events::Table, Events::TenantId)
-                            .to(Tenants::Table, Tenants::Id)
-                            .on_delete(ForeignKeyAction::Restrict),
-                    )
+                    .foreign_key(&mut foreign_key(
+                        Events::Table,
+                        Events::TenantId,
+                        Tenants::Table,
+                        Tenants::Id,
+                        ForeignKeyAction::Restrict,
+                    ))
                     .to_owned(),
             )
             .await?;
         manager
-            .create_index(
-                Index::create()
-                    .name("events_integration_class_external_key")
-                    .table(Events::Table)
-                    .col(Events::TenantId)
-                    .col(Events::IntegrationId)
-                    .col(Events::ClassUid)
-                    .col(Events::ExternalId)
-                    .unique()
-                    .to_owned(),
-            )
+            .create_index(unique_index(
+                "events_integration_class_external_key",
+                Events::Table,
+                [
+                    Events::TenantId,
+                    Events::IntegrationId,
+                    Events::ClassUid,
+                    Events::ExternalId,
+                ],
+            ))
             .await?;
         manager
-            .create_index(
-                Index::create()
-                    .name("events_tenant_id_time_idx")
-                    .table(Events::Table)
-                    .col(Events::TenantId)
-                    .col(Events::Time)
-                    .to_owned(),
-            )
+            .create_index(index(
+                "events_tenant_id_time_idx",
+                Events::Table,
+                [Events::TenantId, Events::Time],
+            ))
             .await
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        for table in [
-            Events::Table.into_iden(),
-            EntitySources::Table.into_iden(),
-            Identities::Table.into_iden(),
-            Devices::Table.into_iden(),
-        ] {
-            manager
-                .drop_table(Table::drop().table(table).to_owned())
-                .await?;
-        }
-        Ok(())
+        drop_tables(
+            manager,
+            [
+                Events::Table.into_iden(),
+                EntitySources::Table.into_iden(),
+                Identities::Table.into_iden(),
+                Devices::Table.into_iden(),
+            ],
+        )
+        .await
     }
 }
 
@@ -248,10 +237,4 @@ enum Events {
     Ocsf,
     Raw,
     ReceivedAt,
-}
-
-#[derive(DeriveIden)]
-enum Tenants {
-    Table,
-    Id,
 }

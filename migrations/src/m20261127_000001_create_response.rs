@@ -3,38 +3,19 @@
 
 use sea_orm_migration::{prelude::*, schema::*};
 
+use crate::schema_kit::{add_column, drop_column, drop_tables, foreign_key, index, unique_index};
+
 #[derive(DeriveMigrationName)]
 pub struct Migration;
-
-/// Creates `(tenant_id, cols…)` indexes, unique or not.
-async fn index(
-    manager: &SchemaManager<'_>,
-    name: &str,
-    table: impl IntoIden + Copy + 'static,
-    cols: &[DynIden],
-    unique: bool,
-) -> Result<(), DbErr> {
-    let mut index = Index::create();
-    index.name(name).table(table);
-    for col in cols {
-        index.col(col.clone());
-    }
-    if unique {
-        index.unique();
-    }
-    manager.create_index(index.to_owned()).await
-}
 
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         manager
-            .alter_table(
-                Table::alter()
-                    .table(Tenants::Table)
-                    .add_column(small_integer(Tenants::AutomationLevel).default(2))
-                    .to_owned(),
-            )
+            .alter_table(add_column(
+                Tenants::Table,
+                small_integer(Tenants::AutomationLevel).default(2),
+            ))
             .await?;
 
         manager
@@ -55,26 +36,23 @@ impl MigrationTrait for Migration {
                     .col(timestamp_with_time_zone_null(Incidents::ContainedAt))
                     .col(timestamp_with_time_zone_null(Incidents::ResolvedAt))
                     .col(timestamp_with_time_zone(Incidents::UpdatedAt))
-                    .foreign_key(
-                        ForeignKey::create()
-                            .from(Incidents::Table, Incidents::TenantId)
-                            .to(Tenants::Table, Tenants::Id)
-                            .on_delete(ForeignKeyAction::Restrict),
-                    )
+                    .foreign_key(&mut foreign_key(
+                        Incidents::Table,
+                        Incidents::TenantId,
+                        Tenants::Table,
+                        Tenants::Id,
+                        ForeignKeyAction::Restrict,
+                    ))
                     .to_owned(),
             )
             .await?;
-        index(
-            manager,
-            "incidents_tenant_id_created_at_idx",
-            Incidents::Table,
-            &[
-                Incidents::TenantId.into_iden(),
-                Incidents::CreatedAt.into_iden(),
-            ],
-            false,
-        )
-        .await?;
+        manager
+            .create_index(index(
+                "incidents_tenant_id_created_at_idx",
+                Incidents::Table,
+                [Incidents::TenantId, Incidents::CreatedAt],
+            ))
+            .await?;
 
         manager
             .create_table(
@@ -96,37 +74,30 @@ impl MigrationTrait for Migration {
                     .col(json_binary(Findings::EventIds))
                     .col(json_binary(Findings::Details))
                     .col(timestamp_with_time_zone(Findings::CreatedAt))
-                    .foreign_key(
-                        ForeignKey::create()
-                            .from(Findings::Table, Findings::IncidentId)
-                            .to(Incidents::Table, Incidents::Id)
-                            .on_delete(ForeignKeyAction::Restrict),
-                    )
+                    .foreign_key(&mut foreign_key(
+                        Findings::Table,
+                        Findings::IncidentId,
+                        Incidents::Table,
+                        Incidents::Id,
+                        ForeignKeyAction::Restrict,
+                    ))
                     .to_owned(),
             )
             .await?;
-        index(
-            manager,
-            "findings_tenant_id_dedup_key_key",
-            Findings::Table,
-            &[
-                Findings::TenantId.into_iden(),
-                Findings::DedupKey.into_iden(),
-            ],
-            true,
-        )
-        .await?;
-        index(
-            manager,
-            "findings_tenant_id_incident_id_idx",
-            Findings::Table,
-            &[
-                Findings::TenantId.into_iden(),
-                Findings::IncidentId.into_iden(),
-            ],
-            false,
-        )
-        .await?;
+        manager
+            .create_index(unique_index(
+                "findings_tenant_id_dedup_key_key",
+                Findings::Table,
+                [Findings::TenantId, Findings::DedupKey],
+            ))
+            .await?;
+        manager
+            .create_index(index(
+                "findings_tenant_id_incident_id_idx",
+                Findings::Table,
+                [Findings::TenantId, Findings::IncidentId],
+            ))
+            .await?;
 
         // Append-only: one row each time an entity's score or factors change, so reports can
         // show risk before and after.
@@ -146,19 +117,18 @@ impl MigrationTrait for Migration {
                     .to_owned(),
             )
             .await?;
-        index(
-            manager,
-            "risk_scores_tenant_id_entity_idx",
-            RiskScores::Table,
-            &[
-                RiskScores::TenantId.into_iden(),
-                RiskScores::EntityKind.into_iden(),
-                RiskScores::EntityId.into_iden(),
-                RiskScores::ComputedAt.into_iden(),
-            ],
-            false,
-        )
-        .await?;
+        manager
+            .create_index(index(
+                "risk_scores_tenant_id_entity_idx",
+                RiskScores::Table,
+                [
+                    RiskScores::TenantId,
+                    RiskScores::EntityKind,
+                    RiskScores::EntityId,
+                    RiskScores::ComputedAt,
+                ],
+            ))
+            .await?;
 
         manager
             .create_table(
@@ -194,34 +164,30 @@ impl MigrationTrait for Migration {
                     .col(timestamp_with_time_zone_null(Actions::ExecutedAt))
                     .col(timestamp_with_time_zone_null(Actions::VerifiedAt))
                     .col(timestamp_with_time_zone_null(Actions::RolledBackAt))
-                    .foreign_key(
-                        ForeignKey::create()
-                            .from(Actions::Table, Actions::TenantId)
-                            .to(Tenants::Table, Tenants::Id)
-                            .on_delete(ForeignKeyAction::Restrict),
-                    )
+                    .foreign_key(&mut foreign_key(
+                        Actions::Table,
+                        Actions::TenantId,
+                        Tenants::Table,
+                        Tenants::Id,
+                        ForeignKeyAction::Restrict,
+                    ))
                     .to_owned(),
             )
             .await?;
-        index(
-            manager,
-            "actions_tenant_id_dedup_key_key",
-            Actions::Table,
-            &[Actions::TenantId.into_iden(), Actions::DedupKey.into_iden()],
-            true,
-        )
-        .await?;
-        index(
-            manager,
-            "actions_tenant_id_created_at_idx",
-            Actions::Table,
-            &[
-                Actions::TenantId.into_iden(),
-                Actions::CreatedAt.into_iden(),
-            ],
-            false,
-        )
-        .await?;
+        manager
+            .create_index(unique_index(
+                "actions_tenant_id_dedup_key_key",
+                Actions::Table,
+                [Actions::TenantId, Actions::DedupKey],
+            ))
+            .await?;
+        manager
+            .create_index(index(
+                "actions_tenant_id_created_at_idx",
+                Actions::Table,
+                [Actions::TenantId, Actions::CreatedAt],
+            ))
+            .await?;
 
         // Jobs to enqueue, written in the transaction of the change that causes them; a relay
         // hands them to the job queue and marks them dispatched.
@@ -238,47 +204,41 @@ impl MigrationTrait for Migration {
                     .to_owned(),
             )
             .await?;
-        index(
-            manager,
-            "outbox_dispatched_at_idx",
-            Outbox::Table,
-            &[Outbox::DispatchedAt.into_iden(), Outbox::Id.into_iden()],
-            false,
-        )
-        .await
+        manager
+            .create_index(index(
+                "outbox_dispatched_at_idx",
+                Outbox::Table,
+                [Outbox::DispatchedAt, Outbox::Id],
+            ))
+            .await
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        for table in [
-            Outbox::Table.into_iden(),
-            Actions::Table.into_iden(),
-            RiskScores::Table.into_iden(),
-            Findings::Table.into_iden(),
-            Incidents::Table.into_iden(),
-        ] {
-            manager
-                .drop_table(Table::drop().table(table).to_owned())
-                .await?;
-        }
+        drop_tables(
+            manager,
+            [
+                Outbox::Table.into_iden(),
+                Actions::Table.into_iden(),
+                RiskScores::Table.into_iden(),
+                Findings::Table.into_iden(),
+                Incidents::Table.into_iden(),
+            ],
+        )
+        .await?;
         manager
-            .alter_table(
-                Table::alter()
-                    .table(Tenants::Table)
-                    .drop_column(Tenants::AutomationLevel)
-                    .to_owned(),
-            )
+            .alter_table(drop_column(Tenants::Table, Tenants::AutomationLevel))
             .await
     }
 }
 
-#[derive(DeriveIden, Clone, Copy)]
+#[derive(DeriveIden)]
 enum Tenants {
     Table,
     Id,
     AutomationLevel,
 }
 
-#[derive(DeriveIden, Clone, Copy)]
+#[derive(DeriveIden)]
 enum Incidents {
     Table,
     Id,
@@ -297,7 +257,7 @@ enum Incidents {
     UpdatedAt,
 }
 
-#[derive(DeriveIden, Clone, Copy)]
+#[derive(DeriveIden)]
 enum Findings {
     Table,
     Id,
@@ -316,7 +276,7 @@ enum Findings {
     CreatedAt,
 }
 
-#[derive(DeriveIden, Clone, Copy)]
+#[derive(DeriveIden)]
 enum RiskScores {
     Table,
     Id,
@@ -330,7 +290,7 @@ enum RiskScores {
     ComputedAt,
 }
 
-#[derive(DeriveIden, Clone, Copy)]
+#[derive(DeriveIden)]
 enum Actions {
     Table,
     Id,
@@ -363,7 +323,7 @@ enum Actions {
     RolledBackAt,
 }
 
-#[derive(DeriveIden, Clone, Copy)]
+#[derive(DeriveIden)]
 enum Outbox {
     Table,
     Id,

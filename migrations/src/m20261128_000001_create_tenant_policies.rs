@@ -3,6 +3,8 @@
 
 use sea_orm_migration::{prelude::*, schema::*};
 
+use crate::schema_kit::{Tenants, drop_table, foreign_key};
+
 #[derive(DeriveMigrationName)]
 pub struct Migration;
 
@@ -18,21 +20,20 @@ impl MigrationTrait for Migration {
                     .col(text(TenantPolicies::Source))
                     .col(text(TenantPolicies::Sha256))
                     .col(timestamp_with_time_zone(TenantPolicies::UpdatedAt))
-                    .foreign_key(
-                        ForeignKey::create()
-                            .from(TenantPolicies::Table, TenantPolicies::TenantId)
-                            .to(Tenants::Table, Tenants::Id)
-                            .on_delete(ForeignKeyAction::Restrict),
-                    )
+                    .foreign_key(&mut foreign_key(
+                        TenantPolicies::Table,
+                        TenantPolicies::TenantId,
+                        Tenants::Table,
+                        Tenants::Id,
+                        ForeignKeyAction::Restrict,
+                    ))
                     .to_owned(),
             )
             .await
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        manager
-            .drop_table(Table::drop().table(TenantPolicies::Table).to_owned())
-            .await
+        manager.drop_table(drop_table(TenantPolicies::Table)).await
     }
 }
 
@@ -44,10 +45,4 @@ enum TenantPolicies {
     Source,
     Sha256,
     UpdatedAt,
-}
-
-#[derive(DeriveIden)]
-enum Tenants {
-    Table,
-    Id,
 }

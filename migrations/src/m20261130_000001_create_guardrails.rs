@@ -3,6 +3,10 @@
 
 use sea_orm_migration::{prelude::*, schema::*};
 
+use crate::schema_kit::{
+    Tenants, add_column, drop_column, drop_index, drop_tables, foreign_key, index,
+};
+
 #[derive(DeriveMigrationName)]
 pub struct Migration;
 
@@ -11,20 +15,16 @@ impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         // SQLite adds one column per statement.
         manager
-            .alter_table(
-                Table::alter()
-                    .table(Actions::Table)
-                    .add_column(boolean(Actions::Automatic).default(false))
-                    .to_owned(),
-            )
+            .alter_table(add_column(
+                Actions::Table,
+                boolean(Actions::Automatic).default(false),
+            ))
             .await?;
         manager
-            .alter_table(
-                Table::alter()
-                    .table(Actions::Table)
-                    .add_column(timestamp_with_time_zone_null(Actions::FailedAt))
-                    .to_owned(),
-            )
+            .alter_table(add_column(
+                Actions::Table,
+                timestamp_with_time_zone_null(Actions::FailedAt),
+            ))
             .await?;
         // The MSP-wide counts of the last hour; per tenant, (tenant_id, created_at) serves.
         for (name, column) in [
@@ -32,14 +32,7 @@ impl MigrationTrait for Migration {
             ("actions_msp_id_failed_at_idx", Actions::FailedAt),
         ] {
             manager
-                .create_index(
-                    Index::create()
-                        .name(name)
-                        .table(Actions::Table)
-                        .col(Actions::MspId)
-                        .col(column)
-                        .to_owned(),
-                )
+                .create_index(index(name, Actions::Table, [Actions::MspId, column]))
                 .await?;
         }
 
@@ -62,14 +55,11 @@ impl MigrationTrait for Migration {
             )
             .await?;
         manager
-            .create_index(
-                Index::create()
-                    .name("automation_halts_msp_id_released_at_idx")
-                    .table(AutomationHalts::Table)
-                    .col(AutomationHalts::MspId)
-                    .col(AutomationHalts::ReleasedAt)
-                    .to_owned(),
-            )
+            .create_index(index(
+                "automation_halts_msp_id_released_at_idx",
+                AutomationHalts::Table,
+                [AutomationHalts::MspId, AutomationHalts::ReleasedAt],
+            ))
             .await?;
 
         manager
@@ -81,42 +71,36 @@ impl MigrationTrait for Migration {
                     .col(text(MaintenanceSchedules::Timezone))
                     .col(json_binary(MaintenanceSchedules::Windows))
                     .col(timestamp_with_time_zone(MaintenanceSchedules::UpdatedAt))
-                    .foreign_key(
-                        ForeignKey::create()
-                            .from(MaintenanceSchedules::Table, MaintenanceSchedules::TenantId)
-                            .to(Tenants::Table, Tenants::Id)
-                            .on_delete(ForeignKeyAction::Restrict),
-                    )
+                    .foreign_key(&mut foreign_key(
+                        MaintenanceSchedules::Table,
+                        MaintenanceSchedules::TenantId,
+                        Tenants::Table,
+                        Tenants::Id,
+                        ForeignKeyAction::Restrict,
+                    ))
                     .to_owned(),
             )
             .await
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        for table in [
-            MaintenanceSchedules::Table.into_iden(),
-            AutomationHalts::Table.into_iden(),
-        ] {
-            manager
-                .drop_table(Table::drop().table(table).to_owned())
-                .await?;
-        }
+        drop_tables(
+            manager,
+            [
+                MaintenanceSchedules::Table.into_iden(),
+                AutomationHalts::Table.into_iden(),
+            ],
+        )
+        .await?;
         for name in [
             "actions_msp_id_created_at_idx",
             "actions_msp_id_failed_at_idx",
         ] {
-            manager
-                .drop_index(Index::drop().name(name).table(Actions::Table).to_owned())
-                .await?;
+            manager.drop_index(drop_index(name, Actions::Table)).await?;
         }
         for column in [Actions::FailedAt, Actions::Automatic] {
             manager
-                .alter_table(
-                    Table::alter()
-                        .table(Actions::Table)
-                        .drop_column(column)
-                        .to_owned(),
-                )
+                .alter_table(drop_column(Actions::Table, column))
                 .await?;
         }
         Ok(())
@@ -154,10 +138,4 @@ enum MaintenanceSchedules {
     Timezone,
     Windows,
     UpdatedAt,
-}
-
-#[derive(DeriveIden)]
-enum Tenants {
-    Table,
-    Id,
 }

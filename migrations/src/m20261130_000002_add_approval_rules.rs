@@ -3,6 +3,8 @@
 
 use sea_orm_migration::{prelude::*, schema::*};
 
+use crate::schema_kit::{add_column, drop_column, drop_index, index};
+
 #[derive(DeriveMigrationName)]
 pub struct Migration;
 
@@ -10,42 +12,29 @@ pub struct Migration;
 impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         // SQLite adds one column per statement.
-        for mut column in [
+        for column in [
             integer(Actions::Revision).default(0).to_owned(),
             timestamp_with_time_zone_null(Actions::ExpiresAt),
             timestamp_with_time_zone_null(Actions::EscalateAt),
             integer(Actions::EscalationLevel).default(0).to_owned(),
         ] {
             manager
-                .alter_table(
-                    Table::alter()
-                        .table(Actions::Table)
-                        .add_column(&mut column)
-                        .to_owned(),
-                )
+                .alter_table(add_column(Actions::Table, column))
                 .await?;
         }
         // The sweep for requests due to escalate or expire reads the approval queue.
         manager
-            .create_index(
-                Index::create()
-                    .name("actions_status_expires_at_idx")
-                    .table(Actions::Table)
-                    .col(Actions::Status)
-                    .col(Actions::ExpiresAt)
-                    .to_owned(),
-            )
+            .create_index(index(
+                "actions_status_expires_at_idx",
+                Actions::Table,
+                [Actions::Status, Actions::ExpiresAt],
+            ))
             .await
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         manager
-            .drop_index(
-                Index::drop()
-                    .name("actions_status_expires_at_idx")
-                    .table(Actions::Table)
-                    .to_owned(),
-            )
+            .drop_index(drop_index("actions_status_expires_at_idx", Actions::Table))
             .await?;
         for column in [
             Actions::EscalationLevel,
@@ -54,12 +43,7 @@ impl MigrationTrait for Migration {
             Actions::Revision,
         ] {
             manager
-                .alter_table(
-                    Table::alter()
-                        .table(Actions::Table)
-                        .drop_column(column)
-                        .to_owned(),
-                )
+                .alter_table(drop_column(Actions::Table, column))
                 .await?;
         }
         Ok(())

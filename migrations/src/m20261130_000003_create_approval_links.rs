@@ -4,6 +4,8 @@
 
 use sea_orm_migration::{prelude::*, schema::*};
 
+use crate::schema_kit::{drop_tables, index, unique_index};
+
 #[derive(DeriveMigrationName)]
 pub struct Migration;
 
@@ -31,24 +33,18 @@ impl MigrationTrait for Migration {
             )
             .await?;
         manager
-            .create_index(
-                Index::create()
-                    .name("approval_links_token_hash_key")
-                    .table(ApprovalLinks::Table)
-                    .col(ApprovalLinks::TokenHash)
-                    .unique()
-                    .to_owned(),
-            )
+            .create_index(unique_index(
+                "approval_links_token_hash_key",
+                ApprovalLinks::Table,
+                [ApprovalLinks::TokenHash],
+            ))
             .await?;
         manager
-            .create_index(
-                Index::create()
-                    .name("approval_links_tenant_id_action_id_idx")
-                    .table(ApprovalLinks::Table)
-                    .col(ApprovalLinks::TenantId)
-                    .col(ApprovalLinks::ActionId)
-                    .to_owned(),
-            )
+            .create_index(index(
+                "approval_links_tenant_id_action_id_idx",
+                ApprovalLinks::Table,
+                [ApprovalLinks::TenantId, ApprovalLinks::ActionId],
+            ))
             .await?;
 
         // One row per approver, channel, escalation level and version of an action: a retried
@@ -73,15 +69,11 @@ impl MigrationTrait for Migration {
             )
             .await?;
         manager
-            .create_index(
-                Index::create()
-                    .name("notifications_tenant_id_dedup_key_key")
-                    .table(Notifications::Table)
-                    .col(Notifications::TenantId)
-                    .col(Notifications::DedupKey)
-                    .unique()
-                    .to_owned(),
-            )
+            .create_index(unique_index(
+                "notifications_tenant_id_dedup_key_key",
+                Notifications::Table,
+                [Notifications::TenantId, Notifications::DedupKey],
+            ))
             .await?;
 
         // Bot token and signing secret sealed with the deployment's secrets key; `users` maps
@@ -103,16 +95,15 @@ impl MigrationTrait for Migration {
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        for table in [
-            SlackConnections::Table.into_iden(),
-            Notifications::Table.into_iden(),
-            ApprovalLinks::Table.into_iden(),
-        ] {
-            manager
-                .drop_table(Table::drop().table(table).to_owned())
-                .await?;
-        }
-        Ok(())
+        drop_tables(
+            manager,
+            [
+                SlackConnections::Table.into_iden(),
+                Notifications::Table.into_iden(),
+                ApprovalLinks::Table.into_iden(),
+            ],
+        )
+        .await
     }
 }
 

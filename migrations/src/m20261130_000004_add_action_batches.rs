@@ -4,6 +4,8 @@
 
 use sea_orm_migration::{prelude::*, schema::*};
 
+use crate::schema_kit::{add_column, drop_column, drop_index, index};
+
 #[derive(DeriveMigrationName)]
 pub struct Migration;
 
@@ -11,51 +13,32 @@ pub struct Migration;
 impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         // SQLite adds one column per statement.
-        for mut column in [
+        for column in [
             uuid_null(Actions::BatchId),
             integer_null(Actions::BatchPosition),
             integer_null(Actions::BatchSize),
         ] {
             manager
-                .alter_table(
-                    Table::alter()
-                        .table(Actions::Table)
-                        .add_column(&mut column)
-                        .to_owned(),
-                )
+                .alter_table(add_column(Actions::Table, column))
                 .await?;
         }
         // A member's canary and a canary's followers are looked up by batch.
         manager
-            .create_index(
-                Index::create()
-                    .name("actions_tenant_batch_idx")
-                    .table(Actions::Table)
-                    .col(Actions::TenantId)
-                    .col(Actions::BatchId)
-                    .col(Actions::BatchPosition)
-                    .to_owned(),
-            )
+            .create_index(index(
+                "actions_tenant_batch_idx",
+                Actions::Table,
+                [Actions::TenantId, Actions::BatchId, Actions::BatchPosition],
+            ))
             .await
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         manager
-            .drop_index(
-                Index::drop()
-                    .name("actions_tenant_batch_idx")
-                    .table(Actions::Table)
-                    .to_owned(),
-            )
+            .drop_index(drop_index("actions_tenant_batch_idx", Actions::Table))
             .await?;
         for column in [Actions::BatchSize, Actions::BatchPosition, Actions::BatchId] {
             manager
-                .alter_table(
-                    Table::alter()
-                        .table(Actions::Table)
-                        .drop_column(column)
-                        .to_owned(),
-                )
+                .alter_table(drop_column(Actions::Table, column))
                 .await?;
         }
         Ok(())

@@ -3,33 +3,15 @@
 
 use sea_orm_migration::{prelude::*, schema::*};
 
+use crate::schema_kit::add_columns_migration;
+
 #[derive(DeriveMigrationName)]
 pub struct Migration;
 
-#[async_trait::async_trait]
-impl MigrationTrait for Migration {
-    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        manager
-            .alter_table(
-                Table::alter()
-                    .table(SlackConnections::Table)
-                    .add_column(json_binary_null(SlackConnections::TenantChannels))
-                    .to_owned(),
-            )
-            .await
-    }
-
-    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        manager
-            .alter_table(
-                Table::alter()
-                    .table(SlackConnections::Table)
-                    .drop_column(SlackConnections::TenantChannels)
-                    .to_owned(),
-            )
-            .await
-    }
-}
+add_columns_migration!(
+    SlackConnections::Table,
+    [json_binary_null(SlackConnections::TenantChannels)]
+);
 
 #[derive(DeriveIden)]
 enum SlackConnections {

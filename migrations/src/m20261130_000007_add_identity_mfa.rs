@@ -3,33 +3,12 @@
 
 use sea_orm_migration::{prelude::*, schema::*};
 
+use crate::schema_kit::add_columns_migration;
+
 #[derive(DeriveMigrationName)]
 pub struct Migration;
 
-#[async_trait::async_trait]
-impl MigrationTrait for Migration {
-    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        manager
-            .alter_table(
-                Table::alter()
-                    .table(Identities::Table)
-                    .add_column(boolean_null(Identities::MfaRegistered))
-                    .to_owned(),
-            )
-            .await
-    }
-
-    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        manager
-            .alter_table(
-                Table::alter()
-                    .table(Identities::Table)
-                    .drop_column(Identities::MfaRegistered)
-                    .to_owned(),
-            )
-            .await
-    }
-}
+add_columns_migration!(Identities::Table, [boolean_null(Identities::MfaRegistered)]);
 
 #[derive(DeriveIden)]
 enum Identities {

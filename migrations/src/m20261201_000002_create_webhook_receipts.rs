@@ -4,6 +4,8 @@
 
 use sea_orm_migration::{prelude::*, schema::*};
 
+use crate::schema_kit::{add_column, drop_column, drop_table, unique_index};
+
 #[derive(DeriveMigrationName)]
 pub struct Migration;
 
@@ -11,12 +13,10 @@ pub struct Migration;
 impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         manager
-            .alter_table(
-                Table::alter()
-                    .table(Integrations::Table)
-                    .add_column(text_null(Integrations::SealedWebhookSecret))
-                    .to_owned(),
-            )
+            .alter_table(add_column(
+                Integrations::Table,
+                text_null(Integrations::SealedWebhookSecret),
+            ))
             .await?;
         manager
             .create_table(
@@ -32,29 +32,23 @@ impl MigrationTrait for Migration {
             )
             .await?;
         manager
-            .create_index(
-                Index::create()
-                    .name("webhook_receipts_integration_id_message_id_key")
-                    .table(WebhookReceipts::Table)
-                    .col(WebhookReceipts::IntegrationId)
-                    .col(WebhookReceipts::MessageId)
-                    .unique()
-                    .to_owned(),
-            )
+            .create_index(unique_index(
+                "webhook_receipts_integration_id_message_id_key",
+                WebhookReceipts::Table,
+                [WebhookReceipts::IntegrationId, WebhookReceipts::MessageId],
+            ))
             .await
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         manager
-            .drop_table(Table::drop().table(WebhookReceipts::Table).to_owned())
+            .drop_table(drop_table(WebhookReceipts::Table))
             .await?;
         manager
-            .alter_table(
-                Table::alter()
-                    .table(Integrations::Table)
-                    .drop_column(Integrations::SealedWebhookSecret)
-                    .to_owned(),
-            )
+            .alter_table(drop_column(
+                Integrations::Table,
+                Integrations::SealedWebhookSecret,
+            ))
             .await
     }
 }

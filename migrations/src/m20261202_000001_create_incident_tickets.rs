@@ -4,6 +4,8 @@
 
 use sea_orm_migration::{prelude::*, schema::*};
 
+use crate::schema_kit::{drop_table, index, unique_index};
+
 #[derive(DeriveMigrationName)]
 pub struct Migration;
 
@@ -29,31 +31,23 @@ impl MigrationTrait for Migration {
             )
             .await?;
         manager
-            .create_index(
-                Index::create()
-                    .name("incident_tickets_incident_id_integration_id_key")
-                    .table(IncidentTickets::Table)
-                    .col(IncidentTickets::IncidentId)
-                    .col(IncidentTickets::IntegrationId)
-                    .unique()
-                    .to_owned(),
-            )
+            .create_index(unique_index(
+                "incident_tickets_incident_id_integration_id_key",
+                IncidentTickets::Table,
+                [IncidentTickets::IncidentId, IncidentTickets::IntegrationId],
+            ))
             .await?;
         manager
-            .create_index(
-                Index::create()
-                    .name("incident_tickets_tenant_id_idx")
-                    .table(IncidentTickets::Table)
-                    .col(IncidentTickets::TenantId)
-                    .to_owned(),
-            )
+            .create_index(index(
+                "incident_tickets_tenant_id_idx",
+                IncidentTickets::Table,
+                [IncidentTickets::TenantId],
+            ))
             .await
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        manager
-            .drop_table(Table::drop().table(IncidentTickets::Table).to_owned())
-            .await
+        manager.drop_table(drop_table(IncidentTickets::Table)).await
     }
 }
 

@@ -3,6 +3,8 @@
 
 use sea_orm_migration::{prelude::*, schema::*};
 
+use crate::schema_kit::{drop_table, index};
+
 #[derive(DeriveMigrationName)]
 pub struct Migration;
 
@@ -28,13 +30,11 @@ impl MigrationTrait for Migration {
             )
             .await?;
         manager
-            .create_index(
-                Index::create()
-                    .name("webhook_subscriptions_msp_id_idx")
-                    .table(WebhookSubscriptions::Table)
-                    .col(WebhookSubscriptions::MspId)
-                    .to_owned(),
-            )
+            .create_index(index(
+                "webhook_subscriptions_msp_id_idx",
+                WebhookSubscriptions::Table,
+                [WebhookSubscriptions::MspId],
+            ))
             .await?;
         manager
             .create_table(
@@ -64,32 +64,27 @@ impl MigrationTrait for Migration {
             )
             .await?;
         manager
-            .create_index(
-                Index::create()
-                    .name("webhook_deliveries_subscription_id_idx")
-                    .table(WebhookDeliveries::Table)
-                    .col(WebhookDeliveries::SubscriptionId)
-                    .to_owned(),
-            )
+            .create_index(index(
+                "webhook_deliveries_subscription_id_idx",
+                WebhookDeliveries::Table,
+                [WebhookDeliveries::SubscriptionId],
+            ))
             .await?;
         manager
-            .create_index(
-                Index::create()
-                    .name("webhook_deliveries_status_next_attempt_at_idx")
-                    .table(WebhookDeliveries::Table)
-                    .col(WebhookDeliveries::Status)
-                    .col(WebhookDeliveries::NextAttemptAt)
-                    .to_owned(),
-            )
+            .create_index(index(
+                "webhook_deliveries_status_next_attempt_at_idx",
+                WebhookDeliveries::Table,
+                [WebhookDeliveries::Status, WebhookDeliveries::NextAttemptAt],
+            ))
             .await
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         manager
-            .drop_table(Table::drop().table(WebhookDeliveries::Table).to_owned())
+            .drop_table(drop_table(WebhookDeliveries::Table))
             .await?;
         manager
-            .drop_table(Table::drop().table(WebhookSubscriptions::Table).to_owned())
+            .drop_table(drop_table(WebhookSubscriptions::Table))
             .await
     }
 }

@@ -3,6 +3,8 @@
 
 use sea_orm_migration::{prelude::*, schema::*};
 
+use crate::schema_kit::{drop_table, unique_index};
+
 #[derive(DeriveMigrationName)]
 pub struct Migration;
 
@@ -26,23 +28,20 @@ impl MigrationTrait for Migration {
             )
             .await?;
         manager
-            .create_index(
-                Index::create()
-                    .name("entity_contexts_tenant_id_entity_kind_entity_id_key")
-                    .table(EntityContexts::Table)
-                    .col(EntityContexts::TenantId)
-                    .col(EntityContexts::EntityKind)
-                    .col(EntityContexts::EntityId)
-                    .unique()
-                    .to_owned(),
-            )
+            .create_index(unique_index(
+                "entity_contexts_tenant_id_entity_kind_entity_id_key",
+                EntityContexts::Table,
+                [
+                    EntityContexts::TenantId,
+                    EntityContexts::EntityKind,
+                    EntityContexts::EntityId,
+                ],
+            ))
             .await
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        manager
-            .drop_table(Table::drop().table(EntityContexts::Table).to_owned())
-            .await
+        manager.drop_table(drop_table(EntityContexts::Table)).await
     }
 }
 

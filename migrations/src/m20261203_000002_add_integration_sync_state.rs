@@ -4,33 +4,15 @@
 
 use sea_orm_migration::{prelude::*, schema::*};
 
+use crate::schema_kit::add_columns_migration;
+
 #[derive(DeriveMigrationName)]
 pub struct Migration;
 
-#[async_trait::async_trait]
-impl MigrationTrait for Migration {
-    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        manager
-            .alter_table(
-                Table::alter()
-                    .table(Integrations::Table)
-                    .add_column(json_binary_null(Integrations::SyncState))
-                    .to_owned(),
-            )
-            .await
-    }
-
-    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        manager
-            .alter_table(
-                Table::alter()
-                    .table(Integrations::Table)
-                    .drop_column(Integrations::SyncState)
-                    .to_owned(),
-            )
-            .await
-    }
-}
+add_columns_migration!(
+    Integrations::Table,
+    [json_binary_null(Integrations::SyncState)]
+);
 
 #[derive(DeriveIden)]
 enum Integrations {

@@ -4,6 +4,8 @@
 
 use sea_orm_migration::{prelude::*, schema::*};
 
+use crate::schema_kit::drop_table;
+
 #[derive(DeriveMigrationName)]
 pub struct Migration;
 
@@ -30,9 +32,7 @@ impl MigrationTrait for Migration {
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        manager
-            .drop_table(Table::drop().table(VendorSlots::Table).to_owned())
-            .await
+        manager.drop_table(drop_table(VendorSlots::Table)).await
     }
 }
 

@@ -4,6 +4,8 @@
 
 use sea_orm_migration::{prelude::*, schema::*};
 
+use crate::schema_kit::{add_column, drop_column};
+
 #[derive(DeriveMigrationName)]
 pub struct Migration;
 
@@ -11,23 +13,19 @@ pub struct Migration;
 impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         manager
-            .alter_table(
-                Table::alter()
-                    .table(WebhookSubscriptions::Table)
-                    .drop_column(WebhookSubscriptions::AllowPrivateNetwork)
-                    .to_owned(),
-            )
+            .alter_table(drop_column(
+                WebhookSubscriptions::Table,
+                WebhookSubscriptions::AllowPrivateNetwork,
+            ))
             .await
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         manager
-            .alter_table(
-                Table::alter()
-                    .table(WebhookSubscriptions::Table)
-                    .add_column(boolean(WebhookSubscriptions::AllowPrivateNetwork).default(false))
-                    .to_owned(),
-            )
+            .alter_table(add_column(
+                WebhookSubscriptions::Table,
+                boolean(WebhookSubscriptions::AllowPrivateNetwork).default(false),
+            ))
             .await
     }
 }

@@ -13,6 +13,8 @@ use sea_orm_migration::{
     },
 };
 
+use crate::schema_kit::{Msps, drop_table, foreign_key, unique_index};
+
 #[derive(DeriveMigrationName)]
 pub struct Migration;
 
@@ -28,24 +30,22 @@ impl MigrationTrait for Migration {
                     .col(text(MspDomains::Domain))
                     .col(text(MspDomains::VerifiedBy))
                     .col(timestamp_with_time_zone(MspDomains::VerifiedAt))
-                    .foreign_key(
-                        ForeignKey::create()
-                            .from(MspDomains::Table, MspDomains::MspId)
-                            .to(Msps::Table, Msps::Id)
-                            .on_delete(ForeignKeyAction::Cascade),
-                    )
+                    .foreign_key(&mut foreign_key(
+                        MspDomains::Table,
+                        MspDomains::MspId,
+                        Msps::Table,
+                        Msps::Id,
+                        ForeignKeyAction::Cascade,
+                    ))
                     .to_owned(),
             )
             .await?;
         manager
-            .create_index(
-                Index::create()
-                    .name("msp_domains_domain_key")
-                    .table(MspDomains::Table)
-                    .col(MspDomains::Domain)
-                    .unique()
-                    .to_owned(),
-            )
+            .create_index(unique_index(
+                "msp_domains_domain_key",
+                MspDomains::Table,
+                [MspDomains::Domain],
+            ))
             .await?;
         let db = manager.get_connection();
         // Chosen by several MSPs: none keeps it.
@@ -96,9 +96,7 @@ impl MigrationTrait for Migration {
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        manager
-            .drop_table(Table::drop().table(MspDomains::Table).to_owned())
-            .await
+        manager.drop_table(drop_table(MspDomains::Table)).await
     }
 }
 
@@ -110,10 +108,4 @@ enum MspDomains {
     Domain,
     VerifiedBy,
     VerifiedAt,
-}
-
-#[derive(DeriveIden)]
-enum Msps {
-    Table,
-    Id,
 }

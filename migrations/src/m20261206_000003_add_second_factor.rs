@@ -14,6 +14,8 @@
 
 use sea_orm_migration::{prelude::*, schema::*};
 
+use crate::schema_kit::{add_column, drop_column, drop_table, foreign_key, index};
+
 #[derive(DeriveMigrationName)]
 pub struct Migration;
 
@@ -21,20 +23,16 @@ pub struct Migration;
 impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         manager
-            .alter_table(
-                Table::alter()
-                    .table(Users::Table)
-                    .add_column(boolean(Users::PasswordChangeRequired).default(false))
-                    .to_owned(),
-            )
+            .alter_table(add_column(
+                Users::Table,
+                boolean(Users::PasswordChangeRequired).default(false),
+            ))
             .await?;
         manager
-            .alter_table(
-                Table::alter()
-                    .table(Msps::Table)
-                    .add_column(text(Msps::SecondFactorPolicy).default("msp_admins"))
-                    .to_owned(),
-            )
+            .alter_table(add_column(
+                Msps::Table,
+                text(Msps::SecondFactorPolicy).default("msp_admins"),
+            ))
             .await?;
         for column in [
             ColumnDef::new(Sessions::Stage)
@@ -50,12 +48,7 @@ impl MigrationTrait for Migration {
             timestamp_with_time_zone_null(Sessions::ConfirmedAt),
         ] {
             manager
-                .alter_table(
-                    Table::alter()
-                        .table(Sessions::Table)
-                        .add_column(column)
-                        .to_owned(),
-                )
+                .alter_table(add_column(Sessions::Table, column))
                 .await?;
         }
         manager
@@ -70,12 +63,13 @@ impl MigrationTrait for Migration {
                         UserSecondFactors::ConfirmedAt,
                     ))
                     .col(big_integer_null(UserSecondFactors::LastUsedStep))
-                    .foreign_key(
-                        ForeignKey::create()
-                            .from(UserSecondFactors::Table, UserSecondFactors::UserId)
-                            .to(Users::Table, Users::Id)
-                            .on_delete(ForeignKeyAction::Cascade),
-                    )
+                    .foreign_key(&mut foreign_key(
+                        UserSecondFactors::Table,
+                        UserSecondFactors::UserId,
+                        Users::Table,
+                        Users::Id,
+                        ForeignKeyAction::Cascade,
+                    ))
                     .to_owned(),
             )
             .await?;
@@ -88,58 +82,40 @@ impl MigrationTrait for Migration {
                     .col(uuid(RecoveryCodes::MspId))
                     .col(text(RecoveryCodes::CodeHash))
                     .col(timestamp_with_time_zone_null(RecoveryCodes::UsedAt))
-                    .foreign_key(
-                        ForeignKey::create()
-                            .from(RecoveryCodes::Table, RecoveryCodes::UserId)
-                            .to(Users::Table, Users::Id)
-                            .on_delete(ForeignKeyAction::Cascade),
-                    )
+                    .foreign_key(&mut foreign_key(
+                        RecoveryCodes::Table,
+                        RecoveryCodes::UserId,
+                        Users::Table,
+                        Users::Id,
+                        ForeignKeyAction::Cascade,
+                    ))
                     .to_owned(),
             )
             .await?;
         manager
-            .create_index(
-                Index::create()
-                    .name("recovery_codes_user_idx")
-                    .table(RecoveryCodes::Table)
-                    .col(RecoveryCodes::UserId)
-                    .to_owned(),
-            )
+            .create_index(index(
+                "recovery_codes_user_idx",
+                RecoveryCodes::Table,
+                [RecoveryCodes::UserId],
+            ))
             .await
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager.drop_table(drop_table(RecoveryCodes::Table)).await?;
         manager
-            .drop_table(Table::drop().table(RecoveryCodes::Table).to_owned())
-            .await?;
-        manager
-            .drop_table(Table::drop().table(UserSecondFactors::Table).to_owned())
+            .drop_table(drop_table(UserSecondFactors::Table))
             .await?;
         for column in [Sessions::Stage, Sessions::Method, Sessions::ConfirmedAt] {
             manager
-                .alter_table(
-                    Table::alter()
-                        .table(Sessions::Table)
-                        .drop_column(column)
-                        .to_owned(),
-                )
+                .alter_table(drop_column(Sessions::Table, column))
                 .await?;
         }
         manager
-            .alter_table(
-                Table::alter()
-                    .table(Msps::Table)
-                    .drop_column(Msps::SecondFactorPolicy)
-                    .to_owned(),
-            )
+            .alter_table(drop_column(Msps::Table, Msps::SecondFactorPolicy))
             .await?;
         manager
-            .alter_table(
-                Table::alter()
-                    .table(Users::Table)
-                    .drop_column(Users::PasswordChangeRequired)
-                    .to_owned(),
-            )
+            .alter_table(drop_column(Users::Table, Users::PasswordChangeRequired))
             .await
     }
 }

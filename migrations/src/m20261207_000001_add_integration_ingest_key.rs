@@ -4,33 +4,15 @@
 
 use sea_orm_migration::{prelude::*, schema::*};
 
+use crate::schema_kit::add_columns_migration;
+
 #[derive(DeriveMigrationName)]
 pub struct Migration;
 
-#[async_trait::async_trait]
-impl MigrationTrait for Migration {
-    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        manager
-            .alter_table(
-                Table::alter()
-                    .table(Integrations::Table)
-                    .add_column(string_null(Integrations::IngestKeySha256))
-                    .to_owned(),
-            )
-            .await
-    }
-
-    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        manager
-            .alter_table(
-                Table::alter()
-                    .table(Integrations::Table)
-                    .drop_column(Integrations::IngestKeySha256)
-                    .to_owned(),
-            )
-            .await
-    }
-}
+add_columns_migration!(
+    Integrations::Table,
+    [string_null(Integrations::IngestKeySha256)]
+);
 
 #[derive(DeriveIden)]
 enum Integrations {

@@ -4,6 +4,8 @@
 
 use sea_orm_migration::{prelude::*, schema::*};
 
+use crate::schema_kit::{Msps, drop_table, foreign_key, unique_index};
+
 #[derive(DeriveMigrationName)]
 pub struct Migration;
 
@@ -22,25 +24,22 @@ impl MigrationTrait for Migration {
                     .col(text(DetectionRules::Yaml))
                     .col(timestamp_with_time_zone(DetectionRules::CreatedAt))
                     .col(timestamp_with_time_zone(DetectionRules::UpdatedAt))
-                    .foreign_key(
-                        ForeignKey::create()
-                            .from(DetectionRules::Table, DetectionRules::MspId)
-                            .to(Msps::Table, Msps::Id)
-                            .on_delete(ForeignKeyAction::Cascade),
-                    )
+                    .foreign_key(&mut foreign_key(
+                        DetectionRules::Table,
+                        DetectionRules::MspId,
+                        Msps::Table,
+                        Msps::Id,
+                        ForeignKeyAction::Cascade,
+                    ))
                     .to_owned(),
             )
             .await?;
         manager
-            .create_index(
-                Index::create()
-                    .name("detection_rules_msp_rule_key")
-                    .table(DetectionRules::Table)
-                    .col(DetectionRules::MspId)
-                    .col(DetectionRules::RuleId)
-                    .unique()
-                    .to_owned(),
-            )
+            .create_index(unique_index(
+                "detection_rules_msp_rule_key",
+                DetectionRules::Table,
+                [DetectionRules::MspId, DetectionRules::RuleId],
+            ))
             .await?;
         manager
             .create_table(
@@ -52,36 +51,34 @@ impl MigrationTrait for Migration {
                     .col(text(DetectionRuleStates::RuleId))
                     .col(boolean(DetectionRuleStates::Enabled))
                     .col(timestamp_with_time_zone(DetectionRuleStates::UpdatedAt))
-                    .foreign_key(
-                        ForeignKey::create()
-                            .from(DetectionRuleStates::Table, DetectionRuleStates::MspId)
-                            .to(Msps::Table, Msps::Id)
-                            .on_delete(ForeignKeyAction::Cascade),
-                    )
+                    .foreign_key(&mut foreign_key(
+                        DetectionRuleStates::Table,
+                        DetectionRuleStates::MspId,
+                        Msps::Table,
+                        Msps::Id,
+                        ForeignKeyAction::Cascade,
+                    ))
                     .to_owned(),
             )
             .await?;
         manager
-            .create_index(
-                Index::create()
-                    .name("detection_rule_states_scope_key")
-                    .table(DetectionRuleStates::Table)
-                    .col(DetectionRuleStates::MspId)
-                    .col(DetectionRuleStates::Scope)
-                    .col(DetectionRuleStates::RuleId)
-                    .unique()
-                    .to_owned(),
-            )
+            .create_index(unique_index(
+                "detection_rule_states_scope_key",
+                DetectionRuleStates::Table,
+                [
+                    DetectionRuleStates::MspId,
+                    DetectionRuleStates::Scope,
+                    DetectionRuleStates::RuleId,
+                ],
+            ))
             .await
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         manager
-            .drop_table(Table::drop().table(DetectionRuleStates::Table).to_owned())
+            .drop_table(drop_table(DetectionRuleStates::Table))
             .await?;
-        manager
-            .drop_table(Table::drop().table(DetectionRules::Table).to_owned())
-            .await
+        manager.drop_table(drop_table(DetectionRules::Table)).await
     }
 }
 
@@ -107,10 +104,4 @@ enum DetectionRuleStates {
     RuleId,
     Enabled,
     UpdatedAt,
-}
-
-#[derive(DeriveIden)]
-enum Msps {
-    Table,
-    Id,
 }

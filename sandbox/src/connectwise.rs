@@ -17,14 +17,10 @@
 //! - Errors: `{"code", "message", "errors": [{"code", "message", "resource", "field"}]}`.
 //!   Injected storms answer `429` with `Retry-After`, as Manage's cloud throttles.
 
-#![expect(
-    clippy::result_large_err,
-    reason = "helpers short-circuit with the vendor's error response, which lives for one request"
-)]
-
 use axum::{
     Json, Router,
-    extract::{OriginalUri, Path, RawQuery, State},
+    body::Bytes,
+    extract::{OriginalUri, Path},
     http::{HeaderMap, HeaderValue, StatusCode, header},
     response::{IntoResponse, Response},
     routing::get,
@@ -37,7 +33,7 @@ use uuid::Uuid;
 use super::{
     Sandbox,
     environment::{Environment, PsaSystem, SimTicket},
-    kit::{PageSize, Window},
+    kit::{self, Admitted, Answer, Gate, PageSize, QueryPairs, Window},
     param, query, with_environment,
 };
 
@@ -91,16 +87,10 @@ pub(super) fn router<S: Clone + Send + Sync + 'static>(sandbox: Sandbox) -> Rout
         .with_state(sandbox)
 }
 
-/// Injected storms: requests still to answer 429, per customer.
-#[derive(Debug, Default)]
-pub(super) struct ConnectWiseState {
-    storms: super::throttle::Storms,
-}
-
 impl Sandbox {
     /// Makes the next `requests` ConnectWise Manage API calls of `tenant_id` answer 429.
     pub fn throttle_connectwise(&self, tenant_id: Uuid, requests: u32) {
-        self.inner.connectwise.storms.start(tenant_id, requests);
+        self.inner.connectwise.start(tenant_id, requests);
     }
 }
 
@@ -124,57 +114,57 @@ fn invalid(field: &str, message: &str) -> Response {
         .into_response()
 }
 
-/// The customer whose API member signs the request; the refusal (400, 401 or 429) otherwise.
-async fn admit(sandbox: &Sandbox, headers: &HeaderMap) -> Result<Uuid, Response> {
-    let client_id = headers
-        .get("clientId")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default()
-        .to_owned();
-    if client_id.is_empty() {
-        return Err(error(
-            StatusCode::BAD_REQUEST,
-            "InvalidClientId",
-            "A clientId header is required: register the integration at developer.connectwise.com",
-        ));
+/// The API member's keys and the integrator's `clientId`, for one customer's company.
+struct ApiMember;
+
+impl Gate for ApiMember {
+    type Caller = Uuid;
+
+    /// The customer whose API member signs the request; the refusal (400, 401 or 429) otherwise.
+    async fn admit(sandbox: &Sandbox, headers: &HeaderMap) -> Result<Uuid, Response> {
+        let client_id = headers
+            .get("clientId")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_owned();
+        if client_id.is_empty() {
+            return Err(error(
+                StatusCode::BAD_REQUEST,
+                "InvalidClientId",
+                "A clientId header is required: register the integration at developer.connectwise.com",
+            ));
+        }
+        let login = headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Basic "))
+            .and_then(|v| base64::engine::general_purpose::STANDARD.decode(v).ok())
+            .and_then(|v| String::from_utf8(v).ok())
+            .unwrap_or_default();
+        let signed = |e: &Environment| {
+            let (public, private, client) = e.cw_api_keys();
+            login == format!("{COMPANY_ID}+{public}:{private}") && client == client_id
+        };
+        let Some(tenant) = kit::customer_where(sandbox, signed).await else {
+            return Err(error(
+                StatusCode::UNAUTHORIZED,
+                "Unauthorized",
+                "The credentials or the clientId are not valid.",
+            ));
+        };
+        if sandbox.inner.connectwise.hit(tenant) {
+            return Err(kit::retry_after_a_second(error(
+                StatusCode::TOO_MANY_REQUESTS,
+                "TooManyRequests",
+                "Too many requests: slow down.",
+            )));
+        }
+        Ok(tenant)
     }
-    let login = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Basic "))
-        .and_then(|v| base64::engine::general_purpose::STANDARD.decode(v).ok())
-        .and_then(|v| String::from_utf8(v).ok())
-        .unwrap_or_default();
-    let tenant = {
-        let environments = sandbox.inner.environments.lock().await;
-        environments
-            .values()
-            .find(|e| {
-                let (public, private, client) = e.cw_api_keys();
-                login == format!("{COMPANY_ID}+{public}:{private}") && client == client_id
-            })
-            .map(|e| e.tenant_id)
-    };
-    let Some(tenant) = tenant else {
-        return Err(error(
-            StatusCode::UNAUTHORIZED,
-            "Unauthorized",
-            "The credentials or the clientId are not valid.",
-        ));
-    };
-    if sandbox.inner.connectwise.storms.hit(tenant) {
-        let mut response = error(
-            StatusCode::TOO_MANY_REQUESTS,
-            "TooManyRequests",
-            "Too many requests: slow down.",
-        );
-        response
-            .headers_mut()
-            .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
-        return Err(response);
-    }
-    Ok(tenant)
 }
+
+/// A call the API member signed, for its customer.
+type Call = Admitted<ApiMember>;
 
 fn status_of(id: u32) -> Option<(u32, &'static str, bool, bool)> {
     STATUSES.iter().copied().find(|(status, ..)| *status == id)
@@ -250,17 +240,12 @@ fn paged(uri: &axum::http::Uri, items: Vec<Value>, (page, window): (usize, Windo
 }
 
 /// `GET /company/companies/{id}`.
-async fn company(
-    State(sandbox): State<Sandbox>,
-    headers: HeaderMap,
-    Path(id): Path<String>,
-) -> Response {
-    let tenant = match admit(&sandbox, &headers).await {
-        Ok(tenant) => tenant,
-        Err(refused) => return refused,
-    };
-    let found = with_environment(&sandbox, tenant, |e| {
-        (id.parse::<u32>().ok() == Some(e.cw_company_record_id())).then(|| {
+async fn company(Path(id): Path<String>, Admitted(sandbox, tenant): Call) -> Response {
+    let found = kit::own_record(
+        (&sandbox, tenant),
+        &id,
+        Environment::cw_company_record_id,
+        |e| {
             json!({
                 "id": e.cw_company_record_id(),
                 "identifier": e.tenant_name.replace(' ', ""),
@@ -268,10 +253,9 @@ async fn company(
                 "status": {"id": 1, "name": "Active"},
                 "deletedFlag": false,
             })
-        })
-    })
-    .await
-    .flatten();
+        },
+    )
+    .await;
     match found {
         Some(company) => Json(company).into_response(),
         None => error(
@@ -283,26 +267,15 @@ async fn company(
 }
 
 /// `GET /service/boards/{id}/statuses`.
-async fn board_statuses(
-    State(sandbox): State<Sandbox>,
-    headers: HeaderMap,
-    OriginalUri(uri): OriginalUri,
-    Path(id): Path<String>,
-) -> Response {
-    if let Err(refused) = admit(&sandbox, &headers).await {
-        return refused;
-    }
+async fn board_statuses(OriginalUri(uri): OriginalUri, Path(id): Path<String>, _: Call) -> Answer {
     if id.parse::<u32>().ok() != Some(BOARD_ID) {
-        return error(
+        return Err(error(
             StatusCode::NOT_FOUND,
             "NotFound",
             &format!("Board ID {id} not found"),
-        );
+        ));
     }
-    let window = match window(&query(uri.query())) {
-        Ok(window) => window,
-        Err(refused) => return refused,
-    };
+    let window = window(&query(uri.query()))?;
     let items = STATUSES
         .iter()
         .enumerate()
@@ -319,7 +292,7 @@ async fn board_statuses(
             })
         })
         .collect();
-    paged(&uri, items, window)
+    Ok(paged(&uri, items, window))
 }
 
 /// One `field = value` term of `conditions`.
@@ -409,24 +382,13 @@ fn matches(environment: &Environment, ticket: &SimTicket, condition: &Condition)
 
 /// `GET /service/tickets`.
 async fn tickets(
-    State(sandbox): State<Sandbox>,
-    headers: HeaderMap,
     OriginalUri(uri): OriginalUri,
-    RawQuery(raw): RawQuery,
-) -> Response {
-    let tenant = match admit(&sandbox, &headers).await {
-        Ok(tenant) => tenant,
-        Err(refused) => return refused,
-    };
-    let pairs = query(raw.as_deref());
-    let window = match window(&pairs) {
-        Ok(window) => window,
-        Err(refused) => return refused,
-    };
-    let terms = match conditions(param(&pairs, "conditions").unwrap_or_default()) {
-        Ok(terms) => terms,
-        Err(message) => return error(StatusCode::BAD_REQUEST, "InvalidObject", &message),
-    };
+    QueryPairs(pairs): QueryPairs,
+    Admitted(sandbox, tenant): Call,
+) -> Answer {
+    let window = window(&pairs)?;
+    let terms = conditions(param(&pairs, "conditions").unwrap_or_default())
+        .map_err(|message| error(StatusCode::BAD_REQUEST, "InvalidObject", &message))?;
     let items = with_environment(&sandbox, tenant, |e| {
         cw_tickets(e)
             .filter(|t| terms.iter().all(|c| matches(e, t, c)))
@@ -435,7 +397,7 @@ async fn tickets(
     })
     .await
     .unwrap_or_default();
-    paged(&uri, items, window)
+    Ok(paged(&uri, items, window))
 }
 
 fn not_found(id: &str) -> Response {
@@ -447,15 +409,7 @@ fn not_found(id: &str) -> Response {
 }
 
 /// `GET /service/tickets/{id}`.
-async fn ticket(
-    State(sandbox): State<Sandbox>,
-    headers: HeaderMap,
-    Path(id): Path<String>,
-) -> Response {
-    let tenant = match admit(&sandbox, &headers).await {
-        Ok(tenant) => tenant,
-        Err(refused) => return refused,
-    };
+async fn ticket(Path(id): Path<String>, Admitted(sandbox, tenant): Call) -> Response {
     let found = with_environment(&sandbox, tenant, |e| {
         let id = id.parse::<u64>().ok()?;
         cw_tickets(e)
@@ -492,15 +446,7 @@ struct NewTicket {
 }
 
 /// `POST /service/tickets`.
-async fn open_ticket(
-    State(sandbox): State<Sandbox>,
-    headers: HeaderMap,
-    body: axum::body::Bytes,
-) -> Response {
-    let tenant = match admit(&sandbox, &headers).await {
-        Ok(tenant) => tenant,
-        Err(refused) => return refused,
-    };
+async fn open_ticket(Admitted(sandbox, tenant): Call, body: Bytes) -> Response {
     let new: NewTicket = match serde_json::from_slice(&body) {
         Ok(new) => new,
         Err(e) => return error(StatusCode::BAD_REQUEST, "InvalidObject", &e.to_string()),
@@ -571,15 +517,10 @@ struct PatchOperation {
 
 /// `PATCH /service/tickets/{id}`.
 async fn patch_ticket(
-    State(sandbox): State<Sandbox>,
-    headers: HeaderMap,
     Path(id): Path<String>,
-    body: axum::body::Bytes,
+    Admitted(sandbox, tenant): Call,
+    body: Bytes,
 ) -> Response {
-    let tenant = match admit(&sandbox, &headers).await {
-        Ok(tenant) => tenant,
-        Err(refused) => return refused,
-    };
     let Ok(operations) = serde_json::from_slice::<Vec<PatchOperation>>(&body) else {
         return error(
             StatusCode::BAD_REQUEST,
@@ -618,11 +559,7 @@ async fn patch_ticket(
     let now = sandbox.now();
     let patched = sandbox
         .mutate(tenant, |e| {
-            let ticket_id = id.parse::<u64>().ok()?;
-            let ticket = e
-                .psa_tickets
-                .iter_mut()
-                .find(|t| t.system == PsaSystem::ConnectWise && t.id == ticket_id)?;
+            let ticket = e.ticket_mut(PsaSystem::ConnectWise, id.parse().ok()?)?;
             if let Some(status) = status {
                 ticket.status_id = status;
             }
@@ -653,15 +590,10 @@ struct NewNote {
 
 /// `POST /service/tickets/{id}/notes`.
 async fn add_note(
-    State(sandbox): State<Sandbox>,
-    headers: HeaderMap,
     Path(id): Path<String>,
-    body: axum::body::Bytes,
+    Admitted(sandbox, tenant): Call,
+    body: Bytes,
 ) -> Response {
-    let tenant = match admit(&sandbox, &headers).await {
-        Ok(tenant) => tenant,
-        Err(refused) => return refused,
-    };
     let note: NewNote = match serde_json::from_slice(&body) {
         Ok(note) => note,
         Err(e) => return error(StatusCode::BAD_REQUEST, "InvalidObject", &e.to_string()),
@@ -678,11 +610,7 @@ async fn add_note(
     let now = sandbox.now();
     let added = sandbox
         .mutate(tenant, |e| {
-            let ticket_id = id.parse::<u64>().ok()?;
-            let ticket = e
-                .psa_tickets
-                .iter_mut()
-                .find(|t| t.system == PsaSystem::ConnectWise && t.id == ticket_id)?;
+            let ticket = e.ticket_mut(PsaSystem::ConnectWise, id.parse().ok()?)?;
             ticket.notes.push(note.text.clone());
             ticket.updated_at = now;
             Some(json!({

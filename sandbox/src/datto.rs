@@ -11,17 +11,12 @@
 //!   "items": […]}`; an unknown appliance is `404`.
 //! - Errors: `{"code", "message"}`. Injected storms answer `429` with `Retry-After`.
 
-#![expect(
-    clippy::result_large_err,
-    reason = "helpers short-circuit with the vendor's error response, which lives for one request"
-)]
-
 use std::sync::Mutex;
 
 use axum::{
     Json, Router,
-    extract::{Path, RawQuery, State},
-    http::{HeaderMap, HeaderValue, StatusCode, header},
+    extract::Path,
+    http::{HeaderMap, StatusCode, header},
     response::{IntoResponse, Response},
     routing::get,
 };
@@ -32,8 +27,7 @@ use serde_json::{Value, json};
 use super::{
     Sandbox,
     environment::{Environment, Ids, SimMachine},
-    kit::{PageSize, Window},
-    query,
+    kit::{self, Admitted, Gate, PageSize, QueryPairs, Window},
 };
 
 /// The operations served (method, path below `/v1`).
@@ -95,30 +89,40 @@ fn error(status: StatusCode, message: &str) -> Response {
         .into_response()
 }
 
-fn admit(sandbox: &Sandbox, headers: &HeaderMap) -> Result<(), Response> {
-    let (public, secret) = partner_keys();
-    let expected = format!(
-        "Basic {}",
-        base64::engine::general_purpose::STANDARD.encode(format!("{public}:{secret}"))
-    );
-    if headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        != Some(&expected)
-    {
-        return Err(error(StatusCode::UNAUTHORIZED, "Invalid API credentials"));
+/// The partner account's API keys, which see every customer.
+struct PartnerKeys;
+
+impl Gate for PartnerKeys {
+    /// The partner, not one customer.
+    type Caller = ();
+
+    async fn admit(sandbox: &Sandbox, headers: &HeaderMap) -> Result<(), Response> {
+        let (public, secret) = partner_keys();
+        let expected = format!(
+            "Basic {}",
+            base64::engine::general_purpose::STANDARD.encode(format!("{public}:{secret}"))
+        );
+        if headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            != Some(&expected)
+        {
+            return Err(error(StatusCode::UNAUTHORIZED, "Invalid API credentials"));
+        }
+        let mut storm = sandbox.inner.datto.storm.lock().expect("storm poisoned");
+        if *storm > 0 {
+            *storm -= 1;
+            return Err(kit::retry_after_a_second(error(
+                StatusCode::TOO_MANY_REQUESTS,
+                "Too many requests",
+            )));
+        }
+        Ok(())
     }
-    let mut storm = sandbox.inner.datto.storm.lock().expect("storm poisoned");
-    if *storm > 0 {
-        *storm -= 1;
-        let mut response = error(StatusCode::TOO_MANY_REQUESTS, "Too many requests");
-        response
-            .headers_mut()
-            .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
-        return Err(response);
-    }
-    Ok(())
 }
+
+/// A call with the partner's keys.
+type Call = Admitted<PartnerKeys>;
 
 fn paged(pairs: &[(String, String)], items: Vec<Value>) -> Response {
     let (page, window) = match Window::by_page_number(pairs, "_page", PAGE_SIZE) {
@@ -163,12 +167,6 @@ fn agent_json(machine: &SimMachine, now: DateTime<Utc>) -> Value {
         .backup
         .as_ref()
         .expect("protected machines have a backup");
-    let host = machine
-        .computer_dns_name
-        .split('.')
-        .next()
-        .unwrap_or(&machine.computer_dns_name)
-        .to_uppercase();
     let last_run = backup.last_run(now);
     let backups: Vec<Value> = (0..3)
         .map(|days| {
@@ -186,7 +184,7 @@ fn agent_json(machine: &SimMachine, now: DateTime<Utc>) -> Value {
         })
         .collect();
     json!({
-        "name": host,
+        "name": machine.host_name(),
         "volume": format!("{}", backup.agent_uid.simple()),
         "localIp": machine.last_ip_address,
         "os": "Windows Server 2022 Standard",
@@ -202,14 +200,7 @@ fn agent_json(machine: &SimMachine, now: DateTime<Utc>) -> Value {
 }
 
 /// `GET /bcdr/device`: every customer's appliance.
-async fn appliances(
-    State(sandbox): State<Sandbox>,
-    headers: HeaderMap,
-    RawQuery(raw): RawQuery,
-) -> Response {
-    if let Err(refused) = admit(&sandbox, &headers) {
-        return refused;
-    }
+async fn appliances(QueryPairs(pairs): QueryPairs, Admitted(sandbox, ()): Call) -> Response {
     let now = sandbox.now();
     let mut items: Vec<Value> = {
         let environments = sandbox.inner.environments.lock().await;
@@ -220,7 +211,7 @@ async fn appliances(
             .collect()
     };
     items.sort_by(|a, b| a["serialNumber"].as_str().cmp(&b["serialNumber"].as_str()));
-    paged(&query(raw.as_deref()), items)
+    paged(&pairs, items)
 }
 
 async fn find<T>(
@@ -238,14 +229,7 @@ async fn find<T>(
 }
 
 /// `GET /bcdr/device/{serialNumber}`.
-async fn appliance(
-    State(sandbox): State<Sandbox>,
-    headers: HeaderMap,
-    Path(serial): Path<String>,
-) -> Response {
-    if let Err(refused) = admit(&sandbox, &headers) {
-        return refused;
-    }
+async fn appliance(Path(serial): Path<String>, Admitted(sandbox, ()): Call) -> Response {
     match find(&sandbox, &serial, appliance_json).await {
         Some(appliance) => Json(appliance).into_response(),
         None => error(StatusCode::NOT_FOUND, "Device not found"),
@@ -254,20 +238,16 @@ async fn appliance(
 
 /// `GET /bcdr/device/{serialNumber}/asset/agent`.
 async fn agents(
-    State(sandbox): State<Sandbox>,
-    headers: HeaderMap,
     Path(serial): Path<String>,
-    RawQuery(raw): RawQuery,
+    QueryPairs(pairs): QueryPairs,
+    Admitted(sandbox, ()): Call,
 ) -> Response {
-    if let Err(refused) = admit(&sandbox, &headers) {
-        return refused;
-    }
     let found = find(&sandbox, &serial, |e, now| {
         servers(e).map(|m| agent_json(m, now)).collect::<Vec<_>>()
     })
     .await;
     match found {
-        Some(items) => paged(&query(raw.as_deref()), items),
+        Some(items) => paged(&pairs, items),
         None => error(StatusCode::NOT_FOUND, "Device not found"),
     }
 }

@@ -19,43 +19,35 @@
 //!   `containment_pending` (or `lift_containment_pending`) for the next two reads, then
 //!   `contained` (or `normal`).
 
-#![expect(
-    clippy::result_large_err,
-    reason = "helpers short-circuit with the vendor's error response, which lives for one request"
-)]
-
 use std::{
-    collections::HashMap,
-    sync::{
-        Mutex,
-        atomic::{AtomicU64, Ordering},
-    },
+    sync::atomic::{AtomicU64, Ordering},
     time::Duration,
 };
 
 use axum::{
     Form, Json, Router,
-    extract::{RawQuery, State},
-    http::{HeaderMap, HeaderValue, StatusCode, header},
+    body::Bytes,
+    extract::State,
+    http::{HeaderMap, HeaderValue, StatusCode},
     response::{IntoResponse, Response},
     routing::{get, post},
 };
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use serde_json::{Value, json};
-use tokio::time::Instant;
 use uuid::Uuid;
 
 use super::{
     Sandbox,
     environment::{Environment, SimMachine},
-    kit::{PageSize, Window},
-    param, query, with_environment,
+    kit::{Admitted, Answer, Gate, PageSize, QueryPairs, Tokens, Window},
+    param,
+    throttle::MinuteBudgets,
+    with_environment,
 };
 
 /// Requests per minute per customer (Falcon's default per-CID budget).
 const REQUESTS_PER_MINUTE: u32 = 6000;
-const WINDOW: Duration = Duration::from_secs(60);
 /// Lifetime of issued tokens, as Falcon's `expires_in` says.
 const TOKEN_LIFETIME: Duration = Duration::from_secs(1799);
 /// Host reads a containment change stays pending for.
@@ -98,32 +90,21 @@ pub(super) fn status(machine: &SimMachine) -> &'static str {
 /// Issued tokens and per-customer budgets.
 #[derive(Debug, Default)]
 pub(super) struct FalconState {
-    tokens: super::kit::Tokens,
-    windows: Mutex<HashMap<Uuid, (Instant, u32)>>,
-    /// Requests still to answer 429 whatever the budget, per customer.
-    storms: super::throttle::Storms,
+    tokens: Tokens,
+    budgets: MinuteBudgets<Uuid>,
 }
 
 impl Sandbox {
     /// Makes the next `requests` API calls of `tenant_id`'s Falcon answer 429, as if other
     /// clients had spent the budget of a window that resets within a second or two.
     pub fn throttle_falcon(&self, tenant_id: Uuid, requests: u32) {
-        self.inner.falcon.storms.start(tenant_id, requests);
+        self.inner.falcon.budgets.storms.start(tenant_id, requests);
     }
 
     /// Makes every token issued so far for `tenant_id` invalid, as a revoked API client's are.
     pub fn revoke_falcon_tokens(&self, tenant_id: Uuid) {
         self.inner.falcon.tokens.revoke(tenant_id);
     }
-}
-
-fn epoch_now() -> i64 {
-    #[expect(
-        clippy::disallowed_methods,
-        reason = "rate-limit epochs are compared with the client's real clock"
-    )]
-    let now = Utc::now();
-    now.timestamp()
 }
 
 fn trace_id() -> String {
@@ -206,96 +187,74 @@ async fn token(State(sandbox): State<Sandbox>, Form(form): Form<TokenForm>) -> R
         .into_response()
 }
 
-/// The customer of the bearer token, and the rate-limit headers for the answer; the refusal
-/// (401 or 429) otherwise.
-fn admit(
-    sandbox: &Sandbox,
-    headers: &HeaderMap,
-) -> Result<(Uuid, [(String, String); 2]), Response> {
-    let Some(holder) = sandbox.inner.falcon.tokens.holder(headers) else {
-        return Err(error(
-            StatusCode::UNAUTHORIZED,
-            "crowdstrike-api-gateway",
-            "access denied, invalid bearer token",
-        ));
-    };
-    let tenant = holder.tenant;
-    let stormy = sandbox.inner.falcon.storms.hit(tenant);
-    let now = Instant::now();
-    let mut windows = sandbox
-        .inner
-        .falcon
-        .windows
-        .lock()
-        .expect("window map poisoned");
-    let (started, used) = windows.entry(tenant).or_insert((now, 0));
-    if now.duration_since(*started) >= WINDOW {
-        *started = now;
-        *used = 0;
-    }
-    let refused = stormy || *used >= REQUESTS_PER_MINUTE;
-    if !refused {
-        *used += 1;
-    }
-    let remaining = if stormy {
-        0
-    } else {
-        REQUESTS_PER_MINUTE - *used
-    };
-    let limits = [
-        (
-            "x-ratelimit-limit".to_owned(),
-            REQUESTS_PER_MINUTE.to_string(),
-        ),
-        ("x-ratelimit-remaining".to_owned(), remaining.to_string()),
-    ];
-    if refused {
-        let left = if stormy {
-            Duration::ZERO
-        } else {
-            WINDOW.saturating_sub(now.duration_since(*started))
+/// Falcon's bearer tokens, each call counted against the customer's per-minute budget.
+struct BearerToken;
+
+impl Gate for BearerToken {
+    type Caller = Metered;
+
+    /// The customer of the bearer token, and the rate-limit headers for the answer; the refusal
+    /// (401 or 429) otherwise.
+    async fn admit(sandbox: &Sandbox, headers: &HeaderMap) -> Result<Metered, Response> {
+        let Some(holder) = sandbox.inner.falcon.tokens.holder(headers) else {
+            return Err(error(
+                StatusCode::UNAUTHORIZED,
+                "crowdstrike-api-gateway",
+                "access denied, invalid bearer token",
+            ));
         };
-        let retry_at = epoch_now() + i64::try_from(left.as_secs() + 1).unwrap_or(60);
-        let mut response = error(
-            StatusCode::TOO_MANY_REQUESTS,
-            "crowdstrike-api-gateway",
-            "API rate limit exceeded.",
-        );
-        with_headers(&mut response, &limits);
-        with_headers(
-            &mut response,
-            &[("x-ratelimit-retryafter".to_owned(), retry_at.to_string())],
-        );
-        return Err(response);
+        let tenant = holder.tenant;
+        let spent = sandbox
+            .inner
+            .falcon
+            .budgets
+            .take(tenant, tenant, REQUESTS_PER_MINUTE);
+        let metered = Metered {
+            tenant,
+            limits: [
+                ("x-ratelimit-limit", spent.limit.to_string()),
+                ("x-ratelimit-remaining", spent.remaining.to_string()),
+            ],
+        };
+        if spent.refused {
+            let response = error(
+                StatusCode::TOO_MANY_REQUESTS,
+                "crowdstrike-api-gateway",
+                "API rate limit exceeded.",
+            );
+            let response = with_headers(response, &metered.limits);
+            return Err(with_headers(
+                response,
+                &[("x-ratelimit-retryafter", spent.reset.to_string())],
+            ));
+        }
+        Ok(metered)
     }
-    Ok((tenant, limits))
 }
 
-fn with_headers(response: &mut Response, headers: &[(String, String)]) {
+/// A call with a valid token, for its customer.
+type Call = Admitted<BearerToken>;
+
+/// An admitted call's customer, and the rate-limit headers every answer to it carries.
+struct Metered {
+    tenant: Uuid,
+    limits: [(&'static str, String); 2],
+}
+
+impl Metered {
+    /// `answer`, or the refusal it stopped at, with the rate-limit headers.
+    fn answer(&self, answer: Answer) -> Response {
+        with_headers(answer.unwrap_or_else(|refused| refused), &self.limits)
+    }
+}
+
+fn with_headers(mut response: Response, headers: &[(&'static str, String)]) -> Response {
     for (name, value) in headers {
-        if let (Ok(name), Ok(value)) = (
-            header::HeaderName::from_bytes(name.as_bytes()),
-            HeaderValue::from_str(value),
-        ) {
-            response.headers_mut().insert(name, value);
+        if let Ok(value) = HeaderValue::from_str(value) {
+            response.headers_mut().insert(*name, value);
         }
     }
-}
-
-/// Admits the request and runs `answer` for its customer, adding the rate-limit headers.
-async fn handle(
-    sandbox: &Sandbox,
-    headers: &HeaderMap,
-    answer: impl AsyncFnOnce(Uuid) -> Response,
-) -> Response {
-    match admit(sandbox, headers) {
-        Ok((tenant, limits)) => {
-            let mut response = answer(tenant).await;
-            with_headers(&mut response, &limits);
-            response
-        }
-        Err(refused) => refused,
-    }
+    response
 }
 
 /// `offset` and `limit` within `1..=max` (default 100).
@@ -309,31 +268,55 @@ fn window(pairs: &[(String, String)], max: usize, powered_by: &str) -> Result<Wi
         .map_err(|bad| error(StatusCode::BAD_REQUEST, powered_by, &bad.to_string()))
 }
 
-fn ids_page(ids: Vec<String>, window: Window, powered_by: &str) -> Response {
-    let total = ids.len();
-    let page = window.slice(ids);
+/// A query endpoint's page of the ids `find` lists (by key) under the request's `filter`, read
+/// by `read_filter`: hosts and alerts are queried alike.
+async fn query_ids<F, K: Ord>(
+    (sandbox, tenant): (&Sandbox, Uuid),
+    pairs: &[(String, String)],
+    (max, powered_by): (usize, &str),
+    read_filter: impl FnOnce(&str) -> Option<F>,
+    find: impl FnOnce(&Environment, Option<&F>) -> Vec<(K, String)>,
+) -> Answer {
+    let window = window(pairs, max, powered_by)?;
+    let filter = param(pairs, "filter")
+        .map(|filter| {
+            read_filter(filter).ok_or_else(|| {
+                error(
+                    StatusCode::BAD_REQUEST,
+                    powered_by,
+                    &format!("invalid filter: {filter}"),
+                )
+            })
+        })
+        .transpose()?;
+    let Some(mut found) = with_environment(sandbox, tenant, |e| find(e, filter.as_ref())).await
+    else {
+        return Err(no_such_customer(powered_by));
+    };
+    found.sort();
+    let total = found.len();
+    let page = window.slice(found.into_iter().map(|(_, id)| id));
     let mut meta = meta(powered_by);
     meta["pagination"] = json!({"offset": window.offset, "limit": window.size, "total": total});
-    Json(json!({"meta": meta, "resources": page, "errors": []})).into_response()
+    Ok(Json(json!({"meta": meta, "resources": page, "errors": []})).into_response())
+}
+
+/// The index of the machine whose Falcon host id is `id` (Falcon lists only machines with a
+/// sensor).
+fn host_index(environment: &Environment, id: &str) -> Option<usize> {
+    environment
+        .machines
+        .iter()
+        .position(|m| m.edr_sensor && environment.falcon_device_id(m) == id)
 }
 
 /// The host as `GET /devices/entities/devices/v2` returns it.
-/// The host name Falcon reports: the machine's name without its DNS domain, upper case.
-pub(super) fn hostname(machine: &SimMachine) -> String {
-    machine
-        .computer_dns_name
-        .split('.')
-        .next()
-        .unwrap_or(&machine.computer_dns_name)
-        .to_uppercase()
-}
-
 fn host_json(environment: &Environment, machine: &SimMachine) -> Value {
     let server = machine.machine_tags.iter().any(|t| t == "Server");
     json!({
         "device_id": environment.falcon_device_id(machine),
         "cid": environment.falcon_cid(),
-        "hostname": hostname(machine),
+        "hostname": machine.host_name(),
         "platform_name": "Windows",
         "os_version": if server { "Windows Server 2022" } else { "Windows 11" },
         "product_type_desc": if server { "Server" } else { "Workstation" },
@@ -358,89 +341,51 @@ fn host_json(environment: &Environment, machine: &SimMachine) -> Value {
 
 /// `GET /devices/queries/devices/v1`: host ids by hostname, `offset`/`limit` (1–5000, default
 /// 100); `filter` takes `hostname:'…'`.
-async fn query_hosts(
-    State(sandbox): State<Sandbox>,
-    headers: HeaderMap,
-    RawQuery(raw): RawQuery,
-) -> Response {
-    handle(&sandbox, &headers, async |tenant| {
-        let pairs = query(raw.as_deref());
-        let window = match window(&pairs, 5000, "device-api") {
-            Ok(window) => window,
-            Err(refused) => return refused,
-        };
-        let wanted_name = match param(&pairs, "filter") {
-            None => None,
-            Some(filter) => match filter
-                .strip_prefix("hostname:'")
-                .and_then(|rest| rest.strip_suffix('\''))
-            {
-                Some(name) => Some(name.to_owned()),
-                None => {
-                    return error(
-                        StatusCode::BAD_REQUEST,
-                        "device-api",
-                        &format!("invalid filter: {filter}"),
-                    );
-                }
-            },
-        };
-        let Some(mut hosts) = with_environment(&sandbox, tenant, |environment| {
+async fn query_hosts(QueryPairs(pairs): QueryPairs, Admitted(sandbox, call): Call) -> Response {
+    let hosts = query_ids(
+        (&sandbox, call.tenant),
+        &pairs,
+        (5000, "device-api"),
+        |filter| {
+            let name = filter.strip_prefix("hostname:'")?.strip_suffix('\'')?;
+            Some(name.to_owned())
+        },
+        |environment, wanted: Option<&String>| {
             environment
                 .machines
                 .iter()
                 .filter(|m| m.edr_sensor)
-                .map(|m| (hostname(m), environment.falcon_device_id(m)))
-                .filter(|(name, _)| {
-                    wanted_name
-                        .as_deref()
-                        .is_none_or(|wanted| name.eq_ignore_ascii_case(wanted))
-                })
-                .collect::<Vec<_>>()
-        })
-        .await
-        else {
-            return error(StatusCode::NOT_FOUND, "device-api", "no such customer");
-        };
-        hosts.sort();
-        let ids = hosts.into_iter().map(|(_, id)| id).collect();
-        ids_page(ids, window, "device-api")
-    })
-    .await
+                .map(|m| (m.host_name(), environment.falcon_device_id(m)))
+                .filter(|(name, _)| wanted.is_none_or(|wanted| name.eq_ignore_ascii_case(wanted)))
+                .collect()
+        },
+    );
+    call.answer(hosts.await)
 }
 
 /// `GET /devices/entities/devices/v2?ids=…` (at most 100): the hosts found; unknown ids are
 /// listed in `errors` (404 when none is found). Each read advances a pending containment.
-async fn host_details(
-    State(sandbox): State<Sandbox>,
-    headers: HeaderMap,
-    RawQuery(raw): RawQuery,
-) -> Response {
-    handle(&sandbox, &headers, async |tenant| {
-        let pairs = query(raw.as_deref());
-        let ids: Vec<String> = pairs
+async fn host_details(QueryPairs(pairs): QueryPairs, Admitted(sandbox, call): Call) -> Response {
+    let details = async {
+        let ids: Vec<&String> = pairs
             .iter()
             .filter(|(k, _)| k == "ids")
-            .map(|(_, v)| v.clone())
+            .map(|(_, v)| v)
             .collect();
         if ids.is_empty() || ids.len() > 100 {
-            return error(
+            return Err(error(
                 StatusCode::BAD_REQUEST,
                 "device-api",
                 "ids: between 1 and 100 host ids are required",
-            );
+            ));
         }
-        let found = sandbox
-            .mutate(tenant, |environment| {
+        let (hosts, missing) = sandbox
+            .mutate(call.tenant, |environment| {
                 let mut hosts = Vec::new();
                 let mut missing = Vec::new();
-                for id in &ids {
-                    let Some(index) = environment
-                        .machines
-                        .iter()
-                        .position(|m| m.edr_sensor && environment.falcon_device_id(m) == *id)
-                    else {
-                        missing.push(id.clone());
+                for id in ids {
+                    let Some(index) = host_index(environment, id) else {
+                        missing.push(id);
                         continue;
                     };
                     hosts.push(host_json(environment, &environment.machines[index]));
@@ -449,10 +394,8 @@ async fn host_details(
                 }
                 (hosts, missing)
             })
-            .await;
-        let Ok((hosts, missing)) = found else {
-            return error(StatusCode::NOT_FOUND, "device-api", "no such customer");
-        };
+            .await
+            .map_err(|_| no_such_customer("device-api"))?;
         let errors: Vec<Value> = missing
             .iter()
             .map(|id| json!({"code": 404, "message": format!("Device not found: {id}")}))
@@ -462,13 +405,15 @@ async fn host_details(
         } else {
             StatusCode::OK
         };
-        (
-            status,
-            Json(json!({"meta": meta("device-api"), "resources": hosts, "errors": errors})),
-        )
-            .into_response()
-    })
-    .await
+        let body = json!({"meta": meta("device-api"), "resources": hosts, "errors": errors});
+        Ok((status, Json(body)).into_response())
+    };
+    call.answer(details.await)
+}
+
+/// The answer for a customer that went away while the call was answered.
+fn no_such_customer(powered_by: &str) -> Response {
+    error(StatusCode::NOT_FOUND, powered_by, "no such customer")
 }
 
 #[derive(Deserialize)]
@@ -481,43 +426,33 @@ struct IdsBody {
 /// `{"ids": […]}`: `202`, the change pending for the next reads. A host already in (or on its
 /// way to) the requested state is accepted again without a change.
 async fn host_action(
-    State(sandbox): State<Sandbox>,
-    headers: HeaderMap,
-    RawQuery(raw): RawQuery,
-    body: axum::body::Bytes,
+    QueryPairs(pairs): QueryPairs,
+    Admitted(sandbox, call): Call,
+    body: Bytes,
 ) -> Response {
-    handle(&sandbox, &headers, async |tenant| {
-        let pairs = query(raw.as_deref());
+    let action = async {
+        let bad_request = |message: &str| error(StatusCode::BAD_REQUEST, "device-api", message);
         let contain = match param(&pairs, "action_name") {
             Some("contain") => true,
             Some("lift_containment") => false,
             other => {
-                return error(
-                    StatusCode::BAD_REQUEST,
-                    "device-api",
-                    &format!(
-                        "action_name must be one of contain, lift_containment, hide_host, unhide_host, detection_suppress, detection_unsuppress; got {}",
-                        other.unwrap_or("nothing")
-                    ),
-                );
+                return Err(bad_request(&format!(
+                    "action_name must be one of contain, lift_containment, hide_host, unhide_host, detection_suppress, detection_unsuppress; got {}",
+                    other.unwrap_or("nothing")
+                )));
             }
         };
-        let Ok(IdsBody { ids }) = serde_json::from_slice::<IdsBody>(&body) else {
-            return error(StatusCode::BAD_REQUEST, "device-api", "body must be {\"ids\": [...]}");
-        };
+        let IdsBody { ids } = serde_json::from_slice::<IdsBody>(&body)
+            .map_err(|_| bad_request("body must be {\"ids\": [...]}"))?;
         if ids.is_empty() {
-            return error(StatusCode::BAD_REQUEST, "device-api", "ids must not be empty");
+            return Err(bad_request("ids must not be empty"));
         }
-        let done = sandbox
-            .mutate(tenant, |environment| {
+        let (resources, missing) = sandbox
+            .mutate(call.tenant, |environment| {
                 let mut resources = Vec::new();
                 let mut missing = Vec::new();
                 for id in &ids {
-                    let Some(index) = environment
-                        .machines
-                        .iter()
-                        .position(|m| m.edr_sensor && environment.falcon_device_id(m) == *id)
-                    else {
+                    let Some(index) = host_index(environment, id) else {
                         missing.push(id.clone());
                         continue;
                     };
@@ -530,24 +465,19 @@ async fn host_action(
                 }
                 (resources, missing)
             })
-            .await;
-        let Ok((resources, missing)) = done else {
-            return error(StatusCode::NOT_FOUND, "device-api", "no such customer");
-        };
+            .await
+            .map_err(|_| no_such_customer("device-api"))?;
         if resources.is_empty() {
-            return error(
+            return Err(error(
                 StatusCode::NOT_FOUND,
                 "device-api",
                 &format!("Device not found: {}", missing.join(", ")),
-            );
+            ));
         }
-        (
-            StatusCode::ACCEPTED,
-            Json(json!({"meta": meta("device-api"), "resources": resources, "errors": []})),
-        )
-            .into_response()
-    })
-    .await
+        let body = json!({"meta": meta("device-api"), "resources": resources, "errors": []});
+        Ok((StatusCode::ACCEPTED, Json(body)).into_response())
+    };
+    call.answer(action.await)
 }
 
 /// `updated_timestamp:>'…'` or `>=`, the filter incremental reads use.
@@ -567,31 +497,13 @@ fn updated_since(filter: &str) -> Option<(DateTime<Utc>, bool)> {
 
 /// `GET /alerts/queries/alerts/v2`: composite ids of alerts, oldest update first; `filter` takes
 /// `updated_timestamp:>'…'` (or `>=`); `offset`/`limit` (1–10000, default 100).
-async fn query_alerts(
-    State(sandbox): State<Sandbox>,
-    headers: HeaderMap,
-    RawQuery(raw): RawQuery,
-) -> Response {
-    handle(&sandbox, &headers, async |tenant| {
-        let pairs = query(raw.as_deref());
-        let window = match window(&pairs, 10_000, "detectsapi") {
-            Ok(window) => window,
-            Err(refused) => return refused,
-        };
-        let since = match param(&pairs, "filter") {
-            None => None,
-            Some(filter) => match updated_since(filter) {
-                Some(since) => Some(since),
-                None => {
-                    return error(
-                        StatusCode::BAD_REQUEST,
-                        "detectsapi",
-                        &format!("invalid filter: {filter}"),
-                    );
-                }
-            },
-        };
-        let Some(mut alerts) = with_environment(&sandbox, tenant, |environment| {
+async fn query_alerts(QueryPairs(pairs): QueryPairs, Admitted(sandbox, call): Call) -> Response {
+    let alerts = query_ids(
+        (&sandbox, call.tenant),
+        &pairs,
+        (10_000, "detectsapi"),
+        updated_since,
+        |environment, since| {
             environment
                 .falcon_alerts
                 .iter()
@@ -601,7 +513,7 @@ async fn query_alerts(
                     Some((updated, id))
                 })
                 .filter(|(updated, _)| {
-                    since.is_none_or(|(since, inclusive)| {
+                    since.is_none_or(|&(since, inclusive)| {
                         if inclusive {
                             *updated >= since
                         } else {
@@ -609,17 +521,10 @@ async fn query_alerts(
                         }
                     })
                 })
-                .collect::<Vec<_>>()
-        })
-        .await
-        else {
-            return error(StatusCode::NOT_FOUND, "detectsapi", "no such customer");
-        };
-        alerts.sort();
-        let ids = alerts.into_iter().map(|(_, id)| id).collect();
-        ids_page(ids, window, "detectsapi")
-    })
-    .await
+                .collect()
+        },
+    );
+    call.answer(alerts.await)
 }
 
 #[derive(Deserialize)]
@@ -629,28 +534,17 @@ struct CompositeIds {
 }
 
 /// `POST /alerts/entities/alerts/v2` with `{"composite_ids": […]}` (at most 1000).
-async fn alert_details(
-    State(sandbox): State<Sandbox>,
-    headers: HeaderMap,
-    body: axum::body::Bytes,
-) -> Response {
-    handle(&sandbox, &headers, async |tenant| {
-        let Ok(CompositeIds { composite_ids }) = serde_json::from_slice::<CompositeIds>(&body)
-        else {
-            return error(
-                StatusCode::BAD_REQUEST,
-                "detectsapi",
-                "body must be {\"composite_ids\": [...]}",
-            );
-        };
+async fn alert_details(Admitted(sandbox, call): Call, body: Bytes) -> Response {
+    let details = async {
+        let bad_request = |message: &str| error(StatusCode::BAD_REQUEST, "detectsapi", message);
+        let CompositeIds { composite_ids } = serde_json::from_slice::<CompositeIds>(&body)
+            .map_err(|_| bad_request("body must be {\"composite_ids\": [...]}"))?;
         if composite_ids.is_empty() || composite_ids.len() > 1000 {
-            return error(
-                StatusCode::BAD_REQUEST,
-                "detectsapi",
+            return Err(bad_request(
                 "composite_ids: between 1 and 1000 ids are required",
-            );
+            ));
         }
-        let Some(alerts) = with_environment(&sandbox, tenant, |environment| {
+        let alerts = with_environment(&sandbox, call.tenant, |environment| {
             environment
                 .falcon_alerts
                 .iter()
@@ -663,10 +557,9 @@ async fn alert_details(
                 .collect::<Vec<Value>>()
         })
         .await
-        else {
-            return error(StatusCode::NOT_FOUND, "detectsapi", "no such customer");
-        };
-        Json(json!({"meta": meta("detectsapi"), "resources": alerts, "errors": []})).into_response()
-    })
-    .await
+        .ok_or_else(|| no_such_customer("detectsapi"))?;
+        let body = json!({"meta": meta("detectsapi"), "resources": alerts, "errors": []});
+        Ok(Json(body).into_response())
+    };
+    call.answer(details.await)
 }

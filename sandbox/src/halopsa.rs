@@ -19,17 +19,13 @@
 //!   or client the application cannot see. Halo limits each instance to 700 requests in five
 //!   minutes; injected storms answer `429` with `Retry-After`.
 
-#![expect(
-    clippy::result_large_err,
-    reason = "helpers short-circuit with the vendor's error response, which lives for one request"
-)]
-
 use std::time::Duration;
 
 use axum::{
     Form, Json, Router,
-    extract::{Path, RawQuery, State},
-    http::{HeaderMap, StatusCode, header},
+    body::Bytes,
+    extract::{Path, State},
+    http::{HeaderMap, StatusCode},
     response::{IntoResponse, Response},
     routing::{get, post},
 };
@@ -40,8 +36,10 @@ use uuid::Uuid;
 use super::{
     Sandbox,
     environment::{Environment, PsaSystem, SimTicket},
-    kit::{PageSize, Window},
-    param, query, with_environment,
+    kit::{
+        self, Admitted, Answer, ClientCredentials, PageSize, QueryPairs, Scoped, Scopes, Window,
+    },
+    param, with_environment,
 };
 
 /// The hosted instance's tenant name, given as `?tenant=` to the token endpoint.
@@ -90,7 +88,7 @@ pub(super) fn router<S: Clone + Send + Sync + 'static>(sandbox: Sandbox) -> Rout
 /// Issued tokens and injected storms.
 #[derive(Debug, Default)]
 pub(super) struct HaloState {
-    tokens: super::kit::Tokens,
+    tokens: kit::Tokens,
     storms: super::throttle::Storms,
 }
 
@@ -106,59 +104,28 @@ fn refuse(status: StatusCode, message: &str) -> Response {
     (status, Json(Value::String(message.to_owned()))).into_response()
 }
 
-#[derive(Deserialize)]
-struct TokenForm {
-    #[serde(default)]
-    grant_type: String,
-    #[serde(default)]
-    client_id: String,
-    #[serde(default)]
-    client_secret: String,
-    #[serde(default)]
-    scope: String,
-}
-
 /// `POST /auth/token`.
 async fn token(
     State(sandbox): State<Sandbox>,
-    RawQuery(raw): RawQuery,
-    Form(form): Form<TokenForm>,
+    QueryPairs(pairs): QueryPairs,
+    Form(form): Form<ClientCredentials>,
 ) -> Response {
-    let oauth_error =
-        |status: StatusCode, error: &str| (status, Json(json!({"error": error}))).into_response();
-    let pairs = query(raw.as_deref());
     if param(&pairs, "tenant").is_some_and(|t| t != TENANT) {
-        return oauth_error(StatusCode::BAD_REQUEST, "invalid_request");
+        return kit::oauth_error(StatusCode::BAD_REQUEST, "invalid_request");
     }
     if form.grant_type != "client_credentials" {
-        return oauth_error(StatusCode::BAD_REQUEST, "unsupported_grant_type");
+        return kit::oauth_error(StatusCode::BAD_REQUEST, "unsupported_grant_type");
     }
-    let tenant = {
-        let environments = sandbox.inner.environments.lock().await;
-        environments
-            .values()
-            .find(|e| {
-                let (id, secret) = e.halo_application();
-                id == form.client_id && secret == form.client_secret
-            })
-            .map(|e| e.tenant_id)
+    let application = |e: &Environment| {
+        let (id, secret) = e.halo_application();
+        id == form.client_id && secret == form.client_secret
     };
-    let Some(tenant) = tenant else {
-        return oauth_error(StatusCode::UNAUTHORIZED, "invalid_client");
+    let Some(tenant) = kit::customer_where(&sandbox, application).await else {
+        return kit::oauth_error(StatusCode::UNAUTHORIZED, "invalid_client");
     };
-    let scopes: Vec<String> = form
-        .scope
-        .split_whitespace()
-        .filter(|s| {
-            matches!(
-                *s,
-                "all" | "read:tickets" | "edit:tickets" | "read:customers"
-            )
-        })
-        .map(str::to_owned)
-        .collect();
+    let scopes = form.scopes(&["all", "read:tickets", "edit:tickets", "read:customers"]);
     if scopes.is_empty() {
-        return oauth_error(StatusCode::BAD_REQUEST, "invalid_scope");
+        return kit::oauth_error(StatusCode::BAD_REQUEST, "invalid_scope");
     }
     let scope = scopes.join(" ");
     let Ok(access_token) = sandbox
@@ -169,40 +136,44 @@ async fn token(
     else {
         return refuse(StatusCode::INTERNAL_SERVER_ERROR, "no randomness");
     };
-    Json(json!({
-        "access_token": access_token,
-        "token_type": "Bearer",
-        "expires_in": TOKEN_LIFETIME.as_secs(),
-        "scope": scope,
-    }))
-    .into_response()
+    kit::bearer_grant(&access_token, TOKEN_LIFETIME, &scope)
 }
 
-/// The customer of the bearer token, if it holds `scope`; the refusal (401, 403 or 429)
-/// otherwise.
-fn admit(sandbox: &Sandbox, headers: &HeaderMap, scope: &str) -> Result<Uuid, Response> {
-    let Some(holder) = sandbox.inner.halo.tokens.holder(headers) else {
-        return Err(StatusCode::UNAUTHORIZED.into_response());
-    };
-    let tenant = holder.tenant;
-    if !holder.may(scope, &["all"]) {
-        return Err(refuse(
-            StatusCode::FORBIDDEN,
-            &format!("This application does not have the {scope} permission."),
-        ));
+/// Halo's API applications, whose tokens carry scopes (`all` covers every one).
+struct Halo;
+
+impl Scopes for Halo {
+    const SCOPES: &'static [&'static str] = &["read:customers", "read:tickets", "edit:tickets"];
+
+    /// The customer of the bearer token, if it holds `scope`; the refusal (401, 403 or 429)
+    /// otherwise.
+    fn admit(sandbox: &Sandbox, headers: &HeaderMap, scope: &str) -> Result<Uuid, Response> {
+        let Some(holder) = sandbox.inner.halo.tokens.holder(headers) else {
+            return Err(StatusCode::UNAUTHORIZED.into_response());
+        };
+        let tenant = holder.tenant;
+        if !holder.may(scope, &["all"]) {
+            return Err(refuse(
+                StatusCode::FORBIDDEN,
+                &format!("This application does not have the {scope} permission."),
+            ));
+        }
+        if sandbox.inner.halo.storms.hit(tenant) {
+            return Err(kit::retry_after_a_second(refuse(
+                StatusCode::TOO_MANY_REQUESTS,
+                "API rate limit exceeded: 700 requests in 5 minutes.",
+            )));
+        }
+        Ok(tenant)
     }
-    if sandbox.inner.halo.storms.hit(tenant) {
-        let mut response = refuse(
-            StatusCode::TOO_MANY_REQUESTS,
-            "API rate limit exceeded: 700 requests in 5 minutes.",
-        );
-        response
-            .headers_mut()
-            .insert(header::RETRY_AFTER, header::HeaderValue::from_static("1"));
-        return Err(response);
-    }
-    Ok(tenant)
 }
+
+/// A call whose token may read the customer's client (`read:customers`).
+type ReadCustomers = Admitted<Scoped<Halo, 0>>;
+/// A call whose token may read tickets and statuses (`read:tickets`).
+type ReadTickets = Admitted<Scoped<Halo, 1>>;
+/// A call whose token may open and change tickets (`edit:tickets`).
+type EditTickets = Admitted<Scoped<Halo, 2>>;
 
 fn status_name(id: u32) -> &'static str {
     STATUSES
@@ -237,27 +208,16 @@ fn halo_tickets(environment: &Environment) -> impl Iterator<Item = &SimTicket> {
 }
 
 /// `GET /api/Client/{id}`.
-async fn client(
-    State(sandbox): State<Sandbox>,
-    headers: HeaderMap,
-    Path(id): Path<String>,
-) -> Response {
-    let tenant = match admit(&sandbox, &headers, "read:customers") {
-        Ok(tenant) => tenant,
-        Err(refused) => return refused,
-    };
-    let found = with_environment(&sandbox, tenant, |e| {
-        (id.parse::<u32>().ok() == Some(e.halo_client_id())).then(|| {
-            json!({
-                "id": e.halo_client_id(),
-                "name": e.tenant_name,
-                "inactive": false,
-                "website": format!("https://{}", e.domain),
-            })
+async fn client(Path(id): Path<String>, Admitted(sandbox, tenant): ReadCustomers) -> Response {
+    let found = kit::own_record((&sandbox, tenant), &id, Environment::halo_client_id, |e| {
+        json!({
+            "id": e.halo_client_id(),
+            "name": e.tenant_name,
+            "inactive": false,
+            "website": format!("https://{}", e.domain),
         })
     })
-    .await
-    .flatten();
+    .await;
     match found {
         Some(client) => Json(client).into_response(),
         None => refuse(StatusCode::NOT_FOUND, &format!("Client {id} not found.")),
@@ -265,10 +225,7 @@ async fn client(
 }
 
 /// `GET /api/Status`.
-async fn statuses(State(sandbox): State<Sandbox>, headers: HeaderMap) -> Response {
-    if let Err(refused) = admit(&sandbox, &headers, "read:tickets") {
-        return refused;
-    }
+async fn statuses(_: ReadTickets) -> Response {
     Json(
         STATUSES
             .iter()
@@ -282,31 +239,17 @@ async fn statuses(State(sandbox): State<Sandbox>, headers: HeaderMap) -> Respons
 }
 
 /// `GET /api/Tickets`.
-async fn tickets(
-    State(sandbox): State<Sandbox>,
-    headers: HeaderMap,
-    RawQuery(raw): RawQuery,
-) -> Response {
-    let tenant = match admit(&sandbox, &headers, "read:tickets") {
-        Ok(tenant) => tenant,
-        Err(refused) => return refused,
-    };
-    let pairs = query(raw.as_deref());
+async fn tickets(QueryPairs(pairs): QueryPairs, Admitted(sandbox, tenant): ReadTickets) -> Answer {
+    let bad_request = |message: &str| refuse(StatusCode::BAD_REQUEST, message);
     // Halo pages only when asked to (`pageinate=true`), and then checks the numbers.
-    let paged = param(&pairs, "pageinate") == Some("true");
-    let window = if paged {
-        match Window::by_page_number(&pairs, "page_no", PAGE_SIZE) {
-            Ok(window) => Some(window),
-            Err(bad) => return refuse(StatusCode::BAD_REQUEST, &format!("{bad}.")),
-        }
-    } else {
-        None
-    };
-    let client = match param(&pairs, "client_id").map(str::parse::<u32>) {
-        Some(Ok(client)) => Some(client),
-        Some(Err(_)) => return refuse(StatusCode::BAD_REQUEST, "Invalid client_id."),
-        None => None,
-    };
+    let window = (param(&pairs, "pageinate") == Some("true"))
+        .then(|| Window::by_page_number(&pairs, "page_no", PAGE_SIZE))
+        .transpose()
+        .map_err(|bad| bad_request(&format!("{bad}.")))?;
+    let client = param(&pairs, "client_id")
+        .map(str::parse::<u32>)
+        .transpose()
+        .map_err(|_| bad_request("Invalid client_id."))?;
     let search = param(&pairs, "search").map(str::to_lowercase);
     let open_only = param(&pairs, "open_only") == Some("true");
     let found = with_environment(&sandbox, tenant, |e| {
@@ -330,25 +273,17 @@ async fn tickets(
         Some((page, window)) => (page, window.size, window.slice(found)),
         None => (1, record_count, found),
     };
-    Json(json!({
+    Ok(Json(json!({
         "page_no": page,
         "page_size": size,
         "record_count": record_count,
         "tickets": tickets,
     }))
-    .into_response()
+    .into_response())
 }
 
 /// `GET /api/Tickets/{id}`.
-async fn ticket(
-    State(sandbox): State<Sandbox>,
-    headers: HeaderMap,
-    Path(id): Path<String>,
-) -> Response {
-    let tenant = match admit(&sandbox, &headers, "read:tickets") {
-        Ok(tenant) => tenant,
-        Err(refused) => return refused,
-    };
+async fn ticket(Path(id): Path<String>, Admitted(sandbox, tenant): ReadTickets) -> Response {
     let found = with_environment(&sandbox, tenant, |e| {
         let id = id.parse::<u64>().ok()?;
         halo_tickets(e)
@@ -382,15 +317,7 @@ struct TicketWrite {
 
 /// `POST /api/Tickets`: opens or updates each ticket of the array; answers the (last) ticket
 /// written, as Halo does for a single element.
-async fn save_tickets(
-    State(sandbox): State<Sandbox>,
-    headers: HeaderMap,
-    body: axum::body::Bytes,
-) -> Response {
-    let tenant = match admit(&sandbox, &headers, "edit:tickets") {
-        Ok(tenant) => tenant,
-        Err(refused) => return refused,
-    };
+async fn save_tickets(Admitted(sandbox, tenant): EditTickets, body: Bytes) -> Response {
     let Ok(writes) = serde_json::from_slice::<Vec<TicketWrite>>(&body) else {
         return refuse(
             StatusCode::BAD_REQUEST,
@@ -490,15 +417,7 @@ struct ActionWrite {
 }
 
 /// `POST /api/Actions`: adds notes to tickets.
-async fn add_actions(
-    State(sandbox): State<Sandbox>,
-    headers: HeaderMap,
-    body: axum::body::Bytes,
-) -> Response {
-    let tenant = match admit(&sandbox, &headers, "edit:tickets") {
-        Ok(tenant) => tenant,
-        Err(refused) => return refused,
-    };
+async fn add_actions(Admitted(sandbox, tenant): EditTickets, body: Bytes) -> Response {
     let Ok(writes) = serde_json::from_slice::<Vec<ActionWrite>>(&body) else {
         return refuse(
             StatusCode::BAD_REQUEST,
@@ -514,9 +433,7 @@ async fn add_actions(
                     return Err("An action needs a note.".to_owned());
                 }
                 let ticket = e
-                    .psa_tickets
-                    .iter_mut()
-                    .find(|t| t.system == PsaSystem::HaloPsa && t.id == write.ticket_id)
+                    .ticket_mut(PsaSystem::HaloPsa, write.ticket_id)
                     .ok_or_else(|| format!("Ticket {} not found.", write.ticket_id))?;
                 ticket.notes.push(write.note.clone());
                 ticket.updated_at = now;

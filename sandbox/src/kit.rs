@@ -1,17 +1,136 @@
-//! What the simulated vendors share: reading a request's bearer token, the OAuth access tokens
-//! a vendor issues (each names its customer, the scopes it was granted and when it expires), and
-//! paging — reading a list request's numbers and windows ([`Window`]) and slicing a page out of
-//! a list. Injected 429 storms are in [`crate::throttle`].
+//! What the simulated vendors share: admitting an API call ([`Gate`], [`Admitted`]), reading a
+//! request's bearer token and query ([`QueryPairs`]), the OAuth access tokens a vendor issues
+//! (each names its customer, the scopes it was granted and when it expires) and the
+//! client-credentials grant that asks for them, and paging — reading a list request's numbers and
+//! windows ([`Window`]) and slicing a page out of a list. Injected 429 storms are in
+//! [`crate::throttle`].
 //!
 //! Each vendor keeps its own error body (Falcon's `{meta, errors}`, Graph's `{error}`, Okta's
 //! `errorCode`/`errorSummary`, …) in one function of its module, as the real APIs differ: the
 //! kit says *what* is wrong ([`BadParameter`]) and the vendor says it in its own words.
 
-use std::{collections::HashMap, fmt, str::FromStr, sync::Mutex, time::Duration};
+use std::{
+    collections::HashMap, convert::Infallible, fmt, marker::PhantomData, str::FromStr, sync::Mutex,
+    time::Duration,
+};
 
-use axum::http::{HeaderMap, header};
+use axum::{
+    Json,
+    extract::FromRequestParts,
+    http::{HeaderMap, HeaderValue, StatusCode, header, request::Parts},
+    response::{IntoResponse, Response},
+};
+use serde::Deserialize;
+use serde_json::{Value, json};
 use tokio::time::Instant;
 use uuid::Uuid;
+
+use crate::{Environment, Sandbox};
+
+/// How a vendor admits an API call: whom its credentials name (the customer, for most vendors),
+/// or the vendor's refusal in its own words (401, 403, an injected 429, …).
+pub(crate) trait Gate {
+    /// Whom an admitted call is for.
+    type Caller: Send;
+
+    fn admit(
+        sandbox: &Sandbox,
+        headers: &HeaderMap,
+    ) -> impl Future<Output = Result<Self::Caller, Response>> + Send;
+}
+
+/// An API call its vendor's [`Gate`] admitted, with the sandbox that answers it: an extractor, so
+/// the credentials and throttling are checked once before a handler runs, not in every handler.
+pub(crate) struct Admitted<G: Gate>(pub(crate) Sandbox, pub(crate) G::Caller);
+
+impl<G: Gate> FromRequestParts<Sandbox> for Admitted<G> {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, sandbox: &Sandbox) -> Result<Self, Response> {
+        let caller = G::admit(sandbox, &parts.headers).await?;
+        Ok(Self(sandbox.clone(), caller))
+    }
+}
+
+/// The customer whose environment `matches`, if any: vendors that issue credentials per customer
+/// find the caller so.
+pub(crate) async fn customer_where(
+    sandbox: &Sandbox,
+    matches: impl Fn(&Environment) -> bool,
+) -> Option<Uuid> {
+    let environments = sandbox.inner.environments.lock().await;
+    environments
+        .values()
+        .find(|e| matches(e))
+        .map(|e| e.tenant_id)
+}
+
+/// The record a vendor keeps of the customer itself (its client, company or organization) when
+/// `id` names it, as `render` shows it: a customer's credentials see no other.
+pub(crate) async fn own_record<Id: FromStr + PartialEq>(
+    (sandbox, tenant): (&Sandbox, Uuid),
+    id: &str,
+    own_id: impl FnOnce(&Environment) -> Id,
+    render: impl FnOnce(&Environment) -> Value,
+) -> Option<Value> {
+    crate::with_environment(sandbox, tenant, |e| {
+        (id.parse::<Id>().ok() == Some(own_id(e))).then(|| render(e))
+    })
+    .await
+    .flatten()
+}
+
+/// A vendor whose OAuth tokens carry scopes: the scopes its calls need (numbered for
+/// [`Scoped`]), and how it admits a call that needs one of them.
+pub(crate) trait Scopes {
+    const SCOPES: &'static [&'static str];
+
+    fn admit(sandbox: &Sandbox, headers: &HeaderMap, scope: &str) -> Result<Uuid, Response>;
+}
+
+/// The [`Gate`] of a call that needs vendor `V`'s scope number `N`, so each handler names the
+/// scope it needs in its type.
+pub(crate) struct Scoped<V, const N: usize>(PhantomData<V>);
+
+impl<V: Scopes, const N: usize> Gate for Scoped<V, N> {
+    type Caller = Uuid;
+
+    async fn admit(sandbox: &Sandbox, headers: &HeaderMap) -> Result<Uuid, Response> {
+        V::admit(sandbox, headers, V::SCOPES[N])
+    }
+}
+
+/// A request's query pairs as [`query`] reads them: an extractor, so handlers take the pairs
+/// instead of each decoding the raw query.
+pub(crate) struct QueryPairs(pub(crate) Vec<(String, String)>);
+
+impl<S: Sync> FromRequestParts<S> for QueryPairs {
+    type Rejection = Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Infallible> {
+        Ok(Self(query(parts.uri.query())))
+    }
+}
+
+/// A handler's answer: its response, or the refusal it stopped at (`?` returns it as it is).
+pub(crate) type Answer = Result<Response, Response>;
+
+/// `response` with `Retry-After: 1`, as the vendors that throttle in short bursts send it.
+pub(crate) fn retry_after_a_second(mut response: Response) -> Response {
+    response
+        .headers_mut()
+        .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+    response
+}
+
+/// The host a request was sent to (`127.0.0.1` without a `Host` header), for the links vendors
+/// put in their answers.
+pub(crate) fn host(headers: &HeaderMap) -> &str {
+    headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or("127.0.0.1")
+}
 
 /// The bearer token a request presents (`Authorization: Bearer …`), if any.
 pub(crate) fn bearer(headers: &HeaderMap) -> Option<&str> {
@@ -82,6 +201,48 @@ impl Tokens {
             .expect("token map poisoned")
             .retain(|_, (holder, _)| holder.tenant != tenant);
     }
+}
+
+/// The form of an OAuth client-credentials token request, as the vendors that take one read it
+/// (a missing field reads as empty).
+#[derive(Debug, Deserialize)]
+pub(crate) struct ClientCredentials {
+    #[serde(default)]
+    pub(crate) grant_type: String,
+    #[serde(default)]
+    pub(crate) client_id: String,
+    #[serde(default)]
+    pub(crate) client_secret: String,
+    #[serde(default)]
+    pub(crate) scope: String,
+}
+
+impl ClientCredentials {
+    /// The requested scopes the vendor knows (`known`); others are dropped, as the vendors do.
+    pub(crate) fn scopes(&self, known: &[&str]) -> Vec<String> {
+        self.scope
+            .split_whitespace()
+            .filter(|s| known.contains(s))
+            .map(str::to_owned)
+            .collect()
+    }
+}
+
+/// An OAuth error answer (`{"error": …}`) of a token endpoint.
+pub(crate) fn oauth_error(status: StatusCode, error: &str) -> Response {
+    (status, Json(json!({"error": error}))).into_response()
+}
+
+/// A token endpoint's answer granting `access_token` for `lifetime` with `scope` (the granted
+/// scopes, space-separated).
+pub(crate) fn bearer_grant(access_token: &str, lifetime: Duration, scope: &str) -> Response {
+    Json(json!({
+        "access_token": access_token,
+        "token_type": "Bearer",
+        "expires_in": lifetime.as_secs(),
+        "scope": scope,
+    }))
+    .into_response()
 }
 
 /// A query string's pairs, decoded (OData option names keep their `$`); an unreadable query

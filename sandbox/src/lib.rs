@@ -15,6 +15,11 @@
 
 // The vendor records are large `json!` literals.
 #![recursion_limit = "256"]
+#![expect(
+    clippy::result_large_err,
+    reason = "handlers and their helpers short-circuit with the vendor's error response, which \
+              lives for one request"
+)]
 
 pub mod connectwise;
 pub mod datto;
@@ -258,9 +263,11 @@ struct Inner {
     okta_limits: okta::RateLimits,
     falcon: falcon::FalconState,
     ninja: ninjaone::NinjaState,
-    veeam: veeam::VeeamState,
+    /// The Veeam console's injected storms (it throttles nothing else).
+    veeam: throttle::Storms,
     halo: halopsa::HaloState,
-    connectwise: connectwise::ConnectWiseState,
+    /// ConnectWise Manage's injected storms (it throttles nothing else).
+    connectwise: throttle::Storms,
     datto: datto::DattoState,
 }
 
@@ -307,9 +314,9 @@ impl Sandbox {
                 okta_limits: okta::RateLimits::default(),
                 falcon: falcon::FalconState::default(),
                 ninja: ninjaone::NinjaState::default(),
-                veeam: veeam::VeeamState::default(),
+                veeam: throttle::Storms::default(),
                 halo: halopsa::HaloState::default(),
-                connectwise: connectwise::ConnectWiseState::default(),
+                connectwise: throttle::Storms::default(),
                 datto: datto::DattoState::default(),
             }),
         })

@@ -8,7 +8,7 @@
 
 use axum::{
     Json, Router,
-    extract::State,
+    extract::{FromRequest, Request},
     http::HeaderMap,
     response::{IntoResponse, Response},
     routing::post,
@@ -122,17 +122,29 @@ fn authorized(sandbox: &Sandbox, headers: &HeaderMap) -> bool {
     ))
 }
 
-async fn post_message(
-    State(sandbox): State<Sandbox>,
-    headers: HeaderMap,
-    body: Option<Json<Value>>,
-) -> Response {
-    if !authorized(&sandbox, &headers) {
-        return refuse("invalid_auth");
+/// A Web API call's JSON arguments, once its bot token checks out: an extractor, so every method
+/// refuses alike (a body that cannot be JSON first, then the token, then a missing body).
+struct Arguments(Sandbox, Value);
+
+impl FromRequest<Sandbox> for Arguments {
+    type Rejection = Response;
+
+    async fn from_request(request: Request, sandbox: &Sandbox) -> Result<Self, Response> {
+        let headers = request.headers().clone();
+        let body = Option::<Json<Value>>::from_request(request, sandbox)
+            .await
+            .map_err(IntoResponse::into_response)?;
+        if !authorized(sandbox, &headers) {
+            return Err(refuse("invalid_auth"));
+        }
+        let Some(Json(body)) = body else {
+            return Err(refuse("invalid_json"));
+        };
+        Ok(Self(sandbox.clone(), body))
     }
-    let Some(Json(body)) = body else {
-        return refuse("invalid_json");
-    };
+}
+
+async fn post_message(Arguments(sandbox, body): Arguments) -> Response {
     let Some(channel) = body["channel"].as_str() else {
         return refuse("channel_not_found");
     };
@@ -167,17 +179,7 @@ async fn post_message(
     .into_response()
 }
 
-async fn update_message(
-    State(sandbox): State<Sandbox>,
-    headers: HeaderMap,
-    body: Option<Json<Value>>,
-) -> Response {
-    if !authorized(&sandbox, &headers) {
-        return refuse("invalid_auth");
-    }
-    let Some(Json(body)) = body else {
-        return refuse("invalid_json");
-    };
+async fn update_message(Arguments(sandbox, body): Arguments) -> Response {
     let (Some(channel), Some(ts)) = (body["channel"].as_str(), body["ts"].as_str()) else {
         return refuse("message_not_found");
     };

@@ -26,7 +26,8 @@
 
 use axum::{
     Json, Router,
-    extract::{Path, RawQuery, State},
+    body::Bytes,
+    extract::Path,
     http::{HeaderMap, HeaderValue, StatusCode, header},
     response::{IntoResponse, Response},
     routing::{get, post},
@@ -39,8 +40,9 @@ use uuid::Uuid;
 use super::{
     Sandbox,
     environment::{Environment, Fault, SimMachine, SimPatch, SimScript},
+    kit::{self, Admitted, Gate, QueryPairs},
     ninjaone::NINJA_SCRIPTS,
-    query, with_environment,
+    param, with_environment,
 };
 
 /// The scripts of the sandbox's Tactical RMM script library: the same three pairs as NinjaOne's
@@ -125,21 +127,28 @@ fn detail(status: StatusCode, message: &str) -> Response {
     response
 }
 
-/// The customer whose API key the request carries.
-async fn admit(sandbox: &Sandbox, headers: &HeaderMap) -> Result<Uuid, Response> {
-    let Some(key) = headers.get("x-api-key").and_then(|v| v.to_str().ok()) else {
-        return Err(detail(
-            StatusCode::UNAUTHORIZED,
-            "Authentication credentials were not provided.",
-        ));
-    };
-    let environments = sandbox.inner.environments.lock().await;
-    environments
-        .values()
-        .find(|e| e.tactical_api_key() == key)
-        .map(|e| e.tenant_id)
-        .ok_or_else(|| detail(StatusCode::UNAUTHORIZED, "Invalid token."))
+/// The `X-API-KEY` of a user limited to one customer's client.
+struct ApiKey;
+
+impl Gate for ApiKey {
+    type Caller = Uuid;
+
+    /// The customer whose API key the request carries.
+    async fn admit(sandbox: &Sandbox, headers: &HeaderMap) -> Result<Uuid, Response> {
+        let Some(key) = headers.get("x-api-key").and_then(|v| v.to_str().ok()) else {
+            return Err(detail(
+                StatusCode::UNAUTHORIZED,
+                "Authentication credentials were not provided.",
+            ));
+        };
+        kit::customer_where(sandbox, |e| e.tactical_api_key() == key)
+            .await
+            .ok_or_else(|| detail(StatusCode::UNAUTHORIZED, "Invalid token."))
+    }
 }
+
+/// A call with a valid API key, for its customer.
+type Call = Admitted<ApiKey>;
 
 /// The agent id Tactical's agent generated at install: 40 letters.
 pub(super) fn agent_id(environment: &Environment, machine: &SimMachine) -> String {
@@ -211,7 +220,7 @@ fn agent_json(environment: &Environment, machine: &SimMachine, now: DateTime<Utc
     let pending = agent.patches.iter().any(|p| p.status == "APPROVED");
     json!({
         "agent_id": agent_id(environment, machine),
-        "hostname": machine.computer_dns_name.split('.').next().unwrap_or_default().to_uppercase(),
+        "hostname": machine.host_name(),
         "description": "",
         "site_name": site_name(machine),
         "client_name": environment.tenant_name,
@@ -252,11 +261,7 @@ fn agent_json(environment: &Environment, machine: &SimMachine, now: DateTime<Utc
 }
 
 /// `GET /clients/`.
-async fn clients(State(sandbox): State<Sandbox>, headers: HeaderMap) -> Response {
-    let tenant = match admit(&sandbox, &headers).await {
-        Ok(tenant) => tenant,
-        Err(refused) => return refused,
-    };
+async fn clients(Admitted(sandbox, tenant): Call) -> Response {
     let found = with_environment(&sandbox, tenant, |e| vec![client_json(e)])
         .await
         .unwrap_or_default();
@@ -264,20 +269,14 @@ async fn clients(State(sandbox): State<Sandbox>, headers: HeaderMap) -> Response
 }
 
 /// `GET /clients/{id}/`.
-async fn client(
-    State(sandbox): State<Sandbox>,
-    headers: HeaderMap,
-    Path(id): Path<String>,
-) -> Response {
-    let tenant = match admit(&sandbox, &headers).await {
-        Ok(tenant) => tenant,
-        Err(refused) => return refused,
-    };
-    with_environment(&sandbox, tenant, |e| {
-        (id.parse::<u32>().ok() == Some(e.tactical_client_id())).then(|| client_json(e))
-    })
+async fn client(Path(id): Path<String>, Admitted(sandbox, tenant): Call) -> Response {
+    kit::own_record(
+        (&sandbox, tenant),
+        &id,
+        Environment::tactical_client_id,
+        client_json,
+    )
     .await
-    .flatten()
     .map_or_else(
         || detail(StatusCode::NOT_FOUND, "Not found."),
         |c| Json(c).into_response(),
@@ -286,22 +285,8 @@ async fn client(
 
 /// `GET /agents/`: every agent the key's user sees, filtered by `client`, `site` and
 /// `monitoring_type`.
-async fn agents(
-    State(sandbox): State<Sandbox>,
-    headers: HeaderMap,
-    RawQuery(raw): RawQuery,
-) -> Response {
-    let tenant = match admit(&sandbox, &headers).await {
-        Ok(tenant) => tenant,
-        Err(refused) => return refused,
-    };
-    let pairs = query(raw.as_deref());
-    let get = |name: &str| {
-        pairs
-            .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.clone())
-    };
+async fn agents(QueryPairs(pairs): QueryPairs, Admitted(sandbox, tenant): Call) -> Response {
+    let get = |name: &str| param(&pairs, name).map(str::to_owned);
     let monitoring = get("monitoring_type");
     if monitoring
         .as_deref()
@@ -355,15 +340,7 @@ fn find<'e>(environment: &'e Environment, agent: &str) -> Option<&'e SimMachine>
 }
 
 /// `GET /agents/{agent_id}/`.
-async fn agent(
-    State(sandbox): State<Sandbox>,
-    headers: HeaderMap,
-    Path(id): Path<String>,
-) -> Response {
-    let tenant = match admit(&sandbox, &headers).await {
-        Ok(tenant) => tenant,
-        Err(refused) => return refused,
-    };
+async fn agent(Path(id): Path<String>, Admitted(sandbox, tenant): Call) -> Response {
     let now = sandbox.inner.clock.now();
     with_environment(&sandbox, tenant, |e| {
         find(e, &id).map(|m| agent_json(e, m, now))
@@ -412,15 +389,7 @@ fn update_json(n: usize, patch: &SimPatch) -> Value {
 }
 
 /// `GET /winupdate/{agent_id}/`.
-async fn updates(
-    State(sandbox): State<Sandbox>,
-    headers: HeaderMap,
-    Path(id): Path<String>,
-) -> Response {
-    let tenant = match admit(&sandbox, &headers).await {
-        Ok(tenant) => tenant,
-        Err(refused) => return refused,
-    };
+async fn updates(Path(id): Path<String>, Admitted(sandbox, tenant): Call) -> Response {
     with_environment(&sandbox, tenant, |e| {
         find(e, &id).map(|m| {
             let patches = &m.ninja.as_ref().expect("managed").patches;
@@ -461,22 +430,12 @@ fn script_json(script: &SimScript) -> Value {
 }
 
 /// `GET /scripts/`.
-async fn scripts(State(sandbox): State<Sandbox>, headers: HeaderMap) -> Response {
-    if let Err(refused) = admit(&sandbox, &headers).await {
-        return refused;
-    }
+async fn scripts(_: Call) -> Response {
     Json(TACTICAL_SCRIPTS.iter().map(script_json).collect::<Vec<_>>()).into_response()
 }
 
 /// `GET /scripts/{id}/`.
-async fn script(
-    State(sandbox): State<Sandbox>,
-    headers: HeaderMap,
-    Path(id): Path<String>,
-) -> Response {
-    if let Err(refused) = admit(&sandbox, &headers).await {
-        return refused;
-    }
+async fn script(Path(id): Path<String>, _: Call) -> Response {
     TACTICAL_SCRIPTS
         .iter()
         .find(|s| id.parse::<u32>().ok() == Some(s.id))
@@ -498,15 +457,10 @@ fn server_error() -> Response {
 
 /// `POST /agents/{agent_id}/runscript/`.
 async fn run_script(
-    State(sandbox): State<Sandbox>,
-    headers: HeaderMap,
     Path(id): Path<String>,
-    body: axum::body::Bytes,
+    Admitted(sandbox, tenant): Call,
+    body: Bytes,
 ) -> Response {
-    let tenant = match admit(&sandbox, &headers).await {
-        Ok(tenant) => tenant,
-        Err(refused) => return refused,
-    };
     let Ok(Value::Object(body)) = serde_json::from_slice::<Value>(&body) else {
         return (
             StatusCode::BAD_REQUEST,
@@ -536,16 +490,7 @@ async fn run_script(
     let now = sandbox.inner.clock.now();
     let queued = sandbox
         .mutate(tenant, |e| {
-            let (machine_id, hostname) = find(e, &id).map(|m| {
-                (
-                    m.id.clone(),
-                    m.computer_dns_name
-                        .split('.')
-                        .next()
-                        .unwrap_or_default()
-                        .to_uppercase(),
-                )
-            })?;
+            let (machine_id, hostname) = find(e, &id).map(|m| (m.id.clone(), m.host_name()))?;
             let fault = Fault::FailNextTacticalScript {
                 agent_id: id.clone(),
             };
@@ -657,15 +602,7 @@ fn run_json(run: &SimTacticalRun, agent_pk: u64) -> Value {
 }
 
 /// `GET /agents/{agent_id}/history/`.
-async fn history(
-    State(sandbox): State<Sandbox>,
-    headers: HeaderMap,
-    Path(id): Path<String>,
-) -> Response {
-    let tenant = match admit(&sandbox, &headers).await {
-        Ok(tenant) => tenant,
-        Err(refused) => return refused,
-    };
+async fn history(Path(id): Path<String>, Admitted(sandbox, tenant): Call) -> Response {
     let found = sandbox
         .mutate(tenant, |e| {
             let (machine_id, pk) = find(e, &id)

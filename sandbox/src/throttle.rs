@@ -1,8 +1,9 @@
 //! Vendor throttling: a request budget per app and tenant in a fixed window, plus injected 429
 //! storms.
 
-use std::{collections::HashMap, sync::Mutex, time::Duration};
+use std::{collections::HashMap, hash::Hash, sync::Mutex, time::Duration};
 
+use chrono::Utc;
 use tokio::time::Instant;
 use uuid::Uuid;
 
@@ -30,6 +31,76 @@ impl Storms {
             _ => false,
         }
     }
+}
+
+/// Per-minute request budgets, one per key (a customer, or a customer's endpoint), and injected
+/// storms per customer: Okta and Falcon count requests so, and report the count in headers.
+#[derive(Debug)]
+pub(super) struct MinuteBudgets<K> {
+    windows: Mutex<HashMap<K, (Instant, u32)>>,
+    /// Requests still to answer 429 whatever the budget, per customer (a test's storm).
+    pub(super) storms: Storms,
+}
+
+impl<K> Default for MinuteBudgets<K> {
+    fn default() -> Self {
+        Self {
+            windows: Mutex::default(),
+            storms: Storms::default(),
+        }
+    }
+}
+
+/// Where a request stands against its budget: what the vendors' rate-limit headers say, and
+/// whether it is refused.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Spent {
+    pub(super) limit: u32,
+    pub(super) remaining: u32,
+    /// When the budget's window ends, in UTC epoch seconds.
+    pub(super) reset: i64,
+    pub(super) refused: bool,
+}
+
+impl<K: Eq + Hash> MinuteBudgets<K> {
+    /// Counts a request of `tenant` against the budget `key`, of `limit` requests a minute.
+    pub(super) fn take(&self, key: K, tenant: Uuid, limit: u32) -> Spent {
+        const MINUTE: Duration = Duration::from_secs(60);
+        let now = Instant::now();
+        let mut windows = self.windows.lock().expect("rate-limit map poisoned");
+        let (started, used) = windows.entry(key).or_insert((now, 0));
+        if now.duration_since(*started) >= MINUTE {
+            *started = now;
+            *used = 0;
+        }
+        let stormy = self.storms.hit(tenant);
+        let refused = stormy || *used >= limit;
+        if !refused {
+            *used += 1;
+        }
+        // A storm is other clients spending the budget of a window that is about to end.
+        let left_in_window = if stormy {
+            Duration::ZERO
+        } else {
+            MINUTE.saturating_sub(now.duration_since(*started))
+        };
+        Spent {
+            limit,
+            remaining: if stormy { 0 } else { limit - *used },
+            reset: epoch_now() + i64::try_from(left_in_window.as_secs() + 1).unwrap_or(60),
+            refused,
+        }
+    }
+}
+
+/// Now, in UTC epoch seconds: the vendors' reset times are compared with the client's real clock.
+fn epoch_now() -> i64 {
+    #[expect(
+        clippy::disallowed_methods,
+        reason = "the reset header is a real epoch, whatever clock the sandbox runs on"
+    )]
+    let now = Utc::now();
+    now.timestamp()
 }
 
 /// A simulated API, for budgets and token audiences.

@@ -17,14 +17,9 @@
 //!   next two reads of the job list (`409` if started again meanwhile) and ends `Success` with a
 //!   new restore point, or `Failed` for a job that keeps failing.
 
-#![expect(
-    clippy::result_large_err,
-    reason = "helpers short-circuit with the vendor's error response, which lives for one request"
-)]
-
 use axum::{
     Json, Router,
-    extract::{Path, RawQuery, State},
+    extract::Path,
     http::{HeaderMap, StatusCode},
     response::{IntoResponse, Response},
     routing::{get, post},
@@ -37,8 +32,8 @@ use uuid::Uuid;
 use super::{
     Sandbox,
     environment::{Environment, SimBackup, SimMachine},
-    kit::{PageSize, Window},
-    param, query, with_environment,
+    kit::{self, Admitted, Answer, Gate, PageSize, QueryPairs, Window},
+    param, with_environment,
 };
 
 /// The operations served (method, path below `/api/v3`).
@@ -75,16 +70,10 @@ pub(super) fn router<S: Clone + Send + Sync + 'static>(sandbox: Sandbox) -> Rout
         .with_state(sandbox)
 }
 
-/// Injected storms: requests still to answer 429, per customer.
-#[derive(Debug, Default)]
-pub(super) struct VeeamState {
-    storms: super::throttle::Storms,
-}
-
 impl Sandbox {
     /// Makes the next `requests` console API calls of `tenant_id` answer 429.
     pub fn throttle_veeam(&self, tenant_id: Uuid, requests: u32) {
-        self.inner.veeam.storms.start(tenant_id, requests);
+        self.inner.veeam.start(tenant_id, requests);
     }
 }
 
@@ -96,32 +85,36 @@ fn error(status: StatusCode, kind: &str, message: &str) -> Response {
         .into_response()
 }
 
-/// The customer whose API key the request carries; the refusal (401 or 429) otherwise.
-async fn admit(sandbox: &Sandbox, headers: &HeaderMap) -> Result<Uuid, Response> {
-    let key = super::kit::bearer(headers).unwrap_or_default();
-    let tenant = {
-        let environments = sandbox.inner.environments.lock().await;
-        environments
-            .values()
-            .find(|e| !key.is_empty() && e.veeam_api_key() == key)
-            .map(|e| e.tenant_id)
-    };
-    let Some(tenant) = tenant else {
-        return Err(error(
-            StatusCode::UNAUTHORIZED,
-            "security",
-            "Authorization has been denied for this request.",
-        ));
-    };
-    if sandbox.inner.veeam.storms.hit(tenant) {
-        return Err((
-            StatusCode::TOO_MANY_REQUESTS,
-            Json(json!({"errors": [{"message": "Too many requests.", "type": "transport", "code": 429, "retryAfter": 1}]})),
-        )
-            .into_response());
+/// The console's API keys, each limited to one customer's company.
+struct ApiKey;
+
+impl Gate for ApiKey {
+    type Caller = Uuid;
+
+    /// The customer whose API key the request carries; the refusal (401 or 429) otherwise.
+    async fn admit(sandbox: &Sandbox, headers: &HeaderMap) -> Result<Uuid, Response> {
+        let key = kit::bearer(headers).unwrap_or_default();
+        let presented = |e: &Environment| !key.is_empty() && e.veeam_api_key() == key;
+        let Some(tenant) = kit::customer_where(sandbox, presented).await else {
+            return Err(error(
+                StatusCode::UNAUTHORIZED,
+                "security",
+                "Authorization has been denied for this request.",
+            ));
+        };
+        if sandbox.inner.veeam.hit(tenant) {
+            return Err((
+                StatusCode::TOO_MANY_REQUESTS,
+                Json(json!({"errors": [{"message": "Too many requests.", "type": "transport", "code": 429, "retryAfter": 1}]})),
+            )
+                .into_response());
+        }
+        Ok(tenant)
     }
-    Ok(tenant)
 }
+
+/// A call with a valid API key, for its customer.
+type Call = Admitted<ApiKey>;
 
 #[derive(Deserialize)]
 struct Condition {
@@ -201,30 +194,15 @@ fn server(machine: &SimMachine) -> bool {
     machine.machine_tags.iter().any(|t| t == "Server")
 }
 
-fn host_name(machine: &SimMachine) -> String {
-    machine
-        .computer_dns_name
-        .split('.')
-        .next()
-        .unwrap_or(&machine.computer_dns_name)
-        .to_uppercase()
-}
-
+/// The page of backed-up machines `pairs` ask for, each as `render` shows it: the lists differ
+/// only so.
 async fn list(
     sandbox: &Sandbox,
-    headers: &HeaderMap,
-    raw: Option<&str>,
+    tenant: Uuid,
+    pairs: &[(String, String)],
     render: fn(&Environment, &SimMachine, &SimBackup, DateTime<Utc>) -> Value,
-) -> Response {
-    let tenant = match admit(sandbox, headers).await {
-        Ok(tenant) => tenant,
-        Err(refused) => return refused,
-    };
-    let pairs = query(raw);
-    let (window, conditions) = match window(&pairs) {
-        Ok(window) => window,
-        Err(refused) => return refused,
-    };
+) -> Answer {
+    let (window, conditions) = window(pairs)?;
     let now = sandbox.inner.clock.now();
     let items = with_environment(sandbox, tenant, |e| {
         backed_up(e)
@@ -233,7 +211,7 @@ async fn list(
     })
     .await
     .unwrap_or_default();
-    page(items, &conditions, window)
+    Ok(page(items, &conditions, window))
 }
 
 fn agent_json(e: &Environment, m: &SimMachine, b: &SimBackup, _now: DateTime<Utc>) -> Value {
@@ -243,7 +221,7 @@ fn agent_json(e: &Environment, m: &SimMachine, b: &SimBackup, _now: DateTime<Utc
         "status": "Active",
         "managementAgentStatus": "Healthy",
         "organizationUid": e.veeam_company_uid(),
-        "name": host_name(m),
+        "name": m.host_name(),
         "operationMode": if server(m) { "Server" } else { "Workstation" },
         "guiMode": "ReadOnly",
         "platform": if server(m) { "Windows Server 2022" } else { "Windows 11" },
@@ -290,7 +268,7 @@ fn protected_json(e: &Environment, m: &SimMachine, b: &SimBackup, now: DateTime<
     json!({
         "backupAgentUid": b.agent_uid,
         "organizationUid": e.veeam_company_uid(),
-        "name": host_name(m),
+        "name": m.host_name(),
         "numberOfJobs": 1,
         "operationMode": if server(m) { "Server" } else { "Workstation" },
         "latestRestorePointDate": b.latest_restore_point(now),
@@ -298,59 +276,31 @@ fn protected_json(e: &Environment, m: &SimMachine, b: &SimBackup, now: DateTime<
 }
 
 /// `GET /infrastructure/backupAgents`.
-async fn agents(
-    State(sandbox): State<Sandbox>,
-    headers: HeaderMap,
-    RawQuery(raw): RawQuery,
-) -> Response {
-    list(&sandbox, &headers, raw.as_deref(), agent_json).await
+async fn agents(QueryPairs(pairs): QueryPairs, Admitted(sandbox, tenant): Call) -> Answer {
+    list(&sandbox, tenant, &pairs, agent_json).await
 }
 
 /// `GET /infrastructure/backupAgents/jobs`. Each read moves a started run on.
-async fn jobs(
-    State(sandbox): State<Sandbox>,
-    headers: HeaderMap,
-    RawQuery(raw): RawQuery,
-) -> Response {
-    let listed = list(&sandbox, &headers, raw.as_deref(), job_json).await;
-    if listed.status().is_success()
-        && let Ok(tenant) = admit_quietly(&sandbox, &headers).await
-    {
-        let _ = sandbox
-            .mutate(tenant, |e| {
-                for machine in &mut e.machines {
-                    if let Some(backup) = machine.backup.as_mut() {
-                        backup.running_reads = backup.running_reads.saturating_sub(1);
-                    }
+async fn jobs(QueryPairs(pairs): QueryPairs, Admitted(sandbox, tenant): Call) -> Answer {
+    let listed = list(&sandbox, tenant, &pairs, job_json).await?;
+    let _ = sandbox
+        .mutate(tenant, |e| {
+            for machine in &mut e.machines {
+                if let Some(backup) = machine.backup.as_mut() {
+                    backup.running_reads = backup.running_reads.saturating_sub(1);
                 }
-            })
-            .await;
-    }
-    listed
-}
-
-/// The customer of the API key, without counting the request against a storm.
-async fn admit_quietly(sandbox: &Sandbox, headers: &HeaderMap) -> Result<Uuid, ()> {
-    let key = super::kit::bearer(headers).unwrap_or_default();
-    let environments = sandbox.inner.environments.lock().await;
-    environments
-        .values()
-        .find(|e| !key.is_empty() && e.veeam_api_key() == key)
-        .map(|e| e.tenant_id)
-        .ok_or(())
+            }
+        })
+        .await;
+    Ok(listed)
 }
 
 /// `POST /infrastructure/backupAgents/{agent}/jobs/{job}/start`: `200`, the job running for
 /// the next reads; `409` while it runs already.
 async fn start_job(
-    State(sandbox): State<Sandbox>,
-    headers: HeaderMap,
     Path((agent, job)): Path<(String, String)>,
+    Admitted(sandbox, tenant): Call,
 ) -> Response {
-    let tenant = match admit(&sandbox, &headers).await {
-        Ok(tenant) => tenant,
-        Err(refused) => return refused,
-    };
     let (Ok(agent), Ok(job)) = (agent.parse::<Uuid>(), job.parse::<Uuid>()) else {
         return error(StatusCode::NOT_FOUND, "logical", "The job was not found.");
     };
@@ -382,37 +332,28 @@ async fn start_job(
 }
 
 /// `GET /protectedWorkloads/computersManagedByConsole`.
-async fn protected(
-    State(sandbox): State<Sandbox>,
-    headers: HeaderMap,
-    RawQuery(raw): RawQuery,
-) -> Response {
-    list(&sandbox, &headers, raw.as_deref(), protected_json).await
+async fn protected(QueryPairs(pairs): QueryPairs, Admitted(sandbox, tenant): Call) -> Answer {
+    list(&sandbox, tenant, &pairs, protected_json).await
 }
 
 /// `GET /organizations/companies/{companyUid}`: the key's own company, else 404.
-async fn company(
-    State(sandbox): State<Sandbox>,
-    headers: HeaderMap,
-    Path(company): Path<String>,
-) -> Response {
-    let tenant = match admit(&sandbox, &headers).await {
-        Ok(tenant) => tenant,
-        Err(refused) => return refused,
-    };
-    let found = with_environment(&sandbox, tenant, |e| {
-        (company.parse::<Uuid>().ok() == Some(e.veeam_company_uid())).then(|| {
-            json!({
-                "instanceUid": e.veeam_company_uid(),
-                "name": e.tenant_name,
-                "status": "Active",
-                "isRestAccessEnabled": false,
-                "isAlarmDetectEnabled": true,
-            })
+async fn company(Path(company): Path<String>, Admitted(sandbox, tenant): Call) -> Response {
+    let own_company = |e: &Environment| {
+        json!({
+            "instanceUid": e.veeam_company_uid(),
+            "name": e.tenant_name,
+            "status": "Active",
+            "isRestAccessEnabled": false,
+            "isAlarmDetectEnabled": true,
         })
-    })
-    .await
-    .flatten();
+    };
+    let found = kit::own_record(
+        (&sandbox, tenant),
+        &company,
+        Environment::veeam_company_uid,
+        own_company,
+    )
+    .await;
     match found {
         Some(company) => {
             Json(json!({"meta": null, "data": company, "errors": null})).into_response()

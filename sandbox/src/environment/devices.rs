@@ -42,6 +42,17 @@ pub(super) fn sensor_installed() -> bool {
 }
 
 impl SimMachine {
+    /// The machine's name without its DNS domain, upper case: what the RMM, EDR and backup
+    /// consoles call it, so every vendor names it alike.
+    #[must_use]
+    pub fn host_name(&self) -> String {
+        self.computer_dns_name
+            .split('.')
+            .next()
+            .unwrap_or(&self.computer_dns_name)
+            .to_uppercase()
+    }
+
     /// The machine as `GET /api/machines` returns it.
     #[must_use]
     pub fn to_vendor(&self) -> Value {

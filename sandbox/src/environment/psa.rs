@@ -27,3 +27,12 @@ pub struct SimTicket {
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
+
+impl Environment {
+    /// The customer's ticket `id` in `system`, to change: both PSAs' writes look tickets up so.
+    pub(crate) fn ticket_mut(&mut self, system: PsaSystem, id: u64) -> Option<&mut SimTicket> {
+        self.psa_tickets
+            .iter_mut()
+            .find(|t| t.system == system && t.id == id)
+    }
+}

@@ -95,18 +95,17 @@ pub(super) const MACHINE_ACTION_FILTERS: [&str; 6] = [
 pub(super) fn defender_collection(
     context: &str,
     items: Vec<Value>,
-    query: Option<&str>,
+    pairs: &[(String, String)],
     filters: &[&str],
 ) -> Response {
-    let pairs = crate::query(query);
-    let filter = match query_value(&pairs, "$filter").map(|f| Filter::parse(f, filters)) {
+    let filter = match query_value(pairs, "$filter").map(|f| Filter::parse(f, filters)) {
         None => Filter::default(),
         Some(Ok(filter)) => filter,
         Some(Err(message)) => {
             return defender_error(StatusCode::BAD_REQUEST, "ODataError", &message);
         }
     };
-    let top = match query_value(&pairs, "$top").map(str::parse::<usize>) {
+    let top = match query_value(pairs, "$top").map(str::parse::<usize>) {
         None => 10_000,
         Some(Ok(top)) if (1..=10_000).contains(&top) => top,
         Some(_) => {
@@ -117,7 +116,7 @@ pub(super) fn defender_collection(
             );
         }
     };
-    let skip = match query_value(&pairs, "$skip").map(str::parse::<usize>) {
+    let skip = match query_value(pairs, "$skip").map(str::parse::<usize>) {
         None => 0,
         Some(Ok(skip)) => skip,
         Some(Err(_)) => {
@@ -140,12 +139,22 @@ pub(super) fn defender_collection(
     .into_response()
 }
 
-pub(super) async fn machines(
-    State(sandbox): State<Sandbox>,
-    Defender(tenant): Defender,
-    RawQuery(query): RawQuery,
+/// A Defender list's answer: what `read` finds in the customer's environment, as a
+/// [`defender_collection`] of `context` filtered on `filters`. Every list is read so.
+async fn defender_list(
+    Admitted(sandbox, tenant): Defender,
+    pairs: &[(String, String)],
+    (context, filters): (&str, &[&str]),
+    read: impl FnOnce(&Environment) -> Vec<Value>,
 ) -> Response {
-    let items = with_environment(&sandbox, tenant, |e| {
+    let items = with_environment(&sandbox, tenant, |e| read(e))
+        .await
+        .unwrap_or_default();
+    defender_collection(context, items, pairs, filters)
+}
+
+pub(super) async fn machines(call: Defender, QueryPairs(pairs): QueryPairs) -> Response {
+    defender_list(call, &pairs, ("Machines", &MACHINE_FILTERS), |e| {
         e.machines
             .iter()
             .filter(|m| m.edr_sensor)
@@ -153,13 +162,10 @@ pub(super) async fn machines(
             .collect()
     })
     .await
-    .unwrap_or_default();
-    defender_collection("Machines", items, query.as_deref(), &MACHINE_FILTERS)
 }
 
 pub(super) async fn machine(
-    State(sandbox): State<Sandbox>,
-    Defender(tenant): Defender,
+    Admitted(sandbox, tenant): Defender,
     Path(id): Path<String>,
 ) -> Response {
     match with_environment(&sandbox, tenant, |e| {
@@ -178,55 +184,39 @@ pub(super) async fn machine(
     }
 }
 
-pub(super) async fn defender_alerts(
-    State(sandbox): State<Sandbox>,
-    Defender(tenant): Defender,
-    RawQuery(query): RawQuery,
-) -> Response {
-    let items = with_environment(&sandbox, tenant, |e| e.defender_alerts.clone())
-        .await
-        .unwrap_or_default();
-    let pairs = crate::query(query.as_deref());
+pub(super) async fn defender_alerts(call: Defender, QueryPairs(pairs): QueryPairs) -> Response {
     // Evidence is only included with `$expand=evidence`.
     let expand = query_value(&pairs, "$expand").is_some_and(|e| e.eq_ignore_ascii_case("evidence"));
-    let items = items
-        .into_iter()
-        .map(|mut alert| {
-            if !expand {
-                alert["evidence"] = json!([]);
-            }
-            alert
-        })
-        .collect();
-    defender_collection("Alerts", items, query.as_deref(), &ALERT_FILTERS)
+    defender_list(call, &pairs, ("Alerts", &ALERT_FILTERS), |e| {
+        e.defender_alerts
+            .iter()
+            .cloned()
+            .map(|mut alert| {
+                if !expand {
+                    alert["evidence"] = json!([]);
+                }
+                alert
+            })
+            .collect()
+    })
+    .await
 }
 
-pub(super) async fn machine_actions(
-    State(sandbox): State<Sandbox>,
-    Defender(tenant): Defender,
-    RawQuery(query): RawQuery,
-) -> Response {
-    let items = with_environment(&sandbox, tenant, |e| {
+pub(super) async fn machine_actions(call: Defender, QueryPairs(pairs): QueryPairs) -> Response {
+    let filters = ("MachineActions", MACHINE_ACTION_FILTERS.as_slice());
+    defender_list(call, &pairs, filters, |e| {
         e.machine_actions
             .iter()
             .map(SimMachineAction::to_vendor)
             .collect()
     })
     .await
-    .unwrap_or_default();
-    defender_collection(
-        "MachineActions",
-        items,
-        query.as_deref(),
-        &MACHINE_ACTION_FILTERS,
-    )
 }
 
 /// Reading an action advances it one step: `Pending` → `InProgress` → `Succeeded` (or
 /// `Failed` when a fault says so); success applies the isolation to the machine.
 pub(super) async fn machine_action(
-    State(sandbox): State<Sandbox>,
-    Defender(tenant): Defender,
+    Admitted(sandbox, tenant): Defender,
     Path(id): Path<String>,
 ) -> Response {
     let now = sandbox.now();
@@ -268,29 +258,18 @@ pub(super) async fn machine_action(
     }
 }
 
-pub(super) async fn isolate(
-    state: State<Sandbox>,
-    caller: Defender,
-    id: Path<String>,
-    body: Bytes,
-) -> Response {
-    machine_isolation(state, caller, id, &body, true).await
+pub(super) async fn isolate(caller: Defender, id: Path<String>, body: Bytes) -> Response {
+    machine_isolation(caller, id, &body, true).await
 }
 
-pub(super) async fn unisolate(
-    state: State<Sandbox>,
-    caller: Defender,
-    id: Path<String>,
-    body: Bytes,
-) -> Response {
-    machine_isolation(state, caller, id, &body, false).await
+pub(super) async fn unisolate(caller: Defender, id: Path<String>, body: Bytes) -> Response {
+    machine_isolation(caller, id, &body, false).await
 }
 
 /// `POST /api/machines/{id}/isolate|unisolate`: body parameter names are case-sensitive;
 /// `Comment` is required; a second request while one is open answers 400.
 pub(super) async fn machine_isolation(
-    State(sandbox): State<Sandbox>,
-    Defender(tenant): Defender,
+    Admitted(sandbox, tenant): Defender,
     Path(id): Path<String>,
     body: &[u8],
     isolate: bool,

@@ -3,17 +3,86 @@
 
 use super::*;
 
+/// A Graph collection request, admitted: the call, and the headers (for the host) and query its
+/// paging and links are made of. An extractor, so each collection's handler only finds its items.
+#[derive(FromRequestParts)]
+#[from_request(state(Sandbox))]
+pub(super) struct Listing {
+    call: GraphCall,
+    headers: HeaderMap,
+    query: QueryPairs,
+}
+
+impl Listing {
+    /// What `read` finds in the customer's directory; `None` when the customer is gone.
+    pub(super) async fn read<T>(&self, read: impl FnOnce(&mut Environment) -> T) -> Option<T> {
+        let Admitted(sandbox, tenant) = &self.call;
+        with_environment(sandbox, *tenant, read).await
+    }
+
+    /// The items `read` finds that match the request's `$filter` over the `allowed` properties.
+    pub(super) async fn matching(
+        &self,
+        allowed: &[&str],
+        read: impl FnOnce(&mut Environment) -> Vec<Value>,
+    ) -> Result<Vec<Value>, Response> {
+        let filter = match query_value(&self.query.0, "$filter").map(|f| Filter::parse(f, allowed))
+        {
+            None => Filter::default(),
+            Some(Ok(filter)) => filter,
+            Some(Err(message)) => {
+                return Err(graph_error(
+                    &self.call.0,
+                    StatusCode::BAD_REQUEST,
+                    "BadRequest",
+                    &message,
+                ));
+            }
+        };
+        let items = self.read(read).await.unwrap_or_default();
+        Ok(items
+            .into_iter()
+            .filter(|item| filter.matches(item))
+            .collect())
+    }
+
+    /// Applies `$select` to `users`, or Graph's default property set when there is none.
+    pub(super) fn select_users<'u>(
+        &self,
+        users: impl IntoIterator<Item = &'u Value>,
+    ) -> Result<Vec<Value>, Response> {
+        users
+            .into_iter()
+            .map(|user| select_user(&self.call.0, user, &self.query.0))
+            .collect()
+    }
+
+    /// Graph's 404 for `id`, the collection's parent, when it does not exist.
+    pub(super) fn not_found(&self, id: &str) -> Response {
+        resource_not_found(&self.call.0, id)
+    }
+
+    /// The page the request asks for of `items`, the collection at `path` (see
+    /// [`graph_collection`]).
+    pub(super) fn page(
+        &self,
+        (path, context): (&str, &str),
+        items: Vec<Value>,
+        sizes: (usize, usize),
+    ) -> Response {
+        graph_collection(self, (path, context), items, sizes)
+    }
+}
+
 /// Graph collection paging: `$top` within `1..=max` (default `default`), `@odata.nextLink` with
 /// an opaque `$skiptoken`, and no `$skip`.
-pub(super) fn graph_collection(
-    sandbox: &Sandbox,
-    headers: &HeaderMap,
-    path: &str,
-    context: &str,
+fn graph_collection(
+    list: &Listing,
+    (path, context): (&str, &str),
     items: Vec<Value>,
-    pairs: &[(String, String)],
     (default, max): (usize, usize),
 ) -> Response {
+    let (sandbox, pairs, host) = (&list.call.0, &list.query.0, kit::host(&list.headers));
     if query_value(pairs, "$skip").is_some() {
         return graph_error(
             sandbox,
@@ -56,10 +125,6 @@ pub(super) fn graph_collection(
         "value": value,
     });
     if offset + top < total {
-        let host = headers
-            .get(header::HOST)
-            .and_then(|h| h.to_str().ok())
-            .unwrap_or("127.0.0.1");
         let mut next: Vec<(String, String)> = pairs
             .iter()
             .filter(|(k, _)| !k.eq_ignore_ascii_case("$skiptoken"))
@@ -70,23 +135,6 @@ pub(super) fn graph_collection(
         body["@odata.nextLink"] = json!(format!("http://{host}/sandbox/graph/v1.0/{path}?{query}"));
     }
     Json(body).into_response()
-}
-
-pub(super) fn graph_filter(
-    sandbox: &Sandbox,
-    pairs: &[(String, String)],
-    allowed: &[&str],
-) -> Result<Filter, Response> {
-    match query_value(pairs, "$filter").map(|f| Filter::parse(f, allowed)) {
-        None => Ok(Filter::default()),
-        Some(Ok(filter)) => Ok(filter),
-        Some(Err(message)) => Err(graph_error(
-            sandbox,
-            StatusCode::BAD_REQUEST,
-            "BadRequest",
-            &message,
-        )),
-    }
 }
 
 pub(super) const USER_PROPERTIES: [&str; 16] = [
@@ -132,52 +180,25 @@ pub(super) fn select_user(
     Ok(odata::select(user, &selected))
 }
 
-pub(super) async fn users(
-    State(sandbox): State<Sandbox>,
-    Graph(tenant): Graph,
-    headers: HeaderMap,
-    RawQuery(query): RawQuery,
-) -> Response {
-    let pairs = crate::query(query.as_deref());
-    let filter = match graph_filter(
-        &sandbox,
-        &pairs,
-        &[
-            "userPrincipalName",
-            "accountEnabled",
-            "department",
-            "displayName",
-            "id",
-            "mail",
-        ],
-    ) {
-        Ok(filter) => filter,
-        Err(response) => return response,
-    };
-    let all: Vec<Value> = with_environment(&sandbox, tenant, |e| {
-        e.users
-            .iter()
-            .map(crate::environment::SimUser::to_vendor)
-            .collect()
-    })
-    .await
-    .unwrap_or_default();
-    let mut items = Vec::new();
-    for user in all.iter().filter(|u| filter.matches(u)) {
-        match select_user(&sandbox, user, &pairs) {
-            Ok(user) => items.push(user),
-            Err(response) => return response,
-        }
-    }
-    graph_collection(
-        &sandbox,
-        &headers,
-        "users",
-        "users",
-        items,
-        &pairs,
-        (100, 999),
-    )
+pub(super) async fn users(list: Listing) -> Answer {
+    let allowed = [
+        "userPrincipalName",
+        "accountEnabled",
+        "department",
+        "displayName",
+        "id",
+        "mail",
+    ];
+    let users = list
+        .matching(&allowed, |e| {
+            e.users
+                .iter()
+                .map(crate::environment::SimUser::to_vendor)
+                .collect()
+        })
+        .await?;
+    let items = list.select_users(&users)?;
+    Ok(list.page(("users", "users"), items, (100, 999)))
 }
 
 /// How long a `users/delta` delta link stays good (Microsoft Graph's lifetime for identity
@@ -192,23 +213,19 @@ pub(super) const DELTA_PAGE: usize = 100;
 /// (`{offset}.{generation at the first page}`); the last page's delta link carries
 /// `$deltatoken` (`{generation}.{issued, epoch seconds}`), refused as `syncStateNotFound` once
 /// older than seven days. `$select` applies as on `/users` and is kept in the links.
-pub(super) async fn users_delta(
-    State(sandbox): State<Sandbox>,
-    Graph(tenant): Graph,
-    headers: HeaderMap,
-    RawQuery(query): RawQuery,
-) -> Response {
-    let pairs = crate::query(query.as_deref());
+pub(super) async fn users_delta(list: Listing) -> Response {
+    let Admitted(sandbox, tenant) = &list.call;
+    let (pairs, host) = (&list.query.0, kit::host(&list.headers));
     let now = sandbox.inner.clock.now();
     let expired = || {
         graph_error(
-            &sandbox,
+            sandbox,
             StatusCode::BAD_REQUEST,
             "syncStateNotFound",
             "The sync state generation is not found. The delta token is expired and data must be synchronized again.",
         )
     };
-    let since = match query_value(&pairs, "$deltatoken") {
+    let since = match query_value(pairs, "$deltatoken") {
         None => None,
         Some(token) => {
             let parsed = token.split_once('.').and_then(|(generation, issued)| {
@@ -225,7 +242,7 @@ pub(super) async fn users_delta(
             }
         }
     };
-    let skip = match query_value(&pairs, "$skiptoken") {
+    let skip = match query_value(pairs, "$skiptoken") {
         None => None,
         Some(token) => match token.split_once('.').and_then(|(offset, generation)| {
             Some((
@@ -236,7 +253,7 @@ pub(super) async fn users_delta(
             Some(skip) => Some(skip),
             None => {
                 return graph_error(
-                    &sandbox,
+                    sandbox,
                     StatusCode::BAD_REQUEST,
                     "Request_BadRequest",
                     "Invalid skip token.",
@@ -244,7 +261,7 @@ pub(super) async fn users_delta(
             }
         },
     };
-    let Some((generation, all)) = with_environment(&sandbox, tenant, |e| {
+    let Some((generation, all)) = with_environment(sandbox, *tenant, |e| {
         (
             e.user_generation,
             e.users
@@ -256,20 +273,13 @@ pub(super) async fn users_delta(
     })
     .await
     else {
-        return resource_not_found(&sandbox, "users");
+        return resource_not_found(sandbox, "users");
     };
     let (offset, start) = skip.unwrap_or((0, generation));
-    let mut value = Vec::new();
-    for user in all.iter().skip(offset).take(DELTA_PAGE) {
-        match select_user(&sandbox, user, &pairs) {
-            Ok(user) => value.push(user),
-            Err(response) => return response,
-        }
-    }
-    let host = headers
-        .get(header::HOST)
-        .and_then(|h| h.to_str().ok())
-        .unwrap_or("127.0.0.1");
+    let value = match list.select_users(all.iter().skip(offset).take(DELTA_PAGE)) {
+        Ok(value) => value,
+        Err(response) => return response,
+    };
     let mut link: Vec<(String, String)> = pairs
         .iter()
         .filter(|(k, _)| k != "$skiptoken" && k != "$deltatoken")
@@ -280,7 +290,7 @@ pub(super) async fn users_delta(
         "value": value,
     });
     if offset + DELTA_PAGE < all.len() {
-        if let Some(token) = query_value(&pairs, "$deltatoken") {
+        if let Some(token) = query_value(pairs, "$deltatoken") {
             link.push(("$deltatoken".to_owned(), token.to_owned()));
         }
         link.push((
@@ -305,6 +315,20 @@ pub(super) async fn users_delta(
     Json(body).into_response()
 }
 
+/// A change's answer: 204 once made, the refusal that stopped it, or the 404 for `id` when the
+/// customer is gone. Graph answers its changes so.
+pub(super) fn no_content(
+    sandbox: &Sandbox,
+    id: &str,
+    changed: Result<Result<(), Response>, SandboxError>,
+) -> Response {
+    match changed {
+        Ok(Ok(())) => StatusCode::NO_CONTENT.into_response(),
+        Ok(Err(refused)) => refused,
+        Err(_) => resource_not_found(sandbox, id),
+    }
+}
+
 pub(super) fn resource_not_found(sandbox: &Sandbox, id: &str) -> Response {
     graph_error(
         sandbox,
@@ -317,12 +341,10 @@ pub(super) fn resource_not_found(sandbox: &Sandbox, id: &str) -> Response {
 }
 
 pub(super) async fn user(
-    State(sandbox): State<Sandbox>,
-    Graph(tenant): Graph,
+    Admitted(sandbox, tenant): GraphCall,
     Path(id): Path<String>,
-    RawQuery(query): RawQuery,
+    QueryPairs(pairs): QueryPairs,
 ) -> Response {
-    let pairs = crate::query(query.as_deref());
     let Some(user) = with_environment(&sandbox, tenant, |e| {
         e.user(&id).map(crate::environment::SimUser::to_vendor)
     })
@@ -342,8 +364,7 @@ pub(super) async fn user(
 
 /// `PATCH /users/{id}`: 204 with no body. Only the properties the sandbox models can change.
 pub(super) async fn update_user(
-    State(sandbox): State<Sandbox>,
-    Graph(tenant): Graph,
+    Admitted(sandbox, tenant): GraphCall,
     Path(id): Path<String>,
     body: Bytes,
 ) -> Response {
@@ -390,7 +411,9 @@ pub(super) async fn update_user(
                 e.user_generation += 1;
             }
             let generation = e.user_generation;
-            let user = e.user_mut(&id)?;
+            let user = e
+                .user_mut(&id)
+                .ok_or_else(|| resource_not_found(&sandbox, &id))?;
             if !reverted {
                 user.changed = generation;
             }
@@ -408,20 +431,16 @@ pub(super) async fn update_user(
                     _ => user.department = value.as_str().unwrap_or_default().to_owned(),
                 }
             }
-            Some(())
+            Ok(())
         })
         .await;
-    match updated {
-        Ok(Some(())) => StatusCode::NO_CONTENT.into_response(),
-        Ok(None) | Err(_) => resource_not_found(&sandbox, &id),
-    }
+    no_content(&sandbox, &id, updated)
 }
 
 /// `POST /users/{id}/revokeSignInSessions`: answers 200 with `{"value": true}`, as the service
 /// does (documented as 204, a known issue).
 pub(super) async fn revoke_sessions(
-    State(sandbox): State<Sandbox>,
-    Graph(tenant): Graph,
+    Admitted(sandbox, tenant): GraphCall,
     Path(id): Path<String>,
 ) -> Response {
     let now = sandbox.now();

@@ -23,11 +23,6 @@
 //! (Over 800 lines on purpose: one vendor's simulated API, kept in one file to be read side by
 //! side with NinjaOne's Public API v2 reference.)
 
-#![expect(
-    clippy::result_large_err,
-    reason = "helpers short-circuit with the vendor's error response, which lives for one request"
-)]
-
 use std::{
     collections::HashMap,
     sync::{
@@ -39,8 +34,9 @@ use std::{
 
 use axum::{
     Form, Json, Router,
-    extract::{Path, RawQuery, State},
-    http::{HeaderMap, StatusCode, header},
+    body::Bytes,
+    extract::{Path, State},
+    http::{HeaderMap, StatusCode},
     response::{IntoResponse, Response},
     routing::{get, post},
 };
@@ -54,10 +50,12 @@ mod simulated;
 
 pub use self::simulated::*;
 use super::{
-    Sandbox,
+    Sandbox, SandboxError,
     environment::{Environment, Fault, SimMachine, SimPatch, SimScript},
-    kit::{self, BadParameter, Window},
-    param, query, with_environment,
+    kit::{
+        self, Admitted, Answer, BadParameter, ClientCredentials, QueryPairs, Scoped, Scopes, Window,
+    },
+    param, with_environment,
 };
 
 /// Lifetime of issued tokens.
@@ -145,50 +143,21 @@ fn error(status: StatusCode, code: &str, message: &str) -> Response {
         .into_response()
 }
 
-#[derive(Deserialize)]
-struct TokenForm {
-    #[serde(default)]
-    grant_type: String,
-    #[serde(default)]
-    client_id: String,
-    #[serde(default)]
-    client_secret: String,
-    #[serde(default)]
-    scope: String,
-}
-
 /// `POST /ws/oauth/token`.
-async fn token(State(sandbox): State<Sandbox>, Form(form): Form<TokenForm>) -> Response {
+async fn token(State(sandbox): State<Sandbox>, Form(form): Form<ClientCredentials>) -> Response {
     if form.grant_type != "client_credentials" {
-        return (
-            StatusCode::BAD_REQUEST,
-            Json(json!({"error": "unsupported_grant_type"})),
-        )
-            .into_response();
+        return kit::oauth_error(StatusCode::BAD_REQUEST, "unsupported_grant_type");
     }
     let environments = sandbox.inner.environments.lock().await;
     let Some(environment) = environments.values().find(|e| {
         let (id, secret) = e.ninja_client();
         id == form.client_id && secret == form.client_secret
     }) else {
-        return (
-            StatusCode::UNAUTHORIZED,
-            Json(json!({"error": "invalid_client"})),
-        )
-            .into_response();
+        return kit::oauth_error(StatusCode::UNAUTHORIZED, "invalid_client");
     };
-    let scopes: Vec<String> = form
-        .scope
-        .split_whitespace()
-        .filter(|s| matches!(*s, "monitoring" | "management" | "control"))
-        .map(str::to_owned)
-        .collect();
+    let scopes = form.scopes(&["monitoring", "management", "control"]);
     if scopes.is_empty() {
-        return (
-            StatusCode::BAD_REQUEST,
-            Json(json!({"error": "invalid_scope"})),
-        )
-            .into_response();
+        return kit::oauth_error(StatusCode::BAD_REQUEST, "invalid_scope");
     }
     let scope = scopes.join(" ");
     let issued = sandbox
@@ -203,50 +172,48 @@ async fn token(State(sandbox): State<Sandbox>, Form(form): Form<TokenForm>) -> R
             "no randomness",
         );
     };
-    Json(json!({
-        "access_token": access_token,
-        "token_type": "Bearer",
-        "expires_in": TOKEN_LIFETIME.as_secs(),
-        "scope": scope,
-    }))
-    .into_response()
+    kit::bearer_grant(&access_token, TOKEN_LIFETIME, &scope)
 }
 
-/// The customer of the bearer token, if it may read; the refusal (401, 403 or 429) otherwise.
-fn admit(sandbox: &Sandbox, headers: &HeaderMap) -> Result<Uuid, Response> {
-    admit_for(sandbox, headers, "monitoring")
+/// NinjaOne's API clients, whose tokens carry scopes.
+struct Ninja;
+
+impl Scopes for Ninja {
+    const SCOPES: &'static [&'static str] = &["monitoring", "management"];
+
+    /// The customer of the bearer token, if the token holds `scope`; the refusal (401, 403 or
+    /// 429) otherwise.
+    fn admit(sandbox: &Sandbox, headers: &HeaderMap, scope: &str) -> Result<Uuid, Response> {
+        let Some(holder) = sandbox.inner.ninja.tokens.holder(headers) else {
+            return Err(error(
+                StatusCode::UNAUTHORIZED,
+                "UNAUTHORIZED",
+                "Invalid or expired access token",
+            ));
+        };
+        let (tenant, allowed) = (holder.tenant, holder.may(scope, &[]));
+        if !allowed {
+            return Err(error(
+                StatusCode::FORBIDDEN,
+                "FORBIDDEN",
+                &format!("The token lacks the {scope} scope"),
+            ));
+        }
+        if sandbox.inner.ninja.storms.hit(tenant) {
+            return Err(kit::retry_after_a_second(error(
+                StatusCode::TOO_MANY_REQUESTS,
+                "TOO_MANY_REQUESTS",
+                "Rate limit exceeded",
+            )));
+        }
+        Ok(tenant)
+    }
 }
 
-/// The customer of the bearer token, if the token holds `scope`.
-fn admit_for(sandbox: &Sandbox, headers: &HeaderMap, scope: &str) -> Result<Uuid, Response> {
-    let Some(holder) = sandbox.inner.ninja.tokens.holder(headers) else {
-        return Err(error(
-            StatusCode::UNAUTHORIZED,
-            "UNAUTHORIZED",
-            "Invalid or expired access token",
-        ));
-    };
-    let (tenant, allowed) = (holder.tenant, holder.may(scope, &[]));
-    if !allowed {
-        return Err(error(
-            StatusCode::FORBIDDEN,
-            "FORBIDDEN",
-            &format!("The token lacks the {scope} scope"),
-        ));
-    }
-    if sandbox.inner.ninja.storms.hit(tenant) {
-        let mut response = error(
-            StatusCode::TOO_MANY_REQUESTS,
-            "TOO_MANY_REQUESTS",
-            "Rate limit exceeded",
-        );
-        response
-            .headers_mut()
-            .insert(header::RETRY_AFTER, header::HeaderValue::from_static("1"));
-        return Err(response);
-    }
-    Ok(tenant)
-}
+/// A call whose token may read (`monitoring`), as every read needs.
+type Monitoring = Admitted<Scoped<Ninja, 0>>;
+/// A call whose token may run scripts (`management`).
+type Management = Admitted<Scoped<Ninja, 1>>;
 
 /// NinjaOne's refusal of a query parameter.
 fn invalid(bad: &BadParameter) -> Response {
@@ -374,12 +341,7 @@ fn epoch(at: DateTime<Utc>) -> f64 {
 /// The device as `GET /v2/devices` returns it.
 fn device_json(environment: &Environment, machine: &SimMachine, now: DateTime<Utc>) -> Value {
     let agent = machine.ninja.as_ref().expect("only managed machines");
-    let name = machine
-        .computer_dns_name
-        .split('.')
-        .next()
-        .unwrap_or(&machine.computer_dns_name)
-        .to_uppercase();
+    let name = machine.host_name();
     json!({
         "id": agent.device_id,
         "uid": Uuid::from_u128(u128::from(agent.device_id)),
@@ -470,20 +432,15 @@ fn select(
     Ok(machines)
 }
 
+/// The devices `pairs` select, each as `render` shows it: the device lists differ only so.
 async fn list(
-    sandbox: &Sandbox,
-    headers: &HeaderMap,
-    raw: Option<&str>,
+    Admitted(sandbox, tenant): Monitoring,
+    pairs: &[(String, String)],
     render: fn(&Environment, &SimMachine, DateTime<Utc>) -> Value,
 ) -> Response {
-    let tenant = match admit(sandbox, headers) {
-        Ok(tenant) => tenant,
-        Err(refused) => return refused,
-    };
     let now = sandbox.inner.clock.now();
-    let pairs = query(raw);
-    let answer = with_environment(sandbox, tenant, |environment| {
-        select(environment, &pairs, now).map(|machines| {
+    let answer = with_environment(&sandbox, tenant, |environment| {
+        select(environment, pairs, now).map(|machines| {
             machines
                 .iter()
                 .map(|m| render(environment, m, now))
@@ -499,33 +456,18 @@ async fn list(
 }
 
 /// `GET /v2/devices`.
-async fn devices(
-    State(sandbox): State<Sandbox>,
-    headers: HeaderMap,
-    RawQuery(raw): RawQuery,
-) -> Response {
-    list(&sandbox, &headers, raw.as_deref(), device_json).await
+async fn devices(QueryPairs(pairs): QueryPairs, call: Monitoring) -> Response {
+    list(call, &pairs, device_json).await
 }
 
 /// `GET /v2/devices-detailed`.
-async fn devices_detailed(
-    State(sandbox): State<Sandbox>,
-    headers: HeaderMap,
-    RawQuery(raw): RawQuery,
-) -> Response {
-    list(&sandbox, &headers, raw.as_deref(), detailed_json).await
+async fn devices_detailed(QueryPairs(pairs): QueryPairs, call: Monitoring) -> Response {
+    list(call, &pairs, detailed_json).await
 }
 
 /// `GET /v2/device/{id}`.
-async fn device(
-    State(sandbox): State<Sandbox>,
-    headers: HeaderMap,
-    Path(id): Path<String>,
-) -> Response {
-    let (tenant, id) = match admit_device(&sandbox, &headers, &id, "monitoring") {
-        Ok(admitted) => admitted,
-        Err(refused) => return refused,
-    };
+async fn device(Path(id): Path<String>, Admitted(sandbox, tenant): Monitoring) -> Answer {
+    let id = device_id(&id)?;
     let now = sandbox.inner.clock.now();
     let found = with_environment(&sandbox, tenant, |environment| {
         managed(environment, id).map(|m| detailed_json(environment, m, now))
@@ -533,8 +475,12 @@ async fn device(
     .await
     .flatten();
     match found {
-        Some(device) => Json(device).into_response(),
-        None => error(StatusCode::NOT_FOUND, "NOT_FOUND", "Device not found"),
+        Some(device) => Ok(Json(device).into_response()),
+        None => Err(error(
+            StatusCode::NOT_FOUND,
+            "NOT_FOUND",
+            "Device not found",
+        )),
     }
 }
 
@@ -553,22 +499,11 @@ fn organization_json(environment: &Environment) -> Value {
 /// `GET /v2/organizations`: the organizations the client sees (its customer's), by id after
 /// `after`.
 async fn organizations(
-    State(sandbox): State<Sandbox>,
-    headers: HeaderMap,
-    RawQuery(raw): RawQuery,
-) -> Response {
-    let tenant = match admit(&sandbox, &headers) {
-        Ok(tenant) => tenant,
-        Err(refused) => return refused,
-    };
-    let pairs = query(raw.as_deref());
-    if let Err(refused) = page_size(&pairs) {
-        return refused;
-    }
-    let after = match number::<u32>(&pairs, "after") {
-        Ok(after) => after.unwrap_or(0),
-        Err(refused) => return refused,
-    };
+    QueryPairs(pairs): QueryPairs,
+    Admitted(sandbox, tenant): Monitoring,
+) -> Answer {
+    page_size(&pairs)?;
+    let after = number::<u32>(&pairs, "after")?.unwrap_or(0);
     let found = with_environment(&sandbox, tenant, |environment| {
         (environment.ninja_organization_id() > after)
             .then(|| organization_json(environment))
@@ -577,25 +512,13 @@ async fn organizations(
     })
     .await
     .unwrap_or_default();
-    Json(found).into_response()
+    Ok(Json(found).into_response())
 }
 
 /// `GET /v2/organization/{id}`.
-async fn organization(
-    State(sandbox): State<Sandbox>,
-    headers: HeaderMap,
-    Path(id): Path<String>,
-) -> Response {
-    let tenant = match admit(&sandbox, &headers) {
-        Ok(tenant) => tenant,
-        Err(refused) => return refused,
-    };
-    let found = with_environment(&sandbox, tenant, |environment| {
-        (id.parse::<u32>().ok() == Some(environment.ninja_organization_id()))
-            .then(|| organization_json(environment))
-    })
-    .await
-    .flatten();
+async fn organization(Path(id): Path<String>, Admitted(sandbox, tenant): Monitoring) -> Response {
+    let own_id = Environment::ninja_organization_id;
+    let found = kit::own_record((&sandbox, tenant), &id, own_id, organization_json).await;
     match found {
         Some(organization) => Json(organization).into_response(),
         None => error(StatusCode::NOT_FOUND, "NOT_FOUND", "Organization not found"),
@@ -646,28 +569,21 @@ fn patch_row(report: Report, device_id: u64, patch: &SimPatch) -> Value {
     row
 }
 
+/// One page of `report`, continuing at the request's cursor: both patch reports page so.
 async fn patch_report(
-    sandbox: &Sandbox,
-    headers: &HeaderMap,
-    raw: Option<&str>,
+    Admitted(sandbox, tenant): Monitoring,
+    pairs: &[(String, String)],
     report: Report,
-) -> Response {
-    let tenant = match admit(sandbox, headers) {
-        Ok(tenant) => tenant,
-        Err(refused) => return refused,
-    };
-    let pairs = query(raw);
-    let size = match page_size(&pairs) {
-        Ok(size) => size,
-        Err(refused) => return refused,
-    };
-    let terms = match param(&pairs, "df").map(device_filter).transpose() {
-        Ok(terms) => terms.unwrap_or_default(),
-        Err(message) => return error(StatusCode::BAD_REQUEST, "INVALID_FILTER", &message),
-    };
-    let status = param(&pairs, "status").map(str::to_uppercase);
+) -> Answer {
+    let size = page_size(pairs)?;
+    let terms = param(pairs, "df")
+        .map(device_filter)
+        .transpose()
+        .map_err(|message| error(StatusCode::BAD_REQUEST, "INVALID_FILTER", &message))?
+        .unwrap_or_default();
+    let status = param(pairs, "status").map(str::to_uppercase);
     // A cursor continues the report where its previous page ended.
-    let offset = match param(&pairs, "cursor") {
+    let offset = match param(pairs, "cursor") {
         None => 0,
         Some(name) => {
             let cursors = sandbox
@@ -685,17 +601,17 @@ async fn patch_report(
                     cursor.served
                 }
                 _ => {
-                    return error(
+                    return Err(error(
                         StatusCode::BAD_REQUEST,
                         "INVALID_CURSOR",
                         "The cursor is unknown or has expired",
-                    );
+                    ));
                 }
             }
         }
     };
     let now = sandbox.inner.clock.now();
-    let rows = with_environment(sandbox, tenant, |environment| {
+    let rows = with_environment(&sandbox, tenant, |environment| {
         let organization = environment.ninja_organization_id();
         let mut rows: Vec<(u64, Value)> = Vec::new();
         for machine in &environment.machines {
@@ -722,11 +638,11 @@ async fn patch_report(
     let served = offset + page.len();
     let mut bytes = [0u8; 16];
     if getrandom::fill(&mut bytes).is_err() {
-        return error(
+        return Err(error(
             StatusCode::INTERNAL_SERVER_ERROR,
             "FAILURE",
             "no randomness",
-        );
+        ));
     }
     let name = hex::encode(bytes);
     sandbox
@@ -749,29 +665,21 @@ async fn patch_report(
         reason = "an expiry epoch in seconds is exact in f64"
     )]
     let expires = (now + chrono::Duration::seconds(120)).timestamp() as f64;
-    Json(json!({
+    Ok(Json(json!({
         "cursor": {"name": name, "offset": offset, "count": total, "expires": expires},
         "results": page,
     }))
-    .into_response()
+    .into_response())
 }
 
 /// `GET /v2/queries/os-patches`.
-async fn os_patches(
-    State(sandbox): State<Sandbox>,
-    headers: HeaderMap,
-    RawQuery(raw): RawQuery,
-) -> Response {
-    patch_report(&sandbox, &headers, raw.as_deref(), Report::Missing).await
+async fn os_patches(QueryPairs(pairs): QueryPairs, call: Monitoring) -> Answer {
+    patch_report(call, &pairs, Report::Missing).await
 }
 
 /// `GET /v2/queries/os-patch-installs`.
-async fn os_patch_installs(
-    State(sandbox): State<Sandbox>,
-    headers: HeaderMap,
-    RawQuery(raw): RawQuery,
-) -> Response {
-    patch_report(&sandbox, &headers, raw.as_deref(), Report::Installs).await
+async fn os_patch_installs(QueryPairs(pairs): QueryPairs, call: Monitoring) -> Answer {
+    patch_report(call, &pairs, Report::Installs).await
 }
 
 /// The machine with NinjaOne device id `id`.
@@ -782,22 +690,15 @@ fn managed(environment: &Environment, id: u64) -> Option<&SimMachine> {
         .find(|m| m.ninja.as_ref().is_some_and(|a| a.device_id == id))
 }
 
-/// The customer of the bearer token holding `scope`, and the device id of the path.
-fn admit_device(
-    sandbox: &Sandbox,
-    headers: &HeaderMap,
-    raw_id: &str,
-    scope: &str,
-) -> Result<(Uuid, u64), Response> {
-    let tenant = admit_for(sandbox, headers, scope)?;
-    let id = raw_id.parse().map_err(|_| {
+/// The device id of a path; NinjaOne refuses one that is not a number.
+fn device_id(raw_id: &str) -> Result<u64, Response> {
+    raw_id.parse().map_err(|_| {
         error(
             StatusCode::BAD_REQUEST,
             "INVALID_PARAMETER",
             "id must be a number",
         )
-    })?;
-    Ok((tenant, id))
+    })
 }
 
 fn script_json(script: &SimScript) -> Value {
@@ -815,26 +716,26 @@ fn script_json(script: &SimScript) -> Value {
 
 /// `GET /v2/device/{id}/scripting/options`: the library scripts the device can run.
 async fn scripting_options(
-    State(sandbox): State<Sandbox>,
-    headers: HeaderMap,
     Path(id): Path<String>,
-) -> Response {
-    let (tenant, id) = match admit_device(&sandbox, &headers, &id, "monitoring") {
-        Ok(admitted) => admitted,
-        Err(refused) => return refused,
-    };
+    Admitted(sandbox, tenant): Monitoring,
+) -> Answer {
+    let id = device_id(&id)?;
     let known = with_environment(&sandbox, tenant, |e| managed(e, id).is_some())
         .await
         .unwrap_or(false);
     if !known {
-        return error(StatusCode::NOT_FOUND, "NOT_FOUND", "Device not found");
+        return Err(error(
+            StatusCode::NOT_FOUND,
+            "NOT_FOUND",
+            "Device not found",
+        ));
     }
-    Json(json!({
+    Ok(Json(json!({
         "categories": [{"id": 1, "name": "Security hardening", "internal": false}],
         "scripts": NINJA_SCRIPTS.iter().map(script_json).collect::<Vec<_>>(),
         "credentials": {"roles": ["system", "loggedonuser"], "credentials": []},
     }))
-    .into_response()
+    .into_response())
 }
 
 #[derive(Deserialize)]
@@ -851,42 +752,36 @@ struct RunScript {
 /// `POST /v2/device/{id}/script/run` with `{"type": "SCRIPT", "id": …, "runAs": …}`: `204`,
 /// the run queued in the device's activity log. Needs the `management` scope.
 async fn run_script(
-    State(sandbox): State<Sandbox>,
-    headers: HeaderMap,
     Path(id): Path<String>,
-    body: axum::body::Bytes,
-) -> Response {
-    let (tenant, id) = match admit_device(&sandbox, &headers, &id, "management") {
-        Ok(admitted) => admitted,
-        Err(refused) => return refused,
-    };
-    let Ok(run) = serde_json::from_slice::<RunScript>(&body) else {
-        return error(
-            StatusCode::BAD_REQUEST,
+    Admitted(sandbox, tenant): Management,
+    body: Bytes,
+) -> Answer {
+    let id = device_id(&id)?;
+    let bad_request = |code: &str, message: &str| error(StatusCode::BAD_REQUEST, code, message);
+    let run = serde_json::from_slice::<RunScript>(&body).map_err(|_| {
+        bad_request(
             "INVALID_REQUEST",
             "body must be {\"type\": \"SCRIPT\", \"id\": …, \"runAs\": …}",
-        );
-    };
+        )
+    })?;
     let Some(script) = NINJA_SCRIPTS
         .iter()
         .find(|s| run.kind == "SCRIPT" && Some(s.id) == run.id)
     else {
-        return error(
-            StatusCode::BAD_REQUEST,
+        return Err(bad_request(
             "SCRIPT_NOT_FOUND",
             "No script with this id in the automation library",
-        );
+        ));
     };
     if run
         .run_as
         .as_deref()
         .is_some_and(|r| !matches!(r, "system" | "loggedonuser"))
     {
-        return error(
-            StatusCode::BAD_REQUEST,
+        return Err(bad_request(
             "INVALID_CREDENTIAL",
             "runAs must be system or loggedonuser",
-        );
+        ));
     }
     let now = sandbox.inner.clock.now();
     let queued = sandbox
@@ -913,10 +808,27 @@ async fn run_script(
             Some(())
         })
         .await;
-    match queued {
-        Ok(Some(())) => StatusCode::NO_CONTENT.into_response(),
-        Ok(None) => error(StatusCode::NOT_FOUND, "NOT_FOUND", "Device not found"),
-        Err(_) => error(StatusCode::NOT_FOUND, "NOT_FOUND", "no such instance"),
+    found_on_device(queued, |()| StatusCode::NO_CONTENT.into_response())
+}
+
+/// The answer of a change or read of one device: NinjaOne's 404 when there is no such device
+/// (or customer).
+fn found_on_device<T>(
+    found: Result<Option<T>, SandboxError>,
+    answer: impl FnOnce(T) -> Response,
+) -> Answer {
+    match found {
+        Ok(Some(found)) => Ok(answer(found)),
+        Ok(None) => Err(error(
+            StatusCode::NOT_FOUND,
+            "NOT_FOUND",
+            "Device not found",
+        )),
+        Err(_) => Err(error(
+            StatusCode::NOT_FOUND,
+            "NOT_FOUND",
+            "no such instance",
+        )),
     }
 }
 
@@ -987,25 +899,14 @@ fn advance(environment: &mut Environment, index: usize) {
 /// `pageSize` (10–1000, default 200), optionally only those with an id above `newerThan` or of
 /// `activityType`. Each read moves queued script runs on.
 async fn activities(
-    State(sandbox): State<Sandbox>,
-    headers: HeaderMap,
     Path(id): Path<String>,
-    RawQuery(raw): RawQuery,
-) -> Response {
-    let (tenant, id) = match admit_device(&sandbox, &headers, &id, "monitoring") {
-        Ok(admitted) => admitted,
-        Err(refused) => return refused,
-    };
-    let pairs = query(raw.as_deref());
+    QueryPairs(pairs): QueryPairs,
+    Admitted(sandbox, tenant): Monitoring,
+) -> Answer {
+    let id = device_id(&id)?;
     // The activity log pages from 10 to 1,000 entries (200 by default).
-    let size = match kit::bounded(&pairs, "pageSize", 200, (10, 1000)) {
-        Ok(size) => size,
-        Err(bad) => return invalid(&bad),
-    };
-    let newer_than = match number::<u64>(&pairs, "newerThan") {
-        Ok(newer) => newer.unwrap_or(0),
-        Err(refused) => return refused,
-    };
+    let size = kit::bounded(&pairs, "pageSize", 200, (10, 1000)).map_err(|bad| invalid(&bad))?;
+    let newer_than = number::<u64>(&pairs, "newerThan")?.unwrap_or(0);
     let kind = param(&pairs, "activityType").map(str::to_owned);
     let found = sandbox
         .mutate(tenant, |e| {
@@ -1031,11 +932,7 @@ async fn activities(
             Some(json!({"lastActivityId": last, "activities": listed}))
         })
         .await;
-    match found {
-        Ok(Some(answer)) => Json(answer).into_response(),
-        Ok(None) => error(StatusCode::NOT_FOUND, "NOT_FOUND", "Device not found"),
-        Err(_) => error(StatusCode::NOT_FOUND, "NOT_FOUND", "no such instance"),
-    }
+    found_on_device(found, |answer| Json(answer).into_response())
 }
 
 #[cfg(test)]

@@ -3,10 +3,10 @@
 //! apart, `_page`/`_perPage` paging, each protected machine's latest backups and newest
 //! snapshot, Datto's error body, and throttling.
 
-use crate::support::{Seen, is_operation};
+use crate::support::{self, Seen};
 use secrecy::SecretString;
 use steward_integrations::{
-    Connector, ConnectorError,
+    Connector,
     datto::{DattoConnector, DattoSettings},
 };
 use steward_sandbox::{Sandbox, SandboxCredentials, datto::OPERATIONS};
@@ -24,26 +24,28 @@ struct Partner {
 
 impl Partner {
     async fn start() -> Self {
-        let (sandbox, mut credentials) = crate::support::open(&[
-            (ACME, "Acme Dental", "acme-dental"),
-            (
-                Uuid::from_u128(0x0190_0000_0000_7000_8000_0000_0000_da02),
-                "Birch & Co Accounting",
-                "birch-accounting",
-            ),
-        ])
+        let mut served = support::serve_vendor(
+            "datto/v1",
+            &[
+                (ACME, "Acme Dental", "acme-dental"),
+                (
+                    Uuid::from_u128(0x0190_0000_0000_7000_8000_0000_0000_da02),
+                    "Birch & Co Accounting",
+                    "birch-accounting",
+                ),
+            ],
+        )
         .await;
-        let (address, seen) = crate::support::serve_recorded(sandbox.clone(), "datto/v1").await;
         Self {
-            sandbox,
-            acme: credentials.remove(0),
-            base: Url::parse(&format!("http://{address}/sandbox/datto/v1/")).unwrap(),
-            seen,
+            acme: served.credentials.remove(0),
+            sandbox: served.sandbox,
+            base: served.base,
+            seen: served.seen,
         }
     }
 
     fn connector(&self, company: &str, secret: &str) -> DattoConnector {
-        let http = crate::support::quick_http();
+        let http = support::quick_http();
         DattoConnector::new(
             http,
             &DattoSettings {
@@ -92,14 +94,8 @@ async fn the_customers_appliance_reports_its_server_with_failing_backups() {
             .starts_with("Failed: Unable to take a snapshot"),
         "{backup:?}"
     );
-    let (point, expected) = (
-        backup.last_restore_point.unwrap(),
-        server.latest_restore_point.unwrap(),
-    );
-    assert!(
-        (point - expected).num_seconds().abs() <= 30,
-        "{point} vs {expected}"
-    );
+    let point = backup.last_restore_point.unwrap();
+    support::assert_close(point, server.latest_restore_point.unwrap());
     assert!(backup.last_run.unwrap() - point > chrono::Duration::days(8));
     assert!(
         backup.job.as_deref().unwrap().contains("-siris ("),
@@ -109,44 +105,18 @@ async fn the_customers_appliance_reports_its_server_with_failing_backups() {
     // Both customers' appliances were read, a page of one at a time; every request a published
     // operation.
     let seen = partner.seen.lock().unwrap().clone();
-    let device_pages: Vec<&str> = seen
-        .iter()
-        .filter(|(_, p, _)| p == "/bcdr/device")
-        .filter_map(|(_, _, q)| {
-            q.iter()
-                .find(|(k, _)| k == "_page")
-                .map(|(_, v)| v.as_str())
-        })
-        .collect();
+    let device_pages = support::query_values(&seen, "/bcdr/device", "_page");
     assert_eq!(device_pages, ["1", "2", "1", "2"], "{seen:?}");
-    for (method, path, _) in &seen {
-        assert!(
-            is_operation(&OPERATIONS, method, path),
-            "{method} {path} is not a Datto operation"
-        );
-    }
+    support::assert_published(&seen, &OPERATIONS, "Datto");
 }
 
 #[tokio::test]
 async fn refusals_and_throttling_read_as_the_contract_says() {
     let partner = Partner::start().await;
-    match partner
-        .connector(&partner.acme.datto_client_company_name, "wrong")
-        .inventory()
-        .await
-    {
-        Err(ConnectorError::Authentication(message)) => {
-            assert!(message.contains("Invalid API credentials"), "{message}");
-        }
-        other => panic!("{other:?}"),
-    }
+    let wrong = partner.connector(&partner.acme.datto_client_company_name, "wrong");
+    support::assert_authentication(&wrong.inventory().await, "Invalid API credentials");
     let stranger = partner.connector("Nobody Ltd", &partner.acme.datto_secret_key);
-    match stranger.test_connection().await {
-        Err(ConnectorError::Configuration(message)) => {
-            assert!(message.contains("Nobody Ltd"), "{message}");
-        }
-        other => panic!("{other:?}"),
-    }
+    support::assert_configuration(&stranger.test_connection().await, "Nobody Ltd");
     assert!(stranger.inventory().await.unwrap().devices.is_empty());
     partner.sandbox.throttle_datto(2);
     let connector = partner.connector(

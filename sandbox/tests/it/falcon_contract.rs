@@ -35,18 +35,20 @@ struct Customer {
 impl Customer {
     async fn start() -> Self {
         let tenant = Uuid::from_u128(0x0190_0000_0000_7000_8000_0000_00fa_1c0a);
-        let (sandbox, mut credentials) =
-            crate::support::open(&[(tenant, "Cobalt Logistics", "cobalt-logistics")]).await;
-        let credentials = credentials.remove(0);
-        let (address, seen) = crate::support::serve_recorded(sandbox.clone(), "falcon").await;
+        let mut served = crate::support::serve_vendor(
+            "falcon",
+            &[(tenant, "Cobalt Logistics", "cobalt-logistics")],
+        )
+        .await;
+        let credentials = served.credentials.remove(0);
         Self {
-            sandbox,
-            tenant,
-            base: Url::parse(&format!("http://{address}/sandbox/falcon/")).unwrap(),
             client_id: credentials.falcon_client_id,
             secret: credentials.falcon_client_secret,
             cid: credentials.falcon_cid,
-            seen,
+            sandbox: served.sandbox,
+            tenant,
+            base: served.base,
+            seen: served.seen,
         }
     }
 
@@ -116,15 +118,8 @@ async fn inventory_reads_every_page_of_hosts() {
 #[tokio::test]
 async fn wrong_credentials_or_another_cid_are_authentication_errors() {
     let customer = Customer::start().await;
-    let error = customer
-        .connector_with("wrong", None)
-        .inventory()
-        .await
-        .unwrap_err();
-    assert!(
-        matches!(&error, ConnectorError::Authentication(detail) if detail.contains("403")),
-        "{error:?}"
-    );
+    let wrong = customer.connector_with("wrong", None);
+    crate::support::assert_authentication(&wrong.inventory().await, "403");
     let error = customer
         .connector_with(&customer.secret, Some(&"0".repeat(32)))
         .test_connection()

@@ -333,11 +333,7 @@ async fn every_graph_request_is_published_in_the_graph_metadata() {
     graph.inventory_from(state).await.unwrap();
     let state = sandbox.state(tenant).await.unwrap();
     for user in &state.users {
-        let identity = inventory
-            .identities
-            .iter()
-            .find(|i| i.external_id == user.id)
-            .unwrap();
+        let identity = crate::support::identity(&inventory, &user.id);
         let (mut read, mut expected) = (identity.groups.clone(), user.groups.clone());
         read.sort();
         expected.sort();
@@ -436,11 +432,7 @@ async fn users_are_read_in_full_once_then_only_their_changes_through_delta() {
         250,
         "the inventory is still complete"
     );
-    let changed = second
-        .identities
-        .iter()
-        .find(|i| i.external_id == user)
-        .unwrap();
+    let changed = crate::support::identity(&second, &user);
     assert_eq!(changed.enabled, Some(false));
     assert_eq!(
         second

@@ -29,17 +29,13 @@ struct Fixture {
 
 impl Fixture {
     async fn start() -> Self {
-        let crate::support::Served {
-            sandbox,
-            tenant,
-            credentials,
-            address,
-        } = crate::support::serve(Uuid::from_u128(0x0190_0000_0000_7000_8000_0000_0000_0001)).await;
+        let served =
+            crate::support::serve(Uuid::from_u128(0x0190_0000_0000_7000_8000_0000_0000_0001)).await;
         Self {
-            sandbox,
-            tenant,
-            credentials,
-            base: Url::parse(&format!("http://{address}/sandbox/")).unwrap(),
+            base: served.url(""),
+            sandbox: served.sandbox,
+            tenant: served.tenant,
+            credentials: served.credentials,
         }
     }
 
@@ -220,8 +216,9 @@ async fn test_connection_reports_what_it_checked() {
     let report = fixture.defender().test_connection().await.unwrap();
     assert_eq!(report.checks.len(), 2, "{report:?}");
     let report = fixture.graph().test_connection().await.unwrap();
-    assert_eq!(report.checks.len(), 4, "{report:?}");
-    assert_eq!(report.checks[3], "ran an advanced hunting query");
+    assert_eq!(report.checks.len(), 5, "{report:?}");
+    assert_eq!(report.checks[2], "read directory audit logs");
+    assert_eq!(report.checks[4], "ran an advanced hunting query");
 }
 
 #[tokio::test]
@@ -725,11 +722,7 @@ async fn inventory_reports_who_registered_mfa() {
         );
     }
     // The office manager, a user administrator, never registered a second factor.
-    let manager = inventory
-        .identities
-        .iter()
-        .find(|i| i.external_id == state.users[2].id)
-        .unwrap();
+    let manager = crate::support::identity(&inventory, &state.users[2].id);
     assert_eq!(manager.mfa_registered, Some(false));
     assert_eq!(manager.admin_roles, ["User Administrator"]);
 }
@@ -853,6 +846,53 @@ async fn scenarios_surface_as_normalized_events() {
 }
 
 #[tokio::test]
+async fn directory_audits_become_account_changes_about_the_people_involved() {
+    let fixture = Fixture::start().await;
+    let graph = fixture.graph().with_page_size(3);
+    let since = SystemClock.now() - chrono::Duration::hours(1);
+    let before = graph.events(Some(since)).await.unwrap();
+    assert!(
+        before.iter().all(|e| e.class != OcsfClass::AccountChange),
+        "{before:#?}"
+    );
+    let run = fixture
+        .sandbox
+        .run_scenario(fixture.tenant, Scenario::RogueAuthenticator)
+        .await
+        .unwrap();
+    let events = graph.events(Some(since)).await.unwrap();
+    let changes: Vec<_> = events
+        .iter()
+        .filter(|e| e.class == OcsfClass::AccountChange)
+        .collect();
+    assert_eq!(changes.len(), 1, "{events:#?}");
+    let change = changes[0];
+    assert_eq!(change.ocsf["activity_name"], "MFA Factor Enable");
+    assert_eq!(
+        change.ocsf["metadata"]["product"]["name"],
+        "Microsoft Entra ID"
+    );
+    assert_eq!(
+        change.ocsf["unmapped"]["loggedByService"],
+        "Authentication Methods"
+    );
+    assert_eq!(
+        change.entities,
+        [EntityRef::Identity {
+            external_id: run.target.clone()
+        }],
+        "the person is both target and initiator: one entity"
+    );
+    // Graph filters the log by time: a later `since` reads nothing older.
+    let later = SystemClock.now() + chrono::Duration::minutes(1);
+    let none = graph.events(Some(later)).await.unwrap();
+    assert!(
+        none.iter().all(|e| e.class != OcsfClass::AccountChange),
+        "{none:#?}"
+    );
+}
+
+#[tokio::test]
 async fn advanced_hunting_shows_the_process_tree_behind_an_alert() {
     let fixture = Fixture::start().await;
     let graph = fixture.graph();
@@ -913,7 +953,7 @@ async fn advanced_hunting_shows_the_process_tree_behind_an_alert() {
     assert!(of_class(&events, OcsfClass::Authentication) > 0);
     let report = graph.test_connection().await.unwrap();
     assert!(
-        report.checks[3].starts_with("advanced hunting is not available"),
+        report.checks[4].starts_with("advanced hunting is not available"),
         "{report:?}"
     );
 }

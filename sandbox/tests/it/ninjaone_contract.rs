@@ -5,8 +5,8 @@
 
 use std::sync::Arc;
 
-use crate::steps::{request, settle};
-use crate::support::{Seen, is_operation};
+use crate::steps::{self, request, settle};
+use crate::support::{self, Seen};
 use secrecy::SecretString;
 use steward_domain::{
     actions::{ActionParameters, ActionType},
@@ -36,27 +36,30 @@ impl Instance {
     async fn start() -> Self {
         let tenant = Uuid::from_u128(0x0190_0000_0000_7000_8000_0000_0000_4e1a);
         let other_tenant = Uuid::from_u128(0x0190_0000_0000_7000_8000_0000_0000_4e1b);
-        let (sandbox, credentials) = crate::support::open(&[
-            (tenant, "Acme Dental", "acme-dental"),
-            (other_tenant, "Birch & Co Accounting", "birch-accounting"),
-        ])
+        let served = support::serve_vendor(
+            "ninjaone",
+            &[
+                (tenant, "Acme Dental", "acme-dental"),
+                (other_tenant, "Birch & Co Accounting", "birch-accounting"),
+            ],
+        )
         .await;
-        let (address, seen) = crate::support::serve_recorded(sandbox.clone(), "ninjaone").await;
+        let (ours, theirs) = (&served.credentials[0], &served.credentials[1]);
         Self {
-            sandbox,
+            client_id: ours.ninja_client_id.clone(),
+            secret: ours.ninja_client_secret.clone(),
+            organization: ours.ninja_organization_id,
+            other_organization: theirs.ninja_organization_id,
+            sandbox: served.sandbox,
             tenant,
             other_tenant,
-            base: Url::parse(&format!("http://{address}/sandbox/ninjaone/")).unwrap(),
-            client_id: credentials[0].ninja_client_id.clone(),
-            secret: credentials[0].ninja_client_secret.clone(),
-            organization: credentials[0].ninja_organization_id,
-            other_organization: credentials[1].ninja_organization_id,
-            seen,
+            base: served.base,
+            seen: served.seen,
         }
     }
 
     fn connector_with(&self, secret: &str, organization: u32) -> NinjaOneConnector {
-        let http = crate::support::quick_http();
+        let http = support::quick_http();
         NinjaOneConnector::new(
             http,
             &NinjaOneSettings {
@@ -108,11 +111,9 @@ async fn inventory_reads_every_page_with_agents_hardware_keys_and_patches() {
         );
         assert_eq!(device.mac_addresses.len(), 1);
         // Live agents check in every few minutes; the state was read a moment later.
-        let contact = machine.ninja_last_contact.unwrap();
-        let seen = device.last_seen.unwrap();
-        assert!(
-            (contact - seen).num_seconds().abs() <= 30,
-            "{seen} vs {contact}"
+        support::assert_close(
+            device.last_seen.unwrap(),
+            machine.ninja_last_contact.unwrap(),
         );
         assert!(
             device.patches.is_some(),
@@ -170,11 +171,8 @@ async fn every_request_is_a_published_operation_filtered_to_the_customers_organi
     let seen = instance.seen.lock().unwrap().clone();
     assert!(!seen.is_empty());
     let organization = format!("org = {}", instance.organization);
+    support::assert_published(&seen, &OPERATIONS, "NinjaOne");
     for (method, path, query) in &seen {
-        assert!(
-            is_operation(&OPERATIONS, method, path),
-            "{method} {path} is not a NinjaOne operation"
-        );
         for (name, value) in query {
             assert!(
                 ["df", "pageSize", "after", "cursor"].contains(&name.as_str()),
@@ -196,30 +194,13 @@ async fn every_request_is_a_published_operation_filtered_to_the_customers_organi
 #[tokio::test]
 async fn credentials_and_organizations_are_checked_and_customers_stay_apart() {
     let instance = Instance::start().await;
-    let error = instance
-        .connector_with("wrong", instance.organization)
-        .inventory()
-        .await
-        .unwrap_err();
-    assert!(
-        matches!(&error, ConnectorError::Authentication(detail) if detail.contains("invalid_client")),
-        "{error:?}"
-    );
+    let wrong = instance.connector_with("wrong", instance.organization);
+    support::assert_authentication(&wrong.inventory().await, "invalid_client");
     // The client of one customer does not see another's organization.
-    let error = instance
-        .connector_with(&instance.secret, instance.other_organization)
-        .test_connection()
-        .await
-        .unwrap_err();
-    assert!(
-        matches!(&error, ConnectorError::Configuration(detail) if detail.contains(&instance.other_organization.to_string())),
-        "{error:?}"
-    );
-    let inventory = instance
-        .connector_with(&instance.secret, instance.other_organization)
-        .inventory()
-        .await
-        .unwrap();
+    let stray = || instance.connector_with(&instance.secret, instance.other_organization);
+    let other_organization = instance.other_organization.to_string();
+    support::assert_configuration(&stray().test_connection().await, &other_organization);
+    let inventory = stray().inventory().await.unwrap();
     assert!(inventory.devices.is_empty(), "{inventory:#?}");
     let other = instance.sandbox.state(instance.other_tenant).await.unwrap();
     let own = instance.connector().inventory().await.unwrap();
@@ -297,35 +278,20 @@ async fn a_script_runs_is_verified_in_the_activity_log_and_its_undo_script_rolls
         "on until a script turns it off"
     );
     let run = script_request(ActionType::RunScript, id, "run-1");
-
-    let snapshot = ninja.snapshot(&run).await.unwrap();
-    assert_eq!(snapshot.0["script"]["name"], "Disable SMBv1");
-    assert_eq!(snapshot.0["undo_script"]["name"], "Enable SMBv1");
-    let execution = ninja.execute(&run).await.unwrap();
-    assert!(execution.changed);
-    let (verdict, polls) = settle(&ninja, &run, &execution).await;
-    assert!(matches!(verdict, Verification::Confirmed(_)), "{verdict:?}");
-    assert!(
-        polls > 1,
-        "the run is queued, then in process, then completed"
-    );
-    let (_, after) = instance.device("-lt02.").await;
-    assert_eq!(after.settings.get("smb1"), Some(&false));
-
-    let (undo, undo_execution) = ninja.rollback(&run, &snapshot).await.unwrap().unwrap();
-    assert_eq!(undo.action, ActionType::RunUndoScript);
-    let (verdict, _) = settle(&ninja, &undo, &undo_execution).await;
-    assert!(matches!(verdict, Verification::Confirmed(_)), "{verdict:?}");
-    let (_, restored) = instance.device("-lt02.").await;
-    assert_eq!(restored.settings.get("smb1"), Some(&true));
+    let smb1 = async || {
+        instance
+            .device("-lt02.")
+            .await
+            .1
+            .settings
+            .get("smb1")
+            .copied()
+    };
+    let later = "the run is queued, then in process, then completed";
+    steps::script_runs_and_is_undone(&ninja, &run, smb1, later).await;
 
     let seen = instance.seen.lock().unwrap().clone();
-    for (method, path, _) in &seen {
-        assert!(
-            is_operation(&OPERATIONS, method, path),
-            "{method} {path} is not a NinjaOne operation"
-        );
-    }
+    support::assert_published(&seen, &OPERATIONS, "NinjaOne");
     assert_eq!(
         seen.iter()
             .filter(|(m, p, _)| m == "POST" && p.ends_with("/script/run"))
@@ -358,11 +324,7 @@ async fn a_failed_run_fails_verification_and_a_silent_agent_never_confirms() {
     // The agent that stopped reporting never picks the run up.
     let (silent, _) = instance.device("-lt08.").await;
     let run = script_request(ActionType::RunScript, silent, "silent");
-    let execution = ninja.execute(&run).await.unwrap();
-    for _ in 0..4 {
-        let verdict = ninja.verify(&run, &execution).await.unwrap();
-        assert!(matches!(verdict, Verification::Pending(_)), "{verdict:?}");
-    }
+    steps::never_confirms(&ninja, &run).await;
 }
 
 #[tokio::test]
@@ -370,15 +332,8 @@ async fn scripts_outside_the_library_and_unknown_devices_are_refused() {
     let instance = Instance::start().await;
     let ninja = instance.connector();
     let (id, _) = instance.device("-lt01.").await;
-    let mut run = script_request(ActionType::RunScript, id, "unknown-script");
-    run.parameters.script_id = Some("999".into());
-    let error = ninja.snapshot(&run).await.unwrap_err();
-    assert!(
-        matches!(&error, ConnectorError::NotFound(detail) if detail.contains("999")),
-        "{error:?}"
-    );
-    let error = ninja.execute(&run).await.unwrap_err();
-    assert!(matches!(error, ConnectorError::NotFound(_)), "{error:?}");
+    let run = script_request(ActionType::RunScript, id, "unknown-script");
+    steps::unknown_script_is_not_found(&ninja, run).await;
     let run = script_request(ActionType::RunScript, 1, "unknown-device");
     let error = ninja.snapshot(&run).await.unwrap_err();
     assert!(matches!(error, ConnectorError::NotFound(_)), "{error:?}");

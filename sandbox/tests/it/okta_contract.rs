@@ -17,7 +17,6 @@ use steward_integrations::{
     okta::{OktaConnector, OktaSettings},
 };
 use steward_sandbox::{Sandbox, SandboxState, Scenario};
-use url::Url;
 use uuid::Uuid;
 
 struct Org {
@@ -33,11 +32,7 @@ impl Org {
             crate::support::serve(Uuid::from_u128(0x0190_0000_0000_7000_8000_0000_0000_0b7a)).await;
         Self {
             settings: OktaSettings {
-                org_url: Url::parse(&format!(
-                    "http://{}/sandbox/okta/{}",
-                    served.address, served.credentials.okta_org
-                ))
-                .unwrap(),
+                org_url: served.url(&format!("okta/{}", served.credentials.okta_org)),
             },
             token: served.credentials.okta_api_token.clone(),
             sandbox: served.sandbox,
@@ -82,11 +77,7 @@ async fn inventory_reads_every_page_with_admin_roles_and_factors() {
     assert!(inventory.devices.is_empty());
     assert_eq!(inventory.identities.len(), state.users.len());
     for user in &state.users {
-        let identity = inventory
-            .identities
-            .iter()
-            .find(|i| i.external_id == user.okta_id)
-            .unwrap_or_else(|| panic!("{} missing", user.user_principal_name));
+        let identity = crate::support::identity(&inventory, &user.okta_id);
         assert_eq!(identity.user_principal_name, user.user_principal_name);
         assert_eq!(identity.enabled, Some(true));
         assert_eq!(
@@ -215,11 +206,7 @@ async fn suspension_is_snapshotted_verified_repeatable_and_rolled_back() {
     assert!(!again.changed);
 
     let inventory = okta.inventory().await.unwrap();
-    let identity = inventory
-        .identities
-        .iter()
-        .find(|i| i.external_id == user.okta_id)
-        .unwrap();
+    let identity = crate::support::identity(&inventory, &user.okta_id);
     assert_eq!(
         identity.enabled,
         Some(false),
@@ -353,7 +340,7 @@ async fn system_log_sign_ins_become_ocsf_authentication_events() {
     };
     assert!(state.users.iter().any(|u| &u.okta_id == external_id));
 
-    // Suspending leaves lifecycle events in the log; they are not sign-ins.
+    // Suspending leaves a lifecycle event in the log: an account change, not a sign-in.
     let suspend = request(ActionType::SuspendUser, &state.users[6].okta_id, "s");
     okta.execute(&suspend).await.unwrap();
 
@@ -363,10 +350,50 @@ async fn system_log_sign_ins_become_ocsf_authentication_events() {
         .await
         .unwrap();
     let events = okta.events(Some(since)).await.unwrap();
-    assert_eq!(events.len(), 2, "only the scenario's sign-ins are newer");
-    let cities: Vec<_> = events
+    let (sign_ins, changes): (Vec<_>, Vec<_>) = events
+        .iter()
+        .partition(|e| e.class == OcsfClass::Authentication);
+    assert_eq!(sign_ins.len(), 2, "only the scenario's sign-ins are newer");
+    let cities: Vec<_> = sign_ins
         .iter()
         .map(|e| e.ocsf["src_endpoint"]["location"]["city"].as_str().unwrap())
         .collect();
     assert!(cities.contains(&"Lagos"), "{cities:?}");
+    assert_eq!(changes.len(), 1, "{changes:#?}");
+    let suspended = changes[0];
+    assert_eq!(suspended.class, OcsfClass::AccountChange);
+    assert_eq!(suspended.ocsf["activity_name"], "Disable");
+    assert_eq!(suspended.ocsf["user"]["uid"], state.users[6].okta_id);
+    assert_eq!(
+        suspended.ocsf["actor"]["app_name"], "Steward",
+        "Okta names who suspended the user: Steward's API client"
+    );
+}
+
+#[tokio::test]
+async fn a_new_authenticator_from_abroad_is_an_account_change_in_the_system_log() {
+    let org = Org::start().await;
+    let okta = org.connector();
+    let since = SystemClock.now() - chrono::Duration::hours(1);
+    org.sandbox
+        .run_scenario(org.tenant, Scenario::RogueAuthenticator)
+        .await
+        .unwrap();
+    let events = okta.events(Some(since)).await.unwrap();
+    assert_eq!(events.len(), 1, "{events:#?}");
+    let factor = &events[0];
+    assert_eq!(factor.class, OcsfClass::AccountChange);
+    assert_eq!(factor.ocsf["activity_id"], 10, "MFA Factor Enable");
+    assert_eq!(
+        factor.ocsf["unmapped"]["eventType"],
+        "user.mfa.factor.activate"
+    );
+    assert!(
+        factor.ocsf["src_endpoint"]["ip"]
+            .as_str()
+            .is_some_and(|ip| ip.starts_with("105.112.33.")),
+        "{}",
+        factor.ocsf
+    );
+    assert!(matches!(&factor.entities[0], EntityRef::Identity { .. }));
 }

@@ -18,22 +18,20 @@ struct Org {
 
 impl Org {
     async fn start() -> Self {
-        let crate::support::Served {
-            sandbox,
-            tenant,
-            credentials,
-            address,
-        } = crate::support::serve(Uuid::from_u128(0x0190_0000_0000_7000_8000_0000_0000_0002)).await;
+        let served =
+            crate::support::serve(Uuid::from_u128(0x0190_0000_0000_7000_8000_0000_0000_0002)).await;
         let client = VendorHttp::new(RetryPolicy::default())
             .unwrap()
             .with_egress(crate::support::loopback_egress())
             .client()
             .clone();
         Self {
-            base: format!("http://{address}/sandbox/okta/{}", credentials.okta_org),
-            sandbox,
-            tenant,
-            credentials,
+            base: served
+                .url(&format!("okta/{}", served.credentials.okta_org))
+                .to_string(),
+            sandbox: served.sandbox,
+            tenant: served.tenant,
+            credentials: served.credentials,
             client,
         }
     }

@@ -6,7 +6,7 @@
 use std::sync::Arc;
 
 use crate::steps::{request, settle};
-use crate::support::{Seen, is_operation};
+use crate::support::{self, Seen};
 use secrecy::SecretString;
 use steward_domain::{actions::ActionType, clock::SystemClock};
 use steward_integrations::{
@@ -33,12 +33,12 @@ struct Psa {
 
 impl Psa {
     async fn start(vendor_prefix: &'static str) -> Self {
-        let (sandbox, mut credentials) = crate::support::open(&[
+        let (sandbox, mut credentials) = support::open(&[
             (ACME, "Acme Dental", "acme-dental"),
             (BIRCH, "Birch & Co Accounting", "birch-accounting"),
         ])
         .await;
-        let (address, seen) = crate::support::serve_recorded(sandbox.clone(), vendor_prefix).await;
+        let (address, seen) = support::serve_recorded(sandbox.clone(), vendor_prefix).await;
         let birch = credentials.remove(1);
         Self {
             sandbox,
@@ -50,7 +50,7 @@ impl Psa {
     }
 
     fn http() -> VendorHttp {
-        crate::support::quick_http()
+        support::quick_http()
     }
 
     fn halo(&self, customer: &SandboxCredentials, secret: &str) -> HaloConnector {
@@ -89,6 +89,16 @@ impl Psa {
             Arc::new(SystemClock),
         )
         .unwrap()
+    }
+
+    /// `customer`'s HaloPSA connector, with its API application's own secret.
+    fn own_halo(&self, customer: &SandboxCredentials) -> HaloConnector {
+        self.halo(customer, &customer.halo_application_secret)
+    }
+
+    /// `customer`'s ConnectWise Manage connector, with its API member's own private key.
+    fn own_connectwise(&self, customer: &SandboxCredentials) -> ConnectWiseConnector {
+        self.connectwise(customer, &customer.cw_private_key)
     }
 
     /// The vendor-side tickets of `tenant` in `system`: (id, summary, status id, notes).
@@ -278,36 +288,28 @@ async fn ticket_action_contract<C: TicketDesk + Connector>(
 #[tokio::test]
 async fn halopsa_ticket_actions_open_note_close_and_roll_back() {
     let psa = Psa::start("halopsa").await;
-    let ours = psa.halo(&psa.acme, &psa.acme.halo_application_secret);
+    let ours = psa.own_halo(&psa.acme);
     ticket_action_contract(&psa, PsaSystem::HaloPsa, &ours, halopsa::CLOSED_STATUS).await;
-    assert_published(&psa.seen, &halopsa::OPERATIONS, "");
+    support::assert_published(&psa.seen.lock().unwrap(), &halopsa::OPERATIONS, "HaloPSA");
 }
 
 #[tokio::test]
 async fn connectwise_ticket_actions_open_note_close_and_roll_back() {
     let psa = Psa::start("connectwise/v4_6_release/apis/3.0").await;
-    let ours = psa.connectwise(&psa.acme, &psa.acme.cw_private_key);
+    let ours = psa.own_connectwise(&psa.acme);
     ticket_action_contract(&psa, PsaSystem::ConnectWise, &ours, 384).await;
-    assert_published(&psa.seen, &connectwise::OPERATIONS, "");
-}
-
-fn assert_published(seen: &Seen, operations: &[(&str, &str)], prefix: &str) {
-    let seen = seen.lock().unwrap().clone();
-    assert!(!seen.is_empty());
-    for (method, path, _) in &seen {
-        let path = path.strip_prefix(prefix).unwrap_or(path);
-        assert!(
-            is_operation(operations, method, path),
-            "{method} {path} is not a published operation"
-        );
-    }
+    support::assert_published(
+        &psa.seen.lock().unwrap(),
+        &connectwise::OPERATIONS,
+        "ConnectWise Manage",
+    );
 }
 
 #[tokio::test]
 async fn halopsa_keeps_one_ticket_per_incident_in_the_customers_client() {
     let psa = Psa::start("halopsa").await;
-    let ours = psa.halo(&psa.acme, &psa.acme.halo_application_secret);
-    let theirs = psa.halo(&psa.birch, &psa.birch.halo_application_secret);
+    let ours = psa.own_halo(&psa.acme);
+    let theirs = psa.own_halo(&psa.birch);
     ticket_contract(
         &psa,
         PsaSystem::HaloPsa,
@@ -316,7 +318,7 @@ async fn halopsa_keeps_one_ticket_per_incident_in_the_customers_client() {
         halopsa::CLOSED_STATUS,
     )
     .await;
-    assert_published(&psa.seen, &halopsa::OPERATIONS, "");
+    support::assert_published(&psa.seen.lock().unwrap(), &halopsa::OPERATIONS, "HaloPSA");
     let seen = psa.seen.lock().unwrap().clone();
     let token = seen.iter().find(|(_, p, _)| p == "/auth/token").unwrap();
     assert_eq!(token.2, [("tenant".to_owned(), halopsa::TENANT.to_owned())]);
@@ -337,9 +339,7 @@ async fn halopsa_keeps_one_ticket_per_incident_in_the_customers_client() {
 #[tokio::test]
 async fn halopsa_finds_its_ticket_on_a_later_page_of_the_search() {
     let psa = Psa::start("halopsa").await;
-    let ours = psa
-        .halo(&psa.acme, &psa.acme.halo_application_secret)
-        .with_page_size(1);
+    let ours = psa.own_halo(&psa.acme).with_page_size(1);
     let wanted = draft(3, "Impossible travel for an admin");
     // A technician's follow-up mentions the reference too, and comes first in the search.
     let follow_up = TicketDraft {
@@ -351,18 +351,7 @@ async fn halopsa_finds_its_ticket_on_a_later_page_of_the_search() {
     let opened = ours.open_ticket(&wanted).await.unwrap();
     psa.seen.lock().unwrap().clear();
     assert_eq!(ours.open_ticket(&wanted).await.unwrap().id, opened.id);
-    let pages: Vec<String> = psa
-        .seen
-        .lock()
-        .unwrap()
-        .iter()
-        .filter(|(_, p, _)| p == "/api/Tickets")
-        .filter_map(|(_, _, q)| {
-            q.iter()
-                .find(|(k, _)| k == "page_no")
-                .map(|(_, v)| v.clone())
-        })
-        .collect();
+    let pages = support::query_values(&psa.seen.lock().unwrap(), "/api/Tickets", "page_no");
     assert_eq!(pages, ["1", "2"]);
     assert_eq!(psa.tickets(ACME, PsaSystem::HaloPsa).await.len(), 2);
 }
@@ -379,12 +368,7 @@ async fn halopsa_refusals_and_throttling_read_as_the_contract_says() {
     let mut settings_of_birch = psa.birch.clone();
     settings_of_birch.halo_client_id = 1;
     let stray = psa.halo(&settings_of_birch, &psa.birch.halo_application_secret);
-    match stray.test_connection().await {
-        Err(ConnectorError::Configuration(message)) => {
-            assert!(message.contains("client 1"), "{message}");
-        }
-        other => panic!("{other:?}"),
-    }
+    support::assert_configuration(&stray.test_connection().await, "client 1");
     // Halo's bare-string refusal is the message.
     match stray.open_ticket(&draft(5, "x")).await {
         Err(ConnectorError::Rejected { message, .. }) => {
@@ -393,7 +377,7 @@ async fn halopsa_refusals_and_throttling_read_as_the_contract_says() {
         other => panic!("{other:?}"),
     }
     // Throttled calls wait out Retry-After and go through.
-    let ours = psa.halo(&psa.acme, &psa.acme.halo_application_secret);
+    let ours = psa.own_halo(&psa.acme);
     psa.sandbox.throttle_halopsa(ACME, 2);
     ours.open_ticket(&draft(6, "Throttled")).await.unwrap();
     assert_eq!(psa.tickets(ACME, PsaSystem::HaloPsa).await.len(), 1);
@@ -402,12 +386,14 @@ async fn halopsa_refusals_and_throttling_read_as_the_contract_says() {
 #[tokio::test]
 async fn connectwise_keeps_one_ticket_per_incident_in_the_customers_company() {
     let psa = Psa::start("connectwise/v4_6_release/apis/3.0").await;
-    let ours = psa
-        .connectwise(&psa.acme, &psa.acme.cw_private_key)
-        .with_page_size(2);
-    let theirs = psa.connectwise(&psa.birch, &psa.birch.cw_private_key);
+    let ours = psa.own_connectwise(&psa.acme).with_page_size(2);
+    let theirs = psa.own_connectwise(&psa.birch);
     ticket_contract(&psa, PsaSystem::ConnectWise, &ours, &theirs, 384).await;
-    assert_published(&psa.seen, &connectwise::OPERATIONS, "");
+    support::assert_published(
+        &psa.seen.lock().unwrap(),
+        &connectwise::OPERATIONS,
+        "ConnectWise Manage",
+    );
     let seen = psa.seen.lock().unwrap().clone();
     // The board's five statuses were read in pages of two, once.
     let status_pages: Vec<String> = seen
@@ -439,15 +425,11 @@ async fn connectwise_keeps_one_ticket_per_incident_in_the_customers_company() {
 #[tokio::test]
 async fn connectwise_refusals_and_throttling_read_as_the_contract_says() {
     let psa = Psa::start("connectwise/v4_6_release/apis/3.0").await;
-    match psa.connectwise(&psa.acme, "wrong").test_connection().await {
-        Err(ConnectorError::Authentication(message)) => {
-            assert!(message.contains("Unauthorized"), "{message}");
-        }
-        other => panic!("{other:?}"),
-    }
+    let wrong = psa.connectwise(&psa.acme, "wrong");
+    support::assert_authentication(&wrong.test_connection().await, "Unauthorized");
     // Manage's field errors are part of the message.
     let long = draft(7, &"a very long title ".repeat(10));
-    let ours = psa.connectwise(&psa.acme, &psa.acme.cw_private_key);
+    let ours = psa.own_connectwise(&psa.acme);
     let opened = ours.open_ticket(&long).await.unwrap();
     let vendor_side = psa.tickets(ACME, PsaSystem::ConnectWise).await;
     assert_eq!(vendor_side[0].0.to_string(), opened.id);

@@ -6,8 +6,8 @@
 
 use std::sync::Arc;
 
-use crate::steps::{request, settle};
-use crate::support::{Seen, is_operation};
+use crate::steps::{self, request, settle};
+use crate::support::{self, Seen};
 use secrecy::SecretString;
 use steward_domain::{
     actions::{ActionParameters, ActionType},
@@ -36,31 +36,31 @@ struct Server {
 impl Server {
     async fn start() -> Self {
         let tenant = Uuid::from_u128(0x0190_0000_0000_7000_8000_0000_0000_7ac1);
-        let (sandbox, credentials) = crate::support::open(&[
-            (tenant, "Cobalt Logistics", "cobalt-logistics"),
-            (
-                Uuid::from_u128(0x0190_0000_0000_7000_8000_0000_0000_7ac2),
-                "Acme Dental",
-                "acme-dental",
-            ),
-        ])
+        let other_tenant = Uuid::from_u128(0x0190_0000_0000_7000_8000_0000_0000_7ac2);
+        let served = support::serve_vendor(
+            "tactical",
+            &[
+                (tenant, "Cobalt Logistics", "cobalt-logistics"),
+                (other_tenant, "Acme Dental", "acme-dental"),
+            ],
+        )
         .await;
-        let (address, seen) = crate::support::serve_recorded(sandbox.clone(), "tactical").await;
+        let (ours, theirs) = (&served.credentials[0], &served.credentials[1]);
         Self {
-            sandbox,
+            key: ours.tactical_api_key.clone(),
+            client: ours.tactical_client_id,
+            other_client: theirs.tactical_client_id,
+            other_key: theirs.tactical_api_key.clone(),
+            sandbox: served.sandbox,
             tenant,
-            base: Url::parse(&format!("http://{address}/sandbox/tactical/")).unwrap(),
-            key: credentials[0].tactical_api_key.clone(),
-            client: credentials[0].tactical_client_id,
-            other_client: credentials[1].tactical_client_id,
-            other_key: credentials[1].tactical_api_key.clone(),
-            other_tenant: Uuid::from_u128(0x0190_0000_0000_7000_8000_0000_0000_7ac2),
-            seen,
+            other_tenant,
+            base: served.base,
+            seen: served.seen,
         }
     }
 
     fn connector_with(&self, key: &str, client: u32) -> TacticalConnector {
-        let http = crate::support::quick_http();
+        let http = support::quick_http();
         TacticalConnector::new(
             http,
             &TacticalSettings {
@@ -113,35 +113,20 @@ async fn a_script_runs_is_verified_in_the_agents_history_and_its_undo_script_rol
         "on until a script turns it off"
     );
     let run = script_request(ActionType::RunScript, &agent, "run-1");
-
-    let snapshot = tactical.snapshot(&run).await.unwrap();
-    assert_eq!(snapshot.0["script"]["name"], "Disable SMBv1");
-    assert_eq!(snapshot.0["undo_script"]["name"], "Enable SMBv1");
-    let execution = tactical.execute(&run).await.unwrap();
-    assert!(execution.changed);
-    let (verdict, polls) = settle(&tactical, &run, &execution).await;
-    assert!(matches!(verdict, Verification::Confirmed(_)), "{verdict:?}");
-    assert!(
-        polls > 1,
-        "the run is recorded first, the agent reports later"
-    );
-    let (_, after) = server.device("-lt02.").await;
-    assert_eq!(after.settings.get("smb1"), Some(&false));
-
-    let (undo, undo_execution) = tactical.rollback(&run, &snapshot).await.unwrap().unwrap();
-    assert_eq!(undo.action, ActionType::RunUndoScript);
-    let (verdict, _) = settle(&tactical, &undo, &undo_execution).await;
-    assert!(matches!(verdict, Verification::Confirmed(_)), "{verdict:?}");
-    let (_, restored) = server.device("-lt02.").await;
-    assert_eq!(restored.settings.get("smb1"), Some(&true));
+    let smb1 = async || {
+        server
+            .device("-lt02.")
+            .await
+            .1
+            .settings
+            .get("smb1")
+            .copied()
+    };
+    let later = "the run is recorded first, the agent reports later";
+    steps::script_runs_and_is_undone(&tactical, &run, smb1, later).await;
 
     let seen = server.seen.lock().unwrap().clone();
-    for (method, path, _) in &seen {
-        assert!(
-            is_operation(&OPERATIONS, method, path),
-            "{method} {path} is not a Tactical RMM route"
-        );
-    }
+    support::assert_published(&seen, &OPERATIONS, "Tactical RMM");
     // The server's view reads every field by name (a missing one is its 500), so the runs
     // were accepted as complete requests.
     assert_eq!(
@@ -181,11 +166,7 @@ async fn a_failed_run_fails_verification_and_a_silent_agent_never_confirms() {
     // The agent that stopped reporting never runs it.
     let (silent, _) = server.device("-lt08.").await;
     let run = script_request(ActionType::RunScript, &silent, "silent");
-    let execution = tactical.execute(&run).await.unwrap();
-    for _ in 0..4 {
-        let verdict = tactical.verify(&run, &execution).await.unwrap();
-        assert!(matches!(verdict, Verification::Pending(_)), "{verdict:?}");
-    }
+    steps::never_confirms(&tactical, &run).await;
 }
 
 #[tokio::test]
@@ -193,15 +174,8 @@ async fn scripts_outside_the_library_and_agents_of_other_clients_are_refused() {
     let server = Server::start().await;
     let tactical = server.connector();
     let (agent, _) = server.device("-lt01.").await;
-    let mut run = script_request(ActionType::RunScript, &agent, "unknown-script");
-    run.parameters.script_id = Some("999".into());
-    let error = tactical.snapshot(&run).await.unwrap_err();
-    assert!(
-        matches!(&error, ConnectorError::NotFound(detail) if detail.contains("999")),
-        "{error:?}"
-    );
-    let error = tactical.execute(&run).await.unwrap_err();
-    assert!(matches!(error, ConnectorError::NotFound(_)), "{error:?}");
+    let run = script_request(ActionType::RunScript, &agent, "unknown-script");
+    steps::unknown_script_is_not_found(&tactical, run).await;
 
     // An agent of another customer, even with a key that sees it, is not this client's.
     let other = server
@@ -260,13 +234,9 @@ async fn inventory_reads_the_clients_agents_with_status_serials_and_updates() {
             device.serial_number.as_deref(),
             Some(machine.serial_number.as_str())
         );
-        let (seen, contact) = (
+        support::assert_close(
             device.last_seen.unwrap(),
             machine.ninja_last_contact.unwrap(),
-        );
-        assert!(
-            (contact - seen).num_seconds().abs() <= 30,
-            "{seen} vs {contact}"
         );
         assert!(device.last_ip.as_deref().unwrap().starts_with("192.168."));
     }
@@ -292,13 +262,7 @@ async fn inventory_reads_the_clients_agents_with_status_serials_and_updates() {
     );
 
     let seen = server.seen.lock().unwrap().clone();
-    assert!(!seen.is_empty());
-    for (method, path, _) in &seen {
-        assert!(
-            is_operation(&OPERATIONS, method, path),
-            "{method} {path} is not a Tactical RMM route"
-        );
-    }
+    support::assert_published(&seen, &OPERATIONS, "Tactical RMM");
 }
 
 #[tokio::test]
@@ -314,15 +278,9 @@ async fn keys_and_clients_are_checked_and_customers_stay_apart() {
         ConnectorError::Authentication("HTTP 401: Invalid token.".into())
     );
     // A key limited to one customer does not reach another's client.
-    let error = server
-        .connector_with(&server.key, server.other_client)
-        .test_connection()
-        .await
-        .unwrap_err();
-    assert!(
-        matches!(&error, ConnectorError::Configuration(detail) if detail.contains(&server.other_client.to_string())),
-        "{error:?}"
-    );
+    let stray = server.connector_with(&server.key, server.other_client);
+    let other_client = server.other_client.to_string();
+    support::assert_configuration(&stray.test_connection().await, &other_client);
     let other = server
         .connector_with(&server.other_key, server.other_client)
         .inventory()

@@ -5,14 +5,12 @@
 
 use std::sync::Arc;
 
-use crate::support::{Seen, is_operation};
+use crate::steps::{request, settle};
+use crate::support::{self, Seen};
 use secrecy::SecretString;
-use steward_domain::{
-    actions::{ActionParameters, ActionType},
-    clock::SystemClock,
-};
+use steward_domain::{actions::ActionType, clock::SystemClock};
 use steward_integrations::{
-    ActionRequest, Connector, ConnectorError, Execution, Verification,
+    ActionRequest, Connector, ConnectorError, Verification,
     veeam::{VeeamConnector, VeeamSettings},
 };
 use steward_sandbox::{Sandbox, veeam::OPERATIONS};
@@ -32,29 +30,29 @@ struct Console {
 impl Console {
     async fn start() -> Self {
         let tenant = Uuid::from_u128(0x0190_0000_0000_7000_8000_0000_0000_bac1);
-        let (sandbox, credentials) = crate::support::open(&[
-            (tenant, "Acme Dental", "acme-dental"),
-            (
-                Uuid::from_u128(0x0190_0000_0000_7000_8000_0000_0000_bac2),
-                "Birch & Co Accounting",
-                "birch-accounting",
-            ),
-        ])
+        let other_tenant = Uuid::from_u128(0x0190_0000_0000_7000_8000_0000_0000_bac2);
+        let served = support::serve_vendor(
+            "veeam/api/v3",
+            &[
+                (tenant, "Acme Dental", "acme-dental"),
+                (other_tenant, "Birch & Co Accounting", "birch-accounting"),
+            ],
+        )
         .await;
-        let (address, seen) = crate::support::serve_recorded(sandbox.clone(), "veeam/api/v3").await;
+        let (ours, theirs) = (&served.credentials[0], &served.credentials[1]);
         Self {
-            sandbox,
+            key: ours.veeam_api_key.clone(),
+            company: ours.veeam_company_uid,
+            other_company: theirs.veeam_company_uid,
+            sandbox: served.sandbox,
             tenant,
-            base: Url::parse(&format!("http://{address}/sandbox/veeam/api/v3/")).unwrap(),
-            key: credentials[0].veeam_api_key.clone(),
-            company: credentials[0].veeam_company_uid,
-            other_company: credentials[1].veeam_company_uid,
-            seen,
+            base: served.base,
+            seen: served.seen,
         }
     }
 
     fn connector_with(&self, key: &str, company: Uuid) -> VeeamConnector {
-        let http = crate::support::quick_http();
+        let http = support::quick_http();
         VeeamConnector::new(
             http,
             &VeeamSettings {
@@ -97,14 +95,8 @@ async fn protected_computers_come_with_their_job_result_and_newest_restore_point
         let short = machine.computer_dns_name.split('.').next().unwrap();
         assert!(device.hostname.eq_ignore_ascii_case(short), "{device:?}");
         let backup = device.backup.as_ref().unwrap();
-        let (point, expected) = (
-            backup.last_restore_point.unwrap(),
-            machine.latest_restore_point.unwrap(),
-        );
-        assert!(
-            (point - expected).num_seconds().abs() <= 30,
-            "{point} vs {expected}"
-        );
+        let point = backup.last_restore_point.unwrap();
+        support::assert_close(point, machine.latest_restore_point.unwrap());
         if machine.tags.iter().any(|t| t == "Server") {
             assert_eq!(backup.last_result.as_deref(), Some("Failed"));
             assert_eq!(backup.job.as_deref(), Some("File server nightly"));
@@ -119,11 +111,8 @@ async fn protected_computers_come_with_their_job_result_and_newest_restore_point
     let seen = console.seen.lock().unwrap().clone();
     assert!(seen.len() > 3, "{seen:?}");
     let company = console.company.to_string();
-    for (method, path, query) in &seen {
-        assert!(
-            is_operation(&OPERATIONS, method, path),
-            "{method} {path} is not a console operation"
-        );
+    support::assert_published(&seen, &OPERATIONS, "console");
+    for (_, path, query) in &seen {
         if !path.starts_with("/organizations") {
             let filter = query.iter().find(|(k, _)| k == "filter").unwrap();
             assert!(filter.1.contains(&company), "{filter:?}");
@@ -134,29 +123,12 @@ async fn protected_computers_come_with_their_job_result_and_newest_restore_point
 #[tokio::test]
 async fn keys_and_companies_are_checked_and_customers_stay_apart() {
     let console = Console::start().await;
-    let error = console
-        .connector_with("not-a-key", console.company)
-        .inventory()
-        .await
-        .unwrap_err();
-    assert!(
-        matches!(&error, ConnectorError::Authentication(detail) if detail.contains("security")),
-        "{error:?}"
-    );
-    let error = console
-        .connector_with(&console.key, console.other_company)
-        .test_connection()
-        .await
-        .unwrap_err();
-    assert!(
-        matches!(&error, ConnectorError::Configuration(detail) if detail.contains(&console.other_company.to_string())),
-        "{error:?}"
-    );
-    let foreign = console
-        .connector_with(&console.key, console.other_company)
-        .inventory()
-        .await
-        .unwrap();
+    let wrong = console.connector_with("not-a-key", console.company);
+    support::assert_authentication(&wrong.inventory().await, "security");
+    let stray = || console.connector_with(&console.key, console.other_company);
+    let other_company = console.other_company.to_string();
+    support::assert_configuration(&stray().test_connection().await, &other_company);
+    let foreign = stray().inventory().await.unwrap();
     assert!(foreign.devices.is_empty(), "{foreign:?}");
     let report = console.connector().test_connection().await.unwrap();
     assert_eq!(report.checks.len(), 2, "{:?}", report.checks);
@@ -177,29 +149,7 @@ async fn throttling_is_backed_off_without_losing_a_computer() {
 }
 
 fn backup_request(agent: Uuid, key: &str) -> ActionRequest {
-    ActionRequest {
-        action: ActionType::TriggerBackup,
-        target: agent.to_string(),
-        parameters: ActionParameters::default(),
-        idempotency_key: key.to_owned(),
-        comment: "Steward contract test".to_owned(),
-        attempt_started_at: None,
-    }
-}
-
-/// Verifies until the run ends; the verdict and the polls it took.
-async fn settle(
-    veeam: &VeeamConnector,
-    request: &ActionRequest,
-    execution: &Execution,
-) -> (Verification, usize) {
-    for polls in 1..=10 {
-        match veeam.verify(request, execution).await.unwrap() {
-            Verification::Pending(_) => {}
-            done => return (done, polls),
-        }
-    }
-    panic!("still running after 10 polls");
+    request(ActionType::TriggerBackup, &agent.to_string(), key)
 }
 
 #[tokio::test]
@@ -261,9 +211,7 @@ async fn a_triggered_backup_runs_and_adds_a_restore_point_and_a_failing_job_fail
             .any(|(m, p, _)| m == "POST" && p.ends_with("/start")),
         "{seen:?}"
     );
-    for (method, path, _) in &seen {
-        assert!(is_operation(&OPERATIONS, method, path), "{method} {path}");
-    }
+    support::assert_published(&seen, &OPERATIONS, "console");
     let unknown = backup_request(Uuid::from_u128(7), "backup-3");
     assert!(matches!(
         veeam.snapshot(&unknown).await.unwrap_err(),

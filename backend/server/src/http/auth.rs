@@ -12,7 +12,7 @@ use steward_core::{
     access::{self, Caller},
     audit::AuditKeys,
     auth,
-    storage::{DatabaseConnection, DatabaseTransaction, WriteContext},
+    storage::{DatabaseConnection, DatabaseTransaction, MspAdmin, WriteContext},
 };
 
 use super::{ApiError, extract::RequestId};
@@ -59,6 +59,23 @@ impl CallerContext {
     /// The pooled connection, for reads.
     pub fn conn(&self) -> &DatabaseConnection {
         self.storage.conn()
+    }
+
+    /// Runs `change` as the caller acting as their MSP's administrator, in a transaction
+    /// that commits when `change` succeeds; nothing is kept when it fails.
+    ///
+    /// # Errors
+    /// 403 when the caller is not an administrator; what `change` answers.
+    pub async fn as_admin<T>(
+        &self,
+        change: impl AsyncFnOnce(MspAdmin<'_>) -> Result<T, ApiError>,
+    ) -> Result<T, ApiError> {
+        let txn = self.storage.begin().await?;
+        let write = self.write(&txn);
+        let value = change(self.caller.admin(&write)?).await?;
+        drop(write);
+        txn.commit().await?;
+        Ok(value)
     }
 
     /// A write context acting as the caller inside `txn`.

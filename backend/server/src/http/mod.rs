@@ -39,11 +39,13 @@ pub const REQUEST_ID_HEADER: &str = "x-request-id";
 
 /// Every route with its OpenAPI description, before middleware.
 pub fn routes() -> (Router<AppState>, OpenApi) {
-    OpenApiRouter::new()
+    let (router, mut doc) = OpenApiRouter::new()
         .merge(health::routes())
         .routes(routes!(metrics::serve_metrics))
         .merge(api::routes())
-        .split_for_parts()
+        .split_for_parts();
+    api::require_token_by_default(&mut doc);
+    (router, doc)
 }
 
 /// Unknown paths: JSON under the API, a page elsewhere.

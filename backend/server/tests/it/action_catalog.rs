@@ -2,10 +2,13 @@
 //! action is proposed, decided, approved where the policy asks, executed, verified at the
 //! vendor, and rolled back where it can be.
 
-use crate::support::governed::{Loop, item, start};
+use crate::support::{
+    error_message,
+    governed::{Loop, item, reasons, start_fresh, start_synced},
+    list,
+};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
-use steward_testkit::TestDatabase;
 
 impl Loop {
     /// The inventory identity with this user principal name prefix, and its Graph id.
@@ -30,20 +33,6 @@ impl Loop {
         )
     }
 
-    /// Asks for the action's rollback as the technician.
-    async fn roll_back(&self, action: &Value) -> (StatusCode, Value) {
-        self.call(
-            Method::POST,
-            &self.path(&format!(
-                "actions/{}/rollback",
-                action["id"].as_str().unwrap()
-            )),
-            &self.technician,
-            None,
-        )
-        .await
-    }
-
     /// Proposes `kind` for one target as the MSP admin and returns the recorded action.
     async fn propose_one(&self, kind: &str, target: &str) -> Value {
         let body = json!({
@@ -59,9 +48,7 @@ impl Loop {
 
 #[tokio::test]
 async fn resetting_mfa_is_approved_deletes_every_second_factor_and_cannot_be_undone() {
-    let db = TestDatabase::migrated().await;
-    let l = start(&db, None).await;
-    l.sync_all().await;
+    let l = start_synced().await;
     let state = l.sandbox_state().await;
     let owner = state["users"][0].clone();
     assert_eq!(
@@ -128,13 +115,9 @@ async fn resetting_mfa_is_approved_deletes_every_second_factor_and_cannot_be_und
 
 #[tokio::test]
 async fn a_group_removal_runs_is_verified_and_rolls_back_to_the_membership() {
-    let db = TestDatabase::migrated().await;
-    let l = start(&db, None).await;
-    l.sync_all().await;
+    let l = start_synced().await;
     let state = l.sandbox_state().await;
-    let finance = state["groups"]
-        .as_array()
-        .unwrap()
+    let finance = list(&state, "groups")
         .iter()
         .find(|g| g["display_name"] == "Finance Team")
         .unwrap()
@@ -240,8 +223,7 @@ async fn roll_back_to_rolled_back(l: &Loop, action: &Value) {
 
 #[tokio::test]
 async fn every_reversible_action_rolls_back_to_the_prior_state_at_the_vendor() {
-    let db = TestDatabase::migrated().await;
-    let l = start(&db, None).await;
+    let l = start_fresh().await;
     l.connect_okta().await;
     l.connect_ninjaone().await;
     l.connect_halopsa().await;
@@ -261,16 +243,12 @@ async fn every_reversible_action_rolls_back_to_the_prior_state_at_the_vendor() {
     let device = laptop["id"].as_str().unwrap();
     let machine = laptop["sources"][0]["external_id"].as_str().unwrap();
     // An ordinary account (no admin role) outside the VPN group.
-    let vpn = state["groups"]
-        .as_array()
-        .unwrap()
+    let vpn = list(&state, "groups")
         .iter()
         .find(|g| g["display_name"] == "VPN Users")
         .unwrap()
         .clone();
-    let user = state["users"]
-        .as_array()
-        .unwrap()
+    let user = list(&state, "users")
         .iter()
         .find(|u| {
             u["admin_roles"].as_array().unwrap().is_empty()
@@ -368,10 +346,7 @@ async fn every_reversible_action_rolls_back_to_the_prior_state_at_the_vendor() {
     let scripts = json!({"script_id": "101", "undo_script_id": "102"});
     let run = run_to_verified(&l, "run_script", device, scripts.clone()).await;
     assert!(
-        run["decision"]["reasons"]
-            .as_array()
-            .unwrap()
-            .contains(&json!("script-execution")),
+        reasons(&run["decision"]).contains(&"script-execution"),
         "{run:#}"
     );
     assert_eq!(smb1().await, false, "Disable SMBv1 ran");
@@ -394,9 +369,7 @@ async fn every_reversible_action_rolls_back_to_the_prior_state_at_the_vendor() {
     // The laptop's ticket in the customer's HaloPSA: opened, closed, each rolled back.
     let reference = format!("[STEWARD-{device}]");
     let ticket = async || {
-        l.sandbox_state().await["tickets"]
-            .as_array()
-            .unwrap()
+        list(&l.sandbox_state().await, "tickets")
             .iter()
             .find(|t| t["summary"].as_str().unwrap().starts_with(&reference))
             .cloned()
@@ -449,9 +422,7 @@ async fn every_reversible_action_rolls_back_to_the_prior_state_at_the_vendor() {
 
 #[tokio::test]
 async fn a_ticket_about_a_person_opens_in_the_psa_and_without_a_psa_the_action_fails_saying_so() {
-    let db = TestDatabase::migrated().await;
-    let l = start(&db, None).await;
-    l.sync_all().await;
+    let l = start_synced().await;
     let state = l.sandbox_state().await;
     let upn = state["users"][1]["user_principal_name"].as_str().unwrap();
     let (identity, _) = l.identity(upn).await;
@@ -473,9 +444,7 @@ async fn a_ticket_about_a_person_opens_in_the_psa_and_without_a_psa_the_action_f
             .as_str()
             .unwrap_or_default()
             .contains("No connected integration")
-            || failed["reasons"]
-                .as_array()
-                .unwrap()
+            || list(&failed, "reasons")
                 .iter()
                 .any(|r| r.as_str().unwrap().contains("No connected integration")),
         "{failed:#}"
@@ -490,10 +459,9 @@ async fn a_ticket_about_a_person_opens_in_the_psa_and_without_a_psa_the_action_f
         .settled_action_id(action["id"].as_str().unwrap(), &["verified", "failed"])
         .await;
     assert_eq!(done["status"], "verified", "{done:#}");
-    let tickets = l.sandbox_state().await["tickets"].clone();
+    let state = l.sandbox_state().await;
+    let tickets = list(&state, "tickets");
     let ticket = tickets
-        .as_array()
-        .unwrap()
         .iter()
         .find(|t| {
             t["summary"]
@@ -501,7 +469,7 @@ async fn a_ticket_about_a_person_opens_in_the_psa_and_without_a_psa_the_action_f
                 .unwrap()
                 .starts_with(&format!("[STEWARD-{identity}]"))
         })
-        .unwrap_or_else(|| panic!("no ticket for {identity}: {tickets:#}"));
+        .unwrap_or_else(|| panic!("no ticket for {identity}: {tickets:#?}"));
     assert_eq!(ticket["system"], "connect_wise");
     assert!(
         ticket["summary"]
@@ -515,8 +483,7 @@ async fn a_ticket_about_a_person_opens_in_the_psa_and_without_a_psa_the_action_f
 
 #[tokio::test]
 async fn a_tenant_on_two_rmms_runs_each_script_through_the_rmm_it_names() {
-    let db = TestDatabase::migrated().await;
-    let l = start(&db, None).await;
+    let l = start_fresh().await;
     l.connect_ninjaone().await;
     let tactical = l.connect_tactical().await;
     l.sync_all().await;
@@ -559,10 +526,7 @@ async fn a_tenant_on_two_rmms_runs_each_script_through_the_rmm_it_names() {
         let (status, answer) = l.propose(&body, None).await;
         assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{answer}");
         assert!(
-            answer["error"]["message"]
-                .as_str()
-                .unwrap()
-                .contains("does not run_script through"),
+            error_message(&answer).contains("does not run_script through"),
             "{answer}"
         );
     }
@@ -572,36 +536,21 @@ async fn a_tenant_on_two_rmms_runs_each_script_through_the_rmm_it_names() {
 
 #[tokio::test]
 async fn a_falcon_customers_infected_laptop_is_contained_by_falcon_and_released() {
-    let db = TestDatabase::migrated().await;
-    let l = start(&db, None).await;
+    let l = start_fresh().await;
     // This customer runs CrowdStrike Falcon instead of Microsoft Defender for Endpoint.
-    let (_, integrations) = l
-        .call(Method::GET, &l.path("integrations"), &l.admin, None)
-        .await;
-    let defender = integrations["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|i| i["vendor"] == "microsoft_defender")
-        .unwrap()["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let (status, _) = l
-        .call(
-            Method::DELETE,
-            &l.path(&format!("integrations/{defender}")),
-            &l.admin,
-            None,
-        )
-        .await;
-    assert_eq!(status, StatusCode::NO_CONTENT);
+    let defender = l.integration_id("microsoft_defender").await;
+    let integration = format!("integrations/{defender}");
+    l.send(
+        Method::DELETE,
+        &integration,
+        &l.admin,
+        StatusCode::NO_CONTENT,
+    )
+    .await;
     let falcon = l.connect_falcon().await;
     l.sync_all().await;
     let devices = l.inventory("devices").await;
-    let sensors = l.sandbox_state().await["devices"]
-        .as_array()
-        .unwrap()
+    let sensors = list(&l.sandbox_state().await, "devices")
         .iter()
         .filter(|d| d["edr_sensor"] == true)
         .count();
@@ -626,14 +575,11 @@ async fn a_falcon_customers_infected_laptop_is_contained_by_falcon_and_released(
 
 #[tokio::test]
 async fn a_backup_is_triggered_through_veeam_adds_a_restore_point_and_has_nothing_to_roll_back() {
-    let db = TestDatabase::migrated().await;
-    let l = start(&db, None).await;
+    let l = start_fresh().await;
     let veeam = l.connect_veeam().await;
     l.sync_all().await;
     let state = l.sandbox_state().await;
-    let machine = state["devices"]
-        .as_array()
-        .unwrap()
+    let machine = list(&state, "devices")
         .iter()
         .find(|d| {
             d["veeam_agent"].is_string()
@@ -647,13 +593,7 @@ async fn a_backup_is_triggered_through_veeam_adds_a_restore_point_and_has_nothin
         .inventory("devices")
         .await
         .into_iter()
-        .find(|d| {
-            d["sources"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .any(|s| s["external_id"] == agent)
-        })
+        .find(|d| list(d, "sources").iter().any(|s| s["external_id"] == agent))
         .unwrap();
     let done = run_to_verified(
         &l,
@@ -664,10 +604,7 @@ async fn a_backup_is_triggered_through_veeam_adds_a_restore_point_and_has_nothin
     .await;
     assert_eq!(done["integration_id"], veeam["id"], "{done:#}");
     assert!(
-        !done["decision"]["reasons"]
-            .as_array()
-            .unwrap()
-            .contains(&json!("irreversible-action")),
+        !reasons(&done["decision"]).contains(&"irreversible-action"),
         "nothing to undo is not an irreversible change: {done:#}"
     );
     let after = item(

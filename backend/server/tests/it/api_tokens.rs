@@ -1,11 +1,10 @@
 //! API tokens through the API and the CLI: issued, used, expired, revoked, and refused at once
 //! when their user is disabled.
 
-use crate::support::{TestApp, run, steward_on};
+use crate::support::{TestApp, harbor_admin, harbor_technician, list, run, steward_on, strings};
 use chrono::Duration;
 use reqwest::StatusCode;
 use serde_json::json;
-use steward_domain::tenancy::Role;
 use steward_testkit::{TestDatabase, World};
 
 struct Fixture {
@@ -20,12 +19,8 @@ async fn fixture() -> Fixture {
     let db = TestDatabase::migrated().await;
     let world = World::new(&db).await;
     let msp = world.msp("harbor").await;
-    let admin = world
-        .user(msp.id, "admin@harbor.example", Role::MspAdmin, None)
-        .await;
-    let tech = world
-        .user(msp.id, "tech@harbor.example", Role::Technician, None)
-        .await;
+    let admin = harbor_admin(&world, &msp).await;
+    let tech = harbor_technician(&world, &msp).await;
     let admin_token = world.token(&admin, None).await;
     let app = TestApp::for_world(&world).await;
     Fixture {
@@ -121,9 +116,7 @@ async fn revoked_tokens_are_refused_at_once() {
     let own = f.world.token(&f.tech, None).await;
     let other = f.world.token(&f.tech, None).await;
     let (_, listed) = f.app.get_as("/api/v1/me/tokens", &own).await;
-    let ids: Vec<String> = listed["items"]
-        .as_array()
-        .unwrap()
+    let ids: Vec<String> = list(&listed, "items")
         .iter()
         .map(|t| t["id"].as_str().unwrap().to_owned())
         .collect();
@@ -158,9 +151,7 @@ async fn revoked_tokens_are_refused_at_once() {
     assert_eq!(me_status(&f, &own).await.0, StatusCode::UNAUTHORIZED);
 
     let (_, audit) = f.app.get_as("/api/v1/audit", &f.admin_token).await;
-    let revocations = audit["items"]
-        .as_array()
-        .unwrap()
+    let revocations = list(&audit, "items")
         .iter()
         .filter(|e| e["action"] == "api_token.revoked")
         .count();
@@ -193,12 +184,7 @@ async fn a_disabled_users_tokens_stop_working_at_once() {
     assert_eq!(me_status(&f, &token).await.0, StatusCode::OK);
 
     let (_, audit) = f.app.get_as("/api/v1/audit", &f.admin_token).await;
-    let actions: Vec<&str> = audit["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["action"].as_str().unwrap())
-        .collect();
+    let actions = strings(&audit, "items", "action");
     assert!(
         actions.ends_with(&["user.disabled", "user.enabled"]),
         "{actions:?}"
@@ -277,9 +263,7 @@ async fn the_cli_issues_lists_and_revokes_tokens() {
     assert_eq!(me_status(&f, secret).await.0, StatusCode::UNAUTHORIZED);
 
     let (_, audit) = f.app.get_as("/api/v1/audit", &f.admin_token).await;
-    let cli_entries: Vec<_> = audit["items"]
-        .as_array()
-        .unwrap()
+    let cli_entries: Vec<_> = crate::support::list(&audit, "items")
         .iter()
         .filter(|e| e["actor"]["kind"] == "cli")
         .map(|e| e["action"].as_str().unwrap().to_owned())

@@ -1,7 +1,10 @@
 //! Approval rules through the API with a real worker: a policy's quorum and approver role,
 //! concurrent answers resolving to one outcome, and requests that escalate and expire.
 
-use crate::support::governed::{Loop, item, start, start_timed};
+use crate::support::{
+    error_message,
+    governed::{Loop, isolations, start_fresh, start_timed},
+};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use steward_domain::actions::ApprovalTiming;
@@ -26,19 +29,6 @@ impl Loop {
         .await
     }
 
-    async fn action(&self, action: &Value) -> Value {
-        let (status, body) = self
-            .call(
-                Method::GET,
-                &self.path(&format!("actions/{}", action["id"].as_str().unwrap())),
-                &self.technician,
-                None,
-            )
-            .await;
-        assert_eq!(status, StatusCode::OK, "{body}");
-        body
-    }
-
     /// The isolation the `malware-laptop` scenario leads to, waiting for approval, and the
     /// laptop's vendor id.
     async fn awaiting_isolation(&self) -> (Value, String) {
@@ -52,8 +42,7 @@ impl Loop {
 
 #[tokio::test]
 async fn a_policy_requiring_two_approvers_waits_for_two_different_people() {
-    let db = TestDatabase::migrated().await;
-    let l = start(&db, None).await;
+    let l = start_fresh().await;
     let (status, body) = l.set_policy(&policy_with(", \"quorum\": 2")).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     let (action, laptop) = l.awaiting_isolation().await;
@@ -73,23 +62,20 @@ async fn a_policy_requiring_two_approvers_waits_for_two_different_people() {
     assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
 
     // Nothing ran on one approval.
-    let state = l.sandbox_state().await;
-    assert_eq!(item(&state, "devices", &laptop)["isolated"], false);
+    assert_eq!(l.isolated(&laptop).await, false);
 
     let (status, second) = l.answer_as(&action, &l.admin, "approve").await;
     assert_eq!(status, StatusCode::OK, "{second}");
     assert_ne!(second["status"], "awaiting_approval");
     l.settled_action("isolate_device", &["verified"]).await;
-    let state = l.sandbox_state().await;
-    assert_eq!(item(&state, "devices", &laptop)["isolated"], true);
+    assert_eq!(l.isolated(&laptop).await, true);
     l.assert_audited(&["action.approved"], 2).await;
     l.stop().await;
 }
 
 #[tokio::test]
 async fn a_policy_can_name_the_role_that_approves() {
-    let db = TestDatabase::migrated().await;
-    let l = start(&db, None).await;
+    let l = start_fresh().await;
     let (status, body) = l
         .set_policy(&policy_with(", \"approver_role\": \"msp_admin\""))
         .await;
@@ -98,13 +84,7 @@ async fn a_policy_can_name_the_role_that_approves() {
     let (status, body) = l.answer_as(&action, &l.technician, "approve").await;
     assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
     assert_eq!(body["error"]["code"], "approver-role-required");
-    assert!(
-        body["error"]["message"]
-            .as_str()
-            .unwrap()
-            .contains("msp admin"),
-        "{body}"
-    );
+    assert!(error_message(&body).contains("msp admin"), "{body}");
     let (status, body) = l.answer_as(&action, &l.admin, "approve").await;
     assert_eq!(status, StatusCode::OK, "{body}");
     l.settled_action("isolate_device", &["verified"]).await;
@@ -113,8 +93,7 @@ async fn a_policy_can_name_the_role_that_approves() {
 
 #[tokio::test]
 async fn approval_rules_a_policy_cannot_follow_are_refused_when_stored() {
-    let db = TestDatabase::migrated().await;
-    let l = start(&db, None).await;
+    let l = start_fresh().await;
     for (extra, why) in [
         (", \"quorum\": 9", "quorum 9"),
         (", \"quorum\": 0", "quorum 0"),
@@ -126,18 +105,14 @@ async fn approval_rules_a_policy_cannot_follow_are_refused_when_stored() {
         let (status, body) = l.set_policy(&policy_with(extra)).await;
         assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{extra}: {body}");
         assert_eq!(body["error"]["code"], "invalid-policy");
-        assert!(
-            body["error"]["message"].as_str().unwrap().contains(why),
-            "{body}"
-        );
+        assert!(error_message(&body).contains(why), "{body}");
     }
     l.stop().await;
 }
 
 #[tokio::test]
 async fn concurrent_approval_and_rejection_resolve_to_exactly_one_outcome() {
-    let db = TestDatabase::migrated().await;
-    let l = start(&db, None).await;
+    let l = start_fresh().await;
     let (status, body) = l.set_policy(&policy_with("")).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     let (action, laptop) = l.awaiting_isolation().await;
@@ -167,16 +142,14 @@ async fn concurrent_approval_and_rejection_resolve_to_exactly_one_outcome() {
         // Once the loop settles, a wrongly queued job would have run: nothing may happen at
         // the vendor.
         l.settle().await;
-        let state = l.sandbox_state().await;
-        assert_eq!(item(&state, "devices", &laptop)["isolated"], false);
+        assert_eq!(l.isolated(&laptop).await, false);
     }
     l.stop().await;
 }
 
 #[tokio::test]
 async fn concurrent_approvals_both_count_and_the_action_runs_once() {
-    let db = TestDatabase::migrated().await;
-    let l = start(&db, None).await;
+    let l = start_fresh().await;
     let (status, body) = l.set_policy(&policy_with(", \"quorum\": 2")).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     let (action, laptop) = l.awaiting_isolation().await;
@@ -189,14 +162,7 @@ async fn concurrent_approvals_both_count_and_the_action_runs_once() {
     l.settled_action("isolate_device", &["verified"]).await;
     let now = l.action(&action).await;
     assert_eq!(now["approvals"].as_array().unwrap().len(), 2, "{now}");
-    let state = l.sandbox_state().await;
-    let isolations = state["machine_actions"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|a| a["machine_id"] == laptop.as_str() && a["kind"] == "Isolate")
-        .count();
-    assert_eq!(isolations, 1);
+    assert_eq!(isolations(&l.sandbox_state().await, &laptop), 1);
     l.stop().await;
 }
 
@@ -228,8 +194,7 @@ async fn unanswered_requests_escalate_then_expire_to_rejected() {
     let (status, body) = l.answer_as(&action, &l.technician, "approve").await;
     assert_eq!(status, StatusCode::CONFLICT, "{body}");
     assert_eq!(body["error"]["code"], "not-awaiting-approval");
-    let state = l.sandbox_state().await;
-    assert_eq!(item(&state, "devices", &laptop)["isolated"], false);
+    assert_eq!(l.isolated(&laptop).await, false);
     l.assert_audited(&["action.escalated", "action.expired"], 1)
         .await;
     l.stop().await;

@@ -1,10 +1,9 @@
 //! `steward audit verify` notices every way of tampering with a chain, naming the first broken
 //! entry, on SQLite and PostgreSQL.
 
-use crate::support::{TestApp, run, steward_on};
+use crate::support::{HarborAdmin, TestApp, harbor_with_admin, run, steward_on};
 use serde_json::json;
 use steward_core::audit::{AuditKeys, ChainRef};
-use steward_domain::tenancy::Role;
 use steward_testkit::{TestDatabase, World, tamper};
 
 /// A database whose tenant chain has five entries: created, then renamed four times.
@@ -18,12 +17,7 @@ struct Chain {
 async fn chain_of_five() -> Chain {
     let db = TestDatabase::migrated().await;
     let world = World::new(&db).await;
-    let msp = world.msp("harbor").await;
-    let tenant = world.tenant(msp.id, "acme").await;
-    let admin = world
-        .user(msp.id, "admin@harbor.example", Role::MspAdmin, None)
-        .await;
-    let token = world.token(&admin, None).await;
+    let HarborAdmin { msp, tenant, token } = harbor_with_admin(&world, "acme").await;
     let app = TestApp::for_world(&world).await;
     for n in 1..=4 {
         let (status, _) = app

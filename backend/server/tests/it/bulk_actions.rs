@@ -4,7 +4,8 @@
 
 use crate::support::{
     Browser,
-    governed::{Loop, PASSWORD, item, start},
+    governed::{Loop, PASSWORD, item, reasons, start_fresh, start_synced},
+    list,
 };
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
@@ -36,14 +37,7 @@ impl Loop {
     }
 
     async fn set_level(&self, level: u8) {
-        let (status, body) = self
-            .call(
-                Method::PATCH,
-                &format!("/api/v1/tenants/{}", self.tenant.id),
-                &self.admin,
-                Some(&json!({"automation_level": level})),
-            )
-            .await;
+        let (status, body) = self.set_automation_level(level).await;
         assert_eq!(status, StatusCode::OK, "{body}");
     }
 
@@ -63,16 +57,9 @@ impl Loop {
     }
 
     async fn batch(&self, id: &str) -> Value {
-        let (status, batch) = self
-            .call(
-                Method::GET,
-                &self.path(&format!("action-batches/{id}")),
-                &self.technician,
-                None,
-            )
-            .await;
-        assert_eq!(status, StatusCode::OK, "{batch}");
-        batch
+        let rest = format!("action-batches/{id}");
+        self.send(Method::GET, &rest, &self.technician, StatusCode::OK)
+            .await
     }
 
     /// The batch once the loop has settled; it must be in `status`.
@@ -94,9 +81,7 @@ impl Loop {
             )
             .await;
         assert_eq!(status, StatusCode::OK, "{page}");
-        let mut entries: Vec<(u64, String)> = page["items"]
-            .as_array()
-            .unwrap()
+        let mut entries: Vec<(u64, String)> = list(&page, "items")
             .iter()
             .filter(|e| e["subject"]["id"] == action_id)
             .map(|e| {
@@ -120,9 +105,7 @@ fn seq_of(entries: &[(u64, String)], event: &str) -> u64 {
 }
 
 fn ids(batch: &Value) -> Vec<String> {
-    batch["actions"]
-        .as_array()
-        .unwrap()
+    list(batch, "actions")
         .iter()
         .map(|a| a["id"].as_str().unwrap().to_owned())
         .collect()
@@ -130,9 +113,7 @@ fn ids(batch: &Value) -> Vec<String> {
 
 #[tokio::test]
 async fn a_bulk_isolation_runs_its_canary_first_then_the_rest() {
-    let db = TestDatabase::migrated().await;
-    let l = start(&db, None).await;
-    l.sync_all().await;
+    let l = start_synced().await;
     l.set_level(3).await;
     let laptops = l.laptops().await;
     let targets: Vec<&str> = laptops[..3].iter().map(|(id, _)| id.as_str()).collect();
@@ -174,9 +155,7 @@ async fn a_bulk_isolation_runs_its_canary_first_then_the_rest() {
 
 #[tokio::test]
 async fn a_failed_canary_cancels_the_rest_of_its_batch() {
-    let db = TestDatabase::migrated().await;
-    let l = start(&db, None).await;
-    l.sync_all().await;
+    let l = start_synced().await;
     l.set_level(3).await;
     let laptops = l.laptops().await;
     l.inject(Fault::FailNextMachineAction {
@@ -219,8 +198,7 @@ async fn a_failed_canary_cancels_the_rest_of_its_batch() {
 
 #[tokio::test]
 async fn a_member_past_its_snapshot_is_cancelled_when_its_canary_is_rolled_back() {
-    let db = TestDatabase::migrated().await;
-    let mut l = start(&db, None).await;
+    let mut l = start_fresh().await;
     l.sync_all().await;
     l.set_level(3).await;
     let laptops = l.laptops().await;
@@ -287,9 +265,7 @@ async fn a_member_past_its_snapshot_is_cancelled_when_its_canary_is_rolled_back(
     assert!(seq_of(&audit, "action.executing") < seq_of(&audit, "action.cancelled"));
     let state = l.sandbox_state().await;
     assert!(
-        state["machine_actions"]
-            .as_array()
-            .unwrap()
+        list(&state, "machine_actions")
             .iter()
             .all(|a| a["machine_id"] != laptops[1].1.as_str()),
         "the vendor was never asked: {state:#}"
@@ -299,9 +275,7 @@ async fn a_member_past_its_snapshot_is_cancelled_when_its_canary_is_rolled_back(
 
 #[tokio::test]
 async fn approved_members_wait_for_their_canary_and_a_rejected_canary_stops_the_batch() {
-    let db = TestDatabase::migrated().await;
-    let l = start(&db, None).await;
-    l.sync_all().await;
+    let l = start_synced().await;
     let laptops = l.laptops().await;
 
     // Below level 3 a bulk action waits for a technician, every target of it.
@@ -313,10 +287,7 @@ async fn approved_members_wait_for_their_canary_and_a_rejected_canary_stops_the_
     for member in &members {
         assert_eq!(member["status"], "awaiting_approval");
         assert!(
-            member["decision"]["reasons"]
-                .as_array()
-                .unwrap()
-                .contains(&json!("bulk-action")),
+            reasons(&member["decision"]).contains(&"bulk-action"),
             "{member}"
         );
     }
@@ -326,8 +297,7 @@ async fn approved_members_wait_for_their_canary_and_a_rejected_canary_stops_the_
     let waiting = l.batch(batch["id"].as_str().unwrap()).await;
     assert_eq!(waiting["status"], "canary");
     assert_eq!(waiting["actions"][1]["status"], "queued", "{waiting:#}");
-    let state = l.sandbox_state().await;
-    assert_eq!(item(&state, "devices", &laptops[1].1)["isolated"], false);
+    assert_eq!(l.isolated(&laptops[1].1).await, false);
     // Approving the canary runs it, then the follower.
     l.answer(&members[0], "approve").await;
     let done = l
@@ -375,9 +345,7 @@ async fn approved_members_wait_for_their_canary_and_a_rejected_canary_stops_the_
 
 #[tokio::test]
 async fn the_policy_refuses_a_bulk_action_above_its_limit() {
-    let db = TestDatabase::migrated().await;
-    let l = start(&db, None).await;
-    l.sync_all().await;
+    let l = start_synced().await;
     let identities = l.identities().await;
     assert!(identities.len() >= 6, "{identities:?}");
 
@@ -400,18 +368,14 @@ async fn the_policy_refuses_a_bulk_action_above_its_limit() {
     assert_eq!(status, StatusCode::CREATED, "{batch}");
     assert_ne!(batch["status"], "denied", "{batch:#}");
     assert!(
-        batch["actions"]
-            .as_array()
-            .unwrap()
+        list(&batch, "actions")
             .iter()
             .all(|m| m["status"] != "denied"),
         "{batch:#}"
     );
     let state = l.sandbox_state().await;
     assert!(
-        state["users"]
-            .as_array()
-            .unwrap()
+        list(&state, "users")
             .iter()
             .all(|u| u["account_enabled"] == true),
         "nothing ran: {state:#}"
@@ -421,9 +385,7 @@ async fn the_policy_refuses_a_bulk_action_above_its_limit() {
 
 #[tokio::test]
 async fn bad_requests_are_refused_and_change_nothing() {
-    let db = TestDatabase::migrated().await;
-    let l = start(&db, None).await;
-    l.sync_all().await;
+    let l = start_synced().await;
     let laptops = l.laptops().await;
     let identities = l.identities().await;
     let laptop = laptops[0].0.as_str();
@@ -470,9 +432,7 @@ async fn bad_requests_are_refused_and_change_nothing() {
 
 #[tokio::test]
 async fn a_repeated_request_with_its_idempotency_key_returns_the_first_batch() {
-    let db = TestDatabase::migrated().await;
-    let l = start(&db, None).await;
-    l.sync_all().await;
+    let l = start_synced().await;
     let laptops = l.laptops().await;
     let targets = [laptops[0].0.as_str(), laptops[1].0.as_str()];
 
@@ -538,9 +498,7 @@ async fn a_repeated_request_with_its_idempotency_key_returns_the_first_batch() {
 
 #[tokio::test]
 async fn technicians_propose_bulk_actions_in_the_web_ui() {
-    let db = TestDatabase::migrated().await;
-    let l = start(&db, None).await;
-    l.sync_all().await;
+    let l = start_synced().await;
     let laptops = l.laptops().await;
     let identities = l.identities().await;
     let page = format!("/tenants/{}/response", l.tenant.id);
@@ -564,15 +522,7 @@ async fn technicians_propose_bulk_actions_in_the_web_ui() {
             ],
         )
         .await;
-    assert!(
-        refused
-            .location
-            .as_deref()
-            .unwrap()
-            .ends_with("error=unknown-target"),
-        "{:?}",
-        refused.location
-    );
+    refused.assert_redirect_ends_with("error=unknown-target");
     assert!(l.actions().await.is_empty());
 
     let proposed = technician
@@ -587,15 +537,7 @@ async fn technicians_propose_bulk_actions_in_the_web_ui() {
             ],
         )
         .await;
-    assert!(
-        proposed
-            .location
-            .as_deref()
-            .unwrap()
-            .ends_with("done=actions-proposed"),
-        "{:?}",
-        proposed.location
-    );
+    proposed.assert_redirect_ends_with("done=actions-proposed");
     let actions = l.actions().await;
     assert_eq!(actions.len(), 2, "{actions:#?}");
     let batch = l.batch(actions[0]["batch"]["id"].as_str().unwrap()).await;
@@ -661,10 +603,7 @@ async fn concurrent_proposals_never_exceed_the_hourly_limit_of_automatic_actions
         .filter(|a| a["decision"]["outcome"] != "auto")
     {
         assert!(
-            held["decision"]["reasons"]
-                .as_array()
-                .unwrap()
-                .contains(&json!("automation-rate-limit")),
+            reasons(&held["decision"]).contains(&"automation-rate-limit"),
             "{held:#}"
         );
     }
@@ -673,8 +612,7 @@ async fn concurrent_proposals_never_exceed_the_hourly_limit_of_automatic_actions
 
 #[tokio::test]
 async fn members_waiting_for_their_canary_are_not_swept_as_stalled() {
-    let db = TestDatabase::migrated().await;
-    let mut l = start(&db, None).await;
+    let mut l = start_fresh().await;
     l.sync_all().await;
     let laptops = l.laptops().await;
     l.stop_worker().await;

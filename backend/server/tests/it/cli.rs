@@ -1,6 +1,6 @@
 //! The `steward` binary, run as a user would run it.
 
-use crate::support::{StewardProcess, client, run, steward, steward_on};
+use crate::support::{StewardProcess, client, governed::policy_dir, run, steward, steward_on};
 use reqwest::StatusCode;
 use steward_core::Clock;
 use steward_testkit::TestDatabase;
@@ -676,13 +676,9 @@ fn policy_test_runs_the_rego_tests_and_fails_on_a_failure() {
         "{stdout}"
     );
 
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::create_dir(dir.path().join("authority")).unwrap();
-    std::fs::write(
-        dir.path().join("authority/authority.rego"),
+    let dir = policy_dir(
         "package steward.authority\n\nimport rego.v1\n\ndecision := {\"outcome\": \"auto\", \"reasons\": []}\n",
-    )
-    .unwrap();
+    );
     std::fs::write(
         dir.path().join("authority/authority_test.rego"),
         "package steward.authority_test\n\nimport rego.v1\n\nimport data.steward.authority\n\n\
@@ -723,13 +719,7 @@ fn policy_bench_measures_real_decisions_and_refuses_to_measure_failures() {
     assert!(stdout.contains("latency per decision: p50 "), "{stdout}");
 
     // A policy that cannot decide makes every decision the fail-safe deny: nothing to measure.
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::create_dir(dir.path().join("authority")).unwrap();
-    std::fs::write(
-        dir.path().join("authority/authority.rego"),
-        "package steward.authority\n\nimport rego.v1\n\ndecision := 42\n",
-    )
-    .unwrap();
+    let dir = policy_dir("package steward.authority\n\nimport rego.v1\n\ndecision := 42\n");
     let (code, stdout, _) = run({
         let mut command = steward();
         command

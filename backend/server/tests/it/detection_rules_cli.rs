@@ -5,7 +5,7 @@ use std::path::Path;
 
 use serde_json::{Value, json};
 
-use crate::support::{steward, windows_events::office_starts_encoded_powershell};
+use crate::support::{list, steward, strings, windows_events::office_starts_encoded_powershell};
 
 const ENCODED_POWERSHELL: &str = "ca2092a1-c273-4878-9b4b-0d60115bf5ea";
 const OFFICE_CHILD: &str = "438025f9-5856-4663-83f7-52f878a70a50";
@@ -48,9 +48,7 @@ fn run(args: &[&str]) -> (bool, String) {
 }
 
 fn matches_of(report: &Value, id: &str) -> u64 {
-    report["rules"]
-        .as_array()
-        .unwrap()
+    list(report, "rules")
         .iter()
         .find(|r| r["id"] == id)
         .unwrap_or_else(|| panic!("{id} is not in the report"))["matches"]
@@ -181,12 +179,7 @@ fn custom_rules_match_every_shape_and_the_ones_that_cannot_load_say_why() {
         json!([{"id": "0b7e3c9a-5f0e-4c41-9a53-1d1c3f6a2b10",
                 "title": "Encoded PowerShell from any parent", "matches": 3}])
     );
-    let reasons: Vec<&str> = report["skipped"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|s| s["reason"].as_str().unwrap())
-        .collect();
+    let reasons = strings(&report, "skipped", "reason");
     assert_eq!(reasons.len(), 2, "{reasons:?}");
     assert!(reasons.iter().any(|r| r.starts_with(
         "A rule for events Steward does not receive: logsource product: linux, category: \

@@ -2,10 +2,9 @@
 //! through Microsoft Graph) are evaluated by the built-in Sigma rules, and what they find joins
 //! the alert's incident — one incident, one containment.
 
-use reqwest::Method;
 use steward_testkit::TestDatabase;
 
-use crate::support::governed;
+use crate::support::{governed, list};
 
 const ENCODED_POWERSHELL: &str = "sigma:ca2092a1-c273-4878-9b4b-0d60115bf5ea";
 
@@ -29,12 +28,9 @@ async fn the_macro_behind_a_defender_alert_is_found_by_sigma_rules_in_the_same_i
     let action = l.settled_action("isolate_device", &["verified"]).await;
     l.settle().await;
 
-    let (_, incidents) = l
-        .call(Method::GET, &l.path("incidents"), &l.technician, None)
-        .await;
-    let incidents = incidents["items"].as_array().unwrap();
+    let incidents = l.incidents().await;
     assert_eq!(incidents.len(), 1, "{incidents:#?}");
-    let findings = incidents[0]["findings"].as_array().unwrap();
+    let findings = list(&incidents[0], "findings");
     assert!(
         findings.iter().any(|f| f["source"] == "vendor_alert"),
         "{findings:#?}"
@@ -65,13 +61,8 @@ async fn the_macro_behind_a_defender_alert_is_found_by_sigma_rules_in_the_same_i
         .collect();
     assert_eq!(isolations.len(), 1, "{isolations:#?}");
     let state = l.sandbox_state().await;
-    let at_vendor = state["machine_actions"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|a| a["machine_id"] == run["target"] && a["kind"] == "Isolate")
-        .count();
-    assert_eq!(at_vendor, 1, "{state:#}");
+    let machine = run["target"].as_str().unwrap();
+    assert_eq!(governed::isolations(&state, machine), 1, "{state:#}");
     l.stop().await;
 }
 
@@ -87,25 +78,12 @@ async fn an_admin_script_trips_a_generic_rule_everywhere_and_the_verdicts_measur
     l.sync_all().await;
     l.settle().await;
 
-    let (_, incidents) = l
-        .call(Method::GET, &l.path("incidents"), &l.technician, None)
-        .await;
-    let noisy: Vec<&serde_json::Value> = incidents["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|i| {
-            i["findings"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .any(|f| f["rule"] == format!("sigma:{BYPASS}"))
-        })
-        .collect();
+    let incidents = l.incidents().await;
+    let noisy = governed::with_finding(&incidents, |f| f["rule"] == format!("sigma:{BYPASS}"));
     assert_eq!(
         noisy.len(),
         devices,
-        "one incident per device: {incidents:#}"
+        "one incident per device: {incidents:#?}"
     );
     assert!(
         l.actions().await.is_empty(),
@@ -113,27 +91,13 @@ async fn an_admin_script_trips_a_generic_rule_everywhere_and_the_verdicts_measur
     );
     // The technicians judge them benign; the rule's precision in this tenant falls to zero.
     for incident in &noisy {
-        let (status, resolved) = l
-            .call(
-                Method::PATCH,
-                &l.path(&format!("incidents/{}", incident["id"].as_str().unwrap())),
-                &l.technician,
-                Some(&serde_json::json!({"status": "resolved", "verdict": "benign_true_positive"})),
-            )
+        l.resolve_incident_as(incident["id"].as_str().unwrap(), "benign_true_positive")
             .await;
-        assert_eq!(status, reqwest::StatusCode::OK, "{resolved}");
     }
     let (_, rules) = l
-        .call(
-            Method::GET,
-            &l.path("detection-rules?sort=findings&limit=3"),
-            &l.technician,
-            None,
-        )
+        .get("detection-rules?sort=findings&limit=3", &l.technician)
         .await;
-    let bypass = rules["items"]
-        .as_array()
-        .unwrap()
+    let bypass = list(&rules, "items")
         .iter()
         .find(|r| r["rule_id"] == BYPASS)
         .unwrap_or_else(|| panic!("the noisiest rules lack the bypass rule: {rules:#}"));

@@ -4,10 +4,11 @@
 //! nothing.
 
 use crate::support::{
+    assert_contains_all,
     governed::{Loop, item, start_mailing},
     smtp::{Smtp, link_in},
 };
-use reqwest::{Method, StatusCode};
+use reqwest::StatusCode;
 use serde_json::Value;
 use steward_testkit::TestDatabase;
 
@@ -61,15 +62,16 @@ async fn an_approver_approves_from_the_email_and_the_link_works_once() {
         mail.contains("Subject: Approval needed: disable user"),
         "{mail}"
     );
-    for expected in [
-        "privileged-identity",
-        "Risk of the target",
-        "Enable the account again",
-        "1 entity affected",
-        "works once",
-    ] {
-        assert!(mail.contains(expected), "{expected} missing: {mail}");
-    }
+    assert_contains_all(
+        &mail,
+        &[
+            "privileged-identity",
+            "Risk of the target",
+            "Enable the account again",
+            "1 entity affected",
+            "works once",
+        ],
+    );
     let link = link_in(&mail);
     assert!(link.starts_with(&l.app.base), "{link}");
     // The technician is asked about revoking the sessions, in a message of their own.
@@ -188,17 +190,7 @@ async fn expired_and_outdated_links_are_refused_and_change_nothing() {
 
     // A technician answers in the web UI first: the emailed link is now outdated.
     let revoke = l.action_of("revoke_sessions").await;
-    let (status, body) = l
-        .call(
-            Method::POST,
-            &l.path(&format!(
-                "actions/{}/reject",
-                revoke["id"].as_str().unwrap()
-            )),
-            &l.admin,
-            Some(&serde_json::json!({"version": revoke["version"]})),
-        )
-        .await;
+    let (status, body) = l.answer_as(&revoke, &l.admin, "reject").await;
     assert_eq!(status, StatusCode::OK, "{body}");
     let (status, page) = decide(&revoke_link, "approve").await;
     assert_eq!(status, StatusCode::CONFLICT, "{page}");

@@ -5,8 +5,12 @@
 use std::{sync::Arc, time::Duration};
 
 use crate::support::{
-    Browser,
-    governed::{PASSWORD, broken_policy_dir, fast_settings, item, start, start_with},
+    Browser, assert_contains_all, assert_includes_all,
+    governed::{
+        PASSWORD, broken_policy_dir, fast_settings, isolations, item, reasons, start, start_fresh,
+        start_synced, start_with,
+    },
+    list, strings,
 };
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
@@ -17,8 +21,7 @@ use steward_workers::WorkerSettings;
 
 #[tokio::test]
 async fn malware_on_a_laptop_is_isolated_without_a_human_and_can_be_rolled_back() {
-    let db = TestDatabase::migrated().await;
-    let l = start(&db, None).await;
+    let l = start_fresh().await;
     let run = l.run_scenario("malware-laptop").await;
     let machine_id = run["target"].as_str().unwrap().to_owned();
 
@@ -39,19 +42,10 @@ async fn malware_on_a_laptop_is_isolated_without_a_human_and_can_be_rolled_back(
     let state = l.sandbox_state().await;
     let device = item(&state, "devices", &machine_id);
     assert_eq!(device["isolated"], true);
-    let isolations: Vec<_> = state["machine_actions"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|a| a["machine_id"] == machine_id.as_str() && a["kind"] == "Isolate")
-        .collect();
-    assert_eq!(isolations.len(), 1, "{state:#}");
+    assert_eq!(isolations(&state, &machine_id), 1, "{state:#}");
 
     // One incident, contained, with the vendor's alert as its finding.
-    let (_, incidents) = l
-        .call(Method::GET, &l.path("incidents"), &l.technician, None)
-        .await;
-    let incidents = incidents["items"].as_array().unwrap();
+    let incidents = l.incidents().await;
     assert_eq!(incidents.len(), 1, "{incidents:#?}");
     let incident = &incidents[0];
     assert_eq!(incident["status"], "contained");
@@ -60,89 +54,57 @@ async fn malware_on_a_laptop_is_isolated_without_a_human_and_can_be_rolled_back(
     assert_eq!(incident["findings"][0]["source"], "vendor_alert");
     assert_eq!(action["incident_id"], incident["id"]);
     let (status, detail) = l
-        .call(
-            Method::GET,
-            &l.path(&format!("incidents/{}", incident["id"].as_str().unwrap())),
+        .get(
+            &format!("incidents/{}", incident["id"].as_str().unwrap()),
             &l.owner,
-            None,
         )
         .await;
     assert_eq!(status, StatusCode::OK, "{detail}");
     assert_eq!(detail["actions"][0]["id"], action["id"]);
 
     // The laptop's risk was explained while the alert was open, and fell once contained.
-    let (_, risk) = l
-        .call(Method::GET, &l.path("risk"), &l.technician, None)
-        .await;
-    let laptop = risk["items"]
-        .as_array()
-        .unwrap()
-        .iter()
+    let laptop = l
+        .risks()
+        .await
+        .into_iter()
         .find(|r| r["entity"]["id"] == action["target"]["id"])
-        .unwrap()
-        .clone();
-    let factors: Vec<_> = laptop["factors"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|f| f["name"].as_str().unwrap())
-        .collect();
-    assert_eq!(factors, ["contained-threat"], "{laptop:#}");
+        .unwrap();
+    assert_eq!(
+        strings(&laptop, "factors", "name"),
+        ["contained-threat"],
+        "{laptop:#}"
+    );
     assert_eq!(laptop["score"], 5);
     let policy_risk = &action["decision_input"]["risk"];
     assert_eq!(policy_risk["score"], 35, "{policy_risk}");
     assert_eq!(policy_risk["factors"][0]["name"], "active-alert");
 
     let audit = l.audit_actions().await;
-    for expected in [
-        "inventory.synced",
-        "incident.created",
-        "finding.recorded",
-        "risk.changed",
-        "action.proposed",
-        "action.decided",
-        "action.executing",
-        "action.verifying",
-        "action.verified",
-        "incident.contained",
-    ] {
-        assert!(
-            audit.iter().any(|a| a == expected),
-            "{expected} missing from {audit:?}"
-        );
-    }
+    assert_includes_all(
+        &audit,
+        &[
+            "inventory.synced",
+            "incident.created",
+            "finding.recorded",
+            "risk.changed",
+            "action.proposed",
+            "action.decided",
+            "action.executing",
+            "action.verifying",
+            "action.verified",
+            "incident.contained",
+        ],
+    );
 
     // Rolling back releases the device at the vendor and is verified too.
-    let (status, rolling) = l
-        .call(
-            Method::POST,
-            &l.path(&format!(
-                "actions/{}/rollback",
-                action["id"].as_str().unwrap()
-            )),
-            &l.technician,
-            None,
-        )
-        .await;
+    let (status, rolling) = l.roll_back(&action).await;
     assert_eq!(status, StatusCode::OK, "{rolling}");
     assert_eq!(rolling["status"], "rolling_back");
     let rolled = l.settled_action("isolate_device", &["rolled_back"]).await;
     assert!(rolled["rolled_back_at"].is_string());
-    let state = l.sandbox_state().await;
-    let device = item(&state, "devices", &machine_id);
-    assert_eq!(device["isolated"], false);
+    assert_eq!(l.isolated(&machine_id).await, false);
     // A second rollback is refused and changes nothing.
-    let (status, refused) = l
-        .call(
-            Method::POST,
-            &l.path(&format!(
-                "actions/{}/rollback",
-                action["id"].as_str().unwrap()
-            )),
-            &l.technician,
-            None,
-        )
-        .await;
+    let (status, refused) = l.roll_back(&action).await;
     assert_eq!(status, StatusCode::CONFLICT, "{refused}");
     assert_eq!(refused["error"]["code"], "not-rollbackable");
     l.stop().await;
@@ -150,8 +112,7 @@ async fn malware_on_a_laptop_is_isolated_without_a_human_and_can_be_rolled_back(
 
 #[tokio::test]
 async fn a_compromised_admin_waits_for_the_customer_and_a_technician() {
-    let db = TestDatabase::migrated().await;
-    let l = start(&db, None).await;
+    let l = start_fresh().await;
     let run = l.run_scenario("compromised-admin").await;
     let user_id = run["target"].as_str().unwrap().to_owned();
 
@@ -163,10 +124,7 @@ async fn a_compromised_admin_waits_for_the_customer_and_a_technician() {
         .await;
     assert_eq!(disable["decision"]["outcome"], "customer_approval");
     assert!(
-        disable["decision"]["reasons"]
-            .as_array()
-            .unwrap()
-            .contains(&json!("privileged-identity")),
+        reasons(&disable["decision"]).contains(&"privileged-identity"),
         "{disable}"
     );
     assert_eq!(revoke["decision"]["outcome"], "technician_approval");
@@ -183,22 +141,12 @@ async fn a_compromised_admin_waits_for_the_customer_and_a_technician() {
     );
 
     // Impossible travel and the mass download are one incident about the admin.
-    let (_, incidents) = l
-        .call(Method::GET, &l.path("incidents"), &l.technician, None)
-        .await;
-    let incidents = incidents["items"].as_array().unwrap();
+    let incidents = l.incidents().await;
     assert_eq!(incidents.len(), 1, "{incidents:#?}");
-    let rules: Vec<_> = incidents[0]["findings"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|f| f["rule"].as_str().unwrap().to_owned())
-        .collect();
-    assert!(rules.contains(&"impossible-travel".to_owned()), "{rules:?}");
+    let rules = strings(&incidents[0], "findings", "rule");
+    assert!(rules.contains(&"impossible-travel"), "{rules:?}");
     assert_eq!(rules.len(), 2, "{rules:?}");
-    let travel = incidents[0]["findings"]
-        .as_array()
-        .unwrap()
+    let travel = list(&incidents[0], "findings")
         .iter()
         .find(|f| f["rule"] == "impossible-travel")
         .unwrap();
@@ -217,25 +165,17 @@ async fn a_compromised_admin_waits_for_the_customer_and_a_technician() {
         .as_str()
         .unwrap()
         .to_owned();
-    let (_, risk) = l
-        .call(Method::GET, &l.path("risk"), &l.technician, None)
-        .await;
-    let laptop = risk["items"]
-        .as_array()
-        .unwrap()
+    let risk = l.risks().await;
+    let laptop = risk
         .iter()
         .find(|r| {
             r["entity"]["kind"] == "device"
-                && r["factors"]
-                    .as_array()
-                    .unwrap()
+                && list(r, "factors")
                     .iter()
                     .any(|f| f["name"] == "primary-user-at-risk")
         })
-        .unwrap_or_else(|| panic!("no device carries its user's risk: {risk:#}"));
-    let factor = laptop["factors"]
-        .as_array()
-        .unwrap()
+        .unwrap_or_else(|| panic!("no device carries its user's risk: {risk:#?}"));
+    let factor = list(laptop, "factors")
         .iter()
         .find(|f| f["name"] == "primary-user-at-risk")
         .unwrap();
@@ -251,27 +191,11 @@ async fn a_compromised_admin_waits_for_the_customer_and_a_technician() {
             action["id"].as_str().unwrap()
         ))
     };
-    let version = |action: &Value| json!({"version": action["version"]});
-
     // The MSP cannot approve for the customer; the customer cannot approve for the MSP.
-    let (status, refused) = l
-        .call(
-            Method::POST,
-            &approve(&disable),
-            &l.technician,
-            Some(&version(&disable)),
-        )
-        .await;
+    let (status, refused) = l.answer_as(&disable, &l.technician, "approve").await;
     assert_eq!(status, StatusCode::FORBIDDEN, "{refused}");
     assert_eq!(refused["error"]["code"], "customer-approval-required");
-    let (status, refused) = l
-        .call(
-            Method::POST,
-            &approve(&revoke),
-            &l.owner,
-            Some(&version(&revoke)),
-        )
-        .await;
+    let (status, refused) = l.answer_as(&revoke, &l.owner, "approve").await;
     assert_eq!(status, StatusCode::FORBIDDEN, "{refused}");
     assert_eq!(refused["error"]["code"], "technician-approval-required");
     // An approval of another version is refused and changes nothing.
@@ -301,12 +225,7 @@ async fn a_compromised_admin_waits_for_the_customer_and_a_technician() {
 
     // The customer's approver approves the version shown: the account is disabled.
     let (status, approved) = l
-        .call(
-            Method::POST,
-            &approve(&disable),
-            &l.approver,
-            Some(&json!({"version": disable["version"], "comment": "yes, lock it"})),
-        )
+        .answer_with_comment(&disable, &l.approver, "approve", "yes, lock it")
         .await;
     assert_eq!(status, StatusCode::OK, "{approved}");
     assert_eq!(approved["approvals"][0]["side"], "customer");
@@ -314,92 +233,47 @@ async fn a_compromised_admin_waits_for_the_customer_and_a_technician() {
     assert_eq!(disabled["snapshot"]["account_enabled"], true, "{disabled}");
     assert_eq!(user(&l.sandbox_state().await)["account_enabled"], false);
     // Answering again is refused.
-    let (status, refused) = l
-        .call(
-            Method::POST,
-            &approve(&disable),
-            &l.owner,
-            Some(&version(&disable)),
-        )
-        .await;
+    let (status, refused) = l.answer_as(&disable, &l.owner, "approve").await;
     assert_eq!(status, StatusCode::CONFLICT, "{refused}");
     assert_eq!(refused["error"]["code"], "not-awaiting-approval");
 
     // A technician approves revoking the sessions; it cannot be rolled back.
     let before = user(&l.sandbox_state().await)["sign_in_sessions_valid_from"].clone();
-    let (status, approved) = l
-        .call(
-            Method::POST,
-            &approve(&revoke),
-            &l.technician,
-            Some(&version(&revoke)),
-        )
-        .await;
+    let (status, approved) = l.answer_as(&revoke, &l.technician, "approve").await;
     assert_eq!(status, StatusCode::OK, "{approved}");
     l.settled_action("revoke_sessions", &["verified"]).await;
     assert_ne!(
         user(&l.sandbox_state().await)["sign_in_sessions_valid_from"],
         before
     );
-    let (status, refused) = l
-        .call(
-            Method::POST,
-            &l.path(&format!(
-                "actions/{}/rollback",
-                revoke["id"].as_str().unwrap()
-            )),
-            &l.technician,
-            None,
-        )
-        .await;
+    let (status, refused) = l.roll_back(&revoke).await;
     assert_eq!(status, StatusCode::CONFLICT, "{refused}");
     assert_eq!(refused["error"]["code"], "irreversible");
 
     // Rolling back the disable enables the account again.
-    let (status, _) = l
-        .call(
-            Method::POST,
-            &l.path(&format!(
-                "actions/{}/rollback",
-                disable["id"].as_str().unwrap()
-            )),
-            &l.admin,
-            None,
-        )
-        .await;
+    let (status, _) = l.roll_back_as(&disable, &l.admin).await;
     assert_eq!(status, StatusCode::OK);
     l.settled_action("disable_user", &["rolled_back"]).await;
     assert_eq!(user(&l.sandbox_state().await)["account_enabled"], true);
 
     let audit = l.audit_actions().await;
-    for expected in [
-        "action.approved",
-        "action.verified",
-        "action.rolling_back",
-        "action.rolled_back",
-    ] {
-        assert!(
-            audit.iter().any(|a| a == expected),
-            "{expected} missing from {audit:?}"
-        );
-    }
+    assert_includes_all(
+        &audit,
+        &[
+            "action.approved",
+            "action.verified",
+            "action.rolling_back",
+            "action.rolled_back",
+        ],
+    );
 
     // The owner's report shows each action with who approved it, and its result.
     let to = (l.world.clock.now() + chrono::Duration::minutes(1))
         .to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
-    let (status, report) = l
-        .call(
-            Method::GET,
-            &l.path(&format!("reports/outcome?to={to}")),
-            &l.owner,
-            None,
-        )
-        .await;
+    let (status, report) = l.get(&format!("reports/outcome?to={to}"), &l.owner).await;
     assert_eq!(status, StatusCode::OK, "{report}");
     let reported = |id: &Value| {
-        report["actions"]
-            .as_array()
-            .unwrap()
+        list(&report, "actions")
             .iter()
             .find(|a| a["id"] == *id)
             .unwrap_or_else(|| panic!("{id} not in {report:#}"))
@@ -418,8 +292,7 @@ async fn a_compromised_admin_waits_for_the_customer_and_a_technician() {
 
 #[tokio::test]
 async fn a_rejected_action_never_runs() {
-    let db = TestDatabase::migrated().await;
-    let l = start(&db, None).await;
+    let l = start_fresh().await;
     let run = l.run_scenario("compromised-admin").await;
     let revoke = l
         .settled_action("revoke_sessions", &["awaiting_approval"])
@@ -434,16 +307,11 @@ async fn a_rejected_action_never_runs() {
         "{before:#}"
     );
     let (status, rejected) = l
-        .call(
-            Method::POST,
-            &l.path(&format!(
-                "actions/{}/reject",
-                revoke["id"].as_str().unwrap()
-            )),
+        .answer_with_comment(
+            &revoke,
             &l.technician,
-            Some(
-                &json!({"version": revoke["version"], "comment": "travelling, confirmed by phone"}),
-            ),
+            "reject",
+            "travelling, confirmed by phone",
         )
         .await;
     assert_eq!(status, StatusCode::OK, "{rejected}");
@@ -470,8 +338,7 @@ async fn a_rejected_action_never_runs() {
 
 #[tokio::test]
 async fn a_failed_verification_rolls_the_action_back_automatically() {
-    let db = TestDatabase::migrated().await;
-    let l = start(&db, None).await;
+    let l = start_fresh().await;
     // Find the laptop the scenario will hit, and make its next machine action fail.
     let laptop = finance_laptop(&l).await;
     l.inject(Fault::FailNextMachineAction {
@@ -501,8 +368,7 @@ async fn a_failed_verification_rolls_the_action_back_automatically() {
 
 #[tokio::test]
 async fn a_throttling_storm_neither_loses_nor_duplicates_work() {
-    let db = TestDatabase::migrated().await;
-    let l = start(&db, None).await;
+    let l = start_fresh().await;
     let sandbox = l.app.sandbox.as_ref().unwrap();
     // The next Defender calls (the sync's reads, then the isolation's) answer 429 with
     // Retry-After.
@@ -516,25 +382,16 @@ async fn a_throttling_storm_neither_loses_nor_duplicates_work() {
     );
     assert_eq!(l.actions().await.len(), 1);
     let state = l.sandbox_state().await;
-    let isolations = state["machine_actions"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|a| a["machine_id"] == run["target"] && a["kind"] == "Isolate")
-        .count();
-    assert_eq!(isolations, 1, "{state:#}");
-    let (_, incidents) = l
-        .call(Method::GET, &l.path("incidents"), &l.technician, None)
-        .await;
-    assert_eq!(incidents["items"].as_array().unwrap().len(), 1);
+    let machine = run["target"].as_str().unwrap();
+    assert_eq!(isolations(&state, machine), 1, "{state:#}");
+    assert_eq!(l.incidents().await.len(), 1);
     assert_eq!(action["status"], "verified");
     l.stop().await;
 }
 
 #[tokio::test]
 async fn a_vendor_that_refuses_the_action_fails_it_with_nothing_to_undo() {
-    let db = TestDatabase::migrated().await;
-    let l = start(&db, None).await;
+    let l = start_fresh().await;
     let laptop = finance_laptop(&l).await;
     l.inject(Fault::RefuseNextMachineAction {
         machine_id: laptop.clone(),
@@ -563,9 +420,7 @@ async fn a_vendor_that_refuses_the_action_fails_it_with_nothing_to_undo() {
     let state = l.sandbox_state().await;
     assert_eq!(item(&state, "devices", &laptop)["isolated"], false);
     assert!(
-        state["machine_actions"]
-            .as_array()
-            .unwrap()
+        list(&state, "machine_actions")
             .iter()
             .all(|a| a["machine_id"] != laptop.as_str()),
         "{state:#}"
@@ -575,8 +430,7 @@ async fn a_vendor_that_refuses_the_action_fails_it_with_nothing_to_undo() {
 
 #[tokio::test]
 async fn a_revocation_that_never_takes_effect_fails_and_is_not_undone() {
-    let db = TestDatabase::migrated().await;
-    let l = start(&db, None).await;
+    let l = start_fresh().await;
     let run = l.run_scenario("compromised-admin").await;
     let user_id = run["target"].as_str().unwrap().to_owned();
     // Graph accepts the revocation but it never takes effect.
@@ -608,9 +462,7 @@ async fn a_revocation_that_never_takes_effect_fails_and_is_not_undone() {
 
 /// The finance laptop `malware-laptop` hits, by its Defender machine id.
 async fn finance_laptop(l: &crate::support::governed::Loop) -> String {
-    l.sandbox_state().await["devices"]
-        .as_array()
-        .unwrap()
+    list(&l.sandbox_state().await, "devices")
         .iter()
         .find(|d| d["tags"].as_array().unwrap().contains(&json!("Finance")))
         .unwrap()["id"]
@@ -621,8 +473,7 @@ async fn finance_laptop(l: &crate::support::governed::Loop) -> String {
 
 #[tokio::test]
 async fn a_disable_that_does_not_hold_is_rolled_back_automatically() {
-    let db = TestDatabase::migrated().await;
-    let l = start(&db, None).await;
+    let l = start_fresh().await;
     let run = l.run_scenario("compromised-admin").await;
     let user_id = run["target"].as_str().unwrap().to_owned();
     // An on-premises directory sync puts the account back as it was after every write.
@@ -664,24 +515,17 @@ async fn a_policy_that_fails_denies_and_nothing_runs() {
     // What went wrong is told with the action and kept in the audit chain.
     let failure = action["detail"].as_str().unwrap();
     assert!(failure.contains("does not compile"), "{action:#}");
-    let (status, audit) = l
-        .call(Method::GET, &l.path("audit?limit=200"), &l.admin, None)
-        .await;
-    assert_eq!(status, StatusCode::OK, "{audit}");
-    let decided = audit["items"]
-        .as_array()
-        .unwrap()
+    let audit = l.items("audit?limit=200", &l.admin).await;
+    let decided = audit
         .iter()
         .find(|e| e["action"] == "action.decided" && e["subject"]["id"] == action["id"])
-        .unwrap_or_else(|| panic!("no action.decided entry: {audit:#}"));
+        .unwrap_or_else(|| panic!("no action.decided entry: {audit:#?}"));
     assert_eq!(decided["after"]["policy_failure"], failure, "{decided:#}");
     assert_eq!(decided["after"]["decision"]["outcome"], "deny");
     l.settle().await;
     let state = l.sandbox_state().await;
     assert!(
-        state["machine_actions"]
-            .as_array()
-            .unwrap()
+        list(&state, "machine_actions")
             .iter()
             .all(|a| a["machine_id"] != run["target"]),
         "{state:#}"
@@ -691,26 +535,11 @@ async fn a_policy_that_fails_denies_and_nothing_runs() {
 
 #[tokio::test]
 async fn automation_level_zero_asks_a_technician_first() {
-    let db = TestDatabase::migrated().await;
-    let l = start(&db, None).await;
-    let (status, tenant) = l
-        .call(
-            Method::PATCH,
-            &format!("/api/v1/tenants/{}", l.tenant.id),
-            &l.admin,
-            Some(&json!({"automation_level": 0})),
-        )
-        .await;
+    let l = start_fresh().await;
+    let (status, tenant) = l.set_automation_level(0).await;
     assert_eq!(status, StatusCode::OK, "{tenant}");
     assert_eq!(tenant["automation_level"], 0);
-    let (status, refused) = l
-        .call(
-            Method::PATCH,
-            &format!("/api/v1/tenants/{}", l.tenant.id),
-            &l.admin,
-            Some(&json!({"automation_level": 4})),
-        )
-        .await;
+    let (status, refused) = l.set_automation_level(4).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{refused}");
     assert_eq!(refused["error"]["code"], "invalid-automation-level");
 
@@ -723,17 +552,7 @@ async fn automation_level_zero_asks_a_technician_first() {
         action["decision"]["reasons"],
         json!(["automation-level-0-notify-only"])
     );
-    let (status, _) = l
-        .call(
-            Method::POST,
-            &l.path(&format!(
-                "actions/{}/approve",
-                action["id"].as_str().unwrap()
-            )),
-            &l.technician,
-            Some(&json!({"version": action["version"]})),
-        )
-        .await;
+    let (status, _) = l.answer_as(&action, &l.technician, "approve").await;
     assert_eq!(status, StatusCode::OK);
     l.settled_action("isolate_device", &["verified"]).await;
     l.stop().await;
@@ -741,21 +560,16 @@ async fn automation_level_zero_asks_a_technician_first() {
 
 #[tokio::test]
 async fn incidents_are_worked_through_their_lifecycle() {
-    let db = TestDatabase::migrated().await;
-    let l = start(&db, None).await;
+    let l = start_fresh().await;
     l.run_scenario("malware-laptop").await;
     l.settled_action("isolate_device", &["verified"]).await;
-    let (_, incidents) = l
-        .call(Method::GET, &l.path("incidents"), &l.technician, None)
-        .await;
-    let id = incidents["items"][0]["id"].as_str().unwrap().to_owned();
+    let incidents = l.incidents().await;
+    let id = incidents[0]["id"].as_str().unwrap().to_owned();
     let incident = l.path(&format!("incidents/{id}"));
     let (_, me) = l.call(Method::GET, "/api/v1/me", &l.technician, None).await;
     // While contained, the incident still counts a little towards the laptop's risk, and the
     // factor links to it.
-    let laptop = incidents["items"][0]["entities"]
-        .as_array()
-        .unwrap()
+    let laptop = list(&incidents[0], "entities")
         .iter()
         .find(|e| e["kind"] == "device")
         .unwrap()["id"]
@@ -876,9 +690,7 @@ async fn incidents_are_worked_through_their_lifecycle() {
 
 #[tokio::test]
 async fn what_tools_say_of_privilege_and_criticality_is_scored_at_sync_with_links_to_the_entity() {
-    let db = TestDatabase::migrated().await;
-    let l = start(&db, None).await;
-    l.sync_all().await;
+    let l = start_synced().await;
     let admin = l
         .inventory("identities")
         .await
@@ -890,9 +702,7 @@ async fn what_tools_say_of_privilege_and_criticality_is_scored_at_sync_with_link
         .await
         .into_iter()
         .find(|d| {
-            d["tags"]
-                .as_array()
-                .unwrap()
+            list(d, "tags")
                 .iter()
                 .any(|t| t.as_str().unwrap().eq_ignore_ascii_case("server"))
         })
@@ -912,22 +722,17 @@ async fn what_tools_say_of_privilege_and_criticality_is_scored_at_sync_with_link
             })
             .await;
         assert!(risk["score"].as_u64().unwrap() >= 10, "{risk:#}");
-        let found = risk["factors"]
-            .as_array()
-            .unwrap()
+        let found = list(&risk, "factors")
             .iter()
             .find(|f| f["name"] == factor)
-            .unwrap()
-            .clone();
+            .unwrap();
         let evidence = found["evidence"].as_str().unwrap();
         assert_eq!(evidence, l.path(&format!("graph?center={kind}:{id}")));
         // The evidence is the entity in its context graph.
         let (status, graph) = l.call(Method::GET, evidence, &l.technician, None).await;
         assert_eq!(status, StatusCode::OK, "{graph}");
         assert!(
-            graph["nodes"]
-                .as_array()
-                .unwrap()
+            list(&graph, "nodes")
                 .iter()
                 .any(|n| n["id"] == format!("{kind}:{id}")),
             "{graph:#}"
@@ -940,36 +745,27 @@ async fn what_tools_say_of_privilege_and_criticality_is_scored_at_sync_with_link
         .into_iter()
         .find(|i| i["admin_roles"].as_array().unwrap().is_empty())
         .unwrap();
-    let (_, risk) = l
-        .call(Method::GET, &l.path("risk?limit=200"), &l.technician, None)
-        .await;
+    let risk = l.risks().await;
     assert!(
-        !risk["items"]
-            .as_array()
-            .unwrap()
+        !risk
             .iter()
             .any(|r| r["entity"]["id"] == plain["id"] && r["score"] != 0),
-        "{risk:#}"
+        "{risk:#?}"
     );
     l.stop().await;
 }
 
 #[tokio::test]
 async fn findings_about_different_entities_open_different_incidents() {
-    let db = TestDatabase::migrated().await;
-    let l = start(&db, None).await;
+    let l = start_fresh().await;
     l.run_scenario("malware-laptop").await;
     l.settled_action("isolate_device", &["verified"]).await;
     l.run_scenario("compromised-admin").await;
     l.settled_action("disable_user", &["awaiting_approval"])
         .await;
-    let (_, incidents) = l
-        .call(Method::GET, &l.path("incidents"), &l.technician, None)
-        .await;
-    let incidents = incidents["items"].as_array().unwrap();
+    let incidents = l.incidents().await;
     assert_eq!(incidents.len(), 2, "{incidents:#?}");
-    let entities =
-        |incident: &Value| -> Vec<Value> { incident["entities"].as_array().unwrap().clone() };
+    let entities = |incident: &Value| list(incident, "entities").to_vec();
     assert!(
         entities(&incidents[0])
             .iter()
@@ -981,21 +777,14 @@ async fn findings_about_different_entities_open_different_incidents() {
 
 #[tokio::test]
 async fn an_approval_of_the_version_shown_before_the_action_changed_is_refused() {
-    let db = TestDatabase::migrated().await;
-    let l = start(&db, None).await;
+    let l = start_fresh().await;
     l.run_scenario("compromised-admin").await;
     let shown = l
         .settled_action("disable_user", &["awaiting_approval"])
         .await;
     // Both findings are in before the version is taken as the one shown: the loop settled.
-    let (_, incidents) = l
-        .call(Method::GET, &l.path("incidents"), &l.technician, None)
-        .await;
-    assert_eq!(
-        incidents["items"][0]["findings"].as_array().unwrap().len(),
-        2,
-        "{incidents:#}"
-    );
+    let incidents = l.incidents().await;
+    assert_eq!(list(&incidents[0], "findings").len(), 2, "{incidents:#?}");
     let shown_version = shown["version"].clone();
     let id = shown["id"].as_str().unwrap().to_owned();
 
@@ -1032,29 +821,12 @@ async fn an_approval_of_the_version_shown_before_the_action_changed_is_refused()
         .await;
     assert_eq!(status, StatusCode::CONFLICT, "{refused}");
     assert_eq!(refused["error"]["code"], "stale-version");
-    let (_, current) = l
-        .call(
-            Method::GET,
-            &l.path(&format!("actions/{id}")),
-            &l.technician,
-            None,
-        )
-        .await;
+    let current = l.action(&shown).await;
     assert_eq!(current["status"], "awaiting_approval");
-    assert!(
-        current["approvals"].as_array().unwrap().is_empty(),
-        "{current:#}"
-    );
+    assert!(list(&current, "approvals").is_empty(), "{current:#}");
 
     // Approving the new version is what runs it.
-    let (status, approved) = l
-        .call(
-            Method::POST,
-            &approve,
-            &l.approver,
-            Some(&json!({"version": changed["version"]})),
-        )
-        .await;
+    let (status, approved) = l.answer_as(&changed, &l.approver, "approve").await;
     assert_eq!(status, StatusCode::OK, "{approved}");
     l.settled_action_id(&id, &["verified"]).await;
     l.stop().await;
@@ -1067,8 +839,7 @@ fn uuid_string() -> String {
 
 #[tokio::test]
 async fn other_msps_and_other_customers_see_and_change_nothing() {
-    let db = TestDatabase::migrated().await;
-    let l = start(&db, None).await;
+    let l = start_fresh().await;
     l.run_scenario("compromised-admin").await;
     let disable = l
         .settled_action("disable_user", &["awaiting_approval"])
@@ -1143,8 +914,7 @@ fn shown_version(html: &str, action_id: &str) -> String {
 
 #[tokio::test]
 async fn approvals_rollback_and_the_report_work_in_the_web_ui() {
-    let db = TestDatabase::migrated().await;
-    let l = start(&db, None).await;
+    let l = start_fresh().await;
     l.run_scenario("compromised-admin").await;
     let disable = l
         .settled_action("disable_user", &["awaiting_approval"])
@@ -1163,17 +933,15 @@ async fn approvals_rollback_and_the_report_work_in_the_web_ui() {
     );
     let shown = approver.get(&page).await;
     assert_eq!(shown.status, StatusCode::OK);
-    for expected in [
-        "privileged-identity",
-        "Enable the account again",
-        "anomalous-sign-in",
-        "Approve",
-    ] {
-        assert!(
-            shown.body.contains(expected),
-            "{expected} missing from the page"
-        );
-    }
+    assert_contains_all(
+        &shown.body,
+        &[
+            "privileged-identity",
+            "Enable the account again",
+            "anomalous-sign-in",
+            "Approve",
+        ],
+    );
     let version = shown_version(&shown.body, id);
     assert_eq!(version, disable["version"]);
     // A version the page never showed is refused and changes nothing.
@@ -1185,15 +953,7 @@ async fn approvals_rollback_and_the_report_work_in_the_web_ui() {
         )
         .await;
     assert_eq!(stale.status, StatusCode::SEE_OTHER);
-    assert!(
-        stale
-            .location
-            .as_deref()
-            .unwrap()
-            .ends_with("error=stale-version"),
-        "{:?}",
-        stale.location
-    );
+    stale.assert_redirect_ends_with("error=stale-version");
     let approved = approver
         .submit(
             &page,
@@ -1201,15 +961,7 @@ async fn approvals_rollback_and_the_report_work_in_the_web_ui() {
             &[("version", &version), ("comment", "do it")],
         )
         .await;
-    assert!(
-        approved
-            .location
-            .as_deref()
-            .unwrap()
-            .ends_with("done=action-approved"),
-        "{:?}",
-        approved.location
-    );
+    approved.assert_redirect_ends_with("done=action-approved");
     l.settled_action("disable_user", &["verified"]).await;
 
     // A technician rolls it back from the page.
@@ -1246,15 +998,7 @@ async fn approvals_rollback_and_the_report_work_in_the_web_ui() {
             &[],
         )
         .await;
-    assert!(
-        rolled
-            .location
-            .as_deref()
-            .unwrap()
-            .ends_with("done=rollback-requested"),
-        "{:?}",
-        rolled.location
-    );
+    rolled.assert_redirect_ends_with("done=rollback-requested");
     l.settled_action("disable_user", &["rolled_back"]).await;
 
     // Revoking the sessions cannot be undone: approving it from the page asks who is there,
@@ -1270,24 +1014,8 @@ async fn approvals_rollback_and_the_report_work_in_the_web_ui() {
     let unconfirmed = technician
         .submit(&page, &approve, &[("version", &version), ("comment", "")])
         .await;
-    assert!(
-        unconfirmed
-            .location
-            .as_deref()
-            .unwrap()
-            .ends_with("error=confirm-identity"),
-        "{:?}",
-        unconfirmed.location
-    );
-    let (_, still) = l
-        .call(
-            Method::GET,
-            &l.path(&format!("actions/{revoke_id}")),
-            &l.admin,
-            None,
-        )
-        .await;
-    assert_eq!(still["status"], "awaiting_approval");
+    unconfirmed.assert_redirect_ends_with("error=confirm-identity");
+    assert_eq!(l.action(&revoke).await["status"], "awaiting_approval");
     let confirmed = technician
         .submit(
             &page,
@@ -1299,15 +1027,7 @@ async fn approvals_rollback_and_the_report_work_in_the_web_ui() {
             ],
         )
         .await;
-    assert!(
-        confirmed
-            .location
-            .as_deref()
-            .unwrap()
-            .ends_with("done=action-approved"),
-        "{:?}",
-        confirmed.location
-    );
+    confirmed.assert_redirect_ends_with("done=action-approved");
 
     // The customer's owner reads the outcome report, with its chart, and downloads the PDF.
     let owner = Browser::new(&l.app);
@@ -1347,8 +1067,7 @@ async fn approvals_rollback_and_the_report_work_in_the_web_ui() {
 
 #[tokio::test]
 async fn the_outcome_report_shows_what_happened_as_json_and_pdf() {
-    let db = TestDatabase::migrated().await;
-    let l = start(&db, None).await;
+    let l = start_fresh().await;
     l.run_scenario("malware-laptop").await;
     let action = l.settled_action("isolate_device", &["verified"]).await;
     let report_path = l.path("reports/outcome");
@@ -1384,9 +1103,7 @@ async fn the_outcome_report_shows_what_happened_as_json_and_pdf() {
     assert_eq!(report["summary"]["mean_time_to_detect_seconds"], detect);
     assert_eq!(report["actions"][0]["id"], action["id"]);
     assert_eq!(report["actions"][0]["decision"]["outcome"], "auto");
-    let laptop = report["risk"]
-        .as_array()
-        .unwrap()
+    let laptop = list(&report, "risk")
         .iter()
         .find(|r| r["entity"]["id"] == action["target"]["id"])
         .unwrap();
@@ -1445,8 +1162,7 @@ async fn the_outcome_report_shows_what_happened_as_json_and_pdf() {
 
 #[tokio::test]
 async fn a_tenants_own_policy_governs_its_decisions() {
-    let db = TestDatabase::migrated().await;
-    let l = start(&db, None).await;
+    let l = start_fresh().await;
     let policy_path = l.path("policy");
     let (status, governed) = l.call(Method::GET, &policy_path, &l.technician, None).await;
     assert_eq!(status, StatusCode::OK, "{governed}");
@@ -1514,8 +1230,7 @@ async fn a_tenants_own_policy_governs_its_decisions() {
 
 #[tokio::test]
 async fn a_rollback_that_does_not_take_effect_is_reported_for_a_person() {
-    let db = TestDatabase::migrated().await;
-    let l = start(&db, None).await;
+    let l = start_fresh().await;
     let run = l.run_scenario("malware-laptop").await;
     let machine = run["target"].as_str().unwrap().to_owned();
     let action = l.settled_action("isolate_device", &["verified"]).await;
@@ -1524,17 +1239,7 @@ async fn a_rollback_that_does_not_take_effect_is_reported_for_a_person() {
         machine_id: machine.clone(),
     })
     .await;
-    let (status, _) = l
-        .call(
-            Method::POST,
-            &l.path(&format!(
-                "actions/{}/rollback",
-                action["id"].as_str().unwrap()
-            )),
-            &l.technician,
-            None,
-        )
-        .await;
+    let (status, _) = l.roll_back(&action).await;
     assert_eq!(status, StatusCode::OK);
     let failed = l
         .settled_action("isolate_device", &["rollback_failed"])
@@ -1547,8 +1252,7 @@ async fn a_rollback_that_does_not_take_effect_is_reported_for_a_person() {
         "{failed}"
     );
     // The device is still isolated at the vendor, and the chain says the rollback failed.
-    let state = l.sandbox_state().await;
-    assert_eq!(item(&state, "devices", &machine)["isolated"], true);
+    assert_eq!(l.isolated(&machine).await, true);
     let audit = l.audit_actions().await;
     assert!(
         audit.iter().any(|a| a == "action.rollback_failed"),
@@ -1559,8 +1263,7 @@ async fn a_rollback_that_does_not_take_effect_is_reported_for_a_person() {
 
 #[tokio::test]
 async fn what_if_asks_the_policy_without_recording_or_executing_anything() {
-    let db = TestDatabase::migrated().await;
-    let l = start(&db, None).await;
+    let l = start_fresh().await;
     let run = l.run_scenario("compromised-admin").await;
     let disable = l
         .settled_action("disable_user", &["awaiting_approval"])
@@ -1600,10 +1303,7 @@ async fn what_if_asks_the_policy_without_recording_or_executing_anything() {
         .await;
     assert_eq!(answer["decision"]["outcome"], "customer_approval");
     assert!(
-        answer["decision"]["reasons"]
-            .as_array()
-            .unwrap()
-            .contains(&json!("ai-agent-proposal")),
+        reasons(&answer["decision"]).contains(&"ai-agent-proposal"),
         "{answer}"
     );
 
@@ -1698,15 +1398,13 @@ async fn an_action_whose_job_was_lost_is_picked_up_again() {
     l.shared.rounds.next_sweep().await;
     l.shared.rounds.next_sweep().await;
     l.settled_action("isolate_device", &["rolled_back"]).await;
-    let state = l.sandbox_state().await;
-    assert_eq!(item(&state, "devices", &machine)["isolated"], false);
+    assert_eq!(l.isolated(&machine).await, false);
     l.stop().await;
 }
 
 #[tokio::test]
 async fn an_admin_who_also_signs_in_through_okta_is_locked_out_at_both_identity_providers() {
-    let db = TestDatabase::migrated().await;
-    let l = start(&db, None).await;
+    let l = start_fresh().await;
     l.connect_okta().await;
     l.sync_all().await;
     let run = l.run_scenario("compromised-admin").await;
@@ -1722,10 +1420,7 @@ async fn an_admin_who_also_signs_in_through_okta_is_locked_out_at_both_identity_
     assert_eq!(suspend["incident_id"], disable["incident_id"]);
     assert_eq!(suspend["decision"]["outcome"], "customer_approval");
     assert!(
-        suspend["decision"]["reasons"]
-            .as_array()
-            .unwrap()
-            .contains(&json!("privileged-identity")),
+        reasons(&suspend["decision"]).contains(&"privileged-identity"),
         "{suspend}"
     );
 
@@ -1746,18 +1441,12 @@ async fn an_admin_who_also_signs_in_through_okta_is_locked_out_at_both_identity_
 
 #[tokio::test]
 async fn an_integration_silent_beyond_its_cadence_opens_one_incident_per_silence() {
-    let db = TestDatabase::migrated().await;
-    let l = start(&db, None).await;
+    let l = start_fresh().await;
     let incidents = async || {
-        let (_, list) = l
-            .call(Method::GET, &l.path("incidents"), &l.technician, None)
-            .await;
-        list["items"]
-            .as_array()
-            .unwrap()
-            .iter()
+        l.incidents()
+            .await
+            .into_iter()
             .filter(|i| i["findings"][0]["rule"] == "source-silent")
-            .cloned()
             .collect::<Vec<Value>>()
     };
     // Within three sync intervals (an hour each here) of being connected, nothing.
@@ -1796,9 +1485,7 @@ async fn an_integration_silent_beyond_its_cadence_opens_one_incident_per_silence
 
 #[tokio::test]
 async fn the_msp_sets_business_context_that_risk_the_policy_and_the_graph_use() {
-    let db = TestDatabase::migrated().await;
-    let l = start(&db, None).await;
-    l.sync_all().await;
+    let l = start_synced().await;
     let server = l
         .inventory("devices")
         .await
@@ -1845,16 +1532,9 @@ async fn the_msp_sets_business_context_that_risk_the_policy_and_the_graph_use() 
         "{factor}"
     );
     let (_, graph) = l
-        .call(
-            Method::GET,
-            &l.path(&format!("graph?center=device:{id}")),
-            &l.technician,
-            None,
-        )
+        .get(&format!("graph?center=device:{id}"), &l.technician)
         .await;
-    let node = graph["nodes"]
-        .as_array()
-        .unwrap()
+    let node = list(&graph, "nodes")
         .iter()
         .find(|n| n["id"] == format!("device:{id}"))
         .unwrap()

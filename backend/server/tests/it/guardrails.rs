@@ -3,8 +3,9 @@
 //! maintenance windows read by the authority policy.
 
 use crate::support::{
-    Browser,
-    governed::{Loop, PASSWORD, item, start, start_limited},
+    Browser, error_message,
+    governed::{Loop, PASSWORD, item, reasons, start_fresh, start_limited},
+    list,
 };
 use chrono::Datelike;
 use reqwest::{Method, StatusCode};
@@ -22,26 +23,38 @@ use steward_sandbox::Fault;
 use steward_testkit::{TestDatabase, World, tamper::audit_entry_count};
 
 impl Loop {
+    /// Pulls the tenant's kill switch, with this reason, as whoever holds `token`.
+    async fn pull_kill_switch(&self, token: &str, reason: &str) -> (StatusCode, Value) {
+        self.pull_kill_switch_at(&self.path("kill-switch"), token, reason)
+            .await
+    }
+
+    /// Pulls the kill switch at `switch` (the tenant's or the MSP's) as whoever holds `token`.
+    async fn pull_kill_switch_at(
+        &self,
+        switch: &str,
+        token: &str,
+        reason: &str,
+    ) -> (StatusCode, Value) {
+        self.call(
+            Method::POST,
+            switch,
+            token,
+            Some(&json!({ "reason": reason })),
+        )
+        .await
+    }
+
     async fn guardrails(&self) -> Value {
-        let (status, body) = self
-            .call(
-                Method::GET,
-                &self.path("guardrails"),
-                &self.technician,
-                None,
-            )
-            .await;
-        assert_eq!(status, StatusCode::OK, "{body}");
-        body
+        self.send(Method::GET, "guardrails", &self.technician, StatusCode::OK)
+            .await
     }
 
     /// The sandbox's first finance laptop that is not isolated: the next `malware-laptop`
     /// target.
     async fn next_finance_laptop(&self) -> String {
         let state = self.sandbox_state().await;
-        state["devices"]
-            .as_array()
-            .unwrap()
+        list(&state, "devices")
             .iter()
             .find(|d| {
                 d["tags"].as_array().unwrap().contains(&json!("Finance")) && d["isolated"] == false
@@ -55,47 +68,25 @@ impl Loop {
     /// A device of the tenant's inventory, synchronized from the vendors now.
     async fn synced_device(&self, server: bool) -> (Value, String) {
         self.sync_all().await;
-        let (_, integrations) = self
-            .call(Method::GET, &self.path("integrations"), &self.admin, None)
-            .await;
-        let defender = integrations["items"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|i| i["vendor"] == "microsoft_defender")
-            .unwrap()["id"]
-            .as_str()
-            .unwrap()
-            .to_owned();
-        let (_, devices) = self
-            .call(Method::GET, &self.path("devices"), &self.technician, None)
-            .await;
-        let device = devices["items"]
-            .as_array()
-            .unwrap()
-            .iter()
+        let defender = self.integration_id("microsoft_defender").await;
+        let device = self
+            .items("devices", &self.technician)
+            .await
+            .into_iter()
             .find(|d| {
                 let tags = d["tags"].as_array().unwrap();
                 tags.iter()
                     .any(|t| t.as_str().is_some_and(|t| t.eq_ignore_ascii_case("server")))
                     == server
             })
-            .expect("a device of that kind")
-            .clone();
+            .expect("a device of that kind");
         (device, defender)
     }
 
     /// Pulls the tenant's kill switch (as a technician) and stages `malware-laptop`: its
     /// isolation then waits for a technician's approval.
     async fn isolation_held_by_the_kill_switch(&self, reason: &str) {
-        let (status, _) = self
-            .call(
-                Method::POST,
-                &self.path("kill-switch"),
-                &self.technician,
-                Some(&json!({ "reason": reason })),
-            )
-            .await;
+        let (status, _) = self.pull_kill_switch(&self.technician, reason).await;
         assert_eq!(status, StatusCode::OK);
         self.run_scenario("malware-laptop").await;
         self.settled_action("isolate_device", &["awaiting_approval"])
@@ -121,27 +112,12 @@ impl Loop {
     /// Pulls the tenant's kill switch (as a technician), runs the action's job, and returns
     /// the action.
     async fn pull_switch_then_run(&self, action_id: steward_domain::ActionId) -> Value {
-        let (status, _) = self
-            .call(
-                Method::POST,
-                &self.path("kill-switch"),
-                &self.technician,
-                Some(&json!({"reason": "stop"})),
-            )
-            .await;
+        let (status, _) = self.pull_kill_switch(&self.technician, "stop").await;
         assert_eq!(status, StatusCode::OK);
         steward_workers::advance(&self.shared, self.tenant.id, action_id)
             .await
             .unwrap();
-        let (_, action) = self
-            .call(
-                Method::GET,
-                &self.path(&format!("actions/{action_id}")),
-                &self.technician,
-                None,
-            )
-            .await;
-        action
+        self.action_by_id(&action_id.to_string()).await
     }
 
     /// Records what triage would: an automatic isolation of `laptop` by the `defender`
@@ -235,37 +211,15 @@ impl Loop {
     }
 }
 
-fn reasons(decision: &Value) -> Vec<String> {
-    decision["reasons"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| r.as_str().unwrap().to_owned())
-        .collect()
-}
-
 #[tokio::test]
 async fn the_tenants_kill_switch_stops_automation_until_an_admin_releases_it() {
-    let db = TestDatabase::migrated().await;
-    let l = start(&db, None).await;
+    let l = start_fresh().await;
 
     // The customer's approver cannot pull it; the owner can, and pulling twice is one pull.
-    let (status, body) = l
-        .call(
-            Method::POST,
-            &l.path("kill-switch"),
-            &l.approver,
-            Some(&json!({"reason": "nope"})),
-        )
-        .await;
+    let (status, body) = l.pull_kill_switch(&l.approver, "nope").await;
     assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
     let (status, halt) = l
-        .call(
-            Method::POST,
-            &l.path("kill-switch"),
-            &l.owner,
-            Some(&json!({"reason": "Quarter-end close: no changes today"})),
-        )
+        .pull_kill_switch(&l.owner, "Quarter-end close: no changes today")
         .await;
     assert_eq!(status, StatusCode::OK, "{halt}");
     assert_eq!(halt["scope"], "tenant");
@@ -275,14 +229,7 @@ async fn the_tenants_kill_switch_stops_automation_until_an_admin_releases_it() {
             .unwrap()
             .contains("owner@acme.example")
     );
-    let (_, again) = l
-        .call(
-            Method::POST,
-            &l.path("kill-switch"),
-            &l.technician,
-            Some(&json!({"reason": "second pull"})),
-        )
-        .await;
+    let (_, again) = l.pull_kill_switch(&l.technician, "second pull").await;
     assert_eq!(again, halt, "the first pull stands");
     let guardrails = l.guardrails().await;
     assert_eq!(guardrails["paused"], json!(["kill_switch"]));
@@ -296,10 +243,9 @@ async fn the_tenants_kill_switch_stops_automation_until_an_admin_releases_it() {
         .settled_action("isolate_device", &["awaiting_approval"])
         .await;
     assert_eq!(held["decision"]["outcome"], "technician_approval");
-    assert!(reasons(&held["decision"]).contains(&"kill-switch-engaged".to_owned()));
+    assert!(reasons(&held["decision"]).contains(&"kill-switch-engaged"));
     assert_eq!(held["decision_input"]["guardrails"]["kill_switch"], true);
-    let state = l.sandbox_state().await;
-    assert_eq!(item(&state, "devices", &laptop)["isolated"], false);
+    assert_eq!(l.isolated(&laptop).await, false);
 
     // Only an MSP admin releases it.
     for token in [&l.technician, &l.owner] {
@@ -320,18 +266,10 @@ async fn the_tenants_kill_switch_stops_automation_until_an_admin_releases_it() {
     assert_eq!(l.guardrails().await["paused"], json!([]));
 
     // The held action runs once a technician approves it.
-    let (status, body) = l
-        .call(
-            Method::POST,
-            &l.path(&format!("actions/{}/approve", held["id"].as_str().unwrap())),
-            &l.technician,
-            Some(&json!({"version": held["version"]})),
-        )
-        .await;
+    let (status, body) = l.answer_as(&held, &l.technician, "approve").await;
     assert_eq!(status, StatusCode::OK, "{body}");
     l.settled_action("isolate_device", &["verified"]).await;
-    let state = l.sandbox_state().await;
-    assert_eq!(item(&state, "devices", &laptop)["isolated"], true);
+    assert_eq!(l.isolated(&laptop).await, true);
 
     l.assert_audited(&["automation.halted", "automation.released"], 1)
         .await;
@@ -340,24 +278,14 @@ async fn the_tenants_kill_switch_stops_automation_until_an_admin_releases_it() {
 
 #[tokio::test]
 async fn the_msp_wide_kill_switch_stops_every_tenant() {
-    let db = TestDatabase::migrated().await;
-    let l = start(&db, None).await;
+    let l = start_fresh().await;
+    let msp_switch = "/api/v1/kill-switch";
     let (status, body) = l
-        .call(
-            Method::POST,
-            "/api/v1/kill-switch",
-            &l.owner,
-            Some(&json!({"reason": "a customer cannot stop the MSP"})),
-        )
+        .pull_kill_switch_at(msp_switch, &l.owner, "a customer cannot stop the MSP")
         .await;
     assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
     let (status, halt) = l
-        .call(
-            Method::POST,
-            "/api/v1/kill-switch",
-            &l.technician,
-            Some(&json!({"reason": "Vendor outage: hands off"})),
-        )
+        .pull_kill_switch_at(msp_switch, &l.technician, "Vendor outage: hands off")
         .await;
     assert_eq!(status, StatusCode::OK, "{halt}");
     assert_eq!(halt["scope"], "msp");
@@ -373,7 +301,7 @@ async fn the_msp_wide_kill_switch_stops_every_tenant() {
     let held = l
         .settled_action("isolate_device", &["awaiting_approval"])
         .await;
-    assert!(reasons(&held["decision"]).contains(&"kill-switch-engaged".to_owned()));
+    assert!(reasons(&held["decision"]).contains(&"kill-switch-engaged"));
 
     // Another MSP's kill switch is its own.
     let (_, theirs) = l
@@ -395,25 +323,21 @@ async fn the_msp_wide_kill_switch_stops_every_tenant() {
     assert_eq!(switch["engaged"], false);
 
     // The MSP's own chain records both.
-    let (status, audit) = l
-        .call(Method::GET, "/api/v1/audit?limit=200", &l.admin, None)
-        .await;
-    assert_eq!(status, StatusCode::OK, "{audit}");
-    let events: Vec<&str> = audit["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["action"].as_str().unwrap())
-        .collect();
-    assert!(events.contains(&"automation.halted"), "{events:?}");
-    assert!(events.contains(&"automation.released"), "{events:?}");
+    let events = l.audit_actions_of_msp().await;
+    assert!(
+        events.iter().any(|e| e == "automation.halted"),
+        "{events:?}"
+    );
+    assert!(
+        events.iter().any(|e| e == "automation.released"),
+        "{events:?}"
+    );
     l.stop().await;
 }
 
 #[tokio::test]
 async fn an_automatic_action_queued_before_the_switch_is_pulled_does_not_run() {
-    let db = TestDatabase::migrated().await;
-    let mut l = start(&db, None).await;
+    let mut l = start_fresh().await;
     let (laptop, defender) = l.synced_device(false).await;
     l.stop_worker().await;
 
@@ -425,10 +349,7 @@ async fn an_automatic_action_queued_before_the_switch_is_pulled_does_not_run() {
     let action = l.pull_switch_then_run(action_id).await;
     assert_eq!(action["status"], "awaiting_approval", "{action}");
     assert_eq!(action["decision"]["outcome"], "technician_approval");
-    assert_eq!(
-        reasons(&action["decision"]),
-        ["kill-switch-engaged".to_owned()]
-    );
+    assert_eq!(reasons(&action["decision"]), ["kill-switch-engaged"]);
     assert!(
         action["detail"]
             .as_str()
@@ -440,9 +361,7 @@ async fn an_automatic_action_queued_before_the_switch_is_pulled_does_not_run() {
     let state = l.sandbox_state().await;
     assert_eq!(item(&state, "devices", vendor_id)["isolated"], false);
     assert!(
-        state["machine_actions"]
-            .as_array()
-            .unwrap()
+        list(&state, "machine_actions")
             .iter()
             .all(|a| a["machine_id"] != vendor_id),
         "the vendor was never asked"
@@ -461,15 +380,13 @@ async fn an_automatic_action_queued_before_the_switch_is_pulled_does_not_run() {
     steward_workers::advance(&l.shared, l.tenant.id, action_id)
         .await
         .unwrap();
-    let state = l.sandbox_state().await;
-    assert_eq!(item(&state, "devices", vendor_id)["isolated"], true);
+    assert_eq!(l.isolated(vendor_id).await, true);
     l.stop().await;
 }
 
 #[tokio::test]
 async fn a_switch_pulled_after_the_snapshot_still_stops_the_vendor_call() {
-    let db = TestDatabase::migrated().await;
-    let mut l = start(&db, None).await;
+    let mut l = start_fresh().await;
     let (laptop, defender) = l.synced_device(false).await;
     l.stop_worker().await;
     let vendor_id = laptop["sources"][0]["external_id"]
@@ -482,15 +399,10 @@ async fn a_switch_pulled_after_the_snapshot_still_stops_the_vendor_call() {
         .await;
     let action = l.pull_switch_then_run(action_id).await;
     assert_eq!(action["status"], "awaiting_approval", "{action}");
-    assert_eq!(
-        reasons(&action["decision"]),
-        ["kill-switch-engaged".to_owned()]
-    );
+    assert_eq!(reasons(&action["decision"]), ["kill-switch-engaged"]);
     let state = l.sandbox_state().await;
     assert!(
-        state["machine_actions"]
-            .as_array()
-            .unwrap()
+        list(&state, "machine_actions")
             .iter()
             .all(|a| a["machine_id"] != vendor_id.as_str()),
         "the vendor was never asked"
@@ -520,10 +432,7 @@ async fn the_hourly_rate_limit_makes_automation_ask_first() {
         .settled_action("isolate_device", &["awaiting_approval"])
         .await;
     assert_eq!(held["decision"]["outcome"], "technician_approval");
-    assert_eq!(
-        reasons(&held["decision"]),
-        ["automation-rate-limit".to_owned()]
-    );
+    assert_eq!(reasons(&held["decision"]), ["automation-rate-limit"]);
     assert_eq!(
         held["decision_input"]["guardrails"]["automatic_last_hour"],
         1
@@ -531,8 +440,7 @@ async fn the_hourly_rate_limit_makes_automation_ask_first() {
     let guardrails = l.guardrails().await;
     assert_eq!(guardrails["activity"]["tenant_automatic"], 1);
     assert_eq!(guardrails["paused"], json!(["rate_limited"]));
-    let state = l.sandbox_state().await;
-    assert_eq!(item(&state, "devices", &second)["isolated"], false);
+    assert_eq!(l.isolated(&second).await, false);
     l.stop().await;
 }
 
@@ -562,17 +470,13 @@ async fn failures_open_the_circuit_breaker() {
     assert_eq!(guardrails["paused"], json!(["circuit_open"]));
     let after = l.simulate(&device).await;
     assert_eq!(after["decision"]["outcome"], "technician_approval");
-    assert_eq!(
-        reasons(&after["decision"]),
-        ["circuit-breaker-open".to_owned()]
-    );
+    assert_eq!(reasons(&after["decision"]), ["circuit-breaker-open"]);
     l.stop().await;
 }
 
 #[tokio::test]
 async fn maintenance_windows_are_checked_stored_and_read_by_the_policy() {
-    let db = TestDatabase::migrated().await;
-    let l = start(&db, None).await;
+    let l = start_fresh().await;
     let entries = audit_entry_count(&l.world.storage).await;
     for (body, why) in [
         (
@@ -593,23 +497,13 @@ async fn maintenance_windows_are_checked_stored_and_read_by_the_policy() {
             .await;
         assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{answer}");
         assert_eq!(answer["error"]["code"], "invalid-maintenance-schedule");
-        assert!(
-            answer["error"]["message"].as_str().unwrap().contains(why),
-            "{answer}"
-        );
+        assert!(error_message(&answer).contains(why), "{answer}");
     }
     assert_eq!(audit_entry_count(&l.world.storage).await, entries);
     assert_eq!(l.guardrails().await["maintenance"], Value::Null);
 
     // At level 3 a server (high criticality) is isolated on its own only inside a window.
-    let (status, _) = l
-        .call(
-            Method::PATCH,
-            &format!("/api/v1/tenants/{}", l.tenant.id),
-            &l.admin,
-            Some(&json!({"automation_level": 3})),
-        )
-        .await;
+    let (status, _) = l.set_automation_level(3).await;
     assert_eq!(status, StatusCode::OK);
     let (server, _) = l.synced_device(true).await;
     let now = l.world.clock.now();
@@ -683,7 +577,7 @@ async fn maintenance_windows_are_checked_stored_and_read_by_the_policy() {
     assert_eq!(outside["decision"]["outcome"], "technician_approval");
     assert_eq!(
         reasons(&outside["decision"]),
-        ["outside-maintenance-window".to_owned()]
+        ["outside-maintenance-window"]
     );
 
     let (status, _) = l
@@ -701,8 +595,7 @@ async fn maintenance_windows_are_checked_stored_and_read_by_the_policy() {
 
 #[tokio::test]
 async fn the_kill_switch_is_pulled_and_released_in_the_web_ui() {
-    let db = TestDatabase::migrated().await;
-    let l = start(&db, None).await;
+    let l = start_fresh().await;
     let page = format!("/tenants/{}/response", l.tenant.id);
     let pull = format!("/tenants/{}/kill-switch", l.tenant.id);
 
@@ -720,15 +613,7 @@ async fn the_kill_switch_is_pulled_and_released_in_the_web_ui() {
     let pulled = owner
         .submit(&page, &pull, &[("reason", "Payroll run tonight")])
         .await;
-    assert!(
-        pulled
-            .location
-            .as_deref()
-            .unwrap()
-            .ends_with("done=kill-switch-pulled"),
-        "{:?}",
-        pulled.location
-    );
+    pulled.assert_redirect_ends_with("done=kill-switch-pulled");
     let shown = owner.get(&page).await;
     assert!(shown.body.contains("Automatic execution is paused"));
     assert!(shown.body.contains("Payroll run tonight"));
@@ -746,23 +631,14 @@ async fn the_kill_switch_is_pulled_and_released_in_the_web_ui() {
     let shown = admin.get(&page).await;
     assert!(shown.body.contains("Release the kill switch"));
     let released = admin.submit(&page, &format!("{pull}/release"), &[]).await;
-    assert!(
-        released
-            .location
-            .as_deref()
-            .unwrap()
-            .ends_with("done=kill-switch-released"),
-        "{:?}",
-        released.location
-    );
+    released.assert_redirect_ends_with("done=kill-switch-released");
     assert_eq!(l.guardrails().await["paused"], json!([]));
     l.stop().await;
 }
 
 #[tokio::test]
 async fn the_msp_wide_kill_switch_is_pulled_and_released_on_the_dashboard() {
-    let db = TestDatabase::migrated().await;
-    let l = start(&db, None).await;
+    let l = start_fresh().await;
     let msp_switch = async || {
         let (status, body) = l
             .call(Method::GET, "/api/v1/kill-switch", &l.technician, None)
@@ -784,15 +660,7 @@ async fn the_msp_wide_kill_switch_is_pulled_and_released_on_the_dashboard() {
     let pulled = technician
         .submit("/", "/kill-switch", &[("reason", "Vendor outage")])
         .await;
-    assert!(
-        pulled
-            .location
-            .as_deref()
-            .unwrap()
-            .ends_with("done=msp-kill-switch-pulled"),
-        "{:?}",
-        pulled.location
-    );
+    pulled.assert_redirect_ends_with("done=msp-kill-switch-pulled");
     assert_eq!(msp_switch().await["engaged"], true);
     assert_eq!(msp_switch().await["halt"]["reason"], "Vendor outage");
     assert_eq!(l.guardrails().await["paused"], json!(["kill_switch"]));
@@ -828,35 +696,18 @@ async fn the_msp_wide_kill_switch_is_pulled_and_released_on_the_dashboard() {
             .contains("Release the MSP-wide kill switch")
     );
     let released = admin.submit("/", "/kill-switch/release", &[]).await;
-    assert!(
-        released
-            .location
-            .as_deref()
-            .unwrap()
-            .ends_with("done=msp-kill-switch-released"),
-        "{:?}",
-        released.location
-    );
+    released.assert_redirect_ends_with("done=msp-kill-switch-released");
     assert_eq!(msp_switch().await["engaged"], false);
     assert_eq!(l.guardrails().await["paused"], json!([]));
     // Releasing again says it is not pulled.
     let again = admin.submit("/", "/kill-switch/release", &[]).await;
-    assert!(
-        again
-            .location
-            .as_deref()
-            .unwrap()
-            .ends_with("error=kill-switch-not-pulled"),
-        "{:?}",
-        again.location
-    );
+    again.assert_redirect_ends_with("error=kill-switch-not-pulled");
     l.stop().await;
 }
 
 #[tokio::test]
 async fn the_approval_card_shows_what_the_policy_would_decide_now() {
-    let db = TestDatabase::migrated().await;
-    let l = start(&db, None).await;
+    let l = start_fresh().await;
     l.isolation_held_by_the_kill_switch("investigating").await;
     let page = format!("/tenants/{}/response", l.tenant.id);
     let technician = Browser::new(&l.app);
@@ -893,8 +744,7 @@ async fn the_approval_card_shows_what_the_policy_would_decide_now() {
 
 #[tokio::test]
 async fn what_if_answers_while_another_transaction_is_writing() {
-    let db = TestDatabase::migrated().await;
-    let l = start(&db, None).await;
+    let l = start_fresh().await;
     let (device, _) = l.synced_device(false).await;
     l.isolation_held_by_the_kill_switch("hold everything").await;
     let page = format!("/tenants/{}/response", l.tenant.id);

@@ -1,7 +1,7 @@
 //! Liveness and readiness through the real router and listener.
 
-use crate::support::TestApp;
-use reqwest::StatusCode;
+use crate::support::{TestApp, content_type, error_message};
+use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use steward_core::storage::{DatabaseConfig, DatabaseUrl, Storage};
 use steward_testkit::TestDatabase;
@@ -11,19 +11,14 @@ async fn healthz_and_readyz_answer_when_the_database_is_up() {
     let db = TestDatabase::migrated().await;
     let app = TestApp::with_database(&db).await;
 
-    let health = app.get("/healthz").await;
-    assert_eq!(health.status(), StatusCode::OK);
-    assert_eq!(
-        health.json::<Value>().await.unwrap(),
-        json!({"status": "ok"})
-    );
-
-    let ready = app.get("/readyz").await;
-    assert_eq!(ready.status(), StatusCode::OK);
-    assert_eq!(
-        ready.json::<Value>().await.unwrap(),
-        json!({"status": "ready", "database": "ok"})
-    );
+    for (path, expected) in [
+        ("/healthz", json!({"status": "ok"})),
+        ("/readyz", json!({"status": "ready", "database": "ok"})),
+    ] {
+        let (status, body) = app.call(Method::GET, path, None, None).await;
+        assert_eq!(status, StatusCode::OK, "{path}");
+        assert_eq!(body, expected, "{path}");
+    }
 }
 
 /// A database Steward cannot open: on SQLite a file in a directory that does not exist; on
@@ -69,13 +64,7 @@ async fn readyz_fails_while_the_database_is_unreachable() {
         );
         let body: Value = ready.json().await.unwrap();
         assert_eq!(body["error"]["code"], "unavailable");
-        assert!(
-            body["error"]["message"]
-                .as_str()
-                .unwrap()
-                .contains("database"),
-            "{body}"
-        );
+        assert!(error_message(&body).contains("database"), "{body}");
     }
 }
 
@@ -93,12 +82,7 @@ async fn unknown_routes_get_a_404_and_every_answer_a_request_id() {
     // Outside the API, people get a page.
     let response = app.get("/no/such/page").await;
     assert_eq!(response.status(), StatusCode::NOT_FOUND);
-    assert!(
-        response.headers()["content-type"]
-            .to_str()
-            .unwrap()
-            .starts_with("text/html")
-    );
+    assert!(content_type(&response).starts_with("text/html"));
     assert!(response.text().await.unwrap().contains("Not found"));
 
     let echoed = app

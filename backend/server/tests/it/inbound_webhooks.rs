@@ -3,7 +3,7 @@
 //! synchronization; forged, stale, replayed and oversized messages are refused, change nothing
 //! and are counted.
 
-use crate::support::{self, TestApp};
+use crate::support::{self, TestApp, list};
 use reqwest::{Method, StatusCode};
 use serde_json::Value;
 use steward_domain::clock::{Clock, SystemClock};
@@ -117,9 +117,7 @@ impl Setup {
                 None,
             )
             .await;
-        audit["items"]
-            .as_array()
-            .unwrap()
+        list(&audit, "items")
             .iter()
             .filter(|e| e["action"] == "integration.webhook_received")
             .cloned()

@@ -12,7 +12,9 @@ use steward_integrations::standard_webhooks;
 use steward_server::config::IngestConfig;
 use steward_testkit::{TestDatabase, World};
 
-use crate::support::{self, TestApp, governed, windows_events::office_starts_encoded_powershell};
+use crate::support::{
+    self, TestApp, governed, list, windows_events::office_starts_encoded_powershell,
+};
 
 const ENCODED_POWERSHELL: &str = "ca2092a1-c273-4878-9b4b-0d60115bf5ea";
 const NET_USER_ADD: &str = "cd219ff3-fa99-45d4-8380-a7d15116c6dc";
@@ -89,8 +91,7 @@ pub(crate) fn bearer(key: &str) -> Vec<(&'static str, String)> {
 
 #[tokio::test]
 async fn shipped_windows_events_become_sigma_findings_on_the_device_they_name() {
-    let db = TestDatabase::migrated().await;
-    let l = governed::start(&db, None).await;
+    let l = governed::start_fresh().await;
     let integration = l.connect_ninjaone().await;
     let integration = integration["id"].as_str().unwrap().to_owned();
     l.sync_all().await;
@@ -106,15 +107,7 @@ async fn shipped_windows_events_become_sigma_findings_on_the_device_they_name() 
     let (device, other) = (&devices[0], &devices[1]);
     let computer = computer_of(device);
 
-    let (status, created) = l
-        .call(
-            Method::POST,
-            &l.path(&format!("integrations/{integration}/ingest-key")),
-            &l.admin,
-            None,
-        )
-        .await;
-    assert_eq!(status, StatusCode::OK, "{created}");
+    let created = l.create_ingest_key(&integration).await;
     assert_eq!(created["path"], format!("/api/v1/ingest/{integration}"));
     let key = created["key"].as_str().unwrap().to_owned();
     assert!(key.starts_with("sik_"));
@@ -143,54 +136,28 @@ async fn shipped_windows_events_become_sigma_findings_on_the_device_they_name() 
         (&json!(7), &json!(2), &json!(0)),
         "{receipt}"
     );
-    let rejected: Vec<u64> = receipt["rejected"]
-        .as_array()
-        .unwrap()
+    let rejected: Vec<u64> = list(&receipt, "rejected")
         .iter()
         .map(|r| r["index"].as_u64().unwrap())
         .collect();
     assert_eq!(rejected, [1, 2, 4, 5, 6], "{receipt}");
+    // Why the `n`th rejected event was rejected.
+    let why = |n: usize| receipt["rejected"][n]["error"].as_str().unwrap();
     assert!(
-        receipt["rejected"][3]["error"]
-            .as_str()
-            .unwrap()
-            .starts_with("Detection Finding events come from the vendors"),
+        why(3).starts_with("Detection Finding events come from the vendors"),
         "{receipt}"
     );
-    assert!(
-        receipt["rejected"][4]["error"]
-            .as_str()
-            .unwrap()
-            .contains("in the future"),
-        "{receipt}"
-    );
-    assert!(
-        receipt["rejected"][1]["error"]
-            .as_str()
-            .unwrap()
-            .contains("7045"),
-        "{receipt}"
-    );
-    assert!(
-        receipt["rejected"][2]["error"]
-            .as_str()
-            .unwrap()
-            .starts_with("not JSON"),
-        "{receipt}"
-    );
+    assert!(why(4).contains("in the future"), "{receipt}");
+    assert!(why(1).contains("7045"), "{receipt}");
+    assert!(why(2).starts_with("not JSON"), "{receipt}");
 
     l.settle().await;
-    let (_, incidents) = l
-        .call(Method::GET, &l.path("incidents"), &l.technician, None)
-        .await;
-    let finding = incidents["items"]
-        .as_array()
-        .unwrap()
+    let incidents = l.incidents().await;
+    let finding = incidents
         .iter()
-        .flat_map(|i| i["findings"].as_array().unwrap().iter())
+        .flat_map(|i| list(i, "findings"))
         .find(|f| f["rule"] == format!("sigma:{ENCODED_POWERSHELL}"))
-        .cloned()
-        .unwrap_or_else(|| panic!("no finding of the encoded PowerShell rule: {incidents:#}"));
+        .unwrap_or_else(|| panic!("no finding of the encoded PowerShell rule: {incidents:#?}"));
     assert_eq!(finding["source"], "detection");
     assert_eq!(finding["severity_id"], 4, "level high: {finding}");
     assert_eq!(finding["details"]["rule_id"], ENCODED_POWERSHELL);
@@ -201,10 +168,7 @@ async fn shipped_windows_events_become_sigma_findings_on_the_device_they_name() 
         "{finding}"
     );
     assert!(
-        finding["details"]["mitre_techniques"]
-            .as_array()
-            .unwrap()
-            .contains(&json!("T1059.001")),
+        list(&finding["details"], "mitre_techniques").contains(&json!("T1059.001")),
         "{finding}"
     );
     // A high-level match is serious: the playbook contains the device, as for a vendor's alert.
@@ -238,24 +202,13 @@ async fn shipped_windows_events_become_sigma_findings_on_the_device_they_name() 
     let (status, receipt, _) = post(&l.app, &integration, &bearer(&key), unknown).await;
     assert_eq!(status, StatusCode::ACCEPTED, "{receipt}");
     l.settle().await;
-    let (_, incidents) = l
-        .call(Method::GET, &l.path("incidents"), &l.technician, None)
-        .await;
-    let kiosk: Vec<&Value> = incidents["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|i| {
-            i["findings"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .any(|f| f["details"]["host"] == "KIOSK-9.corp.example")
-        })
-        .collect();
-    assert_eq!(kiosk.len(), 1, "{incidents:#}");
+    let incidents = l.incidents().await;
+    let kiosk = governed::with_finding(&incidents, |f| {
+        f["details"]["host"] == "KIOSK-9.corp.example"
+    });
+    assert_eq!(kiosk.len(), 1, "{incidents:#?}");
     assert!(
-        kiosk[0]["findings"].as_array().unwrap().len() >= 2,
+        list(kiosk[0], "findings").len() >= 2,
         "several rules match an Office document starting an encoded PowerShell: {:#}",
         kiosk[0]
     );
@@ -270,15 +223,8 @@ async fn shipped_windows_events_become_sigma_findings_on_the_device_they_name() 
     );
 
     // A tool that can sign sends a JSON array signed with the webhook secret instead.
-    let (status, secret) = l
-        .call(
-            Method::POST,
-            &l.path(&format!("integrations/{integration}/webhook-secret")),
-            &l.admin,
-            None,
-        )
-        .await;
-    assert_eq!(status, StatusCode::OK, "{secret}");
+    let rest = format!("integrations/{integration}/webhook-secret");
+    let secret = l.send(Method::POST, &rest, &l.admin, StatusCode::OK).await;
     let secret = secret["secret"].as_str().unwrap();
     let body = json!([office_starts_encoded_powershell(&computer, 5002)]).to_string();
     let now = SystemClock.now().timestamp();
@@ -316,23 +262,14 @@ async fn shipped_windows_events_become_sigma_findings_on_the_device_they_name() 
     )
     .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
-    let (_, events) = l
-        .call(
-            Method::GET,
-            &l.path("events?limit=200"),
-            &l.technician,
-            None,
-        )
-        .await;
-    let process_events = events["items"]
-        .as_array()
-        .unwrap()
+    let events = l.items("events?limit=200", &l.technician).await;
+    let process_events = events
         .iter()
         .filter(|e| e["class"] == "process_activity")
         .count();
     assert_eq!(
         process_events, 4,
-        "records 5001, 5002, 6001 and the kiosk's 7001 only: {events:#}"
+        "records 5001, 5002, 6001 and the kiosk's 7001 only: {events:#?}"
     );
     l.stop().await;
 }
@@ -412,7 +349,7 @@ async fn batches_beyond_the_limits_are_refused_whole() {
         )
         .await;
     assert_eq!(
-        stored["items"].as_array().unwrap().len(),
+        list(&stored, "items").len(),
         3,
         "only the accepted batch is stored: {stored:#}"
     );

@@ -10,7 +10,7 @@ use std::{
     sync::{Arc, Mutex},
 };
 
-use crate::support::governed::{Loop, broken_policy_dir, start, start_allowing};
+use crate::support::governed::{Loop, broken_policy_dir, start_allowing, start_fresh};
 use axum::{
     body::Bytes,
     extract::{Path, State},
@@ -281,17 +281,7 @@ async fn subscribed_events_arrive_signed_and_failures_are_retried_then_sent_agai
     .await;
 
     // Rolling back and resolving are events too.
-    let (status, _) = l
-        .call(
-            Method::POST,
-            &l.path(&format!(
-                "actions/{}/rollback",
-                action["id"].as_str().unwrap()
-            )),
-            &l.technician,
-            None,
-        )
-        .await;
+    let (status, _) = l.roll_back(&action).await;
     assert_eq!(status, StatusCode::OK);
     let rolled_back = receiver.settled(&l, "ops", "action.rolled_back").await;
     assert_eq!(
@@ -465,8 +455,7 @@ async fn exhausted_retries_end_failed_and_a_name_turned_private_is_not_reached()
 
 #[tokio::test]
 async fn bad_subscriptions_are_refused_and_other_msps_reach_nothing() {
-    let db = TestDatabase::migrated().await;
-    let l = start(&db, None).await;
+    let l = start_fresh().await;
     for (body, code) in [
         (
             json!({"url": "https://10.0.0.8/hook", "events": ["incident.created"]}),

@@ -3,7 +3,10 @@
 //! there, a ticket closed or reopened by a technician in the PSA resolves or reopens the
 //! incident, and resolving the incident in Steward closes the ticket — without echoing back.
 
-use crate::support::governed::{Loop, start};
+use crate::support::{
+    governed::{Loop, start_fresh},
+    list,
+};
 use reqwest::{Method, StatusCode};
 use secrecy::SecretString;
 use serde_json::{Value, json};
@@ -16,7 +19,6 @@ use steward_integrations::{
     tickets::{self, TicketDesk},
 };
 use steward_sandbox::{connectwise, halopsa};
-use steward_testkit::TestDatabase;
 
 #[derive(Debug, Clone, Copy)]
 enum Psa {
@@ -67,16 +69,9 @@ async fn technician_at(l: &Loop, psa: Psa) -> AnyConnector {
 }
 
 async fn incident(l: &Loop, id: &str) -> Value {
-    let (status, detail) = l
-        .call(
-            Method::GET,
-            &l.path(&format!("incidents/{id}")),
-            &l.technician,
-            None,
-        )
-        .await;
-    assert_eq!(status, StatusCode::OK, "{detail}");
-    detail
+    let rest = format!("incidents/{id}");
+    l.send(Method::GET, &rest, &l.technician, StatusCode::OK)
+        .await
 }
 
 /// The incident once the loop has settled; it must be as `done` says.
@@ -89,28 +84,17 @@ async fn settled_incident(l: &Loop, id: &str, what: &str, done: impl Fn(&Value) 
 
 /// The vendor-side tickets of the tenant.
 async fn vendor_tickets(l: &Loop) -> Vec<Value> {
-    l.sandbox_state().await["tickets"]
-        .as_array()
-        .unwrap()
-        .clone()
+    list(&l.sandbox_state().await, "tickets").to_vec()
 }
 
+/// Synchronizes `integration` now; it must read what it asks for.
 async fn sync(l: &Loop, integration: &str) {
-    let (status, report) = l
-        .call(
-            Method::POST,
-            &l.path(&format!("integrations/{integration}/sync")),
-            &l.admin,
-            None,
-        )
-        .await;
-    assert_eq!(status, StatusCode::OK, "{report}");
+    let report = l.sync_now(integration).await;
     assert_eq!(report["ok"], true, "{report}");
 }
 
 async fn tickets_follow_incidents_both_ways(psa: Psa) {
-    let db = TestDatabase::migrated().await;
-    let l = start(&db, None).await;
+    let l = start_fresh().await;
     let integration = match psa {
         Psa::Halo => l.connect_halopsa().await,
         Psa::ConnectWise => l.connect_connectwise().await,
@@ -121,10 +105,7 @@ async fn tickets_follow_incidents_both_ways(psa: Psa) {
     // The malware incident opens a ticket, and its containment is noted there.
     l.run_scenario("malware-laptop").await;
     l.settled_action("isolate_device", &["verified"]).await;
-    let (_, incidents) = l
-        .call(Method::GET, &l.path("incidents"), &l.technician, None)
-        .await;
-    let incident_id = incidents["items"][0]["id"].as_str().unwrap().to_owned();
+    let incident_id = l.incidents().await[0]["id"].as_str().unwrap().to_owned();
     let detail = settled_incident(&l, &incident_id, "had its ticket noted as contained", |i| {
         i["tickets"][0]["synced_status"] == "contained"
     })
@@ -145,10 +126,7 @@ async fn tickets_follow_incidents_both_ways(psa: Psa) {
         "{at_vendor:#?}"
     );
     assert!(
-        at_vendor[0]["notes"]
-            .as_array()
-            .unwrap()
-            .contains(&json!("Steward: the incident is now contained.")),
+        list(&at_vendor[0], "notes").contains(&json!("Steward: the incident is now contained.")),
         "{at_vendor:#?}"
     );
 

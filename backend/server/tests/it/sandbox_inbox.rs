@@ -4,7 +4,7 @@
 //! follows the emailed link.
 
 use crate::support::{
-    Browser,
+    Browser, assert_contains_all,
     governed::{PASSWORD, start_with_sandbox_mail},
     smtp::link_in,
 };
@@ -45,18 +45,15 @@ async fn approvals_complete_from_the_sandbox_inbox_by_slack_and_by_email() {
     assert!(integrations.body.contains("href=\"/sandbox/inbox\""));
     let inbox = technician.get("/sandbox/inbox").await;
     assert_eq!(inbox.status, StatusCode::OK);
-    for expected in [
-        "Approval needed: disable user",
-        "/approvals/stwa_",
-        "revoke sessions",
-        "Click as",
-    ] {
-        assert!(
-            inbox.body.contains(expected),
-            "{expected} missing: {}",
-            inbox.body
-        );
-    }
+    assert_contains_all(
+        &inbox.body,
+        &[
+            "Approval needed: disable user",
+            "/approvals/stwa_",
+            "revoke sessions",
+            "Click as",
+        ],
+    );
 
     // The technician clicks Approve in the simulated Slack channel.
     let ts = sandbox.slack_messages().await[0].ts.clone();
@@ -71,15 +68,7 @@ async fn approvals_complete_from_the_sandbox_inbox_by_slack_and_by_email() {
             ],
         )
         .await;
-    assert!(
-        clicked
-            .location
-            .as_deref()
-            .unwrap()
-            .ends_with("done=slack-answered"),
-        "{:?}",
-        clicked.location
-    );
+    clicked.assert_redirect_ends_with("done=slack-answered");
     l.settled_action("revoke_sessions", &["verified"]).await;
 
     // The customer's approver follows the emailed link and approves.
@@ -134,30 +123,18 @@ async fn the_customer_approves_in_the_shared_channel_from_the_sandbox_inbox() {
     assert!(inbox.body.contains("U0CUSTAPPR"), "{}", inbox.body);
 
     // The MSP channel's message is not theirs to click.
-    let refused = approver
-        .submit(
-            "/sandbox/inbox",
-            "/sandbox/inbox/slack",
-            &[("ts", &msp_side.ts), ("action_id", "approve")],
-        )
-        .await;
-    assert_eq!(refused.status, StatusCode::NOT_FOUND);
-    let clicked = approver
-        .submit(
-            "/sandbox/inbox",
-            "/sandbox/inbox/slack",
-            &[("ts", &shared.ts), ("action_id", "approve")],
-        )
-        .await;
-    assert!(
-        clicked
-            .location
-            .as_deref()
-            .unwrap()
-            .ends_with("done=slack-answered"),
-        "{:?}",
-        clicked.location
-    );
+    let approve = async |ts: &str| {
+        approver
+            .submit(
+                "/sandbox/inbox",
+                "/sandbox/inbox/slack",
+                &[("ts", ts), ("action_id", "approve")],
+            )
+            .await
+    };
+    assert_eq!(approve(&msp_side.ts).await.status, StatusCode::NOT_FOUND);
+    let clicked = approve(&shared.ts).await;
+    clicked.assert_redirect_ends_with("done=slack-answered");
     let done = l.settled_action("disable_user", &["verified"]).await;
     assert_eq!(done["approvals"][0]["side"], "customer");
     assert_eq!(l.status_of("revoke_sessions").await, "awaiting_approval");

@@ -3,12 +3,14 @@
 //! technician, the message is updated with the outcome; forged, stale, replayed and unlinked
 //! clicks are refused and change nothing.
 
-use crate::support::governed::{Loop, start};
+use crate::support::{
+    assert_contains_all, error_message,
+    governed::{Loop, start_fresh},
+};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use steward_integrations::slack::signature;
 use steward_sandbox::slack::{CHANNEL, CUSTOMER_CHANNEL, SignedInteraction, SlackMessage};
-use steward_testkit::TestDatabase;
 
 impl Loop {
     async fn slack_messages(&self) -> Vec<SlackMessage> {
@@ -51,8 +53,7 @@ impl Loop {
 
 #[tokio::test]
 async fn slack_settings_are_checked_and_only_admins_connect() {
-    let db = TestDatabase::migrated().await;
-    let l = start(&db, None).await;
+    let l = start_fresh().await;
     let good = l.slack_settings();
     let (status, _) = l.connect_slack(&l.technician, &good).await;
     assert_eq!(status, StatusCode::FORBIDDEN);
@@ -74,10 +75,7 @@ async fn slack_settings_are_checked_and_only_admins_connect() {
         }
         let (status, answer) = l.connect_slack(&l.admin, &body).await;
         assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{answer}");
-        assert!(
-            answer["error"]["message"].as_str().unwrap().contains(why),
-            "{answer}"
-        );
+        assert!(error_message(&answer).contains(why), "{answer}");
     }
     let (_, before) = l
         .call(Method::GET, "/api/v1/msp/slack", &l.admin, None)
@@ -110,8 +108,7 @@ async fn slack_settings_are_checked_and_only_admins_connect() {
 
 #[tokio::test]
 async fn a_technician_approves_in_slack_and_the_message_shows_the_outcome() {
-    let db = TestDatabase::migrated().await;
-    let l = start(&db, None).await;
+    let l = start_fresh().await;
     let (status, body) = l.connect_slack(&l.admin, &l.slack_settings()).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     l.run_scenario("compromised-admin").await;
@@ -126,14 +123,15 @@ async fn a_technician_approves_in_slack_and_the_message_shows_the_outcome() {
     let message = &messages[0];
     assert!(message.text.contains("revoke sessions"), "{message:?}");
     let blocks = message.blocks.to_string();
-    for expected in [
-        "\"action_id\":\"approve\"",
-        "\"action_id\":\"reject\"",
-        "irreversible-action",
-        "Rollback",
-    ] {
-        assert!(blocks.contains(expected), "{expected}: {blocks}");
-    }
+    assert_contains_all(
+        &blocks,
+        &[
+            "\"action_id\":\"approve\"",
+            "\"action_id\":\"reject\"",
+            "irreversible-action",
+            "Rollback",
+        ],
+    );
     let sandbox = l.app.sandbox.as_ref().unwrap();
 
     // A forged signature, a stale request and an unlinked Slack user change nothing.
@@ -202,8 +200,7 @@ async fn a_technician_approves_in_slack_and_the_message_shows_the_outcome() {
 
 #[tokio::test]
 async fn an_answer_given_outside_slack_also_updates_the_slack_message() {
-    let db = TestDatabase::migrated().await;
-    let l = start(&db, None).await;
+    let l = start_fresh().await;
     let (status, body) = l.connect_slack(&l.admin, &l.slack_settings()).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     l.run_scenario("compromised-admin").await;
@@ -211,17 +208,7 @@ async fn an_answer_given_outside_slack_also_updates_the_slack_message() {
         .settled_action("revoke_sessions", &["awaiting_approval"])
         .await;
     l.settled_slack(|m| !m.is_empty()).await;
-    let (status, body) = l
-        .call(
-            Method::POST,
-            &l.path(&format!(
-                "actions/{}/reject",
-                revoke["id"].as_str().unwrap()
-            )),
-            &l.admin,
-            Some(&json!({"version": revoke["version"]})),
-        )
-        .await;
+    let (status, body) = l.answer_as(&revoke, &l.admin, "reject").await;
     assert_eq!(status, StatusCode::OK, "{body}");
     let updated = l.settled_slack(|m| m[0].updates > 0).await;
     assert!(updated[0].text.contains("Rejected"), "{:?}", updated[0]);
@@ -231,8 +218,7 @@ async fn an_answer_given_outside_slack_also_updates_the_slack_message() {
 
 #[tokio::test]
 async fn the_customer_approves_in_the_channel_shared_with_them() {
-    let db = TestDatabase::migrated().await;
-    let l = start(&db, None).await;
+    let l = start_fresh().await;
     let mut settings = l.slack_settings();
     settings["users"]["U0CUSTAPPR"] = json!("approver@acme.example");
 
@@ -252,10 +238,7 @@ async fn the_customer_approves_in_the_channel_shared_with_them() {
         body["tenant_channels"] = channels;
         let (status, answer) = l.connect_slack(&l.admin, &body).await;
         assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{answer}");
-        assert!(
-            answer["error"]["message"].as_str().unwrap().contains(why),
-            "{answer}"
-        );
+        assert!(error_message(&answer).contains(why), "{answer}");
     }
     settings["tenant_channels"] = json!({l.tenant.id.to_string(): CUSTOMER_CHANNEL});
     let (status, body) = l.connect_slack(&l.admin, &settings).await;

@@ -3,7 +3,10 @@
 
 use std::time::Duration;
 
-use crate::support::governed::{Loop, fast_settings, start, start_allowing, start_with};
+use crate::support::{
+    governed::{fast_settings, start, start_allowing, start_fresh, start_with},
+    list,
+};
 use reqwest::{Method, StatusCode};
 use serde_json::Value;
 use steward_core::Clock;
@@ -84,12 +87,9 @@ async fn a_vendor_down_or_throttling_does_not_stall_the_others() {
     assert_eq!(action["decision"]["outcome"], "auto");
 
     // And the broken ones say why.
-    let (_, integrations) = l
-        .call(Method::GET, &l.path("integrations"), &l.admin, None)
-        .await;
-    let mut reasons = integrations["items"]
-        .as_array()
-        .unwrap()
+    let reasons = l
+        .integrations()
+        .await
         .iter()
         .filter(|i| i["health"] == "failing")
         .map(|i| {
@@ -100,24 +100,19 @@ async fn a_vendor_down_or_throttling_does_not_stall_the_others() {
             )
         })
         .collect::<Vec<_>>();
-    reasons.sort();
-    assert_eq!(reasons.len(), 2, "{reasons:?}");
-    assert!(
-        reasons[0].starts_with("ninjaone: the vendor is unavailable"),
-        "{reasons:?}"
-    );
-    assert!(
-        reasons[1].starts_with("okta: the vendor is throttling"),
-        "{reasons:?}"
+    assert_sorted_start_with(
+        reasons,
+        &[
+            "ninjaone: the vendor is unavailable",
+            "okta: the vendor is throttling",
+        ],
     );
     // Both are blind spots, with why, until they answer again.
     let (status, coverage) = l
         .call(Method::GET, &l.path("coverage"), &l.admin, None)
         .await;
     assert_eq!(status, StatusCode::OK);
-    let mut failing: Vec<String> = coverage["failing_sources"]
-        .as_array()
-        .unwrap()
+    let failing: Vec<String> = list(&coverage, "failing_sources")
         .iter()
         .map(|s| {
             format!(
@@ -128,17 +123,23 @@ async fn a_vendor_down_or_throttling_does_not_stall_the_others() {
             )
         })
         .collect();
-    failing.sort();
-    assert_eq!(failing.len(), 2, "{coverage:#}");
-    assert!(
-        failing[0].starts_with("ninjaone rmm: the vendor is unavailable"),
-        "{failing:?}"
-    );
-    assert!(
-        failing[1].starts_with("okta identity_provider: the vendor is throttling"),
-        "{failing:?}"
+    assert_sorted_start_with(
+        failing,
+        &[
+            "ninjaone rmm: the vendor is unavailable",
+            "okta identity_provider: the vendor is throttling",
+        ],
     );
     l.stop().await;
+}
+
+/// Asserts that `lines`, sorted, are as many as `prefixes` and each starts with its own.
+fn assert_sorted_start_with(mut lines: Vec<String>, prefixes: &[&str]) {
+    lines.sort();
+    assert_eq!(lines.len(), prefixes.len(), "{lines:?}");
+    for (line, prefix) in lines.iter().zip(prefixes) {
+        assert!(line.starts_with(prefix), "{lines:?}");
+    }
 }
 
 #[tokio::test]
@@ -171,22 +172,17 @@ async fn a_vendors_budget_is_shared_with_other_workers_and_waited_for() {
 /// serialized per tenant. Several rounds, so a race that needs luck gets it.
 #[tokio::test]
 async fn parallel_synchronizations_make_one_device_per_machine() {
-    let db = TestDatabase::migrated().await;
-    let l = start(&db, None).await;
+    let l = start_fresh().await;
     l.connect_falcon().await;
     l.connect_ninjaone().await;
     l.connect_tactical().await;
     l.connect_veeam().await;
-    let (_, integrations) = l
-        .call(Method::GET, &l.path("integrations"), &l.admin, None)
-        .await;
-    let ids: Vec<String> = integrations["items"]
-        .as_array()
-        .unwrap()
+    let integrations = l.integrations().await;
+    let ids: Vec<String> = integrations
         .iter()
         .map(|i| i["id"].as_str().unwrap().to_owned())
         .collect();
-    assert_eq!(ids.len(), 6, "{integrations:#}");
+    assert_eq!(ids.len(), 6, "{integrations:#?}");
     for round in 0..3 {
         let paths: Vec<String> = ids
             .iter()
@@ -243,36 +239,6 @@ async fn hold_every_slot(
     held
 }
 
-/// The id of the tenant's integration with `vendor`.
-async fn integration_of(l: &Loop, vendor: &str) -> String {
-    let (_, integrations) = l
-        .call(Method::GET, &l.path("integrations"), &l.admin, None)
-        .await;
-    integrations["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|i| i["vendor"] == vendor)
-        .unwrap_or_else(|| panic!("no {vendor} integration in {integrations:#}"))["id"]
-        .as_str()
-        .unwrap()
-        .to_owned()
-}
-
-/// A person's "sync now" of `integration`: the report.
-async fn sync_now(l: &Loop, integration: &str) -> Value {
-    let (status, report) = l
-        .call(
-            Method::POST,
-            &l.path(&format!("integrations/{integration}/sync")),
-            &l.admin,
-            None,
-        )
-        .await;
-    assert_eq!(status, StatusCode::OK, "{report}");
-    report
-}
-
 /// A report of a synchronization that read nothing, for the reason `error` starts with, and
 /// says when Steward tries again by itself; the integration's health is then `health`.
 fn assert_not_synchronized(report: &Value, error: &str, health: &str) {
@@ -290,13 +256,13 @@ fn assert_not_synchronized(report: &Value, error: &str, health: &str) {
 async fn sync_now_waits_for_the_vendors_budget_as_the_workers_do() {
     let db = TestDatabase::migrated().await;
     let l = start(&db, None).await;
-    let defender = integration_of(&l, "microsoft_defender").await;
+    let defender = l.integration_id("microsoft_defender").await;
     // Other processes' synchronizations hold every Defender slot.
     let storage = db.connect().await;
     let held = hold_every_slot(&storage, "microsoft_defender").await;
 
     // The person is told the vendor was not called, and when Steward synchronizes by itself.
-    let report = sync_now(&l, &defender).await;
+    let report = l.sync_now(&defender).await;
     // Not a failure of the integration: its health is as it was.
     assert_not_synchronized(
         &report,
@@ -310,7 +276,7 @@ async fn sync_now_waits_for_the_vendors_budget_as_the_workers_do() {
     steward_core::storage::vendor_slots::release(storage.conn(), &held[0])
         .await
         .unwrap();
-    let report = sync_now(&l, &defender).await;
+    let report = l.sync_now(&defender).await;
     assert_eq!(report["ok"], true, "{report}");
     assert_eq!(report["retry_in_secs"], Value::Null, "{report}");
     assert_eq!(report["integration"]["health"], "healthy", "{report}");
@@ -320,15 +286,14 @@ async fn sync_now_waits_for_the_vendors_budget_as_the_workers_do() {
 
 #[tokio::test]
 async fn sync_now_waits_out_a_throttling_vendor_together_with_the_workers() {
-    let db = TestDatabase::migrated().await;
-    let l = start(&db, None).await;
+    let l = start_fresh().await;
     let okta = l.connect_okta().await["id"].as_str().unwrap().to_owned();
     l.settle().await;
     let sandbox = l.app.sandbox.as_ref().unwrap();
     sandbox.throttle_okta(l.tenant.id.as_uuid(), 1_000_000);
 
     // Okta throttles: recorded as the integration's health, with when Steward tries again.
-    let report = sync_now(&l, &okta).await;
+    let report = l.sync_now(&okta).await;
     assert_not_synchronized(&report, "the vendor is throttling", "failing");
     // The workers wait it out too: the synchronization is owed to their scheduler.
     let backlog = steward_workers::backlog(&l.shared, Duration::ZERO)
@@ -339,7 +304,7 @@ async fn sync_now_waits_out_a_throttling_vendor_together_with_the_workers() {
     // Okta would answer now, but the wait it asked for is not over: pressing the button again
     // does not call it (the integration would turn healthy if it did).
     sandbox.throttle_okta(l.tenant.id.as_uuid(), 0);
-    let report = sync_now(&l, &okta).await;
+    let report = l.sync_now(&okta).await;
     assert_not_synchronized(
         &report,
         "not synchronized now: the vendor asked Steward to wait",

@@ -2,12 +2,15 @@
 //! sessions, CSRF protection, throttling, and the pages each role sees. (Real Chromium runs the
 //! main flows in `browser.rs`.)
 
-use crate::support::{Browser, TestApp, csrf};
+use crate::support::{
+    Browser, TestApp, acme_owner, assert_contains_all, csrf, harbor_admin, harbor_technician,
+    strings,
+};
 use chrono::Duration;
 use reqwest::{StatusCode, header};
 use serde_json::json;
 use steward_core::auth::AuthConfig;
-use steward_domain::tenancy::{Role, Tenant, User};
+use steward_domain::tenancy::{Tenant, User};
 use steward_testkit::{TestDatabase, World, tamper::audit_entry_count};
 
 const PASSWORD: &str = "correct horse battery";
@@ -30,20 +33,9 @@ async fn fixture_with(auth: AuthConfig) -> Fixture {
     let msp = world.msp("harbor").await;
     let acme = world.tenant(msp.id, "acme").await;
     let birch = world.tenant(msp.id, "birch").await;
-    let admin = world
-        .user(msp.id, "admin@harbor.example", Role::MspAdmin, None)
-        .await;
-    let tech = world
-        .user(msp.id, "tech@harbor.example", Role::Technician, None)
-        .await;
-    let acme_owner = world
-        .user(
-            msp.id,
-            "owner@acme.example",
-            Role::CustomerOwner,
-            Some(acme.id),
-        )
-        .await;
+    let admin = harbor_admin(&world, &msp).await;
+    let tech = harbor_technician(&world, &msp).await;
+    let acme_owner = acme_owner(&world, &acme).await;
     for user in [&admin, &tech, &acme_owner] {
         world.set_password(user, PASSWORD).await;
     }
@@ -116,12 +108,7 @@ async fn signing_in_and_out_with_a_password() {
         .app
         .get_as("/api/v1/audit", &f.world.token(&f.admin, None).await)
         .await;
-    let actions: Vec<&str> = audit["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["action"].as_str().unwrap())
-        .collect();
+    let actions = strings(&audit, "items", "action");
     assert!(
         actions.contains(&"session.started") && actions.contains(&"session.ended"),
         "{actions:?}"
@@ -133,9 +120,7 @@ async fn cookies_are_secure_when_steward_is_served_over_https() {
     let db = TestDatabase::migrated().await;
     let world = World::new(&db).await;
     let msp = world.msp("harbor").await;
-    let admin = world
-        .user(msp.id, "admin@harbor.example", Role::MspAdmin, None)
-        .await;
+    let admin = harbor_admin(&world, &msp).await;
     world.set_password(&admin, PASSWORD).await;
     let app = TestApp::for_world_with_web(
         &world,
@@ -674,13 +659,7 @@ async fn admins_manage_tenants_users_and_tokens_through_forms() {
 async fn admins_connect_test_and_remove_integrations_and_stage_scenarios_through_forms() {
     let f = fixture().await;
     let app = TestApp::for_world_with_sandbox(&f.world, crate::support::test_secrets()).await;
-    let credentials = app
-        .sandbox
-        .as_ref()
-        .unwrap()
-        .ensure(f.acme.id.as_uuid(), &f.acme.name, f.acme.slug.as_str())
-        .await
-        .unwrap();
+    let credentials = app.sandbox_customer(&f.acme).await;
     let browser = Browser::new(&app);
     browser.sign_in("admin@harbor.example", PASSWORD).await;
     let page_path = format!("/tenants/{}/integrations", f.acme.id);
@@ -805,21 +784,18 @@ async fn admins_connect_test_and_remove_integrations_and_stage_scenarios_through
     );
     let graph = browser.get(&format!("{graph_path}?depth=2")).await;
     assert_eq!(graph.status, StatusCode::OK);
-    for expected in [
-        "<svg",
-        "primary user of",
-        "admin of",
-        "monitored by",
-        // The busiest identity is an administrator: its role is drawn.
-        "Administrator (admin role)",
-        "member of",
-    ] {
-        assert!(
-            graph.body.contains(expected),
-            "{expected} missing: {}",
-            graph.body
-        );
-    }
+    assert_contains_all(
+        &graph.body,
+        &[
+            "<svg",
+            "primary user of",
+            "admin of",
+            "monitored by",
+            // The busiest identity is an administrator: its role is drawn.
+            "Administrator (admin role)",
+            "member of",
+        ],
+    );
     let missing = browser
         .get(&format!(
             "{graph_path}?center=device:00000000-0000-0000-0000-000000000000"

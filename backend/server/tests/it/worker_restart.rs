@@ -6,7 +6,7 @@ use std::{
     time::Duration,
 };
 
-use crate::support::{StewardProcess, client, steward_on};
+use crate::support::{StewardProcess, client, list, steward_on};
 use reqwest::StatusCode;
 use serde_json::Value;
 use steward_testkit::TestDatabase;
@@ -72,9 +72,8 @@ impl Api {
     }
 
     async fn isolation(&self, tenant: &str) -> Option<Value> {
-        self.get(&format!("/api/v1/tenants/{tenant}/actions")).await["items"]
-            .as_array()
-            .unwrap()
+        let actions = self.get(&format!("/api/v1/tenants/{tenant}/actions")).await;
+        list(&actions, "items")
             .iter()
             .find(|a| a["type"] == "isolate_device")
             .cloned()
@@ -150,9 +149,7 @@ async fn a_worker_killed_mid_job_is_replaced_and_the_action_happens_once() {
 
     // Exactly once in effect: one isolation request at the vendor, one execution recorded.
     let state = api.get(&format!("/sandbox/state/{tenant}")).await;
-    let isolations: Vec<_> = state["machine_actions"]
-        .as_array()
-        .unwrap()
+    let isolations: Vec<_> = list(&state, "machine_actions")
         .iter()
         .filter(|a| a["kind"] == "Isolate")
         .collect();
@@ -161,9 +158,7 @@ async fn a_worker_killed_mid_job_is_replaced_and_the_action_happens_once() {
         .get(&format!("/api/v1/tenants/{tenant}/audit?limit=200"))
         .await;
     let count = |action: &str| {
-        audit["items"]
-            .as_array()
-            .unwrap()
+        list(&audit, "items")
             .iter()
             .filter(|e| e["action"] == action && e["subject"]["id"] == verified["id"])
             .count()

@@ -1,13 +1,20 @@
 //! Sandboxes served on a loopback port, for the connector and sandbox tests.
 
 use std::{
+    fmt::Debug,
     net::SocketAddr,
     sync::{Arc, Mutex},
 };
 
 use axum::{extract::Request, middleware::Next, response::Response};
-use steward_domain::clock::SystemClock;
+use chrono::{DateTime, Utc};
+use steward_domain::{
+    clock::SystemClock,
+    observations::{ObservedIdentity, ObservedInventory},
+};
+use steward_integrations::ConnectorError;
 use steward_sandbox::{MemoryStore, Sandbox, SandboxCredentials, SandboxSettings};
+use url::Url;
 use uuid::Uuid;
 
 /// The egress rule of a deployment whose operator allow-listed loopback, where these tests serve
@@ -35,6 +42,13 @@ pub struct Served {
     pub tenant: Uuid,
     pub credentials: SandboxCredentials,
     pub address: SocketAddr,
+}
+
+impl Served {
+    /// The URL of `path` below `/sandbox/`, where the vendors are served.
+    pub fn url(&self, path: &str) -> Url {
+        Url::parse(&format!("http://{}/sandbox/{path}", self.address)).unwrap()
+    }
 }
 
 /// Opens an empty sandbox and adds a simulated customer per `(tenant, name, slug)`; their
@@ -66,8 +80,34 @@ pub async fn serve(tenant: Uuid) -> Served {
     }
 }
 
-/// (method, path below the vendor's prefix, query pairs) of every request a vendor answered.
-pub type Seen = Arc<Mutex<Vec<(String, String, Vec<(String, String)>)>>>;
+/// A request a vendor answered: (method, path below the vendor's prefix, query pairs).
+pub type SeenRequest = (String, String, Vec<(String, String)>);
+
+/// Every request a vendor answered, in order.
+pub type Seen = Arc<Mutex<Vec<SeenRequest>>>;
+
+/// A sandbox serving its customers, with the requests to one vendor recorded: what a vendor's
+/// contract test starts from.
+pub struct VendorServed {
+    pub sandbox: Sandbox,
+    /// The customers' credentials, in the order they were opened.
+    pub credentials: Vec<SandboxCredentials>,
+    /// The vendor's API: `http://{address}/sandbox/{vendor}/`.
+    pub base: Url,
+    pub seen: Seen,
+}
+
+/// Opens `customers` and serves them, recording the requests to `/sandbox/{vendor}/…`.
+pub async fn serve_vendor(vendor: &'static str, customers: &[(Uuid, &str, &str)]) -> VendorServed {
+    let (sandbox, credentials) = open(customers).await;
+    let (address, seen) = serve_recorded(sandbox.clone(), vendor).await;
+    VendorServed {
+        sandbox,
+        credentials,
+        base: Url::parse(&format!("http://{address}/sandbox/{vendor}/")).unwrap(),
+        seen,
+    }
+}
 
 /// Serves `sandbox` under `/sandbox` on a loopback port, recording the requests to
 /// `/sandbox/{vendor}/…`.
@@ -103,6 +143,66 @@ pub async fn serve_recorded(sandbox: Sandbox, vendor: &'static str) -> (SocketAd
     let address = listener.local_addr().unwrap();
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
     (address, seen)
+}
+
+/// Asserts there were requests and each is one of the vendor's published `operations`.
+pub fn assert_published(seen: &[SeenRequest], operations: &[(&str, &str)], vendor: &str) {
+    assert!(!seen.is_empty());
+    for (method, path, _) in seen {
+        assert!(
+            is_operation(operations, method, path),
+            "{method} {path} is not a {vendor} operation"
+        );
+    }
+}
+
+/// The values of the query parameter `name` in the requests to `path`, in the order sent: the
+/// pages a connector asked for.
+pub fn query_values(seen: &[SeenRequest], path: &str, name: &str) -> Vec<String> {
+    seen.iter()
+        .filter(|(_, p, _)| p == path)
+        .filter_map(|(_, _, query)| {
+            query
+                .iter()
+                .find(|(k, _)| k == name)
+                .map(|(_, v)| v.clone())
+        })
+        .collect()
+}
+
+/// The identity a connector read for the vendor's `external_id`; it must be there.
+pub fn identity<'i>(inventory: &'i ObservedInventory, external_id: &str) -> &'i ObservedIdentity {
+    inventory
+        .identities
+        .iter()
+        .find(|i| i.external_id == external_id)
+        .unwrap_or_else(|| panic!("no identity {external_id}"))
+}
+
+/// Asserts a time a connector read and the sandbox's own agree within half a minute: the two
+/// were read moments apart, and a live agent's clock moves on in between.
+pub fn assert_close(read: DateTime<Utc>, expected: DateTime<Utc>) {
+    assert!(
+        (read - expected).num_seconds().abs() <= 30,
+        "{read} vs {expected}"
+    );
+}
+
+/// Asserts a connector was refused as unauthenticated, the vendor's answer containing `detail`.
+pub fn assert_authentication<T: Debug>(result: &Result<T, ConnectorError>, detail: &str) {
+    assert!(
+        matches!(result, Err(ConnectorError::Authentication(message)) if message.contains(detail)),
+        "expected an authentication error with {detail:?}, got {result:?}"
+    );
+}
+
+/// Asserts a connector was refused as misconfigured, naming `record` (what its credentials do
+/// not reach).
+pub fn assert_configuration<T: Debug>(result: &Result<T, ConnectorError>, record: &str) {
+    assert!(
+        matches!(result, Err(ConnectorError::Configuration(message)) if message.contains(record)),
+        "expected a configuration error naming {record:?}, got {result:?}"
+    );
 }
 
 /// Whether `method path` is one of `operations`, where a `{…}` segment of an operation's path

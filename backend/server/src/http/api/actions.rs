@@ -18,7 +18,7 @@ use steward_domain::{
 use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
-use super::pagination::{PageQuery, list_body};
+use super::pagination::{list_body, page_request};
 use super::responses::{ReadErrors, WriteErrors};
 use crate::http::scoped::InTenant;
 use crate::{
@@ -161,17 +161,12 @@ impl From<ActionRequestError> for ApiError {
     tag = "actions",
     params(("tenant_id" = TenantId, Path, description = "The tenant's id"), ActionQuery),
     responses((status = OK, body = ActionList), ReadErrors),
-    security(("api_token" = []))
 )]
 async fn list_actions(
     ctx: InTenant,
     ApiQuery(query): ApiQuery<ActionQuery>,
 ) -> Result<Json<ActionList>, ApiError> {
-    let request = PageQuery {
-        limit: query.limit,
-        cursor: query.cursor,
-    }
-    .request()?;
+    let request = page_request(query.limit, query.cursor.as_deref())?;
     let scope = ctx.scope();
     Ok(Json(
         scope.actions()?.list(query.status, request).await?.into(),
@@ -198,7 +193,6 @@ async fn list_actions(
         (status = OK, body = ActionBatch, description = "The batch an earlier request with this key recorded"),
         WriteErrors
     ),
-    security(("api_token" = []))
 )]
 async fn propose_action(
     State(state): State<AppState>,
@@ -247,7 +241,6 @@ async fn propose_action(
         ("batch_id" = String, Path, description = "The batch's id"),
     ),
     responses((status = OK, body = ActionBatch), ReadErrors),
-    security(("api_token" = []))
 )]
 async fn get_action_batch(
     ctx: InTenant,
@@ -272,7 +265,6 @@ async fn get_action_batch(
         ("action_id" = ActionId, Path, description = "The action's id"),
     ),
     responses((status = OK, body = Action), ReadErrors),
-    security(("api_token" = []))
 )]
 async fn get_action(
     ctx: InTenant,
@@ -315,7 +307,6 @@ async fn answer(
     ),
     request_body = ApprovalBody,
     responses((status = OK, body = Action), WriteErrors),
-    security(("api_token" = []))
 )]
 async fn approve_action(
     ctx: InTenant,
@@ -349,7 +340,6 @@ async fn approve_action(
     ),
     request_body = ApprovalBody,
     responses((status = OK, body = Action), WriteErrors),
-    security(("api_token" = []))
 )]
 async fn reject_action(
     ctx: InTenant,
@@ -370,7 +360,6 @@ async fn reject_action(
         ("action_id" = ActionId, Path, description = "The action's id"),
     ),
     responses((status = OK, body = Action), WriteErrors),
-    security(("api_token" = []))
 )]
 async fn roll_back_action(
     ctx: InTenant,

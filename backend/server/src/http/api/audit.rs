@@ -30,11 +30,7 @@ list_body!(
     path = "/api/v1/tenants/{tenant_id}/audit",
     tag = "audit",
     params(("tenant_id" = TenantId, Path, description = "The tenant's id"), PageQuery),
-    responses(
-        (status = OK, body = AuditEntryList),
-        ReadErrors,
-    ),
-    security(("api_token" = []))
+    responses((status = OK, body = AuditEntryList), ReadErrors),
 )]
 async fn list_tenant_audit(
     ctx: InTenant,
@@ -51,11 +47,7 @@ async fn list_tenant_audit(
     path = "/api/v1/audit",
     tag = "audit",
     params(PageQuery),
-    responses(
-        (status = OK, body = AuditEntryList),
-        ReadErrors,
-    ),
-    security(("api_token" = []))
+    responses((status = OK, body = AuditEntryList), ReadErrors),
 )]
 async fn list_msp_audit(
     ctx: CallerContext,

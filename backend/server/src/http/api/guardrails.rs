@@ -70,7 +70,6 @@ pub struct MspKillSwitch {
     tag = "guardrails",
     params(("tenant_id" = TenantId, Path, description = "The tenant's id")),
     responses((status = OK, body = TenantGuardrails), ReadErrors),
-    security(("api_token" = []))
 )]
 async fn get_guardrails(
     State(state): State<AppState>,
@@ -95,7 +94,6 @@ async fn get_guardrails(
     params(("tenant_id" = TenantId, Path, description = "The tenant's id")),
     request_body = MaintenanceSchedule,
     responses((status = OK, body = MaintenanceSchedule), WriteErrors),
-    security(("api_token" = []))
 )]
 async fn set_maintenance(
     ctx: InTenant,
@@ -119,7 +117,6 @@ async fn set_maintenance(
     tag = "guardrails",
     params(("tenant_id" = TenantId, Path, description = "The tenant's id")),
     responses((status = NO_CONTENT, description = "Removed"), WriteErrors),
-    security(("api_token" = []))
 )]
 async fn remove_maintenance(ctx: InTenant) -> Result<axum::http::StatusCode, ApiError> {
     ctx.work(async |work| {
@@ -143,7 +140,6 @@ async fn remove_maintenance(ctx: InTenant) -> Result<axum::http::StatusCode, Api
     params(("tenant_id" = TenantId, Path, description = "The tenant's id")),
     request_body = HaltBody,
     responses((status = OK, body = AutomationHalt), WriteErrors),
-    security(("api_token" = []))
 )]
 async fn pull_tenant_kill_switch(
     ctx: InTenant,
@@ -162,7 +158,6 @@ async fn pull_tenant_kill_switch(
     tag = "guardrails",
     params(("tenant_id" = TenantId, Path, description = "The tenant's id")),
     responses((status = OK, body = AutomationHalt, description = "The released switch"), WriteErrors),
-    security(("api_token" = []))
 )]
 async fn release_tenant_kill_switch(ctx: InTenant) -> Result<Json<AutomationHalt>, ApiError> {
     ctx.require_confirmed()?;
@@ -177,7 +172,6 @@ async fn release_tenant_kill_switch(ctx: InTenant) -> Result<Json<AutomationHalt
     path = "/api/v1/kill-switch",
     tag = "guardrails",
     responses((status = OK, body = MspKillSwitch), ReadErrors),
-    security(("api_token" = []))
 )]
 async fn get_msp_kill_switch(ctx: CallerContext) -> Result<Json<MspKillSwitch>, ApiError> {
     let halt = ctx.caller.msp_halt(ctx.conn()).await?;
@@ -195,7 +189,6 @@ async fn get_msp_kill_switch(ctx: CallerContext) -> Result<Json<MspKillSwitch>, 
     tag = "guardrails",
     request_body = HaltBody,
     responses((status = OK, body = AutomationHalt), WriteErrors),
-    security(("api_token" = []))
 )]
 async fn pull_msp_kill_switch(
     ctx: CallerContext,
@@ -216,7 +209,6 @@ async fn pull_msp_kill_switch(
     path = "/api/v1/kill-switch",
     tag = "guardrails",
     responses((status = OK, body = AutomationHalt, description = "The released switch"), WriteErrors),
-    security(("api_token" = []))
 )]
 async fn release_msp_kill_switch(ctx: CallerContext) -> Result<Json<AutomationHalt>, ApiError> {
     ctx.require_confirmed()?;

@@ -13,7 +13,7 @@ use steward_domain::{
 use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
-use super::pagination::{PageQuery, list_body, page_in_memory};
+use super::pagination::{PageQuery, list_body, page_in_memory, page_request};
 use super::responses::{ReadErrors, WriteErrors};
 use crate::http::scoped::InTenant;
 use crate::{
@@ -100,17 +100,12 @@ impl From<IncidentUpdateError> for ApiError {
     tag = "incidents",
     params(("tenant_id" = TenantId, Path, description = "The tenant's id"), IncidentQuery),
     responses((status = OK, body = IncidentList), ReadErrors),
-    security(("api_token" = []))
 )]
 async fn list_incidents(
     ctx: InTenant,
     ApiQuery(query): ApiQuery<IncidentQuery>,
 ) -> Result<Json<IncidentList>, ApiError> {
-    let request = PageQuery {
-        limit: query.limit,
-        cursor: query.cursor,
-    }
-    .request()?;
+    let request = page_request(query.limit, query.cursor.as_deref())?;
     let scope = ctx.scope();
     Ok(Json(
         scope.incidents()?.list(query.status, request).await?.into(),
@@ -127,7 +122,6 @@ async fn list_incidents(
         ("incident_id" = IncidentId, Path, description = "The incident's id"),
     ),
     responses((status = OK, body = IncidentDetail), ReadErrors),
-    security(("api_token" = []))
 )]
 async fn get_incident(
     ctx: InTenant,
@@ -165,7 +159,6 @@ async fn get_incident(
     ),
     request_body = IncidentUpdate,
     responses((status = OK, body = Incident), WriteErrors),
-    security(("api_token" = []))
 )]
 async fn update_incident(
     ctx: InTenant,
@@ -187,7 +180,6 @@ async fn update_incident(
     tag = "incidents",
     params(("tenant_id" = TenantId, Path, description = "The tenant's id"), PageQuery),
     responses((status = OK, body = RiskList), ReadErrors),
-    security(("api_token" = []))
 )]
 async fn list_risk(
     ctx: InTenant,

@@ -241,7 +241,6 @@ async fn settings(
     tag = "integrations",
     params(("tenant_id" = TenantId, Path, description = "The tenant's id")),
     responses((status = OK, body = IntegrationList), ListErrors, ReadErrors),
-    security(("api_token" = []))
 )]
 async fn list_integrations(ctx: InTenant) -> Result<Json<IntegrationList>, ApiError> {
     let scope = ctx.scope();
@@ -257,7 +256,6 @@ async fn list_integrations(ctx: InTenant) -> Result<Json<IntegrationList>, ApiEr
     params(("tenant_id" = TenantId, Path, description = "The tenant's id")),
     request_body = CreateIntegration,
     responses((status = CREATED, body = Integration), WriteErrors),
-    security(("api_token" = []))
 )]
 async fn create_integration(
     State(state): State<AppState>,
@@ -286,7 +284,6 @@ async fn create_integration(
         ("integration_id" = IntegrationId, Path, description = "The integration's id"),
     ),
     responses((status = OK, body = Integration), ReadErrors),
-    security(("api_token" = []))
 )]
 async fn get_integration(
     ctx: InTenant,
@@ -312,7 +309,6 @@ async fn get_integration(
     ),
     request_body = UpdateIntegration,
     responses((status = OK, body = Integration), WriteErrors),
-    security(("api_token" = []))
 )]
 async fn update_integration(
     State(state): State<AppState>,
@@ -355,7 +351,6 @@ async fn update_integration(
         ("integration_id" = IntegrationId, Path, description = "The integration's id"),
     ),
     responses((status = NO_CONTENT, description = "Removed"), WriteErrors),
-    security(("api_token" = []))
 )]
 async fn remove_integration(
     State(state): State<AppState>,
@@ -383,7 +378,6 @@ async fn remove_integration(
         ("integration_id" = IntegrationId, Path, description = "The integration's id"),
     ),
     responses((status = OK, body = ConnectionTest), WriteErrors),
-    security(("api_token" = []))
 )]
 async fn test_integration(
     State(state): State<AppState>,
@@ -420,7 +414,6 @@ async fn test_integration(
         ("integration_id" = IntegrationId, Path, description = "The integration's id"),
     ),
     responses((status = OK, body = SyncReport), WriteErrors),
-    security(("api_token" = []))
 )]
 async fn sync_integration(
     State(state): State<AppState>,
@@ -451,7 +444,6 @@ async fn sync_integration(
         ("integration_id" = IntegrationId, Path, description = "The integration's id"),
     ),
     responses((status = OK, body = WebhookSecret), WriteErrors),
-    security(("api_token" = []))
 )]
 async fn create_webhook_secret(
     State(state): State<AppState>,
@@ -485,7 +477,6 @@ async fn create_webhook_secret(
         ("integration_id" = IntegrationId, Path, description = "The integration's id"),
     ),
     responses((status = OK, body = IngestKey), WriteErrors),
-    security(("api_token" = []))
 )]
 async fn create_ingest_key(
     State(state): State<AppState>,

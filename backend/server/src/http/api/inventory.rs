@@ -15,7 +15,7 @@ use steward_domain::{
 };
 use utoipa_axum::{router::OpenApiRouter, routes};
 
-use super::pagination::{PageQuery, list_body, page_in_memory};
+use super::pagination::{PageQuery, list_body, page_in_memory, page_request};
 use super::responses::{ReadErrors, WriteErrors};
 use crate::http::scoped::InTenant;
 use crate::{
@@ -45,7 +45,6 @@ pub fn routes() -> OpenApiRouter<AppState> {
     tag = "inventory",
     params(("tenant_id" = TenantId, Path, description = "The tenant's id")),
     responses((status = OK, body = Coverage), ReadErrors),
-    security(("api_token" = []))
 )]
 async fn get_coverage(
     ctx: InTenant,
@@ -71,7 +70,6 @@ async fn get_coverage(
     ),
     request_body = BusinessContext,
     responses((status = OK, body = BusinessContext), WriteErrors),
-    security(("api_token" = []))
 )]
 async fn set_context(
     ctx: InTenant,
@@ -128,7 +126,6 @@ pub struct GraphQuery {
     tag = "inventory",
     params(("tenant_id" = TenantId, Path, description = "The tenant's id"), GraphQuery),
     responses((status = OK, body = ContextGraph), ReadErrors),
-    security(("api_token" = []))
 )]
 async fn get_context_graph(
     ctx: InTenant,
@@ -187,7 +184,6 @@ pub struct EventQuery {
     tag = "inventory",
     params(("tenant_id" = TenantId, Path, description = "The tenant's id"), PageQuery),
     responses((status = OK, body = DeviceList), ReadErrors),
-    security(("api_token" = []))
 )]
 async fn list_devices(
     ctx: InTenant,
@@ -209,7 +205,6 @@ async fn list_devices(
     tag = "inventory",
     params(("tenant_id" = TenantId, Path, description = "The tenant's id"), PageQuery),
     responses((status = OK, body = IdentityList), ReadErrors),
-    security(("api_token" = []))
 )]
 async fn list_identities(
     ctx: InTenant,
@@ -231,17 +226,12 @@ async fn list_identities(
     tag = "inventory",
     params(("tenant_id" = TenantId, Path, description = "The tenant's id"), EventQuery),
     responses((status = OK, body = EventList), ReadErrors),
-    security(("api_token" = []))
 )]
 async fn list_events(
     ctx: InTenant,
     ApiQuery(query): ApiQuery<EventQuery>,
 ) -> Result<Json<EventList>, ApiError> {
-    let request = PageQuery {
-        limit: query.limit,
-        cursor: query.cursor,
-    }
-    .request()?;
+    let request = page_request(query.limit, query.cursor.as_deref())?;
     let scope = ctx.scope();
     Ok(Json(
         scope

@@ -39,7 +39,6 @@ pub struct ConfirmBody {
     tag = "me",
     request_body = ConfirmBody,
     responses((status = NO_CONTENT, description = "Confirmed"), WriteErrors),
-    security(("api_token" = []))
 )]
 async fn confirm_me(
     State(state): State<AppState>,
@@ -90,11 +89,7 @@ pub struct Me {
     get,
     path = "/api/v1/me",
     tag = "me",
-    responses(
-        (status = OK, body = Me),
-        ListErrors,
-    ),
-    security(("api_token" = []))
+    responses((status = OK, body = Me), ListErrors),
 )]
 async fn get_me(ctx: CallerContext) -> Result<Json<Me>, ApiError> {
     let msp = ctx

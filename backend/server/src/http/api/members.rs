@@ -29,11 +29,7 @@ list_body!(
     path = "/api/v1/tenants/{tenant_id}/members",
     tag = "tenants",
     params(("tenant_id" = TenantId, Path, description = "The tenant's id"), PageQuery),
-    responses(
-        (status = OK, body = MemberList),
-        ReadErrors,
-    ),
-    security(("api_token" = []))
+    responses((status = OK, body = MemberList), ReadErrors),
 )]
 async fn list_members(
     ctx: InTenant,

@@ -47,11 +47,7 @@ where
     get,
     path = "/api/v1/msp",
     tag = "me",
-    responses(
-        (status = OK, body = Msp),
-        ListErrors,
-    ),
-    security(("api_token" = []))
+    responses((status = OK, body = Msp), ListErrors),
 )]
 async fn get_msp(ctx: CallerContext) -> Result<Json<Msp>, ApiError> {
     ctx.caller
@@ -67,11 +63,7 @@ async fn get_msp(ctx: CallerContext) -> Result<Json<Msp>, ApiError> {
     path = "/api/v1/msp",
     tag = "me",
     request_body = UpdateMsp,
-    responses(
-        (status = OK, body = Msp),
-        WriteErrors,
-    ),
-    security(("api_token" = []))
+    responses((status = OK, body = Msp), WriteErrors),
 )]
 async fn update_msp(
     ctx: CallerContext,

@@ -22,30 +22,38 @@ pub struct PageQuery {
 impl PageQuery {
     /// The storage page request, or a 400 naming what is wrong.
     pub fn request<K: FromStr>(&self) -> Result<PageRequest<K>, ApiError> {
-        let limit = self.limit.unwrap_or(PageRequest::<K>::DEFAULT_LIMIT);
-        if !(1..=PageRequest::<K>::MAX_LIMIT).contains(&limit) {
-            return Err(ApiError::bad_request(
-                "invalid-limit",
-                format!(
-                    "limit must be between 1 and {}",
-                    PageRequest::<K>::MAX_LIMIT
-                ),
-            ));
-        }
-        let after = self
-            .cursor
-            .as_deref()
-            .map(|cursor| {
-                cursor.parse::<K>().map_err(|_| {
-                    ApiError::bad_request(
-                        "invalid-cursor",
-                        "the cursor is not one this list returned; start again without it",
-                    )
-                })
-            })
-            .transpose()?;
-        Ok(PageRequest { limit, after })
+        page_request(self.limit, self.cursor.as_deref())
     }
+}
+
+/// The storage page request for a list query that carries `limit` and `cursor` beside its own
+/// filters (a query cannot embed [`PageQuery`]: serde's `flatten` ignores `deny_unknown_fields`),
+/// or a 400 naming what is wrong.
+pub fn page_request<K: FromStr>(
+    limit: Option<u64>,
+    cursor: Option<&str>,
+) -> Result<PageRequest<K>, ApiError> {
+    let limit = limit.unwrap_or(PageRequest::<K>::DEFAULT_LIMIT);
+    if !(1..=PageRequest::<K>::MAX_LIMIT).contains(&limit) {
+        return Err(ApiError::bad_request(
+            "invalid-limit",
+            format!(
+                "limit must be between 1 and {}",
+                PageRequest::<K>::MAX_LIMIT
+            ),
+        ));
+    }
+    let after = cursor
+        .map(|cursor| {
+            cursor.parse::<K>().map_err(|_| {
+                ApiError::bad_request(
+                    "invalid-cursor",
+                    "the cursor is not one this list returned; start again without it",
+                )
+            })
+        })
+        .transpose()?;
+    Ok(PageRequest { limit, after })
 }
 
 /// Declares the JSON shape of one list endpoint's answer: `{"items": [...], "next_cursor": …}`.

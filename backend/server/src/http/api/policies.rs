@@ -123,7 +123,6 @@ impl From<PolicyUpdateError> for ApiError {
     tag = "policies",
     params(("tenant_id" = TenantId, Path, description = "The tenant's id")),
     responses((status = OK, body = PolicyStatus), ReadErrors),
-    security(("api_token" = []))
 )]
 async fn get_tenant_policy(ctx: InTenant) -> Result<Json<PolicyStatus>, ApiError> {
     let scope = ctx.scope();
@@ -151,7 +150,6 @@ async fn get_tenant_policy(ctx: InTenant) -> Result<Json<PolicyStatus>, ApiError
     params(("tenant_id" = TenantId, Path, description = "The tenant's id")),
     request_body = PolicyBody,
     responses((status = OK, body = TenantPolicy), WriteErrors),
-    security(("api_token" = []))
 )]
 async fn set_tenant_policy(
     ctx: InTenant<needs::Admin>,
@@ -175,7 +173,6 @@ async fn set_tenant_policy(
     tag = "policies",
     params(("tenant_id" = TenantId, Path, description = "The tenant's id")),
     responses((status = NO_CONTENT, description = "Removed"), WriteErrors),
-    security(("api_token" = []))
 )]
 async fn remove_tenant_policy(
     ctx: InTenant<needs::Admin>,
@@ -205,7 +202,6 @@ async fn remove_tenant_policy(
     params(("tenant_id" = TenantId, Path, description = "The tenant's id")),
     request_body = SimulationRequest,
     responses((status = OK, body = SimulationResult), WriteErrors),
-    security(("api_token" = []))
 )]
 async fn simulate_policy(
     State(state): State<AppState>,

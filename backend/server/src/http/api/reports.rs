@@ -98,7 +98,6 @@ fn wants_pdf(headers: &HeaderMap) -> bool {
         )),
         ReadErrors,
     ),
-    security(("api_token" = []))
 )]
 async fn outcome_report(
     ctx: InTenant,

@@ -71,7 +71,6 @@ pub struct MspSlack {
     path = "/api/v1/msp/slack",
     tag = "me",
     responses((status = OK, body = MspSlack), ReadErrors),
-    security(("api_token" = []))
 )]
 async fn get_slack(ctx: AsMsp<needs::ReadIntegrations>) -> Result<Json<MspSlack>, ApiError> {
     let connection = slack::connection(ctx.conn(), ctx.caller.msp_id()).await?;
@@ -92,35 +91,27 @@ async fn get_slack(ctx: AsMsp<needs::ReadIntegrations>) -> Result<Json<MspSlack>
     tag = "me",
     request_body = ConnectSlack,
     responses((status = OK, body = SlackConnection), WriteErrors),
-    security(("api_token" = []))
 )]
 async fn connect_slack(
     State(state): State<AppState>,
     ctx: CallerContext,
     ApiJson(body): ApiJson<ConnectSlack>,
 ) -> Result<Json<SlackConnection>, ApiError> {
-    let txn = ctx.storage.begin().await?;
-    let write = ctx.write(&txn);
-    let admin = ctx.caller.admin(&write)?;
     let api_base_url = match body.api_base_url {
         Some(url) => url,
         None => url::Url::parse("https://slack.com/api/").expect("a valid URL"),
     };
-    let connection = admin
-        .connect_slack(
-            &state.secrets,
-            NewSlackConnection {
-                api_base_url,
-                channel: body.channel,
-                bot_token: body.bot_token,
-                signing_secret: body.signing_secret,
-                users: body.users,
-                tenant_channels: body.tenant_channels,
-            },
-        )
+    let slack = NewSlackConnection {
+        api_base_url,
+        channel: body.channel,
+        bot_token: body.bot_token,
+        signing_secret: body.signing_secret,
+        users: body.users,
+        tenant_channels: body.tenant_channels,
+    };
+    let connection = ctx
+        .as_admin(async |admin| Ok(admin.connect_slack(&state.secrets, slack).await?))
         .await?;
-    drop(write);
-    txn.commit().await?;
     Ok(Json(connection))
 }
 
@@ -130,16 +121,14 @@ async fn connect_slack(
     path = "/api/v1/msp/slack",
     tag = "me",
     responses((status = NO_CONTENT, description = "Disconnected"), WriteErrors),
-    security(("api_token" = []))
 )]
 async fn disconnect_slack(ctx: CallerContext) -> Result<StatusCode, ApiError> {
-    let txn = ctx.storage.begin().await?;
-    let write = ctx.write(&txn);
-    let removed = ctx.caller.admin(&write)?.disconnect_slack().await?;
-    drop(write);
-    if !removed {
-        return Err(ApiError::not_found("the MSP has not connected Slack"));
-    }
-    txn.commit().await?;
-    Ok(StatusCode::NO_CONTENT)
+    ctx.as_admin(async |admin| {
+        if admin.disconnect_slack().await? {
+            Ok(StatusCode::NO_CONTENT)
+        } else {
+            Err(ApiError::not_found("the MSP has not connected Slack"))
+        }
+    })
+    .await
 }

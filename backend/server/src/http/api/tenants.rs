@@ -61,11 +61,7 @@ pub struct UpdateTenant {
     path = "/api/v1/tenants",
     tag = "tenants",
     params(PageQuery),
-    responses(
-        (status = OK, body = TenantList),
-        ListErrors,
-    ),
-    security(("api_token" = []))
+    responses((status = OK, body = TenantList), ListErrors),
 )]
 async fn list_tenants(
     ctx: CallerContext,
@@ -81,11 +77,7 @@ async fn list_tenants(
     path = "/api/v1/tenants",
     tag = "tenants",
     request_body = CreateTenant,
-    responses(
-        (status = CREATED, body = Tenant),
-        WriteErrors,
-    ),
-    security(("api_token" = []))
+    responses((status = CREATED, body = Tenant), WriteErrors),
 )]
 async fn create_tenant(
     ctx: CallerContext,
@@ -100,18 +92,17 @@ async fn create_tenant(
             )
         })?,
     };
-    let txn = ctx.storage.begin().await?;
-    let write = ctx.write(&txn);
     let tenant = ctx
-        .caller
-        .admin(&write)?
-        .tenants()
-        .create(NewTenant {
-            name: body.name,
-            slug,
+        .as_admin(async |admin| {
+            Ok(admin
+                .tenants()
+                .create(NewTenant {
+                    name: body.name,
+                    slug,
+                })
+                .await?)
         })
         .await?;
-    txn.commit().await?;
     Ok((StatusCode::CREATED, Json(tenant)))
 }
 
@@ -121,11 +112,7 @@ async fn create_tenant(
     path = "/api/v1/tenants/{tenant_id}",
     tag = "tenants",
     params(("tenant_id" = TenantId, Path, description = "The tenant's id")),
-    responses(
-        (status = OK, body = Tenant),
-        ReadErrors,
-    ),
-    security(("api_token" = []))
+    responses((status = OK, body = Tenant), ReadErrors),
 )]
 async fn get_tenant(ctx: InTenant) -> Result<Json<Tenant>, ApiError> {
     Ok(Json(ctx.scope().tenant().clone()))
@@ -138,11 +125,7 @@ async fn get_tenant(ctx: InTenant) -> Result<Json<Tenant>, ApiError> {
     tag = "tenants",
     params(("tenant_id" = TenantId, Path, description = "The tenant's id")),
     request_body = UpdateTenant,
-    responses(
-        (status = OK, body = Tenant),
-        WriteErrors,
-    ),
-    security(("api_token" = []))
+    responses((status = OK, body = Tenant), WriteErrors),
 )]
 async fn update_tenant(
     ctx: InTenant<needs::Admin>,
@@ -166,11 +149,7 @@ async fn update_tenant(
     path = "/api/v1/tenants/{tenant_id}/offboard",
     tag = "tenants",
     params(("tenant_id" = TenantId, Path, description = "The tenant's id")),
-    responses(
-        (status = OK, body = Tenant),
-        WriteErrors,
-    ),
-    security(("api_token" = []))
+    responses((status = OK, body = Tenant), WriteErrors),
 )]
 async fn offboard_tenant(
     ctx: InTenant<needs::Admin>,

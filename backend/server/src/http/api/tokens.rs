@@ -60,11 +60,7 @@ pub struct IssuedToken {
     path = "/api/v1/users/{user_id}/tokens",
     tag = "tokens",
     params(("user_id" = UserId, Path, description = "The user's id"), PageQuery),
-    responses(
-        (status = OK, body = TokenList),
-        ReadErrors,
-    ),
-    security(("api_token" = []))
+    responses((status = OK, body = TokenList), ReadErrors),
 )]
 async fn list_user_tokens(
     ctx: CallerContext,
@@ -94,11 +90,7 @@ async fn list_user_tokens(
     tag = "tokens",
     params(("user_id" = UserId, Path, description = "The user's id")),
     request_body = CreateToken,
-    responses(
-        (status = CREATED, body = IssuedToken),
-        WriteErrors,
-    ),
-    security(("api_token" = []))
+    responses((status = CREATED, body = IssuedToken), WriteErrors),
 )]
 async fn create_user_token(
     ctx: AsMsp<needs::ManageUsers>,
@@ -115,15 +107,14 @@ async fn create_user_token(
             ));
         }
     };
-    let txn = ctx.storage.begin().await?;
-    let write = ctx.write(&txn);
     let issued = ctx
-        .caller
-        .admin(&write)?
-        .users()
-        .create_token(user_id, &body.name, expires_at)
+        .as_admin(async |admin| {
+            Ok(admin
+                .users()
+                .create_token(user_id, &body.name, expires_at)
+                .await?)
+        })
         .await?;
-    txn.commit().await?;
     Ok((
         StatusCode::CREATED,
         Json(IssuedToken {
@@ -139,11 +130,7 @@ async fn create_user_token(
     path = "/api/v1/me/tokens",
     tag = "tokens",
     params(PageQuery),
-    responses(
-        (status = OK, body = TokenList),
-        ListErrors,
-    ),
-    security(("api_token" = []))
+    responses((status = OK, body = TokenList), ListErrors),
 )]
 async fn list_own_tokens(
     ctx: CallerContext,
@@ -167,11 +154,7 @@ async fn list_own_tokens(
     path = "/api/v1/tokens/{token_id}",
     tag = "tokens",
     params(("token_id" = ApiTokenId, Path, description = "The token's id")),
-    responses(
-        (status = OK, body = ApiToken),
-        ReadErrors,
-    ),
-    security(("api_token" = []))
+    responses((status = OK, body = ApiToken), ReadErrors),
 )]
 async fn revoke_token(
     ctx: CallerContext,

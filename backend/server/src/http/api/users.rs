@@ -40,27 +40,20 @@ pub fn routes() -> OpenApiRouter<AppState> {
     tag = "users",
     params(("user_id" = UserId, Path, description = "The user's id")),
     responses((status = NO_CONTENT, description = "Removed"), WriteErrors),
-    security(("api_token" = []))
 )]
 async fn reset_second_factor(
     ctx: AsMsp<needs::ManageUsers>,
     ApiPath(user_id): ApiPath<UserId>,
 ) -> Result<StatusCode, ApiError> {
     ctx.require_confirmed()?;
-    let txn = ctx.storage.begin().await?;
-    let write = ctx.write(&txn);
-    let removed = ctx
-        .caller
-        .admin(&write)?
-        .users()
-        .reset_second_factor(user_id)
-        .await?;
-    drop(write);
-    if !removed {
-        return Err(ApiError::not_found("the user has no second factor"));
-    }
-    txn.commit().await?;
-    Ok(StatusCode::NO_CONTENT)
+    ctx.as_admin(async |admin| {
+        if admin.users().reset_second_factor(user_id).await? {
+            Ok(StatusCode::NO_CONTENT)
+        } else {
+            Err(ApiError::not_found("the user has no second factor"))
+        }
+    })
+    .await
 }
 
 list_body!(
@@ -102,11 +95,7 @@ pub struct UpdateUser {
     path = "/api/v1/users",
     tag = "users",
     params(PageQuery),
-    responses(
-        (status = OK, body = UserList),
-        ReadErrors,
-    ),
-    security(("api_token" = []))
+    responses((status = OK, body = UserList), ReadErrors),
 )]
 async fn list_users(
     ctx: CallerContext,
@@ -124,11 +113,7 @@ async fn list_users(
     path = "/api/v1/users",
     tag = "users",
     request_body = CreateUser,
-    responses(
-        (status = CREATED, body = User),
-        WriteErrors,
-    ),
-    security(("api_token" = []))
+    responses((status = CREATED, body = User), WriteErrors),
 )]
 async fn create_user(
     ctx: AsMsp<needs::ManageUsers>,
@@ -139,22 +124,21 @@ async fn create_user(
         .as_deref()
         .map(passwords::hash_password)
         .transpose()?;
-    let txn = ctx.storage.begin().await?;
-    let write = ctx.write(&txn);
     let user = ctx
-        .caller
-        .admin(&write)?
-        .users()
-        .create(NewUser {
-            email: body.email,
-            display_name: body.display_name,
-            role: body.role,
-            tenant_id: body.tenant_id,
-            password_hash,
-            password_change_required: true,
+        .as_admin(async |admin| {
+            Ok(admin
+                .users()
+                .create(NewUser {
+                    email: body.email,
+                    display_name: body.display_name,
+                    role: body.role,
+                    tenant_id: body.tenant_id,
+                    password_hash,
+                    password_change_required: true,
+                })
+                .await?)
         })
         .await?;
-    txn.commit().await?;
     Ok((StatusCode::CREATED, Json(user)))
 }
 
@@ -164,11 +148,7 @@ async fn create_user(
     path = "/api/v1/users/{user_id}",
     tag = "users",
     params(("user_id" = UserId, Path, description = "The user's id")),
-    responses(
-        (status = OK, body = User),
-        ReadErrors,
-    ),
-    security(("api_token" = []))
+    responses((status = OK, body = User), ReadErrors),
 )]
 async fn get_user(
     ctx: CallerContext,
@@ -193,11 +173,7 @@ async fn get_user(
     tag = "users",
     params(("user_id" = UserId, Path, description = "The user's id")),
     request_body = UpdateUser,
-    responses(
-        (status = OK, body = User),
-        WriteErrors,
-    ),
-    security(("api_token" = []))
+    responses((status = OK, body = User), WriteErrors),
 )]
 async fn update_user(
     ctx: AsMsp<needs::ManageUsers>,
@@ -210,21 +186,20 @@ async fn update_user(
             "tenant_id changes with a role: give role too",
         ));
     }
-    let txn = ctx.storage.begin().await?;
-    let write = ctx.write(&txn);
     let user = ctx
-        .caller
-        .admin(&write)?
-        .users()
-        .update(
-            user_id,
-            UserChanges {
-                display_name: body.display_name,
-                status: body.status,
-                role: body.role.map(|role| (role, body.tenant_id)),
-            },
-        )
+        .as_admin(async |admin| {
+            Ok(admin
+                .users()
+                .update(
+                    user_id,
+                    UserChanges {
+                        display_name: body.display_name,
+                        status: body.status,
+                        role: body.role.map(|role| (role, body.tenant_id)),
+                    },
+                )
+                .await?)
+        })
         .await?;
-    txn.commit().await?;
     Ok(Json(user))
 }

@@ -128,7 +128,6 @@ pub struct DeliveryQuery {
     path = "/api/v1/msp/webhooks",
     tag = "webhooks",
     responses((status = OK, body = SubscriptionList), ReadErrors),
-    security(("api_token" = []))
 )]
 async fn list_subscriptions(
     ctx: AsMsp<needs::ReadIntegrations>,
@@ -147,7 +146,6 @@ async fn list_subscriptions(
     tag = "webhooks",
     request_body = CreateSubscription,
     responses((status = CREATED, body = CreatedSubscription), WriteErrors),
-    security(("api_token" = []))
 )]
 async fn create_subscription(
     State(state): State<AppState>,
@@ -185,7 +183,6 @@ async fn create_subscription(
     tag = "webhooks",
     params(("subscription_id" = uuid::Uuid, Path, description = "The subscription's id")),
     responses((status = OK, body = WebhookSubscription), ReadErrors),
-    security(("api_token" = []))
 )]
 async fn get_subscription(
     ctx: AsMsp<needs::ReadIntegrations>,
@@ -207,7 +204,6 @@ async fn get_subscription(
     params(("subscription_id" = uuid::Uuid, Path, description = "The subscription's id")),
     request_body = UpdateSubscription,
     responses((status = OK, body = WebhookSubscription), WriteErrors),
-    security(("api_token" = []))
 )]
 async fn update_subscription(
     State(state): State<AppState>,
@@ -219,23 +215,22 @@ async fn update_subscription(
         Some(url) => Some(target(&state, url).await?),
         None => None,
     };
-    let txn = ctx.storage.begin().await?;
-    let write = ctx.write(&txn);
     let subscription = ctx
-        .caller
-        .admin(&write)?
-        .webhooks(&state.secrets)
-        .update(
-            id,
-            SubscriptionChanges {
-                url,
-                description: body.description,
-                events: body.events,
-                enabled: body.enabled,
-            },
-        )
+        .as_admin(async |admin| {
+            Ok(admin
+                .webhooks(&state.secrets)
+                .update(
+                    id,
+                    SubscriptionChanges {
+                        url,
+                        description: body.description,
+                        events: body.events,
+                        enabled: body.enabled,
+                    },
+                )
+                .await?)
+        })
         .await?;
-    txn.commit().await?;
     Ok(Json(subscription))
 }
 
@@ -246,21 +241,14 @@ async fn update_subscription(
     tag = "webhooks",
     params(("subscription_id" = uuid::Uuid, Path, description = "The subscription's id")),
     responses((status = NO_CONTENT, description = "Removed"), WriteErrors),
-    security(("api_token" = []))
 )]
 async fn remove_subscription(
     State(state): State<AppState>,
     ctx: CallerContext,
     ApiPath(id): ApiPath<uuid::Uuid>,
 ) -> Result<StatusCode, ApiError> {
-    let txn = ctx.storage.begin().await?;
-    let write = ctx.write(&txn);
-    ctx.caller
-        .admin(&write)?
-        .webhooks(&state.secrets)
-        .remove(id)
+    ctx.as_admin(async |admin| Ok(admin.webhooks(&state.secrets).remove(id).await?))
         .await?;
-    txn.commit().await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -275,7 +263,6 @@ async fn remove_subscription(
         DeliveryQuery,
     ),
     responses((status = OK, body = DeliveryList), ReadErrors),
-    security(("api_token" = []))
 )]
 async fn list_deliveries(
     ctx: AsMsp<needs::ReadIntegrations>,
@@ -305,21 +292,19 @@ async fn list_deliveries(
         ("delivery_id" = String, Path, description = "The delivery's message id (msg_…)"),
     ),
     responses((status = ACCEPTED, body = WebhookDelivery), WriteErrors),
-    security(("api_token" = []))
 )]
 async fn redeliver(
     State(state): State<AppState>,
     ctx: CallerContext,
     ApiPath((id, delivery_id)): ApiPath<(uuid::Uuid, String)>,
 ) -> Result<(StatusCode, Json<WebhookDelivery>), ApiError> {
-    let txn = ctx.storage.begin().await?;
-    let write = ctx.write(&txn);
     let delivery = ctx
-        .caller
-        .admin(&write)?
-        .webhooks(&state.secrets)
-        .redeliver(id, &delivery_id)
+        .as_admin(async |admin| {
+            Ok(admin
+                .webhooks(&state.secrets)
+                .redeliver(id, &delivery_id)
+                .await?)
+        })
         .await?;
-    txn.commit().await?;
     Ok((StatusCode::ACCEPTED, Json(delivery)))
 }

@@ -40,6 +40,8 @@ pub struct Loop {
     pub shared: Shared,
     stop: watch::Sender<bool>,
     worker: Option<tokio::task::JoinHandle<()>>,
+    /// The database of a loop started over one of its own; dropped after everything else.
+    db: Option<TestDatabase>,
 }
 
 pub fn fast_settings() -> WorkerSettings {
@@ -75,6 +77,21 @@ pub fn quick_retries() -> RetryPolicy {
 
 pub async fn start(db: &TestDatabase, policy_dir: Option<&Path>) -> Loop {
     start_with(db, policy_dir, fast_settings(), None).await
+}
+
+/// As [`start`] with the built-in policies, over a fresh migrated database the loop keeps.
+pub async fn start_fresh() -> Loop {
+    let db = TestDatabase::migrated().await;
+    let mut l = start(&db, None).await;
+    l.db = Some(db);
+    l
+}
+
+/// As [`start_fresh`], every integration synchronized once: the inventory is known.
+pub async fn start_synced() -> Loop {
+    let l = start_fresh().await;
+    l.sync_all().await;
+    l
 }
 
 /// As [`start`], with these worker settings and, when given, another clock for the worker.
@@ -183,13 +200,8 @@ async fn start_full(
     allowed: &[std::net::SocketAddr],
 ) -> Loop {
     let world = World::new(db).await;
-    let super::HarborPeople {
-        msp,
-        tenant,
-        admin,
-        technician,
-        owner,
-    } = super::harbor_people(&world).await;
+    let people = super::harbor_people(&world).await;
+    let (msp, tenant) = (&people.msp, &people.tenant);
     let other_msp = world.msp("elsewhere").await;
     let approver = world
         .user(
@@ -207,7 +219,7 @@ async fn start_full(
             None,
         )
         .await;
-    for user in [&admin, &technician, &owner, &approver] {
+    for user in [&people.admin, &people.technician, &people.owner, &approver] {
         world.set_password(user, PASSWORD).await;
     }
     let set = PolicySet::load(policy_dir).unwrap();
@@ -225,13 +237,7 @@ async fn start_full(
         backoff.clone(),
     )
     .await;
-    let credentials = app
-        .sandbox
-        .as_ref()
-        .unwrap()
-        .ensure(tenant.id.as_uuid(), &tenant.name, tenant.slug.as_str())
-        .await
-        .unwrap();
+    let credentials = app.sandbox_customer(tenant).await;
     // The loop's tests follow one vendor alert at a time; the rows of Defender's advanced
     // hunting would add Sigma findings whose order against the alert depends on which vendor
     // answers first. `detections_in_the_loop.rs` turns it on.
@@ -241,7 +247,7 @@ async fn start_full(
         .set_advanced_hunting(tenant.id.as_uuid(), false)
         .await
         .unwrap();
-    let admin = world.token(&admin, None).await;
+    let [admin, technician, owner] = people.tokens(&world).await;
     for (vendor, api) in [
         ("microsoft_defender", "defender"),
         ("microsoft_graph", "graph"),
@@ -314,30 +320,32 @@ async fn start_full(
         steward_workers::run(running).await.unwrap();
     });
     Loop {
-        technician: world.token(&technician, None).await,
-        owner: world.token(&owner, None).await,
         approver: world.token(&approver, None).await,
         stranger: world.token(&stranger, None).await,
         admin,
+        technician,
+        owner,
+        tenant: people.tenant,
         world,
         app,
-        tenant,
         shared,
         stop,
         worker: Some(worker),
+        db: None,
     }
 }
 
 /// A policy folder whose authority policy does not compile.
 pub fn broken_policy_dir() -> tempfile::TempDir {
-    let broken = tempfile::tempdir().unwrap();
-    std::fs::create_dir_all(broken.path().join("authority")).unwrap();
-    std::fs::write(
-        broken.path().join("authority/authority.rego"),
-        "package steward.authority\n\ndecision := {\"outcome\": \n",
-    )
-    .unwrap();
-    broken
+    policy_dir("package steward.authority\n\ndecision := {\"outcome\": \n")
+}
+
+/// A policy folder whose authority policy is `source`.
+pub fn policy_dir(source: &str) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("authority")).unwrap();
+    std::fs::write(dir.path().join("authority/authority.rego"), source).unwrap();
+    dir
 }
 
 pub fn connect_body(
@@ -372,12 +380,17 @@ impl Loop {
 
     /// Resolves the incident as a true positive, as the technician.
     pub async fn resolve_incident(&self, incident_id: &str) -> Value {
+        self.resolve_incident_as(incident_id, "true_positive").await
+    }
+
+    /// Resolves the incident with this `verdict`, as the technician, who must succeed.
+    pub async fn resolve_incident_as(&self, incident_id: &str, verdict: &str) -> Value {
         let (status, body) = self
             .call(
                 Method::PATCH,
                 &self.path(&format!("incidents/{incident_id}")),
                 &self.technician,
-                Some(&json!({"status": "resolved", "verdict": "true_positive"})),
+                Some(&json!({"status": "resolved", "verdict": verdict})),
             )
             .await;
         assert_eq!(status, StatusCode::OK, "{body}");
@@ -388,25 +401,107 @@ impl Loop {
         format!("/api/v1/tenants/{}/{rest}", self.tenant.id)
     }
 
+    /// GETs `rest` of the tenant's API (as [`Self::path`] names it) as whoever holds `token`.
+    pub async fn get(&self, rest: &str, token: &str) -> (StatusCode, Value) {
+        self.call(Method::GET, &self.path(rest), token, None).await
+    }
+
+    /// The body answering a bodiless `method` to the tenant's `rest`, whose status is `expected`.
+    pub async fn send(
+        &self,
+        method: Method,
+        rest: &str,
+        token: &str,
+        expected: StatusCode,
+    ) -> Value {
+        let (status, body) = self.call(method, &self.path(rest), token, None).await;
+        assert_eq!(status, expected, "{body}");
+        body
+    }
+
+    /// The items of the tenant's list at `rest`, as whoever holds `token`, who must succeed.
+    pub async fn items(&self, rest: &str, token: &str) -> Vec<Value> {
+        let list = self.send(Method::GET, rest, token, StatusCode::OK).await;
+        super::list(&list, "items").to_vec()
+    }
+
+    /// The tenant's incidents, as the technician lists them.
+    pub async fn incidents(&self) -> Vec<Value> {
+        self.items("incidents", &self.technician).await
+    }
+
+    /// The tenant's risk entries (up to 200), as the technician lists them.
+    pub async fn risks(&self) -> Vec<Value> {
+        self.items("risk?limit=200", &self.technician).await
+    }
+
+    /// The tenant's integrations, as the MSP admin lists them.
+    pub async fn integrations(&self) -> Vec<Value> {
+        self.items("integrations", &self.admin).await
+    }
+
+    /// The id of the tenant's integration with `vendor`.
+    pub async fn integration_id(&self, vendor: &str) -> String {
+        let integrations = self.integrations().await;
+        integrations
+            .iter()
+            .find(|i| i["vendor"] == vendor)
+            .and_then(|i| i["id"].as_str())
+            .unwrap_or_else(|| panic!("no {vendor} integration: {integrations:#?}"))
+            .to_owned()
+    }
+
+    /// Creates an ingest key for the integration as the MSP admin; returns the answer.
+    pub async fn create_ingest_key(&self, integration: &str) -> Value {
+        let rest = format!("integrations/{integration}/ingest-key");
+        self.send(Method::POST, &rest, &self.admin, StatusCode::OK)
+            .await
+    }
+
+    /// Asks for the action's rollback as whoever holds `token`.
+    pub async fn roll_back_as(&self, action: &Value, token: &str) -> (StatusCode, Value) {
+        self.call(
+            Method::POST,
+            &self.path(&format!(
+                "actions/{}/rollback",
+                action["id"].as_str().unwrap()
+            )),
+            token,
+            None,
+        )
+        .await
+    }
+
+    /// Asks for the action's rollback as the technician.
+    pub async fn roll_back(&self, action: &Value) -> (StatusCode, Value) {
+        self.roll_back_as(action, &self.technician).await
+    }
+
+    /// Whether the sandbox's device `machine_id` is isolated now.
+    pub async fn isolated(&self, machine_id: &str) -> Value {
+        item(&self.sandbox_state().await, "devices", machine_id)["isolated"].clone()
+    }
+
     pub async fn run_scenario(&self, scenario: &str) -> Value {
-        let (status, run) = self
-            .call(
-                Method::POST,
-                &self.path(&format!("sandbox/scenarios/{scenario}/run")),
-                &self.technician,
-                None,
-            )
-            .await;
-        assert_eq!(status, StatusCode::OK, "{run}");
-        run
+        let rest = format!("sandbox/scenarios/{scenario}/run");
+        self.send(Method::POST, &rest, &self.technician, StatusCode::OK)
+            .await
     }
 
     pub async fn actions(&self) -> Vec<Value> {
-        let (status, list) = self
-            .call(Method::GET, &self.path("actions"), &self.technician, None)
-            .await;
-        assert_eq!(status, StatusCode::OK, "{list}");
-        list["items"].as_array().unwrap().clone()
+        self.items("actions", &self.technician).await
+    }
+
+    /// The action `id` as it is now, as the technician reads it (who must succeed).
+    pub async fn action_by_id(&self, id: &str) -> Value {
+        let rest = format!("actions/{id}");
+        self.send(Method::GET, &rest, &self.technician, StatusCode::OK)
+            .await
+    }
+
+    /// As [`Self::action_by_id`], for the action an earlier answer showed.
+    pub async fn action(&self, action: &Value) -> Value {
+        self.action_by_id(action["id"].as_str().unwrap()).await
     }
 
     /// The status of the (one) action of this type.
@@ -471,17 +566,7 @@ impl Loop {
 
     /// The tenant's simulated customer's credentials.
     pub async fn credentials(&self) -> SandboxCredentials {
-        self.app
-            .sandbox
-            .as_ref()
-            .unwrap()
-            .ensure(
-                self.tenant.id.as_uuid(),
-                &self.tenant.name,
-                self.tenant.slug.as_str(),
-            )
-            .await
-            .unwrap()
+        self.app.sandbox_customer(&self.tenant).await
     }
 
     /// Creates an integration as the MSP admin; returns it.
@@ -612,34 +697,62 @@ impl Loop {
     /// Synchronizes every integration of the tenant, and waits until the work it queued (risk
     /// of what changed) is done.
     pub async fn sync_all(&self) {
-        let (_, integrations) = self
-            .call(Method::GET, &self.path("integrations"), &self.admin, None)
-            .await;
-        for integration in integrations["items"].as_array().unwrap() {
-            let id = integration["id"].as_str().unwrap();
-            let (status, body) = self
-                .call(
-                    Method::POST,
-                    &self.path(&format!("integrations/{id}/sync")),
-                    &self.admin,
-                    None,
-                )
-                .await;
-            assert_eq!(status, StatusCode::OK, "{body}");
+        for integration in self.integrations().await {
+            self.sync_now(integration["id"].as_str().unwrap()).await;
         }
         self.settled_audit_actions().await;
     }
 
+    /// A person's "sync now" of `integration`, as the MSP admin: the report.
+    pub async fn sync_now(&self, integration: &str) -> Value {
+        let rest = format!("integrations/{integration}/sync");
+        self.send(Method::POST, &rest, &self.admin, StatusCode::OK)
+            .await
+    }
+
+    /// Sets the tenant's automation level, as the MSP admin.
+    pub async fn set_automation_level(&self, level: u8) -> (StatusCode, Value) {
+        self.call(
+            Method::PATCH,
+            &format!("/api/v1/tenants/{}", self.tenant.id),
+            &self.admin,
+            Some(&json!({ "automation_level": level })),
+        )
+        .await
+    }
+
     /// Approves or rejects (`verb`) the action as whoever holds `token`.
     pub async fn answer_as(&self, action: &Value, token: &str, verb: &str) -> (StatusCode, Value) {
+        let body = json!({ "version": action["version"] });
+        self.answer_with_body(action, token, verb, &body).await
+    }
+
+    /// As [`Self::answer_as`], with a comment.
+    pub async fn answer_with_comment(
+        &self,
+        action: &Value,
+        token: &str,
+        verb: &str,
+        comment: &str,
+    ) -> (StatusCode, Value) {
+        let body = json!({ "version": action["version"], "comment": comment });
+        self.answer_with_body(action, token, verb, &body).await
+    }
+
+    /// Approves or rejects (`verb`) the action as whoever holds `token`, with this body.
+    async fn answer_with_body(
+        &self,
+        action: &Value,
+        token: &str,
+        verb: &str,
+        body: &Value,
+    ) -> (StatusCode, Value) {
+        let id = action["id"].as_str().unwrap();
         self.call(
             Method::POST,
-            &self.path(&format!(
-                "actions/{}/{verb}",
-                action["id"].as_str().unwrap()
-            )),
+            &self.path(&format!("actions/{id}/{verb}")),
             token,
-            Some(&json!({ "version": action["version"] })),
+            Some(body),
         )
         .await
     }
@@ -652,16 +765,8 @@ impl Loop {
 
     /// The tenant's `devices` or `identities`, as the API lists them.
     pub async fn inventory(&self, kind: &str) -> Vec<Value> {
-        let (status, list) = self
-            .call(
-                Method::GET,
-                &self.path(&format!("{kind}?limit=100")),
-                &self.technician,
-                None,
-            )
-            .await;
-        assert_eq!(status, StatusCode::OK, "{list}");
-        list["items"].as_array().unwrap().clone()
+        self.items(&format!("{kind}?limit=100"), &self.technician)
+            .await
     }
 
     /// Proposes an action (`body` of `POST …/actions`) as the MSP admin, with an
@@ -734,21 +839,11 @@ impl Loop {
         wanted: impl Fn(&Value) -> bool,
     ) -> Value {
         self.settle().await;
-        let (status, risk) = self
-            .call(
-                Method::GET,
-                &self.path("risk?limit=200"),
-                &self.technician,
-                None,
-            )
-            .await;
-        assert_eq!(status, StatusCode::OK, "{risk}");
-        let now = risk["items"]
-            .as_array()
-            .unwrap()
-            .iter()
+        let now = self
+            .risks()
+            .await
+            .into_iter()
             .find(|r| r["entity"]["id"] == id)
-            .cloned()
             .unwrap_or(Value::Null);
         assert!(wanted(&now), "{what} never came to be; its risk: {now:#}");
         now
@@ -789,11 +884,9 @@ impl Loop {
             let (status, page) = self.call(Method::GET, &path, &self.admin, None).await;
             assert_eq!(status, StatusCode::OK, "{page}");
             actions.extend(
-                page["items"]
-                    .as_array()
-                    .unwrap()
-                    .iter()
-                    .map(|e| e["action"].as_str().unwrap().to_owned()),
+                super::strings(&page, "items", "action")
+                    .into_iter()
+                    .map(str::to_owned),
             );
             match page["next_cursor"].as_str() {
                 Some(next) => cursor = Some(next.to_owned()),
@@ -825,11 +918,33 @@ impl Loop {
 
 /// The item of `state[list]` (the sandbox's `devices` or `users`) with this vendor id.
 pub fn item(state: &Value, list: &str, id: &str) -> Value {
-    state[list]
-        .as_array()
-        .unwrap()
+    super::list(state, list)
         .iter()
         .find(|d| d["id"] == id)
         .unwrap_or_else(|| panic!("no {list} {id} in {state:#}"))
         .clone()
+}
+
+/// The incidents holding a finding that is as `wanted` says.
+pub fn with_finding(incidents: &[Value], wanted: impl Fn(&Value) -> bool) -> Vec<&Value> {
+    incidents
+        .iter()
+        .filter(|i| super::list(i, "findings").iter().any(&wanted))
+        .collect()
+}
+
+/// The reasons of a decision: an action's `decision`, or a what-if's.
+pub fn reasons(decision: &Value) -> Vec<&str> {
+    super::list(decision, "reasons")
+        .iter()
+        .map(|r| r.as_str().unwrap())
+        .collect()
+}
+
+/// How many times the sandbox's Defender, in `state`, was asked to isolate `machine_id`.
+pub fn isolations(state: &Value, machine_id: &str) -> usize {
+    super::list(state, "machine_actions")
+        .iter()
+        .filter(|a| a["machine_id"] == machine_id && a["kind"] == "Isolate")
+        .count()
 }

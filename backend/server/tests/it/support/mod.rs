@@ -14,6 +14,7 @@ pub mod smtp;
 pub mod windows_events;
 
 use steward_core::{Storage, SystemClock, audit::AuditKeys, auth::AuthConfig, secrets::SecretBox};
+use steward_domain::tenancy::{self, Role};
 use steward_sandbox::Sandbox;
 use steward_server::{
     config::{HttpConfig, IngestConfig},
@@ -52,10 +53,23 @@ pub fn loopback_egress() -> steward_integrations::egress::EgressPolicy {
 
 /// The state of an app over the world's database, clock and audit key, without the sandbox.
 fn world_state(world: &World) -> AppState {
+    app_state(
+        world.storage.clone(),
+        world.shared_clock(),
+        Arc::clone(&world.keys),
+    )
+}
+
+/// The state of an app over this database, clock and audit key, without the sandbox.
+fn app_state(
+    storage: Storage,
+    clock: Arc<dyn steward_core::Clock>,
+    keys: Arc<AuditKeys>,
+) -> AppState {
     AppState {
-        storage: world.storage.clone(),
-        clock: world.shared_clock(),
-        keys: Arc::clone(&world.keys),
+        storage,
+        clock,
+        keys,
         metrics: Arc::default(),
         web: Arc::default(),
         secrets: Arc::new(test_secrets()),
@@ -85,20 +99,11 @@ pub struct TestApp {
 impl TestApp {
     /// Serves the router over `storage`, with the real clock and a fresh audit key.
     pub async fn serve(storage: Storage) -> Self {
-        Self::serve_state(AppState {
+        Self::serve_state(app_state(
             storage,
-            clock: Arc::new(SystemClock),
-            keys: Arc::new(AuditKeys::generate().unwrap()),
-            metrics: Arc::default(),
-            web: Arc::default(),
-            secrets: Arc::new(test_secrets()),
-            sandbox: None,
-            policies: builtin_policies(),
-            egress: loopback_egress(),
-            backoff: steward_workers::VendorBackoff::default(),
-            vendor_concurrency: 4,
-            ingest: IngestLimits::new(&IngestConfig::default()),
-        })
+            Arc::new(SystemClock),
+            Arc::new(AuditKeys::generate().unwrap()),
+        ))
         .await
     }
 
@@ -214,6 +219,19 @@ impl TestApp {
 
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base)
+    }
+
+    /// The credentials of the sandbox's simulated customer for `tenant`, created when new.
+    pub async fn sandbox_customer(
+        &self,
+        tenant: &tenancy::Tenant,
+    ) -> steward_sandbox::SandboxCredentials {
+        self.sandbox
+            .as_ref()
+            .expect("the app serves the sandbox")
+            .ensure(tenant.id.as_uuid(), &tenant.name, tenant.slug.as_str())
+            .await
+            .unwrap()
     }
 
     pub async fn get(&self, path: &str) -> reqwest::Response {
@@ -350,6 +368,67 @@ pub fn run(mut command: Command) -> (i32, String, String) {
 /// An answer's status and JSON body (`null` when the body is empty or not JSON).
 pub type Answer = (reqwest::StatusCode, serde_json::Value);
 
+/// Asserts that `text` contains each of `expected`.
+pub fn assert_contains_all(text: &str, expected: &[&str]) {
+    for expected in expected {
+        assert!(text.contains(expected), "{expected} missing: {text}");
+    }
+}
+
+/// Asserts that each of `expected` is among `actual` (audit actions, say).
+pub fn assert_includes_all(actual: &[impl AsRef<str> + std::fmt::Debug], expected: &[&str]) {
+    for expected in expected {
+        assert!(
+            actual.iter().any(|a| a.as_ref() == *expected),
+            "{expected} missing from {actual:?}"
+        );
+    }
+}
+
+/// Sends the request; returns the answer's status and JSON body (`null` when there is none).
+pub async fn answer_to(request: reqwest::RequestBuilder) -> Answer {
+    let response = request.send().await.expect("request");
+    let status = response.status();
+    let text = response.text().await.unwrap_or_default();
+    (
+        status,
+        serde_json::from_str(&text).unwrap_or(serde_json::Value::Null),
+    )
+}
+
+/// The content type an answer declares.
+pub fn content_type(response: &reqwest::Response) -> &str {
+    response.headers()[reqwest::header::CONTENT_TYPE]
+        .to_str()
+        .expect("a readable content type")
+}
+
+/// The message of an error answer.
+pub fn error_message(answer: &serde_json::Value) -> &str {
+    answer["error"]["message"]
+        .as_str()
+        .unwrap_or_else(|| panic!("not an error: {answer:#}"))
+}
+
+/// The array at `value[key]`; panics showing `value` when there is none.
+pub fn list<'a>(value: &'a serde_json::Value, key: &str) -> &'a [serde_json::Value] {
+    value[key]
+        .as_array()
+        .unwrap_or_else(|| panic!("no array {key} in {value:#}"))
+}
+
+/// The string `field` of each element of the array at `value[key]`.
+pub fn strings<'a>(value: &'a serde_json::Value, key: &str, field: &str) -> Vec<&'a str> {
+    list(value, key)
+        .iter()
+        .map(|element| {
+            element[field]
+                .as_str()
+                .unwrap_or_else(|| panic!("no string {field} in {element:#}"))
+        })
+        .collect()
+}
+
 impl TestApp {
     /// Sends a request with an optional bearer token and JSON body.
     pub async fn call(
@@ -366,13 +445,7 @@ impl TestApp {
         if let Some(body) = body {
             request = request.json(body);
         }
-        let response = request.send().await.expect("request");
-        let status = response.status();
-        let text = response.text().await.unwrap_or_default();
-        (
-            status,
-            serde_json::from_str(&text).unwrap_or(serde_json::Value::Null),
-        )
+        answer_to(request).await
     }
 
     pub async fn get_as(&self, path: &str, token: &str) -> Answer {
@@ -450,6 +523,19 @@ pub struct Page {
     pub location: Option<String>,
     pub set_cookie: Vec<String>,
     pub body: String,
+}
+
+impl Page {
+    /// Asserts that the answer redirects to a location ending with `suffix`.
+    pub fn assert_redirect_ends_with(&self, suffix: &str) {
+        assert!(
+            self.location
+                .as_deref()
+                .is_some_and(|location| location.ends_with(suffix)),
+            "{:?}",
+            self.location
+        );
+    }
 }
 
 impl Browser {
@@ -537,7 +623,7 @@ pub fn csrf(html: &str) -> String {
 pub struct Harbor {
     pub world: World,
     pub app: TestApp,
-    pub tenant: steward_domain::tenancy::Tenant,
+    pub tenant: tenancy::Tenant,
     pub admin: String,
     pub technician: String,
     pub owner: String,
@@ -546,31 +632,64 @@ pub struct Harbor {
 
 /// Harbor IT, its customer Acme Dental, Harbor's admin and technician and Acme's owner.
 pub struct HarborPeople {
-    pub msp: steward_domain::tenancy::Msp,
-    pub tenant: steward_domain::tenancy::Tenant,
-    pub admin: steward_domain::tenancy::User,
-    pub technician: steward_domain::tenancy::User,
-    pub owner: steward_domain::tenancy::User,
+    pub msp: tenancy::Msp,
+    pub tenant: tenancy::Tenant,
+    pub admin: tenancy::User,
+    pub technician: tenancy::User,
+    pub owner: tenancy::User,
+}
+
+/// Harbor IT's MSP admin, `admin@harbor.example`.
+pub async fn harbor_admin(world: &World, msp: &tenancy::Msp) -> tenancy::User {
+    world
+        .user(msp.id, "admin@harbor.example", Role::MspAdmin, None)
+        .await
+}
+
+/// Harbor IT's technician, `tech@harbor.example`.
+pub async fn harbor_technician(world: &World, msp: &tenancy::Msp) -> tenancy::User {
+    world
+        .user(msp.id, "tech@harbor.example", Role::Technician, None)
+        .await
+}
+
+/// The owner of Harbor IT's customer Acme, `owner@acme.example`, in `acme`.
+pub async fn acme_owner(world: &World, acme: &tenancy::Tenant) -> tenancy::User {
+    world
+        .user(
+            acme.msp_id,
+            "owner@acme.example",
+            Role::CustomerOwner,
+            Some(acme.id),
+        )
+        .await
+}
+
+/// Harbor IT with one customer and its MSP admin's API token.
+pub struct HarborAdmin {
+    pub msp: tenancy::Msp,
+    pub tenant: tenancy::Tenant,
+    pub token: String,
+}
+
+/// Harbor IT, its customer `tenant_slug`, and its MSP admin signed in by API token.
+pub async fn harbor_with_admin(world: &World, tenant_slug: &str) -> HarborAdmin {
+    let msp = world.msp("harbor").await;
+    let tenant = world.tenant(msp.id, tenant_slug).await;
+    let admin = harbor_admin(world, &msp).await;
+    HarborAdmin {
+        token: world.token(&admin, None).await,
+        msp,
+        tenant,
+    }
 }
 
 pub async fn harbor_people(world: &World) -> HarborPeople {
-    use steward_domain::tenancy::Role;
     let msp = world.msp("harbor").await;
     let tenant = world.tenant(msp.id, "acme-dental").await;
-    let admin = world
-        .user(msp.id, "admin@harbor.example", Role::MspAdmin, None)
-        .await;
-    let technician = world
-        .user(msp.id, "tech@harbor.example", Role::Technician, None)
-        .await;
-    let owner = world
-        .user(
-            msp.id,
-            "owner@acme.example",
-            Role::CustomerOwner,
-            Some(tenant.id),
-        )
-        .await;
+    let admin = harbor_admin(world, &msp).await;
+    let technician = harbor_technician(world, &msp).await;
+    let owner = acme_owner(world, &tenant).await;
     HarborPeople {
         msp,
         tenant,
@@ -580,31 +699,44 @@ pub async fn harbor_people(world: &World) -> HarborPeople {
     }
 }
 
+impl HarborPeople {
+    /// API tokens of the admin, the technician and the owner, in that order.
+    pub async fn tokens(&self, world: &World) -> [String; 3] {
+        [
+            world.token(&self.admin, None).await,
+            world.token(&self.technician, None).await,
+            world.token(&self.owner, None).await,
+        ]
+    }
+}
+
 pub async fn harbor(db: &TestDatabase) -> Harbor {
     let world = World::new(db).await;
-    let HarborPeople {
-        tenant,
+    let people = harbor_people(&world).await;
+    let app = TestApp::for_world_with_sandbox(&world, test_secrets()).await;
+    let credentials = app.sandbox_customer(&people.tenant).await;
+    let [admin, technician, owner] = people.tokens(&world).await;
+    Harbor {
         admin,
         technician,
         owner,
-        ..
-    } = harbor_people(&world).await;
-    let app = TestApp::for_world_with_sandbox(&world, test_secrets()).await;
-    let credentials = app
-        .sandbox
-        .as_ref()
-        .unwrap()
-        .ensure(tenant.id.as_uuid(), &tenant.name, tenant.slug.as_str())
-        .await
-        .unwrap();
-    Harbor {
-        admin: world.token(&admin, None).await,
-        technician: world.token(&technician, None).await,
-        owner: world.token(&owner, None).await,
         world,
         app,
-        tenant,
+        tenant: people.tenant,
         credentials,
+    }
+}
+
+impl Harbor {
+    /// Sends a request as whoever holds `token`, with an optional JSON body.
+    pub async fn call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        token: &str,
+        body: Option<&serde_json::Value>,
+    ) -> Answer {
+        self.app.call(method, path, Some(token), body).await
     }
 }
 
