@@ -11,6 +11,7 @@ pub mod authority;
 pub mod clock;
 pub mod coverage;
 pub mod credentials;
+pub mod detections;
 pub mod graph;
 pub mod guardrails;
 pub mod ids;

@@ -172,7 +172,7 @@ pub(crate) fn macro_infection(
                     "FileName": "powershell.exe",
                     "FolderPath": powershell,
                     "ProcessId": 7344,
-                    "ProcessCommandLine": "powershell.exe -nop -w hidden -enc JABzAD0ATgBlAHcALQBPAGIAagBlAGMAdAAgAE4AZQB0AC4AVwBlAGIAQwBsAGkAZQBuAHQA",
+                    "ProcessCommandLine": "powershell.exe -nop -w hidden -ExecutionPolicy Bypass -enc JABzAD0ATgBlAHcALQBPAGIAagBlAGMAdAAgAE4AZQB0AC4AVwBlAGIAQwBsAGkAZQBuAHQA",
                     "ProcessVersionInfoOriginalFileName": "PowerShell.EXE",
                     "SHA256": "9f2c1e4b7a6d3c8e5f0a1b2c3d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f6a",
                     "AccountDomain": domain,

@@ -12,7 +12,7 @@ use sea_orm::ConnectionTrait;
 use serde::Serialize;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
-use steward_domain::{MspId, TenantId, observations::OcsfClass};
+use steward_domain::{MspId, TenantId, detections::Suppression, observations::OcsfClass};
 
 use super::sigma::{self, LoadedRule, Problem, RuleDocument, RuleSet, SigmaMatch, pack};
 use crate::storage::{
@@ -21,6 +21,7 @@ use crate::storage::{
         DetectionContent, DetectionContentWriter, NewRule, RuleStates, Saved, StoredRule,
         VerdictCounts,
     },
+    suppressions::SuppressionReader,
 };
 
 /// Where a rule comes from.
@@ -54,19 +55,24 @@ pub struct RuleView {
 }
 
 impl RuleView {
-    /// The share of its judged findings that were real attacks: true positives over every
-    /// verdict (benign true positives count against it too: they were right but needed no
-    /// one). `None` before any verdict.
+    /// The share of its judged findings that were real attacks; see [`precision`].
     #[must_use]
-    #[expect(
-        clippy::cast_precision_loss,
-        reason = "counts of findings are far below 2^52"
-    )]
     pub fn precision(&self) -> Option<f64> {
-        let v = self.verdicts;
-        let judged = v.true_positive + v.benign_true_positive + v.false_positive;
-        (judged > 0).then(|| v.true_positive as f64 / judged as f64)
+        precision(self.verdicts)
     }
+}
+
+/// The share of judged findings that were real attacks: true positives over every verdict
+/// (benign true positives count against it too: they were right but needed no one). `None`
+/// before any verdict.
+#[must_use]
+#[expect(
+    clippy::cast_precision_loss,
+    reason = "counts of findings are far below 2^52"
+)]
+pub fn precision(v: VerdictCounts) -> Option<f64> {
+    let judged = v.true_positive + v.benign_true_positive + v.false_positive;
+    (judged > 0).then(|| v.true_positive as f64 / judged as f64)
 }
 
 /// Every rule, built in and the MSP's own, with its state for the MSP and, when given, for
@@ -142,20 +148,39 @@ pub enum UploadError {
     /// Replacing a rule, the upload's id is another rule's.
     #[error("the upload's id is {found}, not {expected}")]
     OtherId { expected: String, found: String },
+    /// Every version says why it was made.
+    #[error("give a reason for this version: the people after you will want to know why")]
+    NoReason,
     #[error(transparent)]
     Storage(#[from] StorageError),
 }
 
+/// A rule as uploaded: its YAML and why this version was made.
+#[derive(Debug, Clone, Copy)]
+pub struct Upload<'u> {
+    pub yaml: &'u str,
+    pub reason: &'u str,
+    /// The id the upload must keep (replacing a rule), if any.
+    pub expected: Option<&'u str>,
+}
+
 /// Checks one rule and stores it as the MSP's own (replacing its earlier version when the id is
-/// taken by one of the MSP's rules; `expected` insists on that id).
+/// taken by one of the MSP's rules), with the reason and the diff from the version it replaces.
 ///
 /// # Errors
 /// [`UploadError`] saying what is wrong; nothing is stored then.
 pub async fn upload(
     writer: &DetectionContentWriter<'_>,
-    yaml: &str,
-    expected: Option<&str>,
+    upload: Upload<'_>,
 ) -> Result<(RuleView, Saved), UploadError> {
+    let Upload {
+        yaml,
+        reason,
+        expected,
+    } = upload;
+    if reason.trim().is_empty() {
+        return Err(UploadError::NoReason);
+    }
     let mut problems = sigma::lint(yaml);
     let set = RuleSet::load([RuleDocument {
         origin: "upload".to_owned(),
@@ -184,12 +209,19 @@ pub async fn upload(
     if pack::compiled().rule(&rule.id).is_some() {
         return Err(UploadError::BuiltIn(rule.id.clone()));
     }
+    let diff = writer
+        .reader()
+        .custom_rule(&rule.id)
+        .await?
+        .map(|previous| unified_diff(&previous.yaml, yaml));
     let saved = writer
         .save_rule(&NewRule {
             rule_id: rule.id.clone(),
             title: rule.title.clone(),
             version: rule.version.clone(),
             yaml: yaml.to_owned(),
+            reason: reason.trim().to_owned(),
+            diff,
         })
         .await?;
     Ok((
@@ -209,11 +241,112 @@ pub async fn upload(
     ))
 }
 
-/// The rules in force in one tenant.
+/// How `after` differs from `before`, as a unified diff with three lines of context.
+#[must_use]
+pub fn unified_diff(before: &str, after: &str) -> String {
+    similar::TextDiff::from_lines(before, after)
+        .unified_diff()
+        .context_radius(3)
+        .header("before", "after")
+        .to_string()
+}
+
+/// One version of a rule in its lineage, with what it produced.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct VersionView {
+    pub version: String,
+    pub title: String,
+    /// Why it was made; for a built-in rule, the pack it came with.
+    pub reason: String,
+    /// Who made it, as the audit chain names them.
+    pub author: String,
+    /// When it was stored; `None` for a built-in rule.
+    pub created_at: Option<chrono::DateTime<chrono::Utc>>,
+    /// How it differs from the version before it; `None` for the first.
+    pub diff: Option<String>,
+    /// Whether it is the version evaluated now.
+    pub current: bool,
+    /// Its findings across the MSP, and the verdicts on them.
+    pub verdicts: VerdictCounts,
+}
+
+/// A rule's lineage, newest version first: for the MSP's own rules every version stored (also
+/// after the rule is removed), for a built-in rule the version the pack holds; each with the
+/// findings it produced. `None` when no rule of that id exists or existed.
+///
+/// # Errors
+/// When the database cannot be read.
+pub async fn history<C: ConnectionTrait>(
+    conn: &C,
+    msp_id: MspId,
+    rule_id: &str,
+) -> Result<Option<Vec<VersionView>>, StorageError> {
+    let content = DetectionContent::new(conn, msp_id);
+    let mut outcomes = content
+        .verdicts_by_version(&sigma::rule_name(rule_id))
+        .await?;
+    if let Some(rule) = pack::compiled().rule(rule_id) {
+        return Ok(Some(vec![VersionView {
+            version: rule.version.clone(),
+            title: rule.title.clone(),
+            reason: "built in: curated from SigmaHQ".to_owned(),
+            author: "Steward".to_owned(),
+            created_at: None,
+            diff: None,
+            current: true,
+            verdicts: outcomes.remove(&rule.version).unwrap_or_default(),
+        }]));
+    }
+    let stored_rule = content.custom_rule(rule_id).await?;
+    let versions = content.versions(rule_id).await?;
+    if versions.is_empty() {
+        // A rule stored before Steward kept lineage has only its current version.
+        return Ok(stored_rule.map(|rule| {
+            vec![VersionView {
+                verdicts: outcomes.remove(&rule.version).unwrap_or_default(),
+                version: rule.version,
+                title: rule.title,
+                reason: "stored before Steward kept the lineage of rules".to_owned(),
+                author: "unknown".to_owned(),
+                created_at: Some(rule.updated_at),
+                diff: None,
+                current: true,
+            }]
+        }));
+    }
+    let current = stored_rule.map(|rule| rule.version);
+    let mut views = Vec::with_capacity(versions.len());
+    let mut before: Option<&str> = None;
+    for stored in &versions {
+        views.push(VersionView {
+            version: stored.version.clone(),
+            title: stored.title.clone(),
+            reason: stored.reason.clone(),
+            author: stored.author.clone(),
+            created_at: Some(stored.created_at),
+            diff: before.map(|previous| unified_diff(previous, &stored.yaml)),
+            current: false,
+            verdicts: outcomes.remove(&stored.version).unwrap_or_default(),
+        });
+        before = Some(&stored.yaml);
+    }
+    // The current version is the newest stored one with its version (a rule may return to an
+    // earlier text, making a version recur).
+    if let Some(current) = current
+        && let Some(view) = views.iter_mut().rev().find(|v| v.version == current)
+    {
+        view.current = true;
+    }
+    views.reverse();
+    Ok(Some(views))
+}
+
+/// The rules in force in one tenant, with the tenant's suppressions in force.
 #[derive(Debug)]
 pub struct InForce {
     custom: Arc<RuleSet>,
     states: RuleStates,
+    suppressions: Vec<Suppression>,
 }
 
 impl InForce {
@@ -224,12 +357,19 @@ impl InForce {
             && self.states.enabled(rule_id, true)
     }
 
-    /// The matches on one event of the rules that are on.
+    /// The matches on one event of the rules that are on, but for those a suppression of
+    /// their rule holds for.
     #[must_use]
     pub fn evaluate(&self, class: OcsfClass, ocsf: &Value) -> Vec<SigmaMatch> {
         let mut found = pack::compiled().evaluate(class, ocsf);
         found.extend(self.custom.evaluate(class, ocsf));
-        found.retain(|m| self.states.enabled(&m.rule_id, true));
+        found.retain(|m| {
+            self.states.enabled(&m.rule_id, true)
+                && !self
+                    .suppressions
+                    .iter()
+                    .any(|s| s.rule_id == m.rule_id && s.suppresses(ocsf))
+        });
         found
     }
 }
@@ -240,10 +380,17 @@ impl InForce {
 /// When the database cannot be read.
 pub async fn in_force(work: &TenantWork<'_>) -> Result<InForce, StorageError> {
     let tenant = work.tenant();
-    let content = DetectionContent::new(work.context().txn, tenant.msp_id);
+    let txn = work.context().txn;
+    let content = DetectionContent::new(txn, tenant.msp_id);
+    let now = work.context().clock.now();
+    let mut suppressions = SuppressionReader::new(txn, tenant.msp_id, tenant.id)
+        .list(None)
+        .await?;
+    suppressions.retain(|s| s.active(now));
     Ok(InForce {
         custom: compiled_custom(tenant.msp_id, &content.custom_rules().await?),
         states: content.states(Some(tenant.id)).await?,
+        suppressions,
     })
 }
 

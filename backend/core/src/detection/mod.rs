@@ -10,6 +10,7 @@ pub mod content;
 pub mod retro_hunt;
 mod rules;
 pub mod sigma;
+pub mod tuning;
 
 use std::collections::HashMap;
 

@@ -12,11 +12,11 @@ use sea_orm::{
 };
 use serde::Serialize;
 use serde_json::json;
-use steward_domain::{MspId, TenantId};
+use steward_domain::{MspId, TenantId, UserId, incidents::Verdict};
 
 use super::{
     StorageError, WriteContext,
-    entities::{detection_rule, detection_rule_state, finding, incident},
+    entities::{detection_rule, detection_rule_state, detection_rule_version, finding, incident},
     new_id,
     scoping::InTenant,
 };
@@ -163,6 +163,48 @@ impl<C: ConnectionTrait> DetectionContent<'_, C> {
             None => findings.filter(finding::Column::MspId.eq(self.msp_id.as_uuid())),
         };
         let findings: Vec<(String, uuid::Uuid)> = findings.into_tuple().all(self.conn).await?;
+        self.count_verdicts(tenant, findings).await
+    }
+
+    /// Per version of finding rule `rule` (`sigma:<id>`) that found something, its findings
+    /// across the MSP and their incidents' verdicts: what each version of a rule produced.
+    ///
+    /// # Errors
+    /// When the database cannot be read.
+    pub async fn verdicts_by_version(
+        &self,
+        rule: &str,
+    ) -> Result<HashMap<String, VerdictCounts>, StorageError> {
+        use sea_orm::QuerySelect;
+        let rows: Vec<(serde_json::Value, uuid::Uuid)> = finding::Entity::find()
+            .select_only()
+            .columns([finding::Column::Details, finding::Column::IncidentId])
+            .filter(finding::Column::MspId.eq(self.msp_id.as_uuid()))
+            .filter(finding::Column::Rule.eq(rule))
+            .into_tuple()
+            .all(self.conn)
+            .await?;
+        let findings = rows
+            .into_iter()
+            .map(|(details, incident)| {
+                let version = details["rule_version"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_owned();
+                (version, incident)
+            })
+            .collect();
+        self.count_verdicts(None, findings).await
+    }
+
+    /// Counts findings per key with the verdicts of their incidents (in `tenant`, or across the
+    /// MSP).
+    async fn count_verdicts(
+        &self,
+        tenant: Option<TenantId>,
+        findings: Vec<(String, uuid::Uuid)>,
+    ) -> Result<HashMap<String, VerdictCounts>, StorageError> {
+        use sea_orm::QuerySelect;
         let incidents = incident::Entity::find()
             .select_only()
             .columns([incident::Column::Id, incident::Column::Verdict])
@@ -178,8 +220,8 @@ impl<C: ConnectionTrait> DetectionContent<'_, C> {
             .into_iter()
             .collect();
         let mut counts: HashMap<String, VerdictCounts> = HashMap::new();
-        for (rule, incident_id) in findings {
-            let count = counts.entry(rule).or_default();
+        for (key, incident_id) in findings {
+            let count = counts.entry(key).or_default();
             count.findings += 1;
             match verdicts.get(&incident_id).and_then(Option::as_deref) {
                 Some("true_positive") => count.true_positive += 1,
@@ -189,6 +231,107 @@ impl<C: ConnectionTrait> DetectionContent<'_, C> {
             }
         }
         Ok(counts)
+    }
+
+    /// Every version of the MSP's rule `rule_id` that was stored, oldest first (kept after the
+    /// rule is replaced or removed).
+    ///
+    /// # Errors
+    /// When the database cannot be read.
+    pub async fn versions(&self, rule_id: &str) -> Result<Vec<StoredVersion>, StorageError> {
+        Ok(detection_rule_version::Entity::find()
+            .filter(detection_rule_version::Column::MspId.eq(self.msp_id.as_uuid()))
+            .filter(detection_rule_version::Column::RuleId.eq(rule_id))
+            .order_by_asc(detection_rule_version::Column::Id)
+            .all(self.conn)
+            .await?
+            .into_iter()
+            .map(|row| StoredVersion {
+                version: row.version,
+                title: row.title,
+                yaml: row.yaml,
+                reason: row.reason,
+                author: row.author,
+                author_id: row.author_id.map(UserId::from_uuid),
+                created_at: row.created_at,
+            })
+            .collect())
+    }
+}
+
+/// One stored version of one of the MSP's own rules: what it was, who made it, when and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredVersion {
+    pub version: String,
+    pub title: String,
+    pub yaml: String,
+    pub reason: String,
+    pub author: String,
+    pub author_id: Option<UserId>,
+    pub created_at: chrono::DateTime<chrono::Utc>,
+}
+
+/// One finding of a rule with its incident's verdict, for replaying a suppression over what the
+/// rule found before.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JudgedFinding {
+    pub finding_id: uuid::Uuid,
+    pub incident_id: uuid::Uuid,
+    pub title: String,
+    pub time: chrono::DateTime<chrono::Utc>,
+    pub event_ids: Vec<uuid::Uuid>,
+    pub verdict: Option<Verdict>,
+}
+
+impl<C: ConnectionTrait> DetectionContent<'_, C> {
+    /// Every finding of finding rule `rule` (`sigma:<id>`) in `tenant`, oldest first, with the
+    /// verdict of its incident.
+    ///
+    /// # Errors
+    /// When the database cannot be read.
+    pub async fn judged_findings(
+        &self,
+        tenant: TenantId,
+        rule: &str,
+    ) -> Result<Vec<JudgedFinding>, StorageError> {
+        let findings = finding::Entity::find()
+            .in_tenant(self.msp_id, tenant)
+            .filter(finding::Column::Rule.eq(rule))
+            .order_by_asc(finding::Column::Time)
+            .all(self.conn)
+            .await?;
+        let incident_ids: Vec<uuid::Uuid> = findings.iter().map(|f| f.incident_id).collect();
+        let mut verdicts: HashMap<uuid::Uuid, Verdict> = HashMap::new();
+        for chunk in incident_ids.chunks(500) {
+            let rows = incident::Entity::find()
+                .in_tenant(self.msp_id, tenant)
+                .filter(incident::Column::Id.is_in(chunk.to_vec()))
+                .filter(incident::Column::Verdict.is_not_null())
+                .all(self.conn)
+                .await?;
+            for row in rows {
+                if let Some(verdict) = row.verdict.as_deref() {
+                    let parsed = Verdict::parse(verdict)
+                        .ok_or_else(|| StorageError::corrupt("incident verdict", &verdict))?;
+                    verdicts.insert(row.id, parsed);
+                }
+            }
+        }
+        findings
+            .into_iter()
+            .map(|row| {
+                let event_ids: Vec<uuid::Uuid> = serde_json::from_value(row.event_ids)
+                    .map_err(|e| StorageError::corrupt("finding events", &e))?;
+                Ok(JudgedFinding {
+                    finding_id: row.id,
+                    incident_id: row.incident_id,
+                    title: row.title,
+                    time: row.time,
+                    event_ids,
+                    verdict: verdicts.get(&row.incident_id).copied(),
+                })
+            })
+            .collect()
     }
 }
 
@@ -211,6 +354,10 @@ pub struct NewRule {
     pub title: String,
     pub version: String,
     pub yaml: String,
+    /// Why it was uploaded or changed.
+    pub reason: String,
+    /// How it differs from the version it replaces, as a unified diff.
+    pub diff: Option<String>,
 }
 
 /// What storing a rule did.
@@ -236,6 +383,12 @@ pub struct DetectionContentWriter<'a> {
 impl<'a> DetectionContentWriter<'a> {
     pub(crate) fn new(ctx: &'a WriteContext<'a>, msp_id: MspId) -> Self {
         Self { ctx, msp_id }
+    }
+
+    /// Reads the MSP's content as this writer's transaction sees it.
+    #[must_use]
+    pub fn reader(&self) -> DetectionContent<'a, sea_orm::DatabaseTransaction> {
+        DetectionContent::new(self.ctx.txn, self.msp_id)
     }
 
     /// Stores a rule, replacing the MSP's rule of the same id.
@@ -276,7 +429,27 @@ impl<'a> DetectionContentWriter<'a> {
                 Saved::Created
             }
         };
-        let after = json!({"title": rule.title, "version": rule.version, "yaml": rule.yaml});
+        detection_rule_version::ActiveModel {
+            id: Set(new_id(self.ctx.clock)),
+            msp_id: Set(self.msp_id.as_uuid()),
+            rule_id: Set(rule.rule_id.clone()),
+            version: Set(rule.version.clone()),
+            title: Set(rule.title.clone()),
+            yaml: Set(rule.yaml.clone()),
+            reason: Set(rule.reason.clone()),
+            author: Set(self.ctx.actor.label.clone()),
+            author_id: Set(self.ctx.actor.user_id.map(|id| id.as_uuid())),
+            created_at: Set(now),
+        }
+        .insert(self.ctx.txn)
+        .await?;
+        let after = json!({
+            "title": rule.title,
+            "version": rule.version,
+            "yaml": rule.yaml,
+            "reason": rule.reason,
+            "diff": rule.diff,
+        });
         let change = match &saved {
             Saved::Replaced { previous_version } => {
                 Change::new("detection_rule.updated", "detection_rule", &rule.rule_id)

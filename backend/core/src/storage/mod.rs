@@ -33,6 +33,7 @@ mod scopes;
 mod scoping;
 pub(crate) mod second_factors;
 pub mod slack;
+pub mod suppressions;
 mod tenants;
 pub(crate) mod tickets;
 mod tokens;

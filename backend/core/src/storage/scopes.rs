@@ -11,7 +11,8 @@ use steward_domain::{
 use super::{
     ActionReader, IncidentReader, IntegrationDirectory, InventoryReader, MspRepository,
     MspSettingsError, NewMsp, RiskReader, SandboxEnvironments, StorageError, TenantAdmin,
-    TenantDirectory, TokenDirectory, UserAdmin, UserDirectory, entities::user, msps, users,
+    TenantDirectory, TokenDirectory, UserAdmin, UserDirectory, entities::user, msps,
+    suppressions::SuppressionReader, users,
 };
 use crate::{
     access::Forbidden,
@@ -456,6 +457,19 @@ impl<'c, C: ConnectionTrait> TenantScope<'c, C> {
     pub fn inventory(&self) -> Result<InventoryReader<'c, C>, Forbidden> {
         self.require(Permission::ReadInventory)?;
         Ok(InventoryReader::new(
+            self.conn,
+            self.tenant.msp_id,
+            self.tenant.id,
+        ))
+    }
+
+    /// The tenant's suppressions of detection rules.
+    ///
+    /// # Errors
+    /// [`Forbidden`] without [`Permission::ReadDetections`].
+    pub fn suppressions(&self) -> Result<SuppressionReader<'c, C>, Forbidden> {
+        self.require(Permission::ReadDetections)?;
+        Ok(SuppressionReader::new(
             self.conn,
             self.tenant.msp_id,
             self.tenant.id,

@@ -10,6 +10,7 @@ use steward_domain::{
     ActionId, IncidentId, TenantId, UserId,
     access::Permission,
     actions::{Action, ApprovalTiming},
+    detections::{Suppression, SuppressionRequest},
     guardrails::{AutomationHalt, MaintenanceSchedule},
     incidents::{EntityKey, IncidentStatus, IncidentTicket},
     risk::RiskScore,
@@ -181,6 +182,33 @@ impl<'a> TenantWork<'a> {
             enabled,
         )
         .await?)
+    }
+
+    /// Stores a checked suppression of detection rule `rule_id` in this tenant.
+    ///
+    /// # Errors
+    /// [`WorkError::Forbidden`] without [`Permission::ManageDetections`].
+    pub async fn suppress_rule(
+        &self,
+        rule_id: &str,
+        request: &SuppressionRequest,
+    ) -> Result<Suppression, WorkError> {
+        self.require(Permission::ManageDetections)?;
+        let tenant = (self.tenant.msp_id, self.tenant.id);
+        Ok(super::suppressions::create(self.ctx, tenant, rule_id, request).await?)
+    }
+
+    /// Removes one of this tenant's suppressions; `None` when it has no such suppression.
+    ///
+    /// # Errors
+    /// [`WorkError::Forbidden`] without [`Permission::ManageDetections`].
+    pub async fn remove_suppression(
+        &self,
+        id: uuid::Uuid,
+    ) -> Result<Option<Suppression>, WorkError> {
+        self.require(Permission::ManageDetections)?;
+        let tenant = (self.tenant.msp_id, self.tenant.id);
+        Ok(super::suppressions::remove(self.ctx, tenant, id).await?)
     }
 
     /// The person writing, with their role; `None` for Steward's own writes.

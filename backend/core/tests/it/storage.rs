@@ -16,7 +16,7 @@ use steward_domain::{
 };
 use steward_testkit::{TestDatabase, World};
 
-const EXPECTED_MIGRATIONS: [&str; 30] = [
+const EXPECTED_MIGRATIONS: [&str; 31] = [
     "m20261123_000001_create_tenancy",
     "m20261123_000002_create_audit_entries",
     "m20261123_000003_protect_audit_chain",
@@ -47,9 +47,10 @@ const EXPECTED_MIGRATIONS: [&str; 30] = [
     "m20261206_000003_add_second_factor",
     "m20261207_000001_add_integration_ingest_key",
     "m20261207_000002_create_detection_rules",
+    "m20261207_000003_create_rule_lineage_and_suppressions",
 ];
 
-const TABLES: [&str; 38] = [
+const TABLES: [&str; 40] = [
     "msps",
     "tenants",
     "automation_halts",
@@ -88,6 +89,8 @@ const TABLES: [&str; 38] = [
     "recovery_codes",
     "detection_rules",
     "detection_rule_states",
+    "detection_rule_versions",
+    "detection_suppressions",
 ];
 
 fn slug(text: &str) -> Slug {

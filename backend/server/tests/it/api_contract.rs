@@ -1,10 +1,9 @@
 //! The API's contract: JSON errors with stable codes and the right status, paging, the OpenAPI
 //! document and metrics; and bad input changes nothing.
 
-use crate::support::TestApp;
+use crate::support::{TestApp, answer_to, content_type, harbor_with_admin, strings};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
-use steward_domain::tenancy::Role;
 use steward_testkit::{TestDatabase, World, tamper::audit_entry_count};
 
 struct Fixture {
@@ -18,18 +17,12 @@ struct Fixture {
 async fn fixture() -> Fixture {
     let db = TestDatabase::migrated().await;
     let world = World::new(&db).await;
-    let msp = world.msp("harbor").await;
-    let tenant = world.tenant(msp.id, "acme").await;
-    let admin = world
-        .user(msp.id, "admin@harbor.example", Role::MspAdmin, None)
-        .await;
-    let admin_token = world.token(&admin, None).await;
-    let app = TestApp::for_world(&world).await;
+    let harbor = harbor_with_admin(&world, "acme").await;
     Fixture {
+        app: TestApp::for_world(&world).await,
         world,
-        app,
-        admin_token,
-        tenant_id: tenant.id.to_string(),
+        admin_token: harbor.token,
+        tenant_id: harbor.tenant.id.to_string(),
         _db: db,
     }
 }
@@ -50,9 +43,7 @@ async fn raw(
     if let Some(content_type) = content_type {
         request = request.header("content-type", content_type);
     }
-    let response = request.send().await.unwrap();
-    let status = response.status();
-    (status, response.json().await.unwrap_or(Value::Null))
+    answer_to(request).await
 }
 
 /// A request that must be refused: method, path, content type, body, status and error code.
@@ -168,15 +159,14 @@ async fn tenants_and_users_are_managed_through_the_api_with_an_audit_trail() {
     assert_eq!(created["slug"], "birch-co-accounting");
     assert_eq!(created["status"], "active");
     let id = created["id"].as_str().unwrap().to_owned();
+    let tenant = format!("/api/v1/tenants/{id}");
+    let rename = async |name: &str| {
+        f.app
+            .patch_as(&tenant, token, &json!({ "name": name }))
+            .await
+    };
 
-    let (status, renamed) = f
-        .app
-        .patch_as(
-            &format!("/api/v1/tenants/{id}"),
-            token,
-            &json!({ "name": "Birch Accounting" }),
-        )
-        .await;
+    let (status, renamed) = rename("Birch Accounting").await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(renamed["name"], "Birch Accounting");
 
@@ -205,12 +195,7 @@ async fn tenants_and_users_are_managed_through_the_api_with_an_audit_trail() {
         .app
         .get_as(&format!("/api/v1/tenants/{id}/members"), token)
         .await;
-    let emails: Vec<&str> = members["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|m| m["email"].as_str().unwrap())
-        .collect();
+    let emails = strings(&members, "items", "email");
     assert_eq!(emails, ["admin@harbor.example", "owner@birch.example"]);
 
     let (status, offboarded) = f
@@ -220,14 +205,7 @@ async fn tenants_and_users_are_managed_through_the_api_with_an_audit_trail() {
     assert_eq!(status, StatusCode::OK);
     assert_eq!(offboarded["status"], "offboarded");
     assert!(offboarded["offboarded_at"].is_string());
-    let (status, again) = f
-        .app
-        .patch_as(
-            &format!("/api/v1/tenants/{id}"),
-            token,
-            &json!({ "name": "Changed" }),
-        )
-        .await;
+    let (status, again) = rename("Changed").await;
     assert_eq!(status, StatusCode::CONFLICT);
     assert_eq!(again["error"]["code"], "tenant-offboarded");
 
@@ -408,6 +386,7 @@ async fn the_openapi_document_describes_every_route() {
         ("get", "/api/v1/msp/detection-rules"),
         ("post", "/api/v1/msp/detection-rules"),
         ("get", "/api/v1/msp/detection-rules/{rule_id}"),
+        ("get", "/api/v1/msp/detection-rules/{rule_id}/history"),
         ("put", "/api/v1/msp/detection-rules/{rule_id}"),
         ("delete", "/api/v1/msp/detection-rules/{rule_id}"),
         ("put", "/api/v1/msp/detection-rules/{rule_id}/state"),
@@ -419,6 +398,26 @@ async fn the_openapi_document_describes_every_route() {
         (
             "post",
             "/api/v1/tenants/{tenant_id}/detection-rules/{rule_id}/retro-hunt",
+        ),
+        (
+            "get",
+            "/api/v1/tenants/{tenant_id}/detection-rules/{rule_id}/suppressions",
+        ),
+        (
+            "post",
+            "/api/v1/tenants/{tenant_id}/detection-rules/{rule_id}/suppressions",
+        ),
+        (
+            "delete",
+            "/api/v1/tenants/{tenant_id}/detection-rules/{rule_id}/suppressions/{suppression_id}",
+        ),
+        (
+            "post",
+            "/api/v1/tenants/{tenant_id}/detection-rules/{rule_id}/suppressions/replay",
+        ),
+        (
+            "get",
+            "/api/v1/tenants/{tenant_id}/detection-rules/{rule_id}/suppression-suggestion",
         ),
         ("get", "/api/v1/tenants/{tenant_id}/devices"),
         ("get", "/api/v1/tenants/{tenant_id}/identities"),
@@ -541,12 +540,7 @@ async fn metrics_count_requests_by_route_and_status() {
     f.app.call(Method::GET, "/api/v1/me", None, None).await;
     let response = f.app.get("/metrics").await;
     assert_eq!(response.status(), StatusCode::OK);
-    assert!(
-        response.headers()["content-type"]
-            .to_str()
-            .unwrap()
-            .starts_with("application/openmetrics-text")
-    );
+    assert!(content_type(&response).starts_with("application/openmetrics-text"));
     let text = response.text().await.unwrap();
     assert!(
         text.contains(

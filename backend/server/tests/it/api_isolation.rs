@@ -1,7 +1,7 @@
 //! Nobody reaches what is not theirs: another customer's tenant, another MSP's tenants, users
 //! or tokens. Each answers 404 (never 403, which would confirm the id exists) and writes nothing.
 
-use crate::support::TestApp;
+use crate::support::{TestApp, acme_owner, harbor_admin, strings};
 use reqwest::StatusCode;
 use serde_json::json;
 use steward_domain::tenancy::Role;
@@ -60,17 +60,8 @@ async fn tenant_scoped_routes_of_other_tenants_answer_404() {
     let birch = world.tenant(harbor.id, "birch").await;
     let coast = world.tenant(lighthouse.id, "coast").await;
 
-    let acme_owner = world
-        .user(
-            harbor.id,
-            "owner@acme.example",
-            Role::CustomerOwner,
-            Some(acme.id),
-        )
-        .await;
-    let harbor_admin = world
-        .user(harbor.id, "admin@harbor.example", Role::MspAdmin, None)
-        .await;
+    let acme_owner = acme_owner(&world, &acme).await;
+    let harbor_admin = harbor_admin(&world, &harbor).await;
     let lighthouse_admin = world
         .user(
             lighthouse.id,
@@ -124,6 +115,10 @@ async fn tenant_scoped_routes_of_other_tenants_answer_404() {
                 ("scenario", "malware-laptop".to_owned()),
                 ("rule_id", "ca2092a1-c273-4878-9b4b-0d60115bf5ea".to_owned()),
                 (
+                    "suppression_id",
+                    "0194f3a2-7b1c-7d3e-9f00-1234567890b1".to_owned(),
+                ),
+                (
                     "incident_id",
                     "0194f3a2-7b1c-7d3e-9f00-1234567890ac".to_owned(),
                 ),
@@ -162,12 +157,7 @@ async fn tenant_scoped_routes_of_other_tenants_answer_404() {
 
     // The lists show only what each caller may see.
     let (_, listed) = app.get_as("/api/v1/tenants", &cases[0].0).await;
-    let ids: Vec<&str> = listed["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|t| t["id"].as_str().unwrap())
-        .collect();
+    let ids = strings(&listed, "items", "id");
     assert_eq!(ids, [acme.id.to_string()]);
     let (_, listed) = app.get_as("/api/v1/tenants", &cases[2].0).await;
     assert_eq!(
@@ -183,9 +173,7 @@ async fn users_and_tokens_of_another_msp_answer_404() {
     let world = World::new(&db).await;
     let harbor = world.msp("harbor").await;
     let lighthouse = world.msp("lighthouse").await;
-    let harbor_admin = world
-        .user(harbor.id, "admin@harbor.example", Role::MspAdmin, None)
-        .await;
+    let harbor_admin = harbor_admin(&world, &harbor).await;
     let outsider = world
         .user(
             lighthouse.id,
@@ -240,11 +228,6 @@ async fn users_and_tokens_of_another_msp_answer_404() {
     assert_eq!(audit_entry_count(&world.storage).await, entries_before);
 
     let (_, users) = app.get_as("/api/v1/users", &token).await;
-    let emails: Vec<&str> = users["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|u| u["email"].as_str().unwrap())
-        .collect();
+    let emails = strings(&users, "items", "email");
     assert_eq!(emails, ["admin@harbor.example"]);
 }

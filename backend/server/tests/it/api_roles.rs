@@ -87,11 +87,10 @@ fn expectation(operation_id: &str) -> (&'static [Role], StatusCode) {
             (ADMIN, forbidden)
         }
         "connect_slack" | "disconnect_slack" => (ADMIN, forbidden),
-        "list_rules" | "get_rule" | "list_tenant_rules" => {
-            (&[MspAdmin, Technician, Auditor], forbidden)
-        }
+        "list_rules" | "get_rule" | "rule_history" | "list_tenant_rules" | "list_suppressions"
+        | "replay" | "suggestion" => (&[MspAdmin, Technician, Auditor], forbidden),
         "upload_rule" | "replace_rule" | "remove_rule" | "set_msp_state" | "set_tenant_state"
-        | "retro_hunt" => (&[MspAdmin, Technician], forbidden),
+        | "retro_hunt" | "suppress" | "remove_suppression" => (&[MspAdmin, Technician], forbidden),
         "pull_msp_kill_switch" => (&[MspAdmin, Technician], forbidden),
         // Each side answers its own approvals (see `seed_response`).
         "approve_action" | "reject_action" => (
@@ -163,10 +162,21 @@ fn body_for(operation_id: &str, role: Role) -> Option<Value> {
             "type": "isolate_device",
             "target": { "kind": "device", "id": version_placeholder() },
         })),
-        "upload_rule" => Some(json!({ "yaml": custom_rule(UPLOADED_RULE, "uploaded") })),
-        "replace_rule" => {
-            Some(json!({ "yaml": custom_rule(SEEDED_RULE, &format!("replaced by {unique}")) }))
-        }
+        "upload_rule" => Some(json!({
+            "yaml": custom_rule(UPLOADED_RULE, "uploaded"),
+            "reason": format!("uploaded by {unique}"),
+        })),
+        "replace_rule" => Some(json!({
+            "yaml": custom_rule(SEEDED_RULE, &format!("replaced by {unique}")),
+            "reason": format!("replaced by {unique}"),
+        })),
+        "suppress" => Some(json!({
+            "conditions": [{ "field": "process.cmd_line", "op": "contains", "value": unique }],
+            "reason": format!("suppressed by {unique}"),
+        })),
+        "replay" => Some(json!({
+            "conditions": [{ "field": "process.cmd_line", "op": "contains", "value": unique }],
+        })),
         "set_msp_state" | "set_tenant_state" => Some(json!({ "enabled": false })),
         "retro_hunt" => Some(json!({ "days": 30 })),
         "propose_action" => Some(json!({
@@ -360,7 +370,7 @@ static UNREACHABLE_SETTINGS: std::sync::LazyLock<Value> = std::sync::LazyLock::n
 });
 
 /// Operations that are not GETs but change nothing (so write no audit entry).
-const READ_ONLY: [&str; 1] = ["simulate_policy"];
+const READ_ONLY: [&str; 2] = ["simulate_policy", "replay"];
 
 /// A tenant policy that asks a technician for everything.
 const OWN_POLICY: &str = "package steward.authority\n\ndecision := {\"outcome\": \"technician_approval\", \"reasons\": [\"tenant-policy\"]}\n";
@@ -378,6 +388,7 @@ fn order(operation_id: &str) -> u8 {
         | "release_msp_kill_switch"
         | "disconnect_slack"
         | "remove_subscription"
+        | "remove_suppression"
         // Turned off, the seeded rule could not be hunted with any more.
         | "set_msp_state"
         | "set_tenant_state" => 1,
@@ -478,10 +489,29 @@ async fn check_role(role: Role) {
             reqwest::Method::POST,
             "/api/v1/msp/detection-rules",
             Some(&world.token(&seeder, None).await),
-            Some(&json!({ "yaml": custom_rule(SEEDED_RULE, "seeded") })),
+            Some(&json!({ "yaml": custom_rule(SEEDED_RULE, "seeded"), "reason": "seeded" })),
         )
         .await;
     assert_eq!(status, StatusCode::CREATED, "{seeded_rule}");
+    let (status, seeded_suppression) = app
+        .call(
+            reqwest::Method::POST,
+            &format!(
+                "/api/v1/tenants/{}/detection-rules/{SEEDED_RULE}/suppressions",
+                acme.id
+            ),
+            Some(&world.token(&seeder, None).await),
+            Some(&json!({
+                "conditions": [{ "field": "process.cmd_line", "op": "contains", "value": "seeded" }],
+                "reason": "seeded",
+            })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{seeded_suppression}");
+    let suppression = seeded_suppression["suppression"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
 
     let mut operations: Vec<_> = app
         .operations()
@@ -507,6 +537,7 @@ async fn check_role(role: Role) {
             ("entity_id", seeded.device.to_string()),
             ("delivery_id", delivery.clone()),
             ("rule_id", SEEDED_RULE.to_owned()),
+            ("suppression_id", suppression.clone()),
             (
                 "action_id",
                 match operation.id.as_str() {
@@ -582,6 +613,10 @@ async fn operational_routes_need_no_credential_and_api_routes_do() {
             ),
             ("delivery_id", "msg_0".into()),
             ("rule_id", SEEDED_RULE.into()),
+            (
+                "suppression_id",
+                "0194f3a2-7b1c-7d3e-9f00-1234567890b1".into(),
+            ),
             ("kind", "device".into()),
             ("entity_id", "0194f3a2-7b1c-7d3e-9f00-1234567890ab".into()),
         ]);

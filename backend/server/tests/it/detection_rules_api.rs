@@ -6,11 +6,10 @@
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use steward_domain::clock::{Clock, SystemClock};
-use steward_testkit::TestDatabase;
 
 use crate::{
     log_ingest::{bearer, ndjson, post},
-    support::{governed, windows_events::office_starts_encoded_powershell},
+    support::{governed, list, strings, windows_events::office_starts_encoded_powershell},
 };
 
 const OWN_RULE: &str = "7c3a9e12-4b5d-4f60-8e21-9a0b1c2d3e4f";
@@ -62,24 +61,15 @@ fn assist_started(computer: &str, record: u64) -> Value {
 
 #[tokio::test]
 async fn the_msp_manages_its_rules_and_where_each_is_on() {
-    let db = TestDatabase::migrated().await;
-    let l = governed::start(&db, None).await;
+    let l = governed::start_fresh().await;
     l.sync_all().await;
     let device = l.inventory("devices").await[0].clone();
     let computer = device["hostname"].as_str().unwrap().to_uppercase();
-    let (_, integrations) = l
-        .call(Method::GET, &l.path("integrations"), &l.admin, None)
-        .await;
-    let integration = integrations["items"][0]["id"].as_str().unwrap().to_owned();
-    let (_, key) = l
-        .call(
-            Method::POST,
-            &l.path(&format!("integrations/{integration}/ingest-key")),
-            &l.admin,
-            None,
-        )
-        .await;
-    let key = key["key"].as_str().unwrap().to_owned();
+    let integration = l.integrations().await[0]["id"].as_str().unwrap().to_owned();
+    let key = l.create_ingest_key(&integration).await["key"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     let rules = "/api/v1/msp/detection-rules";
     // Before the MSP has a rule for it, its remote-support tool runs from Downloads.
     let early = ndjson(&[assist_started(&computer, 9000)]);
@@ -94,15 +84,13 @@ async fn the_msp_manages_its_rules_and_where_each_is_on() {
             Method::POST,
             rules,
             &l.technician,
-            Some(&json!({"yaml": own_rule("Downloads").replace("level: medium", "level: severe")})),
+            Some(&json!({"yaml": own_rule("Downloads").replace("level: medium", "level: severe"), "reason": "remote support tools"})),
         )
         .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{refused}");
     assert_eq!(refused["error"]["code"], "invalid-rule");
     assert!(
-        refused["problems"]
-            .as_array()
-            .unwrap()
+        list(&refused, "problems")
             .iter()
             .any(|p| p["line"] == 13 && p["message"].as_str().unwrap().contains("level")),
         "{refused:#}"
@@ -112,18 +100,28 @@ async fn the_msp_manages_its_rules_and_where_each_is_on() {
             Method::POST,
             rules,
             &l.technician,
-            Some(&json!({"yaml": own_rule("Downloads").replace(OWN_RULE, ENCODED_POWERSHELL)})),
+            Some(&json!({"yaml": own_rule("Downloads").replace(OWN_RULE, ENCODED_POWERSHELL), "reason": "remote support tools"})),
         )
         .await;
     assert_eq!(status, StatusCode::CONFLICT, "{refused}");
     assert_eq!(refused["error"]["code"], "built-in-rule");
 
+    let (status, refused) = l
+        .call(
+            Method::POST,
+            rules,
+            &l.technician,
+            Some(&json!({"yaml": own_rule("Downloads"), "reason": " "})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{refused}");
+    assert_eq!(refused["error"]["code"], "reason-required");
     let (status, uploaded) = l
         .call(
             Method::POST,
             rules,
             &l.technician,
-            Some(&json!({"yaml": own_rule("Downloads")})),
+            Some(&json!({"yaml": own_rule("Downloads"), "reason": "remote support tools run from Downloads"})),
         )
         .await;
     assert_eq!(status, StatusCode::CREATED, "{uploaded}");
@@ -206,40 +204,16 @@ async fn the_msp_manages_its_rules_and_where_each_is_on() {
 
     // A technician concludes the incident was no attack: the precision of the rules whose
     // findings it holds says so.
-    let (_, incidents) = l
-        .call(Method::GET, &l.path("incidents"), &l.technician, None)
+    let incidents = l.incidents().await;
+    let own_incident =
+        governed::with_finding(&incidents, |f| f["rule"] == format!("sigma:{OWN_RULE}"))
+            .into_iter()
+            .next()
+            .unwrap_or_else(|| panic!("no incident of the MSP's rule: {incidents:#?}"));
+    l.resolve_incident_as(own_incident["id"].as_str().unwrap(), "false_positive")
         .await;
-    let own_incident = incidents["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|i| {
-            i["findings"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .any(|f| f["rule"] == format!("sigma:{OWN_RULE}"))
-        })
-        .unwrap_or_else(|| panic!("no incident of the MSP's rule: {incidents:#}"));
-    let (status, resolved) = l
-        .call(
-            Method::PATCH,
-            &l.path(&format!(
-                "incidents/{}",
-                own_incident["id"].as_str().unwrap()
-            )),
-            &l.technician,
-            Some(&json!({"status": "resolved", "verdict": "false_positive"})),
-        )
-        .await;
-    assert_eq!(status, StatusCode::OK, "{resolved}");
     let (_, judged) = l
-        .call(
-            Method::GET,
-            &l.path(&format!("detection-rules?search={OWN_RULE}")),
-            &l.technician,
-            None,
-        )
+        .get(&format!("detection-rules?search={OWN_RULE}"), &l.technician)
         .await;
     let judged = &judged["items"][0];
     assert_eq!(
@@ -252,12 +226,7 @@ async fn the_msp_manages_its_rules_and_where_each_is_on() {
         "records 9000 (found by the retro-hunt) and 9001: {judged}"
     );
     let (_, noisiest) = l
-        .call(
-            Method::GET,
-            &l.path("detection-rules?sort=findings&limit=1"),
-            &l.technician,
-            None,
-        )
+        .get("detection-rules?sort=findings&limit=1", &l.technician)
         .await;
     assert_eq!(noisiest["items"][0]["rule_id"], OWN_RULE, "{noisiest}");
 
@@ -267,7 +236,7 @@ async fn the_msp_manages_its_rules_and_where_each_is_on() {
             Method::PUT,
             &format!("{rules}/{OWN_RULE}"),
             &l.technician,
-            Some(&json!({"yaml": own_rule("Desktop")})),
+            Some(&json!({"yaml": own_rule("Desktop"), "reason": "the tool moved to the desktop"})),
         )
         .await;
     assert_eq!(status, StatusCode::OK, "{replaced}");
@@ -279,20 +248,66 @@ async fn the_msp_manages_its_rules_and_where_each_is_on() {
             Method::PUT,
             &format!("{rules}/{OWN_RULE}"),
             &l.technician,
-            Some(&json!({"yaml": own_rule("Desktop").replace(OWN_RULE, "another-id")})),
+            Some(&json!({"yaml": own_rule("Desktop").replace(OWN_RULE, "another-id"), "reason": "x"})),
         )
         .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{refused}");
     let (_, audit) = l
         .call(Method::GET, "/api/v1/audit?limit=200", &l.admin, None)
         .await;
-    let updated = audit["items"]
-        .as_array()
-        .unwrap()
+    let updated = list(&audit, "items")
         .iter()
         .find(|e| e["action"] == "detection_rule.updated")
         .unwrap_or_else(|| panic!("no update in the MSP's chain: {audit:#}"));
     assert_eq!(updated["before"]["version"], version.as_str());
+    assert_eq!(updated["after"]["reason"], "the tool moved to the desktop");
+    assert!(
+        updated["after"]["diff"]
+            .as_str()
+            .is_some_and(|d| d.contains("-") && d.contains("+") && d.contains("Desktop")),
+        "{updated:#}"
+    );
+
+    // The lineage: both versions, newest first, with who, why, the diff and what each found.
+    let (status, history) = l
+        .call(
+            Method::GET,
+            &format!("{rules}/{OWN_RULE}/history"),
+            &l.technician,
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{history}");
+    let versions = history["items"].as_array().unwrap();
+    assert_eq!(versions.len(), 2, "{history:#}");
+    assert_eq!(versions[0]["version"], replaced["rule"]["version"]);
+    assert_eq!(versions[0]["current"], true);
+    assert_eq!(versions[0]["reason"], "the tool moved to the desktop");
+    assert!(
+        versions[0]["diff"]
+            .as_str()
+            .is_some_and(|d| d.contains("+") && d.contains("Desktop")),
+        "{history:#}"
+    );
+    assert_eq!(versions[0]["findings"], 0);
+    assert_eq!(versions[1]["version"], version.as_str());
+    assert_eq!(versions[1]["current"], false);
+    assert_eq!(
+        versions[1]["reason"],
+        "remote support tools run from Downloads"
+    );
+    assert_eq!(versions[1]["diff"], Value::Null);
+    assert_eq!(
+        (&versions[1]["findings"], &versions[1]["false_positives"]),
+        (&json!(2), &json!(2)),
+        "the first version found both runs: {history:#}"
+    );
+    assert!(
+        versions
+            .iter()
+            .all(|v| v["author"].as_str().is_some_and(|a| a.contains('@'))),
+        "{history:#}"
+    );
 
     // Lists: the MSP's own rule, and a built-in rule off MSP-wide.
     let (status, turned_off) = l
@@ -315,24 +330,14 @@ async fn the_msp_manages_its_rules_and_where_each_is_on() {
     assert_eq!(custom["total"], 1, "{custom}");
     assert_eq!(custom["items"][0]["rule_id"], OWN_RULE);
     let (_, off) = l
-        .call(
-            Method::GET,
-            &l.path("detection-rules?enabled=false&limit=500"),
-            &l.technician,
-            None,
-        )
+        .get("detection-rules?enabled=false&limit=500", &l.technician)
         .await;
-    let mut off: Vec<&str> = off["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| r["rule_id"].as_str().unwrap())
-        .collect();
+    let mut off = strings(&off, "items", "rule_id");
     off.sort_unstable();
     assert_eq!(off, [OFFICE_CHILD, ENCODED_POWERSHELL]);
     let (_, all) = l.call(Method::GET, rules, &l.technician, None).await;
     assert!(all["total"].as_u64().unwrap() > 1500, "{}", all["total"]);
-    assert_eq!(all["items"].as_array().unwrap().len(), 100);
+    assert_eq!(list(&all, "items").len(), 100);
 
     // Removed, the rule is gone.
     let (status, _) = l
@@ -353,17 +358,32 @@ async fn the_msp_manages_its_rules_and_where_each_is_on() {
         )
         .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
+    // Its lineage stays.
+    let (status, history) = l
+        .call(
+            Method::GET,
+            &format!("{rules}/{OWN_RULE}/history"),
+            &l.technician,
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{history}");
+    assert_eq!(history["items"].as_array().unwrap().len(), 2);
+    assert!(
+        history["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|v| v["current"] == false)
+    );
     l.stop().await;
 }
 
+/// The findings of all the tenant's incidents.
 async fn findings(l: &governed::Loop) -> Vec<Value> {
-    let (_, incidents) = l
-        .call(Method::GET, &l.path("incidents"), &l.technician, None)
-        .await;
-    incidents["items"]
-        .as_array()
-        .unwrap()
+    l.incidents()
+        .await
         .iter()
-        .flat_map(|i| i["findings"].as_array().unwrap().clone())
+        .flat_map(|i| list(i, "findings").to_vec())
         .collect()
 }

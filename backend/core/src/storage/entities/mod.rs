@@ -11,6 +11,8 @@ pub mod audit_entry;
 pub mod automation_halt;
 pub mod detection_rule;
 pub mod detection_rule_state;
+pub mod detection_rule_version;
+pub mod detection_suppression;
 pub mod device;
 pub mod entity_context;
 pub mod entity_source;

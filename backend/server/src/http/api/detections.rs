@@ -35,6 +35,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(list_rules, upload_rule))
         .routes(routes!(get_rule, replace_rule, remove_rule))
+        .routes(routes!(rule_history))
         .routes(routes!(set_msp_state))
         .routes(routes!(list_tenant_rules))
         .routes(routes!(set_tenant_state))
@@ -191,7 +192,6 @@ fn page(rules: Vec<RuleView>, query: &RuleQuery) -> Result<RuleList, ApiError> {
     tag = "detections",
     params(RuleQuery),
     responses((status = OK, body = RuleList), ReadErrors),
-    security(("api_token" = []))
 )]
 async fn list_rules(
     ctx: AsMsp<needs::ReadDetections>,
@@ -217,7 +217,6 @@ pub struct RuleDetail {
     tag = "detections",
     params(("rule_id" = String, Path, description = "The rule's Sigma id")),
     responses((status = OK, body = RuleDetail), ReadErrors),
-    security(("api_token" = []))
 )]
 async fn get_rule(
     ctx: AsMsp<needs::ReadDetections>,
@@ -237,6 +236,73 @@ async fn get_rule(
     }))
 }
 
+/// One version in a rule's lineage.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RuleVersion {
+    pub version: String,
+    pub title: String,
+    /// Why it was made.
+    pub reason: String,
+    /// Who made it, as the audit chain names them.
+    pub author: String,
+    /// When it was stored; `null` for a built-in rule.
+    pub created_at: Option<chrono::DateTime<chrono::Utc>>,
+    /// A unified diff from the version before; `null` for the first.
+    pub diff: Option<String>,
+    /// Whether it is the version evaluated now.
+    pub current: bool,
+    /// What this version found across the MSP, and the verdicts on it.
+    pub findings: u64,
+    pub true_positives: u64,
+    pub benign_true_positives: u64,
+    pub false_positives: u64,
+    pub precision: Option<f64>,
+}
+
+/// A rule's lineage, newest version first.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RuleHistory {
+    pub rule_id: String,
+    pub items: Vec<RuleVersion>,
+}
+
+/// A rule's lineage (MSP staff): every version of the MSP's own rule (kept after it is replaced
+/// or removed) with who made it, when, why and the diff; for a built-in rule, the pack's
+/// version. Each with the findings it produced and their verdicts.
+#[utoipa::path(
+    get,
+    path = "/api/v1/msp/detection-rules/{rule_id}/history",
+    tag = "detections",
+    params(("rule_id" = String, Path, description = "The rule's Sigma id")),
+    responses((status = OK, body = RuleHistory), ReadErrors),
+)]
+async fn rule_history(
+    ctx: AsMsp<needs::ReadDetections>,
+    ApiPath(rule_id): ApiPath<String>,
+) -> Result<Json<RuleHistory>, ApiError> {
+    let versions = content::history(ctx.conn(), ctx.caller.msp_id(), &rule_id)
+        .await?
+        .ok_or_else(|| no_rule(&rule_id))?;
+    let items = versions
+        .into_iter()
+        .map(|view| RuleVersion {
+            precision: content::precision(view.verdicts),
+            findings: view.verdicts.findings,
+            true_positives: view.verdicts.true_positive,
+            benign_true_positives: view.verdicts.benign_true_positive,
+            false_positives: view.verdicts.false_positive,
+            version: view.version,
+            title: view.title,
+            reason: view.reason,
+            author: view.author,
+            created_at: view.created_at,
+            diff: view.diff,
+            current: view.current,
+        })
+        .collect();
+    Ok(Json(RuleHistory { rule_id, items }))
+}
+
 /// Rule `rule_id` with where it is on (for the MSP, or in `tenant`); 404 when there is none.
 async fn one_rule(
     conn: &steward_core::storage::DatabaseConnection,
@@ -251,15 +317,17 @@ async fn one_rule(
         .ok_or_else(|| no_rule(rule_id))
 }
 
-fn no_rule(rule_id: &str) -> ApiError {
+pub(super) fn no_rule(rule_id: &str) -> ApiError {
     ApiError::not_found(format!("no detection rule {rule_id}"))
 }
 
-/// A rule to upload: one Sigma rule in YAML.
+/// A rule to upload: one Sigma rule in YAML, and why.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RuleUpload {
     pub yaml: String,
+    /// Why this rule or this version: required, kept in its lineage and the audit chain.
+    pub reason: String,
 }
 
 /// A rule as stored.
@@ -308,6 +376,7 @@ fn refused(error: UploadError) -> Response {
         }
         UploadError::BuiltIn(_) => (StatusCode::CONFLICT, "built-in-rule"),
         UploadError::OtherId { .. } => (StatusCode::UNPROCESSABLE_ENTITY, "rule-id-mismatch"),
+        UploadError::NoReason => (StatusCode::UNPROCESSABLE_ENTITY, "reason-required"),
         UploadError::Storage(_) => {
             let UploadError::Storage(storage) = error else {
                 unreachable!()
@@ -335,15 +404,12 @@ fn refused(error: UploadError) -> Response {
 
 async fn store(
     ctx: &AsMsp<needs::ManageDetections>,
-    yaml: &str,
-    expected: Option<&str>,
+    upload: content::Upload<'_>,
 ) -> Result<Uploaded, Response> {
     let txn = ctx.storage.begin().await.map_err(respond)?;
     let write = ctx.write(&txn);
     let writer = ctx.caller.detection_content(&write).map_err(respond)?;
-    let (rule, saved) = content::upload(&writer, yaml, expected)
-        .await
-        .map_err(refused)?;
+    let (rule, saved) = content::upload(&writer, upload).await.map_err(refused)?;
     drop(write);
     txn.commit().await.map_err(respond)?;
     let (saved, previous_version) = match saved {
@@ -372,13 +438,17 @@ async fn store(
         (status = UNPROCESSABLE_ENTITY, body = RuleRefusal),
         WriteErrors
     ),
-    security(("api_token" = []))
 )]
 async fn upload_rule(
     ctx: AsMsp<needs::ManageDetections>,
     ApiJson(body): ApiJson<RuleUpload>,
 ) -> Response {
-    match store(&ctx, &body.yaml, None).await {
+    let upload = content::Upload {
+        yaml: &body.yaml,
+        reason: &body.reason,
+        expected: None,
+    };
+    match store(&ctx, upload).await {
         Ok(uploaded) => (StatusCode::CREATED, Json(uploaded)).into_response(),
         Err(refusal) => refusal,
     }
@@ -397,14 +467,18 @@ async fn upload_rule(
         (status = UNPROCESSABLE_ENTITY, body = RuleRefusal),
         WriteErrors
     ),
-    security(("api_token" = []))
 )]
 async fn replace_rule(
     ctx: AsMsp<needs::ManageDetections>,
     ApiPath(rule_id): ApiPath<String>,
     ApiJson(body): ApiJson<RuleUpload>,
 ) -> Response {
-    match store(&ctx, &body.yaml, Some(&rule_id)).await {
+    let upload = content::Upload {
+        yaml: &body.yaml,
+        reason: &body.reason,
+        expected: Some(&rule_id),
+    };
+    match store(&ctx, upload).await {
         Ok(uploaded) => Json(uploaded).into_response(),
         Err(refusal) => refusal,
     }
@@ -418,7 +492,6 @@ async fn replace_rule(
     tag = "detections",
     params(("rule_id" = String, Path, description = "The rule's Sigma id")),
     responses((status = NO_CONTENT), WriteErrors),
-    security(("api_token" = []))
 )]
 async fn remove_rule(
     ctx: AsMsp<needs::ManageDetections>,
@@ -456,7 +529,6 @@ pub struct RuleState {
     params(("rule_id" = String, Path, description = "The rule's Sigma id")),
     request_body = RuleState,
     responses((status = OK, body = Rule), WriteErrors),
-    security(("api_token" = []))
 )]
 async fn set_msp_state(
     ctx: AsMsp<needs::ManageDetections>,
@@ -485,7 +557,6 @@ async fn set_msp_state(
     tag = "detections",
     params(("tenant_id" = TenantId, Path, description = "The tenant's id"), RuleQuery),
     responses((status = OK, body = RuleList), ReadErrors),
-    security(("api_token" = []))
 )]
 async fn list_tenant_rules(
     ctx: InTenant<needs::ReadDetections>,
@@ -508,7 +579,6 @@ async fn list_tenant_rules(
     ),
     request_body = RuleState,
     responses((status = OK, body = Rule), WriteErrors),
-    security(("api_token" = []))
 )]
 async fn set_tenant_state(
     ctx: InTenant<needs::ManageDetections>,
@@ -556,7 +626,6 @@ pub struct RetroHuntAnswer {
     ),
     request_body = RetroHuntRequest,
     responses((status = ACCEPTED, body = RetroHuntAnswer), WriteErrors),
-    security(("api_token" = []))
 )]
 async fn retro_hunt(
     ctx: InTenant<needs::ManageDetections>,

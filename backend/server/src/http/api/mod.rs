@@ -5,6 +5,7 @@
 
 mod actions;
 mod audit;
+mod detection_tuning;
 mod detections;
 mod guardrails;
 mod incidents;
@@ -27,7 +28,7 @@ mod webhook_subscriptions;
 
 use utoipa::{
     Modify, OpenApi,
-    openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme},
+    openapi::security::{HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme},
 };
 use utoipa_axum::router::OpenApiRouter;
 
@@ -83,6 +84,33 @@ impl Modify for BearerToken {
     }
 }
 
+/// Paths anyone may call without a token: probes and metrics for the platform that runs
+/// Steward.
+const OPEN_PATHS: [&str; 3] = ["/healthz", "/readyz", "/metrics"];
+
+/// Documents every operation outside [`OPEN_PATHS`] as requiring an API token. Secured is the
+/// default so that a new route cannot be documented as open by leaving something out.
+pub fn require_token_by_default(doc: &mut utoipa::openapi::OpenApi) {
+    for (path, item) in &mut doc.paths.paths {
+        if OPEN_PATHS.contains(&path.as_str()) {
+            continue;
+        }
+        let operations = [
+            &mut item.get,
+            &mut item.put,
+            &mut item.post,
+            &mut item.delete,
+            &mut item.patch,
+        ];
+        for operation in operations.into_iter().flatten() {
+            operation.security = Some(vec![SecurityRequirement::new(
+                "api_token",
+                Vec::<String>::new(),
+            )]);
+        }
+    }
+}
+
 /// Every API route, with the OpenAPI description they add up to.
 pub fn routes() -> OpenApiRouter<AppState> {
     let mut doc = ApiDoc::openapi();
@@ -104,6 +132,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .merge(reports::routes())
         .merge(policies::routes())
         .merge(detections::routes())
+        .merge(detection_tuning::routes())
         .merge(webhook_subscriptions::routes());
     #[cfg(feature = "sandbox")]
     let routes = routes.merge(sandbox::routes());
