@@ -13,6 +13,7 @@ pub const OCSF_VERSION: &str = "1.9.0-dev";
 
 const FINDINGS_CATEGORY: u32 = 2;
 const IAM_CATEGORY: u32 = 3;
+const APPLICATION_CATEGORY: u32 = 6;
 
 /// The product that reported an event.
 #[derive(Debug, Clone, Copy)]
@@ -274,4 +275,182 @@ pub fn sign_in_coordinates(event: &Value) -> Option<(f64, f64)> {
         location.get("lat")?.as_f64()?,
         location.get("long")?.as_f64()?,
     ))
+}
+
+/// Who did something in an identity provider's audit log: a person (id and sign-in name) or an
+/// application acting on its own.
+#[derive(Debug, Clone, Copy)]
+pub enum Actor<'a> {
+    User { uid: &'a str, name: &'a str },
+    App { uid: Option<&'a str>, name: &'a str },
+}
+
+impl Actor<'_> {
+    fn ocsf(self) -> Value {
+        match self {
+            Actor::User { uid, name } => json!({"user": {"uid": uid, "name": name}}),
+            Actor::App { uid, name } => {
+                let mut actor = json!({"app_name": name});
+                if let Some(uid) = uid {
+                    actor["app_uid"] = json!(uid);
+                }
+                actor
+            }
+        }
+    }
+}
+
+/// An entry of an identity provider's audit log: what every audit event shares.
+#[derive(Debug, Clone)]
+pub struct AuditEntry<'a> {
+    pub product: Product,
+    pub uid: &'a str,
+    pub time: DateTime<Utc>,
+    /// The provider's name for what happened (`Reset user password`, `user.account.lock`).
+    pub operation: &'a str,
+    pub actor: Option<Actor<'a>>,
+    /// Where the request came from, when the provider says.
+    pub ip: Option<&'a str>,
+    pub success: bool,
+    pub message: Option<&'a str>,
+    /// The provider's own record, kept under `unmapped` for the rules written against it.
+    pub raw: &'a Value,
+}
+
+impl AuditEntry<'_> {
+    fn event(&self, class: OcsfClass, category: (u32, &str), activity: (u8, &str)) -> Value {
+        let class_uid = class.class_uid();
+        let (activity_id, activity_name) = activity;
+        let mut event = json!({
+            "class_uid": class_uid,
+            "class_name": class.name(),
+            "category_uid": category.0,
+            "category_name": category.1,
+            "activity_id": activity_id,
+            "activity_name": activity_name,
+            "type_uid": u64::from(class_uid) * 100 + u64::from(activity_id),
+            "time": millis(self.time),
+            "severity_id": 1,
+            "severity": "Informational",
+            "status_id": if self.success { 1 } else { 2 },
+            "status": if self.success { "Success" } else { "Failure" },
+            "metadata": metadata(self.product, self.uid, None),
+            "unmapped": self.raw,
+        });
+        if let Some(actor) = self.actor {
+            event["actor"] = actor.ocsf();
+        }
+        if let Some(ip) = self.ip {
+            event["src_endpoint"] = json!({"ip": ip});
+        }
+        if let Some(message) = self.message {
+            event["message"] = json!(message);
+        }
+        event
+    }
+}
+
+/// What an account change did, as OCSF Account Change's activities (OCSF 1.x, class 3001).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AccountActivity {
+    Create,
+    Enable,
+    PasswordChange,
+    PasswordReset,
+    Disable,
+    Delete,
+    Lock,
+    MfaFactorEnable,
+    MfaFactorDisable,
+    Unlock,
+    Other,
+}
+
+impl AccountActivity {
+    fn id_and_name(self) -> (u8, &'static str) {
+        match self {
+            AccountActivity::Create => (1, "Create"),
+            AccountActivity::Enable => (2, "Enable"),
+            AccountActivity::PasswordChange => (3, "Password Change"),
+            AccountActivity::PasswordReset => (4, "Password Reset"),
+            AccountActivity::Disable => (5, "Disable"),
+            AccountActivity::Delete => (6, "Delete"),
+            AccountActivity::Lock => (9, "Lock"),
+            AccountActivity::MfaFactorEnable => (10, "MFA Factor Enable"),
+            AccountActivity::MfaFactorDisable => (11, "MFA Factor Disable"),
+            AccountActivity::Unlock => (12, "Unlock"),
+            AccountActivity::Other => (99, "Other"),
+        }
+    }
+}
+
+/// An OCSF Account Change event (class 3001) about the account `user` (its id and sign-in
+/// name).
+#[must_use]
+pub fn account_change(
+    entry: &AuditEntry<'_>,
+    activity: AccountActivity,
+    user: (&str, &str),
+) -> Value {
+    let (id, name) = activity.id_and_name();
+    let mut event = entry.event(
+        OcsfClass::AccountChange,
+        (IAM_CATEGORY, "Identity & Access Management"),
+        (id, if id == 99 { entry.operation } else { name }),
+    );
+    event["user"] = json!({"uid": user.0, "name": user.1});
+    event
+}
+
+/// What an API call did, as OCSF API Activity's activities (class 6003).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ApiVerb {
+    Create,
+    Read,
+    Update,
+    Delete,
+    Other,
+}
+
+/// An OCSF API Activity event (class 6003): an administrative change made through the
+/// provider's console or API, on `resources` (each its id, type and name).
+#[must_use]
+pub fn api_activity(
+    entry: &AuditEntry<'_>,
+    verb: ApiVerb,
+    resources: &[(&str, &str, Option<&str>)],
+) -> Value {
+    let activity = match verb {
+        ApiVerb::Create => (1, "Create"),
+        ApiVerb::Read => (2, "Read"),
+        ApiVerb::Update => (3, "Update"),
+        ApiVerb::Delete => (4, "Delete"),
+        ApiVerb::Other => (99, entry.operation),
+    };
+    let mut event = entry.event(
+        OcsfClass::ApiActivity,
+        (APPLICATION_CATEGORY, "Application Activity"),
+        activity,
+    );
+    event["api"] = json!({"operation": entry.operation});
+    if event.get("actor").is_none() {
+        // OCSF needs an actor; the provider itself acted when its log names no one.
+        event["actor"] = json!({"app_name": entry.product.name});
+    }
+    if event.get("src_endpoint").is_none() {
+        event["src_endpoint"] = json!({"svc_name": entry.product.name});
+    }
+    if !resources.is_empty() {
+        event["resources"] = resources
+            .iter()
+            .map(|(uid, kind, name)| {
+                let mut resource = json!({"uid": uid, "type": kind});
+                if let Some(name) = name {
+                    resource["name"] = json!(name);
+                }
+                resource
+            })
+            .collect();
+    }
+    event
 }

@@ -23,44 +23,27 @@
 //! - Factors: the second factors each user enrolled (Okta Verify push, SMS, Google
 //!   Authenticator), all `ACTIVE`.
 
-#![expect(
-    clippy::result_large_err,
-    reason = "helpers short-circuit with the vendor's error response, which lives for one request"
-)]
-
-use std::{
-    collections::HashMap,
-    sync::{
-        Mutex,
-        atomic::{AtomicU64, Ordering},
-    },
-    time::Duration,
-};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use axum::{
     Json, Router,
-    extract::{Path, RawQuery, State},
+    extract::{FromRequestParts, Path, State},
     http::{HeaderMap, HeaderValue, StatusCode, header},
     response::{IntoResponse, Response},
     routing::{delete, get, post},
 };
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
-use tokio::time::Instant;
 use uuid::Uuid;
 
 use super::{
     Sandbox,
     environment::{AuthMethodKind, Environment, Ids, SimUser},
-    kit::Window,
-    param, query, with_environment,
+    kit::{self, Answer, QueryPairs, Window},
+    param,
+    throttle::{MinuteBudgets, Spent},
+    with_environment,
 };
-
-/// Requests per minute per org and endpoint, Okta's defaults for a small org.
-const USERS_PER_MINUTE: u32 = 600;
-const LOGS_PER_MINUTE: u32 = 120;
-const LIFECYCLE_PER_MINUTE: u32 = 600;
-const WINDOW: Duration = Duration::from_secs(60);
 
 /// The operations served, as Okta's OpenAPI description names them (method, path under the org).
 pub const OPERATIONS: [(&str, &str); 11] = [
@@ -111,76 +94,24 @@ pub(super) fn status(user: &SimUser) -> &'static str {
 }
 
 /// The per-minute budgets of each org and endpoint.
-#[derive(Debug, Default)]
-pub(super) struct RateLimits {
-    windows: Mutex<HashMap<(Uuid, Endpoint), (Instant, u32)>>,
-    /// Requests still to answer 429 whatever the budget, per org (a test's throttling storm).
-    storms: super::throttle::Storms,
-}
+pub(super) type RateLimits = MinuteBudgets<(Uuid, Endpoint)>;
 
+/// The rate-limit buckets of the operations served.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-enum Endpoint {
+pub(super) enum Endpoint {
     Users,
     Logs,
     Lifecycle,
 }
 
 impl Endpoint {
+    /// Requests per minute per org: Okta's defaults for a small org.
     const fn limit(self) -> u32 {
         match self {
-            Endpoint::Users => USERS_PER_MINUTE,
-            Endpoint::Logs => LOGS_PER_MINUTE,
-            Endpoint::Lifecycle => LIFECYCLE_PER_MINUTE,
+            Endpoint::Users | Endpoint::Lifecycle => 600,
+            Endpoint::Logs => 120,
         }
     }
-}
-
-/// Where a request stands against its budget: the three headers, and whether it is refused.
-struct Budget {
-    limit: u32,
-    remaining: u32,
-    reset: i64,
-    refused: bool,
-}
-
-impl RateLimits {
-    fn take(&self, org: Uuid, endpoint: Endpoint) -> Budget {
-        let now = Instant::now();
-        let mut windows = self.windows.lock().expect("rate-limit map poisoned");
-        let (started, used) = windows.entry((org, endpoint)).or_insert((now, 0));
-        if now.duration_since(*started) >= WINDOW {
-            *started = now;
-            *used = 0;
-        }
-        let limit = endpoint.limit();
-        let stormy = self.storms.hit(org);
-        let refused = stormy || *used >= limit;
-        if !refused {
-            *used += 1;
-        }
-        // A storm is other clients spending the budget of a window that is about to end.
-        let left_in_window = if stormy {
-            Duration::ZERO
-        } else {
-            WINDOW.saturating_sub(now.duration_since(*started))
-        };
-        Budget {
-            limit,
-            remaining: if stormy { 0 } else { limit - *used },
-            reset: epoch_now() + i64::try_from(left_in_window.as_secs() + 1).unwrap_or(60),
-            refused,
-        }
-    }
-}
-
-/// Now, in UTC epoch seconds: `X-Rate-Limit-Reset` is compared with the client's real clock.
-fn epoch_now() -> i64 {
-    #[expect(
-        clippy::disallowed_methods,
-        reason = "the reset header is a real epoch, whatever clock the sandbox runs on"
-    )]
-    let now = Utc::now();
-    now.timestamp()
 }
 
 impl Sandbox {
@@ -216,7 +147,7 @@ fn error_with_causes(status: StatusCode, code: &str, summary: &str, causes: &[&s
         .into_response()
 }
 
-fn with_budget(mut response: Response, budget: &Budget) -> Response {
+fn with_budget(mut response: Response, budget: &Spent) -> Response {
     let headers = response.headers_mut();
     for (name, value) in [
         ("x-rate-limit-limit", budget.limit.to_string()),
@@ -230,74 +161,113 @@ fn with_budget(mut response: Response, budget: &Budget) -> Response {
     response
 }
 
-/// The org's tenant if the request carries its API token; the refusal otherwise.
-async fn authorize(sandbox: &Sandbox, org: &str, headers: &HeaderMap) -> Result<Uuid, Response> {
-    let environments = sandbox.inner.environments.lock().await;
-    let Some(environment) = environments.values().find(|e| e.okta_org() == org) else {
-        return Err(error(
-            StatusCode::NOT_FOUND,
-            "E0000007",
-            &format!("Not found: Resource not found: {org} (Org)"),
-        ));
-    };
-    let expected = format!("SSWS {}", environment.okta_api_token());
-    let given = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok());
-    if given != Some(expected.as_str()) {
-        return Err(error(
-            StatusCode::UNAUTHORIZED,
-            "E0000011",
-            "Invalid token provided",
-        ));
+/// A call to an org's API, as an extractor: what authorizing, budgeting and linking an answer
+/// need, so no handler takes the request apart itself.
+#[derive(FromRequestParts)]
+#[from_request(state(Sandbox))]
+struct OrgCall {
+    #[from_request(via(State))]
+    sandbox: Sandbox,
+    path: Path<Vec<(String, String)>>,
+    headers: HeaderMap,
+    query: QueryPairs,
+}
+
+impl OrgCall {
+    /// The org the path names.
+    fn org(&self) -> &str {
+        self.path
+            .iter()
+            .find_map(|(name, value)| (name == "org").then_some(value.as_str()))
+            .unwrap_or_default()
     }
-    Ok(environment.tenant_id)
-}
 
-/// Authorizes the request, counts it against its endpoint's budget, and runs `answer` unless it
-/// is refused; the rate-limit headers go on every answer.
-async fn handle(
-    sandbox: &Sandbox,
-    org: &str,
-    headers: &HeaderMap,
-    endpoint: Endpoint,
-    answer: impl AsyncFnOnce(Uuid) -> Response,
-) -> Response {
-    let tenant = match authorize(sandbox, org, headers).await {
-        Ok(tenant) => tenant,
-        Err(refused) => return refused,
-    };
-    let budget = sandbox.inner.okta_limits.take(tenant, endpoint);
-    let response = if budget.refused {
-        error(
-            StatusCode::TOO_MANY_REQUESTS,
-            "E0000047",
-            "API call exceeded rate limit due to too many requests.",
+    /// The org's tenant if the request carries its API token; the refusal otherwise.
+    async fn authorize(&self) -> Result<Uuid, Response> {
+        let org = self.org();
+        let environments = self.sandbox.inner.environments.lock().await;
+        let Some(environment) = environments.values().find(|e| e.okta_org() == org) else {
+            return Err(error(
+                StatusCode::NOT_FOUND,
+                "E0000007",
+                &format!("Not found: Resource not found: {org} (Org)"),
+            ));
+        };
+        let expected = format!("SSWS {}", environment.okta_api_token());
+        let given = self
+            .headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok());
+        if given != Some(expected.as_str()) {
+            return Err(error(
+                StatusCode::UNAUTHORIZED,
+                "E0000011",
+                "Invalid token provided",
+            ));
+        }
+        Ok(environment.tenant_id)
+    }
+
+    /// Authorizes the call, counts it against `endpoint`'s budget, and runs `answer` unless it
+    /// is refused; the rate-limit headers go on every answer.
+    async fn handle(
+        &self,
+        endpoint: Endpoint,
+        answer: impl AsyncFnOnce(Uuid) -> Answer,
+    ) -> Response {
+        let tenant = match self.authorize().await {
+            Ok(tenant) => tenant,
+            Err(refused) => return refused,
+        };
+        let budget =
+            self.sandbox
+                .inner
+                .okta_limits
+                .take((tenant, endpoint), tenant, endpoint.limit());
+        let response = if budget.refused {
+            error(
+                StatusCode::TOO_MANY_REQUESTS,
+                "E0000047",
+                "API call exceeded rate limit due to too many requests.",
+            )
+        } else {
+            answer(tenant).await.unwrap_or_else(|refused| refused)
+        };
+        with_budget(response, &budget)
+    }
+
+    /// The org's base URL, as its links name it.
+    fn base(&self) -> String {
+        format!(
+            "http://{}/sandbox/okta/{}",
+            kit::host(&self.headers),
+            self.org()
         )
-    } else {
-        answer(tenant).await
-    };
-    with_budget(response, &budget)
-}
+    }
 
-fn base_url(headers: &HeaderMap, org: &str) -> String {
-    let host = headers
-        .get(header::HOST)
-        .and_then(|h| h.to_str().ok())
-        .unwrap_or("127.0.0.1");
-    format!("http://{host}/sandbox/okta/{org}")
-}
+    /// The query parameter `name`.
+    fn param(&self, name: &str) -> Option<&str> {
+        param(&self.query.0, name)
+    }
 
-/// `limit` within `1..=max` (a larger one is capped, as Okta does), `default` when absent.
-fn limit(pairs: &[(String, String)], default: usize, max: usize) -> Result<usize, Response> {
-    match param(pairs, "limit").map(str::parse::<usize>) {
-        None => Ok(default),
-        Some(Ok(n)) if n >= 1 => Ok(n.min(max)),
-        Some(_) => Err(error(
-            StatusCode::BAD_REQUEST,
-            "E0000001",
-            "Api validation failed: limit",
-        )),
+    /// `limit` within `1..=max` (a larger one is capped, as Okta does), `default` when absent.
+    fn limit(&self, default: usize, max: usize) -> Result<usize, Response> {
+        match self.param("limit").map(str::parse::<usize>) {
+            None => Ok(default),
+            Some(Ok(n)) if n >= 1 => Ok(n.min(max)),
+            Some(_) => Err(error(
+                StatusCode::BAD_REQUEST,
+                "E0000001",
+                "Api validation failed: limit",
+            )),
+        }
+    }
+
+    /// The page of `items` after the request's `after` cursor, with the `Link` headers of the
+    /// list at `path` (below `/api/v1/`): how every `Link`-paged list answers.
+    fn linked_page(&self, items: Vec<Value>, path: &str, limit: usize) -> Response {
+        let (page, more) = page_by_id(items, self.param("after"), limit);
+        linked(page, more, &format!("{}/api/v1/{path}", self.base()), limit)
     }
 }
 
@@ -342,20 +312,11 @@ fn page_by_id(mut items: Vec<Value>, after: Option<&str>, limit: usize) -> (Vec<
 }
 
 /// `GET /api/v1/users`: ordered by id, paged by `after` (the last id of the previous page).
-async fn users(
-    State(sandbox): State<Sandbox>,
-    Path(org): Path<String>,
-    headers: HeaderMap,
-    RawQuery(raw): RawQuery,
-) -> Response {
-    handle(&sandbox, &org, &headers, Endpoint::Users, async |tenant| {
-        let pairs = query(raw.as_deref());
-        let limit = match limit(&pairs, 200, 200) {
-            Ok(limit) => limit,
-            Err(refused) => return refused,
-        };
-        let base = base_url(&headers, &org);
-        let Some(all) = with_environment(&sandbox, tenant, |environment| {
+async fn users(call: OrgCall) -> Response {
+    call.handle(Endpoint::Users, async |tenant| {
+        let limit = call.limit(200, 200)?;
+        let base = call.base();
+        let all = with_environment(&call.sandbox, tenant, |environment| {
             environment
                 .users
                 .iter()
@@ -363,13 +324,15 @@ async fn users(
                 .collect()
         })
         .await
-        else {
-            return error(StatusCode::NOT_FOUND, "E0000007", "Not found");
-        };
-        let (page, more) = page_by_id(all, param(&pairs, "after"), limit);
-        linked(page, more, &format!("{base}/api/v1/users"), limit)
+        .ok_or_else(org_not_found)?;
+        Ok(call.linked_page(all, "users", limit))
     })
     .await
+}
+
+/// The answer for an org whose customer went away while the call was answered.
+fn org_not_found() -> Response {
+    error(StatusCode::NOT_FOUND, "E0000007", "Not found")
 }
 
 /// The org's groups: `Everyone` (built in, every user) and the customer's groups, which the
@@ -431,19 +394,10 @@ fn linked(page: Vec<Value>, more: bool, url: &str, limit: usize) -> Response {
 }
 
 /// `GET /api/v1/groups` (`limit` up to 10,000, paged by `after`).
-async fn groups(
-    State(sandbox): State<Sandbox>,
-    Path(org): Path<String>,
-    headers: HeaderMap,
-    RawQuery(raw): RawQuery,
-) -> Response {
-    handle(&sandbox, &org, &headers, Endpoint::Users, async |tenant| {
-        let pairs = query(raw.as_deref());
-        let limit = match limit(&pairs, 10_000, 10_000) {
-            Ok(limit) => limit,
-            Err(refused) => return refused,
-        };
-        let all = with_environment(&sandbox, tenant, |e| {
+async fn groups(call: OrgCall) -> Response {
+    call.handle(Endpoint::Users, async |tenant| {
+        let limit = call.limit(10_000, 10_000)?;
+        let all = with_environment(&call.sandbox, tenant, |e| {
             okta_groups(e)
                 .into_iter()
                 .map(|(_, g, _)| g)
@@ -451,28 +405,17 @@ async fn groups(
         })
         .await
         .unwrap_or_default();
-        let (page, more) = page_by_id(all, param(&pairs, "after"), limit);
-        let base = base_url(&headers, &org);
-        linked(page, more, &format!("{base}/api/v1/groups"), limit)
+        Ok(call.linked_page(all, "groups", limit))
     })
     .await
 }
 
 /// `GET /api/v1/groups/{groupId}/users` (`limit` up to 1,000, paged by `after`).
-async fn group_users(
-    State(sandbox): State<Sandbox>,
-    Path((org, id)): Path<(String, String)>,
-    headers: HeaderMap,
-    RawQuery(raw): RawQuery,
-) -> Response {
-    handle(&sandbox, &org, &headers, Endpoint::Users, async |tenant| {
-        let pairs = query(raw.as_deref());
-        let limit = match limit(&pairs, 1_000, 1_000) {
-            Ok(limit) => limit,
-            Err(refused) => return refused,
-        };
-        let base = base_url(&headers, &org);
-        let members = with_environment(&sandbox, tenant, |e| {
+async fn group_users(Path((_, id)): Path<(String, String)>, call: OrgCall) -> Response {
+    call.handle(Endpoint::Users, async |tenant| {
+        let limit = call.limit(1_000, 1_000)?;
+        let base = call.base();
+        let members = with_environment(&call.sandbox, tenant, |e| {
             okta_groups(e)
                 .into_iter()
                 .find(|(group, _, _)| *group == id)
@@ -486,19 +429,13 @@ async fn group_users(
         .await
         .flatten();
         let Some(members) = members else {
-            return error(
+            return Err(error(
                 StatusCode::NOT_FOUND,
                 "E0000007",
                 &format!("Not found: Resource not found: {id} (UserGroup)"),
-            );
+            ));
         };
-        let (page, more) = page_by_id(members, param(&pairs, "after"), limit);
-        linked(
-            page,
-            more,
-            &format!("{base}/api/v1/groups/{id}/users"),
-            limit,
-        )
+        Ok(call.linked_page(members, &format!("groups/{id}/users"), limit))
     })
     .await
 }
@@ -511,21 +448,15 @@ fn user_not_found(id: &str) -> Response {
     )
 }
 
-async fn user(
-    State(sandbox): State<Sandbox>,
-    Path((org, id)): Path<(String, String)>,
-    headers: HeaderMap,
-) -> Response {
-    handle(&sandbox, &org, &headers, Endpoint::Users, async |tenant| {
-        let base = base_url(&headers, &org);
-        let environments = sandbox.inner.environments.lock().await;
-        match environments
+async fn user(Path((_, id)): Path<(String, String)>, call: OrgCall) -> Response {
+    call.handle(Endpoint::Users, async |tenant| {
+        let base = call.base();
+        let environments = call.sandbox.inner.environments.lock().await;
+        let user = environments
             .get(&tenant)
             .and_then(|e| e.okta_user(&id).map(|u| user_json(e, u, &base)))
-        {
-            Some(user) => Json(user).into_response(),
-            None => user_not_found(&id),
-        }
+            .ok_or_else(|| user_not_found(&id))?;
+        Ok(Json(user).into_response())
     })
     .await
 }
@@ -539,20 +470,14 @@ fn okta_role(entra_role: &str) -> (&'static str, &'static str) {
 }
 
 /// `GET /api/v1/users/{userId}/roles`: the standard roles assigned to the user.
-async fn user_roles(
-    State(sandbox): State<Sandbox>,
-    Path((org, id)): Path<(String, String)>,
-    headers: HeaderMap,
-) -> Response {
-    handle(&sandbox, &org, &headers, Endpoint::Users, async |tenant| {
-        let base = base_url(&headers, &org);
-        let environments = sandbox.inner.environments.lock().await;
-        let Some((environment, user)) = environments
+async fn user_roles(Path((_, id)): Path<(String, String)>, call: OrgCall) -> Response {
+    call.handle(Endpoint::Users, async |tenant| {
+        let base = call.base();
+        let environments = call.sandbox.inner.environments.lock().await;
+        let (environment, user) = environments
             .get(&tenant)
             .and_then(|e| e.okta_user(&id).map(|u| (e, u)))
-        else {
-            return user_not_found(&id);
-        };
+            .ok_or_else(|| user_not_found(&id))?;
         let okta_id = environment.okta_user_id(user);
         let roles: Vec<Value> = environment
             .roles
@@ -572,22 +497,19 @@ async fn user_roles(
                 })
             })
             .collect();
-        Json(roles).into_response()
+        Ok(Json(roles).into_response())
     })
     .await
 }
 
 /// `GET /api/v1/users/{userId}/factors`: the user's enrolled second factors.
-async fn user_factors(
-    State(sandbox): State<Sandbox>,
-    Path((org, id)): Path<(String, String)>,
-    headers: HeaderMap,
-) -> Response {
-    handle(&sandbox, &org, &headers, Endpoint::Users, async |tenant| {
-        let environments = sandbox.inner.environments.lock().await;
-        let Some(user) = environments.get(&tenant).and_then(|e| e.okta_user(&id)) else {
-            return user_not_found(&id);
-        };
+async fn user_factors(Path((_, id)): Path<(String, String)>, call: OrgCall) -> Response {
+    call.handle(Endpoint::Users, async |tenant| {
+        let environments = call.sandbox.inner.environments.lock().await;
+        let user = environments
+            .get(&tenant)
+            .and_then(|e| e.okta_user(&id))
+            .ok_or_else(|| user_not_found(&id))?;
         let factors: Vec<Value> = user
             .authentication_methods
             .iter()
@@ -618,27 +540,18 @@ async fn user_factors(
                 }))
             })
             .collect();
-        Json(factors).into_response()
+        Ok(Json(factors).into_response())
     })
     .await
 }
 
 /// `GET /api/v1/iam/assignees/users`: users with a role assigned, ordered by id and paged by
 /// `after` in the body's `_links.next`.
-async fn role_assignees(
-    State(sandbox): State<Sandbox>,
-    Path(org): Path<String>,
-    headers: HeaderMap,
-    RawQuery(raw): RawQuery,
-) -> Response {
-    handle(&sandbox, &org, &headers, Endpoint::Users, async |tenant| {
-        let pairs = query(raw.as_deref());
-        let limit = match limit(&pairs, 100, 100) {
-            Ok(limit) => limit,
-            Err(refused) => return refused,
-        };
-        let base = base_url(&headers, &org);
-        let Some(ids) = with_environment(&sandbox, tenant, |environment| {
+async fn role_assignees(call: OrgCall) -> Response {
+    call.handle(Endpoint::Users, async |tenant| {
+        let limit = call.limit(100, 100)?;
+        let (org, base) = (call.org(), call.base());
+        let ids = with_environment(&call.sandbox, tenant, |environment| {
             environment
                 .users
                 .iter()
@@ -647,10 +560,8 @@ async fn role_assignees(
                 .collect()
         })
         .await
-        else {
-            return error(StatusCode::NOT_FOUND, "E0000007", "Not found");
-        };
-        let (ids, more) = page_by_id(ids, param(&pairs, "after"), limit);
+        .ok_or_else(org_not_found)?;
+        let (ids, more) = page_by_id(ids, call.param("after"), limit);
         let page: Vec<Value> = ids
             .iter()
             .filter_map(|item| item["id"].as_str())
@@ -671,7 +582,7 @@ async fn role_assignees(
                 "href": format!("{base}/api/v1/iam/assignees/users?after={last}&limit={limit}")
             });
         }
-        Json(json!({"value": page, "_links": links})).into_response()
+        Ok(Json(json!({"value": page, "_links": links})).into_response())
     })
     .await
 }
@@ -767,9 +678,8 @@ async fn lifecycle(sandbox: &Sandbox, tenant: Uuid, id: &str, suspend: bool) -> 
 /// `POST /api/v1/users/{id}/lifecycle/suspend` and `…/unsuspend` (the sandbox models no other
 /// lifecycle operation).
 async fn lifecycle_operation(
-    State(sandbox): State<Sandbox>,
-    Path((org, id, operation)): Path<(String, String, String)>,
-    headers: HeaderMap,
+    Path((_, id, operation)): Path<(String, String, String)>,
+    call: OrgCall,
 ) -> Response {
     let suspend = match operation.as_str() {
         "suspend" => true,
@@ -784,43 +694,30 @@ async fn lifecycle_operation(
             );
         }
     };
-    handle(
-        &sandbox,
-        &org,
-        &headers,
-        Endpoint::Lifecycle,
-        async |tenant| lifecycle(&sandbox, tenant, &id, suspend).await,
-    )
+    call.handle(Endpoint::Lifecycle, async |tenant| {
+        Ok(lifecycle(&call.sandbox, tenant, &id, suspend).await)
+    })
     .await
 }
 
 /// `DELETE /api/v1/users/{userId}/sessions`: 204; every session of the user ends.
-async fn clear_sessions(
-    State(sandbox): State<Sandbox>,
-    Path((org, id)): Path<(String, String)>,
-    headers: HeaderMap,
-) -> Response {
-    handle(
-        &sandbox,
-        &org,
-        &headers,
-        Endpoint::Lifecycle,
-        async |tenant| {
-            let now = sandbox.now();
-            let cleared = sandbox
-                .mutate(tenant, |e| {
-                    let user_id = e.okta_user(&id).map(|u| u.id.clone())?;
-                    e.user_mut(&user_id)?.sign_in_sessions_valid_from = now;
-                    record(e, &user_id, "user.session.clear", now);
-                    Some(())
-                })
-                .await;
-            match cleared {
-                Ok(Some(())) => StatusCode::NO_CONTENT.into_response(),
-                Ok(None) | Err(_) => user_not_found(&id),
-            }
-        },
-    )
+async fn clear_sessions(Path((_, id)): Path<(String, String)>, call: OrgCall) -> Response {
+    call.handle(Endpoint::Lifecycle, async |tenant| {
+        let now = call.sandbox.now();
+        let cleared = call
+            .sandbox
+            .mutate(tenant, |e| {
+                let user_id = e.okta_user(&id).map(|u| u.id.clone())?;
+                e.user_mut(&user_id)?.sign_in_sessions_valid_from = now;
+                record(e, &user_id, "user.session.clear", now);
+                Some(())
+            })
+            .await;
+        match cleared {
+            Ok(Some(())) => Ok(StatusCode::NO_CONTENT.into_response()),
+            Ok(None) | Err(_) => Err(user_not_found(&id)),
+        }
+    })
     .await
 }
 
@@ -880,50 +777,80 @@ fn log_events(environment: &Environment) -> Vec<(DateTime<Utc>, Value)> {
     events
 }
 
-/// A System Log `filter`: `field eq "value"` clauses joined by `and`, over the fields the
-/// sandbox models; `None` for anything else.
-fn log_filter(expression: &str) -> Option<Vec<(&str, String)>> {
+/// One comparison of a System Log `filter`: a field the sandbox models, `eq` (equals) or `sw`
+/// (starts with), and a value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Clause<'f> {
+    field: &'f str,
+    starts_with: bool,
+    value: String,
+}
+
+/// A System Log `filter` in Okta's SCIM-like syntax: `field eq "value"` or `field sw "value"`
+/// clauses joined by `and`, alternatives joined by `or` (`and` binds tighter), over the fields
+/// the sandbox models; `None` for anything else.
+fn log_filter(expression: &str) -> Option<Vec<Vec<Clause<'_>>>> {
     expression
-        .split(" and ")
-        .map(|clause| {
-            let (field, value) = clause.trim().split_once(" eq ")?;
-            let field = field.trim();
-            if !matches!(field, "eventType" | "actor.id" | "target.id") {
-                return None;
-            }
-            let value = value.trim().strip_prefix('"')?.strip_suffix('"')?;
-            Some((field, value.to_owned()))
+        .split(" or ")
+        .map(|alternative| {
+            alternative
+                .split(" and ")
+                .map(|clause| {
+                    let clause = clause.trim();
+                    let (field, starts_with, value) = match clause.split_once(" eq ") {
+                        Some((field, value)) => (field, false, value),
+                        None => {
+                            let (field, value) = clause.split_once(" sw ")?;
+                            (field, true, value)
+                        }
+                    };
+                    let field = field.trim();
+                    if !matches!(field, "eventType" | "actor.id" | "target.id") {
+                        return None;
+                    }
+                    let value = value.trim().strip_prefix('"')?.strip_suffix('"')?;
+                    Some(Clause {
+                        field,
+                        starts_with,
+                        value: value.to_owned(),
+                    })
+                })
+                .collect()
         })
         .collect()
 }
 
-fn log_matches(event: &Value, clauses: &[(&str, String)]) -> bool {
-    clauses.iter().all(|(field, value)| match *field {
-        "eventType" => event["eventType"].as_str() == Some(value),
-        "actor.id" => event["actor"]["id"].as_str() == Some(value),
-        _ => event["target"]
-            .as_array()
-            .is_some_and(|targets| targets.iter().any(|t| t["id"].as_str() == Some(value))),
-    })
+/// Whether `event` meets one of the alternatives (every event, when there are none).
+fn log_matches(event: &Value, alternatives: &[Vec<Clause<'_>>]) -> bool {
+    let holds = |clause: &Clause<'_>, found: Option<&str>| {
+        found.is_some_and(|found| {
+            if clause.starts_with {
+                found.starts_with(&clause.value)
+            } else {
+                found == clause.value
+            }
+        })
+    };
+    alternatives.is_empty()
+        || alternatives.iter().any(|clauses| {
+            clauses.iter().all(|clause| match clause.field {
+                "eventType" => holds(clause, event["eventType"].as_str()),
+                "actor.id" => holds(clause, event["actor"]["id"].as_str()),
+                _ => event["target"]
+                    .as_array()
+                    .is_some_and(|targets| targets.iter().any(|t| holds(clause, t["id"].as_str()))),
+            })
+        })
 }
 
 /// `GET /api/v1/logs`: events from `since` (default: seven days ago) to `until`, oldest first,
 /// paged by an opaque `after` cursor. Without `until` the request polls, so its `next` link is
 /// always present (it finds nothing new until there is).
-async fn logs(
-    State(sandbox): State<Sandbox>,
-    Path(org): Path<String>,
-    headers: HeaderMap,
-    RawQuery(raw): RawQuery,
-) -> Response {
-    handle(&sandbox, &org, &headers, Endpoint::Logs, async |tenant| {
-        let pairs = query(raw.as_deref());
-        let limit = match limit(&pairs, 100, 1000) {
-            Ok(limit) => limit,
-            Err(refused) => return refused,
-        };
+async fn logs(call: OrgCall) -> Response {
+    call.handle(Endpoint::Logs, async |tenant| {
+        let limit = call.limit(100, 1000)?;
         let time = |name: &str| -> Result<Option<DateTime<Utc>>, Response> {
-            param(&pairs, name)
+            call.param(name)
                 .map(|v| {
                     v.parse::<DateTime<Utc>>().map_err(|_| {
                         error(
@@ -937,27 +864,26 @@ async fn logs(
         };
         let (since, until) = match (time("since"), time("until")) {
             (Ok(since), Ok(until)) => (since, until),
-            (Err(refused), _) | (_, Err(refused)) => return refused,
+            (Err(refused), _) | (_, Err(refused)) => return Err(refused),
         };
-        let since = since.unwrap_or_else(|| sandbox.now() - chrono::Duration::days(7));
-        let clauses = match param(&pairs, "filter").map(log_filter) {
+        let since = since.unwrap_or_else(|| call.sandbox.now() - chrono::Duration::days(7));
+        let clauses = match call.param("filter").map(log_filter) {
             None => Vec::new(),
             Some(Some(clauses)) => clauses,
             Some(None) => {
-                return error(
+                return Err(error(
                     StatusCode::BAD_REQUEST,
                     "E0000031",
                     "Invalid search criteria.",
-                );
+                ));
             }
         };
-        let after: usize = param(&pairs, "after")
+        let after: usize = call
+            .param("after")
             .and_then(|a| a.parse().ok())
             .unwrap_or(0);
-        let environments = sandbox.inner.environments.lock().await;
-        let Some(environment) = environments.get(&tenant) else {
-            return error(StatusCode::NOT_FOUND, "E0000007", "Not found");
-        };
+        let environments = call.sandbox.inner.environments.lock().await;
+        let environment = environments.get(&tenant).ok_or_else(org_not_found)?;
         let matching: Vec<Value> = log_events(environment)
             .into_iter()
             .filter(|(at, _)| *at >= since && until.is_none_or(|until| *at < until))
@@ -970,8 +896,10 @@ async fn logs(
         }
         .slice(matching.iter().cloned());
         let next = after + page.len();
-        let base = base_url(&headers, &org);
-        let mut kept: Vec<(String, String)> = pairs
+        let base = call.base();
+        let mut kept: Vec<(String, String)> = call
+            .query
+            .0
             .iter()
             .filter(|(k, _)| k != "after")
             .cloned()
@@ -985,7 +913,7 @@ async fn logs(
         {
             response.headers_mut().append(header::LINK, value);
         }
-        response
+        Ok(response)
     })
     .await
 }

@@ -21,13 +21,17 @@ pub enum Scenario {
     /// The RMM's nightly inventory script runs PowerShell with `-ExecutionPolicy Bypass` on
     /// every managed Windows device: generic rules fire everywhere though nothing is wrong.
     NoisyAdminScript,
+    /// From abroad, someone registers a new authenticator for an employee's account: the
+    /// identity providers' audit logs record it, and nothing else does.
+    RogueAuthenticator,
 }
 
 impl Scenario {
-    pub const ALL: [Scenario; 3] = [
+    pub const ALL: [Scenario; 4] = [
         Scenario::MalwareLaptop,
         Scenario::CompromisedAdmin,
         Scenario::NoisyAdminScript,
+        Scenario::RogueAuthenticator,
     ];
 
     #[must_use]
@@ -36,6 +40,7 @@ impl Scenario {
             Scenario::MalwareLaptop => "malware-laptop",
             Scenario::CompromisedAdmin => "compromised-admin",
             Scenario::NoisyAdminScript => "noisy-admin-script",
+            Scenario::RogueAuthenticator => "rogue-authenticator",
         }
     }
 
@@ -56,6 +61,9 @@ impl Scenario {
             Scenario::NoisyAdminScript => {
                 "NinjaOne's nightly inventory script runs PowerShell with -ExecutionPolicy Bypass on every managed laptop: Defender's advanced hunting shows it, generic Sigma rules fire on each, and nothing is wrong — findings for technicians to judge and rules to tune."
             }
+            Scenario::RogueAuthenticator => {
+                "From an address in Lagos, someone registers a new authenticator app for an employee's account: Microsoft Entra's directory audit log and Okta's System Log record it, and no alert is raised."
+            }
         }
     }
 
@@ -68,6 +76,7 @@ impl Scenario {
             Scenario::MalwareLaptop => malware_laptop(environment, now),
             Scenario::CompromisedAdmin => compromised_admin(environment, now),
             Scenario::NoisyAdminScript => noisy_admin_script(environment, now),
+            Scenario::RogueAuthenticator => rogue_authenticator(environment, now),
         }
     }
 }
@@ -228,6 +237,95 @@ fn noisy_admin_script(
     })
 }
 
+fn rogue_authenticator(
+    environment: &mut Environment,
+    now: DateTime<Utc>,
+) -> Result<ScenarioRun, SandboxError> {
+    let user = environment
+        .users
+        .iter()
+        .find(|u| u.account_enabled && !environment.is_admin(&u.id))
+        .cloned()
+        .ok_or_else(|| SandboxError::NotApplicable("no enabled employee account".into()))?;
+    let place = Place::far_away();
+    let ip = format!("{}.{}", place.network, 40 + environment.sequence % 200);
+    let at = now - Duration::minutes(6);
+    let audit_id = format!(
+        "Directory_{}_{}",
+        environment.next_guid("directory-audit"),
+        environment.sequence
+    );
+    let correlation = environment.next_guid("correlation");
+    environment.directory_audits.push(json!({
+        "id": audit_id,
+        "category": "UserManagement",
+        "correlationId": correlation,
+        "result": "success",
+        "resultReason": "",
+        "activityDisplayName": "User registered security info",
+        "activityDateTime": at,
+        "loggedByService": "Authentication Methods",
+        "operationType": "Add",
+        "initiatedBy": {
+            "user": {
+                "id": user.id,
+                "displayName": null,
+                "userPrincipalName": user.user_principal_name,
+                "ipAddress": ip,
+                "userType": null,
+                "homeTenantId": null,
+                "homeTenantName": null,
+            },
+            "app": null,
+        },
+        "targetResources": [{
+            "id": user.id,
+            "displayName": null,
+            "type": "User",
+            "userPrincipalName": user.user_principal_name,
+            "groupType": null,
+            "modifiedProperties": [],
+        }],
+        "additionalDetails": [{"key": "Method", "value": "Microsoft Authenticator app"}],
+    }));
+    let okta_id = environment.okta_user_id(&user);
+    let okta_uuid = environment.next_guid("okta-event");
+    environment.okta_events.push(json!({
+        "uuid": okta_uuid,
+        "published": at + Duration::seconds(20),
+        "eventType": "user.mfa.factor.activate",
+        "version": "0",
+        "displayMessage": "Activate factor or authenticator enrollment",
+        "severity": "INFO",
+        "actor": {
+            "id": okta_id,
+            "type": "User",
+            "alternateId": user.user_principal_name,
+            "displayName": user.display_name,
+        },
+        "client": {
+            "ipAddress": ip,
+            "geographicalContext": {"city": place.city, "country": place.country},
+        },
+        "outcome": {"result": "SUCCESS", "reason": null},
+        "target": [{
+            "id": okta_id,
+            "type": "User",
+            "alternateId": user.user_principal_name,
+            "displayName": user.display_name,
+        }],
+    }));
+    Ok(ScenarioRun {
+        scenario: Scenario::RogueAuthenticator,
+        summary: format!(
+            "A new authenticator was registered for {} from {ip} ({})",
+            user.user_principal_name, place.city
+        ),
+        target: user.id,
+        records: vec![audit_id, okta_uuid],
+    })
+}
+
 /// The same infection as CrowdStrike Falcon's endpoint protection reports it (an alerts v2
 /// `ldt` alert); returns its composite id.
 fn falcon_alert(
@@ -241,7 +339,7 @@ fn falcon_alert(
     let indicator = environment.next_guid("falcon-alert").replace('-', "");
     let id = format!("ind:{device_id}:{}", &indicator[..20]);
     let composite_id = format!("{cid}:{id}");
-    let hostname = super::falcon::hostname(machine);
+    let hostname = machine.host_name();
     environment.falcon_alerts.push(json!({
         "composite_id": composite_id,
         "id": id,

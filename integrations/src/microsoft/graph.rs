@@ -32,7 +32,7 @@ use steward_domain::{
 
 use url::Url;
 
-use super::{MicrosoftApi, MicrosoftSettings, hunting};
+use super::{MicrosoftApi, MicrosoftSettings, directory_audits, hunting};
 use crate::{
     contract::{
         ActionRequest, ConnectionReport, Connector, ConnectorError, Execution, Snapshot,
@@ -497,6 +497,22 @@ impl GraphConnector {
         self.api.collect_linked(url).await
     }
 
+    /// Entra's directory audit records since `since` (changes to users, roles, groups,
+    /// applications and policies), oldest first as Graph pages them.
+    async fn directory_audits(
+        &self,
+        since: Option<DateTime<Utc>>,
+    ) -> Result<Vec<Value>, ConnectorError> {
+        let mut url = self.api.url("v1.0/auditLogs/directoryAudits")?;
+        if let Some(since) = since {
+            url.query_pairs_mut().append_pair(
+                "$filter",
+                &format!("activityDateTime ge {}", odata_time(since)),
+            );
+        }
+        self.api.collect_linked(url).await
+    }
+
     /// Defender's device events of every hunting table since `since`; none when the customer's
     /// licence or the app's permissions do not include advanced hunting (the API answers 403),
     /// which the connection test reports.
@@ -504,7 +520,10 @@ impl GraphConnector {
         &self,
         since: Option<DateTime<Utc>>,
     ) -> Result<Vec<ObservedEvent>, ConnectorError> {
-        let since = since.unwrap_or_else(|| self.api.now() - hunting::FIRST_LOOKBACK);
+        let since = since.map_or_else(
+            || self.api.now() - hunting::FIRST_LOOKBACK,
+            |since| since - hunting::INGESTION_OVERLAP,
+        );
         let mut events = Vec::new();
         for table in hunting::Table::ALL {
             let rows = match self.hunt(&hunting::query(table, since)).await {
@@ -917,6 +936,10 @@ impl Connector for GraphConnector {
         url.query_pairs_mut().append_pair("$top", "1");
         self.api.get_json::<super::Page<Value>>(url).await?;
         checks.push("read sign-in logs".to_owned());
+        let mut url = self.api.url("v1.0/auditLogs/directoryAudits")?;
+        url.query_pairs_mut().append_pair("$top", "1");
+        self.api.get_json::<super::Page<Value>>(url).await?;
+        checks.push("read directory audit logs".to_owned());
         let mut url = self.api.url("v1.0/security/alerts_v2")?;
         url.query_pairs_mut().append_pair("$top", "1");
         self.api.get_json::<super::Page<Value>>(url).await?;
@@ -964,6 +987,9 @@ impl Connector for GraphConnector {
         }
         for raw in self.security_alerts(since).await? {
             events.push(alert_event(raw)?);
+        }
+        for raw in self.directory_audits(since).await? {
+            events.push(directory_audits::event(raw)?);
         }
         events.extend(self.device_events(since).await?);
         Ok(events)

@@ -5,6 +5,7 @@
 //! `{"error": {"code", "message", …}}`. What differs lives in [`defender`] and [`graph`].
 
 pub mod defender;
+mod directory_audits;
 pub mod graph;
 pub mod hunting;
 

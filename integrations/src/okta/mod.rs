@@ -11,6 +11,7 @@
 //! effect is verified.
 
 mod api;
+mod system_log;
 
 use std::{collections::HashMap, sync::Arc};
 
@@ -541,10 +542,16 @@ impl Connector for OktaConnector {
         &self,
         since: Option<DateTime<Utc>>,
     ) -> Result<Vec<ObservedEvent>, ConnectorError> {
-        self.log_events(since, "eventType eq \"user.session.start\"")
+        self.log_events(since, system_log::FILTER)
             .await?
             .into_iter()
-            .map(sign_in_event)
+            .map(|raw| {
+                if raw["eventType"] == "user.session.start" {
+                    sign_in_event(raw)
+                } else {
+                    system_log::audit_event(raw)
+                }
+            })
             .collect()
     }
 

@@ -7,7 +7,7 @@ use std::{collections::BTreeMap, path::PathBuf};
 use chrono::{TimeZone, Utc};
 use serde_json::{Map, Value};
 use steward_integrations::{
-    ocsf::{self, Detection, Product, SignIn},
+    ocsf::{self, AccountActivity, Actor, ApiVerb, AuditEntry, Detection, Product, SignIn},
     telemetry,
 };
 
@@ -363,6 +363,7 @@ fn class_file(class_uid: u64) -> &'static str {
         1007 => "events/system/process_activity.json",
         3001 => "events/iam/account_change.json",
         3002 => "events/iam/authentication.json",
+        6003 => "events/application/api_activity.json",
         201_001 => "extensions/windows/events/registry_key_activity.json",
         201_002 => "extensions/windows/events/registry_value_activity.json",
         other => panic!("no class file for {other}"),
@@ -471,4 +472,60 @@ fn windows_events_normalize_to_valid_ocsf_of_every_class() {
         "Windows event 11 of the Microsoft-Windows-Sysmon/Operational log names no process or \
          user that acted"
     );
+}
+
+#[test]
+fn identity_provider_audit_events_are_valid_account_change_and_api_activity() {
+    let schema = Schema::new();
+    let time = Utc.with_ymd_and_hms(2026, 12, 1, 9, 20, 0).unwrap();
+    let raw = serde_json::json!({"eventType": "user.account.lock", "displayMessage": "locked"});
+    let entry = |actor, ip| AuditEntry {
+        product: Product {
+            name: "Okta",
+            vendor_name: "Okta",
+        },
+        uid: "2b7f3c1e",
+        time,
+        operation: "user.account.lock",
+        actor,
+        ip,
+        success: false,
+        message: Some("locked"),
+        raw: &raw,
+    };
+    let person = Actor::User {
+        uid: "00u-admin",
+        name: "it@contoso.com",
+    };
+    let app = Actor::App {
+        uid: None,
+        name: "Provisioning",
+    };
+    for activity in [
+        AccountActivity::Create,
+        AccountActivity::PasswordReset,
+        AccountActivity::Lock,
+        AccountActivity::MfaFactorDisable,
+        AccountActivity::Other,
+    ] {
+        let event = ocsf::account_change(
+            &entry(Some(person), Some("198.51.100.4")),
+            activity,
+            ("00u-dana", "dana@contoso.com"),
+        );
+        schema.check_event(&event, class_file(3001));
+    }
+    for (actor, ip, verb) in [
+        (Some(person), Some("198.51.100.4"), ApiVerb::Create),
+        (Some(app), None, ApiVerb::Update),
+        (None, None, ApiVerb::Other),
+    ] {
+        let event = ocsf::api_activity(
+            &entry(actor, ip),
+            verb,
+            &[("0bn-1", "ROLE_BINDING", Some("Super admin"))],
+        );
+        schema.check_event(&event, class_file(6003));
+        assert_eq!(event["status_id"], 2);
+    }
 }

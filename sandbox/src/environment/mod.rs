@@ -132,6 +132,9 @@ pub struct Environment {
     pub security_alerts: Vec<Value>,
     /// Graph sign-in records, as the vendor returns them.
     pub sign_ins: Vec<Value>,
+    /// Microsoft Entra directory audit records (`directoryAudit`), as Graph returns them.
+    #[serde(default)]
+    pub directory_audits: Vec<Value>,
     /// CrowdStrike Falcon alerts (alerts v2), as the vendor returns them.
     #[serde(default)]
     pub falcon_alerts: Vec<Value>,
@@ -434,6 +437,7 @@ impl Environment {
             defender_alerts: Vec::new(),
             security_alerts: Vec::new(),
             sign_ins: Vec::new(),
+            directory_audits: Vec::new(),
             falcon_alerts: Vec::new(),
             machine_actions: Vec::new(),
             device_events: Vec::new(),
@@ -769,7 +773,7 @@ impl Environment {
                     || json!({"deviceId": "", "displayName": "", "operatingSystem": "Windows 10", "browser": "Edge 131.0.0", "isCompliant": false, "isManaged": false, "trustType": ""}),
                     |m| json!({
                         "deviceId": m.aad_device_id,
-                        "displayName": m.computer_dns_name.split('.').next().unwrap_or_default().to_uppercase(),
+                        "displayName": m.host_name(),
                         "operatingSystem": "Windows",
                         "browser": "Edge 131.0.0",
                         "isCompliant": true,

@@ -6,8 +6,7 @@ use super::{graph::*, *};
 /// `GET /users/{id}/authentication/methods`: every method of the user, password included (not
 /// paged).
 pub(super) async fn authentication_methods(
-    State(sandbox): State<Sandbox>,
-    Graph(tenant): Graph,
+    Admitted(sandbox, tenant): GraphCall,
     Path(id): Path<String>,
 ) -> Response {
     let methods = with_environment(&sandbox, tenant, |e| {
@@ -35,32 +34,35 @@ pub(super) async fn authentication_methods(
 /// refuses (400) to delete the default method while other second factors remain, and the
 /// password cannot be deleted at all.
 pub(super) async fn delete_authentication_method(
-    State(sandbox): State<Sandbox>,
-    Graph(tenant): Graph,
+    Admitted(sandbox, tenant): GraphCall,
     Path((id, collection, method_id)): Path<(String, String, String)>,
 ) -> Response {
-    enum Outcome {
-        Deleted,
-        NoUser,
-        NoMethod,
-        Password,
-        Default,
-    }
-    let outcome = sandbox
+    let bad_request =
+        |message: &str| graph_error(&sandbox, StatusCode::BAD_REQUEST, "badRequest", message);
+    let deleted = sandbox
         .mutate(tenant, |e| {
-            let Some(user) = e.user_mut(&id) else {
-                return Outcome::NoUser;
-            };
-            let Some(index) = user
+            let user = e
+                .user_mut(&id)
+                .ok_or_else(|| resource_not_found(&sandbox, &id))?;
+            let index = user
                 .authentication_methods
                 .iter()
                 .position(|m| m.id == method_id && m.kind.collection() == collection)
-            else {
-                return Outcome::NoMethod;
-            };
+                .ok_or_else(|| {
+                    graph_error(
+                        &sandbox,
+                        StatusCode::NOT_FOUND,
+                        "itemNotFound",
+                        &format!(
+                            "The authentication method '{method_id}' was not found in '{collection}'."
+                        ),
+                    )
+                })?;
             let method = &user.authentication_methods[index];
             if method.kind == AuthMethodKind::Password {
-                return Outcome::Password;
+                return Err(bad_request(
+                    "The password authentication method cannot be deleted.",
+                ));
             }
             let others = user
                 .authentication_methods
@@ -68,105 +70,67 @@ pub(super) async fn delete_authentication_method(
                 .filter(|m| m.kind != AuthMethodKind::Password && m.id != method_id)
                 .count();
             if method.default && others > 0 {
-                return Outcome::Default;
+                return Err(bad_request(
+                    "Cannot delete default method with other methods configured. Please change default method before deletion.",
+                ));
             }
             user.authentication_methods.remove(index);
-            Outcome::Deleted
+            Ok(())
         })
         .await;
-    match outcome {
-        Ok(Outcome::Deleted) => StatusCode::NO_CONTENT.into_response(),
-        Ok(Outcome::NoUser) | Err(_) => resource_not_found(&sandbox, &id),
-        Ok(Outcome::NoMethod) => graph_error(
-            &sandbox,
-            StatusCode::NOT_FOUND,
-            "itemNotFound",
-            &format!("The authentication method '{method_id}' was not found in '{collection}'."),
-        ),
-        Ok(Outcome::Password) => graph_error(
-            &sandbox,
-            StatusCode::BAD_REQUEST,
-            "badRequest",
-            "The password authentication method cannot be deleted.",
-        ),
-        Ok(Outcome::Default) => graph_error(
-            &sandbox,
-            StatusCode::BAD_REQUEST,
-            "badRequest",
-            "Cannot delete default method with other methods configured. Please change default method before deletion.",
-        ),
-    }
+    no_content(&sandbox, &id, deleted)
 }
 
 /// `GET /reports/authenticationMethods/userRegistrationDetails`: each user's MFA registration,
 /// paged like every Graph collection.
-pub(super) async fn registration_details(
-    State(sandbox): State<Sandbox>,
-    Graph(tenant): Graph,
-    headers: HeaderMap,
-    RawQuery(query): RawQuery,
-) -> Response {
-    let pairs = crate::query(query.as_deref());
-    let items = with_environment(&sandbox, tenant, |e| {
-        e.users
-            .iter()
-            .map(|u| {
-                let methods: Vec<&str> = u
-                    .authentication_methods
-                    .iter()
-                    .filter_map(|m| match m.kind {
-                        AuthMethodKind::Password => None,
-                        AuthMethodKind::MicrosoftAuthenticator => {
-                            Some("microsoftAuthenticatorPush")
-                        }
-                        AuthMethodKind::Phone => Some("mobilePhone"),
-                        AuthMethodKind::SoftwareOath => Some("softwareOneTimePasscode"),
+pub(super) async fn registration_details(list: Listing) -> Response {
+    let items = list
+        .read(|e| {
+            e.users
+                .iter()
+                .map(|u| {
+                    let methods: Vec<&str> = u
+                        .authentication_methods
+                        .iter()
+                        .filter_map(|m| match m.kind {
+                            AuthMethodKind::Password => None,
+                            AuthMethodKind::MicrosoftAuthenticator => {
+                                Some("microsoftAuthenticatorPush")
+                            }
+                            AuthMethodKind::Phone => Some("mobilePhone"),
+                            AuthMethodKind::SoftwareOath => Some("softwareOneTimePasscode"),
+                        })
+                        .collect();
+                    let admin = e.roles.iter().any(|r| r.members.contains(&u.id));
+                    json!({
+                        "id": u.id,
+                        "userPrincipalName": u.user_principal_name,
+                        "userDisplayName": u.display_name,
+                        "userType": "member",
+                        "isAdmin": admin,
+                        "isMfaRegistered": !methods.is_empty(),
+                        "isMfaCapable": !methods.is_empty(),
+                        "isPasswordlessCapable": false,
+                        "isSsprCapable": !methods.is_empty(),
+                        "isSsprEnabled": true,
+                        "isSsprRegistered": !methods.is_empty(),
+                        "isSystemPreferredAuthenticationMethodEnabled": true,
+                        "methodsRegistered": methods,
+                        "lastUpdatedDateTime": u.created,
                     })
-                    .collect();
-                let admin = e.roles.iter().any(|r| r.members.contains(&u.id));
-                json!({
-                    "id": u.id,
-                    "userPrincipalName": u.user_principal_name,
-                    "userDisplayName": u.display_name,
-                    "userType": "member",
-                    "isAdmin": admin,
-                    "isMfaRegistered": !methods.is_empty(),
-                    "isMfaCapable": !methods.is_empty(),
-                    "isPasswordlessCapable": false,
-                    "isSsprCapable": !methods.is_empty(),
-                    "isSsprEnabled": true,
-                    "isSsprRegistered": !methods.is_empty(),
-                    "isSystemPreferredAuthenticationMethodEnabled": true,
-                    "methodsRegistered": methods,
-                    "lastUpdatedDateTime": u.created,
                 })
-            })
-            .collect::<Vec<_>>()
-    })
-    .await
-    .unwrap_or_default();
-    graph_collection(
-        &sandbox,
-        &headers,
-        "reports/authenticationMethods/userRegistrationDetails",
-        "reports/authenticationMethods/userRegistrationDetails",
-        items,
-        &pairs,
-        (100, 999),
-    )
+                .collect::<Vec<_>>()
+        })
+        .await
+        .unwrap_or_default();
+    let path = "reports/authenticationMethods/userRegistrationDetails";
+    list.page((path, path), items, (100, 999))
 }
 
 /// `GET /users/{id}/memberOf`: the groups and directory roles the user is a direct member of,
 /// paged like every Graph collection.
-pub(super) async fn member_of(
-    State(sandbox): State<Sandbox>,
-    Graph(tenant): Graph,
-    headers: HeaderMap,
-    Path(id): Path<String>,
-    RawQuery(query): RawQuery,
-) -> Response {
-    let pairs = crate::query(query.as_deref());
-    let found = with_environment(&sandbox, tenant, |e| {
+pub(super) async fn member_of(list: Listing, Path(id): Path<String>) -> Response {
+    let found = list.read(|e| {
         let user = e.user(&id)?;
         let groups = e
             .groups
@@ -183,92 +147,57 @@ pub(super) async fn member_of(
     .await
     .flatten();
     let Some((user_id, items)) = found else {
-        return resource_not_found(&sandbox, &id);
+        return list.not_found(&id);
     };
-    graph_collection(
-        &sandbox,
-        &headers,
-        &format!("users/{user_id}/memberOf"),
-        "directoryObjects",
-        items,
-        &pairs,
-        (100, 999),
-    )
+    let path = format!("users/{user_id}/memberOf");
+    list.page((&path, "directoryObjects"), items, (100, 999))
 }
 
 /// `GET /groups`: the directory's groups, paged (default 100, at most 999).
-pub(super) async fn groups(
-    State(sandbox): State<Sandbox>,
-    Graph(tenant): Graph,
-    headers: HeaderMap,
-    RawQuery(query): RawQuery,
-) -> Response {
-    let pairs = crate::query(query.as_deref());
-    let items = with_environment(&sandbox, tenant, |e| {
+pub(super) async fn groups(list: Listing) -> Response {
+    let groups = list.read(|e| {
         e.groups
             .iter()
             .map(crate::environment::SimGroup::to_vendor)
-            .collect::<Vec<_>>()
-    })
-    .await
-    .unwrap_or_default();
-    graph_collection(
-        &sandbox,
-        &headers,
-        "groups",
-        "groups",
-        items,
-        &pairs,
+            .collect()
+    });
+    list.page(
+        ("groups", "groups"),
+        groups.await.unwrap_or_default(),
         (100, 999),
     )
 }
 
-/// A user as a member of a group or role lists it.
-pub(super) fn user_reference(u: &crate::environment::SimUser) -> Value {
-    json!({"@odata.type": "#microsoft.graph.user", "id": u.id, "displayName": u.display_name, "userPrincipalName": u.user_principal_name})
+/// The users among `members`, as a group or role lists its members.
+fn member_references(environment: &Environment, members: &[String]) -> Vec<Value> {
+    members
+        .iter()
+        .filter_map(|m| environment.user(m))
+        .map(|u| json!({"@odata.type": "#microsoft.graph.user", "id": u.id, "displayName": u.display_name, "userPrincipalName": u.user_principal_name}))
+        .collect()
 }
 
 /// `GET /groups/{id}/members`: the group's direct members, paged (default 100, at most 999).
-pub(super) async fn group_members(
-    State(sandbox): State<Sandbox>,
-    Graph(tenant): Graph,
-    headers: HeaderMap,
-    Path(id): Path<String>,
-    RawQuery(query): RawQuery,
-) -> Response {
-    let pairs = crate::query(query.as_deref());
-    let found = with_environment(&sandbox, tenant, |e| {
-        let group = e.group(&id)?;
-        Some((
-            group.id.clone(),
-            group
-                .members
-                .iter()
-                .filter_map(|m| e.user(m))
-                .map(user_reference)
-                .collect::<Vec<_>>(),
-        ))
-    })
-    .await
-    .flatten();
-    let Some((group_id, members)) = found else {
-        return resource_not_found(&sandbox, &id);
-    };
-    graph_collection(
-        &sandbox,
-        &headers,
-        &format!("groups/{group_id}/members"),
-        "directoryObjects",
-        members,
-        &pairs,
-        (100, 999),
-    )
+pub(super) async fn group_members(list: Listing, Path(id): Path<String>) -> Response {
+    let found = list
+        .read(|e| {
+            let group = e.group(&id)?;
+            Some((group.id.clone(), member_references(e, &group.members)))
+        })
+        .await
+        .flatten();
+    match found {
+        Some((group_id, members)) => {
+            let path = format!("groups/{group_id}/members");
+            list.page((&path, "directoryObjects"), members, (100, 999))
+        }
+        None => list.not_found(&id),
+    }
 }
 
 /// `GET /groups/{id}`.
 pub(super) async fn group(
-    State(sandbox): State<Sandbox>,
-    Graph(tenant): Graph,
+    Admitted(sandbox, tenant): GraphCall,
     Path(id): Path<String>,
 ) -> Response {
     match with_environment(&sandbox, tenant, |e| {
@@ -289,8 +218,7 @@ pub(super) async fn group(
 /// `POST /groups/{id}/members/$ref` with `{"@odata.id": "https://graph.microsoft.com/v1.0/directoryObjects/{user}"}`:
 /// 204; 400 when the user is already a member, as the service answers.
 pub(super) async fn add_member(
-    State(sandbox): State<Sandbox>,
-    Graph(tenant): Graph,
+    Admitted(sandbox, tenant): GraphCall,
     Path(id): Path<String>,
     body: Bytes,
 ) -> Response {
@@ -309,65 +237,62 @@ pub(super) async fn add_member(
             "Invalid object identifier in '@odata.id'.",
         );
     };
-    enum Outcome {
-        Added,
-        NoGroup,
-        NoUser,
-        AlreadyMember,
-    }
-    let outcome = sandbox
+    let added = sandbox
         .mutate(tenant, |e| {
-            let Some(user_id) = e.user(&member).map(|u| u.id.clone()) else {
-                return Outcome::NoUser;
-            };
-            let Some(group) = e.groups.iter_mut().find(|g| g.id == id) else {
-                return Outcome::NoGroup;
-            };
+            let user_id = e
+                .user(&member)
+                .map(|u| u.id.clone())
+                .ok_or_else(|| resource_not_found(&sandbox, &member))?;
+            let group = e
+                .groups
+                .iter_mut()
+                .find(|g| g.id == id)
+                .ok_or_else(|| resource_not_found(&sandbox, &id))?;
             if group.members.contains(&user_id) {
-                return Outcome::AlreadyMember;
+                return Err(graph_error(
+                    &sandbox,
+                    StatusCode::BAD_REQUEST,
+                    "Request_BadRequest",
+                    "One or more added object references already exist for the following modified properties: 'members'.",
+                ));
             }
             group.members.push(user_id);
-            Outcome::Added
+            Ok(())
         })
         .await;
-    match outcome {
-        Ok(Outcome::Added) => StatusCode::NO_CONTENT.into_response(),
-        Ok(Outcome::NoGroup) | Err(_) => resource_not_found(&sandbox, &id),
-        Ok(Outcome::NoUser) => resource_not_found(&sandbox, &member),
-        Ok(Outcome::AlreadyMember) => graph_error(
-            &sandbox,
-            StatusCode::BAD_REQUEST,
-            "Request_BadRequest",
-            "One or more added object references already exist for the following modified properties: 'members'.",
-        ),
-    }
+    no_content(&sandbox, &id, added)
 }
 
 /// `DELETE /groups/{id}/members/{member}/$ref`: 204; 404 when the user is not a member.
 pub(super) async fn remove_member(
-    State(sandbox): State<Sandbox>,
-    Graph(tenant): Graph,
+    Admitted(sandbox, tenant): GraphCall,
     Path((id, member)): Path<(String, String)>,
 ) -> Response {
     let removed = sandbox
         .mutate(tenant, |e| {
-            let user_id = e.user(&member).map(|u| u.id.clone())?;
-            let group = e.groups.iter_mut().find(|g| g.id == id)?;
-            let index = group.members.iter().position(|m| *m == user_id)?;
+            let not_member = || resource_not_found(&sandbox, &member);
+            let user_id = e
+                .user(&member)
+                .map(|u| u.id.clone())
+                .ok_or_else(not_member)?;
+            let group = e
+                .groups
+                .iter_mut()
+                .find(|g| g.id == id)
+                .ok_or_else(not_member)?;
+            let index = group
+                .members
+                .iter()
+                .position(|m| *m == user_id)
+                .ok_or_else(not_member)?;
             group.members.remove(index);
-            Some(())
+            Ok(())
         })
         .await;
-    match removed {
-        Ok(Some(())) => StatusCode::NO_CONTENT.into_response(),
-        Ok(None) | Err(_) => resource_not_found(&sandbox, &member),
-    }
+    no_content(&sandbox, &member, removed)
 }
 
-pub(super) async fn directory_roles(
-    State(sandbox): State<Sandbox>,
-    Graph(tenant): Graph,
-) -> Response {
+pub(super) async fn directory_roles(Admitted(sandbox, tenant): GraphCall) -> Response {
     let roles: Vec<Value> = with_environment(&sandbox, tenant, |e| {
         e.roles
             .iter()
@@ -381,8 +306,7 @@ pub(super) async fn directory_roles(
 }
 
 pub(super) async fn role_members(
-    State(sandbox): State<Sandbox>,
-    Graph(tenant): Graph,
+    Admitted(sandbox, tenant): GraphCall,
     Path(id): Path<String>,
 ) -> Response {
     let members = with_environment(&sandbox, tenant, |e| {
@@ -390,13 +314,7 @@ pub(super) async fn role_members(
             .roles
             .iter()
             .find(|r| r.id == id || id == format!("roleTemplateId={}", r.role_template_id))?;
-        Some(
-            role.members
-                .iter()
-                .filter_map(|m| e.user(m))
-                .map(user_reference)
-                .collect::<Vec<_>>(),
-        )
+        Some(member_references(e, &role.members))
     })
     .await
     .flatten();
@@ -412,94 +330,67 @@ pub(super) async fn role_members(
 }
 
 /// Sign-ins, newest first; default and maximum page size 1,000.
-pub(super) async fn sign_ins(
-    State(sandbox): State<Sandbox>,
-    Graph(tenant): Graph,
-    headers: HeaderMap,
-    RawQuery(query): RawQuery,
-) -> Response {
-    let pairs = crate::query(query.as_deref());
-    let filter = match graph_filter(
-        &sandbox,
-        &pairs,
-        &[
-            "createdDateTime",
-            "userPrincipalName",
-            "userId",
-            "appId",
-            "status/errorCode",
-            "location/city",
-        ],
-    ) {
-        Ok(filter) => filter,
-        Err(response) => return response,
-    };
-    let mut items: Vec<Value> = with_environment(&sandbox, tenant, |e| e.sign_ins.clone())
-        .await
-        .unwrap_or_default()
-        .into_iter()
-        .filter(|s| filter.matches(s))
-        .collect();
+pub(super) async fn sign_ins(list: Listing) -> Answer {
+    let allowed = [
+        "createdDateTime",
+        "userPrincipalName",
+        "userId",
+        "appId",
+        "status/errorCode",
+        "location/city",
+    ];
+    let mut items = list.matching(&allowed, |e| e.sign_ins.clone()).await?;
     items.sort_by(|a, b| {
         b["createdDateTime"]
             .as_str()
             .cmp(&a["createdDateTime"].as_str())
     });
-    graph_collection(
-        &sandbox,
-        &headers,
-        "auditLogs/signIns",
-        "auditLogs/signIns",
-        items,
-        &pairs,
-        (1000, 1000),
-    )
+    let path = "auditLogs/signIns";
+    Ok(list.page((path, path), items, (1000, 1000)))
 }
 
-pub(super) async fn security_alerts(
-    State(sandbox): State<Sandbox>,
-    Graph(tenant): Graph,
-    headers: HeaderMap,
-    RawQuery(query): RawQuery,
-) -> Response {
-    let pairs = crate::query(query.as_deref());
-    let filter = match graph_filter(
-        &sandbox,
-        &pairs,
-        &[
-            "assignedTo",
-            "classification",
-            "determination",
-            "createdDateTime",
-            "lastUpdateDateTime",
-            "severity",
-            "serviceSource",
-            "status",
-        ],
-    ) {
-        Ok(filter) => filter,
-        Err(response) => return response,
-    };
-    let items: Vec<Value> = with_environment(&sandbox, tenant, |e| e.security_alerts.clone())
-        .await
-        .unwrap_or_default()
-        .into_iter()
-        .filter(|a| filter.matches(a))
-        .collect();
-    graph_collection(
-        &sandbox,
-        &headers,
-        "security/alerts_v2",
-        "security/alerts_v2",
-        items,
-        &pairs,
-        (100, 2000),
-    )
+/// Directory audit records, newest first; default and maximum page size 1,000.
+pub(super) async fn directory_audits(list: Listing) -> Answer {
+    let allowed = [
+        "activityDateTime",
+        "activityDisplayName",
+        "category",
+        "loggedByService",
+        "result",
+        "initiatedBy/user/id",
+    ];
+    let mut items = list
+        .matching(&allowed, |e| e.directory_audits.clone())
+        .await?;
+    items.sort_by(|a, b| {
+        b["activityDateTime"]
+            .as_str()
+            .cmp(&a["activityDateTime"].as_str())
+    });
+    let path = "auditLogs/directoryAudits";
+    Ok(list.page((path, path), items, (1000, 1000)))
+}
+
+pub(super) async fn security_alerts(list: Listing) -> Answer {
+    let allowed = [
+        "assignedTo",
+        "classification",
+        "determination",
+        "createdDateTime",
+        "lastUpdateDateTime",
+        "severity",
+        "serviceSource",
+        "status",
+    ];
+    let items = list
+        .matching(&allowed, |e| e.security_alerts.clone())
+        .await?;
+    let path = "security/alerts_v2";
+    Ok(list.page((path, path), items, (100, 2000)))
 }
 
 pub(super) async fn graph_unknown(
-    State(sandbox): State<Sandbox>,
-    _: Graph,
+    Admitted(sandbox, _): GraphCall,
     Path(rest): Path<String>,
 ) -> Response {
     let segment = rest.split('/').next_back().unwrap_or_default();

@@ -2,17 +2,13 @@
 //! ([`defender`]) and Microsoft Graph ([`graph`] for users, [`directory`] for the rest), with each
 //! API's paths, paging, throttling and error bodies. Here: the routes, the error bodies, tokens,
 //! and admitting a call (its token, then its tenant's budget).
-#![expect(
-    clippy::result_large_err,
-    reason = "helpers short-circuit with the vendor's error response, which lives for one request"
-)]
 
 use std::time::Duration;
 
 use axum::{
     Form, Json, Router,
     body::Bytes,
-    extract::{FromRequestParts, Path, RawQuery, State},
+    extract::{FromRequestParts, Path, State},
     http::{HeaderMap, HeaderValue, StatusCode, header, request::Parts},
     response::{IntoResponse, Response},
     routing::{get, post},
@@ -30,9 +26,9 @@ pub(crate) use self::hunting::{Host, inventory_script, macro_infection};
 pub use self::{defender::SimMachineAction, hunting::SimDeviceEvent};
 use self::{defender::*, directory::*, graph::*, hunting::run_hunting_query};
 use super::{
-    Api, IssuedToken, Sandbox,
-    environment::{AuthMethodKind, DEFAULT_USER_PROPERTIES, Fault},
-    kit::{self, Window},
+    Api, IssuedToken, Sandbox, SandboxError,
+    environment::{AuthMethodKind, DEFAULT_USER_PROPERTIES, Environment, Fault},
+    kit::{self, Admitted, Answer, Gate, QueryPairs, Window},
     odata::{self, Filter},
     with_environment,
 };
@@ -82,6 +78,10 @@ pub(super) fn router<S: Clone + Send + Sync + 'static>(sandbox: Sandbox) -> Rout
         .route("/graph/v1.0/directoryRoles", get(directory_roles))
         .route("/graph/v1.0/directoryRoles/{id}/members", get(role_members))
         .route("/graph/v1.0/auditLogs/signIns", get(sign_ins))
+        .route(
+            "/graph/v1.0/auditLogs/directoryAudits",
+            get(directory_audits),
+        )
         .route("/graph/v1.0/security/alerts_v2", get(security_alerts))
         .route(
             "/graph/v1.0/security/runHuntingQuery",
@@ -297,25 +297,36 @@ async fn token(
 // ---------------------------------------------------------------------------------------------
 // Authentication and throttling of API calls
 
-/// A Defender for Endpoint call, admitted: its token's tenant.
-struct Defender(Uuid);
+/// A Microsoft API's bearer tokens: `GRAPH` tells Graph's from Defender's, whose audiences
+/// differ.
+struct Bearer<const GRAPH: bool>;
 
-/// A Microsoft Graph call, admitted: its token's tenant.
-struct Graph(Uuid);
+impl<const GRAPH: bool> Gate for Bearer<GRAPH> {
+    type Caller = Uuid;
 
-impl FromRequestParts<Sandbox> for Defender {
-    type Rejection = Response;
-
-    async fn from_request_parts(parts: &mut Parts, sandbox: &Sandbox) -> Result<Self, Response> {
-        admit(sandbox, &parts.headers, Api::Defender).map(Defender)
+    async fn admit(sandbox: &Sandbox, headers: &HeaderMap) -> Result<Uuid, Response> {
+        let api = if GRAPH { Api::Graph } else { Api::Defender };
+        admit(sandbox, headers, api)
     }
 }
+
+/// A Defender for Endpoint call, admitted: the sandbox and its token's tenant.
+type Defender = Admitted<Bearer<false>>;
+
+/// A Microsoft Graph call, admitted: the sandbox and its token's tenant.
+type GraphCall = Admitted<Bearer<true>>;
+
+/// A Microsoft Graph call, admitted: its token's tenant, for handlers that take the sandbox as
+/// their state.
+struct Graph(Uuid);
 
 impl FromRequestParts<Sandbox> for Graph {
     type Rejection = Response;
 
     async fn from_request_parts(parts: &mut Parts, sandbox: &Sandbox) -> Result<Self, Response> {
-        admit(sandbox, &parts.headers, Api::Graph).map(Graph)
+        Bearer::<true>::admit(sandbox, &parts.headers)
+            .await
+            .map(Graph)
     }
 }
 

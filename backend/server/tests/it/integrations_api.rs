@@ -3,7 +3,7 @@
 //! never come back out, health recorded and audited, bad input refused without changes,
 //! scenarios staged and the vendor-side state read back.
 
-use crate::support::{self, TestApp};
+use crate::support::{self, TestApp, assert_includes_all, error_message, list, strings};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use steward_core::{secrets::SecretBox, storage::entities::integration};
@@ -33,16 +33,6 @@ impl Setup {
             },
             "client_secret": self.credentials.client_secret,
         })
-    }
-
-    async fn call(
-        &self,
-        method: Method,
-        path: &str,
-        token: &str,
-        body: Option<&Value>,
-    ) -> (StatusCode, Value) {
-        self.app.call(method, path, Some(token), body).await
     }
 
     /// Connects the simulated Defender for Endpoint and Microsoft Graph; their ids.
@@ -126,7 +116,7 @@ async fn an_admin_connects_tests_and_removes_integrations() {
             .all(|row| !row.sealed_secret.contains(&s.credentials.client_secret))
     );
 
-    for (integration, checks) in [(&defender, 2), (&graph, 4)] {
+    for (integration, checks) in [(&defender, 2), (&graph, 5)] {
         let path = format!(
             "{}/{}/test",
             s.integrations(),
@@ -160,22 +150,14 @@ async fn an_admin_connects_tests_and_removes_integrations() {
             None,
         )
         .await;
-    let actions: Vec<_> = audit["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["action"].as_str().unwrap().to_owned())
-        .collect();
-    for expected in [
-        "integration.created",
-        "integration.checked",
-        "integration.removed",
-    ] {
-        assert!(
-            actions.iter().any(|a| a == expected),
-            "{expected} missing from {actions:?}"
-        );
-    }
+    assert_includes_all(
+        &strings(&audit, "items", "action"),
+        &[
+            "integration.created",
+            "integration.checked",
+            "integration.removed",
+        ],
+    );
     assert!(!audit.to_string().contains(&s.credentials.client_secret));
 }
 
@@ -332,9 +314,7 @@ async fn scenarios_change_the_vendor_side_state_staff_can_read() {
         "eight laptops, a server and a front-desk PC"
     );
     assert!(
-        state["users"]
-            .as_array()
-            .unwrap()
+        list(&state, "users")
             .iter()
             .all(|u| u["account_enabled"] == true)
     );
@@ -349,9 +329,7 @@ async fn scenarios_change_the_vendor_side_state_staff_can_read() {
     let target = answer["target"].as_str().unwrap();
     let (_, state) = s.call(Method::GET, &state_path, &s.technician, None).await;
     assert_eq!(state["defender_alerts"], 1);
-    let device = state["devices"]
-        .as_array()
-        .unwrap()
+    let device = list(&state, "devices")
         .iter()
         .find(|d| d["id"] == target)
         .unwrap();
@@ -376,9 +354,7 @@ async fn scenarios_change_the_vendor_side_state_staff_can_read() {
     assert_eq!(status, StatusCode::OK, "{answer}");
     let (_, state) = s.call(Method::GET, &state_path, &s.admin, None).await;
     assert_eq!(state["security_alerts"], 1);
-    let admin = state["users"]
-        .as_array()
-        .unwrap()
+    let admin = list(&state, "users")
         .iter()
         .find(|u| u["id"] == answer["target"])
         .unwrap();
@@ -392,9 +368,7 @@ async fn scenarios_change_the_vendor_side_state_staff_can_read() {
             None,
         )
         .await;
-    let runs = audit["items"]
-        .as_array()
-        .unwrap()
+    let runs = list(&audit, "items")
         .iter()
         .filter(|e| e["action"] == "sandbox.scenario_run")
         .count();
@@ -425,12 +399,7 @@ async fn scenario_and_state_refusals_are_clear() {
         .call(Method::POST, &run("ransomware"), &s.admin, None)
         .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
-    assert!(
-        answer["error"]["message"]
-            .as_str()
-            .unwrap()
-            .contains("malware-laptop")
-    );
+    assert!(error_message(&answer).contains("malware-laptop"));
     let (status, _) = s
         .call(Method::POST, &run("malware-laptop"), &s.owner, None)
         .await;
@@ -583,9 +552,7 @@ async fn synchronizing_fills_the_inventory_and_events_once_with_provenance() {
     );
     assert_eq!(laptop["tags"], json!(["Finance"]));
     let identities = s.identities().await;
-    let privileged = identities["items"]
-        .as_array()
-        .unwrap()
+    let privileged = list(&identities, "items")
         .iter()
         .filter(|i| !i["admin_roles"].as_array().unwrap().is_empty())
         .count();
@@ -599,9 +566,7 @@ async fn synchronizing_fills_the_inventory_and_events_once_with_provenance() {
             None,
         )
         .await;
-    let synced = audit["items"]
-        .as_array()
-        .unwrap()
+    let synced = list(&audit, "items")
         .iter()
         .filter(|e| e["action"] == "inventory.synced")
         .count();
@@ -699,10 +664,7 @@ async fn an_okta_org_is_connected_with_its_url_and_api_token_and_merges_with_ent
         )
         .await;
     assert!(
-        answer["error"]["message"]
-            .as_str()
-            .unwrap()
-            .contains("org_url"),
+        error_message(&answer).contains("org_url"),
         "the error names what Okta needs: {answer}"
     );
     assert_eq!(audit_entry_count(&s.world.storage).await, before);
@@ -752,9 +714,7 @@ async fn an_okta_org_is_connected_with_its_url_and_api_token_and_merges_with_ent
     let state = s.sandbox_state().await;
     assert_eq!(items.len(), state.users.len(), "{identities:#}");
     for identity in items {
-        let mut sources: Vec<&Value> = identity["sources"]
-            .as_array()
-            .unwrap()
+        let mut sources: Vec<&Value> = list(identity, "sources")
             .iter()
             .map(|source| &source["integration_id"])
             .collect();
@@ -782,9 +742,7 @@ async fn an_okta_org_is_connected_with_its_url_and_api_token_and_merges_with_ent
         .await;
     assert_eq!(synced["ok"], true, "{synced}");
     let identities = s.identities().await;
-    let identity = identities["items"]
-        .as_array()
-        .unwrap()
+    let identity = list(&identities, "items")
         .iter()
         .find(|i| i["user_principal_name"] == person.user_principal_name.to_lowercase())
         .unwrap();
@@ -800,9 +758,7 @@ async fn an_okta_org_is_connected_with_its_url_and_api_token_and_merges_with_ent
         }]),
         "{identity:#}"
     );
-    let others = identities["items"]
-        .as_array()
-        .unwrap()
+    let others = list(&identities, "items")
         .iter()
         .filter(|i| !i["conflicts"].as_array().unwrap().is_empty())
         .count();
@@ -869,9 +825,7 @@ async fn an_okta_org_is_connected_with_its_url_and_api_token_and_merges_with_ent
     assert_eq!(synced["ok"], true, "{synced}");
     let identities = s.identities().await;
     assert!(
-        identities["items"]
-            .as_array()
-            .unwrap()
+        list(&identities, "items")
             .iter()
             .all(|i| i["conflicts"].as_array().unwrap().is_empty()),
         "{identities:#}"
@@ -1068,10 +1022,7 @@ async fn ninjaone_joins_edr_devices_by_serial_and_finds_silent_agents_old_patche
     let (status, refused) = s.connect_ninjaone(json!("acme")).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{refused}");
     assert!(
-        refused["error"]["message"]
-            .as_str()
-            .unwrap()
-            .contains("organization_id"),
+        error_message(&refused).contains("organization_id"),
         "{refused}"
     );
     // Another organization's id: the connection test says so, and nothing is read.
@@ -1155,9 +1106,7 @@ async fn ninjaone_joins_edr_devices_by_serial_and_finds_silent_agents_old_patche
         json!(["rmm", "identity_provider", "edr"])
     );
     let gaps_of = |name: &str| {
-        coverage["devices"]
-            .as_array()
-            .unwrap()
+        list(&coverage, "devices")
             .iter()
             .find(|d| {
                 d["hostname"]
@@ -1248,9 +1197,7 @@ async fn tactical_rmm_agents_of_the_customers_client_join_the_inventory() {
 
     let coverage = s.coverage().await;
     assert_eq!(coverage["connected"], json!(["rmm"]));
-    let server = coverage["devices"]
-        .as_array()
-        .unwrap()
+    let server = list(&coverage, "devices")
         .iter()
         .find(|d| d["hostname"].as_str().unwrap().contains("SRV01"))
         .unwrap();
@@ -1361,10 +1308,7 @@ async fn datto_appliances_of_the_customers_company_join_the_inventory_with_their
         .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{refused}");
     assert!(
-        refused["error"]["message"]
-            .as_str()
-            .unwrap()
-            .contains("client_company_name"),
+        error_message(&refused).contains("client_company_name"),
         "{refused}"
     );
     let (status, datto) = s
@@ -1383,9 +1327,7 @@ async fn datto_appliances_of_the_customers_company_join_the_inventory_with_their
         "the protected server is the one Defender already reports"
     );
     let coverage = s.coverage().await;
-    let server = coverage["devices"]
-        .as_array()
-        .unwrap()
+    let server = list(&coverage, "devices")
         .iter()
         .find(|d| d["hostname"].as_str().unwrap().contains("-srv01"))
         .unwrap()
@@ -1472,9 +1414,7 @@ async fn the_context_graph_links_people_devices_roles_and_tools_with_evidence() 
         .await;
     assert_eq!(status, StatusCode::OK, "{near}");
     assert_eq!(near["center"], laptop);
-    let kinds: Vec<&str> = near["nodes"]
-        .as_array()
-        .unwrap()
+    let kinds: Vec<&str> = list(&near, "nodes")
         .iter()
         .map(|n| n["kind"].as_str().unwrap())
         .collect();
