@@ -243,7 +243,10 @@ flow('approvals from the sandbox inbox: a Slack click, and the channel shared wi
   await signIn(tech.page, 'tech@harbor-it.example');
   const revoke = '.slack-message:has-text("revoke sessions") button[value="approve"]';
   await waitOnReload(tech.page, '/sandbox/inbox', revoke);
-  await tech.page.locator(revoke).click();
+  // A request that changed while it waited (a later finding added a reason) is posted again
+  // for its new version, and only the newest message's answer is taken; the inbox lists the
+  // newest first.
+  await tech.page.locator(revoke).first().click();
   await tech.page.waitForLoadState('domcontentloaded');
   assert.match(await tech.page.locator('.flash-success').textContent(), /Slack delivered the click/);
   await waitOnReload(tech.page, response, '#actions tr:has-text("revoke sessions") [data-status="verified"]');

@@ -74,7 +74,6 @@ impl MigrationTrait for Migration {
                 "detection_suppressions_tenant_rule_idx",
                 DetectionSuppressions::Table,
                 [
-                    DetectionSuppressions::MspId,
                     DetectionSuppressions::TenantId,
                     DetectionSuppressions::RuleId,
                 ],

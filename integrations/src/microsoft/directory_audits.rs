@@ -149,7 +149,9 @@ pub(super) fn event(raw: Value) -> Result<ObservedEvent, ConnectorError> {
         time: record.activity_date_time,
         operation: &record.activity_display_name,
         actor,
-        ip: user.and_then(|u| u.ip_address.as_deref()),
+        ip: user
+            .and_then(|u| u.ip_address.as_deref())
+            .filter(|ip| !ip.is_empty()),
         success: record.result.as_deref().is_none_or(|r| r == "success"),
         message: record.result_reason.as_deref().filter(|r| !r.is_empty()),
         raw: &raw,
@@ -191,15 +193,19 @@ pub(super) fn event(raw: Value) -> Result<ObservedEvent, ConnectorError> {
         }
     };
     // The event is about the users it changed, and the person who changed them.
-    let mut entities: Vec<EntityRef> = record
+    let entities: Vec<EntityRef> = record
         .target_resources
         .iter()
         .filter(|t| t.kind.as_deref() == Some("User"))
         .filter_map(|t| t.id.clone())
         .chain(user.and_then(|u| u.id.clone()))
         .map(|external_id| EntityRef::Identity { external_id })
-        .collect();
-    entities.dedup();
+        .fold(Vec::new(), |mut unique, entity| {
+            if !unique.contains(&entity) {
+                unique.push(entity);
+            }
+            unique
+        });
     Ok(ObservedEvent {
         external_id: record.id,
         class,

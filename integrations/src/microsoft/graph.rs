@@ -498,7 +498,7 @@ impl GraphConnector {
     }
 
     /// Entra's directory audit records since `since` (changes to users, roles, groups,
-    /// applications and policies), oldest first as Graph pages them.
+    /// applications and policies), newest first as Graph pages them.
     async fn directory_audits(
         &self,
         since: Option<DateTime<Utc>>,
@@ -989,7 +989,11 @@ impl Connector for GraphConnector {
             events.push(alert_event(raw)?);
         }
         for raw in self.directory_audits(since).await? {
-            events.push(directory_audits::event(raw)?);
+            match directory_audits::event(raw) {
+                Ok(event) => events.push(event),
+                // One record Steward cannot read must not stop every later synchronization.
+                Err(reason) => tracing::warn!(%reason, "skipped a directory audit record"),
+            }
         }
         events.extend(self.device_events(since).await?);
         Ok(events)

@@ -31,7 +31,8 @@ pub const MAX_ROWS: usize = 10_000;
 /// How far back the first synchronization reads (advanced hunting keeps 30 days).
 pub const FIRST_LOOKBACK: chrono::Duration = chrono::Duration::days(1);
 
-/// How far before the newest event already read each later synchronization reads again:
+/// How much further back than the synchronization's cursor (the newest event read, less its
+/// own small overlap) each later synchronization reads again:
 /// Defender takes device events in with a delay, so a row can arrive after a newer one was
 /// read. Rows read twice are stored once (by device and report id).
 pub const INGESTION_OVERLAP: chrono::Duration = chrono::Duration::hours(1);

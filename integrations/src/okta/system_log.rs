@@ -18,9 +18,13 @@ use crate::{
 /// account takeover and persistence leave behind.
 pub(super) const FILTER: &str = "eventType eq \"user.session.start\" \
      or eventType sw \"user.lifecycle.\" or eventType sw \"user.account.\" \
-     or eventType sw \"user.mfa.factor.\" or eventType sw \"group.user_membership.\" \
-     or eventType sw \"iam.\" or eventType sw \"system.api_token.\" \
-     or eventType sw \"policy.\" or eventType sw \"application.\"";
+     or eventType sw \"user.mfa.factor.\" or eventType eq \"user.authentication.auth_via_mfa\" \
+     or eventType sw \"group.user_membership.\" or eventType sw \"iam.\" \
+     or eventType sw \"system.api_token.\" or eventType sw \"system.idp.\" \
+     or eventType sw \"policy.lifecycle.\" or eventType sw \"policy.rule.\" \
+     or eventType eq \"policy.evaluate_sign_on\" or eventType sw \"application.lifecycle.\" \
+     or eventType sw \"application.user_membership.\" or eventType sw \"app.generic.\" \
+     or eventType sw \"zone.\" or eventType eq \"security.threat.detected\"";
 
 const OKTA: Product = Product {
     name: "Okta",
@@ -138,8 +142,12 @@ pub(super) fn audit_event(raw: Value) -> Result<ObservedEvent, ConnectorError> {
                 name: a.display_name.as_deref().unwrap_or(&a.id),
             },
         }),
-        ip: event.client.as_ref().and_then(|c| c.ip_address.as_deref()),
-        success: outcome.is_none_or(|o| o.result.as_deref() == Some("SUCCESS")),
+        ip: event
+            .client
+            .as_ref()
+            .and_then(|c| c.ip_address.as_deref())
+            .filter(|ip| !ip.is_empty()),
+        success: outcome.is_none_or(|o| matches!(o.result.as_deref(), Some("SUCCESS" | "ALLOW"))),
         message: outcome
             .and_then(|o| o.reason.as_deref())
             .or(event.display_message.as_deref()),
@@ -174,7 +182,7 @@ pub(super) fn audit_event(raw: Value) -> Result<ObservedEvent, ConnectorError> {
         }
     };
     // The event is about the users it changed, and the person who changed them.
-    let mut entities: Vec<EntityRef> = targets
+    let entities: Vec<EntityRef> = targets
         .iter()
         .filter(|t| t.kind.as_deref() == Some("User"))
         .map(|t| t.id.clone())
@@ -184,8 +192,12 @@ pub(super) fn audit_event(raw: Value) -> Result<ObservedEvent, ConnectorError> {
                 .map(|a| a.id.clone()),
         )
         .map(|external_id| EntityRef::Identity { external_id })
-        .collect();
-    entities.dedup();
+        .fold(Vec::new(), |mut unique, entity| {
+            if !unique.contains(&entity) {
+                unique.push(entity);
+            }
+            unique
+        });
     Ok(ObservedEvent {
         external_id: event.uuid,
         class,

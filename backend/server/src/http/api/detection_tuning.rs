@@ -49,7 +49,8 @@ pub fn routes() -> OpenApiRouter<AppState> {
 pub struct NewSuppression {
     /// All must hold for a match to be suppressed (1 to 10).
     pub conditions: Vec<Condition>,
-    /// Why: required, kept in the audit chain.
+    /// Why: required (422 `reason-required` when absent or blank), kept in the audit chain.
+    #[serde(default)]
     pub reason: String,
     /// When it stops applying; absent for never.
     pub expires_at: Option<DateTime<Utc>>,

@@ -326,7 +326,9 @@ pub(super) fn no_rule(rule_id: &str) -> ApiError {
 #[serde(deny_unknown_fields)]
 pub struct RuleUpload {
     pub yaml: String,
-    /// Why this rule or this version: required, kept in its lineage and the audit chain.
+    /// Why this rule or this version: required (422 `reason-required` when absent or
+    /// blank), kept in its lineage and the audit chain.
+    #[serde(default)]
     pub reason: String,
 }
 
