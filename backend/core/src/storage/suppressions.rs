@@ -9,7 +9,7 @@ use sea_orm::{
 use serde_json::json;
 use steward_domain::{
     MspId, TenantId, UserId,
-    detections::{Condition, Suppression, SuppressionRequest},
+    detections::{Condition, HiddenFinding, Suppression, SuppressionRequest},
 };
 
 use super::{
@@ -72,12 +72,15 @@ impl<'c, C: ConnectionTrait> SuppressionReader<'c, C> {
     }
 }
 
-/// Stores a checked suppression of `rule_id` in the tenant, made by the context's actor.
+/// Stores a checked suppression of `rule_id` in the tenant, made by the context's actor; the
+/// true positives its replay showed it would have hidden, accepted by that actor, go into the
+/// audit entry with it.
 pub(crate) async fn create(
     ctx: &WriteContext<'_>,
     tenant: (MspId, TenantId),
     rule_id: &str,
     request: &SuppressionRequest,
+    accepted_hidden: &[HiddenFinding],
 ) -> Result<Suppression, StorageError> {
     let (msp_id, tenant_id) = tenant;
     let row = detection_suppression::ActiveModel {
@@ -98,7 +101,10 @@ pub(crate) async fn create(
     audit::append(
         ctx,
         ChainRef::Tenant { msp_id, tenant_id },
-        Change::new("detection_rule.suppressed", "detection_rule", &rule_id).after(&made),
+        Change::new("detection_rule.suppressed", "detection_rule", &rule_id).after(&json!({
+            "suppression": made,
+            "accepted_hidden_true_positives": accepted_hidden,
+        })),
     )
     .await?;
     Ok(made)

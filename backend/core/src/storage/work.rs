@@ -10,7 +10,7 @@ use steward_domain::{
     ActionId, IncidentId, TenantId, UserId,
     access::Permission,
     actions::{Action, ApprovalTiming},
-    detections::{Suppression, SuppressionRequest},
+    detections::{HiddenFinding, Suppression, SuppressionRequest},
     guardrails::{AutomationHalt, MaintenanceSchedule},
     incidents::{EntityKey, IncidentStatus, IncidentTicket},
     risk::RiskScore,
@@ -184,7 +184,9 @@ impl<'a> TenantWork<'a> {
         .await?)
     }
 
-    /// Stores a checked suppression of detection rule `rule_id` in this tenant.
+    /// Stores a checked suppression of detection rule `rule_id` in this tenant, with the true
+    /// positives its replay showed it would have hidden and the writer accepted (kept in the
+    /// audit entry).
     ///
     /// # Errors
     /// [`WorkError::Forbidden`] without [`Permission::ManageDetections`].
@@ -192,10 +194,14 @@ impl<'a> TenantWork<'a> {
         &self,
         rule_id: &str,
         request: &SuppressionRequest,
+        accepted_hidden: &[HiddenFinding],
     ) -> Result<Suppression, WorkError> {
         self.require(Permission::ManageDetections)?;
         let tenant = (self.tenant.msp_id, self.tenant.id);
-        Ok(super::suppressions::create(self.ctx, tenant, rule_id, request).await?)
+        Ok(
+            super::suppressions::create(self.ctx, tenant, rule_id, request, accepted_hidden)
+                .await?,
+        )
     }
 
     /// Removes one of this tenant's suppressions; `None` when it has no such suppression.

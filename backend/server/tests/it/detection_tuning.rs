@@ -149,6 +149,37 @@ async fn noise_is_suppressed_by_a_suggestion_that_hides_no_attack() {
         json!([]),
         "a refused suppression is not kept"
     );
+    // Accepted knowingly, it is kept, and the audit entry names the attack it hides.
+    let (status, accepted) = l
+        .call(
+            Method::POST,
+            &tuning(&l, "suppressions"),
+            &l.admin,
+            Some(&json!({
+                "conditions": broad,
+                "reason": "lab machines run PowerShell all day",
+                "accept_hidden_true_positives": true,
+            })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{accepted}");
+    let audit = l.items("audit?limit=200", &l.admin).await;
+    let entry = audit
+        .iter()
+        .find(|e| e["action"] == "detection_rule.suppressed")
+        .unwrap_or_else(|| panic!("no suppression in the audit chain: {audit:#?}"));
+    assert_eq!(
+        entry["after"]["accepted_hidden_true_positives"][0]["incident_id"], attack[0],
+        "{entry:#}"
+    );
+    let broad_id = accepted["suppression"]["id"].as_str().unwrap();
+    l.send(
+        Method::DELETE,
+        &format!("detection-rules/{BYPASS}/suppressions/{broad_id}"),
+        &l.technician,
+        StatusCode::NO_CONTENT,
+    )
+    .await;
 
     // The suggestion, saved with a reason, holds back the script's next run.
     let (status, saved) = l
@@ -197,7 +228,7 @@ async fn noise_is_suppressed_by_a_suggestion_that_hides_no_attack() {
         devices + 1,
         "no new finding of the suppressed runs"
     );
-    l.assert_audited(&["detection_rule.suppressed"], 1).await;
+    l.assert_audited(&["detection_rule.suppressed"], 2).await;
 
     // Removing it is audited too; what it held back is findable again from then on.
     let id = saved["suppression"]["id"].as_str().unwrap();
@@ -219,7 +250,7 @@ async fn noise_is_suppressed_by_a_suggestion_that_hides_no_attack() {
         )
         .await;
     assert_eq!(status, StatusCode::NOT_FOUND, "{again}");
-    l.assert_audited(&["detection_rule.suppression_removed"], 1)
+    l.assert_audited(&["detection_rule.suppression_removed"], 2)
         .await;
     l.stop().await;
 }

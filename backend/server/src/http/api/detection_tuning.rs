@@ -154,7 +154,8 @@ async fn list_suppressions(
 /// Suppresses the rule's matches on events meeting every condition, in this tenant (MSP admins
 /// and technicians). The suppression is first replayed over the rule's past findings here;
 /// when it would have hidden a true positive it is refused with 409 `hides-true-positives`
-/// naming them, unless `accept_hidden_true_positives` is set.
+/// naming them, unless `accept_hidden_true_positives` is set (the audit entry then names the
+/// true positives accepted as hidden).
 #[utoipa::path(
     post,
     path = "/api/v1/tenants/{tenant_id}/detection-rules/{rule_id}/suppressions",
@@ -207,7 +208,11 @@ async fn suppress(
         return Ok((StatusCode::CONFLICT, Json(refusal)).into_response());
     }
     let suppression = ctx
-        .work(async |work| Ok(work.suppress_rule(&rule_id, &request).await?))
+        .work(async |work| {
+            Ok(work
+                .suppress_rule(&rule_id, &request, &replay.hidden_true_positives)
+                .await?)
+        })
         .await?;
     Ok((
         StatusCode::CREATED,
