@@ -265,6 +265,85 @@ flow('approvals from the sandbox inbox: a Slack click, and the channel shared wi
   await approver.context.close();
 });
 
+flow('detections: a rule measured on what technicians concluded, and tuned after a replay', async () => {
+  const acme = tenantIds['Acme Dental'];
+  const response = `/tenants/${acme}/response`;
+  // The generic rule both the macro attack's PowerShell and the RMM's inventory script trip.
+  const bypass = '87e3c4e8-a6a8-4ad9-bb4f-46e7ff99a180';
+  const rulePath = `/tenants/${acme}/detections/${bypass}`;
+  const link = `a.rule-link[href$="${bypass}"]`;
+  const tripped = `.incident:has(${link})`;
+  const { context, page } = await fresh();
+  await signIn(page, 'tech@harbor-it.example');
+
+  // The macro attack's Sigma finding names its rule and version; judged a true positive.
+  await waitOnReload(page, response, tripped);
+  const attack = page.locator(tripped);
+  assert.equal(await attack.count(), 1, 'one incident of the attack trips the rule');
+  assert.match(await attack.locator(link).getAttribute('data-rule-version'), /^[0-9a-f]{12}$/);
+  const resolve = async (card, verdict) => {
+    await card.locator('select[name="status"]').selectOption('resolved');
+    await card.locator('select[name="verdict"]').selectOption(verdict);
+    await card.getByRole('button', { name: 'Update' }).click();
+    await page.waitForLoadState('domcontentloaded');
+    assert.match(await page.locator('.flash-success').textContent(), /incident is updated/);
+  };
+  await resolve(attack, 'true_positive');
+
+  // The inventory script trips it on every laptop; each is judged benign.
+  await page.goto(`${base}/tenants/${acme}/integrations`);
+  await page.getByRole('button', { name: 'Run noisy-admin-script' }).click();
+  await page.waitForLoadState('domcontentloaded');
+  const open = `${tripped}:not(:has([data-status="resolved"]))`;
+  await waitOnReload(page, response, `${open} >> nth=1`);
+  while ((await page.locator(open).count()) > 0) {
+    await resolve(page.locator(open).first(), 'benign_true_positive');
+  }
+
+  // The list shows the rule with its findings and precision here; its page has the suggestion.
+  await page.goto(`${base}/tenants/${acme}`);
+  await page.getByRole('link', { name: 'Detections' }).click();
+  await page.waitForLoadState('domcontentloaded');
+  const row = page.locator(`#rules tr[data-rule-id="${bypass}"]`);
+  assert.match(await row.innerText(), /1 \/ [2-9] \/ 0/, 'one true positive, the benign runs');
+  await row.getByRole('link').click();
+  await page.waitForLoadState('domcontentloaded');
+  assert.equal(new URL(page.url()).pathname, rulePath);
+  assert.match(await page.locator('#rule-precision').textContent(), /^\d+%$/);
+  assert.notEqual(await page.locator('#rule-precision').textContent(), '100%');
+  assert.ok((await page.locator('#lineage .version').count()) >= 1, 'the lineage lists the version in force');
+  const suggested = await page.locator('#suggestion .conditions li').allTextContents();
+  assert.ok(suggested.some((c) => c.includes('inventory.ps1')), `suggested: ${suggested}`);
+  assert.ok(!suggested.some((c) => c.startsWith('device.hostname')), 'not one laptop: it ran on all');
+  assert.equal(await page.getByLabel('Conditions').inputValue(), suggested.join('\n'), 'the form starts from it');
+
+  // Replayed, the suggestion hides no attack; a suppression of every PowerShell would.
+  await page.getByRole('button', { name: 'Replay over history' }).click();
+  await page.waitForLoadState('domcontentloaded');
+  assert.match(await page.locator('#replay').innerText(), /hidden no true positive/);
+  await page.getByLabel('Conditions').fill('process.file.path contains powershell.exe');
+  await page.getByLabel('Reason').fill('PowerShell is noisy');
+  await page.getByRole('button', { name: 'Save suppression' }).click();
+  await page.waitForLoadState('domcontentloaded');
+  assert.match(await page.locator('.flash-error[role="status"]').textContent(), /would have hidden true positives/);
+  assert.equal(await page.locator('#hidden-true-positives li').count(), 1);
+  assert.match(await page.locator('#suppressions').innerText(), /No suppression/);
+
+  // The suggestion, saved, is listed.
+  await page.getByLabel('Conditions').fill(suggested.join('\n'));
+  await page.getByLabel('Reason').fill("The RMM's nightly inventory script");
+  await page.getByRole('button', { name: 'Save suppression' }).click();
+  await page.waitForLoadState('domcontentloaded');
+  assert.match(await page.locator('.flash-success').textContent(), /suppression is saved/);
+  assert.match(await page.locator('#suppressions').innerText(), /inventory\.ps1[\s\S]*nightly inventory script[\s\S]*active/);
+  assert.match(await page.locator('#suggestion').innerText(), /An active suppression here is the suggestion/);
+  assert.equal(await page.getByLabel('Conditions').inputValue(), '', 'not offered again');
+  if (screenshots) {
+    await page.screenshot({ path: join(screenshots, 'detection-rule.png'), fullPage: true });
+  }
+  await context.close();
+});
+
 flow('no page can be framed by another site (clickjacking an approver)', async () => {
   const acme = tenantIds['Acme Dental'];
   // Not `fresh()`: the refusals this flow provokes are the point, not a page's fault.

@@ -22,6 +22,17 @@ pub enum ConditionOp {
     Contains,
 }
 
+impl ConditionOp {
+    /// The word for it, in JSON and in the console's condition lines.
+    #[must_use]
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Equals => "equals",
+            Self::Contains => "contains",
+        }
+    }
+}
+
 /// One field condition of a suppression.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -50,6 +61,45 @@ impl Condition {
             ConditionOp::Contains => found.contains(&wanted),
         }
     }
+}
+
+/// A condition as one line of the console's form: `field equals value`.
+impl std::fmt::Display for Condition {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} {} {}", self.field, self.op.as_str(), self.value)
+    }
+}
+
+/// Reads conditions written one per line as `field equals value` or `field contains value`
+/// (the console's form; blank lines are skipped, the value is the rest of the line), then
+/// checks them as [`check_conditions`] does.
+///
+/// # Errors
+/// [`SuppressionError::Unreadable`] naming the first line that is neither, or what
+/// [`check_conditions`] finds.
+pub fn parse_conditions(text: &str) -> Result<Vec<Condition>, SuppressionError> {
+    let mut conditions = Vec::new();
+    for (index, line) in text.lines().enumerate() {
+        let line = line.trim();
+        if line.is_empty() {
+            continue;
+        }
+        let mut parts = line.splitn(3, char::is_whitespace);
+        let field = parts.next().unwrap_or_default();
+        let op = match parts.next() {
+            Some("equals") => ConditionOp::Equals,
+            Some("contains") => ConditionOp::Contains,
+            _ => return Err(SuppressionError::Unreadable(index + 1)),
+        };
+        let value = parts.next().unwrap_or_default().trim_start();
+        conditions.push(Condition {
+            field: field.to_owned(),
+            op,
+            value: value.to_owned(),
+        });
+    }
+    check_conditions(&conditions)?;
+    Ok(conditions)
 }
 
 /// The text of a field of `event` at a dotted path: strings as they are, numbers and booleans
@@ -82,6 +132,8 @@ pub enum SuppressionError {
     BadField(usize),
     #[error("condition {0}: give a value to compare with")]
     EmptyValue(usize),
+    #[error("line {0}: write a condition as `field equals value` or `field contains value`")]
+    Unreadable(usize),
     #[error("give a reason: the people after you will want to know why")]
     NoReason,
     #[error("the expiry is already past")]
@@ -234,6 +286,33 @@ mod tests {
             op,
             value: value.to_owned(),
         }
+    }
+
+    #[test]
+    fn condition_lines_read_back_what_they_show() {
+        let written = [
+            condition(
+                "process.cmd_line",
+                ConditionOp::Equals,
+                "powershell.exe -File C:\\a b.ps1",
+            ),
+            condition("device.hostname", ConditionOp::Contains, "LAPTOP"),
+        ];
+        let text = format!("{}\n\n  {}\r\n", written[0], written[1]);
+        assert_eq!(parse_conditions(&text).unwrap(), written);
+        assert_eq!(
+            parse_conditions("process.cmd_line is x\n"),
+            Err(SuppressionError::Unreadable(1))
+        );
+        assert_eq!(
+            parse_conditions("device.hostname equals a\nprocess.cmd_line\n"),
+            Err(SuppressionError::Unreadable(2))
+        );
+        assert_eq!(
+            parse_conditions("device.hostname equals   \n"),
+            Err(SuppressionError::EmptyValue(0))
+        );
+        assert_eq!(parse_conditions(" \n"), Err(SuppressionError::NoConditions));
     }
 
     #[test]

@@ -4,6 +4,7 @@ pub mod account;
 pub mod approval_link;
 pub mod audit;
 pub mod dashboard;
+pub mod detections;
 pub mod graph;
 pub mod inbox;
 pub mod integrations;

@@ -11,7 +11,7 @@ use steward_domain::{
         Action, ActionStatus, ActionType, ApproverSide, PolicyDecision, PolicyOutcome, TargetKind,
     },
     guardrails::{AutomationHalt, HaltScope, Pause, TenantGuardrails},
-    incidents::{EntityKey, Incident, IncidentStatus, Verdict},
+    incidents::{EntityKey, Finding, Incident, IncidentStatus, Verdict},
     risk::RiskScore,
     tenancy::{Role, Tenant},
 };
@@ -42,6 +42,8 @@ pub struct ResponsePage {
     pub can_read_incidents: bool,
     /// Whether the viewer may read outcome reports (shows the link).
     pub can_read_reports: bool,
+    /// Whether the viewer may see detection rules (links findings to their rule).
+    pub can_read_detections: bool,
     /// Kill switches, maintenance windows and what pauses automation now.
     pub guardrails: TenantGuardrails,
     /// What the governing policy would decide now for each action waiting for approval.
@@ -409,7 +411,12 @@ fn incident_card(page: &ResponsePage, incident: &Incident) -> impl IntoView + us
         .findings
         .iter()
         .map(|finding| {
-            view! { <li>{format!("{} ({}, {})", finding.title, severity_label(finding.severity_id), when(finding.time))}</li> }
+            view! {
+                <li class="finding">
+                    {format!("{} ({}, {})", finding.title, severity_label(finding.severity_id), when(finding.time))}
+                    " · "{found_by(page, finding)}
+                </li>
+            }
         })
         .collect_view();
     let work = page.can_work_incidents.then(|| {
@@ -455,6 +462,27 @@ fn incident_card(page: &ResponsePage, incident: &Incident) -> impl IntoView + us
             <ul>{findings}</ul>
             {work}
         </section>
+    }
+}
+
+/// What found it: a Sigma rule with the version that matched (linked to the rule's page for
+/// those who may see rules), else the detection or the vendor's detector.
+fn found_by(page: &ResponsePage, finding: &Finding) -> impl IntoView + use<> {
+    let Some(rule_id) = finding.rule.strip_prefix("sigma:") else {
+        return view! { <span class="mono">{finding.rule.clone()}</span> }.into_any();
+    };
+    let version: String = finding.details["rule_version"]
+        .as_str()
+        .unwrap_or_default()
+        .chars()
+        .take(12)
+        .collect();
+    let text = format!("Sigma rule {rule_id} version {version}");
+    if page.can_read_detections {
+        let href = format!("/tenants/{}/detections/{rule_id}", page.tenant.id);
+        view! { <a class="rule-link" href=href data-rule-version=version>{text}</a> }.into_any()
+    } else {
+        view! { <span class="mono">{text}</span> }.into_any()
     }
 }
 

@@ -29,6 +29,8 @@ pub struct TenantPage {
     pub can_read_actions: bool,
     /// Whether the caller may read its outcome reports (shows the link).
     pub can_read_reports: bool,
+    /// Whether the caller may see the detection rules (shows the link).
+    pub can_read_detections: bool,
     /// Whether the caller may read its devices and identities (shows them).
     pub can_read_inventory: bool,
     pub devices: Vec<Device>,
@@ -55,6 +57,10 @@ pub fn render(chrome: Chrome, page: TenantPage) -> String {
     let response_link = page.can_read_actions.then(|| {
         let href = format!("/tenants/{}/response", tenant.id);
         view! { <a class="button" href=href>"Incidents and actions"</a> }
+    });
+    let detections_link = page.can_read_detections.then(|| {
+        let href = format!("/tenants/{}/detections", tenant.id);
+        view! { <a class="button button-secondary" href=href>"Detections"</a> }
     });
     let integrations_link = page.can_read_integrations.then(|| {
         let href = format!("/tenants/{}/integrations", tenant.id);
@@ -272,6 +278,7 @@ pub fn render(chrome: Chrome, page: TenantPage) -> String {
             {response_link}
             {report_link}
             {integrations_link}
+            {detections_link}
             {audit_link}
         </div>
         <section class="card">

@@ -75,8 +75,67 @@ pub fn precision(v: VerdictCounts) -> Option<f64> {
     (judged > 0).then(|| v.true_positive as f64 / judged as f64)
 }
 
+/// How many days back a rule's findings and verdicts are counted unless asked otherwise: long
+/// enough for a quarter's verdicts, short enough that a rule tuned months ago is judged on what
+/// it does now.
+pub const DEFAULT_WINDOW_DAYS: u16 = 90;
+
+/// The longest window a rule's findings are counted over.
+pub const MAX_WINDOW_DAYS: u16 = 365;
+
+/// Which rules a list shows and in what order (the API's and the console's rule lists).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RuleFilter {
+    /// Words the id, title or a tag must all contain (ignoring case).
+    pub search: Vec<String>,
+    pub origin: Option<Origin>,
+    /// Only rules on (`true`) or off (`false`).
+    pub enabled: Option<bool>,
+    /// Only rules of this Sigma level.
+    pub level: Option<String>,
+    /// Only rules with findings in the window.
+    pub matched: bool,
+    /// The rules with the most findings first (the noisiest); else the MSP's own rules first,
+    /// then the built-in ones, each in the order they were loaded.
+    pub by_findings: bool,
+}
+
+impl RuleFilter {
+    /// Splits `text` into the words a rule must contain.
+    #[must_use]
+    pub fn words(text: &str) -> Vec<String> {
+        text.split_whitespace().map(str::to_lowercase).collect()
+    }
+
+    /// The rules of `rules` this filter keeps, in its order.
+    #[must_use]
+    pub fn select(&self, rules: Vec<RuleView>) -> Vec<RuleView> {
+        let mut kept: Vec<RuleView> = rules
+            .into_iter()
+            .filter(|rule| self.origin.is_none_or(|o| rule.origin == o))
+            .filter(|rule| self.enabled.is_none_or(|e| rule.enabled == e))
+            .filter(|rule| {
+                self.level
+                    .as_deref()
+                    .is_none_or(|level| rule.level.as_deref() == Some(level))
+            })
+            .filter(|rule| !self.matched || rule.verdicts.findings > 0)
+            .filter(|rule| {
+                let text = format!("{} {} {}", rule.rule_id, rule.title, rule.tags.join(" "))
+                    .to_lowercase();
+                self.search.iter().all(|word| text.contains(word))
+            })
+            .collect();
+        if self.by_findings {
+            // Stable: rules with as many findings keep their order.
+            kept.sort_by_key(|rule| std::cmp::Reverse(rule.verdicts.findings));
+        }
+        kept
+    }
+}
+
 /// Every rule, built in and the MSP's own, with its state for the MSP and, when given, for
-/// `tenant`.
+/// `tenant`, and its findings of the `window_days` days before `now` with their verdicts.
 ///
 /// # Errors
 /// When the database cannot be read.
@@ -84,11 +143,13 @@ pub async fn rules<C: ConnectionTrait>(
     conn: &C,
     msp_id: MspId,
     tenant: Option<TenantId>,
+    (now, window_days): (chrono::DateTime<chrono::Utc>, u16),
 ) -> Result<Vec<RuleView>, StorageError> {
     let content = DetectionContent::new(conn, msp_id);
     let custom = compiled_custom(msp_id, &content.custom_rules().await?);
     let states = content.states(tenant).await?;
-    let verdicts = content.verdicts(tenant).await?;
+    let since = now - chrono::Duration::days(i64::from(window_days));
+    let verdicts = content.verdicts(tenant, Some(since)).await?;
     let view = |rule: &LoadedRule, origin| RuleView {
         rule_id: rule.id.clone(),
         title: rule.title.clone(),

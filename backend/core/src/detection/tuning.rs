@@ -4,10 +4,14 @@
 //! true positives it would have hidden; and from what a rule's repeated false positives share,
 //! Steward suggests the narrowest suppression that covers them.
 
+use chrono::{DateTime, Utc};
 use sea_orm::ConnectionTrait;
 use steward_domain::{
     MspId, TenantId,
-    detections::{Condition, ConditionOp, HiddenFinding, Replay, Suggestion, field_text},
+    detections::{
+        Condition, ConditionOp, HiddenFinding, Replay, Suggestion, SuppressionError,
+        SuppressionRequest, field_text,
+    },
     incidents::Verdict,
 };
 
@@ -131,6 +135,42 @@ pub async fn replay<C: ConnectionTrait>(
         .replay(conditions))
 }
 
+/// Why a suppression was not saved.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Refusal {
+    /// It is malformed: no condition, no reason, a past expiry.
+    Invalid(SuppressionError),
+    /// Its replay hides true positives, and the person did not accept that.
+    HidesTruePositives(Replay),
+}
+
+/// Checks a suppression of rule `rule_id` in the tenant before it is saved: that it is well
+/// formed as of `now`, and what its replay over the rule's findings hides. Answers the replay
+/// to save it with, or the refusal: a suppression that would have hidden a true positive is
+/// refused unless `accept_hidden` (and then those findings go into its audit entry).
+///
+/// Reads only, so it runs before the write's transaction opens.
+///
+/// # Errors
+/// When the database cannot be read.
+pub async fn vet<C: ConnectionTrait>(
+    conn: &C,
+    (msp_id, tenant_id): (MspId, TenantId),
+    rule_id: &str,
+    request: &SuppressionRequest,
+    now: DateTime<Utc>,
+    accept_hidden: bool,
+) -> Result<Result<Replay, Refusal>, StorageError> {
+    if let Err(invalid) = request.check(now) {
+        return Ok(Err(Refusal::Invalid(invalid)));
+    }
+    let replay = replay(conn, msp_id, tenant_id, rule_id, &request.conditions).await?;
+    if !replay.hidden_true_positives.is_empty() && !accept_hidden {
+        return Ok(Err(Refusal::HidesTruePositives(replay)));
+    }
+    Ok(Ok(replay))
+}
+
 /// The suppression Steward suggests for rule `rule_id` in the tenant: every identifying field
 /// whose value all of the rule's noise shares, replayed; `None` while the rule has fewer than
 /// [`NOISE_FOR_SUGGESTION`] findings judged noise, or when they share nothing.
@@ -229,7 +269,7 @@ mod tests {
                     finding_id: id,
                     incident_id: uuid::Uuid::from_u128(100 + n as u128),
                     title: "Change PowerShell Policies to an Insecure Level".to_owned(),
-                    time: chrono::Utc.timestamp_opt(1_764_580_500, 0).unwrap(),
+                    time: Utc.timestamp_opt(1_764_580_500, 0).unwrap(),
                     event_ids: vec![id],
                     verdict,
                 }

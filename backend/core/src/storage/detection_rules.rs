@@ -142,27 +142,38 @@ pub struct VerdictCounts {
     pub true_positive: u64,
     pub benign_true_positive: u64,
     pub false_positive: u64,
+    /// When the newest of the findings happened.
+    pub last_match: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 impl<C: ConnectionTrait> DetectionContent<'_, C> {
-    /// Per finding rule (`sigma:<id>`, `impossible-travel`, …), its findings and their incidents'
-    /// verdicts, across the MSP or in `tenant`.
+    /// Per finding rule (`sigma:<id>`, `impossible-travel`, …), its findings that happened since
+    /// `since` (all of them without it) and their incidents' verdicts, across the MSP or in
+    /// `tenant`.
     ///
     /// # Errors
     /// When the database cannot be read.
     pub async fn verdicts(
         &self,
         tenant: Option<TenantId>,
+        since: Option<chrono::DateTime<chrono::Utc>>,
     ) -> Result<HashMap<String, VerdictCounts>, StorageError> {
         use sea_orm::QuerySelect;
-        let findings = finding::Entity::find()
-            .select_only()
-            .columns([finding::Column::Rule, finding::Column::IncidentId]);
+        let findings = finding::Entity::find().select_only().columns([
+            finding::Column::Rule,
+            finding::Column::IncidentId,
+            finding::Column::Time,
+        ]);
         let findings = match tenant {
             Some(tenant) => findings.in_tenant(self.msp_id, tenant),
             None => findings.filter(finding::Column::MspId.eq(self.msp_id.as_uuid())),
         };
-        let findings: Vec<(String, uuid::Uuid)> = findings.into_tuple().all(self.conn).await?;
+        let findings = match since {
+            Some(since) => findings.filter(finding::Column::Time.gte(since)),
+            None => findings,
+        };
+        let findings: Vec<(String, uuid::Uuid, chrono::DateTime<chrono::Utc>)> =
+            findings.into_tuple().all(self.conn).await?;
         self.count_verdicts(tenant, findings).await
     }
 
@@ -176,22 +187,27 @@ impl<C: ConnectionTrait> DetectionContent<'_, C> {
         rule: &str,
     ) -> Result<HashMap<String, VerdictCounts>, StorageError> {
         use sea_orm::QuerySelect;
-        let rows: Vec<(serde_json::Value, uuid::Uuid)> = finding::Entity::find()
-            .select_only()
-            .columns([finding::Column::Details, finding::Column::IncidentId])
-            .filter(finding::Column::MspId.eq(self.msp_id.as_uuid()))
-            .filter(finding::Column::Rule.eq(rule))
-            .into_tuple()
-            .all(self.conn)
-            .await?;
+        let rows: Vec<(serde_json::Value, uuid::Uuid, chrono::DateTime<chrono::Utc>)> =
+            finding::Entity::find()
+                .select_only()
+                .columns([
+                    finding::Column::Details,
+                    finding::Column::IncidentId,
+                    finding::Column::Time,
+                ])
+                .filter(finding::Column::MspId.eq(self.msp_id.as_uuid()))
+                .filter(finding::Column::Rule.eq(rule))
+                .into_tuple()
+                .all(self.conn)
+                .await?;
         let findings = rows
             .into_iter()
-            .map(|(details, incident)| {
+            .map(|(details, incident, time)| {
                 let version = details["rule_version"]
                     .as_str()
                     .unwrap_or_default()
                     .to_owned();
-                (version, incident)
+                (version, incident, time)
             })
             .collect();
         self.count_verdicts(None, findings).await
@@ -202,7 +218,7 @@ impl<C: ConnectionTrait> DetectionContent<'_, C> {
     async fn count_verdicts(
         &self,
         tenant: Option<TenantId>,
-        findings: Vec<(String, uuid::Uuid)>,
+        findings: Vec<(String, uuid::Uuid, chrono::DateTime<chrono::Utc>)>,
     ) -> Result<HashMap<String, VerdictCounts>, StorageError> {
         use sea_orm::QuerySelect;
         let incidents = incident::Entity::find()
@@ -220,9 +236,10 @@ impl<C: ConnectionTrait> DetectionContent<'_, C> {
             .into_iter()
             .collect();
         let mut counts: HashMap<String, VerdictCounts> = HashMap::new();
-        for (key, incident_id) in findings {
+        for (key, incident_id, time) in findings {
             let count = counts.entry(key).or_default();
             count.findings += 1;
+            count.last_match = count.last_match.max(Some(time));
             match verdicts.get(&incident_id).and_then(Option::as_deref) {
                 Some("true_positive") => count.true_positive += 1,
                 Some("benign_true_positive") => count.benign_true_positive += 1,

@@ -63,6 +63,8 @@ pub enum WorkError {
     #[error(transparent)]
     Guardrail(#[from] GuardrailError),
     #[error(transparent)]
+    Suppression(#[from] steward_domain::detections::SuppressionError),
+    #[error(transparent)]
     Storage(#[from] StorageError),
 }
 
@@ -184,12 +186,13 @@ impl<'a> TenantWork<'a> {
         .await?)
     }
 
-    /// Stores a checked suppression of detection rule `rule_id` in this tenant, with the true
+    /// Stores a suppression of detection rule `rule_id` in this tenant, with the true
     /// positives its replay showed it would have hidden and the writer accepted (kept in the
-    /// audit entry).
+    /// audit entry). Vet it first with `detection::tuning::vet`.
     ///
     /// # Errors
-    /// [`WorkError::Forbidden`] without [`Permission::ManageDetections`].
+    /// [`WorkError::Forbidden`] without [`Permission::ManageDetections`];
+    /// [`WorkError::Suppression`] for a malformed one.
     pub async fn suppress_rule(
         &self,
         rule_id: &str,
@@ -197,6 +200,7 @@ impl<'a> TenantWork<'a> {
         accepted_hidden: &[HiddenFinding],
     ) -> Result<Suppression, WorkError> {
         self.require(Permission::ManageDetections)?;
+        request.check(self.ctx.clock.now())?;
         let tenant = (self.tenant.msp_id, self.tenant.id);
         Ok(
             super::suppressions::create(self.ctx, tenant, rule_id, request, accepted_hidden)

@@ -7,6 +7,7 @@
 mod account;
 mod actions;
 mod approval_links;
+mod detections;
 mod error;
 mod graph;
 mod guardrails;
@@ -77,6 +78,23 @@ pub fn routes() -> Router<AppState> {
             post(integrations::remove),
         )
         .route("/tenants/{tenant_id}/response", get(response::page))
+        .route("/tenants/{tenant_id}/detections", get(detections::list))
+        .route(
+            "/tenants/{tenant_id}/detections/{rule_id}",
+            get(detections::rule),
+        )
+        .route(
+            "/tenants/{tenant_id}/detections/{rule_id}/state",
+            post(detections::set_state),
+        )
+        .route(
+            "/tenants/{tenant_id}/detections/{rule_id}/suppressions",
+            post(detections::suppress),
+        )
+        .route(
+            "/tenants/{tenant_id}/detections/{rule_id}/suppressions/{suppression_id}/remove",
+            post(detections::remove_suppression),
+        )
         .route("/tenants/{tenant_id}/actions", post(actions::propose))
         .route(
             "/tenants/{tenant_id}/kill-switch",

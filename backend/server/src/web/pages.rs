@@ -83,6 +83,13 @@ impl PageQuery {
             "msp-kill-switch-released" => {
                 "The MSP-wide kill switch is released: automation resumes where each customer's policy allows it."
             }
+            "rule-state-saved" => "Saved: the rule's state here applies to events from now on.",
+            "suppression-saved" => {
+                "The suppression is saved: the rule's matches it covers are no longer findings here."
+            }
+            "suppression-removed" => {
+                "The suppression is removed: the rule's matches are findings here again."
+            }
             "slack-answered" => "Slack delivered the click to Steward, which recorded the answer.",
             _ => return None,
         };
@@ -93,7 +100,7 @@ impl PageQuery {
     }
 }
 
-fn error_message(code: &str) -> &'static str {
+pub(super) fn error_message(code: &str) -> &'static str {
     match code {
         "slug-taken" => "Another tenant already has that slug.",
         "invalid-name" => {
@@ -177,6 +184,15 @@ fn error_message(code: &str) -> &'static str {
              Steward synchronizes this integration by itself in a moment."
         }
         "credential-unreadable" => "The stored credential cannot be decrypted; enter it again.",
+        "reason-required" => "Give a reason: the people after you will want to know why.",
+        "invalid-conditions" => {
+            "Write one condition per line as `field equals value` or `field contains value`, \
+             with a dotted field name such as process.cmd_line and a value."
+        }
+        "hides-true-positives" => {
+            "Not saved: this suppression would have hidden true positives (listed below). \
+             Narrow its conditions, or tick the box to save it anyway."
+        }
         "scenario-not-applicable" => {
             "That scenario cannot run here now (its target is gone or already contained)."
         }
@@ -458,6 +474,7 @@ pub async fn tenant(
             can_read_integrations: s.caller.allows(Permission::ReadIntegrations),
             can_read_actions: s.caller.allows(Permission::ReadActions),
             can_read_reports: s.caller.allows(Permission::ReadReports),
+            can_read_detections: s.caller.allows(Permission::ReadDetections),
             can_read_inventory: s.caller.allows(Permission::ReadInventory),
             devices,
             identities,

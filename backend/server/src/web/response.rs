@@ -107,6 +107,7 @@ pub async fn page(
             can_roll_back: s.caller.allows(Permission::ProposeActions),
             can_read_incidents: s.caller.allows(Permission::ReadIncidents),
             can_read_reports: s.caller.allows(Permission::ReadReports),
+            can_read_detections: s.caller.allows(Permission::ReadDetections),
             guardrails,
             what_if,
             can_halt: s.caller.allows(Permission::HaltAutomation),
@@ -145,6 +146,7 @@ pub(super) fn refusal(err: WorkError) -> Result<&'static str, UiError> {
             GuardrailError::Schedule(_) => "invalid-maintenance-schedule",
             GuardrailError::Storage(storage) => return Err(storage.into()),
         },
+        WorkError::Suppression(suppression) => super::detections::suppression_refusal(&suppression),
         WorkError::Incident(incident) => match incident {
             IncidentUpdateError::NotFound(_) => return Err(UiError::NotFound),
             IncidentUpdateError::VerdictRequired => "verdict-required",

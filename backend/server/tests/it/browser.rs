@@ -141,6 +141,7 @@ async fn main_flows_work_in_chromium_with_password_and_single_sign_on() {
         "ok single sign-on refuses unknown and unverified identities",
         "ok single sign-on creates users where their MSP allows it",
         "ok the governed loop: automatic containment, customer approval, rollback and the report",
+        "ok detections: a rule measured on what technicians concluded, and tuned after a replay",
     ] {
         assert!(stdout.contains(flow), "missing `{flow}` in:\n{stdout}");
     }

@@ -225,6 +225,42 @@ async fn the_msp_manages_its_rules_and_where_each_is_on() {
         (&json!(2), &json!(2), &json!(0.0)),
         "records 9000 (found by the retro-hunt) and 9001: {judged}"
     );
+    let last_match: chrono::DateTime<chrono::Utc> =
+        serde_json::from_value(judged["last_match"].clone()).expect("a last match");
+    assert!(
+        SystemClock.now() - last_match < chrono::Duration::hours(2),
+        "the run an hour ago: {judged}"
+    );
+
+    // Findings count over a window: the macro six days ago is in the last week, not the last
+    // five days.
+    let office = |days: u16| format!("detection-rules?search={OFFICE_CHILD}&window_days={days}");
+    let (_, week) = l.get(&office(7), &l.technician).await;
+    assert_eq!(week["window_days"], 7);
+    assert_eq!(week["items"][0]["findings"], 1, "{week}");
+    let (_, five) = l.get(&office(5), &l.technician).await;
+    assert_eq!(
+        (
+            &five["items"][0]["findings"],
+            &five["items"][0]["last_match"]
+        ),
+        (&json!(0), &Value::Null),
+        "{five}"
+    );
+    let (_, matched) = l
+        .get("detection-rules?matched=true&window_days=5", &l.technician)
+        .await;
+    assert_eq!(
+        strings(&matched, "items", "rule_id"),
+        [OWN_RULE],
+        "{matched}"
+    );
+    for days in [0, 366] {
+        let (status, refused) = l.get(&office(days), &l.technician).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{refused}");
+        assert_eq!(refused["error"]["code"], "invalid-window");
+    }
+
     let (_, noisiest) = l
         .get("detection-rules?sort=findings&limit=1", &l.technician)
         .await;

@@ -1237,3 +1237,147 @@ async fn a_technician_cannot_post_an_admins_forms() {
     assert_eq!(audit_entry_count(&f.world.storage).await, entries_before);
     assert!(!browser.get("/").await.body.contains("Sneaky Customer"));
 }
+
+#[tokio::test]
+async fn technicians_tune_rules_through_forms_and_bad_forms_change_nothing() {
+    // The generic rule the RMM's inventory script trips: PowerShell bypassing its policy.
+    const BYPASS: &str = "87e3c4e8-a6a8-4ad9-bb4f-46e7ff99a180";
+    let f = fixture().await;
+    let browser = Browser::new(&f.app);
+    browser.sign_in("tech@harbor.example", PASSWORD).await;
+    let list = format!("/tenants/{}/detections", f.acme.id);
+    let rule = format!("{list}/{BYPASS}");
+
+    // Nothing found anything yet: the default list is empty and says how to see every rule;
+    // a search over every rule finds the one asked for.
+    let page = browser.get(&list).await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    assert!(page.body.contains("Show every rule"), "{}", page.body);
+    let page = browser
+        .get(&format!("{list}?show=all&search=powershell+insecure"))
+        .await;
+    assert!(page.body.contains(&format!("{rule}\"")), "{}", page.body);
+    assert!(!page.body.contains("Next page"), "one page of matches");
+    let all = browser.get(&format!("{list}?show=all")).await;
+    assert!(all.body.contains("Next page"), "the whole pack pages");
+    assert_eq!(
+        browser.get(&format!("{list}?show=loud")).await.status,
+        StatusCode::BAD_REQUEST
+    );
+    assert_eq!(
+        browser.get(&format!("{list}/no-such-rule")).await.status,
+        StatusCode::NOT_FOUND
+    );
+
+    // Off for this customer, then back to the MSP's choice.
+    let page = browser
+        .submit(&rule, &format!("{rule}/state"), &[("state", "off")])
+        .await;
+    page.assert_redirect_ends_with(&format!("{rule}?done=rule-state-saved"));
+    let page = browser.get(&rule).await;
+    assert!(page.body.contains("Off (this customer"), "{}", page.body);
+    let off = browser.get(&format!("{list}?show=off")).await;
+    assert!(off.body.contains(&format!("{rule}\"")), "{}", off.body);
+    browser
+        .submit(&rule, &format!("{rule}/state"), &[("state", "default")])
+        .await;
+    assert!(browser.get(&rule).await.body.contains("On (default)"));
+
+    // Malformed suppressions are shown again with why, and nothing is kept.
+    let entries_before = audit_entry_count(&f.world.storage).await;
+    let suppress = format!("{rule}/suppressions");
+    for (fields, why) in [
+        (
+            vec![
+                ("conditions", "process.cmd_line is x"),
+                ("reason", "r"),
+                ("intent", "save"),
+            ],
+            "one condition per line",
+        ),
+        (
+            vec![
+                ("conditions", "process.cmd_line equals x"),
+                ("reason", " "),
+                ("intent", "save"),
+            ],
+            "Give a reason",
+        ),
+        (
+            vec![
+                ("conditions", "process.cmd_line equals x"),
+                ("reason", "r"),
+                ("expires_days", "0"),
+                ("intent", "save"),
+            ],
+            "Expiry must be between 1 and 3650 days",
+        ),
+    ] {
+        let page = browser.submit(&rule, &suppress, &fields).await;
+        assert_eq!(page.status, StatusCode::UNPROCESSABLE_ENTITY, "{fields:?}");
+        assert!(page.body.contains(why), "{why}: {}", page.body);
+        assert!(page.body.contains(fields[0].1), "the draft is kept");
+    }
+    assert_eq!(audit_entry_count(&f.world.storage).await, entries_before);
+
+    // A replay saves nothing; a save keeps the suppression, in the audit chain.
+    let condition = "process.cmd_line contains \\inventory.ps1";
+    let page = browser
+        .submit(
+            &rule,
+            &suppress,
+            &[("conditions", condition), ("intent", "replay")],
+        )
+        .await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(page.body.contains("s 0 findings here"), "{}", page.body);
+    assert_eq!(audit_entry_count(&f.world.storage).await, entries_before);
+    let page = browser
+        .submit(
+            &rule,
+            &suppress,
+            &[
+                ("conditions", condition),
+                ("reason", "the RMM's nightly inventory"),
+                ("expires_days", "30"),
+                ("intent", "save"),
+            ],
+        )
+        .await;
+    page.assert_redirect_ends_with(&format!("{rule}?done=suppression-saved"));
+    assert_eq!(
+        audit_entry_count(&f.world.storage).await,
+        entries_before + 1
+    );
+    let page = browser.get(&rule).await;
+    assert!(page.body.contains("\\inventory.ps1"), "{}", page.body);
+    let remove = page
+        .body
+        .split("action=\"")
+        .map(|rest| rest.split('"').next().unwrap())
+        .find(|action| action.ends_with("/remove"))
+        .expect("a remove form")
+        .to_owned();
+    browser
+        .submit(&rule, &remove, &[])
+        .await
+        .assert_redirect_ends_with("?done=suppression-removed");
+    assert!(browser.get(&rule).await.body.contains("No suppression"));
+    assert_eq!(
+        browser.submit(&rule, &remove, &[]).await.status,
+        StatusCode::NOT_FOUND,
+        "removed once"
+    );
+
+    // The customer's owner sees no rules.
+    let owner = Browser::new(&f.app);
+    owner.sign_in("owner@acme.example", PASSWORD).await;
+    assert_eq!(owner.get(&list).await.status, StatusCode::FORBIDDEN);
+    assert!(
+        !owner
+            .get(&format!("/tenants/{}", f.acme.id))
+            .await
+            .body
+            .contains("Detections")
+    );
+}

@@ -12,7 +12,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use steward_core::detection::{
     content,
-    tuning::{self, NOISE_FOR_SUGGESTION},
+    tuning::{self, NOISE_FOR_SUGGESTION, Refusal},
 };
 use steward_domain::{
     TenantId,
@@ -103,13 +103,15 @@ pub struct SuggestionAnswer {
     pub reason: Option<String>,
 }
 
-fn invalid(error: &SuppressionError) -> ApiError {
-    let code = match error {
-        SuppressionError::NoReason => "reason-required",
-        SuppressionError::Expired => "invalid-expiry",
-        _ => "invalid-conditions",
-    };
-    ApiError::unprocessable(code, error.to_string())
+impl From<SuppressionError> for ApiError {
+    fn from(error: SuppressionError) -> Self {
+        let code = match error {
+            SuppressionError::NoReason => "reason-required",
+            SuppressionError::Expired => "invalid-expiry",
+            _ => "invalid-conditions",
+        };
+        ApiError::unprocessable(code, error.to_string())
+    }
 }
 
 async fn known_rule<N: Needs>(ctx: &InTenant<N>, rule_id: &str) -> Result<(), ApiError> {
@@ -182,31 +184,33 @@ async fn suppress(
         reason: body.reason,
         expires_at: body.expires_at,
     };
-    request
-        .check(ctx.clock.now())
-        .map_err(|error| invalid(&error))?;
-    let replay = tuning::replay(
+    let vetted = tuning::vet(
         ctx.conn(),
-        ctx.caller.msp_id(),
-        tenant_id,
+        (ctx.caller.msp_id(), tenant_id),
         &rule_id,
-        &request.conditions,
+        &request,
+        ctx.clock.now(),
+        body.accept_hidden_true_positives,
     )
     .await?;
-    if !replay.hidden_true_positives.is_empty() && !body.accept_hidden_true_positives {
-        let refusal = SuppressionRefusal {
-            error: ErrorDetail {
-                code: "hides-true-positives".to_owned(),
-                message: format!(
-                    "this suppression would have hidden {} true positive(s); narrow its \
-                     conditions, or set accept_hidden_true_positives",
-                    replay.hidden_true_positives.len()
-                ),
-            },
-            replay,
-        };
-        return Ok((StatusCode::CONFLICT, Json(refusal)).into_response());
-    }
+    let replay = match vetted {
+        Ok(replay) => replay,
+        Err(Refusal::Invalid(invalid)) => return Err(invalid.into()),
+        Err(Refusal::HidesTruePositives(replay)) => {
+            let refusal = SuppressionRefusal {
+                error: ErrorDetail {
+                    code: "hides-true-positives".to_owned(),
+                    message: format!(
+                        "this suppression would have hidden {} true positive(s); narrow its \
+                         conditions, or set accept_hidden_true_positives",
+                        replay.hidden_true_positives.len()
+                    ),
+                },
+                replay,
+            };
+            return Ok((StatusCode::CONFLICT, Json(refusal)).into_response());
+        }
+    };
     let suppression = ctx
         .work(async |work| {
             Ok(work
@@ -269,7 +273,7 @@ async fn replay(
     ApiJson(body): ApiJson<ReplayRequest>,
 ) -> Result<Json<Replay>, ApiError> {
     known_rule(&ctx, &rule_id).await?;
-    check_conditions(&body.conditions).map_err(|error| invalid(&error))?;
+    check_conditions(&body.conditions)?;
     let replay = tuning::replay(
         ctx.conn(),
         ctx.caller.msp_id(),

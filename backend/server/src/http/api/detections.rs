@@ -25,6 +25,7 @@ use super::responses::{ReadErrors, WriteErrors};
 use crate::{
     http::{
         ApiError, ErrorDetail,
+        auth::CallerContext,
         extract::{ApiJson, ApiPath, ApiQuery},
         scoped::{AsMsp, InTenant, needs},
     },
@@ -62,7 +63,7 @@ pub struct Rule {
     pub msp_enabled: Option<bool>,
     /// The tenant's choice, when one was made (tenant lists only).
     pub tenant_enabled: Option<bool>,
-    /// Its findings (in the tenant, or across the MSP).
+    /// Its findings in the window (in the tenant, or across the MSP).
     pub findings: u64,
     /// Verdicts of the incidents its findings are in.
     pub true_positives: u64,
@@ -70,6 +71,8 @@ pub struct Rule {
     pub false_positives: u64,
     /// True positives over every verdict; `null` before any.
     pub precision: Option<f64>,
+    /// When its newest finding happened; `null` without any.
+    pub last_match: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 impl From<RuleView> for Rule {
@@ -80,6 +83,7 @@ impl From<RuleView> for Rule {
             true_positives: rule.verdicts.true_positive,
             benign_true_positives: rule.verdicts.benign_true_positive,
             false_positives: rule.verdicts.false_positive,
+            last_match: rule.verdicts.last_match,
             precision,
             rule_id: rule.rule_id,
             title: rule.title,
@@ -104,6 +108,8 @@ pub struct RuleList {
     pub items: Vec<Rule>,
     /// Rules matching the filters, on every page.
     pub total: usize,
+    /// The days back findings and verdicts were counted.
+    pub window_days: u16,
 }
 
 /// Which rules to list.
@@ -126,9 +132,59 @@ pub struct RuleQuery {
     /// `findings`: the rules with the most findings first (the noisiest); by default the
     /// MSP's own rules first, then the built-in ones.
     pub sort: Option<String>,
+    /// Only rules with findings in the window (`true`).
+    pub matched: Option<bool>,
+    /// How many days back findings and verdicts are counted: 1–365, default 90.
+    pub window_days: Option<u16>,
 }
 
-fn page(rules: Vec<RuleView>, query: &RuleQuery) -> Result<RuleList, ApiError> {
+impl RuleQuery {
+    /// The window findings are counted over, checked.
+    fn window_days(&self) -> Result<u16, ApiError> {
+        let days = self.window_days.unwrap_or(content::DEFAULT_WINDOW_DAYS);
+        if !(1..=content::MAX_WINDOW_DAYS).contains(&days) {
+            return Err(ApiError::bad_request(
+                "invalid-window",
+                format!("window_days is from 1 to {}", content::MAX_WINDOW_DAYS),
+            ));
+        }
+        Ok(days)
+    }
+
+    fn filter(&self) -> Result<content::RuleFilter, ApiError> {
+        let origin = match self.origin.as_deref() {
+            None => None,
+            Some("built_in") => Some(Origin::BuiltIn),
+            Some("custom") => Some(Origin::Custom),
+            Some(_) => {
+                return Err(ApiError::bad_request(
+                    "invalid-origin",
+                    "origin is built_in or custom",
+                ));
+            }
+        };
+        let by_findings = match self.sort.as_deref() {
+            None => false,
+            Some("findings") => true,
+            Some(_) => return Err(ApiError::bad_request("invalid-sort", "sort is findings")),
+        };
+        Ok(content::RuleFilter {
+            search: content::RuleFilter::words(self.search.as_deref().unwrap_or_default()),
+            origin,
+            enabled: self.enabled,
+            level: self.level.clone(),
+            matched: self.matched.unwrap_or(false),
+            by_findings,
+        })
+    }
+}
+
+/// The page of `tenant`'s rules (the MSP's without one) `query` asks for.
+async fn list(
+    ctx: &CallerContext,
+    tenant: Option<TenantId>,
+    query: &RuleQuery,
+) -> Result<RuleList, ApiError> {
     let limit = query.limit.unwrap_or(100);
     if !(1..=500).contains(&limit) {
         return Err(ApiError::bad_request(
@@ -136,53 +192,28 @@ fn page(rules: Vec<RuleView>, query: &RuleQuery) -> Result<RuleList, ApiError> {
             "limit is from 1 to 500",
         ));
     }
-    if let Some(origin) = query.origin.as_deref()
-        && !matches!(origin, "built_in" | "custom")
-    {
-        return Err(ApiError::bad_request(
-            "invalid-origin",
-            "origin is built_in or custom",
-        ));
-    }
-    if let Some(sort) = query.sort.as_deref()
-        && sort != "findings"
-    {
-        return Err(ApiError::bad_request("invalid-sort", "sort is findings"));
-    }
-    let words: Vec<String> = query
-        .search
-        .as_deref()
-        .unwrap_or_default()
-        .split_whitespace()
-        .map(str::to_lowercase)
-        .collect();
-    let mut matching: Vec<Rule> = rules
-        .into_iter()
-        .map(Rule::from)
-        .filter(|rule| query.origin.as_deref().is_none_or(|o| rule.origin == o))
-        .filter(|rule| query.enabled.is_none_or(|e| rule.enabled == e))
-        .filter(|rule| {
-            query
-                .level
-                .as_deref()
-                .is_none_or(|level| rule.level.as_deref() == Some(level))
-        })
-        .filter(|rule| {
-            let text =
-                format!("{} {} {}", rule.rule_id, rule.title, rule.tags.join(" ")).to_lowercase();
-            words.iter().all(|word| text.contains(word))
-        })
-        .collect();
-    if query.sort.is_some() {
-        matching.sort_by_key(|rule| std::cmp::Reverse(rule.findings));
-    }
+    let filter = query.filter()?;
+    let window_days = query.window_days()?;
+    let rules = content::rules(
+        ctx.conn(),
+        ctx.caller.msp_id(),
+        tenant,
+        (ctx.clock.now(), window_days),
+    )
+    .await?;
+    let matching = filter.select(rules);
     let total = matching.len();
     let items = matching
         .into_iter()
         .skip(query.offset.unwrap_or(0))
         .take(limit)
+        .map(Rule::from)
         .collect();
-    Ok(RuleList { items, total })
+    Ok(RuleList {
+        items,
+        total,
+        window_days,
+    })
 }
 
 /// Every detection rule, built in and the MSP's own, with the MSP's choices (MSP staff).
@@ -197,8 +228,7 @@ async fn list_rules(
     ctx: AsMsp<needs::ReadDetections>,
     ApiQuery(query): ApiQuery<RuleQuery>,
 ) -> Result<Json<RuleList>, ApiError> {
-    let rules = content::rules(ctx.conn(), ctx.caller.msp_id(), None).await?;
-    Ok(Json(page(rules, &query)?))
+    Ok(Json(list(&ctx, None, &query).await?))
 }
 
 /// One rule, with the MSP's choice (MSP staff); the YAML of the MSP's own rules.
@@ -222,7 +252,7 @@ async fn get_rule(
     ctx: AsMsp<needs::ReadDetections>,
     ApiPath(rule_id): ApiPath<String>,
 ) -> Result<Json<RuleDetail>, ApiError> {
-    let rule = one_rule(ctx.conn(), ctx.caller.msp_id(), None, &rule_id).await?;
+    let rule = one_rule(&ctx, None, &rule_id).await?;
     let yaml = steward_core::storage::detection_rules::DetectionContent::new(
         ctx.conn(),
         ctx.caller.msp_id(),
@@ -305,12 +335,12 @@ async fn rule_history(
 
 /// Rule `rule_id` with where it is on (for the MSP, or in `tenant`); 404 when there is none.
 async fn one_rule(
-    conn: &steward_core::storage::DatabaseConnection,
-    msp_id: steward_domain::MspId,
+    ctx: &CallerContext,
     tenant: Option<TenantId>,
     rule_id: &str,
 ) -> Result<RuleView, ApiError> {
-    content::rules(conn, msp_id, tenant)
+    let window = (ctx.clock.now(), content::DEFAULT_WINDOW_DAYS);
+    content::rules(ctx.conn(), ctx.caller.msp_id(), tenant, window)
         .await?
         .into_iter()
         .find(|rule| rule.rule_id == rule_id)
@@ -548,7 +578,7 @@ async fn set_msp_state(
         .await?;
     drop(write);
     txn.commit().await?;
-    let rule = one_rule(ctx.conn(), ctx.caller.msp_id(), None, &rule_id).await?;
+    let rule = one_rule(&ctx, None, &rule_id).await?;
     Ok(Json(rule.into()))
 }
 
@@ -565,8 +595,7 @@ async fn list_tenant_rules(
     ApiPath(tenant_id): ApiPath<TenantId>,
     ApiQuery(query): ApiQuery<RuleQuery>,
 ) -> Result<Json<RuleList>, ApiError> {
-    let rules = content::rules(ctx.conn(), ctx.caller.msp_id(), Some(tenant_id)).await?;
-    Ok(Json(page(rules, &query)?))
+    Ok(Json(list(&ctx, Some(tenant_id), &query).await?))
 }
 
 /// Turns a rule on or off in this tenant, whatever the MSP chose (MSP admins and technicians);
@@ -592,7 +621,7 @@ async fn set_tenant_state(
     }
     ctx.work(async |work| Ok(work.set_rule_state(&rule_id, body.enabled).await?))
         .await?;
-    let rule = one_rule(ctx.conn(), ctx.caller.msp_id(), Some(tenant_id), &rule_id).await?;
+    let rule = one_rule(&ctx, Some(tenant_id), &rule_id).await?;
     Ok(Json(rule.into()))
 }
 

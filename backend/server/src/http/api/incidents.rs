@@ -69,6 +69,7 @@ impl From<WorkError> for ApiError {
             WorkError::Incident(incident) => incident.into(),
             WorkError::Action(action) => action.into(),
             WorkError::Guardrail(guardrail) => guardrail.into(),
+            WorkError::Suppression(suppression) => suppression.into(),
             WorkError::Storage(storage) => storage.into(),
         }
     }

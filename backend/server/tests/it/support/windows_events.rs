@@ -1,10 +1,17 @@
 //! Windows events as log shippers send them, for the detection tests.
 
 use serde_json::{Value, json};
+use steward_domain::clock::{Clock, SystemClock};
 
-/// An Office document starting an encoded PowerShell on `computer`, as Sysmon logs it (evtx
-/// JSON).
+/// How long ago [`office_starts_encoded_powershell`] happened: inside the default window rules
+/// are measured over (90 days), outside a window of five days.
+pub const OFFICE_MACRO_DAYS_AGO: i64 = 6;
+
+/// An Office document starting an encoded PowerShell on `computer` six days ago, as Sysmon
+/// logs it (evtx JSON).
 pub fn office_starts_encoded_powershell(computer: &str, record: u64) -> Value {
+    let time = (SystemClock.now() - chrono::Duration::days(OFFICE_MACRO_DAYS_AGO))
+        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
     json!({"Event": {
         "System": {
             "Provider": {"#attributes": {"Name": "Microsoft-Windows-Sysmon"}},
@@ -12,7 +19,7 @@ pub fn office_starts_encoded_powershell(computer: &str, record: u64) -> Value {
             "EventRecordID": record,
             "Channel": "Microsoft-Windows-Sysmon/Operational",
             "Computer": computer,
-            "TimeCreated": {"#attributes": {"SystemTime": "2026-12-01T09:15:00Z"}},
+            "TimeCreated": {"#attributes": {"SystemTime": time}},
         },
         "EventData": {
             "Image": "C:\\Windows\\System32\\WindowsPowerShell\\v1.0\\powershell.exe",
