@@ -13,6 +13,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use steward_domain::{
     actions::{ActionParameters, ActionType},
+    integrations::MissingTelemetry,
     observations::{ObservedEvent, ObservedInventory, Vendor},
 };
 
@@ -184,6 +185,12 @@ pub trait Connector: Send + Sync {
         &self,
         since: Option<DateTime<Utc>>,
     ) -> impl Future<Output = Result<Vec<ObservedEvent>, ConnectorError>> + Send;
+
+    /// What the vendor withheld from the last [`Connector::events`] although it answered the
+    /// rest (a licence without advanced hunting): a blind spot the tenant's coverage shows.
+    fn missing_telemetry(&self) -> Vec<MissingTelemetry> {
+        Vec::new()
+    }
 
     /// The actions this connector can carry out.
     fn actions(&self) -> &'static [ActionType];
@@ -383,6 +390,8 @@ pub struct Pulled {
     pub events: Vec<ObservedEvent>,
     /// The connector's incremental-read state to keep for the next synchronization.
     pub state: Option<serde_json::Value>,
+    /// What the vendor withheld.
+    pub missing_telemetry: Vec<MissingTelemetry>,
 }
 
 /// One synchronization's reads: the inventory (incrementally from `state`, where the connector
@@ -404,5 +413,6 @@ pub async fn pull(
         inventory,
         events,
         state,
+        missing_telemetry: connector.missing_telemetry(),
     })
 }

@@ -595,6 +595,10 @@ impl Connector for AnyConnector {
         delegate!(self, c => c.events(since).await)
     }
 
+    fn missing_telemetry(&self) -> Vec<steward_domain::integrations::MissingTelemetry> {
+        delegate!(self, c => c.missing_telemetry())
+    }
+
     fn actions(&self) -> &'static [ActionType] {
         delegate!(self, c => c.actions())
     }

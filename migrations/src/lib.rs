@@ -47,6 +47,7 @@ mod m20261206_000003_add_second_factor;
 mod m20261207_000001_add_integration_ingest_key;
 mod m20261207_000002_create_detection_rules;
 mod m20261207_000003_create_rule_lineage_and_suppressions;
+mod m20261207_000004_add_integration_missing_telemetry;
 mod schema_kit;
 
 /// Applies Steward's migrations in order.
@@ -88,6 +89,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261207_000001_add_integration_ingest_key::Migration),
             Box::new(m20261207_000002_create_detection_rules::Migration),
             Box::new(m20261207_000003_create_rule_lineage_and_suppressions::Migration),
+            Box::new(m20261207_000004_add_integration_missing_telemetry::Migration),
         ]
     }
 

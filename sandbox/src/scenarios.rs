@@ -67,6 +67,35 @@ impl Scenario {
         }
     }
 
+    /// What working detection finds in this scenario, by finding rule (`sigma:<id>`,
+    /// `impossible-travel`, `vendor-alert:<product>`): its labels, which `steward rules
+    /// coverage` measures recall against. Each names the rule that catches one step of it.
+    #[must_use]
+    pub const fn expected_findings(self) -> &'static [&'static str] {
+        match self {
+            Scenario::MalwareLaptop => &[
+                // The vendor's own alert.
+                "vendor-alert:Microsoft Defender for Endpoint",
+                // Excel starting PowerShell: Suspicious Microsoft Office Child Process.
+                "sigma:438025f9-5856-4663-83f7-52f878a70a50",
+                // The encoded command: Suspicious Encoded PowerShell Command Line.
+                "sigma:ca2092a1-c273-4878-9b4b-0d60115bf5ea",
+                // The policy bypassed: Change PowerShell Policies to an Insecure Level.
+                "sigma:87e3c4e8-a6a8-4ad9-bb4f-46e7ff99a180",
+                // The loader set to run at sign-in: CurrentVersion Autorun Keys Modification.
+                "sigma:20f0ee37-5942-4e45-b7d5-c5b5db9df5cd",
+            ],
+            Scenario::CompromisedAdmin => &[
+                "impossible-travel",
+                "vendor-alert:Microsoft Defender for Cloud Apps",
+            ],
+            // Benign, but a generic rule is right to fire on it: the noise tuning learns from.
+            Scenario::NoisyAdminScript => &["sigma:87e3c4e8-a6a8-4ad9-bb4f-46e7ff99a180"],
+            // Change to Authentication Method, on Entra's directory audit.
+            Scenario::RogueAuthenticator => &["sigma:4d78a000-ab52-4564-88a5-7ab5242b20c7"],
+        }
+    }
+
     pub(crate) fn run(
         self,
         environment: &mut Environment,

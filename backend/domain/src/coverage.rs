@@ -119,6 +119,9 @@ pub struct Coverage {
     /// Integrations whose last test or synchronization failed: what they would see no longer
     /// reaches Steward. Each is a failed check.
     pub failing_sources: Vec<FailingSource>,
+    /// Telemetry the vendors of working integrations withhold (a licence without advanced
+    /// hunting): what the detections that read it cannot see. Each is a failed check.
+    pub telemetry_gaps: Vec<TelemetryGap>,
 }
 
 /// An integration that cannot be read: a blind spot until it works again.
@@ -133,6 +136,33 @@ pub struct FailingSource {
     pub last_error: Option<String>,
     /// Its last successful test or synchronization; `None` when it never worked.
     pub last_success_at: Option<DateTime<Utc>>,
+}
+
+/// An integration that works but whose vendor withholds some telemetry: a blind spot until the
+/// licence or permission it names is in place.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct TelemetryGap {
+    pub integration_id: IntegrationId,
+    pub name: String,
+    pub vendor: Vendor,
+    pub missing: crate::integrations::MissingTelemetry,
+}
+
+/// What the tenant's integrations' vendors withhold.
+#[must_use]
+pub fn telemetry_gaps(integrations: &[crate::integrations::Integration]) -> Vec<TelemetryGap> {
+    integrations
+        .iter()
+        .flat_map(|i| {
+            i.missing_telemetry.iter().map(|missing| TelemetryGap {
+                integration_id: i.id,
+                name: i.name.clone(),
+                vendor: i.vendor,
+                missing: missing.clone(),
+            })
+        })
+        .collect()
 }
 
 /// The tenant's integrations that are failing.
@@ -160,7 +190,7 @@ pub fn coverage(
     devices: &[Device],
     identities: &[Identity],
     sightings: &[crate::graph::SignInSighting],
-    failing: Vec<FailingSource>,
+    (failing, telemetry_gaps): (Vec<FailingSource>, Vec<TelemetryGap>),
     now: DateTime<Utc>,
 ) -> Coverage {
     let unmanaged_devices = crate::graph::unmanaged_devices(devices, sightings);
@@ -274,7 +304,7 @@ pub fn coverage(
             }
         })
         .collect();
-    checks += unmanaged_devices.len() + failing.len();
+    checks += unmanaged_devices.len() + failing.len() + telemetry_gaps.len();
     let score = (passed * 100)
         .checked_div(checks)
         .map_or(100, |percent| u8::try_from(percent).unwrap_or(100));
@@ -287,6 +317,7 @@ pub fn coverage(
         identities,
         unmanaged_devices,
         failing_sources: failing,
+        telemetry_gaps,
     }
 }
 
@@ -448,7 +479,7 @@ mod tests {
             &[stale, fresh],
             &[],
             &[],
-            Vec::new(),
+            (Vec::new(), Vec::new()),
             at(0),
         );
         let gaps = &result.devices[0].gaps;
@@ -513,5 +544,43 @@ mod tests {
             patch_gap(None, at(0)).as_deref(),
             Some("its RMM reports no patch status")
         );
+    }
+
+    #[test]
+    fn telemetry_a_vendor_withholds_is_a_failed_check() {
+        let gap = TelemetryGap {
+            integration_id: IntegrationId::from(uuid::Uuid::from_u128(3)),
+            name: "Microsoft 365".to_owned(),
+            vendor: Vendor::MicrosoftGraph,
+            missing: crate::integrations::MissingTelemetry {
+                stream: "advanced_hunting".to_owned(),
+                consequence: "no process events".to_owned(),
+                remedy: "Defender for Endpoint Plan 2".to_owned(),
+                reason: "403".to_owned(),
+            },
+        };
+        let tenant = TenantId::from(uuid::Uuid::from_u128(9));
+        let integrations = [(gap.integration_id, gap.vendor)];
+        let without = coverage(
+            tenant,
+            &integrations,
+            &[],
+            &[],
+            &[],
+            (Vec::new(), Vec::new()),
+            at(0),
+        );
+        assert_eq!(without.score, 100);
+        let with = coverage(
+            tenant,
+            &integrations,
+            &[],
+            &[],
+            &[],
+            (Vec::new(), vec![gap.clone()]),
+            at(0),
+        );
+        assert_eq!(with.score, 0, "the one check there is failed");
+        assert_eq!(with.telemetry_gaps, [gap]);
     }
 }

@@ -39,6 +39,23 @@ impl IntegrationHealth {
     }
 }
 
+/// Telemetry an integration's vendor withholds although the integration works: the customer's
+/// licence does not include it, or the app was not granted its permission. A blind spot while
+/// it lasts; each synchronization says again what is missing.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct MissingTelemetry {
+    /// Which telemetry: `advanced_hunting` (Microsoft Defender's process, file and registry
+    /// events).
+    pub stream: String,
+    /// What Steward does not see without it.
+    pub consequence: String,
+    /// What would bring it: the licence or permission it needs.
+    pub remedy: String,
+    /// The vendor's answer.
+    pub reason: String,
+}
+
 /// A tenant's connection to one vendor. The credential is never part of it: it is stored
 /// sealed and only connectors open it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -59,6 +76,9 @@ pub struct Integration {
     pub last_checked_at: Option<DateTime<Utc>>,
     /// The last successful test or synchronization.
     pub last_success_at: Option<DateTime<Utc>>,
+    /// What the vendor withheld at the last synchronization; empty when it delivered all.
+    #[serde(default)]
+    pub missing_telemetry: Vec<MissingTelemetry>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }

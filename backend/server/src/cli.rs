@@ -100,6 +100,17 @@ enum RulesCommand {
         #[arg(long, default_value_t = 20_000)]
         events: usize,
     },
+    /// Measure recall: run the sandbox's labelled attack scenarios through a scratch Steward
+    /// (connectors, normalization, the rules, triage) and report which expected detections
+    /// fired; exit 1 when one did not (a scratch SQLite database unless database.url names one)
+    Coverage {
+        /// Turn these rules (Sigma ids) off first, to see what would no longer be found
+        #[arg(long, value_name = "RULE_ID", num_args = 1..)]
+        without: Vec<String>,
+        /// How to print the report
+        #[arg(long, value_enum, default_value = "text")]
+        format: commands::rules::Format,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -348,6 +359,14 @@ pub fn run() -> ExitCode {
                 format,
             }) => commands::rules::test(&rules, &events, format),
             Command::Rules(RulesCommand::Bench { events }) => commands::rules_bench::bench(events),
+            #[cfg(feature = "sandbox")]
+            Command::Rules(RulesCommand::Coverage { without, format }) => {
+                commands::rules_coverage::coverage(config, without, format).await
+            }
+            #[cfg(not(feature = "sandbox"))]
+            Command::Rules(RulesCommand::Coverage { .. }) => {
+                Err(without_sandbox("steward rules coverage"))
+            }
             #[cfg(feature = "sandbox")]
             Command::Bench(BenchCommand::Sync {
                 tenants,

@@ -231,10 +231,26 @@ pub fn render(chrome: Chrome, page: TenantPage) -> String {
                 view! { <li class="conflict">{line}</li> }
             })
             .collect_view();
+        let withheld_items = coverage
+            .telemetry_gaps
+            .iter()
+            .map(|gap| {
+                let line = format!(
+                    "{} ({}) works, but the vendor withholds {}: {}. {}. (The vendor said: {})",
+                    gap.name,
+                    gap.vendor.display_name(),
+                    gap.missing.stream.replace('_', " "),
+                    gap.missing.consequence,
+                    capitalized(&gap.missing.remedy),
+                    gap.missing.reason
+                );
+                view! { <li class="conflict telemetry-gap">{line}</li> }
+            })
+            .collect_view();
         view! {
             <section class="card">
                 <h2>"Coverage"</h2>
-                <ul class="plain">{failing_items}</ul>
+                <ul class="plain">{failing_items}{withheld_items}</ul>
                 <dl class="facts">
                     <div><dt>"Score"</dt><dd>{format!("{}%", coverage.score)}</dd></div>
                     <div><dt>"Tools"</dt><dd>{missing}</dd></div>
@@ -304,4 +320,12 @@ pub fn render(chrome: Chrome, page: TenantPage) -> String {
         {manage}
     };
     render_document(&title, Some(chrome), body)
+}
+
+/// `text` with its first letter in upper case.
+fn capitalized(text: &str) -> String {
+    let mut chars = text.chars();
+    chars.next().map_or_else(String::new, |first| {
+        first.to_uppercase().chain(chars).collect()
+    })
 }

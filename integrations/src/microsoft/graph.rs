@@ -25,6 +25,7 @@ use serde_json::{Value, json};
 use steward_domain::{
     actions::ActionType,
     clock::Clock,
+    integrations::MissingTelemetry,
     observations::{
         EntityRef, ObservedEvent, ObservedIdentity, ObservedInventory, OcsfClass, Vendor,
     },
@@ -264,6 +265,8 @@ struct UserDelta {
 pub struct GraphConnector {
     api: MicrosoftApi,
     user_page_size: usize,
+    /// Whether the last read of device events found advanced hunting refused, and why.
+    hunting_refused: std::sync::Mutex<Option<String>>,
 }
 
 impl GraphConnector {
@@ -281,6 +284,7 @@ impl GraphConnector {
             api: MicrosoftApi::new(http, settings, secret, SCOPE, clock)?
                 .with_header("Prefer", "include-unknown-enum-members"),
             user_page_size: MAX_USER_PAGE,
+            hunting_refused: std::sync::Mutex::default(),
         })
     }
 
@@ -515,7 +519,7 @@ impl GraphConnector {
 
     /// Defender's device events of every hunting table since `since`; none when the customer's
     /// licence or the app's permissions do not include advanced hunting (the API answers 403),
-    /// which the connection test reports.
+    /// which the connection test reports and [`Connector::missing_telemetry`] names.
     async fn device_events(
         &self,
         since: Option<DateTime<Utc>>,
@@ -525,11 +529,19 @@ impl GraphConnector {
             |since| since - hunting::INGESTION_OVERLAP,
         );
         let mut events = Vec::new();
+        let refused = |reason: Option<String>| {
+            *self
+                .hunting_refused
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner) = reason;
+        };
+        refused(None);
         for table in hunting::Table::ALL {
             let rows = match self.hunt(&hunting::query(table, since)).await {
                 Ok(rows) => rows,
                 Err(ConnectorError::Forbidden(reason)) => {
                     tracing::info!(%reason, "advanced hunting is not available to this integration");
+                    refused(Some(reason));
                     return Ok(Vec::new());
                 }
                 Err(error) => return Err(error),
@@ -949,8 +961,8 @@ impl Connector for GraphConnector {
             Ok(_) => checks.push("ran an advanced hunting query".to_owned()),
             Err(ConnectorError::Forbidden(reason)) => checks.push(format!(
                 "advanced hunting is not available ({reason}): Steward sees Defender's alerts \
-                 but not the process, file and registry events behind them; it needs \
-                 ThreatHunting.Read.All and Microsoft Defender for Endpoint Plan 2 or Defender XDR"
+                 but not the process, file and registry events behind them; {}",
+                hunting::REMEDY
             )),
             Err(error) => return Err(error),
         }
@@ -997,6 +1009,26 @@ impl Connector for GraphConnector {
         }
         events.extend(self.device_events(since).await?);
         Ok(events)
+    }
+
+    fn missing_telemetry(&self) -> Vec<MissingTelemetry> {
+        let refused = self
+            .hunting_refused
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone();
+        refused
+            .map(|reason| MissingTelemetry {
+                stream: hunting::STREAM.to_owned(),
+                consequence: "Defender's process, file and registry events do not reach \
+                    Steward: Sigma rules for endpoints see nothing of this customer's devices, \
+                    only Defender's own alerts"
+                    .to_owned(),
+                remedy: hunting::REMEDY.to_owned(),
+                reason,
+            })
+            .into_iter()
+            .collect()
     }
 
     fn actions(&self) -> &'static [ActionType] {

@@ -25,6 +25,17 @@ use steward_domain::observations::{EntityRef, ObservedEvent};
 
 use crate::telemetry::windows::{SYSMON, WindowsEvent};
 
+/// The telemetry advanced hunting brings, as a withheld stream is named
+/// ([`steward_domain::integrations::MissingTelemetry`]).
+pub const STREAM: &str = "advanced_hunting";
+
+/// What advanced hunting needs. Defender for Business (in Microsoft 365 Business Premium, what
+/// many MSPs' customers hold) and Defender for Endpoint Plan 1 do not include it.
+pub const REMEDY: &str = "advanced hunting needs Microsoft Defender for Endpoint Plan 2 (in \
+    Microsoft 365 E5 and E5 Security) or Microsoft Defender XDR — Defender for Business and \
+    Defender for Endpoint Plan 1 do not include it — and the app's ThreatHunting.Read.All \
+    permission";
+
 /// The most rows one query asks for (the API's limit is 100,000).
 pub const MAX_ROWS: usize = 10_000;
 

@@ -414,6 +414,15 @@ impl Synchronizer {
                             .await?
                     }
                 };
+                // What the vendor withheld is known only when the synchronization worked.
+                let integration = match &pulled {
+                    Ok(pulled) => {
+                        integrations
+                            .record_missing_telemetry(integration_id, &pulled.missing_telemetry)
+                            .await?
+                    }
+                    Err(_) => integration,
+                };
                 // A person's synchronization of a PSA leaves its tickets to the workers.
                 if pulled.is_ok()
                     && matches!(requester, Requester::Person { .. })

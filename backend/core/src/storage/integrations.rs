@@ -8,9 +8,10 @@ use sea_orm::{
     QueryOrder, Select, Set,
 };
 use secrecy::{ExposeSecret, SecretString};
+use serde_json::json;
 use steward_domain::{
     IntegrationId, MspId, TenantId,
-    integrations::{Integration, IntegrationHealth},
+    integrations::{Integration, IntegrationHealth, MissingTelemetry},
     observations::Vendor,
     tenancy::TenantStatus,
 };
@@ -203,6 +204,7 @@ impl<'a> IntegrationAdmin<'a> {
             sealed_webhook_secret: Set(None),
             sync_state: Set(None),
             ingest_key_sha256: Set(None),
+            missing_telemetry: Set(None),
         }
         .insert(self.ctx.txn)
         .await
@@ -408,12 +410,7 @@ impl<'a> IntegrationAdmin<'a> {
                 active.last_error = Set(Some(error.clone()));
             }
         }
-        let after = Integration::try_from(
-            active
-                .update(self.ctx.txn)
-                .await
-                .map_err(StorageError::from)?,
-        )?;
+        let after = self.save(active).await?;
         if always_audit || before.health != after.health || before.last_error != after.last_error {
             self.record(
                 Change::new("integration.checked", "integration", &id)
@@ -423,6 +420,46 @@ impl<'a> IntegrationAdmin<'a> {
             .await?;
         }
         Ok(after)
+    }
+
+    /// Records what the vendor withheld at a synchronization that worked (nothing: an empty
+    /// list); a change — a gap opening or closing — is in the tenant's audit chain.
+    ///
+    /// # Errors
+    /// [`IntegrationAdminError::NotFound`].
+    pub async fn record_missing_telemetry(
+        &self,
+        id: IntegrationId,
+        missing: &[MissingTelemetry],
+    ) -> Result<Integration, IntegrationAdminError> {
+        let row = self.existing(id).await?;
+        let before = Integration::try_from(row.clone())?;
+        if before.missing_telemetry == missing {
+            return Ok(before);
+        }
+        let mut active = row.into_active_model();
+        active.missing_telemetry = Set((!missing.is_empty()).then(|| json!(missing)));
+        let after = self.save(active).await?;
+        self.record(
+            Change::new("integration.telemetry_changed", "integration", &id)
+                .before(&json!({"missing_telemetry": before.missing_telemetry}))
+                .after(&json!({"missing_telemetry": after.missing_telemetry})),
+        )
+        .await?;
+        Ok(after)
+    }
+
+    /// Writes `active` and reads it back.
+    async fn save(
+        &self,
+        active: integration::ActiveModel,
+    ) -> Result<Integration, IntegrationAdminError> {
+        Ok(Integration::try_from(
+            active
+                .update(self.ctx.txn)
+                .await
+                .map_err(StorageError::from)?,
+        )?)
     }
 
     async fn existing(
@@ -481,6 +518,12 @@ impl TryFrom<integration::Model> for Integration {
             .ok_or_else(|| StorageError::corrupt("integration vendor", &row.vendor))?;
         let health = IntegrationHealth::parse(&row.health)
             .ok_or_else(|| StorageError::corrupt("integration health", &row.health))?;
+        let missing_telemetry = row
+            .missing_telemetry
+            .map(serde_json::from_value)
+            .transpose()
+            .map_err(|e| StorageError::corrupt("integration missing telemetry", &e))?
+            .unwrap_or_default();
         Ok(Integration {
             id: row.id.into(),
             msp_id: row.msp_id.into(),
@@ -492,6 +535,7 @@ impl TryFrom<integration::Model> for Integration {
             last_error: row.last_error,
             last_checked_at: row.last_checked_at,
             last_success_at: row.last_success_at,
+            missing_telemetry,
             created_at: row.created_at,
             updated_at: row.updated_at,
         })
@@ -535,6 +579,7 @@ mod tests {
             sealed_webhook_secret: None,
             sync_state: None,
             ingest_key_sha256: None,
+            missing_telemetry: None,
         };
         let integration = Integration::try_from(row.clone()).unwrap();
         assert_eq!(integration.health, IntegrationHealth::Unknown);

@@ -430,6 +430,7 @@ impl<'c, C: ConnectionTrait> TenantScope<'c, C> {
     ) -> Result<TenantContext, TenantScopeError> {
         let integrations = self.integrations()?.list().await?;
         let failing = steward_domain::coverage::failing_sources(&integrations);
+        let telemetry_gaps = steward_domain::coverage::telemetry_gaps(&integrations);
         let tools = integrations
             .into_iter()
             .map(|i| steward_domain::graph::Tool {
@@ -441,6 +442,7 @@ impl<'c, C: ConnectionTrait> TenantScope<'c, C> {
         let inventory = self.inventory()?;
         Ok(TenantContext {
             failing,
+            telemetry_gaps,
             tools,
             devices: inventory.devices().await?,
             identities: inventory.identities().await?,
@@ -507,6 +509,8 @@ pub struct TenantContext {
     pub sightings: Vec<steward_domain::graph::SignInSighting>,
     /// Its integrations that are failing.
     pub failing: Vec<steward_domain::coverage::FailingSource>,
+    /// What its working integrations' vendors withhold.
+    pub telemetry_gaps: Vec<steward_domain::coverage::TelemetryGap>,
 }
 
 impl TenantContext {
@@ -524,7 +528,7 @@ impl TenantContext {
             &self.devices,
             &self.identities,
             &self.sightings,
-            self.failing.clone(),
+            (self.failing.clone(), self.telemetry_gaps.clone()),
             now,
         )
     }

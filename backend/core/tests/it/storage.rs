@@ -16,7 +16,7 @@ use steward_domain::{
 };
 use steward_testkit::{TestDatabase, World};
 
-const EXPECTED_MIGRATIONS: [&str; 31] = [
+const EXPECTED_MIGRATIONS: [&str; 32] = [
     "m20261123_000001_create_tenancy",
     "m20261123_000002_create_audit_entries",
     "m20261123_000003_protect_audit_chain",
@@ -48,6 +48,7 @@ const EXPECTED_MIGRATIONS: [&str; 31] = [
     "m20261207_000001_add_integration_ingest_key",
     "m20261207_000002_create_detection_rules",
     "m20261207_000003_create_rule_lineage_and_suppressions",
+    "m20261207_000004_add_integration_missing_telemetry",
 ];
 
 const TABLES: [&str; 40] = [

@@ -3,52 +3,35 @@
 //! API over HTTP, the outbox, the job queue, synchronization, triage, risk and the policy.
 
 use std::{
-    net::SocketAddr,
     process::ExitCode,
-    sync::Arc,
     time::{Duration, Instant},
 };
 
 use anyhow::{Context, bail};
-use steward_core::{
-    Clock, SystemClock,
-    jobs::{self, Job},
-    storage::{Deployment, PageRequest, TenantWork},
-};
+use steward_core::storage::{Deployment, PageRequest, TenantWork};
 use steward_domain::{
     actions::{ActionStatus, ActionType},
-    audit::{ActorKind, AuditActor},
     incidents::{IncidentStatus, IncidentUpdate, Verdict},
 };
-use steward_sandbox::{SandboxSettings, Scenario, ThrottleLimits};
-use tokio::{net::TcpListener, sync::watch};
+use steward_sandbox::Scenario;
 
-use super::migrate::Report;
-use crate::{config::Config, http, state::AppState};
-
-fn bench_actor() -> AuditActor {
-    AuditActor {
-        kind: ActorKind::System,
-        user_id: None,
-        label: "steward bench".to_owned(),
-    }
-}
+use super::scratch::Scratch;
+use crate::config::Config;
 
 /// Measures `runs` alerts. Works in a scratch data folder (SQLite) unless the configuration
 /// names a PostgreSQL database, which then gets the demo MSP.
 pub async fn alert_to_decision(
-    mut config: Config,
+    config: Config,
     runs: usize,
     poll_ms: u64,
 ) -> anyhow::Result<ExitCode> {
     if runs == 0 {
         bail!("--runs must be at least 1");
     }
-    let scratch = std::env::temp_dir().join(format!("steward-bench-{}", std::process::id()));
-    config.data_dir = scratch.clone();
-    let outcome = measure(config, runs, poll_ms).await;
-    let _ = std::fs::remove_dir_all(&scratch);
-    outcome
+    super::scratch::in_scratch_folder(config, "bench", async |config| {
+        measure(config, runs, poll_ms).await
+    })
+    .await
 }
 
 /// The benchmark isolates the same laptop `runs` times within minutes, which the guardrails
@@ -87,78 +70,12 @@ fn allow_a_burst_of_isolations(config: &mut Config) -> anyhow::Result<()> {
 }
 
 async fn measure(mut config: Config, runs: usize, poll_ms: u64) -> anyhow::Result<ExitCode> {
-    let listener = TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], 0)))
-        .await
-        .context("bind a loopback port")?;
-    config.http.listen = listener.local_addr()?;
-    config.public_url = None;
-    config.sandbox.enabled = true;
     config.worker.poll_interval_ms = poll_ms;
     // Verification is not part of what is measured; polling it once a second keeps its load low.
     config.worker.verify_interval_ms = 1000;
     allow_a_burst_of_isolations(&mut config)?;
-    let storage = super::serve::open_storage(&config, Report::WhenApplied).await?;
-    let keys = Arc::new(super::serve::audit_keys(&config)?);
-    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-    let seed = steward_core::demo::seed(&storage, clock.as_ref(), &keys).await?;
-    let tenant = seed
-        .tenants
-        .first()
-        .context("the demo has tenants")?
-        .clone();
-    super::demo::connect_sandbox(&config, &storage, &keys, std::slice::from_ref(&tenant)).await?;
-    let secrets = Arc::new(steward_core::secrets::SecretBox::load(
-        &config.secrets,
-        &config.data_dir,
-    )?);
-    // Each run makes several Defender for Endpoint calls (the sync, then the automatic
-    // isolation's snapshot, request and verification) within a second, far beyond its 100 calls
-    // a minute that the sandbox enforces; its throttling would be measured instead of Steward.
-    let unthrottled = SandboxSettings {
-        limits: ThrottleLimits {
-            defender: (u32::MAX, Duration::from_secs(60)),
-            graph: (u32::MAX, Duration::from_secs(20)),
-            hunting: (u32::MAX, Duration::from_secs(60)),
-            ..ThrottleLimits::default()
-        },
-        ..SandboxSettings::default()
-    };
-    let sandbox =
-        crate::sandbox::open_with(storage.clone(), Arc::clone(&clock), unthrottled).await?;
-    let state = AppState {
-        storage: storage.clone(),
-        clock: Arc::clone(&clock),
-        keys: Arc::clone(&keys),
-        metrics: Arc::default(),
-        web: Arc::default(),
-        secrets: Arc::clone(&secrets),
-        sandbox: Some(sandbox.clone()),
-        policies: super::serve::policies(&config)?,
-        egress: config.egress(),
-        backoff: steward_workers::VendorBackoff::default(),
-        vendor_concurrency: config.worker.settings().vendor_concurrency,
-        ingest: http::ingest::IngestLimits::new(&config.ingest),
-    };
-    let app = http::router(state, &config.http);
-    tokio::spawn(async move {
-        let _ = axum::serve(
-            listener,
-            app.into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .await;
-    });
-    let (stop, stopped) = watch::channel(false);
-    let shared = super::serve::worker_shared(
-        &config,
-        storage.clone(),
-        Arc::clone(&clock),
-        Arc::clone(&keys),
-        secrets,
-        None,
-        stopped,
-    )?;
-    let workers = tokio::spawn(super::serve::run_workers(shared));
-
+    let scratch = Scratch::start(config, "steward bench").await?;
+    let (storage, tenant) = (scratch.storage.clone(), scratch.tenant.clone());
     println!(
         "Alert-to-decision benchmark: {runs} malware alerts, {} database, worker poll interval {poll_ms} ms.",
         storage.backend().name()
@@ -166,35 +83,9 @@ async fn measure(mut config: Config, runs: usize, poll_ms: u64) -> anyhow::Resul
     let mut latencies = Vec::with_capacity(runs);
     for run in 0..runs {
         let started = Instant::now();
-        sandbox
-            .run_scenario(tenant.id.as_uuid(), Scenario::MalwareLaptop)
-            .await
-            .context("stage the alert")?;
-        {
-            // What the scenario endpoint does: synchronize the tenant's integrations now.
-            let txn = storage.begin().await?;
-            let deployment = Deployment::new(&txn);
-            let ctx = deployment.write_context(clock.as_ref(), &keys, bench_actor());
-            let integrations = storage
-                .deployment()
-                .integrations()
-                .await?
-                .into_iter()
-                .filter(|i| i.tenant_id == tenant.id);
-            for integration in integrations {
-                jobs::enqueue(
-                    &ctx,
-                    tenant.msp_id,
-                    &Job::Sync {
-                        tenant_id: tenant.id,
-                        integration_id: integration.id,
-                    },
-                )
-                .await?;
-            }
-            drop(ctx);
-            txn.commit().await?;
-        }
+        scratch
+            .run_scenario(&tenant, Scenario::MalwareLaptop)
+            .await?;
         let action = wait_for(&storage, &tenant, run + 1, |_| true).await?;
         latencies.push(started.elapsed());
         // Free the laptop and close the incident so the next alert opens a new one.
@@ -204,7 +95,7 @@ async fn measure(mut config: Config, runs: usize, poll_ms: u64) -> anyhow::Resul
         .await?;
         let txn = storage.begin().await?;
         let deployment = Deployment::new(&txn);
-        let ctx = deployment.write_context(clock.as_ref(), &keys, bench_actor());
+        let ctx = deployment.write_context(scratch.clock.as_ref(), &scratch.keys, scratch.actor());
         let work = TenantWork::as_steward(&ctx, tenant.id)
             .await?
             .context("the tenant exists")?;
@@ -229,8 +120,7 @@ async fn measure(mut config: Config, runs: usize, poll_ms: u64) -> anyhow::Resul
         })
         .await?;
     }
-    let _ = stop.send(true);
-    let _ = workers.await;
+    scratch.stop().await;
 
     latencies.sort();
     let at = |q: f64| {

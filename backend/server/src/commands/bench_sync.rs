@@ -276,6 +276,7 @@ async fn measure(
                 inventory,
                 events,
                 state,
+                ..
             } = contract::pull(&connector, None, None)
                 .await
                 .with_context(|| format!("{} of {}", vendor.display_name(), tenant.name))?;

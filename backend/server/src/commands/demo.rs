@@ -48,9 +48,11 @@ pub async fn run(mut config: Config) -> anyhow::Result<ExitCode> {
     for tenant in &seed.tenants {
         println!("  tenant {} ({})", tenant.name, tenant.slug);
     }
-    connect_sandbox(&config, &storage, &keys, &seed.tenants)
-        .await
-        .context("connect the demo tenants to the sandbox")?;
+    connect_sandbox(&config, &storage, &keys, &seed.tenants, &|line| {
+        println!("{line}");
+    })
+    .await
+    .context("connect the demo tenants to the sandbox")?;
     let customer = seed.tenants.first().context("the demo has tenants")?;
     connect_slack(&config, &storage, &keys, seed.msp.id, customer)
         .await
@@ -135,12 +137,14 @@ async fn connect_slack(
 /// Gives every demo tenant a simulated customer and integrations with its Defender for
 /// Endpoint, Microsoft Graph, the MSP's NinjaOne, Veeam Service Provider Console and HaloPSA
 /// (and Okta and Datto BCDR for one customer; CrowdStrike Falcon, Tactical RMM and ConnectWise Manage instead of
-/// HaloPSA for another), pointed at the sandbox on this listener.
+/// HaloPSA for another), pointed at the sandbox on this listener; each connection made is told
+/// to `say`.
 pub(crate) async fn connect_sandbox(
     config: &Config,
     storage: &Storage,
     keys: &AuditKeys,
     tenants: &[Tenant],
+    say: &dyn Fn(&str),
 ) -> anyhow::Result<()> {
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let sandbox = crate::sandbox::open(storage.clone(), Arc::clone(&clock)).await?;
@@ -273,17 +277,17 @@ pub(crate) async fn connect_sandbox(
             )
             .await?;
             match connected {
-                demo::Connected::Created => println!(
+                demo::Connected::Created => say(&format!(
                     "  connected {} to the sandbox's {}",
                     tenant.name,
                     vendor.display_name()
-                ),
-                demo::Connected::Repointed => println!(
+                )),
+                demo::Connected::Repointed => say(&format!(
                     "  pointed {}'s {} integration at the sandbox on {}",
                     tenant.name,
                     vendor.display_name(),
                     config.sandbox_base()
-                ),
+                )),
                 demo::Connected::Unchanged => {}
             }
         }

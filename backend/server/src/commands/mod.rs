@@ -14,6 +14,10 @@ pub mod msp;
 pub mod policy;
 pub mod rules;
 pub mod rules_bench;
+#[cfg(feature = "sandbox")]
+pub mod rules_coverage;
+#[cfg(feature = "sandbox")]
+pub mod scratch;
 pub mod serve;
 pub mod token;
 pub mod worker;

@@ -457,7 +457,10 @@ pub async fn tenant(
             &devices,
             &identities,
             &sightings,
-            steward_domain::coverage::failing_sources(&integrations),
+            (
+                steward_domain::coverage::failing_sources(&integrations),
+                steward_domain::coverage::telemetry_gaps(&integrations),
+            ),
             s.clock.now(),
         )
     });

@@ -106,3 +106,79 @@ async fn an_admin_script_trips_a_generic_rule_everywhere_and_the_verdicts_measur
     assert_eq!(bypass["precision"], 0.0, "{bypass}");
     l.stop().await;
 }
+
+/// A customer whose Defender licence has no advanced hunting (Defender for Business, Plan 1):
+/// the integration works, Defender's alerts arrive, and the process, file and registry events
+/// the endpoint rules read do not — a blind spot the coverage names with what would close it.
+#[tokio::test]
+async fn a_licence_without_advanced_hunting_is_a_blind_spot_until_it_is_licensed() {
+    let db = TestDatabase::migrated().await;
+    let l = governed::start(&db, None).await;
+    let tenant = l.tenant.id.as_uuid();
+    l.sandbox()
+        .set_advanced_hunting(tenant, false)
+        .await
+        .unwrap();
+    l.sync_all().await;
+
+    let (_, before) = l.get("coverage", &l.technician).await;
+    let gaps = list(&before, "telemetry_gaps");
+    assert_eq!(gaps.len(), 1, "{before:#}");
+    assert_eq!(gaps[0]["vendor"], "microsoft_graph");
+    assert_eq!(gaps[0]["missing"]["stream"], "advanced_hunting");
+    for (field, says) in [
+        ("consequence", "process, file and registry events"),
+        ("remedy", "Defender for Endpoint Plan 2"),
+        ("remedy", "ThreatHunting.Read.All"),
+    ] {
+        assert!(
+            gaps[0]["missing"][field].as_str().unwrap().contains(says),
+            "{field}: {gaps:#?}"
+        );
+    }
+    assert!(!gaps[0]["missing"]["reason"].as_str().unwrap().is_empty());
+    let graph = l.integration_id("microsoft_graph").await;
+    let integration = l
+        .integrations()
+        .await
+        .into_iter()
+        .find(|i| i["id"] == graph.as_str())
+        .unwrap();
+    assert_eq!(integration["health"], "healthy", "{integration:#}");
+    assert_eq!(
+        integration["missing_telemetry"][0]["stream"], "advanced_hunting",
+        "{integration:#}"
+    );
+    l.assert_audited(&["integration.telemetry_changed"], 1)
+        .await;
+
+    // The malware is still found by Defender's alert, but nothing behind it is.
+    l.run_scenario("malware-laptop").await;
+    l.settled_action("isolate_device", &["verified"]).await;
+    let incidents = l.incidents().await;
+    assert!(
+        incidents
+            .iter()
+            .flat_map(|i| list(i, "findings"))
+            .all(|f| f["source"] == "vendor_alert"),
+        "{incidents:#?}"
+    );
+
+    // Licensed, the gap closes at the next synchronization (the score counts it no more).
+    l.sandbox()
+        .set_advanced_hunting(tenant, true)
+        .await
+        .unwrap();
+    l.sync_all().await;
+    let (_, after) = l.get("coverage", &l.technician).await;
+    assert_eq!(list(&after, "telemetry_gaps").len(), 0, "{after:#}");
+    assert!(
+        after["score"].as_u64() >= before["score"].as_u64(),
+        "{} then {}",
+        before["score"],
+        after["score"]
+    );
+    l.assert_audited(&["integration.telemetry_changed"], 2)
+        .await;
+    l.stop().await;
+}

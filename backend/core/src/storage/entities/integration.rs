@@ -23,6 +23,9 @@ pub struct Model {
     pub sync_state: Option<Json>,
     /// SHA-256 (hex) of the log ingest key; `None` until an MSP admin creates one.
     pub ingest_key_sha256: Option<String>,
+    /// What the vendor withheld at the last synchronization (`MissingTelemetry` list); `None`
+    /// when nothing was.
+    pub missing_telemetry: Option<Json>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
