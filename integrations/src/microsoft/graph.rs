@@ -265,6 +265,8 @@ struct UserDelta {
 pub struct GraphConnector {
     api: MicrosoftApi,
     user_page_size: usize,
+    /// Rows per advanced hunting query (at most [`hunting::MAX_ROWS`]).
+    hunting_page_size: usize,
     /// Whether the last read of device events found advanced hunting refused, and why.
     hunting_refused: std::sync::Mutex<Option<String>>,
 }
@@ -284,6 +286,7 @@ impl GraphConnector {
             api: MicrosoftApi::new(http, settings, secret, SCOPE, clock)?
                 .with_header("Prefer", "include-unknown-enum-members"),
             user_page_size: MAX_USER_PAGE,
+            hunting_page_size: hunting::MAX_ROWS,
             hunting_refused: std::sync::Mutex::default(),
         })
     }
@@ -292,6 +295,13 @@ impl GraphConnector {
     #[must_use]
     pub fn with_page_size(mut self, page_size: usize) -> Self {
         self.user_page_size = page_size.clamp(1, MAX_USER_PAGE);
+        self
+    }
+
+    /// Reads advanced hunting in pages of `page_size` rows (at most [`hunting::MAX_ROWS`]).
+    #[must_use]
+    pub fn with_hunting_page_size(mut self, page_size: usize) -> Self {
+        self.hunting_page_size = page_size.clamp(1, hunting::MAX_ROWS);
         self
     }
 
@@ -537,22 +547,40 @@ impl GraphConnector {
         };
         refused(None);
         for table in hunting::Table::ALL {
-            let rows = match self.hunt(&hunting::query(table, since)).await {
-                Ok(rows) => rows,
-                Err(ConnectorError::Forbidden(reason)) => {
-                    tracing::info!(%reason, "advanced hunting is not available to this integration");
-                    refused(Some(reason));
-                    return Ok(Vec::new());
-                }
-                Err(error) => return Err(error),
-            };
-            for row in rows {
-                match hunting::event(table, row) {
-                    Ok(event) => events.push(event),
-                    // A row of an activity Steward does not read is Defender's to keep.
-                    Err(reason) => {
-                        tracing::debug!(table = table.name(), %reason, "skipped a hunting row");
+            let mut query = hunting::page(table, since, false, self.hunting_page_size);
+            let mut from = since;
+            for _ in 0..hunting::MAX_PAGES {
+                let rows = match self.hunt(&query).await {
+                    Ok(rows) => rows,
+                    Err(ConnectorError::Forbidden(reason)) => {
+                        tracing::info!(%reason, "advanced hunting is not available to this integration");
+                        refused(Some(reason));
+                        return Ok(Vec::new());
                     }
+                    Err(error) => return Err(error),
+                };
+                let full = rows.len() >= self.hunting_page_size;
+                let newest = rows.iter().filter_map(hunting::row_time).max();
+                for row in rows {
+                    match hunting::event(table, row) {
+                        Ok(event) => events.push(event),
+                        // A row of an activity Steward does not read is Defender's to keep.
+                        Err(reason) => {
+                            tracing::debug!(table = table.name(), %reason, "skipped a hunting row");
+                        }
+                    }
+                }
+                match newest {
+                    Some(newest) if full && newest > from => {
+                        from = newest;
+                        query = hunting::page(table, from, true, self.hunting_page_size);
+                    }
+                    Some(_) if full => {
+                        // A whole page at one instant: the next page would be this one again.
+                        tracing::warn!(table = table.name(), %from, "more advanced hunting rows at one instant than a page holds; the rest are not read");
+                        break;
+                    }
+                    _ => break,
                 }
             }
         }

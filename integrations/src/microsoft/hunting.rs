@@ -5,9 +5,11 @@
 //! API is being retired, so Steward does not use it.
 //!
 //! Quotas, as documented for advanced hunting: 45 calls per minute per tenant, 10 minutes of
-//! query time per hour, 100,000 rows and 3 minutes per query. Steward runs one query per table
-//! per synchronization, asks for at most [`MAX_ROWS`] rows from the newest row it stored
-//! onwards, and reads the next rows at the next synchronization.
+//! query time per hour, 100,000 rows and 3 minutes per query. Steward reads each table from an
+//! hour before the newest event it stored, in pages of at most [`MAX_ROWS`] rows, oldest
+//! first: a full page is followed by the rows from its newest row's time on (that row read
+//! twice, stored once), for at most [`MAX_PAGES`] pages a synchronization, so a busy hour is
+//! read whole rather than its first rows over and over.
 //!
 //! Advanced hunting needs Microsoft Defender for Endpoint Plan 2 or Microsoft Defender XDR (a
 //! Microsoft 365 E5 or E5 Security licence); Plan 1 and Defender for Business do not include
@@ -38,6 +40,10 @@ pub const REMEDY: &str = "advanced hunting needs Microsoft Defender for Endpoint
 
 /// The most rows one query asks for (the API's limit is 100,000).
 pub const MAX_ROWS: usize = 10_000;
+
+/// The most pages of one table a synchronization reads: a busier table is read on at the next
+/// synchronization. Three tables of this many pages stay within the 45 queries a minute.
+pub const MAX_PAGES: usize = 10;
 
 /// How far back the first synchronization reads (advanced hunting keeps 30 days).
 pub const FIRST_LOOKBACK: chrono::Duration = chrono::Duration::days(1);
@@ -90,17 +96,35 @@ impl Table {
 /// The KQL query for `table`'s rows after `since`, oldest first.
 #[must_use]
 pub fn query(table: Table, since: DateTime<Utc>) -> String {
+    page(table, since, false, MAX_ROWS)
+}
+
+/// The KQL query for a page of `table`'s rows, oldest first, at most `take`: those after `at`,
+/// or from `at` on when `inclusive` — the page after a full one whose newest row was at `at`
+/// (that row comes again, and is stored once).
+#[must_use]
+pub fn page(table: Table, at: DateTime<Utc>, inclusive: bool, take: usize) -> String {
     let actions: Vec<String> = table
         .action_types()
         .iter()
         .map(|a| format!("\"{a}\""))
         .collect();
     format!(
-        "{} | where Timestamp > datetime({}) | where ActionType in ({}) | order by Timestamp asc | take {MAX_ROWS}",
+        "{} | where Timestamp {} datetime({}) | where ActionType in ({}) | order by Timestamp asc | take {take}",
         table.name(),
-        since.to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
+        if inclusive { ">=" } else { ">" },
+        at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
         actions.join(", "),
     )
+}
+
+/// When a row happened (its `Timestamp`).
+#[must_use]
+pub fn row_time(row: &Value) -> Option<DateTime<Utc>> {
+    row["Timestamp"]
+        .as_str()
+        .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
+        .map(|t| t.with_timezone(&Utc))
 }
 
 /// The answer of `runHuntingQuery`: the columns, and a row per result.
@@ -117,10 +141,7 @@ pub struct HuntingResults {
 /// one Steward normalizes.
 pub fn event(table: Table, row: Value) -> Result<ObservedEvent, String> {
     let text = |name: &str| row[name].as_str().filter(|s| !s.is_empty());
-    let time = text("Timestamp")
-        .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
-        .ok_or("a row without a Timestamp")?
-        .with_timezone(&Utc);
+    let time = row_time(&row).ok_or("a row without a Timestamp")?;
     let device = text("DeviceName").ok_or("a row without a DeviceName")?;
     let action = text("ActionType").unwrap_or_default();
     let (event_id, mut data) = sysmon_fields(table, action, &row)?;

@@ -3,7 +3,7 @@
 //! customer whose licence lacks advanced hunting, and Graph's error bodies.
 //!
 //! The sandbox runs the KQL that Steward sends, a subset of the language: a table, then any of
-//! `where Timestamp > datetime(…)`, `where ActionType in ("…", …)`, `order by Timestamp
+//! `where Timestamp > datetime(…)` (or `>=`), `where ActionType in ("…", …)`, `order by Timestamp
 //! asc|desc` and `take N`, separated by `|`. Anything else is refused as advanced hunting
 //! refuses a query it cannot run (400 `BadRequest`).
 
@@ -38,7 +38,8 @@ pub struct SimDeviceEvent {
 #[derive(Debug, Default)]
 struct Query<'q> {
     table: &'q str,
-    after: Option<DateTime<Utc>>,
+    /// Rows after this time, or at it too when the flag says so (`>=`).
+    after: Option<(DateTime<Utc>, bool)>,
     actions: Option<Vec<String>>,
     newest_first: bool,
     take: Option<usize>,
@@ -57,15 +58,20 @@ fn parse(text: &str) -> Result<Query<'_>, String> {
         ..Query::default()
     };
     for stage in stages {
-        if let Some(time) = stage
-            .strip_prefix("where Timestamp > datetime(")
-            .and_then(|rest| rest.strip_suffix(')'))
-        {
-            query.after = Some(
-                DateTime::parse_from_rfc3339(time)
-                    .map_err(|_| format!("Invalid datetime literal: '{time}'"))?
-                    .with_timezone(&Utc),
-            );
+        let bound = [
+            ("where Timestamp > datetime(", false),
+            ("where Timestamp >= datetime(", true),
+        ]
+        .into_iter()
+        .find_map(|(prefix, inclusive)| {
+            let time = stage.strip_prefix(prefix)?.strip_suffix(')')?;
+            Some((time, inclusive))
+        });
+        if let Some((time, inclusive)) = bound {
+            let time = DateTime::parse_from_rfc3339(time)
+                .map_err(|_| format!("Invalid datetime literal: '{time}'"))?
+                .with_timezone(&Utc);
+            query.after = Some((time, inclusive));
         } else if let Some(list) = stage
             .strip_prefix("where ActionType in (")
             .and_then(|rest| rest.strip_suffix(')'))
@@ -311,9 +317,9 @@ pub(super) async fn run_hunting_query(
     let mut rows: Vec<Value> = rows
         .into_iter()
         .filter(|row| {
-            query
-                .after
-                .is_none_or(|after| time_of(row).is_some_and(|t| t > after))
+            query.after.is_none_or(|(after, inclusive)| {
+                time_of(row).is_some_and(|t| t > after || (inclusive && t == after))
+            })
         })
         .filter(|row| {
             query.actions.as_ref().is_none_or(|actions| {

@@ -1004,7 +1004,26 @@ async fn the_noisy_admin_script_runs_on_every_windows_device_with_defender() {
         .filter(|e| e.class == OcsfClass::ProcessActivity)
         .collect();
     assert_eq!(scripts.len(), run.records.len(), "one launch per device");
-    assert!(scripts.len() > 1);
+    assert!(scripts.len() > 2);
+    // Read three rows a page, every launch still comes, each once: a full page is followed by
+    // the rows from its newest row on, and that row, read twice, is one event.
+    let paged = fixture
+        .graph()
+        .with_hunting_page_size(3)
+        .events(None)
+        .await
+        .unwrap();
+    let mut launches: Vec<&str> = paged
+        .iter()
+        .filter(|e| e.class == OcsfClass::ProcessActivity)
+        .map(|e| e.external_id.as_str())
+        .collect();
+    assert!(launches.len() > scripts.len(), "pages overlap by a row");
+    launches.sort_unstable();
+    launches.dedup();
+    let mut expected: Vec<&str> = scripts.iter().map(|e| e.external_id.as_str()).collect();
+    expected.sort_unstable();
+    assert_eq!(launches, expected);
     assert!(scripts.iter().all(|e| {
         e.ocsf["actor"]["process"]["file"]["name"] == "NinjaRMMAgent.exe"
             && e.ocsf["process"]["cmd_line"]

@@ -22,6 +22,10 @@ use crate::storage::{
     inventory::InventoryReader,
 };
 
+/// How many of a rule's findings in a tenant (the newest) a replay or a suggestion looks at:
+/// months of a noisy rule, while the work stays bounded.
+pub const HISTORY_FINDINGS: u64 = 10_000;
+
 /// How many findings judged noise (false positive or benign true positive) a rule needs in a
 /// tenant before Steward suggests suppressing what they share.
 pub const NOISE_FOR_SUGGESTION: usize = 2;
@@ -57,7 +61,7 @@ impl History {
         rule_id: &str,
     ) -> Result<Self, StorageError> {
         let findings = DetectionContent::new(conn, msp_id)
-            .judged_findings(tenant_id, &sigma::rule_name(rule_id))
+            .judged_findings(tenant_id, &sigma::rule_name(rule_id), HISTORY_FINDINGS)
             .await?;
         let ids: Vec<uuid::Uuid> = findings
             .iter()

@@ -301,8 +301,8 @@ pub struct JudgedFinding {
 }
 
 impl<C: ConnectionTrait> DetectionContent<'_, C> {
-    /// Every finding of finding rule `rule` (`sigma:<id>`) in `tenant`, oldest first, with the
-    /// verdict of its incident.
+    /// The newest `limit` findings of finding rule `rule` (`sigma:<id>`) in `tenant`, oldest
+    /// first, with the verdict of its incident.
     ///
     /// # Errors
     /// When the database cannot be read.
@@ -310,13 +310,18 @@ impl<C: ConnectionTrait> DetectionContent<'_, C> {
         &self,
         tenant: TenantId,
         rule: &str,
+        limit: u64,
     ) -> Result<Vec<JudgedFinding>, StorageError> {
-        let findings = finding::Entity::find()
+        use sea_orm::QuerySelect;
+        let mut findings = finding::Entity::find()
             .in_tenant(self.msp_id, tenant)
             .filter(finding::Column::Rule.eq(rule))
-            .order_by_asc(finding::Column::Time)
+            .order_by_desc(finding::Column::Time)
+            .order_by_desc(finding::Column::Id)
+            .limit(limit)
             .all(self.conn)
             .await?;
+        findings.reverse();
         let incident_ids: Vec<uuid::Uuid> = findings.iter().map(|f| f.incident_id).collect();
         let mut verdicts: HashMap<uuid::Uuid, Verdict> = HashMap::new();
         for chunk in incident_ids.chunks(500) {

@@ -332,3 +332,81 @@ async fn bad_suppressions_are_refused_and_change_nothing() {
     l.assert_audited(&["detection_rule.suppressed"], 0).await;
     l.stop().await;
 }
+
+/// A suppression ends at its expiry: it stays listed, no longer active, and the rule's matches
+/// are findings again. It is its tenant's alone: another tenant neither sees nor removes it.
+#[tokio::test]
+async fn a_suppression_ends_at_its_expiry_and_stays_in_its_tenant() {
+    use steward_domain::clock::Clock;
+    let db = TestDatabase::migrated().await;
+    let l = governed::start(&db, None).await;
+    l.sandbox()
+        .set_advanced_hunting(l.tenant.id.as_uuid(), true)
+        .await
+        .unwrap();
+    l.sync_all().await;
+    let expires_at = l.world.clock.now() + chrono::Duration::days(1);
+    let (status, saved) = l
+        .call(
+            Method::POST,
+            &tuning(&l, "suppressions"),
+            &l.technician,
+            Some(&json!({
+                "conditions": [{"field": "process.cmd_line", "op": "contains", "value": "\\inventory.ps1"}],
+                "reason": "the RMM's nightly inventory, until its script is signed",
+                "expires_at": expires_at,
+            })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{saved}");
+    let id = saved["suppression"]["id"].as_str().unwrap().to_owned();
+
+    // While it holds, the script's runs are seen and make no finding.
+    l.run_scenario("noisy-admin-script").await;
+    l.sync_all().await;
+    l.settle().await;
+    assert!(process_event_count(&l).await > 0);
+    assert_eq!(bypass_incidents(&l).await, Vec::<String>::new());
+
+    // Another customer's technicians see nothing of it and cannot remove it.
+    let other = l.world.tenant(l.tenant.msp_id, "other-customer").await;
+    let elsewhere = format!(
+        "/api/v1/tenants/{}/detection-rules/{BYPASS}/suppressions",
+        other.id
+    );
+    let (status, listed) = l.call(Method::GET, &elsewhere, &l.technician, None).await;
+    assert_eq!(status, StatusCode::OK, "{listed}");
+    assert_eq!(listed["items"], json!([]));
+    let (status, _) = l
+        .call(
+            Method::DELETE,
+            &format!("{elsewhere}/{id}"),
+            &l.technician,
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+
+    // Two days on it has expired: listed, not active, and the script is found again.
+    l.world.clock.advance(chrono::Duration::days(2));
+    let (_, listed) = l
+        .call(
+            Method::GET,
+            &tuning(&l, "suppressions"),
+            &l.technician,
+            None,
+        )
+        .await;
+    assert_eq!(listed["items"][0]["id"], id.as_str(), "{listed}");
+    assert_eq!(listed["items"][0]["active"], false, "{listed}");
+    let before = process_event_count(&l).await;
+    let run = l.run_scenario("noisy-admin-script").await;
+    l.sync_all().await;
+    l.settle().await;
+    assert!(process_event_count(&l).await > before);
+    assert_eq!(
+        bypass_incidents(&l).await.len(),
+        run["records"].as_array().unwrap().len()
+    );
+    l.stop().await;
+}
