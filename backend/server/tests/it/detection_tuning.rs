@@ -42,12 +42,7 @@ async fn process_event_count(l: &governed::Loop) -> usize {
 #[tokio::test]
 async fn noise_is_suppressed_by_a_suggestion_that_hides_no_attack() {
     let db = TestDatabase::migrated().await;
-    let l = governed::start(&db, None).await;
-    l.sandbox()
-        .set_advanced_hunting(l.tenant.id.as_uuid(), true)
-        .await
-        .unwrap();
-    l.sync_all().await;
+    let l = governed::start_with_hunting(&db).await;
 
     // The inventory script runs everywhere; the technicians judge each incident benign.
     let run = l.run_scenario("noisy-admin-script").await;
@@ -339,12 +334,7 @@ async fn bad_suppressions_are_refused_and_change_nothing() {
 async fn a_suppression_ends_at_its_expiry_and_stays_in_its_tenant() {
     use steward_domain::clock::Clock;
     let db = TestDatabase::migrated().await;
-    let l = governed::start(&db, None).await;
-    l.sandbox()
-        .set_advanced_hunting(l.tenant.id.as_uuid(), true)
-        .await
-        .unwrap();
-    l.sync_all().await;
+    let l = governed::start_with_hunting(&db).await;
     let expires_at = l.world.clock.now() + chrono::Duration::days(1);
     let (status, saved) = l
         .call(

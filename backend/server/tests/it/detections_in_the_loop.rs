@@ -8,22 +8,10 @@ use crate::support::{governed, list};
 
 const ENCODED_POWERSHELL: &str = "sigma:ca2092a1-c273-4878-9b4b-0d60115bf5ea";
 
-/// The loop for a customer licensed for Defender's advanced hunting, its devices known (as they
-/// are once a customer is onboarded).
-async fn start_with_hunting(db: &TestDatabase) -> governed::Loop {
-    let l = governed::start(db, None).await;
-    l.sandbox()
-        .set_advanced_hunting(l.tenant.id.as_uuid(), true)
-        .await
-        .unwrap();
-    l.sync_all().await;
-    l
-}
-
 #[tokio::test]
 async fn the_macro_behind_a_defender_alert_is_found_by_sigma_rules_in_the_same_incident() {
     let db = TestDatabase::migrated().await;
-    let l = start_with_hunting(&db).await;
+    let l = governed::start_with_hunting(&db).await;
     let run = l.run_scenario("malware-laptop").await;
     let action = l.settled_action("isolate_device", &["verified"]).await;
     l.settle().await;
@@ -72,7 +60,7 @@ const BYPASS: &str = "87e3c4e8-a6a8-4ad9-bb4f-46e7ff99a180";
 #[tokio::test]
 async fn an_admin_script_trips_a_generic_rule_everywhere_and_the_verdicts_measure_it() {
     let db = TestDatabase::migrated().await;
-    let l = start_with_hunting(&db).await;
+    let l = governed::start_with_hunting(&db).await;
     let run = l.run_scenario("noisy-admin-script").await;
     let devices = run["records"].as_array().unwrap().len();
     l.sync_all().await;

@@ -79,6 +79,18 @@ pub async fn start(db: &TestDatabase, policy_dir: Option<&Path>) -> Loop {
     start_with(db, policy_dir, fast_settings(), None).await
 }
 
+/// The loop for a customer licensed for Defender's advanced hunting (which [`start`] leaves
+/// off), its devices known, as they are once a customer is onboarded.
+pub async fn start_with_hunting(db: &TestDatabase) -> Loop {
+    let l = start(db, None).await;
+    l.sandbox()
+        .set_advanced_hunting(l.tenant.id.as_uuid(), true)
+        .await
+        .unwrap();
+    l.sync_all().await;
+    l
+}
+
 /// As [`start`] with the built-in policies, over a fresh migrated database the loop keeps.
 pub async fn start_fresh() -> Loop {
     let db = TestDatabase::migrated().await;
