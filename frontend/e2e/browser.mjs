@@ -302,7 +302,7 @@ flow('detections: a rule measured on what technicians concluded, and tuned after
 
   // The list shows the rule with its findings and precision here; its page has the suggestion.
   await page.goto(`${base}/tenants/${acme}`);
-  await page.getByRole('link', { name: 'Detections' }).click();
+  await page.locator('main').getByRole('link', { name: 'Detections' }).click();
   await page.waitForLoadState('domcontentloaded');
   const row = page.locator(`#rules tr[data-rule-id="${bypass}"]`);
   assert.match(await row.innerText(), /1 \/ [2-9] \/ 0/, 'one true positive, the benign runs');
@@ -341,6 +341,34 @@ flow('detections: a rule measured on what technicians concluded, and tuned after
   if (screenshots) {
     await page.screenshot({ path: join(screenshots, 'detection-rule.png'), fullPage: true });
   }
+
+  // The MSP's own rule, uploaded from the Detections page: refused with where it is wrong,
+  // then saved and in force.
+  await page.locator('nav').getByRole('link', { name: 'Detections' }).click();
+  await page.waitForLoadState('domcontentloaded');
+  const rule = (level) => [
+    'title: Remote support tool started from Downloads',
+    'id: 0b6f2d1e-3c4a-4e5f-8a9b-7c6d5e4f3a2b',
+    'logsource:',
+    '    category: process_creation',
+    '    product: windows',
+    'detection:',
+    '    selection:',
+    "        Image|endswith: '\\acmeassist.exe'",
+    '    condition: selection',
+    `level: ${level}`,
+  ].join('\n');
+  await page.getByLabel('Rule (YAML)').fill(rule('severe'));
+  await page.getByLabel('Why (kept with this version)').fill('our remote-support tool, copied out of Program Files');
+  await page.getByRole('button', { name: 'Upload' }).click();
+  await page.waitForLoadState('domcontentloaded');
+  assert.match(await page.locator('#rule-problems').innerText(), /line 10, column 1: invalid level/);
+  await page.getByLabel('Rule (YAML)').fill(rule('medium'));
+  await page.getByRole('button', { name: 'Upload' }).click();
+  await page.waitForLoadState('domcontentloaded');
+  assert.match(await page.locator('.flash-success').textContent(), /rule is saved/);
+  await page.getByRole('heading', { name: 'Remote support tool started from Downloads' }).waitFor();
+  assert.match(await page.locator('#lineage').innerText(), /in force[\s\S]*copied out of Program Files/);
   await context.close();
 });
 

@@ -235,6 +235,25 @@ fn counts_facts(counts: Counts, window_days: u16) -> impl IntoView + use<> {
     }
 }
 
+/// What a rule is, where it is on (`state`: its label and element id) and what it found.
+fn rule_facts(
+    rule: &RuleSummary,
+    (state_label, state_id): (&'static str, &'static str),
+    window_days: u16,
+) -> impl IntoView + use<> {
+    view! {
+        <dl class="facts">
+            <div><dt>"Rule id"</dt><dd class="mono">{rule.rule_id.clone()}</dd></div>
+            <div><dt>"Level"</dt><dd>{rule.level.clone().unwrap_or_default()}</dd></div>
+            <div><dt>"Origin"</dt><dd>{rule.origin}</dd></div>
+            <div><dt>"Version"</dt><dd class="mono" title=rule.version.clone()>{short(&rule.version)}</dd></div>
+            <div><dt>{state_label}</dt><dd id=state_id>{state_text(rule)}</dd></div>
+            {counts_facts(rule.counts, window_days)}
+        </dl>
+        <p class="hint">{rule.tags.join(", ")}</p>
+    }
+}
+
 fn conditions_list(conditions: &[Condition]) -> impl IntoView + use<> {
     let items = conditions
         .iter()
@@ -480,7 +499,6 @@ fn lineage_card(versions: &[VersionRow]) -> impl IntoView + use<> {
 pub fn render_rule(chrome: Chrome, page: RulePage) -> String {
     let rule = &page.rule;
     let list = format!("/tenants/{}/detections", page.tenant_id);
-    let tags = rule.tags.join(", ");
     let replay = page
         .replay
         .as_ref()
@@ -495,20 +513,218 @@ pub fn render_rule(chrome: Chrome, page: RulePage) -> String {
         <h1>{rule.title.clone()}</h1>
         <p><a href=list>{format!("← Detections · {}", page.tenant_name)}</a></p>
         <section class="card" id="rule">
-            <dl class="facts">
-                <div><dt>"Rule id"</dt><dd class="mono">{rule.rule_id.clone()}</dd></div>
-                <div><dt>"Level"</dt><dd>{rule.level.clone().unwrap_or_default()}</dd></div>
-                <div><dt>"Origin"</dt><dd>{rule.origin}</dd></div>
-                <div><dt>"Version"</dt><dd class="mono" title=rule.version.clone()>{short(&rule.version)}</dd></div>
-                <div><dt>"Here"</dt><dd id="rule-state-text">{state_text(rule)}</dd></div>
-                {counts_facts(rule.counts, page.window_days)}
-            </dl>
-            <p class="hint">{tags}</p>
+            {rule_facts(rule, ("Here", "rule-state-text"), page.window_days)}
             {state_form(&page)}
         </section>
         {replay}
         {suppressions_card(&page)}
         {tuning}
+        {lineage_card(&page.versions)}
+    };
+    render_document(&page.rule.title, Some(chrome), body)
+}
+
+/// The MSP's detection rules: its own, what it turned off for every customer, a search over
+/// all of them, and the upload form.
+#[derive(Debug, Clone)]
+pub struct MspRulesPage {
+    /// The MSP's own rules.
+    pub own: Vec<RuleSummary>,
+    /// Built-in rules the MSP turned off for every customer.
+    pub turned_off: Vec<RuleSummary>,
+    /// What a search found (empty without a search), and how many in all.
+    pub found: Vec<RuleSummary>,
+    pub found_total: usize,
+    pub search: String,
+    pub window_days: u16,
+    pub upload: RuleDraft,
+    pub can_manage: bool,
+    pub csrf_token: String,
+}
+
+/// A rule as typed into the upload or new-version form, shown again with what is wrong.
+#[derive(Debug, Clone, Default)]
+pub struct RuleDraft {
+    pub yaml: String,
+    pub reason: String,
+    /// Each problem as `line 13, column 8: …`.
+    pub problems: Vec<String>,
+}
+
+/// One rule's page for the whole MSP.
+#[derive(Debug, Clone)]
+pub struct MspRulePage {
+    pub rule: RuleSummary,
+    /// The rule's YAML, for the MSP's own rules.
+    pub yaml: Option<String>,
+    pub window_days: u16,
+    pub versions: Vec<VersionRow>,
+    pub new_version: RuleDraft,
+    pub can_manage: bool,
+    pub csrf_token: String,
+}
+
+fn msp_rule_href(rule_id: &str) -> String {
+    format!("/detections/{rule_id}")
+}
+
+fn msp_rules_table(rules: &[RuleSummary], id: &'static str) -> impl IntoView + use<> {
+    let rows = rules
+        .iter()
+        .map(|rule| {
+            let c = rule.counts;
+            view! {
+                <tr data-rule-id=rule.rule_id.clone()>
+                    <td><a href=msp_rule_href(&rule.rule_id)>{rule.title.clone()}</a></td>
+                    <td>{rule.level.clone().unwrap_or_default()}</td>
+                    <td>{rule.origin}</td>
+                    <td class="mono">{short(&rule.version)}</td>
+                    <td>{state_text(rule)}</td>
+                    <td class="score">{c.findings}</td>
+                    <td class="score">{percent(c.precision)}</td>
+                    <td>{c.last_match.map(when).unwrap_or_default()}</td>
+                </tr>
+            }
+        })
+        .collect_view();
+    view! {
+        <div class="table-wrap">
+            <table id=id>
+                <thead><tr>
+                    <th>"Rule"</th><th>"Level"</th><th>"Origin"</th><th>"Version"</th><th>"State"</th>
+                    <th>"Findings"</th><th>"Precision"</th><th>"Last match"</th>
+                </tr></thead>
+                <tbody>{rows}</tbody>
+            </table>
+        </div>
+    }
+}
+
+fn problems_list(problems: &[String]) -> impl IntoView + use<> {
+    (!problems.is_empty()).then(|| {
+        let items = problems
+            .iter()
+            .map(|p| view! { <li class="mono">{p.clone()}</li> })
+            .collect_view();
+        view! { <ul class="error-text problems" id="rule-problems">{items}</ul> }
+    })
+}
+
+/// Renders the MSP's rules page.
+pub fn render_msp_rules(chrome: Chrome, page: MspRulesPage) -> String {
+    let upload = page.can_manage.then(|| {
+        view! {
+            <section class="card" id="upload-rule">
+                <h2>"Upload a rule"</h2>
+                <p class="hint">"One Sigma rule in YAML, with an id of its own. It is checked against the Sigma specification and loaded as Steward evaluates it; an id you used before makes a new version of that rule."</p>
+                {problems_list(&page.upload.problems)}
+                <form method="post" action="/detections" class="stack">
+                    <Csrf token=page.csrf_token.clone()/>
+                    <label>"Rule (YAML)" <textarea name="yaml" rows="16" cols="80" required>{page.upload.yaml.clone()}</textarea></label>
+                    <label>"Why (kept with this version)" <input type="text" name="reason" maxlength="500" value=page.upload.reason.clone()/></label>
+                    <div class="row-form"><button type="submit" class="button">"Upload"</button></div>
+                </form>
+            </section>
+        }
+    });
+    let found = (!page.search.is_empty()).then(|| {
+        view! {
+            <h3>"Found " <span class="count">{page.found_total}</span></h3>
+            {msp_rules_table(&page.found, "found-rules")}
+        }
+    });
+    let hint = format!(
+        "Findings and precision count every customer over the last {} days.",
+        page.window_days
+    );
+    let body = view! {
+        <h1>"Detection rules"</h1>
+        <section class="card">
+            <h2>"Your rules " <span class="count">{page.own.len()}</span></h2>
+            <p class="hint">{hint}</p>
+            {msp_rules_table(&page.own, "own-rules")}
+        </section>
+        {upload}
+        <section class="card">
+            <h2>"Built-in rules off for every customer " <span class="count">{page.turned_off.len()}</span></h2>
+            {msp_rules_table(&page.turned_off, "off-rules")}
+        </section>
+        <section class="card">
+            <h2>"Every rule"</h2>
+            <form method="get" action="/detections" class="row-form" role="search">
+                <label>"Search by id, title or tag" <input type="search" name="search" value=page.search.clone() maxlength="200"/></label>
+                <button type="submit" class="button button-secondary">"Search"</button>
+            </form>
+            {found}
+        </section>
+    };
+    render_document("Detection rules", Some(chrome), body)
+}
+
+/// Renders one rule's page for the whole MSP.
+pub fn render_msp_rule(chrome: Chrome, page: MspRulePage) -> String {
+    let rule = &page.rule;
+    let href = msp_rule_href(&rule.rule_id);
+    let manage = page.can_manage.then(|| {
+        let choice = match rule.msp_enabled {
+            Some(true) => "on",
+            Some(false) => "off",
+            None => "default",
+        };
+        let options = [
+            ("default", "On unless a customer turns it off"),
+            ("on", "On for every customer"),
+            ("off", "Off for every customer"),
+        ]
+        .into_iter()
+        .map(|(value, label)| view! { <option value=value selected=value == choice>{label}</option> })
+        .collect_view();
+        view! {
+            <form method="post" action=format!("{href}/state") class="row-form" id="msp-rule-state">
+                <Csrf token=page.csrf_token.clone()/>
+                <label>"For the MSP" <select name="state">{options}</select></label>
+                <button type="submit" class="button button-secondary">"Save"</button>
+            </form>
+        }
+    });
+    let own = page.yaml.clone().map(|yaml| {
+        let edit = page.can_manage.then(|| {
+            let draft = if page.new_version.yaml.is_empty() {
+                yaml.clone()
+            } else {
+                page.new_version.yaml.clone()
+            };
+            view! {
+                <h3>"New version"</h3>
+                {problems_list(&page.new_version.problems)}
+                <form method="post" action=href.clone() class="stack" id="new-version">
+                    <Csrf token=page.csrf_token.clone()/>
+                    <label>"Rule (YAML)" <textarea name="yaml" rows="16" cols="80" required>{draft}</textarea></label>
+                    <label>"Why (kept with this version)" <input type="text" name="reason" maxlength="500" value=page.new_version.reason.clone()/></label>
+                    <div class="row-form"><button type="submit" class="button">"Save new version"</button></div>
+                </form>
+                <form method="post" action=format!("{href}/remove") class="row-form" id="remove-rule">
+                    <Csrf token=page.csrf_token.clone()/>
+                    <button type="submit" class="button button-danger">"Remove this rule"</button>
+                </form>
+            }
+        });
+        view! {
+            <section class="card" id="rule-yaml">
+                <h2>"The rule"</h2>
+                <pre class="diff">{yaml}</pre>
+                {edit}
+            </section>
+        }
+    });
+    let body = view! {
+        <h1>{rule.title.clone()}</h1>
+        <p><a href="/detections">"← Detection rules"</a></p>
+        <section class="card" id="rule">
+            {rule_facts(rule, ("For the MSP", "msp-state-text"), page.window_days)}
+            {manage}
+        </section>
+        {own}
         {lineage_card(&page.versions)}
     };
     render_document(&page.rule.title, Some(chrome), body)

@@ -10,9 +10,12 @@ use axum::{
 };
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
-use steward_core::detection::{
-    content::{self, Origin, RuleFilter, RuleView},
-    tuning::{self, NOISE_FOR_SUGGESTION, Refusal},
+use steward_core::{
+    detection::{
+        content::{self, Origin, RuleFilter, RuleView, UploadError},
+        tuning::{self, NOISE_FOR_SUGGESTION, Refusal},
+    },
+    storage::detection_rules::DetectionContent,
 };
 use steward_domain::{
     TenantId,
@@ -22,15 +25,17 @@ use steward_domain::{
 use steward_frontend::{
     Flash, FlashKind,
     pages::detections::{
-        self as page, Counts, DetectionsPage, Draft, RulePage, RuleSummary, Show, VersionRow,
+        self as page, Counts, DetectionsPage, Draft, MspRulePage, MspRulesPage, RuleDraft,
+        RulePage, RuleSummary, Show, VersionRow,
     },
 };
 
 use super::{
     UiError,
-    pages::{PageQuery, chrome, error_message},
+    pages::{PageQuery, back, chrome, error_message},
     response::refusal,
     scoped::{WebTenant, WebTenantForm},
+    session::{WebForm, WebSession},
 };
 use crate::http::scoped::{Needs, needs};
 
@@ -186,21 +191,7 @@ async fn rule_page<N: Needs>(
         .into_iter()
         .find(|rule| rule.rule_id == rule_id)
         .ok_or(UiError::NotFound)?;
-    let versions = content::history(conn, msp_id, rule_id)
-        .await?
-        .unwrap_or_default()
-        .into_iter()
-        .map(|v| VersionRow {
-            counts: counts(v.verdicts),
-            version: v.version,
-            title: v.title,
-            reason: v.reason,
-            author: v.author,
-            created_at: v.created_at,
-            diff: v.diff,
-            current: v.current,
-        })
-        .collect();
+    let versions = versions(conn, msp_id, rule_id).await?;
     let now = s.clock.now();
     let suppressions: Vec<_> = s
         .scope()
@@ -277,12 +268,7 @@ pub async fn set_state(
     Path((tenant_id, rule_id)): Path<(TenantId, String)>,
     WebTenantForm { session: s, form }: WebTenantForm<StateForm, needs::ManageDetections>,
 ) -> Result<Response, UiError> {
-    let enabled = match form.state.as_str() {
-        "on" => Some(true),
-        "off" => Some(false),
-        "default" => None,
-        _ => return Err(UiError::BadForm("state is on, off or default".to_owned())),
-    };
+    let enabled = parse_state(&form.state)?;
     if !content::exists(s.storage.conn(), s.caller.msp_id(), &rule_id).await? {
         return Err(UiError::NotFound);
     }
@@ -295,6 +281,39 @@ pub async fn set_state(
         refusal,
     )
     .await
+}
+
+/// A rule's lineage, newest first.
+async fn versions(
+    conn: &steward_core::storage::DatabaseConnection,
+    msp_id: steward_domain::MspId,
+    rule_id: &str,
+) -> Result<Vec<VersionRow>, UiError> {
+    Ok(content::history(conn, msp_id, rule_id)
+        .await?
+        .unwrap_or_default()
+        .into_iter()
+        .map(|v| VersionRow {
+            counts: counts(v.verdicts),
+            version: v.version,
+            title: v.title,
+            reason: v.reason,
+            author: v.author,
+            created_at: v.created_at,
+            diff: v.diff,
+            current: v.current,
+        })
+        .collect())
+}
+
+/// A state form's choice: `on`, `off`, or `default` (no choice at this level).
+fn parse_state(state: &str) -> Result<Option<bool>, UiError> {
+    match state {
+        "on" => Ok(Some(true)),
+        "off" => Ok(Some(false)),
+        "default" => Ok(None),
+        _ => Err(UiError::BadForm("state is on, off or default".to_owned())),
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -440,3 +459,268 @@ pub async fn remove_suppression(
 /// A form with nothing but its CSRF token.
 #[derive(Debug, Deserialize)]
 pub struct NoFields {}
+
+// ---- The MSP's rules ---------------------------------------------------------------------
+
+#[derive(Debug, Deserialize)]
+pub struct MspRulesQuery {
+    #[serde(flatten)]
+    page: PageQuery,
+    #[serde(default)]
+    search: String,
+}
+
+/// How many rules a search on the MSP's page lists.
+const FOUND_SHOWN: usize = 100;
+
+/// The MSP's rules: its own, the built-in ones it turned off, a search, and the upload form.
+pub async fn msp_rules(
+    s: WebSession,
+    Query(query): Query<MspRulesQuery>,
+) -> Result<Response, UiError> {
+    needs::ReadDetections::check(&s.caller)?;
+    let flash = query.page.flash();
+    let page = msp_rules_page(&s, &query.search, RuleDraft::default()).await?;
+    let chrome = chrome(&s, "/detections", flash).await?;
+    Ok(Html(page::render_msp_rules(chrome, page)).into_response())
+}
+
+async fn msp_rules_page(
+    s: &WebSession,
+    search: &str,
+    upload: RuleDraft,
+) -> Result<MspRulesPage, UiError> {
+    let window_days = content::DEFAULT_WINDOW_DAYS;
+    let rules = content::rules(
+        s.storage.conn(),
+        s.caller.msp_id(),
+        None,
+        (s.clock.now(), window_days),
+    )
+    .await?;
+    let own = RuleFilter {
+        origin: Some(Origin::Custom),
+        ..RuleFilter::default()
+    }
+    .select(rules.clone());
+    let turned_off: Vec<RuleView> = rules
+        .iter()
+        .filter(|rule| rule.origin == Origin::BuiltIn && rule.msp_enabled == Some(false))
+        .cloned()
+        .collect();
+    let found = if search.trim().is_empty() {
+        Vec::new()
+    } else {
+        RuleFilter {
+            search: RuleFilter::words(search),
+            by_findings: true,
+            ..RuleFilter::default()
+        }
+        .select(rules)
+    };
+    Ok(MspRulesPage {
+        own: own.into_iter().map(summary).collect(),
+        turned_off: turned_off.into_iter().map(summary).collect(),
+        found_total: found.len(),
+        found: found.into_iter().take(FOUND_SHOWN).map(summary).collect(),
+        search: search.to_owned(),
+        window_days,
+        upload,
+        can_manage: s.caller.allows(Permission::ManageDetections),
+        csrf_token: s.session.csrf_token.clone(),
+    })
+}
+
+#[derive(Debug, Deserialize)]
+pub struct RuleForm {
+    #[serde(default)]
+    yaml: String,
+    #[serde(default)]
+    reason: String,
+}
+
+/// Stores an uploaded rule or a new version (of `expected`); the refusal as problems to show.
+async fn store_rule(
+    s: &WebSession,
+    form: &RuleForm,
+    expected: Option<&str>,
+) -> Result<Result<String, Vec<String>>, UiError> {
+    let txn = s.storage.begin().await?;
+    let write = s.write(&txn);
+    let writer = s.caller.detection_content(&write)?;
+    let upload = content::Upload {
+        yaml: &form.yaml,
+        reason: &form.reason,
+        expected,
+    };
+    let stored = content::upload(&writer, upload).await;
+    drop(write);
+    match stored {
+        Ok((rule, _)) => {
+            txn.commit().await?;
+            Ok(Ok(rule.rule_id))
+        }
+        Err(UploadError::Storage(error)) => Err(error.into()),
+        Err(UploadError::Invalid(problems)) => Ok(Err(problems
+            .iter()
+            .map(|problem| match (problem.line, problem.column) {
+                (Some(line), Some(column)) => {
+                    format!("line {line}, column {column}: {}", problem.message)
+                }
+                _ => problem.message.clone(),
+            })
+            .collect())),
+        Err(refused) => Ok(Err(vec![refused.to_string()])),
+    }
+}
+
+/// Uploads one of the MSP's own rules; a refused one is shown again with each problem.
+pub async fn upload(
+    WebForm {
+        session: s, form, ..
+    }: WebForm<RuleForm, needs::ManageDetections>,
+) -> Result<Response, UiError> {
+    match store_rule(&s, &form, None).await? {
+        Ok(rule_id) => Ok(back(&format!("/detections/{rule_id}"), Ok("rule-saved"))),
+        Err(problems) => {
+            let draft = RuleDraft {
+                yaml: form.yaml,
+                reason: form.reason,
+                problems,
+            };
+            let page = msp_rules_page(&s, "", draft).await?;
+            let flash = refused_flash("rule-refused");
+            let chrome = chrome(&s, "/detections", Some(flash)).await?;
+            Ok((
+                StatusCode::UNPROCESSABLE_ENTITY,
+                Html(page::render_msp_rules(chrome, page)),
+            )
+                .into_response())
+        }
+    }
+}
+
+fn refused_flash(code: &str) -> Flash {
+    Flash {
+        kind: FlashKind::Error,
+        message: error_message(code).to_owned(),
+    }
+}
+
+/// One rule's page for the whole MSP.
+pub async fn msp_rule(
+    s: WebSession,
+    Path(rule_id): Path<String>,
+    Query(query): Query<PageQuery>,
+) -> Result<Response, UiError> {
+    needs::ReadDetections::check(&s.caller)?;
+    let page = msp_rule_page(&s, &rule_id, RuleDraft::default()).await?;
+    let chrome = chrome(&s, "/detections", query.flash()).await?;
+    Ok(Html(page::render_msp_rule(chrome, page)).into_response())
+}
+
+async fn msp_rule_page(
+    s: &WebSession,
+    rule_id: &str,
+    new_version: RuleDraft,
+) -> Result<MspRulePage, UiError> {
+    let conn = s.storage.conn();
+    let msp_id = s.caller.msp_id();
+    let window_days = content::DEFAULT_WINDOW_DAYS;
+    let rule = content::rules(conn, msp_id, None, (s.clock.now(), window_days))
+        .await?
+        .into_iter()
+        .find(|rule| rule.rule_id == rule_id)
+        .ok_or(UiError::NotFound)?;
+    let yaml = DetectionContent::new(conn, msp_id)
+        .custom_rule(rule_id)
+        .await?
+        .map(|stored| stored.yaml);
+    Ok(MspRulePage {
+        rule: summary(rule),
+        yaml,
+        window_days,
+        versions: versions(conn, msp_id, rule_id).await?,
+        new_version,
+        can_manage: s.caller.allows(Permission::ManageDetections),
+        csrf_token: s.session.csrf_token.clone(),
+    })
+}
+
+/// Saves a new version of one of the MSP's rules; a refused one is shown again.
+pub async fn new_version(
+    Path(rule_id): Path<String>,
+    WebForm {
+        session: s, form, ..
+    }: WebForm<RuleForm, needs::ManageDetections>,
+) -> Result<Response, UiError> {
+    if DetectionContent::new(s.storage.conn(), s.caller.msp_id())
+        .custom_rule(&rule_id)
+        .await?
+        .is_none()
+    {
+        return Err(UiError::NotFound);
+    }
+    match store_rule(&s, &form, Some(&rule_id)).await? {
+        Ok(_) => Ok(back(&format!("/detections/{rule_id}"), Ok("rule-saved"))),
+        Err(problems) => {
+            let draft = RuleDraft {
+                yaml: form.yaml,
+                reason: form.reason,
+                problems,
+            };
+            let page = msp_rule_page(&s, &rule_id, draft).await?;
+            let chrome = chrome(&s, "/detections", Some(refused_flash("rule-refused"))).await?;
+            Ok((
+                StatusCode::UNPROCESSABLE_ENTITY,
+                Html(page::render_msp_rule(chrome, page)),
+            )
+                .into_response())
+        }
+    }
+}
+
+/// Turns a rule on or off for every customer, or back to on unless a customer chose.
+pub async fn set_msp_state(
+    Path(rule_id): Path<String>,
+    WebForm {
+        session: s, form, ..
+    }: WebForm<StateForm, needs::ManageDetections>,
+) -> Result<Response, UiError> {
+    let enabled = parse_state(&form.state)?;
+    if !content::exists(s.storage.conn(), s.caller.msp_id(), &rule_id).await? {
+        return Err(UiError::NotFound);
+    }
+    let txn = s.storage.begin().await?;
+    let write = s.write(&txn);
+    s.caller
+        .detection_content(&write)?
+        .set_msp_state(&rule_id, enabled)
+        .await?;
+    drop(write);
+    txn.commit().await?;
+    Ok(back(
+        &format!("/detections/{rule_id}"),
+        Ok("rule-state-saved"),
+    ))
+}
+
+/// Removes one of the MSP's rules (its lineage stays).
+pub async fn remove_rule(
+    Path(rule_id): Path<String>,
+    WebForm { session: s, .. }: WebForm<NoFields, needs::ManageDetections>,
+) -> Result<Response, UiError> {
+    let txn = s.storage.begin().await?;
+    let write = s.write(&txn);
+    let removed = s
+        .caller
+        .detection_content(&write)?
+        .remove_rule(&rule_id)
+        .await?;
+    drop(write);
+    if removed.is_none() {
+        return Err(UiError::NotFound);
+    }
+    txn.commit().await?;
+    Ok(back("/detections", Ok("rule-removed")))
+}

@@ -127,6 +127,22 @@ pub fn routes() -> Router<AppState> {
             get(approval_links::show).post(approval_links::decide),
         )
         .route("/audit", get(pages::msp_audit))
+        .route(
+            "/detections",
+            get(detections::msp_rules).post(detections::upload),
+        )
+        .route(
+            "/detections/{rule_id}",
+            get(detections::msp_rule).post(detections::new_version),
+        )
+        .route(
+            "/detections/{rule_id}/state",
+            post(detections::set_msp_state),
+        )
+        .route(
+            "/detections/{rule_id}/remove",
+            post(detections::remove_rule),
+        )
         .route("/users", get(users::users).post(users::create_user))
         .route("/users/{user_id}", get(users::user))
         .route("/users/{user_id}/status", post(users::set_user_status))

@@ -83,6 +83,8 @@ impl PageQuery {
             "msp-kill-switch-released" => {
                 "The MSP-wide kill switch is released: automation resumes where each customer's policy allows it."
             }
+            "rule-saved" => "The rule is saved: it is evaluated on events from now on.",
+            "rule-removed" => "The rule is removed; its lineage stays in the audit chain.",
             "rule-state-saved" => "Saved: the rule's state here applies to events from now on.",
             "suppression-saved" => {
                 "The suppression is saved: the rule's matches it covers are no longer findings here."
@@ -189,6 +191,7 @@ pub(super) fn error_message(code: &str) -> &'static str {
             "Write one condition per line as `field equals value` or `field contains value`, \
              with a dotted field name such as process.cmd_line and a value."
         }
+        "rule-refused" => "Not saved: the rule has the problems listed below.",
         "hides-true-positives" => {
             "Not saved: this suppression would have hidden true positives (listed below). \
              Narrow its conditions, or tick the box to save it anyway."
@@ -226,6 +229,9 @@ pub(super) async fn chrome(
     };
     if caller.allows(Permission::ReadUsers) {
         nav.push(("Users", "/users".to_owned()));
+    }
+    if caller.allows(Permission::ReadDetections) {
+        nav.push(("Detections", "/detections".to_owned()));
     }
     if caller.allows(Permission::ReadMspAudit) {
         nav.push(("Audit", "/audit".to_owned()));

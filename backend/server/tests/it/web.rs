@@ -1381,3 +1381,139 @@ async fn technicians_tune_rules_through_forms_and_bad_forms_change_nothing() {
             .contains("Detections")
     );
 }
+
+/// The MSP's own rule, from `folder`.
+fn assist_rule(folder: &str, level: &str) -> String {
+    format!(
+        "title: Remote support tool started from {folder}
+id: 5d1c2b3a-7e8f-4a9b-8c0d-1e2f3a4b5c6d
+status: experimental
+logsource:
+    category: process_creation
+    product: windows
+detection:
+    selection:
+        Image|endswith: '\\acmeassist.exe'
+        Image|contains: '\\{folder}\\'
+    condition: selection
+level: {level}
+"
+    )
+}
+
+#[tokio::test]
+async fn the_msp_uploads_versions_and_removes_its_rules_through_forms() {
+    let f = fixture().await;
+    let browser = Browser::new(&f.app);
+    browser.sign_in("tech@harbor.example", PASSWORD).await;
+    let page = browser.get("/detections").await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    assert!(page.body.contains("Upload a rule"));
+    let entries_before = audit_entry_count(&f.world.storage).await;
+
+    // A wrong rule is shown again with where it is wrong; nothing is kept.
+    let wrong = assist_rule("Downloads", "severe");
+    let page = browser
+        .submit(
+            "/detections",
+            "/detections",
+            &[("yaml", &wrong), ("reason", "remote support")],
+        )
+        .await;
+    assert_eq!(page.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        page.body.contains("line 12, column 1: invalid level"),
+        "{}",
+        page.body
+    );
+    assert!(page.body.contains("severe"), "the draft is kept");
+    let right = assist_rule("Downloads", "medium");
+    let page = browser
+        .submit(
+            "/detections",
+            "/detections",
+            &[("yaml", &right), ("reason", "")],
+        )
+        .await;
+    assert_eq!(page.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(page.body.contains("give a reason"), "{}", page.body);
+    assert_eq!(audit_entry_count(&f.world.storage).await, entries_before);
+
+    // Uploaded, then a new version: both in the lineage, with what changed.
+    let rule = "/detections/5d1c2b3a-7e8f-4a9b-8c0d-1e2f3a4b5c6d";
+    browser
+        .submit(
+            "/detections",
+            "/detections",
+            &[
+                ("yaml", &right),
+                ("reason", "our tool runs from Program Files"),
+            ],
+        )
+        .await
+        .assert_redirect_ends_with(&format!("{rule}?done=rule-saved"));
+    let desktop = assist_rule("Desktop", "medium");
+    browser
+        .submit(
+            rule,
+            rule,
+            &[
+                ("yaml", &desktop),
+                ("reason", "the tool moved to the desktop"),
+            ],
+        )
+        .await
+        .assert_redirect_ends_with(&format!("{rule}?done=rule-saved"));
+    let page = browser.get(rule).await;
+    assert_eq!(
+        page.body.matches("class=\"version\"").count(),
+        2,
+        "{}",
+        page.body
+    );
+    assert!(page.body.contains("the tool moved to the desktop"));
+    assert!(page.body.contains("What changed"), "{}", page.body);
+    for line in ["\n-        Image|contains:", "\n+        Image|contains:"] {
+        assert!(page.body.contains(line), "{line}: {}", page.body);
+    }
+    assert!(
+        browser
+            .get("/detections")
+            .await
+            .body
+            .contains(&format!("{rule}\""))
+    );
+
+    // Off for every customer: the customer's page says whose choice it is.
+    browser
+        .submit(rule, &format!("{rule}/state"), &[("state", "off")])
+        .await
+        .assert_redirect_ends_with("?done=rule-state-saved");
+    assert!(browser.get(rule).await.body.contains("Off (the MSP"));
+    let in_acme = format!("/tenants/{}{rule}", f.acme.id);
+    assert!(browser.get(&in_acme).await.body.contains("Off (the MSP"));
+
+    // Removed, it is gone; its lineage stays in the audit chain.
+    browser
+        .submit(rule, &format!("{rule}/remove"), &[])
+        .await
+        .assert_redirect_ends_with("/detections?done=rule-removed");
+    assert_eq!(browser.get(rule).await.status, StatusCode::NOT_FOUND);
+    assert_eq!(
+        audit_entry_count(&f.world.storage).await,
+        entries_before + 4
+    );
+
+    // Customers' users manage no rules.
+    let owner = Browser::new(&f.app);
+    owner.sign_in("owner@acme.example", PASSWORD).await;
+    assert_eq!(owner.get("/detections").await.status, StatusCode::FORBIDDEN);
+    let page = owner
+        .submit(
+            "/account",
+            "/detections",
+            &[("yaml", &right), ("reason", "mine")],
+        )
+        .await;
+    assert_eq!(page.status, StatusCode::FORBIDDEN);
+}
