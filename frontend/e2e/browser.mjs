@@ -284,8 +284,11 @@ flow('detections: a rule measured on what technicians concluded, and tuned after
   const resolve = async (card, verdict) => {
     await card.locator('select[name="status"]').selectOption('resolved');
     await card.locator('select[name="verdict"]').selectOption(verdict);
-    await card.getByRole('button', { name: 'Update' }).click();
-    await page.waitForLoadState('domcontentloaded');
+    // The same page comes back: wait for the navigation itself, not only a loaded page.
+    await Promise.all([
+      page.waitForNavigation({ waitUntil: 'domcontentloaded' }),
+      card.getByRole('button', { name: 'Update' }).click(),
+    ]);
     assert.match(await page.locator('.flash-success').textContent(), /incident is updated/);
   };
   await resolve(attack, 'true_positive');

@@ -149,11 +149,13 @@ pub struct TelemetryGap {
     pub missing: crate::integrations::MissingTelemetry,
 }
 
-/// What the tenant's integrations' vendors withhold.
+/// What the vendors of the tenant's working integrations withhold (a failing one is a
+/// failing source instead: what it last said it lacked may no longer hold).
 #[must_use]
 pub fn telemetry_gaps(integrations: &[crate::integrations::Integration]) -> Vec<TelemetryGap> {
     integrations
         .iter()
+        .filter(|i| i.health != crate::integrations::IntegrationHealth::Failing)
         .flat_map(|i| {
             i.missing_telemetry.iter().map(|missing| TelemetryGap {
                 integration_id: i.id,

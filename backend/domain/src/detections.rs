@@ -63,16 +63,26 @@ impl Condition {
     }
 }
 
-/// A condition as one line of the console's form: `field equals value`.
+/// A condition as one line of the console's form: `field equals value`, the value written as a
+/// JSON string when it would not read back as it is (space at either end, a line break, a
+/// leading quote).
 impl std::fmt::Display for Condition {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{} {} {}", self.field, self.op.as_str(), self.value)
+        let value = &self.value;
+        let plain =
+            value.trim() == value && !value.contains(['\n', '\r']) && !value.starts_with('"');
+        if plain {
+            write!(f, "{} {} {value}", self.field, self.op.as_str())
+        } else {
+            let quoted = serde_json::to_string(value).map_err(|_| std::fmt::Error)?;
+            write!(f, "{} {} {quoted}", self.field, self.op.as_str())
+        }
     }
 }
 
 /// Reads conditions written one per line as `field equals value` or `field contains value`
-/// (the console's form; blank lines are skipped, the value is the rest of the line), then
-/// checks them as [`check_conditions`] does.
+/// (the console's form; blank lines are skipped, the value is the rest of the line, or a JSON
+/// string when it begins with `"`), then checks them as [`check_conditions`] does.
 ///
 /// # Errors
 /// [`SuppressionError::Unreadable`] naming the first line that is neither, or what
@@ -92,10 +102,16 @@ pub fn parse_conditions(text: &str) -> Result<Vec<Condition>, SuppressionError> 
             _ => return Err(SuppressionError::Unreadable(index + 1)),
         };
         let value = parts.next().unwrap_or_default().trim_start();
+        let value = if value.starts_with('"') {
+            serde_json::from_str::<String>(value)
+                .map_err(|_| SuppressionError::Unreadable(index + 1))?
+        } else {
+            value.to_owned()
+        };
         conditions.push(Condition {
             field: field.to_owned(),
             op,
-            value: value.to_owned(),
+            value,
         });
     }
     check_conditions(&conditions)?;
@@ -300,6 +316,23 @@ mod tests {
         ];
         let text = format!("{}\n\n  {}\r\n", written[0], written[1]);
         assert_eq!(parse_conditions(&text).unwrap(), written);
+        // Values that would not read back as they are go as JSON strings.
+        let awkward = [
+            condition("process.cmd_line", ConditionOp::Equals, "run.cmd  "),
+            condition("process.cmd_line", ConditionOp::Equals, "first\nsecond"),
+            condition(
+                "process.cmd_line",
+                ConditionOp::Contains,
+                "\"C:\\a b\\c.exe\" -x",
+            ),
+        ];
+        let text: Vec<String> = awkward.iter().map(ToString::to_string).collect();
+        assert!(text[0].ends_with("\"run.cmd  \""), "{}", text[0]);
+        assert_eq!(parse_conditions(&text.join("\n")).unwrap(), awkward);
+        assert_eq!(
+            parse_conditions("process.cmd_line equals \"unterminated\n"),
+            Err(SuppressionError::Unreadable(1))
+        );
         assert_eq!(
             parse_conditions("process.cmd_line is x\n"),
             Err(SuppressionError::Unreadable(1))

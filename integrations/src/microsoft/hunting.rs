@@ -9,7 +9,7 @@
 //! hour before the newest event it stored, in pages of at most [`MAX_ROWS`] rows, oldest
 //! first: a full page is followed by the rows from its newest row's time on (that row read
 //! twice, stored once), for at most [`MAX_PAGES`] pages a synchronization, so a busy hour is
-//! read whole rather than its first rows over and over.
+//! read whole rather than its first rows over and over (up to 100,000 rows a table).
 //!
 //! Advanced hunting needs Microsoft Defender for Endpoint Plan 2 or Microsoft Defender XDR (a
 //! Microsoft 365 E5 or E5 Security licence); Plan 1 and Defender for Business do not include
@@ -41,8 +41,10 @@ pub const REMEDY: &str = "advanced hunting needs Microsoft Defender for Endpoint
 /// The most rows one query asks for (the API's limit is 100,000).
 pub const MAX_ROWS: usize = 10_000;
 
-/// The most pages of one table a synchronization reads: a busier table is read on at the next
-/// synchronization. Three tables of this many pages stay within the 45 queries a minute.
+/// The most pages of one table a synchronization reads (three tables of this many pages stay
+/// within the 45 queries a minute). Rows of a table beyond them are not read if the next
+/// synchronization starts later than they happened: the cursor is the integration's newest
+/// stored event, of any table or log, less an hour.
 pub const MAX_PAGES: usize = 10;
 
 /// How far back the first synchronization reads (advanced hunting keeps 30 days).

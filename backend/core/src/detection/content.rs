@@ -212,6 +212,13 @@ pub enum UploadError {
     /// Every version says why it was made.
     #[error("give a reason for this version: the people after you will want to know why")]
     NoReason,
+    /// Its id names it in links and in the audit chain: letters, digits, `.`, `_` and `-`,
+    /// beginning with a letter or digit (a UUID, as Sigma recommends, always is).
+    #[error(
+        "the id {0:?} is not usable: use a UUID, or letters, digits, '.', '_' and '-' starting \
+         with a letter or digit, at most 128 characters"
+    )]
+    BadId(String),
     #[error(transparent)]
     Storage(#[from] StorageError),
 }
@@ -259,6 +266,9 @@ pub async fn upload(
     let [rule] = set.rules() else {
         return Err(UploadError::NotOne(set.rules().len()));
     };
+    if !usable_id(&rule.id) {
+        return Err(UploadError::BadId(rule.id.clone()));
+    }
     if let Some(expected) = expected
         && expected != rule.id
     {
@@ -300,6 +310,16 @@ pub async fn upload(
         },
         saved,
     ))
+}
+
+/// Whether `id` can name a rule: what is safe in a URL path segment as it is, and never a
+/// relative path (`..`).
+fn usable_id(id: &str) -> bool {
+    id.len() <= 128
+        && id.starts_with(|c: char| c.is_ascii_alphanumeric())
+        && id
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
 }
 
 /// How `after` differs from `before`, as a unified diff with three lines of context.
@@ -484,4 +504,29 @@ fn compiled_custom(msp_id: MspId, rules: &[StoredRule]) -> Arc<RuleSet> {
         .expect("rule cache poisoned")
         .insert(msp_id, (digest, Arc::clone(&set)));
     set
+}
+
+#[cfg(test)]
+mod tests {
+    use super::usable_id;
+
+    #[test]
+    fn rule_ids_are_safe_in_a_link() {
+        for good in ["87e3c4e8-a6a8-4ad9-bb4f-46e7ff99a180", "harbor.assist_1"] {
+            assert!(usable_id(good), "{good}");
+        }
+        for bad in [
+            "..",
+            ".hidden",
+            "../tenants/x/remove",
+            "a/b",
+            "a?b",
+            "a#b",
+            "a b",
+            "",
+        ] {
+            assert!(!usable_id(bad), "{bad}");
+        }
+        assert!(!usable_id(&"a".repeat(129)));
+    }
 }

@@ -127,10 +127,12 @@ async fn measure(scratch: &Scratch, without: Vec<String>) -> anyhow::Result<Repo
     for scenario in Scenario::ALL {
         // Each scenario in a customer of its own, so nothing one leaves behind (an isolated
         // laptop, an open incident, a newer event) changes what another finds.
+        // Named per run, so a database that held an earlier run takes this one too.
+        let run = std::process::id();
         let tenant = scratch
             .add_customer(
-                &format!("Coverage {}", scenario.as_str()),
-                &format!("coverage-{}", scenario.as_str()),
+                &format!("Coverage {} {run}", scenario.as_str()),
+                &format!("coverage-{}-{run}", scenario.as_str()),
             )
             .await?;
         turn_off(scratch, &tenant, &without).await?;

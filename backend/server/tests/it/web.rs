@@ -1437,6 +1437,20 @@ async fn the_msp_uploads_versions_and_removes_its_rules_through_forms() {
         .await;
     assert_eq!(page.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(page.body.contains("give a reason"), "{}", page.body);
+    // An id that would not stay one path segment of a link is refused.
+    let escaping = right.replace(
+        "5d1c2b3a-7e8f-4a9b-8c0d-1e2f3a4b5c6d",
+        "../tenants/x/integrations/y",
+    );
+    let page = browser
+        .submit(
+            "/detections",
+            "/detections",
+            &[("yaml", &escaping), ("reason", "r")],
+        )
+        .await;
+    assert_eq!(page.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(page.body.contains("is not usable"), "{}", page.body);
     assert_eq!(audit_entry_count(&f.world.storage).await, entries_before);
 
     // Uploaded, then a new version: both in the lineage, with what changed.

@@ -409,6 +409,7 @@ fn refused(error: UploadError) -> Response {
         UploadError::BuiltIn(_) => (StatusCode::CONFLICT, "built-in-rule"),
         UploadError::OtherId { .. } => (StatusCode::UNPROCESSABLE_ENTITY, "rule-id-mismatch"),
         UploadError::NoReason => (StatusCode::UNPROCESSABLE_ENTITY, "reason-required"),
+        UploadError::BadId(_) => (StatusCode::UNPROCESSABLE_ENTITY, "invalid-rule-id"),
         UploadError::Storage(_) => {
             let UploadError::Storage(storage) = error else {
                 unreachable!()
