@@ -33,6 +33,12 @@ async fn bypass_incidents(l: &governed::Loop) -> Vec<String> {
         .collect()
 }
 
+/// GETs `rest` of the bypass rule's tuning routes as a technician.
+async fn read(l: &governed::Loop, rest: &str) -> (StatusCode, Value) {
+    l.call(Method::GET, &tuning(l, rest), &l.technician, None)
+        .await
+}
+
 async fn process_event_count(l: &governed::Loop) -> usize {
     l.items("events?class=process_activity&limit=200", &l.technician)
         .await
@@ -72,14 +78,7 @@ async fn noise_is_suppressed_by_a_suggestion_that_hides_no_attack() {
     l.resolve_incident_as(&attack[0], "true_positive").await;
 
     // The suggestion is what the script's runs share, and hides only them.
-    let (status, answer) = l
-        .call(
-            Method::GET,
-            &tuning(&l, "suppression-suggestion"),
-            &l.technician,
-            None,
-        )
-        .await;
+    let (status, answer) = read(&l, "suppression-suggestion").await;
     assert_eq!(status, StatusCode::OK, "{answer}");
     let suggestion = &answer["suggestion"];
     assert_eq!(suggestion["noise"], devices, "{answer:#}");
@@ -131,14 +130,7 @@ async fn noise_is_suppressed_by_a_suggestion_that_hides_no_attack() {
     assert_eq!(status, StatusCode::CONFLICT, "{refused}");
     assert_eq!(refused["error"]["code"], "hides-true-positives");
     assert_eq!(refused["replay"]["hidden"]["true_positive"], 1);
-    let (_, listed) = l
-        .call(
-            Method::GET,
-            &tuning(&l, "suppressions"),
-            &l.technician,
-            None,
-        )
-        .await;
+    let (_, listed) = read(&l, "suppressions").await;
     assert_eq!(
         listed["items"],
         json!([]),
@@ -199,14 +191,7 @@ async fn noise_is_suppressed_by_a_suggestion_that_hides_no_attack() {
             .is_some_and(|a| !a.is_empty()),
         "{saved}"
     );
-    let (_, listed) = l
-        .call(
-            Method::GET,
-            &tuning(&l, "suppressions"),
-            &l.technician,
-            None,
-        )
-        .await;
+    let (_, listed) = read(&l, "suppressions").await;
     assert_eq!(listed["items"].as_array().unwrap().len(), 1, "{listed}");
     assert_eq!(listed["items"][0]["active"], true);
 
@@ -304,23 +289,9 @@ async fn bad_suppressions_are_refused_and_change_nothing() {
         )
         .await;
     assert_eq!(status, StatusCode::NOT_FOUND, "{answer}");
-    let (_, listed) = l
-        .call(
-            Method::GET,
-            &tuning(&l, "suppressions"),
-            &l.technician,
-            None,
-        )
-        .await;
+    let (_, listed) = read(&l, "suppressions").await;
     assert_eq!(listed["items"], json!([]));
-    let (status, answer) = l
-        .call(
-            Method::GET,
-            &tuning(&l, "suppression-suggestion"),
-            &l.technician,
-            None,
-        )
-        .await;
+    let (status, answer) = read(&l, "suppression-suggestion").await;
     assert_eq!(status, StatusCode::OK, "{answer}");
     assert_eq!(answer["suggestion"], Value::Null, "nothing judged yet");
     assert!(answer["reason"].as_str().is_some(), "{answer}");
@@ -379,14 +350,7 @@ async fn a_suppression_ends_at_its_expiry_and_stays_in_its_tenant() {
 
     // Two days on it has expired: listed, not active, and the script is found again.
     l.world.clock.advance(chrono::Duration::days(2));
-    let (_, listed) = l
-        .call(
-            Method::GET,
-            &tuning(&l, "suppressions"),
-            &l.technician,
-            None,
-        )
-        .await;
+    let (_, listed) = read(&l, "suppressions").await;
     assert_eq!(listed["items"][0]["id"], id.as_str(), "{listed}");
     assert_eq!(listed["items"][0]["active"], false, "{listed}");
     let before = process_event_count(&l).await;
