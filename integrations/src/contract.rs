@@ -7,14 +7,14 @@
 //! an idempotency key the connector uses to find an earlier attempt at the vendor instead of
 //! acting twice.
 
-use std::{future::Future, time::Duration};
+use std::{collections::BTreeMap, future::Future, time::Duration};
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use steward_domain::{
     actions::{ActionParameters, ActionType},
     integrations::MissingTelemetry,
-    observations::{ObservedEvent, ObservedInventory, Vendor},
+    observations::{EventStream, ObservedEvent, ObservedInventory, Vendor},
 };
 
 /// A request to change something at the vendor.
@@ -180,10 +180,11 @@ pub trait Connector: Send + Sync {
         async move { Ok((self.inventory().await?, None)) }
     }
 
-    /// Events changed since `since` (all retained events when `None`), normalized to OCSF.
+    /// Events of each of the vendor's streams ([`Vendor::event_streams`]) since that stream's
+    /// cursor (all retained events of a stream without one), normalized to OCSF.
     fn events(
         &self,
-        since: Option<DateTime<Utc>>,
+        cursors: &EventCursors,
     ) -> impl Future<Output = Result<Vec<ObservedEvent>, ConnectorError>> + Send;
 
     /// What the vendor withheld from the last [`Connector::events`] although it answered the
@@ -379,9 +380,51 @@ pub(crate) async fn read_json<T: serde::de::DeserializeOwned>(
         .map_err(|e| ConnectorError::Protocol(format!("unreadable answer from {url}: {e}")))
 }
 
-/// How far before the newest stored event a synchronization asks again: a vendor may record an
-/// event late, and storing is idempotent.
+/// How far before the newest stored event of a stream a synchronization asks again: a vendor
+/// may record an event late, and storing is idempotent.
 pub const EVENT_OVERLAP: chrono::Duration = chrono::Duration::minutes(10);
+
+/// From when a synchronization reads each of an integration's event streams.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct EventCursors {
+    streams: BTreeMap<EventStream, DateTime<Utc>>,
+    otherwise: Option<DateTime<Utc>>,
+}
+
+impl EventCursors {
+    /// Every stream from `since` (from the oldest retained event when `None`).
+    #[must_use]
+    pub fn all_since(since: Option<DateTime<Utc>>) -> Self {
+        Self {
+            streams: BTreeMap::new(),
+            otherwise: since,
+        }
+    }
+
+    /// From what Steward stored: each stream from [`EVENT_OVERLAP`] before its newest stored
+    /// event. A stream with none stored of its own reads from before `unattributed`, the newest
+    /// event stored before events were kept by stream (so an upgrade does not read every
+    /// retained event again), or from the start.
+    #[must_use]
+    pub fn after_stored(
+        newest: impl IntoIterator<Item = (EventStream, DateTime<Utc>)>,
+        unattributed: Option<DateTime<Utc>>,
+    ) -> Self {
+        Self {
+            streams: newest
+                .into_iter()
+                .map(|(stream, at)| (stream, at - EVENT_OVERLAP))
+                .collect(),
+            otherwise: unattributed.map(|at| at - EVENT_OVERLAP),
+        }
+    }
+
+    /// From when to read `stream`; `None` for all its retained events.
+    #[must_use]
+    pub fn since(&self, stream: EventStream) -> Option<DateTime<Utc>> {
+        self.streams.get(&stream).copied().or(self.otherwise)
+    }
+}
 
 /// What one synchronization read.
 #[derive(Debug, Clone)]
@@ -395,24 +438,65 @@ pub struct Pulled {
 }
 
 /// One synchronization's reads: the inventory (incrementally from `state`, where the connector
-/// reads so), then the events since shortly before `newest_stored` (all of them when nothing is
-/// stored yet).
+/// reads so), then each event stream from its cursor.
 ///
 /// # Errors
 /// The first [`ConnectorError`] the vendor answers.
 pub async fn pull(
     connector: &impl Connector,
-    newest_stored: Option<DateTime<Utc>>,
+    cursors: &EventCursors,
     state: Option<serde_json::Value>,
 ) -> Result<Pulled, ConnectorError> {
     let (inventory, state) = connector.inventory_from(state).await?;
-    let events = connector
-        .events(newest_stored.map(|at| at - EVENT_OVERLAP))
-        .await?;
+    let events = connector.events(cursors).await?;
     Ok(Pulled {
         inventory,
         events,
         state,
         missing_telemetry: connector.missing_telemetry(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::{TimeZone, Utc};
+    use steward_domain::observations::EventStream;
+
+    use super::{EVENT_OVERLAP, EventCursors};
+
+    #[test]
+    fn each_stream_reads_from_its_own_newest_event() {
+        let signed_in = Utc.with_ymd_and_hms(2026, 12, 1, 9, 0, 0).unwrap();
+        let hunted = Utc.with_ymd_and_hms(2026, 12, 1, 11, 0, 0).unwrap();
+        let cursors = EventCursors::after_stored(
+            [
+                (EventStream::EntraSignIns, signed_in),
+                (EventStream::HuntingProcessEvents, hunted),
+            ],
+            None,
+        );
+        assert_eq!(
+            cursors.since(EventStream::EntraSignIns),
+            Some(signed_in - EVENT_OVERLAP)
+        );
+        assert_eq!(
+            cursors.since(EventStream::HuntingProcessEvents),
+            Some(hunted - EVENT_OVERLAP)
+        );
+        assert_eq!(cursors.since(EventStream::EntraDirectoryAudits), None);
+    }
+
+    #[test]
+    fn a_stream_without_events_of_its_own_reads_from_the_unattributed_newest() {
+        let before_upgrade = Utc.with_ymd_and_hms(2026, 11, 30, 8, 0, 0).unwrap();
+        let cursors = EventCursors::after_stored([], Some(before_upgrade));
+        assert_eq!(
+            cursors.since(EventStream::OktaSystemLog),
+            Some(before_upgrade - EVENT_OVERLAP)
+        );
+        assert_eq!(
+            EventCursors::all_since(Some(before_upgrade)).since(EventStream::FalconAlerts),
+            Some(before_upgrade)
+        );
+    }
 }

@@ -39,5 +39,6 @@ pub mod tickets;
 pub mod veeam;
 
 pub use contract::{
-    ActionRequest, ConnectionReport, Connector, ConnectorError, Execution, Snapshot, Verification,
+    ActionRequest, ConnectionReport, Connector, ConnectorError, EventCursors, Execution, Snapshot,
+    Verification,
 };

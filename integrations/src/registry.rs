@@ -2,7 +2,6 @@
 
 use std::sync::Arc;
 
-use chrono::{DateTime, Utc};
 use secrecy::SecretString;
 use serde::Deserialize;
 use steward_domain::{
@@ -15,8 +14,8 @@ use url::Url;
 use crate::{
     connectwise::{ConnectWiseConnector, ConnectWiseSettings},
     contract::{
-        ActionRequest, ConnectionReport, Connector, ConnectorError, Execution, Snapshot,
-        Verification,
+        ActionRequest, ConnectionReport, Connector, ConnectorError, EventCursors, Execution,
+        Snapshot, Verification,
     },
     datto::{self, DattoConnector, DattoSettings},
     egress::EgressPolicy,
@@ -588,11 +587,8 @@ impl Connector for AnyConnector {
         delegate!(self, c => c.inventory_from(state).await)
     }
 
-    async fn events(
-        &self,
-        since: Option<DateTime<Utc>>,
-    ) -> Result<Vec<ObservedEvent>, ConnectorError> {
-        delegate!(self, c => c.events(since).await)
+    async fn events(&self, cursors: &EventCursors) -> Result<Vec<ObservedEvent>, ConnectorError> {
+        delegate!(self, c => c.events(cursors).await)
     }
 
     fn missing_telemetry(&self) -> Vec<steward_domain::integrations::MissingTelemetry> {

@@ -439,6 +439,22 @@ impl Sandbox {
         .await
     }
 
+    /// How long after a sign-in Microsoft Entra ID lists it in the customer's sign-in log (none
+    /// unless changed here).
+    ///
+    /// # Errors
+    /// [`SandboxError::NoEnvironment`] for a tenant without one.
+    pub async fn set_sign_in_latency(
+        &self,
+        tenant_id: Uuid,
+        latency: chrono::Duration,
+    ) -> Result<(), SandboxError> {
+        self.mutate(tenant_id, |environment| {
+            environment.sign_in_latency_seconds = latency.num_seconds();
+        })
+        .await
+    }
+
     /// Ends every access token issued for `tenant_id`, as a revoked app secret would.
     pub fn expire_tokens(&self, tenant_id: Uuid) {
         let mut tokens = self.inner.tokens.lock().expect("token map poisoned");

@@ -129,6 +129,95 @@ impl Vendor {
     pub fn performs(self, action: ActionType) -> bool {
         self.actions().contains(&action)
     }
+
+    /// The event streams Steward reads from this vendor, each from its own cursor.
+    #[must_use]
+    pub const fn event_streams(self) -> &'static [EventStream] {
+        match self {
+            Vendor::MicrosoftDefender => &[EventStream::DefenderAlerts],
+            Vendor::MicrosoftGraph => &[
+                EventStream::EntraSignIns,
+                EventStream::GraphSecurityAlerts,
+                EventStream::EntraDirectoryAudits,
+                EventStream::HuntingProcessEvents,
+                EventStream::HuntingFileEvents,
+                EventStream::HuntingRegistryEvents,
+            ],
+            Vendor::Okta => &[EventStream::OktaSystemLog],
+            Vendor::CrowdStrikeFalcon => &[EventStream::FalconAlerts],
+            Vendor::NinjaOne
+            | Vendor::TacticalRmm
+            | Vendor::HaloPsa
+            | Vendor::ConnectWiseManage
+            | Vendor::DattoBcdr
+            | Vendor::VeeamSpc => &[],
+        }
+    }
+}
+
+/// One feed of events a vendor keeps apart from its others: Steward reads each from shortly
+/// before the newest event it stored *of that feed*, so a feed the vendor fills late (Entra
+/// sign-ins are recorded minutes to hours after they happen) loses nothing to a busier one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EventStream {
+    /// Microsoft Defender for Endpoint's alerts (`api/alerts`).
+    DefenderAlerts,
+    /// Microsoft Entra ID's sign-in log (Microsoft Graph `auditLogs/signIns`).
+    EntraSignIns,
+    /// Microsoft Graph security alerts (`security/alerts_v2`).
+    GraphSecurityAlerts,
+    /// Microsoft Entra ID's audit log (Microsoft Graph `auditLogs/directoryAudits`).
+    EntraDirectoryAudits,
+    /// Defender advanced hunting's `DeviceProcessEvents`.
+    HuntingProcessEvents,
+    /// Defender advanced hunting's `DeviceFileEvents`.
+    HuntingFileEvents,
+    /// Defender advanced hunting's `DeviceRegistryEvents`.
+    HuntingRegistryEvents,
+    /// Okta's System Log (`/api/v1/logs`).
+    OktaSystemLog,
+    /// CrowdStrike Falcon's alerts.
+    FalconAlerts,
+    /// Events a log shipper or a tool sent to the log ingest endpoint: no cursor reads them.
+    Ingested,
+}
+
+impl EventStream {
+    pub const ALL: [EventStream; 10] = [
+        EventStream::DefenderAlerts,
+        EventStream::EntraSignIns,
+        EventStream::GraphSecurityAlerts,
+        EventStream::EntraDirectoryAudits,
+        EventStream::HuntingProcessEvents,
+        EventStream::HuntingFileEvents,
+        EventStream::HuntingRegistryEvents,
+        EventStream::OktaSystemLog,
+        EventStream::FalconAlerts,
+        EventStream::Ingested,
+    ];
+
+    /// The stream's name in storage.
+    #[must_use]
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            EventStream::DefenderAlerts => "defender_alerts",
+            EventStream::EntraSignIns => "entra_sign_ins",
+            EventStream::GraphSecurityAlerts => "graph_security_alerts",
+            EventStream::EntraDirectoryAudits => "entra_directory_audits",
+            EventStream::HuntingProcessEvents => "hunting_process_events",
+            EventStream::HuntingFileEvents => "hunting_file_events",
+            EventStream::HuntingRegistryEvents => "hunting_registry_events",
+            EventStream::OktaSystemLog => "okta_system_log",
+            EventStream::FalconAlerts => "falcon_alerts",
+            EventStream::Ingested => "ingested",
+        }
+    }
+
+    #[must_use]
+    pub fn parse(name: &str) -> Option<EventStream> {
+        EventStream::ALL.into_iter().find(|s| s.as_str() == name)
+    }
 }
 
 impl std::fmt::Display for Vendor {
@@ -390,11 +479,30 @@ pub struct ObservedEvent {
     pub ocsf: serde_json::Value,
     /// The vendor's record, verbatim.
     pub raw: serde_json::Value,
+    /// The feed it was read from.
+    pub stream: EventStream,
 }
 
 #[cfg(test)]
 mod tests {
     use super::{Vendor, normalize_mac};
+
+    #[test]
+    fn event_streams_are_named_alike_in_json_and_storage_and_belong_to_one_vendor() {
+        for stream in super::EventStream::ALL {
+            assert_eq!(
+                serde_json::to_value(stream).unwrap(),
+                serde_json::json!(stream.as_str())
+            );
+            assert_eq!(super::EventStream::parse(stream.as_str()), Some(stream));
+            let owners = Vendor::ALL
+                .into_iter()
+                .filter(|v| v.event_streams().contains(&stream))
+                .count();
+            let expected = usize::from(stream != super::EventStream::Ingested);
+            assert_eq!(owners, expected, "{stream:?}");
+        }
+    }
 
     #[test]
     fn vendors_are_named_alike_in_json_and_storage() {

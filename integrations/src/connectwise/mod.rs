@@ -442,7 +442,7 @@ impl Connector for ConnectWiseConnector {
 
     async fn events(
         &self,
-        _since: Option<chrono::DateTime<chrono::Utc>>,
+        _cursors: &crate::contract::EventCursors,
     ) -> Result<Vec<ObservedEvent>, ConnectorError> {
         Ok(Vec::new())
     }

@@ -350,6 +350,7 @@ fn alert_event(raw: Value) -> Result<ObservedEvent, ConnectorError> {
             .collect(),
         ocsf,
         raw,
+        stream: steward_domain::observations::EventStream::FalconAlerts,
     })
 }
 
@@ -389,9 +390,9 @@ impl Connector for FalconConnector {
 
     async fn events(
         &self,
-        since: Option<DateTime<Utc>>,
+        cursors: &crate::contract::EventCursors,
     ) -> Result<Vec<ObservedEvent>, ConnectorError> {
-        self.alerts(since)
+        self.alerts(cursors.since(steward_domain::observations::EventStream::FalconAlerts))
             .await?
             .into_iter()
             .map(alert_event)

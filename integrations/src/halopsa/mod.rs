@@ -8,7 +8,6 @@
 //! the message as a bare JSON string; lists are paged with `pageinate=true`, `page_size` and
 //! `page_no` and carry `record_count`.
 
-use chrono::{DateTime, Utc};
 use reqwest::{Method, StatusCode};
 use secrecy::SecretString;
 use serde::{Deserialize, Serialize, de::DeserializeOwned};
@@ -380,7 +379,7 @@ impl Connector for HaloConnector {
 
     async fn events(
         &self,
-        _since: Option<DateTime<Utc>>,
+        _cursors: &crate::contract::EventCursors,
     ) -> Result<Vec<ObservedEvent>, ConnectorError> {
         Ok(Vec::new())
     }

@@ -315,6 +315,7 @@ fn event(alert: &Alert, raw: Value) -> Option<ObservedEvent> {
             .collect(),
         ocsf,
         raw,
+        stream: steward_domain::observations::EventStream::DefenderAlerts,
     })
 }
 
@@ -351,8 +352,9 @@ impl Connector for DefenderConnector {
 
     async fn events(
         &self,
-        since: Option<DateTime<Utc>>,
+        cursors: &crate::contract::EventCursors,
     ) -> Result<Vec<ObservedEvent>, ConnectorError> {
+        let since = cursors.since(steward_domain::observations::EventStream::DefenderAlerts);
         let filter = since.map(|since| format!("lastUpdateTime gt {}", odata_time(since)));
         let raw: Vec<Value> = self
             .api

@@ -214,6 +214,7 @@ pub(super) fn event(raw: Value) -> Result<ObservedEvent, ConnectorError> {
         entities,
         ocsf,
         raw,
+        stream: steward_domain::observations::EventStream::EntraDirectoryAudits,
     })
 }
 

@@ -27,7 +27,8 @@ use steward_domain::{
     clock::Clock,
     integrations::MissingTelemetry,
     observations::{
-        EntityRef, ObservedEvent, ObservedIdentity, ObservedInventory, OcsfClass, Vendor,
+        EntityRef, EventStream, ObservedEvent, ObservedIdentity, ObservedInventory, OcsfClass,
+        Vendor,
     },
 };
 
@@ -36,8 +37,8 @@ use url::Url;
 use super::{MicrosoftApi, MicrosoftSettings, directory_audits, hunting};
 use crate::{
     contract::{
-        ActionRequest, ConnectionReport, Connector, ConnectorError, Execution, Snapshot,
-        Verification, ensure_supported, inverse_request,
+        ActionRequest, ConnectionReport, Connector, ConnectorError, EventCursors, Execution,
+        Snapshot, Verification, ensure_supported, inverse_request,
     },
     http::{Idempotency, VendorHttp},
     ocsf::{self, Detection, Product, SignIn},
@@ -532,12 +533,8 @@ impl GraphConnector {
     /// which the connection test reports and [`Connector::missing_telemetry`] names.
     async fn device_events(
         &self,
-        since: Option<DateTime<Utc>>,
+        cursors: &EventCursors,
     ) -> Result<Vec<ObservedEvent>, ConnectorError> {
-        let since = since.map_or_else(
-            || self.api.now() - hunting::FIRST_LOOKBACK,
-            |since| since - hunting::INGESTION_OVERLAP,
-        );
         let mut events = Vec::new();
         let refused = |reason: Option<String>| {
             *self
@@ -547,6 +544,10 @@ impl GraphConnector {
         };
         refused(None);
         for table in hunting::Table::ALL {
+            let since = cursors.since(table.stream()).map_or_else(
+                || self.api.now() - hunting::FIRST_LOOKBACK,
+                |since| since - hunting::INGESTION_OVERLAP,
+            );
             let mut query = hunting::page(table, since, false, self.hunting_page_size);
             let mut from = since;
             for _ in 0..hunting::MAX_PAGES {
@@ -877,6 +878,7 @@ fn sign_in_event(raw: Value) -> Result<ObservedEvent, ConnectorError> {
             .collect(),
         ocsf,
         raw,
+        stream: EventStream::EntraSignIns,
     })
 }
 
@@ -956,6 +958,7 @@ fn alert_event(raw: Value) -> Result<ObservedEvent, ConnectorError> {
         entities,
         ocsf,
         raw,
+        stream: EventStream::GraphSecurityAlerts,
     })
 }
 
@@ -1017,25 +1020,31 @@ impl Connector for GraphConnector {
         Ok((inventory, Some(next)))
     }
 
-    async fn events(
-        &self,
-        since: Option<DateTime<Utc>>,
-    ) -> Result<Vec<ObservedEvent>, ConnectorError> {
+    async fn events(&self, cursors: &EventCursors) -> Result<Vec<ObservedEvent>, ConnectorError> {
         let mut events = Vec::new();
-        for raw in self.sign_ins(since).await? {
+        for raw in self
+            .sign_ins(cursors.since(EventStream::EntraSignIns))
+            .await?
+        {
             events.push(sign_in_event(raw)?);
         }
-        for raw in self.security_alerts(since).await? {
+        for raw in self
+            .security_alerts(cursors.since(EventStream::GraphSecurityAlerts))
+            .await?
+        {
             events.push(alert_event(raw)?);
         }
-        for raw in self.directory_audits(since).await? {
+        for raw in self
+            .directory_audits(cursors.since(EventStream::EntraDirectoryAudits))
+            .await?
+        {
             match directory_audits::event(raw) {
                 Ok(event) => events.push(event),
                 // One record Steward cannot read must not stop every later synchronization.
                 Err(reason) => tracing::warn!(%reason, "skipped a directory audit record"),
             }
         }
-        events.extend(self.device_events(since).await?);
+        events.extend(self.device_events(cursors).await?);
         Ok(events)
     }
 

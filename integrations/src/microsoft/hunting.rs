@@ -23,7 +23,7 @@
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
-use steward_domain::observations::{EntityRef, ObservedEvent};
+use steward_domain::observations::{EntityRef, EventStream, ObservedEvent};
 
 use crate::telemetry::windows::{SYSMON, WindowsEvent};
 
@@ -42,9 +42,8 @@ pub const REMEDY: &str = "advanced hunting needs Microsoft Defender for Endpoint
 pub const MAX_ROWS: usize = 10_000;
 
 /// The most pages of one table a synchronization reads (three tables of this many pages stay
-/// within the 45 queries a minute). Rows of a table beyond them are not read if the next
-/// synchronization starts later than they happened: the cursor is the integration's newest
-/// stored event, of any table or log, less an hour.
+/// within the 45 queries a minute). The next synchronization reads on from the table's own
+/// newest stored row (each table is a stream with its own cursor), less an hour.
 pub const MAX_PAGES: usize = 10;
 
 /// How far back the first synchronization reads (advanced hunting keeps 30 days).
@@ -77,6 +76,16 @@ impl Table {
             Table::DeviceProcessEvents => "DeviceProcessEvents",
             Table::DeviceFileEvents => "DeviceFileEvents",
             Table::DeviceRegistryEvents => "DeviceRegistryEvents",
+        }
+    }
+
+    /// The stream the table's rows are read as, each from its own cursor.
+    #[must_use]
+    pub const fn stream(self) -> EventStream {
+        match self {
+            Table::DeviceProcessEvents => EventStream::HuntingProcessEvents,
+            Table::DeviceFileEvents => EventStream::HuntingFileEvents,
+            Table::DeviceRegistryEvents => EventStream::HuntingRegistryEvents,
         }
     }
 
@@ -196,6 +205,7 @@ pub fn event(table: Table, row: Value) -> Result<ObservedEvent, String> {
         }],
         ocsf,
         raw: row,
+        stream: table.stream(),
     })
 }
 

@@ -405,7 +405,7 @@ impl Connector for NinjaOneConnector {
     /// security events of EDR and identity tools instead, so there are none to read here.
     async fn events(
         &self,
-        _since: Option<DateTime<Utc>>,
+        _cursors: &crate::contract::EventCursors,
     ) -> Result<Vec<ObservedEvent>, ConnectorError> {
         Ok(Vec::new())
     }

@@ -486,6 +486,7 @@ fn sign_in_event(raw: Value) -> Result<ObservedEvent, ConnectorError> {
         }],
         ocsf,
         raw,
+        stream: steward_domain::observations::EventStream::OktaSystemLog,
     })
 }
 
@@ -540,8 +541,9 @@ impl Connector for OktaConnector {
 
     async fn events(
         &self,
-        since: Option<DateTime<Utc>>,
+        cursors: &crate::contract::EventCursors,
     ) -> Result<Vec<ObservedEvent>, ConnectorError> {
+        let since = cursors.since(steward_domain::observations::EventStream::OktaSystemLog);
         self.log_events(since, system_log::FILTER)
             .await?
             .into_iter()

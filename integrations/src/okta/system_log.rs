@@ -206,6 +206,7 @@ pub(super) fn audit_event(raw: Value) -> Result<ObservedEvent, ConnectorError> {
         entities,
         ocsf,
         raw,
+        stream: steward_domain::observations::EventStream::OktaSystemLog,
     })
 }
 

@@ -286,7 +286,7 @@ impl Connector for TacticalConnector {
     /// from EDR and identity providers.
     async fn events(
         &self,
-        _since: Option<DateTime<Utc>>,
+        _cursors: &crate::contract::EventCursors,
     ) -> Result<Vec<ObservedEvent>, ConnectorError> {
         Ok(Vec::new())
     }

@@ -9,7 +9,9 @@ mod windows_ocsf;
 use chrono::{TimeZone, Utc};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
-use steward_domain::observations::{EntityRef, INGESTED_EVENT_PREFIX, ObservedEvent, OcsfClass};
+use steward_domain::observations::{
+    EntityRef, EventStream, INGESTED_EVENT_PREFIX, ObservedEvent, OcsfClass,
+};
 
 pub use self::windows_ocsf::SUPPORTED as SUPPORTED_WINDOWS_EVENTS;
 pub(crate) use self::windows_ocsf::to_ocsf;
@@ -40,6 +42,7 @@ pub fn normalize(raw: &Value) -> Result<ObservedEvent, String> {
             }],
             ocsf,
             raw: raw.clone(),
+            stream: EventStream::Ingested,
         });
     }
     if raw.get("class_uid").is_some() {
@@ -121,6 +124,7 @@ fn ocsf(raw: &Value) -> Result<ObservedEvent, String> {
         entities,
         ocsf: raw.clone(),
         raw: raw.clone(),
+        stream: EventStream::Ingested,
     })
 }
 

@@ -315,7 +315,7 @@ impl Connector for VeeamConnector {
     /// inventory's backup state.
     async fn events(
         &self,
-        _since: Option<DateTime<Utc>>,
+        _cursors: &crate::contract::EventCursors,
     ) -> Result<Vec<ObservedEvent>, ConnectorError> {
         Ok(Vec::new())
     }

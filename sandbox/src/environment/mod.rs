@@ -146,6 +146,11 @@ pub struct Environment {
     /// Defender for Business): Graph refuses its queries.
     #[serde(default)]
     pub hunting_unlicensed: bool,
+    /// How long after a sign-in Entra ID lists it: Microsoft documents sign-in logs arriving
+    /// minutes and at times hours late. A sign-in shows in `auditLogs/signIns` only once this
+    /// much time has passed since it happened.
+    #[serde(default)]
+    pub sign_in_latency_seconds: i64,
     /// Okta System Log events other than sign-ins (lifecycle changes, cleared sessions), as
     /// Okta returns them.
     #[serde(default)]
@@ -442,6 +447,7 @@ impl Environment {
             machine_actions: Vec::new(),
             device_events: Vec::new(),
             hunting_unlicensed: false,
+            sign_in_latency_seconds: 0,
             okta_events: Vec::new(),
             ninja_activities: Vec::new(),
             tactical_runs: Vec::new(),

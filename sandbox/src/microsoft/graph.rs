@@ -20,6 +20,11 @@ impl Listing {
         with_environment(sandbox, *tenant, read).await
     }
 
+    /// The sandbox's time now.
+    pub(super) fn now(&self) -> chrono::DateTime<chrono::Utc> {
+        self.call.0.now()
+    }
+
     /// The items `read` finds that match the request's `$filter` over the `allowed` properties.
     pub(super) async fn matching(
         &self,

@@ -15,7 +15,7 @@ use steward_domain::{
     observations::{EntityRef, OcsfClass},
 };
 use steward_integrations::{
-    Connector, ConnectorError, Verification,
+    Connector, ConnectorError, EventCursors, Verification,
     falcon::{FalconConnector, FalconSettings},
 };
 use steward_sandbox::{Sandbox, SandboxState, Scenario};
@@ -214,13 +214,19 @@ async fn unknown_hosts_are_not_found_and_identity_actions_are_refused() {
 async fn alerts_become_ocsf_detection_findings_about_the_host() {
     let customer = Customer::start().await;
     let falcon = customer.connector();
-    assert!(falcon.events(None).await.unwrap().is_empty());
+    assert!(
+        falcon
+            .events(&EventCursors::default())
+            .await
+            .unwrap()
+            .is_empty()
+    );
     customer
         .sandbox
         .run_scenario(customer.tenant, Scenario::MalwareLaptop)
         .await
         .unwrap();
-    let events = falcon.events(None).await.unwrap();
+    let events = falcon.events(&EventCursors::default()).await.unwrap();
     assert_eq!(events.len(), 1, "{events:#?}");
     let alert = &events[0];
     assert_eq!(alert.class, OcsfClass::DetectionFinding);
@@ -236,7 +242,13 @@ async fn alerts_become_ocsf_detection_findings_about_the_host() {
         "CrowdStrike"
     );
     let later = SystemClock.now() + chrono::Duration::minutes(1);
-    assert!(falcon.events(Some(later)).await.unwrap().is_empty());
+    assert!(
+        falcon
+            .events(&EventCursors::all_since(Some(later)))
+            .await
+            .unwrap()
+            .is_empty()
+    );
 }
 
 #[tokio::test]
@@ -270,7 +282,9 @@ async fn every_request_is_a_published_falcon_operation_with_published_parameters
         .await
         .unwrap();
     falcon
-        .events(Some(SystemClock.now() - chrono::Duration::hours(1)))
+        .events(&EventCursors::all_since(Some(
+            SystemClock.now() - chrono::Duration::hours(1),
+        )))
         .await
         .unwrap();
     let contain = request(

@@ -13,7 +13,7 @@ use crate::steps::{request, settle};
 use secrecy::SecretString;
 use steward_domain::{actions::ActionType, clock::SystemClock};
 use steward_integrations::{
-    Connector, Verification,
+    Connector, EventCursors, Verification,
     microsoft::{MicrosoftSettings, graph::GraphConnector},
 };
 use url::Url;
@@ -343,7 +343,7 @@ async fn every_graph_request_is_published_in_the_graph_metadata() {
         inventory.identities.iter().any(|i| !i.groups.is_empty()),
         "group memberships are read"
     );
-    graph.events(None).await.unwrap();
+    graph.events(&EventCursors::default()).await.unwrap();
 
     // Every action's steps.
     let finance = state

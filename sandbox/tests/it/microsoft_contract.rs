@@ -12,7 +12,7 @@ use steward_domain::{
     observations::{EntityRef, ObservedEvent, OcsfClass},
 };
 use steward_integrations::{
-    Connector, ConnectorError, Verification,
+    Connector, ConnectorError, EventCursors, Verification,
     http::{RetryPolicy, VendorHttp},
     microsoft::{MicrosoftSettings, defender::DefenderConnector, graph::GraphConnector, hunting},
 };
@@ -756,8 +756,14 @@ async fn scenarios_surface_as_normalized_events() {
     let fixture = Fixture::start().await;
     let defender = fixture.defender();
     let graph = fixture.graph();
-    assert!(defender.events(None).await.unwrap().is_empty());
-    let baseline = graph.events(None).await.unwrap();
+    assert!(
+        defender
+            .events(&EventCursors::default())
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let baseline = graph.events(&EventCursors::default()).await.unwrap();
     assert!(
         baseline
             .iter()
@@ -788,7 +794,7 @@ async fn scenarios_surface_as_normalized_events() {
         .run_scenario(fixture.tenant, Scenario::MalwareLaptop)
         .await
         .unwrap();
-    let events = defender.events(None).await.unwrap();
+    let events = defender.events(&EventCursors::default()).await.unwrap();
     assert_eq!(events.len(), 1);
     let alert = &events[0];
     assert_eq!(alert.class, OcsfClass::DetectionFinding);
@@ -808,7 +814,10 @@ async fn scenarios_surface_as_normalized_events() {
         .run_scenario(fixture.tenant, Scenario::CompromisedAdmin)
         .await
         .unwrap();
-    let events = graph.events(Some(since)).await.unwrap();
+    let events = graph
+        .events(&EventCursors::all_since(Some(since)))
+        .await
+        .unwrap();
     let sign_ins: Vec<_> = events
         .iter()
         .filter(|e| e.class == OcsfClass::Authentication)
@@ -850,7 +859,10 @@ async fn directory_audits_become_account_changes_about_the_people_involved() {
     let fixture = Fixture::start().await;
     let graph = fixture.graph().with_page_size(3);
     let since = SystemClock.now() - chrono::Duration::hours(1);
-    let before = graph.events(Some(since)).await.unwrap();
+    let before = graph
+        .events(&EventCursors::all_since(Some(since)))
+        .await
+        .unwrap();
     assert!(
         before.iter().all(|e| e.class != OcsfClass::AccountChange),
         "{before:#?}"
@@ -860,7 +872,10 @@ async fn directory_audits_become_account_changes_about_the_people_involved() {
         .run_scenario(fixture.tenant, Scenario::RogueAuthenticator)
         .await
         .unwrap();
-    let events = graph.events(Some(since)).await.unwrap();
+    let events = graph
+        .events(&EventCursors::all_since(Some(since)))
+        .await
+        .unwrap();
     let changes: Vec<_> = events
         .iter()
         .filter(|e| e.class == OcsfClass::AccountChange)
@@ -885,7 +900,10 @@ async fn directory_audits_become_account_changes_about_the_people_involved() {
     );
     // Graph filters the log by time: a later `since` reads nothing older.
     let later = SystemClock.now() + chrono::Duration::minutes(1);
-    let none = graph.events(Some(later)).await.unwrap();
+    let none = graph
+        .events(&EventCursors::all_since(Some(later)))
+        .await
+        .unwrap();
     assert!(
         none.iter().all(|e| e.class != OcsfClass::AccountChange),
         "{none:#?}"
@@ -901,7 +919,7 @@ async fn advanced_hunting_shows_the_process_tree_behind_an_alert() {
         .run_scenario(fixture.tenant, Scenario::MalwareLaptop)
         .await
         .unwrap();
-    let events = graph.events(None).await.unwrap();
+    let events = graph.events(&EventCursors::default()).await.unwrap();
     let of = |class: OcsfClass| events.iter().filter(move |e| e.class == class);
     assert_eq!(of(OcsfClass::ProcessActivity).count(), 2);
     assert_eq!(of(OcsfClass::FileSystemActivity).count(), 1);
@@ -934,7 +952,10 @@ async fn advanced_hunting_shows_the_process_tree_behind_an_alert() {
     // (Defender takes rows in late), each one already read; nothing older.
     let newest = events.iter().map(|e| e.time).max().unwrap();
     let read: Vec<&str> = events.iter().map(|e| e.external_id.as_str()).collect();
-    let again = graph.events(Some(newest)).await.unwrap();
+    let again = graph
+        .events(&EventCursors::all_since(Some(newest)))
+        .await
+        .unwrap();
     assert!(
         again.iter().any(|e| e.class == OcsfClass::ProcessActivity),
         "{again:#?}"
@@ -951,7 +972,7 @@ async fn advanced_hunting_shows_the_process_tree_behind_an_alert() {
         .set_advanced_hunting(fixture.tenant, false)
         .await
         .unwrap();
-    let events = graph.events(None).await.unwrap();
+    let events = graph.events(&EventCursors::default()).await.unwrap();
     assert_eq!(of_class(&events, OcsfClass::ProcessActivity), 0);
     assert!(of_class(&events, OcsfClass::Authentication) > 0);
     let report = graph.test_connection().await.unwrap();
@@ -998,7 +1019,11 @@ async fn the_noisy_admin_script_runs_on_every_windows_device_with_defender() {
         .run_scenario(fixture.tenant, Scenario::NoisyAdminScript)
         .await
         .unwrap();
-    let events = fixture.graph().events(None).await.unwrap();
+    let events = fixture
+        .graph()
+        .events(&EventCursors::default())
+        .await
+        .unwrap();
     let scripts: Vec<_> = events
         .iter()
         .filter(|e| e.class == OcsfClass::ProcessActivity)
@@ -1010,7 +1035,7 @@ async fn the_noisy_admin_script_runs_on_every_windows_device_with_defender() {
     let paged = fixture
         .graph()
         .with_hunting_page_size(3)
-        .events(None)
+        .events(&EventCursors::default())
         .await
         .unwrap();
     let mut launches: Vec<&str> = paged

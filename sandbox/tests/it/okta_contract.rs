@@ -12,7 +12,7 @@ use steward_domain::{
     observations::{EntityRef, OcsfClass},
 };
 use steward_integrations::{
-    Connector, ConnectorError, Execution, Verification,
+    Connector, ConnectorError, EventCursors, Execution, Verification,
     http::{RetryPolicy, VendorHttp},
     okta::{OktaConnector, OktaSettings},
 };
@@ -325,7 +325,7 @@ async fn system_log_sign_ins_become_ocsf_authentication_events() {
     let org = Org::start().await;
     let okta = org.connector();
     let state = org.state().await;
-    let baseline = okta.events(None).await.unwrap();
+    let baseline = okta.events(&EventCursors::default()).await.unwrap();
     assert_eq!(
         baseline.len(),
         25,
@@ -349,7 +349,10 @@ async fn system_log_sign_ins_become_ocsf_authentication_events() {
         .run_scenario(org.tenant, Scenario::CompromisedAdmin)
         .await
         .unwrap();
-    let events = okta.events(Some(since)).await.unwrap();
+    let events = okta
+        .events(&EventCursors::all_since(Some(since)))
+        .await
+        .unwrap();
     let (sign_ins, changes): (Vec<_>, Vec<_>) = events
         .iter()
         .partition(|e| e.class == OcsfClass::Authentication);
@@ -379,7 +382,10 @@ async fn a_new_authenticator_from_abroad_is_an_account_change_in_the_system_log(
         .run_scenario(org.tenant, Scenario::RogueAuthenticator)
         .await
         .unwrap();
-    let events = okta.events(Some(since)).await.unwrap();
+    let events = okta
+        .events(&EventCursors::all_since(Some(since)))
+        .await
+        .unwrap();
     assert_eq!(events.len(), 1, "{events:#?}");
     let factor = &events[0];
     assert_eq!(factor.class, OcsfClass::AccountChange);

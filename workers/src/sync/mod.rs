@@ -43,7 +43,7 @@ use steward_domain::{
 };
 use steward_integrations::{
     Connector, ConnectorError,
-    contract::{self, Pulled},
+    contract::{self, EventCursors, Pulled},
     egress::EgressPolicy,
     http::{HttpError, RetryPolicy, VendorHttp},
     registry,
@@ -238,12 +238,15 @@ impl Synchronizer {
                     .open(integration_id)
                     .await?;
                 let inventory = work.inventory();
-                let since = inventory.latest_event_time(integration_id).await?;
+                let newest = inventory
+                    .newest_events(integration_id, integration.vendor.event_streams())
+                    .await?;
+                let cursors = EventCursors::after_stored(newest.streams, newest.unattributed);
                 let state = inventory.sync_state(integration_id).await?;
-                Ok((integration, credential, since, state))
+                Ok((integration, credential, cursors, state))
             })
             .await?;
-        let (integration, credential, since, state) = opened;
+        let (integration, credential, cursors, state) = opened;
         let now = tokio::time::Instant::now();
         if let Some(until) = self.backoff.defer(integration_id, now) {
             return Ok(SyncOutcome::Postponed {
@@ -267,7 +270,7 @@ impl Synchronizer {
             });
         };
         let pulled = self
-            .pull(requester, &integration, credential, since, state)
+            .pull(requester, &integration, credential, &cursors, state)
             .await;
         // A PSA's synchronization is its tickets too: open incidents get one, and tickets
         // closed or reopened at the PSA move their incidents.
@@ -346,7 +349,7 @@ impl Synchronizer {
         requester: Requester<'_>,
         integration: &Integration,
         credential: secrecy::SecretString,
-        since: Option<chrono::DateTime<chrono::Utc>>,
+        cursors: &EventCursors,
         state: Option<serde_json::Value>,
     ) -> Result<Result<Pulled, ConnectorError>, SyncRunError> {
         let policy = match requester {
@@ -369,7 +372,7 @@ impl Synchronizer {
             Arc::clone(&self.clock),
         );
         Ok(match connector {
-            Ok(connector) => contract::pull(&connector, since, state).await,
+            Ok(connector) => contract::pull(&connector, cursors, state).await,
             Err(error) => Err(error),
         })
     }

@@ -595,6 +595,7 @@ impl<'a> InventoryWriter<'a> {
                 active.entities = Set(entities);
                 active.ocsf = Set(observed.ocsf.clone());
                 active.raw = Set(observed.raw.clone());
+                active.stream = Set(Some(observed.stream.as_str().to_owned()));
                 active.update(self.ctx.txn).await?;
                 Ok(Stored::Updated(id))
             }
@@ -613,6 +614,7 @@ impl<'a> InventoryWriter<'a> {
                     ocsf: Set(observed.ocsf.clone()),
                     raw: Set(observed.raw.clone()),
                     received_at: Set(self.ctx.clock.now()),
+                    stream: Set(Some(observed.stream.as_str().to_owned())),
                 }
                 .insert(self.ctx.txn)
                 .await?;

@@ -10,7 +10,7 @@ use steward_domain::{
     actions::TargetKind,
     incidents::EntityKey,
     inventory::{Device, Identity, Source, StoredEvent},
-    observations::{EntityRef, OcsfClass},
+    observations::{EntityRef, EventStream, OcsfClass},
 };
 
 use super::{
@@ -18,6 +18,15 @@ use super::{
     entities::{device, entity_source, event, identity, integration},
     scoping::InTenant,
 };
+
+/// Where an integration's event streams stand ([`InventoryReader::newest_events`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct NewestEvents {
+    /// Each stream with events stored, and its newest event's time.
+    pub streams: Vec<(EventStream, chrono::DateTime<chrono::Utc>)>,
+    /// The newest vendor event stored before events were kept by stream, if any.
+    pub unattributed: Option<chrono::DateTime<chrono::Utc>>,
+}
 
 /// The kinds of entity a vendor record (`entity_sources.kind`) is about.
 pub(crate) const DEVICE: &str = "device";
@@ -369,27 +378,48 @@ impl<'c, C: ConnectionTrait> InventoryReader<'c, C> {
             .collect()
     }
 
-    /// When the integration's newest stored event from its vendor happened, to ask the vendor
-    /// only for newer (events sent to the log ingest endpoint do not count: their times are the
-    /// sender's).
+    /// Where each of the integration's event `streams` stands: its newest stored event's time,
+    /// to ask the vendor only for newer. Events sent to the log ingest endpoint never count:
+    /// their times are the sender's.
     ///
     /// # Errors
     /// When the database cannot be read.
-    pub async fn latest_event_time(
+    pub async fn newest_events(
         &self,
         integration_id: IntegrationId,
-    ) -> Result<Option<chrono::DateTime<chrono::Utc>>, StorageError> {
-        Ok(event::Entity::find()
-            .in_tenant(self.msp_id, self.tenant_id)
-            .filter(event::Column::IntegrationId.eq(integration_id.as_uuid()))
-            .filter(event::Column::ExternalId.not_like(format!(
-                "{}%",
-                steward_domain::observations::INGESTED_EVENT_PREFIX
-            )))
-            .order_by_desc(event::Column::Time)
-            .one(self.conn)
-            .await?
-            .map(|row| row.time))
+        streams: &[EventStream],
+    ) -> Result<NewestEvents, StorageError> {
+        let newest = |stream: Option<EventStream>| {
+            let query = event::Entity::find()
+                .in_tenant(self.msp_id, self.tenant_id)
+                .filter(event::Column::IntegrationId.eq(integration_id.as_uuid()));
+            let query = match stream {
+                Some(stream) => query.filter(event::Column::Stream.eq(stream.as_str())),
+                None => query.filter(event::Column::Stream.is_null()).filter(
+                    event::Column::ExternalId.not_like(format!(
+                        "{}%",
+                        steward_domain::observations::INGESTED_EVENT_PREFIX
+                    )),
+                ),
+            };
+            // One row per stream through the (integration, stream, time) index.
+            query
+                .select_only()
+                .column(event::Column::Time)
+                .order_by_desc(event::Column::Time)
+                .into_tuple::<chrono::DateTime<chrono::Utc>>()
+                .one(self.conn)
+        };
+        let mut streams_newest = Vec::with_capacity(streams.len());
+        for &stream in streams {
+            if let Some(at) = newest(Some(stream)).await? {
+                streams_newest.push((stream, at));
+            }
+        }
+        Ok(NewestEvents {
+            streams: streams_newest,
+            unattributed: newest(None).await?,
+        })
     }
 }
 

@@ -16,7 +16,7 @@ use steward_domain::{
 };
 use steward_testkit::{TestDatabase, World};
 
-const EXPECTED_MIGRATIONS: [&str; 32] = [
+const EXPECTED_MIGRATIONS: [&str; 33] = [
     "m20261123_000001_create_tenancy",
     "m20261123_000002_create_audit_entries",
     "m20261123_000003_protect_audit_chain",
@@ -49,6 +49,7 @@ const EXPECTED_MIGRATIONS: [&str; 32] = [
     "m20261207_000002_create_detection_rules",
     "m20261207_000003_create_rule_lineage_and_suppressions",
     "m20261207_000004_add_integration_missing_telemetry",
+    "m20261208_000001_add_event_stream",
 ];
 
 const TABLES: [&str; 40] = [
@@ -559,6 +560,7 @@ async fn twin_devices_are_folded_into_the_earlier_record_by_the_next_synchroniza
         }],
         ocsf: serde_json::json!({"finding_info": {"title": "Suspicious process"}}),
         raw: serde_json::json!({}),
+        stream: steward_domain::observations::EventStream::FalconAlerts,
     };
     sync(
         integrations[1],
@@ -818,14 +820,14 @@ async fn upgrading_keeps_single_domain_choices_and_drops_contested_ones() {
     );
 }
 
-/// What a log sender sends through an integration never moves where its synchronization reads
-/// the vendor from: an event claiming a later time cannot make the vendor's newer records look
-/// already read.
+/// Each of an integration's event streams is read from its own newest stored event, and what a
+/// log sender sends through the integration moves none of them: an event claiming a later time
+/// cannot make the vendor's newer records look already read.
 #[tokio::test]
-async fn ingested_events_do_not_move_the_vendor_cursor() {
+async fn each_event_stream_has_its_own_cursor_and_ingested_events_move_none() {
     use steward_core::{inventory::InventoryWriter, secrets::SecretBox, storage::NewIntegration};
     use steward_domain::observations::{
-        INGESTED_EVENT_PREFIX, ObservedEvent, ObservedInventory, OcsfClass, Vendor,
+        EventStream, INGESTED_EVENT_PREFIX, ObservedEvent, ObservedInventory, OcsfClass, Vendor,
     };
 
     let db = TestDatabase::migrated().await;
@@ -837,15 +839,15 @@ async fn ingested_events_do_not_move_the_vendor_cursor() {
             &tenant,
             &SecretBox::from_key(&[7; 32]),
             NewIntegration {
-                vendor: Vendor::MicrosoftDefender,
-                name: "Defender".into(),
+                vendor: Vendor::MicrosoftGraph,
+                name: "Graph".into(),
                 settings: serde_json::json!({"directory_id": "d", "client_id": "c"}),
                 secret: "s".to_owned().into(),
             },
         )
         .await;
     let now = world.clock.now();
-    let event = |external_id: String, time| ObservedEvent {
+    let event = |external_id: String, time, stream| ObservedEvent {
         external_id,
         class: OcsfClass::ProcessActivity,
         time,
@@ -853,13 +855,19 @@ async fn ingested_events_do_not_move_the_vendor_cursor() {
         entities: vec![],
         ocsf: serde_json::json!({}),
         raw: serde_json::json!({}),
+        stream,
     };
+    let signed_in = now - Duration::hours(3);
+    let hunted = now - Duration::hours(1);
     world
         .record_sync(
             &tenant,
             integration.id,
             &ObservedInventory::default(),
-            &[event("vendor-1".into(), now - Duration::hours(1))],
+            &[
+                event("sign-in".into(), signed_in, EventStream::EntraSignIns),
+                event("process".into(), hunted, EventStream::HuntingProcessEvents),
+            ],
             None,
         )
         .await
@@ -867,6 +875,7 @@ async fn ingested_events_do_not_move_the_vendor_cursor() {
     let ingested = [event(
         format!("{INGESTED_EVENT_PREFIX}late"),
         now + Duration::days(1),
+        EventStream::Ingested,
     )];
     world
         .as_steward(&tenant, async |work| {
@@ -877,21 +886,41 @@ async fn ingested_events_do_not_move_the_vendor_cursor() {
                 .unwrap();
         })
         .await;
-    let cursor = world
-        .as_steward(&tenant, async |work| {
-            work.inventory()
-                .latest_event_time(integration.id)
-                .await
-                .unwrap()
-        })
-        .await;
+    let newest = async || {
+        world
+            .as_steward(&tenant, async |work| {
+                work.inventory()
+                    .newest_events(integration.id, Vendor::MicrosoftGraph.event_streams())
+                    .await
+                    .unwrap()
+            })
+            .await
+    };
     // PostgreSQL keeps microseconds, the clock has nanoseconds.
-    let cursor = cursor.expect("the vendor's event is the cursor");
-    assert!(
-        (cursor - (now - Duration::hours(1)))
-            .num_milliseconds()
-            .abs()
-            < 1,
-        "{cursor}"
+    let near = |a: chrono::DateTime<chrono::Utc>, b: chrono::DateTime<chrono::Utc>| {
+        (a - b).num_milliseconds().abs() < 1
+    };
+    let positions = newest().await;
+    let streams: Vec<EventStream> = positions.streams.iter().map(|(s, _)| *s).collect();
+    assert_eq!(
+        streams,
+        [EventStream::EntraSignIns, EventStream::HuntingProcessEvents],
+        "streams without events have no cursor, the ingested stream is not the vendor's"
     );
+    assert!(near(positions.streams[0].1, signed_in), "{positions:?}");
+    assert!(near(positions.streams[1].1, hunted), "{positions:?}");
+    assert_eq!(positions.unattributed, None);
+
+    // Events stored before streams were kept: their newest (an ingested one aside) is where a
+    // stream without events of its own starts.
+    let storage = db.connect().await;
+    storage
+        .conn()
+        .execute_unprepared("UPDATE events SET stream = NULL")
+        .await
+        .unwrap();
+    let positions = newest().await;
+    assert!(positions.streams.is_empty(), "{positions:?}");
+    let unattributed = positions.unattributed.expect("the vendor's newest event");
+    assert!(near(unattributed, hunted), "{unattributed}");
 }

@@ -277,7 +277,7 @@ async fn measure(
                 events,
                 state,
                 ..
-            } = contract::pull(&connector, None, None)
+            } = contract::pull(&connector, &contract::EventCursors::default(), None)
                 .await
                 .with_context(|| format!("{} of {}", vendor.display_name(), tenant.name))?;
             let pulled = pulling.elapsed();

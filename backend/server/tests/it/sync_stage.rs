@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use crate::support::{
-    governed::{fast_settings, start, start_allowing, start_fresh, start_with},
+    governed::{fast_settings, start, start_allowing, start_fresh, start_with, start_with_hunting},
     list,
 };
 use reqwest::{Method, StatusCode};
@@ -310,5 +310,47 @@ async fn sync_now_waits_out_a_throttling_vendor_together_with_the_workers() {
         "not synchronized now: the vendor asked Steward to wait",
         "failing",
     );
+    l.stop().await;
+}
+
+/// Microsoft Entra ID lists sign-ins late (minutes, at times hours). A sign-in listed after
+/// newer Defender device events and alerts were read is still read: each of an integration's
+/// streams is read from its own newest stored event, not from the integration's newest.
+#[tokio::test]
+async fn a_sign_in_listed_late_is_read_although_newer_device_events_were() {
+    let db = TestDatabase::migrated().await;
+    let l = start_with_hunting(&db).await;
+    let tenant = l.tenant.id.as_uuid();
+    l.sync_all().await;
+    l.sandbox()
+        .set_sign_in_latency(tenant, chrono::Duration::hours(1))
+        .await
+        .unwrap();
+    // Sign-ins 40 and 8 minutes ago, a mass-download alert now, and PowerShell on every
+    // managed Windows device now: the alert and the device events are listed at once.
+    let run = l.run_scenario("compromised-admin").await;
+    let sign_ins: Vec<String> = list(&run, "records")
+        .iter()
+        .filter_map(Value::as_str)
+        // Entra ids are GUIDs; the alert's is not.
+        .filter(|id| uuid::Uuid::parse_str(id).is_ok())
+        .map(str::to_owned)
+        .collect();
+    assert_eq!(sign_ins.len(), 2, "{run:#}");
+    l.run_scenario("noisy-admin-script").await;
+    l.sync_all().await;
+    let stored = l.event_ids("authentication").await;
+    assert!(
+        sign_ins.iter().all(|id| !stored.contains(id)),
+        "Entra ID has not listed them yet"
+    );
+    assert!(!l.event_ids("process_activity").await.is_empty());
+
+    l.world.clock.advance(chrono::Duration::hours(1));
+    l.sync_all().await;
+    let stored = l.event_ids("authentication").await;
+    for id in &sign_ins {
+        assert!(stored.contains(id), "sign-in {id} was lost");
+    }
     l.stop().await;
 }

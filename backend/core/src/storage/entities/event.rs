@@ -16,6 +16,9 @@ pub struct Model {
     pub ocsf: Json,
     pub raw: Json,
     pub received_at: DateTimeUtc,
+    /// The vendor feed it was read from (`EventStream::as_str`); `NULL` for events stored
+    /// before feeds were kept.
+    pub stream: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

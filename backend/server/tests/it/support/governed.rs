@@ -885,24 +885,39 @@ impl Loop {
         }
     }
 
+    /// The vendor ids of the tenant's stored events of OCSF `class` (e.g. `authentication`),
+    /// every page, as the technician lists them.
+    pub async fn event_ids(&self, class: &str) -> Vec<String> {
+        let path = self.path(&format!("events?class={class}"));
+        self.every_page(&path, &self.technician, "external_id")
+            .await
+    }
+
     async fn audit_actions_at(&self, base: &str) -> Vec<String> {
-        let mut actions = Vec::new();
+        self.every_page(base, &self.admin, "action").await
+    }
+
+    /// `field` of every item of the list at `base` (a path, perhaps with a query), every page,
+    /// as whoever holds `token`, who must succeed.
+    async fn every_page(&self, base: &str, token: &str, field: &str) -> Vec<String> {
+        let joiner = if base.contains('?') { '&' } else { '?' };
+        let mut found = Vec::new();
         let mut cursor: Option<String> = None;
         loop {
             let path = match &cursor {
-                Some(c) => format!("{base}?limit=200&cursor={c}"),
-                None => format!("{base}?limit=200"),
+                Some(c) => format!("{base}{joiner}limit=200&cursor={c}"),
+                None => format!("{base}{joiner}limit=200"),
             };
-            let (status, page) = self.call(Method::GET, &path, &self.admin, None).await;
+            let (status, page) = self.call(Method::GET, &path, token, None).await;
             assert_eq!(status, StatusCode::OK, "{page}");
-            actions.extend(
-                super::strings(&page, "items", "action")
+            found.extend(
+                super::strings(&page, "items", field)
                     .into_iter()
                     .map(str::to_owned),
             );
             match page["next_cursor"].as_str() {
                 Some(next) => cursor = Some(next.to_owned()),
-                None => return actions,
+                None => return found,
             }
         }
     }
