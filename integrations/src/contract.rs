@@ -384,6 +384,17 @@ pub(crate) async fn read_json<T: serde::de::DeserializeOwned>(
 /// may record an event late, and storing is idempotent.
 pub const EVENT_OVERLAP: chrono::Duration = chrono::Duration::minutes(10);
 
+/// How far before its newest stored event `stream` is read again. Microsoft documents sign-ins
+/// whose multifactor steps take up to two hours to be aggregated into the record, so sign-ins
+/// are read again that far back; the others [`EVENT_OVERLAP`].
+#[must_use]
+pub fn overlap(stream: EventStream) -> chrono::Duration {
+    match stream {
+        EventStream::EntraSignIns => chrono::Duration::hours(2),
+        _ => EVENT_OVERLAP,
+    }
+}
+
 /// From when a synchronization reads each of an integration's event streams.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct EventCursors {
@@ -401,21 +412,16 @@ impl EventCursors {
         }
     }
 
-    /// From what Steward stored: each stream from [`EVENT_OVERLAP`] before its newest stored
-    /// event. A stream with none stored of its own reads from before `unattributed`, the newest
-    /// event stored before events were kept by stream (so an upgrade does not read every
-    /// retained event again), or from the start.
+    /// From what Steward stored: each stream from its [`overlap`] before its newest stored
+    /// event; a stream with none stored from its oldest retained event.
     #[must_use]
-    pub fn after_stored(
-        newest: impl IntoIterator<Item = (EventStream, DateTime<Utc>)>,
-        unattributed: Option<DateTime<Utc>>,
-    ) -> Self {
+    pub fn after_stored(newest: impl IntoIterator<Item = (EventStream, DateTime<Utc>)>) -> Self {
         Self {
             streams: newest
                 .into_iter()
-                .map(|(stream, at)| (stream, at - EVENT_OVERLAP))
+                .map(|(stream, at)| (stream, at - overlap(stream)))
                 .collect(),
-            otherwise: unattributed.map(|at| at - EVENT_OVERLAP),
+            otherwise: None,
         }
     }
 
@@ -466,37 +472,34 @@ mod tests {
 
     #[test]
     fn each_stream_reads_from_its_own_newest_event() {
-        let signed_in = Utc.with_ymd_and_hms(2026, 12, 1, 9, 0, 0).unwrap();
+        let audited = Utc.with_ymd_and_hms(2026, 12, 1, 9, 0, 0).unwrap();
         let hunted = Utc.with_ymd_and_hms(2026, 12, 1, 11, 0, 0).unwrap();
-        let cursors = EventCursors::after_stored(
-            [
-                (EventStream::EntraSignIns, signed_in),
-                (EventStream::HuntingProcessEvents, hunted),
-            ],
-            None,
-        );
+        let cursors = EventCursors::after_stored([
+            (EventStream::EntraDirectoryAudits, audited),
+            (EventStream::HuntingProcessEvents, hunted),
+        ]);
         assert_eq!(
-            cursors.since(EventStream::EntraSignIns),
-            Some(signed_in - EVENT_OVERLAP)
+            cursors.since(EventStream::EntraDirectoryAudits),
+            Some(audited - EVENT_OVERLAP)
         );
         assert_eq!(
             cursors.since(EventStream::HuntingProcessEvents),
             Some(hunted - EVENT_OVERLAP)
         );
-        assert_eq!(cursors.since(EventStream::EntraDirectoryAudits), None);
+        assert_eq!(cursors.since(EventStream::EntraSignIns), None);
     }
 
     #[test]
-    fn a_stream_without_events_of_its_own_reads_from_the_unattributed_newest() {
-        let before_upgrade = Utc.with_ymd_and_hms(2026, 11, 30, 8, 0, 0).unwrap();
-        let cursors = EventCursors::after_stored([], Some(before_upgrade));
+    fn sign_ins_are_read_again_as_far_back_as_entra_completes_them() {
+        let signed_in = Utc.with_ymd_and_hms(2026, 12, 1, 9, 0, 0).unwrap();
+        let cursors = EventCursors::after_stored([(EventStream::EntraSignIns, signed_in)]);
         assert_eq!(
-            cursors.since(EventStream::OktaSystemLog),
-            Some(before_upgrade - EVENT_OVERLAP)
+            cursors.since(EventStream::EntraSignIns),
+            Some(signed_in - chrono::Duration::hours(2))
         );
         assert_eq!(
-            EventCursors::all_since(Some(before_upgrade)).since(EventStream::FalconAlerts),
-            Some(before_upgrade)
+            EventCursors::all_since(Some(signed_in)).since(EventStream::FalconAlerts),
+            Some(signed_in)
         );
     }
 }

@@ -528,7 +528,7 @@ impl GraphConnector {
         self.api.collect_linked(url).await
     }
 
-    /// Defender's device events of every hunting table since `since`; none when the customer's
+    /// Defender's device events of every hunting table since its cursor; none when the customer's
     /// licence or the app's permissions do not include advanced hunting (the API answers 403),
     /// which the connection test reports and [`Connector::missing_telemetry`] names.
     async fn device_events(

@@ -46,11 +46,11 @@ pub const MAX_ROWS: usize = 10_000;
 /// newest stored row (each table is a stream with its own cursor), less an hour.
 pub const MAX_PAGES: usize = 10;
 
-/// How far back the first synchronization reads (advanced hunting keeps 30 days).
+/// How far back the first synchronization reads: a day, of the 30 days advanced hunting keeps.
 pub const FIRST_LOOKBACK: chrono::Duration = chrono::Duration::days(1);
 
-/// How much further back than the synchronization's cursor (the newest event read, less its
-/// own small overlap) each later synchronization reads again:
+/// How much further back than the table's cursor (its newest stored row, less the usual
+/// overlap) each later synchronization reads again:
 /// Defender takes device events in with a delay, so a row can arrive after a newer one was
 /// read. Rows read twice are stored once (by device and report id).
 pub const INGESTION_OVERLAP: chrono::Duration = chrono::Duration::hours(1);

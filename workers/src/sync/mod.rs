@@ -241,7 +241,7 @@ impl Synchronizer {
                 let newest = inventory
                     .newest_events(integration_id, integration.vendor.event_streams())
                     .await?;
-                let cursors = EventCursors::after_stored(newest.streams, newest.unattributed);
+                let cursors = EventCursors::after_stored(newest);
                 let state = inventory.sync_state(integration_id).await?;
                 Ok((integration, credential, cursors, state))
             })

@@ -19,15 +19,6 @@ use super::{
     scoping::InTenant,
 };
 
-/// Where an integration's event streams stand ([`InventoryReader::newest_events`]).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct NewestEvents {
-    /// Each stream with events stored, and its newest event's time.
-    pub streams: Vec<(EventStream, chrono::DateTime<chrono::Utc>)>,
-    /// The newest vendor event stored before events were kept by stream, if any.
-    pub unattributed: Option<chrono::DateTime<chrono::Utc>>,
-}
-
 /// The kinds of entity a vendor record (`entity_sources.kind`) is about.
 pub(crate) const DEVICE: &str = "device";
 pub(crate) const IDENTITY: &str = "identity";
@@ -378,9 +369,9 @@ impl<'c, C: ConnectionTrait> InventoryReader<'c, C> {
             .collect()
     }
 
-    /// Where each of the integration's event `streams` stands: its newest stored event's time,
-    /// to ask the vendor only for newer. Events sent to the log ingest endpoint never count:
-    /// their times are the sender's.
+    /// Where each of the integration's event `streams` stands: the time of its newest stored
+    /// event, for the streams with one, to ask the vendor only for newer. Events sent to the log
+    /// ingest endpoint are a stream of their own, never one of a vendor's.
     ///
     /// # Errors
     /// When the database cannot be read.
@@ -388,38 +379,23 @@ impl<'c, C: ConnectionTrait> InventoryReader<'c, C> {
         &self,
         integration_id: IntegrationId,
         streams: &[EventStream],
-    ) -> Result<NewestEvents, StorageError> {
-        let newest = |stream: Option<EventStream>| {
-            let query = event::Entity::find()
-                .in_tenant(self.msp_id, self.tenant_id)
-                .filter(event::Column::IntegrationId.eq(integration_id.as_uuid()));
-            let query = match stream {
-                Some(stream) => query.filter(event::Column::Stream.eq(stream.as_str())),
-                None => query.filter(event::Column::Stream.is_null()).filter(
-                    event::Column::ExternalId.not_like(format!(
-                        "{}%",
-                        steward_domain::observations::INGESTED_EVENT_PREFIX
-                    )),
-                ),
-            };
+    ) -> Result<Vec<(EventStream, chrono::DateTime<chrono::Utc>)>, StorageError> {
+        let mut newest = Vec::with_capacity(streams.len());
+        for &stream in streams {
             // One row per stream through the (integration, stream, time) index.
-            query
+            let time = event::Entity::find()
+                .in_tenant(self.msp_id, self.tenant_id)
+                .filter(event::Column::IntegrationId.eq(integration_id.as_uuid()))
+                .filter(event::Column::Stream.eq(stream.as_str()))
                 .select_only()
                 .column(event::Column::Time)
                 .order_by_desc(event::Column::Time)
                 .into_tuple::<chrono::DateTime<chrono::Utc>>()
                 .one(self.conn)
-        };
-        let mut streams_newest = Vec::with_capacity(streams.len());
-        for &stream in streams {
-            if let Some(at) = newest(Some(stream)).await? {
-                streams_newest.push((stream, at));
-            }
+                .await?;
+            newest.extend(time.map(|at| (stream, at)));
         }
-        Ok(NewestEvents {
-            streams: streams_newest,
-            unattributed: newest(None).await?,
-        })
+        Ok(newest)
     }
 }
 

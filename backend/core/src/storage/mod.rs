@@ -72,7 +72,7 @@ pub use self::{
         CheckOutcome, IntegrationAdmin, IntegrationAdminError, IntegrationChanges,
         IntegrationDirectory, NewIntegration,
     },
-    inventory::{InventoryReader, NewestEvents},
+    inventory::InventoryReader,
     msps::{MspRepository, MspSettingsError, NewMsp, domain_holder as msp_domain_holder},
     pagination::{Page, PageRequest},
     policies::{CheckedPolicy, PolicyUpdateError},

@@ -829,6 +829,7 @@ async fn each_event_stream_has_its_own_cursor_and_ingested_events_move_none() {
     use steward_domain::observations::{
         EventStream, INGESTED_EVENT_PREFIX, ObservedEvent, ObservedInventory, OcsfClass, Vendor,
     };
+    use steward_migrations::{Migrator, MigratorTrait};
 
     let db = TestDatabase::migrated().await;
     let world = World::new(&db).await;
@@ -847,9 +848,9 @@ async fn each_event_stream_has_its_own_cursor_and_ingested_events_move_none() {
         )
         .await;
     let now = world.clock.now();
-    let event = |external_id: String, time, stream| ObservedEvent {
+    let event = |external_id: String, time, class, stream| ObservedEvent {
         external_id,
-        class: OcsfClass::ProcessActivity,
+        class,
         time,
         severity_id: 1,
         entities: vec![],
@@ -865,8 +866,18 @@ async fn each_event_stream_has_its_own_cursor_and_ingested_events_move_none() {
             integration.id,
             &ObservedInventory::default(),
             &[
-                event("sign-in".into(), signed_in, EventStream::EntraSignIns),
-                event("process".into(), hunted, EventStream::HuntingProcessEvents),
+                event(
+                    "sign-in".into(),
+                    signed_in,
+                    OcsfClass::Authentication,
+                    EventStream::EntraSignIns,
+                ),
+                event(
+                    "process".into(),
+                    hunted,
+                    OcsfClass::ProcessActivity,
+                    EventStream::HuntingProcessEvents,
+                ),
             ],
             None,
         )
@@ -875,6 +886,7 @@ async fn each_event_stream_has_its_own_cursor_and_ingested_events_move_none() {
     let ingested = [event(
         format!("{INGESTED_EVENT_PREFIX}late"),
         now + Duration::days(1),
+        OcsfClass::ProcessActivity,
         EventStream::Ingested,
     )];
     world
@@ -901,26 +913,31 @@ async fn each_event_stream_has_its_own_cursor_and_ingested_events_move_none() {
         (a - b).num_milliseconds().abs() < 1
     };
     let positions = newest().await;
-    let streams: Vec<EventStream> = positions.streams.iter().map(|(s, _)| *s).collect();
+    let streams: Vec<EventStream> = positions.iter().map(|(s, _)| *s).collect();
     assert_eq!(
         streams,
         [EventStream::EntraSignIns, EventStream::HuntingProcessEvents],
         "streams without events have no cursor, the ingested stream is not the vendor's"
     );
-    assert!(near(positions.streams[0].1, signed_in), "{positions:?}");
-    assert!(near(positions.streams[1].1, hunted), "{positions:?}");
-    assert_eq!(positions.unattributed, None);
+    assert!(near(positions[0].1, signed_in), "{positions:?}");
+    assert!(near(positions[1].1, hunted), "{positions:?}");
 
-    // Events stored before streams were kept: their newest (an ingested one aside) is where a
-    // stream without events of its own starts.
+    // Upgrading: events stored before feeds were kept get theirs from their integration's
+    // vendor and their class, and the log sender's stay apart.
     let storage = db.connect().await;
-    storage
+    Migrator::down(storage.conn(), Some(1)).await.unwrap();
+    Migrator::up(storage.conn(), None).await.unwrap();
+    assert_eq!(newest().await, positions);
+    let ingested_kept_apart: Option<String> = storage
         .conn()
-        .execute_unprepared("UPDATE events SET stream = NULL")
+        .query_one_raw(Statement::from_string(
+            storage.conn().get_database_backend(),
+            format!("SELECT stream FROM events WHERE external_id = '{INGESTED_EVENT_PREFIX}late'"),
+        ))
         .await
+        .unwrap()
+        .unwrap()
+        .try_get_by_index(0)
         .unwrap();
-    let positions = newest().await;
-    assert!(positions.streams.is_empty(), "{positions:?}");
-    let unattributed = positions.unattributed.expect("the vendor's newest event");
-    assert!(near(unattributed, hunted), "{unattributed}");
+    assert_eq!(ingested_kept_apart.as_deref(), Some("ingested"));
 }

@@ -16,8 +16,8 @@ pub struct Model {
     pub ocsf: Json,
     pub raw: Json,
     pub received_at: DateTimeUtc,
-    /// The vendor feed it was read from (`EventStream::as_str`); `NULL` for events stored
-    /// before feeds were kept.
+    /// The vendor feed it was read from (`EventStream::as_str`); `NULL` only for an event
+    /// stored before feeds were kept that none of its vendor's feeds yields.
     pub stream: Option<String>,
 }
 
