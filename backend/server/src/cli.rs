@@ -93,13 +93,6 @@ enum RulesCommand {
         #[arg(long, value_enum, default_value = "text")]
         format: commands::rules::Format,
     },
-    /// Measure detection's cost per event: normalizing Windows events to OCSF, and evaluating
-    /// them against the built-in pack and samples of it (use a release build)
-    Bench {
-        /// How many synthetic events to evaluate
-        #[arg(long, default_value_t = 20_000)]
-        events: usize,
-    },
     /// Measure recall: run the sandbox's labelled attack scenarios through a scratch Steward
     /// (connectors, normalization, the rules, triage) and report which expected detections
     /// fired; exit 1 when one did not (a scratch SQLite database unless database.url names one)
@@ -115,6 +108,21 @@ enum RulesCommand {
 
 #[derive(Debug, Subcommand)]
 enum BenchCommand {
+    /// Detection's cost per event — normalizing Windows events to OCSF and evaluating them
+    /// against 10, 100 and 1,000 rules of the built-in pack and the whole pack — and the latency
+    /// from an event reaching the log ingest endpoint to its finding (use a release build; a
+    /// scratch SQLite database unless database.url names one)
+    Detect {
+        /// How many synthetic events to evaluate
+        #[arg(long, default_value_t = 20_000)]
+        events: usize,
+        /// How many events to time from the log ingest endpoint to their finding (0: none)
+        #[arg(long, default_value_t = 100)]
+        latency_runs: usize,
+        /// The workers' poll interval in milliseconds (worker.poll_interval_ms)
+        #[arg(long, default_value_t = 500)]
+        poll_ms: u64,
+    },
     /// Latency from a vendor alert to the recorded policy decision, through the sandbox, the
     /// job queue, sync, triage and the policy (a scratch SQLite database unless
     /// database.url names one)
@@ -358,7 +366,6 @@ pub fn run() -> ExitCode {
                 events,
                 format,
             }) => commands::rules::test(&rules, &events, format),
-            Command::Rules(RulesCommand::Bench { events }) => commands::rules_bench::bench(events),
             #[cfg(feature = "sandbox")]
             Command::Rules(RulesCommand::Coverage { without, format }) => {
                 commands::rules_coverage::coverage(config, without, format).await
@@ -374,6 +381,12 @@ pub fn run() -> ExitCode {
                 users,
                 vendors,
             }) => commands::bench_sync::sync(config, tenants, devices, users, &vendors).await,
+            #[cfg(feature = "sandbox")]
+            Command::Bench(BenchCommand::Detect {
+                events,
+                latency_runs,
+                poll_ms,
+            }) => commands::bench_detect::detect(config, events, latency_runs, poll_ms).await,
             #[cfg(feature = "sandbox")]
             Command::Bench(BenchCommand::Loop { runs, poll_ms }) => {
                 commands::bench::alert_to_decision(config, runs, poll_ms).await

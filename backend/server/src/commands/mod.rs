@@ -4,6 +4,8 @@ pub mod audit;
 #[cfg(feature = "sandbox")]
 pub mod bench;
 #[cfg(feature = "sandbox")]
+pub mod bench_detect;
+#[cfg(feature = "sandbox")]
 pub mod bench_sync;
 pub mod config;
 #[cfg(feature = "sandbox")]
@@ -13,7 +15,6 @@ pub mod migrate;
 pub mod msp;
 pub mod policy;
 pub mod rules;
-pub mod rules_bench;
 #[cfg(feature = "sandbox")]
 pub mod rules_coverage;
 #[cfg(feature = "sandbox")]

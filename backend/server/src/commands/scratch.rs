@@ -10,7 +10,8 @@ use steward_core::{
     Clock, Storage, SystemClock,
     audit::AuditKeys,
     jobs::{self, Job},
-    storage::{Deployment, NewTenant},
+    secrets::SecretBox,
+    storage::{Deployment, NewTenant, TenantWork},
 };
 use steward_domain::{
     audit::{ActorKind, AuditActor},
@@ -31,6 +32,7 @@ pub struct Scratch {
     /// The demo's first customer, connected to every sandbox vendor.
     pub tenant: Tenant,
     pub shared: steward_workers::Shared,
+    secrets: Arc<SecretBox>,
     /// Who the command's own writes are in the audit chain as.
     actor: AuditActor,
     config: Config,
@@ -92,10 +94,7 @@ impl Scratch {
             &quietly,
         )
         .await?;
-        let secrets = Arc::new(steward_core::secrets::SecretBox::load(
-            &config.secrets,
-            &config.data_dir,
-        )?);
+        let secrets = Arc::new(SecretBox::load(&config.secrets, &config.data_dir)?);
         let unthrottled = SandboxSettings {
             limits: ThrottleLimits {
                 defender: (u32::MAX, Duration::from_secs(60)),
@@ -135,7 +134,7 @@ impl Scratch {
             storage.clone(),
             Arc::clone(&clock),
             Arc::clone(&keys),
-            secrets,
+            Arc::clone(&secrets),
             None,
             stopped,
         )?;
@@ -148,6 +147,7 @@ impl Scratch {
             sandbox,
             tenant,
             shared,
+            secrets,
             actor: AuditActor {
                 kind: ActorKind::System,
                 user_id: None,
@@ -162,6 +162,42 @@ impl Scratch {
     #[must_use]
     pub fn actor(&self) -> AuditActor {
         self.actor.clone()
+    }
+
+    /// The log ingest endpoint (its URL) of `tenant`'s first integration, and a new ingest key
+    /// for it.
+    ///
+    /// # Errors
+    /// When the customer has no integration or the key cannot be stored.
+    pub async fn ingest_endpoint(&self, tenant: &Tenant) -> anyhow::Result<(String, String)> {
+        let integration = self
+            .storage
+            .deployment()
+            .integrations()
+            .await?
+            .into_iter()
+            .find(|i| i.tenant_id == tenant.id)
+            .context("the customer has integrations")?;
+        let txn = self.storage.begin().await?;
+        let deployment = Deployment::new(&txn);
+        let ctx = deployment.write_context(self.clock.as_ref(), &self.keys, self.actor());
+        let work = TenantWork::as_steward(&ctx, tenant.id)
+            .await?
+            .context("the customer exists")?;
+        let key = work
+            .integrations(&self.secrets)?
+            .rotate_ingest_key(integration.id)
+            .await?;
+        drop(work);
+        drop(ctx);
+        txn.commit().await?;
+        Ok((
+            format!(
+                "http://{}/api/v1/ingest/{}",
+                self.config.http.listen, integration.id
+            ),
+            secrecy::ExposeSecret::expose_secret(&key).to_owned(),
+        ))
     }
 
     /// Adds a customer of the demo MSP named `name`, connected to the sandbox's vendors as the

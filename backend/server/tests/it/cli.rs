@@ -732,6 +732,62 @@ fn policy_bench_measures_real_decisions_and_refuses_to_measure_failures() {
 }
 
 #[test]
+fn bench_detect_measures_rules_per_event_and_events_to_findings() {
+    let (code, stdout, stderr) = run({
+        let mut command = steward();
+        command.args([
+            "bench",
+            "detect",
+            "--events",
+            "200",
+            "--latency-runs",
+            "3",
+            "--poll-ms",
+            "50",
+        ]);
+        command
+    });
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    assert!(
+        stdout.starts_with("normalized 200 Windows events to OCSF"),
+        "{stdout}"
+    );
+    let rows: Vec<Vec<&str>> = stdout
+        .lines()
+        .filter(|line| line.starts_with("| ") && !line.starts_with("| rules"))
+        .map(|line| {
+            line.trim_matches(|c| c == '|' || c == ' ')
+                .split(" | ")
+                .collect()
+        })
+        .collect();
+    let rules: Vec<&str> = rows.iter().map(|row| row[0]).collect();
+    assert_eq!(rules[..3], ["10", "100", "1000"], "{stdout}");
+    assert_eq!(rows.len(), 4, "and the whole pack: {stdout}");
+    // The samples keep the pack's mix: process_creation rules are most of each.
+    for row in &rows[1..] {
+        let share: u32 = row[1].trim_end_matches('%').parse().unwrap();
+        assert!(share > 50, "{stdout}");
+    }
+    // The whole pack finds the suspicious launches among the ordinary ones.
+    let matches: u64 = rows[3][6].parse().unwrap();
+    assert!(matches > 0, "{stdout}");
+    assert!(
+        stdout.contains("3 suspicious launches sent one at a time to the log ingest endpoint, SQLite database, worker poll interval 50 ms"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("event to finding: p50 "), "{stdout}");
+
+    let (code, _, stderr) = run({
+        let mut command = steward();
+        command.args(["bench", "detect", "--events", "0"]);
+        command
+    });
+    assert_eq!(code, 1);
+    assert!(stderr.contains("--events must be at least 1"), "{stderr}");
+}
+
+#[test]
 fn bench_loop_measures_alerts_through_the_whole_pipeline() {
     let (code, stdout, stderr) = run({
         let mut command = steward();

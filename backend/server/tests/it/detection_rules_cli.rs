@@ -233,27 +233,3 @@ fn lint_names_the_line_and_column_of_each_error_and_passes_clean_rules() {
     assert!(line.contains("level"), "{line}");
     assert!(stdout.contains("problem(s)."), "{stdout}");
 }
-
-#[test]
-fn bench_measures_normalizing_and_evaluating_over_samples_of_the_pack() {
-    let (ok, out) = run(&["rules", "bench", "--events", "200"]);
-    assert!(ok, "{out}");
-    assert!(
-        out.starts_with("normalized 200 Windows events to OCSF"),
-        "{out}"
-    );
-    let rows: Vec<&str> = out
-        .lines()
-        .filter(|line| line.starts_with("| ") && !line.starts_with("| rules"))
-        .collect();
-    assert_eq!(rows.len(), 3, "{out}");
-    // The whole pack finds the suspicious launches among the ordinary ones.
-    let matches: u64 = rows[2]
-        .trim_end_matches(" |")
-        .rsplit("| ")
-        .next()
-        .unwrap()
-        .parse()
-        .unwrap();
-    assert!(matches > 0, "{out}");
-}

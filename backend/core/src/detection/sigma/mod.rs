@@ -4,8 +4,9 @@
 //! - [`RuleSet::load`] parses rule documents, maps their fields onto OCSF with the declarative
 //!   table `ocsf.yml`, and compiles each rule once per [`Source`] it can match; every rule that
 //!   cannot load is kept in [`RuleSet::skipped`] with its reason — none is dropped silently.
-//! - [`RuleSet::evaluate`] tests an event only against the rules of its source, and rsigma's own
-//!   per-rule witness index narrows those further, so cost grows far slower than rule count.
+//! - [`RuleSet::evaluate`] tests an event only against the rules of its source, and rsigma's
+//!   per-rule witness index and cross-rule Aho–Corasick prefilter narrow those further, so cost
+//!   grows far slower than rule count.
 //! - [`pack`] is the built-in rule pack, curated from SigmaHQ.
 
 mod finding;
@@ -158,6 +159,13 @@ impl RuleSet {
                     }
                 }
             }
+        }
+        // Most rules a process launch reaches look for substrings of its command line and
+        // paths: one Aho–Corasick pass over the event's values tells which rules' substrings
+        // occur at all, so the others are not evaluated. Turned on once every rule is in, as
+        // each change of an engine's rules rebuilds the automaton.
+        for engine in engines.values_mut() {
+            engine.set_cross_rule_ac(true);
         }
         let by_id = rules
             .iter()
