@@ -413,7 +413,8 @@ impl EventCursors {
     }
 
     /// From what Steward stored: each stream from its [`overlap`] before its newest stored
-    /// event; a stream with none stored from its oldest retained event.
+    /// event; a stream with none stored as a first synchronization reads it (every retained
+    /// event, or the last day of an advanced hunting table).
     #[must_use]
     pub fn after_stored(newest: impl IntoIterator<Item = (EventStream, DateTime<Utc>)>) -> Self {
         Self {

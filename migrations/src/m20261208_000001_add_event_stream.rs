@@ -74,3 +74,25 @@ enum Events {
     Stream,
     Time,
 }
+
+#[cfg(test)]
+mod tests {
+    use steward_domain::observations::{EventStream, Vendor};
+
+    use super::FEEDS;
+
+    /// The upgrade names each feed as Steward does, and leaves none out.
+    #[test]
+    fn every_feed_of_every_vendor_is_given_as_steward_names_it() {
+        for (feed, vendor, _) in FEEDS {
+            let vendor = Vendor::parse(vendor).unwrap_or_else(|| panic!("vendor {vendor}"));
+            let stream = EventStream::parse(feed).unwrap_or_else(|| panic!("feed {feed}"));
+            assert!(
+                vendor.event_streams().contains(&stream),
+                "{feed} of {vendor}"
+            );
+        }
+        let feeds: usize = Vendor::ALL.iter().map(|v| v.event_streams().len()).sum();
+        assert_eq!(FEEDS.len(), feeds);
+    }
+}

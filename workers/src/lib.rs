@@ -176,6 +176,14 @@ pub enum RunError {
 pub async fn run(shared: Shared) -> Result<(), RunError> {
     let mut stop = shared.shutdown.clone();
     let settings = Arc::clone(&shared.settings);
+    // The built-in Sigma pack takes a second or two to compile, once per process: compiled
+    // here, before any job runs, so no triage compiles it while holding a write transaction
+    // (on SQLite, long enough for the other writers' busy timeout to run out).
+    tokio::task::spawn_blocking(|| {
+        steward_core::detection::sigma::pack::compiled();
+    })
+    .await
+    .map_err(|error| RunError::Worker(format!("the Sigma pack did not compile: {error}")))?;
     let queue = JobQueue::open(&shared.storage.pool(), settings.liveness).await?;
     let relay = tokio::spawn(relay::run(shared.clone(), queue.clone(), stop.clone()));
     let schedule = tokio::spawn(schedule::run(shared.clone(), queue.clone(), stop.clone()));

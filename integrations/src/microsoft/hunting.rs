@@ -43,7 +43,7 @@ pub const MAX_ROWS: usize = 10_000;
 
 /// The most pages of one table a synchronization reads (three tables of this many pages stay
 /// within the 45 queries a minute). The next synchronization reads on from the table's own
-/// newest stored row (each table is a stream with its own cursor), less an hour.
+/// newest stored row (each table is a stream with its own cursor), less an hour and ten minutes.
 pub const MAX_PAGES: usize = 10;
 
 /// How far back the first synchronization reads: a day, of the 30 days advanced hunting keeps.
