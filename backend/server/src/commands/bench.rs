@@ -122,18 +122,9 @@ async fn measure(mut config: Config, runs: usize, poll_ms: u64) -> anyhow::Resul
     }
     scratch.stop().await;
 
-    latencies.sort();
-    let at = |q: f64| {
-        let index = ((latencies.len() as f64 - 1.0) * q).round() as usize;
-        latencies[index]
-    };
-    let mean = latencies.iter().sum::<Duration>() / u32::try_from(latencies.len()).unwrap_or(1);
     println!(
-        "alert to decision: p50 {:.0} ms, p99 {:.0} ms, mean {:.0} ms, max {:.0} ms",
-        at(0.5).as_secs_f64() * 1000.0,
-        at(0.99).as_secs_f64() * 1000.0,
-        mean.as_secs_f64() * 1000.0,
-        latencies.last().map_or(0.0, |d| d.as_secs_f64() * 1000.0),
+        "alert to decision: {}",
+        super::latency_summary(&mut latencies)
     );
     Ok(ExitCode::SUCCESS)
 }

@@ -18,7 +18,7 @@ use steward_core::{
 use steward_domain::observations::ObservedEvent;
 use steward_integrations::telemetry;
 
-use super::scratch::Scratch;
+use super::{percentile, scratch::Scratch};
 use crate::config::Config;
 
 /// The built-in rule every suspicious launch of the synthetic telemetry trips: an Office
@@ -99,17 +99,6 @@ fn events(n: usize) -> Vec<Value> {
             }
         })
         .collect()
-}
-
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    #[expect(
-        clippy::cast_possible_truncation,
-        clippy::cast_sign_loss,
-        clippy::cast_precision_loss,
-        reason = "an index into a list of measurements"
-    )]
-    let index = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted.get(index).copied().unwrap_or_default()
 }
 
 #[expect(
@@ -277,14 +266,9 @@ async fn measure_latency(scratch: &Scratch, runs: usize, poll_ms: u64) -> anyhow
         }
         latencies.push(started.elapsed());
     }
-    latencies.sort_unstable();
-    let mean = latencies.iter().sum::<Duration>() / u32::try_from(latencies.len()).unwrap_or(1);
     println!(
-        "event to finding: p50 {:.0} ms, p99 {:.0} ms, mean {:.0} ms, max {:.0} ms",
-        percentile(&latencies, 0.50).as_secs_f64() * 1000.0,
-        percentile(&latencies, 0.99).as_secs_f64() * 1000.0,
-        mean.as_secs_f64() * 1000.0,
-        latencies.last().map_or(0.0, |d| d.as_secs_f64() * 1000.0),
+        "event to finding: {}",
+        super::latency_summary(&mut latencies)
     );
     Ok(())
 }

@@ -185,16 +185,12 @@ pub fn bench(
     let failures: usize = results.iter().map(|(_, failures)| failures).sum();
     let mut latencies: Vec<Duration> = results.into_iter().flat_map(|(l, _)| l).collect();
     latencies.sort();
-    let percentile = |p: f64| {
-        let index = ((latencies.len() as f64 - 1.0) * p).round() as usize;
-        latencies[index]
-    };
     let total = latencies.len();
     println!("decisions/s: {:.0}", total as f64 / elapsed.as_secs_f64());
     println!(
         "latency per decision: p50 {:.3} ms, p99 {:.3} ms, max {:.3} ms",
-        percentile(0.50).as_secs_f64() * 1e3,
-        percentile(0.99).as_secs_f64() * 1e3,
+        super::percentile(&latencies, 0.50).as_secs_f64() * 1e3,
+        super::percentile(&latencies, 0.99).as_secs_f64() * 1e3,
         latencies[total - 1].as_secs_f64() * 1e3
     );
     if failures > 0 {
