@@ -17,6 +17,7 @@ mod queue;
 mod relay;
 mod schedule;
 mod settle;
+mod supervise;
 pub mod sync;
 mod tickets;
 
@@ -165,16 +166,17 @@ impl Default for WorkerSettings {
 pub enum RunError {
     #[error(transparent)]
     Queue(#[from] QueueError),
-    #[error("the job worker stopped: {0}")]
-    Worker(String),
+    #[error("the workers could not start: {0}")]
+    Startup(String),
 }
 
-/// Runs the outbox relay, the sync schedule and one worker until `stop` turns true.
+/// Runs the outbox relay, the sync schedule and one worker until `stop` turns true; a worker
+/// that stops on a failure is started again.
 ///
 /// # Errors
-/// When the queue cannot be set up, or the worker fails.
+/// When the queue cannot be set up, or the Sigma pack cannot be compiled.
 pub async fn run(shared: Shared) -> Result<(), RunError> {
-    let mut stop = shared.shutdown.clone();
+    let stop = shared.shutdown.clone();
     let settings = Arc::clone(&shared.settings);
     // The built-in Sigma pack takes a second or two to compile, once per process: compiled
     // here, before any job runs, so no triage compiles it while holding a write transaction
@@ -183,47 +185,62 @@ pub async fn run(shared: Shared) -> Result<(), RunError> {
         steward_core::detection::sigma::pack::compiled();
     })
     .await
-    .map_err(|error| RunError::Worker(format!("the Sigma pack did not compile: {error}")))?;
+    .map_err(|error| RunError::Startup(format!("the Sigma pack did not compile: {error}")))?;
     let queue = JobQueue::open(&shared.storage.pool(), settings.liveness).await?;
     let relay = tokio::spawn(relay::run(shared.clone(), queue.clone(), stop.clone()));
     let schedule = tokio::spawn(schedule::run(shared.clone(), queue.clone(), stop.clone()));
-    // Unique per process: a restarted worker must not collide with its dead predecessor's
-    // registration, whose jobs the queue hands over once its heartbeats stop.
-    let name = format!(
-        "steward-{}-{}",
-        std::process::id(),
-        steward_core::storage::new_id(shared.clock.as_ref())
-    );
-    tracing::info!(worker = %name, "worker started");
-    let until = async move {
-        while !*stop.borrow_and_update() {
-            if stop.changed().await.is_err() {
-                break;
+    supervise::supervise(
+        |run| {
+            let queue = queue.clone();
+            let shared = shared.clone();
+            let settings = Arc::clone(&settings);
+            let mut stop = stop.clone();
+            async move {
+                // Unique per process and run: a restarted worker must not collide with its dead
+                // predecessor's registration, whose jobs the queue hands over once its
+                // heartbeats stop.
+                let name = format!(
+                    "steward-{}-{}",
+                    std::process::id(),
+                    steward_core::storage::new_id(shared.clock.as_ref())
+                );
+                tracing::info!(worker = %name, run, "worker started");
+                let until = async move {
+                    while !*stop.borrow_and_update() {
+                        if stop.changed().await.is_err() {
+                            break;
+                        }
+                    }
+                    Ok::<(), std::io::Error>(())
+                };
+                let outcome = match queue {
+                    JobQueue::Sqlite(storage) => {
+                        WorkerBuilder::new(name)
+                            .backend(storage.poll_with_interval(settings.poll_interval))
+                            .concurrency(settings.concurrency)
+                            .data(shared)
+                            .build(handlers::handle)
+                            .run_until(until)
+                            .await
+                    }
+                    JobQueue::Postgres(storage) => {
+                        WorkerBuilder::new(name)
+                            .backend(storage.poll_with_interval(settings.poll_interval))
+                            .concurrency(settings.concurrency)
+                            .data(shared)
+                            .build(handlers::handle)
+                            .run_until(until)
+                            .await
+                    }
+                };
+                outcome.map_err(|e| e.to_string())
             }
-        }
-        Ok::<(), std::io::Error>(())
-    };
-    let outcome = match queue {
-        JobQueue::Sqlite(storage) => {
-            WorkerBuilder::new(name)
-                .backend(storage.poll_with_interval(settings.poll_interval))
-                .concurrency(settings.concurrency)
-                .data(shared)
-                .build(handlers::handle)
-                .run_until(until)
-                .await
-        }
-        JobQueue::Postgres(storage) => {
-            WorkerBuilder::new(name)
-                .backend(storage.poll_with_interval(settings.poll_interval))
-                .concurrency(settings.concurrency)
-                .data(shared)
-                .build(handlers::handle)
-                .run_until(until)
-                .await
-        }
-    };
+        },
+        stop.clone(),
+        supervise::restart_pauses(),
+    )
+    .await;
     relay.abort();
     schedule.abort();
-    outcome.map_err(|e| RunError::Worker(e.to_string()))
+    Ok(())
 }
