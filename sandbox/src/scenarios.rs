@@ -87,6 +87,8 @@ impl Scenario {
             ],
             Scenario::CompromisedAdmin => &[
                 "impossible-travel",
+                // A first sign-in from another country, on a network never used before.
+                "unusual-sign-in",
                 "vendor-alert:Microsoft Defender for Cloud Apps",
             ],
             // Benign, but a generic rule is right to fire on it: the noise tuning learns from.

@@ -8,6 +8,7 @@ pub mod access;
 pub mod actions;
 pub mod audit;
 pub mod authority;
+pub mod baselines;
 pub mod clock;
 pub mod coverage;
 pub mod credentials;

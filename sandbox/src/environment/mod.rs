@@ -456,8 +456,9 @@ impl Environment {
             faults: Vec::new(),
             sequence: 0,
         };
-        // A working week of ordinary sign-ins from the office.
-        for day in (1..=3).rev() {
+        // A week of ordinary sign-ins from the office: enough days for Steward to learn each
+        // person's sign-in baseline.
+        for day in (1..=7).rev() {
             for n in 0..environment.users.len() {
                 let at = now - Duration::days(day) + Duration::minutes(n as i64 * 7);
                 let user = environment.users[n].id.clone();

@@ -2,10 +2,12 @@
 //! entities each finding is about.
 //!
 //! Steward's own rules ([`rules`]) are pure functions over OCSF events, each tested on its own;
-//! Sigma rules ([`sigma`]) are evaluated over each event as it arrives; [`detect`] reads what
-//! they need from the tenant's events (the batch, and the sign-ins around it for impossible
-//! travel) and resolves the entities the findings' events name.
+//! Sigma rules ([`sigma`]) are evaluated over each event as it arrives; sign-ins are compared
+//! with what each identity's history taught ([`baseline`]); [`detect`] reads what they need
+//! from the tenant's events (the batch, and the sign-ins around it for impossible travel),
+//! keeps the baselines learned, and resolves the entities the findings' events name.
 
+pub mod baseline;
 pub mod content;
 pub mod retro_hunt;
 mod rules;
@@ -14,23 +16,29 @@ pub mod tuning;
 
 use std::collections::HashMap;
 
-use steward_domain::{incidents::EntityKey, inventory::StoredEvent, observations::OcsfClass};
+use steward_domain::{
+    IntegrationId,
+    incidents::EntityKey,
+    inventory::StoredEvent,
+    observations::{EntityRef, OcsfClass},
+};
 
 pub use self::rules::{
     IMPOSSIBLE_TRAVEL, IMPOSSIBLE_TRAVEL_KMH, IMPOSSIBLE_TRAVEL_MIN_KM, IMPOSSIBLE_TRAVEL_WINDOW,
     SOURCE_SILENT, distance_km, impossible_travel, source_silent, vendor_alert,
 };
 pub use crate::storage::Detected;
-use crate::storage::{StorageError, TenantWork};
+use crate::storage::{StorageError, TenantWork, WorkError};
 
-/// What the rules found in a batch of stored events, each with the entities it is about.
+/// What the rules found in a batch of stored events, each with the entities it is about; the
+/// batch's sign-ins are learned into their identities' baselines.
 ///
 /// # Errors
-/// When the database cannot be read.
+/// When the database cannot be read or written.
 pub async fn detect(
     work: &TenantWork<'_>,
     event_ids: &[uuid::Uuid],
-) -> Result<Vec<(Detected, Vec<EntityKey>)>, StorageError> {
+) -> Result<Vec<(Detected, Vec<EntityKey>)>, WorkError> {
     let inventory = work.inventory();
     let events = inventory.events_by_id(event_ids).await?;
     let mut detections: Vec<Detected> = events.iter().filter_map(vendor_alert).collect();
@@ -43,6 +51,7 @@ pub async fn detect(
                 .map(|found| sigma::finding(event, found)),
         );
     }
+    detections.extend(unusual_sign_ins(work, &events).await?);
     let mut known: HashMap<uuid::Uuid, StoredEvent> =
         events.iter().map(|e| (e.id, e.clone())).collect();
     let sign_ins: Vec<StoredEvent> = events
@@ -70,6 +79,85 @@ pub async fn detect(
         found.push((detected, entities));
     }
     Ok(found)
+}
+
+/// Compares the batch's successful sign-ins, oldest first, with their identities' baselines,
+/// and learns each that did not make a finding.
+async fn unusual_sign_ins(
+    work: &TenantWork<'_>,
+    events: &[StoredEvent],
+) -> Result<Vec<Detected>, WorkError> {
+    let mut sign_ins = Vec::new();
+    // A first sync brings weeks of sign-ins by the same people: each resolved once.
+    let mut resolved = HashMap::new();
+    for event in events {
+        let Some(traits) = baseline::SignInTraits::of(event) else {
+            continue;
+        };
+        if let Some(identity) = identity_of(work, event, &mut resolved).await? {
+            sign_ins.push((event, identity, traits));
+        }
+    }
+    if sign_ins.is_empty() {
+        return Ok(Vec::new());
+    }
+    sign_ins.sort_by_key(|(event, _, _)| (event.time, event.id));
+    let mut identities: Vec<uuid::Uuid> = sign_ins.iter().map(|(_, id, _)| *id).collect();
+    identities.sort_unstable();
+    identities.dedup();
+    let mut baselines = work.baselines().of_identities(&identities).await?;
+    let mut changed = std::collections::BTreeSet::new();
+    let mut found = Vec::new();
+    for (event, identity, traits) in sign_ins {
+        let learned = baselines.entry(identity).or_default();
+        if let Some(deviation) = baseline::compare(learned, &traits)
+            && deviation.is_finding()
+        {
+            let days = baseline::days_learned(learned, traits.time);
+            found.push(baseline::finding(
+                event, identity, &traits, &deviation, days,
+            ));
+            continue;
+        }
+        let before = learned.clone();
+        baseline::learn(learned, &traits);
+        if *learned != before {
+            changed.insert(identity);
+        }
+    }
+    for identity in changed {
+        work.record_baseline(identity, &baselines[&identity])
+            .await?;
+    }
+    Ok(found)
+}
+
+/// The inventory identity an event is about, if it names one Steward knows.
+async fn identity_of(
+    work: &TenantWork<'_>,
+    event: &StoredEvent,
+    resolved: &mut HashMap<(IntegrationId, EntityRef), Option<EntityKey>>,
+) -> Result<Option<uuid::Uuid>, StorageError> {
+    for reference in &event.entities {
+        let cache_key = (event.integration_id, reference.clone());
+        let key = match resolved.get(&cache_key) {
+            Some(key) => *key,
+            None => {
+                let key = work
+                    .inventory()
+                    .resolve(event.integration_id, reference)
+                    .await?;
+                resolved.insert(cache_key, key);
+                key
+            }
+        };
+        if let Some(key) = key
+            && key.kind == steward_domain::actions::TargetKind::Identity
+        {
+            return Ok(Some(key.id));
+        }
+    }
+    Ok(None)
 }
 
 /// The inventory entities the detection's events name.

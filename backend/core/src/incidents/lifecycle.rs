@@ -123,6 +123,13 @@ async fn update(
     if after.status != before.status {
         status_changed(ctx, msp_id, tenant_id, &after).await?;
     }
+    let settled_benign = matches!(
+        after.verdict,
+        Some(Verdict::BenignTruePositive | Verdict::FalsePositive)
+    );
+    if settled_benign && after.verdict != before.verdict {
+        crate::detection::baseline::learn_settled(ctx, (msp_id, tenant_id), &after).await?;
+    }
     Ok(after)
 }
 

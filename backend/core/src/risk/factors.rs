@@ -11,7 +11,7 @@ use steward_domain::{
     risk::RiskFactor,
 };
 
-use crate::detection::IMPOSSIBLE_TRAVEL;
+use crate::detection::{IMPOSSIBLE_TRAVEL, baseline::UNUSUAL_SIGN_IN};
 
 /// How much the business depends on a device: set by the MSP with a
 /// `steward:criticality=<low|medium|high|critical>` tag; otherwise servers are high and
@@ -87,6 +87,11 @@ pub fn factors(
             FindingSource::Detection if finding.rule == IMPOSSIBLE_TRAVEL => {
                 ("anomalous-sign-in".to_owned(), 25)
             }
+            // The title says which part of the identity's baseline the sign-in broke.
+            FindingSource::Detection if finding.rule == UNUSUAL_SIGN_IN => (
+                "unusual-sign-in".to_owned(),
+                alert_points(finding.severity_id),
+            ),
             FindingSource::Detection => (
                 format!("detection:{}", finding.rule),
                 alert_points(finding.severity_id),

@@ -11,6 +11,7 @@
 
 pub(crate) mod actions;
 pub mod approval_links;
+pub(crate) mod baselines;
 pub mod config;
 pub mod contexts;
 pub mod detection_rules;
@@ -63,6 +64,7 @@ pub use self::{
         ActionReader, ActionRequestError, Deadlines, Proposal, Update as ActionUpdate,
         action_version,
     },
+    baselines::BaselineReader,
     config::{DatabaseConfig, DatabaseTarget, DatabaseUrl},
     error::StorageError,
     guardrails::{ACTIVITY_WINDOW, GuardrailError, GuardrailReader, MAX_HALT_REASON},

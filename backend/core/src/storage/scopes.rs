@@ -452,6 +452,19 @@ impl<'c, C: ConnectionTrait> TenantScope<'c, C> {
         })
     }
 
+    /// Reads the identities' learned sign-in baselines.
+    ///
+    /// # Errors
+    /// [`Forbidden`] without [`Permission::ReadInventory`] (a customer's approver).
+    pub fn baselines(&self) -> Result<super::BaselineReader<'c, C>, Forbidden> {
+        self.require(Permission::ReadInventory)?;
+        Ok(super::BaselineReader::new(
+            self.conn,
+            self.tenant.msp_id,
+            self.tenant.id,
+        ))
+    }
+
     /// The tenant's devices, identities and events.
     ///
     /// # Errors

@@ -8,7 +8,7 @@ use steward_domain::{MspId, TenantId};
 use super::entities::{
     action, approval_link, detection_suppression, device, entity_context, entity_source, event,
     finding, identity, incident, incident_ticket, integration, maintenance_schedule, notification,
-    outbox, risk_score, tenant_policy, webhook_delivery, webhook_receipt,
+    outbox, risk_score, sign_in_baseline, tenant_policy, webhook_delivery, webhook_receipt,
 };
 
 /// An entity whose every row belongs to one tenant of one MSP.
@@ -45,6 +45,7 @@ tenant_rows!(
     notification,
     outbox,
     risk_score,
+    sign_in_baseline,
     tenant_policy,
     webhook_delivery,
     webhook_receipt,

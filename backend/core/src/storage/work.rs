@@ -18,7 +18,8 @@ use steward_domain::{
 };
 
 use super::{
-    ActionReader, IncidentReader, InventoryReader, RiskReader, StorageError, WriteContext,
+    ActionReader, BaselineReader, IncidentReader, InventoryReader, RiskReader, StorageError,
+    WriteContext,
     actions::{self, ActionRequestError, Proposal},
     approval_links::{self, ApprovalRequest},
     entities::tenant,
@@ -258,6 +259,11 @@ impl<'a> TenantWork<'a> {
     #[must_use]
     pub fn risk(&self) -> RiskReader<'a, sea_orm::DatabaseTransaction> {
         RiskReader::new(self.ctx.txn, self.tenant.msp_id, self.tenant.id)
+    }
+
+    #[must_use]
+    pub fn baselines(&self) -> BaselineReader<'a, sea_orm::DatabaseTransaction> {
+        BaselineReader::new(self.ctx.txn, self.tenant.msp_id, self.tenant.id)
     }
 
     #[must_use]
@@ -504,6 +510,25 @@ impl<'a> TenantWork<'a> {
     ) -> Result<Vec<(String, String)>, WorkError> {
         self.require_steward()?;
         Ok(slack::posts(self.ctx.txn, self.tenant.msp_id, self.tenant.id, action_id).await?)
+    }
+
+    /// Stores what an identity's sign-ins taught its baseline (Steward only).
+    ///
+    /// # Errors
+    /// [`WorkError::Forbidden`] for a user; [`WorkError::Storage`] when the database fails.
+    pub async fn record_baseline(
+        &self,
+        identity_id: uuid::Uuid,
+        learned: &steward_domain::baselines::SignInBaseline,
+    ) -> Result<(), WorkError> {
+        self.require_steward()?;
+        Ok(super::baselines::save(
+            self.ctx,
+            (self.tenant.msp_id, self.tenant.id),
+            identity_id,
+            learned,
+        )
+        .await?)
     }
 
     /// Stores an entity's new risk score if it changed (Steward only).

@@ -16,7 +16,7 @@ use steward_domain::{
 };
 use steward_testkit::{TestDatabase, World};
 
-const EXPECTED_MIGRATIONS: [&str; 33] = [
+const EXPECTED_MIGRATIONS: [&str; 34] = [
     "m20261123_000001_create_tenancy",
     "m20261123_000002_create_audit_entries",
     "m20261123_000003_protect_audit_chain",
@@ -50,9 +50,10 @@ const EXPECTED_MIGRATIONS: [&str; 33] = [
     "m20261207_000003_create_rule_lineage_and_suppressions",
     "m20261207_000004_add_integration_missing_telemetry",
     "m20261208_000001_add_event_stream",
+    "m20261208_000002_create_sign_in_baselines",
 ];
 
-const TABLES: [&str; 40] = [
+const TABLES: [&str; 41] = [
     "msps",
     "tenants",
     "automation_halts",
@@ -93,6 +94,7 @@ const TABLES: [&str; 40] = [
     "detection_rule_states",
     "detection_rule_versions",
     "detection_suppressions",
+    "sign_in_baselines",
 ];
 
 fn slug(text: &str) -> Slug {

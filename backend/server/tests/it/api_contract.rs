@@ -421,6 +421,10 @@ async fn the_openapi_document_describes_every_route() {
         ),
         ("get", "/api/v1/tenants/{tenant_id}/devices"),
         ("get", "/api/v1/tenants/{tenant_id}/identities"),
+        (
+            "get",
+            "/api/v1/tenants/{tenant_id}/identities/{identity_id}/sign-in-baseline",
+        ),
         ("get", "/api/v1/tenants/{tenant_id}/events"),
         ("get", "/api/v1/tenants/{tenant_id}/incidents"),
         ("get", "/api/v1/tenants/{tenant_id}/incidents/{incident_id}"),

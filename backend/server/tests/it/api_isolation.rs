@@ -135,6 +135,10 @@ async fn tenant_scoped_routes_of_other_tenants_answer_404() {
                     "entity_id",
                     "0194f3a2-7b1c-7d3e-9f00-1234567890b0".to_owned(),
                 ),
+                (
+                    "identity_id",
+                    "0194f3a2-7b1c-7d3e-9f00-1234567890b2".to_owned(),
+                ),
             ]);
             let (status, answer) = app
                 .call(

@@ -24,7 +24,7 @@ use steward_domain::{
         PolicyDecision, PolicyOutcome, Proposer, ProposerKind, TargetKind,
     },
     incidents::FindingSource,
-    observations::{ObservedDevice, ObservedInventory, Vendor},
+    observations::{ObservedDevice, ObservedIdentity, ObservedInventory, Vendor},
     outbound_webhooks::WebhookEvent,
     tenancy::{Role, RoleSide, Tenant},
 };
@@ -41,7 +41,7 @@ fn expectation(operation_id: &str) -> (&'static [Role], StatusCode) {
         "get_me" | "get_msp" | "list_tenants" | "get_tenant" | "list_members"
         | "list_own_tokens" => (ALL, forbidden),
         // A customer's approver decides actions; the inventory is not theirs to read.
-        "list_devices" | "list_identities" | "list_events" => {
+        "list_devices" | "list_identities" | "list_events" | "get_sign_in_baseline" => {
             (&[MspAdmin, Technician, Auditor, CustomerOwner], forbidden)
         }
         "create_tenant" | "update_tenant" | "offboard_tenant" | "create_user" | "update_user"
@@ -213,6 +213,8 @@ struct Seeded {
     roll_back: ActionId,
     /// A device of the tenant's inventory.
     device: uuid::Uuid,
+    /// An identity of the tenant's inventory.
+    identity: uuid::Uuid,
     /// The batch the verified action belongs to.
     batch: uuid::Uuid,
 }
@@ -232,7 +234,17 @@ async fn seed_response(
             hostname: "acme-lt01".into(),
             ..ObservedDevice::default()
         }],
-        identities: vec![],
+        identities: vec![ObservedIdentity {
+            external_id: "user-1".into(),
+            user_principal_name: "ana@acme.example".into(),
+            display_name: None,
+            department: None,
+            job_title: None,
+            enabled: Some(true),
+            admin_roles: Vec::new(),
+            mfa_registered: None,
+            groups: Vec::new(),
+        }],
     };
     world
         .record_sync(tenant, integration, &inventory, &[], None)
@@ -246,6 +258,7 @@ async fn seed_response(
         .unwrap()
         .unwrap();
     let device = work.inventory().devices().await.unwrap()[0].id;
+    let identity = work.inventory().identities().await.unwrap()[0].id;
     let incident = steward_core::incidents::record_finding(
         &work,
         &Detected {
@@ -355,6 +368,7 @@ async fn seed_response(
         reject: (reject.id, reject.version),
         roll_back: verified.id,
         device,
+        identity,
         batch: SEEDED_BATCH,
     }
 }
@@ -535,6 +549,7 @@ async fn check_role(role: Role) {
             ("subscription_id", subscription.to_string()),
             ("kind", "device".to_owned()),
             ("entity_id", seeded.device.to_string()),
+            ("identity_id", seeded.identity.to_string()),
             ("delivery_id", delivery.clone()),
             ("rule_id", SEEDED_RULE.to_owned()),
             ("suppression_id", suppression.clone()),
@@ -619,6 +634,7 @@ async fn operational_routes_need_no_credential_and_api_routes_do() {
             ),
             ("kind", "device".into()),
             ("entity_id", "0194f3a2-7b1c-7d3e-9f00-1234567890ab".into()),
+            ("identity_id", "0194f3a2-7b1c-7d3e-9f00-1234567890ab".into()),
         ]);
         let (status, answer) = app.call(operation.method.clone(), &path, None, None).await;
         if operation.authenticated {

@@ -140,12 +140,14 @@ async fn a_compromised_admin_waits_for_the_customer_and_a_technician() {
             .starts_with("None")
     );
 
-    // Impossible travel and the mass download are one incident about the admin.
+    // Impossible travel, the sign-in unusual for the admin and the mass download are one
+    // incident about the admin.
     let incidents = l.incidents().await;
     assert_eq!(incidents.len(), 1, "{incidents:#?}");
     let rules = strings(&incidents[0], "findings", "rule");
     assert!(rules.contains(&"impossible-travel"), "{rules:?}");
-    assert_eq!(rules.len(), 2, "{rules:?}");
+    assert!(rules.contains(&"unusual-sign-in"), "{rules:?}");
+    assert_eq!(rules.len(), 3, "{rules:?}");
     let travel = list(&incidents[0], "findings")
         .iter()
         .find(|f| f["rule"] == "impossible-travel")
@@ -782,9 +784,10 @@ async fn an_approval_of_the_version_shown_before_the_action_changed_is_refused()
     let shown = l
         .settled_action("disable_user", &["awaiting_approval"])
         .await;
-    // Both findings are in before the version is taken as the one shown: the loop settled.
+    // Every finding (impossible travel, the unusual sign-in, the vendor's alert) is in before
+    // the version is taken as the one shown: the loop settled.
     let incidents = l.incidents().await;
-    assert_eq!(list(&incidents[0], "findings").len(), 2, "{incidents:#?}");
+    assert_eq!(list(&incidents[0], "findings").len(), 3, "{incidents:#?}");
     let shown_version = shown["version"].clone();
     let id = shown["id"].as_str().unwrap().to_owned();
 

@@ -488,8 +488,8 @@ async fn synchronizing_fills_the_inventory_and_events_once_with_provenance() {
     let (_, report) = s.call(Method::POST, &sync(&ids[1]), &s.admin, None).await;
     assert_eq!(report["counts"]["identities_created"], 8, "{report}");
     assert_eq!(
-        report["counts"]["events_new"], 25,
-        "three days of sign-ins, and one from a home computer: {report}"
+        report["counts"]["events_new"], 57,
+        "a week of sign-ins by eight people, and one from a home computer: {report}"
     );
 
     // Again: nothing new, nothing stored twice.

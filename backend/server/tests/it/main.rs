@@ -35,6 +35,7 @@ mod log_ingest;
 mod outbound_webhooks;
 mod psa_tickets;
 mod sandbox_inbox;
+mod sign_in_baselines;
 mod slack_approvals;
 mod sync_stage;
 mod web;

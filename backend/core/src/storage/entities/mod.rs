@@ -34,6 +34,7 @@ pub mod risk_score;
 pub mod sandbox_environment;
 pub mod session;
 pub mod sign_in_attempt;
+pub mod sign_in_baseline;
 pub mod slack_connection;
 pub mod tenant;
 pub mod tenant_policy;

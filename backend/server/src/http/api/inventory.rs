@@ -6,6 +6,7 @@ use serde::Deserialize;
 use steward_domain::{
     TenantId,
     actions::TargetKind,
+    baselines::{BaselineState, BaselineView, SignInBaseline},
     coverage::Coverage,
     graph::ContextGraph,
     incidents::EntityKey,
@@ -31,6 +32,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(list_devices))
         .routes(routes!(list_identities))
+        .routes(routes!(get_sign_in_baseline))
         .routes(routes!(list_events))
         .routes(routes!(get_coverage))
         .routes(routes!(get_context_graph))
@@ -217,6 +219,55 @@ async fn list_identities(
     Ok(Json(
         page_in_memory(identities, request, |identity| identity.id).into(),
     ))
+}
+
+/// What Steward has learned of how an identity signs in: the countries, networks (/24, /48),
+/// devices and hours (UTC) of its successful sign-ins, each with when it was first and last
+/// seen. Sign-ins are compared with it once it is `established` (sign-ins on enough different
+/// days); one that breaks it is an `unusual-sign-in` finding naming what it broke, and is
+/// learned only when its incident is resolved as benign or a false positive.
+#[utoipa::path(
+    get,
+    path = "/api/v1/tenants/{tenant_id}/identities/{identity_id}/sign-in-baseline",
+    tag = "inventory",
+    params(
+        ("tenant_id" = TenantId, Path, description = "The tenant's id"),
+        ("identity_id" = uuid::Uuid, Path, description = "The identity's id"),
+    ),
+    responses((status = OK, body = BaselineView), ReadErrors),
+)]
+async fn get_sign_in_baseline(
+    ctx: InTenant,
+    ApiPath((_, identity_id)): ApiPath<(TenantId, uuid::Uuid)>,
+) -> Result<Json<BaselineView>, ApiError> {
+    use steward_core::detection::baseline::{
+        BASELINE_MEMORY, BASELINE_MIN_DAYS, days_learned, is_established,
+    };
+    let scope = ctx.scope();
+    if scope.inventory()?.identity(identity_id).await?.is_none() {
+        return Err(ApiError::not_found(format!(
+            "no identity {identity_id} in this tenant"
+        )));
+    }
+    let now = ctx.clock.now();
+    let (baseline, updated_at) = scope
+        .baselines()?
+        .of(identity_id)
+        .await?
+        .unwrap_or_else(|| (SignInBaseline::default(), now));
+    Ok(Json(BaselineView {
+        identity_id,
+        state: if is_established(&baseline, now) {
+            BaselineState::Established
+        } else {
+            BaselineState::Learning
+        },
+        days_learned: days_learned(&baseline, now),
+        days_needed: BASELINE_MIN_DAYS,
+        memory_days: BASELINE_MEMORY.num_days(),
+        baseline,
+        updated_at,
+    }))
 }
 
 /// The tenant's events, normalized to OCSF, in the order Steward received them.
