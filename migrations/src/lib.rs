@@ -50,6 +50,7 @@ mod m20261207_000003_create_rule_lineage_and_suppressions;
 mod m20261207_000004_add_integration_missing_telemetry;
 mod m20261208_000001_add_event_stream;
 mod m20261208_000002_create_sign_in_baselines;
+mod m20261208_000003_create_correlation_windows;
 mod schema_kit;
 
 /// Applies Steward's migrations in order.
@@ -94,6 +95,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261207_000004_add_integration_missing_telemetry::Migration),
             Box::new(m20261208_000001_add_event_stream::Migration),
             Box::new(m20261208_000002_create_sign_in_baselines::Migration),
+            Box::new(m20261208_000003_create_correlation_windows::Migration),
         ]
     }
 

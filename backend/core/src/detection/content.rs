@@ -14,7 +14,10 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 use steward_domain::{MspId, TenantId, detections::Suppression, observations::OcsfClass};
 
-use super::sigma::{self, LoadedRule, Problem, RuleDocument, RuleSet, SigmaMatch, pack};
+use super::sigma::{
+    self, Correlator, LoadedCorrelation, LoadedRule, Problem, RuleDocument, RuleSet, SigmaMatch,
+    pack,
+};
 use crate::storage::{
     StorageError, TenantWork,
     detection_rules::{
@@ -165,9 +168,15 @@ pub async fn rules<C: ConnectionTrait>(
             .copied()
             .unwrap_or_default(),
     };
+    let correlations: Vec<LoadedRule> = custom
+        .correlations()
+        .iter()
+        .map(LoadedCorrelation::as_rule)
+        .collect();
     Ok(custom
         .rules()
         .iter()
+        .chain(&correlations)
         .map(|rule| view(rule, Origin::Custom))
         .chain(
             pack::compiled()
@@ -200,8 +209,11 @@ pub enum UploadError {
     /// It breaks the Sigma specification or does not load; each problem says where and why.
     #[error("the rule has {} problem(s)", .0.len())]
     Invalid(Vec<Problem>),
-    /// A document holds one rule; this holds another number.
-    #[error("an upload is one rule; this holds {0}")]
+    /// A document holds one rule, or one correlation with the rules it correlates; this holds
+    /// another number.
+    #[error(
+        "an upload is one rule, or one correlation with the rules it correlates; this holds {0}"
+    )]
     NotOne(usize),
     /// Its id is a built-in rule's: turn that one off and give yours an id of its own.
     #[error("{0} is the id of a built-in rule; give your rule an id of its own")]
@@ -263,9 +275,16 @@ pub async fn upload(
     if !problems.is_empty() {
         return Err(UploadError::Invalid(problems));
     }
-    let [rule] = set.rules() else {
-        return Err(UploadError::NotOne(set.rules().len()));
-    };
+    let rule = uploaded(&set)?;
+    if let Some(built_in) = set
+        .rules()
+        .iter()
+        .map(|r| &r.id)
+        .chain(std::iter::once(&rule.id))
+        .find(|id| pack::compiled().rule(id).is_some())
+    {
+        return Err(UploadError::BuiltIn(built_in.clone()));
+    }
     if !usable_id(&rule.id) {
         return Err(UploadError::BadId(rule.id.clone()));
     }
@@ -276,9 +295,6 @@ pub async fn upload(
             expected: expected.to_owned(),
             found: rule.id.clone(),
         });
-    }
-    if pack::compiled().rule(&rule.id).is_some() {
-        return Err(UploadError::BuiltIn(rule.id.clone()));
     }
     let diff = writer
         .reader()
@@ -310,6 +326,16 @@ pub async fn upload(
         },
         saved,
     ))
+}
+
+/// What an upload is known by: its one rule, or its one correlation (whose version covers the
+/// rules it correlates).
+fn uploaded(set: &RuleSet) -> Result<LoadedRule, UploadError> {
+    match (set.rules(), set.correlations()) {
+        ([rule], []) => Ok(rule.clone()),
+        (_, [correlation]) => Ok(correlation.as_rule()),
+        (rules, correlations) => Err(UploadError::NotOne(rules.len() + correlations.len())),
+    }
 }
 
 /// Whether `id` can name a rule: what is safe in a URL path segment as it is, and never a
@@ -434,8 +460,29 @@ impl InForce {
     /// Whether rule `rule_id` is one of the rules and is on.
     #[must_use]
     pub fn enabled(&self, rule_id: &str) -> bool {
-        (pack::compiled().rule(rule_id).is_some() || self.custom.rule(rule_id).is_some())
+        (pack::compiled().rule(rule_id).is_some()
+            || self.custom.rule(rule_id).is_some()
+            || self.custom.correlation(rule_id).is_some())
             && self.states.enabled(rule_id, true)
+    }
+
+    /// Whether rule `rule_id` is a correlation rule of the MSP's.
+    #[must_use]
+    pub fn is_correlation(&self, rule_id: &str) -> bool {
+        self.custom.correlation(rule_id).is_some()
+    }
+
+    /// Whether rule `rule_id`'s matches only feed correlations rather than make findings.
+    #[must_use]
+    pub fn correlation_only(&self, rule_id: &str) -> bool {
+        self.custom.correlation_only(rule_id)
+    }
+
+    /// The MSP's correlation rules with no windows open; `None` when it has none. Correlations
+    /// are the MSP's own: each is uploaded with the rules it correlates.
+    #[must_use]
+    pub fn correlator(&self) -> Option<Correlator> {
+        self.custom.correlator()
     }
 
     /// The matches on one event of the rules that are on, but for those a suppression of

@@ -43,13 +43,36 @@ pub async fn detect(
     let events = inventory.events_by_id(event_ids).await?;
     let mut detections: Vec<Detected> = events.iter().filter_map(vendor_alert).collect();
     let rules = content::in_force(work).await?;
-    for event in &events {
+    let mut correlator = rules.correlator();
+    if let Some(correlator) = correlator.as_mut()
+        && let Some(kept) = work.correlation_windows().await?
+        && !correlator.restore(kept)
+    {
+        tracing::warn!("the correlation windows kept are unreadable; they start afresh");
+    }
+    // In time order, as correlations count matches within their timespan.
+    let mut ordered: Vec<&StoredEvent> = events.iter().collect();
+    ordered.sort_by_key(|e| (e.time, e.id));
+    for event in ordered {
+        let found = rules.evaluate(event.class, &event.ocsf);
+        if let Some(correlator) = correlator.as_mut() {
+            for fired in correlator.observe(&event.id.to_string(), event.time, &event.ocsf, &found)
+            {
+                if rules.enabled(&fired.rule_id) {
+                    detections.push(sigma::correlation_finding(event, &fired));
+                }
+            }
+        }
         detections.extend(
-            rules
-                .evaluate(event.class, &event.ocsf)
+            found
                 .iter()
-                .map(|found| sigma::finding(event, found)),
+                .filter(|m| !rules.correlation_only(&m.rule_id))
+                .map(|m| sigma::finding(event, m)),
         );
+    }
+    if let Some(correlator) = &correlator {
+        work.record_correlation_windows(correlator.snapshot())
+            .await?;
     }
     detections.extend(unusual_sign_ins(work, &events).await?);
     let mut known: HashMap<uuid::Uuid, StoredEvent> =
@@ -72,6 +95,22 @@ pub async fn detect(
             .await?;
         detections.extend(impossible_travel(&sign_ins, &history));
         known.extend(history.into_iter().map(|e| (e.id, e)));
+    }
+    // A correlation's findings name events of earlier batches too.
+    let earlier: Vec<uuid::Uuid> = detections
+        .iter()
+        .flat_map(|d| d.events.iter())
+        .filter(|id| !known.contains_key(*id))
+        .copied()
+        .collect();
+    if !earlier.is_empty() {
+        known.extend(
+            inventory
+                .events_by_id(&earlier)
+                .await?
+                .into_iter()
+                .map(|e| (e.id, e)),
+        );
     }
     let mut found = Vec::with_capacity(detections.len());
     for detected in detections {

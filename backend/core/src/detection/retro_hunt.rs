@@ -40,6 +40,13 @@ pub enum HuntError {
     Window,
     #[error("the rule is off in this tenant; turn it on first")]
     RuleOff,
+    /// A correlation counts its rules' matches as events arrive, in order; hunting the rules
+    /// it correlates finds their matches in the past.
+    #[error(
+        "a correlation is counted as events arrive and cannot be hunted backwards; hunt the \
+         rules it correlates"
+    )]
+    Correlation,
     #[error("the window holds more than {MAX_EVENTS} events; hunt fewer days at a time")]
     TooManyEvents,
     #[error(transparent)]
@@ -68,6 +75,9 @@ pub async fn retro_hunt(
         return Err(HuntError::Window);
     }
     let rules = content::in_force(work).await?;
+    if rules.is_correlation(rule_id) {
+        return Err(HuntError::Correlation);
+    }
     if !rules.enabled(rule_id) {
         return Err(HuntError::RuleOff);
     }

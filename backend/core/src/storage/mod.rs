@@ -14,6 +14,7 @@ pub mod approval_links;
 pub(crate) mod baselines;
 pub mod config;
 pub mod contexts;
+mod correlation_windows;
 pub mod detection_rules;
 pub mod entities;
 mod error;

@@ -6,9 +6,10 @@ use sea_orm::{ColumnTrait, DeleteMany, EntityTrait, QueryFilter, Select, UpdateM
 use steward_domain::{MspId, TenantId};
 
 use super::entities::{
-    action, approval_link, detection_suppression, device, entity_context, entity_source, event,
-    finding, identity, incident, incident_ticket, integration, maintenance_schedule, notification,
-    outbox, risk_score, sign_in_baseline, tenant_policy, webhook_delivery, webhook_receipt,
+    action, approval_link, correlation_window, detection_suppression, device, entity_context,
+    entity_source, event, finding, identity, incident, incident_ticket, integration,
+    maintenance_schedule, notification, outbox, risk_score, sign_in_baseline, tenant_policy,
+    webhook_delivery, webhook_receipt,
 };
 
 /// An entity whose every row belongs to one tenant of one MSP.
@@ -31,6 +32,7 @@ macro_rules! tenant_rows {
 tenant_rows!(
     action,
     approval_link,
+    correlation_window,
     detection_suppression,
     device,
     entity_context,

@@ -512,6 +512,34 @@ impl<'a> TenantWork<'a> {
         Ok(slack::posts(self.ctx.txn, self.tenant.msp_id, self.tenant.id, action_id).await?)
     }
 
+    /// The open windows of the tenant's correlation rules, as last kept.
+    ///
+    /// # Errors
+    /// When the database cannot be read.
+    pub async fn correlation_windows(&self) -> Result<Option<serde_json::Value>, StorageError> {
+        super::correlation_windows::load(self.ctx.txn, self.tenant.msp_id, self.tenant.id).await
+    }
+
+    /// Keeps the open windows of the tenant's correlation rules (Steward only).
+    ///
+    /// # Errors
+    /// [`WorkError::Forbidden`] for a user; [`WorkError::Storage`] when the database fails.
+    pub async fn record_correlation_windows(
+        &self,
+        snapshot: serde_json::Value,
+    ) -> Result<(), WorkError> {
+        self.require_steward()?;
+        Ok(
+            super::correlation_windows::save(
+                self.ctx,
+                self.tenant.msp_id,
+                self.tenant.id,
+                snapshot,
+            )
+            .await?,
+        )
+    }
+
     /// Stores what an identity's sign-ins taught its baseline (Steward only).
     ///
     /// # Errors

@@ -16,7 +16,7 @@ use steward_domain::{
 };
 use steward_testkit::{TestDatabase, World};
 
-const EXPECTED_MIGRATIONS: [&str; 34] = [
+const EXPECTED_MIGRATIONS: [&str; 35] = [
     "m20261123_000001_create_tenancy",
     "m20261123_000002_create_audit_entries",
     "m20261123_000003_protect_audit_chain",
@@ -51,9 +51,10 @@ const EXPECTED_MIGRATIONS: [&str; 34] = [
     "m20261207_000004_add_integration_missing_telemetry",
     "m20261208_000001_add_event_stream",
     "m20261208_000002_create_sign_in_baselines",
+    "m20261208_000003_create_correlation_windows",
 ];
 
-const TABLES: [&str; 41] = [
+const TABLES: [&str; 42] = [
     "msps",
     "tenants",
     "automation_halts",
@@ -95,6 +96,7 @@ const TABLES: [&str; 41] = [
     "detection_rule_versions",
     "detection_suppressions",
     "sign_in_baselines",
+    "correlation_windows",
 ];
 
 fn slug(text: &str) -> Slug {

@@ -83,6 +83,8 @@ pub fn test(rules: &[PathBuf], events: &[PathBuf], format: Format) -> anyhow::Re
         })
         .collect();
     let mut matches: BTreeMap<String, usize> = BTreeMap::new();
+    // Correlations count across the files, in the order their events are given.
+    let mut correlator = set.correlator();
     let mut evaluated = 0;
     for path in files(events, &["json", "ndjson", "jsonl"])? {
         let text =
@@ -99,7 +101,13 @@ pub fn test(rules: &[PathBuf], events: &[PathBuf], format: Format) -> anyhow::Re
                 }
             };
             evaluated += 1;
-            for found in set.evaluate(event.class, &event.ocsf) {
+            let found = set.evaluate(event.class, &event.ocsf);
+            if let Some(correlator) = correlator.as_mut() {
+                for fired in correlator.observe(&place, event.time, &event.ocsf, &found) {
+                    *matches.entry(fired.rule_id).or_default() += 1;
+                }
+            }
+            for found in found {
                 *matches.entry(found.rule_id).or_default() += 1;
             }
         }
@@ -107,10 +115,12 @@ pub fn test(rules: &[PathBuf], events: &[PathBuf], format: Format) -> anyhow::Re
     let report: Vec<RuleReport<'_>> = set
         .rules()
         .iter()
-        .map(|rule| RuleReport {
-            id: &rule.id,
-            title: &rule.title,
-            matches: matches.get(&rule.id).copied().unwrap_or(0),
+        .map(|rule| (&rule.id, &rule.title))
+        .chain(set.correlations().iter().map(|c| (&c.id, &c.title)))
+        .map(|(id, title)| RuleReport {
+            id,
+            title,
+            matches: matches.get(id).copied().unwrap_or(0),
         })
         .collect();
     match format {

@@ -17,6 +17,7 @@ mod audit_chain;
 mod browser;
 mod bulk_actions;
 mod cli;
+mod detection_correlations;
 mod detection_coverage;
 mod detection_rules_api;
 mod detection_rules_cli;

@@ -4,7 +4,7 @@
 use serde_json::json;
 use steward_domain::{incidents::FindingSource, inventory::StoredEvent};
 
-use super::SigmaMatch;
+use super::{CorrelationMatch, SigmaMatch};
 use crate::storage::Detected;
 
 /// The finding rule name of a Sigma rule: `sigma:` and the rule's id.
@@ -27,30 +27,31 @@ pub fn severity_id(level: Option<&str>) -> u8 {
     }
 }
 
+/// The MITRE ATT&CK techniques (`T1059.001`, upper case) or, when `techniques` is false, the
+/// tactics (`execution`) among a rule's tags.
+fn attack(tags: &[String], techniques: bool) -> Vec<String> {
+    tags.iter()
+        .filter_map(|tag| tag.strip_prefix("attack."))
+        .filter(|name| {
+            let technique = name.len() > 1
+                && name.starts_with(['t', 'T'])
+                && name[1..].starts_with(|c: char| c.is_ascii_digit());
+            technique == techniques
+        })
+        .map(|name| {
+            if techniques {
+                name.to_ascii_uppercase()
+            } else {
+                name.to_owned()
+            }
+        })
+        .collect()
+}
+
 /// The finding of rule match `found` on `event`; one per rule and event, however often triage
 /// runs.
 #[must_use]
 pub fn finding(event: &StoredEvent, found: &SigmaMatch) -> Detected {
-    let attack = |prefix_is_technique: bool| -> Vec<String> {
-        found
-            .tags
-            .iter()
-            .filter_map(|tag| tag.strip_prefix("attack."))
-            .filter(|name| {
-                let technique = name.len() > 1
-                    && name.starts_with(['t', 'T'])
-                    && name[1..].starts_with(|c: char| c.is_ascii_digit());
-                technique == prefix_is_technique
-            })
-            .map(|name| {
-                if prefix_is_technique {
-                    name.to_ascii_uppercase()
-                } else {
-                    name.to_owned()
-                }
-            })
-            .collect()
-    };
     let matched: serde_json::Map<String, serde_json::Value> = found
         .fields
         .iter()
@@ -68,11 +69,62 @@ pub fn finding(event: &StoredEvent, found: &SigmaMatch) -> Detected {
             "rule_id": found.rule_id,
             "rule_version": found.rule_version,
             "level": found.level,
-            "mitre_techniques": attack(true),
-            "mitre_tactics": attack(false),
+            "mitre_techniques": attack(&found.tags, true),
+            "mitre_tactics": attack(&found.tags, false),
             "matched": matched,
             // The computer the event names, for grouping while no tool has reported it.
             "host": event.ocsf["device"]["hostname"],
+        }),
+    }
+}
+
+/// The finding of a correlation's firing on `last`, the event that completed it; one per
+/// firing, named by that event, however often triage runs.
+#[must_use]
+pub fn correlation_finding(last: &StoredEvent, fired: &CorrelationMatch) -> Detected {
+    let events: Vec<uuid::Uuid> = fired
+        .events
+        .iter()
+        .filter_map(|id| id.parse().ok())
+        .collect();
+    let group: serde_json::Map<String, serde_json::Value> = fired
+        .group
+        .iter()
+        .map(|(field, value)| (field.clone(), json!(value)))
+        .collect();
+    let described: Vec<String> = fired
+        .group
+        .iter()
+        .map(|(field, value)| format!("{field} {value}"))
+        .collect();
+    let title = if described.is_empty() {
+        fired.title.clone()
+    } else {
+        format!("{} ({})", fired.title, described.join(", "))
+    };
+    Detected {
+        source: FindingSource::Detection,
+        rule: rule_name(&fired.rule_id),
+        dedup_key: format!("sigma:{}:{}", fired.rule_id, last.id),
+        title,
+        severity_id: severity_id(fired.level.as_deref()),
+        time: last.time,
+        events: if events.is_empty() {
+            vec![last.id]
+        } else {
+            events
+        },
+        details: json!({
+            "rule_id": fired.rule_id,
+            "rule_version": fired.rule_version,
+            "level": fired.level,
+            "correlation": fired.kind,
+            "group": group,
+            "value": fired.value,
+            "timespan_seconds": fired.timespan_secs,
+            "mitre_techniques": attack(&fired.tags, true),
+            "mitre_tactics": attack(&fired.tags, false),
+            "host": last.ocsf["device"]["hostname"],
         }),
     }
 }

@@ -9,6 +9,7 @@
 //!   grows far slower than rule count.
 //! - [`pack`] is the built-in rule pack, curated from SigmaHQ.
 
+mod correlation;
 mod finding;
 mod logsource;
 pub mod pack;
@@ -16,14 +17,15 @@ pub mod pack;
 use std::collections::{BTreeMap, HashMap};
 
 use rsigma_eval::{Engine, JsonEvent, Pipeline};
-use rsigma_parser::SigmaRule;
+use rsigma_parser::{CorrelationRule, SigmaRule};
 use serde::Serialize;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 use steward_domain::observations::OcsfClass;
 
 pub use self::{
-    finding::{finding, rule_name, severity_id},
+    correlation::{CorrelationMatch, Correlator, LoadedCorrelation},
+    finding::{correlation_finding, finding, rule_name, severity_id},
     logsource::{LogSource, Source},
 };
 
@@ -81,6 +83,7 @@ pub struct SigmaMatch {
 pub struct RuleSet {
     engines: BTreeMap<Source, Engine>,
     rules: Vec<LoadedRule>,
+    correlations: Vec<LoadedCorrelation>,
     /// Where each rule id is in `rules`.
     by_id: HashMap<String, usize>,
     skipped: Vec<Skipped>,
@@ -90,6 +93,7 @@ impl std::fmt::Debug for RuleSet {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("RuleSet")
             .field("rules", &self.rules.len())
+            .field("correlations", &self.correlations.len())
             .field("skipped", &self.skipped.len())
             .finish_non_exhaustive()
     }
@@ -107,6 +111,8 @@ impl RuleSet {
         let mut rules: Vec<LoadedRule> = Vec::new();
         let mut skipped = Vec::new();
         let mut ids: HashMap<String, String> = HashMap::new();
+        let mut names: HashMap<String, String> = HashMap::new();
+        let mut pending = Vec::new();
         for document in documents {
             let collection = match rsigma_parser::parse_sigma_yaml(&document.yaml) {
                 Ok(collection) => collection,
@@ -126,18 +132,19 @@ impl RuleSet {
                     reason: error.clone(),
                 });
             }
-            for correlation in &collection.correlations {
-                skipped.push(Skipped {
-                    origin: document.origin.clone(),
-                    rule: Some(correlation.title.clone()),
-                    reason: "correlation rules are not evaluated yet; its base rules are"
-                        .to_owned(),
-                });
-            }
+            pending.extend(
+                collection
+                    .correlations
+                    .iter()
+                    .map(|c| (document.origin.clone(), c.clone())),
+            );
             for rule in &collection.rules {
                 match load_rule(rule, &document.origin, &mut engines, &ids) {
                     Ok(loaded) => {
                         ids.insert(loaded.id.clone(), document.origin.clone());
+                        if let Some(name) = &rule.name {
+                            names.insert(name.clone(), loaded.id.clone());
+                        }
                         rules.push(loaded);
                     }
                     Err(reason) => skipped.push(Skipped {
@@ -160,6 +167,7 @@ impl RuleSet {
                 }
             }
         }
+        let correlations = load_correlations(pending, &rules, &names, &mut skipped);
         // Most rules a process launch reaches look for substrings of its command line and
         // paths: one Aho–Corasick pass over the event's values tells which rules' substrings
         // occur at all, so the others are not evaluated. Turned on once every rule is in, as
@@ -175,9 +183,38 @@ impl RuleSet {
         Self {
             engines,
             rules,
+            correlations,
             by_id,
             skipped,
         }
+    }
+
+    /// The correlation rules that loaded, in load order.
+    #[must_use]
+    pub fn correlations(&self) -> &[LoadedCorrelation] {
+        &self.correlations
+    }
+
+    /// The loaded correlation rule with this id.
+    #[must_use]
+    pub fn correlation(&self, id: &str) -> Option<&LoadedCorrelation> {
+        self.correlations.iter().find(|c| c.id == id)
+    }
+
+    /// Whether rule `rule_id`'s matches only feed correlations: a correlation names it and does
+    /// not ask for the rule's own findings (Sigma's `generate: false`, the default).
+    #[must_use]
+    pub fn correlation_only(&self, rule_id: &str) -> bool {
+        self.correlations
+            .iter()
+            .any(|c| !c.generate && c.rules.iter().any(|r| r == rule_id))
+    }
+
+    /// A correlator of the set's correlation rules with no windows open; `None` when the set
+    /// has none.
+    #[must_use]
+    pub fn correlator(&self) -> Option<Correlator> {
+        Correlator::new(&self.correlations)
     }
 
     /// The rules that loaded, in load order.
@@ -267,6 +304,96 @@ pub fn lint(yaml: &str) -> Vec<Problem> {
 
 fn ocsf_pipeline() -> Pipeline {
     rsigma_eval::parse_pipeline(OCSF_PIPELINE).expect("the OCSF field table is a valid pipeline")
+}
+
+/// Loads the correlations once every rule is in: each names rules (by id or name) or other
+/// correlations of the same set, rewritten here to ids, which is how matches reach it.
+fn load_correlations(
+    pending: Vec<(String, CorrelationRule)>,
+    rules: &[LoadedRule],
+    rule_names: &HashMap<String, String>,
+    skipped: &mut Vec<Skipped>,
+) -> Vec<LoadedCorrelation> {
+    let mut refs: HashMap<String, String> = rule_names.clone();
+    refs.extend(rules.iter().map(|r| (r.id.clone(), r.id.clone())));
+    for (_, correlation) in &pending {
+        if let Some(id) = &correlation.id {
+            refs.insert(id.clone(), id.clone());
+            if let Some(name) = &correlation.name {
+                refs.insert(name.clone(), id.clone());
+            }
+        }
+    }
+    let mut loaded: Vec<LoadedCorrelation> = Vec::new();
+    for (origin, mut rule) in pending {
+        let title = rule.title.clone();
+        let mut refuse = |reason: String| {
+            skipped.push(Skipped {
+                origin: origin.clone(),
+                rule: Some(title.clone()),
+                reason,
+            });
+        };
+        let Some(id) = rule.id.clone() else {
+            refuse(
+                "a correlation needs an id: Steward keeps its findings and verdicts by it".into(),
+            );
+            continue;
+        };
+        if let Some(first) = rules.iter().find(|r| r.id == id) {
+            refuse(format!(
+                "id {id} is already the id of a rule in {}",
+                first.origin
+            ));
+            continue;
+        }
+        if let Some(first) = loaded.iter().find(|c| c.id == id) {
+            refuse(format!(
+                "id {id} is already the id of a correlation in {}",
+                first.origin
+            ));
+            continue;
+        }
+        let unknown: Vec<String> = rule
+            .rules
+            .iter()
+            .filter(|r| !refs.contains_key(*r))
+            .cloned()
+            .collect();
+        if !unknown.is_empty() {
+            refuse(format!(
+                "names {}, which no rule loaded with it has as id or name: a correlation is \
+                 loaded with the rules it correlates",
+                unknown.join(", ")
+            ));
+            continue;
+        }
+        for reference in &mut rule.rules {
+            *reference = refs[reference.as_str()].clone();
+        }
+        for alias in &mut rule.aliases {
+            alias.mapping = alias
+                .mapping
+                .drain()
+                .map(|(reference, field)| {
+                    (refs.get(&reference).cloned().unwrap_or(reference), field)
+                })
+                .collect();
+        }
+        if let Err(reason) = correlation::compiles(&rule) {
+            refuse(reason);
+            continue;
+        }
+        // Its version covers the rules it correlates: changing one changes what it finds.
+        let versions: Vec<&str> = rule
+            .rules
+            .iter()
+            .filter_map(|r| rules.iter().find(|loaded| loaded.id == *r))
+            .map(|r| r.version.as_str())
+            .collect();
+        loaded.push(correlation::loaded(rule, id, &origin, &versions));
+    }
+    loaded
 }
 
 fn load_rule(

@@ -9,6 +9,7 @@ pub mod approval_link;
 pub mod audit_checkpoint;
 pub mod audit_entry;
 pub mod automation_halt;
+pub mod correlation_window;
 pub mod detection_rule;
 pub mod detection_rule_state;
 pub mod detection_rule_version;

@@ -457,10 +457,10 @@ async fn store(
     })
 }
 
-/// Uploads one of the MSP's own rules (MSP admins and technicians): checked against the Sigma
-/// specification and loaded as Steward evaluates it; refused with each problem's line and
-/// column (422), or when its id is a built-in rule's (409). An id the MSP used before makes a
-/// new version of that rule.
+/// Uploads one of the MSP's own rules (MSP admins and technicians), or one correlation rule
+/// with the rules it correlates: checked against the Sigma specification and loaded as
+/// Steward evaluates it; refused with each problem's line and column (422), or when its id is
+/// a built-in rule's (409). An id the MSP used before makes a new version of that rule.
 #[utoipa::path(
     post,
     path = "/api/v1/msp/detection-rules",
@@ -679,6 +679,9 @@ async fn retro_hunt(
                             ApiError::unprocessable("window-too-large", message)
                         }
                         HuntError::RuleOff => ApiError::conflict("rule-off", message),
+                        HuntError::Correlation => {
+                            ApiError::unprocessable("correlation-rule", message)
+                        }
                         HuntError::Work(work) => work.into(),
                     }
                 })
