@@ -64,7 +64,8 @@ pub struct BaselineView {
     /// How long a value not seen again is remembered, in days.
     pub memory_days: i64,
     pub baseline: SignInBaseline,
-    pub updated_at: DateTime<Utc>,
+    /// When a sign-in was last learned; `null` before the first.
+    pub updated_at: Option<DateTime<Utc>>,
 }
 
 /// Whether a baseline is still being learned.

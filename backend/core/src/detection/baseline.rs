@@ -75,7 +75,9 @@ impl SignInTraits {
         let device =
             text(&ocsf["device"]["uid"]).map(|uid| (uid, text(&ocsf["device"]["hostname"])));
         Some(Self {
-            time: event.time,
+            // A sign-in dated after Steward received it (a vendor's clock ahead) counts as
+            // received: a future date would make everything before it look forgotten.
+            time: event.time.min(event.received_at),
             user,
             country: text(&ocsf["src_endpoint"]["location"]["country"]).map(|c| c.to_uppercase()),
             network: ocsf["src_endpoint"]["ip"]
@@ -181,7 +183,7 @@ impl Deviation {
     }
 }
 
-/// The days with a learned sign-in before `day` that are still remembered at `at`.
+/// The days with a learned sign-in before `at`'s day that are still remembered at `at`.
 #[must_use]
 pub fn days_learned(baseline: &SignInBaseline, at: DateTime<Utc>) -> usize {
     let oldest = (at - BASELINE_MEMORY).date_naive();
@@ -194,10 +196,12 @@ pub fn is_established(baseline: &SignInBaseline, at: DateTime<Utc>) -> bool {
     days_learned(baseline, at) >= BASELINE_MIN_DAYS
 }
 
-/// The values of `seen` still remembered at `at`.
+/// The values of `seen` that were usual at `at`: seen before it, and not forgotten by then. A
+/// value first seen later does not make an earlier sign-in usual (a batch triaged again, a
+/// sign-in listed late).
 fn usual<K: Clone>(seen: &std::collections::BTreeMap<K, Seen>, at: DateTime<Utc>) -> Vec<K> {
     seen.iter()
-        .filter(|(_, s)| s.last >= at - BASELINE_MEMORY)
+        .filter(|(_, s)| s.first <= at && s.last >= at - BASELINE_MEMORY)
         .map(|(k, _)| k.clone())
         .collect()
 }
@@ -283,14 +287,32 @@ pub fn learn(baseline: &mut SignInBaseline, sign_in: &SignInTraits) {
     forget(baseline);
 }
 
+/// The most networks, devices or countries a baseline keeps; beyond it the longest unseen go
+/// first, so a roaming account's baseline stays small.
+const MAX_VALUES: usize = 50;
+
 fn forget(baseline: &mut SignInBaseline) {
     let Some(newest) = baseline.hours.values().map(|s| s.last).max() else {
         return;
     };
     let horizon = newest - BASELINE_MEMORY;
-    baseline.countries.retain(|_, s| s.last >= horizon);
-    baseline.networks.retain(|_, s| s.last >= horizon);
-    baseline.devices.retain(|_, s| s.last >= horizon);
+    for values in [
+        &mut baseline.countries,
+        &mut baseline.networks,
+        &mut baseline.devices,
+    ] {
+        values.retain(|_, s| s.last >= horizon);
+        while values.len() > MAX_VALUES {
+            let Some(stalest) = values
+                .iter()
+                .min_by_key(|(_, s)| s.last)
+                .map(|(k, _)| k.clone())
+            else {
+                break;
+            };
+            values.remove(&stalest);
+        }
+    }
     baseline.hours.retain(|_, s| s.last >= horizon);
     let oldest_day = horizon.date_naive();
     baseline.days.retain(|d| *d >= oldest_day);
@@ -350,7 +372,8 @@ pub fn finding(
 
 /// Learns the sign-ins behind an incident's unusual-sign-in findings, now that a person settled
 /// the incident as benign or a false positive: the next sign-in like them is usual. Each
-/// baseline taught is recorded in the tenant's audit chain with what it learned.
+/// baseline taught is recorded in the tenant's audit chain with what it learned. The caller
+/// holds the MSP's decisions lock, as triage does while it learns sign-ins.
 pub(crate) async fn learn_settled(
     ctx: &crate::storage::WriteContext<'_>,
     tenant: (steward_domain::MspId, steward_domain::TenantId),
@@ -560,6 +583,37 @@ mod tests {
         );
         let deviation = compare(&baseline, &sign_in(at(107, 8), "FR", "90.1.1.1", None)).unwrap();
         assert_eq!(deviation.broken[0].part(), "country");
+    }
+
+    #[test]
+    fn what_was_first_seen_later_does_not_make_an_earlier_sign_in_usual() {
+        let mut baseline = office_week();
+        // A hotel network and a new phone at 09:00 (a finding: not learned), then the same
+        // hotel at 10:00 with the laptop (usual enough: learned).
+        let phone = sign_in(at(8, 9), "GB", "90.1.1.1", Some("phone"));
+        let first = compare(&baseline, &phone).unwrap();
+        assert!(first.is_finding(), "{first:?}");
+        learn(
+            &mut baseline,
+            &sign_in(at(8, 10), "GB", "90.1.1.2", Some("laptop")),
+        );
+        // Judged again (the batch triaged twice, or listed late), it breaks as much as before.
+        assert_eq!(compare(&baseline, &phone).unwrap(), first);
+    }
+
+    #[test]
+    fn a_roaming_account_keeps_its_most_recent_networks() {
+        let mut baseline = office_week();
+        for n in 0..120_i64 {
+            let ip = format!("10.{}.{}.1", n / 200, n % 200);
+            learn(
+                &mut baseline,
+                &sign_in(at(8, 8) + Duration::minutes(n), "GB", &ip, None),
+            );
+        }
+        assert_eq!(baseline.networks.len(), MAX_VALUES);
+        assert!(baseline.networks.contains_key("10.0.119.0/24"));
+        assert!(!baseline.networks.contains_key("81.2.69.0/24"));
     }
 
     #[test]

@@ -285,8 +285,18 @@ pub async fn upload(
     {
         return Err(UploadError::BuiltIn(built_in.clone()));
     }
-    if !usable_id(&rule.id) {
-        return Err(UploadError::BadId(rule.id.clone()));
+    if let Some(bad) = set
+        .rules()
+        .iter()
+        .map(|r| &r.id)
+        .chain(std::iter::once(&rule.id))
+        .find(|id| !usable_id(id))
+    {
+        return Err(UploadError::BadId(bad.clone()));
+    }
+    let problems = clashes(writer, &set, &rule.id).await?;
+    if !problems.is_empty() {
+        return Err(UploadError::Invalid(problems));
     }
     if let Some(expected) = expected
         && expected != rule.id
@@ -326,6 +336,56 @@ pub async fn upload(
         },
         saved,
     ))
+}
+
+/// What is wrong with an upload among the MSP's other rules: a rule of a correlation upload
+/// that the correlation does not name (each rule is uploaded on its own), or an id another of
+/// the MSP's uploads already holds (one of them would not load).
+async fn clashes(
+    writer: &DetectionContentWriter<'_>,
+    set: &RuleSet,
+    upload_id: &str,
+) -> Result<Vec<Problem>, StorageError> {
+    let problem = |message: String| Problem {
+        line: None,
+        column: None,
+        check: "load".to_owned(),
+        message,
+    };
+    let mut problems = Vec::new();
+    if let [correlation] = set.correlations() {
+        for rule in set.rules() {
+            if !correlation.rules.contains(&rule.id) {
+                problems.push(problem(format!(
+                    "rule {} is not one the correlation names; upload it on its own",
+                    rule.id
+                )));
+            }
+        }
+    }
+    let reader = writer.reader();
+    let others = compiled_custom(reader.msp_id(), &reader.custom_rules().await?);
+    let mine = format!("custom:{upload_id}");
+    let ids = set
+        .rules()
+        .iter()
+        .map(|r| &r.id)
+        .chain(set.correlations().iter().map(|c| &c.id));
+    for id in ids {
+        let holder = others
+            .rule(id)
+            .map(|r| &r.origin)
+            .or_else(|| others.correlation(id).map(|c| &c.origin));
+        if let Some(holder) = holder
+            && *holder != mine
+        {
+            problems.push(problem(format!(
+                "id {id} is already the id of a rule in the MSP's {}",
+                holder.trim_start_matches("custom:")
+            )));
+        }
+    }
+    Ok(problems)
 }
 
 /// What an upload is known by: its one rule, or its one correlation (whose version covers the
@@ -472,10 +532,13 @@ impl InForce {
         self.custom.correlation(rule_id).is_some()
     }
 
-    /// Whether rule `rule_id`'s matches only feed correlations rather than make findings.
+    /// Whether rule `rule_id`'s matches only feed correlations that are on in the tenant,
+    /// rather than make findings.
     #[must_use]
     pub fn correlation_only(&self, rule_id: &str) -> bool {
-        self.custom.correlation_only(rule_id)
+        self.custom.correlations().iter().any(|c| {
+            !c.generate && c.rules.iter().any(|r| r == rule_id) && self.states.enabled(&c.id, true)
+        })
     }
 
     /// The MSP's correlation rules with no windows open; `None` when it has none. Correlations

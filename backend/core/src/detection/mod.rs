@@ -14,7 +14,7 @@ mod rules;
 pub mod sigma;
 pub mod tuning;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use steward_domain::{
     IntegrationId,
@@ -56,8 +56,9 @@ pub async fn detect(
     for event in ordered {
         let found = rules.evaluate(event.class, &event.ocsf);
         if let Some(correlator) = correlator.as_mut() {
-            for fired in correlator.observe(&event.id.to_string(), event.time, &event.ocsf, &found)
-            {
+            // A date after Steward received the event (a clock ahead) counts as received.
+            let at = event.time.min(event.received_at);
+            for fired in correlator.observe(&event.id.to_string(), at, &event.ocsf, &found) {
                 if rules.enabled(&fired.rule_id) {
                     detections.push(sigma::correlation_finding(event, &fired));
                 }
@@ -70,11 +71,11 @@ pub async fn detect(
                 .map(|m| sigma::finding(event, m)),
         );
     }
-    if let Some(correlator) = &correlator {
-        work.record_correlation_windows(correlator.snapshot())
-            .await?;
+    if let Some(correlator) = correlator.as_mut()
+        && let Some(kept) = correlator.snapshot_if_changed()
+    {
+        work.record_correlation_windows(kept).await?;
     }
-    detections.extend(unusual_sign_ins(work, &events).await?);
     let mut known: HashMap<uuid::Uuid, StoredEvent> =
         events.iter().map(|e| (e.id, e.clone())).collect();
     let sign_ins: Vec<StoredEvent> = events
@@ -96,6 +97,12 @@ pub async fn detect(
         detections.extend(impossible_travel(&sign_ins, &history));
         known.extend(history.into_iter().map(|e| (e.id, e)));
     }
+    // Last: a sign-in behind any finding is not learned into its identity's baseline.
+    let suspect: HashSet<uuid::Uuid> = detections
+        .iter()
+        .flat_map(|d| d.events.iter().copied())
+        .collect();
+    detections.extend(unusual_sign_ins(work, &events, &suspect).await?);
     // A correlation's findings name events of earlier batches too.
     let earlier: Vec<uuid::Uuid> = detections
         .iter()
@@ -121,10 +128,12 @@ pub async fn detect(
 }
 
 /// Compares the batch's successful sign-ins, oldest first, with their identities' baselines,
-/// and learns each that did not make a finding.
+/// and learns each that made no finding, here or among `suspect` (the events of the batch's
+/// other findings).
 async fn unusual_sign_ins(
     work: &TenantWork<'_>,
     events: &[StoredEvent],
+    suspect: &HashSet<uuid::Uuid>,
 ) -> Result<Vec<Detected>, WorkError> {
     let mut sign_ins = Vec::new();
     // A first sync brings weeks of sign-ins by the same people: each resolved once.
@@ -156,6 +165,9 @@ async fn unusual_sign_ins(
             found.push(baseline::finding(
                 event, identity, &traits, &deviation, days,
             ));
+            continue;
+        }
+        if suspect.contains(&event.id) {
             continue;
         }
         let before = learned.clone();

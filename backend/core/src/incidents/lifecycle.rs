@@ -13,6 +13,7 @@ use crate::{
         IncidentReader, IncidentUpdateError, StorageError, TenantWork, UserDirectory, WorkError,
         WriteContext,
         incidents::{save, set_status_times, status_changed, summary},
+        locks::{self, Lock},
     },
 };
 
@@ -85,6 +86,15 @@ async fn update(
     id: IncidentId,
     update: &IncidentUpdate,
 ) -> Result<Incident, IncidentUpdateError> {
+    let teaches = matches!(
+        update.verdict,
+        Some(Verdict::BenignTruePositive | Verdict::FalsePositive)
+    );
+    if teaches {
+        // Settling as benign may teach sign-in baselines, which triage reads and writes under
+        // this lock; taken first, as everywhere, so the two never interleave.
+        locks::take(ctx.txn, Lock::Decisions(msp_id)).await?;
+    }
     let reader = IncidentReader::new(ctx.txn, msp_id, tenant_id);
     let before = reader
         .get(id)

@@ -77,6 +77,12 @@ pub struct DetectionContent<'c, C> {
 }
 
 impl<'c, C: ConnectionTrait> DetectionContent<'c, C> {
+    /// The MSP whose content this reads.
+    #[must_use]
+    pub fn msp_id(&self) -> MspId {
+        self.msp_id
+    }
+
     #[must_use]
     pub fn new(conn: &'c C, msp_id: MspId) -> Self {
         Self { conn, msp_id }

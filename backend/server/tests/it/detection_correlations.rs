@@ -112,6 +112,24 @@ async fn a_password_spray_is_counted_across_batches_into_one_finding() {
     assert_eq!(status, StatusCode::CREATED, "{uploaded}");
     assert_eq!(uploaded["rule"]["rule_id"], SPRAY);
     let version = uploaded["rule"]["version"].as_str().unwrap().to_owned();
+    // Its rule is its own: another upload cannot take the id.
+    let first_document = SPRAY_RULES.split("---\n").next().unwrap();
+    let (status, refused) = l
+        .call(
+            Method::POST,
+            rules,
+            &l.technician,
+            Some(&json!({"yaml": first_document, "reason": "failed logons on their own"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{refused}");
+    assert!(
+        list(&refused, "problems").iter().any(|p| p["message"]
+            .as_str()
+            .unwrap()
+            .contains(&format!("already the id of a rule in the MSP's {SPRAY}"))),
+        "{refused:#}"
+    );
     let listed = l
         .items("detection-rules?search=five+failed+logons", &l.technician)
         .await;
@@ -158,6 +176,27 @@ async fn a_password_spray_is_counted_across_batches_into_one_finding() {
         finding["title"].as_str().unwrap().contains("ana"),
         "{finding}"
     );
+
+    // Turned off in this tenant, the correlation leaves its rule to make findings of its own.
+    let (status, body) = l
+        .call(
+            Method::PUT,
+            &l.path(&format!("detection-rules/{SPRAY}/state")),
+            &l.technician,
+            Some(&json!({"enabled": false})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let third = ndjson(&[failed_logon("cy", 106, 4)]);
+    let (status, receipt, _) = post(&l.app, &integration, &bearer(&key), third).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{receipt}");
+    l.settle().await;
+    let own: Vec<Value> = sigma_findings(&l)
+        .await
+        .into_iter()
+        .filter(|f| f["rule"] == format!("sigma:{FAILED_LOGON}"))
+        .collect();
+    assert_eq!(own.len(), 1, "{own:#?}");
 
     // A correlation cannot be hunted backwards; its rules can.
     let (status, refused) = l

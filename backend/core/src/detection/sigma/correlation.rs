@@ -25,6 +25,15 @@ use super::{SigmaMatch, level_name};
 /// The most contributing events a correlation finding names.
 const MAX_EVENTS: usize = 50;
 
+/// The most groups with an open window one tenant keeps, and the most entries one group's
+/// window holds: a group-by on a field an attacker chooses (sprayed account names) cannot grow
+/// the kept state without bound. Beyond them the oldest go first, which can only under-count.
+const MAX_GROUPS: usize = 10_000;
+const MAX_GROUP_ENTRIES: usize = 1_000;
+
+/// The most events remembered as counted.
+const MAX_COUNTED: usize = 20_000;
+
 /// A correlation rule that loaded.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct LoadedCorrelation {
@@ -82,6 +91,8 @@ pub struct Correlator {
     counted: BTreeMap<String, i64>,
     /// The longest timespan of the correlations, in seconds.
     longest: i64,
+    /// Whether anything was counted since the windows were restored.
+    changed: bool,
 }
 
 /// What a correlator keeps between batches.
@@ -109,6 +120,8 @@ fn config() -> CorrelationConfig {
         action_on_match: CorrelationAction::Reset,
         correlation_event_mode: CorrelationEventMode::Refs,
         max_correlation_events: MAX_EVENTS,
+        max_state_entries: MAX_GROUPS,
+        max_group_entries: Some(MAX_GROUP_ENTRIES),
         ..CorrelationConfig::default()
     }
 }
@@ -128,7 +141,9 @@ pub(super) fn loaded(
     versions: &[&str],
 ) -> LoadedCorrelation {
     use sha2::{Digest, Sha256};
-    let mut canonical = serde_json::to_string(&rule).unwrap_or_default();
+    // Canonical JSON (sorted keys): the rule's maps (aliases, attributes) have no order of
+    // their own, and the version must not change from one load to the next.
+    let mut canonical = serde_json_canonicalizer::to_string(&rule).unwrap_or_default();
     for version in versions {
         canonical.push('\n');
         canonical.push_str(version);
@@ -147,6 +162,23 @@ pub(super) fn loaded(
         generate: rule.generate,
         rule,
     }
+}
+
+/// The fields a correlation reads from events: its group-by fields, the field its condition
+/// aggregates, and the fields its aliases name.
+fn read_fields(correlation: &LoadedCorrelation) -> Vec<String> {
+    let mut fields = correlation.group_by.clone();
+    if let rsigma_parser::CorrelationCondition::Threshold {
+        field: Some(condition),
+        ..
+    } = &correlation.rule.condition
+    {
+        fields.extend(condition.iter().cloned());
+    }
+    for alias in &correlation.rule.aliases {
+        fields.extend(alias.mapping.values().cloned());
+    }
+    fields
 }
 
 impl LoadedCorrelation {
@@ -180,12 +212,8 @@ impl Correlator {
             }
         }
         let referenced = kept.iter().flat_map(|c| c.rules.iter().cloned()).collect();
-        let mut raw_fields: Vec<String> = kept
-            .iter()
-            .flat_map(|c| c.group_by.iter())
-            .filter(|f| !f.contains('.'))
-            .cloned()
-            .collect();
+        let mut raw_fields: Vec<String> = kept.iter().flat_map(read_fields).collect();
+        raw_fields.retain(|f| !f.contains('.'));
         raw_fields.sort();
         raw_fields.dedup();
         let longest = kept
@@ -200,6 +228,7 @@ impl Correlator {
             raw_fields,
             counted: BTreeMap::new(),
             longest,
+            changed: false,
         })
     }
 
@@ -234,9 +263,21 @@ impl Correlator {
             return Vec::new();
         }
         let at = time.timestamp();
+        self.changed = true;
         self.counted.insert(event_id.to_owned(), at);
         let horizon = self.counted.values().max().copied().unwrap_or(at) - self.longest;
         self.counted.retain(|_, seen| *seen >= horizon);
+        while self.counted.len() > MAX_COUNTED {
+            let Some(oldest) = self
+                .counted
+                .iter()
+                .min_by_key(|(_, seen)| **seen)
+                .map(|(id, _)| id.clone())
+            else {
+                break;
+            };
+            self.counted.remove(&oldest);
+        }
         let mut event = ocsf.clone();
         if let Some(object) = event.as_object_mut() {
             object.insert("id".to_owned(), Value::String(event_id.to_owned()));
@@ -276,6 +317,19 @@ impl Correlator {
                 })
             })
             .collect()
+    }
+
+    /// The open windows to keep, when anything was counted since they were restored; windows
+    /// whose timespan has passed are closed first.
+    pub fn snapshot_if_changed(&mut self) -> Option<Value> {
+        if !self.changed {
+            return None;
+        }
+        if let Some(newest) = self.counted.values().max() {
+            self.engine.evict_expired(*newest);
+        }
+        self.changed = false;
+        Some(self.snapshot())
     }
 
     /// The open windows and the events counted in them, to keep until the next batch.
@@ -430,6 +484,87 @@ tags:
                     .is_empty()
             );
         }
+    }
+
+    #[test]
+    fn distinct_accounts_from_one_address_are_counted_from_the_events_own_fields() {
+        let spray = r"
+title: Failed logon
+id: 5b0c1a7e-1111-4c3e-9a51-0f1e2d3c4b5a
+name: failed_logon
+logsource:
+    product: windows
+    service: security
+detection:
+    selection:
+        EventID: 4625
+    condition: selection
+---
+title: One address failing as three accounts
+id: 5b0c1a7e-3333-4c3e-9a51-0f1e2d3c4b5a
+correlation:
+    type: value_count
+    rules:
+        - failed_logon
+    group-by:
+        - IpAddress
+    timespan: 10m
+    condition:
+        field: TargetUserName
+        gte: 3
+";
+        let set = RuleSet::load([RuleDocument {
+            origin: "spray.yml".to_owned(),
+            yaml: spray.to_owned(),
+        }]);
+        assert!(set.skipped().is_empty(), "{:?}", set.skipped());
+        let mut correlator = set.correlator().unwrap();
+        let start = Utc.with_ymd_and_hms(2026, 12, 1, 9, 0, 0).unwrap();
+        let mut fired = Vec::new();
+        // The same account failing again is one value; the third account fires.
+        for (n, user) in ["ana", "ana", "bob", "ana", "cy"].into_iter().enumerate() {
+            let mut event = failed_logon(user);
+            event["unmapped"]["IpAddress"] = json!("203.0.113.9");
+            let found = set.evaluate(OcsfClass::Authentication, &event);
+            let at = start + Duration::minutes(i64::try_from(n).unwrap());
+            fired.extend(correlator.observe(&format!("e{n}"), at, &event, &found));
+        }
+        assert_eq!(fired.len(), 1, "{fired:#?}");
+        assert_eq!(
+            fired[0].group,
+            [("IpAddress".to_owned(), "203.0.113.9".to_owned())]
+        );
+        assert!((fired[0].value - 3.0).abs() < f64::EPSILON);
+        // Its version does not change from one load to the next.
+        let again = RuleSet::load([RuleDocument {
+            origin: "spray.yml".to_owned(),
+            yaml: spray.to_owned(),
+        }]);
+        assert_eq!(
+            again.correlations()[0].version,
+            set.correlations()[0].version
+        );
+    }
+
+    #[test]
+    fn a_correlation_cannot_change_how_steward_runs_correlations() {
+        let own_settings = SPRAY.replace(
+            "level: high\ntags:",
+            "level: high\nrsigma.correlation_event_mode: full\ntags:",
+        );
+        assert_ne!(own_settings, SPRAY);
+        let set = RuleSet::load([RuleDocument {
+            origin: "spray.yml".to_owned(),
+            yaml: own_settings,
+        }]);
+        assert!(set.correlations().is_empty());
+        assert!(
+            set.skipped()[0]
+                .reason
+                .contains("rsigma.correlation_event_mode"),
+            "{:?}",
+            set.skipped()
+        );
     }
 
     #[test]

@@ -111,7 +111,9 @@ impl RuleSet {
         let mut rules: Vec<LoadedRule> = Vec::new();
         let mut skipped = Vec::new();
         let mut ids: HashMap<String, String> = HashMap::new();
-        let mut names: HashMap<String, String> = HashMap::new();
+        // A rule's name is only known within its own document: another upload's rule of the
+        // same name is not what a correlation meant.
+        let mut names: HashMap<(String, String), String> = HashMap::new();
         let mut pending = Vec::new();
         for document in documents {
             let collection = match rsigma_parser::parse_sigma_yaml(&document.yaml) {
@@ -143,7 +145,8 @@ impl RuleSet {
                     Ok(loaded) => {
                         ids.insert(loaded.id.clone(), document.origin.clone());
                         if let Some(name) = &rule.name {
-                            names.insert(name.clone(), loaded.id.clone());
+                            names
+                                .insert((document.origin.clone(), name.clone()), loaded.id.clone());
                         }
                         rules.push(loaded);
                     }
@@ -199,15 +202,6 @@ impl RuleSet {
     #[must_use]
     pub fn correlation(&self, id: &str) -> Option<&LoadedCorrelation> {
         self.correlations.iter().find(|c| c.id == id)
-    }
-
-    /// Whether rule `rule_id`'s matches only feed correlations: a correlation names it and does
-    /// not ask for the rule's own findings (Sigma's `generate: false`, the default).
-    #[must_use]
-    pub fn correlation_only(&self, rule_id: &str) -> bool {
-        self.correlations
-            .iter()
-            .any(|c| !c.generate && c.rules.iter().any(|r| r == rule_id))
     }
 
     /// A correlator of the set's correlation rules with no windows open; `None` when the set
@@ -306,24 +300,33 @@ fn ocsf_pipeline() -> Pipeline {
     rsigma_eval::parse_pipeline(OCSF_PIPELINE).expect("the OCSF field table is a valid pipeline")
 }
 
-/// Loads the correlations once every rule is in: each names rules (by id or name) or other
-/// correlations of the same set, rewritten here to ids, which is how matches reach it.
+/// Loads the correlations once every rule is in: each names rules or other correlations of
+/// the set by id, or of its own document by name, rewritten here to ids, which is how matches
+/// reach it.
 fn load_correlations(
     pending: Vec<(String, CorrelationRule)>,
     rules: &[LoadedRule],
-    rule_names: &HashMap<String, String>,
+    rule_names: &HashMap<(String, String), String>,
     skipped: &mut Vec<Skipped>,
 ) -> Vec<LoadedCorrelation> {
-    let mut refs: HashMap<String, String> = rule_names.clone();
-    refs.extend(rules.iter().map(|r| (r.id.clone(), r.id.clone())));
-    for (_, correlation) in &pending {
+    let mut ids: std::collections::HashSet<String> = rules.iter().map(|r| r.id.clone()).collect();
+    let mut names = rule_names.clone();
+    for (origin, correlation) in &pending {
         if let Some(id) = &correlation.id {
-            refs.insert(id.clone(), id.clone());
+            ids.insert(id.clone());
             if let Some(name) = &correlation.name {
-                refs.insert(name.clone(), id.clone());
+                names.insert((origin.clone(), name.clone()), id.clone());
             }
         }
     }
+    let resolve = |origin: &str, reference: &str| -> Option<String> {
+        if ids.contains(reference) {
+            return Some(reference.to_owned());
+        }
+        names
+            .get(&(origin.to_owned(), reference.to_owned()))
+            .cloned()
+    };
     let mut loaded: Vec<LoadedCorrelation> = Vec::new();
     for (origin, mut rule) in pending {
         let title = rule.title.clone();
@@ -354,10 +357,28 @@ fn load_correlations(
             ));
             continue;
         }
+        let mut own_settings: Vec<&String> = rule
+            .custom_attributes
+            .keys()
+            .filter(|key| key.starts_with("rsigma."))
+            .collect();
+        if !own_settings.is_empty() {
+            own_settings.sort();
+            refuse(format!(
+                "sets {}: how correlations run (which events are kept, how many, what a \
+                 firing does) is Steward's to decide, not a rule's",
+                own_settings
+                    .iter()
+                    .map(|k| k.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ));
+            continue;
+        }
         let unknown: Vec<String> = rule
             .rules
             .iter()
-            .filter(|r| !refs.contains_key(*r))
+            .filter(|r| resolve(&origin, r).is_none())
             .cloned()
             .collect();
         if !unknown.is_empty() {
@@ -369,14 +390,16 @@ fn load_correlations(
             continue;
         }
         for reference in &mut rule.rules {
-            *reference = refs[reference.as_str()].clone();
+            if let Some(id) = resolve(&origin, reference) {
+                *reference = id;
+            }
         }
         for alias in &mut rule.aliases {
             alias.mapping = alias
                 .mapping
                 .drain()
                 .map(|(reference, field)| {
-                    (refs.get(&reference).cloned().unwrap_or(reference), field)
+                    (resolve(&origin, &reference).unwrap_or(reference), field)
                 })
                 .collect();
         }

@@ -250,11 +250,10 @@ async fn get_sign_in_baseline(
         )));
     }
     let now = ctx.clock.now();
-    let (baseline, updated_at) = scope
-        .baselines()?
-        .of(identity_id)
-        .await?
-        .unwrap_or_else(|| (SignInBaseline::default(), now));
+    let (baseline, updated_at) = match scope.baselines()?.of(identity_id).await? {
+        Some((baseline, updated_at)) => (baseline, Some(updated_at)),
+        None => (SignInBaseline::default(), None),
+    };
     Ok(Json(BaselineView {
         identity_id,
         state: if is_established(&baseline, now) {
