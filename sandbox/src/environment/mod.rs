@@ -457,10 +457,11 @@ impl Environment {
             sequence: 0,
         };
         // A week of ordinary sign-ins from the office: enough days for Steward to learn each
-        // person's sign-in baseline.
+        // person's sign-in baseline. The oldest is a few minutes inside the seven days Okta's
+        // System Log answers by default.
         for day in (1..=7).rev() {
             for n in 0..environment.users.len() {
-                let at = now - Duration::days(day) + Duration::minutes(n as i64 * 7);
+                let at = now - Duration::days(day) + Duration::minutes(n as i64 * 7 + 5);
                 let user = environment.users[n].id.clone();
                 environment.record_sign_in(
                     &user,

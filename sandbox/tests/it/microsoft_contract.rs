@@ -771,8 +771,8 @@ async fn scenarios_surface_as_normalized_events() {
     );
     assert_eq!(
         baseline.len(),
-        25,
-        "three days of sign-ins for eight people, and one from a home computer"
+        57,
+        "a week of sign-ins for eight people, and one from a home computer"
     );
     // Each names the device it was made from: the person's laptop, joined to Microsoft Entra
     // ID and managed, or the registered home computer nothing manages.
@@ -780,7 +780,7 @@ async fn scenarios_surface_as_normalized_events() {
         .iter()
         .filter_map(|e| steward_integrations::ocsf::sign_in_device(&e.ocsf))
         .collect();
-    assert_eq!(devices.len(), 25);
+    assert_eq!(devices.len(), 57);
     assert_eq!(devices.iter().filter(|d| !d.2).count(), 1, "{devices:?}");
     assert!(
         devices

@@ -328,8 +328,8 @@ async fn system_log_sign_ins_become_ocsf_authentication_events() {
     let baseline = okta.events(&EventCursors::default()).await.unwrap();
     assert_eq!(
         baseline.len(),
-        25,
-        "three days of sign-ins for eight people, and one from a home computer"
+        57,
+        "a week of sign-ins for eight people, and one from a home computer"
     );
     assert!(baseline.iter().all(|e| e.class == OcsfClass::Authentication
         && e.ocsf["class_uid"] == 3002

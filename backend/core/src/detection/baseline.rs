@@ -370,8 +370,9 @@ pub fn finding(
     }
 }
 
-/// Learns the sign-ins behind an incident's unusual-sign-in findings, now that a person settled
-/// the incident as benign or a false positive: the next sign-in like them is usual. Each
+/// Learns the successful sign-ins behind an incident's findings (an unusual sign-in, impossible
+/// travel, a Sigma rule on sign-ins), held out of their baselines until now, when a person
+/// settled the incident as benign or a false positive: the next sign-in like them is usual. Each
 /// baseline taught is recorded in the tenant's audit chain with what it learned. The caller
 /// holds the MSP's decisions lock, as triage does while it learns sign-ins.
 pub(crate) async fn learn_settled(
@@ -384,26 +385,26 @@ pub(crate) async fn learn_settled(
         storage::{BaselineReader, InventoryReader, baselines},
     };
     let (msp_id, tenant_id) = tenant;
-    let mut taught: std::collections::BTreeMap<uuid::Uuid, Vec<SignInTraits>> =
-        std::collections::BTreeMap::new();
-    for finding in incident
+    let inventory = InventoryReader::new(ctx.txn, msp_id, tenant_id);
+    let event_ids: Vec<uuid::Uuid> = incident
         .findings
         .iter()
-        .filter(|f| f.rule == UNUSUAL_SIGN_IN)
-    {
-        let Some(identity) = finding.details["identity_id"]
-            .as_str()
-            .and_then(|id| id.parse::<uuid::Uuid>().ok())
-        else {
+        .flat_map(|f| f.event_ids.iter().copied())
+        .collect();
+    let mut taught: std::collections::BTreeMap<uuid::Uuid, Vec<SignInTraits>> =
+        std::collections::BTreeMap::new();
+    for event in inventory.events_by_id(&event_ids).await? {
+        let Some(sign_in) = SignInTraits::of(&event) else {
             continue;
         };
-        let events = InventoryReader::new(ctx.txn, msp_id, tenant_id)
-            .events_by_id(&finding.event_ids)
-            .await?;
-        taught
-            .entry(identity)
-            .or_default()
-            .extend(events.iter().filter_map(SignInTraits::of));
+        for reference in &event.entities {
+            if let Some(key) = inventory.resolve(event.integration_id, reference).await?
+                && key.kind == steward_domain::actions::TargetKind::Identity
+            {
+                taught.entry(key.id).or_default().push(sign_in);
+                break;
+            }
+        }
     }
     for (identity, sign_ins) in taught {
         let reader = BaselineReader::new(ctx.txn, msp_id, tenant_id);

@@ -50,14 +50,15 @@ pub async fn detect(
     {
         tracing::warn!("the correlation windows kept are unreadable; they start afresh");
     }
-    // In time order, as correlations count matches within their timespan.
+    // In time order, as correlations count matches within their timespan; a date after
+    // Steward received the event (a clock ahead) counts as received.
+    let counted_at = |e: &StoredEvent| e.time.min(e.received_at);
     let mut ordered: Vec<&StoredEvent> = events.iter().collect();
-    ordered.sort_by_key(|e| (e.time, e.id));
+    ordered.sort_by_key(|e| (counted_at(e), e.id));
     for event in ordered {
         let found = rules.evaluate(event.class, &event.ocsf);
         if let Some(correlator) = correlator.as_mut() {
-            // A date after Steward received the event (a clock ahead) counts as received.
-            let at = event.time.min(event.received_at);
+            let at = counted_at(event);
             for fired in correlator.observe(&event.id.to_string(), at, &event.ocsf, &found) {
                 if rules.enabled(&fired.rule_id) {
                     detections.push(sigma::correlation_finding(event, &fired));
@@ -149,7 +150,7 @@ async fn unusual_sign_ins(
     if sign_ins.is_empty() {
         return Ok(Vec::new());
     }
-    sign_ins.sort_by_key(|(event, _, _)| (event.time, event.id));
+    sign_ins.sort_by_key(|(event, _, traits)| (traits.time, event.id));
     let mut identities: Vec<uuid::Uuid> = sign_ins.iter().map(|(_, id, _)| *id).collect();
     identities.sort_unstable();
     identities.dedup();

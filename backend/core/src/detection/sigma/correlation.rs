@@ -126,6 +126,22 @@ fn config() -> CorrelationConfig {
     }
 }
 
+/// Checks that a correlation can fire within the bounds Steward keeps: a window holds at most
+/// [`MAX_GROUP_ENTRIES`] entries, so a threshold above that could never be reached.
+pub(super) fn within_bounds(rule: &CorrelationRule) -> Result<(), String> {
+    if let rsigma_parser::CorrelationCondition::Threshold { predicates, .. } = &rule.condition
+        && let Some((_, too_high)) = predicates
+            .iter()
+            .find(|(_, value)| *value > MAX_GROUP_ENTRIES as u64)
+    {
+        return Err(format!(
+            "its condition counts to {too_high}; a window holds at most {MAX_GROUP_ENTRIES} \
+             entries per group"
+        ));
+    }
+    Ok(())
+}
+
 /// Checks that a correlation compiles on its own.
 pub(super) fn compiles(rule: &CorrelationRule) -> Result<(), String> {
     CorrelationEngine::new(config())
@@ -344,13 +360,15 @@ impl Correlator {
 
     /// Reopens the windows of an earlier snapshot; `false` (and nothing restored) when the
     /// snapshot is unreadable or of another engine version, which starts the windows afresh.
+    /// The fresh windows then replace the unreadable ones when next kept.
     pub fn restore(&mut self, snapshot: Value) -> bool {
-        let Ok(kept) = serde_json::from_value::<Kept>(snapshot) else {
+        let restored = serde_json::from_value::<Kept>(snapshot)
+            .ok()
+            .filter(|kept| self.engine.import_state(kept.windows.clone()));
+        let Some(kept) = restored else {
+            self.changed = true;
             return false;
         };
-        if !self.engine.import_state(kept.windows) {
-            return false;
-        }
         self.counted = kept.counted;
         true
     }
@@ -404,9 +422,13 @@ tags:
     }
 
     fn load() -> RuleSet {
+        load_yaml(SPRAY)
+    }
+
+    fn load_yaml(yaml: &str) -> RuleSet {
         RuleSet::load([RuleDocument {
             origin: "spray.yml".to_owned(),
-            yaml: SPRAY.to_owned(),
+            yaml: yaml.to_owned(),
         }])
     }
 
@@ -564,6 +586,47 @@ correlation:
                 .contains("rsigma.correlation_event_mode"),
             "{:?}",
             set.skipped()
+        );
+    }
+
+    #[test]
+    fn a_count_no_window_can_hold_is_refused() {
+        let set = load_yaml(&SPRAY.replace("gte: 5", "gte: 5000"));
+        assert!(set.correlations().is_empty());
+        assert!(
+            set.skipped()[0].reason.contains("counts to 5000"),
+            "{:?}",
+            set.skipped()
+        );
+    }
+
+    #[test]
+    fn a_name_means_the_rule_of_the_same_document() {
+        // Another upload's rule whose id is the word the correlation names its rule by.
+        let squatter = r"
+title: Any successful logon
+id: failed_logon
+logsource:
+    product: windows
+    service: security
+detection:
+    selection:
+        EventID: 4624
+    condition: selection
+";
+        let set = RuleSet::load([
+            RuleDocument {
+                origin: "other.yml".to_owned(),
+                yaml: squatter.to_owned(),
+            },
+            RuleDocument {
+                origin: "spray.yml".to_owned(),
+                yaml: SPRAY.to_owned(),
+            },
+        ]);
+        assert_eq!(
+            set.correlations()[0].rules,
+            ["5b0c1a7e-1111-4c3e-9a51-0f1e2d3c4b5a"]
         );
     }
 

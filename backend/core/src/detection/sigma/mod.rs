@@ -319,13 +319,13 @@ fn load_correlations(
             }
         }
     }
+    // A name of the correlation's own document first: another upload's rule whose id happens
+    // to be that word is not what the correlation meant.
     let resolve = |origin: &str, reference: &str| -> Option<String> {
-        if ids.contains(reference) {
-            return Some(reference.to_owned());
-        }
         names
             .get(&(origin.to_owned(), reference.to_owned()))
             .cloned()
+            .or_else(|| ids.contains(reference).then(|| reference.to_owned()))
     };
     let mut loaded: Vec<LoadedCorrelation> = Vec::new();
     for (origin, mut rule) in pending {
@@ -402,6 +402,10 @@ fn load_correlations(
                     (resolve(&origin, &reference).unwrap_or(reference), field)
                 })
                 .collect();
+        }
+        if let Err(reason) = correlation::within_bounds(&rule) {
+            refuse(reason);
+            continue;
         }
         if let Err(reason) = correlation::compiles(&rule) {
             refuse(reason);
