@@ -10,13 +10,14 @@
 //! - [`pack`] is the built-in rule pack, curated from SigmaHQ.
 
 mod correlation;
+mod event;
 mod finding;
 mod logsource;
 pub mod pack;
 
 use std::collections::{BTreeMap, HashMap};
 
-use rsigma_eval::{Engine, JsonEvent, Pipeline};
+use rsigma_eval::{Engine, Pipeline};
 use rsigma_parser::{CorrelationRule, SigmaRule};
 use serde::Serialize;
 use serde_json::Value;
@@ -238,7 +239,7 @@ impl RuleSet {
             return Vec::new();
         };
         engine
-            .evaluate(&JsonEvent::borrow(ocsf))
+            .evaluate(&event::OcsfEvent::new(ocsf))
             .into_iter()
             .filter_map(|result| {
                 let detection = result.as_detection()?;
