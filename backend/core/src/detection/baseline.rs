@@ -393,17 +393,13 @@ pub(crate) async fn learn_settled(
         .collect();
     let mut taught: std::collections::BTreeMap<uuid::Uuid, Vec<SignInTraits>> =
         std::collections::BTreeMap::new();
+    let mut resolved = super::Resolved::new();
     for event in inventory.events_by_id(&event_ids).await? {
         let Some(sign_in) = SignInTraits::of(&event) else {
             continue;
         };
-        for reference in &event.entities {
-            if let Some(key) = inventory.resolve(event.integration_id, reference).await?
-                && key.kind == steward_domain::actions::TargetKind::Identity
-            {
-                taught.entry(key.id).or_default().push(sign_in);
-                break;
-            }
+        if let Some(identity) = super::identity_of(&inventory, &event, &mut resolved).await? {
+            taught.entry(identity).or_default().push(sign_in);
         }
     }
     for (identity, sign_ins) in taught {

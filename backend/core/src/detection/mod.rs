@@ -143,7 +143,7 @@ async fn unusual_sign_ins(
         let Some(traits) = baseline::SignInTraits::of(event) else {
             continue;
         };
-        if let Some(identity) = identity_of(work, event, &mut resolved).await? {
+        if let Some(identity) = identity_of(&work.inventory(), event, &mut resolved).await? {
             sign_ins.push((event, identity, traits));
         }
     }
@@ -184,21 +184,22 @@ async fn unusual_sign_ins(
     Ok(found)
 }
 
-/// The inventory identity an event is about, if it names one Steward knows.
-async fn identity_of(
-    work: &TenantWork<'_>,
+/// References already resolved to inventory entities, per integration.
+pub(crate) type Resolved = HashMap<(IntegrationId, EntityRef), Option<EntityKey>>;
+
+/// The inventory identity an event is about, if it names one Steward knows; `resolved` keeps
+/// what was looked up, as a batch names the same people many times.
+pub(crate) async fn identity_of<C: sea_orm::ConnectionTrait>(
+    inventory: &crate::storage::InventoryReader<'_, C>,
     event: &StoredEvent,
-    resolved: &mut HashMap<(IntegrationId, EntityRef), Option<EntityKey>>,
+    resolved: &mut Resolved,
 ) -> Result<Option<uuid::Uuid>, StorageError> {
     for reference in &event.entities {
         let cache_key = (event.integration_id, reference.clone());
         let key = match resolved.get(&cache_key) {
             Some(key) => *key,
             None => {
-                let key = work
-                    .inventory()
-                    .resolve(event.integration_id, reference)
-                    .await?;
+                let key = inventory.resolve(event.integration_id, reference).await?;
                 resolved.insert(cache_key, key);
                 key
             }

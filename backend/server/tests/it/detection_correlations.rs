@@ -63,6 +63,24 @@ fn failed_logon(user: &str, record: u64, minutes: i64) -> Value {
     })
 }
 
+/// Uploads `yaml` as one of the MSP's rules, as the technician.
+async fn upload(l: &governed::Loop, yaml: &str, reason: &str) -> (StatusCode, Value) {
+    l.call(
+        Method::POST,
+        "/api/v1/msp/detection-rules",
+        &l.technician,
+        Some(&json!({"yaml": yaml, "reason": reason})),
+    )
+    .await
+}
+
+/// Whether a refused upload names a problem saying `text`.
+fn names_problem(refused: &Value, text: &str) -> bool {
+    list(refused, "problems")
+        .iter()
+        .any(|p| p["message"].as_str().unwrap().contains(text))
+}
+
 async fn sigma_findings(l: &governed::Loop) -> Vec<Value> {
     l.incidents()
         .await
@@ -81,53 +99,24 @@ async fn a_password_spray_is_counted_across_batches_into_one_finding() {
         .as_str()
         .unwrap()
         .to_owned();
-    let rules = "/api/v1/msp/detection-rules";
-
     // A correlation without the rules it correlates is refused, saying which are missing.
     let alone = SPRAY_RULES.split("---\n").nth(1).unwrap();
-    let (status, refused) = l
-        .call(
-            Method::POST,
-            rules,
-            &l.technician,
-            Some(&json!({"yaml": alone, "reason": "password sprays on the domain"})),
-        )
-        .await;
+    let (status, refused) = upload(&l, alone, "password sprays on the domain").await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{refused}");
-    assert!(
-        list(&refused, "problems").iter().any(|p| p["message"]
-            .as_str()
-            .unwrap()
-            .contains("names failed_logon")),
-        "{refused:#}"
-    );
-    let (status, uploaded) = l
-        .call(
-            Method::POST,
-            rules,
-            &l.technician,
-            Some(&json!({"yaml": SPRAY_RULES, "reason": "password sprays on the domain"})),
-        )
-        .await;
+    assert!(names_problem(&refused, "names failed_logon"), "{refused:#}");
+    let (status, uploaded) = upload(&l, SPRAY_RULES, "password sprays on the domain").await;
     assert_eq!(status, StatusCode::CREATED, "{uploaded}");
     assert_eq!(uploaded["rule"]["rule_id"], SPRAY);
     let version = uploaded["rule"]["version"].as_str().unwrap().to_owned();
     // Its rule is its own: another upload cannot take the id.
     let first_document = SPRAY_RULES.split("---\n").next().unwrap();
-    let (status, refused) = l
-        .call(
-            Method::POST,
-            rules,
-            &l.technician,
-            Some(&json!({"yaml": first_document, "reason": "failed logons on their own"})),
-        )
-        .await;
+    let (status, refused) = upload(&l, first_document, "failed logons on their own").await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{refused}");
     assert!(
-        list(&refused, "problems").iter().any(|p| p["message"]
-            .as_str()
-            .unwrap()
-            .contains(&format!("already the id of a rule in the MSP's {SPRAY}"))),
+        names_problem(
+            &refused,
+            &format!("already the id of a rule in the MSP's {SPRAY}")
+        ),
         "{refused:#}"
     );
     let listed = l

@@ -535,10 +535,7 @@ correlation:
         field: TargetUserName
         gte: 3
 ";
-        let set = RuleSet::load([RuleDocument {
-            origin: "spray.yml".to_owned(),
-            yaml: spray.to_owned(),
-        }]);
+        let set = load_yaml(spray);
         assert!(set.skipped().is_empty(), "{:?}", set.skipped());
         let mut correlator = set.correlator().unwrap();
         let start = Utc.with_ymd_and_hms(2026, 12, 1, 9, 0, 0).unwrap();
@@ -558,10 +555,7 @@ correlation:
         );
         assert!((fired[0].value - 3.0).abs() < f64::EPSILON);
         // Its version does not change from one load to the next.
-        let again = RuleSet::load([RuleDocument {
-            origin: "spray.yml".to_owned(),
-            yaml: spray.to_owned(),
-        }]);
+        let again = load_yaml(spray);
         assert_eq!(
             again.correlations()[0].version,
             set.correlations()[0].version
@@ -575,10 +569,7 @@ correlation:
             "level: high\nrsigma.correlation_event_mode: full\ntags:",
         );
         assert_ne!(own_settings, SPRAY);
-        let set = RuleSet::load([RuleDocument {
-            origin: "spray.yml".to_owned(),
-            yaml: own_settings,
-        }]);
+        let set = load_yaml(&own_settings);
         assert!(set.correlations().is_empty());
         assert!(
             set.skipped()[0]
